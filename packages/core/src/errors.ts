@@ -1,0 +1,57 @@
+/**
+ * Errors sess throws, by who is at fault (h11's split). Bad client input is never an
+ * error: a forged, malformed or expired cookie is an event that ends in a fresh session.
+ */
+
+export type SessErrorCode =
+  | 'config_invalid'
+  | 'secret_too_short'
+  | 'cookie_invalid'
+  | 'usage_invalid'
+  | 'store_failed'
+  | 'store_timeout';
+
+export class SessError extends Error {
+  readonly code: SessErrorCode;
+  /** The HTTP status a framework should answer with if this error reaches it. */
+  readonly statusHint: number;
+
+  constructor(code: SessErrorCode, message: string, options?: { cause?: unknown; statusHint?: number }) {
+    super(`[sess] ${message}`, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.statusHint = options?.statusHint ?? 500;
+  }
+}
+
+/** Bad options: thrown by factories at construction, never while serving a request. */
+export class SessConfigError extends SessError {
+  constructor(message: string, code: 'config_invalid' | 'secret_too_short' | 'cookie_invalid' = 'config_invalid') {
+    super(code, message);
+  }
+}
+
+/** The app used the session API out of order, e.g. wrote to it after the response was committed. */
+export class SessUsageError extends SessError {
+  constructor(message: string) {
+    super('usage_invalid', message);
+  }
+}
+
+export type StoreOperation = 'get' | 'set' | 'destroy' | 'touch';
+
+/** A store call failed or timed out. Reaches the framework as a 5xx; a failed write never ends in a 2xx. */
+export class SessStoreError extends SessError {
+  readonly op: StoreOperation;
+  readonly store: string;
+
+  constructor(store: string, op: StoreOperation, cause: unknown, timedOut = false) {
+    super(
+      timedOut ? 'store_timeout' : 'store_failed',
+      timedOut ? `store "${store}" did not answer ${op} in time` : `store "${store}" failed to ${op}`,
+      { cause, statusHint: 503 },
+    );
+    this.op = op;
+    this.store = store;
+  }
+}

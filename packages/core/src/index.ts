@@ -1,0 +1,27 @@
+/**
+ * @sess/core: the session lifecycle as a pure machine whose effects are data, plus the cookie
+ * codec, signing, ids, the store contract and the runner. Three steps, as h11:
+ * 1. `createSessionManager(options)` once; `manager.begin(requestFacts)` per request.
+ * 2. Feed the app's calls (`get`, `set`, `regenerate`, ...) to the session it returns.
+ * 3. `await session.commit(responseFacts)` before the headers leave, and apply the HTTP effects.
+ */
+export { createSessionManager, Session } from './session.js';
+export type { RequestFacts, ResponseFacts, SessionCookieOptions, SessionManager, SessionManagerOptions } from './session.js';
+export type { Effect, HttpEffect, StoreEffect } from './effects.js';
+export { assertNever } from './effects.js';
+export { readCookie, serializeCookie, serializeDeletion } from './cookie.js';
+export type { CookieAttributes } from './cookie.js';
+export { createSigner } from './sign.js';
+export type { Signer, VerifiedCookie } from './sign.js';
+export { generateId, isWellFormedId } from './ids.js';
+export { SessConfigError, SessError, SessStoreError, SessUsageError } from './errors.js';
+export type { SessErrorCode, StoreOperation } from './errors.js';
+export type {
+  ExpirySetting,
+  SessionChanges,
+  SessionData,
+  SessionMeta,
+  SessionRecord,
+  Store,
+  StoreCapabilities,
+} from './store.js';

@@ -1,0 +1,129 @@
+/**
+ * The lifecycle machine, memoized. xstate's `transition()` builds a throwaway actor per call
+ * (~20-70 us here, design §4), several times a request. The machine is pure and its context
+ * finite, so (snapshot, event) -> (next snapshot, actions) is a function of two small keys:
+ * each answer is asked of xstate once and then read from a table. The machine stays the only
+ * source of truth; `machine.equivalence.test.ts` checks the table against xstate for every
+ * reachable (state, event) pair. xstate types stop here: nothing below leaks into `.d.ts`.
+ */
+import { initialTransition, transition } from 'xstate';
+import type { SnapshotFrom } from 'xstate';
+import { lifecycleActions, lifecycleMachine } from './machine.js';
+import type { LifecycleAction, LifecycleEvent, LifecycleInput } from './machine.js';
+
+type Snapshot = SnapshotFrom<typeof lifecycleMachine>;
+
+/** One state of the machine: its value and context, fixed. Adapters never look inside. */
+export interface LifecycleNode {
+  /** Canonical text of value + context: equal keys mean equal snapshots. */
+  readonly key: string;
+  /** Answers already asked of xstate, by event key; `null` means the event is not allowed here. */
+  readonly steps: Map<string, LifecycleStep | null>;
+  /** Read-only view for queries such as `testCookieWorked`. */
+  readonly context: Snapshot['context'];
+  readonly snapshot: Snapshot;
+}
+
+export interface LifecycleStep {
+  readonly to: LifecycleNode;
+  readonly actions: readonly LifecycleAction[];
+}
+
+const knownActions: ReadonlySet<string> = new Set(lifecycleActions);
+
+/** Canonical key of a snapshot: state value plus every context field in sorted order. */
+export function snapshotKey(snapshot: Snapshot): string {
+  const context = snapshot.context as unknown as Record<string, unknown>;
+  let key = typeof snapshot.value === 'string' ? snapshot.value : JSON.stringify(snapshot.value);
+  for (const field of Object.keys(context).sort()) key += `|${String(context[field])}`;
+  return key;
+}
+
+/** Canonical key of an event: its type plus its payload in a fixed order. */
+export function eventKey(event: LifecycleEvent): string {
+  switch (event.type) {
+    case 'store.loaded':
+      return `${event.type}|${event.record}|${event.pastExpiry}|${event.pastIdleTimeout}|${event.pastAbsoluteTimeout}|${event.touchDue}|${event.browserSession}`;
+    case 'response.commit':
+      return `${event.type}|${event.serverError}|${event.empty}|${event.cookieAlreadySet}|${event.cacheControlSet}`;
+    case 'app.regenerate':
+      return `${event.type}|${event.keepData}`;
+    case 'app.setExpiry':
+      return `${event.type}|${event.browserSession}`;
+    default:
+      return event.type;
+  }
+}
+
+function inputKey(input: LifecycleInput): string {
+  return `${input.rolling}|${input.saveEveryRequest}|${input.saveOnServerError}|${input.browserSession}|${input.clientCookie}|${input.testCookieReceived}`;
+}
+
+function toActions(actions: readonly { type: string }[]): LifecycleAction[] {
+  const result: LifecycleAction[] = [];
+  for (const action of actions) {
+    if (knownActions.has(action.type)) result.push(action.type as LifecycleAction);
+  }
+  return result;
+}
+
+export interface Lifecycle {
+  /** The first state of a request and the actions it emits. */
+  start(input: LifecycleInput): LifecycleStep;
+  /**
+   * The step `event` causes in `node`, or `undefined` when the machine does not allow that
+   * event there (the app used the API out of order: a `SessUsageError` for the caller).
+   */
+  next(node: LifecycleNode, event: LifecycleEvent): LifecycleStep | undefined;
+  /** How many distinct states the table holds (for tests and benchmarks). */
+  readonly size: number;
+}
+
+/**
+ * A memoized lifecycle. Each instance has its own table, filled on first use; tables are small
+ * (bounded by the machine's reachable states) and live as long as the middleware.
+ */
+export function createLifecycle(): Lifecycle {
+  const nodes = new Map<string, LifecycleNode>();
+  const starts = new Map<string, LifecycleStep>();
+
+  function nodeFor(snapshot: Snapshot): LifecycleNode {
+    const key = snapshotKey(snapshot);
+    let node = nodes.get(key);
+    if (node === undefined) {
+      node = { key, steps: new Map(), context: snapshot.context, snapshot };
+      nodes.set(key, node);
+    }
+    return node;
+  }
+
+  return {
+    start(input) {
+      const key = inputKey(input);
+      let step = starts.get(key);
+      if (step === undefined) {
+        const [snapshot, actions] = initialTransition(lifecycleMachine, input);
+        step = { to: nodeFor(snapshot), actions: toActions(actions) };
+        starts.set(key, step);
+      }
+      return step;
+    },
+    next(node, event) {
+      const key = eventKey(event);
+      let step = node.steps.get(key);
+      if (step === undefined) {
+        if (node.snapshot.can(event)) {
+          const [snapshot, actions] = transition(lifecycleMachine, node.snapshot, event);
+          step = { to: nodeFor(snapshot), actions: toActions(actions) };
+        } else {
+          step = null;
+        }
+        node.steps.set(key, step);
+      }
+      return step ?? undefined;
+    },
+    get size() {
+      return nodes.size;
+    },
+  };
+}

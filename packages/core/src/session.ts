@@ -1,0 +1,537 @@
+/**
+ * The framework-free session of one request: the app's API (get/set, regenerate, destroy, ...)
+ * over the memoized lifecycle. Each call becomes a lifecycle event; the actions that come back
+ * are carried out here (data-side: ids, data, lifetimes) or by the runner (store effects); the
+ * HTTP effects go back to the adapter from `commit`. Nothing here decides session state.
+ */
+import type { CookieAttributes } from './cookie.js';
+import { readCookie } from './cookie.js';
+import type { Effect, HttpEffect } from './effects.js';
+import { assertNever } from './effects.js';
+import { SessConfigError, SessUsageError } from './errors.js';
+import { generateId } from './ids.js';
+import type { ClientCookie, LifecycleEvent, LoadedFacts } from './machine.js';
+import type { LifecycleNode } from './runtime.js';
+import { createLifecycle } from './runtime.js';
+import { runEffects } from './runner.js';
+import type { StoreFeedback, StoreOutcome } from './runner.js';
+import { createSigner } from './sign.js';
+import type { Signer } from './sign.js';
+import type { ExpirySetting, SessionData, SessionMeta, SessionRecord, Store } from './store.js';
+
+export interface SessionCookieOptions {
+  /** Default `/`. */
+  readonly path?: string;
+  /** Default none: the cookie goes to this host only. */
+  readonly domain?: string;
+  /** Default `true`: scripts can't read the id. */
+  readonly httpOnly?: boolean;
+  /** Default `'auto'`: Secure exactly when the request is (the adapter says which). */
+  readonly secure?: boolean | 'auto';
+  /** Default `'lax'`: sent on top-level navigations, not on cross-site subrequests. */
+  readonly sameSite?: 'lax' | 'strict' | 'none';
+  readonly partitioned?: boolean;
+  readonly priority?: 'low' | 'medium' | 'high';
+}
+
+export interface SessionManagerOptions {
+  /** One secret or several: the first signs, all verify. Each at least 32 bytes. */
+  readonly secret: string | readonly string[];
+  readonly store: Store;
+  /** Cookie name. Default `sid`. A `__Host-` name forces Secure, Path=/ and no Domain. */
+  readonly name?: string;
+  readonly cookie?: SessionCookieOptions;
+  /** Default lifetime of a session and its cookie, in ms. Default 24 hours (connect-redis's TTL). */
+  readonly maxAgeMs?: number;
+  /** Cookie without Max-Age (gone when the browser closes); the server still applies `maxAgeMs`. */
+  readonly expireAtBrowserClose?: boolean;
+  /** Extend the session and re-send its cookie on every request that uses it. Default false. */
+  readonly rolling?: boolean;
+  /** Save every used, non-empty session even when unchanged (express-session `resave`). Default false. */
+  readonly saveEveryRequest?: boolean;
+  /** Save even when the response status is >= 500. Default false (Django). */
+  readonly saveOnServerError?: boolean;
+  /** End a session after this many ms without a request that uses it. Default none. */
+  readonly idleTimeoutMs?: number;
+  /** End a session this many ms after it was created, however active. Default none. */
+  readonly absoluteTimeoutMs?: number;
+  /** With `rolling` or an idle timeout, touch the store at most this often, in ms. Default 0 (every request). */
+  readonly touchAfterMs?: number;
+  /** Give up on a store call after this many ms. Default 5000. */
+  readonly storeTimeoutMs?: number;
+  /** The clock, epoch ms. Default `Date.now`; tests pass a fake one. */
+  readonly clock?: () => number;
+  /** Fresh ids. Default `generateId` (192 random bits). */
+  readonly generateId?: () => string;
+}
+
+/** Facts an adapter reads off the request. */
+export interface RequestFacts {
+  readonly cookieHeader: string | undefined;
+  /** The request arrived over TLS (or a trusted proxy says so). */
+  readonly secure: boolean;
+}
+
+/** Facts an adapter reads off the response, just before its headers leave. */
+export interface ResponseFacts {
+  readonly status: number;
+  /** A Set-Cookie for the session's name is already on the response. */
+  readonly cookieAlreadySet?: boolean;
+  readonly cacheControlSet?: boolean;
+}
+
+interface Config {
+  readonly name: string;
+  readonly testCookieName: string;
+  readonly store: Store;
+  readonly signer: Signer;
+  readonly cookie: Required<Pick<SessionCookieOptions, 'path' | 'httpOnly' | 'secure' | 'sameSite'>> &
+    Pick<SessionCookieOptions, 'domain' | 'partitioned' | 'priority'>;
+  readonly maxAgeMs: number;
+  readonly idleTimeoutMs: number | undefined;
+  readonly absoluteTimeoutMs: number | undefined;
+  readonly touchAfterMs: number;
+  readonly storeTimeoutMs: number;
+  readonly clock: () => number;
+  readonly generateId: () => string;
+  readonly lifecycle: ReturnType<typeof createLifecycle>;
+  readonly expireAtBrowserClose: boolean;
+  readonly flags: {
+    readonly rolling: boolean;
+    readonly saveEveryRequest: boolean;
+    readonly saveOnServerError: boolean;
+  };
+}
+
+export interface SessionManager {
+  /** Starts the session of one request. Reads and verifies the cookie; does no I/O. */
+  begin(request: RequestFacts): Session;
+  readonly name: string;
+  readonly store: Store;
+}
+
+function positiveMs(value: number | undefined, option: string, fallback: number | undefined): number | undefined {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0) throw new SessConfigError(`${option} must be a finite number of ms >= 0, got ${String(value)}`);
+  return value;
+}
+
+/**
+ * Validates the options once and returns a manager whose `begin` starts each request's session.
+ *
+ * @throws SessConfigError for a missing store, a secret shorter than 32 bytes, or a bad number.
+ */
+export function createSessionManager(options: SessionManagerOptions): SessionManager {
+  if (options.store === undefined || typeof options.store.get !== 'function') {
+    throw new SessConfigError('a store is required, e.g. memoryStore() from @sess/store-memory');
+  }
+  const name = options.name ?? 'sid';
+  const cookie = options.cookie ?? {};
+  const config: Config = Object.freeze({
+    name,
+    testCookieName: `${name}.test`,
+    store: options.store,
+    signer: createSigner(options.secret),
+    cookie: Object.freeze({
+      path: cookie.path ?? '/',
+      httpOnly: cookie.httpOnly ?? true,
+      secure: cookie.secure ?? 'auto',
+      sameSite: cookie.sameSite ?? 'lax',
+      ...(cookie.domain === undefined ? {} : { domain: cookie.domain }),
+      ...(cookie.partitioned === undefined ? {} : { partitioned: cookie.partitioned }),
+      ...(cookie.priority === undefined ? {} : { priority: cookie.priority }),
+    }),
+    maxAgeMs: positiveMs(options.maxAgeMs, 'maxAgeMs', 86_400_000) as number,
+    idleTimeoutMs: positiveMs(options.idleTimeoutMs, 'idleTimeoutMs', undefined),
+    absoluteTimeoutMs: positiveMs(options.absoluteTimeoutMs, 'absoluteTimeoutMs', undefined),
+    touchAfterMs: positiveMs(options.touchAfterMs, 'touchAfterMs', 0) as number,
+    storeTimeoutMs: positiveMs(options.storeTimeoutMs, 'storeTimeoutMs', 5_000) as number,
+    clock: options.clock ?? Date.now,
+    generateId: options.generateId ?? generateId,
+    lifecycle: createLifecycle(),
+    expireAtBrowserClose: options.expireAtBrowserClose ?? false,
+    flags: Object.freeze({
+      rolling: options.rolling ?? false,
+      saveEveryRequest: options.saveEveryRequest ?? false,
+      saveOnServerError: options.saveOnServerError ?? false,
+    }),
+  });
+  return Object.freeze({
+    name,
+    store: options.store,
+    begin: (request: RequestFacts) => new Session(config, request),
+  });
+}
+
+const readEvent = { type: 'app.read' } as const;
+const writeEvent = { type: 'app.write' } as const;
+const loadEvent = { type: 'app.load' } as const;
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A stored value is trusted only if it has the shape we write; anything else is "missing". */
+function isSessionRecord(value: unknown): value is SessionRecord {
+  if (!isPlainObject(value) || !isPlainObject(value.data) || !isPlainObject(value.meta)) return false;
+  const { createdAt, touchedAt, expiresAt, expiry } = value.meta;
+  if (!isFiniteNumber(createdAt) || !isFiniteNumber(touchedAt) || !isFiniteNumber(expiresAt)) return false;
+  if (expiry === undefined) return true;
+  if (!isPlainObject(expiry)) return false;
+  return expiry.kind === 'browser' || (expiry.kind === 'duration' && isFiniteNumber(expiry.ms)) || (expiry.kind === 'at' && isFiniteNumber(expiry.at));
+}
+
+/** Session data in an object with no prototype: keys such as `__proto__` stay plain data. */
+function dataFrom(source: SessionData | undefined): SessionData {
+  const data: SessionData = Object.create(null) as SessionData;
+  if (source !== undefined) {
+    for (const key of Object.keys(source)) data[key] = source[key];
+  }
+  return data;
+}
+
+/**
+ * One request's session. Created by `SessionManager.begin`; reads and writes are synchronous,
+ * operations that need the store are async. Every method may throw `SessUsageError` when the
+ * lifecycle does not allow it now (for example a write after commit, or a read before
+ * `load()` when the request carries a cookie).
+ */
+export class Session<Data extends SessionData = SessionData> {
+  private node: LifecycleNode;
+  private readonly now: number;
+  private readonly clientId: string | undefined;
+  private currentId: string | undefined;
+  private data: SessionData = dataFrom(undefined);
+  private meta: SessionMeta | undefined;
+  private expiry: ExpirySetting | undefined;
+  private readonly setKeys = new Set<string>();
+  private readonly deletedKeys = new Set<string>();
+  private inflight: Promise<unknown> | undefined;
+
+  /** @internal use `SessionManager.begin`. */
+  constructor(
+    private readonly config: Config,
+    private readonly request: RequestFacts,
+  ) {
+    this.now = config.clock();
+    const raw = readCookie(request.cookieHeader, config.name);
+    const verified = raw === undefined ? undefined : config.signer.verify(config.name, raw);
+    const clientCookie: ClientCookie =
+      raw === undefined ? 'absent' : verified === undefined ? 'rejected' : verified.rotated ? 'rotated' : 'valid';
+    this.clientId = verified?.id;
+    const start = config.lifecycle.start({
+      ...config.flags,
+      browserSession: config.expireAtBrowserClose,
+      clientCookie,
+      testCookieReceived: readCookie(request.cookieHeader, config.testCookieName) !== undefined,
+    });
+    this.node = start.to;
+  }
+
+  /** The session id, once the session has one (loaded, written, or regenerated). */
+  get id(): string | undefined {
+    return this.currentId;
+  }
+
+  /** When the session's record will expire if saved now (epoch ms), for cookie views. */
+  get expiresAt(): number | undefined {
+    return this.currentId === undefined ? undefined : this.lifetime().cookieExpiresAt;
+  }
+
+  get<K extends keyof Data & string>(key: K): Data[K] | undefined {
+    this.step(readEvent);
+    return this.data[key] as Data[K] | undefined;
+  }
+
+  has(key: string): boolean {
+    this.step(readEvent);
+    return Object.hasOwn(this.data, key);
+  }
+
+  keys(): string[] {
+    this.step(readEvent);
+    return Object.keys(this.data);
+  }
+
+  set<K extends keyof Data & string>(key: K, value: Data[K]): void {
+    this.step(writeEvent);
+    this.data[key] = value;
+    this.setKeys.add(key);
+    this.deletedKeys.delete(key);
+  }
+
+  delete(key: string): void {
+    this.step(writeEvent);
+    if (!Object.hasOwn(this.data, key)) return;
+    delete this.data[key];
+    this.deletedKeys.add(key);
+    this.setKeys.delete(key);
+  }
+
+  /** Removes every key; an emptied session is destroyed at commit and its cookie deleted. */
+  clear(): void {
+    for (const key of this.keys()) this.delete(key);
+  }
+
+  /** Fetches the record the cookie names (once); needed before reads when a cookie came in. */
+  async load(): Promise<void> {
+    await this.run(loadEvent);
+  }
+
+  /** New id, data kept unless `keepData: false`; the old record dies at commit (fixation defence). */
+  async regenerate(options: { keepData?: boolean } = {}): Promise<void> {
+    await this.load();
+    await this.run({ type: 'app.regenerate', keepData: options.keepData ?? true });
+  }
+
+  /** Deletes the record now and empties the session; the cookie is deleted at commit. */
+  async destroy(): Promise<void> {
+    await this.run({ type: 'app.destroy' });
+  }
+
+  /** Re-reads the record, dropping unsaved changes. */
+  async reload(): Promise<void> {
+    await this.load();
+    await this.run({ type: 'app.reload' });
+  }
+
+  /** Saves at commit even if nothing changed. */
+  save(): void {
+    this.step({ type: 'app.save' });
+  }
+
+  /** Extends the session's life at commit and re-sends its cookie. */
+  touch(): void {
+    this.step({ type: 'app.touch' });
+  }
+
+  /**
+   * Django's `set_expiry`: seconds of inactivity, a `Date`, `0` for "when the browser closes",
+   * or `null` for the configured default.
+   */
+  setExpiry(value: number | Date | null): void {
+    let expiry: ExpirySetting | undefined;
+    if (value === null) expiry = undefined;
+    else if (value instanceof Date) expiry = { kind: 'at', at: value.getTime() };
+    else if (value === 0) expiry = { kind: 'browser' };
+    else expiry = { kind: 'duration', ms: value * 1000 };
+    if (expiry?.kind === 'at' && !Number.isFinite(expiry.at)) throw new SessUsageError('setExpiry: invalid Date');
+    if (expiry?.kind === 'duration' && !Number.isFinite(expiry.ms)) throw new SessUsageError('setExpiry: seconds must be a finite number');
+    this.step({ type: 'app.setExpiry', browserSession: this.endsWithBrowser(expiry) });
+    this.expiry = expiry;
+  }
+
+  /** Asks the browser to store a test cookie (Django `set_test_cookie`); no store involved. */
+  setTestCookie(): void {
+    this.step({ type: 'app.setTestCookie' });
+  }
+
+  /** Whether the browser sent the test cookie back. */
+  testCookieWorked(): boolean {
+    this.step({ type: 'app.checkTestCookie' });
+    return this.node.context.testCookieReceived;
+  }
+
+  deleteTestCookie(): void {
+    this.step({ type: 'app.deleteTestCookie' });
+  }
+
+  /**
+   * Ends the request's session: saves, touches or destroys as the lifecycle decides, waiting
+   * for any operation still in flight. Call it before the response headers leave.
+   *
+   * @returns the HTTP effects to apply to the response.
+   * @throws SessStoreError when a store write failed or timed out: the response must not be a 2xx.
+   */
+  async commit(response: ResponseFacts): Promise<readonly HttpEffect[]> {
+    if (this.inflight !== undefined) await this.inflight.catch(() => undefined);
+    let empty = true;
+    for (const _ in this.data) {
+      empty = false;
+      break;
+    }
+    return this.run({
+      type: 'response.commit',
+      serverError: response.status >= 500,
+      empty,
+      cookieAlreadySet: response.cookieAlreadySet ?? false,
+      cacheControlSet: response.cacheControlSet ?? false,
+    });
+  }
+
+  private run(event: LifecycleEvent): Promise<HttpEffect[]> {
+    let effects: readonly Effect[];
+    try {
+      effects = this.step(event);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (effects.length === 0) return Promise.resolve([]);
+    const running = runEffects(effects, this.config.store, this.config.storeTimeoutMs, this.feedback);
+    this.inflight = running;
+    return running;
+  }
+
+  private readonly feedback: StoreFeedback = (effect, outcome) => {
+    if (!outcome.ok) return this.step({ type: 'store.failed' });
+    if (effect.type !== 'store.load') return this.step({ type: 'store.done' });
+    return this.step({ type: 'store.loaded', ...this.judge(outcome) });
+  };
+
+  /** The loaded record as facts for the machine; times come from the store, never the client. */
+  private judge(outcome: StoreOutcome & { ok: true }): LoadedFacts {
+    const record = outcome.record;
+    if (!isSessionRecord(record)) {
+      return { record: 'missing', pastExpiry: false, pastIdleTimeout: false, pastAbsoluteTimeout: false, touchDue: false, browserSession: false };
+    }
+    this.loaded = record;
+    const { meta } = record;
+    const { idleTimeoutMs, absoluteTimeoutMs, touchAfterMs, flags } = this.config;
+    return {
+      record: 'live',
+      pastExpiry: meta.expiresAt <= this.now,
+      pastIdleTimeout: idleTimeoutMs !== undefined && this.now - meta.touchedAt >= idleTimeoutMs,
+      pastAbsoluteTimeout: absoluteTimeoutMs !== undefined && this.now - meta.createdAt >= absoluteTimeoutMs,
+      touchDue: (flags.rolling || idleTimeoutMs !== undefined) && this.now - meta.touchedAt >= touchAfterMs,
+      browserSession: this.endsWithBrowser(meta.expiry),
+    };
+  }
+
+  /** A per-session lifetime wins; without one, the configured default applies. */
+  private endsWithBrowser(expiry: ExpirySetting | undefined): boolean {
+    return expiry === undefined ? this.config.expireAtBrowserClose : expiry.kind === 'browser';
+  }
+
+  private loaded: SessionRecord | undefined;
+
+  private step(event: LifecycleEvent): readonly Effect[] {
+    const step = this.config.lifecycle.next(this.node, event);
+    if (step === undefined) {
+      throw new SessUsageError(`${event.type} is not allowed now (session state: ${String(this.node.snapshot.value)})`);
+    }
+    this.node = step.to;
+    if (step.actions.length === 0) return step.actions as readonly never[];
+    const effects: Effect[] = [];
+    for (const action of step.actions) {
+      switch (action) {
+        case 'assignNewId':
+          this.currentId = this.config.generateId();
+          break;
+        case 'adoptLoadedRecord':
+          if (this.loaded !== undefined) {
+            this.data = dataFrom(this.loaded.data);
+            this.meta = this.loaded.meta;
+            this.expiry = this.loaded.meta.expiry;
+          }
+          this.currentId = this.clientId;
+          this.setKeys.clear();
+          this.deletedKeys.clear();
+          break;
+        case 'clearData':
+          this.data = dataFrom(undefined);
+          this.setKeys.clear();
+          this.deletedKeys.clear();
+          break;
+        case 'forgetId':
+          this.currentId = undefined;
+          this.meta = undefined;
+          this.expiry = undefined;
+          break;
+        case 'loadRecord':
+          effects.push({ type: 'store.load', id: this.clientId as string });
+          break;
+        case 'saveRecord':
+          effects.push(this.saveEffect());
+          break;
+        case 'touchRecord': {
+          const { meta, ttlMs } = this.nextMeta();
+          effects.push({ type: 'store.touch', id: this.currentId as string, meta, ttlMs, record: { data: this.data, meta } });
+          break;
+        }
+        case 'destroyCurrentRecord':
+          effects.push({ type: 'store.destroy', id: this.currentId as string });
+          break;
+        case 'destroyClientRecord':
+          effects.push({ type: 'store.destroy', id: this.clientId as string });
+          break;
+        case 'setSessionCookie':
+          effects.push(this.sessionCookie(true));
+          break;
+        case 'setBrowserSessionCookie':
+          effects.push(this.sessionCookie(false));
+          break;
+        case 'deleteSessionCookie':
+          effects.push({ type: 'cookie.delete', name: this.config.name, attributes: this.baseAttributes() });
+          break;
+        case 'setTestCookie':
+          effects.push({ type: 'cookie.set', name: this.config.testCookieName, value: '1', attributes: this.baseAttributes() });
+          break;
+        case 'deleteTestCookie':
+          effects.push({ type: 'cookie.delete', name: this.config.testCookieName, attributes: this.baseAttributes() });
+          break;
+        case 'varyOnCookie':
+          effects.push({ type: 'header.vary', value: 'Cookie' });
+          break;
+        case 'markPrivate':
+          effects.push({ type: 'header.cacheControl', value: 'private' });
+          break;
+        default:
+          assertNever(action);
+      }
+    }
+    return effects;
+  }
+
+  /** Lifetimes from the stored setting and the configured timeouts, measured from now. */
+  private lifetime(): { ttlMs: number; cookieExpiresAt: number } {
+    const { maxAgeMs, idleTimeoutMs, absoluteTimeoutMs } = this.config;
+    const expiry = this.expiry;
+    let cookieLifeMs = expiry?.kind === 'duration' ? expiry.ms : expiry?.kind === 'at' ? expiry.at - this.now : maxAgeMs;
+    if (absoluteTimeoutMs !== undefined) {
+      const createdAt = this.meta?.createdAt ?? this.now;
+      cookieLifeMs = Math.min(cookieLifeMs, createdAt + absoluteTimeoutMs - this.now);
+    }
+    const ttlMs = idleTimeoutMs === undefined ? cookieLifeMs : Math.min(cookieLifeMs, idleTimeoutMs);
+    return { ttlMs, cookieExpiresAt: this.now + cookieLifeMs };
+  }
+
+  private nextMeta(): { meta: SessionMeta; ttlMs: number } {
+    const { ttlMs } = this.lifetime();
+    const meta: SessionMeta = {
+      createdAt: this.meta?.createdAt ?? this.now,
+      touchedAt: this.now,
+      expiresAt: this.now + ttlMs,
+      ...(this.expiry === undefined ? {} : { expiry: this.expiry }),
+    };
+    return { meta, ttlMs };
+  }
+
+  private saveEffect(): Effect {
+    const { meta, ttlMs } = this.nextMeta();
+    this.meta = meta;
+    return {
+      type: 'store.save',
+      id: this.currentId as string,
+      record: { data: this.data, meta },
+      ttlMs,
+      changes: { set: [...this.setKeys], deleted: [...this.deletedKeys], created: this.currentId !== this.clientId },
+    };
+  }
+
+  private baseAttributes(): CookieAttributes {
+    const { secure, ...rest } = this.config.cookie;
+    return { ...rest, secure: secure === 'auto' ? this.request.secure : secure };
+  }
+
+  private sessionCookie(persistent: boolean): HttpEffect {
+    const attributes = this.baseAttributes();
+    const value = this.config.signer.sign(this.config.name, this.currentId as string);
+    if (!persistent) return { type: 'cookie.set', name: this.config.name, value, attributes };
+    const expires = this.lifetime().cookieExpiresAt;
+    return { type: 'cookie.set', name: this.config.name, value, attributes: { ...attributes, expires, maxAgeMs: Math.max(0, expires - this.now) } };
+  }
+}

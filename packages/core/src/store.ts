@@ -1,0 +1,71 @@
+/**
+ * The store contract. Small and promise-based; times are epoch milliseconds, TTLs are
+ * milliseconds. `@sess/store-test` states this contract as tests: a store is done when it
+ * passes that suite.
+ */
+
+/** What the app keeps in a session. Values must survive JSON (stores may serialise them). */
+export type SessionData = Record<string, unknown>;
+
+/** A per-session lifetime chosen with `setExpiry` (Django's `set_expiry`). */
+export type ExpirySetting =
+  /** Ends when the browser closes (cookie without Max-Age); the server still applies the default lifetime. */
+  | { readonly kind: 'browser' }
+  /** Ends after this many ms without a save or touch. */
+  | { readonly kind: 'duration'; readonly ms: number }
+  /** Ends at this instant (epoch ms). */
+  | { readonly kind: 'at'; readonly at: number };
+
+export interface SessionMeta {
+  /** When the session was first saved: the absolute timeout counts from here. */
+  readonly createdAt: number;
+  /** When the session was last saved or touched: the idle timeout counts from here. */
+  readonly touchedAt: number;
+  /** The instant the record dies, whatever a store's TTL says (guards against TTL lag). */
+  readonly expiresAt: number;
+  /** A per-session lifetime; absent means the configured default. */
+  readonly expiry?: ExpirySetting;
+}
+
+export interface SessionRecord {
+  readonly data: SessionData;
+  readonly meta: SessionMeta;
+}
+
+/** Which keys a save changed, so a store with delta writes can write only those. */
+export interface SessionChanges {
+  /** Keys set this request; their values are in `record.data`. */
+  readonly set: readonly string[];
+  /** Keys removed this request. */
+  readonly deleted: readonly string[];
+  /**
+   * True when this save creates the record under a new id. When false, a delta-writing store
+   * must not recreate a record that is gone: a save racing a destroy must not revive it.
+   */
+  readonly created: boolean;
+}
+
+export interface StoreCapabilities {
+  /** `set` with `changes` writes only those keys and the meta, keeping other keys as stored. */
+  readonly deltaWrites: boolean;
+}
+
+export interface Store {
+  /** Shown in errors and logs. */
+  readonly name: string;
+  readonly capabilities: StoreCapabilities;
+  /** The record, or undefined if missing or expired. Never returns an expired record. */
+  get(id: string): Promise<SessionRecord | undefined>;
+  /** Writes the record, living `ttlMs` from now. A `ttlMs` of zero or less deletes instead. */
+  set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<void>;
+  /** Deletes the record. Deleting a missing id is not an error. */
+  destroy(id: string): Promise<void>;
+  /** Replaces the meta of an existing record and extends its life; never creates a record. */
+  touch?(id: string, meta: SessionMeta, ttlMs: number): Promise<void>;
+  /** Every live id (admin use; may be slow on big stores). */
+  ids?(): AsyncIterable<string>;
+  /** Deletes every record of this store (admin use). */
+  clear?(): Promise<void>;
+  /** Releases timers and connections it owns. */
+  close?(): Promise<void>;
+}

@@ -1,0 +1,538 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SessConfigError, SessStoreError, SessUsageError, createSessionManager, createSigner } from '../src/index.js';
+import type { HttpEffect } from '../src/index.js';
+import { OLD_SECRET, SECRET, setup, testStore } from './fixtures.js';
+
+const DAY = 86_400_000;
+const types = (effects: readonly HttpEffect[]) => effects.map((effect) => effect.type);
+const sessionCookie = (effects: readonly HttpEffect[], name = 'sid') =>
+  effects.find((effect) => (effect.type === 'cookie.set' || effect.type === 'cookie.delete') && effect.name === name);
+
+/** A visitor who already holds a session with `data`. */
+async function signedIn(options: Parameters<typeof setup>[0] = {}, data: Record<string, unknown> = { user: 'ada' }) {
+  const world = setup(options);
+  const { session } = await world.request((s) => {
+    for (const [key, value] of Object.entries(data)) s.set(key, value);
+  });
+  world.store.calls.length = 0;
+  return { ...world, id: session.id as string };
+}
+
+describe('untouched sessions', () => {
+  it('a visitor who never touches the session gets no cookie, no Vary and no store call', async () => {
+    const { request, store } = setup();
+    const { effects } = await request(() => undefined);
+    expect(effects).toEqual([]);
+    expect(store.calls).toEqual([]);
+  });
+
+  it('a returning visitor whose session is never touched causes no store call', async () => {
+    const { request, store } = await signedIn();
+    const { effects } = await request(() => undefined);
+    expect(effects).toEqual([]);
+    expect(store.calls).toEqual([]);
+  });
+
+  it('a read of a new session varies by Cookie but writes nothing', async () => {
+    const { request, store } = setup();
+    const { effects } = await request((s) => s.get('x'));
+    expect(effects).toEqual([{ type: 'header.vary', value: 'Cookie' }]);
+    expect(store.calls).toEqual([]);
+  });
+});
+
+describe('first write', () => {
+  it('saves under a fresh id and sets a signed cookie with the secure defaults', async () => {
+    const { request, store, clock } = setup();
+    const { effects, session } = await request((s) => s.set('views', 1));
+    const id = session.id as string;
+    expect(id).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(store.peek(id)?.data).toEqual({ views: 1 });
+    expect(effects).toEqual([
+      {
+        type: 'cookie.set',
+        name: 'sid',
+        value: createSigner(SECRET).sign('sid', id),
+        attributes: { path: '/', httpOnly: true, sameSite: 'lax', secure: false, expires: clock.now() + DAY, maxAgeMs: DAY },
+      },
+      { type: 'header.vary', value: 'Cookie' },
+      { type: 'header.cacheControl', value: 'private' },
+    ]);
+  });
+
+  it('marks the cookie Secure on a secure request', async () => {
+    const { request } = setup();
+    const { effects } = await request((s) => s.set('a', 1), { secure: true });
+    expect(sessionCookie(effects)).toMatchObject({ attributes: { secure: true } });
+  });
+
+  it('leaves Cache-Control alone when the app set one', async () => {
+    const { request } = setup();
+    const { effects } = await request((s) => s.set('a', 1), { cacheControlSet: true });
+    expect(types(effects)).not.toContain('header.cacheControl');
+  });
+
+  it('does not overwrite a session Set-Cookie the app already wrote, but still saves', async () => {
+    const { request, store } = setup();
+    const { effects, session } = await request((s) => s.set('a', 1), { cookieAlreadySet: true });
+    expect(sessionCookie(effects)).toBeUndefined();
+    expect(store.peek(session.id as string)).toBeDefined();
+  });
+});
+
+describe('returning visitors', () => {
+  it('a read loads once and re-sends nothing', async () => {
+    const { request, store, id } = await signedIn();
+    const { result, effects } = await request(async (s) => {
+      await s.load();
+      return s.get('user');
+    });
+    expect(result).toBe('ada');
+    expect(effects).toEqual([{ type: 'header.vary', value: 'Cookie' }]);
+    expect(store.calls).toEqual([`get ${id}`]);
+  });
+
+  it('a write saves without re-sending a valid cookie (Duck)', async () => {
+    const { request, store, id } = await signedIn();
+    const { effects } = await request(async (s) => {
+      await s.load();
+      s.set('views', 2);
+    });
+    expect(sessionCookie(effects)).toBeUndefined();
+    expect(store.calls).toEqual([`get ${id}`, `set ${id}`]);
+    expect(store.peek(id)?.data).toEqual({ user: 'ada', views: 2 });
+  });
+
+  it('reading before load() when a cookie came in is a usage error', async () => {
+    const { manager, jar } = await signedIn();
+    const session = manager.begin({ cookieHeader: jar.header(), secure: false });
+    expect(() => session.get('user')).toThrow(SessUsageError);
+  });
+
+  it('writing after commit is a usage error', async () => {
+    const { session } = await setup().request((s) => s.set('a', 1));
+    expect(() => session.set('b', 2)).toThrow(SessUsageError);
+  });
+
+  it('a second commit changes nothing', async () => {
+    const { session } = await setup().request((s) => s.set('a', 1));
+    await expect(session.commit({ status: 500 })).resolves.toEqual([]);
+  });
+});
+
+describe('cookies the server cannot vouch for', () => {
+  it.each([
+    ['tampered', (value: string) => `${value.slice(0, -1)}${value.endsWith('A') ? 'B' : 'A'}`],
+    ['unsigned', (value: string) => value.split('.')[0] as string],
+    ['garbage', () => '%E0%A4%A'],
+  ])('a %s cookie is never looked up and a write gets a fresh id', async (_, mangle) => {
+    const { request, store, jar, id } = await signedIn();
+    const cookie = jar.cookies.get('sid');
+    jar.cookies.set('sid', { value: mangle(cookie?.value as string), attributes: {} });
+    const { session, effects } = await request((s) => s.set('x', 1));
+    expect(store.calls.filter((call) => call.startsWith('get'))).toEqual([]);
+    expect(session.id).not.toBe(id);
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.set' });
+  });
+
+  it('an unknown id never becomes a record (Django CVE-2015-5143)', async () => {
+    const { request, store, jar } = setup();
+    const forged = 'A'.repeat(32);
+    jar.cookies.set('sid', { value: createSigner(SECRET).sign('sid', forged), attributes: {} });
+    const { session, effects } = await request(async (s) => {
+      await s.load();
+      s.set('x', 1);
+    });
+    expect(session.id).not.toBe(forged);
+    expect(store.peek(forged)).toBeUndefined();
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.set' });
+  });
+
+  it('a stale cookie on a session that stays empty is deleted (Django)', async () => {
+    const { request, jar } = setup();
+    jar.cookies.set('sid', { value: 'nonsense', attributes: {} });
+    const { effects } = await request((s) => s.get('x'));
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.delete', attributes: { path: '/' } });
+  });
+
+  it('a record past its own expiresAt is missing even if the store returns it (TTL lag)', async () => {
+    const { request, store, id } = await signedIn();
+    const record = store.peek(id);
+    if (record === undefined) throw new Error('no record');
+    store.records.set(id, { json: JSON.stringify({ ...record, meta: { ...record.meta, expiresAt: 0 } }), expiresAt: Infinity });
+    const { result } = await request(async (s) => {
+      await s.load();
+      return s.get('user');
+    });
+    expect(result).toBeUndefined();
+  });
+
+  it.each([['null', null], ['array', []], ['no meta', { data: {} }], ['bad times', { data: {}, meta: { createdAt: 'x' } }]])(
+    'a corrupt record (%s) is treated as missing',
+    async (_, corrupt) => {
+      const { request, store, id } = await signedIn();
+      store.records.set(id, { json: JSON.stringify(corrupt), expiresAt: Infinity });
+      const { result, session } = await request(async (s) => {
+        await s.load();
+        s.set('fresh', true);
+        return s.get('user');
+      });
+      expect(result).toBeUndefined();
+      expect(session.id).not.toBe(id);
+    },
+  );
+});
+
+describe('emptying and destroying', () => {
+  it('a session emptied by the app is destroyed and its cookie deleted with the same path and domain', async () => {
+    const { request, store, id } = await signedIn({ cookie: { path: '/app', domain: 'example.com' } });
+    const { effects } = await request(async (s) => {
+      await s.load();
+      s.clear();
+    });
+    expect(store.peek(id)).toBeUndefined();
+    expect(sessionCookie(effects)).toEqual({
+      type: 'cookie.delete',
+      name: 'sid',
+      attributes: { path: '/app', domain: 'example.com', httpOnly: true, sameSite: 'lax', secure: false },
+    });
+  });
+
+  it('destroy deletes the record in one round trip, without loading it, and deletes the cookie', async () => {
+    const { request, store, id, jar } = await signedIn();
+    const { effects } = await request((s) => s.destroy());
+    expect(store.calls).toEqual([`destroy ${id}`]);
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.delete' });
+    expect(jar.cookies.has('sid')).toBe(false);
+  });
+
+  it('a write after destroy starts a new session under a new id', async () => {
+    const { request, store, id } = await signedIn();
+    const { session } = await request(async (s) => {
+      await s.destroy();
+      s.set('again', true);
+    });
+    expect(session.id).not.toBe(id);
+    expect(store.peek(id)).toBeUndefined();
+    expect(store.peek(session.id as string)?.data).toEqual({ again: true });
+  });
+
+  it('a failed destroy rejects, and the commit still clears the cookie', async () => {
+    const { manager, jar, store } = await signedIn();
+    store.failing.add('destroy');
+    const session = manager.begin({ cookieHeader: jar.header(), secure: false });
+    await expect(session.destroy()).rejects.toBeInstanceOf(SessStoreError);
+    const effects = await session.commit({ status: 500 });
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.delete' });
+  });
+});
+
+describe('regenerate', () => {
+  it('moves the data to a new id, saves it, then destroys the old record', async () => {
+    const { request, store, id } = await signedIn();
+    const { session, effects } = await request((s) => s.regenerate());
+    const newId = session.id as string;
+    expect(newId).not.toBe(id);
+    expect(store.calls).toEqual([`get ${id}`, `set ${newId}`, `destroy ${id}`]);
+    expect(store.peek(newId)?.data).toEqual({ user: 'ada' });
+    expect(store.peek(id)).toBeUndefined();
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.set', value: createSigner(SECRET).sign('sid', newId) });
+  });
+
+  it('can drop the data', async () => {
+    const { request, store } = await signedIn();
+    const { session } = await request(async (s) => {
+      await s.regenerate({ keepData: false });
+      s.set('fresh', 1);
+    });
+    expect(store.peek(session.id as string)?.data).toEqual({ fresh: 1 });
+  });
+
+  it('on a 500 nothing moves: the old session stays valid', async () => {
+    const { request, store, id, jar } = await signedIn();
+    const before = jar.cookies.get('sid');
+    const { effects } = await request((s) => s.regenerate(), { status: 500 });
+    expect(store.peek(id)).toBeDefined();
+    expect(sessionCookie(effects)).toBeUndefined();
+    expect(jar.cookies.get('sid')).toEqual(before);
+  });
+});
+
+describe('server errors', () => {
+  it('a response >= 500 saves nothing (Django #3881)', async () => {
+    const { request, store } = setup();
+    const { effects } = await request((s) => s.set('a', 1), { status: 500 });
+    expect(store.calls).toEqual([]);
+    expect(sessionCookie(effects)).toBeUndefined();
+  });
+
+  it('saveOnServerError saves anyway', async () => {
+    const { request, store } = setup({ saveOnServerError: true });
+    const { session } = await request((s) => s.set('a', 1), { status: 503 });
+    expect(store.peek(session.id as string)).toBeDefined();
+  });
+
+  it('a failed save rejects the commit and sends no cookie', async () => {
+    const { manager, store } = setup();
+    store.failing.add('set');
+    const session = manager.begin({ cookieHeader: undefined, secure: false });
+    session.set('a', 1);
+    await expect(session.commit({ status: 200 })).rejects.toMatchObject({ code: 'store_failed', op: 'set', statusHint: 503 });
+  });
+
+  it('a store that never answers times out with a typed error', async () => {
+    vi.useFakeTimers();
+    const { manager, store, jar } = await signedIn({ storeTimeoutMs: 1000 });
+    store.hold = true;
+    const loading = manager.begin({ cookieHeader: jar.header(), secure: false }).load();
+    const outcome = expect(loading).rejects.toMatchObject({ code: 'store_timeout', op: 'get' });
+    await vi.advanceTimersByTimeAsync(1000);
+    await outcome;
+  });
+});
+
+afterEach(() => void vi.useRealTimers());
+
+describe('expiry', () => {
+  it('setExpiry(0) makes a browser-session cookie', async () => {
+    const { request } = setup();
+    const { effects } = await request((s) => {
+      s.set('a', 1);
+      s.setExpiry(0);
+    });
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.set' });
+    expect(sessionCookie(effects)).not.toHaveProperty('attributes.maxAgeMs');
+  });
+
+  it('expireAtBrowserClose makes every cookie a browser-session cookie', async () => {
+    const { request } = setup({ expireAtBrowserClose: true });
+    const { effects } = await request((s) => s.set('a', 1));
+    expect(sessionCookie(effects)).not.toHaveProperty('attributes.expires');
+  });
+
+  it('setExpiry(seconds) re-sends the cookie and sets the record TTL', async () => {
+    const { request, store, id, clock } = await signedIn();
+    const { effects } = await request(async (s) => {
+      await s.load();
+      s.setExpiry(60);
+    });
+    expect(sessionCookie(effects)).toMatchObject({ attributes: { maxAgeMs: 60_000 } });
+    expect(store.records.get(id)?.expiresAt).toBe(clock.now() + 60_000);
+    expect(store.peek(id)?.meta.expiry).toEqual({ kind: 'duration', ms: 60_000 });
+  });
+
+  it('setExpiry(Date) ends the session at that instant', async () => {
+    const { request, clock } = setup();
+    const at = new Date(clock.now() + 3_600_000);
+    const { effects } = await request((s) => {
+      s.set('a', 1);
+      s.setExpiry(at);
+    });
+    expect(sessionCookie(effects)).toMatchObject({ attributes: { expires: at.getTime() } });
+  });
+
+  it('setExpiry(null) goes back to the default', async () => {
+    const { request, store, id } = await signedIn();
+    await request(async (s) => {
+      await s.load();
+      s.setExpiry(0);
+    });
+    const { effects } = await request(async (s) => {
+      await s.load();
+      s.setExpiry(null);
+    });
+    expect(sessionCookie(effects)).toMatchObject({ attributes: { maxAgeMs: DAY } });
+    expect(store.peek(id)?.meta.expiry).toBeUndefined();
+  });
+
+  it('rejects a non-finite expiry', () => {
+    const session = setup().manager.begin({ cookieHeader: undefined, secure: false });
+    expect(() => session.setExpiry(Number.NaN)).toThrow(SessUsageError);
+    expect(() => session.setExpiry(new Date(Number.NaN))).toThrow(SessUsageError);
+  });
+});
+
+describe('timeouts, enforced from the stored record', () => {
+  it('an idle session ends one ms after the idle timeout', async () => {
+    const { request, clock } = await signedIn({ idleTimeoutMs: 60_000, touchAfterMs: 10_000 });
+    clock.advance(60_000);
+    const { result } = await request(async (s) => {
+      await s.load();
+      return s.get('user');
+    });
+    expect(result).toBeUndefined();
+  });
+
+  it('activity keeps an idle-timeout session alive with a touch', async () => {
+    const { request, clock, store, id } = await signedIn({ idleTimeoutMs: 60_000, touchAfterMs: 10_000 });
+    for (let minute = 0; minute < 5; minute++) {
+      clock.advance(50_000);
+      const { result } = await request(async (s) => {
+        await s.load();
+        return s.get('user');
+      });
+      expect(result).toBe('ada');
+    }
+    expect(store.calls.filter((call) => call.startsWith('touch'))).toHaveLength(5);
+    expect(store.calls).not.toContain(`set ${id}`);
+  });
+
+  it('the absolute timeout ends a session despite constant activity', async () => {
+    const { request, clock } = await signedIn({ absoluteTimeoutMs: 120_000, rolling: true });
+    const seen: unknown[] = [];
+    for (let i = 0; i < 3; i++) {
+      clock.advance(50_000);
+      const { result } = await request(async (s) => {
+        await s.load();
+        return s.get('user');
+      });
+      seen.push(result);
+    }
+    expect(seen).toEqual(['ada', 'ada', undefined]);
+  });
+
+  it('rolling touches the record and re-sends the cookie on every use', async () => {
+    const { request, store, id } = await signedIn({ rolling: true });
+    const { effects } = await request(async (s) => {
+      await s.load();
+      s.get('user');
+    });
+    expect(store.calls).toEqual([`get ${id}`, `touch ${id}`]);
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.set' });
+  });
+
+  it('touch() re-sends the cookie without rolling', async () => {
+    const { request, store, id } = await signedIn();
+    const { effects } = await request(async (s) => {
+      await s.load();
+      s.touch();
+    });
+    expect(store.calls).toEqual([`get ${id}`, `touch ${id}`]);
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.set' });
+  });
+
+  it('saveEveryRequest leaves a prefetched but unused session alone', async () => {
+    const { request, store, id } = await signedIn({ saveEveryRequest: true, rolling: true });
+    const { effects } = await request((s) => s.load());
+    expect(store.calls).toEqual([`get ${id}`]);
+    expect(effects).toEqual([]);
+  });
+
+  it('saveEveryRequest saves a used session even unchanged', async () => {
+    const { request, store, id } = await signedIn({ saveEveryRequest: true });
+    await request(async (s) => {
+      await s.load();
+      s.get('user');
+    });
+    expect(store.calls).toEqual([`get ${id}`, `set ${id}`]);
+  });
+});
+
+describe('the test cookie', () => {
+  it('round-trips through its own cookie without touching the store', async () => {
+    const { request, store } = setup();
+    const first = await request((s) => {
+      s.setTestCookie();
+      return s.testCookieWorked();
+    });
+    expect(first.result).toBe(false);
+    expect(sessionCookie(first.effects, 'sid.test')).toMatchObject({ type: 'cookie.set', value: '1' });
+    const second = await request((s) => {
+      const worked = s.testCookieWorked();
+      s.deleteTestCookie();
+      return worked;
+    });
+    expect(second.result).toBe(true);
+    expect(sessionCookie(second.effects, 'sid.test')).toMatchObject({ type: 'cookie.delete' });
+    expect(store.calls).toEqual([]);
+  });
+
+  it('works before a returning visitor is loaded', async () => {
+    const { request, store } = await signedIn();
+    const { effects } = await request((s) => s.setTestCookie());
+    expect(types(effects)).toEqual(['cookie.set', 'header.vary', 'header.cacheControl']);
+    expect(store.calls).toEqual([]);
+  });
+});
+
+describe('secret rotation', () => {
+  it('accepts a cookie signed with an old secret and re-signs it with the new one', async () => {
+    const { store, jar, id, clock } = await signedIn({ secret: OLD_SECRET });
+    const rotated = createSessionManager({ secret: [SECRET, OLD_SECRET], store, clock: clock.now });
+    const session = rotated.begin({ cookieHeader: jar.header(), secure: false });
+    await session.load();
+    expect(session.get('user')).toBe('ada');
+    const effects = await session.commit({ status: 200 });
+    expect(sessionCookie(effects)).toMatchObject({ value: createSigner(SECRET).sign('sid', id) });
+  });
+
+  it('rejects it once the old secret is removed', async () => {
+    const { store, jar, clock } = await signedIn({ secret: OLD_SECRET });
+    const rotated = createSessionManager({ secret: SECRET, store, clock: clock.now });
+    const session = rotated.begin({ cookieHeader: jar.header(), secure: false });
+    expect(session.get('user')).toBeUndefined();
+  });
+});
+
+describe('data', () => {
+  it('keeps hostile keys as data and leaves Object.prototype alone', async () => {
+    const { request, store } = setup();
+    const { session } = await request((s) => {
+      s.set('__proto__', { polluted: true });
+      s.set('constructor', 'x');
+    });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    const reloaded = await request(async (s) => {
+      await s.load();
+      return [s.get('__proto__'), s.keys()];
+    });
+    expect(reloaded.result).toEqual([{ polluted: true }, ['__proto__', 'constructor']]);
+    expect(store.peek(session.id as string)).toBeDefined();
+  });
+
+  it('tells a delta-writing store which keys changed', async () => {
+    const world = setup({}, { deltaWrites: true });
+    const spy = vi.spyOn(world.store, 'set');
+    await world.request((s) => s.set('a', 1));
+    expect(spy.mock.calls[0]?.[3]).toEqual({ set: ['a'], deleted: [], created: true });
+    await world.request(async (s) => {
+      await s.load();
+      s.set('b', 2);
+      s.delete('a');
+    });
+    expect(spy.mock.calls[1]?.[3]).toEqual({ set: ['b'], deleted: ['a'], created: false });
+  });
+
+  it('two concurrent requests that change different keys both persist on a delta store', async () => {
+    const world = setup({}, { deltaWrites: true });
+    const { session } = await world.request((s) => s.set('start', 0));
+    const header = world.jar.header();
+    const one = world.manager.begin({ cookieHeader: header, secure: false });
+    const two = world.manager.begin({ cookieHeader: header, secure: false });
+    await Promise.all([one.load(), two.load()]);
+    one.set('cart', ['book']);
+    two.set('theme', 'dark');
+    await Promise.all([one.commit({ status: 200 }), two.commit({ status: 200 })]);
+    expect(world.store.peek(session.id as string)?.data).toEqual({ start: 0, cart: ['book'], theme: 'dark' });
+  });
+
+  it('reload drops unsaved changes', async () => {
+    const { request } = await signedIn();
+    const { result } = await request(async (s) => {
+      await s.load();
+      s.set('user', 'mallory');
+      await s.reload();
+      return s.get('user');
+    });
+    expect(result).toBe('ada');
+  });
+});
+
+describe('configuration', () => {
+  it('refuses a short secret, a missing store and a bad number at construction', () => {
+    const store = testStore(Date.now);
+    expect(() => createSessionManager({ secret: 'short', store })).toThrow(SessConfigError);
+    expect(() => createSessionManager({ secret: SECRET } as never)).toThrow(/store is required/);
+    expect(() => createSessionManager({ secret: SECRET, store, maxAgeMs: -1 })).toThrow(SessConfigError);
+  });
+});

@@ -1,0 +1,8 @@
+import { runStoreConformance } from '@sess/store-test';
+import { memoryStore } from '../src/index.js';
+
+// One clock shared by the store and the suite: the suite advances it to move past TTLs.
+let now = Date.UTC(2026, 0, 1);
+const clock = { advance: (ms: number) => void (now += ms) };
+
+runStoreConformance({ name: 'memory', create: () => memoryStore({ clock: () => now }), clock });

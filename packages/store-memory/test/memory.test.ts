@@ -1,0 +1,207 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { makeRecord } from '@sess/store-test';
+import { memoryStore } from '../src/index.js';
+
+const record = (data: Record<string, unknown> = { a: 1 }) => makeRecord(data, Date.UTC(2026, 0, 1));
+
+/** A clock the test moves by hand, independent of timers. */
+function manualClock() {
+  let now = Date.UTC(2026, 0, 1);
+  return { now: () => now, advance: (ms: number) => void (now += ms) };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
+
+describe('defaults', () => {
+  it('is named "memory", declares delta writes and starts empty', async () => {
+    const store = memoryStore();
+    expect(store.name).toBe('memory');
+    expect(store.capabilities).toEqual({ deltaWrites: true });
+    expect(store.size).toBe(0);
+    await store.close();
+  });
+
+  it('holds at most 100,000 records by default', async () => {
+    const store = memoryStore({ sweepIntervalMs: 0 });
+    for (let i = 0; i <= 100_000; i += 1) await store.set(`id-${i}`, record(), 60_000);
+    expect(store.size).toBe(100_000);
+    expect(await store.get('id-0')).toBeUndefined();
+    expect(await store.get('id-100000')).toBeDefined();
+  });
+
+  it('sweeps every 60 s by default, on an unref()ed timer', async () => {
+    const setInterval = vi.spyOn(globalThis, 'setInterval');
+    const store = memoryStore();
+    expect(setInterval).toHaveBeenCalledTimes(1);
+    expect(setInterval.mock.calls[0]?.[1]).toBe(60_000);
+    // An unref()ed timer does not keep the process alive when the app forgets close().
+    expect((setInterval.mock.results[0]?.value as NodeJS.Timeout).hasRef()).toBe(false);
+    await store.close();
+  });
+
+  it('reads time from Date.now by default', async () => {
+    vi.useFakeTimers({ now: Date.UTC(2026, 0, 1) });
+    const store = memoryStore();
+    await store.set('a', record(), 1_000);
+    vi.setSystemTime(Date.UTC(2026, 0, 1) + 999);
+    expect(await store.get('a')).toBeDefined();
+    vi.setSystemTime(Date.UTC(2026, 0, 1) + 1_000);
+    expect(await store.get('a')).toBeUndefined();
+    await store.close();
+  });
+});
+
+describe('options are checked at construction', () => {
+  it.each([0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY])('rejects maxEntries %s', (maxEntries) => {
+    expect(() => memoryStore({ maxEntries })).toThrow(RangeError);
+  });
+
+  it.each([-1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31])('rejects sweepIntervalMs %s', (sweepIntervalMs) => {
+    expect(() => memoryStore({ sweepIntervalMs })).toThrow(RangeError);
+  });
+
+  it('rejects a clock that is not a function', () => {
+    expect(() => memoryStore({ clock: 5 as unknown as () => number })).toThrow(TypeError);
+  });
+});
+
+describe('LRU eviction at maxEntries', () => {
+  it('evicts the least recently written record first', async () => {
+    const store = memoryStore({ maxEntries: 3, sweepIntervalMs: 0 });
+    for (const id of ['a', 'b', 'c', 'd']) await store.set(id, record({ id }), 60_000);
+    expect(store.size).toBe(3);
+    expect(await store.get('a')).toBeUndefined();
+    for (const id of ['b', 'c', 'd']) expect((await store.get(id))?.data).toEqual({ id });
+  });
+
+  it('a get refreshes recency, so the next eviction skips the record just read', async () => {
+    const store = memoryStore({ maxEntries: 3, sweepIntervalMs: 0 });
+    for (const id of ['a', 'b', 'c']) await store.set(id, record({ id }), 60_000);
+    await store.get('a');
+    await store.set('d', record({ id: 'd' }), 60_000);
+    expect(await store.get('b')).toBeUndefined();
+    for (const id of ['a', 'c', 'd']) expect(await store.get(id)).toBeDefined();
+  });
+
+  it('a touch and an overwrite refresh recency too, and an overwrite at capacity evicts nothing', async () => {
+    const store = memoryStore({ maxEntries: 3, sweepIntervalMs: 0 });
+    for (const id of ['a', 'b', 'c']) await store.set(id, record({ id }), 60_000);
+    await store.touch('a', record().meta, 60_000);
+    await store.set('b', record({ id: 'b2' }), 60_000);
+    expect(store.size).toBe(3);
+    await store.set('d', record({ id: 'd' }), 60_000);
+    expect(await store.get('c')).toBeUndefined();
+    for (const id of ['a', 'b', 'd']) expect(await store.get(id)).toBeDefined();
+  });
+
+  it('a read of a missing or expired id changes no recency', async () => {
+    const clock = manualClock();
+    const store = memoryStore({ maxEntries: 2, sweepIntervalMs: 0, clock: clock.now });
+    await store.set('a', record(), 60_000);
+    await store.set('b', record(), 1_000);
+    clock.advance(1_000);
+    expect(await store.get('missing')).toBeUndefined();
+    expect(await store.get('b')).toBeUndefined();
+    // The expired read freed b's slot, so c fits without evicting a.
+    expect(store.size).toBe(1);
+    await store.set('c', record(), 60_000);
+    expect(await store.get('a')).toBeDefined();
+  });
+});
+
+describe('the sweep', () => {
+  it('removes expired records that nobody reads, and only those', async () => {
+    vi.useFakeTimers();
+    const clock = manualClock();
+    const store = memoryStore({ sweepIntervalMs: 1_000, clock: clock.now });
+    await store.set('short', record(), 500);
+    await store.set('long', record(), 5_000);
+    clock.advance(600);
+    expect(store.size).toBe(2);
+    vi.advanceTimersByTime(999);
+    expect(store.size).toBe(2);
+    vi.advanceTimersByTime(1);
+    expect(store.size).toBe(1);
+    expect(await store.get('long')).toBeDefined();
+    await store.close();
+  });
+
+  it('does not run when sweepIntervalMs is 0', () => {
+    vi.useFakeTimers();
+    memoryStore({ sweepIntervalMs: 0 });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('close stops the sweep, and closing twice is fine', async () => {
+    vi.useFakeTimers();
+    const clock = manualClock();
+    const store = memoryStore({ sweepIntervalMs: 1_000, clock: clock.now });
+    expect(vi.getTimerCount()).toBe(1);
+    await store.set('short', record(), 500);
+    clock.advance(600);
+    await store.close();
+    await store.close();
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(10_000);
+    expect(store.size).toBe(1);
+    // Still usable after close: expired records are dropped on read, just not swept.
+    expect(await store.get('short')).toBeUndefined();
+    expect(store.size).toBe(0);
+  });
+});
+
+describe('records are JSON', () => {
+  it('rejects data JSON cannot hold and keeps the stored record', async () => {
+    const store = memoryStore({ sweepIntervalMs: 0 });
+    await store.set('a', record({ n: 1 }), 60_000);
+    await expect(store.set('a', record({ n: 1n }), 60_000)).rejects.toThrow(TypeError);
+    expect((await store.get('a'))?.data).toEqual({ n: 1 });
+  });
+
+  it('drops undefined values, as JSON does', async () => {
+    const store = memoryStore({ sweepIntervalMs: 0 });
+    await store.set('a', record({ gone: undefined, kept: null }), 60_000);
+    const data = (await store.get('a'))?.data ?? {};
+    expect(Object.keys(data)).toEqual(['kept']);
+  });
+});
+
+describe('edge cases of ttl and ids', () => {
+  it('a NaN TTL deletes instead of keeping the record forever', async () => {
+    const store = memoryStore({ sweepIntervalMs: 0 });
+    await store.set('a', record(), 60_000);
+    await store.set('a', record(), Number.NaN);
+    expect(await store.get('a')).toBeUndefined();
+  });
+
+  it('touch with a TTL of zero or less ends the record, as set does', async () => {
+    const store = memoryStore({ sweepIntervalMs: 0 });
+    await store.set('a', record(), 60_000);
+    await store.touch('a', record().meta, 0);
+    expect(await store.get('a')).toBeUndefined();
+  });
+
+  it('ids tolerates writes during iteration and never yields a destroyed id', async () => {
+    const store = memoryStore({ sweepIntervalMs: 0 });
+    for (const id of ['a', 'b', 'c']) await store.set(id, record(), 60_000);
+    const seen: string[] = [];
+    for await (const id of store.ids()) {
+      seen.push(id);
+      if (id === 'a') {
+        await store.destroy('b');
+        await store.get('a');
+      }
+    }
+    expect(seen).toEqual(['a', 'c']);
+  });
+
+  it('clear empties the store', async () => {
+    const store = memoryStore({ sweepIntervalMs: 0 });
+    for (const id of ['a', 'b']) await store.set(id, record(), 60_000);
+    await store.clear();
+    expect(store.size).toBe(0);
+  });
+});

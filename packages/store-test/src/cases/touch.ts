@@ -1,0 +1,101 @@
+import { expect } from 'vitest';
+import type { SessionMeta } from '@sess/core';
+import { registerClause, type CaseEnv, type Clause } from '../check.js';
+import { advance, expireAndExpectGone, freshId, lacks, makeRecord, requireMethod, ttls } from '../fixtures.js';
+
+const needsTouch = lacks('touch');
+
+function laterMeta(now: number): SessionMeta {
+  return { createdAt: now - 5_000, touchedAt: now, expiresAt: now + 120_000 };
+}
+
+export const touchClause: Clause = {
+  name: 'touch (optional method)',
+  checks: [
+    {
+      title: 'touch replaces the meta and keeps the data',
+      skipReason: needsTouch,
+      async run({ store }) {
+        const id = freshId();
+        const now = Date.now();
+        // The old meta has an expiry and the new one none: a store that merges metas keeps it.
+        const record = makeRecord({ a: 1, nested: { b: [2] } }, now - 5_000, { expiry: { kind: 'browser' } });
+        await store.set(id, record, 60_000);
+        const meta = laterMeta(now);
+        await requireMethod(store, 'touch')(id, meta, 60_000);
+        expect(await store.get(id)).toEqual({ data: record.data, meta });
+      },
+    },
+    {
+      title: 'touch extends the life of an existing record to ttlMs from the touch',
+      skipReason: needsTouch,
+      async run(t) {
+        const { short, long } = ttls(t);
+        const id = freshId();
+        // Set at the same moment with the same TTL, the witness shows when the first TTL is over.
+        const witness = freshId('witness');
+        const record = makeRecord({ a: 1 }, Date.now());
+        await t.store.set(id, record, short);
+        await t.store.set(witness, record, short);
+        const meta = laterMeta(Date.now());
+        await requireMethod(t.store, 'touch')(id, meta, long);
+        await expireAndExpectGone(t, witness, short);
+        expect(await t.store.get(id)).toEqual({ data: record.data, meta });
+        if (t.clock !== undefined) {
+          await advance(t, long - short);
+          expect(await t.store.get(id)).toBeUndefined();
+        }
+      },
+    },
+    {
+      title: 'touch of a missing id does not create it',
+      skipReason: needsTouch,
+      async run({ store }) {
+        const id = freshId();
+        await requireMethod(store, 'touch')(id, laterMeta(Date.now()), 60_000);
+        expect(await store.get(id)).toBeUndefined();
+      },
+    },
+    {
+      title: 'touch of a destroyed id does not recreate it',
+      skipReason: needsTouch,
+      async run({ store }) {
+        const id = freshId();
+        await store.set(id, makeRecord({ a: 1 }, Date.now()), 60_000);
+        await store.destroy(id);
+        await requireMethod(store, 'touch')(id, laterMeta(Date.now()), 60_000);
+        expect(await store.get(id)).toBeUndefined();
+      },
+    },
+    {
+      title: 'touch of an expired id does not revive it',
+      skipReason: needsTouch,
+      async run(t) {
+        const { short, long } = ttls(t);
+        const id = freshId();
+        await t.store.set(id, makeRecord({ a: 1 }, Date.now()), short);
+        await expireAndExpectGone(t, id, short);
+        await requireMethod(t.store, 'touch')(id, laterMeta(Date.now()), long);
+        expect(await t.store.get(id)).toBeUndefined();
+      },
+    },
+    {
+      title: 'touch copies its meta: changing the meta after touch does not change what is stored',
+      skipReason: needsTouch,
+      async run({ store }) {
+        const id = freshId();
+        const now = Date.now();
+        await store.set(id, makeRecord({ a: 1 }, now), 60_000);
+        const meta = { ...laterMeta(now), expiry: { kind: 'duration', ms: 5_000 } } satisfies SessionMeta;
+        await requireMethod(store, 'touch')(id, meta, 60_000);
+        (meta as { touchedAt: number }).touchedAt = 0;
+        (meta.expiry as { ms: number }).ms = 0;
+        expect((await store.get(id))?.meta).toEqual({ ...laterMeta(now), expiry: { kind: 'duration', ms: 5_000 } });
+      },
+    },
+  ],
+};
+
+export function touchCases(env: CaseEnv): void {
+  registerClause(touchClause, env);
+}

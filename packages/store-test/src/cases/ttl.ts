@@ -1,0 +1,99 @@
+import { expect } from 'vitest';
+import { registerClause, type CaseEnv, type Clause } from '../check.js';
+import { advance, expireAndExpectGone, freshId, makeRecord, ttls } from '../fixtures.js';
+
+export const ttlClause: Clause = {
+  name: 'ttl',
+  checks: [
+    {
+      title: 'a record is returned until its TTL has passed',
+      async run(t) {
+        const id = freshId();
+        const record = makeRecord({ a: 1 }, Date.now());
+        if (t.clock !== undefined) {
+          const { short } = ttls(t);
+          await t.store.set(id, record, short);
+          await advance(t, short - 1);
+          expect(await t.store.get(id)).toEqual(record);
+          return;
+        }
+        // Real time cannot be held still: a miss only counts as a failure if the TTL had not
+        // yet run out when `get` answered.
+        const { long } = ttls(t);
+        const startedAt = Date.now();
+        await t.store.set(id, record, long);
+        const got = await t.store.get(id);
+        if (got === undefined) expect(Date.now() - startedAt).toBeGreaterThanOrEqual(long);
+        else expect(got).toEqual(record);
+      },
+    },
+    {
+      title: 'a record expires after its TTL and is never returned after it',
+      async run(t) {
+        const id = freshId();
+        const { short, long } = ttls(t);
+        await t.store.set(id, makeRecord({ a: 1 }, Date.now()), short);
+        await expireAndExpectGone(t, id, short);
+        await advance(t, long);
+        expect(await t.store.get(id)).toBeUndefined();
+        expect(await t.store.get(id)).toBeUndefined();
+      },
+    },
+    {
+      title: 'set with a TTL of zero or less deletes an existing record',
+      async run({ store }) {
+        for (const ttlMs of [0, -1, -60_000]) {
+          const id = freshId();
+          await store.set(id, makeRecord({ a: 1 }, Date.now()), 60_000);
+          await store.set(id, makeRecord({ a: 2 }, Date.now()), ttlMs);
+          expect(await store.get(id), `after set with ttlMs ${ttlMs}`).toBeUndefined();
+        }
+      },
+    },
+    {
+      title: 'set with a TTL of zero or less stores nothing for a new id',
+      async run({ store }) {
+        for (const ttlMs of [0, -1, -60_000]) {
+          const id = freshId();
+          await store.set(id, makeRecord({ a: 1 }, Date.now()), ttlMs);
+          expect(await store.get(id), `after set with ttlMs ${ttlMs}`).toBeUndefined();
+        }
+      },
+    },
+    {
+      title: 'set replaces the TTL: the record lives ttlMs from its latest set',
+      async run(t) {
+        const { short, long } = ttls(t);
+        const id = freshId();
+        // Set at the same moment with the same TTL, the witness shows when the first TTL is over.
+        const witness = freshId('witness');
+        const record = makeRecord({ a: 1 }, Date.now());
+        await t.store.set(id, record, short);
+        await t.store.set(witness, record, short);
+        await t.store.set(id, record, long);
+        await expireAndExpectGone(t, witness, short);
+        expect(await t.store.get(id)).toEqual(record);
+        if (t.clock !== undefined) {
+          await advance(t, long - short);
+          expect(await t.store.get(id)).toBeUndefined();
+        }
+      },
+    },
+    {
+      title: 'an id can be written again after its record expired',
+      async run(t) {
+        const { short } = ttls(t);
+        const id = freshId();
+        await t.store.set(id, makeRecord({ a: 1 }, Date.now()), short);
+        await expireAndExpectGone(t, id, short);
+        const again = makeRecord({ b: 2 }, Date.now());
+        await t.store.set(id, again, 60_000);
+        expect(await t.store.get(id)).toEqual(again);
+      },
+    },
+  ],
+};
+
+export function ttlCases(env: CaseEnv): void {
+  registerClause(ttlClause, env);
+}

@@ -1,0 +1,77 @@
+import { expect } from 'vitest';
+import { registerClause, type CaseEnv, type Clause } from '../check.js';
+import { freshId, makeRecord } from '../fixtures.js';
+import type { CheckContext } from '../check.js';
+import type { SessionData } from '@sess/core';
+
+/** Session values must survive JSON (core's `SessionData` rule); these are the JSON shapes that do. */
+async function expectRoundTrip({ store }: CheckContext, data: SessionData): Promise<void> {
+  const id = freshId();
+  const record = makeRecord(data, Date.now());
+  await store.set(id, record, 60_000);
+  expect(await store.get(id)).toEqual(record);
+}
+
+export const valuesClause: Clause = {
+  name: 'values',
+  checks: [
+    {
+      title: 'unicode strings and keys round-trip: emoji, right-to-left, combining marks, NUL',
+      async run(t) {
+        await expectRoundTrip(t, {
+          emoji: '👩🏽‍💻 🎉 🏳️‍🌈',
+          arabic: 'مرحبا بالعالم',
+          hebrew: 'שלום עולם',
+          combining: 'e\u0301 n\u0303',
+          cjk: '会话 セッション 세션',
+          controls: 'nul\u0000 tab\t line\u2028sep\u2029 quote" backslash\\',
+          'ключ 🔑': 'unicode key',
+        });
+      },
+    },
+    {
+      title: 'nested objects and arrays round-trip, empty ones included',
+      async run(t) {
+        let deep: Record<string, unknown> = { leaf: true };
+        for (let i = 0; i < 20; i += 1) deep = { level: i, child: deep, list: [i, [i, { i }]] };
+        await expectRoundTrip(t, { deep, empty: {}, none: [], matrix: [[1, 2], [3, 4]], mixed: [1, 'a', null, { b: [] }] });
+      },
+    },
+    {
+      title: 'numbers, booleans, null and empty strings round-trip',
+      async run(t) {
+        await expectRoundTrip(t, {
+          zero: 0,
+          negative: -42,
+          fraction: 0.1 + 0.2,
+          maxSafe: Number.MAX_SAFE_INTEGER,
+          minSafe: Number.MIN_SAFE_INTEGER,
+          tiny: 5e-324,
+          huge: 1.7976931348623157e308,
+          yes: true,
+          no: false,
+          nothing: null,
+          empty: '',
+        });
+      },
+    },
+    {
+      title: 'a 1 MB string value round-trips',
+      async run({ store }) {
+        const id = freshId();
+        // Mixed one-, two- and four-byte UTF-8 characters, so a store that counts bytes or UTF-16
+        // units wrongly truncates visibly.
+        const big = 'aé😀'.repeat(Math.ceil((1 << 20) / 4));
+        await store.set(id, makeRecord({ big }, Date.now()), 60_000);
+        const got = (await store.get(id))?.data['big'];
+        // Compared with === rather than toEqual so a failure prints lengths, not two 1 MB strings.
+        expect(typeof got === 'string' ? got.length : got).toBe(big.length);
+        expect(got === big).toBe(true);
+      },
+    },
+  ],
+};
+
+export function valuesCases(env: CaseEnv): void {
+  registerClause(valuesClause, env);
+}

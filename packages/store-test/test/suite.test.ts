@@ -1,0 +1,238 @@
+/**
+ * The suite tests itself: a small correct store must pass it (with a clock, in real time, and
+ * with every optional feature missing), and stores broken one way each must fail the check for
+ * that clause. The reference store lives here because store-test never imports a real store.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SessionChanges, SessionMeta, SessionRecord, Store } from '@sess/core';
+import { conformanceClauses, runCheck, runStoreConformance, type Check, type StoreClock } from '../src/index.js';
+
+interface Entry {
+  readonly data: string;
+  readonly meta: SessionMeta;
+  readonly expiresAt: number;
+}
+
+function fakeClock(): StoreClock & { now: () => number } {
+  let now = 1_700_000_000_000;
+  return { now: () => now, advance: (ms) => void (now += ms) };
+}
+
+const copyMeta = (meta: SessionMeta): SessionMeta => JSON.parse(JSON.stringify(meta)) as SessionMeta;
+
+/** A correct store: JSON copies, lazy expiry, delta writes that define keys as own properties. */
+function referenceStore(now: () => number = Date.now) {
+  const entries = new Map<string, Entry>();
+  const live = (id: string): Entry | undefined => {
+    const entry = entries.get(id);
+    if (entry !== undefined && now() >= entry.expiresAt) entries.delete(id);
+    return entries.get(id);
+  };
+  return {
+    name: 'reference',
+    capabilities: { deltaWrites: true },
+    entries,
+    async get(id: string): Promise<SessionRecord | undefined> {
+      const entry = live(id);
+      return entry && { data: JSON.parse(entry.data) as SessionRecord['data'], meta: copyMeta(entry.meta) };
+    },
+    async set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<void> {
+      if (!(ttlMs > 0)) return void entries.delete(id);
+      let data: object = record.data;
+      if (changes !== undefined && !changes.created) {
+        const entry = live(id);
+        if (entry === undefined) return;
+        const merged = JSON.parse(entry.data) as Record<string, unknown>;
+        for (const key of changes.set) {
+          const value: unknown = Object.getOwnPropertyDescriptor(record.data, key)?.value;
+          Object.defineProperty(merged, key, { value, enumerable: true, writable: true, configurable: true });
+        }
+        for (const key of changes.deleted) delete merged[key];
+        data = merged;
+      }
+      entries.set(id, { data: JSON.stringify(data), meta: copyMeta(record.meta), expiresAt: now() + ttlMs });
+    },
+    async destroy(id: string): Promise<void> {
+      entries.delete(id);
+    },
+    async touch(id: string, meta: SessionMeta, ttlMs: number): Promise<void> {
+      const entry = live(id);
+      if (entry !== undefined) entries.set(id, { data: entry.data, meta: copyMeta(meta), expiresAt: now() + ttlMs });
+    },
+    async *ids(): AsyncIterable<string> {
+      for (const id of [...entries.keys()]) if (live(id) !== undefined) yield id;
+    },
+    async clear(): Promise<void> {
+      entries.clear();
+    },
+    async close(): Promise<void> {},
+  } satisfies Store & { readonly entries: Map<string, Entry> };
+}
+
+/** Only the required methods, no delta writes: every optional check must skip, none fail. */
+function minimalStore(): Store {
+  const { name, get, set, destroy } = referenceStore();
+  return { name: `${name}-minimal`, capabilities: { deltaWrites: false }, get, set, destroy };
+}
+
+runStoreConformance({
+  name: 'reference store, fake clock',
+  ...(() => {
+    const clock = fakeClock();
+    return { clock, create: () => referenceStore(clock.now) };
+  })(),
+});
+runStoreConformance({ name: 'reference store, real time', create: () => referenceStore() });
+runStoreConformance({ name: 'minimal store (required methods only)', create: minimalStore });
+
+function check(title: string): Check {
+  const found = conformanceClauses.flatMap((clause) => clause.checks).find((c) => c.title === title);
+  if (found === undefined) throw new Error(`no check titled "${title}"`);
+  return found;
+}
+
+/**
+ * A broken store must fail `title`, while the reference store passes it: the failure comes from
+ * the defect, not from the check being unable to pass.
+ */
+async function expectCaught(title: string, broken: (clock: ReturnType<typeof fakeClock>) => Store): Promise<void> {
+  const goodClock = fakeClock();
+  await expect(runCheck(check(title), { store: referenceStore(goodClock.now), clock: goodClock })).resolves.toBe('passed');
+  const badClock = fakeClock();
+  await expect(runCheck(check(title), { store: broken(badClock), clock: badClock })).rejects.toThrow();
+}
+
+describe('the suite catches broken stores', () => {
+  afterEach(() => {
+    delete (Object.prototype as Record<string, unknown>)['polluted'];
+  });
+
+  it('a store that returns the object it was given fails the copy checks', async () => {
+    const aliasing = (clock: ReturnType<typeof fakeClock>): Store => {
+      const records = new Map<string, SessionRecord>();
+      return { ...referenceStore(clock.now), get: async (id) => records.get(id), set: async (id, record) => void records.set(id, record) };
+    };
+    await expectCaught('get returns a copy: changing the returned record does not change what is stored', aliasing);
+    await expectCaught('set copies its record: changing the record after set does not change what is stored', aliasing);
+  });
+
+  it('a store that ignores the TTL fails the expiry checks', async () => {
+    const immortal = (clock: ReturnType<typeof fakeClock>): Store => {
+      const store = referenceStore(clock.now);
+      return { ...store, set: (id, record, ttlMs, changes) => store.set(id, record, ttlMs > 0 ? Infinity : ttlMs, changes) };
+    };
+    await expectCaught('a record expires after its TTL and is never returned after it', immortal);
+    await expectCaught('touch of an expired id does not revive it', immortal);
+  });
+
+  it('a store that stores records written with a TTL of zero fails the ttl <= 0 checks', async () => {
+    const keepsZero = (clock: ReturnType<typeof fakeClock>): Store => {
+      const store = referenceStore(clock.now);
+      return { ...store, set: (id, record, ttlMs, changes) => store.set(id, record, ttlMs > 0 ? ttlMs : 1_000, changes) };
+    };
+    await expectCaught('set with a TTL of zero or less deletes an existing record', keepsZero);
+    await expectCaught('set with a TTL of zero or less stores nothing for a new id', keepsZero);
+  });
+
+  it('a store whose touch creates records fails "touch of a missing id does not create it"', async () => {
+    const creatingTouch = (clock: ReturnType<typeof fakeClock>): Store => {
+      const store = referenceStore(clock.now);
+      return { ...store, touch: (id, meta, ttlMs) => store.set(id, { data: {}, meta }, ttlMs) };
+    };
+    await expectCaught('touch of a missing id does not create it', creatingTouch);
+    await expectCaught('touch of a destroyed id does not recreate it', creatingTouch);
+  });
+
+  it('a store that merges metas on touch fails "touch replaces the meta"', async () => {
+    const mergingTouch = (clock: ReturnType<typeof fakeClock>): Store => {
+      const store = referenceStore(clock.now);
+      return {
+        ...store,
+        touch: async (id, meta, ttlMs) => {
+          const old = await store.get(id);
+          if (old !== undefined) await store.touch(id, { ...old.meta, ...meta }, ttlMs);
+        },
+      };
+    };
+    await expectCaught('touch replaces the meta and keeps the data', mergingTouch);
+  });
+
+  it('a store that declares delta writes but writes whole records loses a concurrent save', async () => {
+    const wholeWrites = (clock: ReturnType<typeof fakeClock>): Store => {
+      const store = referenceStore(clock.now);
+      return { ...store, set: (id, record, ttlMs) => store.set(id, record, ttlMs) };
+    };
+    await expectCaught('two concurrent delta saves from the same loaded record that change different keys both survive', wholeWrites);
+    await expectCaught('a delta save with created: false does not recreate a destroyed record', wholeWrites);
+  });
+
+  it('a delta store that assigns keys with [[Set]] fails the hostile-key checks', async () => {
+    const assigning = (clock: ReturnType<typeof fakeClock>): Store => {
+      const store = referenceStore(clock.now);
+      return {
+        ...store,
+        set: async (id, record, ttlMs, changes) => {
+          const old = await store.get(id);
+          if (changes === undefined || changes.created || old === undefined) return store.set(id, record, ttlMs, changes);
+          // The classic bug: a recursive merge walks `__proto__` into Object.prototype.
+          const merge = (target: Record<string, unknown>, source: Record<string, unknown>, keys: readonly string[]) => {
+            for (const key of keys) {
+              const value = source[key];
+              if (typeof value === 'object' && value !== null && typeof target[key] === 'object' && target[key] !== null) {
+                merge(target[key] as Record<string, unknown>, value as Record<string, unknown>, Object.keys(value));
+              } else target[key] = value;
+            }
+          };
+          const data = old.data as Record<string, unknown>;
+          merge(data, record.data as Record<string, unknown>, changes.set);
+          return store.set(id, { data, meta: record.meta }, ttlMs);
+        },
+      };
+    };
+    await expectCaught('a delta save of hostile keys stores them as own data properties and pollutes nothing', assigning);
+  });
+
+  it('a store that folds id case fails the isolation check', async () => {
+    const folding = (clock: ReturnType<typeof fakeClock>): Store => {
+      const store = referenceStore(clock.now);
+      return {
+        ...store,
+        get: (id) => store.get(id.toLowerCase()),
+        set: (id, ...rest) => store.set(id.toLowerCase(), ...rest),
+        destroy: (id) => store.destroy(id.toLowerCase()),
+      };
+    };
+    await expectCaught('ids that are prefixes of each other or differ only in letter case are different records', folding);
+  });
+
+  it('a store whose ids lists expired records fails the ids check', async () => {
+    const staleIds = (clock: ReturnType<typeof fakeClock>): Store => {
+      const store = referenceStore(clock.now);
+      return {
+        ...store,
+        async *ids() {
+          yield* store.entries.keys();
+        },
+      };
+    };
+    await expectCaught('ids lists live ids and not destroyed or expired ones', staleIds);
+  });
+
+  it('a store whose second close throws fails the close check', async () => {
+    const closeOnce = (clock: ReturnType<typeof fakeClock>): Store => {
+      let closed = false;
+      return {
+        ...referenceStore(clock.now),
+        close: async () => {
+          if (closed) throw new Error('already closed');
+          closed = true;
+        },
+      };
+    };
+    await expectCaught('close resolves, and closing again resolves too', closeOnce);
+  });
+
+  it('a check that needs a missing optional method is skipped, not failed', async () => {
+    await expect(runCheck(check('touch of a missing id does not create it'), { store: minimalStore(), clock: undefined })).resolves.toBe('skipped');
+  });
+});
