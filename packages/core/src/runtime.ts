@@ -18,7 +18,7 @@ export interface LifecycleNode {
   /** Canonical text of value + context: equal keys mean equal snapshots. */
   readonly key: string;
   /** Answers already asked of xstate, by event key; `null` means the event is not allowed here. */
-  readonly steps: Map<string, LifecycleStep | null>;
+  readonly steps: Map<number, LifecycleStep | null>;
   /** Read-only view for queries such as `testCookieWorked`. */
   readonly context: Snapshot['context'];
   readonly snapshot: Snapshot;
@@ -39,24 +39,66 @@ export function snapshotKey(snapshot: Snapshot): string {
   return key;
 }
 
-/** Canonical key of an event: its type plus its payload in a fixed order. */
-export function eventKey(event: LifecycleEvent): string {
+const eventCodes: Record<LifecycleEvent['type'], number> = {
+  'app.load': 0,
+  'app.read': 1,
+  'app.write': 2,
+  'app.regenerate': 3,
+  'app.destroy': 4,
+  'app.reload': 5,
+  'app.save': 6,
+  'app.touch': 7,
+  'app.setExpiry': 8,
+  'app.setTestCookie': 9,
+  'app.checkTestCookie': 10,
+  'app.deleteTestCookie': 11,
+  'store.loaded': 12,
+  'store.done': 13,
+  'store.failed': 14,
+  'response.commit': 15,
+};
+
+const bit = (flag: boolean, shift: number) => (flag ? 1 << shift : 0);
+
+/**
+ * Canonical key of an event: its type in the low bits, its payload above. A number, not a
+ * string: it is built on every step of every request, and small integers hash for free.
+ */
+export function eventKey(event: LifecycleEvent): number {
+  const code = eventCodes[event.type];
   switch (event.type) {
     case 'store.loaded':
-      return `${event.type}|${event.record}|${event.pastExpiry}|${event.pastIdleTimeout}|${event.pastAbsoluteTimeout}|${event.touchDue}|${event.browserSession}`;
+      return (
+        code |
+        bit(event.record === 'live', 4) |
+        bit(event.pastExpiry, 5) |
+        bit(event.pastIdleTimeout, 6) |
+        bit(event.pastAbsoluteTimeout, 7) |
+        bit(event.touchDue, 8) |
+        bit(event.browserSession, 9)
+      );
     case 'response.commit':
-      return `${event.type}|${event.serverError}|${event.empty}|${event.cookieAlreadySet}|${event.cacheControlSet}`;
+      return code | bit(event.serverError, 4) | bit(event.empty, 5) | bit(event.cookieAlreadySet, 6) | bit(event.cacheControlSet, 7);
     case 'app.regenerate':
-      return `${event.type}|${event.keepData}`;
+      return code | bit(event.keepData, 4);
     case 'app.setExpiry':
-      return `${event.type}|${event.browserSession}`;
+      return code | bit(event.browserSession, 4);
     default:
-      return event.type;
+      return code;
   }
 }
 
-function inputKey(input: LifecycleInput): string {
-  return `${input.rolling}|${input.saveEveryRequest}|${input.saveOnServerError}|${input.browserSession}|${input.clientCookie}|${input.testCookieReceived}`;
+const clientCookieCodes = { absent: 0, rejected: 1, valid: 2, rotated: 3 } as const;
+
+function inputKey(input: LifecycleInput): number {
+  return (
+    clientCookieCodes[input.clientCookie] |
+    bit(input.rolling, 2) |
+    bit(input.saveEveryRequest, 3) |
+    bit(input.saveOnServerError, 4) |
+    bit(input.browserSession, 5) |
+    bit(input.testCookieReceived, 6)
+  );
 }
 
 function toActions(actions: readonly { type: string }[]): LifecycleAction[] {
@@ -85,7 +127,7 @@ export interface Lifecycle {
  */
 export function createLifecycle(): Lifecycle {
   const nodes = new Map<string, LifecycleNode>();
-  const starts = new Map<string, LifecycleStep>();
+  const starts = new Map<number, LifecycleStep>();
 
   function nodeFor(snapshot: Snapshot): LifecycleNode {
     const key = snapshotKey(snapshot);

@@ -10,7 +10,7 @@ import { initialTransition, transition } from 'xstate';
 import type { SnapshotFrom } from 'xstate';
 import { lifecycleActions, lifecycleMachine } from '../src/machine.js';
 import type { ClientCookie, LifecycleEvent, LifecycleInput } from '../src/machine.js';
-import { createLifecycle, snapshotKey } from '../src/runtime.js';
+import { createLifecycle, eventKey, snapshotKey } from '../src/runtime.js';
 import type { LifecycleNode } from '../src/runtime.js';
 
 type Snapshot = SnapshotFrom<typeof lifecycleMachine>;
@@ -64,6 +64,12 @@ const known = new Set<string>(lifecycleActions);
 const actionsOf = (actions: readonly { type: string }[]) => actions.map((action) => action.type).filter((type) => known.has(type));
 
 describe('memoized runtime = xstate', () => {
+  it('gives every event of the alphabet its own key', () => {
+    const events = allEvents();
+    const keys = new Map(events.map((event) => [eventKey(event), event]));
+    expect(keys.size).toBe(events.length);
+  });
+
   it('agrees on every reachable (state, event) pair', () => {
     const lifecycle = createLifecycle();
     const events = allEvents();
