@@ -9,7 +9,7 @@ import { readCookie } from './cookie.js';
 import type { Effect, HttpEffect } from './effects.js';
 import { assertNever } from './effects.js';
 import { SessConfigError, SessUsageError } from './errors.js';
-import { generateId } from './ids.js';
+import { generateId, isWellFormedId } from './ids.js';
 import type { ClientCookie, LifecycleEvent, LoadedFacts } from './machine.js';
 import type { LifecycleNode } from './runtime.js';
 import { createLifecycle } from './runtime.js';
@@ -242,6 +242,12 @@ export class Session<Data extends SessionData = SessionData> {
     return this.currentId === undefined ? undefined : this.lifetime().cookieExpiresAt;
   }
 
+  /** How long the cookie would live if sent now, in ms (express-session's `cookie.maxAge`). */
+  get maxAgeMs(): number | undefined {
+    const expiresAt = this.expiresAt;
+    return expiresAt === undefined ? undefined : expiresAt - this.now;
+  }
+
   get<K extends keyof Data & string>(key: K): Data[K] | undefined {
     this.step(readEvent);
     return this.data[key] as Data[K] | undefined;
@@ -419,7 +425,7 @@ export class Session<Data extends SessionData = SessionData> {
     for (const action of step.actions) {
       switch (action) {
         case 'assignNewId':
-          this.currentId = this.config.generateId();
+          this.currentId = this.freshId();
           break;
         case 'adoptLoadedRecord':
           if (this.loaded !== undefined) {
@@ -484,6 +490,15 @@ export class Session<Data extends SessionData = SessionData> {
       }
     }
     return effects;
+  }
+
+  /** A custom generator's id must pass the same check as a cookie's, or it could never come back. */
+  private freshId(): string {
+    const id = this.config.generateId();
+    if (!isWellFormedId(id)) {
+      throw new SessConfigError(`generateId returned ${JSON.stringify(id).slice(0, 40)}: ids must be 22-128 characters of A-Z a-z 0-9 _ -`);
+    }
+    return id;
   }
 
   /** Lifetimes from the stored setting and the configured timeouts, measured from now. */

@@ -529,6 +529,19 @@ describe('data', () => {
 });
 
 describe('configuration', () => {
+  it('refuses ids from a custom generator that a cookie could never carry back', async () => {
+    const { manager } = setup({ generateId: () => 'not/an id' });
+    const session = manager.begin({ cookieHeader: undefined, secure: false });
+    expect(() => session.set('a', 1)).toThrow(/generateId returned/);
+  });
+
+  it('accepts well-formed custom ids such as UUIDs', async () => {
+    const { request } = setup({ generateId: () => crypto.randomUUID() });
+    const { session } = await request((s) => s.set('a', 1));
+    expect(session.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(session.maxAgeMs).toBe(86_400_000);
+  });
+
   it('refuses a short secret, a missing store and a bad number at construction', () => {
     const store = testStore(Date.now);
     expect(() => createSessionManager({ secret: 'short', store })).toThrow(SessConfigError);

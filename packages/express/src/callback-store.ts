@@ -1,0 +1,66 @@
+/**
+ * Existing express-session stores (connect-redis, connect-mongo, ...) as sess stores. They take
+ * Node-style callbacks (newer ones also return promises) and keep express-session's session
+ * shape, whose `cookie.expires` they read to set their own TTL.
+ */
+import type { SessionRecord, Store } from '@sess/core';
+
+type Callback = (error?: unknown, value?: unknown) => void;
+
+/** The part of express-session's `Store` interface sess uses. */
+export interface CallbackStore {
+  get(sid: string, callback: Callback): unknown;
+  set(sid: string, session: object, callback: Callback): unknown;
+  destroy(sid: string, callback: Callback): unknown;
+}
+
+function call(store: CallbackStore, method: 'get' | 'set' | 'destroy', args: unknown[]): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const callback: Callback = (error, value) => (error ? reject(error) : resolve(value));
+    const returned = (store[method] as (...a: unknown[]) => unknown).apply(store, [...args, callback]);
+    // Promise-returning stores may never call back; whichever settles first wins.
+    if (returned instanceof Promise) returned.then(resolve, reject);
+  });
+}
+
+/** The stored shape: express-session's `cookie` for the store's TTL, then our record. */
+interface StoredSession {
+  readonly cookie: { readonly originalMaxAge: number; readonly expires: string };
+  readonly data: SessionRecord['data'];
+  readonly meta: SessionRecord['meta'];
+}
+
+/**
+ * Wraps an express-session store. `touch` is left out on purpose: those stores only move
+ * their TTL and would keep a stale `expiresAt` in the record, so a touch is a full save.
+ */
+export function callbackStore(store: CallbackStore, options: { name?: string } = {}) {
+  return {
+    name: options.name ?? store.constructor?.name ?? 'express-session store',
+    capabilities: { deltaWrites: false },
+    async get(id: string) {
+      const stored = (await call(store, 'get', [id])) as Partial<StoredSession> | null | undefined;
+      if (stored === null || stored === undefined || stored.data === undefined || stored.meta === undefined) return undefined;
+      return { data: stored.data, meta: stored.meta };
+    },
+    async set(id: string, record: SessionRecord, ttlMs: number) {
+      if (ttlMs <= 0) {
+        await call(store, 'destroy', [id]);
+        return;
+      }
+      const stored: StoredSession = {
+        cookie: { originalMaxAge: ttlMs, expires: new Date(record.meta.expiresAt).toISOString() },
+        data: record.data,
+        meta: record.meta,
+      };
+      await call(store, 'set', [id, stored]);
+    },
+    async destroy(id: string) {
+      await call(store, 'destroy', [id]);
+    },
+  } satisfies Store;
+}
+
+export function isCallbackStore(store: Store | CallbackStore): store is CallbackStore {
+  return !('capabilities' in store);
+}

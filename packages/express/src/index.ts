@@ -1,0 +1,182 @@
+/**
+ * @sess/express: express-session's API on the sess core, for Express 4 and 5.
+ *
+ * ```ts
+ * import express from 'express';
+ * import { session } from '@sess/express';
+ *
+ * const app = express();
+ * app.use(session({ secret: process.env.SESSION_SECRET! }));
+ * app.get('/', (req, res) => {
+ *   req.session.views = (req.session.views ?? 0) + 1;
+ *   res.send(`views: ${req.session.views}`);
+ * });
+ * ```
+ *
+ * The adapter only translates: it reads the request's facts, commits before the headers leave
+ * and applies the effects the core returns. Every session decision is in `@sess/core`.
+ */
+import type { TLSSocket } from 'node:tls';
+import type { Request, RequestHandler } from 'express';
+import { SessConfigError, createSessionManager } from '@sess/core';
+import type { SessionManagerOptions, Store } from '@sess/core';
+import { memoryStore } from '@sess/store-memory';
+import { commitBeforeHeaders } from './apply.js';
+import { callbackStore, isCallbackStore } from './callback-store.js';
+import type { CallbackStore } from './callback-store.js';
+import { sessionView } from './view.js';
+import type { RequestSession } from './view.js';
+
+export { callbackStore } from './callback-store.js';
+export type { CallbackStore } from './callback-store.js';
+export type { RequestSession, SessionCookie, SessionData, SessionMethods } from './view.js';
+export type { Store } from '@sess/core';
+/** express-session's names, for a one-line move: `new MemoryStore()` works too. */
+export { memoryStore, memoryStore as MemoryStore } from '@sess/store-memory';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      session: RequestSession;
+      /** The session id, once the session has one. */
+      sessionID: string | undefined;
+    }
+  }
+}
+
+export interface SessionCookieOptions {
+  /** Lifetime in ms. Default 24 hours; `null` makes a cookie that ends with the browser. */
+  maxAge?: number | null;
+  /** Default `true`. */
+  httpOnly?: boolean;
+  /** Default `'auto'`: Secure exactly when `req.secure` (Express's `trust proxy`) or `proxy` says so. */
+  secure?: boolean | 'auto';
+  /** Default `'lax'`. `true` means `'strict'`; `false` means `'lax'`, what browsers assume. */
+  sameSite?: boolean | 'lax' | 'strict' | 'none';
+  /** Default `'/'`. */
+  path?: string;
+  domain?: string;
+  partitioned?: boolean;
+  priority?: 'low' | 'medium' | 'high';
+}
+
+export interface SessionOptions {
+  /** One secret or several (the first signs, all verify); each at least 32 bytes. */
+  secret: string | readonly string[];
+  /** A sess store, or an express-session store (connect-redis, ...). Default `memoryStore()`. */
+  store?: Store | CallbackStore;
+  /** Cookie name. Default `'sid'`. */
+  name?: string;
+  cookie?: SessionCookieOptions;
+  /** Re-send the cookie and extend the session on every request that uses it. Default `false`. */
+  rolling?: boolean;
+  /** Save every used session even when unchanged. Default `false`. */
+  resave?: boolean;
+  /** Accepted for compatibility and ignored: sess never stores a session that holds no data. */
+  saveUninitialized?: boolean;
+  /** Makes new ids (22-128 characters of A-Z a-z 0-9 _ -). Called without the request. */
+  genid?: () => string;
+  /**
+   * Trust `X-Forwarded-Proto` for `secure: 'auto'`. Default: follow Express's `trust proxy`
+   * (`req.secure`); `true` trusts the header; `false` looks only at the connection.
+   */
+  proxy?: boolean;
+  /** What `delete req.session` or `req.session = null` does. Default `'keep'`. */
+  unset?: 'keep' | 'destroy';
+  idleTimeoutMs?: number;
+  absoluteTimeoutMs?: number;
+  touchAfterMs?: number;
+  saveOnServerError?: boolean;
+  storeTimeoutMs?: number;
+  clock?: () => number;
+}
+
+function sameSiteOf(value: SessionCookieOptions['sameSite']): 'lax' | 'strict' | 'none' {
+  if (value === true) return 'strict';
+  if (value === false || value === undefined) return 'lax';
+  return value;
+}
+
+function managerOptions(options: SessionOptions): SessionManagerOptions {
+  const cookie = options.cookie ?? {};
+  if ('expires' in cookie) throw new SessConfigError('cookie.expires is not supported: use cookie.maxAge (ms)');
+  const store = options.store ?? memoryStore();
+  const optional = {
+    name: options.name,
+    maxAgeMs: cookie.maxAge ?? undefined,
+    rolling: options.rolling,
+    saveEveryRequest: options.resave,
+    generateId: options.genid,
+    idleTimeoutMs: options.idleTimeoutMs,
+    absoluteTimeoutMs: options.absoluteTimeoutMs,
+    touchAfterMs: options.touchAfterMs,
+    saveOnServerError: options.saveOnServerError,
+    storeTimeoutMs: options.storeTimeoutMs,
+    clock: options.clock,
+  };
+  return {
+    ...(Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined)) as Partial<SessionManagerOptions>),
+    secret: options.secret,
+    store: isCallbackStore(store) ? callbackStore(store) : store,
+    expireAtBrowserClose: cookie.maxAge === null,
+    cookie: {
+      httpOnly: cookie.httpOnly ?? true,
+      secure: cookie.secure ?? 'auto',
+      sameSite: sameSiteOf(cookie.sameSite),
+      path: cookie.path ?? '/',
+      ...(cookie.domain === undefined ? {} : { domain: cookie.domain }),
+      ...(cookie.partitioned === undefined ? {} : { partitioned: cookie.partitioned }),
+      ...(cookie.priority === undefined ? {} : { priority: cookie.priority }),
+    },
+  };
+}
+
+function isSecure(req: Request, proxy: boolean | undefined): boolean {
+  if (proxy === undefined) return req.secure;
+  const encrypted = (req.socket as Partial<TLSSocket>).encrypted === true;
+  if (!proxy) return encrypted;
+  const forwarded = req.headers['x-forwarded-proto'];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim().toLowerCase();
+  return first === undefined ? encrypted : first === 'https';
+}
+
+function setCookieNames(value: number | string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [String(value)]).map((cookie) => cookie.slice(0, cookie.indexOf('=')).trim());
+}
+
+/**
+ * The session middleware. Validates `options` once (throwing `SessConfigError` for a short
+ * secret, bad numbers or unsupported options), then per request: reads the cookie, loads the
+ * record it names (one store read, none without a valid cookie), exposes `req.session`, and
+ * commits before the response headers leave. A failed store call reaches Express's error
+ * handling as a `SessStoreError` (status hint 503).
+ */
+export function session(options: SessionOptions): RequestHandler {
+  const manager = createSessionManager(managerOptions(options));
+  const originalMaxAge = options.cookie?.maxAge ?? undefined;
+  const unset = options.unset ?? 'keep';
+
+  return function sessionMiddleware(req, res, next) {
+    // Mounted twice (or a router re-entering): the first one owns the session.
+    if (req.session !== undefined) return next();
+    const core = manager.begin({ cookieHeader: req.headers.cookie, secure: isSecure(req, options.proxy) });
+    req.session = sessionView(core, originalMaxAge);
+    Object.defineProperty(req, 'sessionID', { get: () => core.id, enumerable: true, configurable: true });
+
+    commitBeforeHeaders(
+      res,
+      async (status) => {
+        if (unset === 'destroy' && (req.session as RequestSession | null | undefined) == null) await core.destroy();
+        return core.commit({
+          status,
+          cookieAlreadySet: setCookieNames(res.getHeader('set-cookie')).includes(manager.name),
+          cacheControlSet: res.hasHeader('cache-control'),
+        });
+      },
+      next,
+    );
+    core.load().then(() => next(), next);
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * `req.session` as express-session users know it: a plain-looking object whose properties are
+ * the session's data, with the methods beside them. It is a Proxy over the core session, so
+ * every read and write reaches the lifecycle; stored keys that collide with a method name
+ * (`save`, `destroy`, `cookie`, ...) never shadow it, and `__proto__` stays data.
+ */
+import type { Session as CoreSession } from '@sess/core';
+
+/** Declare your session's shape by merging into this interface (see README). */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface SessionData {}
+
+type Done = (error?: unknown) => void;
+
+export interface SessionCookie {
+  /** Remaining life in ms; set it to change this session's lifetime (`null`: until the browser closes). */
+  maxAge: number | null | undefined;
+  /** When the cookie expires; set a Date to end the session then (`null`: until the browser closes). */
+  expires: Date | null | undefined;
+  readonly originalMaxAge: number | undefined;
+}
+
+export interface SessionMethods {
+  readonly id: string | undefined;
+  readonly cookie: SessionCookie;
+  /** New id (data kept unless `keepData: false`); the old record dies at commit. */
+  regenerate(options?: { keepData?: boolean }): Promise<void>;
+  regenerate(callback: Done): void;
+  regenerate(options: { keepData?: boolean }, callback: Done): void;
+  /** Deletes the record now; the cookie is deleted when the response goes out. */
+  destroy(): Promise<void>;
+  destroy(callback: Done): void;
+  /** Re-reads the record, dropping unsaved changes. */
+  reload(): Promise<void>;
+  reload(callback: Done): void;
+  /** Saves when the response goes out even if nothing changed (sess always saves before the headers leave). */
+  save(): Promise<void>;
+  save(callback: Done): void;
+  /** Extends the session's life and re-sends its cookie. */
+  touch(): this;
+  /** Django's `set_expiry`: seconds, a Date, `0` until the browser closes, `null` for the default. */
+  setExpiry(value: number | Date | null): void;
+  setTestCookie(): void;
+  testCookieWorked(): boolean;
+  deleteTestCookie(): void;
+}
+
+export type RequestSession = SessionMethods & Partial<SessionData>;
+
+function settle(work: Promise<void>, callback: Done | undefined): Promise<void> | undefined {
+  if (callback === undefined) return work;
+  work.then(
+    () => process.nextTick(callback),
+    (error: unknown) => process.nextTick(callback, error),
+  );
+  return undefined;
+}
+
+export function sessionView(core: CoreSession, originalMaxAge: number | undefined): RequestSession {
+  const cookie: SessionCookie = {
+    get maxAge() {
+      return core.maxAgeMs;
+    },
+    set maxAge(ms) {
+      core.setExpiry(ms === null || ms === undefined ? 0 : ms / 1000);
+    },
+    get expires() {
+      const at = core.expiresAt;
+      return at === undefined ? undefined : new Date(at);
+    },
+    set expires(date) {
+      core.setExpiry(date ?? 0);
+    },
+    get originalMaxAge() {
+      return originalMaxAge;
+    },
+  };
+
+  const methods: Omit<SessionMethods, 'id' | 'cookie'> = {
+    regenerate(...args: unknown[]) {
+      const callback = args.find((arg): arg is Done => typeof arg === 'function');
+      const options = typeof args[0] === 'object' && args[0] !== null ? (args[0] as { keepData?: boolean }) : {};
+      return settle(core.regenerate(options), callback);
+    },
+    destroy: (callback?: Done) => settle(core.destroy(), callback),
+    reload: (callback?: Done) => settle(core.reload(), callback),
+    save(callback?: Done) {
+      core.save();
+      return settle(Promise.resolve(), callback);
+    },
+    touch() {
+      core.touch();
+      return view;
+    },
+    setExpiry: (value) => core.setExpiry(value),
+    setTestCookie: () => core.setTestCookie(),
+    testCookieWorked: () => core.testCookieWorked(),
+    deleteTestCookie: () => core.deleteTestCookie(),
+  } as Omit<SessionMethods, 'id' | 'cookie'>;
+
+  const reserved = (key: string) => key === 'id' || key === 'cookie' || Object.hasOwn(methods, key);
+
+  const view = new Proxy(Object.create(null) as RequestSession, {
+    get(_, key) {
+      if (typeof key === 'symbol') return undefined;
+      if (key === 'id') return core.id;
+      if (key === 'cookie') return cookie;
+      if (Object.hasOwn(methods, key)) return methods[key as keyof typeof methods];
+      return core.get(key);
+    },
+    set(_, key, value) {
+      if (typeof key === 'symbol' || reserved(key)) return false;
+      core.set(key, value);
+      return true;
+    },
+    deleteProperty(_, key) {
+      if (typeof key === 'symbol' || reserved(key)) return false;
+      core.delete(key);
+      return true;
+    },
+    has: (_, key) => typeof key === 'string' && (reserved(key) || core.has(key)),
+    ownKeys: () => core.keys(),
+    getOwnPropertyDescriptor(_, key) {
+      if (typeof key === 'symbol' || !core.has(key)) return undefined;
+      return { value: core.get(key), writable: true, enumerable: true, configurable: true };
+    },
+  });
+  return view;
+}

@@ -1,0 +1,253 @@
+import express5 from 'express';
+import type { Express, NextFunction, Request, Response } from 'express';
+import express4 from 'express4';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSigner } from '@sess/core';
+import type { SessionRecord, Store } from '@sess/core';
+import { memoryStore } from '@sess/store-memory';
+import { session } from '../src/index.js';
+import type { CallbackStore, SessionOptions } from '../src/index.js';
+import { Client, serve } from './harness.js';
+import type { Served } from './harness.js';
+
+declare module '../src/index.js' {
+  interface SessionData {
+    views?: number;
+    user?: string;
+  }
+}
+
+const SECRET = 'express-adapter-test-secret-of-32-bytes+';
+const servers: Served[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+type Routes = (app: Express) => void;
+
+const errorHandler = (error: { statusHint?: number }, _req: Request, res: Response, _next: NextFunction) => {
+  res.status(error.statusHint ?? 500).send('session error');
+};
+
+describe.each([
+  ['Express 4', express4],
+  ['Express 5', express5],
+] as const)('%s', (_, express) => {
+  async function start(options: Partial<SessionOptions> = {}, routes: Routes = () => {}, configure: Routes = () => {}) {
+    const store = (options.store as Store | undefined) ?? memoryStore();
+    const app = express();
+    configure(app);
+    app.use(session({ secret: SECRET, ...options, store }));
+    app.get('/count', (req, res) => {
+      req.session.views = (req.session.views ?? 0) + 1;
+      res.send(`views ${req.session.views}`);
+    });
+    app.get('/plain', (_req, res) => res.send('no session here'));
+    app.post('/login', (req, res, next) => {
+      req.session.regenerate((error) => {
+        if (error) return next(error);
+        req.session.user = 'ada';
+        res.send(`hello ${req.sessionID}`);
+      });
+    });
+    app.get('/me', (req, res) => res.send(req.session.user ?? 'nobody'));
+    app.post('/logout', async (req, res, next) => {
+      try {
+        await req.session.destroy();
+        res.redirect(303, '/');
+      } catch (error) {
+        next(error);
+      }
+    });
+    routes(app);
+    app.use(errorHandler);
+    const served = await serve(app);
+    servers.push(served);
+    return { store, client: new Client(served.url), url: served.url };
+  }
+
+  it('sets a signed, HttpOnly, SameSite=Lax cookie on the first write, and nothing after', async () => {
+    const { client } = await start();
+    const first = await client.request('/count');
+    expect(first.body).toBe('views 1');
+    expect(first.setCookies).toHaveLength(1);
+    expect(first.setCookies[0]).toMatch(/^sid=[A-Za-z0-9_-]{32}\.[A-Za-z0-9_-]{43}; Max-Age=86400; Path=\/; Expires=.+; HttpOnly; SameSite=Lax$/);
+    expect(first.headers.get('vary')).toMatch(/Cookie/);
+    expect(first.headers.get('cache-control')).toBe('private');
+    const second = await client.request('/count');
+    expect(second.body).toBe('views 2');
+    expect(second.setCookies).toEqual([]);
+  });
+
+  it('a route that never touches the session sends no cookie, no Vary and writes nothing', async () => {
+    const { client, store } = await start();
+    const reply = await client.request('/plain');
+    expect(reply.setCookies).toEqual([]);
+    expect(reply.headers.get('vary')).toBeNull();
+    expect((store as ReturnType<typeof memoryStore>).size).toBe(0);
+  });
+
+  it('regenerate (callback form) moves the data to a new id and kills the old one', async () => {
+    const { client, url } = await start();
+    await client.request('/count');
+    const before = client.jar.get('sid');
+    const login = await client.request('/login', { method: 'POST' });
+    const after = client.jar.get('sid');
+    expect(after).not.toBe(before);
+    expect(login.body).toBe(`hello ${after?.split('.')[0]}`);
+    expect((await client.request('/me')).body).toBe('ada');
+    expect((await client.request('/count')).body).toBe('views 2');
+    const attacker = new Client(url);
+    attacker.jar.set('sid', before as string);
+    expect((await attacker.request('/me')).body).toBe('nobody');
+  });
+
+  it('destroy (promise form) deletes the record and the cookie, then redirects', async () => {
+    const { client, store } = await start();
+    await client.request('/login', { method: 'POST' });
+    const reply = await client.request('/logout', { method: 'POST' });
+    expect(reply.status).toBe(303);
+    expect(reply.setCookies[0]).toMatch(/^sid=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT/);
+    expect(client.jar.has('sid')).toBe(false);
+    expect((store as ReturnType<typeof memoryStore>).size).toBe(0);
+  });
+
+  it('a streamed response waits for the store write before its headers leave', async () => {
+    let release!: () => void;
+    let saving!: () => void;
+    const saveCalled = new Promise<void>((resolve) => (saving = resolve));
+    const inner = memoryStore();
+    const slow: Store = {
+      ...inner,
+      async set(...args) {
+        saving();
+        await new Promise<void>((resolve) => (release = resolve));
+        return inner.set(...args);
+      },
+    };
+    const { client } = await start({ store: slow }, (app) =>
+      app.get('/stream', (req, res) => {
+        req.session.views = 1;
+        res.write('a');
+        res.write('b');
+        res.end('c');
+      }),
+    );
+    let answered = false;
+    const reply = client.request('/stream').then((value) => ((answered = true), value));
+    await saveCalled;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(answered).toBe(false);
+    release();
+    const done = await reply;
+    expect(done.body).toBe('abc');
+    expect(done.setCookies).toHaveLength(1);
+    expect(await inner.get(client.jar.get('sid')?.split('.')[0] as string)).toBeDefined();
+  });
+
+  it('res.redirect after a write carries the cookie', async () => {
+    const { client } = await start({}, (app) =>
+      app.get('/go', (req, res) => {
+        req.session.user = 'ada';
+        res.redirect('/me');
+      }),
+    );
+    const reply = await client.request('/go');
+    expect(reply.status).toBe(302);
+    expect(reply.setCookies).toHaveLength(1);
+    expect((await client.request('/me')).body).toBe('ada');
+  });
+
+  it('a failed store write becomes a 5xx through Express error handling, never a 2xx', async () => {
+    const inner = memoryStore();
+    let failWrites = false;
+    const flaky: Store = {
+      ...inner,
+      set: (...args) => (failWrites ? Promise.reject(new Error('disk on fire')) : inner.set(...args)),
+    };
+    const { client } = await start({ store: flaky });
+    await client.request('/count');
+    failWrites = true;
+    const reply = await client.request('/count');
+    expect(reply.status).toBe(503);
+    expect(reply.body).toBe('session error');
+    failWrites = false;
+    expect((await client.request('/count')).body).toBe('views 2');
+  });
+
+  it('a store that fails to load answers 503 instead of running the handler', async () => {
+    const inner = memoryStore();
+    const { client } = await start({ store: { ...inner, get: () => Promise.reject(new Error('down')) } as Store });
+    client.jar.set('sid', createSigner(SECRET).sign('sid', 'A'.repeat(32)));
+    const reply = await client.request('/count');
+    expect(reply.status).toBe(503);
+  });
+
+  it("secure: 'auto' follows Express's trust proxy", async () => {
+    const trusted = await start({}, undefined, (app) => app.set('trust proxy', true));
+    const viaProxy = await trusted.client.request('/count', { headers: { 'x-forwarded-proto': 'https' } });
+    expect(viaProxy.setCookies[0]).toMatch(/; Secure/);
+    const untrusted = await start();
+    const spoofed = await untrusted.client.request('/count', { headers: { 'x-forwarded-proto': 'https' } });
+    expect(spoofed.setCookies[0]).not.toMatch(/; Secure/);
+  });
+
+  it('secure: true on a plain-HTTP request still sends the Secure cookie (the browser decides; see README)', async () => {
+    const { client } = await start({ cookie: { secure: true } });
+    const reply = await client.request('/count');
+    expect(reply.setCookies[0]).toMatch(/; Secure/);
+  });
+
+  it('req.session.cookie.maxAge sets this session\u2019s lifetime; maxAge: null makes a browser-session cookie', async () => {
+    const short = await start({}, (app) =>
+      app.get('/short', (req, res) => {
+        req.session.views = 1;
+        req.session.cookie.maxAge = 60_000;
+        res.send(String(req.session.cookie.maxAge));
+      }),
+    );
+    const reply = await short.client.request('/short');
+    expect(reply.body).toBe('60000');
+    expect(reply.setCookies[0]).toMatch(/Max-Age=60;/);
+    const browser = await start({ cookie: { maxAge: null } });
+    expect((await browser.client.request('/count')).setCookies[0]).not.toMatch(/Max-Age|Expires/);
+  });
+
+  it("unset: 'destroy' destroys the session when the app sets req.session to null", async () => {
+    const { client, store } = await start({ unset: 'destroy' }, (app) =>
+      app.get('/forget', (req, res) => {
+        (req as { session: unknown }).session = null;
+        res.send('forgotten');
+      }),
+    );
+    await client.request('/count');
+    const reply = await client.request('/forget');
+    expect(reply.setCookies[0]).toMatch(/^sid=; Max-Age=0/);
+    expect((store as ReturnType<typeof memoryStore>).size).toBe(0);
+  });
+
+  it('runs an express-session callback store as it is', async () => {
+    const map = new Map<string, string>();
+    const calls: string[] = [];
+    const legacy: CallbackStore = {
+      get: (sid, done) => process.nextTick(() => (calls.push('get'), done(null, map.has(sid) ? JSON.parse(map.get(sid) as string) : null))),
+      set: (sid, value, done) => process.nextTick(() => (calls.push('set'), map.set(sid, JSON.stringify(value)), done())),
+      destroy: (sid, done) => process.nextTick(() => (calls.push('destroy'), map.delete(sid), done())),
+    };
+    const { client } = await start({ store: legacy as unknown as Store });
+    await client.request('/count');
+    expect((await client.request('/count')).body).toBe('views 2');
+    const [stored] = [...map.values()].map((json) => JSON.parse(json) as { cookie: { expires: string }; data: SessionRecord['data'] });
+    expect(stored?.data).toEqual({ views: 2 });
+    expect(Date.parse(stored?.cookie.expires as string)).toBeGreaterThan(Date.now());
+    await client.request('/logout', { method: 'POST' });
+    expect(map.size).toBe(0);
+    // Express reads before the handler runs (req.session is synchronous), so sign-out is a get and a destroy.
+    expect(calls).toEqual(['set', 'get', 'set', 'get', 'destroy']);
+  });
+
+  it('refuses a short secret and cookie.expires at construction', () => {
+    expect(() => session({ secret: 'short' })).toThrow(/32 bytes|at least/);
+    expect(() => session({ secret: SECRET, cookie: { expires: new Date() } as never })).toThrow(/cookie.maxAge/);
+  });
+});
