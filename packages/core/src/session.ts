@@ -13,7 +13,8 @@ import { generateId, isWellFormedId } from './ids.js';
 import type { ClientCookie, LifecycleEvent, LoadedFacts } from './machine.js';
 import type { LifecycleNode } from './runtime.js';
 import { createLifecycle } from './runtime.js';
-import { runEffects } from './runner.js';
+import { createDeadlines, runEffects } from './runner.js';
+import type { Deadlines } from './runner.js';
 import type { StoreFeedback, StoreOutcome } from './runner.js';
 import { createSigner } from './sign.js';
 import type { Signer } from './sign.js';
@@ -91,7 +92,7 @@ interface Config {
   readonly idleTimeoutMs: number | undefined;
   readonly absoluteTimeoutMs: number | undefined;
   readonly touchAfterMs: number;
-  readonly storeTimeoutMs: number;
+  readonly deadlines: Deadlines;
   readonly clock: () => number;
   readonly generateId: () => string;
   readonly lifecycle: ReturnType<typeof createLifecycle>;
@@ -145,7 +146,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     idleTimeoutMs: positiveMs(options.idleTimeoutMs, 'idleTimeoutMs', undefined),
     absoluteTimeoutMs: positiveMs(options.absoluteTimeoutMs, 'absoluteTimeoutMs', undefined),
     touchAfterMs: positiveMs(options.touchAfterMs, 'touchAfterMs', 0) as number,
-    storeTimeoutMs: positiveMs(options.storeTimeoutMs, 'storeTimeoutMs', 5_000) as number,
+    deadlines: createDeadlines(positiveMs(options.storeTimeoutMs, 'storeTimeoutMs', 5_000) as number),
     clock: options.clock ?? Date.now,
     generateId: options.generateId ?? generateId,
     lifecycle: createLifecycle(),
@@ -377,7 +378,7 @@ export class Session<Data extends SessionData = SessionData> {
       return Promise.reject(error);
     }
     if (effects.length === 0) return Promise.resolve([]);
-    const running = runEffects(effects, this.config.store, this.config.storeTimeoutMs, this.feedback);
+    const running = runEffects(effects, this.config.store, this.config.deadlines, this.feedback);
     this.inflight = running;
     return running;
   }

@@ -200,6 +200,50 @@ describe('secret rotation', () => {
   });
 });
 
+describe('the cache of verified values', () => {
+  const [first, second, third] = [generateId(), generateId(), generateId()];
+
+  it('answers a repeat the same way, for its own cookie name only, and never for a tampered copy', () => {
+    const signer = createSigner(SECRET);
+    const value = signer.sign('sid', first);
+    expect(signer.verify('sid', value)).toEqual({ id: first, rotated: false });
+    expect(signer.verify('sid', value)).toEqual({ id: first, rotated: false });
+    expect(signer.verify('other', value)).toBeUndefined();
+    const flipped = value.slice(0, -1) + (value.endsWith('A') ? 'B' : 'A');
+    expect(signer.verify('sid', flipped)).toBeUndefined();
+  });
+
+  it('keeps a rotated value marked for re-signing when it answers from the cache', () => {
+    const signer = createSigner([SECRET, OLD_SECRET]);
+    const old = `${first}.${macOf(OLD_SECRET, 'sid', first)}`;
+    expect(signer.verify('sid', old)).toEqual({ id: first, rotated: true });
+    expect(signer.verify('sid', old)).toEqual({ id: first, rotated: true });
+  });
+
+  it('stays bounded and correct: values pushed out verify again, forged ones never get in', () => {
+    const signer = createSigner(SECRET, { cacheEntries: 2 });
+    const values = [first, second, third].map((id) => signer.sign('sid', id));
+    for (let round = 0; round < 3; round++) {
+      values.forEach((value, index) => expect(signer.verify('sid', value)?.id).toBe([first, second, third][index]));
+      expect(signer.verify('sid', `${first}.${'A'.repeat(43)}`)).toBeUndefined();
+    }
+  });
+
+  it('is the signer\'s own: a signer without the old secret rejects what another signer cached', () => {
+    const old = `${first}.${macOf(OLD_SECRET, 'sid', first)}`;
+    expect(createSigner([SECRET, OLD_SECRET]).verify('sid', old)?.id).toBe(first);
+    expect(createSigner(SECRET).verify('sid', old)).toBeUndefined();
+  });
+
+  it('can be turned off, and refuses a nonsensical size', () => {
+    const signer = createSigner(SECRET, { cacheEntries: 0 });
+    const value = signer.sign('sid', first);
+    expect(signer.verify('sid', value)?.id).toBe(first);
+    expect(signer.verify('sid', value)?.id).toBe(first);
+    for (const cacheEntries of [-1, 1.5, Number.NaN]) expectConfigError(() => createSigner(SECRET, { cacheEntries }), 'config_invalid');
+  });
+});
+
 describe('createSigner', () => {
   it('refuses a secret under 32 bytes, and says how to make one', () => {
     const error = expectConfigError(() => createSigner('x'.repeat(31)), 'secret_too_short');
