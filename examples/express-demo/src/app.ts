@@ -11,7 +11,6 @@ declare module '@sess/express' {
   interface SessionData {
     user?: string;
     count?: number;
-    flash?: string;
   }
 }
 
@@ -35,20 +34,14 @@ ${body}
 </body></html>`;
 }
 
-/** Reads the flash message and removes it, so it shows exactly once. */
-function takeFlash(req: Request): string | undefined {
-  const flash = req.session.flash;
-  if (flash !== undefined) delete req.session.flash;
-  return flash;
-}
-
 export function createApp(options: DemoOptions): express.Express {
   const app = express();
   app.use(express.urlencoded({ extended: false, limit: '1kb' }));
   app.use(session({ secret: options.secret, ...(options.store === undefined ? {} : { store: options.store }) }));
 
   app.get('/', (req, res) => {
-    const flash = takeFlash(req);
+    // Read once: taking the flash removes it from the session.
+    const [flash] = req.session.takeFlash('info') as string[];
     const user = req.session.user;
     const account =
       user === undefined
@@ -76,7 +69,7 @@ ${account}
     }
     await req.session.regenerate();
     req.session.user = name;
-    req.session.flash = `Welcome, ${name}!`;
+    req.session.flash('info', `Welcome, ${name}!`);
     res.redirect(303, '/');
   });
 

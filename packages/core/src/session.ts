@@ -71,6 +71,12 @@ export interface RequestFacts {
   readonly cookieHeader: string | undefined;
   /** The request arrived over TLS (or a trusted proxy says so). */
   readonly secure: boolean;
+  /**
+   * Load the session but never write it: parallel reads on this route can't clobber a writer's
+   * changes, and nothing is saved or touched (rolling and idle-timeout touches included). Any
+   * call that would change the session throws `SessUsageError`. Default false.
+   */
+  readonly readOnly?: boolean;
 }
 
 /** Facts an adapter reads off the response, just before its headers leave. */
@@ -165,6 +171,10 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
 }
 
 const readEvent = { type: 'app.read' } as const;
+/** A read-only request asks for no write of any kind, so nothing the commit plans can be one. */
+const readOnlyFlags = Object.freeze({ rolling: false, saveEveryRequest: false, saveOnServerError: false });
+/** Where flash messages live in the session's data. */
+const FLASH_KEY = 'sess.flash';
 const writeEvent = { type: 'app.write' } as const;
 const loadEvent = { type: 'app.load' } as const;
 
@@ -212,6 +222,7 @@ export class Session<Data extends SessionData = SessionData> {
   private readonly setKeys = new Set<string>();
   private readonly deletedKeys = new Set<string>();
   private inflight: Promise<unknown> | undefined;
+  private readonly readOnly: boolean;
 
   /** @internal use `SessionManager.begin`. */
   constructor(
@@ -224,8 +235,9 @@ export class Session<Data extends SessionData = SessionData> {
     const clientCookie: ClientCookie =
       raw === undefined ? 'absent' : verified === undefined ? 'rejected' : verified.rotated ? 'rotated' : 'valid';
     this.clientId = verified?.id;
+    this.readOnly = request.readOnly === true;
     const start = config.lifecycle.start({
-      ...config.flags,
+      ...(this.readOnly ? readOnlyFlags : config.flags),
       browserSession: config.expireAtBrowserClose,
       clientCookie,
       testCookieReceived: readCookie(request.cookieHeader, config.testCookieName) !== undefined,
@@ -265,6 +277,7 @@ export class Session<Data extends SessionData = SessionData> {
   }
 
   set<K extends keyof Data & string>(key: K, value: Data[K]): void {
+    this.assertWritable('set');
     this.step(writeEvent);
     this.data[key] = value;
     this.setKeys.add(key);
@@ -272,6 +285,7 @@ export class Session<Data extends SessionData = SessionData> {
   }
 
   delete(key: string): void {
+    this.assertWritable('delete');
     this.step(writeEvent);
     if (!Object.hasOwn(this.data, key)) return;
     delete this.data[key];
@@ -281,6 +295,7 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** Removes every key; an emptied session is destroyed at commit and its cookie deleted. */
   clear(): void {
+    this.assertWritable('clear');
     for (const key of this.keys()) this.delete(key);
   }
 
@@ -291,12 +306,14 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** New id, data kept unless `keepData: false`; the old record dies at commit (fixation defence). */
   async regenerate(options: { keepData?: boolean } = {}): Promise<void> {
+    this.assertWritable('regenerate');
     await this.load();
     await this.run({ type: 'app.regenerate', keepData: options.keepData ?? true });
   }
 
   /** Deletes the record now and empties the session; the cookie is deleted at commit. */
   async destroy(): Promise<void> {
+    this.assertWritable('destroy');
     await this.run({ type: 'app.destroy' });
   }
 
@@ -308,11 +325,13 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** Saves at commit even if nothing changed. */
   save(): void {
+    this.assertWritable('save');
     this.step({ type: 'app.save' });
   }
 
   /** Extends the session's life at commit and re-sends its cookie. */
   touch(): void {
+    this.assertWritable('touch');
     this.step({ type: 'app.touch' });
   }
 
@@ -321,6 +340,7 @@ export class Session<Data extends SessionData = SessionData> {
    * or `null` for the configured default.
    */
   setExpiry(value: number | Date | null): void {
+    this.assertWritable('setExpiry');
     let expiry: ExpirySetting | undefined;
     if (value === null) expiry = undefined;
     else if (value instanceof Date) expiry = { kind: 'at', at: value.getTime() };
@@ -330,6 +350,32 @@ export class Session<Data extends SessionData = SessionData> {
     if (expiry?.kind === 'duration' && !Number.isFinite(expiry.ms)) throw new SessUsageError('setExpiry: seconds must be a finite number');
     this.step({ type: 'app.setExpiry', browserSession: this.endsWithBrowser(expiry) });
     this.expiry = expiry;
+  }
+
+  /**
+   * Keeps a message for the next request that takes it (a flash: set now, read once).
+   * Messages are grouped by `kind` (e.g. `'info'`, `'error'`) and must survive JSON.
+   */
+  flash(kind: string, message: unknown): void {
+    const flashes = this.flashes();
+    const earlier = Object.hasOwn(flashes, kind) ? (flashes[kind] as unknown[]) : [];
+    this.set(FLASH_KEY, { ...flashes, [kind]: [...earlier, message] } as Data[keyof Data & string]);
+  }
+
+  /**
+   * Returns the flash messages of `kind` (or of every kind, flattened in kind order) and removes
+   * them, so each is read once. Returns `[]` when there are none, without writing anything.
+   */
+  takeFlash(kind?: string): unknown[] {
+    const flashes = this.flashes();
+    const kinds = kind === undefined ? Object.keys(flashes) : Object.hasOwn(flashes, kind) ? [kind] : [];
+    if (kinds.length === 0) return [];
+    const taken = kinds.flatMap((name) => flashes[name] ?? []);
+    const rest: Record<string, unknown[]> = { ...flashes };
+    for (const name of kinds) delete rest[name];
+    if (Object.keys(rest).length === 0) this.delete(FLASH_KEY);
+    else this.set(FLASH_KEY, rest as Data[keyof Data & string]);
+    return taken;
   }
 
   /** Asks the browser to store a test cookie (Django `set_test_cookie`); no store involved. */
@@ -370,6 +416,20 @@ export class Session<Data extends SessionData = SessionData> {
     });
   }
 
+  private flashes(): Record<string, unknown[]> {
+    const stored = this.get(FLASH_KEY as keyof Data & string) as unknown;
+    // Without a prototype, a kind named `__proto__` is just a kind.
+    const flashes = Object.create(null) as Record<string, unknown[]>;
+    if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) return flashes;
+    // Only arrays count: a stored value of another shape is ignored rather than trusted.
+    for (const [name, messages] of Object.entries(stored)) if (Array.isArray(messages)) flashes[name] = messages;
+    return flashes;
+  }
+
+  private assertWritable(operation: string): void {
+    if (this.readOnly) throw new SessUsageError(`${operation}() on a read-only session: this request may read the session but not change it`);
+  }
+
   private run(event: LifecycleEvent): Promise<HttpEffect[]> {
     let effects: readonly Effect[];
     try {
@@ -403,7 +463,7 @@ export class Session<Data extends SessionData = SessionData> {
       pastExpiry: meta.expiresAt <= this.now,
       pastIdleTimeout: idleTimeoutMs !== undefined && this.now - meta.touchedAt >= idleTimeoutMs,
       pastAbsoluteTimeout: absoluteTimeoutMs !== undefined && this.now - meta.createdAt >= absoluteTimeoutMs,
-      touchDue: (flags.rolling || idleTimeoutMs !== undefined) && this.now - meta.touchedAt >= touchAfterMs,
+      touchDue: !this.readOnly && (flags.rolling || idleTimeoutMs !== undefined) && this.now - meta.touchedAt >= touchAfterMs,
       browserSession: this.endsWithBrowser(meta.expiry),
     };
   }

@@ -155,9 +155,9 @@ export function setup(options: Partial<SessionManagerOptions> = {}, storeOptions
   /** One request: `handle` uses the session; the response's effects land in the jar. */
   async function request<T>(
     handle: (session: ReturnType<typeof manager.begin>) => T | Promise<T>,
-    response: { status?: number; cookieAlreadySet?: boolean; cacheControlSet?: boolean; secure?: boolean } = {},
+    response: { status?: number; cookieAlreadySet?: boolean; cacheControlSet?: boolean; secure?: boolean; readOnly?: boolean } = {},
   ): Promise<{ result: T; effects: readonly HttpEffect[]; session: ReturnType<typeof manager.begin> }> {
-    const session = manager.begin({ cookieHeader: jar.header(), secure: response.secure ?? false });
+    const session = manager.begin({ cookieHeader: jar.header(), secure: response.secure ?? false, readOnly: response.readOnly ?? false });
     const result = await handle(session);
     const effects = await session.commit({ status: response.status ?? 200, ...pick(response) });
     jar.apply(effects);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SessConfigError, SessStoreError, SessUsageError, createSessionManager, createSigner } from '../src/index.js';
-import type { HttpEffect } from '../src/index.js';
+import type { HttpEffect, Session } from '../src/index.js';
 import { OLD_SECRET, SECRET, setup, testStore } from './fixtures.js';
 
 const DAY = 86_400_000;
@@ -547,5 +547,104 @@ describe('configuration', () => {
     expect(() => createSessionManager({ secret: 'short', store })).toThrow(SessConfigError);
     expect(() => createSessionManager({ secret: SECRET } as never)).toThrow(/store is required/);
     expect(() => createSessionManager({ secret: SECRET, store, maxAgeMs: -1 })).toThrow(SessConfigError);
+  });
+});
+
+describe('read-only requests', () => {
+  it('read the session and write nothing, even with rolling and an idle timeout due', async () => {
+    const { request, store, clock } = await signedIn({ rolling: true, idleTimeoutMs: 60_000 });
+    clock.advance(30_000);
+    const { effects, result } = await request(async (s) => {
+      await s.load();
+      return s.get('user');
+    }, { readOnly: true });
+    expect(result).toBe('ada');
+    expect(types(effects)).toEqual(['header.vary']);
+    expect(store.calls.map((call) => call.split(' ')[0])).toEqual(['get']);
+  });
+
+  it.each([
+    ['set', (s: Session) => s.set('a', 1)],
+    ['delete', (s: Session) => s.delete('user')],
+    ['clear', (s: Session) => s.clear()],
+    ['save', (s: Session) => s.save()],
+    ['touch', (s: Session) => s.touch()],
+    ['setExpiry', (s: Session) => s.setExpiry(60)],
+    ['flash', (s: Session) => s.flash('info', 'hi')],
+    ['regenerate', (s: Session) => s.regenerate()],
+    ['destroy', (s: Session) => s.destroy()],
+  ])('refuse %s with a usage error, and the record stays as it was', async (_, change) => {
+    const { request, store, id } = await signedIn();
+    await request(async (s) => {
+      await s.load();
+      await expect(Promise.resolve().then(() => change(s))).rejects.toBeInstanceOf(SessUsageError);
+    }, { readOnly: true });
+    expect(store.peek(id)?.data).toEqual({ user: 'ada' });
+  });
+
+  it('still run the test cookie, which is not session data', async () => {
+    const { request } = setup();
+    const { effects } = await request((s) => s.setTestCookie(), { readOnly: true });
+    expect(sessionCookie(effects, 'sid.test')).toMatchObject({ type: 'cookie.set' });
+  });
+});
+
+describe('flash messages', () => {
+  it('are kept for the next request and read once', async () => {
+    const { request } = setup();
+    await request((s) => {
+      s.flash('info', 'saved');
+      s.flash('info', 'and mailed');
+      s.flash('error', { field: 'name' });
+    });
+    const { result } = await request(async (s) => {
+      await s.load();
+      return [s.takeFlash('info'), s.takeFlash('info')];
+    });
+    expect(result).toEqual([['saved', 'and mailed'], []]);
+    const rest = await request(async (s) => {
+      await s.load();
+      return [s.takeFlash(), s.takeFlash()];
+    });
+    expect(rest.result).toEqual([[{ field: 'name' }], []]);
+  });
+
+  it('leave no trace once taken: the emptied session is destroyed and its cookie deleted', async () => {
+    const { request, store } = setup();
+    const first = await request((s) => s.flash('info', 'hello'));
+    const id = first.session.id as string;
+    const { effects } = await request(async (s) => {
+      await s.load();
+      return s.takeFlash();
+    });
+    expect(store.peek(id)).toBeUndefined();
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.delete' });
+  });
+
+  it('taking none writes nothing', async () => {
+    const { request, store } = await signedIn();
+    const { result } = await request(async (s) => {
+      await s.load();
+      return s.takeFlash('info');
+    });
+    expect(result).toEqual([]);
+    expect(store.calls.map((call) => call.split(' ')[0])).toEqual(['get']);
+  });
+
+  it('treat a kind named __proto__ as a kind, and ignore stored flash data of the wrong shape', async () => {
+    const { request } = setup();
+    await request((s) => s.flash('__proto__', 'odd'));
+    const { result } = await request(async (s) => {
+      await s.load();
+      return s.takeFlash('__proto__');
+    });
+    expect(result).toEqual(['odd']);
+    expect(Object.prototype).not.toHaveProperty('odd');
+    const { result: wrong } = await request(async (s) => {
+      await s.load();
+      s.set('sess.flash', ['not', 'a', 'record']);
+      return s.takeFlash();
+    });
+    expect(wrong).toEqual([]);
   });
 });

@@ -84,6 +84,11 @@ export interface SessionOptions {
   proxy?: boolean;
   /** What `delete req.session` or `req.session = null` does. Default `'keep'`. */
   unset?: 'keep' | 'destroy';
+  /**
+   * Requests for which the session is loaded but never written (say, parallel API GETs that
+   * must not clobber a writer). Changing the session there throws `SessUsageError`. Default none.
+   */
+  readOnly?: (req: Request) => boolean;
   idleTimeoutMs?: number;
   absoluteTimeoutMs?: number;
   touchAfterMs?: number;
@@ -161,7 +166,11 @@ export function session(options: SessionOptions): RequestHandler {
   return function sessionMiddleware(req, res, next) {
     // Mounted twice (or a router re-entering): the first one owns the session.
     if (req.session !== undefined) return next();
-    const core = manager.begin({ cookieHeader: req.headers.cookie, secure: isSecure(req, options.proxy) });
+    const core = manager.begin({
+      cookieHeader: req.headers.cookie,
+      secure: isSecure(req, options.proxy),
+      readOnly: options.readOnly?.(req) ?? false,
+    });
     req.session = sessionView(core, originalMaxAge);
     Object.defineProperty(req, 'sessionID', { get: () => core.id, enumerable: true, configurable: true });
 

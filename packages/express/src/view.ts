@@ -43,6 +43,10 @@ export interface SessionMethods {
   setTestCookie(): void;
   testCookieWorked(): boolean;
   deleteTestCookie(): void;
+  /** Keeps a message for the next request that takes it (connect-flash's `req.flash(kind, message)`). */
+  flash(kind: string, message: unknown): void;
+  /** The flash messages of `kind` (or all), removed as they are read. */
+  takeFlash(kind?: string): unknown[];
 }
 
 export type RequestSession = SessionMethods & Partial<SessionData>;
@@ -96,6 +100,8 @@ export function sessionView(core: CoreSession, originalMaxAge: number | undefine
     setTestCookie: () => core.setTestCookie(),
     testCookieWorked: () => core.testCookieWorked(),
     deleteTestCookie: () => core.deleteTestCookie(),
+    flash: (kind, message) => core.flash(kind, message),
+    takeFlash: (kind) => core.takeFlash(kind),
   } as Omit<SessionMethods, 'id' | 'cookie'>;
 
   const reserved = (key: string) => key === 'id' || key === 'cookie' || Object.hasOwn(methods, key);

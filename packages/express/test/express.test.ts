@@ -246,6 +246,39 @@ describe.each([
     expect(calls).toEqual(['set', 'get', 'set', 'get', 'destroy']);
   });
 
+  it('flash messages survive one redirect and are read once', async () => {
+    const { client } = await start({}, (app) => {
+      app.post('/flash', (req, res) => {
+        req.session.flash('info', 'saved');
+        res.redirect(303, '/flash');
+      });
+      app.get('/flash', (req, res) => res.json(req.session.takeFlash('info')));
+    });
+    await client.request('/flash', { method: 'POST' });
+    expect((await client.request('/flash')).body).toBe('["saved"]');
+    expect((await client.request('/flash')).body).toBe('[]');
+  });
+
+  it('a read-only route reads the session, refuses to change it, and never writes', async () => {
+    const store = memoryStore();
+    const { client } = await start({ store, rolling: true, readOnly: (req) => req.path.startsWith('/api/') }, (app) => {
+      app.get('/api/me', (req, res) => res.send(req.session.user ?? 'nobody'));
+      app.get('/api/write', (req, res) => {
+        req.session.user = 'mallory';
+        res.send('written');
+      });
+    });
+    await client.request('/login', { method: 'POST' });
+    const id = client.jar.get('sid')?.split('.')[0] as string;
+    const before = await store.get(id);
+    const read = await client.request('/api/me');
+    expect(read.body).toBe('ada');
+    expect(read.setCookies).toEqual([]);
+    const write = await client.request('/api/write');
+    expect(write.status).toBe(500);
+    expect(await store.get(id)).toEqual(before);
+  });
+
   it('refuses a short secret and cookie.expires at construction', () => {
     expect(() => session({ secret: 'short' })).toThrow(/32 bytes|at least/);
     expect(() => session({ secret: SECRET, cookie: { expires: new Date() } as never })).toThrow(/cookie.maxAge/);
