@@ -6,7 +6,7 @@
  */
 import type { CookieAttributes } from './cookie.js';
 import { readCookie } from './cookie.js';
-import type { Effect, HttpEffect } from './effects.js';
+import type { Effect, HttpEffect, StoreEffect } from './effects.js';
 import { assertNever } from './effects.js';
 import { SessConfigError, SessUsageError } from './errors.js';
 import { generateId, isWellFormedId } from './ids.js';
@@ -18,6 +18,8 @@ import type { Deadlines } from './runner.js';
 import type { StoreFeedback, StoreOutcome } from './runner.js';
 import { createSigner } from './sign.js';
 import type { Signer } from './sign.js';
+import { hashId } from './session-events.js';
+import type { SessionEvent } from './session-events.js';
 import type { ExpirySetting, SessionData, SessionMeta, SessionRecord, Store } from './store.js';
 
 export interface SessionCookieOptions {
@@ -64,6 +66,12 @@ export interface SessionManagerOptions {
   readonly clock?: () => number;
   /** Fresh ids. Default `generateId` (192 random bits). */
   readonly generateId?: () => string;
+  /**
+   * Told when a session is created, regenerated, destroyed or found expired, and when a store
+   * call fails; ids arrive hashed. Called synchronously; an exception it throws is ignored, so
+   * logging can't break a request.
+   */
+  readonly onEvent?: (event: SessionEvent) => void;
 }
 
 /** Facts an adapter reads off the request. */
@@ -101,6 +109,7 @@ interface Config {
   readonly deadlines: Deadlines;
   readonly clock: () => number;
   readonly generateId: () => string;
+  readonly onEvent: ((event: SessionEvent) => void) | undefined;
   readonly lifecycle: ReturnType<typeof createLifecycle>;
   readonly expireAtBrowserClose: boolean;
   readonly flags: {
@@ -155,6 +164,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     deadlines: createDeadlines(positiveMs(options.storeTimeoutMs, 'storeTimeoutMs', 5_000) as number),
     clock: options.clock ?? Date.now,
     generateId: options.generateId ?? generateId,
+    onEvent: options.onEvent,
     lifecycle: createLifecycle(),
     expireAtBrowserClose: options.expireAtBrowserClose ?? false,
     flags: Object.freeze({
@@ -223,6 +233,7 @@ export class Session<Data extends SessionData = SessionData> {
   private readonly deletedKeys = new Set<string>();
   private inflight: Promise<unknown> | undefined;
   private readonly readOnly: boolean;
+  private regeneratedFrom: string | undefined;
 
   /** @internal use `SessionManager.begin`. */
   constructor(
@@ -308,7 +319,10 @@ export class Session<Data extends SessionData = SessionData> {
   async regenerate(options: { keepData?: boolean } = {}): Promise<void> {
     this.assertWritable('regenerate');
     await this.load();
+    const previous = this.currentId;
     await this.run({ type: 'app.regenerate', keepData: options.keepData ?? true });
+    // Remembered for `onEvent` only: the save under the new id reports it as a regeneration.
+    if (previous !== undefined && previous === this.clientId) this.regeneratedFrom = previous;
   }
 
   /** Deletes the record now and empties the session; the cookie is deleted at commit. */
@@ -444,10 +458,46 @@ export class Session<Data extends SessionData = SessionData> {
   }
 
   private readonly feedback: StoreFeedback = (effect, outcome) => {
+    if (this.config.onEvent !== undefined) this.report(this.config.onEvent, effect, outcome);
     if (!outcome.ok) return this.step({ type: 'store.failed' });
     if (effect.type !== 'store.load') return this.step({ type: 'store.done' });
     return this.step({ type: 'store.loaded', ...this.judge(outcome) });
   };
+
+  /** Names what a finished store call meant; it reports, the machine decides. */
+  private report(onEvent: (event: SessionEvent) => void, effect: StoreEffect, outcome: StoreOutcome): void {
+    let event: SessionEvent | undefined;
+    if (!outcome.ok) {
+      event = { type: 'storeError', idHash: hashId(effect.id), op: outcome.error.op, code: outcome.error.code as 'store_failed' | 'store_timeout' };
+    } else if (effect.type === 'store.save' && effect.changes.created) {
+      // A first save under a new id replaces the client's record only after regenerate.
+      event =
+        this.regeneratedFrom === undefined
+          ? { type: 'created', idHash: hashId(effect.id) }
+          : { type: 'regenerated', idHash: hashId(effect.id), previousIdHash: hashId(this.regeneratedFrom) };
+    } else if (effect.type === 'store.destroy' && effect.id !== this.regeneratedFrom) {
+      event = { type: 'destroyed', idHash: hashId(effect.id) };
+    } else if (effect.type === 'store.load') {
+      // The cookie's signature is ours, so a missing record is one that died, not a forgery.
+      const reason = isSessionRecord(outcome.record) ? this.expiryReason(outcome.record.meta) : 'gone';
+      if (reason !== undefined) event = { type: 'expired', idHash: hashId(effect.id), reason };
+    }
+    if (event === undefined) return;
+    try {
+      onEvent(event);
+    } catch {
+      // A failing logger must not fail the request (documented on `onEvent`).
+    }
+  }
+
+  private expiryReason(meta: SessionMeta): 'lifetime' | 'idle' | 'absolute' | undefined {
+    const { idleTimeoutMs, absoluteTimeoutMs } = this.config;
+    // Most specific first: a timeout also caps `expiresAt`, so both can have passed.
+    if (absoluteTimeoutMs !== undefined && this.now - meta.createdAt >= absoluteTimeoutMs) return 'absolute';
+    if (idleTimeoutMs !== undefined && this.now - meta.touchedAt >= idleTimeoutMs) return 'idle';
+    if (meta.expiresAt <= this.now) return 'lifetime';
+    return undefined;
+  }
 
   /** The loaded record as facts for the machine; times come from the store, never the client. */
   private judge(outcome: StoreOutcome & { ok: true }): LoadedFacts {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SessConfigError, SessStoreError, SessUsageError, createSessionManager, createSigner } from '../src/index.js';
-import type { HttpEffect, Session } from '../src/index.js';
+import { SessConfigError, SessStoreError, SessUsageError, createSessionManager, createSigner, hashId } from '../src/index.js';
+import type { HttpEffect, Session, SessionEvent } from '../src/index.js';
 import { OLD_SECRET, SECRET, setup, testStore } from './fixtures.js';
 
 const DAY = 86_400_000;
@@ -646,5 +646,98 @@ describe('flash messages', () => {
       return s.takeFlash();
     });
     expect(wrong).toEqual([]);
+  });
+});
+
+describe('session events (onEvent)', () => {
+  function recorder() {
+    const events: SessionEvent[] = [];
+    return { events, onEvent: (event: SessionEvent) => void events.push(event) };
+  }
+
+  it('reports created, regenerated and destroyed, with hashed ids only', async () => {
+    const { events, onEvent } = recorder();
+    const { request } = setup({ onEvent });
+    const first = await request((s) => s.set('cart', 1));
+    const firstId = first.session.id as string;
+    const second = await request(async (s) => {
+      await s.regenerate();
+      s.set('user', 'ada');
+    });
+    const secondId = second.session.id as string;
+    await request((s) => s.destroy());
+    expect(events).toEqual([
+      { type: 'created', idHash: hashId(firstId) },
+      { type: 'regenerated', idHash: hashId(secondId), previousIdHash: hashId(firstId) },
+      { type: 'destroyed', idHash: hashId(secondId) },
+    ]);
+    const logged = JSON.stringify(events);
+    expect(logged).not.toContain(firstId);
+    expect(logged).not.toContain(secondId);
+  });
+
+  it('reports a session whose record the store no longer has as gone', async () => {
+    const { events, onEvent } = recorder();
+    const { request, clock, id } = await signedIn({ onEvent });
+    clock.advance(DAY);
+    events.length = 0;
+    await request((s) => s.load());
+    expect(events).toEqual([{ type: 'expired', idHash: hashId(id), reason: 'gone' }]);
+  });
+
+  // The store keeps records ten times longer than asked (TTL lag), so the record's own times decide.
+  it.each([
+    ['lifetime', {}, DAY],
+    ['idle', { idleTimeoutMs: 60_000 }, 60_000],
+    ['absolute', { absoluteTimeoutMs: 120_000, idleTimeoutMs: 100_000 }, 120_000],
+  ] as const)('reports a %s expiry when the store returns a record past it', async (reason, options, afterMs) => {
+    const { events, onEvent } = recorder();
+    const world = setup({ ...options, onEvent });
+    const store = world.store;
+    const set = store.set.bind(store);
+    const touch = (store.touch as NonNullable<typeof store.touch>).bind(store);
+    store.set = (id, record, ttlMs, changes) => set(id, record, ttlMs * 10, changes);
+    store.touch = (id, meta, ttlMs) => touch(id, meta, ttlMs * 10);
+    const manager = createSessionManager({ secret: SECRET, store, clock: world.clock.now, ...options, onEvent });
+    const first = manager.begin({ cookieHeader: undefined, secure: false });
+    first.set('user', 'ada');
+    const cookie = sessionCookie(await first.commit({ status: 200 }));
+    const header = `sid=${(cookie as { value: string }).value}`;
+    if (reason === 'absolute') {
+      // Active every 50 s: only the absolute timeout can end it.
+      for (let elapsed = 50_000; elapsed < afterMs; elapsed += 50_000) {
+        world.clock.advance(50_000);
+        const active = manager.begin({ cookieHeader: header, secure: false });
+        await active.load();
+        active.touch();
+        await active.commit({ status: 200 });
+      }
+      world.clock.advance(afterMs - 100_000);
+    } else {
+      world.clock.advance(afterMs);
+    }
+    events.length = 0;
+    await manager.begin({ cookieHeader: header, secure: false }).load();
+    expect(events).toEqual([{ type: 'expired', idHash: hashId(first.id as string), reason }]);
+  });
+
+  it('reports a failed store call with its operation, and a throwing listener breaks nothing', async () => {
+    const events: SessionEvent[] = [];
+    const { request, store } = setup({
+      onEvent: (event) => {
+        events.push(event);
+        throw new Error('logger down');
+      },
+    });
+    await request((s) => s.set('a', 1));
+    store.failing.add('set');
+    await expect(
+      request(async (s) => {
+        await s.load();
+        s.set('a', 2);
+      }),
+    ).rejects.toMatchObject({ code: 'store_failed' });
+    expect(events.map((event) => event.type)).toEqual(['created', 'storeError']);
+    expect(events[1]).toMatchObject({ op: 'set', code: 'store_failed' });
   });
 });

@@ -19,7 +19,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { Request, RequestHandler } from 'express';
 import { SessConfigError, createSessionManager } from '@sess/core';
-import type { SessionManagerOptions, Store } from '@sess/core';
+import type { SessionEvent, SessionManagerOptions, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
 import { commitBeforeHeaders } from './apply.js';
 import { callbackStore, isCallbackStore } from './callback-store.js';
@@ -30,7 +30,7 @@ import type { RequestSession } from './view.js';
 export { callbackStore } from './callback-store.js';
 export type { CallbackStore } from './callback-store.js';
 export type { RequestSession, SessionCookie, SessionData, SessionMethods } from './view.js';
-export type { Store } from '@sess/core';
+export type { SessionEvent, Store } from '@sess/core';
 /** express-session's names, for a one-line move: `new MemoryStore()` works too. */
 export { memoryStore, memoryStore as MemoryStore } from '@sess/store-memory';
 
@@ -95,6 +95,8 @@ export interface SessionOptions {
   saveOnServerError?: boolean;
   storeTimeoutMs?: number;
   clock?: () => number;
+  /** Told when a session is created, regenerated, destroyed or expired, or a store call fails (ids hashed). */
+  onEvent?: (event: SessionEvent) => void;
 }
 
 function sameSiteOf(value: SessionCookieOptions['sameSite']): 'lax' | 'strict' | 'none' {
@@ -119,6 +121,7 @@ function managerOptions(options: SessionOptions): SessionManagerOptions {
     saveOnServerError: options.saveOnServerError,
     storeTimeoutMs: options.storeTimeoutMs,
     clock: options.clock,
+    onEvent: options.onEvent,
   };
   return {
     ...(Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined)) as Partial<SessionManagerOptions>),

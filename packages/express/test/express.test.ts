@@ -2,8 +2,8 @@ import express5 from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
 import express4 from 'express4';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSigner } from '@sess/core';
-import type { SessionRecord, Store } from '@sess/core';
+import { createSigner, hashId } from '@sess/core';
+import type { SessionEvent, SessionRecord, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
 import { session } from '../src/index.js';
 import type { CallbackStore, SessionOptions } from '../src/index.js';
@@ -277,6 +277,27 @@ describe.each([
     const write = await client.request('/api/write');
     expect(write.status).toBe(500);
     expect(await store.get(id)).toEqual(before);
+  });
+
+  it('reports sign-in and sign-out to onEvent without the raw id', async () => {
+    const events: SessionEvent[] = [];
+    const { client } = await start({ onEvent: (event) => void events.push(event) }, (app) => {
+      app.get('/fill', (req, res) => {
+        req.session.views = 1;
+        res.send('ok');
+      });
+    });
+    await client.request('/fill');
+    const before = client.jar.get('sid')?.split('.')[0] as string;
+    await client.request('/login', { method: 'POST' });
+    const after = client.jar.get('sid')?.split('.')[0] as string;
+    await client.request('/logout', { method: 'POST' });
+    expect(events).toEqual([
+      { type: 'created', idHash: hashId(before) },
+      { type: 'regenerated', idHash: hashId(after), previousIdHash: hashId(before) },
+      { type: 'destroyed', idHash: hashId(after) },
+    ]);
+    expect(JSON.stringify(events)).not.toContain(after);
   });
 
   it('refuses a short secret and cookie.expires at construction', () => {

@@ -1,0 +1,31 @@
+/**
+ * What happened to sessions, for logs and metrics (`onEvent`). Ids never appear as they are: a
+ * logged id would be a usable cookie for anyone who reads the logs, so each event carries a
+ * digest that still lets lines about one session be matched up.
+ */
+import { createHash } from 'node:crypto';
+import type { StoreOperation } from './errors.js';
+
+export type SessionEvent =
+  /** A new session was saved for the first time. */
+  | { readonly type: 'created'; readonly idHash: string }
+  /** The session moved to a new id (its data kept or dropped) and the old record is gone. */
+  | { readonly type: 'regenerated'; readonly idHash: string; readonly previousIdHash: string }
+  /** The session's record was deleted: `destroy()`, or emptied at commit. */
+  | { readonly type: 'destroyed'; readonly idHash: string }
+  /**
+   * A validly signed cookie named a record that is dead: past its lifetime, idle or absolute
+   * timeout, or `gone` (the store no longer has it: its TTL ran out, it was evicted, or another
+   * request destroyed it). The request got a fresh session.
+   */
+  | { readonly type: 'expired'; readonly idHash: string; readonly reason: 'lifetime' | 'idle' | 'absolute' | 'gone' }
+  /** A store call failed or timed out; the request ends in an error. */
+  | { readonly type: 'storeError'; readonly idHash: string; readonly op: StoreOperation; readonly code: 'store_failed' | 'store_timeout' };
+
+/**
+ * A digest of `id` for logs: the first 16 characters of base64url(SHA-256(id)), 96 bits, enough
+ * to tell sessions apart and useless as a cookie.
+ */
+export function hashId(id: string): string {
+  return createHash('sha256').update(id).digest('base64url').slice(0, 16);
+}
