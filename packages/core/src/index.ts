@@ -9,6 +9,8 @@ export { createSessionManager, Session } from './session.js';
 export type { RequestFacts, ResponseFacts, SessionCookieOptions, SessionManager, SessionManagerOptions } from './session.js';
 export type { Effect, HttpEffect, StoreEffect } from './effects.js';
 export { hashId } from './session-events.js';
+export { createSessionContext } from './session-context.js';
+export type { SessionContext } from './session-context.js';
 export type { SessionEvent } from './session-events.js';
 export { assertNever } from './effects.js';
 export { readCookie, serializeCookie, serializeDeletion } from './cookie.js';

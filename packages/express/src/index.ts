@@ -18,7 +18,7 @@
  */
 import type { TLSSocket } from 'node:tls';
 import type { Request, RequestHandler } from 'express';
-import { SessConfigError, createSessionManager } from '@sess/core';
+import { SessConfigError, createSessionContext, createSessionManager } from '@sess/core';
 import type { SessionEvent, SessionManagerOptions, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
 import { commitBeforeHeaders } from './apply.js';
@@ -28,6 +28,18 @@ import { sessionView } from './view.js';
 import type { RequestSession } from './view.js';
 
 export { callbackStore } from './callback-store.js';
+
+const context = createSessionContext<RequestSession>('@sess/express');
+
+/**
+ * The current request's `req.session`, from any function the request calls (chirp's
+ * `get_session()`). Needs `session({ ..., asyncContext: true })`.
+ *
+ * @throws SessUsageError outside such a request.
+ */
+export function getSession(): RequestSession {
+  return context.get();
+}
 export type { CallbackStore } from './callback-store.js';
 export type { RequestSession, SessionCookie, SessionData, SessionMethods } from './view.js';
 export type { SessionEvent, Store } from '@sess/core';
@@ -95,6 +107,11 @@ export interface SessionOptions {
   saveOnServerError?: boolean;
   storeTimeoutMs?: number;
   clock?: () => number;
+  /**
+   * Make `getSession()` work anywhere inside the request (AsyncLocalStorage). Default `false`:
+   * on Node 20 it adds a small cost to every promise the request creates.
+   */
+  asyncContext?: boolean;
   /** Told when a session is created, regenerated, destroyed or expired, or a store call fails (ids hashed). */
   onEvent?: (event: SessionEvent) => void;
 }
@@ -189,6 +206,8 @@ export function session(options: SessionOptions): RequestHandler {
       },
       next,
     );
-    core.load().then(() => next(), next);
+    const proceed = () => core.load().then(() => next(), next);
+    if (options.asyncContext === true) context.run(req.session, proceed);
+    else proceed();
   };
 }

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSigner, hashId } from '@sess/core';
 import type { SessionEvent, SessionRecord, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
-import { session } from '../src/index.js';
+import { getSession, session } from '../src/index.js';
 import type { CallbackStore, SessionOptions } from '../src/index.js';
 import { Client, serve } from './harness.js';
 import type { Served } from './harness.js';
@@ -298,6 +298,37 @@ describe.each([
       { type: 'destroyed', idHash: hashId(after) },
     ]);
     expect(JSON.stringify(events)).not.toContain(after);
+  });
+
+  it('getSession() finds the request\'s session anywhere inside it with asyncContext, and only then', async () => {
+    const currentUser = async () => {
+      await Promise.resolve();
+      return getSession().user ?? 'nobody';
+    };
+    const { client } = await start({ asyncContext: true }, (app) => {
+      app.get('/whoami', async (_req, res, next) => {
+        try {
+          res.send(await currentUser());
+        } catch (error) {
+          next(error);
+        }
+      });
+    });
+    expect((await client.request('/whoami')).body).toBe('nobody');
+    await client.request('/login', { method: 'POST' });
+    expect((await client.request('/whoami')).body).toBe('ada');
+    expect(() => getSession()).toThrow(/asyncContext: true/);
+
+    const { client: without } = await start({}, (app) => {
+      app.get('/whoami', (_req, res) => {
+        try {
+          res.send(getSession().user ?? 'nobody');
+        } catch {
+          res.status(500).send('no context');
+        }
+      });
+    });
+    expect((await without.request('/whoami')).body).toBe('no context');
   });
 
   it('refuses a short secret and cookie.expires at construction', () => {
