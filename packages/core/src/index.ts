@@ -10,6 +10,7 @@ export type { RequestFacts, ResponseFacts, SessionCookieOptions, SessionManager,
 export type { Effect, HttpEffect, StoreEffect } from './effects.js';
 export { hashId } from './session-events.js';
 export { createSessionContext } from './session-context.js';
+export type { StandardSchemaV1 } from './schema.js';
 export type { SessionContext } from './session-context.js';
 export type { SessionEvent } from './session-events.js';
 export { assertNever } from './effects.js';
@@ -22,10 +23,12 @@ export { SessConfigError, SessError, SessStoreError, SessUsageError } from './er
 export type { SessErrorCode, StoreOperation } from './errors.js';
 export type {
   ExpirySetting,
+  RevokeUserOptions,
   SessionChanges,
   SessionData,
   SessionMeta,
   SessionRecord,
   Store,
   StoreCapabilities,
+  UserSession,
 } from './store.js';

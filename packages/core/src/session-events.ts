@@ -19,6 +19,8 @@ export type SessionEvent =
    * request destroyed it). The request got a fresh session.
    */
   | { readonly type: 'expired'; readonly idHash: string; readonly reason: 'lifetime' | 'idle' | 'absolute' | 'gone' }
+  /** The stored data failed the `schema` (or made `migrate` throw); the request got a fresh session. */
+  | { readonly type: 'invalid'; readonly idHash: string }
   /** A store call failed or timed out; the request ends in an error. */
   | { readonly type: 'storeError'; readonly idHash: string; readonly op: StoreOperation; readonly code: 'store_failed' | 'store_timeout' };
 

@@ -18,6 +18,7 @@ import type { Deadlines } from './runner.js';
 import type { StoreFeedback, StoreOutcome } from './runner.js';
 import { createSigner } from './sign.js';
 import type { Signer } from './sign.js';
+import type { StandardSchemaV1 } from './schema.js';
 import { hashId } from './session-events.js';
 import type { SessionEvent } from './session-events.js';
 import type { ExpirySetting, SessionData, SessionMeta, SessionRecord, Store } from './store.js';
@@ -72,6 +73,17 @@ export interface SessionManagerOptions {
    * logging can't break a request.
    */
   readonly onEvent?: (event: SessionEvent) => void;
+  /**
+   * Applied to stored data on every load, before `schema`: turn an older shape into the current
+   * one (it runs on each load, so make it idempotent; the result is stored by the next save).
+   */
+  readonly migrate?: (data: SessionData) => SessionData;
+  /**
+   * A synchronous Standard Schema (zod, valibot, ArkType, ...) the loaded data must pass. Data
+   * that fails it, or makes `migrate` throw, is treated as no session: the request starts a
+   * fresh one and `onEvent` gets `invalid`. The schema's output (defaults, transforms) is used.
+   */
+  readonly schema?: StandardSchemaV1;
 }
 
 /** Facts an adapter reads off the request. */
@@ -110,6 +122,8 @@ interface Config {
   readonly clock: () => number;
   readonly generateId: () => string;
   readonly onEvent: ((event: SessionEvent) => void) | undefined;
+  readonly migrate: ((data: SessionData) => SessionData) | undefined;
+  readonly schema: StandardSchemaV1 | undefined;
   readonly lifecycle: ReturnType<typeof createLifecycle>;
   readonly expireAtBrowserClose: boolean;
   readonly flags: {
@@ -165,6 +179,8 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     clock: options.clock ?? Date.now,
     generateId: options.generateId ?? generateId,
     onEvent: options.onEvent,
+    migrate: options.migrate,
+    schema: options.schema,
     lifecycle: createLifecycle(),
     expireAtBrowserClose: options.expireAtBrowserClose ?? false,
     flags: Object.freeze({
@@ -458,14 +474,14 @@ export class Session<Data extends SessionData = SessionData> {
   }
 
   private readonly feedback: StoreFeedback = (effect, outcome) => {
-    if (this.config.onEvent !== undefined) this.report(this.config.onEvent, effect, outcome);
+    if (this.config.onEvent !== undefined) this.report(effect, outcome);
     if (!outcome.ok) return this.step({ type: 'store.failed' });
     if (effect.type !== 'store.load') return this.step({ type: 'store.done' });
     return this.step({ type: 'store.loaded', ...this.judge(outcome) });
   };
 
   /** Names what a finished store call meant; it reports, the machine decides. */
-  private report(onEvent: (event: SessionEvent) => void, effect: StoreEffect, outcome: StoreOutcome): void {
+  private report(effect: StoreEffect, outcome: StoreOutcome): void {
     let event: SessionEvent | undefined;
     if (!outcome.ok) {
       event = { type: 'storeError', idHash: hashId(effect.id), op: outcome.error.op, code: outcome.error.code as 'store_failed' | 'store_timeout' };
@@ -482,9 +498,12 @@ export class Session<Data extends SessionData = SessionData> {
       const reason = isSessionRecord(outcome.record) ? this.expiryReason(outcome.record.meta) : 'gone';
       if (reason !== undefined) event = { type: 'expired', idHash: hashId(effect.id), reason };
     }
-    if (event === undefined) return;
+    if (event !== undefined) this.emit(event);
+  }
+
+  private emit(event: SessionEvent): void {
     try {
-      onEvent(event);
+      this.config.onEvent?.(event);
     } catch {
       // A failing logger must not fail the request (documented on `onEvent`).
     }
@@ -501,8 +520,9 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** The loaded record as facts for the machine; times come from the store, never the client. */
   private judge(outcome: StoreOutcome & { ok: true }): LoadedFacts {
-    const record = outcome.record;
-    if (!isSessionRecord(record)) {
+    const stored = outcome.record;
+    const record = isSessionRecord(stored) ? this.accept(this.clientId as string, stored) : undefined;
+    if (record === undefined) {
       return { record: 'missing', pastExpiry: false, pastIdleTimeout: false, pastAbsoluteTimeout: false, touchDue: false, browserSession: false };
     }
     this.loaded = record;
@@ -516,6 +536,29 @@ export class Session<Data extends SessionData = SessionData> {
       touchDue: !this.readOnly && (flags.rolling || idleTimeoutMs !== undefined) && this.now - meta.touchedAt >= touchAfterMs,
       browserSession: this.endsWithBrowser(meta.expiry),
     };
+  }
+
+  /** Stored data through `migrate` and `schema`; `undefined` when it doesn't pass. */
+  private accept(id: string, record: SessionRecord): SessionRecord | undefined {
+    const { migrate, schema } = this.config;
+    if (migrate === undefined && schema === undefined) return record;
+    let data: unknown;
+    try {
+      data = migrate === undefined ? record.data : migrate(dataFrom(record.data));
+      if (schema !== undefined) {
+        const result = schema['~standard'].validate(data);
+        if (result instanceof Promise) throw new SessConfigError('schema validates asynchronously; sessions need a synchronous schema');
+        data = result.issues === undefined ? result.value : undefined;
+      }
+    } catch (error) {
+      if (error instanceof SessConfigError) throw error;
+      data = undefined;
+    }
+    if (!isPlainObject(data)) {
+      this.emit({ type: 'invalid', idHash: hashId(id) });
+      return undefined;
+    }
+    return { data, meta: record.meta };
   }
 
   /** A per-session lifetime wins; without one, the configured default applies. */

@@ -48,6 +48,25 @@ export interface SessionChanges {
 export interface StoreCapabilities {
   /** `set` with `changes` writes only those keys and the meta, keeping other keys as stored. */
   readonly deltaWrites: boolean;
+  /** The store indexes sessions by user and has `sessionsOf` and `revokeUser`. */
+  readonly userIndex?: boolean;
+}
+
+/** One live session of a user, as `sessionsOf` lists it. Times are epoch ms from its meta. */
+export interface UserSession {
+  /**
+   * The session id as the store keys it: the cookie's id, or its digest when the store hashes
+   * ids at rest (then it cannot be turned back into a cookie, which is the point).
+   */
+  readonly id: string;
+  readonly createdAt: number;
+  readonly touchedAt: number;
+  readonly expiresAt: number;
+}
+
+export interface RevokeUserOptions {
+  /** A session id (as the cookie carries it) to keep, typically the one making the request. */
+  readonly except?: string;
 }
 
 export interface Store {
@@ -66,6 +85,13 @@ export interface Store {
   ids?(): AsyncIterable<string>;
   /** Deletes every record of this store (admin use). */
   clear?(): Promise<void>;
+  /**
+   * The live sessions whose data names `userId` (under the store's user-id key, `userId` by
+   * default), in no particular order. Present when `capabilities.userIndex` is true.
+   */
+  sessionsOf?(userId: string): Promise<UserSession[]>;
+  /** Destroys every session of `userId` but `except`; resolves to how many it destroyed. */
+  revokeUser?(userId: string, options?: RevokeUserOptions): Promise<number>;
   /** Releases timers and connections it owns. */
   close?(): Promise<void>;
 }

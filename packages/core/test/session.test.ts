@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SessConfigError, SessStoreError, SessUsageError, createSessionManager, createSigner, hashId } from '../src/index.js';
-import type { HttpEffect, Session, SessionEvent } from '../src/index.js';
+import type { HttpEffect, Session, SessionEvent, StandardSchemaV1 } from '../src/index.js';
 import { OLD_SECRET, SECRET, setup, testStore } from './fixtures.js';
 
 const DAY = 86_400_000;
@@ -739,5 +739,70 @@ describe('session events (onEvent)', () => {
     ).rejects.toMatchObject({ code: 'store_failed' });
     expect(events.map((event) => event.type)).toEqual(['created', 'storeError']);
     expect(events[1]).toMatchObject({ op: 'set', code: 'store_failed' });
+  });
+});
+
+describe('schema and migrate on load', () => {
+  /** A Standard Schema by hand: `views` must be a number; `theme` defaults to 'light'. */
+  const schema: StandardSchemaV1 = {
+    '~standard': {
+      version: 1,
+      vendor: 'test',
+      validate: (value) => {
+        const data = value as Record<string, unknown>;
+        if (typeof data.views !== 'number') return { issues: [{ message: 'views must be a number' }] };
+        return { value: { theme: 'light', ...data } };
+      },
+    },
+  };
+
+  async function stored(data: Record<string, unknown>, options: Parameters<typeof setup>[0]) {
+    const events: SessionEvent[] = [];
+    const world = await signedIn({}, data);
+    const manager = createSessionManager({ secret: SECRET, store: world.store, clock: world.clock.now, onEvent: (e) => void events.push(e), ...options });
+    return { ...world, manager, events, load: async () => {
+      const session = manager.begin({ cookieHeader: world.jar.header(), secure: false });
+      await session.load();
+      return session;
+    } };
+  }
+
+  it('uses the schema\'s output for data that passes', async () => {
+    const { load } = await stored({ views: 3 }, { schema });
+    const session = await load();
+    expect([session.get('views'), session.get('theme')]).toEqual([3, 'light']);
+  });
+
+  it('treats data that fails as no session, and says so with a hashed id', async () => {
+    const { load, events, id, store } = await stored({ views: 'three' }, { schema });
+    const session = await load();
+    expect(session.id).toBeUndefined();
+    expect(session.keys()).toEqual([]);
+    expect(events).toEqual([{ type: 'invalid', idHash: hashId(id) }]);
+    expect(store.peek(id)).toBeDefined();
+  });
+
+  it('migrates an old shape before validating it', async () => {
+    const migrate = (data: Record<string, unknown>) =>
+      'count' in data ? { views: Number(data.count), ...Object.fromEntries(Object.entries(data).filter(([key]) => key !== 'count')) } : data;
+    const { load } = await stored({ count: '7', user: 'ada' }, { schema, migrate });
+    const session = await load();
+    expect([session.get('views'), session.get('user'), session.has('count')]).toEqual([7, 'ada', false]);
+  });
+
+  it('treats a migrate that throws as invalid data, not a crashed request', async () => {
+    const { load, events } = await stored({ views: 1 }, {
+      migrate: () => {
+        throw new Error('bug in migrate');
+      },
+    });
+    expect((await load()).id).toBeUndefined();
+    expect(events.map((event) => event.type)).toEqual(['invalid']);
+  });
+
+  it('refuses an asynchronous schema with a config error', async () => {
+    const asyncSchema: StandardSchemaV1 = { '~standard': { version: 1, vendor: 'test', validate: async (value) => ({ value }) } };
+    const { load } = await stored({ views: 1 }, { schema: asyncSchema });
+    await expect(load()).rejects.toBeInstanceOf(SessConfigError);
   });
 });

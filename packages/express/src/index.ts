@@ -19,7 +19,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { Request, RequestHandler } from 'express';
 import { SessConfigError, createSessionContext, createSessionManager } from '@sess/core';
-import type { SessionEvent, SessionManagerOptions, Store } from '@sess/core';
+import type { SessionEvent, SessionManagerOptions, StandardSchemaV1, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
 import { commitBeforeHeaders } from './apply.js';
 import { callbackStore, isCallbackStore } from './callback-store.js';
@@ -114,6 +114,10 @@ export interface SessionOptions {
   asyncContext?: boolean;
   /** Told when a session is created, regenerated, destroyed or expired, or a store call fails (ids hashed). */
   onEvent?: (event: SessionEvent) => void;
+  /** Turns stored data of an older shape into the current one, on every load (make it idempotent). */
+  migrate?: (data: Record<string, unknown>) => Record<string, unknown>;
+  /** A synchronous Standard Schema (zod, valibot, ...) loaded data must pass, or the visitor gets a fresh session. */
+  schema?: StandardSchemaV1;
 }
 
 function sameSiteOf(value: SessionCookieOptions['sameSite']): 'lax' | 'strict' | 'none' {
@@ -139,6 +143,8 @@ function managerOptions(options: SessionOptions): SessionManagerOptions {
     storeTimeoutMs: options.storeTimeoutMs,
     clock: options.clock,
     onEvent: options.onEvent,
+    migrate: options.migrate,
+    schema: options.schema,
   };
   return {
     ...(Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined)) as Partial<SessionManagerOptions>),

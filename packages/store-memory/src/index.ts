@@ -8,7 +8,7 @@
  * app.use(session({ secret, store: memoryStore({ maxEntries: 10_000 }) }));
  * ```
  */
-import type { SessionChanges, SessionData, SessionMeta, SessionRecord, Store } from '@sess/core';
+import type { RevokeUserOptions, SessionChanges, SessionData, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
 
 export interface MemoryStoreOptions {
   /**
@@ -24,6 +24,11 @@ export interface MemoryStoreOptions {
   readonly sweepIntervalMs?: number;
   /** The current time in epoch ms. Default `Date.now`; tests pass a fake clock. */
   readonly clock?: () => number;
+  /**
+   * The data key whose string value is the user id for `sessionsOf`/`revokeUser`. Default
+   * `'userId'`; `false` turns the index off.
+   */
+  readonly userIdKey?: string | false;
 }
 
 /** A `Store` whose optional methods are all present, plus `size`. */
@@ -32,6 +37,8 @@ export interface MemoryStore extends Store {
   ids(): AsyncIterable<string>;
   clear(): Promise<void>;
   close(): Promise<void>;
+  sessionsOf(userId: string): Promise<UserSession[]>;
+  revokeUser(userId: string, options?: RevokeUserOptions): Promise<number>;
   /** Records held, including expired ones neither the sweep nor a read has removed yet. */
   readonly size: number;
 }
@@ -47,6 +54,8 @@ interface Entry {
   readonly json: string;
   readonly meta: SessionMeta;
   readonly expiresAt: number;
+  /** The user the data names under `userIdKey`, kept so the index needs no JSON.parse. */
+  readonly userId: string | undefined;
 }
 
 const DEFAULT_MAX_ENTRIES = 100_000;
@@ -76,6 +85,13 @@ function applyChanges(stored: Record<string, unknown>, data: SessionData, change
   return stored;
 }
 
+/** The user id `data` names under `key`: a non-empty string, or undefined. */
+function userIdIn(data: SessionData, key: string | false): string | undefined {
+  if (key === false) return undefined;
+  const value: unknown = Object.getOwnPropertyDescriptor(data, key)?.value;
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
 function checkOptions(maxEntries: number, sweepIntervalMs: number, clock: unknown): void {
   if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
     throw new RangeError(`[sess] memoryStore: maxEntries must be a positive integer, got ${maxEntries}`);
@@ -87,32 +103,63 @@ function checkOptions(maxEntries: number, sweepIntervalMs: number, clock: unknow
 }
 
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
-  const { maxEntries = DEFAULT_MAX_ENTRIES, sweepIntervalMs = DEFAULT_SWEEP_INTERVAL_MS, clock = Date.now } = options;
+  const { maxEntries = DEFAULT_MAX_ENTRIES, sweepIntervalMs = DEFAULT_SWEEP_INTERVAL_MS, clock = Date.now, userIdKey = 'userId' } = options;
   checkOptions(maxEntries, sweepIntervalMs, clock);
+  if (userIdKey !== false && (typeof userIdKey !== 'string' || userIdKey === '')) {
+    throw new TypeError('[sess] memoryStore: userIdKey must be a non-empty string or false');
+  }
 
   // A Map iterates in insertion order, so re-inserting on every access keeps the least recently
   // used record first: eviction takes the first key, and every access costs O(1).
   const entries = new Map<string, Entry>();
+  // Session ids per user. Every removal from `entries` goes through `drop`, which keeps this exact.
+  const byUser = new Map<string, Set<string>>();
+
+  function unindex(id: string, userId: string | undefined): void {
+    const ids = userId === undefined ? undefined : byUser.get(userId);
+    if (ids === undefined) return;
+    ids.delete(id);
+    if (ids.size === 0) byUser.delete(userId as string);
+  }
+
+  function drop(id: string): void {
+    unindex(id, entries.get(id)?.userId);
+    entries.delete(id);
+  }
 
   /** The entry if it is live; an expired one is deleted here, so it is never returned before a sweep. */
   function live(id: string): Entry | undefined {
     const entry = entries.get(id);
     if (entry === undefined || clock() < entry.expiresAt) return entry;
-    entries.delete(id);
+    drop(id);
     return undefined;
   }
 
   function write(id: string, entry: Entry): void {
+    const previous = entries.get(id)?.userId;
+    if (previous !== entry.userId) unindex(id, previous);
     entries.delete(id);
     entries.set(id, entry);
+    if (entry.userId !== undefined) byUser.set(entry.userId, (byUser.get(entry.userId) ?? new Set()).add(id));
     // Records arrive one at a time, so at most one is over the limit; the first key is the oldest.
-    if (entries.size > maxEntries) entries.delete(entries.keys().next().value as string);
+    if (entries.size > maxEntries) drop(entries.keys().next().value as string);
   }
 
   function sweep(): void {
     const now = clock();
     // Deleting the current key while iterating a Map is safe: iteration continues with the next.
-    for (const [id, entry] of entries) if (now >= entry.expiresAt) entries.delete(id);
+    for (const [id, entry] of entries) if (now >= entry.expiresAt) drop(id);
+  }
+
+  /** The live sessions of `userId`; expired ones leave the index as they are found. */
+  async function sessionsOf(userId: string): Promise<UserSession[]> {
+    const sessions: UserSession[] = [];
+    // Over a copy: live() drops expired ids from the set while we walk it.
+    for (const id of [...(byUser.get(userId) ?? [])]) {
+      const meta = live(id)?.meta;
+      if (meta !== undefined) sessions.push({ id, createdAt: meta.createdAt, touchedAt: meta.touchedAt, expiresAt: meta.expiresAt });
+    }
+    return sessions.sort((a, b) => a.createdAt - b.createdAt);
   }
 
   let timer = sweepIntervalMs > 0 ? setInterval(sweep, sweepIntervalMs) : undefined;
@@ -121,7 +168,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
   return {
     name: 'memory',
-    capabilities: { deltaWrites: true },
+    capabilities: { deltaWrites: true, userIndex: userIdKey !== false },
     get size() {
       return entries.size;
     },
@@ -136,32 +183,30 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     async set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<void> {
       // `!(ttlMs > 0)` rather than `ttlMs <= 0` so a NaN TTL deletes instead of never expiring.
       if (!(ttlMs > 0)) {
-        entries.delete(id);
+        drop(id);
         return;
       }
-      let json: string;
-      if (changes === undefined || changes.created) {
-        json = JSON.stringify(record.data);
-      } else {
+      let data: SessionData = record.data;
+      if (changes !== undefined && !changes.created) {
         const entry = live(id);
         // A save racing a destroy or an expiry must not bring the record back (core's SessionChanges).
         if (entry === undefined) return;
-        json = JSON.stringify(applyChanges(JSON.parse(entry.json) as Record<string, unknown>, record.data, changes));
+        data = applyChanges(JSON.parse(entry.json) as Record<string, unknown>, record.data, changes);
       }
-      write(id, { json, meta: copyMeta(record.meta), expiresAt: clock() + ttlMs });
+      write(id, { json: JSON.stringify(data), meta: copyMeta(record.meta), expiresAt: clock() + ttlMs, userId: userIdIn(data, userIdKey) });
     },
 
     async destroy(id: string): Promise<void> {
-      entries.delete(id);
+      drop(id);
     },
 
     async touch(id: string, meta: SessionMeta, ttlMs: number): Promise<void> {
       const entry = live(id);
       if (entry === undefined) return;
       // Same rule as set: a lifetime of zero or less ends the record.
-      if (!(ttlMs > 0)) entries.delete(id);
+      if (!(ttlMs > 0)) drop(id);
       // The data string is reused as is: touch never re-serialises the session.
-      else write(id, { json: entry.json, meta: copyMeta(meta), expiresAt: clock() + ttlMs });
+      else write(id, { ...entry, meta: copyMeta(meta), expiresAt: clock() + ttlMs });
     },
 
     async *ids(): AsyncGenerator<string> {
@@ -172,6 +217,15 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
     async clear(): Promise<void> {
       entries.clear();
+      byUser.clear();
+    },
+
+    sessionsOf,
+
+    async revokeUser(userId: string, options: RevokeUserOptions = {}): Promise<number> {
+      const doomed = (await sessionsOf(userId)).filter((session) => session.id !== options.except);
+      for (const { id } of doomed) drop(id);
+      return doomed.length;
     },
 
     async close(): Promise<void> {

@@ -19,7 +19,7 @@ describe('defaults', () => {
   it('is named "memory", declares delta writes and starts empty', async () => {
     const store = memoryStore();
     expect(store.name).toBe('memory');
-    expect(store.capabilities).toEqual({ deltaWrites: true });
+    expect(store.capabilities).toEqual({ deltaWrites: true, userIndex: true });
     expect(store.size).toBe(0);
     await store.close();
   });
@@ -203,5 +203,49 @@ describe('edge cases of ttl and ids', () => {
     for (const id of ['a', 'b']) await store.set(id, record(), 60_000);
     await store.clear();
     expect(store.size).toBe(0);
+  });
+});
+
+describe('sessions of a user', () => {
+  const signedIn = (userId: unknown) => record({ userId });
+
+  it('an evicted session leaves the user index with it', async () => {
+    const store = memoryStore({ maxEntries: 2, sweepIntervalMs: 0 });
+    await store.set('a', signedIn('u1'), 60_000);
+    await store.set('b', signedIn('u1'), 60_000);
+    await store.set('c', record(), 60_000);
+    expect((await store.sessionsOf('u1')).map((session) => session.id)).toEqual(['b']);
+  });
+
+  it('indexes only non-empty string user ids, under userIdKey', async () => {
+    const store = memoryStore({ sweepIntervalMs: 0, userIdKey: 'account' });
+    await store.set('a', signedIn('u1'), 60_000);
+    await store.set('b', record({ account: 'u1' }), 60_000);
+    await store.set('c', record({ account: 42 }), 60_000);
+    await store.set('d', record({ account: '' }), 60_000);
+    expect((await store.sessionsOf('u1')).map((session) => session.id)).toEqual(['b']);
+  });
+
+  it('userIdKey: false turns the index off', async () => {
+    const store = memoryStore({ sweepIntervalMs: 0, userIdKey: false });
+    expect(store.capabilities.userIndex).toBe(false);
+    await store.set('a', signedIn('u1'), 60_000);
+    expect(await store.sessionsOf('u1')).toEqual([]);
+    expect(await store.revokeUser('u1')).toBe(0);
+    expect(() => memoryStore({ userIdKey: '' })).toThrow(TypeError);
+  });
+
+  it('the sweep and clear empty the index too', async () => {
+    vi.useFakeTimers();
+    const clock = manualClock();
+    const store = memoryStore({ sweepIntervalMs: 1_000, clock: clock.now });
+    await store.set('short', signedIn('u1'), 500);
+    await store.set('long', signedIn('u2'), 60_000);
+    clock.advance(600);
+    vi.advanceTimersByTime(1_000);
+    expect(await store.sessionsOf('u1')).toEqual([]);
+    await store.clear();
+    expect(await store.sessionsOf('u2')).toEqual([]);
+    await store.close();
   });
 });

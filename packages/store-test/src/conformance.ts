@@ -10,6 +10,7 @@ import { isolationCases, isolationClause } from './cases/isolation.js';
 import { lifecycleCases, lifecycleClause } from './cases/lifecycle.js';
 import { touchCases, touchClause } from './cases/touch.js';
 import { ttlCases, ttlClause } from './cases/ttl.js';
+import { userIndexCases, userIndexClause } from './cases/user-index.js';
 import { valuesCases, valuesClause } from './cases/values.js';
 
 export interface StoreConformanceOptions {
@@ -38,6 +39,7 @@ export const conformanceClauses: readonly Clause[] = [
   deltaClause,
   hostileKeysClause,
   adminClause,
+  userIndexClause,
 ];
 
 /** Real-time TTL checks poll for up to a TTL plus 2 s; the rest finish in milliseconds. */
@@ -84,5 +86,6 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
     deltaCases(env);
     hostileKeysCases(env);
     adminCases(env);
+    userIndexCases(env);
   });
 }

@@ -1,0 +1,118 @@
+/**
+ * The one place that knows node-redis from ioredis. The store speaks to Redis through
+ * `RedisCommands`: send a command routed by its key, list the nodes to SCAN, say whether the
+ * connection is up. Clients are recognised by shape, not by `instanceof`, so two installed copies
+ * (or majors) of a library both work and neither library is imported at runtime.
+ */
+
+/** One Redis node that takes raw commands (a standalone client, or one master of a cluster). */
+export type NodeCommand = (args: readonly string[]) => Promise<unknown>;
+
+/**
+ * What the store needs from a client. Pass your own object of this shape as `client` to use a
+ * library sess does not recognise (or to wrap one, say to count commands).
+ */
+export interface RedisCommands {
+  /** Sends one command. `key` is the key it touches, so a cluster client can route it. */
+  send(key: string, args: readonly string[]): Promise<unknown>;
+  /** Every node that holds keys: the client itself, or each master of a cluster. */
+  nodes(): Promise<readonly NodeCommand[]>;
+  /**
+   * False while the client cannot send right now (connecting, reconnecting, closed): the store
+   * then fails at once instead of letting the command wait in the client's offline queue.
+   */
+  isReady(): boolean;
+}
+
+/** node-redis 5 and 6 `createClient()`: the members the store uses. */
+interface NodeRedisClient {
+  sendCommand(args: readonly string[]): Promise<unknown>;
+  readonly isReady: boolean;
+}
+
+/** node-redis 5 and 6 `createCluster()`. `isReady` is new in 6; 5 has only `isOpen`. */
+interface NodeRedisCluster {
+  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: readonly string[]): Promise<unknown>;
+  readonly masters: readonly unknown[];
+  nodeClient(node: never): NodeRedisClient | Promise<NodeRedisClient>;
+  readonly isOpen: boolean;
+  readonly isReady?: boolean;
+}
+
+/** ioredis 5 and 6 `new Redis()` and `new Cluster()`. */
+interface IoRedis {
+  call(command: string, ...args: string[]): Promise<unknown>;
+  readonly status: string;
+  readonly isCluster: boolean;
+  nodes?(role: 'master'): IoRedis[];
+}
+
+/** Any client the store recognises, or your own `RedisCommands`. */
+export type RedisClientLike = RedisCommands | object;
+
+function isCommands(client: object): client is RedisCommands {
+  const c = client as Partial<RedisCommands>;
+  return typeof c.send === 'function' && typeof c.nodes === 'function' && typeof c.isReady === 'function';
+}
+
+function isIoRedis(client: object): client is IoRedis {
+  const c = client as Partial<IoRedis>;
+  return typeof c.call === 'function' && typeof c.status === 'string' && typeof c.isCluster === 'boolean';
+}
+
+function isNodeRedisCluster(client: object): client is NodeRedisCluster {
+  const c = client as Partial<NodeRedisCluster>;
+  return typeof c.sendCommand === 'function' && typeof c.nodeClient === 'function' && 'masters' in c;
+}
+
+function isNodeRedisClient(client: object): client is NodeRedisClient {
+  const c = client as Partial<NodeRedisClient>;
+  return typeof c.sendCommand === 'function' && 'isReady' in c;
+}
+
+function fromIoRedis(client: IoRedis): RedisCommands {
+  const node = (n: IoRedis): NodeCommand => (args) => n.call(args[0] as string, ...args.slice(1));
+  return {
+    // ioredis routes a cluster command by the key positions it knows for each command (EVALSHA's
+    // included), so the key argument is not needed here.
+    send: (_key, args) => client.call(args[0] as string, ...args.slice(1)),
+    nodes: async () => (client.isCluster && client.nodes ? client.nodes('master').map(node) : [node(client)]),
+    isReady: () => client.status === 'ready',
+  };
+}
+
+function fromNodeRedisCluster(cluster: NodeRedisCluster): RedisCommands {
+  return {
+    send: (key, args) => cluster.sendCommand(key, false, args),
+    nodes: () =>
+      Promise.all(
+        cluster.masters.map(async (master) => {
+          const client = await cluster.nodeClient(master as never);
+          return (args: readonly string[]) => client.sendCommand(args);
+        }),
+      ),
+    isReady: () => cluster.isReady ?? cluster.isOpen,
+  };
+}
+
+function fromNodeRedisClient(client: NodeRedisClient): RedisCommands {
+  const node: NodeCommand = (args) => client.sendCommand(args);
+  return { send: (_key, args) => node(args), nodes: async () => [node], isReady: () => client.isReady };
+}
+
+/**
+ * Wraps a client for the store: ioredis `Redis` or `Cluster` (5, 6), node-redis `createClient()`
+ * or `createCluster()` (5, 6), or an object that already is `RedisCommands`.
+ *
+ * @throws TypeError for anything else, at construction.
+ */
+export function toCommands(client: RedisClientLike): RedisCommands {
+  if (typeof client !== 'object' || client === null) throw new TypeError('[sess] redisStore: client must be a Redis client instance');
+  if (isCommands(client)) return client;
+  if (isIoRedis(client)) return fromIoRedis(client);
+  if (isNodeRedisCluster(client)) return fromNodeRedisCluster(client);
+  if (isNodeRedisClient(client)) return fromNodeRedisClient(client);
+  throw new TypeError(
+    '[sess] redisStore: client is not a node-redis or ioredis client (or cluster); pass one, or an object with send(), nodes() and isReady()',
+  );
+}

@@ -1,0 +1,94 @@
+/**
+ * How sessions are laid out in Redis: one hash per session, one JSON value per data key plus one
+ * meta field, so a save can write only the keys it changed. Nothing here talks to Redis.
+ *
+ *   <prefix><id>                 hash   m -> meta JSON, d:<key> -> JSON of data[key]
+ *   <prefix>user:{<userId>}      zset   member <id> scored by that session's expiry (server ms)
+ */
+import { createHash } from 'node:crypto';
+import type { SessionData, SessionMeta, SessionRecord } from '@sess/core';
+
+export const META_FIELD = 'm';
+/** Data fields carry a prefix so no data key can land on the meta field. */
+const DATA_FIELD_PREFIX = 'd:';
+
+export function dataField(key: string): string {
+  return DATA_FIELD_PREFIX + key;
+}
+
+/**
+ * The id as it appears in Redis keys. With `hashIds` it is SHA-256 of the id in base64url: a
+ * dump of the database then holds no id a cookie could carry, and the digest is still unique.
+ */
+export function storedId(id: string, hashIds: boolean): string {
+  return hashIds ? createHash('sha256').update(id).digest('base64url') : id;
+}
+
+/**
+ * The user index key. The `{...}` hash tag puts a user's whole index in one cluster slot; the
+ * sessions themselves spread over every slot.
+ */
+export function userIndexKey(prefix: string, userId: string): string {
+  return `${prefix}user:{${userId}}`;
+}
+
+/** A SCAN MATCH pattern for every key under `prefix`, its glob characters escaped. */
+export function prefixPattern(prefix: string): string {
+  return `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+}
+
+/** The hash fields and values to write for `keys` of `data`; a key absent from `data` is a delete. */
+export function encodeFields(data: SessionData, keys: readonly string[]): { set: string[]; deleted: string[] } {
+  const set: string[] = [];
+  const deleted: string[] = [];
+  for (const key of keys) {
+    // getOwnPropertyDescriptor, not data[key]: "__proto__" must read the own value, not the prototype.
+    const value: unknown = Object.getOwnPropertyDescriptor(data, key)?.value;
+    // JSON.stringify(undefined) is undefined: such a key is dropped, as JSON would drop it.
+    const json = value === undefined ? undefined : JSON.stringify(value);
+    if (json === undefined) deleted.push(dataField(key));
+    else set.push(dataField(key), json);
+  }
+  return { set, deleted };
+}
+
+/** A meta as the store writes it; anything else in the meta field is corruption. */
+export function isMeta(value: unknown): value is SessionMeta {
+  if (typeof value !== 'object' || value === null) return false;
+  const meta = value as Record<string, unknown>;
+  return ['createdAt', 'touchedAt', 'expiresAt'].every((name) => typeof meta[name] === 'number');
+}
+
+/** HGETALL's reply as field/value pairs: a flat array (RESP2), a Map or an object (RESP3, ioredis). */
+export function replyPairs(reply: unknown): [string, string][] {
+  if (Array.isArray(reply)) {
+    const pairs: [string, string][] = [];
+    for (let i = 0; i + 1 < reply.length; i += 2) pairs.push([String(reply[i]), String(reply[i + 1])]);
+    return pairs;
+  }
+  if (reply instanceof Map) return [...reply].map(([field, value]) => [String(field), String(value)]);
+  if (typeof reply === 'object' && reply !== null) return Object.entries(reply).map(([field, value]) => [field, String(value)]);
+  return [];
+}
+
+/**
+ * The record a session hash holds, or undefined when it holds none or is corrupt (no meta, a
+ * value that is not JSON): a broken record reads as missing, so the user gets a fresh session
+ * instead of an error.
+ */
+export function decodeRecord(pairs: readonly [string, string][]): SessionRecord | undefined {
+  let meta: unknown;
+  const entries: [string, unknown][] = [];
+  try {
+    for (const [field, value] of pairs) {
+      if (field === META_FIELD) meta = JSON.parse(value);
+      else if (field.startsWith(DATA_FIELD_PREFIX)) entries.push([field.slice(DATA_FIELD_PREFIX.length), JSON.parse(value)]);
+    }
+  } catch {
+    return undefined;
+  }
+  if (!isMeta(meta)) return undefined;
+  // fromEntries defines own properties, so a "__proto__" key stays data instead of a prototype.
+  const data: SessionData = Object.fromEntries(entries);
+  return { data, meta };
+}

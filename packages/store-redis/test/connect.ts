@@ -1,0 +1,97 @@
+/**
+ * Real clients of every supported library and major, against the standalone server or the test
+ * cluster, plus a random key prefix per run so runs sharing a Redis never collide.
+ */
+import { randomUUID } from 'node:crypto';
+import { describe, inject } from 'vitest';
+import { Cluster as IoCluster6, Redis as IoRedis6 } from 'ioredis';
+import { Cluster as IoCluster5, Redis as IoRedis5 } from 'ioredis5';
+import { createClient as createClient6, createCluster as createCluster6 } from 'redis';
+import { createClient as createClient5, createCluster as createCluster5 } from 'redis5';
+
+export const LIBRARIES = ['node-redis 6', 'node-redis 5', 'ioredis 6', 'ioredis 5'] as const;
+export const TOPOLOGIES = ['standalone', 'cluster'] as const;
+export type Library = (typeof LIBRARIES)[number];
+export type Topology = (typeof TOPOLOGIES)[number];
+
+/** A prefix for this test file's run: random, so concurrent runs and files never share keys. */
+export function testPrefix(label: string): string {
+  return `sess-test:${label}:${randomUUID()}:`;
+}
+
+export interface Connected {
+  /** The client object the store is given. */
+  readonly client: object;
+  /** Sends a raw command to the node holding `key` (for assertions such as PTTL). */
+  command(key: string, args: readonly string[]): Promise<unknown>;
+  quit(): Promise<void>;
+}
+
+/** Why `service` cannot be used here, or undefined when it can. */
+export function unavailable(service: Topology | 'binaries'): string | undefined {
+  const provided = inject(service);
+  return provided.ok ? undefined : provided.reason;
+}
+
+/** `describe` that skips, with the reason in its title, when the service it needs is missing. */
+export function describeOn(topology: Topology | 'binaries', title: string, body: () => void): void {
+  const reason = unavailable(topology);
+  if (reason === undefined) describe(title, body);
+  else describe.skip(`${title} (skipped: ${reason})`, body);
+}
+
+function standaloneUrl(): string {
+  const service = inject('standalone');
+  if (!service.ok) throw new Error(service.reason);
+  return service.value;
+}
+
+function clusterPorts(): readonly number[] {
+  const service = inject('cluster');
+  if (!service.ok) throw new Error(service.reason);
+  return service.value;
+}
+
+/**
+ * Connects `library` to the standalone server at `url` and waits until it is ready; with
+ * `recommended`, using the client settings the README recommends (no offline queue).
+ */
+export async function connectUrl(library: Library, url: string, recommended = false): Promise<Connected> {
+  if (library.startsWith('node-redis')) {
+    const options = { url, ...(recommended ? { disableOfflineQueue: true } : {}) };
+    const client = library === 'node-redis 6' ? createClient6(options) : createClient5(options);
+    // node-redis throws an 'error' event nobody listens to; the outage test causes them on purpose.
+    client.on('error', () => undefined);
+    await client.connect();
+    return { client, command: (_key, args) => client.sendCommand([...args]), quit: async () => void client.destroy() };
+  }
+  const options = { lazyConnect: true, ...(recommended ? { enableOfflineQueue: false } : {}) };
+  const client = library === 'ioredis 6' ? new IoRedis6(url, options) : new IoRedis5(url, options);
+  client.on('error', () => undefined);
+  await client.connect();
+  return { client, command: (_key, args) => client.call(args[0] as string, ...args.slice(1)), quit: async () => client.disconnect() };
+}
+
+/** Connects `library` to `topology` and waits until it is ready. */
+export async function connect(library: Library, topology: Topology): Promise<Connected> {
+  if (topology === 'standalone') return connectUrl(library, standaloneUrl());
+  const rootNodes = clusterPorts().map((port) => ({ host: '127.0.0.1', port }));
+  if (library.startsWith('node-redis')) {
+    const options = { rootNodes: rootNodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` })) };
+    const cluster = library === 'node-redis 6' ? createCluster6(options) : createCluster5(options);
+    cluster.on('error', () => undefined);
+    await cluster.connect();
+    return {
+      client: cluster,
+      command: (key, args) => cluster.sendCommand(key, false, [...args]),
+      quit: async () => void (await cluster.close()),
+    };
+  }
+  const cluster = library === 'ioredis 6' ? new IoCluster6(rootNodes, { lazyConnect: true }) : new IoCluster5(rootNodes, { lazyConnect: true });
+  await cluster.connect();
+  return {
+    client: cluster,
+    command: (_key, args) => cluster.call(args[0] as string, ...args.slice(1)),
+    quit: async () => void (await cluster.quit()),
+  };
+}

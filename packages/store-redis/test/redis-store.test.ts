@@ -1,0 +1,264 @@
+/**
+ * What the conformance suite cannot see from outside the store: the keys, TTLs and types in
+ * Redis itself, SCAN over every cluster master, hashed ids, corrupt data. Every library and
+ * topology, against real servers.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freshId, makeRecord } from '@sess/store-test';
+import type { SessionChanges } from '@sess/core';
+import { redisStore } from '../src/index.js';
+import { replyPairs } from '../src/layout.js';
+import { LIBRARIES, TOPOLOGIES, connect, describeOn, testPrefix, type Connected, type Topology } from './connect.js';
+import { REDIS_CLI } from './servers.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** redis-cli arguments that reach each node: the standalone server, or every cluster master. */
+function nodeTargets(topology: Topology): string[][] {
+  if (topology === 'standalone') {
+    const service = inject('standalone');
+    return service.ok ? [['-u', service.value]] : [];
+  }
+  const service = inject('cluster');
+  return service.ok ? service.value.map((port) => ['-h', '127.0.0.1', '-p', String(port)]) : [];
+}
+
+async function onEachNode(topology: Topology, args: string[]): Promise<string[]> {
+  return Promise.all(nodeTargets(topology).map(async (target) => (await run(REDIS_CLI, [...target, ...args])).stdout));
+}
+
+const delta = (set: string[], deleted: string[] = []): SessionChanges => ({ set, deleted, created: false });
+const created = (set: string[]): SessionChanges => ({ set, deleted: [], created: true });
+
+/** The keys matching `pattern` on each node: one list for standalone, one per master on a cluster. */
+async function keysPerNode(topology: Topology, pattern: string): Promise<string[][]> {
+  const outputs = await onEachNode(topology, ['--scan', '--pattern', pattern]);
+  return outputs.map((stdout) => stdout.split('\n').filter((line) => line !== ''));
+}
+
+/** Total calls of one command over every node, from INFO commandstats. */
+async function callsOf(topology: Topology, command: string): Promise<number> {
+  const outputs = await onEachNode(topology, ['INFO', 'commandstats']);
+  return outputs.reduce((sum, text) => sum + Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(text)?.[1] ?? 0), 0);
+}
+
+for (const topology of TOPOLOGIES) {
+  for (const library of LIBRARIES) {
+    describeOn(topology, `redisStore on ${library}, ${topology}`, () => {
+      let redis: Connected;
+      const prefix = testPrefix(`${library}-${topology}`.replace(/\W+/g, '-'));
+      beforeAll(async () => {
+        redis = await connect(library, topology);
+      });
+      afterAll(async () => {
+        await redisStore({ client: redis.client, prefix }).clear();
+        await redis.quit();
+      });
+      const store = (options: { hashIds?: boolean; prefix?: string } = {}) => redisStore({ client: redis.client, prefix, ...options });
+      const pttlOf = async (key: string) => Number(await redis.command(key, ['PTTL', key]));
+      const pttl = (id: string) => pttlOf(prefix + id);
+
+      it('sets the TTL with the write: PTTL is the ttlMs given, for set, delta set and touch', async () => {
+        const id = freshId();
+        await store().set(id, makeRecord({ a: 1 }, Date.now()), 60_000, created(['a']));
+        expect(await pttl(id)).toBeGreaterThan(59_000);
+        expect(await pttl(id)).toBeLessThanOrEqual(60_000);
+        await store().set(id, makeRecord({ a: 2 }, Date.now()), 90_000, delta(['a']));
+        expect(await pttl(id)).toBeGreaterThan(89_000);
+        await store().touch(id, makeRecord({}, Date.now()).meta, 120_000);
+        expect(await pttl(id)).toBeGreaterThan(119_000);
+        expect(await pttl(id)).toBeLessThanOrEqual(120_000);
+      });
+
+      it('a TTL of zero or less deletes the key instead of writing one without expiry', async () => {
+        for (const ttlMs of [0, -5, Number.NaN]) {
+          const id = freshId();
+          await store().set(id, makeRecord({ a: 1 }, Date.now()), 60_000);
+          await store().set(id, makeRecord({ a: 1 }, Date.now()), ttlMs);
+          expect(await pttl(id)).toBe(-2);
+          await store().set(id, makeRecord({ a: 1 }, Date.now()), 60_000);
+          await store().touch(id, makeRecord({}, Date.now()).meta, ttlMs);
+          expect(await pttl(id)).toBe(-2);
+        }
+      });
+
+      it('touch and a delta save of a destroyed session leave no key behind', async () => {
+        const id = freshId();
+        await store().set(id, makeRecord({ a: 1 }, Date.now()), 60_000);
+        await store().destroy(id);
+        await store().touch(id, makeRecord({}, Date.now()).meta, 60_000);
+        await store().set(id, makeRecord({ a: 2 }, Date.now()), 60_000, delta(['a']));
+        expect(await pttl(id)).toBe(-2);
+      });
+
+      it('lays a session out as one hash: meta field plus one JSON field per data key', async () => {
+        const id = freshId();
+        const record = makeRecord({ a: 1, b: { c: [2] } }, Date.now());
+        await store().set(id, record, 60_000);
+        // node-redis 6 speaks RESP3 and answers with a map, the others with a flat array.
+        const fields = Object.fromEntries(replyPairs(await redis.command(prefix + id, ['HGETALL', prefix + id])));
+        expect(fields).toEqual({
+          m: JSON.stringify(record.meta),
+          'd:a': '1',
+          'd:b': '{"c":[2]}',
+        });
+      });
+
+      it('ids() and clear() use SCAN within the prefix on every node, never KEYS, and escape glob characters', async () => {
+        const root = `${prefix}scan:`;
+        const globby = `${root}[g]*?\\:`;
+        // Keys an unescaped pattern "<root>[g]*?\:*" would also match.
+        const lookalike = `${root}g-lookalike:`;
+        const ids = Array.from({ length: 60 }, (_, i) => `${freshId()}-${i}`);
+        for (const id of ids) await store({ prefix: globby }).set(id, makeRecord({ id }, Date.now()), 60_000);
+        await store({ prefix: lookalike }).set('other', makeRecord({}, Date.now()), 60_000);
+        const keysBefore = await callsOf(topology, 'keys');
+        const listed: string[] = [];
+        for await (const id of store({ prefix: globby }).ids!()) listed.push(id);
+        expect(listed.sort()).toEqual([...ids].sort());
+        const perNode = await keysPerNode(topology, `${root}*`);
+        if (topology === 'cluster') expect(perNode.filter((keys) => keys.length > 0)).toHaveLength(3);
+        await store({ prefix: globby }).clear();
+        for await (const id of store({ prefix: globby }).ids!()) expect.unreachable(`listed ${id} after clear`);
+        expect((await keysPerNode(topology, `${root}*`)).flat()).toEqual([`${lookalike}other`]);
+        expect(await callsOf(topology, 'keys')).toBe(keysBefore);
+        await store({ prefix: lookalike }).clear();
+      });
+
+      it('hashIds keeps no raw id in Redis, and the store still reads, writes and clears', async () => {
+        const hashed = store({ hashIds: true, prefix: `${prefix}h:` });
+        const id = freshId('secret');
+        const record = makeRecord({ a: 1 }, Date.now());
+        await hashed.set(id, record, 60_000);
+        expect(await hashed.get(id)).toEqual(record);
+        const keys = (await keysPerNode(topology, `${prefix}h:*`)).flat();
+        expect(keys).toHaveLength(1);
+        expect(keys[0]).not.toContain(id);
+        expect(keys[0]).toMatch(/^.*h:[A-Za-z0-9_-]{43}$/);
+        expect(await store({ prefix: `${prefix}h:` }).get(id)).toBeUndefined();
+        expect(hashed.ids).toBeUndefined();
+        await hashed.clear();
+        expect(await hashed.get(id)).toBeUndefined();
+      });
+
+      it('corrupt or foreign data reads as missing and never throws', async () => {
+        const cases: [string, string[][]][] = [
+          ['meta not JSON', [['HSET', '@', 'm', '{nope', 'd:a', '1']]],
+          ['meta missing', [['HSET', '@', 'd:a', '1']]],
+          ['meta of the wrong shape', [['HSET', '@', 'm', '{"createdAt":"x"}']]],
+          ['a data field not JSON', [['HSET', '@', 'm', JSON.stringify(makeRecord({}, 1).meta), 'd:a', 'undefined']]],
+          ['a string, not a hash', [['SET', '@', 'hello']]],
+          ['a list, not a hash', [['RPUSH', '@', 'x']]],
+        ];
+        for (const [label, commands] of cases) {
+          const id = freshId();
+          const key = prefix + id;
+          for (const command of commands) await redis.command(key, command.map((arg) => (arg === '@' ? key : arg)));
+          expect(await store().get(id), label).toBeUndefined();
+          await expect(store().touch(id, makeRecord({}, 1).meta, 60_000), label).resolves.toBeUndefined();
+          await expect(store().set(id, makeRecord({ a: 2 }, 1), 60_000, delta(['a'])), label).resolves.toBeUndefined();
+          // A full save replaces whatever was there.
+          await store().set(id, makeRecord({ a: 3 }, 1), 60_000);
+          expect((await store().get(id))?.data, label).toEqual({ a: 3 });
+        }
+      });
+
+      it('keeps a user index (one sorted set in its user\'s slot) alive as long as the sessions it lists', async () => {
+        const userId = freshId('user');
+        const id = freshId();
+        const indexKey = `${prefix}user:{${userId}}`;
+        const record = makeRecord({ userId }, Date.now());
+        await store().set(id, record, 10_000);
+        expect(await redis.command(indexKey, ['TYPE', indexKey])).toBe('zset');
+        expect(await pttlOf(indexKey)).toBeGreaterThan(9_000);
+        await store().touch(id, record.meta, 120_000);
+        expect(await pttlOf(indexKey)).toBeGreaterThan(119_000);
+        // A shorter save later never shortens the index below a session that still needs it.
+        await store().set(freshId(), record, 5_000);
+        expect(await pttlOf(indexKey)).toBeGreaterThan(119_000);
+        expect(await store().sessionsOf!(userId)).toHaveLength(2);
+      });
+
+      it('with hashIds, sessionsOf lists digests and revokeUser still keeps the session named by its raw id', async () => {
+        const hashed = store({ hashIds: true, prefix: `${prefix}hu:` });
+        const userId = freshId('user');
+        const [current, other] = [freshId(), freshId()];
+        await hashed.set(current, makeRecord({ userId }, Date.now()), 60_000);
+        await hashed.set(other, makeRecord({ userId }, Date.now()), 60_000);
+        const listed = (await hashed.sessionsOf!(userId)).map((session) => session.id);
+        expect(listed).toHaveLength(2);
+        expect(listed).not.toContain(current);
+        expect(await hashed.revokeUser!(userId, { except: current })).toBe(1);
+        expect(await hashed.get(current)).toBeDefined();
+        expect(await hashed.get(other)).toBeUndefined();
+        await hashed.clear();
+      });
+
+      // Cluster only: a standalone server has no other node to redirect to.
+      if (topology === 'cluster') it('sends every command to the master that owns its key: no MOVED redirects', async () => {
+        const movedCount = async () =>
+          (await onEachNode(topology, ['INFO', 'errorstats'])).reduce((sum, text) => sum + Number(/errorstat_MOVED:count=(\d+)/.exec(text)?.[1] ?? 0), 0);
+        const before = await movedCount();
+        for (let i = 0; i < 20; i += 1) {
+          const [id, userId] = [freshId(), freshId('user')];
+          await store().set(id, makeRecord({ a: 1, userId }, 1), 60_000);
+          await store().get(id);
+          await store().touch(id, makeRecord({}, 1).meta, 60_000);
+          await store().sessionsOf!(userId);
+          await store().revokeUser!(userId);
+        }
+        expect(await movedCount()).toBe(before);
+      });
+
+      it('a session with many keys saves and deletes them in batches', async () => {
+        const id = freshId();
+        const data = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`k${i}`, i]));
+        await store().set(id, makeRecord(data, Date.now()), 60_000);
+        expect((await store().get(id))?.data).toEqual(data);
+        const keys = Object.keys(data);
+        await store().set(id, makeRecord({}, Date.now()), 60_000, delta(['k0'], keys.slice(1)));
+        expect((await store().get(id))?.data).toEqual({});
+      });
+    });
+  }
+}
+
+describeOn('standalone', 'a RedisCommands shim', () => {
+  it('drives the store through send/nodes/isReady, so any client can be adapted', async () => {
+    const redis = await connect('ioredis 6', 'standalone');
+    const sent: string[] = [];
+    const client = {
+      send: (key: string, args: readonly string[]) => (sent.push(args[0] as string), redis.command(key, args)),
+      nodes: async () => [(args: readonly string[]) => redis.command('', args)],
+      isReady: () => true,
+    };
+    const store = redisStore({ client, prefix: testPrefix('shim') });
+    const id = freshId();
+    await store.set(id, makeRecord({ a: 1 }, 1), 60_000);
+    expect((await store.get(id))?.data).toEqual({ a: 1 });
+    const ids: string[] = [];
+    for await (const listed of store.ids!()) ids.push(listed);
+    expect(ids).toEqual([id]);
+    await store.clear();
+    expect(sent.at(-1)).toBe('HGETALL');
+    await redis.quit();
+  });
+});
+
+describe('options', () => {
+  it.each([
+    [{ prefix: '' }, TypeError],
+    [{ timeoutMs: 0 }, RangeError],
+    [{ timeoutMs: Number.NaN }, RangeError],
+    [{ userIdKey: '' }, TypeError],
+  ])('rejects %o at construction', (options, type) => {
+    const client = { send: async () => null, nodes: async () => [], isReady: () => true };
+    expect(() => redisStore({ client, ...options })).toThrow(type);
+  });
+
+  it('rejects an object that is no Redis client', () => {
+    expect(() => redisStore({ client: {} })).toThrow(/not a node-redis or ioredis client/);
+  });
+});

@@ -1,0 +1,163 @@
+import { expect } from 'vitest';
+import type { Store, UserSession } from '@sess/core';
+import { registerClause, type CaseEnv, type CheckContext, type Clause } from '../check.js';
+import { expireAndExpectGone, freshId, makeRecord, ttls } from '../fixtures.js';
+
+/** These checks put the user id under `userId`, the default user-id key of sess stores. */
+function lacksUserIndex(store: Store): string | undefined {
+  if (store.capabilities.userIndex !== true) return 'store does not declare capabilities.userIndex';
+  if (typeof store.sessionsOf !== 'function' || typeof store.revokeUser !== 'function') {
+    return 'store declares capabilities.userIndex but lacks sessionsOf() or revokeUser()';
+  }
+  return undefined;
+}
+
+function sessionsOf(store: Store, userId: string): Promise<UserSession[]> {
+  return (store.sessionsOf as NonNullable<Store['sessionsOf']>).call(store, userId);
+}
+
+function revokeUser(store: Store, userId: string, except?: string): Promise<number> {
+  return (store.revokeUser as NonNullable<Store['revokeUser']>).call(store, userId, except === undefined ? {} : { except });
+}
+
+/**
+ * A store may list a session under a digest of its id (hashed ids at rest), so checks compare
+ * listings by count and meta, and by id only after finding out which form the store uses.
+ */
+async function listedIds(t: CheckContext, userId: string): Promise<string[]> {
+  return (await sessionsOf(t.store, userId)).map((entry) => entry.id);
+}
+
+async function signIn(store: Store, userId: string, createdAt = Date.now()): Promise<string> {
+  const id = freshId('session');
+  await store.set(id, makeRecord({ userId, other: 1 }, createdAt), 600_000, { set: ['userId', 'other'], deleted: [], created: true });
+  return id;
+}
+
+export const userIndexClause: Clause = {
+  name: 'sessions of a user (capabilities.userIndex)',
+  checks: [
+    {
+      title: 'sessionsOf lists every live session whose data names the user, with its meta times',
+      skipReason: lacksUserIndex,
+      async run(t) {
+        const userId = freshId('user');
+        const now = Date.now();
+        await signIn(t.store, userId, now);
+        await signIn(t.store, userId, now + 1);
+        await signIn(t.store, freshId('someone-else'));
+        const listed = await sessionsOf(t.store, userId);
+        expect(listed).toHaveLength(2);
+        const record = makeRecord({}, now);
+        for (const entry of listed) {
+          expect(entry.touchedAt - entry.createdAt).toBe(0);
+          expect(entry.expiresAt - entry.createdAt).toBe(record.meta.expiresAt - record.meta.createdAt);
+        }
+        expect(listed.map((entry) => entry.createdAt).sort()).toEqual([now, now + 1]);
+      },
+    },
+    {
+      title: 'sessionsOf of a user with no sessions is empty',
+      skipReason: lacksUserIndex,
+      async run(t) {
+        expect(await sessionsOf(t.store, freshId('nobody'))).toEqual([]);
+      },
+    },
+    {
+      title: 'a destroyed session is no longer listed',
+      skipReason: lacksUserIndex,
+      async run(t) {
+        const userId = freshId('user');
+        const [kept, destroyed] = [await signIn(t.store, userId), await signIn(t.store, userId)];
+        await t.store.destroy(destroyed);
+        expect(await listedIds(t, userId)).toHaveLength(1);
+        expect(await t.store.get(kept)).toBeDefined();
+      },
+    },
+    {
+      title: 'an expired session is no longer listed',
+      skipReason: lacksUserIndex,
+      async run(t) {
+        const { short } = ttls(t);
+        const userId = freshId('user');
+        const id = freshId('session');
+        await t.store.set(id, makeRecord({ userId }, Date.now()), short);
+        expect(await listedIds(t, userId)).toHaveLength(1);
+        await expireAndExpectGone(t, id, short);
+        expect(await sessionsOf(t.store, userId)).toEqual([]);
+      },
+    },
+    {
+      title: 'a session that signs out or switches user is listed only under its current user',
+      skipReason: lacksUserIndex,
+      async run(t) {
+        const [alice, bob] = [freshId('alice'), freshId('bob')];
+        const [leaves, switches] = [await signIn(t.store, alice), await signIn(t.store, alice)];
+        await t.store.set(leaves, makeRecord({ other: 1 }, Date.now()), 600_000, { set: [], deleted: ['userId'], created: false });
+        await t.store.set(switches, makeRecord({ userId: bob, other: 1 }, Date.now()), 600_000, { set: ['userId'], deleted: [], created: false });
+        expect(await sessionsOf(t.store, alice)).toEqual([]);
+        expect(await listedIds(t, bob)).toHaveLength(1);
+      },
+    },
+    {
+      title: 'a session kept alive by touch stays listed after its first lifetime',
+      skipReason: lacksUserIndex,
+      async run(t) {
+        const { short, long } = ttls(t);
+        const userId = freshId('user');
+        const id = freshId('session');
+        const witness = freshId('witness');
+        const record = makeRecord({ userId }, Date.now());
+        await t.store.set(id, record, short);
+        await t.store.set(witness, makeRecord({}, Date.now()), short);
+        // Without touch(), core re-saves the record to extend it; either must extend the listing.
+        if (t.store.touch === undefined) await t.store.set(id, record, long);
+        else await t.store.touch(id, record.meta, long);
+        await expireAndExpectGone(t, witness, short);
+        expect(await listedIds(t, userId)).toHaveLength(1);
+      },
+    },
+    {
+      title: 'revokeUser destroys every session of the user, returns how many, and leaves other users alone',
+      skipReason: lacksUserIndex,
+      async run(t) {
+        const userId = freshId('user');
+        const ids = [await signIn(t.store, userId), await signIn(t.store, userId), await signIn(t.store, userId)];
+        const other = await signIn(t.store, freshId('someone-else'));
+        expect(await revokeUser(t.store, userId)).toBe(3);
+        for (const id of ids) expect(await t.store.get(id)).toBeUndefined();
+        expect(await sessionsOf(t.store, userId)).toEqual([]);
+        expect(await t.store.get(other)).toBeDefined();
+        expect(await revokeUser(t.store, userId)).toBe(0);
+      },
+    },
+    {
+      title: 'revokeUser with except keeps that one session',
+      skipReason: lacksUserIndex,
+      async run(t) {
+        const userId = freshId('user');
+        const [current, stolen] = [await signIn(t.store, userId), await signIn(t.store, userId)];
+        expect(await revokeUser(t.store, userId, current)).toBe(1);
+        expect(await t.store.get(current)).toBeDefined();
+        expect(await t.store.get(stolen)).toBeUndefined();
+        expect(await listedIds(t, userId)).toHaveLength(1);
+      },
+    },
+    {
+      title: 'a delta save after revokeUser does not bring the session back into the listing',
+      skipReason: lacksUserIndex,
+      async run(t) {
+        const userId = freshId('user');
+        const id = await signIn(t.store, userId);
+        await revokeUser(t.store, userId);
+        await t.store.set(id, makeRecord({ userId, other: 2 }, Date.now()), 600_000, { set: ['other'], deleted: [], created: false });
+        expect(await t.store.get(id)).toBeUndefined();
+        expect(await sessionsOf(t.store, userId)).toEqual([]);
+      },
+    },
+  ],
+};
+
+export function userIndexCases(env: CaseEnv): void {
+  registerClause(userIndexClause, env);
+}
