@@ -1,0 +1,65 @@
+/** Real HTTP: a server on a loopback port and a client that keeps cookies like a browser. */
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Served {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Serves a Node request listener on 127.0.0.1 and an ephemeral port. */
+export function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Served> {
+  return new Promise((resolve) => {
+    const server = createServer(handler);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        close: () =>
+          new Promise((done) => {
+            server.closeAllConnections();
+            server.close(() => done());
+          }),
+      });
+    });
+  });
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly body: string;
+  readonly headers: Headers;
+  readonly setCookies: string[];
+}
+
+/** One browser: sends its jar, applies every Set-Cookie it gets back (Max-Age=0 deletes). */
+export class Client {
+  readonly jar = new Map<string, string>();
+  constructor(private readonly base: string) {}
+
+  async request(path: string, init: RequestInit = {}): Promise<Reply> {
+    const headers = new Headers(init.headers);
+    const cookie = [...this.jar].map(([name, value]) => `${name}=${value}`).join('; ');
+    if (cookie !== '') headers.set('cookie', cookie);
+    const response = await fetch(`${this.base}${path}`, { ...init, headers, redirect: 'manual' });
+    const setCookies = response.headers.getSetCookie();
+    for (const line of setCookies) {
+      const [pair = '', ...attributes] = line.split(';');
+      const name = pair.slice(0, pair.indexOf('='));
+      const expired = attributes.some((attribute) => /^\s*max-age=0$/i.test(attribute));
+      if (expired) this.jar.delete(name);
+      else this.jar.set(name, pair.slice(pair.indexOf('=') + 1));
+    }
+    return { status: response.status, body: await response.text(), headers: response.headers, setCookies };
+  }
+
+  post(path: string): Promise<Reply> {
+    return this.request(path, { method: 'POST' });
+  }
+}
+
+/** The Set-Cookie lines of a reply for one cookie name. */
+export function cookiesNamed(reply: Reply, name: string): string[] {
+  return reply.setCookies.filter((line) => line.startsWith(`${name}=`));
+}

@@ -1,0 +1,58 @@
+/**
+ * What an adapter's harness provides: an app with the routes below, built from the options the
+ * suite passes, served over real HTTP. Routes answer with a short text body and status 200
+ * unless said otherwise; "views" and "user" are session keys.
+ *
+ * | route | does |
+ * |---|---|
+ * | `GET /plain` | never touches the session; body `plain` |
+ * | `GET /count` | `views = (views ?? 0) + 1`; body `views <n>` |
+ * | `GET /read` | reads `views`; body its value or `0` |
+ * | `POST /login` | `regenerate()`, then `user = 'ada'`; body the new id |
+ * | `GET /me` | body `user` or `nobody` |
+ * | `POST /logout` | `destroy()` (the adapter's idiom); body `bye` |
+ * | `POST /clear` | removes every key; body `cleared` |
+ * | `POST /save` | `save()` without changing anything; body `saved` |
+ * | `POST /reload` | `views = 99`, then `reload()`; body `views` after the reload |
+ * | `GET /touch` | `touch()`; body `touched` |
+ * | `GET /boom` | `views += 1`, then answers status 500 without throwing; body `boom` |
+ * | `GET /throw` | `views += 1`, then throws an Error (the framework answers 500) |
+ * | `GET /expiry/:seconds` | `views += 1`, then `setExpiry(seconds)` (`0`: browser session) |
+ * | `GET /test-cookie/set` | `setTestCookie()` |
+ * | `GET /test-cookie/check` | body `true` or `false` from `testCookieWorked()` |
+ * | `GET /test-cookie/delete` | `deleteTestCookie()` |
+ * | `GET /app-cookie` | `views += 1`, then the app appends `Set-Cookie: <name>=from-app; Path=/` itself |
+ * | `GET /cache-control` | `views += 1`, then the app sets `Cache-Control: no-store` |
+ */
+import type { Store } from '@sess/core';
+
+/** Options the suite starts an app with; the harness maps them onto its adapter's options. */
+export interface AdapterOptions {
+  readonly secret: string;
+  readonly store: Store;
+  /** Epoch ms; the adapter must pass it to the core (its `clock` option). */
+  readonly clock: () => number;
+  /** Cookie name; the adapter's default is `sid` and the suite assumes it when absent. */
+  readonly name?: string;
+  readonly rolling?: boolean;
+  readonly idleTimeoutMs?: number;
+  readonly absoluteTimeoutMs?: number;
+  readonly cookie?: { readonly path?: string; readonly domain?: string };
+  /**
+   * Trust `X-Forwarded-Proto` for `secure: 'auto'` (Express `proxy`/`trust proxy`, Koa
+   * `app.proxy`, h3 `proxy`). `false` or absent: only the connection counts.
+   */
+  readonly trustProxy?: boolean;
+}
+
+export interface StartedApp {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export interface AdapterHarness {
+  /** Shown in the describe title: `adapter conformance: ${name}`. */
+  readonly name: string;
+  /** Builds the app with the contract's routes and serves it on loopback. */
+  start(options: AdapterOptions): Promise<StartedApp>;
+}

@@ -1,0 +1,11 @@
+/**
+ * @sess/adapter-test: the HTTP conformance suite every sess adapter passes (private). An
+ * adapter's `test/conformance.test.ts` builds an app with the routes of `contract.ts` and calls
+ * `runAdapterConformance({ name, start })` once per framework major.
+ */
+export { runAdapterConformance } from './conformance.js';
+export type { AdapterHarness, AdapterOptions, StartedApp } from './contract.js';
+export { Client, cookiesNamed, listen } from './client.js';
+export type { Reply, Served } from './client.js';
+export { fakeClock, inspectableStore } from './store.js';
+export type { FakeClock, InspectableStore } from './store.js';

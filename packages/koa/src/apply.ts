@@ -1,0 +1,32 @@
+/** Koa's half of the lifecycle: the HTTP effects, applied with Koa's own response API. */
+import type { Context } from 'koa';
+import { assertNever, serializeCookie, serializeDeletion } from '@sess/core';
+import type { HttpEffect } from '@sess/core';
+
+export function applyEffects(ctx: Context, effects: readonly HttpEffect[]): void {
+  for (const effect of effects) {
+    switch (effect.type) {
+      case 'cookie.set':
+        ctx.append('Set-Cookie', serializeCookie(effect.name, effect.value, effect.attributes));
+        break;
+      case 'cookie.delete':
+        ctx.append('Set-Cookie', serializeDeletion(effect.name, effect.attributes));
+        break;
+      case 'header.vary':
+        ctx.vary(effect.value);
+        break;
+      case 'header.cacheControl':
+        ctx.set('Cache-Control', effect.value);
+        break;
+      default:
+        assertNever(effect);
+    }
+  }
+}
+
+/** Names of the cookies the response already sets, to let the core keep its hands off them. */
+export function setCookieNames(ctx: Context): string[] {
+  // Koa 2 answers '' for a missing header, Koa 3 undefined.
+  const value = (ctx.response.get('set-cookie') as string | string[] | undefined) || [];
+  return (Array.isArray(value) ? value : [value]).map((cookie) => cookie.slice(0, cookie.indexOf('=')).trim());
+}

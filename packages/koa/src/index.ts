@@ -1,0 +1,197 @@
+/**
+ * @sess/koa: koa-session's shape on the sess core, for Koa 2 and 3. Server-side sessions: the
+ * cookie carries a signed id, the data lives in the store.
+ *
+ * The adapter only translates: it reads the request's facts, commits after `await next()`
+ * (before Koa responds) and applies the effects the core returns. Every session decision is in
+ * `@sess/core`.
+ */
+import type { Context, Middleware } from 'koa';
+import { SessConfigError, SessError, createSessionManager } from '@sess/core';
+import type { Session as CoreSession, SessionManagerOptions, Store } from '@sess/core';
+import { memoryStore } from '@sess/store-memory';
+import { applyEffects, setCookieNames } from './apply.js';
+import { replaceData, sessionView } from './view.js';
+import type { KoaSession } from './view.js';
+
+export type { KoaSession, SessionData, SessionMethods } from './view.js';
+export type { Store } from '@sess/core';
+export { memoryStore } from '@sess/store-memory';
+
+declare module 'koa' {
+  interface ExtendableContext {
+    /** The session. Assign `null` to destroy it, or an object to replace its data. */
+    session: KoaSession;
+    /** The session id, once the session has one. */
+    readonly sessionId: string | undefined;
+  }
+}
+
+export interface SessionOptions {
+  /** One secret or several (the first signs, all verify); each at least 32 bytes. */
+  secret: string | readonly string[];
+  /** Where sessions live. Default `memoryStore()` (one process, lost on restart). */
+  store?: Store;
+  /** Cookie name (koa-session's option). Default `'sid'`. */
+  key?: string;
+  /** Cookie name, as the other sess adapters call it. Give `key` or `name`, not both. */
+  name?: string;
+  /** Lifetime in ms, or `'session'` for a cookie that ends with the browser. Default 24 hours. */
+  maxAge?: number | 'session';
+  /** Re-send the cookie and extend the session on every request that uses it. Default `false`. */
+  rolling?: boolean;
+  /** koa-session's `renew`: re-send and extend only once less than half the lifetime is left. */
+  renew?: boolean;
+  /** Accepted as `true` only: sess cookies are always signed (HMAC-SHA256 with `secret`). */
+  signed?: boolean;
+  /** Default `true`. */
+  httpOnly?: boolean;
+  /** Default `'auto'`: Secure exactly when `ctx.secure` (Koa's `app.proxy` decides about proxies). */
+  secure?: boolean | 'auto';
+  /** Default `'lax'`. `true` means `'strict'`, `false` means `'lax'`. */
+  sameSite?: boolean | 'lax' | 'strict' | 'none';
+  /** Default `'/'`. */
+  path?: string;
+  domain?: string;
+  partitioned?: boolean;
+  priority?: 'low' | 'medium' | 'high';
+  /** Makes new ids (22-128 characters of A-Z a-z 0-9 _ -). Called without `ctx`. */
+  genid?: () => string;
+  /** End a session after this many ms without a request that uses it. */
+  idleTimeoutMs?: number;
+  /** End a session this many ms after it was created, however active. */
+  absoluteTimeoutMs?: number;
+  /** With `rolling` or an idle timeout, touch the store at most this often (ms). Default 0. */
+  touchAfterMs?: number;
+  /** Save even when the response is >= 500. Default `false`. */
+  saveOnServerError?: boolean;
+  /** Give up on a store call after this many ms (then 503). Default 5000. */
+  storeTimeoutMs?: number;
+  /** Epoch ms. Default `Date.now`; tests pass a fake clock. */
+  clock?: () => number;
+}
+
+type Defined<T> = { [K in keyof T]?: Exclude<T[K], undefined> };
+
+function defined<T extends object>(value: T): Defined<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as Defined<T>;
+}
+
+function managerOptions(options: SessionOptions): SessionManagerOptions {
+  if (options.signed === false) {
+    throw new SessConfigError('signed: false is not supported: sess cookies always carry an HMAC of the id; remove the option');
+  }
+  if (options.key !== undefined && options.name !== undefined && options.key !== options.name) {
+    throw new SessConfigError(`key ${JSON.stringify(options.key)} and name ${JSON.stringify(options.name)} disagree: give one`);
+  }
+  const { maxAge } = options;
+  if (maxAge !== undefined && maxAge !== 'session' && typeof maxAge !== 'number') {
+    throw new SessConfigError(`maxAge must be a number of ms or 'session', got ${JSON.stringify(maxAge)}`);
+  }
+  const maxAgeMs = typeof maxAge === 'number' ? maxAge : undefined;
+  // renew is "rolling, but only in the second half of the lifetime": a touch due after half of it.
+  const renew = options.renew === true && options.rolling !== true;
+  const sameSite = options.sameSite === true ? 'strict' : options.sameSite === false || options.sameSite === undefined ? 'lax' : options.sameSite;
+  return {
+    ...defined({
+      name: options.key ?? options.name,
+      maxAgeMs,
+      generateId: options.genid,
+      idleTimeoutMs: options.idleTimeoutMs,
+      absoluteTimeoutMs: options.absoluteTimeoutMs,
+      touchAfterMs: renew ? (options.touchAfterMs ?? (maxAgeMs ?? 86_400_000) / 2) : options.touchAfterMs,
+      saveOnServerError: options.saveOnServerError,
+      storeTimeoutMs: options.storeTimeoutMs,
+      clock: options.clock,
+    }),
+    secret: options.secret,
+    store: options.store ?? memoryStore(),
+    rolling: options.rolling === true || renew,
+    expireAtBrowserClose: maxAge === 'session',
+    cookie: {
+      ...defined({ domain: options.domain, partitioned: options.partitioned, priority: options.priority }),
+      httpOnly: options.httpOnly ?? true,
+      secure: options.secure ?? 'auto',
+      sameSite,
+      path: options.path ?? '/',
+    },
+  };
+}
+
+/** A store failure becomes an HTTP error Koa's error handling understands (503 by default). */
+function toKoaError(ctx: Context, error: unknown): never {
+  if (error instanceof SessError) ctx.throw(error.statusHint, error);
+  throw error;
+}
+
+async function commit(ctx: Context, core: CoreSession, destroying: Promise<void>, name: string, status: number): Promise<void> {
+  // A destroy started by `ctx.session = null` must have succeeded before any 2xx goes out.
+  await destroying;
+  const effects = await core.commit({
+    status,
+    cookieAlreadySet: setCookieNames(ctx).includes(name),
+    cacheControlSet: Boolean(ctx.response.get('cache-control')),
+  });
+  // An app that wrote to `ctx.res` itself (`ctx.respond = false`) has sent its headers: the
+  // store is written, but Koa would throw on a header set now.
+  if (!ctx.headerSent) applyEffects(ctx, effects);
+}
+
+/**
+ * The session middleware. Validates `options` once (throwing `SessConfigError` for a short
+ * secret, `signed: false` or bad numbers), then per request: verifies the cookie, loads the
+ * record it names (one store read, none without a valid cookie), exposes `ctx.session`, and
+ * commits after `await next()`, before Koa writes the response. A failed store call is thrown
+ * as an HTTP error with status 503 (`SessStoreError` with `status` set), so Koa answers 503.
+ *
+ * @example
+ * ```ts
+ * import Koa from 'koa';
+ * import { session } from '@sess/koa';
+ *
+ * const app = new Koa();
+ * app.use(session({ secret: process.env.SESSION_SECRET! }));
+ * app.use((ctx) => {
+ *   ctx.session.views = (ctx.session.views ?? 0) + 1;
+ *   ctx.body = `views: ${ctx.session.views}`;
+ * });
+ * ```
+ */
+export function session(options: SessionOptions): Middleware {
+  const manager = createSessionManager(Object.freeze(managerOptions(options)));
+
+  return async function sessionMiddleware(ctx, next) {
+    // Mounted twice (or a router re-entering): the first one owns the session.
+    if (Object.hasOwn(ctx, 'session')) return next();
+    const core = manager.begin({ cookieHeader: ctx.get('cookie') || undefined, secure: ctx.secure });
+    const view = sessionView(core);
+    let destroying: Promise<void> = Promise.resolve();
+    Object.defineProperties(ctx, {
+      session: {
+        get: () => view,
+        set(value: unknown) {
+          if (value === null) {
+            destroying = core.destroy();
+            destroying.catch(() => undefined);
+          } else if (typeof value === 'object') replaceData(core, value as object);
+          else throw new TypeError('ctx.session can only be set to null or an object');
+        },
+        configurable: true,
+        enumerable: true,
+      },
+      sessionId: { get: () => core.id, configurable: true, enumerable: true },
+    });
+
+    await core.load().catch((error: unknown) => toKoaError(ctx, error));
+    try {
+      await next();
+    } catch (error) {
+      // Koa answers a thrown error itself and drops every header set so far, so the session is
+      // committed as the server error it becomes: nothing saved, no cookie to lose.
+      await commit(ctx, core, destroying, manager.name, 500).catch(() => undefined);
+      // A failed regenerate, destroy or reload reaches here as the store's error.
+      toKoaError(ctx, error);
+    }
+    await commit(ctx, core, destroying, manager.name, ctx.status).catch((error: unknown) => toKoaError(ctx, error));
+  };
+}

@@ -1,0 +1,141 @@
+/** Koa-specific behaviour beyond the shared conformance suite: options and the ctx.session API. */
+import Koa3 from 'koa';
+import type { Context } from 'koa';
+import Koa2 from 'koa2';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Client, cookiesNamed, fakeClock, inspectableStore, listen } from '@sess/adapter-test';
+import type { Served } from '@sess/adapter-test';
+import { session } from '../src/index.js';
+import type { SessionOptions } from '../src/index.js';
+
+declare module '../src/index.js' {
+  interface SessionData {
+    n?: number;
+    a?: number;
+    b?: number;
+  }
+}
+
+const SECRET = 'koa-adapter-test-secret-of-at-least-32-bytes';
+const servers: Served[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+describe.each([
+  ['Koa 2', Koa2],
+  ['Koa 3', Koa3],
+] as const)('%s', (_, Koa) => {
+  async function start(options: Partial<SessionOptions>, handler: (ctx: Context) => unknown | Promise<unknown>) {
+    const clock = fakeClock();
+    const store = inspectableStore(clock);
+    const app = new Koa();
+    app.silent = true;
+    app.use(session({ secret: SECRET, store, clock: clock.now, ...options }));
+    app.use(async (ctx) => {
+      ctx.body = String(await handler(ctx));
+    });
+    const served = await listen(app.callback());
+    servers.push(served);
+    return { client: new Client(served.url), store, clock };
+  }
+
+  it("maxAge: 'session' makes a browser-session cookie; a number is ms", async () => {
+    const browser = await start({ maxAge: 'session' }, (ctx) => (ctx.session.n = 1));
+    expect(cookiesNamed(await browser.client.request('/'), 'sid')[0]).not.toMatch(/Max-Age|Expires/);
+    const short = await start({ maxAge: 60_000 }, (ctx) => (ctx.session.n = 1));
+    expect(cookiesNamed(await short.client.request('/'), 'sid')[0]).toMatch(/; Max-Age=60;/);
+  });
+
+  it('key names the cookie, as in koa-session', async () => {
+    const { client } = await start({ key: 'koa.sess' }, (ctx) => (ctx.session.n = 1));
+    expect(cookiesNamed(await client.request('/'), 'koa.sess')).toHaveLength(1);
+  });
+
+  it('renew re-sends the cookie only once less than half the lifetime is left', async () => {
+    const { client, clock } = await start({ renew: true, maxAge: 60_000 }, (ctx) => String(ctx.session.n ?? (ctx.session.n = 1)));
+    await client.request('/');
+    clock.advance(20_000);
+    expect((await client.request('/')).setCookies).toEqual([]);
+    clock.advance(15_000);
+    expect(cookiesNamed(await client.request('/'), 'sid')).toEqual([expect.stringContaining('Max-Age=60;')]);
+  });
+
+  it('ctx.session.maxAge reads the remaining life and sets this session\u2019s lifetime', async () => {
+    const { client } = await start({}, (ctx) => {
+      ctx.session.n = 1;
+      ctx.session.maxAge = 30_000;
+      return ctx.session.maxAge;
+    });
+    const reply = await client.request('/');
+    expect(reply.body).toBe('30000');
+    expect(cookiesNamed(reply, 'sid')[0]).toMatch(/; Max-Age=30;/);
+  });
+
+  it('ctx.session.toJSON() and Object.keys give the data; method names cannot be overwritten', async () => {
+    const { client } = await start({}, (ctx) => {
+      ctx.session.user = 'ada';
+      expect(Reflect.set(ctx.session, 'save', 1)).toBe(false);
+      return JSON.stringify([ctx.session, Object.keys(ctx.session)]);
+    });
+    expect((await client.request('/')).body).toBe('[{"user":"ada"},["user"]]');
+  });
+
+  it('ctx.session = { ... } replaces the data; other values are refused', async () => {
+    const { client } = await start({}, (ctx) => {
+      ctx.session.a = 1;
+      ctx.session = { b: 2 } as never;
+      expect(() => (ctx.session = 'x' as never)).toThrow(/null or an object/);
+      return JSON.stringify(ctx.session);
+    });
+    expect((await client.request('/')).body).toBe('{"b":2}');
+  });
+
+  it('a thrown HttpError (ctx.throw(401)) after a write saves nothing: Koa drops the headers too', async () => {
+    const { client, store } = await start({}, (ctx) => {
+      ctx.session.n = 1;
+      ctx.throw(401);
+    });
+    const reply = await client.request('/');
+    expect(reply.status).toBe(401);
+    expect(reply.setCookies).toEqual([]);
+    expect(store.calls.set).toBe(0);
+  });
+
+  it('a failed store write answers exactly 503 through Koa\u2019s error handling', async () => {
+    const { client, store } = await start({}, (ctx) => (ctx.session.n = 1));
+    store.failing.add('set');
+    const reply = await client.request('/');
+    expect(reply.status).toBe(503);
+    expect(reply.body).toBe('Service Unavailable');
+  });
+
+  it('a second session() on the same app leaves the first in charge', async () => {
+    const clock = fakeClock();
+    const app = new Koa();
+    app.use(session({ secret: SECRET, clock: clock.now }));
+    app.use(session({ secret: SECRET, clock: clock.now }));
+    app.use((ctx) => {
+      ctx.session.n = 1;
+      ctx.body = 'ok';
+    });
+    const served = await listen(app.callback());
+    servers.push(served);
+    expect(cookiesNamed(await new Client(served.url).request('/'), 'sid')).toHaveLength(1);
+  });
+});
+
+describe('options', () => {
+  it('refuses signed: false, key and name that disagree, a bad maxAge and a short secret at construction', () => {
+    expect(() => session({ secret: SECRET, signed: false })).toThrow(/signed: false is not supported/);
+    expect(() => session({ secret: SECRET, signed: true })).not.toThrow();
+    expect(() => session({ secret: SECRET, key: 'a', name: 'b' })).toThrow(/disagree/);
+    expect(() => session({ secret: SECRET, maxAge: '1d' as never })).toThrow(/maxAge/);
+    expect(() => session({ secret: 'short' })).toThrow(/32 bytes|at least/);
+  });
+
+  it('does not write to the options it was given', () => {
+    const options = Object.freeze({ secret: SECRET, renew: true, maxAge: 'session' as const });
+    expect(() => session(options)).not.toThrow();
+  });
+});
