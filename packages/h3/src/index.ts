@@ -8,7 +8,7 @@
  */
 import { HTTPError, getRequestProtocol, toResponse } from 'h3';
 import type { H3Event, Middleware } from 'h3';
-import { SessError } from '@sess/core';
+import { SessError, createSessionContext } from '@sess/core';
 import type { HttpEffect, Session as CoreSession } from '@sess/core';
 import { applyEffects } from './apply.js';
 import { configure, cookieNames, sessionOf } from './options.js';
@@ -25,7 +25,7 @@ export interface SessionData {}
 /** The session of one request: h3's `{ id, data, update, clear }` plus the sess operations. */
 export type H3Session = SessionView<SessionData>;
 export type SessionUpdate = Update<SessionData>;
-export type { Store } from '@sess/core';
+export type { SessionEvent, Store } from '@sess/core';
 export { memoryStore } from '@sess/store-memory';
 
 declare module 'h3' {
@@ -89,20 +89,34 @@ function withEffects(response: Response, effects: readonly HttpEffect[]): Respon
  * });
  * ```
  */
-export function session(options: SessionOptions): Middleware {
+const context = createSessionContext<H3Session>('@sess/h3');
+
+/**
+ * The current request's session, from any function the request calls, without passing the
+ * event down (it is not loaded yet: `await getSession().load()` before the first read).
+ * Needs `session({ ..., asyncContext: true })`.
+ *
+ * @throws SessUsageError outside such a request.
+ */
+export function getSession(): H3Session {
+  return context.get();
+}
+
+export function session(options: SessionOptions<H3Event>): Middleware {
   const { manager, proxy } = configure(options);
 
   return async function sessionMiddleware(event, next) {
     // Mounted twice: the first one owns the session.
     if (event.context.session !== undefined) return next();
     const secure = getRequestProtocol(event, { xForwardedProto: proxy }) === 'https';
-    const core = manager.begin({ cookieHeader: event.req.headers.get('cookie') ?? undefined, secure });
+    const core = manager.begin({ cookieHeader: event.req.headers.get('cookie') ?? undefined, secure, readOnly: options.readOnly?.(event) ?? false });
     // Lazy (design §2.2): the record is read by the first `useSession`, so a route that never
     // asks for the session costs no store call.
-    event.context.session = sessionView(core) as H3Session;
+    const view = sessionView(core) as H3Session;
+    event.context.session = view;
     let response: Response;
     try {
-      response = await toResponse(await next(), event);
+      response = await toResponse(await (options.asyncContext === true ? context.run(view, next) : next()), event);
     } catch (thrown) {
       // A failed regenerate, destroy or reload reaches here as the store's error.
       const error = asHttpError(thrown);

@@ -8,11 +8,22 @@ import { memoryStore } from '@sess/store-memory';
  * `storeTimeoutMs`, `clock` and `cookie` (`httpOnly`, `secure: 'auto'`, `sameSite`, `path`,
  * `domain`, `partitioned`, `priority`) are the core's, documented in `@sess/core`.
  */
-export interface SessionOptions
+export interface SessionOptions<Event = unknown>
   extends Partial<
     Pick<
       SessionManagerOptions,
-      'idleTimeoutMs' | 'absoluteTimeoutMs' | 'touchAfterMs' | 'saveOnServerError' | 'storeTimeoutMs' | 'clock' | 'rolling' | 'generateId' | 'cookie'
+      | 'idleTimeoutMs'
+      | 'absoluteTimeoutMs'
+      | 'touchAfterMs'
+      | 'saveOnServerError'
+      | 'storeTimeoutMs'
+      | 'clock'
+      | 'rolling'
+      | 'generateId'
+      | 'cookie'
+      | 'onEvent'
+      | 'migrate'
+      | 'schema'
     >
   > {
   /** One secret or several (the first signs, all verify); each at least 32 bytes. h3 calls it `password`. */
@@ -25,6 +36,10 @@ export interface SessionOptions
   maxAge?: number | 'session';
   /** Trust `X-Forwarded-Proto` when deciding whether the request is secure. Default `false`. */
   proxy?: boolean;
+  /** Requests whose session is loaded but never written; changing it there throws `SessUsageError`. */
+  readOnly?: (event: Event) => boolean;
+  /** Makes `getSession()` work anywhere inside the request (AsyncLocalStorage; h3 v2 only). Default `false`. */
+  asyncContext?: boolean;
 }
 
 type Defined<T> = { [K in keyof T]?: Exclude<T[K], undefined> };
@@ -38,7 +53,7 @@ export interface Configured {
   readonly proxy: boolean;
 }
 
-export function configure(options: SessionOptions): Configured {
+export function configure<Event>(options: SessionOptions<Event>): Configured {
   const { maxAge } = options;
   if (maxAge !== undefined && maxAge !== 'session' && typeof maxAge !== 'number') {
     throw new SessConfigError(`maxAge must be a number of seconds or 'session', got ${JSON.stringify(maxAge)}`);
@@ -56,6 +71,9 @@ export function configure(options: SessionOptions): Configured {
         saveOnServerError: options.saveOnServerError,
         storeTimeoutMs: options.storeTimeoutMs,
         clock: options.clock,
+        onEvent: options.onEvent,
+        migrate: options.migrate,
+        schema: options.schema,
       }),
       secret: options.secret,
       store: options.store ?? memoryStore(),

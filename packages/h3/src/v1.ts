@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { SessError } from '@sess/core';
+import { SessConfigError, SessError } from '@sess/core';
 import { applyEffects } from './apply.js';
 import type { HeaderTarget } from './apply.js';
 import { commitBeforeHeaders } from './hold.js';
@@ -23,7 +23,7 @@ export interface SessionData {}
 /** The session of one request: h3's `{ id, data, update, clear }` plus the sess operations. */
 export type H3Session = SessionView<SessionData>;
 export type SessionUpdate = Update<SessionData>;
-export type { Store } from '@sess/core';
+export type { SessionEvent, Store } from '@sess/core';
 export { memoryStore } from '@sess/store-memory';
 
 /** The part of an h3 v1 `H3Event` the adapter uses. */
@@ -98,14 +98,16 @@ function answerFailure(res: ServerResponse, error: unknown, end: () => void): vo
  * }));
  * ```
  */
-export function session(options: SessionOptions): SessionHandler {
+export function session(options: SessionOptions<H3V1Event>): SessionHandler {
+  // h3 v1 runs middleware one after another, not nested, so no async context can span the handler.
+  if (options.asyncContext === true) throw new SessConfigError('asyncContext needs h3 v2 (@sess/h3); h3 v1 runs handlers outside the middleware');
   const { manager, proxy } = configure(options);
 
   const handler = async (event: H3V1Event): Promise<void> => {
     // Mounted twice: the first one owns the session.
     if (event.context.session !== undefined) return;
     const { req, res } = event.node;
-    const core = manager.begin({ cookieHeader: req.headers.cookie, secure: isSecure(req, proxy) });
+    const core = manager.begin({ cookieHeader: req.headers.cookie, secure: isSecure(req, proxy), readOnly: options.readOnly?.(event) ?? false });
     // Lazy (design §2.2): the record is read by the first `useSession`.
     event.context.session = sessionView(core) as H3Session;
     commitBeforeHeaders(

@@ -34,6 +34,10 @@ export interface SessionView<Data> {
   setTestCookie(): void;
   testCookieWorked(): boolean;
   deleteTestCookie(): void;
+  /** Keeps a message for the next request that takes it. */
+  flash(kind: string, message: unknown): void;
+  /** The flash messages of `kind` (or all), removed as they are read. */
+  takeFlash(kind?: string): unknown[];
 }
 
 function dataView(core: CoreSession): Record<string, unknown> {
@@ -84,6 +88,8 @@ export function sessionView(core: CoreSession): SessionView<Record<string, unkno
     setTestCookie: () => core.setTestCookie(),
     testCookieWorked: () => core.testCookieWorked(),
     deleteTestCookie: () => core.deleteTestCookie(),
+    flash: (kind: string, message: unknown) => core.flash(kind, message),
+    takeFlash: (kind?: string) => core.takeFlash(kind),
   });
   return view;
 }

@@ -5,8 +5,9 @@ import { createApp, eventHandler, sendRedirect, toNodeListener } from 'h3v1';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, cookiesNamed, fakeClock, inspectableStore, listen } from '@sess/adapter-test';
 import type { Served } from '@sess/adapter-test';
-import { session, useSession } from '../src/index.js';
-import type { SessionOptions } from '../src/index.js';
+import { getSession, session, useSession } from '../src/index.js';
+import { hashId } from '@sess/core';
+import type { SessionEvent, SessionOptions } from '../src/index.js';
 import * as v1 from '../src/v1.js';
 
 declare module '../src/index.js' {
@@ -27,7 +28,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
 
-async function startV2(options: Partial<SessionOptions>, handler: (event: H3Event) => unknown) {
+async function startV2(options: Partial<SessionOptions<H3Event>>, handler: (event: H3Event) => unknown) {
   const clock = fakeClock();
   const store = inspectableStore(clock);
   const app = new H3({ silent: true });
@@ -137,6 +138,65 @@ describe('h3 v2', () => {
     expect(message).toMatch(/register session\(\{ \.\.\. \}\) with app\.use\(\)/);
   });
 
+  it('flash messages survive one request and are read once', async () => {
+    const { client } = await startV2({}, async (event) => {
+      const s = await useSession(event);
+      if (event.url.pathname === '/set') return s.flash('info', 'saved') ?? 'ok';
+      return s.takeFlash('info');
+    });
+    await client.request('/set');
+    expect((await client.request('/take')).body).toBe('["saved"]');
+    expect((await client.request('/take')).body).toBe('[]');
+  });
+
+  it('a read-only route reads the session, refuses to change it, and writes nothing', async () => {
+    const { client, store } = await startV2({ rolling: true, readOnly: (event) => event.url.pathname.startsWith('/api/') }, async (event) => {
+      const s = await useSession(event);
+      if (event.url.pathname === '/api/write') s.data.n = 99;
+      else if (!event.url.pathname.startsWith('/api/')) s.data.n = 1;
+      return String(s.data.n);
+    });
+    await client.request('/');
+    const writes = store.calls.set + store.calls.touch;
+    const read = await client.request('/api/read');
+    expect([read.body, read.setCookies]).toEqual(['1', []]);
+    expect((await client.request('/api/write')).status).toBe(500);
+    expect(store.calls.set + store.calls.touch).toBe(writes);
+  });
+
+  it('reports created and destroyed to onEvent, with hashed ids only', async () => {
+    const events: SessionEvent[] = [];
+    const { client } = await startV2({ onEvent: (event) => void events.push(event) }, async (event) => {
+      const s = await useSession(event);
+      if (event.url.pathname === '/out') await s.destroy();
+      else s.data.n = 1;
+      return 'ok';
+    });
+    await client.request('/');
+    const id = client.jar.get('sid')?.split('.')[0] as string;
+    await client.request('/out');
+    expect(events).toEqual([
+      { type: 'created', idHash: hashId(id) },
+      { type: 'destroyed', idHash: hashId(id) },
+    ]);
+  });
+
+  it('getSession() finds the session anywhere inside the request with asyncContext, and only then', async () => {
+    const current = async () => {
+      const s = getSession();
+      await s.load();
+      return String(s.data.n ?? 'none');
+    };
+    const { client } = await startV2({ asyncContext: true }, async (event) => {
+      if (event.url.pathname === '/set') (await useSession(event)).data.n = 7;
+      return current();
+    });
+    expect((await client.request('/')).body).toBe('none');
+    expect((await client.request('/set')).body).toBe('7');
+    const without = await startV2({}, () => current().catch(() => 'no context'));
+    expect((await without.client.request('/')).body).toBe('no context');
+  });
+
   it('refuses a short secret and a bad maxAge at construction', () => {
     expect(() => session({ secret: 'short' })).toThrow(/32 bytes|at least/);
     expect(() => session({ secret: SECRET, maxAge: '1d' as never })).toThrow(/maxAge/);
@@ -145,16 +205,45 @@ describe('h3 v2', () => {
 });
 
 describe('h3 v1', () => {
-  async function startV1(handler: Parameters<typeof eventHandler>[0]) {
+  async function startV1(handler: Parameters<typeof eventHandler>[0], options: Partial<v1.SessionOptions<v1.H3V1Event>> = {}) {
     const clock = fakeClock();
     const store = inspectableStore(clock);
     const app = createApp();
-    app.use(v1.session({ secret: SECRET, store, clock: clock.now }));
+    app.use(v1.session({ secret: SECRET, store, clock: clock.now, ...options }));
     app.use(eventHandler(handler));
     const served = await listen(toNodeListener(app));
     servers.push(served);
     return { client: new Client(served.url), store };
   }
+
+  it('flash messages and read-only routes work as on v2', async () => {
+    const { client, store } = await startV1(
+      async (event) => {
+        const s = await v1.useSession(event);
+        const path = event.node.req.url ?? '';
+        if (path === '/set') {
+          s.flash('info', 'saved');
+          s.data.n = 1;
+          return 'ok';
+        }
+        if (path === '/api/write') s.data.n = 99;
+        if (path.startsWith('/api/')) return String(s.data.n);
+        return JSON.stringify(s.takeFlash('info'));
+      },
+      { readOnly: (event) => (event.node.req.url ?? '').startsWith('/api/') },
+    );
+    await client.request('/set');
+    expect((await client.request('/api/read')).body).toBe('1');
+    const writes = store.calls.set;
+    expect((await client.request('/api/write')).status).toBe(500);
+    expect(store.calls.set).toBe(writes);
+    expect((await client.request('/take')).body).toBe('["saved"]');
+    expect((await client.request('/take')).body).toBe('[]');
+  });
+
+  it('refuses asyncContext, which h3 v1 cannot carry into handlers', () => {
+    expect(() => v1.session({ secret: SECRET, asyncContext: true })).toThrow(/asyncContext needs h3 v2/);
+  });
 
   it('sendRedirect after a write carries the cookie (the response is held until the commit)', async () => {
     const { client, store } = await startV1(async (event) => {

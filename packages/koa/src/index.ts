@@ -7,24 +7,37 @@
  * `@sess/core`.
  */
 import type { Context, Middleware } from 'koa';
-import { SessConfigError, SessError, createSessionManager } from '@sess/core';
-import type { Session as CoreSession, SessionManagerOptions, Store } from '@sess/core';
+import { SessConfigError, SessError, createSessionContext, createSessionManager } from '@sess/core';
+import type { Session as CoreSession, SessionEvent, SessionManagerOptions, StandardSchemaV1, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
 import { applyEffects, setCookieNames } from './apply.js';
 import { replaceData, sessionView } from './view.js';
 import type { KoaSession } from './view.js';
 
 export type { KoaSession, SessionData, SessionMethods } from './view.js';
-export type { Store } from '@sess/core';
+export type { SessionEvent, Store } from '@sess/core';
 export { memoryStore } from '@sess/store-memory';
 
 declare module 'koa' {
   interface ExtendableContext {
     /** The session. Assign `null` to destroy it, or an object to replace its data. */
-    session: KoaSession;
+    get session(): KoaSession;
+    set session(value: KoaSession | Record<string, unknown> | null);
     /** The session id, once the session has one. */
     readonly sessionId: string | undefined;
   }
+}
+
+const context = createSessionContext<KoaSession>('@sess/koa');
+
+/**
+ * The current request's `ctx.session`, from any function the request calls, without passing
+ * `ctx` down. Needs `session({ ..., asyncContext: true })`.
+ *
+ * @throws SessUsageError outside such a request.
+ */
+export function getSession(): KoaSession {
+  return context.get();
 }
 
 export interface SessionOptions {
@@ -69,6 +82,16 @@ export interface SessionOptions {
   storeTimeoutMs?: number;
   /** Epoch ms. Default `Date.now`; tests pass a fake clock. */
   clock?: () => number;
+  /** Requests whose session is loaded but never written; changing it there throws `SessUsageError`. */
+  readOnly?: (ctx: Context) => boolean;
+  /** Makes `getSession()` work anywhere inside the request (AsyncLocalStorage). Default `false`. */
+  asyncContext?: boolean;
+  /** Told when a session is created, regenerated, destroyed, expired or invalid, or a store call fails (ids hashed). */
+  onEvent?: (event: SessionEvent) => void;
+  /** Upgrades stored data of an older shape on every load (make it idempotent). */
+  migrate?: (data: Record<string, unknown>) => Record<string, unknown>;
+  /** A synchronous Standard Schema (zod, valibot, ...) loaded data must pass, or the visitor gets a fresh session. */
+  schema?: StandardSchemaV1;
 }
 
 type Defined<T> = { [K in keyof T]?: Exclude<T[K], undefined> };
@@ -103,6 +126,9 @@ function managerOptions(options: SessionOptions): SessionManagerOptions {
       saveOnServerError: options.saveOnServerError,
       storeTimeoutMs: options.storeTimeoutMs,
       clock: options.clock,
+      onEvent: options.onEvent,
+      migrate: options.migrate,
+      schema: options.schema,
     }),
     secret: options.secret,
     store: options.store ?? memoryStore(),
@@ -163,7 +189,7 @@ export function session(options: SessionOptions): Middleware {
   return async function sessionMiddleware(ctx, next) {
     // Mounted twice (or a router re-entering): the first one owns the session.
     if (Object.hasOwn(ctx, 'session')) return next();
-    const core = manager.begin({ cookieHeader: ctx.get('cookie') || undefined, secure: ctx.secure });
+    const core = manager.begin({ cookieHeader: ctx.get('cookie') || undefined, secure: ctx.secure, readOnly: options.readOnly?.(ctx) ?? false });
     const view = sessionView(core);
     let destroying: Promise<void> = Promise.resolve();
     Object.defineProperties(ctx, {
@@ -184,7 +210,7 @@ export function session(options: SessionOptions): Middleware {
 
     await core.load().catch((error: unknown) => toKoaError(ctx, error));
     try {
-      await next();
+      await (options.asyncContext === true ? context.run(view, next) : next());
     } catch (error) {
       // Koa answers a thrown error itself and drops every header set so far, so the session is
       // committed as the server error it becomes: nothing saved, no cookie to lose.

@@ -33,6 +33,10 @@ export interface SessionMethods {
   setTestCookie(): void;
   testCookieWorked(): boolean;
   deleteTestCookie(): void;
+  /** Keeps a message for the next request that takes it. */
+  flash(kind: string, message: unknown): void;
+  /** The flash messages of `kind` (or all), removed as they are read. */
+  takeFlash(kind?: string): unknown[];
   /** The data as a plain object. */
   toJSON(): Partial<SessionData>;
 }
@@ -50,6 +54,8 @@ export function sessionView(core: CoreSession): KoaSession {
     setTestCookie: () => core.setTestCookie(),
     testCookieWorked: () => core.testCookieWorked(),
     deleteTestCookie: () => core.deleteTestCookie(),
+    flash: (kind: string, message: unknown) => core.flash(kind, message),
+    takeFlash: (kind?: string) => core.takeFlash(kind),
     toJSON: () => Object.fromEntries(core.keys().map((key) => [key, core.get(key)])),
   } satisfies Omit<SessionMethods, 'id' | 'maxAge'>;
 

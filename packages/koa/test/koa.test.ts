@@ -5,8 +5,9 @@ import Koa2 from 'koa2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, cookiesNamed, fakeClock, inspectableStore, listen } from '@sess/adapter-test';
 import type { Served } from '@sess/adapter-test';
-import { session } from '../src/index.js';
-import type { SessionOptions } from '../src/index.js';
+import { getSession, session } from '../src/index.js';
+import type { SessionEvent, SessionOptions } from '../src/index.js';
+import { hashId } from '@sess/core';
 
 declare module '../src/index.js' {
   interface SessionData {
@@ -108,6 +109,62 @@ describe.each([
     const reply = await client.request('/');
     expect(reply.status).toBe(503);
     expect(reply.body).toBe('Service Unavailable');
+  });
+
+  it('flash messages survive one request and are read once', async () => {
+    const { client } = await start({}, (ctx) => {
+      if (ctx.path === '/set') return ctx.session.flash('info', 'saved');
+      return JSON.stringify(ctx.session.takeFlash('info'));
+    });
+    await client.request('/set');
+    expect((await client.request('/take')).body).toBe('["saved"]');
+    expect((await client.request('/take')).body).toBe('[]');
+  });
+
+  it('a read-only route reads the session, refuses to change it, and writes nothing', async () => {
+    const { client, store } = await start({ rolling: true, readOnly: (ctx) => ctx.path.startsWith('/api/') }, (ctx) => {
+      if (ctx.path === '/api/write') ctx.session.n = 99;
+      else if (!ctx.path.startsWith('/api/')) ctx.session.n = 1;
+      return String(ctx.session.n);
+    });
+    await client.request('/');
+    const writes = store.calls.set + store.calls.touch;
+    const read = await client.request('/api/read');
+    expect([read.body, read.setCookies]).toEqual(['1', []]);
+    expect((await client.request('/api/write')).status).toBe(500);
+    expect(store.calls.set + store.calls.touch).toBe(writes);
+    expect((await client.request('/api/read')).body).toBe('1');
+  });
+
+  it('reports created and destroyed to onEvent, with hashed ids only', async () => {
+    const events: SessionEvent[] = [];
+    const { client } = await start({ onEvent: (event) => void events.push(event) }, async (ctx) => {
+      if (ctx.path === '/out') ctx.session = null;
+      else ctx.session.n = 1;
+      return 'ok';
+    });
+    await client.request('/');
+    const id = client.jar.get('sid')?.split('.')[0] as string;
+    await client.request('/out');
+    expect(events).toEqual([
+      { type: 'created', idHash: hashId(id) },
+      { type: 'destroyed', idHash: hashId(id) },
+    ]);
+  });
+
+  it('getSession() finds ctx.session anywhere inside the request with asyncContext, and only then', async () => {
+    const current = async () => {
+      await Promise.resolve();
+      return String(getSession().n ?? 'none');
+    };
+    const { client } = await start({ asyncContext: true }, (ctx) => {
+      if (ctx.path === '/set') ctx.session.n = 7;
+      return current();
+    });
+    expect((await client.request('/')).body).toBe('none');
+    expect((await client.request('/set')).body).toBe('7');
+    const without = await start({}, () => current().catch(() => 'no context'));
+    expect((await without.client.request('/')).body).toBe('no context');
   });
 
   it('a second session() on the same app leaves the first in charge', async () => {
