@@ -7,8 +7,8 @@ import type { SessionEvent, SessionRecord, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
 import { getSession, session } from '../src/index.js';
 import type { CallbackStore, SessionOptions } from '../src/index.js';
-import { Client, serve } from './harness.js';
-import type { Served } from './harness.js';
+import { Client, listen } from '@sess/adapter-test';
+import type { Served } from '@sess/adapter-test';
 
 declare module '../src/index.js' {
   interface SessionData {
@@ -61,7 +61,7 @@ describe.each([
     });
     routes(app);
     app.use(errorHandler);
-    const served = await serve(app);
+    const served = await listen(app);
     servers.push(served);
     return { store, client: new Client(served.url), url: served.url };
   }
