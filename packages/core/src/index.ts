@@ -10,6 +10,8 @@ export type { RequestFacts, ResponseFacts, SessionCookieOptions, SessionManager,
 export type { Effect, HttpEffect, StoreEffect } from './effects.js';
 export { hashId } from './session-events.js';
 export { createSessionContext } from './session-context.js';
+export { HANDOFF_TTL_MS } from './socket.js';
+export type { SocketOutcome, SocketSession } from './socket.js';
 export type { StandardSchemaV1 } from './schema.js';
 export type { SessionContext } from './session-context.js';
 export type { SessionEvent } from './session-events.js';

@@ -17,6 +17,8 @@ import { createDeadlines, runEffects } from './runner.js';
 import type { Deadlines } from './runner.js';
 import type { StoreFeedback, StoreOutcome } from './runner.js';
 import { createSigner } from './sign.js';
+import { createHandoffs, createSocketSession } from './socket.js';
+import type { SocketSession } from './socket.js';
 import type { Signer } from './sign.js';
 import type { StandardSchemaV1 } from './schema.js';
 import { hashId } from './session-events.js';
@@ -136,6 +138,18 @@ interface Config {
 export interface SessionManager {
   /** Starts the session of one request. Reads and verifies the cookie; does no I/O. */
   begin(request: RequestFacts): Session;
+  /**
+   * The session of a WebSocket, from its upgrade request: each `use(work)` is one lifecycle run
+   * with store effects only, and a cookie the browser lacks comes back as a hand-off token.
+   */
+  socket(request: RequestFacts): SocketSession<Session>;
+  /**
+   * Exchanges a hand-off token (from `socket(...).use`) for the session cookie, once, within a
+   * minute of its issue. Resolves to the `cookie.set` effect to apply, or `[]` for a bad token.
+   *
+   * @throws SessStoreError when the store fails.
+   */
+  redeemHandoff(token: unknown): Promise<readonly HttpEffect[]>;
   readonly name: string;
   readonly store: Store;
 }
@@ -189,10 +203,20 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       saveOnServerError: options.saveOnServerError ?? false,
     }),
   });
+  // Tokens always come from the CSPRNG generator, whatever `generateId` the app chose for ids.
+  const handoffs = createHandoffs(config.store, config.clock, config.deadlines, generateId);
   return Object.freeze({
     name,
     store: options.store,
     begin: (request: RequestFacts) => new Session(config, request),
+    socket: (request: RequestFacts) =>
+      createSocketSession(
+        name,
+        readCookie(request.cookieHeader, name),
+        (cookieHeader) => new Session(config, { cookieHeader, secure: request.secure }),
+        handoffs.park,
+      ),
+    redeemHandoff: handoffs.redeem,
   });
 }
 

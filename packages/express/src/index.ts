@@ -17,11 +17,12 @@
  * and applies the effects the core returns. Every session decision is in `@sess/core`.
  */
 import type { TLSSocket } from 'node:tls';
-import type { Request, RequestHandler } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { SessConfigError, createSessionContext, createSessionManager } from '@sess/core';
-import type { SessionEvent, SessionManagerOptions, StandardSchemaV1, Store } from '@sess/core';
+import type { SessionEvent, SessionManagerOptions, SocketSession, StandardSchemaV1, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
-import { commitBeforeHeaders } from './apply.js';
+import { applyEffects, commitBeforeHeaders } from './apply.js';
 import { callbackStore, isCallbackStore } from './callback-store.js';
 import type { CallbackStore } from './callback-store.js';
 import { sessionView } from './view.js';
@@ -42,7 +43,7 @@ export function getSession(): RequestSession {
 }
 export type { CallbackStore } from './callback-store.js';
 export type { RequestSession, SessionCookie, SessionData, SessionMethods } from './view.js';
-export type { SessionEvent, Store } from '@sess/core';
+export type { SessionEvent, SocketOutcome, SocketSession, Store } from '@sess/core';
 /** express-session's names, for a one-line move: `new MemoryStore()` works too. */
 export { memoryStore, memoryStore as MemoryStore } from '@sess/store-memory';
 
@@ -177,6 +178,22 @@ function setCookieNames(value: number | string | string[] | undefined): string[]
   return (Array.isArray(value) ? value : [String(value)]).map((cookie) => cookie.slice(0, cookie.indexOf('=')).trim());
 }
 
+/** `session(...)`: the middleware, plus what WebSocket apps need (see README, "WebSockets"). */
+export interface SessionMiddleware extends RequestHandler {
+  /**
+   * A route that exchanges a hand-off token (`?token=`, or `token` in a parsed body) for the
+   * HttpOnly session cookie: 204 with Set-Cookie, or 400 for a token that is unknown, used or
+   * older than a minute. Mount it where the page can reach it: `app.post('/session/handoff', sessions.handoff)`.
+   */
+  readonly handoff: RequestHandler;
+  /**
+   * The session of a WebSocket, from its upgrade request: `use(work)` runs `work` on
+   * `req.session`-style data, persists it with store effects only, and returns a `handoff` token
+   * when the browser needs a new cookie (send it down the socket; the page posts it to `handoff`).
+   */
+  socket(req: IncomingMessage): SocketSession<RequestSession>;
+}
+
 /**
  * The session middleware. Validates `options` once (throwing `SessConfigError` for a short
  * secret, bad numbers or unsupported options), then per request: reads the cookie, loads the
@@ -184,12 +201,27 @@ function setCookieNames(value: number | string | string[] | undefined): string[]
  * commits before the response headers leave. A failed store call reaches Express's error
  * handling as a `SessStoreError` (status hint 503).
  */
-export function session(options: SessionOptions): RequestHandler {
+export function session(options: SessionOptions): SessionMiddleware {
   const manager = createSessionManager(managerOptions(options));
   const originalMaxAge = options.cookie?.maxAge ?? undefined;
   const unset = options.unset ?? 'keep';
 
-  return function sessionMiddleware(req, res, next) {
+  const handoff: RequestHandler = (req, res, next) => {
+    const token = typeof req.query.token === 'string' ? req.query.token : (req.body as { token?: unknown } | undefined)?.token;
+    manager.redeemHandoff(token).then((effects) => {
+      applyEffects(res, effects);
+      res.status(effects.length === 0 ? 400 : 204).end();
+    }, next);
+  };
+
+  const socket = (req: IncomingMessage): SocketSession<RequestSession> => {
+    // An upgrade request never went through Express, so `req.secure` is unknown: ask the socket
+    // (or X-Forwarded-Proto, with `proxy: true`).
+    const core = manager.socket({ cookieHeader: req.headers.cookie, secure: isSecure(req as Request, options.proxy ?? false) });
+    return { use: (work) => core.use((session) => work(sessionView(session, originalMaxAge))) };
+  };
+
+  function sessionMiddleware(req: Request, res: Response, next: NextFunction): void {
     // Mounted twice (or a router re-entering): the first one owns the session.
     if (req.session !== undefined) return next();
     const core = manager.begin({
@@ -215,5 +247,7 @@ export function session(options: SessionOptions): RequestHandler {
     const proceed = () => core.load().then(() => next(), next);
     if (options.asyncContext === true) context.run(req.session, proceed);
     else proceed();
-  };
+  }
+
+  return Object.assign(sessionMiddleware, { handoff, socket });
 }

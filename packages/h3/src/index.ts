@@ -9,7 +9,7 @@
 import { HTTPError, getRequestProtocol, toResponse } from 'h3';
 import type { H3Event, Middleware } from 'h3';
 import { SessError, createSessionContext } from '@sess/core';
-import type { HttpEffect, Session as CoreSession } from '@sess/core';
+import type { HttpEffect, Session as CoreSession, SocketSession } from '@sess/core';
 import { applyEffects } from './apply.js';
 import { configure, cookieNames, sessionOf } from './options.js';
 import type { SessionOptions } from './options.js';
@@ -25,7 +25,7 @@ export interface SessionData {}
 /** The session of one request: h3's `{ id, data, update, clear }` plus the sess operations. */
 export type H3Session = SessionView<SessionData>;
 export type SessionUpdate = Update<SessionData>;
-export type { SessionEvent, Store } from '@sess/core';
+export type { SessionEvent, SocketOutcome, SocketSession, Store } from '@sess/core';
 export { memoryStore } from '@sess/store-memory';
 
 declare module 'h3' {
@@ -102,10 +102,39 @@ export function getSession(): H3Session {
   return context.get();
 }
 
-export function session(options: SessionOptions<H3Event>): Middleware {
+/** `session(...)`: the middleware, plus what WebSocket apps need (see README, "WebSockets"). */
+export interface SessionMiddleware extends Middleware {
+  /**
+   * A handler that exchanges a hand-off token (`?token=`) for the HttpOnly session cookie: 204
+   * with Set-Cookie, or 400 for a token that is unknown, used or older than a minute.
+   */
+  readonly handoff: (event: H3Event) => Promise<Response>;
+  /**
+   * The session of a WebSocket, from its upgrade request (crossws hands it to the `upgrade` hook
+   * and as `peer.request`): `use(work)` persists changes with store effects only and returns a
+   * `handoff` token when the browser needs a new cookie.
+   */
+  socket(request: Request): SocketSession<H3Session['data']>;
+}
+
+export function session(options: SessionOptions<H3Event>): SessionMiddleware {
   const { manager, proxy } = configure(options);
 
-  return async function sessionMiddleware(event, next) {
+  const handoff = async (event: H3Event): Promise<Response> => {
+    const effects = await manager.redeemHandoff(event.url.searchParams.get('token')).catch(toHttpError);
+    const headers = new Headers();
+    applyEffects(headers, effects);
+    return new Response(null, { status: effects.length === 0 ? 400 : 204, headers });
+  };
+
+  const socket = (request: Request): SocketSession<H3Session['data']> => {
+    const forwarded = proxy ? request.headers.get('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase() : undefined;
+    const secure = forwarded === undefined ? /^(https|wss):$/.test(new URL(request.url).protocol) : forwarded === 'https';
+    const core = manager.socket({ cookieHeader: request.headers.get('cookie') ?? undefined, secure });
+    return { use: (work) => core.use((s) => work((sessionView(s) as H3Session).data)) };
+  };
+
+  const sessionMiddleware: Middleware = async function sessionMiddleware(event, next) {
     // Mounted twice: the first one owns the session.
     if (event.context.session !== undefined) return next();
     const secure = getRequestProtocol(event, { xForwardedProto: proxy }) === 'https';
@@ -126,6 +155,8 @@ export function session(options: SessionOptions<H3Event>): Middleware {
     }
     return withEffects(response, await commit(core, manager.name, response.status, response.headers));
   };
+
+  return Object.assign(sessionMiddleware, { handoff, socket });
 }
 
 /**

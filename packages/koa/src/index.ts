@@ -6,16 +6,18 @@
  * (before Koa responds) and applies the effects the core returns. Every session decision is in
  * `@sess/core`.
  */
-import type { Context, Middleware } from 'koa';
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { Context, Middleware, Next } from 'koa';
 import { SessConfigError, SessError, createSessionContext, createSessionManager } from '@sess/core';
-import type { Session as CoreSession, SessionEvent, SessionManagerOptions, StandardSchemaV1, Store } from '@sess/core';
+import type { Session as CoreSession, SessionEvent, SessionManagerOptions, SocketSession, StandardSchemaV1, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
 import { applyEffects, setCookieNames } from './apply.js';
 import { replaceData, sessionView } from './view.js';
 import type { KoaSession } from './view.js';
 
 export type { KoaSession, SessionData, SessionMethods } from './view.js';
-export type { SessionEvent, Store } from '@sess/core';
+export type { SessionEvent, SocketOutcome, SocketSession, Store } from '@sess/core';
 export { memoryStore } from '@sess/store-memory';
 
 declare module 'koa' {
@@ -183,10 +185,36 @@ async function commit(ctx: Context, core: CoreSession, destroying: Promise<void>
  * });
  * ```
  */
-export function session(options: SessionOptions): Middleware {
+/** `session(...)`: the middleware, plus what WebSocket apps need (see README, "WebSockets"). */
+export interface SessionMiddleware extends Middleware {
+  /**
+   * A route that exchanges a hand-off token (`?token=`) for the HttpOnly session cookie: 204
+   * with Set-Cookie, or 400 for a token that is unknown, used or older than a minute.
+   */
+  readonly handoff: Middleware;
+  /**
+   * The session of a WebSocket, from its upgrade request (`secure` defaults to whether the
+   * socket is TLS): `use(work)` persists changes with store effects only and returns a
+   * `handoff` token when the browser needs a new cookie.
+   */
+  socket(req: IncomingMessage, secure?: boolean): SocketSession<KoaSession>;
+}
+
+export function session(options: SessionOptions): SessionMiddleware {
   const manager = createSessionManager(Object.freeze(managerOptions(options)));
 
-  return async function sessionMiddleware(ctx, next) {
+  const handoff: Middleware = async (ctx) => {
+    const effects = await manager.redeemHandoff(ctx.query.token).catch((error: unknown) => toKoaError(ctx, error));
+    applyEffects(ctx, effects);
+    ctx.status = effects.length === 0 ? 400 : 204;
+  };
+
+  const socket = (req: IncomingMessage, secure = (req.socket as Partial<TLSSocket>).encrypted === true): SocketSession<KoaSession> => {
+    const core = manager.socket({ cookieHeader: req.headers.cookie, secure });
+    return { use: (work) => core.use((session) => work(sessionView(session))) };
+  };
+
+  async function sessionMiddleware(ctx: Context, next: Next): Promise<void> {
     // Mounted twice (or a router re-entering): the first one owns the session.
     if (Object.hasOwn(ctx, 'session')) return next();
     const core = manager.begin({ cookieHeader: ctx.get('cookie') || undefined, secure: ctx.secure, readOnly: options.readOnly?.(ctx) ?? false });
@@ -219,5 +247,7 @@ export function session(options: SessionOptions): Middleware {
       toKoaError(ctx, error);
     }
     await commit(ctx, core, destroying, manager.name, ctx.status).catch((error: unknown) => toKoaError(ctx, error));
-  };
+  }
+
+  return Object.assign(sessionMiddleware, { handoff, socket });
 }

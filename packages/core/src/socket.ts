@@ -1,0 +1,150 @@
+/**
+ * Sessions over a WebSocket (Duck's "Lively" flow). The upgrade request's cookie names the
+ * session; each unit of work on the socket is one lifecycle run whose store effects are carried
+ * out as usual, while its HTTP effects have no response to go on. The one that matters, a session
+ * cookie the browser doesn't hold yet (a new session, a new id), can't travel on the socket:
+ * Duck pushes it through `document.cookie`, which can never be HttpOnly. Instead the cookie is
+ * parked in the store under a short-lived, single-use hand-off token; the app sends the token
+ * down the socket and the page exchanges it over plain HTTP for the normal HttpOnly cookie.
+ */
+import type { CookieAttributes } from './cookie.js';
+import type { HttpEffect } from './effects.js';
+import { isWellFormedId } from './ids.js';
+import type { Deadlines } from './runner.js';
+import { SessStoreError } from './errors.js';
+import type { Store } from './store.js';
+
+/** A hand-off lives one minute: long enough for a page to make one request, short for a thief. */
+export const HANDOFF_TTL_MS = 60_000;
+/** Where a hand-off record keeps the cookie it stands for. */
+const HANDOFF_KEY = 'sess.handoff';
+
+/** What a unit of work on the socket came to. */
+export interface SocketOutcome<T> {
+  readonly result: T;
+  /**
+   * Present when the session now has an id the browser lacks: send it down the socket; the
+   * page posts it to the adapter's hand-off route to receive the HttpOnly cookie.
+   */
+  readonly handoff?: string;
+  /** The session was destroyed or emptied: the browser's cookie names nothing any more. */
+  readonly ended: boolean;
+}
+
+export interface SocketSession<S> {
+  /**
+   * Runs `work` as one lifecycle run on the socket's session: loads it, lets `work` read and
+   * change it, and commits with store effects only. Runs are queued, so messages of one socket
+   * never race each other.
+   *
+   * @throws SessStoreError when a store call fails (the session is left as the store has it).
+   */
+  use<T>(work: (session: S) => T | Promise<T>): Promise<SocketOutcome<T>>;
+}
+
+interface Committable {
+  load(): Promise<void>;
+  commit(response: { status: number }): Promise<readonly HttpEffect[]>;
+}
+
+/** A socket's session: `begin` starts one lifecycle run from the cookie value it names. */
+export function createSocketSession<S extends Committable>(
+  name: string,
+  cookieValue: string | undefined,
+  begin: (cookieHeader: string | undefined) => S,
+  park: (cookie: Extract<HttpEffect, { type: 'cookie.set' }>) => Promise<string>,
+): SocketSession<S> {
+  // What the browser will hold once every hand-off so far is redeemed.
+  let current = cookieValue;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  async function run<T>(work: (session: S) => T | Promise<T>): Promise<SocketOutcome<T>> {
+    const session = begin(current === undefined ? undefined : `${name}=${current}`);
+    await session.load();
+    const result = await work(session);
+    let handoff: string | undefined;
+    let ended = false;
+    for (const effect of await session.commit({ status: 200 })) {
+      if (effect.type !== 'cookie.set' && effect.type !== 'cookie.delete') continue;
+      if (effect.name !== name) continue; // the test cookie means nothing on a socket
+      if (effect.type === 'cookie.delete') {
+        current = undefined;
+        ended = true;
+      } else {
+        current = effect.value;
+        handoff = await park(effect);
+      }
+    }
+    return handoff === undefined ? { result, ended } : { result, handoff, ended };
+  }
+
+  return Object.freeze({
+    use<T>(work: (session: S) => T | Promise<T>): Promise<SocketOutcome<T>> {
+      const next = queue.then(() => run(work));
+      queue = next.catch(() => undefined);
+      return next;
+    },
+  });
+}
+
+interface ParkedCookie {
+  readonly name: string;
+  readonly value: string;
+  readonly attributes: CookieAttributes;
+}
+
+function isParkedCookie(value: unknown): value is ParkedCookie {
+  if (typeof value !== 'object' || value === null) return false;
+  const cookie = value as Record<string, unknown>;
+  return typeof cookie.name === 'string' && typeof cookie.value === 'string' && typeof cookie.attributes === 'object' && cookie.attributes !== null;
+}
+
+export interface Handoffs {
+  /** Parks a session cookie under a fresh single-use token; resolves to the token. */
+  park(cookie: Extract<HttpEffect, { type: 'cookie.set' }>): Promise<string>;
+  /**
+   * Exchanges a token for its cookie, once.
+   *
+   * @returns the `cookie.set` effect to apply, or `[]` for a token that is unknown, used, expired
+   *   or malformed (never an error: the token comes from the client).
+   * @throws SessStoreError when the store fails.
+   */
+  redeem(token: unknown): Promise<readonly HttpEffect[]>;
+}
+
+export function createHandoffs(store: Store, clock: () => number, deadlines: Deadlines, generateId: () => string): Handoffs {
+  // Each store call under the manager's deadline, failing as SessStoreError like the runner's.
+  async function call<T>(op: 'get' | 'set' | 'destroy', work: () => Promise<T>): Promise<T> {
+    type Outcome = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: SessStoreError };
+    const settled = work().then(
+      (value): Outcome => ({ ok: true, value }),
+      (cause: unknown): Outcome => ({ ok: false, error: new SessStoreError(store.name, op, cause) }),
+    );
+    const outcome = await deadlines.race(settled, (): Outcome => ({ ok: false, error: new SessStoreError(store.name, op, undefined, true) }));
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
+  }
+
+  return Object.freeze({
+    async park(cookie: Extract<HttpEffect, { type: 'cookie.set' }>): Promise<string> {
+      const token = generateId();
+      const now = clock();
+      const parked: ParkedCookie = { name: cookie.name, value: cookie.value, attributes: cookie.attributes };
+      const record = { data: { [HANDOFF_KEY]: parked }, meta: { createdAt: now, touchedAt: now, expiresAt: now + HANDOFF_TTL_MS } };
+      await call('set', () => store.set(token, record, HANDOFF_TTL_MS));
+      return token;
+    },
+
+    async redeem(token: unknown): Promise<readonly HttpEffect[]> {
+      if (typeof token !== 'string' || !isWellFormedId(token)) return [];
+      const record = await call('get', () => store.get(token));
+      const parked: unknown = record?.data[HANDOFF_KEY];
+      // A session id is no token: only a record that holds a parked cookie is ever deleted here.
+      if (record === undefined || !isParkedCookie(parked) || record.meta.expiresAt <= clock()) return [];
+      await call('destroy', () => store.destroy(token));
+      const { expires } = parked.attributes;
+      const attributes = expires === undefined ? parked.attributes : { ...parked.attributes, maxAgeMs: Math.max(0, expires - clock()) };
+      return [{ type: 'cookie.set', name: parked.name, value: parked.value, attributes }];
+    },
+  });
+}

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { SessStoreError, createSigner } from '../src/index.js';
+import type { HttpEffect } from '../src/index.js';
+import { SECRET, setup } from './fixtures.js';
+
+const idOf = (value: string) => value.slice(0, value.indexOf('.'));
+
+/** A visitor signed in over HTTP, then a socket opened with their cookie. */
+async function socketOfSignedIn() {
+  const world = setup();
+  const { session } = await world.request((s) => s.set('user', 'ada'));
+  return { ...world, socket: world.manager.socket({ cookieHeader: world.jar.header(), secure: true }), id: session.id as string };
+}
+
+describe('sessions over a socket', () => {
+  it('load from the upgrade request and persist changes with store effects only, with no hand-off', async () => {
+    const { socket, store, id } = await socketOfSignedIn();
+    const outcome = await socket.use((s) => {
+      s.set('room', 'lobby');
+      return s.get('user');
+    });
+    expect(outcome).toEqual({ result: 'ada', ended: false });
+    expect(store.peek(id)?.data).toEqual({ user: 'ada', room: 'lobby' });
+  });
+
+  it('hand a new session\'s cookie over as a single-use token the page redeems over HTTP', async () => {
+    const { manager, store } = setup();
+    const socket = manager.socket({ cookieHeader: undefined, secure: true });
+    const first = await socket.use((s) => s.set('nick', 'grace'));
+    expect(first.handoff).toMatch(/^[A-Za-z0-9_-]{32}$/);
+
+    const [cookie] = (await manager.redeemHandoff(first.handoff)) as [Extract<HttpEffect, { type: 'cookie.set' }>];
+    expect(cookie).toMatchObject({ type: 'cookie.set', name: 'sid', attributes: { httpOnly: true, secure: true, sameSite: 'lax', path: '/' } });
+    const id = idOf(cookie.value);
+    expect(createSigner(SECRET).verify('sid', cookie.value)?.id).toBe(id);
+    expect(store.peek(id)?.data).toEqual({ nick: 'grace' });
+    expect(await manager.redeemHandoff(first.handoff)).toEqual([]);
+
+    // Later messages speak for the same session: no second hand-off, the same record.
+    const second = await socket.use((s) => s.set('room', 'lobby'));
+    expect(second.handoff).toBeUndefined();
+    expect(store.peek(id)?.data).toEqual({ nick: 'grace', room: 'lobby' });
+  });
+
+  it('hand over the new id after regenerate, and the old record dies', async () => {
+    const { manager, socket, store, id } = await socketOfSignedIn();
+    const { handoff } = await socket.use((s) => s.regenerate());
+    const [cookie] = (await manager.redeemHandoff(handoff)) as [Extract<HttpEffect, { type: 'cookie.set' }>];
+    expect(idOf(cookie.value)).not.toBe(id);
+    expect(store.peek(id)).toBeUndefined();
+    expect(store.peek(idOf(cookie.value))?.data).toEqual({ user: 'ada' });
+  });
+
+  it('report a destroyed session as ended', async () => {
+    const { socket, store, id } = await socketOfSignedIn();
+    expect(await socket.use((s) => s.destroy())).toEqual({ result: undefined, ended: true });
+    expect(store.peek(id)).toBeUndefined();
+  });
+
+  it('run one message after another, so two at once both count', async () => {
+    const { socket, store, id } = await socketOfSignedIn();
+    const increment = () => socket.use((s) => s.set('count', ((s.get('count') as number | undefined) ?? 0) + 1));
+    await Promise.all([increment(), increment(), increment()]);
+    expect(store.peek(id)?.data.count).toBe(3);
+  });
+
+  it('keep going after a failed message', async () => {
+    const { socket, store, id } = await socketOfSignedIn();
+    store.failing.add('set');
+    await expect(socket.use((s) => s.set('a', 1))).rejects.toBeInstanceOf(SessStoreError);
+    store.failing.clear();
+    await socket.use((s) => s.set('b', 2));
+    expect(store.peek(id)?.data).toEqual({ user: 'ada', b: 2 });
+  });
+});
+
+describe('hand-off tokens', () => {
+  it('expire after a minute', async () => {
+    const { manager, clock } = setup();
+    const { handoff } = await manager.socket({ cookieHeader: undefined, secure: false }).use((s) => s.set('a', 1));
+    clock.advance(60_000);
+    expect(await manager.redeemHandoff(handoff)).toEqual([]);
+  });
+
+  it('turn away malformed tokens and session ids without touching the session', async () => {
+    const { manager, store, id } = await socketOfSignedIn();
+    for (const token of [undefined, 42, '', '../../etc', 'x'.repeat(500), id]) {
+      expect(await manager.redeemHandoff(token)).toEqual([]);
+    }
+    expect(store.peek(id)?.data).toEqual({ user: 'ada' });
+  });
+
+  it('fail with a store error, not an empty answer, when the store is down', async () => {
+    const { manager, store } = setup();
+    const { handoff } = await manager.socket({ cookieHeader: undefined, secure: false }).use((s) => s.set('a', 1));
+    store.failing.add('get');
+    await expect(manager.redeemHandoff(handoff)).rejects.toMatchObject({ code: 'store_failed', op: 'get' });
+  });
+});

@@ -1,0 +1,40 @@
+/** Sessions over a real WebSocket (`ws`) on Koa 3: the shared scenarios of @sess/adapter-test. */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import { attachSockets, runSocketConformance } from '@sess/adapter-test';
+import { memoryStore } from '@sess/store-memory';
+import { session } from '../src/index.js';
+
+declare module '../src/index.js' {
+  interface SessionData {
+    count?: number;
+    nick?: string;
+  }
+}
+
+runSocketConformance('Koa 3 + ws', async () => {
+  const sessions = session({ secret: 'websocket-test-secret-of-at-least-32-bytes', store: memoryStore() });
+  const app = new Koa();
+  app.use(sessions);
+  app.use(async (ctx) => {
+    if (ctx.path === '/session/handoff') return sessions.handoff(ctx, async () => undefined);
+    if (ctx.path === '/login') ctx.session.nick = 'ada';
+    ctx.body = { nick: ctx.session.nick ?? null, count: ctx.session.count ?? 0 };
+  });
+
+  const server = createServer(app.callback());
+  const dropSockets = attachSockets(server, (req) => sessions.socket(req));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/live`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        dropSockets();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+});
