@@ -30,6 +30,11 @@ for (const group of ['packages', 'examples']) {
   }
 }
 
+// Script checks run by verify.sh (soak, bench --quick), one count each.
+const flag = (name) => Number(process.argv[process.argv.indexOf(name) + 1] ?? 0) || 0;
+if (process.argv.includes('--checks-passed')) passed += flag('--checks-passed');
+if (process.argv.includes('--checks-failed')) failed += flag('--checks-failed');
+
 if (missing.length > 0) console.error(`no test report from: ${missing.join(', ')}`);
 failed += missing.length;
 console.log(`${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`);

@@ -1,4 +1,4 @@
-import { afterEach, describe } from 'vitest';
+import { afterEach, describe, it } from 'vitest';
 import type { AdapterHarness, StartedApp } from './contract.js';
 import { caseContext, fakeClock, inspectableStore, SECRET } from './env.js';
 import type { CaseEnv } from './env.js';
@@ -8,6 +8,12 @@ import { commitCases } from './cases/commit.js';
 import { cookieCases } from './cases/cookie.js';
 import { operationCases } from './cases/operations.js';
 import { timeoutCases } from './cases/timeouts.js';
+import { hostileInputCases } from './cases/hostile-input.js';
+import { forgeryCases } from './cases/forgery.js';
+import { storedDataCases } from './cases/stored-data.js';
+import { lifecycleAttackCases } from './cases/lifecycle-attacks.js';
+import { faultCases } from './cases/faults.js';
+import { propertyCases } from './cases/properties.js';
 
 /**
  * Registers the HTTP conformance suite under `describe('adapter conformance: <name>')`: every
@@ -25,12 +31,13 @@ export function runAdapterConformance(harness: AdapterHarness): void {
     });
 
     const env: CaseEnv = {
+      it: (bug) => (harness.knownBugs?.includes(bug) === true ? it.fails : it),
       async start(overrides = {}) {
         const clock = fakeClock();
         const store = inspectableStore(clock);
-        const app = await harness.start({ ...overrides, secret: SECRET, store, clock: clock.now });
+        const app = await harness.start({ secret: SECRET, ...overrides, store, clock: clock.now });
         running.push({ app, store });
-        return caseContext(app.url, store, clock);
+        return caseContext(app.url, store, clock, harness.heavy === true);
       },
     };
     cookieCases(env);
@@ -38,5 +45,13 @@ export function runAdapterConformance(harness: AdapterHarness): void {
     operationCases(env);
     commitCases(env);
     timeoutCases(env);
+    describe('adversarial', () => {
+      hostileInputCases(env);
+      forgeryCases(env);
+      storedDataCases(env);
+      lifecycleAttackCases(env);
+      faultCases(env);
+      propertyCases(env);
+    });
   });
 }

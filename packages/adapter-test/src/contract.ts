@@ -28,7 +28,8 @@ import type { Store } from '@sess/core';
 
 /** Options the suite starts an app with; the harness maps them onto its adapter's options. */
 export interface AdapterOptions {
-  readonly secret: string;
+  /** One secret or several (rotation: the first signs, all verify); the adapter's `secret`. */
+  readonly secret: string | readonly string[];
   readonly store: Store;
   /** Epoch ms; the adapter must pass it to the core (its `clock` option). */
   readonly clock: () => number;
@@ -43,7 +44,12 @@ export interface AdapterOptions {
    * `app.proxy`, h3 `proxy`). `false` or absent: only the connection counts.
    */
   readonly trustProxy?: boolean;
+  /** Give up on a store call after this many ms (the adapter's `storeTimeoutMs`). */
+  readonly storeTimeoutMs?: number;
 }
+
+/** Ids of cases an adapter may declare in `knownBugs`. */
+export type KnownBug = 'sign-out-cookie-kept-on-failed-destroy';
 
 export interface StartedApp {
   readonly url: string;
@@ -55,4 +61,15 @@ export interface AdapterHarness {
   readonly name: string;
   /** Builds the app with the contract's routes and serves it on loopback. */
   start(options: AdapterOptions): Promise<StartedApp>;
+  /**
+   * Run the long adversarial cases in full on this major (10,000 forged cookies instead of
+   * 1,000). Set it on one major per framework so the whole suite stays fast.
+   */
+  readonly heavy?: boolean;
+  /**
+   * Cases this adapter is known to fail, by the id the case file gives them (see
+   * `KnownBug`): they run as `it.fails`, so the run stays green while the bug stays visible and
+   * the case turns red the day it is fixed. Each entry needs a `// BUG:` comment where it is set.
+   */
+  readonly knownBugs?: readonly KnownBug[];
 }

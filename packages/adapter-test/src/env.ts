@@ -1,7 +1,8 @@
 import { createSigner } from '@sess/core';
 import type { Signer } from '@sess/core';
 import { Client } from './client.js';
-import type { AdapterOptions } from './contract.js';
+import type { it } from 'vitest';
+import type { AdapterOptions, KnownBug } from './contract.js';
 import { fakeClock, inspectableStore } from './store.js';
 import type { FakeClock, InspectableStore } from './store.js';
 
@@ -11,6 +12,10 @@ export const DAY_MS = 86_400_000;
 
 /** One started app and what a case inspects it with. */
 export interface CaseContext {
+  /** The app's base URL, for raw requests. */
+  readonly url: string;
+  /** Whether the harness asked for the long adversarial cases in full. */
+  readonly heavy: boolean;
   readonly client: Client;
   /** A second browser, for the attacker or a stranger. */
   newClient(): Client;
@@ -22,13 +27,18 @@ export interface CaseContext {
 }
 
 export interface CaseEnv {
-  start(overrides?: Partial<Omit<AdapterOptions, 'secret' | 'store' | 'clock'>>): Promise<CaseContext>;
+  /** `it`, or `it.fails` when the harness declared this case a known bug. */
+  it(bug: KnownBug): typeof it | typeof it.fails;
+  /** Starts an app on a fresh store and clock; `secret` defaults to `SECRET`. */
+  start(overrides?: Partial<Omit<AdapterOptions, 'store' | 'clock'>>): Promise<CaseContext>;
 }
 
-export function caseContext(url: string, store: InspectableStore, clock: FakeClock): CaseContext {
+export function caseContext(url: string, store: InspectableStore, clock: FakeClock, heavy = false): CaseContext {
   const signer = createSigner(SECRET);
   const client = new Client(url);
   return {
+    url,
+    heavy,
     client,
     newClient: () => new Client(url),
     store,

@@ -4,7 +4,7 @@
  * `runAdapterConformance({ name, start })` once per framework major.
  */
 export { runAdapterConformance } from './conformance.js';
-export type { AdapterHarness, AdapterOptions, StartedApp } from './contract.js';
+export type { AdapterHarness, AdapterOptions, KnownBug, StartedApp } from './contract.js';
 export { Client, cookiesNamed, listen } from './client.js';
 export type { Reply, Served } from './client.js';
 export { fakeClock, inspectableStore } from './store.js';

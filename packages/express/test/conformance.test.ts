@@ -107,5 +107,6 @@ for (const [name, express] of [
   ['Express 4', express4 as unknown as typeof express5],
   ['Express 5', express5],
 ] as const) {
-  runAdapterConformance({ name, start: (options) => listen(app(express, options)) });
+  // The 10,000-forged-cookie flood runs in full on one major (Express 5), 1,000 on the other.
+  runAdapterConformance({ name, heavy: name === 'Express 5', start: (options) => listen(app(express, options)) });
 }

@@ -24,6 +24,16 @@ export function applyEffects(ctx: Context, effects: readonly HttpEffect[]): void
   }
 }
 
+/** The Set-Cookie lines of `effects`, for an error response (Koa clears the headers set before it). */
+export function cookieLines(effects: readonly HttpEffect[]): string[] {
+  const lines: string[] = [];
+  for (const effect of effects) {
+    if (effect.type === 'cookie.set') lines.push(serializeCookie(effect.name, effect.value, effect.attributes));
+    else if (effect.type === 'cookie.delete') lines.push(serializeDeletion(effect.name, effect.attributes));
+  }
+  return lines;
+}
+
 /** Names of the cookies the response already sets, to let the core keep its hands off them. */
 export function setCookieNames(ctx: Context): string[] {
   // Koa 2 answers '' for a missing header, Koa 3 undefined.

@@ -12,7 +12,7 @@ import type { Context, Middleware, Next } from 'koa';
 import { SessConfigError, SessError, createSessionContext, createSessionManager } from '@sess/core';
 import type { Session as CoreSession, SessionEvent, SessionManagerOptions, SocketSession, StandardSchemaV1, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
-import { applyEffects, setCookieNames } from './apply.js';
+import { applyEffects, cookieLines, setCookieNames } from './apply.js';
 import { replaceData, sessionView } from './view.js';
 import type { KoaSession } from './view.js';
 
@@ -153,13 +153,22 @@ function toKoaError(ctx: Context, error: unknown): never {
 }
 
 async function commit(ctx: Context, core: CoreSession, destroying: Promise<void>, name: string, status: number): Promise<void> {
-  // A destroy started by `ctx.session = null` must have succeeded before any 2xx goes out.
-  await destroying;
+  // A destroy started by `ctx.session = null` must have succeeded before any 2xx goes out. If it
+  // failed, the lifecycle has still ended the session, so the commit deletes the cookie.
+  const failedDestroy = await destroying.then(
+    () => undefined,
+    (error: unknown) => ({ error }),
+  );
   const effects = await core.commit({
-    status,
+    status: failedDestroy === undefined ? status : 503,
     cookieAlreadySet: setCookieNames(ctx).includes(name),
     cacheControlSet: Boolean(ctx.response.get('cache-control')),
   });
+  if (failedDestroy !== undefined) {
+    // Koa's error handling removes every header set so far, then applies the error's own.
+    const error = failedDestroy.error;
+    ctx.throw(error instanceof SessError ? error.statusHint : 500, error as Error, { headers: { 'Set-Cookie': cookieLines(effects) } });
+  }
   // An app that wrote to `ctx.res` itself (`ctx.respond = false`) has sent its headers: the
   // store is written, but Koa would throw on a header set now.
   if (!ctx.headerSent) applyEffects(ctx, effects);

@@ -7,5 +7,10 @@ for (const [name, Koa] of [
   ['Koa 2', Koa2],
   ['Koa 3', Koa3],
 ] as const) {
-  runAdapterConformance({ name, start: (options) => listen(contractApp(Koa, options).callback()) });
+  // The 10,000-forged-cookie flood runs in full on one major (Koa 3), 1,000 on the other.
+  runAdapterConformance({
+    name,
+    heavy: name === 'Koa 3',
+    start: (options) => listen(contractApp(Koa, options).callback()),
+  });
 }

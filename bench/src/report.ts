@@ -1,0 +1,140 @@
+/** Turns `Results` into markdown tables (printed and written), JSON and the SVG chart. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chart } from './chart.js';
+import { REDIS_TARGETS, scenarioOrder } from './results.js';
+import type { Cell, Results } from './results.js';
+
+const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
+
+const fixed = (value: number | undefined, digits: number) => (value === undefined ? '' : value.toFixed(digits));
+const ratio = (value: number) => (value >= 10 ? `${Math.round(value)}x` : `${value.toFixed(2)}x`);
+
+function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function status(cell: Cell): string {
+  if (cell.status === 'ok') return 'ok';
+  return `${cell.status}: ${(cell.reason ?? '').split('\n')[0]!.slice(0, 160)}`;
+}
+
+function sortedCells(results: Results): Cell[] {
+  return [...results.cells].sort((a, b) => scenarioOrder(a.scenario) - scenarioOrder(b.scenario));
+}
+
+function absoluteTable(results: Results): string {
+  const rows = sortedCells(results).map((cell) => [
+    cell.scenario,
+    cell.workload,
+    fixed(cell.rps, 0),
+    fixed(cell.p50Ms, 2),
+    fixed(cell.p99Ms, 2),
+    fixed(cell.cpuUsPerRequest, 1),
+    fixed(cell.result?.redis?.perRequest, 2),
+    status(cell),
+  ]);
+  return table(['server', 'workload', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'Redis cmds/req', 'status'], rows);
+}
+
+function ratioTable(results: Results): string {
+  const rows = results.ratios.map((r) => [
+    r.framework,
+    r.workload,
+    r.comparison,
+    ratio(r.rpsRatio),
+    ratio(r.cpuRatio),
+    r.target === undefined ? '' : `>= ${r.target}x`,
+    r.met === undefined ? '' : r.met ? 'yes' : 'no',
+  ]);
+  return table(['framework', 'workload', 'comparison', 'req/s ratio', 'CPU/req ratio (inverse)', 'target (req/s)', 'met'], rows);
+}
+
+function redisTable(results: Results): string {
+  const rows = sortedCells(results)
+    .filter((cell) => cell.result?.redis !== undefined)
+    .map((cell) => {
+      const redis = cell.result!.redis!;
+      const commands = Object.entries(redis.byCommand)
+        .map(([name, perRequest]) => `${name} ${perRequest.toFixed(2)}`)
+        .join(', ');
+      const target = cell.scenario.endsWith('sess+redis') ? REDIS_TARGETS[cell.workload] : undefined;
+      return [cell.scenario, cell.workload, redis.perRequest.toFixed(2), commands, target === undefined ? '' : `<= ${target}`, target === undefined ? '' : redis.perRequest <= target ? 'yes' : 'no'];
+    });
+  return table(['server', 'workload', 'round trips/req', 'commands/req', 'target', 'met'], rows);
+}
+
+function memoryTable(results: Results): string {
+  if (results.memoryError !== undefined) return `error: ${results.memoryError}`;
+  const peer = results.memory.find((m) => m.store === 'express-session');
+  const rows = results.memory.map((m) => {
+    const vsPeer = peer === undefined ? undefined : m.bytesPerSession / peer.bytesPerSession;
+    const isSess = m.store === 'sess';
+    return [
+      m.store === 'sess' ? '@sess/store-memory' : 'express-session MemoryStore',
+      m.count.toLocaleString('en-US'),
+      m.bytesPerSession.toFixed(0),
+      m.mibPer100k.toFixed(1),
+      vsPeer === undefined ? '' : `${vsPeer.toFixed(2)}x`,
+      isSess ? '<= 0.50x' : '',
+      isSess && vsPeer !== undefined ? (vsPeer <= 0.5 ? 'yes' : 'no') : '',
+    ];
+  });
+  return table(['store', 'sessions', 'bytes/session', 'MiB per 100k', 'vs express-session', 'target', 'met'], rows);
+}
+
+export function markdown(results: Results): string {
+  const m = results.meta;
+  const unavailable = [...new Set(results.cells.filter((cell) => cell.status === 'unavailable').map((cell) => `- ${cell.scenario}: ${cell.reason}`))];
+  return [
+    `# sess benchmark (${m.mode})`,
+    '',
+    `- Date: ${m.date}`,
+    `- Node: ${m.node}`,
+    `- Machine: ${m.cpu}, ${m.cores} cores`,
+    `- Load generator: ${m.loadGenerator}, ${m.connections} connections, ${m.durationS} s per run, ${m.rounds} alternating round(s), warm-up ${m.warmUp}`,
+    `- Pinning: ${m.pinned ? 'server on core 1, load generator and redis-server on core 0 (taskset)' : 'none (taskset or a second core missing)'}`,
+    ...(m.only === undefined ? [] : [`- Only scenarios matching: ${m.only}`]),
+    '',
+    'Server CPU µs/req is the server process\'s own `process.cpuUsage()` over a run divided by the responses the load generator completed: the sturdiest figure on a shared machine. Redis figures are counted on the bench\'s own redis-server with MONITOR over sequential requests (script-internal commands excluded).',
+    '',
+    '## Throughput and cost',
+    '',
+    absoluteTable(results),
+    '',
+    '## Ratios',
+    '',
+    'Targets apply to requests/s; the CPU column is the bare or peer CPU per request over sess\'s.',
+    '',
+    ratioTable(results),
+    '',
+    '## Redis round trips per request',
+    '',
+    redisTable(results),
+    '',
+    '## Memory per live session',
+    '',
+    memoryTable(results),
+    '',
+    '## Core machine cost',
+    '',
+    results.coreBench === undefined
+      ? 'not run'
+      : [`\`${results.coreBench.command}\` (exit ${results.coreBench.exitCode})`, '', '```', results.coreBench.output.trim(), '```'].join('\n'),
+    '',
+    ...(unavailable.length === 0 ? [] : ['## Unavailable scenarios', '', ...unavailable, '']),
+    ...(results.errors.length === 0 ? [] : ['## Harness errors', '', ...results.errors.map((error) => `- ${error.split('\n')[0]}`), '']),
+    ...(m.mode === 'full' ? ['![requests/s relative to the bare framework](chart.svg)', ''] : []),
+  ].join('\n');
+}
+
+/** Writes `<name>.json` and `<name>.md` (and the chart for a full run); returns the markdown. */
+export function writeReport(results: Results, name: 'latest' | 'quick'): string {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const md = markdown(results);
+  writeFileSync(`${RESULTS_DIR}${name}.json`, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(`${RESULTS_DIR}${name}.md`, md);
+  writeFileSync(`${RESULTS_DIR}${name === 'latest' ? 'chart' : 'quick'}.svg`, chart(results));
+  return md;
+}

@@ -1,0 +1,181 @@
+/**
+ * `pnpm bench [--quick] [--only <substring>] [--duration <s>] [--rounds <n>]`
+ *
+ * Starts each server in its own child process (pinned to core 1), drives it over loopback with
+ * wrk or autocannon (core 0), alternating servers between rounds, and reports requests/s,
+ * latency, server CPU per request, Redis round trips, memory per session and the core machine
+ * cost. Exit code 1 means the harness failed (a server did not start, a non-2xx/3xx response, a
+ * crash), never that a target was missed; a scenario whose package is not built is reported as
+ * unavailable and does not fail the run.
+ */
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { CLIENT_CORE, SERVER_CORE, killAll, pinning, run } from './children.js';
+import { pickGenerator } from './load.js';
+import { measureWorkload } from './measure.js';
+import type { Settings } from './measure.js';
+import { measureMemory } from './memory.js';
+import type { MemoryResult } from './memory.js';
+import { startRedis } from './redis-server.js';
+import type { RedisServer } from './redis-server.js';
+import { cellFrom, ratios } from './results.js';
+import type { Cell, CoreBench, Results } from './results.js';
+import { writeReport } from './report.js';
+import { SCENARIOS, WORKLOADS } from './scenarios.js';
+import type { Framework, Scenario } from './scenarios.js';
+import { startServer } from './server-process.js';
+import type { RunningServer } from './server-process.js';
+
+const REPO_DIR = fileURLToPath(new URL('../../', import.meta.url));
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    duration: { type: 'string' },
+    rounds: { type: 'string' },
+  },
+});
+const quick = args.quick === true;
+const generator = pickGenerator();
+const settings: Settings = {
+  generator,
+  connections: 32,
+  durationS: Number(args.duration ?? (quick ? 1 : 4)),
+  rounds: Number(args.rounds ?? (quick ? 1 : 5)),
+  warmUp: quick ? { kind: 'fetch', ms: 400 } : { kind: 'generator', seconds: 3 },
+  redisCountRequests: quick ? 50 : 200,
+};
+if (!Number.isInteger(settings.durationS) || settings.durationS < 1) throw new Error('--duration takes whole seconds (wrk does not take fractions)');
+if (!Number.isInteger(settings.rounds) || settings.rounds < 1) throw new Error('--rounds takes a positive integer');
+
+const selected = SCENARIOS.filter((scenario) => args.only === undefined || scenario.id.includes(args.only));
+const errors: string[] = [];
+const cells: Cell[] = [];
+const log = (line: string) => console.log(line);
+
+function unavailable(scenario: Scenario, reason: string): void {
+  for (const workload of WORKLOADS) cells.push({ scenario: scenario.id, workload, status: 'unavailable', reason });
+}
+
+function failed(scenario: Scenario, reason: string): void {
+  errors.push(`${scenario.id}: ${reason}`);
+  for (const workload of WORKLOADS) cells.push({ scenario: scenario.id, workload, status: 'error', reason });
+}
+
+async function benchFramework(framework: Framework, redis: RedisServer | undefined, redisMissing: string | undefined): Promise<void> {
+  const scenarios = selected.filter((scenario) => scenario.framework === framework);
+  if (scenarios.length === 0) return;
+  log(`\n${framework}: starting ${scenarios.length} server(s)`);
+  const servers: RunningServer[] = [];
+  const startable = scenarios.filter((scenario) => {
+    if (scenario.store !== 'redis' || redis !== undefined) return true;
+    unavailable(scenario, redisMissing ?? 'no redis-server');
+    return false;
+  });
+  const started = await Promise.allSettled(startable.map((scenario) => startServer(scenario, redis?.url)));
+  started.forEach((outcome, index) => {
+    const scenario = startable[index]!;
+    if (outcome.status === 'rejected') failed(scenario, String((outcome.reason as Error).message ?? outcome.reason));
+    else if (outcome.value.kind === 'unavailable') {
+      log(`  ${scenario.id}: unavailable: ${outcome.value.reason}`);
+      unavailable(scenario, outcome.value.reason);
+    } else servers.push(outcome.value.server);
+  });
+  try {
+    for (const workload of WORKLOADS) {
+      if (servers.length === 0) break;
+      const measured = await measureWorkload(servers, workload, settings, redis?.port, log);
+      for (const [scenario, result] of measured) {
+        if (result.error !== undefined) errors.push(`${scenario} ${workload}: ${result.error}`);
+        cells.push(cellFrom(scenario, workload, result));
+      }
+    }
+  } finally {
+    for (const server of servers) server.stop();
+  }
+}
+
+async function memory(): Promise<{ results: MemoryResult[]; error?: string }> {
+  // 100,000 sessions as the issue asks; 10,000 in quick mode (figures are scaled to 100k).
+  const count = quick ? 10_000 : 100_000;
+  log(`\nmemory: ${count.toLocaleString('en-US')} sessions per store`);
+  try {
+    return { results: [await measureMemory('sess', count), await measureMemory('express-session', count)] };
+  } catch (error) {
+    const message = (error as Error).message;
+    errors.push(`memory: ${message}`);
+    return { results: [], error: message };
+  }
+}
+
+/** The core's own micro-bench, run as documented; its exit code encodes a target, so only a crash is an error. */
+async function coreBench(): Promise<CoreBench> {
+  const argv = ['--filter', '@sess/core', 'run', 'bench', ...(quick ? ['--quick'] : [])];
+  const command = `pnpm ${argv.join(' ')}`;
+  log(`\ncore machine cost: ${command}`);
+  const result = await run(SERVER_CORE, 'pnpm', argv, 180_000, { cwd: REPO_DIR });
+  const output = `${result.stdout}${result.stderr}`;
+  if (!/node v\d/.test(result.stdout)) errors.push(`core bench: did not finish (exit ${result.code})`);
+  log(output.trim());
+  return { command, exitCode: result.code, output };
+}
+
+async function main(): Promise<number> {
+  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
+  log(`sess bench (${quick ? 'quick' : 'full'}): ${generator}, ${settings.connections} connections, ${settings.durationS} s x ${settings.rounds} round(s), ${pinning ? `server on core ${SERVER_CORE}, client on core ${CLIENT_CORE}` : 'not pinned'}`);
+  if (selected.length === 0) throw new Error(`--only ${args.only}: no scenario matches`);
+
+  let redis: RedisServer | undefined;
+  let redisMissing: string | undefined;
+  if (selected.some((scenario) => scenario.store === 'redis')) {
+    const started = await startRedis();
+    if ('unavailable' in started) redisMissing = started.unavailable;
+    else redis = started;
+  }
+  try {
+    for (const framework of ['express', 'koa', 'h3'] as const) await benchFramework(framework, redis, redisMissing);
+  } finally {
+    redis?.stop();
+  }
+  const mem = await memory();
+  const core = await coreBench();
+
+  const results: Results = {
+    meta: {
+      date: new Date().toISOString(),
+      mode: quick ? 'quick' : 'full',
+      node: process.version,
+      cpu,
+      cores: cpus().length,
+      loadGenerator: generator,
+      pinned: pinning,
+      connections: settings.connections,
+      durationS: settings.durationS,
+      rounds: settings.rounds,
+      warmUp: settings.warmUp.kind === 'fetch' ? `${settings.warmUp.ms} ms (fetch, 8 at a time)` : `${settings.warmUp.seconds} s (${generator})`,
+      ...(args.only === undefined ? {} : { only: args.only }),
+    },
+    cells,
+    ratios: ratios(cells),
+    memory: mem.results,
+    ...(mem.error === undefined ? {} : { memoryError: mem.error }),
+    coreBench: core,
+    errors,
+  };
+  const md = writeReport(results, quick ? 'quick' : 'latest');
+  log(`\n${md}`);
+  log(`written: bench/results/${quick ? 'quick' : 'latest'}.{json,md}, ${quick ? 'quick' : 'chart'}.svg`);
+  if (errors.length > 0) log(`\n${errors.length} harness error(s): exit 1`);
+  return errors.length > 0 ? 1 : 0;
+}
+
+try {
+  process.exitCode = await main();
+} catch (error) {
+  console.error(error);
+  process.exitCode = 1;
+} finally {
+  killAll();
+}

@@ -1,0 +1,87 @@
+/**
+ * What the bench measures: servers (a framework plus a session implementation and its store) and
+ * workloads (what each request does with the session). Shared by the runner and the servers.
+ */
+
+export type Framework = 'express' | 'koa' | 'h3';
+/** `bare`: no session middleware at all; `peer`: the framework's usual session library. */
+export type Implementation = 'bare' | 'peer' | 'sess';
+export type StoreKind = 'none' | 'memory' | 'cookie' | 'redis';
+
+export interface Scenario {
+  /** `<framework>/<label>`, what `--only` matches and what every table shows. */
+  readonly id: string;
+  readonly framework: Framework;
+  readonly impl: Implementation;
+  readonly store: StoreKind;
+}
+
+function scenario(framework: Framework, label: string, impl: Implementation, store: StoreKind): Scenario {
+  return { id: `${framework}/${label}`, framework, impl, store };
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  scenario('express', 'bare', 'bare', 'none'),
+  scenario('express', 'express-session+memory', 'peer', 'memory'),
+  scenario('express', 'express-session+connect-redis', 'peer', 'redis'),
+  scenario('express', 'sess+memory', 'sess', 'memory'),
+  scenario('express', 'sess+redis', 'sess', 'redis'),
+  scenario('koa', 'bare', 'bare', 'none'),
+  scenario('koa', 'koa-session+cookie', 'peer', 'cookie'),
+  scenario('koa', 'koa-session+redis', 'peer', 'redis'),
+  scenario('koa', 'sess+memory', 'sess', 'memory'),
+  scenario('koa', 'sess+redis', 'sess', 'redis'),
+  scenario('h3', 'bare', 'bare', 'none'),
+  scenario('h3', 'useSession', 'peer', 'cookie'),
+  scenario('h3', 'sess+memory', 'sess', 'memory'),
+  scenario('h3', 'sess+redis', 'sess', 'redis'),
+];
+
+export function scenarioById(id: string): Scenario {
+  const found = SCENARIOS.find((candidate) => candidate.id === id);
+  if (found === undefined) throw new Error(`unknown scenario ${JSON.stringify(id)}`);
+  return found;
+}
+
+/**
+ * Each workload is one route on every server. `sendsCookie`: whether the load generator sends
+ * the primed session cookie.
+ *
+ * - read: loads the session and reads one key.
+ * - write: loads the session and increments a counter, then saves it. The client keeps sending
+ *   the primed cookie: store-backed sessions count up, cookie-mode peers (whose Set-Cookie the
+ *   load generator ignores) write `views` = 2 each time; the work per request is the same.
+ * - new: a first-time visitor (no cookie): first write, new record, Set-Cookie.
+ * - regenerate: "sign in": regenerate the id, then write the user. The primed cookie's record dies
+ *   on the first request, so every later request is the same "sign in from a stale cookie":
+ *   verify the cookie, a store miss, a new id, one save, Set-Cookie (express-session also
+ *   destroys the unsaved old id). That keeps the work per request identical across the run;
+ *   the cost of deleting a live old record is left out (it would need a fresh cookie per request).
+ *   Cookie-mode peers have no store: their static cookie stays valid, so every request reads
+ *   the primed data, clears it and seals a new cookie (h3 has no regenerate: clear + update).
+ */
+export const WORKLOADS = ['read', 'write', 'new', 'regenerate'] as const;
+export type Workload = (typeof WORKLOADS)[number];
+
+export function sendsCookie(workload: Workload): boolean {
+  return workload !== 'new';
+}
+
+/** What `/prime` stores: a small, typical session (five keys). */
+export const PRIME_DATA = { views: 1, user: 'alice', role: 'member', theme: 'dark', lang: 'en' } as const;
+
+/** 48 bytes: sess refuses secrets under 32 bytes, h3 passwords under 32 characters. */
+export const SECRET = 'bench-secret-0123456789abcdefghijklmnopqrstuvwxyz';
+
+/** Every route answers this; `/read` after `/prime` must say `views=1` for a session server. */
+export function body(views: unknown): string {
+  return `views=${typeof views === 'number' ? views : 0}`;
+}
+
+/** Messages between the runner and a server child (over the IPC channel). */
+export type ServerMessage =
+  | { readonly type: 'ready'; readonly port: number }
+  | { readonly type: 'unavailable'; readonly reason: string }
+  | { readonly type: 'cpu'; readonly id: number; readonly micros: number };
+
+export type ParentMessage = { readonly type: 'cpu'; readonly id: number };

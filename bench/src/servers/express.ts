@@ -1,0 +1,85 @@
+/** Express 5 servers: bare, express-session (MemoryStore, connect-redis), sess (memory, Redis). */
+import type { RequestListener } from 'node:http';
+import express from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import expressSession from 'express-session';
+import { RedisStore } from 'connect-redis';
+import { session as sessSession } from '@sess/express';
+import { memoryStore } from '@sess/store-memory';
+import { PRIME_DATA, SECRET, body } from '../scenarios.js';
+import type { Scenario } from '../scenarios.js';
+import { connectRedis, sessRedisStore } from './redis.js';
+
+/**
+ * The part of `req.session` both libraries share. @sess/express and @types/express-session each
+ * declare `Request.session` globally; the handlers go through this type instead of either.
+ */
+interface BenchSession {
+  [key: string]: unknown;
+  regenerate(callback: (error?: unknown) => void): void;
+}
+
+const sessionOf = (req: Request) => (req as unknown as { session: BenchSession }).session;
+
+async function middleware(scenario: Scenario): Promise<RequestHandler | undefined> {
+  switch (scenario.id) {
+    case 'express/bare':
+      return undefined;
+    case 'express/express-session+memory':
+      // resave/saveUninitialized false: what the express-session README recommends.
+      return expressSession({ secret: SECRET, name: 'sid', resave: false, saveUninitialized: false });
+    case 'express/express-session+connect-redis': {
+      const store = new RedisStore({ client: await connectRedis(), prefix: 'bench-es:' });
+      return expressSession({ secret: SECRET, name: 'sid', resave: false, saveUninitialized: false, store });
+    }
+    case 'express/sess+memory':
+      return sessSession({ secret: SECRET, store: memoryStore() });
+    case 'express/sess+redis':
+      return sessSession({ secret: SECRET, store: await sessRedisStore(await connectRedis()) });
+    default:
+      throw new Error(`no Express server for ${scenario.id}`);
+  }
+}
+
+function sessionRoutes(app: express.Express): void {
+  app.get('/prime', (req, res) => {
+    Object.assign(sessionOf(req), PRIME_DATA);
+    res.send(body(sessionOf(req).views));
+  });
+  app.get('/read', (req, res) => {
+    res.send(body(sessionOf(req).views));
+  });
+  app.get('/write', (req, res) => {
+    const s = sessionOf(req);
+    s.views = ((s.views as number | undefined) ?? 0) + 1;
+    res.send(body(s.views));
+  });
+  app.get('/new', (req, res) => {
+    sessionOf(req).views = 1;
+    res.send(body(1));
+  });
+  // The callback form works with both libraries (sess also returns a promise).
+  app.get('/regenerate', (req, res, next) => {
+    sessionOf(req).regenerate((error) => {
+      if (error !== undefined && error !== null) return next(error);
+      sessionOf(req).user = 'alice';
+      res.send(body(sessionOf(req).views));
+    });
+  });
+}
+
+export async function expressServer(scenario: Scenario, onError: (error: unknown) => void): Promise<RequestListener> {
+  const app = express();
+  const session = await middleware(scenario);
+  if (session === undefined) {
+    for (const path of ['/prime', '/read', '/write', '/new', '/regenerate']) app.get(path, (_req, res) => res.send(body(0)));
+  } else {
+    app.use(session);
+    sessionRoutes(app);
+  }
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    onError(error);
+    res.status(500).send('error');
+  });
+  return app;
+}

@@ -1,0 +1,104 @@
+/** h3 2 servers: bare, h3's own sealed-cookie `useSession`, sess (memory, Redis). */
+import type { RequestListener } from 'node:http';
+import { H3, toNodeHandler, useSession as h3UseSession } from 'h3';
+import type { H3Event, Middleware } from 'h3';
+import { memoryStore } from '@sess/store-memory';
+import type { Store } from '@sess/core';
+import { PRIME_DATA, SECRET, body } from '../scenarios.js';
+import type { Scenario } from '../scenarios.js';
+import { importOptional } from './optional.js';
+import { connectRedis, sessRedisStore } from './redis.js';
+
+/** The session API both h3 flavours share, as far as the handlers use it. */
+interface BenchSession {
+  readonly data: Record<string, unknown>;
+  update(update: Record<string, unknown>): Promise<unknown>;
+}
+
+/** What the bench uses of @sess/h3 (typed here so the bench builds before it does). */
+interface SessH3Module {
+  session(options: { secret: string; store?: Store }): Middleware;
+  useSession(event: H3Event): Promise<BenchSession & { regenerate(): Promise<void> }>;
+}
+
+interface Flavour {
+  readonly middleware?: Middleware;
+  open(event: H3Event): Promise<BenchSession>;
+  /** "Sign in": a new id where the library has one. */
+  regenerate(event: H3Event): Promise<BenchSession>;
+}
+
+function h3Flavour(): Flavour {
+  // h3's defaults otherwise (seal with PBKDF2, cookie named "h3" renamed to match the others).
+  const config = { password: SECRET, name: 'sid' };
+  const open = (event: H3Event) => h3UseSession(event, config) as unknown as Promise<BenchSession>;
+  return {
+    open,
+    async regenerate(event) {
+      // h3 has no regenerate: clear() then update() is the closest (a new sealed cookie).
+      const session = await h3UseSession(event, config);
+      await session.clear();
+      return session as unknown as BenchSession;
+    },
+  };
+}
+
+async function sessFlavour(store: Store): Promise<Flavour> {
+  const sess = await importOptional<SessH3Module>('@sess/h3', ['session', 'useSession']);
+  return {
+    middleware: sess.session({ secret: SECRET, store }),
+    open: (event) => sess.useSession(event),
+    async regenerate(event) {
+      const session = await sess.useSession(event);
+      await session.regenerate();
+      return session;
+    },
+  };
+}
+
+async function flavour(scenario: Scenario): Promise<Flavour | undefined> {
+  switch (scenario.id) {
+    case 'h3/bare':
+      return undefined;
+    case 'h3/useSession':
+      return h3Flavour();
+    case 'h3/sess+memory':
+      return sessFlavour(memoryStore());
+    case 'h3/sess+redis':
+      return sessFlavour(await sessRedisStore(await connectRedis()));
+    default:
+      throw new Error(`no h3 server for ${scenario.id}`);
+  }
+}
+
+export async function h3Server(scenario: Scenario, onError: (error: unknown) => void): Promise<RequestListener> {
+  const app = new H3({ onError: (error) => void onError(error) });
+  const chosen = await flavour(scenario);
+  if (chosen === undefined) {
+    for (const path of ['/prime', '/read', '/write', '/new', '/regenerate']) app.get(path, () => body(0));
+    return toNodeHandler(app) as RequestListener;
+  }
+  if (chosen.middleware !== undefined) app.use(chosen.middleware);
+  app.get('/prime', async (event) => {
+    const s = await chosen.open(event);
+    await s.update({ ...PRIME_DATA });
+    return body(s.data.views);
+  });
+  app.get('/read', async (event) => body((await chosen.open(event)).data.views));
+  app.get('/write', async (event) => {
+    const s = await chosen.open(event);
+    const views = ((s.data.views as number | undefined) ?? 0) + 1;
+    await s.update({ views });
+    return body(views);
+  });
+  app.get('/new', async (event) => {
+    await (await chosen.open(event)).update({ views: 1 });
+    return body(1);
+  });
+  app.get('/regenerate', async (event) => {
+    const s = await chosen.regenerate(event);
+    await s.update({ user: 'alice' });
+    return body(s.data.views);
+  });
+  return toNodeHandler(app) as RequestListener;
+}

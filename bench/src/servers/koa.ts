@@ -1,0 +1,94 @@
+/** Koa 3 servers: bare, koa-session (cookie mode, a Redis store), sess (memory, Redis). */
+import type { RequestListener } from 'node:http';
+import Koa from 'koa';
+import type { Context, Middleware } from 'koa';
+import koaSession from 'koa-session';
+import { memoryStore } from '@sess/store-memory';
+import type { Store } from '@sess/core';
+import { PRIME_DATA, SECRET, body } from '../scenarios.js';
+import type { Scenario } from '../scenarios.js';
+import { importOptional } from './optional.js';
+import { connectRedis, koaSessionRedisStore, sessRedisStore } from './redis.js';
+
+/** What the bench uses of @sess/koa (typed here so the bench builds before it does). */
+interface SessKoaModule {
+  session(options: { secret: string; store?: Store; key?: string }): Middleware;
+}
+
+/** `ctx.session` of both libraries, as far as the handlers use it. */
+interface BenchSession {
+  [key: string]: unknown;
+  regenerate(): Promise<void>;
+}
+
+const sessionOf = (ctx: Context) => (ctx as unknown as { session: BenchSession }).session;
+
+async function middleware(app: Koa, scenario: Scenario): Promise<Middleware | undefined> {
+  switch (scenario.id) {
+    case 'koa/bare':
+      return undefined;
+    case 'koa/koa-session+cookie':
+      // Signed cookies (koa-session's default) need app.keys.
+      app.keys = [SECRET];
+      return koaSession({ key: 'sid' }, app) as unknown as Middleware;
+    case 'koa/koa-session+redis':
+      app.keys = [SECRET];
+      return koaSession({ key: 'sid', store: koaSessionRedisStore(await connectRedis()) }, app) as unknown as Middleware;
+    case 'koa/sess+memory': {
+      const { session } = await importOptional<SessKoaModule>('@sess/koa', ['session']);
+      return session({ secret: SECRET, store: memoryStore() });
+    }
+    case 'koa/sess+redis': {
+      const { session } = await importOptional<SessKoaModule>('@sess/koa', ['session']);
+      return session({ secret: SECRET, store: await sessRedisStore(await connectRedis()) });
+    }
+    default:
+      throw new Error(`no Koa server for ${scenario.id}`);
+  }
+}
+
+/** Koa has no router; a switch on the path costs the same in every Koa scenario. */
+async function route(ctx: Context): Promise<void> {
+  const s = sessionOf(ctx);
+  switch (ctx.path) {
+    case '/prime':
+      Object.assign(s, PRIME_DATA);
+      ctx.body = body(s.views);
+      return;
+    case '/read':
+      ctx.body = body(s.views);
+      return;
+    case '/write':
+      s.views = ((s.views as number | undefined) ?? 0) + 1;
+      ctx.body = body(s.views);
+      return;
+    case '/new':
+      s.views = 1;
+      ctx.body = body(1);
+      return;
+    case '/regenerate':
+      await s.regenerate();
+      // koa-session's regenerate saves at once; its auto-commit then saves the user too.
+      sessionOf(ctx).user = 'alice';
+      ctx.body = body(sessionOf(ctx).views);
+      return;
+    default:
+      ctx.status = 404;
+  }
+}
+
+function bareRoute(ctx: Context): void {
+  if (['/prime', '/read', '/write', '/new', '/regenerate'].includes(ctx.path)) ctx.body = body(0);
+  else ctx.status = 404;
+}
+
+export async function koaServer(scenario: Scenario, onError: (error: unknown) => void): Promise<RequestListener> {
+  const app = new Koa();
+  // Koa logs errors itself unless `silent`; the server child reports them once, as the others do.
+  app.silent = true;
+  app.on('error', onError);
+  const session = await middleware(app, scenario);
+  if (session === undefined) app.use(bareRoute);
+  else app.use(session).use(route);
+  return app.callback();
+}
