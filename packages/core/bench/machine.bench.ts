@@ -18,6 +18,7 @@ const input: LifecycleInput = {
   saveEveryRequest: false,
   saveOnServerError: false,
   browserSession: false,
+  cookieCarriesData: false,
   clientCookie: 'valid',
   testCookieReceived: false,
 };

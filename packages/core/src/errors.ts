@@ -8,6 +8,8 @@ export type SessErrorCode =
   | 'secret_too_short'
   | 'cookie_invalid'
   | 'usage_invalid'
+  /** A cookie session's Set-Cookie would exceed the 4096 bytes browsers keep. */
+  | 'session_too_large'
   | 'store_failed'
   | 'store_timeout';
 
@@ -33,8 +35,8 @@ export class SessConfigError extends SessError {
 
 /** The app used the session API out of order, e.g. wrote to it after the response was committed. */
 export class SessUsageError extends SessError {
-  constructor(message: string) {
-    super('usage_invalid', message);
+  constructor(message: string, code: 'usage_invalid' | 'session_too_large' = 'usage_invalid') {
+    super(code, message);
   }
 }
 

@@ -18,6 +18,8 @@ export type { SessionEvent } from './session-events.js';
 export { assertNever } from './effects.js';
 export { readCookie, serializeCookie, serializeDeletion } from './cookie.js';
 export type { CookieAttributes } from './cookie.js';
+export { cookieSessions } from './cookie-sessions.js';
+export type { CookieSessions, CookieSessionsOptions, SealMode, SessionStorage } from './cookie-sessions.js';
 export { createSigner } from './sign.js';
 export type { Signer, VerifiedCookie } from './sign.js';
 export { generateId, isWellFormedId } from './ids.js';

@@ -32,6 +32,11 @@ export interface LifecycleInput {
   readonly testCookieReceived: boolean;
   /** The configured default lifetime ends when the browser closes. */
   readonly browserSession: boolean;
+  /**
+   * The cookie carries the session's data, sealed (cookie sessions), not just its id: every
+   * save or touch changes the cookie's value, so each one re-sends it.
+   */
+  readonly cookieCarriesData: boolean;
 }
 
 /** The store write a commit performs for the current id. */
@@ -155,13 +160,14 @@ const commitRules = {
   isClientRecordLiveAfterCommit: (f: Facts) =>
     f.clientRecordLive && !commitRules.shouldRetireClientRecord(f) && !(f.idIsClients && commitRules.shouldDestroyCurrent(f)),
   // Duck: the cookie is sent only when the client lacks a valid one, or the lifetime moved.
+  // A cookie that carries the data (chirp, iron-session) is the record: every write re-sends it.
   shouldSetSessionCookie: (f: Facts) =>
     f.accessed &&
     !f.cookieAlreadySet &&
     commitRules.isLiveAfterCommit(f) &&
     (!f.idIsClients ||
       f.clientCookie === 'rotated' ||
-      ((commitRules.shouldSave(f) || commitRules.shouldTouch(f)) && (f.expiryChanged || f.rolling))),
+      ((commitRules.shouldSave(f) || commitRules.shouldTouch(f)) && (f.expiryChanged || f.rolling || f.cookieCarriesData))),
   // The client holds a session cookie that names nothing live any more: clear it.
   shouldDeleteSessionCookie: (f: Facts) =>
     f.loaded &&
@@ -222,6 +228,7 @@ const settled: LifecycleContext = {
   clientCookie: 'absent',
   testCookieReceived: false,
   browserSession: false,
+  cookieCarriesData: false,
   accessed: false,
   loaded: false,
   hasId: false,

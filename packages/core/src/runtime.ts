@@ -97,7 +97,8 @@ function inputKey(input: LifecycleInput): number {
     bit(input.saveEveryRequest, 3) |
     bit(input.saveOnServerError, 4) |
     bit(input.browserSession, 5) |
-    bit(input.testCookieReceived, 6)
+    bit(input.testCookieReceived, 6) |
+    bit(input.cookieCarriesData, 7)
   );
 }
 

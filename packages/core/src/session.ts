@@ -5,7 +5,9 @@
  * HTTP effects go back to the adapter from `commit`. Nothing here decides session state.
  */
 import type { CookieAttributes } from './cookie.js';
-import { readCookie } from './cookie.js';
+import { readCookie, serializeCookie } from './cookie.js';
+import { cookieSessionsOf, requestStore, sealedSession } from './cookie-sessions.js';
+import type { CookieSessionsInternals, RequestStore, SealedSession, SessionStorage } from './cookie-sessions.js';
 import type { Effect, HttpEffect, StoreEffect } from './effects.js';
 import { assertNever } from './effects.js';
 import { SessConfigError, SessUsageError } from './errors.js';
@@ -43,7 +45,11 @@ export interface SessionCookieOptions {
 export interface SessionManagerOptions {
   /** One secret or several: the first signs, all verify. Each at least 32 bytes. */
   readonly secret: string | readonly string[];
-  readonly store: Store;
+  /**
+   * Where sessions live: a store (the cookie carries a signed id), or `cookieSessions(...)` (the
+   * cookie carries the whole session, sealed; the server keeps nothing).
+   */
+  readonly store: SessionStorage;
   /** Cookie name. Default `sid`. A `__Host-` name forces Secure, Path=/ and no Domain. */
   readonly name?: string;
   readonly cookie?: SessionCookieOptions;
@@ -113,6 +119,8 @@ interface Config {
   readonly name: string;
   readonly testCookieName: string;
   readonly store: Store;
+  /** Set when the cookie carries the session itself; `store` is then unused per request. */
+  readonly cookieSessions: CookieSessionsInternals | undefined;
   readonly signer: Signer;
   readonly cookie: Required<Pick<SessionCookieOptions, 'path' | 'httpOnly' | 'secure' | 'sameSite'>> &
     Pick<SessionCookieOptions, 'domain' | 'partitioned' | 'priority'>;
@@ -134,6 +142,9 @@ interface Config {
     readonly saveOnServerError: boolean;
   };
 }
+
+/** Browsers keep at most 4096 bytes of a cookie's name, value and attributes (RFC 6265 §6.1). */
+const COOKIE_BYTES_LIMIT = 4096;
 
 export interface SessionManager {
   /** Starts the session of one request. Reads and verifies the cookie; does no I/O. */
@@ -175,6 +186,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     name,
     testCookieName: `${name}.test`,
     store: options.store,
+    cookieSessions: cookieSessionsOf(options.store),
     signer: createSigner(options.secret),
     cookie: Object.freeze({
       path: cookie.path ?? '/',
@@ -209,13 +221,19 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     name,
     store: options.store,
     begin: (request: RequestFacts) => new Session(config, request),
-    socket: (request: RequestFacts) =>
-      createSocketSession(
+    socket: (request: RequestFacts) => {
+      if (config.cookieSessions !== undefined) {
+        // A cookie session changed on a socket could only reach the browser through a hand-off
+        // parked on the server, and cookie sessions keep nothing there.
+        throw new SessUsageError('WebSocket sessions need a server-side store; cookie sessions have none');
+      }
+      return createSocketSession(
         name,
         readCookie(request.cookieHeader, name),
         (cookieHeader) => new Session(config, { cookieHeader, secure: request.secure }),
         handoffs.park,
-      ),
+      );
+    },
     redeemHandoff: handoffs.redeem,
   });
 }
@@ -274,6 +292,9 @@ export class Session<Data extends SessionData = SessionData> {
   private inflight: Promise<unknown> | undefined;
   private readonly readOnly: boolean;
   private regeneratedFrom: string | undefined;
+  /** This request's store: the configured one, or for cookie sessions one over the cookie's record. */
+  private readonly store: Store;
+  private readonly cookieStore: RequestStore | undefined;
 
   /** @internal use `SessionManager.begin`. */
   constructor(
@@ -282,7 +303,17 @@ export class Session<Data extends SessionData = SessionData> {
   ) {
     this.now = config.clock();
     const raw = readCookie(request.cookieHeader, config.name);
-    const verified = raw === undefined ? undefined : config.signer.verify(config.name, raw);
+    let verified: { readonly id: string; readonly rotated: boolean } | undefined;
+    if (config.cookieSessions === undefined) {
+      verified = raw === undefined ? undefined : config.signer.verify(config.name, raw);
+      this.store = config.store;
+    } else {
+      const opened = raw === undefined ? undefined : config.cookieSessions.sealer.open(config.name, raw);
+      const sealed: SealedSession | undefined = opened === undefined ? undefined : sealedSession(opened.payload);
+      if (opened !== undefined && sealed !== undefined) verified = { id: sealed.id, rotated: opened.rotated };
+      this.cookieStore = requestStore(config.cookieSessions, config.store.name, sealed);
+      this.store = this.cookieStore;
+    }
     const clientCookie: ClientCookie =
       raw === undefined ? 'absent' : verified === undefined ? 'rejected' : verified.rotated ? 'rotated' : 'valid';
     this.clientId = verified?.id;
@@ -290,6 +321,7 @@ export class Session<Data extends SessionData = SessionData> {
     const start = config.lifecycle.start({
       ...(this.readOnly ? readOnlyFlags : config.flags),
       browserSession: config.expireAtBrowserClose,
+      cookieCarriesData: config.cookieSessions !== undefined,
       clientCookie,
       testCookieReceived: readCookie(request.cookieHeader, config.testCookieName) !== undefined,
     });
@@ -492,7 +524,7 @@ export class Session<Data extends SessionData = SessionData> {
       return Promise.reject(error);
     }
     if (effects.length === 0) return Promise.resolve([]);
-    const running = runEffects(effects, this.config.store, this.config.deadlines, this.feedback);
+    const running = runEffects(effects, this.store, this.config.deadlines, this.feedback);
     this.inflight = running;
     return running;
   }
@@ -633,6 +665,7 @@ export class Session<Data extends SessionData = SessionData> {
           break;
         case 'touchRecord': {
           const { meta, ttlMs } = this.nextMeta();
+          this.meta = meta;
           effects.push({ type: 'store.touch', id: this.currentId as string, meta, ttlMs, record: { data: this.data, meta } });
           break;
         }
@@ -721,10 +754,40 @@ export class Session<Data extends SessionData = SessionData> {
   }
 
   private sessionCookie(persistent: boolean): HttpEffect {
-    const attributes = this.baseAttributes();
-    const value = this.config.signer.sign(this.config.name, this.currentId as string);
-    if (!persistent) return { type: 'cookie.set', name: this.config.name, value, attributes };
-    const expires = this.lifetime().cookieExpiresAt;
-    return { type: 'cookie.set', name: this.config.name, value, attributes: { ...attributes, expires, maxAgeMs: Math.max(0, expires - this.now) } };
+    const { name } = this.config;
+    const base = this.baseAttributes();
+    const value = this.cookieStore === undefined ? this.config.signer.sign(name, this.currentId as string) : this.sealedValue();
+    let attributes: CookieAttributes = base;
+    if (persistent) {
+      const expires = this.lifetime().cookieExpiresAt;
+      attributes = { ...base, expires, maxAgeMs: Math.max(0, expires - this.now) };
+    }
+    if (this.cookieStore !== undefined) this.assertFits(name, value, attributes);
+    return { type: 'cookie.set', name, value, attributes };
+  }
+
+  /** The current record as the request's store holds it (saved, touched, or as loaded), sealed. */
+  private sealedValue(): string {
+    const id = this.currentId as string;
+    const record = (this.cookieStore as RequestStore).current(id);
+    // The machine only sends a cookie for a record that is live after the commit.
+    if (record === undefined) throw new TypeError(`no record to seal for the session cookie`);
+    return (this.config.cookieSessions as CookieSessionsInternals).sealer.seal(this.config.name, { id, data: record.data, meta: record.meta });
+  }
+
+  /** Refuses a Set-Cookie browsers would drop: the app must hear of it, not lose the session. */
+  private assertFits(name: string, value: string, attributes: CookieAttributes): void {
+    const bytes = Buffer.byteLength(serializeCookie(name, value, attributes));
+    if (bytes <= COOKIE_BYTES_LIMIT) return;
+    const record = (this.cookieStore as RequestStore).current(this.currentId as string);
+    const sizes = Object.entries(record?.data ?? {})
+      .map(([key, entry]) => [key, Buffer.byteLength(JSON.stringify(entry) ?? '')] as const)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([key, size]) => `${JSON.stringify(key)} ${size} B`);
+    throw new SessUsageError(
+      `cookie session is ${bytes} bytes (limit ${COOKIE_BYTES_LIMIT}): largest keys ${sizes.join(', ')} (JSON sizes, before ${(this.config.cookieSessions as CookieSessionsInternals).sealer.mode === 'encrypt' ? 'encryption and ' : ''}base64url); keep less in the session or use a server-side store`,
+      'session_too_large',
+    );
   }
 }

@@ -25,7 +25,8 @@ export function allInputs(): LifecycleInput[] {
         for (const browserSession of bools)
           for (const clientCookie of ['absent', 'rejected', 'valid', 'rotated'] as ClientCookie[])
             for (const testCookieReceived of bools)
-              inputs.push({ rolling, saveEveryRequest, saveOnServerError, browserSession, clientCookie, testCookieReceived });
+              for (const cookieCarriesData of bools)
+                inputs.push({ rolling, saveEveryRequest, saveOnServerError, browserSession, clientCookie, testCookieReceived, cookieCarriesData });
   return inputs;
 }
 

@@ -264,7 +264,7 @@ function testParams(sut: Sut) {
 
 const inputs: Array<[string, LifecycleInput]> = (['absent', 'rejected', 'valid'] as ClientCookie[]).map((clientCookie) => [
   `cookie ${clientCookie}`,
-  { rolling: false, saveEveryRequest: false, saveOnServerError: false, browserSession: false, clientCookie, testCookieReceived: false },
+  { rolling: false, saveEveryRequest: false, saveOnServerError: false, browserSession: false, clientCookie, testCookieReceived: false, cookieCarriesData: false },
 ]);
 
 const SIMPLE_PATH_MAX_STEPS = 6;

@@ -1,0 +1,167 @@
+/**
+ * Cookie sessions: the whole session (id, data, times) lives in the cookie, sealed; the server
+ * keeps nothing (chirp's signed-cookie sessions; iron-session and h3's sealed sessions).
+ *
+ * `cookieSessions(options)` is passed where a store goes, so adapters need no change. The
+ * manager recognises it by its `kind` and, per request, runs the usual lifecycle against a store
+ * that lives in memory for that request only: `get` answers with the record the cookie opened
+ * to, `set` and `touch` keep the new record, `destroy` forgets it. At commit the session cookie's
+ * value is that record, sealed. Every decision stays in the machine (`cookieCarriesData`).
+ */
+import { SessUsageError } from './errors.js';
+import { isWellFormedId } from './ids.js';
+import { createSealer } from './seal.js';
+import type { SealMode, Sealer } from './seal.js';
+import type { SessionMeta, SessionRecord, Store } from './store.js';
+
+export type { SealMode } from './seal.js';
+
+export interface CookieSessionsOptions {
+  /**
+   * One secret or several: the first seals, all open (rotation: a cookie opened only by an
+   * older secret is re-sealed with the first). Each at least 32 bytes. Use secrets of their own,
+   * not the manager's `secret`.
+   */
+  readonly secret: string | readonly string[];
+  /**
+   * `'encrypt'` (default): AES-256-GCM, the client can't read the data. `'sign'`: HMAC-SHA256,
+   * the client can read (base64url JSON) but not change it; a little shorter.
+   */
+  readonly mode?: SealMode;
+  /**
+   * Asked for each cookie that opens: `true` makes it load as a fresh session. Synchronous, so
+   * the lifecycle stays synchronous: keep the revoked ids in memory (a Set, or a local mirror of
+   * a shared list). Without it, a copied cookie stays valid until it expires, sign-out or not.
+   */
+  readonly isRevoked?: (id: string) => boolean;
+  /**
+   * Told the id and the instant its cookie expires anyway (epoch ms) when a session the client
+   * holds is destroyed, emptied or regenerated: record it for `isRevoked` until then. A throw
+   * fails the request like a failed store write (the sign-out is not confirmed with a 2xx).
+   */
+  readonly onRevoke?: (id: string, expiresAt: number) => void;
+}
+
+/**
+ * What `cookieSessions()` returns: a `Store` by shape, so every adapter's `store` option takes
+ * it, but the manager never calls these methods: they reject, naming the mistake, if anything
+ * else does (for instance WebSocket hand-offs, which need a server-side store).
+ */
+export interface CookieSessions extends Store {
+  readonly kind: 'cookie';
+  readonly mode: SealMode;
+}
+
+/** What the manager needs of a `CookieSessions`, kept off the public object. */
+export interface CookieSessionsInternals {
+  readonly sealer: Sealer;
+  readonly isRevoked: ((id: string) => boolean) | undefined;
+  readonly onRevoke: ((id: string, expiresAt: number) => void) | undefined;
+}
+
+const internals = new WeakMap<CookieSessions, CookieSessionsInternals>();
+
+/** What the manager accepts as its `store` option. */
+export type SessionStorage = Store | CookieSessions;
+
+const noServerStore = () =>
+  Promise.reject(
+    new SessUsageError('cookie sessions keep nothing on the server: this needs a real store (WebSocket hand-offs, admin calls)'),
+  );
+
+/**
+ * Sessions whose data lives in the cookie itself, sealed. Pass the result as the manager's (or
+ * an adapter's) `store`: `session({ secret, store: cookieSessions({ secret: [current, older] }) })`.
+ * Keys are derived here, once.
+ *
+ * The cookie, name and attributes included, must fit in 4096 bytes: a commit that would
+ * exceed that throws `SessUsageError` (code `'session_too_large'`) naming the largest keys,
+ * and sends no cookie.
+ *
+ * @throws SessConfigError for a missing or short secret (code `'secret_too_short'`) or a bad mode.
+ */
+export function cookieSessions(options: CookieSessionsOptions): CookieSessions {
+  const sealer = createSealer(options.secret, options.mode ?? 'encrypt');
+  const storage: CookieSessions = Object.freeze({
+    kind: 'cookie' as const,
+    mode: sealer.mode,
+    name: `cookie (${sealer.mode})`,
+    capabilities: Object.freeze({ deltaWrites: false }),
+    get: noServerStore,
+    set: noServerStore,
+    destroy: noServerStore,
+  });
+  internals.set(storage, Object.freeze({ sealer, isRevoked: options.isRevoked, onRevoke: options.onRevoke }));
+  return storage;
+}
+
+/**
+ * The sealer and hooks of a value made by `cookieSessions()`, or `undefined` for any other
+ * store (a look-alike with `kind: 'cookie'` included: only our own factory's values count).
+ */
+export function cookieSessionsOf(store: SessionStorage): CookieSessionsInternals | undefined {
+  return internals.get(store as CookieSessions);
+}
+
+/** The payload a session cookie carries: the record and its id. */
+export interface SealedSession {
+  readonly id: string;
+  readonly record: SessionRecord;
+}
+
+/**
+ * The payload's id and record, or `undefined` when it isn't shaped like one we seal. The
+ * record's own fields are checked where every loaded record is (the session's `judge`).
+ */
+export function sealedSession(payload: unknown): SealedSession | undefined {
+  if (typeof payload !== 'object' || payload === null) return undefined;
+  const { id, data, meta } = payload as { id?: unknown; data?: unknown; meta?: unknown };
+  if (typeof id !== 'string' || !isWellFormedId(id)) return undefined;
+  return { id, record: { data, meta } as SessionRecord };
+}
+
+/**
+ * One request's store over the record its cookie opened to. It holds the current record so the
+ * commit can seal it; revocation hooks run where a server store would read and delete.
+ */
+export interface RequestStore extends Store {
+  /** The record now held for `id`, as the commit will seal it. */
+  current(id: string): SessionRecord | undefined;
+}
+
+export function requestStore(storage: CookieSessionsInternals, name: string, opened: SealedSession | undefined): RequestStore {
+  const records = new Map<string, SessionRecord>();
+  if (opened !== undefined) records.set(opened.id, opened.record);
+  return {
+    name,
+    capabilities: { deltaWrites: false },
+    current: (id) => records.get(id),
+    get(id) {
+      // A revoked id is gone, as a destroyed record is on a server store; a throw is a failed read.
+      if (storage.isRevoked?.(id) === true) return Promise.resolve(undefined);
+      // A copy, as a server store's get is: the app may change nested values without `set`, and
+      // a touch or a rotation must re-seal what was saved, not those changes.
+      const record = records.get(id);
+      return Promise.resolve(record === undefined ? undefined : structuredClone(record));
+    },
+    set(id, record) {
+      // The record is sealed at commit, from whatever it holds then; a past expiry stays inside.
+      records.set(id, record);
+      return Promise.resolve();
+    },
+    touch(id, meta: SessionMeta) {
+      const record = records.get(id);
+      if (record !== undefined) records.set(id, { data: record.data, meta });
+      return Promise.resolve();
+    },
+    destroy(id) {
+      records.delete(id);
+      // Only an id the client holds needs revoking: a fresh one never left the server.
+      if (opened !== undefined && id === opened.id && storage.onRevoke !== undefined) {
+        const expiresAt = (opened.record.meta as Partial<SessionMeta> | undefined)?.expiresAt;
+        storage.onRevoke(id, typeof expiresAt === 'number' ? expiresAt : 0);
+      }
+      return Promise.resolve();
+    },
+  };
+}

@@ -1,0 +1,467 @@
+/**
+ * Cookie sessions through the manager: the same session API, with the whole record sealed in the
+ * cookie. Real crypto, the fake clock and the cookie jar from the fixtures; the test store is
+ * never called (the server keeps nothing).
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { SessConfigError, SessStoreError, SessUsageError, cookieSessions, createSessionManager, serializeCookie } from '../src/index.js';
+import type { CookieAttributes, CookieSessionsOptions, HttpEffect, SessionEvent } from '../src/index.js';
+import type { LifecycleEvent } from '../src/machine.js';
+import { createLifecycle } from '../src/runtime.js';
+import { createSealer } from '../src/seal.js';
+import type { SealMode } from '../src/seal.js';
+import { SECRET, setup } from './fixtures.js';
+
+const COOKIE_SECRET = 'cookie-session-secret-at-least-32-bytes!';
+const OLD_COOKIE_SECRET = 'the-previous-cookie-session-secret-32-bytes';
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+const sessionCookie = (effects: readonly HttpEffect[]) =>
+  effects.find((effect) => (effect.type === 'cookie.set' || effect.type === 'cookie.delete') && effect.name === 'sid');
+
+function world(options: Parameters<typeof setup>[0] = {}, cookie: Partial<CookieSessionsOptions> = {}) {
+  const storage = cookieSessions({ secret: COOKIE_SECRET, ...cookie });
+  const w = setup({ store: storage, ...options });
+  const mode: SealMode = cookie.mode ?? 'encrypt';
+  /** What the browser's session cookie holds, opened with the current key only. */
+  const opened = () => {
+    const value = w.jar.cookies.get('sid')?.value;
+    const result = value === undefined ? undefined : createSealer(COOKIE_SECRET, mode).open('sid', value);
+    return result?.payload as { id: string; data: Record<string, unknown>; meta: Record<string, unknown> } | undefined;
+  };
+  return { ...w, storage, opened, cookieValue: () => w.jar.cookies.get('sid')?.value };
+}
+
+describe.each(['encrypt', 'sign'] as SealMode[])('cookie sessions (%s)', (mode) => {
+  it('an untouched visitor gets no cookie and no effects', async () => {
+    const { request, store } = world({}, { mode });
+    expect((await request(() => undefined)).effects).toEqual([]);
+    expect((await request((s) => s.get('x'))).effects).toEqual([{ type: 'header.vary', value: 'Cookie' }]);
+    expect(store.calls).toEqual([]);
+  });
+
+  it('the first write sets a cookie whose sealed payload holds the data, id and times', async () => {
+    const { request, opened, clock, store } = world({}, { mode });
+    const { effects, session } = await request((s) => s.set('views', 1));
+    expect(sessionCookie(effects)).toMatchObject({
+      type: 'cookie.set',
+      attributes: { path: '/', httpOnly: true, sameSite: 'lax', secure: false, maxAgeMs: DAY, expires: clock.now() + DAY },
+    });
+    expect(effects.map((effect) => effect.type)).toEqual(['cookie.set', 'header.vary', 'header.cacheControl']);
+    expect(opened()).toEqual({
+      id: session.id,
+      data: { views: 1 },
+      meta: { createdAt: clock.now(), touchedAt: clock.now(), expiresAt: clock.now() + DAY },
+    });
+    expect(store.calls).toEqual([]);
+  });
+
+  it('a visit that only reads sends no Set-Cookie; every write sends a new value', async () => {
+    const { request, opened, cookieValue, clock } = world({}, { mode });
+    await request((s) => s.set('views', 1));
+    const createdAt = clock.now();
+    const first = cookieValue();
+    const read = await request(async (s) => {
+      await s.load();
+      return s.get('views');
+    });
+    expect(read.result).toBe(1);
+    expect(sessionCookie(read.effects)).toBeUndefined();
+    const values = new Set([first]);
+    for (let views = 2; views <= 4; views++) {
+      clock.advance(1000);
+      const { effects } = await request(async (s) => {
+        await s.load();
+        s.set('views', (s.get('views') as number) + 1);
+      });
+      expect(sessionCookie(effects)?.type).toBe('cookie.set');
+      values.add(cookieValue());
+      expect(opened()?.data).toEqual({ views });
+      expect(opened()?.meta).toMatchObject({ createdAt, touchedAt: clock.now() });
+    }
+    expect(values.size).toBe(4);
+  });
+
+  it('destroy, and emptying the session, delete the cookie', async () => {
+    const destroyed = world({}, { mode });
+    await destroyed.request((s) => s.set('user', 'ada'));
+    const { effects } = await destroyed.request((s) => s.destroy());
+    expect(sessionCookie(effects)?.type).toBe('cookie.delete');
+    expect(destroyed.jar.cookies.has('sid')).toBe(false);
+
+    const emptied = world({}, { mode });
+    await emptied.request((s) => s.set('user', 'ada'));
+    const after = await emptied.request(async (s) => {
+      await s.load();
+      s.clear();
+    });
+    expect(sessionCookie(after.effects)?.type).toBe('cookie.delete');
+  });
+
+  it('a tampered or foreign cookie is a fresh session, and is cleared once the session is used', async () => {
+    const { request, jar, cookieValue } = world({}, { mode });
+    await request((s) => s.set('user', 'ada'));
+    const value = cookieValue() as string;
+    jar.cookies.set('sid', { value: `${value.slice(0, 10)}${value[10] === 'A' ? 'B' : 'A'}${value.slice(11)}`, attributes: {} });
+    const { result, effects } = await request(async (s) => {
+      await s.load();
+      return s.get('user');
+    });
+    expect(result).toBeUndefined();
+    expect(sessionCookie(effects)?.type).toBe('cookie.delete');
+
+    // Sealed under another key for the same name: worthless here.
+    const other = createSealer('some-other-apps-secret-at-least-32-bytes', mode).seal('sid', { id: 'A'.repeat(32), data: { user: 'root' }, meta: { createdAt: 0, touchedAt: 0, expiresAt: 9e15 } });
+    jar.cookies.set('sid', { value: other, attributes: {} });
+    expect((await request(async (s) => (await s.load(), s.get('user')))).result).toBeUndefined();
+  });
+});
+
+describe('cookie sessions: lifetimes come from the sealed times', () => {
+  it('a cookie past its lifetime loads as a fresh session (the browser may keep it longer)', async () => {
+    const { request, clock } = world();
+    await request((s) => s.set('user', 'ada'));
+    clock.advance(DAY - 1);
+    expect((await request(async (s) => (await s.load(), s.get('user')))).result).toBe('ada');
+    clock.advance(1);
+    const { result, effects } = await request(async (s) => (await s.load(), s.get('user')));
+    expect(result).toBeUndefined();
+    expect(sessionCookie(effects)?.type).toBe('cookie.delete');
+  });
+
+  it('idle timeout: each use within it re-seals with a new touchedAt; a longer pause ends it', async () => {
+    const events: SessionEvent[] = [];
+    const { request, clock, opened } = world({ idleTimeoutMs: HOUR, onEvent: (event) => events.push(event) });
+    await request((s) => s.set('user', 'ada'));
+    for (let i = 0; i < 3; i++) {
+      clock.advance(HOUR - 1);
+      const { result, effects } = await request(async (s) => (await s.load(), s.get('user')));
+      expect(result).toBe('ada');
+      expect(sessionCookie(effects)?.type).toBe('cookie.set');
+      expect(opened()?.meta.touchedAt).toBe(clock.now());
+      expect(opened()?.meta.expiresAt).toBe(clock.now() + HOUR);
+    }
+    clock.advance(HOUR);
+    expect((await request(async (s) => (await s.load(), s.get('user')))).result).toBeUndefined();
+    expect(events.at(-1)).toMatchObject({ type: 'expired', reason: 'idle' });
+  });
+
+  it('absolute timeout ends a session however active, counted from the sealed createdAt', async () => {
+    const { request, clock } = world({ idleTimeoutMs: 2 * HOUR, absoluteTimeoutMs: 3 * HOUR });
+    await request((s) => s.set('user', 'ada'));
+    for (let i = 0; i < 2; i++) {
+      clock.advance(HOUR);
+      expect((await request(async (s) => (await s.load(), s.get('user')))).result).toBe('ada');
+    }
+    clock.advance(HOUR);
+    expect((await request(async (s) => (await s.load(), s.get('user')))).result).toBeUndefined();
+  });
+
+  it('rolling re-sends the cookie on every use; touch() re-sends it once', async () => {
+    const rolling = world({ rolling: true });
+    await rolling.request((s) => s.set('user', 'ada'));
+    rolling.clock.advance(1000);
+    const { effects } = await rolling.request(async (s) => (await s.load(), s.get('user')));
+    expect(sessionCookie(effects)?.type).toBe('cookie.set');
+    expect(rolling.opened()?.meta.touchedAt).toBe(rolling.clock.now());
+
+    const touched = world();
+    await touched.request((s) => s.set('user', 'ada'));
+    touched.clock.advance(1000);
+    const touch = await touched.request(async (s) => (await s.load(), s.touch()));
+    expect(sessionCookie(touch.effects)).toMatchObject({ type: 'cookie.set', attributes: { maxAgeMs: DAY } });
+    expect(touched.opened()).toMatchObject({ data: { user: 'ada' }, meta: { touchedAt: touched.clock.now(), expiresAt: touched.clock.now() + DAY } });
+  });
+
+  it('setExpiry(0) seals a browser-session lifetime: the cookie gets no Max-Age', async () => {
+    const { request, opened } = world();
+    const { effects } = await request((s) => (s.set('user', 'ada'), s.setExpiry(0)));
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.set' });
+    expect((sessionCookie(effects) as { attributes: object }).attributes).not.toHaveProperty('maxAgeMs');
+    expect(opened()?.meta.expiry).toEqual({ kind: 'browser' });
+  });
+});
+
+describe('cookie sessions: keys', () => {
+  it('a cookie sealed under an older key is re-sealed with the current one on first use', async () => {
+    const old = world({}, { secret: OLD_COOKIE_SECRET });
+    await old.request((s) => s.set('user', 'ada'));
+    const manager = createSessionManager({ secret: SECRET, store: cookieSessions({ secret: [COOKIE_SECRET, OLD_COOKIE_SECRET] }), clock: old.clock.now });
+    const session = manager.begin({ cookieHeader: old.jar.header(), secure: false });
+    await session.load();
+    expect(session.get('user')).toBe('ada');
+    const effects = await session.commit({ status: 200 });
+    old.jar.apply(effects);
+    expect(sessionCookie(effects)?.type).toBe('cookie.set');
+    expect(old.opened()).toMatchObject({ id: session.id, data: { user: 'ada' } });
+
+    // A rotated cookie re-sealed on a failed response carries what was saved, not the unsaved write.
+    const again = manager.begin({ cookieHeader: `sid=${createSealer(OLD_COOKIE_SECRET).seal('sid', old.opened())}`, secure: false });
+    await again.load();
+    again.set('user', 'mallory');
+    const failed = await again.commit({ status: 500 });
+    const value = (sessionCookie(failed) as { value: string }).value;
+    expect((createSealer(COOKIE_SECRET).open('sid', value)?.payload as { data: unknown }).data).toEqual({ user: 'ada' });
+  });
+
+  it('refuses short cookie secrets at construction', () => {
+    expect(() => cookieSessions({ secret: 'too-short' })).toThrow(SessConfigError);
+    expect(() => cookieSessions({ secret: [COOKIE_SECRET, 'too-short'] })).toThrow(expect.objectContaining({ code: 'secret_too_short' }));
+    expect(() => cookieSessions({ secret: COOKIE_SECRET, mode: 'plain' as SealMode })).toThrow(/mode must be/);
+  });
+});
+
+describe('cookie sessions: the 4096-byte budget', () => {
+  it('a commit that would exceed it fails naming the largest keys, and sends no cookie', async () => {
+    const { request, jar, cookieValue } = world();
+    await request((s) => s.set('user', 'ada'));
+    const before = cookieValue();
+    const attempt = request(async (s) => {
+      await s.load();
+      s.set('cart', 'c'.repeat(3100));
+      s.set('history', 'h'.repeat(1900));
+      s.set('small', 1);
+    });
+    await expect(attempt).rejects.toThrow(SessUsageError);
+    await expect(attempt).rejects.toMatchObject({
+      code: 'session_too_large',
+      message: expect.stringMatching(/cookie session is \d{4} bytes \(limit 4096\): largest keys "cart" 3102 B, "history" 1902 B, "user" 5 B/),
+    });
+    // The commit rejected, so there were no effects to apply: the browser keeps its cookie.
+    expect(cookieValue()).toBe(before);
+    expect(jar.cookies.size).toBe(1);
+  });
+
+  it('counts the whole Set-Cookie line: name and attributes too, not just the value', async () => {
+    // In sign mode n more ASCII characters grow the value by about 4n/3.
+    const lineOf = (effects: readonly HttpEffect[]) => {
+      const cookie = sessionCookie(effects) as { value: string; attributes: CookieAttributes };
+      return { line: serializeCookie('sid', cookie.value, cookie.attributes).length, value: cookie.value.length };
+    };
+    const empty = lineOf((await world({}, { mode: 'sign' }).request((s) => s.set('blob', ''))).effects);
+    const blob = 'x'.repeat(Math.floor(((4096 - empty.line) * 3) / 4) - 30);
+    const fits = lineOf((await world({}, { mode: 'sign' }).request((s) => s.set('blob', blob))).effects);
+    expect(fits.line).toBeLessThanOrEqual(4096);
+    expect(fits.line).toBeGreaterThan(4000);
+    // 60 more characters: about 80 more bytes, so the value alone still fits, the line does not.
+    expect(fits.value + 80).toBeLessThan(4096);
+    await expect(world({}, { mode: 'sign' }).request((s) => s.set('blob', `${blob}${'x'.repeat(60)}`))).rejects.toMatchObject({
+      code: 'session_too_large',
+    });
+  });
+});
+
+describe('cookie sessions: replay after sign-out', () => {
+  function revocable() {
+    const revoked = new Map<string, number>();
+    const w = world({}, { isRevoked: (id) => revoked.has(id), onRevoke: (id, expiresAt) => void revoked.set(id, expiresAt) });
+    return { ...w, revoked };
+  }
+
+  it('without the hooks, a copied cookie stays valid after sign-out until it expires', async () => {
+    const { request, jar } = world();
+    await request((s) => s.set('user', 'ada'));
+    const copy = jar.header();
+    await request((s) => s.destroy());
+    jar.cookies.set('sid', { value: (copy as string).slice(4), attributes: {} });
+    expect((await request(async (s) => (await s.load(), s.get('user')))).result).toBe('ada');
+  });
+
+  it('destroy reports the id with its expiry; the copied cookie then loads as a fresh session', async () => {
+    const { request, jar, revoked, clock } = revocable();
+    const { session } = await request((s) => s.set('user', 'ada'));
+    const copy = (jar.cookies.get('sid') as { value: string }).value;
+    await request((s) => s.destroy());
+    expect([...revoked]).toEqual([[session.id, clock.now() + DAY]]);
+    jar.cookies.set('sid', { value: copy, attributes: {} });
+    const replay = await request(async (s) => (await s.load(), s.get('user')));
+    expect(replay.result).toBeUndefined();
+    expect(sessionCookie(replay.effects)?.type).toBe('cookie.delete');
+  });
+
+  it('emptying the session revokes it too', async () => {
+    const { request, revoked } = revocable();
+    const { session } = await request((s) => s.set('user', 'ada'));
+    await request(async (s) => (await s.load(), s.delete('user')));
+    expect(revoked.has(session.id as string)).toBe(true);
+  });
+
+  it('regenerate seals a new id with the data kept and revokes the old one', async () => {
+    const { request, jar, revoked, opened } = revocable();
+    const first = await request((s) => s.set('user', 'ada'));
+    const copy = (jar.cookies.get('sid') as { value: string }).value;
+    const second = await request(async (s) => {
+      await s.regenerate();
+      s.set('role', 'admin');
+    });
+    expect(second.session.id).not.toBe(first.session.id);
+    expect(opened()).toMatchObject({ id: second.session.id, data: { user: 'ada', role: 'admin' } });
+    expect([...revoked.keys()]).toEqual([first.session.id]);
+    jar.cookies.set('sid', { value: copy, attributes: {} });
+    expect((await request(async (s) => (await s.load(), s.get('user')))).result).toBeUndefined();
+  });
+
+  it('a new session never seen by the client is not reported', async () => {
+    const { request, revoked } = revocable();
+    await request(async (s) => {
+      s.set('user', 'ada');
+      await s.destroy();
+    });
+    expect(revoked.size).toBe(0);
+  });
+
+  it('hooks that throw fail the request as a failed store call would', async () => {
+    const failing = world({}, { onRevoke: () => { throw new Error('redis down'); } });
+    await failing.request((s) => s.set('user', 'ada'));
+    await expect(failing.request((s) => s.destroy())).rejects.toThrow(SessStoreError);
+
+    const unreadable = world({}, { isRevoked: () => { throw new Error('redis down'); } });
+    await unreadable.request((s) => s.set('user', 'ada'));
+    await expect(unreadable.request((s) => s.load())).rejects.toMatchObject({ op: 'get' });
+  });
+});
+
+describe('cookie sessions: what they are not', () => {
+  it('keep nothing on the server: store methods and WebSocket sessions say so', async () => {
+    const storage = cookieSessions({ secret: COOKIE_SECRET });
+    expect(storage).toMatchObject({ kind: 'cookie', mode: 'encrypt', name: 'cookie (encrypt)', capabilities: { deltaWrites: false } });
+    expect(Object.isFrozen(storage)).toBe(true);
+    await expect(storage.get('x')).rejects.toThrow(/keep nothing on the server/);
+    await expect(storage.set('x', { data: {}, meta: { createdAt: 0, touchedAt: 0, expiresAt: 0 } }, 1)).rejects.toThrow(SessUsageError);
+    await expect(storage.destroy('x')).rejects.toThrow(SessUsageError);
+    const manager = createSessionManager({ secret: SECRET, store: storage });
+    expect(() => manager.socket({ cookieHeader: undefined, secure: false })).toThrow(/WebSocket sessions need a server-side store/);
+    expect(manager.store).toBe(storage);
+  });
+
+  it('only values from cookieSessions() count: a look-alike store is used as a store', async () => {
+    const { store, clock } = setup();
+    const manager = createSessionManager({ secret: SECRET, store: Object.assign(Object.create(store) as typeof store, { kind: 'cookie' }), clock: clock.now });
+    const session = manager.begin({ cookieHeader: undefined, secure: false });
+    session.set('user', 'ada');
+    await session.commit({ status: 200 });
+    expect(store.peek(session.id as string)?.data).toEqual({ user: 'ada' });
+  });
+
+  it('a sealed payload of the wrong shape is a fresh session', async () => {
+    const { request, jar } = world();
+    const sealer = createSealer(COOKIE_SECRET);
+    for (const payload of [null, 'x', { id: 'short', data: {}, meta: {} }, { id: 'A'.repeat(32), data: 'x', meta: {} }]) {
+      jar.cookies.set('sid', { value: sealer.seal('sid', payload), attributes: {} });
+      expect((await request(async (s) => (await s.load(), s.keys()))).result).toEqual([]);
+    }
+  });
+
+  it('the schema applies to sealed data as to stored data', async () => {
+    const schema = {
+      '~standard': {
+        version: 1 as const,
+        vendor: 'test',
+        validate: (value: unknown) =>
+          typeof (value as { user?: unknown }).user === 'string' ? { value } : { issues: [{ message: 'user must be a string' }] },
+      },
+    };
+    const { request } = world({ schema });
+    await request((s) => s.set('user', 42));
+    expect((await request(async (s) => (await s.load(), s.get('user')))).result).toBeUndefined();
+  });
+});
+
+type Op =
+  | { readonly op: 'set'; readonly key: string; readonly value: number }
+  | { readonly op: 'delete' | 'read'; readonly key: string }
+  | { readonly op: 'clear' | 'destroy' | 'regenerate' | 'touch' };
+
+describe('cookie sessions: the browser always holds what the session holds (property)', () => {
+  const key = fc.constantFrom('a', 'b', '__proto__');
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ op: fc.constant('set' as const), key, value: fc.integer() }),
+    fc.record({ op: fc.constantFrom('delete' as const, 'read' as const), key }),
+    fc.record({ op: fc.constantFrom('clear' as const, 'destroy' as const, 'regenerate' as const, 'touch' as const) }),
+  );
+  const request = fc.record({ ops: fc.array(op, { maxLength: 5 }), status: fc.constantFrom(200, 200, 200, 500), advanceMs: fc.nat(2 * HOUR) });
+
+  it('after every commit the cookie opens to the saved data (absent when empty); reads alone send nothing', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: 6 }), fc.constantFrom<SealMode>('encrypt', 'sign'), async (requests, mode) => {
+        const w = world({}, { mode });
+        let saved: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+        for (const { ops, status, advanceMs } of requests) {
+          w.clock.advance(advanceMs);
+          // Null prototype, as the session's own data: `__proto__` is just a key.
+          const data: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, saved);
+          let destroyed = false;
+          const { effects, session } = await w.request(
+            async (s) => {
+              await s.load();
+              for (const step of ops) {
+                if (step.op === 'set') (s.set(step.key, step.value), (data[step.key] = step.value));
+                else if (step.op === 'delete') (s.delete(step.key), delete data[step.key]);
+                else if (step.op === 'read') expect(s.get(step.key)).toBe(data[step.key]);
+                else if (step.op === 'clear') (s.clear(), Object.keys(data).forEach((k) => delete data[k]));
+                else if (step.op === 'destroy') (await s.destroy(), Object.keys(data).forEach((k) => delete data[k]), (destroyed = true));
+                else if (step.op === 'regenerate') await s.regenerate();
+                else s.touch();
+              }
+            },
+            { status },
+          );
+          if (status < 500) saved = data;
+          else if (destroyed) saved = Object.create(null) as Record<string, unknown>;
+          const opened = w.opened();
+          if (Object.keys(saved).length === 0) expect(opened).toBeUndefined();
+          else {
+            expect(opened?.data).toEqual(saved);
+            if (status < 500) expect(opened?.id).toBe(session.id);
+          }
+          if (status < 500 && ops.every((step) => step.op === 'read')) expect(sessionCookie(effects)).toBeUndefined();
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('machine: cookieCarriesData decides when the cookie is re-sent', () => {
+  const live = { type: 'store.loaded', record: 'live', pastExpiry: false, pastIdleTimeout: false, pastAbsoluteTimeout: false, touchDue: false, browserSession: false } as const;
+  const commit = { type: 'response.commit', serverError: false, empty: false, cookieAlreadySet: false, cacheControlSet: false } as const;
+  function actionsAtCommit(cookieCarriesData: boolean, events: readonly LifecycleEvent[]): string[] {
+    const lifecycle = createLifecycle();
+    let node = lifecycle.start({ rolling: false, saveEveryRequest: false, saveOnServerError: false, browserSession: false, testCookieReceived: false, clientCookie: 'valid', cookieCarriesData }).to;
+    const all: string[] = [];
+    for (const event of [{ type: 'app.load' } as const, live, ...events, commit, { type: 'store.done' } as const]) {
+      const step = lifecycle.next(node, event);
+      if (step === undefined) continue; // store.done when the commit wrote nothing
+      node = step.to;
+      all.push(...step.actions);
+    }
+    return all;
+  }
+
+  it.each([
+    ['a write', [{ type: 'app.write' }], true],
+    ['app.save', [{ type: 'app.save' }], true],
+    ['a touch', [{ type: 'app.touch' }], true],
+    ['a read', [{ type: 'app.read' }], false],
+  ] as const)('%s: the id cookie is re-sent only for a touch; the data cookie whenever it changes', (_, events, dataCookieSent) => {
+    expect(actionsAtCommit(true, events).includes('setSessionCookie')).toBe(dataCookieSent);
+    // The id cookie's value never changes: only the lifetime moving (touch) re-sends it.
+    expect(actionsAtCommit(false, events).includes('setSessionCookie')).toBe(events[0].type === 'app.touch');
+  });
+});
+
+describe('cookie sessions: nested changes without set()', () => {
+  it('are not sealed by a touch, as a server store would not keep them', async () => {
+    const { request, opened, clock } = world();
+    await request((s) => s.set('cart', ['apple']));
+    clock.advance(1000);
+    await request(async (s) => {
+      await s.load();
+      (s.get('cart') as string[]).push('pear');
+      s.touch();
+    });
+    expect(opened()).toMatchObject({ data: { cart: ['apple'] }, meta: { touchedAt: clock.now() } });
+  });
+});
