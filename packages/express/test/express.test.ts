@@ -331,6 +331,15 @@ describe.each([
     expect((await without.request('/whoami')).body).toBe('no context');
   });
 
+  it('req.sessionID is there inside a mounted sub-app too', async () => {
+    const sub = express();
+    sub.get('/id', (req, res) => res.send(req.sessionID ?? 'none'));
+    const { client } = await start({}, (app) => app.use('/sub', sub));
+    await client.request('/count');
+    const id = client.jar.get('sid')?.split('.')[0] as string;
+    expect((await client.request('/sub/id')).body).toBe(id);
+  });
+
   it('refuses a short secret and cookie.expires at construction', () => {
     expect(() => session({ secret: 'short' })).toThrow(/32 bytes|at least/);
     expect(() => session({ secret: SECRET, cookie: { expires: new Date() } as never })).toThrow(/cookie.maxAge/);
