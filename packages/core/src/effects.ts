@@ -6,6 +6,7 @@
  * it is not handled yet.
  */
 import type { CookieAttributes } from './cookie.js';
+import { serializeCookie, serializeDeletion } from './cookie.js';
 import type { SessionChanges, SessionMeta, SessionRecord } from './store.js';
 
 export type StoreEffect =
@@ -28,6 +29,17 @@ export type HttpEffect =
   | { readonly type: 'header.cacheControl'; readonly value: 'private' };
 
 export type Effect = StoreEffect | HttpEffect;
+
+export type CookieEffect = Extract<HttpEffect, { readonly type: 'cookie.set' | 'cookie.delete' }>;
+
+/**
+ * The `Set-Cookie` header line a cookie effect stands for: what every adapter appends.
+ *
+ * @throws SessConfigError (code `'cookie_invalid'`) as `serializeCookie` does.
+ */
+export function setCookieLine(effect: CookieEffect): string {
+  return effect.type === 'cookie.set' ? serializeCookie(effect.name, effect.value, effect.attributes) : serializeDeletion(effect.name, effect.attributes);
+}
 
 /** Ends an exhaustive `switch (effect.type)`: a compile error names the case left out. */
 export function assertNever(value: never): never {

@@ -7,7 +7,7 @@
  */
 export { createSessionManager, Session } from './session.js';
 export type { RequestFacts, ResponseFacts, SessionCookieOptions, SessionManager, SessionManagerOptions } from './session.js';
-export type { Effect, HttpEffect, StoreEffect } from './effects.js';
+export type { CookieEffect, Effect, HttpEffect, StoreEffect } from './effects.js';
 export { hashId } from './session-events.js';
 export { createSessionContext } from './session-context.js';
 export { HANDOFF_TTL_MS } from './socket.js';
@@ -15,7 +15,7 @@ export type { SocketOutcome, SocketSession } from './socket.js';
 export type { StandardSchemaV1 } from './schema.js';
 export type { SessionContext } from './session-context.js';
 export type { SessionEvent } from './session-events.js';
-export { assertNever } from './effects.js';
+export { assertNever, setCookieLine } from './effects.js';
 export { readCookie, serializeCookie, serializeDeletion } from './cookie.js';
 export type { CookieAttributes } from './cookie.js';
 export { cookieSessions } from './cookie-sessions.js';

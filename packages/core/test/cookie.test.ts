@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readCookie, serializeCookie, serializeDeletion } from '../src/cookie.js';
+import { setCookieLine } from '../src/effects.js';
 import type { CookieAttributes } from '../src/cookie.js';
 import { SessConfigError } from '../src/errors.js';
 
@@ -465,5 +466,14 @@ describe('serializeDeletion', () => {
     expectCookieInvalid(() => serializeDeletion('sid', { path: '/a;b' }));
     expectCookieInvalid(() => serializeDeletion('sid', { domain: 'a b' }));
     expectCookieInvalid(() => serializeDeletion('sid', { sameSite: 'none' }));
+  });
+});
+
+describe('setCookieLine', () => {
+  it('is the Set-Cookie line of a cookie effect, set or delete', () => {
+    const attributes = { path: '/', httpOnly: true, sameSite: 'lax', secure: true, maxAgeMs: 60_000 } as const;
+    expect(setCookieLine({ type: 'cookie.set', name: 'sid', value: 'abc', attributes })).toBe(serializeCookie('sid', 'abc', attributes));
+    expect(setCookieLine({ type: 'cookie.delete', name: 'sid', attributes })).toBe(serializeDeletion('sid', attributes));
+    expect(setCookieLine({ type: 'cookie.delete', name: 'sid', attributes })).toMatch(/^sid=; Max-Age=0;/);
   });
 });

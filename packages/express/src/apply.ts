@@ -3,17 +3,15 @@
  * effects with the framework's own response API.
  */
 import type { Response } from 'express';
-import { assertNever, serializeCookie, serializeDeletion } from '@sess/core';
+import { assertNever, setCookieLine } from '@sess/core';
 import type { HttpEffect } from '@sess/core';
 
 export function applyEffects(res: Response, effects: readonly HttpEffect[]): void {
   for (const effect of effects) {
     switch (effect.type) {
       case 'cookie.set':
-        res.append('Set-Cookie', serializeCookie(effect.name, effect.value, effect.attributes));
-        break;
       case 'cookie.delete':
-        res.append('Set-Cookie', serializeDeletion(effect.name, effect.attributes));
+        res.append('Set-Cookie', setCookieLine(effect));
         break;
       case 'header.vary':
         res.vary(effect.value);

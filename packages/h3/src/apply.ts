@@ -1,5 +1,5 @@
 /** The HTTP effects, applied to a response's headers (a Fetch `Headers` or a Node response). */
-import { assertNever, serializeCookie, serializeDeletion } from '@sess/core';
+import { assertNever, setCookieLine } from '@sess/core';
 import type { HttpEffect } from '@sess/core';
 
 /** The three header operations the effects need; both h3 majors' responses provide them. */
@@ -20,10 +20,8 @@ export function applyEffects(headers: HeaderTarget, effects: readonly HttpEffect
   for (const effect of effects) {
     switch (effect.type) {
       case 'cookie.set':
-        headers.append('set-cookie', serializeCookie(effect.name, effect.value, effect.attributes));
-        break;
       case 'cookie.delete':
-        headers.append('set-cookie', serializeDeletion(effect.name, effect.attributes));
+        headers.append('set-cookie', setCookieLine(effect));
         break;
       case 'header.vary':
         headers.set('vary', varyWith(headers.get('vary'), effect.value));

@@ -1,16 +1,14 @@
 /** Koa's half of the lifecycle: the HTTP effects, applied with Koa's own response API. */
 import type { Context } from 'koa';
-import { assertNever, serializeCookie, serializeDeletion } from '@sess/core';
-import type { HttpEffect } from '@sess/core';
+import { assertNever, setCookieLine } from '@sess/core';
+import type { CookieEffect, HttpEffect } from '@sess/core';
 
 export function applyEffects(ctx: Context, effects: readonly HttpEffect[]): void {
   for (const effect of effects) {
     switch (effect.type) {
       case 'cookie.set':
-        ctx.append('Set-Cookie', serializeCookie(effect.name, effect.value, effect.attributes));
-        break;
       case 'cookie.delete':
-        ctx.append('Set-Cookie', serializeDeletion(effect.name, effect.attributes));
+        ctx.append('Set-Cookie', setCookieLine(effect));
         break;
       case 'header.vary':
         ctx.vary(effect.value);
@@ -26,12 +24,7 @@ export function applyEffects(ctx: Context, effects: readonly HttpEffect[]): void
 
 /** The Set-Cookie lines of `effects`, for an error response (Koa clears the headers set before it). */
 export function cookieLines(effects: readonly HttpEffect[]): string[] {
-  const lines: string[] = [];
-  for (const effect of effects) {
-    if (effect.type === 'cookie.set') lines.push(serializeCookie(effect.name, effect.value, effect.attributes));
-    else if (effect.type === 'cookie.delete') lines.push(serializeDeletion(effect.name, effect.attributes));
-  }
-  return lines;
+  return effects.filter((effect): effect is CookieEffect => effect.type === 'cookie.set' || effect.type === 'cookie.delete').map(setCookieLine);
 }
 
 /** Names of the cookies the response already sets, to let the core keep its hands off them. */
