@@ -9,5 +9,6 @@ export { Client, cookiesNamed, listen } from './client.js';
 export type { Reply, Served } from './client.js';
 export { fakeClock, inspectableStore } from './store.js';
 export type { FakeClock, InspectableStore } from './store.js';
-export { attachSockets, handleMessage, runSocketConformance } from './socket.js';
+export { attachSockets, handleMessage, runSocketConformance, serveWithSockets } from './socket.js';
 export type { SocketApp, SocketData, SocketSessionOf } from './socket.js';
+export { runPackageCheck } from './package.js';

@@ -10,7 +10,9 @@
  * - A WebSocket at `wsUrl`: each message `{ nick? }` adds one to `count` (and sets `nick`) in one
  *   `use`, then replies `{ count, handoff? }` (`attachSockets` does this for `ws` servers).
  */
-import type { IncomingMessage, Server } from 'node:http';
+import { createServer } from 'node:http';
+import type { IncomingMessage, RequestListener, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from './client.js';
@@ -58,6 +60,24 @@ export function attachSockets(server: Server, sessionOf: SocketSessionOf): () =>
   });
   return () => {
     for (const ws of sockets.clients) ws.terminate();
+  };
+}
+
+/** Serves `listener` on a loopback port with the contract's `ws` socket (see `attachSockets`). */
+export async function serveWithSockets(listener: RequestListener, sessionOf: SocketSessionOf): Promise<SocketApp> {
+  const server = createServer(listener);
+  const dropSockets = attachSockets(server, sessionOf);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/live`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        dropSockets();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

@@ -1,8 +1,6 @@
 /** Sessions over a real WebSocket (`ws`) on Express 5: the shared scenarios of @sess/adapter-test. */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { attachSockets, runSocketConformance } from '@sess/adapter-test';
+import { runSocketConformance, serveWithSockets } from '@sess/adapter-test';
 import { memoryStore } from '@sess/store-memory';
 import { session } from '../src/index.js';
 
@@ -26,18 +24,5 @@ runSocketConformance('Express 5 + ws', async () => {
   });
   app.post('/session/handoff', sessions.handoff);
 
-  const server = createServer(app);
-  const dropSockets = attachSockets(server, (req) => sessions.socket(req));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    wsUrl: `ws://127.0.0.1:${port}/live`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        dropSockets();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return serveWithSockets(app, (req) => sessions.socket(req));
 });
