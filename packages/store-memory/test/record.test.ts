@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { SessionData, SessionMeta } from '@sess/core';
+import { recordCodec } from '../src/record.js';
+
+const NOW = Date.UTC(2026, 0, 1);
+const META: SessionMeta = { createdAt: NOW, touchedAt: NOW + 5, expiresAt: NOW + 60_000 };
+
+/** Encodes and decodes once; what comes back must be what JSON would give back. */
+function roundTrip(data: SessionData, meta: SessionMeta = META, codec = recordCodec()) {
+  const encoded = codec.encode(data, meta, NOW + 1_000);
+  return { encoded, data: codec.data(encoded), meta: codec.meta(encoded), expiresAt: codec.expiresAt(encoded) };
+}
+
+const asJson = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+describe('the record string', () => {
+  it('holds a shaped record as its values only, one byte per character, with the times exact', () => {
+    const back = roundTrip({ views: 3, user: 'ada' });
+    expect(back.data).toEqual({ views: 3, user: 'ada' });
+    expect(back.meta).toEqual(META);
+    expect(back.expiresAt).toBe(NOW + 1_000);
+    // Key names live in the shape, not in the record.
+    expect(back.encoded).not.toContain('views');
+    expect(back.encoded.endsWith('[3,"ada"]')).toBe(true);
+  });
+
+  it('keeps "__proto__" as a plain own key and leaves Object.prototype alone', () => {
+    const data = JSON.parse('{"__proto__":{"polluted":true},"a":1}') as SessionData;
+    const back = roundTrip(data);
+    expect(Object.getPrototypeOf(back.data)).toBe(Object.prototype);
+    expect(Object.keys(back.data)).toEqual(['__proto__', 'a']);
+    expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
+  });
+
+  it('drops values JSON drops, including a toJSON that returns undefined, as an object would', () => {
+    const data = { kept: 1, gone: undefined, fn: () => 1, hidden: { toJSON: () => undefined }, when: new Date(NOW) };
+    expect(roundTrip(data as SessionData).data).toEqual({ kept: 1, when: new Date(NOW).toISOString() });
+  });
+
+  it('carries a meta with an expiry setting or a field core may add later', () => {
+    const withExpiry: SessionMeta = { ...META, expiry: { kind: 'duration', ms: 5_000 } };
+    expect(roundTrip({ a: 1 }, withExpiry).meta).toEqual(withExpiry);
+    const extended = { ...META, future: 'field' } as SessionMeta;
+    expect(roundTrip({ a: 1 }, extended).meta).toEqual(extended);
+  });
+
+  it('carries times that do not fit six bytes', () => {
+    for (const createdAt of [-1, 2 ** 48, 1.5, Number.MAX_SAFE_INTEGER]) {
+      const meta = { ...META, createdAt };
+      expect(roundTrip({ a: 1 }, meta).meta).toEqual(meta);
+    }
+  });
+
+  it('clamps the store expiry: an infinite TTL never expires, a negative one is already over', () => {
+    const codec = recordCodec();
+    expect(codec.expiresAt(codec.encode({}, META, Infinity))).toBe(2 ** 48 - 1);
+    expect(codec.expiresAt(codec.encode({}, META, -5))).toBe(0);
+  });
+
+  it('keeps data that needs two bytes per character', () => {
+    const data = { name: 'Zoë 😀 名前', n: 1 };
+    expect(roundTrip(data).data).toEqual(data);
+  });
+
+  it('tells apart key lists whose joined names collide', () => {
+    const codec = recordCodec();
+    expect(roundTrip({ 'a\u0000b': 1 }, META, codec).data).toEqual({ 'a\u0000b': 1 });
+    expect(roundTrip({ a: 1, b: 2 }, META, codec).data).toEqual({ a: 1, b: 2 });
+    expect(roundTrip({ 'a\u0000b': 3 }, META, codec).data).toEqual({ 'a\u0000b': 3 });
+  });
+
+  it('stores records plain once 255 shapes exist, and every record still reads back', () => {
+    const codec = recordCodec();
+    const encoded = Array.from({ length: 300 }, (_, i) => codec.encode({ [`key${i}`]: i }, META, NOW));
+    encoded.forEach((text, i) => expect(codec.data(text)).toEqual({ [`key${i}`]: i }));
+    expect(encoded[254]!.charCodeAt(0)).toBe(255);
+    expect(encoded[255]!.charCodeAt(0)).toBe(0);
+  });
+
+  it('withMeta replaces the times and keeps the data, shaped or plain', () => {
+    const codec = recordCodec();
+    const later: SessionMeta = { createdAt: NOW, touchedAt: NOW + 9_000, expiresAt: NOW + 99_000 };
+    for (const data of [{ a: 1 }, { __proto__: 1, b: [2] }] as SessionData[]) {
+      const moved = codec.withMeta(codec.encode(data, META, NOW), later, NOW + 7);
+      expect(codec.meta(moved)).toEqual(later);
+      expect(codec.expiresAt(moved)).toBe(NOW + 7);
+      expect(codec.data(moved)).toEqual(asJson(data));
+    }
+    const shaped = codec.encode({ a: 1 }, META, NOW);
+    const withExpiry: SessionMeta = { ...later, expiry: { kind: 'browser' } };
+    expect(codec.meta(codec.withMeta(shaped, withExpiry, NOW))).toEqual(withExpiry);
+  });
+
+  it('round-trips any JSON object and any meta exactly as JSON does', () => {
+    const time = fc.oneof(fc.integer({ min: 0, max: 2 ** 48 - 1 }), fc.integer());
+    const meta = fc.record({ createdAt: time, touchedAt: time, expiresAt: time });
+    const codec = recordCodec();
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), meta, (data, metaValue) => {
+        const back = roundTrip(data, metaValue, codec);
+        expect(back.data).toEqual(asJson(data));
+        expect(back.meta).toEqual(metaValue);
+        expect(Object.getPrototypeOf(back.data)).toBe(Object.prototype);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
