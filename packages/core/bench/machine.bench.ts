@@ -30,6 +30,7 @@ const loaded: LifecycleEvent = {
   pastAbsoluteTimeout: false,
   touchDue: false,
   browserSession: false,
+  retired: false,
 };
 const commit: LifecycleEvent = { type: 'response.commit', serverError: false, empty: false, cookieAlreadySet: false, cacheControlSet: false };
 

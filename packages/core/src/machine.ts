@@ -80,6 +80,11 @@ export interface LoadedFacts {
   readonly touchDue: boolean;
   /** The record's lifetime (its own, or the configured default) ends when the browser closes. */
   readonly browserSession: boolean;
+  /**
+   * The record is an id that `regenerate` replaced, kept for a grace window so requests already
+   * in flight with the old cookie still find their session (`meta.retired`).
+   */
+  readonly retired: boolean;
 }
 
 /** Facts of the response at the moment of commit (before its headers leave). */
@@ -100,7 +105,7 @@ export type LifecycleEvent =
   | { readonly type: 'app.read' }
   /** The app set or deleted a key. */
   | { readonly type: 'app.write' }
-  /** New id, old record destroyed at commit (Django `cycle_key`); optionally drop the data. */
+  /** New id, old record retired at commit (Django `cycle_key`); optionally drop the data. */
   | { readonly type: 'app.regenerate'; readonly keepData: boolean }
   /** Destroy the record now, empty the session; the cookie is deleted at commit (Django `flush`). */
   | { readonly type: 'app.destroy' }
@@ -127,6 +132,7 @@ export const lifecycleActions = [
   'touchRecord',
   'destroyCurrentRecord',
   'destroyClientRecord',
+  'retireClientRecord',
   'assignNewId',
   'adoptLoadedRecord',
   'clearData',
@@ -189,6 +195,7 @@ const guards = {
     // Django CVE-2015-5143 and design §2.6: a record the server can't vouch for is a new session.
     event.type === 'store.loaded' &&
     (event.record === 'missing' || event.pastExpiry || event.pastIdleTimeout || event.pastAbsoluteTimeout),
+  isRetiredRecord: ({ event }: GuardArgs) => event.type === 'store.loaded' && event.retired,
   hasCandidateCookie: ({ context }: GuardArgs) => context.clientCookie === 'valid' || context.clientCookie === 'rotated',
   hasNoId: ({ context }: GuardArgs) => !context.hasId,
   dropsData: ({ event }: GuardArgs) => event.type === 'app.regenerate' && !event.keepData,
@@ -252,6 +259,15 @@ const testCookieEvents = {
   'app.checkTestCookie': { actions: 'markAccessed' },
 } as const;
 
+/** Fixation defence (Django cycle_key): the new id is saved at commit, then the old record retires. */
+const regenerateTransitions = [
+  { guard: 'dropsData', target: 'active', actions: ['clearData', 'assignNewId', 'markRegenerated'] },
+  { target: 'active', actions: ['assignNewId', 'markRegenerated'] },
+] as const;
+
+/** Sign-out of a session whose record is live: destroy it now, the cookie goes at commit. */
+const destroyClientTransition = { target: 'destroying', actions: ['destroyClientRecord', 'markSignedOut'] } as const;
+
 export const lifecycleMachine = setup({
   types: {
     context: {} as LifecycleContext,
@@ -265,6 +281,7 @@ export const lifecycleMachine = setup({
     touchRecord: effect,
     destroyCurrentRecord: effect,
     destroyClientRecord: effect,
+    retireClientRecord: effect,
     assignNewId: effect,
     adoptLoadedRecord: effect,
     clearData: effect,
@@ -279,6 +296,8 @@ export const lifecycleMachine = setup({
     requestTestCookie: assign({ testCookie: 'set', accessed: true }),
     dropTestCookie: assign({ testCookie: 'delete', accessed: true }),
     markAccessed: assign({ accessed: true }),
+    markRegenerated: assign({ accessed: true, modified: true, hasId: true, idIsClients: false, currentLive: false }),
+    markSignedOut: assign({ ...freshSession, accessed: true }),
     // The whole commit is decided here, from the context and the response facts: a store
     // failure ends in `failed` with no HTTP effects, so the plan can assume every write succeeds.
     planCommit: assign((args) => {
@@ -308,6 +327,15 @@ export const lifecycleMachine = setup({
         sessionCookie,
       } satisfies LifecycleContext;
     }),
+    // A retired record answers reads only: no write, and no cookie, since the browser already
+    // holds (or is about to get) the cookie of the id that replaced it.
+    planRetiredCommit: assign(({ context, event }) => ({
+      ...settled,
+      accessed: context.accessed,
+      testCookie: context.testCookie,
+      testCookieReceived: context.testCookieReceived,
+      cacheControlSet: event.type === 'response.commit' && event.cacheControlSet,
+    })),
     respond: enqueueActions(({ enqueue, check }) => {
       let cookieSet = false;
       if (check(guards.setsSessionCookie)) {
@@ -361,6 +389,11 @@ export const lifecycleMachine = setup({
             actions: ['clearData', 'forgetId', assign({ ...freshSession, clientRecordLive: false })],
           },
           {
+            guard: 'isRetiredRecord',
+            target: 'retired',
+            actions: ['adoptLoadedRecord', assign({ ...freshSession, hasId: true, idIsClients: true, clientRecordLive: true, currentLive: true })],
+          },
+          {
             target: 'active',
             actions: [
               'adoptLoadedRecord',
@@ -399,22 +432,9 @@ export const lifecycleMachine = setup({
             browserSession: event.type === 'app.setExpiry' && event.browserSession,
           })),
         },
-        // Fixation defence (Django cycle_key): the new id is saved at commit, then the old record dies.
-        'app.regenerate': [
-          {
-            guard: 'dropsData',
-            actions: ['clearData', 'assignNewId', assign({ accessed: true, modified: true, hasId: true, idIsClients: false, currentLive: false })],
-          },
-          {
-            actions: ['assignNewId', assign({ accessed: true, modified: true, hasId: true, idIsClients: false, currentLive: false })],
-          },
-        ],
+        'app.regenerate': regenerateTransitions,
         'app.destroy': [
-          {
-            guard: 'isClientRecordLive',
-            target: 'destroying',
-            actions: ['destroyClientRecord', assign({ ...freshSession, accessed: true })],
-          },
+          { guard: 'isClientRecordLive', ...destroyClientTransition },
           { actions: ['clearData', 'forgetId', assign({ ...freshSession, accessed: true })] },
         ],
         'app.reload': [
@@ -422,6 +442,19 @@ export const lifecycleMachine = setup({
           { actions: ['clearData', assign({ accessed: true, modified: false })] },
         ],
         'response.commit': { target: 'writing', actions: 'planCommit' },
+      },
+    },
+    // The old id of a regenerated session, in its grace window: readable, never written or
+    // extended. Regenerate and destroy are allowed (a sign-in or sign-out racing the rotation);
+    // any other change is refused, since it would be saved nowhere.
+    retired: {
+      on: {
+        ...testCookieEvents,
+        'app.load': { target: 'retired' },
+        'app.read': { actions: 'markAccessed' },
+        'app.regenerate': regenerateTransitions,
+        'app.destroy': destroyClientTransition,
+        'response.commit': { target: 'committed', actions: ['planRetiredCommit', 'respond', 'settle'] },
       },
     },
     // A failed destroy still ends the session here: sign-out must clear the cookie (the runner
@@ -447,10 +480,11 @@ export const lifecycleMachine = setup({
         'store.failed': { target: 'failed', actions: 'settle' },
       },
     },
-    // Commit, step 2: retire the record the client's old cookie names (after regenerate).
+    // Commit, step 2: retire the record the client's old cookie names (after regenerate): the
+    // runtime destroys it, or with a grace window marks it retired and shortens its life.
     retiring: {
       always: [
-        { guard: 'plansRetire', target: 'awaitingRetire', actions: 'destroyClientRecord' },
+        { guard: 'plansRetire', target: 'awaitingRetire', actions: 'retireClientRecord' },
         { target: 'committed', actions: ['respond', 'settle'] },
       ],
     },

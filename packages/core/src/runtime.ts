@@ -75,7 +75,8 @@ export function eventKey(event: LifecycleEvent): number {
         bit(event.pastIdleTimeout, 6) |
         bit(event.pastAbsoluteTimeout, 7) |
         bit(event.touchDue, 8) |
-        bit(event.browserSession, 9)
+        bit(event.browserSession, 9) |
+        bit(event.retired, 10)
       );
     case 'response.commit':
       return code | bit(event.serverError, 4) | bit(event.empty, 5) | bit(event.cookieAlreadySet, 6) | bit(event.cacheControlSet, 7);

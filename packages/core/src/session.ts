@@ -69,6 +69,14 @@ export interface SessionManagerOptions {
   readonly absoluteTimeoutMs?: number;
   /** With `rolling` or an idle timeout, touch the store at most this often, in ms. Default 0 (every request). */
   readonly touchAfterMs?: number;
+  /**
+   * After `regenerate`, the old id keeps answering for this many ms, read-only, so requests
+   * already in flight with the old cookie don't find their session gone (PHP's advice for
+   * `session_regenerate_id`). Default 0: the old record is destroyed at once. Anyone holding
+   * the old id can read the pre-regenerate data for that long, so keep it to seconds; it never
+   * sees what the new id holds. Needs a server-side store.
+   */
+  readonly regenerateGraceMs?: number;
   /** Give up on a store call after this many ms. Default 5000. */
   readonly storeTimeoutMs?: number;
   /** The clock, epoch ms. Default `Date.now`; tests pass a fake one. */
@@ -128,6 +136,7 @@ interface Config {
   readonly idleTimeoutMs: number | undefined;
   readonly absoluteTimeoutMs: number | undefined;
   readonly touchAfterMs: number;
+  readonly regenerateGraceMs: number;
   readonly deadlines: Deadlines;
   readonly clock: () => number;
   readonly generateId: () => string;
@@ -182,11 +191,17 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   }
   const name = options.name ?? 'sid';
   const cookie = options.cookie ?? {};
+  const cookieSessions = cookieSessionsOf(options.store);
+  const regenerateGraceMs = positiveMs(options.regenerateGraceMs, 'regenerateGraceMs', 0) as number;
+  if (regenerateGraceMs > 0 && cookieSessions !== undefined) {
+    // A sealed cookie stays valid until it expires or `isRevoked` says otherwise: there is no record to keep.
+    throw new SessConfigError('regenerateGraceMs needs a server-side store; with cookie sessions, delay revocation in onRevoke instead');
+  }
   const config: Config = Object.freeze({
     name,
     testCookieName: `${name}.test`,
     store: options.store,
-    cookieSessions: cookieSessionsOf(options.store),
+    cookieSessions,
     signer: createSigner(options.secret),
     cookie: Object.freeze({
       path: cookie.path ?? '/',
@@ -201,6 +216,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     idleTimeoutMs: positiveMs(options.idleTimeoutMs, 'idleTimeoutMs', undefined),
     absoluteTimeoutMs: positiveMs(options.absoluteTimeoutMs, 'absoluteTimeoutMs', undefined),
     touchAfterMs: positiveMs(options.touchAfterMs, 'touchAfterMs', 0) as number,
+    regenerateGraceMs,
     deadlines: createDeadlines(positiveMs(options.storeTimeoutMs, 'storeTimeoutMs', 5_000) as number),
     clock: options.clock ?? Date.now,
     generateId: options.generateId ?? generateId,
@@ -257,8 +273,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /** A stored value is trusted only if it has the shape we write; anything else is "missing". */
 function isSessionRecord(value: unknown): value is SessionRecord {
   if (!isPlainObject(value) || !isPlainObject(value.data) || !isPlainObject(value.meta)) return false;
-  const { createdAt, touchedAt, expiresAt, expiry } = value.meta;
+  const { createdAt, touchedAt, expiresAt, expiry, retired } = value.meta;
   if (!isFiniteNumber(createdAt) || !isFiniteNumber(touchedAt) || !isFiniteNumber(expiresAt)) return false;
+  if (retired !== undefined && retired !== true) return false;
   if (expiry === undefined) return true;
   if (!isPlainObject(expiry)) return false;
   return expiry.kind === 'browser' || (expiry.kind === 'duration' && isFiniteNumber(expiry.ms)) || (expiry.kind === 'at' && isFiniteNumber(expiry.at));
@@ -579,7 +596,7 @@ export class Session<Data extends SessionData = SessionData> {
     const stored = outcome.record;
     const record = isSessionRecord(stored) ? this.accept(this.clientId as string, stored) : undefined;
     if (record === undefined) {
-      return { record: 'missing', pastExpiry: false, pastIdleTimeout: false, pastAbsoluteTimeout: false, touchDue: false, browserSession: false };
+      return { record: 'missing', pastExpiry: false, pastIdleTimeout: false, pastAbsoluteTimeout: false, touchDue: false, browserSession: false, retired: false };
     }
     this.loaded = record;
     const { meta } = record;
@@ -591,6 +608,7 @@ export class Session<Data extends SessionData = SessionData> {
       pastAbsoluteTimeout: absoluteTimeoutMs !== undefined && this.now - meta.createdAt >= absoluteTimeoutMs,
       touchDue: !this.readOnly && (flags.rolling || idleTimeoutMs !== undefined) && this.now - meta.touchedAt >= touchAfterMs,
       browserSession: this.endsWithBrowser(meta.expiry),
+      retired: meta.retired === true,
     };
   }
 
@@ -675,6 +693,9 @@ export class Session<Data extends SessionData = SessionData> {
         case 'destroyClientRecord':
           effects.push({ type: 'store.destroy', id: this.clientId as string });
           break;
+        case 'retireClientRecord':
+          effects.push(this.retireEffect());
+          break;
         case 'setSessionCookie':
           effects.push(this.sessionCookie(true));
           break;
@@ -746,6 +767,20 @@ export class Session<Data extends SessionData = SessionData> {
       ttlMs,
       changes: { set: [...this.setKeys], deleted: [...this.deletedKeys], created: this.currentId !== this.clientId },
     };
+  }
+
+  /**
+   * The client's old record after regenerate: destroyed, or with a grace window kept as loaded,
+   * marked retired and living at most `regenerateGraceMs` more (never longer than it would have).
+   */
+  private retireEffect(): Effect {
+    const id = this.clientId as string;
+    const { regenerateGraceMs } = this.config;
+    const loaded = this.loaded;
+    if (regenerateGraceMs === 0 || loaded === undefined) return { type: 'store.destroy', id };
+    const expiresAt = Math.min(loaded.meta.expiresAt, this.now + regenerateGraceMs);
+    const meta: SessionMeta = { ...loaded.meta, expiresAt, retired: true };
+    return { type: 'store.touch', id, meta, ttlMs: expiresAt - this.now, record: { data: loaded.data, meta } };
   }
 
   private baseAttributes(): CookieAttributes {

@@ -25,6 +25,11 @@ export interface SessionMeta {
   readonly expiresAt: number;
   /** A per-session lifetime; absent means the configured default. */
   readonly expiry?: ExpirySetting;
+  /**
+   * The id was replaced by `regenerate` and lives on only for the grace window
+   * (`regenerateGraceMs`), to answer requests already in flight: read-only, never extended.
+   */
+  readonly retired?: true;
 }
 
 export interface SessionRecord {

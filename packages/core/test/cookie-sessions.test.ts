@@ -425,7 +425,7 @@ describe('cookie sessions: the browser always holds what the session holds (prop
 });
 
 describe('machine: cookieCarriesData decides when the cookie is re-sent', () => {
-  const live = { type: 'store.loaded', record: 'live', pastExpiry: false, pastIdleTimeout: false, pastAbsoluteTimeout: false, touchDue: false, browserSession: false } as const;
+  const live = { type: 'store.loaded', record: 'live', pastExpiry: false, pastIdleTimeout: false, pastAbsoluteTimeout: false, touchDue: false, browserSession: false, retired: false } as const;
   const commit = { type: 'response.commit', serverError: false, empty: false, cookieAlreadySet: false, cacheControlSet: false } as const;
   function actionsAtCommit(cookieCarriesData: boolean, events: readonly LifecycleEvent[]): string[] {
     const lifecycle = createLifecycle();

@@ -44,7 +44,7 @@ export function allEvents(): LifecycleEvent[] {
     { type: 'app.deleteTestCookie' },
     { type: 'store.done' },
     { type: 'store.failed' },
-    { type: 'store.loaded', record: 'missing', pastExpiry: false, pastIdleTimeout: false, pastAbsoluteTimeout: false, touchDue: false, browserSession: false },
+    { type: 'store.loaded', record: 'missing', pastExpiry: false, pastIdleTimeout: false, pastAbsoluteTimeout: false, touchDue: false, browserSession: false, retired: false },
   ];
   for (const keepData of bools) events.push({ type: 'app.regenerate', keepData });
   for (const browserSession of bools) events.push({ type: 'app.setExpiry', browserSession });
@@ -53,7 +53,8 @@ export function allEvents(): LifecycleEvent[] {
       for (const pastAbsoluteTimeout of bools)
         for (const touchDue of bools)
           for (const browserSession of bools)
-            events.push({ type: 'store.loaded', record: 'live', pastExpiry, pastIdleTimeout, pastAbsoluteTimeout, touchDue, browserSession });
+            for (const retired of bools)
+              events.push({ type: 'store.loaded', record: 'live', pastExpiry, pastIdleTimeout, pastAbsoluteTimeout, touchDue, browserSession, retired });
   for (const serverError of bools)
     for (const empty of bools)
       for (const cookieAlreadySet of bools)

@@ -31,6 +31,7 @@ const loaded = (variant: 'live' | 'missing' | 'idle'): LifecycleEvent => ({
   pastAbsoluteTimeout: false,
   touchDue: variant === 'idle',
   browserSession: false,
+  retired: false,
 });
 
 const modelEvents: LifecycleEvent[] = [

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SessConfigError, SessStoreError, SessUsageError, createSessionManager, createSigner, hashId } from '../src/index.js';
+import { SessConfigError, SessStoreError, SessUsageError, cookieSessions, createSessionManager, createSigner, hashId } from '../src/index.js';
 import type { HttpEffect, Session, SessionEvent, StandardSchemaV1 } from '../src/index.js';
 import { OLD_SECRET, SECRET, setup, testStore } from './fixtures.js';
 
@@ -255,6 +255,90 @@ describe('regenerate', () => {
     expect(store.peek(id)).toBeDefined();
     expect(sessionCookie(effects)).toBeUndefined();
     expect(jar.cookies.get('sid')).toEqual(before);
+  });
+});
+
+describe('regenerate with a grace window', () => {
+  const GRACE = 5_000;
+
+  /** Signs in under a first id, then regenerates; returns the cookie header the old id travelled in. */
+  async function rotated(options: Parameters<typeof setup>[0] = {}) {
+    const world = await signedIn({ regenerateGraceMs: GRACE, ...options });
+    const oldCookie = world.jar.header();
+    const { session } = await world.request(async (s) => {
+      await s.regenerate();
+      s.set('user', 'ada (signed in)');
+    });
+    world.store.calls.length = 0;
+    /** A request that left the browser before the regenerate response came back. */
+    const inFlight = async (handle: (s: Session) => unknown) => {
+      const old = world.manager.begin({ cookieHeader: oldCookie, secure: false });
+      await old.load();
+      const result = await handle(old);
+      return { result, effects: await old.commit({ status: 200 }), session: old };
+    };
+    return { ...world, newId: session.id as string, inFlight };
+  }
+
+  it('keeps the old record as loaded, marked retired, for the grace window only', async () => {
+    const { request, store, id, clock } = await signedIn({ regenerateGraceMs: GRACE });
+    const before = store.peek(id);
+    const { session } = await request(async (s) => {
+      await s.regenerate();
+      s.set('user', 'ada (signed in)');
+    });
+    const newId = session.id as string;
+    expect(store.calls).toEqual([`get ${id}`, `set ${newId}`, `touch ${id}`]);
+    expect(store.peek(id)).toEqual({ data: before?.data, meta: { ...before?.meta, expiresAt: clock.now() + GRACE, retired: true } });
+    expect(store.peek(newId)?.data).toEqual({ user: 'ada (signed in)' });
+  });
+
+  it('an in-flight request with the old cookie reads the old data and sends no cookie, writes nothing', async () => {
+    const { inFlight, store } = await rotated();
+    const { result, effects } = await inFlight((s) => s.get('user'));
+    // The data as it was before regenerate: what the new id holds never leaks to the old one.
+    expect(result).toBe('ada');
+    expect(effects).toEqual([{ type: 'header.vary', value: 'Cookie' }]);
+    expect(store.calls.filter((call) => !call.startsWith('get '))).toEqual([]);
+  });
+
+  it('refuses a change to the retired session, since it would be saved nowhere', async () => {
+    const { inFlight } = await rotated();
+    await expect(inFlight((s) => s.set('cart', 1))).rejects.toThrow(SessUsageError);
+  });
+
+  it('lets a racing sign-in regenerate from the retired session, and a racing sign-out destroy it', async () => {
+    const { inFlight, store, id, newId } = await rotated();
+    const signIn = await inFlight(async (s) => {
+      await s.regenerate();
+      s.set('user', 'ada again');
+    });
+    const thirdId = signIn.session.id as string;
+    expect(store.peek(thirdId)?.data).toEqual({ user: 'ada again' });
+    expect(sessionCookie(signIn.effects)).toMatchObject({ type: 'cookie.set', value: createSigner(SECRET).sign('sid', thirdId) });
+    const signOut = await inFlight((s) => s.destroy());
+    expect(store.peek(id)).toBeUndefined();
+    expect(sessionCookie(signOut.effects)).toMatchObject({ type: 'cookie.delete' });
+    expect(store.peek(newId)).toBeDefined();
+  });
+
+  it('after the window the old cookie finds nothing, and a retired record never outlives its own expiry', async () => {
+    const { inFlight, clock } = await rotated();
+    clock.advance(GRACE);
+    const { result } = await inFlight((s) => s.get('user'));
+    expect(result).toBeUndefined();
+
+    const short = await signedIn({ regenerateGraceMs: GRACE, maxAgeMs: 2_000 });
+    const expiresAt = short.store.peek(short.id)?.meta.expiresAt;
+    await short.request((s) => s.regenerate());
+    expect(short.store.peek(short.id)?.meta).toMatchObject({ expiresAt, retired: true });
+  });
+
+  it('is off by default and refuses a bad value or cookie sessions', () => {
+    const store = testStore(Date.now);
+    expect(() => createSessionManager({ secret: SECRET, store, regenerateGraceMs: -1 })).toThrow(SessConfigError);
+    expect(() => createSessionManager({ secret: SECRET, store, regenerateGraceMs: Number.NaN })).toThrow(SessConfigError);
+    expect(() => createSessionManager({ secret: SECRET, store: cookieSessions({ secret: SECRET }), regenerateGraceMs: 1 })).toThrow(SessConfigError);
   });
 });
 

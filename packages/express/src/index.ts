@@ -105,6 +105,8 @@ export interface SessionOptions {
   idleTimeoutMs?: number;
   absoluteTimeoutMs?: number;
   touchAfterMs?: number;
+  /** After `regenerate()`, the old id answers reads for this many ms (in-flight requests). Default 0. */
+  regenerateGraceMs?: number;
   saveOnServerError?: boolean;
   storeTimeoutMs?: number;
   clock?: () => number;
@@ -140,6 +142,7 @@ function managerOptions(options: SessionOptions): SessionManagerOptions {
     idleTimeoutMs: options.idleTimeoutMs,
     absoluteTimeoutMs: options.absoluteTimeoutMs,
     touchAfterMs: options.touchAfterMs,
+    regenerateGraceMs: options.regenerateGraceMs,
     saveOnServerError: options.saveOnServerError,
     storeTimeoutMs: options.storeTimeoutMs,
     clock: options.clock,

@@ -4,7 +4,7 @@ import type { SessionManager, SessionManagerOptions, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
 
 /**
- * The options. `idleTimeoutMs`, `absoluteTimeoutMs`, `touchAfterMs`, `saveOnServerError`,
+ * The options. `idleTimeoutMs`, `absoluteTimeoutMs`, `touchAfterMs`, `regenerateGraceMs`, `saveOnServerError`,
  * `storeTimeoutMs`, `clock` and `cookie` (`httpOnly`, `secure: 'auto'`, `sameSite`, `path`,
  * `domain`, `partitioned`, `priority`) are the core's, documented in `@sess/core`.
  */
@@ -15,6 +15,7 @@ export interface SessionOptions<Event = unknown>
       | 'idleTimeoutMs'
       | 'absoluteTimeoutMs'
       | 'touchAfterMs'
+      | 'regenerateGraceMs'
       | 'saveOnServerError'
       | 'storeTimeoutMs'
       | 'clock'
@@ -68,6 +69,7 @@ export function configure<Event>(options: SessionOptions<Event>): Configured {
         idleTimeoutMs: options.idleTimeoutMs,
         absoluteTimeoutMs: options.absoluteTimeoutMs,
         touchAfterMs: options.touchAfterMs,
+        regenerateGraceMs: options.regenerateGraceMs,
         saveOnServerError: options.saveOnServerError,
         storeTimeoutMs: options.storeTimeoutMs,
         clock: options.clock,

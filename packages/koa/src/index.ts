@@ -78,6 +78,8 @@ export interface SessionOptions {
   absoluteTimeoutMs?: number;
   /** With `rolling` or an idle timeout, touch the store at most this often (ms). Default 0. */
   touchAfterMs?: number;
+  /** After `regenerate()`, the old id answers reads for this many ms (in-flight requests). Default 0. */
+  regenerateGraceMs?: number;
   /** Save even when the response is >= 500. Default `false`. */
   saveOnServerError?: boolean;
   /** Give up on a store call after this many ms (then 503). Default 5000. */
@@ -125,6 +127,7 @@ function managerOptions(options: SessionOptions): SessionManagerOptions {
       idleTimeoutMs: options.idleTimeoutMs,
       absoluteTimeoutMs: options.absoluteTimeoutMs,
       touchAfterMs: renew ? (options.touchAfterMs ?? (maxAgeMs ?? 86_400_000) / 2) : options.touchAfterMs,
+      regenerateGraceMs: options.regenerateGraceMs,
       saveOnServerError: options.saveOnServerError,
       storeTimeoutMs: options.storeTimeoutMs,
       clock: options.clock,
