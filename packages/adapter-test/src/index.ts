@@ -1,9 +1,10 @@
 /**
  * @sess/adapter-test: the HTTP conformance suite every sess adapter passes (private). An
  * adapter's `test/conformance.test.ts` builds an app with the routes of `contract.ts` and calls
- * `runAdapterConformance({ name, start })` once per framework major.
+ * `runAdapterConformance({ name, start })` once per framework major, and
+ * `runCookieSessionConformance` with the same harness to run it on `cookieSessions(...)`.
  */
-export { runAdapterConformance } from './conformance.js';
+export { runAdapterConformance, runCookieSessionConformance } from './conformance.js';
 export type { AdapterHarness, AdapterOptions, KnownBug, StartedApp } from './contract.js';
 export { Client, cookiesNamed, listen } from './client.js';
 export type { Reply, Served } from './client.js';

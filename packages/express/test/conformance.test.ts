@@ -1,7 +1,7 @@
 import express5 from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express4 from 'express4';
-import { listen, runAdapterConformance } from '@sess/adapter-test';
+import { listen, runAdapterConformance, runCookieSessionConformance } from '@sess/adapter-test';
 import type { AdapterOptions } from '@sess/adapter-test';
 import { session } from '../src/index.js';
 
@@ -109,4 +109,6 @@ for (const [name, express] of [
 ] as const) {
   // The 10,000-forged-cookie flood runs in full on one major (Express 5), 1,000 on the other.
   runAdapterConformance({ name, heavy: name === 'Express 5', start: (options) => listen(app(express, options)) });
+  // The same app with the session sealed in the cookie (`store: cookieSessions(...)`).
+  runCookieSessionConformance({ name, start: (options) => listen(app(express, options)) });
 }

@@ -1,6 +1,6 @@
 import { appendResponseHeader, createApp, createRouter, eventHandler, getRouterParam, setResponseHeader, setResponseStatus, toNodeListener } from 'h3v1';
 import type { App, RouterMethod } from 'h3v1';
-import { listen, runAdapterConformance } from '@sess/adapter-test';
+import { listen, runAdapterConformance, runCookieSessionConformance } from '@sess/adapter-test';
 import type { AdapterOptions } from '@sess/adapter-test';
 import { session, useSession } from '../src/v1.js';
 import { contractRoutes, sessionOptions } from './routes.js';
@@ -29,3 +29,5 @@ function contractApp(options: AdapterOptions): App {
 }
 
 runAdapterConformance({ name: 'h3 v1', start: (options) => listen(toNodeListener(contractApp(options))) });
+// The same app with the session sealed in the cookie (`store: cookieSessions(...)`).
+runCookieSessionConformance({ name: 'h3 v1', start: (options) => listen(toNodeListener(contractApp(options))) });

@@ -1,5 +1,5 @@
 import { H3, toNodeHandler } from 'h3';
-import { listen, runAdapterConformance } from '@sess/adapter-test';
+import { listen, runAdapterConformance, runCookieSessionConformance } from '@sess/adapter-test';
 import type { AdapterOptions } from '@sess/adapter-test';
 import { session, useSession } from '../src/index.js';
 import { contractRoutes, sessionOptions } from './routes.js';
@@ -23,3 +23,5 @@ function contractApp(options: AdapterOptions): H3 {
 
 // The 10,000-forged-cookie flood runs in full here; h3 v1 runs 1,000.
 runAdapterConformance({ name: 'h3 v2', heavy: true, start: (options) => listen(toNodeHandler(contractApp(options))) });
+// The same app with the session sealed in the cookie (`store: cookieSessions(...)`).
+runCookieSessionConformance({ name: 'h3 v2', start: (options) => listen(toNodeHandler(contractApp(options))) });

@@ -1,6 +1,6 @@
 import Koa3 from 'koa';
 import Koa2 from 'koa2';
-import { listen, runAdapterConformance } from '@sess/adapter-test';
+import { listen, runAdapterConformance, runCookieSessionConformance } from '@sess/adapter-test';
 import { contractApp } from './routes.js';
 
 for (const [name, Koa] of [
@@ -13,4 +13,6 @@ for (const [name, Koa] of [
     heavy: name === 'Koa 3',
     start: (options) => listen(contractApp(Koa, options).callback()),
   });
+  // The same app with the session sealed in the cookie (`store: cookieSessions(...)`).
+  runCookieSessionConformance({ name, start: (options) => listen(contractApp(Koa, options).callback()) });
 }

@@ -6,6 +6,7 @@
  * headers"); here we check what a server does with them.
  */
 import { expect, it } from 'vitest';
+import { callsOf, lookupsOf } from '../env.js';
 import type { CaseContext, CaseEnv } from '../env.js';
 import { rawCookiesNamed, rawRequest } from '../raw.js';
 
@@ -59,14 +60,14 @@ export function hostileInputCases(env: CaseEnv): void {
     const context = await env.start();
     await withSession(context);
     const before = prototypeKeys();
-    const calls = { ...context.store.calls };
+    const calls = callsOf(context);
     for (const [label, cookie] of NO_SESSION) {
       const reply = await rawRequest(context.url, '/read', cookie);
       expect(reply.status, label).toBe(200);
       expect(reply.body, label).toBe('0');
       for (const line of rawCookiesNamed(reply, 'sid')) expect(line, label).toMatch(/^sid=; Max-Age=0/);
     }
-    expect(context.store.calls).toEqual(calls);
+    expect(callsOf(context)).toEqual(calls);
     expectPrototypeClean(before);
   });
 
@@ -79,7 +80,7 @@ export function hostileInputCases(env: CaseEnv): void {
       expect(reply.body, label).toBe('views 1');
       expect(rawCookiesNamed(reply, 'sid'), label).toHaveLength(1);
     }
-    expect(context.store.size).toBe(8);
+    if (context.sessions === 'server') expect(context.store.size).toBe(8);
     expectPrototypeClean(before);
   });
 
@@ -126,7 +127,7 @@ export function hostileInputCases(env: CaseEnv): void {
       const reply = await rawRequest(context.url, '/read', cookie);
       expect(reply.status, label).toBe(400);
     }
-    expect(context.store.calls.get).toBe(0);
+    expect(lookupsOf(context)).toBe(0);
     expect((await rawRequest(context.url, '/read', session)).body).toBe('1');
   });
 
@@ -140,7 +141,7 @@ export function hostileInputCases(env: CaseEnv): void {
     // Node answers 431 and closes while the client may still be writing the megabyte; a reset
     // can then swallow the 431 line on the client's side (status 0). Never a 2xx or a 5xx.
     expect([431, 0]).toContain(huge.status);
-    expect(context.store.calls.get).toBe(0);
+    expect(lookupsOf(context)).toBe(0);
     expect((await rawRequest(context.url, '/read', session)).body).toBe('1');
   });
 }

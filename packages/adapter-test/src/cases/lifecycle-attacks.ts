@@ -3,16 +3,27 @@
  * times, and a store that keeps records past their TTL. What the other case files already
  * prove (regenerate kills the old id, destroy clears the cookie with its path and domain, idle
  * and absolute timeouts on the fake clock) is not repeated here.
+ *
+ * Cookie sessions run fixation and replay with their revocation hooks on (the dead id is in the
+ * app's revocation list instead of gone from a store). A lagging store has no counterpart: the
+ * expiry is sealed in the cookie, and a browser that keeps the cookie past it is in
+ * cookie-sessions.ts.
  */
 import { expect, it } from 'vitest';
 import { cookiesNamed } from '../client.js';
 import { DAY_MS } from '../env.js';
-import type { CaseEnv } from '../env.js';
+import type { CaseContext, CaseEnv, ServerEnv } from '../env.js';
 import { rawRequest } from '../raw.js';
+
+/** Whether `id` is dead on the server: gone from the store, or on the revocation list. */
+async function isDead(context: CaseContext, id: string): Promise<boolean> {
+  return context.sessions === 'server' ? (await context.store.peek(id)) === undefined : context.revoked.has(id);
+}
 
 export function lifecycleAttackCases(env: CaseEnv): void {
   it('fixation: a session id planted by an attacker before sign-in is dead after it', async () => {
-    const { client: victim, newClient, store, idInJar } = await env.start();
+    const context = await env.start();
+    const { client: victim, newClient, idInJar } = context;
     const attacker = newClient();
     await attacker.request('/count');
     const planted = attacker.jar.get('sid') as string;
@@ -22,38 +33,30 @@ export function lifecycleAttackCases(env: CaseEnv): void {
     expect(login.status).toBe(200);
     expect(idInJar(victim)).not.toBe(plantedId);
     expect(cookiesNamed(login, 'sid')).toHaveLength(1);
-    expect(await store.peek(plantedId)).toBeUndefined();
+    expect(await isDead(context, plantedId)).toBe(true);
     // The attacker replays the planted cookie: an empty session, not the victim's.
     expect((await attacker.request('/me')).body).toBe('nobody');
     expect((await attacker.request('/read')).body).toBe('0');
     expect((await victim.request('/me')).body).toBe('ada');
   });
 
-  it('fixation: a planted cookie for an id the store never had does not become the signed-in id', async () => {
-    const { client: victim, signer, store, idInJar } = await env.start();
-    const plantedId = 'F'.repeat(32);
-    victim.jar.set('sid', signer.sign('sid', plantedId));
-    await victim.post('/login');
-    expect(idInJar(victim)).not.toBe(plantedId);
-    expect(await store.peek(plantedId)).toBeUndefined();
-  });
-
   it('sign-out: the old cookie replayed afterwards gets an empty session and recreates nothing', async () => {
-    const { client, newClient, store, idInJar } = await env.start();
+    const context = await env.start();
+    const { client, newClient, idInJar } = context;
     await client.post('/login');
     const stolen = client.jar.get('sid') as string;
     const id = idInJar() as string;
     const logout = await client.post('/logout');
     expect(logout.status).toBe(200);
     expect(cookiesNamed(logout, 'sid')).toEqual([expect.stringMatching(/^sid=; Max-Age=0; Path=\/;/)]);
-    expect(await store.peek(id)).toBeUndefined();
+    expect(await isDead(context, id)).toBe(true);
     const thief = newClient();
     thief.jar.set('sid', stolen);
     expect((await thief.request('/me')).body).toBe('nobody');
     const write = await thief.request('/count');
     expect(write.body).toBe('views 1');
     expect(idInJar(thief)).not.toBe(id);
-    expect(await store.peek(id)).toBeUndefined();
+    expect(await isDead(context, id)).toBe(true);
   });
 
   it('client-side times change nothing: cookie attributes sent by the client do not extend an idle session', async () => {
@@ -87,6 +90,20 @@ export function lifecycleAttackCases(env: CaseEnv): void {
     }
     clock.advance(10_000);
     expect((await client.request('/read')).body).toBe('0');
+  });
+
+  if (env.sessions === 'server') storeOnlyCases(env);
+}
+
+/** An id the store never had, and a store that keeps records late: server-side stores only. */
+function storeOnlyCases(env: ServerEnv): void {
+  it('fixation: a planted cookie for an id the store never had does not become the signed-in id', async () => {
+    const { client: victim, signer, store, idInJar } = await env.start();
+    const plantedId = 'F'.repeat(32);
+    victim.jar.set('sid', signer.sign('sid', plantedId));
+    await victim.post('/login');
+    expect(idInJar(victim)).not.toBe(plantedId);
+    expect(await store.peek(plantedId)).toBeUndefined();
   });
 
   it('a record the store returns after its expiry (TTL lag) is treated as missing', async () => {
