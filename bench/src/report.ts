@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chart } from './chart.js';
 import { REDIS_TARGETS, scenarioOrder } from './results.js';
+import { GET_SESSION_QUICK } from './scenarios.js';
 import type { Cell, Results } from './results.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
@@ -49,6 +50,22 @@ function ratioTable(results: Results): string {
     r.met === undefined ? '' : r.met ? 'yes' : 'no',
   ]);
   return table(['framework', 'workload', 'comparison', 'req/s ratio', 'CPU/req ratio (inverse)', 'target (req/s)', 'met'], rows);
+}
+
+const signed = (value: number, digits: number) => `${value >= 0 ? '+' : '-'}${Math.abs(value).toFixed(digits)}`;
+
+/** One row per framework and workload: the cost reads "getSession() cost: +X µs CPU/request vs sess+memory". */
+function getSessionTable(results: Results): string {
+  if (results.getSessionCost.length === 0) return 'not measured (no sess+memory and sess+memory+getSession pair in this run)';
+  const rows = results.getSessionCost.map((c) => [
+    c.framework,
+    c.workload,
+    c.baseCpuUs.toFixed(1),
+    c.getSessionCpuUs.toFixed(1),
+    `getSession() cost: ${signed(c.extraCpuUs, 1)} µs CPU/request vs sess+memory (${signed(c.extraCpuFraction * 100, 0)}%)`,
+    ratio(c.rpsRatio),
+  ]);
+  return table(['framework', 'workload', 'sess+memory CPU µs/req', '+getSession CPU µs/req', 'getSession() cost', 'req/s ratio (getSession / sess+memory)'], rows);
 }
 
 function redisTable(results: Results): string {
@@ -105,9 +122,15 @@ export function markdown(results: Results): string {
     '',
     '## Ratios',
     '',
-    'Targets apply to requests/s; the CPU column is the bare or peer CPU per request over sess\'s.',
+    'Targets apply to requests/s; the CPU column is the bare or peer CPU per request over sess\'s (for `sess+memory+getSession / sess+memory`, sess+memory\'s over getSession\'s).',
     '',
     ratioTable(results),
+    '',
+    '## getSession() cost (asyncContext)',
+    '',
+    `\`sess+memory+getSession\` is \`sess+memory\` with \`asyncContext: true\`, its handlers reaching the session through \`getSession()\` (AsyncLocalStorage) from a helper instead of \`req.session\` / \`ctx.session\` / \`useSession(event)\`. The cost is the median over rounds of the extra server CPU per request, the two servers measured back to back in each round.${m.mode === 'quick' ? ` A quick run (${GET_SESSION_QUICK.join(' and ')} only, one short run each) makes it noisy, and on a shared machine it can even come out negative: read the full run's figures.` : ''}`,
+    '',
+    getSessionTable(results),
     '',
     '## Redis round trips per request',
     '',

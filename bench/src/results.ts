@@ -5,7 +5,7 @@
  */
 import type { MemoryResult } from './memory.js';
 import type { CellResult } from './measure.js';
-import { SCENARIOS, WORKLOADS } from './scenarios.js';
+import { GET_SESSION_LABEL, SCENARIOS, WORKLOADS } from './scenarios.js';
 import type { Framework, Workload } from './scenarios.js';
 
 export type CellStatus = 'ok' | 'unavailable' | 'error';
@@ -38,6 +38,28 @@ export interface Ratio {
   readonly met?: boolean;
 }
 
+/**
+ * What `getSession()` costs (`asyncContext: true`, the session reached through AsyncLocalStorage):
+ * `<framework>/sess+memory+getSession` against `<framework>/sess+memory` in the same run.
+ */
+export interface GetSessionCost {
+  readonly framework: Framework;
+  readonly workload: Workload;
+  /** Server CPU µs/request of sess+memory (median over rounds). */
+  readonly baseCpuUs: number;
+  /** Server CPU µs/request of sess+memory+getSession (median over rounds). */
+  readonly getSessionCpuUs: number;
+  /**
+   * Extra server CPU µs/request: the median of the per-round differences (the two servers run
+   * back to back in every round, so drift largely cancels), or of the medians' difference.
+   */
+  readonly extraCpuUs: number;
+  /** `extraCpuUs` over `baseCpuUs`. */
+  readonly extraCpuFraction: number;
+  /** requests/s of sess+memory+getSession over sess+memory. */
+  readonly rpsRatio: number;
+}
+
 export interface CoreBench {
   readonly command: string;
   readonly exitCode: number | null;
@@ -61,6 +83,7 @@ export interface Results {
   };
   readonly cells: readonly Cell[];
   readonly ratios: readonly Ratio[];
+  readonly getSessionCost: readonly GetSessionCost[];
   readonly memory: readonly MemoryResult[];
   readonly memoryError?: string;
   readonly coreBench?: CoreBench;
@@ -101,8 +124,11 @@ const VS_BARE: Partial<Record<Workload, number>> = { read: 0.9, write: 0.8 };
 const VS_PEER: Record<Framework, number> = { express: 1.4, koa: 2.5, h3: 300 };
 const VS_PEER_REDIS: Partial<Record<Framework, number>> = { express: 1.3 };
 
+const okCell = (cells: readonly Cell[], id: string, workload: Workload) =>
+  cells.find((cell) => cell.scenario === id && cell.workload === workload && cell.status === 'ok');
+
 export function ratios(cells: readonly Cell[]): Ratio[] {
-  const find = (id: string, workload: Workload) => cells.find((cell) => cell.scenario === id && cell.workload === workload && cell.status === 'ok');
+  const find = (id: string, workload: Workload) => okCell(cells, id, workload);
   const out: Ratio[] = [];
   const add = (framework: Framework, workload: Workload, a: string, b: string, target: number | undefined) => {
     const first = find(a, workload);
@@ -125,6 +151,34 @@ export function ratios(cells: readonly Cell[]): Ratio[] {
       add(framework, workload, `${framework}/sess+memory`, `${framework}/bare`, VS_BARE[workload]);
       add(framework, workload, `${framework}/sess+memory`, peers.memory, VS_PEER[framework]);
       if (peers.redis !== undefined) add(framework, workload, `${framework}/sess+redis`, peers.redis, VS_PEER_REDIS[framework]);
+      add(framework, workload, `${framework}/${GET_SESSION_LABEL}`, `${framework}/sess+memory`, undefined);
+    }
+  }
+  return out;
+}
+
+export function getSessionCosts(cells: readonly Cell[]): GetSessionCost[] {
+  const out: GetSessionCost[] = [];
+  for (const framework of ['express', 'koa', 'h3'] as const) {
+    for (const workload of WORKLOADS) {
+      const base = okCell(cells, `${framework}/sess+memory`, workload);
+      const withContext = okCell(cells, `${framework}/${GET_SESSION_LABEL}`, workload);
+      if (base === undefined || withContext === undefined) continue;
+      const baseRuns = base.result!.runs;
+      const contextRuns = withContext.result!.runs;
+      const extraCpuUs =
+        baseRuns.length === contextRuns.length
+          ? median(contextRuns.map((run, round) => run.cpuUsPerRequest - baseRuns[round]!.cpuUsPerRequest))
+          : withContext.cpuUsPerRequest! - base.cpuUsPerRequest!;
+      out.push({
+        framework,
+        workload,
+        baseCpuUs: base.cpuUsPerRequest!,
+        getSessionCpuUs: withContext.cpuUsPerRequest!,
+        extraCpuUs,
+        extraCpuFraction: extraCpuUs / base.cpuUsPerRequest!,
+        rpsRatio: withContext.rps! / base.rps!,
+      });
     }
   }
   return out;

@@ -19,10 +19,10 @@ import { measureMemory } from './memory.js';
 import type { MemoryResult } from './memory.js';
 import { startRedis } from './redis-server.js';
 import type { RedisServer } from './redis-server.js';
-import { cellFrom, ratios } from './results.js';
+import { cellFrom, getSessionCosts, ratios } from './results.js';
 import type { Cell, CoreBench, Results } from './results.js';
 import { writeReport } from './report.js';
-import { SCENARIOS, WORKLOADS } from './scenarios.js';
+import { SCENARIOS, WORKLOADS, runsWorkload } from './scenarios.js';
 import type { Framework, Scenario } from './scenarios.js';
 import { startServer } from './server-process.js';
 import type { RunningServer } from './server-process.js';
@@ -55,13 +55,16 @@ const errors: string[] = [];
 const cells: Cell[] = [];
 const log = (line: string) => console.log(line);
 
+/** The workloads `scenario` runs on here (some scenarios skip workloads in quick mode). */
+const workloadsOf = (scenario: Scenario) => WORKLOADS.filter((workload) => runsWorkload(scenario, workload, quick));
+
 function unavailable(scenario: Scenario, reason: string): void {
-  for (const workload of WORKLOADS) cells.push({ scenario: scenario.id, workload, status: 'unavailable', reason });
+  for (const workload of workloadsOf(scenario)) cells.push({ scenario: scenario.id, workload, status: 'unavailable', reason });
 }
 
 function failed(scenario: Scenario, reason: string): void {
   errors.push(`${scenario.id}: ${reason}`);
-  for (const workload of WORKLOADS) cells.push({ scenario: scenario.id, workload, status: 'error', reason });
+  for (const workload of workloadsOf(scenario)) cells.push({ scenario: scenario.id, workload, status: 'error', reason });
 }
 
 async function benchFramework(framework: Framework, redis: RedisServer | undefined, redisMissing: string | undefined): Promise<void> {
@@ -85,8 +88,9 @@ async function benchFramework(framework: Framework, redis: RedisServer | undefin
   });
   try {
     for (const workload of WORKLOADS) {
-      if (servers.length === 0) break;
-      const measured = await measureWorkload(servers, workload, settings, redis?.port, log);
+      const running = servers.filter((server) => runsWorkload(server.scenario, workload, quick));
+      if (running.length === 0) continue;
+      const measured = await measureWorkload(running, workload, settings, redis?.port, log);
       for (const [scenario, result] of measured) {
         if (result.error !== undefined) errors.push(`${scenario} ${workload}: ${result.error}`);
         cells.push(cellFrom(scenario, workload, result));
@@ -159,6 +163,7 @@ async function main(): Promise<number> {
     },
     cells,
     ratios: ratios(cells),
+    getSessionCost: getSessionCosts(cells),
     memory: mem.results,
     ...(mem.error === undefined ? {} : { memoryError: mem.error }),
     coreBench: core,

@@ -14,26 +14,40 @@ export interface Scenario {
   readonly framework: Framework;
   readonly impl: Implementation;
   readonly store: StoreKind;
+  /** In `--quick` runs only these workloads (the CI smoke run stays short); full runs do all. */
+  readonly quickWorkloads?: readonly Workload[];
 }
 
-function scenario(framework: Framework, label: string, impl: Implementation, store: StoreKind): Scenario {
-  return { id: `${framework}/${label}`, framework, impl, store };
+function scenario(framework: Framework, label: string, impl: Implementation, store: StoreKind, quickWorkloads?: readonly Workload[]): Scenario {
+  return { id: `${framework}/${label}`, framework, impl, store, ...(quickWorkloads === undefined ? {} : { quickWorkloads }) };
 }
+
+/**
+ * `sess+memory` with `asyncContext: true`, its handlers reaching the session through
+ * `getSession()` from a helper instead of `req.session` / `ctx.session` / `useSession(event)`:
+ * what the AsyncLocalStorage costs per request, held against `sess+memory` in the same run.
+ */
+export const GET_SESSION_LABEL = 'sess+memory+getSession';
+/** The getSession scenarios' workloads in `--quick` runs. */
+export const GET_SESSION_QUICK: readonly Workload[] = ['read', 'write'];
 
 export const SCENARIOS: readonly Scenario[] = [
   scenario('express', 'bare', 'bare', 'none'),
   scenario('express', 'express-session+memory', 'peer', 'memory'),
   scenario('express', 'express-session+connect-redis', 'peer', 'redis'),
   scenario('express', 'sess+memory', 'sess', 'memory'),
+  scenario('express', GET_SESSION_LABEL, 'sess', 'memory', GET_SESSION_QUICK),
   scenario('express', 'sess+redis', 'sess', 'redis'),
   scenario('koa', 'bare', 'bare', 'none'),
   scenario('koa', 'koa-session+cookie', 'peer', 'cookie'),
   scenario('koa', 'koa-session+redis', 'peer', 'redis'),
   scenario('koa', 'sess+memory', 'sess', 'memory'),
+  scenario('koa', GET_SESSION_LABEL, 'sess', 'memory', GET_SESSION_QUICK),
   scenario('koa', 'sess+redis', 'sess', 'redis'),
   scenario('h3', 'bare', 'bare', 'none'),
   scenario('h3', 'useSession', 'peer', 'cookie'),
   scenario('h3', 'sess+memory', 'sess', 'memory'),
+  scenario('h3', GET_SESSION_LABEL, 'sess', 'memory', GET_SESSION_QUICK),
   scenario('h3', 'sess+redis', 'sess', 'redis'),
 ];
 
@@ -41,6 +55,11 @@ export function scenarioById(id: string): Scenario {
   const found = SCENARIOS.find((candidate) => candidate.id === id);
   if (found === undefined) throw new Error(`unknown scenario ${JSON.stringify(id)}`);
   return found;
+}
+
+/** Whether `scenario` is measured on `workload` in this run. */
+export function runsWorkload(scenario: Scenario, workload: Workload, quick: boolean): boolean {
+  return !quick || scenario.quickWorkloads === undefined || scenario.quickWorkloads.includes(workload);
 }
 
 /**

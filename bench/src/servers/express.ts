@@ -1,12 +1,15 @@
-/** Express 5 servers: bare, express-session (MemoryStore, connect-redis), sess (memory, Redis). */
+/**
+ * Express 5 servers: bare, express-session (MemoryStore, connect-redis), sess (memory, Redis, and
+ * memory with `asyncContext` read through `getSession()`).
+ */
 import type { RequestListener } from 'node:http';
 import express from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import expressSession from 'express-session';
 import { RedisStore } from 'connect-redis';
-import { session as sessSession } from '@sess/express';
+import { getSession, session as sessSession } from '@sess/express';
 import { memoryStore } from '@sess/store-memory';
-import { PRIME_DATA, SECRET, body } from '../scenarios.js';
+import { GET_SESSION_LABEL, PRIME_DATA, SECRET, body } from '../scenarios.js';
 import type { Scenario } from '../scenarios.js';
 import { connectRedis, sessRedisStore } from './redis.js';
 
@@ -19,7 +22,15 @@ interface BenchSession {
   regenerate(callback: (error?: unknown) => void): void;
 }
 
-const sessionOf = (req: Request) => (req as unknown as { session: BenchSession }).session;
+/** How the handlers reach the session: from `req`, or (getSession scenario) without it. */
+type SessionOf = (req: Request) => BenchSession;
+
+const fromRequest: SessionOf = (req) => (req as unknown as { session: BenchSession }).session;
+
+/** An app's helper with `asyncContext: true`: the current request's session, no `req` passed in. */
+function currentSession(): BenchSession {
+  return getSession() as unknown as BenchSession;
+}
 
 async function middleware(scenario: Scenario): Promise<RequestHandler | undefined> {
   switch (scenario.id) {
@@ -34,6 +45,8 @@ async function middleware(scenario: Scenario): Promise<RequestHandler | undefine
     }
     case 'express/sess+memory':
       return sessSession({ secret: SECRET, store: memoryStore() });
+    case `express/${GET_SESSION_LABEL}`:
+      return sessSession({ secret: SECRET, store: memoryStore(), asyncContext: true });
     case 'express/sess+redis':
       return sessSession({ secret: SECRET, store: await sessRedisStore(await connectRedis()) });
     default:
@@ -41,7 +54,7 @@ async function middleware(scenario: Scenario): Promise<RequestHandler | undefine
   }
 }
 
-function sessionRoutes(app: express.Express): void {
+function sessionRoutes(app: express.Express, sessionOf: SessionOf): void {
   app.get('/prime', (req, res) => {
     Object.assign(sessionOf(req), PRIME_DATA);
     res.send(body(sessionOf(req).views));
@@ -75,7 +88,7 @@ export async function expressServer(scenario: Scenario, onError: (error: unknown
     for (const path of ['/prime', '/read', '/write', '/new', '/regenerate']) app.get(path, (_req, res) => res.send(body(0)));
   } else {
     app.use(session);
-    sessionRoutes(app);
+    sessionRoutes(app, scenario.id === `express/${GET_SESSION_LABEL}` ? currentSession : fromRequest);
   }
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     onError(error);

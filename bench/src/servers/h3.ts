@@ -1,10 +1,13 @@
-/** h3 2 servers: bare, h3's own sealed-cookie `useSession`, sess (memory, Redis). */
+/**
+ * h3 2 servers: bare, h3's own sealed-cookie `useSession`, sess (memory, Redis, and memory with
+ * `asyncContext` read through `getSession()`).
+ */
 import type { RequestListener } from 'node:http';
 import { H3, toNodeHandler, useSession as h3UseSession } from 'h3';
 import type { H3Event, Middleware } from 'h3';
 import { memoryStore } from '@sess/store-memory';
 import type { Store } from '@sess/core';
-import { PRIME_DATA, SECRET, body } from '../scenarios.js';
+import { GET_SESSION_LABEL, PRIME_DATA, SECRET, body } from '../scenarios.js';
 import type { Scenario } from '../scenarios.js';
 import { importOptional } from './optional.js';
 import { connectRedis, sessRedisStore } from './redis.js';
@@ -15,10 +18,13 @@ interface BenchSession {
   update(update: Record<string, unknown>): Promise<unknown>;
 }
 
+type SessH3Session = BenchSession & { load(): Promise<void>; regenerate(): Promise<void> };
+
 /** What the bench uses of @sess/h3 (typed here so the bench builds before it does). */
 interface SessH3Module {
-  session(options: { secret: string; store?: Store }): Middleware;
-  useSession(event: H3Event): Promise<BenchSession & { regenerate(): Promise<void> }>;
+  session(options: { secret: string; store?: Store; asyncContext?: boolean }): Middleware;
+  useSession(event: H3Event): Promise<SessH3Session>;
+  getSession(): SessH3Session;
 }
 
 interface Flavour {
@@ -56,6 +62,28 @@ async function sessFlavour(store: Store): Promise<Flavour> {
   };
 }
 
+/**
+ * sess with `asyncContext: true`, the handlers reaching the session the way an app's helpers do:
+ * `getSession()` with no event passed in, loaded before the first read (as the README says).
+ */
+async function getSessionFlavour(store: Store): Promise<Flavour> {
+  const sess = await importOptional<SessH3Module>('@sess/h3', ['session', 'getSession']);
+  async function currentSession(): Promise<SessH3Session> {
+    const session = sess.getSession();
+    await session.load();
+    return session;
+  }
+  return {
+    middleware: sess.session({ secret: SECRET, store, asyncContext: true }),
+    open: () => currentSession(),
+    async regenerate() {
+      const session = await currentSession();
+      await session.regenerate();
+      return session;
+    },
+  };
+}
+
 async function flavour(scenario: Scenario): Promise<Flavour | undefined> {
   switch (scenario.id) {
     case 'h3/bare':
@@ -64,6 +92,8 @@ async function flavour(scenario: Scenario): Promise<Flavour | undefined> {
       return h3Flavour();
     case 'h3/sess+memory':
       return sessFlavour(memoryStore());
+    case `h3/${GET_SESSION_LABEL}`:
+      return getSessionFlavour(memoryStore());
     case 'h3/sess+redis':
       return sessFlavour(await sessRedisStore(await connectRedis()));
     default:

@@ -1,19 +1,17 @@
-/** Koa 3 servers: bare, koa-session (cookie mode, a Redis store), sess (memory, Redis). */
+/**
+ * Koa 3 servers: bare, koa-session (cookie mode, a Redis store), sess (memory, Redis, and memory
+ * with `asyncContext` read through `getSession()`).
+ */
 import type { RequestListener } from 'node:http';
 import Koa from 'koa';
 import type { Context, Middleware } from 'koa';
 import koaSession from 'koa-session';
 import { memoryStore } from '@sess/store-memory';
 import type { Store } from '@sess/core';
-import { PRIME_DATA, SECRET, body } from '../scenarios.js';
+import { GET_SESSION_LABEL, PRIME_DATA, SECRET, body } from '../scenarios.js';
 import type { Scenario } from '../scenarios.js';
 import { importOptional } from './optional.js';
 import { connectRedis, koaSessionRedisStore, sessRedisStore } from './redis.js';
-
-/** What the bench uses of @sess/koa (typed here so the bench builds before it does). */
-interface SessKoaModule {
-  session(options: { secret: string; store?: Store; key?: string }): Middleware;
-}
 
 /** `ctx.session` of both libraries, as far as the handlers use it. */
 interface BenchSession {
@@ -21,7 +19,27 @@ interface BenchSession {
   regenerate(): Promise<void>;
 }
 
-const sessionOf = (ctx: Context) => (ctx as unknown as { session: BenchSession }).session;
+/** What the bench uses of @sess/koa (typed here so the bench builds before it does). */
+interface SessKoaModule {
+  session(options: { secret: string; store?: Store; key?: string; asyncContext?: boolean }): Middleware;
+  getSession(): BenchSession;
+}
+
+/** How the route reaches the session: from `ctx`, or (getSession scenario) without it. */
+type SessionOf = (ctx: Context) => BenchSession;
+
+const fromContext: SessionOf = (ctx) => (ctx as unknown as { session: BenchSession }).session;
+
+/**
+ * The getSession scenario's accessor: an app's helper with `asyncContext: true`, which reaches
+ * the current request's session through `getSession()` with no `ctx` passed in.
+ */
+async function viaGetSession(): Promise<SessionOf> {
+  const { getSession } = await importOptional<SessKoaModule>('@sess/koa', ['getSession']);
+  return function currentSession() {
+    return getSession();
+  };
+}
 
 async function middleware(app: Koa, scenario: Scenario): Promise<Middleware | undefined> {
   switch (scenario.id) {
@@ -38,6 +56,10 @@ async function middleware(app: Koa, scenario: Scenario): Promise<Middleware | un
       const { session } = await importOptional<SessKoaModule>('@sess/koa', ['session']);
       return session({ secret: SECRET, store: memoryStore() });
     }
+    case `koa/${GET_SESSION_LABEL}`: {
+      const { session } = await importOptional<SessKoaModule>('@sess/koa', ['session']);
+      return session({ secret: SECRET, store: memoryStore(), asyncContext: true });
+    }
     case 'koa/sess+redis': {
       const { session } = await importOptional<SessKoaModule>('@sess/koa', ['session']);
       return session({ secret: SECRET, store: await sessRedisStore(await connectRedis()) });
@@ -48,33 +70,35 @@ async function middleware(app: Koa, scenario: Scenario): Promise<Middleware | un
 }
 
 /** Koa has no router; a switch on the path costs the same in every Koa scenario. */
-async function route(ctx: Context): Promise<void> {
-  const s = sessionOf(ctx);
-  switch (ctx.path) {
-    case '/prime':
-      Object.assign(s, PRIME_DATA);
-      ctx.body = body(s.views);
-      return;
-    case '/read':
-      ctx.body = body(s.views);
-      return;
-    case '/write':
-      s.views = ((s.views as number | undefined) ?? 0) + 1;
-      ctx.body = body(s.views);
-      return;
-    case '/new':
-      s.views = 1;
-      ctx.body = body(1);
-      return;
-    case '/regenerate':
-      await s.regenerate();
-      // koa-session's regenerate saves at once; its auto-commit then saves the user too.
-      sessionOf(ctx).user = 'alice';
-      ctx.body = body(sessionOf(ctx).views);
-      return;
-    default:
-      ctx.status = 404;
-  }
+function router(sessionOf: SessionOf): Middleware {
+  return async function route(ctx) {
+    const s = sessionOf(ctx);
+    switch (ctx.path) {
+      case '/prime':
+        Object.assign(s, PRIME_DATA);
+        ctx.body = body(s.views);
+        return;
+      case '/read':
+        ctx.body = body(s.views);
+        return;
+      case '/write':
+        s.views = ((s.views as number | undefined) ?? 0) + 1;
+        ctx.body = body(s.views);
+        return;
+      case '/new':
+        s.views = 1;
+        ctx.body = body(1);
+        return;
+      case '/regenerate':
+        await s.regenerate();
+        // koa-session's regenerate saves at once; its auto-commit then saves the user too.
+        sessionOf(ctx).user = 'alice';
+        ctx.body = body(sessionOf(ctx).views);
+        return;
+      default:
+        ctx.status = 404;
+    }
+  };
 }
 
 function bareRoute(ctx: Context): void {
@@ -89,6 +113,6 @@ export async function koaServer(scenario: Scenario, onError: (error: unknown) =>
   app.on('error', onError);
   const session = await middleware(app, scenario);
   if (session === undefined) app.use(bareRoute);
-  else app.use(session).use(route);
+  else app.use(session).use(router(scenario.id === `koa/${GET_SESSION_LABEL}` ? await viaGetSession() : fromContext));
   return app.callback();
 }
