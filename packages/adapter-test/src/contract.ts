@@ -46,6 +46,8 @@ export interface AdapterOptions {
   readonly trustProxy?: boolean;
   /** Give up on a store call after this many ms (the adapter's `storeTimeoutMs`). */
   readonly storeTimeoutMs?: number;
+  /** After `regenerate()`, the old id answers reads for this many ms (the adapter's `regenerateGraceMs`). */
+  readonly regenerateGraceMs?: number;
 }
 
 /** Ids of cases an adapter may declare in `knownBugs`. */

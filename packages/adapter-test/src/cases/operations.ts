@@ -32,6 +32,34 @@ export function operationCases(env: CaseEnv): void {
     expect((await attacker.request('/read')).body).toBe('0');
   });
 
+  // Cookie sessions refuse the option: a sealed cookie has no record to keep for a grace window.
+  if (env.sessions === 'server') {
+    it('with regenerateGraceMs, a request in flight with the old cookie reads its old session, gets no cookie and cannot write', async () => {
+      const GRACE_MS = 5_000;
+      const context = await env.start({ regenerateGraceMs: GRACE_MS });
+      const { client, newClient, idInJar, store, clock } = context;
+      await client.request('/count');
+      const before = idInJar() as string;
+      const oldValue = client.jar.get('sid') as string;
+      await client.post('/login');
+      const inFlight = newClient();
+      inFlight.jar.set('sid', oldValue);
+      const read = await inFlight.request('/read');
+      expect(read.body).toBe('1');
+      expect(cookiesNamed(read, 'sid')).toEqual([]);
+      // The old id never sees what the new one holds: fixation still gains nothing.
+      expect((await inFlight.request('/me')).body).toBe('nobody');
+      const write = await inFlight.request('/count');
+      expect(write.status).toBeGreaterThanOrEqual(500);
+      expect(cookiesNamed(write, 'sid')).toEqual([]);
+      expect((await store.peek(before))?.meta).toMatchObject({ retired: true, expiresAt: clock.now() + GRACE_MS });
+      expect((await client.request('/me')).body).toBe('ada');
+      clock.advance(GRACE_MS);
+      expect((await inFlight.request('/read')).body).toBe('0');
+      expect(await store.peek(before)).toBeUndefined();
+    });
+  }
+
   it('destroy deletes the record and the cookie, with the path and domain it was set with', async () => {
     const context = await env.start({ cookie: { path: '/app', domain: 'sess.example' } });
     const { client, idInJar } = context;
