@@ -11,12 +11,12 @@ import type { H3Event, Middleware } from 'h3';
 import { SessError, createSessionContext } from '@sess/core';
 import type { HttpEffect, Session as CoreSession, SocketSession } from '@sess/core';
 import { applyEffects } from './apply.js';
-import { configure, cookieNames, sessionOf } from './options.js';
-import type { SessionOptions } from './options.js';
+import { configure, cookieNames, sessionOf, socketSessions } from './options.js';
+import type { SessionOptions, UpgradeRequest } from './options.js';
 import { sessionView } from './view.js';
 import type { SessionUpdate as Update, SessionView } from './view.js';
 
-export type { SessionOptions } from './options.js';
+export type { SessionOptions, UpgradeRequest } from './options.js';
 export type { SessionCookieOptions } from '@sess/core';
 
 /** Declare your session's shape by merging into this interface: `declare module '@sess/h3' { interface SessionData { user?: string } }`. */
@@ -114,24 +114,18 @@ export interface SessionMiddleware extends Middleware {
    * and as `peer.request`): `use(work)` persists changes with store effects only and returns a
    * `handoff` token when the browser needs a new cookie.
    */
-  socket(request: Request): SocketSession<H3Session['data']>;
+  socket(request: UpgradeRequest): SocketSession<H3Session['data']>;
 }
 
 export function session(options: SessionOptions<H3Event>): SessionMiddleware {
-  const { manager, proxy } = configure(options);
+  const configured = configure(options);
+  const { manager, proxy } = configured;
 
   const handoff = async (event: H3Event): Promise<Response> => {
     const effects = await manager.redeemHandoff(event.url.searchParams.get('token')).catch(toHttpError);
     const headers = new Headers();
     applyEffects(headers, effects);
     return new Response(null, { status: effects.length === 0 ? 400 : 204, headers });
-  };
-
-  const socket = (request: Request): SocketSession<H3Session['data']> => {
-    const forwarded = proxy ? request.headers.get('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase() : undefined;
-    const secure = forwarded === undefined ? /^(https|wss):$/.test(new URL(request.url).protocol) : forwarded === 'https';
-    const core = manager.socket({ cookieHeader: request.headers.get('cookie') ?? undefined, secure });
-    return { use: (work) => core.use((s) => work((sessionView(s) as H3Session).data)) };
   };
 
   const sessionMiddleware: Middleware = async function sessionMiddleware(event, next) {
@@ -156,7 +150,7 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
     return withEffects(response, await commit(core, manager.name, response.status, response.headers));
   };
 
-  return Object.assign(sessionMiddleware, { handoff, socket });
+  return Object.assign(sessionMiddleware, { handoff, socket: socketSessions<SessionData>(configured) });
 }
 
 /**

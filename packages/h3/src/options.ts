@@ -1,7 +1,9 @@
 /** Options shared by both entries, validated once into the core's options. */
 import { SessConfigError, SessUsageError, createSessionManager } from '@sess/core';
-import type { SessionManager, SessionManagerOptions, Store } from '@sess/core';
+import type { SessionManager, SessionManagerOptions, SocketSession, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
+import { sessionView } from './view.js';
+import type { SessionView } from './view.js';
 
 /**
  * The options. `idleTimeoutMs`, `absoluteTimeoutMs`, `touchAfterMs`, `regenerateGraceMs`, `saveOnServerError`,
@@ -96,4 +98,24 @@ export function sessionOf<T>(context: { session?: T }): T {
 /** Names of the cookies a response already sets, to let the core keep its hands off them. */
 export function cookieNames(lines: readonly string[]): string[] {
   return lines.map((line) => line.slice(0, line.indexOf('=')).trim());
+}
+
+/** What a WebSocket upgrade request must offer: crossws's `peer.request`, on h3 v1 and v2 alike. */
+export interface UpgradeRequest {
+  readonly url: string;
+  readonly headers: { get(name: string): string | null };
+}
+
+/**
+ * The session of a WebSocket from its upgrade request: `use(work)` persists changes with store
+ * effects only and returns a `handoff` token when the browser needs a new cookie.
+ */
+export function socketSessions<Data>(configured: Configured): (request: UpgradeRequest) => SocketSession<Partial<Data>> {
+  const { manager, proxy } = configured;
+  return (request) => {
+    const forwarded = proxy ? request.headers.get('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase() : undefined;
+    const secure = forwarded === undefined ? /^(https|wss):$/.test(new URL(request.url).protocol) : forwarded === 'https';
+    const core = manager.socket({ cookieHeader: request.headers.get('cookie') ?? undefined, secure });
+    return { use: (work) => core.use((s) => work((sessionView(s) as SessionView<Data>).data)) };
+  };
 }

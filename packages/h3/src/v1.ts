@@ -6,15 +6,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { SessConfigError, SessError } from '@sess/core';
+import type { SocketSession } from '@sess/core';
 import { applyEffects } from './apply.js';
 import type { HeaderTarget } from './apply.js';
 import { commitBeforeHeaders } from './hold.js';
-import { configure, cookieNames, sessionOf } from './options.js';
-import type { SessionOptions } from './options.js';
+import { configure, cookieNames, sessionOf, socketSessions } from './options.js';
+import type { SessionOptions, UpgradeRequest } from './options.js';
 import { sessionView } from './view.js';
 import type { SessionUpdate as Update, SessionView } from './view.js';
 
-export type { SessionOptions } from './options.js';
+export type { SessionOptions, UpgradeRequest } from './options.js';
 export type { SessionCookieOptions } from '@sess/core';
 
 /** Declare your session's shape by merging into this interface: `declare module '@sess/h3/v1' { interface SessionData { user?: string } }`. */
@@ -23,7 +24,7 @@ export interface SessionData {}
 /** The session of one request: h3's `{ id, data, update, clear }` plus the sess operations. */
 export type H3Session = SessionView<SessionData>;
 export type SessionUpdate = Update<SessionData>;
-export type { SessionEvent, Store } from '@sess/core';
+export type { SessionEvent, SocketOutcome, SocketSession, Store } from '@sess/core';
 export { memoryStore } from '@sess/store-memory';
 
 /** The part of an h3 v1 `H3Event` the adapter uses. */
@@ -34,10 +35,23 @@ export interface H3V1Event {
 }
 
 /** An h3 v1 event handler (`defineEventHandler` marks handlers the same way). */
-export interface SessionHandler {
+export interface H3V1Handler {
   (event: H3V1Event): Promise<void>;
   readonly __is_handler__: true;
 }
+
+/** `session(...)`: the middleware, plus what WebSocket apps need (see README, "WebSockets"). */
+export interface SessionHandler extends H3V1Handler {
+  /**
+   * A handler that exchanges a hand-off token (`?token=`) for the HttpOnly session cookie: 204
+   * with Set-Cookie, or 400 for a token that is unknown, used or older than a minute.
+   */
+  readonly handoff: H3V1Handler;
+  /** The session of a WebSocket, from its upgrade request (crossws's `peer.request`). */
+  socket(request: UpgradeRequest): SocketSession<H3Session['data']>;
+}
+
+const asHandler = (handler: (event: H3V1Event) => Promise<void>): H3V1Handler => Object.assign(handler, { __is_handler__: true as const });
 
 function isSecure(req: IncomingMessage, proxy: boolean): boolean {
   const encrypted = (req.socket as Partial<TLSSocket>).encrypted === true;
@@ -101,7 +115,19 @@ function answerFailure(res: ServerResponse, error: unknown, end: () => void): vo
 export function session(options: SessionOptions<H3V1Event>): SessionHandler {
   // h3 v1 runs middleware one after another, not nested, so no async context can span the handler.
   if (options.asyncContext === true) throw new SessConfigError('asyncContext needs h3 v2 (@sess/h3); h3 v1 runs handlers outside the middleware');
-  const { manager, proxy } = configure(options);
+  const configured = configure(options);
+  const { manager, proxy } = configured;
+
+  const handoff = async (event: H3V1Event): Promise<void> => {
+    const { req, res } = event.node;
+    const token = new URL(req.url ?? '/', 'http://localhost').searchParams.get('token');
+    const effects = await manager.redeemHandoff(token).catch((error: unknown) => {
+      throw toH3Error(error);
+    });
+    applyEffects(nodeHeaders(res), effects);
+    res.statusCode = effects.length === 0 ? 400 : 204;
+    res.end();
+  };
 
   const handler = async (event: H3V1Event): Promise<void> => {
     // Mounted twice: the first one owns the session.
@@ -126,7 +152,7 @@ export function session(options: SessionOptions<H3V1Event>): SessionHandler {
       () => (event._handled = true),
     );
   };
-  return Object.assign(handler, { __is_handler__: true as const });
+  return Object.assign(asHandler(handler), { handoff: asHandler(handoff), socket: socketSessions<SessionData>(configured) });
 }
 
 /**
