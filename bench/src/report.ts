@@ -1,5 +1,5 @@
 /** Turns `Results` into markdown tables (printed and written), JSON and the SVG chart. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chart } from './chart.js';
 import { REDIS_TARGETS, scenarioOrder } from './results.js';
@@ -7,6 +7,9 @@ import { GET_SESSION_QUICK } from './scenarios.js';
 import type { Cell, Results } from './results.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
+const README = fileURLToPath(new URL('../../README.md', import.meta.url));
+const README_START = '<!-- bench:start (written by pnpm bench) -->';
+const README_END = '<!-- bench:end -->';
 
 const fixed = (value: number | undefined, digits: number) => (value === undefined ? '' : value.toFixed(digits));
 const ratio = (value: number) => (value >= 10 ? `${Math.round(value)}x` : `${value.toFixed(2)}x`);
@@ -152,6 +155,40 @@ export function markdown(results: Results): string {
   ].join('\n');
 }
 
+/**
+ * The root README's benchmark summary: when and where, the chart, every ratio the issue sets a
+ * target for, and memory per session. The full tables are in `bench/results/latest.md`.
+ */
+export function readmeSummary(results: Results): string {
+  const m = results.meta;
+  const targeted = results.ratios.filter((r) => r.target !== undefined);
+  const rows = targeted.map((r) => [r.framework, r.workload, r.comparison, ratio(r.rpsRatio), ratio(r.cpuRatio), `>= ${r.target}x`, r.met === true ? 'yes' : '**no**']);
+  const sess = results.memory.find((x) => x.store === 'sess');
+  const peer = results.memory.find((x) => x.store === 'express-session');
+  return [
+    `Full run of ${m.date.slice(0, 10)} on ${m.cpu} (${m.cores} cores, shared), Node ${m.node}, ${m.loadGenerator}, ${m.connections} connections, ${m.rounds} alternating rounds of ${m.durationS} s, server and load generator pinned to different cores.`,
+    '',
+    '![requests/s relative to the bare framework](bench/results/chart.svg)',
+    '',
+    table(['framework', 'workload', 'comparison', 'req/s ratio', 'CPU/req ratio (inverse)', 'target (req/s)', 'met'], rows),
+    '',
+    sess === undefined || peer === undefined
+      ? 'Memory per session: not measured in this run.'
+      : `Memory per live session (${sess.count.toLocaleString('en')} five-key sessions): sess's memory store ${sess.bytesPerSession.toFixed(0)} bytes, express-session's MemoryStore ${peer.bytesPerSession.toFixed(0)} bytes (${(sess.bytesPerSession / peer.bytesPerSession).toFixed(2)}x; target <= 0.50x).`,
+    '',
+    'Every figure, p50/p99 latency, Redis round trips per request and the getSession() cost: [bench/results/latest.md](bench/results/latest.md).',
+  ].join('\n');
+}
+
+/** Replaces the README's summary between its markers; a README without them is left alone. */
+function writeReadmeSummary(results: Results): void {
+  const readme = readFileSync(README, 'utf8');
+  const start = readme.indexOf(README_START);
+  const end = readme.indexOf(README_END);
+  if (start === -1 || end < start) return;
+  writeFileSync(README, `${readme.slice(0, start + README_START.length)}\n${readmeSummary(results)}\n${readme.slice(end)}`);
+}
+
 /** Writes `<name>.json` and `<name>.md` (and the chart for a full run); returns the markdown. */
 export function writeReport(results: Results, name: 'latest' | 'quick'): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
@@ -159,5 +196,7 @@ export function writeReport(results: Results, name: 'latest' | 'quick'): string 
   writeFileSync(`${RESULTS_DIR}${name}.json`, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(`${RESULTS_DIR}${name}.md`, md);
   writeFileSync(`${RESULTS_DIR}${name === 'latest' ? 'chart' : 'quick'}.svg`, chart(results));
+  // Only a full run of every scenario speaks for the README.
+  if (name === 'latest' && results.meta.only === undefined) writeReadmeSummary(results);
   return md;
 }
