@@ -58,6 +58,12 @@ export interface Deadlines {
   readonly timeoutMs: number;
   /** Settles with `work`, or with `onTimeout()` once the deadline has passed. */
   race<T>(work: Promise<T>, onTimeout: () => T): Promise<T>;
+  /**
+   * `race` that maps the answer as it arrives: resolves to `onValue(value)` or `onError(error)`,
+   * or `onTimeout()` once the deadline has passed; never rejects. One promise step where
+   * `race(work.then(onValue, onError), onTimeout)` takes two.
+   */
+  settle<V, T>(work: PromiseLike<V>, onValue: (value: V) => T, onError: (error: unknown) => T, onTimeout: () => T): Promise<T>;
 }
 
 export function createDeadlines(timeoutMs: number, now: () => number = () => Date.now()): Deadlines {
@@ -74,82 +80,101 @@ export function createDeadlines(timeoutMs: number, now: () => number = () => Dat
     }
   };
 
+  function watch<V, T>(work: PromiseLike<V>, onValue: (value: V) => T, onError: ((error: unknown) => T) | undefined, onTimeout: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const entry = {
+        deadline: now() + timeoutMs,
+        expire: () => {
+          pending.delete(entry);
+          resolve(onTimeout());
+        },
+      };
+      pending.add(entry);
+      sweep ??= setInterval(check, periodMs).unref();
+      work.then(
+        (value) => {
+          pending.delete(entry);
+          resolve(onValue(value));
+        },
+        (error: unknown) => {
+          pending.delete(entry);
+          if (onError === undefined) reject(error);
+          else resolve(onError(error));
+        },
+      );
+    });
+  }
+
   return {
     timeoutMs,
-    race<T>(work: Promise<T>, onTimeout: () => T): Promise<T> {
-      return new Promise<T>((resolve, reject) => {
-        const entry = {
-          deadline: now() + timeoutMs,
-          expire: () => {
-            pending.delete(entry);
-            resolve(onTimeout());
-          },
-        };
-        pending.add(entry);
-        sweep ??= setInterval(check, periodMs).unref();
-        work.then(
-          (value) => {
-            pending.delete(entry);
-            resolve(value);
-          },
-          (error: unknown) => {
-            pending.delete(entry);
-            reject(error);
-          },
-        );
-      });
-    },
+    race: <T>(work: Promise<T>, onTimeout: () => T) => watch(work, (value: T) => value, undefined, onTimeout),
+    settle: watch,
   };
 }
 
-/** Runs one store effect; never rejects: failure and timeout come back as an outcome. */
+/**
+ * Runs one store effect; never rejects: failure and timeout come back as an outcome. The store is
+ * called at once and its answer mapped as it arrives: each promise step saved here is a
+ * microtask off every request that loads a session.
+ */
 export function runStoreEffect(store: Store, effect: StoreEffect, deadlines: Deadlines): Promise<StoreOutcome> {
   const op = operationOf(effect);
-  const work = Promise.resolve()
-    .then(() => call(store, effect))
-    .then(
-      (record): StoreOutcome => ({ ok: true, record }),
-      (cause: unknown): StoreOutcome => ({ ok: false, error: new SessStoreError(store.name, op, cause) }),
-    );
-  return deadlines.race(work, () => ({ ok: false, error: new SessStoreError(store.name, op, undefined, true) }));
+  const failed = (cause: unknown, timedOut?: boolean): StoreOutcome => ({ ok: false, error: new SessStoreError(store.name, op, cause, timedOut) });
+  let work: Promise<SessionRecord | undefined | void>;
+  try {
+    work = Promise.resolve(call(store, effect));
+  } catch (cause) {
+    // A store that throws instead of rejecting fails the same way.
+    return Promise.resolve(failed(cause));
+  }
+  return deadlines.settle(work, (record): StoreOutcome => ({ ok: true, record }), failed, () => failed(undefined, true));
+}
+
+/** Whether the adapter applies `effect` (else the runner carries it out against the store). */
+function isHttpEffect(effect: Effect): effect is HttpEffect {
+  switch (effect.type) {
+    case 'store.load':
+    case 'store.save':
+    case 'store.touch':
+    case 'store.destroy':
+      return false;
+    case 'cookie.set':
+    case 'cookie.delete':
+    case 'header.vary':
+    case 'header.cacheControl':
+      return true;
+    default:
+      return assertNever(effect);
+  }
 }
 
 /**
  * Carries out `effects` in order: store effects against `store` (each result fed back through
- * `feedback`, whose effects join the queue), HTTP effects collected for the adapter.
+ * `feedback`, whose effects join the queue), HTTP effects collected for the adapter. A list with
+ * no store effect (the commit of every read) is answered without an async step of its own.
  *
  * @returns the HTTP effects, in the order the lifecycle emitted them.
  * @throws SessStoreError when a store call failed or timed out, after the lifecycle was told.
  */
-export async function runEffects(
-  effects: readonly Effect[],
-  store: Store,
-  deadlines: Deadlines,
-  feedback: StoreFeedback,
-): Promise<HttpEffect[]> {
+export function runEffects(effects: readonly Effect[], store: Store, deadlines: Deadlines, feedback: StoreFeedback): Promise<HttpEffect[]> {
   const http: HttpEffect[] = [];
-  const queue = [...effects];
+  for (const effect of effects) {
+    if (!isHttpEffect(effect)) return runQueue(effects.slice(http.length), http, store, deadlines, feedback);
+    http.push(effect);
+  }
+  return Promise.resolve(http);
+}
+
+async function runQueue(queue: Effect[], http: HttpEffect[], store: Store, deadlines: Deadlines, feedback: StoreFeedback): Promise<HttpEffect[]> {
   let failure: SessStoreError | undefined;
   for (let effect = queue.shift(); effect !== undefined; effect = queue.shift()) {
-    switch (effect.type) {
-      case 'store.load':
-      case 'store.save':
-      case 'store.touch':
-      case 'store.destroy': {
-        const outcome = await runStoreEffect(store, effect, deadlines);
-        if (!outcome.ok) failure ??= outcome.error;
-        queue.push(...feedback(effect, outcome));
-        break;
-      }
-      case 'cookie.set':
-      case 'cookie.delete':
-      case 'header.vary':
-      case 'header.cacheControl':
-        http.push(effect);
-        break;
-      default:
-        assertNever(effect);
+    if (isHttpEffect(effect)) {
+      http.push(effect);
+      continue;
     }
+    const outcome = await runStoreEffect(store, effect, deadlines);
+    if (!outcome.ok) failure ??= outcome.error;
+    queue.push(...feedback(effect, outcome));
   }
   if (failure !== undefined) throw failure;
   return http;

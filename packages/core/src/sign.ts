@@ -88,8 +88,10 @@ export function createSigner(secrets: string | readonly string[], options: { cac
   if (!Number.isSafeInteger(cacheEntries) || cacheEntries < 0) {
     throw new SessConfigError(`cacheEntries must be an integer >= 0, got ${String(cacheEntries)}`);
   }
-  // Keyed by name and value: a value verified for one cookie name says nothing about another.
-  const verified = new Map<string, VerifiedCookie>();
+  // Keyed by value, each entry naming the cookie it was verified for: a value verified for one
+  // cookie name says nothing about another. (A `${name}=${value}` key would cost a new string
+  // per lookup.)
+  const verified = new Map<string, { readonly name: string; readonly cookie: VerifiedCookie }>();
 
   function check(name: string, value: string): VerifiedCookie | undefined {
     const dot = value.length - MAC_LENGTH - 1;
@@ -120,13 +122,12 @@ export function createSigner(secrets: string | readonly string[], options: { cac
     verify(name: string, value: string): VerifiedCookie | undefined {
       // Malformed values are turned away in `check`, before they cost an HMAC.
       if (typeof value !== 'string') return undefined;
-      const key = `${name}=${value}`;
-      const known = verified.get(key);
-      if (known !== undefined) return known;
+      const known = verified.get(value);
+      if (known !== undefined && known.name === name) return known.cookie;
       const result = check(name, value);
       if (result !== undefined && cacheEntries > 0) {
-        if (verified.size >= cacheEntries) verified.delete(verified.keys().next().value as string);
-        verified.set(key, result);
+        if (known === undefined && verified.size >= cacheEntries) verified.delete(verified.keys().next().value as string);
+        verified.set(value, { name, cookie: result });
       }
       return result;
     },

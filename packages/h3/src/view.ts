@@ -62,12 +62,25 @@ function dataView(core: CoreSession): Record<string, unknown> {
   });
 }
 
+/** Where a view keeps its core session, for the `id` accessor every view shares. */
+const CORE = Symbol('@sess/h3 core');
+
+/**
+ * `id`, one accessor for every view. A getter written in the object literal is a fresh closure
+ * per request, and V8 then gives each view a hidden class of its own: ~7 us a request, measured,
+ * twice what bare h3 spends on the whole request.
+ */
+const ID: PropertyDescriptor = {
+  get(this: { readonly [CORE]: CoreSession }) {
+    return this[CORE].id;
+  },
+  enumerable: true,
+};
+
 export function sessionView(core: CoreSession): SessionView<Record<string, unknown>> {
   const data = dataView(core);
-  const view: SessionView<Record<string, unknown>> = Object.freeze({
-    get id() {
-      return core.id;
-    },
+  const fields = {
+    [CORE]: core,
     data,
     async update(update: SessionUpdate<Record<string, unknown>>) {
       const patch = typeof update === 'function' ? update(data) : update;
@@ -90,6 +103,7 @@ export function sessionView(core: CoreSession): SessionView<Record<string, unkno
     deleteTestCookie: () => core.deleteTestCookie(),
     flash: (kind: string, message: unknown) => core.flash(kind, message),
     takeFlash: (kind?: string) => core.takeFlash(kind),
-  });
-  return view;
+  };
+  const view = Object.defineProperty(fields, 'id', ID) as typeof fields & SessionView<Record<string, unknown>>;
+  return Object.freeze(view);
 }

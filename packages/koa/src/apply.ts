@@ -29,7 +29,7 @@ export function cookieLines(effects: readonly HttpEffect[]): string[] {
 
 /** Names of the cookies the response already sets, to let the core keep its hands off them. */
 export function setCookieNames(ctx: Context): string[] {
-  // Koa 2 answers '' for a missing header, Koa 3 undefined.
-  const value = (ctx.response.get('set-cookie') as string | string[] | undefined) || [];
-  return (Array.isArray(value) ? value : [value]).map((cookie) => cookie.slice(0, cookie.indexOf('=')).trim());
+  // Read off Node's response: Koa 2's `ctx.response.get` copies every header to find one.
+  const value = ctx.res.getHeader('set-cookie') ?? [];
+  return (Array.isArray(value) ? value : [String(value)]).map((cookie) => cookie.slice(0, cookie.indexOf('=')).trim());
 }

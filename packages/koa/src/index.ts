@@ -155,7 +155,7 @@ interface RequestState {
   readonly core: CoreSession;
   readonly view: KoaSession;
   /** A destroy started by `ctx.session = null`; the commit waits for it. */
-  destroying: Promise<void>;
+  destroying: Promise<void> | undefined;
 }
 
 const STATE = Symbol('@sess/koa');
@@ -209,17 +209,20 @@ function toKoaError(ctx: Context, error: unknown): never {
   throw error;
 }
 
-async function commit(ctx: Context, core: CoreSession, destroying: Promise<void>, name: string, status: number): Promise<void> {
+async function commit(ctx: Context, core: CoreSession, destroying: Promise<void> | undefined, name: string, status: number): Promise<void> {
   // A destroy started by `ctx.session = null` must have succeeded before any 2xx goes out. If it
   // failed, the lifecycle has still ended the session, so the commit deletes the cookie.
-  const failedDestroy = await destroying.then(
-    () => undefined,
-    (error: unknown) => ({ error }),
-  );
+  const failedDestroy =
+    destroying === undefined
+      ? undefined
+      : await destroying.then(
+          () => undefined,
+          (error: unknown) => ({ error }),
+        );
   const effects = await core.commit({
     status: failedDestroy === undefined ? status : 503,
     cookieAlreadySet: setCookieNames(ctx).includes(name),
-    cacheControlSet: Boolean(ctx.response.get('cache-control')),
+    cacheControlSet: Boolean(ctx.res.getHeader('cache-control')),
   });
   if (failedDestroy !== undefined) {
     // Koa's error handling removes every header set so far, then applies the error's own.
@@ -286,10 +289,14 @@ export function session(options: SessionOptions): SessionMiddleware {
     installAccessors(Object.getPrototypeOf(ctx) as object);
     const core = manager.begin({ cookieHeader: ctx.get('cookie') || undefined, secure: ctx.secure, readOnly: options.readOnly?.(ctx) ?? false });
     const view = sessionView(core);
-    const state: RequestState = { core, view, destroying: Promise.resolve() };
+    const state: RequestState = { core, view, destroying: undefined };
     (ctx as unknown as Record<symbol, RequestState>)[STATE] = state;
 
-    await core.load().catch((error: unknown) => toKoaError(ctx, error));
+    try {
+      await core.load();
+    } catch (error) {
+      toKoaError(ctx, error);
+    }
     try {
       await (options.asyncContext === true ? context.run(view, next) : next());
     } catch (error) {
@@ -299,7 +306,11 @@ export function session(options: SessionOptions): SessionMiddleware {
       // A failed regenerate, destroy or reload reaches here as the store's error.
       toKoaError(ctx, error);
     }
-    await commit(ctx, core, state.destroying, manager.name, ctx.status).catch((error: unknown) => toKoaError(ctx, error));
+    try {
+      await commit(ctx, core, state.destroying, manager.name, ctx.status);
+    } catch (error) {
+      toKoaError(ctx, error);
+    }
   }
 
   return Object.assign(sessionMiddleware, { handoff, socket });
