@@ -12,7 +12,7 @@ rm -f packages/*/test-results.json examples/*/test-results.json
 
 status=0
 pnpm turbo run typecheck lint --output-logs=errors-only || status=1
-pnpm turbo run test --concurrency=1 || status=1
+pnpm turbo run test --concurrency=1 --continue || status=1
 
 # Two scripts that are not unit tests, each counted as one check in the totals: a short soak of
 # every adapter (memory store and Redis: no errors, no lost writes) and the benchmark harness in

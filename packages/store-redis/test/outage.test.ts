@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freshId, makeRecord } from '@sess/store-test';
 import { RedisStoreError, redisStore } from '../src/index.js';
 import { LIBRARIES, connectUrl, describeOn } from './connect.js';
@@ -29,13 +29,14 @@ describeOn('binaries', 'outages of a private server', () => {
   ]);
 
   describe.each(CASES)('outage with $library, $settings', ({ library, recommended }) => {
+    // A server per test, so a test that fails with Redis down or frozen cannot fail the next one.
     let server: RedisServer;
     let port: number;
-    beforeAll(async () => {
+    beforeEach(async () => {
       port = await freePort();
       server = await startServer(port, dir);
     });
-    afterAll(() => server.kill());
+    afterEach(() => server.kill());
 
     it('fails fast while Redis is down, with a typed error, and recovers on the same client', async () => {
       const redis = await connectUrl(library, `redis://127.0.0.1:${port}`, recommended);
