@@ -59,7 +59,7 @@ async function get(port: number, path: string, cookie: string | undefined): Prom
 }
 
 /** A fresh session cookie for `server`, checked: `/read` with it must see the primed data. */
-async function prime(server: RunningServer): Promise<string | undefined> {
+export async function prime(server: RunningServer): Promise<string | undefined> {
   const primed = await get(server.port, '/prime', undefined);
   if (primed.status !== 200) throw new Error(`/prime answered ${primed.status}: ${primed.body}`);
   if (server.scenario.impl === 'bare') return undefined;

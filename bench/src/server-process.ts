@@ -15,6 +15,8 @@ export interface RunningServer {
   /** The server process's user + system CPU time so far, in µs. */
   cpuMicros(): Promise<number>;
   stop(): void;
+  /** Lets the server exit by itself (it exits when the IPC channel closes), so `--cpu-prof` can write its profile. */
+  exit(): Promise<void>;
 }
 
 export type Started = { readonly kind: 'running'; readonly server: RunningServer } | { readonly kind: 'unavailable'; readonly reason: string };
@@ -45,6 +47,11 @@ function handle(child: ChildProcess, scenario: Scenario, port: number): RunningS
     stop() {
       child.kill('SIGKILL');
     },
+    exit() {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.disconnect();
+      return exited;
+    },
   };
 }
 
@@ -52,8 +59,8 @@ function handle(child: ChildProcess, scenario: Scenario, port: number): RunningS
  * Starts the server for `scenario` on the server core. Resolves `unavailable` when the server
  * says a package it needs is not built; rejects when it crashes or does not start in time.
  */
-export function startServer(scenario: Scenario, redisUrl: string | undefined): Promise<Started> {
-  const child = start(SERVER_CORE, process.execPath, ['--import', 'tsx', SERVER_TS, scenario.id], {
+export function startServer(scenario: Scenario, redisUrl: string | undefined, nodeArgs: readonly string[] = []): Promise<Started> {
+  const child = start(SERVER_CORE, process.execPath, [...nodeArgs, '--import', 'tsx', SERVER_TS, scenario.id], {
     cwd: BENCH_DIR,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // production: Express and koa-session skip their development-only work, as deployed.

@@ -1,0 +1,111 @@
+/**
+ * `pnpm --filter sess-bench profile <scenario> <workload> [--duration <s>]`: where one server's
+ * CPU goes. Starts the scenario's server under `node --cpu-prof` on the server core, primes a
+ * cookie, warms up, drives the workload with the bench's load generator, lets the server exit so
+ * V8 writes the profile, then prints self time by function and by package. The `.cpuprofile`
+ * (under `results/profiles/`, gitignored) opens as a flame graph in Chrome DevTools or speedscope.
+ */
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { drive, pickGenerator } from './load.js';
+import { prime } from './measure.js';
+import { startRedis } from './redis-server.js';
+import { scenarioById, sendsCookie, WORKLOADS } from './scenarios.js';
+import type { Workload } from './scenarios.js';
+import { startServer } from './server-process.js';
+
+const PROFILES = fileURLToPath(new URL('../results/profiles/', import.meta.url));
+const TOP = 25;
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+}
+
+interface CpuProfile {
+  readonly nodes: readonly ProfileNode[];
+  readonly samples: readonly number[];
+  readonly timeDeltas: readonly number[];
+}
+
+/** `express`, `@sess/core`, `node:internal` ...: who owns the code a sample landed in. */
+export function ownerOf(url: string): string {
+  if (url === '') return '(native / V8)';
+  if (url.startsWith('node:')) return 'node (internals)';
+  const modules = url.lastIndexOf('/node_modules/');
+  if (modules !== -1) {
+    const parts = url.slice(modules + '/node_modules/'.length).split('/');
+    return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
+  }
+  const ours = /\/packages\/([^/]+)\//.exec(url);
+  if (ours !== null) return `@sess/${ours[1]}`;
+  return url.includes('/bench/') ? 'bench server' : url;
+}
+
+/** Self time per function and per owner, in ms, from a V8 CPU profile. */
+export function selfTimes(profile: CpuProfile): { byFunction: Map<string, number>; byOwner: Map<string, number>; totalMs: number } {
+  const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
+  const byFunction = new Map<string, number>();
+  const byOwner = new Map<string, number>();
+  let totalMs = 0;
+  profile.samples.forEach((id, index) => {
+    const ms = (profile.timeDeltas[index] ?? 0) / 1000;
+    const frame = nodes.get(id)!.callFrame;
+    const where = frame.url === '' ? '' : ` ${frame.url.replace(/^.*\/(node_modules|packages)\//, '')}:${frame.lineNumber + 1}`;
+    const name = `${frame.functionName || '(anonymous)'}${where}`;
+    byFunction.set(name, (byFunction.get(name) ?? 0) + ms);
+    byOwner.set(ownerOf(frame.url), (byOwner.get(ownerOf(frame.url)) ?? 0) + ms);
+    totalMs += ms;
+  });
+  return { byFunction, byOwner, totalMs };
+}
+
+function print(title: string, times: Map<string, number>, totalMs: number, limit: number): void {
+  console.log(`\n${title}`);
+  for (const [name, ms] of [...times].sort((a, b) => b[1] - a[1]).slice(0, limit)) {
+    console.log(`${((ms / totalMs) * 100).toFixed(1).padStart(6)}%  ${ms.toFixed(0).padStart(7)} ms  ${name}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { duration: { type: 'string' } } });
+  const [id, workload] = positionals as [string | undefined, Workload | undefined];
+  if (id === undefined || workload === undefined || !WORKLOADS.includes(workload)) {
+    throw new Error(`usage: profile <scenario id, e.g. koa/sess+memory> <${WORKLOADS.join('|')}> [--duration <s>]`);
+  }
+  const durationS = Number(values.duration ?? 5);
+  const scenario = scenarioById(id);
+  const redis = scenario.store === 'redis' ? await startRedis() : undefined;
+  if (redis !== undefined && 'unavailable' in redis) throw new Error(`no Redis: ${redis.unavailable}`);
+
+  mkdirSync(PROFILES, { recursive: true });
+  const before = new Set(readdirSync(PROFILES));
+  const started = await startServer(scenario, redis?.url, ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`]);
+  if (started.kind === 'unavailable') throw new Error(`${id} is unavailable: ${started.reason}`);
+  const server = started.server;
+  try {
+    const cookie = sendsCookie(workload) ? await prime(server) : undefined;
+    const load = { url: `http://127.0.0.1:${server.port}/${workload}`, cookie, connections: 32 };
+    const generator = pickGenerator();
+    await drive(generator, { ...load, durationS: 2 });
+    const cpuBefore = await server.cpuMicros();
+    const result = await drive(generator, { ...load, durationS });
+    const cpuUs = (await server.cpuMicros()) - cpuBefore;
+    console.log(`${id} ${workload}: ${Math.round(result.rps)} req/s, ${(cpuUs / result.requests).toFixed(1)} µs CPU/req (${generator}, ${durationS} s; the profiler itself adds some)`);
+  } finally {
+    await server.exit();
+    redis?.stop();
+  }
+
+  // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (tsx's loader
+  // runs in a worker that writes its own).
+  const written = readdirSync(PROFILES).find((name) => !before.has(name) && name.endsWith('.cpuprofile') && name.split('.')[4] === '0');
+  if (written === undefined) throw new Error('the server wrote no profile');
+  const { byFunction, byOwner, totalMs } = selfTimes(JSON.parse(readFileSync(`${PROFILES}${written}`, 'utf8')) as CpuProfile);
+  print('self time by owner (whole process life: start-up, priming and warm-up included)', byOwner, totalMs, 15);
+  print(`self time by function (top ${TOP})`, byFunction, totalMs, TOP);
+  console.log(`\nprofile: results/profiles/${written} (open in Chrome DevTools > Performance, or speedscope)`);
+}
+
+await main();
