@@ -97,6 +97,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   // Every removal from `entries` goes through `drop`, which keeps both exact.
   const byUser = new Map<string, Set<string>>();
   const userOf = new Map<string, string>();
+  // Eviction reads the oldest key through one cursor that lives as long as the store. A fresh
+  // `entries.keys()` starts at the table's first slot and steps over every entry deleted since V8
+  // last compacted the table: at capacity that is tens of thousands of holes, and each eviction
+  // cost 14-200 us at 100,000 records (measured, Node 20). Every key before the cursor has been
+  // evicted or deleted, or re-inserted at the end, so the cursor's next key is always the least
+  // recently used one.
+  let oldest = entries.keys();
 
   function unindex(id: string): void {
     const userId = userOf.get(id);
@@ -131,8 +138,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     }
     entries.delete(id);
     entries.set(id, encoded);
-    // Records arrive one at a time, so at most one is over the limit; the first key is the oldest.
-    if (entries.size > maxEntries) drop(entries.keys().next().value as string);
+    // Records arrive one at a time, so at most one is over the limit. The store is not empty, so
+    // the cursor has a next key.
+    if (entries.size > maxEntries) drop(oldest.next().value as string);
   }
 
   /** Re-inserts a record as most recently used, its user unchanged. */

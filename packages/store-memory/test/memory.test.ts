@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { makeRecord } from '@sess/store-test';
 import { memoryStore } from '../src/index.js';
@@ -95,6 +96,51 @@ describe('LRU eviction at maxEntries', () => {
     await store.set('d', record({ id: 'd' }), 60_000);
     expect(await store.get('c')).toBeUndefined();
     for (const id of ['a', 'b', 'd']) expect(await store.get(id)).toBeDefined();
+  });
+
+  it('over any run of writes, reads, touches, deletes and clears it holds exactly the most recently used records', async () => {
+    // The model: ids ordered from least to most recently used, the oldest dropped past the limit.
+    // Long runs matter: eviction reads the oldest key through a cursor that must stay right across
+    // many evictions, re-inserts and V8's compaction of the table.
+    const ids = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h');
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('set' as const), id: ids }),
+      fc.record({ kind: fc.constant('get' as const), id: ids }),
+      fc.record({ kind: fc.constant('touch' as const), id: ids }),
+      fc.record({ kind: fc.constant('destroy' as const), id: ids }),
+      fc.record({ kind: fc.constant('clear' as const) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.array(op, { maxLength: 400 }), async (maxEntries, ops) => {
+        const store = memoryStore({ maxEntries, sweepIntervalMs: 0 });
+        let model: string[] = [];
+        const use = (id: string) => (model = [...model.filter((held) => held !== id), id]);
+        for (const step of ops) {
+          if (step.kind === 'set') {
+            await store.set(step.id, record({ id: step.id }), 60_000);
+            use(step.id);
+            if (model.length > maxEntries) model.shift();
+          } else if (step.kind === 'get') {
+            expect((await store.get(step.id))?.data).toEqual(model.includes(step.id) ? { id: step.id } : undefined);
+            if (model.includes(step.id)) use(step.id);
+          } else if (step.kind === 'touch') {
+            await store.touch(step.id, record().meta, 60_000);
+            if (model.includes(step.id)) use(step.id);
+          } else if (step.kind === 'destroy') {
+            await store.destroy(step.id);
+            model = model.filter((held) => held !== step.id);
+          } else {
+            await store.clear();
+            model = [];
+          }
+          expect(store.size).toBe(model.length);
+        }
+        const held = [];
+        for await (const id of store.ids()) held.push(id);
+        expect(held).toEqual(model);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('a read of a missing or expired id changes no recency', async () => {
