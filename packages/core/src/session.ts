@@ -130,8 +130,8 @@ interface Config {
   /** Set when the cookie carries the session itself; `store` is then unused per request. */
   readonly cookieSessions: CookieSessionsInternals | undefined;
   readonly signer: Signer;
-  readonly cookie: Required<Pick<SessionCookieOptions, 'path' | 'httpOnly' | 'secure' | 'sameSite'>> &
-    Pick<SessionCookieOptions, 'domain' | 'partitioned' | 'priority'>;
+  /** The session and test cookies' attributes on a secure request and on a plain one. */
+  readonly cookie: { readonly onSecure: Readonly<CookieAttributes>; readonly onPlain: Readonly<CookieAttributes> };
   readonly maxAgeMs: number;
   readonly idleTimeoutMs: number | undefined;
   readonly absoluteTimeoutMs: number | undefined;
@@ -185,6 +185,29 @@ function positiveMs(value: number | undefined, option: string, fallback: number 
  *
  * @throws SessConfigError for a missing store, a secret shorter than 32 bytes, or a bad number.
  */
+/**
+ * The cookie's attributes, made once: per request the session picks the secure or the plain
+ * variant instead of building an object. Serialized here once, so a bad name, path, domain or
+ * SameSite fails at start-up with `SessConfigError` rather than on the first request that sets
+ * a cookie, after its store write. (A plain request's variant with `SameSite=None` and
+ * `secure: 'auto'` is still refused when used: browsers drop it.)
+ */
+function cookieAttributes(name: string, cookie: SessionCookieOptions): Config['cookie'] {
+  const secure = cookie.secure ?? 'auto';
+  const base = {
+    path: cookie.path ?? '/',
+    httpOnly: cookie.httpOnly ?? true,
+    sameSite: cookie.sameSite ?? 'lax',
+    ...(cookie.domain === undefined ? {} : { domain: cookie.domain }),
+    ...(cookie.partitioned === undefined ? {} : { partitioned: cookie.partitioned }),
+    ...(cookie.priority === undefined ? {} : { priority: cookie.priority }),
+  };
+  const onSecure = Object.freeze({ ...base, secure: secure !== false });
+  const onPlain = Object.freeze({ ...base, secure: secure === true });
+  serializeCookie(name, '', secure === false ? onPlain : onSecure);
+  return Object.freeze({ onSecure, onPlain });
+}
+
 export function createSessionManager(options: SessionManagerOptions): SessionManager {
   if (options.store === undefined || typeof options.store.get !== 'function') {
     throw new SessConfigError('a store is required, e.g. memoryStore() from @sess/store-memory');
@@ -203,15 +226,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     store: options.store,
     cookieSessions,
     signer: createSigner(options.secret),
-    cookie: Object.freeze({
-      path: cookie.path ?? '/',
-      httpOnly: cookie.httpOnly ?? true,
-      secure: cookie.secure ?? 'auto',
-      sameSite: cookie.sameSite ?? 'lax',
-      ...(cookie.domain === undefined ? {} : { domain: cookie.domain }),
-      ...(cookie.partitioned === undefined ? {} : { partitioned: cookie.partitioned }),
-      ...(cookie.priority === undefined ? {} : { priority: cookie.priority }),
-    }),
+    cookie: cookieAttributes(name, cookie),
     maxAgeMs: positiveMs(options.maxAgeMs, 'maxAgeMs', 86_400_000) as number,
     idleTimeoutMs: positiveMs(options.idleTimeoutMs, 'idleTimeoutMs', undefined),
     absoluteTimeoutMs: positiveMs(options.absoluteTimeoutMs, 'absoluteTimeoutMs', undefined),
@@ -783,9 +798,8 @@ export class Session<Data extends SessionData = SessionData> {
     return { type: 'store.touch', id, meta, ttlMs: expiresAt - this.now, record: { data: loaded.data, meta } };
   }
 
-  private baseAttributes(): CookieAttributes {
-    const { secure, ...rest } = this.config.cookie;
-    return { ...rest, secure: secure === 'auto' ? this.request.secure : secure };
+  private baseAttributes(): Readonly<CookieAttributes> {
+    return this.request.secure ? this.config.cookie.onSecure : this.config.cookie.onPlain;
   }
 
   private sessionCookie(persistent: boolean): HttpEffect {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SessConfigError, SessStoreError, SessUsageError, cookieSessions, createSessionManager, createSigner, hashId } from '../src/index.js';
-import type { HttpEffect, Session, SessionEvent, StandardSchemaV1 } from '../src/index.js';
+import type { HttpEffect, Session, SessionEvent, SessionManagerOptions, StandardSchemaV1 } from '../src/index.js';
 import { OLD_SECRET, SECRET, setup, testStore } from './fixtures.js';
 
 const DAY = 86_400_000;
@@ -631,6 +631,29 @@ describe('configuration', () => {
     expect(() => createSessionManager({ secret: 'short', store })).toThrow(SessConfigError);
     expect(() => createSessionManager({ secret: SECRET } as never)).toThrow(/store is required/);
     expect(() => createSessionManager({ secret: SECRET, store, maxAgeMs: -1 })).toThrow(SessConfigError);
+  });
+
+  it.each([
+    ['a cookie name that is not a token', { name: 'sid;x' }],
+    ['a path without a leading slash', { cookie: { path: 'admin' } }],
+    ['a domain that is not a host name', { cookie: { domain: 'exa mple.com' } }],
+    ['SameSite=None on a cookie that is never Secure', { cookie: { sameSite: 'none', secure: false } }],
+    ['a SameSite browsers cannot parse', { cookie: { sameSite: 'Lax' } }],
+    ['a Domain on a __Host- cookie', { name: '__Host-sid', cookie: { domain: 'example.com' } }],
+  ] as const)('refuses %s at construction, before any request writes the store', (_, options) => {
+    const store = testStore(Date.now);
+    expect(() => createSessionManager({ secret: SECRET, store, ...(options as Partial<SessionManagerOptions>) })).toThrow(
+      expect.objectContaining({ name: 'SessConfigError', code: 'cookie_invalid' }),
+    );
+    expect(store.calls).toEqual([]);
+  });
+
+  it('keeps SameSite=None with secure: auto, and sends it only on secure requests', async () => {
+    const { manager } = setup({ cookie: { sameSite: 'none' } });
+    const session = manager.begin({ cookieHeader: undefined, secure: true });
+    session.set('a', 1);
+    const cookie = (await session.commit({ status: 200 })).find((effect) => effect.type === 'cookie.set');
+    expect(cookie?.attributes).toMatchObject({ sameSite: 'none', secure: true });
   });
 });
 
