@@ -92,11 +92,12 @@ export function createSigner(secrets: string | readonly string[], options: { cac
   // cookie name says nothing about another. (A `${name}=${value}` key would cost a new string
   // per lookup.)
   const verified = new Map<string, { readonly name: string; readonly cookie: VerifiedCookie }>();
-  // The oldest entry is read through one cursor for the cache's life: a fresh `keys()` would step
-  // over every entry deleted since V8 last compacted the Map, thousands once the cache churns
-  // (the same walk cost @sess/store-memory 14-200 us per eviction). Only evictions delete, so
-  // the cursor's next key is always the oldest.
-  let oldest = verified.keys();
+  // The oldest entry is read through one cursor, made at the first eviction (an idle iterator
+  // would keep every table the Map outgrows alive) and kept: a fresh `keys()` would step over
+  // every entry deleted since V8 last compacted the Map, thousands once the cache churns (the
+  // same walk cost @sess/store-memory 14-200 us per eviction). Only evictions delete, so the
+  // cursor's next key is always the oldest.
+  let oldest: ReturnType<typeof verified.keys> | undefined;
 
   function check(name: string, value: string): VerifiedCookie | undefined {
     const dot = value.length - MAC_LENGTH - 1;
@@ -131,7 +132,7 @@ export function createSigner(secrets: string | readonly string[], options: { cac
       if (known !== undefined && known.name === name) return known.cookie;
       const result = check(name, value);
       if (result !== undefined && cacheEntries > 0) {
-        if (known === undefined && verified.size >= cacheEntries) verified.delete(oldest.next().value as string);
+        if (known === undefined && verified.size >= cacheEntries) verified.delete((oldest ??= verified.keys()).next().value as string);
         verified.set(value, { name, cookie: result });
       }
       return result;
