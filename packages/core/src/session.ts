@@ -181,11 +181,6 @@ function positiveMs(value: number | undefined, option: string, fallback: number 
 }
 
 /**
- * Validates the options once and returns a manager whose `begin` starts each request's session.
- *
- * @throws SessConfigError for a missing store, a secret shorter than 32 bytes, or a bad number.
- */
-/**
  * The cookie's attributes, made once: per request the session picks the secure or the plain
  * variant instead of building an object. Serialized here once, so a bad name, path, domain or
  * SameSite fails at start-up with `SessConfigError` rather than on the first request that sets
@@ -208,6 +203,12 @@ function cookieAttributes(name: string, cookie: SessionCookieOptions): Config['c
   return Object.freeze({ onSecure, onPlain });
 }
 
+/**
+ * Validates the options once and returns a manager whose `begin` starts each request's session.
+ *
+ * @throws SessConfigError for a missing store, a secret shorter than 32 bytes, a bad number, or
+ *   cookie options browsers would refuse (code `cookie_invalid`).
+ */
 export function createSessionManager(options: SessionManagerOptions): SessionManager {
   if (options.store === undefined || typeof options.store.get !== 'function') {
     throw new SessConfigError('a store is required, e.g. memoryStore() from @sess/store-memory');
