@@ -30,7 +30,7 @@ interface CpuProfile {
 }
 
 /** `express`, `@sess/core`, `node:internal` ...: who owns the code a sample landed in. */
-export function ownerOf(url: string): string {
+function ownerOf(url: string): string {
   if (url === '') return '(native / V8)';
   if (url.startsWith('node:')) return 'node (internals)';
   const modules = url.lastIndexOf('/node_modules/');
@@ -44,7 +44,7 @@ export function ownerOf(url: string): string {
 }
 
 /** Self time per function and per owner, in ms, from a V8 CPU profile. */
-export function selfTimes(profile: CpuProfile): { byFunction: Map<string, number>; byOwner: Map<string, number>; totalMs: number } {
+function selfTimes(profile: CpuProfile): { byFunction: Map<string, number>; byOwner: Map<string, number>; totalMs: number } {
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
   const byFunction = new Map<string, number>();
   const byOwner = new Map<string, number>();
@@ -55,7 +55,8 @@ export function selfTimes(profile: CpuProfile): { byFunction: Map<string, number
     const where = frame.url === '' ? '' : ` ${frame.url.replace(/^.*\/(node_modules|packages)\//, '')}:${frame.lineNumber + 1}`;
     const name = `${frame.functionName || '(anonymous)'}${where}`;
     byFunction.set(name, (byFunction.get(name) ?? 0) + ms);
-    byOwner.set(ownerOf(frame.url), (byOwner.get(ownerOf(frame.url)) ?? 0) + ms);
+    const owner = ownerOf(frame.url);
+    byOwner.set(owner, (byOwner.get(owner) ?? 0) + ms);
     totalMs += ms;
   });
   return { byFunction, byOwner, totalMs };
@@ -103,6 +104,11 @@ async function main(): Promise<void> {
   const written = readdirSync(PROFILES).find((name) => !before.has(name) && name.endsWith('.cpuprofile') && name.split('.')[4] === '0');
   if (written === undefined) throw new Error('the server wrote no profile');
   const { byFunction, byOwner, totalMs } = selfTimes(JSON.parse(readFileSync(`${PROFILES}${written}`, 'utf8')) as CpuProfile);
+  // The shares the root README quotes: of the samples where the process was busy, how many fell in
+  // sess's own packages, and how many in the garbage collector.
+  const busyMs = totalMs - (byFunction.get('(idle)') ?? 0);
+  const sessMs = [...byOwner].filter(([owner]) => owner.startsWith('@sess/') || owner === 'xstate').reduce((sum, [, ms]) => sum + ms, 0);
+  console.log(`busy samples: ${busyMs.toFixed(0)} ms; in sess's packages ${((sessMs / busyMs) * 100).toFixed(1)}%, in GC ${(((byFunction.get('(garbage collector)') ?? 0) / busyMs) * 100).toFixed(1)}%`);
   print('self time by owner (whole process life: start-up, priming and warm-up included)', byOwner, totalMs, 15);
   print(`self time by function (top ${TOP})`, byFunction, totalMs, TOP);
   console.log(`\nprofile: results/profiles/${written} (open in Chrome DevTools > Performance, or speedscope)`);
