@@ -73,7 +73,10 @@ export interface LifecycleContext extends LifecycleInput {
 export interface LoadedFacts {
   /** `missing` covers absent, unreadable and wrongly shaped records. */
   readonly record: 'live' | 'missing';
-  /** The record's own `expiresAt` has passed (a store's TTL may lag). */
+  /**
+   * The record's own `expiresAt` has passed (a store's TTL may lag), or its times lie ahead of
+   * the server's clock beyond a small tolerance (written while a clock ran fast: fail closed).
+   */
   readonly pastExpiry: boolean;
   readonly pastIdleTimeout: boolean;
   readonly pastAbsoluteTimeout: boolean;
@@ -122,6 +125,11 @@ export type LifecycleEvent =
   | { readonly type: 'app.deleteTestCookie' }
   | ({ readonly type: 'store.loaded' } & LoadedFacts)
   | { readonly type: 'store.done' }
+  /**
+   * The store refused a save or touch because the session it would continue is dead: a destroy
+   * won the race, or `regenerate` retired the id while this request was in flight.
+   */
+  | { readonly type: 'store.refused' }
   | { readonly type: 'store.failed' }
   | ({ readonly type: 'response.commit' } & CommitFacts);
 
@@ -174,12 +182,14 @@ const commitRules = {
     (!f.idIsClients ||
       f.clientCookie === 'rotated' ||
       ((commitRules.shouldSave(f) || commitRules.shouldTouch(f)) && (f.expiryChanged || f.rolling || f.cookieCarriesData))),
-  // The client holds a session cookie that names nothing live any more: clear it.
+  // The client holds a session cookie that names nothing live any more: clear it. Only a cookie
+  // the server signed: a rejected one may be a junk cookie planted on a longer path (browsers
+  // send it first), and deleting "it" at our path would delete the user's real cookie.
   shouldDeleteSessionCookie: (f: Facts) =>
     f.loaded &&
     f.accessed &&
     !f.cookieAlreadySet &&
-    f.clientCookie !== 'absent' &&
+    (f.clientCookie === 'valid' || f.clientCookie === 'rotated') &&
     !commitRules.isLiveAfterCommit(f) &&
     !commitRules.isClientRecordLiveAfterCommit(f),
 };
@@ -477,6 +487,9 @@ export const lifecycleMachine = setup({
     awaitingWrite: {
       on: {
         'store.done': { target: 'retiring', actions: assign({ primary: 'none' }) },
+        // The id is dead (destroyed or retired by a racing request): no cookie may name it, and
+        // none is deleted either, since the browser may already hold the racing request's cookie.
+        'store.refused': { target: 'retiring', actions: assign({ primary: 'none', sessionCookie: 'keep' }) },
         'store.failed': { target: 'failed', actions: 'settle' },
       },
     },
@@ -491,6 +504,8 @@ export const lifecycleMachine = setup({
     awaitingRetire: {
       on: {
         'store.done': { target: 'committed', actions: ['respond', 'settle'] },
+        // The old record was already gone: retiring it is done all the same.
+        'store.refused': { target: 'committed', actions: ['respond', 'settle'] },
         'store.failed': { target: 'failed', actions: 'settle' },
       },
     },

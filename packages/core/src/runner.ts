@@ -10,7 +10,8 @@ import type { StoreOperation } from './errors.js';
 import type { SessionRecord, Store } from './store.js';
 
 export type StoreOutcome =
-  | { readonly ok: true; readonly record?: unknown }
+  /** `refused`: a save or touch the store turned down because its record is dead (see `Store.set`). */
+  | { readonly ok: true; readonly record?: unknown; readonly refused?: boolean }
   | { readonly ok: false; readonly error: SessStoreError };
 
 /** Feeds the outcome of one store effect back; returns the effects of the step it caused. */
@@ -31,7 +32,7 @@ function operationOf(effect: StoreEffect): StoreOperation {
   }
 }
 
-function call(store: Store, effect: StoreEffect): Promise<SessionRecord | undefined | void> {
+function call(store: Store, effect: StoreEffect): Promise<SessionRecord | boolean | undefined | void> {
   switch (effect.type) {
     case 'store.load':
       return store.get(effect.id);
@@ -66,7 +67,8 @@ export interface Deadlines {
   settle<V, T>(work: PromiseLike<V>, onValue: (value: V) => T, onError: (error: unknown) => T, onTimeout: () => T): Promise<T>;
 }
 
-export function createDeadlines(timeoutMs: number, now: () => number = () => Date.now()): Deadlines {
+/** Deadlines count on the monotonic clock: a wall-clock step must neither time a call out nor let one hang. */
+export function createDeadlines(timeoutMs: number, now: () => number = () => performance.now()): Deadlines {
   const pending = new Set<{ readonly deadline: number; readonly expire: () => void }>();
   const periodMs = Math.max(10, Math.ceil(timeoutMs / 10));
   let sweep: NodeJS.Timeout | undefined;
@@ -120,15 +122,20 @@ export function createDeadlines(timeoutMs: number, now: () => number = () => Dat
 export function runStoreEffect(store: Store, effect: StoreEffect, deadlines: Deadlines): Promise<StoreOutcome> {
   const op = operationOf(effect);
   const failed = (cause: unknown, timedOut?: boolean): StoreOutcome => ({ ok: false, error: new SessStoreError(store.name, op, cause, timedOut) });
-  let work: Promise<SessionRecord | undefined | void>;
+  let work: Promise<SessionRecord | boolean | undefined | void>;
   try {
     work = Promise.resolve(call(store, effect));
   } catch (cause) {
     // A store that throws instead of rejecting fails the same way.
     return Promise.resolve(failed(cause));
   }
-  return deadlines.settle(work, (record): StoreOutcome => ({ ok: true, record }), failed, () => failed(undefined, true));
+  const answered = (answer: SessionRecord | boolean | undefined | void): StoreOutcome =>
+    effect.type === 'store.load' ? { ok: true, record: answer } : answer === false ? refusedOutcome : writtenOutcome;
+  return deadlines.settle(work, answered, failed, () => failed(undefined, true));
 }
+
+const writtenOutcome: StoreOutcome = Object.freeze({ ok: true });
+const refusedOutcome: StoreOutcome = Object.freeze({ ok: true, refused: true });
 
 /** Whether the adapter applies `effect` (else the runner carries it out against the store). */
 function isHttpEffect(effect: Effect): effect is HttpEffect {

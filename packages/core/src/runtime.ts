@@ -56,12 +56,13 @@ const eventCodes: Record<LifecycleEvent['type'], number> = {
   'store.done': 13,
   'store.failed': 14,
   'response.commit': 15,
+  'store.refused': 16,
 };
 
 const bit = (flag: boolean, shift: number) => (flag ? 1 << shift : 0);
 
 /**
- * Canonical key of an event: its type in the low bits, its payload above. A number, not a
+ * Canonical key of an event: its type in the low five bits, its payload above. A number, not a
  * string: it is built on every step of every request, and small integers hash for free.
  */
 export function eventKey(event: LifecycleEvent): number {
@@ -70,20 +71,20 @@ export function eventKey(event: LifecycleEvent): number {
     case 'store.loaded':
       return (
         code |
-        bit(event.record === 'live', 4) |
-        bit(event.pastExpiry, 5) |
-        bit(event.pastIdleTimeout, 6) |
-        bit(event.pastAbsoluteTimeout, 7) |
-        bit(event.touchDue, 8) |
-        bit(event.browserSession, 9) |
-        bit(event.retired, 10)
+        bit(event.record === 'live', 5) |
+        bit(event.pastExpiry, 6) |
+        bit(event.pastIdleTimeout, 7) |
+        bit(event.pastAbsoluteTimeout, 8) |
+        bit(event.touchDue, 9) |
+        bit(event.browserSession, 10) |
+        bit(event.retired, 11)
       );
     case 'response.commit':
-      return code | bit(event.serverError, 4) | bit(event.empty, 5) | bit(event.cookieAlreadySet, 6) | bit(event.cacheControlSet, 7);
+      return code | bit(event.serverError, 5) | bit(event.empty, 6) | bit(event.cookieAlreadySet, 7) | bit(event.cacheControlSet, 8);
     case 'app.regenerate':
-      return code | bit(event.keepData, 4);
+      return code | bit(event.keepData, 5);
     case 'app.setExpiry':
-      return code | bit(event.browserSession, 4);
+      return code | bit(event.browserSession, 5);
     default:
       return code;
   }

@@ -5,12 +5,13 @@
  * HTTP effects go back to the adapter from `commit`. Nothing here decides session state.
  */
 import type { CookieAttributes } from './cookie.js';
-import { readCookie, serializeCookie } from './cookie.js';
+import { readCookie, serializeCookie, serializeDeletion } from './cookie.js';
 import { cookieSessionsOf, requestStore, sealedSession } from './cookie-sessions.js';
 import type { CookieSessionsInternals, RequestStore, SealedSession, SessionStorage } from './cookie-sessions.js';
 import type { Effect, HttpEffect, StoreEffect } from './effects.js';
 import { assertNever } from './effects.js';
 import { SessConfigError, SessUsageError } from './errors.js';
+import { checkFunction, checkOneOf, checkOptionKeys, checkStoreShape } from './options-check.js';
 import { generateId, isWellFormedId } from './ids.js';
 import type { ClientCookie, LifecycleEvent, LoadedFacts } from './machine.js';
 import type { LifecycleNode } from './runtime.js';
@@ -174,32 +175,85 @@ export interface SessionManager {
   readonly store: Store;
 }
 
-function positiveMs(value: number | undefined, option: string, fallback: number | undefined): number | undefined {
+/**
+ * The longest lifetime or timeout sess accepts: 400 days, the most a browser keeps a cookie
+ * (RFC 6265bis). It keeps every time sess computes well inside what a `Date` can hold.
+ */
+export const MAX_LIFETIME_MS = 400 * 86_400_000;
+
+/** Cookies count their lifetime in whole seconds: a shorter one would go out as `Max-Age=0`. */
+const MIN_COOKIE_LIFETIME_MS = 1_000;
+
+function lifetimeMs(value: unknown, option: string, fallback: number | undefined, min = 0): number | undefined {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value < 0) throw new SessConfigError(`${option} must be a finite number of ms >= 0, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > MAX_LIFETIME_MS) {
+    throw new SessConfigError(`${option} must be a number of ms from ${min} to ${MAX_LIFETIME_MS} (400 days), got ${String(value)}`);
+  }
   return value;
+}
+
+const MANAGER_OPTIONS = [
+  'secret',
+  'store',
+  'name',
+  'cookie',
+  'maxAgeMs',
+  'expireAtBrowserClose',
+  'rolling',
+  'saveEveryRequest',
+  'saveOnServerError',
+  'idleTimeoutMs',
+  'absoluteTimeoutMs',
+  'touchAfterMs',
+  'regenerateGraceMs',
+  'storeTimeoutMs',
+  'clock',
+  'generateId',
+  'onEvent',
+  'migrate',
+  'schema',
+] as const satisfies readonly (keyof SessionManagerOptions)[];
+const COOKIE_OPTIONS = ['path', 'domain', 'httpOnly', 'secure', 'sameSite', 'partitioned', 'priority'] as const satisfies readonly (keyof SessionCookieOptions)[];
+
+function flag(value: unknown, option: string): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw new SessConfigError(`${option} must be true or false, got ${typeof value}`);
 }
 
 /**
  * The cookie's attributes, made once: per request the session picks the secure or the plain
- * variant instead of building an object. Serialized here once, so a bad name, path, domain or
- * SameSite fails at start-up with `SessConfigError` rather than on the first request that sets
- * a cookie, after its store write. (A plain request's variant with `SameSite=None` and
- * `secure: 'auto'` is still refused when used: browsers drop it.)
+ * variant instead of building an object. Every variant a request can produce (secure or plain,
+ * with a lifetime or for the browser session, set or deleted, session or test cookie) is
+ * serialized here, so options browsers would refuse fail at start-up with `SessConfigError`,
+ * never on a request after its store write.
  */
 function cookieAttributes(name: string, cookie: SessionCookieOptions): Config['cookie'] {
-  const secure = cookie.secure ?? 'auto';
+  checkOptionKeys(cookie, COOKIE_OPTIONS, 'cookie options');
+  const secure = checkOneOf(cookie.secure, [true, false, 'auto'] as const, 'cookie.secure') ?? 'auto';
+  if ((cookie.sameSite === 'none' || cookie.partitioned === true) && secure !== true) {
+    const attribute = cookie.sameSite === 'none' ? 'SameSite=None' : 'Partitioned';
+    throw new SessConfigError(
+      `cookie: ${attribute} needs cookie.secure: true (browsers drop a ${attribute} cookie without Secure, and secure: ${JSON.stringify(secure)} would send one on plain HTTP). Browsers treat http://localhost as secure, so this works in development too.`,
+      'cookie_invalid',
+    );
+  }
   const base = {
     path: cookie.path ?? '/',
-    httpOnly: cookie.httpOnly ?? true,
+    httpOnly: flag(cookie.httpOnly, 'cookie.httpOnly') ?? true,
     sameSite: cookie.sameSite ?? 'lax',
     ...(cookie.domain === undefined ? {} : { domain: cookie.domain }),
-    ...(cookie.partitioned === undefined ? {} : { partitioned: cookie.partitioned }),
+    ...(flag(cookie.partitioned, 'cookie.partitioned') === undefined ? {} : { partitioned: cookie.partitioned }),
     ...(cookie.priority === undefined ? {} : { priority: cookie.priority }),
   };
   const onSecure = Object.freeze({ ...base, secure: secure !== false });
   const onPlain = Object.freeze({ ...base, secure: secure === true });
-  serializeCookie(name, '', secure === false ? onPlain : onSecure);
+  for (const attributes of [onSecure, onPlain]) {
+    for (const cookieName of [name, `${name}.test`]) {
+      serializeCookie(cookieName, '', attributes);
+      serializeCookie(cookieName, '', { ...attributes, expires: MAX_LIFETIME_MS, maxAgeMs: MAX_LIFETIME_MS });
+      serializeDeletion(cookieName, attributes);
+    }
+  }
   return Object.freeze({ onSecure, onPlain });
 }
 
@@ -210,13 +264,17 @@ function cookieAttributes(name: string, cookie: SessionCookieOptions): Config['c
  *   cookie options browsers would refuse (code `cookie_invalid`).
  */
 export function createSessionManager(options: SessionManagerOptions): SessionManager {
-  if (options.store === undefined || typeof options.store.get !== 'function') {
-    throw new SessConfigError('a store is required, e.g. memoryStore() from @sess/store-memory');
-  }
-  const name = options.name ?? 'sid';
-  const cookie = options.cookie ?? {};
+  checkOptionKeys(options, MANAGER_OPTIONS, 'createSessionManager()');
+  if (options.store === undefined) throw new SessConfigError('a store is required, e.g. memoryStore() from @sess/store-memory');
   const cookieSessions = cookieSessionsOf(options.store);
-  const regenerateGraceMs = positiveMs(options.regenerateGraceMs, 'regenerateGraceMs', 0) as number;
+  if (cookieSessions === undefined) checkStoreShape(options.store, 'createSessionManager()', 'Use a sess store, e.g. memoryStore() from @sess/store-memory.');
+  const name = options.name ?? 'sid';
+  if (typeof name !== 'string') throw new SessConfigError(`name must be a string, got ${typeof name}`, 'cookie_invalid');
+  const cookie = options.cookie ?? {};
+  const regenerateGraceMs = lifetimeMs(options.regenerateGraceMs, 'regenerateGraceMs', 0) as number;
+  if (options.schema !== undefined && typeof options.schema?.['~standard']?.validate !== 'function') {
+    throw new SessConfigError('schema must be a Standard Schema (zod, valibot, ArkType, ...): it has no ~standard.validate');
+  }
   if (regenerateGraceMs > 0 && cookieSessions !== undefined) {
     // A sealed cookie stays valid until it expires or `isRevoked` says otherwise: there is no record to keep.
     throw new SessConfigError('regenerateGraceMs needs a server-side store; with cookie sessions, delay revocation in onRevoke instead');
@@ -228,23 +286,23 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     cookieSessions,
     signer: createSigner(options.secret),
     cookie: cookieAttributes(name, cookie),
-    maxAgeMs: positiveMs(options.maxAgeMs, 'maxAgeMs', 86_400_000) as number,
-    idleTimeoutMs: positiveMs(options.idleTimeoutMs, 'idleTimeoutMs', undefined),
-    absoluteTimeoutMs: positiveMs(options.absoluteTimeoutMs, 'absoluteTimeoutMs', undefined),
-    touchAfterMs: positiveMs(options.touchAfterMs, 'touchAfterMs', 0) as number,
+    maxAgeMs: lifetimeMs(options.maxAgeMs, 'maxAgeMs', 86_400_000, MIN_COOKIE_LIFETIME_MS) as number,
+    idleTimeoutMs: lifetimeMs(options.idleTimeoutMs, 'idleTimeoutMs', undefined, MIN_COOKIE_LIFETIME_MS),
+    absoluteTimeoutMs: lifetimeMs(options.absoluteTimeoutMs, 'absoluteTimeoutMs', undefined, MIN_COOKIE_LIFETIME_MS),
+    touchAfterMs: lifetimeMs(options.touchAfterMs, 'touchAfterMs', 0) as number,
     regenerateGraceMs,
-    deadlines: createDeadlines(positiveMs(options.storeTimeoutMs, 'storeTimeoutMs', 5_000) as number),
-    clock: options.clock ?? Date.now,
-    generateId: options.generateId ?? generateId,
-    onEvent: options.onEvent,
-    migrate: options.migrate,
+    deadlines: createDeadlines(lifetimeMs(options.storeTimeoutMs, 'storeTimeoutMs', 5_000) as number),
+    clock: checkFunction<() => number>(options.clock, 'clock') ?? Date.now,
+    generateId: checkFunction<() => string>(options.generateId, 'generateId') ?? generateId,
+    onEvent: checkFunction<(event: SessionEvent) => void>(options.onEvent, 'onEvent'),
+    migrate: checkFunction<(data: SessionData) => SessionData>(options.migrate, 'migrate'),
     schema: options.schema,
     lifecycle: createLifecycle(),
-    expireAtBrowserClose: options.expireAtBrowserClose ?? false,
+    expireAtBrowserClose: flag(options.expireAtBrowserClose, 'expireAtBrowserClose') ?? false,
     flags: Object.freeze({
-      rolling: options.rolling ?? false,
-      saveEveryRequest: options.saveEveryRequest ?? false,
-      saveOnServerError: options.saveOnServerError ?? false,
+      rolling: flag(options.rolling, 'rolling') ?? false,
+      saveEveryRequest: flag(options.saveEveryRequest, 'saveEveryRequest') ?? false,
+      saveOnServerError: flag(options.saveOnServerError, 'saveOnServerError') ?? false,
     }),
   });
   // Tokens always come from the CSPRNG generator, whatever `generateId` the app chose for ids.
@@ -277,6 +335,9 @@ const readOnlyFlags = Object.freeze({ rolling: false, saveEveryRequest: false, s
 const FLASH_KEY = 'sess.flash';
 const writeEvent = { type: 'app.write' } as const;
 const loadEvent = { type: 'app.load' } as const;
+const doneEvent = { type: 'store.done' } as const;
+const refusedEvent = { type: 'store.refused' } as const;
+const failedEvent = { type: 'store.failed' } as const;
 
 function isFiniteNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);
@@ -295,6 +356,18 @@ function isSessionRecord(value: unknown): value is SessionRecord {
   if (expiry === undefined) return true;
   if (!isPlainObject(expiry)) return false;
   return expiry.kind === 'browser' || (expiry.kind === 'duration' && isFiniteNumber(expiry.ms)) || (expiry.kind === 'at' && isFiniteNumber(expiry.at));
+}
+
+/** How far a record's times may lie ahead of this server's clock (clocks of several servers drift). */
+const CLOCK_SKEW_TOLERANCE_MS = 60_000;
+
+/**
+ * A record written while some clock ran ahead: its times lie in the future. Its limits (idle,
+ * absolute, lifetime) can't be trusted to end it, so it counts as expired: skew fails closed.
+ */
+function timesAhead(meta: SessionMeta, now: number): boolean {
+  const latest = now + CLOCK_SKEW_TOLERANCE_MS;
+  return meta.createdAt > latest || meta.touchedAt > latest || meta.expiresAt > latest + MAX_LIFETIME_MS;
 }
 
 /** Session data in an object with no prototype: keys such as `__proto__` stay plain data. */
@@ -465,8 +538,14 @@ export class Session<Data extends SessionData = SessionData> {
     else if (value instanceof Date) expiry = { kind: 'at', at: value.getTime() };
     else if (value === 0) expiry = { kind: 'browser' };
     else expiry = { kind: 'duration', ms: value * 1000 };
-    if (expiry?.kind === 'at' && !Number.isFinite(expiry.at)) throw new SessUsageError('setExpiry: invalid Date');
-    if (expiry?.kind === 'duration' && !Number.isFinite(expiry.ms)) throw new SessUsageError('setExpiry: seconds must be a finite number');
+    // Checked here, where app input enters, so a bad lifetime fails the handler's own call and
+    // never reaches the commit after a store write.
+    if (expiry?.kind === 'at' && !(Math.abs(expiry.at - this.now) <= MAX_LIFETIME_MS)) {
+      throw new SessUsageError(`setExpiry: the Date must be a valid time within 400 days of now, got ${String(value)}`);
+    }
+    if (expiry?.kind === 'duration' && !(typeof value === 'number' && expiry.ms >= MIN_COOKIE_LIFETIME_MS && expiry.ms <= MAX_LIFETIME_MS)) {
+      throw new SessUsageError(`setExpiry: seconds must be 0 (browser session) or from 1 to ${MAX_LIFETIME_MS / 1000} (400 days), got ${String(value)}`);
+    }
     this.step({ type: 'app.setExpiry', browserSession: this.endsWithBrowser(expiry) });
     this.expiry = expiry;
   }
@@ -564,8 +643,8 @@ export class Session<Data extends SessionData = SessionData> {
 
   private readonly feedback: StoreFeedback = (effect, outcome) => {
     if (this.config.onEvent !== undefined) this.report(effect, outcome);
-    if (!outcome.ok) return this.step({ type: 'store.failed' });
-    if (effect.type !== 'store.load') return this.step({ type: 'store.done' });
+    if (!outcome.ok) return this.step(failedEvent);
+    if (effect.type !== 'store.load') return this.step(outcome.refused === true ? refusedEvent : doneEvent);
     return this.step({ type: 'store.loaded', ...this.judge(outcome) });
   };
 
@@ -600,6 +679,7 @@ export class Session<Data extends SessionData = SessionData> {
 
   private expiryReason(meta: SessionMeta): 'lifetime' | 'idle' | 'absolute' | undefined {
     const { idleTimeoutMs, absoluteTimeoutMs } = this.config;
+    if (timesAhead(meta, this.now)) return 'lifetime';
     // Most specific first: a timeout also caps `expiresAt`, so both can have passed.
     if (absoluteTimeoutMs !== undefined && this.now - meta.createdAt >= absoluteTimeoutMs) return 'absolute';
     if (idleTimeoutMs !== undefined && this.now - meta.touchedAt >= idleTimeoutMs) return 'idle';
@@ -619,7 +699,7 @@ export class Session<Data extends SessionData = SessionData> {
     const { idleTimeoutMs, absoluteTimeoutMs, touchAfterMs, flags } = this.config;
     return {
       record: 'live',
-      pastExpiry: meta.expiresAt <= this.now,
+      pastExpiry: meta.expiresAt <= this.now || timesAhead(meta, this.now),
       pastIdleTimeout: idleTimeoutMs !== undefined && this.now - meta.touchedAt >= idleTimeoutMs,
       pastAbsoluteTimeout: absoluteTimeoutMs !== undefined && this.now - meta.createdAt >= absoluteTimeoutMs,
       touchDue: !this.readOnly && (flags.rolling || idleTimeoutMs !== undefined) && this.now - meta.touchedAt >= touchAfterMs,

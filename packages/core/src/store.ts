@@ -80,12 +80,24 @@ export interface Store {
   readonly capabilities: StoreCapabilities;
   /** The record, or undefined if missing or expired. Never returns an expired record. */
   get(id: string): Promise<SessionRecord | undefined>;
-  /** Writes the record, living `ttlMs` from now. A `ttlMs` of zero or less deletes instead. */
-  set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<void>;
+  /**
+   * Writes the record, living `ttlMs` from now. A `ttlMs` of zero or less deletes instead.
+   *
+   * Resolves to `false` when the store refused the write because the session it would continue
+   * is dead: `changes.created` is false and no record is stored (a destroy won the race), or the
+   * stored record is retired (`meta.retired`) and `record.meta` is not (a request still in flight
+   * on an id that `regenerate` replaced). The check and the write are one atomic step. Resolving
+   * to `true` or nothing means written; a store without delta writes may always write.
+   */
+  set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean | void>;
   /** Deletes the record. Deleting a missing id is not an error. */
   destroy(id: string): Promise<void>;
-  /** Replaces the meta of an existing record and extends its life; never creates a record. */
-  touch?(id: string, meta: SessionMeta, ttlMs: number): Promise<void>;
+  /**
+   * Replaces the meta of an existing record and extends its life; never creates a record.
+   * Resolves to `false` when there was no live record to touch, or the stored record is retired
+   * and `meta` is not; `true` or nothing means touched.
+   */
+  touch?(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean | void>;
   /** Every live id (admin use; may be slow on big stores). */
   ids?(): AsyncIterable<string>;
   /** Deletes every record of this store (admin use). */

@@ -100,7 +100,7 @@ describe.each(['encrypt', 'sign'] as SealMode[])('cookie sessions (%s)', (mode) 
     expect(sessionCookie(after.effects)?.type).toBe('cookie.delete');
   });
 
-  it('a tampered or foreign cookie is a fresh session, and is cleared once the session is used', async () => {
+  it('a tampered or foreign cookie is a fresh session, and is left alone (it may not be ours to delete)', async () => {
     const { request, jar, cookieValue } = world({}, { mode });
     await request((s) => s.set('user', 'ada'));
     const value = cookieValue() as string;
@@ -110,7 +110,7 @@ describe.each(['encrypt', 'sign'] as SealMode[])('cookie sessions (%s)', (mode) 
       return s.get('user');
     });
     expect(result).toBeUndefined();
-    expect(sessionCookie(effects)?.type).toBe('cookie.delete');
+    expect(sessionCookie(effects)).toBeUndefined();
 
     // Sealed under another key for the same name: worthless here.
     const other = createSealer('some-other-apps-secret-at-least-32-bytes', mode).seal('sid', { id: 'A'.repeat(32), data: { user: 'root' }, meta: { createdAt: 0, touchedAt: 0, expiresAt: 9e15 } });

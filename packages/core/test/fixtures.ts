@@ -51,26 +51,30 @@ export function testStore(now: () => number, options: { deltaWrites?: boolean } 
     else records.set(id, { json: JSON.stringify(record), expiresAt: now() + ttlMs });
   };
 
+  const stored = (id: string) => {
+    const entry = live(id);
+    return entry === undefined ? undefined : (JSON.parse(entry.json) as SessionRecord);
+  };
+  /** The contract's refusal: a retired record takes only writes that keep it retired. */
+  const revives = (current: SessionRecord | undefined, meta: SessionMeta) => current?.meta.retired === true && meta.retired !== true;
+
   const perform = {
-    get: (id: string) => {
-      const entry = live(id);
-      return entry === undefined ? undefined : (JSON.parse(entry.json) as SessionRecord);
-    },
+    get: stored,
     set: (id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges) => {
-      const current = live(id);
+      const current = stored(id);
+      if (revives(current, record.meta)) return false;
       if (changes === undefined || changes.created) return put(id, record, ttlMs);
-      if (current === undefined) return undefined;
-      const stored = JSON.parse(current.json) as SessionRecord;
-      const data = { ...stored.data };
+      if (current === undefined) return false;
+      const data = { ...current.data };
       for (const key of changes.set) data[key] = record.data[key];
       for (const key of changes.deleted) delete data[key];
       return put(id, { data, meta: record.meta }, ttlMs);
     },
     destroy: (id: string) => void records.delete(id),
     touch: (id: string, meta: SessionMeta, ttlMs: number) => {
-      const current = live(id);
-      if (current === undefined) return;
-      put(id, { data: (JSON.parse(current.json) as SessionRecord).data, meta }, ttlMs);
+      const current = stored(id);
+      if (current === undefined || revives(current, meta)) return false;
+      return put(id, { data: current.data, meta }, ttlMs);
     },
   };
 

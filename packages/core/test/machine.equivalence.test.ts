@@ -43,6 +43,7 @@ export function allEvents(): LifecycleEvent[] {
     { type: 'app.checkTestCookie' },
     { type: 'app.deleteTestCookie' },
     { type: 'store.done' },
+    { type: 'store.refused' },
     { type: 'store.failed' },
     { type: 'store.loaded', record: 'missing', pastExpiry: false, pastIdleTimeout: false, pastAbsoluteTimeout: false, touchDue: false, browserSession: false, retired: false },
   ];

@@ -46,6 +46,7 @@ const modelEvents: LifecycleEvent[] = [
   loaded('missing'),
   loaded('idle'),
   { type: 'store.done' },
+  { type: 'store.refused' },
   { type: 'store.failed' },
   ...[false, true].flatMap((serverError) =>
     [false, true].map((empty): LifecycleEvent => ({ type: 'response.commit', serverError, empty, cookieAlreadySet: false, cacheControlSet: false })),
@@ -64,7 +65,7 @@ function createSut(clientCookie: ClientCookie) {
   if (clientCookie === 'valid') jar.cookies.set('sid', { value: signer.sign('sid', CLIENT_ID), attributes: {} });
   if (clientCookie === 'rejected') jar.cookies.set('sid', { value: `${CLIENT_ID}.forged`, attributes: {} });
   const session: Session = manager.begin({ cookieHeader: jar.header(), secure: false });
-  const shadow = { data: {} as Record<string, unknown>, accessed: false, writes: 0, serverError: false, clientRecordDead: false };
+  const shadow = { data: {} as Record<string, unknown>, accessed: false, writes: 0, serverError: false, clientRecordDead: false, refused: false };
   let pending: Promise<Settled> | undefined;
   const track = (promise: Promise<unknown>) => {
     pending = promise.then(
@@ -102,6 +103,8 @@ async function checkCommitted(sut: Sut) {
   expect(sut.jar.headers.get('vary') === 'Cookie').toBe(sut.shadow.accessed);
   const id = sut.session.id;
   const cookie = effects.find((effect) => effect.type !== 'header.vary' && effect.type !== 'header.cacheControl' && effect.name === 'sid');
+  // A write the store refused names a dead id: no cookie may name it, and none is deleted.
+  if (sut.shadow.refused) expect(cookie).toBeUndefined();
   if (cookie?.type === 'cookie.set') {
     // A cookie sent now names the live record that holds exactly the session's data.
     expect(signer.verify('sid', cookie.value)?.id).toBe(id);
@@ -120,7 +123,7 @@ async function checkCommitted(sut: Sut) {
     else expect(key).toBe(id);
   }
   // A commit that may write leaves the session's data in the store.
-  if (!sut.shadow.serverError && id !== undefined && Object.keys(sut.shadow.data).length > 0) {
+  if (!sut.shadow.serverError && !sut.shadow.refused && id !== undefined && Object.keys(sut.shadow.data).length > 0) {
     expect(sut.store.peek(id)?.data).toEqual(sut.shadow.data);
   }
 }
@@ -137,6 +140,8 @@ const modelEventTypes = new Set(modelEvents.map((event) => event.type));
 const allowedInModel = (snapshot: Snapshot, event: LifecycleEvent) =>
   modelEventTypes.has(event.type) &&
   (event.type !== 'app.regenerate' || !isEmptyInModel(snapshot)) &&
+  // A store refuses only a save or touch (its record died meanwhile), never a load or destroy.
+  (event.type !== 'store.refused' || (snapshot.value === 'awaitingWrite' && snapshot.context.primary !== 'destroy')) &&
   (event.type !== 'response.commit' ||
     (event.empty === isEmptyInModel(snapshot) && snapshot.value !== 'committed' && snapshot.value !== 'failed'));
 
@@ -175,10 +180,16 @@ function boundedSimplePaths(input: LifecycleInput, maxSteps: number): LifecycleE
 
 function testParams(sut: Sut) {
   const { session, shadow, store } = sut;
-  const release = async (outcome: 'release' | 'fail') => {
+  const release = async (outcome: 'release' | 'fail' | 'refuse') => {
     const call = store.held.shift();
     if (call === undefined) throw new Error('the model expects a store call the SUT did not make');
-    if (outcome === 'release') call.release();
+    if (outcome === 'refuse') {
+      // A racing request regenerated with a grace window: the record is retired, so the store refuses.
+      const now = sut.clock.now();
+      store.put(call.id, { data: { racing: true }, meta: { createdAt: now, touchedAt: now, expiresAt: now + 5_000, retired: true } });
+      shadow.refused = true;
+      call.release();
+    } else if (outcome === 'release') call.release();
     else call.fail();
     await sut.flush();
   };
@@ -248,6 +259,7 @@ function testParams(sut: Sut) {
         await release('release');
       },
       'store.done': () => release('release'),
+      'store.refused': () => release('refuse'),
       'store.failed': async () => {
         if (store.held[0]?.op === 'destroy') shadow.clientRecordDead = true;
         await release('fail');

@@ -148,11 +148,23 @@ describe('cookies the server cannot vouch for', () => {
     expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.set' });
   });
 
-  it('a stale cookie on a session that stays empty is deleted (Django)', async () => {
+  it('a signed cookie whose record is gone is deleted once the session is used (Django)', async () => {
     const { request, jar } = setup();
+    jar.cookies.set('sid', { value: createSigner(SECRET).sign('sid', 'B'.repeat(32)), attributes: {} });
+    const { effects } = await request(async (s) => {
+      await s.load();
+      return s.get('x');
+    });
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.delete', attributes: { path: '/' } });
+  });
+
+  it('a rejected cookie is never deleted: it may be a junk cookie planted on a longer path, and ours would go with it', async () => {
+    const { request, jar, store } = setup();
     jar.cookies.set('sid', { value: 'nonsense', attributes: {} });
     const { effects } = await request((s) => s.get('x'));
-    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.delete', attributes: { path: '/' } });
+    expect(sessionCookie(effects)).toBeUndefined();
+    expect(types(effects)).toEqual(['header.vary']);
+    expect(store.calls).toEqual([]);
   });
 
   it('a record past its own expiresAt is missing even if the store returns it (TTL lag)', async () => {
@@ -648,9 +660,17 @@ describe('configuration', () => {
     expect(store.calls).toEqual([]);
   });
 
-  it('keeps SameSite=None with secure: auto, and sends it only on secure requests', async () => {
-    const { manager } = setup({ cookie: { sameSite: 'none' } });
-    const session = manager.begin({ cookieHeader: undefined, secure: true });
+  it.each([
+    ['SameSite=None', { sameSite: 'none' }],
+    ['Partitioned', { partitioned: true }],
+  ] as const)('refuses %s unless secure is true: with secure: auto a plain request would get a cookie browsers drop', (_, cookie) => {
+    expect(() => setup({ cookie })).toThrow(expect.objectContaining({ name: 'SessConfigError', code: 'cookie_invalid', message: expect.stringContaining('secure: true') }));
+    expect(() => setup({ cookie: { ...cookie, secure: true } })).not.toThrow();
+  });
+
+  it('sends SameSite=None with Secure, on plain requests too, when secure is true', async () => {
+    const { manager } = setup({ cookie: { sameSite: 'none', secure: true } });
+    const session = manager.begin({ cookieHeader: undefined, secure: false });
     session.set('a', 1);
     const cookie = (await session.commit({ status: 200 })).find((effect) => effect.type === 'cookie.set');
     expect(cookie?.attributes).toMatchObject({ sameSite: 'none', secure: true });

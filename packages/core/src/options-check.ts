@@ -1,0 +1,108 @@
+/**
+ * Checks shared by every factory that takes options: an options object is validated once, at
+ * construction, and anything a request could later trip over is refused there.
+ */
+import { SessConfigError } from './errors.js';
+
+/** Levenshtein distance, for "did you mean" hints; names are short, so the quadratic cost is nothing. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution);
+    }
+    previous = current;
+  }
+  return previous[b.length] as number;
+}
+
+/** The known name closest to `unknown`, if it is close enough to be a likely typo or case slip. */
+function closest(unknown: string, known: readonly string[]): string | undefined {
+  const lower = unknown.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const name of known) {
+    const d = name.toLowerCase() === lower ? 0 : distance(lower, name.toLowerCase());
+    if (d < bestDistance) {
+      best = name;
+      bestDistance = d;
+    }
+  }
+  return bestDistance <= Math.max(2, Math.floor(unknown.length / 3)) ? best : undefined;
+}
+
+/**
+ * Refuses anything that is not a plain options object, and any key not in `known`, naming the
+ * closest known key. `where` names the factory in the message (`session()` of `@sess/koa`).
+ * `hints` maps keys of a peer library that sess spells differently to a sentence saying what to use.
+ *
+ * @throws SessConfigError
+ */
+export function checkOptionKeys(
+  options: unknown,
+  known: readonly string[],
+  where: string,
+  hints: Readonly<Record<string, string>> = {},
+): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new SessConfigError(`${where} needs an options object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const hint = Object.hasOwn(hints, key) ? hints[key] : undefined;
+    const near = closest(key, known);
+    const advice = hint ?? (near === undefined ? `known options: ${known.join(', ')}` : `did you mean "${near}"?`);
+    throw new SessConfigError(`${where}: unknown option "${key}": ${advice}`);
+  }
+}
+
+/**
+ * Refuses a value outside `allowed` for an option that takes one of a few words.
+ *
+ * @throws SessConfigError
+ */
+export function checkOneOf<T extends string | boolean>(value: unknown, allowed: readonly T[], option: string): T | undefined {
+  if (value === undefined) return undefined;
+  if ((allowed as readonly unknown[]).includes(value)) return value as T;
+  throw new SessConfigError(`${option} must be one of ${allowed.map((item) => JSON.stringify(item)).join(', ')}, got ${describe(value)}`);
+}
+
+/**
+ * Refuses a non-function where a callback is expected.
+ *
+ * @throws SessConfigError
+ */
+export function checkFunction<T>(value: unknown, option: string): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'function') return value as T;
+  throw new SessConfigError(`${option} must be a function, got ${describe(value)}`);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (typeof value === 'function') return 'a function';
+  if (value === null) return 'null';
+  return typeof value === 'object' ? 'an object' : String(value);
+}
+
+/**
+ * Checks that `store` has the shape of a sess `Store`: `name`, `capabilities` and the methods.
+ * A store written for another library (koa-session's `get(key, maxAge, opts)`, an express-session
+ * callback store) has other signatures, so it is refused here rather than failing every write.
+ *
+ * @throws SessConfigError
+ */
+export function checkStoreShape(store: unknown, where: string, advice: string): void {
+  const candidate = store as Record<string, unknown> | null | undefined;
+  const missing: string[] = [];
+  if (typeof candidate !== 'object' || candidate === null) throw new SessConfigError(`${where}: store must be a sess store object, got ${describe(store)}. ${advice}`);
+  if (typeof candidate.name !== 'string') missing.push('name');
+  if (typeof candidate.capabilities !== 'object' || candidate.capabilities === null) missing.push('capabilities');
+  for (const method of ['get', 'set', 'destroy']) if (typeof candidate[method] !== 'function') missing.push(`${method}()`);
+  for (const method of ['touch', 'ids', 'clear', 'sessionsOf', 'revokeUser', 'close']) {
+    if (candidate[method] !== undefined && typeof candidate[method] !== 'function') missing.push(`${method}()`);
+  }
+  if (missing.length > 0) throw new SessConfigError(`${where}: store is not a sess store (missing or wrong: ${missing.join(', ')}). ${advice}`);
+}

@@ -1,0 +1,199 @@
+/**
+ * The core's half of "nothing a request, a handler, a store or the clock does can crash the
+ * process, answer 5xx after a write, or bring a dead session back": refusals at construction,
+ * lifetimes checked where app input enters, store refusals the machine hears, and time.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SessConfigError, SessUsageError, createSessionManager, createSigner } from '../src/index.js';
+import type { HttpEffect, Session, SessionManagerOptions } from '../src/index.js';
+import { createDeadlines } from '../src/runner.js';
+import { SECRET, setup, testStore } from './fixtures.js';
+
+const sessionCookie = (effects: readonly HttpEffect[]) =>
+  effects.find((effect) => (effect.type === 'cookie.set' || effect.type === 'cookie.delete') && effect.name === 'sid');
+
+/** A signed-in visitor, and a way to start a request with their current cookie that finishes later. */
+async function signedIn(options: Partial<SessionManagerOptions> = {}) {
+  const world = setup(options, { deltaWrites: true });
+  const { session } = await world.request((s) => s.set('user', 'ada'));
+  const begin = async () => {
+    const s = world.manager.begin({ cookieHeader: world.jar.header(), secure: false });
+    await s.load();
+    return s;
+  };
+  return { ...world, id: session.id as string, begin };
+}
+
+describe('lifetimes are checked where they enter', () => {
+  it.each([
+    ['maxAgeMs beyond 400 days', { maxAgeMs: 1e16 }],
+    ['maxAgeMs under a second (it would go out as Max-Age=0)', { maxAgeMs: 500 }],
+    ['idleTimeoutMs beyond 400 days', { idleTimeoutMs: 1e16 }],
+    ['absoluteTimeoutMs that is not a number', { absoluteTimeoutMs: '1h' as unknown as number }],
+    ['a negative storeTimeoutMs', { storeTimeoutMs: -1 }],
+  ] as const)('refuses %s at construction', (_, options) => {
+    expect(() => setup(options)).toThrow(SessConfigError);
+  });
+
+  it.each([
+    ['1e13 seconds', 1e13],
+    ['half a second (Max-Age=0 on a live cookie)', 0.5],
+    ['a negative number', -5],
+    ['NaN', Number.NaN],
+    ['a Date no Date can hold', new Date(8.64e15)],
+    ['an invalid Date', new Date('nonsense')],
+  ] as const)('setExpiry(%s) throws SessUsageError in the handler, and the commit writes nothing for it', async (_, value) => {
+    const { request, store } = setup();
+    const { effects } = await request((s) => {
+      s.set('a', 1);
+      expect(() => s.setExpiry(value)).toThrow(SessUsageError);
+    });
+    // The refused lifetime left the session as it was: saved with the default lifetime.
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.set', attributes: { maxAgeMs: 86_400_000 } });
+    expect(store.calls.filter((call) => call.startsWith('set'))).toHaveLength(1);
+  });
+});
+
+describe('options are validated once', () => {
+  it('refuses an unknown option, naming the closest known one', () => {
+    expect(() => setup({ maxAge: 1000 } as unknown as SessionManagerOptions)).toThrow(/unknown option "maxAge": did you mean "maxAgeMs"\?/);
+    expect(() => setup({ cookie: { samesite: 'lax' } } as unknown as SessionManagerOptions)).toThrow(/unknown option "samesite": did you mean "sameSite"\?/);
+  });
+
+  it.each([
+    ['generateId that is not a function', { generateId: 'bogus' }],
+    ['clock that is not a function', { clock: 42 }],
+    ['rolling that is not a boolean', { rolling: 'yes' }],
+    ['cookie.secure that is not true, false or auto', { cookie: { secure: 'always' } }],
+    ['a schema that is not a Standard Schema', { schema: { parse: () => ({}) } }],
+  ])('refuses %s', (_, options) => {
+    expect(() => setup(options as unknown as SessionManagerOptions)).toThrow(SessConfigError);
+  });
+
+  it('refuses a store written for another library (koa-session style) instead of failing every write', () => {
+    const foreign = { get: async () => undefined, set: async () => undefined, destroy: async () => undefined };
+    expect(() => createSessionManager({ secret: SECRET, store: foreign as never })).toThrow(/not a sess store \(missing or wrong: name, capabilities\)/);
+  });
+
+  it('refuses no options at all with SessConfigError, not a TypeError', () => {
+    expect(() => createSessionManager(undefined as never)).toThrow(SessConfigError);
+  });
+});
+
+describe('the machine hears what the store answered', () => {
+  it('with rolling, a request racing a sign-out whose touch the store refused sends no cookie for the dead id', async () => {
+    const { begin, request, store, id } = await signedIn({ rolling: true });
+    const racing = await begin();
+    racing.get('user');
+    await request((s) => s.destroy());
+    expect(store.peek(id)).toBeUndefined();
+    const effects = await racing.commit({ status: 200 });
+    expect(sessionCookie(effects)).toBeUndefined();
+    expect(effects.map((effect) => effect.type)).toEqual(['header.vary']);
+    expect(store.peek(id)).toBeUndefined();
+  });
+
+  it('a change racing a sign-out is refused by the store: no record comes back and no cookie names it', async () => {
+    const { begin, request, store, id } = await signedIn();
+    const racing = await begin();
+    racing.set('cart', 3);
+    await request((s) => s.destroy());
+    const effects = await racing.commit({ status: 200 });
+    expect(store.peek(id)).toBeUndefined();
+    expect(sessionCookie(effects)).toBeUndefined();
+  });
+
+  it('with a grace window, a request in flight on the old id that writes after the sign-in leaves the old id retired', async () => {
+    const { begin, request, store, id, clock } = await signedIn({ regenerateGraceMs: 5_000, rolling: true });
+    const racing = await begin();
+    racing.set('cart', 3);
+    const signIn = await request(async (s) => {
+      await s.regenerate();
+      s.set('user', 'ada (signed in)');
+    });
+    const retired = store.peek(id);
+    expect(retired?.meta.retired).toBe(true);
+    const effects = await racing.commit({ status: 200 });
+    expect(sessionCookie(effects)).toBeUndefined();
+    expect(store.peek(id)).toEqual(retired);
+    clock.advance(5_000);
+    expect(store.peek(id)).toBeUndefined();
+    expect(store.peek(signIn.session.id as string)?.data).toEqual({ user: 'ada (signed in)' });
+  });
+});
+
+describe('time', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it.each([
+    ['created', 'createdAt'],
+    ['last touched', 'touchedAt'],
+  ] as const)('a record %s an hour ahead of the clock is expired (skew fails closed)', async (_, field) => {
+    const { request, store, id, clock } = await signedIn({ idleTimeoutMs: 60_000 });
+    const record = store.peek(id);
+    if (record === undefined) throw new Error('no record');
+    store.put(id, { ...record, meta: { ...record.meta, [field]: clock.now() + 3_600_000 } });
+    const { result, session } = await request(async (s) => {
+      await s.load();
+      return s.get('user');
+    });
+    expect(result).toBeUndefined();
+    expect(session.id).toBeUndefined();
+  });
+
+  it('a record a few seconds ahead (clocks of two servers) is still live', async () => {
+    const { request, store, id, clock } = await signedIn();
+    const record = store.peek(id);
+    if (record === undefined) throw new Error('no record');
+    store.put(id, { ...record, meta: { ...record.meta, createdAt: clock.now() + 5_000, touchedAt: clock.now() + 5_000 } });
+    const { result } = await request(async (s) => {
+      await s.load();
+      return s.get('user');
+    });
+    expect(result).toBe('ada');
+  });
+
+  it('store-call deadlines ignore wall-clock steps: a step forward times nothing out', async () => {
+    const deadlines = createDeadlines(200);
+    let answer!: (value: string) => void;
+    const pending = deadlines.race(new Promise<string>((resolve) => (answer = resolve)), () => 'timeout');
+    const realNow = Date.now();
+    vi.spyOn(Date, 'now').mockReturnValue(realNow + 3_600_000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    answer('answered');
+    expect(await pending).toBe('answered');
+  });
+
+  it('store-call deadlines ignore wall-clock steps: a step backward does not let a hung call hang', async () => {
+    const deadlines = createDeadlines(50);
+    const realNow = Date.now();
+    vi.spyOn(Date, 'now').mockReturnValue(realNow - 3_600_000);
+    const started = performance.now();
+    expect(await deadlines.race(new Promise<string>(() => undefined), () => 'timeout')).toBe('timeout');
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+});
+
+describe('rejected cookies', () => {
+  it('a junk cookie on a longer path, sent first, never draws a deletion that would hit the real cookie', async () => {
+    const { manager, store, id } = await signedIn();
+    const real = createSigner(SECRET).sign('sid', id);
+    for (const method of ['GET', 'HEAD', 'OPTIONS']) {
+      const session: Session = manager.begin({ cookieHeader: `sid=junk-${method}; sid=${real}`, secure: false });
+      await session.load();
+      session.get('user');
+      const effects = await session.commit({ status: 200 });
+      expect(sessionCookie(effects)).toBeUndefined();
+    }
+    expect(store.peek(id)?.data).toEqual({ user: 'ada' });
+  });
+});
+
+it('testStore refuses a revival the way the contract says (the doubles above depend on it)', async () => {
+  const store = testStore(() => 0, { deltaWrites: true });
+  const meta = { createdAt: 0, touchedAt: 0, expiresAt: 10_000 };
+  expect(await store.set('a'.repeat(32), { data: {}, meta }, 10_000, { set: [], deleted: [], created: false })).toBe(false);
+  expect(await store.touch?.('a'.repeat(32), meta, 10_000)).toBe(false);
+});
