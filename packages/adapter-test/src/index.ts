@@ -13,3 +13,5 @@ export type { FakeClock, InspectableStore } from './store.js';
 export { attachSockets, handleMessage, runSocketConformance, serveWithSockets } from './socket.js';
 export type { SocketApp, SocketData, SocketSessionOf } from './socket.js';
 export { runPackageCheck } from './package.js';
+export { BAD_HEADER_VALUE, behaviourOf, OUTPUTS, runRobustnessProperties, SESSION_USES } from './robustness.js';
+export type { Behaviour, Output, RobustnessHarness, RobustnessOptions, SessionUse } from './robustness.js';

@@ -61,6 +61,8 @@ export function callbackStore(store: CallbackStore, options: { name?: string } =
   } satisfies Store;
 }
 
-export function isCallbackStore(store: Store | CallbackStore): store is CallbackStore {
-  return !('capabilities' in store);
+/** An express-session store: its methods, and none of a sess store's `capabilities`. */
+export function isCallbackStore(store: unknown): store is CallbackStore {
+  const methods = store as Partial<Record<string, unknown>> | null;
+  return typeof methods === 'object' && methods !== null && !('capabilities' in methods) && ['get', 'set', 'destroy'].every((name) => typeof methods[name] === 'function');
 }

@@ -19,7 +19,7 @@
 import type { TLSSocket } from 'node:tls';
 import { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { SessConfigError, createSessionContext, createSessionManager } from '@sess/core';
+import { checkFunction, checkOneOf, checkOptionKeys, checkStoreShape, createSessionContext, createSessionManager } from '@sess/core';
 import type { SessionEvent, SessionManagerOptions, SocketSession, StandardSchemaV1, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
 import { applyEffects, commitBeforeHeaders } from './apply.js';
@@ -123,6 +123,44 @@ export interface SessionOptions {
   schema?: StandardSchemaV1;
 }
 
+/**
+ * Every option, in one place: how it is checked here (so a refusal names the option you wrote,
+ * not the core's name for it) and the core option it becomes. `cookie` and `store` are mapped
+ * in `managerOptions`; the rest without a core name are the adapter's own. The type makes a new
+ * option of `SessionOptions` fail to compile until it is listed here.
+ */
+const OPTIONS: { readonly [K in keyof SessionOptions]-?: readonly [check: 'flag' | 'function' | undefined, core?: keyof SessionManagerOptions] } = {
+  secret: [undefined, 'secret'],
+  store: [undefined],
+  name: [undefined, 'name'],
+  cookie: [undefined],
+  rolling: ['flag', 'rolling'],
+  resave: ['flag', 'saveEveryRequest'],
+  saveUninitialized: ['flag'],
+  genid: ['function', 'generateId'],
+  proxy: ['flag'],
+  unset: [undefined],
+  readOnly: ['function'],
+  idleTimeoutMs: [undefined, 'idleTimeoutMs'],
+  absoluteTimeoutMs: [undefined, 'absoluteTimeoutMs'],
+  touchAfterMs: [undefined, 'touchAfterMs'],
+  regenerateGraceMs: [undefined, 'regenerateGraceMs'],
+  saveOnServerError: ['flag', 'saveOnServerError'],
+  storeTimeoutMs: [undefined, 'storeTimeoutMs'],
+  clock: ['function', 'clock'],
+  asyncContext: ['flag'],
+  onEvent: ['function', 'onEvent'],
+  migrate: ['function', 'migrate'],
+  schema: [undefined, 'schema'],
+};
+const COOKIE_OPTIONS = ['maxAge', 'httpOnly', 'secure', 'sameSite', 'path', 'domain', 'partitioned', 'priority'] as const satisfies readonly (keyof SessionCookieOptions)[];
+const WHERE = 'session() of @sess/express';
+/** express-session habits: cookie attributes at the top level, `cookie.expires`. */
+const HINTS: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(COOKIE_OPTIONS.map((key) => [key, `use cookie.${key}`])),
+  expires: 'use cookie.maxAge (ms)',
+};
+
 function sameSiteOf(value: SessionCookieOptions['sameSite']): 'lax' | 'strict' | 'none' {
   if (value === true) return 'strict';
   if (value === false || value === undefined) return 'lax';
@@ -130,30 +168,24 @@ function sameSiteOf(value: SessionCookieOptions['sameSite']): 'lax' | 'strict' |
 }
 
 function managerOptions(options: SessionOptions): SessionManagerOptions {
+  checkOptionKeys(options, Object.keys(OPTIONS), WHERE, HINTS);
   const cookie = options.cookie ?? {};
-  if ('expires' in cookie) throw new SessConfigError('cookie.expires is not supported: use cookie.maxAge (ms)');
-  const store = options.store ?? memoryStore();
-  const optional = {
-    name: options.name,
-    maxAgeMs: cookie.maxAge ?? undefined,
-    rolling: options.rolling,
-    saveEveryRequest: options.resave,
-    generateId: options.genid,
-    idleTimeoutMs: options.idleTimeoutMs,
-    absoluteTimeoutMs: options.absoluteTimeoutMs,
-    touchAfterMs: options.touchAfterMs,
-    regenerateGraceMs: options.regenerateGraceMs,
-    saveOnServerError: options.saveOnServerError,
-    storeTimeoutMs: options.storeTimeoutMs,
-    clock: options.clock,
-    onEvent: options.onEvent,
-    migrate: options.migrate,
-    schema: options.schema,
-  };
+  checkOptionKeys(cookie, COOKIE_OPTIONS, `cookie of ${WHERE}`, { expires: 'use cookie.maxAge (ms)' });
+  checkOneOf(cookie.sameSite, [true, false, 'lax', 'strict', 'none'], 'cookie.sameSite');
+  checkOneOf(options.unset, ['keep', 'destroy'], 'unset');
+  const mapped: Record<string, unknown> = {};
+  for (const [key, [check, core]] of Object.entries(OPTIONS)) {
+    const value = options[key as keyof SessionOptions];
+    if (check === 'flag') checkOneOf(value, [true, false], key);
+    if (check === 'function') checkFunction(value, key);
+    if (core !== undefined && value !== undefined) mapped[core] = value;
+  }
+  const store: unknown = options.store ?? memoryStore();
+  if (!isCallbackStore(store)) checkStoreShape(store, WHERE, 'Pass a sess store (memoryStore(), ...) or an express-session store with get, set and destroy.');
   return {
-    ...(Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined)) as Partial<SessionManagerOptions>),
-    secret: options.secret,
-    store: isCallbackStore(store) ? callbackStore(store) : store,
+    ...(mapped as Omit<SessionManagerOptions, 'store'>),
+    store: isCallbackStore(store) ? callbackStore(store) : (store as Store),
+    ...(cookie.maxAge === undefined || cookie.maxAge === null ? {} : { maxAgeMs: cookie.maxAge }),
     expireAtBrowserClose: cookie.maxAge === null,
     cookie: {
       httpOnly: cookie.httpOnly ?? true,
@@ -168,8 +200,9 @@ function managerOptions(options: SessionOptions): SessionManagerOptions {
 }
 
 function isSecure(req: Request, proxy: boolean | undefined): boolean {
-  if (proxy === undefined) return req.secure;
   const encrypted = (req.socket as Partial<TLSSocket>).encrypted === true;
+  // Without Express (a bare `http` or connect request) there is no `req.secure`: ask the socket.
+  if (proxy === undefined) return typeof req.secure === 'boolean' ? req.secure : encrypted;
   if (!proxy) return encrypted;
   const forwarded = req.headers['x-forwarded-proto'];
   const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim().toLowerCase();
@@ -235,10 +268,13 @@ export function session(options: SessionOptions): SessionMiddleware {
 
   const handoff: RequestHandler = (req, res, next) => {
     const token = typeof req.query.token === 'string' ? req.query.token : (req.body as { token?: unknown } | undefined)?.token;
-    manager.redeemHandoff(token).then((effects) => {
-      applyEffects(res, effects);
-      res.status(effects.length === 0 ? 400 : 204).end();
-    }, next);
+    manager
+      .redeemHandoff(token)
+      .then((effects) => {
+        applyEffects(res, effects);
+        res.status(effects.length === 0 ? 400 : 204).end();
+      })
+      .catch(next);
   };
 
   const socket = (req: IncomingMessage): SocketSession<RequestSession> => {

@@ -81,6 +81,27 @@ function cookieView(core: CoreSession, originalMaxAge: number | undefined): Sess
   };
 }
 
+/**
+ * The Proxy's target inherits these, because Node's `util.inspect` looks past a Proxy's traps
+ * to its target (and would print `{}`), and `String()` would otherwise find no `toString`.
+ * Stored keys stay data: these are symbols.
+ */
+const printable = Object.freeze(
+  Object.assign(Object.create(null) as object, {
+    [Symbol.toStringTag]: 'Session',
+    [Symbol.toPrimitive]: () => '[object Session]',
+    [Symbol.for('nodejs.util.inspect.custom')](this: RequestSession, depth: number, options: object, inspect: (value: unknown, options: object) => string) {
+      if (depth < 0) return '[Session]';
+      try {
+        return `Session ${inspect({ ...this }, { ...options, depth })}`;
+      } catch {
+        // Logging must not throw, and the data can't be read once the response is committed.
+        return 'Session <committed>';
+      }
+    },
+  }),
+);
+
 export function sessionView(core: CoreSession, originalMaxAge: number | undefined): RequestSession {
   // Made on first use: an object literal with accessors costs ~5 us a request in V8 (each gets a
   // hidden class of its own), and most requests never look at `req.session.cookie`.
@@ -112,9 +133,9 @@ export function sessionView(core: CoreSession, originalMaxAge: number | undefine
 
   const reserved = (key: string) => key === 'id' || key === 'cookie' || Object.hasOwn(methods, key);
 
-  const view = new Proxy(Object.create(null) as RequestSession, {
-    get(_, key) {
-      if (typeof key === 'symbol') return undefined;
+  const view = new Proxy(Object.create(printable) as RequestSession, {
+    get(target, key) {
+      if (typeof key === 'symbol') return Reflect.get(target, key);
       if (key === 'id') return core.id;
       if (key === 'cookie') return (cookie ??= cookieView(core, originalMaxAge));
       if (Object.hasOwn(methods, key)) return methods[key as keyof typeof methods];

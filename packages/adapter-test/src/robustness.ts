@@ -1,0 +1,207 @@
+/**
+ * The robustness property, through a full request on the adapter: whatever a handler does with
+ * its own output and the session, under options drawn from the whole option space, with the
+ * memory store and with Redis, the process never sees an unhandled error, no request hangs, the
+ * status is the one the framework gives without sess, and no store write happens behind a 5xx.
+ *
+ * Each adapter serves `GET /behave` and does what the `x-behaviour` header says (see
+ * `Behaviour`), once with sess and once without it; the property compares the two.
+ */
+import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SessionManagerOptions, Store } from '@sess/core';
+import { memoryStore } from '@sess/store-memory';
+import { redisStore } from '@sess/store-redis';
+import { createClient } from 'redis';
+import { Client } from './client.js';
+import type { StartedApp } from './contract.js';
+import { SECRET } from './env.js';
+
+/** What the handler does with the session before it answers. */
+export const SESSION_USES = ['none', 'read', 'write', 'regenerate', 'destroy'] as const;
+export type SessionUse = (typeof SESSION_USES)[number];
+
+/**
+ * How the handler answers, in the framework's own idiom.
+ *
+ * | output | does |
+ * |---|---|
+ * | `send` | 200, body `ok` |
+ * | `stream` | 200, the body in three chunks (`a`, `b`, `c`) |
+ * | `throw` | throws an Error (the framework answers 500) |
+ * | `status500` | answers 500 without throwing |
+ * | `badHeaderValue` | answers with `Content-Disposition: attachment; filename="naïve✓.txt"`, a value Node refuses, at the moment the framework's idiom sets headers (Express: in `writeHead`'s headers) |
+ * | `badStatus` | answers with status 1000, which Node (and every framework) refuses |
+ * | `ownCookieAndVary` | 200 with its own `Set-Cookie: app=1; Path=/` and `Vary: Accept`, set the way the idiom allows (Express: in `writeHead`'s headers) |
+ * | `raw` | bypasses the framework's response and writes the Node response itself (Koa: `ctx.respond = false`); where the framework has no such thing, as `send` |
+ * | `bodyHoldsSession` | 200 with a JSON body `{ "session": <the session object> }` |
+ */
+export const OUTPUTS = ['send', 'stream', 'throw', 'status500', 'badHeaderValue', 'badStatus', 'ownCookieAndVary', 'raw', 'bodyHoldsSession'] as const;
+export type Output = (typeof OUTPUTS)[number];
+
+export interface Behaviour {
+  readonly session: SessionUse;
+  readonly output: Output;
+}
+
+/** Reads the behaviour a request asks for (the harness calls it with the `x-behaviour` header). */
+export function behaviourOf(header: string | string[] | null | undefined): Behaviour {
+  const [session, output] = String(header ?? 'none:send').split(':') as [SessionUse, Output];
+  return { session: SESSION_USES.includes(session) ? session : 'none', output: OUTPUTS.includes(output) ? output : 'send' };
+}
+
+/** The header value Node refuses in a response: not Latin-1. */
+export const BAD_HEADER_VALUE = 'attachment; filename="naïve✓.txt"';
+
+/** Options in sess's own names (the core's); each harness maps them onto its adapter's. */
+export type RobustnessOptions = Pick<
+  SessionManagerOptions,
+  'secret' | 'store' | 'rolling' | 'saveEveryRequest' | 'idleTimeoutMs' | 'maxAgeMs' | 'regenerateGraceMs'
+> & {
+  readonly cookie?: { readonly sameSite?: 'lax' | 'strict' | 'none'; readonly secure?: boolean | 'auto'; readonly partitioned?: boolean };
+};
+
+export interface RobustnessHarness {
+  /** Shown in the describe title. */
+  readonly name: string;
+  /**
+   * Serves `GET /behave`: with sess under `options`, or without sess when `options` is
+   * undefined (the session uses are then skipped). Rejects with the adapter's own error when
+   * sess refuses the options.
+   */
+  start(options: RobustnessOptions | undefined): Promise<StartedApp>;
+}
+
+const RUNS = 25;
+const REQUEST_TIMEOUT_MS = 5_000;
+
+/** A store that counts the writes it is asked for, so a case can tell what a request wrote. */
+function countingStore(inner: Store): Store & { writes: number } {
+  const counted: Store & { writes: number } = {
+    name: inner.name,
+    capabilities: inner.capabilities,
+    writes: 0,
+    get: (id) => inner.get(id),
+    set: (id, record, ttlMs, changes) => {
+      counted.writes += 1;
+      return inner.set(id, record, ttlMs, changes);
+    },
+    destroy: (id) => inner.destroy(id),
+    touch: (id, meta, ttlMs) => {
+      counted.writes += 1;
+      return inner.touch ? inner.touch(id, meta, ttlMs) : Promise.resolve(false);
+    },
+  };
+  return counted;
+}
+
+/** Mostly options sess accepts, so most runs serve requests; now and then one it must refuse at construction. */
+const usually = <T, U>(common: fc.Arbitrary<T>, rare: fc.Arbitrary<U>) => fc.oneof({ weight: 5, arbitrary: common }, { weight: 1, arbitrary: rare });
+
+const optionsArbitrary = fc.record(
+  {
+    rolling: fc.boolean(),
+    saveEveryRequest: fc.boolean(),
+    idleTimeoutMs: fc.constantFrom(60_000, 3_600_000),
+    maxAgeMs: usually(fc.constantFrom(60_000, 86_400_000), fc.constantFrom(500, 1e16)),
+    regenerateGraceMs: fc.constantFrom(0, 5_000),
+    cookie: fc.record(
+      {
+        sameSite: usually(fc.constantFrom('lax' as const, 'strict' as const), fc.constant('none' as const)),
+        secure: fc.constantFrom(true, false, 'auto' as const),
+        partitioned: usually(fc.constant(false), fc.constant(true)),
+      },
+      { requiredKeys: [] },
+    ),
+  },
+  { requiredKeys: [] },
+);
+
+const behaviourArbitrary = fc.record({ session: fc.constantFrom(...SESSION_USES), output: fc.constantFrom(...OUTPUTS) });
+
+interface StoreUnderTest {
+  readonly name: string;
+  create(): Store;
+}
+
+/**
+ * Registers the property under `describe('robustness: <name>')`, once with the memory store
+ * and once with Redis at `REDIS_URL` (default `redis://127.0.0.1:6379`).
+ */
+export function runRobustnessProperties(harness: RobustnessHarness): void {
+  describe(`robustness: ${harness.name}`, () => {
+    const redis = createClient({ url: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379' });
+    const prefix = `sess-robustness:${randomUUID()}:`;
+    let bare: StartedApp;
+    const faults: unknown[] = [];
+    const onFault = (error: unknown) => void faults.push(error);
+
+    beforeAll(async () => {
+      await redis.connect();
+      bare = await harness.start(undefined);
+      process.on('unhandledRejection', onFault);
+      process.on('uncaughtException', onFault);
+    });
+    afterAll(async () => {
+      process.off('unhandledRejection', onFault);
+      process.off('uncaughtException', onFault);
+      await bare?.close();
+      for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length > 0) await redis.del(keys);
+      await redis.quit();
+    });
+
+    const stores: StoreUnderTest[] = [
+      { name: 'memory store', create: () => memoryStore() },
+      { name: 'Redis', create: () => redisStore({ client: redis, prefix }) },
+    ];
+
+    for (const storeUnderTest of stores) {
+      it(`${storeUnderTest.name}: no crash, no hang, the framework's own status, no write behind a 5xx`, { timeout: 120_000 }, async () => {
+        let served = 0;
+        await fc.assert(
+          fc.asyncProperty(optionsArbitrary, fc.array(behaviourArbitrary, { minLength: 1, maxLength: 5 }), async (drawn, behaviours) => {
+            const store = countingStore(storeUnderTest.create());
+            let app: StartedApp;
+            try {
+              app = await harness.start({ secret: SECRET, store, ...drawn });
+            } catch (error) {
+              // Options sess refuses are refused here, at construction, and nowhere later.
+              expect((error as Error).name).toBe('SessConfigError');
+              return;
+            }
+            served += 1;
+            try {
+              const client = new Client(app.url);
+              const bareClient = new Client(bare.url);
+              for (const behaviour of behaviours) {
+                const ask = { headers: { 'x-behaviour': `${behaviour.session}:${behaviour.output}` }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) };
+                const writesBefore = store.writes;
+                const hadCookie = client.jar.has('sid');
+                const reply = await client.request('/behave', ask);
+                const expected = await bareClient.request('/behave', { ...ask, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+                const label = `${behaviour.session}:${behaviour.output} with ${JSON.stringify(drawn)}`;
+                expect(reply.status, label).toBe(expected.status);
+                if (reply.status >= 500) expect(store.writes, `a write behind a ${reply.status}: ${label}`).toBe(writesBefore);
+                if (behaviour.output === 'ownCookieAndVary' && reply.status === 200) {
+                  expect(reply.setCookies.some((line) => line.startsWith('app=1')), label).toBe(true);
+                  const vary = (reply.headers.get('vary') ?? '').toLowerCase();
+                  expect(vary, label).toContain('accept');
+                  if (behaviour.session !== 'none') expect(vary, label).toContain('cookie');
+                  // The app's own Set-Cookie must not push out the session's first cookie.
+                  if (behaviour.session === 'write' && !hadCookie) expect(reply.setCookies.some((line) => line.startsWith('sid=')), label).toBe(true);
+                }
+              }
+              expect(faults).toEqual([]);
+            } finally {
+              await app.close();
+            }
+          }),
+          { numRuns: RUNS },
+        );
+        // Most draws are options sess accepts: the property is about requests, not refusals.
+        expect(served).toBeGreaterThanOrEqual(RUNS / 3);
+      });
+    }
+  });
+}

@@ -1,0 +1,354 @@
+/**
+ * What a request or a config can get wrong: a handler's own bad output answers as it would
+ * without sess (and never takes the process down), writeHead's headers join the session's,
+ * `req.session` prints like an object, and every option is checked once, at construction.
+ */
+import { get as httpGet } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { inspect } from 'node:util';
+import express5 from 'express';
+import type { Express, RequestHandler } from 'express';
+import express4 from 'express4';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SessConfigError, cookieSessions } from '@sess/core';
+import type { Store } from '@sess/core';
+import { memoryStore } from '@sess/store-memory';
+import { session } from '../src/index.js';
+import type { CallbackStore, SessionOptions } from '../src/index.js';
+import { Client, cookiesNamed, listen } from '@sess/adapter-test';
+import type { Served } from '@sess/adapter-test';
+
+declare module '../src/index.js' {
+  interface SessionData {
+    views?: number;
+    user?: string;
+  }
+}
+
+const SECRET = 'express-robustness-test-secret-32-bytes!';
+const servers: Served[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+/** Whatever escapes to the process: with sess as without, there must be nothing. */
+const escaped: unknown[] = [];
+const onEscape = (error: unknown) => void escaped.push(error);
+beforeAll(() => {
+  process.on('unhandledRejection', onEscape);
+  process.on('uncaughtException', onEscape);
+});
+afterAll(() => {
+  process.off('unhandledRejection', onEscape);
+  process.off('uncaughtException', onEscape);
+});
+
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+  const served = await listen(handler);
+  servers.push(served);
+  return served.url;
+}
+
+/** The status of GET `path`; 'aborted' when the connection dies before the body ends, 'hung' after 2 s without an answer. */
+function outcome(url: string, path: string): Promise<number | 'aborted' | 'hung'> {
+  return new Promise((resolve) => {
+    const request = httpGet(`${url}${path}`, (response) => {
+      response.resume();
+      response.on('close', () => resolve(response.complete ? (response.statusCode as number) : 'aborted'));
+    });
+    request.on('error', () => resolve('aborted'));
+    request.setTimeout(2_000, () => {
+      resolve('hung');
+      request.destroy();
+    });
+  });
+}
+
+const touch = (req: { session?: { views?: number } }) => {
+  if (req.session !== undefined) req.session.views = (req.session.views ?? 0) + 1;
+};
+
+/** Handlers whose own output Node refuses; the `-session` ones change the session first. */
+const badOutput: Record<string, RequestHandler> = {
+  '/bad-value': (_req, res) => {
+    res.writeHead(200, { 'Content-Disposition': 'attachment; filename="naïve…✓.txt"' }).end('x');
+  },
+  '/bad-value-session': (req, res) => {
+    touch(req);
+    res.writeHead(200, { 'Content-Disposition': 'attachment; filename="naïve…✓.txt"' }).end('x');
+  },
+  '/bad-name': (_req, res) => {
+    res.writeHead(200, { 'Bad Name': 'x' }).end('x');
+  },
+  '/bad-array-session': (req, res) => {
+    touch(req);
+    res.writeHead(200, ['X-Lonely']).end('x');
+  },
+  '/status-1000': (_req, res) => {
+    res.writeHead(1000).end();
+  },
+  '/status-text-session': (req, res) => {
+    touch(req);
+    res.writeHead('abc' as never).end();
+  },
+  '/status-999-session': (req, res) => {
+    touch(req);
+    res.writeHead(999).end('odd but legal');
+  },
+  '/bad-reason-session': (req, res) => {
+    touch(req);
+    res.writeHead(200, 'O\nK').end('x');
+  },
+  '/bad-write-session': (req, res) => {
+    touch(req);
+    res.write('a');
+    res.write(123 as never);
+  },
+};
+
+describe.each([
+  ['Express 4', express4],
+  ['Express 5', express5],
+] as const)('%s', (_, express) => {
+  function app(options: Partial<SessionOptions> | undefined, routes: (app: Express) => void): Express {
+    const app = express();
+    if (options !== undefined) app.use(session({ secret: SECRET, store: memoryStore(), ...options }));
+    routes(app);
+    return app;
+  }
+
+  it("a handler's output that Node refuses answers exactly as on bare Express, and nothing reaches the process", async () => {
+    const routes = (app: Express) => {
+      for (const [path, handler] of Object.entries(badOutput)) app.get(path, handler);
+      app.get('/count', (req, res) => {
+        touch(req);
+        res.send(`views ${req.session.views}`);
+      });
+    };
+    const withSess = await serve(app({}, routes));
+    const bare = await serve(app(undefined, routes));
+    for (const path of Object.keys(badOutput)) {
+      const expected = await outcome(bare, path);
+      expect([path, await outcome(withSess, path)]).toEqual([path, expected]);
+    }
+    // The survey of bare Express's answers, so a change in Node or Express shows up here.
+    expect(await Promise.all(Object.keys(badOutput).map((path) => outcome(bare, path)))).toEqual([500, 500, 500, 500, 500, 500, 999, 500, 'aborted']);
+    expect((await new Client(withSess).request('/count')).body).toBe('views 1');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(escaped).toEqual([]);
+  });
+
+  it('a handler can catch its own bad writeHead and answer instead, as without sess', async () => {
+    const withSess = await serve(
+      app({}, (app) =>
+        app.get('/fallback', (req, res) => {
+          touch(req);
+          try {
+            res.writeHead(200, { 'Content-Disposition': 'attachment; filename="naïve…✓.txt"' });
+          } catch {
+            res.writeHead(200, { 'Content-Disposition': 'attachment; filename="naive.txt"' });
+          }
+          res.end('file');
+        }),
+      ),
+    );
+    const reply = await new Client(withSess).request('/fallback');
+    expect(reply.status).toBe(200);
+    expect(reply.headers.get('content-disposition')).toBe('attachment; filename="naive.txt"');
+    expect(cookiesNamed(reply, 'sid')).toHaveLength(1);
+  });
+
+  it("writeHead's Set-Cookie and Vary (object form) join the session's cookie and Vary: Cookie", async () => {
+    const { client } = await start(app({}, (app) =>
+      app.get('/object', (req, res) => {
+        touch(req);
+        res.writeHead(200, { 'Set-Cookie': 'a=1', Vary: 'Accept', 'Content-Type': 'text/plain' }).end('ok');
+      }),
+    ));
+    const reply = await client.request('/object');
+    expect(reply.body).toBe('ok');
+    expect(reply.setCookies).toContain('a=1');
+    expect(cookiesNamed(reply, 'sid')).toHaveLength(1);
+    expect(reply.headers.get('vary')).toBe('Accept, Cookie');
+    expect(reply.headers.get('content-type')).toBe('text/plain');
+  });
+
+  it("writeHead's raw header array keeps its duplicates and the session's cookie and Vary", async () => {
+    const { client } = await start(app({}, (app) =>
+      app.get('/array', (req, res) => {
+        touch(req);
+        res.writeHead(201, ['Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Vary', 'Accept']).end('ok');
+      }),
+    ));
+    const reply = await client.request('/array');
+    expect(reply.status).toBe(201);
+    expect(reply.setCookies.slice(0, 2)).toEqual(['a=1', 'b=2']);
+    expect(cookiesNamed(reply, 'sid')).toHaveLength(1);
+    expect(reply.headers.get('vary')).toBe('Accept, Cookie');
+  });
+
+  it("a session-named Set-Cookie passed to writeHead wins over the session's own (cookieAlreadySet)", async () => {
+    const { client } = await start(app({}, (app) => {
+      app.get('/own-object', (req, res) => {
+        touch(req);
+        res.writeHead(200, { 'Set-Cookie': 'sid=from-app; Path=/' }).end('app');
+      });
+      app.get('/own-array', (req, res) => {
+        touch(req);
+        res.writeHead(200, ['Set-Cookie', 'x=1', 'Set-Cookie', 'sid=from-app; Path=/']).end('app');
+      });
+    }));
+    expect((await client.request('/own-object')).setCookies).toEqual(['sid=from-app; Path=/']);
+    expect((await client.request('/own-array')).setCookies).toEqual(['x=1', 'sid=from-app; Path=/']);
+  });
+
+  it('String(), template literals, util.inspect and JSON.stringify show req.session, and reading them writes nothing', async () => {
+    let saves = 0;
+    const inner = memoryStore();
+    const store: Store = { ...inner, set: (...args) => (saves++, inner.set(...args)) };
+    let afterResponse!: (printed: string) => void;
+    const printedAfterResponse = new Promise<string>((resolve) => (afterResponse = resolve));
+    const { client } = await start(app({ store }, (app) => {
+      app.get('/fill', (req, res) => {
+        req.session.views = 1;
+        req.session.user = 'ada';
+        res.send('filled');
+      });
+      app.get('/print', (req, res) => {
+        res.on('finish', () => afterResponse(inspect(req.session)));
+        res.json({
+          string: String(req.session),
+          template: `${req.session}`,
+          tag: Object.prototype.toString.call(req.session),
+          inspect: inspect(req.session),
+          nested: inspect({ session: req.session }, { depth: 0 }),
+          json: JSON.stringify(req.session),
+        });
+      });
+    }));
+    await client.request('/fill');
+    expect(saves).toBe(1);
+    const reply = await client.request('/print');
+    expect(JSON.parse(reply.body)).toEqual({
+      string: '[object Session]',
+      template: '[object Session]',
+      tag: '[object Session]',
+      inspect: "Session { views: 1, user: 'ada' }",
+      nested: '{ session: [Session] }',
+      json: '{"views":1,"user":"ada"}',
+    });
+    expect(reply.setCookies).toEqual([]);
+    expect(saves).toBe(1);
+    // Logging it once the response is committed (its data no longer readable) doesn't throw either.
+    expect(await printedAfterResponse).toBe('Session <committed>');
+  });
+
+  it('works on a plain node:http server (no Express prototype): no request hangs, cookie and Vary merge', async () => {
+    const middleware = session({ secret: SECRET });
+    const url = await serve((req, res) =>
+      middleware(req as never, res as never, (error?: unknown) => {
+        if (error !== undefined) {
+          res.statusCode = 500;
+          res.end('error');
+          return;
+        }
+        const visit = req as unknown as { url: string; session: { views?: number } };
+        if (visit.url === '/plain') return void res.end('plain');
+        const views = (visit.session.views ?? 0) + 1;
+        visit.session.views = views;
+        res.setHeader('Vary', 'Accept');
+        res.writeHead(200, { 'Set-Cookie': 'a=1' });
+        res.end(`views ${views}`);
+      }),
+    );
+    expect(await outcome(url, '/plain')).toBe(200);
+    const client = new Client(url);
+    const first = await client.request('/count', { signal: AbortSignal.timeout(2_000) });
+    expect(first.body).toBe('views 1');
+    expect(first.setCookies[0]).toBe('a=1');
+    expect(cookiesNamed(first, 'sid')).toHaveLength(1);
+    expect(first.headers.get('vary')).toBe('Accept, Cookie');
+    expect((await client.request('/count', { signal: AbortSignal.timeout(2_000) })).body).toBe('views 2');
+    expect(escaped).toEqual([]);
+  });
+});
+
+async function start(app: Express) {
+  const url = await serve(app);
+  return { client: new Client(url), url };
+}
+
+describe('options are checked once, at construction', () => {
+  const refuses = (options: unknown, message: RegExp) => {
+    expect(() => session(options as SessionOptions)).toThrow(SessConfigError);
+    expect(() => session(options as SessionOptions)).toThrow(message);
+  };
+
+  it('refuses a missing options object', () => {
+    refuses(undefined, /session\(\) of @sess\/express needs an options object, got undefined/);
+    refuses(null, /needs an options object, got null/);
+  });
+
+  it('refuses unknown options with a hint, at the top level and in cookie', () => {
+    refuses({ secret: SECRET, maxAge: 1000 }, /unknown option "maxAge": use cookie\.maxAge/);
+    refuses({ secret: SECRET, secure: true }, /unknown option "secure": use cookie\.secure/);
+    refuses({ secret: SECRET, rollling: true }, /unknown option "rollling": did you mean "rolling"\?/);
+    refuses({ secret: SECRET, saveUnitialized: false }, /did you mean "saveUninitialized"\?/);
+    refuses({ secret: SECRET, cookie: { maxage: 1000 } }, /cookie.*unknown option "maxage": did you mean "maxAge"\?/);
+    refuses({ secret: SECRET, cookie: { expires: new Date() } }, /cookie\.maxAge/);
+  });
+
+  it('refuses non-functions where a function goes', () => {
+    refuses({ secret: SECRET, genid: 'bogus' }, /genid must be a function, got "bogus"/);
+    refuses({ secret: SECRET, readOnly: true }, /readOnly must be a function/);
+    refuses({ secret: SECRET, clock: 1 }, /clock must be a function/);
+    refuses({ secret: SECRET, onEvent: 'log' }, /onEvent must be a function/);
+    refuses({ secret: SECRET, migrate: {} }, /migrate must be a function/);
+  });
+
+  it('refuses non-booleans where a boolean goes, and unknown words', () => {
+    for (const option of ['rolling', 'resave', 'saveUninitialized', 'proxy', 'saveOnServerError', 'asyncContext']) {
+      refuses({ secret: SECRET, [option]: 'yes' }, new RegExp(`${option} must be one of true, false, got "yes"$`));
+    }
+    refuses({ secret: SECRET, unset: 'bogus' }, /unset must be one of "keep", "destroy", got "bogus"/);
+    refuses({ secret: SECRET, cookie: { sameSite: 'bogus' } }, /cookie\.sameSite must be one of true, false, "lax", "strict", "none"/);
+  });
+
+  it('refuses a store that is neither a sess store nor an express-session store, and takes both kinds', () => {
+    refuses({ secret: SECRET, store: 'redis' }, /store.*express-session store/);
+    refuses({ secret: SECRET, store: {} }, /store is not a sess store.*express-session store/);
+    refuses({ secret: SECRET, store: { get: () => undefined } }, /store is not a sess store/);
+    const legacy: CallbackStore = { get: (_id, done) => done(), set: (_id, _value, done) => done(), destroy: (_id, done) => done() };
+    for (const store of [memoryStore(), legacy, cookieSessions({ secret: 'express-robustness-cookie-secret-32-bytes' })]) {
+      expect(() => session({ secret: SECRET, store: store as Store })).not.toThrow();
+    }
+  });
+
+  it('accepts every documented option', () => {
+    expect(() =>
+      session({
+        secret: SECRET,
+        store: memoryStore(),
+        name: 'app.sid',
+        cookie: { maxAge: null, httpOnly: true, secure: 'auto', sameSite: true, path: '/', domain: 'example.com', partitioned: false, priority: 'high' },
+        rolling: false,
+        resave: false,
+        saveUninitialized: true,
+        genid: () => 'A'.repeat(32),
+        proxy: true,
+        unset: 'destroy',
+        readOnly: () => false,
+        idleTimeoutMs: 60_000,
+        absoluteTimeoutMs: 3_600_000,
+        touchAfterMs: 1_000,
+        regenerateGraceMs: 1_000,
+        saveOnServerError: false,
+        storeTimeoutMs: 1_000,
+        clock: Date.now,
+        asyncContext: false,
+        onEvent: () => {},
+        migrate: (data) => data,
+      }),
+    ).not.toThrow();
+  });
+});
