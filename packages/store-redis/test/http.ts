@@ -1,15 +1,12 @@
 /**
- * A real Express app on a loopback port with `@sess/express` over a given store, routes that can
+ * A real HTTP app on a loopback port with the sess core over a given store, routes that can
  * pause at a named gate (so a test orders concurrent requests by events, not sleeps), and a
  * fetch that carries one session cookie.
  */
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { type ErrorRequestHandler, type Request } from 'express';
-import { session } from '@sess/express';
-import type { Store } from '@sess/core';
-
-/** The session as plain data (express-session style), without declaring a SessionData shape. */
-const dataOf = (req: Request) => req.session as unknown as Record<string, unknown>;
+import { createSessionManager, setCookieLine } from '@sess/core';
+import type { Session, Store } from '@sess/core';
 
 export const SECRET = 'a-test-secret-that-is-at-least-32-bytes-long';
 
@@ -56,42 +53,64 @@ export interface App {
  * Routes: POST /login (sets userId), GET /write?key&value[&gate] (loads, may pause, then writes
  * one key), POST /logout (destroys), GET /id (the session id). Store errors answer with their
  * status hint and a JSON body naming the error and its cause.
+ *
+ * The app drives `@sess/core` itself, over `node:http`: a store's tests may not depend on an
+ * adapter, since every adapter's tests depend on the stores (through the robustness suite).
  */
 export function startApp(store: Store, storeTimeoutMs?: number): Promise<App> {
   const gates = new Gates();
-  const app = express();
-  app.use(session({ secret: SECRET, store, ...(storeTimeoutMs === undefined ? {} : { storeTimeoutMs }) }));
-  app.post('/login', (req, res) => {
-    dataOf(req)['userId'] = 'u1';
-    res.send('ok');
-  });
-  app.get('/write', async (req, res) => {
-    const { key, value, gate } = req.query as Record<string, string | undefined>;
-    // Reading first makes this request hold the session as loaded before it pauses.
-    void dataOf(req)['userId'];
-    if (gate !== undefined) await gates.wait(gate);
-    dataOf(req)[key as string] = value;
-    res.send('ok');
-  });
-  app.post('/logout', async (req, res) => {
-    await req.session.destroy();
-    res.send('bye');
-  });
-  app.get('/id', (req, res) => {
-    void dataOf(req)['userId'];
-    res.send(req.sessionID ?? '');
-  });
-  const onError: ErrorRequestHandler = (error: { name?: string; code?: string; statusHint?: number; cause?: { name?: string; code?: string } }, _req, res, _next) => {
-    res.status(error.statusHint ?? 500).json({ name: error.name, code: error.code, cause: error.cause?.code ?? error.cause?.name });
+  const manager = createSessionManager({ secret: SECRET, store, ...(storeTimeoutMs === undefined ? {} : { storeTimeoutMs }) });
+  const routes: Record<string, (session: Session, query: URLSearchParams) => Promise<string>> = {
+    'POST /login': async (session) => {
+      session.set('userId', 'u1');
+      return 'ok';
+    },
+    'GET /write': async (session, query) => {
+      // Reading first makes this request hold the session as loaded before it pauses.
+      session.get('userId');
+      const gate = query.get('gate');
+      if (gate !== null) await gates.wait(gate);
+      session.set(query.get('key') as string, query.get('value'));
+      return 'ok';
+    },
+    'POST /logout': async (session) => {
+      await session.destroy();
+      return 'bye';
+    },
+    'GET /id': async (session) => {
+      session.get('userId');
+      return session.id ?? '';
+    },
   };
-  app.use(onError);
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const route = routes[`${req.method} ${url.pathname}`];
+    const session = manager.begin({ cookieHeader: req.headers.cookie, secure: false });
+    const handle = async () => {
+      if (route === undefined) return void res.writeHead(404).end();
+      await session.load();
+      const body = await route(session, url.searchParams);
+      for (const effect of await session.commit({ status: 200 })) {
+        if (effect.type === 'cookie.set' || effect.type === 'cookie.delete') res.appendHeader('Set-Cookie', setCookieLine(effect));
+      }
+      res.end(body);
+    };
+    handle().catch((error: { name?: string; code?: string; statusHint?: number; cause?: { name?: string; code?: string } }) => {
+      res.writeHead(error.statusHint ?? 500, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ name: error.name, code: error.code, cause: error.cause?.code ?? error.cause?.name }));
+    });
+  });
   return new Promise((resolve) => {
-    const server = app.listen(0, '127.0.0.1', () => {
+    server.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as AddressInfo;
       resolve({
         url: `http://127.0.0.1:${port}`,
         gates,
-        close: () => new Promise((done) => server.close(() => done())),
+        close: () =>
+          new Promise((done) => {
+            server.closeAllConnections();
+            server.close(() => done());
+          }),
       });
     });
   });

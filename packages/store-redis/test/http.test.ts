@@ -1,6 +1,6 @@
 /**
- * No lost updates over real HTTP: concurrent requests on one session, Express with
- * `@sess/express`, the store on the standalone Redis. Gates order the requests (every request
+ * No lost updates over real HTTP: concurrent requests on one session, the sess core behind
+ * `node:http` (test/http.ts), the store on the standalone Redis. Gates order the requests (every request
  * has loaded the session before any saves), so the race is forced, not hoped for.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -11,9 +11,9 @@ import { Browser, startApp } from './http.js';
 
 const KEYS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
 
-describeOn('standalone', 'Express over redisStore', () => {
+describeOn('standalone', 'HTTP over redisStore', () => {
   let redis: Connected;
-  const prefix = testPrefix('express');
+  const prefix = testPrefix('http');
   beforeAll(async () => {
     redis = await connect('ioredis 6', 'standalone');
   });
