@@ -151,8 +151,9 @@ export function requestStore(storage: CookieSessionsInternals, name: string, ope
     },
     touch(id, meta: SessionMeta) {
       const record = records.get(id);
-      if (record !== undefined) records.set(id, { data: record.data, meta });
-      return Promise.resolve();
+      if (record === undefined) return Promise.resolve(false);
+      records.set(id, { data: record.data, meta });
+      return Promise.resolve(true);
     },
     destroy(id) {
       records.delete(id);

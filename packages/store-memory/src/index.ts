@@ -34,7 +34,8 @@ export interface MemoryStoreOptions {
 
 /** A `Store` whose optional methods are all present, plus `size`. */
 export interface MemoryStore extends Store {
-  touch(id: string, meta: SessionMeta, ttlMs: number): Promise<void>;
+  set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean>;
+  touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean>;
   ids(): AsyncIterable<string>;
   clear(): Promise<void>;
   close(): Promise<void>;
@@ -187,32 +188,41 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       return { data: codec.data(encoded), meta: codec.meta(encoded) };
     },
 
-    async set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<void> {
+    // Each write checks what is stored and writes in the same synchronous step (no await in
+    // between), so no other call can slip between the check and the write.
+    async set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean> {
       // `!(ttlMs > 0)` rather than `ttlMs <= 0` so a NaN TTL deletes instead of never expiring.
       if (!(ttlMs > 0)) {
         drop(id);
-        return;
+        return true;
       }
+      const stored = live(id);
+      // An id that regenerate retired stays retired: a request still in flight on it must not turn
+      // it back into a session (the fixation regenerate defends against would survive).
+      if (stored !== undefined && record.meta.retired !== true && codec.retired(stored)) return false;
       let data: SessionData = record.data;
       if (changes !== undefined && !changes.created) {
-        const encoded = live(id);
         // A save racing a destroy or an expiry must not bring the record back (core's SessionChanges).
-        if (encoded === undefined) return;
-        data = applyChanges(codec.data(encoded), record.data, changes);
+        if (stored === undefined) return false;
+        data = applyChanges(codec.data(stored), record.data, changes);
       }
       write(id, codec.encode(data, record.meta, clock() + ttlMs), userIdIn(data, userIdKey));
+      return true;
     },
 
     async destroy(id: string): Promise<void> {
       drop(id);
     },
 
-    async touch(id: string, meta: SessionMeta, ttlMs: number): Promise<void> {
+    async touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean> {
       const encoded = live(id);
-      if (encoded === undefined) return;
-      // Same rule as set: a lifetime of zero or less ends the record.
+      if (encoded === undefined) return false;
+      // Same rules as set: a lifetime of zero or less ends the record, and a retired record
+      // takes only a retired meta (core retires a live record by touching it with one).
       if (!(ttlMs > 0)) drop(id);
+      else if (meta.retired !== true && codec.retired(encoded)) return false;
       else refresh(id, codec.withMeta(encoded, meta, clock() + ttlMs));
+      return true;
     },
 
     async *ids(): AsyncGenerator<string> {

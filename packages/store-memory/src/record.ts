@@ -67,6 +67,8 @@ export interface RecordCodec {
   /** The store's expiry of an encoded record, without decoding the rest. */
   expiresAt(encoded: string): number;
   meta(encoded: string): SessionMeta;
+  /** Whether the record's meta is retired, without decoding a shaped record (it never is). */
+  retired(encoded: string): boolean;
   data(encoded: string): SessionData;
   /** The same record with a new meta and store expiry; the data is not re-serialised. */
   withMeta(encoded: string, meta: SessionMeta, expiresAt: number): string;
@@ -122,6 +124,13 @@ export function recordCodec(): RecordCodec {
     };
   }
 
+  function retired(encoded: string): boolean {
+    // A retired meta has a fourth field, so its record is plain. The substring test spares the
+    // parse for plain records that are not retired (a per-session expiry, a "__proto__" key).
+    if (encoded.charCodeAt(0) !== PLAIN || !encoded.includes('"retired"')) return false;
+    return meta(encoded).retired === true;
+  }
+
   function data(encoded: string): SessionData {
     const shape = encoded.charCodeAt(0);
     if (shape === PLAIN) return (JSON.parse(encoded.slice(META_AT)) as [SessionMeta, SessionData])[1];
@@ -143,6 +152,7 @@ export function recordCodec(): RecordCodec {
     encode,
     expiresAt: (encoded) => readTime(encoded, 1),
     meta,
+    retired,
     data,
     withMeta,
     reset() {

@@ -252,6 +252,24 @@ describe('edge cases of ttl and ids', () => {
   });
 });
 
+describe('refused writes', () => {
+  it('a refused save or touch changes nothing: not the record, its recency, nor the user index', async () => {
+    const store = memoryStore({ maxEntries: 2, sweepIntervalMs: 0 });
+    const retired = makeRecord({ userId: 'u1' }, Date.UTC(2026, 0, 1), { retired: true });
+    await store.set('retired', retired, 60_000);
+    await store.set('other', record(), 60_000);
+    expect(await store.set('retired', record({ userId: 'u2' }), 60_000)).toBe(false);
+    expect(await store.set('retired', record({ userId: 'u2' }), 60_000, { set: ['userId'], deleted: [], created: false })).toBe(false);
+    expect(await store.touch('retired', record().meta, 60_000)).toBe(false);
+    expect(await store.sessionsOf('u2')).toEqual([]);
+    expect((await store.sessionsOf('u1')).map((session) => session.id)).toEqual(['retired']);
+    // Still the least recently used: the next new record evicts it, not "other".
+    await store.set('third', record(), 60_000);
+    expect(await store.get('retired')).toBeUndefined();
+    expect(await store.get('other')).toBeDefined();
+  });
+});
+
 describe('sessions of a user', () => {
   const signedIn = (userId: unknown) => record({ userId });
 

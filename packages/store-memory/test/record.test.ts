@@ -78,6 +78,18 @@ describe('the record string', () => {
     expect(encoded[255]!.charCodeAt(0)).toBe(0);
   });
 
+  it('tells a retired meta by the meta alone, never by what the data holds', () => {
+    const codec = recordCodec();
+    expect(codec.retired(codec.encode({ a: 1 }, META, NOW))).toBe(false);
+    expect(codec.retired(codec.encode({ a: 1 }, { ...META, retired: true }, NOW))).toBe(true);
+    // Plain records that mention "retired" in their data or another meta field are not retired.
+    const lookalike = JSON.parse('{"retired":true,"__proto__":{"retired":true}}') as SessionData;
+    expect(codec.retired(codec.encode(lookalike, META, NOW))).toBe(false);
+    expect(codec.retired(codec.encode({ a: 1 }, { ...META, expiry: { kind: 'browser' } }, NOW))).toBe(false);
+    const shaped = codec.encode({ a: 1 }, META, NOW);
+    expect(codec.retired(codec.withMeta(shaped, { ...META, retired: true }, NOW))).toBe(true);
+  });
+
   it('withMeta replaces the times and keeps the data, shaped or plain', () => {
     const codec = recordCodec();
     const later: SessionMeta = { createdAt: NOW, touchedAt: NOW + 9_000, expiresAt: NOW + 99_000 };

@@ -1,8 +1,9 @@
 /**
  * `@sess/store-redis`: sessions in Redis or Valkey, standalone or Cluster, through a client you
  * create (node-redis 5/6 or ioredis 5/6). One hash per session, so saves write only the keys
- * they changed (no lost updates between concurrent requests), in one round trip; the TTL is set
- * in the same script. Optionally hashes ids at rest and indexes sessions by user.
+ * they changed (concurrent requests that change different keys merge), in one round trip; the
+ * TTL is set in the same script, and a save that would continue a dead session is refused
+ * there. Optionally hashes ids at rest and indexes sessions by user.
  *
  * ```ts
  * import { createClient } from 'redis';
@@ -49,7 +50,8 @@ export interface RedisStoreOptions {
 
 /** The store; `ids` is absent with `hashIds`, `sessionsOf`/`revokeUser` with `userIdKey: false`. */
 export interface RedisStore extends Store {
-  touch(id: string, meta: SessionMeta, ttlMs: number): Promise<void>;
+  set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean>;
+  touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean>;
   clear(): Promise<void>;
   close(): Promise<void>;
 }
@@ -131,6 +133,22 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     return evalScript(INDEX_ADD, userIndexKey(prefix, userId), [storedId(id, hashIds), String(ttlMs)]);
   }
 
+  function indexRemove(userId: string, id: string): Promise<unknown> {
+    const indexKey = userIndexKey(prefix, userId);
+    return commands.send(indexKey, ['ZREM', indexKey, storedId(id, hashIds)]);
+  }
+
+  /**
+   * Undoes the index write sent alongside a save the script refused (see `set`): the index must
+   * not name a dead id. `reply` is the script's: {0} no record, so the id leaves the index; {-1,
+   * pttl, user} a retired record, which stays listed (with its own expiry) only under its own user.
+   */
+  function unindexRefused(userId: string, id: string, reply: readonly unknown[]): Promise<unknown> {
+    const pttl = Number(reply[1]);
+    const storedUser = Number(reply[0]) === -1 ? userIdFrom(parseJson(reply[2])) : undefined;
+    return storedUser === userId && pttl > 0 ? indexAdd(userId, id, pttl) : indexRemove(userId, id);
+  }
+
   function userIdOf(record: SessionRecord): string | undefined {
     return userIdKey === false ? undefined : userIdFrom(Object.getOwnPropertyDescriptor(record.data, userIdKey)?.value);
   }
@@ -200,32 +218,58 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       }
     },
 
-    async set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<void> {
+    async set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean> {
       const key = keyOf(id);
       // `!(ttlMs > 0)` so a NaN TTL deletes too, rather than writing a key that never expires.
-      if (!(ttlMs > 0)) return deleteKey('set', key);
+      if (!(ttlMs > 0)) {
+        await deleteKey('set', key);
+        return true;
+      }
       const ttl = Math.ceil(ttlMs);
       const delta = changes !== undefined && !changes.created;
       const fields = encodeFields(record.data, delta ? changes.set : Object.keys(record.data));
       const deleted = delta ? [...fields.deleted, ...changes.deleted.map(dataField)] : [];
-      const args = [delta ? 'delta' : 'full', String(ttl), JSON.stringify(record.meta), String(fields.set.length / 2), ...fields.set, ...deleted];
       const userId = userIdOf(record);
+      const args = [
+        delta ? 'delta' : 'full',
+        String(ttl),
+        JSON.stringify(record.meta),
+        record.meta.retired === true ? '1' : '0',
+        userId === undefined ? '' : dataField(userIdKey as string),
+        String(fields.set.length / 2),
+        ...fields.set,
+        ...deleted,
+      ];
       // The index lives in its user's slot, the session anywhere: two single-key commands, sent
-      // together so a signed-in save still costs one round trip of latency.
-      await run('set', () => Promise.all([evalScript(SAVE, key, args), userId === undefined ? undefined : indexAdd(userId, id, ttl)]));
+      // together so a signed-in save still costs one round trip of latency. The index write cannot
+      // wait for the script's verdict without a second round trip, so a refused save (rare: a
+      // destroy or a regenerate won a race) takes its index entry back afterwards.
+      const [reply] = await run('set', () => Promise.all([evalScript(SAVE, key, args), userId === undefined ? undefined : indexAdd(userId, id, ttl)]));
+      const verdict = reply as unknown[];
+      if (Number(verdict[0]) === 1) return true;
+      if (userId !== undefined) {
+        // Best effort: an entry left behind names a dead or retired session, which sessionsOf
+        // checks and prunes anyway; the refusal is the answer either way.
+        await run('set', () => unindexRefused(userId, id, verdict)).catch(() => undefined);
+      }
+      return false;
     },
 
     destroy: (id: string) => deleteKey('destroy', keyOf(id)),
 
-    async touch(id: string, meta: SessionMeta, ttlMs: number): Promise<void> {
+    async touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean> {
       const key = keyOf(id);
-      if (!(ttlMs > 0)) return deleteKey('touch', key);
+      // A lifetime of zero or less ends the record, as set does; touched if there was one.
+      if (!(ttlMs > 0)) return Number(await run('touch', () => commands.send(key, ['DEL', key]))) === 1;
       const ttl = Math.ceil(ttlMs);
       const field = dataField(userIdKey === false ? '' : userIdKey);
-      const userJson = await run('touch', () => evalScript(TOUCH, key, [String(ttl), JSON.stringify(meta), field]));
-      const userId = userIdKey === false ? undefined : userIdFrom(parseJson(userJson));
+      const args = [String(ttl), JSON.stringify(meta), field, meta.retired === true ? '1' : '0'];
+      const reply = (await run('touch', () => evalScript(TOUCH, key, args))) as unknown[];
+      if (Number(reply[0]) !== 1) return false;
+      const userId = userIdKey === false ? undefined : userIdFrom(parseJson(reply[1]));
       // The session now lives longer: so must its entry in the user index.
       if (userId !== undefined) await run('touch', () => indexAdd(userId, id, ttl));
+      return true;
     },
 
     async clear(): Promise<void> {

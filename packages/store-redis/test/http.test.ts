@@ -1,5 +1,5 @@
 /**
- * No lost updates over real HTTP: concurrent requests on one session, the sess core behind
+ * Concurrent requests that change different keys all persist, over real HTTP: one session, the sess core behind
  * `node:http` (test/http.ts), the store on the standalone Redis. Gates order the requests (every request
  * has loaded the session before any saves), so the race is forced, not hoped for.
  */

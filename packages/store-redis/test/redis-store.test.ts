@@ -157,8 +157,10 @@ for (const topology of TOPOLOGIES) {
           const key = prefix + id;
           for (const command of commands) await redis.command(key, command.map((arg) => (arg === '@' ? key : arg)));
           expect(await store().get(id), label).toBeUndefined();
-          await expect(store().touch(id, makeRecord({}, 1).meta, 60_000), label).resolves.toBeUndefined();
-          await expect(store().set(id, makeRecord({ a: 2 }, 1), 60_000, delta(['a'])), label).resolves.toBeUndefined();
+          // A hash, even a corrupt one, takes the touch and the delta; a key of another type is no session.
+          const isHash = !label.includes('not a hash');
+          await expect(store().touch(id, makeRecord({}, 1).meta, 60_000), label).resolves.toBe(isHash);
+          await expect(store().set(id, makeRecord({ a: 2 }, 1), 60_000, delta(['a'])), label).resolves.toBe(isHash);
           // A full save replaces whatever was there.
           await store().set(id, makeRecord({ a: 3 }, 1), 60_000);
           expect((await store().get(id))?.data, label).toEqual({ a: 3 });
@@ -179,6 +181,78 @@ for (const topology of TOPOLOGIES) {
         await store().set(freshId(), record, 5_000);
         expect(await pttlOf(indexKey)).toBeGreaterThan(119_000);
         expect(await store().sessionsOf!(userId)).toHaveLength(2);
+      });
+
+      it('a save refused for want of a record leaves no entry for the dead id in the user index', async () => {
+        const userId = freshId('user');
+        const indexKey = `${prefix}user:{${userId}}`;
+        const scoreOf = (id: string) => redis.command(indexKey, ['ZSCORE', indexKey, id]);
+        const destroyed = freshId();
+        await store().set(destroyed, makeRecord({ userId }, Date.now()), 60_000, created(['userId']));
+        await store().destroy(destroyed);
+        // The save and the index write are sent together; the refused save takes the entry back.
+        expect(await store().set(destroyed, makeRecord({ userId, b: 1 }, Date.now()), 60_000, delta(['b']))).toBe(false);
+        expect(await scoreOf(destroyed)).toBeNull();
+        const never = freshId();
+        expect(await store().set(never, makeRecord({ userId }, Date.now()), 60_000, delta(['userId']))).toBe(false);
+        expect(await scoreOf(never)).toBeNull();
+        expect(await pttl(destroyed)).toBe(-2);
+        expect(await pttl(never)).toBe(-2);
+      });
+
+      it('a save refused on a retired record leaves it and its index entry as they were', async () => {
+        const [owner, other] = [freshId('owner'), freshId('other')];
+        const [ownerKey, otherKey] = [`${prefix}user:{${owner}}`, `${prefix}user:{${other}}`];
+        const id = freshId();
+        const retired = makeRecord({ userId: owner, a: 1 }, Date.now(), { retired: true });
+        await store().set(id, retired, 10_000);
+        const before = Number(await redis.command(ownerKey, ['ZSCORE', ownerKey, id]));
+        expect(await store().set(id, makeRecord({ userId: owner, a: 2 }, Date.now()), 600_000)).toBe(false);
+        expect(await store().set(id, makeRecord({ userId: other }, Date.now()), 600_000, delta(['userId']))).toBe(false);
+        expect(await store().get(id)).toEqual(retired);
+        expect(await pttl(id)).toBeLessThanOrEqual(10_000);
+        // Listed under its own user with its own expiry (server ms), not the refused save's.
+        const after = Number(await redis.command(ownerKey, ['ZSCORE', ownerKey, id]));
+        expect(Math.abs(after - before)).toBeLessThan(1_000);
+        expect(await redis.command(otherKey, ['ZSCORE', otherKey, id])).toBeNull();
+        // The retire itself: a touch with a retired meta goes through and resolves true.
+        const live = freshId();
+        await store().set(live, makeRecord({ userId: owner }, Date.now()), 600_000);
+        expect(await store().touch(live, { ...retired.meta, retired: true }, 5_000)).toBe(true);
+        expect(await pttl(live)).toBeLessThanOrEqual(5_000);
+        expect(await store().touch(live, makeRecord({}, Date.now()).meta, 600_000)).toBe(false);
+        expect(await pttl(live)).toBeLessThanOrEqual(5_000);
+      });
+
+      it('stores a data key with lone surrogates under an escaped field, ordinary keys as they are', async () => {
+        const id = freshId();
+        const data = { '\uD800': 1, plain: 2, '\uFFFF': 3, 'é😀': 4, '\uDC00x': 5 };
+        await store().set(id, makeRecord(data, Date.now()), 60_000);
+        const fields = replyPairs(await redis.command(prefix + id, ['HGETALL', prefix + id])).map(([field]) => field);
+        expect(fields.sort()).toEqual(['d:\uFFFFD800', 'd:plain', 'd:\uFFFFFFFF', 'd:é😀', 'd:\uFFFFDC00x', 'm'].sort());
+        expect((await store().get(id))?.data).toEqual(data);
+      });
+
+      it('reads records written before field names were escaped', async () => {
+        const id = freshId();
+        const key = prefix + id;
+        const meta = makeRecord({}, Date.now()).meta;
+        // A lone surrogate was written as U+FFFD then; U+FFFF not followed by an escape stays itself.
+        await redis.command(key, ['HSET', key, 'm', JSON.stringify(meta), 'd:\uFFFD', '1', 'd:plain', '2', 'd:a\uFFFFb', '3', 'd:\uFFFF', '4']);
+        expect(await store().get(id)).toEqual({ data: { '\uFFFD': 1, plain: 2, 'a\uFFFFb': 3, '\uFFFF': 4 }, meta });
+      });
+
+      it('keeps users whose ids differ only in lone surrogates in separate indexes', async () => {
+        const base = freshId('user');
+        const [high, low] = [`${base}\uD800`, `${base}\uDC00`];
+        const [a, b] = [freshId(), freshId()];
+        await store().set(a, makeRecord({ userId: high }, Date.now()), 60_000);
+        await store().set(b, makeRecord({ userId: low }, Date.now()), 60_000);
+        expect((await store().sessionsOf!(high)).map((session) => session.id)).toEqual([a]);
+        expect((await store().sessionsOf!(low)).map((session) => session.id)).toEqual([b]);
+        expect(await store().revokeUser!(high)).toBe(1);
+        expect(await store().get(b)).toBeDefined();
+        expect((await store().sessionsOf!(low)).map((session) => session.id)).toEqual([b]);
       });
 
       it('with hashIds, sessionsOf lists digests and revokeUser still keeps the session named by its raw id', async () => {

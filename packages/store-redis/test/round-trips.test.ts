@@ -85,6 +85,15 @@ describeOn('binaries', 'round trips, counted with MONITOR on a private server', 
       expect(names(commands)).toEqual(['evalsha', 'evalsha']);
     });
 
+    it('a refused save costs its one command; signed in, one more afterwards takes the index entry back', async () => {
+      const store = redisStore({ client: redis.client, prefix: `rt:${randomUUID()}:` });
+      const changes = { set: ['a'], deleted: [], created: false };
+      await store.set(freshId(), makeRecord({ a: 1 }, Date.now()), 60_000, changes);
+      expect(names(await sent(redis, () => store.set(freshId(), makeRecord({ a: 1 }, Date.now()), 60_000, changes)))).toEqual(['evalsha']);
+      const signedIn = await sent(redis, () => store.set(freshId(), makeRecord({ a: 1, userId: 'u1' }, Date.now()), 60_000, changes));
+      expect(names(signedIn)).toEqual(['evalsha', 'evalsha', 'zrem']);
+    });
+
     it('after the script cache is flushed, a save retries once with EVAL and then uses EVALSHA again', async () => {
       const store = redisStore({ client: redis.client, prefix: `rt:${randomUUID()}:` });
       const id = freshId();

@@ -8,6 +8,7 @@ import { getSetCases, getSetClause } from './cases/get-set.js';
 import { hostileKeysCases, hostileKeysClause } from './cases/hostile-keys.js';
 import { isolationCases, isolationClause } from './cases/isolation.js';
 import { lifecycleCases, lifecycleClause } from './cases/lifecycle.js';
+import { refusalsCases, refusalsClause } from './cases/refusals.js';
 import { touchCases, touchClause } from './cases/touch.js';
 import { ttlCases, ttlClause } from './cases/ttl.js';
 import { userIndexCases, userIndexClause } from './cases/user-index.js';
@@ -37,6 +38,7 @@ export const conformanceClauses: readonly Clause[] = [
   ttlClause,
   touchClause,
   deltaClause,
+  refusalsClause,
   hostileKeysClause,
   adminClause,
   userIndexClause,
@@ -84,6 +86,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
     ttlCases(env);
     touchCases(env);
     deltaCases(env);
+    refusalsCases(env);
     hostileKeysCases(env);
     adminCases(env);
     userIndexCases(env);

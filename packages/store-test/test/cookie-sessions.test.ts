@@ -86,7 +86,11 @@ function sealedCookieStore(sealer: Sealer, now: () => number): SealedCookieStore
     },
     async touch(id, meta, ttlMs) {
       const record = await store.get(id);
-      if (record !== undefined) await store.set(id, { data: record.data, meta }, ttlMs);
+      // The contract's refusals: nothing to touch, or a retired record touched with a live meta.
+      // Core never seals a retired record into a cookie, so the second is the model's only.
+      if (record === undefined || (record.meta.retired === true && meta.retired !== true)) return false;
+      await store.set(id, { data: record.data, meta }, ttlMs);
+      return true;
     },
     destroy(id) {
       jar.delete(id);

@@ -4,7 +4,7 @@
  * that clause. The reference store lives here because store-test never imports a real store.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SessionChanges, SessionMeta, SessionRecord, Store } from '@sess/core';
+import type { SessionChanges, SessionData, SessionMeta, SessionRecord, Store } from '@sess/core';
 import { conformanceClauses, runCheck, runStoreConformance, type Check, type StoreClock } from '../src/index.js';
 
 interface Entry {
@@ -20,7 +20,10 @@ function fakeClock(): StoreClock & { now: () => number } {
 
 const copyMeta = (meta: SessionMeta): SessionMeta => JSON.parse(JSON.stringify(meta)) as SessionMeta;
 
-/** A correct store: JSON copies, lazy expiry, delta writes that define keys as own properties. */
+/**
+ * A correct store: JSON copies, lazy expiry, delta writes that define keys as own properties, and
+ * writes refused (resolving false) when they would continue a dead session.
+ */
 function referenceStore(now: () => number = Date.now) {
   const entries = new Map<string, Entry>();
   const live = (id: string): Entry | undefined => {
@@ -36,12 +39,14 @@ function referenceStore(now: () => number = Date.now) {
       const entry = live(id);
       return entry && { data: JSON.parse(entry.data) as SessionRecord['data'], meta: copyMeta(entry.meta) };
     },
-    async set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<void> {
-      if (!(ttlMs > 0)) return void entries.delete(id);
+    async set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean> {
+      if (!(ttlMs > 0)) return entries.delete(id) || true;
+      const entry = live(id);
+      // A retired id stays retired: only a retired meta may be written over it.
+      if (entry?.meta.retired === true && record.meta.retired !== true) return false;
       let data: object = record.data;
       if (changes !== undefined && !changes.created) {
-        const entry = live(id);
-        if (entry === undefined) return;
+        if (entry === undefined) return false;
         const merged = JSON.parse(entry.data) as Record<string, unknown>;
         for (const key of changes.set) {
           const value: unknown = Object.getOwnPropertyDescriptor(record.data, key)?.value;
@@ -51,13 +56,16 @@ function referenceStore(now: () => number = Date.now) {
         data = merged;
       }
       entries.set(id, { data: JSON.stringify(data), meta: copyMeta(record.meta), expiresAt: now() + ttlMs });
+      return true;
     },
     async destroy(id: string): Promise<void> {
       entries.delete(id);
     },
-    async touch(id: string, meta: SessionMeta, ttlMs: number): Promise<void> {
+    async touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean> {
       const entry = live(id);
-      if (entry !== undefined) entries.set(id, { data: entry.data, meta: copyMeta(meta), expiresAt: now() + ttlMs });
+      if (entry === undefined || (entry.meta.retired === true && meta.retired !== true)) return false;
+      entries.set(id, { data: entry.data, meta: copyMeta(meta), expiresAt: now() + ttlMs });
+      return true;
     },
     async *ids(): AsyncIterable<string> {
       for (const id of [...entries.keys()]) if (live(id) !== undefined) yield id;
@@ -164,6 +172,73 @@ describe('the suite catches broken stores', () => {
     };
     await expectCaught('two concurrent delta saves from the same loaded record that change different keys both survive', wholeWrites);
     await expectCaught('a delta save with created: false does not recreate a destroyed record', wholeWrites);
+  });
+
+  it('a store that writes over a retired record fails the retired-record checks', async () => {
+    const reviving = (clock: ReturnType<typeof fakeClock>): Store => {
+      const store = referenceStore(clock.now);
+      // Forgets that the stored record is retired just before each write: the write then
+      // continues it as if it were live, as a store without the check would.
+      const revive = (id: string): void => {
+        const entry = store.entries.get(id);
+        if (entry?.meta.retired !== true) return;
+        const { retired: _retired, ...meta } = entry.meta;
+        store.entries.set(id, { ...entry, meta });
+      };
+      return {
+        ...store,
+        set: (id, record, ttlMs, changes) => (revive(id), store.set(id, record, ttlMs, changes)),
+        touch: (id, meta, ttlMs) => (revive(id), store.touch(id, meta, ttlMs)),
+      };
+    };
+    await expectCaught('a save of a non-retired meta onto a retired record resolves false and leaves its data and meta as they were', reviving);
+    await expectCaught('a save refused on a retired record does not extend its life', reviving);
+    await expectCaught('touch of a retired record with a non-retired meta resolves false and leaves it as it was', reviving);
+    await expectCaught('a touch refused on a retired record does not extend its life', reviving);
+    await expectCaught('a delta save racing the touch that retires its record leaves it retired, whichever lands first', reviving);
+  });
+
+  it('a store that refuses a write but resolves undefined fails the refusal checks', async () => {
+    const silent = (clock: ReturnType<typeof fakeClock>): Store => {
+      const store = referenceStore(clock.now);
+      return {
+        ...store,
+        set: async (id, record, ttlMs, changes) => void (await store.set(id, record, ttlMs, changes)),
+        touch: async (id, meta, ttlMs) => void (await store.touch(id, meta, ttlMs)),
+      };
+    };
+    await expectCaught('a delta save with created: false of an id never stored resolves false and creates nothing', silent);
+    await expectCaught('a delta save with created: false of a destroyed id resolves false and creates nothing', silent);
+    await expectCaught('touch of a missing or destroyed id resolves false and creates nothing', silent);
+  });
+
+  it('a store that resolves false for a write it did fails "a set and a touch that write resolve true or undefined"', async () => {
+    const gloomy = (clock: ReturnType<typeof fakeClock>): Store => {
+      const store = referenceStore(clock.now);
+      return { ...store, touch: async (id, meta, ttlMs) => (await store.touch(id, meta, ttlMs), false) };
+    };
+    await expectCaught('a set and a touch that write resolve true or undefined, never false', gloomy);
+  });
+
+  it('a store that keeps keys as UTF-8 text fails the lone-surrogate key checks', async () => {
+    // What a Redis hash does with field names: UTF-8 cannot hold a lone surrogate, so Node writes
+    // U+FFFD instead and the keys collide.
+    const utf8 = (data: SessionData): SessionData =>
+      Object.fromEntries(Object.entries(data).map(([key, value]) => [Buffer.from(key, 'utf8').toString('utf8'), value]));
+    const lossy = (clock: ReturnType<typeof fakeClock>): Store => {
+      const store = referenceStore(clock.now);
+      return {
+        ...store,
+        set: (id, record, ttlMs, changes) =>
+          store.set(id, { data: utf8(record.data), meta: record.meta }, ttlMs, changes && {
+            set: changes.set.map((key) => Buffer.from(key, 'utf8').toString('utf8')),
+            deleted: changes.deleted.map((key) => Buffer.from(key, 'utf8').toString('utf8')),
+            created: changes.created,
+          }),
+      };
+    };
+    await expectCaught('data keys with lone surrogates, U+FFFD or escape characters are all distinct and round-trip exactly', lossy);
+    await expectCaught('a delta save sets and deletes keys with lone surrogates, U+FFFD or escape characters one by one', lossy);
   });
 
   it('a delta store that assigns keys with [[Set]] fails the hostile-key checks', async () => {

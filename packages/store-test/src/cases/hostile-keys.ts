@@ -40,6 +40,48 @@ function expectNoPollution(): void {
   expect(Object.hasOwn(Function.prototype, 'polluted')).toBe(false);
 }
 
+/**
+ * Keys that are not well-formed UTF-16 (lone surrogates, which UTF-8 cannot encode), U+FFFD (what
+ * a UTF-8 encoder writes in their place), and characters a store might escape them with, alone
+ * and in the escaped forms it might produce. Written as UTF-8 without care, the first ones all
+ * become U+FFFD and collide.
+ */
+const ILL_FORMED_KEYS = [
+  '\uD800',
+  '\uDC00',
+  '\uD800x',
+  'x\uDC00',
+  '\uDC00\uD800',
+  '\uD800\uDC00',
+  '\uDBFF',
+  '\uFFFD',
+  '\uFFFF',
+  '\uFFFFD800',
+  '\uFFFF\uFFFF',
+  '\u0000',
+  '\u0000D800',
+  '\\',
+  '\\uD800',
+  '%',
+  '%ED%A0%80',
+  'plain',
+] as const;
+
+/** Each key with a value of its own, so two keys that land on one field show. */
+function illFormedData(keys: readonly string[] = ILL_FORMED_KEYS): SessionData {
+  return Object.fromEntries(keys.map((key, i) => [key, `value ${i} of ${JSON.stringify(key)}`]));
+}
+
+/** Exactly `expected`: same keys (no extra, none renamed) and same values. */
+function expectExactData(got: SessionData | undefined, expected: SessionData): void {
+  expect(got).toBeDefined();
+  const described = (keys: string[]) => keys.map((key) => JSON.stringify(key)).sort();
+  expect(described(Object.keys(got ?? {}))).toEqual(described(Object.keys(expected)));
+  for (const key of Object.keys(expected)) {
+    expect(Object.getOwnPropertyDescriptor(got, key)?.value, `value of ${JSON.stringify(key)}`).toBe(expected[key]);
+  }
+}
+
 export const hostileKeysClause: Clause = {
   name: 'hostile keys',
   checks: [
@@ -95,6 +137,31 @@ export const hostileKeysClause: Clause = {
         expect(Object.hasOwn(got?.data ?? {}, '__proto__')).toBe(false);
         expectHostileKeysKept(got?.data, HOSTILE_KEYS.filter((key) => key !== '__proto__'));
         expectNoPollution();
+      },
+    },
+    {
+      title: 'data keys with lone surrogates, U+FFFD or escape characters are all distinct and round-trip exactly',
+      async run({ store }) {
+        const id = freshId();
+        const data = illFormedData();
+        await store.set(id, makeRecord(data, Date.now()), 60_000);
+        expectExactData((await store.get(id))?.data, data);
+      },
+    },
+    {
+      title: 'a delta save sets and deletes keys with lone surrogates, U+FFFD or escape characters one by one',
+      skipReason: lacksDeltaWrites,
+      async run({ store }) {
+        const id = freshId();
+        await store.set(id, makeRecord({ kept: 1 }, Date.now()), 60_000, { set: ['kept'], deleted: [], created: true });
+        const data = { ...illFormedData(), kept: 1 };
+        await store.set(id, makeRecord(data, Date.now()), 60_000, { set: [...ILL_FORMED_KEYS], deleted: [], created: false });
+        expectExactData((await store.get(id))?.data, data);
+        const deleted = ['\uD800', '\uFFFF', '\u0000'];
+        const changed: SessionData = { ...data, '\uDC00': 'changed' };
+        for (const key of deleted) delete changed[key];
+        await store.set(id, makeRecord(changed, Date.now()), 60_000, { set: ['\uDC00'], deleted, created: false });
+        expectExactData((await store.get(id))?.data, changed);
       },
     },
   ],

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import type { Store, UserSession } from '@sess/core';
 import { registerClause, type CaseEnv, type CheckContext, type Clause } from '../check.js';
-import { expireAndExpectGone, freshId, makeRecord, ttls } from '../fixtures.js';
+import { expireAndExpectGone, freshId, lacksDeltaWrites, makeRecord, ttls } from '../fixtures.js';
 
 /** These checks put the user id under `userId`, the default user-id key of sess stores. */
 function lacksUserIndex(store: Store): string | undefined {
@@ -153,6 +153,29 @@ export const userIndexClause: Clause = {
         await t.store.set(id, makeRecord({ userId, other: 2 }, Date.now()), 600_000, { set: ['other'], deleted: [], created: false });
         expect(await t.store.get(id)).toBeUndefined();
         expect(await sessionsOf(t.store, userId)).toEqual([]);
+      },
+    },
+    {
+      title: 'a session whose save was refused is not listed under the user its data names',
+      skipReason: (store) => lacksUserIndex(store) ?? lacksDeltaWrites(store),
+      async run(t) {
+        const userId = freshId('user');
+        const signedIn = (now: number) => makeRecord({ userId, other: 1 }, now);
+        const delta = { set: ['userId'], deleted: [], created: false } as const;
+        // A delta save finds no record: never stored, or destroyed while the request ran.
+        const never = freshId('never');
+        expect(await t.store.set(never, signedIn(Date.now()), 600_000, delta)).toBe(false);
+        const destroyed = await signIn(t.store, userId);
+        await t.store.destroy(destroyed);
+        expect(await t.store.set(destroyed, signedIn(Date.now()), 600_000, delta)).toBe(false);
+        // A request in flight on an id that regenerate retired signs in: its save is refused.
+        const retired = freshId('retired');
+        await t.store.set(retired, makeRecord({ other: 1 }, Date.now(), { retired: true }), 600_000);
+        expect(await t.store.set(retired, signedIn(Date.now()), 600_000, delta)).toBe(false);
+        expect(await t.store.set(retired, signedIn(Date.now()), 600_000)).toBe(false);
+        expect(await sessionsOf(t.store, userId)).toEqual([]);
+        expect(await revokeUser(t.store, userId)).toBe(0);
+        expect((await t.store.get(retired))?.data).toEqual({ other: 1 });
       },
     },
   ],

@@ -30,6 +30,22 @@ export const valuesClause: Clause = {
       },
     },
     {
+      // JSON.stringify writes lone surrogates as \u escapes (well-formed JSON.stringify, ES2019),
+      // so a store that keeps values as JSON text keeps them exactly.
+      title: 'strings with lone surrogates round-trip exactly as values, in arrays and as keys of nested objects',
+      async run(t) {
+        await expectRoundTrip(t, {
+          high: '\uD800',
+          low: '\uDC00',
+          reversed: '\uDC00\uD800',
+          pair: '\uD83D\uDE00',
+          mixed: 'a\uD800b\uDC00c\uFFFD',
+          list: ['\uD800', '\uDC00', '\uFFFD'],
+          nested: { '\uD800': 'high', '\uDC00': 'low', '\uFFFD': 'replacement' },
+        });
+      },
+    },
+    {
       title: 'nested objects and arrays round-trip, empty ones included',
       async run(t) {
         let deep: Record<string, unknown> = { leaf: true };
