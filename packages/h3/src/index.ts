@@ -7,7 +7,7 @@
  * the response is known and before it leaves, and applies the effects the core returns.
  */
 import { HTTPError, getRequestProtocol, toResponse } from 'h3';
-import type { H3Event, Middleware } from 'h3';
+import type { H3Config, H3Event, Middleware } from 'h3';
 import { SessError, createSessionContext } from '@sess/core';
 import type { HttpEffect, Session as CoreSession, SocketSession } from '@sess/core';
 import { applyEffects } from './apply.js';
@@ -44,6 +44,22 @@ function asHttpError(error: unknown): unknown {
 function toHttpError(error: unknown): never {
   throw asHttpError(error);
 }
+
+/** What a route handler returns when no route matched; h3 answers it with a 404. */
+const NOT_FOUND = Symbol.for('h3.notFound');
+
+/** The status h3 will answer a thrown value with: an error's own (`status`, `statusCode`, or its cause's), else 500. */
+function statusOf(error: unknown): number {
+  if (error === NOT_FOUND) return 404;
+  return error instanceof Error ? new HTTPError(error).status : 500;
+}
+
+/**
+ * h3's conversion of a handler's value, made to report the error it meets (a value it can't
+ * serialize) instead of answering it: the middleware rethrows it to the app's own error handling.
+ */
+const unsendable = new WeakMap<H3Event, HTTPError>();
+const CONVERT: H3Config = Object.freeze({ silent: true, onError: (error: HTTPError, event: H3Event) => void unsendable.set(event, error) });
 
 function commit(core: CoreSession, name: string, status: number, headers: Headers): Promise<readonly HttpEffect[]> {
   return core
@@ -118,8 +134,8 @@ export interface SessionMiddleware extends Middleware {
 }
 
 export function session(options: SessionOptions<H3Event>): SessionMiddleware {
-  const configured = configure(options);
-  const { manager, proxy } = configured;
+  const configured = configure(options, 'session() of @sess/h3');
+  const { manager, proxy, readOnly, asyncContext } = configured;
 
   const handoff = async (event: H3Event): Promise<Response> => {
     const effects = await manager.redeemHandoff(event.url.searchParams.get('token')).catch(toHttpError);
@@ -132,19 +148,24 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
     // Mounted twice: the first one owns the session.
     if (event.context.session !== undefined) return next();
     const secure = getRequestProtocol(event, { xForwardedProto: proxy }) === 'https';
-    const core = manager.begin({ cookieHeader: event.req.headers.get('cookie') ?? undefined, secure, readOnly: options.readOnly?.(event) ?? false });
+    const core = manager.begin({ cookieHeader: event.req.headers.get('cookie') ?? undefined, secure, readOnly: readOnly?.(event) ?? false });
     // Lazy (design §2.2): the record is read by the first `useSession`, so a route that never
     // asks for the session costs no store call.
     const view = sessionView(core) as H3Session;
     event.context.session = view;
     let response: Response;
     try {
-      response = await toResponse(await (options.asyncContext === true ? context.run(view, next) : next()), event);
+      const value = await (asyncContext ? context.run(view, next) : next());
+      // h3 answers a returned Error, or no route, as a thrown one. Thrown from here, they reach
+      // the app's error handling (`onError`, `silent`, `debug`) as they do without sess.
+      if (value instanceof Error || value === NOT_FOUND) throw value;
+      response = await toResponse(value, event, CONVERT);
+      const refused = unsendable.get(event);
+      if (refused !== undefined) throw refused;
     } catch (thrown) {
       // A failed regenerate, destroy or reload reaches here as the store's error.
       const error = asHttpError(thrown);
-      const status = HTTPError.isError(error) ? error.status : 500;
-      applyEffects(event.res.errHeaders, await commit(core, manager.name, status, event.res.errHeaders));
+      applyEffects(event.res.errHeaders, await commit(core, manager.name, statusOf(error), event.res.errHeaders));
       throw error;
     }
     return withEffects(response, await commit(core, manager.name, response.status, response.headers));

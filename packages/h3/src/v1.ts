@@ -81,15 +81,26 @@ function toH3Error(error: unknown): Error {
 
 /**
  * Once h3 has finished the handler it can't answer with an error any more, so a commit failure
- * is answered here, in h3 v1's JSON error shape, with every header the handler set dropped.
+ * is answered here, in h3 v1's JSON error shape, with every header the handler set dropped. Any
+ * other error (held output that a wrapper of the response's methods refused when replayed) is
+ * logged, as h3 logs errors it didn't expect, since no app hook can see it now, and answers 500,
+ * or ends the connection if the headers already went out.
  */
 function answerFailure(res: ServerResponse, error: unknown, end: () => void): void {
-  const { statusCode = 500, statusMessage = 'Internal Server Error' } = toH3Error(error) as { statusCode?: number; statusMessage?: string };
+  const storeDown = error instanceof SessError;
+  if (!storeDown) console.error('[@sess/h3/v1]', 'held output failed after the handler returned:', error);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const [statusCode, statusMessage, message] = storeDown
+    ? [error.statusHint, 'Service Unavailable', 'Session store unavailable']
+    : [500, 'Internal Server Error', 'Internal Server Error'];
   for (const name of res.getHeaderNames()) res.removeHeader(name);
   res.statusCode = statusCode;
   res.statusMessage = statusMessage;
   res.setHeader('content-type', 'application/json');
-  res.write(JSON.stringify({ statusCode, statusMessage, message: 'Session store unavailable' }));
+  res.write(JSON.stringify({ statusCode, statusMessage, message }));
   end();
 }
 
@@ -113,10 +124,10 @@ function answerFailure(res: ServerResponse, error: unknown, end: () => void): vo
  * ```
  */
 export function session(options: SessionOptions<H3V1Event>): SessionHandler {
+  const configured = configure(options, 'session() of @sess/h3/v1');
   // h3 v1 runs middleware one after another, not nested, so no async context can span the handler.
-  if (options.asyncContext === true) throw new SessConfigError('asyncContext needs h3 v2 (@sess/h3); h3 v1 runs handlers outside the middleware');
-  const configured = configure(options);
-  const { manager, proxy } = configured;
+  if (configured.asyncContext) throw new SessConfigError('asyncContext needs h3 v2 (@sess/h3); h3 v1 runs handlers outside the middleware');
+  const { manager, proxy, readOnly } = configured;
 
   const handoff = async (event: H3V1Event): Promise<void> => {
     const { req, res } = event.node;
@@ -133,7 +144,7 @@ export function session(options: SessionOptions<H3V1Event>): SessionHandler {
     // Mounted twice: the first one owns the session.
     if (event.context.session !== undefined) return;
     const { req, res } = event.node;
-    const core = manager.begin({ cookieHeader: req.headers.cookie, secure: isSecure(req, proxy), readOnly: options.readOnly?.(event) ?? false });
+    const core = manager.begin({ cookieHeader: req.headers.cookie, secure: isSecure(req, proxy), readOnly: readOnly?.(event) ?? false });
     // Lazy (design §2.2): the record is read by the first `useSession`.
     event.context.session = sessionView(core) as H3Session;
     commitBeforeHeaders(

@@ -1,0 +1,384 @@
+/**
+ * What an app can get wrong, on both majors: options refused at construction with advice, and
+ * handler output that Node or h3 refuses answered as it is without sess (same status, same
+ * error in the app's `onError`), never a crash or a request left hanging.
+ */
+import { H3, toNodeHandler } from 'h3';
+import type { H3Event } from 'h3';
+import { createApp, eventHandler, toNodeListener } from 'h3v1';
+import type { App as AppV1, H3Event as H3EventV1 } from 'h3v1';
+import type { ServerResponse } from 'node:http';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SessConfigError, cookieSessions } from '@sess/core';
+import { listen } from '@sess/adapter-test';
+import type { Served } from '@sess/adapter-test';
+import { memoryStore, session, useSession } from '../src/index.js';
+import * as v1 from '../src/v1.js';
+import { captureFrameworkLogs, describeError } from './logs.js';
+
+declare module '../src/index.js' {
+  interface SessionData {
+    n?: number;
+  }
+}
+declare module '../src/v1.js' {
+  interface SessionData {
+    n?: number;
+  }
+}
+
+const SECRET = 'h3-adapter-test-secret-of-at-least-32-bytes!';
+const servers: Served[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+const entries = [
+  ['@sess/h3', (options?: unknown) => session(options as never)],
+  ['@sess/h3/v1', (options?: unknown) => v1.session(options as never)],
+] as const;
+
+describe.each(entries)('options of %s, checked once at construction', (_, make) => {
+  const refuses = (options: unknown, message: RegExp) => {
+    expect(() => make(options)).toThrow(SessConfigError);
+    expect(() => make(options)).toThrow(message);
+  };
+
+  it('refuses a missing or non-object options argument with SessConfigError, not a TypeError', () => {
+    refuses(undefined, /needs an options object, got undefined/);
+    refuses(null, /needs an options object, got null/);
+    refuses(SECRET, /needs an options object, got string/);
+  });
+
+  it('refuses an unknown option, suggesting the close one or listing the known ones', () => {
+    refuses({ secret: SECRET, rolinng: true }, /unknown option "rolinng": did you mean "rolling"\?/);
+    refuses({ secret: SECRET, MaxAge: 60 }, /unknown option "MaxAge": did you mean "maxAge"\?/);
+    refuses({ secret: SECRET, zzzzzzzzzz: 1 }, /unknown option "zzzzzzzzzz": known options: secret, store, name, maxAge, .*asyncContext/);
+  });
+
+  it("names the sess equivalent of each option of h3's useSession that sess does not take", () => {
+    refuses({ password: SECRET }, /unknown option "password": sess calls it "secret"/);
+    refuses({ secret: SECRET, idleTimeout: 60 }, /"idleTimeout": .*"idleTimeoutMs", in milliseconds/);
+    refuses({ secret: SECRET, sessionHeader: 'x-session' }, /"sessionHeader": .*cookie only/);
+    refuses({ secret: SECRET, seal: {} }, /"seal": .*signed id.*cookieSessions/);
+    refuses({ secret: SECRET, legacySealFallback: false }, /"legacySealFallback": .*sealed/);
+    refuses({ secret: SECRET, crypto: globalThis.crypto }, /"crypto": .*node:crypto/);
+    refuses({ secret: SECRET, genid: () => 'x' }, /"genid": sess calls it "generateId"/);
+    refuses({ secret: SECRET, maxAgeMs: 60_000 }, /"maxAgeMs": .*"maxAge" in seconds/);
+    refuses({ secret: SECRET, trustProxy: true }, /"trustProxy": .*"proxy: true"/);
+  });
+
+  it('checks the cookie options: an object, known keys (with hints), and their words', () => {
+    refuses({ secret: SECRET, cookie: false }, /cookie must be an object of cookie attributes.*got false/);
+    refuses({ secret: SECRET, cookie: { httpOnyl: true } }, /cookie: unknown option "httpOnyl": did you mean "httpOnly"\?/);
+    refuses({ secret: SECRET, cookie: { maxAge: 60 } }, /cookie: unknown option "maxAge": .*top-level "maxAge"/);
+    refuses({ secret: SECRET, cookie: { expires: new Date() } }, /cookie: unknown option "expires": .*top-level "maxAge"/);
+    refuses({ secret: SECRET, cookie: { encode: String } }, /cookie: unknown option "encode": /);
+    refuses({ secret: SECRET, cookie: { chunkMaxLength: 4000 } }, /cookie: unknown option "chunkMaxLength": .*never chunked/);
+    refuses({ secret: SECRET, cookie: { sameSite: 'Lax' } }, /cookie.sameSite must be one of "lax", "strict", "none", got "Lax"/);
+    refuses({ secret: SECRET, cookie: { sameSite: true } }, /cookie.sameSite must be one of/);
+    refuses({ secret: SECRET, cookie: { priority: 'urgent' } }, /cookie.priority must be one of "low", "medium", "high"/);
+    refuses({ secret: SECRET, cookie: { secure: 'yes' } }, /cookie.secure must be one of true, false, "auto"/);
+    refuses({ secret: SECRET, cookie: { httpOnly: 'false' } }, /cookie.httpOnly must be one of true, false/);
+    refuses({ secret: SECRET, cookie: { partitioned: 1 } }, /cookie.partitioned must be one of true, false/);
+  });
+
+  it('checks flags and callbacks', () => {
+    for (const flag of ['proxy', 'asyncContext', 'rolling', 'saveOnServerError']) {
+      refuses({ secret: SECRET, [flag]: 'true' }, new RegExp(`${flag} must be one of true, false, got "true"`));
+    }
+    for (const callback of ['readOnly', 'clock', 'generateId', 'onEvent', 'migrate']) {
+      refuses({ secret: SECRET, [callback]: true }, new RegExp(`${callback} must be a function, got true`));
+    }
+  });
+
+  it("refuses a maxAge that isn't whole seconds in range or 'session'", () => {
+    for (const maxAge of ['1d', 0, 0.5, -60, Number.NaN, 401 * 86_400]) refuses({ secret: SECRET, maxAge }, /maxAge must be a number of seconds from 1 to 34560000 \(400 days\) or 'session'/);
+  });
+
+  it('refuses a store written for another library (unstorage, koa-session), naming the sess stores', () => {
+    // The shapes those libraries expect: unstorage's storage and a koa-session external store.
+    const unstorage = { hasItem() {}, getItem() {}, setItem() {}, removeItem() {}, getKeys() {}, clear() {}, dispose() {}, get() {}, set() {}, has() {}, del() {}, keys() {} };
+    const koaSession = { get(_key: string, _maxAge: number) {}, set(_key: string, _session: object, _maxAge: number) {}, destroy(_key: string) {} };
+    for (const store of [unstorage, koaSession]) refuses({ secret: SECRET, store }, /store is not a sess store \(missing or wrong: name, capabilities.*memoryStore\(\).*redisStore\(\)/);
+    refuses({ secret: SECRET, store: null }, /store must be a sess store object, got null.*memoryStore\(\)/);
+  });
+
+  it('takes every option it documents', () => {
+    const all = {
+      secret: [SECRET],
+      store: memoryStore(),
+      name: '__Host-sid',
+      maxAge: 'session',
+      proxy: true,
+      readOnly: () => false,
+      asyncContext: undefined,
+      idleTimeoutMs: 60_000,
+      absoluteTimeoutMs: 3_600_000,
+      touchAfterMs: 1_000,
+      regenerateGraceMs: 1_000,
+      saveOnServerError: false,
+      storeTimeoutMs: 1_000,
+      clock: Date.now,
+      rolling: true,
+      generateId: () => 'a'.repeat(32),
+      cookie: { httpOnly: true, secure: true, sameSite: 'none', path: '/', partitioned: true, priority: 'high' },
+      onEvent: () => {},
+      migrate: (data: object) => data,
+      schema: undefined,
+    };
+    expect(() => make(all)).not.toThrow();
+    expect(() => make({ secret: SECRET, store: cookieSessions({ secret: SECRET }) })).not.toThrow();
+  });
+});
+
+describe('options are read once', () => {
+  it('changing the options object after construction changes nothing (h3 v2)', async () => {
+    const options: { secret: string; readOnly?: unknown; asyncContext?: unknown } = { secret: SECRET, readOnly: () => false };
+    const app = new H3({ silent: true });
+    app.use(session(options as never));
+    app.all('/**', async (event) => {
+      (await useSession(event)).data.n = 1;
+      return 'ok';
+    });
+    options.readOnly = 'not a function';
+    options.asyncContext = true;
+    const served = await listen(toNodeHandler(app));
+    servers.push(served);
+    const reply = await fetch(served.url);
+    expect([reply.status, await reply.text()]).toEqual([200, 'ok']);
+  });
+
+  it('changing the options object after construction changes nothing (h3 v1)', async () => {
+    const options: { secret: string; readOnly?: unknown } = { secret: SECRET, readOnly: () => false };
+    const app = createApp();
+    app.use(v1.session(options as never));
+    app.use(
+      eventHandler(async (event) => {
+        (await v1.useSession(event)).data.n = 1;
+        return 'ok';
+      }),
+    );
+    options.readOnly = 'not a function';
+    const served = await listen(toNodeListener(app));
+    servers.push(served);
+    const capture = captureFrameworkLogs();
+    const reply = await fetch(served.url);
+    expect([reply.status, await reply.text(), capture.stop()]).toEqual([200, 'ok', []]);
+  });
+});
+
+/** A request that can't hang the test: `status: 0` with the failure's name when no answer comes. */
+async function hit(url: string): Promise<{ status: number; body: string }> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(3_000) });
+    return { status: response.status, body: await response.text() };
+  } catch (error) {
+    return { status: 0, body: (error as Error).name };
+  }
+}
+
+/** Every unhandled rejection or uncaught exception while a test runs: there must be none. */
+const crashes: unknown[] = [];
+const crashed = (error: unknown) => void crashes.push(error);
+
+/** One app with the session in use and one without: what each answered, what reached `onError`, what h3 logged. */
+interface Outcome {
+  readonly reply: { status: number; body: string };
+  readonly onError: string[];
+  readonly logged: string[];
+}
+
+describe('handler output that Node or h3 refuses', () => {
+  beforeEach(() => {
+    process.on('unhandledRejection', crashed);
+    process.on('uncaughtException', crashed);
+  });
+  afterEach(async () => {
+    // A rejection from work the response left behind surfaces a little later.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    process.off('unhandledRejection', crashed);
+    process.off('uncaughtException', crashed);
+    expect(crashes.splice(0).map(describeError)).toEqual([]);
+  });
+
+  async function outcomeV1(withSession: boolean, handler: (res: ServerResponse, event: H3EventV1) => unknown): Promise<Outcome> {
+    const onError: string[] = [];
+    const app: AppV1 = createApp({ onError: (error) => void onError.push(describeError(error)) });
+    if (withSession) app.use(v1.session({ secret: SECRET }));
+    app.use(
+      eventHandler(async (event) => {
+        if (withSession) (await v1.useSession(event)).data.n = 1;
+        return handler(event.node.res, event);
+      }),
+    );
+    const served = await listen(toNodeListener(app));
+    servers.push(served);
+    const capture = captureFrameworkLogs();
+    const reply = await hit(served.url);
+    return { reply, onError, logged: capture.stop().map(({ tag, error }) => `${tag} ${describeError(error)}`) };
+  }
+
+  const v1Cases: Array<[string, string, (res: ServerResponse) => unknown]> = [
+    ['writeHead() with a status Node refuses', 'ERR_HTTP_INVALID_STATUS_CODE', (res) => res.writeHead(1000).end('never')],
+    [
+      'writeHead() with a header value Node refuses (a non-Latin-1 filename)',
+      'ERR_INVALID_CHAR',
+      (res) => res.writeHead(200, { 'content-disposition': 'attachment; filename="report-€.txt"' }).end('never'),
+    ],
+    ['end() with a chunk Node refuses', 'ERR_INVALID_ARG_TYPE', (res) => res.end(42 as never)],
+    [
+      'end() after a status Node refuses',
+      'ERR_HTTP_INVALID_STATUS_CODE',
+      (res) => {
+        res.statusCode = 1000;
+        res.end('never');
+      },
+    ],
+    ['setHeader() with a value Node refuses', 'ERR_INVALID_CHAR', (res) => res.setHeader('content-disposition', 'attachment; filename="€.txt"')],
+  ];
+
+  it.each(v1Cases)('h3 v1, Node response: %s answers as without sess', async (_, code, handler) => {
+    const without = await outcomeV1(false, handler);
+    const withSession = await outcomeV1(true, handler);
+    expect(without).toEqual({ reply: { status: 500, body: expect.stringContaining('"statusCode": 500') }, onError: [code], logged: [`[h3] ${code}`] });
+    expect(withSession).toEqual(without);
+  });
+
+  it('h3 v1: direct Node output that Node accepts is replayed unchanged after the commit, each callback called once', async () => {
+    let callbacks = 0;
+    const app = createApp();
+    app.use(v1.session({ secret: SECRET }));
+    app.use(
+      eventHandler(async (event) => {
+        (await v1.useSession(event)).data.n = 1;
+        const { res } = event.node;
+        res.writeHead(201, 'Made', { 'content-type': 'text/plain', 'x-direct': ['a', 'b'] });
+        res.write('one,', () => void callbacks++);
+        res.write(Buffer.from('two,'), 'utf8', () => void callbacks++);
+        res.end('three', () => void callbacks++);
+      }),
+    );
+    const served = await listen(toNodeListener(app));
+    servers.push(served);
+    const reply = await fetch(served.url, { signal: AbortSignal.timeout(3_000) });
+    expect([reply.status, reply.statusText, reply.headers.get('x-direct'), await reply.text()]).toEqual([201, 'Made', 'a, b', 'one,two,three']);
+    expect(reply.headers.getSetCookie()).toEqual([expect.stringMatching(/^sid=/)]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(callbacks).toBe(3);
+  });
+
+  it('h3 v1: output a wrapped Node method refuses only once replayed answers 500, or ends the connection once headers went out', async () => {
+    // Another library's wrapper, installed before sess, that throws when the held call finally runs.
+    const wrapper = eventHandler((event) => {
+      const { res } = event.node;
+      const { end, write } = res;
+      res.end = function refusing(this: ServerResponse, ...args: unknown[]) {
+        if (args[0] === 'refused') throw new Error('wrapper refused end');
+        return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
+      } as ServerResponse['end'];
+      res.write = function refusing(this: ServerResponse, ...args: unknown[]) {
+        if (args[0] === 'refused') throw new Error('wrapper refused write');
+        return (write as (...a: unknown[]) => boolean).apply(this, args);
+      } as ServerResponse['write'];
+    });
+    const app = createApp();
+    app.use(wrapper);
+    app.use(v1.session({ secret: SECRET }));
+    app.use(
+      eventHandler(async (event) => {
+        (await v1.useSession(event)).data.n = 1;
+        const { res } = event.node;
+        if (event.path === '/end') res.end('refused');
+        else {
+          res.write('sent');
+          res.write('refused');
+          res.end();
+        }
+      }),
+    );
+    const served = await listen(toNodeListener(app));
+    servers.push(served);
+    const capture = captureFrameworkLogs();
+    const ended = await hit(`${served.url}/end`);
+    const streamed = await hit(`${served.url}/write`);
+    expect(ended).toEqual({ status: 500, body: JSON.stringify({ statusCode: 500, statusMessage: 'Internal Server Error', message: 'Internal Server Error' }) });
+    expect(streamed.status).toBe(0);
+    expect(capture.stop().map(({ tag, error }) => `${tag} ${describeError(error)}`)).toEqual(['[@sess/h3/v1] wrapper refused end', '[@sess/h3/v1] wrapper refused write']);
+  });
+
+  async function outcomeV2(withSession: boolean, handler: (event: H3Event) => unknown): Promise<Outcome> {
+    const onError: string[] = [];
+    const app = new H3({ silent: true, onError: (error) => void onError.push(describeError(error)) });
+    if (withSession) app.use(session({ secret: SECRET }));
+    app.all('/route/**', async (event) => {
+      if (withSession) (await useSession(event)).data.n = 1;
+      return handler(event);
+    });
+    const served = await listen(toNodeHandler(app));
+    servers.push(served);
+    const capture = captureFrameworkLogs();
+    const reply = await hit(`${served.url}/route/`);
+    return { reply, onError, logged: capture.stop().map(({ tag, error }) => `${tag} ${describeError(error)}`) };
+  }
+
+  const nodeRes = (event: H3Event) => event.runtime?.node?.res as ServerResponse;
+  const v2Cases: Array<[string, number, string[], (event: H3Event) => unknown]> = [
+    ['Node response: writeHead() with a status Node refuses', 500, ['ERR_HTTP_INVALID_STATUS_CODE'], (event) => nodeRes(event).writeHead(1000)],
+    [
+      'Node response: setHeader() with a value Node refuses',
+      500,
+      ['ERR_INVALID_CHAR'],
+      (event) => nodeRes(event).setHeader('content-disposition', 'attachment; filename="€.txt"'),
+    ],
+    ['a returned Error', 500, ['returned, not thrown'], () => new Error('returned, not thrown')],
+    ['a returned value h3 cannot serialize', 500, ['Do not know how to serialize a BigInt'], () => ({ n: 1n })],
+    ['a thrown error carrying a status', 409, ['conflict'], () => Promise.reject(Object.assign(new Error('conflict'), { statusCode: 409 }))],
+  ];
+
+  it.each(v2Cases)('h3 v2: %s answers as without sess and reaches onError', async (_, status, errors, handler) => {
+    const without = await outcomeV2(false, handler);
+    const withSession = await outcomeV2(true, handler);
+    expect(without).toMatchObject({ reply: { status }, onError: errors, logged: [] });
+    expect(withSession).toEqual(without);
+  });
+
+  it('h3 v2: a thrown error carrying a 4xx status commits as that status, so the session is saved', async () => {
+    const app = new H3({ silent: true });
+    app.use(session({ secret: SECRET }));
+    app.all('/**', async (event) => {
+      (await useSession(event)).data.n = 1;
+      throw Object.assign(new Error('conflict'), { statusCode: 409 });
+    });
+    const served = await listen(toNodeHandler(app));
+    servers.push(served);
+    const reply = await fetch(served.url);
+    expect(reply.status).toBe(409);
+    expect(reply.headers.getSetCookie()).toEqual([expect.stringMatching(/^sid=/)]);
+  });
+
+  it('h3 v2: a header value Headers accept but Node refuses fails in srvx as without sess', async () => {
+    const handler = (event: H3Event) => {
+      event.res.headers.set('x-control', 'a\u0001b');
+      return 'never';
+    };
+    const without = await outcomeV2(false, handler);
+    const withSession = await outcomeV2(true, handler);
+    expect(without).toEqual({ reply: { status: 500, body: '' }, onError: [], logged: ['[srvx] Failed to send response: ERR_INVALID_CHAR'] });
+    expect(withSession).toEqual(without);
+  });
+
+  it('h3 v2: no matching route reaches onError as a 404, as without sess', async () => {
+    const outcome = async (withSession: boolean) => {
+      const onError: string[] = [];
+      const app = new H3({ silent: true, onError: (error) => void onError.push(String(error.status)) });
+      if (withSession) app.use(session({ secret: SECRET }));
+      app.get('/here', () => 'here');
+      const served = await listen(toNodeHandler(app));
+      servers.push(served);
+      return { status: (await hit(`${served.url}/elsewhere`)).status, onError };
+    };
+    expect(await outcome(true)).toEqual(await outcome(false));
+    expect(await outcome(true)).toEqual({ status: 404, onError: ['404'] });
+  });
+});
