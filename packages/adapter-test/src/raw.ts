@@ -22,19 +22,20 @@ export function rawCookiesNamed(reply: RawReply, name: string): string[] {
 }
 
 /**
- * Sends `GET path` with `cookie` as the Cookie header's bytes (latin1: each char one byte) and
+ * Sends `GET path` (or `options.method`) with `cookie` as the Cookie header's bytes (latin1: each char one byte) and
  * `Connection: close`; resolves with the answer once the server closes, or rejects after
  * `deadlineMs` (a hang is a failure, not a wait).
  */
-export function rawRequest(url: string, path: string, cookie: string | undefined, deadlineMs = 5_000): Promise<RawReply> {
+export function rawRequest(url: string, path: string, cookie: string | undefined, options: { method?: string; deadlineMs?: number } = {}): Promise<RawReply> {
+  const { method = 'GET', deadlineMs = 5_000 } = options;
   const { hostname, port } = new URL(url);
-  const head = `GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n${cookie === undefined ? '' : `Cookie: ${cookie}\r\n`}Connection: close\r\n\r\n`;
+  const head = `${method} ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n${cookie === undefined ? '' : `Cookie: ${cookie}\r\n`}Connection: close\r\n\r\n`;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const socket = connect(Number(port), hostname);
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no answer to GET ${path} within ${deadlineMs} ms`));
+      reject(new Error(`no answer to ${method} ${path} within ${deadlineMs} ms`));
     }, deadlineMs);
     // The server may answer 431 and close while a large header is still being written: the
     // write then fails (EPIPE/ECONNRESET), and what was read so far is the answer.

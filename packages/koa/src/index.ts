@@ -9,14 +9,16 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Context, Middleware, Next } from 'koa';
-import { SessConfigError, SessError, SessUsageError, createSessionContext, createSessionManager } from '@sess/core';
-import type { Session as CoreSession, SessionEvent, SessionManagerOptions, SocketSession, StandardSchemaV1, Store } from '@sess/core';
-import { memoryStore } from '@sess/store-memory';
-import { applyEffects, cookieLines, setCookieNames } from './apply.js';
+import { SessError, SessUsageError, createSessionContext, createSessionManager } from '@sess/core';
+import type { Session as CoreSession, SocketSession } from '@sess/core';
+import { applyEffects, cookieLines, holdOutput, setCookieNames } from './apply.js';
+import { DEFAULT_MAX_AGE_MS, checkOptions, managerOptions } from './options.js';
+import type { SessionOptions } from './options.js';
 import { replaceData, sessionView } from './view.js';
 import type { KoaSession } from './view.js';
 
 export type { KoaSession, SessionData, SessionMethods } from './view.js';
+export type { SessionOptions } from './options.js';
 export type { SessionEvent, SocketOutcome, SocketSession, Store } from '@sess/core';
 export { memoryStore } from '@sess/store-memory';
 
@@ -30,7 +32,7 @@ declare module 'koa' {
   }
 }
 
-const context = createSessionContext<KoaSession>('@sess/koa');
+const context = createSessionContext<RequestState>('@sess/koa');
 
 /**
  * The current request's `ctx.session`, from any function the request calls, without passing
@@ -39,126 +41,31 @@ const context = createSessionContext<KoaSession>('@sess/koa');
  * @throws SessUsageError outside such a request.
  */
 export function getSession(): KoaSession {
-  return context.get();
+  const state = context.get();
+  state.used = true;
+  return state.view;
 }
 
-export interface SessionOptions {
-  /** One secret or several (the first signs, all verify); each at least 32 bytes. */
-  secret: string | readonly string[];
-  /** Where sessions live. Default `memoryStore()` (one process, lost on restart). */
-  store?: Store;
-  /** Cookie name (koa-session's option). Default `'sid'`. */
-  key?: string;
-  /** Cookie name, as the other sess adapters call it. Give `key` or `name`, not both. */
-  name?: string;
-  /** Lifetime in ms, or `'session'` for a cookie that ends with the browser. Default 24 hours. */
-  maxAge?: number | 'session';
-  /** Re-send the cookie and extend the session on every request that uses it. Default `false`. */
-  rolling?: boolean;
-  /** koa-session's `renew`: re-send and extend only once less than half the lifetime is left. */
-  renew?: boolean;
-  /** Accepted as `true` only: sess cookies are always signed (HMAC-SHA256 with `secret`). */
-  signed?: boolean;
-  /** Default `true`. */
-  httpOnly?: boolean;
-  /** Default `'auto'`: Secure exactly when `ctx.secure` (Koa's `app.proxy` decides about proxies). */
-  secure?: boolean | 'auto';
-  /** Default `'lax'`. `true` means `'strict'`, `false` means `'lax'`. */
-  sameSite?: boolean | 'lax' | 'strict' | 'none';
-  /** Default `'/'`. */
-  path?: string;
-  domain?: string;
-  partitioned?: boolean;
-  priority?: 'low' | 'medium' | 'high';
-  /** Makes new ids (22-128 characters of A-Z a-z 0-9 _ -). Called without `ctx`. */
-  genid?: () => string;
-  /** End a session after this many ms without a request that uses it. */
-  idleTimeoutMs?: number;
-  /** End a session this many ms after it was created, however active. */
-  absoluteTimeoutMs?: number;
-  /** With `rolling` or an idle timeout, touch the store at most this often (ms). Default 0. */
-  touchAfterMs?: number;
-  /** After `regenerate()`, the old id answers reads for this many ms (in-flight requests). Default 0. */
-  regenerateGraceMs?: number;
-  /** Save even when the response is >= 500. Default `false`. */
-  saveOnServerError?: boolean;
-  /** Give up on a store call after this many ms (then 503). Default 5000. */
-  storeTimeoutMs?: number;
-  /** Epoch ms. Default `Date.now`; tests pass a fake clock. */
-  clock?: () => number;
-  /** Requests whose session is loaded but never written; changing it there throws `SessUsageError`. */
-  readOnly?: (ctx: Context) => boolean;
-  /** Makes `getSession()` work anywhere inside the request (AsyncLocalStorage). Default `false`. */
-  asyncContext?: boolean;
-  /** Told when a session is created, regenerated, destroyed, expired or invalid, or a store call fails (ids hashed). */
-  onEvent?: (event: SessionEvent) => void;
-  /** Upgrades stored data of an older shape on every load (make it idempotent). */
-  migrate?: (data: Record<string, unknown>) => Record<string, unknown>;
-  /** A synchronous Standard Schema (zod, valibot, ...) loaded data must pass, or the visitor gets a fresh session. */
-  schema?: StandardSchemaV1;
-}
-
-type Defined<T> = { [K in keyof T]?: Exclude<T[K], undefined> };
-
-function defined<T extends object>(value: T): Defined<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as Defined<T>;
-}
-
-function managerOptions(options: SessionOptions): SessionManagerOptions {
-  if (options.signed === false) {
-    throw new SessConfigError('signed: false is not supported: sess cookies always carry an HMAC of the id; remove the option');
-  }
-  if (options.key !== undefined && options.name !== undefined && options.key !== options.name) {
-    throw new SessConfigError(`key ${JSON.stringify(options.key)} and name ${JSON.stringify(options.name)} disagree: give one`);
-  }
-  const { maxAge } = options;
-  if (maxAge !== undefined && maxAge !== 'session' && typeof maxAge !== 'number') {
-    throw new SessConfigError(`maxAge must be a number of ms or 'session', got ${JSON.stringify(maxAge)}`);
-  }
-  const maxAgeMs = typeof maxAge === 'number' ? maxAge : undefined;
-  // renew is "rolling, but only in the second half of the lifetime": a touch due after half of it.
-  const renew = options.renew === true && options.rolling !== true;
-  const sameSite = options.sameSite === true ? 'strict' : options.sameSite === false || options.sameSite === undefined ? 'lax' : options.sameSite;
-  return {
-    ...defined({
-      name: options.key ?? options.name,
-      maxAgeMs,
-      generateId: options.genid,
-      idleTimeoutMs: options.idleTimeoutMs,
-      absoluteTimeoutMs: options.absoluteTimeoutMs,
-      touchAfterMs: renew ? (options.touchAfterMs ?? (maxAgeMs ?? 86_400_000) / 2) : options.touchAfterMs,
-      regenerateGraceMs: options.regenerateGraceMs,
-      saveOnServerError: options.saveOnServerError,
-      storeTimeoutMs: options.storeTimeoutMs,
-      clock: options.clock,
-      onEvent: options.onEvent,
-      migrate: options.migrate,
-      schema: options.schema,
-    }),
-    secret: options.secret,
-    store: options.store ?? memoryStore(),
-    rolling: options.rolling === true || renew,
-    expireAtBrowserClose: maxAge === 'session',
-    cookie: {
-      ...defined({ domain: options.domain, partitioned: options.partitioned, priority: options.priority }),
-      httpOnly: options.httpOnly ?? true,
-      secure: options.secure ?? 'auto',
-      sameSite,
-      path: options.path ?? '/',
-    },
-  };
-}
-
-/** A store failure becomes an HTTP error Koa's error handling understands (503 by default). */
 /** One request's session, kept on `ctx` under a symbol. */
 interface RequestState {
   readonly core: CoreSession;
   readonly view: KoaSession;
+  /** Pins the view's data for reads after the commit. */
+  readonly closeView: () => void;
+  /** The cookie's name. */
+  readonly name: string;
+  /** The app got hold of the session (`ctx.session`, `getSession()`) or replaced it. */
+  used: boolean;
   /** A destroy started by `ctx.session = null`; the commit waits for it. */
   destroying: Promise<void> | undefined;
+  /** The commit, once started (by the middleware, or by a raw response's first output). */
+  committed: Promise<void> | undefined;
+  /** With `ctx.respond = false`: commits before `ctx.res`'s headers leave (see `holdOutput`). */
+  settle: ((status: number) => Promise<void>) | undefined;
 }
 
 const STATE = Symbol('@sess/koa');
+const RESPOND = Symbol('@sess/koa respond');
 
 function stateOf(ctx: object): RequestState | undefined {
   return (ctx as Record<symbol, RequestState | undefined>)[STATE];
@@ -175,16 +82,22 @@ function requireState(ctx: object): RequestState {
  * (as koa-session does). Defining them on each `ctx` instead turns every context into a
  * dictionary-mode object, and all of Koa's own property reads slow down with it: measured at
  * ~25 us per request on Koa 3, more than the whole rest of the session.
+ *
+ * `ctx.respond` too: setting it to `false` is how an app says it will write to `ctx.res` itself,
+ * possibly before `await next()` returns, so that is when the response's output gets held.
  */
 function installAccessors(proto: object): void {
   if (Object.hasOwn(proto, 'session')) return;
   Object.defineProperties(proto, {
     session: {
       get(this: object) {
-        return requireState(this).view;
+        const state = requireState(this);
+        state.used = true;
+        return state.view;
       },
       set(this: object, value: unknown) {
         const state = requireState(this);
+        state.used = true;
         if (value === null) {
           state.destroying = state.core.destroy();
           state.destroying.catch(() => undefined);
@@ -202,14 +115,50 @@ function installAccessors(proto: object): void {
       enumerable: true,
     },
   });
+  if ('respond' in proto) return;
+  Object.defineProperty(proto, 'respond', {
+    get(this: Record<symbol, unknown>) {
+      return this[RESPOND];
+    },
+    set(this: Context & Record<symbol, unknown>, value: unknown) {
+      this[RESPOND] = value;
+      const state = stateOf(this);
+      if (value === false && state !== undefined) holdRawResponse(this, state);
+    },
+    configurable: true,
+  });
 }
 
+/** A store failure becomes an HTTP error Koa's error handling understands (503 by default). */
 function toKoaError(ctx: Context, error: unknown): never {
   if (error instanceof SessError) ctx.throw(error.statusHint, error);
   throw error;
 }
 
-async function commit(ctx: Context, core: CoreSession, destroying: Promise<void> | undefined, name: string, status: number): Promise<void> {
+/** Answers `error` as Koa would, for a commit that failed while `ctx.respond` was `false`. */
+function answerError(ctx: Context, error: unknown): void {
+  try {
+    toKoaError(ctx, error);
+  } catch (httpError) {
+    ctx.onerror(httpError as Error);
+  }
+}
+
+function holdRawResponse(ctx: Context, state: RequestState): void {
+  if (state.settle !== undefined || state.committed !== undefined || ctx.headerSent) return;
+  state.settle = holdOutput(
+    ctx.res,
+    (status) => commitOnce(ctx, state, status),
+    (error) => answerError(ctx, error),
+  );
+}
+
+function commitOnce(ctx: Context, state: RequestState, status: number): Promise<void> {
+  return (state.committed ??= commit(ctx, state, status));
+}
+
+async function commit(ctx: Context, state: RequestState, status: number): Promise<void> {
+  const { core, destroying } = state;
   // A destroy started by `ctx.session = null` must have succeeded before any 2xx goes out. If it
   // failed, the lifecycle has still ended the session, so the commit deletes the cookie.
   const failedDestroy =
@@ -219,9 +168,22 @@ async function commit(ctx: Context, core: CoreSession, destroying: Promise<void>
           () => undefined,
           (error: unknown) => ({ error }),
         );
+  if (state.used) state.closeView();
+  if (ctx.headerSent) {
+    // The app wrote to `ctx.res` without `ctx.respond = false`, and the headers left without the
+    // cookie: save nothing (as for a server error) rather than records no cookie names.
+    await core.commit({ status: 500 });
+    if (failedDestroy !== undefined) throw failedDestroy.error;
+    if (state.used) {
+      throw new SessUsageError(
+        'the response was written to ctx.res before the session was committed, so the session was not saved: set ctx.respond = false before writing to ctx.res',
+      );
+    }
+    return;
+  }
   const effects = await core.commit({
     status: failedDestroy === undefined ? status : 503,
-    cookieAlreadySet: setCookieNames(ctx).includes(name),
+    cookieAlreadySet: setCookieNames(ctx).includes(state.name),
     cacheControlSet: Boolean(ctx.res.getHeader('cache-control')),
   });
   if (failedDestroy !== undefined) {
@@ -229,31 +191,9 @@ async function commit(ctx: Context, core: CoreSession, destroying: Promise<void>
     const error = failedDestroy.error;
     ctx.throw(error instanceof SessError ? error.statusHint : 500, error as Error, { headers: { 'Set-Cookie': cookieLines(effects) } });
   }
-  // An app that wrote to `ctx.res` itself (`ctx.respond = false`) has sent its headers: the
-  // store is written, but Koa would throw on a header set now.
-  if (!ctx.headerSent) applyEffects(ctx, effects);
+  applyEffects(ctx, effects);
 }
 
-/**
- * The session middleware. Validates `options` once (throwing `SessConfigError` for a short
- * secret, `signed: false` or bad numbers), then per request: verifies the cookie, loads the
- * record it names (one store read, none without a valid cookie), exposes `ctx.session`, and
- * commits after `await next()`, before Koa writes the response. A failed store call is thrown
- * as an HTTP error with status 503 (`SessStoreError` with `status` set), so Koa answers 503.
- *
- * @example
- * ```ts
- * import Koa from 'koa';
- * import { session } from '@sess/koa';
- *
- * const app = new Koa();
- * app.use(session({ secret: process.env.SESSION_SECRET! }));
- * app.use((ctx) => {
- *   ctx.session.views = (ctx.session.views ?? 0) + 1;
- *   ctx.body = `views: ${ctx.session.views}`;
- * });
- * ```
- */
 /** `session(...)`: the middleware, plus what WebSocket apps need (see README, "WebSockets"). */
 export interface SessionMiddleware extends Middleware {
   /**
@@ -269,8 +209,31 @@ export interface SessionMiddleware extends Middleware {
   socket(req: IncomingMessage, secure?: boolean): SocketSession<KoaSession>;
 }
 
+/**
+ * The session middleware. Validates `options` once (throwing `SessConfigError` for an unknown
+ * or unsupported option, a short secret, a bad value or a store that is not a sess store), then
+ * per request: verifies the cookie, loads the record it names (one store read, none without a
+ * valid cookie), exposes `ctx.session`, and commits after `await next()`, before Koa writes the
+ * response (with `ctx.respond = false`, before the app's own output leaves). A failed store call
+ * is thrown as an HTTP error with status 503 (`SessStoreError` with `status` set), so Koa answers 503.
+ *
+ * @example
+ * ```ts
+ * import Koa from 'koa';
+ * import { session } from '@sess/koa';
+ *
+ * const app = new Koa();
+ * app.use(session({ secret: process.env.SESSION_SECRET! }));
+ * app.use((ctx) => {
+ *   ctx.session.views = (ctx.session.views ?? 0) + 1;
+ *   ctx.body = `views: ${ctx.session.views}`;
+ * });
+ * ```
+ */
 export function session(options: SessionOptions): SessionMiddleware {
+  checkOptions(options);
   const manager = createSessionManager(Object.freeze(managerOptions(options)));
+  const maxAge = options.maxAge ?? DEFAULT_MAX_AGE_MS;
 
   const handoff: Middleware = async (ctx) => {
     const effects = await manager.redeemHandoff(ctx.query.token).catch((error: unknown) => toKoaError(ctx, error));
@@ -280,7 +243,7 @@ export function session(options: SessionOptions): SessionMiddleware {
 
   const socket = (req: IncomingMessage, secure = (req.socket as Partial<TLSSocket>).encrypted === true): SocketSession<KoaSession> => {
     const core = manager.socket({ cookieHeader: req.headers.cookie, secure });
-    return { use: (work) => core.use((session) => work(sessionView(session))) };
+    return { use: (work) => core.use((session) => work(sessionView(session, maxAge).view)) };
   };
 
   async function sessionMiddleware(ctx: Context, next: Next): Promise<void> {
@@ -288,26 +251,29 @@ export function session(options: SessionOptions): SessionMiddleware {
     if (stateOf(ctx) !== undefined) return next();
     installAccessors(Object.getPrototypeOf(ctx) as object);
     const core = manager.begin({ cookieHeader: ctx.get('cookie') || undefined, secure: ctx.secure, readOnly: options.readOnly?.(ctx) ?? false });
-    const view = sessionView(core);
-    const state: RequestState = { core, view, destroying: undefined };
+    const { view, close } = sessionView(core, maxAge);
+    const state: RequestState = { core, view, closeView: close, name: manager.name, used: false, destroying: undefined, committed: undefined, settle: undefined };
     (ctx as unknown as Record<symbol, RequestState>)[STATE] = state;
+    // An earlier middleware may have bypassed Koa already.
+    if (ctx.respond === false) holdRawResponse(ctx, state);
 
     try {
       await core.load();
     } catch (error) {
       toKoaError(ctx, error);
     }
+    const finish = (status: number) => state.settle?.(status) ?? commitOnce(ctx, state, status);
     try {
-      await (options.asyncContext === true ? context.run(view, next) : next());
+      await (options.asyncContext === true ? context.run(state, next) : next());
     } catch (error) {
       // Koa answers a thrown error itself and drops every header set so far, so the session is
       // committed as the server error it becomes: nothing saved, no cookie to lose.
-      await commit(ctx, core, state.destroying, manager.name, 500).catch(() => undefined);
+      await finish(500).catch(() => undefined);
       // A failed regenerate, destroy or reload reaches here as the store's error.
       toKoaError(ctx, error);
     }
     try {
-      await commit(ctx, core, state.destroying, manager.name, ctx.status);
+      await finish(ctx.status);
     } catch (error) {
       toKoaError(ctx, error);
     }

@@ -4,6 +4,8 @@
  * session, so every read and write reaches the lifecycle; stored keys that collide with a
  * method name never shadow it, and `__proto__` stays data.
  */
+import { inspect } from 'node:util';
+import { SessUsageError } from '@sess/core';
 import type { Session as CoreSession } from '@sess/core';
 
 /** Declare your session's shape by merging into this interface (see README). */
@@ -14,8 +16,9 @@ export interface SessionMethods {
   /** The session id, once the session has one. */
   readonly id: string | undefined;
   /**
-   * Remaining life in ms (koa-session's `maxAge`). Assign ms to change this session's lifetime,
-   * or `'session'` for a cookie that ends with the browser.
+   * Remaining life in ms (koa-session's `maxAge`), or the configured `maxAge` while the session
+   * has no id. Assign ms to change this session's lifetime, `'session'` for a cookie that ends
+   * with the browser, or `undefined` for the configured lifetime.
    */
   maxAge: number | 'session' | undefined;
   /** New id, data kept unless `keepData: false`; the old record dies at commit (fixation defence). */
@@ -37,13 +40,61 @@ export interface SessionMethods {
   flash(kind: string, message: unknown): void;
   /** The flash messages of `kind` (or all), removed as they are read. */
   takeFlash(kind?: string): unknown[];
-  /** The data as a plain object. */
+  /** A plain copy of the data; after the commit, the data as committed. */
   toJSON(): Partial<SessionData>;
 }
 
 export type KoaSession = SessionMethods & Partial<SessionData>;
 
-export function sessionView(core: CoreSession): KoaSession {
+/** A view, and the switch that pins its data once the session is committed. */
+export interface SessionView {
+  readonly view: KoaSession;
+  /**
+   * Copies the data for reads after the commit, when the core refuses them: Koa serializes
+   * `ctx.body = ctx.session` after the middleware committed, and logging may run later still.
+   */
+  close(): void;
+}
+
+const MAX_AGE_MS = { min: 1_000, max: 400 * 86_400_000 } as const;
+
+/** A lifetime the cookie can carry: what `maxAge` accepts as an option and on the view. */
+export function isMaxAge(value: unknown): value is number | 'session' {
+  return value === 'session' || (typeof value === 'number' && value >= MAX_AGE_MS.min && value <= MAX_AGE_MS.max);
+}
+
+export const MAX_AGE_RULE = `a number of ms from ${MAX_AGE_MS.min} to ${MAX_AGE_MS.max} (400 days), or 'session'`;
+
+/** `setExpiry`'s argument for a `maxAge` the app assigns; `undefined` (or `null`) is the configured lifetime. */
+function expiryOf(maxAge: unknown): number | null {
+  if (maxAge === null || maxAge === undefined) return null;
+  if (!isMaxAge(maxAge)) throw new SessUsageError(`ctx.session.maxAge must be ${MAX_AGE_RULE}, got ${String(maxAge)}`);
+  // koa-session's `maxAge = 'session'` is a cookie that ends with the browser.
+  return maxAge === 'session' ? 0 : maxAge / 1000;
+}
+
+/**
+ * What each view's Proxy wraps. util.inspect looks past a Proxy at its target, so the hook that
+ * makes `console.log(ctx.session)` show the data lives here, and `String(ctx.session)` finds a
+ * primitive here instead of throwing on a session with no `toString`.
+ */
+const targetPrototype: object = Object.create(null, {
+  [inspect.custom]: {
+    value(this: KoaSession) {
+      return this.toJSON();
+    },
+  },
+  [Symbol.toPrimitive]: { value: () => '[object Object]' },
+});
+
+/** @param defaultMaxAge - the configured `maxAge`, which a session without an id reports. */
+export function sessionView(core: CoreSession, defaultMaxAge: number | 'session'): SessionView {
+  // Set by `close()`: the data as committed (no prototype), read without asking the core, which would refuse.
+  let final: Record<string, unknown> | undefined;
+  const read = (key: string): unknown => (final === undefined ? core.get(key) : final[key]);
+  const has = (key: string): boolean => (final === undefined ? core.has(key) : Object.hasOwn(final, key));
+  const keys = (): string[] => (final === undefined ? core.keys() : Object.keys(final));
+
   const methods = {
     regenerate: (options: { keepData?: boolean } = {}) => core.regenerate(options),
     destroy: () => core.destroy(),
@@ -56,23 +107,22 @@ export function sessionView(core: CoreSession): KoaSession {
     deleteTestCookie: () => core.deleteTestCookie(),
     flash: (kind: string, message: unknown) => core.flash(kind, message),
     takeFlash: (kind?: string) => core.takeFlash(kind),
-    toJSON: () => Object.fromEntries(core.keys().map((key) => [key, core.get(key)])),
+    toJSON: () => Object.fromEntries(keys().map((key) => [key, read(key)])),
   } satisfies Omit<SessionMethods, 'id' | 'maxAge'>;
 
   const reserved = (key: string) => key === 'id' || key === 'maxAge' || Object.hasOwn(methods, key);
 
-  return new Proxy(Object.create(null) as KoaSession, {
-    get(_, key) {
-      if (typeof key === 'symbol') return undefined;
+  const view = new Proxy(Object.create(targetPrototype) as KoaSession, {
+    get(target, key) {
+      if (typeof key === 'symbol') return Reflect.get(target, key);
       if (key === 'id') return core.id;
-      if (key === 'maxAge') return core.maxAgeMs;
+      if (key === 'maxAge') return core.maxAgeMs ?? defaultMaxAge;
       if (Object.hasOwn(methods, key)) return methods[key as keyof typeof methods];
-      return core.get(key);
+      return read(key);
     },
     set(_, key, value) {
       if (typeof key === 'symbol') return false;
-      // koa-session's `maxAge = 'session'` is a cookie that ends with the browser.
-      if (key === 'maxAge') core.setExpiry(value === 'session' ? 0 : (value as number) / 1000);
+      if (key === 'maxAge') core.setExpiry(expiryOf(value));
       else if (reserved(key)) return false;
       else core.set(key, value);
       return true;
@@ -82,17 +132,41 @@ export function sessionView(core: CoreSession): KoaSession {
       core.delete(key);
       return true;
     },
-    has: (_, key) => typeof key === 'string' && (reserved(key) || core.has(key)),
-    ownKeys: () => core.keys(),
+    has: (_, key) => typeof key === 'string' && (reserved(key) || has(key)),
+    ownKeys: () => keys(),
     getOwnPropertyDescriptor(_, key) {
-      if (typeof key === 'symbol' || !core.has(key)) return undefined;
-      return { value: core.get(key), writable: true, enumerable: true, configurable: true };
+      if (typeof key === 'symbol' || !has(key)) return undefined;
+      return { value: read(key), writable: true, enumerable: true, configurable: true };
     },
   });
+
+  return {
+    view,
+    close() {
+      if (final !== undefined) return;
+      const data = Object.create(null) as Record<string, unknown>;
+      // A commit that finds an operation still running (an un-awaited reload) has nothing to show yet.
+      try {
+        for (const key of core.keys()) data[key] = core.get(key);
+      } catch {
+        // left empty
+      }
+      final = data;
+    },
+  };
 }
 
-/** `ctx.session = { ... }` (koa-session): the object's keys become the whole session. */
+/**
+ * `ctx.session = { ... }` (koa-session): the object's keys become the whole session, except
+ * `maxAge`, which sets the session's lifetime as `ctx.session.maxAge = ...` does.
+ */
 export function replaceData(core: CoreSession, value: object): void {
+  // Read first: the object may be the view itself (`ctx.session = ctx.session`), which clear() empties.
+  const entries = Object.entries(value);
+  const maxAge = entries.find(([key]) => key === 'maxAge');
+  // Checked before anything changes, so a bad lifetime leaves the session as it was.
+  const expiry = maxAge === undefined ? undefined : expiryOf(maxAge[1]);
   core.clear();
-  for (const [key, item] of Object.entries(value)) core.set(key, item);
+  for (const [key, item] of entries) if (key !== 'maxAge') core.set(key, item);
+  if (expiry !== undefined) core.setExpiry(expiry);
 }

@@ -116,6 +116,17 @@ export function hostileInputCases(env: CaseEnv): void {
     expect((await rawRequest(context.url, '/read', `${otherSession}; ${session}`)).body).toBe('2');
   });
 
+  it('a junk session cookie sent first (planted on a longer path) draws no deletion, on any method, and the real session survives', async () => {
+    const context = await env.start();
+    const session = await withSession(context);
+    for (const method of ['GET', 'HEAD', 'OPTIONS']) {
+      const reply = await rawRequest(context.url, '/read', `sid=planted-junk; ${session}`, { method });
+      // A deletion at the configured path would hit the real cookie, not the planted one.
+      expect(rawCookiesNamed(reply, 'sid'), method).toEqual([]);
+    }
+    expect((await rawRequest(context.url, '/read', session)).body).toBe('1');
+  });
+
   it('raw CR, LF and NUL in the Cookie header are refused by the HTTP parser with a clean 400', async () => {
     const context = await env.start();
     const session = await withSession(context);

@@ -1,0 +1,359 @@
+/**
+ * What a request can do to the session beyond the happy path, on Koa 2 and 3 over real HTTP:
+ * serialize it, print it, replace it with a lifetime, bypass Koa's response; and the options
+ * sess refuses at construction.
+ */
+import type { ServerResponse } from 'node:http';
+import { format, inspect } from 'node:util';
+import Koa3 from 'koa';
+import type { Context, Middleware } from 'koa';
+import Koa2 from 'koa2';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SessConfigError, SessUsageError, cookieSessions } from '@sess/core';
+import { Client, cookiesNamed, fakeClock, inspectableStore, listen } from '@sess/adapter-test';
+import type { Served } from '@sess/adapter-test';
+import { memoryStore, session } from '../src/index.js';
+import type { SessionOptions } from '../src/index.js';
+
+declare module '../src/index.js' {
+  interface SessionData {
+    n?: number;
+    user?: string;
+  }
+}
+
+const SECRET = 'koa-adapter-test-secret-of-at-least-32-bytes';
+const servers: Served[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.each([
+  ['Koa 2', Koa2],
+  ['Koa 3', Koa3],
+] as const)('%s', (_, Koa) => {
+  /** An app with `before` ahead of session() and `handler` behind it; Koa's 'error' events are kept. */
+  async function start(options: Partial<SessionOptions>, handler: (ctx: Context) => unknown, before?: Middleware) {
+    const clock = fakeClock();
+    const store = inspectableStore(clock);
+    const app = new Koa();
+    const errors: Error[] = [];
+    app.on('error', (error: Error) => void errors.push(error));
+    if (before !== undefined) app.use(before);
+    app.use(session({ secret: SECRET, store, clock: clock.now, ...options }));
+    app.use(async (ctx) => {
+      await handler(ctx);
+    });
+    const served = await listen(app.callback());
+    servers.push(served);
+    return { client: new Client(served.url), store, errors };
+  }
+
+  describe('the session in a response body', () => {
+    it('ctx.body = ctx.session, or an object holding it, answers 200 with the data as JSON', async () => {
+      const { client, store } = await start({}, (ctx) => {
+        if (ctx.path === '/set') ctx.session.user = 'ada';
+        ctx.body = ctx.path === '/nested' ? { session: ctx.session } : ctx.session;
+      });
+      const set = await client.request('/set');
+      expect([set.status, set.body]).toEqual([200, '{"user":"ada"}']);
+      expect(cookiesNamed(set, 'sid')).toHaveLength(1);
+      const nested = await client.request('/nested');
+      expect([nested.status, nested.body]).toEqual([200, '{"session":{"user":"ada"}}']);
+      const plain = await client.request('/');
+      expect([plain.status, plain.body, plain.setCookies]).toEqual([200, '{"user":"ada"}', []]);
+      expect(store.calls.set).toBe(1);
+    });
+
+    it('after the commit, the session reads as the data it committed, and a write still throws', async () => {
+      let seen: unknown[] = [];
+      const { client } = await start(
+        {},
+        (ctx) => {
+          ctx.session.user = 'ada';
+          ctx.body = 'ok';
+        },
+        async (ctx, next) => {
+          await next();
+          let writeError: unknown;
+          try {
+            ctx.session.n = 1;
+          } catch (error) {
+            writeError = error;
+          }
+          seen = [JSON.stringify(ctx.session), ctx.session.user, Object.keys(ctx.session), 'user' in ctx.session, inspect(ctx.session), writeError];
+        },
+      );
+      expect((await client.request('/')).status).toBe(200);
+      expect(seen).toEqual(['{"user":"ada"}', 'ada', ['user'], true, "{ user: 'ada' }", expect.any(SessUsageError)]);
+    });
+  });
+
+  describe('String() and util.inspect', () => {
+    it('String(ctx.session) never throws and util.inspect shows the data, without a write or a cookie', async () => {
+      const { client, store } = await start({}, (ctx) => {
+        const before = [String(ctx.session), inspect(ctx.session)];
+        if (ctx.path === '/set') ctx.session.user = 'ada';
+        ctx.body = { before, string: String(ctx.session), template: `${ctx.session}`, inspected: inspect(ctx.session), logged: format(ctx.session) };
+      });
+      const first = JSON.parse((await client.request('/set')).body) as Record<string, unknown>;
+      expect(first).toEqual({ before: ['[object Object]', '{}'], string: '[object Object]', template: '[object Object]', inspected: "{ user: 'ada' }", logged: "{ user: 'ada' }" });
+      const writes = store.calls.set + store.calls.touch;
+      const reply = await client.request('/');
+      expect(JSON.parse(reply.body)).toMatchObject({ before: ['[object Object]', "{ user: 'ada' }"], string: '[object Object]', inspected: "{ user: 'ada' }" });
+      expect(reply.setCookies).toEqual([]);
+      expect(store.calls.set + store.calls.touch).toBe(writes);
+    });
+  });
+
+  describe('maxAge', () => {
+    it('ctx.session = { maxAge, ... } sets the lifetime instead of storing maxAge, as koa-session does', async () => {
+      const { client } = await start({}, (ctx) => {
+        if (ctx.path === '/short') ctx.session = { maxAge: 60_000, user: 'ada' } as never;
+        if (ctx.path === '/browser') ctx.session = { maxAge: 'session', user: 'bob' } as never;
+        ctx.body = { data: ctx.session, keys: Object.keys(ctx.session) };
+      });
+      const short = await client.request('/short');
+      expect(short.body).toBe('{"data":{"user":"ada"},"keys":["user"]}');
+      expect(cookiesNamed(short, 'sid')[0]).toMatch(/; Max-Age=60;/);
+      expect((await client.request('/')).body).toBe('{"data":{"user":"ada"},"keys":["user"]}');
+      const browser = await client.request('/browser');
+      expect(browser.body).toBe('{"data":{"user":"bob"},"keys":["user"]}');
+      expect(cookiesNamed(browser, 'sid')[0]).not.toMatch(/Max-Age|Expires/);
+    });
+
+    it('a maxAge the cookie cannot carry is refused with SessUsageError before the data changes', async () => {
+      const { client } = await start({}, (ctx) => {
+        if (ctx.path === '/set') ctx.session.user = 'ada';
+        const refused: string[] = [];
+        for (const replace of [() => (ctx.session = { maxAge: 100, user: 'eve' } as never), () => (ctx.session.maxAge = 0), () => (ctx.session.maxAge = '1d' as never)]) {
+          try {
+            replace();
+          } catch (error) {
+            if (error instanceof SessUsageError && /maxAge must be/.test(error.message)) refused.push('refused');
+          }
+        }
+        ctx.body = { refused, data: ctx.session };
+      });
+      await client.request('/set');
+      expect(JSON.parse((await client.request('/')).body)).toEqual({ refused: ['refused', 'refused', 'refused'], data: { user: 'ada' } });
+    });
+
+    it('ctx.session.maxAge on a new session is the configured maxAge', async () => {
+      for (const [maxAge, expected] of [
+        [undefined, 86_400_000],
+        [60_000, 60_000],
+        ['session', 'session'],
+      ] as const) {
+        const { client } = await start(maxAge === undefined ? {} : { maxAge }, (ctx) => {
+          ctx.body = { maxAge: ctx.session.maxAge ?? null };
+        });
+        expect(JSON.parse((await client.request('/')).body)).toEqual({ maxAge: expected });
+      }
+    });
+
+    it('ctx.session = ctx.session keeps the data', async () => {
+      const { client } = await start({}, (ctx) => {
+        if (ctx.path === '/set') ctx.session.user = 'ada';
+        else ctx.session = ctx.session;
+        ctx.body = ctx.session;
+      });
+      await client.request('/set');
+      expect((await client.request('/self')).body).toBe('{"user":"ada"}');
+      expect((await client.request('/self')).body).toBe('{"user":"ada"}');
+    });
+  });
+
+  describe('ctx.respond = false', () => {
+    it('a sign-in that writes ctx.res itself gets its cookie, saved before the headers leave, and the next request is signed in', async () => {
+      let raw: ServerResponse | undefined;
+      const headersSentAroundWrite: Array<[boolean | undefined, boolean | undefined]> = [];
+      const { client, store } = await start({}, async (ctx) => {
+        if (ctx.path === '/login') {
+          await ctx.session.regenerate();
+          ctx.session.user = 'ada';
+          ctx.respond = false;
+          raw = ctx.res;
+          ctx.res.writeHead(200, { 'Content-Type': 'text/plain', 'Set-Cookie': 'theme=dark; Path=/' });
+          ctx.res.end('signed in');
+          return;
+        }
+        ctx.body = ctx.session.user ?? 'nobody';
+      });
+      const set = store.set;
+      store.set = async (...args) => {
+        const before = raw?.headersSent;
+        const written = await set(...args);
+        headersSentAroundWrite.push([before, raw?.headersSent]);
+        return written;
+      };
+      const login = await client.request('/login', { method: 'POST' });
+      expect([login.status, login.body, login.headers.get('content-type')]).toEqual([200, 'signed in', 'text/plain']);
+      expect(cookiesNamed(login, 'sid')).toHaveLength(1);
+      expect(cookiesNamed(login, 'theme')).toHaveLength(1);
+      expect(headersSentAroundWrite).toEqual([[false, false]]);
+      expect((await client.request('/me')).body).toBe('ada');
+    });
+
+    it('set before session(), with a body streamed in chunks or written after next() returned', async () => {
+      const { client } = await start(
+        {},
+        async (ctx) => {
+          ctx.session.n = (ctx.session.n ?? 0) + 1;
+          const n = String(ctx.session.n);
+          if (ctx.path === '/late') {
+            setTimeout(() => ctx.res.end(`late ${n}`), 10);
+            return;
+          }
+          ctx.res.statusCode = 200;
+          ctx.res.setHeader('Content-Type', 'text/plain');
+          ctx.res.write('a');
+          await delay(5);
+          ctx.res.write('b');
+          ctx.res.end(n);
+        },
+        async (ctx, next) => {
+          ctx.respond = false;
+          await next();
+        },
+      );
+      const streamed = await client.request('/');
+      expect([streamed.status, streamed.body]).toEqual([200, 'ab1']);
+      expect(cookiesNamed(streamed, 'sid')).toHaveLength(1);
+      const late = await client.request('/late');
+      expect(late.body).toBe('late 2');
+      expect((await client.request('/')).body).toBe('ab3');
+    });
+
+    it('a failed store write answers 503, drops the app\u2019s output, and the process keeps serving', async () => {
+      const { client, store, errors } = await start({}, async (ctx) => {
+        ctx.session.n = 1;
+        ctx.respond = false;
+        ctx.res.writeHead(200, { 'Content-Type': 'text/plain' });
+        ctx.res.write('partial');
+        await delay(20);
+        ctx.res.write('more');
+        await new Promise<void>((resolve) => ctx.res.end('done', () => resolve()));
+      });
+      store.failing.add('set');
+      const failed = await client.request('/');
+      expect([failed.status, failed.body, failed.setCookies]).toEqual([503, 'Service Unavailable', []]);
+      expect(errors.map((error) => (error as { status?: number }).status)).toEqual([503]);
+      store.failing.delete('set');
+      const ok = await client.request('/');
+      expect([ok.status, ok.body]).toEqual([200, 'partialmoredone']);
+      expect(cookiesNamed(ok, 'sid')).toHaveLength(1);
+    });
+
+    it('a status or header Node refuses in writeHead throws in the handler, as without sess: 500, nothing saved', async () => {
+      const thrown: string[] = [];
+      const { client, store } = await start({}, (ctx) => {
+        ctx.session.n = 1;
+        ctx.respond = false;
+        try {
+          if (ctx.path === '/status') ctx.res.writeHead(1000);
+          else ctx.res.writeHead(200, { 'Content-Disposition': 'attachment; filename="naïve✓.txt"' });
+        } catch (error) {
+          thrown.push((error as { code: string }).code);
+          throw error;
+        }
+      });
+      expect((await client.request('/status')).status).toBe(500);
+      expect((await client.request('/header')).status).toBe(500);
+      expect(thrown).toEqual(['ERR_HTTP_INVALID_STATUS_CODE', 'ERR_INVALID_CHAR']);
+      expect(store.calls.set).toBe(0);
+    });
+
+    it('without it, a response written to ctx.res saves nothing and reports why', async () => {
+      const { client, store, errors } = await start({}, (ctx) => {
+        ctx.session.n = 1;
+        ctx.res.statusCode = 200;
+        ctx.res.end('raw');
+      });
+      const reply = await client.request('/');
+      expect([reply.status, reply.body, reply.setCookies]).toEqual([200, 'raw', []]);
+      expect(store.calls.set).toBe(0);
+      expect(errors.map((error) => error.message)).toEqual([expect.stringMatching(/set ctx\.respond = false before writing to ctx\.res/)]);
+    });
+  });
+});
+
+describe('options are validated once, at construction', () => {
+  const refusal = (options: unknown): SessConfigError => {
+    try {
+      session(options as SessionOptions);
+    } catch (error) {
+      expect(error).toBeInstanceOf(SessConfigError);
+      return error as SessConfigError;
+    }
+    throw new Error(`accepted ${JSON.stringify(options)}`);
+  };
+
+  it('session() without options throws SessConfigError', () => {
+    expect(refusal(undefined).message).toMatch(/session\(\) of @sess\/koa needs an options object, got undefined/);
+    expect(refusal(null).message).toMatch(/needs an options object/);
+  });
+
+  it('an unknown option is refused with a "did you mean" hint', () => {
+    expect(refusal({ secret: SECRET, roling: true }).message).toMatch(/unknown option "roling": did you mean "rolling"\?/);
+    expect(refusal({ secret: SECRET, maxAgeMs: 60_000 }).message).toMatch(/unknown option "maxAgeMs": did you mean "maxAge"\?/);
+    expect(refusal({ secret: SECRET, samesite: 'lax' }).message).toMatch(/did you mean "sameSite"\?/);
+    expect(refusal({ secret: SECRET, whatever: 1 }).message).toMatch(/unknown option "whatever": known options: secret, store, key/);
+  });
+
+  it.each([
+    ['autoCommit', false, /always commits after `await next\(\)`/],
+    ['maxage', 60_000, /old spelling: use maxAge/],
+    ['prefix', 'sess:', /not supported by sess: .*redisStore\(\{ client, prefix \}\)/],
+    ['valid', () => true, /not supported by sess: check loaded data with schema/],
+    ['beforeSave', () => undefined, /not supported by sess: change the session in your handler/],
+    ['encode', (value: unknown) => JSON.stringify(value), /not supported by sess: .*cookieSessions/],
+    ['decode', (value: string) => JSON.parse(value) as unknown, /not supported by sess: .*cookieSessions/],
+    ['ContextStore', class {}, /not supported by sess: pass a sess store as store/],
+    ['externalKey', { get: () => 'id', set: () => undefined }, /not supported by sess: the session id always travels in the signed cookie/],
+    ['overwrite', true, /not supported by sess/],
+    ['expires', new Date(), /use maxAge/],
+    ['cookie', { httpOnly: true }, /cookie options are top-level in @sess\/koa/],
+  ])('koa-session\u2019s %s is refused, saying what to do in sess instead', (key, value, hint) => {
+    const error = refusal({ secret: SECRET, [key]: value });
+    expect(error.message).toContain(`unknown option "${key}"`);
+    expect(error.message).toMatch(hint);
+  });
+
+  it('enum, flag and callback options are checked, naming the option', () => {
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ secure: 'yes' }, /secure must be one of true, false, "auto", got "yes"/],
+      [{ sameSite: 'Lax' }, /sameSite must be one of true, false, "lax", "strict", "none", got "Lax"/],
+      [{ priority: 'urgent' }, /priority must be one of "low", "medium", "high"/],
+      [{ rolling: 'true' }, /rolling must be one of true, false/],
+      [{ renew: 1 }, /renew must be one of true, false/],
+      [{ httpOnly: 'no' }, /httpOnly must be one of true, false/],
+      [{ asyncContext: 'yes' }, /asyncContext must be one of true, false/],
+      [{ genid: 'abc' }, /genid must be a function/],
+      [{ readOnly: true }, /readOnly must be a function/],
+      [{ onEvent: {} }, /onEvent must be a function/],
+      [{ clock: 0 }, /clock must be a function/],
+      [{ migrate: 'x' }, /migrate must be a function/],
+      [{ maxAge: 100 }, /maxAge must be a number of ms from 1000/],
+      [{ maxAge: '1d' }, /maxAge must be a number of ms from 1000/],
+      [{ signed: false }, /signed: false is not supported/],
+    ];
+    for (const [options, message] of cases) expect(refusal({ secret: SECRET, ...options }).message).toMatch(message);
+    expect(() => session({ secret: SECRET, secure: 'auto', sameSite: true, rolling: false, signed: true, genid: () => 'a'.repeat(22) })).not.toThrow();
+  });
+
+  it('a koa-session store is refused, pointing at sess stores; sess stores are accepted', () => {
+    const koaSessionStore = {
+      get: async (_key: string, _maxAge: number, _options: object) => undefined,
+      set: async (_key: string, _session: object, _maxAge: number, _options: object) => undefined,
+      destroy: async (_key: string) => undefined,
+    };
+    expect(refusal({ secret: SECRET, store: koaSessionStore }).message).toMatch(
+      /^\[sess\] session\(\) of @sess\/koa: store is not a sess store \(missing or wrong: name, capabilities\)\. Use a sess store: memoryStore\(\) \(the default\) or redisStore/,
+    );
+    expect(() => session({ secret: SECRET, store: memoryStore() })).not.toThrow();
+    expect(() => session({ secret: SECRET, store: cookieSessions({ secret: 'koa-cookie-session-secret-of-32-bytes!!!' }) })).not.toThrow();
+  });
+});
