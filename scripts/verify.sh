@@ -11,17 +11,19 @@ bash scripts/services.sh || { echo "0 passed, 1 failed"; exit 1; }
 rm -f packages/*/test-results.json examples/*/test-results.json
 
 status=0
-pnpm turbo run typecheck lint --output-logs=errors-only || status=1
-pnpm turbo run test --concurrency=1 --continue || status=1
-
-# Two scripts that are not unit tests, each counted as one check in the totals: a short soak of
-# every adapter (memory store and Redis: no errors, no lost writes) and the benchmark harness in
-# quick mode (it fails only if the harness breaks, never on a missed ratio).
+# Checks that are not unit tests, each counted as one check in the totals.
 checks_passed=0
 checks_failed=0
 check() {
   if "$@"; then checks_passed=$((checks_passed + 1)); else checks_failed=$((checks_failed + 1)); echo "check failed: $*"; fi
 }
+# Format and lint (Biome), then types, packaging and each package's own lint.
+check pnpm exec biome ci .
+check pnpm turbo run typecheck lint --output-logs=errors-only
+pnpm turbo run test --concurrency=1 --continue || status=1
+
+# A short soak of every adapter (memory store and Redis: no errors, no lost writes) and the benchmark harness in
+# quick mode (it fails only if the harness breaks, never on a missed ratio).
 check pnpm --filter @sess/adapter-test soak -- --duration 3 --clients 20
 check pnpm bench --quick
 

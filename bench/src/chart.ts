@@ -15,9 +15,17 @@ interface Series {
 
 const SERIES: readonly Series[] = [
   { label: 'sess, memory store', scenario: (f) => `${f}/sess+memory`, color: '#2563eb' },
-  { label: 'peer (express-session MemoryStore, koa-session cookie, h3 useSession)', scenario: (f) => ({ express: 'express/express-session+memory', koa: 'koa/koa-session+cookie', h3: 'h3/useSession' })[f], color: '#f59e0b' },
+  {
+    label: 'peer (express-session MemoryStore, koa-session cookie, h3 useSession)',
+    scenario: (f) => ({ express: 'express/express-session+memory', koa: 'koa/koa-session+cookie', h3: 'h3/useSession' })[f],
+    color: '#f59e0b',
+  },
   { label: 'sess, Redis', scenario: (f) => `${f}/sess+redis`, color: '#60a5fa' },
-  { label: 'peer, Redis (connect-redis, koa-session + Redis store)', scenario: (f) => ({ express: 'express/express-session+connect-redis', koa: 'koa/koa-session+redis', h3: undefined })[f], color: '#fcd34d' },
+  {
+    label: 'peer, Redis (connect-redis, koa-session + Redis store)',
+    scenario: (f) => ({ express: 'express/express-session+connect-redis', koa: 'koa/koa-session+redis', h3: undefined })[f],
+    color: '#fcd34d',
+  },
 ];
 
 const FRAMEWORKS: readonly Framework[] = ['express', 'koa', 'h3'];
@@ -28,7 +36,7 @@ const PLOT_HEIGHT = 130;
 const LEFT = 60;
 const TOP = 100;
 
-const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 export function chart(results: Results): string {
   const rps = (scenario: string | undefined, workload: string) =>
@@ -47,12 +55,15 @@ export function chart(results: Results): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="${LEFT}" y="18" font-size="14" font-weight="bold">Requests/s relative to the bare framework (1.0 = no session middleware)</text>`,
-    `<text x="${LEFT}" y="34" fill="#555">${escape(`${results.meta.date.slice(0, 10)}, Node ${results.meta.node}, ${results.meta.cpu} (${results.meta.cores} cores), ${results.meta.loadGenerator}, ${results.meta.mode} run`)}</text>`,
+    `<text x="${LEFT}" y="34" fill="#555">${escapeXml(`${results.meta.date.slice(0, 10)}, Node ${results.meta.node}, ${results.meta.cpu} (${results.meta.cores} cores), ${results.meta.loadGenerator}, ${results.meta.mode} run`)}</text>`,
   ];
   SERIES.forEach((series, index) => {
     const x = LEFT;
     const y = 52 + index * 14;
-    parts.push(`<rect x="${x}" y="${y - 9}" width="10" height="10" fill="${series.color}"/>`, `<text x="${x + 14}" y="${y}">${escape(series.label)}</text>`);
+    parts.push(
+      `<rect x="${x}" y="${y - 9}" width="10" height="10" fill="${series.color}"/>`,
+      `<text x="${x + 14}" y="${y}">${escapeXml(series.label)}</text>`,
+    );
   });
   FRAMEWORKS.forEach((framework, panel) => {
     const base = TOP + panel * PANEL_HEIGHT + 20 + PLOT_HEIGHT;
@@ -77,7 +88,7 @@ export function chart(results: Results): string {
         const y = yOf(value);
         const label = value >= 0.1 ? value.toFixed(2) : value.toPrecision(1);
         parts.push(
-          `<rect x="${x + 2}" y="${y.toFixed(1)}" width="${BAR - 4}" height="${(base - y).toFixed(1)}" fill="${series.color}"><title>${escape(`${series.scenario(framework)} ${workload}: ${value.toFixed(3)} of bare`)}</title></rect>`,
+          `<rect x="${x + 2}" y="${y.toFixed(1)}" width="${BAR - 4}" height="${(base - y).toFixed(1)}" fill="${series.color}"><title>${escapeXml(`${series.scenario(framework)} ${workload}: ${value.toFixed(3)} of bare`)}</title></rect>`,
           `<text x="${x + BAR / 2}" y="${(y - 3).toFixed(1)}" text-anchor="middle" font-size="10">${label}</text>`,
         );
       });

@@ -45,7 +45,13 @@ export interface Finished {
 }
 
 /** Runs a command to completion, collecting its output; kills it after `timeoutMs`. */
-export function run(core: number, command: string, args: readonly string[], timeoutMs: number, options: SpawnOptions = {}): Promise<Finished> {
+export function run(
+  core: number,
+  command: string,
+  args: readonly string[],
+  timeoutMs: number,
+  options: SpawnOptions = {},
+): Promise<Finished> {
   const child = start(core, command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

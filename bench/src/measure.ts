@@ -66,7 +66,8 @@ export async function prime(server: RunningServer): Promise<string | undefined> 
   if (primed.cookies.length === 0) throw new Error('/prime set no cookie');
   const cookie = primed.cookies.join('; ');
   const read = await get(server.port, '/read', cookie);
-  if (read.status !== 200 || read.body !== 'views=1') throw new Error(`/read with the primed cookie answered ${read.status} ${JSON.stringify(read.body)}, not "views=1"`);
+  if (read.status !== 200 || read.body !== 'views=1')
+    throw new Error(`/read with the primed cookie answered ${read.status} ${JSON.stringify(read.body)}, not "views=1"`);
   return cookie;
 }
 
@@ -122,7 +123,13 @@ async function measured(server: RunningServer, settings: Settings, url: string, 
   return { ...load, cpuUsPerRequest: (after - before) / load.requests };
 }
 
-async function redisPerRequest(server: RunningServer, redisPort: number, path: string, cookie: string | undefined, requests: number): Promise<RedisCount> {
+async function redisPerRequest(
+  server: RunningServer,
+  redisPort: number,
+  path: string,
+  cookie: string | undefined,
+  requests: number,
+): Promise<RedisCount> {
   const counted: CommandCount = await countCommands(redisPort, async () => {
     for (let i = 0; i < requests; i++) {
       const reply = await get(server.port, path, cookie);
@@ -176,7 +183,9 @@ export async function measureWorkload(
       try {
         const run = await measured(server, settings, `http://127.0.0.1:${server.port}${path}`, cookies.get(server.scenario.id));
         cell.runs.push(run);
-        log(`  ${server.scenario.id.padEnd(38)} ${workload.padEnd(10)} round ${round + 1}: ${Math.round(run.rps)} req/s, ${run.cpuUsPerRequest.toFixed(1)} µs CPU/req`);
+        log(
+          `  ${server.scenario.id.padEnd(38)} ${workload.padEnd(10)} round ${round + 1}: ${Math.round(run.rps)} req/s, ${run.cpuUsPerRequest.toFixed(1)} µs CPU/req`,
+        );
       } catch (error) {
         fail(server, error);
       }

@@ -39,16 +39,26 @@ async function fillExpressSession(): Promise<unknown> {
   for (let i = 0; i < count; i++) {
     // What express-session hands its store: the data plus its Cookie (serialised with toJSON).
     // The typings declare no constructor options; express-session's Cookie takes them (cookie.js).
-    const cookie = new (expressSession.Cookie as unknown as new (options: object) => expressSession.Cookie)({ maxAge: DAY_MS, httpOnly: true, path: '/' });
+    const cookie = new (expressSession.Cookie as unknown as new (options: object) => expressSession.Cookie)({
+      maxAge: DAY_MS,
+      httpOnly: true,
+      path: '/',
+    });
     const session = { cookie, ...PRIME_DATA, views: i, user: `user-${i}` };
     // uid-safe(24), express-session's default id: 32 base64url characters.
-    await new Promise<void>((resolve, reject) => store.set(randomBytes(24).toString('base64url'), session, (error) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      store.set(randomBytes(24).toString('base64url'), session, (error) => (error ? reject(error) : resolve())),
+    );
   }
   return store;
 }
 
 const before = heapAfterGc();
-const store = await (kind === 'sess' ? fillSess() : kind === 'express-session' ? fillExpressSession() : Promise.reject(new Error(`unknown kind ${kind}`)));
+const store = await (kind === 'sess'
+  ? fillSess()
+  : kind === 'express-session'
+    ? fillExpressSession()
+    : Promise.reject(new Error(`unknown kind ${kind}`)));
 const after = heapAfterGc();
 // Keep the store reachable until after the second measurement.
 if (store === undefined) throw new Error('unreachable');

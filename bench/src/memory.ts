@@ -16,7 +16,9 @@ export interface MemoryResult {
 
 /** Each store in its own fresh process, so neither sees the other's garbage. */
 export async function measureMemory(store: MemoryResult['store'], count: number): Promise<MemoryResult> {
-  const result = await run(SERVER_CORE, process.execPath, ['--expose-gc', '--import', 'tsx', CHILD_TS, store, String(count)], 120_000, { cwd: BENCH_DIR });
+  const result = await run(SERVER_CORE, process.execPath, ['--expose-gc', '--import', 'tsx', CHILD_TS, store, String(count)], 120_000, {
+    cwd: BENCH_DIR,
+  });
   if (result.code !== 0) throw new Error(`memory ${store}: exit ${result.code}: ${result.stderr}`);
   const { heapDeltaBytes } = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '') as { heapDeltaBytes: number };
   const bytesPerSession = heapDeltaBytes / count;

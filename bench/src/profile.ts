@@ -93,7 +93,9 @@ async function main(): Promise<void> {
     const cpuBefore = await server.cpuMicros();
     const result = await drive(generator, { ...load, durationS });
     const cpuUs = (await server.cpuMicros()) - cpuBefore;
-    console.log(`${id} ${workload}: ${Math.round(result.rps)} req/s, ${(cpuUs / result.requests).toFixed(1)} µs CPU/req (${generator}, ${durationS} s; the profiler itself adds some)`);
+    console.log(
+      `${id} ${workload}: ${Math.round(result.rps)} req/s, ${(cpuUs / result.requests).toFixed(1)} µs CPU/req (${generator}, ${durationS} s; the profiler itself adds some)`,
+    );
   } finally {
     await server.exit();
     redis?.stop();
@@ -108,7 +110,9 @@ async function main(): Promise<void> {
   // sess's own packages, and how many in the garbage collector.
   const busyMs = totalMs - (byFunction.get('(idle)') ?? 0);
   const sessMs = [...byOwner].filter(([owner]) => owner.startsWith('@sess/') || owner === 'xstate').reduce((sum, [, ms]) => sum + ms, 0);
-  console.log(`busy samples: ${busyMs.toFixed(0)} ms; in sess's packages ${((sessMs / busyMs) * 100).toFixed(1)}%, in GC ${(((byFunction.get('(garbage collector)') ?? 0) / busyMs) * 100).toFixed(1)}%`);
+  console.log(
+    `busy samples: ${busyMs.toFixed(0)} ms; in sess's packages ${((sessMs / busyMs) * 100).toFixed(1)}%, in GC ${(((byFunction.get('(garbage collector)') ?? 0) / busyMs) * 100).toFixed(1)}%`,
+  );
   print('self time by owner (whole process life: start-up, priming and warm-up included)', byOwner, totalMs, 15);
   print(`self time by function (top ${TOP})`, byFunction, totalMs, TOP);
   console.log(`\nprofile: results/profiles/${written} (open in Chrome DevTools > Performance, or speedscope)`);

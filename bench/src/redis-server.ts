@@ -54,9 +54,14 @@ async function command(port: number, line: string): Promise<string> {
 export async function startRedis(): Promise<RedisServer | { readonly unavailable: string }> {
   if (!hasCommand('redis-server')) return { unavailable: 'redis-server is not installed' };
   const port = await freePort();
-  const child: ChildProcess = start(CLIENT_CORE, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {
-    stdio: 'ignore',
-  });
+  const child: ChildProcess = start(
+    CLIENT_CORE,
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) return { unavailable: `redis-server exited with ${child.exitCode}` };

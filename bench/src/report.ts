@@ -68,7 +68,17 @@ function getSessionTable(results: Results): string {
     `getSession() cost: ${signed(c.extraCpuUs, 1)} µs CPU/request vs sess+memory (${signed(c.extraCpuFraction * 100, 0)}%)`,
     ratio(c.rpsRatio),
   ]);
-  return table(['framework', 'workload', 'sess+memory CPU µs/req', '+getSession CPU µs/req', 'getSession() cost', 'req/s ratio (getSession / sess+memory)'], rows);
+  return table(
+    [
+      'framework',
+      'workload',
+      'sess+memory CPU µs/req',
+      '+getSession CPU µs/req',
+      'getSession() cost',
+      'req/s ratio (getSession / sess+memory)',
+    ],
+    rows,
+  );
 }
 
 function redisTable(results: Results): string {
@@ -80,7 +90,14 @@ function redisTable(results: Results): string {
         .map(([name, perRequest]) => `${name} ${perRequest.toFixed(2)}`)
         .join(', ');
       const target = cell.scenario.endsWith('sess+redis') ? REDIS_TARGETS[cell.workload] : undefined;
-      return [cell.scenario, cell.workload, redis.perRequest.toFixed(2), commands, target === undefined ? '' : `<= ${target}`, target === undefined ? '' : redis.perRequest <= target ? 'yes' : 'no'];
+      return [
+        cell.scenario,
+        cell.workload,
+        redis.perRequest.toFixed(2),
+        commands,
+        target === undefined ? '' : `<= ${target}`,
+        target === undefined ? '' : redis.perRequest <= target ? 'yes' : 'no',
+      ];
     });
   return table(['server', 'workload', 'round trips/req', 'commands/req', 'target', 'met'], rows);
 }
@@ -106,7 +123,9 @@ function memoryTable(results: Results): string {
 
 export function markdown(results: Results): string {
   const m = results.meta;
-  const unavailable = [...new Set(results.cells.filter((cell) => cell.status === 'unavailable').map((cell) => `- ${cell.scenario}: ${cell.reason}`))];
+  const unavailable = [
+    ...new Set(results.cells.filter((cell) => cell.status === 'unavailable').map((cell) => `- ${cell.scenario}: ${cell.reason}`)),
+  ];
   return [
     `# sess benchmark (${m.mode})`,
     '',
@@ -117,7 +136,7 @@ export function markdown(results: Results): string {
     `- Pinning: ${m.pinned ? 'server on core 1, load generator and redis-server on core 0 (taskset)' : 'none (taskset or a second core missing)'}`,
     ...(m.only === undefined ? [] : [`- Only scenarios matching: ${m.only}`]),
     '',
-    'Server CPU µs/req is the server process\'s own `process.cpuUsage()` over a run divided by the responses the load generator completed: the sturdiest figure on a shared machine. Redis figures are counted on the bench\'s own redis-server with MONITOR over sequential requests (script-internal commands excluded).',
+    "Server CPU µs/req is the server process's own `process.cpuUsage()` over a run divided by the responses the load generator completed: the sturdiest figure on a shared machine. Redis figures are counted on the bench's own redis-server with MONITOR over sequential requests (script-internal commands excluded).",
     '',
     '## Throughput and cost',
     '',
@@ -125,7 +144,7 @@ export function markdown(results: Results): string {
     '',
     '## Ratios',
     '',
-    'Targets apply to requests/s; the CPU column is the bare or peer CPU per request over sess\'s (for `sess+memory+getSession / sess+memory`, sess+memory\'s over getSession\'s).',
+    "Targets apply to requests/s; the CPU column is the bare or peer CPU per request over sess's (for `sess+memory+getSession / sess+memory`, sess+memory's over getSession's).",
     '',
     ratioTable(results),
     '',
@@ -147,7 +166,9 @@ export function markdown(results: Results): string {
     '',
     results.coreBench === undefined
       ? 'not run'
-      : [`\`${results.coreBench.command}\` (exit ${results.coreBench.exitCode})`, '', '```', results.coreBench.output.trim(), '```'].join('\n'),
+      : [`\`${results.coreBench.command}\` (exit ${results.coreBench.exitCode})`, '', '```', results.coreBench.output.trim(), '```'].join(
+          '\n',
+        ),
     '',
     ...(unavailable.length === 0 ? [] : ['## Unavailable scenarios', '', ...unavailable, '']),
     ...(results.errors.length === 0 ? [] : ['## Harness errors', '', ...results.errors.map((error) => `- ${error.split('\n')[0]}`), '']),
@@ -162,7 +183,15 @@ export function markdown(results: Results): string {
 export function readmeSummary(results: Results): string {
   const m = results.meta;
   const targeted = results.ratios.filter((r) => r.target !== undefined);
-  const rows = targeted.map((r) => [r.framework, r.workload, r.comparison, ratio(r.rpsRatio), ratio(r.cpuRatio), `>= ${r.target}x`, r.met === true ? 'yes' : '**no**']);
+  const rows = targeted.map((r) => [
+    r.framework,
+    r.workload,
+    r.comparison,
+    ratio(r.rpsRatio),
+    ratio(r.cpuRatio),
+    `>= ${r.target}x`,
+    r.met === true ? 'yes' : '**no**',
+  ]);
   const sess = results.memory.find((x) => x.store === 'sess');
   const peer = results.memory.find((x) => x.store === 'express-session');
   return [

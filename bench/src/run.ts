@@ -47,7 +47,8 @@ const settings: Settings = {
   warmUp: quick ? { kind: 'fetch', ms: 400 } : { kind: 'generator', seconds: 3 },
   redisCountRequests: quick ? 50 : 200,
 };
-if (!Number.isInteger(settings.durationS) || settings.durationS < 1) throw new Error('--duration takes whole seconds (wrk does not take fractions)');
+if (!Number.isInteger(settings.durationS) || settings.durationS < 1)
+  throw new Error('--duration takes whole seconds (wrk does not take fractions)');
 if (!Number.isInteger(settings.rounds) || settings.rounds < 1) throw new Error('--rounds takes a positive integer');
 
 const selected = SCENARIOS.filter((scenario) => args.only === undefined || scenario.id.includes(args.only));
@@ -128,7 +129,9 @@ async function coreBench(): Promise<CoreBench> {
 
 async function main(): Promise<number> {
   const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
-  log(`sess bench (${quick ? 'quick' : 'full'}): ${generator}, ${settings.connections} connections, ${settings.durationS} s x ${settings.rounds} round(s), ${pinning ? `server on core ${SERVER_CORE}, client on core ${CLIENT_CORE}` : 'not pinned'}`);
+  log(
+    `sess bench (${quick ? 'quick' : 'full'}): ${generator}, ${settings.connections} connections, ${settings.durationS} s x ${settings.rounds} round(s), ${pinning ? `server on core ${SERVER_CORE}, client on core ${CLIENT_CORE}` : 'not pinned'}`,
+  );
   if (selected.length === 0) throw new Error(`--only ${args.only}: no scenario matches`);
 
   let redis: RedisServer | undefined;
@@ -158,7 +161,8 @@ async function main(): Promise<number> {
       connections: settings.connections,
       durationS: settings.durationS,
       rounds: settings.rounds,
-      warmUp: settings.warmUp.kind === 'fetch' ? `${settings.warmUp.ms} ms (fetch, 8 at a time)` : `${settings.warmUp.seconds} s (${generator})`,
+      warmUp:
+        settings.warmUp.kind === 'fetch' ? `${settings.warmUp.ms} ms (fetch, 8 at a time)` : `${settings.warmUp.seconds} s (${generator})`,
       ...(args.only === undefined ? {} : { only: args.only }),
     },
     cells,

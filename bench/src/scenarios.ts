@@ -18,7 +18,13 @@ export interface Scenario {
   readonly quickWorkloads?: readonly Workload[];
 }
 
-function scenario(framework: Framework, label: string, impl: Implementation, store: StoreKind, quickWorkloads?: readonly Workload[]): Scenario {
+function scenario(
+  framework: Framework,
+  label: string,
+  impl: Implementation,
+  store: StoreKind,
+  quickWorkloads?: readonly Workload[],
+): Scenario {
   return { id: `${framework}/${label}`, framework, impl, store, ...(quickWorkloads === undefined ? {} : { quickWorkloads }) };
 }
 

@@ -19,7 +19,9 @@ export interface RunningServer {
   exit(): Promise<void>;
 }
 
-export type Started = { readonly kind: 'running'; readonly server: RunningServer } | { readonly kind: 'unavailable'; readonly reason: string };
+export type Started =
+  | { readonly kind: 'running'; readonly server: RunningServer }
+  | { readonly kind: 'unavailable'; readonly reason: string };
 
 function handle(child: ChildProcess, scenario: Scenario, port: number): RunningServer {
   let nextId = 0;
@@ -75,7 +77,8 @@ export function startServer(scenario: Scenario, redisUrl: string | undefined, no
         finish({ kind: 'unavailable', reason: message.reason });
       }
     };
-    const onExit = (code: number | null, signal: string | null) => fail(new Error(`${scenario.id}: server exited before it was ready (${signal ?? `code ${code}`})`));
+    const onExit = (code: number | null, signal: string | null) =>
+      fail(new Error(`${scenario.id}: server exited before it was ready (${signal ?? `code ${code}`})`));
     function cleanup() {
       clearTimeout(timer);
       child.off('message', onMessage).off('exit', onExit).off('error', fail);

@@ -85,7 +85,12 @@ ${account}
 
   app.get('/about', (req, res) => {
     const who = req.session.user === undefined ? 'nobody' : escapeHtml(req.session.user);
-    res.send(page('About', `<p>sess keeps the session on the server; the cookie holds only a signed id.</p><p>Signed in: <b id="who">${who}</b></p>`));
+    res.send(
+      page(
+        'About',
+        `<p>sess keeps the session on the server; the cookie holds only a signed id.</p><p>Signed in: <b id="who">${who}</b></p>`,
+      ),
+    );
   });
 
   // Django's test cookie: set it, then see whether the browser sends it back.

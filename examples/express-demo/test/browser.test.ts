@@ -33,7 +33,14 @@ describe.skipIf(!available)(`the demo in headless Chromium${available ? '' : ` (
       executablePath,
       headless: true,
       // Without the background-networking flags Chromium keeps dialling Google on a closed network.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
   }, 60_000);
 

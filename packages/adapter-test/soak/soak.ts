@@ -44,7 +44,11 @@ async function importFrom<T>(owner: string, specifier: string): Promise<T> {
   } catch {
     // ESM-only packages (h3 v2) have no `require` condition: find their package.json and entry.
     const manifestPath = require.resolve(`${specifier}/package.json`);
-    const manifest = require(manifestPath) as { exports?: { '.': { import?: string; default?: string } | string }; module?: string; main?: string };
+    const manifest = require(manifestPath) as {
+      exports?: { '.': { import?: string; default?: string } | string };
+      module?: string;
+      main?: string;
+    };
     const dot = manifest.exports?.['.'];
     const entry = typeof dot === 'string' ? dot : (dot?.import ?? dot?.default ?? manifest.module ?? manifest.main ?? 'index.js');
     resolved = join(dirname(manifestPath), typeof entry === 'string' ? entry : 'index.js');
@@ -114,12 +118,19 @@ async function expressApp(store: unknown): Promise<Listener> {
   type Req = { session: SessionLike & { regenerate(): Promise<void>; destroy(): Promise<void> } };
   type Res = { send(body: string): void; status(code: number): Res };
   type Handler = (req: Req, res: Res, next: (error?: unknown) => void) => void;
-  type App = Listener & { use(...handlers: unknown[]): void; get(path: string, handler: Handler): void; post(path: string, handler: Handler): void };
+  type App = Listener & {
+    use(...handlers: unknown[]): void;
+    get(path: string, handler: Handler): void;
+    post(path: string, handler: Handler): void;
+  };
   const { default: express } = await importFrom<{ default: () => App }>('express', 'express');
   const { session } = await importBuilt<{ session(options: object): unknown }>('express');
   const app = express();
   app.use(session({ secret: SECRET, store }));
-  const async = (work: (req: Req, res: Res) => Promise<void>): Handler => (req, res, next) => void work(req, res).catch(next);
+  const async =
+    (work: (req: Req, res: Res) => Promise<void>): Handler =>
+    (req, res, next) =>
+      void work(req, res).catch(next);
   app.get('/read', (req, res) => res.send(String(req.session.n ?? 0)));
   app.post('/write', (req, res) => res.send(bump(req.session)));
   app.post(
@@ -168,7 +179,9 @@ async function h3App(store: unknown): Promise<Listener> {
   type H3Session = { data: SessionLike; regenerate(): Promise<void>; destroy(): Promise<void> };
   type App = { use(middleware: unknown): void; on(method: string, path: string, handler: (event: unknown) => unknown): void };
   const { H3, toNodeHandler } = await importFrom<{ H3: new (options: object) => App; toNodeHandler(app: App): Listener }>('h3', 'h3');
-  const { session, useSession } = await importBuilt<{ session(options: object): unknown; useSession(event: unknown): Promise<H3Session> }>('h3');
+  const { session, useSession } = await importBuilt<{ session(options: object): unknown; useSession(event: unknown): Promise<H3Session> }>(
+    'h3',
+  );
   const app = new H3({ silent: true });
   app.use(session({ secret: SECRET, store }));
   app.on('GET', '/read', async (event) => String((await useSession(event)).data.n ?? 0));
@@ -188,7 +201,11 @@ async function h3App(store: unknown): Promise<Listener> {
 }
 
 type ToChild = { type: 'memory' } | { type: 'stop' };
-type FromChild = { type: 'ready'; url: string } | { type: 'memory'; rss: number; heapUsed: number } | { type: 'stopped' } | { type: 'failed'; message: string };
+type FromChild =
+  | { type: 'ready'; url: string }
+  | { type: 'memory'; rss: number; heapUsed: number }
+  | { type: 'stopped' }
+  | { type: 'failed'; message: string };
 
 async function serve(adapter: Adapter, kind: StoreKind): Promise<void> {
   const send = (message: FromChild) => process.send?.(message);
@@ -253,7 +270,8 @@ class ServerProcess {
     });
     const server = new ServerProcess(child);
     const first = await Promise.race([server.next('ready'), server.next('failed'), server.exited()]);
-    if (first.type !== 'ready') throw new Error(`${adapter}/${kind} server did not start: ${first.type === 'failed' ? first.message : 'exited'}`);
+    if (first.type !== 'ready')
+      throw new Error(`${adapter}/${kind} server did not start: ${first.type === 'failed' ? first.message : 'exited'}`);
     return { server, url: first.url };
   }
 
@@ -304,7 +322,7 @@ async function browse(url: string, until: number, tally: Tally, random: () => nu
   };
   const step = async (method: 'GET' | 'POST', path: string, want: number) => {
     tally.requests += 1;
-    let reply;
+    let reply: Awaited<ReturnType<typeof client.request>>;
     try {
       reply = await client.request(path, { method });
     } catch (error) {

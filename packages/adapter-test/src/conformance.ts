@@ -34,7 +34,8 @@ function registerCases(env: CaseEnv): void {
   });
 }
 
-const itFor = (harness: AdapterHarness) => (bug: Parameters<CaseEnv['it']>[0]) => (harness.knownBugs?.includes(bug) === true ? it.fails : it);
+const itFor = (harness: AdapterHarness) => (bug: Parameters<CaseEnv['it']>[0]) =>
+  harness.knownBugs?.includes(bug) === true ? it.fails : it;
 
 /**
  * Registers the HTTP conformance suite under `describe('adapter conformance: <name>')`: every

@@ -20,7 +20,10 @@ export function runPackageCheck(dir: string, peers: Record<string, string>): voi
     const tarball = join(scratch, readdirSync(scratch).find((file) => file.endsWith('.tgz')) as string);
     const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).trim().split('\n');
     expect(files.filter((file) => !/^package\/(dist\/|README\.md$|package\.json$)/.test(file))).toEqual([]);
-    const manifest = JSON.parse(execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' })) as Record<string, Record<string, string>>;
+    const manifest = JSON.parse(execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' })) as Record<
+      string,
+      Record<string, string>
+    >;
     expect(Object.keys(manifest.dependencies ?? {}).sort()).toEqual(['@sess/core', '@sess/store-memory']);
     expect(Object.values(manifest.dependencies ?? {}).every((range) => !range.startsWith('workspace:'))).toBe(true);
     expect(manifest.peerDependencies).toEqual(peers);

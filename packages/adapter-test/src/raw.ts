@@ -26,7 +26,12 @@ export function rawCookiesNamed(reply: RawReply, name: string): string[] {
  * `Connection: close`; resolves with the answer once the server closes, or rejects after
  * `deadlineMs` (a hang is a failure, not a wait).
  */
-export function rawRequest(url: string, path: string, cookie: string | undefined, options: { method?: string; deadlineMs?: number } = {}): Promise<RawReply> {
+export function rawRequest(
+  url: string,
+  path: string,
+  cookie: string | undefined,
+  options: { method?: string; deadlineMs?: number } = {},
+): Promise<RawReply> {
   const { method = 'GET', deadlineMs = 5_000 } = options;
   const { hostname, port } = new URL(url);
   const head = `${method} ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n${cookie === undefined ? '' : `Cookie: ${cookie}\r\n`}Connection: close\r\n\r\n`;

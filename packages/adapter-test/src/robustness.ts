@@ -37,7 +37,17 @@ export type SessionUse = (typeof SESSION_USES)[number];
  * | `raw` | bypasses the framework's response and writes the Node response itself (Koa: `ctx.respond = false`); where the framework has no such thing, as `send` |
  * | `bodyHoldsSession` | 200 with a JSON body `{ "session": <the session object> }` |
  */
-export const OUTPUTS = ['send', 'stream', 'throw', 'status500', 'badHeaderValue', 'badStatus', 'ownCookieAndVary', 'raw', 'bodyHoldsSession'] as const;
+export const OUTPUTS = [
+  'send',
+  'stream',
+  'throw',
+  'status500',
+  'badHeaderValue',
+  'badStatus',
+  'ownCookieAndVary',
+  'raw',
+  'bodyHoldsSession',
+] as const;
 export type Output = (typeof OUTPUTS)[number];
 
 export interface Behaviour {
@@ -97,7 +107,8 @@ function countingStore(inner: Store): Store & { writes: number } {
 }
 
 /** Mostly options sess accepts, so most runs serve requests; now and then one it must refuse at construction. */
-const usually = <T, U>(common: fc.Arbitrary<T>, rare: fc.Arbitrary<U>) => fc.oneof({ weight: 5, arbitrary: common }, { weight: 1, arbitrary: rare });
+const usually = <T, U>(common: fc.Arbitrary<T>, rare: fc.Arbitrary<U>) =>
+  fc.oneof({ weight: 5, arbitrary: common }, { weight: 1, arbitrary: rare });
 
 const optionsArbitrary = fc.record(
   {
@@ -175,7 +186,10 @@ export function runRobustnessProperties(harness: RobustnessHarness): void {
               const client = new Client(app.url);
               const bareClient = new Client(bare.url);
               for (const behaviour of behaviours) {
-                const ask = { headers: { 'x-behaviour': `${behaviour.session}:${behaviour.output}` }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) };
+                const ask = {
+                  headers: { 'x-behaviour': `${behaviour.session}:${behaviour.output}` },
+                  signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+                };
                 const writesBefore = store.writes;
                 const hadCookie = client.jar.has('sid');
                 const reply = await client.request('/behave', ask);
@@ -184,12 +198,19 @@ export function runRobustnessProperties(harness: RobustnessHarness): void {
                 expect(reply.status, label).toBe(expected.status);
                 if (reply.status >= 500) expect(store.writes, `a write behind a ${reply.status}: ${label}`).toBe(writesBefore);
                 if (behaviour.output === 'ownCookieAndVary' && reply.status === 200) {
-                  expect(reply.setCookies.some((line) => line.startsWith('app=1')), label).toBe(true);
+                  expect(
+                    reply.setCookies.some((line) => line.startsWith('app=1')),
+                    label,
+                  ).toBe(true);
                   const vary = (reply.headers.get('vary') ?? '').toLowerCase();
                   expect(vary, label).toContain('accept');
                   if (behaviour.session !== 'none') expect(vary, label).toContain('cookie');
                   // The app's own Set-Cookie must not push out the session's first cookie.
-                  if (behaviour.session === 'write' && !hadCookie) expect(reply.setCookies.some((line) => line.startsWith('sid=')), label).toBe(true);
+                  if (behaviour.session === 'write' && !hadCookie)
+                    expect(
+                      reply.setCookies.some((line) => line.startsWith('sid=')),
+                      label,
+                    ).toBe(true);
                 }
               }
               expect(faults).toEqual([]);

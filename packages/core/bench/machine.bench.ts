@@ -32,7 +32,13 @@ const loaded: LifecycleEvent = {
   browserSession: false,
   retired: false,
 };
-const commit: LifecycleEvent = { type: 'response.commit', serverError: false, empty: false, cookieAlreadySet: false, cacheControlSet: false };
+const commit: LifecycleEvent = {
+  type: 'response.commit',
+  serverError: false,
+  empty: false,
+  cookieAlreadySet: false,
+  cacheControlSet: false,
+};
 
 /** The events a request feeds the machine after it starts. */
 const requests: Record<string, LifecycleEvent[]> = {

@@ -137,13 +137,15 @@ export function serializeCookie(name: string, value: string, attributes: CookieA
     throw invalid(`cookie path ${show(path)} must start with "/" and hold no control characters, spaces, ";" or ","`);
   }
   // Checked because plain-JS config often says 'Lax', and browsers ignore a SameSite they can't parse.
-  if (sameSite !== undefined && !Object.hasOwn(SAME_SITE, sameSite)) throw invalid(`cookie sameSite must be 'lax', 'strict' or 'none', got ${show(sameSite)}`);
+  if (sameSite !== undefined && !Object.hasOwn(SAME_SITE, sameSite))
+    throw invalid(`cookie sameSite must be 'lax', 'strict' or 'none', got ${show(sameSite)}`);
   if (attributes.priority !== undefined && !Object.hasOwn(PRIORITY, attributes.priority)) {
     throw invalid(`cookie priority must be 'low', 'medium' or 'high', got ${show(attributes.priority)}`);
   }
   if (sameSite === 'none' && !secure) throw invalid('SameSite=None requires Secure: browsers drop the cookie otherwise');
   if (attributes.partitioned === true && !secure) throw invalid('Partitioned requires Secure: browsers drop the cookie otherwise');
-  if (maxAgeMs !== undefined && !Number.isFinite(maxAgeMs)) throw invalid(`cookie maxAgeMs must be a finite number of ms, got ${String(maxAgeMs)}`);
+  if (maxAgeMs !== undefined && !Number.isFinite(maxAgeMs))
+    throw invalid(`cookie maxAgeMs must be a finite number of ms, got ${String(maxAgeMs)}`);
   const expiresAt = expires === undefined ? undefined : new Date(expires);
   if (expiresAt !== undefined && Number.isNaN(expiresAt.getTime())) {
     throw invalid(`cookie expires must be a time in epoch ms, got ${String(expires)}`);

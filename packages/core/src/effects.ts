@@ -19,7 +19,13 @@ export type StoreEffect =
       readonly changes: SessionChanges;
     }
   /** `record` lets the runner fall back to `set` for a store without `touch`. */
-  | { readonly type: 'store.touch'; readonly id: string; readonly meta: SessionMeta; readonly ttlMs: number; readonly record: SessionRecord }
+  | {
+      readonly type: 'store.touch';
+      readonly id: string;
+      readonly meta: SessionMeta;
+      readonly ttlMs: number;
+      readonly record: SessionRecord;
+    }
   | { readonly type: 'store.destroy'; readonly id: string };
 
 export type HttpEffect =
@@ -38,7 +44,9 @@ export type CookieEffect = Extract<HttpEffect, { readonly type: 'cookie.set' | '
  * @throws SessConfigError (code `'cookie_invalid'`) as `serializeCookie` does.
  */
 export function setCookieLine(effect: CookieEffect): string {
-  return effect.type === 'cookie.set' ? serializeCookie(effect.name, effect.value, effect.attributes) : serializeDeletion(effect.name, effect.attributes);
+  return effect.type === 'cookie.set'
+    ? serializeCookie(effect.name, effect.value, effect.attributes)
+    : serializeDeletion(effect.name, effect.attributes);
 }
 
 /** Ends an exhaustive `switch (effect.type)`: a compile error names the case left out. */

@@ -166,8 +166,7 @@ const commitRules = {
   shouldDestroyCurrent: (f: Facts) => commitRules.mayWrite(f) && f.empty && f.currentLive,
   // Modified or save-every-request, not empty (Django); an untouched session is never saved.
   shouldSave: (f: Facts) => commitRules.mayWrite(f) && !f.empty && f.hasId && (f.modified || (f.saveEveryRequest && f.accessed)),
-  shouldTouch: (f: Facts) =>
-    commitRules.mayWrite(f) && !f.empty && f.currentLive && f.accessed && f.touchDue && !commitRules.shouldSave(f),
+  shouldTouch: (f: Facts) => commitRules.mayWrite(f) && !f.empty && f.currentLive && f.accessed && f.touchDue && !commitRules.shouldSave(f),
   // After regenerate the record the old cookie names must die, once the new one is saved.
   shouldRetireClientRecord: (f: Facts) => commitRules.mayWrite(f) && f.clientRecordLive && !f.idIsClients,
   isLiveAfterCommit: (f: Facts) => commitRules.shouldSave(f) || (f.currentLive && !commitRules.shouldDestroyCurrent(f)),
@@ -203,8 +202,7 @@ function commitFacts({ context, event }: GuardArgs): Facts {
 const guards = {
   isDeadRecord: ({ event }: GuardArgs) =>
     // Django CVE-2015-5143 and design §2.6: a record the server can't vouch for is a new session.
-    event.type === 'store.loaded' &&
-    (event.record === 'missing' || event.pastExpiry || event.pastIdleTimeout || event.pastAbsoluteTimeout),
+    event.type === 'store.loaded' && (event.record === 'missing' || event.pastExpiry || event.pastIdleTimeout || event.pastAbsoluteTimeout),
   isRetiredRecord: ({ event }: GuardArgs) => event.type === 'store.loaded' && event.retired,
   hasCandidateCookie: ({ context }: GuardArgs) => context.clientCookie === 'valid' || context.clientCookie === 'rotated',
   hasNoId: ({ context }: GuardArgs) => !context.hasId,
@@ -376,7 +374,10 @@ export const lifecycleMachine = setup({
   states: {
     // Without a verified cookie there is nothing to load: the session is new and known at once.
     starting: {
-      always: [{ guard: 'hasCandidateCookie', target: 'unloaded' }, { target: 'active', actions: assign(freshSession) }],
+      always: [
+        { guard: 'hasCandidateCookie', target: 'unloaded' },
+        { target: 'active', actions: assign(freshSession) },
+      ],
     },
     // Lazy (Duck, Django): nothing is read until the app needs the session. Reads and writes
     // are synchronous, so with a record to look up the app must `load()` first.
@@ -401,7 +402,10 @@ export const lifecycleMachine = setup({
           {
             guard: 'isRetiredRecord',
             target: 'retired',
-            actions: ['adoptLoadedRecord', assign({ ...freshSession, hasId: true, idIsClients: true, clientRecordLive: true, currentLive: true })],
+            actions: [
+              'adoptLoadedRecord',
+              assign({ ...freshSession, hasId: true, idIsClients: true, clientRecordLive: true, currentLive: true }),
+            ],
           },
           {
             target: 'active',

@@ -47,7 +47,9 @@ export function checkOptionKeys(
   hints: Readonly<Record<string, string>> = {},
 ): void {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new SessConfigError(`${where} needs an options object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`);
+    throw new SessConfigError(
+      `${where} needs an options object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`,
+    );
   }
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
@@ -97,12 +99,14 @@ function describe(value: unknown): string {
 export function checkStoreShape(store: unknown, where: string, advice: string): void {
   const candidate = store as Record<string, unknown> | null | undefined;
   const missing: string[] = [];
-  if (typeof candidate !== 'object' || candidate === null) throw new SessConfigError(`${where}: store must be a sess store object, got ${describe(store)}. ${advice}`);
+  if (typeof candidate !== 'object' || candidate === null)
+    throw new SessConfigError(`${where}: store must be a sess store object, got ${describe(store)}. ${advice}`);
   if (typeof candidate.name !== 'string') missing.push('name');
   if (typeof candidate.capabilities !== 'object' || candidate.capabilities === null) missing.push('capabilities');
   for (const method of ['get', 'set', 'destroy']) if (typeof candidate[method] !== 'function') missing.push(`${method}()`);
   for (const method of ['touch', 'ids', 'clear', 'sessionsOf', 'revokeUser', 'close']) {
     if (candidate[method] !== undefined && typeof candidate[method] !== 'function') missing.push(`${method}()`);
   }
-  if (missing.length > 0) throw new SessConfigError(`${where}: store is not a sess store (missing or wrong: ${missing.join(', ')}). ${advice}`);
+  if (missing.length > 0)
+    throw new SessConfigError(`${where}: store is not a sess store (missing or wrong: ${missing.join(', ')}). ${advice}`);
 }

@@ -11,8 +11,7 @@ import type { SessionRecord, Store } from './store.js';
 
 export type StoreOutcome =
   /** `refused`: a save or touch the store turned down because its record is dead (see `Store.set`). */
-  | { readonly ok: true; readonly record?: unknown; readonly refused?: boolean }
-  | { readonly ok: false; readonly error: SessStoreError };
+  { readonly ok: true; readonly record?: unknown; readonly refused?: boolean } | { readonly ok: false; readonly error: SessStoreError };
 
 /** Feeds the outcome of one store effect back; returns the effects of the step it caused. */
 export type StoreFeedback = (effect: StoreEffect, outcome: StoreOutcome) => readonly Effect[];
@@ -82,7 +81,12 @@ export function createDeadlines(timeoutMs: number, now: () => number = () => per
     }
   };
 
-  function watch<V, T>(work: PromiseLike<V>, onValue: (value: V) => T, onError: ((error: unknown) => T) | undefined, onTimeout: () => T): Promise<T> {
+  function watch<V, T>(
+    work: PromiseLike<V>,
+    onValue: (value: V) => T,
+    onError: ((error: unknown) => T) | undefined,
+    onTimeout: () => T,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const entry = {
         deadline: now() + timeoutMs,
@@ -121,7 +125,10 @@ export function createDeadlines(timeoutMs: number, now: () => number = () => per
  */
 export function runStoreEffect(store: Store, effect: StoreEffect, deadlines: Deadlines): Promise<StoreOutcome> {
   const op = operationOf(effect);
-  const failed = (cause: unknown, timedOut?: boolean): StoreOutcome => ({ ok: false, error: new SessStoreError(store.name, op, cause, timedOut) });
+  const failed = (cause: unknown, timedOut?: boolean): StoreOutcome => ({
+    ok: false,
+    error: new SessStoreError(store.name, op, cause, timedOut),
+  });
   let work: Promise<SessionRecord | boolean | undefined | void>;
   try {
     work = Promise.resolve(call(store, effect));
@@ -172,7 +179,13 @@ export function runEffects(effects: readonly Effect[], store: Store, deadlines: 
   return Promise.resolve(http);
 }
 
-async function runQueue(queue: Effect[], http: HttpEffect[], store: Store, deadlines: Deadlines, feedback: StoreFeedback): Promise<HttpEffect[]> {
+async function runQueue(
+  queue: Effect[],
+  http: HttpEffect[],
+  store: Store,
+  deadlines: Deadlines,
+  feedback: StoreFeedback,
+): Promise<HttpEffect[]> {
   let failure: SessStoreError | undefined;
   for (let effect = queue.shift(); effect !== undefined; effect = queue.shift()) {
     if (isHttpEffect(effect)) {

@@ -62,7 +62,9 @@ function decode(text: string): Buffer | undefined {
 function deriveKeys(secrets: string | readonly string[], mode: SealMode): KeyObject[] {
   const list: readonly unknown[] = typeof secrets === 'string' ? [secrets] : Array.isArray(secrets) ? secrets : [];
   if (list.length === 0) {
-    throw new SessConfigError(`cookie sessions need a secret: a string or a non-empty array of strings; make one with ${HOW_TO_MAKE_A_SECRET}`);
+    throw new SessConfigError(
+      `cookie sessions need a secret: a string or a non-empty array of strings; make one with ${HOW_TO_MAKE_A_SECRET}`,
+    );
   }
   return list.map((secret, index) => {
     // Errors name the secret's position and size, never its text: messages end up in logs.

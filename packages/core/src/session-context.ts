@@ -26,7 +26,9 @@ export function createSessionContext<T>(owner: string): SessionContext<T> {
     get(): T {
       const session = storage.getStore();
       if (session === undefined) {
-        throw new SessUsageError(`getSession() was called outside a request handled by ${owner}'s session middleware with asyncContext: true`);
+        throw new SessUsageError(
+          `getSession() was called outside a request handled by ${owner}'s session middleware with asyncContext: true`,
+        );
       }
       return session;
     },

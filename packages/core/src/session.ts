@@ -213,7 +213,15 @@ const MANAGER_OPTIONS = [
   'migrate',
   'schema',
 ] as const satisfies readonly (keyof SessionManagerOptions)[];
-const COOKIE_OPTIONS = ['path', 'domain', 'httpOnly', 'secure', 'sameSite', 'partitioned', 'priority'] as const satisfies readonly (keyof SessionCookieOptions)[];
+const COOKIE_OPTIONS = [
+  'path',
+  'domain',
+  'httpOnly',
+  'secure',
+  'sameSite',
+  'partitioned',
+  'priority',
+] as const satisfies readonly (keyof SessionCookieOptions)[];
 
 function flag(value: unknown, option: string): boolean | undefined {
   if (value === undefined || typeof value === 'boolean') return value;
@@ -267,7 +275,8 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   checkOptionKeys(options, MANAGER_OPTIONS, 'createSessionManager()');
   if (options.store === undefined) throw new SessConfigError('a store is required, e.g. memoryStore() from @sess/store-memory');
   const cookieSessions = cookieSessionsOf(options.store);
-  if (cookieSessions === undefined) checkStoreShape(options.store, 'createSessionManager()', 'Use a sess store, e.g. memoryStore() from @sess/store-memory.');
+  if (cookieSessions === undefined)
+    checkStoreShape(options.store, 'createSessionManager()', 'Use a sess store, e.g. memoryStore() from @sess/store-memory.');
   const name = options.name ?? 'sid';
   if (typeof name !== 'string') throw new SessConfigError(`name must be a string, got ${typeof name}`, 'cookie_invalid');
   const cookie = options.cookie ?? {};
@@ -355,7 +364,11 @@ function isSessionRecord(value: unknown): value is SessionRecord {
   if (retired !== undefined && retired !== true) return false;
   if (expiry === undefined) return true;
   if (!isPlainObject(expiry)) return false;
-  return expiry.kind === 'browser' || (expiry.kind === 'duration' && isFiniteNumber(expiry.ms)) || (expiry.kind === 'at' && isFiniteNumber(expiry.at));
+  return (
+    expiry.kind === 'browser' ||
+    (expiry.kind === 'duration' && isFiniteNumber(expiry.ms)) ||
+    (expiry.kind === 'at' && isFiniteNumber(expiry.at))
+  );
 }
 
 /** How far a record's times may lie ahead of this server's clock (clocks of several servers drift). */
@@ -543,8 +556,13 @@ export class Session<Data extends SessionData = SessionData> {
     if (expiry?.kind === 'at' && !(Math.abs(expiry.at - this.now) <= MAX_LIFETIME_MS)) {
       throw new SessUsageError(`setExpiry: the Date must be a valid time within 400 days of now, got ${String(value)}`);
     }
-    if (expiry?.kind === 'duration' && !(typeof value === 'number' && expiry.ms >= MIN_COOKIE_LIFETIME_MS && expiry.ms <= MAX_LIFETIME_MS)) {
-      throw new SessUsageError(`setExpiry: seconds must be 0 (browser session) or from 1 to ${MAX_LIFETIME_MS / 1000} (400 days), got ${String(value)}`);
+    if (
+      expiry?.kind === 'duration' &&
+      !(typeof value === 'number' && expiry.ms >= MIN_COOKIE_LIFETIME_MS && expiry.ms <= MAX_LIFETIME_MS)
+    ) {
+      throw new SessUsageError(
+        `setExpiry: seconds must be 0 (browser session) or from 1 to ${MAX_LIFETIME_MS / 1000} (400 days), got ${String(value)}`,
+      );
     }
     this.step({ type: 'app.setExpiry', browserSession: this.endsWithBrowser(expiry) });
     this.expiry = expiry;
@@ -625,7 +643,8 @@ export class Session<Data extends SessionData = SessionData> {
   }
 
   private assertWritable(operation: string): void {
-    if (this.readOnly) throw new SessUsageError(`${operation}() on a read-only session: this request may read the session but not change it`);
+    if (this.readOnly)
+      throw new SessUsageError(`${operation}() on a read-only session: this request may read the session but not change it`);
   }
 
   private run(event: LifecycleEvent): Promise<HttpEffect[]> {
@@ -652,7 +671,12 @@ export class Session<Data extends SessionData = SessionData> {
   private report(effect: StoreEffect, outcome: StoreOutcome): void {
     let event: SessionEvent | undefined;
     if (!outcome.ok) {
-      event = { type: 'storeError', idHash: hashId(effect.id), op: outcome.error.op, code: outcome.error.code as 'store_failed' | 'store_timeout' };
+      event = {
+        type: 'storeError',
+        idHash: hashId(effect.id),
+        op: outcome.error.op,
+        code: outcome.error.code as 'store_failed' | 'store_timeout',
+      };
     } else if (effect.type === 'store.save' && effect.changes.created) {
       // A first save under a new id replaces the client's record only after regenerate.
       event =
@@ -692,7 +716,15 @@ export class Session<Data extends SessionData = SessionData> {
     const stored = outcome.record;
     const record = isSessionRecord(stored) ? this.accept(this.clientId as string, stored) : undefined;
     if (record === undefined) {
-      return { record: 'missing', pastExpiry: false, pastIdleTimeout: false, pastAbsoluteTimeout: false, touchDue: false, browserSession: false, retired: false };
+      return {
+        record: 'missing',
+        pastExpiry: false,
+        pastIdleTimeout: false,
+        pastAbsoluteTimeout: false,
+        touchDue: false,
+        browserSession: false,
+        retired: false,
+      };
     }
     this.loaded = record;
     const { meta } = record;
@@ -902,7 +934,11 @@ export class Session<Data extends SessionData = SessionData> {
     const record = (this.cookieStore as RequestStore).current(id);
     // The machine only sends a cookie for a record that is live after the commit.
     if (record === undefined) throw new TypeError(`no record to seal for the session cookie`);
-    return (this.config.cookieSessions as CookieSessionsInternals).sealer.seal(this.config.name, { id, data: record.data, meta: record.meta });
+    return (this.config.cookieSessions as CookieSessionsInternals).sealer.seal(this.config.name, {
+      id,
+      data: record.data,
+      meta: record.meta,
+    });
   }
 
   /** Refuses a Set-Cookie browsers would drop: the app must hear of it, not lose the session. */

@@ -96,7 +96,12 @@ interface ParkedCookie {
 function isParkedCookie(value: unknown): value is ParkedCookie {
   if (typeof value !== 'object' || value === null) return false;
   const cookie = value as Record<string, unknown>;
-  return typeof cookie.name === 'string' && typeof cookie.value === 'string' && typeof cookie.attributes === 'object' && cookie.attributes !== null;
+  return (
+    typeof cookie.name === 'string' &&
+    typeof cookie.value === 'string' &&
+    typeof cookie.attributes === 'object' &&
+    cookie.attributes !== null
+  );
 }
 
 export interface Handoffs {
@@ -120,7 +125,10 @@ export function createHandoffs(store: Store, clock: () => number, deadlines: Dea
       (value): Outcome => ({ ok: true, value }),
       (cause: unknown): Outcome => ({ ok: false, error: new SessStoreError(store.name, op, cause) }),
     );
-    const outcome = await deadlines.race(settled, (): Outcome => ({ ok: false, error: new SessStoreError(store.name, op, undefined, true) }));
+    const outcome = await deadlines.race(
+      settled,
+      (): Outcome => ({ ok: false, error: new SessStoreError(store.name, op, undefined, true) }),
+    );
     if (!outcome.ok) throw outcome.error;
     return outcome.value;
   }

@@ -113,7 +113,11 @@ describe.each(['encrypt', 'sign'] as SealMode[])('cookie sessions (%s)', (mode) 
     expect(sessionCookie(effects)).toBeUndefined();
 
     // Sealed under another key for the same name: worthless here.
-    const other = createSealer('some-other-apps-secret-at-least-32-bytes', mode).seal('sid', { id: 'A'.repeat(32), data: { user: 'root' }, meta: { createdAt: 0, touchedAt: 0, expiresAt: 9e15 } });
+    const other = createSealer('some-other-apps-secret-at-least-32-bytes', mode).seal('sid', {
+      id: 'A'.repeat(32),
+      data: { user: 'root' },
+      meta: { createdAt: 0, touchedAt: 0, expiresAt: 9e15 },
+    });
     jar.cookies.set('sid', { value: other, attributes: {} });
     expect((await request(async (s) => (await s.load(), s.get('user')))).result).toBeUndefined();
   });
@@ -172,7 +176,10 @@ describe('cookie sessions: lifetimes come from the sealed times', () => {
     touched.clock.advance(1000);
     const touch = await touched.request(async (s) => (await s.load(), s.touch()));
     expect(sessionCookie(touch.effects)).toMatchObject({ type: 'cookie.set', attributes: { maxAgeMs: DAY } });
-    expect(touched.opened()).toMatchObject({ data: { user: 'ada' }, meta: { touchedAt: touched.clock.now(), expiresAt: touched.clock.now() + DAY } });
+    expect(touched.opened()).toMatchObject({
+      data: { user: 'ada' },
+      meta: { touchedAt: touched.clock.now(), expiresAt: touched.clock.now() + DAY },
+    });
   });
 
   it('setExpiry(0) seals a browser-session lifetime: the cookie gets no Max-Age', async () => {
@@ -188,7 +195,11 @@ describe('cookie sessions: keys', () => {
   it('a cookie sealed under an older key is re-sealed with the current one on first use', async () => {
     const old = world({}, { secret: OLD_COOKIE_SECRET });
     await old.request((s) => s.set('user', 'ada'));
-    const manager = createSessionManager({ secret: SECRET, store: cookieSessions({ secret: [COOKIE_SECRET, OLD_COOKIE_SECRET] }), clock: old.clock.now });
+    const manager = createSessionManager({
+      secret: SECRET,
+      store: cookieSessions({ secret: [COOKIE_SECRET, OLD_COOKIE_SECRET] }),
+      clock: old.clock.now,
+    });
     const session = manager.begin({ cookieHeader: old.jar.header(), secure: false });
     await session.load();
     expect(session.get('user')).toBe('ada');
@@ -203,7 +214,7 @@ describe('cookie sessions: keys', () => {
     again.set('user', 'mallory');
     const failed = await again.commit({ status: 500 });
     const value = (sessionCookie(failed) as { value: string }).value;
-    expect((createSealer(COOKIE_SECRET).open('sid', value)?.payload as { data: unknown }).data).toEqual({ user: 'ada' });
+    expect((createSealer(COOKIE_SECRET).open('sid', value)!.payload as { data: unknown }).data).toEqual({ user: 'ada' });
   });
 
   it('refuses short cookie secrets at construction', () => {
@@ -227,7 +238,9 @@ describe('cookie sessions: the 4096-byte budget', () => {
     await expect(attempt).rejects.toThrow(SessUsageError);
     await expect(attempt).rejects.toMatchObject({
       code: 'session_too_large',
-      message: expect.stringMatching(/cookie session is \d{4} bytes \(limit 4096\): largest keys "cart" 3102 B, "history" 1902 B, "user" 5 B/),
+      message: expect.stringMatching(
+        /cookie session is \d{4} bytes \(limit 4096\): largest keys "cart" 3102 B, "history" 1902 B, "user" 5 B/,
+      ),
     });
     // The commit rejected, so there were no effects to apply: the browser keeps its cookie.
     expect(cookieValue()).toBe(before);
@@ -313,11 +326,25 @@ describe('cookie sessions: replay after sign-out', () => {
   });
 
   it('hooks that throw fail the request as a failed store call would', async () => {
-    const failing = world({}, { onRevoke: () => { throw new Error('redis down'); } });
+    const failing = world(
+      {},
+      {
+        onRevoke: () => {
+          throw new Error('redis down');
+        },
+      },
+    );
     await failing.request((s) => s.set('user', 'ada'));
     await expect(failing.request((s) => s.destroy())).rejects.toThrow(SessStoreError);
 
-    const unreadable = world({}, { isRevoked: () => { throw new Error('redis down'); } });
+    const unreadable = world(
+      {},
+      {
+        isRevoked: () => {
+          throw new Error('redis down');
+        },
+      },
+    );
     await unreadable.request((s) => s.set('user', 'ada'));
     await expect(unreadable.request((s) => s.load())).rejects.toMatchObject({ op: 'get' });
   });
@@ -338,7 +365,11 @@ describe('cookie sessions: what they are not', () => {
 
   it('only values from cookieSessions() count: a look-alike store is used as a store', async () => {
     const { store, clock } = setup();
-    const manager = createSessionManager({ secret: SECRET, store: Object.assign(Object.create(store) as typeof store, { kind: 'cookie' }), clock: clock.now });
+    const manager = createSessionManager({
+      secret: SECRET,
+      store: Object.assign(Object.create(store) as typeof store, { kind: 'cookie' }),
+      clock: clock.now,
+    });
     const session = manager.begin({ cookieHeader: undefined, secure: false });
     session.set('user', 'ada');
     await session.commit({ status: 200 });
@@ -381,55 +412,85 @@ describe('cookie sessions: the browser always holds what the session holds (prop
     fc.record({ op: fc.constantFrom('delete' as const, 'read' as const), key }),
     fc.record({ op: fc.constantFrom('clear' as const, 'destroy' as const, 'regenerate' as const, 'touch' as const) }),
   );
-  const request = fc.record({ ops: fc.array(op, { maxLength: 5 }), status: fc.constantFrom(200, 200, 200, 500), advanceMs: fc.nat(2 * HOUR) });
+  const request = fc.record({
+    ops: fc.array(op, { maxLength: 5 }),
+    status: fc.constantFrom(200, 200, 200, 500),
+    advanceMs: fc.nat(2 * HOUR),
+  });
 
   it('after every commit the cookie opens to the saved data (absent when empty); reads alone send nothing', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: 6 }), fc.constantFrom<SealMode>('encrypt', 'sign'), async (requests, mode) => {
-        const w = world({}, { mode });
-        let saved: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-        for (const { ops, status, advanceMs } of requests) {
-          w.clock.advance(advanceMs);
-          // Null prototype, as the session's own data: `__proto__` is just a key.
-          const data: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, saved);
-          let destroyed = false;
-          const { effects, session } = await w.request(
-            async (s) => {
-              await s.load();
-              for (const step of ops) {
-                if (step.op === 'set') (s.set(step.key, step.value), (data[step.key] = step.value));
-                else if (step.op === 'delete') (s.delete(step.key), delete data[step.key]);
-                else if (step.op === 'read') expect(s.get(step.key)).toBe(data[step.key]);
-                else if (step.op === 'clear') (s.clear(), Object.keys(data).forEach((k) => delete data[k]));
-                else if (step.op === 'destroy') (await s.destroy(), Object.keys(data).forEach((k) => delete data[k]), (destroyed = true));
-                else if (step.op === 'regenerate') await s.regenerate();
-                else s.touch();
-              }
-            },
-            { status },
-          );
-          if (status < 500) saved = data;
-          else if (destroyed) saved = Object.create(null) as Record<string, unknown>;
-          const opened = w.opened();
-          if (Object.keys(saved).length === 0) expect(opened).toBeUndefined();
-          else {
-            expect(opened?.data).toEqual(saved);
-            if (status < 500) expect(opened?.id).toBe(session.id);
+      fc.asyncProperty(
+        fc.array(request, { minLength: 1, maxLength: 6 }),
+        fc.constantFrom<SealMode>('encrypt', 'sign'),
+        async (requests, mode) => {
+          const w = world({}, { mode });
+          let saved: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+          for (const { ops, status, advanceMs } of requests) {
+            w.clock.advance(advanceMs);
+            // Null prototype, as the session's own data: `__proto__` is just a key.
+            const data: Record<string, unknown> = Object.assign(Object.create(null) as Record<string, unknown>, saved);
+            let destroyed = false;
+            const { effects, session } = await w.request(
+              async (s) => {
+                await s.load();
+                for (const step of ops) {
+                  if (step.op === 'set') s.set(step.key, step.value), (data[step.key] = step.value);
+                  else if (step.op === 'delete') s.delete(step.key), delete data[step.key];
+                  else if (step.op === 'read') expect(s.get(step.key)).toBe(data[step.key]);
+                  else if (step.op === 'clear') {
+                    s.clear();
+                    for (const k of Object.keys(data)) delete data[k];
+                  } else if (step.op === 'destroy') {
+                    await s.destroy();
+                    for (const k of Object.keys(data)) delete data[k];
+                    destroyed = true;
+                  } else if (step.op === 'regenerate') await s.regenerate();
+                  else s.touch();
+                }
+              },
+              { status },
+            );
+            if (status < 500) saved = data;
+            else if (destroyed) saved = Object.create(null) as Record<string, unknown>;
+            const opened = w.opened();
+            if (Object.keys(saved).length === 0) expect(opened).toBeUndefined();
+            else {
+              expect(opened?.data).toEqual(saved);
+              if (status < 500) expect(opened?.id).toBe(session.id);
+            }
+            if (status < 500 && ops.every((step) => step.op === 'read')) expect(sessionCookie(effects)).toBeUndefined();
           }
-          if (status < 500 && ops.every((step) => step.op === 'read')) expect(sessionCookie(effects)).toBeUndefined();
-        }
-      }),
+        },
+      ),
       { numRuns: 300 },
     );
   });
 });
 
 describe('machine: cookieCarriesData decides when the cookie is re-sent', () => {
-  const live = { type: 'store.loaded', record: 'live', pastExpiry: false, pastIdleTimeout: false, pastAbsoluteTimeout: false, touchDue: false, browserSession: false, retired: false } as const;
+  const live = {
+    type: 'store.loaded',
+    record: 'live',
+    pastExpiry: false,
+    pastIdleTimeout: false,
+    pastAbsoluteTimeout: false,
+    touchDue: false,
+    browserSession: false,
+    retired: false,
+  } as const;
   const commit = { type: 'response.commit', serverError: false, empty: false, cookieAlreadySet: false, cacheControlSet: false } as const;
   function actionsAtCommit(cookieCarriesData: boolean, events: readonly LifecycleEvent[]): string[] {
     const lifecycle = createLifecycle();
-    let node = lifecycle.start({ rolling: false, saveEveryRequest: false, saveOnServerError: false, browserSession: false, testCookieReceived: false, clientCookie: 'valid', cookieCarriesData }).to;
+    let node = lifecycle.start({
+      rolling: false,
+      saveEveryRequest: false,
+      saveOnServerError: false,
+      browserSession: false,
+      testCookieReceived: false,
+      clientCookie: 'valid',
+      cookieCarriesData,
+    }).to;
     const all: string[] = [];
     for (const event of [{ type: 'app.load' } as const, live, ...events, commit, { type: 'store.done' } as const]) {
       const step = lifecycle.next(node, event);

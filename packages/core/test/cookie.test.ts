@@ -79,24 +79,12 @@ describe('readCookie', () => {
     expect(readCookie('sid=', 'sid')).toBe('');
   });
 
-  it.each([
-    ';;;',
-    '=',
-    '==',
-    ';=;',
-    '   ',
-    '\t',
-    'sid',
-    'sid;sid;sid',
-    '=sid',
-    '\r\n',
-    'sid\r\n=x',
-    '\0',
-    'ünïcødé=☃',
-    '\uD800=\uDFFF',
-  ])('skips malformed input without throwing: %j', (header) => {
-    expect(readCookie(header, 'sid')).toBeUndefined();
-  });
+  it.each([';;;', '=', '==', ';=;', '   ', '\t', 'sid', 'sid;sid;sid', '=sid', '\r\n', 'sid\r\n=x', '\0', 'ünïcødé=☃', '\uD800=\uDFFF'])(
+    'skips malformed input without throwing: %j',
+    (header) => {
+      expect(readCookie(header, 'sid')).toBeUndefined();
+    },
+  );
 
   it('reads past malformed pairs', () => {
     expect(readCookie(';;; =; novalue; =x; sid=ok', 'sid')).toBe('ok');

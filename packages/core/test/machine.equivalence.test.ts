@@ -26,7 +26,15 @@ export function allInputs(): LifecycleInput[] {
           for (const clientCookie of ['absent', 'rejected', 'valid', 'rotated'] as ClientCookie[])
             for (const testCookieReceived of bools)
               for (const cookieCarriesData of bools)
-                inputs.push({ rolling, saveEveryRequest, saveOnServerError, browserSession, clientCookie, testCookieReceived, cookieCarriesData });
+                inputs.push({
+                  rolling,
+                  saveEveryRequest,
+                  saveOnServerError,
+                  browserSession,
+                  clientCookie,
+                  testCookieReceived,
+                  cookieCarriesData,
+                });
   return inputs;
 }
 
@@ -45,7 +53,16 @@ export function allEvents(): LifecycleEvent[] {
     { type: 'store.done' },
     { type: 'store.refused' },
     { type: 'store.failed' },
-    { type: 'store.loaded', record: 'missing', pastExpiry: false, pastIdleTimeout: false, pastAbsoluteTimeout: false, touchDue: false, browserSession: false, retired: false },
+    {
+      type: 'store.loaded',
+      record: 'missing',
+      pastExpiry: false,
+      pastIdleTimeout: false,
+      pastAbsoluteTimeout: false,
+      touchDue: false,
+      browserSession: false,
+      retired: false,
+    },
   ];
   for (const keepData of bools) events.push({ type: 'app.regenerate', keepData });
   for (const browserSession of bools) events.push({ type: 'app.setExpiry', browserSession });
@@ -55,11 +72,21 @@ export function allEvents(): LifecycleEvent[] {
         for (const touchDue of bools)
           for (const browserSession of bools)
             for (const retired of bools)
-              events.push({ type: 'store.loaded', record: 'live', pastExpiry, pastIdleTimeout, pastAbsoluteTimeout, touchDue, browserSession, retired });
+              events.push({
+                type: 'store.loaded',
+                record: 'live',
+                pastExpiry,
+                pastIdleTimeout,
+                pastAbsoluteTimeout,
+                touchDue,
+                browserSession,
+                retired,
+              });
   for (const serverError of bools)
     for (const empty of bools)
       for (const cookieAlreadySet of bools)
-        for (const cacheControlSet of bools) events.push({ type: 'response.commit', serverError, empty, cookieAlreadySet, cacheControlSet });
+        for (const cacheControlSet of bools)
+          events.push({ type: 'response.commit', serverError, empty, cookieAlreadySet, cacheControlSet });
   return events;
 }
 
@@ -118,7 +145,9 @@ describe('memoized runtime = xstate', () => {
           continue;
         }
         if (step.to.key !== snapshotKey(next) || step.actions.join() !== actionsOf(actions).join()) {
-          mismatches.push(`${node.key} + ${JSON.stringify(event)}: ${step.to.key} [${step.actions}] vs ${snapshotKey(next)} [${actionsOf(actions)}]`);
+          mismatches.push(
+            `${node.key} + ${JSON.stringify(event)}: ${step.to.key} [${step.actions}] vs ${snapshotKey(next)} [${actionsOf(actions)}]`,
+          );
         }
         visit(next, step.to);
       }

@@ -49,7 +49,9 @@ const modelEvents: LifecycleEvent[] = [
   { type: 'store.refused' },
   { type: 'store.failed' },
   ...[false, true].flatMap((serverError) =>
-    [false, true].map((empty): LifecycleEvent => ({ type: 'response.commit', serverError, empty, cookieAlreadySet: false, cacheControlSet: false })),
+    [false, true].map(
+      (empty): LifecycleEvent => ({ type: 'response.commit', serverError, empty, cookieAlreadySet: false, cacheControlSet: false }),
+    ),
   ),
 ];
 
@@ -65,7 +67,14 @@ function createSut(clientCookie: ClientCookie) {
   if (clientCookie === 'valid') jar.cookies.set('sid', { value: signer.sign('sid', CLIENT_ID), attributes: {} });
   if (clientCookie === 'rejected') jar.cookies.set('sid', { value: `${CLIENT_ID}.forged`, attributes: {} });
   const session: Session = manager.begin({ cookieHeader: jar.header(), secure: false });
-  const shadow = { data: {} as Record<string, unknown>, accessed: false, writes: 0, serverError: false, clientRecordDead: false, refused: false };
+  const shadow = {
+    data: {} as Record<string, unknown>,
+    accessed: false,
+    writes: 0,
+    serverError: false,
+    clientRecordDead: false,
+    refused: false,
+  };
   let pending: Promise<Settled> | undefined;
   const track = (promise: Promise<unknown>) => {
     pending = promise.then(
@@ -277,7 +286,15 @@ function testParams(sut: Sut) {
 
 const inputs: Array<[string, LifecycleInput]> = (['absent', 'rejected', 'valid'] as ClientCookie[]).map((clientCookie) => [
   `cookie ${clientCookie}`,
-  { rolling: false, saveEveryRequest: false, saveOnServerError: false, browserSession: false, clientCookie, testCookieReceived: false, cookieCarriesData: false },
+  {
+    rolling: false,
+    saveEveryRequest: false,
+    saveOnServerError: false,
+    browserSession: false,
+    clientCookie,
+    testCookieReceived: false,
+    cookieCarriesData: false,
+  },
 ]);
 
 const SIMPLE_PATH_MAX_STEPS = 6;
@@ -291,7 +308,9 @@ describe.each(inputs)('lifecycle model, %s', (_, input) => {
   const simple = boundedSimplePaths(input, SIMPLE_PATH_MAX_STEPS).flatMap((events) => model.getPathsFromEvents(events, { fromState }));
 
   it('walks enough paths to mean something', () => {
-    console.log(`model (${input.clientCookie}): ${shortest.length} shortest paths, ${simple.length} simple paths of <= ${SIMPLE_PATH_MAX_STEPS} steps to the end`);
+    console.log(
+      `model (${input.clientCookie}): ${shortest.length} shortest paths, ${simple.length} simple paths of <= ${SIMPLE_PATH_MAX_STEPS} steps to the end`,
+    );
     expect(shortest.length).toBeGreaterThan(10);
     expect(simple.length).toBeGreaterThan(20);
   });

@@ -69,7 +69,10 @@ describe('the published @sess/core', () => {
     ['import', 'out/esm.mjs'],
     ['require', 'out/cjs.cjs'],
   ])('%s loads it and signs and verifies an id', (_, compiled) => {
-    const out = JSON.parse(execFileSync(process.execPath, [compiled], { cwd: scratch, encoding: 'utf8' })) as { id?: string; configError?: boolean };
+    const out = JSON.parse(execFileSync(process.execPath, [compiled], { cwd: scratch, encoding: 'utf8' })) as {
+      id?: string;
+      configError?: boolean;
+    };
     expect(out.id).toBe('AAAAAAAAAAAAAAAAAAAAAAAA');
     expect(out.configError).toBe(true);
   });

@@ -57,7 +57,9 @@ describe('lifetimes are checked where they enter', () => {
 describe('options are validated once', () => {
   it('refuses an unknown option, naming the closest known one', () => {
     expect(() => setup({ maxAge: 1000 } as unknown as SessionManagerOptions)).toThrow(/unknown option "maxAge": did you mean "maxAgeMs"\?/);
-    expect(() => setup({ cookie: { samesite: 'lax' } } as unknown as SessionManagerOptions)).toThrow(/unknown option "samesite": did you mean "sameSite"\?/);
+    expect(() => setup({ cookie: { samesite: 'lax' } } as unknown as SessionManagerOptions)).toThrow(
+      /unknown option "samesite": did you mean "sameSite"\?/,
+    );
   });
 
   it.each([
@@ -72,7 +74,9 @@ describe('options are validated once', () => {
 
   it('refuses a store written for another library (koa-session style) instead of failing every write', () => {
     const foreign = { get: async () => undefined, set: async () => undefined, destroy: async () => undefined };
-    expect(() => createSessionManager({ secret: SECRET, store: foreign as never })).toThrow(/not a sess store \(missing or wrong: name, capabilities\)/);
+    expect(() => createSessionManager({ secret: SECRET, store: foreign as never })).toThrow(
+      /not a sess store \(missing or wrong: name, capabilities\)/,
+    );
   });
 
   it('refuses no options at all with SessConfigError, not a TypeError', () => {

@@ -11,7 +11,11 @@ import type { SealMode } from '../src/seal.js';
 import { OLD_SECRET, SECRET } from './fixtures.js';
 
 const OTHER_SECRET = 'a-third-secret-nobody-here-configured-at-all';
-const payload = { id: 'AAAAAAAAAAAAAAAAAAAAAAAA', data: { user: 'ada', cart: [1, 2, 3], note: 'héllo ✓' }, meta: { createdAt: 1, touchedAt: 2, expiresAt: 3 } };
+const payload = {
+  id: 'AAAAAAAAAAAAAAAAAAAAAAAA',
+  data: { user: 'ada', cart: [1, 2, 3], note: 'héllo ✓' },
+  meta: { createdAt: 1, touchedAt: 2, expiresAt: 3 },
+};
 const modes: SealMode[] = ['encrypt', 'sign'];
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
@@ -115,7 +119,9 @@ describe.each(modes)('sealer, %s mode', (mode) => {
     start = process.hrtime.bigint();
     for (let i = 0; i < rounds; i++) sealer.open('sid', forged);
     const forgedUs = Number(process.hrtime.bigint() - start) / 1000 / rounds;
-    console.log(`seal (${mode}, ${value.length}-char value): seal ${sealUs.toFixed(2)} us, open ${openUs.toFixed(2)} us, forged open ${forgedUs.toFixed(2)} us`);
+    console.log(
+      `seal (${mode}, ${value.length}-char value): seal ${sealUs.toFixed(2)} us, open ${openUs.toFixed(2)} us, forged open ${forgedUs.toFixed(2)} us`,
+    );
     // A loose bound so a slow CI machine passes, but PBKDF2 per call (~ms) would not.
     expect(sealUs).toBeLessThan(200);
     expect(openUs).toBeLessThan(200);

@@ -1,5 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SessConfigError, SessStoreError, SessUsageError, cookieSessions, createSessionManager, createSigner, hashId } from '../src/index.js';
+import {
+  SessConfigError,
+  SessStoreError,
+  SessUsageError,
+  cookieSessions,
+  createSessionManager,
+  createSigner,
+  hashId,
+} from '../src/index.js';
 import type { HttpEffect, Session, SessionEvent, SessionManagerOptions, StandardSchemaV1 } from '../src/index.js';
 import { OLD_SECRET, SECRET, setup, testStore } from './fixtures.js';
 
@@ -179,20 +187,22 @@ describe('cookies the server cannot vouch for', () => {
     expect(result).toBeUndefined();
   });
 
-  it.each([['null', null], ['array', []], ['no meta', { data: {} }], ['bad times', { data: {}, meta: { createdAt: 'x' } }]])(
-    'a corrupt record (%s) is treated as missing',
-    async (_, corrupt) => {
-      const { request, store, id } = await signedIn();
-      store.records.set(id, { json: JSON.stringify(corrupt), expiresAt: Infinity });
-      const { result, session } = await request(async (s) => {
-        await s.load();
-        s.set('fresh', true);
-        return s.get('user');
-      });
-      expect(result).toBeUndefined();
-      expect(session.id).not.toBe(id);
-    },
-  );
+  it.each([
+    ['null', null],
+    ['array', []],
+    ['no meta', { data: {} }],
+    ['bad times', { data: {}, meta: { createdAt: 'x' } }],
+  ])('a corrupt record (%s) is treated as missing', async (_, corrupt) => {
+    const { request, store, id } = await signedIn();
+    store.records.set(id, { json: JSON.stringify(corrupt), expiresAt: Infinity });
+    const { result, session } = await request(async (s) => {
+      await s.load();
+      s.set('fresh', true);
+      return s.get('user');
+    });
+    expect(result).toBeUndefined();
+    expect(session.id).not.toBe(id);
+  });
 });
 
 describe('emptying and destroying', () => {
@@ -350,7 +360,9 @@ describe('regenerate with a grace window', () => {
     const store = testStore(Date.now);
     expect(() => createSessionManager({ secret: SECRET, store, regenerateGraceMs: -1 })).toThrow(SessConfigError);
     expect(() => createSessionManager({ secret: SECRET, store, regenerateGraceMs: Number.NaN })).toThrow(SessConfigError);
-    expect(() => createSessionManager({ secret: SECRET, store: cookieSessions({ secret: SECRET }), regenerateGraceMs: 1 })).toThrow(SessConfigError);
+    expect(() => createSessionManager({ secret: SECRET, store: cookieSessions({ secret: SECRET }), regenerateGraceMs: 1 })).toThrow(
+      SessConfigError,
+    );
   });
 });
 
@@ -664,7 +676,9 @@ describe('configuration', () => {
     ['SameSite=None', { sameSite: 'none' }],
     ['Partitioned', { partitioned: true }],
   ] as const)('refuses %s unless secure is true: with secure: auto a plain request would get a cookie browsers drop', (_, cookie) => {
-    expect(() => setup({ cookie })).toThrow(expect.objectContaining({ name: 'SessConfigError', code: 'cookie_invalid', message: expect.stringContaining('secure: true') }));
+    expect(() => setup({ cookie })).toThrow(
+      expect.objectContaining({ name: 'SessConfigError', code: 'cookie_invalid', message: expect.stringContaining('secure: true') }),
+    );
     expect(() => setup({ cookie: { ...cookie, secure: true } })).not.toThrow();
   });
 
@@ -681,10 +695,13 @@ describe('read-only requests', () => {
   it('read the session and write nothing, even with rolling and an idle timeout due', async () => {
     const { request, store, clock } = await signedIn({ rolling: true, idleTimeoutMs: 60_000 });
     clock.advance(30_000);
-    const { effects, result } = await request(async (s) => {
-      await s.load();
-      return s.get('user');
-    }, { readOnly: true });
+    const { effects, result } = await request(
+      async (s) => {
+        await s.load();
+        return s.get('user');
+      },
+      { readOnly: true },
+    );
     expect(result).toBe('ada');
     expect(types(effects)).toEqual(['header.vary']);
     expect(store.calls.map((call) => call.split(' ')[0])).toEqual(['get']);
@@ -702,10 +719,13 @@ describe('read-only requests', () => {
     ['destroy', (s: Session) => s.destroy()],
   ])('refuse %s with a usage error, and the record stays as it was', async (_, change) => {
     const { request, store, id } = await signedIn();
-    await request(async (s) => {
-      await s.load();
-      await expect(Promise.resolve().then(() => change(s))).rejects.toBeInstanceOf(SessUsageError);
-    }, { readOnly: true });
+    await request(
+      async (s) => {
+        await s.load();
+        await expect(Promise.resolve().then(() => change(s))).rejects.toBeInstanceOf(SessUsageError);
+      },
+      { readOnly: true },
+    );
     expect(store.peek(id)?.data).toEqual({ user: 'ada' });
   });
 
@@ -886,15 +906,26 @@ describe('schema and migrate on load', () => {
   async function stored(data: Record<string, unknown>, options: Parameters<typeof setup>[0]) {
     const events: SessionEvent[] = [];
     const world = await signedIn({}, data);
-    const manager = createSessionManager({ secret: SECRET, store: world.store, clock: world.clock.now, onEvent: (e) => void events.push(e), ...options });
-    return { ...world, manager, events, load: async () => {
-      const session = manager.begin({ cookieHeader: world.jar.header(), secure: false });
-      await session.load();
-      return session;
-    } };
+    const manager = createSessionManager({
+      secret: SECRET,
+      store: world.store,
+      clock: world.clock.now,
+      onEvent: (e) => void events.push(e),
+      ...options,
+    });
+    return {
+      ...world,
+      manager,
+      events,
+      load: async () => {
+        const session = manager.begin({ cookieHeader: world.jar.header(), secure: false });
+        await session.load();
+        return session;
+      },
+    };
   }
 
-  it('uses the schema\'s output for data that passes', async () => {
+  it("uses the schema's output for data that passes", async () => {
     const { load } = await stored({ views: 3 }, { schema });
     const session = await load();
     expect([session.get('views'), session.get('theme')]).toEqual([3, 'light']);
@@ -911,18 +942,23 @@ describe('schema and migrate on load', () => {
 
   it('migrates an old shape before validating it', async () => {
     const migrate = (data: Record<string, unknown>) =>
-      'count' in data ? { views: Number(data.count), ...Object.fromEntries(Object.entries(data).filter(([key]) => key !== 'count')) } : data;
+      'count' in data
+        ? { views: Number(data.count), ...Object.fromEntries(Object.entries(data).filter(([key]) => key !== 'count')) }
+        : data;
     const { load } = await stored({ count: '7', user: 'ada' }, { schema, migrate });
     const session = await load();
     expect([session.get('views'), session.get('user'), session.has('count')]).toEqual([7, 'ada', false]);
   });
 
   it('treats a migrate that throws as invalid data, not a crashed request', async () => {
-    const { load, events } = await stored({ views: 1 }, {
-      migrate: () => {
-        throw new Error('bug in migrate');
+    const { load, events } = await stored(
+      { views: 1 },
+      {
+        migrate: () => {
+          throw new Error('bug in migrate');
+        },
       },
-    });
+    );
     expect((await load()).id).toBeUndefined();
     expect(events.map((event) => event.type)).toEqual(['invalid']);
   });

@@ -33,6 +33,7 @@ describe('sign and verify', () => {
   const value = signer.sign('sid', id);
   const mac = value.slice(id.length + 1);
 
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the title shows the format, placeholders and all
   it('signs as `${id}.${base64url(HMAC-SHA256(secret, `${name}=${id}`))}`', () => {
     expect(value).toBe(`${id}.${macOf(SECRET, 'sid', id)}`);
     expect(mac).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -224,12 +225,12 @@ describe('the cache of verified values', () => {
     const signer = createSigner(SECRET, { cacheEntries: 2 });
     const values = [first, second, third].map((id) => signer.sign('sid', id));
     for (let round = 0; round < 3; round++) {
-      values.forEach((value, index) => expect(signer.verify('sid', value)?.id).toBe([first, second, third][index]));
+      for (const [index, value] of values.entries()) expect(signer.verify('sid', value)?.id).toBe([first, second, third][index]);
       expect(signer.verify('sid', `${first}.${'A'.repeat(43)}`)).toBeUndefined();
     }
   });
 
-  it('is the signer\'s own: a signer without the old secret rejects what another signer cached', () => {
+  it("is the signer's own: a signer without the old secret rejects what another signer cached", () => {
     const old = `${first}.${macOf(OLD_SECRET, 'sid', first)}`;
     expect(createSigner([SECRET, OLD_SECRET]).verify('sid', old)?.id).toBe(first);
     expect(createSigner(SECRET).verify('sid', old)).toBeUndefined();

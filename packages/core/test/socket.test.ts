@@ -23,14 +23,18 @@ describe('sessions over a socket', () => {
     expect(store.peek(id)?.data).toEqual({ user: 'ada', room: 'lobby' });
   });
 
-  it('hand a new session\'s cookie over as a single-use token the page redeems over HTTP', async () => {
+  it("hand a new session's cookie over as a single-use token the page redeems over HTTP", async () => {
     const { manager, store } = setup();
     const socket = manager.socket({ cookieHeader: undefined, secure: true });
     const first = await socket.use((s) => s.set('nick', 'grace'));
     expect(first.handoff).toMatch(/^[A-Za-z0-9_-]{32}$/);
 
     const [cookie] = (await manager.redeemHandoff(first.handoff)) as [Extract<HttpEffect, { type: 'cookie.set' }>];
-    expect(cookie).toMatchObject({ type: 'cookie.set', name: 'sid', attributes: { httpOnly: true, secure: true, sameSite: 'lax', path: '/' } });
+    expect(cookie).toMatchObject({
+      type: 'cookie.set',
+      name: 'sid',
+      attributes: { httpOnly: true, secure: true, sameSite: 'lax', path: '/' },
+    });
     const id = idOf(cookie.value);
     expect(createSigner(SECRET).verify('sid', cookie.value)?.id).toBe(id);
     expect(store.peek(id)?.data).toEqual({ nick: 'grace' });

@@ -29,7 +29,10 @@ export function applyEffects(res: ServerResponse, effects: readonly HttpEffect[]
 /** Adds `field` to Vary unless it is there already or Vary is `*` (what Express's `res.vary` does). */
 function vary(res: ServerResponse, field: string): void {
   const current = res.getHeader('Vary');
-  const fields = (Array.isArray(current) ? current.join(',') : String(current ?? '')).split(',').map((name) => name.trim()).filter(Boolean);
+  const fields = (Array.isArray(current) ? current.join(',') : String(current ?? ''))
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
   if (fields.some((name) => name === '*' || name.toLowerCase() === field.toLowerCase())) return;
   res.setHeader('Vary', [...fields, field].join(', '));
 }
@@ -94,7 +97,8 @@ function through(res: ServerResponse, hold: Hold, name: Output, original: Method
  */
 function takeHeaders(res: ServerResponse, [status, reason, headers]: unknown[]): unknown[] {
   const code = (status as number) | 0;
-  if (code < 100 || code > 999) throw Object.assign(new RangeError(`Invalid status code: ${String(status)}`), { code: 'ERR_HTTP_INVALID_STATUS_CODE' });
+  if (code < 100 || code > 999)
+    throw Object.assign(new RangeError(`Invalid status code: ${String(status)}`), { code: 'ERR_HTTP_INVALID_STATUS_CODE' });
   const given = typeof reason === 'string' ? headers : (headers ?? reason);
   if (Array.isArray(given)) {
     if (given.length % 2 !== 0) throw Object.assign(new TypeError("The argument 'headers' is invalid"), { code: 'ERR_INVALID_ARG_VALUE' });
@@ -147,7 +151,8 @@ export function commitBeforeHeaders(
   fail: (error: unknown) => void,
 ): void {
   const hold: Hold = { commit, fail, phase: 'open', held: [] };
-  const proto = Object.hasOwn(res, 'writeHead') || Object.hasOwn(res, 'write') || Object.hasOwn(res, 'end') ? undefined : expressPrototype(res);
+  const proto =
+    Object.hasOwn(res, 'writeHead') || Object.hasOwn(res, 'write') || Object.hasOwn(res, 'end') ? undefined : expressPrototype(res);
   if (proto !== undefined) {
     gatePrototype(proto);
     holds.set(res, hold);

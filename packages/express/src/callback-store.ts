@@ -64,5 +64,10 @@ export function callbackStore(store: CallbackStore, options: { name?: string } =
 /** An express-session store: its methods, and none of a sess store's `capabilities`. */
 export function isCallbackStore(store: unknown): store is CallbackStore {
   const methods = store as Partial<Record<string, unknown>> | null;
-  return typeof methods === 'object' && methods !== null && !('capabilities' in methods) && ['get', 'set', 'destroy'].every((name) => typeof methods[name] === 'function');
+  return (
+    typeof methods === 'object' &&
+    methods !== null &&
+    !('capabilities' in methods) &&
+    ['get', 'set', 'destroy'].every((name) => typeof methods[name] === 'function')
+  );
 }

@@ -48,7 +48,6 @@ export type { SessionEvent, SocketOutcome, SocketSession, Store } from '@sess/co
 export { memoryStore, memoryStore as MemoryStore } from '@sess/store-memory';
 
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
       session: RequestSession;
@@ -129,7 +128,9 @@ export interface SessionOptions {
  * in `managerOptions`; the rest without a core name are the adapter's own. The type makes a new
  * option of `SessionOptions` fail to compile until it is listed here.
  */
-const OPTIONS: { readonly [K in keyof SessionOptions]-?: readonly [check: 'flag' | 'function' | undefined, core?: keyof SessionManagerOptions] } = {
+const OPTIONS: {
+  readonly [K in keyof SessionOptions]-?: readonly [check: 'flag' | 'function' | undefined, core?: keyof SessionManagerOptions];
+} = {
   secret: [undefined, 'secret'],
   store: [undefined],
   name: [undefined, 'name'],
@@ -153,7 +154,16 @@ const OPTIONS: { readonly [K in keyof SessionOptions]-?: readonly [check: 'flag'
   migrate: ['function', 'migrate'],
   schema: [undefined, 'schema'],
 };
-const COOKIE_OPTIONS = ['maxAge', 'httpOnly', 'secure', 'sameSite', 'path', 'domain', 'partitioned', 'priority'] as const satisfies readonly (keyof SessionCookieOptions)[];
+const COOKIE_OPTIONS = [
+  'maxAge',
+  'httpOnly',
+  'secure',
+  'sameSite',
+  'path',
+  'domain',
+  'partitioned',
+  'priority',
+] as const satisfies readonly (keyof SessionCookieOptions)[];
 const WHERE = 'session() of @sess/express';
 /** express-session habits: cookie attributes at the top level, `cookie.expires`. */
 const HINTS: Readonly<Record<string, string>> = {
@@ -181,7 +191,8 @@ function managerOptions(options: SessionOptions): SessionManagerOptions {
     if (core !== undefined && value !== undefined) mapped[core] = value;
   }
   const store: unknown = options.store ?? memoryStore();
-  if (!isCallbackStore(store)) checkStoreShape(store, WHERE, 'Pass a sess store (memoryStore(), ...) or an express-session store with get, set and destroy.');
+  if (!isCallbackStore(store))
+    checkStoreShape(store, WHERE, 'Pass a sess store (memoryStore(), ...) or an express-session store with get, set and destroy.');
   return {
     ...(mapped as Omit<SessionManagerOptions, 'store'>),
     store: isCallbackStore(store) ? callbackStore(store) : (store as Store),
@@ -218,7 +229,8 @@ function isSecure(req: Request, proxy: boolean | undefined): boolean {
  */
 function installSessionId(req: Request): void {
   let proto = Object.getPrototypeOf(req) as object | null;
-  while (proto !== null && Object.getPrototypeOf(proto) !== IncomingMessage.prototype) proto = Object.getPrototypeOf(proto) as object | null;
+  while (proto !== null && Object.getPrototypeOf(proto) !== IncomingMessage.prototype)
+    proto = Object.getPrototypeOf(proto) as object | null;
   const target: object = proto ?? req;
   if (Object.hasOwn(target, 'sessionID')) return;
   Object.defineProperty(target, 'sessionID', {
@@ -286,7 +298,10 @@ export function session(options: SessionOptions): SessionMiddleware {
 
   function sessionMiddleware(req: Request, res: Response, next: NextFunction): void {
     // Mounted twice (or a router re-entering): the first one owns the session.
-    if (req.session !== undefined) return next();
+    if (req.session !== undefined) {
+      next();
+      return;
+    }
     const core = manager.begin({
       cookieHeader: req.headers.cookie,
       secure: isSecure(req, options.proxy),
@@ -307,8 +322,7 @@ export function session(options: SessionOptions): SessionMiddleware {
       },
       next,
     );
-    const proceed = () =>
-      core.load().then(() => next(), next);
+    const proceed = () => core.load().then(() => next(), next);
     if (options.asyncContext === true) context.run(req.session, proceed);
     else proceed();
   }

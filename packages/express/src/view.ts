@@ -7,7 +7,6 @@
 import type { Session as CoreSession } from '@sess/core';
 
 /** Declare your session's shape by merging into this interface (see README). */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface SessionData {}
 
 type Done = (error?: unknown) => void;
@@ -90,7 +89,12 @@ const printable = Object.freeze(
   Object.assign(Object.create(null) as object, {
     [Symbol.toStringTag]: 'Session',
     [Symbol.toPrimitive]: () => '[object Session]',
-    [Symbol.for('nodejs.util.inspect.custom')](this: RequestSession, depth: number, options: object, inspect: (value: unknown, options: object) => string) {
+    [Symbol.for('nodejs.util.inspect.custom')](
+      this: RequestSession,
+      depth: number,
+      options: object,
+      inspect: (value: unknown, options: object) => string,
+    ) {
       if (depth < 0) return '[Session]';
       try {
         return `Session ${inspect({ ...this }, { ...options, depth })}`;

@@ -126,7 +126,9 @@ describe('Express 5 with cookie sessions', () => {
     expect(reply.status).toBe(500);
     expect(reply.body).toBe('session error: session_too_large');
     expect(cookiesNamed(reply, 'sid')).toEqual([]);
-    expect(String((errors[0] as Error).message)).toMatch(/cookie session is \d+ bytes \(limit 4096\): largest keys "blob" 5002 B, "user" 5 B/);
+    expect(String((errors[0] as Error).message)).toMatch(
+      /cookie session is \d+ bytes \(limit 4096\): largest keys "blob" 5002 B, "user" 5 B/,
+    );
     expect(client.jar.get('sid')).toBe(before);
     expect((await client.request('/me')).body).toBe('ada');
   });

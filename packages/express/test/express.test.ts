@@ -71,7 +71,9 @@ describe.each([
     const first = await client.request('/count');
     expect(first.body).toBe('views 1');
     expect(first.setCookies).toHaveLength(1);
-    expect(first.setCookies[0]).toMatch(/^sid=[A-Za-z0-9_-]{32}\.[A-Za-z0-9_-]{43}; Max-Age=86400; Path=\/; Expires=.+; HttpOnly; SameSite=Lax$/);
+    expect(first.setCookies[0]).toMatch(
+      /^sid=[A-Za-z0-9_-]{32}\.[A-Za-z0-9_-]{43}; Max-Age=86400; Path=\/; Expires=.+; HttpOnly; SameSite=Lax$/,
+    );
     expect(first.headers.get('vary')).toMatch(/Cookie/);
     expect(first.headers.get('cache-control')).toBe('private');
     const second = await client.request('/count');
@@ -300,7 +302,7 @@ describe.each([
     expect(JSON.stringify(events)).not.toContain(after);
   });
 
-  it('getSession() finds the request\'s session anywhere inside it with asyncContext, and only then', async () => {
+  it("getSession() finds the request's session anywhere inside it with asyncContext, and only then", async () => {
     const currentUser = async () => {
       await Promise.resolve();
       return getSession().user ?? 'nobody';

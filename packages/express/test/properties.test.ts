@@ -57,7 +57,9 @@ function start(express: typeof express5, options: RobustnessOptions | undefined)
   }
   const behave: RequestHandler = (req, res, next) => {
     const behaviour = behaviourOf(req.headers['x-behaviour']);
-    (options === undefined ? Promise.resolve() : useSession(req, behaviour.session)).then(() => answer(req, res, behaviour.output)).catch(next);
+    (options === undefined ? Promise.resolve() : useSession(req, behaviour.session))
+      .then(() => answer(req, res, behaviour.output))
+      .catch(next);
   };
   app.get('/behave', behave);
   return listen(app);

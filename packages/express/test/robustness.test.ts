@@ -132,7 +132,17 @@ describe.each([
       expect([path, await outcome(withSess, path)]).toEqual([path, expected]);
     }
     // The survey of bare Express's answers, so a change in Node or Express shows up here.
-    expect(await Promise.all(Object.keys(badOutput).map((path) => outcome(bare, path)))).toEqual([500, 500, 500, 500, 500, 500, 999, 500, 'aborted']);
+    expect(await Promise.all(Object.keys(badOutput).map((path) => outcome(bare, path)))).toEqual([
+      500,
+      500,
+      500,
+      500,
+      500,
+      500,
+      999,
+      500,
+      'aborted',
+    ]);
     expect((await new Client(withSess).request('/count')).body).toBe('views 1');
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(escaped).toEqual([]);
@@ -159,12 +169,14 @@ describe.each([
   });
 
   it("writeHead's Set-Cookie and Vary (object form) join the session's cookie and Vary: Cookie", async () => {
-    const { client } = await start(app({}, (app) =>
-      app.get('/object', (req, res) => {
-        touch(req);
-        res.writeHead(200, { 'Set-Cookie': 'a=1', Vary: 'Accept', 'Content-Type': 'text/plain' }).end('ok');
-      }),
-    ));
+    const { client } = await start(
+      app({}, (app) =>
+        app.get('/object', (req, res) => {
+          touch(req);
+          res.writeHead(200, { 'Set-Cookie': 'a=1', Vary: 'Accept', 'Content-Type': 'text/plain' }).end('ok');
+        }),
+      ),
+    );
     const reply = await client.request('/object');
     expect(reply.body).toBe('ok');
     expect(reply.setCookies).toContain('a=1');
@@ -174,12 +186,14 @@ describe.each([
   });
 
   it("writeHead's raw header array keeps its duplicates and the session's cookie and Vary", async () => {
-    const { client } = await start(app({}, (app) =>
-      app.get('/array', (req, res) => {
-        touch(req);
-        res.writeHead(201, ['Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Vary', 'Accept']).end('ok');
-      }),
-    ));
+    const { client } = await start(
+      app({}, (app) =>
+        app.get('/array', (req, res) => {
+          touch(req);
+          res.writeHead(201, ['Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Vary', 'Accept']).end('ok');
+        }),
+      ),
+    );
     const reply = await client.request('/array');
     expect(reply.status).toBe(201);
     expect(reply.setCookies.slice(0, 2)).toEqual(['a=1', 'b=2']);
@@ -188,16 +202,18 @@ describe.each([
   });
 
   it("a session-named Set-Cookie passed to writeHead wins over the session's own (cookieAlreadySet)", async () => {
-    const { client } = await start(app({}, (app) => {
-      app.get('/own-object', (req, res) => {
-        touch(req);
-        res.writeHead(200, { 'Set-Cookie': 'sid=from-app; Path=/' }).end('app');
-      });
-      app.get('/own-array', (req, res) => {
-        touch(req);
-        res.writeHead(200, ['Set-Cookie', 'x=1', 'Set-Cookie', 'sid=from-app; Path=/']).end('app');
-      });
-    }));
+    const { client } = await start(
+      app({}, (app) => {
+        app.get('/own-object', (req, res) => {
+          touch(req);
+          res.writeHead(200, { 'Set-Cookie': 'sid=from-app; Path=/' }).end('app');
+        });
+        app.get('/own-array', (req, res) => {
+          touch(req);
+          res.writeHead(200, ['Set-Cookie', 'x=1', 'Set-Cookie', 'sid=from-app; Path=/']).end('app');
+        });
+      }),
+    );
     expect((await client.request('/own-object')).setCookies).toEqual(['sid=from-app; Path=/']);
     expect((await client.request('/own-array')).setCookies).toEqual(['x=1', 'sid=from-app; Path=/']);
   });
@@ -208,24 +224,26 @@ describe.each([
     const store: Store = { ...inner, set: (...args) => (saves++, inner.set(...args)) };
     let afterResponse!: (printed: string) => void;
     const printedAfterResponse = new Promise<string>((resolve) => (afterResponse = resolve));
-    const { client } = await start(app({ store }, (app) => {
-      app.get('/fill', (req, res) => {
-        req.session.views = 1;
-        req.session.user = 'ada';
-        res.send('filled');
-      });
-      app.get('/print', (req, res) => {
-        res.on('finish', () => afterResponse(inspect(req.session)));
-        res.json({
-          string: String(req.session),
-          template: `${req.session}`,
-          tag: Object.prototype.toString.call(req.session),
-          inspect: inspect(req.session),
-          nested: inspect({ session: req.session }, { depth: 0 }),
-          json: JSON.stringify(req.session),
+    const { client } = await start(
+      app({ store }, (app) => {
+        app.get('/fill', (req, res) => {
+          req.session.views = 1;
+          req.session.user = 'ada';
+          res.send('filled');
         });
-      });
-    }));
+        app.get('/print', (req, res) => {
+          res.on('finish', () => afterResponse(inspect(req.session)));
+          res.json({
+            string: String(req.session),
+            template: `${req.session}`,
+            tag: Object.prototype.toString.call(req.session),
+            inspect: inspect(req.session),
+            nested: inspect({ session: req.session }, { depth: 0 }),
+            json: JSON.stringify(req.session),
+          });
+        });
+      }),
+    );
     await client.request('/fill');
     expect(saves).toBe(1);
     const reply = await client.request('/print');
@@ -330,7 +348,16 @@ describe('options are checked once, at construction', () => {
         secret: SECRET,
         store: memoryStore(),
         name: 'app.sid',
-        cookie: { maxAge: null, httpOnly: true, secure: 'auto', sameSite: true, path: '/', domain: 'example.com', partitioned: false, priority: 'high' },
+        cookie: {
+          maxAge: null,
+          httpOnly: true,
+          secure: 'auto',
+          sameSite: true,
+          path: '/',
+          domain: 'example.com',
+          partitioned: false,
+          priority: 'high',
+        },
         rolling: false,
         resave: false,
         saveUninitialized: true,

@@ -29,7 +29,12 @@ function plainly(res: ServerResponse, { name, args }: Call): boolean {
   const [chunk] = args;
   if (name === 'write' ? !isChunk(chunk) : chunk && !isChunk(chunk)) return false;
   const { statusCode, statusMessage } = res;
-  return Number.isInteger(statusCode) && statusCode >= 100 && statusCode <= 999 && (statusMessage === undefined || STATUS_MESSAGE.test(statusMessage));
+  return (
+    Number.isInteger(statusCode) &&
+    statusCode >= 100 &&
+    statusCode <= 999 &&
+    (statusMessage === undefined || STATUS_MESSAGE.test(statusMessage))
+  );
 }
 
 /**

@@ -20,7 +20,6 @@ export type { SessionOptions, UpgradeRequest } from './options.js';
 export type { SessionCookieOptions } from '@sess/core';
 
 /** Declare your session's shape by merging into this interface: `declare module '@sess/h3' { interface SessionData { user?: string } }`. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface SessionData {}
 /** The session of one request: h3's `{ id, data, update, clear }` plus the sess operations. */
 export type H3Session = SessionView<SessionData>;
@@ -148,7 +147,11 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
     // Mounted twice: the first one owns the session.
     if (event.context.session !== undefined) return next();
     const secure = getRequestProtocol(event, { xForwardedProto: proxy }) === 'https';
-    const core = manager.begin({ cookieHeader: event.req.headers.get('cookie') ?? undefined, secure, readOnly: readOnly?.(event) ?? false });
+    const core = manager.begin({
+      cookieHeader: event.req.headers.get('cookie') ?? undefined,
+      secure,
+      readOnly: readOnly?.(event) ?? false,
+    });
     // Lazy (design §2.2): the record is read by the first `useSession`, so a route that never
     // asks for the session costs no store call.
     const view = sessionView(core) as H3Session;

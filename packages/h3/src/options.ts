@@ -1,5 +1,13 @@
 /** Options shared by both entries, validated once into the core's options. */
-import { SessConfigError, SessUsageError, checkFunction, checkOneOf, checkOptionKeys, checkStoreShape, createSessionManager } from '@sess/core';
+import {
+  SessConfigError,
+  SessUsageError,
+  checkFunction,
+  checkOneOf,
+  checkOptionKeys,
+  checkStoreShape,
+  createSessionManager,
+} from '@sess/core';
 import type { SessionCookieOptions, SessionManager, SessionManagerOptions, SocketSession, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
 import { sessionView } from './view.js';
@@ -74,12 +82,17 @@ const OPTIONS = Object.keys({
   migrate: 1,
   schema: 1,
 } satisfies Record<keyof SessionOptions, 1>);
-const COOKIE_OPTIONS = Object.keys({ path: 1, domain: 1, httpOnly: 1, secure: 1, sameSite: 1, partitioned: 1, priority: 1 } satisfies Record<
-  keyof SessionCookieOptions,
-  1
->);
+const COOKIE_OPTIONS = Object.keys({
+  path: 1,
+  domain: 1,
+  httpOnly: 1,
+  secure: 1,
+  sameSite: 1,
+  partitioned: 1,
+  priority: 1,
+} satisfies Record<keyof SessionCookieOptions, 1>);
 
-const LIFETIME = "use the top-level \"maxAge\" option, in seconds, or 'session' for a cookie that ends with the browser";
+const LIFETIME = 'use the top-level "maxAge" option, in seconds, or \'session\' for a cookie that ends with the browser';
 
 /** Options of h3's `useSession` (and a few of other session libraries) that sess spells differently or has no use for. */
 const HINTS: Readonly<Record<string, string>> = {
@@ -102,14 +115,17 @@ const COOKIE_HINTS: Readonly<Record<string, string>> = {
   chunkMaxLength: 'the cookie holds only a signed id, so it is never chunked',
 };
 
-const STORE_ADVICE = 'Use a sess store: memoryStore() from @sess/h3, redisStore() from @sess/store-redis, or cookieSessions() from @sess/core.';
+const STORE_ADVICE =
+  'Use a sess store: memoryStore() from @sess/h3, redisStore() from @sess/store-redis, or cookieSessions() from @sess/core.';
 /** The core's ceiling: browsers cap a cookie's life at 400 days (RFC 6265bis). */
 const MAX_AGE_SECONDS = 400 * 86_400;
 
 function checkMaxAge(maxAge: unknown): void {
   if (maxAge === undefined || maxAge === 'session') return;
   if (typeof maxAge !== 'number' || !Number.isFinite(maxAge) || maxAge < 1 || maxAge > MAX_AGE_SECONDS) {
-    throw new SessConfigError(`maxAge must be a number of seconds from 1 to ${MAX_AGE_SECONDS} (400 days) or 'session', got ${JSON.stringify(maxAge) ?? String(maxAge)}`);
+    throw new SessConfigError(
+      `maxAge must be a number of seconds from 1 to ${MAX_AGE_SECONDS} (400 days) or 'session', got ${JSON.stringify(maxAge) ?? String(maxAge)}`,
+    );
   }
 }
 
@@ -117,7 +133,9 @@ function checkCookie(cookie: unknown, where: string): void {
   if (cookie === undefined) return;
   // h3 takes `cookie: false` for header-only sessions; sess has only the cookie.
   if (typeof cookie !== 'object' || cookie === null || Array.isArray(cookie)) {
-    throw new SessConfigError(`cookie must be an object of cookie attributes (sess always uses its cookie), got ${JSON.stringify(cookie) ?? typeof cookie}`);
+    throw new SessConfigError(
+      `cookie must be an object of cookie attributes (sess always uses its cookie), got ${JSON.stringify(cookie) ?? typeof cookie}`,
+    );
   }
   checkOptionKeys(cookie, COOKIE_OPTIONS, `${where} cookie`, COOKIE_HINTS);
   const attributes = cookie as Record<string, unknown>;

@@ -19,7 +19,6 @@ export type { SessionOptions, UpgradeRequest } from './options.js';
 export type { SessionCookieOptions } from '@sess/core';
 
 /** Declare your session's shape by merging into this interface: `declare module '@sess/h3/v1' { interface SessionData { user?: string } }`. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface SessionData {}
 /** The session of one request: h3's `{ id, data, update, clear }` plus the sess operations. */
 export type H3Session = SessionView<SessionData>;
@@ -76,7 +75,10 @@ function nodeHeaders(res: ServerResponse): HeaderTarget {
 /** A store failure as h3 v1 reads errors (`statusCode`), 503 by default; the cause keeps the details. */
 function toH3Error(error: unknown): Error {
   if (!(error instanceof SessError)) return error as Error;
-  return Object.assign(new Error('Session store unavailable', { cause: error }), { statusCode: error.statusHint, statusMessage: 'Service Unavailable' });
+  return Object.assign(new Error('Session store unavailable', { cause: error }), {
+    statusCode: error.statusHint,
+    statusMessage: 'Service Unavailable',
+  });
 }
 
 /**

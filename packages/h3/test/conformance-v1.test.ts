@@ -1,4 +1,13 @@
-import { appendResponseHeader, createApp, createRouter, eventHandler, getRouterParam, setResponseHeader, setResponseStatus, toNodeListener } from 'h3v1';
+import {
+  appendResponseHeader,
+  createApp,
+  createRouter,
+  eventHandler,
+  getRouterParam,
+  setResponseHeader,
+  setResponseStatus,
+  toNodeListener,
+} from 'h3v1';
 import type { App, RouterMethod } from 'h3v1';
 import { listen, runAdapterConformance, runCookieSessionConformance } from '@sess/adapter-test';
 import type { AdapterOptions } from '@sess/adapter-test';
@@ -9,7 +18,9 @@ import { contractRoutes, sessionOptions } from './routes.js';
 // Scenarios that fail on purpose (a throwing route, a store that fails or hangs, a write on a
 // read-only or retired session) make h3 v1 log "[h3] [unhandled]" with the error: those lines are
 // captured, and any other error logged fails the scenario.
-expectOnlyLoggedErrors((error) => /^\[sess\] |^handler failed$|^Session store unavailable$/.test((error as Error | undefined)?.message ?? ''));
+expectOnlyLoggedErrors((error) =>
+  /^\[sess\] |^handler failed$|^Session store unavailable$/.test((error as Error | undefined)?.message ?? ''),
+);
 
 function contractApp(options: AdapterOptions): App {
   const app = createApp();

@@ -151,12 +151,15 @@ describe('h3 v2', () => {
   });
 
   it('a read-only route reads the session, refuses to change it, and writes nothing', async () => {
-    const { client, store } = await startV2({ rolling: true, readOnly: (event) => event.url.pathname.startsWith('/api/') }, async (event) => {
-      const s = await useSession(event);
-      if (event.url.pathname === '/api/write') s.data.n = 99;
-      else if (!event.url.pathname.startsWith('/api/')) s.data.n = 1;
-      return String(s.data.n);
-    });
+    const { client, store } = await startV2(
+      { rolling: true, readOnly: (event) => event.url.pathname.startsWith('/api/') },
+      async (event) => {
+        const s = await useSession(event);
+        if (event.url.pathname === '/api/write') s.data.n = 99;
+        else if (!event.url.pathname.startsWith('/api/')) s.data.n = 1;
+        return String(s.data.n);
+      },
+    );
     await client.request('/');
     const writes = store.calls.set + store.calls.touch;
     const read = await client.request('/api/read');
@@ -239,7 +242,9 @@ describe('h3 v1', () => {
     const writes = store.calls.set;
     expect((await client.request('/api/write')).status).toBe(500);
     // h3 v1 logs the refused write as an error it didn't expect, as it would any thrown error.
-    expect(logs.stop().map(({ tag, error }) => `${tag} ${(error as Error).message}`)).toEqual([expect.stringMatching(/^\[h3\] \[sess\] set\(\) on a read-only session/)]);
+    expect(logs.stop().map(({ tag, error }) => `${tag} ${(error as Error).message}`)).toEqual([
+      expect.stringMatching(/^\[h3\] \[sess\] set\(\) on a read-only session/),
+    ]);
     expect(store.calls.set).toBe(writes);
     expect((await client.request('/take')).body).toBe('["saved"]');
     expect((await client.request('/take')).body).toBe('[]');

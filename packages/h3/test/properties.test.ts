@@ -1,6 +1,16 @@
 import { H3, toNodeHandler } from 'h3';
 import type { H3Event } from 'h3';
-import { appendResponseHeader, createApp, eventHandler, getRequestHeader, sendError, sendStream, setResponseHeader, setResponseStatus, toNodeListener } from 'h3v1';
+import {
+  appendResponseHeader,
+  createApp,
+  eventHandler,
+  getRequestHeader,
+  sendError,
+  sendStream,
+  setResponseHeader,
+  setResponseStatus,
+  toNodeListener,
+} from 'h3v1';
 import type { H3Event as H3V1Event } from 'h3v1';
 import { Readable } from 'node:stream';
 import { BAD_HEADER_VALUE, behaviourOf, listen, runRobustnessProperties } from '@sess/adapter-test';

@@ -93,14 +93,36 @@ describe.each(entries)('options of %s, checked once at construction', (_, make) 
   });
 
   it("refuses a maxAge that isn't whole seconds in range or 'session'", () => {
-    for (const maxAge of ['1d', 0, 0.5, -60, Number.NaN, 401 * 86_400]) refuses({ secret: SECRET, maxAge }, /maxAge must be a number of seconds from 1 to 34560000 \(400 days\) or 'session'/);
+    for (const maxAge of ['1d', 0, 0.5, -60, Number.NaN, 401 * 86_400])
+      refuses({ secret: SECRET, maxAge }, /maxAge must be a number of seconds from 1 to 34560000 \(400 days\) or 'session'/);
   });
 
   it('refuses a store written for another library (unstorage, koa-session), naming the sess stores', () => {
     // The shapes those libraries expect: unstorage's storage and a koa-session external store.
-    const unstorage = { hasItem() {}, getItem() {}, setItem() {}, removeItem() {}, getKeys() {}, clear() {}, dispose() {}, get() {}, set() {}, has() {}, del() {}, keys() {} };
-    const koaSession = { get(_key: string, _maxAge: number) {}, set(_key: string, _session: object, _maxAge: number) {}, destroy(_key: string) {} };
-    for (const store of [unstorage, koaSession]) refuses({ secret: SECRET, store }, /store is not a sess store \(missing or wrong: name, capabilities.*memoryStore\(\).*redisStore\(\)/);
+    const unstorage = {
+      hasItem() {},
+      getItem() {},
+      setItem() {},
+      removeItem() {},
+      getKeys() {},
+      clear() {},
+      dispose() {},
+      get() {},
+      set() {},
+      has() {},
+      del() {},
+      keys() {},
+    };
+    const koaSession = {
+      get(_key: string, _maxAge: number) {},
+      set(_key: string, _session: object, _maxAge: number) {},
+      destroy(_key: string) {},
+    };
+    for (const store of [unstorage, koaSession])
+      refuses(
+        { secret: SECRET, store },
+        /store is not a sess store \(missing or wrong: name, capabilities.*memoryStore\(\).*redisStore\(\)/,
+      );
     refuses({ secret: SECRET, store: null }, /store must be a sess store object, got null.*memoryStore\(\)/);
   });
 
@@ -235,13 +257,21 @@ describe('handler output that Node or h3 refuses', () => {
         res.end('never');
       },
     ],
-    ['setHeader() with a value Node refuses', 'ERR_INVALID_CHAR', (res) => res.setHeader('content-disposition', 'attachment; filename="€.txt"')],
+    [
+      'setHeader() with a value Node refuses',
+      'ERR_INVALID_CHAR',
+      (res) => res.setHeader('content-disposition', 'attachment; filename="€.txt"'),
+    ],
   ];
 
   it.each(v1Cases)('h3 v1, Node response: %s answers as without sess', async (_, code, handler) => {
     const without = await outcomeV1(false, handler);
     const withSession = await outcomeV1(true, handler);
-    expect(without).toEqual({ reply: { status: 500, body: expect.stringContaining('"statusCode": 500') }, onError: [code], logged: [`[h3] ${code}`] });
+    expect(without).toEqual({
+      reply: { status: 500, body: expect.stringContaining('"statusCode": 500') },
+      onError: [code],
+      logged: [`[h3] ${code}`],
+    });
     expect(withSession).toEqual(without);
   });
 
@@ -262,7 +292,12 @@ describe('handler output that Node or h3 refuses', () => {
     const served = await listen(toNodeListener(app));
     servers.push(served);
     const reply = await fetch(served.url, { signal: AbortSignal.timeout(3_000) });
-    expect([reply.status, reply.statusText, reply.headers.get('x-direct'), await reply.text()]).toEqual([201, 'Made', 'a, b', 'one,two,three']);
+    expect([reply.status, reply.statusText, reply.headers.get('x-direct'), await reply.text()]).toEqual([
+      201,
+      'Made',
+      'a, b',
+      'one,two,three',
+    ]);
     expect(reply.headers.getSetCookie()).toEqual([expect.stringMatching(/^sid=/)]);
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(callbacks).toBe(3);
@@ -302,9 +337,15 @@ describe('handler output that Node or h3 refuses', () => {
     const capture = captureFrameworkLogs();
     const ended = await hit(`${served.url}/end`);
     const streamed = await hit(`${served.url}/write`);
-    expect(ended).toEqual({ status: 500, body: JSON.stringify({ statusCode: 500, statusMessage: 'Internal Server Error', message: 'Internal Server Error' }) });
+    expect(ended).toEqual({
+      status: 500,
+      body: JSON.stringify({ statusCode: 500, statusMessage: 'Internal Server Error', message: 'Internal Server Error' }),
+    });
     expect(streamed.status).toBe(0);
-    expect(capture.stop().map(({ tag, error }) => `${tag} ${describeError(error)}`)).toEqual(['[@sess/h3/v1] wrapper refused end', '[@sess/h3/v1] wrapper refused write']);
+    expect(capture.stop().map(({ tag, error }) => `${tag} ${describeError(error)}`)).toEqual([
+      '[@sess/h3/v1] wrapper refused end',
+      '[@sess/h3/v1] wrapper refused write',
+    ]);
   });
 
   async function outcomeV2(withSession: boolean, handler: (event: H3Event) => unknown): Promise<Outcome> {
@@ -324,7 +365,12 @@ describe('handler output that Node or h3 refuses', () => {
 
   const nodeRes = (event: H3Event) => event.runtime?.node?.res as ServerResponse;
   const v2Cases: Array<[string, number, string[], (event: H3Event) => unknown]> = [
-    ['Node response: writeHead() with a status Node refuses', 500, ['ERR_HTTP_INVALID_STATUS_CODE'], (event) => nodeRes(event).writeHead(1000)],
+    [
+      'Node response: writeHead() with a status Node refuses',
+      500,
+      ['ERR_HTTP_INVALID_STATUS_CODE'],
+      (event) => nodeRes(event).writeHead(1000),
+    ],
     [
       'Node response: setHeader() with a value Node refuses',
       500,
@@ -333,7 +379,12 @@ describe('handler output that Node or h3 refuses', () => {
     ],
     ['a returned Error', 500, ['returned, not thrown'], () => new Error('returned, not thrown')],
     ['a returned value h3 cannot serialize', 500, ['Do not know how to serialize a BigInt'], () => ({ n: 1n })],
-    ['a thrown error carrying a status', 409, ['conflict'], () => Promise.reject(Object.assign(new Error('conflict'), { statusCode: 409 }))],
+    [
+      'a thrown error carrying a status',
+      409,
+      ['conflict'],
+      () => Promise.reject(Object.assign(new Error('conflict'), { statusCode: 409 })),
+    ],
   ];
 
   it.each(v2Cases)('h3 v2: %s answers as without sess and reaches onError', async (_, status, errors, handler) => {
@@ -364,7 +415,11 @@ describe('handler output that Node or h3 refuses', () => {
     };
     const without = await outcomeV2(false, handler);
     const withSession = await outcomeV2(true, handler);
-    expect(without).toEqual({ reply: { status: 500, body: '' }, onError: [], logged: ['[srvx] Failed to send response: ERR_INVALID_CHAR'] });
+    expect(without).toEqual({
+      reply: { status: 500, body: '' },
+      onError: [],
+      logged: ['[srvx] Failed to send response: ERR_INVALID_CHAR'],
+    });
     expect(withSession).toEqual(without);
   });
 

@@ -25,7 +25,9 @@ export function applyEffects(ctx: Context, effects: readonly HttpEffect[]): void
 
 /** The Set-Cookie lines of `effects`, for an error response (Koa clears the headers set before it). */
 export function cookieLines(effects: readonly HttpEffect[]): string[] {
-  return effects.filter((effect): effect is CookieEffect => effect.type === 'cookie.set' || effect.type === 'cookie.delete').map(setCookieLine);
+  return effects
+    .filter((effect): effect is CookieEffect => effect.type === 'cookie.set' || effect.type === 'cookie.delete')
+    .map(setCookieLine);
 }
 
 /** Names of the cookies the response already sets, to let the core keep its hands off them. */
@@ -91,7 +93,8 @@ export function holdOutput(
  */
 function takeHeaders(res: ServerResponse, [status, reason, headers]: unknown[]): unknown[] {
   const code = (status as number) | 0;
-  if (code < 100 || code > 999) throw Object.assign(new RangeError(`Invalid status code: ${String(status)}`), { code: 'ERR_HTTP_INVALID_STATUS_CODE' });
+  if (code < 100 || code > 999)
+    throw Object.assign(new RangeError(`Invalid status code: ${String(status)}`), { code: 'ERR_HTTP_INVALID_STATUS_CODE' });
   const given = typeof reason === 'string' ? headers : (headers ?? reason);
   if (Array.isArray(given)) {
     // A raw array may repeat a name (two Set-Cookie lines): it replaces what was set, as in Node.

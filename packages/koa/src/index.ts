@@ -250,9 +250,22 @@ export function session(options: SessionOptions): SessionMiddleware {
     // Mounted twice (or a router re-entering): the first one owns the session.
     if (stateOf(ctx) !== undefined) return next();
     installAccessors(Object.getPrototypeOf(ctx) as object);
-    const core = manager.begin({ cookieHeader: ctx.get('cookie') || undefined, secure: ctx.secure, readOnly: options.readOnly?.(ctx) ?? false });
+    const core = manager.begin({
+      cookieHeader: ctx.get('cookie') || undefined,
+      secure: ctx.secure,
+      readOnly: options.readOnly?.(ctx) ?? false,
+    });
     const { view, close } = sessionView(core, maxAge);
-    const state: RequestState = { core, view, closeView: close, name: manager.name, used: false, destroying: undefined, committed: undefined, settle: undefined };
+    const state: RequestState = {
+      core,
+      view,
+      closeView: close,
+      name: manager.name,
+      used: false,
+      destroying: undefined,
+      committed: undefined,
+      settle: undefined,
+    };
     (ctx as unknown as Record<symbol, RequestState>)[STATE] = state;
     // An earlier middleware may have bypassed Koa already.
     if (ctx.respond === false) holdRawResponse(ctx, state);

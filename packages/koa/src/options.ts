@@ -70,10 +70,34 @@ const WHERE = 'session() of @sess/koa';
 
 // prettier-ignore
 const OPTIONS = [
-  'secret', 'store', 'key', 'name', 'maxAge', 'rolling', 'renew', 'signed', 'genid', 'clock', 'readOnly', 'asyncContext',
-  'httpOnly', 'secure', 'sameSite', 'path', 'domain', 'partitioned', 'priority',
-  'idleTimeoutMs', 'absoluteTimeoutMs', 'touchAfterMs', 'regenerateGraceMs', 'saveOnServerError', 'storeTimeoutMs',
-  'onEvent', 'migrate', 'schema',
+  'secret',
+  'store',
+  'key',
+  'name',
+  'maxAge',
+  'rolling',
+  'renew',
+  'signed',
+  'genid',
+  'clock',
+  'readOnly',
+  'asyncContext',
+  'httpOnly',
+  'secure',
+  'sameSite',
+  'path',
+  'domain',
+  'partitioned',
+  'priority',
+  'idleTimeoutMs',
+  'absoluteTimeoutMs',
+  'touchAfterMs',
+  'regenerateGraceMs',
+  'saveOnServerError',
+  'storeTimeoutMs',
+  'onEvent',
+  'migrate',
+  'schema',
 ] as const satisfies readonly (keyof SessionOptions)[];
 // Fails to compile when an option of SessionOptions is missing above (it would be refused as unknown).
 const _allListed: Record<Exclude<keyof SessionOptions, (typeof OPTIONS)[number]>, never> = {};
@@ -134,7 +158,8 @@ export function managerOptions(options: SessionOptions): SessionManagerOptions {
   const maxAgeMs = typeof maxAge === 'number' ? maxAge : undefined;
   // renew is "rolling, but only in the second half of the lifetime": a touch due after half of it.
   const renew = options.renew === true && options.rolling !== true;
-  const sameSite = options.sameSite === true ? 'strict' : options.sameSite === false || options.sameSite === undefined ? 'lax' : options.sameSite;
+  const sameSite =
+    options.sameSite === true ? 'strict' : options.sameSite === false || options.sameSite === undefined ? 'lax' : options.sameSite;
   return {
     ...defined({
       name: options.key ?? options.name,

@@ -9,7 +9,6 @@ import { SessUsageError } from '@sess/core';
 import type { Session as CoreSession } from '@sess/core';
 
 /** Declare your session's shape by merging into this interface (see README). */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface SessionData {}
 
 export interface SessionMethods {

@@ -83,7 +83,14 @@ describe.each([
           } catch (error) {
             writeError = error;
           }
-          seen = [JSON.stringify(ctx.session), ctx.session.user, Object.keys(ctx.session), 'user' in ctx.session, inspect(ctx.session), writeError];
+          seen = [
+            JSON.stringify(ctx.session),
+            ctx.session.user,
+            Object.keys(ctx.session),
+            'user' in ctx.session,
+            inspect(ctx.session),
+            writeError,
+          ];
         },
       );
       expect((await client.request('/')).status).toBe(200);
@@ -96,13 +103,29 @@ describe.each([
       const { client, store } = await start({}, (ctx) => {
         const before = [String(ctx.session), inspect(ctx.session)];
         if (ctx.path === '/set') ctx.session.user = 'ada';
-        ctx.body = { before, string: String(ctx.session), template: `${ctx.session}`, inspected: inspect(ctx.session), logged: format(ctx.session) };
+        ctx.body = {
+          before,
+          string: String(ctx.session),
+          template: `${ctx.session}`,
+          inspected: inspect(ctx.session),
+          logged: format(ctx.session),
+        };
       });
       const first = JSON.parse((await client.request('/set')).body) as Record<string, unknown>;
-      expect(first).toEqual({ before: ['[object Object]', '{}'], string: '[object Object]', template: '[object Object]', inspected: "{ user: 'ada' }", logged: "{ user: 'ada' }" });
+      expect(first).toEqual({
+        before: ['[object Object]', '{}'],
+        string: '[object Object]',
+        template: '[object Object]',
+        inspected: "{ user: 'ada' }",
+        logged: "{ user: 'ada' }",
+      });
       const writes = store.calls.set + store.calls.touch;
       const reply = await client.request('/');
-      expect(JSON.parse(reply.body)).toMatchObject({ before: ['[object Object]', "{ user: 'ada' }"], string: '[object Object]', inspected: "{ user: 'ada' }" });
+      expect(JSON.parse(reply.body)).toMatchObject({
+        before: ['[object Object]', "{ user: 'ada' }"],
+        string: '[object Object]',
+        inspected: "{ user: 'ada' }",
+      });
       expect(reply.setCookies).toEqual([]);
       expect(store.calls.set + store.calls.touch).toBe(writes);
     });
@@ -128,7 +151,11 @@ describe.each([
       const { client } = await start({}, (ctx) => {
         if (ctx.path === '/set') ctx.session.user = 'ada';
         const refused: string[] = [];
-        for (const replace of [() => (ctx.session = { maxAge: 100, user: 'eve' } as never), () => (ctx.session.maxAge = 0), () => (ctx.session.maxAge = '1d' as never)]) {
+        for (const replace of [
+          () => (ctx.session = { maxAge: 100, user: 'eve' } as never),
+          () => (ctx.session.maxAge = 0),
+          () => (ctx.session.maxAge = '1d' as never),
+        ]) {
           try {
             replace();
           } catch (error) {
@@ -157,6 +184,7 @@ describe.each([
     it('ctx.session = ctx.session keeps the data', async () => {
       const { client } = await start({}, (ctx) => {
         if (ctx.path === '/set') ctx.session.user = 'ada';
+        // biome-ignore lint/correctness/noSelfAssign: assigning the view to itself is the case under test
         else ctx.session = ctx.session;
         ctx.body = ctx.session;
       });
@@ -341,7 +369,9 @@ describe('options are validated once, at construction', () => {
       [{ signed: false }, /signed: false is not supported/],
     ];
     for (const [options, message] of cases) expect(refusal({ secret: SECRET, ...options }).message).toMatch(message);
-    expect(() => session({ secret: SECRET, secure: 'auto', sameSite: true, rolling: false, signed: true, genid: () => 'a'.repeat(22) })).not.toThrow();
+    expect(() =>
+      session({ secret: SECRET, secure: 'auto', sameSite: true, rolling: false, signed: true, genid: () => 'a'.repeat(22) }),
+    ).not.toThrow();
   });
 
   it('a koa-session store is refused, pointing at sess stores; sess stores are accepted', () => {

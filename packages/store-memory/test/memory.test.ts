@@ -39,7 +39,7 @@ describe('defaults', () => {
     expect(setInterval).toHaveBeenCalledTimes(1);
     expect(setInterval.mock.calls[0]?.[1]).toBe(60_000);
     // An unref()ed timer does not keep the process alive when the app forgets close().
-    expect((setInterval.mock.results[0]?.value as NodeJS.Timeout).hasRef()).toBe(false);
+    expect((setInterval.mock.results[0]!.value as NodeJS.Timeout).hasRef()).toBe(false);
     await store.close();
   });
 

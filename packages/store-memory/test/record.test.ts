@@ -73,7 +73,7 @@ describe('the record string', () => {
   it('stores records plain once 255 shapes exist, and every record still reads back', () => {
     const codec = recordCodec();
     const encoded = Array.from({ length: 300 }, (_, i) => codec.encode({ [`key${i}`]: i }, META, NOW));
-    encoded.forEach((text, i) => expect(codec.data(text)).toEqual({ [`key${i}`]: i }));
+    for (const [i, text] of encoded.entries()) expect(codec.data(text)).toEqual({ [`key${i}`]: i });
     expect(encoded[254]!.charCodeAt(0)).toBe(255);
     expect(encoded[255]!.charCodeAt(0)).toBe(0);
   });

@@ -71,7 +71,10 @@ function isNodeRedisClient(client: object): client is NodeRedisClient {
 }
 
 function fromIoRedis(client: IoRedis): RedisCommands {
-  const node = (n: IoRedis): NodeCommand => (args) => n.call(args[0] as string, ...args.slice(1));
+  const node =
+    (n: IoRedis): NodeCommand =>
+    (args) =>
+      n.call(args[0] as string, ...args.slice(1));
   return {
     // ioredis routes a cluster command by the key positions it knows for each command (EVALSHA's
     // included), so the key argument is not needed here.

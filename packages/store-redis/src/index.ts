@@ -16,17 +16,7 @@
 import type { RevokeUserOptions, SessionChanges, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
 import { toCommands, type NodeCommand, type RedisClientLike } from './clients.js';
 import { RedisStoreError } from './errors.js';
-import {
-  META_FIELD,
-  dataField,
-  decodeRecord,
-  encodeFields,
-  isMeta,
-  prefixPattern,
-  replyPairs,
-  storedId,
-  userIndexKey,
-} from './layout.js';
+import { META_FIELD, dataField, decodeRecord, encodeFields, isMeta, prefixPattern, replyPairs, storedId, userIndexKey } from './layout.js';
 import { INDEX_ADD, INDEX_LIST, SAVE, TOUCH, type Script } from './scripts.js';
 
 export { RedisStoreError, type RedisStoreErrorCode } from './errors.js';
@@ -62,7 +52,8 @@ const SCAN_COUNT = '1000';
 
 function checkOptions(prefix: unknown, timeoutMs: number, userIdKey: unknown): void {
   if (typeof prefix !== 'string' || prefix === '') throw new TypeError('[sess] redisStore: prefix must be a non-empty string');
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError(`[sess] redisStore: timeoutMs must be a positive number, got ${timeoutMs}`);
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+    throw new RangeError(`[sess] redisStore: timeoutMs must be a positive number, got ${timeoutMs}`);
   if (userIdKey !== false && (typeof userIdKey !== 'string' || userIdKey === '')) {
     throw new TypeError('[sess] redisStore: userIdKey must be a non-empty string or false');
   }
@@ -107,7 +98,8 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   async function run<T>(op: string, work: () => Promise<T>): Promise<T> {
     // The client's offline queue would hold the command until Redis is back: a request would
     // hang for the whole outage. Failing now lets the app answer 503 while the client reconnects.
-    if (!commands.isReady()) throw new RedisStoreError('unavailable', `${op}: the Redis client is not connected (connecting or reconnecting)`);
+    if (!commands.isReady())
+      throw new RedisStoreError('unavailable', `${op}: the Redis client is not connected (connecting or reconnecting)`);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new RedisStoreError('timeout', `${op}: Redis did not answer in ${timeoutMs} ms`)), timeoutMs);
@@ -178,10 +170,12 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     const found = await Promise.all(
       members.map(async (member) => {
         const key = prefix + member;
-        const reply = (await run('sessionsOf', () => commands.send(key, ['HMGET', key, META_FIELD, field]).catch((e: unknown) => {
-          if (isWrongType(e)) return [null, null];
-          throw e;
-        }))) as unknown[];
+        const reply = (await run('sessionsOf', () =>
+          commands.send(key, ['HMGET', key, META_FIELD, field]).catch((e: unknown) => {
+            if (isWrongType(e)) return [null, null];
+            throw e;
+          }),
+        )) as unknown[];
         const meta = parseJson(reply[0]);
         // The session may be gone or now name another user (sign-out, switch): a stale entry.
         const live = userIdFrom(parseJson(reply[1])) === userId && isMeta(meta);
@@ -190,15 +184,15 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     );
     const stale = found.filter((entry): entry is string => typeof entry === 'string');
     if (stale.length > 0) await run('sessionsOf', () => commands.send(indexKey, ['ZREM', indexKey, ...stale]));
-    return found
-      .filter((entry): entry is UserSession => typeof entry !== 'string')
-      .sort((a, b) => a.createdAt - b.createdAt);
+    return found.filter((entry): entry is UserSession => typeof entry !== 'string').sort((a, b) => a.createdAt - b.createdAt);
   }
 
   async function revokeUser(userId: string, revoke: RevokeUserOptions = {}): Promise<number> {
     const keep = revoke.except === undefined ? undefined : storedId(revoke.except, hashIds);
     const doomed = (await sessionsOf(userId)).filter((entry) => entry.id !== keep).map((entry) => entry.id);
-    const deleted = await Promise.all(doomed.map((member) => run('revokeUser', () => commands.send(prefix + member, ['DEL', prefix + member]))));
+    const deleted = await Promise.all(
+      doomed.map((member) => run('revokeUser', () => commands.send(prefix + member, ['DEL', prefix + member]))),
+    );
     const indexKey = userIndexKey(prefix, userId);
     if (doomed.length > 0) await run('revokeUser', () => commands.send(indexKey, ['ZREM', indexKey, ...doomed]));
     return deleted.filter((count) => Number(count) === 1).length;
@@ -244,7 +238,9 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       // together so a signed-in save still costs one round trip of latency. The index write cannot
       // wait for the script's verdict without a second round trip, so a refused save (rare: a
       // destroy or a regenerate won a race) takes its index entry back afterwards.
-      const [reply] = await run('set', () => Promise.all([evalScript(SAVE, key, args), userId === undefined ? undefined : indexAdd(userId, id, ttl)]));
+      const [reply] = await run('set', () =>
+        Promise.all([evalScript(SAVE, key, args), userId === undefined ? undefined : indexAdd(userId, id, ttl)]),
+      );
       const verdict = reply as unknown[];
       if (Number(verdict[0]) === 1) return true;
       if (userId !== undefined) {

@@ -87,7 +87,8 @@ export async function connect(library: Library, topology: Topology): Promise<Con
       quit: async () => void (await cluster.close()),
     };
   }
-  const cluster = library === 'ioredis 6' ? new IoCluster6(rootNodes, { lazyConnect: true }) : new IoCluster5(rootNodes, { lazyConnect: true });
+  const cluster =
+    library === 'ioredis 6' ? new IoCluster6(rootNodes, { lazyConnect: true }) : new IoCluster5(rootNodes, { lazyConnect: true });
   await cluster.connect();
   return {
     client: cluster,

@@ -23,7 +23,7 @@ declare module 'vitest' {
 const run = promisify(execFile);
 
 function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message.split('\n')[0] ?? String(error) : String(error);
+  return error instanceof Error ? (error.message.split('\n')[0] ?? String(error)) : String(error);
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {

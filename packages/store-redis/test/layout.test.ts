@@ -31,7 +31,8 @@ describe('escapeName and unescapeName', () => {
       expect(throughUtf8(stored)).toBe(stored);
       expect(unescapeName(throughUtf8(stored))).toBe(name);
       const clash = seen.get(stored);
-      if (clash !== undefined) expect.fail(`${JSON.stringify(name)} and ${JSON.stringify(clash)} are both stored as ${JSON.stringify(stored)}`);
+      if (clash !== undefined)
+        expect.fail(`${JSON.stringify(name)} and ${JSON.stringify(clash)} are both stored as ${JSON.stringify(stored)}`);
       seen.set(stored, name);
     }
     expect(seen.size).toBe((12 ** 5 - 1) / 11);

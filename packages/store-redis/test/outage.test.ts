@@ -51,7 +51,10 @@ describeOn('binaries', 'outages of a private server', () => {
         await server.kill();
         // The client learns of the loss from its socket; the store reports it from the next call on.
         await waitFor('the store to report Redis unavailable', async () => {
-          const error = await store.get(id).then(() => undefined, (e: unknown) => e);
+          const error = await store.get(id).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
           return error instanceof RedisStoreError && error.code === 'unavailable';
         });
 
@@ -68,7 +71,11 @@ describeOn('binaries', 'outages of a private server', () => {
 
         server = await startServer(port, dir);
         // The same client reconnects on its own; poll the app until a write goes through again.
-        await waitFor('the app to write again after Redis came back', async () => (await browser.request('/write?key=c&value=3')).status === 200, 15_000);
+        await waitFor(
+          'the app to write again after Redis came back',
+          async () => (await browser.request('/write?key=c&value=3')).status === 200,
+          15_000,
+        );
         const fresh = (await browser.request('/id')).body;
         // The server kept nothing (no persistence): the write made a new session, stored in Redis.
         expect((await store.get(fresh))?.data).toMatchObject({ c: '3' });
@@ -96,6 +103,5 @@ describeOn('binaries', 'outages of a private server', () => {
       await waitFor('the frozen server to answer again', async () => (await store.get(id)) !== undefined);
       await redis.quit();
     });
-
   });
 });

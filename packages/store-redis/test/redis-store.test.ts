@@ -155,7 +155,11 @@ for (const topology of TOPOLOGIES) {
         for (const [label, commands] of cases) {
           const id = freshId();
           const key = prefix + id;
-          for (const command of commands) await redis.command(key, command.map((arg) => (arg === '@' ? key : arg)));
+          for (const command of commands)
+            await redis.command(
+              key,
+              command.map((arg) => (arg === '@' ? key : arg)),
+            );
           expect(await store().get(id), label).toBeUndefined();
           // A hash, even a corrupt one, takes the touch and the delta; a key of another type is no session.
           const isHash = !label.includes('not a hash');
@@ -167,7 +171,7 @@ for (const topology of TOPOLOGIES) {
         }
       });
 
-      it('keeps a user index (one sorted set in its user\'s slot) alive as long as the sessions it lists', async () => {
+      it("keeps a user index (one sorted set in its user's slot) alive as long as the sessions it lists", async () => {
         const userId = freshId('user');
         const id = freshId();
         const indexKey = `${prefix}user:{${userId}}`;
@@ -238,7 +242,20 @@ for (const topology of TOPOLOGIES) {
         const key = prefix + id;
         const meta = makeRecord({}, Date.now()).meta;
         // A lone surrogate was written as U+FFFD then; U+FFFF not followed by an escape stays itself.
-        await redis.command(key, ['HSET', key, 'm', JSON.stringify(meta), 'd:\uFFFD', '1', 'd:plain', '2', 'd:a\uFFFFb', '3', 'd:\uFFFF', '4']);
+        await redis.command(key, [
+          'HSET',
+          key,
+          'm',
+          JSON.stringify(meta),
+          'd:\uFFFD',
+          '1',
+          'd:plain',
+          '2',
+          'd:a\uFFFFb',
+          '3',
+          'd:\uFFFF',
+          '4',
+        ]);
         expect(await store().get(id)).toEqual({ data: { '\uFFFD': 1, plain: 2, 'a\uFFFFb': 3, '\uFFFF': 4 }, meta });
       });
 
@@ -271,20 +288,24 @@ for (const topology of TOPOLOGIES) {
       });
 
       // Cluster only: a standalone server has no other node to redirect to.
-      if (topology === 'cluster') it('sends every command to the master that owns its key: no MOVED redirects', async () => {
-        const movedCount = async () =>
-          (await onEachNode(topology, ['INFO', 'errorstats'])).reduce((sum, text) => sum + Number(/errorstat_MOVED:count=(\d+)/.exec(text)?.[1] ?? 0), 0);
-        const before = await movedCount();
-        for (let i = 0; i < 20; i += 1) {
-          const [id, userId] = [freshId(), freshId('user')];
-          await store().set(id, makeRecord({ a: 1, userId }, 1), 60_000);
-          await store().get(id);
-          await store().touch(id, makeRecord({}, 1).meta, 60_000);
-          await store().sessionsOf!(userId);
-          await store().revokeUser!(userId);
-        }
-        expect(await movedCount()).toBe(before);
-      });
+      if (topology === 'cluster')
+        it('sends every command to the master that owns its key: no MOVED redirects', async () => {
+          const movedCount = async () =>
+            (await onEachNode(topology, ['INFO', 'errorstats'])).reduce(
+              (sum, text) => sum + Number(/errorstat_MOVED:count=(\d+)/.exec(text)?.[1] ?? 0),
+              0,
+            );
+          const before = await movedCount();
+          for (let i = 0; i < 20; i += 1) {
+            const [id, userId] = [freshId(), freshId('user')];
+            await store().set(id, makeRecord({ a: 1, userId }, 1), 60_000);
+            await store().get(id);
+            await store().touch(id, makeRecord({}, 1).meta, 60_000);
+            await store().sessionsOf!(userId);
+            await store().revokeUser!(userId);
+          }
+          expect(await movedCount()).toBe(before);
+        });
 
       it('a session with many keys saves and deletes them in batches', async () => {
         const id = freshId();

@@ -68,8 +68,12 @@ describeOn('binaries', 'round trips, counted with MONITOR on a private server', 
       await store.touch(id, record.meta, 60_000);
 
       expect(names(await sent(redis, () => store.get(id)))).toEqual(['hgetall']);
-      expect(names(await sent(redis, () => store.set(id, record, 60_000, { set: ['a', 'b'], deleted: [], created: true })))).toEqual(['evalsha']);
-      const deltaSave = await sent(redis, () => store.set(id, makeRecord({ a: 5 }, Date.now()), 60_000, { set: ['a'], deleted: ['b'], created: false }));
+      expect(names(await sent(redis, () => store.set(id, record, 60_000, { set: ['a', 'b'], deleted: [], created: true })))).toEqual([
+        'evalsha',
+      ]);
+      const deltaSave = await sent(redis, () =>
+        store.set(id, makeRecord({ a: 5 }, Date.now()), 60_000, { set: ['a'], deleted: ['b'], created: false }),
+      );
       expect(names(deltaSave)).toEqual(['evalsha']);
       // Only the changed field travels: the delta carries `d:a` and deletes `d:b`, nothing else.
       expect(deltaSave[0]?.slice(-3)).toEqual(['d:a', '5', 'd:b']);

@@ -92,9 +92,7 @@ export async function startCluster(): Promise<Cluster> {
     const ports: number[] = [];
     for (let i = 0; i < 3; i += 1) ports.push(await freePort(ports.flatMap((p) => [p, p + 10_000])));
     for (const port of ports) {
-      servers.push(
-        await startServer(port, dir, ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`)]),
-      );
+      servers.push(await startServer(port, dir, ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`)]));
     }
     await run(REDIS_CLI, ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], {
       timeout: 30_000,

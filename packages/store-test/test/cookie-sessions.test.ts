@@ -80,7 +80,8 @@ function sealedCookieStore(sealer: Sealer, now: () => number): SealedCookieStore
       const line = serializeCookie(NAME, value, { path: '/', httpOnly: true, sameSite: 'lax', maxAgeMs: ttlMs, expires: now() + ttlMs });
       const bytes = Buffer.byteLength(line);
       // As the manager's commit does: refused, not sent, so the browser keeps the cookie it had.
-      if (bytes > COOKIE_BYTES) return Promise.reject(new SessUsageError(`cookie session is ${bytes} bytes (limit ${COOKIE_BYTES})`, 'session_too_large'));
+      if (bytes > COOKIE_BYTES)
+        return Promise.reject(new SessUsageError(`cookie session is ${bytes} bytes (limit ${COOKIE_BYTES})`, 'session_too_large'));
       jar.set(id, { value, expiresAt: now() + ttlMs });
       return Promise.resolve();
     },
@@ -178,7 +179,11 @@ for (const mode of ['encrypt', 'sign'] as const satisfies readonly SealMode[]) {
 
       // Ties the store above to the real thing: both sides read what the other writes.
       it('its values are the manager\u2019s cookies: each side opens what the other sealed', async () => {
-        const manager = createSessionManager({ secret: 'store-test-manager-secret-of-32-bytes!!', store: cookieSessions({ secret: COOKIE_SECRET, mode }), clock: clock.now });
+        const manager = createSessionManager({
+          secret: 'store-test-manager-secret-of-32-bytes!!',
+          store: cookieSessions({ secret: COOKIE_SECRET, mode }),
+          clock: clock.now,
+        });
         const id = 'F'.repeat(32);
         const meta: SessionMeta = { createdAt: clock.now(), touchedAt: clock.now(), expiresAt: clock.now() + 60_000 };
         await store.set(id, { data: { views: 3 }, meta }, 60_000);

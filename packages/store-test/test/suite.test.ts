@@ -191,7 +191,10 @@ describe('the suite catches broken stores', () => {
         touch: (id, meta, ttlMs) => (revive(id), store.touch(id, meta, ttlMs)),
       };
     };
-    await expectCaught('a save of a non-retired meta onto a retired record resolves false and leaves its data and meta as they were', reviving);
+    await expectCaught(
+      'a save of a non-retired meta onto a retired record resolves false and leaves its data and meta as they were',
+      reviving,
+    );
     await expectCaught('a save refused on a retired record does not extend its life', reviving);
     await expectCaught('touch of a retired record with a non-retired meta resolves false and leaves it as it was', reviving);
     await expectCaught('a touch refused on a retired record does not extend its life', reviving);
@@ -230,11 +233,16 @@ describe('the suite catches broken stores', () => {
       return {
         ...store,
         set: (id, record, ttlMs, changes) =>
-          store.set(id, { data: utf8(record.data), meta: record.meta }, ttlMs, changes && {
-            set: changes.set.map((key) => Buffer.from(key, 'utf8').toString('utf8')),
-            deleted: changes.deleted.map((key) => Buffer.from(key, 'utf8').toString('utf8')),
-            created: changes.created,
-          }),
+          store.set(
+            id,
+            { data: utf8(record.data), meta: record.meta },
+            ttlMs,
+            changes && {
+              set: changes.set.map((key) => Buffer.from(key, 'utf8').toString('utf8')),
+              deleted: changes.deleted.map((key) => Buffer.from(key, 'utf8').toString('utf8')),
+              created: changes.created,
+            },
+          ),
       };
     };
     await expectCaught('data keys with lone surrogates, U+FFFD or escape characters are all distinct and round-trip exactly', lossy);
@@ -308,6 +316,8 @@ describe('the suite catches broken stores', () => {
   });
 
   it('a check that needs a missing optional method is skipped, not failed', async () => {
-    await expect(runCheck(check('touch of a missing id does not create it'), { store: minimalStore(), clock: undefined })).resolves.toBe('skipped');
+    await expect(runCheck(check('touch of a missing id does not create it'), { store: minimalStore(), clock: undefined })).resolves.toBe(
+      'skipped',
+    );
   });
 });

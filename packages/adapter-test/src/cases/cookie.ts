@@ -29,17 +29,25 @@ export function cookieCases(env: CaseEnv): void {
     const reply = await client.request('/count');
     expect(reply.body).toBe('views 1');
     const expires = new Date(clock.now() + DAY_MS).toUTCString();
-    expect(cookiesNamed(reply, 'sid')).toEqual([expect.stringMatching(new RegExp(`^sid=${valuePattern}; Max-Age=86400; Path=/; Expires=${expires}; HttpOnly; SameSite=Lax$`))]);
+    expect(cookiesNamed(reply, 'sid')).toEqual([
+      expect.stringMatching(new RegExp(`^sid=${valuePattern}; Max-Age=86400; Path=/; Expires=${expires}; HttpOnly; SameSite=Lax$`)),
+    ]);
     const id = idInJar();
     expect(id).toBeDefined();
-    expect(await context.sessionOf()).toEqual({ data: { views: 1 }, meta: { createdAt: clock.now(), touchedAt: clock.now(), expiresAt: clock.now() + DAY_MS } });
+    expect(await context.sessionOf()).toEqual({
+      data: { views: 1 },
+      meta: { createdAt: clock.now(), touchedAt: clock.now(), expiresAt: clock.now() + DAY_MS },
+    });
     if (context.sessions === 'server') expect(context.store.size).toBe(1);
     // The id travels inside the seal: the cookie is the whole record, id included.
     else expect(context.opened()?.id).toBe(id);
   });
 
   // A signed id is sent once; a sealed record is re-sent on every write, as the write itself.
-  const returning = env.sessions === 'server' ? 'a returning visitor with a valid cookie gets no Set-Cookie' : 'a returning visitor gets the cookie re-sealed on a write and no Set-Cookie on a read';
+  const returning =
+    env.sessions === 'server'
+      ? 'a returning visitor with a valid cookie gets no Set-Cookie'
+      : 'a returning visitor gets the cookie re-sealed on a write and no Set-Cookie on a read';
   it(returning, async () => {
     const context = await env.start();
     const { client } = context;
@@ -60,11 +68,15 @@ export function cookieCases(env: CaseEnv): void {
     const context = await env.start();
     const { client } = context;
     await client.request('/count');
-    const writes = context.sessions === 'server' ? { set: context.store.calls.set, destroy: context.store.calls.destroy, touch: context.store.calls.touch } : undefined;
+    const writes =
+      context.sessions === 'server'
+        ? { set: context.store.calls.set, destroy: context.store.calls.destroy, touch: context.store.calls.touch }
+        : undefined;
     const reply = await client.request('/plain');
     expect(reply.setCookies).toEqual([]);
     expect(reply.headers.get('vary') ?? '').not.toMatch(/cookie/i);
-    if (context.sessions === 'server') expect({ set: context.store.calls.set, destroy: context.store.calls.destroy, touch: context.store.calls.touch }).toEqual(writes);
+    if (context.sessions === 'server')
+      expect({ set: context.store.calls.set, destroy: context.store.calls.destroy, touch: context.store.calls.touch }).toEqual(writes);
     // An adapter may load the session it was sent (an `isRevoked` lookup); it must revoke nothing.
     else expect(context.hookCalls.onRevoke).toBe(0);
   });
@@ -80,7 +92,10 @@ export function cookieCases(env: CaseEnv): void {
     expect(cookiesNamed(read, 'sid')).toEqual([expect.stringContaining(`Max-Age=86400; Path=/; Expires=${expires}`)]);
     if (context.sessions === 'server') expect(context.store.calls.touch).toBe(1);
     // The moved expiry is sealed with the record: the server judges it, not the browser's copy.
-    expect(await context.sessionOf()).toEqual({ data: { views: 1 }, meta: { createdAt, touchedAt: clock.now(), expiresAt: clock.now() + DAY_MS } });
+    expect(await context.sessionOf()).toEqual({
+      data: { views: 1 },
+      meta: { createdAt, touchedAt: clock.now(), expiresAt: clock.now() + DAY_MS },
+    });
     const plain = await client.request('/plain');
     expect(plain.setCookies).toEqual([]);
   });

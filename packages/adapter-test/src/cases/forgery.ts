@@ -156,7 +156,7 @@ function signedIdCases(env: ServerEnv): void {
     expect(read.body).toBe('1');
     const lines = cookiesNamed(read, 'sid');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(new RegExp(`^sid=${signer.sign('sid', id).replace(/[.\-]/g, '\\$&')};`));
+    expect(lines[0]).toMatch(new RegExp(`^sid=${signer.sign('sid', id).replace(/[.-]/g, '\\$&')};`));
     expect(client.jar.get('sid')).toBe(signer.sign('sid', id));
     // Re-signing sends a cookie; the data did not change, so nothing is written.
     expect(store.calls.set).toBe(1);

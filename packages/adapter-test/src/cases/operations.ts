@@ -95,7 +95,10 @@ export function operationCases(env: CaseEnv): void {
   });
 
   // A sealed record is re-sent whenever it is saved: for cookie sessions the cookie is the write.
-  const save = env.sessions === 'server' ? 'save writes an unchanged session without re-sending the cookie' : 'save re-seals an unchanged session and re-sends the cookie';
+  const save =
+    env.sessions === 'server'
+      ? 'save writes an unchanged session without re-sending the cookie'
+      : 'save re-seals an unchanged session and re-sends the cookie';
   it(save, async () => {
     const context = await env.start();
     const { client, clock } = context;
@@ -110,7 +113,10 @@ export function operationCases(env: CaseEnv): void {
       expect(context.store.calls.set).toBe(2);
     } else {
       expect(cookiesNamed(reply, 'sid')).toHaveLength(1);
-      expect(await context.sessionOf()).toEqual({ data: { views: 1 }, meta: { createdAt, touchedAt: clock.now(), expiresAt: clock.now() + 86_400_000 } });
+      expect(await context.sessionOf()).toEqual({
+        data: { views: 1 },
+        meta: { createdAt, touchedAt: clock.now(), expiresAt: clock.now() + 86_400_000 },
+      });
     }
   });
 
@@ -135,7 +141,10 @@ export function operationCases(env: CaseEnv): void {
     const reply = await client.request('/touch');
     expect(cookiesNamed(reply, 'sid')).toEqual([expect.stringContaining(`Expires=${new Date(clock.now() + 86_400_000).toUTCString()}`)]);
     if (context.sessions === 'server') expect(context.store.calls.touch + context.store.calls.set).toBe(2);
-    expect(await context.sessionOf()).toEqual({ data: { views: 1 }, meta: { createdAt, touchedAt: clock.now(), expiresAt: clock.now() + 86_400_000 } });
+    expect(await context.sessionOf()).toEqual({
+      data: { views: 1 },
+      meta: { createdAt, touchedAt: clock.now(), expiresAt: clock.now() + 86_400_000 },
+    });
   });
 
   it('the test cookie round trip works without a store record', async () => {

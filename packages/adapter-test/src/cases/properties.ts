@@ -15,7 +15,30 @@ const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_
 
 /** Header bytes: cookie syntax, escapes, quotes, prototype names and obs-text; no CR, LF or NUL. */
 const headerPiece = fc.oneof(
-  fc.constantFrom('sid', 'sid=', '=', ';', '; ', ' ', '\t', '%', '%E0%A4%A', '%00', '%zz', '"', '.', ',', '\\', '__proto__', 'constructor', 'toString', '\xff', '\x80', '\x7f', '\x01'),
+  fc.constantFrom(
+    'sid',
+    'sid=',
+    '=',
+    ';',
+    '; ',
+    ' ',
+    '\t',
+    '%',
+    '%E0%A4%A',
+    '%00',
+    '%zz',
+    '"',
+    '.',
+    ',',
+    '\\',
+    '__proto__',
+    'constructor',
+    'toString',
+    '\xff',
+    '\x80',
+    '\x7f',
+    '\x01',
+  ),
   fc.string({ unit: fc.constantFrom(...'abcXYZ019-_.=;%" \t'.split('')), maxLength: 40 }),
   fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).map((code) => String.fromCharCode(code)), maxLength: 40 }),
 );
@@ -26,7 +49,11 @@ const edit = fc.oneof(
   fc.record({ op: fc.constant('replace' as const), at: fc.nat(), char: fc.constantFrom(...`${B64URL}.`.split('')) }),
   fc.record({ op: fc.constant('insert' as const), at: fc.nat(), char: fc.constantFrom(...`${B64URL}.`.split('')) }),
   fc.record({ op: fc.constant('delete' as const), at: fc.nat(), char: fc.constant('') }),
-  fc.record({ op: fc.constant('append' as const), at: fc.constant(0), char: fc.string({ unit: fc.constantFrom(...`${B64URL}.`.split('')), minLength: 1, maxLength: 8 }) }),
+  fc.record({
+    op: fc.constant('append' as const),
+    at: fc.constant(0),
+    char: fc.string({ unit: fc.constantFrom(...`${B64URL}.`.split('')), minLength: 1, maxLength: 8 }),
+  }),
 );
 
 function applyEdits(value: string, edits: ReadonlyArray<{ op: string; at: number; char: string }>): string {

@@ -106,7 +106,7 @@ export const hostileKeysClause: Clause = {
         const got = await store.get(id);
         expectNoPollution();
         // A prototype-polluting copy shows on the returned object too: inherited, not own.
-        expect((got?.data['nested'] as Record<string, unknown>)['polluted']).toBeUndefined();
+        expect((got!.data['nested'] as Record<string, unknown>)['polluted']).toBeUndefined();
       },
     },
     {
@@ -130,12 +130,19 @@ export const hostileKeysClause: Clause = {
       skipReason: lacksDeltaWrites,
       async run({ store }) {
         const id = freshId();
-        await store.set(id, makeRecord(hostileData(), Date.now()), 60_000, { set: [...HOSTILE_KEYS, 'nested'], deleted: [], created: true });
+        await store.set(id, makeRecord(hostileData(), Date.now()), 60_000, {
+          set: [...HOSTILE_KEYS, 'nested'],
+          deleted: [],
+          created: true,
+        });
         await store.set(id, makeRecord({}, Date.now()), 60_000, { set: [], deleted: ['__proto__'], created: false });
         const got = await store.get(id);
         expect(got).toBeDefined();
         expect(Object.hasOwn(got?.data ?? {}, '__proto__')).toBe(false);
-        expectHostileKeysKept(got?.data, HOSTILE_KEYS.filter((key) => key !== '__proto__'));
+        expectHostileKeysKept(
+          got?.data,
+          HOSTILE_KEYS.filter((key) => key !== '__proto__'),
+        );
         expectNoPollution();
       },
     },

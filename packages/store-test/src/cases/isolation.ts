@@ -37,11 +37,7 @@ export const isolationClause: Clause = {
       title: 'ids with "-" and "_" and ids of 128 characters work',
       async run({ store }) {
         const unique = freshId().replaceAll('-', '');
-        const ids = [
-          `-_-_${unique}`,
-          `${unique}__--`,
-          `${unique}${'-_aZ09'.repeat(40)}`.slice(0, 128),
-        ];
+        const ids = [`-_-_${unique}`, `${unique}__--`, `${unique}${'-_aZ09'.repeat(40)}`.slice(0, 128)];
         expect(ids[2]).toHaveLength(128);
         for (const id of ids) {
           const record = makeRecord({ id }, Date.now());

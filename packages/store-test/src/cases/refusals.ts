@@ -66,9 +66,16 @@ export const refusalsClause: Clause = {
         expectWritten(await store.set(id, makeRecord({ a: 1 }, now), 60_000), 'a set of a new id');
         expectWritten(await store.set(id, makeRecord({ a: 2 }, now + 1), 60_000), 'a set over a live record');
         const created = freshId();
-        expectWritten(await store.set(created, makeRecord({ a: 1 }, now), 60_000, { set: ['a'], deleted: [], created: true }), 'a save with created: true');
-        expectWritten(await store.set(created, makeRecord({ a: 3 }, now + 1), 60_000, { set: ['a'], deleted: [], created: false }), 'a delta save of a live record');
-        if (store.touch !== undefined) expectWritten(await store.touch(id, makeRecord({}, now + 2).meta, 60_000), 'a touch of a live record');
+        expectWritten(
+          await store.set(created, makeRecord({ a: 1 }, now), 60_000, { set: ['a'], deleted: [], created: true }),
+          'a save with created: true',
+        );
+        expectWritten(
+          await store.set(created, makeRecord({ a: 3 }, now + 1), 60_000, { set: ['a'], deleted: [], created: false }),
+          'a delta save of a live record',
+        );
+        if (store.touch !== undefined)
+          expectWritten(await store.touch(id, makeRecord({}, now + 2).meta, 60_000), 'a touch of a live record');
         expect((await store.get(created))?.data).toEqual({ a: 3 });
       },
     },
@@ -77,7 +84,10 @@ export const refusalsClause: Clause = {
       skipReason: lacksDeltaWrites,
       async run({ store }) {
         const id = freshId();
-        expectRefused(await store.set(id, makeRecord({ a: 1 }, Date.now()), 60_000, { set: ['a'], deleted: [], created: false }), 'the delta save');
+        expectRefused(
+          await store.set(id, makeRecord({ a: 1 }, Date.now()), 60_000, { set: ['a'], deleted: [], created: false }),
+          'the delta save',
+        );
         expect(await store.get(id)).toBeUndefined();
       },
     },
@@ -88,7 +98,10 @@ export const refusalsClause: Clause = {
         const id = freshId();
         await store.set(id, makeRecord({ a: 1 }, Date.now()), 60_000, { set: ['a'], deleted: [], created: true });
         await store.destroy(id);
-        expectRefused(await store.set(id, makeRecord({ a: 2 }, Date.now()), 60_000, { set: ['a'], deleted: [], created: false }), 'the delta save');
+        expectRefused(
+          await store.set(id, makeRecord({ a: 2 }, Date.now()), 60_000, { set: ['a'], deleted: [], created: false }),
+          'the delta save',
+        );
         expect(await store.get(id)).toBeUndefined();
       },
     },
@@ -201,7 +214,9 @@ export const refusalsClause: Clause = {
       skipReason: needsTouch,
       async run(t) {
         const { short } = ttls(t);
-        const done = await saveOntoRetired(t, short, (id) => requireMethod(t.store, 'touch')(id, liveRecord(Date.now()).meta, LONG_LIFE_MS));
+        const done = await saveOntoRetired(t, short, (id) =>
+          requireMethod(t.store, 'touch')(id, liveRecord(Date.now()).meta, LONG_LIFE_MS),
+        );
         if (done === undefined) return;
         expectRefused(done.result, 'the touch');
         await expireAndExpectGone(t, done.id, short);

@@ -94,7 +94,11 @@ export const userIndexClause: Clause = {
         const [alice, bob] = [freshId('alice'), freshId('bob')];
         const [leaves, switches] = [await signIn(t.store, alice), await signIn(t.store, alice)];
         await t.store.set(leaves, makeRecord({ other: 1 }, Date.now()), 600_000, { set: [], deleted: ['userId'], created: false });
-        await t.store.set(switches, makeRecord({ userId: bob, other: 1 }, Date.now()), 600_000, { set: ['userId'], deleted: [], created: false });
+        await t.store.set(switches, makeRecord({ userId: bob, other: 1 }, Date.now()), 600_000, {
+          set: ['userId'],
+          deleted: [],
+          created: false,
+        });
         expect(await sessionsOf(t.store, alice)).toEqual([]);
         expect(await listedIds(t, bob)).toHaveLength(1);
       },

@@ -50,7 +50,16 @@ export const valuesClause: Clause = {
       async run(t) {
         let deep: Record<string, unknown> = { leaf: true };
         for (let i = 0; i < 20; i += 1) deep = { level: i, child: deep, list: [i, [i, { i }]] };
-        await expectRoundTrip(t, { deep, empty: {}, none: [], matrix: [[1, 2], [3, 4]], mixed: [1, 'a', null, { b: [] }] });
+        await expectRoundTrip(t, {
+          deep,
+          empty: {},
+          none: [],
+          matrix: [
+            [1, 2],
+            [3, 4],
+          ],
+          mixed: [1, 'a', null, { b: [] }],
+        });
       },
     },
     {
