@@ -19,6 +19,9 @@ const input: LifecycleInput = {
   saveOnServerError: false,
   browserSession: false,
   cookieCarriesData: false,
+  readOnly: false,
+  idleTimeout: false,
+  regenerateGrace: false,
   clientCookie: 'valid',
   testCookieReceived: false,
 };
@@ -28,7 +31,7 @@ const loaded: LifecycleEvent = {
   pastExpiry: false,
   pastIdleTimeout: false,
   pastAbsoluteTimeout: false,
-  touchDue: false,
+  touchIntervalPassed: false,
   browserSession: false,
   retired: false,
 };

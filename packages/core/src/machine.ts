@@ -11,7 +11,7 @@
  *
  * Actions are named effects with no implementation: the runtime maps them to `Effect` data.
  */
-import { assign, enqueueActions, setup } from 'xstate';
+import { and, assign, enqueueActions, setup } from 'xstate';
 
 /** What the request's session cookie turned out to be, before anything is loaded. */
 export type ClientCookie =
@@ -37,6 +37,15 @@ export interface LifecycleInput {
    * save or touch changes the cookie's value, so each one re-sends it.
    */
   readonly cookieCarriesData: boolean;
+  /**
+   * The request may read the session but not change it: no write of any kind, and any change
+   * the app asks for is refused (parallel reads can't clobber a writer).
+   */
+  readonly readOnly: boolean;
+  /** An idle timeout is configured: like `rolling`, every use extends the record. */
+  readonly idleTimeout: boolean;
+  /** After `regenerate`, the replaced record stays readable for a grace window instead of dying at once. */
+  readonly regenerateGrace: boolean;
 }
 
 /** The store write a commit performs for the current id. */
@@ -64,8 +73,13 @@ export interface LifecycleContext extends LifecycleInput {
   readonly testCookie: 'keep' | 'set' | 'delete';
   /** The commit's plan, decided at once from the context and the response facts. */
   readonly primary: PrimaryWrite;
-  readonly retire: boolean;
+  /** What happens to the record the client's old cookie names, after regenerate. */
+  readonly retire: 'none' | 'destroy' | 'grace';
   readonly sessionCookie: 'keep' | 'set' | 'setBrowser' | 'delete';
+  /** Facts of the response, from `response.commit`, while the commit is planned. */
+  readonly serverError: boolean;
+  readonly empty: boolean;
+  readonly cookieAlreadySet: boolean;
   readonly cacheControlSet: boolean;
 }
 
@@ -80,7 +94,8 @@ export interface LoadedFacts {
   readonly pastExpiry: boolean;
   readonly pastIdleTimeout: boolean;
   readonly pastAbsoluteTimeout: boolean;
-  readonly touchDue: boolean;
+  /** At least `touchAfterMs` passed since the record was last extended. */
+  readonly touchIntervalPassed: boolean;
   /** The record's lifetime (its own, or the configured default) ends when the browser closes. */
   readonly browserSession: boolean;
   /**
@@ -141,6 +156,7 @@ export const lifecycleActions = [
   'destroyCurrentRecord',
   'destroyClientRecord',
   'retireClientRecord',
+  'destroyReplacedRecord',
   'assignNewId',
   'adoptLoadedRecord',
   'clearData',
@@ -156,50 +172,62 @@ export const lifecycleActions = [
 export type LifecycleAction = (typeof lifecycleActions)[number];
 
 type GuardArgs = { readonly context: LifecycleContext; readonly event: LifecycleEvent };
-type Facts = LifecycleContext & CommitFacts;
+type Context = LifecycleContext;
 
-/** The commit's questions, asked of the context plus the response facts. */
+/**
+ * The commit's questions, asked of the context once the response's facts are in it. Each is a
+ * named guard of a transition in the `planning*` states, so the plan is part of the graph.
+ */
 const commitRules = {
-  // Django #3881: no write for a response >= 500, unless configured.
-  mayWrite: (f: Facts) => !f.serverError || f.saveOnServerError,
+  // Django #3881: no write for a response >= 500, unless configured; a read-only request never writes.
+  mayWrite: (c: Context) => !c.readOnly && (!c.serverError || c.saveOnServerError),
   // Cookie present and session emptied: destroy the record (Django deletes the cookie too).
-  shouldDestroyCurrent: (f: Facts) => commitRules.mayWrite(f) && f.empty && f.currentLive,
+  shouldDestroyCurrent: (c: Context) => commitRules.mayWrite(c) && c.empty && c.currentLive,
   // Modified or save-every-request, not empty (Django); an untouched session is never saved.
-  shouldSave: (f: Facts) => commitRules.mayWrite(f) && !f.empty && f.hasId && (f.modified || (f.saveEveryRequest && f.accessed)),
-  shouldTouch: (f: Facts) => commitRules.mayWrite(f) && !f.empty && f.currentLive && f.accessed && f.touchDue && !commitRules.shouldSave(f),
+  shouldSave: (c: Context) => commitRules.mayWrite(c) && !c.empty && c.hasId && (c.modified || (c.saveEveryRequest && c.accessed)),
+  shouldTouch: (c: Context) => commitRules.mayWrite(c) && !c.empty && c.currentLive && c.accessed && c.touchDue,
   // After regenerate the record the old cookie names must die, once the new one is saved.
-  shouldRetireClientRecord: (f: Facts) => commitRules.mayWrite(f) && f.clientRecordLive && !f.idIsClients,
-  isLiveAfterCommit: (f: Facts) => commitRules.shouldSave(f) || (f.currentLive && !commitRules.shouldDestroyCurrent(f)),
-  isClientRecordLiveAfterCommit: (f: Facts) =>
-    f.clientRecordLive && !commitRules.shouldRetireClientRecord(f) && !(f.idIsClients && commitRules.shouldDestroyCurrent(f)),
+  shouldRetireClientRecord: (c: Context) => commitRules.mayWrite(c) && c.clientRecordLive && !c.idIsClients,
+  isLiveAfterCommit: (c: Context) => c.primary === 'save' || (c.currentLive && c.primary !== 'destroy'),
+  isClientRecordLiveAfterCommit: (c: Context) => c.clientRecordLive && c.retire === 'none' && !(c.idIsClients && c.primary === 'destroy'),
   // Duck: the cookie is sent only when the client lacks a valid one, or the lifetime moved.
   // A cookie that carries the data (chirp, iron-session) is the record: every write re-sends it.
-  shouldSetSessionCookie: (f: Facts) =>
-    f.accessed &&
-    !f.cookieAlreadySet &&
-    commitRules.isLiveAfterCommit(f) &&
-    (!f.idIsClients ||
-      f.clientCookie === 'rotated' ||
-      ((commitRules.shouldSave(f) || commitRules.shouldTouch(f)) && (f.expiryChanged || f.rolling || f.cookieCarriesData))),
+  shouldSetSessionCookie: (c: Context) =>
+    c.accessed &&
+    !c.cookieAlreadySet &&
+    commitRules.isLiveAfterCommit(c) &&
+    (!c.idIsClients ||
+      c.clientCookie === 'rotated' ||
+      ((c.primary === 'save' || c.primary === 'touch') && (c.expiryChanged || c.rolling || c.cookieCarriesData))),
   // The client holds a session cookie that names nothing live any more: clear it. Only a cookie
   // the server signed: a rejected one may be a junk cookie planted on a longer path (browsers
   // send it first), and deleting "it" at our path would delete the user's real cookie.
-  shouldDeleteSessionCookie: (f: Facts) =>
-    f.loaded &&
-    f.accessed &&
-    !f.cookieAlreadySet &&
-    (f.clientCookie === 'valid' || f.clientCookie === 'rotated') &&
-    !commitRules.isLiveAfterCommit(f) &&
-    !commitRules.isClientRecordLiveAfterCommit(f),
+  shouldDeleteSessionCookie: (c: Context) =>
+    c.loaded &&
+    c.accessed &&
+    !c.cookieAlreadySet &&
+    (c.clientCookie === 'valid' || c.clientCookie === 'rotated') &&
+    !commitRules.isLiveAfterCommit(c) &&
+    !commitRules.isClientRecordLiveAfterCommit(c),
 };
 
-function commitFacts({ context, event }: GuardArgs): Facts {
-  if (event.type !== 'response.commit') throw new TypeError(`commit facts read from ${event.type}`);
-  return { ...context, ...event };
-}
+const ask =
+  (rule: (c: Context) => boolean) =>
+  ({ context }: GuardArgs) =>
+    rule(context);
 
 /** Every question the machine asks, by name. */
 const guards = {
+  shouldDestroyCurrent: ask(commitRules.shouldDestroyCurrent),
+  shouldSave: ask(commitRules.shouldSave),
+  shouldTouch: ask(commitRules.shouldTouch),
+  shouldRetireClientRecord: ask(commitRules.shouldRetireClientRecord),
+  shouldSetBrowserSessionCookie: ({ context }: GuardArgs) => context.browserSession && commitRules.shouldSetSessionCookie(context),
+  shouldSetSessionCookie: ask(commitRules.shouldSetSessionCookie),
+  shouldDeleteSessionCookie: ask(commitRules.shouldDeleteSessionCookie),
+  // Every change is refused on a read-only request: nothing it does could be saved.
+  isWritable: ({ context }: GuardArgs) => !context.readOnly,
+  retiresWithGrace: ({ context }: GuardArgs) => context.regenerateGrace,
   isDeadRecord: ({ event }: GuardArgs) =>
     // Django CVE-2015-5143 and design §2.6: a record the server can't vouch for is a new session.
     event.type === 'store.loaded' && (event.record === 'missing' || event.pastExpiry || event.pastIdleTimeout || event.pastAbsoluteTimeout),
@@ -212,7 +240,8 @@ const guards = {
   plansDestroy: ({ context }: GuardArgs) => context.primary === 'destroy',
   plansSave: ({ context }: GuardArgs) => context.primary === 'save',
   plansTouch: ({ context }: GuardArgs) => context.primary === 'touch',
-  plansRetire: ({ context }: GuardArgs) => context.retire,
+  plansRetireWithGrace: ({ context }: GuardArgs) => context.retire === 'grace',
+  plansRetire: ({ context }: GuardArgs) => context.retire === 'destroy',
   setsSessionCookie: ({ context }: GuardArgs) => context.sessionCookie === 'set',
   setsBrowserSessionCookie: ({ context }: GuardArgs) => context.sessionCookie === 'setBrowser',
   deletesSessionCookie: ({ context }: GuardArgs) => context.sessionCookie === 'delete',
@@ -244,6 +273,9 @@ const settled: LifecycleContext = {
   testCookieReceived: false,
   browserSession: false,
   cookieCarriesData: false,
+  readOnly: false,
+  idleTimeout: false,
+  regenerateGrace: false,
   accessed: false,
   loaded: false,
   hasId: false,
@@ -255,8 +287,11 @@ const settled: LifecycleContext = {
   touchDue: false,
   testCookie: 'keep',
   primary: 'none',
-  retire: false,
+  retire: 'none',
   sessionCookie: 'keep',
+  serverError: false,
+  empty: false,
+  cookieAlreadySet: false,
   cacheControlSet: false,
 };
 
@@ -269,12 +304,15 @@ const testCookieEvents = {
 
 /** Fixation defence (Django cycle_key): the new id is saved at commit, then the old record retires. */
 const regenerateTransitions = [
-  { guard: 'dropsData', target: 'active', actions: ['clearData', 'assignNewId', 'markRegenerated'] },
-  { target: 'active', actions: ['assignNewId', 'markRegenerated'] },
+  { guard: and(['isWritable', 'dropsData']), target: 'active', actions: ['clearData', 'assignNewId', 'markRegenerated'] },
+  { guard: 'isWritable', target: 'active', actions: ['assignNewId', 'markRegenerated'] },
 ] as const;
 
 /** Sign-out of a session whose record is live: destroy it now, the cookie goes at commit. */
-const destroyClientTransition = { target: 'destroying', actions: ['destroyClientRecord', 'markSignedOut'] } as const;
+const destroyClientTransition = { guard: 'isWritable', target: 'destroying', actions: ['destroyClientRecord', 'markSignedOut'] } as const;
+
+/** A commit: the response's facts join the context, and the plan is made from both. */
+const commitTransition = { target: 'planning', actions: 'noteResponse' } as const;
 
 export const lifecycleMachine = setup({
   types: {
@@ -290,6 +328,7 @@ export const lifecycleMachine = setup({
     destroyCurrentRecord: effect,
     destroyClientRecord: effect,
     retireClientRecord: effect,
+    destroyReplacedRecord: effect,
     assignNewId: effect,
     adoptLoadedRecord: effect,
     clearData: effect,
@@ -306,35 +345,27 @@ export const lifecycleMachine = setup({
     markAccessed: assign({ accessed: true }),
     markRegenerated: assign({ accessed: true, modified: true, hasId: true, idIsClients: false, currentLive: false }),
     markSignedOut: assign({ ...freshSession, accessed: true }),
-    // The whole commit is decided here, from the context and the response facts: a store
-    // failure ends in `failed` with no HTTP effects, so the plan can assume every write succeeds.
-    planCommit: assign((args) => {
-      const f = commitFacts(args);
-      const primary: PrimaryWrite = commitRules.shouldDestroyCurrent(f)
-        ? 'destroy'
-        : commitRules.shouldSave(f)
-          ? 'save'
-          : commitRules.shouldTouch(f)
-            ? 'touch'
-            : 'none';
-      const sessionCookie = commitRules.shouldSetSessionCookie(f)
-        ? f.browserSession
-          ? 'setBrowser'
-          : 'set'
-        : commitRules.shouldDeleteSessionCookie(f)
-          ? 'delete'
-          : 'keep';
-      return {
-        ...settled,
-        accessed: f.accessed,
-        testCookie: f.testCookie,
-        testCookieReceived: f.testCookieReceived,
-        cacheControlSet: f.cacheControlSet,
-        primary,
-        retire: commitRules.shouldRetireClientRecord(f),
-        sessionCookie,
-      } satisfies LifecycleContext;
-    }),
+    noteResponse: assign(({ event }) =>
+      event.type === 'response.commit'
+        ? {
+            serverError: event.serverError,
+            empty: event.empty,
+            cookieAlreadySet: event.cookieAlreadySet,
+            cacheControlSet: event.cacheControlSet,
+          }
+        : {},
+    ),
+    // The plan is made: keep what the writes and the response still read, reset the rest.
+    settlePlan: assign(({ context }) => ({
+      ...settled,
+      accessed: context.accessed,
+      testCookie: context.testCookie,
+      testCookieReceived: context.testCookieReceived,
+      cacheControlSet: context.cacheControlSet,
+      primary: context.primary,
+      retire: context.retire,
+      sessionCookie: context.sessionCookie,
+    })),
     // A retired record answers reads only: no write, and no cookie, since the browser already
     // holds (or is about to get) the cookie of the id that replaced it.
     planRetiredCommit: assign(({ context, event }) => ({
@@ -386,9 +417,9 @@ export const lifecycleMachine = setup({
         ...testCookieEvents,
         'app.load': { target: 'loading', actions: 'loadRecord' },
         // Sign-out needs no read: destroy what the cookie names in one round trip.
-        'app.destroy': { target: 'destroying', actions: ['destroyClientRecord', assign({ accessed: true })] },
-        // Never loaded: only the test cookie and Vary can come out (design §2.5).
-        'response.commit': { target: 'committed', actions: ['planCommit', 'respond', 'settle'] },
+        'app.destroy': { guard: 'isWritable', target: 'destroying', actions: ['destroyClientRecord', assign({ accessed: true })] },
+        // Never loaded: the plan finds nothing to write, so only the test cookie and Vary can come out.
+        'response.commit': commitTransition,
       },
     },
     loading: {
@@ -411,13 +442,18 @@ export const lifecycleMachine = setup({
             target: 'active',
             actions: [
               'adoptLoadedRecord',
-              assign(({ event }) => ({
+              assign(({ context, event }) => ({
                 ...freshSession,
                 hasId: true,
                 idIsClients: true,
                 clientRecordLive: true,
                 currentLive: true,
-                touchDue: event.type === 'store.loaded' && event.touchDue,
+                // Rolling or an idle timeout extends the record on use, at most every touchAfterMs.
+                touchDue:
+                  event.type === 'store.loaded' &&
+                  event.touchIntervalPassed &&
+                  (context.rolling || context.idleTimeout) &&
+                  !context.readOnly,
                 browserSession: event.type === 'store.loaded' && event.browserSession,
               })),
             ],
@@ -433,12 +469,13 @@ export const lifecycleMachine = setup({
         'app.load': { target: 'active' },
         'app.read': { actions: 'markAccessed' },
         'app.write': [
-          { guard: 'hasNoId', actions: ['assignNewId', assign({ accessed: true, modified: true, hasId: true })] },
-          { actions: assign({ accessed: true, modified: true }) },
+          { guard: and(['isWritable', 'hasNoId']), actions: ['assignNewId', assign({ accessed: true, modified: true, hasId: true })] },
+          { guard: 'isWritable', actions: assign({ accessed: true, modified: true }) },
         ],
-        'app.save': { actions: assign({ accessed: true, modified: true }) },
-        'app.touch': { actions: assign({ accessed: true, touchDue: true, expiryChanged: true }) },
+        'app.save': { guard: 'isWritable', actions: assign({ accessed: true, modified: true }) },
+        'app.touch': { guard: 'isWritable', actions: assign({ accessed: true, touchDue: true, expiryChanged: true }) },
         'app.setExpiry': {
+          guard: 'isWritable',
           actions: assign(({ event }) => ({
             accessed: true,
             modified: true,
@@ -448,14 +485,14 @@ export const lifecycleMachine = setup({
         },
         'app.regenerate': regenerateTransitions,
         'app.destroy': [
-          { guard: 'isClientRecordLive', ...destroyClientTransition },
-          { actions: ['clearData', 'forgetId', assign({ ...freshSession, accessed: true })] },
+          { ...destroyClientTransition, guard: and(['isWritable', 'isClientRecordLive']) },
+          { guard: 'isWritable', actions: ['clearData', 'forgetId', assign({ ...freshSession, accessed: true })] },
         ],
         'app.reload': [
           { guard: 'isCurrentLive', target: 'loading', actions: ['loadRecord', assign({ ...freshSession, accessed: true })] },
           { actions: ['clearData', assign({ accessed: true, modified: false })] },
         ],
-        'response.commit': { target: 'writing', actions: 'planCommit' },
+        'response.commit': commitTransition,
       },
     },
     // The old id of a regenerated session, in its grace window: readable, never written or
@@ -479,6 +516,35 @@ export const lifecycleMachine = setup({
         'store.failed': { target: 'active', actions: ['clearData', 'forgetId', assign({ ...freshSession, clientRecordLive: false })] },
       },
     },
+    // The commit's plan, one question at a time (each a named guard): a store failure ends in
+    // `failed` with no HTTP effects, so the plan can assume every write succeeds.
+    // First the write for the current id.
+    planning: {
+      always: [
+        { guard: 'shouldDestroyCurrent', target: 'planningRetire', actions: assign({ primary: 'destroy' }) },
+        { guard: 'shouldSave', target: 'planningRetire', actions: assign({ primary: 'save' }) },
+        { guard: 'shouldTouch', target: 'planningRetire', actions: assign({ primary: 'touch' }) },
+        { target: 'planningRetire' },
+      ],
+    },
+    // Then the record the client's old cookie names, after regenerate: destroyed, or kept
+    // read-only for the grace window.
+    planningRetire: {
+      always: [
+        { guard: and(['shouldRetireClientRecord', 'retiresWithGrace']), target: 'planningCookie', actions: assign({ retire: 'grace' }) },
+        { guard: 'shouldRetireClientRecord', target: 'planningCookie', actions: assign({ retire: 'destroy' }) },
+        { target: 'planningCookie' },
+      ],
+    },
+    // Then the session cookie.
+    planningCookie: {
+      always: [
+        { guard: 'shouldSetBrowserSessionCookie', target: 'writing', actions: [assign({ sessionCookie: 'setBrowser' }), 'settlePlan'] },
+        { guard: 'shouldSetSessionCookie', target: 'writing', actions: [assign({ sessionCookie: 'set' }), 'settlePlan'] },
+        { guard: 'shouldDeleteSessionCookie', target: 'writing', actions: [assign({ sessionCookie: 'delete' }), 'settlePlan'] },
+        { target: 'writing', actions: 'settlePlan' },
+      ],
+    },
     // Commit, step 1: the write for the current id.
     writing: {
       always: [
@@ -501,7 +567,8 @@ export const lifecycleMachine = setup({
     // runtime destroys it, or with a grace window marks it retired and shortens its life.
     retiring: {
       always: [
-        { guard: 'plansRetire', target: 'awaitingRetire', actions: 'retireClientRecord' },
+        { guard: 'plansRetireWithGrace', target: 'awaitingRetire', actions: 'retireClientRecord' },
+        { guard: 'plansRetire', target: 'awaitingRetire', actions: 'destroyReplacedRecord' },
         { target: 'committed', actions: ['respond', 'settle'] },
       ],
     },

@@ -75,7 +75,7 @@ export function eventKey(event: LifecycleEvent): number {
         bit(event.pastExpiry, 6) |
         bit(event.pastIdleTimeout, 7) |
         bit(event.pastAbsoluteTimeout, 8) |
-        bit(event.touchDue, 9) |
+        bit(event.touchIntervalPassed, 9) |
         bit(event.browserSession, 10) |
         bit(event.retired, 11)
       );
@@ -100,7 +100,10 @@ function inputKey(input: LifecycleInput): number {
     bit(input.saveOnServerError, 4) |
     bit(input.browserSession, 5) |
     bit(input.testCookieReceived, 6) |
-    bit(input.cookieCarriesData, 7)
+    bit(input.cookieCarriesData, 7) |
+    bit(input.readOnly, 8) |
+    bit(input.idleTimeout, 9) |
+    bit(input.regenerateGrace, 10)
   );
 }
 

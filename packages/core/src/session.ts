@@ -339,7 +339,6 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
 
 const readEvent = { type: 'app.read' } as const;
 /** A read-only request asks for no write of any kind, so nothing the commit plans can be one. */
-const readOnlyFlags = Object.freeze({ rolling: false, saveEveryRequest: false, saveOnServerError: false });
 /** Where flash messages live in the session's data. */
 const FLASH_KEY = 'sess.flash';
 const writeEvent = { type: 'app.write' } as const;
@@ -409,7 +408,6 @@ export class Session<Data extends SessionData = SessionData> {
   private readonly setKeys = new Set<string>();
   private readonly deletedKeys = new Set<string>();
   private inflight: Promise<unknown> | undefined;
-  private readonly readOnly: boolean;
   private regeneratedFrom: string | undefined;
   /** This request's store: the configured one, or for cookie sessions one over the cookie's record. */
   private readonly store: Store;
@@ -436,9 +434,11 @@ export class Session<Data extends SessionData = SessionData> {
     const clientCookie: ClientCookie =
       raw === undefined ? 'absent' : verified === undefined ? 'rejected' : verified.rotated ? 'rotated' : 'valid';
     this.clientId = verified?.id;
-    this.readOnly = request.readOnly === true;
     const start = config.lifecycle.start({
-      ...(this.readOnly ? readOnlyFlags : config.flags),
+      ...config.flags,
+      readOnly: request.readOnly === true,
+      idleTimeout: config.idleTimeoutMs !== undefined,
+      regenerateGrace: config.regenerateGraceMs > 0,
       browserSession: config.expireAtBrowserClose,
       cookieCarriesData: config.cookieSessions !== undefined,
       clientCookie,
@@ -479,16 +479,14 @@ export class Session<Data extends SessionData = SessionData> {
   }
 
   set<K extends keyof Data & string>(key: K, value: Data[K]): void {
-    this.assertWritable('set');
-    this.step(writeEvent);
+    this.step(writeEvent, 'set');
     this.data[key] = value;
     this.setKeys.add(key);
     this.deletedKeys.delete(key);
   }
 
   delete(key: string): void {
-    this.assertWritable('delete');
-    this.step(writeEvent);
+    this.step(writeEvent, 'delete');
     if (!Object.hasOwn(this.data, key)) return;
     delete this.data[key];
     this.deletedKeys.add(key);
@@ -497,7 +495,6 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** Removes every key; an emptied session is destroyed at commit and its cookie deleted. */
   clear(): void {
-    this.assertWritable('clear');
     for (const key of this.keys()) this.delete(key);
   }
 
@@ -508,18 +505,16 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** New id, data kept unless `keepData: false`; the old record dies at commit (fixation defence). */
   async regenerate(options: { keepData?: boolean } = {}): Promise<void> {
-    this.assertWritable('regenerate');
     await this.load();
     const previous = this.currentId;
-    await this.run({ type: 'app.regenerate', keepData: options.keepData ?? true });
+    await this.run({ type: 'app.regenerate', keepData: options.keepData ?? true }, 'regenerate');
     // Remembered for `onEvent` only: the save under the new id reports it as a regeneration.
     if (previous !== undefined && previous === this.clientId) this.regeneratedFrom = previous;
   }
 
   /** Deletes the record now and empties the session; the cookie is deleted at commit. */
   async destroy(): Promise<void> {
-    this.assertWritable('destroy');
-    await this.run({ type: 'app.destroy' });
+    await this.run({ type: 'app.destroy' }, 'destroy');
   }
 
   /** Re-reads the record, dropping unsaved changes. */
@@ -530,14 +525,12 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** Saves at commit even if nothing changed. */
   save(): void {
-    this.assertWritable('save');
-    this.step({ type: 'app.save' });
+    this.step({ type: 'app.save' }, 'save');
   }
 
   /** Extends the session's life at commit and re-sends its cookie. */
   touch(): void {
-    this.assertWritable('touch');
-    this.step({ type: 'app.touch' });
+    this.step({ type: 'app.touch' }, 'touch');
   }
 
   /**
@@ -545,7 +538,6 @@ export class Session<Data extends SessionData = SessionData> {
    * or `null` for the configured default.
    */
   setExpiry(value: number | Date | null): void {
-    this.assertWritable('setExpiry');
     let expiry: ExpirySetting | undefined;
     if (value === null) expiry = undefined;
     else if (value instanceof Date) expiry = { kind: 'at', at: value.getTime() };
@@ -564,7 +556,7 @@ export class Session<Data extends SessionData = SessionData> {
         `setExpiry: seconds must be 0 (browser session) or from 1 to ${MAX_LIFETIME_MS / 1000} (400 days), got ${String(value)}`,
       );
     }
-    this.step({ type: 'app.setExpiry', browserSession: this.endsWithBrowser(expiry) });
+    this.step({ type: 'app.setExpiry', browserSession: this.endsWithBrowser(expiry) }, 'setExpiry');
     this.expiry = expiry;
   }
 
@@ -642,15 +634,10 @@ export class Session<Data extends SessionData = SessionData> {
     return flashes;
   }
 
-  private assertWritable(operation: string): void {
-    if (this.readOnly)
-      throw new SessUsageError(`${operation}() on a read-only session: this request may read the session but not change it`);
-  }
-
-  private run(event: LifecycleEvent): Promise<HttpEffect[]> {
+  private run(event: LifecycleEvent, operation?: string): Promise<HttpEffect[]> {
     let effects: readonly Effect[];
     try {
-      effects = this.step(event);
+      effects = this.step(event, operation);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -721,20 +708,20 @@ export class Session<Data extends SessionData = SessionData> {
         pastExpiry: false,
         pastIdleTimeout: false,
         pastAbsoluteTimeout: false,
-        touchDue: false,
+        touchIntervalPassed: false,
         browserSession: false,
         retired: false,
       };
     }
     this.loaded = record;
     const { meta } = record;
-    const { idleTimeoutMs, absoluteTimeoutMs, touchAfterMs, flags } = this.config;
+    const { idleTimeoutMs, absoluteTimeoutMs, touchAfterMs } = this.config;
     return {
       record: 'live',
       pastExpiry: meta.expiresAt <= this.now || timesAhead(meta, this.now),
       pastIdleTimeout: idleTimeoutMs !== undefined && this.now - meta.touchedAt >= idleTimeoutMs,
       pastAbsoluteTimeout: absoluteTimeoutMs !== undefined && this.now - meta.createdAt >= absoluteTimeoutMs,
-      touchDue: !this.readOnly && (flags.rolling || idleTimeoutMs !== undefined) && this.now - meta.touchedAt >= touchAfterMs,
+      touchIntervalPassed: this.now - meta.touchedAt >= touchAfterMs,
       browserSession: this.endsWithBrowser(meta.expiry),
       retired: meta.retired === true,
     };
@@ -770,10 +757,15 @@ export class Session<Data extends SessionData = SessionData> {
 
   private loaded: SessionRecord | undefined;
 
-  private step(event: LifecycleEvent): readonly Effect[] {
+  /** One lifecycle step; `operation` names the app's call in the error when the machine refuses it. */
+  private step(event: LifecycleEvent, operation: string = event.type): readonly Effect[] {
     const step = this.config.lifecycle.next(this.node, event);
     if (step === undefined) {
-      throw new SessUsageError(`${event.type} is not allowed now (session state: ${String(this.node.snapshot.value)})`);
+      // The machine refuses every change on a read-only request; say so rather than "not allowed".
+      if (this.node.context.readOnly) {
+        throw new SessUsageError(`${operation}() on a read-only session: this request may read the session but not change it`);
+      }
+      throw new SessUsageError(`${operation} is not allowed now (session state: ${String(this.node.snapshot.value)})`);
     }
     this.node = step.to;
     if (step.actions.length === 0) return step.actions as readonly never[];
@@ -823,6 +815,9 @@ export class Session<Data extends SessionData = SessionData> {
           break;
         case 'retireClientRecord':
           effects.push(this.retireEffect());
+          break;
+        case 'destroyReplacedRecord':
+          effects.push({ type: 'store.destroy', id: this.clientId as string });
           break;
         case 'setSessionCookie':
           effects.push(this.sessionCookie(true));
@@ -904,8 +899,8 @@ export class Session<Data extends SessionData = SessionData> {
   private retireEffect(): Effect {
     const id = this.clientId as string;
     const { regenerateGraceMs } = this.config;
-    const loaded = this.loaded;
-    if (regenerateGraceMs === 0 || loaded === undefined) return { type: 'store.destroy', id };
+    // The machine retires only a record it loaded (clientRecordLive).
+    const loaded = this.loaded as SessionRecord;
     const expiresAt = Math.min(loaded.meta.expiresAt, this.now + regenerateGraceMs);
     const meta: SessionMeta = { ...loaded.meta, expiresAt, retired: true };
     return { type: 'store.touch', id, meta, ttlMs: expiresAt - this.now, record: { data: loaded.data, meta } };

@@ -475,7 +475,7 @@ describe('machine: cookieCarriesData decides when the cookie is re-sent', () => 
     pastExpiry: false,
     pastIdleTimeout: false,
     pastAbsoluteTimeout: false,
-    touchDue: false,
+    touchIntervalPassed: false,
     browserSession: false,
     retired: false,
   } as const;
@@ -487,6 +487,9 @@ describe('machine: cookieCarriesData decides when the cookie is re-sent', () => 
       saveEveryRequest: false,
       saveOnServerError: false,
       browserSession: false,
+      readOnly: false,
+      idleTimeout: false,
+      regenerateGrace: false,
       testCookieReceived: false,
       clientCookie: 'valid',
       cookieCarriesData,

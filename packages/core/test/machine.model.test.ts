@@ -14,7 +14,7 @@ import type { HttpEffect, Session } from '../src/index.js';
 import { lifecycleMachine } from '../src/machine.js';
 import type { ClientCookie, LifecycleEvent, LifecycleInput } from '../src/machine.js';
 import { snapshotKey } from '../src/runtime.js';
-import { CookieJar, SECRET, fakeClock, testStore } from './fixtures.js';
+import { CookieJar, OLD_SECRET, SECRET, fakeClock, testStore } from './fixtures.js';
 
 type Snapshot = SnapshotFrom<typeof lifecycleMachine>;
 type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -23,15 +23,17 @@ const CLIENT_ID = 'client-session-id-0123456789abcdef';
 const IDLE_MS = 60_000;
 const signer = createSigner(SECRET);
 
-const loaded = (variant: 'live' | 'missing' | 'idle'): LifecycleEvent => ({
+type Variant = 'live' | 'missing' | 'idle' | 'retired';
+
+const loaded = (variant: Variant): LifecycleEvent => ({
   type: 'store.loaded',
   record: variant === 'missing' ? 'missing' : 'live',
   pastExpiry: false,
   pastIdleTimeout: variant === 'idle',
   pastAbsoluteTimeout: false,
-  touchDue: variant === 'idle',
+  touchIntervalPassed: variant === 'idle',
   browserSession: false,
-  retired: false,
+  retired: variant === 'retired',
 });
 
 const modelEvents: LifecycleEvent[] = [
@@ -41,10 +43,17 @@ const modelEvents: LifecycleEvent[] = [
   { type: 'app.regenerate', keepData: true },
   { type: 'app.destroy' },
   { type: 'app.touch' },
+  { type: 'app.reload' },
+  { type: 'app.save' },
+  { type: 'app.setExpiry', browserSession: false },
+  { type: 'app.setExpiry', browserSession: true },
   { type: 'app.setTestCookie' },
+  { type: 'app.checkTestCookie' },
+  { type: 'app.deleteTestCookie' },
   loaded('live'),
   loaded('missing'),
   loaded('idle'),
+  loaded('retired'),
   { type: 'store.done' },
   { type: 'store.refused' },
   { type: 'store.failed' },
@@ -58,15 +67,30 @@ const modelEvents: LifecycleEvent[] = [
 /** Only app.write and a loaded record put data in the session, so emptiness follows the model. */
 const isEmptyInModel = (snapshot: Snapshot) => !(snapshot.context.modified || snapshot.context.currentLive);
 
-function createSut(clientCookie: ClientCookie) {
+/** The real session, configured as `input` says (the model's inputs, as options and request facts). */
+function createSut(input: LifecycleInput) {
   const clock = fakeClock();
   const store = testStore(clock.now);
   store.hold = true;
-  const manager = createSessionManager({ secret: SECRET, store, clock: clock.now, idleTimeoutMs: IDLE_MS, touchAfterMs: 3_600_000 });
+  const manager = createSessionManager({
+    secret: [SECRET, OLD_SECRET],
+    store,
+    clock: clock.now,
+    idleTimeoutMs: IDLE_MS,
+    touchAfterMs: 3_600_000,
+    rolling: input.rolling,
+    saveEveryRequest: input.saveEveryRequest,
+    saveOnServerError: input.saveOnServerError,
+    expireAtBrowserClose: input.browserSession,
+    regenerateGraceMs: input.regenerateGrace ? 5_000 : 0,
+  });
   const jar = new CookieJar();
+  const { clientCookie } = input;
   if (clientCookie === 'valid') jar.cookies.set('sid', { value: signer.sign('sid', CLIENT_ID), attributes: {} });
+  if (clientCookie === 'rotated') jar.cookies.set('sid', { value: createSigner(OLD_SECRET).sign('sid', CLIENT_ID), attributes: {} });
   if (clientCookie === 'rejected') jar.cookies.set('sid', { value: `${CLIENT_ID}.forged`, attributes: {} });
-  const session: Session = manager.begin({ cookieHeader: jar.header(), secure: false });
+  if (input.testCookieReceived) jar.cookies.set('sid.test', { value: '1', attributes: {} });
+  const session: Session = manager.begin({ cookieHeader: jar.header(), secure: false, readOnly: input.readOnly });
   const shadow = {
     data: {} as Record<string, unknown>,
     accessed: false,
@@ -86,16 +110,17 @@ function createSut(clientCookie: ClientCookie) {
   const flush = async () => {
     for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
   };
-  const seed = (variant: 'live' | 'missing' | 'idle') => {
+  const seed = (variant: Variant) => {
     const now = clock.now();
     if (variant === 'missing') return store.records.delete(CLIENT_ID);
     const touchedAt = variant === 'idle' ? now - 2 * 3_600_000 : now;
+    const meta = { createdAt: touchedAt, touchedAt, expiresAt: now + 86_400_000, ...(variant === 'retired' ? { retired: true } : {}) };
     store.records.set(CLIENT_ID, {
-      json: JSON.stringify({ data: { seed: 1 }, meta: { createdAt: touchedAt, touchedAt, expiresAt: now + 86_400_000 } }),
+      json: JSON.stringify({ data: { seed: 1 }, meta }),
       expiresAt: now + 86_400_000,
     });
   };
-  return { clock, store, jar, session, shadow, flush, seed, track, pending: () => pending };
+  return { input, clock, store, jar, session, shadow, flush, seed, track, pending: () => pending };
 }
 
 type Sut = ReturnType<typeof createSut>;
@@ -115,20 +140,25 @@ async function checkCommitted(sut: Sut) {
   // A write the store refused names a dead id: no cookie may name it, and none is deleted.
   if (sut.shadow.refused) expect(cookie).toBeUndefined();
   if (cookie?.type === 'cookie.set') {
-    // A cookie sent now names the live record that holds exactly the session's data.
+    // A cookie sent now names the live record that holds exactly the session's data; after a
+    // 5xx that saved nothing (a rotated cookie is still re-signed), the record as it was.
     expect(signer.verify('sid', cookie.value)?.id).toBe(id);
-    expect(sut.store.peek(id as string)?.data).toEqual(sut.shadow.data);
+    if (sut.shadow.serverError && !sut.input.saveOnServerError) expect(sut.store.peek(id as string)).toBeDefined();
+    else expect(sut.store.peek(id as string)?.data).toEqual(sut.shadow.data);
   }
   if (cookie?.type === 'cookie.delete') {
     // What the client's cookie names is gone, or dead to the server: idle past its timeout, or
     // a failed destroy (sign-out still clears the cookie; the record dies with its TTL).
-    if (!sut.shadow.clientRecordDead) expect(sut.store.peek(CLIENT_ID)).toBeUndefined();
+    // (or kept read-only for the grace window after regenerate).
+    if (!sut.shadow.clientRecordDead && sut.store.peek(CLIENT_ID)?.meta.retired !== true) expect(sut.store.peek(CLIENT_ID)).toBeUndefined();
     if (id !== undefined) expect(sut.store.peek(id)).toBeUndefined();
   }
   // No orphans: after a commit that may write, the store holds the session's own record and at
   // most a client record the server already treats as dead; after a 500 nothing new appeared.
+  // A record kept read-only for the grace window after regenerate is not an orphan either.
+  const clientRetired = sut.store.peek(CLIENT_ID)?.meta.retired === true;
   for (const key of sut.store.records.keys()) {
-    if (sut.shadow.serverError || sut.shadow.clientRecordDead) expect([CLIENT_ID, id]).toContain(key);
+    if (sut.shadow.serverError || sut.shadow.clientRecordDead || clientRetired) expect([CLIENT_ID, id]).toContain(key);
     else expect(key).toBe(id);
   }
   // A commit that may write leaves the session's data in the store.
@@ -149,6 +179,9 @@ const modelEventTypes = new Set(modelEvents.map((event) => event.type));
 const allowedInModel = (snapshot: Snapshot, event: LifecycleEvent) =>
   modelEventTypes.has(event.type) &&
   (event.type !== 'app.regenerate' || !isEmptyInModel(snapshot)) &&
+  // save() and setExpiry() mark the session modified without giving it data, which the
+  // emptiness rule above can't see: the model uses them on a loaded record only.
+  ((event.type !== 'app.save' && event.type !== 'app.setExpiry') || snapshot.context.currentLive) &&
   // A store refuses only a save or touch (its record died meanwhile), never a load or destroy.
   (event.type !== 'store.refused' || (snapshot.value === 'awaitingWrite' && snapshot.context.primary !== 'destroy')) &&
   (event.type !== 'response.commit' ||
@@ -216,7 +249,12 @@ function testParams(sut: Sut) {
         const op = { save: 'set', touch: 'touch', destroy: 'destroy', none: 'none' }[snapshot.context.primary];
         expect(heldOps(sut)).toEqual([`${op} ${op === 'set' && session.id !== CLIENT_ID ? 'current' : 'client'}`]);
       },
-      awaitingRetire: () => expect(heldOps(sut)).toEqual(['destroy client']),
+      awaitingRetire: (snapshot: Snapshot) =>
+        expect(heldOps(sut)).toEqual([snapshot.context.retire === 'grace' ? 'touch client' : 'destroy client']),
+      retired: () => {
+        expect(heldOps(sut)).toEqual([]);
+        expect(session.id).toBe(CLIENT_ID);
+      },
       committed: () => checkCommitted(sut),
       failed: async () => {
         const settled = await sut.pending();
@@ -250,6 +288,30 @@ function testParams(sut: Sut) {
         shadow.data = {};
         await sut.flush();
       },
+      'app.reload': async () => {
+        sut.track(session.reload());
+        // Unsaved changes go; a live record comes back through the model's store.loaded.
+        shadow.data = {};
+        shadow.accessed = true;
+        await sut.flush();
+      },
+      'app.save': () => {
+        session.save();
+        shadow.accessed = true;
+      },
+      'app.setExpiry': (step: { event: { type: string } }) => {
+        const event = step.event as LifecycleEvent;
+        session.setExpiry(event.type === 'app.setExpiry' && event.browserSession ? 0 : 3_600);
+        shadow.accessed = true;
+      },
+      'app.checkTestCookie': () => {
+        expect(session.testCookieWorked()).toBe(sut.input.testCookieReceived);
+        shadow.accessed = true;
+      },
+      'app.deleteTestCookie': () => {
+        session.deleteTestCookie();
+        shadow.accessed = true;
+      },
       'app.touch': () => {
         session.touch();
         shadow.accessed = true;
@@ -261,9 +323,10 @@ function testParams(sut: Sut) {
       'store.loaded': async (step: { event: { type: string } }) => {
         const event = step.event as LifecycleEvent;
         if (event.type !== 'store.loaded') return;
-        const variant = event.record === 'missing' ? 'missing' : event.pastIdleTimeout ? 'idle' : 'live';
+        const variant: Variant =
+          event.record === 'missing' ? 'missing' : event.pastIdleTimeout ? 'idle' : event.retired ? 'retired' : 'live';
         sut.seed(variant);
-        shadow.data = variant === 'live' ? { seed: 1 } : {};
+        shadow.data = variant === 'live' || variant === 'retired' ? { seed: 1 } : {};
         shadow.clientRecordDead = variant === 'idle';
         await release('release');
       },
@@ -284,52 +347,104 @@ function testParams(sut: Sut) {
   };
 }
 
-const inputs: Array<[string, LifecycleInput]> = (['absent', 'rejected', 'valid'] as ClientCookie[]).map((clientCookie) => [
+const baseInput: LifecycleInput = {
+  rolling: false,
+  saveEveryRequest: false,
+  saveOnServerError: false,
+  browserSession: false,
+  clientCookie: 'valid',
+  testCookieReceived: false,
+  cookieCarriesData: false,
+  readOnly: false,
+  // The system under test runs with an idle timeout (IDLE_MS).
+  idleTimeout: true,
+  regenerateGrace: false,
+};
+
+/** The cookies a request can bring, each walked along simple paths too. */
+const cookieInputs: Array<[string, LifecycleInput]> = (['absent', 'rejected', 'valid', 'rotated'] as ClientCookie[]).map((clientCookie) => [
   `cookie ${clientCookie}`,
-  {
-    rolling: false,
-    saveEveryRequest: false,
-    saveOnServerError: false,
-    browserSession: false,
-    clientCookie,
-    testCookieReceived: false,
-    cookieCarriesData: false,
-  },
+  { ...baseInput, clientCookie },
 ]);
+
+/** Each configuration flag on its own, with a verified cookie: shortest paths to every state. */
+const flagInputs: Array<[string, LifecycleInput]> = (
+  ['rolling', 'saveEveryRequest', 'saveOnServerError', 'browserSession', 'testCookieReceived', 'readOnly', 'regenerateGrace'] as const
+).map((flag) => [`cookie valid, ${flag}`, { ...baseInput, [flag]: true }]);
 
 const SIMPLE_PATH_MAX_STEPS = 6;
 
-describe.each(inputs)('lifecycle model, %s', (_, input) => {
+/** What the walked paths cover, summed over every input: reported, and checked at the end. */
+const covered = { events: new Set<string>(), states: new Set<string>(), inputs: new Set<string>() };
+
+function coverageOf(input: LifecycleInput, paths: ReturnType<ReturnType<typeof modelFor>['getShortestPaths']>): void {
+  for (const path of paths) {
+    for (const step of path.steps) {
+      covered.events.add(
+        step.event.type === 'app.regenerate' ? `app.regenerate(keepData: ${String(step.event.keepData)})` : step.event.type,
+      );
+      covered.states.add(String(step.state.value));
+    }
+    covered.states.add(String(path.state.value));
+  }
+  for (const [flag, value] of Object.entries(input))
+    if (value !== false) covered.inputs.add(flag === 'clientCookie' ? `cookie ${String(value)}` : flag);
+}
+
+describe.each([...cookieInputs, ...flagInputs])('lifecycle model, %s', (_, input) => {
   const model = modelFor(input);
   const shortest = model.getShortestPaths();
+
   // getPathsFromEvents ignores `input` (xstate 5.33) and starts from the default context; a
   // `fromState` built from the input starts it where the machine does.
   const [fromState] = initialTransition(lifecycleMachine, input);
-  const simple = boundedSimplePaths(input, SIMPLE_PATH_MAX_STEPS).flatMap((events) => model.getPathsFromEvents(events, { fromState }));
+  const walksSimplePaths = flagInputs.every(([, flagged]) => flagged !== input);
+  const simple = walksSimplePaths
+    ? boundedSimplePaths(input, SIMPLE_PATH_MAX_STEPS).flatMap((events) => model.getPathsFromEvents(events, { fromState }))
+    : [];
+  coverageOf(input, [...shortest, ...simple]);
 
   it('walks enough paths to mean something', () => {
     console.log(
-      `model (${input.clientCookie}): ${shortest.length} shortest paths, ${simple.length} simple paths of <= ${SIMPLE_PATH_MAX_STEPS} steps to the end`,
+      `model (${_}): ${shortest.length} shortest paths, ${simple.length} simple paths of <= ${SIMPLE_PATH_MAX_STEPS} steps to the end`,
     );
     expect(shortest.length).toBeGreaterThan(10);
-    expect(simple.length).toBeGreaterThan(20);
+    if (walksSimplePaths) expect(simple.length).toBeGreaterThan(20);
   });
 
   describe('shortest paths', () => {
     for (const path of shortest) {
       it(path.description, async () => {
-        const sut = createSut(input.clientCookie);
+        const sut = createSut(input);
         await path.test(testParams(sut));
       });
     }
   });
 
-  describe('simple paths, bounded', () => {
-    for (const path of simple) {
-      it(path.description, async () => {
-        const sut = createSut(input.clientCookie);
-        await path.test(testParams(sut));
-      });
+  if (walksSimplePaths)
+    describe('simple paths, bounded', () => {
+      for (const path of simple) {
+        it(path.description, async () => {
+          const sut = createSut(input);
+          await path.test(testParams(sut));
+        });
+      }
+    });
+});
+
+describe('lifecycle model coverage', () => {
+  it('drives every input, every event of the model and every state of the machine, retired included', () => {
+    console.log(
+      `model coverage: inputs ${[...covered.inputs].sort().join(', ')}; events ${[...covered.events].sort().join(', ')}; states ${[...covered.states].sort().join(', ')}`,
+    );
+    for (const [, input] of [...cookieInputs, ...flagInputs]) {
+      for (const [flag, value] of Object.entries(input))
+        if (value !== false) expect(covered.inputs).toContain(flag === 'clientCookie' ? `cookie ${String(value)}` : flag);
     }
+    for (const event of modelEvents) expect([...covered.events].some((name) => name.startsWith(event.type))).toBe(true);
+    const stable = Object.keys(lifecycleMachine.config.states ?? {}).filter(
+      (state) => !state.startsWith('planning') && !['starting', 'writing', 'retiring'].includes(state),
+    );
+    expect([...covered.states].sort()).toEqual(expect.arrayContaining(stable));
   });
 });
