@@ -4,6 +4,7 @@
  * connection is up. Clients are recognised by shape, not by `instanceof`, so two installed copies
  * (or majors) of a library both work and neither library is imported at runtime.
  */
+import { SessConfigError } from '@sess/core';
 
 /** One Redis node that takes raw commands (a standalone client, or one master of a cluster). */
 export type NodeCommand = (args: readonly string[]) => Promise<unknown>;
@@ -22,6 +23,18 @@ export interface RedisCommands {
    * then fails at once instead of letting the command wait in the client's offline queue.
    */
   isReady(): boolean;
+  /**
+   * Optional, for cluster clients: re-read the cluster's slot map now (a failover may have moved
+   * slots to a promoted replica). Returns at once; the store calls it when commands fail with a
+   * lost connection, CLUSTERDOWN or MOVED, or time out, at most once per 100 ms.
+   */
+  refresh?(): void;
+  /**
+   * False for a single server (standalone, or a proxy that behaves as one): a script may then
+   * read a key it did not declare, so a load costs one round trip (see `LOAD`). Absent or true:
+   * a cluster, where the store never touches two slots in one script.
+   */
+  readonly cluster?: boolean;
 }
 
 /** node-redis 5 and 6 `createClient()`: the members the store uses. */
@@ -39,12 +52,22 @@ interface NodeRedisCluster {
   readonly isReady?: boolean;
 }
 
+/**
+ * The slot map of a node-redis 5 or 6 cluster (`_slots`, not public API): its `rediscover` is
+ * what the cluster itself runs on MOVED. 5 needs a node client to ask first; 6 takes none.
+ */
+interface NodeRedisSlots {
+  rediscover(startWith?: unknown): Promise<void>;
+  readonly masters?: readonly { readonly client?: { readonly isReady?: boolean } }[];
+}
+
 /** ioredis 5 and 6 `new Redis()` and `new Cluster()`. */
 interface IoRedis {
   call(command: string, ...args: string[]): Promise<unknown>;
   readonly status: string;
   readonly isCluster: boolean;
   nodes?(role: 'master'): IoRedis[];
+  refreshSlotsCache?(): void;
 }
 
 /** Any client the store recognises, or your own `RedisCommands`. */
@@ -81,7 +104,24 @@ function fromIoRedis(client: IoRedis): RedisCommands {
     send: (_key, args) => client.call(args[0] as string, ...args.slice(1)),
     nodes: async () => (client.isCluster && client.nodes ? client.nodes('master').map(node) : [node(client)]),
     isReady: () => client.status === 'ready',
+    cluster: client.isCluster,
+    // ioredis refreshes on its own when it retries; this is for the errors it passes on.
+    ...(client.isCluster && typeof client.refreshSlotsCache === 'function' ? { refresh: () => client.refreshSlotsCache?.() } : {}),
   };
+}
+
+/**
+ * Starts node-redis's own rediscovery (the one it runs on MOVED, which a failover does not send
+ * while the dead master's client waits to reconnect), asking a master that is connected first.
+ */
+function rediscover(cluster: NodeRedisCluster): void {
+  const slots = (cluster as { _slots?: Partial<NodeRedisSlots> })._slots;
+  if (typeof slots?.rediscover !== 'function') return;
+  const ready = slots.masters?.map((master) => master.client).find((client) => client?.isReady === true);
+  // node-redis 5 reads the first node to ask from its argument; with no master connected, its
+  // root nodes are all that is left, and its own reconnection will do.
+  if (ready === undefined && cluster.isReady === undefined) return;
+  slots.rediscover(ready).catch(() => undefined);
 }
 
 function fromNodeRedisCluster(cluster: NodeRedisCluster): RedisCommands {
@@ -95,27 +135,28 @@ function fromNodeRedisCluster(cluster: NodeRedisCluster): RedisCommands {
         }),
       ),
     isReady: () => cluster.isReady ?? cluster.isOpen,
+    refresh: () => rediscover(cluster),
   };
 }
 
 function fromNodeRedisClient(client: NodeRedisClient): RedisCommands {
   const node: NodeCommand = (args) => client.sendCommand(args);
-  return { send: (_key, args) => node(args), nodes: async () => [node], isReady: () => client.isReady };
+  return { send: (_key, args) => node(args), nodes: async () => [node], isReady: () => client.isReady, cluster: false };
 }
 
 /**
  * Wraps a client for the store: ioredis `Redis` or `Cluster` (5, 6), node-redis `createClient()`
  * or `createCluster()` (5, 6), or an object that already is `RedisCommands`.
  *
- * @throws TypeError for anything else, at construction.
+ * @throws SessConfigError for anything else, at construction.
  */
 export function toCommands(client: RedisClientLike): RedisCommands {
-  if (typeof client !== 'object' || client === null) throw new TypeError('[sess] redisStore: client must be a Redis client instance');
+  if (typeof client !== 'object' || client === null) throw new SessConfigError('redisStore: client must be a Redis client instance');
   if (isCommands(client)) return client;
   if (isIoRedis(client)) return fromIoRedis(client);
   if (isNodeRedisCluster(client)) return fromNodeRedisCluster(client);
   if (isNodeRedisClient(client)) return fromNodeRedisClient(client);
-  throw new TypeError(
-    '[sess] redisStore: client is not a node-redis or ioredis client (or cluster); pass one, or an object with send(), nodes() and isReady()',
+  throw new SessConfigError(
+    'redisStore: client is not a node-redis or ioredis client (or cluster); pass one, or an object with send(), nodes() and isReady()',
   );
 }

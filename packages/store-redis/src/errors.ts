@@ -1,17 +1,118 @@
-/** Why a Redis call failed before Redis answered. Errors Redis returns pass through unchanged. */
-export type RedisStoreErrorCode = 'unavailable' | 'timeout';
+/**
+ * The one error the store throws, and how it reads the errors clients throw: which mean Redis
+ * did not run the command (safe to send again), which mean the connection failed (the command
+ * may or may not have run), and which name a reply code such as NOSCRIPT however deeply a client
+ * wrapped it.
+ */
+import { SessStoreError, type StoreOperation } from '@sess/core';
 
 /**
- * Thrown by the store when the client is not connected (`unavailable`, at once) or Redis did not
- * answer within `timeoutMs` (`timeout`). Through sess's runner it arrives as the `cause` of a
- * `SessStoreError` (status hint 503).
+ * Why a store call failed: `unavailable` (the client is not connected, or the connection or the
+ * cluster failed and did not come back before the deadline), `timeout` (no answer within
+ * `timeoutMs`), `failed` (Redis answered with an error).
  */
-export class RedisStoreError extends Error {
-  readonly code: RedisStoreErrorCode;
+export type RedisStoreErrorReason = 'unavailable' | 'timeout' | 'failed';
 
-  constructor(code: RedisStoreErrorCode, message: string) {
-    super(`[sess] redisStore: ${message}`);
-    this.name = 'RedisStoreError';
-    this.code = code;
+/** The store method that failed. */
+export type RedisStoreMethod = 'get' | 'set' | 'destroy' | 'touch' | 'sessionsOf' | 'revokeUser' | 'ids' | 'clear';
+
+/** The core operation each method counts as, for `SessStoreError.op`. */
+const OPERATION: Record<RedisStoreMethod, StoreOperation> = {
+  get: 'get',
+  set: 'set',
+  destroy: 'destroy',
+  touch: 'touch',
+  sessionsOf: 'get',
+  revokeUser: 'destroy',
+  ids: 'get',
+  clear: 'destroy',
+};
+
+/**
+ * Every failure of a store call, whatever the client threw: a `SessStoreError` (so a
+ * `SessError`, status hint 503) with `code` `store_timeout` for a timeout and `store_failed`
+ * otherwise, the reason in `reason`, the store method in `method`, and the client's own error
+ * (the last one seen) as `cause`.
+ */
+export class RedisStoreError extends SessStoreError {
+  readonly reason: RedisStoreErrorReason;
+  readonly method: RedisStoreMethod;
+
+  constructor(method: RedisStoreMethod, reason: RedisStoreErrorReason, detail: string, cause?: unknown) {
+    super('redis', OPERATION[method], cause, reason === 'timeout');
+    this.message = `[sess] redisStore: ${method}: ${detail}`;
+    this.reason = reason;
+    this.method = method;
   }
+}
+
+/**
+ * The messages of an error and of what it wraps (`cause`, ioredis's `lastNodeError`, an
+ * AggregateError's `errors`), outermost first, a few levels deep.
+ */
+function messagesOf(error: unknown, depth = 0): string[] {
+  if (depth > 4 || typeof error !== 'object' || error === null) return typeof error === 'string' ? [error] : [];
+  const e = error as { message?: unknown; cause?: unknown; lastNodeError?: unknown; errors?: unknown };
+  const own = typeof e.message === 'string' ? [e.message] : [];
+  const inner = [e.cause, e.lastNodeError, ...(Array.isArray(e.errors) ? e.errors : [])];
+  return [...own, ...inner.flatMap((wrapped) => messagesOf(wrapped, depth + 1))];
+}
+
+/** Whether Redis answered `code` (NOSCRIPT, WRONGTYPE...) somewhere in the error or what it wraps. */
+export function repliedWith(error: unknown, code: string): boolean {
+  const word = new RegExp(`(^|[\\s:])${code}\\b`);
+  return messagesOf(error).some((message) => word.test(message));
+}
+
+/**
+ * Replies by which Redis refuses a command it did not run, and that pass: the cluster is failing
+ * over (CLUSTERDOWN, TRYAGAIN), a slot moved (MOVED, ASK, which a client that gave up following
+ * passes on), the node is loading its data (LOADING) or its master is gone (MASTERDOWN).
+ */
+const NOT_RUN = /^(CLUSTERDOWN|TRYAGAIN|MOVED|ASK|LOADING|MASTERDOWN)\b/;
+
+/**
+ * What node-redis and ioredis throw when a connection, a node or the cluster's slot map failed,
+ * rather than Redis refusing the command. The command may have run.
+ */
+const CONNECTION_LOST = new RegExp(
+  [
+    'Connection is closed',
+    'client is offline',
+    'Socket closed unexpectedly',
+    'Disconnects client',
+    'Connection timeout',
+    'Socket timeout',
+    'Command timed out',
+    'Too many Cluster redirections',
+    'root nodes are unavailable',
+    'None of startup nodes is available',
+    "Stream isn't writeable",
+    "Cluster isn't ready",
+    'Reached the max retries per request',
+    'Cannot find node',
+    '\\bE(CONNREFUSED|CONNRESET|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|CONNABORTED)\\b',
+  ].join('|'),
+);
+
+/**
+ * How a failed command may be retried: `not-run` (Redis refused it; sending it again is always
+ * safe), `lost` (the connection failed; it may have run, so only an idempotent command may be sent
+ * again), or `final` (an answer: retrying cannot change it).
+ */
+export type FailureKind = 'not-run' | 'lost' | 'final';
+
+export function failureKind(error: unknown): FailureKind {
+  // A script missing from the cache stays missing: the caller sends its source instead.
+  if (repliedWith(error, 'NOSCRIPT')) return 'final';
+  const messages = messagesOf(error);
+  if (messages.some((message) => NOT_RUN.test(message))) return 'not-run';
+  if (messages.some((message) => CONNECTION_LOST.test(message))) return 'lost';
+  return 'final';
+}
+
+/** A short description of a client's error for a message: its first line. */
+export function describeError(error: unknown): string {
+  const [first] = messagesOf(error);
+  return (first ?? String(error)).split('\n')[0] as string;
 }

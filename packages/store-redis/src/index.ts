@@ -13,13 +13,30 @@
  * app.use(session({ secret, store: redisStore({ client }) }));
  * ```
  */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SessConfigError } from '@sess/core';
 import type { RevokeUserOptions, SessionChanges, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
 import { toCommands, type NodeCommand, type RedisClientLike } from './clients.js';
-import { RedisStoreError } from './errors.js';
-import { META_FIELD, dataField, decodeRecord, encodeFields, isMeta, prefixPattern, replyPairs, storedId, userIndexKey } from './layout.js';
-import { INDEX_ADD, INDEX_LIST, SAVE, TOUCH, type Script } from './scripts.js';
+import { RedisStoreError, describeError, failureKind, repliedWith, type RedisStoreMethod } from './errors.js';
+import {
+  GEN_FIELD,
+  META_FIELD,
+  dataField,
+  decodeRecord,
+  encodeFields,
+  genKey,
+  generation,
+  isMeta,
+  prefixPattern,
+  replyPairs,
+  stampOf,
+  storedId,
+  userIndexKey,
+} from './layout.js';
+import { DESTROY, INDEX_ADD, INDEX_LIST, LOAD, REVOKE, SAVE, STAMP, TOUCH, type Script } from './scripts.js';
 
-export { RedisStoreError, type RedisStoreErrorCode } from './errors.js';
+export { RedisStoreError, type RedisStoreErrorReason, type RedisStoreMethod } from './errors.js';
 export type { NodeCommand, RedisClientLike, RedisCommands } from './clients.js';
 
 export interface RedisStoreOptions {
@@ -30,8 +47,9 @@ export interface RedisStoreOptions {
   /** Key sessions by SHA-256 of the id, so a dump of Redis holds no usable cookie ids. Default `false`. `ids()` is then absent. */
   readonly hashIds?: boolean;
   /**
-   * Longest wait for one Redis call, in ms. Default 2,000: under core's 5 s store timeout, so the
-   * error names Redis. A client that is not connected fails at once, whatever this says.
+   * Longest wait for one store call (`get`, `set`...), in ms, however many commands and retries it
+   * takes. Default 2,000: under core's 5 s store timeout, so the error names Redis. A client that
+   * is not connected fails at once, whatever this says.
    */
   readonly timeoutMs?: number;
   /** The data key whose string value is the user id for `sessionsOf`/`revokeUser`. Default `'userId'`; `false` turns the index off. */
@@ -49,23 +67,24 @@ export interface RedisStore extends Store {
 const DEFAULT_TIMEOUT_MS = 2_000;
 /** Keys per SCAN step: big enough to page quickly, small enough not to block Redis. */
 const SCAN_COUNT = '1000';
+/** Pauses between attempts of a command Redis refused or a connection lost, within the call's deadline. */
+const RETRY_DELAYS_MS = [10, 25, 50, 100];
+/** At most one topology refresh per this many ms, however many calls fail at once. */
+const REFRESH_INTERVAL_MS = 100;
+/**
+ * How long a user's generation outlives their last revocation: longer than any session core
+ * allows (400 days), so no session stamped before it can outlive it.
+ */
+const GENERATION_TTL_MS = 401 * 24 * 60 * 60 * 1000;
 
-function checkOptions(prefix: unknown, timeoutMs: number, userIdKey: unknown): void {
-  if (typeof prefix !== 'string' || prefix === '') throw new TypeError('[sess] redisStore: prefix must be a non-empty string');
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
-    throw new RangeError(`[sess] redisStore: timeoutMs must be a positive number, got ${timeoutMs}`);
+function checkOptions(prefix: unknown, timeoutMs: unknown, userIdKey: unknown, hashIds: unknown): void {
+  if (typeof prefix !== 'string' || prefix === '') throw new SessConfigError('redisStore: prefix must be a non-empty string');
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0)
+    throw new SessConfigError(`redisStore: timeoutMs must be a positive number, got ${String(timeoutMs)}`);
   if (userIdKey !== false && (typeof userIdKey !== 'string' || userIdKey === '')) {
-    throw new TypeError('[sess] redisStore: userIdKey must be a non-empty string or false');
+    throw new SessConfigError('redisStore: userIdKey must be a non-empty string or false');
   }
-}
-
-/** Redis refuses a command on a key of another type; for the store that key holds no session. */
-function isWrongType(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('WRONGTYPE');
-}
-
-function isNoScript(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+  if (typeof hashIds !== 'boolean') throw new SessConfigError('redisStore: hashIds must be a boolean');
 }
 
 /** A string user id from a JSON value, or undefined. */
@@ -83,51 +102,184 @@ function parseJson(text: unknown): unknown {
 }
 
 /**
+ * One store call in progress: its deadline, shared by every command it sends and every retry,
+ * and the side writes (user index upkeep) it waits for only while the deadline allows.
+ */
+interface Call {
+  readonly method: RedisStoreMethod;
+  /** `performance.now()` at which the call fails. */
+  readonly deadline: number;
+  /** Set once the caller has its answer: retries stop. */
+  settled: boolean;
+  /** The last error a retry swallowed, for the timeout's `cause`. */
+  lastError: unknown;
+  readonly background: Promise<unknown>[];
+}
+
+/** One listed session of a user, as `listUser` found it. */
+type Listed =
+  | { readonly member: string; readonly state: 'live'; readonly session: UserSession }
+  | { readonly member: string; readonly state: 'stale' | 'unknown' };
+
+/**
  * Makes a Redis session store. It never connects, quits or reconfigures `client`: the app owns
- * it. See the README for the client settings that make an outage fail fast.
+ * it. See the README for the client settings that make an outage fail fast and a cluster
+ * failover short.
  *
- * @throws TypeError or RangeError for bad options or an unrecognised client, at construction.
+ * @throws SessConfigError for bad options or an unrecognised client, at construction.
  */
 export function redisStore(options: RedisStoreOptions): RedisStore {
   const { prefix = 'sess:', hashIds = false, timeoutMs = DEFAULT_TIMEOUT_MS, userIdKey = 'userId' } = options;
-  checkOptions(prefix, timeoutMs, userIdKey);
+  checkOptions(prefix, timeoutMs, userIdKey, hashIds);
   const commands = toCommands(options.client);
   const keyOf = (id: string): string => prefix + storedId(id, hashIds);
+  const userField = userIdKey === false ? '' : dataField(userIdKey);
 
-  /** Runs one store operation: fails at once when disconnected, and after `timeoutMs` at most. */
-  async function run<T>(op: string, work: () => Promise<T>): Promise<T> {
+  let lastRefresh = Number.NEGATIVE_INFINITY;
+  /** Asks a cluster client to re-read its slot map (a promoted replica), at most once per interval. */
+  function refreshTopology(): void {
+    if (commands.refresh === undefined) return;
+    const now = performance.now();
+    if (now - lastRefresh < REFRESH_INTERVAL_MS) return;
+    lastRefresh = now;
+    try {
+      commands.refresh();
+    } catch {
+      // A refresh is a hint; the retry or the next call finds out whether it helped.
+    }
+  }
+
+  function storeError(method: RedisStoreMethod, error: unknown): RedisStoreError {
+    if (error instanceof RedisStoreError) return error;
+    return new RedisStoreError(method, failureKind(error) === 'final' ? 'failed' : 'unavailable', describeError(error), error);
+  }
+
+  /**
+   * Runs one store call under one deadline of `timeoutMs`, whatever it sends: fails at once when
+   * the client is not connected, and every failure arrives as `RedisStoreError`. Once `work` has
+   * its answer (the write that matters landed), side writes it started get what is left of the
+   * deadline and cannot fail the call.
+   */
+  async function call<T>(method: RedisStoreMethod, work: (c: Call) => Promise<T>): Promise<T> {
     // The client's offline queue would hold the command until Redis is back: a request would
     // hang for the whole outage. Failing now lets the app answer 503 while the client reconnects.
-    if (!commands.isReady())
-      throw new RedisStoreError('unavailable', `${op}: the Redis client is not connected (connecting or reconnecting)`);
+    let ready: boolean;
+    try {
+      ready = commands.isReady();
+    } catch (error) {
+      throw storeError(method, error);
+    }
+    if (!ready) throw new RedisStoreError(method, 'unavailable', 'the Redis client is not connected (connecting or reconnecting)');
+    const c: Call = { method, deadline: performance.now() + timeoutMs, settled: false, lastError: undefined, background: [] };
+    let answered: { value: T } | undefined;
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new RedisStoreError('timeout', `${op}: Redis did not answer in ${timeoutMs} ms`)), timeoutMs);
+    const expiry = new Promise<T>((resolve, reject) => {
+      timer = setTimeout(() => {
+        if (answered !== undefined) return resolve(answered.value);
+        refreshTopology();
+        const last = c.lastError === undefined ? '' : ` (last error: ${describeError(c.lastError)})`;
+        reject(new RedisStoreError(method, 'timeout', `Redis did not answer in ${timeoutMs} ms${last}`, c.lastError));
+      }, timeoutMs);
+    });
+    const done = work(c).then(async (value) => {
+      answered = { value };
+      await Promise.allSettled(c.background);
+      return value;
     });
     try {
-      return await Promise.race([work(), timeout]);
+      return await Promise.race([done, expiry]);
+    } catch (error) {
+      throw storeError(method, error);
     } finally {
+      c.settled = true;
       clearTimeout(timer);
     }
   }
 
-  async function evalScript(script: Script, key: string, args: readonly string[]): Promise<unknown> {
-    try {
-      return await commands.send(key, ['EVALSHA', script.sha1, '1', key, ...args]);
-    } catch (error) {
-      // Scripts leave the cache on restart, SCRIPT FLUSH or failover: send the source once.
-      if (!isNoScript(error)) throw error;
-      return commands.send(key, ['EVAL', script.source, '1', key, ...args]);
+  /** Lets `work` go on without failing the call: see `call`. */
+  function background(c: Call, work: Promise<unknown>): void {
+    c.background.push(work.catch(() => undefined));
+  }
+
+  /**
+   * Sends one command, again while Redis refuses it for a failover (CLUSTERDOWN, TRYAGAIN,
+   * MOVED) or the connection fails, until the call's deadline; each such failure also asks the
+   * client to refresh its view of the cluster. Every command the store sends may be sent twice:
+   * each is idempotent, or (REVOKE) carries a token that makes it so.
+   */
+  async function send(c: Call, key: string, args: readonly string[]): Promise<unknown> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await commands.send(key, args);
+      } catch (error) {
+        if (failureKind(error) === 'final') throw error;
+        c.lastError = error;
+        refreshTopology();
+        const delay = RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)] as number;
+        if (c.settled || performance.now() + delay >= c.deadline) throw error;
+        await sleep(delay);
+        if (c.settled) throw error;
+        if (!commands.isReady()) {
+          throw new RedisStoreError(c.method, 'unavailable', `the Redis client lost its connection (${describeError(error)})`, error);
+        }
+      }
     }
   }
 
-  function indexAdd(userId: string, id: string, ttlMs: number): Promise<unknown> {
-    return evalScript(INDEX_ADD, userIndexKey(prefix, userId), [storedId(id, hashIds), String(ttlMs)]);
+  /** Runs a script by SHA-1, sending its source once if Redis lost it (restart, SCRIPT FLUSH, failover). */
+  async function evalScript(c: Call, script: Script, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    const route = keys[0] as string;
+    const tail = [String(keys.length), ...keys, ...args];
+    try {
+      return await send(c, route, ['EVALSHA', script.sha1, ...tail]);
+    } catch (error) {
+      // Found however the client wraps it (ioredis: "Too many Cluster redirections. Last error: ...").
+      if (!repliedWith(error, 'NOSCRIPT')) throw error;
+      return send(c, route, ['EVAL', script.source, ...tail]);
+    }
   }
 
-  function indexRemove(userId: string, id: string): Promise<unknown> {
+  /** Whether loads run `LOAD` (one round trip): on a standalone server, until one refuses it. */
+  let loadScript = commands.cluster === false;
+
+  /**
+   * A session hash's fields, and its user's generation when the load could read it in the same
+   * round trip; undefined for a key of another type (no session).
+   */
+  async function load(c: Call, key: string): Promise<{ pairs: [string, string][]; generation?: number } | undefined> {
+    if (loadScript) {
+      try {
+        const [pairs, gen] = (await evalScript(c, LOAD, [key], [userField, `${prefix}user:{`, key])) as [unknown, unknown?];
+        return { pairs: replyPairs(pairs), ...(gen === null || gen === undefined ? {} : { generation: generation(gen) }) };
+      } catch (error) {
+        if (failureKind(error) !== 'final' || repliedWith(error, 'NOSCRIPT')) throw error;
+        // A server that will not run it (a proxy that checks the keys a script touches, a
+        // Redis-compatible server that refuses undeclared keys, a script refused for memory):
+        // loads read the session and the generation apart from now on.
+        loadScript = false;
+      }
+    }
+    try {
+      return { pairs: replyPairs(await send(c, key, ['HGETALL', key])) };
+    } catch (error) {
+      // A key of another type holds no session.
+      if (repliedWith(error, 'WRONGTYPE')) return undefined;
+      throw error;
+    }
+  }
+
+  async function readGeneration(c: Call, userId: string): Promise<number> {
+    const key = genKey(prefix, userId);
+    return generation(await send(c, key, ['GET', key]));
+  }
+
+  function indexAdd(c: Call, userId: string, id: string, ttlMs: number): Promise<unknown> {
+    return evalScript(c, INDEX_ADD, [userIndexKey(prefix, userId)], [storedId(id, hashIds), String(ttlMs)]);
+  }
+
+  function indexRemove(c: Call, userId: string, id: string): Promise<unknown> {
     const indexKey = userIndexKey(prefix, userId);
-    return commands.send(indexKey, ['ZREM', indexKey, storedId(id, hashIds)]);
+    return send(c, indexKey, ['ZREM', indexKey, storedId(id, hashIds)]);
   }
 
   /**
@@ -135,142 +287,204 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
    * not name a dead id. `reply` is the script's: {0} no record, so the id leaves the index; {-1,
    * pttl, user} a retired record, which stays listed (with its own expiry) only under its own user.
    */
-  function unindexRefused(userId: string, id: string, reply: readonly unknown[]): Promise<unknown> {
+  function unindexRefused(c: Call, userId: string, id: string, reply: readonly unknown[]): Promise<unknown> {
     const pttl = Number(reply[1]);
     const storedUser = Number(reply[0]) === -1 ? userIdFrom(parseJson(reply[2])) : undefined;
-    return storedUser === userId && pttl > 0 ? indexAdd(userId, id, pttl) : indexRemove(userId, id);
+    return storedUser === userId && pttl > 0 ? indexAdd(c, userId, id, pttl) : indexRemove(c, userId, id);
   }
 
   function userIdOf(record: SessionRecord): string | undefined {
     return userIdKey === false ? undefined : userIdFrom(Object.getOwnPropertyDescriptor(record.data, userIdKey)?.value);
   }
 
-  async function deleteKey(op: string, key: string): Promise<void> {
-    await run(op, () => commands.send(key, ['DEL', key]));
+  /** Deletes a session and takes it out of its user's index; resolves to whether there was one. */
+  async function destroyKey(c: Call, id: string): Promise<boolean> {
+    const key = keyOf(id);
+    if (userIdKey === false) return Number(await send(c, key, ['DEL', key])) === 1;
+    const [deleted, user] = (await evalScript(c, DESTROY, [key], [userField])) as unknown[];
+    const userId = userIdFrom(parseJson(user));
+    if (userId !== undefined) background(c, indexRemove(c, userId, id));
+    return Number(deleted) === 1;
+  }
+
+  /**
+   * A user's index, each entry checked against its session: `live` (names the user, not revoked),
+   * `stale` (gone, signed out, switched, revoked) or, with `tolerant`, `unknown` (its node did not
+   * answer). Also returns the user's generation, read in the same script as the index.
+   */
+  async function listUser(c: Call, userId: string, tolerant: boolean): Promise<{ gen: number; listed: Listed[] }> {
+    const [genValue, ...members] = (await evalScript(
+      c,
+      INDEX_LIST,
+      [userIndexKey(prefix, userId), genKey(prefix, userId)],
+      [],
+    )) as unknown[];
+    const gen = generation(genValue);
+    const listed = await Promise.all(
+      members.map(String).map(async (member): Promise<Listed> => {
+        const key = prefix + member;
+        let reply: unknown[];
+        try {
+          reply = (await send(c, key, ['HMGET', key, META_FIELD, userField, GEN_FIELD])) as unknown[];
+        } catch (error) {
+          if (repliedWith(error, 'WRONGTYPE')) return { member, state: 'stale' };
+          if (tolerant) return { member, state: 'unknown' };
+          throw error;
+        }
+        const meta = parseJson(reply[0]);
+        // The session may be gone, name another user (sign-out, switch) or be revoked: a stale entry.
+        if (userIdFrom(parseJson(reply[1])) !== userId || !isMeta(meta) || generation(reply[2]) < gen) return { member, state: 'stale' };
+        return {
+          member,
+          state: 'live',
+          session: { id: member, createdAt: meta.createdAt, touchedAt: meta.touchedAt, expiresAt: meta.expiresAt },
+        };
+      }),
+    );
+    return { gen, listed };
+  }
+
+  function sessionsOf(userId: string): Promise<UserSession[]> {
+    return call('sessionsOf', async (c) => {
+      const { listed } = await listUser(c, userId, false);
+      const stale = listed.filter((entry) => entry.state === 'stale').map((entry) => entry.member);
+      const indexKey = userIndexKey(prefix, userId);
+      if (stale.length > 0) background(c, send(c, indexKey, ['ZREM', indexKey, ...stale]));
+      return listed.flatMap((entry) => (entry.state === 'live' ? [entry.session] : [])).sort((a, b) => a.createdAt - b.createdAt);
+    });
+  }
+
+  /**
+   * Raises the user's generation (every session stamped before reads as missing from then on,
+   * listed or not), then deletes the sessions the index lists. The session kept (`except`) is
+   * stamped with the new generation first, so no request of it ever sees it revoked.
+   */
+  function revokeUser(userId: string, revoke: RevokeUserOptions = {}): Promise<number> {
+    return call('revokeUser', async (c) => {
+      const keep = revoke.except === undefined ? undefined : storedId(revoke.except, hashIds);
+      const { gen, listed } = await listUser(c, userId, true);
+      // Above the current generation, and above any a generation key that expired once held.
+      const next = Math.max(gen + 1, Date.now());
+      if (keep !== undefined) {
+        await evalScript(c, STAMP, [prefix + keep], [userField, JSON.stringify(userId), String(gen), String(next)]);
+      }
+      const doomed = listed.filter((entry) => entry.member !== keep);
+      const dropped = doomed.map((entry) => entry.member);
+      const indexKey = userIndexKey(prefix, userId);
+      await evalScript(c, REVOKE, [indexKey, genKey(prefix, userId)], [String(next), randomUUID(), String(GENERATION_TTL_MS), ...dropped]);
+      // Revoked already; deleting them only frees the memory sooner.
+      for (const entry of doomed)
+        if (entry.state !== 'stale') background(c, send(c, prefix + entry.member, ['DEL', prefix + entry.member]));
+      return doomed.filter((entry) => entry.state === 'live').length;
+    });
   }
 
   /** Yields every key under the prefix on every node, optionally of one type, by SCAN (never KEYS). */
-  async function* scan(op: string, type?: string): AsyncGenerator<[NodeCommand, string[]]> {
+  async function* scan(method: 'ids' | 'clear', type?: string): AsyncGenerator<[NodeCommand, string[]]> {
     const pattern = prefixPattern(prefix);
-    for (const node of await run(op, () => commands.nodes())) {
+    for (const node of await call(method, () => commands.nodes())) {
       let cursor = '0';
       do {
         const args = ['SCAN', cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT, ...(type === undefined ? [] : ['TYPE', type])];
-        const [next, keys] = (await run(op, () => node(args))) as [string, string[]];
+        const [next, keys] = (await call(method, () => node(args))) as [string, string[]];
         cursor = String(next);
         yield [node, keys.map(String)];
       } while (cursor !== '0');
     }
   }
 
-  async function sessionsOf(userId: string): Promise<UserSession[]> {
-    const indexKey = userIndexKey(prefix, userId);
-    const members = ((await run('sessionsOf', () => evalScript(INDEX_LIST, indexKey, []))) as unknown[]).map(String);
-    const field = dataField(userIdKey as string);
-    const found = await Promise.all(
-      members.map(async (member) => {
-        const key = prefix + member;
-        const reply = (await run('sessionsOf', () =>
-          commands.send(key, ['HMGET', key, META_FIELD, field]).catch((e: unknown) => {
-            if (isWrongType(e)) return [null, null];
-            throw e;
-          }),
-        )) as unknown[];
-        const meta = parseJson(reply[0]);
-        // The session may be gone or now name another user (sign-out, switch): a stale entry.
-        const live = userIdFrom(parseJson(reply[1])) === userId && isMeta(meta);
-        return live ? { id: member, createdAt: meta.createdAt, touchedAt: meta.touchedAt, expiresAt: meta.expiresAt } : member;
-      }),
-    );
-    const stale = found.filter((entry): entry is string => typeof entry === 'string');
-    if (stale.length > 0) await run('sessionsOf', () => commands.send(indexKey, ['ZREM', indexKey, ...stale]));
-    return found.filter((entry): entry is UserSession => typeof entry !== 'string').sort((a, b) => a.createdAt - b.createdAt);
-  }
-
-  async function revokeUser(userId: string, revoke: RevokeUserOptions = {}): Promise<number> {
-    const keep = revoke.except === undefined ? undefined : storedId(revoke.except, hashIds);
-    const doomed = (await sessionsOf(userId)).filter((entry) => entry.id !== keep).map((entry) => entry.id);
-    const deleted = await Promise.all(
-      doomed.map((member) => run('revokeUser', () => commands.send(prefix + member, ['DEL', prefix + member]))),
-    );
-    const indexKey = userIndexKey(prefix, userId);
-    if (doomed.length > 0) await run('revokeUser', () => commands.send(indexKey, ['ZREM', indexKey, ...doomed]));
-    return deleted.filter((count) => Number(count) === 1).length;
-  }
-
   const store: RedisStore = {
     name: 'redis',
     capabilities: { deltaWrites: true, userIndex: userIdKey !== false },
 
-    async get(id: string): Promise<SessionRecord | undefined> {
-      const key = keyOf(id);
-      try {
-        return decodeRecord(replyPairs(await run('get', () => commands.send(key, ['HGETALL', key]))));
-      } catch (error) {
-        if (isWrongType(error)) return undefined;
-        throw error;
-      }
+    get(id: string): Promise<SessionRecord | undefined> {
+      return call('get', async (c) => {
+        const key = keyOf(id);
+        const loaded = await load(c, key);
+        if (loaded === undefined) return undefined;
+        const record = decodeRecord(loaded.pairs);
+        const userId = record === undefined ? undefined : userIdOf(record);
+        // A signed-in session is live only while the user's generation has not passed its stamp:
+        // read in the same script on a standalone server, else one more read in the user's slot.
+        if (userId === undefined) return record;
+        const current = loaded.generation ?? (await readGeneration(c, userId));
+        return stampOf(loaded.pairs) >= current ? record : undefined;
+      });
     },
 
-    async set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean> {
-      const key = keyOf(id);
-      // `!(ttlMs > 0)` so a NaN TTL deletes too, rather than writing a key that never expires.
-      if (!(ttlMs > 0)) {
-        await deleteKey('set', key);
+    set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean> {
+      return call('set', async (c) => {
+        // `!(ttlMs > 0)` so a NaN TTL deletes too, rather than writing a key that never expires.
+        if (!(ttlMs > 0)) {
+          await destroyKey(c, id);
+          return true;
+        }
+        const key = keyOf(id);
+        const ttl = Math.ceil(ttlMs);
+        const delta = changes !== undefined && !changes.created;
+        const fields = encodeFields(record.data, delta ? changes.set : Object.keys(record.data));
+        const deleted = delta ? [...fields.deleted, ...changes.deleted.map(dataField)] : [];
+        const userId = userIdOf(record);
+        // A save that may give the session its user stamps it with the user's generation, read
+        // first: a second round trip, on sign-in only. Other saves keep the stamp they find.
+        const signsIn = userId !== undefined && (!delta || changes.set.includes(userIdKey as string));
+        const gen = signsIn ? String(await readGeneration(c, userId)) : '';
+        const args = [
+          delta ? 'delta' : 'full',
+          String(ttl),
+          JSON.stringify(record.meta),
+          record.meta.retired === true ? '1' : '0',
+          userField,
+          gen,
+          String(fields.set.length / 2),
+          ...fields.set,
+          ...deleted,
+        ];
+        // The index lives in its user's slot, the session anywhere: sent together, so a signed-in
+        // save costs one round trip of latency. The index only lists; revocation rests on the
+        // stamp, which is in the session's own hash. So a failed index write fails nothing, and
+        // a refused save (rare: a destroy or a regenerate won a race) takes its entry back after.
+        const indexed = userId === undefined ? undefined : indexAdd(c, userId, id, ttl).catch(() => undefined);
+        if (indexed !== undefined) background(c, indexed);
+        const verdict = (await evalScript(c, SAVE, [key], args)) as unknown[];
+        if (Number(verdict[0]) === 1) {
+          const previous = userIdFrom(parseJson(verdict[1]));
+          if (previous !== undefined && previous !== userId) background(c, indexRemove(c, previous, id));
+          return true;
+        }
+        if (userId !== undefined && indexed !== undefined) {
+          background(
+            c,
+            indexed.then(() => unindexRefused(c, userId, id, verdict)),
+          );
+        }
+        return false;
+      });
+    },
+
+    destroy(id: string): Promise<void> {
+      return call('destroy', async (c) => void (await destroyKey(c, id)));
+    },
+
+    touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean> {
+      return call('touch', async (c) => {
+        // A lifetime of zero or less ends the record, as set does; touched if there was one.
+        if (!(ttlMs > 0)) return destroyKey(c, id);
+        const key = keyOf(id);
+        const ttl = Math.ceil(ttlMs);
+        const args = [String(ttl), JSON.stringify(meta), userField, meta.retired === true ? '1' : '0'];
+        const reply = (await evalScript(c, TOUCH, [key], args)) as unknown[];
+        if (Number(reply[0]) !== 1) return false;
+        const userId = userIdKey === false ? undefined : userIdFrom(parseJson(reply[1]));
+        // The session now lives longer: so must its entry in the user index.
+        if (userId !== undefined) background(c, indexAdd(c, userId, id, ttl));
         return true;
-      }
-      const ttl = Math.ceil(ttlMs);
-      const delta = changes !== undefined && !changes.created;
-      const fields = encodeFields(record.data, delta ? changes.set : Object.keys(record.data));
-      const deleted = delta ? [...fields.deleted, ...changes.deleted.map(dataField)] : [];
-      const userId = userIdOf(record);
-      const args = [
-        delta ? 'delta' : 'full',
-        String(ttl),
-        JSON.stringify(record.meta),
-        record.meta.retired === true ? '1' : '0',
-        userId === undefined ? '' : dataField(userIdKey as string),
-        String(fields.set.length / 2),
-        ...fields.set,
-        ...deleted,
-      ];
-      // The index lives in its user's slot, the session anywhere: two single-key commands, sent
-      // together so a signed-in save still costs one round trip of latency. The index write cannot
-      // wait for the script's verdict without a second round trip, so a refused save (rare: a
-      // destroy or a regenerate won a race) takes its index entry back afterwards.
-      const [reply] = await run('set', () =>
-        Promise.all([evalScript(SAVE, key, args), userId === undefined ? undefined : indexAdd(userId, id, ttl)]),
-      );
-      const verdict = reply as unknown[];
-      if (Number(verdict[0]) === 1) return true;
-      if (userId !== undefined) {
-        // Best effort: an entry left behind names a dead or retired session, which sessionsOf
-        // checks and prunes anyway; the refusal is the answer either way.
-        await run('set', () => unindexRefused(userId, id, verdict)).catch(() => undefined);
-      }
-      return false;
-    },
-
-    destroy: (id: string) => deleteKey('destroy', keyOf(id)),
-
-    async touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean> {
-      const key = keyOf(id);
-      // A lifetime of zero or less ends the record, as set does; touched if there was one.
-      if (!(ttlMs > 0)) return Number(await run('touch', () => commands.send(key, ['DEL', key]))) === 1;
-      const ttl = Math.ceil(ttlMs);
-      const field = dataField(userIdKey === false ? '' : userIdKey);
-      const args = [String(ttl), JSON.stringify(meta), field, meta.retired === true ? '1' : '0'];
-      const reply = (await run('touch', () => evalScript(TOUCH, key, args))) as unknown[];
-      if (Number(reply[0]) !== 1) return false;
-      const userId = userIdKey === false ? undefined : userIdFrom(parseJson(reply[1]));
-      // The session now lives longer: so must its entry in the user index.
-      if (userId !== undefined) await run('touch', () => indexAdd(userId, id, ttl));
-      return true;
+      });
     },
 
     async clear(): Promise<void> {
       // One UNLINK per key, on the node that holds it: no multi-key command can cross slots.
-      for await (const [node, keys] of scan('clear')) await run('clear', () => Promise.all(keys.map((key) => node(['UNLINK', key]))));
+      for await (const [node, keys] of scan('clear')) await call('clear', () => Promise.all(keys.map((key) => node(['UNLINK', key]))));
     },
 
     // The store does not own the client: the app quits it after the server stops.

@@ -2,8 +2,15 @@
  * How sessions are laid out in Redis: one hash per session, one JSON value per data key plus one
  * meta field, so a save can write only the keys it changed. Nothing here talks to Redis.
  *
- *   <prefix><id>                 hash   m -> meta JSON, d:<key> -> JSON of data[key]
+ *   <prefix><id>                 hash   m -> meta JSON, d:<key> -> JSON of data[key],
+ *                                       g -> the user's generation when the session signed in
  *   <prefix>user:{<userId>}      zset   member <id> scored by that session's expiry (server ms)
+ *   <prefix>user:{<userId>}:gen  string "<generation> <token of the revocation that set it>"
+ *
+ * A session that names a user is live only while its `g` is at least the user's generation
+ * (absent counts as 0): revokeUser raises the generation, which ends every older session at once,
+ * listed in the index or not. The generation key shares the index's hash tag, so one script
+ * updates both.
  *
  * Field names and the user id in the index key go through `escapeName`: Redis stores bytes and
  * clients send strings as UTF-8, which cannot hold a lone surrogate ('\uD800' and '\uDC00' would
@@ -13,6 +20,8 @@ import { createHash } from 'node:crypto';
 import type { SessionData, SessionMeta, SessionRecord } from '@sess/core';
 
 export const META_FIELD = 'm';
+/** The generation stamp of a signed-in session. Data fields all start with `d:`, so none is `g`. */
+export const GEN_FIELD = 'g';
 /** Data fields carry a prefix so no data key can land on the meta field. */
 const DATA_FIELD_PREFIX = 'd:';
 
@@ -73,6 +82,27 @@ export function storedId(id: string, hashIds: boolean): string {
  */
 export function userIndexKey(prefix: string, userId: string): string {
   return `${prefix}user:{${escapeName(userId)}}`;
+}
+
+/** The key of a user's generation: next to the index, in the same slot. */
+export function genKey(prefix: string, userId: string): string {
+  return `${userIndexKey(prefix, userId)}:gen`;
+}
+
+/**
+ * A generation as stored: the number a generation key starts with, or a session's stamp. Absent
+ * is 0 (no revocation yet, or a session saved before stamps existed); anything unreadable is -1,
+ * older than every generation, so a damaged stamp fails closed.
+ */
+export function generation(value: unknown): number {
+  if (value === null || value === undefined) return 0;
+  const match = /^(-?\d+)(?: |$)/.exec(String(value));
+  return match === null ? -1 : Number(match[1]);
+}
+
+/** The generation stamp among a session hash's fields (see `generation`). */
+export function stampOf(pairs: readonly [string, string][]): number {
+  return generation(pairs.find(([field]) => field === GEN_FIELD)?.[1]);
 }
 
 /** A SCAN MATCH pattern for every key under `prefix`, its glob characters escaped. */

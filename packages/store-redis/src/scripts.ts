@@ -1,8 +1,10 @@
 /**
- * The Lua the store runs. Each script touches one key, so it runs on one node of a cluster and
- * never needs a cross-slot command; a script runs atomically, so a save is all or nothing.
+ * The Lua the store runs. Each script touches one slot (one key, or a user's index and generation,
+ * which share a hash tag), so it runs on one node of a cluster and never needs a cross-slot
+ * command; a script runs atomically, so a save is all or nothing.
  */
 import { createHash } from 'node:crypto';
+import { GEN_FIELD } from './layout.js';
 
 /** A script and its SHA-1, for EVALSHA with an EVAL fallback on NOSCRIPT. */
 export interface Script {
@@ -28,36 +30,65 @@ end`;
 
 /**
  * Saves a session hash. KEYS[1] the session key. ARGV: mode ('full' | 'delta'), ttlMs, meta JSON,
- * '1' if that meta is retired (else '0'), the user-id field, n (pairs to set), then n field/value
- * pairs, then the fields to delete.
+ * '1' if that meta is retired (else '0'), the user-id field ('' without a user index), the user's
+ * generation read for this save ('' if not read), n (pairs to set), then n field/value pairs, then
+ * the fields to delete.
  *
- * Returns {1} if written. Refuses, writing nothing, when the session it would continue is dead:
- * {0} when a delta finds no record (a save racing a destroy or an expiry must not revive it, core's
- * `SessionChanges.created`); {-1, pttl, user} when the stored record is retired and the new meta is
- * not (a request in flight on an id regenerate replaced must not make it a session again), with
- * the record's remaining PTTL and its user-id field (absent if none), so the caller can put the
- * user index back as it was. The check and the write are one script, so nothing runs between
- * them. A key of another type counts as no record (or is replaced on a full save), so foreign
- * data under the prefix cannot make a save throw.
+ * Returns {1} if written, {1, user} if written and the session named another user before (a
+ * sign-out or a switch: the caller takes it out of that user's index). Refuses, writing nothing,
+ * when the session it would continue is dead: {0} when a delta finds no record (a save racing a
+ * destroy or an expiry must not revive it, core's `SessionChanges.created`); {-1, pttl, user} when
+ * the stored record is retired and the new meta is not (a request in flight on an id regenerate
+ * replaced must not make it a session again), with the record's remaining PTTL and its user-id
+ * field (absent if none), so the caller can put the user index back as it was. The check and the
+ * write are one script, so nothing runs between them. A key of another type counts as no record
+ * (or is replaced on a full save), so foreign data under the prefix cannot make a save throw.
+ *
+ * The generation stamp `g` (see `layout.ts`) follows the user the session names once written: a
+ * session that keeps its user keeps its stamp (so a request that loaded it before a revocation
+ * cannot renew it); one that gains or changes its user takes the generation read for this save;
+ * one without a user has none.
  */
 export const SAVE = script(`
 ${IS_RETIRED}
 local key = KEYS[1]
+local userField = ARGV[5]
 local isHash = redis.call('TYPE', key)['ok'] == 'hash'
 if ARGV[1] == 'delta' and not isHash then return {0} end
 if isHash and ARGV[4] ~= '1' and isRetired(key) then
-  return {-1, redis.call('PTTL', key), redis.call('HGET', key, ARGV[5])}
+  return {-1, redis.call('PTTL', key), userField ~= '' and redis.call('HGET', key, userField) or false}
+end
+local oldUser, oldStamp = false, false
+if isHash and userField ~= '' then
+  oldUser = redis.call('HGET', key, userField)
+  oldStamp = redis.call('HGET', key, '${GEN_FIELD}')
 end
 if ARGV[1] ~= 'delta' then redis.call('DEL', key) end
 redis.call('HSET', key, 'm', ARGV[3])
-local last = 6 + 2 * tonumber(ARGV[6])
+local last = 7 + 2 * tonumber(ARGV[7])
 -- Batches keep unpack() under Lua's C stack limit (LUAI_MAXCSTACK, 8000) for sessions with many
 -- keys; a batch of 1000 holds 500 whole pairs.
-for i = 7, last, 1000 do
+for i = 8, last, 1000 do
   redis.call('HSET', key, unpack(ARGV, i, math.min(i + 999, last)))
 end
 for i = last + 1, #ARGV, 1000 do
   redis.call('HDEL', key, unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+if userField ~= '' then
+  local user = redis.call('HGET', key, userField)
+  if not user then
+    redis.call('HDEL', key, '${GEN_FIELD}')
+  elseif user == oldUser and oldStamp then
+    redis.call('HSET', key, '${GEN_FIELD}', oldStamp)
+  elseif ARGV[6] ~= '' then
+    redis.call('HSET', key, '${GEN_FIELD}', ARGV[6])
+  else
+    -- A user the caller did not read a generation for: fail closed, the session reads as revoked.
+    redis.call('HSET', key, '${GEN_FIELD}', '-1')
+  end
+  redis.call('PEXPIRE', key, ARGV[2])
+  if oldUser and oldUser ~= user then return {1, oldUser} end
+  return {1}
 end
 redis.call('PEXPIRE', key, ARGV[2])
 return {1}
@@ -98,9 +129,102 @@ if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) en
 return 1
 `);
 
-/** Drops expired entries of a user's index and returns the rest. KEYS[1] the index key. */
+/**
+ * Drops expired entries of a user's index and returns the user's generation (0 if none) followed
+ * by the rest. KEYS[1] the index key, KEYS[2] the generation key (same hash tag, same slot).
+ */
 export const INDEX_LIST = script(`
 ${NOW_MS}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-return redis.call('ZRANGE', KEYS[1], 0, -1)
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+table.insert(members, 1, redis.call('GET', KEYS[2]) or '0')
+return members
+`);
+
+/**
+ * Deletes a session and returns {deleted (0 or 1), user} with its user-id field (absent if none),
+ * so the caller can take it out of that user's index. KEYS[1] the session key. ARGV: the user-id
+ * field.
+ */
+export const DESTROY = script(`
+local key = KEYS[1]
+local user = false
+if redis.call('TYPE', key)['ok'] == 'hash' then user = redis.call('HGET', key, ARGV[1]) end
+return {redis.call('DEL', key), user}
+`);
+
+/**
+ * Revokes every session of a user at once: raises the user's generation, so every session stamped
+ * with an older one reads as missing, wherever it lives and whether or not the index lists it.
+ * KEYS[1] the index key, KEYS[2] the generation key. ARGV: the least new generation, a token
+ * unique to this revocation, the generation key's least TTL in ms, then index members to drop.
+ *
+ * The new generation is the old one plus one, or the given least value if higher (the caller
+ * passes the clock, so a generation key that expired and comes back still rises). The key holds
+ * "<generation> <token>": sent again with the same token (a client retrying after a lost
+ * connection), the script changes nothing, so a retry cannot revoke the session the caller kept.
+ * Returns the generation.
+ */
+export const REVOKE = script(`
+local stored = redis.call('GET', KEYS[2])
+local gen = 0
+if stored then
+  local value, token = string.match(stored, '^(%d+) (.*)$')
+  if token == ARGV[2] then return value end
+  gen = tonumber(value) or 0
+end
+local next = math.max(gen + 1, tonumber(ARGV[1]))
+local value = string.format('%.0f', next)
+redis.call('SET', KEYS[2], value .. ' ' .. ARGV[2], 'KEEPTTL')
+local ttl = tonumber(ARGV[3])
+if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
+for i = 4, #ARGV, 1000 do
+  redis.call('ZREM', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+return value
+`);
+
+/**
+ * Gives the session revokeUser keeps (its `except`) the generation the revocation is about to
+ * set, before it is set, so it never reads as revoked. KEYS[1] the session key. ARGV: the user-id
+ * field, the user's JSON, the current generation, the new one. Only a session that names that
+ * user and is not already revoked is stamped; returns 1 if stamped, else 0.
+ */
+export const STAMP = script(`
+local key = KEYS[1]
+if redis.call('TYPE', key)['ok'] ~= 'hash' then return 0 end
+if redis.call('HGET', key, ARGV[1]) ~= ARGV[2] then return 0 end
+local stamp = tonumber(redis.call('HGET', key, '${GEN_FIELD}') or '0') or -1
+if stamp < tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', key, '${GEN_FIELD}', ARGV[4])
+return 1
+`);
+
+/**
+ * A load in one round trip, for a standalone server only: the session hash, and for a session
+ * that names a user, that user's generation. KEYS[1] the session key. ARGV: the user-id field,
+ * the start of the user's keys (`<prefix>user:{`), the session key as the store named it. Returns
+ * {pairs} when the session names no user, {pairs, generation} when it does, and {pairs, false}
+ * when the user id holds a JSON escape or U+FFFF (its key is escaped, see `escapeName`): the
+ * caller then reads the generation itself.
+ *
+ * The generation key is not declared in KEYS (its name is in the session), which a standalone
+ * server allows and a cluster does not: the store uses this script only for standalone clients,
+ * and goes back to two reads for good if a server refuses it. A client that puts a prefix of its
+ * own before declared keys (ioredis `keyPrefix`) would not put it before this one, so the script
+ * finds that prefix as what KEYS[1] has before the key the store named, and uses it too.
+ */
+export const LOAD = script(`
+local key = KEYS[1]
+local own = ARGV[3]
+if #key < #own or string.sub(key, #key - #own + 1) ~= own then return redis.error_reply('ERR sess LOAD: unexpected key') end
+local clientPrefix = string.sub(key, 1, #key - #own)
+if redis.call('TYPE', key)['ok'] ~= 'hash' then return {{}} end
+local pairs = redis.call('HGETALL', key)
+local user = ARGV[1] ~= '' and redis.call('HGET', key, ARGV[1])
+if not user then return {pairs} end
+local ok, id = pcall(cjson.decode, user)
+if not ok or type(id) ~= 'string' or id == '' then return {pairs} end
+if string.find(user, '\\\\u', 1, true) or string.find(id, '\\239\\191\\191', 1, true) then return {pairs, false} end
+return {pairs, redis.call('GET', clientPrefix .. ARGV[2] .. id .. '}:gen') or '0'}
 `);

@@ -26,6 +26,17 @@ function reasonOf(error: unknown): string {
   return error instanceof Error ? (error.message.split('\n')[0] ?? String(error)) : String(error);
 }
 
+/** Whether redis-server and redis-cli run here. */
+export async function checkBinaries(): Promise<Service<true>> {
+  try {
+    await run(REDIS_SERVER, ['--version'], { timeout: 5_000 });
+    await run(REDIS_CLI, ['--version'], { timeout: 5_000 });
+    return { ok: true, value: true };
+  } catch (error) {
+    return { ok: false, reason: `redis-server or redis-cli cannot run: ${reasonOf(error)}` };
+  }
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const url = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
   const strict = process.env['CI'] === 'true';
@@ -36,14 +47,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   } catch (error) {
     standalone = { ok: false, reason: `no Redis at ${url}: ${reasonOf(error)}` };
   }
-  let binaries: Service<true>;
-  try {
-    await run(REDIS_SERVER, ['--version'], { timeout: 5_000 });
-    await run(REDIS_CLI, ['--version'], { timeout: 5_000 });
-    binaries = { ok: true, value: true };
-  } catch (error) {
-    binaries = { ok: false, reason: `redis-server or redis-cli cannot run: ${reasonOf(error)}` };
-  }
+  const binaries = await checkBinaries();
   let cluster: Service<readonly number[]>;
   let stop = async (): Promise<void> => undefined;
   try {

@@ -52,7 +52,7 @@ export interface App {
 /**
  * Routes: POST /login (sets userId), GET /write?key&value[&gate] (loads, may pause, then writes
  * one key), POST /logout (destroys), GET /id (the session id). Store errors answer with their
- * status hint and a JSON body naming the error and its cause.
+ * status hint and a JSON body naming the error and its cause (a RedisStoreError by its reason).
  *
  * The app drives `@sess/core` itself, over `node:http`: a store's tests may not depend on an
  * adapter, since every adapter's tests depend on the stores (through the robustness suite).
@@ -95,10 +95,14 @@ export function startApp(store: Store, storeTimeoutMs?: number): Promise<App> {
       }
       res.end(body);
     };
-    handle().catch((error: { name?: string; code?: string; statusHint?: number; cause?: { name?: string; code?: string } }) => {
-      res.writeHead(error.statusHint ?? 500, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ name: error.name, code: error.code, cause: error.cause?.code ?? error.cause?.name }));
-    });
+    handle().catch(
+      (error: { name?: string; code?: string; statusHint?: number; cause?: { name?: string; code?: string; reason?: string } }) => {
+        res.writeHead(error.statusHint ?? 500, { 'Content-Type': 'application/json' });
+        res.end(
+          JSON.stringify({ name: error.name, code: error.code, cause: error.cause?.reason ?? error.cause?.code ?? error.cause?.name }),
+        );
+      },
+    );
   });
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () => {

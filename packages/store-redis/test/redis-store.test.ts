@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freshId, makeRecord } from '@sess/store-test';
-import type { SessionChanges } from '@sess/core';
+import { SessConfigError, type SessionChanges } from '@sess/core';
 import { redisStore } from '../src/index.js';
 import { replyPairs } from '../src/layout.js';
 import { LIBRARIES, TOPOLOGIES, connect, describeOn, testPrefix, type Connected, type Topology } from './connect.js';
@@ -204,6 +204,46 @@ for (const topology of TOPOLOGIES) {
         expect(await pttl(never)).toBe(-2);
       });
 
+      it("destroy, sign-out and a switch of user take the session out of its user's index at once", async () => {
+        const [alice, bob] = [freshId('alice'), freshId('bob')];
+        const scoreIn = (userId: string, id: string) => {
+          const indexKey = `${prefix}user:{${userId}}`;
+          return redis.command(indexKey, ['ZSCORE', indexKey, id]);
+        };
+        const [destroyed, signsOut, switches] = [freshId(), freshId(), freshId()];
+        for (const id of [destroyed, signsOut, switches])
+          await store().set(id, makeRecord({ userId: alice }, Date.now()), 60_000, created(['userId']));
+        for (const id of [destroyed, signsOut, switches]) expect(await scoreIn(alice, id)).not.toBeNull();
+        await store().destroy(destroyed);
+        await store().set(signsOut, makeRecord({}, Date.now()), 60_000, delta([], ['userId']));
+        await store().set(switches, makeRecord({ userId: bob }, Date.now()), 60_000, delta(['userId']));
+        // No read has pruned anything: the writes themselves kept the index exact.
+        for (const id of [destroyed, signsOut, switches]) expect(await scoreIn(alice, id)).toBeNull();
+        expect(await scoreIn(bob, switches)).not.toBeNull();
+        expect((await store().sessionsOf!(bob)).map((session) => session.id)).toEqual([switches]);
+      });
+
+      it("a signed-in session carries its user's generation; revokeUser raises it, so a session the index lost reads as missing", async () => {
+        const userId = freshId('user');
+        const indexKey = `${prefix}user:{${userId}}`;
+        const [kept, lost] = [freshId(), freshId()];
+        await store().set(kept, makeRecord({ userId }, Date.now()), 60_000, created(['userId']));
+        await store().set(lost, makeRecord({ userId }, Date.now()), 60_000, created(['userId']));
+        const stamp = (id: string) => redis.command(prefix + id, ['HGET', prefix + id, 'g']);
+        expect(await stamp(lost)).toBe('0');
+        // As if the index write of its sign-in had failed.
+        await redis.command(indexKey, ['ZREM', indexKey, lost]);
+        expect(await store().revokeUser!(userId, { except: kept })).toBe(0);
+        expect(await store().get(lost)).toBeUndefined();
+        expect(await store().get(kept)).toBeDefined();
+        const genKey = `${indexKey}:gen`;
+        const [generation] = String(await redis.command(genKey, ['GET', genKey])).split(' ');
+        expect(await stamp(kept)).toBe(generation);
+        expect(Number(generation)).toBeGreaterThan(Date.now() - 60_000);
+        // The generation outlives any session core allows (400 days).
+        expect(Number(await pttlOf(genKey))).toBeGreaterThan(400 * 24 * 3_600_000);
+      });
+
       it('a save refused on a retired record leaves it and its index entry as they were', async () => {
         const [owner, other] = [freshId('owner'), freshId('other')];
         const [ownerKey, otherKey] = [`${prefix}user:{${owner}}`, `${prefix}user:{${other}}`];
@@ -344,16 +384,31 @@ describeOn('standalone', 'a RedisCommands shim', () => {
 
 describe('options', () => {
   it.each([
-    [{ prefix: '' }, TypeError],
-    [{ timeoutMs: 0 }, RangeError],
-    [{ timeoutMs: Number.NaN }, RangeError],
-    [{ userIdKey: '' }, TypeError],
-  ])('rejects %o at construction', (options, type) => {
+    [{ prefix: '' }, /prefix/],
+    [{ timeoutMs: 0 }, /timeoutMs/],
+    [{ timeoutMs: Number.NaN }, /timeoutMs/],
+    [{ timeoutMs: '100' }, /timeoutMs/],
+    [{ userIdKey: '' }, /userIdKey/],
+    [{ hashIds: 'yes' }, /hashIds/],
+  ])('rejects %o at construction with SessConfigError', (options, message) => {
     const client = { send: async () => null, nodes: async () => [], isReady: () => true };
-    expect(() => redisStore({ client, ...options })).toThrow(type);
+    const error = catchError(() => redisStore({ client, ...(options as object) }));
+    expect(error).toBeInstanceOf(SessConfigError);
+    expect(error).toMatchObject({ code: 'config_invalid', message: expect.stringMatching(message) });
   });
 
-  it('rejects an object that is no Redis client', () => {
-    expect(() => redisStore({ client: {} })).toThrow(/not a node-redis or ioredis client/);
+  it('rejects an object that is no Redis client with SessConfigError', () => {
+    const error = catchError(() => redisStore({ client: {} }));
+    expect(error).toBeInstanceOf(SessConfigError);
+    expect((error as Error).message).toMatch(/not a node-redis or ioredis client/);
   });
 });
+
+function catchError(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  return expect.unreachable('did not throw');
+}

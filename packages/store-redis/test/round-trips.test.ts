@@ -59,15 +59,18 @@ describeOn('binaries', 'round trips, counted with MONITOR on a private server', 
     });
     afterAll(() => redis.quit());
 
-    it('load is one HGETALL; save, delta save, touch and destroy are one command each', async () => {
+    it('load, save, delta save, touch and destroy are one command each', async () => {
       const store = redisStore({ client: redis.client, prefix: `rt:${randomUUID()}:` });
       const id = freshId();
       const record = makeRecord({ a: 1, b: 2 }, Date.now());
       // Loads the scripts into the server's cache; a cold cache costs one more command (below).
       await store.set(id, record, 60_000);
       await store.touch(id, record.meta, 60_000);
+      await store.destroy(freshId());
+      await store.get(id);
 
-      expect(names(await sent(redis, () => store.get(id)))).toEqual(['hgetall']);
+      // On a standalone server, a load is one script: the session and, signed in, its user's generation.
+      expect(names(await sent(redis, () => store.get(id)))).toEqual(['evalsha']);
       expect(names(await sent(redis, () => store.set(id, record, 60_000, { set: ['a', 'b'], deleted: [], created: true })))).toEqual([
         'evalsha',
       ]);
@@ -78,15 +81,40 @@ describeOn('binaries', 'round trips, counted with MONITOR on a private server', 
       // Only the changed field travels: the delta carries `d:a` and deletes `d:b`, nothing else.
       expect(deltaSave[0]?.slice(-3)).toEqual(['d:a', '5', 'd:b']);
       expect(names(await sent(redis, () => store.touch(id, record.meta, 60_000)))).toEqual(['evalsha']);
-      expect(names(await sent(redis, () => store.destroy(id)))).toEqual(['del']);
+      // The destroy script reads the user id to take the session out of its user's index.
+      expect(names(await sent(redis, () => store.destroy(id)))).toEqual(['evalsha']);
     });
 
-    it('a signed-in save is two commands: the session write and the user-index write', async () => {
+    it("a signed-in session: sign-in reads the user's generation first, then saves and indexes together; a load is still one command", async () => {
       const store = redisStore({ client: redis.client, prefix: `rt:${randomUUID()}:` });
-      const record = makeRecord({ userId: 'u1' }, Date.now());
+      const record = makeRecord({ userId: 'u1', a: 1 }, Date.now());
       await store.set(freshId(), record, 60_000);
-      const commands = await sent(redis, () => store.set(freshId(), record, 60_000));
-      expect(names(commands)).toEqual(['evalsha', 'evalsha']);
+      const id = freshId();
+      // Sign-in: GET of the generation, then the save and the index write sent together.
+      expect(names(await sent(redis, () => store.set(id, record, 60_000, { set: ['userId', 'a'], deleted: [], created: true })))).toEqual([
+        'get',
+        'evalsha',
+        'evalsha',
+      ]);
+      // A later save keeps the stamp it finds: the save and the index write, sent together.
+      expect(names(await sent(redis, () => store.set(id, record, 60_000, { set: ['a'], deleted: [], created: false })))).toEqual([
+        'evalsha',
+        'evalsha',
+      ]);
+      expect(names(await sent(redis, () => store.get(id)))).toEqual(['evalsha']);
+      expect(names(await sent(redis, () => store.touch(id, record.meta, 60_000)))).toEqual(['evalsha', 'evalsha']);
+      expect(names(await sent(redis, () => store.destroy(id)))).toEqual(['evalsha', 'zrem']);
+    });
+
+    it('through a cluster client (session and user in different slots), a load is HGETALL, then GET of the generation if signed in', async () => {
+      // The same server, but the store is told keys may live on different nodes, as on a cluster.
+      const asCluster = { send: redis.command, nodes: async () => [], isReady: () => true, cluster: true };
+      const store = redisStore({ client: asCluster, prefix: `rt:${randomUUID()}:` });
+      const [anonymous, signedIn] = [freshId(), freshId()];
+      await store.set(anonymous, makeRecord({ a: 1 }, Date.now()), 60_000);
+      await store.set(signedIn, makeRecord({ userId: 'u1' }, Date.now()), 60_000);
+      expect(names(await sent(redis, () => store.get(anonymous)))).toEqual(['hgetall']);
+      expect(names(await sent(redis, () => store.get(signedIn)))).toEqual(['hgetall', 'get']);
     });
 
     it('a refused save costs its one command; signed in, one more afterwards takes the index entry back', async () => {
