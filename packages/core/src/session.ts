@@ -5,103 +5,29 @@
  * HTTP effects go back to the adapter from `commit`. Nothing here decides session state.
  */
 import type { CookieAttributes } from './cookie.js';
-import { readCookie, serializeCookie, serializeDeletion } from './cookie.js';
-import { cookieSessionsOf, requestStore, sealedSession } from './cookie-sessions.js';
-import type { CookieSessionsInternals, RequestStore, SealedSession, SessionStorage } from './cookie-sessions.js';
+import { readCookie, serializeCookie } from './cookie.js';
+import { requestStore, sealedSession } from './cookie-sessions.js';
+import type { CookieSessionsInternals, RequestStore, SealedSession } from './cookie-sessions.js';
 import type { Effect, HttpEffect, StoreEffect } from './effects.js';
 import { assertNever } from './effects.js';
 import { SessConfigError, SessUsageError } from './errors.js';
-import { checkFunction, checkOneOf, checkOptionKeys, checkStoreShape } from './options-check.js';
-import { generateId, isWellFormedId } from './ids.js';
+import { isWellFormedId } from './ids.js';
 import type { ClientCookie, LifecycleEvent, LoadedFacts } from './machine.js';
+import { createConfig, MAX_LIFETIME_MS, MIN_COOKIE_LIFETIME_MS } from './options.js';
+import type { Config, SessionManagerOptions } from './options.js';
+import { dataFrom, isPlainObject, isSessionRecord, timesAhead } from './record.js';
 import type { LifecycleNode } from './runtime.js';
-import { createLifecycle } from './runtime.js';
-import { createDeadlines, runEffects } from './runner.js';
-import type { Deadlines } from './runner.js';
+import { runEffects } from './runner.js';
 import type { StoreFeedback, StoreOutcome } from './runner.js';
-import { createSigner } from './sign.js';
+import { generateId } from './ids.js';
 import { createHandoffs, createSocketSession } from './socket.js';
 import type { SocketSession } from './socket.js';
-import type { Signer } from './sign.js';
-import type { StandardSchemaV1 } from './schema.js';
 import { hashId } from './session-events.js';
 import type { SessionEvent } from './session-events.js';
 import type { ExpirySetting, SessionData, SessionMeta, SessionRecord, Store } from './store.js';
 
-export interface SessionCookieOptions {
-  /** Default `/`. */
-  readonly path?: string;
-  /** Default none: the cookie goes to this host only. */
-  readonly domain?: string;
-  /** Default `true`: scripts can't read the id. */
-  readonly httpOnly?: boolean;
-  /** Default `'auto'`: Secure exactly when the request is (the adapter says which). */
-  readonly secure?: boolean | 'auto';
-  /** Default `'lax'`: sent on top-level navigations, not on cross-site subrequests. */
-  readonly sameSite?: 'lax' | 'strict' | 'none';
-  readonly partitioned?: boolean;
-  readonly priority?: 'low' | 'medium' | 'high';
-}
-
-export interface SessionManagerOptions {
-  /** One secret or several: the first signs, all verify. Each at least 32 bytes. */
-  readonly secret: string | readonly string[];
-  /**
-   * Where sessions live: a store (the cookie carries a signed id), or `cookieSessions(...)` (the
-   * cookie carries the whole session, sealed; the server keeps nothing).
-   */
-  readonly store: SessionStorage;
-  /** Cookie name. Default `sid`. A `__Host-` name forces Secure, Path=/ and no Domain. */
-  readonly name?: string;
-  readonly cookie?: SessionCookieOptions;
-  /** Default lifetime of a session and its cookie, in ms. Default 24 hours (connect-redis's TTL). */
-  readonly maxAgeMs?: number;
-  /** Cookie without Max-Age (gone when the browser closes); the server still applies `maxAgeMs`. */
-  readonly expireAtBrowserClose?: boolean;
-  /** Extend the session and re-send its cookie on every request that uses it. Default false. */
-  readonly rolling?: boolean;
-  /** Save every used, non-empty session even when unchanged (express-session `resave`). Default false. */
-  readonly saveEveryRequest?: boolean;
-  /** Save even when the response status is >= 500. Default false (Django). */
-  readonly saveOnServerError?: boolean;
-  /** End a session after this many ms without a request that uses it. Default none. */
-  readonly idleTimeoutMs?: number;
-  /** End a session this many ms after it was created, however active. Default none. */
-  readonly absoluteTimeoutMs?: number;
-  /** With `rolling` or an idle timeout, touch the store at most this often, in ms. Default 0 (every request). */
-  readonly touchAfterMs?: number;
-  /**
-   * After `regenerate`, the old id keeps answering for this many ms, read-only, so requests
-   * already in flight with the old cookie don't find their session gone (PHP's advice for
-   * `session_regenerate_id`). Default 0: the old record is destroyed at once. Anyone holding
-   * the old id can read the pre-regenerate data for that long, so keep it to seconds; it never
-   * sees what the new id holds. Needs a server-side store.
-   */
-  readonly regenerateGraceMs?: number;
-  /** Give up on a store call after this many ms. Default 5000. */
-  readonly storeTimeoutMs?: number;
-  /** The clock, epoch ms. Default `Date.now`; tests pass a fake one. */
-  readonly clock?: () => number;
-  /** Fresh ids. Default `generateId` (192 random bits). */
-  readonly generateId?: () => string;
-  /**
-   * Told when a session is created, regenerated, destroyed or found expired, and when a store
-   * call fails; ids arrive hashed. Called synchronously; an exception it throws is ignored, so
-   * logging can't break a request.
-   */
-  readonly onEvent?: (event: SessionEvent) => void;
-  /**
-   * Applied to stored data on every load, before `schema`: turn an older shape into the current
-   * one (it runs on each load, so make it idempotent; the result is stored by the next save).
-   */
-  readonly migrate?: (data: SessionData) => SessionData;
-  /**
-   * A synchronous Standard Schema (zod, valibot, ArkType, ...) the loaded data must pass. Data
-   * that fails it, or makes `migrate` throw, is treated as no session: the request starts a
-   * fresh one and `onEvent` gets `invalid`. The schema's output (defaults, transforms) is used.
-   */
-  readonly schema?: StandardSchemaV1;
-}
+export type { SessionCookieOptions, SessionManagerOptions } from './options.js';
+export { MAX_LIFETIME_MS } from './options.js';
 
 /** Facts an adapter reads off the request. */
 export interface RequestFacts {
@@ -122,35 +48,6 @@ export interface ResponseFacts {
   /** A Set-Cookie for the session's name is already on the response. */
   readonly cookieAlreadySet?: boolean;
   readonly cacheControlSet?: boolean;
-}
-
-interface Config {
-  readonly name: string;
-  readonly testCookieName: string;
-  readonly store: Store;
-  /** Set when the cookie carries the session itself; `store` is then unused per request. */
-  readonly cookieSessions: CookieSessionsInternals | undefined;
-  readonly signer: Signer;
-  /** The session and test cookies' attributes on a secure request and on a plain one. */
-  readonly cookie: { readonly onSecure: Readonly<CookieAttributes>; readonly onPlain: Readonly<CookieAttributes> };
-  readonly maxAgeMs: number;
-  readonly idleTimeoutMs: number | undefined;
-  readonly absoluteTimeoutMs: number | undefined;
-  readonly touchAfterMs: number;
-  readonly regenerateGraceMs: number;
-  readonly deadlines: Deadlines;
-  readonly clock: () => number;
-  readonly generateId: () => string;
-  readonly onEvent: ((event: SessionEvent) => void) | undefined;
-  readonly migrate: ((data: SessionData) => SessionData) | undefined;
-  readonly schema: StandardSchemaV1 | undefined;
-  readonly lifecycle: ReturnType<typeof createLifecycle>;
-  readonly expireAtBrowserClose: boolean;
-  readonly flags: {
-    readonly rolling: boolean;
-    readonly saveEveryRequest: boolean;
-    readonly saveOnServerError: boolean;
-  };
 }
 
 /** Browsers keep at most 4096 bytes of a cookie's name, value and attributes (RFC 6265 §6.1). */
@@ -176,150 +73,20 @@ export interface SessionManager {
 }
 
 /**
- * The longest lifetime or timeout sess accepts: 400 days, the most a browser keeps a cookie
- * (RFC 6265bis). It keeps every time sess computes well inside what a `Date` can hold.
- */
-export const MAX_LIFETIME_MS = 400 * 86_400_000;
-
-/** Cookies count their lifetime in whole seconds: a shorter one would go out as `Max-Age=0`. */
-const MIN_COOKIE_LIFETIME_MS = 1_000;
-
-function lifetimeMs(value: unknown, option: string, fallback: number | undefined, min = 0): number | undefined {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > MAX_LIFETIME_MS) {
-    throw new SessConfigError(`${option} must be a number of ms from ${min} to ${MAX_LIFETIME_MS} (400 days), got ${String(value)}`);
-  }
-  return value;
-}
-
-const MANAGER_OPTIONS = [
-  'secret',
-  'store',
-  'name',
-  'cookie',
-  'maxAgeMs',
-  'expireAtBrowserClose',
-  'rolling',
-  'saveEveryRequest',
-  'saveOnServerError',
-  'idleTimeoutMs',
-  'absoluteTimeoutMs',
-  'touchAfterMs',
-  'regenerateGraceMs',
-  'storeTimeoutMs',
-  'clock',
-  'generateId',
-  'onEvent',
-  'migrate',
-  'schema',
-] as const satisfies readonly (keyof SessionManagerOptions)[];
-const COOKIE_OPTIONS = [
-  'path',
-  'domain',
-  'httpOnly',
-  'secure',
-  'sameSite',
-  'partitioned',
-  'priority',
-] as const satisfies readonly (keyof SessionCookieOptions)[];
-
-function flag(value: unknown, option: string): boolean | undefined {
-  if (value === undefined || typeof value === 'boolean') return value;
-  throw new SessConfigError(`${option} must be true or false, got ${typeof value}`);
-}
-
-/**
- * The cookie's attributes, made once: per request the session picks the secure or the plain
- * variant instead of building an object. Every variant a request can produce (secure or plain,
- * with a lifetime or for the browser session, set or deleted, session or test cookie) is
- * serialized here, so options browsers would refuse fail at start-up with `SessConfigError`,
- * never on a request after its store write.
- */
-function cookieAttributes(name: string, cookie: SessionCookieOptions): Config['cookie'] {
-  checkOptionKeys(cookie, COOKIE_OPTIONS, 'cookie options');
-  const secure = checkOneOf(cookie.secure, [true, false, 'auto'] as const, 'cookie.secure') ?? 'auto';
-  if ((cookie.sameSite === 'none' || cookie.partitioned === true) && secure !== true) {
-    const attribute = cookie.sameSite === 'none' ? 'SameSite=None' : 'Partitioned';
-    throw new SessConfigError(
-      `cookie: ${attribute} needs cookie.secure: true (browsers drop a ${attribute} cookie without Secure, and secure: ${JSON.stringify(secure)} would send one on plain HTTP). Browsers treat http://localhost as secure, so this works in development too.`,
-      'cookie_invalid',
-    );
-  }
-  const base = {
-    path: cookie.path ?? '/',
-    httpOnly: flag(cookie.httpOnly, 'cookie.httpOnly') ?? true,
-    sameSite: cookie.sameSite ?? 'lax',
-    ...(cookie.domain === undefined ? {} : { domain: cookie.domain }),
-    ...(flag(cookie.partitioned, 'cookie.partitioned') === undefined ? {} : { partitioned: cookie.partitioned }),
-    ...(cookie.priority === undefined ? {} : { priority: cookie.priority }),
-  };
-  const onSecure = Object.freeze({ ...base, secure: secure !== false });
-  const onPlain = Object.freeze({ ...base, secure: secure === true });
-  for (const attributes of [onSecure, onPlain]) {
-    for (const cookieName of [name, `${name}.test`]) {
-      serializeCookie(cookieName, '', attributes);
-      serializeCookie(cookieName, '', { ...attributes, expires: MAX_LIFETIME_MS, maxAgeMs: MAX_LIFETIME_MS });
-      serializeDeletion(cookieName, attributes);
-    }
-  }
-  return Object.freeze({ onSecure, onPlain });
-}
-
-/**
  * Validates the options once and returns a manager whose `begin` starts each request's session.
  *
  * @throws SessConfigError for a missing store, a secret shorter than 32 bytes, a bad number, or
  *   cookie options browsers would refuse (code `cookie_invalid`).
  */
 export function createSessionManager(options: SessionManagerOptions): SessionManager {
-  checkOptionKeys(options, MANAGER_OPTIONS, 'createSessionManager()');
-  if (options.store === undefined) throw new SessConfigError('a store is required, e.g. memoryStore() from @sess/store-memory');
-  const cookieSessions = cookieSessionsOf(options.store);
-  if (cookieSessions === undefined)
-    checkStoreShape(options.store, 'createSessionManager()', 'Use a sess store, e.g. memoryStore() from @sess/store-memory.');
-  const name = options.name ?? 'sid';
-  if (typeof name !== 'string') throw new SessConfigError(`name must be a string, got ${typeof name}`, 'cookie_invalid');
-  const cookie = options.cookie ?? {};
-  const regenerateGraceMs = lifetimeMs(options.regenerateGraceMs, 'regenerateGraceMs', 0) as number;
-  if (options.schema !== undefined && typeof options.schema?.['~standard']?.validate !== 'function') {
-    throw new SessConfigError('schema must be a Standard Schema (zod, valibot, ArkType, ...): it has no ~standard.validate');
-  }
-  if (regenerateGraceMs > 0 && cookieSessions !== undefined) {
-    // A sealed cookie stays valid until it expires or `isRevoked` says otherwise: there is no record to keep.
-    throw new SessConfigError('regenerateGraceMs needs a server-side store; with cookie sessions, delay revocation in onRevoke instead');
-  }
-  const config: Config = Object.freeze({
-    name,
-    testCookieName: `${name}.test`,
-    store: options.store,
-    cookieSessions,
-    signer: createSigner(options.secret),
-    cookie: cookieAttributes(name, cookie),
-    maxAgeMs: lifetimeMs(options.maxAgeMs, 'maxAgeMs', 86_400_000, MIN_COOKIE_LIFETIME_MS) as number,
-    idleTimeoutMs: lifetimeMs(options.idleTimeoutMs, 'idleTimeoutMs', undefined, MIN_COOKIE_LIFETIME_MS),
-    absoluteTimeoutMs: lifetimeMs(options.absoluteTimeoutMs, 'absoluteTimeoutMs', undefined, MIN_COOKIE_LIFETIME_MS),
-    touchAfterMs: lifetimeMs(options.touchAfterMs, 'touchAfterMs', 0) as number,
-    regenerateGraceMs,
-    deadlines: createDeadlines(lifetimeMs(options.storeTimeoutMs, 'storeTimeoutMs', 5_000) as number),
-    clock: checkFunction<() => number>(options.clock, 'clock') ?? Date.now,
-    generateId: checkFunction<() => string>(options.generateId, 'generateId') ?? generateId,
-    onEvent: checkFunction<(event: SessionEvent) => void>(options.onEvent, 'onEvent'),
-    migrate: checkFunction<(data: SessionData) => SessionData>(options.migrate, 'migrate'),
-    schema: options.schema,
-    lifecycle: createLifecycle(),
-    expireAtBrowserClose: flag(options.expireAtBrowserClose, 'expireAtBrowserClose') ?? false,
-    flags: Object.freeze({
-      rolling: flag(options.rolling, 'rolling') ?? false,
-      saveEveryRequest: flag(options.saveEveryRequest, 'saveEveryRequest') ?? false,
-      saveOnServerError: flag(options.saveOnServerError, 'saveOnServerError') ?? false,
-    }),
-  });
+  const config = createConfig(options);
+  const { name } = config;
   // Tokens always come from the CSPRNG generator, whatever `generateId` the app chose for ids.
   const handoffs = createHandoffs(config.store, config.clock, config.deadlines, generateId);
   return Object.freeze({
     name,
     store: options.store,
-    begin: (request: RequestFacts) => new Session(config, request),
+    begin: (request: RequestFacts) => new RequestSession(config, request),
     socket: (request: RequestFacts) => {
       if (config.cookieSessions !== undefined) {
         // A cookie session changed on a socket could only reach the browser through a hand-off
@@ -329,7 +96,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       return createSocketSession(
         name,
         readCookie(request.cookieHeader, name),
-        (cookieHeader) => new Session(config, { cookieHeader, secure: request.secure }),
+        (cookieHeader) => new RequestSession(config, { cookieHeader, secure: request.secure }),
         handoffs.park,
       );
     },
@@ -347,57 +114,73 @@ const doneEvent = { type: 'store.done' } as const;
 const refusedEvent = { type: 'store.refused' } as const;
 const failedEvent = { type: 'store.failed' } as const;
 
-function isFiniteNumber(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value);
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** A stored value is trusted only if it has the shape we write; anything else is "missing". */
-function isSessionRecord(value: unknown): value is SessionRecord {
-  if (!isPlainObject(value) || !isPlainObject(value.data) || !isPlainObject(value.meta)) return false;
-  const { createdAt, touchedAt, expiresAt, expiry, retired } = value.meta;
-  if (!isFiniteNumber(createdAt) || !isFiniteNumber(touchedAt) || !isFiniteNumber(expiresAt)) return false;
-  if (retired !== undefined && retired !== true) return false;
-  if (expiry === undefined) return true;
-  if (!isPlainObject(expiry)) return false;
-  return (
-    expiry.kind === 'browser' ||
-    (expiry.kind === 'duration' && isFiniteNumber(expiry.ms)) ||
-    (expiry.kind === 'at' && isFiniteNumber(expiry.at))
-  );
-}
-
-/** How far a record's times may lie ahead of this server's clock (clocks of several servers drift). */
-const CLOCK_SKEW_TOLERANCE_MS = 60_000;
-
 /**
- * A record written while some clock ran ahead: its times lie in the future. Its limits (idle,
- * absolute, lifetime) can't be trusted to end it, so it counts as expired: skew fails closed.
- */
-function timesAhead(meta: SessionMeta, now: number): boolean {
-  const latest = now + CLOCK_SKEW_TOLERANCE_MS;
-  return meta.createdAt > latest || meta.touchedAt > latest || meta.expiresAt > latest + MAX_LIFETIME_MS;
-}
-
-/** Session data in an object with no prototype: keys such as `__proto__` stay plain data. */
-function dataFrom(source: SessionData | undefined): SessionData {
-  const data: SessionData = Object.create(null) as SessionData;
-  if (source !== undefined) {
-    for (const key of Object.keys(source)) data[key] = source[key];
-  }
-  return data;
-}
-
-/**
- * One request's session. Created by `SessionManager.begin`; reads and writes are synchronous,
+ * One request's session, from `SessionManager.begin`. Reads and writes are synchronous;
  * operations that need the store are async. Every method may throw `SessUsageError` when the
- * lifecycle does not allow it now (for example a write after commit, or a read before
- * `load()` when the request carries a cookie).
+ * lifecycle does not allow it now (for example a write after commit, a change on a read-only
+ * request, or a read before `load()` when the request carries a cookie).
  */
-export class Session<Data extends SessionData = SessionData> {
+export interface Session<Data extends SessionData = SessionData> {
+  /** The session id, once the session has one (loaded, written, or regenerated). */
+  readonly id: string | undefined;
+  /** When the session's record will expire if saved now (epoch ms), for cookie views. */
+  readonly expiresAt: number | undefined;
+  /** How long the cookie would live if sent now, in ms (express-session's `cookie.maxAge`). */
+  readonly maxAgeMs: number | undefined;
+  /** The value under `key`; the session counts as used (the response varies by Cookie). */
+  get<K extends keyof Data & string>(key: K): Data[K] | undefined;
+  has(key: string): boolean;
+  keys(): string[];
+  /** Sets `key`; the session is saved at commit. Values must survive JSON. */
+  set<K extends keyof Data & string>(key: K, value: Data[K]): void;
+  delete(key: string): void;
+  /** Removes every key; an emptied session is destroyed at commit and its cookie deleted. */
+  clear(): void;
+  /** Fetches the record the cookie names (once); needed before reads when a cookie came in. */
+  load(): Promise<void>;
+  /** New id, data kept unless `keepData: false`; the old record dies at commit (fixation defence). */
+  regenerate(options?: { keepData?: boolean }): Promise<void>;
+  /** Deletes the record now and empties the session; the cookie is deleted at commit. */
+  destroy(): Promise<void>;
+  /** Re-reads the record, dropping unsaved changes. */
+  reload(): Promise<void>;
+  /** Saves at commit even if nothing changed. */
+  save(): void;
+  /** Extends the session's life at commit and re-sends its cookie. */
+  touch(): void;
+  /**
+   * Django's `set_expiry`: seconds of inactivity, a `Date`, `0` for "when the browser closes",
+   * or `null` for the configured default.
+   */
+  setExpiry(value: number | Date | null): void;
+  /**
+   * Keeps a message for the next request that takes it (a flash: set now, read once).
+   * Messages are grouped by `kind` (e.g. `'info'`, `'error'`) and must survive JSON.
+   */
+  flash(kind: string, message: unknown): void;
+  /**
+   * Returns the flash messages of `kind` (or of every kind, flattened in kind order) and removes
+   * them, so each is read once. Returns `[]` when there are none, without writing anything.
+   */
+  takeFlash(kind?: string): unknown[];
+  /** Asks the browser to store a test cookie (Django `set_test_cookie`); no store involved. */
+  setTestCookie(): void;
+  /** Whether the browser sent the test cookie back. */
+  testCookieWorked(): boolean;
+  /** Asks the browser to delete the test cookie. */
+  deleteTestCookie(): void;
+  /**
+   * Ends the request's session: saves, touches or destroys as the lifecycle decides, waiting
+   * for any operation still in flight. Call it before the response headers leave.
+   *
+   * @returns the HTTP effects to apply to the response.
+   * @throws SessStoreError when a store write failed or timed out: the response must not be a 2xx.
+   */
+  commit(response: ResponseFacts): Promise<readonly HttpEffect[]>;
+}
+
+/** The `Session` of one request: the app's calls become lifecycle events; their actions are carried out here. */
+class RequestSession<Data extends SessionData = SessionData> implements Session<Data> {
   private node: LifecycleNode;
   private readonly now: number;
   private readonly clientId: string | undefined;
@@ -413,7 +196,6 @@ export class Session<Data extends SessionData = SessionData> {
   private readonly store: Store;
   private readonly cookieStore: RequestStore | undefined;
 
-  /** @internal use `SessionManager.begin`. */
   constructor(
     private readonly config: Config,
     private readonly request: RequestFacts,
