@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Brings a fresh machine with only Node 20 and npm to a built workspace.
+# Brings a fresh machine with only Node 20 and npm to a built workspace: the pnpm version that
+# package.json names (see pnpm-path.sh: a global pnpm is never replaced), the frozen lockfile,
+# every package built. Arguments, if any, are a command run afterwards with that pnpm on PATH
+# (`npm run demo` starts the demo this way).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PNPM_VERSION=10.34.8
-if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version)" != "$PNPM_VERSION" ]; then
-  echo "setup: installing pnpm@$PNPM_VERSION"
-  npm install --global --no-fund --no-audit "pnpm@$PNPM_VERSION" >/dev/null
-fi
+# shellcheck source=scripts/pnpm-path.sh
+source scripts/pnpm-path.sh
+sess_use_pnpm
 
 pnpm install --frozen-lockfile
 pnpm turbo run build --output-logs=errors-only
+
+if [ "$#" -gt 0 ]; then exec "$@"; fi

@@ -1,5 +1,5 @@
 /**
- * What npm would publish for an adapter: the packed tarball holds only dist, README and
+ * What npm would publish for an adapter: the packed tarball holds only dist, README, LICENSE and
  * package.json, depends on nothing but @sess/core and @sess/store-memory, and takes the
  * framework as a peer.
  */
@@ -19,7 +19,7 @@ export function runPackageCheck(dir: string, peers: Record<string, string>): voi
     execFileSync('pnpm', ['pack', '--pack-destination', scratch], { cwd: dir, stdio: 'pipe' });
     const tarball = join(scratch, readdirSync(scratch).find((file) => file.endsWith('.tgz')) as string);
     const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).trim().split('\n');
-    expect(files.filter((file) => !/^package\/(dist\/|README\.md$|package\.json$)/.test(file))).toEqual([]);
+    expect(files.filter((file) => !/^package\/(dist\/|README\.md$|LICENSE$|package\.json$)/.test(file))).toEqual([]);
     const manifest = JSON.parse(execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' })) as Record<
       string,
       Record<string, string>

@@ -1,0 +1,363 @@
+/**
+ * `@sess/store-postgres`: sessions in PostgreSQL through the node-postgres `Pool` the app made.
+ * One table, created by an explicit `migrate()`; one row per session whose data is a jsonb object,
+ * so a save merges only the keys it changed (concurrent requests that change different keys keep
+ * each other's changes) in one statement, which also refuses to continue a dead session. Expired
+ * rows are never returned and are deleted in bounded batches by an unref'd timer. Optionally
+ * hashes ids at rest and indexes sessions by user.
+ *
+ * ```ts
+ * import pg from 'pg';
+ * import { postgresStore } from '@sess/store-postgres';
+ *
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+ * const store = postgresStore({ pool });
+ * await store.migrate();
+ * app.use(session({ secret, store }));
+ * ```
+ */
+import {
+  SessConfigError,
+  checkFunction,
+  checkOptionKeys,
+  type RevokeUserOptions,
+  type SessionChanges,
+  type SessionMeta,
+  type SessionRecord,
+  type Store,
+  type UserSession,
+} from '@sess/core';
+import { MAX_IDENTIFIER_BYTES, decodeData, encodeData, escapeName, storedId, unescapeName } from './layout.js';
+import { COLUMNS, statements } from './sql.js';
+
+/** What a query resolves to: the part of node-postgres's `QueryResult` the store reads. */
+export interface PostgresQueryResult {
+  // biome-ignore lint/suspicious/noExplicitAny: rows are whatever the driver parsed; the store checks what it reads.
+  readonly rows: any[];
+  readonly rowCount: number | null;
+}
+
+/**
+ * What the store needs of a connection pool: `query(text, values)`. A node-postgres `Pool` has
+ * it; so does a `Client` (whose queries then run one at a time) or a wrapper that logs or traces.
+ */
+export interface PostgresPool {
+  query(text: string, values?: unknown[]): Promise<PostgresQueryResult>;
+}
+
+export interface PostgresStoreOptions {
+  /** The app's node-postgres `Pool`, never a URL: you choose TLS, pool size and timeouts. The store never ends it. */
+  readonly pool: PostgresPool;
+  /** The table. Default `'sess_sessions'`. At most 48 bytes, so the index names made from it fit PostgreSQL's 63. */
+  readonly tableName?: string;
+  /** The table's schema, which must exist. Default: none, so the table is found by the connection's `search_path`. */
+  readonly schemaName?: string;
+  /** Key rows by SHA-256 of the id, so a dump of the table holds no usable cookie ids. Default `false`. `ids()` is then absent. */
+  readonly hashIds?: boolean;
+  /** The data key whose string value is the user id for `sessionsOf`/`revokeUser`. Default `'userId'`; `false` turns the index off. */
+  readonly userIdKey?: string | false;
+  /** How often expired rows are deleted, in ms; `0` turns the sweep off (run `sweep()` yourself). Default 60,000. */
+  readonly sweepIntervalMs?: number;
+  /** Most rows one sweep deletes, so a sweep never holds locks on a huge set of rows. Default 5,000. */
+  readonly sweepBatch?: number;
+  /** The current time in epoch ms, for expiry. Default `Date.now`; tests pass a fake clock. */
+  readonly clock?: () => number;
+  /** Called with the error of a sweep that failed (the next one tries again). Default: ignored. */
+  readonly onSweepError?: (error: unknown) => void;
+}
+
+/** The store; `ids` is absent with `hashIds`, `sessionsOf`/`revokeUser` with `userIdKey: false`. */
+export interface PostgresStore extends Store {
+  set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean>;
+  touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean>;
+  clear(): Promise<void>;
+  /** Stops the sweep timer and waits for a sweep in flight. The pool is the app's: it stays open. */
+  close(): Promise<void>;
+  /** Creates the table and its indexes if missing; safe to run on every start, from many servers at once. */
+  migrate(): Promise<void>;
+  /** Deletes up to `sweepBatch` expired rows now; resolves to how many it deleted. */
+  sweep(): Promise<number>;
+}
+
+const DEFAULT_TABLE = 'sess_sessions';
+const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
+const DEFAULT_SWEEP_BATCH = 5_000;
+/** setInterval clamps longer delays to 1 ms (TimeoutOverflowWarning), which would sweep nonstop. */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+/** The longest index-name suffix (`_expires_at_idx`), so index names stay within 63 bytes. */
+const MAX_TABLE_BYTES = MAX_IDENTIFIER_BYTES - '_expires_at_idx'.length;
+/** Ids per page of `ids()`. */
+const IDS_PAGE = 1_000;
+
+const KNOWN_OPTIONS = [
+  'pool',
+  'tableName',
+  'schemaName',
+  'hashIds',
+  'userIdKey',
+  'sweepIntervalMs',
+  'sweepBatch',
+  'clock',
+  'onSweepError',
+] as const;
+
+/** connect-pg-simple's options, and what to do instead. */
+const HINTS: Readonly<Record<string, string>> = {
+  conString: 'sess takes your pg Pool, never a URL: pool: new Pool({ connectionString })',
+  conObject: 'sess takes your pg Pool, never connection settings: pool: new Pool(settings)',
+  pgPromise: 'pass a pg Pool as pool (pg-promise exposes its own as db.$pool)',
+  client: 'pass the pg Pool as pool',
+  ttl: 'the lifetime comes from the session options (maxAgeMs, idleTimeoutMs); the store keeps the TTL core passes',
+  pruneSessionInterval: 'use sweepIntervalMs (in ms, not seconds; 0 turns the sweep off)',
+  pruneSessionRandomizedInterval: 'use sweepIntervalMs; concurrent sweeps from many servers take different rows',
+  createTableIfMissing: 'call await store.migrate() at start-up',
+  errorLog: 'use onSweepError (other failures reject the call, and sess answers 503)',
+  disableTouch: 'when to touch is a session option in sess (touchAfterMs)',
+};
+
+function checkIdentifier(value: unknown, option: string, maxBytes: number): string {
+  if (typeof value !== 'string' || value === '') throw new SessConfigError(`postgresStore: ${option} must be a non-empty string`);
+  if (value.includes('\u0000')) throw new SessConfigError(`postgresStore: ${option} must not contain U+0000`);
+  // A lone surrogate would reach PostgreSQL as U+FFFD through UTF-8: another name than the one given.
+  if (Buffer.from(value).toString() !== value) throw new SessConfigError(`postgresStore: ${option} must not contain lone surrogates`);
+  const bytes = Buffer.byteLength(value);
+  if (bytes > maxBytes) throw new SessConfigError(`postgresStore: ${option} must be at most ${maxBytes} bytes, got ${bytes}`);
+  return value;
+}
+
+function checkInteger(value: unknown, option: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new SessConfigError(`postgresStore: ${option} must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** A user id from a data value: a non-empty string, or undefined. */
+function userIdFrom(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** Epoch ms as a bigint column takes them: whole ms (a clock with fractions is rounded). */
+function ms(time: number): number {
+  return Math.round(time);
+}
+
+/** The meta columns' values, in the order the statements take them. */
+function metaParams(meta: SessionMeta): unknown[] {
+  return [
+    ms(meta.createdAt),
+    ms(meta.touchedAt),
+    ms(meta.expiresAt),
+    meta.expiry === undefined ? null : JSON.stringify(meta.expiry),
+    meta.retired === true,
+  ];
+}
+
+/** A row of `get` back to a record; a row that is not one (corrupt data) reads as no session. */
+function decodeRow(row: Record<string, unknown>): SessionRecord | undefined {
+  const data = decodeData(String(row['data']));
+  if (data === undefined) return undefined;
+  // jsonb, so it is JSON whenever it is there.
+  const expiry: unknown = typeof row['expiry'] === 'string' ? JSON.parse(row['expiry']) : undefined;
+  const meta: SessionMeta = {
+    createdAt: Number(row['created_at']),
+    touchedAt: Number(row['touched_at']),
+    expiresAt: Number(row['meta_expires_at']),
+    ...(expiry === null || expiry === undefined ? {} : { expiry: expiry as NonNullable<SessionMeta['expiry']> }),
+    ...(row['retired'] === true ? { retired: true } : {}),
+  };
+  return { data, meta };
+}
+
+/**
+ * Makes a PostgreSQL session store on `pool`. Issues no query until called: run `migrate()` once
+ * at start-up (or create the table as the README shows) before serving requests.
+ *
+ * @throws SessConfigError for unknown or bad options, at construction.
+ */
+export function postgresStore(options: PostgresStoreOptions): PostgresStore {
+  checkOptionKeys(options, KNOWN_OPTIONS, 'postgresStore()', HINTS);
+  const { pool, hashIds = false, userIdKey = 'userId' } = options;
+  if (typeof pool !== 'object' || pool === null || typeof pool.query !== 'function') {
+    throw new SessConfigError('postgresStore: pool must be a pg Pool (or anything with query(text, values))');
+  }
+  const tableName = checkIdentifier(options.tableName ?? DEFAULT_TABLE, 'tableName', MAX_TABLE_BYTES);
+  const schemaName = options.schemaName === undefined ? undefined : checkIdentifier(options.schemaName, 'schemaName', MAX_IDENTIFIER_BYTES);
+  if (typeof hashIds !== 'boolean') throw new SessConfigError(`postgresStore: hashIds must be true or false, got ${typeof hashIds}`);
+  if (userIdKey !== false && (typeof userIdKey !== 'string' || userIdKey === '')) {
+    throw new SessConfigError('postgresStore: userIdKey must be a non-empty string or false');
+  }
+  const sweepIntervalMs = checkInteger(options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, 'sweepIntervalMs', 0, MAX_TIMER_DELAY_MS);
+  const sweepBatch = checkInteger(options.sweepBatch ?? DEFAULT_SWEEP_BATCH, 'sweepBatch', 1, 1_000_000);
+  const clock = checkFunction<() => number>(options.clock, 'postgresStore: clock') ?? Date.now;
+  const onSweepError = checkFunction<(error: unknown) => void>(options.onSweepError, 'postgresStore: onSweepError');
+
+  const sql = statements(tableName, schemaName);
+  const keyOf = (id: string): string => storedId(id, hashIds);
+  const listedId = (stored: string): string => (hashIds ? stored : unescapeName(stored));
+  /** Now as the statements compare it: whole ms. */
+  const now = (): number => Math.floor(clock());
+  /** The instant a row written now with `ttlMs` dies. */
+  const deadline = (at: number, ttlMs: number): number => Math.min(Math.ceil(at + ttlMs), Number.MAX_SAFE_INTEGER);
+
+  function userIdOf(record: SessionRecord): string | null {
+    if (userIdKey === false) return null;
+    const userId = userIdFrom(Object.getOwnPropertyDescriptor(record.data, userIdKey)?.value);
+    return userId === undefined ? null : escapeName(userId);
+  }
+
+  async function sweep(): Promise<number> {
+    return (await pool.query(sql.sweep, [now(), sweepBatch])).rowCount ?? 0;
+  }
+
+  let timer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<void> | undefined;
+  if (sweepIntervalMs > 0) {
+    timer = setInterval(() => {
+      // A sweep still running (a slow database) is not doubled up.
+      if (sweeping !== undefined) return;
+      sweeping = sweep()
+        .then(
+          () => undefined,
+          (error: unknown) => {
+            try {
+              onSweepError?.(error);
+            } catch {
+              // The app's handler failing must not become an unhandled rejection in a timer.
+            }
+          },
+        )
+        .finally(() => {
+          sweeping = undefined;
+        });
+    }, sweepIntervalMs);
+    // Never keeps the process alive: an app that forgets close() still exits.
+    timer.unref();
+  }
+
+  async function sessionsOf(userId: string): Promise<UserSession[]> {
+    const { rows } = await pool.query(sql.sessionsOf, [escapeName(userId), now()]);
+    return rows
+      .map(
+        (row: Record<string, unknown>): UserSession => ({
+          id: listedId(String(row['id'])),
+          createdAt: Number(row['created_at']),
+          touchedAt: Number(row['touched_at']),
+          expiresAt: Number(row['meta_expires_at']),
+        }),
+      )
+      .sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  async function revokeUser(userId: string, revoke: RevokeUserOptions = {}): Promise<number> {
+    const keep = revoke.except === undefined ? null : keyOf(revoke.except);
+    // Expired rows of the user go too, but only live ones count as revoked.
+    const { rows } = await pool.query(sql.revokeUser, [escapeName(userId), keep, now()]);
+    return rows.filter((row: Record<string, unknown>) => row['live'] === true).length;
+  }
+
+  async function* ids(): AsyncGenerator<string> {
+    let after: string | null = null;
+    for (;;) {
+      const { rows } = await pool.query(sql.ids, [now(), after, IDS_PAGE]);
+      for (const row of rows as Record<string, unknown>[]) yield unescapeName(String(row['id']));
+      if (rows.length < IDS_PAGE) return;
+      after = String((rows[rows.length - 1] as Record<string, unknown>)['id']);
+    }
+  }
+
+  return {
+    name: 'postgres',
+    capabilities: { deltaWrites: true, userIndex: userIdKey !== false },
+
+    async get(id: string): Promise<SessionRecord | undefined> {
+      const { rows } = await pool.query(sql.get, [keyOf(id), now()]);
+      const row = rows[0] as Record<string, unknown> | undefined;
+      return row === undefined ? undefined : decodeRow(row);
+    },
+
+    async set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean> {
+      const key = keyOf(id);
+      // `!(ttlMs > 0)` so a NaN TTL deletes too, rather than writing a row that never expires.
+      if (!(ttlMs > 0)) {
+        await pool.query(sql.destroy, [key]);
+        return true;
+      }
+      const at = now();
+      const expiresAt = deadline(at, ttlMs);
+      if (changes === undefined || changes.created) {
+        const { json } = encodeData(record.data, Object.keys(record.data));
+        const { rowCount } = await pool.query(sql.save, [key, json, ...metaParams(record.meta), expiresAt, userIdOf(record), at]);
+        return rowCount === 1;
+      }
+      // A delta: merge the listed keys into the live row, in the same statement that checks it.
+      const { json, dropped } = encodeData(record.data, changes.set);
+      const deleted = [...dropped, ...changes.deleted.map(escapeName)];
+      const userChanged = userIdKey !== false && (changes.set.includes(userIdKey) || changes.deleted.includes(userIdKey));
+      const { rowCount } = await pool.query(sql.delta, [
+        key,
+        json,
+        deleted,
+        ...metaParams(record.meta),
+        expiresAt,
+        userChanged,
+        userChanged ? userIdOf(record) : null,
+        at,
+      ]);
+      return rowCount === 1;
+    },
+
+    async destroy(id: string): Promise<void> {
+      await pool.query(sql.destroy, [keyOf(id)]);
+    },
+
+    async touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean> {
+      const key = keyOf(id);
+      // A lifetime of zero or less ends the record, as set does; touched if there was a live one.
+      if (!(ttlMs > 0)) {
+        const { rows } = await pool.query(sql.destroyLive, [key, now()]);
+        return (rows[0] as Record<string, unknown> | undefined)?.['live'] === true;
+      }
+      const at = now();
+      const { rowCount } = await pool.query(sql.touch, [key, ...metaParams(meta), deadline(at, ttlMs), at]);
+      return rowCount === 1;
+    },
+
+    async clear(): Promise<void> {
+      await pool.query(sql.clear);
+    },
+
+    async close(): Promise<void> {
+      clearInterval(timer);
+      timer = undefined;
+      await sweeping;
+    },
+
+    async migrate(): Promise<void> {
+      let failure: unknown;
+      try {
+        // Several statements in one simple query run as one transaction, under the advisory lock.
+        await pool.query(sql.migrate);
+      } catch (error) {
+        // Creating an index fails on a table of the same name without the column: say why below.
+        failure = error;
+      }
+      const { rows } = await pool.query(sql.columns, [sql.table]);
+      const present = new Set(rows.map((row: Record<string, unknown>) => row['attname']));
+      const missing = COLUMNS.filter((column) => !present.has(column));
+      if (present.size > 0 && missing.length > 0) {
+        const connectPgSimple = ['sid', 'sess', 'expire'].every((column) => present.has(column));
+        throw new SessConfigError(
+          connectPgSimple
+            ? `postgresStore: table ${sql.table} is connect-pg-simple's (sid, sess, expire), not sess's: give sess its own table (tableName) and see "Migrating from connect-pg-simple" in the README`
+            : `postgresStore: table ${sql.table} exists without the columns ${missing.join(', ')}: it is not a sess session table; choose another tableName`,
+        );
+      }
+      if (failure !== undefined) throw failure;
+    },
+
+    sweep,
+    ...(hashIds ? {} : { ids }),
+    ...(userIdKey === false ? {} : { sessionsOf, revokeUser }),
+  } satisfies PostgresStore;
+}

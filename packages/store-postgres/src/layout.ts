@@ -1,0 +1,139 @@
+/**
+ * How a session is kept in its row, and what PostgreSQL cannot keep. Nothing here talks to the
+ * database.
+ *
+ * `data` is a jsonb object, one member per session key, so a save can merge only the keys it
+ * changed, and ordinary data reads in SQL as it does in the app (`data->>'userId'`). PostgreSQL's
+ * text cannot hold U+0000, and its JSON parser refuses the `\u0000` escape in jsonb and a `\u`
+ * escape of a lone surrogate (which is how `JSON.stringify` writes one); a lone surrogate sent
+ * raw would arrive as U+FFFD through UTF-8. So:
+ *
+ * - a key (and the id, and the user id) goes through `escapeName`: each lone surrogate, U+0000
+ *   and U+FFFF (a noncharacter, the escape) is written as U+FFFF and four hex digits;
+ * - a value whose JSON holds such a string, anywhere inside it, is stored as a jsonb string: U+FFFF
+ *   followed by the value's JSON text (which `JSON.stringify` writes with `\u` escapes, so it is
+ *   plain text). A string value that itself starts with U+FFFF is stored the same way, so nothing
+ *   a user stores can pass for a wrapped value.
+ *
+ * Everything else is stored as it is.
+ */
+import { createHash } from 'node:crypto';
+import type { SessionData } from '@sess/core';
+
+/** Starts an escape in a name and marks a wrapped value: U+FFFF, which interchanged text never holds. */
+const ESCAPE = '\uFFFF';
+/** What needs escaping in a name: U+0000, any surrogate (pairs are let through one by one) and the escape. */
+const NEEDS_ESCAPE = /[\u0000\uD800-\uDFFF\uFFFF]/;
+/** An escape as `escapeName` writes it: the escape and the code unit in four upper-case hex digits. */
+const ESCAPED = /\uFFFF(D[89A-F][0-9A-F]{2}|FFFF|0000)/g;
+/**
+ * What jsonb refuses in JSON text from `JSON.stringify`: the `\u0000` escape and the escape of a
+ * lone surrogate (pairs are written raw). An escaped backslash before `u0000` matches too; such a
+ * value is wrapped when it need not be, which costs nothing but readability.
+ */
+const JSONB_REFUSES = /\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})/;
+
+/**
+ * A name PostgreSQL keeps exactly: lone surrogates, U+0000 and U+FFFF become U+FFFF and the code
+ * unit in hex ('\uD800' is stored as '\uFFFFD800'); everything else, surrogate pairs included, is
+ * unchanged, so ordinary names read the same in SQL as in the app. `unescapeName` undoes it.
+ */
+export function escapeName(name: string): string {
+  if (!NEEDS_ESCAPE.test(name)) return name;
+  let escaped = '';
+  for (let i = 0; i < name.length; i += 1) {
+    const unit = name.charCodeAt(i);
+    const next = name.charCodeAt(i + 1);
+    if (unit >= 0xd800 && unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+      escaped += name.slice(i, i + 2);
+      i += 1;
+    } else if ((unit >= 0xd800 && unit <= 0xdfff) || unit === 0xffff || unit === 0) {
+      escaped += ESCAPE + unit.toString(16).toUpperCase().padStart(4, '0');
+    } else {
+      escaped += name[i];
+    }
+  }
+  return escaped;
+}
+
+/** The name `escapeName` was given. A name without U+FFFF is itself. */
+export function unescapeName(stored: string): string {
+  if (!stored.includes(ESCAPE)) return stored;
+  return stored.replace(ESCAPED, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+}
+
+/**
+ * The id as the table keys it. With `hashIds` it is SHA-256 of the id in base64url (as
+ * `@sess/store-redis` does): a dump of the table then holds no id a cookie could carry.
+ */
+export function storedId(id: string, hashIds: boolean): string {
+  return hashIds ? createHash('sha256').update(id).digest('base64url') : escapeName(id);
+}
+
+/** The JSON text of one value as the `data` column keeps it, or undefined when JSON drops the value. */
+export function encodeValue(value: unknown): string | undefined {
+  // JSON.stringify(undefined) (or of a function) is undefined: such a key is dropped, as JSON would drop it.
+  const json = JSON.stringify(value);
+  if (json === undefined) return undefined;
+  const wrap = JSONB_REFUSES.test(json) || (typeof value === 'string' && value.startsWith(ESCAPE));
+  return wrap ? JSON.stringify(ESCAPE + json) : json;
+}
+
+/** A value as `data` holds it, back to what the app stored. */
+function decodeValue(stored: unknown): unknown {
+  return typeof stored === 'string' && stored.startsWith(ESCAPE) ? JSON.parse(stored.slice(1)) : stored;
+}
+
+/**
+ * The jsonb object text for `keys` of `data` (escaped names, encoded values), and the escaped
+ * names of listed keys whose value JSON drops (undefined), which a delta save deletes.
+ */
+export function encodeData(data: SessionData, keys: readonly string[]): { json: string; dropped: string[] } {
+  let json = '{';
+  const dropped: string[] = [];
+  for (const key of keys) {
+    // getOwnPropertyDescriptor, not data[key]: "__proto__" must read the own value, not the prototype.
+    const value = encodeValue(Object.getOwnPropertyDescriptor(data, key)?.value);
+    if (value === undefined) {
+      dropped.push(escapeName(key));
+      continue;
+    }
+    if (json.length > 1) json += ',';
+    json += `${JSON.stringify(escapeName(key))}:${value}`;
+  }
+  return { json: `${json}}`, dropped };
+}
+
+/**
+ * The session data in the text of a `data` column, or undefined when it is not a JSON object.
+ * The parsed object is fresh, so it is returned as it is unless a key or value was escaped; then
+ * it is rebuilt with `Object.fromEntries`, which defines own properties, so a `__proto__` key
+ * stays data instead of becoming a prototype.
+ */
+export function decodeData(text: string): SessionData | undefined {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return undefined;
+  const entries = Object.entries(data);
+  if (!entries.some(([key, value]) => key.includes(ESCAPE) || (typeof value === 'string' && value.startsWith(ESCAPE)))) {
+    return data as SessionData;
+  }
+  try {
+    return Object.fromEntries(entries.map(([key, value]) => [unescapeName(key), decodeValue(value)]));
+  } catch {
+    // A wrapped value that is not JSON: corruption, read as no session.
+    return undefined;
+  }
+}
+
+/** PostgreSQL refuses identifiers with U+0000 and cuts them at 63 bytes; neither may happen silently. */
+export const MAX_IDENTIFIER_BYTES = 63;
+
+/** `name` as a quoted SQL identifier. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

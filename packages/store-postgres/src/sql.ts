@@ -1,0 +1,116 @@
+/**
+ * The SQL the store sends, built once per store for its table. Every write is one statement: the
+ * check that refuses a write (no live row, a retired row) is part of its WHERE clause, so nothing
+ * runs between the check and the write, and the affected row count is the verdict.
+ *
+ * Times are epoch ms from the app's clock, passed as parameters, never PostgreSQL's now(): the
+ * store and the app agree on when a session ends, and tests can move the clock.
+ */
+import { createHash } from 'node:crypto';
+import { quoteIdentifier } from './layout.js';
+
+/** The columns of the table, in the order `migrate` creates them. */
+export const COLUMNS = ['id', 'data', 'created_at', 'touched_at', 'meta_expires_at', 'expiry', 'retired', 'expires_at', 'user_id'] as const;
+
+export interface Statements {
+  /** The table as SQL names it: `"schema"."table"` or `"table"`. */
+  readonly table: string;
+  /** Multi-statement text (simple protocol, one implicit transaction): creates what is missing. */
+  readonly migrate: string;
+  /** $1 the table as `to_regclass` takes it: the names of its columns. */
+  readonly columns: string;
+  /**
+   * $1 id, $2 now: the live row. jsonb comes back as text, parsed by the store, whatever type
+   * parsers the app set on its pool.
+   */
+  readonly get: string;
+  /**
+   * $1 id, $2 data, $3 created_at, $4 touched_at, $5 meta_expires_at, $6 expiry, $7 retired,
+   * $8 expires_at, $9 user_id, $10 now. Writes the whole record unless a live, retired row is
+   * stored and the new meta is not retired.
+   */
+  readonly save: string;
+  /**
+   * $1 id, $2 data to merge, $3 keys to delete, $4..$8 meta as in `save`, $9 expires_at,
+   * $10 whether the user id changes, $11 user_id, $12 now. Merges into a live row only, and not
+   * into a retired one unless the new meta is retired.
+   */
+  readonly delta: string;
+  /** $1 id, $2..$6 meta as in `save`, $7 expires_at, $8 now. Same conditions as `delta`. */
+  readonly touch: string;
+  /** $1 id. */
+  readonly destroy: string;
+  /** $1 id, $2 now: deletes the row, returning whether it was live. */
+  readonly destroyLive: string;
+  /** $1 now, $2 the last id listed (or null), $3 page size: live ids in order. */
+  readonly ids: string;
+  readonly clear: string;
+  /** $1 user_id, $2 now. */
+  readonly sessionsOf: string;
+  /** $1 user_id, $2 the id to keep (or null), $3 now: deletes, returning whether each was live. */
+  readonly revokeUser: string;
+  /** $1 now, $2 batch: deletes up to $2 expired rows. */
+  readonly sweep: string;
+}
+
+/**
+ * A lock key for `pg_advisory_xact_lock`, the same for every process migrating this table, so
+ * servers starting together do not race to create it (`CREATE ... IF NOT EXISTS` is not safe
+ * against a concurrent create).
+ */
+function lockKey(table: string): string {
+  return createHash('sha256').update(`sess:migrate:${table}`).digest().readBigInt64BE(0).toString();
+}
+
+export function statements(tableName: string, schemaName: string | undefined): Statements {
+  const table = (schemaName === undefined ? '' : `${quoteIdentifier(schemaName)}.`) + quoteIdentifier(tableName);
+  const index = (suffix: string) => quoteIdentifier(`${tableName}_${suffix}`);
+  return {
+    table,
+    migrate: [
+      `SELECT pg_advisory_xact_lock(${lockKey(table)})`,
+      `CREATE TABLE IF NOT EXISTS ${table} (
+  id text PRIMARY KEY,
+  data jsonb NOT NULL,
+  created_at bigint NOT NULL,
+  touched_at bigint NOT NULL,
+  meta_expires_at bigint NOT NULL,
+  expiry jsonb,
+  retired boolean NOT NULL DEFAULT false,
+  expires_at bigint NOT NULL,
+  user_id text
+)`,
+      `CREATE INDEX IF NOT EXISTS ${index('expires_at_idx')} ON ${table} (expires_at)`,
+      `CREATE INDEX IF NOT EXISTS ${index('user_id_idx')} ON ${table} (user_id) WHERE user_id IS NOT NULL`,
+    ].join(';\n'),
+    columns: 'SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped',
+    get: `SELECT data::text AS data, created_at, touched_at, meta_expires_at, expiry::text AS expiry, retired FROM ${table} WHERE id = $1 AND expires_at > $2`,
+    save: `INSERT INTO ${table} AS s (${COLUMNS.join(', ')})
+VALUES ($1, $2::jsonb, $3, $4, $5, $6::jsonb, $7, $8, $9)
+ON CONFLICT (id) DO UPDATE SET
+  data = EXCLUDED.data, created_at = EXCLUDED.created_at, touched_at = EXCLUDED.touched_at,
+  meta_expires_at = EXCLUDED.meta_expires_at, expiry = EXCLUDED.expiry, retired = EXCLUDED.retired,
+  expires_at = EXCLUDED.expires_at, user_id = EXCLUDED.user_id
+WHERE EXCLUDED.retired OR NOT s.retired OR s.expires_at <= $10`,
+    delta: `UPDATE ${table} SET
+  data = (data - $3::text[]) || $2::jsonb,
+  created_at = $4, touched_at = $5, meta_expires_at = $6, expiry = $7::jsonb, retired = $8, expires_at = $9,
+  user_id = CASE WHEN $10 THEN $11 ELSE user_id END
+WHERE id = $1 AND expires_at > $12 AND ($8 OR NOT retired)`,
+    touch: `UPDATE ${table} SET
+  created_at = $2, touched_at = $3, meta_expires_at = $4, expiry = $5::jsonb, retired = $6, expires_at = $7
+WHERE id = $1 AND expires_at > $8 AND ($6 OR NOT retired)`,
+    destroy: `DELETE FROM ${table} WHERE id = $1`,
+    destroyLive: `DELETE FROM ${table} WHERE id = $1 RETURNING expires_at > $2 AS live`,
+    ids: `SELECT id FROM ${table} WHERE expires_at > $1 AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3`,
+    clear: `DELETE FROM ${table}`,
+    sessionsOf: `SELECT id, created_at, touched_at, meta_expires_at FROM ${table} WHERE user_id = $1 AND expires_at > $2`,
+    revokeUser: `DELETE FROM ${table} WHERE user_id = $1 AND id IS DISTINCT FROM $2 RETURNING expires_at > $3 AS live`,
+    // SKIP LOCKED: servers sweeping at once take different rows, and a row a save is writing is
+    // left alone. The outer condition is checked again on the row as it is when deleted, so a
+    // row a save revived between the two is kept.
+    sweep: `DELETE FROM ${table} WHERE id IN (
+  SELECT id FROM ${table} WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
+) AND expires_at <= $1`,
+  };
+}

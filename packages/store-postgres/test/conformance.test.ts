@@ -1,0 +1,36 @@
+import { beforeAll } from 'vitest';
+import { runStoreConformance } from '@sess/store-test';
+import { postgresStore, type PostgresStoreOptions } from '../src/index.js';
+import { describeDb } from './db.js';
+
+// The store's clock, shared with the suite: it advances it to move past TTLs without sleeping.
+let now = Date.UTC(2026, 0, 1);
+const clock = { advance: (ms: number) => void (now += ms) };
+
+/** Each run its own table in this file's schema; the real-time run uses the default clock. */
+const RUNS: readonly { name: string; options: Partial<PostgresStoreOptions>; fakeClock: boolean }[] = [
+  { name: 'postgres', options: {}, fakeClock: true },
+  { name: 'postgres, hashIds', options: { hashIds: true }, fakeClock: true },
+  { name: 'postgres, real time', options: {}, fakeClock: false },
+];
+
+describeDb('conformance on PostgreSQL', (db) => {
+  for (const [index, run] of RUNS.entries()) {
+    const tableName = `conformance_${index}`;
+    const options = () => ({
+      pool: db.pool,
+      schemaName: db.schema,
+      tableName,
+      ...run.options,
+      ...(run.fakeClock ? { clock: () => now } : {}),
+    });
+    beforeAll(() => postgresStore(options()).migrate());
+    runStoreConformance({
+      name: run.name,
+      create: () => postgresStore(options()),
+      // The suite's checks use their own ids; clearing the table keeps each check's leftovers out of the next.
+      cleanup: (store) => store.clear?.(),
+      ...(run.fakeClock ? { clock } : {}),
+    });
+  }
+});

@@ -1,0 +1,639 @@
+/**
+ * What the conformance suite cannot see from outside the store: the table itself, the statements
+ * sent, truly concurrent writes on separate connections, the sweep and its timer, options, and
+ * the README's migration SQL, against the real PostgreSQL.
+ */
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SessConfigError, type SessionChanges, type SessionMeta } from '@sess/core';
+import { freshId, makeRecord } from '@sess/store-test';
+import { postgresStore, type PostgresPool, type PostgresStore, type PostgresStoreOptions } from '../src/index.js';
+import { COLUMNS } from '../src/sql.js';
+import { describeDb, type TestDatabase } from './db.js';
+
+const delta = (set: string[], deleted: string[] = []): SessionChanges => ({ set, deleted, created: false });
+const created = (set: string[]): SessionChanges => ({ set, deleted: [], created: true });
+
+/** A pool that records the text of every query it passes on. */
+function counting(pool: PostgresPool): { pool: PostgresPool; texts: string[] } {
+  const texts: string[] = [];
+  return {
+    texts,
+    pool: {
+      query(text, values) {
+        texts.push(text);
+        return pool.query(text, values);
+      },
+    },
+  };
+}
+
+/** Resolves once `check` holds, polling; fails after `timeoutMs`. */
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+describe('options', () => {
+  const pool: PostgresPool = { query: () => Promise.reject(new Error('no query expected')) };
+  const make = (options: Record<string, unknown>) => () => postgresStore({ pool, ...options } as PostgresStoreOptions);
+
+  it('refuses unknown options, with a hint for typos and for connect-pg-simple options', () => {
+    expect(make({ tablename: 'x' })).toThrow(SessConfigError);
+    expect(make({ tablename: 'x' })).toThrow(/unknown option "tablename": did you mean "tableName"/);
+    expect(make({ conString: 'postgres://x' })).toThrow(/never a URL: pool: new Pool\(\{ connectionString \}\)/);
+    expect(make({ createTableIfMissing: true })).toThrow(/store\.migrate\(\)/);
+    expect(make({ pruneSessionInterval: 60 })).toThrow(/sweepIntervalMs/);
+    expect(() => postgresStore(undefined as unknown as PostgresStoreOptions)).toThrow(SessConfigError);
+  });
+
+  it('refuses bad values at construction with SessConfigError', () => {
+    const bad: Record<string, unknown>[] = [
+      { pool: undefined },
+      { pool: {} },
+      { pool: 'postgres://localhost/db' },
+      { tableName: '' },
+      { tableName: 'a\u0000b' },
+      { tableName: 'lone\uD800' },
+      { tableName: 'x'.repeat(49) },
+      { tableName: 'é'.repeat(25) },
+      { schemaName: '' },
+      { schemaName: 'x'.repeat(64) },
+      { hashIds: 'yes' },
+      { userIdKey: '' },
+      { userIdKey: true },
+      { sweepIntervalMs: -1 },
+      { sweepIntervalMs: 1.5 },
+      { sweepIntervalMs: 2 ** 31 },
+      { sweepIntervalMs: false },
+      { sweepBatch: 0 },
+      { sweepBatch: Number.NaN },
+      { clock: 5 },
+      { onSweepError: 'log' },
+    ];
+    for (const options of bad) expect(make(options), JSON.stringify(options)).toThrow(SessConfigError);
+    expect(make({ tableName: 'x'.repeat(48), schemaName: 'y'.repeat(63), sweepIntervalMs: 0, userIdKey: false })).not.toThrow();
+  });
+
+  it('creates nothing on import or construction: no query is sent until a method is called', async () => {
+    const { pool: spy, texts } = counting(pool);
+    const { postgresStore: fresh } = await import('../src/index.js');
+    const store = fresh({ pool: spy });
+    await store.close();
+    expect(texts).toEqual([]);
+  });
+
+  it('declares its capabilities and optional methods from the options', () => {
+    const plain = postgresStore({ pool, sweepIntervalMs: 0 });
+    expect(plain.capabilities).toEqual({ deltaWrites: true, userIndex: true });
+    expect(typeof plain.ids).toBe('function');
+    expect(typeof plain.sessionsOf).toBe('function');
+    const hashed = postgresStore({ pool, hashIds: true, userIdKey: false, sweepIntervalMs: 0 });
+    expect(hashed.capabilities).toEqual({ deltaWrites: true, userIndex: false });
+    expect(hashed.ids).toBeUndefined();
+    expect(hashed.sessionsOf).toBeUndefined();
+    expect(hashed.revokeUser).toBeUndefined();
+  });
+});
+
+describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
+  let tables = 0;
+  let now = Date.UTC(2026, 0, 1);
+  const clock = () => now;
+  const stores: PostgresStore[] = [];
+
+  afterEach(async () => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+    await Promise.all(stores.splice(0).map((store) => store.close()));
+  });
+
+  const tableNames = new WeakMap<PostgresStore, string>();
+
+  /** A store on a fresh table of its own (migrated unless told otherwise), on the fake clock. */
+  async function fresh(options: Partial<PostgresStoreOptions> = {}, migrate = true): Promise<PostgresStore> {
+    const tableName = `t${(tables += 1)}`;
+    const store = postgresStore({ pool: db.pool, schemaName: db.schema, tableName, clock, sweepIntervalMs: 0, ...options });
+    tableNames.set(store, tableName);
+    stores.push(store);
+    if (migrate) await store.migrate();
+    return store;
+  }
+
+  /** The schema-qualified table of a store `fresh` made. */
+  const tableOf = (store: PostgresStore): string => `${db.schema}.${tableNames.get(store)}`;
+
+  /** The raw rows of a store's table, by stored id. */
+  async function rows(store: PostgresStore): Promise<Map<string, Record<string, unknown>>> {
+    const { rows: found } = await db.pool.query(`SELECT * FROM ${tableOf(store)}`);
+    return new Map(found.map((row: Record<string, unknown>) => [String(row['id']), row]));
+  }
+
+  describe('migrate', () => {
+    it('creates the table with its columns and indexes only when called, and running it again changes nothing', async () => {
+      const store = await fresh({}, false);
+      const table = tableOf(store);
+      await store.get(freshId()).catch(() => undefined);
+      expect((await db.pool.query('SELECT to_regclass($1) AS t', [table])).rows[0].t).toBeNull();
+      await store.migrate();
+      const columns = await db.pool.query(
+        `SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
+        [db.schema, tableNames.get(store)],
+      );
+      expect(columns.rows.map((row) => row.column_name)).toEqual([...COLUMNS]);
+      expect(Object.fromEntries(columns.rows.map((row) => [row.column_name, `${row.data_type} ${row.is_nullable}`]))).toEqual({
+        id: 'text NO',
+        data: 'jsonb NO',
+        created_at: 'bigint NO',
+        touched_at: 'bigint NO',
+        meta_expires_at: 'bigint NO',
+        expiry: 'jsonb YES',
+        retired: 'boolean NO',
+        expires_at: 'bigint NO',
+        user_id: 'text YES',
+      });
+      const indexes = async () =>
+        (
+          await db.pool.query('SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 ORDER BY 1', [
+            db.schema,
+            table.split('.')[1],
+          ])
+        ).rows;
+      const before = await indexes();
+      const name = tableNames.get(store);
+      expect(before.map((row) => row.indexname)).toEqual([`${name}_expires_at_idx`, `${name}_pkey`, `${name}_user_id_idx`]);
+      const id = freshId();
+      await store.set(id, makeRecord({ a: 1 }, now), 60_000);
+      await store.migrate();
+      expect(await indexes()).toEqual(before);
+      expect((await store.get(id))?.data).toEqual({ a: 1 });
+    });
+
+    it('lets many servers migrate at once', async () => {
+      const table = `t${(tables += 1)}`;
+      const make = () => postgresStore({ pool: db.pool, schemaName: db.schema, tableName: table, sweepIntervalMs: 0 });
+      await Promise.all(Array.from({ length: 4 }, () => make().migrate()));
+      expect((await db.pool.query('SELECT to_regclass($1) AS t', [`${db.schema}.${table}`])).rows[0].t).not.toBeNull();
+    });
+
+    it("refuses connect-pg-simple's table under the same name, and any other table, saying why", async () => {
+      await db.pool.query(
+        `CREATE TABLE ${db.schema}.session (sid varchar PRIMARY KEY NOT NULL, sess json NOT NULL, expire timestamp NOT NULL)`,
+      );
+      const store = postgresStore({ pool: db.pool, schemaName: db.schema, tableName: 'session', sweepIntervalMs: 0 });
+      await expect(store.migrate()).rejects.toThrow(SessConfigError);
+      await expect(store.migrate()).rejects.toThrow(/connect-pg-simple's \(sid, sess, expire\).*own table/);
+      await db.pool.query(`CREATE TABLE ${db.schema}.other (id text PRIMARY KEY)`);
+      const other = postgresStore({ pool: db.pool, schemaName: db.schema, tableName: 'other', sweepIntervalMs: 0 });
+      await expect(other.migrate()).rejects.toThrow(/without the columns data, created_at/);
+    });
+  });
+
+  describe('statements', () => {
+    it('sends one statement per call: get, every kind of save, refusals, touch and destroy', async () => {
+      const spy = counting(db.pool);
+      const store = await fresh({ pool: spy.pool });
+      const id = freshId();
+      const count = async (what: string, call: () => Promise<unknown>) => {
+        spy.texts.length = 0;
+        await call();
+        expect(spy.texts, what).toHaveLength(1);
+        expect(spy.texts[0], what).not.toMatch(/^\s*(BEGIN|START)/i);
+      };
+      await count('a full save', () => store.set(id, makeRecord({ a: 1, userId: 'u' }, now), 60_000));
+      await count('a save with created: true', () => store.set(id, makeRecord({ a: 1 }, now), 60_000, created(['a'])));
+      await count('a delta save', () => store.set(id, makeRecord({ a: 2, b: undefined }, now), 60_000, delta(['a', 'b'], ['c'])));
+      await count('a refused delta save', () => store.set(freshId(), makeRecord({ a: 1 }, now), 60_000, delta(['a'])));
+      await count('a get', () => store.get(id));
+      await count('a touch', () => store.touch(id, makeRecord({}, now).meta, 60_000));
+      await count('a refused touch', () => store.touch(freshId(), makeRecord({}, now).meta, 60_000));
+      await count('a touch that ends the record', () => store.touch(freshId(), makeRecord({}, now).meta, 0));
+      await count('a save that deletes', () => store.set(id, makeRecord({}, now), 0));
+      await count('a destroy', () => store.destroy(id));
+      await count('a sweep', () => store.sweep());
+      await count('sessionsOf', () => store.sessionsOf!('u'));
+      await count('revokeUser', () => store.revokeUser!('u', { except: id }));
+    });
+
+    it('stores ordinary data as plain jsonb, the meta in columns and the expiry from the clock and the TTL', async () => {
+      const store = await fresh();
+      const id = freshId();
+      const record = makeRecord({ name: 'Ada', cart: [{ sku: 'x', n: 2 }], userId: 'u1' }, now - 5_000, {
+        expiry: { kind: 'duration', ms: 60_000 },
+      });
+      await store.set(id, record, 90_000);
+      const { rows: sql } = await db.pool.query(
+        `SELECT data->>'name' AS name, (data->'cart'->0->>'n')::int AS n, expiry->>'kind' AS kind FROM ${tableOf(store)} WHERE id = $1`,
+        [id],
+      );
+      expect(sql[0]).toEqual({ name: 'Ada', n: 2, kind: 'duration' });
+      const row = (await rows(store)).get(id);
+      expect(row).toMatchObject({
+        created_at: String(record.meta.createdAt),
+        touched_at: String(record.meta.touchedAt),
+        meta_expires_at: String(record.meta.expiresAt),
+        retired: false,
+        expires_at: String(now + 90_000),
+        user_id: 'u1',
+      });
+    });
+
+    it('keeps keys and values PostgreSQL cannot hold (U+0000, lone surrogates) escaped, and ordinary ones as they are', async () => {
+      const store = await fresh();
+      const id = freshId();
+      const data = { plain: 'yes', '\u0000key': 'nul in the key', nul: 'a\u0000b', lone: ['\uD800'], marker: '\uFFFFx', fine: 'a\uFFFF' };
+      await store.set(id, makeRecord(data, now), 60_000);
+      const stored = (await rows(store)).get(id)?.['data'] as Record<string, unknown>;
+      expect(stored).toEqual({
+        plain: 'yes',
+        '\uFFFF0000key': 'nul in the key',
+        nul: '\uFFFF"a\\u0000b"',
+        lone: '\uFFFF["\\ud800"]',
+        marker: '\uFFFF"\uFFFFx"',
+        fine: 'a\uFFFF',
+      });
+      expect((await store.get(id))?.data).toEqual(data);
+    });
+
+    it('round-trips every short string over the hostile code units as a key and as a value, top level and nested', async () => {
+      const store = await fresh();
+      const alphabet = ['\u0000', '\uD800', '\uDC00', '\uFFFF', '\uFFFD', '\\', 'u', '0'];
+      const strings: string[] = [''];
+      for (let length = 1, level = ['']; length <= 3; length += 1) {
+        level = level.flatMap((prefix) => alphabet.map((unit) => prefix + unit));
+        strings.push(...level);
+      }
+      const data: Record<string, unknown> = {};
+      strings.forEach((s, i) => {
+        data[s] = s;
+        data[`nested ${i}`] = { [s]: [s, { [s]: s }] };
+      });
+      const id = freshId();
+      await store.set(id, makeRecord(data, now), 60_000);
+      expect((await store.get(id))?.data).toEqual(data);
+      // And as a delta, key by key, onto a record that holds none of them.
+      const other = freshId();
+      await store.set(other, makeRecord({}, now), 60_000, created([]));
+      expect(await store.set(other, makeRecord(data, now), 60_000, delta(Object.keys(data)))).toBe(true);
+      expect((await store.get(other))?.data).toEqual(data);
+      expect(await store.set(other, makeRecord({}, now), 60_000, delta([], strings))).toBe(true);
+      expect(Object.keys((await store.get(other))?.data ?? {})).toHaveLength(strings.length);
+    });
+
+    it('keys rows by the SHA-256 of the id with hashIds: the table holds no id a cookie could carry', async () => {
+      const store = await fresh({ hashIds: true });
+      const id = freshId();
+      await store.set(id, makeRecord({ userId: 'u1' }, now), 60_000);
+      const stored = [...(await rows(store)).keys()];
+      expect(stored).toEqual([(await import('node:crypto')).createHash('sha256').update(id).digest('base64url')]);
+      expect(JSON.stringify([...(await rows(store)).values()])).not.toContain(id);
+      expect((await store.sessionsOf!('u1')).map((entry) => entry.id)).toEqual(stored);
+      expect(await store.revokeUser!('u1', { except: id })).toBe(0);
+      expect(await store.revokeUser!('u1')).toBe(1);
+    });
+
+    it('reads a row whose data is not an object as no session', async () => {
+      const store = await fresh();
+      const id = freshId();
+      await store.set(id, makeRecord({ a: 1 }, now), 60_000);
+      for (const corrupt of ['[]', '"text"', 'null', '1']) {
+        await db.pool.query(`UPDATE ${tableOf(store)} SET data = $2::jsonb WHERE id = $1`, [id, corrupt]);
+        expect(await store.get(id), corrupt).toBeUndefined();
+      }
+    });
+
+    it('lists ids page by page in order, unescaped, without expired rows', async () => {
+      const store = await fresh();
+      const ids = Array.from({ length: 2_050 }, (_, i) => `id-${String(i).padStart(5, '0')}`);
+      await db.pool.query(
+        `INSERT INTO ${tableOf(store)} (id, data, created_at, touched_at, meta_expires_at, retired, expires_at)
+         SELECT id, '{}', 0, 0, 0, false, $2 FROM unnest($1::text[]) AS id`,
+        [ids, now + 60_000],
+      );
+      await store.set('odd\u0000id', makeRecord({}, now), 60_000);
+      await store.set('expired', makeRecord({}, now), 1);
+      now += 10;
+      const listed: string[] = [];
+      for await (const id of store.ids!()) listed.push(id);
+      expect(listed).toEqual([...ids, 'odd\u0000id']);
+    });
+  });
+
+  describe('concurrency and refusals', () => {
+    it('delta saves of different keys sent at once on separate connections all persist', async () => {
+      const table = `t${(tables += 1)}`;
+      const options = { schemaName: db.schema, tableName: table, clock, sweepIntervalMs: 0 } as const;
+      await postgresStore({ pool: db.pool, ...options }).migrate();
+      const id = freshId();
+      await postgresStore({ pool: db.pool, ...options }).set(
+        id,
+        makeRecord({ kept: 'yes', gone: 1 }, now),
+        60_000,
+        created(['kept', 'gone']),
+      );
+      const writers = 8;
+      const clients: pg.PoolClient[] = await Promise.all(Array.from({ length: writers + 1 }, () => db.pool.connect()));
+      try {
+        const [blocker, ...connections] = clients as [pg.PoolClient, ...pg.PoolClient[]];
+        const pids = await Promise.all(
+          connections.map(async (client) => (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid),
+        );
+        // The blocker holds the row, so every save below is sent and waiting in the server at once.
+        await blocker.query('BEGIN');
+        await blocker.query(`SELECT 1 FROM ${db.schema}.${table} WHERE id = $1 FOR UPDATE`, [id]);
+        const saves = connections.map((client, i) => {
+          const store = postgresStore({ pool: client, ...options });
+          const data = { kept: 'stale', [`k${i}`]: i };
+          return store.set(id, makeRecord(data, now + i), 60_000, delta([`k${i}`], i === 0 ? ['gone'] : []));
+        });
+        await until(async () => {
+          const { rows: waiting } = await db.pool.query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1) AND wait_event_type = 'Lock'`,
+            [pids],
+          );
+          return waiting[0].n === writers;
+        }, `${writers} saves waiting on the row at once`);
+        await blocker.query('COMMIT');
+        expect(await Promise.all(saves)).toEqual(Array(writers).fill(true));
+      } finally {
+        for (const client of clients) client.release();
+      }
+      const expected = { kept: 'yes', ...Object.fromEntries(Array.from({ length: writers }, (_, i) => [`k${i}`, i])) };
+      expect((await postgresStore({ pool: db.pool, ...options }).get(id))?.data).toEqual(expected);
+    });
+
+    it('a refused save or touch leaves nothing: no row for a missing id, and a dead or retired row exactly as it was', async () => {
+      const store = await fresh();
+      // No record: never stored, destroyed.
+      const missing = freshId('missing');
+      expect(await store.set(missing, makeRecord({ a: 1 }, now), 60_000, delta(['a']))).toBe(false);
+      expect(await store.touch(missing, makeRecord({}, now).meta, 60_000)).toBe(false);
+      const destroyed = freshId('destroyed');
+      await store.set(destroyed, makeRecord({ a: 1 }, now), 60_000);
+      await store.destroy(destroyed);
+      expect(await store.set(destroyed, makeRecord({ a: 2 }, now), 60_000, delta(['a']))).toBe(false);
+      // An expired row the sweep has not deleted yet: it stays dead and untouched.
+      const expired = freshId('expired');
+      await store.set(expired, makeRecord({ a: 1 }, now), 1_000);
+      now += 1_000;
+      const retired = freshId('retired');
+      await store.set(retired, makeRecord({ a: 1, userId: 'u1' }, now, { retired: true }), 30_000);
+      const before = await rows(store);
+      expect(await store.set(expired, makeRecord({ a: 2 }, now), 60_000, delta(['a']))).toBe(false);
+      expect(await store.touch(expired, makeRecord({}, now).meta, 60_000)).toBe(false);
+      const live = makeRecord({ a: 2, userId: 'u2' }, now + 1);
+      for (const changes of [delta(['a', 'userId']), created(['a', 'userId']), undefined]) {
+        expect(await store.set(retired, live, 600_000, changes)).toBe(false);
+      }
+      expect(await store.touch(retired, live.meta, 600_000)).toBe(false);
+      expect(await rows(store)).toEqual(before);
+      expect([...before.keys()].sort()).toEqual([expired, retired].sort());
+      expect(await store.sessionsOf!('u2')).toEqual([]);
+    });
+
+    it('a full save replaces an expired row, retired or not', async () => {
+      const store = await fresh();
+      const id = freshId();
+      await store.set(id, makeRecord({ a: 1 }, now, { retired: true }), 1_000);
+      now += 1_000;
+      const next = makeRecord({ b: 2 }, now);
+      expect(await store.set(id, next, 60_000)).toBe(true);
+      expect(await store.get(id)).toEqual(next);
+    });
+  });
+
+  describe('sweep', () => {
+    async function withExpired(store: PostgresStore, expired: number, live: number): Promise<void> {
+      for (let i = 0; i < expired; i += 1) await store.set(freshId(`expired-${i}`), makeRecord({ i }, now), 1_000);
+      for (let i = 0; i < live; i += 1) await store.set(freshId(`live-${i}`), makeRecord({ i }, now), 600_000);
+      now += 1_000;
+    }
+    const count = async (store: PostgresStore) => Number((await db.pool.query(`SELECT count(*) FROM ${tableOf(store)}`)).rows[0].count);
+
+    it('deletes at most sweepBatch expired rows per sweep, and never a live one', async () => {
+      const store = await fresh({ sweepBatch: 4 });
+      await withExpired(store, 10, 3);
+      expect(await store.sweep()).toBe(4);
+      expect(await store.sweep()).toBe(4);
+      expect(await store.sweep()).toBe(2);
+      expect(await store.sweep()).toBe(0);
+      expect(await count(store)).toBe(3);
+    });
+
+    it('runs one batch per tick of its timer, and close() stops the timer', async () => {
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+      const spy = counting(db.pool);
+      const store = await fresh({ pool: spy.pool, sweepIntervalMs: 1_000, sweepBatch: 3 });
+      expect(vi.getTimerCount()).toBe(1);
+      await withExpired(store, 7, 2);
+      const sweeps = () => spy.texts.filter((text) => text.startsWith('DELETE') && text.includes('SKIP LOCKED')).length;
+      vi.advanceTimersByTime(999);
+      expect(sweeps()).toBe(0);
+      vi.advanceTimersByTime(1);
+      await until(async () => (await count(store)) === 6, 'the first tick');
+      vi.advanceTimersByTime(1_000);
+      await until(async () => (await count(store)) === 3, 'the second tick');
+      vi.advanceTimersByTime(1_000);
+      await until(async () => (await count(store)) === 2, 'the third tick');
+      expect(sweeps()).toBe(3);
+      await store.close();
+      expect(vi.getTimerCount()).toBe(0);
+      vi.advanceTimersByTime(10_000);
+      expect(sweeps()).toBe(3);
+    });
+
+    it('unrefs its timer, so an app that never closes the store still exits; sweepIntervalMs: 0 makes none', async () => {
+      const setIntervalSpy = vi.spyOn(globalThis, 'setInterval');
+      const store = await fresh({ sweepIntervalMs: 60_000 });
+      expect(setIntervalSpy).toHaveBeenCalledTimes(1);
+      const timer = setIntervalSpy.mock.results[0]?.value as NodeJS.Timeout;
+      expect(timer.hasRef()).toBe(false);
+      await store.close();
+      await fresh({ sweepIntervalMs: 0 });
+      expect(setIntervalSpy).toHaveBeenCalledTimes(1);
+    });
+
+    it('reports a failed sweep to onSweepError, keeps ticking, and never runs two sweeps at once', async () => {
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+      const errors: unknown[] = [];
+      let release: () => void = () => undefined;
+      let calls = 0;
+      const slow: PostgresPool = {
+        async query(text, values) {
+          calls += 1;
+          if (calls === 1) await new Promise<void>((resolve) => (release = resolve));
+          return db.pool.query(text, values);
+        },
+      };
+      // No migrate: the table is missing, so every sweep fails.
+      await fresh({ pool: slow, sweepIntervalMs: 100, onSweepError: (error) => errors.push(error) }, false);
+      vi.advanceTimersByTime(100);
+      vi.advanceTimersByTime(100);
+      expect(calls).toBe(1); // the second tick found the first sweep still running
+      release();
+      await until(async () => errors.length === 1, 'the first failure');
+      vi.advanceTimersByTime(100);
+      await until(async () => errors.length === 2, 'the second failure');
+      expect((errors[0] as { code?: string }).code).toBe('42P01'); // undefined_table
+      // A handler that throws does not become an unhandled rejection (vitest would fail the run).
+      let handled = false;
+      const throwing = await fresh(
+        {
+          pool: db.pool,
+          sweepIntervalMs: 100,
+          onSweepError: () => {
+            handled = true;
+            throw new Error('handler');
+          },
+        },
+        false,
+      );
+      vi.advanceTimersByTime(100);
+      await throwing.close(); // waits for the sweep in flight, handler included
+      expect(handled).toBe(true);
+    });
+
+    it('skips rows another transaction holds instead of waiting for them', async () => {
+      const store = await fresh();
+      const held = freshId('held');
+      await store.set(held, makeRecord({}, now), 1_000);
+      await withExpired(store, 2, 0);
+      const client = await db.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(`SELECT 1 FROM ${tableOf(store)} WHERE id = $1 FOR UPDATE`, [held]);
+        expect(await store.sweep()).toBe(2);
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      expect(await store.sweep()).toBe(1);
+    });
+
+    it('close() waits for a sweep in flight, can be called twice, and leaves the pool open and usable', async () => {
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+      let release: () => void = () => undefined;
+      let finished = false;
+      const slow: PostgresPool = {
+        async query(text, values) {
+          await new Promise<void>((resolve) => (release = resolve));
+          try {
+            return await db.pool.query(text, values);
+          } finally {
+            finished = true;
+          }
+        },
+      };
+      const store = await fresh({ pool: slow, sweepIntervalMs: 100 }, false);
+      vi.advanceTimersByTime(100);
+      let closed = false;
+      const closing = store.close().then(() => (closed = true));
+      await sleep(50);
+      expect(closed).toBe(false);
+      release();
+      await closing;
+      expect(finished).toBe(true);
+      await store.close();
+      expect((await db.pool.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+      expect(db.pool.ended).toBe(false);
+    });
+  });
+
+  describe('sessions of a user', () => {
+    it('lists and revokes by user, user ids kept exactly (lone surrogates do not collide), expired rows removed but not counted', async () => {
+      const store = await fresh();
+      const users = ['\uD800', '\uDC00', '\uFFFD', 'a\u0000'];
+      const ids = new Map<string, string[]>();
+      for (const user of users) {
+        ids.set(user, []);
+        for (let i = 0; i < 2; i += 1) {
+          const id = freshId();
+          ids.get(user)?.push(id);
+          await store.set(id, makeRecord({ userId: user }, now + i), 600_000);
+        }
+      }
+      const expired = freshId('expired');
+      await store.set(expired, makeRecord({ userId: '\uD800' }, now), 1_000);
+      now += 1_000;
+      for (const user of users) expect((await store.sessionsOf!(user)).map((entry) => entry.id)).toEqual(ids.get(user));
+      const [keep, revoke] = ids.get('\uD800') as [string, string];
+      expect(await store.revokeUser!('\uD800', { except: keep })).toBe(1);
+      expect(await store.get(revoke)).toBeUndefined();
+      expect((await rows(store)).has(expired)).toBe(false);
+      expect((await store.sessionsOf!('\uD800')).map((entry) => entry.id)).toEqual([keep]);
+      expect((await store.sessionsOf!('\uDC00')).length).toBe(2);
+    });
+
+    it('follows the user id through delta saves, and reads it from userIdKey', async () => {
+      const store = await fresh({ userIdKey: 'uid' });
+      const id = freshId();
+      await store.set(id, makeRecord({ uid: 'alice', userId: 'not this one' }, now), 60_000, created(['uid', 'userId']));
+      expect((await store.sessionsOf!('alice')).length).toBe(1);
+      await store.set(id, makeRecord({ uid: 'ignored: not listed', other: 1 }, now), 60_000, delta(['other']));
+      expect((await store.sessionsOf!('alice')).length).toBe(1);
+      await store.set(id, makeRecord({ uid: 'bob' }, now), 60_000, delta(['uid']));
+      expect(await store.sessionsOf!('alice')).toEqual([]);
+      expect((await store.sessionsOf!('bob')).length).toBe(1);
+      await store.set(id, makeRecord({}, now), 60_000, delta([], ['uid']));
+      expect(await store.sessionsOf!('bob')).toEqual([]);
+      expect((await rows(store)).get(id)?.['user_id']).toBeNull();
+    });
+
+    it('with userIdKey: false keeps no user id at all', async () => {
+      const store = await fresh({ userIdKey: false });
+      const id = freshId();
+      await store.set(id, makeRecord({ userId: 'alice' }, now), 60_000);
+      expect((await rows(store)).get(id)?.['user_id']).toBeNull();
+    });
+  });
+
+  describe('migrating from connect-pg-simple (the README)', () => {
+    /** The SQL block under the README's connect-pg-simple heading, as a reader would copy it. */
+    function readmeSql(): string {
+      const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+      const section = readme.slice(readme.indexOf('## Migrating from connect-pg-simple'));
+      const match = /```sql\n([\s\S]*?)```/.exec(section);
+      if (match?.[1] === undefined) throw new Error('no sql block in the README section');
+      return match[1];
+    }
+
+    it('converts the rows @sess/express wrote through connect-pg-simple, so those cookies keep their sessions', async () => {
+      const pool = db.pathPool();
+      await pool.query('DROP TABLE IF EXISTS session');
+      await pool.query('CREATE TABLE session (sid varchar PRIMARY KEY NOT NULL, sess json NOT NULL, expire timestamp NOT NULL)');
+      const store = postgresStore({ pool, sweepIntervalMs: 0 });
+      await store.migrate();
+      const wallNow = Date.now();
+      const live = makeRecord({ userId: 'alice', cart: [1, 2] }, wallNow - 1_000, { expiry: { kind: 'browser' } });
+      const stored = (meta: SessionMeta, data: Record<string, unknown>) =>
+        JSON.stringify({ cookie: { originalMaxAge: 60_000, expires: new Date(meta.expiresAt).toISOString() }, data, meta });
+      const rowsToConvert: [string, string][] = [
+        ['live-id', stored(live.meta, live.data)],
+        ['expired-id', stored({ ...live.meta, expiresAt: wallNow - 1 }, { userId: 'alice' })],
+        // express-session wrote this one itself: no sess record inside, so nothing to convert.
+        ['express-session-id', JSON.stringify({ cookie: { originalMaxAge: 60_000 }, userId: 'bob' })],
+      ];
+      for (const [sid, sess] of rowsToConvert) {
+        await pool.query(`INSERT INTO session (sid, sess, expire) VALUES ($1, $2, now() + interval '1 hour')`, [sid, sess]);
+      }
+      const existing = makeRecord({ newer: true }, wallNow);
+      await store.set('live-id-already-moved', existing, 60_000);
+      await pool.query(`INSERT INTO session (sid, sess, expire) VALUES ('live-id-already-moved', $1, now())`, [
+        stored(live.meta, live.data),
+      ]);
+      await pool.query(readmeSql());
+      await pool.query(readmeSql()); // running it twice changes nothing
+      expect(await store.get('live-id')).toEqual(live);
+      expect(await store.get('expired-id')).toBeUndefined();
+      expect(await store.get('express-session-id')).toBeUndefined();
+      expect(await store.get('live-id-already-moved')).toEqual(existing);
+      expect((await store.sessionsOf!('alice')).map((entry) => entry.id)).toEqual(['live-id']);
+      await pool.query('DROP TABLE session');
+    });
+  });
+});
