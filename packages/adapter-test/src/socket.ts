@@ -1,5 +1,5 @@
 /**
- * The WebSocket session scenarios, once for every adapter (Duck's Lively flow): the upgrade
+ * The WebSocket session scenarios, once for every adapter: the upgrade
  * request's cookie names the session, socket messages persist changes with store effects only,
  * and a session born on the socket reaches the browser through a one-time hand-off token that
  * the page exchanges over HTTP for the normal HttpOnly cookie.

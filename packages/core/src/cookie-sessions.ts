@@ -1,6 +1,6 @@
 /**
  * Cookie sessions: the whole session (id, data, times) lives in the cookie, sealed; the server
- * keeps nothing (chirp's signed-cookie sessions; iron-session and h3's sealed sessions).
+ * keeps nothing (as iron-session and h3's sealed sessions).
  *
  * `cookieSessions(options)` is passed where a store goes, so adapters need no change. The
  * manager recognises it by its `kind` and, per request, runs the usual lifecycle against a store

@@ -1,5 +1,5 @@
 /**
- * Errors sess throws, by who is at fault (h11's split). Bad client input is never an
+ * Errors sess throws, by who is at fault: the configuration, the app's use, or the store. Bad client input is never an
  * error: a forged, malformed or expired cookie is an event that ends in a fresh session.
  */
 

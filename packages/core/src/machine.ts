@@ -1,7 +1,7 @@
 /**
  * The session lifecycle of one request, as one xstate machine.
  *
- * Two rules, after h11's `_state.py`:
+ * Two rules, after the state machine of h11 (a Python HTTP/1.1 library that does no I/O of its own):
  * 1. Every decision about session state lives in this file, as a transition or a named guard.
  *    Adapters, stores and the runtime only gather facts and carry out the actions named here.
  * 2. The machine is pure and finite: its context holds booleans and small enums only (the
@@ -111,7 +111,7 @@ export interface CommitFacts {
   readonly serverError: boolean;
   /** The session holds no data now. */
   readonly empty: boolean;
-  /** Someone else already wrote a Set-Cookie for the session's name (Duck). */
+  /** Someone else already wrote a Set-Cookie for the session's name: theirs stands. */
   readonly cookieAlreadySet: boolean;
   readonly cacheControlSet: boolean;
 }
@@ -190,8 +190,8 @@ const commitRules = {
   shouldRetireClientRecord: (c: Context) => commitRules.mayWrite(c) && c.clientRecordLive && !c.idIsClients,
   isLiveAfterCommit: (c: Context) => c.primary === 'save' || (c.currentLive && c.primary !== 'destroy'),
   isClientRecordLiveAfterCommit: (c: Context) => c.clientRecordLive && c.retire === 'none' && !(c.idIsClients && c.primary === 'destroy'),
-  // Duck: the cookie is sent only when the client lacks a valid one, or the lifetime moved.
-  // A cookie that carries the data (chirp, iron-session) is the record: every write re-sends it.
+  // The cookie is sent only when the client lacks a valid one, or the lifetime moved.
+  // A cookie that carries the data (cookie sessions, as iron-session's) is the record: every write re-sends it.
   shouldSetSessionCookie: (c: Context) =>
     c.accessed &&
     !c.cookieAlreadySet &&
@@ -410,7 +410,7 @@ export const lifecycleMachine = setup({
         { target: 'active', actions: assign(freshSession) },
       ],
     },
-    // Lazy (Duck, Django): nothing is read until the app needs the session. Reads and writes
+    // Lazy, as Django's sessions: nothing is read until the app needs the session. Reads and writes
     // are synchronous, so with a record to look up the app must `load()` first.
     unloaded: {
       on: {

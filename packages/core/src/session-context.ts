@@ -1,5 +1,5 @@
 /**
- * The session of the current request from anywhere inside it (chirp's `get_session()`), without
+ * The session of the current request from anywhere inside it, without
  * passing `req` down: an `AsyncLocalStorage` per adapter, entered by its middleware. Opt-in,
  * because on Node 20 an active AsyncLocalStorage taxes every promise the request creates.
  */

@@ -1,11 +1,11 @@
 /**
- * Sessions over a WebSocket (Duck's "Lively" flow). The upgrade request's cookie names the
- * session; each unit of work on the socket is one lifecycle run whose store effects are carried
- * out as usual, while its HTTP effects have no response to go on. The one that matters, a session
- * cookie the browser doesn't hold yet (a new session, a new id), can't travel on the socket:
- * Duck pushes it through `document.cookie`, which can never be HttpOnly. Instead the cookie is
- * parked in the store under a short-lived, single-use hand-off token; the app sends the token
- * down the socket and the page exchanges it over plain HTTP for the normal HttpOnly cookie.
+ * Sessions over a WebSocket. The upgrade request's cookie names the session; each unit of work
+ * on the socket is one lifecycle run whose store effects are carried out as usual, while its HTTP
+ * effects have no response to go on. The one that matters, a session cookie the browser doesn't
+ * hold yet (a new session, a new id), can't travel on the socket, and one set by page script
+ * through `document.cookie` can never be HttpOnly. Instead the cookie is parked in the store
+ * under a short-lived, single-use hand-off token; the app sends the token down the socket and
+ * the page exchanges it over plain HTTP for the normal HttpOnly cookie.
  */
 import type { CookieAttributes } from './cookie.js';
 import type { HttpEffect } from './effects.js';

@@ -1,5 +1,5 @@
 /**
- * What only cookie sessions promise (design §4; core's cookie-sessions.ts): a sealed value is
+ * What only cookie sessions promise (core's cookie-sessions.ts): a sealed value is
  * opened or refused whole, before any revocation lookup; the secrets rotate (the first seals,
  * all open, an old-sealed cookie is re-sealed under the first); the expiry is sealed with the
  * record, so a browser that keeps sending a cookie past it gets a fresh session; a session
