@@ -28,6 +28,8 @@ check bash scripts/services.sh
 # Format and lint (Biome), then types, packaging and each package's own lint.
 check pnpm exec biome ci .
 check pnpm turbo run typecheck lint --output-logs=errors-only
+# The public API against its committed reports (packages/*/api/*.api.md).
+check node scripts/api-report.mjs
 # The API reference (TypeDoc into docs/api): a broken {@link} or any warning fails it.
 check pnpm run docs
 pnpm turbo run test --concurrency=1 --continue || status=1
