@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SessUsageError, createSessionContext } from '../src/index.js';
+import { SessUsageError } from '../src/index.js';
+import { createSessionContext } from '../src/adapter/index.js';
 
 describe('createSessionContext', () => {
   it('gives each run its own session, across awaits that interleave the runs', async () => {

@@ -14,7 +14,7 @@ export interface CallbackStore {
   destroy(sid: string, callback: Callback): unknown;
 }
 
-function call(store: CallbackStore, method: 'get' | 'set' | 'destroy', args: unknown[]): Promise<unknown> {
+function call(store: CallbackStore, method: 'get' | 'set' | 'destroy', ...args: unknown[]): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const callback: Callback = (error, value) => (error ? reject(error) : resolve(value));
     const returned = (store[method] as (...a: unknown[]) => unknown).apply(store, [...args, callback]);
@@ -24,11 +24,7 @@ function call(store: CallbackStore, method: 'get' | 'set' | 'destroy', args: unk
 }
 
 /** The stored shape: express-session's `cookie` for the store's TTL, then our record. */
-interface StoredSession {
-  readonly cookie: { readonly originalMaxAge: number; readonly expires: string };
-  readonly data: SessionRecord['data'];
-  readonly meta: SessionRecord['meta'];
-}
+type StoredSession = Partial<SessionRecord> & { readonly cookie: { readonly originalMaxAge: number; readonly expires: string } };
 
 /**
  * Wraps an express-session store. `touch` is left out on purpose: those stores only move
@@ -39,35 +35,22 @@ export function callbackStore(store: CallbackStore, options: { name?: string } =
     name: options.name ?? store.constructor?.name ?? 'express-session store',
     capabilities: { deltaWrites: false },
     async get(id: string) {
-      const stored = (await call(store, 'get', [id])) as Partial<StoredSession> | null | undefined;
-      if (stored === null || stored === undefined || stored.data === undefined || stored.meta === undefined) return undefined;
-      return { data: stored.data, meta: stored.meta };
+      const stored = (await call(store, 'get', id)) as StoredSession | null | undefined;
+      return stored?.data === undefined || stored.meta === undefined ? undefined : { data: stored.data, meta: stored.meta };
     },
     async set(id: string, record: SessionRecord, ttlMs: number) {
-      if (ttlMs <= 0) {
-        await call(store, 'destroy', [id]);
-        return;
-      }
-      const stored: StoredSession = {
-        cookie: { originalMaxAge: ttlMs, expires: new Date(record.meta.expiresAt).toISOString() },
-        data: record.data,
-        meta: record.meta,
-      };
-      await call(store, 'set', [id, stored]);
+      const { data, meta } = record;
+      const cookie = { originalMaxAge: ttlMs, expires: new Date(meta.expiresAt).toISOString() };
+      await (ttlMs <= 0 ? call(store, 'destroy', id) : call(store, 'set', id, { cookie, data, meta } satisfies StoredSession));
     },
     async destroy(id: string) {
-      await call(store, 'destroy', [id]);
+      await call(store, 'destroy', id);
     },
   } satisfies Store;
 }
 
 /** An express-session store: its methods, and none of a sess store's `capabilities`. */
 export function isCallbackStore(store: unknown): store is CallbackStore {
-  const methods = store as Partial<Record<string, unknown>> | null;
-  return (
-    typeof methods === 'object' &&
-    methods !== null &&
-    !('capabilities' in methods) &&
-    ['get', 'set', 'destroy'].every((name) => typeof methods[name] === 'function')
-  );
+  const methods = (typeof store === 'object' && store !== null && !('capabilities' in store) ? store : {}) as Record<string, unknown>;
+  return ['get', 'set', 'destroy'].every((name) => typeof methods[name] === 'function');
 }

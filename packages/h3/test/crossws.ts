@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import crossws from 'crossws/adapters/node';
 import { handleMessage } from '@sess/adapter-test';
 import type { SocketApp, SocketSessionOf } from '@sess/adapter-test';
-import type { UpgradeRequest } from '../src/options.js';
+import type { UpgradeRequest } from '../src/index.js';
 
 type SocketOf = (request: UpgradeRequest) => ReturnType<SocketSessionOf>;
 

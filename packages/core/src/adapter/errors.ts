@@ -1,0 +1,37 @@
+/** The one mapping from what sess throws to what a framework answers. */
+import { STATUS_CODES } from 'node:http';
+import { SessError, SessStoreError } from '../errors.js';
+
+/** The HTTP answer for an error sess threw: its status hint, the status text and a message a client may see. */
+export interface HttpFailure {
+  readonly status: number;
+  readonly statusText: string;
+  readonly message: string;
+}
+
+/**
+ * The answer a framework should give for `error`, or `undefined` when sess did not throw it (the
+ * framework's own error handling decides then). A store failure reads "Session store unavailable".
+ */
+export function httpFailure(error: unknown): HttpFailure | undefined {
+  if (!(error instanceof SessError)) return undefined;
+  const status = error.statusHint;
+  const statusText = STATUS_CODES[status] ?? 'Error';
+  return { status, statusText, message: error instanceof SessStoreError ? 'Session store unavailable' : statusText };
+}
+
+/**
+ * The error a framework answers `error` with, made by `make` from `httpFailure(error)`; by default
+ * an `Error` with `status`/`statusCode` and `statusMessage`, the cause kept. `undefined` when sess
+ * did not throw `error`.
+ */
+export function failureError(error: unknown): Error | undefined;
+export function failureError<E>(error: unknown, make: (failure: HttpFailure) => E): E | undefined;
+export function failureError(error: unknown, make = (failure: HttpFailure): unknown => plainError(failure, error)): unknown {
+  const failure = httpFailure(error);
+  return failure === undefined ? undefined : make(failure);
+}
+
+function plainError({ status, statusText, message }: HttpFailure, cause: unknown): Error {
+  return Object.assign(new Error(message, { cause }), { status, statusCode: status, statusMessage: statusText });
+}

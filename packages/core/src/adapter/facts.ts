@@ -1,0 +1,100 @@
+/**
+ * Facts an adapter reads off the request and the response, and the one header it merges, each
+ * written once: whether the request is secure, which cookies the response already sets, Vary.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { CookieEffect, HttpEffect } from '../effects.js';
+import { setCookieLine } from '../effects.js';
+import type { ResponseFacts } from '../session.js';
+
+/** A header as Node, Koa and Fetch hand it out. */
+export type HeaderValue = number | string | readonly string[] | null | undefined;
+
+const linesOf = (value: HeaderValue): readonly string[] =>
+  value === undefined || value === null ? [] : typeof value === 'object' ? value : [String(value)];
+
+/**
+ * Whether the request is secure: the first `X-Forwarded-Proto` value when the adapter trusts the
+ * proxy and the header is there, else whether the connection itself is encrypted.
+ */
+export function isSecure(encrypted: boolean, forwardedProto: HeaderValue, trustProxy: boolean): boolean {
+  const first = trustProxy ? linesOf(forwardedProto)[0]?.split(',')[0]?.trim().toLowerCase() : undefined;
+  return first === undefined ? encrypted : first === 'https';
+}
+
+/** `isSecure` for a Node request: TLS on its socket, or what a trusted proxy says. */
+export function isSecureRequest(req: IncomingMessage, trustProxy: boolean): boolean {
+  return isSecure((req.socket as Partial<TLSSocket>).encrypted === true, req.headers['x-forwarded-proto'], trustProxy);
+}
+
+/** The names of the cookies in `Set-Cookie` lines (a Node header value, or `Headers.getSetCookie()`). */
+export function setCookieNames(setCookie: HeaderValue): string[] {
+  return linesOf(setCookie).map((line) => line.slice(0, line.indexOf('=')).trim());
+}
+
+/**
+ * What `commit` needs to know about the response: its status, whether the app already sets the
+ * session's cookie itself (the core then keeps its hands off it) and whether it chose a Cache-Control.
+ */
+export function responseFacts(status: number, name: string, setCookie: HeaderValue, cacheControlSet: boolean): ResponseFacts {
+  return { status, cookieAlreadySet: setCookieNames(setCookie).includes(name), cacheControlSet };
+}
+
+/** `responseFacts` read off a Node response. */
+export function nodeResponseFacts(res: ServerResponse, status: number, name: string): ResponseFacts {
+  return responseFacts(status, name, res.getHeader('set-cookie'), res.hasHeader('cache-control'));
+}
+
+/**
+ * The Vary value with `field` added, unless it is there already or Vary is `*` (what the `vary`
+ * package does for Express and Koa).
+ */
+export function varyWith(current: HeaderValue, field: string): string {
+  // The usual case, a response with no Vary yet, without splitting anything.
+  if (current === undefined || current === null || current === '') return field;
+  const fields = linesOf(current)
+    .join(',')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  if (fields.some((name) => name === '*' || name.toLowerCase() === field.toLowerCase())) return fields.join(', ');
+  return [...fields, field].join(', ');
+}
+
+/** The Set-Cookie lines of `effects`, for an error response of a framework that drops the headers set before it (Koa). */
+export function cookieLines(effects: readonly HttpEffect[]): string[] {
+  return effects
+    .filter((effect): effect is CookieEffect => effect.type === 'cookie.set' || effect.type === 'cookie.delete')
+    .map(setCookieLine);
+}
+
+/** The three header operations of a Fetch `Headers` that applying effects needs: `Headers` itself, or `nodeHeaders(res)`. */
+export interface HeaderTarget {
+  append(name: string, value: string): void;
+  set(name: string, value: string): void;
+  get(name: string): HeaderValue;
+}
+
+/** A Node response as a `HeaderTarget`, so one `apply` serves Fetch responses and Node ones (h3 v2 and v1). */
+export const nodeHeaders = (res: ServerResponse): HeaderTarget => ({
+  append: (name, value) => void res.appendHeader(name, value),
+  set: (name, value) => void res.setHeader(name, value),
+  get: (name) => res.getHeader(name),
+});
+
+/**
+ * `response` after `apply` has set headers on it, in place; a response whose headers are immutable
+ * (from `fetch` or `Response.redirect`) is copied first.
+ */
+export function withHeaders(response: Response, apply: (headers: Headers) => void): Response {
+  try {
+    apply(response.headers);
+    return response;
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+  }
+  const headers = new Headers(response.headers);
+  apply(headers);
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}

@@ -1,0 +1,96 @@
+/**
+ * The two halves of sessions over a WebSocket every adapter offers: the socket's session, seen
+ * through the adapter's own view, and the HTTP route that trades a hand-off token for the cookie.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpEffect } from '../effects.js';
+import type { RequestFacts, Session, SessionManager } from '../session.js';
+import type { SocketSession } from '../socket.js';
+import { isSecure, nodeHeaders } from './facts.js';
+import type { HeaderTarget } from './facts.js';
+
+/** What the hand-off route answers: 204 with the cookie to set, or 400 (and nothing) for a bad token. */
+export type HandoffAnswer =
+  | { readonly status: 204; readonly effects: readonly HttpEffect[] }
+  | { readonly status: 400; readonly effects: readonly [] };
+
+/**
+ * Exchanges a hand-off token for the session cookie, once: status 204 and the `cookie.set` effect,
+ * or 400 for a token that is unknown, used, older than a minute or not a token at all.
+ *
+ * @throws SessStoreError when the store fails.
+ */
+export async function redeemHandoff(manager: SessionManager, token: unknown): Promise<HandoffAnswer> {
+  const effects = await manager.redeemHandoff(token);
+  return effects.some((effect) => effect.type === 'cookie.set') ? { status: 204, effects } : { status: 400, effects: [] };
+}
+
+/**
+ * The session of a WebSocket from its upgrade request's facts: `use(work)` hands `work` the
+ * adapter's view of each run's session, persists changes with store effects only and returns a
+ * `handoff` token when the browser needs a new cookie.
+ */
+export function socketSession<View>(manager: SessionManager, request: RequestFacts, view: (session: Session) => View): SocketSession<View> {
+  const socket = manager.socket(request);
+  return Object.freeze({ use: <T>(work: (session: View) => T | Promise<T>) => socket.use((session) => work(view(session))) });
+}
+
+/** What `session(...)` offers WebSocket apps beside the middleware (see the adapter's README, "WebSockets"). */
+export interface SocketRoutes<Route, Upgrade extends unknown[], View> {
+  /**
+   * A route that exchanges a hand-off token (`?token=`) for the HttpOnly session cookie: 204 with
+   * Set-Cookie, or 400 for a token that is unknown, used or older than a minute.
+   */
+  readonly handoff: Route;
+  /**
+   * The session of a WebSocket, from its upgrade request: `use(work)` runs `work` on the
+   * session's view, persists changes with store effects only, and returns a `handoff` token when
+   * the browser needs a new cookie (send it down the socket; the page posts it to `handoff`).
+   */
+  socket(...upgrade: Upgrade): SocketSession<View>;
+}
+
+/** The hand-off route's answer as a Fetch `Response`, its headers set by the adapter's `apply`. @throws as `redeemHandoff` */
+export async function handoffResponse(
+  manager: SessionManager,
+  token: unknown,
+  apply: (headers: Headers, effects: readonly HttpEffect[]) => void,
+): Promise<Response> {
+  const { status, effects } = await redeemHandoff(manager, token);
+  const headers = new Headers();
+  apply(headers, effects);
+  return new Response(null, { status, headers });
+}
+
+/**
+ * The hand-off route's answer on a Node response, for the token in the request's `?token=`, its
+ * headers set by the adapter's `apply` (through `nodeHeaders`). @throws as `redeemHandoff`
+ */
+export async function handoffNode(
+  manager: SessionManager,
+  req: IncomingMessage,
+  res: ServerResponse,
+  apply: (headers: HeaderTarget, effects: readonly HttpEffect[]) => void,
+): Promise<void> {
+  const { status, effects } = await redeemHandoff(manager, new URL(req.url ?? '/', 'http://localhost').searchParams.get('token'));
+  apply(nodeHeaders(res), effects);
+  res.statusCode = status;
+  res.end();
+}
+
+/** What a WebSocket upgrade request offers in Fetch style: crossws's `peer.request` (h3 v1 and v2). */
+export interface UpgradeRequest {
+  readonly url: string;
+  readonly headers: { get(name: string): string | null };
+}
+
+/** `socketSession` for a Fetch-style upgrade request: secure for an `https:`/`wss:` URL, or what a trusted proxy says. */
+export function upgradeSession<View>(
+  manager: SessionManager,
+  request: UpgradeRequest,
+  trustProxy: boolean,
+  view: (session: Session) => View,
+): SocketSession<View> {
+  const secure = isSecure(/^(https|wss):$/.test(new URL(request.url).protocol), request.headers.get('x-forwarded-proto'), trustProxy);
+  return socketSession(manager, { cookieHeader: request.headers.get('cookie') ?? undefined, secure }, view);
+}

@@ -1,0 +1,264 @@
+/**
+ * The commit moment for a Node `ServerResponse` (Express, Koa with `ctx.respond = false`, h3 v1):
+ * the response's first `writeHead`, `write` or `end` (Node sends implicit headers through
+ * `writeHead`) is held until the commit has run, so the store write is done and the cookie is on
+ * the response before any byte leaves; then the held calls are replayed in order. A failed
+ * commit never ends in a 2xx: the held output is dropped and the framework answers the error.
+ * (express-session instead writes all but the last byte while it waits.)
+ *
+ * Held output must fail as it would without the hold, and never where nobody listens:
+ * - the first call is checked at once, so a status, header or chunk Node refuses throws in the
+ *   handler, as without sess (`writeHead`'s headers are set at once, which also merges its
+ *   Set-Cookie and Vary with the session's; `write`/`end` are rehearsed on a response with no socket);
+ * - a call Node refuses only when replayed (after the first: by then, without sess, the headers
+ *   would have left) goes to the framework's error path, or ends the connection once headers went out;
+ * - nothing rejects unhandled, and output after an error answer ended the response is dropped
+ *   (its callback still runs), since writing to an ended response throws from an event nobody hears.
+ */
+import { ServerResponse } from 'node:http';
+import { prototypeLayer } from './layer.js';
+import type { PrototypeLayer } from './layer.js';
+
+/** What the hold asks of the adapter. */
+export interface HoldHooks {
+  /** Commits the session for `status` and applies its HTTP effects to the response. */
+  commit(status: number): Promise<void>;
+  /**
+   * Answers `error` (a failed commit that output started, or held output refused when replayed)
+   * as the framework would: with an error response while the headers have not left. A response
+   * left half sent after it returns is ended by closing the connection.
+   */
+  fail(error: unknown): void;
+  /** The first output was held: the framework may need telling that the response is taken care of. */
+  onHold?(): void;
+}
+
+/**
+ * Commits now, unless output already started the commit, and waits for it. A commit it started
+ * rejects with its failure (the held output is dropped); one that output started resolves, its
+ * failure answered through `fail`.
+ */
+export type Settle = (status: number) => Promise<void>;
+
+/** A response whose commit happens once, by `settle` or by its first held output. */
+export interface DeferredResponse {
+  readonly settle: Settle;
+  /** Holds the response's output from now on (until the commit is done), unless its headers left already. */
+  gate(): void;
+}
+
+export interface OutputHold {
+  /**
+   * The gates on `writeHead`, `write` and `end`: inserted into a single response by `gate()`, or
+   * by the adapter into an app's own response prototype so every response it serves is covered.
+   * A response without a hold passes straight through them.
+   */
+  readonly gates: PrototypeLayer;
+  /** Holds `res`'s output until `hooks.commit` has run: `defer(res, hooks)`, gated at once. */
+  hold(res: ServerResponse, hooks: HoldHooks): Settle;
+  /**
+   * The commit of `res`, once, with its output held only after `gate()` (Koa holds only the
+   * responses an app writes itself). A response that already has its own output methods
+   * (another library wrapped them) is wrapped on the instance, outermost.
+   */
+  defer(res: ServerResponse, hooks: HoldHooks): DeferredResponse;
+}
+
+type Output = 'writeHead' | 'write' | 'end';
+type Method = (this: ServerResponse, ...args: unknown[]) => unknown;
+const OUTPUTS: readonly Output[] = ['writeHead', 'write', 'end'];
+
+/** One response's hold. */
+interface Hold {
+  readonly hooks: HoldHooks;
+  phase: 'open' | 'committing' | 'done' | 'failed';
+  readonly held: Array<{ readonly method: Method; readonly args: unknown[] }>;
+  settled: Promise<void> | undefined;
+  /** Puts back the response's own output methods, where the hold wrapped them. */
+  restore: (() => void) | undefined;
+}
+
+/** One hold per middleware: its gates, made once per prototype they sit on. */
+export function createOutputHold(): OutputHold {
+  const holds = new WeakMap<ServerResponse, Hold>();
+  const gates = prototypeLayer((base) => {
+    const descriptors: PropertyDescriptorMap = {};
+    for (const name of OUTPUTS) {
+      const original = (base as Record<Output, Method> | null)?.[name] as Method;
+      descriptors[name] = {
+        value: function gated(this: ServerResponse, ...args: unknown[]): unknown {
+          const hold = holds.get(this);
+          return hold === undefined ? original.apply(this, args) : through(this, hold, name, original, args);
+        },
+        writable: true,
+        configurable: true,
+      };
+    }
+    return descriptors;
+  });
+
+  function gate(res: ServerResponse, hold: Hold): void {
+    if (hold.phase !== 'open' || res.headersSent || holds.has(res) || hold.restore !== undefined) return;
+    const own = res as unknown as Record<Output, Method>;
+    if (Object.hasOwn(res, 'writeHead') || Object.hasOwn(res, 'write') || Object.hasOwn(res, 'end')) {
+      const original = { writeHead: own.writeHead, write: own.write, end: own.end };
+      for (const name of OUTPUTS) own[name] = (...args: unknown[]) => through(res, hold, name, original[name], args);
+      hold.restore = () => Object.assign(own, original);
+    } else {
+      gates.insert(res);
+      holds.set(res, hold);
+    }
+  }
+
+  function defer(res: ServerResponse, hooks: HoldHooks): DeferredResponse {
+    const hold: Hold = { hooks, phase: 'open', held: [], settled: undefined, restore: undefined };
+    return { settle: (status) => settle(res, hold, status), gate: () => gate(res, hold) };
+  }
+
+  return Object.freeze({
+    gates,
+    defer,
+    hold(res: ServerResponse, hooks: HoldHooks): Settle {
+      const deferred = defer(res, hooks);
+      deferred.gate();
+      return deferred.settle;
+    },
+  });
+}
+
+/** One output call on a held response. */
+function through(res: ServerResponse, hold: Hold, name: Output, original: Method, args: unknown[]): unknown {
+  const done = name === 'write' ? true : res;
+  switch (hold.phase) {
+    case 'done':
+      return original.apply(res, args);
+    case 'failed':
+      if (!res.writableEnded) return original.apply(res, args);
+      drop(args);
+      return done;
+    case 'committing':
+      hold.held.push({ method: original, args });
+      return done;
+    case 'open': {
+      const replay = name === 'writeHead' ? takeHeaders(res, args) : rehearsed(res, name, args);
+      hold.held.push({ method: original, args: replay });
+      hold.settled = settle(res, hold, name === 'writeHead' ? (replay[0] as number) : res.statusCode).catch((error: unknown) =>
+        answer(res, hold, error),
+      );
+      hold.hooks.onHold?.();
+      return done;
+    }
+  }
+}
+
+/** The commit, once: replays the held output after it, or drops the output and rejects. */
+function settle(res: ServerResponse, hold: Hold, status: number): Promise<void> {
+  if (hold.settled !== undefined) return hold.settled;
+  hold.phase = 'committing';
+  let committed: Promise<void>;
+  try {
+    committed = hold.hooks.commit(status);
+  } catch (error) {
+    committed = Promise.reject(error);
+  }
+  hold.settled = committed
+    .then(() => {
+      hold.phase = 'done';
+      for (const call of hold.held.splice(0)) call.method.apply(res, call.args);
+      hold.restore?.();
+    })
+    .catch((error: unknown) => {
+      hold.held.length = 0;
+      hold.phase = 'failed';
+      throw error;
+    });
+  return hold.settled;
+}
+
+/** A commit that output started failed: nobody waits on it, so the framework answers through `fail`. */
+function answer(res: ServerResponse, hold: Hold, error: unknown): void {
+  try {
+    hold.hooks.fail(error);
+  } catch {
+    // The framework's own answer threw too: only the socket can still tell the client.
+    res.destroy();
+    return;
+  }
+  // A response half sent can't be finished any more.
+  if (res.headersSent && !res.writableEnded) res.destroy();
+}
+
+/** Output after the error answer goes nowhere; a callback still runs, so nobody waits on it forever. */
+function drop(args: unknown[]): void {
+  const callback = args.findLast((arg) => typeof arg === 'function');
+  if (callback !== undefined) process.nextTick(callback as () => void);
+}
+
+const invalid = (Kind: ErrorConstructor, message: string, code: string) => Object.assign(new Kind(message), { code });
+
+/** What Node's `checkInvalidHeaderChar` accepts in a status message. */
+const STATUS_MESSAGE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * What Node's `writeHead` does first, done at once: the status checks, then `setHeader` for each
+ * header (`removeHeader` and `appendHeader` for a raw array, which may repeat a name). Returns the
+ * arguments left to replay.
+ */
+function takeHeaders(res: ServerResponse, [status, reason, headers]: unknown[]): unknown[] {
+  const code = (status as number) | 0;
+  if (code < 100 || code > 999) throw invalid(RangeError, `Invalid status code: ${String(status)}`, 'ERR_HTTP_INVALID_STATUS_CODE');
+  const message = typeof reason === 'string' ? reason : res.statusMessage;
+  if (message !== undefined && !STATUS_MESSAGE.test(message))
+    throw invalid(TypeError, 'Invalid character in statusMessage', 'ERR_INVALID_CHAR');
+  const given = typeof reason === 'string' ? headers : (headers ?? reason);
+  if (Array.isArray(given)) {
+    if (given.length % 2 !== 0) throw invalid(TypeError, "The argument 'headers' is invalid", 'ERR_INVALID_ARG_VALUE');
+    for (let i = 0; i < given.length; i += 2) res.removeHeader(String(given[i]));
+    for (let i = 0; i < given.length; i += 2) if (given[i]) res.appendHeader(String(given[i]), given[i + 1] as string);
+  } else if (typeof given === 'object' && given !== null) {
+    for (const [field, value] of Object.entries(given)) if (field) res.setHeader(field, value as string);
+  }
+  return typeof reason === 'string' ? [code, reason] : [code];
+}
+
+const isChunk = (value: unknown): boolean => typeof value === 'string' || value instanceof Uint8Array;
+
+/**
+ * The common first call, `end(body)` or `write(chunk, encoding)` on a response whose status and
+ * message Node takes: nothing in it Node could refuse, so it needs no rehearsal.
+ */
+function plainly(res: ServerResponse, name: Output, [chunk, encoding, callback, ...rest]: unknown[]): boolean {
+  const { statusCode, statusMessage } = res;
+  return (
+    rest.length === 0 &&
+    !res.strictContentLength &&
+    (name === 'write' ? isChunk(chunk) : chunk === undefined || chunk === null || isChunk(chunk) || typeof chunk === 'function') &&
+    (encoding === undefined || typeof encoding === 'function' || (typeof encoding === 'string' && Buffer.isEncoding(encoding))) &&
+    (callback === undefined || typeof callback === 'function') &&
+    Number.isInteger(statusCode) &&
+    statusCode >= 100 &&
+    statusCode <= 999 &&
+    (statusMessage === undefined || STATUS_MESSAGE.test(statusMessage))
+  );
+}
+
+/**
+ * `args`, after the same call on a stage: a response with no socket, with the real one's status
+ * and headers, so a call Node refuses throws here, in the handler. Callbacks stay the real call's.
+ */
+function rehearsed(res: ServerResponse, name: Output, args: unknown[]): unknown[] {
+  // Without its request (a stand-in response) no stage can be built; a refusal is then answered on replay.
+  if (plainly(res, name, args) || res.req === undefined) return args;
+  const stage = new ServerResponse(res.req);
+  // A rehearsed write after end reports its error as an event, as the real one will.
+  stage.on('error', () => {});
+  stage.statusCode = res.statusCode;
+  stage.statusMessage = res.statusMessage;
+  stage.strictContentLength = res.strictContentLength;
+  for (const field of res.getHeaderNames()) stage.setHeader(field, res.getHeader(field) as string | string[]);
+  (ServerResponse.prototype[name] as Method).apply(
+    stage,
+    args.filter((arg) => typeof arg !== 'function'),
+  );
+  return args;
+}

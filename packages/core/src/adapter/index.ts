@@ -1,0 +1,46 @@
+/**
+ * @sess/core/adapter: the kit every sess adapter is built from, for adapter authors. An adapter
+ * has three jobs: read the request's facts, choose the commit moment, and apply the HTTP effects
+ * with an exhaustive `switch (effect.type)`. Everything else it would otherwise write again is
+ * here, once: the shared options (types, checks, mapping to the core's), secure-request and
+ * Set-Cookie facts, the output hold for Node responses, the session view, the WebSocket hand-off
+ * and the error mapping.
+ */
+export {
+  COOKIE_OPTIONS,
+  SHARED_OPTIONS,
+  checkObject,
+  checkOptions,
+  cookieOptions,
+  coreOptions,
+  defined,
+  lifetimeMs,
+  lifetimeOptions,
+} from './options.js';
+export type { CheckAdvice, CookieOptions, NestedOptions, OptionCheck, OptionSpec, OptionTable, SharedOptions } from './options.js';
+export {
+  cookieLines,
+  isSecure,
+  isSecureRequest,
+  nodeHeaders,
+  nodeResponseFacts,
+  responseFacts,
+  setCookieNames,
+  varyWith,
+  withHeaders,
+} from './facts.js';
+export type { HeaderTarget, HeaderValue } from './facts.js';
+export { createOutputHold } from './hold.js';
+export type { DeferredResponse, HoldHooks, OutputHold, Settle } from './hold.js';
+export { accessorLayer, prototypeLayer } from './layer.js';
+export type { LayerAccessor, PrototypeLayer } from './layer.js';
+export { CORE, SESSION_ACCESSORS, SESSION_METHODS, SessionObject, loadedSession, viewOf, withCallbacks } from './view.js';
+export type { CallbackMethods, SessionMethods, SessionView, ViewAccessor, ViewMethod, ViewSpec, WithCallback } from './view.js';
+export { handoffNode, handoffResponse, redeemHandoff, socketSession, upgradeSession } from './handoff.js';
+export type { HandoffAnswer, SocketRoutes, UpgradeRequest } from './handoff.js';
+export { failureError, httpFailure } from './errors.js';
+export type { HttpFailure } from './errors.js';
+export { createSessionContext } from '../session-context.js';
+export type { SessionContext } from '../session-context.js';
+export { readCookie } from '../cookie.js';
+export { assertNever, setCookieLine } from '../effects.js';

@@ -1,0 +1,262 @@
+/**
+ * The session as the app sees it, written once for every adapter: a Proxy over the core session
+ * whose properties are the session's data, with the peer library's methods and accessors beside
+ * them (express-session's `cookie`, koa-session's `maxAge`). Stored keys that collide with those
+ * names never shadow them, `__proto__` stays data, and the view prints its data with
+ * `util.inspect`, `String()` and `JSON.stringify` without writing anything.
+ */
+import { SessUsageError } from '../errors.js';
+import type { Session } from '../session.js';
+
+/** A property of the view that is not data: read (and, with `set`, written) through the core session. */
+export interface ViewAccessor {
+  get(core: Session): unknown;
+  set?(core: Session, value: unknown): void;
+}
+
+/** A method of the view, called with the request's core session and the view before the app's arguments. */
+export type ViewMethod<View> = (core: Session, view: View, ...args: never[]) => unknown;
+
+export interface ViewSpec<View> {
+  readonly accessors?: { readonly [name: string]: ViewAccessor };
+  readonly methods?: { readonly [name: string]: ViewMethod<View> };
+  /**
+   * `'Session'` prints `Session { views: 1 }` and `[object Session]`, as express-session's
+   * class does; without a name the view prints as a plain object (`{ views: 1 }`, `[object Object]`).
+   */
+  readonly name?: string;
+}
+
+export interface SessionView<View> {
+  readonly core: Session;
+  readonly view: View;
+  /**
+   * Pins the data as it is now for later reads, which the core refuses once the session is
+   * committed (Koa serializes `ctx.body = ctx.session` after the commit; logging may run later still).
+   */
+  close(): void;
+}
+
+/** The `id` every adapter's view has, in `ViewSpec` form. */
+export const SESSION_ACCESSORS = Object.freeze({ id: { get: (core: Session) => core.id } });
+
+/** The methods every adapter's view has, in `ViewSpec` form; TSDoc in `SessionMethods`. */
+export const SESSION_METHODS = Object.freeze({
+  regenerate: (core: Session, _view: unknown, options?: { keepData?: boolean } | null) => core.regenerate(options ?? {}),
+  destroy: (core: Session) => core.destroy(),
+  reload: (core: Session) => core.reload(),
+  save: (core: Session) => core.save(),
+  touch: (core: Session) => core.touch(),
+  setExpiry: (core: Session, _view: unknown, value: number | Date | null) => core.setExpiry(value),
+  setTestCookie: (core: Session) => core.setTestCookie(),
+  testCookieWorked: (core: Session) => core.testCookieWorked(),
+  deleteTestCookie: (core: Session) => core.deleteTestCookie(),
+  flash: (core: Session, _view: unknown, kind: string, message: unknown) => core.flash(kind, message),
+  takeFlash: (core: Session, _view: unknown, kind?: string) => core.takeFlash(kind),
+});
+
+/** The session operations every adapter's view offers, as `SESSION_METHODS` bound to one session, and its `id`. */
+export interface SessionMethods {
+  /** The session id, once the session has one (loaded, written, or regenerated). */
+  readonly id: string | undefined;
+  /** New id, data kept unless `keepData: false`; the old record dies at commit (fixation defence). */
+  regenerate(options?: { keepData?: boolean }): Promise<void>;
+  /** Deletes the record now; the cookie is deleted when the response goes out. */
+  destroy(): Promise<void>;
+  /** Re-reads the record, dropping unsaved changes. */
+  reload(): Promise<void>;
+  /** Saves when the response goes out even if nothing changed. */
+  save(): void;
+  /** Extends the session's life and re-sends its cookie. */
+  touch(): void;
+  /** Django's `set_expiry`: seconds, a Date, `0` until the browser closes, `null` for the default. */
+  setExpiry(value: number | Date | null): void;
+  /** Sets Django's test cookie, to learn on the next request whether the browser keeps cookies. */
+  setTestCookie(): void;
+  testCookieWorked(): boolean;
+  deleteTestCookie(): void;
+  /** Keeps a message for the next request that takes it (connect-flash's `req.flash(kind, message)`). */
+  flash(kind: string, message: unknown): void;
+  /** The flash messages of `kind` (or all), removed as they are read. */
+  takeFlash(kind?: string): unknown[];
+}
+
+/** Where a `SessionObject` keeps its core session: for subclasses' own fields and methods. */
+export const CORE = Symbol('sess core');
+
+/**
+ * The session as an object rather than a Proxy (h3's `useSession` shape): the session operations
+ * as closures over the request's session (so `const { save } = session` works) and `id` from one
+ * accessor on the prototype. Class fields give every request's object the same hidden class,
+ * where methods assigned by name in a loop, or an accessor in an object literal, give each its
+ * own (~7 us a request, measured on h3). Extend it for a framework's own fields and methods.
+ */
+export class SessionObject implements SessionMethods {
+  readonly [CORE]: Session;
+  constructor(core: Session) {
+    this[CORE] = core;
+  }
+  get id(): string | undefined {
+    return this[CORE].id;
+  }
+  readonly regenerate = (options?: { keepData?: boolean }): Promise<void> => this[CORE].regenerate(options ?? {});
+  readonly destroy = (): Promise<void> => this[CORE].destroy();
+  readonly reload = (): Promise<void> => this[CORE].reload();
+  readonly save = (): void => this[CORE].save();
+  readonly touch = (): void => this[CORE].touch();
+  readonly setExpiry = (value: number | Date | null): void => this[CORE].setExpiry(value);
+  readonly setTestCookie = (): void => this[CORE].setTestCookie();
+  readonly testCookieWorked = (): boolean => this[CORE].testCookieWorked();
+  readonly deleteTestCookie = (): void => this[CORE].deleteTestCookie();
+  readonly flash = (kind: string, message: unknown): void => this[CORE].flash(kind, message);
+  readonly takeFlash = (kind?: string): unknown[] => this[CORE].takeFlash(kind);
+}
+
+/**
+ * `found`, the session a middleware put on the request, loaded (`useSession`); `missing` is the
+ * usage error's message when there is none. A failed load rejects with `mapError`'s error.
+ */
+export async function loadedSession<T extends { load(): Promise<void> }>(
+  found: T | undefined,
+  missing: string,
+  mapError: (error: unknown) => unknown = (error) => error,
+): Promise<T> {
+  if (found === undefined) throw new SessUsageError(missing);
+  await found.load().catch((error: unknown) => Promise.reject(mapError(error)));
+  return found;
+}
+
+type Done = (error?: unknown) => void;
+
+/**
+ * `table` with express-session's Node-style callbacks on the methods `named`: a trailing function
+ * is called on a later tick with the outcome, and the method returns nothing; without one it
+ * returns a promise. A method that throws at once still throws at once.
+ */
+export function withCallbacks<Table extends { readonly [name: string]: ViewMethod<never> }>(
+  table: Table,
+  named: readonly (keyof Table & string)[],
+): Table {
+  const wrapped: Record<string, ViewMethod<never>> = { ...table };
+  for (const name of named) {
+    const method = table[name] as (...args: unknown[]) => unknown;
+    wrapped[name] = (core: Session, view: never, ...args: unknown[]) => {
+      const callback = typeof args.at(-1) === 'function' ? (args.pop() as Done) : undefined;
+      const work = Promise.resolve(method(core, view, ...args));
+      if (callback === undefined) return work;
+      work.then(
+        () => process.nextTick(callback),
+        (error: unknown) => process.nextTick(callback, error),
+      );
+      return undefined;
+    };
+  }
+  return wrapped as Table;
+}
+
+/** A method of `SessionMethods` with the callback forms `withCallbacks` gives it. */
+export type WithCallback<Method> = Method extends (...args: infer A) => infer R
+  ? { (...args: A): Promise<Awaited<R>>; (callback: Done): void; (...args: [...A, Done]): void }
+  : never;
+
+/** `Methods` with express-session's callback forms on the methods `Named`. */
+export type CallbackMethods<Methods, Named extends keyof Methods> = Omit<Methods, Named> & { [K in Named]: WithCallback<Methods[K]> };
+
+/** One view's state, and the Proxy's target: util.inspect looks past a Proxy at its target, so the printing hooks live on its prototype. */
+interface Target {
+  readonly core: Session;
+  /** Set by `close()`: the data as committed. */
+  final: Record<string, unknown> | undefined;
+  /** The methods bound so far (the same function on every read). */
+  bound: Record<string, unknown> | undefined;
+}
+
+/**
+ * Views of one shape: `viewOf(spec)` once per middleware, then `(core) => { view, close }` per
+ * request. The Proxy handler is shared; each request allocates only its view and target.
+ */
+export function viewOf<View extends object>(spec: ViewSpec<View>): (core: Session) => SessionView<View> {
+  const accessors = new Map(Object.entries(spec.accessors ?? {}));
+  const methods = new Map(Object.entries(spec.methods ?? {}));
+  const reserved = (key: string) => accessors.has(key) || methods.has(key);
+  const read = (target: Target, key: string): unknown => (target.final === undefined ? target.core.get(key) : target.final[key]);
+  const has = (target: Target, key: string) => (target.final === undefined ? target.core.has(key) : Object.hasOwn(target.final, key));
+  const keys = (target: Target) => (target.final === undefined ? target.core.keys() : Object.keys(target.final));
+  const label = spec.name ?? 'Object';
+  // A class per shape: each target has the same hidden class, with the printing hooks (symbols
+  // only, so stored keys stay data) on its prototype. `this` in them is the view.
+  class ViewTarget implements Target {
+    final: Record<string, unknown> | undefined = undefined;
+    bound: Record<string, unknown> | undefined = undefined;
+    constructor(readonly core: Session) {}
+    get [Symbol.toStringTag](): string | undefined {
+      return spec.name;
+    }
+    [Symbol.toPrimitive](): string {
+      return `[object ${label}]`;
+    }
+    [Symbol.for('nodejs.util.inspect.custom')](
+      this: object,
+      depth: number,
+      options: object,
+      inspect: (value: unknown, options: object) => string,
+    ) {
+      if (depth < 0) return `[${label}]`;
+      try {
+        const shown = inspect({ ...this }, { ...options, depth });
+        return spec.name === undefined ? shown : `${spec.name} ${shown}`;
+      } catch {
+        // Logging must not throw, and the data can't be read once the response is committed.
+        return `${label} <committed>`;
+      }
+    }
+  }
+
+  const handler: ProxyHandler<Target> = {
+    get(target, key, view) {
+      if (typeof key === 'symbol') return Reflect.get(target, key);
+      const accessor = accessors.get(key);
+      if (accessor !== undefined) return accessor.get(target.core);
+      const method = methods.get(key);
+      if (method === undefined) return read(target, key);
+      target.bound ??= Object.create(null) as Record<string, unknown>;
+      return (target.bound[key] ??= (...args: never[]) => method(target.core, view as View, ...args));
+    },
+    set(target, key, value) {
+      if (typeof key === 'symbol') return false;
+      const setter = accessors.get(key)?.set;
+      if (setter !== undefined) setter(target.core, value);
+      else if (reserved(key)) return false;
+      else target.core.set(key, value);
+      return true;
+    },
+    deleteProperty(target, key) {
+      if (typeof key === 'symbol' || reserved(key)) return false;
+      target.core.delete(key);
+      return true;
+    },
+    has: (target, key) => typeof key === 'string' && (reserved(key) || has(target, key)),
+    ownKeys: (target) => keys(target),
+    getOwnPropertyDescriptor(target, key) {
+      if (typeof key === 'symbol' || !has(target, key)) return undefined;
+      return { value: read(target, key), writable: true, enumerable: true, configurable: true };
+    },
+  };
+
+  return (core) => {
+    const target = new ViewTarget(core);
+    return { core, view: new Proxy(target, handler) as unknown as View, close: () => close(target) };
+  };
+}
+
+function close(target: Target): void {
+  if (target.final !== undefined) return;
+  const data = Object.create(null) as Record<string, unknown>;
+  // A commit that finds an operation still running (an un-awaited reload) has nothing to show yet.
+  try {
+    for (const key of target.core.keys()) data[key] = target.core.get(key);
+  } catch {
+    // left empty
+  }
+  target.final = data;
+}

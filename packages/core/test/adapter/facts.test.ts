@@ -1,0 +1,107 @@
+import { type IncomingMessage, ServerResponse } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { SessStoreError, SessUsageError } from '../../src/index.js';
+import type { HttpEffect } from '../../src/index.js';
+import {
+  cookieLines,
+  failureError,
+  httpFailure,
+  isSecure,
+  isSecureRequest,
+  nodeHeaders,
+  nodeResponseFacts,
+  responseFacts,
+  setCookieNames,
+  varyWith,
+  withHeaders,
+} from '../../src/adapter/index.js';
+
+const request = (encrypted: boolean, forwarded?: string | string[]) =>
+  ({ socket: { encrypted }, headers: forwarded === undefined ? {} : { 'x-forwarded-proto': forwarded } }) as unknown as IncomingMessage;
+
+describe('request facts', () => {
+  it("is secure over TLS, or by a trusted proxy's first X-Forwarded-Proto", () => {
+    expect(isSecure(true, undefined, false)).toBe(true);
+    expect(isSecure(false, 'https', false)).toBe(false);
+    expect(isSecure(false, 'HTTPS, http', true)).toBe(true);
+    expect(isSecure(true, ['http'], true)).toBe(false);
+    expect(isSecure(true, null, true)).toBe(true);
+    expect(isSecureRequest(request(false, 'https'), true)).toBe(true);
+    expect(isSecureRequest(request(true), false)).toBe(true);
+    expect(isSecureRequest(request(false, 'https'), false)).toBe(false);
+  });
+});
+
+describe('response facts', () => {
+  it('reads the names of the cookies a response sets, and whether it chose a Cache-Control', () => {
+    expect(setCookieNames(undefined)).toEqual([]);
+    expect(setCookieNames('a=1; Path=/')).toEqual(['a']);
+    expect(setCookieNames([' sid = x', 'b=2'])).toEqual(['sid', 'b']);
+    expect(responseFacts(200, 'sid', ['sid=app'], false)).toEqual({ status: 200, cookieAlreadySet: true, cacheControlSet: false });
+    const res = new ServerResponse({ method: 'GET', httpVersionMajor: 1, httpVersionMinor: 1, headers: {} } as IncomingMessage);
+    res.setHeader('Set-Cookie', ['x=1']);
+    res.setHeader('Cache-Control', 'no-store');
+    expect(nodeResponseFacts(res, 201, 'sid')).toEqual({ status: 201, cookieAlreadySet: false, cacheControlSet: true });
+  });
+
+  it('merges Vary once, and leaves Vary: * alone', () => {
+    expect(varyWith(undefined, 'Cookie')).toBe('Cookie');
+    expect(varyWith('Accept', 'Cookie')).toBe('Accept, Cookie');
+    expect(varyWith(['Accept', 'cookie'], 'Cookie')).toBe('Accept, cookie');
+    expect(varyWith('*', 'Cookie')).toBe('*');
+  });
+
+  it('nodeHeaders is a Node response seen through the Headers methods', () => {
+    const res = new ServerResponse({ method: 'GET', httpVersionMajor: 1, httpVersionMinor: 1, headers: {} } as IncomingMessage);
+    const headers = nodeHeaders(res);
+    headers.append('set-cookie', 'a=1');
+    headers.append('set-cookie', 'b=2');
+    headers.set('vary', 'Cookie');
+    expect([headers.get('set-cookie'), headers.get('vary')]).toEqual([['a=1', 'b=2'], 'Cookie']);
+  });
+
+  it('cookieLines keeps the cookie effects only', () => {
+    const effects: HttpEffect[] = [
+      { type: 'cookie.delete', name: 'sid', attributes: { path: '/' } },
+      { type: 'header.vary', value: 'Cookie' },
+    ];
+    expect(cookieLines(effects)).toEqual([expect.stringMatching(/^sid=; Max-Age=0; Path=\//)]);
+  });
+
+  it('withHeaders sets headers in place, or on a copy when they are immutable', async () => {
+    const mutable = new Response('body');
+    expect(withHeaders(mutable, (headers) => headers.set('x-a', '1'))).toBe(mutable);
+    const redirect = Response.redirect('http://localhost/elsewhere', 303);
+    const copied = withHeaders(redirect, (headers) => headers.set('x-a', '1'));
+    expect(copied).not.toBe(redirect);
+    expect([copied.status, copied.headers.get('x-a'), copied.headers.get('location')]).toEqual([303, '1', 'http://localhost/elsewhere']);
+    expect(() =>
+      withHeaders(mutable, () => {
+        throw new RangeError('not about headers');
+      }),
+    ).toThrow(RangeError);
+  });
+});
+
+describe('error mapping', () => {
+  it('maps what sess throws to a status, a status text and a message a client may see', () => {
+    const storeDown = new SessStoreError('memory', 'set', new Error('down'));
+    expect(httpFailure(storeDown)).toEqual({ status: 503, statusText: 'Service Unavailable', message: 'Session store unavailable' });
+    expect(httpFailure(new SessUsageError('misuse'))).toEqual({
+      status: 500,
+      statusText: 'Internal Server Error',
+      message: 'Internal Server Error',
+    });
+    expect(httpFailure(new Error('other'))).toBeUndefined();
+    const made = failureError(storeDown);
+    expect(made).toMatchObject({
+      message: 'Session store unavailable',
+      status: 503,
+      statusCode: 503,
+      statusMessage: 'Service Unavailable',
+      cause: storeDown,
+    });
+    expect(failureError(storeDown, (failure) => failure.status)).toBe(503);
+    expect(failureError('not sess')).toBeUndefined();
+  });
+});

@@ -1,0 +1,72 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import {
+  handoffNode,
+  handoffResponse,
+  nodeHeaders,
+  redeemHandoff,
+  setCookieLine,
+  socketSession,
+  upgradeSession,
+} from '../../src/adapter/index.js';
+import type { HeaderTarget } from '../../src/adapter/index.js';
+import type { HttpEffect } from '../../src/index.js';
+import { setup } from '../fixtures.js';
+
+/** A token for a new session with `n: 1`, from a socket's first write. */
+async function tokenOf(manager: ReturnType<typeof setup>['manager']): Promise<string> {
+  const socket = socketSession(manager, { cookieHeader: undefined, secure: false }, (session) => session);
+  const outcome = await socket.use((session) => session.set('n', 1));
+  return outcome.handoff as string;
+}
+
+const apply = (headers: HeaderTarget, effects: readonly HttpEffect[]) => {
+  for (const effect of effects) if (effect.type === 'cookie.set') headers.append('set-cookie', setCookieLine(effect));
+};
+
+describe('hand-off', () => {
+  it('redeems a token once, with an explicit status', async () => {
+    const { manager } = setup();
+    const token = await tokenOf(manager);
+    const redeemed = await redeemHandoff(manager, token);
+    expect(redeemed.status).toBe(204);
+    expect(redeemed.effects).toEqual([expect.objectContaining({ type: 'cookie.set', name: 'sid' })]);
+    expect(await redeemHandoff(manager, token)).toEqual({ status: 400, effects: [] });
+    expect(await redeemHandoff(manager, 42)).toEqual({ status: 400, effects: [] });
+  });
+
+  it('answers as a Fetch Response and on a Node response', async () => {
+    const { manager } = setup();
+    const fetched = await handoffResponse(manager, await tokenOf(manager), apply);
+    expect([fetched.status, fetched.headers.getSetCookie()]).toEqual([204, [expect.stringMatching(/^sid=/)]]);
+    const token = await tokenOf(manager);
+    const server = createServer((req, res) => void handoffNode(manager, req, res, apply));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const first = await fetch(`${url}/session/handoff?token=${token}`, { method: 'POST' });
+      expect([first.status, first.headers.getSetCookie()]).toEqual([204, [expect.stringMatching(/^sid=/)]]);
+      expect((await fetch(`${url}/session/handoff?token=${token}`, { method: 'POST' })).status).toBe(400);
+      expect((await fetch(`${url}/session/handoff`, { method: 'POST' })).status).toBe(400);
+    } finally {
+      server.close();
+    }
+    expect(nodeHeaders).toBeTypeOf('function');
+  });
+
+  it('a Fetch-style upgrade request is secure by its URL or a trusted proxy, and carries its cookie', async () => {
+    const { manager, jar, request } = setup();
+    await request((session) => session.set('n', 1));
+    const upgrade = (url: string, headers: Record<string, string>) => ({
+      url,
+      headers: new Headers({ cookie: jar.header() ?? '', ...headers }),
+    });
+    const seen = await upgradeSession(manager, upgrade('ws://localhost/', {}), false, (session) => session).use((session) =>
+      session.get('n'),
+    );
+    expect(seen.result).toBe(1);
+    const secure = upgradeSession(manager, upgrade('wss://localhost/', { 'x-forwarded-proto': 'http' }), true, (session) => session);
+    expect((await secure.use((session) => session.keys())).result).toEqual(['n']);
+  });
+});

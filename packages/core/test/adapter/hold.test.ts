@@ -1,0 +1,290 @@
+import { IncomingMessage, ServerResponse, createServer, get } from 'node:http';
+import type { RequestListener } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createOutputHold } from '../../src/adapter/index.js';
+import type { HoldHooks } from '../../src/adapter/index.js';
+
+const closers: Array<() => void> = [];
+afterEach(() => {
+  for (const close of closers.splice(0)) close();
+});
+
+async function serve(listener: RequestListener): Promise<string> {
+  const server = createServer(listener);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closers.push(() => server.close());
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+interface Reply {
+  readonly status: number;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: string;
+}
+
+/** The reply to GET `url`, or 'aborted' when the connection ends before the body does. */
+function fetchRaw(url: string): Promise<Reply | 'aborted'> {
+  return new Promise((resolve) => {
+    get(url, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => void (body += chunk));
+      response.on('close', () =>
+        resolve(response.complete ? { status: response.statusCode as number, headers: response.headers, body } : 'aborted'),
+      );
+    }).on('error', () => resolve('aborted'));
+  });
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+/** Hooks whose commit sets a session cookie after `wait`, recording what happened. */
+function hooks(res: ServerResponse, log: string[], options: { wait?: Promise<void>; failWith?: Error } = {}): HoldHooks {
+  return {
+    async commit(status) {
+      log.push(`commit ${status}`);
+      await options.wait;
+      if (options.failWith !== undefined) throw options.failWith;
+      res.appendHeader('Set-Cookie', 'sid=s');
+      res.setHeader('Vary', 'Cookie');
+    },
+    fail(error) {
+      log.push(`fail ${(error as Error).message}`);
+      if (res.headersSent) return;
+      res.statusCode = 503;
+      res.end('failed');
+    },
+    onHold: () => void log.push('held'),
+  };
+}
+
+describe('the output hold', () => {
+  it('holds the first output until the commit is done, then replays every call in order, each callback once', async () => {
+    const output = createOutputHold();
+    const log: string[] = [];
+    let release!: () => void;
+    const wait = new Promise<void>((resolve) => (release = resolve));
+    const url = await serve((_req, res) => {
+      output.hold(res, hooks(res, log, { wait }));
+      expect(res.write('a', () => void log.push('cb a'))).toBe(true);
+      res.write(Buffer.from('b'), 'utf8');
+      expect(res.end('c', () => void log.push('cb end'))).toBe(res);
+      expect(res.headersSent).toBe(false);
+      setTimeout(release, 10);
+    });
+    const reply = await fetchRaw(url);
+    expect(reply).toMatchObject({ status: 200, body: 'abc', headers: { 'set-cookie': ['sid=s'], vary: 'Cookie' } });
+    await tick();
+    expect(log).toEqual(['commit 200', 'held', 'cb a', 'cb end']);
+  });
+
+  it("writeHead's headers are set at once, joining the session's Set-Cookie; its status is the commit's", async () => {
+    const output = createOutputHold();
+    const log: string[] = [];
+    const url = await serve((req, res) => {
+      output.hold(res, hooks(res, log));
+      if (req.url === '/array') res.writeHead(201, ['Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', '', 'skipped']).end('array');
+      else res.writeHead(202, 'Fine', { 'Set-Cookie': 'a=1', 'X-Two': ['1', '2'], '': 'skipped' }).end('object');
+    });
+    expect(await fetchRaw(url)).toMatchObject({
+      status: 202,
+      body: 'object',
+      headers: { 'set-cookie': ['a=1', 'sid=s'], 'x-two': '1, 2' },
+    });
+    expect(await fetchRaw(`${url}/array`)).toMatchObject({ status: 201, headers: { 'set-cookie': ['a=1', 'b=2', 'sid=s'] } });
+    expect(log).toEqual(['commit 202', 'held', 'commit 201', 'held']);
+  });
+
+  it('output Node refuses throws where it is called, as without the hold', async () => {
+    const output = createOutputHold();
+    const thrown: string[] = [];
+    const url = await serve((req, res) => {
+      output.hold(res, hooks(res, []));
+      const attempts: Record<string, () => unknown> = {
+        '/status': () => res.writeHead(1000),
+        '/text-status': () => res.writeHead('abc' as never),
+        '/reason': () => res.writeHead(200, 'O\nK'),
+        '/message': () => {
+          res.statusMessage = 'O\nK';
+          return res.writeHead(200);
+        },
+        '/odd': () => res.writeHead(200, ['X-Lonely']),
+        '/header': () => res.writeHead(200, { 'X-Bad': 'naïve…✓' }),
+        '/chunk': () => res.end(42 as never),
+        '/end-status': () => {
+          res.statusCode = 1000;
+          return res.end('x');
+        },
+        '/strict': () => {
+          res.strictContentLength = true;
+          res.setHeader('Content-Length', '1');
+          return res.end('too long');
+        },
+      };
+      try {
+        attempts[req.url as string]?.();
+      } catch (error) {
+        thrown.push((error as { code: string }).code);
+        res.statusCode = 500;
+        res.statusMessage = 'Internal Server Error';
+        res.strictContentLength = false;
+        res.removeHeader('Content-Length');
+        res.end('refused');
+      }
+    });
+    for (const path of ['/status', '/text-status', '/reason', '/message', '/odd', '/header', '/chunk', '/end-status', '/strict']) {
+      expect(await fetchRaw(url + path)).toMatchObject({ status: 500, body: 'refused' });
+    }
+    expect(thrown).toEqual([
+      'ERR_HTTP_INVALID_STATUS_CODE',
+      'ERR_HTTP_INVALID_STATUS_CODE',
+      'ERR_INVALID_CHAR',
+      'ERR_INVALID_CHAR',
+      'ERR_INVALID_ARG_VALUE',
+      'ERR_INVALID_CHAR',
+      'ERR_INVALID_ARG_TYPE',
+      'ERR_HTTP_INVALID_STATUS_CODE',
+      'ERR_HTTP_CONTENT_LENGTH_MISMATCH',
+    ]);
+  });
+
+  it('a failed commit drops the held output for the error answer, and output after it goes nowhere, its callback still called', async () => {
+    const output = createOutputHold();
+    const log: string[] = [];
+    const url = await serve((_req, res) => {
+      output.hold(res, hooks(res, log, { failWith: new Error('store down') }));
+      res.writeHead(200);
+      res.write('partial');
+      setTimeout(() => res.end('late', () => void log.push('late callback')), 10);
+    });
+    expect(await fetchRaw(url)).toMatchObject({ status: 503, body: 'failed' });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(log).toEqual(['commit 200', 'held', 'fail store down', 'late callback']);
+  });
+
+  it('held output refused only when replayed fails into the framework, and a half-sent response ends the connection', async () => {
+    const output = createOutputHold();
+    const log: string[] = [];
+    const url = await serve((req, res) => {
+      if (req.url === '/late') {
+        output.hold(res, hooks(res, log));
+        res.write('sent');
+        res.write(42 as never);
+        return;
+      }
+      // Another library's wrapper, that throws only when the held call finally runs.
+      const end = res.end;
+      res.end = function refusing(this: ServerResponse, ...args: unknown[]) {
+        if (args[0] === 'refused') throw new Error('wrapper refused');
+        return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
+      } as ServerResponse['end'];
+      output.hold(res, hooks(res, log));
+      res.end('refused');
+    });
+    expect(await fetchRaw(`${url}/late`)).toBe('aborted');
+    expect(log).toEqual(['commit 200', 'held', expect.stringMatching(/^fail The "chunk" argument/)]);
+    expect(await fetchRaw(url)).toMatchObject({ status: 503, body: 'failed' });
+    expect(log.at(-1)).toBe('fail wrapper refused');
+  });
+
+  it('a framework answer that throws ends the connection; a commit that throws at once fails like one that rejects', async () => {
+    const output = createOutputHold();
+    const url = await serve((req, res) => {
+      output.hold(res, {
+        commit:
+          req.url === '/sync'
+            ? () => {
+                throw new Error('at once');
+              }
+            : async () => Promise.reject(new Error('later')),
+        fail: (error) => {
+          if ((error as Error).message === 'later') throw new Error('answer broke');
+          res.statusCode = 500;
+          res.end('answered');
+        },
+      });
+      res.end('never');
+    });
+    expect(await fetchRaw(url)).toBe('aborted');
+    expect(await fetchRaw(`${url}/sync`)).toMatchObject({ status: 500, body: 'answered' });
+  });
+
+  it('wraps a response that has its own output methods on the instance, outermost, and puts them back after', async () => {
+    const output = createOutputHold();
+    const seen: string[] = [];
+    const url = await serve((_req, res) => {
+      const end = res.end;
+      res.end = function wrapped(this: ServerResponse, ...args: unknown[]) {
+        seen.push(`wrapper saw ${res.getHeader('set-cookie')}`);
+        return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
+      } as ServerResponse['end'];
+      const own = res.end;
+      output.hold(res, hooks(res, []));
+      expect(res.end).not.toBe(own);
+      res.end('done');
+      setTimeout(() => seen.push(String(res.end === own)), 20);
+    });
+    expect(await fetchRaw(url)).toMatchObject({ body: 'done' });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(seen).toEqual(['wrapper saw sid=s', 'true']);
+  });
+
+  it('gates put into a prototype cover every response below it; one without a hold passes straight through', async () => {
+    const output = createOutputHold();
+    const proto = Object.create(ServerResponse.prototype) as object;
+    output.gates.insert(proto);
+    const log: string[] = [];
+    const url = await serve((req, res) => {
+      Object.setPrototypeOf(res, proto);
+      if (req.url === '/held') output.hold(res, hooks(res, log));
+      res.end(String(res.headersSent));
+    });
+    const passed = await fetchRaw(url);
+    expect([passed !== 'aborted' && passed.body, passed !== 'aborted' && passed.headers['set-cookie']]).toEqual(['false', undefined]);
+    expect(await fetchRaw(`${url}/held`)).toMatchObject({ body: 'false', headers: { 'set-cookie': ['sid=s'] } });
+    expect(log).toEqual(['commit 200', 'held']);
+  });
+
+  it('defer commits once: by settle, or by output once gated; settle rejects only for a commit it started', async () => {
+    const output = createOutputHold();
+    const outcomes: string[] = [];
+    const url = await serve(async (req, res) => {
+      const log: string[] = [];
+      const failing = req.url?.startsWith('/fail') === true;
+      const deferred = output.defer(res, hooks(res, log, failing ? { failWith: new Error('down') } : {}));
+      if (req.url === '/settle' || req.url === '/fail-settle') {
+        await deferred.settle(201).then(
+          () => outcomes.push(`settled ${log.join(', ')}`),
+          (error: Error) => outcomes.push(`rejected ${error.message}`),
+        );
+        deferred.gate();
+        if (!res.writableEnded) res.end('after');
+        return;
+      }
+      deferred.gate();
+      deferred.gate();
+      res.end('gated');
+      await deferred.settle(299);
+      outcomes.push(`output ${log.join(', ')}`);
+    });
+    expect(await fetchRaw(`${url}/settle`)).toMatchObject({ status: 200, body: 'after', headers: { 'set-cookie': ['sid=s'] } });
+    expect(await fetchRaw(`${url}/fail-settle`)).toMatchObject({ status: 200, body: 'after' });
+    expect(await fetchRaw(`${url}/gated`)).toMatchObject({ body: 'gated', headers: { 'set-cookie': ['sid=s'] } });
+    expect(await fetchRaw(`${url}/fail-output`)).toMatchObject({ status: 503, body: 'failed' });
+    await tick();
+    expect(outcomes).toEqual(['settled commit 201', 'rejected down', 'output commit 200, held', 'output commit 200, held, fail down']);
+  });
+
+  it('a response with no request of its own skips the rehearsal and still holds', async () => {
+    const output = createOutputHold();
+    const log: string[] = [];
+    const url = await serve((_req, res) => {
+      Object.defineProperty(res, 'req', { value: undefined });
+      output.hold(res, hooks(res, log));
+      res.end(Buffer.from('stand-in'), () => void log.push('cb'));
+    });
+    expect(await fetchRaw(url)).toMatchObject({ body: 'stand-in', headers: { 'set-cookie': ['sid=s'] } });
+    expect(IncomingMessage).toBeTypeOf('function');
+  });
+});

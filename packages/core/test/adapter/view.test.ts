@@ -1,0 +1,168 @@
+import { inspect } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { SessUsageError } from '../../src/index.js';
+import type { Session } from '../../src/index.js';
+import type { SessionMethods } from '../../src/adapter/index.js';
+import { SESSION_ACCESSORS, SESSION_METHODS, SessionObject, loadedSession, viewOf, withCallbacks } from '../../src/adapter/index.js';
+import { setup } from '../fixtures.js';
+
+interface TestView {
+  [key: string]: unknown;
+  readonly id: string | undefined;
+  lifetime: number | undefined;
+  save(): void;
+  touch(): TestView;
+  regenerate(callback: (error?: unknown) => void): void;
+  destroy(): Promise<void>;
+}
+
+const named = viewOf<TestView>({
+  name: 'Session',
+  accessors: { ...SESSION_ACCESSORS, lifetime: { get: (core) => core.maxAgeMs, set: (core, value) => core.setExpiry(value as number) } },
+  methods: { ...withCallbacks(SESSION_METHODS, ['regenerate', 'destroy']), touch: (core, view) => (core.touch(), view) },
+});
+const plain = viewOf<Record<string, unknown>>({});
+
+describe('the session view', () => {
+  it('reads and writes the data, keeps methods and accessors from being shadowed, and stays data for __proto__', async () => {
+    const { request } = setup();
+    await request((core) => {
+      const { view } = named(core);
+      view.views = 1;
+      Reflect.set(view, '__proto__', 'data');
+      expect([view.views, Reflect.get(view, '__proto__'), Object.keys(view), 'views' in view, 'save' in view, 'missing' in view]).toEqual([
+        1,
+        'data',
+        ['views', '__proto__'],
+        true,
+        true,
+        false,
+      ]);
+      expect(Reflect.set(view, 'save', 1)).toBe(false);
+      expect(Reflect.set(view, 'id', 'x')).toBe(false);
+      expect(Reflect.set(view, Symbol('s'), 1)).toBe(false);
+      expect(Reflect.deleteProperty(view, 'save')).toBe(false);
+      expect(Reflect.deleteProperty(view, Symbol('s'))).toBe(false);
+      expect(Object.getOwnPropertyDescriptor(view, Symbol('s'))).toBeUndefined();
+      expect(view.save).toBe(view.save);
+      expect(view.touch()).toBe(view);
+      view.lifetime = 60;
+      expect(view.lifetime).toBe(60_000);
+      expect(view.id).toBe(core.id);
+      expect(delete view.views).toBe(true);
+      expect(JSON.stringify(view)).toBe('{"__proto__":"data"}');
+    });
+  });
+
+  it('prints its data with util.inspect, String() and the tag of its name, and a plain one as an object', async () => {
+    const { request } = setup();
+    await request((core) => {
+      const { view } = named(core);
+      view.user = 'ada';
+      expect([inspect(view), String(view), `${view}`, Object.prototype.toString.call(view)]).toEqual([
+        "Session { user: 'ada' }",
+        '[object Session]',
+        '[object Session]',
+        '[object Session]',
+      ]);
+      expect(inspect({ nested: view }, { depth: 0 })).toBe('{ nested: [Session] }');
+      const other = plain(core).view;
+      expect([inspect(other), String(other), inspect({ nested: other }, { depth: 0 })]).toEqual([
+        "{ user: 'ada' }",
+        '[object Object]',
+        '{ nested: [Object] }',
+      ]);
+    });
+  });
+
+  it('after the commit, an open view prints <committed>; a closed one reads the data as committed', async () => {
+    const { request } = setup();
+    let open!: TestView;
+    let closed!: Record<string, unknown>;
+    await request((core) => {
+      open = named(core).view;
+      open.n = 1;
+      const handle = plain(core);
+      closed = handle.view;
+      handle.close();
+      handle.close();
+    });
+    expect(inspect(open)).toBe('Session <committed>');
+    expect([closed.n, Object.keys(closed), 'n' in closed, JSON.stringify(closed)]).toEqual([1, ['n'], true, '{"n":1}']);
+  });
+
+  it('a view closed while an operation runs has nothing to show yet', async () => {
+    const { request, store } = setup();
+    await request((core) => core.set('n', 1));
+    store.hold = true;
+    await request(async (core) => {
+      const handle = plain(core);
+      const loading = core.load();
+      handle.close();
+      expect(Object.keys(handle.view)).toEqual([]);
+      store.hold = false;
+      for (const call of store.held.splice(0)) call.release();
+      await loading;
+    });
+  });
+
+  it('withCallbacks calls back on a later tick with the outcome, or returns the promise', async () => {
+    const { request, store } = setup();
+    await request((core) => core.set('n', 1));
+    await request(async (core) => {
+      await core.load();
+      const { view } = named(core);
+      const outcome = await new Promise<unknown>((resolve) => view.regenerate((error) => resolve(error ?? 'ok')));
+      expect(outcome).toBe('ok');
+      store.failing.add('destroy');
+      const failed = await new Promise<unknown>((resolve) =>
+        (view.destroy as unknown as (done: (error?: unknown) => void) => void)(resolve),
+      );
+      expect(failed).toBeInstanceOf(Error);
+      store.failing.clear();
+    });
+    await request(async (core) => {
+      await core.load();
+      await expect(named(core).view.destroy()).resolves.toBeUndefined();
+    });
+  });
+
+  it('a SessionObject has the operations as closures and one id accessor; loadedSession loads what the middleware put there', async () => {
+    const { request } = setup();
+    await request(async (core: Session) => {
+      const view = new (class extends SessionObject {
+        readonly extra = 1;
+        readonly load = () => core.load();
+      })(core);
+      const { flash, takeFlash } = view;
+      flash('info', 'hi');
+      expect(takeFlash('info')).toEqual(['hi']);
+      expect([view.extra, view.id]).toEqual([1, core.id]);
+      expect(await loadedSession(view, 'missing')).toBe(view);
+    });
+    await expect(loadedSession(undefined, 'no session here')).rejects.toThrow(SessUsageError);
+    const failing = { load: () => Promise.reject(new Error('down')) };
+    await expect(loadedSession(failing, 'x', () => new RangeError('mapped'))).rejects.toThrow(RangeError);
+  });
+
+  it('SESSION_METHODS and SessionObject are the core session operations', async () => {
+    const { request } = setup();
+    await request(async (core: Session) => {
+      await core.load();
+      for (const view of [new SessionObject(core), named(core).view as unknown as SessionMethods]) {
+        view.setTestCookie();
+        view.deleteTestCookie();
+        expect(view.testCookieWorked()).toBe(false);
+        view.save();
+        view.setExpiry(60);
+        view.flash('info', 'x');
+        expect(view.takeFlash('info')).toEqual(['x']);
+        view.touch();
+        await view.regenerate();
+        await view.reload();
+      }
+      await new SessionObject(core).destroy();
+    });
+    await expect(loadedSession({ load: () => Promise.reject(new Error('down')) }, 'x')).rejects.toThrow('down');
+  });
+});
