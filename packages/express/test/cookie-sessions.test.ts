@@ -4,12 +4,11 @@
  */
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cookieSessions } from '@sess/core';
 import type { CookieSessionsOptions } from '@sess/core';
 import { session } from '../src/index.js';
-import { Client, cookiesNamed, listen } from '@sess/adapter-test';
-import type { Served } from '@sess/adapter-test';
+import { Client, closedAfterEach, COOKIE_SECRET, cookiesNamed, listen, SECRET } from '@sess/adapter-test';
 
 declare module '../src/index.js' {
   interface SessionData {
@@ -19,12 +18,7 @@ declare module '../src/index.js' {
   }
 }
 
-const SECRET = 'express-adapter-test-secret-of-32-bytes+';
-const COOKIE_SECRET = 'express-cookie-session-secret-32-bytes!!';
-const servers: Served[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const servers = closedAfterEach();
 
 async function start(cookie: Partial<CookieSessionsOptions> = {}) {
   const errors: unknown[] = [];

@@ -1,14 +1,13 @@
 import express5 from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
 import express4 from 'express4';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSigner, hashId } from '@sess/core';
 import type { SessionEvent, SessionRecord, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
 import { getSession, session } from '../src/index.js';
 import type { CallbackStore, SessionOptions } from '../src/index.js';
-import { Client, listen } from '@sess/adapter-test';
-import type { Served } from '@sess/adapter-test';
+import { Client, closedAfterEach, listen, SECRET } from '@sess/adapter-test';
 
 declare module '../src/index.js' {
   interface SessionData {
@@ -17,11 +16,7 @@ declare module '../src/index.js' {
   }
 }
 
-const SECRET = 'express-adapter-test-secret-of-32-bytes+';
-const servers: Served[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const servers = closedAfterEach();
 
 type Routes = (app: Express) => void;
 

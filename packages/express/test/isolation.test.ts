@@ -9,11 +9,11 @@ import { createRequire } from 'node:module';
 import express5 from 'express';
 import type { Express, RequestHandler, Response } from 'express';
 import express4 from 'express4';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
-import { Client, cookiesNamed, listen } from '@sess/adapter-test';
-import type { Reply, Served } from '@sess/adapter-test';
+import { Client, closedAfterEach, cookiesNamed, listen, SECRET } from '@sess/adapter-test';
+import type { Reply } from '@sess/adapter-test';
 import { session } from '../src/index.js';
 
 declare module '../src/index.js' {
@@ -25,11 +25,7 @@ declare module '../src/index.js' {
 /** express-session, as its users install it; its types would redeclare `req.session`, so it is loaded untyped. */
 const expressSession = createRequire(import.meta.url)('express-session') as (options: object) => RequestHandler;
 
-const SECRET = 'express-isolation-test-secret-of-32-bytes';
-const servers: Served[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const servers = closedAfterEach();
 
 /** The output methods a response would call, from its prototype chain: Node's own unless something sits in between. */
 const outputOf = (res: Response) => {

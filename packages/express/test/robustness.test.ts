@@ -9,14 +9,13 @@ import { inspect } from 'node:util';
 import express5 from 'express';
 import type { Express, RequestHandler } from 'express';
 import express4 from 'express4';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessConfigError, cookieSessions } from '@sess/core';
 import type { Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
 import { session } from '../src/index.js';
 import type { CallbackStore, SessionOptions } from '../src/index.js';
-import { Client, cookiesNamed, listen } from '@sess/adapter-test';
-import type { Served } from '@sess/adapter-test';
+import { Client, closedAfterEach, cookiesNamed, listen, SECRET } from '@sess/adapter-test';
 
 declare module '../src/index.js' {
   interface SessionData {
@@ -25,11 +24,7 @@ declare module '../src/index.js' {
   }
 }
 
-const SECRET = 'express-robustness-test-secret-32-bytes!';
-const servers: Served[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const servers = closedAfterEach();
 
 /** Whatever escapes to the process: with sess as without, there must be nothing. */
 const escaped: unknown[] = [];

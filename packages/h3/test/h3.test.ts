@@ -2,9 +2,8 @@
 import { H3, HTTPError, redirect, toNodeHandler } from 'h3';
 import type { H3Event } from 'h3';
 import { createApp, eventHandler, sendRedirect, toNodeListener } from 'h3v1';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Client, cookiesNamed, fakeClock, inspectableStore, listen } from '@sess/adapter-test';
-import type { Served } from '@sess/adapter-test';
+import { describe, expect, it } from 'vitest';
+import { Client, closedAfterEach, cookiesNamed, fakeClock, inspectableStore, listen, SECRET } from '@sess/adapter-test';
 import { getSession, session, useSession } from '../src/index.js';
 import { hashId } from '@sess/core';
 import type { SessionEvent, SessionOptions } from '../src/index.js';
@@ -23,11 +22,7 @@ declare module '../src/v1.js' {
   }
 }
 
-const SECRET = 'h3-adapter-test-secret-of-at-least-32-bytes!';
-const servers: Served[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const servers = closedAfterEach();
 
 async function startV2(options: Partial<SessionOptions<H3Event>>, handler: (event: H3Event) => unknown) {
   const clock = fakeClock();

@@ -10,8 +10,7 @@ import type { App as AppV1, H3Event as H3EventV1 } from 'h3v1';
 import type { ServerResponse } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SessConfigError, cookieSessions } from '@sess/core';
-import { listen } from '@sess/adapter-test';
-import type { Served } from '@sess/adapter-test';
+import { closedAfterEach, listen, SECRET } from '@sess/adapter-test';
 import { memoryStore, session, useSession } from '../src/index.js';
 import * as v1 from '../src/v1.js';
 import { captureFrameworkLogs, describeError } from './logs.js';
@@ -27,11 +26,7 @@ declare module '../src/v1.js' {
   }
 }
 
-const SECRET = 'h3-adapter-test-secret-of-at-least-32-bytes!';
-const servers: Served[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const servers = closedAfterEach();
 
 const entries = [
   ['@sess/h3', (options?: unknown) => session(options as never)],

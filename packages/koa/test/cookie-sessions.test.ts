@@ -1,9 +1,8 @@
 /** Cookie sessions over real HTTP through Koa 3: the sealed session is the whole cookie. */
 import Koa from 'koa';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cookieSessions } from '@sess/core';
-import { Client, cookiesNamed, listen } from '@sess/adapter-test';
-import type { Served } from '@sess/adapter-test';
+import { Client, closedAfterEach, COOKIE_SECRET, cookiesNamed, listen, SECRET } from '@sess/adapter-test';
 import { session } from '../src/index.js';
 
 declare module '../src/index.js' {
@@ -12,12 +11,7 @@ declare module '../src/index.js' {
   }
 }
 
-const SECRET = 'koa-adapter-test-secret-of-at-least-32-bytes';
-const COOKIE_SECRET = 'koa-cookie-session-secret-of-32-bytes!!!';
-const servers: Served[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const servers = closedAfterEach();
 
 describe('Koa 3 with cookie sessions', () => {
   it('counts in the cookie, re-seals on each write, leaves reads alone, and clears on ctx.session = null', async () => {

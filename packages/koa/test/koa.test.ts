@@ -2,9 +2,8 @@
 import Koa3 from 'koa';
 import type { Context } from 'koa';
 import Koa2 from 'koa2';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Client, cookiesNamed, fakeClock, inspectableStore, listen } from '@sess/adapter-test';
-import type { Served } from '@sess/adapter-test';
+import { describe, expect, it } from 'vitest';
+import { Client, closedAfterEach, cookiesNamed, fakeClock, inspectableStore, listen, SECRET } from '@sess/adapter-test';
 import { getSession, session } from '../src/index.js';
 import type { SessionEvent, SessionOptions } from '../src/index.js';
 import { hashId } from '@sess/core';
@@ -17,11 +16,7 @@ declare module '../src/index.js' {
   }
 }
 
-const SECRET = 'koa-adapter-test-secret-of-at-least-32-bytes';
-const servers: Served[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const servers = closedAfterEach();
 
 describe.each([
   ['Koa 2', Koa2],

@@ -8,10 +8,9 @@ import { format, inspect } from 'node:util';
 import Koa3 from 'koa';
 import type { Context, Middleware } from 'koa';
 import Koa2 from 'koa2';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SessConfigError, SessUsageError, cookieSessions } from '@sess/core';
-import { Client, cookiesNamed, fakeClock, inspectableStore, listen } from '@sess/adapter-test';
-import type { Served } from '@sess/adapter-test';
+import { Client, closedAfterEach, cookiesNamed, fakeClock, inspectableStore, listen, SECRET } from '@sess/adapter-test';
 import { memoryStore, session } from '../src/index.js';
 import type { SessionOptions } from '../src/index.js';
 
@@ -22,11 +21,7 @@ declare module '../src/index.js' {
   }
 }
 
-const SECRET = 'koa-adapter-test-secret-of-at-least-32-bytes';
-const servers: Served[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const servers = closedAfterEach();
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
