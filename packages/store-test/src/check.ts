@@ -10,6 +10,23 @@ export interface StoreClock {
   advance(ms: number): void | Promise<void>;
 }
 
+/** A `StoreClock` that also reads: hand `now` to the store under test, `advance` to the suite. */
+export interface FakeStoreClock extends StoreClock {
+  readonly now: () => number;
+  advance(ms: number): void;
+}
+
+/** A clock that moves only when told, from a fixed instant. */
+export function fakeStoreClock(start = Date.UTC(2026, 0, 15, 12)): FakeStoreClock {
+  let now = start;
+  return {
+    now: () => now,
+    advance(ms) {
+      now += ms;
+    },
+  };
+}
+
 /** What one check runs against: a fresh store and, if the store has one, its clock. */
 export interface CheckContext {
   readonly store: Store;

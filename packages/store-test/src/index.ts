@@ -10,5 +10,5 @@
  * ```
  */
 export { runStoreConformance, conformanceClauses, type StoreConformanceOptions } from './conformance.js';
-export { runCheck, type Check, type CheckContext, type Clause, type StoreClock } from './check.js';
+export { fakeStoreClock, runCheck, type Check, type CheckContext, type Clause, type FakeStoreClock, type StoreClock } from './check.js';
 export { makeRecord, freshId } from './fixtures.js';

@@ -25,7 +25,7 @@ import type { HttpEffect, SessionMeta, SessionRecord, Store } from '@sess/core';
 import { createSealer } from '../../core/src/seal.js';
 import type { SealMode, Sealer } from '../../core/src/seal.js';
 import { sealedSession } from '../../core/src/cookie-sessions.js';
-import { conformanceClauses, makeRecord, type StoreClock } from '../src/index.js';
+import { conformanceClauses, fakeStoreClock, makeRecord } from '../src/index.js';
 
 const COOKIE_SECRET = 'store-test-cookie-session-secret-32-bytes';
 const OLD_COOKIE_SECRET = 'store-test-older-cookie-session-secret-32b';
@@ -101,17 +101,12 @@ function sealedCookieStore(sealer: Sealer, now: () => number): SealedCookieStore
   return store;
 }
 
-function fakeClock(): StoreClock & { now: () => number } {
-  let now = Date.UTC(2026, 0, 15, 12);
-  return { now: () => now, advance: (ms) => void (now += ms) };
-}
-
 for (const mode of ['encrypt', 'sign'] as const satisfies readonly SealMode[]) {
   describe(`store conformance: sealed cookie (${mode})`, () => {
-    let clock = fakeClock();
+    let clock = fakeStoreClock();
     let store = sealedCookieStore(createSealer(COOKIE_SECRET, mode), clock.now);
     beforeEach(() => {
-      clock = fakeClock();
+      clock = fakeStoreClock();
       store = sealedCookieStore(createSealer(COOKIE_SECRET, mode), clock.now);
     });
 

@@ -5,17 +5,12 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SessionChanges, SessionData, SessionMeta, SessionRecord, Store } from '@sess/core';
-import { conformanceClauses, runCheck, runStoreConformance, type Check, type StoreClock } from '../src/index.js';
+import { conformanceClauses, runCheck, runStoreConformance, type Check, fakeStoreClock, type FakeStoreClock } from '../src/index.js';
 
 interface Entry {
   readonly data: string;
   readonly meta: SessionMeta;
   readonly expiresAt: number;
-}
-
-function fakeClock(): StoreClock & { now: () => number } {
-  let now = 1_700_000_000_000;
-  return { now: () => now, advance: (ms) => void (now += ms) };
 }
 
 const copyMeta = (meta: SessionMeta): SessionMeta => JSON.parse(JSON.stringify(meta)) as SessionMeta;
@@ -86,7 +81,7 @@ function minimalStore(): Store {
 runStoreConformance({
   name: 'reference store, fake clock',
   ...(() => {
-    const clock = fakeClock();
+    const clock = fakeStoreClock();
     return { clock, create: () => referenceStore(clock.now) };
   })(),
 });
@@ -103,10 +98,10 @@ function check(title: string): Check {
  * A broken store must fail `title`, while the reference store passes it: the failure comes from
  * the defect, not from the check being unable to pass.
  */
-async function expectCaught(title: string, broken: (clock: ReturnType<typeof fakeClock>) => Store): Promise<void> {
-  const goodClock = fakeClock();
+async function expectCaught(title: string, broken: (clock: FakeStoreClock) => Store): Promise<void> {
+  const goodClock = fakeStoreClock();
   await expect(runCheck(check(title), { store: referenceStore(goodClock.now), clock: goodClock })).resolves.toBe('passed');
-  const badClock = fakeClock();
+  const badClock = fakeStoreClock();
   await expect(runCheck(check(title), { store: broken(badClock), clock: badClock })).rejects.toThrow();
 }
 
@@ -116,7 +111,7 @@ describe('the suite catches broken stores', () => {
   });
 
   it('a store that returns the object it was given fails the copy checks', async () => {
-    const aliasing = (clock: ReturnType<typeof fakeClock>): Store => {
+    const aliasing = (clock: FakeStoreClock): Store => {
       const records = new Map<string, SessionRecord>();
       return { ...referenceStore(clock.now), get: async (id) => records.get(id), set: async (id, record) => void records.set(id, record) };
     };
@@ -125,7 +120,7 @@ describe('the suite catches broken stores', () => {
   });
 
   it('a store that ignores the TTL fails the expiry checks', async () => {
-    const immortal = (clock: ReturnType<typeof fakeClock>): Store => {
+    const immortal = (clock: FakeStoreClock): Store => {
       const store = referenceStore(clock.now);
       return { ...store, set: (id, record, ttlMs, changes) => store.set(id, record, ttlMs > 0 ? Infinity : ttlMs, changes) };
     };
@@ -134,7 +129,7 @@ describe('the suite catches broken stores', () => {
   });
 
   it('a store that stores records written with a TTL of zero fails the ttl <= 0 checks', async () => {
-    const keepsZero = (clock: ReturnType<typeof fakeClock>): Store => {
+    const keepsZero = (clock: FakeStoreClock): Store => {
       const store = referenceStore(clock.now);
       return { ...store, set: (id, record, ttlMs, changes) => store.set(id, record, ttlMs > 0 ? ttlMs : 1_000, changes) };
     };
@@ -143,7 +138,7 @@ describe('the suite catches broken stores', () => {
   });
 
   it('a store whose touch creates records fails "touch of a missing id does not create it"', async () => {
-    const creatingTouch = (clock: ReturnType<typeof fakeClock>): Store => {
+    const creatingTouch = (clock: FakeStoreClock): Store => {
       const store = referenceStore(clock.now);
       return { ...store, touch: (id, meta, ttlMs) => store.set(id, { data: {}, meta }, ttlMs) };
     };
@@ -152,7 +147,7 @@ describe('the suite catches broken stores', () => {
   });
 
   it('a store that merges metas on touch fails "touch replaces the meta"', async () => {
-    const mergingTouch = (clock: ReturnType<typeof fakeClock>): Store => {
+    const mergingTouch = (clock: FakeStoreClock): Store => {
       const store = referenceStore(clock.now);
       return {
         ...store,
@@ -166,7 +161,7 @@ describe('the suite catches broken stores', () => {
   });
 
   it('a store that declares delta writes but writes whole records loses a concurrent save', async () => {
-    const wholeWrites = (clock: ReturnType<typeof fakeClock>): Store => {
+    const wholeWrites = (clock: FakeStoreClock): Store => {
       const store = referenceStore(clock.now);
       return { ...store, set: (id, record, ttlMs) => store.set(id, record, ttlMs) };
     };
@@ -175,7 +170,7 @@ describe('the suite catches broken stores', () => {
   });
 
   it('a store that writes over a retired record fails the retired-record checks', async () => {
-    const reviving = (clock: ReturnType<typeof fakeClock>): Store => {
+    const reviving = (clock: FakeStoreClock): Store => {
       const store = referenceStore(clock.now);
       // Forgets that the stored record is retired just before each write: the write then
       // continues it as if it were live, as a store without the check would.
@@ -202,7 +197,7 @@ describe('the suite catches broken stores', () => {
   });
 
   it('a store that refuses a write but resolves undefined fails the refusal checks', async () => {
-    const silent = (clock: ReturnType<typeof fakeClock>): Store => {
+    const silent = (clock: FakeStoreClock): Store => {
       const store = referenceStore(clock.now);
       return {
         ...store,
@@ -216,7 +211,7 @@ describe('the suite catches broken stores', () => {
   });
 
   it('a store that resolves false for a write it did fails "a set and a touch that write resolve true or undefined"', async () => {
-    const gloomy = (clock: ReturnType<typeof fakeClock>): Store => {
+    const gloomy = (clock: FakeStoreClock): Store => {
       const store = referenceStore(clock.now);
       return { ...store, touch: async (id, meta, ttlMs) => (await store.touch(id, meta, ttlMs), false) };
     };
@@ -228,7 +223,7 @@ describe('the suite catches broken stores', () => {
     // U+FFFD instead and the keys collide.
     const utf8 = (data: SessionData): SessionData =>
       Object.fromEntries(Object.entries(data).map(([key, value]) => [Buffer.from(key, 'utf8').toString('utf8'), value]));
-    const lossy = (clock: ReturnType<typeof fakeClock>): Store => {
+    const lossy = (clock: FakeStoreClock): Store => {
       const store = referenceStore(clock.now);
       return {
         ...store,
@@ -250,7 +245,7 @@ describe('the suite catches broken stores', () => {
   });
 
   it('a delta store that assigns keys with [[Set]] fails the hostile-key checks', async () => {
-    const assigning = (clock: ReturnType<typeof fakeClock>): Store => {
+    const assigning = (clock: FakeStoreClock): Store => {
       const store = referenceStore(clock.now);
       return {
         ...store,
@@ -276,7 +271,7 @@ describe('the suite catches broken stores', () => {
   });
 
   it('a store that folds id case fails the isolation check', async () => {
-    const folding = (clock: ReturnType<typeof fakeClock>): Store => {
+    const folding = (clock: FakeStoreClock): Store => {
       const store = referenceStore(clock.now);
       return {
         ...store,
@@ -289,7 +284,7 @@ describe('the suite catches broken stores', () => {
   });
 
   it('a store whose ids lists expired records fails the ids check', async () => {
-    const staleIds = (clock: ReturnType<typeof fakeClock>): Store => {
+    const staleIds = (clock: FakeStoreClock): Store => {
       const store = referenceStore(clock.now);
       return {
         ...store,
@@ -302,7 +297,7 @@ describe('the suite catches broken stores', () => {
   });
 
   it('a store whose second close throws fails the close check', async () => {
-    const closeOnce = (clock: ReturnType<typeof fakeClock>): Store => {
+    const closeOnce = (clock: FakeStoreClock): Store => {
       let closed = false;
       return {
         ...referenceStore(clock.now),
