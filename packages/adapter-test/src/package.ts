@@ -3,8 +3,8 @@
  * package.json, depends on nothing but @sess/core and @sess/store-memory, and takes the
  * framework as a peer.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -28,4 +28,85 @@ export function runPackageCheck(dir: string, peers: Record<string, string>): voi
     expect(Object.values(manifest.dependencies ?? {}).every((range) => !range.startsWith('workspace:'))).toBe(true);
     expect(manifest.peerDependencies).toEqual(peers);
   });
+}
+
+/** npm's view of the environment without pnpm's `npm_config_*` settings, which npm warns about. */
+function npmEnvironment(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith('npm_config_')));
+}
+
+/** A scratch project outside the workspace with packed sess packages installed, as a user gets them. */
+export interface PackedProject {
+  readonly dir: string;
+  /** `npm ls --all --json` of the project. */
+  tree(): PackageTree;
+  /**
+   * Writes `source` to `file` and runs it with Node; the app prints its port as its first line
+   * of output. Resolves once it does.
+   */
+  start(file: string, source: string): Promise<{ readonly url: string; close(): void }>;
+  remove(): void;
+}
+
+export interface PackageTree {
+  readonly dependencies?: Record<string, PackageTree>;
+}
+
+/** Every package name under `node`, at any depth. */
+export function namesUnder(node: PackageTree | undefined, names = new Set<string>()): Set<string> {
+  for (const [name, child] of Object.entries(node?.dependencies ?? {})) {
+    names.add(name);
+    namesUnder(child, names);
+  }
+  return names;
+}
+
+/**
+ * Packs each workspace package folder (`core`, `store-memory`, ...) with `pnpm pack` and installs
+ * the tarballs with npm, plus `registryPackages` (`express@5`), into a fresh scratch project.
+ * `aliases` installs a tarball under another name (`{ 'express-session': 'express-session' }`
+ * installs the packed folder `express-session` as `express-session`, as an npm alias would).
+ */
+export function installPacked(
+  folders: readonly string[],
+  registryPackages: readonly string[],
+  aliases: Readonly<Record<string, string>> = {},
+): PackedProject {
+  const packages = join(import.meta.dirname, '../..');
+  const dir = mkdtempSync(join(tmpdir(), 'sess-packed-'));
+  const tarballs = new Map<string, string>();
+  for (const folder of folders) {
+    const source = join(packages, folder);
+    if (!existsSync(join(source, 'dist'))) throw new Error(`${folder} is not built: run pnpm build first`);
+    const before = new Set(readdirSync(dir));
+    execFileSync('pnpm', ['pack', '--pack-destination', dir], { cwd: source, stdio: 'pipe' });
+    const tarball = readdirSync(dir).find((file) => !before.has(file) && file.endsWith('.tgz'));
+    if (tarball === undefined) throw new Error(`pnpm pack made no tarball for ${folder}`);
+    tarballs.set(folder, join(dir, tarball));
+  }
+  const specs = folders.map((folder) => {
+    const alias = aliases[folder];
+    return alias === undefined ? (tarballs.get(folder) as string) : `${alias}@file:${tarballs.get(folder)}`;
+  });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'scratch', private: true }));
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', ...registryPackages, ...specs], {
+    cwd: dir,
+    stdio: 'pipe',
+    env: npmEnvironment(),
+  });
+  return {
+    dir,
+    tree: () =>
+      JSON.parse(execFileSync('npm', ['ls', '--all', '--json'], { cwd: dir, encoding: 'utf8', env: npmEnvironment() })) as PackageTree,
+    async start(file, source) {
+      writeFileSync(join(dir, file), source);
+      const child = spawn(process.execPath, [file], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
+      const port = await new Promise<string>((done, fail) => {
+        child.stdout.once('data', (chunk: Buffer) => done(chunk.toString().trim().split('\n')[0] as string));
+        child.once('exit', (code) => fail(new Error(`${file} exited with ${code}`)));
+      });
+      return { url: `http://127.0.0.1:${port}`, close: () => void child.kill() };
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }

@@ -4,23 +4,12 @@
  * workspace, pulls in nothing beyond those and their own runtime dependencies (Express comes
  * from the user), and a ten-line app runs with it over real HTTP.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installPacked, namesUnder, runPackageCheck } from '@sess/adapter-test';
+import type { PackedProject } from '@sess/adapter-test';
 
-const packages = resolve(import.meta.dirname, '../..');
-const scratch = mkdtempSync(join(tmpdir(), 'sess-express-pack-'));
-
-function pack(name: string): string {
-  const dir = join(packages, name);
-  if (!existsSync(join(dir, 'dist/index.js'))) throw new Error(`${name} is not built: run pnpm build first`);
-  execFileSync('pnpm', ['pack', '--pack-destination', scratch], { cwd: dir, stdio: 'pipe' });
-  const tarball = readdirSync(scratch).find((file) => file.startsWith(`sess-${name}-`) && file.endsWith('.tgz'));
-  if (tarball === undefined) throw new Error(`no tarball for ${name}`);
-  return join(scratch, tarball);
-}
+runPackageCheck(resolve(import.meta.dirname, '..'), { express: '^4.18.2 || ^5.0.0' });
 
 const app = `
 const express = require('express');
@@ -35,26 +24,14 @@ const server = app.listen(0, '127.0.0.1', () => console.log(server.address().por
 `;
 
 describe('the published @sess/express', () => {
+  let project: PackedProject;
   beforeAll(() => {
-    const tarballs = ['core', 'store-memory', 'express'].map(pack);
-    writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'scratch', private: true }));
-    execFileSync('npm', ['install', '--no-audit', '--no-fund', 'express@5', ...tarballs], { cwd: scratch, stdio: 'pipe' });
+    project = installPacked(['core', 'store-memory', 'express'], ['express@5']);
   }, 180_000);
-
-  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+  afterAll(() => project?.remove());
 
   it('pulls in only @sess/core, @sess/store-memory and their own runtime dependencies', () => {
-    interface Node {
-      dependencies?: Record<string, Node>;
-    }
-    const tree = JSON.parse(execFileSync('npm', ['ls', '--all', '--json'], { cwd: scratch, encoding: 'utf8' })) as Node;
-    const namesUnder = (node: Node | undefined, names = new Set<string>()) => {
-      for (const [name, child] of Object.entries(node?.dependencies ?? {})) {
-        names.add(name);
-        namesUnder(child, names);
-      }
-      return names;
-    };
+    const tree = project.tree();
     // Everything installed, minus what Express (the user's own dependency) brings.
     const fromExpress = namesUnder(tree.dependencies?.express);
     const added = [...namesUnder(tree)].filter((name) => name !== 'express' && !fromExpress.has(name));
@@ -62,21 +39,16 @@ describe('the published @sess/express', () => {
   });
 
   it('runs a ten-line app that sets the session cookie and counts visits', async () => {
-    writeFileSync(join(scratch, 'app.cjs'), app);
-    const child = spawn(process.execPath, ['app.cjs'], { cwd: scratch, stdio: ['ignore', 'pipe', 'inherit'] });
+    const running = await project.start('app.cjs', app);
     try {
-      const port = await new Promise<string>((done, fail) => {
-        child.stdout.once('data', (chunk: Buffer) => done(chunk.toString().trim()));
-        child.once('exit', (code) => fail(new Error(`app exited with ${code}`)));
-      });
-      const first = await fetch(`http://127.0.0.1:${port}/`);
+      const first = await fetch(`${running.url}/`);
       const cookie = first.headers.getSetCookie()[0]?.split(';')[0] as string;
       expect(await first.text()).toBe('views 1');
       expect(cookie).toMatch(/^sid=/);
-      const second = await fetch(`http://127.0.0.1:${port}/`, { headers: { cookie } });
+      const second = await fetch(`${running.url}/`, { headers: { cookie } });
       expect(await second.text()).toBe('views 2');
     } finally {
-      child.kill();
+      running.close();
     }
   });
 });
