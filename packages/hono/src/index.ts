@@ -1,0 +1,178 @@
+/**
+ * @sess/hono: server-side sessions for Hono 4 on the sess core. The cookie carries a signed id,
+ * the data lives in the store.
+ *
+ * The adapter only translates: it reads the request's facts, commits after `await next()` (by
+ * then Hono holds the response it will send, an error answered by `app.onError` included) and
+ * applies the effects the core returns to that response's headers.
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { HttpEffect, Session } from '@sess/core';
+import { CORE, SessionObject, assertNever, createSessionContext, failureError, handoffResponse } from '@sess/core/adapter';
+import { isSecure, responseFacts, setCookieLine, upgradeSession, varyWith, viewOf, withHeaders } from '@sess/core/adapter';
+import type { SessionMethods, SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
+import { configure } from './options.js';
+import type { SessionOptions } from './options.js';
+
+export type { CookieOptions, SessionOptions } from './options.js';
+export type { SessionEvent, SocketOutcome, SocketSession, Store } from '@sess/core';
+export type { UpgradeRequest } from '@sess/core/adapter';
+export { memoryStore } from '@sess/store-memory';
+
+/** Declare your session's shape by merging into this interface: `declare module '@sess/hono' { interface SessionData { user?: string } }`. */
+export interface SessionData {}
+
+/** The session of one request, as `c.get('session')` returns it. */
+export interface HonoSession extends SessionMethods {
+  /** The session's data: read and assign properties; the store is written when the response is ready. */
+  readonly data: Partial<SessionData>;
+  /**
+   * Fetches the record the cookie names (once) and resolves to the session: reads need it first.
+   * A route that never calls it costs no store call. A failed store read rejects with an
+   * `HTTPException` 503.
+   */
+  load(): Promise<HonoSession>;
+  /** Empties the session; its record and cookie are deleted when the response is ready. */
+  clear(): void;
+}
+
+/** The variables `session()` sets: `new Hono<{ Variables: SessionVariables }>()` types `c.get('session')`. */
+export interface SessionVariables {
+  /** The request's session: `await c.get('session').load()` before reading it. */
+  session: HonoSession;
+}
+
+/** The env `session()` declares: `new Hono<SessionEnv>()`, or chain `.use(session(...))` and the routes after it. */
+export interface SessionEnv {
+  /** What `c.get()` and `c.var` hold: the session. */
+  Variables: SessionVariables;
+}
+
+type HttpStatus = ConstructorParameters<typeof HTTPException>[0];
+
+/** A sess failure as the `HTTPException` Hono answers (503 for a store failure); the cause keeps the details. */
+const asHttpException = (error: unknown): unknown =>
+  failureError(error, ({ status, message }) => new HTTPException(status as HttpStatus, { message, cause: error })) ?? error;
+const rejected = (error: unknown) => Promise.reject(asHttpException(error));
+
+type Data = Record<string, unknown>;
+/** `data` is the kit's session view, so every read and write reaches the lifecycle and `__proto__` stays data. */
+const dataView = viewOf<Data>({});
+
+/**
+ * The session of one request. Its store operations reject with an `HTTPException`: a handler's
+ * errors reach `app.onError` before the middleware sees them, so it can't translate them there.
+ */
+class HonoView extends SessionObject {
+  readonly data = dataView(this[CORE]).view;
+  readonly load = (): Promise<this> => this[CORE].load().then(() => this, rejected);
+  override readonly regenerate = (options?: { keepData?: boolean }): Promise<void> => this[CORE].regenerate(options ?? {}).catch(rejected);
+  override readonly destroy = (): Promise<void> => this[CORE].destroy().catch(rejected);
+  override readonly reload = (): Promise<void> => this[CORE].reload().catch(rejected);
+  readonly clear = (): void => this[CORE].clear();
+}
+
+/** The HTTP effects, applied to a response's headers. */
+function applyEffects(headers: Headers, effects: readonly HttpEffect[]): void {
+  for (const effect of effects) {
+    switch (effect.type) {
+      case 'cookie.set':
+      case 'cookie.delete':
+        headers.append('set-cookie', setCookieLine(effect));
+        break;
+      case 'header.cacheControl':
+        headers.set('cache-control', effect.value);
+        break;
+      case 'header.vary':
+        headers.set('vary', varyWith(headers.get('vary'), effect.value));
+        break;
+      default:
+        assertNever(effect);
+    }
+  }
+}
+
+function commit(core: Session, name: string, status: number, headers: Headers): Promise<readonly HttpEffect[]> {
+  return core.commit(responseFacts(status, name, headers.getSetCookie(), headers.has('cache-control'))).catch(rejected);
+}
+
+const context = createSessionContext<HonoSession>('@sess/hono');
+
+/**
+ * The current request's session, from any function the request calls, without passing `c`
+ * down (`await getSession().load()` before the first read). Needs `session({ ..., asyncContext: true })`.
+ *
+ * @throws SessUsageError outside such a request.
+ */
+export const getSession = (): HonoSession => context.get();
+
+type Handoff = (c: Context) => Promise<Response>;
+/** `session(...)`: the middleware, plus what WebSocket apps need (`socket` takes the upgrade request, `c.req.raw`). */
+export interface SessionMiddleware
+  extends MiddlewareHandler<SessionEnv>,
+    SocketRoutes<Handoff, [request: UpgradeRequest], Partial<SessionData>> {}
+
+/**
+ * The session middleware for Hono 4. Validates `options` once (throwing `SessConfigError` for an
+ * unknown option, a short secret or a bad number), then per request: verifies the cookie and
+ * sets the session as `c.get('session')`; its `load()` reads the record the cookie names (one
+ * store read, none without a valid cookie or a `load()`). It commits once the response is
+ * known, before it leaves: a failed store write throws an `HTTPException` 503 to `app.onError`,
+ * never a 2xx. A handler's thrown error reaches `app.onError` as without sess, and the session
+ * commits with the status of the response `onError` answers, its headers on that response.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from 'hono';
+ * import { session, type SessionEnv } from '@sess/hono';
+ *
+ * const app = new Hono<SessionEnv>();
+ * app.use(session({ secret: process.env.SESSION_SECRET! }));
+ * app.get('/', async (c) => {
+ *   const s = await c.get('session').load();
+ *   s.data.views = (s.data.views ?? 0) + 1;
+ *   return c.text(`views: ${s.data.views}`);
+ * });
+ * ```
+ */
+export function session(options: SessionOptions): SessionMiddleware {
+  const { manager, proxy, readOnly, asyncContext } = configure(options);
+  const { name } = manager;
+
+  const handoff: Handoff = (c) => handoffResponse(manager, c.req.query('token'), applyEffects).catch(rejected);
+  const socket = (request: UpgradeRequest) =>
+    upgradeSession(manager, request, proxy, (core) => dataView(core).view as Partial<SessionData>);
+
+  const sessionMiddleware: MiddlewareHandler<SessionEnv> = async function sessionMiddleware(c, next) {
+    // Mounted twice: the first one owns the session.
+    if (c.get('session') !== undefined) return next();
+    const { headers } = c.req.raw;
+    const secure = isSecure(c.req.url.startsWith('https:'), headers.get('x-forwarded-proto'), proxy);
+    const core = manager.begin({ cookieHeader: headers.get('cookie') ?? undefined, secure, readOnly: readOnly?.(c) ?? false });
+    // Lazy (design §2.2): nothing is read until the handler calls `load()`.
+    const view = new HonoView(core) as HonoSession;
+    c.set('session', view);
+    // Hono's compose hands an Error thrown below to `app.onError` before `next()` returns, so
+    // `c.res` is then the response Hono will send, error responses included. What still throws
+    // here (a thrown non-Error, an `onError` that throws) goes on as it would without sess,
+    // uncommitted: nothing is saved, as for any 5xx.
+    await (asyncContext ? context.run(view, next) : next());
+    // A handler that gave no response is answered with a 500 ("Context is not finalized").
+    const status = c.finalized ? c.res.status : 500;
+    const effects = await commit(core, name, status, c.res.headers);
+    // node-server's shared RESPONSE_ALREADY_SENT: the app wrote to `c.env.outgoing` itself and
+    // the headers have left, so the session's have nowhere to go.
+    if (c.res.headers.has('x-hono-already-sent')) return;
+    // A response whose headers are immutable (from `fetch` or `Response.redirect`) is copied.
+    const response = withHeaders(c.res, (target) => applyEffects(target, effects));
+    if (response !== c.res) {
+      // Hono's `c.res` setter copies the old response's headers over the new one's, Set-Cookie
+      // and Vary included, which would undo the session's: clear it first.
+      c.res = undefined;
+      c.res = response;
+    }
+  };
+
+  return Object.assign(sessionMiddleware, { handoff, socket });
+}

@@ -1,0 +1,354 @@
+/** Hono-specific behaviour beyond the shared conformance suite, over real HTTP on node-server 2. */
+import { getRequestListener } from '@hono/node-server';
+import type { HttpBindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { Hono } from 'hono';
+import type { Context, Next } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { stream, streamSSE } from 'hono/streaming';
+import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
+import { SessStoreError, hashId } from '@sess/core';
+import { Client, cookiesNamed, fakeClock, inspectableStore, listen } from '@sess/adapter-test';
+import type { Served } from '@sess/adapter-test';
+import { getSession, session } from '../src/index.js';
+import type { HonoSession, SessionEnv, SessionEvent, SessionOptions, SessionVariables } from '../src/index.js';
+import { quietErrors } from './routes.js';
+
+declare module '../src/index.js' {
+  interface SessionData {
+    n?: number;
+  }
+}
+
+const SECRET = 'hono-adapter-test-secret-of-at-least-32-bytes!';
+const servers: Served[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+async function serve(app: Hono<SessionEnv>) {
+  const served = await listen(getRequestListener(app.fetch));
+  servers.push(served);
+  return new Client(served.url);
+}
+
+/** An app with the session middleware on a fake clock and a store the test can inspect and break. */
+function sessionApp(options: Partial<SessionOptions> = {}) {
+  const clock = fakeClock();
+  const store = inspectableStore(clock);
+  const app = new Hono<SessionEnv>();
+  app.use(session({ secret: SECRET, store, clock: clock.now, ...options }));
+  return { app, store };
+}
+
+const write = async (c: Context<SessionEnv>) => {
+  const s = await c.get('session').load();
+  s.data.n = (s.data.n ?? 0) + 1;
+};
+
+describe('types', () => {
+  it('types c.get("session") through Variables, declared by the app or inferred along a chain', () => {
+    const declared = new Hono<SessionEnv>().get('/', (c) => {
+      expectTypeOf(c.get('session')).toEqualTypeOf<HonoSession>();
+      expectTypeOf(c.var.session.data.n).toEqualTypeOf<number | undefined>();
+      // @ts-expect-error SessionData says n is a number
+      c.get('session').data.n = 'one';
+      return c.text('ok');
+    });
+    const chained = new Hono().use(session({ secret: SECRET })).get('/', async (c) => {
+      const s = await c.get('session').load();
+      expectTypeOf(s).toEqualTypeOf<HonoSession>();
+      return c.text(String(s.data.n));
+    });
+    const mixed = new Hono<{ Variables: SessionVariables & { user: string } }>().get('/', (c) => {
+      expectTypeOf(c.get('user')).toEqualTypeOf<string>();
+      expectTypeOf(c.get('session').load).returns.toEqualTypeOf<Promise<HonoSession>>();
+      return c.text('ok');
+    });
+    expect([declared, chained, mixed].every((app) => app instanceof Hono)).toBe(true);
+  });
+});
+
+describe('commit and the response', () => {
+  it('is lazy: with a valid cookie, a route that never loads the session, or no route at all, makes no store call', async () => {
+    const { app, store } = sessionApp();
+    app.get('/write', async (c) => (await write(c), c.text('ok')));
+    app.get('/plain', (c) => c.text('plain'));
+    const client = await serve(app);
+    await client.request('/write');
+    const before = { ...store.calls };
+    const plain = await client.request('/plain');
+    const missing = await client.request('/nowhere');
+    expect([plain.status, plain.setCookies, plain.headers.get('vary')]).toEqual([200, [], null]);
+    expect([missing.status, missing.setCookies]).toEqual([404, []]);
+    expect(store.calls).toEqual(before);
+  });
+
+  it('a Response with immutable headers (Response.redirect, a fetched one) is copied with the cookie and its own headers', async () => {
+    const { app, store } = sessionApp();
+    const upstream = await listen(
+      getRequestListener(
+        new Hono().get('/', (c) => c.text('upstream', 200, { 'x-upstream': '1', 'set-cookie': 'up=1; Path=/', vary: 'Accept' })).fetch,
+      ),
+    );
+    servers.push(upstream);
+    app.get('/redirect', async (c) => (await write(c), Response.redirect(new URL('/elsewhere', c.req.url), 303)));
+    app.get('/fetched', async (c) => (await write(c), fetch(`${upstream.url}/`)));
+    app.get('/hono-redirect', async (c) => (await write(c), c.redirect('/elsewhere')));
+    const client = await serve(app);
+
+    const redirect = await client.request('/redirect');
+    expect([redirect.status, redirect.headers.get('location')]).toEqual([303, expect.stringMatching(/\/elsewhere$/)]);
+    expect(cookiesNamed(redirect, 'sid')).toHaveLength(1);
+    client.jar.clear();
+    const fetched = await client.request('/fetched');
+    expect([fetched.status, fetched.body, fetched.headers.get('x-upstream')]).toEqual([200, 'upstream', '1']);
+    expect([cookiesNamed(fetched, 'up').length, cookiesNamed(fetched, 'sid').length]).toEqual([1, 1]);
+    expect(fetched.headers.get('vary')).toBe('Accept, Cookie');
+    client.jar.clear();
+    const hono = await client.request('/hono-redirect');
+    expect([hono.status, cookiesNamed(hono, 'sid').length]).toEqual([302, 1]);
+    expect(store.size).toBe(3);
+  });
+
+  it('commits on the response a later middleware put in c.res, keeping its own Set-Cookie and Vary', async () => {
+    const { app } = sessionApp();
+    app.use(async (c: Context, next: Next) => {
+      await next();
+      c.res = new Response('replaced', { status: 201, headers: { 'set-cookie': 'app=1; Path=/', vary: 'Accept' } });
+    });
+    app.get('/', async (c) => (await write(c), c.text('original')));
+    const client = await serve(app);
+    const reply = await client.request('/');
+    expect([reply.status, reply.body]).toEqual([201, 'replaced']);
+    expect(reply.setCookies.filter((line) => line.startsWith('app=1'))).toHaveLength(1);
+    expect(cookiesNamed(reply, 'sid')).toHaveLength(1);
+    expect(reply.headers.get('vary')).toBe('Accept, Cookie');
+  });
+
+  it('a streamed response (stream, streamSSE) carries the cookie and its whole body', async () => {
+    const { app, store } = sessionApp();
+    app.get('/stream', async (c) => {
+      await write(c);
+      return stream(c, async (body) => {
+        for (const chunk of ['a', 'b', 'c']) await body.write(chunk);
+      });
+    });
+    app.get('/sse', async (c) => {
+      await write(c);
+      return streamSSE(c, async (body) => {
+        for (const data of ['1', '2']) await body.writeSSE({ data });
+      });
+    });
+    const client = await serve(app);
+    const streamed = await client.request('/stream');
+    expect([streamed.body, cookiesNamed(streamed, 'sid').length, store.size]).toEqual(['abc', 1, 1]);
+    client.jar.clear();
+    const sse = await client.request('/sse');
+    expect(sse.headers.get('content-type')).toMatch(/text\/event-stream/);
+    expect(sse.body).toBe('data: 1\n\ndata: 2\n\n');
+    expect(cookiesNamed(sse, 'sid')).toHaveLength(1);
+  });
+
+  it('a handler that returns no response gets Hono’s 500 with nothing saved', async () => {
+    const { app, store } = sessionApp();
+    app.onError(quietErrors);
+    app.get('/', async (c) => {
+      await write(c);
+      return undefined as unknown as Response;
+    });
+    const reply = await (await serve(app)).request('/');
+    expect([reply.status, cookiesNamed(reply, 'sid')]).toEqual([500, []]);
+    expect(store.calls.set).toBe(0);
+  });
+
+  it('leaves node-server’s shared RESPONSE_ALREADY_SENT alone when the app wrote c.env.outgoing itself', async () => {
+    const { app } = sessionApp();
+    app.get('/', async (c) => {
+      await write(c);
+      (c.env as HttpBindings).outgoing.end('raw');
+      return RESPONSE_ALREADY_SENT;
+    });
+    const client = await serve(app);
+    expect((await client.request('/')).body).toBe('raw');
+    expect([...RESPONSE_ALREADY_SENT.headers.keys()]).toEqual(['x-hono-already-sent']);
+  });
+
+  it('mounted twice, the first middleware owns the session and the second stays out of the way', async () => {
+    const clock = fakeClock();
+    const [first, second] = [inspectableStore(clock), inspectableStore(clock)];
+    const app = new Hono<SessionEnv>();
+    app.use(session({ secret: SECRET, store: first, clock: clock.now, name: 'first' }));
+    app.use(session({ secret: SECRET, store: second, clock: clock.now, name: 'second' }));
+    app.get('/', async (c) => (await write(c), c.text(String(c.get('session').data.n))));
+    const client = await serve(app);
+    await client.request('/');
+    const reply = await client.request('/');
+    expect(reply.body).toBe('2');
+    expect([...client.jar.keys()]).toEqual(['first']);
+    expect([first.size, second.size, Object.values(second.calls).every((count) => count === 0)]).toEqual([1, 0, true]);
+  });
+});
+
+describe('errors and app.onError', () => {
+  function withOnError() {
+    const { app, store } = sessionApp();
+    const seen: Error[] = [];
+    app.onError((error, c) => {
+      seen.push(error);
+      return error instanceof HTTPException ? error.getResponse() : c.text(`caught ${error.message}`, 418);
+    });
+    return { app, store, seen };
+  }
+
+  it('sees a failed store write as an HTTPException 503 whose cause is the SessStoreError', async () => {
+    const { app, store, seen } = withOnError();
+    app.get('/', async (c) => (await write(c), c.text('ok', 200, { 'x-handler': '1' })));
+    const client = await serve(app);
+    store.failing.add('set');
+    const reply = await client.request('/');
+    expect([reply.status, reply.body, cookiesNamed(reply, 'sid')]).toEqual([503, 'Session store unavailable', []]);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBeInstanceOf(HTTPException);
+    expect((seen[0] as HTTPException).status).toBe(503);
+    expect((seen[0] as HTTPException).cause).toBeInstanceOf(SessStoreError);
+  });
+
+  it('sees a failed store read in a handler as the same 503', async () => {
+    const { app, store, seen } = withOnError();
+    app.get('/write', async (c) => (await write(c), c.text('ok')));
+    app.get('/read', async (c) => c.text(String((await c.get('session').load()).data.n)));
+    const client = await serve(app);
+    await client.request('/write');
+    store.failing.add('get');
+    const reply = await client.request('/read');
+    expect([reply.status, reply.body]).toEqual([503, 'Session store unavailable']);
+    expect((seen[0] as HTTPException).cause).toBeInstanceOf(SessStoreError);
+  });
+
+  it('hands a handler’s own error to onError unchanged, and commits with the status onError answers', async () => {
+    const { app, store, seen } = withOnError();
+    const thrown = new Error('handler failed');
+    app.get('/', async (c) => {
+      await write(c);
+      throw thrown;
+    });
+    const reply = await (await serve(app)).request('/');
+    expect(seen).toEqual([thrown]);
+    expect(seen[0]).toBe(thrown);
+    expect([reply.status, reply.body]).toEqual([418, 'caught handler failed']);
+    // A 4xx answer saves, so its Set-Cookie and Vary land on onError's response.
+    expect(cookiesNamed(reply, 'sid')).toHaveLength(1);
+    expect(reply.headers.get('vary')).toMatch(/cookie/i);
+    expect(store.size).toBe(1);
+  });
+
+  it('with Hono’s default onError: an HTTPException keeps its status and carries the session; any other error is logged and saves nothing', async () => {
+    const { app, store } = sessionApp();
+    const thrown = new Error('unexpected');
+    app.get('/denied', async (c) => {
+      await write(c);
+      throw new HTTPException(401, { message: 'sign in again' });
+    });
+    app.get('/crash', async (c) => {
+      await write(c);
+      throw thrown;
+    });
+    const client = await serve(app);
+    const denied = await client.request('/denied');
+    expect([denied.status, denied.body, cookiesNamed(denied, 'sid').length]).toEqual([401, 'sign in again', 1]);
+    expect(store.size).toBe(1);
+
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      client.jar.clear();
+      const crash = await client.request('/crash');
+      expect([crash.status, crash.body, cookiesNamed(crash, 'sid')]).toEqual([500, 'Internal Server Error', []]);
+      expect(logged.mock.calls).toEqual([[thrown]]);
+    } finally {
+      logged.mockRestore();
+    }
+    expect(store.size).toBe(1);
+  });
+});
+
+describe('options', () => {
+  it('refuses unknown options at construction, with "did you mean" and the sess name of hono-sessions’ options', () => {
+    expect(() => session({ secret: SECRET, rollin: true } as never)).toThrow(/unknown option "rollin": did you mean "rolling"\?/);
+    expect(() => session({ encryptionKey: SECRET } as never)).toThrow(/unknown option "encryptionKey": sess calls it "secret"/);
+    expect(() => session({ secret: SECRET, expireAfterSeconds: 900 } as never)).toThrow(/"idleTimeoutMs"/);
+    expect(() => session({ secret: SECRET, cookie: { maxAge: 60 } } as never)).toThrow(/top-level "maxAge"/);
+    expect(() => session({ secret: SECRET, cookie: { prefix: 'host' } } as never)).toThrow(/__Host-sid/);
+    expect(() => session({ secret: SECRET, cookie: { sameSite: 'LAX' } } as never)).toThrow(/sameSite/);
+    expect(() => session({ secret: SECRET, proxy: 'yes' } as never)).toThrow(/proxy/);
+    expect(() => session({ secret: 'short' })).toThrow(/32 bytes|at least/);
+    expect(() => session({ secret: SECRET, maxAge: '1d' as never })).toThrow(/maxAge/);
+  });
+
+  it("takes hono/cookie's spellings ('Strict', 'High') and maxAge in seconds; 'session' is a browser-session cookie", async () => {
+    const { app } = sessionApp({ maxAge: 60, cookie: { sameSite: 'Strict', priority: 'High' } });
+    app.get('/', async (c) => (await write(c), c.text('ok')));
+    const [line] = cookiesNamed(await (await serve(app)).request('/'), 'sid');
+    expect(line).toMatch(/; Max-Age=60;/);
+    expect(line).toMatch(/; SameSite=Strict/);
+    expect(line).toMatch(/; Priority=High/);
+    const browser = sessionApp({ maxAge: 'session' });
+    browser.app.get('/', async (c) => (await write(c), c.text('ok')));
+    expect(cookiesNamed(await (await serve(browser.app)).request('/'), 'sid')[0]).not.toMatch(/Max-Age|Expires/);
+  });
+
+  it('marks the cookie Secure from X-Forwarded-Proto only with proxy: true', async () => {
+    const lines: Record<string, string | undefined> = {};
+    for (const proxy of [false, true]) {
+      const { app } = sessionApp({ proxy });
+      app.get('/', async (c) => (await write(c), c.text('ok')));
+      const reply = await (await serve(app)).request('/', { headers: { 'x-forwarded-proto': 'https' } });
+      lines[String(proxy)] = cookiesNamed(reply, 'sid')[0];
+    }
+    expect(lines['false']).not.toMatch(/; Secure/);
+    expect(lines['true']).toMatch(/; Secure/);
+  });
+
+  it('a read-only route (readOnly gets the Context) reads the session, refuses to change it, and writes nothing', async () => {
+    const { app, store } = sessionApp({ rolling: true, readOnly: (c) => c.req.path.startsWith('/api/') });
+    app.onError(quietErrors);
+    app.get('/', async (c) => (await write(c), c.text('ok')));
+    app.get('/api/read', async (c) => c.text(String((await c.get('session').load()).data.n)));
+    app.get('/api/write', async (c) => (await write(c), c.text('ok')));
+    const client = await serve(app);
+    await client.request('/');
+    const writes = store.calls.set + store.calls.touch;
+    const read = await client.request('/api/read');
+    expect([read.body, read.setCookies]).toEqual(['1', []]);
+    expect((await client.request('/api/write')).status).toBe(500);
+    expect(store.calls.set + store.calls.touch).toBe(writes);
+  });
+
+  it('reports created and destroyed to onEvent, with hashed ids only', async () => {
+    const events: SessionEvent[] = [];
+    const { app } = sessionApp({ onEvent: (event) => void events.push(event) });
+    app.get('/', async (c) => (await write(c), c.text('ok')));
+    app.get('/out', async (c) => (await (await c.get('session').load()).destroy(), c.text('bye')));
+    const client = await serve(app);
+    await client.request('/');
+    const id = client.jar.get('sid')?.split('.')[0] as string;
+    await client.request('/out');
+    expect(events).toEqual([
+      { type: 'created', idHash: hashId(id) },
+      { type: 'destroyed', idHash: hashId(id) },
+    ]);
+  });
+
+  it('getSession() finds the session anywhere inside the request with asyncContext, and only then', async () => {
+    const current = async () => String((await getSession().load()).data.n ?? 'none');
+    const { app } = sessionApp({ asyncContext: true });
+    app.get('/', async (c) => c.text(await current()));
+    app.get('/set', async (c) => (await write(c), c.text(await current())));
+    const client = await serve(app);
+    expect((await client.request('/')).body).toBe('none');
+    expect((await client.request('/set')).body).toBe('1');
+    const without = sessionApp();
+    without.app.get('/', async (c) => c.text(await current().catch(() => 'no context')));
+    expect((await (await serve(without.app)).request('/')).body).toBe('no context');
+  });
+});
