@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What the tests need beyond Node and npm:
-#   - Chromium, for the demo's browser test (examples/express-demo);
+#   - Chromium, for the demo's browser test (examples/demo);
 #   - redis-server and redis-cli, for the Redis store: a server at REDIS_URL's default address,
 #     and the binaries the cluster and outage tests start their own servers from;
 #   - PostgreSQL, for the Postgres store: a server at DATABASE_URL's default address
