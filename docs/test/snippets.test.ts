@@ -15,7 +15,7 @@
  * The comment's lines are compiled before the block and never shown on GitHub or npm. A
  * relative import in a block (`import { contractApp } from './routes.js'`) names a file of the
  * reader's own, so it is left out of the compile: the fragment comment declares what it imports.
- * Blocks that import `@sess/h3/v1` are compiled with `h3` resolving to h3 v1, the major they are for.
+ * Blocks that import `@sess/h3/v1` or `@sess/h3-session/v1` are compiled with `h3` resolving to h3 v1, the major they are for.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -109,7 +109,7 @@ const host = ts.createCompilerHost(options);
 let previous: ts.Program | undefined;
 
 function compile(snippet: Snippet): string[] {
-  const forV1 = /from '@sess\/h3\/v1'/.test(snippet.code);
+  const forV1 = /from '@sess\/h3(-session)?\/v1'/.test(snippet.code);
   const program = ts.createProgram([snippet.file], forV1 ? h3v1Options : options, host, forV1 ? undefined : previous);
   if (!forV1) previous = program;
   const source = program.getSourceFile(snippet.file);

@@ -1,0 +1,164 @@
+/**
+ * @sess/h3-session: h3's session utilities with h3's own signatures (`useSession`, `getSession`,
+ * `updateSession`, `clearSession`, `sealSession`, `unsealSession`), on the sess core. Change the
+ * import from `'h3'` to `'@sess/h3-session'`: the cookie then carries a signed id and the session
+ * lives in a store (memory by default, or `store` in the config), with no PBKDF2 per request.
+ * Cookies h3 sealed still open, once each, and move into the store. For h3 v1: `@sess/h3-session/v1`.
+ */
+import { HTTPError, getCookie, getChunkedCookie, getEventContext, unsealSession as unsealH3Seal } from 'h3';
+import type { H3Event, SessionConfig as H3SessionConfig, HTTPEvent, Session, SessionData, SessionManager } from 'h3';
+import { SessStoreError } from '@sess/core';
+import type { Store } from '@sess/core';
+import { failureError } from '@sess/core/adapter';
+import { perConfig } from './config.js';
+import { H3Sessions } from './sessions.js';
+import type { EntryKit, EventPort, ResponsePort, SessionUpdate as Update } from './sessions.js';
+
+export type { Session, SessionData, SessionManager } from 'h3';
+export type { Store } from '@sess/core';
+export { memoryStore } from '@sess/store-memory';
+
+/** h3's `SessionConfig`, plus the store the sessions live in. */
+export interface SessionConfig extends H3SessionConfig {
+  /**
+   * A sess store, e.g. `redisStore({ client })` from `@sess/store-redis`. Default: one memory
+   * store per process, shared by every config without a store (lost on restart, one process only).
+   */
+  store?: Store;
+}
+
+/** What `update` takes: data to merge, or a function of the current data returning it (h3's `SessionUpdate`). */
+export type SessionUpdate<T extends SessionData = SessionData> =
+  | Partial<SessionData<T>>
+  | ((oldData: SessionData<T>) => Partial<SessionData<T>> | undefined);
+
+/** h3 v2 names the chunks of a chunked cookie `__chunked__<count>`. */
+const CHUNKED = '__chunked__';
+
+const kit: EntryKit = {
+  where: '@sess/h3-session',
+  unsealIron: (config, sealed) => unsealH3Seal(undefined as never, config as unknown as H3SessionConfig, sealed),
+  // A store failure answers 503 through h3's error handling; the cause keeps the details.
+  httpError: (error) =>
+    error instanceof SessStoreError ? failureError(error, (failure) => new HTTPError({ ...failure, cause: error })) : error,
+};
+
+const sessionsOf = perConfig('the session config of @sess/h3-session', (settings) => new H3Sessions(settings, kit));
+
+function replaceIn(headers: Headers, previous: readonly string[], next: readonly string[]): void {
+  const kept = headers.getSetCookie().filter((line) => !previous.includes(line));
+  headers.delete('set-cookie');
+  for (const line of [...kept, ...next]) headers.append('set-cookie', line);
+}
+
+function responseOf(res: H3Event['res']): ResponsePort {
+  return {
+    status: () => res.status ?? 200,
+    get: (name) => res.headers.get(name) ?? undefined,
+    set: (name, value) => res.headers.set(name, value),
+    setCookieLines: () => res.headers.getSetCookie(),
+    // As h3 does, the session cookie goes on the headers an error response keeps too.
+    replaceSetCookie(previous, next) {
+      replaceIn(res.headers, previous, next);
+      replaceIn(res.errHeaders, previous, next);
+    },
+  };
+}
+
+function portOf(event: HTTPEvent): EventPort {
+  const { res } = event as Partial<H3Event>;
+  return {
+    context: getEventContext(event),
+    header: (name) => event.req.headers.get(name) ?? undefined,
+    cookie(name) {
+      const value = getCookie(event, name);
+      if (!value?.startsWith(CHUNKED)) return { value, chunks: 0 };
+      return { value: getChunkedCookie(event, name), chunks: Number.parseInt(value.slice(CHUNKED.length), 10) || 0 };
+    },
+    secure: event.req.url.startsWith('https:'),
+    response: res === undefined ? undefined : responseOf(res),
+  };
+}
+
+/**
+ * Creates a session manager for the current request, as h3's `useSession`: a request without a
+ * session starts one, written to the store at once with its cookie on the response.
+ *
+ * @example
+ * ```ts
+ * import { H3 } from 'h3';
+ * import { useSession } from '@sess/h3-session';
+ *
+ * const config = { password: process.env.SESSION_PASSWORD! };
+ * const app = new H3().get('/', async (event) => {
+ *   const session = await useSession<{ views?: number }>(event, config);
+ *   await session.update((data) => ({ views: (data.views ?? 0) + 1 }));
+ *   return `views: ${session.data.views}`;
+ * });
+ * ```
+ */
+export async function useSession<T extends SessionData = SessionData>(event: HTTPEvent, config: SessionConfig): Promise<SessionManager<T>> {
+  const sessions = sessionsOf(config);
+  const port = portOf(event);
+  await sessions.get(port);
+  if (sessions.isUnwritten(port)) await sessions.update(port);
+  const manager: SessionManager<T> = {
+    get id() {
+      return port.context.sessions?.[sessions.name]?.id;
+    },
+    get data() {
+      return (port.context.sessions?.[sessions.name]?.data ?? Object.create(null)) as SessionData<T>;
+    },
+    update: async (update) => {
+      await sessions.update(port, update as Update);
+      return manager;
+    },
+    clear: async () => {
+      await sessions.clear(port);
+      return manager;
+    },
+  };
+  return manager;
+}
+
+/**
+ * The session of the current request, as h3's `getSession`: read from the store once per request.
+ * A request without one gets a new session in memory only, with no cookie until it is updated.
+ */
+export async function getSession<T extends SessionData = SessionData>(event: HTTPEvent, config: SessionConfig): Promise<Session<T>> {
+  return (await sessionsOf(config).get(portOf(event))) as Session<T>;
+}
+
+/** Merges `update` into the session's data and writes it to the store at once, setting the cookie. */
+export async function updateSession<T extends SessionData = SessionData>(
+  event: HTTPEvent,
+  config: SessionConfig,
+  update?: SessionUpdate<T>,
+): Promise<Session<T>> {
+  return (await sessionsOf(config).update(portOf(event), update as Update)) as Session<T>;
+}
+
+/**
+ * Writes the session (starting it if new) and returns its signed id: the session cookie's value,
+ * which a client may send back in the session header (`x-h3-session`). It is no longer an iron
+ * seal: it holds no data, and it names the session only while the store keeps it.
+ */
+// biome-ignore lint/correctness/noUnusedVariables: h3's signature declares T, so calls that pass it still compile.
+export async function sealSession<T extends SessionData = SessionData>(event: HTTPEvent, config: SessionConfig): Promise<string> {
+  return sessionsOf(config).seal(portOf(event));
+}
+
+/**
+ * Reads a value from `sealSession` (a signed id: its session from the store) or an h3 seal
+ * (opened with h3's own `unsealSession`). Changes no response.
+ *
+ * @throws Error when the value names no live session or the seal does not open.
+ */
+export async function unsealSession(event: HTTPEvent, config: SessionConfig, sealed: string): Promise<Partial<Session>> {
+  return sessionsOf(config).unseal(sealed, portOf(event).secure);
+}
+
+/** Ends the session: its record is destroyed and the cookie deleted. Needs the `password` to find it. */
+export async function clearSession(event: HTTPEvent, config: Partial<SessionConfig>): Promise<void> {
+  await sessionsOf(config).clear(portOf(event));
+}

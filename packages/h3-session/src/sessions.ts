@@ -1,0 +1,316 @@
+/**
+ * h3's session functions for one config, over the sess core: each call is one run of the core's
+ * lifecycle (`begin`, the session's reads and writes, `commit`), run at once as h3 writes at once,
+ * with the HTTP effects applied to the event's response. The cookie carries a signed id and the
+ * session (`{ id, createdAt, data }`) lives in the store. This file translates; the core decides.
+ */
+import { assertNever, createSessionManager, serializeDeletion, setCookieLine } from '@sess/core';
+import type { HttpEffect, ResponseFacts, Session as CoreSession, SessionManager } from '@sess/core';
+import { responseFacts, varyWith } from '@sess/core/adapter';
+import type { HeaderValue } from '@sess/core/adapter';
+import { isH3Session } from './config.js';
+import type { H3Session, Settings } from './config.js';
+import { isIronSeal, sealMemory } from './seals.js';
+
+/** What the session functions need of an h3 event; each entry builds one from its major's event. */
+export interface EventPort {
+  /** The event's context: h3 keeps `sessions` on it, and this request's state is kept by it. */
+  readonly context: { sessions?: Record<string, H3Session> };
+  /** A request header, by lower-case name. */
+  header(name: string): string | undefined;
+  /** The session cookie as h3 reads it (h3 v2 joins a chunked seal), and how many chunk cookies it spans. */
+  cookie(name: string): { readonly value: string | undefined; readonly chunks: number };
+  readonly secure: boolean;
+  /** `undefined` for an event with no response to write to (an h3 v2 `HTTPEvent`, an h3 v1 compat event). */
+  readonly response: ResponsePort | undefined;
+}
+
+export interface ResponsePort {
+  status(): number;
+  get(name: string): HeaderValue;
+  set(name: string, value: string): void;
+  setCookieLines(): readonly string[];
+  /** Removes `previous` from the Set-Cookie lines (on every header set an error response would use too) and appends `next`. */
+  replaceSetCookie(previous: readonly string[], next: readonly string[]): void;
+}
+
+/** How an entry opens h3's seals (h3's own `unsealSession`) and turns a store failure into its HTTP error. */
+export interface EntryKit {
+  readonly where: string;
+  unsealIron(config: Readonly<Record<string, unknown>>, sealed: string): Promise<unknown>;
+  httpError(error: unknown): unknown;
+}
+
+export type SessionUpdate = Record<string, unknown> | ((data: Record<string, unknown>) => Record<string, unknown> | undefined | void);
+
+/** One request's state for one session name. */
+interface RequestState {
+  /** The session cookie the browser holds once this response arrives: the request's, then each one sent. */
+  token: string | undefined;
+  /** The request carried an h3 seal: the next read re-sends the cookie that replaces it. */
+  reissue: boolean;
+  /** Chunk cookies of an h3 v2 seal (`h3.1`, ...), deleted along with the first cookie sent. */
+  staleChunks: number;
+  /** This package's Set-Cookie lines on the response, replaced by the next ones it sends. */
+  lines: readonly string[];
+  /** Runs one after another, each starting from the cookie the one before left. */
+  queue: Promise<unknown>;
+  /** A `getSession` under way: parallel calls wait for it, as in h3. */
+  loading: Promise<H3Session> | undefined;
+  /** The session was made by this request and not written yet (`useSession` writes it). */
+  unwritten: boolean;
+}
+
+const NO_RESPONSE: ResponseFacts = Object.freeze({ status: 200 });
+
+export class H3Sessions {
+  readonly name: string;
+  private readonly manager: SessionManager;
+  private readonly requests = new WeakMap<object, RequestState>();
+  private readonly seals = sealMemory();
+
+  constructor(
+    private readonly settings: Settings,
+    private readonly kit: EntryKit,
+  ) {
+    this.name = settings.name;
+    this.manager = createSessionManager(settings.core);
+  }
+
+  /**
+   * h3's `getSession`: the request's session, read from the store once per request (parallel
+   * calls share the read). Without one, a new session in memory only, written by `update`.
+   */
+  async get(port: EventPort): Promise<H3Session> {
+    const state = this.stateOf(port);
+    const sessions = (port.context.sessions ??= Object.create(null) as Record<string, H3Session>);
+    const existing = sessions[this.name];
+    if (existing !== undefined) return state.loading ?? existing;
+    const session: H3Session = { id: '', createdAt: 0, data: Object.create(null) };
+    sessions[this.name] = session;
+    const loading = this.run(state, () => this.read(port, state, session));
+    state.loading = loading;
+    try {
+      return await loading;
+    } catch (error) {
+      if (sessions[this.name] === session) delete sessions[this.name];
+      throw error;
+    } finally {
+      if (state.loading === loading) state.loading = undefined;
+    }
+  }
+
+  /** Whether the request's session was made by this request and is not written yet. */
+  isUnwritten(port: EventPort): boolean {
+    return this.stateOf(port).unwritten;
+  }
+
+  /** h3's `updateSession`: merges the update into the data and writes the session at once. */
+  async update(port: EventPort, update?: SessionUpdate): Promise<H3Session> {
+    const state = this.stateOf(port);
+    // Cleared before any await: of parallel `useSession` calls on a new session, one writes it.
+    state.unwritten = false;
+    const session = await this.current(port, state);
+    state.unwritten = false;
+    const changes = typeof update === 'function' ? update(session.data) : update;
+    if (changes) Object.assign(session.data, changes);
+    await this.run(state, () => this.write(port, state, session, true));
+    return session;
+  }
+
+  /** h3's `clearSession`: the session leaves the context, its record is destroyed and its cookie deleted. */
+  async clear(port: EventPort): Promise<void> {
+    const state = this.stateOf(port);
+    state.unwritten = false;
+    if (port.context.sessions !== undefined) delete port.context.sessions[this.name];
+    await this.run(state, async () => {
+      const core = this.begin(port, state);
+      await core.destroy();
+      await this.commit(core, port.response, state);
+    });
+  }
+
+  /**
+   * What `sealSession` returns now: the session is written (made if new), and its signed id, the
+   * value of the session cookie, is what a client sends back (in the session header or cookie).
+   */
+  async seal(port: EventPort): Promise<string> {
+    const state = this.stateOf(port);
+    const session = await this.current(port, state);
+    // As h3's sealSession, this answers with a value and sends no cookie.
+    await this.run(state, () => this.write(port, state, session, false));
+    // Only if the app set a cookie of the session's name itself, which the core leaves alone.
+    if (state.token === undefined) throw new Error(`[${this.kit.where}] sealSession: the response already sets a "${this.name}" cookie`);
+    return state.token;
+  }
+
+  /**
+   * `unsealSession`: an h3 seal opens with h3's own function (as it did); a signed id reads its
+   * session from the store, with no effect on any response.
+   *
+   * @throws Error when the value names no live session, as h3 throws for a seal that doesn't open.
+   */
+  async unseal(sealed: string, secure: boolean): Promise<Partial<H3Session>> {
+    if (isIronSeal(sealed)) return (await this.kit.unsealIron(this.settings.h3, sealed)) as Partial<H3Session>;
+    const core = this.manager.begin({ cookieHeader: `${this.name}=${sealed}`, secure });
+    let stored: H3Session | undefined;
+    try {
+      await core.load();
+      stored = storedSession(core);
+      await core.commit(NO_RESPONSE);
+    } catch (error) {
+      throw this.kit.httpError(error);
+    }
+    if (stored === undefined) throw new Error(`[${this.kit.where}] unsealSession: the value names no live session`);
+    return stored;
+  }
+
+  private stateOf(port: EventPort): RequestState {
+    let state = this.requests.get(port.context);
+    if (state !== undefined) return state;
+    const { header } = this.settings;
+    const fromHeader = header === undefined ? undefined : port.header(header);
+    // h3 reads the header first and falls back to the cookie.
+    const cookie = fromHeader ? { value: undefined, chunks: 0 } : port.cookie(this.name);
+    const received = fromHeader || cookie.value;
+    state = {
+      token: received,
+      reissue: isIronSeal(received),
+      staleChunks: cookie.chunks,
+      lines: [],
+      queue: Promise.resolve(),
+      loading: undefined,
+      unwritten: false,
+    };
+    if (isIronSeal(received)) {
+      const request = state;
+      request.token = undefined;
+      request.queue = this.seals.open(received, (sealed) => this.move(sealed)).then((token) => void (request.token = token));
+    }
+    this.requests.set(port.context, state);
+    return state;
+  }
+
+  /**
+   * Opens an h3 seal with h3's own `unsealSession` and writes what it held into a new sess
+   * session, keeping h3's `id`, `createdAt` and data (and with `maxAge`, the end h3 gave it).
+   * Store effects only: each request carrying the seal gets the new cookie from its own read.
+   *
+   * @returns the new session's signed id, or `undefined` when the seal does not open (as in
+   *   h3, the request then starts a new session).
+   */
+  private async move(sealed: string): Promise<string | undefined> {
+    const opened = await this.kit.unsealIron(this.settings.h3, sealed).catch(() => undefined);
+    if (!isH3Session(opened)) return undefined;
+    const core = this.manager.begin({ cookieHeader: undefined, secure: false });
+    writeSession(core, opened);
+    const { maxAgeMs } = this.settings;
+    if (maxAgeMs !== undefined) core.setExpiry(new Date(Math.min(opened.createdAt, Date.now()) + maxAgeMs));
+    const effects = await core.commit(NO_RESPONSE);
+    return effects.find((effect) => effect.type === 'cookie.set')?.value;
+  }
+
+  private async read(port: EventPort, state: RequestState, session: H3Session): Promise<H3Session> {
+    const core = this.begin(port, state);
+    await core.load();
+    // The browser holds h3's seal: send it the cookie of the session the seal moved to.
+    if (state.reissue) core.touch();
+    const stored = storedSession(core);
+    await this.commit(core, port.response, state);
+    if (stored === undefined) {
+      session.id = this.settings.newId();
+      session.createdAt = Date.now();
+      state.unwritten = true;
+    } else {
+      session.id = stored.id;
+      session.createdAt = stored.createdAt;
+      session.data = Object.assign(Object.create(null), stored.data);
+    }
+    return session;
+  }
+
+  /** The request's session, once any read under way is done. */
+  private current(port: EventPort, state: RequestState): H3Session | Promise<H3Session> {
+    return state.loading ?? port.context.sessions?.[this.name] ?? this.get(port);
+  }
+
+  /** Writes the session; `respond`: apply the HTTP effects and send the cookie again, as h3's update does. */
+  private async write(port: EventPort, state: RequestState, session: H3Session, respond: boolean): Promise<void> {
+    const core = this.begin(port, state);
+    await core.load();
+    writeSession(core, session);
+    // h3 sends the cookie again on every update, its lifetime counted from now.
+    if (respond) core.touch();
+    await this.commit(core, respond ? port.response : undefined, state);
+  }
+
+  private begin(port: EventPort, state: RequestState): CoreSession {
+    const cookieHeader = state.token === undefined ? undefined : `${this.name}=${state.token}`;
+    return this.manager.begin({ cookieHeader, secure: port.secure });
+  }
+
+  /** Commits the run; its HTTP effects go on `response` (with none, they only move the request's cookie on). */
+  private async commit(core: CoreSession, response: ResponsePort | undefined, state: RequestState): Promise<void> {
+    const facts =
+      response === undefined
+        ? NO_RESPONSE
+        : responseFacts(
+            response.status(),
+            this.name,
+            // Our own earlier lines are replaced, not "someone else's cookie".
+            response.setCookieLines().filter((line) => !state.lines.includes(line)),
+            response.get('cache-control') !== undefined,
+          );
+    const effects = await core.commit(facts);
+    state.reissue = false;
+    this.apply(effects, response, state);
+  }
+
+  private apply(effects: readonly HttpEffect[], response: ResponsePort | undefined, state: RequestState): void {
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'cookie.set':
+        case 'cookie.delete': {
+          state.token = effect.type === 'cookie.set' ? effect.value : undefined;
+          if (response === undefined || !this.settings.sendsCookie) break;
+          const line = setCookieLine(effect);
+          const chunks = Array.from({ length: state.staleChunks }, (_, index) =>
+            serializeDeletion(`${this.name}.${index + 1}`, effect.attributes),
+          );
+          state.staleChunks = 0;
+          response.replaceSetCookie(state.lines, [line, ...chunks]);
+          state.lines = [line];
+          break;
+        }
+        case 'header.vary':
+          response?.set('vary', varyWith(response.get('vary'), effect.value));
+          break;
+        case 'header.cacheControl':
+          response?.set('cache-control', effect.value);
+          break;
+        default:
+          assertNever(effect);
+      }
+    }
+  }
+
+  private run<T>(state: RequestState, work: () => Promise<T>): Promise<T> {
+    const result = state.queue.then(work);
+    state.queue = result.catch(() => undefined);
+    return result.catch((error: unknown) => Promise.reject(this.kit.httpError(error)));
+  }
+}
+
+/** The h3 session a loaded core session holds, or `undefined` for none (the core's schema vouches for the shape). */
+function storedSession(core: CoreSession): H3Session | undefined {
+  const id = core.get('id') as string | undefined;
+  if (id === undefined) return undefined;
+  return { id, createdAt: core.get('createdAt') as number, data: core.get('data') as Record<string, unknown> };
+}
+
+function writeSession(core: CoreSession, session: H3Session): void {
+  core.set('id', session.id);
+  core.set('createdAt', session.createdAt);
+  // A copy: the app may change `data` again before the store has the write.
+  core.set('data', { ...session.data });
+}

@@ -1,0 +1,362 @@
+/**
+ * h3's documented session behaviour, on a real h3 app of each major over HTTP: what an app that
+ * changed its import from 'h3' to '@sess/h3-session' relies on. The store is the suite's
+ * inspectable memory store, so each case can see the writes it made.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { cookiesNamed, fakeClock, inspectableStore } from '@sess/adapter-test';
+import type { Client, InspectableStore } from '@sess/adapter-test';
+import { HTTPError } from 'h3';
+import type { HTTPEvent } from 'h3';
+import type { SessionConfig } from '../src/index.js';
+import { flavours, PASSWORD, SIGNED_VALUE, serving, v1Flavour, v2Flavour } from './apps.js';
+import * as v1 from '../src/v1.js';
+
+const serve = serving();
+
+function setup(extra: Partial<SessionConfig> = {}): { store: InspectableStore; config: SessionConfig } {
+  const store = inspectableStore(fakeClock());
+  return { store, config: { password: PASSWORD, store, ...extra } };
+}
+
+/** The id inside the client's signed session cookie: the store's key. */
+const storeId = (client: Client, name = 'h3') => client.jar.get(name)?.split('.')[0] as string;
+const json = (body: string) => JSON.parse(body) as Record<string, unknown>;
+
+afterEach(() => void vi.useRealTimers());
+
+describe.each(flavours)('$name', (flavour) => {
+  const { api } = flavour;
+
+  it('useSession starts a session: id from generateId, createdAt, empty data, its record written and a signed id in the cookie', async () => {
+    let made = 0;
+    const { store, config } = setup({ generateId: () => `id-${++made}` });
+    const client = await serve(flavour, async ({ event }) => {
+      const session = await api.useSession(event, config);
+      const { createdAt } = await api.getSession(event, config);
+      return { id: session.id, createdAt, data: session.data };
+    });
+    const before = Date.now();
+    const first = await client.request('/');
+    const body = json(first.body);
+    expect(body).toEqual({ id: 'id-1', createdAt: expect.any(Number), data: {} });
+    expect(body.createdAt).toBeGreaterThanOrEqual(before);
+    expect(body.createdAt).toBeLessThanOrEqual(Date.now());
+    const lines = cookiesNamed(first, 'h3');
+    expect(lines).toHaveLength(1);
+    expect(client.jar.get('h3')).toMatch(SIGNED_VALUE);
+    // h3's defaults: Path=/, HttpOnly, Secure, SameSite=Lax, and no maxAge: a cookie that ends with the browser.
+    expect(lines[0]).toMatch(/; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+    expect(lines[0]).not.toMatch(/Expires|Max-Age/);
+    expect((await store.peek(storeId(client)))?.data).toEqual({ id: 'id-1', createdAt: body.createdAt, data: {} });
+
+    const again = await client.request('/');
+    expect(json(again.body)).toEqual(body);
+    expect(again.setCookies).toEqual([]);
+    expect(store.calls.set).toBe(1);
+  });
+
+  it('the default id is a random UUID, as in h3', async () => {
+    const { config } = setup();
+    const client = await serve(flavour, async ({ event }) => ({ id: (await api.useSession(event, config)).id }));
+    const { id } = json((await client.request('/')).body);
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    client.jar.clear();
+    expect(json((await client.request('/')).body).id).not.toBe(id);
+  });
+
+  it('update merges an object, then what a function returns, writing the store before it resolves and sending the cookie', async () => {
+    const { store, config } = setup();
+    const client = await serve(flavour, async ({ event, url }) => {
+      const session = await api.useSession<{ a?: number; b?: number }>(event, config);
+      if (url.pathname !== '/update') return { data: session.data };
+      const id = url.searchParams.get('sid') as string;
+      await session.update({ a: 1 });
+      const afterObject = (await store.peek(id))?.data;
+      await session.update((data) => ({ b: (data.a ?? 0) + 1 }));
+      const afterFunction = (await store.peek(id))?.data;
+      return { afterObject, afterFunction, data: session.data };
+    });
+    await client.request('/');
+    const signed = client.jar.get('h3');
+    const updated = await client.request(`/update?sid=${storeId(client)}`);
+    const body = json(updated.body);
+    expect(body.afterObject).toMatchObject({ data: { a: 1 } });
+    expect(body.afterFunction).toMatchObject({ data: { a: 1, b: 2 } });
+    expect(body.data).toEqual({ a: 1, b: 2 });
+    // h3 sets the cookie at update time; the session keeps its id, so the value is the same.
+    expect(cookiesNamed(updated, 'h3')).toHaveLength(1);
+    expect(client.jar.get('h3')).toBe(signed);
+    expect(json((await client.request('/')).body).data).toEqual({ a: 1, b: 2 });
+  });
+
+  it('clear removes the session: its record is destroyed, the cookie deleted, and the next request starts a new one', async () => {
+    const { store, config } = setup();
+    const client = await serve(flavour, async ({ event, url }) => {
+      const session = await api.useSession(event, config);
+      if (url.pathname === '/clear') await session.clear();
+      return { id: session.id ?? null, data: session.data };
+    });
+    const { id } = json((await client.request('/')).body);
+    const storedId = storeId(client);
+    const cleared = await client.request('/clear');
+    expect(json(cleared.body)).toEqual({ id: null, data: {} });
+    expect(cookiesNamed(cleared, 'h3')).toEqual([expect.stringMatching(/^h3=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970/)]);
+    expect(await store.peek(storedId)).toBeUndefined();
+    expect(client.jar.has('h3')).toBe(false);
+    expect(json((await client.request('/')).body).id).not.toBe(id);
+  });
+
+  it('getSession, updateSession and clearSession work on their own', async () => {
+    const { store, config } = setup();
+    const client = await serve(flavour, async ({ event, url }) => {
+      if (url.pathname === '/set') await api.updateSession(event, config, { n: Number(url.searchParams.get('n')) });
+      if (url.pathname === '/clear') await api.clearSession(event, config);
+      const { id, data } = await api.getSession(event, config);
+      return { id, data };
+    });
+    const read = await client.request('/');
+    // h3 v2's getSession keeps a new session in memory only; h3 v1's writes it at once.
+    expect(cookiesNamed(read, 'h3')).toHaveLength(flavour.name === 'h3 v1' ? 1 : 0);
+    expect(store.calls.set).toBe(flavour.name === 'h3 v1' ? 1 : 0);
+    const set = await client.request('/set?n=3');
+    expect(json(set.body).data).toEqual({ n: 3 });
+    const { id } = json(set.body);
+    expect(json((await client.request('/')).body)).toEqual({ id, data: { n: 3 } });
+    const signed = client.jar.get('h3');
+    const cleared = await client.request('/clear');
+    // The getSession after clearSession starts a new session: h3 v1 writes it at once, so its
+    // cookie replaces the deletion; h3 v2 keeps it in memory and the deletion stands.
+    if (flavour.name === 'h3 v1') expect(client.jar.get('h3')).not.toBe(signed);
+    else expect(cookiesNamed(cleared, 'h3')).toEqual([expect.stringMatching(/^h3=; Max-Age=0/)]);
+    expect(json(cleared.body).id).not.toBe(id);
+    expect(json(cleared.body).data).toEqual({});
+  });
+
+  it('named sessions are separate: their own cookie, id and data', async () => {
+    const store = inspectableStore(fakeClock());
+    const a: SessionConfig = { password: PASSWORD, store, name: 'a' };
+    const b: SessionConfig = { password: PASSWORD, store, name: 'b' };
+    const client = await serve(flavour, async ({ event, url }) => {
+      const [first, second] = [await api.useSession(event, a), await api.useSession(event, b)];
+      if (url.pathname === '/set') {
+        await first.update({ who: 'a' });
+        await second.update({ who: 'b' });
+      }
+      return { a: { id: first.id, data: first.data }, b: { id: second.id, data: second.data } };
+    });
+    const started = await client.request('/');
+    expect(cookiesNamed(started, 'a')).toHaveLength(1);
+    expect(cookiesNamed(started, 'b')).toHaveLength(1);
+    await client.request('/set');
+    const body = json((await client.request('/')).body) as Record<'a' | 'b', { id: string; data: unknown }>;
+    expect(body.a.data).toEqual({ who: 'a' });
+    expect(body.b.data).toEqual({ who: 'b' });
+    expect(body.a.id).not.toBe(body.b.id);
+  });
+
+  it('parallel useSession calls in one request share one session and one write', async () => {
+    const { store, config } = setup();
+    const client = await serve(flavour, async ({ event }) => {
+      const sessions = await Promise.all([1, 2, 3].map(() => api.useSession(event, config)));
+      return { ids: sessions.map((session) => session.id) };
+    });
+    const first = await client.request('/');
+    const { ids } = json(first.body) as { ids: string[] };
+    expect(new Set(ids).size).toBe(1);
+    expect(cookiesNamed(first, 'h3')).toHaveLength(1);
+    expect(store.calls.set).toBe(1);
+    const again = await client.request('/');
+    expect(json(again.body).ids).toEqual(ids);
+    expect(store.calls).toMatchObject({ get: 1, set: 1 });
+  });
+
+  it('sessionHeader: the value sealSession returns, sent in x-h3-session, names the session; cookie: false sends no cookie', async () => {
+    const { config } = setup({ cookie: false });
+    const client = await serve(flavour, async ({ event, url }) => {
+      if (url.pathname === '/start') return { token: await api.sealSession(event, config), id: (await api.getSession(event, config)).id };
+      const session = await api.useSession(event, config);
+      if (url.pathname === '/set') await session.update({ n: 1 });
+      return { id: session.id, data: session.data };
+    });
+    const started = await client.request('/start');
+    expect(started.setCookies).toEqual([]);
+    const { token, id } = json(started.body) as { token: string; id: string };
+    expect(token).toMatch(SIGNED_VALUE);
+    const headers = { 'x-h3-session': token };
+    const set = await client.request('/set', { headers });
+    expect(set.setCookies).toEqual([]);
+    expect(json((await client.request('/', { headers })).body)).toEqual({ id, data: { n: 1 } });
+  });
+
+  it('sessionHeader names the header, and is read before the cookie; false reads the cookie only', async () => {
+    const { config } = setup({ sessionHeader: 'X-Session' });
+    const cookieOnly = { ...config, sessionHeader: false as const };
+    const client = await serve(flavour, async ({ event, url }) => {
+      const use = url.pathname === '/cookie-only' ? cookieOnly : config;
+      return { id: (await api.useSession(event, use)).id, token: await api.sealSession(event, use) };
+    });
+    const viaCookie = json((await client.request('/')).body);
+    const other = json((await client.newClient().request('/')).body);
+    expect(other.id).not.toBe(viaCookie.id);
+    const headers = { 'x-session': other.token as string };
+    expect(json((await client.request('/', { headers })).body).id).toBe(other.id);
+    expect(json((await client.request('/', { headers: { 'x-h3-session': other.token as string } })).body).id).toBe(viaCookie.id);
+    expect(json((await client.request('/cookie-only', { headers })).body).id).toBe(viaCookie.id);
+  });
+
+  it('maxAge: the cookie ends maxAge seconds after createdAt, and the session with it, updates or not', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const start = Date.UTC(2026, 5, 1, 12, 0, 0);
+    vi.setSystemTime(start);
+    const { store, config } = setup({ maxAge: 60 });
+    const client = await serve(flavour, async ({ event, url }) => {
+      const session = await api.useSession(event, config);
+      if (url.pathname === '/set') await session.update({ n: 1 });
+      return { id: session.id };
+    });
+    const first = await client.request('/');
+    const ends = new Date(start + 60_000).toUTCString();
+    expect(cookiesNamed(first, 'h3')[0]).toContain(`Max-Age=60; Path=/; Expires=${ends}`);
+    const { id } = json(first.body);
+    vi.setSystemTime(start + 45_000);
+    const updated = await client.request('/set');
+    expect(json(updated.body).id).toBe(id);
+    // Counted from createdAt, as h3 does: an update does not extend it.
+    expect(cookiesNamed(updated, 'h3')[0]).toContain(`Max-Age=15; Path=/; Expires=${ends}`);
+    vi.setSystemTime(start + 61_000);
+    const expired = await client.request('/');
+    expect(json(expired.body).id).not.toBe(id);
+    expect(store.calls.set).toBe(3);
+  });
+
+  it('cookie options reach the Set-Cookie line; cookie.maxAge gives it a lifetime in seconds', async () => {
+    const { config } = setup({
+      cookie: { path: '/', domain: 'example.test', sameSite: 'strict', secure: false, httpOnly: false, priority: 'high', maxAge: 120 },
+    });
+    const client = await serve(flavour, async ({ event }) => ({ id: (await api.useSession(event, config)).id }));
+    const [line] = cookiesNamed(await client.request('/'), 'h3');
+    expect(line).toMatch(/^h3=[^;]+; Max-Age=120; Domain=example\.test; Path=\/; Expires=[^;]+; SameSite=Strict; Priority=High$/);
+  });
+
+  it('sealSession returns the signed id; unsealSession reads it back, and refuses a value that names no session', async () => {
+    const { config } = setup();
+    const client = await serve(flavour, async ({ event, url }) => {
+      if (url.pathname === '/seal') {
+        await api.updateSession(event, config, { n: 7 });
+        return { token: await api.sealSession(event, config) };
+      }
+      const token = url.searchParams.get('token') as string;
+      return api.unsealSession(event, config, token).then(
+        (session) => ({ session }),
+        (error: Error) => ({ error: error.message }),
+      );
+    });
+    const sealed = await client.request('/seal');
+    const { token } = json(sealed.body) as { token: string };
+    expect(token).toBe(client.jar.get('h3'));
+    const opened = json((await client.newClient().request(`/unseal?token=${encodeURIComponent(token)}`)).body);
+    expect(opened.session).toEqual({ id: expect.any(String), createdAt: expect.any(Number), data: { n: 7 } });
+    const forged = `${token.slice(0, -2)}xx`;
+    expect(json((await client.request(`/unseal?token=${encodeURIComponent(forged)}`)).body).error).toMatch(/names no live session/);
+  });
+
+  it('a store failure answers 503 through h3, and the handler sees it as an error', async () => {
+    const { store, config } = setup();
+    const client = await serve(flavour, async ({ event, url }) => {
+      const session = await api.useSession(event, config);
+      if (url.pathname === '/set') await session.update({ n: 1 });
+      return { id: session.id };
+    });
+    await client.request('/');
+    store.failing.add('set');
+    expect((await client.request('/set')).status).toBe(503);
+    store.failing.add('get');
+    expect((await client.request('/')).status).toBe(503);
+    store.failing.clear();
+    expect((await client.request('/')).status).toBe(200);
+  });
+
+  it('data keys like __proto__ stay data: nothing reaches a prototype', async () => {
+    const { config } = setup();
+    const client = await serve(flavour, async ({ event, url }) => {
+      const session = await api.useSession(event, config);
+      if (url.pathname === '/set') await session.update(JSON.parse(url.searchParams.get('json') as string));
+      return { keys: Object.keys(session.data), polluted: ({} as Record<string, unknown>).polluted ?? null };
+    });
+    await client.request('/');
+    await client.request(`/set?json=${encodeURIComponent('{"__proto__":{"polluted":1},"n":1}')}`);
+    expect(json((await client.request('/')).body)).toEqual({ keys: ['__proto__', 'n'], polluted: null });
+  });
+});
+
+describe('h3 v2 only', () => {
+  const { api } = v2Flavour;
+
+  it('idleTimeout: a session in use slides forward (the cookie re-sent past half the window), an idle one ends', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const start = Date.UTC(2026, 5, 1, 12, 0, 0);
+    vi.setSystemTime(start);
+    const { store, config } = setup({ idleTimeout: 60 });
+    const client = await serve(v2Flavour, async ({ event }) => ({ id: (await api.useSession(event, config)).id }));
+    const first = await client.request('/');
+    expect(cookiesNamed(first, 'h3')[0]).toContain('Max-Age=60');
+    const { id } = json(first.body);
+    vi.setSystemTime(start + 20_000);
+    expect((await client.request('/')).setCookies).toEqual([]);
+    vi.setSystemTime(start + 40_000);
+    const slid = await client.request('/');
+    expect(json(slid.body).id).toBe(id);
+    expect(cookiesNamed(slid, 'h3')[0]).toContain(`Expires=${new Date(start + 100_000).toUTCString()}`);
+    expect(store.calls.touch).toBe(1);
+    vi.setSystemTime(start + 99_000);
+    expect(json((await client.request('/')).body).id).toBe(id);
+    vi.setSystemTime(start + 99_000 + 61_000);
+    expect(json((await client.request('/')).body).id).not.toBe(id);
+  });
+
+  it('a handler that throws after an update still sends the cookie on its error response, as h3 does', async () => {
+    const { store, config } = setup();
+    const client = await serve(v2Flavour, async ({ event }) => {
+      const session = await api.useSession(event, config);
+      await session.update({ n: 1 });
+      throw new HTTPError({ status: 409, message: 'conflict' });
+    });
+    const reply = await client.request('/');
+    expect(reply.status).toBe(409);
+    expect(cookiesNamed(reply, 'h3')).toHaveLength(1);
+    expect((await store.peek(storeId(client)))?.data).toMatchObject({ data: { n: 1 } });
+  });
+
+  it('an HTTPEvent without a response reads and writes the session, setting no cookie', async () => {
+    const { store, config } = setup();
+    const client = await serve(v2Flavour, async ({ event }) => {
+      const bare: HTTPEvent = { req: (event as HTTPEvent).req };
+      const session = await api.useSession(bare, config);
+      await session.update({ n: 1 });
+      return { id: session.id };
+    });
+    const reply = await client.request('/');
+    expect(reply.setCookies).toEqual([]);
+    expect(store.calls.set).toBe(2);
+  });
+});
+
+describe('h3 v1 only', () => {
+  it("a compat event (a web request with a context) reads a session but can't start or change one, as in h3 v1", async () => {
+    const { config } = setup();
+    const client = await serve(v1Flavour, async ({ event }) => ({ id: (await v1Flavour.api.useSession(event, config)).id }));
+    const { id } = json((await client.request('/')).body);
+    const compat = (cookie?: string) => ({ headers: new Headers(cookie === undefined ? {} : { cookie }), context: {} });
+    const session = await v1.useSession(compat(`h3=${client.jar.get('h3')}`), config);
+    expect(session.id).toBe(id);
+    await expect(session.update({ n: 1 })).rejects.toThrow('[h3] Cannot update read-only session.');
+    await expect(session.clear()).rejects.toThrow('[h3] Cannot clear read-only session.');
+    await expect(v1.getSession(compat(), config)).rejects.toThrow(/Cannot initialize a new session/);
+    const viaRequest = await v1.getSession(
+      { request: { headers: new Headers({ 'x-h3-session': client.jar.get('h3') as string }) }, context: {} },
+      config,
+    );
+    expect(viaRequest.id).toBe(id);
+  });
+});

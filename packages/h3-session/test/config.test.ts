@@ -1,0 +1,96 @@
+/**
+ * The config is checked at its first use, whichever function that is, with a SessConfigError that
+ * says what to write; a config object is read once, however many requests pass it.
+ */
+import { describe, expect, it } from 'vitest';
+import { fakeClock, inspectableStore } from '@sess/adapter-test';
+import { SessConfigError } from '@sess/core';
+import { flavours, PASSWORD, serving } from './apps.js';
+
+const serve = serving();
+
+describe.each(flavours)('$name', ({ api, name }) => {
+  const entry = name === 'h3 v2' ? '@sess/h3-session' : '@sess/h3-session/v1';
+  const refusal = (config: unknown) => api.useSession({} as never, config as never);
+
+  it('refuses what is not a config, and unknown options, naming the closest known one', async () => {
+    await expect(refusal(undefined)).rejects.toThrow(SessConfigError);
+    await expect(refusal('secret')).rejects.toThrow(/needs an options object/);
+    await expect(refusal({ password: PASSWORD, maxage: 60 })).rejects.toThrow(
+      `the session config of ${entry}: unknown option "maxage": did you mean "maxAge"?`,
+    );
+    await expect(refusal({ secret: PASSWORD })).rejects.toThrow(/unknown option "secret": h3 calls it "password"/);
+    await expect(refusal({ password: PASSWORD, maxAgeMs: 1000 })).rejects.toThrow(/"maxAge" is in seconds/);
+  });
+
+  it('refuses a missing or short password, as h3 does, saying how to make one', async () => {
+    for (const password of [undefined, 'short', 42]) {
+      const error = await refusal({ password }).catch((thrown: unknown) => thrown);
+      expect(error).toBeInstanceOf(SessConfigError);
+      expect(error).toMatchObject({
+        code: 'secret_too_short',
+        message: expect.stringMatching(/password must be a string of at least 32 characters.*randomBytes\(32\)/),
+      });
+    }
+    // clearSession takes a partial config, but finding the session in the store needs the password.
+    await expect(api.clearSession({} as never, { name: 'h3' })).rejects.toThrow(/password must be/);
+  });
+
+  it('refuses lifetimes that are not seconds; a falsy maxAge means none, as in h3', async () => {
+    await expect(refusal({ password: PASSWORD, maxAge: -1 })).rejects.toThrow(/maxAge must be a number of seconds, at least 1, got -1/);
+    await expect(refusal({ password: PASSWORD, maxAge: '60' })).rejects.toThrow(/maxAge must be a number of seconds/);
+    await expect(refusal({ password: PASSWORD, idleTimeout: 0.5 })).rejects.toThrow(
+      /idleTimeout must be a number of seconds, at least 1, got 0.5/,
+    );
+    await expect(refusal({ password: PASSWORD, cookie: { maxAge: 0 } })).rejects.toThrow(/cookie\.maxAge must be a number of seconds/);
+    const store = inspectableStore(fakeClock());
+    const client = await serve(flavours[name === 'h3 v2' ? 0 : 1], async ({ event }) => ({
+      id: (await api.useSession(event, { password: PASSWORD, store, maxAge: 0 })).id,
+    }));
+    expect((await client.request('/')).setCookies[0]).not.toMatch(/Max-Age|Expires/);
+  });
+
+  it('refuses cookie options h3 does not have, a fixed expiry, and attributes browsers would drop', async () => {
+    await expect(refusal({ password: PASSWORD, cookie: 'yes' })).rejects.toThrow(/cookie must be an object/);
+    await expect(refusal({ password: PASSWORD, cookie: { sameSit: 'lax' } })).rejects.toThrow(
+      /unknown option "sameSit": did you mean "sameSite"\?/,
+    );
+    await expect(refusal({ password: PASSWORD, cookie: { secure: 'auto' } })).rejects.toThrow(/cookie\.secure must be one of true, false/);
+    await expect(refusal({ password: PASSWORD, cookie: { expires: new Date() } })).rejects.toThrow(
+      /cookie\.expires would end every session on one date/,
+    );
+    const error = await refusal({ password: PASSWORD, cookie: { sameSite: 'none', secure: false } }).catch((thrown: unknown) => thrown);
+    expect(error).toMatchObject({ code: 'cookie_invalid', message: expect.stringMatching(/SameSite=None needs cookie\.secure: true/) });
+  });
+
+  it('refuses a bad sessionHeader, generateId, seal, crypto or store', async () => {
+    await expect(refusal({ password: PASSWORD, sessionHeader: 1 })).rejects.toThrow(/sessionHeader must be false or a header name/);
+    await expect(refusal({ password: PASSWORD, sessionHeader: '' })).rejects.toThrow(/sessionHeader must be false or a header name/);
+    await expect(refusal({ password: PASSWORD, generateId: 'uuid' })).rejects.toThrow(/generateId must be a function/);
+    await expect(refusal({ password: PASSWORD, seal: 'fast' })).rejects.toThrow(/seal must be an object/);
+    await expect(refusal({ password: PASSWORD, crypto: true })).rejects.toThrow(/crypto must be an object/);
+    await expect(refusal({ password: PASSWORD, store: { get() {} } })).rejects.toThrow(/store is not a sess store/);
+  });
+
+  it('reads a config object once, however many requests pass it', async () => {
+    let reads = 0;
+    const store = inspectableStore(fakeClock());
+    const config = {
+      store,
+      get password() {
+        reads += 1;
+        return PASSWORD;
+      },
+    };
+    const client = await serve(flavours[name === 'h3 v2' ? 0 : 1], async ({ event }) => {
+      const session = await api.useSession(event, config);
+      await session.update({ n: 1 });
+      return { id: session.id };
+    });
+    await client.request('/');
+    const afterFirst = reads;
+    expect(afterFirst).toBeGreaterThan(0);
+    for (let index = 0; index < 5; index++) expect((await client.request('/')).status).toBe(200);
+    expect(reads).toBe(afterFirst);
+  });
+});
