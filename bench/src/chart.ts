@@ -3,8 +3,9 @@
  * one panel per framework, one group per workload, sess next to the peer. A linear scale with
  * the value printed on each bar, so a peer at 0.002 of bare reads as 0.002, not as "no bar".
  */
-import { WORKLOADS } from './scenarios.js';
+import { FRAMEWORKS, WORKLOADS } from './scenarios.js';
 import type { Framework } from './scenarios.js';
+import { PEERS } from './results.js';
 import type { Results } from './results.js';
 
 interface Series {
@@ -16,25 +17,32 @@ interface Series {
 const SERIES: readonly Series[] = [
   { label: 'sess, memory store', scenario: (f) => `${f}/sess+memory`, color: '#2563eb' },
   {
-    label: 'peer (express-session MemoryStore, koa-session cookie, h3 useSession)',
-    scenario: (f) => ({ express: 'express/express-session+memory', koa: 'koa/koa-session+cookie', h3: 'h3/useSession' })[f],
+    label: 'peer (express-session MemoryStore, koa-session cookie, h3 useSession, @fastify/session MemoryStore; Hono has none)',
+    scenario: (f) => PEERS[f].memory,
     color: '#f59e0b',
   },
   { label: 'sess, Redis', scenario: (f) => `${f}/sess+redis`, color: '#60a5fa' },
   {
     label: 'peer, Redis (connect-redis, koa-session + Redis store)',
-    scenario: (f) => ({ express: 'express/express-session+connect-redis', koa: 'koa/koa-session+redis', h3: undefined })[f],
+    scenario: (f) => PEERS[f].redis,
     color: '#fcd34d',
   },
+  {
+    label: 'sess, PostgreSQL (Express only)',
+    scenario: (f) => (PEERS[f].postgres === undefined ? undefined : `${f}/sess+postgres`),
+    color: '#1e3a8a',
+  },
+  { label: 'peer, PostgreSQL (connect-pg-simple)', scenario: (f) => PEERS[f].postgres, color: '#b45309' },
 ];
-
-const FRAMEWORKS: readonly Framework[] = ['express', 'koa', 'h3'];
 const BAR = 30;
 const GROUP_GAP = 26;
 const PANEL_HEIGHT = 190;
 const PLOT_HEIGHT = 130;
 const LEFT = 60;
-const TOP = 100;
+const LEGEND_TOP = 52;
+const LEGEND_LINE = 14;
+/** The first panel starts below the legend. */
+const TOP = LEGEND_TOP + (SERIES.length - 1) * LEGEND_LINE + 6;
 
 const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -59,7 +67,7 @@ export function chart(results: Results): string {
   ];
   SERIES.forEach((series, index) => {
     const x = LEFT;
-    const y = 52 + index * 14;
+    const y = LEGEND_TOP + index * LEGEND_LINE;
     parts.push(
       `<rect x="${x}" y="${y - 9}" width="10" height="10" fill="${series.color}"/>`,
       `<text x="${x + 14}" y="${y}">${escapeXml(series.label)}</text>`,

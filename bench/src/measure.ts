@@ -18,8 +18,8 @@ export interface Settings {
   readonly rounds: number;
   /** Warm-up per server and workload: with the load generator (full) or a short fetch loop (quick). */
   readonly warmUp: { readonly kind: 'generator'; readonly seconds: number } | { readonly kind: 'fetch'; readonly ms: number };
-  /** Sequential requests whose Redis commands are counted. */
-  readonly redisCountRequests: number;
+  /** Sequential requests whose Redis commands or PostgreSQL queries are counted. */
+  readonly roundTripCountRequests: number;
 }
 
 export interface Run extends LoadResult {
@@ -33,9 +33,15 @@ export interface RedisCount {
   readonly byCommand: Readonly<Record<string, number>>;
 }
 
+export interface PostgresCount {
+  /** Queries (round trips) per request, counted at the server's pool. */
+  readonly perRequest: number;
+}
+
 export interface CellResult {
   readonly runs: Run[];
   redis?: RedisCount;
+  postgres?: PostgresCount;
   error?: string;
 }
 
@@ -123,6 +129,13 @@ async function measured(server: RunningServer, settings: Settings, url: string, 
   return { ...load, cpuUsPerRequest: (after - before) / load.requests };
 }
 
+async function sequential(server: RunningServer, path: string, cookie: string | undefined, requests: number, what: string): Promise<void> {
+  for (let i = 0; i < requests; i++) {
+    const reply = await get(server.port, path, cookie);
+    if (reply.status >= 400) throw new Error(`${what}: ${path} answered ${reply.status}`);
+  }
+}
+
 async function redisPerRequest(
   server: RunningServer,
   redisPort: number,
@@ -130,14 +143,25 @@ async function redisPerRequest(
   cookie: string | undefined,
   requests: number,
 ): Promise<RedisCount> {
-  const counted: CommandCount = await countCommands(redisPort, async () => {
-    for (let i = 0; i < requests; i++) {
-      const reply = await get(server.port, path, cookie);
-      if (reply.status >= 400) throw new Error(`Redis count: ${path} answered ${reply.status}`);
-    }
-  });
+  const counted: CommandCount = await countCommands(redisPort, () => sequential(server, path, cookie, requests, 'Redis count'));
   const byCommand = Object.fromEntries(Object.entries(counted.byCommand).map(([name, calls]) => [name, calls / requests]));
   return { perRequest: counted.total / requests, byCommand };
+}
+
+/**
+ * Queries the server's pool sends per request, over sequential requests. The server has settled
+ * after its last run, but a store's background sweep could still land in the count: it would
+ * show as a fraction, never hide a query.
+ */
+async function postgresPerRequest(
+  server: RunningServer,
+  path: string,
+  cookie: string | undefined,
+  requests: number,
+): Promise<PostgresCount> {
+  const before = await server.queriesSent();
+  await sequential(server, path, cookie, requests, 'PostgreSQL count');
+  return { perRequest: ((await server.queriesSent()) - before) / requests };
 }
 
 /**
@@ -192,15 +216,17 @@ export async function measureWorkload(
     }
   }
 
-  if (redisPort !== undefined) {
-    for (const server of servers) {
-      const cell = cells.get(server.scenario.id)!;
-      if (server.scenario.store !== 'redis' || cell.error !== undefined) continue;
-      try {
-        cell.redis = await redisPerRequest(server, redisPort, path, cookies.get(server.scenario.id), settings.redisCountRequests);
-      } catch (error) {
-        fail(server, error);
-      }
+  for (const server of servers) {
+    const cell = cells.get(server.scenario.id)!;
+    if (cell.error !== undefined) continue;
+    const cookie = cookies.get(server.scenario.id);
+    try {
+      if (server.scenario.store === 'redis' && redisPort !== undefined)
+        cell.redis = await redisPerRequest(server, redisPort, path, cookie, settings.roundTripCountRequests);
+      if (server.scenario.store === 'postgres')
+        cell.postgres = await postgresPerRequest(server, path, cookie, settings.roundTripCountRequests);
+    } catch (error) {
+      fail(server, error);
     }
   }
   return cells;

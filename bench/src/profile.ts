@@ -10,10 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { drive, pickGenerator } from './load.js';
 import { prime } from './measure.js';
+import { preparePostgres } from './postgres.js';
 import { startRedis } from './redis-server.js';
 import { scenarioById, sendsCookie, WORKLOADS } from './scenarios.js';
 import type { Workload } from './scenarios.js';
-import { startServer } from './server-process.js';
+import { startDeadlineMs, startServer } from './server-process.js';
 
 const PROFILES = fileURLToPath(new URL('../results/profiles/', import.meta.url));
 const TOP = 25;
@@ -79,10 +80,15 @@ async function main(): Promise<void> {
   const scenario = scenarioById(id);
   const redis = scenario.store === 'redis' ? await startRedis() : undefined;
   if (redis !== undefined && 'unavailable' in redis) throw new Error(`no Redis: ${redis.unavailable}`);
+  const postgres = scenario.store === 'postgres' ? await preparePostgres(startDeadlineMs()) : undefined;
+  if (postgres !== undefined && 'unavailable' in postgres) throw new Error(postgres.unavailable);
 
   mkdirSync(PROFILES, { recursive: true });
   const before = new Set(readdirSync(PROFILES));
-  const started = await startServer(scenario, redis?.url, ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`]);
+  const started = await startServer(scenario, { redisUrl: redis?.url, databaseUrl: postgres?.url }, [
+    '--cpu-prof',
+    `--cpu-prof-dir=${PROFILES}`,
+  ]);
   if (started.kind === 'unavailable') throw new Error(`${id} is unavailable: ${started.reason}`);
   const server = started.server;
   try {

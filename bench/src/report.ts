@@ -37,9 +37,13 @@ function absoluteTable(results: Results): string {
     fixed(cell.p99Ms, 2),
     fixed(cell.cpuUsPerRequest, 1),
     fixed(cell.result?.redis?.perRequest, 2),
+    fixed(cell.result?.postgres?.perRequest, 2),
     status(cell),
   ]);
-  return table(['server', 'workload', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'Redis cmds/req', 'status'], rows);
+  return table(
+    ['server', 'workload', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'Redis cmds/req', 'PG queries/req', 'status'],
+    rows,
+  );
 }
 
 function ratioTable(results: Results): string {
@@ -99,7 +103,16 @@ function redisTable(results: Results): string {
         target === undefined ? '' : redis.perRequest <= target ? 'yes' : 'no',
       ];
     });
-  return table(['server', 'workload', 'round trips/req', 'commands/req', 'target', 'met'], rows);
+  return rows.length === 0
+    ? 'not measured (no Redis scenario ran)'
+    : table(['server', 'workload', 'round trips/req', 'commands/req', 'target', 'met'], rows);
+}
+
+function postgresTable(results: Results): string {
+  const rows = sortedCells(results)
+    .filter((cell) => cell.result?.postgres !== undefined)
+    .map((cell) => [cell.scenario, cell.workload, cell.result!.postgres!.perRequest.toFixed(2)]);
+  return rows.length === 0 ? 'not measured (no PostgreSQL scenario ran)' : table(['server', 'workload', 'queries/req'], rows);
 }
 
 function memoryTable(results: Results): string {
@@ -138,6 +151,13 @@ export function markdown(results: Results): string {
     '',
     "Server CPU µs/req is the server process's own `process.cpuUsage()` over a run divided by the responses the load generator completed: the sturdiest figure on a shared machine. Redis figures are counted on the bench's own redis-server with MONITOR over sequential requests (script-internal commands excluded).",
     '',
+    '## Notes',
+    '',
+    '- Hono has no first-party session library, so its sess servers are held against bare Hono only; there is no peer row or bar for Hono.',
+    '- `@fastify/session` runs with `@fastify/cookie`, its default MemoryStore and `saveUninitialized: false`; its other defaults stay, so `rolling: true` saves the session and re-sends the cookie on every response that has one.',
+    "- The PostgreSQL scenarios (Express only: `sess+postgres` with `@sess/store-postgres`, `express-session+connect-pg-simple`) use the PostgreSQL server at `DATABASE_URL`, not one the bench starts; it is not pinned to a core, so their req/s also depends on what else the machine runs. Server CPU µs/req counts the Node server alone, not PostgreSQL. Each store has its own table in the `sess_bench` schema, emptied when its server starts. PG queries/req are counted at the server's pool over sequential requests.",
+    "- Ratios for Fastify, Hono and PostgreSQL have no target: the issue's targets are for Express, Koa and h3.",
+    '',
     '## Throughput and cost',
     '',
     absoluteTable(results),
@@ -150,13 +170,17 @@ export function markdown(results: Results): string {
     '',
     '## getSession() cost (asyncContext)',
     '',
-    `\`sess+memory+getSession\` is \`sess+memory\` with \`asyncContext: true\`, its handlers reaching the session through \`getSession()\` (AsyncLocalStorage) from a helper instead of \`req.session\` / \`ctx.session\` / \`useSession(event)\`. The cost is the median over rounds of the extra server CPU per request, the two servers measured back to back in each round.${m.mode === 'quick' ? ` A quick run (${GET_SESSION_QUICK.join(' and ')} only, one short run each) makes it noisy, and on a shared machine it can even come out negative: read the full run's figures.` : ''}`,
+    `\`sess+memory+getSession\` is \`sess+memory\` with \`asyncContext: true\`, its handlers reaching the session through \`getSession()\` (AsyncLocalStorage) from a helper instead of \`req.session\` / \`ctx.session\` / \`useSession(event)\` / \`request.session\` / \`c.get('session')\`. The cost is the median over rounds of the extra server CPU per request, the two servers measured back to back in each round.${m.mode === 'quick' ? ` A quick run (${GET_SESSION_QUICK.join(' and ')} only, one short run each) makes it noisy, and on a shared machine it can even come out negative: read the full run's figures.` : ''}`,
     '',
     getSessionTable(results),
     '',
     '## Redis round trips per request',
     '',
     redisTable(results),
+    '',
+    '## PostgreSQL queries per request',
+    '',
+    postgresTable(results),
     '',
     '## Memory per live session',
     '',

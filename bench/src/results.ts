@@ -5,7 +5,7 @@
  */
 import type { MemoryResult } from './memory.js';
 import type { CellResult } from './measure.js';
-import { GET_SESSION_LABEL, SCENARIOS, WORKLOADS } from './scenarios.js';
+import { FRAMEWORKS, GET_SESSION_LABEL, SCENARIOS, WORKLOADS } from './scenarios.js';
 import type { Framework, Workload } from './scenarios.js';
 
 export type CellStatus = 'ok' | 'unavailable' | 'error';
@@ -112,16 +112,26 @@ export function cellFrom(scenario: string, workload: Workload, result: CellResul
   };
 }
 
-/** The peer each sess variant is held against, per framework. */
-const PEERS: Record<Framework, { memory: string; redis?: string }> = {
-  express: { memory: 'express/express-session+memory', redis: 'express/express-session+connect-redis' },
+/** The peer each sess variant is held against, per framework and store (Hono has no session library of its own). */
+export const PEERS: Record<Framework, { memory?: string; redis?: string; postgres?: string }> = {
+  express: {
+    memory: 'express/express-session+memory',
+    redis: 'express/express-session+connect-redis',
+    postgres: 'express/express-session+connect-pg-simple',
+  },
   koa: { memory: 'koa/koa-session+cookie', redis: 'koa/koa-session+redis' },
   h3: { memory: 'h3/useSession' },
+  fastify: { memory: 'fastify/@fastify/session+memory' },
+  hono: {},
 };
 
-/** The issue's targets (requests/s ratios). */
+/**
+ * The issue's targets (requests/s ratios), set for Express, Koa and h3. Fastify, Hono and the
+ * PostgreSQL store have ratios but no targets.
+ */
+const TARGETED: readonly Framework[] = ['express', 'koa', 'h3'];
 const VS_BARE: Partial<Record<Workload, number>> = { read: 0.9, write: 0.8 };
-const VS_PEER: Record<Framework, number> = { express: 1.4, koa: 2.5, h3: 300 };
+const VS_PEER: Partial<Record<Framework, number>> = { express: 1.4, koa: 2.5, h3: 300 };
 const VS_PEER_REDIS: Partial<Record<Framework, number>> = { express: 1.3 };
 
 const okCell = (cells: readonly Cell[], id: string, workload: Workload) =>
@@ -145,12 +155,19 @@ export function ratios(cells: readonly Cell[]): Ratio[] {
       ...(target === undefined ? {} : { target, met: rpsRatio >= target }),
     });
   };
-  for (const framework of ['express', 'koa', 'h3'] as const) {
+  for (const framework of FRAMEWORKS) {
     const peers = PEERS[framework];
     for (const workload of WORKLOADS) {
-      add(framework, workload, `${framework}/sess+memory`, `${framework}/bare`, VS_BARE[workload]);
-      add(framework, workload, `${framework}/sess+memory`, peers.memory, VS_PEER[framework]);
+      add(
+        framework,
+        workload,
+        `${framework}/sess+memory`,
+        `${framework}/bare`,
+        TARGETED.includes(framework) ? VS_BARE[workload] : undefined,
+      );
+      if (peers.memory !== undefined) add(framework, workload, `${framework}/sess+memory`, peers.memory, VS_PEER[framework]);
       if (peers.redis !== undefined) add(framework, workload, `${framework}/sess+redis`, peers.redis, VS_PEER_REDIS[framework]);
+      if (peers.postgres !== undefined) add(framework, workload, `${framework}/sess+postgres`, peers.postgres, undefined);
       add(framework, workload, `${framework}/${GET_SESSION_LABEL}`, `${framework}/sess+memory`, undefined);
     }
   }
@@ -159,7 +176,7 @@ export function ratios(cells: readonly Cell[]): Ratio[] {
 
 export function getSessionCosts(cells: readonly Cell[]): GetSessionCost[] {
   const out: GetSessionCost[] = [];
-  for (const framework of ['express', 'koa', 'h3'] as const) {
+  for (const framework of FRAMEWORKS) {
     for (const workload of WORKLOADS) {
       const base = okCell(cells, `${framework}/sess+memory`, workload);
       const withContext = okCell(cells, `${framework}/${GET_SESSION_LABEL}`, workload);

@@ -1,12 +1,13 @@
 /**
- * `pnpm bench [--quick] [--only <substring>] [--duration <s>] [--rounds <n>]`
+ * `pnpm bench [--quick] [--only <substring>[,<substring>...]] [--duration <s>] [--rounds <n>]`
  *
  * Starts each server in its own child process (pinned to core 1), drives it over loopback with
  * wrk or autocannon (core 0), alternating servers between rounds, and reports requests/s,
- * latency, server CPU per request, Redis round trips, memory per session and the core machine
- * cost. Exit code 1 means the harness failed (a server did not start, a non-2xx/3xx response, a
- * crash), never that a target was missed; a scenario whose package is not built is reported as
- * unavailable and does not fail the run.
+ * latency, server CPU per request, Redis and PostgreSQL round trips, memory per session and the
+ * core machine cost. Exit code 1 means the harness failed (a server did not start, a non-2xx/3xx
+ * response, a crash), never that a target was missed; a scenario whose package is not built, or
+ * whose service (redis-server, PostgreSQL) is missing, is reported as unavailable and does not
+ * fail the run, except that with `CI=true` a missing service is a harness error.
  */
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -17,19 +18,23 @@ import { measureWorkload } from './measure.js';
 import type { Settings } from './measure.js';
 import { measureMemory } from './memory.js';
 import type { MemoryResult } from './memory.js';
+import { preparePostgres } from './postgres.js';
 import { startRedis } from './redis-server.js';
 import type { RedisServer } from './redis-server.js';
 import { cellFrom, getSessionCosts, ratios } from './results.js';
 import type { Cell, CoreBench, Results } from './results.js';
 import { writeReport } from './report.js';
-import { SCENARIOS, WORKLOADS, runsWorkload } from './scenarios.js';
-import type { Framework, Scenario } from './scenarios.js';
-import { startServer } from './server-process.js';
-import type { RunningServer } from './server-process.js';
+import { FRAMEWORKS, SCENARIOS, WORKLOADS, runsWorkload } from './scenarios.js';
+import type { Framework, Scenario, StoreKind } from './scenarios.js';
+import { startDeadlineMs, startServer } from './server-process.js';
+import type { RunningServer, Services } from './server-process.js';
 
 const REPO_DIR = fileURLToPath(new URL('../../', import.meta.url));
 
+// `pnpm --filter sess-bench run bench -- --quick` passes the `--` on.
+const argv = process.argv.slice(2);
 const { values: args } = parseArgs({
+  args: argv[0] === '--' ? argv.slice(1) : argv,
   options: {
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
@@ -45,13 +50,15 @@ const settings: Settings = {
   durationS: Number(args.duration ?? (quick ? 1 : 4)),
   rounds: Number(args.rounds ?? (quick ? 1 : 5)),
   warmUp: quick ? { kind: 'fetch', ms: 400 } : { kind: 'generator', seconds: 3 },
-  redisCountRequests: quick ? 50 : 200,
+  roundTripCountRequests: quick ? 50 : 200,
 };
 if (!Number.isInteger(settings.durationS) || settings.durationS < 1)
   throw new Error('--duration takes whole seconds (wrk does not take fractions)');
 if (!Number.isInteger(settings.rounds) || settings.rounds < 1) throw new Error('--rounds takes a positive integer');
 
-const selected = SCENARIOS.filter((scenario) => args.only === undefined || scenario.id.includes(args.only));
+// `--only a,b`: scenarios whose id contains any of the substrings.
+const only = args.only?.split(',').filter((part) => part !== '');
+const selected = SCENARIOS.filter((scenario) => only === undefined || only.some((part) => scenario.id.includes(part)));
 const errors: string[] = [];
 const cells: Cell[] = [];
 const log = (line: string) => console.log(line);
@@ -68,17 +75,28 @@ function failed(scenario: Scenario, reason: string): void {
   for (const workload of workloadsOf(scenario)) cells.push({ scenario: scenario.id, workload, status: 'error', reason });
 }
 
-async function benchFramework(framework: Framework, redis: RedisServer | undefined, redisMissing: string | undefined): Promise<void> {
+/**
+ * A service a scenario needs is missing: unavailable, as a package that is not built. With
+ * `CI=true` the service must be there (the CI job starts it), so it is a harness error instead.
+ */
+function serviceMissing(scenario: Scenario, reason: string): void {
+  if (process.env.CI === 'true') failed(scenario, `${reason} (CI=true: the services must be running)`);
+  else unavailable(scenario, reason);
+}
+
+async function benchFramework(framework: Framework, services: Services, missing: Partial<Record<StoreKind, string>>): Promise<void> {
   const scenarios = selected.filter((scenario) => scenario.framework === framework);
   if (scenarios.length === 0) return;
   log(`\n${framework}: starting ${scenarios.length} server(s)`);
   const servers: RunningServer[] = [];
   const startable = scenarios.filter((scenario) => {
-    if (scenario.store !== 'redis' || redis !== undefined) return true;
-    unavailable(scenario, redisMissing ?? 'no redis-server');
+    const reason = missing[scenario.store];
+    if (reason === undefined) return true;
+    log(`  ${scenario.id}: ${reason}`);
+    serviceMissing(scenario, reason);
     return false;
   });
-  const started = await Promise.allSettled(startable.map((scenario) => startServer(scenario, redis?.url)));
+  const started = await Promise.allSettled(startable.map((scenario) => startServer(scenario, services)));
   started.forEach((outcome, index) => {
     const scenario = startable[index]!;
     if (outcome.status === 'rejected') failed(scenario, String((outcome.reason as Error).message ?? outcome.reason));
@@ -91,7 +109,7 @@ async function benchFramework(framework: Framework, redis: RedisServer | undefin
     for (const workload of WORKLOADS) {
       const running = servers.filter((server) => runsWorkload(server.scenario, workload, quick));
       if (running.length === 0) continue;
-      const measured = await measureWorkload(running, workload, settings, redis?.port, log);
+      const measured = await measureWorkload(running, workload, settings, services.redisPort, log);
       for (const [scenario, result] of measured) {
         if (result.error !== undefined) errors.push(`${scenario} ${workload}: ${result.error}`);
         cells.push(cellFrom(scenario, workload, result));
@@ -135,14 +153,21 @@ async function main(): Promise<number> {
   if (selected.length === 0) throw new Error(`--only ${args.only}: no scenario matches`);
 
   let redis: RedisServer | undefined;
-  let redisMissing: string | undefined;
+  let databaseUrl: string | undefined;
+  const missing: Partial<Record<StoreKind, string>> = {};
   if (selected.some((scenario) => scenario.store === 'redis')) {
     const started = await startRedis();
-    if ('unavailable' in started) redisMissing = started.unavailable;
+    if ('unavailable' in started) missing.redis = started.unavailable;
     else redis = started;
   }
+  if (selected.some((scenario) => scenario.store === 'postgres')) {
+    const prepared = await preparePostgres(startDeadlineMs());
+    if ('unavailable' in prepared) missing.postgres = prepared.unavailable;
+    else databaseUrl = prepared.url;
+  }
   try {
-    for (const framework of ['express', 'koa', 'h3'] as const) await benchFramework(framework, redis, redisMissing);
+    for (const framework of FRAMEWORKS)
+      await benchFramework(framework, { redisUrl: redis?.url, redisPort: redis?.port, databaseUrl }, missing);
   } finally {
     redis?.stop();
   }

@@ -3,10 +3,11 @@
  * workloads (what each request does with the session). Shared by the runner and the servers.
  */
 
-export type Framework = 'express' | 'koa' | 'h3';
+export const FRAMEWORKS = ['express', 'koa', 'h3', 'fastify', 'hono'] as const;
+export type Framework = (typeof FRAMEWORKS)[number];
 /** `bare`: no session middleware at all; `peer`: the framework's usual session library. */
 export type Implementation = 'bare' | 'peer' | 'sess';
-export type StoreKind = 'none' | 'memory' | 'cookie' | 'redis';
+export type StoreKind = 'none' | 'memory' | 'cookie' | 'redis' | 'postgres';
 
 export interface Scenario {
   /** `<framework>/<label>`, what `--only` matches and what every table shows. */
@@ -36,6 +37,11 @@ function scenario(
 export const GET_SESSION_LABEL = 'sess+memory+getSession';
 /** The getSession scenarios' workloads in `--quick` runs. */
 export const GET_SESSION_QUICK: readonly Workload[] = ['read', 'write'];
+/**
+ * The PostgreSQL scenarios and the Fastify and Hono servers in `--quick` runs: the CI smoke run
+ * starts each of them and checks a read and a write, and stays short.
+ */
+const ADDED_QUICK: readonly Workload[] = ['read', 'write'];
 
 export const SCENARIOS: readonly Scenario[] = [
   scenario('express', 'bare', 'bare', 'none'),
@@ -44,6 +50,8 @@ export const SCENARIOS: readonly Scenario[] = [
   scenario('express', 'sess+memory', 'sess', 'memory'),
   scenario('express', GET_SESSION_LABEL, 'sess', 'memory', GET_SESSION_QUICK),
   scenario('express', 'sess+redis', 'sess', 'redis'),
+  scenario('express', 'express-session+connect-pg-simple', 'peer', 'postgres', ADDED_QUICK),
+  scenario('express', 'sess+postgres', 'sess', 'postgres', ADDED_QUICK),
   scenario('koa', 'bare', 'bare', 'none'),
   scenario('koa', 'koa-session+cookie', 'peer', 'cookie'),
   scenario('koa', 'koa-session+redis', 'peer', 'redis'),
@@ -55,6 +63,16 @@ export const SCENARIOS: readonly Scenario[] = [
   scenario('h3', 'sess+memory', 'sess', 'memory'),
   scenario('h3', GET_SESSION_LABEL, 'sess', 'memory', GET_SESSION_QUICK),
   scenario('h3', 'sess+redis', 'sess', 'redis'),
+  scenario('fastify', 'bare', 'bare', 'none', ADDED_QUICK),
+  scenario('fastify', '@fastify/session+memory', 'peer', 'memory', ADDED_QUICK),
+  scenario('fastify', 'sess+memory', 'sess', 'memory', ADDED_QUICK),
+  scenario('fastify', GET_SESSION_LABEL, 'sess', 'memory', GET_SESSION_QUICK),
+  scenario('fastify', 'sess+redis', 'sess', 'redis', ADDED_QUICK),
+  // Hono has no first-party session library: no peer.
+  scenario('hono', 'bare', 'bare', 'none', ADDED_QUICK),
+  scenario('hono', 'sess+memory', 'sess', 'memory', ADDED_QUICK),
+  scenario('hono', GET_SESSION_LABEL, 'sess', 'memory', GET_SESSION_QUICK),
+  scenario('hono', 'sess+redis', 'sess', 'redis', ADDED_QUICK),
 ];
 
 export function scenarioById(id: string): Scenario {
@@ -107,6 +125,8 @@ export function body(views: unknown): string {
 export type ServerMessage =
   | { readonly type: 'ready'; readonly port: number }
   | { readonly type: 'unavailable'; readonly reason: string }
-  | { readonly type: 'cpu'; readonly id: number; readonly micros: number };
+  | { readonly type: 'cpu'; readonly id: number; readonly micros: number }
+  | { readonly type: 'queries'; readonly id: number; readonly count: number };
 
-export type ParentMessage = { readonly type: 'cpu'; readonly id: number };
+/** `cpu`: the server's CPU time so far; `queries`: the PostgreSQL queries its pool has sent so far. */
+export type ParentMessage = { readonly type: 'cpu' | 'queries'; readonly id: number };

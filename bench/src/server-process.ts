@@ -12,13 +12,15 @@ const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
 /** Bounds of the start deadline (see `startDeadlineMs`). */
 const MIN_START_MS = 60_000;
 const MAX_START_MS = 120_000;
-const CPU_TIMEOUT_MS = 5_000;
+const SAMPLE_TIMEOUT_MS = 5_000;
 
 export interface RunningServer {
   readonly scenario: Scenario;
   readonly port: number;
   /** The server process's user + system CPU time so far, in µs. */
   cpuMicros(): Promise<number>;
+  /** The PostgreSQL queries the server's pool has sent so far. */
+  queriesSent(): Promise<number>;
   stop(): void;
   /** Lets the server exit by itself (it exits when the IPC channel closes), so `--cpu-prof` can write its profile. */
   exit(): Promise<void>;
@@ -28,29 +30,40 @@ export type Started =
   | { readonly kind: 'running'; readonly server: RunningServer }
   | { readonly kind: 'unavailable'; readonly reason: string };
 
+/** The services a server may use: the bench's redis-server and the PostgreSQL the runner checked. */
+export interface Services {
+  readonly redisUrl?: string | undefined;
+  readonly redisPort?: number | undefined;
+  readonly databaseUrl?: string | undefined;
+}
+
 function handle(child: ChildProcess, scenario: Scenario, port: number): RunningServer {
   let nextId = 0;
+  /** Asks the server for one figure over IPC. */
+  function ask(type: ParentMessage['type']): Promise<number> {
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => done(new Error(`${scenario.id}: no ${type} sample in ${SAMPLE_TIMEOUT_MS} ms`)), SAMPLE_TIMEOUT_MS);
+      const onMessage = (message: ServerMessage) => {
+        if (message.type === 'cpu' && message.id === id) done(undefined, message.micros);
+        else if (message.type === 'queries' && message.id === id) done(undefined, message.count);
+      };
+      const onExit = () => done(new Error(`${scenario.id}: server exited`));
+      function done(error: Error | undefined, value?: number) {
+        clearTimeout(timer);
+        child.off('message', onMessage).off('exit', onExit);
+        if (error === undefined) resolve(value ?? 0);
+        else reject(error);
+      }
+      child.on('message', onMessage).once('exit', onExit);
+      child.send({ type, id } satisfies ParentMessage);
+    });
+  }
   return {
     scenario,
     port,
-    cpuMicros() {
-      const id = nextId++;
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => done(new Error(`${scenario.id}: no CPU sample in ${CPU_TIMEOUT_MS} ms`)), CPU_TIMEOUT_MS);
-        const onMessage = (message: ServerMessage) => {
-          if (message.type === 'cpu' && message.id === id) done(undefined, message.micros);
-        };
-        const onExit = () => done(new Error(`${scenario.id}: server exited`));
-        function done(error: Error | undefined, micros?: number) {
-          clearTimeout(timer);
-          child.off('message', onMessage).off('exit', onExit);
-          if (error === undefined) resolve(micros ?? 0);
-          else reject(error);
-        }
-        child.on('message', onMessage).once('exit', onExit);
-        child.send({ type: 'cpu', id } satisfies ParentMessage);
-      });
-    },
+    cpuMicros: () => ask('cpu'),
+    queriesSent: () => ask('queries'),
     stop() {
       child.kill('SIGKILL');
     },
@@ -95,12 +108,17 @@ async function portAnswers(port: number, deadline: number): Promise<boolean> {
 class StartTimeout extends Error {}
 
 /** One attempt: the child says `ready` with its port over IPC, then the port must answer, all before `deadlineMs`. */
-function startOnce(scenario: Scenario, redisUrl: string | undefined, nodeArgs: readonly string[], deadlineMs: number): Promise<Started> {
+function startOnce(scenario: Scenario, services: Services, nodeArgs: readonly string[], deadlineMs: number): Promise<Started> {
   const child = start(SERVER_CORE, process.execPath, [...nodeArgs, '--import', 'tsx', SERVER_TS, scenario.id], {
     cwd: BENCH_DIR,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // production: Express and koa-session skip their development-only work, as deployed.
-    env: { ...process.env, NODE_ENV: 'production', BENCH_REDIS_URL: redisUrl ?? '' },
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      BENCH_REDIS_URL: services.redisUrl ?? '',
+      BENCH_DATABASE_URL: services.databaseUrl ?? '',
+    },
   });
   const deadline = Date.now() + deadlineMs;
   return new Promise((resolve, reject) => {
@@ -148,12 +166,12 @@ function startOnce(scenario: Scenario, redisUrl: string | undefined, nodeArgs: r
  * Resolves `unavailable` when the server says a package it needs is not built; rejects when it
  * crashes, or when it misses the start deadline twice (see `startDeadlineMs`).
  */
-export async function startServer(scenario: Scenario, redisUrl: string | undefined, nodeArgs: readonly string[] = []): Promise<Started> {
+export async function startServer(scenario: Scenario, services: Services, nodeArgs: readonly string[] = []): Promise<Started> {
   try {
-    return await startOnce(scenario, redisUrl, nodeArgs, startDeadlineMs());
+    return await startOnce(scenario, services, nodeArgs, startDeadlineMs());
   } catch (error) {
     if (!(error instanceof StartTimeout)) throw error;
     console.error(`${error.message}; trying once more`);
-    return startOnce(scenario, redisUrl, nodeArgs, startDeadlineMs());
+    return startOnce(scenario, services, nodeArgs, startDeadlineMs());
   }
 }

@@ -2,7 +2,8 @@
  * One benchmark server, run by `run.ts` as a child process: `server.ts <scenario id>`.
  * Listens on 127.0.0.1 port 0 and tells the parent its port over IPC; answers `cpu` messages
  * with its own `process.cpuUsage()` so the parent can charge CPU per request to the server
- * alone. Exits when the parent goes away, so no server outlives a run.
+ * alone, and `queries` messages with the PostgreSQL queries its pool has sent. Exits when the
+ * parent goes away, so no server outlives a run.
  */
 import { createServer } from 'node:http';
 import type { RequestListener } from 'node:http';
@@ -13,6 +14,9 @@ import { Unavailable } from './servers/optional.js';
 import { expressServer } from './servers/express.js';
 import { koaServer } from './servers/koa.js';
 import { h3Server } from './servers/h3.js';
+import { fastifyServer } from './servers/fastify.js';
+import { honoServer } from './servers/hono.js';
+import { queryCount } from './servers/postgres.js';
 
 function send(message: ServerMessage): void {
   process.send?.(message);
@@ -32,6 +36,10 @@ function build(scenario: Scenario): Promise<RequestListener> {
       return koaServer(scenario, onError);
     case 'h3':
       return h3Server(scenario, onError);
+    case 'fastify':
+      return fastifyServer(scenario, onError);
+    case 'hono':
+      return honoServer(scenario, onError);
   }
 }
 
@@ -41,7 +49,7 @@ process.on('message', (message: ParentMessage) => {
   if (message.type === 'cpu') {
     const { user, system } = process.cpuUsage();
     send({ type: 'cpu', id: message.id, micros: user + system });
-  }
+  } else if (message.type === 'queries') send({ type: 'queries', id: message.id, count: queryCount() });
 });
 
 try {

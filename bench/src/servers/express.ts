@@ -1,6 +1,6 @@
 /**
- * Express 5 servers: bare, express-session (MemoryStore, connect-redis), sess (memory, Redis, and
- * memory with `asyncContext` read through `getSession()`).
+ * Express 5 servers: bare, express-session (MemoryStore, connect-redis, connect-pg-simple), sess
+ * (memory, Redis, PostgreSQL, and memory with `asyncContext` read through `getSession()`).
  */
 import type { RequestListener } from 'node:http';
 import express from 'express';
@@ -11,6 +11,7 @@ import { getSession, session as sessSession } from '@sess/express';
 import { memoryStore } from '@sess/store-memory';
 import { GET_SESSION_LABEL, PRIME_DATA, SECRET, body } from '../scenarios.js';
 import type { Scenario } from '../scenarios.js';
+import { connectPostgres, connectPgSimpleStore, sessPostgresStore } from './postgres.js';
 import { connectRedis, sessRedisStore } from './redis.js';
 
 /**
@@ -43,12 +44,18 @@ async function middleware(scenario: Scenario): Promise<RequestHandler | undefine
       const store = new RedisStore({ client: await connectRedis(), prefix: 'bench-es:' });
       return expressSession({ secret: SECRET, name: 'sid', resave: false, saveUninitialized: false, store });
     }
+    case 'express/express-session+connect-pg-simple': {
+      const store = await connectPgSimpleStore(expressSession, connectPostgres());
+      return expressSession({ secret: SECRET, name: 'sid', resave: false, saveUninitialized: false, store });
+    }
     case 'express/sess+memory':
       return sessSession({ secret: SECRET, store: memoryStore() });
     case `express/${GET_SESSION_LABEL}`:
       return sessSession({ secret: SECRET, store: memoryStore(), asyncContext: true });
     case 'express/sess+redis':
       return sessSession({ secret: SECRET, store: await sessRedisStore(await connectRedis()) });
+    case 'express/sess+postgres':
+      return sessSession({ secret: SECRET, store: await sessPostgresStore(connectPostgres()) });
     default:
       throw new Error(`no Express server for ${scenario.id}`);
   }

@@ -72,7 +72,7 @@ describe.skipIf(!available)(`the demo in headless Chromium${available ? '' : ` (
     await browser?.close();
   });
 
-  describe.each(['express', 'koa', 'h3', 'hono'] as const)('on %s', (name) => {
+  describe.each(['express', 'koa', 'h3', 'hono', 'fastify'] as const)('on %s', (name) => {
     let base: string;
     let server: Server;
     const contexts: BrowserContext[] = [];

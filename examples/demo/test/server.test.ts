@@ -117,6 +117,12 @@ const CASES = [
   { title: 'Koa (--framework koa) with the memory store', args: ['--framework', 'koa'], env: {}, about: 'Koa with the memory store' },
   { title: 'h3 (FRAMEWORK=h3) with the memory store', args: [], env: { FRAMEWORK: 'h3' }, about: 'h3 with the memory store' },
   { title: 'Hono (--framework hono) with the memory store', args: ['--framework', 'hono'], env: {}, about: 'Hono with the memory store' },
+  {
+    title: 'Fastify (--framework fastify) with the memory store',
+    args: ['--framework', 'fastify'],
+    env: {},
+    about: 'Fastify with the memory store',
+  },
   { title: 'Hono with Redis (REDIS_URL)', args: ['--framework', 'hono'], env: { REDIS_URL }, about: 'Hono with Redis at redis://' },
   { title: 'Koa with Redis (REDIS_URL)', args: ['--framework', 'koa'], env: { REDIS_URL }, about: 'Koa with Redis at redis://' },
   {
@@ -338,9 +344,9 @@ describe('start-up failures end the demo with one message and exit code 1', () =
   });
 
   it('an unknown framework or store, or a store without its URL', async () => {
-    expect(await runToExit(['--framework', 'fastify'], {})).toMatchObject({
+    expect(await runToExit(['--framework', 'express5'], {})).toMatchObject({
       code: 1,
-      stderr: 'sess demo: unknown framework "fastify": pick one of express, koa, h3, hono\n',
+      stderr: 'sess demo: unknown framework "express5": pick one of express, koa, h3, hono, fastify\n',
     });
     expect(await runToExit([], { STORE: 'mongo' })).toMatchObject({
       code: 1,

@@ -15,7 +15,7 @@ import { frameworks } from '../src/frameworks/index.js';
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test' });
 afterAll(() => pool.end());
 
-describe.each(['express', 'koa', 'h3', 'hono'] as const)('on %s, with a store that fails', (name) => {
+describe.each(['express', 'koa', 'h3', 'hono', 'fastify'] as const)('on %s, with a store that fails', (name) => {
   let server: Server;
   let base: string;
   const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);

@@ -9,12 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 
-/** @param dir - the adapter's package folder; `peers` - its expected peerDependencies. */
-export function runPackageCheck(dir: string, peers: Record<string, string>): void {
+/**
+ * @param dir - the adapter's package folder; `peers` - its expected peerDependencies;
+ *   `extraDependencies` - runtime dependencies it needs beyond the two sess ones (Fastify's
+ *   `fastify-plugin`).
+ */
+export function runPackageCheck(dir: string, peers: Record<string, string>, extraDependencies: readonly string[] = []): void {
   const scratch = mkdtempSync(join(tmpdir(), 'sess-adapter-pack-'));
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-  it('publishes dist only, with @sess/core and @sess/store-memory as its only dependencies', () => {
+  const dependencies = ['@sess/core', '@sess/store-memory', ...extraDependencies].sort();
+  it(`publishes dist only, with ${dependencies.join(', ')} as its only dependencies`, () => {
     if (!existsSync(join(dir, 'dist/index.js'))) throw new Error('not built: run pnpm build first');
     execFileSync('pnpm', ['pack', '--pack-destination', scratch], { cwd: dir, stdio: 'pipe' });
     const tarball = join(scratch, readdirSync(scratch).find((file) => file.endsWith('.tgz')) as string);
@@ -24,7 +29,7 @@ export function runPackageCheck(dir: string, peers: Record<string, string>): voi
       string,
       Record<string, string>
     >;
-    expect(Object.keys(manifest.dependencies ?? {}).sort()).toEqual(['@sess/core', '@sess/store-memory']);
+    expect(Object.keys(manifest.dependencies ?? {}).sort()).toEqual(dependencies);
     expect(Object.values(manifest.dependencies ?? {}).every((range) => !range.startsWith('workspace:'))).toBe(true);
     expect(manifest.peerDependencies).toEqual(peers);
   });

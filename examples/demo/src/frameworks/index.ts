@@ -5,6 +5,7 @@
  */
 import type { Framework } from '../demo.js';
 import { expressFramework } from './express.js';
+import { fastifyFramework } from './fastify.js';
 import { h3Framework } from './h3.js';
 import { honoFramework } from './hono.js';
 import { koaFramework } from './koa.js';
@@ -14,6 +15,7 @@ export const frameworks = {
   koa: koaFramework,
   h3: h3Framework,
   hono: honoFramework,
+  fastify: fastifyFramework,
 } as const satisfies Record<string, Framework>;
 
 export type FrameworkName = keyof typeof frameworks;

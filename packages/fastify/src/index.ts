@@ -1,0 +1,191 @@
+/**
+ * @sess/fastify: server-side sessions for Fastify 4 and 5 on the sess core, as a plugin. The
+ * cookie carries a signed id, the data lives in the store.
+ *
+ * The plugin only translates: its `onRequest` hook reads the request's facts and loads the
+ * session, its `onSend` hook commits (the payload is known, the headers have not left) and
+ * applies the effects the core returns. Every session decision is in `@sess/core`.
+ */
+import { ServerResponse, validateHeaderValue } from 'node:http';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
+import fastifyPlugin from 'fastify-plugin';
+import { createSessionManager } from '@sess/core';
+import type { HttpEffect, Session } from '@sess/core';
+import { assertNever, createOutputHold, createSessionContext, httpFailure, nodeHeaders, redeemHandoff } from '@sess/core/adapter';
+import { responseFacts, setCookieLine, socketSession, varyWith } from '@sess/core/adapter';
+import type { DeferredResponse, HeaderTarget, SocketRoutes } from '@sess/core/adapter';
+import { managerOptions, type SessionOptions } from './options.js';
+import { type FastifySession, fastifyView, rejected } from './view.js';
+
+export type { SessionCookieOptions, SessionOptions } from './options.js';
+export type { FastifySession, RegenerateKeep, SessionData, SessionMethods } from './view.js';
+export type { SessionEvent, SocketOutcome, SocketSession, Store } from '@sess/core';
+export { memoryStore } from '@sess/store-memory';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The session, loaded by the plugin's `onRequest` hook (absent on routes outside the plugin's scope). */
+    session: FastifySession;
+  }
+  interface FastifyInstance {
+    /** Sessions over a WebSocket: the hand-off route, and the session of an upgrade request (see README, "WebSockets"). */
+    readonly sessions: SocketRoutes<RouteHandlerMethod, [request: FastifyRequest], FastifySession>;
+  }
+}
+
+/** One request's session, kept on the request under a symbol. */
+interface RequestState {
+  readonly core: Session;
+  /** The commit, once: by `onSend`, or by the raw response's first output (a hijacked reply). */
+  readonly response: DeferredResponse;
+  /** `onSend` took the commit over: the effects go on Fastify's reply headers, and a later pass is the error answer. */
+  sending: boolean;
+}
+
+const STATE = Symbol('@sess/fastify');
+const slot = (request: FastifyRequest) => request as unknown as Record<symbol, RequestState | null>;
+
+/**
+ * `reply.hijack()` in the plugin's scope: a hijacked reply skips onSend and writes the raw response
+ * itself, so from here on that response's output waits for the commit (the kit's output hold).
+ * Only hijacked replies are held: holding every response (a prototype change each) would slow every request.
+ * HTTP/2 responses are not held. Then Fastify's own `hijack`, the one this overrides, runs.
+ */
+function hijack(this: FastifyReply): FastifyReply {
+  if (this.raw instanceof ServerResponse) slot(this.request)[STATE]?.response.gate();
+  let owner = Object.getPrototypeOf(this) as FastifyReply;
+  while (!Object.hasOwn(owner, 'hijack') || owner.hijack !== hijack) owner = Object.getPrototypeOf(owner) as FastifyReply;
+  return (Object.getPrototypeOf(owner) as FastifyReply).hijack.call(this);
+}
+
+/** Fastify's reply headers as a `HeaderTarget`: `reply.header` appends Set-Cookie lines, and `getHeader` sees the raw response's too. */
+const replyHeaders = (reply: FastifyReply): HeaderTarget => ({
+  append: (name, value) => void reply.header(name, value),
+  set: (name, value) => void reply.header(name, value),
+  get: (name) => reply.getHeader(name),
+});
+
+/** The HTTP effects, applied to a header target. */
+function applyEffects(headers: HeaderTarget, effects: readonly HttpEffect[]): void {
+  for (const effect of effects) {
+    switch (effect.type) {
+      case 'cookie.set':
+      case 'cookie.delete':
+        headers.append('set-cookie', setCookieLine(effect));
+        break;
+      case 'header.vary':
+        headers.set('vary', varyWith(headers.get('vary'), effect.value));
+        break;
+      case 'header.cacheControl':
+        headers.set('cache-control', effect.value);
+        break;
+      default:
+        assertNever(effect);
+    }
+  }
+}
+
+/** Whether the request is secure, as Fastify says: TLS, or X-Forwarded-Proto under its `trustProxy`. */
+const isSecure = (request: FastifyRequest) => request.protocol === 'https';
+
+/**
+ * A hijacked reply whose commit failed: Fastify's error handling no longer answers it, so the
+ * error is logged and answered on the raw response, with none of the held output's headers.
+ */
+function failRaw(reply: FastifyReply, error: unknown): void {
+  reply.log.error({ err: error }, '@sess/fastify: the session could not be committed');
+  const { status, message } = httpFailure(error) ?? { status: 500, message: 'Internal Server Error' };
+  for (const name of reply.raw.getHeaderNames()) reply.raw.removeHeader(name);
+  reply.raw.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(message);
+}
+
+const context = createSessionContext<FastifySession>('@sess/fastify');
+
+/**
+ * The current request's `request.session`, from any function the request calls (from
+ * `preValidation` on), without passing `request` down. Needs `asyncContext: true`.
+ *
+ * @throws SessUsageError outside such a request.
+ */
+export const getSession = (): FastifySession => context.get();
+
+const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
+  const manager = createSessionManager(managerOptions(options));
+  const { readOnly, asyncContext } = options;
+  const output = createOutputHold();
+
+  async function commit(state: RequestState, reply: FastifyReply, status: number): Promise<void> {
+    const target = state.sending ? replyHeaders(reply) : nodeHeaders(reply.raw);
+    const facts = responseFacts(status, manager.name, target.get('set-cookie'), target.get('cache-control') != null);
+    applyEffects(target, await state.core.commit(facts));
+  }
+
+  // Declared up front, as Fastify asks, so every request object has the same shape.
+  fastify.decorateRequest('session', null as unknown as FastifySession);
+  fastify.decorateRequest(STATE, null);
+  fastify.decorateReply('hijack', hijack);
+
+  fastify.addHook('onRequest', async (request, reply) => {
+    const core = manager.begin({ cookieHeader: request.headers.cookie, secure: isSecure(request), readOnly: readOnly?.(request) ?? false });
+    const response = output.defer(reply.raw, { commit: (status) => commit(state, reply, status), fail: (error) => failRaw(reply, error) });
+    const state: RequestState = { core, response, sending: false };
+    slot(request)[STATE] = state;
+    request.session = fastifyView(core).view;
+    await core.load().catch(rejected);
+  });
+
+  // Body parsing runs in the socket's async context, so the session's is entered again after it.
+  if (asyncContext === true) fastify.addHook('preValidation', (request, _reply, done) => context.run(request.session, done));
+
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    const state = slot(request)[STATE];
+    // Fastify runs onSend again for the error answer of a failed commit: that one goes out as it is.
+    if (state == null || state.sending) return done(null, payload);
+    // A header Node refuses makes this answer a 500 once Fastify writes it: refused here, the
+    // error reaches Fastify's error handling before the commit has saved anything.
+    for (const [name, value] of Object.entries(reply.getHeaders())) validateHeaderValue(name, value as string);
+    state.sending = true;
+    // Fastify writes the response inside `done`: what it meets there goes to its error handling
+    // (as Fastify 5 does for async hooks, and Fastify 4 does not).
+    const committed = state.response.settle(reply.statusCode).catch(rejected);
+    committed.then(() => done(null, payload), done).catch(done);
+  });
+
+  const handoff: RouteHandlerMethod = async (request, reply) => {
+    const token = (request.query as { token?: unknown } | undefined)?.token ?? (request.body as { token?: unknown } | undefined)?.token;
+    const { status, effects } = await redeemHandoff(manager, token).catch(rejected);
+    applyEffects(replyHeaders(reply), effects);
+    return reply.code(status).send();
+  };
+
+  const socket = (request: FastifyRequest) =>
+    socketSession(manager, { cookieHeader: request.headers.cookie, secure: isSecure(request) }, (core) => fastifyView(core).view);
+
+  fastify.decorate('sessions', Object.freeze({ handoff, socket }));
+};
+
+/**
+ * The session plugin, for Fastify 4 and 5: `await fastify.register(session, { secret })`.
+ * Validates the options when registered (a `SessConfigError` for an unknown or unsupported
+ * option, a short secret, a bad value, or a store that is not a sess store), then per request:
+ * verifies the cookie and loads the record it names in `onRequest` (one store read, none without
+ * a valid cookie), exposes `request.session`, and commits in `onSend`, before the headers leave.
+ * A failed store call reaches Fastify's error handling (and `setErrorHandler`) as an error with
+ * `statusCode` 503; a handler's own error reaches it unchanged, and the session commits with the
+ * status Fastify answers it with. Wrapped with `fastify-plugin`: the hooks and decorators apply
+ * to the scope it is registered in, not only its children.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import { session } from '@sess/fastify';
+ *
+ * const app = Fastify();
+ * await app.register(session, { secret: process.env.SESSION_SECRET! });
+ * app.get('/', async (request) => {
+ *   request.session.views = (request.session.views ?? 0) + 1;
+ *   return `views: ${request.session.views}`;
+ * });
+ * ```
+ */
+export const session = fastifyPlugin(plugin, { fastify: '4.x || 5.x', name: '@sess/fastify' });

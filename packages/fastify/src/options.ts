@@ -1,0 +1,85 @@
+/**
+ * The plugin's options: sess's shared ones, and the names @fastify/session users know where they
+ * mean the same thing (`cookieName`, `cookie.maxAge` in ms, `idGenerator`). Everything is checked
+ * once, when the plugin is registered; what sess does differently is refused with what to use.
+ */
+import type { FastifyRequest } from 'fastify';
+import type { SessionManagerOptions, SessionStorage } from '@sess/core';
+import { COOKIE_OPTIONS, SHARED_OPTIONS, checkOptions, cookieOptions, coreOptions, lifetimeOptions } from '@sess/core/adapter';
+import type { CookieOptions, OptionTable, SharedOptions } from '@sess/core/adapter';
+import { memoryStore } from '@sess/store-memory';
+
+/** The session cookie's attributes, and its lifetime as @fastify/session spells it. */
+export interface SessionCookieOptions extends CookieOptions {
+  /**
+   * Lifetime in ms, as @fastify/session's `cookie.maxAge` (1000 to 400 days), or `'session'` for
+   * a cookie that ends with the browser (the server still ends it after 24 hours). Default 24 hours.
+   */
+  maxAge?: number | 'session';
+}
+
+/** sess's options (see `SharedOptions`), with @fastify/session's names where sess has the same thing. */
+export interface SessionOptions extends Omit<SharedOptions<FastifyRequest, SessionStorage>, 'name'> {
+  /** Cookie name, as @fastify/session calls it. Default `'sid'`; a `__Host-` name pins the cookie to this host over HTTPS. */
+  cookieName?: string;
+  /** `secure: 'auto'` (the default) follows `request.protocol`, so Fastify's own `trustProxy`. */
+  cookie?: SessionCookieOptions;
+  /** Makes new ids (22-128 characters of A-Z a-z 0-9 _ -). Called without the request. Default: 192 random bits. */
+  idGenerator?: () => string;
+  /** Accepted as `false` only, what sess always does: a session that holds no data is never stored. */
+  saveUninitialized?: false;
+}
+
+const NOT_IN_SESS = 'not supported by sess';
+const LIFETIME = 'use cookie.maxAge (ms, or "session"); for one session, request.session.setExpiry(seconds or a Date)';
+const SEALED = 'sess signs the id with "secret"; to keep the data in the cookie, pass store: cookieSessions({ secret }) from @sess/core';
+
+const COOKIE = {
+  table: { ...COOKIE_OPTIONS, maxAge: [] },
+  should: 'an object of cookie attributes',
+  hints: {
+    expires: LIFETIME,
+    signed: `${NOT_IN_SESS}: the cookie is always signed (HMAC-SHA256 with "secret"); remove it`,
+  },
+} as const;
+
+const { name: _name, ...shared } = SHARED_OPTIONS;
+const OPTIONS: OptionTable<SessionOptions> = {
+  ...shared,
+  cookieName: [undefined, 'name'],
+  cookie: [COOKIE],
+  idGenerator: ['function', 'generateId'],
+  // sess never stores a session that holds no data (Django CVE-2015-5143): `true` is refused.
+  saveUninitialized: [[false]],
+};
+
+/** Names from @fastify/session, @fastify/secure-session and the other sess adapters, with what to write instead. */
+const HINTS: Readonly<Record<string, string>> = {
+  ...Object.fromEntries([...Object.keys(COOKIE_OPTIONS), 'maxAge'].map((key) => [key, `use cookie.${key}`])),
+  name: 'use "cookieName", as @fastify/session calls it',
+  expires: LIFETIME,
+  algorithm: `${NOT_IN_SESS}: sess signs with HMAC-SHA256; remove it`,
+  cookiePrefix: `${NOT_IN_SESS}: the cookie value is the id and its MAC, with no prefix (express-session's "s:" included); remove it`,
+  key: SEALED,
+  salt: SEALED,
+  trustProxy: "sess follows Fastify's own trustProxy option (request.protocol): set it with fastify({ trustProxy })",
+};
+
+/** Said for a store that is not a sess store (express-session and @fastify/session stores take callbacks). */
+const STORE = 'Use a sess store (memoryStore, redisStore, postgresStore) or cookieSessions(); stores taking callbacks cannot serve sess.';
+
+/**
+ * The core's options, after every check a request could otherwise trip over (the core checks
+ * numbers, names and the secret).
+ *
+ * @throws SessConfigError
+ */
+export function managerOptions(options: SessionOptions): SessionManagerOptions {
+  checkOptions<SessionOptions>(options, OPTIONS, 'session plugin of @sess/fastify', { hints: HINTS, store: STORE });
+  return {
+    ...coreOptions(options, OPTIONS),
+    ...lifetimeOptions(options.cookie?.maxAge, 1, 'cookie.maxAge'),
+    store: options.store ?? memoryStore(),
+    cookie: cookieOptions(options.cookie),
+  };
+}

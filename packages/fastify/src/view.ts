@@ -1,0 +1,65 @@
+/**
+ * `request.session` as @fastify/session users know it: the data as properties, `get`/`set`,
+ * `sessionId`, and the operations with their promise or callback forms, on the kit's session view.
+ */
+import type { Session } from '@sess/core';
+import { SESSION_ACCESSORS, SESSION_METHODS, failureError, viewOf, withCallbacks } from '@sess/core/adapter';
+import type { CallbackMethods, SessionMethods as KitMethods } from '@sess/core/adapter';
+
+/** Declare your session's shape by merging into this interface: `declare module '@sess/fastify' { interface SessionData { user?: string } }`. */
+export interface SessionData {}
+
+/** What `regenerate` keeps: @fastify/session's list of fields to carry over, or sess's `{ keepData }` (default: keep everything). */
+export type RegenerateKeep = readonly string[] | { keepData?: boolean };
+
+/** `regenerate`: a new id; the old record dies at commit (fixation defence). Keeps the data, or only the fields listed. */
+type Methods = Omit<KitMethods, 'regenerate'> & { regenerate(keep?: RegenerateKeep): Promise<void> };
+
+/** What `request.session` offers beside the data: the kit's operations, @fastify/session's names, and callback forms. */
+export interface SessionMethods extends CallbackMethods<Methods, 'regenerate' | 'destroy' | 'reload' | 'save'> {
+  /** @fastify/session's name for `id`. */
+  readonly sessionId: string | undefined;
+  /** The session cookie's remaining life in ms and its expiry, read-only: change them with `setExpiry`. */
+  readonly cookie: { readonly maxAge: number | undefined; readonly expires: Date | undefined };
+  /** The value under `key` (@fastify/session's and @fastify/secure-session's `get`). */
+  get<K extends string>(key: K): K extends keyof SessionData ? SessionData[K] | undefined : unknown;
+  /** Sets `key` (values must survive JSON); the session is saved before the response headers leave. */
+  set<K extends string>(key: K, value: K extends keyof SessionData ? SessionData[K] : unknown): void;
+}
+
+/** `request.session`: the data you declare in `SessionData`, as properties, with the operations beside them. */
+export type FastifySession = SessionMethods & Partial<SessionData>;
+
+/** Rejects with a store failure as the error Fastify answers with: status 503, the cause kept. */
+export const rejected = (error: unknown) => Promise.reject(failureError(error) ?? error);
+
+async function regenerate(core: Session, keep: RegenerateKeep | null | undefined): Promise<void> {
+  if (!Array.isArray(keep)) return core.regenerate((keep as { keepData?: boolean } | null | undefined) ?? {});
+  const kept = keep.filter((key) => core.has(key)).map((key) => [key, core.get(key)] as const);
+  await core.regenerate({ keepData: false });
+  for (const [key, value] of kept) core.set(key, value);
+}
+
+const METHODS = withCallbacks(
+  {
+    ...SESSION_METHODS,
+    regenerate: (core: Session, _view: unknown, keep?: RegenerateKeep | null) => regenerate(core, keep).catch(rejected),
+    destroy: (core: Session) => core.destroy().catch(rejected),
+    reload: (core: Session) => core.reload().catch(rejected),
+    get: (core: Session, _view: unknown, key: string) => core.get(key),
+    set: (core: Session, _view: unknown, key: string, value: unknown) => core.set(key, value),
+  },
+  ['regenerate', 'destroy', 'reload', 'save'],
+);
+
+const expiresOf = (core: Session) => (core.expiresAt === undefined ? undefined : new Date(core.expiresAt));
+
+/** The views of one registration: a Proxy per request, over the request's core session. */
+export const fastifyView = viewOf<FastifySession>({
+  accessors: {
+    ...SESSION_ACCESSORS,
+    sessionId: SESSION_ACCESSORS.id,
+    cookie: { get: (core) => Object.freeze({ maxAge: core.maxAgeMs, expires: expiresOf(core) }) },
+  },
+  methods: METHODS,
+});

@@ -1,0 +1,470 @@
+/**
+ * What is particular to Fastify, on Fastify 4 and 5 over real HTTP: the plugin's scope, errors
+ * through Fastify's error handling, hijacked replies, @fastify/session's names, getSession(),
+ * and the options refused when the plugin is registered.
+ */
+import { ServerResponse } from 'node:http';
+import { Writable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
+import { SessConfigError, SessStoreError, SessUsageError } from '@sess/core';
+import { Client, cookiesNamed, fakeClock, inspectableStore } from '@sess/adapter-test';
+import { getSession, memoryStore, session } from '../src/index.js';
+import type { FastifySession, SessionOptions } from '../src/index.js';
+import { type FastifyFactory, MAJORS, serve } from './app.js';
+
+declare module '../src/index.js' {
+  interface SessionData {
+    user?: string;
+    cart?: string[];
+    n?: number;
+  }
+}
+
+const SECRET = 'fastify-adapter-test-secret-of-32-bytes!';
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+
+const idOf = (client: Client) => client.jar.get('sid')?.split('.')[0];
+
+describe('declaration merging', () => {
+  it('types request.session from SessionData, with the operations beside the data', () => {
+    expectTypeOf<FastifyRequest['session']>().toEqualTypeOf<FastifySession>();
+    expectTypeOf<FastifySession['user']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<FastifySession['cart']>().toEqualTypeOf<string[] | undefined>();
+    expectTypeOf((session: FastifySession) => session.get('n')).returns.toEqualTypeOf<number | undefined>();
+    expectTypeOf<FastifySession['sessionId']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<FastifyInstance['sessions']['socket']>().parameters.toEqualTypeOf<[request: FastifyRequest]>();
+    const typed = (request: FastifyRequest) => {
+      // @ts-expect-error: user is a string in SessionData
+      request.session.user = 42;
+      // @ts-expect-error: set checks the value against SessionData too
+      request.session.set('n', 'one');
+    };
+    expect(typed).toBeTypeOf('function');
+  });
+});
+
+describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
+  /** An app made by `build` (which registers the plugin where it wants), served on loopback, with a log of its errors. */
+  async function start(build: (app: FastifyInstance) => void | Promise<void>) {
+    const logged: Array<{ level: number; msg: string; err?: { message: string } }> = [];
+    const stream = new Writable({ write: (line, _, done) => (logged.push(JSON.parse(String(line))), done()) });
+    const app = Fastify({ forceCloseConnections: true, logger: { level: 'error', stream } });
+    await build(app);
+    const served = await serve(app);
+    closers.push(served.close);
+    return { app, client: new Client(served.url), url: served.url, logged };
+  }
+
+  /** `start` with the plugin at the root, on the suite's inspectable store and clock. */
+  async function withSession(options: Partial<SessionOptions>, routes: (app: FastifyInstance) => void) {
+    const store = inspectableStore(fakeClock());
+    closers.push(() => store.close());
+    const started = await start(async (app) => {
+      await app.register(session, { secret: SECRET, store, ...options });
+      routes(app);
+    });
+    return { ...started, store };
+  }
+
+  it(`runs on ${major}`, async () => {
+    const { app } = await start(() => undefined);
+    expect(app.version.split('.')[0]).toBe(major.at(-1));
+  });
+
+  describe('scope', () => {
+    it('registered at the root, covers routes in every child plugin', async () => {
+      const { client } = await start(async (app) => {
+        await app.register(session, { secret: SECRET });
+        await app.register(async (child) => {
+          child.get('/count', async (request) => (request.session.n = (request.session.n ?? 0) + 1));
+        });
+      });
+      expect((await client.request('/count')).body).toBe('1');
+      expect((await client.request('/count')).body).toBe('2');
+    });
+
+    it('registered inside a plugin, leaves sibling plugins without a session, cookie or Vary', async () => {
+      const { client } = await start(async (app) => {
+        await app.register(async (child) => {
+          await child.register(session, { secret: SECRET });
+          child.get('/inside', async (request) => (request.session.n = 1));
+        });
+        await app.register(async (sibling) => {
+          sibling.get('/outside', async (request) => String(request.session));
+        });
+      });
+      const inside = await client.request('/inside');
+      expect(cookiesNamed(inside, 'sid')).toHaveLength(1);
+      const outside = await client.request('/outside');
+      expect([outside.body, outside.setCookies, outside.headers.get('vary')]).toEqual(['undefined', [], null]);
+    });
+
+    it('leaves another app in the process, and Node’s own response prototype, as they were', async () => {
+      const writeHead = ServerResponse.prototype.writeHead;
+      const { client: withSess } = await start(async (app) => {
+        await app.register(session, { secret: SECRET });
+        app.get('/', async (request) => (request.session.n = 1));
+      });
+      let bareResponse: ServerResponse | undefined;
+      const { client: bare } = await start((app) => {
+        app.get('/', async (_, reply) => ((bareResponse = reply.raw), 'bare'));
+      });
+      await withSess.request('/');
+      const reply = await bare.request('/');
+      expect([reply.body, reply.setCookies, reply.headers.get('vary')]).toEqual(['bare', [], null]);
+      expect(Object.getPrototypeOf(bareResponse)).toBe(ServerResponse.prototype);
+      expect(ServerResponse.prototype.writeHead).toBe(writeHead);
+    });
+
+    it('refuses a second registration in the same scope when Fastify starts', async () => {
+      const app = Fastify();
+      app.register(session, { secret: SECRET });
+      app.register(session, { secret: SECRET });
+      await expect(app.ready()).rejects.toThrow(/session/);
+    });
+  });
+
+  describe("errors through Fastify's error handling", () => {
+    it('a failed store write reaches setErrorHandler as a 503 error, its cause the store error, and saves nothing', async () => {
+      const seen: Array<Error & { statusCode?: number }> = [];
+      const { client, store } = await withSession({}, (app) => {
+        app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
+          seen.push(error);
+          return reply.code(error.statusCode ?? 500).send({ handled: error.message });
+        });
+        app.get('/count', async (request) => (request.session.n = (request.session.n ?? 0) + 1));
+      });
+      store.failing.add('set');
+      const reply = await client.request('/count');
+      expect([reply.status, JSON.parse(reply.body), reply.setCookies]).toEqual([503, { handled: 'Session store unavailable' }, []]);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]?.statusCode).toBe(503);
+      expect(seen[0]?.cause).toBeInstanceOf(SessStoreError);
+      expect(store.size).toBe(0);
+    });
+
+    it('a failed load answers 503 from Fastify’s default handler before the handler runs', async () => {
+      let ran = 0;
+      const { client, store } = await withSession({}, (app) => {
+        app.get('/count', async (request) => ((ran += 1), (request.session.n = (request.session.n ?? 0) + 1)));
+      });
+      await client.request('/count');
+      store.failing.add('get');
+      const reply = await client.request('/count');
+      expect([reply.status, JSON.parse(reply.body).message, ran]).toEqual([503, 'Session store unavailable', 1]);
+    });
+
+    it('a failed destroy rejects with the 503 error, and the cookie is still deleted', async () => {
+      const { client, store } = await withSession({}, (app) => {
+        app.get('/in', async (request) => (request.session.user = 'ada'));
+        app.get('/out', async (request) => {
+          await request.session.destroy();
+          return 'bye';
+        });
+      });
+      await client.request('/in');
+      store.failing.add('destroy');
+      const reply = await client.request('/out');
+      expect(reply.status).toBe(503);
+      expect(cookiesNamed(reply, 'sid')).toEqual([expect.stringMatching(/^sid=; Max-Age=0;/)]);
+    });
+
+    it("a handler's own error reaches the error handler as it was thrown, and the session commits with the status it answers", async () => {
+      const teapot = Object.assign(new Error('short and stout'), { statusCode: 418 });
+      const seen: unknown[] = [];
+      const { client, store } = await withSession({}, (app) => {
+        app.setErrorHandler((error, _request, reply) => {
+          seen.push(error);
+          // The app turns one error into a 200: the session is saved, as for any 200.
+          return error === teapot ? reply.code(418).send('teapot') : reply.code(200).send('recovered');
+        });
+        app.get('/teapot', async (request) => {
+          request.session.n = 1;
+          throw teapot;
+        });
+        app.get('/recovered', async (request) => {
+          request.session.n = 2;
+          throw new Error('handled');
+        });
+      });
+      const reply = await client.request('/teapot');
+      expect([reply.status, reply.body, seen[0]]).toEqual([418, 'teapot', teapot]);
+      expect(seen[0]).toBe(teapot);
+      expect((await store.peek(idOf(client) as string))?.data).toEqual({ n: 1 });
+      expect((await client.request('/recovered')).status).toBe(200);
+      expect((await store.peek(idOf(client) as string))?.data).toEqual({ n: 2 });
+    });
+
+    it('a thrown error answered 500 by the default handler saves nothing', async () => {
+      const { client, store } = await withSession({}, (app) => {
+        app.get('/throw', async (request) => {
+          request.session.n = 1;
+          throw new Error('boom');
+        });
+      });
+      const reply = await client.request('/throw');
+      expect([reply.status, JSON.parse(reply.body).message, reply.setCookies, store.size]).toEqual([500, 'boom', [], 0]);
+    });
+
+    it('a response header Node refuses answers 500 as without sess, and saves nothing', async () => {
+      const { client, store } = await withSession({}, (app) => {
+        app.get('/bad', async (request, reply) => {
+          request.session.n = 1;
+          reply.header('x-bad', 'naïve✓');
+          return 'x';
+        });
+      });
+      const reply = await client.request('/bad');
+      expect([reply.status, reply.setCookies, store.calls.set]).toEqual([500, [], 0]);
+    });
+
+    it('an error Fastify meets writing the response after the commit reaches its error handling, not the process', async () => {
+      const faults: unknown[] = [];
+      const onFault = (error: unknown) => void faults.push(error);
+      process.on('unhandledRejection', onFault);
+      closers.push(async () => void process.off('unhandledRejection', onFault));
+      const { client } = await start(async (app) => {
+        // A hook before the session's that hands on a payload Fastify can't write (an object).
+        app.addHook('onSend', (_request, _reply, _payload, done) => done(null, { not: 'a string' }));
+        await app.register(session, { secret: SECRET });
+        app.get('/', async (request) => (request.session.n = 1));
+      });
+      const reply = await client.request('/');
+      expect([reply.status, JSON.parse(reply.body).code]).toEqual([500, 'FST_ERR_REP_INVALID_PAYLOAD_TYPE']);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(faults).toEqual([]);
+    });
+  });
+
+  describe('reply.hijack()', () => {
+    it('holds the raw response until the session is saved, then sends its cookie with it', async () => {
+      const { client, store } = await withSession({}, (app) => {
+        app.get('/raw', (request, reply) => {
+          reply.hijack();
+          request.session.user = 'ada';
+          reply.raw.writeHead(200, { 'content-type': 'text/plain', vary: 'Accept' });
+          reply.raw.end('raw');
+        });
+      });
+      const reply = await client.request('/raw');
+      expect([reply.status, reply.body, reply.headers.get('vary')]).toEqual([200, 'raw', 'Accept, Cookie']);
+      expect(cookiesNamed(reply, 'sid')).toHaveLength(1);
+      expect((await store.peek(idOf(client) as string))?.data).toEqual({ user: 'ada' });
+    });
+
+    it('answers a failed commit with a plain 503 on the raw response and logs it through Fastify', async () => {
+      const { client, store, logged } = await withSession({}, (app) => {
+        app.get('/raw', (request, reply) => {
+          reply.hijack();
+          request.session.user = 'ada';
+          reply.raw.writeHead(200, { 'content-type': 'application/json', 'content-length': '2' });
+          reply.raw.end('{}');
+        });
+      });
+      store.failing.add('set');
+      const reply = await client.request('/raw');
+      expect([reply.status, reply.body, reply.headers.get('content-type'), reply.setCookies]).toEqual([
+        503,
+        'Session store unavailable',
+        'text/plain; charset=utf-8',
+        [],
+      ]);
+      expect(logged).toEqual([expect.objectContaining({ level: 50, msg: expect.stringMatching(/could not be committed/) })]);
+    });
+
+    it('holds only hijacked replies in its scope: a plain reply and a sibling plugin’s hijack go straight out', async () => {
+      let held: boolean[] = [];
+      const heldOf = (raw: ServerResponse) => Object.getPrototypeOf(raw) !== ServerResponse.prototype;
+      const { client } = await start(async (app) => {
+        await app.register(async (scope) => {
+          await scope.register(session, { secret: SECRET });
+          scope.get('/plain', async (_request, reply) => ((held = [heldOf(reply.raw)]), 'plain'));
+          scope.get('/hijacked', (_request, reply) => {
+            reply.hijack();
+            held = [heldOf(reply.raw)];
+            reply.raw.end('hijacked');
+          });
+        });
+        await app.register(async (sibling) => {
+          sibling.get('/sibling', (_request, reply) => {
+            expect(reply.hijack()).toBe(reply);
+            held = [heldOf(reply.raw)];
+            reply.raw.end('sibling');
+          });
+        });
+      });
+      for (const [path, expected] of [
+        ['/plain', false],
+        ['/hijacked', true],
+        ['/sibling', false],
+      ] as const) {
+        expect((await client.request(path)).body).toBe(path.slice(1));
+        expect(held, path).toEqual([expected]);
+      }
+    });
+
+    it('a hijacked reply that never touches the session gets no cookie, no Vary and no store call', async () => {
+      const { client, store } = await withSession({}, (app) => {
+        app.get('/raw', (_request, reply) => {
+          reply.hijack();
+          reply.raw.end('untouched');
+        });
+      });
+      const reply = await client.request('/raw');
+      expect([reply.body, reply.setCookies, reply.headers.get('vary'), store.calls]).toEqual([
+        'untouched',
+        [],
+        null,
+        { get: 0, set: 0, destroy: 0, touch: 0 },
+      ]);
+    });
+  });
+
+  describe("@fastify/session's names", () => {
+    it('cookieName, cookie.maxAge in ms and idGenerator', async () => {
+      const { client } = await withSession(
+        { cookieName: 'app.sid', cookie: { maxAge: 60_000 }, idGenerator: () => 'a'.repeat(32) },
+        (app) => {
+          app.get('/', async (request) => (request.session.n = 1));
+        },
+      );
+      const [line] = (await client.request('/')).setCookies;
+      expect(line).toMatch(/^app\.sid=a{32}\.[A-Za-z0-9_-]+; Max-Age=60; Path=\/; Expires=[^;]+; HttpOnly; SameSite=Lax$/);
+    });
+
+    it('get, set, sessionId and the callback forms', async () => {
+      const { client } = await withSession({}, (app) => {
+        app.get('/set', async (request) => {
+          request.session.set('user', 'ada');
+          return `${request.session.get('user')} ${request.session.user} ${typeof request.session.sessionId}`;
+        });
+        app.get('/destroy', (request, reply) => {
+          request.session.destroy((error?: unknown) => reply.send(error === undefined ? 'gone' : 'failed'));
+        });
+        app.get('/me', async (request) => request.session.user ?? 'nobody');
+      });
+      expect((await client.request('/set')).body).toBe('ada ada string');
+      expect((await client.request('/destroy')).body).toBe('gone');
+      expect((await client.request('/me')).body).toBe('nobody');
+    });
+
+    it('regenerate(fields) keeps only the fields listed under a new id; regenerate() keeps all', async () => {
+      const { client, store } = await withSession({}, (app) => {
+        app.get('/fill', async (request) => {
+          request.session.user = 'ada';
+          request.session.cart = ['tea'];
+          return 'filled';
+        });
+        app.get('/keep-cart', async (request) => {
+          await request.session.regenerate(['cart', 'missing']);
+          return Object.keys(request.session).join(',');
+        });
+        app.get('/keep-all', async (request) => {
+          request.session.user = 'grace';
+          await request.session.regenerate();
+          return Object.keys(request.session).sort().join(',');
+        });
+      });
+      await client.request('/fill');
+      const first = idOf(client) as string;
+      expect((await client.request('/keep-cart')).body).toBe('cart');
+      const second = idOf(client) as string;
+      expect(second).not.toBe(first);
+      expect(await store.peek(first)).toBeUndefined();
+      expect((await store.peek(second))?.data).toEqual({ cart: ['tea'] });
+      expect((await client.request('/keep-all')).body).toBe('cart,user');
+      expect(idOf(client)).not.toBe(second);
+    });
+
+    it('request.session.cookie is read-only and says when the session ends', async () => {
+      const { client } = await withSession({ cookie: { maxAge: 3_600_000 } }, (app) => {
+        app.get('/', async (request) => {
+          request.session.n = 1;
+          const { cookie } = request.session;
+          expect(() => Object.assign(cookie, { maxAge: 1 })).toThrow(TypeError);
+          return String(cookie.maxAge);
+        });
+      });
+      expect((await client.request('/')).body).toBe('3600000');
+    });
+  });
+
+  describe('getSession()', () => {
+    it('finds the session anywhere inside the request, body parsing included, with asyncContext: true', async () => {
+      const deep = async () => {
+        await new Promise((resolve) => setImmediate(resolve));
+        const current = getSession();
+        current.n = (current.n ?? 0) + 1;
+        return current.n;
+      };
+      const { client } = await withSession({ asyncContext: true }, (app) => {
+        app.post('/bump', async () => String(await deep()));
+      });
+      const post = () => client.request('/bump', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+      expect((await post()).body).toBe('1');
+      expect((await post()).body).toBe('2');
+    });
+
+    it('throws SessUsageError without asyncContext', async () => {
+      const { client } = await withSession({}, (app) => {
+        app.get('/', async () => {
+          expect(() => getSession()).toThrow(SessUsageError);
+          return 'ok';
+        });
+      });
+      expect((await client.request('/')).body).toBe('ok');
+    });
+  });
+
+  describe('options refused when the plugin is registered', () => {
+    const refusals: Array<[string, Record<string, unknown>, RegExp]> = [
+      ['a typo', { cookiName: 'x' }, /unknown option "cookiName": did you mean "cookieName"\?/],
+      ['the other adapters’ name', { name: 'x' }, /"name": use "cookieName"/],
+      ['@fastify/session’s algorithm', { algorithm: 'sha512' }, /HMAC-SHA256/],
+      ['@fastify/session’s cookiePrefix', { cookiePrefix: 's:' }, /no prefix/],
+      ['@fastify/secure-session’s key', { key: 'k'.repeat(32) }, /cookieSessions/],
+      ['a cookie attribute at the top level', { httpOnly: false }, /use cookie\.httpOnly/],
+      ['cookie.expires', { cookie: { expires: new Date() } }, /cookie\.maxAge/],
+      ['cookie.signed', { cookie: { signed: false } }, /always signed/],
+      ['saveUninitialized: true', { saveUninitialized: true }, /saveUninitialized must be one of false/],
+      ['a cookie.maxAge under a second', { cookie: { maxAge: 500 } }, /cookie\.maxAge must be a number of ms/],
+      ['a callback store', { store: { get() {}, set() {}, destroy() {} } }, /not a sess store.*taking callbacks/],
+      ['a short secret', { secret: 'short' }, /32/],
+    ];
+    it.each(refusals)('%s', async (_, options, message) => {
+      const app = Fastify();
+      app.register(session, { secret: SECRET, ...options } as SessionOptions);
+      const error = await app.ready().then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      );
+      expect(error).toBeInstanceOf(SessConfigError);
+      expect((error as Error).message).toMatch(message);
+    });
+
+    it('accepts saveUninitialized: false and stores nothing for an untouched visitor', async () => {
+      const store = memoryStore();
+      const { client } = await start(async (app) => {
+        await app.register(session, { secret: SECRET, store, saveUninitialized: false });
+        app.get('/', async () => 'ok');
+      });
+      const reply = await client.request('/');
+      expect([reply.setCookies, reply.headers.get('vary')]).toEqual([[], null]);
+    });
+  });
+
+  describe('WebSocket hand-off route', () => {
+    it('answers 503 through Fastify when the store fails', async () => {
+      const { client, store } = await withSession({}, (app) => {
+        app.post('/session/handoff', app.sessions.handoff);
+      });
+      store.failing.add('get');
+      const reply = await client.post(`/session/handoff?token=${'A'.repeat(32)}`);
+      expect([reply.status, JSON.parse(reply.body).message]).toEqual([503, 'Session store unavailable']);
+    });
+  });
+});

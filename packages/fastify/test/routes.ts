@@ -1,0 +1,99 @@
+/** The conformance contract's routes (see @sess/adapter-test contract.ts) in Fastify's idiom. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AdapterOptions } from '@sess/adapter-test';
+import { session } from '../src/index.js';
+import type { SessionOptions } from '../src/index.js';
+import type { FastifyFactory } from './app.js';
+
+declare module '../src/index.js' {
+  interface SessionData {
+    views?: number;
+    user?: string;
+  }
+}
+
+export function sessionOptions(options: AdapterOptions): SessionOptions {
+  const { trustProxy: _, name, ...rest } = options;
+  return { ...rest, ...(name === undefined ? {} : { cookieName: name }) };
+}
+
+const bump = (request: FastifyRequest) => (request.session.views = (request.session.views ?? 0) + 1);
+
+type Route = (request: FastifyRequest, reply: FastifyReply, name: string) => unknown;
+
+const routes: Record<string, Route> = {
+  'GET /plain': () => 'plain',
+  'GET /count': (request) => `views ${bump(request)}`,
+  'GET /read': (request) => String(request.session.views ?? 0),
+  'POST /login': async (request) => {
+    await request.session.regenerate();
+    request.session.user = 'ada';
+    return request.session.sessionId;
+  },
+  'GET /me': (request) => request.session.user ?? 'nobody',
+  'POST /logout': async (request) => {
+    await request.session.destroy();
+    return 'bye';
+  },
+  'POST /clear': (request) => {
+    for (const key of Object.keys(request.session)) delete (request.session as unknown as Record<string, unknown>)[key];
+    return 'cleared';
+  },
+  'POST /save': async (request) => {
+    await request.session.save();
+    return 'saved';
+  },
+  'POST /reload': async (request) => {
+    request.session.views = 99;
+    await request.session.reload();
+    return String(request.session.views);
+  },
+  'GET /touch': (request) => {
+    request.session.touch();
+    return 'touched';
+  },
+  'GET /boom': (request, reply) => {
+    bump(request);
+    reply.code(500);
+    return 'boom';
+  },
+  'GET /throw': (request) => {
+    bump(request);
+    throw new Error('handler failed');
+  },
+  'GET /expiry/:seconds': (request) => {
+    bump(request);
+    request.session.setExpiry(Number((request.params as { seconds: string }).seconds));
+    return 'ok';
+  },
+  'GET /test-cookie/set': (request) => {
+    request.session.setTestCookie();
+    return 'set';
+  },
+  'GET /test-cookie/check': (request) => String(request.session.testCookieWorked()),
+  'GET /test-cookie/delete': (request) => {
+    request.session.deleteTestCookie();
+    return 'deleted';
+  },
+  'GET /app-cookie': (request, reply, name) => {
+    bump(request);
+    reply.header('set-cookie', `${name}=from-app; Path=/`);
+    return 'app';
+  },
+  'GET /cache-control': (request, reply) => {
+    bump(request);
+    reply.header('cache-control', 'no-store');
+    return 'chosen';
+  },
+};
+
+/** The contract's app on `Fastify` (either major), its session plugin built from the suite's options. */
+export function contractApp(Fastify: FastifyFactory, options: AdapterOptions): FastifyInstance {
+  const app = Fastify({ trustProxy: options.trustProxy ?? false, forceCloseConnections: true }) as unknown as FastifyInstance;
+  app.register(session, sessionOptions(options));
+  for (const [key, route] of Object.entries(routes)) {
+    const [method = 'GET', url = '/'] = key.split(' ');
+    app.route({ method: method as 'GET' | 'POST', url, handler: async (request, reply) => route(request, reply, options.name ?? 'sid') });
+  }
+  return app;
+}
