@@ -13,7 +13,7 @@ export { COOKIE_SECRET, SECRET, closedAfterEach } from './fixtures.js';
 export type { FakeClock, InspectableStore } from './store.js';
 export { attachSockets, handleMessage, runSocketConformance, serveWithSockets } from './socket.js';
 export type { SocketApp, SocketData, SocketSessionOf } from './socket.js';
-export { installPacked, namesUnder, runPackageCheck } from './package.js';
+export { installPacked, namesUnder, runPackageCheck, runPackedApps } from './package.js';
 export type { PackageTree, PackedProject } from './package.js';
 export { BAD_HEADER_VALUE, behaviourOf, OUTPUTS, runRobustnessProperties, SESSION_USES } from './robustness.js';
 export type { Behaviour, Output, RobustnessHarness, RobustnessOptions, SessionUse } from './robustness.js';

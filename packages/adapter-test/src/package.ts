@@ -7,7 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
  * @param dir - the adapter's package folder; `peers` - its expected peerDependencies;
@@ -114,4 +114,43 @@ export function installPacked(
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * Installs the packed `folders` with `registryPackages` (see `installPacked`) and runs each app
+ * of `apps` (title -> file name and source) from there: each must print its port, answer
+ * `views 1` with a session cookie, then `views 2` when that cookie comes back. `more` adds
+ * tests of its own on the same installed project.
+ */
+export function runPackedApps(
+  title: string,
+  folders: readonly string[],
+  registryPackages: readonly string[],
+  apps: Readonly<Record<string, { readonly file: string; readonly source: string }>>,
+  more?: (project: () => PackedProject) => void,
+): void {
+  describe(title, () => {
+    let project: PackedProject | undefined;
+    // npm may fetch the framework from the registry: the limit is for that download.
+    beforeAll(() => {
+      project = installPacked(folders, registryPackages);
+    }, 300_000);
+    afterAll(() => project?.remove());
+
+    for (const [name, { file, source }] of Object.entries(apps)) {
+      it(`runs ${name}: it sets the session cookie and counts visits`, async () => {
+        const running = await (project as PackedProject).start(file, source);
+        try {
+          const first = await fetch(`${running.url}/`);
+          const cookie = first.headers.getSetCookie()[0]?.split(';')[0] as string;
+          expect(await first.text()).toBe('views 1');
+          const second = await fetch(`${running.url}/`, { headers: { cookie } });
+          expect(await second.text()).toBe('views 2');
+        } finally {
+          running.close();
+        }
+      });
+    }
+    more?.(() => project as PackedProject);
+  });
 }
