@@ -8,10 +8,10 @@
  * to, `set` and `touch` keep the new record, `destroy` forgets it. At commit the session cookie's
  * value is that record, sealed. Every decision stays in the machine (`cookieCarriesData`).
  */
-import { SessUsageError } from './errors.js';
+import { SessConfigError, SessUsageError } from './errors.js';
 import { isWellFormedId } from './ids.js';
 import { createSealer } from './seal.js';
-import type { SealMode, Sealer } from './seal.js';
+import type { Opened, SealMode, Sealer } from './seal.js';
 import type { SessionMeta, SessionRecord, Store } from './store.js';
 
 export type { SealMode } from './seal.js';
@@ -20,9 +20,9 @@ export interface CookieSessionsOptions {
   /**
    * One secret or several: the first seals, all open (rotation: a cookie opened only by an
    * older secret is re-sealed with the first). Each at least 32 bytes. Use secrets of their own,
-   * not the manager's `secret`.
+   * not the manager's `secret`. Required unless a `codec` is given, and refused with one.
    */
-  readonly secret: string | readonly string[];
+  readonly secret?: string | readonly string[];
   /**
    * `'encrypt'` (default): AES-256-GCM, the client can't read the data. `'sign'`: HMAC-SHA256,
    * the client can read (base64url JSON) but not change it; a little shorter.
@@ -40,6 +40,34 @@ export interface CookieSessionsOptions {
    * fails the request like a failed store write (the sign-out is not confirmed with a 2xx).
    */
   readonly onRevoke?: (id: string, expiresAt: number) => void;
+  /**
+   * Another library's cookie format instead of sess's sealing, so its existing cookies keep
+   * working (koa-session's base64 JSON with its `.sig` cookie, say). The codec is the integrity
+   * check: it must turn away every value it did not make. Its cookies name no session id, so
+   * `isRevoked` and `onRevoke` can't be used with it.
+   */
+  readonly codec?: CookieSessionCodec;
+}
+
+/**
+ * A cookie format for cookie sessions: the record in a cookie value and back. It is called once
+ * per request that carries the cookie (`decode`) and once per commit that sends it (`encode`).
+ */
+export interface CookieSessionCodec {
+  /**
+   * The value of the cookie called `name` that carries `record`.
+   *
+   * @throws what it likes (a record it can't write): the commit fails with it.
+   */
+  encode(name: string, record: SessionRecord): string;
+  /**
+   * The record a value received under `name` carries, and whether it was authenticated by an
+   * older key (the commit then re-encodes it with the current one, once the session is used).
+   *
+   * @returns `undefined` for a value that is malformed, forged or from another format. A throw
+   *   counts as `undefined`: the request gets a fresh session.
+   */
+  decode(name: string, value: string): { readonly record: SessionRecord; readonly rotated: boolean } | undefined;
 }
 
 /**
@@ -49,7 +77,8 @@ export interface CookieSessionsOptions {
  */
 export interface CookieSessions extends Store {
   readonly kind: 'cookie';
-  readonly mode: SealMode;
+  /** How the cookie is made: sealed by sess (`'encrypt'`, `'sign'`) or written by a `codec`. */
+  readonly mode: SealMode | 'codec';
 }
 
 /** What the manager needs of a `CookieSessions`, kept off the public object. */
@@ -81,7 +110,7 @@ const noServerStore = () =>
  * @throws SessConfigError for a missing or short secret (code `'secret_too_short'`) or a bad mode.
  */
 export function cookieSessions(options: CookieSessionsOptions): CookieSessions {
-  const sealer = createSealer(options.secret, options.mode ?? 'encrypt');
+  const sealer = options.codec === undefined ? createSealer(options.secret ?? [], options.mode ?? 'encrypt') : codecSealer(options);
   const storage: CookieSessions = Object.freeze({
     kind: 'cookie' as const,
     mode: sealer.mode,
@@ -93,6 +122,44 @@ export function cookieSessions(options: CookieSessionsOptions): CookieSessions {
   });
   internals.set(storage, Object.freeze({ sealer, isRevoked: options.isRevoked, onRevoke: options.onRevoke }));
   return storage;
+}
+
+/**
+ * The id every session read by a codec has: its cookies carry none, and within one request the
+ * id only has to tell the client's session from one `regenerate` makes.
+ */
+const CODEC_SESSION_ID = 'session-in-codec-cookie';
+
+/** A `Sealer` over a codec: the payload's id stays out of the cookie. */
+function codecSealer(options: CookieSessionsOptions): Sealer {
+  const { codec } = options;
+  const refused = (['secret', 'mode', 'isRevoked', 'onRevoke'] as const).filter((option) => options[option] !== undefined);
+  if (typeof codec?.encode !== 'function' || typeof codec.decode !== 'function') {
+    throw new SessConfigError('cookie sessions: codec must have encode(name, record) and decode(name, value) methods');
+  }
+  if (refused.length > 0) {
+    throw new SessConfigError(
+      `cookie sessions: ${refused.join(' and ')} can't be used with a codec: the codec authenticates the cookie, whose value names no session id`,
+    );
+  }
+  return Object.freeze({
+    mode: 'codec' as const,
+    seal(name: string, payload: unknown): string {
+      const { data, meta } = payload as SessionRecord;
+      return codec.encode(name, { data, meta });
+    },
+    open(name: string, value: string): Opened | undefined {
+      let decoded: ReturnType<CookieSessionCodec['decode']>;
+      try {
+        decoded = codec.decode(name, value);
+      } catch {
+        return undefined;
+      }
+      if (decoded === undefined) return undefined;
+      const { record, rotated } = decoded;
+      return { payload: { id: CODEC_SESSION_ID, data: record?.data, meta: record?.meta }, rotated: rotated === true };
+    },
+  });
 }
 
 /**

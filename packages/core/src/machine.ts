@@ -46,12 +46,28 @@ export interface LifecycleInput {
   readonly idleTimeout: boolean;
   /** After `regenerate`, the replaced record stays readable for a grace window instead of dying at once. */
   readonly regenerateGrace: boolean;
+  // express-session's lifecycle, one rule each (absent means false, sess's own rules):
+  /** A new session the request used is saved, and gets its cookie, even when unmodified or empty. */
+  readonly saveUninitialized?: boolean;
+  /** An emptied session is still a session: saved like any other, never destroyed for being empty. */
+  readonly keepEmpty?: boolean;
+  /** Every request that uses a live session extends its record (express-session calls the store's `touch`). */
+  readonly touchEveryRequest?: boolean;
+  /** A lasting (not browser-session) cookie is re-sent whenever the session's data changes and is saved. */
+  readonly resendCookieOnChange?: boolean;
+  /** A new session has its id from the start, not from its first write (express-session's `req.sessionID`). */
+  readonly idAtStart?: boolean;
 }
 
 /** The store write a commit performs for the current id. */
 export type PrimaryWrite = 'none' | 'save' | 'touch' | 'destroy';
 
 export interface LifecycleContext extends LifecycleInput {
+  readonly saveUninitialized: boolean;
+  readonly keepEmpty: boolean;
+  readonly touchEveryRequest: boolean;
+  readonly resendCookieOnChange: boolean;
+  readonly idAtStart: boolean;
   /** The app looked at or changed the session: the response varies by Cookie. */
   readonly accessed: boolean;
   /** The session's data is known (loaded, or known to be new). */
@@ -64,8 +80,10 @@ export interface LifecycleContext extends LifecycleInput {
   readonly clientRecordLive: boolean;
   /** A record for the current id is live in the store. */
   readonly currentLive: boolean;
-  /** Data or lifetime changed since the record was read. */
+  /** Data or lifetime changed since the record was read (or last saved with `app.saveNow`). */
   readonly modified: boolean;
+  /** The app changed the data or the id during this request, saved since or not. */
+  readonly changed: boolean;
   /** The client's cookie carries an outdated lifetime (`setExpiry`, `touch`). */
   readonly expiryChanged: boolean;
   /** The record's life should be extended (rolling or idle timeout due, or `touch`). */
@@ -131,6 +149,10 @@ export type LifecycleEvent =
   | { readonly type: 'app.reload' }
   /** Save at commit even if nothing changed. */
   | { readonly type: 'app.save' }
+  /** Save now, before the commit (express-session's `save(callback)`); the commit saves again only after new changes. */
+  | { readonly type: 'app.saveNow' }
+  /** The app let go of the session (express-session's `unset: 'keep'`): the commit writes nothing and sends no cookie. */
+  | { readonly type: 'app.discard' }
   /** Extend the record's life at commit and re-send the cookie. */
   | { readonly type: 'app.touch' }
   /** A new lifetime; `browserSession` when it ends with the browser. */
@@ -181,24 +203,36 @@ type Context = LifecycleContext;
 const commitRules = {
   // Django #3881: no write for a response >= 500, unless configured; a read-only request never writes.
   mayWrite: (c: Context) => !c.readOnly && (!c.serverError || c.saveOnServerError),
-  // Cookie present and session emptied: destroy the record (Django deletes the cookie too).
-  shouldDestroyCurrent: (c: Context) => commitRules.mayWrite(c) && c.empty && c.currentLive,
+  // Cookie present and session emptied: destroy the record (Django deletes the cookie too);
+  // express-session keeps an emptied session as a session.
+  shouldDestroyCurrent: (c: Context) => commitRules.mayWrite(c) && c.empty && c.currentLive && !c.keepEmpty,
+  isKept: (c: Context) => !c.empty || c.keepEmpty,
   // Modified or save-every-request, not empty (Django); an untouched session is never saved.
-  shouldSave: (c: Context) => commitRules.mayWrite(c) && !c.empty && c.hasId && (c.modified || (c.saveEveryRequest && c.accessed)),
-  shouldTouch: (c: Context) => commitRules.mayWrite(c) && !c.empty && c.currentLive && c.accessed && c.touchDue,
+  // Saving every request concerns stored sessions: a new one is saved only if modified (express-session's resave).
+  // express-session's saveUninitialized saves a new session the request used, modified or not.
+  shouldSave: (c: Context) =>
+    commitRules.mayWrite(c) &&
+    c.hasId &&
+    ((commitRules.isKept(c) && (c.modified || (c.saveEveryRequest && c.accessed && c.currentLive))) ||
+      (c.saveUninitialized && c.accessed && !c.idIsClients && !c.currentLive)),
+  shouldTouch: (c: Context) => commitRules.mayWrite(c) && commitRules.isKept(c) && c.currentLive && c.accessed && c.touchDue,
   // After regenerate the record the old cookie names must die, once the new one is saved.
   shouldRetireClientRecord: (c: Context) => commitRules.mayWrite(c) && c.clientRecordLive && !c.idIsClients,
   isLiveAfterCommit: (c: Context) => c.primary === 'save' || (c.currentLive && c.primary !== 'destroy'),
   isClientRecordLiveAfterCommit: (c: Context) => c.clientRecordLive && c.retire === 'none' && !(c.idIsClients && c.primary === 'destroy'),
+  // The record's lifetime moves with this commit.
+  isExtended: (c: Context) => c.primary === 'save' || c.primary === 'touch',
   // The cookie is sent only when the client lacks a valid one, or the lifetime moved.
   // A cookie that carries the data (cookie sessions, as iron-session's) is the record: every write re-sends it.
+  // express-session re-sends a lasting cookie with each change, so its expiry follows the record's.
   shouldSetSessionCookie: (c: Context) =>
     c.accessed &&
     !c.cookieAlreadySet &&
     commitRules.isLiveAfterCommit(c) &&
     (!c.idIsClients ||
       c.clientCookie === 'rotated' ||
-      ((c.primary === 'save' || c.primary === 'touch') && (c.expiryChanged || c.rolling || c.cookieCarriesData))),
+      (commitRules.isExtended(c) && (c.expiryChanged || c.rolling || c.cookieCarriesData)) ||
+      (c.resendCookieOnChange && c.changed && !c.browserSession && commitRules.isExtended(c))),
   // The client holds a session cookie that names nothing live any more: clear it. Only a cookie
   // the server signed: a rejected one may be a junk cookie planted on a longer path (browsers
   // send it first), and deleting "it" at our path would delete the user's real cookie.
@@ -227,6 +261,8 @@ const guards = {
   shouldDeleteSessionCookie: ask(commitRules.shouldDeleteSessionCookie),
   // Every change is refused on a read-only request: nothing it does could be saved.
   isWritable: ({ context }: GuardArgs) => !context.readOnly,
+  // A session saved whenever it is used (saveUninitialized) needs its id from the start too.
+  issuesIdAtStart: ({ context }: GuardArgs) => context.idAtStart || context.saveUninitialized,
   retiresWithGrace: ({ context }: GuardArgs) => context.regenerateGrace,
   isDeadRecord: ({ event }: GuardArgs) =>
     // Django CVE-2015-5143 and design §2.6: a record the server can't vouch for is a new session.
@@ -237,6 +273,8 @@ const guards = {
   dropsData: ({ event }: GuardArgs) => event.type === 'app.regenerate' && !event.keepData,
   isClientRecordLive: ({ context }: GuardArgs) => context.clientRecordLive,
   isCurrentLive: ({ context }: GuardArgs) => context.currentLive,
+  // A new id already written by `app.saveNow`: a record of its own, which the client doesn't know yet.
+  isNewRecordLive: ({ context }: GuardArgs) => context.currentLive && !context.idIsClients,
   plansDestroy: ({ context }: GuardArgs) => context.primary === 'destroy',
   plansSave: ({ context }: GuardArgs) => context.primary === 'save',
   plansTouch: ({ context }: GuardArgs) => context.primary === 'touch',
@@ -260,6 +298,7 @@ const freshSession = {
   idIsClients: false,
   currentLive: false,
   modified: false,
+  changed: false,
   expiryChanged: false,
   touchDue: false,
 } as const satisfies Partial<LifecycleContext>;
@@ -276,6 +315,11 @@ const settled: LifecycleContext = {
   readOnly: false,
   idleTimeout: false,
   regenerateGrace: false,
+  saveUninitialized: false,
+  keepEmpty: false,
+  touchEveryRequest: false,
+  resendCookieOnChange: false,
+  idAtStart: false,
   accessed: false,
   loaded: false,
   hasId: false,
@@ -283,6 +327,7 @@ const settled: LifecycleContext = {
   clientRecordLive: false,
   currentLive: false,
   modified: false,
+  changed: false,
   expiryChanged: false,
   touchDue: false,
   testCookie: 'keep',
@@ -314,6 +359,12 @@ const destroyClientTransition = { guard: 'isWritable', target: 'destroying', act
 /** A commit: the response's facts join the context, and the plan is made from both. */
 const commitTransition = { target: 'planning', actions: 'noteResponse' } as const;
 
+/** express-session's `unset: 'keep'`: the app let go of the session, so nothing about it is written or sent. */
+const discardTransition = { target: 'discarded', actions: 'settle' } as const;
+
+/** A new session's id from the start (express-session generates it before the app runs). */
+const freshWithId = ['assignNewId', 'markFreshWithId'] as const;
+
 export const lifecycleMachine = setup({
   types: {
     context: {} as LifecycleContext,
@@ -343,8 +394,18 @@ export const lifecycleMachine = setup({
     requestTestCookie: assign({ testCookie: 'set', accessed: true }),
     dropTestCookie: assign({ testCookie: 'delete', accessed: true }),
     markAccessed: assign({ accessed: true }),
-    markRegenerated: assign({ accessed: true, modified: true, hasId: true, idIsClients: false, currentLive: false }),
+    markRegenerated: assign(({ context }) => ({
+      accessed: true,
+      modified: true,
+      changed: context.resendCookieOnChange,
+      hasId: true,
+      idIsClients: false,
+      currentLive: false,
+    })),
+    // `changed` is tracked only where a decision reads it, so the other configurations keep their small table.
+    markWritten: assign(({ context }) => ({ accessed: true, modified: true, changed: context.resendCookieOnChange })),
     markSignedOut: assign({ ...freshSession, accessed: true }),
+    markFreshWithId: assign({ ...freshSession, hasId: true }),
     noteResponse: assign(({ event }) =>
       event.type === 'response.commit'
         ? {
@@ -407,6 +468,7 @@ export const lifecycleMachine = setup({
     starting: {
       always: [
         { guard: 'hasCandidateCookie', target: 'unloaded' },
+        { guard: 'issuesIdAtStart', target: 'active', actions: freshWithId },
         { target: 'active', actions: assign(freshSession) },
       ],
     },
@@ -420,11 +482,17 @@ export const lifecycleMachine = setup({
         'app.destroy': { guard: 'isWritable', target: 'destroying', actions: ['destroyClientRecord', assign({ accessed: true })] },
         // Never loaded: the plan finds nothing to write, so only the test cookie and Vary can come out.
         'response.commit': commitTransition,
+        'app.discard': discardTransition,
       },
     },
     loading: {
       on: {
         'store.loaded': [
+          {
+            guard: and(['isDeadRecord', 'issuesIdAtStart']),
+            target: 'active',
+            actions: ['clearData', 'forgetId', ...freshWithId, assign({ clientRecordLive: false })],
+          },
           {
             guard: 'isDeadRecord',
             target: 'active',
@@ -448,11 +516,12 @@ export const lifecycleMachine = setup({
                 idIsClients: true,
                 clientRecordLive: true,
                 currentLive: true,
-                // Rolling or an idle timeout extends the record on use, at most every touchAfterMs.
+                // Rolling or an idle timeout extends the record on use, at most every touchAfterMs
+                // (express-session: on every request).
                 touchDue:
                   event.type === 'store.loaded' &&
                   event.touchIntervalPassed &&
-                  (context.rolling || context.idleTimeout) &&
+                  (context.rolling || context.idleTimeout || context.touchEveryRequest) &&
                   !context.readOnly,
                 browserSession: event.type === 'store.loaded' && event.browserSession,
               })),
@@ -469,10 +538,22 @@ export const lifecycleMachine = setup({
         'app.load': { target: 'active' },
         'app.read': { actions: 'markAccessed' },
         'app.write': [
-          { guard: and(['isWritable', 'hasNoId']), actions: ['assignNewId', assign({ accessed: true, modified: true, hasId: true })] },
-          { guard: 'isWritable', actions: assign({ accessed: true, modified: true }) },
+          {
+            guard: and(['isWritable', 'hasNoId']),
+            actions: ['assignNewId', 'markWritten', assign({ hasId: true })],
+          },
+          { guard: 'isWritable', actions: 'markWritten' },
         ],
         'app.save': { guard: 'isWritable', actions: assign({ accessed: true, modified: true }) },
+        'app.saveNow': [
+          {
+            guard: and(['isWritable', 'hasNoId']),
+            target: 'savingNow',
+            actions: ['assignNewId', assign({ accessed: true, hasId: true }), 'saveRecord'],
+          },
+          { guard: 'isWritable', target: 'savingNow', actions: [assign({ accessed: true }), 'saveRecord'] },
+        ],
+        'app.discard': discardTransition,
         'app.touch': { guard: 'isWritable', actions: assign({ accessed: true, touchDue: true, expiryChanged: true }) },
         'app.setExpiry': {
           guard: 'isWritable',
@@ -483,16 +564,83 @@ export const lifecycleMachine = setup({
             browserSession: event.type === 'app.setExpiry' && event.browserSession,
           })),
         },
-        'app.regenerate': regenerateTransitions,
+        // A new id saved already is replaced too: its record goes now, as express-session's regenerate destroys it.
+        'app.regenerate': [
+          {
+            guard: and(['isWritable', 'isNewRecordLive', 'dropsData']),
+            target: 'replacing',
+            actions: ['destroyCurrentRecord', 'clearData', 'assignNewId', 'markRegenerated'],
+          },
+          {
+            guard: and(['isWritable', 'isNewRecordLive']),
+            target: 'replacing',
+            actions: ['destroyCurrentRecord', 'assignNewId', 'markRegenerated'],
+          },
+          ...regenerateTransitions,
+        ],
         'app.destroy': [
+          // A new id saved already goes first; then the client's record, if it is live too.
+          { guard: and(['isWritable', 'isNewRecordLive']), target: 'destroyingCurrent', actions: ['destroyCurrentRecord', 'markAccessed'] },
           { ...destroyClientTransition, guard: and(['isWritable', 'isClientRecordLive']) },
           { guard: 'isWritable', actions: ['clearData', 'forgetId', assign({ ...freshSession, accessed: true })] },
         ],
         'app.reload': [
+          { guard: 'isNewRecordLive', target: 'reloading', actions: ['loadRecord', 'markAccessed'] },
           { guard: 'isCurrentLive', target: 'loading', actions: ['loadRecord', assign({ ...freshSession, accessed: true })] },
           { actions: ['clearData', assign({ accessed: true, modified: false })] },
         ],
         'response.commit': commitTransition,
+      },
+    },
+    // express-session's `save(callback)`: the record is written before the commit. Once it is,
+    // the commit saves again only for changes made after it, and otherwise touches the record
+    // (as express-session does after a save), so the cookie follows the rules of a commit that writes.
+    savingNow: {
+      on: {
+        'store.done': { target: 'active', actions: assign({ currentLive: true, modified: false, touchDue: true }) },
+        // The record died meanwhile (a racing destroy): this session is gone with it.
+        'store.refused': { target: 'active', actions: ['clearData', 'forgetId', assign({ ...freshSession, clientRecordLive: false })] },
+        // The app hears of the failure; the changes stay unsaved, for the commit to try again.
+        'store.failed': { target: 'active' },
+      },
+    },
+    // The id regenerate replaced had a record (saved with `app.saveNow`): it is being destroyed. A
+    // failure reaches the app through regenerate; the record then dies with its TTL.
+    replacing: {
+      on: {
+        'store.done': { target: 'active' },
+        'store.failed': { target: 'active' },
+      },
+    },
+    // Sign-out of a new id saved already: its record is being destroyed, then the client's, if live.
+    destroyingCurrent: {
+      on: {
+        'store.done': [
+          { guard: 'isClientRecordLive', target: 'destroying', actions: ['destroyClientRecord', 'markSignedOut'] },
+          { target: 'active', actions: ['clearData', 'forgetId', 'markSignedOut'] },
+        ],
+        'store.failed': [
+          { guard: 'isClientRecordLive', target: 'destroying', actions: ['destroyClientRecord', 'markSignedOut'] },
+          { target: 'active', actions: ['clearData', 'forgetId', 'markSignedOut'] },
+        ],
+      },
+    },
+    // Reload of a new id saved already: its own record is read back; the client still lacks its cookie.
+    reloading: {
+      on: {
+        'store.loaded': [
+          {
+            guard: and(['isDeadRecord', 'issuesIdAtStart']),
+            target: 'active',
+            actions: ['clearData', 'forgetId', ...freshWithId, 'markAccessed'],
+          },
+          { guard: 'isDeadRecord', target: 'active', actions: ['clearData', 'forgetId', assign({ ...freshSession, accessed: true })] },
+          {
+            target: 'active',
+            actions: ['adoptLoadedRecord', assign({ modified: false, changed: false, expiryChanged: false, touchDue: false })],
+          },
+        ],
+        'store.failed': { target: 'failed', actions: 'settle' },
       },
     },
     // The old id of a regenerated session, in its grace window: readable, never written or
@@ -505,6 +653,7 @@ export const lifecycleMachine = setup({
         'app.read': { actions: 'markAccessed' },
         'app.regenerate': regenerateTransitions,
         'app.destroy': destroyClientTransition,
+        'app.discard': discardTransition,
         'response.commit': { target: 'committed', actions: ['planRetiredCommit', 'respond', 'settle'] },
       },
     },
@@ -580,6 +729,8 @@ export const lifecycleMachine = setup({
         'store.failed': { target: 'failed', actions: 'settle' },
       },
     },
+    // Let go of by the app: its commit has nothing to write and no cookie to send.
+    discarded: { on: { 'response.commit': { target: 'committed' } } },
     // Repeated commits (an error page after a failed write) change nothing.
     committed: { on: { 'response.commit': { target: 'committed' } } },
     failed: { on: { 'response.commit': { target: 'failed' } } },

@@ -34,8 +34,15 @@ export interface SessionCookieOptions {
 }
 
 export interface SessionManagerOptions {
-  /** One secret or several: the first signs, all verify. Each at least 32 bytes. */
-  readonly secret: string | readonly string[];
+  /** One secret or several: the first signs, all verify. Each at least 32 bytes. Required unless `signer` is given. */
+  readonly secret?: string | readonly string[];
+  /**
+   * Signs and verifies the cookie's value instead of the signer `secret` makes: for a peer
+   * library's cookie format (express-session's `s:<id>.<signature>`). It sets its own rules for
+   * secrets; sess's default (`secret`, at least 32 bytes, the cookie's name inside the MAC) is the
+   * safer one.
+   */
+  readonly signer?: Signer;
   /**
    * Where sessions live: a store (the cookie carries a signed id), or `cookieSessions(...)` (the
    * cookie carries the whole session, sealed; the server keeps nothing).
@@ -54,6 +61,34 @@ export interface SessionManagerOptions {
   readonly saveEveryRequest?: boolean;
   /** Save even when the response status is >= 500. Default false (Django). */
   readonly saveOnServerError?: boolean;
+  /**
+   * Save a new session the request used, and send its cookie, even when nothing was written to
+   * it (express-session's `saveUninitialized: true`). Default false: a session is stored only
+   * once it holds data (no record or cookie for every visitor). A new session then has its id
+   * from the start, as with `idAtStart`.
+   */
+  readonly saveUninitialized?: boolean;
+  /**
+   * An emptied session stays a session: saved like any other, its cookie kept (express-session).
+   * Default false: a session the app empties is destroyed and its cookie deleted (Django).
+   */
+  readonly keepEmptySessions?: boolean;
+  /**
+   * Extend a live session's record on every request that uses it, without re-sending the cookie
+   * unless `rolling` (express-session calls its store's `touch`). Default false.
+   */
+  readonly touchEveryRequest?: boolean;
+  /**
+   * Re-send a lasting cookie whenever a change to the session is saved, so the cookie's expiry
+   * follows the record's (express-session). Default false: a valid cookie is re-sent only when
+   * its lifetime is set anew (`setExpiry`, `touch`, `rolling`).
+   */
+  readonly resendCookieOnChange?: boolean;
+  /**
+   * Give a new session its id at once rather than at its first write, so `Session.id` is always
+   * known (express-session's `req.sessionID`). Default false.
+   */
+  readonly idAtStart?: boolean;
   /** End a session after this many ms without a request that uses it. Default none. */
   readonly idleTimeoutMs?: number;
   /** End a session this many ms after it was created, however active. Default none. */
@@ -119,6 +154,11 @@ export interface Config {
     readonly rolling: boolean;
     readonly saveEveryRequest: boolean;
     readonly saveOnServerError: boolean;
+    readonly saveUninitialized: boolean;
+    readonly keepEmpty: boolean;
+    readonly touchEveryRequest: boolean;
+    readonly resendCookieOnChange: boolean;
+    readonly idAtStart: boolean;
   };
 }
 
@@ -141,6 +181,7 @@ function lifetimeMs(value: unknown, option: string, fallback: number | undefined
 
 const MANAGER_OPTIONS = [
   'secret',
+  'signer',
   'store',
   'name',
   'cookie',
@@ -149,6 +190,11 @@ const MANAGER_OPTIONS = [
   'rolling',
   'saveEveryRequest',
   'saveOnServerError',
+  'saveUninitialized',
+  'keepEmptySessions',
+  'touchEveryRequest',
+  'resendCookieOnChange',
+  'idAtStart',
   'idleTimeoutMs',
   'absoluteTimeoutMs',
   'touchAfterMs',
@@ -212,6 +258,17 @@ function cookieAttributes(name: string, cookie: SessionCookieOptions): Config['c
   return Object.freeze({ onSecure, onPlain });
 }
 
+/** The signer `secret` makes, or the one given in its place (never both: one would be ignored). */
+function signerOf(options: SessionManagerOptions): Signer {
+  const { signer, secret } = options;
+  if (signer === undefined) return createSigner(secret as string | readonly string[]);
+  if (secret !== undefined) throw new SessConfigError('give secret or signer, not both: a signer brings its own secrets');
+  if (typeof signer?.sign !== 'function' || typeof signer.verify !== 'function') {
+    throw new SessConfigError('signer must have sign(name, id) and verify(name, value) methods');
+  }
+  return signer;
+}
+
 /**
  * Validates `options` once.
  *
@@ -240,7 +297,7 @@ export function createConfig(options: SessionManagerOptions): Config {
     testCookieName: `${name}.test`,
     store: options.store,
     cookieSessions,
-    signer: createSigner(options.secret),
+    signer: signerOf(options),
     cookie: cookieAttributes(name, cookie),
     maxAgeMs: lifetimeMs(options.maxAgeMs, 'maxAgeMs', 86_400_000, MIN_COOKIE_LIFETIME_MS) as number,
     idleTimeoutMs: lifetimeMs(options.idleTimeoutMs, 'idleTimeoutMs', undefined, MIN_COOKIE_LIFETIME_MS),
@@ -259,6 +316,11 @@ export function createConfig(options: SessionManagerOptions): Config {
       rolling: flag(options.rolling, 'rolling') ?? false,
       saveEveryRequest: flag(options.saveEveryRequest, 'saveEveryRequest') ?? false,
       saveOnServerError: flag(options.saveOnServerError, 'saveOnServerError') ?? false,
+      saveUninitialized: flag(options.saveUninitialized, 'saveUninitialized') ?? false,
+      keepEmpty: flag(options.keepEmptySessions, 'keepEmptySessions') ?? false,
+      touchEveryRequest: flag(options.touchEveryRequest, 'touchEveryRequest') ?? false,
+      resendCookieOnChange: flag(options.resendCookieOnChange, 'resendCookieOnChange') ?? false,
+      idAtStart: flag(options.idAtStart, 'idAtStart') ?? false,
     }),
   });
 }

@@ -57,6 +57,8 @@ const eventCodes: Record<LifecycleEvent['type'], number> = {
   'store.failed': 14,
   'response.commit': 15,
   'store.refused': 16,
+  'app.saveNow': 17,
+  'app.discard': 18,
 };
 
 const bit = (flag: boolean, shift: number) => (flag ? 1 << shift : 0);
@@ -103,7 +105,12 @@ function inputKey(input: LifecycleInput): number {
     bit(input.cookieCarriesData, 7) |
     bit(input.readOnly, 8) |
     bit(input.idleTimeout, 9) |
-    bit(input.regenerateGrace, 10)
+    bit(input.regenerateGrace, 10) |
+    bit(input.saveUninitialized === true, 11) |
+    bit(input.keepEmpty === true, 12) |
+    bit(input.touchEveryRequest === true, 13) |
+    bit(input.resendCookieOnChange === true, 14) |
+    bit(input.idAtStart === true, 15)
   );
 }
 

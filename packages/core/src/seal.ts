@@ -25,7 +25,8 @@ export interface Opened {
 }
 
 export interface Sealer {
-  readonly mode: SealMode;
+  /** `'codec'` for another library's format (see `CookieSessionCodec`). */
+  readonly mode: SealMode | 'codec';
   /**
    * Seals `payload` (JSON) for the cookie called `name` with the current key.
    *

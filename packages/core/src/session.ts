@@ -12,7 +12,7 @@ import type { Effect, HttpEffect, StoreEffect } from './effects.js';
 import { assertNever } from './effects.js';
 import { SessConfigError, SessUsageError } from './errors.js';
 import { isWellFormedId } from './ids.js';
-import type { ClientCookie, LifecycleEvent, LoadedFacts } from './machine.js';
+import type { ClientCookie, LifecycleAction, LifecycleEvent, LoadedFacts } from './machine.js';
 import { createConfig, MAX_LIFETIME_MS, MIN_COOKIE_LIFETIME_MS } from './options.js';
 import type { Config, SessionManagerOptions } from './options.js';
 import { dataFrom, isPlainObject, isSessionRecord, timesAhead } from './record.js';
@@ -40,6 +40,19 @@ export interface RequestFacts {
    * call that would change the session throws `SessUsageError`. Default false.
    */
   readonly readOnly?: boolean;
+  /** Makes this request's new ids, instead of the manager's `generateId` (express-session's `genid(req)`). */
+  readonly generateId?: () => string;
+  /**
+   * This request's view of the manager's store, for an adapter whose store needs the request
+   * (express-session stores keep the request's cookie in the record). Default the manager's store.
+   */
+  readonly store?: Store;
+  /**
+   * This request's default lifetime in ms, `null` for a cookie that ends with the browser, in
+   * place of the manager's `maxAgeMs` / `expireAtBrowserClose` (express-session's cookie options
+   * may be a function of the request). Checked as `maxAgeMs` is.
+   */
+  readonly maxAgeMs?: number | null;
 }
 
 /** Facts an adapter reads off the response, just before its headers leave. */
@@ -146,6 +159,18 @@ export interface Session<Data extends SessionData = SessionData> {
   reload(): Promise<void>;
   /** Saves at commit even if nothing changed. */
   save(): void;
+  /**
+   * Writes the session to the store now, before the commit (express-session's `save(callback)`);
+   * the commit writes again only for changes made after it.
+   *
+   * @throws SessStoreError when the write fails or times out (the changes stay unsaved).
+   */
+  saveNow(): Promise<void>;
+  /**
+   * Lets go of the session (express-session's `unset: 'keep'`): changes not saved yet are
+   * dropped, and the commit writes nothing and sends no cookie.
+   */
+  discard(): Promise<void>;
   /** Extends the session's life at commit and re-sends its cookie. */
   touch(): void;
   /**
@@ -201,11 +226,17 @@ class RequestSession<Data extends SessionData = SessionData> implements Session<
     private readonly request: RequestFacts,
   ) {
     this.now = config.clock();
+    const { maxAgeMs } = request;
+    if (maxAgeMs !== undefined && maxAgeMs !== null && !(maxAgeMs >= MIN_COOKIE_LIFETIME_MS && maxAgeMs <= MAX_LIFETIME_MS)) {
+      throw new SessUsageError(
+        `maxAgeMs must be a number of ms from ${MIN_COOKIE_LIFETIME_MS} to ${MAX_LIFETIME_MS} (400 days) or null, got ${String(maxAgeMs)}`,
+      );
+    }
     const raw = readCookie(request.cookieHeader, config.name);
     let verified: { readonly id: string; readonly rotated: boolean } | undefined;
     if (config.cookieSessions === undefined) {
       verified = raw === undefined ? undefined : config.signer.verify(config.name, raw);
-      this.store = config.store;
+      this.store = request.store ?? config.store;
     } else {
       const opened = raw === undefined ? undefined : config.cookieSessions.sealer.open(config.name, raw);
       const sealed: SealedSession | undefined = opened === undefined ? undefined : sealedSession(opened.payload);
@@ -221,12 +252,13 @@ class RequestSession<Data extends SessionData = SessionData> implements Session<
       readOnly: request.readOnly === true,
       idleTimeout: config.idleTimeoutMs !== undefined,
       regenerateGrace: config.regenerateGraceMs > 0,
-      browserSession: config.expireAtBrowserClose,
+      browserSession: this.endsWithBrowser(undefined),
       cookieCarriesData: config.cookieSessions !== undefined,
       clientCookie,
       testCookieReceived: readCookie(request.cookieHeader, config.testCookieName) !== undefined,
     });
     this.node = start.to;
+    this.perform(start.actions);
   }
 
   /** The session id, once the session has one (loaded, written, or regenerated). */
@@ -308,6 +340,18 @@ class RequestSession<Data extends SessionData = SessionData> implements Session<
   /** Saves at commit even if nothing changed. */
   save(): void {
     this.step({ type: 'app.save' }, 'save');
+  }
+
+  /** Writes the session to the store now; the commit writes again only for later changes. */
+  async saveNow(): Promise<void> {
+    await this.load();
+    await this.run({ type: 'app.saveNow' }, 'save');
+  }
+
+  /** Lets go of the session: whatever the request changed is dropped, and the commit writes and sends nothing. */
+  async discard(): Promise<void> {
+    if (this.inflight !== undefined) await this.inflight.catch(() => undefined);
+    this.step({ type: 'app.discard' }, 'discard');
   }
 
   /** Extends the session's life at commit and re-sends its cookie. */
@@ -483,7 +527,7 @@ class RequestSession<Data extends SessionData = SessionData> implements Session<
   /** The loaded record as facts for the machine; times come from the store, never the client. */
   private judge(outcome: StoreOutcome & { ok: true }): LoadedFacts {
     const stored = outcome.record;
-    const record = isSessionRecord(stored) ? this.accept(this.clientId as string, stored) : undefined;
+    const record = isSessionRecord(stored) ? this.accept(this.loadingId as string, stored) : undefined;
     if (record === undefined) {
       return {
         record: 'missing',
@@ -534,10 +578,13 @@ class RequestSession<Data extends SessionData = SessionData> implements Session<
 
   /** A per-session lifetime wins; without one, the configured default applies. */
   private endsWithBrowser(expiry: ExpirySetting | undefined): boolean {
-    return expiry === undefined ? this.config.expireAtBrowserClose : expiry.kind === 'browser';
+    if (expiry !== undefined) return expiry.kind === 'browser';
+    return this.request.maxAgeMs === undefined ? this.config.expireAtBrowserClose : this.request.maxAgeMs === null;
   }
 
   private loaded: SessionRecord | undefined;
+  /** The id the last `store.load` asked for. */
+  private loadingId: string | undefined;
 
   /** One lifecycle step; `operation` names the app's call in the error when the machine refuses it. */
   private step(event: LifecycleEvent, operation: string = event.type): readonly Effect[] {
@@ -550,9 +597,14 @@ class RequestSession<Data extends SessionData = SessionData> implements Session<
       throw new SessUsageError(`${operation} is not allowed now (session state: ${String(this.node.snapshot.value)})`);
     }
     this.node = step.to;
-    if (step.actions.length === 0) return step.actions as readonly never[];
+    return this.perform(step.actions);
+  }
+
+  /** Carries out a step's actions: the data-side ones here, the rest returned as effects. */
+  private perform(actions: readonly LifecycleAction[]): readonly Effect[] {
+    if (actions.length === 0) return actions as readonly never[];
     const effects: Effect[] = [];
-    for (const action of step.actions) {
+    for (const action of actions) {
       switch (action) {
         case 'assignNewId':
           this.currentId = this.freshId();
@@ -563,7 +615,7 @@ class RequestSession<Data extends SessionData = SessionData> implements Session<
             this.meta = this.loaded.meta;
             this.expiry = this.loaded.meta.expiry;
           }
-          this.currentId = this.clientId;
+          this.currentId = this.loadingId;
           this.setKeys.clear();
           this.deletedKeys.clear();
           break;
@@ -578,7 +630,9 @@ class RequestSession<Data extends SessionData = SessionData> implements Session<
           this.expiry = undefined;
           break;
         case 'loadRecord':
-          effects.push({ type: 'store.load', id: this.clientId as string });
+          // The client's record, or on reload the current one (a new id saved already has its own).
+          this.loadingId = this.currentId ?? this.clientId;
+          effects.push({ type: 'store.load', id: this.loadingId as string });
           break;
         case 'saveRecord':
           effects.push(this.saveEffect());
@@ -631,7 +685,7 @@ class RequestSession<Data extends SessionData = SessionData> implements Session<
 
   /** A custom generator's id must pass the same check as a cookie's, or it could never come back. */
   private freshId(): string {
-    const id = this.config.generateId();
+    const id = (this.request.generateId ?? this.config.generateId)();
     if (!isWellFormedId(id)) {
       throw new SessConfigError(`generateId returned ${JSON.stringify(id).slice(0, 40)}: ids must be 22-128 characters of A-Z a-z 0-9 _ -`);
     }
@@ -640,7 +694,8 @@ class RequestSession<Data extends SessionData = SessionData> implements Session<
 
   /** Lifetimes from the stored setting and the configured timeouts, measured from now. */
   private lifetime(): { ttlMs: number; cookieExpiresAt: number } {
-    const { maxAgeMs, idleTimeoutMs, absoluteTimeoutMs } = this.config;
+    const { idleTimeoutMs, absoluteTimeoutMs } = this.config;
+    const maxAgeMs = typeof this.request.maxAgeMs === 'number' ? this.request.maxAgeMs : this.config.maxAgeMs;
     const expiry = this.expiry;
     let cookieLifeMs = expiry?.kind === 'duration' ? expiry.ms : expiry?.kind === 'at' ? expiry.at - this.now : maxAgeMs;
     if (absoluteTimeoutMs !== undefined) {

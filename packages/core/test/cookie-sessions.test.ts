@@ -3,15 +3,17 @@
  * cookie. Real crypto, the fake clock and the cookie jar from the fixtures; the test store is
  * never called (the server keeps nothing).
  */
+import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SessConfigError, SessStoreError, SessUsageError, cookieSessions, createSessionManager, serializeCookie } from '../src/index.js';
-import type { CookieAttributes, CookieSessionsOptions, HttpEffect, SessionEvent } from '../src/index.js';
+import type { CookieAttributes, CookieSessionsOptions, HttpEffect, SessionEvent, SessionRecord } from '../src/index.js';
 import type { LifecycleEvent } from '../src/machine.js';
 import { createLifecycle } from '../src/runtime.js';
 import { createSealer } from '../src/seal.js';
 import type { SealMode } from '../src/seal.js';
 import { SECRET, setup } from './fixtures.js';
+import type { JarCookie } from './fixtures.js';
 
 const COOKIE_SECRET = 'cookie-session-secret-at-least-32-bytes!';
 const OLD_COOKIE_SECRET = 'the-previous-cookie-session-secret-32-bytes';
@@ -527,5 +529,96 @@ describe('cookie sessions: nested changes without set()', () => {
       s.touch();
     });
     expect(opened()).toMatchObject({ data: { cart: ['apple'] }, meta: { touchedAt: clock.now() } });
+  });
+});
+
+describe('cookie sessions: another library’s format through a codec', () => {
+  /** A toy format: `base64url(JSON).mac`, the mac an HMAC over the name and body under one of `keys` (the first signs). */
+  function toyCodec(keys: readonly string[]) {
+    const mac = (key: string, name: string, body: string) => createHmac('sha256', key).update(`${name}=${body}`).digest('base64url');
+    const encoded: SessionRecord[] = [];
+    const codec = {
+      encode(name: string, record: SessionRecord) {
+        encoded.push(record);
+        const body = Buffer.from(JSON.stringify(record)).toString('base64url');
+        return `${body}.${mac(keys[0] as string, name, body)}`;
+      },
+      decode(name: string, value: string) {
+        const [body = '', given] = value.split('.');
+        const index = keys.findIndex((key) => mac(key, name, body) === given);
+        if (index < 0) return undefined;
+        return { record: JSON.parse(Buffer.from(body, 'base64url').toString()) as SessionRecord, rotated: index > 0 };
+      },
+    };
+    return { codec, encoded };
+  }
+
+  it('writes the record in the codec’s format and reads it back on the next request', async () => {
+    const { codec } = toyCodec(['k1']);
+    const { request, jar, clock } = setup({ store: cookieSessions({ codec }) });
+    const { effects } = await request((s) => s.set('views', 1));
+    const value = jar.cookies.get('sid')?.value as string;
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.set', value });
+    expect(codec.decode('sid', value)?.record).toEqual({
+      data: { views: 1 },
+      meta: { createdAt: clock.now(), touchedAt: clock.now(), expiresAt: clock.now() + DAY },
+    });
+    clock.advance(1000);
+    expect((await request(async (s) => (await s.load(), s.get('views')))).result).toBe(1);
+  });
+
+  it('a value the codec turns away, or that makes it throw, is a fresh session', async () => {
+    const { codec } = toyCodec(['k1']);
+    const throwing = { encode: codec.encode, decode: () => JSON.parse('{') as never };
+    for (const store of [cookieSessions({ codec }), cookieSessions({ codec: throwing })]) {
+      const { request, jar } = setup({ store });
+      jar.cookies.set('sid', { value: 'forged.value', attributes: {} });
+      const { result, effects } = await request(async (s) => (await s.load(), s.keys()));
+      expect(result).toEqual([]);
+      expect(sessionCookie(effects)).toBeUndefined();
+    }
+  });
+
+  it('the record’s own expiry decides, as for sealed cookies', async () => {
+    const { codec } = toyCodec(['k1']);
+    const { request, clock } = setup({ store: cookieSessions({ codec }), maxAgeMs: 60_000 });
+    await request((s) => s.set('views', 1));
+    clock.advance(60_000);
+    expect((await request(async (s) => (await s.load(), s.keys()))).result).toEqual([]);
+  });
+
+  it('a value read with an older key is written again with the current one once the session is used', async () => {
+    const old = toyCodec(['k-old']);
+    const first = setup({ store: cookieSessions({ codec: old.codec }) });
+    await first.request((s) => s.set('views', 1));
+    const rotated = toyCodec(['k-new', 'k-old']);
+    const { request, jar } = setup({ store: cookieSessions({ codec: rotated.codec }) });
+    jar.cookies.set('sid', first.jar.cookies.get('sid') as JarCookie);
+    const { effects } = await request(async (s) => (await s.load(), s.get('views')));
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.set' });
+    expect(rotated.codec.decode('sid', jar.cookies.get('sid')?.value as string)).toMatchObject({ rotated: false });
+    expect(rotated.encoded.at(-1)?.data).toEqual({ views: 1 });
+  });
+
+  it('regenerate sends the data again (the format has no id to change); emptying the session deletes it', async () => {
+    const { codec, encoded } = toyCodec(['k1']);
+    const { request, jar, clock } = setup({ store: cookieSessions({ codec }) });
+    await request((s) => s.set('user', 'ada'));
+    clock.advance(1000);
+    await request(async (s) => (await s.load(), await s.regenerate()));
+    expect(jar.setCookies).toEqual(['sid']);
+    expect(encoded.at(-1)).toMatchObject({ data: { user: 'ada' }, meta: { touchedAt: clock.now() } });
+    expect((await request(async (s) => (await s.load(), s.get('user')))).result).toBe('ada');
+    const { effects } = await request(async (s) => (await s.load(), s.clear()));
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.delete' });
+  });
+
+  it('is refused with a secret, a mode or the revocation hooks, and when it lacks a method', () => {
+    const { codec } = toyCodec(['k1']);
+    expect(cookieSessions({ codec })).toMatchObject({ kind: 'cookie', mode: 'codec', name: 'cookie (codec)' });
+    expect(() => cookieSessions({ codec, secret: COOKIE_SECRET })).toThrow(/secret can't be used with a codec/);
+    expect(() => cookieSessions({ codec, mode: 'sign', onRevoke: () => undefined })).toThrow(/mode and onRevoke can't be used/);
+    expect(() => cookieSessions({ codec: { encode: codec.encode } as never })).toThrow(SessConfigError);
+    expect(() => cookieSessions({})).toThrow(/need a secret/);
   });
 });

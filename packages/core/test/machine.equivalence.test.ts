@@ -26,6 +26,15 @@ const flagsOf = (names: readonly string[], bits: number) =>
  * and the flags that decide writes (rolling, save every request), not against every other
  * flag too: the product of all of them takes minutes and adds no transition.
  */
+const EXPRESS_SESSION_RULES = ['saveUninitialized', 'keepEmpty', 'touchEveryRequest', 'resendCookieOnChange', 'idAtStart'] as const;
+
+/**
+ * `app.saveNow` (express-session's `save(callback)`) is walked from express-session's
+ * configuration only: from every other one it triples the table with states that differ from
+ * these in flags alone, which the walk above already varies, and the step is the same lookup.
+ */
+const walksSaveNow = (snapshot: Snapshot) => EXPRESS_SESSION_RULES.every((rule) => snapshot.context[rule]);
+
 export function allInputs(): LifecycleInput[] {
   const inputs: LifecycleInput[] = [];
   const base = ['rolling', 'saveEveryRequest', 'saveOnServerError', 'browserSession', 'testCookieReceived', 'cookieCarriesData'] as const;
@@ -42,6 +51,19 @@ export function allInputs(): LifecycleInput[] {
       }
     }
   }
+  // express-session's rules: each on its own, and all of them together (how @sess/express-session
+  // runs) against the flags that decide a write.
+  for (const [index] of EXPRESS_SESSION_RULES.entries())
+    for (const clientCookie of cookies)
+      inputs.push({ ...flagsOf(EXPRESS_SESSION_RULES, 1 << index), clientCookie } as unknown as LifecycleInput);
+  const writeFlags = ['rolling', 'saveEveryRequest', 'browserSession'] as const;
+  for (let bits = 0; bits < 1 << writeFlags.length; bits++)
+    for (const clientCookie of cookies)
+      inputs.push({
+        ...flagsOf(writeFlags, bits),
+        ...flagsOf(EXPRESS_SESSION_RULES, (1 << EXPRESS_SESSION_RULES.length) - 1),
+        clientCookie,
+      } as unknown as LifecycleInput);
   return inputs;
 }
 
@@ -53,6 +75,8 @@ export function allEvents(): LifecycleEvent[] {
     { type: 'app.destroy' },
     { type: 'app.reload' },
     { type: 'app.save' },
+    { type: 'app.saveNow' },
+    { type: 'app.discard' },
     { type: 'app.touch' },
     { type: 'app.setTestCookie' },
     { type: 'app.checkTestCookie' },
@@ -153,6 +177,7 @@ describe('memoized runtime = xstate', () => {
     for (let item = queue.shift(); item !== undefined && mismatches.length < 20; item = queue.shift()) {
       const [snapshot, node] = item;
       for (const event of events) {
+        if (event.type === 'app.saveNow' && !walksSaveNow(snapshot)) continue;
         pairs++;
         const step = lifecycle.next(node, event);
         if (!snapshot.can(event)) {

@@ -45,6 +45,8 @@ const modelEvents: LifecycleEvent[] = [
   { type: 'app.touch' },
   { type: 'app.reload' },
   { type: 'app.save' },
+  { type: 'app.saveNow' },
+  { type: 'app.discard' },
   { type: 'app.setExpiry', browserSession: false },
   { type: 'app.setExpiry', browserSession: true },
   { type: 'app.setTestCookie' },
@@ -83,6 +85,11 @@ function createSut(input: LifecycleInput) {
     saveOnServerError: input.saveOnServerError,
     expireAtBrowserClose: input.browserSession,
     regenerateGraceMs: input.regenerateGrace ? 5_000 : 0,
+    saveUninitialized: input.saveUninitialized ?? false,
+    keepEmptySessions: input.keepEmpty ?? false,
+    touchEveryRequest: input.touchEveryRequest ?? false,
+    resendCookieOnChange: input.resendCookieOnChange ?? false,
+    idAtStart: input.idAtStart ?? false,
   });
   const jar = new CookieJar();
   const { clientCookie } = input;
@@ -97,7 +104,11 @@ function createSut(input: LifecycleInput) {
     writes: 0,
     serverError: false,
     clientRecordDead: false,
+    /** Records the server treats as dead but that stay in the store until their TTL: idle, or a destroy failed. */
+    deadRecords: new Set<string>(),
     refused: false,
+    /** Store calls made before the app let go of the session (`app.discard`); none may follow. */
+    callsAtDiscard: undefined as number | undefined,
   };
   let pending: Promise<Settled> | undefined;
   const track = (promise: Promise<unknown>) => {
@@ -110,12 +121,13 @@ function createSut(input: LifecycleInput) {
   const flush = async () => {
     for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
   };
-  const seed = (variant: Variant) => {
+  /** Puts the record the held load asks for (the client's, or on reload a new id saved already) in the model's variant. */
+  const seed = (variant: Variant, id: string) => {
     const now = clock.now();
-    if (variant === 'missing') return store.records.delete(CLIENT_ID);
+    if (variant === 'missing') return store.records.delete(id);
     const touchedAt = variant === 'idle' ? now - 2 * 3_600_000 : now;
     const meta = { createdAt: touchedAt, touchedAt, expiresAt: now + 86_400_000, ...(variant === 'retired' ? { retired: true } : {}) };
-    store.records.set(CLIENT_ID, {
+    store.records.set(id, {
       json: JSON.stringify({ data: { seed: 1 }, meta }),
       expiresAt: now + 86_400_000,
     });
@@ -134,6 +146,12 @@ async function checkCommitted(sut: Sut) {
   expect(settled?.ok).toBe(true);
   const effects = (settled as { value: HttpEffect[] }).value;
   sut.jar.apply(effects);
+  // Let go of (express-session's unset: 'keep'): nothing was written or sent after that.
+  if (sut.shadow.callsAtDiscard !== undefined) {
+    expect(effects).toEqual([]);
+    expect(sut.store.calls.length).toBe(sut.shadow.callsAtDiscard);
+    return;
+  }
   expect(sut.jar.headers.get('vary') === 'Cookie').toBe(sut.shadow.accessed);
   const id = sut.session.id;
   const cookie = effects.find((effect) => effect.type !== 'header.vary' && effect.type !== 'header.cacheControl' && effect.name === 'sid');
@@ -158,6 +176,7 @@ async function checkCommitted(sut: Sut) {
   // A record kept read-only for the grace window after regenerate is not an orphan either.
   const clientRetired = sut.store.peek(CLIENT_ID)?.meta.retired === true;
   for (const key of sut.store.records.keys()) {
+    if (sut.shadow.deadRecords.has(key)) continue;
     if (sut.shadow.serverError || sut.shadow.clientRecordDead || clientRetired) expect([CLIENT_ID, id]).toContain(key);
     else expect(key).toBe(id);
   }
@@ -182,6 +201,8 @@ const allowedInModel = (snapshot: Snapshot, event: LifecycleEvent) =>
   // save() and setExpiry() mark the session modified without giving it data, which the
   // emptiness rule above can't see: the model uses them on a loaded record only.
   ((event.type !== 'app.save' && event.type !== 'app.setExpiry') || snapshot.context.currentLive) &&
+  // saveNow() stores the session as it is: the model saves one it knows holds data.
+  (event.type !== 'app.saveNow' || !isEmptyInModel(snapshot)) &&
   // A store refuses only a save or touch (its record died meanwhile), never a load or destroy.
   (event.type !== 'store.refused' || (snapshot.value === 'awaitingWrite' && snapshot.context.primary !== 'destroy')) &&
   (event.type !== 'response.commit' ||
@@ -240,6 +261,15 @@ function testParams(sut: Sut) {
       unloaded: () => expect(store.calls).toEqual([]),
       loading: () => expect(heldOps(sut)).toEqual(['get client']),
       destroying: () => expect(heldOps(sut)).toEqual(['destroy client']),
+      savingNow: () => expect(heldOps(sut)).toEqual([`set ${session.id === CLIENT_ID ? 'client' : 'current'}`]),
+      discarded: () => expect(heldOps(sut)).toEqual([]),
+      // The new id saved already (by saveNow) is destroyed: regenerate replaced it, or sign-out ends it.
+      replacing: () => {
+        expect(store.held.map((call) => call.op)).toEqual(['destroy']);
+        expect([CLIENT_ID, session.id]).not.toContain(store.held[0]?.id);
+      },
+      destroyingCurrent: () => expect(heldOps(sut)).toEqual(['destroy current']),
+      reloading: () => expect(heldOps(sut)).toEqual(['get current']),
       active: (snapshot: Snapshot) => {
         expect(heldOps(sut)).toEqual([]);
         expect(session.id !== undefined).toBe(snapshot.context.hasId);
@@ -247,7 +277,7 @@ function testParams(sut: Sut) {
       },
       awaitingWrite: (snapshot: Snapshot) => {
         const op = { save: 'set', touch: 'touch', destroy: 'destroy', none: 'none' }[snapshot.context.primary];
-        expect(heldOps(sut)).toEqual([`${op} ${op === 'set' && session.id !== CLIENT_ID ? 'current' : 'client'}`]);
+        expect(heldOps(sut)).toEqual([`${op} ${session.id === CLIENT_ID ? 'client' : 'current'}`]);
       },
       awaitingRetire: (snapshot: Snapshot) =>
         expect(heldOps(sut)).toEqual([snapshot.context.retire === 'grace' ? 'touch client' : 'destroy client']),
@@ -299,6 +329,16 @@ function testParams(sut: Sut) {
         session.save();
         shadow.accessed = true;
       },
+      'app.saveNow': async () => {
+        sut.track(session.saveNow());
+        shadow.accessed = true;
+        await sut.flush();
+      },
+      'app.discard': async () => {
+        sut.track(session.discard());
+        shadow.callsAtDiscard = store.calls.length;
+        await sut.flush();
+      },
       'app.setExpiry': (step: { event: { type: string } }) => {
         const event = step.event as LifecycleEvent;
         session.setExpiry(event.type === 'app.setExpiry' && event.browserSession ? 0 : 3_600);
@@ -325,15 +365,21 @@ function testParams(sut: Sut) {
         if (event.type !== 'store.loaded') return;
         const variant: Variant =
           event.record === 'missing' ? 'missing' : event.pastIdleTimeout ? 'idle' : event.retired ? 'retired' : 'live';
-        sut.seed(variant);
+        const loading = store.held[0]?.id ?? CLIENT_ID;
+        sut.seed(variant, loading);
         shadow.data = variant === 'live' || variant === 'retired' ? { seed: 1 } : {};
-        shadow.clientRecordDead = variant === 'idle';
+        if (loading === CLIENT_ID) shadow.clientRecordDead = variant === 'idle';
+        if (variant === 'idle') shadow.deadRecords.add(loading);
         await release('release');
       },
       'store.done': () => release('release'),
       'store.refused': () => release('refuse'),
       'store.failed': async () => {
-        if (store.held[0]?.op === 'destroy') shadow.clientRecordDead = true;
+        const call = store.held[0];
+        if (call?.op === 'destroy') {
+          if (call.id === CLIENT_ID) shadow.clientRecordDead = true;
+          shadow.deadRecords.add(call.id);
+        }
         await release('fail');
       },
       'response.commit': async (step: { event: { type: string } }) => {
@@ -359,17 +405,53 @@ const baseInput: LifecycleInput = {
   // The system under test runs with an idle timeout (IDLE_MS).
   idleTimeout: true,
   regenerateGrace: false,
+  saveUninitialized: false,
+  keepEmpty: false,
+  touchEveryRequest: false,
+  resendCookieOnChange: false,
+  idAtStart: false,
+};
+
+/** How @sess/express-session runs the lifecycle: every express-session rule on. */
+const expressSessionInput: LifecycleInput = {
+  ...baseInput,
+  idleTimeout: false,
+  saveUninitialized: true,
+  keepEmpty: true,
+  touchEveryRequest: true,
+  resendCookieOnChange: true,
+  idAtStart: true,
 };
 
 /** The cookies a request can bring, each walked along simple paths too. */
-const cookieInputs: Array<[string, LifecycleInput]> = (['absent', 'rejected', 'valid', 'rotated'] as ClientCookie[]).map((clientCookie) => [
-  `cookie ${clientCookie}`,
-  { ...baseInput, clientCookie },
-]);
+const cookieInputs: Array<[string, LifecycleInput]> = [
+  ...(['absent', 'rejected', 'valid', 'rotated'] as ClientCookie[]).map((clientCookie): [string, LifecycleInput] => [
+    `cookie ${clientCookie}`,
+    { ...baseInput, clientCookie },
+  ]),
+  // A rejected cookie starts as an absent one, and a rotated one as a valid one: two walks cover them.
+  ...(['absent', 'valid'] as ClientCookie[]).map((clientCookie): [string, LifecycleInput] => [
+    `cookie ${clientCookie}, express-session's rules`,
+    { ...expressSessionInput, clientCookie },
+  ]),
+];
 
 /** Each configuration flag on its own, with a verified cookie: shortest paths to every state. */
 const flagInputs: Array<[string, LifecycleInput]> = (
-  ['rolling', 'saveEveryRequest', 'saveOnServerError', 'browserSession', 'testCookieReceived', 'readOnly', 'regenerateGrace'] as const
+  [
+    'rolling',
+    'saveEveryRequest',
+    'saveOnServerError',
+    'browserSession',
+    'testCookieReceived',
+    'readOnly',
+    'regenerateGrace',
+    'saveUninitialized',
+    'keepEmpty',
+    'touchEveryRequest',
+    'resendCookieOnChange',
+    'idAtStart',
+  ] as const
 ).map((flag) => [`cookie valid, ${flag}`, { ...baseInput, [flag]: true }]);
 
 const SIMPLE_PATH_MAX_STEPS = 6;

@@ -969,3 +969,214 @@ describe('schema and migrate on load', () => {
     await expect(load()).rejects.toBeInstanceOf(SessConfigError);
   });
 });
+
+describe("express-session's lifecycle rules (each off by default)", () => {
+  it('saveUninitialized saves a new session the request used, empty or not, and sends its cookie', async () => {
+    const { request, store } = setup({ saveUninitialized: true });
+    const { effects, session } = await request((s) => s.get('anything'));
+    expect(store.peek(session.id as string)?.data).toEqual({});
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.set' });
+    const untouched = setup({ saveUninitialized: true });
+    expect((await untouched.request(() => undefined)).effects).toEqual([]);
+    expect(untouched.store.calls).toEqual([]);
+  });
+
+  it('without saveUninitialized a session read but never written stays unsaved', async () => {
+    const { request, store } = setup();
+    await request((s) => s.get('anything'));
+    expect(store.calls).toEqual([]);
+  });
+
+  it('keepEmptySessions saves an emptied session instead of destroying it, and keeps its cookie', async () => {
+    const { request, store, id } = await signedIn({ keepEmptySessions: true });
+    const { effects } = await request(async (s) => {
+      await s.load();
+      s.delete('user');
+    });
+    expect(store.calls).toEqual([`get ${id}`, `set ${id}`]);
+    expect(store.peek(id)?.data).toEqual({});
+    expect(sessionCookie(effects)).toBeUndefined();
+  });
+
+  it('touchEveryRequest extends a returning session on every use without re-sending its cookie', async () => {
+    const { request, store, id } = await signedIn({ touchEveryRequest: true });
+    const { effects } = await request(async (s) => {
+      await s.load();
+      s.get('user');
+    });
+    expect(store.calls).toEqual([`get ${id}`, `touch ${id}`]);
+    expect(sessionCookie(effects)).toBeUndefined();
+  });
+
+  it('resendCookieOnChange re-sends a lasting cookie when a change is saved, not on a read or for a browser-session cookie', async () => {
+    const { request, clock } = await signedIn({ resendCookieOnChange: true });
+    clock.advance(1_000);
+    const written = await request(async (s) => {
+      await s.load();
+      s.set('cart', 1);
+    });
+    expect(sessionCookie(written.effects)).toMatchObject({ type: 'cookie.set', attributes: { expires: clock.now() + DAY } });
+    const read = await request(async (s) => {
+      await s.load();
+      s.get('cart');
+    });
+    expect(sessionCookie(read.effects)).toBeUndefined();
+    const browser = await signedIn({ resendCookieOnChange: true, expireAtBrowserClose: true });
+    const { effects } = await browser.request(async (s) => {
+      await s.load();
+      s.set('cart', 1);
+    });
+    expect(sessionCookie(effects)).toBeUndefined();
+  });
+
+  it('idAtStart gives a new session its id at once, and keeps it when the session is first written', async () => {
+    const { manager, request } = setup({ idAtStart: true });
+    const unused = manager.begin({ cookieHeader: undefined, secure: false });
+    expect(unused.id).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(await unused.commit({ status: 200 })).toEqual([]);
+    const { session, effects } = await request((s) => {
+      const before = s.id;
+      s.set('a', 1);
+      expect(s.id).toBe(before);
+    });
+    expect(createSigner(SECRET).verify('sid', (sessionCookie(effects) as { value: string }).value)?.id).toBe(session.id);
+  });
+
+  it('idAtStart gives a session whose record is gone a new id, never the cookie names', async () => {
+    const { request, store, id } = await signedIn({ idAtStart: true });
+    store.records.delete(id);
+    const { session } = await request((s) => s.load());
+    expect(session.id).toBeDefined();
+    expect(session.id).not.toBe(id);
+  });
+});
+
+describe('saveNow (express-session save(callback))', () => {
+  it('writes before the commit, and the commit writes again only after new changes', async () => {
+    const { request, store } = setup();
+    const { session, effects } = await request(async (s) => {
+      s.set('user', 'ada');
+      await s.saveNow();
+      expect(store.peek(s.id as string)?.data).toEqual({ user: 'ada' });
+    });
+    const id = session.id as string;
+    // Saved once; the commit only extends it and sends the new session's cookie.
+    expect(store.calls.filter((call) => call.startsWith('set'))).toEqual([`set ${id}`]);
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.set' });
+    store.calls.length = 0;
+    await request(async (s) => {
+      await s.load();
+      s.set('step', 1);
+      await s.saveNow();
+      s.set('step', 2);
+    });
+    expect(store.calls.filter((call) => call.startsWith('set'))).toEqual([`set ${id}`, `set ${id}`]);
+    expect(store.peek(id)?.data).toEqual({ user: 'ada', step: 2 });
+  });
+
+  it('rejects when the store fails, leaving the changes for the commit', async () => {
+    const { request, store } = setup();
+    const { session } = await request(async (s) => {
+      s.set('user', 'ada');
+      store.failing.add('set');
+      await expect(s.saveNow()).rejects.toBeInstanceOf(SessStoreError);
+      store.failing.delete('set');
+    });
+    expect(store.peek(session.id as string)?.data).toEqual({ user: 'ada' });
+  });
+
+  it('a new id saved now and then replaced, destroyed or reloaded leaves no orphan record', async () => {
+    const { request, store } = setup();
+    let saved = '';
+    const regenerated = await request(async (s) => {
+      s.set('a', 1);
+      await s.saveNow();
+      saved = s.id as string;
+      await s.regenerate();
+    });
+    expect(store.peek(saved)).toBeUndefined();
+    expect(store.peek(regenerated.session.id as string)?.data).toEqual({ a: 1 });
+    const destroyed = setup();
+    await destroyed.request(async (s) => {
+      s.set('a', 1);
+      await s.saveNow();
+      await s.destroy();
+    });
+    expect(destroyed.store.records.size).toBe(0);
+    const reloaded = setup();
+    await reloaded.request(async (s) => {
+      s.set('a', 1);
+      await s.saveNow();
+      s.set('a', 2);
+      await s.reload();
+      expect(s.get('a')).toBe(1);
+    });
+  });
+
+  it('is refused after the commit', async () => {
+    const { request } = setup();
+    const { session } = await request((s) => s.set('a', 1));
+    await expect(session.saveNow()).rejects.toBeInstanceOf(SessUsageError);
+  });
+});
+
+describe('discard (express-session unset: keep)', () => {
+  it('drops what the request changed: the commit writes and sends nothing', async () => {
+    const { request, store, id } = await signedIn();
+    const { effects } = await request(async (s) => {
+      await s.load();
+      s.set('user', 'mallory');
+      await s.discard();
+    });
+    expect(effects).toEqual([]);
+    expect(store.calls).toEqual([`get ${id}`]);
+    expect(store.peek(id)?.data).toEqual({ user: 'ada' });
+  });
+});
+
+describe('options for peer formats', () => {
+  const upper = {
+    sign: (name: string, id: string) => `${id}.${name.toUpperCase()}`,
+    verify: (name: string, value: string) =>
+      value.endsWith(`.${name.toUpperCase()}`) ? { id: value.split('.')[0] as string, rotated: false } : undefined,
+  };
+
+  it('a signer replaces the secret: the cookie is its value, and what it verifies comes back', async () => {
+    const manager = createSessionManager({ signer: upper, store: testStore(Date.now) });
+    const first = manager.begin({ cookieHeader: undefined, secure: false });
+    first.set('a', 1);
+    const cookie = sessionCookie(await first.commit({ status: 200 })) as { value: string };
+    expect(cookie.value).toBe(`${first.id}.SID`);
+    const second = manager.begin({ cookieHeader: `sid=${cookie.value}`, secure: false });
+    await second.load();
+    expect(second.get('a')).toBe(1);
+  });
+
+  it('refuses a signer beside a secret, and a signer without its methods', () => {
+    const store = testStore(Date.now);
+    expect(() => createSessionManager({ secret: SECRET, signer: upper, store })).toThrow(/secret or signer, not both/);
+    expect(() => createSessionManager({ signer: {} as never, store })).toThrow(/sign\(name, id\) and verify/);
+  });
+
+  it('takes the request-side id maker, store and lifetime, for adapters whose stores need the request', async () => {
+    const { manager, store } = setup();
+    const own = testStore(Date.now);
+    const session = manager.begin({
+      cookieHeader: undefined,
+      secure: false,
+      generateId: () => 'x'.repeat(32),
+      store: own,
+      maxAgeMs: 5_000,
+    });
+    session.set('a', 1);
+    const effects = await session.commit({ status: 200 });
+    expect(session.id).toBe('x'.repeat(32));
+    expect(own.peek('x'.repeat(32))?.data).toEqual({ a: 1 });
+    expect(store.calls).toEqual([]);
+    expect(sessionCookie(effects)).toMatchObject({ attributes: { maxAgeMs: 5_000 } });
+    const browser = manager.begin({ cookieHeader: undefined, secure: false, maxAgeMs: null });
+    browser.set('a', 1);
+    expect(sessionCookie(await browser.commit({ status: 200 }))).not.toHaveProperty('attributes.maxAgeMs');
+    expect(() => manager.begin({ cookieHeader: undefined, secure: false, maxAgeMs: 10 })).toThrow(SessUsageError);
+  });
+});

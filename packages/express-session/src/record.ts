@@ -1,0 +1,76 @@
+/**
+ * The record as express-session stores keep it, `{ cookie: { originalMaxAge, expires, ... },
+ * ...data }`, and as sess's core works with it, `{ data, meta }`. The lifetime travels in the
+ * cookie: `originalMaxAge` is the session's own lifetime in ms (each request renews it), and
+ * `expires` its end, `null` for a cookie that ends with the browser. Records keep exactly
+ * express-session's shape, so express-session reads what sess writes (a rollback) and the other way.
+ */
+import type { ExpirySetting, SessionMeta, SessionRecord } from '@sess/core';
+import { SessionCookie } from './cookie.js';
+
+/** Browsers keep a cookie 400 days at most (RFC 6265bis), and sess takes no longer lifetime. */
+export const MAX_LIFETIME_MS = 400 * 86_400_000;
+/** Cookies count their lifetime in whole seconds. */
+export const MIN_LIFETIME_MS = 1_000;
+
+export const clampLifetime = (ms: number): number => Math.min(MAX_LIFETIME_MS, Math.max(MIN_LIFETIME_MS, ms));
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function timeOf(value: unknown): number | undefined {
+  const time = value instanceof Date ? value.valueOf() : typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  return Number.isFinite(time) ? time : undefined;
+}
+
+/** A stored session, read: the sess record and the stored cookie it came with. */
+export interface LoadedRecord {
+  readonly record: SessionRecord;
+  readonly cookie: Record<string, unknown>;
+}
+
+/**
+ * A stored session as the core's record, read by a request that began at `now`. The lifetime is
+ * the session's own, as express-session renews it: `originalMaxAge` if it is a number, else a
+ * cookie that ends with the browser. The last extension is when `expires` was set
+ * (`expires - originalMaxAge`), and no later than `now`. A record that is not an object is no session.
+ */
+export function fromStored(stored: unknown, now: number): LoadedRecord | undefined {
+  if (!isObject(stored)) return undefined;
+  const { cookie: storedCookie, ...data } = stored;
+  const cookie = isObject(storedCookie) ? storedCookie : {};
+  const end = timeOf(cookie.expires);
+  const lifetime = typeof cookie.originalMaxAge === 'number' && cookie.originalMaxAge > 0 ? cookie.originalMaxAge : undefined;
+  const expiry: ExpirySetting = lifetime === undefined ? { kind: 'browser' } : { kind: 'duration', ms: clampLifetime(lifetime) };
+  const touchedAt = end !== undefined && lifetime !== undefined ? Math.min(now, end - lifetime) : now;
+  const meta: SessionMeta = {
+    createdAt: touchedAt,
+    touchedAt,
+    // Without an end of its own, the store's TTL decides when the session goes.
+    expiresAt: end === undefined ? now + MAX_LIFETIME_MS : Math.min(end, now + MAX_LIFETIME_MS),
+    expiry,
+  };
+  return { record: { data, meta }, cookie };
+}
+
+/** The cookie's attributes a record keeps (all but its lifetime), from a `Cookie` or a stored cookie. */
+export function attributesOf(cookie: Record<string, unknown>): Record<string, unknown> {
+  const attributes: Record<string, unknown> = {};
+  for (const name of ATTRIBUTES) if (cookie[name] !== undefined) attributes[name] = cookie[name];
+  return attributes;
+}
+
+const ATTRIBUTES = ['path', 'httpOnly', 'secure', 'domain', 'sameSite', 'partitioned', 'priority'] as const;
+
+/**
+ * The `Cookie` a record is written with: the request's attributes, and the lifetime the core
+ * gave the record (`defaultMs` for a session on the configured lifetime).
+ */
+export function cookieFor(meta: SessionMeta, attributes: Record<string, unknown>, defaultMs: number | null): SessionCookie {
+  const cookie = new SessionCookie(attributes);
+  const { expiry } = meta;
+  const lifetime =
+    expiry === undefined ? defaultMs : expiry.kind === 'duration' ? expiry.ms : expiry.kind === 'at' ? expiry.at - meta.touchedAt : null;
+  cookie._expires = lifetime === null ? null : new Date(meta.expiresAt);
+  cookie.originalMaxAge = lifetime;
+  return cookie;
+}

@@ -1,0 +1,263 @@
+/**
+ * One request's session: the sess core session underneath, and `req.session` on top, an
+ * express-session `Session` whose data are plain properties. The app changes the object as it
+ * likes (nested values included); before a save and at commit, what changed since it was handed
+ * out is told to the core as writes, which is how express-session's hash of the session would
+ * see it. Every decision (save, touch, destroy, which cookie) is the core's.
+ */
+import type { ServerResponse } from 'node:http';
+import type { HttpEffect, Session as CoreSession, SessionManager } from '@sess/core';
+import { SessConfigError, serializeCookie, serializeDeletion } from '@sess/core';
+import { assertNever, nodeResponseFacts, setCookieLine, varyWith } from '@sess/core/adapter';
+import { RequestStore } from './callback-store.js';
+import type { RequestSide } from './callback-store.js';
+import { SessionCookie, cookieFromStore } from './cookie.js';
+import type { CookieSettings } from './cookie.js';
+import { attributesFor } from './options.js';
+import type { Settings } from './options.js';
+import { attributesOf, clampLifetime } from './record.js';
+import { ExpressSession, attachControl, detachControl } from './session.js';
+import type { Callback, SessionControl, SessionRequest } from './session.js';
+import type { CallbackStore } from './store.js';
+
+/** The request as the middleware sees it: Node's, with express-session's properties. */
+export interface MiddlewareRequest extends SessionRequest {
+  readonly headers: { readonly cookie?: string | undefined };
+  sessionStore?: CallbackStore | undefined;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+const noop = () => {};
+
+/** Calls `callback` on a later turn with the outcome of `work`, as a store's callback would be. */
+function report(work: Promise<unknown>, callback: Callback | undefined): void {
+  const done = callback ?? noop;
+  work.then(
+    () => process.nextTick(done),
+    (error: unknown) => process.nextTick(done, error),
+  );
+}
+
+/** What the request's session needs to start. */
+export interface RequestStart<Request> {
+  readonly settings: Settings<Request>;
+  readonly manager: SessionManager;
+  readonly storeName: string;
+  readonly cookie: CookieSettings;
+  /** The lifetime of a new session, from `cookie`: ms, or `null` for a browser-session cookie. */
+  readonly lifetimeMs: number | null;
+  readonly secure: boolean;
+}
+
+export class RequestSession<Request extends MiddlewareRequest> implements SessionControl, RequestSide {
+  readonly core: CoreSession;
+  /** The session handed out last; `undefined` once destroyed. */
+  private view: ExpressSession | undefined;
+  /** JSON of each data key as the core holds it. */
+  private snapshot = new Map<string, string>();
+  /** The session's own lifetime (`cookie.originalMaxAge`) as the core holds it; `null` until the browser closes. */
+  private lifetime: number | null = null;
+  /** The cookie the session was last seen with: its attributes go into the record and the Set-Cookie. */
+  private cookie: Record<string, unknown>;
+  /** The data the app left, for a store's `touch`. */
+  private appData: Record<string, unknown> = {};
+  /** The last stored session the store answered with, and its cookie. */
+  private stored: { readonly id: string; readonly cookie: Record<string, unknown> } | undefined;
+  /** Whether `req.session` was handed out: only then can the app have unset it. */
+  private handedOut = false;
+  private destroyed = false;
+
+  constructor(
+    private readonly req: Request,
+    private readonly start: RequestStart<Request>,
+  ) {
+    const { settings, manager, secure, lifetimeMs } = start;
+    this.cookie = start.cookie as Record<string, unknown>;
+    const genid = settings.genid;
+    this.core = manager.begin({
+      cookieHeader: req.headers.cookie,
+      secure,
+      maxAgeMs: lifetimeMs,
+      store: new RequestStore(start.storeName, settings.store, this, lifetimeMs, Date.now()),
+      ...(genid === undefined ? {} : { generateId: () => genid(req) }),
+    });
+  }
+
+  /** Loads the session the cookie names (or starts a new one) and hands it out as `req.session`. */
+  async open(): Promise<void> {
+    this.req.sessionStore = this.start.settings.store;
+    await this.core.load();
+    this.present();
+  }
+
+  /** Makes `req.session` from the core's session: its data, and the stored cookie or a new one. */
+  private present(): void {
+    const { req, core } = this;
+    req.sessionID = core.id;
+    const session = new ExpressSession(req, undefined);
+    const stored = this.stored?.id === core.id ? this.stored?.cookie : undefined;
+    session.cookie = stored === undefined ? new SessionCookie(this.start.cookie) : cookieFromStore(stored);
+    const snapshot = new Map<string, string>();
+    const data: Record<string, unknown> = {};
+    for (const key of core.keys()) {
+      if (key in session) continue;
+      const value = core.get(key);
+      Object.defineProperty(session, key, { value, writable: true, enumerable: true, configurable: true });
+      data[key] = value;
+      snapshot.set(key, JSON.stringify(value));
+    }
+    if (this.view !== undefined) detachControl(this.view);
+    this.view = attachControl(session, this);
+    this.snapshot = snapshot;
+    this.appData = data;
+    this.cookie = session.cookie as unknown as Record<string, unknown>;
+    this.lifetime = ownLifetimeOf(session.cookie);
+    req.session = session;
+    this.handedOut = true;
+  }
+
+  /**
+   * Tells the core what the app changed on `view` since it was handed out: each data key whose
+   * JSON differs is written, each one gone is deleted, and a new cookie lifetime is set. The
+   * cookie itself is not data, as in express-session's hash.
+   */
+  private sync(view: Record<string, unknown>): void {
+    const seen = new Set<string>();
+    const data: Record<string, unknown> = {};
+    for (const key of Object.keys(view)) {
+      if (key === 'cookie') continue;
+      const value = view[key];
+      const json = JSON.stringify(value);
+      // What JSON drops (undefined, functions) is not stored, so it is not data.
+      if (json === undefined) continue;
+      seen.add(key);
+      data[key] = value;
+      if (json === this.snapshot.get(key)) continue;
+      this.core.set(key, value);
+      this.snapshot.set(key, json);
+    }
+    for (const key of [...this.snapshot.keys()]) {
+      if (seen.has(key)) continue;
+      this.core.delete(key);
+      this.snapshot.delete(key);
+    }
+    this.appData = data;
+    if (!isObject(view.cookie)) return;
+    this.cookie = view.cookie;
+    const lifetime = ownLifetimeOf(view.cookie);
+    if (lifetime === this.lifetime) return;
+    this.core.setExpiry(lifetime === null ? 0 : clampLifetime(lifetime) / 1000);
+    this.lifetime = lifetime;
+  }
+
+  save(session: ExpressSession, callback: Callback | undefined): void {
+    let saving: Promise<void>;
+    try {
+      this.sync(session as unknown as Record<string, unknown>);
+      saving = this.core.saveNow();
+    } catch (error) {
+      saving = Promise.reject(error);
+    }
+    report(saving, callback);
+  }
+
+  reload(_session: ExpressSession, callback: Callback): void {
+    this.stored = undefined;
+    const reloading = this.core.reload().then(() => {
+      const found = this.stored?.id === this.core.id;
+      this.present();
+      if (!found) throw new Error('failed to load session');
+    });
+    report(reloading, callback);
+  }
+
+  destroy(session: ExpressSession, callback: Callback | undefined): void {
+    delete this.req.session;
+    detachControl(session);
+    this.view = undefined;
+    this.destroyed = true;
+    report(this.core.destroy(), callback);
+  }
+
+  regenerate(_session: ExpressSession, callback: Callback): void {
+    const regenerating = this.core.regenerate({ keepData: false }).then(() => {
+      // A new session gets the configured cookie, lifetime included, as express-session's does.
+      this.core.setExpiry(null);
+      this.stored = undefined;
+      this.present();
+    });
+    report(regenerating, callback);
+  }
+
+  attributes(): Record<string, unknown> {
+    return attributesOf(this.cookie);
+  }
+
+  data(): Record<string, unknown> {
+    return this.appData;
+  }
+
+  loaded(id: string, cookie: Record<string, unknown>): void {
+    this.stored = { id, cookie };
+  }
+
+  /**
+   * The commit, before the response's headers leave: what the app did to `req.session` goes to
+   * the core (unset: `'keep'` lets go of it, `'destroy'` destroys it), then the core's effects.
+   */
+  async commit(res: ServerResponse, status: number): Promise<void> {
+    const view = this.req.session as unknown;
+    if (isObject(view)) this.sync(view);
+    else if (this.handedOut && !this.destroyed) await (this.start.settings.unset === 'destroy' ? this.core.destroy() : this.core.discard());
+    this.apply(res, await this.core.commit(nodeResponseFacts(res, status, this.start.settings.name)));
+  }
+
+  /**
+   * The HTTP effects, with the session cookie as express-session writes it: the value
+   * URL-encoded, the attributes of `req.session.cookie`, and a Secure cookie only on a secure
+   * request. Attributes a browser would refuse (possible only in a stored cookie or from a
+   * `cookie` function) leave the cookie out, as the browser would.
+   */
+  private apply(res: ServerResponse, effects: readonly HttpEffect[]): void {
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'cookie.set':
+        case 'cookie.delete': {
+          const line = effect.name === this.start.settings.name ? this.sessionCookieLine(effect) : setCookieLine(effect);
+          if (line !== undefined) res.appendHeader('Set-Cookie', line);
+          break;
+        }
+        case 'header.vary':
+          res.setHeader('Vary', varyWith(res.getHeader('Vary'), effect.value));
+          break;
+        case 'header.cacheControl':
+          res.setHeader('Cache-Control', effect.value);
+          break;
+        default:
+          assertNever(effect);
+      }
+    }
+  }
+
+  private sessionCookieLine(effect: Extract<HttpEffect, { type: 'cookie.set' | 'cookie.delete' }>): string | undefined {
+    const { name } = effect;
+    const attributes = attributesFor(this.cookie);
+    if (attributes.secure && !this.start.secure) return undefined;
+    try {
+      if (effect.type === 'cookie.delete') return serializeDeletion(name, attributes);
+      const { expires, maxAgeMs } = effect.attributes;
+      const lifetime = expires === undefined ? {} : { expires, maxAgeMs: maxAgeMs ?? expires - Date.now() };
+      // express-session's value is `encodeURIComponent`ed in full (`s%3A...`); sess's codec would leave `:` as it is.
+      return `${name}=${encodeURIComponent(effect.value)}${serializeCookie(name, '', { ...attributes, ...lifetime }).slice(name.length + 1)}`;
+    } catch (error) {
+      if (error instanceof SessConfigError) return undefined;
+      throw error;
+    }
+  }
+}
+
+/** The lifetime a cookie renews to on each request (`originalMaxAge`); `null` for a browser-session cookie. */
+function ownLifetimeOf(cookie: Record<string, unknown> | SessionCookie): number | null {
+  const { originalMaxAge } = cookie as { originalMaxAge?: unknown };
+  return typeof originalMaxAge === 'number' ? originalMaxAge : null;
+}

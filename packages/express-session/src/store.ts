@@ -1,0 +1,163 @@
+/**
+ * `session.Store` and `session.MemoryStore`, as express-session has them: ES5 constructors (so
+ * `Store.call(this)` with `util.inherits`, and `class extends Store`, both work), EventEmitters
+ * whose `disconnect` and `connect` events the middleware follows, with callback methods. Stores
+ * written for express-session (connect-redis, connect-pg-simple, ...) extend this `Store`.
+ */
+import { EventEmitter } from 'node:events';
+import { inherits } from 'node:util';
+import { cookieFromStore } from './cookie.js';
+import type session from './middleware.js';
+import { ExpressSession, controlOf } from './session.js';
+import type { Callback, SessionRequest } from './session.js';
+
+/** A session as stores hold it: the data, with the cookie under `cookie` (the app declares the rest). */
+type SessionData = session.SessionData;
+
+type DataCallback<T> = (error: unknown, value?: T) => void;
+
+/** The callback methods the middleware calls on a store; `touch` only if the store has it. */
+export interface CallbackStore extends EventEmitter {
+  get(sid: string, callback: DataCallback<SessionData | null>): unknown;
+  set(sid: string, session: SessionData, callback?: Callback): unknown;
+  destroy(sid: string, callback?: Callback): unknown;
+  touch?(sid: string, session: SessionData, callback?: Callback): unknown;
+  all?(callback: DataCallback<SessionData[] | Record<string, SessionData> | null>): unknown;
+  length?(callback: DataCallback<number>): unknown;
+  clear?(callback?: Callback): unknown;
+  regenerate?(req: SessionRequest, callback: Callback): void;
+  createSession?(req: SessionRequest, session: Record<string, unknown>): ExpressSession;
+}
+
+/** The base every express-session store extends. `get`, `set` and `destroy` are the store's own. */
+export interface StoreInstance extends CallbackStore {
+  /** Replaces the request's session with a new one under a new id, deleting the old one. */
+  regenerate(req: SessionRequest, callback: Callback): void;
+  /** `get`, turned into a `Session`. */
+  load(sid: string, callback: DataCallback<ExpressSession & SessionData>): void;
+  /** A `Session` (with its `Cookie`) at `req.session` from a stored session. */
+  createSession(req: SessionRequest, session: Record<string, unknown>): ExpressSession & SessionData;
+}
+
+export interface StoreConstructor {
+  new (): StoreInstance;
+  /** For `Store.call(this)` in an ES5 store's constructor. */
+  (this: unknown): void;
+  readonly prototype: StoreInstance;
+}
+
+export const StoreBase = function Store(this: EventEmitter) {
+  EventEmitter.call(this);
+} as unknown as StoreConstructor;
+
+inherits(StoreBase, EventEmitter);
+
+StoreBase.prototype.regenerate = function regenerate(this: StoreInstance, req: SessionRequest, callback: Callback) {
+  const session = req.session;
+  const control = session == null ? undefined : controlOf(session);
+  if (control !== undefined && session != null) {
+    control.regenerate(session, callback);
+    return;
+  }
+  this.destroy(req.sessionID as string, (error?: unknown) => callback(error));
+};
+
+StoreBase.prototype.load = function load(this: StoreInstance, sid: string, callback: DataCallback<ExpressSession & SessionData>) {
+  this.get(sid, (error, stored) => {
+    if (error) return callback(error);
+    if (!stored) return callback(undefined);
+    callback(null, this.createSession({ sessionID: sid, sessionStore: this }, stored as unknown as Record<string, unknown>));
+  });
+};
+
+StoreBase.prototype.createSession = function createSession(this: StoreInstance, req: SessionRequest, stored: Record<string, unknown>) {
+  stored.cookie = cookieFromStore((stored.cookie ?? {}) as Record<string, unknown>);
+  req.session = new ExpressSession(req, stored);
+  return req.session as ExpressSession & SessionData;
+};
+
+/**
+ * express-session's in-process store: each session as JSON text in `sessions`, checked for expiry
+ * when read. It forgets everything on restart and is not shared between processes, and expired
+ * sessions nobody reads stay in memory: use it for development and tests.
+ */
+export interface MemoryStoreInstance extends StoreInstance {
+  sessions: Record<string, string>;
+  get(sid: string, callback: DataCallback<SessionData | null>): void;
+  set(sid: string, session: SessionData, callback?: Callback): void;
+  destroy(sid: string, callback?: Callback): void;
+  touch(sid: string, session: SessionData, callback?: Callback): void;
+  all(callback: DataCallback<Record<string, SessionData>>): void;
+  length(callback: DataCallback<number>): void;
+  clear(callback?: Callback): void;
+}
+
+export interface MemoryStoreConstructor {
+  new (): MemoryStoreInstance;
+  (this: unknown): void;
+  readonly prototype: MemoryStoreInstance;
+}
+
+/** Callbacks run on a later turn, as express-session's MemoryStore runs them. */
+const later = (callback: ((...args: never[]) => void) | undefined, ...args: unknown[]) =>
+  callback && setImmediate(callback as (...args: unknown[]) => void, ...args);
+
+export const MemoryStoreBase = function MemoryStore(this: MemoryStoreInstance) {
+  StoreBase.call(this);
+  this.sessions = Object.create(null) as Record<string, string>;
+} as unknown as MemoryStoreConstructor;
+
+inherits(MemoryStoreBase, StoreBase);
+
+/** The session stored under `sid`, parsed; an expired one is deleted and reads as absent. */
+function stored(store: MemoryStoreInstance, sid: string): SessionData | undefined {
+  const json = store.sessions[sid];
+  if (!json) return undefined;
+  const session = JSON.parse(json) as { cookie?: { expires?: string | null } };
+  const expires = typeof session.cookie?.expires === 'string' ? new Date(session.cookie.expires) : session.cookie?.expires;
+  if (expires && expires.valueOf() <= Date.now()) {
+    delete store.sessions[sid];
+    return undefined;
+  }
+  return session as unknown as SessionData;
+}
+
+Object.assign(MemoryStoreBase.prototype, {
+  get(this: MemoryStoreInstance, sid: string, callback: DataCallback<SessionData | null>) {
+    later(callback, null, stored(this, sid));
+  },
+  set(this: MemoryStoreInstance, sid: string, session: SessionData, callback?: Callback) {
+    this.sessions[sid] = JSON.stringify(session);
+    later(callback);
+  },
+  destroy(this: MemoryStoreInstance, sid: string, callback?: Callback) {
+    delete this.sessions[sid];
+    later(callback);
+  },
+  touch(this: MemoryStoreInstance, sid: string, session: SessionData, callback?: Callback) {
+    const current = stored(this, sid);
+    if (current !== undefined) {
+      current.cookie = session.cookie;
+      this.sessions[sid] = JSON.stringify(current);
+    }
+    later(callback);
+  },
+  all(this: MemoryStoreInstance, callback: DataCallback<Record<string, SessionData>>) {
+    const sessions = Object.create(null) as Record<string, SessionData>;
+    for (const sid of Object.keys(this.sessions)) {
+      const session = stored(this, sid);
+      if (session !== undefined) sessions[sid] = session;
+    }
+    later(callback, null, sessions);
+  },
+  length(this: MemoryStoreInstance, callback: DataCallback<number>) {
+    this.all((error, sessions) => {
+      if (error) return callback(error);
+      callback(null, Object.keys(sessions ?? {}).length);
+    });
+  },
+  clear(this: MemoryStoreInstance, callback?: Callback) {
+    this.sessions = Object.create(null) as Record<string, string>;
+    later(callback);
+  },
+});

@@ -1,0 +1,73 @@
+/**
+ * koa-session's session object, as it sits in its cookie and in its external stores: the data,
+ * plus `_expire` (epoch ms) and `_maxAge` (ms) written at each save, or `_session: true` for a
+ * lifetime that ends with the browser. Translated here to and from sess's record, whose times
+ * the core judges; keys starting with `_` are koa-session's own and are never saved as data.
+ */
+import type { SessionData, SessionMeta, SessionRecord } from '@sess/core';
+
+/** koa-session's object: data and its `_` fields. */
+export type KoaSessionObject = Record<string, unknown>;
+
+/** The longest lifetime sess accepts (400 days, what browsers keep a cookie for). */
+const MAX_LIFETIME_MS = 400 * 86_400_000;
+const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+const isLifetime = (value: unknown): value is number => isFiniteNumber(value) && value >= 1_000 && value <= MAX_LIFETIME_MS;
+
+/** What koa-session saves of a session's data: every key but its own `_` fields (its `toJSON`). */
+export function savedData(data: SessionData): SessionData {
+  const saved: SessionData = {};
+  // Defined, not assigned: a key named `__proto__` stays data.
+  for (const key of Object.keys(data)) if (!key.startsWith('_')) define(saved, key, data[key]);
+  return saved;
+}
+
+/** Sets `key` as an own, plain data property. */
+export function define(target: object, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+export interface KoaFormat {
+  /** The object koa-session would save for `record`. */
+  toKoa(record: SessionRecord): KoaSessionObject;
+  /**
+   * The record in an object koa-session saved, or `undefined` for anything else. Its times come
+   * from `_expire` and `_maxAge`; where koa-session keeps none (`_session`, or no `_expire`),
+   * the session never expires, as with koa-session, and is read as living from `now`.
+   */
+  fromKoa(value: unknown, now: number): SessionRecord | undefined;
+}
+
+/**
+ * @param browserByDefault - koa-session's `maxAge: 'session'`: a session without a lifetime of
+ *   its own is saved with `_session: true`.
+ * @param defaultMaxAgeMs - the lifetime a session has when its object names none.
+ */
+export function koaFormat(browserByDefault: boolean, defaultMaxAgeMs: number): KoaFormat {
+  return {
+    toKoa({ data, meta }) {
+      const saved: KoaSessionObject = savedData(data);
+      const browser = meta.expiry === undefined ? browserByDefault : meta.expiry.kind === 'browser';
+      if (browser) saved._session = true;
+      else Object.assign(saved, { _expire: meta.expiresAt, _maxAge: meta.expiresAt - meta.touchedAt });
+      return saved;
+    },
+    fromKoa(value, now) {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+      const { _expire: expire, _maxAge: maxAge, _session: browser } = value as KoaSessionObject;
+      const data = savedData(value as KoaSessionObject);
+      let meta: SessionMeta;
+      if (browser === true) {
+        meta = { createdAt: now, touchedAt: now, expiresAt: now + defaultMaxAgeMs, expiry: { kind: 'browser' } };
+      } else {
+        // koa-session restores the lifetime a session was saved with (`_maxAge`); a value no
+        // cookie could carry is left out, and the configured lifetime applies.
+        const lifetimeMs = isLifetime(maxAge) ? maxAge : defaultMaxAgeMs;
+        const expiresAt = isFiniteNumber(expire) ? expire : now + lifetimeMs;
+        const touchedAt = expiresAt - lifetimeMs;
+        meta = { createdAt: touchedAt, touchedAt, expiresAt, ...(isLifetime(maxAge) && { expiry: { kind: 'duration', ms: maxAge } }) };
+      }
+      return { data, meta };
+    },
+  };
+}

@@ -1,0 +1,369 @@
+/**
+ * One request's session: the facts the core gets (the cookie, or the external key, as koa-session
+ * reads it), the `ctx.session` object koa-session's API hands out, and the commit, whose effects
+ * come back as koa-session's cookies. The core decides every write; this file reports what the
+ * app did and translates what the core answers.
+ */
+import { createHash } from 'node:crypto';
+import type { SessionRecord, HttpEffect, Session as CoreSession, SessionManager, Signer, CookieAttributes } from '@sess/core';
+import { SessUsageError, isWellFormedId } from '@sess/core';
+import { assertNever, httpFailure, lifetimeMs, setCookieNames } from '@sess/core/adapter';
+import type { Context } from 'koa';
+import { cookieLines, deletionLines, mergedLines } from './cookies.js';
+import { type KoaSessionObject, define, savedData } from './format.js';
+import type { Keys } from './keys.js';
+import { type ExternalStore, type StorageRequest, joinedValue, signedBy } from './storage.js';
+import { type Session, SessionObject, type SessionHost } from './view.js';
+
+/** koa-session's custom external key: where the store's key travels instead of the cookie. */
+export interface ExternalKey {
+  /** The store's key this request carries, or nothing for a new session. */
+  get(ctx: Context): string | undefined | null;
+  /** Hands the client the key of a session just saved. */
+  set(ctx: Context, value: string): void;
+}
+
+/** What every request of one middleware shares: its options, as checked once. */
+export interface Shared {
+  /** The options as koa-session shows them on `ctx.sessionOptions`, defaults filled in. */
+  readonly options: object;
+  readonly manager: SessionManager;
+  /** The core's name for the cookie it plans; the app's cookie is `key`. */
+  readonly coreName: string;
+  readonly key: string;
+  readonly signed: boolean;
+  readonly overwrite: boolean;
+  /** The app chose a SameSite: without one the cookie has none, as koa-session's. */
+  readonly sameSiteGiven: boolean;
+  /** External store (koa-session's store mode) rather than the cookie. */
+  readonly storeMode: boolean;
+  readonly store: ExternalStore | undefined;
+  readonly ContextStore: (new (ctx: Context) => ExternalStore) | undefined;
+  readonly externalKey: ExternalKey | undefined;
+  readonly genid: (ctx: Context) => string;
+  readonly beforeSave: ((ctx: Context, session: Session) => void) | undefined;
+  readonly maxAge: number | 'session' | undefined;
+  readonly keys: (appKeys: unknown) => Keys;
+  /** The core's cookie value for an id, under the current internal secret or (rotated) the older one. */
+  readonly signers: { readonly current: Signer; readonly older: Signer };
+}
+
+/** A key koa-session would use (any string) as an id the core accepts: itself when it is one, else its SHA-256. */
+function coreIdOf(key: string): string {
+  return isWellFormedId(key) ? key : createHash('sha256').update(key).digest('base64url');
+}
+
+/** A `maxAge` the app assigns, as `setExpiry` takes it: seconds, `0` for `'session'`, `null` for the default. */
+function expiryOf(maxAge: unknown): number | null {
+  if (maxAge === undefined || maxAge === null) return null;
+  const ms = lifetimeMs(maxAge, 1, 'ctx.session.maxAge', SessUsageError);
+  return ms === 'session' ? 0 : ms / 1000;
+}
+
+/** The lifetime in a session object koa-session saved: `_maxAge`, or `'session'` for `_session`. */
+function savedLifetime(object: unknown): number | 'session' | undefined {
+  const { _maxAge: maxAge, _session: browser } = (object ?? {}) as { _maxAge?: unknown; _session?: unknown };
+  return browser === true ? 'session' : typeof maxAge === 'number' ? maxAge : undefined;
+}
+
+/**
+ * `error` as Koa's error handling should answer it: a sess error with its status hint, and the
+ * session's cookies in its headers (Koa drops every header set before an error).
+ */
+export function koaError(error: unknown, setCookies: readonly string[] = []): unknown {
+  if (typeof error !== 'object' || error === null) return error;
+  const status = httpFailure(error)?.status;
+  const headers = { ...(error as { headers?: object }).headers, 'Set-Cookie': setCookies };
+  return Object.assign(error, status === undefined ? {} : { status, expose: false }, setCookies.length === 0 ? {} : { headers });
+}
+
+export class RequestSession implements SessionHost, StorageRequest {
+  readonly store: ExternalStore;
+  readonly keys: Keys | undefined;
+  /** The store's key of each core id this request has seen. */
+  private readonly ids = new Map<string, string>();
+  core!: CoreSession;
+  /** The store's key the request came with (store mode), for the events. */
+  clientKey: string | undefined;
+  loaded: unknown = undefined;
+  changed = false;
+  /** `ctx.session = null`: destroyed at the commit. */
+  private unset = false;
+  /** `save()`, `regenerate()` or a new `maxAge`: koa-session's forced save, whose `changed` is false. */
+  private forced = false;
+  private view: SessionObject | undefined;
+  /** Each key's JSON when the app first got the session: the commit reports the keys whose JSON moved. */
+  private readonly snapshot = new Map<string, string>();
+  private lifetime: number | 'session' | undefined;
+  /** A key handed out by `externalKey` before the session had one: the next new id gets it. */
+  private pendingKey: string | undefined;
+  private committed: Promise<string[]> | undefined;
+  private options: object | undefined;
+
+  constructor(
+    readonly ctx: Context,
+    private readonly shared: Shared,
+  ) {
+    const { store, ContextStore, signed } = shared;
+    this.store = (ContextStore === undefined ? store : new ContextStore(ctx)) as ExternalStore;
+    this.keys = signed ? shared.keys(ctx.app.keys) : undefined;
+    this.lifetime = shared.maxAge;
+  }
+
+  /** Starts the core's session from the cookie (or external key) koa-session would read. */
+  begin(): void {
+    this.core = this.shared.manager.begin({ cookieHeader: this.coreCookie(), secure: this.ctx.secure });
+  }
+
+  private coreCookie(): string | undefined {
+    const { key, signed, storeMode, externalKey, coreName, signers } = this.shared;
+    const { ctx } = this;
+    // koa-session's external key is not signed, and only store mode has one.
+    const external = storeMode && externalKey !== undefined;
+    const value = external ? externalKey.get(ctx) : ctx.cookies.get(key, { signed: false });
+    if (typeof value !== 'string' || value === '') return undefined;
+    const signature = signed && !external ? ctx.cookies.get(`${key}.sig`, { signed: false }) : undefined;
+    // Cookie mode: the codec checks the signature. Store mode: checked here, then handed to the core as an id it signed itself.
+    if (!storeMode) return `${coreName}=${encodeURIComponent(joinedValue(value, signature))}`;
+    let index = 0;
+    if (signed && !external) index = signature === undefined ? -1 : signedBy(this.keys as Keys, key, value, signature);
+    if (index < 0) return undefined;
+    const id = coreIdOf(value);
+    this.ids.set(id, value);
+    this.clientKey = value;
+    return `${coreName}=${(index === 0 ? signers.current : signers.older).sign(coreName, id)}`;
+  }
+
+  /** A new id for the core, from koa-session's `genid(ctx)` (or `prefix` + a UUID). */
+  newId(): string {
+    const key = this.pendingKey ?? this.shared.genid(this.ctx);
+    this.pendingKey = undefined;
+    const id = coreIdOf(key);
+    this.ids.set(id, key);
+    return id;
+  }
+
+  keyOf(id: string): string {
+    return this.ids.get(id) as string;
+  }
+
+  /** `ctx.session`: `null` once the app assigned `null`. */
+  session(): Session | null {
+    return this.unset ? null : this.open();
+  }
+
+  /** The session object, made at the first use: the data as loaded, and each key's JSON to compare at the commit. */
+  private open(): SessionObject {
+    if (this.view !== undefined) return this.view;
+    // The core has an id before any write only when it adopted the record the request named;
+    // koa-session then reports the lifetime that record was saved with.
+    const adopted = this.core.id !== undefined;
+    // After the commit the core answers no reads: a session first read then (by middleware up
+    // the chain, an error handler say) is the one loaded, unchanged.
+    let data: Record<string, unknown> = {};
+    if (this.committed === undefined) for (const key of this.core.keys()) define(data, key, this.core.get(key));
+    else if (adopted) data = savedData(this.loaded as KoaSessionObject);
+    this.snapshotData(data);
+    if (adopted) this.lifetime = savedLifetime(this.loaded) ?? this.lifetime;
+    this.view = new SessionObject(this, data, !adopted);
+    return this.view;
+  }
+
+  /** Each key's JSON now: what the commit compares with. */
+  private snapshotData(data: Record<string, unknown> = this.view?.toJSON() ?? {}): void {
+    this.snapshot.clear();
+    for (const [key, value] of Object.entries(data)) {
+      // A value JSON can't hold (undefined, a function) is no data, as in koa-session's hash.
+      const json = JSON.stringify(value);
+      if (json !== undefined) this.snapshot.set(key, json);
+    }
+  }
+
+  /** `ctx.session = value`: koa-session makes a new session object of the value's keys (`maxAge` and `_maxAge` set the lifetime). */
+  replace(value: unknown): void {
+    if (value === null) {
+      this.unset = true;
+      return;
+    }
+    if (typeof value !== 'object') throw new TypeError('this.session can only be set as null or an object.');
+    this.open();
+    const data: Record<string, unknown> = {};
+    let lifetime: { value: unknown } | undefined;
+    for (const key in value) {
+      const item: unknown = (value as Record<string, unknown>)[key];
+      if (key === 'maxAge' || key === '_maxAge') lifetime = { value: item };
+      else if (key === '_session') lifetime = { value: 'session' };
+      else define(data, key, item);
+    }
+    this.unset = false;
+    this.view = new SessionObject(this, data, false);
+    if (lifetime !== undefined) this.maxAge = lifetime.value as number;
+  }
+
+  /** `ctx.sessionOptions`: koa-session's options for this request; its `maxAge` is this session's. */
+  sessionOptions(): object {
+    this.options ??= Object.freeze(
+      Object.defineProperty({ ...this.shared.options }, 'maxAge', {
+        get: () => this.maxAge,
+        set: (value: number | 'session' | undefined) => (this.maxAge = value),
+        enumerable: true,
+      }),
+    );
+    return this.options;
+  }
+
+  get maxAge(): number | 'session' | undefined {
+    return this.lifetime;
+  }
+
+  set maxAge(value: number | 'session' | undefined) {
+    this.core.setExpiry(expiryOf(value));
+    this.lifetime = value;
+    this.forced = true;
+  }
+
+  get externalKey(): string | undefined {
+    if (!this.shared.storeMode) return undefined;
+    const id = this.core.id;
+    return id === undefined ? (this.pendingKey ??= this.shared.genid(this.ctx)) : this.keyOf(id);
+  }
+
+  /** koa-session's `save()`: written now, populated or not; the commit then writes only what changes after it. */
+  async save(): Promise<void> {
+    this.reportChanges();
+    this.snapshotData();
+    this.forced = true;
+    this.changed = false;
+    await this.core.saveNow();
+  }
+
+  async regenerate(): Promise<void> {
+    this.forced = true;
+    await this.core.regenerate();
+  }
+
+  async commit(): Promise<void> {
+    await this.commitOnce();
+  }
+
+  /** The record to save, after `beforeSave(ctx, session)` changed what it liked on the session object. */
+  dataToSave(record: SessionRecord): SessionRecord {
+    const { beforeSave } = this.shared;
+    if (beforeSave === undefined) return record;
+    const session = this.view ?? new SessionObject(this, record.data, false);
+    beforeSave(this.ctx, session);
+    return { data: session.toJSON(), meta: record.meta };
+  }
+
+  /**
+   * Commits once (later calls get the first one's outcome): reports what the app changed, lets
+   * the core decide, and writes its answer as koa-session's cookies.
+   *
+   * @returns the Set-Cookie lines written, for an error response to keep.
+   */
+  commitOnce(status?: number): Promise<string[]> {
+    this.committed ??= this.run(status ?? this.ctx.status);
+    return this.committed;
+  }
+
+  private async run(status: number): Promise<string[]> {
+    let failed: { error: unknown } | undefined;
+    if (this.unset)
+      failed = await this.core.destroy().then(
+        () => undefined,
+        (error: unknown) => ({ error }),
+      );
+    else this.changed = this.reportChanges() && !this.forced;
+    // A failed destroy has still ended the session: the commit deletes the cookie, on a 503.
+    const effects = await this.core.commit(this.responseFacts(failed === undefined ? status : 503));
+    const lines = this.apply(effects);
+    if (failed !== undefined) throw koaError(failed.error, lines);
+    return lines;
+  }
+
+  /**
+   * Tells the core every key whose JSON differs from when the app got the session (koa-session
+   * compares the whole session's JSON the same way, so changes inside nested objects count, and
+   * a write of the same value does not).
+   */
+  private reportChanges(): boolean {
+    if (this.view === undefined) return false;
+    const data = this.view.toJSON();
+    let changed = false;
+    for (const [key, value] of Object.entries(data)) {
+      const json = JSON.stringify(value);
+      if (json === undefined || json === this.snapshot.get(key)) continue;
+      this.core.set(key, value);
+      changed = true;
+    }
+    for (const key of this.snapshot.keys()) {
+      if (JSON.stringify(data[key]) !== undefined) continue;
+      this.core.delete(key);
+      changed = true;
+    }
+    return changed;
+  }
+
+  private responseFacts(status: number) {
+    const { key, overwrite } = this.shared;
+    const res = this.ctx.res;
+    return {
+      status,
+      // With `overwrite` (koa-session's default) the session's cookie replaces one the app set.
+      cookieAlreadySet: !overwrite && setCookieNames(res.getHeader('set-cookie')).includes(key),
+      cacheControlSet: res.hasHeader('cache-control'),
+    };
+  }
+
+  /** The core's effects as Koa headers: the session cookie as koa-session writes it, with its `.sig`. */
+  private apply(effects: readonly HttpEffect[]): string[] {
+    const { ctx } = this;
+    const lines: string[] = [];
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'header.vary':
+          ctx.vary(effect.value);
+          break;
+        case 'header.cacheControl':
+          ctx.set('Cache-Control', effect.value);
+          break;
+        case 'cookie.set':
+          lines.push(...this.cookieLines(effect.value, this.attributes(effect.attributes)));
+          break;
+        case 'cookie.delete':
+          lines.push(...deletionLines(this.shared.key, this.attributes(effect.attributes), this.shared.signed));
+          break;
+        default:
+          assertNever(effect);
+      }
+    }
+    if (lines.length > 0) this.setCookies(lines);
+    return lines;
+  }
+
+  /** koa-session sends no SameSite unless it is configured. */
+  private attributes(attributes: CookieAttributes): CookieAttributes {
+    if (this.shared.sameSiteGiven) return attributes;
+    const { sameSite: _, ...rest } = attributes;
+    return rest;
+  }
+
+  private cookieLines(coreValue: string, attributes: CookieAttributes): string[] {
+    const { key, storeMode, externalKey } = this.shared;
+    // Store mode: the core's cookie names an id; koa-session's names the store's key.
+    const value = storeMode ? this.keyOf(this.core.id as string) : coreValue;
+    if (storeMode && externalKey !== undefined) {
+      externalKey.set(this.ctx, value);
+      return [];
+    }
+    return cookieLines(key, value, attributes, this.keys);
+  }
+
+  private setCookies(lines: readonly string[]): void {
+    const { ctx } = this;
+    if (ctx.headerSent) {
+      throw new SessUsageError('the response headers were sent before the session was committed, so its cookie could not be set');
+    }
+    ctx.set('Set-Cookie', mergedLines(ctx.res.getHeader('set-cookie'), lines, this.shared.key, this.shared.overwrite));
+  }
+}
