@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { drive, pickGenerator } from './load.js';
 import { prime } from './measure.js';
-import { preparePostgres } from './postgres.js';
+import { dropPostgresSchema, preparePostgres } from './postgres.js';
 import { startRedis } from './redis-server.js';
 import { scenarioById, sendsCookie, WORKLOADS } from './scenarios.js';
 import type { Workload } from './scenarios.js';
@@ -105,6 +105,7 @@ async function main(): Promise<void> {
   } finally {
     await server.exit();
     redis?.stop();
+    if (postgres !== undefined) await dropPostgresSchema(postgres.url);
   }
 
   // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (tsx's loader

@@ -155,7 +155,7 @@ export function markdown(results: Results): string {
     '',
     '- Hono has no first-party session library, so its sess servers are held against bare Hono only; there is no peer row or bar for Hono.',
     '- `@fastify/session` runs with `@fastify/cookie`, its default MemoryStore and `saveUninitialized: false`; its other defaults stay, so `rolling: true` saves the session and re-sends the cookie on every response that has one.',
-    "- The PostgreSQL scenarios (Express only: `sess+postgres` with `@sess/store-postgres`, `express-session+connect-pg-simple`) use the PostgreSQL server at `DATABASE_URL`, not one the bench starts; it is not pinned to a core, so their req/s also depends on what else the machine runs. Server CPU µs/req counts the Node server alone, not PostgreSQL. Each store has its own table in the `sess_bench` schema, emptied when its server starts. PG queries/req are counted at the server's pool over sequential requests.",
+    "- The PostgreSQL scenarios (Express only: `sess+postgres` with `@sess/store-postgres`, `express-session+connect-pg-simple`) use the PostgreSQL server at `DATABASE_URL`, not one the bench starts; it is not pinned to a core, so their req/s also depends on what else the machine runs. Server CPU µs/req counts the Node server alone, not PostgreSQL. Each store has its own table in a schema of the run's own (`sess_bench_<pid>`), emptied when its server starts and dropped when the run ends. PG queries/req are counted at the server's pool over sequential requests.",
     "- Ratios for Fastify, Hono and PostgreSQL have no target: the issue's targets are for Express, Koa and h3.",
     '',
     '## Throughput and cost',

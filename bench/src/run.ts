@@ -18,7 +18,7 @@ import { measureWorkload } from './measure.js';
 import type { Settings } from './measure.js';
 import { measureMemory } from './memory.js';
 import type { MemoryResult } from './memory.js';
-import { preparePostgres } from './postgres.js';
+import { dropPostgresSchema, preparePostgres } from './postgres.js';
 import { startRedis } from './redis-server.js';
 import type { RedisServer } from './redis-server.js';
 import { cellFrom, getSessionCosts, ratios } from './results.js';
@@ -170,6 +170,7 @@ async function main(): Promise<number> {
       await benchFramework(framework, { redisUrl: redis?.url, redisPort: redis?.port, databaseUrl }, missing);
   } finally {
     redis?.stop();
+    if (databaseUrl !== undefined) await dropPostgresSchema(databaseUrl);
   }
   const mem = await memory();
   const core = await coreBench();
