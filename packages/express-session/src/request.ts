@@ -6,9 +6,9 @@
  * see it. Every decision (save, touch, destroy, which cookie) is the core's.
  */
 import type { ServerResponse } from 'node:http';
-import type { HttpEffect, Session as CoreSession, SessionManager } from '@sess/core';
+import type { CookieEffect, Session as CoreSession, SessionManager } from '@sess/core';
 import { SessConfigError, serializeCookie, serializeDeletion } from '@sess/core';
-import { assertNever, nodeResponseFacts, setCookieLine, varyWith } from '@sess/core/adapter';
+import { applyEffects, nodeHeaders, nodeResponseFacts, setCookieLine } from '@sess/core/adapter';
 import { RequestStore } from './callback-store.js';
 import type { RequestSide } from './callback-store.js';
 import { SessionCookie, cookieFromStore } from './cookie.js';
@@ -209,37 +209,19 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     const view = this.req.session as unknown;
     if (isObject(view)) this.sync(view);
     else if (this.handedOut && !this.destroyed) await (this.start.settings.unset === 'destroy' ? this.core.destroy() : this.core.discard());
-    this.apply(res, await this.core.commit(nodeResponseFacts(res, status, this.start.settings.name)));
+    applyEffects(nodeHeaders(res), await this.core.commit(nodeResponseFacts(res, status, this.start.settings.name)), this.cookieLine);
   }
 
   /**
-   * The HTTP effects, with the session cookie as express-session writes it: the value
-   * URL-encoded, the attributes of `req.session.cookie`, and a Secure cookie only on a secure
-   * request. Attributes a browser would refuse (possible only in a stored cookie or from a
-   * `cookie` function) leave the cookie out, as the browser would.
+   * The session cookie as express-session writes it: the value URL-encoded, the attributes of
+   * `req.session.cookie`, and a Secure cookie only on a secure request. Attributes a browser would
+   * refuse (possible only in a stored cookie or from a `cookie` function) leave the cookie out,
+   * as the browser would.
    */
-  private apply(res: ServerResponse, effects: readonly HttpEffect[]): void {
-    for (const effect of effects) {
-      switch (effect.type) {
-        case 'cookie.set':
-        case 'cookie.delete': {
-          const line = effect.name === this.start.settings.name ? this.sessionCookieLine(effect) : setCookieLine(effect);
-          if (line !== undefined) res.appendHeader('Set-Cookie', line);
-          break;
-        }
-        case 'header.vary':
-          res.setHeader('Vary', varyWith(res.getHeader('Vary'), effect.value));
-          break;
-        case 'header.cacheControl':
-          res.setHeader('Cache-Control', effect.value);
-          break;
-        default:
-          assertNever(effect);
-      }
-    }
-  }
+  private readonly cookieLine = (effect: CookieEffect): string | undefined =>
+    effect.name === this.start.settings.name ? this.sessionCookieLine(effect) : setCookieLine(effect);
 
-  private sessionCookieLine(effect: Extract<HttpEffect, { type: 'cookie.set' | 'cookie.delete' }>): string | undefined {
+  private sessionCookieLine(effect: CookieEffect): string | undefined {
     const { name } = effect;
     const attributes = attributesFor(this.cookie);
     if (attributes.secure && !this.start.secure) return undefined;

@@ -20,10 +20,10 @@ import type { IncomingMessage } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import { type SessionManagerOptions, type SocketSession, type Store, checkStoreShape, createSessionManager } from '@sess/core';
 import { COOKIE_OPTIONS, SHARED_OPTIONS, accessorLayer, checkOptions, cookieOptions, coreOptions } from '@sess/core/adapter';
-import { createOutputHold, createSessionContext, defined, isSecureRequest, nodeResponseFacts, redeemHandoff } from '@sess/core/adapter';
+import { applyEffects, createOutputHold, createSessionContext, defined, isSecureRequest, nodeHeaders } from '@sess/core/adapter';
+import { nodeResponseFacts, redeemHandoff } from '@sess/core/adapter';
 import { socketSession, type CookieOptions, type OptionTable, type SharedOptions, type SocketRoutes } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
-import { applyEffects } from './apply.js';
 import { type CallbackStore, callbackStore, isCallbackStore } from './callback-store.js';
 import { type RequestSession, expressView } from './view.js';
 
@@ -138,7 +138,10 @@ export function session(options: SessionOptions): SessionMiddleware {
 
   const handoff: RequestHandler = (req, res, next) => {
     const token = typeof req.query.token === 'string' ? req.query.token : (req.body as { token?: unknown } | undefined)?.token;
-    redeemHandoff(manager, token).then(({ status, effects }) => applyEffects(res, effects).status(status).end(), next);
+    redeemHandoff(manager, token).then(({ status, effects }) => {
+      applyEffects(nodeHeaders(res), effects);
+      res.status(status).end();
+    }, next);
   };
 
   // An upgrade request never went through Express, so `req.secure` is unknown: ask the socket
@@ -160,7 +163,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     output.hold(res, {
       async commit(status) {
         if (unset === 'destroy' && (req.session as RequestSession | null | undefined) == null) await core.destroy();
-        applyEffects(res, await core.commit(nodeResponseFacts(res, status, manager.name)));
+        applyEffects(nodeHeaders(res), await core.commit(nodeResponseFacts(res, status, manager.name)));
       },
       fail: next,
     });

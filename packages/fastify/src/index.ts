@@ -10,9 +10,9 @@ import { ServerResponse, validateHeaderValue } from 'node:http';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import { createSessionManager } from '@sess/core';
-import type { HttpEffect, Session } from '@sess/core';
-import { assertNever, createOutputHold, createSessionContext, httpFailure, nodeHeaders, redeemHandoff } from '@sess/core/adapter';
-import { responseFacts, setCookieLine, socketSession, varyWith } from '@sess/core/adapter';
+import type { Session } from '@sess/core';
+import { applyEffects, createOutputHold, createSessionContext, httpFailure, nodeHeaders, redeemHandoff } from '@sess/core/adapter';
+import { responseFacts, socketSession } from '@sess/core/adapter';
 import type { DeferredResponse, HeaderTarget, SocketRoutes } from '@sess/core/adapter';
 import { managerOptions, type SessionOptions } from './options.js';
 import { type FastifySession, fastifyView, rejected } from './view.js';
@@ -64,26 +64,6 @@ const replyHeaders = (reply: FastifyReply): HeaderTarget => ({
   set: (name, value) => void reply.header(name, value),
   get: (name) => reply.getHeader(name),
 });
-
-/** The HTTP effects, applied to a header target. */
-function applyEffects(headers: HeaderTarget, effects: readonly HttpEffect[]): void {
-  for (const effect of effects) {
-    switch (effect.type) {
-      case 'cookie.set':
-      case 'cookie.delete':
-        headers.append('set-cookie', setCookieLine(effect));
-        break;
-      case 'header.vary':
-        headers.set('vary', varyWith(headers.get('vary'), effect.value));
-        break;
-      case 'header.cacheControl':
-        headers.set('cache-control', effect.value);
-        break;
-      default:
-        assertNever(effect);
-    }
-  }
-}
 
 /** Whether the request is secure, as Fastify says: TLS, or X-Forwarded-Proto under its `trustProxy`. */
 const isSecure = (request: FastifyRequest) => request.protocol === 'https';

@@ -9,9 +9,17 @@
 import { HTTPError, getRequestProtocol, toResponse } from 'h3';
 import type { H3Config, H3Event, Middleware } from 'h3';
 import type { HttpEffect, Session } from '@sess/core';
-import { createSessionContext, failureError, handoffResponse, loadedSession, responseFacts, withHeaders } from '@sess/core/adapter';
+import {
+  applyEffects,
+  createSessionContext,
+  failureError,
+  handoffResponse,
+  loadedSession,
+  responseFacts,
+  withHeaders,
+} from '@sess/core/adapter';
 import type { SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
-import { H3View, MISSING, applyEffects, configure } from './shared.js';
+import { H3View, MISSING, configure } from './shared.js';
 import type { SessionOptions, SessionUpdate as Update, SessionView } from './shared.js';
 
 export type { SessionOptions } from './shared.js';
@@ -94,7 +102,7 @@ export interface SessionMiddleware extends Middleware, SocketRoutes<Handoff, [re
 export function session(options: SessionOptions<H3Event>): SessionMiddleware {
   const { manager, proxy, readOnly, asyncContext, socket } = configure(options, 'session() of @sess/h3');
 
-  const handoff: Handoff = (event) => handoffResponse(manager, event.url.searchParams.get('token'), applyEffects).catch(rejected);
+  const handoff: Handoff = (event) => handoffResponse(manager, event.url.searchParams.get('token')).catch(rejected);
 
   const sessionMiddleware: Middleware = async function sessionMiddleware(event, next) {
     // Mounted twice: the first one owns the session.

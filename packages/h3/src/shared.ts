@@ -1,11 +1,11 @@
 /**
  * What both entries share: the options (checked once into the core's), the session object h3
- * users know from `useSession`, and the HTTP effects applied to a response's headers.
+ * users know from `useSession`.
  */
-import { createSessionManager, type HttpEffect, type SessionCookieOptions } from '@sess/core';
-import { COOKIE_OPTIONS, SHARED_OPTIONS, assertNever, checkOptions, cookieOptions, coreOptions } from '@sess/core/adapter';
-import { CORE, SessionObject, lifetimeOptions, setCookieLine, upgradeSession, varyWith, viewOf } from '@sess/core/adapter';
-import type { HeaderTarget, OptionTable, SessionMethods, SharedOptions, UpgradeRequest } from '@sess/core/adapter';
+import { createSessionManager, type SessionCookieOptions } from '@sess/core';
+import { COOKIE_OPTIONS, SHARED_OPTIONS, checkOptions, cookieOptions, coreOptions } from '@sess/core/adapter';
+import { CORE, SessionObject, lifetimeOptions, upgradeSession, viewOf } from '@sess/core/adapter';
+import type { OptionTable, SessionMethods, SharedOptions, UpgradeRequest } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
 
 /** h3's names where sess has them (`maxAge` in seconds), and the core's options under their own names (see `SharedOptions`). */
@@ -103,24 +103,4 @@ export class H3View extends SessionObject implements SessionView<Data> {
     return this;
   };
   readonly clear = async (): Promise<this> => (this[CORE].clear(), this);
-}
-
-/** The HTTP effects, applied to a response's headers: a Fetch `Headers` (v2) or a Node response through `nodeHeaders` (v1). */
-export function applyEffects(headers: HeaderTarget, effects: readonly HttpEffect[]): void {
-  for (const effect of effects) {
-    switch (effect.type) {
-      case 'cookie.set':
-      case 'cookie.delete':
-        headers.append('set-cookie', setCookieLine(effect));
-        break;
-      case 'header.cacheControl':
-        headers.set('cache-control', effect.value);
-        break;
-      case 'header.vary':
-        headers.set('vary', varyWith(headers.get('vary'), effect.value));
-        break;
-      default:
-        assertNever(effect);
-    }
-  }
 }

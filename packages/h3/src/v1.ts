@@ -7,9 +7,18 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SessConfigError } from '@sess/core';
-import { createOutputHold, failureError, handoffNode, httpFailure, isSecureRequest, loadedSession, nodeHeaders } from '@sess/core/adapter';
+import {
+  applyEffects,
+  createOutputHold,
+  failureError,
+  handoffNode,
+  httpFailure,
+  isSecureRequest,
+  loadedSession,
+  nodeHeaders,
+} from '@sess/core/adapter';
 import { nodeResponseFacts, type SocketRoutes, type UpgradeRequest } from '@sess/core/adapter';
-import { H3View, MISSING, applyEffects, configure } from './shared.js';
+import { H3View, MISSING, configure } from './shared.js';
 import type { SessionOptions, SessionUpdate as Update, SessionView } from './shared.js';
 
 export type { SessionOptions } from './shared.js';
@@ -85,8 +94,7 @@ export function session(options: SessionOptions<H3V1Event>): SessionHandler {
   if (asyncContext) throw new SessConfigError('asyncContext needs h3 v2 (@sess/h3); h3 v1 runs handlers outside the middleware');
   const output = createOutputHold();
 
-  const handoff = ({ node }: H3V1Event) =>
-    handoffNode(manager, node.req, node.res, applyEffects).catch((error) => Promise.reject(toH3Error(error)));
+  const handoff = ({ node }: H3V1Event) => handoffNode(manager, node.req, node.res).catch((error) => Promise.reject(toH3Error(error)));
 
   const handler = async (event: H3V1Event): Promise<void> => {
     // Mounted twice: the first one owns the session.

@@ -9,8 +9,8 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { HttpEffect, Session } from '@sess/core';
-import { CORE, SessionObject, assertNever, createSessionContext, failureError, handoffResponse } from '@sess/core/adapter';
-import { isSecure, responseFacts, setCookieLine, upgradeSession, varyWith, viewOf, withHeaders } from '@sess/core/adapter';
+import { CORE, SessionObject, applyEffects, createSessionContext, failureError, handoffResponse } from '@sess/core/adapter';
+import { isSecure, responseFacts, upgradeSession, viewOf, withHeaders } from '@sess/core/adapter';
 import type { SessionMethods, SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
 import { configure } from './options.js';
 import type { SessionOptions } from './options.js';
@@ -73,26 +73,6 @@ class HonoView extends SessionObject {
   readonly clear = (): void => this[CORE].clear();
 }
 
-/** The HTTP effects, applied to a response's headers. */
-function applyEffects(headers: Headers, effects: readonly HttpEffect[]): void {
-  for (const effect of effects) {
-    switch (effect.type) {
-      case 'cookie.set':
-      case 'cookie.delete':
-        headers.append('set-cookie', setCookieLine(effect));
-        break;
-      case 'header.cacheControl':
-        headers.set('cache-control', effect.value);
-        break;
-      case 'header.vary':
-        headers.set('vary', varyWith(headers.get('vary'), effect.value));
-        break;
-      default:
-        assertNever(effect);
-    }
-  }
-}
-
 function commit(core: Session, name: string, status: number, headers: Headers): Promise<readonly HttpEffect[]> {
   return core.commit(responseFacts(status, name, headers.getSetCookie(), headers.has('cache-control'))).catch(rejected);
 }
@@ -140,7 +120,7 @@ export function session(options: SessionOptions): SessionMiddleware {
   const { manager, proxy, readOnly, asyncContext } = configure(options);
   const { name } = manager;
 
-  const handoff: Handoff = (c) => handoffResponse(manager, c.req.query('token'), applyEffects).catch(rejected);
+  const handoff: Handoff = (c) => handoffResponse(manager, c.req.query('token')).catch(rejected);
   const socket = (request: UpgradeRequest) =>
     upgradeSession(manager, request, proxy, (core) => dataView(core).view as Partial<SessionData>);
 

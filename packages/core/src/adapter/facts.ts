@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { CookieEffect, HttpEffect } from '../effects.js';
-import { setCookieLine } from '../effects.js';
+import { assertNever, setCookieLine } from '../effects.js';
 import type { ResponseFacts } from '../session.js';
 
 /** A header as Node, Koa and Fetch hand it out. */
@@ -76,12 +76,42 @@ export interface HeaderTarget {
   get(name: string): HeaderValue;
 }
 
-/** A Node response as a `HeaderTarget`, so one `apply` serves Fetch responses and Node ones (h3 v2 and v1). */
+/** A Node response as a `HeaderTarget`, so one `applyEffects` serves Fetch responses and Node ones. */
 export const nodeHeaders = (res: ServerResponse): HeaderTarget => ({
   append: (name, value) => void res.appendHeader(name, value),
   set: (name, value) => void res.setHeader(name, value),
   get: (name) => res.getHeader(name),
 });
+
+/**
+ * Applies the core's HTTP effects to a response's headers. `cookieLine` writes a cookie effect's
+ * Set-Cookie line, for an adapter that mirrors another library's cookie format; `undefined`
+ * leaves the cookie out.
+ */
+export function applyEffects(
+  headers: HeaderTarget,
+  effects: readonly HttpEffect[],
+  cookieLine: (effect: CookieEffect) => string | undefined = setCookieLine,
+): void {
+  for (const effect of effects) {
+    switch (effect.type) {
+      case 'cookie.set':
+      case 'cookie.delete': {
+        const line = cookieLine(effect);
+        if (line !== undefined) headers.append('set-cookie', line);
+        break;
+      }
+      case 'header.vary':
+        headers.set('vary', varyWith(headers.get('vary'), effect.value));
+        break;
+      case 'header.cacheControl':
+        headers.set('cache-control', effect.value);
+        break;
+      default:
+        assertNever(effect);
+    }
+  }
+}
 
 /**
  * `response` after `apply` has set headers on it, in place; a response whose headers are immutable

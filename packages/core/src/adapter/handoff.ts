@@ -6,8 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpEffect } from '../effects.js';
 import type { RequestFacts, Session, SessionManager } from '../session.js';
 import type { SocketSession } from '../socket.js';
-import { isSecure, nodeHeaders } from './facts.js';
-import type { HeaderTarget } from './facts.js';
+import { applyEffects, isSecure, nodeHeaders } from './facts.js';
 
 /** What the hand-off route answers: 204 with the cookie to set, or 400 (and nothing) for a bad token. */
 export type HandoffAnswer =
@@ -50,30 +49,18 @@ export interface SocketRoutes<Route, Upgrade extends unknown[], View> {
   socket(...upgrade: Upgrade): SocketSession<View>;
 }
 
-/** The hand-off route's answer as a Fetch `Response`, its headers set by the adapter's `apply`. @throws as `redeemHandoff` */
-export async function handoffResponse(
-  manager: SessionManager,
-  token: unknown,
-  apply: (headers: Headers, effects: readonly HttpEffect[]) => void,
-): Promise<Response> {
+/** The hand-off route's answer as a Fetch `Response`. @throws as `redeemHandoff` */
+export async function handoffResponse(manager: SessionManager, token: unknown): Promise<Response> {
   const { status, effects } = await redeemHandoff(manager, token);
   const headers = new Headers();
-  apply(headers, effects);
+  applyEffects(headers, effects);
   return new Response(null, { status, headers });
 }
 
-/**
- * The hand-off route's answer on a Node response, for the token in the request's `?token=`, its
- * headers set by the adapter's `apply` (through `nodeHeaders`). @throws as `redeemHandoff`
- */
-export async function handoffNode(
-  manager: SessionManager,
-  req: IncomingMessage,
-  res: ServerResponse,
-  apply: (headers: HeaderTarget, effects: readonly HttpEffect[]) => void,
-): Promise<void> {
+/** The hand-off route's answer on a Node response, for the token in the request's `?token=`. @throws as `redeemHandoff` */
+export async function handoffNode(manager: SessionManager, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { status, effects } = await redeemHandoff(manager, new URL(req.url ?? '/', 'http://localhost').searchParams.get('token'));
-  apply(nodeHeaders(res), effects);
+  applyEffects(nodeHeaders(res), effects);
   res.statusCode = status;
   res.end();
 }

@@ -1,7 +1,8 @@
 /**
  * @sess/core/adapter: the kit every sess adapter is built from, for adapter authors. An adapter
  * has three jobs: read the request's facts, choose the commit moment, and apply the HTTP effects
- * with an exhaustive `switch (effect.type)`. Everything else it would otherwise write again is
+ * (`applyEffects` on its response's headers, or an exhaustive `switch (effect.type)` of its own
+ * over its framework's response API). Everything else it would otherwise write again is
  * here, once: the shared options (types, checks, mapping to the core's), secure-request and
  * Set-Cookie facts, the output hold for Node responses, the session view, the WebSocket hand-off
  * and the error mapping.
@@ -19,6 +20,7 @@ export {
 } from './options.js';
 export type { CheckAdvice, CookieOptions, NestedOptions, OptionCheck, OptionSpec, OptionTable, SharedOptions } from './options.js';
 export {
+  applyEffects,
   cookieLines,
   isSecure,
   isSecureRequest,
