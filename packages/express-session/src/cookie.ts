@@ -83,6 +83,9 @@ export class SessionCookie {
   set maxAge(ms: number | Date | null | false | undefined) {
     if (ms && typeof ms !== 'number' && !(ms instanceof Date)) throw new TypeError('maxAge must be a number or Date');
     this.expires = typeof ms === 'number' ? new Date(Date.now() + ms) : ms;
+    // express-session's Cookie reads the clock again in the `expires` setter, so its
+    // originalMaxAge can come out a millisecond short of the lifetime set; this keeps it exact.
+    if (typeof ms === 'number') this.originalMaxAge = ms;
   }
 
   /** The time left, in ms; `null` (or what `expires` holds) for a browser-session cookie. */
