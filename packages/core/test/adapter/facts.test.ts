@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { SessStoreError, SessUsageError } from '../../src/index.js';
 import type { HttpEffect } from '../../src/index.js';
 import {
+  applyEffects,
   cookieLines,
   failureError,
   httpFailure,
@@ -58,6 +59,40 @@ describe('response facts', () => {
     headers.append('set-cookie', 'b=2');
     headers.set('vary', 'Cookie');
     expect([headers.get('set-cookie'), headers.get('vary')]).toEqual([['a=1', 'b=2'], 'Cookie']);
+  });
+
+  it('applyEffects appends cookies, merges Vary, sets Cache-Control, on Fetch Headers and a Node response alike', () => {
+    const effects: HttpEffect[] = [
+      { type: 'cookie.set', name: 'sid', value: 'v', attributes: { path: '/', httpOnly: true } },
+      { type: 'cookie.delete', name: 'sid.test', attributes: { path: '/' } },
+      { type: 'header.vary', value: 'Cookie' },
+      { type: 'header.cacheControl', value: 'private' },
+    ];
+    const fetchHeaders = new Headers({ vary: 'Accept', 'set-cookie': 'theme=dark' });
+    applyEffects(fetchHeaders, effects);
+    expect([fetchHeaders.getSetCookie(), fetchHeaders.get('vary'), fetchHeaders.get('cache-control')]).toEqual([
+      ['theme=dark', 'sid=v; Path=/; HttpOnly', expect.stringMatching(/^sid\.test=; Max-Age=0; Path=\//)],
+      'Accept, Cookie',
+      'private',
+    ]);
+    const res = new ServerResponse({ method: 'GET', httpVersionMajor: 1, httpVersionMinor: 1, headers: {} } as IncomingMessage);
+    res.setHeader('Vary', 'Accept');
+    applyEffects(nodeHeaders(res), effects);
+    expect([res.getHeader('set-cookie'), res.getHeader('vary'), res.getHeader('cache-control')]).toEqual([
+      fetchHeaders.getSetCookie().slice(1),
+      'Accept, Cookie',
+      'private',
+    ]);
+  });
+
+  it("applyEffects writes cookies through the adapter's cookieLine, which may leave one out", () => {
+    const headers = new Headers();
+    const effects: HttpEffect[] = [
+      { type: 'cookie.set', name: 'sid', value: 'v', attributes: {} },
+      { type: 'cookie.set', name: 'other', value: 'w', attributes: {} },
+    ];
+    applyEffects(headers, effects, (effect) => (effect.name === 'sid' ? `sid=${encodeURIComponent('s:v')}` : undefined));
+    expect(headers.getSetCookie()).toEqual(['sid=s%3Av']);
   });
 
   it('cookieLines keeps the cookie effects only', () => {
