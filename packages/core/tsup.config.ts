@@ -1,9 +1,9 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  // The adapter kit is a second entry; shared modules go to chunks (for CJS too), so both entries
-  // see one SessError class.
-  entry: { index: 'src/index.ts', adapter: 'src/adapter/index.ts' },
+  // The adapter and store kits are entries of their own; shared modules go to chunks (for CJS
+  // too), so every entry sees one SessError class.
+  entry: { index: 'src/index.ts', adapter: 'src/adapter/index.ts', store: 'src/store-kit/index.ts' },
   format: ['esm', 'cjs'],
   splitting: true,
   dts: true,

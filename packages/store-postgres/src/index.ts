@@ -27,7 +27,8 @@ import {
   type Store,
   type UserSession,
 } from '@sess/core';
-import { MAX_IDENTIFIER_BYTES, decodeData, encodeData, escapeName, storedId, unescapeName } from './layout.js';
+import { escapeName, unescapeName } from '@sess/core/store';
+import { MAX_IDENTIFIER_BYTES, decodeData, encodeData, storedId } from './layout.js';
 import { COLUMNS, statements } from './sql.js';
 
 /** What a query resolves to: the part of node-postgres's `QueryResult` the store reads. */

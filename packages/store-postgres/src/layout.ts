@@ -8,8 +8,9 @@
  * escape of a lone surrogate (which is how `JSON.stringify` writes one); a lone surrogate sent
  * raw would arrive as U+FFFD through UTF-8. So:
  *
- * - a key (and the id, and the user id) goes through `escapeName`: each lone surrogate, U+0000
- *   and U+FFFF (a noncharacter, the escape) is written as U+FFFF and four hex digits;
+ * - a key (and the id, and the user id) goes through `escapeName` (`@sess/core/store`): each
+ *   lone surrogate, U+0000 and U+FFFF (a noncharacter, the escape) is written as U+FFFF and four
+ *   hex digits;
  * - a value whose JSON holds such a string, anywhere inside it, is stored as a jsonb string: U+FFFF
  *   followed by the value's JSON text (which `JSON.stringify` writes with `\u` escapes, so it is
  *   plain text). A string value that itself starts with U+FFFF is stored the same way, so nothing
@@ -17,15 +18,11 @@
  *
  * Everything else is stored as it is.
  */
-import { createHash } from 'node:crypto';
 import type { SessionData } from '@sess/core';
+import { NAME_ESCAPE, escapeName, hashedId, unescapeName } from '@sess/core/store';
 
-/** Starts an escape in a name and marks a wrapped value: U+FFFF, which interchanged text never holds. */
-const ESCAPE = '\uFFFF';
-/** What needs escaping in a name: U+0000, any surrogate (pairs are let through one by one) and the escape. */
-const NEEDS_ESCAPE = /[\u0000\uD800-\uDFFF\uFFFF]/;
-/** An escape as `escapeName` writes it: the escape and the code unit in four upper-case hex digits. */
-const ESCAPED = /\uFFFF(D[89A-F][0-9A-F]{2}|FFFF|0000)/g;
+/** Marks a wrapped value: the names' escape, which interchanged text never holds. */
+const ESCAPE = NAME_ESCAPE;
 /**
  * What jsonb refuses in JSON text from `JSON.stringify`: the `\u0000` escape and the escape of a
  * lone surrogate (pairs are written raw). An escaped backslash before `u0000` matches too; such a
@@ -34,40 +31,11 @@ const ESCAPED = /\uFFFF(D[89A-F][0-9A-F]{2}|FFFF|0000)/g;
 const JSONB_REFUSES = /\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})/;
 
 /**
- * A name PostgreSQL keeps exactly: lone surrogates, U+0000 and U+FFFF become U+FFFF and the code
- * unit in hex ('\uD800' is stored as '\uFFFFD800'); everything else, surrogate pairs included, is
- * unchanged, so ordinary names read the same in SQL as in the app. `unescapeName` undoes it.
- */
-export function escapeName(name: string): string {
-  if (!NEEDS_ESCAPE.test(name)) return name;
-  let escaped = '';
-  for (let i = 0; i < name.length; i += 1) {
-    const unit = name.charCodeAt(i);
-    const next = name.charCodeAt(i + 1);
-    if (unit >= 0xd800 && unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
-      escaped += name.slice(i, i + 2);
-      i += 1;
-    } else if ((unit >= 0xd800 && unit <= 0xdfff) || unit === 0xffff || unit === 0) {
-      escaped += ESCAPE + unit.toString(16).toUpperCase().padStart(4, '0');
-    } else {
-      escaped += name[i];
-    }
-  }
-  return escaped;
-}
-
-/** The name `escapeName` was given. A name without U+FFFF is itself. */
-export function unescapeName(stored: string): string {
-  if (!stored.includes(ESCAPE)) return stored;
-  return stored.replace(ESCAPED, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
-}
-
-/**
  * The id as the table keys it. With `hashIds` it is SHA-256 of the id in base64url (as
  * `@sess/store-redis` does): a dump of the table then holds no id a cookie could carry.
  */
 export function storedId(id: string, hashIds: boolean): string {
-  return hashIds ? createHash('sha256').update(id).digest('base64url') : escapeName(id);
+  return hashIds ? hashedId(id) : escapeName(id);
 }
 
 /** The JSON text of one value as the `data` column keeps it, or undefined when JSON drops the value. */

@@ -1,61 +1,12 @@
 /**
- * Names and values as the table keeps them, without a server: any JS string must come back
- * exactly, through UTF-8 (what node-postgres sends), with no U+0000 left in a name, and ordinary
- * names and values must stay as they are. `postgres-store.test.ts` checks the same against the
- * real server.
+ * Ids and values as the table keeps them, without a server (names go through `escapeName` of
+ * `@sess/core/store`, tested there): ordinary values stay as they are, and what jsonb refuses
+ * comes back exactly. `postgres-store.test.ts` checks the same against the real server.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeData, encodeData, encodeValue, escapeName, storedId, unescapeName } from '../src/layout.js';
+import { decodeData, encodeData, encodeValue, storedId } from '../src/layout.js';
 
-/** What the driver does to a string: UTF-8 out, UTF-8 back (a lone surrogate becomes U+FFFD). */
-const throughUtf8 = (name: string): string => Buffer.from(name, 'utf8').toString('utf8');
-
-/** Every string up to `length` code units over `alphabet`. */
-function* stringsOver(alphabet: readonly string[], length: number): Generator<string> {
-  yield '';
-  let level = [''];
-  for (let n = 1; n <= length; n += 1) {
-    const next: string[] = [];
-    for (const prefix of level) for (const unit of alphabet) next.push(prefix + unit);
-    yield* next;
-    level = next;
-  }
-}
-
-describe('escapeName and unescapeName', () => {
-  it('round-trip every string over the units that matter, through UTF-8, hold no U+0000 and never map two names to one', () => {
-    // Lone surrogates at both ends of both ranges, the escape, U+FFFD, U+0000, hex digits an
-    // escape is made of, and ordinary characters.
-    const alphabet = ['\uD800', '\uDBFF', '\uDC00', '\uDFFF', '\uFFFF', '\uFFFD', '\u0000', 'D', '8', 'F', '0', 'a'];
-    const seen = new Map<string, string>();
-    for (const name of stringsOver(alphabet, 4)) {
-      const stored = escapeName(name);
-      expect(throughUtf8(stored)).toBe(stored);
-      expect(stored.includes('\u0000')).toBe(false);
-      expect(unescapeName(throughUtf8(stored))).toBe(name);
-      const clash = seen.get(stored);
-      if (clash !== undefined)
-        expect.fail(`${JSON.stringify(name)} and ${JSON.stringify(clash)} are both stored as ${JSON.stringify(stored)}`);
-      seen.set(stored, name);
-    }
-    expect(seen.size).toBe((12 ** 5 - 1) / 11);
-  });
-
-  it('leaves well-formed names without U+0000 or U+FFFF as they are, surrogate pairs included', () => {
-    for (const name of ['userId', 'é', '😀', 'a\uD83D\uDE00b', '\uFFFD', '', 'ключ 🔑', '__proto__', '"quoted"\\']) {
-      expect(escapeName(name)).toBe(name);
-      expect(unescapeName(name)).toBe(name);
-    }
-  });
-
-  it('writes an escape as U+FFFF and the code unit in four hex digits', () => {
-    expect(escapeName('\uD800')).toBe('\uFFFFD800');
-    expect(escapeName('x\uDC00y')).toBe('x\uFFFFDC00y');
-    expect(escapeName('\uFFFF')).toBe('\uFFFFFFFF');
-    expect(escapeName('\u0000')).toBe('\uFFFF0000');
-    expect(escapeName('\u0000D800')).toBe('\uFFFF0000D800');
-  });
-
+describe('ids', () => {
   it('keys ids by SHA-256 in base64url with hashIds, and escapes them otherwise', () => {
     expect(storedId('abc', true)).toBe('ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0');
     expect(storedId('abc', false)).toBe('abc');

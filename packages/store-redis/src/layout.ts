@@ -12,12 +12,11 @@
  * listed in the index or not. The generation key shares the index's hash tag, so one script
  * updates both.
  *
- * Field names and the user id in the index key go through `escapeName`: Redis stores bytes and
- * clients send strings as UTF-8, which cannot hold a lone surrogate ('\uD800' and '\uDC00' would
- * both arrive as U+FFFD and collide).
+ * Field names and the user id in the index key go through `escapeName` (`@sess/core/store`):
+ * Redis stores bytes and clients send strings as UTF-8, which cannot hold a lone surrogate.
  */
-import { createHash } from 'node:crypto';
 import type { SessionData, SessionMeta, SessionRecord } from '@sess/core';
+import { escapeName, hashedId, unescapeName } from '@sess/core/store';
 
 export const META_FIELD = 'm';
 /** The generation stamp of a signed-in session. Data fields all start with `d:`, so none is `g`. */
@@ -25,55 +24,13 @@ export const GEN_FIELD = 'g';
 /** Data fields carry a prefix so no data key can land on the meta field. */
 const DATA_FIELD_PREFIX = 'd:';
 
-/**
- * Starts an escape in a name: U+FFFF, a noncharacter, which Unicode promises never appears in
- * interchanged text, so names written before escaping existed (and ordinary names) hold none.
- */
-const ESCAPE = '\uFFFF';
-/** What needs escaping: the escape itself and any surrogate (pairs are let through one by one). */
-const NEEDS_ESCAPE = /[\uD800-\uDFFF\uFFFF]/;
-/** An escape as `escapeName` writes it: the escape and the code unit in four upper-case hex digits. */
-const ESCAPED = /\uFFFF(D[89A-F][0-9A-F]{2}|FFFF)/g;
-
-/**
- * A name Redis keeps exactly: lone surrogates and U+FFFF become U+FFFF and the code unit in hex
- * ('\uD800' is stored as '\uFFFFD800'); everything else, surrogate pairs included, is unchanged,
- * so ordinary names read the same in Redis as in the app. `unescapeName` undoes it.
- */
-export function escapeName(name: string): string {
-  if (!NEEDS_ESCAPE.test(name)) return name;
-  let escaped = '';
-  for (let i = 0; i < name.length; i += 1) {
-    const unit = name.charCodeAt(i);
-    const next = name.charCodeAt(i + 1);
-    if (unit >= 0xd800 && unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
-      escaped += name.slice(i, i + 2);
-      i += 1;
-    } else if ((unit >= 0xd800 && unit <= 0xdfff) || unit === 0xffff) {
-      escaped += ESCAPE + unit.toString(16).toUpperCase();
-    } else {
-      escaped += name[i];
-    }
-  }
-  return escaped;
-}
-
-/** The name `escapeName` was given. A name without U+FFFF (every name written before) is itself. */
-export function unescapeName(stored: string): string {
-  if (!stored.includes(ESCAPE)) return stored;
-  return stored.replace(ESCAPED, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
-}
-
 export function dataField(key: string): string {
   return DATA_FIELD_PREFIX + escapeName(key);
 }
 
-/**
- * The id as it appears in Redis keys. With `hashIds` it is SHA-256 of the id in base64url: a
- * dump of the database then holds no id a cookie could carry, and the digest is still unique.
- */
+/** The id as it appears in Redis keys: itself, or with `hashIds` its digest (`hashedId`). */
 export function storedId(id: string, hashIds: boolean): string {
-  return hashIds ? createHash('sha256').update(id).digest('base64url') : id;
+  return hashIds ? hashedId(id) : id;
 }
 
 /**

@@ -1,0 +1,6 @@
+/**
+ * @sess/core/store: for store authors, what every sess store would otherwise write again: names
+ * and ids as a database keeps them. The contract a store implements (`Store`) and its record
+ * types are in `@sess/core`; the conformance suite that checks a store is `@sess/store-test`.
+ */
+export { NAME_ESCAPE, escapeName, hashedId, unescapeName } from './names.js';
