@@ -24,13 +24,14 @@
  * | `GET /app-cookie` | `views += 1`, then the app appends `Set-Cookie: <name>=from-app; Path=/` itself |
  * | `GET /cache-control` | `views += 1`, then the app sets `Cache-Control: no-store` |
  */
-import type { Store } from '@sess/core';
+import type { SessionStorage } from '@sess/core';
 
 /** Options the suite starts an app with; the harness maps them onto its adapter's options. */
 export interface AdapterOptions {
   /** One secret or several (rotation: the first signs, all verify); the adapter's `secret`. */
   readonly secret: string | readonly string[];
-  readonly store: Store;
+  /** A server-side store, or `cookieSessions(...)` for the cookie-session run of the suite. */
+  readonly store: SessionStorage;
   /** Epoch ms; the adapter must pass it to the core (its `clock` option). */
   readonly clock: () => number;
   /** Cookie name; the adapter's default is `sid` and the suite assumes it when absent. */

@@ -2,13 +2,14 @@
  * Cookie sessions: the whole session (id, data, times) lives in the cookie, sealed; the server
  * keeps nothing (as iron-session and h3's sealed sessions).
  *
- * `cookieSessions(options)` is passed where a store goes, so adapters need no change. The
- * manager recognises it by its `kind` and, per request, runs the usual lifecycle against a store
- * that lives in memory for that request only: `get` answers with the record the cookie opened
- * to, `set` and `touch` keep the new record, `destroy` forgets it. At commit the session cookie's
- * value is that record, sealed. Every decision stays in the machine (`cookieCarriesData`).
+ * `cookieSessions(options)` is the other kind of storage an adapter's `store` option takes, beside
+ * a server-side `Store`; the manager tells them apart by `kind`. Per request it runs the usual
+ * lifecycle against a store that lives in memory for that request only: `get` answers with the
+ * record the cookie opened to, `set` and `touch` keep the new record, `destroy` forgets it. At
+ * commit the session cookie's value is that record, sealed. Every decision stays in the machine
+ * (`cookieCarriesData`).
  */
-import { SessConfigError, SessUsageError } from './errors.js';
+import { SessConfigError } from './errors.js';
 import { isWellFormedId } from './ids.js';
 import { createSealer } from './seal.js';
 import type { Opened, SealMode, Sealer } from './seal.js';
@@ -71,32 +72,44 @@ export interface CookieSessionCodec {
 }
 
 /**
- * What `cookieSessions()` returns: a `Store` by shape, so every adapter's `store` option takes
- * it, but the manager never calls these methods: they reject, naming the mistake, if anything
- * else does (for instance WebSocket hand-offs, which need a server-side store).
+ * Sessions kept in the cookie, from `cookieSessions()`: the storage an adapter's `store` option
+ * takes in place of a server-side `Store`. The server keeps nothing, so there is nothing to list,
+ * clear or index, and WebSocket sessions (whose cookie travels through a hand-off parked on the
+ * server) need a `Store`.
  */
-export interface CookieSessions extends Store {
+export interface CookieSessions {
   readonly kind: 'cookie';
   /** How the cookie is made: sealed by sess (`'encrypt'`, `'sign'`) or written by a `codec`. */
   readonly mode: SealMode | 'codec';
-}
-
-/** What the manager needs of a `CookieSessions`, kept off the public object. */
-export interface CookieSessionsInternals {
-  readonly sealer: Sealer;
+  /** How errors name this storage, e.g. `'cookie (encrypt)'`. */
+  readonly name: string;
+  /**
+   * The value of the cookie called `name` that carries `session`, sealed with the first secret.
+   *
+   * @throws TypeError for data JSON can't hold (a cycle, a BigInt), or what a codec throws.
+   */
+  seal(name: string, session: SealedSession): string;
+  /**
+   * The session a value received under `name` carries, and whether only an older secret opened
+   * it (the commit then seals it again with the first).
+   *
+   * @returns `undefined` for a value that is malformed, forged, sealed for another name or not a
+   *   session. Never throws.
+   */
+  open(name: string, value: string): { readonly session: SealedSession; readonly rotated: boolean } | undefined;
+  /** The `isRevoked` option: asked for each cookie that opens. */
   readonly isRevoked: ((id: string) => boolean) | undefined;
+  /** The `onRevoke` option: told each id the client holds when its session ends. */
   readonly onRevoke: ((id: string, expiresAt: number) => void) | undefined;
 }
 
-const internals = new WeakMap<CookieSessions, CookieSessionsInternals>();
-
-/** What the manager accepts as its `store` option. */
+/** What the manager accepts as its `store` option: a server-side store, or cookie sessions. */
 export type SessionStorage = Store | CookieSessions;
 
-const noServerStore = () =>
-  Promise.reject(
-    new SessUsageError('cookie sessions keep nothing on the server: this needs a real store (WebSocket hand-offs, admin calls)'),
-  );
+/** Whether `storage` is cookie sessions rather than a server-side store: its `kind` says so. */
+export function isCookieSessions(storage: unknown): storage is CookieSessions {
+  return typeof storage === 'object' && storage !== null && (storage as { kind?: unknown }).kind === 'cookie';
+}
 
 /**
  * Sessions whose data lives in the cookie itself, sealed. Pass the result as the manager's (or
@@ -111,17 +124,20 @@ const noServerStore = () =>
  */
 export function cookieSessions(options: CookieSessionsOptions): CookieSessions {
   const sealer = options.codec === undefined ? createSealer(options.secret ?? [], options.mode ?? 'encrypt') : codecSealer(options);
-  const storage: CookieSessions = Object.freeze({
+  return Object.freeze({
     kind: 'cookie' as const,
     mode: sealer.mode,
     name: `cookie (${sealer.mode})`,
-    capabilities: Object.freeze({ deltaWrites: false }),
-    get: noServerStore,
-    set: noServerStore,
-    destroy: noServerStore,
+    seal: (name: string, { id, record }: SealedSession) => sealer.seal(name, { id, data: record.data, meta: record.meta }),
+    open(name: string, value: string) {
+      const opened = sealer.open(name, value);
+      if (opened === undefined) return undefined;
+      const session = sealedSession(opened.payload);
+      return session === undefined ? undefined : { session, rotated: opened.rotated };
+    },
+    isRevoked: options.isRevoked,
+    onRevoke: options.onRevoke,
   });
-  internals.set(storage, Object.freeze({ sealer, isRevoked: options.isRevoked, onRevoke: options.onRevoke }));
-  return storage;
 }
 
 /**
@@ -162,17 +178,11 @@ function codecSealer(options: CookieSessionsOptions): Sealer {
   });
 }
 
-/**
- * The sealer and hooks of a value made by `cookieSessions()`, or `undefined` for any other
- * store (a look-alike with `kind: 'cookie'` included: only our own factory's values count).
- */
-export function cookieSessionsOf(store: SessionStorage): CookieSessionsInternals | undefined {
-  return internals.get(store as CookieSessions);
-}
-
 /** The payload a session cookie carries: the record and its id. */
 export interface SealedSession {
+  /** The session's random id: what `isRevoked` and `onRevoke` are told. */
   readonly id: string;
+  /** Its data and times, as a server-side store would keep them. */
   readonly record: SessionRecord;
 }
 
@@ -194,15 +204,25 @@ export function sealedSession(payload: unknown): SealedSession | undefined {
 export interface RequestStore extends Store {
   /** The record now held for `id`, as the commit will seal it. */
   current(id: string): SessionRecord | undefined;
+  /**
+   * The record now held for `id` (saved, touched, or as loaded), sealed as the value of the
+   * cookie called `name`. The machine only sends a cookie for a record that is live then.
+   */
+  seal(name: string, id: string): string;
 }
 
-export function requestStore(storage: CookieSessionsInternals, name: string, opened: SealedSession | undefined): RequestStore {
+export function requestStore(storage: CookieSessions, opened: SealedSession | undefined): RequestStore {
   const records = new Map<string, SessionRecord>();
   if (opened !== undefined) records.set(opened.id, opened.record);
   return {
-    name,
+    name: storage.name,
     capabilities: { deltaWrites: false },
     current: (id) => records.get(id),
+    seal(name, id) {
+      const record = records.get(id);
+      if (record === undefined) throw new TypeError('no record to seal for the session cookie');
+      return storage.seal(name, { id, record });
+    },
     get(id) {
       // A revoked id is gone, as a destroyed record is on a server store; a throw is a failed read.
       if (storage.isRevoked?.(id) === true) return Promise.resolve(undefined);

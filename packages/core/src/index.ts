@@ -16,12 +16,19 @@ export type { SessionEvent } from './session-events.js';
 export { assertNever, setCookieLine } from './effects.js';
 export { serializeCookie, serializeDeletion } from './cookie.js';
 export type { CookieAttributes } from './cookie.js';
-export { cookieSessions } from './cookie-sessions.js';
-export type { CookieSessions, CookieSessionsOptions, SealMode, SessionStorage } from './cookie-sessions.js';
+export { cookieSessions, isCookieSessions } from './cookie-sessions.js';
+export type {
+  CookieSessionCodec,
+  CookieSessions,
+  CookieSessionsOptions,
+  SealMode,
+  SealedSession,
+  SessionStorage,
+} from './cookie-sessions.js';
 export { createSigner } from './sign.js';
 export type { Signer, VerifiedCookie } from './sign.js';
 export { generateId, isWellFormedId } from './ids.js';
-export { checkFunction, checkOneOf, checkOptionKeys, checkStoreShape } from './options-check.js';
+export { checkFunction, checkOneOf, checkOptionKeys, checkStorage, checkStoreShape } from './options-check.js';
 export { SessConfigError, SessError, SessStoreError, SessUsageError } from './errors.js';
 export type { SessErrorCode, StoreOperation } from './errors.js';
 export type {

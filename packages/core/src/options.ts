@@ -4,11 +4,11 @@
  */
 import type { CookieAttributes } from './cookie.js';
 import { serializeCookie, serializeDeletion } from './cookie.js';
-import { cookieSessionsOf } from './cookie-sessions.js';
-import type { CookieSessionsInternals, SessionStorage } from './cookie-sessions.js';
+import { isCookieSessions } from './cookie-sessions.js';
+import type { CookieSessions, SessionStorage } from './cookie-sessions.js';
 import { SessConfigError } from './errors.js';
 import { generateId } from './ids.js';
-import { checkFunction, checkOneOf, checkOptionKeys, checkStoreShape } from './options-check.js';
+import { checkFunction, checkOneOf, checkOptionKeys, checkStorage } from './options-check.js';
 import { createDeadlines } from './runner.js';
 import type { Deadlines } from './runner.js';
 import { createLifecycle } from './runtime.js';
@@ -131,9 +131,10 @@ export interface SessionManagerOptions {
 export interface Config {
   readonly name: string;
   readonly testCookieName: string;
-  readonly store: Store;
-  /** Set when the cookie carries the session itself; `store` is then unused per request. */
-  readonly cookieSessions: CookieSessionsInternals | undefined;
+  /** Where sessions live: a server-side store, or the cookie itself. */
+  readonly storage:
+    | { readonly store: Store; readonly cookies?: undefined }
+    | { readonly store?: undefined; readonly cookies: CookieSessions };
   readonly signer: Signer;
   /** The session and test cookies' attributes on a secure request and on a plain one. */
   readonly cookie: { readonly onSecure: Readonly<CookieAttributes>; readonly onPlain: Readonly<CookieAttributes> };
@@ -278,9 +279,8 @@ function signerOf(options: SessionManagerOptions): Signer {
 export function createConfig(options: SessionManagerOptions): Config {
   checkOptionKeys(options, MANAGER_OPTIONS, 'createSessionManager()');
   if (options.store === undefined) throw new SessConfigError('a store is required, e.g. memoryStore() from @sess/store-memory');
-  const cookieSessions = cookieSessionsOf(options.store);
-  if (cookieSessions === undefined)
-    checkStoreShape(options.store, 'createSessionManager()', 'Use a sess store, e.g. memoryStore() from @sess/store-memory.');
+  checkStorage(options.store, 'createSessionManager()', 'Use a sess store, e.g. memoryStore() from @sess/store-memory.');
+  const storage = isCookieSessions(options.store) ? { cookies: options.store } : { store: options.store };
   const name = options.name ?? 'sid';
   if (typeof name !== 'string') throw new SessConfigError(`name must be a string, got ${typeof name}`, 'cookie_invalid');
   const cookie = options.cookie ?? {};
@@ -288,15 +288,14 @@ export function createConfig(options: SessionManagerOptions): Config {
   if (options.schema !== undefined && typeof options.schema?.['~standard']?.validate !== 'function') {
     throw new SessConfigError('schema must be a Standard Schema (zod, valibot, ArkType, ...): it has no ~standard.validate');
   }
-  if (regenerateGraceMs > 0 && cookieSessions !== undefined) {
+  if (regenerateGraceMs > 0 && storage.cookies !== undefined) {
     // A sealed cookie stays valid until it expires or `isRevoked` says otherwise: there is no record to keep.
     throw new SessConfigError('regenerateGraceMs needs a server-side store; with cookie sessions, delay revocation in onRevoke instead');
   }
   return Object.freeze({
     name,
     testCookieName: `${name}.test`,
-    store: options.store,
-    cookieSessions,
+    storage,
     signer: signerOf(options),
     cookie: cookieAttributes(name, cookie),
     maxAgeMs: lifetimeMs(options.maxAgeMs, 'maxAgeMs', 86_400_000, MIN_COOKIE_LIFETIME_MS) as number,

@@ -6,8 +6,8 @@
  */
 import type { CookieAttributes } from './cookie.js';
 import { readCookie, serializeCookie } from './cookie.js';
-import { requestStore, sealedSession } from './cookie-sessions.js';
-import type { CookieSessionsInternals, RequestStore, SealedSession } from './cookie-sessions.js';
+import { requestStore } from './cookie-sessions.js';
+import type { RequestStore, SessionStorage } from './cookie-sessions.js';
 import type { Effect, HttpEffect, StoreEffect } from './effects.js';
 import { assertNever } from './effects.js';
 import { SessConfigError, SessUsageError } from './errors.js';
@@ -82,7 +82,8 @@ export interface SessionManager {
    */
   redeemHandoff(token: unknown): Promise<readonly HttpEffect[]>;
   readonly name: string;
-  readonly store: Store;
+  /** The `store` option: a server-side store, or cookie sessions. */
+  readonly store: SessionStorage;
 }
 
 /**
@@ -95,13 +96,14 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
   const config = createConfig(options);
   const { name } = config;
   // Tokens always come from the CSPRNG generator, whatever `generateId` the app chose for ids.
-  const handoffs = createHandoffs(config.store, config.clock, config.deadlines, generateId);
+  const { store } = config.storage;
+  const handoffs = store === undefined ? undefined : createHandoffs(store, config.clock, config.deadlines, generateId);
   return Object.freeze({
     name,
     store: options.store,
     begin: (request: RequestFacts) => new RequestSession(config, request),
     socket: (request: RequestFacts) => {
-      if (config.cookieSessions !== undefined) {
+      if (handoffs === undefined) {
         // A cookie session changed on a socket could only reach the browser through a hand-off
         // parked on the server, and cookie sessions keep nothing there.
         throw new SessUsageError('WebSocket sessions need a server-side store; cookie sessions have none');
@@ -113,7 +115,8 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
         handoffs.park,
       );
     },
-    redeemHandoff: handoffs.redeem,
+    // With nothing parked on the server, every token is unknown.
+    redeemHandoff: handoffs?.redeem ?? (() => Promise.resolve([])),
   });
 }
 
@@ -234,14 +237,14 @@ class RequestSession<Data extends SessionData = SessionData> implements Session<
     }
     const raw = readCookie(request.cookieHeader, config.name);
     let verified: { readonly id: string; readonly rotated: boolean } | undefined;
-    if (config.cookieSessions === undefined) {
+    const { store, cookies } = config.storage;
+    if (cookies === undefined) {
       verified = raw === undefined ? undefined : config.signer.verify(config.name, raw);
-      this.store = request.store ?? config.store;
+      this.store = request.store ?? store;
     } else {
-      const opened = raw === undefined ? undefined : config.cookieSessions.sealer.open(config.name, raw);
-      const sealed: SealedSession | undefined = opened === undefined ? undefined : sealedSession(opened.payload);
-      if (opened !== undefined && sealed !== undefined) verified = { id: sealed.id, rotated: opened.rotated };
-      this.cookieStore = requestStore(config.cookieSessions, config.store.name, sealed);
+      const opened = raw === undefined ? undefined : cookies.open(config.name, raw);
+      if (opened !== undefined) verified = { id: opened.session.id, rotated: opened.rotated };
+      this.cookieStore = requestStore(cookies, opened?.session);
       this.store = this.cookieStore;
     }
     const clientCookie: ClientCookie =
@@ -253,7 +256,7 @@ class RequestSession<Data extends SessionData = SessionData> implements Session<
       idleTimeout: config.idleTimeoutMs !== undefined,
       regenerateGrace: config.regenerateGraceMs > 0,
       browserSession: this.endsWithBrowser(undefined),
-      cookieCarriesData: config.cookieSessions !== undefined,
+      cookieCarriesData: cookies !== undefined,
       clientCookie,
       testCookieReceived: readCookie(request.cookieHeader, config.testCookieName) !== undefined,
     });
@@ -750,7 +753,8 @@ class RequestSession<Data extends SessionData = SessionData> implements Session<
   private sessionCookie(persistent: boolean): HttpEffect {
     const { name } = this.config;
     const base = this.baseAttributes();
-    const value = this.cookieStore === undefined ? this.config.signer.sign(name, this.currentId as string) : this.sealedValue();
+    const id = this.currentId as string;
+    const value = this.cookieStore === undefined ? this.config.signer.sign(name, id) : this.cookieStore.seal(name, id);
     let attributes: CookieAttributes = base;
     if (persistent) {
       const expires = this.lifetime().cookieExpiresAt;
@@ -758,19 +762,6 @@ class RequestSession<Data extends SessionData = SessionData> implements Session<
     }
     if (this.cookieStore !== undefined) this.assertFits(name, value, attributes);
     return { type: 'cookie.set', name, value, attributes };
-  }
-
-  /** The current record as the request's store holds it (saved, touched, or as loaded), sealed. */
-  private sealedValue(): string {
-    const id = this.currentId as string;
-    const record = (this.cookieStore as RequestStore).current(id);
-    // The machine only sends a cookie for a record that is live after the commit.
-    if (record === undefined) throw new TypeError(`no record to seal for the session cookie`);
-    return (this.config.cookieSessions as CookieSessionsInternals).sealer.seal(this.config.name, {
-      id,
-      data: record.data,
-      meta: record.meta,
-    });
   }
 
   /** Refuses a Set-Cookie browsers would drop: the app must hear of it, not lose the session. */
@@ -784,7 +775,7 @@ class RequestSession<Data extends SessionData = SessionData> implements Session<
       .slice(0, 3)
       .map(([key, size]) => `${JSON.stringify(key)} ${size} B`);
     throw new SessUsageError(
-      `cookie session is ${bytes} bytes (limit ${COOKIE_BYTES_LIMIT}): largest keys ${sizes.join(', ')} (JSON sizes, before ${(this.config.cookieSessions as CookieSessionsInternals).sealer.mode === 'encrypt' ? 'encryption and ' : ''}base64url); keep less in the session or use a server-side store`,
+      `cookie session is ${bytes} bytes (limit ${COOKIE_BYTES_LIMIT}): largest keys ${sizes.join(', ')} (JSON sizes, before ${this.config.storage.cookies?.mode === 'encrypt' ? 'encryption and ' : ''}base64url); keep less in the session or use a server-side store`,
       'session_too_large',
     );
   }

@@ -6,7 +6,15 @@
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SessConfigError, SessStoreError, SessUsageError, cookieSessions, createSessionManager, serializeCookie } from '../src/index.js';
+import {
+  SessConfigError,
+  SessStoreError,
+  SessUsageError,
+  cookieSessions,
+  createSessionManager,
+  isCookieSessions,
+  serializeCookie,
+} from '../src/index.js';
 import type { CookieAttributes, CookieSessionsOptions, HttpEffect, SessionEvent, SessionRecord } from '../src/index.js';
 import type { LifecycleEvent } from '../src/machine.js';
 import { createLifecycle } from '../src/runtime.js';
@@ -353,29 +361,38 @@ describe('cookie sessions: replay after sign-out', () => {
 });
 
 describe('cookie sessions: what they are not', () => {
-  it('keep nothing on the server: store methods and WebSocket sessions say so', async () => {
+  it('are storage of their own, not a Store: no server methods, no WebSocket sessions, no hand-offs', async () => {
     const storage = cookieSessions({ secret: COOKIE_SECRET });
-    expect(storage).toMatchObject({ kind: 'cookie', mode: 'encrypt', name: 'cookie (encrypt)', capabilities: { deltaWrites: false } });
+    expect(storage).toMatchObject({ kind: 'cookie', mode: 'encrypt', name: 'cookie (encrypt)' });
     expect(Object.isFrozen(storage)).toBe(true);
-    await expect(storage.get('x')).rejects.toThrow(/keep nothing on the server/);
-    await expect(storage.set('x', { data: {}, meta: { createdAt: 0, touchedAt: 0, expiresAt: 0 } }, 1)).rejects.toThrow(SessUsageError);
-    await expect(storage.destroy('x')).rejects.toThrow(SessUsageError);
+    for (const method of ['get', 'set', 'destroy', 'touch']) expect(storage).not.toHaveProperty(method);
+    expect(isCookieSessions(storage)).toBe(true);
+    expect(isCookieSessions(setup().store)).toBe(false);
     const manager = createSessionManager({ secret: SECRET, store: storage });
     expect(() => manager.socket({ cookieHeader: undefined, secure: false })).toThrow(/WebSocket sessions need a server-side store/);
+    expect(await manager.redeemHandoff('any-token-at-all-0123456789')).toEqual([]);
     expect(manager.store).toBe(storage);
   });
 
-  it('only values from cookieSessions() count: a look-alike store is used as a store', async () => {
-    const { store, clock } = setup();
-    const manager = createSessionManager({
-      secret: SECRET,
-      store: Object.assign(Object.create(store) as typeof store, { kind: 'cookie' }),
-      clock: clock.now,
-    });
-    const session = manager.begin({ cookieHeader: undefined, secure: false });
-    session.set('user', 'ada');
-    await session.commit({ status: 200 });
-    expect(store.peek(session.id as string)?.data).toEqual({ user: 'ada' });
+  it('seal and open a session for one cookie name, and turn away what they did not seal', () => {
+    const storage = cookieSessions({ secret: [COOKIE_SECRET] });
+    const session = {
+      id: 'a-session-id-0123456789abcdef',
+      record: { data: { user: 'ada' }, meta: { createdAt: 1, touchedAt: 2, expiresAt: 3 } },
+    };
+    const value = storage.seal('sid', session);
+    expect(storage.open('sid', value)).toEqual({ session, rotated: false });
+    expect(storage.open('other', value)).toBeUndefined();
+    expect(storage.open('sid', `${value.slice(0, -2)}xx`)).toBeUndefined();
+    const older = cookieSessions({ secret: [`${COOKIE_SECRET}-newer`, COOKIE_SECRET] });
+    expect(older.open('sid', value)).toEqual({ session, rotated: true });
+  });
+
+  it("refuses a kind: 'cookie' object that cannot seal and open, at construction", () => {
+    const { store } = setup();
+    expect(() =>
+      createSessionManager({ secret: SECRET, store: Object.assign(Object.create(store) as typeof store, { kind: 'cookie' }) }),
+    ).toThrow(SessConfigError);
   });
 
   it('a sealed payload of the wrong shape is a fresh session', async () => {

@@ -18,7 +18,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Request, RequestHandler } from 'express';
-import { type SessionManagerOptions, type SocketSession, type Store, checkStoreShape, createSessionManager } from '@sess/core';
+import { type SessionManagerOptions, type SessionStorage, type SocketSession, checkStorage, createSessionManager } from '@sess/core';
 import { COOKIE_OPTIONS, SHARED_OPTIONS, accessorLayer, checkOptions, cookieOptions, coreOptions } from '@sess/core/adapter';
 import { applyEffects, createOutputHold, createSessionContext, defined, isSecureRequest, nodeHeaders } from '@sess/core/adapter';
 import { nodeResponseFacts, redeemHandoff } from '@sess/core/adapter';
@@ -60,7 +60,7 @@ export type SessionCookieOptions = CookieOptions & { maxAge?: number | null };
  * express-session's options, and the core's under their own names (see `SharedOptions`). `store`
  * takes a sess store or an express-session store (connect-redis, ...).
  */
-export interface SessionOptions extends SharedOptions<Request, Store | CallbackStore> {
+export interface SessionOptions extends SharedOptions<Request, SessionStorage | CallbackStore> {
   /** `secure: 'auto'` (the default) means Secure exactly when `req.secure` (Express's `trust proxy`) or `proxy` says so. */
   cookie?: SessionCookieOptions;
   /** Save every used session even when unchanged. Default `false`. */
@@ -99,11 +99,11 @@ function managerOptions(options: SessionOptions): SessionManagerOptions {
   checkOptions(cookie, { ...COOKIE_OPTIONS, maxAge: [] }, `cookie of ${WHERE}`, { hints: { expires: EXPIRES }, prefix: 'cookie.' });
   const store: unknown = options.store ?? memoryStore();
   if (!isCallbackStore(store))
-    checkStoreShape(store, WHERE, 'Pass a sess store (memoryStore(), ...) or an express-session store with get, set and destroy.');
+    checkStorage(store, WHERE, 'Pass a sess store (memoryStore(), ...) or an express-session store with get, set and destroy.');
   return {
     ...coreOptions(options, OPTIONS),
     ...defined({ maxAgeMs: cookie.maxAge ?? undefined }),
-    store: isCallbackStore(store) ? callbackStore(store) : (store as Store),
+    store: isCallbackStore(store) ? callbackStore(store) : (store as SessionStorage),
     expireAtBrowserClose: cookie.maxAge === null,
     cookie: cookieOptions(cookie),
   };

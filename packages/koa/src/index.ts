@@ -9,7 +9,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import { SessConfigError, SessUsageError, createSessionManager, type HttpEffect } from '@sess/core';
-import type { SessionManagerOptions, Store } from '@sess/core';
+import type { SessionManagerOptions, SessionStorage } from '@sess/core';
 import { COOKIE_OPTIONS, SHARED_OPTIONS, accessorLayer, assertNever, checkOptions, cookieLines, cookieOptions } from '@sess/core/adapter';
 import { coreOptions, createOutputHold, createSessionContext, defined, httpFailure, isSecureRequest, lifetimeMs } from '@sess/core/adapter';
 import { nodeResponseFacts, redeemHandoff, setCookieLine, socketSession, type CookieOptions } from '@sess/core/adapter';
@@ -22,7 +22,7 @@ export type { SessionEvent, SocketOutcome, SocketSession, Store } from '@sess/co
 export { memoryStore } from '@sess/store-memory';
 
 /** koa-session's options, the cookie's attributes (`secure: 'auto'` follows `ctx.secure`, so Koa's `app.proxy`), and the core's. */
-export interface SessionOptions extends SharedOptions<Context, Store>, CookieOptions {
+export interface SessionOptions extends SharedOptions<Context, SessionStorage>, CookieOptions {
   /** Cookie name (koa-session's option; `name`, as the other sess adapters call it, works too: give one). Default `'sid'`. */
   key?: string;
   /** Lifetime in ms (1000 to 400 days), or `'session'` for a cookie that ends with the browser. Default 24 hours. */

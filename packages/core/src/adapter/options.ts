@@ -4,7 +4,7 @@
  * adapter adds only its own names (`key`, `cookie.maxAge`, `resave`, ...) and maps those.
  */
 import { SessConfigError } from '../errors.js';
-import { checkFunction, checkOneOf, checkOptionKeys, checkStoreShape } from '../options-check.js';
+import { checkFunction, checkOneOf, checkOptionKeys, checkStorage } from '../options-check.js';
 import type { SessionStorage } from '../cookie-sessions.js';
 import type { StandardSchemaV1 } from '../schema.js';
 import type { SessionEvent } from '../session-events.js';
@@ -152,7 +152,7 @@ export function checkOptions<Options>(options: unknown, table: OptionTable<Optio
   for (const [key, [check]] of Object.entries(table) as [string, OptionSpec][]) {
     const value = (options as Record<string, unknown>)[key];
     if (check === 'function') checkFunction(value, prefix + key);
-    else if (check === 'store') value === undefined || checkStoreShape(value, where, store);
+    else if (check === 'store') value === undefined || checkStorage(value, where, store);
     else if (typeof check === 'object' && 'table' in check) {
       checkObject(value, prefix + key, check.should);
       checkOptions(value ?? {}, check.table, `${where} ${key}`, { hints: check.hints ?? {}, prefix: `${prefix}${key}.` });
