@@ -1,0 +1,69 @@
+/**
+ * A record the store handed back, measured against the configured limits and checked by the
+ * app's `migrate` and `schema`: the facts the machine decides on (`store.loaded`), and the reason
+ * `onEvent` gives for a record that died. Times come from the store, never the client.
+ */
+import { SessConfigError } from './errors.js';
+import type { LoadedFacts } from './machine.js';
+import type { Config } from './options.js';
+import { dataFrom, isPlainObject, timesAhead } from './record.js';
+import type { SessionMeta, SessionRecord } from './store.js';
+
+/** What a record that is missing, corrupt or turned away by the schema says: nothing. */
+export const MISSING_RECORD: LoadedFacts = Object.freeze({
+  record: 'missing',
+  pastExpiry: false,
+  pastIdleTimeout: false,
+  pastAbsoluteTimeout: false,
+  touchIntervalPassed: false,
+  browserSession: false,
+  retired: false,
+});
+
+/** A live record as facts for the machine; `browserSession` is what its own lifetime setting says. */
+export function loadedFacts(config: Config, meta: SessionMeta, now: number, browserSession: boolean): LoadedFacts {
+  const { idleTimeoutMs, absoluteTimeoutMs, touchAfterMs } = config;
+  return {
+    record: 'live',
+    pastExpiry: meta.expiresAt <= now || timesAhead(meta, now),
+    pastIdleTimeout: idleTimeoutMs !== undefined && now - meta.touchedAt >= idleTimeoutMs,
+    pastAbsoluteTimeout: absoluteTimeoutMs !== undefined && now - meta.createdAt >= absoluteTimeoutMs,
+    touchIntervalPassed: now - meta.touchedAt >= touchAfterMs,
+    browserSession,
+    retired: meta.retired === true,
+  };
+}
+
+/** Why a record is dead, most specific first (a timeout also caps `expiresAt`, so both can have passed); `undefined` while it lives. */
+export function expiryReason(config: Config, meta: SessionMeta, now: number): 'lifetime' | 'idle' | 'absolute' | undefined {
+  const { idleTimeoutMs, absoluteTimeoutMs } = config;
+  if (timesAhead(meta, now)) return 'lifetime';
+  if (absoluteTimeoutMs !== undefined && now - meta.createdAt >= absoluteTimeoutMs) return 'absolute';
+  if (idleTimeoutMs !== undefined && now - meta.touchedAt >= idleTimeoutMs) return 'idle';
+  if (meta.expiresAt <= now) return 'lifetime';
+  return undefined;
+}
+
+/**
+ * Stored data through `migrate` and `schema`; `undefined` when it doesn't pass (the request then
+ * starts a fresh session).
+ *
+ * @throws SessConfigError for a schema that validates asynchronously.
+ */
+export function acceptRecord(config: Config, record: SessionRecord): SessionRecord | undefined {
+  const { migrate, schema } = config;
+  if (migrate === undefined && schema === undefined) return record;
+  let data: unknown;
+  try {
+    data = migrate === undefined ? record.data : migrate(dataFrom(record.data));
+    if (schema !== undefined) {
+      const result = schema['~standard'].validate(data);
+      if (result instanceof Promise) throw new SessConfigError('schema validates asynchronously; sessions need a synchronous schema');
+      data = result.issues === undefined ? result.value : undefined;
+    }
+  } catch (error) {
+    if (error instanceof SessConfigError) throw error;
+    data = undefined;
+  }
+  return isPlainObject(data) ? { data, meta: record.meta } : undefined;
+}
