@@ -8,6 +8,7 @@ import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { MockInstance } from 'vitest';
 import { postgresStore } from '@sess/store-postgres';
 import { createDemo } from '../src/demo.js';
 import { frameworks } from '../src/frameworks/index.js';
@@ -18,8 +19,10 @@ afterAll(() => pool.end());
 describe.each(['express', 'koa', 'h3', 'hono', 'fastify'] as const)('on %s, with a store that fails', (name) => {
   let server: Server;
   let base: string;
-  const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+  // The demo logs each store failure it answers; captured here, and checked below.
+  let logged: MockInstance<typeof console.error>;
   beforeAll(async () => {
+    logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     const store = postgresStore({ pool, tableName: `sess_demo_missing_${randomUUID().slice(0, 8)}`, sweepIntervalMs: 0 });
     const demo = createDemo({ store, about: 'a broken store' });
     server = createServer(await frameworks[name].app({ secret: 'store-failure-test-secret-32-bytes!!', store, demo }));
@@ -28,7 +31,7 @@ describe.each(['express', 'koa', 'h3', 'hono', 'fastify'] as const)('on %s, with
   });
   afterAll(async () => {
     await new Promise((resolve) => server?.close(resolve));
-    logged.mockReset();
+    logged.mockRestore();
   });
 
   it('answers a write it could not save with 503, without a cookie, and keeps serving', async () => {
