@@ -16,75 +16,17 @@ import { defined, prototypeLayer } from '@sess/core/adapter';
 import type { Context, Middleware } from 'koa';
 import { koaFormat } from './format.js';
 import { keysReader } from './keys.js';
-import { type KoaApp, checkedOptions, sameSiteOf } from './options.js';
-import { type ExternalKey, RequestSession, type Shared, koaError } from './request.js';
-import { type ExternalStore, cookieCodec, externalStore } from './storage.js';
+import { type KoaApp, type SessionOptions, checkedOptions, sameSiteOf } from './options.js';
+import { RequestSession, type Shared, koaError } from './request.js';
+import { cookieCodec, externalStore } from './storage.js';
 import type { Session } from './view.js';
 import { warnOnce } from './warnings.js';
 
-export type { KoaApp } from './options.js';
+export type { KoaApp, SessionOptions } from './options.js';
 export type { ExternalKey } from './request.js';
 export type { ExternalStore } from './storage.js';
 export type { KoaSessionObject } from './format.js';
 export type { Session } from './view.js';
-
-/** koa-session's options, with its defaults. Cookie attributes sit at the top level, as there. */
-export interface SessionOptions {
-  /** The cookie's name. Default `'koa.sess'` (koa-session before 6 used `'koa:sess'`, which works too). */
-  key?: string;
-  /**
-   * The session's lifetime in ms, or `'session'` for a cookie that ends with the browser (and
-   * a session that never expires on the server, as with koa-session). Default one day; the first
-   * cookie of a new session then ends with the browser, as koa-session sends it.
-   */
-  maxAge?: number | 'session';
-  /** koa-session's old spelling of `maxAge`. */
-  maxage?: number | 'session';
-  /** Commit after `await next()`. Default `true`; with `false`, call `ctx.session.manuallyCommit()`. */
-  autoCommit?: boolean;
-  /** The session's Set-Cookie replaces one of the same name the app set earlier. Default `true`. */
-  overwrite?: boolean;
-  /** Default `true`. */
-  httpOnly?: boolean;
-  /** Sign the cookie with `app.keys` (the `.sig` cookie). Default `true`. */
-  signed?: boolean;
-  /** Save the session and re-send its cookie on every request that has one. Default `false`. */
-  rolling?: boolean;
-  /** Save the session and re-send its cookie once less than half of its lifetime is left. Default `false`. */
-  renew?: boolean;
-  /** Default: Secure exactly when the request is (Koa's `ctx.secure`, which honours `app.proxy`). */
-  secure?: boolean;
-  /** Default none, as koa-session's (browsers then apply their own). `true` means `'strict'`. */
-  sameSite?: 'strict' | 'lax' | 'none' | 'Strict' | 'Lax' | 'None' | boolean | null;
-  /** Default `'/'`. */
-  path?: string;
-  /** Default none: the cookie goes to this host only. */
-  domain?: string;
-  /** CHIPS: a cookie per top-level site (needs `secure: true`). */
-  partitioned?: boolean;
-  /** Chrome's cookie priority. */
-  priority?: 'low' | 'medium' | 'high';
-  /** Keep sessions in this store; the cookie then carries only the store's key. */
-  store?: ExternalStore;
-  /** A store class made for each request, `new ContextStore(ctx)`. */
-  ContextStore?: new (
-    ctx: Context,
-  ) => ExternalStore;
-  /** Where the store's key travels instead of the cookie (store mode). */
-  externalKey?: ExternalKey;
-  /** Cookie mode: the session object to the cookie's value. Default base64 of its JSON. */
-  encode?: (session: Record<string, unknown>) => string;
-  /** Cookie mode: the cookie's value to the session object. A throw means no session. */
-  decode?: (value: string) => unknown;
-  /** Store mode: new keys. Default `prefix` + `randomUUID()`. */
-  genid?: (ctx: Context) => string;
-  /** Store mode: put before each new key (when `genid` is not given). */
-  prefix?: string;
-  /** A loaded session object is used only if this returns a truthy value (else `session:invalid`). */
-  valid?: (ctx: Context, session: Record<string, unknown>) => unknown;
-  /** Called before each save with the session object; what it changes is saved. */
-  beforeSave?: (ctx: Context, session: Session) => void;
-}
 
 /** koa-session's name for the options' type. */
 export type CreateSessionOptions = SessionOptions;
