@@ -5,9 +5,9 @@
  * fails when a build's surface differs from its report, and `--update` rewrites the reports so
  * the change shows up in review. Run it after `pnpm build`.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Extractor, ExtractorConfig } from '@microsoft/api-extractor';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -27,6 +27,19 @@ function entryPoints(pkg) {
   return entries;
 }
 
+/**
+ * API Extractor reports nothing for a CommonJS `export = name;` (the drop-ins' shape, as their
+ * peers' typings have it): it reads a copy beside the original, with `export default` instead.
+ */
+function reportableEntry(typesPath) {
+  const text = readFileSync(typesPath, 'utf8');
+  const exportEquals = /^export = (\w+);$/m;
+  if (!exportEquals.test(text)) return typesPath;
+  const copy = join(dirname(typesPath), `api-report-${basename(typesPath)}`);
+  writeFileSync(copy, text.replace(exportEquals, 'export default $1;'));
+  return copy;
+}
+
 for (const folder of readdirSync(join(root, 'packages')).sort()) {
   const dir = join(root, 'packages', folder);
   const manifest = join(dir, 'package.json');
@@ -34,11 +47,12 @@ for (const folder of readdirSync(join(root, 'packages')).sort()) {
   const pkg = JSON.parse(readFileSync(manifest, 'utf8'));
   if (pkg.private === true) continue;
   for (const entry of entryPoints(pkg)) {
-    const mainEntryPointFilePath = join(dir, entry.types);
-    if (!existsSync(mainEntryPointFilePath)) {
+    const typesPath = join(dir, entry.types);
+    if (!existsSync(typesPath)) {
       failed.push(`${pkg.name}: ${entry.types} is missing (run pnpm build first)`);
       continue;
     }
+    const mainEntryPointFilePath = reportableEntry(typesPath);
     const reportFileName = `${entry.name}.api.md`;
     mkdirSync(join(dir, 'api'), { recursive: true });
     const config = ExtractorConfig.prepare({
@@ -80,6 +94,7 @@ for (const folder of readdirSync(join(root, 'packages')).sort()) {
     const label = `${pkg.name} (${entry.name})`;
     if (!result.succeeded && !result.apiReportChanged) failed.push(`${label}: API Extractor failed (${result.errorCount} errors)`);
     if (result.apiReportChanged) changed.push(`${label}: packages/${folder}/api/${reportFileName}`);
+    if (mainEntryPointFilePath !== typesPath) rmSync(mainEntryPointFilePath);
   }
 }
 rmSync(temp, { recursive: true, force: true });

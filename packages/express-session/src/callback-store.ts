@@ -6,7 +6,7 @@
  */
 import type { SessionMeta, SessionRecord, StoreCapabilities, Store as SessStore } from '@sess/core';
 import { cookieFor, fromStored } from './record.js';
-import type { CallbackStore } from './store.js';
+import type { CallbackStore } from './session.js';
 
 type Method = 'get' | 'set' | 'destroy' | 'touch';
 

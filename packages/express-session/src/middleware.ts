@@ -34,13 +34,8 @@ import { ExpressSession } from './session.js';
 import { cookieSignatureSigner } from './signer.js';
 import type { SigningSecret } from './signer.js';
 import { MemoryStoreBase, StoreBase } from './store.js';
-import type {
-  CallbackStore as ExpressStore,
-  MemoryStoreConstructor,
-  MemoryStoreInstance,
-  StoreConstructor,
-  StoreInstance,
-} from './store.js';
+import type { CallbackStore as ExpressStore } from './session.js';
+import type { MemoryStoreConstructor, MemoryStoreInstance, StoreConstructor, StoreInstance } from './store.js';
 
 declare global {
   namespace Express {
@@ -191,11 +186,11 @@ namespace session {
   export type CookieData = CookieJSON;
   export type Secret = SigningSecret;
   /** The callback methods the middleware calls on an express-session store. */
-  export type CallbackStore = ExpressStore;
-  export const Store: StoreConstructor = StoreBase;
-  export type Store = StoreInstance;
-  export const MemoryStore: MemoryStoreConstructor = MemoryStoreBase;
-  export type MemoryStore = MemoryStoreInstance;
+  export type CallbackStore = ExpressStore<SessionData>;
+  export const Store = StoreBase as StoreConstructor<SessionData>;
+  export type Store = StoreInstance<SessionData>;
+  export const MemoryStore = MemoryStoreBase as MemoryStoreConstructor<SessionData>;
+  export type MemoryStore = MemoryStoreInstance<SessionData>;
   export const Cookie = SessionCookie;
   export type Cookie = SessionCookie;
   export const Session = ExpressSession;

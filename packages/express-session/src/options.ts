@@ -12,7 +12,7 @@ import type { CookieSettings } from './cookie.js';
 import { MAX_LIFETIME_MS, MIN_LIFETIME_MS } from './record.js';
 import type { SigningSecret } from './signer.js';
 import { MemoryStoreBase } from './store.js';
-import type { CallbackStore } from './store.js';
+import type { CallbackStore } from './session.js';
 import { warnOnce } from './warnings.js';
 
 /** express-session's options (see its README); `store` takes any express-session store. */

@@ -17,8 +17,7 @@ import { attributesFor } from './options.js';
 import type { Settings } from './options.js';
 import { attributesOf, clampLifetime } from './record.js';
 import { ExpressSession, attachControl, detachControl } from './session.js';
-import type { Callback, SessionControl, SessionRequest } from './session.js';
-import type { CallbackStore } from './store.js';
+import type { Callback, CallbackStore, SessionControl, SessionRequest } from './session.js';
 
 /** The request as the middleware sees it: Node's, with express-session's properties. */
 export interface MiddlewareRequest extends SessionRequest {

@@ -5,10 +5,29 @@
  * session (`SessionControl`); one made by hand (`new Session(req, data)`, `store.load`) talks to
  * `req.sessionStore` directly, as express-session's does.
  */
+import type { EventEmitter } from 'node:events';
 import type { SessionCookie } from './cookie.js';
-import type { CallbackStore } from './store.js';
 
 export type Callback = (error?: unknown) => void;
+export type DataCallback<T> = (error: unknown, value?: T) => void;
+
+/** A session as a store holds it: its cookie, beside the data the app declares in `SessionData`. */
+export interface StoredSession {
+  cookie: SessionCookie;
+}
+
+/** The callback methods the middleware calls on a store; `touch` only if the store has it. */
+export interface CallbackStore<Data extends StoredSession = StoredSession> extends EventEmitter {
+  get(sid: string, callback: DataCallback<Data | null>): unknown;
+  set(sid: string, session: Data, callback?: Callback): unknown;
+  destroy(sid: string, callback?: Callback): unknown;
+  touch?(sid: string, session: Data, callback?: Callback): unknown;
+  all?(callback: DataCallback<Data[] | Record<string, Data> | null>): unknown;
+  length?(callback: DataCallback<number>): unknown;
+  clear?(callback?: Callback): unknown;
+  regenerate?(req: SessionRequest, callback: Callback): void;
+  createSession?(req: SessionRequest, session: Record<string, unknown>): ExpressSession;
+}
 
 /** What a session needs of its request: express-session's `req.sessionID`, `req.sessionStore` and `req.session`. */
 export interface SessionRequest {

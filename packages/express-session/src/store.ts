@@ -7,43 +7,24 @@
 import { EventEmitter } from 'node:events';
 import { inherits } from 'node:util';
 import { cookieFromStore } from './cookie.js';
-import type session from './middleware.js';
 import { ExpressSession, controlOf } from './session.js';
-import type { Callback, SessionRequest } from './session.js';
-
-/** A session as stores hold it: the data, with the cookie under `cookie` (the app declares the rest). */
-type SessionData = session.SessionData;
-
-type DataCallback<T> = (error: unknown, value?: T) => void;
-
-/** The callback methods the middleware calls on a store; `touch` only if the store has it. */
-export interface CallbackStore extends EventEmitter {
-  get(sid: string, callback: DataCallback<SessionData | null>): unknown;
-  set(sid: string, session: SessionData, callback?: Callback): unknown;
-  destroy(sid: string, callback?: Callback): unknown;
-  touch?(sid: string, session: SessionData, callback?: Callback): unknown;
-  all?(callback: DataCallback<SessionData[] | Record<string, SessionData> | null>): unknown;
-  length?(callback: DataCallback<number>): unknown;
-  clear?(callback?: Callback): unknown;
-  regenerate?(req: SessionRequest, callback: Callback): void;
-  createSession?(req: SessionRequest, session: Record<string, unknown>): ExpressSession;
-}
+import type { Callback, CallbackStore, DataCallback, SessionRequest, StoredSession } from './session.js';
 
 /** The base every express-session store extends. `get`, `set` and `destroy` are the store's own. */
-export interface StoreInstance extends CallbackStore {
+export interface StoreInstance<Data extends StoredSession = StoredSession> extends CallbackStore<Data> {
   /** Replaces the request's session with a new one under a new id, deleting the old one. */
   regenerate(req: SessionRequest, callback: Callback): void;
   /** `get`, turned into a `Session`. */
-  load(sid: string, callback: DataCallback<ExpressSession & SessionData>): void;
+  load(sid: string, callback: DataCallback<ExpressSession & Data>): void;
   /** A `Session` (with its `Cookie`) at `req.session` from a stored session. */
-  createSession(req: SessionRequest, session: Record<string, unknown>): ExpressSession & SessionData;
+  createSession(req: SessionRequest, session: Record<string, unknown>): ExpressSession & Data;
 }
 
-export interface StoreConstructor {
-  new (): StoreInstance;
+export interface StoreConstructor<Data extends StoredSession = StoredSession> {
+  new (): StoreInstance<Data>;
   /** For `Store.call(this)` in an ES5 store's constructor. */
   (this: unknown): void;
-  readonly prototype: StoreInstance;
+  readonly prototype: StoreInstance<Data>;
 }
 
 export const StoreBase = function Store(this: EventEmitter) {
@@ -62,7 +43,7 @@ StoreBase.prototype.regenerate = function regenerate(this: StoreInstance, req: S
   this.destroy(req.sessionID as string, (error?: unknown) => callback(error));
 };
 
-StoreBase.prototype.load = function load(this: StoreInstance, sid: string, callback: DataCallback<ExpressSession & SessionData>) {
+StoreBase.prototype.load = function load(this: StoreInstance, sid: string, callback: DataCallback<ExpressSession & StoredSession>) {
   this.get(sid, (error, stored) => {
     if (error) return callback(error);
     if (!stored) return callback(undefined);
@@ -73,7 +54,7 @@ StoreBase.prototype.load = function load(this: StoreInstance, sid: string, callb
 StoreBase.prototype.createSession = function createSession(this: StoreInstance, req: SessionRequest, stored: Record<string, unknown>) {
   stored.cookie = cookieFromStore((stored.cookie ?? {}) as Record<string, unknown>);
   req.session = new ExpressSession(req, stored);
-  return req.session as ExpressSession & SessionData;
+  return req.session as ExpressSession & StoredSession;
 };
 
 /**
@@ -81,21 +62,21 @@ StoreBase.prototype.createSession = function createSession(this: StoreInstance, 
  * when read. It forgets everything on restart and is not shared between processes, and expired
  * sessions nobody reads stay in memory: use it for development and tests.
  */
-export interface MemoryStoreInstance extends StoreInstance {
+export interface MemoryStoreInstance<Data extends StoredSession = StoredSession> extends StoreInstance<Data> {
   sessions: Record<string, string>;
-  get(sid: string, callback: DataCallback<SessionData | null>): void;
-  set(sid: string, session: SessionData, callback?: Callback): void;
+  get(sid: string, callback: DataCallback<Data | null>): void;
+  set(sid: string, session: Data, callback?: Callback): void;
   destroy(sid: string, callback?: Callback): void;
-  touch(sid: string, session: SessionData, callback?: Callback): void;
-  all(callback: DataCallback<Record<string, SessionData>>): void;
+  touch(sid: string, session: Data, callback?: Callback): void;
+  all(callback: DataCallback<Record<string, Data>>): void;
   length(callback: DataCallback<number>): void;
   clear(callback?: Callback): void;
 }
 
-export interface MemoryStoreConstructor {
-  new (): MemoryStoreInstance;
+export interface MemoryStoreConstructor<Data extends StoredSession = StoredSession> {
+  new (): MemoryStoreInstance<Data>;
   (this: unknown): void;
-  readonly prototype: MemoryStoreInstance;
+  readonly prototype: MemoryStoreInstance<Data>;
 }
 
 /** Callbacks run on a later turn, as express-session's MemoryStore runs them. */
@@ -110,7 +91,7 @@ export const MemoryStoreBase = function MemoryStore(this: MemoryStoreInstance) {
 inherits(MemoryStoreBase, StoreBase);
 
 /** The session stored under `sid`, parsed; an expired one is deleted and reads as absent. */
-function stored(store: MemoryStoreInstance, sid: string): SessionData | undefined {
+function stored(store: MemoryStoreInstance, sid: string): StoredSession | undefined {
   const json = store.sessions[sid];
   if (!json) return undefined;
   const session = JSON.parse(json) as { cookie?: { expires?: string | null } };
@@ -119,14 +100,14 @@ function stored(store: MemoryStoreInstance, sid: string): SessionData | undefine
     delete store.sessions[sid];
     return undefined;
   }
-  return session as unknown as SessionData;
+  return session as unknown as StoredSession;
 }
 
 Object.assign(MemoryStoreBase.prototype, {
-  get(this: MemoryStoreInstance, sid: string, callback: DataCallback<SessionData | null>) {
+  get(this: MemoryStoreInstance, sid: string, callback: DataCallback<StoredSession | null>) {
     later(callback, null, stored(this, sid));
   },
-  set(this: MemoryStoreInstance, sid: string, session: SessionData, callback?: Callback) {
+  set(this: MemoryStoreInstance, sid: string, session: StoredSession, callback?: Callback) {
     this.sessions[sid] = JSON.stringify(session);
     later(callback);
   },
@@ -134,7 +115,7 @@ Object.assign(MemoryStoreBase.prototype, {
     delete this.sessions[sid];
     later(callback);
   },
-  touch(this: MemoryStoreInstance, sid: string, session: SessionData, callback?: Callback) {
+  touch(this: MemoryStoreInstance, sid: string, session: StoredSession, callback?: Callback) {
     const current = stored(this, sid);
     if (current !== undefined) {
       current.cookie = session.cookie;
@@ -142,8 +123,8 @@ Object.assign(MemoryStoreBase.prototype, {
     }
     later(callback);
   },
-  all(this: MemoryStoreInstance, callback: DataCallback<Record<string, SessionData>>) {
-    const sessions = Object.create(null) as Record<string, SessionData>;
+  all(this: MemoryStoreInstance, callback: DataCallback<Record<string, StoredSession>>) {
+    const sessions = Object.create(null) as Record<string, StoredSession>;
     for (const sid of Object.keys(this.sessions)) {
       const session = stored(this, sid);
       if (session !== undefined) sessions[sid] = session;

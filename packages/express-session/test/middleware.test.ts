@@ -4,7 +4,7 @@
  */
 import { createHmac } from 'node:crypto';
 import cookieParser from 'cookie-parser';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { Client, EXPRESS, SECRET, closedAfterEach, countingStore, recordsOf, serve, session, sessionCookie } from './helpers.js';
 
 declare module '@sess/express-session' {
@@ -16,6 +16,14 @@ declare module '@sess/express-session' {
 }
 
 const servers = closedAfterEach();
+
+// Checked by the typecheck: the stores' methods take the app's declared SessionData.
+it('types the store methods with the SessionData the app declares', () => {
+  type Stored = Parameters<session.Store['set']>[1];
+  expectTypeOf<Stored['views']>().toEqualTypeOf<number>();
+  expectTypeOf<Parameters<Parameters<session.MemoryStore['get']>[1]>[1]>().toEqualTypeOf<session.SessionData | null | undefined>();
+  expectTypeOf<session.SessionData['cart']>().toEqualTypeOf<{ items: string[] }>();
+});
 
 /** The id inside an express-session cookie value (`s%3A<id>.<mac>`). */
 function idOf(setCookie: string | undefined): string | undefined {
