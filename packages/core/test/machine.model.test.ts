@@ -1,7 +1,8 @@
 /**
  * Model-based test (after xstate's dieHard.test.ts): the lifecycle machine is the model; the
  * system under test is the real Session + runner + a store whose calls wait until the model's
- * `store.*` event releases or fails them, + a cookie jar. Every path the graph utilities find
+ * `store.*` event releases or fails them (or, for cookie sessions, the record sealed in the
+ * cookie), + a cookie jar. Every path the graph utilities find
  * is driven through the public API, and at every state the store, the jar and the response
  * are checked against the model.
  */
@@ -9,8 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { createTestModel } from 'xstate/graph';
 import { initialTransition, transition } from 'xstate';
 import type { SnapshotFrom } from 'xstate';
-import { SessStoreError, createSessionManager, createSigner } from '../src/index.js';
-import type { HttpEffect, Session } from '../src/index.js';
+import { SessStoreError, cookieSessions, createSessionManager, createSigner } from '../src/index.js';
+import type { CookieSessions, HttpEffect, Session } from '../src/index.js';
 import { lifecycleMachine } from '../src/machine.js';
 import type { ClientCookie, LifecycleEvent, LifecycleInput } from '../src/machine.js';
 import { snapshotKey } from '../src/runtime.js';
@@ -22,6 +23,10 @@ type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 const CLIENT_ID = 'client-session-id-0123456789abcdef';
 const IDLE_MS = 60_000;
 const signer = createSigner(SECRET);
+const COOKIE_SECRET = 'cookie-session-secret-at-least-32-bytes!';
+const OLD_COOKIE_SECRET = 'the-previous-cookie-session-secret-32-bytes';
+/** What the client's sealed cookie holds, in cookie sessions (a server store holds the same, seeded by `store.loaded`). */
+const CLIENT_DATA = { seed: 1 };
 
 type Variant = 'live' | 'missing' | 'idle' | 'retired';
 
@@ -75,9 +80,10 @@ function createSut(input: LifecycleInput) {
   const clock = fakeClock();
   const store = testStore(clock.now);
   store.hold = true;
+  const cookies = input.cookieCarriesData ? cookieSessions({ secret: [COOKIE_SECRET, OLD_COOKIE_SECRET] }) : undefined;
   const manager = createSessionManager({
     secret: [SECRET, OLD_SECRET],
-    store,
+    store: cookies ?? store,
     clock: clock.now,
     idleTimeoutMs: IDLE_MS,
     touchAfterMs: 3_600_000,
@@ -94,8 +100,15 @@ function createSut(input: LifecycleInput) {
   });
   const jar = new CookieJar();
   const { clientCookie } = input;
-  if (clientCookie === 'valid') jar.cookies.set('sid', { value: signer.sign('sid', CLIENT_ID), attributes: {} });
-  if (clientCookie === 'rotated') jar.cookies.set('sid', { value: createSigner(OLD_SECRET).sign('sid', CLIENT_ID), attributes: {} });
+  const now = clock.now();
+  const clientRecord = { data: CLIENT_DATA, meta: { createdAt: now, touchedAt: now, expiresAt: now + 86_400_000 } };
+  /** The client's cookie, signed (server store) or sealed with its record (cookie sessions), with the current secret or the old one. */
+  const clientValue = (old: boolean) =>
+    cookies === undefined
+      ? createSigner(old ? OLD_SECRET : SECRET).sign('sid', CLIENT_ID)
+      : cookieSessions({ secret: old ? OLD_COOKIE_SECRET : COOKIE_SECRET }).seal('sid', { id: CLIENT_ID, record: clientRecord });
+  if (clientCookie === 'valid') jar.cookies.set('sid', { value: clientValue(false), attributes: {} });
+  if (clientCookie === 'rotated') jar.cookies.set('sid', { value: clientValue(true), attributes: {} });
   if (clientCookie === 'rejected') jar.cookies.set('sid', { value: `${CLIENT_ID}.forged`, attributes: {} });
   if (input.testCookieReceived) jar.cookies.set('sid.test', { value: '1', attributes: {} });
   const session: Session = manager.begin({ cookieHeader: jar.header(), secure: false, readOnly: input.readOnly });
@@ -110,6 +123,8 @@ function createSut(input: LifecycleInput) {
     refused: false,
     /** Store calls made before the app let go of the session (`app.discard`); none may follow. */
     callsAtDiscard: undefined as number | undefined,
+    /** Whether the session's data is known: new from the start, loaded, or ended by sign-out. */
+    known: clientCookie === 'absent' || clientCookie === 'rejected',
   };
   let pending: Promise<Settled> | undefined;
   const track = (promise: Promise<unknown>) => {
@@ -133,7 +148,7 @@ function createSut(input: LifecycleInput) {
       expiresAt: now + 86_400_000,
     });
   };
-  return { input, clock, store, jar, session, shadow, flush, seed, track, pending: () => pending };
+  return { input, clock, store, cookies, jar, session, shadow, flush, seed, track, pending: () => pending };
 }
 
 type Sut = ReturnType<typeof createSut>;
@@ -187,6 +202,33 @@ async function checkCommitted(sut: Sut) {
   }
 }
 
+/**
+ * Cookie sessions: the browser's cookie is the record. After a commit it holds the session as the
+ * model left it, and the server store was never called.
+ */
+async function checkCookieCommitted(sut: Sut, cookies: CookieSessions) {
+  const settled = await sut.pending();
+  expect(settled?.ok).toBe(true);
+  const effects = (settled as { value: HttpEffect[] }).value;
+  sut.jar.apply(effects);
+  expect(sut.store.calls).toEqual([]);
+  if (sut.shadow.callsAtDiscard !== undefined) {
+    expect(effects).toEqual([]);
+    return;
+  }
+  expect(sut.jar.headers.get('vary') === 'Cookie').toBe(sut.shadow.accessed);
+  const value = sut.jar.cookies.get('sid')?.value;
+  const held = value === undefined ? undefined : cookies.open('sid', value)?.session;
+  const holds = held === undefined ? undefined : { id: held.id, data: held.record.data };
+  if (sut.shadow.serverError) {
+    // A 5xx issues nothing new: the browser keeps the record it came with (re-sealed if rotated), or loses it.
+    if (holds !== undefined) expect(holds).toEqual({ id: CLIENT_ID, data: CLIENT_DATA });
+  } else if (sut.shadow.known) {
+    // An emptied session is no session (keepEmpty is off): its cookie goes, or never came.
+    expect(holds).toEqual(Object.keys(sut.shadow.data).length === 0 ? undefined : { id: sut.session.id, data: sut.shadow.data });
+  }
+}
+
 const modelEventTypes = new Set(modelEvents.map((event) => event.type));
 
 /**
@@ -212,8 +254,21 @@ const allowedInModel = (snapshot: Snapshot, event: LifecycleEvent) =>
   (event.type !== 'response.commit' ||
     (event.empty === isEmptyInModel(snapshot) && snapshot.value !== 'committed' && snapshot.value !== 'failed'));
 
+/**
+ * The record of cookie sessions is the cookie, held in memory for the request: it loads what the
+ * client's cookie holds (live: sealed just now), and every write succeeds. Reload and saveNow,
+ * which re-read or write early what the request holds, are walked with a server store.
+ */
+const happensWithCookieSessions = (event: LifecycleEvent) =>
+  !['store.failed', 'store.refused', 'app.reload', 'app.saveNow'].includes(event.type) &&
+  (event.type !== 'store.loaded' || (event.record === 'live' && !event.pastIdleTimeout && !event.retired));
+
+/** The events the model drives for `input` (the commit's plan settles the context, so the storage is read off the input). */
+const allowedFor = (input: LifecycleInput) => (snapshot: Snapshot, event: LifecycleEvent) =>
+  allowedInModel(snapshot, event) && (!input.cookieCarriesData || happensWithCookieSessions(event));
+
 function modelFor(input: LifecycleInput) {
-  return createTestModel(lifecycleMachine, { input, events: modelEvents, filterEvents: allowedInModel });
+  return createTestModel(lifecycleMachine, { input, events: modelEvents, filterEvents: allowedFor(input) });
 }
 
 /**
@@ -223,6 +278,7 @@ function modelFor(input: LifecycleInput) {
  */
 function boundedSimplePaths(input: LifecycleInput, maxSteps: number): LifecycleEvent[][] {
   const paths: LifecycleEvent[][] = [];
+  const allowed = allowedFor(input);
   const [start] = initialTransition(lifecycleMachine, input);
   const onPath = new Set([snapshotKey(start)]);
   const walk = (snapshot: Snapshot, events: LifecycleEvent[]) => {
@@ -232,7 +288,7 @@ function boundedSimplePaths(input: LifecycleInput, maxSteps: number): LifecycleE
     }
     if (events.length === maxSteps) return;
     for (const event of modelEvents) {
-      if (!allowedInModel(snapshot, event) || !snapshot.can(event)) continue;
+      if (!allowed(snapshot, event) || !snapshot.can(event)) continue;
       const [next] = transition(lifecycleMachine, snapshot, event);
       const key = snapshotKey(next);
       if (onPath.has(key)) continue;
@@ -322,6 +378,7 @@ function testParams(sut: Sut) {
         sut.track(session.destroy());
         shadow.accessed = true;
         shadow.data = {};
+        shadow.known = true;
         await sut.flush();
       },
       'app.reload': async () => {
@@ -399,6 +456,35 @@ function testParams(sut: Sut) {
   };
 }
 
+/** The model's states and events with cookie sessions: the store answers at once, so the model's store events let the runner catch up. */
+function cookieTestParams(sut: Sut, cookies: CookieSessions) {
+  const params = testParams(sut);
+  const noServerCalls = () => expect(sut.store.calls).toEqual([]);
+  const states = Object.fromEntries(Object.keys(params.states).map((state) => [state, noServerCalls]));
+  return {
+    states: {
+      ...states,
+      active: (snapshot: Snapshot) => {
+        noServerCalls();
+        expect(sut.session.id !== undefined).toBe(snapshot.context.hasId);
+      },
+      committed: () => checkCookieCommitted(sut, cookies),
+    },
+    events: {
+      ...params.events,
+      'store.loaded': () => {
+        sut.shadow.data = { ...CLIENT_DATA };
+        sut.shadow.known = true;
+        return sut.flush();
+      },
+      'store.done': () => sut.flush(),
+    },
+  };
+}
+
+/** The model's executors for the system `input` configures. */
+const paramsFor = (sut: Sut) => (sut.cookies === undefined ? testParams(sut) : cookieTestParams(sut, sut.cookies));
+
 const baseInput: LifecycleInput = {
   rolling: false,
   saveEveryRequest: false,
@@ -439,6 +525,10 @@ const cookieInputs: Array<[string, LifecycleInput]> = [
   ...(['absent', 'valid'] as ClientCookie[]).map((clientCookie): [string, LifecycleInput] => [
     `cookie ${clientCookie}, express-session's rules`,
     { ...expressSessionInput, clientCookie },
+  ]),
+  ...(['absent', 'rejected', 'valid', 'rotated'] as ClientCookie[]).map((clientCookie): [string, LifecycleInput] => [
+    `cookie ${clientCookie}, cookie sessions`,
+    { ...baseInput, clientCookie, cookieCarriesData: true },
   ]),
 ];
 
@@ -506,7 +596,7 @@ describe.each([...cookieInputs, ...flagInputs])('lifecycle model, %s', (_, input
     for (const path of shortest) {
       it(path.description, async () => {
         const sut = createSut(input);
-        await path.test(testParams(sut));
+        await path.test(paramsFor(sut));
       });
     }
   });
@@ -516,7 +606,7 @@ describe.each([...cookieInputs, ...flagInputs])('lifecycle model, %s', (_, input
       for (const path of simple) {
         it(path.description, async () => {
           const sut = createSut(input);
-          await path.test(testParams(sut));
+          await path.test(paramsFor(sut));
         });
       }
     });
