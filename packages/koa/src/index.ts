@@ -215,14 +215,15 @@ export function session(options: SessionOptions): SessionMiddleware {
 
   async function commit(ctx: Context, state: RequestState, status: number): Promise<void> {
     // A destroy started by `ctx.session = null` must have succeeded before any 2xx goes out. If it
-    // failed, the lifecycle has still ended the session: the commit deletes the cookie, on a 503.
+    // failed, the response is its error's (the lifecycle has still ended the session, so the
+    // commit deletes the cookie).
     const failed = (await state.destroying?.catch((error: unknown) => ({ error }))) as { error: unknown } | undefined;
     if (state.used) state.close();
     // The app wrote to `ctx.res` without `ctx.respond = false`, and the headers left without the
-    // cookie: save nothing, as for a server error, and say why.
-    const facts = ctx.headerSent ? { status: 500 } : nodeResponseFacts(ctx.res, failed === undefined ? status : 503, manager.name);
-    const effects = await state.core.commit(facts);
-    if (ctx.headerSent && state.used) throw new SessUsageError(BYPASSED);
+    // cookie: save nothing, as for a server error, and say why if the session had anything to send.
+    const answered = failed === undefined ? status : (httpFailure(failed.error)?.status ?? 500);
+    const effects = await state.core.commit(ctx.headerSent ? { status: 500 } : nodeResponseFacts(ctx.res, answered, manager.name));
+    if (ctx.headerSent && effects.length > 0) throw new SessUsageError(BYPASSED);
     if (failed !== undefined) throw koaError(failed.error, effects);
     applyEffects(ctx, effects);
   }
