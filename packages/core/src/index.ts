@@ -5,8 +5,8 @@
  * 2. Feed the app's calls (`get`, `set`, `regenerate`, ...) to the session it returns.
  * 3. `await session.commit(responseFacts)` before the headers leave, and apply the HTTP effects.
  */
-export { createSessionManager } from './session.js';
-export type { RequestFacts, ResponseFacts, Session, SessionCookieOptions, SessionManager, SessionManagerOptions } from './session.js';
+export { createSessionManager } from './manager.js';
+export type { RequestFacts, ResponseFacts, Session, SessionCookieOptions, SessionManager, SessionManagerOptions } from './manager.js';
 export type { CookieEffect, Effect, HttpEffect, StoreEffect } from './effects.js';
 export { hashId } from './session-events.js';
 export { HANDOFF_TTL_MS } from './socket.js';

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { CookieEffect, HttpEffect } from '../effects.js';
 import { assertNever, setCookieLine } from '../effects.js';
-import type { ResponseFacts } from '../session.js';
+import type { ResponseFacts } from '../session-api.js';
 
 /** A header as Node, Koa and Fetch hand it out. */
 export type HeaderValue = number | string | readonly string[] | null | undefined;

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpEffect } from '../effects.js';
-import type { RequestFacts, Session, SessionManager } from '../session.js';
+import type { RequestFacts, Session, SessionManager } from '../session-api.js';
 import type { SocketSession } from '../socket.js';
 import { applyEffects, isSecure, nodeHeaders } from './facts.js';
 

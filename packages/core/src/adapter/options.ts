@@ -8,7 +8,7 @@ import { checkFunction, checkOneOf, checkOptionKeys, checkStorage } from '../opt
 import type { SessionStorage } from '../cookie-sessions.js';
 import type { StandardSchemaV1 } from '../schema.js';
 import type { SessionEvent } from '../session-events.js';
-import type { SessionCookieOptions, SessionManagerOptions } from '../session.js';
+import type { SessionCookieOptions, SessionManagerOptions } from '../options.js';
 
 /** The options of every adapter's `session(...)`: the core's (passed on unchanged) and the request-side ones. */
 export interface SharedOptions<Request, Storage = SessionStorage> {

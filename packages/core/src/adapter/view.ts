@@ -6,7 +6,7 @@
  * `util.inspect`, `String()` and `JSON.stringify` without writing anything.
  */
 import { SessUsageError } from '../errors.js';
-import type { Session } from '../session.js';
+import type { Session } from '../session-api.js';
 
 /** A property of the view that is not data: read (and, with `set`, written) through the core session. */
 export interface ViewAccessor {

@@ -1,0 +1,225 @@
+/**
+ * One request's session state, the one value the lifecycle's actions change: the ids, the data
+ * and what changed in it, the lifetime setting, the record loaded. `perform` carries out a
+ * step's actions: the data-side ones here, the store and HTTP ones returned as effects.
+ */
+import type { CookieAttributes } from './cookie.js';
+import { readCookie, serializeCookie } from './cookie.js';
+import { requestStore } from './cookie-sessions.js';
+import type { RequestStore } from './cookie-sessions.js';
+import type { Effect, HttpEffect } from './effects.js';
+import { assertNever } from './effects.js';
+import { SessConfigError, SessUsageError } from './errors.js';
+import { isWellFormedId } from './ids.js';
+import { lifetime, nextMeta } from './lifetime.js';
+import type { LifetimeBasis } from './lifetime.js';
+import type { ClientCookie, LifecycleAction } from './machine.js';
+import type { Config } from './options.js';
+import { dataFrom } from './record.js';
+import type { RequestFacts } from './session-api.js';
+import type { ExpirySetting, SessionData, SessionMeta, SessionRecord, Store } from './store.js';
+
+/** Browsers keep at most 4096 bytes of a cookie's name, value and attributes (RFC 6265 §6.1). */
+const COOKIE_BYTES_LIMIT = 4096;
+
+export class SessionState implements LifetimeBasis {
+  readonly now: number;
+  readonly requestMaxAgeMs: number | null | undefined;
+  /** The id the client's cookie names, once verified (or opened, for cookie sessions). */
+  readonly clientId: string | undefined;
+  readonly clientCookie: ClientCookie;
+  /** This request's store: the configured one, or for cookie sessions one over the cookie's record. */
+  readonly store: Store;
+  private readonly cookieStore: RequestStore | undefined;
+  currentId: string | undefined;
+  data: SessionData = dataFrom(undefined);
+  meta: SessionMeta | undefined;
+  expiry: ExpirySetting | undefined;
+  readonly setKeys = new Set<string>();
+  readonly deletedKeys = new Set<string>();
+  /** The record the last load accepted, kept for `adoptLoadedRecord` and the grace-window retire. */
+  loaded: SessionRecord | undefined;
+  /** The id the last `store.load` asked for. */
+  loadingId: string | undefined;
+
+  constructor(
+    readonly config: Config,
+    private readonly request: RequestFacts,
+  ) {
+    this.now = config.clock();
+    this.requestMaxAgeMs = request.maxAgeMs;
+    const raw = readCookie(request.cookieHeader, config.name);
+    let verified: { readonly id: string; readonly rotated: boolean } | undefined;
+    const { store, cookies } = config.storage;
+    if (cookies === undefined) {
+      verified = raw === undefined ? undefined : config.signer.verify(config.name, raw);
+      this.store = request.store ?? store;
+    } else {
+      const opened = raw === undefined ? undefined : cookies.open(config.name, raw);
+      if (opened !== undefined) verified = { id: opened.session.id, rotated: opened.rotated };
+      this.cookieStore = requestStore(cookies, opened?.session);
+      this.store = this.cookieStore;
+    }
+    this.clientCookie = raw === undefined ? 'absent' : verified === undefined ? 'rejected' : verified.rotated ? 'rotated' : 'valid';
+    this.clientId = verified?.id;
+  }
+
+  /** Lifetimes from the session's own setting and the configured ones, measured from now. */
+  lifetime(): { ttlMs: number; cookieExpiresAt: number } {
+    return lifetime(this, this.expiry, this.meta?.createdAt ?? this.now);
+  }
+
+  /** Carries out a step's actions: the data-side ones here, the rest returned as effects. */
+  perform(actions: readonly LifecycleAction[]): readonly Effect[] {
+    if (actions.length === 0) return actions as readonly never[];
+    const effects: Effect[] = [];
+    for (const action of actions) {
+      switch (action) {
+        case 'assignNewId':
+          this.currentId = this.freshId();
+          break;
+        case 'adoptLoadedRecord':
+          if (this.loaded !== undefined) {
+            this.data = dataFrom(this.loaded.data);
+            this.meta = this.loaded.meta;
+            this.expiry = this.loaded.meta.expiry;
+          }
+          this.currentId = this.loadingId;
+          this.setKeys.clear();
+          this.deletedKeys.clear();
+          break;
+        case 'clearData':
+          this.data = dataFrom(undefined);
+          this.setKeys.clear();
+          this.deletedKeys.clear();
+          break;
+        case 'forgetId':
+          this.currentId = undefined;
+          this.meta = undefined;
+          this.expiry = undefined;
+          break;
+        case 'loadRecord':
+          // The client's record, or on reload the current one (a new id saved already has its own).
+          this.loadingId = this.currentId ?? this.clientId;
+          effects.push({ type: 'store.load', id: this.loadingId as string });
+          break;
+        case 'saveRecord':
+          effects.push(this.saveEffect());
+          break;
+        case 'touchRecord': {
+          const { meta, ttlMs } = this.nextMeta();
+          this.meta = meta;
+          effects.push({ type: 'store.touch', id: this.currentId as string, meta, ttlMs, record: { data: this.data, meta } });
+          break;
+        }
+        case 'destroyCurrentRecord':
+          effects.push({ type: 'store.destroy', id: this.currentId as string });
+          break;
+        case 'destroyClientRecord':
+        case 'destroyReplacedRecord':
+          effects.push({ type: 'store.destroy', id: this.clientId as string });
+          break;
+        case 'retireClientRecord':
+          effects.push(this.retireEffect());
+          break;
+        case 'setSessionCookie':
+          effects.push(this.sessionCookie(true));
+          break;
+        case 'setBrowserSessionCookie':
+          effects.push(this.sessionCookie(false));
+          break;
+        case 'deleteSessionCookie':
+          effects.push({ type: 'cookie.delete', name: this.config.name, attributes: this.baseAttributes() });
+          break;
+        case 'setTestCookie':
+          effects.push({ type: 'cookie.set', name: this.config.testCookieName, value: '1', attributes: this.baseAttributes() });
+          break;
+        case 'deleteTestCookie':
+          effects.push({ type: 'cookie.delete', name: this.config.testCookieName, attributes: this.baseAttributes() });
+          break;
+        case 'varyOnCookie':
+          effects.push({ type: 'header.vary', value: 'Cookie' });
+          break;
+        case 'markPrivate':
+          effects.push({ type: 'header.cacheControl', value: 'private' });
+          break;
+        default:
+          assertNever(action);
+      }
+    }
+    return effects;
+  }
+
+  /** A custom generator's id must pass the same check as a cookie's, or it could never come back. */
+  private freshId(): string {
+    const id = (this.request.generateId ?? this.config.generateId)();
+    if (!isWellFormedId(id)) {
+      throw new SessConfigError(`generateId returned ${JSON.stringify(id).slice(0, 40)}: ids must be 22-128 characters of A-Z a-z 0-9 _ -`);
+    }
+    return id;
+  }
+
+  private nextMeta(): { meta: SessionMeta; ttlMs: number } {
+    return nextMeta(this, this.expiry, this.meta?.createdAt ?? this.now);
+  }
+
+  private saveEffect(): Effect {
+    const { meta, ttlMs } = this.nextMeta();
+    this.meta = meta;
+    return {
+      type: 'store.save',
+      id: this.currentId as string,
+      record: { data: this.data, meta },
+      ttlMs,
+      changes: { set: [...this.setKeys], deleted: [...this.deletedKeys], created: this.currentId !== this.clientId },
+    };
+  }
+
+  /**
+   * The client's old record after regenerate: destroyed, or with a grace window kept as loaded,
+   * marked retired and living at most `regenerateGraceMs` more (never longer than it would have).
+   */
+  private retireEffect(): Effect {
+    const id = this.clientId as string;
+    const { regenerateGraceMs } = this.config;
+    // The machine retires only a record it loaded (clientRecordLive).
+    const loaded = this.loaded as SessionRecord;
+    const expiresAt = Math.min(loaded.meta.expiresAt, this.now + regenerateGraceMs);
+    const meta: SessionMeta = { ...loaded.meta, expiresAt, retired: true };
+    return { type: 'store.touch', id, meta, ttlMs: expiresAt - this.now, record: { data: loaded.data, meta } };
+  }
+
+  private baseAttributes(): Readonly<CookieAttributes> {
+    return this.request.secure ? this.config.cookie.onSecure : this.config.cookie.onPlain;
+  }
+
+  private sessionCookie(persistent: boolean): HttpEffect {
+    const { name } = this.config;
+    const base = this.baseAttributes();
+    const id = this.currentId as string;
+    const value = this.cookieStore === undefined ? this.config.signer.sign(name, id) : this.cookieStore.seal(name, id);
+    let attributes: CookieAttributes = base;
+    if (persistent) {
+      const expires = this.lifetime().cookieExpiresAt;
+      attributes = { ...base, expires, maxAgeMs: Math.max(0, expires - this.now) };
+    }
+    if (this.cookieStore !== undefined) this.assertFits(name, value, attributes);
+    return { type: 'cookie.set', name, value, attributes };
+  }
+
+  /** Refuses a Set-Cookie browsers would drop: the app must hear of it, not lose the session. */
+  private assertFits(name: string, value: string, attributes: CookieAttributes): void {
+    const bytes = Buffer.byteLength(serializeCookie(name, value, attributes));
+    if (bytes <= COOKIE_BYTES_LIMIT) return;
+    const record = (this.cookieStore as RequestStore).current(this.currentId as string);
+    const sizes = Object.entries(record?.data ?? {})
+      .map(([key, entry]) => [key, Buffer.byteLength(JSON.stringify(entry) ?? '')] as const)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([key, size]) => `${JSON.stringify(key)} ${size} B`);
+    throw new SessUsageError(
+      `cookie session is ${bytes} bytes (limit ${COOKIE_BYTES_LIMIT}): largest keys ${sizes.join(', ')} (JSON sizes, before ${this.config.storage.cookies?.mode === 'encrypt' ? 'encryption and ' : ''}base64url); keep less in the session or use a server-side store`,
+      'session_too_large',
+    );
+  }
+}
