@@ -59,8 +59,11 @@ export interface LifecycleInput {
   readonly idAtStart?: boolean;
 }
 
-/** The store write a commit performs for the current id. */
-export type PrimaryWrite = 'none' | 'save' | 'touch' | 'destroy';
+/**
+ * The store write a commit performs for the current id. A save of an id the store never held
+ * creates the session (`saveNew`), or after regenerate moves it there (`saveRegenerated`).
+ */
+export type PrimaryWrite = 'none' | 'save' | 'saveNew' | 'saveRegenerated' | 'touch' | 'destroy';
 
 export interface LifecycleContext extends LifecycleInput {
   readonly saveUninitialized: boolean;
@@ -174,6 +177,8 @@ export type LifecycleEvent =
 export const lifecycleActions = [
   'loadRecord',
   'saveRecord',
+  'saveNewRecord',
+  'saveRegeneratedRecord',
   'touchRecord',
   'destroyCurrentRecord',
   'destroyClientRecord',
@@ -218,10 +223,11 @@ const commitRules = {
   shouldTouch: (c: Context) => commitRules.mayWrite(c) && commitRules.isKept(c) && c.currentLive && c.accessed && c.touchDue,
   // After regenerate the record the old cookie names must die, once the new one is saved.
   shouldRetireClientRecord: (c: Context) => commitRules.mayWrite(c) && c.clientRecordLive && !c.idIsClients,
-  isLiveAfterCommit: (c: Context) => c.primary === 'save' || (c.currentLive && c.primary !== 'destroy'),
+  savesRecord: (c: Context) => c.primary === 'save' || c.primary === 'saveNew' || c.primary === 'saveRegenerated',
+  isLiveAfterCommit: (c: Context) => commitRules.savesRecord(c) || (c.currentLive && c.primary !== 'destroy'),
   isClientRecordLiveAfterCommit: (c: Context) => c.clientRecordLive && c.retire === 'none' && !(c.idIsClients && c.primary === 'destroy'),
   // The record's lifetime moves with this commit.
-  isExtended: (c: Context) => c.primary === 'save' || c.primary === 'touch',
+  isExtended: (c: Context) => commitRules.savesRecord(c) || c.primary === 'touch',
   // The cookie is sent only when the client lacks a valid one, or the lifetime moved.
   // A cookie that carries the data (cookie sessions, as iron-session's) is the record: every write re-sends it.
   // express-session re-sends a lasting cookie with each change, so its expiry follows the record's.
@@ -275,8 +281,13 @@ const guards = {
   isCurrentLive: ({ context }: GuardArgs) => context.currentLive,
   // A new id already written by `app.saveNow`: a record of its own, which the client doesn't know yet.
   isNewRecordLive: ({ context }: GuardArgs) => context.currentLive && !context.idIsClients,
+  // An id the store has never held: its first save creates the session, or after regenerate
+  // (the client's record still live, to be retired) moves it there.
+  isUnsavedNewId: ({ context }: GuardArgs) => !context.idIsClients && !context.currentLive,
   plansDestroy: ({ context }: GuardArgs) => context.primary === 'destroy',
   plansSave: ({ context }: GuardArgs) => context.primary === 'save',
+  plansSaveNew: ({ context }: GuardArgs) => context.primary === 'saveNew',
+  plansSaveRegenerated: ({ context }: GuardArgs) => context.primary === 'saveRegenerated',
   plansTouch: ({ context }: GuardArgs) => context.primary === 'touch',
   plansRetireWithGrace: ({ context }: GuardArgs) => context.retire === 'grace',
   plansRetire: ({ context }: GuardArgs) => context.retire === 'destroy',
@@ -375,6 +386,8 @@ export const lifecycleMachine = setup({
   actions: {
     loadRecord: effect,
     saveRecord: effect,
+    saveNewRecord: effect,
+    saveRegeneratedRecord: effect,
     touchRecord: effect,
     destroyCurrentRecord: effect,
     destroyClientRecord: effect,
@@ -549,8 +562,14 @@ export const lifecycleMachine = setup({
           {
             guard: and(['isWritable', 'hasNoId']),
             target: 'savingNow',
-            actions: ['assignNewId', assign({ accessed: true, hasId: true }), 'saveRecord'],
+            actions: ['assignNewId', assign({ accessed: true, hasId: true }), 'saveNewRecord'],
           },
+          {
+            guard: and(['isWritable', 'isUnsavedNewId', 'isClientRecordLive']),
+            target: 'savingNow',
+            actions: [assign({ accessed: true }), 'saveRegeneratedRecord'],
+          },
+          { guard: and(['isWritable', 'isUnsavedNewId']), target: 'savingNow', actions: [assign({ accessed: true }), 'saveNewRecord'] },
           { guard: 'isWritable', target: 'savingNow', actions: [assign({ accessed: true }), 'saveRecord'] },
         ],
         'app.discard': discardTransition,
@@ -671,6 +690,13 @@ export const lifecycleMachine = setup({
     planning: {
       always: [
         { guard: 'shouldDestroyCurrent', target: 'planningRetire', actions: assign({ primary: 'destroy' }) },
+        // The first save of a new id creates the session; after regenerate it moves it there.
+        {
+          guard: and(['shouldSave', 'isUnsavedNewId', 'isClientRecordLive']),
+          target: 'planningRetire',
+          actions: assign({ primary: 'saveRegenerated' }),
+        },
+        { guard: and(['shouldSave', 'isUnsavedNewId']), target: 'planningRetire', actions: assign({ primary: 'saveNew' }) },
         { guard: 'shouldSave', target: 'planningRetire', actions: assign({ primary: 'save' }) },
         { guard: 'shouldTouch', target: 'planningRetire', actions: assign({ primary: 'touch' }) },
         { target: 'planningRetire' },
@@ -698,6 +724,8 @@ export const lifecycleMachine = setup({
     writing: {
       always: [
         { guard: 'plansDestroy', target: 'awaitingWrite', actions: 'destroyCurrentRecord' },
+        { guard: 'plansSaveRegenerated', target: 'awaitingWrite', actions: 'saveRegeneratedRecord' },
+        { guard: 'plansSaveNew', target: 'awaitingWrite', actions: 'saveNewRecord' },
         { guard: 'plansSave', target: 'awaitingWrite', actions: 'saveRecord' },
         { guard: 'plansTouch', target: 'awaitingWrite', actions: 'touchRecord' },
         { target: 'retiring' },

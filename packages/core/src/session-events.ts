@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { StoreEffect } from './effects.js';
 import type { StoreOperation } from './errors.js';
 import type { StoreOutcome } from './runner.js';
+import type { StoreReport } from './session-state.js';
 
 export type SessionEvent =
   /** A new session was saved for the first time. */
@@ -35,26 +36,23 @@ export function hashId(id: string): string {
 }
 
 /**
- * What a finished store call meant, for `onEvent`: it reports, the machine decides.
- * `regeneratedFrom` is the client's id once the app regenerated it (a first save under the new id
- * then replaces it, and its own destroy is the retirement, not a sign-out); `expiredBecause`
- * names why a loaded record is dead, if it is.
+ * What a finished store call meant, for `onEvent`: it reports, the machine decides. `report` is
+ * what the action that made the effect stands for (`SessionState.reportOf`), `previousId` the
+ * client's id a regeneration moved away from; `expiredBecause` names why a loaded record is
+ * dead, if it is.
  */
 export function storeOutcomeEvent(
   effect: StoreEffect,
   outcome: StoreOutcome,
-  regeneratedFrom: string | undefined,
+  report: StoreReport | undefined,
+  previousId: string | undefined,
   expiredBecause: (record: unknown) => 'lifetime' | 'idle' | 'absolute' | 'gone' | undefined,
 ): SessionEvent | undefined {
   const idHash = hashId(effect.id);
   if (!outcome.ok)
     return { type: 'storeError', idHash, op: outcome.error.op, code: outcome.error.code as 'store_failed' | 'store_timeout' };
-  if (effect.type === 'store.save' && effect.changes.created) {
-    return regeneratedFrom === undefined
-      ? { type: 'created', idHash }
-      : { type: 'regenerated', idHash, previousIdHash: hashId(regeneratedFrom) };
-  }
-  if (effect.type === 'store.destroy' && effect.id !== regeneratedFrom) return { type: 'destroyed', idHash };
+  if (report === 'regenerated') return { type: 'regenerated', idHash, previousIdHash: hashId(previousId as string) };
+  if (report !== undefined) return { type: report, idHash };
   if (effect.type !== 'store.load') return undefined;
   const reason = expiredBecause(outcome.record);
   return reason === undefined ? undefined : { type: 'expired', idHash, reason };

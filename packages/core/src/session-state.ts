@@ -7,7 +7,7 @@ import type { CookieAttributes } from './cookie.js';
 import { readCookie, serializeCookie } from './cookie.js';
 import { requestStore } from './cookie-sessions.js';
 import type { RequestStore } from './cookie-sessions.js';
-import type { Effect, HttpEffect } from './effects.js';
+import type { Effect, HttpEffect, StoreEffect } from './effects.js';
 import { assertNever } from './effects.js';
 import { SessConfigError, SessUsageError } from './errors.js';
 import { isWellFormedId } from './ids.js';
@@ -21,6 +21,9 @@ import type { ExpirySetting, SessionData, SessionMeta, SessionRecord, Store } fr
 
 /** Browsers keep at most 4096 bytes of a cookie's name, value and attributes (RFC 6265 §6.1). */
 const COOKIE_BYTES_LIMIT = 4096;
+
+/** The lifecycle actions `onEvent` hears of: a session created, moved to a new id, or deleted. */
+export type StoreReport = 'created' | 'regenerated' | 'destroyed';
 
 export class SessionState implements LifetimeBasis {
   readonly now: number;
@@ -41,6 +44,8 @@ export class SessionState implements LifetimeBasis {
   loaded: SessionRecord | undefined;
   /** The id the last `store.load` asked for. */
   loadingId: string | undefined;
+  /** What `onEvent` reports for a store effect once it succeeds, by the action that made it (kept only with `onEvent`). */
+  private reports: Map<StoreEffect, StoreReport> | undefined;
 
   constructor(
     readonly config: Config,
@@ -106,6 +111,12 @@ export class SessionState implements LifetimeBasis {
         case 'saveRecord':
           effects.push(this.saveEffect());
           break;
+        case 'saveNewRecord':
+          effects.push(this.noted(this.saveEffect(), 'created'));
+          break;
+        case 'saveRegeneratedRecord':
+          effects.push(this.noted(this.saveEffect(), 'regenerated'));
+          break;
         case 'touchRecord': {
           const { meta, ttlMs } = this.nextMeta();
           this.meta = meta;
@@ -113,10 +124,13 @@ export class SessionState implements LifetimeBasis {
           break;
         }
         case 'destroyCurrentRecord':
-          effects.push({ type: 'store.destroy', id: this.currentId as string });
+          effects.push(this.noted({ type: 'store.destroy', id: this.currentId as string }, 'destroyed'));
           break;
         case 'destroyClientRecord':
+          effects.push(this.noted({ type: 'store.destroy', id: this.clientId as string }, 'destroyed'));
+          break;
         case 'destroyReplacedRecord':
+          // Retired after regenerate: the save under the new id reported the move.
           effects.push({ type: 'store.destroy', id: this.clientId as string });
           break;
         case 'retireClientRecord':
@@ -150,6 +164,16 @@ export class SessionState implements LifetimeBasis {
     return effects;
   }
 
+  /** What `onEvent` reports once `effect` succeeds, if anything. */
+  reportOf(effect: StoreEffect): StoreReport | undefined {
+    return this.reports?.get(effect);
+  }
+
+  private noted(effect: StoreEffect, report: StoreReport): StoreEffect {
+    if (this.config.onEvent !== undefined) (this.reports ??= new Map()).set(effect, report);
+    return effect;
+  }
+
   /** A custom generator's id must pass the same check as a cookie's, or it could never come back. */
   private freshId(): string {
     const id = (this.request.generateId ?? this.config.generateId)();
@@ -163,7 +187,7 @@ export class SessionState implements LifetimeBasis {
     return nextMeta(this, this.expiry, this.meta?.createdAt ?? this.now);
   }
 
-  private saveEffect(): Effect {
+  private saveEffect(): StoreEffect {
     const { meta, ttlMs } = this.nextMeta();
     this.meta = meta;
     return {
@@ -179,7 +203,7 @@ export class SessionState implements LifetimeBasis {
    * The client's old record after regenerate: destroyed, or with a grace window kept as loaded,
    * marked retired and living at most `regenerateGraceMs` more (never longer than it would have).
    */
-  private retireEffect(): Effect {
+  private retireEffect(): StoreEffect {
     const id = this.clientId as string;
     const { regenerateGraceMs } = this.config;
     // The machine retires only a record it loaded (clientRecordLive).

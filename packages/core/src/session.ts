@@ -39,7 +39,6 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   private node: LifecycleNode;
   private readonly state: SessionState;
   private inflight: Promise<unknown> | undefined;
-  private regeneratedFrom: string | undefined;
 
   constructor(
     private readonly config: Config,
@@ -117,10 +116,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
 
   async regenerate(options: { keepData?: boolean } = {}): Promise<void> {
     await this.load();
-    const previous = this.state.currentId;
     await this.run({ type: 'app.regenerate', keepData: options.keepData ?? true }, 'regenerate');
-    // Remembered for `onEvent` only: the save under the new id reports it as a regeneration.
-    if (previous !== undefined && previous === this.state.clientId) this.regeneratedFrom = previous;
   }
 
   async destroy(): Promise<void> {
@@ -223,7 +219,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
 
   private report(effect: StoreEffect, outcome: StoreOutcome): void {
     // The cookie's signature is ours, so a missing record is one that died, not a forgery.
-    const event = storeOutcomeEvent(effect, outcome, this.regeneratedFrom, (record) =>
+    const event = storeOutcomeEvent(effect, outcome, this.state.reportOf(effect), this.state.clientId, (record) =>
       isSessionRecord(record) ? expiryReason(this.config, record.meta, this.state.now) : 'gone',
     );
     if (event !== undefined) this.emit(event);

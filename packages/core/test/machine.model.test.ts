@@ -336,7 +336,9 @@ function testParams(sut: Sut) {
         if (snapshot.context.currentLive) expect(store.peek(session.id as string)).toBeDefined();
       },
       awaitingWrite: (snapshot: Snapshot) => {
-        const op = { save: 'set', touch: 'touch', destroy: 'destroy', none: 'none' }[snapshot.context.primary];
+        const op = { save: 'set', saveNew: 'set', saveRegenerated: 'set', touch: 'touch', destroy: 'destroy', none: 'none' }[
+          snapshot.context.primary
+        ];
         expect(heldOps(sut)).toEqual([`${op} ${session.id === CLIENT_ID ? 'client' : 'current'}`]);
       },
       awaitingRetire: (snapshot: Snapshot) =>

@@ -823,6 +823,33 @@ describe('session events (onEvent)', () => {
     expect(logged).not.toContain(secondId);
   });
 
+  it('reports a regeneration once, from the id the client held, when the new id is first written', async () => {
+    const { events, onEvent } = recorder();
+    const { request } = setup({ onEvent });
+    const first = await request((s) => s.set('cart', 1));
+    const firstId = first.session.id as string;
+    events.length = 0;
+    // Twice in one request, written early with saveNow and again at commit: one move, from the client's id.
+    const second = await request(async (s) => {
+      await s.regenerate();
+      await s.regenerate();
+      await s.saveNow();
+      s.set('user', 'ada');
+    });
+    expect(events).toEqual([{ type: 'regenerated', idHash: hashId(second.session.id as string), previousIdHash: hashId(firstId) }]);
+    // Signed out right after a regeneration: the client's record is deleted, and a new session later is created.
+    events.length = 0;
+    const third = await request(async (s) => {
+      await s.regenerate();
+      await s.destroy();
+      s.set('visitor', true);
+    });
+    expect(events).toEqual([
+      { type: 'destroyed', idHash: hashId(second.session.id as string) },
+      { type: 'created', idHash: hashId(third.session.id as string) },
+    ]);
+  });
+
   it('reports a session whose record the store no longer has as gone', async () => {
     const { events, onEvent } = recorder();
     const { request, clock, id } = await signedIn({ onEvent });
