@@ -76,12 +76,22 @@ export interface HeaderTarget {
   get(name: string): HeaderValue;
 }
 
+/** A Node response's headers through `HeaderTarget`: one small object per commit, its methods on the prototype. */
+class NodeHeaders implements HeaderTarget {
+  constructor(private readonly res: ServerResponse) {}
+  append(name: string, value: string): void {
+    this.res.appendHeader(name, value);
+  }
+  set(name: string, value: string): void {
+    this.res.setHeader(name, value);
+  }
+  get(name: string): HeaderValue {
+    return this.res.getHeader(name);
+  }
+}
+
 /** A Node response as a `HeaderTarget`, so one `applyEffects` serves Fetch responses and Node ones. */
-export const nodeHeaders = (res: ServerResponse): HeaderTarget => ({
-  append: (name, value) => void res.appendHeader(name, value),
-  set: (name, value) => void res.setHeader(name, value),
-  get: (name) => res.getHeader(name),
-});
+export const nodeHeaders = (res: ServerResponse): HeaderTarget => new NodeHeaders(res);
 
 /**
  * Applies the core's HTTP effects to a response's headers. `cookieLine` writes a cookie effect's
