@@ -10,9 +10,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import { SessConfigError, SessUsageError, createSessionManager, type HttpEffect } from '@sess/core';
 import type { SessionManagerOptions, SessionStorage } from '@sess/core';
-import { COOKIE_OPTIONS, SHARED_OPTIONS, accessorLayer, assertNever, checkOptions, cookieLines, cookieOptions } from '@sess/core/adapter';
+import { COOKIE_OPTIONS, SHARED_OPTIONS, accessorLayer, applyEffects, checkOptions, cookieLines, cookieOptions } from '@sess/core/adapter';
 import { coreOptions, createOutputHold, createSessionContext, defined, httpFailure, isSecureRequest, lifetimeMs } from '@sess/core/adapter';
-import { nodeResponseFacts, redeemHandoff, setCookieLine, socketSession, type CookieOptions } from '@sess/core/adapter';
+import { nodeHeaders, nodeResponseFacts, redeemHandoff, socketSession, type CookieOptions } from '@sess/core/adapter';
 import type { DeferredResponse, OptionTable, SessionView, SharedOptions, SocketRoutes } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
 import { type KoaSession, koaView, replaceData } from './view.js';
@@ -97,26 +97,6 @@ function managerOptions(options: SessionOptions): SessionManagerOptions {
     expireAtBrowserClose: maxAge === 'session',
     cookie: cookieOptions(options),
   };
-}
-
-/** The HTTP effects, applied with Koa's own response API. */
-function applyEffects(ctx: Context, effects: readonly HttpEffect[]): void {
-  for (const effect of effects) {
-    switch (effect.type) {
-      case 'header.vary':
-        ctx.vary(effect.value);
-        break;
-      case 'header.cacheControl':
-        ctx.set('Cache-Control', effect.value);
-        break;
-      case 'cookie.set':
-      case 'cookie.delete':
-        ctx.append('Set-Cookie', setCookieLine(effect));
-        break;
-      default:
-        assertNever(effect);
-    }
-  }
 }
 
 declare module 'koa' {
@@ -217,7 +197,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     // A destroy started by `ctx.session = null` must have succeeded before any 2xx goes out. If it
     // failed, the response is its error's (the lifecycle has still ended the session, so the
     // commit deletes the cookie).
-    const failed = (await state.destroying?.catch((error: unknown) => ({ error }))) as { error: unknown } | undefined;
+    const failed = state.destroying && ((await state.destroying.catch((error: unknown) => ({ error }))) as { error: unknown } | undefined);
     if (state.used) state.close();
     // The app wrote to `ctx.res` without `ctx.respond = false`, and the headers left without the
     // cookie: save nothing, as for a server error, and say why if the session had anything to send.
@@ -225,7 +205,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     const effects = await state.core.commit(ctx.headerSent ? { status: 500 } : nodeResponseFacts(ctx.res, answered, manager.name));
     if (ctx.headerSent && effects.length > 0) throw new SessUsageError(BYPASSED);
     if (failed !== undefined) throw koaError(failed.error, effects);
-    applyEffects(ctx, effects);
+    applyEffects(nodeHeaders(ctx.res), effects);
   }
 
   // `ctx.respond = false` says the app writes to `ctx.res` itself, maybe before `await next()`
@@ -246,7 +226,7 @@ export function session(options: SessionOptions): SessionMiddleware {
 
   const handoff: Middleware = async (ctx) => {
     const { status, effects } = await redeemHandoff(manager, ctx.query.token).catch((error: unknown) => Promise.reject(koaError(error)));
-    applyEffects(ctx, effects);
+    applyEffects(nodeHeaders(ctx.res), effects);
     ctx.status = status;
   };
 
