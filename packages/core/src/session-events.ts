@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import type { StoreEffect } from './effects.js';
 import type { StoreOperation } from './errors.js';
 import type { StoreOutcome } from './runner.js';
-import type { StoreReport } from './session-state.js';
 
 export type SessionEvent =
   /** A new session was saved for the first time. */
@@ -26,6 +25,9 @@ export type SessionEvent =
   | { readonly type: 'invalid'; readonly idHash: string }
   /** A store call failed or timed out; the request ends in an error. */
   | { readonly type: 'storeError'; readonly idHash: string; readonly op: StoreOperation; readonly code: 'store_failed' | 'store_timeout' };
+
+/** The lifecycle actions `onEvent` hears of: a session created, moved to a new id, or deleted. */
+export type StoreReport = 'created' | 'regenerated' | 'destroyed';
 
 /**
  * A digest of `id` for logs: the first 16 characters of base64url(SHA-256(id)), 96 bits, enough

@@ -17,13 +17,11 @@ import type { ClientCookie, LifecycleAction } from './machine.js';
 import type { Config } from './options.js';
 import { dataFrom } from './record.js';
 import type { RequestFacts } from './session-api.js';
+import type { StoreReport } from './session-events.js';
 import type { ExpirySetting, SessionData, SessionMeta, SessionRecord, Store } from './store.js';
 
 /** Browsers keep at most 4096 bytes of a cookie's name, value and attributes (RFC 6265 §6.1). */
 const COOKIE_BYTES_LIMIT = 4096;
-
-/** The lifecycle actions `onEvent` hears of: a session created, moved to a new id, or deleted. */
-export type StoreReport = 'created' | 'regenerated' | 'destroyed';
 
 export class SessionState implements LifetimeBasis {
   readonly now: number;
