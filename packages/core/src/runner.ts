@@ -13,8 +13,13 @@ export type StoreOutcome =
   /** `refused`: a save or touch the store turned down because its record is dead (see `Store.set`). */
   { readonly ok: true; readonly record?: unknown; readonly refused?: boolean } | { readonly ok: false; readonly error: SessStoreError };
 
-/** Feeds the outcome of one store effect back; returns the effects of the step it caused. */
-export type StoreFeedback = (effect: StoreEffect, outcome: StoreOutcome) => readonly Effect[];
+/** Where the runner reports: each store effect's outcome as it arrives, and the end of the work. */
+export interface StoreFeedback {
+  /** Feeds the outcome of one store effect back; returns the effects of the step it caused. */
+  answered(effect: StoreEffect, outcome: StoreOutcome): readonly Effect[];
+  /** The store work is over (the returned promise settles next). */
+  settled(): void;
+}
 
 function operationOf(effect: StoreEffect): StoreOperation {
   switch (effect.type) {
@@ -187,14 +192,18 @@ async function runQueue(
   feedback: StoreFeedback,
 ): Promise<HttpEffect[]> {
   let failure: SessStoreError | undefined;
-  for (let effect = queue.shift(); effect !== undefined; effect = queue.shift()) {
-    if (isHttpEffect(effect)) {
-      http.push(effect);
-      continue;
+  try {
+    for (let effect = queue.shift(); effect !== undefined; effect = queue.shift()) {
+      if (isHttpEffect(effect)) {
+        http.push(effect);
+        continue;
+      }
+      const outcome = await runStoreEffect(store, effect, deadlines);
+      if (!outcome.ok) failure ??= outcome.error;
+      queue.push(...feedback.answered(effect, outcome));
     }
-    const outcome = await runStoreEffect(store, effect, deadlines);
-    if (!outcome.ok) failure ??= outcome.error;
-    queue.push(...feedback(effect, outcome));
+  } finally {
+    feedback.settled();
   }
   if (failure !== undefined) throw failure;
   return http;

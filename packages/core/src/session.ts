@@ -30,15 +30,18 @@ const loadEvent = { type: 'app.load' } as const;
 const doneEvent = { type: 'store.done' } as const;
 const refusedEvent = { type: 'store.refused' } as const;
 const failedEvent = { type: 'store.failed' } as const;
+const committing = () => undefined;
 
 /**
  * The `Session` of one request (its methods are documented there): the app's calls become
  * lifecycle events; their actions are carried out by the request's `SessionState`.
  */
-export class RequestSession<Data extends SessionData = SessionData> implements Session<Data> {
+export class RequestSession<Data extends SessionData = SessionData> implements Session<Data>, StoreFeedback {
   private node: LifecycleNode;
   private readonly state: SessionState;
+  /** The last store work started, and how many are still running: commit and discard wait for them. */
   private inflight: Promise<unknown> | undefined;
+  private running = 0;
 
   constructor(
     private readonly config: Config,
@@ -177,8 +180,14 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     this.step({ type: 'app.deleteTestCookie' });
   }
 
-  async commit(response: ResponseFacts): Promise<readonly HttpEffect[]> {
-    if (this.inflight !== undefined) await this.inflight.catch(() => undefined);
+  commit(response: ResponseFacts): Promise<readonly HttpEffect[]> {
+    // Not `async`: the commit of every request would pay its promise steps.
+    const { inflight } = this;
+    if (this.running > 0 && inflight !== undefined) return inflight.then(committing, committing).then(() => this.commitNow(response));
+    return this.commitNow(response);
+  }
+
+  private commitNow(response: ResponseFacts): Promise<readonly HttpEffect[]> {
     let empty = true;
     for (const _ in this.state.data) {
       empty = false;
@@ -205,17 +214,24 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
       return Promise.reject(error);
     }
     if (effects.length === 0) return Promise.resolve([]);
-    const running = runEffects(effects, this.state.store, this.config.deadlines, this.feedback);
+    this.running += 1;
+    const running = runEffects(effects, this.state.store, this.config.deadlines, this);
     this.inflight = running;
     return running;
   }
 
-  private readonly feedback: StoreFeedback = (effect, outcome) => {
+  /** @internal The runner's feedback (methods, not closures: no allocation per request). */
+  settled(): void {
+    this.running -= 1;
+  }
+
+  /** @internal */
+  answered(effect: StoreEffect, outcome: StoreOutcome): readonly Effect[] {
     if (this.config.onEvent !== undefined) this.report(effect, outcome);
     if (!outcome.ok) return this.step(failedEvent);
     if (effect.type !== 'store.load') return this.step(outcome.refused === true ? refusedEvent : doneEvent);
     return this.step({ type: 'store.loaded', ...this.judge(outcome.record) });
-  };
+  }
 
   private report(effect: StoreEffect, outcome: StoreOutcome): void {
     // The cookie's signature is ours, so a missing record is one that died, not a forgery.

@@ -1161,6 +1161,29 @@ describe('discard (express-session unset: keep)', () => {
   });
 });
 
+describe('store work the app did not await', () => {
+  it('the commit waits for an un-awaited reload', async () => {
+    const { manager, jar, store, id } = await signedIn();
+    const session = manager.begin({ cookieHeader: jar.header(), secure: false });
+    await session.load();
+    store.hold = true;
+    const reloading = session.reload();
+    await vi.waitFor(() => expect(store.held.map((call) => call.op)).toEqual(['get']));
+    const reload = store.held.shift();
+    let committed = false;
+    const commit = session.commit({ status: 200 }).then((effects) => {
+      committed = true;
+      return effects;
+    });
+    await Promise.resolve();
+    expect(committed).toBe(false);
+    reload?.release();
+    expect(await commit).toEqual([{ type: 'header.vary', value: 'Cookie' }]);
+    await reloading;
+    expect(store.calls).toEqual([`get ${id}`, `get ${id}`]);
+  });
+});
+
 describe('options for peer formats', () => {
   const upper = {
     sign: (name: string, id: string) => `${id}.${name.toUpperCase()}`,

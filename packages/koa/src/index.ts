@@ -253,7 +253,11 @@ export function session(options: SessionOptions): SessionMiddleware {
       await response.settle(500).catch(() => undefined);
       throw koaError(error);
     }
-    await response.settle(ctx.status).catch((error: unknown) => Promise.reject(koaError(error)));
+    try {
+      await response.settle(ctx.status);
+    } catch (error) {
+      throw koaError(error);
+    }
   };
 
   return Object.assign(sessionMiddleware, { handoff, socket });

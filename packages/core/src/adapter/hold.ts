@@ -74,6 +74,8 @@ interface Hold {
   phase: 'open' | 'committing' | 'done' | 'failed';
   readonly held: Array<{ readonly method: Method; readonly args: unknown[] }>;
   settled: Promise<void> | undefined;
+  /** Output goes through the gates: held from the first call until the commit is done. */
+  gated: boolean;
   /** Puts back the response's own output methods, where the hold wrapped them. */
   restore: (() => void) | undefined;
 }
@@ -98,7 +100,8 @@ export function createOutputHold(): OutputHold {
   });
 
   function gate(res: ServerResponse, hold: Hold): void {
-    if (hold.phase !== 'open' || res.headersSent || holds.has(res) || hold.restore !== undefined) return;
+    if (hold.phase !== 'open' || res.headersSent || holds.has(res) || hold.gated) return;
+    hold.gated = true;
     const own = res as unknown as Record<Output, Method>;
     if (Object.hasOwn(res, 'writeHead') || Object.hasOwn(res, 'write') || Object.hasOwn(res, 'end')) {
       const original = { writeHead: own.writeHead, write: own.write, end: own.end };
@@ -111,7 +114,7 @@ export function createOutputHold(): OutputHold {
   }
 
   function defer(res: ServerResponse, hooks: HoldHooks): DeferredResponse {
-    const hold: Hold = { hooks, phase: 'open', held: [], settled: undefined, restore: undefined };
+    const hold: Hold = { hooks, phase: 'open', held: [], settled: undefined, gated: false, restore: undefined };
     return { settle: (status) => settle(res, hold, status), gate: () => gate(res, hold) };
   }
 
@@ -161,6 +164,9 @@ function settle(res: ServerResponse, hold: Hold, status: number): Promise<void> 
   } catch (error) {
     committed = Promise.reject(error);
   }
+  // Nothing was ever gated, so nothing can be held: the commit is the whole settle (and a gate
+  // asked for from now on finds the phase past 'open').
+  if (!hold.gated) return (hold.settled = committed);
   hold.settled = committed
     .then(() => {
       hold.phase = 'done';
