@@ -297,6 +297,7 @@ const guards = {
   setsTestCookie: ({ context }: GuardArgs) => context.testCookie === 'set',
   deletesTestCookie: ({ context }: GuardArgs) => context.testCookie === 'delete' && context.testCookieReceived,
   wasAccessed: ({ context }: GuardArgs) => context.accessed,
+  isDataKnown: ({ context }: GuardArgs) => context.loaded,
   needsCacheControl: ({ context }: GuardArgs) => !context.cacheControlSet,
 } satisfies Record<string, (args: GuardArgs) => boolean>;
 
@@ -350,6 +351,7 @@ const settled: LifecycleContext = {
   cookieAlreadySet: false,
   cacheControlSet: false,
 };
+const settledLoaded: LifecycleContext = { ...settled, loaded: true };
 
 // The test cookie is its own cookie: it needs no store and works before anything is loaded.
 const testCookieEvents = {
@@ -432,6 +434,7 @@ export const lifecycleMachine = setup({
     // The plan is made: keep what the writes and the response still read, reset the rest.
     settlePlan: assign(({ context }) => ({
       ...settled,
+      loaded: context.loaded,
       accessed: context.accessed,
       testCookie: context.testCookie,
       testCookieReceived: context.testCookieReceived,
@@ -444,6 +447,7 @@ export const lifecycleMachine = setup({
     // holds (or is about to get) the cookie of the id that replaced it.
     planRetiredCommit: assign(({ context, event }) => ({
       ...settled,
+      loaded: context.loaded,
       accessed: context.accessed,
       testCookie: context.testCookie,
       testCookieReceived: context.testCookieReceived,
@@ -470,7 +474,8 @@ export const lifecycleMachine = setup({
       // A response that sets a cookie must not be stored by shared caches (Django, RFC 9111 §5.2.2.7).
       if (cookieSet && check(guards.needsCacheControl)) enqueue('markPrivate');
     }),
-    settle: assign(() => settled),
+    // A settled session keeps only whether its data is known: it can still be read.
+    settle: assign(({ context }) => (context.loaded ? settledLoaded : settled)),
   },
 }).createMachine({
   id: 'session',
@@ -731,8 +736,11 @@ export const lifecycleMachine = setup({
         { target: 'retiring' },
       ],
     },
+    // From here on the data is final: reads are allowed (a logger, or Koa serializing
+    // `ctx.body = ctx.session`, after the commit) and change nothing; writes stay refused.
     awaitingWrite: {
       on: {
+        'app.read': { guard: 'isDataKnown', target: 'awaitingWrite' },
         'store.done': { target: 'retiring', actions: assign({ primary: 'none' }) },
         // The id is dead (destroyed or retired by a racing request): no cookie may name it, and
         // none is deleted either, since the browser may already hold the racing request's cookie.
@@ -751,6 +759,7 @@ export const lifecycleMachine = setup({
     },
     awaitingRetire: {
       on: {
+        'app.read': { guard: 'isDataKnown', target: 'awaitingRetire' },
         'store.done': { target: 'committed', actions: ['respond', 'settle'] },
         // The old record was already gone: retiring it is done all the same.
         'store.refused': { target: 'committed', actions: ['respond', 'settle'] },
@@ -760,8 +769,8 @@ export const lifecycleMachine = setup({
     // Let go of by the app: its commit has nothing to write and no cookie to send.
     discarded: { on: { 'response.commit': { target: 'committed' } } },
     // Repeated commits (an error page after a failed write) change nothing.
-    committed: { on: { 'response.commit': { target: 'committed' } } },
-    failed: { on: { 'response.commit': { target: 'failed' } } },
+    committed: { on: { 'response.commit': { target: 'committed' }, 'app.read': { guard: 'isDataKnown', target: 'committed' } } },
+    failed: { on: { 'response.commit': { target: 'failed' }, 'app.read': { guard: 'isDataKnown', target: 'failed' } } },
   },
 });
 

@@ -1161,6 +1161,27 @@ describe('discard (express-session unset: keep)', () => {
   });
 });
 
+describe('after the commit', () => {
+  it('reads return the data as committed, with no effect; writes are refused', async () => {
+    const { request, store, id } = await signedIn();
+    const { session, effects } = await request(async (s) => {
+      await s.load();
+      s.set('views', 1);
+    });
+    expect(types(effects)).toEqual(['header.vary']);
+    expect([session.get('user'), session.get('views'), session.has('views'), session.keys()]).toEqual(['ada', 1, true, ['user', 'views']]);
+    expect(() => session.set('views', 2)).toThrow(SessUsageError);
+    expect(await session.commit({ status: 200 })).toEqual([]);
+    expect(store.peek(id)?.data).toEqual({ user: 'ada', views: 1 });
+  });
+
+  it('a session that was never loaded stays unreadable', async () => {
+    const { request } = await signedIn();
+    const { session } = await request(() => undefined);
+    expect(() => session.get('user')).toThrow(SessUsageError);
+  });
+});
+
 describe('store work the app did not await', () => {
   it('the commit waits for an un-awaited reload', async () => {
     const { manager, jar, store, id } = await signedIn();

@@ -111,8 +111,6 @@ declare module 'koa' {
 
 /** One request's session, kept on `ctx` under a symbol. */
 interface RequestState extends SessionView<KoaSession> {
-  /** The app got hold of the session (`ctx.session`, `getSession()`) or replaced it. */
-  used: boolean;
   /** A destroy started by `ctx.session = null`; the commit waits for it. */
   destroying: Promise<void> | undefined;
   /** Commits once, after `await next()` or (with `ctx.respond = false`, when it is gated) before `ctx.res`'s headers leave. */
@@ -123,10 +121,10 @@ const STATE = Symbol('@sess/koa');
 const RAW = Symbol('@sess/koa respond');
 const stateOf = (ctx: object) => (ctx as Record<symbol, RequestState | undefined>)[STATE];
 
-/** The request's state, now that the app has got hold of its session. */
-const used = (state: RequestState = missing()): RequestState => ((state.used = true), state);
-function missing(): never {
-  throw new SessUsageError('ctx.session is only there behind the session() middleware');
+/** The request's state, which only the session() middleware puts on `ctx`. */
+function found(state: RequestState | undefined): RequestState {
+  if (state === undefined) throw new SessUsageError('ctx.session is only there behind the session() middleware');
+  return state;
 }
 
 const context = createSessionContext<RequestState>('@sess/koa');
@@ -137,7 +135,7 @@ const context = createSessionContext<RequestState>('@sess/koa');
  *
  * @throws SessUsageError outside such a request.
  */
-export const getSession = (): KoaSession => used(context.get()).view;
+export const getSession = (): KoaSession => context.get().view;
 
 /**
  * `error` as Koa's error handling answers it: a sess error with its status hint (503 for the
@@ -198,7 +196,6 @@ export function session(options: SessionOptions): SessionMiddleware {
     // failed, the response is its error's (the lifecycle has still ended the session, so the
     // commit deletes the cookie).
     const failed = state.destroying && ((await state.destroying.catch((error: unknown) => ({ error }))) as { error: unknown } | undefined);
-    if (state.used) state.close();
     // The app wrote to `ctx.res` without `ctx.respond = false`, and the headers left without the
     // cookie: save nothing, as for a server error, and say why if the session had anything to send.
     const answered = failed === undefined ? status : (httpFailure(failed.error)?.status ?? 500);
@@ -212,9 +209,9 @@ export function session(options: SessionOptions): SessionMiddleware {
   // returns: its output is held from then on.
   const contexts = accessorLayer<Context & Record<symbol, unknown>>({
     session: {
-      get: (ctx) => used(stateOf(ctx)).view,
+      get: (ctx) => found(stateOf(ctx)).view,
       set(ctx, value) {
-        const state = used(stateOf(ctx));
+        const state = found(stateOf(ctx));
         if (value === null) (state.destroying = state.core.destroy()).catch(() => undefined);
         else if (typeof value === 'object') replaceData(state.core, value);
         else throw new TypeError('ctx.session can only be set to null or an object');
@@ -240,7 +237,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     const core = manager.begin({ cookieHeader: ctx.get('cookie') || undefined, secure: ctx.secure, readOnly: readOnly?.(ctx) ?? false });
     const response = output.defer(ctx.res, { commit: (status) => commit(ctx, state, status), fail: answer(ctx) });
     // Object.assign, not a spread: V8 makes `{ ...handle, more }` a slow copy here (~10 us a request, measured).
-    const state: RequestState = Object.assign(view(core), { used: false, destroying: undefined, response });
+    const state: RequestState = Object.assign(view(core), { destroying: undefined, response });
     (ctx as unknown as Record<symbol, RequestState>)[STATE] = state;
     // An earlier middleware may have bypassed Koa already.
     if (ctx.respond === false) response.gate();

@@ -30,11 +30,6 @@ export interface ViewSpec<View> {
 export interface SessionView<View> {
   readonly core: Session;
   readonly view: View;
-  /**
-   * Pins the data as it is now for later reads, which the core refuses once the session is
-   * committed (Koa serializes `ctx.body = ctx.session` after the commit; logging may run later still).
-   */
-  close(): void;
 }
 
 /** The `id` every adapter's view has, in `ViewSpec` form. */
@@ -165,8 +160,6 @@ export type CallbackMethods<Methods, Named extends keyof Methods> = Omit<Methods
 /** One view's state, and the Proxy's target: util.inspect looks past a Proxy at its target, so the printing hooks live on its prototype. */
 interface Target {
   readonly core: Session;
-  /** Set by `close()`: the data as committed. */
-  final: Record<string, unknown> | undefined;
   /** The methods bound so far (the same function on every read). */
   bound: Record<string, unknown> | undefined;
 }
@@ -179,14 +172,13 @@ export function viewOf<View extends object>(spec: ViewSpec<View>): (core: Sessio
   const accessors = new Map(Object.entries(spec.accessors ?? {}));
   const methods = new Map(Object.entries(spec.methods ?? {}));
   const reserved = (key: string) => accessors.has(key) || methods.has(key);
-  const read = (target: Target, key: string): unknown => (target.final === undefined ? target.core.get(key) : target.final[key]);
-  const has = (target: Target, key: string) => (target.final === undefined ? target.core.has(key) : Object.hasOwn(target.final, key));
-  const keys = (target: Target) => (target.final === undefined ? target.core.keys() : Object.keys(target.final));
+  const read = (target: Target, key: string): unknown => target.core.get(key);
+  const has = (target: Target, key: string) => target.core.has(key);
+  const keys = (target: Target) => target.core.keys();
   const label = spec.name ?? 'Object';
   // A class per shape: each target has the same hidden class, with the printing hooks (symbols
   // only, so stored keys stay data) on its prototype. `this` in them is the view.
   class ViewTarget implements Target {
-    final: Record<string, unknown> | undefined = undefined;
     bound: Record<string, unknown> | undefined = undefined;
     constructor(readonly core: Session) {}
     get [Symbol.toStringTag](): string | undefined {
@@ -206,8 +198,8 @@ export function viewOf<View extends object>(spec: ViewSpec<View>): (core: Sessio
         const shown = inspect({ ...this }, { ...options, depth });
         return spec.name === undefined ? shown : `${spec.name} ${shown}`;
       } catch {
-        // Logging must not throw, and the data can't be read once the response is committed.
-        return `${label} <committed>`;
+        // Logging must not throw, and the data can't be read before it is loaded or while a store call runs.
+        return `${label} <not loaded>`;
       }
     }
   }
@@ -245,18 +237,6 @@ export function viewOf<View extends object>(spec: ViewSpec<View>): (core: Sessio
 
   return (core) => {
     const target = new ViewTarget(core);
-    return { core, view: new Proxy(target, handler) as unknown as View, close: () => close(target) };
+    return { core, view: new Proxy(target, handler) as unknown as View };
   };
-}
-
-function close(target: Target): void {
-  if (target.final !== undefined) return;
-  const data = Object.create(null) as Record<string, unknown>;
-  // A commit that finds an operation still running (an un-awaited reload) has nothing to show yet.
-  try {
-    for (const key of target.core.keys()) data[key] = target.core.get(key);
-  } catch {
-    // left empty
-  }
-  target.final = data;
 }

@@ -75,34 +75,37 @@ describe('the session view', () => {
     });
   });
 
-  it('after the commit, an open view prints <committed>; a closed one reads the data as committed', async () => {
+  it('after the commit, the view reads the data it committed, and refuses writes', async () => {
     const { request } = setup();
-    let open!: TestView;
-    let closed!: Record<string, unknown>;
+    let view!: TestView;
     await request((core) => {
-      open = named(core).view;
-      open.n = 1;
-      const handle = plain(core);
-      closed = handle.view;
-      handle.close();
-      handle.close();
+      view = named(core).view;
+      view.n = 1;
     });
-    expect(inspect(open)).toBe('Session <committed>');
-    expect([closed.n, Object.keys(closed), 'n' in closed, JSON.stringify(closed)]).toEqual([1, ['n'], true, '{"n":1}']);
+    expect([view.n, Object.keys(view), 'n' in view, JSON.stringify(view), inspect(view)]).toEqual([
+      1,
+      ['n'],
+      true,
+      '{"n":1}',
+      'Session { n: 1 }',
+    ]);
+    expect(() => {
+      view.n = 2;
+    }).toThrow(SessUsageError);
   });
 
-  it('a view closed while an operation runs has nothing to show yet', async () => {
+  it('a view read while its load runs prints <not loaded> instead of throwing', async () => {
     const { request, store } = setup();
     await request((core) => core.set('n', 1));
     store.hold = true;
     await request(async (core) => {
-      const handle = plain(core);
+      const { view } = named(core);
       const loading = core.load();
-      handle.close();
-      expect(Object.keys(handle.view)).toEqual([]);
+      expect(inspect(view)).toBe('Session <not loaded>');
       store.hold = false;
       for (const call of store.held.splice(0)) call.release();
       await loading;
+      expect(inspect(view)).toBe('Session { n: 1 }');
     });
   });
 
