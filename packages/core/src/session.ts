@@ -30,7 +30,6 @@ const loadEvent = { type: 'app.load' } as const;
 const doneEvent = { type: 'store.done' } as const;
 const refusedEvent = { type: 'store.refused' } as const;
 const failedEvent = { type: 'store.failed' } as const;
-const committing = () => undefined;
 
 /**
  * The `Session` of one request (its methods are documented there): the app's calls become
@@ -182,9 +181,10 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
 
   commit(response: ResponseFacts): Promise<readonly HttpEffect[]> {
     // Not `async`: the commit of every request would pay its promise steps.
-    const { inflight } = this;
-    if (this.running > 0 && inflight !== undefined) return inflight.then(committing, committing).then(() => this.commitNow(response));
-    return this.commitNow(response);
+    if (this.running === 0) return this.commitNow(response);
+    // Commits after the store work the app did not await, whether it succeeded or not.
+    const commitNow = () => this.commitNow(response);
+    return (this.inflight as Promise<unknown>).then(commitNow, commitNow);
   }
 
   private commitNow(response: ResponseFacts): Promise<readonly HttpEffect[]> {
