@@ -3,8 +3,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chart } from './chart.js';
 import { REDIS_TARGETS, scenarioOrder } from './results.js';
-import { GET_SESSION_QUICK } from './scenarios.js';
-import type { Cell, Results } from './results.js';
+import { FLOOR_LABEL, GET_SESSION_QUICK } from './scenarios.js';
+import type { AddedCost, Cell, Ratio, Results, Spread, Target } from './results.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
 const README = fileURLToPath(new URL('../../README.md', import.meta.url));
@@ -46,20 +46,57 @@ function absoluteTable(results: Results): string {
   );
 }
 
-function ratioTable(results: Results): string {
-  const rows = results.ratios.map((r) => [
-    r.framework,
-    r.workload,
-    r.comparison,
-    ratio(r.rpsRatio),
-    ratio(r.cpuRatio),
-    r.target === undefined ? '' : `>= ${r.target}x`,
-    r.met === undefined ? '' : r.met ? 'yes' : 'no',
-  ]);
-  return table(['framework', 'workload', 'comparison', 'req/s ratio', 'CPU/req ratio (inverse)', 'target (req/s)', 'met'], rows);
+/** `median [min-max]` over the rounds. */
+function spreadText(value: Spread, format: (x: number) => string): string {
+  return value.min === value.max ? format(value.median) : `${format(value.median)} [${format(value.min)}, ${format(value.max)}]`;
 }
 
 const signed = (value: number, digits: number) => `${value >= 0 ? '+' : '-'}${Math.abs(value).toFixed(digits)}`;
+const micros = (x: number) => signed(x, 1);
+
+function targetText(target: Target | undefined): [string, string] {
+  if (target === undefined) return ['', ''];
+  return [`${target.atMost ? '<=' : '>='} ${target.limit}${target.atMost ? ' µs' : 'x'}`, target.met ? 'yes' : '**no**'];
+}
+
+function ratioTable(ratios: readonly Ratio[]): string {
+  const rows = ratios.map((r) => [
+    r.framework,
+    r.workload,
+    r.comparison,
+    spreadText(r.rps, ratio),
+    spreadText(r.cpu, ratio),
+    ...targetText(r.target),
+  ]);
+  return table(['framework', 'workload', 'comparison', 'req/s ratio', 'CPU/req ratio (inverse)', 'target (both)', 'met'], rows);
+}
+
+function addedTable(added: readonly AddedCost[]): string {
+  const rows = added.map((a) => [
+    a.framework,
+    a.workload,
+    a.server,
+    a.bareCpuUs.toFixed(1),
+    a.cpuUs.toFixed(1),
+    spreadText(a.added, micros),
+    a.overFloor === undefined ? '' : spreadText(a.overFloor, micros),
+    ...targetText(a.target),
+  ]);
+  return table(
+    [
+      'framework',
+      'workload',
+      'server',
+      'bare CPU µs/req',
+      'server CPU µs/req',
+      'added over bare (µs)',
+      'added over floor (µs)',
+      'target',
+      'met',
+    ],
+    rows,
+  );
+}
 
 /** One row per framework and workload: the cost reads "getSession() cost: +X µs CPU/request vs sess+memory". */
 function getSessionTable(results: Results): string {
@@ -69,8 +106,9 @@ function getSessionTable(results: Results): string {
     c.workload,
     c.baseCpuUs.toFixed(1),
     c.getSessionCpuUs.toFixed(1),
-    `getSession() cost: ${signed(c.extraCpuUs, 1)} µs CPU/request vs sess+memory (${signed(c.extraCpuFraction * 100, 0)}%)`,
+    `getSession() cost: ${spreadText(c.extra, micros)} µs CPU/request vs sess+memory (${signed(c.extraCpuFraction * 100, 0)}%)`,
     ratio(c.rpsRatio),
+    ...targetText(c.target),
   ]);
   return table(
     [
@@ -80,6 +118,8 @@ function getSessionTable(results: Results): string {
       '+getSession CPU µs/req',
       'getSession() cost',
       'req/s ratio (getSession / sess+memory)',
+      'target',
+      'met',
     ],
     rows,
   );
@@ -156,17 +196,23 @@ export function markdown(results: Results): string {
     '- Hono has no first-party session library, so its sess servers are held against bare Hono only; there is no peer row or bar for Hono.',
     '- `@fastify/session` runs with `@fastify/cookie`, its default MemoryStore and `saveUninitialized: false`; its other defaults stay, so `rolling: true` saves the session and re-sends the cookie on every response that has one.',
     "- The PostgreSQL scenarios (Express only: `sess+postgres` with `@sess/store-postgres`, `express-session+connect-pg-simple`) use the PostgreSQL server at `DATABASE_URL`, not one the bench starts; it is not pinned to a core, so their req/s also depends on what else the machine runs. Server CPU µs/req counts the Node server alone, not PostgreSQL. Each store has its own table in a schema of the run's own (`sess_bench_<pid>`), emptied when its server starts and dropped when the run ends. PG queries/req are counted at the server's pool over sequential requests.",
-    "- Ratios for Fastify, Hono and PostgreSQL have no target: the issue's targets are for Express, Koa and h3.",
+    "- Figures with a spread read `median [lowest, highest]` over the rounds, each round's figure taken from servers measured back to back. A target is met when the median meets it.",
+    `- \`${FLOOR_LABEL}\` is each framework's session server with no session in it: a middleware that calls on after one promise step, and the same routes over a plain object. What a server adds over the floor is its own cost; the floor's over bare is the framework's charge for an async middleware and async routes.`,
+    "- Ratios for Fastify, Hono, PostgreSQL and h3's `useSession` have no target.",
     '',
     '## Throughput and cost',
     '',
     absoluteTable(results),
     '',
-    '## Ratios',
+    '## Server CPU added over the bare framework',
     '',
-    "Targets apply to requests/s; the CPU column is the bare or peer CPU per request over sess's (for `sess+memory+getSession / sess+memory`, sess+memory's over getSession's).",
+    addedTable(results.added),
     '',
-    ratioTable(results),
+    '## Against the peer',
+    '',
+    "req/s of sess over the peer's, and the peer's server CPU per request over sess's: above 1 means sess is ahead. A target holds for both.",
+    '',
+    ratioTable(results.ratios),
     '',
     '## getSession() cost (asyncContext)',
     '',
@@ -206,24 +252,20 @@ export function markdown(results: Results): string {
  */
 export function readmeSummary(results: Results): string {
   const m = results.meta;
-  const targeted = results.ratios.filter((r) => r.target !== undefined);
-  const rows = targeted.map((r) => [
-    r.framework,
-    r.workload,
-    r.comparison,
-    ratio(r.rpsRatio),
-    ratio(r.cpuRatio),
-    `>= ${r.target}x`,
-    r.met === true ? 'yes' : '**no**',
-  ]);
   const sess = results.memory.find((x) => x.store === 'sess');
   const peer = results.memory.find((x) => x.store === 'express-session');
   return [
-    `Full run of ${m.date.slice(0, 10)} on ${m.cpu} (${m.cores} cores, shared), Node ${m.node}, ${m.loadGenerator}, ${m.connections} connections, ${m.rounds} alternating rounds of ${m.durationS} s, server and load generator pinned to different cores.`,
+    `Full run of ${m.date.slice(0, 10)} on ${m.cpu} (${m.cores} cores, shared), Node ${m.node}, ${m.loadGenerator}, ${m.connections} connections, ${m.rounds} alternating rounds of ${m.durationS} s, server and load generator pinned to different cores. Figures read \`median [lowest, highest]\` over the rounds.`,
     '',
     '![requests/s relative to the bare framework](bench/results/chart.svg)',
     '',
-    table(['framework', 'workload', 'comparison', 'req/s ratio', 'CPU/req ratio (inverse)', 'target (req/s)', 'met'], rows),
+    'Server CPU per request that sess (memory store) adds over the bare framework, and over the floor (the same server with an async middleware and routes but no session):',
+    '',
+    addedTable(results.added.filter((a) => a.target !== undefined)),
+    '',
+    "Against the session library each framework's users run today, like for like:",
+    '',
+    ratioTable(results.ratios.filter((r) => r.target !== undefined)),
     '',
     sess === undefined || peer === undefined
       ? 'Memory per session: not measured in this run.'

@@ -21,7 +21,7 @@ import type { MemoryResult } from './memory.js';
 import { dropPostgresSchema, preparePostgres } from './postgres.js';
 import { startRedis } from './redis-server.js';
 import type { RedisServer } from './redis-server.js';
-import { cellFrom, getSessionCosts, ratios } from './results.js';
+import { addedCosts, cellFrom, getSessionCosts, ratios } from './results.js';
 import type { Cell, CoreBench, Results } from './results.js';
 import { writeReport } from './report.js';
 import { FRAMEWORKS, SCENARIOS, WORKLOADS, runsWorkload } from './scenarios.js';
@@ -193,6 +193,7 @@ async function main(): Promise<number> {
     },
     cells,
     ratios: ratios(cells),
+    added: addedCosts(cells),
     getSessionCost: getSessionCosts(cells),
     memory: mem.results,
     ...(mem.error === undefined ? {} : { memoryError: mem.error }),

@@ -5,8 +5,11 @@
 
 export const FRAMEWORKS = ['express', 'koa', 'h3', 'fastify', 'hono'] as const;
 export type Framework = (typeof FRAMEWORKS)[number];
-/** `bare`: no session middleware at all; `peer`: the framework's usual session library. */
-export type Implementation = 'bare' | 'peer' | 'sess';
+/**
+ * `bare`: no session middleware at all; `floor`: the session servers' middleware and routes with
+ * no session work in them (see `FLOOR_LABEL`); `peer`: the framework's usual session library.
+ */
+export type Implementation = 'bare' | 'floor' | 'peer' | 'sess';
 export type StoreKind = 'none' | 'memory' | 'cookie' | 'redis' | 'postgres';
 
 export interface Scenario {
@@ -35,16 +38,24 @@ function scenario(
  * what the AsyncLocalStorage costs per request, held against `sess+memory` in the same run.
  */
 export const GET_SESSION_LABEL = 'sess+memory+getSession';
+/**
+ * A middleware that waits one promise step and calls on, with the session servers' routes over
+ * a plain object: what the framework itself charges for the shape of a server with an async
+ * session middleware, before any session work. sess's cost above it is sess's own.
+ */
+export const FLOOR_LABEL = 'floor';
 /** The getSession scenarios' workloads in `--quick` runs. */
 export const GET_SESSION_QUICK: readonly Workload[] = ['read', 'write'];
 /**
- * The PostgreSQL scenarios and the Fastify and Hono servers in `--quick` runs: the CI smoke run
- * starts each of them and checks a read and a write, and stays short.
+ * The workloads in `--quick` runs of the scenarios added after the first four per framework (the
+ * floors, sess's cookie sessions, PostgreSQL, Fastify and Hono): the CI smoke run starts each of
+ * them and checks a read and a write, and stays short.
  */
 const ADDED_QUICK: readonly Workload[] = ['read', 'write'];
 
 export const SCENARIOS: readonly Scenario[] = [
   scenario('express', 'bare', 'bare', 'none'),
+  scenario('express', FLOOR_LABEL, 'floor', 'none', ADDED_QUICK),
   scenario('express', 'express-session+memory', 'peer', 'memory'),
   scenario('express', 'express-session+connect-redis', 'peer', 'redis'),
   scenario('express', 'sess+memory', 'sess', 'memory'),
@@ -53,13 +64,17 @@ export const SCENARIOS: readonly Scenario[] = [
   scenario('express', 'express-session+connect-pg-simple', 'peer', 'postgres', ADDED_QUICK),
   scenario('express', 'sess+postgres', 'sess', 'postgres', ADDED_QUICK),
   scenario('koa', 'bare', 'bare', 'none'),
+  scenario('koa', FLOOR_LABEL, 'floor', 'none', ADDED_QUICK),
   scenario('koa', 'koa-session+cookie', 'peer', 'cookie'),
+  scenario('koa', 'sess+cookie', 'sess', 'cookie', ADDED_QUICK),
   scenario('koa', 'koa-session+redis', 'peer', 'redis'),
   scenario('koa', 'sess+memory', 'sess', 'memory'),
   scenario('koa', GET_SESSION_LABEL, 'sess', 'memory', GET_SESSION_QUICK),
   scenario('koa', 'sess+redis', 'sess', 'redis'),
   scenario('h3', 'bare', 'bare', 'none'),
+  scenario('h3', FLOOR_LABEL, 'floor', 'none', ADDED_QUICK),
   scenario('h3', 'useSession', 'peer', 'cookie'),
+  scenario('h3', 'sess+cookie', 'sess', 'cookie', ADDED_QUICK),
   scenario('h3', 'sess+memory', 'sess', 'memory'),
   scenario('h3', GET_SESSION_LABEL, 'sess', 'memory', GET_SESSION_QUICK),
   scenario('h3', 'sess+redis', 'sess', 'redis'),

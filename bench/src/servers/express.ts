@@ -9,7 +9,7 @@ import expressSession from 'express-session';
 import { RedisStore } from 'connect-redis';
 import { getSession, session as sessSession } from '@sess/express';
 import { memoryStore } from '@sess/store-memory';
-import { GET_SESSION_LABEL, PRIME_DATA, SECRET, body } from '../scenarios.js';
+import { FLOOR_LABEL, GET_SESSION_LABEL, PRIME_DATA, SECRET, body } from '../scenarios.js';
 import type { Scenario } from '../scenarios.js';
 import { connectPostgres, connectPgSimpleStore, sessPostgresStore } from './postgres.js';
 import { connectRedis, sessRedisStore } from './redis.js';
@@ -28,6 +28,14 @@ type SessionOf = (req: Request) => BenchSession;
 
 const fromRequest: SessionOf = (req) => (req as unknown as { session: BenchSession }).session;
 
+/** The floor's session: one plain object, no session work. */
+const floorSession: BenchSession = { regenerate: (callback) => callback() };
+
+/** The floor's middleware: calls on after one promise step, as a store-backed session middleware must. */
+const floorMiddleware: RequestHandler = (_req, _res, next) => {
+  void Promise.resolve().then(() => next());
+};
+
 /** An app's helper with `asyncContext: true`: the current request's session, no `req` passed in. */
 function currentSession(): BenchSession {
   return getSession() as unknown as BenchSession;
@@ -37,6 +45,8 @@ async function middleware(scenario: Scenario): Promise<RequestHandler | undefine
   switch (scenario.id) {
     case 'express/bare':
       return undefined;
+    case `express/${FLOOR_LABEL}`:
+      return floorMiddleware;
     case 'express/express-session+memory':
       // resave/saveUninitialized false: what the express-session README recommends.
       return expressSession({ secret: SECRET, name: 'sid', resave: false, saveUninitialized: false });
@@ -95,7 +105,13 @@ export async function expressServer(scenario: Scenario, onError: (error: unknown
     for (const path of ['/prime', '/read', '/write', '/new', '/regenerate']) app.get(path, (_req, res) => res.send(body(0)));
   } else {
     app.use(session);
-    sessionRoutes(app, scenario.id === `express/${GET_SESSION_LABEL}` ? currentSession : fromRequest);
+    const sessionOf =
+      scenario.id === `express/${FLOOR_LABEL}`
+        ? () => floorSession
+        : scenario.id === `express/${GET_SESSION_LABEL}`
+          ? currentSession
+          : fromRequest;
+    sessionRoutes(app, sessionOf);
   }
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     onError(error);

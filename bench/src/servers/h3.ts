@@ -6,8 +6,9 @@ import type { RequestListener } from 'node:http';
 import { H3, toNodeHandler, useSession as h3UseSession } from 'h3';
 import type { H3Event, Middleware } from 'h3';
 import { memoryStore } from '@sess/store-memory';
-import type { Store } from '@sess/core';
-import { GET_SESSION_LABEL, PRIME_DATA, SECRET, body } from '../scenarios.js';
+import { cookieSessions } from '@sess/core';
+import type { SessionStorage } from '@sess/core';
+import { FLOOR_LABEL, GET_SESSION_LABEL, PRIME_DATA, SECRET, body } from '../scenarios.js';
 import type { Scenario } from '../scenarios.js';
 import { importOptional } from './optional.js';
 import { connectRedis, sessRedisStore } from './redis.js';
@@ -22,7 +23,7 @@ type SessH3Session = BenchSession & { load(): Promise<void>; regenerate(): Promi
 
 /** What the bench uses of @sess/h3 (typed here so the bench builds before it does). */
 interface SessH3Module {
-  session(options: { secret: string; store?: Store; asyncContext?: boolean }): Middleware;
+  session(options: { secret: string; store?: SessionStorage; asyncContext?: boolean }): Middleware;
   useSession(event: H3Event): Promise<SessH3Session>;
   getSession(): SessH3Session;
 }
@@ -49,7 +50,7 @@ function h3Flavour(): Flavour {
   };
 }
 
-async function sessFlavour(store: Store): Promise<Flavour> {
+async function sessFlavour(store: SessionStorage): Promise<Flavour> {
   const sess = await importOptional<SessH3Module>('@sess/h3', ['session', 'useSession']);
   return {
     middleware: sess.session({ secret: SECRET, store }),
@@ -66,7 +67,7 @@ async function sessFlavour(store: Store): Promise<Flavour> {
  * sess with `asyncContext: true`, the handlers reaching the session the way an app's helpers do:
  * `getSession()` with no event passed in, loaded before the first read (as the README says).
  */
-async function getSessionFlavour(store: Store): Promise<Flavour> {
+async function getSessionFlavour(store: SessionStorage): Promise<Flavour> {
   const sess = await importOptional<SessH3Module>('@sess/h3', ['session', 'getSession']);
   async function currentSession(): Promise<SessH3Session> {
     const session = sess.getSession();
@@ -84,12 +85,31 @@ async function getSessionFlavour(store: Store): Promise<Flavour> {
   };
 }
 
+/** The floor: a middleware that calls on after one promise step, and a plain object as the session. */
+function floorFlavour(): Flavour {
+  const session: BenchSession = { data: {}, update: async (update) => Object.assign(session.data, update) };
+  const open = async () => session;
+  return {
+    async middleware(_event, next) {
+      await undefined;
+      return next();
+    },
+    open,
+    regenerate: open,
+  };
+}
+
 async function flavour(scenario: Scenario): Promise<Flavour | undefined> {
   switch (scenario.id) {
     case 'h3/bare':
       return undefined;
+    case `h3/${FLOOR_LABEL}`:
+      return floorFlavour();
     case 'h3/useSession':
       return h3Flavour();
+    case 'h3/sess+cookie':
+      // Sealed (encrypted) data in the cookie, like useSession's.
+      return sessFlavour(cookieSessions({ secret: SECRET }));
     case 'h3/sess+memory':
       return sessFlavour(memoryStore());
     case `h3/${GET_SESSION_LABEL}`:

@@ -7,8 +7,9 @@ import Koa from 'koa';
 import type { Context, Middleware } from 'koa';
 import koaSession from 'koa-session';
 import { memoryStore } from '@sess/store-memory';
-import type { Store } from '@sess/core';
-import { GET_SESSION_LABEL, PRIME_DATA, SECRET, body } from '../scenarios.js';
+import { cookieSessions } from '@sess/core';
+import type { SessionStorage } from '@sess/core';
+import { FLOOR_LABEL, GET_SESSION_LABEL, PRIME_DATA, SECRET, body } from '../scenarios.js';
 import type { Scenario } from '../scenarios.js';
 import { importOptional } from './optional.js';
 import { connectRedis, koaSessionRedisStore, sessRedisStore } from './redis.js';
@@ -21,7 +22,7 @@ interface BenchSession {
 
 /** What the bench uses of @sess/koa (typed here so the bench builds before it does). */
 interface SessKoaModule {
-  session(options: { secret: string; store?: Store; key?: string; asyncContext?: boolean }): Middleware;
+  session(options: { secret: string; store?: SessionStorage; key?: string; asyncContext?: boolean }): Middleware;
   getSession(): BenchSession;
 }
 
@@ -29,6 +30,15 @@ interface SessKoaModule {
 type SessionOf = (ctx: Context) => BenchSession;
 
 const fromContext: SessionOf = (ctx) => (ctx as unknown as { session: BenchSession }).session;
+
+/** The floor's session: one plain object, no session work. */
+const floorSession: BenchSession = { regenerate: async () => {} };
+
+/** The floor's middleware: calls on after one promise step, as a store-backed session middleware must. */
+const floorMiddleware: Middleware = async (_ctx, next) => {
+  await undefined;
+  await next();
+};
 
 /**
  * The getSession scenario's accessor: an app's helper with `asyncContext: true`, which reaches
@@ -45,6 +55,8 @@ async function middleware(app: Koa, scenario: Scenario): Promise<Middleware | un
   switch (scenario.id) {
     case 'koa/bare':
       return undefined;
+    case `koa/${FLOOR_LABEL}`:
+      return floorMiddleware;
     case 'koa/koa-session+cookie':
       // Signed cookies (koa-session's default) need app.keys.
       app.keys = [SECRET];
@@ -55,6 +67,11 @@ async function middleware(app: Koa, scenario: Scenario): Promise<Middleware | un
     case 'koa/sess+memory': {
       const { session } = await importOptional<SessKoaModule>('@sess/koa', ['session']);
       return session({ secret: SECRET, store: memoryStore() });
+    }
+    case 'koa/sess+cookie': {
+      // Signed, readable JSON in the cookie: what koa-session's cookie mode keeps, like for like.
+      const { session } = await importOptional<SessKoaModule>('@sess/koa', ['session']);
+      return session({ secret: SECRET, store: cookieSessions({ secret: SECRET, mode: 'sign' }) });
     }
     case `koa/${GET_SESSION_LABEL}`: {
       const { session } = await importOptional<SessKoaModule>('@sess/koa', ['session']);
@@ -113,6 +130,14 @@ export async function koaServer(scenario: Scenario, onError: (error: unknown) =>
   app.on('error', onError);
   const session = await middleware(app, scenario);
   if (session === undefined) app.use(bareRoute);
-  else app.use(session).use(router(scenario.id === `koa/${GET_SESSION_LABEL}` ? await viaGetSession() : fromContext));
+  else {
+    const sessionOf =
+      scenario.id === `koa/${FLOOR_LABEL}`
+        ? () => floorSession
+        : scenario.id === `koa/${GET_SESSION_LABEL}`
+          ? await viaGetSession()
+          : fromContext;
+    app.use(session).use(router(sessionOf));
+  }
   return app.callback();
 }
