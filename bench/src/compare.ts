@@ -6,9 +6,9 @@
  * overlap at all.
  */
 import { readFileSync } from 'node:fs';
-import { PEERS, spread } from './results.js';
+import { cpuTimesLess, okCell, peerPairs, perRound } from './results.js';
 import type { Cell, Spread } from './results.js';
-import { GET_SESSION_LABEL, SCENARIOS, WORKLOADS } from './scenarios.js';
+import { FRAMEWORKS, GET_SESSION_LABEL, SCENARIOS, WORKLOADS } from './scenarios.js';
 import type { Workload } from './scenarios.js';
 
 const [beforePath, afterPath] = process.argv.slice(2);
@@ -20,25 +20,17 @@ const cellsOf = (path: string) => (JSON.parse(readFileSync(path, 'utf8')) as { c
 const before = cellsOf(beforePath);
 const after = cellsOf(afterPath);
 
-/** `b`'s server CPU per request over `a`'s, per round: how many times less CPU `a` uses. */
 function cpuRatio(cells: readonly Cell[], a: string, b: string, workload: Workload): Spread | undefined {
-  const ok = (id: string) => cells.find((cell) => cell.scenario === id && cell.workload === workload && cell.status === 'ok');
-  const runsA = ok(a)?.result?.runs;
-  const runsB = ok(b)?.result?.runs;
-  if (runsA === undefined || runsB === undefined || runsA.length !== runsB.length) return undefined;
-  return spread(runsA.map((run, round) => runsB[round]!.cpuUsPerRequest / run.cpuUsPerRequest));
+  const first = okCell(cells, a, workload);
+  const second = okCell(cells, b, workload);
+  return first === undefined || second === undefined ? undefined : perRound(first, second, cpuTimesLess);
 }
 
 const pairs: [string, string][] = [];
-for (const scenario of SCENARIOS.filter((s) => s.impl === 'sess')) {
-  const { framework, store } = scenario;
-  const label = scenario.id.slice(framework.length + 1);
-  pairs.push([scenario.id, `${framework}/bare`]);
-  if (label === GET_SESSION_LABEL) pairs.push([scenario.id, `${framework}/sess+memory`]);
-  else {
-    const peer = PEERS[framework][store as keyof (typeof PEERS)[typeof framework]];
-    if (peer !== undefined) pairs.push([scenario.id, peer]);
-  }
+for (const framework of FRAMEWORKS) {
+  for (const scenario of SCENARIOS.filter((s) => s.framework === framework && s.impl === 'sess'))
+    pairs.push([scenario.id, `${framework}/bare`]);
+  pairs.push([`${framework}/${GET_SESSION_LABEL}`, `${framework}/sess+memory`], ...peerPairs(framework));
 }
 
 const text = (s: Spread) => `${s.median.toFixed(2)} [${s.min.toFixed(2)}, ${s.max.toFixed(2)}]`;

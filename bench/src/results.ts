@@ -1,7 +1,7 @@
 /**
- * The bench's results as data, and the figures derived from them: medians over rounds, ratios
- * against the bare framework and the peer, and the issue's targets. Targets are reported, never
- * enforced: a missed target does not change the exit code.
+ * The bench's results as data, and the figures derived from them: medians over rounds, the CPU
+ * each server adds over the bare framework, ratios against the peer, and the issue's targets.
+ * Targets are reported, never enforced: a missed target does not change the exit code.
  */
 import type { MemoryResult } from './memory.js';
 import type { CellResult, Run } from './measure.js';
@@ -174,23 +174,39 @@ const PEER_TARGETS: readonly { readonly sess: string; readonly peer: string; rea
 /** µs of server CPU `getSession()` may add over `req.session`. */
 const GET_SESSION_TARGET = 3;
 
-const okCell = (cells: readonly Cell[], id: string, workload: Workload) =>
+export const okCell = (cells: readonly Cell[], id: string, workload: Workload): Cell | undefined =>
   cells.find((cell) => cell.scenario === id && cell.workload === workload && cell.status === 'ok');
 
 export function spread(values: readonly number[]): Spread {
   return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
 }
 
-/** `f` of each round's pair; rounds are paired only when both cells ran the same number. */
-function perRound(a: Cell, b: Cell, f: (a: Run, b: Run) => number): Spread {
+type Sample = Pick<Run, 'rps' | 'cpuUsPerRequest'>;
+
+/** `f` of each round's pair; cells that ran different numbers of rounds give `f` of their medians alone. */
+export function perRound(a: Cell, b: Cell, f: (a: Sample, b: Sample) => number): Spread {
   const runsA = a.result!.runs;
   const runsB = b.result!.runs;
   if (runsA.length === runsB.length) return spread(runsA.map((run, round) => f(run, runsB[round]!)));
-  const value = f(
-    { ...runsA[0]!, rps: a.rps!, cpuUsPerRequest: a.cpuUsPerRequest! },
-    { ...runsB[0]!, rps: b.rps!, cpuUsPerRequest: b.cpuUsPerRequest! },
-  );
+  const value = f({ rps: a.rps!, cpuUsPerRequest: a.cpuUsPerRequest! }, { rps: b.rps!, cpuUsPerRequest: b.cpuUsPerRequest! });
   return { median: value, min: value, max: value };
+}
+
+/** Server CPU µs per request the first uses over the second. */
+export const cpuAdded = (a: Sample, b: Sample): number => a.cpuUsPerRequest - b.cpuUsPerRequest;
+/** How many times less server CPU per request the first uses than the second. */
+export const cpuTimesLess = (a: Sample, b: Sample): number => b.cpuUsPerRequest / a.cpuUsPerRequest;
+
+/** Each sess server of `framework` with the peer it is held against (like for like where both keep data alike). */
+export function peerPairs(framework: Framework): [sess: string, peer: string][] {
+  const peers = PEERS[framework];
+  const pairs: [string, string | undefined][] = [
+    [`${framework}/sess+memory`, peers.memory],
+    [`${framework}/sess+cookie`, peers.cookie],
+    [`${framework}/sess+redis`, peers.redis],
+    [`${framework}/sess+postgres`, peers.postgres],
+  ];
+  return pairs.filter((pair): pair is [string, string] => pair[1] !== undefined);
 }
 
 const atMost = (value: Spread, limit: number): Target => ({ limit, atMost: true, met: value.median <= limit });
@@ -203,7 +219,7 @@ export function ratios(cells: readonly Cell[]): Ratio[] {
     const second = okCell(cells, b, workload);
     if (first === undefined || second === undefined) return;
     const rps = perRound(first, second, (x, y) => x.rps / y.rps);
-    const cpu = perRound(first, second, (x, y) => y.cpuUsPerRequest / x.cpuUsPerRequest);
+    const cpu = perRound(first, second, cpuTimesLess);
     const met = limit !== undefined && rps.median >= limit && cpu.median >= limit;
     out.push({
       framework,
@@ -215,16 +231,8 @@ export function ratios(cells: readonly Cell[]): Ratio[] {
     });
   };
   for (const framework of FRAMEWORKS) {
-    const peers = PEERS[framework];
     for (const workload of WORKLOADS) {
-      const pairs: [string, string | undefined][] = [
-        [`${framework}/sess+memory`, peers.memory],
-        [`${framework}/sess+cookie`, peers.cookie],
-        [`${framework}/sess+redis`, peers.redis],
-        [`${framework}/sess+postgres`, peers.postgres],
-      ];
-      for (const [sess, peer] of pairs) {
-        if (peer === undefined) continue;
+      for (const [sess, peer] of peerPairs(framework)) {
         const target = PEER_TARGETS.find((t) => t.sess === sess && t.peer === peer);
         add(framework, workload, sess, peer, target?.limit);
       }
@@ -245,7 +253,7 @@ export function addedCosts(cells: readonly Cell[]): AddedCost[] {
       for (const scenario of servers) {
         const cell = okCell(cells, scenario.id, workload);
         if (cell === undefined) continue;
-        const added = perRound(cell, bare, (x, y) => x.cpuUsPerRequest - y.cpuUsPerRequest);
+        const added = perRound(cell, bare, cpuAdded);
         const limit = scenario.id === `${framework}/sess+memory` ? ADDED_TARGETS[framework]?.[workload] : undefined;
         out.push({
           framework,
@@ -254,9 +262,7 @@ export function addedCosts(cells: readonly Cell[]): AddedCost[] {
           bareCpuUs: bare.cpuUsPerRequest!,
           cpuUs: cell.cpuUsPerRequest!,
           added,
-          ...(floor === undefined || scenario.impl === 'floor'
-            ? {}
-            : { overFloor: perRound(cell, floor, (x, y) => x.cpuUsPerRequest - y.cpuUsPerRequest) }),
+          ...(floor === undefined || scenario.impl === 'floor' ? {} : { overFloor: perRound(cell, floor, cpuAdded) }),
           ...(limit === undefined ? {} : { target: atMost(added, limit) }),
         });
       }
@@ -272,7 +278,7 @@ export function getSessionCosts(cells: readonly Cell[]): GetSessionCost[] {
       const base = okCell(cells, `${framework}/sess+memory`, workload);
       const withContext = okCell(cells, `${framework}/${GET_SESSION_LABEL}`, workload);
       if (base === undefined || withContext === undefined) continue;
-      const extra = perRound(withContext, base, (x, y) => x.cpuUsPerRequest - y.cpuUsPerRequest);
+      const extra = perRound(withContext, base, cpuAdded);
       out.push({
         framework,
         workload,
