@@ -172,9 +172,6 @@ export function viewOf<View extends object>(spec: ViewSpec<View>): (core: Sessio
   const accessors = new Map(Object.entries(spec.accessors ?? {}));
   const methods = new Map(Object.entries(spec.methods ?? {}));
   const reserved = (key: string) => accessors.has(key) || methods.has(key);
-  const read = (target: Target, key: string): unknown => target.core.get(key);
-  const has = (target: Target, key: string) => target.core.has(key);
-  const keys = (target: Target) => target.core.keys();
   const label = spec.name ?? 'Object';
   // A class per shape: each target has the same hidden class, with the printing hooks (symbols
   // only, so stored keys stay data) on its prototype. `this` in them is the view.
@@ -210,7 +207,7 @@ export function viewOf<View extends object>(spec: ViewSpec<View>): (core: Sessio
       const accessor = accessors.get(key);
       if (accessor !== undefined) return accessor.get(target.core);
       const method = methods.get(key);
-      if (method === undefined) return read(target, key);
+      if (method === undefined) return target.core.get(key);
       target.bound ??= Object.create(null) as Record<string, unknown>;
       return (target.bound[key] ??= (...args: never[]) => method(target.core, view as View, ...args));
     },
@@ -227,11 +224,11 @@ export function viewOf<View extends object>(spec: ViewSpec<View>): (core: Sessio
       target.core.delete(key);
       return true;
     },
-    has: (target, key) => typeof key === 'string' && (reserved(key) || has(target, key)),
-    ownKeys: (target) => keys(target),
+    has: (target, key) => typeof key === 'string' && (reserved(key) || target.core.has(key)),
+    ownKeys: (target) => target.core.keys(),
     getOwnPropertyDescriptor(target, key) {
-      if (typeof key === 'symbol' || !has(target, key)) return undefined;
-      return { value: read(target, key), writable: true, enumerable: true, configurable: true };
+      if (typeof key === 'symbol' || !target.core.has(key)) return undefined;
+      return { value: target.core.get(key), writable: true, enumerable: true, configurable: true };
     },
   };
 
