@@ -85,10 +85,11 @@ async function main(): Promise<void> {
 
   mkdirSync(PROFILES, { recursive: true });
   const before = new Set(readdirSync(PROFILES));
-  const started = await startServer(scenario, { redisUrl: redis?.url, databaseUrl: postgres?.url }, [
-    '--cpu-prof',
-    `--cpu-prof-dir=${PROFILES}`,
-  ]);
+  const started = await startServer(
+    scenario,
+    { redisUrl: redis?.url, databaseUrl: postgres?.url },
+    { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`] },
+  );
   if (started.kind === 'unavailable') throw new Error(`${id} is unavailable: ${started.reason}`);
   const server = started.server;
   try {

@@ -17,6 +17,8 @@ const SAMPLE_TIMEOUT_MS = 5_000;
 export interface RunningServer {
   readonly scenario: Scenario;
   readonly port: number;
+  /** The server's process id (of the launcher, which runs in the same process: valgrind, taskset). */
+  readonly pid: number | undefined;
   /** The server process's user + system CPU time so far, in µs. */
   cpuMicros(): Promise<number>;
   /** The PostgreSQL queries the server's pool has sent so far. */
@@ -62,6 +64,7 @@ function handle(child: ChildProcess, scenario: Scenario, port: number): RunningS
   return {
     scenario,
     port,
+    pid: child.pid,
     cpuMicros: () => ask('cpu'),
     queriesSent: () => ask('queries'),
     stop() {
@@ -108,8 +111,10 @@ async function portAnswers(port: number, deadline: number): Promise<boolean> {
 class StartTimeout extends Error {}
 
 /** One attempt: the child says `ready` with its port over IPC, then the port must answer, all before `deadlineMs`. */
-function startOnce(scenario: Scenario, services: Services, nodeArgs: readonly string[], deadlineMs: number): Promise<Started> {
-  const child = start(SERVER_CORE, process.execPath, [...nodeArgs, '--import', 'tsx', SERVER_TS, scenario.id], {
+function startOnce(scenario: Scenario, services: Services, launch: Launch, deadlineMs: number): Promise<Started> {
+  const [command = process.execPath, ...launcherArgs] = launch.launcher ?? [];
+  const node = [...(launch.nodeArgs ?? []), '--import', 'tsx', SERVER_TS, scenario.id];
+  const child = start(SERVER_CORE, command, launch.launcher === undefined ? node : [...launcherArgs, process.execPath, ...node], {
     cwd: BENCH_DIR,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     // production: Express and koa-session skip their development-only work, as deployed.
@@ -161,17 +166,28 @@ function startOnce(scenario: Scenario, services: Services, nodeArgs: readonly st
   });
 }
 
+/** How a server's Node process is started. */
+export interface Launch {
+  /** Flags for Node (`--cpu-prof`). */
+  readonly nodeArgs?: readonly string[];
+  /** A command Node runs under (`valgrind --tool=callgrind`): it gets Node's path and arguments after its own. */
+  readonly launcher?: readonly string[];
+  /** How many times longer than usual the start may take (a launcher that slows Node down). */
+  readonly slowdown?: number;
+}
+
 /**
  * Starts the server for `scenario` on the server core and waits until its port answers.
  * Resolves `unavailable` when the server says a package it needs is not built; rejects when it
  * crashes, or when it misses the start deadline twice (see `startDeadlineMs`).
  */
-export async function startServer(scenario: Scenario, services: Services, nodeArgs: readonly string[] = []): Promise<Started> {
+export async function startServer(scenario: Scenario, services: Services, launch: Launch = {}): Promise<Started> {
+  const deadlineMs = () => startDeadlineMs() * (launch.slowdown ?? 1);
   try {
-    return await startOnce(scenario, services, nodeArgs, startDeadlineMs());
+    return await startOnce(scenario, services, launch, deadlineMs());
   } catch (error) {
     if (!(error instanceof StartTimeout)) throw error;
     console.error(`${error.message}; trying once more`);
-    return startOnce(scenario, services, nodeArgs, startDeadlineMs());
+    return startOnce(scenario, services, launch, deadlineMs());
   }
 }

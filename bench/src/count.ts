@@ -1,0 +1,140 @@
+/**
+ * `pnpm --filter sess-bench count <scenario>... --workload <w> [--requests <n>]`: machine
+ * instructions per request, counted by valgrind (callgrind) in the server process. Unlike CPU
+ * time, an instruction count does not move with the other jobs on a shared machine, so two
+ * servers (or two commits) whose CPU times overlap within the noise can still be told apart:
+ * an A/B of a change of a few hundred instructions needs a few hundred requests, not an hour of
+ * alternating rounds. It counts work, not time: cache misses and kernel time (the socket
+ * writes) are not in it, so a target stays one on `pnpm bench`'s CPU times.
+ *
+ * Each server starts under callgrind, takes `--warm` requests (V8 optimises the hot code), has
+ * its counters zeroed, takes `--requests` more with 8 keep-alive connections, and is dumped. It
+ * prints the main thread's instructions over those requests (the request's own work; repeats
+ * agree within about 1%), and all threads' (V8 still compiling, concurrent GC: less steady).
+ * Needs valgrind (`apt-get install valgrind`).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { hasCommand } from './children.js';
+import { prime } from './measure.js';
+import { dropPostgresSchema, preparePostgres } from './postgres.js';
+import { startRedis } from './redis-server.js';
+import { scenarioById, sendsCookie, WORKLOADS } from './scenarios.js';
+import type { Workload } from './scenarios.js';
+import { startDeadlineMs, startServer } from './server-process.js';
+import type { RunningServer } from './server-process.js';
+
+const CONNECTIONS = 8;
+/** Node runs some 50 times slower under callgrind; its start (tsx compiling the server) the same. */
+const SLOWDOWN = 10;
+
+/** `n` GETs of `path`, `CONNECTIONS` at a time over keep-alive connections; rejects on any non-2xx. */
+async function requestMany(port: number, path: string, cookie: string | undefined, n: number): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const headers = cookie === undefined ? {} : { cookie };
+  let started = 0;
+  const one = () =>
+    new Promise<void>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path, agent, headers }, (res) => {
+        res.resume();
+        res.once('end', () =>
+          res.statusCode !== undefined && res.statusCode < 400 ? resolve() : reject(new Error(`${path} answered ${res.statusCode}`)),
+        );
+      });
+      req.once('error', reject).end();
+    });
+  const lane = async () => {
+    while (started < n) {
+      started += 1;
+      await one();
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: CONNECTIONS }, lane));
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** The instructions callgrind counted in one dump (its `totals:` line, or `summary:` in older formats). */
+function dumpedInstructions(file: string): number {
+  const match = /^(?:totals|summary):\s+(\d+)/m.exec(readFileSync(file, 'utf8'));
+  if (match === null) throw new Error(`no totals in ${file}`);
+  return Number(match[1]);
+}
+
+function callgrindControl(flag: string, pid: number): void {
+  const result = spawnSync('callgrind_control', [flag, String(pid)], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`callgrind_control ${flag} ${pid}: ${result.stderr || result.stdout}`);
+}
+
+interface Counted {
+  /** On Node's main thread: the JavaScript, the request's I/O callbacks and the young-generation GC. */
+  readonly main: number;
+  /** On every thread: V8's compiler and concurrent GC threads too. */
+  readonly all: number;
+}
+
+/** Instructions per request of one server on one workload. */
+async function count(server: RunningServer, workload: Workload, warm: number, requests: number, outDir: string): Promise<Counted> {
+  const pid = server.pid;
+  if (pid === undefined) throw new Error('the server has no process id');
+  const cookie = sendsCookie(workload) ? await prime(server) : undefined;
+  await requestMany(server.port, `/${workload}`, cookie, warm);
+  callgrindControl('--zero', pid);
+  await requestMany(server.port, `/${workload}`, cookie, requests);
+  callgrindControl('--dump', pid);
+  // One file per thread (--separate-threads): callgrind.<pid>.<dump>-<thread>, thread 01 the main one.
+  const dumps = readdirSync(outDir).filter((name) => name.startsWith(`callgrind.${pid}.`));
+  const main = dumps.find((name) => name.endsWith('-01'));
+  if (main === undefined) throw new Error(`no callgrind dump of ${pid}'s main thread in ${outDir}`);
+  const all = dumps.reduce((sum, name) => sum + dumpedInstructions(join(outDir, name)), 0);
+  return { main: dumpedInstructions(join(outDir, main)) / requests, all: all / requests };
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { workload: { type: 'string' }, requests: { type: 'string' }, warm: { type: 'string' }, keep: { type: 'boolean' } },
+  });
+  const workload = values.workload as Workload | undefined;
+  if (positionals.length === 0 || workload === undefined || !WORKLOADS.includes(workload)) {
+    throw new Error(`usage: count <scenario id>... --workload <${WORKLOADS.join('|')}> [--requests <n>] [--warm <n>]`);
+  }
+  if (!hasCommand('valgrind') || !hasCommand('callgrind_control')) throw new Error('count needs valgrind: apt-get install valgrind');
+  const requests = Number(values.requests ?? 500);
+  const warm = Number(values.warm ?? 6000);
+  const scenarios = positionals.map(scenarioById);
+  const redis = scenarios.some((scenario) => scenario.store === 'redis') ? await startRedis() : undefined;
+  if (redis !== undefined && 'unavailable' in redis) throw new Error(`no Redis: ${redis.unavailable}`);
+  const postgres = scenarios.some((scenario) => scenario.store === 'postgres') ? await preparePostgres(startDeadlineMs()) : undefined;
+  if (postgres !== undefined && 'unavailable' in postgres) throw new Error(postgres.unavailable);
+  const outDir = mkdtempSync(join(tmpdir(), 'sess-count-'));
+  const launcher = ['valgrind', '--tool=callgrind', '--quiet', '--separate-threads=yes', `--callgrind-out-file=${outDir}/callgrind.%p`];
+  try {
+    for (const scenario of scenarios) {
+      const started = await startServer(scenario, { redisUrl: redis?.url, databaseUrl: postgres?.url }, { launcher, slowdown: SLOWDOWN });
+      if (started.kind === 'unavailable') throw new Error(`${scenario.id} is unavailable: ${started.reason}`);
+      try {
+        const { main, all } = await count(started.server, workload, warm, requests, outDir);
+        const thousands = (n: number) => `${(n / 1000).toFixed(1)}k`;
+        console.log(
+          `${scenario.id} ${workload}: ${thousands(main)} instructions/request on the main thread, ${thousands(all)} on all threads`,
+        );
+      } finally {
+        started.server.stop();
+      }
+    }
+  } finally {
+    if (values.keep === true) console.log(`callgrind dumps (callgrind_annotate <file>): ${outDir}`);
+    else rmSync(outDir, { recursive: true, force: true });
+    redis?.stop();
+    if (postgres !== undefined) await dropPostgresSchema(postgres.url);
+  }
+}
+
+await main();
