@@ -157,7 +157,9 @@ export function session(options: SessionOptions): SessionMiddleware {
     requests.insert(app?.request ?? req);
     output.gates.insert(app?.response ?? res);
     // Without Express (a bare `http` or connect request) there is no `req.secure`: ask the socket.
-    const secure = proxy === undefined && typeof req.secure === 'boolean' ? req.secure : isSecureRequest(req, proxy === true);
+    // Read once: it is a getter that runs Express's `trust proxy` check.
+    const expressSecure: unknown = proxy === undefined ? req.secure : undefined;
+    const secure = typeof expressSecure === 'boolean' ? expressSecure : isSecureRequest(req, proxy === true);
     const core = manager.begin({ cookieHeader: req.headers.cookie, secure, readOnly: readOnly?.(req) ?? false });
     req.session = view(core).view;
     output.hold(res, {
