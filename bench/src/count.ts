@@ -8,10 +8,12 @@
  * writes) are not in it, so a target stays one on `pnpm bench`'s CPU times.
  *
  * Each server starts under callgrind, takes `--warm` requests (V8 optimises the hot code), has
- * its counters zeroed, takes `--requests` more with 8 keep-alive connections, and is dumped. It
- * prints the main thread's instructions over those requests (the request's own work; repeats
- * agree within about 1%), and all threads' (V8 still compiling, concurrent GC: less steady).
- * Needs valgrind (`apt-get install valgrind`).
+ * its counters zeroed, takes `--requests` more with 8 keep-alive connections, and is dumped; the
+ * figure is the dumped total over those requests. Node runs with `--single-threaded`: V8's
+ * compiler and garbage collector then work on the main thread, in the same order on every run,
+ * rather than on helper threads whose share of the window depends on the scheduler (repeats
+ * agree within about 2%, most within 0.5%; with helper threads they moved by 8-25%). Needs
+ * valgrind (`apt-get install valgrind`).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -72,15 +74,8 @@ function callgrindControl(flag: string, pid: number): void {
   if (result.status !== 0) throw new Error(`callgrind_control ${flag} ${pid}: ${result.stderr || result.stdout}`);
 }
 
-interface Counted {
-  /** On Node's main thread: the JavaScript, the request's I/O callbacks and the young-generation GC. */
-  readonly main: number;
-  /** On every thread: V8's compiler and concurrent GC threads too. */
-  readonly all: number;
-}
-
 /** Instructions per request of one server on one workload. */
-async function count(server: RunningServer, workload: Workload, warm: number, requests: number, outDir: string): Promise<Counted> {
+async function count(server: RunningServer, workload: Workload, warm: number, requests: number, outDir: string): Promise<number> {
   const pid = server.pid;
   if (pid === undefined) throw new Error('the server has no process id');
   const cookie = sendsCookie(workload) ? await prime(server) : undefined;
@@ -88,12 +83,9 @@ async function count(server: RunningServer, workload: Workload, warm: number, re
   callgrindControl('--zero', pid);
   await requestMany(server.port, `/${workload}`, cookie, requests);
   callgrindControl('--dump', pid);
-  // One file per thread (--separate-threads): callgrind.<pid>.<dump>-<thread>, thread 01 the main one.
   const dumps = readdirSync(outDir).filter((name) => name.startsWith(`callgrind.${pid}.`));
-  const main = dumps.find((name) => name.endsWith('-01'));
-  if (main === undefined) throw new Error(`no callgrind dump of ${pid}'s main thread in ${outDir}`);
-  const all = dumps.reduce((sum, name) => sum + dumpedInstructions(join(outDir, name)), 0);
-  return { main: dumpedInstructions(join(outDir, main)) / requests, all: all / requests };
+  if (dumps.length !== 1) throw new Error(`expected one callgrind dump of ${pid} in ${outDir}, found ${dumps.length}`);
+  return dumpedInstructions(join(outDir, dumps[0]!)) / requests;
 }
 
 async function main(): Promise<void> {
@@ -114,17 +106,18 @@ async function main(): Promise<void> {
   const postgres = scenarios.some((scenario) => scenario.store === 'postgres') ? await preparePostgres(startDeadlineMs()) : undefined;
   if (postgres !== undefined && 'unavailable' in postgres) throw new Error(postgres.unavailable);
   const outDir = mkdtempSync(join(tmpdir(), 'sess-count-'));
-  const launcher = ['valgrind', '--tool=callgrind', '--quiet', '--separate-threads=yes', `--callgrind-out-file=${outDir}/callgrind.%p`];
+  const launcher = ['valgrind', '--tool=callgrind', '--quiet', `--callgrind-out-file=${outDir}/callgrind.%p`];
   try {
     for (const scenario of scenarios) {
-      const started = await startServer(scenario, { redisUrl: redis?.url, databaseUrl: postgres?.url }, { launcher, slowdown: SLOWDOWN });
+      const started = await startServer(
+        scenario,
+        { redisUrl: redis?.url, databaseUrl: postgres?.url },
+        { nodeArgs: ['--single-threaded'], launcher, slowdown: SLOWDOWN },
+      );
       if (started.kind === 'unavailable') throw new Error(`${scenario.id} is unavailable: ${started.reason}`);
       try {
-        const { main, all } = await count(started.server, workload, warm, requests, outDir);
-        const thousands = (n: number) => `${(n / 1000).toFixed(1)}k`;
-        console.log(
-          `${scenario.id} ${workload}: ${thousands(main)} instructions/request on the main thread, ${thousands(all)} on all threads`,
-        );
+        const perRequest = await count(started.server, workload, warm, requests, outDir);
+        console.log(`${scenario.id} ${workload}: ${(perRequest / 1000).toFixed(1)}k instructions/request`);
       } finally {
         started.server.stop();
       }

@@ -9,8 +9,12 @@ import type { Config } from './options.js';
 import { dataFrom, isPlainObject, timesAhead } from './record.js';
 import type { SessionMeta, SessionRecord } from './store.js';
 
+/** `store.loaded` with the facts of the record the store handed back. */
+export type LoadedEvent = { readonly type: 'store.loaded' } & LoadedFacts;
+
 /** What a record that is missing, corrupt or turned away by the schema says: nothing. */
-export const MISSING_RECORD: LoadedFacts = Object.freeze({
+export const MISSING_RECORD: LoadedEvent = Object.freeze({
+  type: 'store.loaded',
   record: 'missing',
   pastExpiry: false,
   pastIdleTimeout: false,
@@ -21,9 +25,10 @@ export const MISSING_RECORD: LoadedFacts = Object.freeze({
 });
 
 /** A live record as facts for the machine; `browserSession` is what its own lifetime setting says. */
-export function loadedFacts(config: Config, meta: SessionMeta, now: number, browserSession: boolean): LoadedFacts {
+export function loadedFacts(config: Config, meta: SessionMeta, now: number, browserSession: boolean): LoadedEvent {
   const { idleTimeoutMs, absoluteTimeoutMs, touchAfterMs } = config;
   return {
+    type: 'store.loaded',
     record: 'live',
     pastExpiry: meta.expiresAt <= now || timesAhead(meta, now),
     pastIdleTimeout: idleTimeoutMs !== undefined && now - meta.touchedAt >= idleTimeoutMs,

@@ -36,8 +36,9 @@ export class SessionState implements LifetimeBasis {
   data: SessionData = dataFrom(undefined);
   meta: SessionMeta | undefined;
   expiry: ExpirySetting | undefined;
-  readonly setKeys = new Set<string>();
-  readonly deletedKeys = new Set<string>();
+  /** Keys set and deleted since the data was loaded or cleared; made at the first change (most requests only read). */
+  private setKeys: Set<string> | undefined;
+  private deletedKeys: Set<string> | undefined;
   /** The record the last load accepted, kept for `adoptLoadedRecord` and the grace-window retire. */
   loaded: SessionRecord | undefined;
   /** The id the last `store.load` asked for. */
@@ -88,13 +89,11 @@ export class SessionState implements LifetimeBasis {
             this.expiry = this.loaded.meta.expiry;
           }
           this.currentId = this.loadingId;
-          this.setKeys.clear();
-          this.deletedKeys.clear();
+          this.forgetChanges();
           break;
         case 'clearData':
           this.data = dataFrom(undefined);
-          this.setKeys.clear();
-          this.deletedKeys.clear();
+          this.forgetChanges();
           break;
         case 'forgetId':
           this.currentId = undefined;
@@ -162,6 +161,23 @@ export class SessionState implements LifetimeBasis {
     return effects;
   }
 
+  /** Notes that `key` was set this request. */
+  noteSet(key: string): void {
+    (this.setKeys ??= new Set()).add(key);
+    this.deletedKeys?.delete(key);
+  }
+
+  /** Notes that `key` was deleted this request. */
+  noteDeleted(key: string): void {
+    (this.deletedKeys ??= new Set()).add(key);
+    this.setKeys?.delete(key);
+  }
+
+  private forgetChanges(): void {
+    this.setKeys = undefined;
+    this.deletedKeys = undefined;
+  }
+
   /** What `onEvent` reports once `effect` succeeds, if anything. */
   reportOf(effect: StoreEffect): StoreReport | undefined {
     return this.reports?.get(effect);
@@ -193,7 +209,7 @@ export class SessionState implements LifetimeBasis {
       id: this.currentId as string,
       record: { data: this.data, meta },
       ttlMs,
-      changes: { set: [...this.setKeys], deleted: [...this.deletedKeys], created: this.currentId !== this.clientId },
+      changes: { set: [...(this.setKeys ?? [])], deleted: [...(this.deletedKeys ?? [])], created: this.currentId !== this.clientId },
     };
   }
 

@@ -8,7 +8,7 @@
 import { readCookie } from './cookie.js';
 import type { Effect, HttpEffect, StoreEffect } from './effects.js';
 import { SessUsageError } from './errors.js';
-import type { LifecycleEvent, LoadedFacts } from './machine.js';
+import type { LifecycleEvent } from './machine.js';
 import type { Config } from './options.js';
 import { isSessionRecord } from './record.js';
 import type { LifecycleNode } from './runtime.js';
@@ -19,6 +19,7 @@ import { FLASH_KEY, flashesOf, takeFlashes, withFlash } from './flash.js';
 import type { Flashes } from './flash.js';
 import { checkRequestLifetime, endsWithBrowser, expirySetting } from './lifetime.js';
 import { MISSING_RECORD, acceptRecord, expiryReason, loadedFacts } from './loaded-record.js';
+import type { LoadedEvent } from './loaded-record.js';
 import type { SessionEvent } from './session-events.js';
 import type { RequestFacts, ResponseFacts, Session } from './session-api.js';
 import { SessionState } from './session-state.js';
@@ -49,8 +50,17 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     checkRequestLifetime(request.maxAgeMs);
     const state = new SessionState(config, request);
     this.state = state;
+    const { flags } = config;
+    // Field by field, not `...flags`: a spread copies through V8's slow path on every request.
     const start = config.lifecycle.start({
-      ...config.flags,
+      rolling: flags.rolling,
+      saveEveryRequest: flags.saveEveryRequest,
+      saveOnServerError: flags.saveOnServerError,
+      saveUninitialized: flags.saveUninitialized,
+      keepEmpty: flags.keepEmpty,
+      touchEveryRequest: flags.touchEveryRequest,
+      resendCookieOnChange: flags.resendCookieOnChange,
+      idAtStart: flags.idAtStart,
       readOnly: request.readOnly === true,
       idleTimeout: config.idleTimeoutMs !== undefined,
       regenerateGrace: config.regenerateGraceMs > 0,
@@ -95,8 +105,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     this.step(writeEvent, 'set');
     const { state } = this;
     state.data[key] = value;
-    state.setKeys.add(key);
-    state.deletedKeys.delete(key);
+    state.noteSet(key);
   }
 
   delete(key: string): void {
@@ -104,8 +113,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     const { state } = this;
     if (!Object.hasOwn(state.data, key)) return;
     delete state.data[key];
-    state.deletedKeys.add(key);
-    state.setKeys.delete(key);
+    state.noteDeleted(key);
   }
 
   clear(): void {
@@ -230,7 +238,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     if (this.config.onEvent !== undefined) this.report(effect, outcome);
     if (!outcome.ok) return this.step(failedEvent);
     if (effect.type !== 'store.load') return this.step(outcome.refused === true ? refusedEvent : doneEvent);
-    return this.step({ type: 'store.loaded', ...this.judge(outcome.record) });
+    return this.step(this.judge(outcome.record));
   }
 
   private report(effect: StoreEffect, outcome: StoreOutcome): void {
@@ -249,8 +257,8 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     }
   }
 
-  /** The loaded record as facts for the machine, kept for `adoptLoadedRecord`. */
-  private judge(stored: unknown): LoadedFacts {
+  /** The loaded record as the machine's `store.loaded` event, kept for `adoptLoadedRecord`. */
+  private judge(stored: unknown): LoadedEvent {
     const { state } = this;
     const record = isSessionRecord(stored) ? acceptRecord(this.config, stored) : undefined;
     if (record === undefined) {
