@@ -8,7 +8,7 @@
 import { readCookie } from './cookie.js';
 import type { Effect, HttpEffect, StoreEffect } from './effects.js';
 import { SessUsageError } from './errors.js';
-import type { LifecycleEvent } from './machine.js';
+import type { LifecycleEvent, LifecycleInput } from './machine.js';
 import type { Config } from './options.js';
 import { isSessionRecord } from './record.js';
 import type { LifecycleNode } from './runtime.js';
@@ -52,6 +52,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     this.state = state;
     const { flags } = config;
     // Field by field, not `...flags`: a spread copies through V8's slow path on every request.
+    // `Required` makes a flag added to the machine's input but left out here a type error.
     const start = config.lifecycle.start({
       rolling: flags.rolling,
       saveEveryRequest: flags.saveEveryRequest,
@@ -68,7 +69,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
       cookieCarriesData: config.storage.cookies !== undefined,
       clientCookie: state.clientCookie,
       testCookieReceived: readCookie(request.cookieHeader, config.testCookieName) !== undefined,
-    });
+    } satisfies Required<LifecycleInput>);
     this.node = start.to;
     state.perform(start.actions);
   }
