@@ -3,8 +3,8 @@
  * instructions per request, counted by valgrind (callgrind) in the server process. Unlike CPU
  * time, an instruction count does not move with the other jobs on a shared machine, so two
  * servers (or two commits) whose CPU times overlap within the noise can still be told apart:
- * an A/B of a change of a few hundred instructions needs a few hundred requests, not an hour of
- * alternating rounds. It counts work, not time: cache misses and kernel time (the socket
+ * on Koa or h3 a change of a few thousand instructions a request shows in one A/B of a few
+ * minutes, not an hour of alternating rounds (Express moves by about 2%, some 11k). It counts work, not time: cache misses and kernel time (the socket
  * writes) are not in it, so a target stays one on `pnpm bench`'s CPU times.
  *
  * Each server starts under callgrind, takes `--warm` requests (V8 optimises the hot code), has
@@ -31,7 +31,10 @@ import { startDeadlineMs, startServer } from './server-process.js';
 import type { RunningServer } from './server-process.js';
 
 const CONNECTIONS = 8;
-/** Node runs some 50 times slower under callgrind; its start (tsx compiling the server) the same. */
+/**
+ * How many times the usual start deadline a server under callgrind gets: it runs some 50 times
+ * slower, but its start (tsx compiling the server) took well under ten deadlines here.
+ */
 const SLOWDOWN = 10;
 
 /** `n` GETs of `path`, `CONNECTIONS` at a time over keep-alive connections; rejects on any non-2xx. */
@@ -95,11 +98,14 @@ async function main(): Promise<void> {
   });
   const workload = values.workload as Workload | undefined;
   if (positionals.length === 0 || workload === undefined || !WORKLOADS.includes(workload)) {
-    throw new Error(`usage: count <scenario id>... --workload <${WORKLOADS.join('|')}> [--requests <n>] [--warm <n>]`);
+    throw new Error(`usage: count <scenario id>... --workload <${WORKLOADS.join('|')}> [--requests <n>] [--warm <n>] [--keep]`);
   }
   if (!hasCommand('valgrind') || !hasCommand('callgrind_control')) throw new Error('count needs valgrind: apt-get install valgrind');
   const requests = Number(values.requests ?? 500);
   const warm = Number(values.warm ?? 6000);
+  if (!Number.isSafeInteger(requests) || requests < 1 || !Number.isSafeInteger(warm) || warm < 0) {
+    throw new Error('--requests must be a positive whole number and --warm a whole number');
+  }
   const scenarios = positionals.map(scenarioById);
   const redis = scenarios.some((scenario) => scenario.store === 'redis') ? await startRedis() : undefined;
   if (redis !== undefined && 'unavailable' in redis) throw new Error(`no Redis: ${redis.unavailable}`);
