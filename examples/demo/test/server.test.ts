@@ -343,7 +343,8 @@ describe('start-up failures end the demo with one message and exit code 1', () =
     );
   });
 
-  it('an unknown framework or store, or a store without its URL', async () => {
+  // Three demo starts in a row: a few seconds alone, more with a whole workspace's tests beside it.
+  it('an unknown framework or store, or a store without its URL', { timeout: 120_000 }, async () => {
     expect(await runToExit(['--framework', 'express5'], {})).toMatchObject({
       code: 1,
       stderr: 'sess demo: unknown framework "express5": pick one of express, koa, h3, hono, fastify\n',

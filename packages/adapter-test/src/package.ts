@@ -19,7 +19,8 @@ export function runPackageCheck(dir: string, peers: Record<string, string>, extr
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
   const dependencies = ['@sess/core', '@sess/store-memory', ...extraDependencies].sort();
-  it(`publishes dist only, with ${dependencies.join(', ')} as its only dependencies`, () => {
+  // `pnpm pack` takes about a second alone and several with a whole workspace's tests beside it.
+  it(`publishes dist only, with ${dependencies.join(', ')} as its only dependencies`, { timeout: 60_000 }, () => {
     if (!existsSync(join(dir, 'dist/index.js'))) throw new Error('not built: run pnpm build first');
     execFileSync('pnpm', ['pack', '--pack-destination', scratch], { cwd: dir, stdio: 'pipe' });
     const tarball = join(scratch, readdirSync(scratch).find((file) => file.endsWith('.tgz')) as string);

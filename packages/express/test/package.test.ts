@@ -28,7 +28,8 @@ runPackedApps(
   ['express@5'],
   { 'a ten-line Express 5 app': { file: 'app.cjs', source } },
   (project) => {
-    it('pulls in only @sess/core, @sess/store-memory and their own runtime dependencies', () => {
+    // `npm ls` takes under a second alone and several with a whole workspace's tests beside it.
+    it('pulls in only @sess/core, @sess/store-memory and their own runtime dependencies', { timeout: 60_000 }, () => {
       const tree = project().tree();
       // Everything installed, minus what Express (the user's own dependency) brings.
       const fromExpress = namesUnder(tree.dependencies?.express);
