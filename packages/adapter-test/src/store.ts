@@ -50,10 +50,12 @@ export function inspectableStore(clock: FakeClock): InspectableStore {
   const failing = new Set<StoreOperation>();
   const hanging = new Set<StoreOperation>();
   const planted = new Map<string, unknown>();
-  const guard = <T>(op: StoreOperation, run: () => Promise<T>): Promise<T> => {
+  // Every answer a promise, whatever the memory store inside does: the adapters' tests run sess
+  // on a store that answers asynchronously, as Redis and PostgreSQL do.
+  const guard = <T>(op: StoreOperation, run: () => T | Promise<T>): Promise<T> => {
     calls[op] += 1;
     if (hanging.has(op)) return new Promise<T>(() => undefined);
-    return failing.has(op) ? Promise.reject(new Error(`injected ${op} failure`)) : run();
+    return failing.has(op) ? Promise.reject(new Error(`injected ${op} failure`)) : Promise.resolve(run());
   };
   const store: InspectableStore = {
     name: 'inspectable memory',
@@ -68,7 +70,7 @@ export function inspectableStore(clock: FakeClock): InspectableStore {
     get size() {
       return inner.size + planted.size;
     },
-    get: (id: string) => guard('get', () => (planted.has(id) ? Promise.resolve(planted.get(id) as SessionRecord) : inner.get(id))),
+    get: (id: string) => guard('get', () => (planted.has(id) ? (planted.get(id) as SessionRecord) : inner.get(id))),
     set: (id: string, record: SessionRecord, ttlMs: number, changes?: Parameters<Store['set']>[3]) =>
       guard('set', () => {
         planted.delete(id);
@@ -80,7 +82,7 @@ export function inspectableStore(clock: FakeClock): InspectableStore {
         return inner.destroy(id);
       }),
     touch: (id: string, meta: SessionMeta, ttlMs: number) => guard('touch', () => inner.touch(id, meta, ttlMs + store.lagMs)),
-    peek: (id) => inner.get(id),
+    peek: (id) => Promise.resolve(inner.get(id)),
     close: () => inner.close(),
   };
   return store;

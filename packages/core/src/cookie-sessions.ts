@@ -199,7 +199,8 @@ export function sealedSession(payload: unknown): SealedSession | undefined {
 
 /**
  * One request's store over the record its cookie opened to. It holds the current record so the
- * commit can seal it; revocation hooks run where a server store would read and delete.
+ * commit can seal it; revocation hooks run where a server store would read and delete. It answers
+ * synchronously, so a cookie session takes no promise step.
  */
 export interface RequestStore extends Store {
   /** The record now held for `id`, as the commit will seal it. */
@@ -225,22 +226,21 @@ export function requestStore(storage: CookieSessions, opened: SealedSession | un
     },
     get(id) {
       // A revoked id is gone, as a destroyed record is on a server store; a throw is a failed read.
-      if (storage.isRevoked?.(id) === true) return Promise.resolve(undefined);
+      if (storage.isRevoked?.(id) === true) return undefined;
       // A copy, as a server store's get is: the app may change nested values without `set`, and
       // a touch or a rotation must re-seal what was saved, not those changes.
       const record = records.get(id);
-      return Promise.resolve(record === undefined ? undefined : structuredClone(record));
+      return record === undefined ? undefined : structuredClone(record);
     },
     set(id, record) {
       // The record is sealed at commit, from whatever it holds then; a past expiry stays inside.
       records.set(id, record);
-      return Promise.resolve();
     },
     touch(id, meta: SessionMeta) {
       const record = records.get(id);
-      if (record === undefined) return Promise.resolve(false);
+      if (record === undefined) return false;
       records.set(id, { data: record.data, meta });
-      return Promise.resolve(true);
+      return true;
     },
     destroy(id) {
       records.delete(id);
@@ -249,7 +249,6 @@ export function requestStore(storage: CookieSessions, opened: SealedSession | un
         const expiresAt = (opened.record.meta as Partial<SessionMeta> | undefined)?.expiresAt;
         storage.onRevoke(id, typeof expiresAt === 'number' ? expiresAt : 0);
       }
-      return Promise.resolve();
     },
   };
 }

@@ -32,6 +32,7 @@ export { checkFunction, checkOneOf, checkOptionKeys, checkStorage, checkStoreSha
 export { SessConfigError, SessError, SessStoreError, SessUsageError } from './errors.js';
 export type { SessErrorCode, StoreOperation } from './errors.js';
 export type {
+  Awaitable,
   ExpirySetting,
   RevokeUserOptions,
   SessionChanges,

@@ -7,7 +7,7 @@ import type { Effect, HttpEffect, StoreEffect } from './effects.js';
 import { assertNever } from './effects.js';
 import { SessStoreError } from './errors.js';
 import type { StoreOperation } from './errors.js';
-import type { SessionRecord, Store } from './store.js';
+import type { Awaitable, SessionRecord, Store } from './store.js';
 
 export type StoreOutcome =
   /** `refused`: a save or touch the store turned down because its record is dead (see `Store.set`). */
@@ -36,7 +36,9 @@ function operationOf(effect: StoreEffect): StoreOperation {
   }
 }
 
-function call(store: Store, effect: StoreEffect): Promise<SessionRecord | boolean | undefined | void> {
+type StoreAnswer = SessionRecord | boolean | undefined | void;
+
+function call(store: Store, effect: StoreEffect): Awaitable<StoreAnswer> {
   switch (effect.type) {
     case 'store.load':
       return store.get(effect.id);
@@ -50,6 +52,10 @@ function call(store: Store, effect: StoreEffect): Promise<SessionRecord | boolea
     default:
       return assertNever(effect);
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
 /**
@@ -124,26 +130,34 @@ export function createDeadlines(timeoutMs: number, now: () => number = () => per
 }
 
 /**
- * Runs one store effect; never rejects: failure and timeout come back as an outcome. The store is
- * called at once and its answer mapped as it arrives: each promise step saved here is a
- * microtask off every request that loads a session.
+ * Runs one store effect; never throws or rejects: failure and timeout come back as an outcome.
+ * An answer given synchronously (an in-process store) is the outcome at once, with no promise
+ * step and no deadline; a promised one is mapped as it arrives, under the deadline.
  */
-export function runStoreEffect(store: Store, effect: StoreEffect, deadlines: Deadlines): Promise<StoreOutcome> {
-  const op = operationOf(effect);
-  const failed = (cause: unknown, timedOut?: boolean): StoreOutcome => ({
-    ok: false,
-    error: new SessStoreError(store.name, op, cause, timedOut),
-  });
-  let work: Promise<SessionRecord | boolean | undefined | void>;
+export function runStoreEffect(store: Store, effect: StoreEffect, deadlines: Deadlines): StoreOutcome | Promise<StoreOutcome> {
+  let answer: Awaitable<StoreAnswer>;
   try {
-    work = Promise.resolve(call(store, effect));
+    answer = call(store, effect);
   } catch (cause) {
     // A store that throws instead of rejecting fails the same way.
-    return Promise.resolve(failed(cause));
+    return failedOutcome(store, effect, cause);
   }
-  const answered = (answer: SessionRecord | boolean | undefined | void): StoreOutcome =>
-    effect.type === 'store.load' ? { ok: true, record: answer } : answer === false ? refusedOutcome : writtenOutcome;
-  return deadlines.settle(work, answered, failed, () => failed(undefined, true));
+  if (!isThenable(answer)) return answeredOutcome(effect, answer);
+  return deadlines.settle(
+    // Adopted, so that a foreign thenable whose `then` throws rejects rather than throws.
+    Promise.resolve(answer),
+    (arrived: StoreAnswer) => answeredOutcome(effect, arrived),
+    (cause: unknown) => failedOutcome(store, effect, cause),
+    () => failedOutcome(store, effect, undefined, true),
+  );
+}
+
+function answeredOutcome(effect: StoreEffect, answer: StoreAnswer): StoreOutcome {
+  return effect.type === 'store.load' ? { ok: true, record: answer } : answer === false ? refusedOutcome : writtenOutcome;
+}
+
+function failedOutcome(store: Store, effect: StoreEffect, cause: unknown, timedOut?: boolean): StoreOutcome {
+  return { ok: false, error: new SessStoreError(store.name, operationOf(effect), cause, timedOut) };
 }
 
 const writtenOutcome: StoreOutcome = Object.freeze({ ok: true });
@@ -169,8 +183,10 @@ function isHttpEffect(effect: Effect): effect is HttpEffect {
 
 /**
  * Carries out `effects` in order: store effects against `store` (each result fed back through
- * `feedback`, whose effects join the queue), HTTP effects collected for the adapter. A list with
- * no store effect (the commit of every read) is answered without an async step of its own.
+ * `feedback`, whose effects join the queue), HTTP effects collected for the adapter. Effects run
+ * synchronously for as long as the store answers synchronously, so a request on an in-process
+ * store takes no promise step here; a list with no store effect (the commit of every read) is
+ * answered at once too.
  *
  * @returns the HTTP effects, in the order the lifecycle emitted them.
  * @throws SessStoreError when a store call failed or timed out, after the lifecycle was told.
@@ -178,33 +194,62 @@ function isHttpEffect(effect: Effect): effect is HttpEffect {
 export function runEffects(effects: readonly Effect[], store: Store, deadlines: Deadlines, feedback: StoreFeedback): Promise<HttpEffect[]> {
   const http: HttpEffect[] = [];
   for (const effect of effects) {
-    if (!isHttpEffect(effect)) return runQueue(effects.slice(http.length), http, store, deadlines, feedback);
+    if (!isHttpEffect(effect)) return new EffectQueue(effects.slice(http.length), http, store, deadlines, feedback).drain();
     http.push(effect);
   }
   return Promise.resolve(http);
 }
 
-async function runQueue(
-  queue: Effect[],
-  http: HttpEffect[],
-  store: Store,
-  deadlines: Deadlines,
-  feedback: StoreFeedback,
-): Promise<HttpEffect[]> {
-  let failure: SessStoreError | undefined;
-  try {
-    for (let effect = queue.shift(); effect !== undefined; effect = queue.shift()) {
-      if (isHttpEffect(effect)) {
-        http.push(effect);
-        continue;
+/** One run of effects that reaches the store: a class, so the synchronous path allocates no closures. */
+class EffectQueue {
+  private failure: SessStoreError | undefined;
+
+  constructor(
+    private readonly queue: Effect[],
+    private readonly http: HttpEffect[],
+    private readonly store: Store,
+    private readonly deadlines: Deadlines,
+    private readonly feedback: StoreFeedback,
+  ) {}
+
+  /** Runs the queue until it is empty, or until a store answer is a promise: then again once it arrives. */
+  drain(): Promise<HttpEffect[]> {
+    try {
+      for (let effect = this.queue.shift(); effect !== undefined; effect = this.queue.shift()) {
+        if (isHttpEffect(effect)) {
+          this.http.push(effect);
+          continue;
+        }
+        const outcome = runStoreEffect(this.store, effect, this.deadlines);
+        if (outcome instanceof Promise) {
+          const pending = effect;
+          return outcome.then((arrived: StoreOutcome) => this.resume(pending, arrived));
+        }
+        this.answered(effect, outcome);
       }
-      const outcome = await runStoreEffect(store, effect, deadlines);
-      if (!outcome.ok) failure ??= outcome.error;
-      queue.push(...feedback.answered(effect, outcome));
+    } catch (error) {
+      return this.end(() => Promise.reject(error));
     }
-  } finally {
-    feedback.settled();
+    return this.end(this.failure === undefined ? undefined : () => Promise.reject(this.failure));
   }
-  if (failure !== undefined) throw failure;
-  return http;
+
+  private resume(effect: StoreEffect, outcome: StoreOutcome): Promise<HttpEffect[]> {
+    try {
+      this.answered(effect, outcome);
+    } catch (error) {
+      return this.end(() => Promise.reject(error));
+    }
+    return this.drain();
+  }
+
+  private answered(effect: StoreEffect, outcome: StoreOutcome): void {
+    if (!outcome.ok) this.failure ??= outcome.error;
+    this.queue.push(...this.feedback.answered(effect, outcome));
+  }
+
+  /** The store work is over: tell the feedback, then settle with the HTTP effects, or as `failed` does. */
+  private end(failed?: () => Promise<never>): Promise<HttpEffect[]> {
+    this.feedback.settled();
+    return failed === undefined ? Promise.resolve(this.http) : failed();
+  }
 }

@@ -12,7 +12,7 @@ import type { HttpEffect } from './effects.js';
 import { isWellFormedId } from './ids.js';
 import type { Deadlines } from './runner.js';
 import { SessStoreError } from './errors.js';
-import type { Store } from './store.js';
+import type { Awaitable, Store } from './store.js';
 
 /** A hand-off lives one minute: long enough for a page to make one request, short for a thief. */
 export const HANDOFF_TTL_MS = 60_000;
@@ -119,12 +119,15 @@ export interface Handoffs {
 
 export function createHandoffs(store: Store, clock: () => number, deadlines: Deadlines, generateId: () => string): Handoffs {
   // Each store call under the manager's deadline, failing as SessStoreError like the runner's.
-  async function call<T>(op: 'get' | 'set' | 'destroy', work: () => Promise<T>): Promise<T> {
+  async function call<T>(op: 'get' | 'set' | 'destroy', work: () => Awaitable<T>): Promise<T> {
     type Outcome = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: SessStoreError };
-    const settled = work().then(
-      (value): Outcome => ({ ok: true, value }),
-      (cause: unknown): Outcome => ({ ok: false, error: new SessStoreError(store.name, op, cause) }),
-    );
+    // Called inside `then`: a store that throws rather than rejects fails the same way, and a value serves as a promise.
+    const settled = Promise.resolve()
+      .then(work)
+      .then(
+        (value): Outcome => ({ ok: true, value }),
+        (cause: unknown): Outcome => ({ ok: false, error: new SessStoreError(store.name, op, cause) }),
+      );
     const outcome = await deadlines.race(
       settled,
       (): Outcome => ({ ok: false, error: new SessStoreError(store.name, op, undefined, true) }),

@@ -1,8 +1,13 @@
 /**
- * The store contract. Small and promise-based; times are epoch milliseconds, TTLs are
- * milliseconds. `@sess/store-test` states this contract as tests: a store is done when it
+ * The store contract. Small; times are epoch milliseconds, TTLs are milliseconds. The four
+ * methods a request calls (`get`, `set`, `touch`, `destroy`) may answer with a promise or, for a
+ * store in the process, with the value itself: a request on such a store then takes no promise
+ * step in sess. `@sess/store-test` states this contract as tests: a store is done when it
  * passes that suite.
  */
+
+/** A value, or a promise of it: what a store method a request calls may return. */
+export type Awaitable<T> = T | PromiseLike<T>;
 
 /** What the app keeps in a session. Values must survive JSON (stores may serialise them). */
 export type SessionData = Record<string, unknown>;
@@ -79,7 +84,7 @@ export interface Store {
   readonly name: string;
   readonly capabilities: StoreCapabilities;
   /** The record, or undefined if missing or expired. Never returns an expired record. */
-  get(id: string): Promise<SessionRecord | undefined>;
+  get(id: string): Awaitable<SessionRecord | undefined>;
   /**
    * Writes the record, living `ttlMs` from now. A `ttlMs` of zero or less deletes instead.
    *
@@ -89,15 +94,15 @@ export interface Store {
    * on an id that `regenerate` replaced). The check and the write are one atomic step. Resolving
    * to `true` or nothing means written; a store without delta writes may always write.
    */
-  set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean | void>;
+  set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Awaitable<boolean | void>;
   /** Deletes the record. Deleting a missing id is not an error. */
-  destroy(id: string): Promise<void>;
+  destroy(id: string): Awaitable<void>;
   /**
    * Replaces the meta of an existing record and extends its life; never creates a record.
    * Resolves to `false` when there was no live record to touch, or the stored record is retired
    * and `meta` is not; `true` or nothing means touched.
    */
-  touch?(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean | void>;
+  touch?(id: string, meta: SessionMeta, ttlMs: number): Awaitable<boolean | void>;
   /** Every live id (admin use; may be slow on big stores). */
   ids?(): AsyncIterable<string>;
   /** Deletes every record of this store (admin use). */

@@ -36,7 +36,20 @@ export interface TestStore extends Store {
   put(id: string, record: SessionRecord): void;
 }
 
-export function testStore(now: () => number, options: { deltaWrites?: boolean } = {}): TestStore {
+/** Whether test stores answer synchronously by default: see `answerSynchronously`. */
+let synchronousByDefault = false;
+
+/**
+ * Makes every test store made from now on in this file answer synchronously, as an in-process store
+ * may (the memory store, cookie sessions): a value rather than a promise, a throw rather than a
+ * rejection. Held calls (`hold`) still answer later, as promises.
+ */
+export function answerSynchronously(): void {
+  synchronousByDefault = true;
+}
+
+export function testStore(now: () => number, options: { deltaWrites?: boolean; synchronous?: boolean } = {}): TestStore {
+  const synchronous = options.synchronous ?? synchronousByDefault;
   const records = new Map<string, { json: string; expiresAt: number }>();
   const calls: string[] = [];
   const held: HeldCall[] = [];
@@ -94,10 +107,14 @@ export function testStore(now: () => number, options: { deltaWrites?: boolean } 
     touch: (id, meta, ttlMs) => invoke('touch', id, () => perform.touch(id, meta, ttlMs)),
   };
 
-  function invoke<T>(op: HeldCall['op'], id: string, work: () => T): Promise<T> {
+  function invoke<T>(op: HeldCall['op'], id: string, work: () => T): T | Promise<T> {
     calls.push(`${op} ${id}`);
-    if (store.failing.has(op)) return Promise.reject(new Error(`${op} failed on purpose`));
-    if (!store.hold) return Promise.resolve(work());
+    if (store.failing.has(op)) {
+      const error = new Error(`${op} failed on purpose`);
+      if (synchronous) throw error;
+      return Promise.reject(error);
+    }
+    if (!store.hold) return synchronous ? work() : Promise.resolve(work());
     return new Promise<T>((resolve, reject) => {
       held.push({
         op,
@@ -151,7 +168,7 @@ export class CookieJar {
 }
 
 /** A manager over a fresh test store and clock, with overridable options. */
-export function setup(options: Partial<SessionManagerOptions> = {}, storeOptions: { deltaWrites?: boolean } = {}) {
+export function setup(options: Partial<SessionManagerOptions> = {}, storeOptions: { deltaWrites?: boolean; synchronous?: boolean } = {}) {
   const clock = fakeClock();
   const store = testStore(clock.now, storeOptions);
   const manager = createSessionManager({ secret: SECRET, store, clock: clock.now, ...options });

@@ -199,8 +199,8 @@ export function session(options: SessionOptions): SessionMiddleware {
     // The app wrote to `ctx.res` without `ctx.respond = false`, and the headers left without the
     // cookie: save nothing, as for a server error, and say why if the session had anything to send.
     const answered = failed === undefined ? status : (httpFailure(failed.error)?.status ?? 500);
-    const effects = await state.core.commit(ctx.headerSent ? { status: 500 } : nodeResponseFacts(ctx.res, answered, manager.name));
-    if (ctx.headerSent && effects.length > 0) throw new SessUsageError(BYPASSED);
+    const effects = await state.core.commit(ctx.res.headersSent ? { status: 500 } : nodeResponseFacts(ctx.res, answered, manager.name));
+    if (ctx.res.headersSent && effects.length > 0) throw new SessUsageError(BYPASSED);
     if (failed !== undefined) throw koaError(failed.error, effects);
     applyEffects(nodeHeaders(ctx.res), effects);
   }
@@ -234,7 +234,10 @@ export function session(options: SessionOptions): SessionMiddleware {
     // Mounted twice (or a router re-entering): the first one owns the session.
     if (stateOf(ctx) !== undefined) return next();
     contexts.insert(Object.getPrototypeOf(ctx) as object);
-    const core = manager.begin({ cookieHeader: ctx.get('cookie') || undefined, secure: ctx.secure, readOnly: readOnly?.(ctx) ?? false });
+    // `ctx.req` and `ctx.request` rather than Koa's delegating getters (`ctx.get`, `ctx.secure`):
+    // every delegated property shares one getter, whose property reads V8 cannot cache.
+    const secure = ctx.request.secure;
+    const core = manager.begin({ cookieHeader: ctx.req.headers.cookie || undefined, secure, readOnly: readOnly?.(ctx) ?? false });
     const response = output.defer(ctx.res, { commit: (status) => commit(ctx, state, status), fail: answer(ctx) });
     // Object.assign, not a spread: V8 makes `{ ...handle, more }` a slow copy here (~10 us a request, measured).
     const state: RequestState = Object.assign(view(core), { destroying: undefined, response });
@@ -251,7 +254,7 @@ export function session(options: SessionOptions): SessionMiddleware {
       throw koaError(error);
     }
     try {
-      await response.settle(ctx.status);
+      await response.settle(ctx.response.status);
     } catch (error) {
       throw koaError(error);
     }

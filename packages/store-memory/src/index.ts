@@ -32,10 +32,16 @@ export interface MemoryStoreOptions {
   readonly userIdKey?: string | false;
 }
 
-/** A `Store` whose optional methods are all present, plus `size`. */
+/**
+ * A `Store` whose optional methods are all present, plus `size`. The methods a request calls
+ * answer synchronously (a request on this store takes no promise step in sess); `destroy` and
+ * the admin methods return promises.
+ */
 export interface MemoryStore extends Store {
-  set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean>;
-  touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean>;
+  get(id: string): SessionRecord | undefined;
+  set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): boolean;
+  touch(id: string, meta: SessionMeta, ttlMs: number): boolean;
+  destroy(id: string): Promise<void>;
   ids(): AsyncIterable<string>;
   clear(): Promise<void>;
   close(): Promise<void>;
@@ -181,16 +187,16 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       return entries.size;
     },
 
-    async get(id: string): Promise<SessionRecord | undefined> {
+    get(id: string): SessionRecord | undefined {
       const encoded = live(id);
       if (encoded === undefined) return undefined;
       refresh(id, encoded);
       return { data: codec.data(encoded), meta: codec.meta(encoded) };
     },
 
-    // Each write checks what is stored and writes in the same synchronous step (no await in
-    // between), so no other call can slip between the check and the write.
-    async set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean> {
+    // Each write checks what is stored and writes in the same synchronous step, so no other call
+    // can slip between the check and the write.
+    set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): boolean {
       // `!(ttlMs > 0)` rather than `ttlMs <= 0` so a NaN TTL deletes instead of never expiring.
       if (!(ttlMs > 0)) {
         drop(id);
@@ -214,7 +220,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       drop(id);
     },
 
-    async touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean> {
+    touch(id: string, meta: SessionMeta, ttlMs: number): boolean {
       const encoded = live(id);
       if (encoded === undefined) return false;
       // Same rules as set: a lifetime of zero or less ends the record, and a retired record

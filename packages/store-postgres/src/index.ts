@@ -69,8 +69,10 @@ export interface PostgresStoreOptions {
 
 /** The store; `ids` is absent with `hashIds`, `sessionsOf`/`revokeUser` with `userIdKey: false`. */
 export interface PostgresStore extends Store {
+  get(id: string): Promise<SessionRecord | undefined>;
   set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean>;
   touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean>;
+  destroy(id: string): Promise<void>;
   clear(): Promise<void>;
   /** Stops the sweep timer and waits for a sweep in flight. The pool is the app's: it stays open. */
   close(): Promise<void>;

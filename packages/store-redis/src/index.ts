@@ -58,8 +58,10 @@ export interface RedisStoreOptions {
 
 /** The store; `ids` is absent with `hashIds`, `sessionsOf`/`revokeUser` with `userIdKey: false`. */
 export interface RedisStore extends Store {
+  get(id: string): Promise<SessionRecord | undefined>;
   set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean>;
   touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean>;
+  destroy(id: string): Promise<void>;
   clear(): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { SessionChanges, SessionMeta, SessionRecord } from '@sess/core';
+import type { Awaitable, SessionChanges, SessionMeta, SessionRecord } from '@sess/core';
 import { registerClause, type CaseEnv, type CheckContext, type Clause } from '../check.js';
 import { expireAndExpectGone, freshId, lacks, lacksDeltaWrites, makeRecord, requireMethod, ttls } from '../fixtures.js';
 
@@ -44,7 +44,7 @@ function liveRecord(now: number): SessionRecord {
 async function saveOntoRetired(
   t: CheckContext,
   ttlMs: number,
-  save: (id: string) => Promise<boolean | void>,
+  save: (id: string) => Awaitable<boolean | void>,
 ): Promise<{ id: string; retired: SessionRecord; result: boolean | void } | undefined> {
   const id = freshId('retired');
   const retired = retiredRecord({ a: 1, kept: 'yes' }, Date.now());

@@ -1,0 +1,36 @@
+/**
+ * The session suite again, on stores that answer synchronously (a value instead of a promise, a
+ * throw instead of a rejection), as the memory store and cookie sessions do: every behaviour
+ * must be the same, whichever way the store answers.
+ */
+import { answerSynchronously } from './fixtures.js';
+
+answerSynchronously();
+await import('./session.test.js');
+
+const { describe, expect, it } = await import('vitest');
+const { setup } = await import('./fixtures.js');
+
+/** A returning visitor's session, begun but not loaded, on a store that answers as `synchronous` says. */
+async function returning(synchronous: boolean) {
+  const world = setup({}, { synchronous });
+  await world.request((session) => session.set('user', 'ada'));
+  return world.manager.begin({ cookieHeader: world.jar.header(), secure: false, readOnly: false });
+}
+
+describe('a store that answers synchronously', () => {
+  it('is loaded within the load() call, before any promise step', async () => {
+    const session = await returning(true);
+    const loading = session.load();
+    expect(session.get('user')).toBe('ada');
+    await loading;
+  });
+
+  it('where a store that answers with a promise is still loading', async () => {
+    const session = await returning(false);
+    const loading = session.load();
+    expect(() => session.get('user')).toThrow(/not allowed now/);
+    await loading;
+    expect(session.get('user')).toBe('ada');
+  });
+});
