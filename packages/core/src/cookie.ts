@@ -79,6 +79,14 @@ export function readCookie(header: string | undefined, name: string): string | u
   return undefined;
 }
 
+/**
+ * Whether `header` holds a cookie called `name`. Most headers do not even contain the name (the
+ * test cookie is rare), and a substring search says so without parsing the header.
+ */
+export function hasCookie(header: string | undefined, name: string): boolean {
+  return typeof header === 'string' && header.includes(name) && readCookie(header, name) !== undefined;
+}
+
 function decodeValue(header: string, start: number, end: number): string {
   while (start < end && isOptionalWhitespace(header.charCodeAt(start))) start++;
   while (end > start && isOptionalWhitespace(header.charCodeAt(end - 1))) end--;

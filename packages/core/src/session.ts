@@ -5,7 +5,7 @@
  * effects); the HTTP effects go back to the adapter from `commit`. Nothing here decides session
  * state.
  */
-import { readCookie } from './cookie.js';
+import { hasCookie } from './cookie.js';
 import type { Effect, HttpEffect, StoreEffect } from './effects.js';
 import { SessUsageError } from './errors.js';
 import type { LifecycleEvent, LifecycleInput } from './machine.js';
@@ -68,7 +68,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
       browserSession: endsWithBrowser(state, undefined),
       cookieCarriesData: config.storage.cookies !== undefined,
       clientCookie: state.clientCookie,
-      testCookieReceived: readCookie(request.cookieHeader, config.testCookieName) !== undefined,
+      testCookieReceived: hasCookie(request.cookieHeader, config.testCookieName),
     } satisfies Required<LifecycleInput>);
     this.node = start.to;
     state.perform(start.actions);

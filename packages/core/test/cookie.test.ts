@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readCookie, serializeCookie, serializeDeletion } from '../src/cookie.js';
+import { hasCookie, readCookie, serializeCookie, serializeDeletion } from '../src/cookie.js';
 import { setCookieLine } from '../src/effects.js';
 import type { CookieAttributes } from '../src/cookie.js';
 import { SessConfigError } from '../src/errors.js';
@@ -165,6 +165,28 @@ describe('readCookie', () => {
       time(large); // warm up the JIT on the shape first
       expect(time(large) / Math.max(time(small), 0.05)).toBeLessThan(40);
     });
+  });
+});
+
+describe('hasCookie', () => {
+  it('finds a cookie only by its name, never inside another name or a value', () => {
+    expect(hasCookie('a=1; sid.test=1', 'sid.test')).toBe(true);
+    expect(hasCookie(' sid.test = ; a=1', 'sid.test')).toBe(true);
+    expect(hasCookie('xsid.test=1; sid=sid.test', 'sid.test')).toBe(false);
+    expect(hasCookie('sid.test', 'sid.test')).toBe(false);
+    expect(hasCookie(undefined, 'sid.test')).toBe(false);
+    expect(hasCookie('=1', '')).toBe(false);
+  });
+
+  it('says what readCookie says, whatever the header', () => {
+    const names = fc.constantFrom('sid.test', 's', 'a b');
+    const header = fc.string({ unit: fc.constantFrom('sid.test', 's', 'a', ' ', '=', ';', '"', '%', '1') });
+    fc.assert(
+      fc.property(header, names, (text, name) => {
+        expect(hasCookie(text, name)).toBe(readCookie(text, name) !== undefined);
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });
 

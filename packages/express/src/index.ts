@@ -18,6 +18,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Request, RequestHandler } from 'express';
+import type { RequestFacts } from '@sess/core';
 import { type SessionManagerOptions, type SessionStorage, type SocketSession, checkStorage, createSessionManager } from '@sess/core';
 import { COOKIE_OPTIONS, SHARED_OPTIONS, accessorLayer, checkOptions, cookieOptions, coreOptions } from '@sess/core/adapter';
 import { applyEffects, createOutputHold, createSessionContext, defined, isSecureRequest, nodeHeaders } from '@sess/core/adapter';
@@ -112,6 +113,26 @@ function managerOptions(options: SessionOptions): SessionManagerOptions {
 /** `session(...)`: the middleware, plus what WebSocket apps need (`handoff` also reads `token` from a parsed body). */
 export interface SessionMiddleware extends RequestHandler, SocketRoutes<RequestHandler, [req: IncomingMessage], RequestSession> {}
 
+/**
+ * The request as the core sees it. `secure` is read only when a cookie is written (most requests
+ * write none): `req.secure` is a getter that runs Express's `trust proxy` check. Without Express
+ * (a bare `http` or connect request) there is no `req.secure`, so the socket is asked.
+ */
+class ExpressRequestFacts implements RequestFacts {
+  readonly cookieHeader: string | undefined;
+  constructor(
+    private readonly req: Request,
+    private readonly proxy: boolean | undefined,
+    readonly readOnly: boolean,
+  ) {
+    this.cookieHeader = req.headers.cookie;
+  }
+  get secure(): boolean {
+    const expressSecure: unknown = this.proxy === undefined ? this.req.secure : undefined;
+    return typeof expressSecure === 'boolean' ? expressSecure : isSecureRequest(this.req, this.proxy === true);
+  }
+}
+
 /** What the middleware needs of an Express app: its own prototypes, and the app it is mounted in. */
 type App = { readonly request: object; readonly response: object; readonly parent?: App };
 
@@ -156,11 +177,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     while (app?.parent !== undefined) app = app.parent;
     requests.insert(app?.request ?? req);
     output.gates.insert(app?.response ?? res);
-    // Without Express (a bare `http` or connect request) there is no `req.secure`: ask the socket.
-    // Read once: it is a getter that runs Express's `trust proxy` check.
-    const expressSecure: unknown = proxy === undefined ? req.secure : undefined;
-    const secure = typeof expressSecure === 'boolean' ? expressSecure : isSecureRequest(req, proxy === true);
-    const core = manager.begin({ cookieHeader: req.headers.cookie, secure, readOnly: readOnly?.(req) ?? false });
+    const core = manager.begin(new ExpressRequestFacts(req, proxy, readOnly?.(req) ?? false));
     req.session = view(core).view;
     output.hold(res, {
       async commit(status) {
