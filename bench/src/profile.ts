@@ -17,7 +17,6 @@ import type { Workload } from './scenarios.js';
 import { startDeadlineMs, startServer } from './server-process.js';
 
 const PROFILES = fileURLToPath(new URL('../results/profiles/', import.meta.url));
-const TOP = 25;
 
 interface ProfileNode {
   readonly id: number;
@@ -63,20 +62,28 @@ function selfTimes(profile: CpuProfile): { byFunction: Map<string, number>; byOw
   return { byFunction, byOwner, totalMs };
 }
 
-function print(title: string, times: Map<string, number>, totalMs: number, limit: number): void {
+/**
+ * Self time as a share of all samples, in ms, and per request: over every request the server
+ * answered (warm-up and measured run), so start-up and priming inflate it a little; a longer
+ * `--duration` makes that share smaller.
+ */
+function print(title: string, times: Map<string, number>, totalMs: number, requests: number, limit: number): void {
   console.log(`\n${title}`);
   for (const [name, ms] of [...times].sort((a, b) => b[1] - a[1]).slice(0, limit)) {
-    console.log(`${((ms / totalMs) * 100).toFixed(1).padStart(6)}%  ${ms.toFixed(0).padStart(7)} ms  ${name}`);
+    const perRequest = ((ms * 1000) / requests).toFixed(2).padStart(7);
+    console.log(`${((ms / totalMs) * 100).toFixed(1).padStart(6)}%  ${ms.toFixed(0).padStart(7)} ms  ${perRequest} µs/req  ${name}`);
   }
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { duration: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { duration: { type: 'string' }, top: { type: 'string' } } });
   const [id, workload] = positionals as [string | undefined, Workload | undefined];
   if (id === undefined || workload === undefined || !WORKLOADS.includes(workload)) {
-    throw new Error(`usage: profile <scenario id, e.g. koa/sess+memory> <${WORKLOADS.join('|')}> [--duration <s>]`);
+    throw new Error(`usage: profile <scenario id, e.g. koa/sess+memory> <${WORKLOADS.join('|')}> [--duration <s>] [--top <n>]`);
   }
   const durationS = Number(values.duration ?? 5);
+  const top = Number(values.top ?? 25);
+  if (!(durationS > 0) || !Number.isSafeInteger(top) || top < 1) throw new Error('--duration takes seconds (> 0), --top a count (>= 1)');
   const scenario = scenarioById(id);
   const redis = scenario.store === 'redis' ? await startRedis() : undefined;
   if (redis !== undefined && 'unavailable' in redis) throw new Error(`no Redis: ${redis.unavailable}`);
@@ -92,13 +99,15 @@ async function main(): Promise<void> {
   );
   if (started.kind === 'unavailable') throw new Error(`${id} is unavailable: ${started.reason}`);
   const server = started.server;
+  let requests = 0;
   try {
     const cookie = sendsCookie(workload) ? await prime(server) : undefined;
     const load = { url: `http://127.0.0.1:${server.port}/${workload}`, cookie, connections: 32 };
     const generator = pickGenerator();
-    await drive(generator, { ...load, durationS: 2 });
+    const warm = await drive(generator, { ...load, durationS: 2 });
     const cpuBefore = await server.cpuMicros();
     const result = await drive(generator, { ...load, durationS });
+    requests = warm.requests + result.requests;
     const cpuUs = (await server.cpuMicros()) - cpuBefore;
     console.log(
       `${id} ${workload}: ${Math.round(result.rps)} req/s, ${(cpuUs / result.requests).toFixed(1)} µs CPU/req (${generator}, ${durationS} s; the profiler itself adds some)`,
@@ -121,8 +130,14 @@ async function main(): Promise<void> {
   console.log(
     `busy samples: ${busyMs.toFixed(0)} ms; in sess's packages ${((sessMs / busyMs) * 100).toFixed(1)}%, in GC ${(((byFunction.get('(garbage collector)') ?? 0) / busyMs) * 100).toFixed(1)}%`,
   );
-  print('self time by owner (whole process life: start-up, priming and warm-up included)', byOwner, totalMs, 15);
-  print(`self time by function (top ${TOP})`, byFunction, totalMs, TOP);
+  print(
+    `self time by owner (whole process life: start-up, priming and warm-up included; ${requests} requests)`,
+    byOwner,
+    totalMs,
+    requests,
+    15,
+  );
+  print(`self time by function (top ${top})`, byFunction, totalMs, requests, top);
   console.log(`\nprofile: results/profiles/${written} (open in Chrome DevTools > Performance, or speedscope)`);
 }
 
