@@ -47,8 +47,7 @@ const DATA_PROTOTYPE: object = Object.freeze(Object.create(null) as object);
 /** Session data in an object that inherits nothing: keys such as `__proto__` stay plain data. */
 export function dataFrom(source: SessionData | undefined): SessionData {
   const data: SessionData = Object.create(DATA_PROTOTYPE) as SessionData;
-  if (source !== undefined) {
-    for (const key of Object.keys(source)) data[key] = source[key];
-  }
+  // `for...in` walks V8's cached key list where `Object.keys` would make a new array each time.
+  for (const key in source) if (Object.hasOwn(source, key)) data[key] = source[key];
   return data;
 }

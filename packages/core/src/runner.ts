@@ -188,16 +188,27 @@ function isHttpEffect(effect: Effect): effect is HttpEffect {
  * store takes no promise step here; a list with no store effect (the commit of every read) is
  * answered at once too.
  *
- * @returns the HTTP effects, in the order the lifecycle emitted them.
- * @throws SessStoreError when a store call failed or timed out, after the lifecycle was told.
+ * @returns the HTTP effects, in the order the lifecycle emitted them: the list itself when every
+ *   store call answered synchronously and succeeded, else a promise of it.
+ * @throws Never: a failure is a rejected promise (SessStoreError when a store call failed or
+ *   timed out, after the lifecycle was told).
  */
-export function runEffects(effects: readonly Effect[], store: Store, deadlines: Deadlines, feedback: StoreFeedback): Promise<HttpEffect[]> {
-  const http: HttpEffect[] = [];
-  for (const effect of effects) {
-    if (!isHttpEffect(effect)) return new EffectQueue(effects.slice(http.length), http, store, deadlines, feedback).drain();
-    http.push(effect);
+export function runEffects(
+  effects: readonly Effect[],
+  store: Store,
+  deadlines: Deadlines,
+  feedback: StoreFeedback,
+): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
+  const first = effects.findIndex(isStoreEffect);
+  if (first === -1) {
+    feedback.settled();
+    return effects as readonly HttpEffect[];
   }
-  return Promise.resolve(http);
+  return new EffectQueue(effects.slice(first), effects.slice(0, first) as HttpEffect[], store, deadlines, feedback).drain();
+}
+
+function isStoreEffect(effect: Effect): effect is StoreEffect {
+  return !isHttpEffect(effect);
 }
 
 /** One run of effects that reaches the store: a class, so the synchronous path allocates no closures. */
@@ -213,7 +224,7 @@ class EffectQueue {
   ) {}
 
   /** Runs the queue until it is empty, or until a store answer is a promise: then again once it arrives. */
-  drain(): Promise<HttpEffect[]> {
+  drain(): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
     try {
       for (let effect = this.queue.shift(); effect !== undefined; effect = this.queue.shift()) {
         if (isHttpEffect(effect)) {
@@ -233,7 +244,7 @@ class EffectQueue {
     return this.end(this.failure === undefined ? undefined : () => Promise.reject(this.failure));
   }
 
-  private resume(effect: StoreEffect, outcome: StoreOutcome): Promise<HttpEffect[]> {
+  private resume(effect: StoreEffect, outcome: StoreOutcome): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
     try {
       this.answered(effect, outcome);
     } catch (error) {
@@ -247,9 +258,9 @@ class EffectQueue {
     this.queue.push(...this.feedback.answered(effect, outcome));
   }
 
-  /** The store work is over: tell the feedback, then settle with the HTTP effects, or as `failed` does. */
-  private end(failed?: () => Promise<never>): Promise<HttpEffect[]> {
+  /** The store work is over: tell the feedback, then answer with the HTTP effects, or as `failed` does. */
+  private end(failed?: () => Promise<never>): readonly HttpEffect[] | Promise<never> {
     this.feedback.settled();
-    return failed === undefined ? Promise.resolve(this.http) : failed();
+    return failed === undefined ? this.http : failed();
   }
 }

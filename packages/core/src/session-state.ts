@@ -23,6 +23,10 @@ import type { ExpirySetting, SessionData, SessionMeta, SessionRecord, Store } fr
 /** Browsers keep at most 4096 bytes of a cookie's name, value and attributes (RFC 6265 §6.1). */
 const COOKIE_BYTES_LIMIT = 4096;
 
+const NO_EFFECTS: readonly Effect[] = Object.freeze([]);
+const VARY_ON_COOKIE: HttpEffect = Object.freeze({ type: 'header.vary', value: 'Cookie' });
+const MARK_PRIVATE: HttpEffect = Object.freeze({ type: 'header.cacheControl', value: 'private' });
+
 export class SessionState implements LifetimeBasis {
   readonly now: number;
   readonly requestMaxAgeMs: number | null | undefined;
@@ -75,90 +79,83 @@ export class SessionState implements LifetimeBasis {
 
   /** Carries out a step's actions: the data-side ones here, the rest returned as effects. */
   perform(actions: readonly LifecycleAction[]): readonly Effect[] {
-    if (actions.length === 0) return actions as readonly never[];
-    const effects: Effect[] = [];
+    // Most steps yield no effect or one: the list is made at the first, holding just it (a list
+    // that starts empty is given room for 16 at its first push).
+    let effects: Effect[] | undefined;
     for (const action of actions) {
-      switch (action) {
-        case 'assignNewId':
-          this.currentId = this.freshId();
-          break;
-        case 'adoptLoadedRecord':
-          if (this.loaded !== undefined) {
-            this.data = dataFrom(this.loaded.data);
-            this.meta = this.loaded.meta;
-            this.expiry = this.loaded.meta.expiry;
-          }
-          this.currentId = this.loadingId;
-          this.forgetChanges();
-          break;
-        case 'clearData':
-          this.data = dataFrom(undefined);
-          this.forgetChanges();
-          break;
-        case 'forgetId':
-          this.currentId = undefined;
-          this.meta = undefined;
-          this.expiry = undefined;
-          break;
-        case 'loadRecord':
-          // The client's record, or on reload the current one (a new id saved already has its own).
-          this.loadingId = this.currentId ?? this.clientId;
-          effects.push({ type: 'store.load', id: this.loadingId as string });
-          break;
-        case 'saveRecord':
-          effects.push(this.saveEffect());
-          break;
-        case 'saveNewRecord':
-          effects.push(this.noted(this.saveEffect(), 'created'));
-          break;
-        case 'saveRegeneratedRecord':
-          effects.push(this.noted(this.saveEffect(), 'regenerated'));
-          break;
-        case 'touchRecord': {
-          const { meta, ttlMs } = this.nextMeta();
-          this.meta = meta;
-          effects.push({ type: 'store.touch', id: this.currentId as string, meta, ttlMs, record: { data: this.data, meta } });
-          break;
-        }
-        case 'destroyCurrentRecord':
-          effects.push(this.noted({ type: 'store.destroy', id: this.currentId as string }, 'destroyed'));
-          break;
-        case 'destroyClientRecord':
-          effects.push(this.noted({ type: 'store.destroy', id: this.clientId as string }, 'destroyed'));
-          break;
-        case 'destroyReplacedRecord':
-          // Retired after regenerate: the save under the new id reported the move.
-          effects.push({ type: 'store.destroy', id: this.clientId as string });
-          break;
-        case 'retireClientRecord':
-          effects.push(this.retireEffect());
-          break;
-        case 'setSessionCookie':
-          effects.push(this.sessionCookie(true));
-          break;
-        case 'setBrowserSessionCookie':
-          effects.push(this.sessionCookie(false));
-          break;
-        case 'deleteSessionCookie':
-          effects.push({ type: 'cookie.delete', name: this.config.name, attributes: this.baseAttributes() });
-          break;
-        case 'setTestCookie':
-          effects.push({ type: 'cookie.set', name: this.config.testCookieName, value: '1', attributes: this.baseAttributes() });
-          break;
-        case 'deleteTestCookie':
-          effects.push({ type: 'cookie.delete', name: this.config.testCookieName, attributes: this.baseAttributes() });
-          break;
-        case 'varyOnCookie':
-          effects.push({ type: 'header.vary', value: 'Cookie' });
-          break;
-        case 'markPrivate':
-          effects.push({ type: 'header.cacheControl', value: 'private' });
-          break;
-        default:
-          assertNever(action);
-      }
+      const effect = this.carryOut(action);
+      if (effect === undefined) continue;
+      if (effects === undefined) effects = [effect];
+      else effects.push(effect);
     }
-    return effects;
+    return effects ?? NO_EFFECTS;
+  }
+
+  /** Carries out one action: a data-side one here; any other comes back as its effect. */
+  private carryOut(action: LifecycleAction): Effect | undefined {
+    switch (action) {
+      case 'assignNewId':
+        this.currentId = this.freshId();
+        return undefined;
+      case 'adoptLoadedRecord':
+        if (this.loaded !== undefined) {
+          this.data = dataFrom(this.loaded.data);
+          this.meta = this.loaded.meta;
+          this.expiry = this.loaded.meta.expiry;
+        }
+        this.currentId = this.loadingId;
+        this.forgetChanges();
+        return undefined;
+      case 'clearData':
+        this.data = dataFrom(undefined);
+        this.forgetChanges();
+        return undefined;
+      case 'forgetId':
+        this.currentId = undefined;
+        this.meta = undefined;
+        this.expiry = undefined;
+        return undefined;
+      case 'loadRecord':
+        // The client's record, or on reload the current one (a new id saved already has its own).
+        this.loadingId = this.currentId ?? this.clientId;
+        return { type: 'store.load', id: this.loadingId as string };
+      case 'saveRecord':
+        return this.saveEffect();
+      case 'saveNewRecord':
+        return this.noted(this.saveEffect(), 'created');
+      case 'saveRegeneratedRecord':
+        return this.noted(this.saveEffect(), 'regenerated');
+      case 'touchRecord': {
+        const { meta, ttlMs } = this.nextMeta();
+        this.meta = meta;
+        return { type: 'store.touch', id: this.currentId as string, meta, ttlMs, record: { data: this.data, meta } };
+      }
+      case 'destroyCurrentRecord':
+        return this.noted({ type: 'store.destroy', id: this.currentId as string }, 'destroyed');
+      case 'destroyClientRecord':
+        return this.noted({ type: 'store.destroy', id: this.clientId as string }, 'destroyed');
+      case 'destroyReplacedRecord':
+        // Retired after regenerate: the save under the new id reported the move.
+        return { type: 'store.destroy', id: this.clientId as string };
+      case 'retireClientRecord':
+        return this.retireEffect();
+      case 'setSessionCookie':
+        return this.sessionCookie(true);
+      case 'setBrowserSessionCookie':
+        return this.sessionCookie(false);
+      case 'deleteSessionCookie':
+        return { type: 'cookie.delete', name: this.config.name, attributes: this.baseAttributes() };
+      case 'setTestCookie':
+        return { type: 'cookie.set', name: this.config.testCookieName, value: '1', attributes: this.baseAttributes() };
+      case 'deleteTestCookie':
+        return { type: 'cookie.delete', name: this.config.testCookieName, attributes: this.baseAttributes() };
+      case 'varyOnCookie':
+        return VARY_ON_COOKIE;
+      case 'markPrivate':
+        return MARK_PRIVATE;
+      default:
+        return assertNever(action);
+    }
   }
 
   /** Notes that `key` was set this request. */

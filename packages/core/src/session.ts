@@ -31,6 +31,9 @@ const loadEvent = { type: 'app.load' } as const;
 const doneEvent = { type: 'store.done' } as const;
 const refusedEvent = { type: 'store.refused' } as const;
 const failedEvent = { type: 'store.failed' } as const;
+/** What every load the store answered synchronously returns: one settled promise, shared. */
+const LOADED: Promise<void> = Promise.resolve();
+const nothing = (): void => undefined;
 
 /**
  * The `Session` of one request (its methods are documented there): the app's calls become
@@ -121,8 +124,10 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     for (const key of this.keys()) this.delete(key);
   }
 
-  async load(): Promise<void> {
-    await this.run(loadEvent);
+  load(): Promise<void> {
+    // Not `async`: a load the store answered synchronously settles without a promise of its own.
+    const ran = this.run(loadEvent);
+    return ran instanceof Promise ? ran.then(nothing) : LOADED;
   }
 
   async regenerate(options: { keepData?: boolean } = {}): Promise<void> {
@@ -202,31 +207,36 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
       empty = false;
       break;
     }
-    return this.run({
+    const ran = this.run({
       type: 'response.commit',
       serverError: response.status >= 500,
       empty,
       cookieAlreadySet: response.cookieAlreadySet ?? false,
       cacheControlSet: response.cacheControlSet ?? false,
     });
+    return ran instanceof Promise ? ran : Promise.resolve(ran);
   }
 
   private flashes(): Flashes {
     return flashesOf(this.get(FLASH_KEY as keyof Data & string));
   }
 
-  private run(event: LifecycleEvent, operation?: string): Promise<HttpEffect[]> {
+  /**
+   * One step and its effects: the HTTP effects themselves when no store call was needed or every
+   * one answered synchronously, else a promise of them. Never throws: a refusal is a rejection.
+   */
+  private run(event: LifecycleEvent, operation?: string): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
     let effects: readonly Effect[];
     try {
       effects = this.step(event, operation);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (effects.length === 0) return Promise.resolve([]);
+    if (effects.length === 0) return effects as readonly HttpEffect[];
     this.running += 1;
-    const running = runEffects(effects, this.state.store, this.config.deadlines, this);
-    this.inflight = running;
-    return running;
+    const ran = runEffects(effects, this.state.store, this.config.deadlines, this);
+    if (ran instanceof Promise) this.inflight = ran;
+    return ran;
   }
 
   /** @internal The runner's feedback (methods, not closures: no allocation per request). */
