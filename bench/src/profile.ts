@@ -1,13 +1,17 @@
 /**
- * `pnpm --filter sess-bench profile <scenario> <workload> [--duration <s>]`: where one server's
- * CPU goes. Starts the scenario's server under `node --cpu-prof` on the server core, primes a
- * cookie, warms up, drives the workload with the bench's load generator, lets the server exit so
- * V8 writes the profile, then prints self time by function and by package. The `.cpuprofile`
- * (under `results/profiles/`, gitignored) opens as a flame graph in Chrome DevTools or speedscope.
+ * `pnpm --filter sess-bench profile <scenario> <workload> [--duration <s>] [--top <n>] [--alloc]`:
+ * where one server's CPU goes. Starts the scenario's server under `node --cpu-prof` on the server
+ * core, primes a cookie, warms up, drives the workload with the bench's load generator, lets the
+ * server exit so V8 writes the profile, then prints self time by function and by package. The
+ * `.cpuprofile` (under `results/profiles/`, gitignored) opens as a flame graph in Chrome DevTools
+ * or speedscope. With `--alloc` it samples the server's allocations instead (see
+ * `allocations.ts`) and prints bytes allocated per request, by function and by package.
  */
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { HEAP_PROFILE_ENV, allocatedBytes } from './allocations.js';
+import type { HeapProfileNode } from './allocations.js';
 import { drive, pickGenerator } from './load.js';
 import { prime } from './measure.js';
 import { dropPostgresSchema, preparePostgres } from './postgres.js';
@@ -43,6 +47,12 @@ function ownerOf(url: string): string {
   return url.includes('/bench/') ? 'bench server' : url;
 }
 
+/** `name path:line`, the path from the package on. */
+function frameName(frame: ProfileNode['callFrame']): string {
+  const where = frame.url === '' ? '' : ` ${frame.url.replace(/^.*\/(node_modules|packages)\//, '')}:${frame.lineNumber + 1}`;
+  return `${frame.functionName || '(anonymous)'}${where}`;
+}
+
 /** Self time per function and per owner, in ms, from a V8 CPU profile. */
 function selfTimes(profile: CpuProfile): { byFunction: Map<string, number>; byOwner: Map<string, number>; totalMs: number } {
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -52,8 +62,7 @@ function selfTimes(profile: CpuProfile): { byFunction: Map<string, number>; byOw
   profile.samples.forEach((id, index) => {
     const ms = (profile.timeDeltas[index] ?? 0) / 1000;
     const frame = nodes.get(id)!.callFrame;
-    const where = frame.url === '' ? '' : ` ${frame.url.replace(/^.*\/(node_modules|packages)\//, '')}:${frame.lineNumber + 1}`;
-    const name = `${frame.functionName || '(anonymous)'}${where}`;
+    const name = frameName(frame);
     byFunction.set(name, (byFunction.get(name) ?? 0) + ms);
     const owner = ownerOf(frame.url);
     byOwner.set(owner, (byOwner.get(owner) ?? 0) + ms);
@@ -75,11 +84,30 @@ function print(title: string, times: Map<string, number>, totalMs: number, reque
   }
 }
 
+/** Bytes allocated per request, by owner and by function (whole process life, as for time). */
+function printAllocations(head: HeapProfileNode, requests: number, top: number): void {
+  const rows = (title: string, bytes: Map<string, number>, limit: number) => {
+    const total = [...bytes.values()].reduce((sum, size) => sum + size, 0);
+    console.log(`\n${title}`);
+    for (const [name, size] of [...bytes].sort((a, b) => b[1] - a[1]).slice(0, limit)) {
+      console.log(`${((size / total) * 100).toFixed(1).padStart(6)}%  ${(size / requests).toFixed(0).padStart(7)} B/req  ${name}`);
+    }
+  };
+  const byOwner = allocatedBytes(head, (frame) => ownerOf(frame.url));
+  const total = [...byOwner.values()].reduce((sum, size) => sum + size, 0);
+  console.log(`allocated: ${(total / requests).toFixed(0)} bytes per request (sampled; start-up and warm-up included)`);
+  rows(`allocations by owner (${requests} requests)`, byOwner, 15);
+  rows(`allocations by function (top ${top})`, allocatedBytes(head, frameName), top);
+}
+
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { duration: { type: 'string' }, top: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { duration: { type: 'string' }, top: { type: 'string' }, alloc: { type: 'boolean' } },
+  });
   const [id, workload] = positionals as [string | undefined, Workload | undefined];
   if (id === undefined || workload === undefined || !WORKLOADS.includes(workload)) {
-    throw new Error(`usage: profile <scenario id, e.g. koa/sess+memory> <${WORKLOADS.join('|')}> [--duration <s>] [--top <n>]`);
+    throw new Error(`usage: profile <scenario id, e.g. koa/sess+memory> <${WORKLOADS.join('|')}> [--duration <s>] [--top <n>] [--alloc]`);
   }
   const durationS = Number(values.duration ?? 5);
   const top = Number(values.top ?? 25);
@@ -92,10 +120,12 @@ async function main(): Promise<void> {
 
   mkdirSync(PROFILES, { recursive: true });
   const before = new Set(readdirSync(PROFILES));
+  const heapProfile = values.alloc === true ? `${PROFILES}heap.${process.pid}.json` : undefined;
+  if (heapProfile !== undefined) process.env[HEAP_PROFILE_ENV] = heapProfile;
   const started = await startServer(
     scenario,
     { redisUrl: redis?.url, databaseUrl: postgres?.url },
-    { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`] },
+    { nodeArgs: heapProfile === undefined ? ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`] : [] },
   );
   if (started.kind === 'unavailable') throw new Error(`${id} is unavailable: ${started.reason}`);
   const server = started.server;
@@ -109,8 +139,9 @@ async function main(): Promise<void> {
     const result = await drive(generator, { ...load, durationS });
     requests = warm.requests + result.requests;
     const cpuUs = (await server.cpuMicros()) - cpuBefore;
+    const sampler = heapProfile === undefined ? 'the profiler' : 'the allocation sampler';
     console.log(
-      `${id} ${workload}: ${Math.round(result.rps)} req/s, ${(cpuUs / result.requests).toFixed(1)} µs CPU/req (${generator}, ${durationS} s; the profiler itself adds some)`,
+      `${id} ${workload}: ${Math.round(result.rps)} req/s, ${(cpuUs / result.requests).toFixed(1)} µs CPU/req (${generator}, ${durationS} s; ${sampler} itself adds some)`,
     );
   } finally {
     await server.exit();
@@ -118,6 +149,11 @@ async function main(): Promise<void> {
     if (postgres !== undefined) await dropPostgresSchema(postgres.url);
   }
 
+  if (heapProfile !== undefined) {
+    printAllocations(JSON.parse(readFileSync(heapProfile, 'utf8')) as HeapProfileNode, requests, top);
+    rmSync(heapProfile);
+    return;
+  }
   // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (tsx's loader
   // runs in a worker that writes its own).
   const written = readdirSync(PROFILES).find((name) => !before.has(name) && name.endsWith('.cpuprofile') && name.split('.')[4] === '0');

@@ -3,11 +3,13 @@
  * Listens on 127.0.0.1 port 0 and tells the parent its port over IPC; answers `cpu` messages
  * with its own `process.cpuUsage()` so the parent can charge CPU per request to the server
  * alone, and `queries` messages with the PostgreSQL queries its pool has sent. Exits when the
- * parent goes away, so no server outlives a run.
+ * parent goes away, so no server outlives a run. With `SESS_BENCH_HEAP_PROFILE` set (`profile
+ * --alloc`), it samples every allocation it makes and writes the profile there as it exits.
  */
 import { createServer } from 'node:http';
 import type { RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { HEAP_PROFILE_ENV, sampleAllocations } from './allocations.js';
 import { scenarioById } from './scenarios.js';
 import type { ParentMessage, Scenario, ServerMessage } from './scenarios.js';
 import { Unavailable } from './servers/optional.js';
@@ -44,6 +46,8 @@ function build(scenario: Scenario): Promise<RequestListener> {
 }
 
 if (process.send === undefined) throw new Error('server.ts runs as a child of run.ts (it needs an IPC channel)');
+const heapProfile = process.env[HEAP_PROFILE_ENV];
+if (heapProfile !== undefined) sampleAllocations(heapProfile);
 process.on('disconnect', () => process.exit(0));
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'cpu') {
