@@ -44,6 +44,21 @@ export const GET_SESSION_LABEL = 'sess+memory+getSession';
  * session middleware, before any session work. sess's cost above it is sess's own.
  */
 export const FLOOR_LABEL = 'floor';
+
+/**
+ * With `SESS_BENCH_FLOOR_SPIN_US=<n>` in the environment, each floor request first keeps the CPU
+ * busy for n µs in plain JavaScript: a calibration. Its CPU per request over the plain floor
+ * shows what n µs of work costs a request under the bench's load, so how much of what sess adds
+ * is its own work and how much the load setup puts on top of any slower server.
+ */
+export function floorWork(): () => void {
+  const spinMs = Number(process.env.SESS_BENCH_FLOOR_SPIN_US ?? 0) / 1000;
+  if (!(spinMs > 0)) return () => {};
+  return () => {
+    const started = performance.now();
+    while (performance.now() - started < spinMs) {}
+  };
+}
 /** The getSession scenarios' workloads in `--quick` runs. */
 export const GET_SESSION_QUICK: readonly Workload[] = ['read', 'write'];
 /**

@@ -8,7 +8,7 @@ import type { H3Event, Middleware } from 'h3';
 import { memoryStore } from '@sess/store-memory';
 import { cookieSessions } from '@sess/core';
 import type { SessionStorage } from '@sess/core';
-import { FLOOR_LABEL, GET_SESSION_LABEL, PRIME_DATA, SECRET, body } from '../scenarios.js';
+import { FLOOR_LABEL, GET_SESSION_LABEL, floorWork, PRIME_DATA, SECRET, body } from '../scenarios.js';
 import type { Scenario } from '../scenarios.js';
 import { importOptional } from './optional.js';
 import { connectRedis, sessRedisStore } from './redis.js';
@@ -89,8 +89,10 @@ async function getSessionFlavour(store: SessionStorage): Promise<Flavour> {
 function floorFlavour(): Flavour {
   const session: BenchSession = { data: {}, update: async (update) => Object.assign(session.data, update) };
   const open = async () => session;
+  const spin = floorWork();
   return {
     async middleware(_event, next) {
+      spin();
       await undefined;
       return next();
     },

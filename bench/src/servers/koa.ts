@@ -9,7 +9,7 @@ import koaSession from 'koa-session';
 import { memoryStore } from '@sess/store-memory';
 import { cookieSessions } from '@sess/core';
 import type { SessionStorage } from '@sess/core';
-import { FLOOR_LABEL, GET_SESSION_LABEL, PRIME_DATA, SECRET, body } from '../scenarios.js';
+import { FLOOR_LABEL, GET_SESSION_LABEL, floorWork, PRIME_DATA, SECRET, body } from '../scenarios.js';
 import type { Scenario } from '../scenarios.js';
 import { importOptional } from './optional.js';
 import { connectRedis, koaSessionRedisStore, sessRedisStore } from './redis.js';
@@ -35,7 +35,9 @@ const fromContext: SessionOf = (ctx) => (ctx as unknown as { session: BenchSessi
 const floorSession: BenchSession = { regenerate: async () => {} };
 
 /** The floor's middleware: calls on after one promise step, as a store-backed session middleware must. */
+const spin = floorWork();
 const floorMiddleware: Middleware = async (_ctx, next) => {
+  spin();
   await undefined;
   await next();
 };
