@@ -213,7 +213,8 @@ function isStoreEffect(effect: Effect): effect is StoreEffect {
 
 /** One run of effects that reaches the store: a class, so the synchronous path allocates no closures. */
 class EffectQueue {
-  private failure: SessStoreError | undefined;
+  /** What the run ends with instead of the HTTP effects: the first store failure, or an error thrown on the way. */
+  private failure: { readonly error: unknown } | undefined;
 
   constructor(
     private readonly queue: Effect[],
@@ -239,28 +240,29 @@ class EffectQueue {
         this.answered(effect, outcome);
       }
     } catch (error) {
-      return this.end(() => Promise.reject(error));
+      this.failure = { error };
     }
-    return this.end(this.failure === undefined ? undefined : () => Promise.reject(this.failure));
+    return this.end();
   }
 
   private resume(effect: StoreEffect, outcome: StoreOutcome): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
     try {
       this.answered(effect, outcome);
     } catch (error) {
-      return this.end(() => Promise.reject(error));
+      this.failure = { error };
+      return this.end();
     }
     return this.drain();
   }
 
   private answered(effect: StoreEffect, outcome: StoreOutcome): void {
-    if (!outcome.ok) this.failure ??= outcome.error;
+    if (!outcome.ok) this.failure ??= { error: outcome.error };
     this.queue.push(...this.feedback.answered(effect, outcome));
   }
 
-  /** The store work is over: tell the feedback, then answer with the HTTP effects, or as `failed` does. */
-  private end(failed?: () => Promise<never>): readonly HttpEffect[] | Promise<never> {
+  /** The store work is over: tell the feedback, then answer with the HTTP effects or reject with the failure. */
+  private end(): readonly HttpEffect[] | Promise<never> {
     this.feedback.settled();
-    return failed === undefined ? this.http : failed();
+    return this.failure === undefined ? this.http : Promise.reject(this.failure.error);
   }
 }

@@ -113,8 +113,12 @@ declare module 'koa' {
 interface RequestState extends SessionView<KoaSession> {
   /** A destroy started by `ctx.session = null`; the commit waits for it. */
   destroying: Promise<void> | undefined;
-  /** Commits once, after `await next()` or (with `ctx.respond = false`, when it is gated) before `ctx.res`'s headers leave. */
-  response: DeferredResponse;
+  /**
+   * The hold on `ctx.res`'s output, made once `ctx.respond = false` says the app writes there
+   * itself: the commit then happens before the first output leaves, or after `await next()`,
+   * whichever comes first. `null` once the commit started without one (no output to hold).
+   */
+  response: DeferredResponse | null | undefined;
 }
 
 const STATE = Symbol('@sess/koa');
@@ -218,7 +222,13 @@ export function session(options: SessionOptions): SessionMiddleware {
       },
     },
     sessionId: { get: (ctx) => stateOf(ctx)?.core.id },
-    respond: { get: (ctx) => ctx[RAW], set: (ctx, value) => ((ctx[RAW] = value) === false ? stateOf(ctx)?.response.gate() : undefined) },
+    respond: {
+      get: (ctx) => ctx[RAW],
+      set(ctx, value) {
+        const state = stateOf(ctx);
+        if ((ctx[RAW] = value) === false && state !== undefined) holdOutput(ctx, state);
+      },
+    },
   });
 
   const handoff: Middleware = async (ctx) => {
@@ -230,6 +240,20 @@ export function session(options: SessionOptions): SessionMiddleware {
   const socket = (req: IncomingMessage, secure = isSecureRequest(req, false)) =>
     socketSession(manager, { cookieHeader: req.headers.cookie, secure }, (core) => view(core).view);
 
+  // Most apps never set `ctx.respond = false`, so their requests make no hold at all.
+  function holdOutput(ctx: Context, state: RequestState): void {
+    if (state.response === null) return;
+    state.response ??= output.defer(ctx.res, { commit: (status) => commit(ctx, state, status), fail: answer(ctx) });
+    state.response.gate();
+  }
+
+  /** Commits once: through the hold if there is one (its output may have started the commit already). */
+  function settle(ctx: Context, state: RequestState, status: number): Promise<void> {
+    if (state.response) return state.response.settle(status);
+    state.response = null;
+    return commit(ctx, state, status);
+  }
+
   const sessionMiddleware: Middleware = async (ctx, next) => {
     // Mounted twice (or a router re-entering): the first one owns the session.
     if (stateOf(ctx) !== undefined) return next();
@@ -238,23 +262,22 @@ export function session(options: SessionOptions): SessionMiddleware {
     // every delegated property shares one getter, whose property reads V8 cannot cache.
     const secure = ctx.request.secure;
     const core = manager.begin({ cookieHeader: ctx.req.headers.cookie || undefined, secure, readOnly: readOnly?.(ctx) ?? false });
-    const response = output.defer(ctx.res, { commit: (status) => commit(ctx, state, status), fail: answer(ctx) });
     // Object.assign, not a spread: V8 makes `{ ...handle, more }` a slow copy here (~10 us a request, measured).
-    const state: RequestState = Object.assign(view(core), { destroying: undefined, response });
+    const state: RequestState = Object.assign(view(core), { destroying: undefined, response: undefined });
     (ctx as unknown as Record<symbol, RequestState>)[STATE] = state;
     // An earlier middleware may have bypassed Koa already.
-    if (ctx.respond === false) response.gate();
+    if (ctx.respond === false) holdOutput(ctx, state);
     try {
       await core.load();
       await (asyncContext === true ? context.run(state, next) : next());
     } catch (error) {
       // Koa answers a thrown error itself: the session commits as the server error it becomes
       // (nothing saved), and a failed regenerate, destroy or reload arrives here as the store's error.
-      await response.settle(500).catch(() => undefined);
+      await settle(ctx, state, 500).catch(() => undefined);
       throw koaError(error);
     }
     try {
-      await response.settle(ctx.response.status);
+      await settle(ctx, state, ctx.response.status);
     } catch (error) {
       throw koaError(error);
     }
