@@ -79,46 +79,80 @@ export interface SessionMethods {
 /** Where a `SessionObject` keeps its core session: for subclasses' own fields and methods. */
 export const CORE = Symbol('sess core');
 
+/** Where a `SessionObject` keeps the methods it has bound so far. */
+const BOUND = Symbol('sess bound methods');
+
+/** The session operations, as `SessionObject` calls them on its core session. */
+const OPERATIONS: { readonly [Name in Exclude<keyof SessionMethods, 'id'>]: (core: Session, ...args: never[]) => unknown } = {
+  regenerate: (core, options?: { keepData?: boolean }) => core.regenerate(options ?? {}),
+  destroy: (core) => core.destroy(),
+  reload: (core) => core.reload(),
+  save: (core) => core.save(),
+  touch: (core) => core.touch(),
+  setExpiry: (core, value: number | Date | null) => core.setExpiry(value),
+  setTestCookie: (core) => core.setTestCookie(),
+  testCookieWorked: (core) => core.testCookieWorked(),
+  deleteTestCookie: (core) => core.deleteTestCookie(),
+  flash: (core, kind: string, message: unknown) => core.flash(kind, message),
+  takeFlash: (core, kind?: string) => core.takeFlash(kind),
+};
+
 /**
  * The session as an object rather than a Proxy (h3's `useSession` shape): the session operations
- * as closures over the request's session (so `const { save } = session` works) and `id` from one
- * accessor on the prototype. Class fields give every request's object the same hidden class,
- * where methods assigned by name in a loop, or an accessor in an object literal, give each its
- * own (~7 us a request, measured on h3). Extend it for a framework's own fields and methods.
+ * bound to the request's session (so `const { save } = session` works) and `id`, all accessors on
+ * the prototype. An operation is bound the first time it is read, so a request that reads data
+ * only makes no function. Every request's object has the same hidden class, where methods
+ * assigned by name in a loop, or an accessor in an object literal, give each its own (~7 us a
+ * request, measured on h3). Extend it for a framework's own fields and methods.
  */
 export class SessionObject implements SessionMethods {
   readonly [CORE]: Session;
+  private [BOUND]: Record<string, unknown> | undefined = undefined;
   constructor(core: Session) {
     this[CORE] = core;
   }
   get id(): string | undefined {
     return this[CORE].id;
   }
-  readonly regenerate = (options?: { keepData?: boolean }): Promise<void> => this[CORE].regenerate(options ?? {});
-  readonly destroy = (): Promise<void> => this[CORE].destroy();
-  readonly reload = (): Promise<void> => this[CORE].reload();
-  readonly save = (): void => this[CORE].save();
-  readonly touch = (): void => this[CORE].touch();
-  readonly setExpiry = (value: number | Date | null): void => this[CORE].setExpiry(value);
-  readonly setTestCookie = (): void => this[CORE].setTestCookie();
-  readonly testCookieWorked = (): boolean => this[CORE].testCookieWorked();
-  readonly deleteTestCookie = (): void => this[CORE].deleteTestCookie();
-  readonly flash = (kind: string, message: unknown): void => this[CORE].flash(kind, message);
-  readonly takeFlash = (kind?: string): unknown[] => this[CORE].takeFlash(kind);
+  declare readonly regenerate: SessionMethods['regenerate'];
+  declare readonly destroy: SessionMethods['destroy'];
+  declare readonly reload: SessionMethods['reload'];
+  declare readonly save: SessionMethods['save'];
+  declare readonly touch: SessionMethods['touch'];
+  declare readonly setExpiry: SessionMethods['setExpiry'];
+  declare readonly setTestCookie: SessionMethods['setTestCookie'];
+  declare readonly testCookieWorked: SessionMethods['testCookieWorked'];
+  declare readonly deleteTestCookie: SessionMethods['deleteTestCookie'];
+  declare readonly flash: SessionMethods['flash'];
+  declare readonly takeFlash: SessionMethods['takeFlash'];
+}
+
+for (const [name, operation] of Object.entries(OPERATIONS)) {
+  Object.defineProperty(SessionObject.prototype, name, {
+    get(this: SessionObject) {
+      const bound = (this[BOUND] ??= Object.create(null) as Record<string, unknown>);
+      return (bound[name] ??= (...args: never[]) => operation(this[CORE], ...args));
+    },
+    enumerable: false,
+    configurable: true,
+  });
 }
 
 /**
  * `found`, the session a middleware put on the request, loaded (`useSession`); `missing` is the
  * usage error's message when there is none. A failed load rejects with `mapError`'s error.
  */
-export async function loadedSession<T extends { load(): Promise<void> }>(
+export function loadedSession<T extends { load(): Promise<void> }>(
   found: T | undefined,
   missing: string,
-  mapError: (error: unknown) => unknown = (error) => error,
+  mapError?: (error: unknown) => unknown,
 ): Promise<T> {
-  if (found === undefined) throw new SessUsageError(missing);
-  await found.load().catch((error: unknown) => Promise.reject(mapError(error)));
-  return found;
+  // Not `async`: every `useSession` call would pay for its frame and its promise steps.
+  if (found === undefined) return Promise.reject(new SessUsageError(missing));
+  return found.load().then(
+    () => found,
+    (error: unknown) => Promise.reject(mapError === undefined ? error : mapError(error)),
+  );
 }
 
 type Done = (error?: unknown) => void;

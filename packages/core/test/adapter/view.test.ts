@@ -130,7 +130,7 @@ describe('the session view', () => {
     });
   });
 
-  it('a SessionObject has the operations as closures and one id accessor; loadedSession loads what the middleware put there', async () => {
+  it('a SessionObject binds each operation when it is first read and has one id accessor; loadedSession loads what the middleware put there', async () => {
     const { request } = setup();
     await request(async (core: Session) => {
       const view = new (class extends SessionObject {
@@ -141,6 +141,10 @@ describe('the session view', () => {
       flash('info', 'hi');
       expect(takeFlash('info')).toEqual(['hi']);
       expect([view.extra, view.id]).toEqual([1, core.id]);
+      // Bound once per object: the same function on every read, and nothing of the operations in its own keys.
+      expect(view.flash).toBe(flash);
+      expect(new SessionObject(core).flash).not.toBe(flash);
+      expect(Object.keys(view)).toEqual(['extra', 'load']);
       expect(await loadedSession(view, 'missing')).toBe(view);
     });
     await expect(loadedSession(undefined, 'no session here')).rejects.toThrow(SessUsageError);
