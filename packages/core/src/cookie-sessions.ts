@@ -212,15 +212,38 @@ export interface RequestStore extends Store {
   seal(name: string, id: string): string;
 }
 
-export function requestStore(storage: CookieSessions, opened: SealedSession | undefined): RequestStore {
+/** The client's cookie: its name and value, and the session it opened to for this request. */
+export interface ClientCookie {
+  readonly name: string;
+  readonly value: string;
+  readonly session: SealedSession;
+}
+
+export function requestStore(storage: CookieSessions, client: ClientCookie | undefined): RequestStore {
   const records = new Map<string, SessionRecord>();
+  const opened = client?.session;
   if (opened !== undefined) records.set(opened.id, opened.record);
+  // The record the cookie opened to was parsed for this request alone, so the first `get` hands
+  // it out as it is, with no copy. From then on the app may change it, so where the client's
+  // record is needed again (a second get, a touch, a re-seal) the cookie is opened again: the
+  // sealer remembers the value, so that costs one JSON parse.
+  let lent = false;
+  function held(id: string): SessionRecord | undefined {
+    const record = records.get(id);
+    if (!lent || record === undefined || record !== opened?.record) return record;
+    const again = storage.open((client as ClientCookie).name, (client as ClientCookie).value)?.session.record;
+    if (again === undefined) throw new TypeError('the session cookie no longer opens');
+    records.set(id, again);
+    lent = false;
+    return again;
+  }
+
   return {
     name: storage.name,
     capabilities: { deltaWrites: false },
-    current: (id) => records.get(id),
+    current: held,
     seal(name, id) {
-      const record = records.get(id);
+      const record = held(id);
       if (record === undefined) throw new TypeError('no record to seal for the session cookie');
       return storage.seal(name, { id, record });
     },
@@ -229,15 +252,18 @@ export function requestStore(storage: CookieSessions, opened: SealedSession | un
       if (storage.isRevoked?.(id) === true) return undefined;
       // A copy, as a server store's get is: the app may change nested values without `set`, and
       // a touch or a rotation must re-seal what was saved, not those changes.
-      const record = records.get(id);
-      return record === undefined ? undefined : structuredClone(record);
+      const record = held(id);
+      if (record === undefined) return undefined;
+      if (record !== opened?.record) return structuredClone(record);
+      lent = true;
+      return record;
     },
     set(id, record) {
       // The record is sealed at commit, from whatever it holds then; a past expiry stays inside.
       records.set(id, record);
     },
     touch(id, meta: SessionMeta) {
-      const record = records.get(id);
+      const record = held(id);
       if (record === undefined) return false;
       records.set(id, { data: record.data, meta });
       return true;

@@ -154,23 +154,38 @@ export function serializeCookie(name: string, value: string, attributes: CookieA
   if (attributes.partitioned === true && !secure) throw invalid('Partitioned requires Secure: browsers drop the cookie otherwise');
   if (maxAgeMs !== undefined && !Number.isFinite(maxAgeMs))
     throw invalid(`cookie maxAgeMs must be a finite number of ms, got ${String(maxAgeMs)}`);
-  const expiresAt = expires === undefined ? undefined : new Date(expires);
-  if (expiresAt !== undefined && Number.isNaN(expiresAt.getTime())) {
-    throw invalid(`cookie expires must be a time in epoch ms, got ${String(expires)}`);
-  }
+  const expiresAt = expires === undefined ? undefined : httpDate(expires);
+  if (expiresAt === INVALID_DATE) throw invalid(`cookie expires must be a time in epoch ms, got ${String(expires)}`);
 
   let header = `${name}=${encodeValue(value)}`;
   // Floored, so the cookie never outlives the lifetime the server applies to its session.
   if (maxAgeMs !== undefined) header += `; Max-Age=${Math.max(0, Math.floor(maxAgeMs / 1000))}`;
   if (domain !== undefined) header += `; Domain=${domain}`;
   if (path !== undefined) header += `; Path=${path}`;
-  if (expiresAt !== undefined) header += `; Expires=${expiresAt.toUTCString()}`;
+  if (expiresAt !== undefined) header += `; Expires=${expiresAt}`;
   if (attributes.httpOnly === true) header += '; HttpOnly';
   if (secure) header += '; Secure';
   if (sameSite !== undefined) header += `; SameSite=${SAME_SITE[sameSite]}`;
   if (attributes.partitioned === true) header += '; Partitioned';
   if (attributes.priority !== undefined) header += `; Priority=${PRIORITY[attributes.priority]}`;
   return header;
+}
+
+const INVALID_DATE = 'Invalid Date';
+const MAX_DATE_MS = 8.64e15; // The furthest a Date reaches either side of 1970 (ECMA-262 §21.4.1.1).
+// Cookies written in the same second share their Expires, so its text is made once a second.
+let httpDateSecond = Number.NaN;
+let httpDateText = INVALID_DATE;
+
+/** `time` (epoch ms) as an HTTP date, or `INVALID_DATE` for a time no Date can hold. */
+function httpDate(time: number): string {
+  if (!(Math.abs(time) <= MAX_DATE_MS)) return INVALID_DATE;
+  const second = Math.floor(time / 1000);
+  if (second !== httpDateSecond) {
+    httpDateText = new Date(time).toUTCString();
+    httpDateSecond = second;
+  }
+  return httpDateText;
 }
 
 function encodeValue(value: string): string {

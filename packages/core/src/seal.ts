@@ -13,6 +13,7 @@
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomFillSync, timingSafeEqual } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { SessConfigError } from './errors.js';
+import { VerifiedCache } from './verified-cache.js';
 
 export type SealMode = 'sign' | 'encrypt';
 
@@ -50,6 +51,11 @@ const MAC_CHARS = 43; // base64url of 32 bytes, unpadded.
 /** Browsers keep 4096 bytes per cookie (RFC 6265 §6.1): a longer value can only be forged. */
 const MAX_VALUE_CHARS = 4096;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
+/**
+ * Cookie values remembered once opened (see VerifiedCache), with their JSON: at most 4 KB each,
+ * so at most about 8 MB; sessions of a few keys take a few hundred bytes each.
+ */
+const OPENED_CACHE_ENTRIES = 1_000;
 const HKDF_SALT = 'sess/cookie-sessions/v1';
 const HOW_TO_MAKE_A_SECRET = `node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`;
 
@@ -91,7 +97,19 @@ function parse(json: string): Opened['payload'] | undefined {
   }
 }
 
-function signer(keys: readonly KeyObject[]): Sealer {
+/** A sealer whose `open` stops at the payload's JSON text: `createSealer` parses it. */
+interface TextSealer {
+  readonly mode: SealMode;
+  seal(name: string, payload: unknown): string;
+  open(name: string, value: string): OpenedText | undefined;
+}
+
+interface OpenedText {
+  readonly json: string;
+  readonly rotated: boolean;
+}
+
+function signer(keys: readonly KeyObject[]): TextSealer {
   const mac = (key: KeyObject, name: string, body: string) => createHmac('sha256', key).update(`${name}=${body}`).digest();
   return Object.freeze({
     mode: 'sign' as const,
@@ -99,8 +117,8 @@ function signer(keys: readonly KeyObject[]): Sealer {
       const body = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
       return `${body}.${mac(keys[0] as KeyObject, name, body).toString('base64url')}`;
     },
-    open(name: string, value: string): Opened | undefined {
-      if (typeof value !== 'string' || value.length > MAX_VALUE_CHARS) return undefined;
+    open(name: string, value: string): OpenedText | undefined {
+      if (value.length > MAX_VALUE_CHARS) return undefined;
       const dot = value.length - MAC_CHARS - 1;
       if (dot < 1 || value.charCodeAt(dot) !== 0x2e) return undefined;
       const body = value.slice(0, dot);
@@ -108,16 +126,14 @@ function signer(keys: readonly KeyObject[]): Sealer {
       const json = decode(body);
       if (given === undefined || json === undefined) return undefined;
       for (let index = 0; index < keys.length; index++) {
-        if (!timingSafeEqual(mac(keys[index] as KeyObject, name, body), given)) continue;
-        const payload = parse(json.toString('utf8'));
-        return payload === undefined ? undefined : { payload, rotated: index > 0 };
+        if (timingSafeEqual(mac(keys[index] as KeyObject, name, body), given)) return { json: json.toString('utf8'), rotated: index > 0 };
       }
       return undefined;
     },
   });
 }
 
-function encrypter(keys: readonly KeyObject[]): Sealer {
+function encrypter(keys: readonly KeyObject[]): TextSealer {
   const iv = Buffer.allocUnsafe(IV_BYTES);
   return Object.freeze({
     mode: 'encrypt' as const,
@@ -129,8 +145,8 @@ function encrypter(keys: readonly KeyObject[]): Sealer {
       const sealed = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
       return sealed.toString('base64url');
     },
-    open(name: string, value: string): Opened | undefined {
-      if (typeof value !== 'string' || value.length > MAX_VALUE_CHARS) return undefined;
+    open(name: string, value: string): OpenedText | undefined {
+      if (value.length > MAX_VALUE_CHARS) return undefined;
       const sealed = decode(value);
       if (sealed === undefined || sealed.length < IV_BYTES + TAG_BYTES + 2) return undefined;
       const nonce = sealed.subarray(0, IV_BYTES);
@@ -147,8 +163,7 @@ function encrypter(keys: readonly KeyObject[]): Sealer {
         } catch {
           continue; // wrong key or tampered: the tag did not check out
         }
-        const payload = parse(plain.toString('utf8'));
-        return payload === undefined ? undefined : { payload, rotated: index > 0 };
+        return { json: plain.toString('utf8'), rotated: index > 0 };
       }
       return undefined;
     },
@@ -169,5 +184,22 @@ export function createSealer(secrets: string | readonly string[], mode: SealMode
     throw new SessConfigError(`cookie sessions: mode must be 'encrypt' or 'sign', got ${JSON.stringify(mode)}`);
   }
   const keys = deriveKeys(secrets, mode);
-  return mode === 'sign' ? signer(keys) : encrypter(keys);
+  const sealer = mode === 'sign' ? signer(keys) : encrypter(keys);
+  // The JSON text is what is remembered, not the parsed payload: each open parses its own copy,
+  // which the caller may change.
+  const opened = new VerifiedCache<OpenedText>(OPENED_CACHE_ENTRIES);
+  return Object.freeze({
+    mode,
+    seal: sealer.seal,
+    open(name: string, value: string): Opened | undefined {
+      if (typeof value !== 'string') return undefined;
+      const known = opened.get(name, value);
+      const text = known ?? sealer.open(name, value);
+      if (text === undefined) return undefined;
+      const payload = parse(text.json);
+      if (payload === undefined) return undefined;
+      if (known === undefined) opened.add(name, value, text);
+      return { payload, rotated: text.rotated };
+    },
+  });
 }

@@ -8,6 +8,7 @@ import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { SessConfigError } from './errors.js';
 import { isWellFormedId } from './ids.js';
+import { VerifiedCache } from './verified-cache.js';
 
 /** A cookie value whose MAC checked out. */
 export interface VerifiedCookie {
@@ -39,13 +40,7 @@ export interface Signer {
 const MIN_SECRET_BYTES = 32; // HMAC-SHA256's own strength: a shorter secret is the weak link.
 const MAC_LENGTH = 43; // base64url of 32 bytes, unpadded.
 const MAC = /^[A-Za-z0-9_-]{43}$/; // A fixed count of one class: nothing to backtrack over.
-/**
- * Verified values kept per signer, so a returning client costs a Map lookup instead of an HMAC
- * (~1.2 us here: half the ~2 us a session may add to a Koa or h3 read, design §4). Only values
- * that verified go in, so forgeries can't fill it; first in, first out past the bound (a value
- * pushed out just pays one HMAC again). It lives as long as the secrets: new secrets, new signer.
- * 10,000 entries of ~100-byte values hold about 2 MB.
- */
+/** Verified values remembered per signer (see VerifiedCache): 10,000 of ~100 bytes hold about 2 MB. */
 const VERIFIED_CACHE_ENTRIES = 10_000;
 const HOW_TO_MAKE_A_SECRET = `node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`;
 
@@ -88,16 +83,7 @@ export function createSigner(secrets: string | readonly string[], options: { cac
   if (!Number.isSafeInteger(cacheEntries) || cacheEntries < 0) {
     throw new SessConfigError(`cacheEntries must be an integer >= 0, got ${String(cacheEntries)}`);
   }
-  // Keyed by value, each entry naming the cookie it was verified for: a value verified for one
-  // cookie name says nothing about another. (A `${name}=${value}` key would cost a new string
-  // per lookup.)
-  const verified = new Map<string, { readonly name: string; readonly cookie: VerifiedCookie }>();
-  // The oldest entry is read through one cursor, made at the first eviction (an idle iterator
-  // would keep every table the Map outgrows alive) and kept: a fresh `keys()` would step over
-  // every entry deleted since V8 last compacted the Map, thousands once the cache churns (the
-  // same walk cost @sess/store-memory 14-200 us per eviction). Only evictions delete, so the
-  // cursor's next key is always the oldest.
-  let oldest: ReturnType<typeof verified.keys> | undefined;
+  const verified = new VerifiedCache<VerifiedCookie>(cacheEntries);
 
   function check(name: string, value: string): VerifiedCookie | undefined {
     const dot = value.length - MAC_LENGTH - 1;
@@ -128,13 +114,10 @@ export function createSigner(secrets: string | readonly string[], options: { cac
     verify(name: string, value: string): VerifiedCookie | undefined {
       // Malformed values are turned away in `check`, before they cost an HMAC.
       if (typeof value !== 'string') return undefined;
-      const known = verified.get(value);
-      if (known !== undefined && known.name === name) return known.cookie;
+      const known = verified.get(name, value);
+      if (known !== undefined) return known;
       const result = check(name, value);
-      if (result !== undefined && cacheEntries > 0) {
-        if (known === undefined && verified.size >= cacheEntries) verified.delete((oldest ??= verified.keys()).next().value as string);
-        verified.set(value, { name, cookie: result });
-      }
+      if (result !== undefined) verified.add(name, value, result);
       return result;
     },
   });

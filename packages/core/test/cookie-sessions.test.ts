@@ -547,6 +547,41 @@ describe('cookie sessions: nested changes without set()', () => {
     });
     expect(opened()).toMatchObject({ data: { cart: ['apple'] }, meta: { touchedAt: clock.now() } });
   });
+
+  it('are gone after a reload, which reads what the cookie holds again', async () => {
+    const { request } = world();
+    await request((s) => s.set('cart', ['apple']));
+    const { result } = await request(async (s) => {
+      await s.load();
+      (s.get('cart') as string[]).push('pear');
+      await s.reload();
+      const reloaded = s.get('cart') as string[];
+      reloaded.push('plum');
+      await s.reload();
+      return [reloaded, s.get('cart')];
+    });
+    expect(result).toEqual([['apple', 'plum'], ['apple']]);
+  });
+
+  it('are not sealed by a touch with a codec either', async () => {
+    const codec = {
+      encode: (_name: string, record: SessionRecord) => Buffer.from(JSON.stringify(record)).toString('base64url'),
+      decode: (_name: string, value: string) => ({
+        record: JSON.parse(Buffer.from(value, 'base64url').toString()) as SessionRecord,
+        rotated: false,
+      }),
+    };
+    const { request, jar, clock } = setup({ store: cookieSessions({ codec }) });
+    await request((s) => s.set('cart', ['apple']));
+    clock.advance(1000);
+    await request(async (s) => {
+      await s.load();
+      (s.get('cart') as string[]).push('pear');
+      s.touch();
+    });
+    const value = jar.cookies.get('sid')?.value as string;
+    expect(codec.decode('sid', value).record).toMatchObject({ data: { cart: ['apple'] }, meta: { touchedAt: clock.now() } });
+  });
 });
 
 describe('cookie sessions: another library’s format through a codec', () => {

@@ -251,6 +251,23 @@ describe('serializeCookie', () => {
     expect(serializeCookie('sid', 'v', { expires })).toBe(`sid=v; Expires=${new Date(expires).toUTCString()}`);
   });
 
+  it('writes each Expires as its own time says, whatever times came before (same second, either side of 1970, the last valid one)', () => {
+    const time = fc.oneof(
+      fc.integer({ min: -8.64e15, max: 8.64e15 }),
+      fc.integer({ min: -3_000, max: 3_000 }),
+      fc.integer({ min: 8.64e15 - 2_000, max: 8.64e15 + 2_000 }),
+    );
+    fc.assert(
+      fc.property(fc.array(time, { minLength: 1, maxLength: 12 }), (times) => {
+        for (const expires of times) {
+          const text = new Date(expires).toUTCString();
+          if (text === 'Invalid Date') expectCookieInvalid(() => serializeCookie('sid', 'v', { expires }));
+          else expect(serializeCookie('sid', 'v', { expires })).toBe(`sid=v; Expires=${text}`);
+        }
+      }),
+    );
+  });
+
   it('accepts a domain with a leading dot, and IP addresses', () => {
     expect(serializeCookie('sid', 'v', { domain: '.example.com' })).toBe('sid=v; Domain=.example.com');
     expect(serializeCookie('sid', 'v', { domain: 'sub-1.Example.co.uk' })).toBe('sid=v; Domain=sub-1.Example.co.uk');
