@@ -230,8 +230,8 @@ export function requestStore(storage: CookieSessions, client: ClientCookie | und
   let lent = false;
   function held(id: string): SessionRecord | undefined {
     const record = records.get(id);
-    if (!lent || record === undefined || record !== opened?.record) return record;
-    const again = storage.open((client as ClientCookie).name, (client as ClientCookie).value)?.session.record;
+    if (!lent || client === undefined || record !== client.session.record) return record;
+    const again = storage.open(client.name, client.value)?.session.record;
     if (again === undefined) throw new TypeError('the session cookie no longer opens');
     records.set(id, again);
     lent = false;
