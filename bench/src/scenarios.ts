@@ -2,6 +2,7 @@
  * What the bench measures: servers (a framework plus a session implementation and its store) and
  * workloads (what each request does with the session). Shared by the runner and the servers.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 
 export const FRAMEWORKS = ['express', 'koa', 'h3', 'fastify', 'hono'] as const;
 export type Framework = (typeof FRAMEWORKS)[number];
@@ -59,6 +60,18 @@ export function floorWork(): () => void {
     while (performance.now() - started < spinMs) {}
   };
 }
+
+/**
+ * With `SESS_BENCH_FLOOR_ALS=1` in the environment, each floor request runs on inside an
+ * AsyncLocalStorage and its routes reach their session through it, as `getSession()` does: a
+ * calibration of what AsyncLocalStorage itself costs a request on this Node, with no session work.
+ */
+export function floorContext<T>(session: T): { run<R>(fn: () => R): R; session(): T } {
+  if (process.env.SESS_BENCH_FLOOR_ALS !== '1') return { run: (fn) => fn(), session: () => session };
+  const storage = new AsyncLocalStorage<T>();
+  return { run: (fn) => storage.run(session, fn), session: () => storage.getStore() as T };
+}
+
 /** The getSession scenarios' workloads in `--quick` runs. */
 export const GET_SESSION_QUICK: readonly Workload[] = ['read', 'write'];
 /**

@@ -9,7 +9,7 @@ import expressSession from 'express-session';
 import { RedisStore } from 'connect-redis';
 import { getSession, session as sessSession } from '@sess/express';
 import { memoryStore } from '@sess/store-memory';
-import { FLOOR_LABEL, GET_SESSION_LABEL, floorWork, PRIME_DATA, SECRET, body } from '../scenarios.js';
+import { FLOOR_LABEL, GET_SESSION_LABEL, floorContext, floorWork, PRIME_DATA, SECRET, body } from '../scenarios.js';
 import type { Scenario } from '../scenarios.js';
 import { connectPostgres, connectPgSimpleStore, sessPostgresStore } from './postgres.js';
 import { connectRedis, sessRedisStore } from './redis.js';
@@ -33,9 +33,10 @@ const floorSession: BenchSession = { regenerate: (callback) => callback() };
 
 /** The floor's middleware: calls on after one promise step, as a store-backed session middleware must. */
 const spin = floorWork();
+const floor = floorContext(floorSession);
 const floorMiddleware: RequestHandler = (_req, _res, next) => {
   spin();
-  void Promise.resolve().then(() => next());
+  void Promise.resolve().then(() => floor.run(next));
 };
 
 /** An app's helper with `asyncContext: true`: the current request's session, no `req` passed in. */
@@ -109,7 +110,7 @@ export async function expressServer(scenario: Scenario, onError: (error: unknown
     app.use(session);
     const sessionOf =
       scenario.id === `express/${FLOOR_LABEL}`
-        ? () => floorSession
+        ? floor.session
         : scenario.id === `express/${GET_SESSION_LABEL}`
           ? currentSession
           : fromRequest;

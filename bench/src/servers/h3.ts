@@ -8,7 +8,7 @@ import type { H3Event, Middleware } from 'h3';
 import { memoryStore } from '@sess/store-memory';
 import { cookieSessions } from '@sess/core';
 import type { SessionStorage } from '@sess/core';
-import { FLOOR_LABEL, GET_SESSION_LABEL, floorWork, PRIME_DATA, SECRET, body } from '../scenarios.js';
+import { FLOOR_LABEL, GET_SESSION_LABEL, floorContext, floorWork, PRIME_DATA, SECRET, body } from '../scenarios.js';
 import type { Scenario } from '../scenarios.js';
 import { importOptional } from './optional.js';
 import { connectRedis, sessRedisStore } from './redis.js';
@@ -88,13 +88,14 @@ async function getSessionFlavour(store: SessionStorage): Promise<Flavour> {
 /** The floor: a middleware that calls on after one promise step, and a plain object as the session. */
 function floorFlavour(): Flavour {
   const session: BenchSession = { data: {}, update: async (update) => Object.assign(session.data, update) };
-  const open = async () => session;
+  const floor = floorContext(session);
+  const open = async () => floor.session();
   const spin = floorWork();
   return {
     async middleware(_event, next) {
       spin();
       await undefined;
-      return next();
+      return floor.run(next);
     },
     open,
     regenerate: open,

@@ -9,7 +9,7 @@ import koaSession from 'koa-session';
 import { memoryStore } from '@sess/store-memory';
 import { cookieSessions } from '@sess/core';
 import type { SessionStorage } from '@sess/core';
-import { FLOOR_LABEL, GET_SESSION_LABEL, floorWork, PRIME_DATA, SECRET, body } from '../scenarios.js';
+import { FLOOR_LABEL, GET_SESSION_LABEL, floorContext, floorWork, PRIME_DATA, SECRET, body } from '../scenarios.js';
 import type { Scenario } from '../scenarios.js';
 import { importOptional } from './optional.js';
 import { connectRedis, koaSessionRedisStore, sessRedisStore } from './redis.js';
@@ -36,10 +36,11 @@ const floorSession: BenchSession = { regenerate: async () => {} };
 
 /** The floor's middleware: calls on after one promise step, as a store-backed session middleware must. */
 const spin = floorWork();
+const floor = floorContext(floorSession);
 const floorMiddleware: Middleware = async (_ctx, next) => {
   spin();
   await undefined;
-  await next();
+  await floor.run(next);
 };
 
 /**
@@ -135,7 +136,7 @@ export async function koaServer(scenario: Scenario, onError: (error: unknown) =>
   else {
     const sessionOf =
       scenario.id === `koa/${FLOOR_LABEL}`
-        ? () => floorSession
+        ? floor.session
         : scenario.id === `koa/${GET_SESSION_LABEL}`
           ? await viaGetSession()
           : fromContext;
