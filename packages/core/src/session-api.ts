@@ -132,8 +132,11 @@ export interface Session<Data extends SessionData = SessionData> {
    * Ends the request's session: saves, touches or destroys as the lifecycle decides, waiting
    * for any operation still in flight. Call it before the response headers leave.
    *
-   * @returns the HTTP effects to apply to the response.
-   * @throws SessStoreError when a store write failed or timed out: the response must not be a 2xx.
+   * @returns the HTTP effects to apply to the response: the list itself when nothing had to wait
+   *   for the store (a request that wrote nothing, or a store that answers synchronously, as the
+   *   memory store and cookie sessions do), else a promise of it. `await` takes either.
+   * @throws Never synchronously: a store write that failed or timed out rejects with
+   *   SessStoreError, and the response must not be a 2xx.
    */
-  commit(response: ResponseFacts): Promise<readonly HttpEffect[]>;
+  commit(response: ResponseFacts): readonly HttpEffect[] | Promise<readonly HttpEffect[]>;
 }

@@ -193,15 +193,16 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     this.step({ type: 'app.deleteTestCookie' });
   }
 
-  commit(response: ResponseFacts): Promise<readonly HttpEffect[]> {
-    // Not `async`: the commit of every request would pay its promise steps.
+  commit(response: ResponseFacts): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
+    // Not `async`: a commit with nothing to wait for answers at once, and the adapter can pass
+    // the response's output straight through.
     if (this.running === 0) return this.commitNow(response);
     // Commits after the store work the app did not await, whether it succeeded or not.
     const commitNow = () => this.commitNow(response);
     return (this.inflight as Promise<unknown>).then(commitNow, commitNow);
   }
 
-  private commitNow(response: ResponseFacts): Promise<readonly HttpEffect[]> {
+  private commitNow(response: ResponseFacts): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
     let empty = true;
     for (const _ in this.state.data) {
       empty = false;
@@ -214,7 +215,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
       cookieAlreadySet: response.cookieAlreadySet ?? false,
       cacheControlSet: response.cacheControlSet ?? false,
     });
-    return ran instanceof Promise ? ran : Promise.resolve(ran);
+    return ran;
   }
 
   private flashes(): Flashes {

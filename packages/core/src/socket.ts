@@ -44,7 +44,7 @@ export interface SocketSession<S> {
 
 interface Committable {
   load(): Promise<void>;
-  commit(response: { status: number }): Promise<readonly HttpEffect[]>;
+  commit(response: { status: number }): readonly HttpEffect[] | Promise<readonly HttpEffect[]>;
 }
 
 /** A socket's session: `begin` starts one lifecycle run from the cookie value it names. */

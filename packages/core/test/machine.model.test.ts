@@ -129,8 +129,8 @@ function createSut(input: LifecycleInput) {
     known: clientCookie === 'absent' || clientCookie === 'rejected',
   };
   let pending: Promise<Settled> | undefined;
-  const track = (promise: Promise<unknown>) => {
-    pending = promise.then(
+  const track = (work: unknown) => {
+    pending = Promise.resolve(work).then(
       (value): Settled => ({ ok: true, value }),
       (error: unknown): Settled => ({ ok: false, error }),
     );

@@ -34,3 +34,26 @@ describe('a store that answers synchronously', () => {
     expect(session.get('user')).toBe('ada');
   });
 });
+
+describe('the commit on a store that answers synchronously', () => {
+  it('answers with the effects themselves, the save done, before any promise step', async () => {
+    const world = setup({}, { synchronous: true });
+    const session = world.manager.begin({ cookieHeader: undefined, secure: false, readOnly: false });
+    await session.load();
+    session.set('user', 'ada');
+    const committed = session.commit({ status: 200 });
+    expect(committed).not.toBeInstanceOf(Promise);
+    expect(committed).toContainEqual(expect.objectContaining({ type: 'cookie.set' }));
+    expect(world.store.records.size).toBe(1);
+  });
+
+  it('where a store that answers with a promise answers with a promise', async () => {
+    const world = setup({}, { synchronous: false });
+    const session = world.manager.begin({ cookieHeader: undefined, secure: false, readOnly: false });
+    await session.load();
+    session.set('user', 'ada');
+    const committed = session.commit({ status: 200 });
+    expect(committed).toBeInstanceOf(Promise);
+    expect(await committed).toContainEqual(expect.objectContaining({ type: 'cookie.set' }));
+  });
+});

@@ -57,8 +57,9 @@ const statusOf = (error: unknown) => (error === NOT_FOUND ? 404 : error instance
 const unsendable = new WeakMap<H3Event, HTTPError>();
 const CONVERT: H3Config = Object.freeze({ silent: true, onError: (error: HTTPError, event: H3Event) => void unsendable.set(event, error) });
 
-function commit(core: Session, name: string, status: number, headers: Headers): Promise<readonly HttpEffect[]> {
-  return core.commit(responseFacts(status, name, headers.getSetCookie(), headers.has('cache-control'))).catch(rejected);
+function commit(core: Session, name: string, status: number, headers: Headers): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
+  const committed = core.commit(responseFacts(status, name, headers.getSetCookie(), headers.has('cache-control')));
+  return committed instanceof Promise ? committed.catch(rejected) : committed;
 }
 
 const context = createSessionContext<H3Session>('@sess/h3');

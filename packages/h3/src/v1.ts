@@ -8,16 +8,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SessConfigError } from '@sess/core';
 import {
-  applyEffects,
+  commitNodeResponse,
   createOutputHold,
   failureError,
   handoffNode,
   httpFailure,
   isSecureRequest,
   loadedSession,
-  nodeHeaders,
 } from '@sess/core/adapter';
-import { nodeResponseFacts, type SocketRoutes, type UpgradeRequest } from '@sess/core/adapter';
+import type { SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
 import { H3View, MISSING, configure } from './shared.js';
 import type { SessionOptions, SessionUpdate as Update, SessionView } from './shared.js';
 
@@ -105,7 +104,7 @@ export function session(options: SessionOptions<H3V1Event>): SessionHandler {
     // Lazy (design §2.2): the record is read by the first `useSession`.
     event.context.session = new H3View(core) as H3Session;
     output.hold(res, {
-      commit: async (status) => applyEffects(nodeHeaders(res), await core.commit(nodeResponseFacts(res, status, manager.name))),
+      commit: (status) => commitNodeResponse(res, core, status, manager.name),
       fail: (error) => answerFailure(res, error),
       // h3 v1's own flag for "the response is taken care of" (its sendStream sets it too);
       // without it, h3 would run the next handlers and answer 404 behind the held response.

@@ -73,8 +73,9 @@ class HonoView extends SessionObject {
   readonly clear = (): void => this[CORE].clear();
 }
 
-function commit(core: Session, name: string, status: number, headers: Headers): Promise<readonly HttpEffect[]> {
-  return core.commit(responseFacts(status, name, headers.getSetCookie(), headers.has('cache-control'))).catch(rejected);
+function commit(core: Session, name: string, status: number, headers: Headers): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
+  const committed = core.commit(responseFacts(status, name, headers.getSetCookie(), headers.has('cache-control')));
+  return committed instanceof Promise ? committed.catch(rejected) : committed;
 }
 
 const context = createSessionContext<HonoSession>('@sess/hono');

@@ -195,15 +195,34 @@ export function session(options: SessionOptions): SessionMiddleware {
   const output = createOutputHold();
   const { readOnly, asyncContext } = options;
 
-  async function commit(ctx: Context, state: RequestState, status: number): Promise<void> {
+  /** The commit, once any destroy it must wait for is over: at once (returning nothing) when nothing has to wait. */
+  function commit(ctx: Context, state: RequestState, status: number): Promise<void> | undefined {
     // A destroy started by `ctx.session = null` must have succeeded before any 2xx goes out. If it
     // failed, the response is its error's (the lifecycle has still ended the session, so the
     // commit deletes the cookie).
-    const failed = state.destroying && ((await state.destroying.catch((error: unknown) => ({ error }))) as { error: unknown } | undefined);
+    if (state.destroying === undefined) return commitResponse(ctx, state, status, undefined);
+    return state.destroying.then(
+      () => commitResponse(ctx, state, status, undefined),
+      (error: unknown) => commitResponse(ctx, state, status, { error }),
+    );
+  }
+
+  function commitResponse(
+    ctx: Context,
+    state: RequestState,
+    status: number,
+    failed: { error: unknown } | undefined,
+  ): Promise<void> | undefined {
     // The app wrote to `ctx.res` without `ctx.respond = false`, and the headers left without the
     // cookie: save nothing, as for a server error, and say why if the session had anything to send.
     const answered = failed === undefined ? status : (httpFailure(failed.error)?.status ?? 500);
-    const effects = await state.core.commit(ctx.res.headersSent ? { status: 500 } : nodeResponseFacts(ctx.res, answered, manager.name));
+    const committed = state.core.commit(ctx.res.headersSent ? { status: 500 } : nodeResponseFacts(ctx.res, answered, manager.name));
+    if (committed instanceof Promise) return committed.then((effects) => applyCommitted(ctx, effects, failed));
+    applyCommitted(ctx, committed, failed);
+    return undefined;
+  }
+
+  function applyCommitted(ctx: Context, effects: readonly HttpEffect[], failed: { error: unknown } | undefined): void {
     if (ctx.res.headersSent && effects.length > 0) throw new SessUsageError(BYPASSED);
     if (failed !== undefined) throw koaError(failed.error, effects);
     applyEffects(nodeHeaders(ctx.res), effects);
@@ -248,7 +267,7 @@ export function session(options: SessionOptions): SessionMiddleware {
   }
 
   /** Commits once: through the hold if there is one (its output may have started the commit already). */
-  function settle(ctx: Context, state: RequestState, status: number): Promise<void> {
+  function settle(ctx: Context, state: RequestState, status: number): Promise<void> | undefined {
     if (state.response) return state.response.settle(status);
     state.response = null;
     return commit(ctx, state, status);
@@ -273,11 +292,17 @@ export function session(options: SessionOptions): SessionMiddleware {
     } catch (error) {
       // Koa answers a thrown error itself: the session commits as the server error it becomes
       // (nothing saved), and a failed regenerate, destroy or reload arrives here as the store's error.
-      await settle(ctx, state, 500).catch(() => undefined);
+      try {
+        await settle(ctx, state, 500);
+      } catch {
+        // The app's error is the answer.
+      }
       throw koaError(error);
     }
     try {
-      await settle(ctx, state, ctx.response.status);
+      // No promise step when the commit was done at once.
+      const settling = settle(ctx, state, ctx.response.status);
+      if (settling !== undefined) await settling;
     } catch (error) {
       throw koaError(error);
     }

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { CookieEffect, HttpEffect } from '../effects.js';
 import { assertNever, setCookieLine } from '../effects.js';
-import type { ResponseFacts } from '../session-api.js';
+import type { ResponseFacts, Session } from '../session-api.js';
 
 /** A header as Node, Koa and Fetch hand it out. */
 export type HeaderValue = number | string | readonly string[] | null | undefined;
@@ -121,6 +121,18 @@ export function applyEffects(
         assertNever(effect);
     }
   }
+}
+
+/**
+ * Commits `session` for a Node response with `status` and applies the effects to its headers:
+ * at once when the commit answered at once (so the output hold lets the response through), else
+ * once its promise settles.
+ */
+export function commitNodeResponse(res: ServerResponse, session: Session, status: number, name: string): Promise<void> | undefined {
+  const committed = session.commit(nodeResponseFacts(res, status, name));
+  if (committed instanceof Promise) return committed.then((effects) => applyEffects(nodeHeaders(res), effects));
+  applyEffects(nodeHeaders(res), committed);
+  return undefined;
 }
 
 /**

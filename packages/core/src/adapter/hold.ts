@@ -2,7 +2,9 @@
  * The commit moment for a Node `ServerResponse` (Express, Koa with `ctx.respond = false`, h3 v1):
  * the response's first `writeHead`, `write` or `end` (Node sends implicit headers through
  * `writeHead`) is held until the commit has run, so the store write is done and the cookie is on
- * the response before any byte leaves; then the held calls are replayed in order. A failed
+ * the response before any byte leaves; then the held calls are replayed in order. A commit that
+ * answers at once (nothing to wait for: a read, or a store that answers synchronously) holds
+ * nothing: the output that started it goes out right after it. A failed
  * commit never ends in a 2xx: the held output is dropped and the framework answers the error.
  * (express-session instead writes all but the last byte while it waits.)
  *
@@ -21,8 +23,12 @@ import type { PrototypeLayer } from './layer.js';
 
 /** What the hold asks of the adapter. */
 export interface HoldHooks {
-  /** Commits the session for `status` and applies its HTTP effects to the response. */
-  commit(status: number): Promise<void>;
+  /**
+   * Commits the session for `status` and applies its HTTP effects to the response: at once,
+   * returning nothing, when the commit had nothing to wait for (the output then passes straight
+   * through, with nothing held), else by the promise it returns.
+   */
+  commit(status: number): Promise<void> | undefined;
   /**
    * Answers `error` (a failed commit that output started, or held output refused when replayed)
    * as the framework would: with an error response while the headers have not left. A response
@@ -129,6 +135,9 @@ export function createOutputHold(): OutputHold {
   });
 }
 
+/** What `settle` answers for a commit that was done at once, with nothing held. */
+const COMMITTED: Promise<void> = Promise.resolve();
+
 /** One output call on a held response. */
 function through(res: ServerResponse, hold: Hold, name: Output, original: Method, args: unknown[]): unknown {
   const done = name === 'write' ? true : res;
@@ -144,10 +153,11 @@ function through(res: ServerResponse, hold: Hold, name: Output, original: Method
       return done;
     case 'open': {
       const replay = name === 'writeHead' ? takeHeaders(res, args) : rehearsed(res, name, args);
+      const settled = settle(res, hold, name === 'writeHead' ? (replay[0] as number) : res.statusCode);
+      // Committed synchronously: this output goes out now, as it would without sess.
+      if (settled === COMMITTED) return original.apply(res, replay);
       hold.held.push({ method: original, args: replay });
-      hold.settled = settle(res, hold, name === 'writeHead' ? (replay[0] as number) : res.statusCode).catch((error: unknown) =>
-        answer(res, hold, error),
-      );
+      hold.settled = settled.catch((error: unknown) => answer(res, hold, error));
       hold.hooks.onHold?.();
       return done;
     }
@@ -158,11 +168,17 @@ function through(res: ServerResponse, hold: Hold, name: Output, original: Method
 function settle(res: ServerResponse, hold: Hold, status: number): Promise<void> {
   if (hold.settled !== undefined) return hold.settled;
   hold.phase = 'committing';
-  let committed: Promise<void>;
+  let committed: Promise<void> | undefined;
   try {
     committed = hold.hooks.commit(status);
   } catch (error) {
     committed = Promise.reject(error);
+  }
+  if (committed === undefined) {
+    // Done at once, so nothing was held: output that started the commit goes out from `through`.
+    hold.phase = 'done';
+    hold.restore?.();
+    return (hold.settled = COMMITTED);
   }
   // Nothing was ever gated, so nothing can be held: the commit is the whole settle (and a gate
   // asked for from now on finds the phase past 'open').
