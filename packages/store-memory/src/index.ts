@@ -59,11 +59,12 @@ const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 /** Writes a delta on top of the stored data (a decoded copy the caller owns). */
 function applyChanges(stored: Record<string, unknown>, data: SessionData, changes: SessionChanges): SessionData {
   for (const key of changes.set) {
-    // defineProperty, not `stored[key] = ...`: assigning to "__proto__" would replace the
-    // object's prototype instead of storing a key. A listed key missing from `data` reads as
-    // undefined, which JSON.stringify drops, so it ends up deleted.
-    const value: unknown = Object.getOwnPropertyDescriptor(data, key)?.value;
-    Object.defineProperty(stored, key, { value, enumerable: true, writable: true, configurable: true });
+    // A listed key missing from `data` reads as undefined, which JSON.stringify drops, so it
+    // ends up deleted. Assigning to "__proto__" would replace the object's prototype instead of
+    // storing a key, so that one key is defined.
+    const value: unknown = Object.hasOwn(data, key) ? data[key] : undefined;
+    if (key === '__proto__') Object.defineProperty(stored, key, { value, enumerable: true, writable: true, configurable: true });
+    else stored[key] = value;
   }
   // `delete` only removes own properties, so deleting "__proto__" cannot reach the prototype.
   for (const key of changes.deleted) delete stored[key];
@@ -73,7 +74,7 @@ function applyChanges(stored: Record<string, unknown>, data: SessionData, change
 /** The user id `data` names under `key`: a non-empty string, or undefined. */
 function userIdIn(data: SessionData, key: string | false): string | undefined {
   if (key === false) return undefined;
-  const value: unknown = Object.getOwnPropertyDescriptor(data, key)?.value;
+  const value: unknown = Object.hasOwn(data, key) ? data[key] : undefined;
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 

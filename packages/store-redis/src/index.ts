@@ -162,40 +162,46 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
    * its answer (the write that matters landed), side writes it started get what is left of the
    * deadline and cannot fail the call.
    */
-  async function call<T>(method: RedisStoreMethod, work: (c: Call) => Promise<T>): Promise<T> {
+  function call<T>(method: RedisStoreMethod, work: (c: Call) => Promise<T>): Promise<T> {
     // The client's offline queue would hold the command until Redis is back: a request would
     // hang for the whole outage. Failing now lets the app answer 503 while the client reconnects.
     let ready: boolean;
     try {
       ready = commands.isReady();
     } catch (error) {
-      throw storeError(method, error);
+      return Promise.reject(storeError(method, error));
     }
-    if (!ready) throw new RedisStoreError(method, 'unavailable', 'the Redis client is not connected (connecting or reconnecting)');
+    if (!ready)
+      return Promise.reject(new RedisStoreError(method, 'unavailable', 'the Redis client is not connected (connecting or reconnecting)'));
     const c: Call = { method, deadline: performance.now() + timeoutMs, settled: false, lastError: undefined, background: [] };
-    let answered: { value: T } | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const expiry = new Promise<T>((resolve, reject) => {
-      timer = setTimeout(() => {
+    // One promise and one timer per call (no race, no promise per step): this runs on every request.
+    return new Promise<T>((resolve, reject) => {
+      let answered: { value: T } | undefined;
+      const timer = setTimeout(() => {
+        c.settled = true;
         if (answered !== undefined) return resolve(answered.value);
         refreshTopology();
         const last = c.lastError === undefined ? '' : ` (last error: ${describeError(c.lastError)})`;
         reject(new RedisStoreError(method, 'timeout', `Redis did not answer in ${timeoutMs} ms${last}`, c.lastError));
       }, timeoutMs);
+      const finish = () => {
+        c.settled = true;
+        clearTimeout(timer);
+        resolve((answered as { value: T }).value);
+      };
+      work(c).then(
+        (value) => {
+          answered = { value };
+          if (c.background.length === 0) finish();
+          else void Promise.allSettled(c.background).then(finish);
+        },
+        (error: unknown) => {
+          c.settled = true;
+          clearTimeout(timer);
+          reject(storeError(method, error));
+        },
+      );
     });
-    const done = work(c).then(async (value) => {
-      answered = { value };
-      await Promise.allSettled(c.background);
-      return value;
-    });
-    try {
-      return await Promise.race([done, expiry]);
-    } catch (error) {
-      throw storeError(method, error);
-    } finally {
-      c.settled = true;
-      clearTimeout(timer);
-    }
   }
 
   /** Lets `work` go on without failing the call: see `call`. */
@@ -231,13 +237,13 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   /** Runs a script by SHA-1, sending its source once if Redis lost it (restart, SCRIPT FLUSH, failover). */
   async function evalScript(c: Call, script: Script, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     const route = keys[0] as string;
-    const tail = [String(keys.length), ...keys, ...args];
+    const command = ['EVALSHA', script.sha1, String(keys.length), ...keys, ...args];
     try {
-      return await send(c, route, ['EVALSHA', script.sha1, ...tail]);
+      return await send(c, route, command);
     } catch (error) {
       // Found however the client wraps it (ioredis: "Too many Cluster redirections. Last error: ...").
       if (!repliedWith(error, 'NOSCRIPT')) throw error;
-      return send(c, route, ['EVAL', script.source, ...tail]);
+      return send(c, route, ['EVAL', script.source, ...command.slice(2)]);
     }
   }
 
@@ -296,7 +302,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   }
 
   function userIdOf(record: SessionRecord): string | undefined {
-    return userIdKey === false ? undefined : userIdFrom(Object.getOwnPropertyDescriptor(record.data, userIdKey)?.value);
+    return userIdKey === false ? undefined : userIdFrom(Object.hasOwn(record.data, userIdKey) ? record.data[userIdKey] : undefined);
   }
 
   /** Deletes a session and takes it out of its user's index; resolves to whether there was one. */

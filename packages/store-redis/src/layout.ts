@@ -72,8 +72,8 @@ export function encodeFields(data: SessionData, keys: readonly string[]): { set:
   const set: string[] = [];
   const deleted: string[] = [];
   for (const key of keys) {
-    // getOwnPropertyDescriptor, not data[key]: "__proto__" must read the own value, not the prototype.
-    const value: unknown = Object.getOwnPropertyDescriptor(data, key)?.value;
+    // Own values only: a missing "__proto__" must not read the prototype.
+    const value: unknown = Object.hasOwn(data, key) ? data[key] : undefined;
     // JSON.stringify(undefined) is undefined: such a key is dropped, as JSON would drop it.
     const json = value === undefined ? undefined : JSON.stringify(value);
     if (json === undefined) deleted.push(dataField(key));
@@ -86,7 +86,7 @@ export function encodeFields(data: SessionData, keys: readonly string[]): { set:
 export function isMeta(value: unknown): value is SessionMeta {
   if (typeof value !== 'object' || value === null) return false;
   const meta = value as Record<string, unknown>;
-  return ['createdAt', 'touchedAt', 'expiresAt'].every((name) => typeof meta[name] === 'number');
+  return typeof meta['createdAt'] === 'number' && typeof meta['touchedAt'] === 'number' && typeof meta['expiresAt'] === 'number';
 }
 
 /** HGETALL's reply as field/value pairs: a flat array (RESP2), a Map or an object (RESP3, ioredis). */
@@ -108,17 +108,25 @@ export function replyPairs(reply: unknown): [string, string][] {
  */
 export function decodeRecord(pairs: readonly [string, string][]): SessionRecord | undefined {
   let meta: unknown;
-  const entries: [string, unknown][] = [];
+  const data: SessionData = {};
   try {
     for (const [field, value] of pairs) {
       if (field === META_FIELD) meta = JSON.parse(value);
-      else if (field.startsWith(DATA_FIELD_PREFIX)) entries.push([unescapeName(field.slice(DATA_FIELD_PREFIX.length)), JSON.parse(value)]);
+      else if (field.startsWith(DATA_FIELD_PREFIX)) setData(data, unescapeName(field.slice(DATA_FIELD_PREFIX.length)), JSON.parse(value));
     }
   } catch {
     return undefined;
   }
   if (!isMeta(meta)) return undefined;
-  // fromEntries defines own properties, so a "__proto__" key stays data instead of a prototype.
-  const data: SessionData = Object.fromEntries(entries);
   return { data, meta };
+}
+
+/**
+ * Adds `key` to `data` as an own property. Assignment, which V8 makes fast (a session's keys
+ * repeat from one request to the next), except for "__proto__", where assignment would set the
+ * prototype: that one is defined, so it stays data.
+ */
+function setData(data: SessionData, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(data, key, { value, enumerable: true, writable: true, configurable: true });
+  else data[key] = value;
 }
