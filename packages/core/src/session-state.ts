@@ -4,7 +4,7 @@
  * step's actions: the data-side ones here, the store and HTTP ones returned as effects.
  */
 import type { CookieAttributes } from './cookie.js';
-import { readCookie, serializeCookie } from './cookie.js';
+import { SET_COOKIE_OVERHEAD_BYTES, readCookie, serializeCookie } from './cookie.js';
 import { requestStore } from './cookie-sessions.js';
 import type { RequestStore } from './cookie-sessions.js';
 import type { Effect, HttpEffect, StoreEffect } from './effects.js';
@@ -244,6 +244,10 @@ export class SessionState implements LifetimeBasis {
 
   /** Refuses a Set-Cookie browsers would drop: the app must hear of it, not lose the session. */
   private assertFits(name: string, value: string, attributes: CookieAttributes): void {
+    // A sealed value is base64url, one byte a character, so a line that surely fits is not
+    // serialized here too: the adapter serializes it once, for the header.
+    const most = name.length + value.length + (attributes.domain?.length ?? 0) + (attributes.path?.length ?? 1) + SET_COOKIE_OVERHEAD_BYTES;
+    if (most <= COOKIE_BYTES_LIMIT) return;
     const bytes = Buffer.byteLength(serializeCookie(name, value, attributes));
     if (bytes <= COOKIE_BYTES_LIMIT) return;
     const record = (this.cookieStore as RequestStore).current(this.currentId as string);

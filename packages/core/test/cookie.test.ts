@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hasCookie, readCookie, serializeCookie, serializeDeletion } from '../src/cookie.js';
+import { SET_COOKIE_OVERHEAD_BYTES, hasCookie, readCookie, serializeCookie, serializeDeletion } from '../src/cookie.js';
 import { setCookieLine } from '../src/effects.js';
 import type { CookieAttributes } from '../src/cookie.js';
 import { SessConfigError } from '../src/errors.js';
@@ -456,6 +456,51 @@ describe('serializeCookie', () => {
     fc.assert(
       fc.property(tokenArb, fc.string({ unit: 'binary' }), (name, value) => {
         expect(serializeCookie(name, value, { secure: true })).toMatch(/^[\x20-\x7e]+$/);
+      }),
+    );
+  });
+});
+
+describe('SET_COOKIE_OVERHEAD_BYTES', () => {
+  const bound = (name: string, value: string, attributes: CookieAttributes) =>
+    name.length + value.length + (attributes.domain?.length ?? 0) + (attributes.path?.length ?? 1) + SET_COOKIE_OVERHEAD_BYTES;
+
+  it('bounds the line with every attribute at its longest', () => {
+    const attributes: CookieAttributes = {
+      maxAgeMs: Number.MAX_VALUE,
+      expires: -8.64e15,
+      domain: 'example.com',
+      path: '/a',
+      httpOnly: true,
+      secure: true,
+      sameSite: 'strict',
+      partitioned: true,
+      priority: 'medium',
+    };
+    const { domain: _domain, path: _path, ...hostAttributes } = attributes;
+    const line = serializeCookie('__Host-sid', 'v', hostAttributes);
+    expect(line.length).toBeLessThanOrEqual(bound('__Host-sid', 'v', {}));
+    expect(serializeCookie('sid', 'v', attributes).length).toBeLessThanOrEqual(bound('sid', 'v', attributes));
+  });
+
+  it('bounds the line for any attributes and a base64url value', () => {
+    const attributes = fc.record(
+      {
+        maxAgeMs: fc.double({ noNaN: true, noDefaultInfinity: true }),
+        expires: fc.integer({ min: -8.64e15, max: 8.64e15 }),
+        domain: fc.constantFrom('example.com', '.a.example.org'),
+        path: fc.constantFrom('/', '/app', '/a/b/c'),
+        httpOnly: fc.boolean(),
+        sameSite: fc.constantFrom('lax' as const, 'strict' as const, 'none' as const),
+        partitioned: fc.boolean(),
+        priority: fc.constantFrom('low' as const, 'medium' as const, 'high' as const),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(fc.base64String(), attributes, (value, given) => {
+        const cookie: CookieAttributes = { ...given, secure: true };
+        expect(serializeCookie('sid', value, cookie).length).toBeLessThanOrEqual(bound('sid', value, cookie));
       }),
     );
   });
