@@ -104,6 +104,14 @@ function decodeValue(header: string, start: number, end: number): string {
 }
 
 /**
+ * The most bytes `serializeCookie` writes beyond the name, the value as given and the Domain and
+ * Path texts: `=`, Max-Age (any finite number), Expires (any date a Date holds), the flags,
+ * SameSite and Priority, with room to spare. Lets a caller that only needs to know a line fits
+ * skip serializing it.
+ */
+export const SET_COOKIE_OVERHEAD_BYTES = 200;
+
+/**
  * Builds a `Set-Cookie` header value, in the order
  * `name=value; Max-Age; Domain; Path; Expires; HttpOnly; Secure; SameSite; Partitioned; Priority`.
  *
@@ -119,14 +127,6 @@ function decodeValue(header: string, start: number, end: number): string {
  *   lacks Secure (browsers drop such cookies); or a `__Host-` cookie is given a Domain or a
  *   path other than `/`.
  */
-/**
- * The most bytes `serializeCookie` writes beyond the name, the value as given and the Domain and
- * Path texts: `=`, Max-Age (any finite number), Expires (any date a Date holds), the flags,
- * SameSite and Priority, with room to spare. Lets a caller that only needs to know a line fits
- * skip serializing it.
- */
-export const SET_COOKIE_OVERHEAD_BYTES = 200;
-
 export function serializeCookie(name: string, value: string, attributes: CookieAttributes): string {
   if (typeof name !== 'string' || !TOKEN.test(name)) {
     throw invalid(`cookie name ${show(name)} is not an RFC 9110 token: use letters, digits and !#$%&'*+-.^_\`|~`);
