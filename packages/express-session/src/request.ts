@@ -8,7 +8,7 @@
 import type { ServerResponse } from 'node:http';
 import type { CookieEffect, Session as CoreSession, SessionManager } from '@sess/core';
 import { SessConfigError, serializeCookie, serializeDeletion } from '@sess/core';
-import { applyEffects, nodeHeaders, nodeResponseFacts, setCookieLine } from '@sess/core/adapter';
+import { commitNodeResponse, setCookieLine } from '@sess/core/adapter';
 import { RequestStore } from './callback-store.js';
 import type { RequestSide } from './callback-store.js';
 import { SessionCookie, cookieFromStore } from './cookie.js';
@@ -202,13 +202,18 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
 
   /**
    * The commit, before the response's headers leave: what the app did to `req.session` goes to
-   * the core (unset: `'keep'` lets go of it, `'destroy'` destroys it), then the core's effects.
+   * the core (unset: `'keep'` lets go of it, `'destroy'` destroys it), then the core's effects:
+   * at once, returning nothing, when nothing had to wait for the store.
    */
-  async commit(res: ServerResponse, status: number): Promise<void> {
+  commit(res: ServerResponse, status: number): Promise<void> | undefined {
     const view = this.req.session as unknown;
+    const { name, unset } = this.start.settings;
     if (isObject(view)) this.sync(view);
-    else if (this.handedOut && !this.destroyed) await (this.start.settings.unset === 'destroy' ? this.core.destroy() : this.core.discard());
-    applyEffects(nodeHeaders(res), await this.core.commit(nodeResponseFacts(res, status, this.start.settings.name)), this.cookieLine);
+    else if (this.handedOut && !this.destroyed) {
+      const letGo = unset === 'destroy' ? this.core.destroy() : this.core.discard();
+      return letGo.then(() => commitNodeResponse(res, this.core, status, name, this.cookieLine));
+    }
+    return commitNodeResponse(res, this.core, status, name, this.cookieLine);
   }
 
   /**

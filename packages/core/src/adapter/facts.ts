@@ -124,14 +124,20 @@ export function applyEffects(
 }
 
 /**
- * Commits `session` for a Node response with `status` and applies the effects to its headers:
- * at once when the commit answered at once (so the output hold lets the response through), else
- * once its promise settles.
+ * Commits `session` for a Node response with `status` and applies the effects to its headers
+ * (`cookieLine` as for `applyEffects`): at once when the commit answered at once (so the output
+ * hold lets the response through), else once its promise settles.
  */
-export function commitNodeResponse(res: ServerResponse, session: Session, status: number, name: string): Promise<void> | undefined {
+export function commitNodeResponse(
+  res: ServerResponse,
+  session: Session,
+  status: number,
+  name: string,
+  cookieLine?: (effect: CookieEffect) => string | undefined,
+): Promise<void> | undefined {
   const committed = session.commit(nodeResponseFacts(res, status, name));
-  if (committed instanceof Promise) return committed.then((effects) => applyEffects(nodeHeaders(res), effects));
-  applyEffects(nodeHeaders(res), committed);
+  if (committed instanceof Promise) return committed.then((effects) => applyEffects(nodeHeaders(res), effects, cookieLine));
+  applyEffects(nodeHeaders(res), committed, cookieLine);
   return undefined;
 }
 
