@@ -35,24 +35,25 @@ describe('a store that answers synchronously', () => {
   });
 });
 
+/** A new visitor's commit after one write, on a store that answers as `synchronous` says. */
+async function firstWriteCommit(synchronous: boolean) {
+  const world = setup({}, { synchronous });
+  const session = world.manager.begin({ cookieHeader: undefined, secure: false, readOnly: false });
+  await session.load();
+  session.set('user', 'ada');
+  return { world, committed: session.commit({ status: 200 }) };
+}
+
 describe('the commit on a store that answers synchronously', () => {
   it('answers with the effects themselves, the save done, before any promise step', async () => {
-    const world = setup({}, { synchronous: true });
-    const session = world.manager.begin({ cookieHeader: undefined, secure: false, readOnly: false });
-    await session.load();
-    session.set('user', 'ada');
-    const committed = session.commit({ status: 200 });
+    const { world, committed } = await firstWriteCommit(true);
     expect(committed).not.toBeInstanceOf(Promise);
     expect(committed).toContainEqual(expect.objectContaining({ type: 'cookie.set' }));
     expect(world.store.records.size).toBe(1);
   });
 
   it('where a store that answers with a promise answers with a promise', async () => {
-    const world = setup({}, { synchronous: false });
-    const session = world.manager.begin({ cookieHeader: undefined, secure: false, readOnly: false });
-    await session.load();
-    session.set('user', 'ada');
-    const committed = session.commit({ status: 200 });
+    const { committed } = await firstWriteCommit(false);
     expect(committed).toBeInstanceOf(Promise);
     expect(await committed).toContainEqual(expect.objectContaining({ type: 'cookie.set' }));
   });
