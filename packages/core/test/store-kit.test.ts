@@ -3,7 +3,7 @@
  * PostgreSQL clients send), with no U+0000 left in it, and ordinary names must stay as they are.
  */
 import { describe, expect, it } from 'vitest';
-import { escapeName, hashedId, unescapeName } from '../src/store-kit/index.js';
+import { escapeName, hashedId, ownValue, setOwnValue, unescapeName } from '../src/store-kit/index.js';
 
 /** What a database driver does to a string: UTF-8 out, UTF-8 back (a lone surrogate becomes U+FFFD). */
 const throughUtf8 = (name: string): string => Buffer.from(name, 'utf8').toString('utf8');
@@ -63,5 +63,19 @@ describe('hashedId', () => {
   it('is SHA-256 of the id in base64url', () => {
     expect(hashedId('abc')).toBe('ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0');
     expect(hashedId('abd')).not.toBe(hashedId('abc'));
+  });
+});
+
+describe('ownValue and setOwnValue', () => {
+  it('read and write "__proto__" and Object.prototype names as own data, never the prototype', () => {
+    const data: Record<string, unknown> = {};
+    expect(ownValue(data, '__proto__')).toBeUndefined();
+    expect(ownValue(data, 'toString')).toBeUndefined();
+    for (const key of ['__proto__', 'toString', 'constructor', 'plain']) setOwnValue(data, key, { key });
+    expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
+    for (const key of ['__proto__', 'toString', 'constructor', 'plain']) {
+      expect(Object.hasOwn(data, key)).toBe(true);
+      expect(ownValue(data, key)).toEqual({ key });
+    }
   });
 });

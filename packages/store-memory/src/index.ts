@@ -10,6 +10,7 @@
  */
 import { recordCodec } from './record.js';
 import type { RevokeUserOptions, SessionChanges, SessionData, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
+import { ownValue, setOwnValue } from '@sess/core/store';
 
 export interface MemoryStoreOptions {
   /**
@@ -60,11 +61,8 @@ const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 function applyChanges(stored: Record<string, unknown>, data: SessionData, changes: SessionChanges): SessionData {
   for (const key of changes.set) {
     // A listed key missing from `data` reads as undefined, which JSON.stringify drops, so it
-    // ends up deleted. Assigning to "__proto__" would replace the object's prototype instead of
-    // storing a key, so that one key is defined.
-    const value: unknown = Object.hasOwn(data, key) ? data[key] : undefined;
-    if (key === '__proto__') Object.defineProperty(stored, key, { value, enumerable: true, writable: true, configurable: true });
-    else stored[key] = value;
+    // ends up deleted.
+    setOwnValue(stored, key, ownValue(data, key));
   }
   // `delete` only removes own properties, so deleting "__proto__" cannot reach the prototype.
   for (const key of changes.deleted) delete stored[key];
@@ -74,7 +72,7 @@ function applyChanges(stored: Record<string, unknown>, data: SessionData, change
 /** The user id `data` names under `key`: a non-empty string, or undefined. */
 function userIdIn(data: SessionData, key: string | false): string | undefined {
   if (key === false) return undefined;
-  const value: unknown = Object.hasOwn(data, key) ? data[key] : undefined;
+  const value = ownValue(data, key);
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 

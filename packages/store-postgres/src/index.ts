@@ -27,7 +27,7 @@ import {
   type Store,
   type UserSession,
 } from '@sess/core';
-import { escapeName, unescapeName } from '@sess/core/store';
+import { escapeName, ownValue, unescapeName } from '@sess/core/store';
 import { MAX_IDENTIFIER_BYTES, decodeData, encodeData, storedId } from './layout.js';
 import { COLUMNS, statements } from './sql.js';
 
@@ -205,7 +205,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
 
   function userIdOf(record: SessionRecord): string | null {
     if (userIdKey === false) return null;
-    const userId = userIdFrom(Object.getOwnPropertyDescriptor(record.data, userIdKey)?.value);
+    const userId = userIdFrom(ownValue(record.data, userIdKey));
     return userId === undefined ? null : escapeName(userId);
   }
 

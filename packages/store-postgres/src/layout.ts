@@ -19,7 +19,7 @@
  * Everything else is stored as it is.
  */
 import type { SessionData } from '@sess/core';
-import { NAME_ESCAPE, escapeName, hashedId, unescapeName } from '@sess/core/store';
+import { NAME_ESCAPE, escapeName, hashedId, ownValue, unescapeName } from '@sess/core/store';
 
 /** Marks a wrapped value: the names' escape, which interchanged text never holds. */
 const ESCAPE = NAME_ESCAPE;
@@ -60,8 +60,7 @@ export function encodeData(data: SessionData, keys: readonly string[]): { json: 
   let json = '{';
   const dropped: string[] = [];
   for (const key of keys) {
-    // getOwnPropertyDescriptor, not data[key]: "__proto__" must read the own value, not the prototype.
-    const value = encodeValue(Object.getOwnPropertyDescriptor(data, key)?.value);
+    const value = encodeValue(ownValue(data, key));
     if (value === undefined) {
       dropped.push(escapeName(key));
       continue;

@@ -16,6 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SessConfigError } from '@sess/core';
+import { ownValue } from '@sess/core/store';
 import type { RevokeUserOptions, SessionChanges, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
 import { toCommands, type NodeCommand, type RedisClientLike } from './clients.js';
 import { RedisStoreError, describeError, failureKind, repliedWith, type RedisStoreMethod } from './errors.js';
@@ -302,7 +303,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   }
 
   function userIdOf(record: SessionRecord): string | undefined {
-    return userIdKey === false ? undefined : userIdFrom(Object.hasOwn(record.data, userIdKey) ? record.data[userIdKey] : undefined);
+    return userIdKey === false ? undefined : userIdFrom(ownValue(record.data, userIdKey));
   }
 
   /** Deletes a session and takes it out of its user's index; resolves to whether there was one. */

@@ -16,7 +16,7 @@
  * Redis stores bytes and clients send strings as UTF-8, which cannot hold a lone surrogate.
  */
 import type { SessionData, SessionMeta, SessionRecord } from '@sess/core';
-import { escapeName, hashedId, unescapeName } from '@sess/core/store';
+import { escapeName, hashedId, ownValue, setOwnValue, unescapeName } from '@sess/core/store';
 
 export const META_FIELD = 'm';
 /** The generation stamp of a signed-in session. Data fields all start with `d:`, so none is `g`. */
@@ -72,8 +72,7 @@ export function encodeFields(data: SessionData, keys: readonly string[]): { set:
   const set: string[] = [];
   const deleted: string[] = [];
   for (const key of keys) {
-    // Own values only: a missing "__proto__" must not read the prototype.
-    const value: unknown = Object.hasOwn(data, key) ? data[key] : undefined;
+    const value = ownValue(data, key);
     // JSON.stringify(undefined) is undefined: such a key is dropped, as JSON would drop it.
     const json = value === undefined ? undefined : JSON.stringify(value);
     if (json === undefined) deleted.push(dataField(key));
@@ -112,21 +111,12 @@ export function decodeRecord(pairs: readonly [string, string][]): SessionRecord 
   try {
     for (const [field, value] of pairs) {
       if (field === META_FIELD) meta = JSON.parse(value);
-      else if (field.startsWith(DATA_FIELD_PREFIX)) setData(data, unescapeName(field.slice(DATA_FIELD_PREFIX.length)), JSON.parse(value));
+      else if (field.startsWith(DATA_FIELD_PREFIX))
+        setOwnValue(data, unescapeName(field.slice(DATA_FIELD_PREFIX.length)), JSON.parse(value));
     }
   } catch {
     return undefined;
   }
   if (!isMeta(meta)) return undefined;
   return { data, meta };
-}
-
-/**
- * Adds `key` to `data` as an own property. Assignment, which V8 makes fast (a session's keys
- * repeat from one request to the next), except for "__proto__", where assignment would set the
- * prototype: that one is defined, so it stays data.
- */
-function setData(data: SessionData, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(data, key, { value, enumerable: true, writable: true, configurable: true });
-  else data[key] = value;
 }
