@@ -56,7 +56,9 @@ const micros = (x: number) => signed(x, 1);
 
 function targetText(target: Target | undefined): [string, string] {
   if (target === undefined) return ['', ''];
-  return [`${target.atMost ? '<=' : '>='} ${target.limit}${target.atMost ? ' µs' : 'x'}`, target.met ? 'yes' : '**no**'];
+  const limit = `${target.atMost ? '<=' : '>='} ${target.limit}${target.atMost ? ' µs' : 'x'}`;
+  if (!target.met) return [limit, '**no**'];
+  return [limit, target.metBefore === true ? 'yes (two runs)' : 'this run only'];
 }
 
 function ratioTable(ratios: readonly Ratio[]): string {
@@ -196,7 +198,8 @@ export function markdown(results: Results): string {
     '- Hono has no first-party session library, so its sess servers are held against bare Hono only; there is no peer row or bar for Hono.',
     '- `@fastify/session` runs with `@fastify/cookie`, its default MemoryStore and `saveUninitialized: false`; its other defaults stay, so `rolling: true` saves the session and re-sends the cookie on every response that has one.',
     "- The PostgreSQL scenarios (Express only: `sess+postgres` with `@sess/store-postgres`, `express-session+connect-pg-simple`) use the PostgreSQL server at `DATABASE_URL`, not one the bench starts; it is not pinned to a core, so their req/s also depends on what else the machine runs. Server CPU µs/req counts the Node server alone, not PostgreSQL. Each store has its own table in a schema of the run's own (`sess_bench_<pid>`), emptied when its server starts and dropped when the run ends. PG queries/req are counted at the server's pool over sequential requests.",
-    "- Figures with a spread read `median [lowest, highest]` over the rounds, each round's figure taken from servers measured back to back. A target is met when the median meets it.",
+    "- Figures with a spread read `median [lowest, highest]` over the rounds, each round's figure taken from servers measured back to back.",
+    `- ${twoRunRule(m.previousRun)}`,
     `- \`${FLOOR_LABEL}\` is each framework's session server with no session in it: a middleware that calls on after one promise step, and the same routes over a plain object. What a server adds over the floor is its own cost; the floor's over bare is the framework's charge for an async middleware and async routes.`,
     "- Ratios for Fastify, Hono, PostgreSQL and h3's `useSession` have no target.",
     '',
@@ -246,6 +249,13 @@ export function markdown(results: Results): string {
   ].join('\n');
 }
 
+/** The issue's rule for a met target, and the run this one's verdicts were paired with. */
+function twoRunRule(previousRun: string | undefined): string {
+  const before =
+    previousRun === undefined ? 'no earlier full run was found' : `the one before ran on ${previousRun.slice(0, 16).replace('T', ' ')} UTC`;
+  return `A target counts as met once its median meets it in two full runs: \`yes (two runs)\` when this run and the full run before it do, \`this run only\` when only this one does (${before}).`;
+}
+
 /**
  * The root README's benchmark summary: when and where, the chart, every ratio the issue sets a
  * target for, and memory per session. The full tables are in `bench/results/latest.md`.
@@ -255,7 +265,7 @@ export function readmeSummary(results: Results): string {
   const sess = results.memory.find((x) => x.store === 'sess');
   const peer = results.memory.find((x) => x.store === 'express-session');
   return [
-    `Full run of ${m.date.slice(0, 10)} on ${m.cpu} (${m.cores} cores, shared), Node ${m.node}, ${m.loadGenerator}, ${m.connections} connections, ${m.rounds} alternating rounds of ${m.durationS} s, server and load generator pinned to different cores. Figures read \`median [lowest, highest]\` over the rounds.`,
+    `Full run of ${m.date.slice(0, 10)} on ${m.cpu} (${m.cores} cores, shared), Node ${m.node}, ${m.loadGenerator}, ${m.connections} connections, ${m.rounds} alternating rounds of ${m.durationS} s, server and load generator pinned to different cores. Figures read \`median [lowest, highest]\` over the rounds. ${twoRunRule(m.previousRun)}`,
     '',
     '![requests/s relative to the bare framework](bench/results/chart.svg)',
     '',

@@ -39,6 +39,11 @@ export interface Target {
   readonly limit: number;
   readonly atMost: boolean;
   readonly met: boolean;
+  /**
+   * Whether the full run before this one met it too (the issue counts a target as met only then);
+   * absent when there was no such run or it did not measure this figure.
+   */
+  readonly metBefore?: boolean;
 }
 
 export interface Ratio {
@@ -101,6 +106,8 @@ export interface CoreBench {
 export interface Results {
   readonly meta: {
     readonly date: string;
+    /** The date of the full run before, whose verdicts the targets' `metBefore` carry. */
+    readonly previousRun?: string;
     readonly mode: 'full' | 'quick';
     readonly node: string;
     readonly cpu: string;
@@ -292,6 +299,33 @@ export function getSessionCosts(cells: readonly Cell[]): GetSessionCost[] {
     }
   }
   return out;
+}
+
+/**
+ * `results` with each target's verdict in `previous`, the full run before: the issue counts a
+ * target as met once two full runs meet it. A figure `previous` did not measure keeps no verdict.
+ */
+export function withPreviousRun(results: Results, previous: Results): Results {
+  const before = new Map<string, Target>();
+  const note = (key: string, target: Target | undefined) => target !== undefined && before.set(key, target);
+  const key = (framework: Framework, workload: Workload, what: string) => `${framework} ${workload} ${what}`;
+  for (const r of previous.ratios) note(key(r.framework, r.workload, r.comparison), r.target);
+  for (const a of previous.added) note(key(a.framework, a.workload, a.server), a.target);
+  for (const c of previous.getSessionCost) note(key(c.framework, c.workload, GET_SESSION_LABEL), c.target);
+  /** `item` with its target's verdict in the run before, if that run measured it against the same limit. */
+  const judged = <T extends { readonly target?: Target }>(item: T, at: string): T => {
+    const { target } = item;
+    const was = before.get(at);
+    if (target === undefined || was === undefined || was.limit !== target.limit || was.atMost !== target.atMost) return item;
+    return { ...item, target: { ...target, metBefore: was.met } };
+  };
+  return {
+    ...results,
+    meta: { ...results.meta, previousRun: previous.meta.date },
+    ratios: results.ratios.map((r) => judged(r, key(r.framework, r.workload, r.comparison))),
+    added: results.added.map((a) => judged(a, key(a.framework, a.workload, a.server))),
+    getSessionCost: results.getSessionCost.map((c) => judged(c, key(c.framework, c.workload, GET_SESSION_LABEL))),
+  };
 }
 
 /** Redis round trips per request the issue asks for (sess+Redis only). */

@@ -9,6 +9,7 @@
  * whose service (redis-server, PostgreSQL) is missing, is reported as unavailable and does not
  * fail the run, except that with `CI=true` a missing service is a harness error.
  */
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -21,7 +22,7 @@ import type { MemoryResult } from './memory.js';
 import { dropPostgresSchema, preparePostgres } from './postgres.js';
 import { startRedis } from './redis-server.js';
 import type { RedisServer } from './redis-server.js';
-import { addedCosts, cellFrom, getSessionCosts, ratios } from './results.js';
+import { addedCosts, cellFrom, getSessionCosts, ratios, withPreviousRun } from './results.js';
 import type { Cell, CoreBench, Results } from './results.js';
 import { writeReport } from './report.js';
 import { FRAMEWORKS, SCENARIOS, WORKLOADS, runsWorkload } from './scenarios.js';
@@ -30,6 +31,7 @@ import { startDeadlineMs, startServer } from './server-process.js';
 import type { RunningServer, Services } from './server-process.js';
 
 const REPO_DIR = fileURLToPath(new URL('../../', import.meta.url));
+const LATEST = fileURLToPath(new URL('../results/latest.json', import.meta.url));
 
 // `pnpm --filter sess-bench run bench -- --quick` passes the `--` on.
 const argv = process.argv.slice(2);
@@ -200,11 +202,23 @@ async function main(): Promise<number> {
     coreBench: core,
     errors,
   };
-  const md = writeReport(results, quick ? 'quick' : 'latest');
+  const previous = quick || args.only !== undefined ? undefined : previousFullRun();
+  const md = writeReport(previous === undefined ? results : withPreviousRun(results, previous), quick ? 'quick' : 'latest');
   log(`\n${md}`);
   log(`written: bench/results/${quick ? 'quick' : 'latest'}.{json,md}, ${quick ? 'quick' : 'chart'}.svg`);
   if (errors.length > 0) log(`\n${errors.length} harness error(s): exit 1`);
   return errors.length > 0 ? 1 : 0;
+}
+
+/** The last full run of every scenario, which this one's verdicts are paired with; none if it can't be read. */
+function previousFullRun(): Results | undefined {
+  try {
+    const previous = JSON.parse(readFileSync(LATEST, 'utf8')) as Results;
+    const complete = [previous.ratios, previous.added, previous.getSessionCost].every(Array.isArray);
+    return complete && previous.meta.mode === 'full' && previous.meta.only === undefined ? previous : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 try {
