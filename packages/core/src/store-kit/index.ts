@@ -1,7 +1,8 @@
 /**
  * @sess/core/store: for store authors, what every sess store would otherwise write again: names
- * and ids as a database keeps them, and session data read and written without touching its prototype. The contract a store implements (`Store`) and its record
- * types are in `@sess/core`; the conformance suite that checks a store is `@sess/store-test`.
+ * and ids as a database keeps them, and session data read and written without touching its
+ * prototype. The contract a store implements (`Store`) and its record types are in `@sess/core`;
+ * the conformance suite that checks a store is `@sess/store-test`.
  */
 export { ownValue, setOwnValue } from './data.js';
 export { NAME_ESCAPE, escapeName, hashedId, unescapeName } from './names.js';
