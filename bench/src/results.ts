@@ -307,7 +307,9 @@ export function getSessionCosts(cells: readonly Cell[]): GetSessionCost[] {
  */
 export function withPreviousRun(results: Results, previous: Results): Results {
   const before = new Map<string, Target>();
-  const note = (key: string, target: Target | undefined) => target !== undefined && before.set(key, target);
+  const note = (key: string, target: Target | undefined) => {
+    if (target !== undefined) before.set(key, target);
+  };
   const key = (framework: Framework, workload: Workload, what: string) => `${framework} ${workload} ${what}`;
   for (const r of previous.ratios) note(key(r.framework, r.workload, r.comparison), r.target);
   for (const a of previous.added) note(key(a.framework, a.workload, a.server), a.target);
