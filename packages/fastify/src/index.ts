@@ -36,27 +36,17 @@ declare module 'fastify' {
 /** One request's session, kept on the request under a symbol. */
 interface RequestState {
   readonly core: Session;
-  /** The commit, once: by `onSend`, or by the raw response's first output (a hijacked reply). */
-  readonly response: DeferredResponse;
+  /**
+   * The hold on the raw response, made once `reply.hijack()` says the app writes there itself:
+   * the commit then happens at its first output. `null` once `onSend` committed without one.
+   */
+  response: DeferredResponse | null | undefined;
   /** `onSend` took the commit over: the effects go on Fastify's reply headers, and a later pass is the error answer. */
   sending: boolean;
 }
 
 const STATE = Symbol('@sess/fastify');
 const slot = (request: FastifyRequest) => request as unknown as Record<symbol, RequestState | null>;
-
-/**
- * `reply.hijack()` in the plugin's scope: a hijacked reply skips onSend and writes the raw response
- * itself, so from here on that response's output waits for the commit (the kit's output hold).
- * Only hijacked replies are held: holding every response (a prototype change each) would slow every request.
- * HTTP/2 responses are not held. Then Fastify's own `hijack`, the one this overrides, runs.
- */
-function hijack(this: FastifyReply): FastifyReply {
-  if (this.raw instanceof ServerResponse) slot(this.request)[STATE]?.response.gate();
-  let owner = Object.getPrototypeOf(this) as FastifyReply;
-  while (!Object.hasOwn(owner, 'hijack') || owner.hijack !== hijack) owner = Object.getPrototypeOf(owner) as FastifyReply;
-  return (Object.getPrototypeOf(owner) as FastifyReply).hijack.call(this);
-}
 
 /** Fastify's reply headers as a `HeaderTarget`: `reply.header` appends Set-Cookie lines, and `getHeader` sees the raw response's too. */
 const replyHeaders = (reply: FastifyReply): HeaderTarget => ({
@@ -94,10 +84,31 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
   const { readOnly, asyncContext } = options;
   const output = createOutputHold();
 
-  async function commit(state: RequestState, reply: FastifyReply, status: number): Promise<void> {
+  /** The commit, applied to the reply's headers: at once (returning nothing) when the core answered at once. */
+  function commit(state: RequestState, reply: FastifyReply, status: number): Promise<void> | undefined {
     const target = state.sending ? replyHeaders(reply) : nodeHeaders(reply.raw);
     const facts = responseFacts(status, manager.name, target.get('set-cookie'), target.get('cache-control') != null);
-    applyEffects(target, await state.core.commit(facts));
+    const committed = state.core.commit(facts);
+    if (committed instanceof Promise) return committed.then((effects) => applyEffects(target, effects));
+    applyEffects(target, committed);
+    return undefined;
+  }
+
+  /**
+   * `reply.hijack()` in the plugin's scope: a hijacked reply skips onSend and writes the raw
+   * response itself, so from here on that response's output waits for the commit (the kit's
+   * output hold). Only hijacked replies are held, so other requests make no hold at all. HTTP/2
+   * responses are not held. Then Fastify's own `hijack`, the one this overrides, runs.
+   */
+  function hijack(this: FastifyReply): FastifyReply {
+    const state = slot(this.request)[STATE];
+    if (state != null && state.response !== null && this.raw instanceof ServerResponse) {
+      state.response ??= output.defer(this.raw, { commit: (status) => commit(state, this, status), fail: (error) => failRaw(this, error) });
+      state.response.gate();
+    }
+    let owner = Object.getPrototypeOf(this) as FastifyReply;
+    while (!Object.hasOwn(owner, 'hijack') || owner.hijack !== hijack) owner = Object.getPrototypeOf(owner) as FastifyReply;
+    return (Object.getPrototypeOf(owner) as FastifyReply).hijack.call(this);
   }
 
   // Declared up front, as Fastify asks, so every request object has the same shape.
@@ -105,10 +116,9 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
   fastify.decorateRequest(STATE, null);
   fastify.decorateReply('hijack', hijack);
 
-  fastify.addHook('onRequest', async (request, reply) => {
+  fastify.addHook('onRequest', async (request) => {
     const core = manager.begin({ cookieHeader: request.headers.cookie, secure: isSecure(request), readOnly: readOnly?.(request) ?? false });
-    const response = output.defer(reply.raw, { commit: (status) => commit(state, reply, status), fail: (error) => failRaw(reply, error) });
-    const state: RequestState = { core, response, sending: false };
+    const state: RequestState = { core, response: undefined, sending: false };
     slot(request)[STATE] = state;
     request.session = fastifyView(core).view;
     await core.load().catch(rejected);
@@ -125,10 +135,20 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
     // error reaches Fastify's error handling before the commit has saved anything.
     for (const [name, value] of Object.entries(reply.getHeaders())) validateHeaderValue(name, value as string);
     state.sending = true;
-    // Fastify writes the response inside `done`: what it meets there goes to its error handling
-    // (as Fastify 5 does for async hooks, and Fastify 4 does not).
-    const committed = state.response.settle(reply.statusCode).catch(rejected);
-    committed.then(() => done(null, payload), done).catch(done);
+    // Fastify writes the response inside `done`: what it meets there goes to its error handling,
+    // from a commit done at once through Fastify's own catch around the hook, from a later one
+    // through ours (as Fastify 5 does for async hooks, and Fastify 4 does not).
+    let settling: Promise<void> | undefined;
+    if (state.response) settling = state.response.settle(reply.statusCode);
+    else {
+      state.response = null;
+      settling = commit(state, reply, reply.statusCode);
+    }
+    if (settling === undefined) return done(null, payload);
+    settling
+      .catch(rejected)
+      .then(() => done(null, payload), done)
+      .catch(done);
   });
 
   const handoff: RouteHandlerMethod = async (request, reply) => {
