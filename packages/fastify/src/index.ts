@@ -11,8 +11,16 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest, RouteHandlerMeth
 import fastifyPlugin from 'fastify-plugin';
 import { createSessionManager } from '@sess/core';
 import type { Session } from '@sess/core';
-import { applyEffects, createOutputHold, createSessionContext, httpFailure, nodeHeaders, redeemHandoff } from '@sess/core/adapter';
-import { responseFacts, socketSession } from '@sess/core/adapter';
+import {
+  applyEffects,
+  commitHeaders,
+  createOutputHold,
+  createSessionContext,
+  httpFailure,
+  nodeHeaders,
+  redeemHandoff,
+} from '@sess/core/adapter';
+import { socketSession } from '@sess/core/adapter';
 import type { DeferredResponse, HeaderTarget, SocketRoutes } from '@sess/core/adapter';
 import { managerOptions, type SessionOptions } from './options.js';
 import { type FastifySession, fastifyView, rejected } from './view.js';
@@ -38,7 +46,7 @@ interface RequestState {
   readonly core: Session;
   /**
    * The hold on the raw response, made once `reply.hijack()` says the app writes there itself:
-   * the commit then happens at its first output. `null` once `onSend` committed without one.
+   * the commit then happens at its first output. `null` once `onSend` committed.
    */
   response: DeferredResponse | null | undefined;
   /** `onSend` took the commit over: the effects go on Fastify's reply headers, and a later pass is the error answer. */
@@ -84,15 +92,9 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
   const { readOnly, asyncContext } = options;
   const output = createOutputHold();
 
-  /** The commit, applied to the reply's headers: at once (returning nothing) when the core answered at once. */
-  function commit(state: RequestState, reply: FastifyReply, status: number): Promise<void> | undefined {
-    const target = state.sending ? replyHeaders(reply) : nodeHeaders(reply.raw);
-    const facts = responseFacts(status, manager.name, target.get('set-cookie'), target.get('cache-control') != null);
-    const committed = state.core.commit(facts);
-    if (committed instanceof Promise) return committed.then((effects) => applyEffects(target, effects));
-    applyEffects(target, committed);
-    return undefined;
-  }
+  /** The commit, on Fastify's reply headers once `onSend` took it over, else on the raw response's. */
+  const commit = (state: RequestState, reply: FastifyReply, status: number) =>
+    commitHeaders(state.sending ? replyHeaders(reply) : nodeHeaders(reply.raw), state.core, status, manager.name);
 
   /**
    * `reply.hijack()` in the plugin's scope: a hijacked reply skips onSend and writes the raw
@@ -138,12 +140,9 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
     // Fastify writes the response inside `done`: what it meets there goes to its error handling,
     // from a commit done at once through Fastify's own catch around the hook, from a later one
     // through ours (as Fastify 5 does for async hooks, and Fastify 4 does not).
-    let settling: Promise<void> | undefined;
-    if (state.response) settling = state.response.settle(reply.statusCode);
-    else {
-      state.response = null;
-      settling = commit(state, reply, reply.statusCode);
-    }
+    // A hijacked reply never reaches onSend, so no hold can be waiting here.
+    state.response = null;
+    const settling = commit(state, reply, reply.statusCode);
     if (settling === undefined) return done(null, payload);
     settling
       .catch(rejected)

@@ -124,10 +124,25 @@ export function applyEffects(
 }
 
 /**
- * Commits `session` for a Node response with `status` and applies the effects to its headers
- * (`cookieLine` as for `applyEffects`): at once when the commit answered at once (so the output
- * hold lets the response through), else once its promise settles.
+ * Commits `session` for a response with `status` and applies the effects to `headers` (`cookieLine`
+ * as for `applyEffects`): at once when the commit answered at once (so an output hold lets the
+ * response through), else once its promise settles. The response's facts are read from `headers`
+ * too, so its `get('set-cookie')` must give each line as Node does, not Fetch's joined value.
  */
+export function commitHeaders(
+  headers: HeaderTarget,
+  session: Session,
+  status: number,
+  name: string,
+  cookieLine?: (effect: CookieEffect) => string | undefined,
+): Promise<void> | undefined {
+  const committed = session.commit(responseFacts(status, name, headers.get('set-cookie'), headers.get('cache-control') != null));
+  if (committed instanceof Promise) return committed.then((effects) => applyEffects(headers, effects, cookieLine));
+  applyEffects(headers, committed, cookieLine);
+  return undefined;
+}
+
+/** `commitHeaders` for a Node response. */
 export function commitNodeResponse(
   res: ServerResponse,
   session: Session,
@@ -135,10 +150,7 @@ export function commitNodeResponse(
   name: string,
   cookieLine?: (effect: CookieEffect) => string | undefined,
 ): Promise<void> | undefined {
-  const committed = session.commit(nodeResponseFacts(res, status, name));
-  if (committed instanceof Promise) return committed.then((effects) => applyEffects(nodeHeaders(res), effects, cookieLine));
-  applyEffects(nodeHeaders(res), committed, cookieLine);
-  return undefined;
+  return commitHeaders(nodeHeaders(res), session, status, name, cookieLine);
 }
 
 /**

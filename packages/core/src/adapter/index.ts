@@ -21,6 +21,7 @@ export {
 export type { CheckAdvice, CookieOptions, NestedOptions, OptionCheck, OptionSpec, OptionTable, SharedOptions } from './options.js';
 export {
   applyEffects,
+  commitHeaders,
   commitNodeResponse,
   cookieLines,
   isSecure,
