@@ -3,8 +3,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chart } from './chart.js';
 import { REDIS_TARGETS, scenarioOrder } from './results.js';
-import { FLOOR_LABEL, GET_SESSION_QUICK } from './scenarios.js';
-import type { AddedCost, Cell, Ratio, Results, Spread, Target } from './results.js';
+import { FLOOR_LABEL, FLOOR_REDIS_LABEL, GET_SESSION_QUICK } from './scenarios.js';
+import type { AddedCost, Cell, Ratio, RedisClientCost, Results, Spread, Target } from './results.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
 const README = fileURLToPath(new URL('../../README.md', import.meta.url));
@@ -127,6 +127,35 @@ function getSessionTable(results: Results): string {
   );
 }
 
+/** sess's Redis store against the Redis client alone, per framework and workload. */
+function redisClientTable(costs: readonly RedisClientCost[] | undefined): string {
+  if (costs === undefined || costs.length === 0) {
+    return `not measured (no sess+redis, sess+memory, ${FLOOR_REDIS_LABEL} and ${FLOOR_LABEL} of one framework in this run)`;
+  }
+  const rows = costs.map((c) => [
+    c.framework,
+    c.workload,
+    spreadText(c.store, micros),
+    spreadText(c.client, micros),
+    spreadText(c.beyondClient, micros),
+    ...targetText(c.target),
+  ]);
+  return table(
+    [
+      'framework',
+      'workload',
+      'sess+redis over sess+memory (µs)',
+      `client alone: ${FLOOR_REDIS_LABEL} over ${FLOOR_LABEL} (µs)`,
+      'beyond the client (µs)',
+      'target',
+      'met',
+    ],
+    rows,
+  );
+}
+
+const REDIS_CLIENT_INTRO = `What sess's Redis store adds to a request over its memory store, against what the Redis client costs alone: \`${FLOOR_REDIS_LABEL}\` is the floor making the same Redis round trips as \`sess+redis\` on each route, through the same node-redis client, with no session work. Server CPU µs per request, each figure taken per round from the four servers of the round.`;
+
 function redisTable(results: Results): string {
   const rows = sortedCells(results)
     .filter((cell) => cell.result?.redis !== undefined)
@@ -223,6 +252,12 @@ export function markdown(results: Results): string {
     '',
     getSessionTable(results),
     '',
+    '## Redis store against the client alone',
+    '',
+    REDIS_CLIENT_INTRO,
+    '',
+    redisClientTable(results.redisClientCost),
+    '',
     '## Redis round trips per request',
     '',
     redisTable(results),
@@ -276,6 +311,10 @@ export function readmeSummary(results: Results): string {
     "Against the session library each framework's users run today, like for like:",
     '',
     ratioTable(results.ratios.filter((r) => r.target !== undefined)),
+    '',
+    REDIS_CLIENT_INTRO,
+    '',
+    redisClientTable(results.redisClientCost),
     '',
     sess === undefined || peer === undefined
       ? 'Memory per session: not measured in this run.'

@@ -5,7 +5,7 @@
  */
 import type { MemoryResult } from './memory.js';
 import type { CellResult, Run } from './measure.js';
-import { FLOOR_LABEL, FRAMEWORKS, GET_SESSION_LABEL, SCENARIOS, WORKLOADS } from './scenarios.js';
+import { FLOOR_LABEL, FLOOR_REDIS_LABEL, FRAMEWORKS, GET_SESSION_LABEL, SCENARIOS, WORKLOADS } from './scenarios.js';
 import type { Framework, Workload } from './scenarios.js';
 
 export type CellStatus = 'ok' | 'unavailable' | 'error';
@@ -97,6 +97,25 @@ export interface GetSessionCost {
   readonly target: Target;
 }
 
+/**
+ * The issue's Redis target: the server CPU sess's Redis store adds over its memory store is at
+ * most what the Redis client itself costs, measured alone as `floor+redis` over the floor (the
+ * same round trips through the same client, and no session work). Each figure is per round, from
+ * the four servers of that round.
+ */
+export interface RedisClientCost {
+  readonly framework: Framework;
+  readonly workload: Workload;
+  /** sess+redis over sess+memory: what the Redis store adds to sess. */
+  readonly store: Spread;
+  /** floor+redis over the floor: what the client adds to a server with no session. */
+  readonly client: Spread;
+  /** `store` minus `client`: what sess's Redis path costs beyond the client's own work. */
+  readonly beyondClient: Spread;
+  /** `beyondClient` at most 0 µs. */
+  readonly target: Target;
+}
+
 export interface CoreBench {
   readonly command: string;
   readonly exitCode: number | null;
@@ -124,6 +143,8 @@ export interface Results {
   readonly ratios: readonly Ratio[];
   readonly added: readonly AddedCost[];
   readonly getSessionCost: readonly GetSessionCost[];
+  /** Absent from runs made before the client alone was measured. */
+  readonly redisClientCost?: readonly RedisClientCost[];
   readonly memory: readonly MemoryResult[];
   readonly memoryError?: string;
   readonly coreBench?: CoreBench;
@@ -180,6 +201,8 @@ const PEER_TARGETS: readonly { readonly sess: string; readonly peer: string; rea
 ];
 /** µs of server CPU `getSession()` may add over `req.session`. */
 const GET_SESSION_TARGET = 3;
+/** µs of server CPU sess's Redis path may cost beyond the client's own (see `RedisClientCost`). */
+const REDIS_CLIENT_TARGET = 0;
 
 export const okCell = (cells: readonly Cell[], id: string, workload: Workload): Cell | undefined =>
   cells.find((cell) => cell.scenario === id && cell.workload === workload && cell.status === 'ok');
@@ -190,13 +213,20 @@ export function spread(values: readonly number[]): Spread {
 
 type Sample = Pick<Run, 'rps' | 'cpuUsPerRequest'>;
 
-/** `f` of each round's pair; cells that ran different numbers of rounds give `f` of their medians alone. */
-export function perRound(a: Cell, b: Cell, f: (a: Sample, b: Sample) => number): Spread {
-  const runsA = a.result!.runs;
-  const runsB = b.result!.runs;
-  if (runsA.length === runsB.length) return spread(runsA.map((run, round) => f(run, runsB[round]!)));
-  const value = f({ rps: a.rps!, cpuUsPerRequest: a.cpuUsPerRequest! }, { rps: b.rps!, cpuUsPerRequest: b.cpuUsPerRequest! });
+/** `f` of each round's samples; cells that ran different numbers of rounds give `f` of their medians alone. */
+function acrossRounds(cells: readonly Cell[], f: (samples: readonly Sample[]) => number): Spread {
+  const runs = cells.map((cell) => cell.result!.runs);
+  const rounds = runs[0]!.length;
+  if (runs.every((each) => each.length === rounds)) {
+    return spread(Array.from({ length: rounds }, (_, round) => f(runs.map((each) => each[round]!))));
+  }
+  const value = f(cells.map((cell) => ({ rps: cell.rps!, cpuUsPerRequest: cell.cpuUsPerRequest! })));
   return { median: value, min: value, max: value };
+}
+
+/** `f` of each round's pair (see `acrossRounds`). */
+export function perRound(a: Cell, b: Cell, f: (a: Sample, b: Sample) => number): Spread {
+  return acrossRounds([a, b], ([first, second]) => f(first!, second!));
 }
 
 /** Server CPU µs per request the first uses over the second. */
@@ -301,6 +331,28 @@ export function getSessionCosts(cells: readonly Cell[]): GetSessionCost[] {
   return out;
 }
 
+/** Samples of sess+redis, sess+memory, floor+redis and the floor, in that order. */
+const storeCost = ([redis, memory]: readonly Sample[]) => redis!.cpuUsPerRequest - memory!.cpuUsPerRequest;
+const clientCost = ([, , floorRedis, floor]: readonly Sample[]) => floorRedis!.cpuUsPerRequest - floor!.cpuUsPerRequest;
+
+/** What sess's Redis store adds over its memory store, against the client alone (see `RedisClientCost`). */
+export function redisClientCosts(cells: readonly Cell[]): RedisClientCost[] {
+  const out: RedisClientCost[] = [];
+  for (const framework of FRAMEWORKS) {
+    for (const workload of WORKLOADS) {
+      const ids = ['sess+redis', 'sess+memory', FLOOR_REDIS_LABEL, FLOOR_LABEL].map((label) => `${framework}/${label}`);
+      const four = ids.map((id) => okCell(cells, id, workload));
+      if (four.some((cell) => cell === undefined)) continue;
+      const present = four as Cell[];
+      const store = acrossRounds(present, storeCost);
+      const client = acrossRounds(present, clientCost);
+      const beyondClient = acrossRounds(present, (samples) => storeCost(samples) - clientCost(samples));
+      out.push({ framework, workload, store, client, beyondClient, target: atMost(beyondClient, REDIS_CLIENT_TARGET) });
+    }
+  }
+  return out;
+}
+
 /**
  * `results` with each target's verdict in `previous`, the full run before: the issue counts a
  * target as met once two full runs meet it. A figure `previous` did not measure keeps no verdict.
@@ -314,6 +366,7 @@ export function withPreviousRun(results: Results, previous: Results): Results {
   for (const r of previous.ratios) note(key(r.framework, r.workload, r.comparison), r.target);
   for (const a of previous.added) note(key(a.framework, a.workload, a.server), a.target);
   for (const c of previous.getSessionCost) note(key(c.framework, c.workload, GET_SESSION_LABEL), c.target);
+  for (const c of previous.redisClientCost ?? []) note(key(c.framework, c.workload, FLOOR_REDIS_LABEL), c.target);
   /** `item` with its target's verdict in the run before, if that run measured it against the same limit. */
   const judged = <T extends { readonly target?: Target }>(item: T, at: string): T => {
     const { target } = item;
@@ -327,6 +380,9 @@ export function withPreviousRun(results: Results, previous: Results): Results {
     ratios: results.ratios.map((r) => judged(r, key(r.framework, r.workload, r.comparison))),
     added: results.added.map((a) => judged(a, key(a.framework, a.workload, a.server))),
     getSessionCost: results.getSessionCost.map((c) => judged(c, key(c.framework, c.workload, GET_SESSION_LABEL))),
+    ...(results.redisClientCost === undefined
+      ? {}
+      : { redisClientCost: results.redisClientCost.map((c) => judged(c, key(c.framework, c.workload, FLOOR_REDIS_LABEL))) }),
   };
 }
 

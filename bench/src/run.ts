@@ -22,7 +22,7 @@ import type { MemoryResult } from './memory.js';
 import { dropPostgresSchema, preparePostgres } from './postgres.js';
 import { startRedis } from './redis-server.js';
 import type { RedisServer } from './redis-server.js';
-import { addedCosts, cellFrom, getSessionCosts, ratios, withPreviousRun } from './results.js';
+import { addedCosts, cellFrom, getSessionCosts, ratios, redisClientCosts, withPreviousRun } from './results.js';
 import type { Cell, CoreBench, Results } from './results.js';
 import { writeReport } from './report.js';
 import { FRAMEWORKS, SCENARIOS, WORKLOADS, runsWorkload } from './scenarios.js';
@@ -197,6 +197,7 @@ async function main(): Promise<number> {
     ratios: ratios(cells),
     added: addedCosts(cells),
     getSessionCost: getSessionCosts(cells),
+    redisClientCost: redisClientCosts(cells),
     memory: mem.results,
     ...(mem.error === undefined ? {} : { memoryError: mem.error }),
     coreBench: core,

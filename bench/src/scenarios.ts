@@ -45,6 +45,12 @@ export const GET_SESSION_LABEL = 'sess+memory+getSession';
  * session middleware, before any session work. sess's cost above it is sess's own.
  */
 export const FLOOR_LABEL = 'floor';
+/**
+ * The floor with the Redis client alone: before calling on, each request makes the Redis round
+ * trips `sess+redis` makes on the same route, through the same client, with no session work. What
+ * it adds over the floor is what the client itself costs a request (see `clientRoundTrips`).
+ */
+export const FLOOR_REDIS_LABEL = 'floor+redis';
 
 /**
  * With `SESS_BENCH_FLOOR_SPIN_US=<n>` in the environment, each floor request first keeps the CPU
@@ -84,6 +90,7 @@ const ADDED_QUICK: readonly Workload[] = ['read', 'write'];
 export const SCENARIOS: readonly Scenario[] = [
   scenario('express', 'bare', 'bare', 'none'),
   scenario('express', FLOOR_LABEL, 'floor', 'none', ADDED_QUICK),
+  scenario('express', FLOOR_REDIS_LABEL, 'floor', 'redis', ADDED_QUICK),
   scenario('express', 'express-session+memory', 'peer', 'memory'),
   scenario('express', 'express-session+connect-redis', 'peer', 'redis'),
   scenario('express', 'sess+memory', 'sess', 'memory'),
@@ -93,6 +100,7 @@ export const SCENARIOS: readonly Scenario[] = [
   scenario('express', 'sess+postgres', 'sess', 'postgres', ADDED_QUICK),
   scenario('koa', 'bare', 'bare', 'none'),
   scenario('koa', FLOOR_LABEL, 'floor', 'none', ADDED_QUICK),
+  scenario('koa', FLOOR_REDIS_LABEL, 'floor', 'redis', ADDED_QUICK),
   scenario('koa', 'koa-session+cookie', 'peer', 'cookie'),
   scenario('koa', 'sess+cookie', 'sess', 'cookie', ADDED_QUICK),
   scenario('koa', 'koa-session+redis', 'peer', 'redis'),
@@ -101,6 +109,7 @@ export const SCENARIOS: readonly Scenario[] = [
   scenario('koa', 'sess+redis', 'sess', 'redis'),
   scenario('h3', 'bare', 'bare', 'none'),
   scenario('h3', FLOOR_LABEL, 'floor', 'none', ADDED_QUICK),
+  scenario('h3', FLOOR_REDIS_LABEL, 'floor', 'redis', ADDED_QUICK),
   scenario('h3', 'useSession', 'peer', 'cookie'),
   scenario('h3', 'sess+cookie', 'sess', 'cookie', ADDED_QUICK),
   scenario('h3', 'sess+memory', 'sess', 'memory'),

@@ -9,10 +9,11 @@ import expressSession from 'express-session';
 import { RedisStore } from 'connect-redis';
 import { getSession, session as sessSession } from '@sess/express';
 import { memoryStore } from '@sess/store-memory';
-import { FLOOR_LABEL, GET_SESSION_LABEL, floorContext, floorWork, PRIME_DATA, SECRET, body } from '../scenarios.js';
+import { FLOOR_LABEL, FLOOR_REDIS_LABEL, GET_SESSION_LABEL, floorContext, floorWork, PRIME_DATA, SECRET, body } from '../scenarios.js';
 import type { Scenario } from '../scenarios.js';
 import { connectPostgres, connectPgSimpleStore, sessPostgresStore } from './postgres.js';
-import { connectRedis, sessRedisStore } from './redis.js';
+import { clientRoundTrips, connectRedis, sessRedisStore } from './redis.js';
+import type { RoundTrips } from './redis.js';
 
 /**
  * The part of `req.session` both libraries share. @sess/express and @types/express-session each
@@ -39,6 +40,14 @@ const floorMiddleware: RequestHandler = (_req, _res, next) => {
   void Promise.resolve().then(() => floor.run(next));
 };
 
+/** The floor with the Redis client alone: the round trips sess+redis makes, in place of the promise step. */
+function floorRedisMiddleware(roundTrips: RoundTrips): RequestHandler {
+  return (req, _res, next) => {
+    spin();
+    roundTrips(req.path).then(() => floor.run(next), next);
+  };
+}
+
 /** An app's helper with `asyncContext: true`: the current request's session, no `req` passed in. */
 function currentSession(): BenchSession {
   return getSession() as unknown as BenchSession;
@@ -50,6 +59,8 @@ async function middleware(scenario: Scenario): Promise<RequestHandler | undefine
       return undefined;
     case `express/${FLOOR_LABEL}`:
       return floorMiddleware;
+    case `express/${FLOOR_REDIS_LABEL}`:
+      return floorRedisMiddleware(await clientRoundTrips(await connectRedis()));
     case 'express/express-session+memory':
       // resave/saveUninitialized false: what the express-session README recommends.
       return expressSession({ secret: SECRET, name: 'sid', resave: false, saveUninitialized: false });
@@ -109,11 +120,7 @@ export async function expressServer(scenario: Scenario, onError: (error: unknown
   } else {
     app.use(session);
     const sessionOf =
-      scenario.id === `express/${FLOOR_LABEL}`
-        ? floor.session
-        : scenario.id === `express/${GET_SESSION_LABEL}`
-          ? currentSession
-          : fromRequest;
+      scenario.impl === 'floor' ? floor.session : scenario.id === `express/${GET_SESSION_LABEL}` ? currentSession : fromRequest;
     sessionRoutes(app, sessionOf);
   }
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {

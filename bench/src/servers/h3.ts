@@ -8,10 +8,11 @@ import type { H3Event, Middleware } from 'h3';
 import { memoryStore } from '@sess/store-memory';
 import { cookieSessions } from '@sess/core';
 import type { SessionStorage } from '@sess/core';
-import { FLOOR_LABEL, GET_SESSION_LABEL, floorContext, floorWork, PRIME_DATA, SECRET, body } from '../scenarios.js';
+import { FLOOR_LABEL, FLOOR_REDIS_LABEL, GET_SESSION_LABEL, floorContext, floorWork, PRIME_DATA, SECRET, body } from '../scenarios.js';
 import type { Scenario } from '../scenarios.js';
 import { importOptional } from './optional.js';
-import { connectRedis, sessRedisStore } from './redis.js';
+import { clientRoundTrips, connectRedis, sessRedisStore } from './redis.js';
+import type { RoundTrips } from './redis.js';
 
 /** The session API both h3 flavours share, as far as the handlers use it. */
 interface BenchSession {
@@ -85,16 +86,19 @@ async function getSessionFlavour(store: SessionStorage): Promise<Flavour> {
   };
 }
 
-/** The floor: a middleware that calls on after one promise step, and a plain object as the session. */
-function floorFlavour(): Flavour {
+/**
+ * The floor: a middleware that calls on after one promise step, and a plain object as the session.
+ * With `roundTrips` (`floor+redis`), the step is the round trips sess+redis makes on the route.
+ */
+function floorFlavour(roundTrips?: RoundTrips): Flavour {
   const session: BenchSession = { data: {}, update: async (update) => Object.assign(session.data, update) };
   const floor = floorContext(session);
   const open = async () => floor.session();
   const spin = floorWork();
   return {
-    async middleware(_event, next) {
+    async middleware(event, next) {
       spin();
-      await undefined;
+      await roundTrips?.(event.url.pathname);
       return floor.run(next);
     },
     open,
@@ -108,6 +112,8 @@ async function flavour(scenario: Scenario): Promise<Flavour | undefined> {
       return undefined;
     case `h3/${FLOOR_LABEL}`:
       return floorFlavour();
+    case `h3/${FLOOR_REDIS_LABEL}`:
+      return floorFlavour(await clientRoundTrips(await connectRedis()));
     case 'h3/useSession':
       return h3Flavour();
     case 'h3/sess+cookie':

@@ -9,10 +9,11 @@ import koaSession from 'koa-session';
 import { memoryStore } from '@sess/store-memory';
 import { cookieSessions } from '@sess/core';
 import type { SessionStorage } from '@sess/core';
-import { FLOOR_LABEL, GET_SESSION_LABEL, floorContext, floorWork, PRIME_DATA, SECRET, body } from '../scenarios.js';
+import { FLOOR_LABEL, FLOOR_REDIS_LABEL, GET_SESSION_LABEL, floorContext, floorWork, PRIME_DATA, SECRET, body } from '../scenarios.js';
 import type { Scenario } from '../scenarios.js';
 import { importOptional } from './optional.js';
-import { connectRedis, koaSessionRedisStore, sessRedisStore } from './redis.js';
+import { clientRoundTrips, connectRedis, koaSessionRedisStore, sessRedisStore } from './redis.js';
+import type { RoundTrips } from './redis.js';
 
 /** `ctx.session` of both libraries, as far as the handlers use it. */
 interface BenchSession {
@@ -43,6 +44,15 @@ const floorMiddleware: Middleware = async (_ctx, next) => {
   await floor.run(next);
 };
 
+/** The floor with the Redis client alone: the round trips sess+redis makes, in place of the promise step. */
+function floorRedisMiddleware(roundTrips: RoundTrips): Middleware {
+  return async (ctx, next) => {
+    spin();
+    await roundTrips(ctx.path);
+    await floor.run(next);
+  };
+}
+
 /**
  * The getSession scenario's accessor: an app's helper with `asyncContext: true`, which reaches
  * the current request's session through `getSession()` with no `ctx` passed in.
@@ -60,6 +70,8 @@ async function middleware(app: Koa, scenario: Scenario): Promise<Middleware | un
       return undefined;
     case `koa/${FLOOR_LABEL}`:
       return floorMiddleware;
+    case `koa/${FLOOR_REDIS_LABEL}`:
+      return floorRedisMiddleware(await clientRoundTrips(await connectRedis()));
     case 'koa/koa-session+cookie':
       // Signed cookies (koa-session's default) need app.keys.
       app.keys = [SECRET];
@@ -135,11 +147,7 @@ export async function koaServer(scenario: Scenario, onError: (error: unknown) =>
   if (session === undefined) app.use(bareRoute);
   else {
     const sessionOf =
-      scenario.id === `koa/${FLOOR_LABEL}`
-        ? floor.session
-        : scenario.id === `koa/${GET_SESSION_LABEL}`
-          ? await viaGetSession()
-          : fromContext;
+      scenario.impl === 'floor' ? floor.session : scenario.id === `koa/${GET_SESSION_LABEL}` ? await viaGetSession() : fromContext;
     app.use(session).use(router(sessionOf));
   }
   return app.callback();

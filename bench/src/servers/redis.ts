@@ -2,6 +2,7 @@
 import { createClient } from 'redis';
 import type { RedisClientType } from 'redis';
 import type { Store } from '@sess/core';
+import { PRIME_DATA } from '../scenarios.js';
 import { Unavailable, importOptional } from './optional.js';
 
 export type RedisClient = RedisClientType;
@@ -52,5 +53,40 @@ export function koaSessionRedisStore(client: RedisClient): KoaSessionStore {
     async destroy(key) {
       await client.del(prefix + key);
     },
+  };
+}
+
+/** What `floor+redis` does before calling on: the round trips for a request to `path`. */
+export type RoundTrips = (path: string) => Promise<void>;
+
+/**
+ * The Redis client alone, for `floor+redis`: per request, as many round trips as `sess+redis`
+ * makes on the same route (the bench counts them with MONITOR: read 1, write 2, new 1,
+ * regenerate 2), each one command sent with `sendCommand` as sess's store sends its own, on a
+ * hash shaped as the store keeps the primed session (a meta field and one field per key). The
+ * commands are plain ones, not sess's scripts: Redis's own work is on another core, and the
+ * client's is encoding a command and parsing a reply of the same size.
+ */
+export async function clientRoundTrips(client: RedisClient): Promise<RoundTrips> {
+  const key = 'bench-client:record';
+  const meta = JSON.stringify({ createdAt: Date.now(), touchedAt: Date.now(), expiresAt: Date.now() + 86_400_000 });
+  const fields = Object.entries(PRIME_DATA).flatMap(([name, value]) => [`d:${name}`, JSON.stringify(value)]);
+  await client.sendCommand(['HSET', key, 'm', meta, ...fields]);
+  const load = () => client.sendCommand(['HGETALL', key]);
+  const save = () => client.sendCommand(['HSET', key, 'm', meta, 'd:views', '2']);
+  return async (path) => {
+    switch (path) {
+      case '/read':
+        await load();
+        return;
+      case '/write':
+      case '/regenerate':
+        await load();
+        await save();
+        return;
+      case '/new':
+        await save();
+        return;
+    }
   };
 }
