@@ -19,8 +19,8 @@ import {
   httpFailure,
   nodeHeaders,
   redeemHandoff,
+  socketSession,
 } from '@sess/core/adapter';
-import { socketSession } from '@sess/core/adapter';
 import type { DeferredResponse, HeaderTarget, SocketRoutes } from '@sess/core/adapter';
 import { managerOptions, type SessionOptions } from './options.js';
 import { type FastifySession, fastifyView, rejected } from './view.js';
