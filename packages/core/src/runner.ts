@@ -8,6 +8,7 @@ import { assertNever } from './effects.js';
 import { SessStoreError } from './errors.js';
 import type { StoreOperation } from './errors.js';
 import type { Awaitable, SessionRecord, Store } from './store.js';
+import { deadlineSweep } from './store-kit/deadlines.js';
 
 export type StoreOutcome =
   /** `refused`: a save or touch the store turned down because its record is dead (see `Store.set`). */
@@ -59,11 +60,8 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 /**
- * Store-call deadlines for one session manager, checked by one shared sweep rather than a timer
- * per call: arming and clearing a timer costs ~0.3-0.5 us, a fifth of what a session may add to
- * a Koa or h3 request (design §4), and in-process stores answer long before any deadline. A call
- * times out between `timeoutMs` and `timeoutMs` plus one sweep period (a tenth of it, >= 10 ms).
- * The sweep runs only while calls are pending and never keeps the process alive.
+ * Store-call deadlines for one session manager, on one shared sweep (see `deadlineSweep`): a
+ * call times out between `timeoutMs` and `timeoutMs` plus a tenth of it (at least 10 ms).
  */
 export interface Deadlines {
   readonly timeoutMs: number;
@@ -79,18 +77,7 @@ export interface Deadlines {
 
 /** Deadlines count on the monotonic clock: a wall-clock step must neither time a call out nor let one hang. */
 export function createDeadlines(timeoutMs: number, now: () => number = () => performance.now()): Deadlines {
-  const pending = new Set<{ readonly deadline: number; readonly expire: () => void }>();
-  const periodMs = Math.max(10, Math.ceil(timeoutMs / 10));
-  let sweep: NodeJS.Timeout | undefined;
-
-  const check = () => {
-    const time = now();
-    for (const entry of pending) if (entry.deadline <= time) entry.expire();
-    if (pending.size === 0) {
-      clearInterval(sweep);
-      sweep = undefined;
-    }
-  };
+  const sweep = deadlineSweep(Math.max(10, Math.ceil(timeoutMs / 10)), now);
 
   function watch<V, T>(
     work: PromiseLike<V>,
@@ -99,22 +86,15 @@ export function createDeadlines(timeoutMs: number, now: () => number = () => per
     onTimeout: () => T,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const entry = {
-        deadline: now() + timeoutMs,
-        expire: () => {
-          pending.delete(entry);
-          resolve(onTimeout());
-        },
-      };
-      pending.add(entry);
-      sweep ??= setInterval(check, periodMs).unref();
+      const call = { deadline: sweep.now() + timeoutMs, expire: () => resolve(onTimeout()) };
+      sweep.watch(call);
       work.then(
         (value) => {
-          pending.delete(entry);
+          sweep.release(call);
           resolve(onValue(value));
         },
         (error: unknown) => {
-          pending.delete(entry);
+          sweep.release(call);
           if (onError === undefined) reject(error);
           else resolve(onError(error));
         },

@@ -16,7 +16,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SessConfigError } from '@sess/core';
-import { ownValue } from '@sess/core/store';
+import { deadlineSweep, ownValue } from '@sess/core/store';
+import type { Watched } from '@sess/core/store';
 import type { RevokeUserOptions, SessionChanges, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
 import { toCommands, type NodeCommand, type RedisClientLike } from './clients.js';
 import { RedisStoreError, describeError, failureKind, repliedWith, type RedisStoreMethod } from './errors.js';
@@ -49,7 +50,8 @@ export interface RedisStoreOptions {
   readonly hashIds?: boolean;
   /**
    * Longest wait for one store call (`get`, `set`...), in ms, however many commands and retries it
-   * takes. Default 2,000: under core's 5 s store timeout, so the error names Redis. A client that
+   * takes; one shared timer checks every pending call, so a call fails between `timeoutMs` and a
+   * tenth more. Default 2,000: under core's 5 s store timeout, so the error names Redis. A client that
    * is not connected fails at once, whatever this says.
    */
   readonly timeoutMs?: number;
@@ -108,15 +110,20 @@ function parseJson(text: unknown): unknown {
  * One store call in progress: its deadline, shared by every command it sends and every retry,
  * and the side writes (user index upkeep) it waits for only while the deadline allows.
  */
-interface Call {
+interface Call extends Watched {
   readonly method: RedisStoreMethod;
-  /** `performance.now()` at which the call fails. */
-  readonly deadline: number;
   /** Set once the caller has its answer: retries stop. */
   settled: boolean;
   /** The last error a retry swallowed, for the timeout's `cause`. */
   lastError: unknown;
-  readonly background: Promise<unknown>[];
+  /** Made at the first side write: most calls have none. */
+  background: Promise<unknown>[] | undefined;
+}
+
+/** A session hash's fields as loaded, with its user's generation when the same round trip read it. */
+interface Loaded {
+  readonly pairs: [string, string][];
+  readonly generation: number | undefined;
 }
 
 /** One listed session of a user, as `listUser` found it. */
@@ -137,12 +144,13 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   const commands = toCommands(options.client);
   const keyOf = (id: string): string => prefix + storedId(id, hashIds);
   const userField = userIdKey === false ? '' : dataField(userIdKey);
+  const deadlines = deadlineSweep(Math.max(10, Math.ceil(timeoutMs / 10)));
 
   let lastRefresh = Number.NEGATIVE_INFINITY;
   /** Asks a cluster client to re-read its slot map (a promoted replica), at most once per interval. */
   function refreshTopology(): void {
     if (commands.refresh === undefined) return;
-    const now = performance.now();
+    const now = deadlines.now();
     if (now - lastRefresh < REFRESH_INTERVAL_MS) return;
     lastRefresh = now;
     try {
@@ -174,31 +182,40 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     }
     if (!ready)
       return Promise.reject(new RedisStoreError(method, 'unavailable', 'the Redis client is not connected (connecting or reconnecting)'));
-    const c: Call = { method, deadline: performance.now() + timeoutMs, settled: false, lastError: undefined, background: [] };
-    // One promise and one timer per call (no race, no promise per step): this runs on every request.
+    // One promise per call, its deadline on the store's shared sweep: this runs on every request.
     return new Promise<T>((resolve, reject) => {
-      let answered: { value: T } | undefined;
-      const timer = setTimeout(() => {
-        c.settled = true;
-        if (answered !== undefined) return resolve(answered.value);
-        refreshTopology();
-        const last = c.lastError === undefined ? '' : ` (last error: ${describeError(c.lastError)})`;
-        reject(new RedisStoreError(method, 'timeout', `Redis did not answer in ${timeoutMs} ms${last}`, c.lastError));
-      }, timeoutMs);
+      let answer: T;
+      let answered = false;
+      const c: Call = {
+        method,
+        deadline: deadlines.now() + timeoutMs,
+        settled: false,
+        lastError: undefined,
+        background: undefined,
+        expire() {
+          c.settled = true;
+          if (answered) return resolve(answer);
+          refreshTopology();
+          const last = c.lastError === undefined ? '' : ` (last error: ${describeError(c.lastError)})`;
+          reject(new RedisStoreError(method, 'timeout', `Redis did not answer in ${timeoutMs} ms${last}`, c.lastError));
+        },
+      };
+      deadlines.watch(c);
       const finish = () => {
         c.settled = true;
-        clearTimeout(timer);
-        resolve((answered as { value: T }).value);
+        deadlines.release(c);
+        resolve(answer);
       };
       work(c).then(
         (value) => {
-          answered = { value };
-          if (c.background.length === 0) finish();
+          answer = value;
+          answered = true;
+          if (c.background === undefined) finish();
           else void Promise.allSettled(c.background).then(finish);
         },
         (error: unknown) => {
           c.settled = true;
-          clearTimeout(timer);
+          deadlines.release(c);
           reject(storeError(method, error));
         },
       );
@@ -207,45 +224,55 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
   /** Lets `work` go on without failing the call: see `call`. */
   function background(c: Call, work: Promise<unknown>): void {
-    c.background.push(work.catch(() => undefined));
+    (c.background ??= []).push(work.catch(() => undefined));
   }
 
   /**
    * Sends one command, again while Redis refuses it for a failover (CLUSTERDOWN, TRYAGAIN,
    * MOVED) or the connection fails, until the call's deadline; each such failure also asks the
    * client to refresh its view of the cluster. Every command the store sends may be sent twice:
-   * each is idempotent, or (REVOKE) carries a token that makes it so.
+   * each is idempotent, or (REVOKE) carries a token that makes it so. With `script`, the command
+   * is its EVALSHA, sent again as EVAL if Redis lost the script (restart, SCRIPT FLUSH, failover).
    */
-  async function send(c: Call, key: string, args: readonly string[]): Promise<unknown> {
-    for (let attempt = 0; ; attempt += 1) {
+  function send(c: Call, key: string, args: readonly string[], script?: Script): Promise<unknown> {
+    // Almost every command succeeds at once: only a failure takes the async path of `resend`.
+    return attempt(key, args).catch((error: unknown) => resend(c, key, args, script, error));
+  }
+
+  function attempt(key: string, args: readonly string[]): Promise<unknown> {
+    try {
+      return commands.send(key, args);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async function resend(c: Call, key: string, args: readonly string[], script: Script | undefined, failure: unknown): Promise<unknown> {
+    let error = failure;
+    for (let retry = 0; ; retry += 1) {
+      // Found however the client wraps it (ioredis: "Too many Cluster redirections. Last error: ...").
+      if (script !== undefined && repliedWith(error, 'NOSCRIPT')) return send(c, key, ['EVAL', script.source, ...args.slice(2)]);
+      if (failureKind(error) === 'final') throw error;
+      c.lastError = error;
+      refreshTopology();
+      const delay = RETRY_DELAYS_MS[Math.min(retry, RETRY_DELAYS_MS.length - 1)] as number;
+      if (c.settled || deadlines.now() + delay >= c.deadline) throw error;
+      await sleep(delay);
+      if (c.settled) throw error;
+      if (!commands.isReady()) {
+        throw new RedisStoreError(c.method, 'unavailable', `the Redis client lost its connection (${describeError(error)})`, error);
+      }
       try {
-        return await commands.send(key, args);
-      } catch (error) {
-        if (failureKind(error) === 'final') throw error;
-        c.lastError = error;
-        refreshTopology();
-        const delay = RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)] as number;
-        if (c.settled || performance.now() + delay >= c.deadline) throw error;
-        await sleep(delay);
-        if (c.settled) throw error;
-        if (!commands.isReady()) {
-          throw new RedisStoreError(c.method, 'unavailable', `the Redis client lost its connection (${describeError(error)})`, error);
-        }
+        return await attempt(key, args);
+      } catch (next) {
+        error = next;
       }
     }
   }
 
-  /** Runs a script by SHA-1, sending its source once if Redis lost it (restart, SCRIPT FLUSH, failover). */
-  async function evalScript(c: Call, script: Script, keys: readonly string[], args: readonly string[]): Promise<unknown> {
-    const route = keys[0] as string;
-    const command = ['EVALSHA', script.sha1, String(keys.length), ...keys, ...args];
-    try {
-      return await send(c, route, command);
-    } catch (error) {
-      // Found however the client wraps it (ioredis: "Too many Cluster redirections. Last error: ...").
-      if (!repliedWith(error, 'NOSCRIPT')) throw error;
-      return send(c, route, ['EVAL', script.source, ...command.slice(2)]);
-    }
+  /** Runs a script by SHA-1, sending its source once if Redis lost it. */
+  function evalScript(c: Call, script: Script, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+    return send(c, keys[0] as string, ['EVALSHA', script.sha1, String(keys.length), ...keys, ...args], script);
   }
 
   /** Whether loads run `LOAD` (one round trip): on a standalone server, until one refuses it. */
@@ -255,26 +282,45 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
    * A session hash's fields, and its user's generation when the load could read it in the same
    * round trip; undefined for a key of another type (no session).
    */
-  async function load(c: Call, key: string): Promise<{ pairs: [string, string][]; generation?: number } | undefined> {
-    if (loadScript) {
-      try {
-        const [pairs, gen] = (await evalScript(c, LOAD, [key], [userField, `${prefix}user:{`, key])) as [unknown, unknown?];
-        return { pairs: replyPairs(pairs), ...(gen === null || gen === undefined ? {} : { generation: generation(gen) }) };
-      } catch (error) {
+  function load(c: Call, key: string): Promise<Loaded | undefined> {
+    if (!loadScript) return loadHash(c, key);
+    return evalScript(c, LOAD, [key], [userField, `${prefix}user:{`, key]).then(
+      (reply) => {
+        const [pairs, gen] = reply as [unknown, unknown?];
+        return { pairs: replyPairs(pairs), generation: gen === null || gen === undefined ? undefined : generation(gen) };
+      },
+      (error: unknown) => {
         if (failureKind(error) !== 'final' || repliedWith(error, 'NOSCRIPT')) throw error;
         // A server that will not run it (a proxy that checks the keys a script touches, a
         // Redis-compatible server that refuses undeclared keys, a script refused for memory):
         // loads read the session and the generation apart from now on.
         loadScript = false;
-      }
-    }
-    try {
-      return { pairs: replyPairs(await send(c, key, ['HGETALL', key])) };
-    } catch (error) {
-      // A key of another type holds no session.
-      if (repliedWith(error, 'WRONGTYPE')) return undefined;
-      throw error;
-    }
+        return loadHash(c, key);
+      },
+    );
+  }
+
+  function loadHash(c: Call, key: string): Promise<Loaded | undefined> {
+    return send(c, key, ['HGETALL', key]).then(
+      (reply) => ({ pairs: replyPairs(reply), generation: undefined }),
+      (error: unknown) => {
+        // A key of another type holds no session.
+        if (repliedWith(error, 'WRONGTYPE')) return undefined;
+        throw error;
+      },
+    );
+  }
+
+  /** The record `loaded` holds, unless it is signed in and its user's sessions were revoked since. */
+  function liveRecord(c: Call, loaded: Loaded): SessionRecord | undefined | Promise<SessionRecord | undefined> {
+    const record = decodeRecord(loaded.pairs);
+    const userId = record === undefined ? undefined : userIdOf(record);
+    // A signed-in session is live only while the user's generation has not passed its stamp:
+    // read in the same script on a standalone server, else one more read in the user's slot.
+    if (userId === undefined) return record;
+    const stamp = stampOf(loaded.pairs);
+    if (loaded.generation !== undefined) return stamp >= loaded.generation ? record : undefined;
+    return readGeneration(c, userId).then((current) => (stamp >= current ? record : undefined));
   }
 
   async function readGeneration(c: Call, userId: string): Promise<number> {
@@ -407,18 +453,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     capabilities: { deltaWrites: true, userIndex: userIdKey !== false },
 
     get(id: string): Promise<SessionRecord | undefined> {
-      return call('get', async (c) => {
-        const key = keyOf(id);
-        const loaded = await load(c, key);
-        if (loaded === undefined) return undefined;
-        const record = decodeRecord(loaded.pairs);
-        const userId = record === undefined ? undefined : userIdOf(record);
-        // A signed-in session is live only while the user's generation has not passed its stamp:
-        // read in the same script on a standalone server, else one more read in the user's slot.
-        if (userId === undefined) return record;
-        const current = loaded.generation ?? (await readGeneration(c, userId));
-        return stampOf(loaded.pairs) >= current ? record : undefined;
-      });
+      return call('get', (c) => load(c, keyOf(id)).then((loaded) => (loaded === undefined ? undefined : liveRecord(c, loaded))));
     },
 
     set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean> {
