@@ -7,7 +7,9 @@
  * - keys: HKDF-SHA256(secret, salt `sess/cookie-sessions/v1`, info `sess cookie session <mode>`), 32 bytes;
  * - `encrypt`: base64url(iv[12] ‖ AES-256-GCM ciphertext ‖ tag[16]), the cookie name as AAD;
  * - `sign`: `base64url(json).base64url(HMAC-SHA256(key, "<name>=<body>"))`;
- * - the payload: `{ id, data, meta }`, the session's id and record.
+ * - the payload: the list `[id, data, createdAt, touchedAt, expiresAt]`, then `expiry` and
+ *   `retired` when the record has them (`null` holds an absent expiry's place); cookies sealed
+ *   before the list hold the object `{ id, data, meta }`, which still opens.
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { SealMode } from '@sess/core';
@@ -21,10 +23,36 @@ export interface SealedPayload {
 
 export interface SuiteSealer {
   readonly mode: SealMode;
-  /** Seals `payload` as JSON for the cookie called `name` (default `sid`). */
+  /**
+   * Seals `payload` for the cookie called `name` (default `sid`): an object of `id`, `data` and
+   * a `meta` object as the list sess seals, anything else as JSON as it is (what a cookie made
+   * by sess before the list, or by a forger, could hold).
+   */
   seal(payload: unknown, name?: string): string;
-  /** Opens a value sealed with this sealer's one secret, or `undefined`; never throws. */
+  /** Opens a value sealed with this sealer's one secret, as `{ id, data, meta }`, or `undefined`; never throws. */
   open(value: string, name?: string): SealedPayload | undefined;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The list sess seals for an object of `id`, `data` and a `meta` object; anything else as it is. */
+function listed(payload: unknown): unknown {
+  if (!isObject(payload) || !isObject(payload.meta)) return payload;
+  const { createdAt, touchedAt, expiresAt, expiry, retired } = payload.meta;
+  const list = [payload.id, payload.data, createdAt, touchedAt, expiresAt];
+  if (retired !== undefined) list.push(expiry ?? null, retired);
+  else if (expiry !== undefined) list.push(expiry);
+  return list;
+}
+
+/** `{ id, data, meta }` from what a cookie held: the list, or the object sealed before it. */
+function named(payload: unknown): SealedPayload | undefined {
+  if (!Array.isArray(payload)) return isObject(payload) ? payload : undefined;
+  const [id, data, createdAt, touchedAt, expiresAt, expiry, retired] = payload as unknown[];
+  const meta: Record<string, unknown> = { createdAt, touchedAt, expiresAt };
+  if (expiry !== undefined && expiry !== null) meta.expiry = expiry;
+  if (retired !== undefined) meta.retired = retired;
+  return { id, data, meta };
 }
 
 const IV_BYTES = 12;
@@ -38,14 +66,11 @@ function keyOf(secret: string, mode: SealMode): Buffer {
 export function suiteSealer(secret: string, mode: SealMode): SuiteSealer {
   const key = keyOf(secret, mode);
   const mac = (name: string, body: string) => createHmac('sha256', key).update(`${name}=${body}`).digest();
-  const parse = (bytes: Buffer): SealedPayload | undefined => {
-    const payload = JSON.parse(bytes.toString('utf8')) as unknown;
-    return typeof payload === 'object' && payload !== null ? (payload as SealedPayload) : undefined;
-  };
+  const parse = (bytes: Buffer): SealedPayload | undefined => named(JSON.parse(bytes.toString('utf8')));
   return {
     mode,
     seal(payload, name = 'sid') {
-      const json = Buffer.from(JSON.stringify(payload), 'utf8');
+      const json = Buffer.from(JSON.stringify(listed(payload)), 'utf8');
       if (mode === 'sign') {
         const body = json.toString('base64url');
         return `${body}.${mac(name, body).toString('base64url')}`;

@@ -12,7 +12,7 @@
 import { SessConfigError } from './errors.js';
 import { isWellFormedId } from './ids.js';
 import { createSealer } from './seal.js';
-import type { Opened, SealMode, Sealer } from './seal.js';
+import type { SealMode, Sealer } from './seal.js';
 import type { SessionMeta, SessionRecord, Store } from './store.js';
 
 export type { SealMode } from './seal.js';
@@ -123,21 +123,49 @@ export function isCookieSessions(storage: unknown): storage is CookieSessions {
  * @throws SessConfigError for a missing or short secret (code `'secret_too_short'`) or a bad mode.
  */
 export function cookieSessions(options: CookieSessionsOptions): CookieSessions {
-  const sealer = options.codec === undefined ? createSealer(options.secret ?? [], options.mode ?? 'encrypt') : codecSealer(options);
+  const format =
+    options.codec === undefined ? sealedFormat(createSealer(options.secret ?? [], options.mode ?? 'encrypt')) : codecFormat(options);
   return Object.freeze({
     kind: 'cookie' as const,
+    mode: format.mode,
+    name: `cookie (${format.mode})`,
+    seal: format.seal,
+    open: format.open,
+    isRevoked: options.isRevoked,
+    onRevoke: options.onRevoke,
+  });
+}
+
+/** How a session becomes a cookie value and back: sess's sealing, or a codec. */
+type CookieFormat = Pick<CookieSessions, 'mode' | 'seal' | 'open'>;
+
+/**
+ * sess's own cookies: the session as a compact payload (see `payloadOf`), sealed. Values sealed
+ * in the earlier payload (an object of `id`, `data` and `meta`) still open.
+ */
+function sealedFormat(sealer: Sealer): CookieFormat {
+  return {
     mode: sealer.mode,
-    name: `cookie (${sealer.mode})`,
-    seal: (name: string, { id, record }: SealedSession) => sealer.seal(name, { id, data: record.data, meta: record.meta }),
-    open(name: string, value: string) {
+    seal: (name, { id, record }) => sealer.seal(name, payloadOf(id, record)),
+    open(name, value) {
       const opened = sealer.open(name, value);
       if (opened === undefined) return undefined;
       const session = sealedSession(opened.payload);
       return session === undefined ? undefined : { session, rotated: opened.rotated };
     },
-    isRevoked: options.isRevoked,
-    onRevoke: options.onRevoke,
-  });
+  };
+}
+
+/**
+ * The payload sess seals: `[id, data, createdAt, touchedAt, expiresAt]`, then the record's
+ * `expiry` and `retired` when it has them (`null` holds the place of an absent expiry). A list
+ * rather than named keys: a shorter cookie, and less to seal and hash on every write.
+ */
+function payloadOf(id: string, { data, meta }: SessionRecord): unknown[] {
+  const payload: unknown[] = [id, data, meta.createdAt, meta.touchedAt, meta.expiresAt];
+  if (meta.retired === true) payload.push(meta.expiry ?? null, true);
+  else if (meta.expiry !== undefined) payload.push(meta.expiry);
+  return payload;
 }
 
 /**
@@ -146,8 +174,8 @@ export function cookieSessions(options: CookieSessionsOptions): CookieSessions {
  */
 const CODEC_SESSION_ID = 'session-in-codec-cookie';
 
-/** A `Sealer` over a codec: the payload's id stays out of the cookie. */
-function codecSealer(options: CookieSessionsOptions): Sealer {
+/** Another library's cookies, through a codec: the session's id stays out of the cookie. */
+function codecFormat(options: CookieSessionsOptions): CookieFormat {
   const { codec } = options;
   const refused = (['secret', 'mode', 'isRevoked', 'onRevoke'] as const).filter((option) => options[option] !== undefined);
   if (typeof codec?.encode !== 'function' || typeof codec.decode !== 'function') {
@@ -158,24 +186,23 @@ function codecSealer(options: CookieSessionsOptions): Sealer {
       `cookie sessions: ${refused.join(' and ')} can't be used with a codec: the codec authenticates the cookie, whose value names no session id`,
     );
   }
-  return Object.freeze({
-    mode: 'codec' as const,
-    seal(name: string, payload: unknown): string {
-      const { data, meta } = payload as SessionRecord;
-      return codec.encode(name, { data, meta });
-    },
-    open(name: string, value: string): Opened | undefined {
+  return {
+    mode: 'codec',
+    seal: (name, { record }) => codec.encode(name, { data: record.data, meta: record.meta }),
+    open(name, value) {
       let decoded: ReturnType<CookieSessionCodec['decode']>;
       try {
         decoded = codec.decode(name, value);
       } catch {
         return undefined;
       }
-      if (decoded === undefined) return undefined;
+      if (typeof decoded !== 'object' || decoded === null) return undefined;
       const { record, rotated } = decoded;
-      return { payload: { id: CODEC_SESSION_ID, data: record?.data, meta: record?.meta }, rotated: rotated === true };
+      // The record's own fields are checked where every loaded record is (the session's `judge`).
+      const session = { id: CODEC_SESSION_ID, record: { data: record?.data, meta: record?.meta } as SessionRecord };
+      return { session, rotated: rotated === true };
     },
-  });
+  };
 }
 
 /** The payload a session cookie carries: the record and its id. */
@@ -187,14 +214,26 @@ export interface SealedSession {
 }
 
 /**
- * The payload's id and record, or `undefined` when it isn't shaped like one we seal. The
- * record's own fields are checked where every loaded record is (the session's `judge`).
+ * The payload's id and record, or `undefined` when it isn't shaped like one we seal: the list
+ * `payloadOf` makes, or the object of `id`, `data` and `meta` sealed before it. The record's own
+ * fields are checked where every loaded record is (the session's `judge`).
  */
-export function sealedSession(payload: unknown): SealedSession | undefined {
+function sealedSession(payload: unknown): SealedSession | undefined {
+  if (Array.isArray(payload)) return listedSession(payload);
   if (typeof payload !== 'object' || payload === null) return undefined;
   const { id, data, meta } = payload as { id?: unknown; data?: unknown; meta?: unknown };
   if (typeof id !== 'string' || !isWellFormedId(id)) return undefined;
   return { id, record: { data, meta } as SessionRecord };
+}
+
+function listedSession(payload: readonly unknown[]): SealedSession | undefined {
+  if (payload.length < 5 || payload.length > 7) return undefined;
+  const [id, data, createdAt, touchedAt, expiresAt, expiry, retired] = payload;
+  if (typeof id !== 'string' || !isWellFormedId(id)) return undefined;
+  const meta: Record<string, unknown> = { createdAt, touchedAt, expiresAt };
+  if (expiry !== null && expiry !== undefined) meta.expiry = expiry;
+  if (payload.length === 7) meta.retired = retired;
+  return { id, record: { data, meta } as unknown as SessionRecord };
 }
 
 /**

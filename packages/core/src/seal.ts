@@ -26,8 +26,7 @@ export interface Opened {
 }
 
 export interface Sealer {
-  /** `'codec'` for another library's format (see `CookieSessionCodec`). */
-  readonly mode: SealMode | 'codec';
+  readonly mode: SealMode;
   /**
    * Seals `payload` (JSON) for the cookie called `name` with the current key.
    *

@@ -38,8 +38,8 @@ function world(options: Parameters<typeof setup>[0] = {}, cookie: Partial<Cookie
   /** What the browser's session cookie holds, opened with the current key only. */
   const opened = () => {
     const value = w.jar.cookies.get('sid')?.value;
-    const result = value === undefined ? undefined : createSealer(COOKIE_SECRET, mode).open('sid', value);
-    return result?.payload as { id: string; data: Record<string, unknown>; meta: Record<string, unknown> } | undefined;
+    const session = value === undefined ? undefined : cookieSessions({ secret: COOKIE_SECRET, mode }).open('sid', value)?.session;
+    return session === undefined ? undefined : { id: session.id, data: session.record.data, meta: session.record.meta };
   };
   return { ...w, storage, opened, cookieValue: () => w.jar.cookies.get('sid')?.value };
 }
@@ -66,6 +66,42 @@ describe.each(['encrypt', 'sign'] as SealMode[])('cookie sessions (%s)', (mode) 
       meta: { createdAt: clock.now(), touchedAt: clock.now(), expiresAt: clock.now() + DAY },
     });
     expect(store.calls).toEqual([]);
+  });
+
+  it('seals the session as a list, [id, data, createdAt, touchedAt, expiresAt]: shorter than named keys', async () => {
+    const { request, cookieValue, clock } = world({}, { mode });
+    const { session } = await request((s) => s.set('views', 1));
+    const value = cookieValue() as string;
+    const sealer = createSealer(COOKIE_SECRET, mode);
+    const now = clock.now();
+    expect(sealer.open('sid', value)?.payload).toEqual([session.id, { views: 1 }, now, now, now + DAY]);
+    const named = sealer.seal('sid', {
+      id: session.id,
+      data: { views: 1 },
+      meta: { createdAt: now, touchedAt: now, expiresAt: now + DAY },
+    });
+    expect(named.length - value.length).toBeGreaterThanOrEqual(70);
+  });
+
+  it('a cookie sealed with named keys (sess before the list) still opens, and its next write seals a list', async () => {
+    const { request, jar, opened, clock } = world({}, { mode });
+    const sealer = createSealer(COOKIE_SECRET, mode);
+    const id = 'N'.repeat(43);
+    const meta = { createdAt: clock.now(), touchedAt: clock.now(), expiresAt: clock.now() + DAY, expiry: { kind: 'duration', ms: DAY } };
+    jar.cookies.set('sid', { value: sealer.seal('sid', { id, data: { user: 'ada' }, meta }), attributes: {} });
+    const read = await request(async (s) => (await s.load(), s.get('user')));
+    expect(read.result).toBe('ada');
+    expect(sessionCookie(read.effects)).toBeUndefined();
+    await request(async (s) => (await s.load(), s.set('views', 1)));
+    expect(opened()).toEqual({ id, data: { user: 'ada', views: 1 }, meta });
+    expect(sealer.open('sid', jar.cookies.get('sid')?.value as string)?.payload).toEqual([
+      id,
+      { user: 'ada', views: 1 },
+      meta.createdAt,
+      meta.touchedAt,
+      meta.expiresAt,
+      meta.expiry,
+    ]);
   });
 
   it('a visit that only reads sends no Set-Cookie; every write sends a new value', async () => {
@@ -219,12 +255,16 @@ describe('cookie sessions: keys', () => {
     expect(old.opened()).toMatchObject({ id: session.id, data: { user: 'ada' } });
 
     // A rotated cookie re-sealed on a failed response carries what was saved, not the unsaved write.
-    const again = manager.begin({ cookieHeader: `sid=${createSealer(OLD_COOKIE_SECRET).seal('sid', old.opened())}`, secure: false });
+    const { id, ...record } = old.opened() as SessionRecord & { id: string };
+    const again = manager.begin({
+      cookieHeader: `sid=${cookieSessions({ secret: OLD_COOKIE_SECRET }).seal('sid', { id, record })}`,
+      secure: false,
+    });
     await again.load();
     again.set('user', 'mallory');
     const failed = await again.commit({ status: 500 });
     const value = (sessionCookie(failed) as { value: string }).value;
-    expect((createSealer(COOKIE_SECRET).open('sid', value)!.payload as { data: unknown }).data).toEqual({ user: 'ada' });
+    expect(cookieSessions({ secret: COOKIE_SECRET }).open('sid', value)?.session.record.data).toEqual({ user: 'ada' });
   });
 
   it('refuses short cookie secrets at construction', () => {
@@ -396,9 +436,29 @@ describe('cookie sessions: what they are not', () => {
   });
 
   it('a sealed payload of the wrong shape is a fresh session', async () => {
-    const { request, jar } = world();
+    const { request, jar, clock } = world();
     const sealer = createSealer(COOKIE_SECRET);
-    for (const payload of [null, 'x', { id: 'short', data: {}, meta: {} }, { id: 'A'.repeat(32), data: 'x', meta: {} }]) {
+    const id = 'A'.repeat(32);
+    const now = clock.now();
+    // The same list, well formed, opens: each case below differs from it in one way.
+    jar.cookies.set('sid', { value: sealer.seal('sid', [id, { views: 1 }, now, now, now + HOUR]), attributes: {} });
+    expect((await request(async (s) => (await s.load(), s.keys()))).result).toEqual(['views']);
+    for (const payload of [
+      null,
+      'x',
+      { id: 'short', data: {}, meta: {} },
+      { id, data: 'x', meta: {} },
+      [],
+      [id, { views: 1 }, now, now],
+      [id, { views: 1 }, now, now, now + HOUR, null, true, 'more'],
+      [42, { views: 1 }, now, now, now + HOUR],
+      ['short', { views: 1 }, now, now, now + HOUR],
+      [id, [1], now, now, now + HOUR],
+      [id, { views: 1 }, 'now', now, now + HOUR],
+      [id, { views: 1 }, now, now, null],
+      [id, { views: 1 }, now, now, now + HOUR, { kind: 'forever' }],
+      [id, { views: 1 }, now, now, now + HOUR, null, false],
+    ]) {
       jar.cookies.set('sid', { value: sealer.seal('sid', payload), attributes: {} });
       expect((await request(async (s) => (await s.load(), s.keys()))).result).toEqual([]);
     }

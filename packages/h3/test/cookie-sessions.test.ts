@@ -41,9 +41,10 @@ describe('h3 v2 with cookie sessions', () => {
 
     // Sign mode: the payload is readable, but changing it breaks the MAC.
     const [body, mac] = (client.jar.get('sid') as string).split('.');
-    const payload = JSON.parse(Buffer.from(body as string, 'base64url').toString('utf8')) as { data: { n: number } };
-    expect(payload.data.n).toBe(3);
-    payload.data.n = 1000;
+    // The payload is the list [id, data, createdAt, touchedAt, expiresAt].
+    const payload = JSON.parse(Buffer.from(body as string, 'base64url').toString('utf8')) as [string, { n: number }];
+    expect(payload[1].n).toBe(3);
+    payload[1].n = 1000;
     client.jar.set('sid', `${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${mac}`);
     expect((await client.request('/read')).body).toBe('none');
 

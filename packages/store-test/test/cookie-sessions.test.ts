@@ -3,9 +3,9 @@
  * only: its methods reject, because the manager never calls them (it runs each request against
  * a store over the record its cookie opened to, and seals that record into the cookie at
  * commit). So the suite runs against a test-only store that keeps each record the way cookie
- * sessions do: as the sealed value the manager would send for it, made with core's own sealer,
- * held per id as a browser holds a cookie (Max-Age is the TTL; a TTL of zero or less is the
- * deletion), and opened on `get` with core's own payload check. Sealing round-trips, the
+ * sessions do: as the sealed value the manager would send for it, made by `cookieSessions()`'s
+ * own `seal`, held per id as a browser holds a cookie (Max-Age is the TTL; a TTL of zero or less
+ * is the deletion), and opened on `get` by its `open`, with its payload check. Sealing round-trips, the
  * expiry and other meta carried inside the seal, data fidelity and hostile keys are thereby
  * checked by the same checks as real stores, in both seal modes.
  *
@@ -15,16 +15,10 @@
  * - `ids`, `clear`, `close`, the user index and delta writes: a server cannot list, clear or
  *   index sessions it does not hold, and every cookie write is the whole record. The store
  *   lacks them, so the suite skips those checks with its own reasons, shown in the output.
- *
- * The sealer and `sealedSession` are imported from core's source: they are internal (not in
- * @sess/core's exports), and this is a test.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { cookieSessions, createSessionManager, serializeCookie, SessUsageError } from '@sess/core';
-import type { HttpEffect, SessionMeta, SessionRecord, Store } from '@sess/core';
-import { createSealer } from '../../core/src/seal.js';
-import type { SealMode, Sealer } from '../../core/src/seal.js';
-import { sealedSession } from '../../core/src/cookie-sessions.js';
+import type { CookieSessions, HttpEffect, SealMode, SessionMeta, SessionRecord, Store } from '@sess/core';
 import { conformanceClauses, fakeStoreClock, makeRecord } from '../src/index.js';
 
 const COOKIE_SECRET = 'store-test-cookie-session-secret-32-bytes';
@@ -56,7 +50,7 @@ interface SealedCookieStore extends Store {
 }
 
 /** Sets each record as the sealed cookie the manager would send for it (see the file's doc). */
-function sealedCookieStore(sealer: Sealer, now: () => number): SealedCookieStore {
+function sealedCookieStore(sealer: CookieSessions, now: () => number): SealedCookieStore {
   const jar = new Map<string, Jar>();
   const store: SealedCookieStore = {
     name: `sealed cookie (${sealer.mode})`,
@@ -65,8 +59,7 @@ function sealedCookieStore(sealer: Sealer, now: () => number): SealedCookieStore
     get(id) {
       const cookie = jar.get(id);
       if (cookie !== undefined && now() >= cookie.expiresAt) jar.delete(id);
-      const opened = jar.has(id) ? sealer.open(NAME, (cookie as Jar).value) : undefined;
-      const session = opened === undefined ? undefined : sealedSession(opened.payload);
+      const session = jar.has(id) ? sealer.open(NAME, (cookie as Jar).value)?.session : undefined;
       // The id is sealed with the record: a value held under another id is another session.
       return Promise.resolve(session?.id === id ? session.record : undefined);
     },
@@ -75,8 +68,8 @@ function sealedCookieStore(sealer: Sealer, now: () => number): SealedCookieStore
         jar.delete(id);
         return Promise.resolve();
       }
-      // What the manager seals for a session cookie (session.ts, `sealedValue`).
-      const value = sealer.seal(NAME, { id, data: record.data, meta: record.meta });
+      // What the manager seals for a session cookie (`RequestStore.seal`).
+      const value = sealer.seal(NAME, { id, record });
       const line = serializeCookie(NAME, value, { path: '/', httpOnly: true, sameSite: 'lax', maxAgeMs: ttlMs, expires: now() + ttlMs });
       const bytes = Buffer.byteLength(line);
       // As the manager's commit does: refused, not sent, so the browser keeps the cookie it had.
@@ -104,10 +97,10 @@ function sealedCookieStore(sealer: Sealer, now: () => number): SealedCookieStore
 for (const mode of ['encrypt', 'sign'] as const satisfies readonly SealMode[]) {
   describe(`store conformance: sealed cookie (${mode})`, () => {
     let clock = fakeStoreClock();
-    let store = sealedCookieStore(createSealer(COOKIE_SECRET, mode), clock.now);
+    let store = sealedCookieStore(cookieSessions({ secret: COOKIE_SECRET, mode }), clock.now);
     beforeEach(() => {
       clock = fakeStoreClock();
-      store = sealedCookieStore(createSealer(COOKIE_SECRET, mode), clock.now);
+      store = sealedCookieStore(cookieSessions({ secret: COOKIE_SECRET, mode }), clock.now);
     });
 
     // The suite's clauses, as `runStoreConformance` registers them, minus NOT_FOR_COOKIES.
@@ -163,9 +156,9 @@ for (const mode of ['encrypt', 'sign'] as const satisfies readonly SealMode[]) {
 
       it('a record sealed under an older secret still opens while that secret is listed', async () => {
         const id = 'E'.repeat(32);
-        const rotated = sealedCookieStore(createSealer([COOKIE_SECRET, OLD_COOKIE_SECRET], mode), clock.now);
+        const rotated = sealedCookieStore(cookieSessions({ secret: [COOKIE_SECRET, OLD_COOKIE_SECRET], mode }), clock.now);
         const record = makeRecord({ n: 1 }, clock.now(), { expiry: { kind: 'duration', ms: 60_000 } });
-        const value = createSealer(OLD_COOKIE_SECRET, mode).seal(NAME, { id, ...record });
+        const value = cookieSessions({ secret: OLD_COOKIE_SECRET, mode }).seal(NAME, { id, record });
         rotated.jar.set(id, { value, expiresAt: clock.now() + 60_000 });
         expect(await rotated.get(id)).toEqual(record);
         store.jar.set(id, { value, expiresAt: clock.now() + 60_000 });
