@@ -120,7 +120,9 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
       // h3 answers a returned Error, or no route, as a thrown one. Thrown from here, they reach
       // the app's error handling (`onError`, `silent`, `debug`) as they do without sess.
       if (value instanceof Error || value === NOT_FOUND) throw value;
-      response = await toResponse(value, event, CONVERT);
+      // Awaited only when it is a promise: a step on every request otherwise.
+      const converted = toResponse(value, event, CONVERT);
+      response = typeof (converted as Partial<PromiseLike<Response>>).then === 'function' ? await converted : (converted as Response);
       if (unsendable.has(event)) throw unsendable.get(event);
     } catch (thrown) {
       // A failed regenerate, destroy or reload reaches here as the store's error.
@@ -128,7 +130,8 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
       applyEffects(event.res.errHeaders, await commit(core, manager.name, statusOf(error), event.res.errHeaders));
       throw error;
     }
-    const effects = await commit(core, manager.name, response.status, response.headers);
+    const committed = commit(core, manager.name, response.status, response.headers);
+    const effects = committed instanceof Promise ? await committed : committed;
     // A response whose headers are immutable (from `fetch` or `Response.redirect`) is copied.
     return withHeaders(response, (headers) => applyEffects(headers, effects));
   };
