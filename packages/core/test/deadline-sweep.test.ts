@@ -60,6 +60,18 @@ describe('deadlineSweep (for store authors)', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('checks a period longer than Node timers keep at their longest interval, not every millisecond', async () => {
+    let clock = 0;
+    const sweep = deadlineSweep(1e12, () => clock);
+    const pending = call(5);
+    sweep.watch(pending);
+    clock = 10;
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(pending.expired).toBe(0);
+    await vi.advanceTimersByTimeAsync(2 ** 31);
+    expect(pending.expired).toBe(1);
+  });
+
   it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY, '10'])('refuses a period of %s at construction', (period) => {
     expect(() => deadlineSweep(period as number)).toThrow(SessConfigError);
   });

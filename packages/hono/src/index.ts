@@ -141,7 +141,9 @@ export function session(options: SessionOptions): SessionMiddleware {
     await (asyncContext ? context.run(view, next) : next());
     // A handler that gave no response is answered with a 500 ("Context is not finalized").
     const status = c.finalized ? c.res.status : 500;
-    const effects = await commit(core, name, status, c.res.headers);
+    // Awaited only when it is a promise: a step on every request otherwise.
+    const committed = commit(core, name, status, c.res.headers);
+    const effects = committed instanceof Promise ? await committed : committed;
     // node-server's shared RESPONSE_ALREADY_SENT: the app wrote to `c.env.outgoing` itself and
     // the headers have left, so the session's have nowhere to go.
     if (c.res.headers.has('x-hono-already-sent')) return;

@@ -135,6 +135,14 @@ describeOn('standalone', 'failures, forced through a RedisCommands shim', () => 
     expect(elapsed).toBeLessThan(450);
   });
 
+  it('a timeoutMs longer than Node timers keep (2^31 - 1 ms) still waits: a slow answer arrives', async () => {
+    const { commands } = shim(() => ({ stallMs: 50 }));
+    const store = redisStore({ client: commands, prefix, timeoutMs: 1e12 });
+    const id = freshId();
+    await store.set(id, makeRecord({ a: 1 }, Date.now()), 60_000);
+    expect((await store.get(id))?.data).toEqual({ a: 1 });
+  });
+
   it('retries stop at the deadline; the timeout names the last error it retried, as cause', async () => {
     const refusal = new Error('CLUSTERDOWN The cluster is down');
     const { commands, log } = shim(() => ({ throw: refusal }));

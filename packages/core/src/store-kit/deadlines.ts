@@ -24,8 +24,12 @@ export interface DeadlineSweep {
   release(call: Watched): void;
 }
 
+/** A longer interval would fire every millisecond (Node's TimeoutOverflowWarning). */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
 /**
- * A sweep that checks every `periodMs` while anything is watched. For calls with a timeout `t`,
+ * A sweep that checks every `periodMs` while anything is watched (at most every 2^31 - 1 ms,
+ * the longest interval Node's timers keep). For calls with a timeout `t`,
  * a tenth of `t` (at least 10 ms) keeps a call's wait under 1.1 t at little cost.
  *
  * @param now - The clock; `performance.now()` unless a test passes its own.
@@ -55,7 +59,7 @@ export function deadlineSweep(periodMs: number, now: () => number = () => perfor
     now,
     watch(call) {
       watched.add(call);
-      timer ??= setInterval(check, periodMs).unref();
+      timer ??= setInterval(check, Math.min(periodMs, LONGEST_TIMER_MS)).unref();
     },
     release(call) {
       watched.delete(call);
