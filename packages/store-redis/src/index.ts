@@ -31,7 +31,7 @@ import {
   generation,
   isMeta,
   prefixPattern,
-  replyPairs,
+  replyFields,
   stampOf,
   storedId,
   userIndexKey,
@@ -120,9 +120,9 @@ interface Call extends Watched {
   background: Promise<unknown>[] | undefined;
 }
 
-/** A session hash's fields as loaded, with its user's generation when the same round trip read it. */
+/** A session hash's fields as loaded (`replyFields`), with its user's generation when the same round trip read it. */
 interface Loaded {
-  readonly pairs: [string, string][];
+  readonly fields: string[];
   readonly generation: number | undefined;
 }
 
@@ -286,8 +286,8 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     if (!loadScript) return loadHash(c, key);
     return evalScript(c, LOAD, [key], [userField, `${prefix}user:{`, key]).then(
       (reply) => {
-        const [pairs, gen] = reply as [unknown, unknown?];
-        return { pairs: replyPairs(pairs), generation: gen === null || gen === undefined ? undefined : generation(gen) };
+        const [fields, gen] = reply as [unknown, unknown?];
+        return { fields: replyFields(fields), generation: gen === null || gen === undefined ? undefined : generation(gen) };
       },
       (error: unknown) => {
         if (failureKind(error) !== 'final' || repliedWith(error, 'NOSCRIPT')) throw error;
@@ -302,7 +302,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
   function loadHash(c: Call, key: string): Promise<Loaded | undefined> {
     return send(c, key, ['HGETALL', key]).then(
-      (reply) => ({ pairs: replyPairs(reply), generation: undefined }),
+      (reply) => ({ fields: replyFields(reply), generation: undefined }),
       (error: unknown) => {
         // A key of another type holds no session.
         if (repliedWith(error, 'WRONGTYPE')) return undefined;
@@ -313,12 +313,12 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
   /** The record `loaded` holds, unless it is signed in and its user's sessions were revoked since. */
   function liveRecord(c: Call, loaded: Loaded): SessionRecord | undefined | Promise<SessionRecord | undefined> {
-    const record = decodeRecord(loaded.pairs);
+    const record = decodeRecord(loaded.fields);
     const userId = record === undefined ? undefined : userIdOf(record);
     // A signed-in session is live only while the user's generation has not passed its stamp:
     // read in the same script on a standalone server, else one more read in the user's slot.
     if (userId === undefined) return record;
-    const stamp = stampOf(loaded.pairs);
+    const stamp = stampOf(loaded.fields);
     if (loaded.generation !== undefined) return stamp >= loaded.generation ? record : undefined;
     return readGeneration(c, userId).then((current) => (stamp >= current ? record : undefined));
   }

@@ -58,8 +58,9 @@ export function generation(value: unknown): number {
 }
 
 /** The generation stamp among a session hash's fields (see `generation`). */
-export function stampOf(pairs: readonly [string, string][]): number {
-  return generation(pairs.find(([field]) => field === GEN_FIELD)?.[1]);
+export function stampOf(fields: readonly string[]): number {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === GEN_FIELD) return generation(fields[i + 1]);
+  return generation(undefined);
 }
 
 /** A SCAN MATCH pattern for every key under `prefix`, its glob characters escaped. */
@@ -88,16 +89,17 @@ export function isMeta(value: unknown): value is SessionMeta {
   return typeof meta['createdAt'] === 'number' && typeof meta['touchedAt'] === 'number' && typeof meta['expiresAt'] === 'number';
 }
 
-/** HGETALL's reply as field/value pairs: a flat array (RESP2), a Map or an object (RESP3, ioredis). */
-export function replyPairs(reply: unknown): [string, string][] {
-  if (Array.isArray(reply)) {
-    const pairs: [string, string][] = [];
-    for (let i = 0; i + 1 < reply.length; i += 2) pairs.push([String(reply[i]), String(reply[i + 1])]);
-    return pairs;
-  }
-  if (reply instanceof Map) return [...reply].map(([field, value]) => [String(field), String(value)]);
-  if (typeof reply === 'object' && reply !== null) return Object.entries(reply).map(([field, value]) => [field, String(value)]);
-  return [];
+/**
+ * HGETALL's reply as one flat list, each field followed by its value: RESP2's array itself when
+ * it holds only strings (it is only read, never changed), or a Map or an object (RESP3, ioredis)
+ * flattened.
+ */
+export function replyFields(reply: unknown): string[] {
+  if (Array.isArray(reply)) return reply.every((item) => typeof item === 'string') ? reply : reply.map(String);
+  const entries = reply instanceof Map ? reply : typeof reply === 'object' && reply !== null ? Object.entries(reply) : [];
+  const fields: string[] = [];
+  for (const [field, value] of entries) fields.push(String(field), String(value));
+  return fields;
 }
 
 /**
@@ -105,11 +107,13 @@ export function replyPairs(reply: unknown): [string, string][] {
  * value that is not JSON): a broken record reads as missing, so the user gets a fresh session
  * instead of an error.
  */
-export function decodeRecord(pairs: readonly [string, string][]): SessionRecord | undefined {
+export function decodeRecord(fields: readonly string[]): SessionRecord | undefined {
   let meta: unknown;
   const data: SessionData = {};
   try {
-    for (const [field, value] of pairs) {
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const field = fields[i] as string;
+      const value = fields[i + 1] as string;
       if (field === META_FIELD) meta = JSON.parse(value);
       else if (field.startsWith(DATA_FIELD_PREFIX))
         setOwnValue(data, unescapeName(field.slice(DATA_FIELD_PREFIX.length)), JSON.parse(value));
