@@ -1,6 +1,7 @@
 /**
  * The sealed-cookie codec, with real crypto: round trips, tampering, name binding, wrong keys,
- * rotation, arbitrary input, and what the encrypted form reveals. Cost is logged, not asserted.
+ * rotation, arbitrary input, and what the encrypted form reveals. That keys are derived once, not
+ * per cookie, is seal-keys.test.ts.
  */
 import { createCipheriv, createHmac, hkdfSync } from 'node:crypto';
 import fc from 'fast-check';
@@ -117,35 +118,6 @@ describe.each(modes)('sealer, %s mode', (mode) => {
       value = Buffer.concat([iv, cipher.update('{not json'), cipher.final(), cipher.getAuthTag()]).toString('base64url');
     }
     expect(sealer.open('sid', value)).toBeUndefined();
-  });
-
-  it('logs its cost per seal and per open (a few microseconds: keys are derived once)', () => {
-    const value = sealer.seal('sid', payload);
-    const rounds = 20_000;
-    for (let i = 0; i < 2_000; i++) sealer.open('sid', sealer.seal('sid', payload));
-    let start = process.hrtime.bigint();
-    for (let i = 0; i < rounds; i++) sealer.seal('sid', payload);
-    const sealUs = Number(process.hrtime.bigint() - start) / 1000 / rounds;
-    // Each value opened once: the sealer remembers values it opened, so a repeat skips the check.
-    const fresh = Array.from({ length: 2_000 }, (_, i) => sealer.seal('sid', { ...payload, data: { ...payload.data, i } }));
-    start = process.hrtime.bigint();
-    for (const each of fresh) sealer.open('sid', each);
-    const openUs = Number(process.hrtime.bigint() - start) / 1000 / fresh.length;
-    start = process.hrtime.bigint();
-    for (let i = 0; i < rounds; i++) sealer.open('sid', value);
-    const repeatUs = Number(process.hrtime.bigint() - start) / 1000 / rounds;
-    // Still well-formed base64url, so it costs a full check (a GCM tag or an HMAC) to reject.
-    const forged = value.slice(0, 20) + (value[20] === 'A' ? 'B' : 'A') + value.slice(21);
-    start = process.hrtime.bigint();
-    for (let i = 0; i < rounds; i++) sealer.open('sid', forged);
-    const forgedUs = Number(process.hrtime.bigint() - start) / 1000 / rounds;
-    console.log(
-      `seal (${mode}, ${value.length}-char value): seal ${sealUs.toFixed(2)} us, open ${openUs.toFixed(2)} us, open again ${repeatUs.toFixed(2)} us, forged open ${forgedUs.toFixed(2)} us`,
-    );
-    // A loose bound so a slow CI machine passes, but PBKDF2 per call (~ms) would not.
-    expect(sealUs).toBeLessThan(200);
-    expect(openUs).toBeLessThan(200);
-    expect(repeatUs).toBeLessThan(200);
   });
 });
 
