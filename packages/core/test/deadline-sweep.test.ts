@@ -17,18 +17,24 @@ describe('deadlineSweep (for store authors)', () => {
     };
   }
 
-  it('expires a call once, at the first sweep after its deadline on the given clock', async () => {
-    let clock = 0;
-    const sweep = deadlineSweep(10, () => clock);
-    const pending = call(25);
+  /** A sweep every `periodMs` on a clock the test moves, watching one call due at `deadline`. */
+  function sweeping(periodMs: number, deadline: number) {
+    const clock = { now: 0 };
+    const sweep = deadlineSweep(periodMs, () => clock.now);
+    const pending = call(deadline);
     sweep.watch(pending);
-    clock = 20;
+    return { clock, pending };
+  }
+
+  it('expires a call once, at the first sweep after its deadline on the given clock', async () => {
+    const { clock, pending } = sweeping(10, 25);
+    clock.now = 20;
     await vi.advanceTimersByTimeAsync(20);
     expect(pending.expired).toBe(0);
-    clock = 30;
+    clock.now = 30;
     await vi.advanceTimersByTimeAsync(10);
     expect(pending.expired).toBe(1);
-    clock = 1_000;
+    clock.now = 1_000;
     await vi.advanceTimersByTimeAsync(100);
     expect(pending.expired).toBe(1);
   });
@@ -61,11 +67,8 @@ describe('deadlineSweep (for store authors)', () => {
   });
 
   it('checks a period longer than Node timers keep at their longest interval, not every millisecond', async () => {
-    let clock = 0;
-    const sweep = deadlineSweep(1e12, () => clock);
-    const pending = call(5);
-    sweep.watch(pending);
-    clock = 10;
+    const { clock, pending } = sweeping(1e12, 5);
+    clock.now = 10;
     await vi.advanceTimersByTimeAsync(1_000);
     expect(pending.expired).toBe(0);
     await vi.advanceTimersByTimeAsync(2 ** 31);
