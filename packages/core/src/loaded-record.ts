@@ -7,6 +7,7 @@ import { SessConfigError } from './errors.js';
 import type { LoadedFacts } from './machine.js';
 import type { Config } from './options.js';
 import { dataFrom, isPlainObject, timesAhead } from './record.js';
+import { ASYNC_SCHEMA, isAsyncResult } from './schema.js';
 import type { SessionMeta, SessionRecord } from './store.js';
 
 /** `store.loaded` with the facts of the record the store handed back. */
@@ -63,7 +64,7 @@ export function acceptRecord(config: Config, record: SessionRecord): SessionReco
     data = migrate === undefined ? record.data : migrate(dataFrom(record.data));
     if (schema !== undefined) {
       const result = schema['~standard'].validate(data);
-      if (result instanceof Promise) throw new SessConfigError('schema validates asynchronously; sessions need a synchronous schema');
+      if (isAsyncResult(result)) throw new SessConfigError(ASYNC_SCHEMA);
       data = result.issues === undefined ? result.value : undefined;
     }
   } catch (error) {

@@ -12,6 +12,7 @@ import { checkFunction, checkOneOf, checkOptionKeys, checkStorage } from './opti
 import { createDeadlines } from './runner.js';
 import type { Deadlines } from './runner.js';
 import { createLifecycle } from './runtime.js';
+import { ASYNC_SCHEMA, isAsyncResult } from './schema.js';
 import type { StandardSchemaV1 } from './schema.js';
 import type { SessionEvent } from './session-events.js';
 import { createSigner } from './sign.js';
@@ -260,6 +261,26 @@ function cookieAttributes(name: string, cookie: SessionCookieOptions): Config['c
 }
 
 /** The signer `secret` makes, or the one given in its place (never both: one would be ignored). */
+/**
+ * A schema must validate synchronously (a load decides within the request's step). One that is
+ * asynchronous for every value is refused here by trying it once on `{}`; one that turns
+ * asynchronous only for some data is refused when such data loads (see `acceptRecord`).
+ */
+function checkSchema(schema: StandardSchemaV1): void {
+  const validate: unknown = schema?.['~standard']?.validate;
+  if (typeof validate !== 'function') {
+    throw new SessConfigError('schema must be a Standard Schema (zod, valibot, ArkType, ...): it has no ~standard.validate');
+  }
+  let trial: unknown;
+  try {
+    trial = schema['~standard'].validate({});
+  } catch {
+    return;
+  }
+  if (!isAsyncResult(trial)) return;
+  throw new SessConfigError(ASYNC_SCHEMA);
+}
+
 function signerOf(options: SessionManagerOptions): Signer {
   const { signer, secret } = options;
   if (signer === undefined) return createSigner(secret as string | readonly string[]);
@@ -285,9 +306,7 @@ export function createConfig(options: SessionManagerOptions): Config {
   if (typeof name !== 'string') throw new SessConfigError(`name must be a string, got ${typeof name}`, 'cookie_invalid');
   const cookie = options.cookie ?? {};
   const regenerateGraceMs = lifetimeMs(options.regenerateGraceMs, 'regenerateGraceMs', 0) as number;
-  if (options.schema !== undefined && typeof options.schema?.['~standard']?.validate !== 'function') {
-    throw new SessConfigError('schema must be a Standard Schema (zod, valibot, ArkType, ...): it has no ~standard.validate');
-  }
+  if (options.schema !== undefined) checkSchema(options.schema);
   if (regenerateGraceMs > 0 && storage.cookies !== undefined) {
     // A sealed cookie stays valid until it expires or `isRevoked` says otherwise: there is no record to keep.
     throw new SessConfigError('regenerateGraceMs needs a server-side store; with cookie sessions, delay revocation in onRevoke instead');

@@ -18,3 +18,16 @@ export declare namespace StandardSchemaV1 {
     | { readonly value: Output; readonly issues?: undefined }
     | { readonly issues: ReadonlyArray<{ readonly message: string }> };
 }
+
+export const ASYNC_SCHEMA =
+  'schema validates asynchronously; sessions need a synchronous schema (zod: no async refinements; valibot: not the *Async schemas)';
+
+/**
+ * Whether a schema answered with a promise, which sessions refuse. Its outcome is then nobody's,
+ * so a rejection is handled here rather than left to end the process as an unhandled one.
+ */
+export function isAsyncResult(result: unknown): result is Promise<unknown> {
+  if (!(result instanceof Promise)) return false;
+  result.catch(() => undefined);
+  return true;
+}

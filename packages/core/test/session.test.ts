@@ -990,10 +990,32 @@ describe('schema and migrate on load', () => {
     expect(events.map((event) => event.type)).toEqual(['invalid']);
   });
 
-  it('refuses an asynchronous schema with a config error', async () => {
+  it('refuses a schema that is asynchronous for every value at construction', () => {
     const asyncSchema: StandardSchemaV1 = { '~standard': { version: 1, vendor: 'test', validate: async (value) => ({ value }) } };
-    const { load } = await stored({ views: 1 }, { schema: asyncSchema });
-    await expect(load()).rejects.toBeInstanceOf(SessConfigError);
+    expect(() => createSessionManager({ secret: SECRET, store: testStore(Date.now), schema: asyncSchema })).toThrow(SessConfigError);
+  });
+
+  it('refuses a schema that turns asynchronous on loaded data, and leaves no rejection unhandled', async () => {
+    // Synchronous for the construction's trial, then a promise that rejects (an async refinement that throws).
+    const laterAsync: StandardSchemaV1 = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: (value) => (Object.keys(value as object).length === 0 ? { value } : Promise.reject(new Error('refinement failed'))),
+      },
+    };
+    const unhandled: unknown[] = [];
+    const note = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', note);
+    try {
+      const { load } = await stored({ views: 1 }, { schema: laterAsync });
+      await expect(load()).rejects.toBeInstanceOf(SessConfigError);
+      // Node reports unhandled rejections once the microtasks have run, before the next check phase.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('unhandledRejection', note);
+    }
+    expect(unhandled).toEqual([]);
   });
 });
 
