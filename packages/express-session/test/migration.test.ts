@@ -178,6 +178,15 @@ describe.each(EXPRESS)('%s', (_, express) => {
 
   describe('connect-pg-simple 10 on PostgreSQL', () => {
     const table = `sess_express_session_${randomUUID().replaceAll('-', '')}`;
+    beforeAll(async () => {
+      if (typeof context.pool === 'string') return;
+      // connect-pg-simple names every table's primary key "session_pkey", which must be unique in
+      // the schema: a table that an interrupted run left behind would make this one's creation fail.
+      const { rows } = await context.pool.query(
+        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'sess\\_express\\_session\\_%'",
+      );
+      for (const { tablename } of rows as Array<{ tablename: string }>) await context.pool.query(`DROP TABLE IF EXISTS "${tablename}"`);
+    });
     afterAll(async () => {
       if (typeof context.pool !== 'string') await context.pool.query(`DROP TABLE IF EXISTS "${table}"`);
     });
