@@ -6,11 +6,11 @@
  * session, its `onSend` hook commits (the payload is known, the headers have not left) and
  * applies the effects the core returns. Every session decision is in `@sess/core`.
  */
-import { ServerResponse, validateHeaderValue } from 'node:http';
+import { ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import { createSessionManager } from '@sess/core';
-import type { Session } from '@sess/core';
+import type { HttpEffect, Session } from '@sess/core';
 import {
   applyEffects,
   commitHeaders,
@@ -19,7 +19,9 @@ import {
   httpFailure,
   nodeHeaders,
   redeemHandoff,
+  responseFacts,
   socketSession,
+  withHeaders,
 } from '@sess/core/adapter';
 import type { DeferredResponse, HeaderTarget, SocketRoutes } from '@sess/core/adapter';
 import { managerOptions, type SessionOptions } from './options.js';
@@ -62,6 +64,11 @@ const replyHeaders = (reply: FastifyReply): HeaderTarget => ({
   set: (name, value) => void reply.header(name, value),
   get: (name) => reply.getHeader(name),
 });
+
+type OnSendDone = (error: Error | null, payload?: unknown) => void;
+
+/** A web `Response` (Fastify sends one with its status and headers), from any realm, as Fastify tells it. */
+const isResponse = (payload: unknown): payload is Response => Object.prototype.toString.call(payload) === '[object Response]';
 
 /** Whether the request is secure, as Fastify says: TLS, or X-Forwarded-Proto under its `trustProxy`. */
 const isSecure = (request: FastifyRequest) => request.protocol === 'https';
@@ -135,13 +142,17 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
     if (state == null || state.sending) return done(null, payload);
     // A header Node refuses makes this answer a 500 once Fastify writes it: refused here, the
     // error reaches Fastify's error handling before the commit has saved anything.
-    for (const [name, value] of Object.entries(reply.getHeaders())) validateHeaderValue(name, value as string);
+    for (const [name, value] of Object.entries(reply.getHeaders())) {
+      validateHeaderName(name);
+      validateHeaderValue(name, value as string);
+    }
     state.sending = true;
     // Fastify writes the response inside `done`: what it meets there goes to its error handling,
     // from a commit done at once through Fastify's own catch around the hook, from a later one
     // through ours (as Fastify 5 does for async hooks, and Fastify 4 does not).
     // A hijacked reply never reaches onSend, so no hold can be waiting here.
     state.response = null;
+    if (isResponse(payload)) return commitResponse(state, reply, payload, done);
     const settling = commit(state, reply, reply.statusCode);
     if (settling === undefined) return done(null, payload);
     settling
@@ -149,6 +160,33 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
       .then(() => done(null, payload), done)
       .catch(done);
   });
+
+  /**
+   * The commit for a web `Response` the handler returned. Fastify answers with its status and
+   * headers, which win over the reply's, once onSend is done: the commit is made for them and
+   * writes there (its Vary keeps the reply's when the Response has none).
+   */
+  function commitResponse(state: RequestState, reply: FastifyReply, response: Response, done: OnSendDone): void {
+    const setCookie = response.headers.getSetCookie().concat([reply.getHeader('set-cookie') ?? []].flat().map(String));
+    const cacheControlSet = response.headers.has('cache-control') || reply.hasHeader('cache-control');
+    const committed = state.core.commit(responseFacts(response.status, manager.name, setCookie, cacheControlSet));
+    const send = (effects: readonly HttpEffect[]) =>
+      done(
+        null,
+        withHeaders(response, (headers) =>
+          applyEffects(
+            {
+              append: (name, value) => headers.append(name, value),
+              set: (name, value) => headers.set(name, value),
+              get: (name) => headers.get(name) ?? reply.getHeader(name),
+            },
+            effects,
+          ),
+        ),
+      );
+    if (committed instanceof Promise) committed.catch(rejected).then(send, done).catch(done);
+    else send(committed);
+  }
 
   const handoff: RouteHandlerMethod = async (request, reply) => {
     const token = (request.query as { token?: unknown } | undefined)?.token ?? (request.body as { token?: unknown } | undefined)?.token;

@@ -128,7 +128,56 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
     });
   });
 
+  describe('a web Response from the handler', () => {
+    it('commits for its status and headers: nothing saved behind its 500, its Vary and Set-Cookie joined, not replaced', async () => {
+      const { client, store } = await withSession({}, (app) => {
+        app.get('/failed', async (request) => {
+          request.session.views = 1;
+          return new Response('boom', { status: 500 });
+        });
+        app.get('/vary', async (request, reply) => {
+          request.session.views = 1;
+          reply.header('x-reply', '1');
+          return new Response('ok', { headers: { vary: 'Accept', 'set-cookie': 'app=1; Path=/' } });
+        });
+        app.get('/own-cookie', async (request) => {
+          request.session.views = 1;
+          return new Response('mine', { headers: { 'set-cookie': 'sid=mine; Path=/' } });
+        });
+        app.get('/fetched', async (request) => {
+          request.session.views = 1;
+          // A Response whose headers are immutable, as fetch() gives them.
+          return Response.redirect('http://127.0.0.1/next', 303);
+        });
+      });
+      const failed = await client.request('/failed');
+      expect([failed.status, store.calls.set, cookiesNamed(failed, 'sid')]).toEqual([500, 0, []]);
+      const vary = await client.request('/vary');
+      expect([vary.status, vary.headers.get('vary'), vary.headers.get('x-reply')]).toEqual([200, 'Accept, Cookie', '1']);
+      expect(vary.setCookies).toEqual(['app=1; Path=/', expect.stringMatching(/^sid=/)]);
+      expect(cookiesNamed(await client.request('/own-cookie'), 'sid')).toEqual(['sid=mine; Path=/']);
+      const fetched = await client.request('/fetched');
+      expect([fetched.status, fetched.headers.get('location'), cookiesNamed(fetched, 'sid')]).toEqual([
+        303,
+        'http://127.0.0.1/next',
+        [expect.stringMatching(/^sid=/)],
+      ]);
+    });
+  });
+
   describe("errors through Fastify's error handling", () => {
+    it('a header name Node refuses answers 500 before the commit, as without sess, and saves nothing', async () => {
+      const { client, store } = await withSession({}, (app) => {
+        app.get('/bad-name', async (request, reply) => {
+          request.session.views = 1;
+          reply.header('bad name', 'x');
+          return 'x';
+        });
+      });
+      const reply = await client.request('/bad-name');
+      expect([reply.status, store.calls.set, cookiesNamed(reply, 'sid')]).toEqual([500, 0, []]);
+    });
+
     it('a failed store write reaches setErrorHandler as a 503 error, its cause the store error, and saves nothing', async () => {
       const seen: Array<Error & { statusCode?: number }> = [];
       const { client, store } = await withSession({}, (app) => {
