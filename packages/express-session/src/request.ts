@@ -8,7 +8,7 @@
 import type { ServerResponse } from 'node:http';
 import type { CookieEffect, Session as CoreSession, SessionManager } from '@sess/core';
 import { SessConfigError, serializeCookie, serializeDeletion } from '@sess/core';
-import { commitNodeResponse, setCookieLine } from '@sess/core/adapter';
+import { commitNodeResponse, commitNodeResponseAfter, setCookieLine } from '@sess/core/adapter';
 import { RequestStore } from './callback-store.js';
 import type { RequestSide } from './callback-store.js';
 import { SessionCookie, cookieFromStore } from './cookie.js';
@@ -211,7 +211,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     if (isObject(view)) this.sync(view);
     else if (this.handedOut && !this.destroyed) {
       const letGo = unset === 'destroy' ? this.core.destroy() : this.core.discard();
-      return letGo.then(() => commitNodeResponse(res, this.core, status, name, this.cookieLine));
+      return commitNodeResponseAfter(letGo, res, this.core, status, name, this.cookieLine);
     }
     return commitNodeResponse(res, this.core, status, name, this.cookieLine);
   }

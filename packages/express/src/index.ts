@@ -22,7 +22,7 @@ import type { RequestFacts } from '@sess/core';
 import { type SessionManagerOptions, type SessionStorage, type SocketSession, checkStorage, createSessionManager } from '@sess/core';
 import { COOKIE_OPTIONS, SHARED_OPTIONS, accessorLayer, checkOptions, cookieOptions, coreOptions } from '@sess/core/adapter';
 import { applyEffects, createOutputHold, createSessionContext, defined, isSecureRequest, nodeHeaders } from '@sess/core/adapter';
-import { commitNodeResponse, redeemHandoff } from '@sess/core/adapter';
+import { commitNodeResponse, commitNodeResponseAfter, redeemHandoff } from '@sess/core/adapter';
 import { socketSession, type CookieOptions, type OptionTable, type SharedOptions, type SocketRoutes } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
 import { type CallbackStore, callbackStore, isCallbackStore } from './callback-store.js';
@@ -182,7 +182,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     output.hold(res, {
       commit(status) {
         if (unset === 'destroy' && (req.session as RequestSession | null | undefined) == null)
-          return core.destroy().then(() => commitNodeResponse(res, core, status, manager.name));
+          return commitNodeResponseAfter(core.destroy(), res, core, status, manager.name);
         return commitNodeResponse(res, core, status, manager.name);
       },
       fail: next,

@@ -7,7 +7,7 @@ import type { SessionEvent, SessionRecord, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
 import { getSession, session } from '../src/index.js';
 import type { CallbackStore, SessionOptions } from '../src/index.js';
-import { Client, closedAfterEach, listen, SECRET } from '@sess/adapter-test';
+import { Client, closedAfterEach, fakeClock, inspectableStore, listen, SECRET } from '@sess/adapter-test';
 
 declare module '../src/index.js' {
   interface SessionData {
@@ -221,6 +221,21 @@ describe.each([
     const reply = await client.request('/forget');
     expect(reply.setCookies[0]).toMatch(/^sid=; Max-Age=0/);
     expect((store as ReturnType<typeof memoryStore>).size).toBe(0);
+  });
+
+  it("unset: 'destroy' whose destroy fails answers the store's error and still deletes the cookie", async () => {
+    const store = inspectableStore(fakeClock());
+    const { client } = await start({ unset: 'destroy', store }, (app) =>
+      app.get('/forget', (req, res) => {
+        (req as { session: unknown }).session = null;
+        res.send('forgotten');
+      }),
+    );
+    await client.request('/count');
+    store.failing.add('destroy');
+    const reply = await client.request('/forget');
+    expect([reply.status, reply.body]).toEqual([503, 'session error']);
+    expect(reply.setCookies).toEqual([expect.stringMatching(/^sid=; Max-Age=0/)]);
   });
 
   it('runs an express-session callback store as it is', async () => {

@@ -7,7 +7,7 @@ import { get as httpGet } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { inspect } from 'node:util';
 import express5 from 'express';
-import type { Express, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
 import express4 from 'express4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessConfigError, cookieSessions } from '@sess/core';
@@ -15,7 +15,7 @@ import type { Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
 import { session } from '../src/index.js';
 import type { CallbackStore, SessionOptions } from '../src/index.js';
-import { Client, closedAfterEach, cookiesNamed, listen, SECRET } from '@sess/adapter-test';
+import { Client, closedAfterEach, cookiesNamed, fakeClock, inspectableStore, listen, SECRET } from '@sess/adapter-test';
 
 declare module '../src/index.js' {
   interface SessionData {
@@ -47,7 +47,8 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
 /** The status of GET `path`; 'aborted' when the connection dies before the body ends, 'hung' after 2 s without an answer. */
 function outcome(url: string, path: string): Promise<number | 'aborted' | 'hung'> {
   return new Promise((resolve) => {
-    const request = httpGet(`${url}${path}`, (response) => {
+    // A connection of its own: one that an earlier answer's error closed is never reused.
+    const request = httpGet(`${url}${path}`, { agent: false }, (response) => {
       response.resume();
       response.on('close', () => resolve(response.complete ? (response.statusCode as number) : 'aborted'));
     });
@@ -139,6 +140,64 @@ describe.each([
       'aborted',
     ]);
     expect((await new Client(withSess).request('/count')).body).toBe('views 1');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(escaped).toEqual([]);
+  });
+
+  it('a handler that answers twice while its session is saved fails into Express as on bare Express, and nothing reaches the process', async () => {
+    const errors = { sess: [] as string[], bare: [] as string[] };
+    const twice = (seen: string[], store?: Store) => {
+      const application = express();
+      // A store that answers asynchronously, as Redis does: the first answer waits for the save.
+      if (store !== undefined) application.use(session({ secret: SECRET, store }));
+      application.get('/twice', (req, res) => {
+        touch(req);
+        res.send('first');
+        res.send('second answer');
+      });
+      application.get('/caught', (req, res) => {
+        touch(req);
+        res.send('first');
+        try {
+          res.set('X-Second', '1').send('second answer');
+        } catch (error) {
+          seen.push(`caught ${(error as { code: string }).code}`);
+        }
+      });
+      application.use(((error, _req, _res, next) => {
+        seen.push((error as { code: string }).code);
+        next(error);
+      }) as ErrorRequestHandler);
+      return application;
+    };
+    const store = inspectableStore(fakeClock());
+    const withSess = await serve(twice(errors.sess, store));
+    const bare = await serve(twice(errors.bare));
+    expect(await outcome(bare, '/twice')).toBe(200);
+    expect(await outcome(withSess, '/twice')).toBe(200);
+    // Express's final handler finds the headers gone and ends the connection: while the save is
+    // still under way, the held first answer goes with it (without sess it had left already).
+    store.hanging.add('set');
+    expect(await outcome(withSess, '/twice')).toBe('aborted');
+    store.hanging.delete('set');
+    for (const url of [bare, withSess]) {
+      const reply = await new Client(url).request('/caught');
+      expect([reply.status, reply.body, reply.headers.get('content-length'), reply.headers.get('x-second')]).toEqual([
+        200,
+        'first',
+        '5',
+        null,
+      ]);
+    }
+    expect(cookiesNamed(await new Client(withSess).request('/caught'), 'sid')).toHaveLength(1);
+    expect(errors.bare).toEqual(['ERR_HTTP_HEADERS_SENT', 'caught ERR_HTTP_HEADERS_SENT']);
+    expect(errors.sess).toEqual([
+      'ERR_HTTP_HEADERS_SENT',
+      'ERR_HTTP_HEADERS_SENT',
+      'caught ERR_HTTP_HEADERS_SENT',
+      'caught ERR_HTTP_HEADERS_SENT',
+    ]);
+    expect(store.calls.set).toBe(4);
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(escaped).toEqual([]);
   });

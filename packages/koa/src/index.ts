@@ -11,7 +11,16 @@ import type { Context, Middleware } from 'koa';
 import { SessConfigError, SessUsageError, createSessionManager, type HttpEffect } from '@sess/core';
 import type { SessionManagerOptions, SessionStorage } from '@sess/core';
 import { COOKIE_OPTIONS, SHARED_OPTIONS, accessorLayer, applyEffects, checkOptions, cookieLines, cookieOptions } from '@sess/core/adapter';
-import { coreOptions, createOutputHold, createSessionContext, defined, httpFailure, isSecureRequest, lifetimeMs } from '@sess/core/adapter';
+import {
+  coreOptions,
+  createOutputHold,
+  createSessionContext,
+  defined,
+  headersLeft,
+  httpFailure,
+  isSecureRequest,
+  lifetimeMs,
+} from '@sess/core/adapter';
 import { nodeHeaders, nodeResponseFacts, redeemHandoff, socketSession, type CookieOptions } from '@sess/core/adapter';
 import type { DeferredResponse, OptionTable, SessionView, SharedOptions, SocketRoutes } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
@@ -195,15 +204,18 @@ export function session(options: SessionOptions): SessionMiddleware {
   const output = createOutputHold();
   const { readOnly, asyncContext } = options;
 
-  /** The commit, once any destroy it must wait for is over: at once (returning nothing) when nothing has to wait. */
-  function commit(ctx: Context, state: RequestState, status: number): Promise<void> | undefined {
+  /**
+   * The commit, once any destroy it must wait for is over: at once (returning nothing) when
+   * nothing has to wait. For a request that `failed`, it throws that error, carrying the cookie.
+   */
+  function commit(ctx: Context, state: RequestState, status: number, failed?: { error: unknown }): Promise<void> | undefined {
     // A destroy started by `ctx.session = null` must have succeeded before any 2xx goes out. If it
     // failed, the response is its error's (the lifecycle has still ended the session, so the
     // commit deletes the cookie).
-    if (state.destroying === undefined) return commitResponse(ctx, state, status, undefined);
+    if (state.destroying === undefined) return commitResponse(ctx, state, status, failed);
     return state.destroying.then(
-      () => commitResponse(ctx, state, status, undefined),
-      (error: unknown) => commitResponse(ctx, state, status, { error }),
+      () => commitResponse(ctx, state, status, failed),
+      (error: unknown) => commitResponse(ctx, state, status, failed ?? { error }),
     );
   }
 
@@ -216,16 +228,17 @@ export function session(options: SessionOptions): SessionMiddleware {
     // The app wrote to `ctx.res` without `ctx.respond = false`, and the headers left without the
     // cookie: save nothing, as for a server error, and say why if the session had anything to send.
     const answered = failed === undefined ? status : (httpFailure(failed.error)?.status ?? 500);
-    const committed = state.core.commit(ctx.res.headersSent ? { status: 500 } : nodeResponseFacts(ctx.res, answered, manager.name));
+    const committed = state.core.commit(headersLeft(ctx.res) ? { status: 500 } : nodeResponseFacts(ctx.res, answered, manager.name));
     if (committed instanceof Promise) return committed.then((effects) => applyCommitted(ctx, effects, failed));
     applyCommitted(ctx, committed, failed);
     return undefined;
   }
 
   function applyCommitted(ctx: Context, effects: readonly HttpEffect[], failed: { error: unknown } | undefined): void {
-    if (ctx.res.headersSent && effects.length > 0) throw new SessUsageError(BYPASSED);
-    if (failed !== undefined) throw koaError(failed.error, effects);
+    if (headersLeft(ctx.res) && effects.length > 0) throw new SessUsageError(BYPASSED);
     applyEffects(nodeHeaders(ctx.res), effects);
+    // Koa's own error answer clears the response's headers first: the cookie goes on the error too.
+    if (failed !== undefined) throw koaError(failed.error, effects);
   }
 
   // `ctx.respond = false` says the app writes to `ctx.res` itself, maybe before `await next()`
@@ -266,6 +279,26 @@ export function session(options: SessionOptions): SessionMiddleware {
     state.response.gate();
   }
 
+  /**
+   * What Koa answers for an error the app threw: Koa clears the response's headers before it
+   * answers, so the session commits as the server error it becomes (nothing saved) and its cookie
+   * rides on the error (a failed `await ctx.session.destroy()` still deletes it, as a failed
+   * `ctx.session = null` does). A failed regenerate, destroy or reload arrives here as the store's error.
+   */
+  async function failure(ctx: Context, state: RequestState, error: unknown): Promise<unknown> {
+    try {
+      if (state.response) await state.response.settle(500);
+      else {
+        state.response = null;
+        await commit(ctx, state, 500, { error });
+      }
+    } catch (thrown) {
+      // The app's own error, now carrying the session's cookie.
+      if (thrown === error) return thrown;
+    }
+    return koaError(error);
+  }
+
   /** Commits once: through the hold if there is one (its output may have started the commit already). */
   function settle(ctx: Context, state: RequestState, status: number): Promise<void> | undefined {
     if (state.response) return state.response.settle(status);
@@ -290,14 +323,7 @@ export function session(options: SessionOptions): SessionMiddleware {
       await core.load();
       await (asyncContext === true ? context.run(state, next) : next());
     } catch (error) {
-      // Koa answers a thrown error itself: the session commits as the server error it becomes
-      // (nothing saved), and a failed regenerate, destroy or reload arrives here as the store's error.
-      try {
-        await settle(ctx, state, 500);
-      } catch {
-        // The app's error is the answer.
-      }
-      throw koaError(error);
+      throw await failure(ctx, state, error);
     }
     try {
       // No promise step when the commit was done at once.

@@ -106,6 +106,52 @@ describe.each([
     expect(reply.body).toBe('Service Unavailable');
   });
 
+  it('a failed await ctx.session.destroy() answers the store’s error and still deletes the cookie, as ctx.session = null does', async () => {
+    const { client, store } = await start({}, async (ctx) => {
+      if (ctx.path === '/in') return void (ctx.session.user = 'ada');
+      if (ctx.path === '/null') ctx.session = null;
+      else await ctx.session.destroy();
+      return 'bye';
+    });
+    for (const path of ['/destroy', '/null']) {
+      await client.request('/in');
+      store.failing.add('destroy');
+      const reply = await client.request(path);
+      store.failing.delete('destroy');
+      expect([path, reply.status, cookiesNamed(reply, 'sid')]).toEqual([path, 503, [expect.stringMatching(/^sid=; Max-Age=0/)]]);
+    }
+  });
+
+  it("an app's own error middleware, around the session's, keeps a failed sign-out's cookie deletion", async () => {
+    const store = inspectableStore(fakeClock());
+    const app = new Koa();
+    app.use(async (ctx, next) => {
+      try {
+        await next();
+      } catch (error) {
+        ctx.status = (error as { status?: number }).status ?? 500;
+        ctx.body = 'our error page';
+      }
+    });
+    app.use(session({ secret: SECRET, store }));
+    app.use(async (ctx) => {
+      if (ctx.path === '/in') ctx.session.user = 'ada';
+      else await ctx.session.destroy();
+      ctx.body = 'ok';
+    });
+    const served = await listen(app.callback());
+    servers.push(served);
+    const client = new Client(served.url);
+    await client.request('/in');
+    store.failing.add('destroy');
+    const reply = await client.request('/out');
+    expect([reply.status, reply.body, cookiesNamed(reply, 'sid')]).toEqual([
+      503,
+      'our error page',
+      [expect.stringMatching(/^sid=; Max-Age=0/)],
+    ]);
+  });
+
   it('flash messages survive one request and are read once', async () => {
     const { client } = await start({}, (ctx) => {
       if (ctx.path === '/set') return ctx.session.flash('info', 'saved');

@@ -7,6 +7,8 @@ import type { TLSSocket } from 'node:tls';
 import type { CookieEffect, HttpEffect } from '../effects.js';
 import { assertNever, setCookieLine } from '../effects.js';
 import type { ResponseFacts, Session } from '../session-api.js';
+import { httpFailure } from './errors.js';
+import { headerWrites } from './hold.js';
 
 /** A header as Node, Koa and Fetch hand it out. */
 export type HeaderValue = number | string | readonly string[] | null | undefined;
@@ -76,14 +78,17 @@ export interface HeaderTarget {
   get(name: string): HeaderValue;
 }
 
-/** A Node response's headers through `HeaderTarget`: one small object per commit, its methods on the prototype. */
+/**
+ * A Node response's headers through `HeaderTarget`: one small object per commit, its methods on
+ * the prototype. Writes go past the seal of a response whose output waits for this commit.
+ */
 class NodeHeaders implements HeaderTarget {
   constructor(private readonly res: ServerResponse) {}
   append(name: string, value: string): void {
-    this.res.appendHeader(name, value);
+    headerWrites(this.res).appendHeader(name, value);
   }
   set(name: string, value: string): void {
-    this.res.setHeader(name, value);
+    headerWrites(this.res).setHeader(name, value);
   }
   get(name: string): HeaderValue {
     return this.res.getHeader(name);
@@ -140,6 +145,29 @@ export function commitHeaders(
   if (committed instanceof Promise) return committed.then((effects) => applyEffects(headers, effects, cookieLine));
   applyEffects(headers, committed, cookieLine);
   return undefined;
+}
+
+/**
+ * `commitNodeResponse` once `ending` (a destroy the commit had to start) is done. A failed destroy
+ * has ended the session all the same, so the commit runs for the error answer the failure
+ * becomes: the cookie's deletion is on the response when the framework answers, and the failure
+ * is passed on.
+ */
+export function commitNodeResponseAfter(
+  ending: Promise<void>,
+  res: ServerResponse,
+  session: Session,
+  status: number,
+  name: string,
+  cookieLine?: (effect: CookieEffect) => string | undefined,
+): Promise<void> {
+  return ending.then(
+    () => commitNodeResponse(res, session, status, name, cookieLine),
+    async (error: unknown) => {
+      await commitNodeResponse(res, session, httpFailure(error)?.status ?? 500, name, cookieLine);
+      throw error;
+    },
+  );
 }
 
 /** `commitHeaders` for a Node response. */

@@ -15,7 +15,10 @@
  * - a call Node refuses only when replayed (after the first: by then, without sess, the headers
  *   would have left) goes to the framework's error path, or ends the connection once headers went out;
  * - nothing rejects unhandled, and output after an error answer ended the response is dropped
- *   (its callback still runs), since writing to an ended response throws from an event nobody hears.
+ *   (its callback still runs), since writing to an ended response throws from an event nobody hears;
+ * - from the first held call until the commit is done the response acts as one whose headers have
+ *   left (see `seal`), so a handler that answers twice fails as it would without the hold, before
+ *   its second answer can change the first one's headers.
  */
 import { ServerResponse } from 'node:http';
 import { prototypeLayer } from './layer.js';
@@ -26,7 +29,8 @@ export interface HoldHooks {
   /**
    * Commits the session for `status` and applies its HTTP effects to the response: at once,
    * returning nothing, when the commit had nothing to wait for (the output then passes straight
-   * through, with nothing held), else by the promise it returns.
+   * through, with nothing held), else by the promise it returns. The headers go on through
+   * `nodeHeaders(res)`, which writes past the seal on held output (see `seal`).
    */
   commit(status: number): Promise<void> | undefined;
   /**
@@ -84,6 +88,8 @@ interface Hold {
   gated: boolean;
   /** Puts back the response's own output methods, where the hold wrapped them. */
   restore: (() => void) | undefined;
+  /** Lifts the seal put on the response while its output is held. */
+  unseal: (() => void) | undefined;
 }
 
 /** One hold per middleware: its gates, made once per prototype they sit on. */
@@ -120,7 +126,7 @@ export function createOutputHold(): OutputHold {
   }
 
   function defer(res: ServerResponse, hooks: HoldHooks): DeferredResponse {
-    const hold: Hold = { hooks, phase: 'open', held: [], settled: undefined, gated: false, restore: undefined };
+    const hold: Hold = { hooks, phase: 'open', held: [], settled: undefined, gated: false, restore: undefined, unseal: undefined };
     return { settle: (status) => settle(res, hold, status), gate: () => gate(res, hold) };
   }
 
@@ -149,7 +155,11 @@ function through(res: ServerResponse, hold: Hold, name: Output, original: Method
       drop(args);
       return done;
     case 'committing':
+      // The head is final since the first held call, as Node's is once it has left.
+      if (hold.unseal !== undefined && name === 'writeHead') throw headersSent('write');
       hold.held.push({ method: original, args });
+      // The first output of a commit that `settle` started.
+      if (hold.unseal === undefined) seal(res, hold);
       return done;
     case 'open': {
       const replay = name === 'writeHead' ? takeHeaders(res, args) : rehearsed(res, name, args);
@@ -157,6 +167,7 @@ function through(res: ServerResponse, hold: Hold, name: Output, original: Method
       // Committed synchronously: this output goes out now, as it would without sess.
       if (settled === COMMITTED) return original.apply(res, replay);
       hold.held.push({ method: original, args: replay });
+      seal(res, hold);
       hold.settled = settled.catch((error: unknown) => answer(res, hold, error));
       hold.hooks.onHold?.();
       return done;
@@ -186,15 +197,96 @@ function settle(res: ServerResponse, hold: Hold, status: number): Promise<void> 
   hold.settled = committed
     .then(() => {
       hold.phase = 'done';
+      hold.unseal?.();
       for (const call of hold.held.splice(0)) call.method.apply(res, call.args);
       hold.restore?.();
     })
     .catch((error: unknown) => {
       hold.held.length = 0;
       hold.phase = 'failed';
+      // The framework answers the error on a response that is its own again.
+      hold.unseal?.();
       throw error;
     });
   return hold.settled;
+}
+
+const headersSent = (verb: string) => invalid(Error, `Cannot ${verb} headers after they are sent to the client`, 'ERR_HTTP_HEADERS_SENT');
+
+/** The header writes a session commit makes on a sealed response: past the seal, to the methods it had before. */
+interface HeaderWrites {
+  setHeader(name: string, value: string): void;
+  appendHeader(name: string, value: string): void;
+}
+const sealed = new WeakMap<ServerResponse, HeaderWrites>();
+
+/** What a session commit writes `res`'s headers through: `res`, or, while its output is held, past the seal. */
+export const headerWrites = (res: ServerResponse): HeaderWrites => sealed.get(res) ?? res;
+
+/** Whether `res`'s headers have really left: a response whose output is held only acts as if they had. */
+export const headersLeft = (res: ServerResponse): boolean => !sealed.has(res) && res.headersSent;
+
+/** The header writes the seal refuses, each with the verb of Node's ERR_HTTP_HEADERS_SENT. */
+const SEALED_WRITES = { setHeader: 'set', setHeaders: 'set', appendHeader: 'append', removeHeader: 'remove' } as const;
+const SEALED = [...Object.keys(SEALED_WRITES), 'headersSent', 'flushHeaders', '_implicitHeader'];
+
+/**
+ * Without the hold, the headers leave with the first output, and Node refuses to change them
+ * after. While output is held the response acts the same: its header methods throw Node's
+ * ERR_HTTP_HEADERS_SENT, `headersSent` is true, `flushHeaders` waits with the rest, writing the
+ * head implicitly does nothing, and a status set meanwhile is not the one that goes out. So Express answers a handler's second `res.send` as
+ * it does without sess (the error reaches its error handling, which finds the headers gone), and
+ * nothing the second answer sets reaches the first. The seal is a few properties of this one held
+ * response (most responses are never held), taken off before the held calls are replayed or the
+ * framework answers a failed commit; the session's own headers go past it (`headerWrites`).
+ */
+function seal(res: ServerResponse, hold: Hold): void {
+  const own = SEALED.map((name) => [name, Object.getOwnPropertyDescriptor(res, name)] as const);
+  const { statusCode, statusMessage, flushHeaders } = res;
+  const methods = res as unknown as Record<string, Method>;
+  // The session's own writes pass, and so do the calls Node makes inside them (its appendHeader
+  // calls setHeader).
+  let passing = false;
+  const pass =
+    (name: keyof HeaderWrites) =>
+    (field: string, value: string): void => {
+      passing = true;
+      try {
+        methods[name]?.call(res, field, value);
+      } finally {
+        passing = false;
+      }
+    };
+  sealed.set(res, { setHeader: pass('setHeader'), appendHeader: pass('appendHeader') });
+  const descriptors: PropertyDescriptorMap = {
+    headersSent: { get: () => !passing, configurable: true },
+    flushHeaders: { value: () => void hold.held.push({ method: flushHeaders as Method, args: [] }), configurable: true, writable: true },
+    // Node's own "write the head now if it has not left": a wrapper that writes (compression's)
+    // calls it before each chunk while `_header` is unset, and the held first call writes it.
+    _implicitHeader: { value: () => undefined, configurable: true, writable: true },
+  };
+  for (const [name, verb] of Object.entries(SEALED_WRITES)) {
+    const method = methods[name];
+    descriptors[name] = {
+      value(this: ServerResponse, ...args: unknown[]): unknown {
+        if (passing && method !== undefined) return method.apply(this, args);
+        throw headersSent(verb);
+      },
+      configurable: true,
+      writable: true,
+    };
+  }
+  Object.defineProperties(res, descriptors);
+  hold.unseal = () => {
+    hold.unseal = undefined;
+    sealed.delete(res);
+    for (const [name, descriptor] of own) {
+      if (descriptor === undefined) delete methods[name];
+      else Object.defineProperty(res, name, descriptor);
+    }
+    res.statusCode = statusCode;
+    res.statusMessage = statusMessage;
+  };
 }
 
 /** A commit that output started failed: nobody waits on it, so the framework answers through `fail`. */

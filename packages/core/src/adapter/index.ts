@@ -23,6 +23,7 @@ export {
   applyEffects,
   commitHeaders,
   commitNodeResponse,
+  commitNodeResponseAfter,
   cookieLines,
   isSecure,
   isSecureRequest,
@@ -34,7 +35,7 @@ export {
   withHeaders,
 } from './facts.js';
 export type { HeaderTarget, HeaderValue } from './facts.js';
-export { createOutputHold } from './hold.js';
+export { createOutputHold, headersLeft } from './hold.js';
 export type { DeferredResponse, HoldHooks, OutputHold, Settle } from './hold.js';
 export { accessorLayer, prototypeLayer } from './layer.js';
 export type { LayerAccessor, PrototypeLayer } from './layer.js';

@@ -2,7 +2,7 @@ import { IncomingMessage, ServerResponse, createServer, get } from 'node:http';
 import type { RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createOutputHold } from '../../src/adapter/index.js';
+import { createOutputHold, nodeHeaders } from '../../src/adapter/index.js';
 import type { HoldHooks } from '../../src/adapter/index.js';
 
 const closers: Array<() => void> = [];
@@ -46,8 +46,10 @@ function hooks(res: ServerResponse, log: string[], options: { wait?: Promise<voi
       log.push(`commit ${status}`);
       await options.wait;
       if (options.failWith !== undefined) throw options.failWith;
-      res.appendHeader('Set-Cookie', 'sid=s');
-      res.setHeader('Vary', 'Cookie');
+      // As the adapters do: through `nodeHeaders`, whose writes go past the seal on held output.
+      const headers = nodeHeaders(res);
+      headers.append('Set-Cookie', 'sid=s');
+      headers.set('Vary', 'Cookie');
     },
     fail(error) {
       log.push(`fail ${(error as Error).message}`);
@@ -70,7 +72,6 @@ describe('the output hold', () => {
       expect(res.write('a', () => void log.push('cb a'))).toBe(true);
       res.write(Buffer.from('b'), 'utf8');
       expect(res.end('c', () => void log.push('cb end'))).toBe(res);
-      expect(res.headersSent).toBe(false);
       setTimeout(release, 10);
     });
     const reply = await fetchRaw(url);
@@ -94,6 +95,79 @@ describe('the output hold', () => {
     });
     expect(await fetchRaw(`${url}/array`)).toMatchObject({ status: 201, headers: { 'set-cookie': ['a=1', 'b=2', 'sid=s'] } });
     expect(log).toEqual(['commit 202', 'held', 'commit 201', 'held']);
+  });
+
+  it('held output makes the headers final, as if they had left: a second answer throws before it can change the first', async () => {
+    const output = createOutputHold();
+    const log: string[] = [];
+    let release!: () => void;
+    const wait = new Promise<void>((resolve) => (release = resolve));
+    const seen: unknown[] = [];
+    const url = await serve((_req, res) => {
+      output.hold(res, hooks(res, log, { wait }));
+      res.setHeader('Content-Length', '5');
+      res.end('first');
+      seen.push(res.headersSent);
+      for (const change of [
+        () => res.setHeader('Content-Length', '6'),
+        () => res.appendHeader('X-Late', '1'),
+        () => res.removeHeader('Content-Length'),
+        () => res.setHeaders(new Map([['x-late', '1']])),
+        () => res.writeHead(500),
+      ]) {
+        try {
+          change();
+          seen.push('changed');
+        } catch (error) {
+          seen.push((error as { code: string }).code);
+        }
+      }
+      res.statusCode = 500;
+      res.flushHeaders();
+      setTimeout(release, 10);
+    });
+    const reply = await fetchRaw(url);
+    expect(seen).toEqual([true, ...Array(5).fill('ERR_HTTP_HEADERS_SENT')]);
+    expect(reply).toMatchObject({ status: 200, body: 'first', headers: { 'content-length': '5', 'set-cookie': ['sid=s'] } });
+    expect((reply as Reply).headers['x-late']).toBeUndefined();
+  });
+
+  it('a wrapper put on after the hold that writes the head before each chunk, as compression does, streams through', async () => {
+    const output = createOutputHold();
+    let release!: () => void;
+    const wait = new Promise<void>((resolve) => (release = resolve));
+    type Internal = ServerResponse & { _header: string | null; _implicitHeader(): void };
+    const url = await serve((_req, res) => {
+      output.hold(res, hooks(res, [], { wait }));
+      for (const name of ['write', 'end'] as const) {
+        const own = res[name] as (...args: unknown[]) => unknown;
+        (res as unknown as Record<string, unknown>)[name] = function (this: Internal, ...args: unknown[]) {
+          if (!this._header) this._implicitHeader();
+          return own.apply(this, args);
+        };
+      }
+      res.write('a');
+      res.write('b');
+      res.end('c');
+      setTimeout(release, 10);
+    });
+    expect(await fetchRaw(url)).toMatchObject({ status: 200, body: 'abc', headers: { 'set-cookie': ['sid=s'] } });
+  });
+
+  it('a failed commit gives the framework back a response it can answer on', async () => {
+    const output = createOutputHold();
+    const url = await serve((_req, res) => {
+      output.hold(res, {
+        commit: async () => Promise.reject(new Error('store down')),
+        fail: () => {
+          res.statusCode = 503;
+          res.setHeader('Retry-After', '1');
+          res.end(`headersSent ${res.headersSent}`);
+        },
+      });
+      res.end('never');
+    });
+    expect(await fetchRaw(url)).toMatchObject({ status: 503, body: 'headersSent false', headers: { 'retry-after': '1' } });
   });
 
   it('output Node refuses throws where it is called, as without the hold', async () => {
