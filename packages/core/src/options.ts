@@ -260,7 +260,6 @@ function cookieAttributes(name: string, cookie: SessionCookieOptions): Config['c
   return Object.freeze({ onSecure, onPlain });
 }
 
-/** The signer `secret` makes, or the one given in its place (never both: one would be ignored). */
 /**
  * A schema must validate synchronously (a load decides within the request's step). One that is
  * asynchronous for every value is refused here by trying it once on `{}`; one that turns
@@ -281,6 +280,7 @@ function checkSchema(schema: StandardSchemaV1): void {
   throw new SessConfigError(ASYNC_SCHEMA);
 }
 
+/** The signer `secret` makes, or the one given in its place (never both: one would be ignored). */
 function signerOf(options: SessionManagerOptions): Signer {
   const { signer, secret } = options;
   if (signer === undefined) return createSigner(secret as string | readonly string[]);

@@ -234,11 +234,12 @@ const SEALED = [...Object.keys(SEALED_WRITES), 'headersSent', 'flushHeaders', '_
  * Without the hold, the headers leave with the first output, and Node refuses to change them
  * after. While output is held the response acts the same: its header methods throw Node's
  * ERR_HTTP_HEADERS_SENT, `headersSent` is true, `flushHeaders` waits with the rest, writing the
- * head implicitly does nothing, and a status set meanwhile is not the one that goes out. So Express answers a handler's second `res.send` as
- * it does without sess (the error reaches its error handling, which finds the headers gone), and
- * nothing the second answer sets reaches the first. The seal is a few properties of this one held
- * response (most responses are never held), taken off before the held calls are replayed or the
- * framework answers a failed commit; the session's own headers go past it (`headerWrites`).
+ * head implicitly does nothing, and a status set meanwhile is not the one that goes out. So
+ * Express answers a handler's second `res.send` as it does without sess (the error reaches its
+ * error handling, which finds the headers gone), and nothing the second answer sets reaches the
+ * first. The seal is a few properties of this one held response (most responses are never held),
+ * taken off before the held calls are replayed or the framework answers a failed commit; the
+ * session's own headers go past it (`headerWrites`).
  */
 function seal(res: ServerResponse, hold: Hold): void {
   const own = SEALED.map((name) => [name, Object.getOwnPropertyDescriptor(res, name)] as const);
