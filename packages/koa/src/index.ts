@@ -11,17 +11,8 @@ import type { Context, Middleware } from 'koa';
 import { SessConfigError, SessUsageError, createSessionManager, type HttpEffect } from '@sess/core';
 import type { SessionManagerOptions, SessionStorage } from '@sess/core';
 import { COOKIE_OPTIONS, SHARED_OPTIONS, accessorLayer, applyEffects, checkOptions, cookieLines, cookieOptions } from '@sess/core/adapter';
-import {
-  coreOptions,
-  createOutputHold,
-  createSessionContext,
-  defined,
-  headersLeft,
-  httpFailure,
-  isSecureRequest,
-  lifetimeMs,
-} from '@sess/core/adapter';
-import { nodeHeaders, nodeResponseFacts, redeemHandoff, socketSession, type CookieOptions } from '@sess/core/adapter';
+import { coreOptions, createOutputHold, createSessionContext, defined, httpFailure, isSecureRequest, lifetimeMs } from '@sess/core/adapter';
+import { headersLeft, nodeHeaders, nodeResponseFacts, redeemHandoff, socketSession, type CookieOptions } from '@sess/core/adapter';
 import type { DeferredResponse, OptionTable, SessionView, SharedOptions, SocketRoutes } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
 import { type KoaSession, koaView, replaceData } from './view.js';
