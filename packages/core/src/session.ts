@@ -126,36 +126,32 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
 
   load(): Promise<void> {
     // Not `async`: a load the store answered synchronously settles without a promise of its own.
-    const ran = this.run(loadEvent);
+    const ran = this.runInTurn(loadEvent);
     return ran instanceof Promise ? ran.then(nothing) : LOADED;
   }
 
-  async regenerate(options: { keepData?: boolean } = {}): Promise<void> {
-    await this.load();
-    await this.run({ type: 'app.regenerate', keepData: options.keepData ?? true }, 'regenerate');
+  regenerate(options: { keepData?: boolean } = {}): Promise<void> {
+    return this.runLoaded({ type: 'app.regenerate', keepData: options.keepData ?? true }, 'regenerate');
   }
 
   async destroy(): Promise<void> {
-    await this.run({ type: 'app.destroy' }, 'destroy');
+    await this.runInTurn({ type: 'app.destroy' }, 'destroy');
   }
 
-  async reload(): Promise<void> {
-    await this.load();
-    await this.run({ type: 'app.reload' });
+  reload(): Promise<void> {
+    return this.runLoaded({ type: 'app.reload' });
   }
 
   save(): void {
     this.step({ type: 'app.save' }, 'save');
   }
 
-  async saveNow(): Promise<void> {
-    await this.load();
-    await this.run({ type: 'app.saveNow' }, 'save');
+  saveNow(): Promise<void> {
+    return this.runLoaded({ type: 'app.saveNow' }, 'save');
   }
 
   async discard(): Promise<void> {
-    if (this.inflight !== undefined) await this.inflight.catch(() => undefined);
-    this.step({ type: 'app.discard' }, 'discard');
+    await this.runInTurn({ type: 'app.discard' }, 'discard');
   }
 
   touch(): void {
@@ -196,10 +192,10 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   commit(response: ResponseFacts): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
     // Not `async`: a commit with nothing to wait for answers at once, and the adapter can pass
     // the response's output straight through.
-    if (this.running === 0) return this.commitNow(response);
     // Commits after the store work the app did not await, whether it succeeded or not.
-    const commitNow = () => this.commitNow(response);
-    return (this.inflight as Promise<unknown>).then(commitNow, commitNow);
+    if (this.running === 0) return this.commitNow(response);
+    const again = () => this.commit(response);
+    return (this.inflight as Promise<unknown>).then(again, again);
   }
 
   private commitNow(response: ResponseFacts): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
@@ -238,6 +234,28 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     const ran = runEffects(effects, this.state.store, this.config.deadlines, this);
     if (ran instanceof Promise) this.inflight = ran;
     return ran;
+  }
+
+  /**
+   * `runInTurn` after the load the operation needs, waiting only when there is one: on a loaded
+   * session the operation starts its store work within the call, so calls take turns in the order made.
+   */
+  private async runLoaded(event: LifecycleEvent, operation?: string): Promise<void> {
+    const loading = this.load();
+    if (loading !== LOADED) await loading;
+    await this.runInTurn(event, operation);
+  }
+
+  /**
+   * `run` once the store work still running is over, whatever its outcome (a `destroy()` the app
+   * did not await, say): the app's calls that reach the store take turns, so a second sign-out
+   * joins the first rather than finding the session mid-destroy. Only the first hears its failure.
+   */
+  private runInTurn(event: LifecycleEvent, operation?: string): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
+    if (this.running === 0) return this.run(event, operation);
+    // Asked again on arrival: another call waiting for the same work may have taken the turn.
+    const again = () => this.runInTurn(event, operation);
+    return (this.inflight as Promise<unknown>).then(again, again);
   }
 
   /** @internal The runner's feedback (methods, not closures: no allocation per request). */

@@ -1225,6 +1225,53 @@ describe('store work the app did not await', () => {
     await reloading;
     expect(store.calls).toEqual([`get ${id}`, `get ${id}`]);
   });
+  it('a second destroy joins the first: one store call, both resolve, and the cookie is deleted', async () => {
+    const { manager, jar, store, id } = await signedIn();
+    const session = manager.begin({ cookieHeader: jar.header(), secure: false });
+    store.hold = true;
+    const first = session.destroy();
+    const second = session.destroy();
+    await vi.waitFor(() => expect(store.held.map((call) => call.op)).toEqual(['destroy']));
+    store.held.shift()?.release();
+    await Promise.all([first, second]);
+    expect(store.calls).toEqual([`destroy ${id}`]);
+    expect(store.peek(id)).toBeUndefined();
+    expect(sessionCookie(await session.commit({ status: 200 }))).toMatchObject({ type: 'cookie.delete' });
+  });
+
+  it('a failed destroy fails its own caller only; a destroy joining it finds the session ended', async () => {
+    const { manager, jar, store } = await signedIn();
+    const session = manager.begin({ cookieHeader: jar.header(), secure: false });
+    store.failing.add('destroy');
+    const first = session.destroy();
+    const second = session.destroy();
+    await expect(first).rejects.toBeInstanceOf(SessStoreError);
+    await expect(second).resolves.toBeUndefined();
+    expect(store.calls.filter((call) => call.startsWith('destroy'))).toHaveLength(1);
+    expect(sessionCookie(await session.commit({ status: 500 }))).toMatchObject({ type: 'cookie.delete' });
+  });
+
+  it('a destroy, load, reload or regenerate made while a save is in flight runs after it', async () => {
+    for (const [name, call, after] of [
+      ['destroy', (s: Session) => s.destroy(), ['destroy']],
+      ['load', (s: Session) => s.load(), []],
+      ['reload', (s: Session) => s.reload(), ['get']],
+      ['regenerate', (s: Session) => s.regenerate(), []],
+    ] as const) {
+      const { manager, jar, store, id } = await signedIn();
+      const session = manager.begin({ cookieHeader: jar.header(), secure: false });
+      await session.load();
+      session.set('n', 1);
+      store.hold = true;
+      const saving = session.saveNow();
+      const next = call(session);
+      await vi.waitFor(() => expect(store.held.map((held) => held.op)).toEqual(['set']));
+      store.hold = false;
+      store.held.shift()?.release();
+      await Promise.all([saving, next]);
+      expect([name, store.calls]).toEqual([name, [`get ${id}`, `set ${id}`, ...after.map((op) => `${op} ${id}`)]]);
+    }
+  });
 });
 
 describe('options for peer formats', () => {

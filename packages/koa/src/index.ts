@@ -112,7 +112,7 @@ declare module 'koa' {
 /** One request's session, kept on `ctx` under a symbol. */
 interface RequestState extends SessionView<KoaSession> {
   /** A destroy started by `ctx.session = null`; the commit waits for it. */
-  destroying: Promise<void> | undefined;
+  destroying: Promise<unknown> | undefined;
   /**
    * The hold on `ctx.res`'s output, made once `ctx.respond = false` says the app writes there
    * itself: the commit then happens before the first output leaves, or after `await next()`,
@@ -239,7 +239,8 @@ export function session(options: SessionOptions): SessionMiddleware {
       get: (ctx) => found(stateOf(ctx)).view,
       set(ctx, value) {
         const state = found(stateOf(ctx));
-        if (value === null) (state.destroying = state.core.destroy()).catch(() => undefined);
+        // A second sign-out joins the first, whose failure must still decide the answer.
+        if (value === null) (state.destroying = Promise.all([state.destroying, state.core.destroy()])).catch(() => undefined);
         else if (typeof value === 'object') replaceData(state.core, value);
         else throw new TypeError('ctx.session can only be set to null or an object');
       },

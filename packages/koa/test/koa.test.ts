@@ -122,6 +122,23 @@ describe.each([
     }
   });
 
+  it('ctx.session = null twice signs out once; if that sign-out fails, the answer is its error', async () => {
+    const { client, store } = await start({}, (ctx) => {
+      if (ctx.path === '/in') return void (ctx.session.user = 'ada');
+      ctx.session = null;
+      ctx.session = null;
+      return 'bye';
+    });
+    for (const failing of [false, true]) {
+      await client.request('/in');
+      if (failing) store.failing.add('destroy');
+      const reply = await client.request('/out');
+      store.failing.delete('destroy');
+      expect([reply.status, cookiesNamed(reply, 'sid')]).toEqual([failing ? 503 : 200, [expect.stringMatching(/^sid=; Max-Age=0/)]]);
+    }
+    expect(store.calls.destroy).toBe(2);
+  });
+
   it("an app's own error middleware, around the session's, keeps a failed sign-out's cookie deletion", async () => {
     const store = inspectableStore(fakeClock());
     const app = new Koa();
