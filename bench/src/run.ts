@@ -51,7 +51,7 @@ const settings: Settings = {
   connections: 32,
   durationS: Number(args.duration ?? (quick ? 1 : 4)),
   rounds: Number(args.rounds ?? (quick ? 1 : 5)),
-  warmUp: quick ? { kind: 'fetch', ms: 400 } : { kind: 'generator', seconds: 3 },
+  warmUp: quick ? { kind: 'fetch', ms: 200 } : { kind: 'generator', seconds: 3 },
   roundTripCountRequests: quick ? 50 : 200,
 };
 if (!Number.isInteger(settings.durationS) || settings.durationS < 1)

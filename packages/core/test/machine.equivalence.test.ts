@@ -134,6 +134,18 @@ const effectActions = new Set(
 );
 const actionsOf = (actions: readonly { type: string }[]) => actions.map((action) => action.type).filter((type) => effectActions.has(type));
 
+/** The same state value and the same context, field by field (every field is a primitive). */
+function sameSnapshot(a: Snapshot, b: Snapshot): boolean {
+  const left = a.context as unknown as Record<string, unknown>;
+  const right = b.context as unknown as Record<string, unknown>;
+  const fields = Object.keys(left);
+  return (
+    JSON.stringify(a.value) === JSON.stringify(b.value) &&
+    fields.length === Object.keys(right).length &&
+    fields.every((field) => Object.hasOwn(right, field) && Object.is(left[field], right[field]))
+  );
+}
+
 describe('memoized runtime = xstate', () => {
   it('knows every effect action the machine names, and only those', () => {
     expect([...lifecycleActions].sort()).toEqual([...effectActions].sort());
@@ -154,13 +166,13 @@ describe('memoized runtime = xstate', () => {
     let allowed = 0;
     const mismatches: string[] = [];
 
-    const visit = (snapshot: Snapshot, node: LifecycleNode) => {
-      const key = snapshotKey(snapshot);
-      expect(node.key).toBe(key);
+    // Plain comparisons, not `expect`, inside the walk: it makes millions of them.
+    const visit = (snapshot: Snapshot, key: string, node: LifecycleNode) => {
+      if (node.key !== key) mismatches.push(`runtime node ${node.key} for the snapshot ${key}`);
       const earlier = seen.get(key);
       if (earlier !== undefined) {
         // Equal keys must mean equal snapshots, or the table would merge different states.
-        expect({ value: snapshot.value, context: snapshot.context }).toEqual({ value: earlier.value, context: earlier.context });
+        if (!sameSnapshot(snapshot, earlier)) mismatches.push(`${key} names two different snapshots`);
         return;
       }
       seen.set(key, snapshot);
@@ -170,12 +182,12 @@ describe('memoized runtime = xstate', () => {
     for (const input of allInputs()) {
       const [snapshot, actions] = initialTransition(lifecycleMachine, input);
       const start = lifecycle.start(input);
-      expect(start.actions).toEqual(actionsOf(actions));
-      visit(snapshot, start.to);
+      if (start.actions.join() !== actionsOf(actions).join()) mismatches.push(`start ${JSON.stringify(input)}: [${start.actions}]`);
+      visit(snapshot, snapshotKey(snapshot), start.to);
     }
 
-    for (let item = queue.shift(); item !== undefined && mismatches.length < 20; item = queue.shift()) {
-      const [snapshot, node] = item;
+    for (let index = 0; index < queue.length && mismatches.length < 20; index++) {
+      const [snapshot, node] = queue[index] as [Snapshot, LifecycleNode];
       for (const event of events) {
         if (event.type === 'app.saveNow' && !walksSaveNow(snapshot)) continue;
         pairs++;
@@ -190,12 +202,11 @@ describe('memoized runtime = xstate', () => {
           mismatches.push(`${node.key} + ${event.type}: runtime forbids what xstate allows`);
           continue;
         }
-        if (step.to.key !== snapshotKey(next) || step.actions.join() !== actionsOf(actions).join()) {
-          mismatches.push(
-            `${node.key} + ${JSON.stringify(event)}: ${step.to.key} [${step.actions}] vs ${snapshotKey(next)} [${actionsOf(actions)}]`,
-          );
+        const nextKey = snapshotKey(next);
+        if (step.to.key !== nextKey || step.actions.join() !== actionsOf(actions).join()) {
+          mismatches.push(`${node.key} + ${JSON.stringify(event)}: ${step.to.key} [${step.actions}] vs ${nextKey} [${actionsOf(actions)}]`);
         }
-        visit(next, step.to);
+        visit(next, nextKey, step.to);
       }
     }
 
