@@ -32,7 +32,13 @@ check pnpm turbo run typecheck lint --output-logs=errors-only
 check node scripts/api-report.mjs
 # The API reference (TypeDoc into docs/api): a broken {@link} or any warning fails it.
 check pnpm run docs
-pnpm turbo run test --concurrency=1 --continue || status=1
+# The packages' tests, everything built above (`--only`). The core's suite is the longest and
+# needs no service (the lifecycle machine's exhaustive walks, on one core), so it runs beside the
+# others, which take turns: they share Redis and PostgreSQL.
+pnpm turbo run test --only --filter=@sess/core &
+core_tests=$!
+pnpm turbo run test --only --filter='!@sess/core' --concurrency=1 --continue || status=1
+wait "$core_tests" || status=1
 
 # A short soak of every adapter (memory store and Redis: no errors, no lost writes) and the benchmark harness in
 # quick mode (it fails only if the harness breaks, never on a missed ratio).

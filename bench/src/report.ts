@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chart } from './chart.js';
 import { REDIS_TARGETS, scenarioOrder } from './results.js';
-import { FLOOR_LABEL, FLOOR_REDIS_LABEL, GET_SESSION_QUICK } from './scenarios.js';
+import { FLOOR_LABEL, FLOOR_REDIS_LABEL, QUICK_WORKLOADS } from './scenarios.js';
 import type { AddedCost, Cell, Ratio, RedisClientCost, Results, Spread, Target } from './results.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
@@ -248,7 +248,7 @@ export function markdown(results: Results): string {
     '',
     '## getSession() cost (asyncContext)',
     '',
-    `\`sess+memory+getSession\` is \`sess+memory\` with \`asyncContext: true\`, its handlers reaching the session through \`getSession()\` (AsyncLocalStorage) from a helper instead of \`req.session\` / \`ctx.session\` / \`useSession(event)\` / \`request.session\` / \`c.get('session')\`. The cost is the median over rounds of the extra server CPU per request, the two servers measured back to back in each round.${m.mode === 'quick' ? ` A quick run (${GET_SESSION_QUICK.join(' and ')} only, one short run each) makes it noisy, and on a shared machine it can even come out negative: read the full run's figures.` : ''}`,
+    `\`sess+memory+getSession\` is \`sess+memory\` with \`asyncContext: true\`, its handlers reaching the session through \`getSession()\` (AsyncLocalStorage) from a helper instead of \`req.session\` / \`ctx.session\` / \`useSession(event)\` / \`request.session\` / \`c.get('session')\`. The cost is the median over rounds of the extra server CPU per request, the two servers measured back to back in each round.${m.mode === 'quick' ? ` A quick run (${QUICK_WORKLOADS.join(' and ')} only, one short run each) makes it noisy, and on a shared machine it can even come out negative: read the full run's figures.` : ''}`,
     '',
     getSessionTable(results),
     '',
