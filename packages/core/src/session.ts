@@ -130,7 +130,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     return ran instanceof Promise ? ran.then(nothing) : LOADED;
   }
 
-  regenerate(options: { keepData?: boolean } = {}): Promise<void> {
+  async regenerate(options: { keepData?: boolean } = {}): Promise<void> {
     return this.runLoaded({ type: 'app.regenerate', keepData: options.keepData ?? true }, 'regenerate');
   }
 
