@@ -65,9 +65,9 @@ export interface SessionManager {
  * One request's session, from `SessionManager.begin`. Reads and writes are synchronous;
  * operations that need the store are async, and each waits for store work still in flight (a
  * `destroy()` not awaited yet, say), whatever its outcome, so a second sign-out joins the first.
- * Every method may throw `SessUsageError` when the
- * lifecycle does not allow it now (for example a write after commit, a change on a read-only
- * request, or a read before `load()` when the request carries a cookie).
+ * Every method may throw `SessUsageError` when the lifecycle does not allow it now (for example
+ * a write after commit, a change on a read-only request, or a read before `load()` when the
+ * request carries a cookie).
  */
 export interface Session<Data extends SessionData = SessionData> {
   /** The session id, once the session has one (loaded, written, or regenerated). */
