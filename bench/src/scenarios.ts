@@ -20,7 +20,7 @@ export interface Scenario {
   readonly impl: Implementation;
   readonly store: StoreKind;
   /** In `--quick` runs only these workloads (the CI smoke run stays short); full runs do all. */
-  readonly quickWorkloads?: readonly Workload[];
+  readonly quickWorkloads: readonly Workload[];
 }
 
 function scenario(
@@ -28,9 +28,9 @@ function scenario(
   label: string,
   impl: Implementation,
   store: StoreKind,
-  quickWorkloads?: readonly Workload[],
+  quickWorkloads: readonly Workload[] = QUICK_WORKLOADS,
 ): Scenario {
-  return { id: `${framework}/${label}`, framework, impl, store, ...(quickWorkloads === undefined ? {} : { quickWorkloads }) };
+  return { id: `${framework}/${label}`, framework, impl, store, quickWorkloads };
 }
 
 /**
@@ -79,64 +79,6 @@ export function floorContext<T>(session: T): { run<R>(fn: () => R): R; session()
 }
 
 /**
- * The workloads of a `--quick` run, on every server but Express's, Koa's and h3's `sess+memory`,
- * which run them all: the CI smoke run starts and checks every server on a read and a write,
- * walks every route, and stays short.
- */
-export const QUICK_WORKLOADS: readonly Workload[] = ['read', 'write'];
-
-export const SCENARIOS: readonly Scenario[] = [
-  scenario('express', 'bare', 'bare', 'none', QUICK_WORKLOADS),
-  scenario('express', FLOOR_LABEL, 'floor', 'none', QUICK_WORKLOADS),
-  scenario('express', FLOOR_REDIS_LABEL, 'floor', 'redis', QUICK_WORKLOADS),
-  scenario('express', 'express-session+memory', 'peer', 'memory', QUICK_WORKLOADS),
-  scenario('express', 'express-session+connect-redis', 'peer', 'redis', QUICK_WORKLOADS),
-  scenario('express', 'sess+memory', 'sess', 'memory'),
-  scenario('express', GET_SESSION_LABEL, 'sess', 'memory', QUICK_WORKLOADS),
-  scenario('express', 'sess+redis', 'sess', 'redis', QUICK_WORKLOADS),
-  scenario('express', 'express-session+connect-pg-simple', 'peer', 'postgres', QUICK_WORKLOADS),
-  scenario('express', 'sess+postgres', 'sess', 'postgres', QUICK_WORKLOADS),
-  scenario('koa', 'bare', 'bare', 'none', QUICK_WORKLOADS),
-  scenario('koa', FLOOR_LABEL, 'floor', 'none', QUICK_WORKLOADS),
-  scenario('koa', FLOOR_REDIS_LABEL, 'floor', 'redis', QUICK_WORKLOADS),
-  scenario('koa', 'koa-session+cookie', 'peer', 'cookie', QUICK_WORKLOADS),
-  scenario('koa', 'sess+cookie', 'sess', 'cookie', QUICK_WORKLOADS),
-  scenario('koa', 'koa-session+redis', 'peer', 'redis', QUICK_WORKLOADS),
-  scenario('koa', 'sess+memory', 'sess', 'memory'),
-  scenario('koa', GET_SESSION_LABEL, 'sess', 'memory', QUICK_WORKLOADS),
-  scenario('koa', 'sess+redis', 'sess', 'redis', QUICK_WORKLOADS),
-  scenario('h3', 'bare', 'bare', 'none', QUICK_WORKLOADS),
-  scenario('h3', FLOOR_LABEL, 'floor', 'none', QUICK_WORKLOADS),
-  scenario('h3', FLOOR_REDIS_LABEL, 'floor', 'redis', QUICK_WORKLOADS),
-  scenario('h3', 'useSession', 'peer', 'cookie', QUICK_WORKLOADS),
-  scenario('h3', 'sess+cookie', 'sess', 'cookie', QUICK_WORKLOADS),
-  scenario('h3', 'sess+memory', 'sess', 'memory'),
-  scenario('h3', GET_SESSION_LABEL, 'sess', 'memory', QUICK_WORKLOADS),
-  scenario('h3', 'sess+redis', 'sess', 'redis', QUICK_WORKLOADS),
-  scenario('fastify', 'bare', 'bare', 'none', QUICK_WORKLOADS),
-  scenario('fastify', '@fastify/session+memory', 'peer', 'memory', QUICK_WORKLOADS),
-  scenario('fastify', 'sess+memory', 'sess', 'memory', QUICK_WORKLOADS),
-  scenario('fastify', GET_SESSION_LABEL, 'sess', 'memory', QUICK_WORKLOADS),
-  scenario('fastify', 'sess+redis', 'sess', 'redis', QUICK_WORKLOADS),
-  // Hono has no first-party session library: no peer.
-  scenario('hono', 'bare', 'bare', 'none', QUICK_WORKLOADS),
-  scenario('hono', 'sess+memory', 'sess', 'memory', QUICK_WORKLOADS),
-  scenario('hono', GET_SESSION_LABEL, 'sess', 'memory', QUICK_WORKLOADS),
-  scenario('hono', 'sess+redis', 'sess', 'redis', QUICK_WORKLOADS),
-];
-
-export function scenarioById(id: string): Scenario {
-  const found = SCENARIOS.find((candidate) => candidate.id === id);
-  if (found === undefined) throw new Error(`unknown scenario ${JSON.stringify(id)}`);
-  return found;
-}
-
-/** Whether `scenario` is measured on `workload` in this run. */
-export function runsWorkload(scenario: Scenario, workload: Workload, quick: boolean): boolean {
-  return !quick || scenario.quickWorkloads === undefined || scenario.quickWorkloads.includes(workload);
-}
-
-/**
  * Each workload is one route on every server. `sendsCookie`: whether the load generator sends
  * the primed session cookie.
  *
@@ -155,6 +97,64 @@ export function runsWorkload(scenario: Scenario, workload: Workload, quick: bool
  */
 export const WORKLOADS = ['read', 'write', 'new', 'regenerate'] as const;
 export type Workload = (typeof WORKLOADS)[number];
+
+/**
+ * The workloads of a `--quick` run, on every server but Express's, Koa's and h3's `sess+memory`,
+ * which run them all: the CI smoke run starts and checks every server on a read and a write,
+ * walks every route, and stays short.
+ */
+export const QUICK_WORKLOADS: readonly Workload[] = ['read', 'write'];
+
+export const SCENARIOS: readonly Scenario[] = [
+  scenario('express', 'bare', 'bare', 'none'),
+  scenario('express', FLOOR_LABEL, 'floor', 'none'),
+  scenario('express', FLOOR_REDIS_LABEL, 'floor', 'redis'),
+  scenario('express', 'express-session+memory', 'peer', 'memory'),
+  scenario('express', 'express-session+connect-redis', 'peer', 'redis'),
+  scenario('express', 'sess+memory', 'sess', 'memory', WORKLOADS),
+  scenario('express', GET_SESSION_LABEL, 'sess', 'memory'),
+  scenario('express', 'sess+redis', 'sess', 'redis'),
+  scenario('express', 'express-session+connect-pg-simple', 'peer', 'postgres'),
+  scenario('express', 'sess+postgres', 'sess', 'postgres'),
+  scenario('koa', 'bare', 'bare', 'none'),
+  scenario('koa', FLOOR_LABEL, 'floor', 'none'),
+  scenario('koa', FLOOR_REDIS_LABEL, 'floor', 'redis'),
+  scenario('koa', 'koa-session+cookie', 'peer', 'cookie'),
+  scenario('koa', 'sess+cookie', 'sess', 'cookie'),
+  scenario('koa', 'koa-session+redis', 'peer', 'redis'),
+  scenario('koa', 'sess+memory', 'sess', 'memory', WORKLOADS),
+  scenario('koa', GET_SESSION_LABEL, 'sess', 'memory'),
+  scenario('koa', 'sess+redis', 'sess', 'redis'),
+  scenario('h3', 'bare', 'bare', 'none'),
+  scenario('h3', FLOOR_LABEL, 'floor', 'none'),
+  scenario('h3', FLOOR_REDIS_LABEL, 'floor', 'redis'),
+  scenario('h3', 'useSession', 'peer', 'cookie'),
+  scenario('h3', 'sess+cookie', 'sess', 'cookie'),
+  scenario('h3', 'sess+memory', 'sess', 'memory', WORKLOADS),
+  scenario('h3', GET_SESSION_LABEL, 'sess', 'memory'),
+  scenario('h3', 'sess+redis', 'sess', 'redis'),
+  scenario('fastify', 'bare', 'bare', 'none'),
+  scenario('fastify', '@fastify/session+memory', 'peer', 'memory'),
+  scenario('fastify', 'sess+memory', 'sess', 'memory'),
+  scenario('fastify', GET_SESSION_LABEL, 'sess', 'memory'),
+  scenario('fastify', 'sess+redis', 'sess', 'redis'),
+  // Hono has no first-party session library: no peer.
+  scenario('hono', 'bare', 'bare', 'none'),
+  scenario('hono', 'sess+memory', 'sess', 'memory'),
+  scenario('hono', GET_SESSION_LABEL, 'sess', 'memory'),
+  scenario('hono', 'sess+redis', 'sess', 'redis'),
+];
+
+export function scenarioById(id: string): Scenario {
+  const found = SCENARIOS.find((candidate) => candidate.id === id);
+  if (found === undefined) throw new Error(`unknown scenario ${JSON.stringify(id)}`);
+  return found;
+}
+
+/** Whether `scenario` is measured on `workload` in this run. */
+export function runsWorkload(scenario: Scenario, workload: Workload, quick: boolean): boolean {
+  return !quick || scenario.quickWorkloads.includes(workload);
+}
 
 export function sendsCookie(workload: Workload): boolean {
   return workload !== 'new';
