@@ -5,17 +5,34 @@ import type { AddressInfo } from 'node:net';
 
 export interface Served {
   readonly url: string;
+  /**
+   * Settles once every response the server has begun has closed and the event loop has turned
+   * once more: by then a rejection or exception that a request's work left behind has reached the
+   * process. An event to wait on where a test would otherwise sleep.
+   */
+  idle(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Serves a Node request listener on 127.0.0.1 and an ephemeral port. */
 export function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Served> {
+  let open = 0;
+  const waiting: (() => void)[] = [];
+  const closed = () => {
+    open -= 1;
+    if (open === 0) for (const resolve of waiting.splice(0)) setImmediate(resolve);
+  };
   return new Promise((resolve) => {
-    const server = createServer(handler);
+    const server = createServer((req, res) => {
+      open += 1;
+      res.once('close', closed);
+      handler(req, res);
+    });
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as AddressInfo;
       resolve({
         url: `http://127.0.0.1:${port}`,
+        idle: () => new Promise((done) => (open === 0 ? setImmediate(done) : waiting.push(done))),
         close: () =>
           new Promise((done) => {
             server.closeAllConnections();

@@ -140,7 +140,7 @@ describe.each([
       'aborted',
     ]);
     expect((await new Client(withSess).request('/count')).body).toBe('views 1');
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await Promise.all(servers.map((served) => served.idle()));
     expect(escaped).toEqual([]);
   });
 
@@ -198,7 +198,7 @@ describe.each([
       'caught ERR_HTTP_HEADERS_SENT',
     ]);
     expect(store.calls.set).toBe(4);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await Promise.all(servers.map((served) => served.idle()));
     expect(escaped).toEqual([]);
   });
 

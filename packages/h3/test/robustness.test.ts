@@ -212,8 +212,8 @@ describe('handler output that Node or h3 refuses', () => {
     process.on('uncaughtException', crashed);
   });
   afterEach(async () => {
-    // A rejection from work the response left behind surfaces a little later.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // A rejection from work the response left behind surfaces once its response has closed.
+    await Promise.all(servers.map((served) => served.idle()));
     process.off('unhandledRejection', crashed);
     process.off('uncaughtException', crashed);
     expect(crashes.splice(0).map(describeError)).toEqual([]);
@@ -294,7 +294,7 @@ describe('handler output that Node or h3 refuses', () => {
       'one,two,three',
     ]);
     expect(reply.headers.getSetCookie()).toEqual([expect.stringMatching(/^sid=/)]);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await served.idle();
     expect(callbacks).toBe(3);
   });
 
