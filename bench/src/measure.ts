@@ -8,7 +8,7 @@ import type { Generator, LoadResult } from './load.js';
 import { countCommands } from './redis-server.js';
 import type { CommandCount } from './redis-server.js';
 import type { RunningServer } from './server-process.js';
-import { sendsCookie } from './scenarios.js';
+import { FLOOR_COOKIE, sendsCookie } from './scenarios.js';
 import type { Workload } from './scenarios.js';
 
 export interface Settings {
@@ -69,7 +69,8 @@ export async function prime(server: RunningServer): Promise<string | undefined> 
   const primed = await get(server.port, '/prime', undefined);
   if (primed.status !== 200) throw new Error(`/prime answered ${primed.status}: ${primed.body}`);
   // No session, no cookie: the bare framework, and the floor (whose session is a plain object).
-  if (server.scenario.impl === 'bare' || server.scenario.impl === 'floor') return undefined;
+  if (server.scenario.impl === 'bare') return undefined;
+  if (server.scenario.impl === 'floor') return FLOOR_COOKIE;
   if (primed.cookies.length === 0) throw new Error('/prime set no cookie');
   const cookie = primed.cookies.join('; ');
   const read = await get(server.port, '/read', cookie);

@@ -68,6 +68,36 @@ export function floorWork(): () => void {
 }
 
 /**
+ * With `SESS_BENCH_FLOOR_HEADERS=1` in the environment, the floor's requests and responses carry
+ * the headers sess's do, with no session work: its load sends a cookie of sess's name and size (a
+ * 32-character id, a dot, a 43-character signature), and it answers `Vary: Cookie` to a request
+ * with a cookie, and on `/new` and `/regenerate` also `Cache-Control: private` and a `Set-Cookie`
+ * line of sess's length, all constant strings. A calibration: what a session's HTTP alone costs a
+ * request (a longer request, reading its headers, more response headers to write), apart from the
+ * code that makes and reads them.
+ */
+export const FLOOR_COOKIE = process.env.SESS_BENCH_FLOOR_HEADERS === '1' ? `sid=${'i'.repeat(32)}.${'s'.repeat(43)}` : undefined;
+
+type Headers = readonly (readonly [string, string])[];
+const NO_HEADERS: Headers = [];
+const VARY: Headers = [['Vary', 'Cookie']];
+const SIGN_IN: Headers = [
+  ['Cache-Control', 'private'],
+  ['Set-Cookie', `${FLOOR_COOKIE}; Max-Age=86400; Path=/; Expires=Sun, 06 Dec 2026 17:52:28 GMT; HttpOnly; SameSite=Lax`],
+  ['Vary', 'Cookie'],
+];
+
+/**
+ * The session headers the floor answers on `path` with `SESS_BENCH_FLOOR_HEADERS=1`. Servers call
+ * it only when `FLOOR_COOKIE` is set: reading the request's Cookie header makes Node build its
+ * header object, which the plain floor never does.
+ */
+export function floorHeaders(path: string | undefined, cookieSent: boolean): Headers {
+  if (path === '/new' || path === '/regenerate') return SIGN_IN;
+  return cookieSent ? VARY : NO_HEADERS;
+}
+
+/**
  * With `SESS_BENCH_FLOOR_ALS=1` in the environment, each floor request runs on inside an
  * AsyncLocalStorage and its routes reach their session through it, as `getSession()` does: a
  * calibration of what AsyncLocalStorage itself costs a request on this Node, with no session work.

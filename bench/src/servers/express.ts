@@ -9,7 +9,18 @@ import expressSession from 'express-session';
 import { RedisStore } from 'connect-redis';
 import { getSession, session as sessSession } from '@sess/express';
 import { memoryStore } from '@sess/store-memory';
-import { FLOOR_LABEL, FLOOR_REDIS_LABEL, GET_SESSION_LABEL, floorContext, floorWork, PRIME_DATA, SECRET, body } from '../scenarios.js';
+import {
+  FLOOR_COOKIE,
+  FLOOR_LABEL,
+  FLOOR_REDIS_LABEL,
+  GET_SESSION_LABEL,
+  floorContext,
+  floorHeaders,
+  floorWork,
+  PRIME_DATA,
+  SECRET,
+  body,
+} from '../scenarios.js';
 import type { Scenario } from '../scenarios.js';
 import { connectPostgres, connectPgSimpleStore, sessPostgresStore } from './postgres.js';
 import { clientRoundTrips, connectRedis, sessRedisStore } from './redis.js';
@@ -35,8 +46,10 @@ const floorSession: BenchSession = { regenerate: (callback) => callback() };
 /** The floor's middleware: calls on after one promise step, as a store-backed session middleware must. */
 const spin = floorWork();
 const floor = floorContext(floorSession);
-const floorMiddleware: RequestHandler = (_req, _res, next) => {
+const floorMiddleware: RequestHandler = (req, res, next) => {
   spin();
+  if (FLOOR_COOKIE !== undefined)
+    for (const [name, value] of floorHeaders(req.url, req.headers.cookie !== undefined)) res.setHeader(name, value);
   void Promise.resolve().then(() => floor.run(next));
 };
 

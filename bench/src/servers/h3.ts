@@ -8,7 +8,18 @@ import type { H3Event, Middleware } from 'h3';
 import { memoryStore } from '@sess/store-memory';
 import { cookieSessions } from '@sess/core';
 import type { SessionStorage } from '@sess/core';
-import { FLOOR_LABEL, FLOOR_REDIS_LABEL, GET_SESSION_LABEL, floorContext, floorWork, PRIME_DATA, SECRET, body } from '../scenarios.js';
+import {
+  FLOOR_COOKIE,
+  FLOOR_LABEL,
+  FLOOR_REDIS_LABEL,
+  GET_SESSION_LABEL,
+  floorContext,
+  floorHeaders,
+  floorWork,
+  PRIME_DATA,
+  SECRET,
+  body,
+} from '../scenarios.js';
 import type { Scenario } from '../scenarios.js';
 import { importOptional } from './optional.js';
 import { clientRoundTrips, connectRedis, sessRedisStore } from './redis.js';
@@ -98,6 +109,9 @@ function floorFlavour(roundTrips?: RoundTrips): Flavour {
   return {
     async middleware(event, next) {
       spin();
+      if (FLOOR_COOKIE !== undefined)
+        for (const [name, value] of floorHeaders(event.url.pathname, event.req.headers.get('cookie') !== null))
+          event.res.headers.set(name, value);
       await roundTrips?.(event.url.pathname);
       return floor.run(next);
     },

@@ -9,7 +9,18 @@ import koaSession from 'koa-session';
 import { memoryStore } from '@sess/store-memory';
 import { cookieSessions } from '@sess/core';
 import type { SessionStorage } from '@sess/core';
-import { FLOOR_LABEL, FLOOR_REDIS_LABEL, GET_SESSION_LABEL, floorContext, floorWork, PRIME_DATA, SECRET, body } from '../scenarios.js';
+import {
+  FLOOR_COOKIE,
+  FLOOR_LABEL,
+  FLOOR_REDIS_LABEL,
+  GET_SESSION_LABEL,
+  floorContext,
+  floorHeaders,
+  floorWork,
+  PRIME_DATA,
+  SECRET,
+  body,
+} from '../scenarios.js';
 import type { Scenario } from '../scenarios.js';
 import { importOptional } from './optional.js';
 import { clientRoundTrips, connectRedis, koaSessionRedisStore, sessRedisStore } from './redis.js';
@@ -38,8 +49,10 @@ const floorSession: BenchSession = { regenerate: async () => {} };
 /** The floor's middleware: calls on after one promise step, as a store-backed session middleware must. */
 const spin = floorWork();
 const floor = floorContext(floorSession);
-const floorMiddleware: Middleware = async (_ctx, next) => {
+const floorMiddleware: Middleware = async (ctx, next) => {
   spin();
+  if (FLOOR_COOKIE !== undefined)
+    for (const [name, value] of floorHeaders(ctx.req.url, ctx.req.headers.cookie !== undefined)) ctx.res.setHeader(name, value);
   await undefined;
   await floor.run(next);
 };
