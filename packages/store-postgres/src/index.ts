@@ -11,6 +11,7 @@
  * import { postgresStore } from '@sess/store-postgres';
  *
  * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+ * pool.on('error', console.error); // node-postgres crashes the process on a dropped idle connection without one
  * const store = postgresStore({ pool });
  * await store.migrate();
  * app.use(session({ secret, store }));

@@ -3,7 +3,9 @@
  * sent, truly concurrent writes on separate connections, the sweep and its timer, options, and
  * the README's migration SQL, against the real PostgreSQL.
  */
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -11,7 +13,7 @@ import { SessConfigError, type SessionChanges, type SessionMeta } from '@sess/co
 import { freshId, makeRecord } from '@sess/store-test';
 import { postgresStore, type PostgresPool, type PostgresStore, type PostgresStoreOptions } from '../src/index.js';
 import { COLUMNS } from '../src/sql.js';
-import { describeDb, type TestDatabase } from './db.js';
+import { DATABASE_URL, describeDb, type TestDatabase } from './db.js';
 
 const delta = (set: string[], deleted: string[] = []): SessionChanges => ({ set, deleted, created: false });
 const created = (set: string[]): SessionChanges => ({ set, deleted: [], created: true });
@@ -590,6 +592,47 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       await store.set(id, makeRecord({ userId: 'alice' }, now), 60_000);
       expect((await rows(store)).get(id)?.['user_id']).toBeNull();
     });
+  });
+
+  describe("the README's pool", () => {
+    /** The lines of the README's Usage example that make the pool, up to the store, as a reader would copy them. */
+    function readmePoolSetup(): string {
+      const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+      const usage = /```ts\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf('## Usage')))?.[1] ?? '';
+      const lines = usage.split('\n');
+      const from = lines.findIndex((line) => line.startsWith('const pool ='));
+      const to = lines.findIndex((line) => line.startsWith('const store ='));
+      if (from < 0 || to < from) throw new Error('no pool setup in the README usage example');
+      return lines.slice(from, to).join('\n');
+    }
+
+    it('survives the server dropping an idle connection (a restart, a failover) and serves the next query', async () => {
+      // In a child process: an unhandled 'error' event would end it, as it would end the app.
+      const script = `import pg from 'pg';
+${readmePoolSetup()}
+const { rows } = await pool.query('SELECT pg_backend_pid() AS pid');
+// pg-pool emits 'error' for the dead idle client, then 'remove' once it has closed it. Not
+// events.once, whose own 'error' listener would keep the process alive whatever the README says.
+const removed = new Promise((resolve) => pool.once('remove', resolve));
+const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+await admin.connect();
+await admin.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
+await admin.end();
+await removed;
+const { rows: next } = await pool.query('SELECT 1 AS one');
+console.log('served', next[0].one);
+await pool.end();`;
+      const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = execFile(
+          process.execPath,
+          ['--input-type=module', '-e', script],
+          { cwd: fileURLToPath(new URL('..', import.meta.url)), env: { ...process.env, DATABASE_URL }, timeout: 20_000 },
+          (_error, out, err) => resolve({ code: child.exitCode, stdout: out, stderr: err }),
+        );
+      });
+      expect(stderr).not.toMatch(/Unhandled 'error' event/);
+      expect({ code, stdout: stdout.trim() }).toEqual({ code: 0, stdout: 'served 1' });
+    }, 30_000);
   });
 
   describe('migrating from connect-pg-simple (the README)', () => {
