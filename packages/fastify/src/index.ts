@@ -58,9 +58,21 @@ interface RequestState {
 const STATE = Symbol('@sess/fastify');
 const slot = (request: FastifyRequest) => request as unknown as Record<symbol, RequestState | null>;
 
+/**
+ * Fastify writes the reply's own headers over the raw response's, so a Set-Cookie set on
+ * `reply.raw` (by a middleware) would be lost once the session adds one to the reply: its lines
+ * move to the reply first. (Where the reply has its own, Fastify drops the raw one anyway.)
+ */
+function claimRaw(reply: FastifyReply, name: string): void {
+  const raw = reply.raw.getHeader(name);
+  if (raw === undefined) return;
+  reply.raw.removeHeader(name);
+  if (reply.getHeader(name) === undefined) reply.header(name, [raw].flat().map(String));
+}
+
 /** Fastify's reply headers as a `HeaderTarget`: `reply.header` appends Set-Cookie lines, and `getHeader` sees the raw response's too. */
 const replyHeaders = (reply: FastifyReply): HeaderTarget => ({
-  append: (name, value) => void reply.header(name, value),
+  append: (name, value) => void (claimRaw(reply, name), reply.header(name, value)),
   set: (name, value) => void reply.header(name, value),
   get: (name) => reply.getHeader(name),
 });
@@ -146,6 +158,9 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
       validateHeaderName(name);
       validateHeaderValue(name, value as string);
     }
+    // `Response.error()` is no answer: Fastify refuses its status 0 as without sess, and the
+    // session commits with the error answer, in the next pass.
+    if (isResponse(payload) && payload.status === 0) return done(null, payload);
     state.sending = true;
     // Fastify writes the response inside `done`: what it meets there goes to its error handling,
     // from a commit done at once through Fastify's own catch around the hook, from a later one
@@ -176,7 +191,8 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
         withHeaders(response, (headers) =>
           applyEffects(
             {
-              append: (name, value) => headers.append(name, value),
+              // Fastify copies the Response's Set-Cookie onto the reply, over the raw response's.
+              append: (name, value) => (claimRaw(reply, name), headers.append(name, value)),
               set: (name, value) => headers.set(name, value),
               get: (name) => headers.get(name) ?? reply.getHeader(name),
             },

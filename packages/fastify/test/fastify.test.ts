@@ -129,6 +129,22 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
   });
 
   describe('a web Response from the handler', () => {
+    it('Response.error() fails as without sess (Fastify refuses its status 0), with nothing saved behind the 500', async () => {
+      const { client, store } = await withSession({}, (app) => {
+        app.get('/error', async (request) => {
+          request.session.views = 1;
+          return Response.error();
+        });
+      });
+      const reply = await client.request('/error');
+      expect([reply.status, JSON.parse(reply.body).code, store.calls.set, cookiesNamed(reply, 'sid')]).toEqual([
+        500,
+        'FST_ERR_BAD_STATUS_CODE',
+        0,
+        [],
+      ]);
+    });
+
     it('commits for its status and headers: nothing saved behind its 500, its Vary and Set-Cookie joined, not replaced', async () => {
       const { client, store } = await withSession({}, (app) => {
         app.get('/failed', async (request) => {
@@ -162,6 +178,30 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
         'http://127.0.0.1/next',
         [expect.stringMatching(/^sid=/)],
       ]);
+    });
+  });
+
+  describe('a Set-Cookie the app set on reply.raw', () => {
+    it('goes out beside the session cookie, for a payload and for a web Response, as without sess', async () => {
+      const { client } = await withSession({}, (app) => {
+        // As a middleware (@fastify/middie, @fastify/express) sets a cookie: on the Node response.
+        app.addHook('onRequest', async (_request, reply) => void reply.raw.setHeader('set-cookie', ['csrf=1; Path=/', 'lang=en; Path=/']));
+        app.get('/payload', async (request) => ((request.session.views = 1), 'ok'));
+        app.get('/response', async (request) => ((request.session.views = 1), new Response('ok')));
+        app.get('/both', async (request, reply) => {
+          request.session.views = 1;
+          // The reply's own Set-Cookie replaces the raw one in Fastify itself: sess changes nothing there.
+          reply.header('set-cookie', 'own=1; Path=/');
+          return 'ok';
+        });
+      });
+      for (const path of ['/payload', '/response']) {
+        client.jar.clear();
+        const reply = await client.request(path);
+        expect(reply.setCookies, path).toEqual(['csrf=1; Path=/', 'lang=en; Path=/', expect.stringMatching(/^sid=/)]);
+      }
+      client.jar.clear();
+      expect((await client.request('/both')).setCookies).toEqual(['own=1; Path=/', expect.stringMatching(/^sid=/)]);
     });
   });
 
