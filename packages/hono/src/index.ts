@@ -28,7 +28,7 @@ export interface HonoSession extends SessionMethods {
   /** The session's data: read and assign properties; the store is written when the response is ready. */
   readonly data: Partial<SessionData>;
   /**
-   * Fetches the record the cookie names (once) and resolves to the session: reads need it first.
+   * Fetches the record the cookie names (once) and resolves to the session: reads and changes need it first.
    * A route that never calls it costs no store call. A failed store read rejects with an
    * `HTTPException` 503.
    */
@@ -39,7 +39,7 @@ export interface HonoSession extends SessionMethods {
 
 /** The variables `session()` sets: `new Hono<{ Variables: SessionVariables }>()` types `c.get('session')`. */
 export interface SessionVariables {
-  /** The request's session: `await c.get('session').load()` before reading it. */
+  /** The request's session: `await c.get('session').load()` before reading or changing it. */
   session: HonoSession;
 }
 
@@ -139,14 +139,17 @@ export function session(options: SessionOptions): SessionMiddleware {
     // here (a thrown non-Error, an `onError` that throws) goes on as it would without sess,
     // uncommitted: nothing is saved, as for any 5xx.
     await (asyncContext ? context.run(view, next) : next());
+    // A status Node refuses (`Response.error()`'s 0) gets node-server's 500, as without sess: the
+    // commit is for that, and the response stays as it is (a copy would change its status).
+    const refused = c.finalized && c.res.status < 100;
     // A handler that gave no response is answered with a 500 ("Context is not finalized").
-    const status = c.finalized ? c.res.status : 500;
+    const status = c.finalized && !refused ? c.res.status : 500;
     // Awaited only when it is a promise: a step on every request otherwise.
     const committed = commit(core, name, status, c.res.headers);
     const effects = committed instanceof Promise ? await committed : committed;
     // node-server's shared RESPONSE_ALREADY_SENT: the app wrote to `c.env.outgoing` itself and
     // the headers have left, so the session's have nowhere to go.
-    if (c.res.headers.has('x-hono-already-sent')) return;
+    if (refused || c.res.headers.has('x-hono-already-sent')) return;
     // A response whose headers are immutable (from `fetch` or `Response.redirect`) is copied.
     const response = withHeaders(c.res, (target) => applyEffects(target, effects));
     if (response !== c.res) {

@@ -1,5 +1,6 @@
 /** Hono-specific behaviour beyond the shared conformance suite, over real HTTP on node-server 2. */
 import { getRequestListener } from '@hono/node-server';
+import { getRequestListener as getRequestListenerV1 } from 'hono-node-server1';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
@@ -148,6 +149,27 @@ describe('commit and the response', () => {
     expect(sse.headers.get('content-type')).toMatch(/text\/event-stream/);
     expect(sse.body).toBe('data: 1\n\ndata: 2\n\n');
     expect(cookiesNamed(sse, 'sid')).toHaveLength(1);
+  });
+
+  it('Response.error() gets node-server’s 500 as without sess, on node-server 1 and 2, with nothing saved', async () => {
+    // node-server logs the status Node refuses, with sess and without.
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      for (const requestListener of [getRequestListener, getRequestListenerV1]) {
+        const { app, store } = sessionApp();
+        app.get('/', async (c) => (await write(c), Response.error()));
+        const served = await listen(requestListener(app.fetch));
+        servers.push(served);
+        const reply = await new Client(served.url).request('/');
+        expect([reply.status, cookiesNamed(reply, 'sid'), store.calls.set]).toEqual([500, [], 0]);
+      }
+      expect(logged.mock.calls.map(([error]) => (error as { code?: string }).code)).toEqual([
+        'ERR_HTTP_INVALID_STATUS_CODE',
+        'ERR_HTTP_INVALID_STATUS_CODE',
+      ]);
+    } finally {
+      logged.mockRestore();
+    }
   });
 
   it('a handler that returns no response gets Hono’s 500 with nothing saved', async () => {
