@@ -91,17 +91,17 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   }
 
   get<K extends keyof Data & string>(key: K): Data[K] | undefined {
-    this.step(readEvent);
+    this.step(readEvent, 'get');
     return this.state.data[key] as Data[K] | undefined;
   }
 
   has(key: string): boolean {
-    this.step(readEvent);
+    this.step(readEvent, 'has');
     return Object.hasOwn(this.state.data, key);
   }
 
   keys(): string[] {
-    this.step(readEvent);
+    this.step(readEvent, 'keys');
     return Object.keys(this.state.data);
   }
 
@@ -307,7 +307,10 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
       if (this.node.context.readOnly) {
         throw new SessUsageError(`${operation}() on a read-only session: this request may read the session but not change it`);
       }
-      throw new SessUsageError(`${operation} is not allowed now (session state: ${String(this.node.snapshot.value)})`);
+      const state = String(this.node.snapshot.value);
+      // The usual mistake: a session with a cookie used before its record is read.
+      const hint = state === 'unloaded' || state === 'loading' ? ': the session is not loaded yet, await its load() first' : '';
+      throw new SessUsageError(`${operation} is not allowed now${hint} (session state: ${state})`);
     }
     this.node = step.to;
     return this.state.perform(step.actions);

@@ -29,8 +29,20 @@ describe('a store that answers synchronously', () => {
   it('where a store that answers with a promise is still loading', async () => {
     const session = await returning(false);
     const loading = session.load();
-    expect(() => session.get('user')).toThrow(/not allowed now/);
+    expect(() => session.get('user')).toThrow(
+      'get is not allowed now: the session is not loaded yet, await its load() first (session state: loading)',
+    );
     await loading;
+    expect(session.get('user')).toBe('ada');
+  });
+
+  it('used before load(), says to load it first, naming the call', async () => {
+    const session = await returning(true);
+    expect(() => session.set('user', 'grace')).toThrow(
+      'set is not allowed now: the session is not loaded yet, await its load() first (session state: unloaded)',
+    );
+    expect(() => session.keys()).toThrow(/keys is not allowed now: the session is not loaded yet/);
+    await session.load();
     expect(session.get('user')).toBe('ada');
   });
 });
