@@ -130,8 +130,12 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
       applyEffects(event.res.errHeaders, await commit(core, manager.name, statusOf(error), event.res.errHeaders));
       throw error;
     }
-    const committed = commit(core, manager.name, response.status, response.headers);
+    // `Response.error()`'s status 0 fails in srvx as a 500, as without sess: it commits as that,
+    // and goes on unchanged (a copy carrying the session's headers can't have status 0).
+    const refused = response.status < 100;
+    const committed = commit(core, manager.name, refused ? 500 : response.status, response.headers);
     const effects = committed instanceof Promise ? await committed : committed;
+    if (refused) return response;
     // A response whose headers are immutable (from `fetch` or `Response.redirect`) is copied.
     return withHeaders(response, (headers) => applyEffects(headers, effects));
   };

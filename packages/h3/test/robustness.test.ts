@@ -358,10 +358,10 @@ describe('handler output that Node or h3 refuses', () => {
     expect(withSess.logs).toEqual(without.logs);
   });
 
-  async function outcomeV2(withSession: boolean, handler: (event: H3Event) => unknown): Promise<Outcome> {
+  async function outcomeV2(withSession: boolean, handler: (event: H3Event) => unknown, store?: Store): Promise<Outcome> {
     const onError: string[] = [];
     const app = new H3({ silent: true, onError: (error) => void onError.push(describeError(error)) });
-    if (withSession) app.use(session({ secret: SECRET }));
+    if (withSession) app.use(session({ secret: SECRET, ...(store && { store }) }));
     app.all('/route/**', async (event) => {
       if (withSession) (await useSession(event)).data.n = 1;
       return handler(event);
@@ -431,6 +431,19 @@ describe('handler output that Node or h3 refuses', () => {
       logged: ['[srvx] Failed to send response: ERR_INVALID_CHAR'],
     });
     expect(withSession).toEqual(without);
+  });
+
+  it('h3 v2: Response.error() fails in srvx as without sess, with nothing saved behind the 500', async () => {
+    const store = inspectableStore(fakeClock());
+    const without = await outcomeV2(false, () => Response.error());
+    const withSession = await outcomeV2(true, () => Response.error(), store);
+    expect(without).toEqual({
+      reply: { status: 500, body: '' },
+      onError: [],
+      logged: ['[srvx] Failed to send response: ERR_HTTP_INVALID_STATUS_CODE'],
+    });
+    expect(withSession).toEqual(without);
+    expect(store.calls.set).toBe(0);
   });
 
   it('h3 v2: no matching route reaches onError as a 404, as without sess', async () => {
