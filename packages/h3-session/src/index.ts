@@ -32,8 +32,9 @@ export type SessionUpdate<T extends SessionData = SessionData> =
   | Partial<SessionData<T>>
   | ((oldData: SessionData<T>) => Partial<SessionData<T>> | undefined);
 
-/** h3 v2 names the chunks of a chunked cookie `__chunked__<count>`. */
+/** h3 v2 names the chunks of a chunked cookie `__chunked__<count>`, and reads at most 100 of them. */
 const CHUNKED = '__chunked__';
+const MAX_CHUNKS = 100;
 
 const kit: EntryKit = {
   where: '@sess/h3-session',
@@ -73,7 +74,10 @@ function portOf(event: HTTPEvent): EventPort {
     cookie(name) {
       const value = getCookie(event, name);
       if (!value?.startsWith(CHUNKED)) return { value, chunks: 0 };
-      return { value: getChunkedCookie(event, name), chunks: Number.parseInt(value.slice(CHUNKED.length), 10) || 0 };
+      // The count comes from the request: past h3's bound it names no chunks, as in h3, rather
+      // than one deletion line per chunk claimed.
+      const count = Number.parseInt(value.slice(CHUNKED.length), 10);
+      return { value: getChunkedCookie(event, name), chunks: count > 0 && count <= MAX_CHUNKS ? count : 0 };
     },
     secure: event.req.url.startsWith('https:'),
     response: res === undefined ? undefined : responseOf(res),

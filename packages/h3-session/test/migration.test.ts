@@ -233,6 +233,13 @@ describe('h3 v2 to @sess/h3-session: chunked seals', () => {
     expect([...browser.jar.keys()]).toEqual(['h3']);
     expect(browser.jar.get('h3')).toMatch(SIGNED_VALUE);
   });
+
+  it('a chunk count past the 100 h3 reads names no chunk cookies: the response deletes none, as in h3', async () => {
+    const served = await newApp(v2Flavour, { password: PASSWORD, store: inspectableStore(fakeClock()) });
+    const reply = await fetch(served.url, { headers: { cookie: 'h3=__chunked__20000' }, signal: AbortSignal.timeout(3_000) });
+    expect(reply.status).toBe(200);
+    expect(reply.headers.getSetCookie()).toEqual([expect.stringMatching(/^h3=[^;]+\.[^;]+; /)]);
+  });
 });
 
 describe('with Redis as the store', () => {
