@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { SessionRecord, HttpEffect, Session as CoreSession, SessionManager, Signer, CookieAttributes } from '@sess/core';
 import { SessUsageError, isWellFormedId } from '@sess/core';
-import { assertNever, httpFailure, lifetimeMs, setCookieNames } from '@sess/core/adapter';
+import { assertNever, httpFailure, lifetimeMs } from '@sess/core/adapter';
 import type { Context } from 'koa';
 import { cookieLines, deletionLines, mergedLines } from './cookies.js';
 import { type KoaSessionObject, define, savedData } from './format.js';
@@ -246,6 +246,10 @@ export class RequestSession implements SessionHost, StorageRequest {
     await this.commitOnce();
   }
 
+  fail(error: unknown): void {
+    this.ctx.onerror(error as Error);
+  }
+
   /** The record to save, after `beforeSave(ctx, session)` changed what it liked on the session object. */
   dataToSave(record: SessionRecord): SessionRecord {
     const { beforeSave } = this.shared;
@@ -305,13 +309,12 @@ export class RequestSession implements SessionHost, StorageRequest {
   }
 
   private responseFacts(status: number) {
-    const { key, overwrite } = this.shared;
-    const res = this.ctx.res;
     return {
       status,
-      // With `overwrite` (koa-session's default) the session's cookie replaces one the app set.
-      cookieAlreadySet: !overwrite && setCookieNames(res.getHeader('set-cookie')).includes(key),
-      cacheControlSet: res.hasHeader('cache-control'),
+      // Koa's cookies always send the session's cookie: `overwrite: false` only keeps a line the
+      // app set before it (see mergedLines), and the browser, reading in order, keeps the session's.
+      cookieAlreadySet: false,
+      cacheControlSet: this.ctx.res.hasHeader('cache-control'),
     };
   }
 

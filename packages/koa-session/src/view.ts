@@ -16,6 +16,8 @@ export interface SessionHost {
   save(): Promise<void>;
   regenerate(): Promise<void>;
   commit(): Promise<void>;
+  /** Hands an error the app's own callback threw to Koa's error handling for the request. */
+  fail(error: unknown): void;
 }
 
 type Callback = (error?: unknown) => void;
@@ -26,9 +28,16 @@ const ACCESSORS: ReadonlySet<string> = new Set(['length', 'populated', 'maxAge',
 const hosts = new WeakMap<SessionObject, SessionHost>();
 const hostOf = (session: SessionObject) => hosts.get(session) as SessionHost;
 
-function withCallback(work: Promise<void>, callback: Callback | undefined): Promise<void> | undefined {
-  if (callback === undefined) return work;
-  work.then(() => callback(), callback);
+function withCallback(work: Promise<void>, callback: Callback | undefined, host: SessionHost): Promise<void> | undefined {
+  if (callback === undefined) {
+    // An app that never awaits the promise must not take the process down with an unhandled
+    // rejection: a failed write also fails the commit, which reports it to Koa.
+    work.catch(() => {});
+    return work;
+  }
+  // A callback that throws is the app's error, as if its handler threw: Koa answers it (the app
+  // may be waiting on the callback to answer), where a rejection nobody handles would end the process.
+  work.then(() => callback(), callback).catch((error: unknown) => host.fail(error));
   return undefined;
 }
 
@@ -102,11 +111,11 @@ export class SessionObject implements Session {
   }
 
   save(callback?: Callback): Promise<void> | undefined {
-    return withCallback(hostOf(this).save(), callback);
+    return withCallback(hostOf(this).save(), callback, hostOf(this));
   }
 
   regenerate(callback?: Callback): Promise<void> | undefined {
-    return withCallback(hostOf(this).regenerate(), callback);
+    return withCallback(hostOf(this).regenerate(), callback, hostOf(this));
   }
 
   manuallyCommit(): Promise<void> {

@@ -84,6 +84,26 @@ describe.each(KOAS)('%s', (_, Koa) => {
       await body(browser, '/logout');
       expect(await body(browser, '/')).toMatchObject({ user: null, isNew: true });
     });
+
+    it('overwrite: false keeps a cookie of the same name the app set, and sends the session’s after it, as koa-session', async () => {
+      const seen: Record<string, unknown> = {};
+      for (const library of Object.keys(LIBRARIES) as (keyof typeof LIBRARIES)[]) {
+        const app = koaApp(Koa);
+        app.use(LIBRARIES[library]({ overwrite: false }, app as never));
+        app.use((ctx: Context) => {
+          if (ctx.path === '/login') {
+            ctx.cookies.set('koa.sess', 'mine', { signed: false });
+            ctx.session!.user = 'ada';
+          }
+          ctx.body = { user: ctx.session!.user ?? null };
+        });
+        const browser = new Browser(await serve(app));
+        const names = (await browser.get('/login')).setCookies.map((line) => line.slice(0, line.indexOf('=')));
+        seen[library] = { names, after: await body(browser, '/') };
+      }
+      expect(seen['koa-session']).toEqual({ names: ['koa.sess', 'koa.sess', 'koa.sess.sig'], after: { user: 'ada' } });
+      expect(seen['@sess/koa-session']).toEqual(seen['koa-session']);
+    });
   });
 
   describe('store mode, one Redis store', () => {

@@ -69,6 +69,56 @@ describe.each(KOAS)('%s', (_, Koa) => {
     expect(errors.map((error) => error.name)).toEqual(['SessStoreError', 'SessStoreError']);
   });
 
+  /** Unhandled rejections seen while `work` runs and one turn after: each would end a Node process that runs with the defaults. */
+  async function unhandledDuring(work: () => Promise<unknown>): Promise<unknown[]> {
+    const seen: unknown[] = [];
+    const listener = (reason: unknown) => seen.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      await work();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+    return seen;
+  }
+
+  it('save() or regenerate() left unawaited with a failing store: the commit answers 503, and no rejection goes unhandled', async () => {
+    const store = { ...memoryStore(), set: () => Promise.reject(new Error('redis is down')) };
+    const { browser, errors } = await start({ store }, (ctx) => {
+      ctx.session!.n = 1;
+      if (ctx.path === '/save') ctx.session!.save();
+      else ctx.session!.regenerate();
+    });
+    const statuses: number[] = [];
+    const unhandled = await unhandledDuring(async () => {
+      statuses.push((await browser.get('/save')).status, (await browser.get('/regenerate')).status);
+    });
+    expect(unhandled).toEqual([]);
+    expect(statuses).toEqual([503, 503]);
+    expect(errors.map((error) => error.name)).toEqual(['SessStoreError', 'SessStoreError']);
+  });
+
+  it('a save() or regenerate() callback that throws: the error reaches Koa, the request is answered, no rejection goes unhandled', async () => {
+    const { browser, errors } = await start({}, async (ctx) => {
+      ctx.session!.n = 1;
+      const method = ctx.path === '/save' ? 'save' : 'regenerate';
+      // The app's promise never settles: only Koa's error handling can answer the request.
+      await new Promise(() =>
+        ctx.session![method](() => {
+          throw new Error(`${method} callback failed`);
+        }),
+      );
+    });
+    const statuses: number[] = [];
+    const unhandled = await unhandledDuring(async () => {
+      statuses.push((await browser.get('/save')).status, (await browser.get('/regenerate')).status);
+    });
+    expect(unhandled).toEqual([]);
+    expect(statuses).toEqual([500, 500]);
+    expect(errors.map((error) => error.message)).toEqual(['save callback failed', 'regenerate callback failed']);
+  });
+
   it('ctx.session before the session middleware says where to use it; after the commit it reads what was loaded', async () => {
     const app = koaApp(Koa);
     const seen: unknown[] = [];
