@@ -128,7 +128,7 @@ function session(options?: session.SessionOptions): RequestHandler {
    * a session already there, a disconnected store, a path outside the cookie's.
    * @throws what `cookie(req)` or `genid(req)` throws, and without any secret express-session's error.
    */
-  const begin = (req: Request): RequestSession<Request> | undefined => {
+  const begin = (req: Request, next: Next): RequestSession<Request> | undefined => {
     if (req.session || !storeReady) return undefined;
     const cookie = settings.cookie(req);
     if (!pathname(req).startsWith(typeof cookie.path === 'string' && cookie.path !== '' ? cookie.path : '/')) return undefined;
@@ -144,13 +144,14 @@ function session(options?: session.SessionOptions): RequestHandler {
       cookie: resolved,
       lifetimeMs: lifetimeOf(resolved, Date.now()),
       secure,
+      fail: next,
     });
   };
 
   const middleware = (req: Request, res: ServerResponse, next: Next): void => {
     let request: RequestSession<Request> | undefined;
     try {
-      request = begin(req);
+      request = begin(req, next);
     } catch (error) {
       next(error);
       return;

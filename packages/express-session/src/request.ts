@@ -28,12 +28,23 @@ export interface MiddlewareRequest extends SessionRequest {
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
 const noop = () => {};
 
-/** Calls `callback` on a later turn with the outcome of `work`, as a store's callback would be. */
-function report(work: Promise<unknown>, callback: Callback | undefined): void {
+/**
+ * Calls `callback` on a later turn with the outcome of `work`, as a store's callback would be.
+ * What the callback throws goes to `fail` (Express's error handling): thrown from a bare tick it
+ * would end the process, and the request, often answered from the callback, would never be.
+ */
+function report(work: Promise<unknown>, callback: Callback | undefined, fail: (error: unknown) => void): void {
   const done = callback ?? noop;
+  const settle = (...outcome: [] | [unknown]) => {
+    try {
+      done(...outcome);
+    } catch (error) {
+      fail(error);
+    }
+  };
   work.then(
-    () => process.nextTick(done),
-    (error: unknown) => process.nextTick(done, error),
+    () => process.nextTick(settle),
+    (error: unknown) => process.nextTick(settle, error),
   );
 }
 
@@ -46,6 +57,8 @@ export interface RequestStart<Request> {
   /** The lifetime of a new session, from `cookie`: ms, or `null` for a browser-session cookie. */
   readonly lifetimeMs: number | null;
   readonly secure: boolean;
+  /** Where an error thrown by the app's callback goes: the middleware's `next`. */
+  readonly fail: (error: unknown) => void;
 }
 
 export class RequestSession<Request extends MiddlewareRequest> implements SessionControl, RequestSide {
@@ -157,7 +170,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     } catch (error) {
       saving = Promise.reject(error);
     }
-    report(saving, callback);
+    report(saving, callback, this.start.fail);
   }
 
   reload(_session: ExpressSession, callback: Callback): void {
@@ -167,7 +180,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
       this.present();
       if (!found) throw new Error('failed to load session');
     });
-    report(reloading, callback);
+    report(reloading, callback, this.start.fail);
   }
 
   destroy(session: ExpressSession, callback: Callback | undefined): void {
@@ -175,7 +188,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     detachControl(session);
     this.view = undefined;
     this.destroyed = true;
-    report(this.core.destroy(), callback);
+    report(this.core.destroy(), callback, this.start.fail);
   }
 
   regenerate(_session: ExpressSession, callback: Callback): void {
@@ -185,7 +198,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
       this.stored = undefined;
       this.present();
     });
-    report(regenerating, callback);
+    report(regenerating, callback, this.start.fail);
   }
 
   attributes(): Record<string, unknown> {

@@ -135,6 +135,29 @@ describe('what a handler can do', () => {
     expect(JSON.parse(store.sessions[id] as string)).toMatchObject({ user: 'on a socket' });
   });
 
+  it.each(['save', 'regenerate', 'reload', 'destroy'] as const)(
+    'throw from a %s() callback: the error reaches Express, the request is answered, the process stays up',
+    async (method) => {
+      const { client } = await serve(servers, express, { secret: SECRET, resave: false, saveUninitialized: true }, (app) =>
+        app.get('/', (req) => {
+          req.session[method](() => {
+            throw new Error(`${method} callback failed`);
+          });
+        }),
+      );
+      const uncaught: unknown[] = [];
+      const listener = (error: unknown) => uncaught.push(error);
+      process.on('uncaughtException', listener);
+      try {
+        const reply = await client.request('/');
+        expect([reply.status, reply.body]).toEqual([500, `error: ${method} callback failed`]);
+      } finally {
+        process.off('uncaughtException', listener);
+      }
+      expect(uncaught).toEqual([]);
+    },
+  );
+
   it('regenerate through the store, as express-session lets a handler: req.session is new', async () => {
     const { client } = await serve(servers, express, { secret: SECRET, resave: false, saveUninitialized: false }, (app) =>
       app.get('/', (req, res, next) => {
