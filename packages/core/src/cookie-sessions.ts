@@ -11,6 +11,7 @@
  */
 import { SessConfigError } from './errors.js';
 import { isWellFormedId } from './ids.js';
+import { checkFunction, checkOptionKeys } from './options-check.js';
 import { createSealer } from './seal.js';
 import type { SealMode, Sealer } from './seal.js';
 import type { SessionMeta, SessionRecord, Store } from './store.js';
@@ -120,9 +121,15 @@ export function isCookieSessions(storage: unknown): storage is CookieSessions {
  * exceed that throws `SessUsageError` (code `'session_too_large'`) naming the largest keys,
  * and sends no cookie.
  *
- * @throws SessConfigError for a missing or short secret (code `'secret_too_short'`) or a bad mode.
+ * @throws SessConfigError for a missing or short secret (code `'secret_too_short'`), a bad mode,
+ *   an unknown option or a hook that is not a function.
  */
 export function cookieSessions(options: CookieSessionsOptions): CookieSessions {
+  // A misspelt option would otherwise be ignored, and a hook that is not a function would throw
+  // on the first request that carries a cookie instead of at start-up.
+  checkOptionKeys(options, COOKIE_SESSIONS_OPTIONS, 'cookieSessions()', { password: 'use secret' });
+  checkFunction(options.isRevoked, 'cookieSessions(): isRevoked');
+  checkFunction(options.onRevoke, 'cookieSessions(): onRevoke');
   const format =
     options.codec === undefined ? sealedFormat(createSealer(options.secret ?? [], options.mode ?? 'encrypt')) : codecFormat(options);
   return Object.freeze({
@@ -135,6 +142,14 @@ export function cookieSessions(options: CookieSessionsOptions): CookieSessions {
     onRevoke: options.onRevoke,
   });
 }
+
+const COOKIE_SESSIONS_OPTIONS = [
+  'secret',
+  'mode',
+  'isRevoked',
+  'onRevoke',
+  'codec',
+] as const satisfies readonly (keyof CookieSessionsOptions)[];
 
 /** How a session becomes a cookie value and back: sess's sealing, or a codec. */
 type CookieFormat = Pick<CookieSessions, 'mode' | 'seal' | 'open'>;

@@ -27,8 +27,10 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // so a value holding one is encoded instead, and every value survives the round trip.
 const COOKIE_OCTETS = /^[\x21\x23-\x24\x26-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*$/;
 // Printable ASCII minus `;` and `,`. A space can never match a request path (browsers compare
-// the percent-encoded path), and `,` is where old parsers split folded Set-Cookie headers.
-const PATH = /^\/[\x21-\x2B\x2D-\x3A\x3C-\x7E]*$/;
+// the percent-encoded path), and `,` is where old parsers split folded Set-Cookie headers. At
+// most 1024 bytes: browsers ignore a longer attribute value (RFC 6265bis §5.6), and the cookie
+// would fall back to the request's default path, where this Path can neither find nor delete it.
+const PATH = /^\/[\x21-\x2B\x2D-\x3A\x3C-\x7E]{0,1023}$/;
 // Dot-separated labels of letters, digits and inner hyphens. Each repetition starts with a
 // literal `.`, so the groups cannot overlap and the match stays linear.
 const DOMAIN = /^\.?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
@@ -121,8 +123,9 @@ export const SET_COOKIE_OVERHEAD_BYTES = 200;
  *
  * @returns The header value, without the `Set-Cookie:` field name.
  * @throws SessConfigError with code `'cookie_invalid'` when the name is not an RFC 9110 token;
- *   the path does not start with `/` or holds a control character, space, `;` or `,`; the
- *   domain is not letters, digits, `-` and dots; `expires` or `maxAgeMs` is not a finite time;
+ *   the path does not start with `/`, holds a control character, space, `;` or `,`, or is over
+ *   1024 bytes; the domain is not letters, digits, `-` and dots; `expires` or `maxAgeMs` is not a
+ *   finite time;
  *   the value holds a lone surrogate (it has no UTF-8 form); `SameSite=None` or `Partitioned`
  *   lacks Secure (browsers drop such cookies); or a `__Host-` cookie is given a Domain or a
  *   path other than `/`.
@@ -150,7 +153,9 @@ export function serializeCookie(name: string, value: string, attributes: CookieA
     throw invalid(`cookie domain ${show(domain)} is not a host name such as "example.com" or ".example.com"`);
   }
   if (path !== undefined && !PATH.test(path)) {
-    throw invalid(`cookie path ${show(path)} must start with "/" and hold no control characters, spaces, ";" or ","`);
+    throw invalid(
+      `cookie path ${show(path.length > 40 ? `${path.slice(0, 40)}...` : path)} must start with "/", hold no control characters, spaces, ";" or "," and be at most 1024 bytes`,
+    );
   }
   // Checked because plain-JS config often says 'Lax', and browsers ignore a SameSite they can't parse.
   if (sameSite !== undefined && !Object.hasOwn(SAME_SITE, sameSite))

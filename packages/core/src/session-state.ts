@@ -245,9 +245,11 @@ export class SessionState implements LifetimeBasis {
   /** Refuses a Set-Cookie browsers would drop: the app must hear of it, not lose the session. */
   private assertFits(name: string, value: string, attributes: CookieAttributes): void {
     // A sealed value is base64url, one byte a character, so a line that surely fits is not
-    // serialized here too: the adapter serializes it once, for the header.
+    // serialized here too: the adapter serializes it once, for the header. A codec's value may
+    // be percent-encoded to up to 9 bytes a character, so it is always measured.
+    const sealed = this.config.storage.cookies?.mode !== 'codec';
     const most = name.length + value.length + (attributes.domain?.length ?? 0) + (attributes.path?.length ?? 1) + SET_COOKIE_OVERHEAD_BYTES;
-    if (most <= COOKIE_BYTES_LIMIT) return;
+    if (sealed && most <= COOKIE_BYTES_LIMIT) return;
     const bytes = Buffer.byteLength(serializeCookie(name, value, attributes));
     if (bytes <= COOKIE_BYTES_LIMIT) return;
     const record = (this.cookieStore as RequestStore).current(this.currentId as string);

@@ -37,7 +37,8 @@ export interface SocketSession<S> {
    * change it, and commits with store effects only. Runs are queued, so messages of one socket
    * never race each other.
    *
-   * @throws SessStoreError when a store call fails (the session is left as the store has it).
+   * @throws SessStoreError when a store call fails (the session is left as the store has it; a
+   *   hand-off that could not be parked is parked by the next run, which returns its token).
    */
   use<T>(work: (session: S) => T | Promise<T>): Promise<SocketOutcome<T>>;
 }
@@ -56,6 +57,10 @@ export function createSocketSession<S extends Committable>(
 ): SocketSession<S> {
   // What the browser will hold once every hand-off so far is redeemed.
   let current = cookieValue;
+  // The latest cookie whose hand-off is not parked yet. Kept until a park succeeds: once
+  // `current` names it, no later commit sets it again, so a failed park would otherwise leave
+  // the browser without the cookie for good.
+  let unparked: Extract<HttpEffect, { type: 'cookie.set' }> | undefined;
   let queue: Promise<unknown> = Promise.resolve();
 
   async function run<T>(work: (session: S) => T | Promise<T>): Promise<SocketOutcome<T>> {
@@ -69,11 +74,16 @@ export function createSocketSession<S extends Committable>(
       if (effect.name !== name) continue; // the test cookie means nothing on a socket
       if (effect.type === 'cookie.delete') {
         current = undefined;
+        unparked = undefined;
         ended = true;
       } else {
         current = effect.value;
-        handoff = await park(effect);
+        unparked = effect;
       }
+    }
+    if (unparked !== undefined) {
+      handoff = await park(unparked);
+      unparked = undefined;
     }
     return handoff === undefined ? { result, ended } : { result, handoff, ended };
   }

@@ -272,6 +272,19 @@ describe('cookie sessions: keys', () => {
     expect(() => cookieSessions({ secret: [COOKIE_SECRET, 'too-short'] })).toThrow(expect.objectContaining({ code: 'secret_too_short' }));
     expect(() => cookieSessions({ secret: COOKIE_SECRET, mode: 'plain' as SealMode })).toThrow(/mode must be/);
   });
+
+  it('refuses unknown options and non-function hooks at construction, not on the first request', async () => {
+    expect(() => cookieSessions({ secret: COOKIE_SECRET, secrets: [OLD_COOKIE_SECRET] } as CookieSessionsOptions)).toThrow(
+      /unknown option "secrets": did you mean "secret"\?/,
+    );
+    expect(() => cookieSessions({ secret: COOKIE_SECRET, maxAge: 60 } as CookieSessionsOptions)).toThrow(SessConfigError);
+    expect(() => cookieSessions(undefined as unknown as CookieSessionsOptions)).toThrow(SessConfigError);
+    for (const hook of ['isRevoked', 'onRevoke'] as const) {
+      expect(() => cookieSessions({ secret: COOKIE_SECRET, [hook]: true } as unknown as CookieSessionsOptions)).toThrow(
+        new RegExp(`${hook} must be a function`),
+      );
+    }
+  });
 });
 
 describe('cookie sessions: the 4096-byte budget', () => {
@@ -313,6 +326,21 @@ describe('cookie sessions: the 4096-byte budget', () => {
     await expect(world({}, { mode: 'sign' }).request((s) => s.set('blob', `${blob}${'x'.repeat(60)}`))).rejects.toMatchObject({
       code: 'session_too_large',
     });
+  });
+});
+
+describe('cookie sessions: the 4096-byte budget with a codec', () => {
+  // serializeCookie percent-encodes a codec's value that is not all cookie octets: up to 9 bytes
+  // a character, where a seal's base64url is one.
+  it('a codec value that grows when percent-encoded is still refused past 4096 bytes', async () => {
+    const codec = {
+      encode: (_name: string, record: SessionRecord) => JSON.stringify(record),
+      decode: (_name: string, value: string) => ({ record: JSON.parse(value) as SessionRecord, rotated: false }),
+    };
+    const { request, jar } = setup({ store: cookieSessions({ codec }) });
+    const attempt = request((s) => s.set('quotes', '"'.repeat(1500)));
+    await expect(attempt).rejects.toMatchObject({ code: 'session_too_large' });
+    expect(jar.cookies.size).toBe(0);
   });
 });
 

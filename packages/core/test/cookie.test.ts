@@ -334,12 +334,16 @@ describe('serializeCookie', () => {
     ['non-ASCII', '/café'],
     ['no leading slash', 'app'],
     ['nothing at all', ''],
+    // RFC 6265bis §5.6: browsers ignore an attribute value over 1024 octets, so the cookie would
+    // get the request's default path, and this Path could neither find nor delete it.
+    ['over 1024 bytes', `/${'a'.repeat(1024)}`],
   ])('refuses a path with %s', (_, path) => {
     expectCookieInvalid(() => serializeCookie('sid', 'v', { path }));
   });
 
   it('accepts ordinary paths', () => {
     expect(serializeCookie('sid', 'v', { path: '/' })).toBe('sid=v; Path=/');
+    expect(serializeCookie('sid', 'v', { path: `/${'a'.repeat(1023)}` })).toHaveLength(`sid=v; Path=/`.length + 1023);
     expect(serializeCookie('sid', 'v', { path: "/a-b_c.d~e/%20/f:g@h!$&'()*+=" })).toBe("sid=v; Path=/a-b_c.d~e/%20/f:g@h!$&'()*+=");
   });
 

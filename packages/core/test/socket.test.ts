@@ -76,6 +76,22 @@ describe('sessions over a socket', () => {
     await socket.use((s) => s.set('b', 2));
     expect(store.peek(id)?.data).toEqual({ user: 'ada', b: 2 });
   });
+
+  it('park the cookie again on the next message when its hand-off could not be parked', async () => {
+    const { manager, store } = setup();
+    const socket = manager.socket({ cookieHeader: undefined, secure: true });
+    // The session's own save goes through; the hand-off's write, right after it, fails.
+    const set = store.set;
+    let sets = 0;
+    store.set = (...args) => (++sets === 2 ? Promise.reject(new Error('park failed')) : set(...args));
+    await expect(socket.use((s) => s.set('nick', 'grace'))).rejects.toBeInstanceOf(SessStoreError);
+    store.set = set;
+    // The browser still holds no cookie: this message must hand it over, or it never will.
+    const next = await socket.use((s) => s.get('nick'));
+    expect(next.result).toBe('grace');
+    const [cookie] = (await manager.redeemHandoff(next.handoff)) as [Extract<HttpEffect, { type: 'cookie.set' }>];
+    expect(store.peek(idOf(cookie.value))?.data).toEqual({ nick: 'grace' });
+  });
 });
 
 describe('hand-off tokens', () => {

@@ -59,10 +59,22 @@ export async function handoffResponse(manager: SessionManager, token: unknown): 
 
 /** The hand-off route's answer on a Node response, for the token in the request's `?token=`. @throws as `redeemHandoff` */
 export async function handoffNode(manager: SessionManager, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { status, effects } = await redeemHandoff(manager, new URL(req.url ?? '/', 'http://localhost').searchParams.get('token'));
+  const { status, effects } = await redeemHandoff(manager, parsedUrl(req.url ?? '/')?.searchParams.get('token'));
   applyEffects(nodeHeaders(res), effects);
   res.statusCode = status;
   res.end();
+}
+
+/**
+ * The URL, or `undefined` where `new URL` would throw: Node's parser passes request targets such as
+ * `http://[/`, and crossws builds an upgrade's URL from the Host header, so the client picks them.
+ */
+function parsedUrl(url: string): URL | undefined {
+  try {
+    return new URL(url, 'http://localhost');
+  } catch {
+    return undefined;
+  }
 }
 
 /** What a WebSocket upgrade request offers in Fetch style: crossws's `peer.request` (h3 v1 and v2). */
@@ -78,6 +90,7 @@ export function upgradeSession<View>(
   trustProxy: boolean,
   view: (session: Session) => View,
 ): SocketSession<View> {
-  const secure = isSecure(/^(https|wss):$/.test(new URL(request.url).protocol), request.headers.get('x-forwarded-proto'), trustProxy);
+  const protocol = parsedUrl(request.url)?.protocol;
+  const secure = isSecure(protocol === 'https:' || protocol === 'wss:', request.headers.get('x-forwarded-proto'), trustProxy);
   return socketSession(manager, { cookieHeader: request.headers.get('cookie') ?? undefined, secure }, view);
 }

@@ -40,6 +40,24 @@ describe('hand-off', () => {
     }
   });
 
+  it('a request target or upgrade URL that does not parse is a bad token or a plain request, never a throw', async () => {
+    // Node's HTTP parser passes such absolute-form targets (and crossws builds its URL from the Host header).
+    const { manager } = setup();
+    const res = {
+      statusCode: 0,
+      ended: false,
+      end() {
+        this.ended = true;
+      },
+    };
+    const req = { url: 'http://[/session/handoff?token=x', headers: {} };
+    await handoffNode(manager, req as never, res as never);
+    expect([res.statusCode, res.ended]).toEqual([400, true]);
+    const upgrade = { url: 'http://a b/ws', headers: new Headers() };
+    const socket = upgradeSession(manager, upgrade, false, (session) => session);
+    expect((await socket.use((session) => session.keys())).result).toEqual([]);
+  });
+
   it('a Fetch-style upgrade request is secure by its URL or a trusted proxy, and carries its cookie', async () => {
     const { manager, jar, request } = setup();
     await request((session) => session.set('n', 1));
