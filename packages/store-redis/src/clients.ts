@@ -5,6 +5,7 @@
  * (or majors) of a library both work and neither library is imported at runtime.
  */
 import { SessConfigError } from '@sess/core';
+import { escapeGlob } from './layout.js';
 
 /** One Redis node that takes raw commands (a standalone client, or one master of a cluster). */
 export type NodeCommand = (args: readonly string[]) => Promise<unknown>;
@@ -68,6 +69,7 @@ interface IoRedis {
   readonly isCluster: boolean;
   nodes?(role: 'master'): IoRedis[];
   refreshSlotsCache?(): void;
+  readonly options?: { readonly keyPrefix?: unknown };
 }
 
 /** Any client the store recognises, or your own `RedisCommands`. */
@@ -93,11 +95,23 @@ function isNodeRedisClient(client: object): client is NodeRedisClient {
   return typeof c.sendCommand === 'function' && 'isReady' in c;
 }
 
+/**
+ * SCAN through an ioredis `keyPrefix`: ioredis puts it before the keys of every command but not
+ * before a MATCH pattern, nor takes it off the keys SCAN returns. Without this, `ids()` and
+ * `clear()` would match nothing under the prefix and quietly do nothing.
+ */
+async function scanUnder(n: IoRedis, keyPrefix: string, args: readonly string[]): Promise<unknown> {
+  const sent = args.map((arg, i) => (i > 0 && args[i - 1] === 'MATCH' ? escapeGlob(keyPrefix) + arg : arg));
+  const [cursor, keys] = (await n.call('SCAN', ...sent.slice(1))) as [unknown, unknown[]];
+  return [cursor, keys.map(String).map((key) => (key.startsWith(keyPrefix) ? key.slice(keyPrefix.length) : key))];
+}
+
 function fromIoRedis(client: IoRedis): RedisCommands {
+  const keyPrefix = typeof client.options?.keyPrefix === 'string' ? client.options.keyPrefix : '';
   const node =
     (n: IoRedis): NodeCommand =>
     (args) =>
-      n.call(args[0] as string, ...args.slice(1));
+      keyPrefix !== '' && args[0] === 'SCAN' ? scanUnder(n, keyPrefix, args) : n.call(args[0] as string, ...args.slice(1));
   return {
     // ioredis routes a cluster command by the key positions it knows for each command (EVALSHA's
     // included), so the key argument is not needed here.

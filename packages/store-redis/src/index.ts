@@ -15,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SessConfigError } from '@sess/core';
+import { SessConfigError, checkOptionKeys } from '@sess/core';
 import { deadlineSweep, ownValue } from '@sess/core/store';
 import type { Watched } from '@sess/core/store';
 import type { RevokeUserOptions, SessionChanges, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
@@ -82,6 +82,17 @@ const REFRESH_INTERVAL_MS = 100;
  */
 const GENERATION_TTL_MS = 401 * 24 * 60 * 60 * 1000;
 
+const KNOWN_OPTIONS = ['client', 'prefix', 'hashIds', 'timeoutMs', 'userIdKey'] as const;
+
+/** connect-redis's options, and what to do instead: silently ignored, each would change nothing. */
+const HINTS: Readonly<Record<string, string>> = {
+  ttl: 'the lifetime comes from the session options (maxAgeMs, idleTimeoutMs); the store keeps the TTL core passes',
+  disableTouch: 'when to touch is a session option in sess (touchAfterMs)',
+  disableTTL: 'every session key expires with its session; there is no key without a TTL',
+  serializer: 'each data key is stored as JSON in its own hash field, so saves can write only what changed; there is no serializer',
+  scanCount: 'ids() and clear() SCAN 1000 keys a step',
+};
+
 function checkOptions(prefix: unknown, timeoutMs: unknown, userIdKey: unknown, hashIds: unknown): void {
   if (typeof prefix !== 'string' || prefix === '') throw new SessConfigError('redisStore: prefix must be a non-empty string');
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0)
@@ -136,9 +147,10 @@ type Listed =
  * it. See the README for the client settings that make an outage fail fast and a cluster
  * failover short.
  *
- * @throws SessConfigError for bad options or an unrecognised client, at construction.
+ * @throws SessConfigError for unknown or bad options or an unrecognised client, at construction.
  */
 export function redisStore(options: RedisStoreOptions): RedisStore {
+  checkOptionKeys(options, KNOWN_OPTIONS, 'redisStore()', HINTS);
   const { prefix = 'sess:', hashIds = false, timeoutMs = DEFAULT_TIMEOUT_MS, userIdKey = 'userId' } = options;
   checkOptions(prefix, timeoutMs, userIdKey, hashIds);
   const commands = toCommands(options.client);
@@ -206,7 +218,14 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         deadlines.release(c);
         resolve(answer);
       };
-      work(c).then(
+      let working: Promise<T>;
+      try {
+        working = work(c);
+      } catch (error) {
+        // A `RedisCommands` of the app's own may throw rather than reject: the same failure.
+        working = Promise.reject(error);
+      }
+      working.then(
         (value) => {
           answer = value;
           answered = true;
@@ -235,6 +254,9 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
    * is its EVALSHA, sent again as EVAL if Redis lost the script (restart, SCRIPT FLUSH, failover).
    */
   function send(c: Call, key: string, args: readonly string[], script?: Script): Promise<unknown> {
+    // The caller was already told this call failed (a 503): a write sent now, when a slow read
+    // before it answers at last, would land behind the back of requests that came after.
+    if (c.settled) return Promise.reject(new RedisStoreError(c.method, 'timeout', 'the call is past its deadline: nothing more is sent'));
     // Almost every command succeeds at once: only a failure takes the async path of `resend`.
     return attempt(key, args).catch((error: unknown) => resend(c, key, args, script, error));
   }
@@ -494,6 +516,14 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         if (Number(verdict[0]) === 1) {
           const previous = userIdFrom(parseJson(verdict[1]));
           if (previous !== undefined && previous !== userId) background(c, indexRemove(c, previous, id));
+          // A request that loaded the session before a sign-out or switch indexed it under a user
+          // it no longer names: that entry must not outlive the save.
+          if (userId !== undefined && indexed !== undefined && userIdFrom(parseJson(verdict[2])) !== userId) {
+            background(
+              c,
+              indexed.then(() => indexRemove(c, userId, id)),
+            );
+          }
           return true;
         }
         if (userId !== undefined && indexed !== undefined) {
@@ -527,8 +557,9 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     },
 
     async clear(): Promise<void> {
-      // One UNLINK per key, on the node that holds it: no multi-key command can cross slots.
-      for await (const [node, keys] of scan('clear')) await call('clear', () => Promise.all(keys.map((key) => node(['UNLINK', key]))));
+      // One UNLINK per key, routed by its key like every other command (so a client's own key
+      // prefix applies to it as to the rest): no multi-key command can cross slots.
+      for await (const [, keys] of scan('clear')) await call('clear', (c) => Promise.all(keys.map((key) => send(c, key, ['UNLINK', key]))));
     },
 
     // The store does not own the client: the app quits it after the server stops.

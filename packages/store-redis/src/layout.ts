@@ -63,9 +63,14 @@ export function stampOf(fields: readonly string[]): number {
   return generation(undefined);
 }
 
+/** `text` with its glob characters escaped, to match itself in a SCAN MATCH pattern. */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
 /** A SCAN MATCH pattern for every key under `prefix`, its glob characters escaped. */
 export function prefixPattern(prefix: string): string {
-  return `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+  return `${escapeGlob(prefix)}*`;
 }
 
 /** The hash fields and values to write for `keys` of `data`; a key absent from `data` is a delete. */

@@ -34,8 +34,10 @@ end`;
  * generation read for this save ('' if not read), n (pairs to set), then n field/value pairs, then
  * the fields to delete.
  *
- * Returns {1} if written, {1, user} if written and the session named another user before (a
- * sign-out or a switch: the caller takes it out of that user's index). Refuses, writing nothing,
+ * Returns {1} if written; with a user-id field, {1, previous, user}: the user the session named
+ * before if that changed (a sign-out or a switch: the caller takes it out of that user's index),
+ * and the user it names now, which a concurrent sign-out or switch may have made another than the
+ * caller's record says (the caller then takes back the entry it sent). Refuses, writing nothing,
  * when the session it would continue is dead: {0} when a delta finds no record (a save racing a
  * destroy or an expiry must not revive it, core's `SessionChanges.created`); {-1, pttl, user} when
  * the stored record is retired and the new meta is not (a request in flight on an id regenerate
@@ -46,8 +48,8 @@ end`;
  *
  * The generation stamp `g` (see `layout.ts`) follows the user the session names once written: a
  * session that keeps its user keeps its stamp (so a request that loaded it before a revocation
- * cannot renew it); one that gains or changes its user takes the generation read for this save;
- * one without a user has none.
+ * cannot renew it, and one stored before stamps existed stays without one); one that gains or
+ * changes its user takes the generation read for this save; one without a user has none.
  */
 export const SAVE = script(`
 ${IS_RETIRED}
@@ -78,8 +80,10 @@ if userField ~= '' then
   local user = redis.call('HGET', key, userField)
   if not user then
     redis.call('HDEL', key, '${GEN_FIELD}')
-  elseif user == oldUser and oldStamp then
-    redis.call('HSET', key, '${GEN_FIELD}', oldStamp)
+  elseif user == oldUser then
+    -- Same user: no sign-in, so no fresh stamp. A session from before stamps keeps none (it
+    -- counts as 0, live until its user's first revocation) rather than being signed out here.
+    if oldStamp then redis.call('HSET', key, '${GEN_FIELD}', oldStamp) end
   elseif ARGV[6] ~= '' then
     redis.call('HSET', key, '${GEN_FIELD}', ARGV[6])
   else
@@ -87,8 +91,7 @@ if userField ~= '' then
     redis.call('HSET', key, '${GEN_FIELD}', '-1')
   end
   redis.call('PEXPIRE', key, ARGV[2])
-  if oldUser and oldUser ~= user then return {1, oldUser} end
-  return {1}
+  return {1, oldUser ~= user and oldUser or false, user or false}
 end
 redis.call('PEXPIRE', key, ARGV[2])
 return {1}

@@ -7,7 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { SessError, SessStoreError } from '@sess/core';
 import { freshId, makeRecord } from '@sess/store-test';
 import { RedisStoreError, redisStore, type RedisCommands } from '../src/index.js';
@@ -84,6 +84,15 @@ describeOn('standalone', 'failures, forced through a RedisCommands shim', () => 
       reason: 'failed',
       cause: expect.any(TypeError),
     });
+    const noNodes: RedisCommands = {
+      ...commands,
+      nodes: () => {
+        throw new TypeError('no nodes');
+      },
+    };
+    const store = redisStore({ client: noNodes, prefix });
+    await expect(store.clear()).rejects.toMatchObject({ name: 'RedisStoreError', method: 'clear', cause: expect.any(TypeError) });
+    await expect(store.ids!()[Symbol.asyncIterator]().next()).rejects.toMatchObject({ name: 'RedisStoreError', method: 'ids' });
   });
 
   it('retries what Redis refused during a failover (CLUSTERDOWN, TRYAGAIN, MOVED) and asks the client to refresh its slot map', async () => {
@@ -133,6 +142,30 @@ describeOn('standalone', 'failures, forced through a RedisCommands shim', () => 
     expect(error).toMatchObject({ name: 'RedisStoreError', code: 'store_timeout', reason: 'timeout', method: 'set' });
     expect(elapsed).toBeGreaterThanOrEqual(290);
     expect(elapsed).toBeLessThan(450);
+  });
+
+  it('a call past its deadline sends nothing more: a sign-in whose generation read answers late does not save', async () => {
+    const id = freshId();
+    const sent: string[] = [];
+    let answer: (reply: unknown) => void = () => undefined;
+    const commands: RedisCommands = {
+      send(key, args) {
+        sent.push(args[0] as string);
+        // The generation read hangs (a frozen node) until the test lets it answer.
+        if (args[0] === 'GET') return new Promise((resolve) => (answer = resolve));
+        return redis.command(key, args);
+      },
+      nodes: async () => [],
+      isReady: () => true,
+    };
+    await expect(redisStore({ client: commands, prefix, timeoutMs: 100 }).set(id, ...signIn(freshId('user')))).rejects.toMatchObject({
+      reason: 'timeout',
+    });
+    // The app has answered 503 by now; the node answers after all.
+    answer(null);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent).toEqual(['GET']);
+    expect(await redisStore({ client: redis.client, prefix }).get(id)).toBeUndefined();
   });
 
   it('a timeoutMs longer than Node timers keep (2^31 - 1 ms) still waits: a slow answer arrives', async () => {
@@ -313,6 +346,38 @@ describeOn('standalone', 'failures, forced through a RedisCommands shim', () => 
       expect((await store.get(kept))?.data).toEqual({ userId, a: 1 });
     } finally {
       client.disconnect();
+    }
+  });
+
+  it('an ioredis client with a keyPrefix of its own: ids() lists and clear() deletes the sessions under it', async () => {
+    const standalone = inject('standalone');
+    const cluster = inject('cluster');
+    const own = `${prefix}kpc:`;
+    const clients = [
+      ...(standalone.ok ? [new Redis(standalone.value, { keyPrefix: own, lazyConnect: true })] : []),
+      ...(cluster.ok
+        ? [
+            new Cluster(
+              cluster.value.map((port) => ({ host: '127.0.0.1', port })),
+              { keyPrefix: own, lazyConnect: true },
+            ),
+          ]
+        : []),
+    ];
+    for (const client of clients) {
+      await client.connect();
+      try {
+        const store = redisStore({ client, prefix: 'sess:' });
+        const sessions = [freshId(), freshId(), freshId()];
+        for (const id of sessions) await store.set(id, makeRecord({ a: 1 }, Date.now()), 60_000);
+        const listed: string[] = [];
+        for await (const id of store.ids!()) listed.push(id);
+        expect(listed.sort(), client.isCluster ? 'Cluster' : 'Redis').toEqual([...sessions].sort());
+        await store.clear();
+        for (const id of sessions) expect(await client.exists(`sess:${id}`), client.isCluster ? 'Cluster' : 'Redis').toBe(0);
+      } finally {
+        client.disconnect();
+      }
     }
   });
 });

@@ -231,6 +231,24 @@ for (const topology of TOPOLOGIES) {
         expect((await store().sessionsOf!(bob)).map((session) => session.id)).toEqual([switches]);
       });
 
+      it('a save from a request that loaded the session before a sign-out or switch leaves no entry under the old user', async () => {
+        const [alice, bob] = [freshId('alice'), freshId('bob')];
+        const scoreIn = (userId: string, id: string) => {
+          const indexKey = `${prefix}user:{${userId}}`;
+          return redis.command(indexKey, ['ZSCORE', indexKey, id]);
+        };
+        const [signsOut, switches] = [freshId(), freshId()];
+        for (const id of [signsOut, switches])
+          await store().set(id, makeRecord({ userId: alice }, Date.now()), 60_000, created(['userId']));
+        await store().set(signsOut, makeRecord({}, Date.now()), 60_000, delta([], ['userId']));
+        await store().set(switches, makeRecord({ userId: bob }, Date.now()), 60_000, delta(['userId']));
+        // Another request, still holding alice's data, changes another key of each.
+        for (const id of [signsOut, switches])
+          expect(await store().set(id, makeRecord({ userId: alice, a: 1 }, Date.now()), 60_000, delta(['a']))).toBe(true);
+        for (const id of [signsOut, switches]) expect(await scoreIn(alice, id)).toBeNull();
+        expect(await scoreIn(bob, switches)).not.toBeNull();
+      });
+
       it("a signed-in session carries its user's generation; revokeUser raises it, so a session the index lost reads as missing", async () => {
         const userId = freshId('user');
         const indexKey = `${prefix}user:{${userId}}`;
@@ -250,6 +268,30 @@ for (const topology of TOPOLOGIES) {
         expect(Number(generation)).toBeGreaterThan(Date.now() - 60_000);
         // The generation outlives any session core allows (400 days).
         expect(Number(await pttlOf(genKey))).toBeGreaterThan(400 * 24 * 3_600_000);
+      });
+
+      it('a signed-in session written before generations (no stamp) stays signed in through its saves until its user is revoked', async () => {
+        const userId = freshId('user');
+        const id = freshId();
+        const key = prefix + id;
+        const meta = makeRecord({}, Date.now()).meta;
+        // As an older version wrote it: the user id, no `g` field.
+        await redis.command(key, ['HSET', key, 'm', JSON.stringify(meta), 'd:userId', JSON.stringify(userId), 'd:a', '1']);
+        await redis.command(key, ['PEXPIRE', key, '60000']);
+        expect((await store().get(id))?.data).toEqual({ userId, a: 1 });
+        expect(await store().set(id, makeRecord({ userId, a: 2 }, Date.now()), 60_000, delta(['a']))).toBe(true);
+        expect((await store().get(id))?.data).toEqual({ userId, a: 2 });
+        // Naming the same user again is no sign-in: it must not give the session a fresh stamp.
+        expect(await store().set(id, makeRecord({ userId, a: 3 }, Date.now()), 60_000, delta(['userId', 'a']))).toBe(true);
+        expect((await store().get(id))?.data).toEqual({ userId, a: 3 });
+        // Unlisted (as if an index write had failed), so only the generation can end it.
+        const indexKey = `${prefix}user:{${userId}}`;
+        await redis.command(indexKey, ['ZREM', indexKey, id]);
+        expect(await store().revokeUser!(userId)).toBe(0);
+        expect(await store().get(id)).toBeUndefined();
+        // A request that loaded it before the revocation cannot renew it by naming its user.
+        expect(await store().set(id, makeRecord({ userId, a: 4 }, Date.now()), 60_000, delta(['userId', 'a']))).toBe(true);
+        expect(await store().get(id)).toBeUndefined();
       });
 
       it('a save refused on a retired record leaves it and its index entry as they were', async () => {
@@ -384,8 +426,11 @@ describeOn('standalone', 'a RedisCommands shim', () => {
     const ids: string[] = [];
     for await (const listed of store.ids!()) ids.push(listed);
     expect(ids).toEqual([id]);
-    await store.clear();
+    // Without `cluster: false` the shim counts as a cluster: a load is HGETALL, not the script.
     expect(sent.at(-1)).toBe('HGETALL');
+    await store.clear();
+    expect(sent.at(-1)).toBe('UNLINK');
+    expect(await store.get(id)).toBeUndefined();
     await redis.quit();
   });
 });
@@ -403,6 +448,25 @@ describe('options', () => {
     const error = catchError(() => redisStore({ client, ...(options as object) }));
     expect(error).toBeInstanceOf(SessConfigError);
     expect(error).toMatchObject({ code: 'config_invalid', message: expect.stringMatching(message) });
+  });
+
+  it('refuses unknown options, with a hint for typos and for connect-redis options', () => {
+    const client = { send: async () => null, nodes: async () => [], isReady: () => true };
+    const refusal = (options: object) => catchError(() => redisStore({ client, ...options } as never));
+    expect(refusal({ timeout: 100 })).toBeInstanceOf(SessConfigError);
+    expect(refusal({ timeoutMS: 100 })).toMatchObject({
+      message: expect.stringMatching(/unknown option "timeoutMS": did you mean "timeoutMs"\?/),
+    });
+    expect(refusal({ ttl: 86_400 })).toMatchObject({ message: expect.stringMatching(/unknown option "ttl": .*maxAgeMs/) });
+    expect(refusal({ disableTouch: true })).toMatchObject({
+      message: expect.stringMatching(/unknown option "disableTouch": .*touchAfterMs/),
+    });
+    expect(refusal({ disableTTL: true })).toMatchObject({ message: expect.stringMatching(/unknown option "disableTTL"/) });
+    expect(refusal({ serializer: JSON })).toMatchObject({ message: expect.stringMatching(/unknown option "serializer": .*JSON/) });
+    expect(refusal({ scanCount: 10 })).toMatchObject({ message: expect.stringMatching(/unknown option "scanCount"/) });
+    for (const options of [undefined, null, 'redis://localhost']) {
+      expect(catchError(() => redisStore(options as never))).toBeInstanceOf(SessConfigError);
+    }
   });
 
   it('rejects an object that is no Redis client with SessConfigError', () => {
