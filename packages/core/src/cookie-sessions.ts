@@ -11,7 +11,7 @@
  */
 import { SessConfigError } from './errors.js';
 import { isWellFormedId } from './ids.js';
-import { checkFunction, checkOptionKeys } from './options-check.js';
+import { checkFunction, checkOptionKeys, checkStoreShape } from './options-check.js';
 import { createSealer } from './seal.js';
 import type { SealMode, Sealer } from './seal.js';
 import type { SessionMeta, SessionRecord, Store } from './store.js';
@@ -110,6 +110,18 @@ export type SessionStorage = Store | CookieSessions;
 /** Whether `storage` is cookie sessions rather than a server-side store: its `kind` says so. */
 export function isCookieSessions(storage: unknown): storage is CookieSessions {
   return typeof storage === 'object' && storage !== null && (storage as { kind?: unknown }).kind === 'cookie';
+}
+
+/**
+ * Refuses storage that is neither a sess store (see `checkStoreShape`) nor cookie sessions
+ * (`kind: 'cookie'` with `seal` and `open`, as `cookieSessions()` makes them).
+ *
+ * @throws SessConfigError
+ */
+export function checkStorage(storage: unknown, where: string, advice: string): void {
+  if (!isCookieSessions(storage)) checkStoreShape(storage, where, advice);
+  else if (typeof storage.seal !== 'function' || typeof storage.open !== 'function')
+    throw new SessConfigError(`${where}: store has kind 'cookie' but no seal() and open(): make cookie sessions with cookieSessions()`);
 }
 
 /**

@@ -16,7 +16,7 @@ export type { SessionEvent } from './session-events.js';
 export { assertNever, setCookieLine } from './effects.js';
 export { serializeCookie, serializeDeletion } from './cookie.js';
 export type { CookieAttributes } from './cookie.js';
-export { cookieSessions, isCookieSessions } from './cookie-sessions.js';
+export { checkStorage, cookieSessions, isCookieSessions } from './cookie-sessions.js';
 export type {
   CookieSessionCodec,
   CookieSessions,
@@ -28,7 +28,7 @@ export type {
 export { createSigner } from './sign.js';
 export type { Signer, VerifiedCookie } from './sign.js';
 export { generateId, isWellFormedId } from './ids.js';
-export { checkFunction, checkOneOf, checkOptionKeys, checkStorage, checkStoreShape } from './options-check.js';
+export { checkFunction, checkOneOf, checkOptionKeys, checkStoreShape } from './options-check.js';
 export { SessConfigError, SessError, SessStoreError, SessUsageError } from './errors.js';
 export type { SessErrorCode, StoreOperation } from './errors.js';
 export type {

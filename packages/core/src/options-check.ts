@@ -3,7 +3,6 @@
  * construction, and anything a request could later trip over is refused there.
  */
 import { SessConfigError } from './errors.js';
-import { isCookieSessions } from './cookie-sessions.js';
 
 /** Levenshtein distance, for "did you mean" hints; names are short, so the quadratic cost is nothing. */
 function distance(a: string, b: string): number {
@@ -110,16 +109,4 @@ export function checkStoreShape(store: unknown, where: string, advice: string): 
   }
   if (missing.length > 0)
     throw new SessConfigError(`${where}: store is not a sess store (missing or wrong: ${missing.join(', ')}). ${advice}`);
-}
-
-/**
- * Refuses storage that is neither a sess store (see `checkStoreShape`) nor cookie sessions
- * (`kind: 'cookie'` with `seal` and `open`, as `cookieSessions()` makes them).
- *
- * @throws SessConfigError
- */
-export function checkStorage(storage: unknown, where: string, advice: string): void {
-  if (!isCookieSessions(storage)) checkStoreShape(storage, where, advice);
-  else if (typeof storage.seal !== 'function' || typeof storage.open !== 'function')
-    throw new SessConfigError(`${where}: store has kind 'cookie' but no seal() and open(): make cookie sessions with cookieSessions()`);
 }

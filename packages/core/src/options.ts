@@ -4,11 +4,11 @@
  */
 import type { CookieAttributes } from './cookie.js';
 import { serializeCookie, serializeDeletion } from './cookie.js';
-import { isCookieSessions } from './cookie-sessions.js';
+import { checkStorage, isCookieSessions } from './cookie-sessions.js';
 import type { CookieSessions, SessionStorage } from './cookie-sessions.js';
 import { SessConfigError } from './errors.js';
 import { generateId } from './ids.js';
-import { checkFunction, checkOneOf, checkOptionKeys, checkStorage } from './options-check.js';
+import { checkFunction, checkOneOf, checkOptionKeys } from './options-check.js';
 import { createDeadlines } from './runner.js';
 import type { Deadlines } from './runner.js';
 import { createLifecycle } from './runtime.js';

@@ -4,7 +4,8 @@
  * adapter adds only its own names (`key`, `cookie.maxAge`, `resave`, ...) and maps those.
  */
 import { SessConfigError } from '../errors.js';
-import { checkFunction, checkOneOf, checkOptionKeys, checkStorage } from '../options-check.js';
+import { checkStorage } from '../cookie-sessions.js';
+import { checkFunction, checkOneOf, checkOptionKeys } from '../options-check.js';
 import type { SessionStorage } from '../cookie-sessions.js';
 import type { StandardSchemaV1 } from '../schema.js';
 import type { SessionEvent } from '../session-events.js';
