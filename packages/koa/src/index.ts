@@ -119,6 +119,8 @@ interface RequestState extends SessionView<KoaSession> {
    * whichever comes first. `null` once the commit started without one (no output to hold).
    */
   response: DeferredResponse | null | undefined;
+  /** The handler's error, for a commit through the hold: its answer is Koa's error response, which needs the cookie on the error. */
+  failed: { error: unknown } | undefined;
 }
 
 const STATE = Symbol('@sess/koa');
@@ -148,8 +150,16 @@ export const getSession = (): KoaSession => context.get().view;
 function koaError(error: unknown, effects: readonly HttpEffect[] = []): unknown {
   if (typeof error !== 'object' || error === null) return error;
   const status = httpFailure(error)?.status;
-  const headers = { ...(error as { headers?: object }).headers, 'Set-Cookie': cookieLines(effects) };
-  return Object.assign(error, status === undefined ? {} : { status, expose: false }, effects.length === 0 ? {} : { headers });
+  const headers: Record<string, unknown> = { ...(error as { headers?: object }).headers };
+  // The error's own Set-Cookie lines (any spelling of the name) stay, ahead of the session's.
+  const theirs = Object.keys(headers).filter((field) => field.toLowerCase() === 'set-cookie');
+  const lines = [...theirs.flatMap((field) => headers[field]), ...cookieLines(effects)];
+  for (const field of theirs) delete headers[field];
+  return Object.assign(
+    error,
+    status === undefined ? {} : { status, expose: false },
+    effects.length === 0 ? {} : { headers: { ...headers, 'Set-Cookie': lines } },
+  );
 }
 
 /** With `ctx.respond = false`, a commit that output started fails into Koa's own answer: an error response, or past the headers, the 'error' event. */
@@ -267,7 +277,7 @@ export function session(options: SessionOptions): SessionMiddleware {
   // Most apps never set `ctx.respond = false`, so their requests make no hold at all.
   function holdOutput(ctx: Context, state: RequestState): void {
     if (state.response === null) return;
-    state.response ??= output.defer(ctx.res, { commit: (status) => commit(ctx, state, status), fail: answer(ctx) });
+    state.response ??= output.defer(ctx.res, { commit: (status) => commit(ctx, state, status, state.failed), fail: answer(ctx) });
     state.response.gate();
   }
 
@@ -279,8 +289,10 @@ export function session(options: SessionOptions): SessionMiddleware {
    */
   async function failure(ctx: Context, state: RequestState, error: unknown): Promise<unknown> {
     try {
-      if (state.response) await state.response.settle(500);
-      else {
+      if (state.response) {
+        state.failed = { error };
+        await state.response.settle(500);
+      } else {
         state.response = null;
         await commit(ctx, state, 500, { error });
       }
@@ -307,7 +319,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     const secure = ctx.request.secure;
     const core = manager.begin({ cookieHeader: ctx.req.headers.cookie || undefined, secure, readOnly: readOnly?.(ctx) ?? false });
     // Object.assign, not a spread: V8 makes `{ ...handle, more }` a slow copy here (~10 us a request, measured).
-    const state: RequestState = Object.assign(view(core), { destroying: undefined, response: undefined });
+    const state: RequestState = Object.assign(view(core), { destroying: undefined, response: undefined, failed: undefined });
     (ctx as unknown as Record<symbol, RequestState>)[STATE] = state;
     // An earlier middleware may have bypassed Koa already.
     if (ctx.respond === false) holdOutput(ctx, state);

@@ -28,6 +28,9 @@ function expiryOf(maxAge: unknown): number | null {
   return ms === 'session' ? 0 : ms === null ? null : ms / 1000;
 }
 
+/** The view's members besides `maxAge`: data under these names would be stored, yet read as the member (`id` would print the session id). */
+const MEMBERS = new Set([...Object.keys(SESSION_ACCESSORS), ...Object.keys(SESSION_METHODS), 'toJSON']);
+
 /** The views of one middleware; a session without an id reports the configured `maxAge`. */
 export function koaView(defaultMaxAge: number | 'session') {
   return viewOf<KoaSession>({
@@ -48,6 +51,9 @@ export function replaceData(core: Session, value: object): void {
   const { maxAge, ...data } = { ...value } as Record<string, unknown>;
   // Checked before anything changes, so a bad lifetime leaves the session as it was.
   const expiry = Object.hasOwn(value, 'maxAge') ? expiryOf(maxAge) : undefined;
+  const member = Object.keys(data).find((key) => MEMBERS.has(key));
+  if (member !== undefined)
+    throw new SessUsageError(`ctx.session = { ${member}, ... }: ${member} is a member of ctx.session, not data; rename the key`);
   core.clear();
   for (const [key, item] of Object.entries(data)) core.set(key, item);
   if (expiry !== undefined) core.setExpiry(expiry);

@@ -87,6 +87,17 @@ describe.each([
     expect((await client.request('/')).body).toBe('{"b":2}');
   });
 
+  it('ctx.session = { ... } with a member name (id, save) is refused before the data changes, so the id never shows as data', async () => {
+    const { client } = await start({}, (ctx) => {
+      ctx.session.a = 1;
+      for (const value of [{ id: 'user-7', b: 2 }, { save: 1 }]) expect(() => (ctx.session = value as never)).toThrow(/id|save/);
+      return JSON.stringify(ctx.session);
+    });
+    const reply = await client.request('/');
+    expect(reply.body).toBe('{"a":1}');
+    expect((await client.request('/')).body).toBe('{"a":1}');
+  });
+
   it('a thrown HttpError (ctx.throw(401)) after a write saves nothing: Koa drops the headers too', async () => {
     const { client, store } = await start({}, (ctx) => {
       ctx.session.n = 1;
@@ -120,6 +131,32 @@ describe.each([
       store.failing.delete('destroy');
       expect([path, reply.status, cookiesNamed(reply, 'sid')]).toEqual([path, 503, [expect.stringMatching(/^sid=; Max-Age=0/)]]);
     }
+  });
+
+  it('with ctx.respond = false, a failed await ctx.session.destroy() still deletes the cookie on the 503', async () => {
+    const { client, store } = await start({}, async (ctx) => {
+      if (ctx.path === '/in') return void (ctx.session.user = 'ada');
+      ctx.respond = false;
+      await ctx.session.destroy();
+      ctx.res.end('bye');
+    });
+    await client.request('/in');
+    store.failing.add('destroy');
+    const reply = await client.request('/out');
+    expect([reply.status, cookiesNamed(reply, 'sid')]).toEqual([503, [expect.stringMatching(/^sid=; Max-Age=0/)]]);
+  });
+
+  it("a thrown error's own Set-Cookie header reaches the client beside the session's cookie deletion", async () => {
+    const { client } = await start({}, (ctx) => {
+      if (ctx.path === '/in') return void (ctx.session.user = 'ada');
+      ctx.session = null;
+      ctx.throw(401, { headers: { 'set-cookie': 'remember=; Max-Age=0' } });
+    });
+    await client.request('/in');
+    const reply = await client.request('/out');
+    expect(reply.status).toBe(401);
+    expect(cookiesNamed(reply, 'remember')).toEqual(['remember=; Max-Age=0']);
+    expect(cookiesNamed(reply, 'sid')).toEqual([expect.stringMatching(/^sid=; Max-Age=0/)]);
   });
 
   it('ctx.session = null twice signs out once; if that sign-out fails, the answer is its error', async () => {
