@@ -18,8 +18,9 @@ function call(store: CallbackStore, method: 'get' | 'set' | 'destroy', ...args: 
   return new Promise((resolve, reject) => {
     const callback: Callback = (error, value) => (error ? reject(error) : resolve(value));
     const returned = (store[method] as (...a: unknown[]) => unknown).apply(store, [...args, callback]);
-    // Promise-returning stores may never call back; whichever settles first wins.
-    if (returned instanceof Promise) returned.then(resolve, reject);
+    // The callback answers, as in express-session: an async method's promise may settle (empty)
+    // before its callback brings the session, so it adds only a failure thrown before the callback.
+    if (returned instanceof Promise) returned.then(undefined, reject);
   });
 }
 
@@ -35,7 +36,9 @@ export function callbackStore(store: CallbackStore, options: { name?: string } =
     name: options.name ?? store.constructor?.name ?? 'express-session store',
     capabilities: { deltaWrites: false },
     async get(id: string) {
-      const stored = (await call(store, 'get', id)) as StoredSession | null | undefined;
+      // express-session reads ENOENT (session-file-store's missing file) as no session, not a failure.
+      const missing = (error: unknown) => ((error as { code?: unknown } | null)?.code === 'ENOENT' ? undefined : Promise.reject(error));
+      const stored = (await call(store, 'get', id).catch(missing)) as StoredSession | null | undefined;
       return stored?.data === undefined || stored.meta === undefined ? undefined : { data: stored.data, meta: stored.meta };
     },
     async set(id: string, record: SessionRecord, ttlMs: number) {

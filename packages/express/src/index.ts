@@ -75,7 +75,7 @@ export interface SessionOptions extends SharedOptions<Request, SessionStorage | 
    * (`req.secure`); `true` trusts the header; `false` looks only at the connection.
    */
   proxy?: boolean;
-  /** What `delete req.session` or `req.session = null` does. Default `'keep'`. */
+  /** What `delete req.session` or `req.session = null` does. Default `'keep'`: the stored session stays as it was, this request's changes dropped. */
   unset?: 'keep' | 'destroy';
 }
 
@@ -159,10 +159,14 @@ export function session(options: SessionOptions): SessionMiddleware {
 
   const handoff: RequestHandler = (req, res, next) => {
     const token = typeof req.query.token === 'string' ? req.query.token : (req.body as { token?: unknown } | undefined)?.token;
-    redeemHandoff(manager, token).then(({ status, effects }) => {
-      applyEffects(nodeHeaders(res), effects);
-      res.status(status).end();
-    }, next);
+    // The answer can come after the response left (an app's timeout answered a slow store read):
+    // that throws here, and goes to Express rather than the process.
+    redeemHandoff(manager, token)
+      .then(({ status, effects }) => {
+        applyEffects(nodeHeaders(res), effects);
+        res.status(status).end();
+      })
+      .catch(next);
   };
 
   // An upgrade request never went through Express, so `req.secure` is unknown: ask the socket
@@ -181,8 +185,9 @@ export function session(options: SessionOptions): SessionMiddleware {
     req.session = view(core).view;
     output.hold(res, {
       commit(status) {
-        if (unset === 'destroy' && (req.session as RequestSession | null | undefined) == null)
-          return commitNodeResponseAfter(core.destroy(), res, core, status, manager.name);
+        // express-session's `unset`: 'keep' leaves the stored session as it was, dropping this request's changes.
+        if ((req.session as RequestSession | null | undefined) == null)
+          return commitNodeResponseAfter(unset === 'destroy' ? core.destroy() : core.discard(), res, core, status, manager.name);
         return commitNodeResponse(res, core, status, manager.name);
       },
       fail: next,

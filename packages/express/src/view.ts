@@ -14,7 +14,7 @@ export interface SessionData {}
 export interface SessionCookie {
   /** Remaining life in ms; set it to change this session's lifetime (`null`: until the browser closes). */
   maxAge: number | null | undefined;
-  /** When the cookie expires; set a Date to end the session then (`null`: until the browser closes). */
+  /** When the cookie expires; set a Date to end the session then (`null`: until the browser closes; `false`, express-session's way, works too). */
   expires: Date | null | undefined;
   /** The configured `cookie.maxAge`. */
   readonly originalMaxAge: number | undefined;
@@ -39,13 +39,16 @@ class CookieView implements SessionCookie {
     return this.#core.maxAgeMs;
   }
   set maxAge(ms: number | null | undefined) {
-    this.#core.setExpiry(ms === null || ms === undefined ? 0 : ms / 1000);
+    // As in express-session, 0 or less ends the cookie now; the core's setExpiry(0) would mean
+    // "until the browser closes", keeping a session the app meant to end.
+    if (typeof ms === 'number' && ms <= 0) this.#core.setExpiry(new Date());
+    else this.#core.setExpiry(ms === null || ms === undefined ? 0 : ms / 1000);
   }
   get expires(): Date | undefined {
     return this.#core.expiresAt === undefined ? undefined : new Date(this.#core.expiresAt);
   }
-  set expires(date: Date | null | undefined) {
-    this.#core.setExpiry(date ?? 0);
+  set expires(date: Date | false | null | undefined) {
+    this.#core.setExpiry(date === false ? 0 : (date ?? 0));
   }
 }
 

@@ -210,6 +210,28 @@ describe.each([
     expect((await browser.client.request('/count')).setCookies[0]).not.toMatch(/Max-Age|Expires/);
   });
 
+  it("express-session's cookie idioms: cookie.expires = false is a browser-session cookie, cookie.maxAge = 0 ends the session", async () => {
+    const { client } = await start({}, (app) => {
+      app.get('/browser', (req, res) => {
+        // express-session's documented idiom, from JavaScript (the type says `null`).
+        (req.session.cookie as { expires: unknown }).expires = false;
+        res.send('browser');
+      });
+      app.get('/end-now', (req, res) => {
+        req.session.cookie.maxAge = 0;
+        res.send('ended');
+      });
+    });
+    await client.request('/count');
+    const browser = await client.request('/browser');
+    expect(browser.status).toBe(200);
+    expect(browser.setCookies).toEqual([expect.not.stringMatching(/Max-Age|Expires/)]);
+    expect((await client.request('/count')).body).toBe('views 2');
+    const ended = await client.request('/end-now');
+    expect(ended.setCookies).toEqual([expect.stringMatching(/^sid=[^;]*; Max-Age=0/)]);
+    expect((await client.request('/count')).body).toBe('views 1');
+  });
+
   it("unset: 'destroy' destroys the session when the app sets req.session to null", async () => {
     const { client, store } = await start({ unset: 'destroy' }, (app) =>
       app.get('/forget', (req, res) => {
@@ -221,6 +243,23 @@ describe.each([
     const reply = await client.request('/forget');
     expect(reply.setCookies[0]).toMatch(/^sid=; Max-Age=0/);
     expect((store as ReturnType<typeof memoryStore>).size).toBe(0);
+  });
+
+  it("unset: 'keep' (the default) drops this request's changes when the app sets req.session to null, as express-session does", async () => {
+    const { client, store } = await start({}, (app) =>
+      app.get('/drop', (req, res) => {
+        req.session.views = 99;
+        (req as { session: unknown }).session = null;
+        res.send('dropped');
+      }),
+    );
+    const fresh = await client.request('/drop');
+    expect(fresh.setCookies).toEqual([]);
+    expect((store as ReturnType<typeof memoryStore>).size).toBe(0);
+    await client.request('/count');
+    const kept = await client.request('/drop');
+    expect(kept.setCookies).toEqual([]);
+    expect((await client.request('/count')).body).toBe('views 2');
   });
 
   it("unset: 'destroy' whose destroy fails answers the store's error and still deletes the cookie", async () => {
@@ -256,6 +295,37 @@ describe.each([
     expect(map.size).toBe(0);
     // Express reads before the handler runs (req.session is synchronous), so sign-out is a get and a destroy.
     expect(calls).toEqual(['set', 'get', 'set', 'get', 'destroy']);
+  });
+
+  it("a callback store's ENOENT on get (session-file-store's missing file) is no session, as in express-session, not a 503", async () => {
+    const map = new Map<string, object>();
+    const files: CallbackStore = {
+      get: (sid, done) =>
+        process.nextTick(() =>
+          map.has(sid) ? done(null, map.get(sid)) : done(Object.assign(new Error('no such file'), { code: 'ENOENT' })),
+        ),
+      set: (sid, value, done) => process.nextTick(() => (map.set(sid, value), done())),
+      destroy: (sid, done) => process.nextTick(() => (map.delete(sid), done())),
+    };
+    const { client } = await start({ store: files as unknown as Store });
+    await client.request('/count');
+    expect((await client.request('/count')).body).toBe('views 2');
+    map.clear();
+    const after = await client.request('/count');
+    expect([after.status, after.body]).toEqual([200, 'views 1']);
+  });
+
+  it('a callback store written as async functions that call back later is answered by its callback, as express-session reads it', async () => {
+    const map = new Map<string, object>();
+    const later: CallbackStore = {
+      // The returned promise settles (with nothing) before the callback brings the session.
+      get: async (sid, done) => void setImmediate(() => done(null, map.get(sid) ?? null)),
+      set: async (sid, value, done) => void setImmediate(() => (map.set(sid, value), done())),
+      destroy: async (sid, done) => void setImmediate(() => (map.delete(sid), done())),
+    };
+    const { client } = await start({ store: later as unknown as Store });
+    await client.request('/count');
+    expect((await client.request('/count')).body).toBe('views 2');
   });
 
   it('flash messages survive one redirect and are read once', async () => {

@@ -343,6 +343,48 @@ describe.each([
     expect((await client.request('/count', { signal: AbortSignal.timeout(2_000) })).body).toBe('views 2');
     expect(escaped).toEqual([]);
   });
+
+  it('a hand-off whose slow store read ends after a timeout middleware answered reaches Express, not the process', async () => {
+    const inner = memoryStore();
+    let answerFirst: (() => Promise<void>) | undefined;
+    const store: Store = {
+      ...inner,
+      name: 'slow to read',
+      capabilities: inner.capabilities,
+      // The read of the token outlives the request: the app's timeout answers first.
+      get: async (id) => {
+        await answerFirst?.();
+        return inner.get(id);
+      },
+      set: (...args) => inner.set(...args),
+      destroy: (id) => inner.destroy(id),
+    };
+    const sessions = session({ secret: SECRET, store });
+    const application = express();
+    application.use((_req, res, next) => {
+      answerFirst = () => new Promise((finished) => res.status(503).send('timed out').once('finish', finished));
+      next();
+    });
+    application.use(sessions);
+    application.post('/session/handoff', sessions.handoff);
+    let reached: (error: unknown) => void = () => {};
+    const handled = new Promise((resolve) => (reached = resolve));
+    application.use(((error, _req, _res, next) => {
+      reached(error);
+      next(error);
+    }) as ErrorRequestHandler);
+    const url = await serve(application);
+    const { handoff } = await sessions.socket({ headers: {}, socket: {} } as IncomingMessage).use((data) => {
+      data.views = 1;
+    });
+    let onEscapeHere: (reason: unknown) => void = () => {};
+    const escaping = new Promise((resolve) => process.once('unhandledRejection', (onEscapeHere = resolve)));
+    const reply = await new Client(url).post(`/session/handoff?token=${handoff}`);
+    expect([reply.status, reply.body]).toEqual([503, 'timed out']);
+    expect(await Promise.race([handled.then(() => 'handled'), escaping.then(() => 'escaped')])).toBe('handled');
+    process.off('unhandledRejection', onEscapeHere);
+    expect(escaped).toEqual([]);
+  });
 });
 
 async function start(app: Express) {
