@@ -28,8 +28,10 @@ function expiryOf(maxAge: unknown): number | null {
   return ms === 'session' ? 0 : ms === null ? null : ms / 1000;
 }
 
+const METHODS = { ...SESSION_METHODS, toJSON: (_core: Session, view: object) => ({ ...view }) };
+
 /** The view's members besides `maxAge`: data under these names would be stored, yet read as the member (`id` would print the session id). */
-const MEMBERS = new Set([...Object.keys(SESSION_ACCESSORS), ...Object.keys(SESSION_METHODS), 'toJSON']);
+const MEMBERS = new Set([...Object.keys(SESSION_ACCESSORS), ...Object.keys(METHODS)]);
 
 /** The views of one middleware; a session without an id reports the configured `maxAge`. */
 export function koaView(defaultMaxAge: number | 'session') {
@@ -38,7 +40,7 @@ export function koaView(defaultMaxAge: number | 'session') {
       ...SESSION_ACCESSORS,
       maxAge: { get: (core) => core.maxAgeMs ?? defaultMaxAge, set: (core, value) => core.setExpiry(expiryOf(value)) },
     },
-    methods: { ...SESSION_METHODS, toJSON: (_core, view) => ({ ...view }) },
+    methods: METHODS,
   });
 }
 
