@@ -29,7 +29,7 @@ import {
   type UserSession,
 } from '@sess/core';
 import { escapeName, ownValue, unescapeName } from '@sess/core/store';
-import { MAX_IDENTIFIER_BYTES, decodeData, encodeData, storedId } from './layout.js';
+import { MAX_IDENTIFIER_BYTES, MAX_USER_ID_BYTES, decodeData, encodeData, storedId } from './layout.js';
 import { COLUMNS, statements } from './sql.js';
 
 /** What a query resolves to: the part of node-postgres's `QueryResult` the store reads. */
@@ -204,10 +204,22 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   /** The instant a row written now with `ttlMs` dies. */
   const deadline = (at: number, ttlMs: number): number => Math.min(Math.ceil(at + ttlMs), Number.MAX_SAFE_INTEGER);
 
+  /**
+   * The user id column's value for `record`. Throws (so the save rejects, before any query) for an
+   * id longer than the index keeps: storing the session without it would hide it from `revokeUser`.
+   */
   function userIdOf(record: SessionRecord): string | null {
     if (userIdKey === false) return null;
     const userId = userIdFrom(ownValue(record.data, userIdKey));
-    return userId === undefined ? null : escapeName(userId);
+    if (userId === undefined) return null;
+    const stored = escapeName(userId);
+    const bytes = Buffer.byteLength(stored);
+    if (bytes > MAX_USER_ID_BYTES) {
+      throw new RangeError(
+        `postgresStore: the user id in ${JSON.stringify(userIdKey)} is ${bytes} bytes as stored; the user index keeps at most ${MAX_USER_ID_BYTES}: use a shorter id for the user`,
+      );
+    }
+    return stored;
   }
 
   async function sweep(): Promise<number> {

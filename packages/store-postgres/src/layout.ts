@@ -97,6 +97,15 @@ export function decodeData(text: string): SessionData | undefined {
   }
 }
 
+/**
+ * The longest user id the store keeps, in bytes of UTF-8 after `escapeName`. The user index is a
+ * btree, whose entries PostgreSQL caps at 2704 bytes (8 kB pages); it compresses a long entry
+ * first, so only an id that compresses badly (random, or hashed) fails there, and then on every
+ * save that writes it. A fixed limit well under that cap fails the same way for every id, before
+ * any query, with a message that says why.
+ */
+export const MAX_USER_ID_BYTES = 2048;
+
 /** PostgreSQL refuses identifiers with U+0000 and cuts them at 63 bytes; neither may happen silently. */
 export const MAX_IDENTIFIER_BYTES = 63;
 

@@ -4,6 +4,7 @@
  * the README's migration SQL, against the real PostgreSQL.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -585,6 +586,52 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       await store.set(id, makeRecord({}, now), 60_000, delta([], ['uid']));
       expect(await store.sessionsOf!('bob')).toEqual([]);
       expect((await rows(store)).get(id)?.['user_id']).toBeNull();
+    });
+
+    it('keeps user ids up to 2048 bytes as stored, however they compress, and refuses longer ones before any query', async () => {
+      const counted = counting(db.pool);
+      const store = await fresh({ pool: counted.pool });
+      // Random text, which PostgreSQL cannot compress: its btree refuses such an entry past 2704 bytes.
+      const random = (length: number) => randomBytes(length).toString('base64url').slice(0, length);
+      const longest = [random(2048), '\uD800'.repeat(292) + random(4), `${'€'.repeat(682)}${random(2)}`];
+      for (const userId of longest) {
+        const id = freshId();
+        await store.set(id, makeRecord({ userId }, now), 60_000);
+        expect((await store.get(id))?.data['userId']).toBe(userId);
+        expect((await store.sessionsOf!(userId)).map((entry) => entry.id)).toEqual([id]);
+        expect(await store.revokeUser!(userId)).toBe(1);
+        expect(await store.get(id)).toBeUndefined();
+      }
+      // One byte more each (a lone surrogate is 7 bytes escaped, '€' is 3), 3000 and 10000 characters,
+      // and a repetitive id that PostgreSQL would compress below its limit: all refused alike.
+      const tooLong = [
+        random(2049),
+        '\uD800'.repeat(292) + random(5),
+        `${'€'.repeat(683)}`,
+        random(3000),
+        random(10_000),
+        'u'.repeat(10_000),
+      ];
+      const signedIn = freshId();
+      await store.set(signedIn, makeRecord({ userId: 'alice', n: 1 }, now), 60_000);
+      const before = await rows(store);
+      counted.texts.length = 0;
+      for (const userId of tooLong) {
+        const bytes = Buffer.byteLength(userId.replaceAll('\uD800', '\uFFFFd800'));
+        const refusal = new RegExp(`user id in "userId" is ${bytes} bytes as stored; the user index keeps at most 2048`);
+        await expect(store.set(freshId(), makeRecord({ userId }, now), 60_000)).rejects.toThrow(refusal);
+        await expect(store.set(signedIn, makeRecord({ userId, n: 2 }, now), 60_000, delta(['userId', 'n']))).rejects.toThrow(refusal);
+      }
+      expect(counted.texts).toEqual([]);
+      expect(await rows(store)).toEqual(before);
+      // Lookups of such an id answer: nothing is stored under it.
+      for (const userId of tooLong) {
+        expect(await store.sessionsOf!(userId)).toEqual([]);
+        expect(await store.revokeUser!(userId)).toBe(0);
+      }
+      // A save that leaves the user id alone writes no user id, so it is not checked.
+      expect(await store.set(signedIn, makeRecord({ userId: random(3000), n: 3 }, now), 60_000, delta(['n']))).toBe(true);
+      expect((await store.sessionsOf!('alice')).map((entry) => entry.id)).toEqual([signedIn]);
     });
 
     it('with userIdKey: false keeps no user id at all', async () => {
