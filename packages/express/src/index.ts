@@ -152,7 +152,7 @@ type App = { readonly request: object; readonly response: object; readonly paren
 export function session(options: SessionOptions): SessionMiddleware {
   const manager = createSessionManager(managerOptions(options));
   const { proxy, unset = 'keep', readOnly, asyncContext } = options;
-  const view = expressView(options.cookie?.maxAge ?? undefined);
+  const view = expressView(options.cookie?.maxAge ?? undefined, options.clock ?? Date.now);
   const output = createOutputHold();
   // Assigning it (express-session in the same app) makes it the request's own data property.
   const requests = accessorLayer<Request>({ sessionID: { get: (req) => (req.session as RequestSession | null | undefined)?.id } });

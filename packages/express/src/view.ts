@@ -30,9 +30,11 @@ export type RequestSession = SessionMethods & Partial<SessionData>;
 /** `SessionCookie` as a class, not an object literal: literal accessors give every request's cookie a hidden class of its own. */
 class CookieView implements SessionCookie {
   readonly #core: Session;
+  readonly #clock: () => number;
   readonly originalMaxAge: number | undefined;
-  constructor(core: Session, originalMaxAge: number | undefined) {
+  constructor(core: Session, originalMaxAge: number | undefined, clock: () => number) {
     this.#core = core;
+    this.#clock = clock;
     this.originalMaxAge = originalMaxAge;
   }
   get maxAge(): number | undefined {
@@ -40,8 +42,9 @@ class CookieView implements SessionCookie {
   }
   set maxAge(ms: number | null | undefined) {
     // As in express-session, 0 or less ends the cookie now; the core's setExpiry(0) would mean
-    // "until the browser closes", keeping a session the app meant to end.
-    if (typeof ms === 'number' && ms <= 0) this.#core.setExpiry(new Date());
+    // "until the browser closes", keeping a session the app meant to end. "Now" is the
+    // manager's clock: the core refuses a Date more than 400 days from it.
+    if (typeof ms === 'number' && ms <= 0) this.#core.setExpiry(new Date(this.#clock()));
     else this.#core.setExpiry(ms === null || ms === undefined ? 0 : ms / 1000);
   }
   get expires(): Date | undefined {
@@ -52,11 +55,11 @@ class CookieView implements SessionCookie {
   }
 }
 
-/** The views of one middleware; `originalMaxAge` is the configured `cookie.maxAge`. */
-export function expressView(originalMaxAge: number | undefined) {
+/** The views of one middleware; `originalMaxAge` is the configured `cookie.maxAge`, `clock` the manager's. */
+export function expressView(originalMaxAge: number | undefined, clock: () => number) {
   return viewOf<RequestSession>({
     name: 'Session',
-    accessors: { ...SESSION_ACCESSORS, cookie: { get: (core) => new CookieView(core, originalMaxAge) } },
+    accessors: { ...SESSION_ACCESSORS, cookie: { get: (core) => new CookieView(core, originalMaxAge, clock) } },
     methods: {
       ...withCallbacks(SESSION_METHODS, ['regenerate', 'destroy', 'reload', 'save']),
       touch: (core, view) => (core.touch(), view),

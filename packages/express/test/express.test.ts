@@ -232,6 +232,21 @@ describe.each([
     expect((await client.request('/count')).body).toBe('views 1');
   });
 
+  it('cookie.maxAge = 0 ends the session on the configured clock, however far it is from the wall clock', async () => {
+    const clock = fakeClock(Date.UTC(2020, 0, 1));
+    const { client } = await start({ clock: clock.now, store: memoryStore({ clock: clock.now }) }, (app) =>
+      app.get('/end-now', (req, res) => {
+        req.session.cookie.maxAge = 0;
+        res.send('ended');
+      }),
+    );
+    await client.request('/count');
+    const ended = await client.request('/end-now');
+    expect(ended.status).toBe(200);
+    expect(ended.setCookies).toEqual([expect.stringMatching(/^sid=[^;]*; Max-Age=0/)]);
+    expect((await client.request('/count')).body).toBe('views 1');
+  });
+
   it("unset: 'destroy' destroys the session when the app sets req.session to null", async () => {
     const { client, store } = await start({ unset: 'destroy' }, (app) =>
       app.get('/forget', (req, res) => {
