@@ -3,6 +3,7 @@
  * worth an HMAC or a store lookup.
  */
 import { randomFillSync } from 'node:crypto';
+import { SessConfigError } from './errors.js';
 
 const ID_BYTES = 24; // 192 bits: far past guessing, and a whole number of base64 groups (no padding).
 // A whole number of ids, so no tail of random bytes is thrown away at each refill.
@@ -61,4 +62,16 @@ export function isWellFormedId(id: string): boolean {
     if (!isIdCharacter(id.charCodeAt(index))) return false;
   }
   return true;
+}
+
+/**
+ * What a custom `generateId` returned, if a cookie could carry it back.
+ *
+ * @throws SessConfigError naming the value when it is not well formed (see `isWellFormedId`).
+ */
+export function checkGeneratedId(id: unknown): string {
+  if (!isWellFormedId(id as string)) {
+    throw new SessConfigError(`generateId returned ${String(JSON.stringify(id)).slice(0, 40)}: ids must be 22-128 characters of A-Z a-z 0-9 _ -`);
+  }
+  return id as string;
 }

@@ -7,7 +7,7 @@ import { serializeCookie, serializeDeletion } from './cookie.js';
 import { checkStorage, isCookieSessions } from './cookie-sessions.js';
 import type { CookieSessions, SessionStorage } from './cookie-sessions.js';
 import { SessConfigError } from './errors.js';
-import { generateId } from './ids.js';
+import { checkGeneratedId, generateId } from './ids.js';
 import { checkFunction, checkOneOf, checkOptionKeys } from './options-check.js';
 import { createDeadlines } from './runner.js';
 import type { Deadlines } from './runner.js';
@@ -297,6 +297,24 @@ function signerOf(options: SessionManagerOptions): Signer {
  * @throws SessConfigError for a missing store, a secret shorter than 32 bytes, a bad number, an
  *   unknown option, or cookie options browsers would refuse (code `cookie_invalid`).
  */
+/**
+ * A custom id generator, tried once here so that one returning ids no cookie could carry back
+ * fails at start-up rather than at the first new visitor. One that throws now (it may need what
+ * the app sets up later) is checked at each use only, as every generator is.
+ */
+function checkGenerator(value: unknown): () => string {
+  const generate = checkFunction<() => string>(value, 'generateId');
+  if (generate === undefined) return generateId;
+  let sample: unknown;
+  try {
+    sample = generate();
+  } catch {
+    return generate;
+  }
+  checkGeneratedId(sample);
+  return generate;
+}
+
 export function createConfig(options: SessionManagerOptions): Config {
   checkOptionKeys(options, MANAGER_OPTIONS, 'createSessionManager()');
   if (options.store === undefined) throw new SessConfigError('a store is required, e.g. memoryStore() from @sess/store-memory');
@@ -324,7 +342,7 @@ export function createConfig(options: SessionManagerOptions): Config {
     regenerateGraceMs,
     deadlines: createDeadlines(lifetimeMs(options.storeTimeoutMs, 'storeTimeoutMs', 5_000) as number),
     clock: checkFunction<() => number>(options.clock, 'clock') ?? Date.now,
-    generateId: checkFunction<() => string>(options.generateId, 'generateId') ?? generateId,
+    generateId: checkGenerator(options.generateId),
     onEvent: checkFunction<(event: SessionEvent) => void>(options.onEvent, 'onEvent'),
     migrate: checkFunction<(data: SessionData) => SessionData>(options.migrate, 'migrate'),
     schema: options.schema,

@@ -9,8 +9,8 @@ import { requestStore } from './cookie-sessions.js';
 import type { RequestStore } from './cookie-sessions.js';
 import type { Effect, HttpEffect, StoreEffect } from './effects.js';
 import { assertNever } from './effects.js';
-import { SessConfigError, SessUsageError } from './errors.js';
-import { isWellFormedId } from './ids.js';
+import { SessUsageError } from './errors.js';
+import { checkGeneratedId } from './ids.js';
 import { lifetime, nextMeta } from './lifetime.js';
 import type { LifetimeBasis } from './lifetime.js';
 import type { ClientCookie, LifecycleAction } from './machine.js';
@@ -187,11 +187,7 @@ export class SessionState implements LifetimeBasis {
 
   /** A custom generator's id must pass the same check as a cookie's, or it could never come back. */
   private freshId(): string {
-    const id = (this.request.generateId ?? this.config.generateId)();
-    if (!isWellFormedId(id)) {
-      throw new SessConfigError(`generateId returned ${JSON.stringify(id).slice(0, 40)}: ids must be 22-128 characters of A-Z a-z 0-9 _ -`);
-    }
-    return id;
+    return checkGeneratedId((this.request.generateId ?? this.config.generateId)());
   }
 
   private nextMeta(): { meta: SessionMeta; ttlMs: number } {

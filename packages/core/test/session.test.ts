@@ -637,10 +637,29 @@ describe('data', () => {
 });
 
 describe('configuration', () => {
-  it('refuses ids from a custom generator that a cookie could never carry back', async () => {
-    const { manager } = setup({ generateId: () => 'not/an id' });
+  it('refuses a custom generator whose ids a cookie could never carry back, at construction', () => {
+    expect(() => setup({ generateId: () => 'not/an id' })).toThrow(/generateId returned "not\/an id": ids must be/);
+    expect(() => setup({ generateId: () => 42 as unknown as string })).toThrow(/generateId returned 42/);
+  });
+
+  it('refuses a malformed id from a generator that passed at construction, at the request that gets it', async () => {
+    let calls = 0;
+    const { manager } = setup({ generateId: () => (++calls === 1 ? 'a'.repeat(32) : 'not/an id') });
     const session = manager.begin({ cookieHeader: undefined, secure: false });
-    expect(() => session.set('a', 1)).toThrow(/generateId returned/);
+    expect(() => session.set('a', 1)).toThrow(/generateId returned "not\/an id"/);
+  });
+
+  it('checks a generator that throws at construction at each use instead', async () => {
+    let ready = false;
+    const { request } = setup({
+      generateId: () => {
+        if (!ready) throw new Error('not ready');
+        return 'b'.repeat(32);
+      },
+    });
+    ready = true;
+    const { session } = await request((s) => s.set('a', 1));
+    expect(session.id).toBe('b'.repeat(32));
   });
 
   it('accepts well-formed custom ids such as UUIDs', async () => {
