@@ -69,13 +69,24 @@ const HINTS: Readonly<Record<string, string>> = {
 const STORE = 'Use a sess store (memoryStore, redisStore, postgresStore) or cookieSessions(); stores taking callbacks cannot serve sess.';
 
 /**
+ * The options without Fastify's own register options (`prefix`, `logLevel`, `logSerializers`):
+ * Fastify passes the object given to `register` to the plugin as it is, and ignores these for a
+ * plugin wrapped with fastify-plugin, as this one is. Any other key is left for the check.
+ */
+function withoutRegisterOptions(options: unknown): unknown {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) return options;
+  const { prefix: _prefix, logLevel: _logLevel, logSerializers: _logSerializers, ...rest } = options as Record<string, unknown>;
+  return rest;
+}
+
+/**
  * The core's options, after every check a request could otherwise trip over (the core checks
- * numbers, names and the secret).
+ * numbers, names and the secret). Fastify's own register options are ignored, as Fastify does.
  *
  * @throws SessConfigError
  */
 export function managerOptions(options: SessionOptions): SessionManagerOptions {
-  checkOptions<SessionOptions>(options, OPTIONS, 'session plugin of @sess/fastify', { hints: HINTS, store: STORE });
+  checkOptions<SessionOptions>(withoutRegisterOptions(options), OPTIONS, 'session plugin of @sess/fastify', { hints: HINTS, store: STORE });
   return {
     ...coreOptions(options, OPTIONS),
     ...lifetimeOptions(options.cookie?.maxAge, 1, 'cookie.maxAge'),

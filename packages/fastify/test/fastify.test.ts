@@ -518,6 +518,8 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       ['a cookie.maxAge under a second', { cookie: { maxAge: 500 } }, /cookie\.maxAge must be a number of ms/],
       ['a callback store', { store: { get() {}, set() {}, destroy() {} } }, /not a sess store.*taking callbacks/],
       ['a short secret', { secret: 'short' }, /32/],
+      ['a near miss of a Fastify register option', { prefx: '/api' }, /unknown option "prefx"/],
+      ['fastify-plugin’s encapsulate, no register option', { encapsulate: true }, /unknown option "encapsulate"/],
     ];
     it.each(refusals)('%s', async (_, options, message) => {
       const app = Fastify();
@@ -529,6 +531,22 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       expect(error).toBeInstanceOf(SessConfigError);
       expect((error as Error).message).toMatch(message);
     });
+
+    const registerOptions = { prefix: '/api', logLevel: 'fatal', logSerializers: { req: () => 'req' } } as const;
+    it.each([
+      ['an object', { secret: SECRET, ...registerOptions }],
+      ['a function of the parent', () => ({ secret: SECRET, ...registerOptions })],
+    ])(
+      'accepts Fastify’s own register options beside its own, given as %s, and ignores them as Fastify does for fastify-plugin',
+      async (_, options) => {
+        const { client } = await start(async (app) => {
+          await app.register(session, options);
+          app.get('/count', async (request) => (request.session.n = (request.session.n ?? 0) + 1));
+        });
+        expect((await client.request('/count')).body).toBe('1');
+        expect((await client.request('/count')).body).toBe('2');
+      },
+    );
 
     it('accepts saveUninitialized: false and stores nothing for an untouched visitor', async () => {
       const store = memoryStore();
