@@ -84,7 +84,8 @@ export interface SessionMiddleware extends Middleware, SocketRoutes<Handoff, [re
  * read, none without a valid cookie or without a `useSession`). It commits once the handler's
  * response is known: a failed store write becomes an `HTTPError` (503), never a 2xx. A thrown
  * error commits as the status h3 will answer with, and the session's headers travel on
- * `event.res.errHeaders`.
+ * `event.res.errHeaders`; with the app's `onError`, its answer is made here, as h3 makes it, and
+ * commits as its status, carrying the session's headers.
  *
  * @example
  * ```ts
@@ -127,8 +128,16 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
     } catch (thrown) {
       // A failed regenerate, destroy or reload reaches here as the store's error.
       const error = asHttpError(thrown);
-      applyEffects(event.res.errHeaders, await commit(core, manager.name, statusOf(error), event.res.errHeaders));
-      throw error;
+      const config = event.app?.config;
+      if (config?.onError === undefined) {
+        applyEffects(event.res.errHeaders, await commit(core, manager.name, statusOf(error), event.res.errHeaders));
+        throw error;
+      }
+      // The app's onError may answer with another status, or a Response that h3 sends without
+      // `errHeaders`: the answer is made here, as h3 makes it (its onResponse left for h3 to
+      // call once), and commits as the status that goes out, carrying the session's headers.
+      const { onResponse: _onResponse, ...answer } = config;
+      response = await toResponse(error, event, answer);
     }
     // `Response.error()`'s status 0 fails in srvx as a 500, as without sess: it commits as that,
     // and goes on unchanged (a copy carrying the session's headers can't have status 0).

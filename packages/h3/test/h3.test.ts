@@ -1,6 +1,6 @@
 /** h3-specific behaviour beyond the shared conformance suite, on both majors. */
 import { H3, HTTPError, redirect, toNodeHandler } from 'h3';
-import type { H3Event } from 'h3';
+import type { H3Config, H3Event } from 'h3';
 import { createApp, eventHandler, sendRedirect, toNodeListener } from 'h3v1';
 import { describe, expect, it } from 'vitest';
 import { Client, closedAfterEach, cookiesNamed, fakeClock, inspectableStore, listen, SECRET } from '@sess/adapter-test';
@@ -200,6 +200,88 @@ describe('h3 v2', () => {
     expect(() => session({ secret: 'short' })).toThrow(/32 bytes|at least/);
     expect(() => session({ secret: SECRET, maxAge: '1d' as never })).toThrow(/maxAge/);
     expect(() => v1.session({ secret: 'short' })).toThrow(/32 bytes|at least/);
+  });
+
+  describe("the app's onError answering a thrown error", () => {
+    /** An app whose `onError` is given; `/login` stores `n: 1`, `/n` reads it, `/x` is `handler`. */
+    async function withOnError(onError: NonNullable<H3Config['onError']>, handler: (event: H3Event) => unknown) {
+      const store = inspectableStore(fakeClock());
+      const app = new H3({ silent: true, onError });
+      app.use(session({ secret: SECRET, store }));
+      app.get('/login', async (event) => ((await useSession(event)).data.n = 1));
+      app.get('/n', async (event) => String((await useSession(event)).data.n));
+      app.get('/x', handler);
+      const served = await listen(toNodeHandler(app));
+      servers.push(served);
+      const client = new Client(served.url);
+      await client.request('/login');
+      return { client, store };
+    }
+
+    const writeThen404 = async (event: H3Event) => {
+      (await useSession(event)).data.n = 2;
+      throw new HTTPError({ status: 404 });
+    };
+    const turnedInto5xx: Array<[string, NonNullable<H3Config['onError']>]> = [
+      ['returns a 500 Response', () => new Response('down', { status: 500 })],
+      ['throws', () => Promise.reject(new Error('onError failed'))],
+      ['returns nothing, having set the error\u2019s status to 503', (error) => void Object.assign(error, { status: 503 })],
+    ];
+    it.each(turnedInto5xx)('when it %s for a 4xx, the 5xx goes out with nothing written', async (_, onError) => {
+      const { client, store } = await withOnError(onError, writeThen404);
+      const sets = store.calls.set;
+      const reply = await client.request('/x');
+      expect(reply.status).toBeGreaterThanOrEqual(500);
+      expect(store.calls.set).toBe(sets);
+      expect((await client.request('/n')).body).toBe('1');
+    });
+
+    it('a Response of another status carries the cookie deletion of a destroy', async () => {
+      const { client, store } = await withOnError(
+        () => new Response('page', { status: 200 }),
+        async (event) => {
+          await (await useSession(event)).destroy();
+          throw new Error('after the sign-out');
+        },
+      );
+      const reply = await client.request('/x');
+      expect([reply.status, reply.body]).toEqual([200, 'page']);
+      expect(cookiesNamed(reply, 'sid')).toEqual([expect.stringMatching(/^sid=; Max-Age=0;/)]);
+      expect(reply.headers.get('vary')).toMatch(/cookie/i);
+      expect([store.size, client.jar.has('sid')]).toEqual([0, false]);
+    });
+
+    it('a Response of its own carries the new cookie of a regenerate, so the session goes on under the new id', async () => {
+      const { client } = await withOnError(
+        (error) => new Response('bad', { status: error.status }),
+        async (event) => {
+          const s = await useSession(event);
+          await s.regenerate();
+          s.data.n = 3;
+          throw new HTTPError({ status: 400 });
+        },
+      );
+      const before = client.jar.get('sid');
+      const reply = await client.request('/x');
+      expect(reply.status).toBe(400);
+      expect(cookiesNamed(reply, 'sid')).toHaveLength(1);
+      expect(client.jar.get('sid')).not.toBe(before);
+      expect((await client.request('/n')).body).toBe('3');
+    });
+
+    it('a page for a 5xx, answered with a 200, commits as the 200 the client receives', async () => {
+      const { client, store } = await withOnError(
+        () => 'sorry',
+        async (event) => {
+          (await useSession(event)).data.n = 4;
+          throw new Error('boom');
+        },
+      );
+      const reply = await client.request('/x');
+      expect([reply.status, reply.body]).toEqual([200, 'sorry']);
+      expect(store.size).toBe(1);
+      expect((await client.request('/n')).body).toBe('4');
+    });
   });
 });
 
