@@ -39,11 +39,28 @@ export interface KoaFormat {
 }
 
 /**
+ * koa-session's `renew`: a session is saved again once less than half of its own `maxAge` is
+ * left (the `_maxAge` it was saved with, else the `maxAge` option; none, no renewal).
+ */
+export interface Renew {
+  /** The `maxAge` option, for a session object without `_maxAge`. */
+  readonly maxAge: number | 'session' | undefined;
+}
+
+/** koa-session's renewal test (in its `_shouldSaveSession`): less than half of the session's own lifetime left. */
+function renewDue(object: KoaSessionObject, renew: Renew, now: number): boolean {
+  const { _expire: expire, _maxAge: saved } = object;
+  const maxAge = '_maxAge' in object ? saved : renew.maxAge;
+  return isFiniteNumber(expire) && expire !== 0 && isFiniteNumber(maxAge) && maxAge !== 0 && expire - now < maxAge / 2;
+}
+
+/**
  * @param browserByDefault - koa-session's `maxAge: 'session'`: a session without a lifetime of
  *   its own is saved with `_session: true`.
  * @param defaultMaxAgeMs - the lifetime a session has when its object names none.
+ * @param renew - koa-session's `renew: true`.
  */
-export function koaFormat(browserByDefault: boolean, defaultMaxAgeMs: number): KoaFormat {
+export function koaFormat(browserByDefault: boolean, defaultMaxAgeMs: number, renew?: Renew): KoaFormat {
   return {
     toKoa({ data, meta }) {
       const saved: KoaSessionObject = savedData(data);
@@ -64,8 +81,17 @@ export function koaFormat(browserByDefault: boolean, defaultMaxAgeMs: number): K
         // cookie could carry is left out, and the configured lifetime applies.
         const lifetimeMs = isLifetime(maxAge) ? maxAge : defaultMaxAgeMs;
         const expiresAt = isFiniteNumber(expire) ? expire : now + lifetimeMs;
-        const touchedAt = expiresAt - lifetimeMs;
-        meta = { createdAt: touchedAt, touchedAt, expiresAt, ...(isLifetime(maxAge) && { expiry: { kind: 'duration', ms: maxAge } }) };
+        const savedAt = expiresAt - lifetimeMs;
+        // With renew, the core extends a record once its touch interval (more than 0, less than
+        // 400 days) has passed since `touchedAt`: so `touchedAt` says when koa-session would renew
+        // it, long ago, else now. (The core's clock read this request began, a little before `now`.)
+        const touchedAt = renew === undefined ? savedAt : renewDue(value as KoaSessionObject, renew, now) ? now - MAX_LIFETIME_MS : now;
+        meta = {
+          createdAt: savedAt,
+          touchedAt,
+          expiresAt,
+          ...(isLifetime(maxAge) && { expiry: { kind: 'duration', ms: maxAge } }),
+        };
       }
       return { data, meta };
     },

@@ -46,6 +46,8 @@ const CORE_NAME = 'koa-session';
 const ONE_DAY_MS = 86_400_000;
 /** No touch is ever due this late (sess keeps nothing longer than 400 days). */
 const NEVER_MS = 400 * ONE_DAY_MS;
+/** With renew, the core's touch interval: any length above 0 and well under 400 days works, as the format places `touchedAt` by koa-session's rule. */
+const RENEW_TOUCH_MS = 1_000;
 
 /** Stands for a request's session in the core's callbacks (store calls, ids, events), which run inside the request. */
 const requests = new AsyncLocalStorage<RequestSession>();
@@ -147,7 +149,9 @@ export function createSession(first: unknown, second?: unknown): Middleware {
   }
 
   const maxAgeMs = typeof maxAge === 'number' ? maxAge : ONE_DAY_MS;
-  const format = koaFormat(maxAge === 'session', maxAgeMs);
+  // koa-session renews by each session's own maxAge: the format places a loaded record's
+  // touchedAt so the core's touch rule agrees (rolling touches every time, and wins).
+  const format = koaFormat(maxAge === 'session', maxAgeMs, renew && !rolling ? { maxAge } : undefined);
   const clock = Date.now;
   const [currentSecret, olderSecret] = [randomBytes(32).toString('base64url'), randomBytes(32).toString('base64url')];
   const codec = cookieCodec({
@@ -179,7 +183,7 @@ export function createSession(first: unknown, second?: unknown): Middleware {
     expireAtBrowserClose: typeof maxAge !== 'number',
     // Every save re-sends koa-session's cookie (rolling with no touch due); rolling and renew extend the session too.
     rolling: true,
-    touchAfterMs: rolling ? 0 : renew ? maxAgeMs / 2 : NEVER_MS,
+    touchAfterMs: rolling ? 0 : renew ? RENEW_TOUCH_MS : NEVER_MS,
     // koa-session commits whatever the response, thrown errors included.
     saveOnServerError: true,
     // koa-session saves an emptied session as `{}` and keeps its cookie.
