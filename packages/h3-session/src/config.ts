@@ -1,7 +1,9 @@
 /**
  * h3's `SessionConfig`, checked once and turned into the core's options. h3 takes the config on
  * every call, so the result is kept per config object; apps that write the config inline (h3's
- * own examples do) get a new object per request, so equal configs also share one result.
+ * own examples do) get a new object per request, so equal configs also share one result. An
+ * inline config brings new functions too (`generateId`): they don't count in that comparison,
+ * and each call uses its own config's, as h3 does.
  */
 import { createHash } from 'node:crypto';
 import { SessConfigError } from '@sess/core';
@@ -125,7 +127,7 @@ export interface Settings {
   readonly sendsCookie: boolean;
   /** h3's `maxAge` in ms: how long after `createdAt` a session ends. */
   readonly maxAgeMs: number | undefined;
-  /** The `id` of a new h3 session: the app's `generateId`, else `crypto.randomUUID()` as in h3. */
+  /** The `id` of a new h3 session when the call's config has no `generateId`: `crypto.randomUUID()`, as in h3. */
   readonly newId: () => string;
   /** What h3's own `unsealSession` reads, copied at first use. */
   readonly h3: Readonly<Record<string, unknown>>;
@@ -161,7 +163,7 @@ let defaultStore: Store | undefined;
 export function settingsOf(config: unknown, where: string): Settings {
   checkOptions<ConfigOptions>(config, OPTIONS, where, { hints: HINTS });
   const options = config as Partial<ConfigOptions>;
-  const { password, cookie = {}, sessionHeader, seal, crypto, generateId } = options;
+  const { password, cookie = {}, sessionHeader, seal, crypto } = options;
   if (typeof password !== 'string' || Buffer.byteLength(password) < 32) {
     throw new SessConfigError(
       `${where}: password must be a string of at least 32 characters (h3 requires 32 too); make one with ${HOW_TO_MAKE_A_PASSWORD}`,
@@ -224,7 +226,7 @@ export function settingsOf(config: unknown, where: string): Settings {
     header: sessionHeader === false ? undefined : (sessionHeader ?? `x-${name}-session`).toLowerCase(),
     sendsCookie: cookie !== false,
     maxAgeMs,
-    newId: (generateId as (() => string) | undefined) ?? (() => randomId.randomUUID()),
+    newId: () => randomId.randomUUID(),
     h3: Object.freeze(
       defined({
         password,
@@ -243,10 +245,25 @@ export function settingsOf(config: unknown, where: string): Settings {
 const CONFIGS_BY_CONTENT = 100;
 
 /**
+ * The config's `generateId`, called as h3 calls it (`config.generateId()`), or `undefined`. Read
+ * from the config of each call: one written inline has a new function every time, which may
+ * close over that request.
+ */
+export function generateIdOf(config: unknown): (() => string) | undefined {
+  const generateId = (config as { generateId?: unknown } | null | undefined)?.generateId;
+  return typeof generateId === 'function' ? () => generateId.call(config) as string : undefined;
+}
+
+/** What a function option stands for in a config's contents: only whether it is there (each call reads its own). */
+const A_FUNCTION = '[function]';
+
+/**
  * `make(settings)` once per config object, and once per distinct config contents: the same
  * options written inline on every request reuse one result instead of building a new one each
- * time. Functions, `store` and `crypto` compare by identity; the key is a hash, so no password
- * is kept in it.
+ * time (and so keep one request's calls on one session). Functions count only as being there:
+ * an inline config has new ones on every call, and the result uses none of them (`generateId`
+ * is read per call, `generateIdOf`; `cookie.encode` and `stringify` are unused). `store` and
+ * `crypto` compare by identity; the key is a hash, so no password is kept in it.
  */
 export function perConfig<T>(where: string, make: (settings: Settings) => T): (config: unknown) => T {
   const byObject = new WeakMap<object, T>();
@@ -260,11 +277,10 @@ export function perConfig<T>(where: string, make: (settings: Settings) => T): (c
   };
   const contentKey = (config: object): string | undefined => {
     try {
-      const text = JSON.stringify(config, (key, value: unknown) =>
-        typeof value === 'function' || ((key === 'store' || key === 'crypto') && typeof value === 'object' && value !== null)
-          ? identity(value as object)
-          : value,
-      );
+      const text = JSON.stringify(config, (key, value: unknown) => {
+        if (typeof value === 'function') return A_FUNCTION;
+        return (key === 'store' || key === 'crypto') && typeof value === 'object' && value !== null ? identity(value) : value;
+      });
       return createHash('sha256').update(text).digest('base64url');
     } catch {
       // Not JSON (a cycle, a BigInt): only the object itself is remembered; the checks say what is wrong.

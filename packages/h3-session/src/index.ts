@@ -10,7 +10,7 @@ import type { H3Event, SessionConfig as H3SessionConfig, HTTPEvent, Session, Ses
 import { SessStoreError } from '@sess/core';
 import type { Store } from '@sess/core';
 import { failureError } from '@sess/core/adapter';
-import { perConfig } from './config.js';
+import { generateIdOf, perConfig } from './config.js';
 import { H3Sessions } from './sessions.js';
 import type { EntryKit, EventPort, ResponsePort, SessionUpdate as Update } from './sessions.js';
 
@@ -66,7 +66,7 @@ function responseOf(res: H3Event['res']): ResponsePort {
   };
 }
 
-function portOf(event: HTTPEvent): EventPort {
+function portOf(event: HTTPEvent, config: unknown): EventPort {
   const { res } = event as Partial<H3Event>;
   return {
     context: getEventContext(event),
@@ -80,6 +80,7 @@ function portOf(event: HTTPEvent): EventPort {
       return { value: getChunkedCookie(event, name), chunks: count > 0 && count <= MAX_CHUNKS ? count : 0 };
     },
     secure: event.req.url.startsWith('https:'),
+    generateId: generateIdOf(config),
     response: res === undefined ? undefined : responseOf(res),
   };
 }
@@ -103,7 +104,7 @@ function portOf(event: HTTPEvent): EventPort {
  */
 export async function useSession<T extends SessionData = SessionData>(event: HTTPEvent, config: SessionConfig): Promise<SessionManager<T>> {
   const sessions = sessionsOf(config);
-  const port = portOf(event);
+  const port = portOf(event, config);
   await sessions.get(port);
   if (sessions.isUnwritten(port)) await sessions.update(port);
   const manager: SessionManager<T> = {
@@ -130,7 +131,7 @@ export async function useSession<T extends SessionData = SessionData>(event: HTT
  * A request without one gets a new session in memory only, with no cookie until it is updated.
  */
 export async function getSession<T extends SessionData = SessionData>(event: HTTPEvent, config: SessionConfig): Promise<Session<T>> {
-  return (await sessionsOf(config).get(portOf(event))) as Session<T>;
+  return (await sessionsOf(config).get(portOf(event, config))) as Session<T>;
 }
 
 /** Merges `update` into the session's data and writes it to the store at once, setting the cookie. */
@@ -139,7 +140,7 @@ export async function updateSession<T extends SessionData = SessionData>(
   config: SessionConfig,
   update?: SessionUpdate<T>,
 ): Promise<Session<T>> {
-  return (await sessionsOf(config).update(portOf(event), update as Update)) as Session<T>;
+  return (await sessionsOf(config).update(portOf(event, config), update as Update)) as Session<T>;
 }
 
 /**
@@ -149,7 +150,7 @@ export async function updateSession<T extends SessionData = SessionData>(
  */
 // biome-ignore lint/correctness/noUnusedVariables: h3's signature declares T, so calls that pass it still compile.
 export async function sealSession<T extends SessionData = SessionData>(event: HTTPEvent, config: SessionConfig): Promise<string> {
-  return sessionsOf(config).seal(portOf(event));
+  return sessionsOf(config).seal(portOf(event, config));
 }
 
 /**
@@ -159,10 +160,10 @@ export async function sealSession<T extends SessionData = SessionData>(event: HT
  * @throws Error when the value names no live session or the seal does not open.
  */
 export async function unsealSession(event: HTTPEvent, config: SessionConfig, sealed: string): Promise<Partial<Session>> {
-  return sessionsOf(config).unseal(sealed, portOf(event).secure);
+  return sessionsOf(config).unseal(sealed, portOf(event, config).secure);
 }
 
 /** Ends the session: its record is destroyed and the cookie deleted. Needs the `password` to find it. */
 export async function clearSession(event: HTTPEvent, config: Partial<SessionConfig>): Promise<void> {
-  await sessionsOf(config).clear(portOf(event));
+  await sessionsOf(config).clear(portOf(event, config));
 }

@@ -21,6 +21,8 @@ export interface EventPort {
   /** The session cookie as h3 reads it (h3 v2 joins a chunked seal), and how many chunk cookies it spans. */
   cookie(name: string): { readonly value: string | undefined; readonly chunks: number };
   readonly secure: boolean;
+  /** The `generateId` of the config this call was given, if any (`generateIdOf`): h3 names a new session with it. */
+  readonly generateId: (() => string) | undefined;
   /** `undefined` for an event with no response to write to (an h3 v2 `HTTPEvent`, an h3 v1 compat event). */
   readonly response: ResponsePort | undefined;
 }
@@ -218,7 +220,7 @@ export class H3Sessions {
     const stored = storedSession(core);
     await this.commit(core, port.response, state);
     if (stored === undefined) {
-      session.id = this.settings.newId();
+      session.id = (port.generateId ?? this.settings.newId)();
       session.createdAt = Date.now();
       state.unwritten = true;
     } else {

@@ -8,7 +8,7 @@ import { SessStoreError } from '@sess/core';
 import type { Store } from '@sess/core';
 import { failureError, isSecureRequest, readCookie } from '@sess/core/adapter';
 import type { HeaderValue } from '@sess/core/adapter';
-import { perConfig } from './config.js';
+import { generateIdOf, perConfig } from './config.js';
 import { H3Sessions } from './sessions.js';
 import type { EntryKit, EventPort, ResponsePort, SessionUpdate as Update } from './sessions.js';
 
@@ -155,7 +155,7 @@ function headerReader(event: H3V1Event | CompatEvent): (name: string) => string 
 
 const headerText = (value: string | string[] | undefined) => (typeof value === 'string' ? value : undefined);
 
-function portOf(event: H3V1Event | CompatEvent): EventPort {
+function portOf(event: H3V1Event | CompatEvent, config: unknown): EventPort {
   const node = isH3Event(event) ? event.node : undefined;
   const header = headerReader(event);
   return {
@@ -163,6 +163,7 @@ function portOf(event: H3V1Event | CompatEvent): EventPort {
     header,
     cookie: (name) => ({ value: readCookie(header('cookie'), name), chunks: 0 }),
     secure: node !== undefined && isSecureRequest(node.req, false),
+    generateId: generateIdOf(config),
     response: node === undefined ? undefined : responseOf(node.res),
   };
 }
@@ -197,7 +198,7 @@ export async function useSession<T extends SessionDataT = SessionDataT>(
   config: SessionConfig,
 ): Promise<SessionManager<T>> {
   const sessions = sessionsOf(config);
-  const port = portOf(event);
+  const port = portOf(event, config);
   await sessionOf(sessions, port);
   const manager: SessionManager<T> = {
     get id() {
@@ -225,7 +226,7 @@ export async function getSession<T extends SessionDataT = SessionDataT>(
   event: H3V1Event | CompatEvent,
   config: SessionConfig,
 ): Promise<Session<T>> {
-  return (await sessionOf(sessionsOf(config), portOf(event))) as Session<T>;
+  return (await sessionOf(sessionsOf(config), portOf(event, config))) as Session<T>;
 }
 
 /** Merges `update` into the session's data and writes it to the store at once, setting the cookie. */
@@ -234,7 +235,7 @@ export async function updateSession<T extends SessionDataT = SessionDataT>(
   config: SessionConfig,
   update?: SessionUpdate<T>,
 ): Promise<Session<T>> {
-  return (await sessionsOf(config).update(portOf(event), update as Update)) as Session<T>;
+  return (await sessionsOf(config).update(portOf(event, config), update as Update)) as Session<T>;
 }
 
 /**
@@ -248,7 +249,7 @@ export async function sealSession<T extends SessionDataT = SessionDataT>(
   config: SessionConfig,
 ): Promise<string> {
   const sessions = sessionsOf(config);
-  const port = portOf(event);
+  const port = portOf(event, config);
   // As in h3 v1, a new session is started (and its cookie set) before it is sealed.
   await sessionOf(sessions, port);
   return sessions.seal(port);
@@ -265,10 +266,10 @@ export async function unsealSession(
   config: SessionConfig,
   sealed: string,
 ): Promise<Partial<Session<SessionDataT>>> {
-  return sessionsOf(config).unseal(sealed, portOf(event).secure);
+  return sessionsOf(config).unseal(sealed, portOf(event, config).secure);
 }
 
 /** Ends the session: its record is destroyed and the cookie deleted. Needs the `password` to find it. */
 export async function clearSession(event: H3V1Event, config: Partial<SessionConfig>): Promise<void> {
-  await sessionsOf(config).clear(portOf(event));
+  await sessionsOf(config).clear(portOf(event, config));
 }

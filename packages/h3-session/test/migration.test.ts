@@ -177,6 +177,19 @@ describe.each(pairs)('$name', ({ old, flavour }) => {
     expect(store.size).toBe(1);
   });
 
+  it('configs written inline with a new generateId each time still open a seal once, into one session', async () => {
+    const store = inspectableStore(fakeClock());
+    const { client, body } = await oldSession(old, { password: PASSWORD }, { n: 1 });
+    const sealed = client.jar.get('h3') as string;
+    const inline = (): SessionConfig => ({ password: PASSWORD, store, cookie: { sameSite: 'lax' }, generateId: () => randomUUID() });
+    const served = await newApp(flavour, inline);
+    const oneOpen = await ironCost(() => flavour.api.unsealSession(bareEvent(flavour), inline(), sealed));
+    let replies: Awaited<ReturnType<typeof parallel>> = [];
+    expect(await ironCost(async () => void (replies = await parallel(served, `h3=${sealed}`, 4)))).toBe(oneOpen);
+    expect(replies.map((reply) => reply.body)).toEqual([body, body, body, body]);
+    expect(store.size).toBe(1);
+  });
+
   it('maxAge still counts from the createdAt h3 gave the session', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const start = Date.UTC(2026, 5, 1, 12, 0, 0);
