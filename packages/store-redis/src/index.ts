@@ -350,8 +350,10 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     return generation(await send(c, key, ['GET', key]));
   }
 
-  function indexAdd(c: Call, userId: string, id: string, ttlMs: number): Promise<unknown> {
-    return evalScript(c, INDEX_ADD, [userIndexKey(prefix, userId)], [storedId(id, hashIds), String(ttlMs)]);
+  /** Lists `id` under `userId` for `ttlMs`; given the session's `stamp`, only if it is not revoked (see `INDEX_ADD`). */
+  function indexAdd(c: Call, userId: string, id: string, ttlMs: number, stamp?: number): Promise<unknown> {
+    const args = [storedId(id, hashIds), String(ttlMs), ...(stamp === undefined ? [] : [String(stamp)])];
+    return evalScript(c, INDEX_ADD, [userIndexKey(prefix, userId), genKey(prefix, userId)], args);
   }
 
   function indexRemove(c: Call, userId: string, id: string): Promise<unknown> {
@@ -550,8 +552,9 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         const reply = (await evalScript(c, TOUCH, [key], args)) as unknown[];
         if (Number(reply[0]) !== 1) return false;
         const userId = userIdKey === false ? undefined : userIdFrom(parseJson(reply[1]));
-        // The session now lives longer: so must its entry in the user index.
-        if (userId !== undefined) background(c, indexAdd(c, userId, id, ttl));
+        // The session now lives longer: so must its entry in the user index, unless its stamp
+        // shows it revoked (a request that loaded it before revokeUser): that id stays out.
+        if (userId !== undefined) background(c, indexAdd(c, userId, id, ttl, generation(reply[2])));
         return true;
       });
     },

@@ -100,9 +100,15 @@ return {1}
 /**
  * Replaces the meta and extends an existing session; never creates one. KEYS[1] the session key.
  * ARGV: ttlMs, meta JSON, the user-id field, '1' if the meta is retired (else '0'). Returns {1,
- * user} when touched, with that field's value (absent if none) so the caller can extend the user
- * index; {0} when there was no session to touch; {-1} when the stored record is retired and the
- * new meta is not. Retiring a live record (a retired meta) is a touch like any other.
+ * user, stamp} when touched, with that field's value and the session's generation stamp (each
+ * absent if none) so the caller can extend the user index, unless the stamp shows the session
+ * revoked (see `INDEX_ADD`); {0} when there was no session to touch; {-1} when the stored record
+ * is retired and the new meta is not. Retiring a live record (a retired meta) is a touch like any
+ * other.
+ *
+ * The user's generation lives in another slot, so this script cannot see a revocation: a request
+ * that loaded the session before one may still extend its record, which reads as missing all the
+ * same (the stamp stays as it was), and dies with its TTL or revokeUser's delete.
  */
 export const TOUCH = script(`
 ${IS_RETIRED}
@@ -111,7 +117,7 @@ if redis.call('TYPE', key)['ok'] ~= 'hash' then return {0} end
 if ARGV[4] ~= '1' and isRetired(key) then return {-1} end
 redis.call('HSET', key, 'm', ARGV[2])
 redis.call('PEXPIRE', key, ARGV[1])
-return {1, redis.call('HGET', key, ARGV[3])}
+return {1, redis.call('HGET', key, ARGV[3]), redis.call('HGET', key, '${GEN_FIELD}')}
 `);
 
 /** Server time in ms, so every app server prunes the user index by the same clock. */
@@ -120,13 +126,27 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
  * Adds a session to a user's index (a sorted set scored by the session's expiry in server ms).
- * KEYS[1] the index key. ARGV: member, ttlMs. Drops entries already past their expiry and keeps
- * the index alive at least as long as this session, so it never expires before a live session.
+ * KEYS[1] the index key, KEYS[2] the user's generation key (same hash tag, same slot). ARGV:
+ * member, ttlMs, and optionally the session's generation stamp as a number (see `generation` in
+ * `layout.ts`). Drops entries already past their expiry and keeps the index alive at least as long
+ * as this session, so it never expires before a live session. Returns 1 if added.
+ *
+ * With a stamp older than the user's generation (the session is revoked), adds nothing and
+ * returns 0: a touch sent by a request that loaded the session before revokeUser must not put the
+ * id back in the index that revokeUser emptied. The check and the add are one script, in the slot
+ * REVOKE writes, so a revocation lands wholly before or wholly after it.
  */
 export const INDEX_ADD = script(`
 ${NOW_MS}
 local ttl = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if ARGV[3] then
+  -- As generation() in layout.ts reads it: absent is 0, "<generation> <token>" its number, anything else -1.
+  local stored = redis.call('GET', KEYS[2])
+  local gen = 0
+  if stored then gen = tonumber(string.match(stored, '^(-?%d+) ') or string.match(stored, '^(-?%d+)$')) or -1 end
+  if tonumber(ARGV[3]) < gen then return 0 end
+end
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1
