@@ -51,6 +51,8 @@ export class RequestStore implements SessStore {
     private readonly defaultMs: number | null,
     /** When the request began (epoch ms): a stored session was last extended no later than that. */
     private readonly startedAt: number,
+    /** express-session's `rolling`: the cookie may outlive the record's `expires` (see `fromStored`). */
+    private readonly rolling = false,
   ) {}
 
   async get(id: string): Promise<SessionRecord | undefined> {
@@ -61,7 +63,7 @@ export class RequestStore implements SessStore {
       if (isNotFound(error)) return undefined;
       throw error;
     }
-    const loaded = fromStored(stored, this.startedAt);
+    const loaded = fromStored(stored, this.startedAt, this.rolling);
     if (loaded !== undefined) this.side.loaded(id, loaded.cookie);
     return loaded?.record;
   }

@@ -33,8 +33,14 @@ export interface LoadedRecord {
  * the session's own, as express-session renews it: `originalMaxAge` if it is a number, else a
  * cookie that ends with the browser. The last extension is when `expires` was set
  * (`expires - originalMaxAge`), and no later than `now`. A record that is not an object is no session.
+ *
+ * With `rolling`, the browser's cookie is renewed on every response while a store's `touch` may
+ * renew only the record's TTL (connect-redis, connect-pg-simple), leaving `expires` where the last
+ * write put it: a record the store still answers with is then live, as express-session takes it.
+ * Without `rolling` the cookie ends when the record's `expires` says, so a record past it can
+ * only come with a replayed cookie, and is a new session.
  */
-export function fromStored(stored: unknown, now: number): LoadedRecord | undefined {
+export function fromStored(stored: unknown, now: number, rolling = false): LoadedRecord | undefined {
   if (!isObject(stored)) return undefined;
   const { cookie: storedCookie, ...data } = stored;
   const cookie = isObject(storedCookie) ? storedCookie : {};
@@ -45,8 +51,8 @@ export function fromStored(stored: unknown, now: number): LoadedRecord | undefin
   const meta: SessionMeta = {
     createdAt: touchedAt,
     touchedAt,
-    // Without an end of its own, the store's TTL decides when the session goes.
-    expiresAt: end === undefined ? now + MAX_LIFETIME_MS : Math.min(end, now + MAX_LIFETIME_MS),
+    // Without an end of its own, or (rolling) one a TTL-only touch left behind, the store's TTL decides when the session goes.
+    expiresAt: end === undefined || (rolling && end <= now) ? now + MAX_LIFETIME_MS : Math.min(end, now + MAX_LIFETIME_MS),
     expiry,
   };
   return { record: { data, meta }, cookie };

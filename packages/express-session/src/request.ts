@@ -77,6 +77,8 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
   private stored: { readonly id: string; readonly cookie: Record<string, unknown> } | undefined;
   /** Whether `req.session` was handed out: only then can the app have unset it. */
   private handedOut = false;
+  /** A new session nobody saved or regenerated yet: with `saveUninitialized: false` only data initializes it. */
+  private fresh = false;
   private destroyed = false;
 
   constructor(
@@ -90,7 +92,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
       cookieHeader: req.headers.cookie,
       secure,
       maxAgeMs: lifetimeMs,
-      store: new RequestStore(start.storeName, settings.store, this, lifetimeMs, Date.now()),
+      store: new RequestStore(start.storeName, settings.store, this, lifetimeMs, Date.now(), settings.rolling),
       ...(genid === undefined ? {} : { generateId: () => genid(req) }),
     });
   }
@@ -100,6 +102,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     this.req.sessionStore = this.start.settings.store;
     await this.core.load();
     this.present();
+    this.fresh = this.stored?.id !== this.core.id;
   }
 
   /** Makes `req.session` from the core's session: its data, and the stored cookie or a new one. */
@@ -158,6 +161,9 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     this.cookie = view.cookie;
     const lifetime = ownLifetimeOf(view.cookie);
     if (lifetime === this.lifetime) return;
+    // express-session's hash leaves the cookie out: a lifetime alone does not initialize a new
+    // session. It is told to the core with the first data, or never.
+    if (this.fresh && !this.start.settings.saveUninitialized && seen.size === 0) return;
     this.core.setExpiry(lifetime === null ? 0 : clampLifetime(lifetime) / 1000);
     this.lifetime = lifetime;
   }
@@ -165,6 +171,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
   save(session: ExpressSession, callback: Callback | undefined): void {
     let saving: Promise<void>;
     try {
+      this.fresh = false;
       this.sync(session as unknown as Record<string, unknown>);
       saving = this.core.saveNow();
     } catch (error) {
@@ -192,6 +199,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
   }
 
   regenerate(_session: ExpressSession, callback: Callback): void {
+    this.fresh = false;
     const regenerating = this.core.regenerate({ keepData: false }).then(() => {
       // A new session gets the configured cookie, lifetime included, as express-session's does.
       this.core.setExpiry(null);
@@ -223,6 +231,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     const { name, unset } = this.start.settings;
     if (isObject(view)) this.sync(view);
     else if (this.handedOut && !this.destroyed) {
+      this.destroyed = unset === 'destroy';
       const letGo = unset === 'destroy' ? this.core.destroy() : this.core.discard();
       return commitNodeResponseAfter(letGo, res, this.core, status, name, this.cookieLine);
     }
@@ -243,7 +252,9 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     const attributes = attributesFor(this.cookie);
     if (attributes.secure && !this.start.secure) return undefined;
     try {
-      if (effect.type === 'cookie.delete') return serializeDeletion(name, attributes);
+      // Only a session the app destroyed (`destroy()`, `unset: 'destroy'`) loses its cookie; one
+      // naming a record the store lacks keeps it, as express-session leaves it.
+      if (effect.type === 'cookie.delete') return this.destroyed ? serializeDeletion(name, attributes) : undefined;
       const { expires, maxAgeMs } = effect.attributes;
       const lifetime = expires === undefined ? {} : { expires, maxAgeMs: maxAgeMs ?? expires - Date.now() };
       // express-session's value is `encodeURIComponent`ed in full (`s%3A...`); sess's codec would leave `:` as it is.
