@@ -350,10 +350,13 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     return generation(await send(c, key, ['GET', key]));
   }
 
-  /** Lists `id` under `userId` for `ttlMs`; given the session's `stamp`, only if it is not revoked (see `INDEX_ADD`). */
-  function indexAdd(c: Call, userId: string, id: string, ttlMs: number, stamp?: number): Promise<unknown> {
-    const args = [storedId(id, hashIds), String(ttlMs), ...(stamp === undefined ? [] : [String(stamp)])];
-    return evalScript(c, INDEX_ADD, [userIndexKey(prefix, userId), genKey(prefix, userId)], args);
+  /**
+   * Lists `id` under `userId` for `ttlMs` if the session's `stamp` shows it not revoked; with no
+   * stamp, only extends an entry already listed (see `INDEX_ADD`). Resolves to 1 if listed, else 0.
+   */
+  function indexAdd(c: Call, userId: string, id: string, ttlMs: number, stamp: number | undefined): Promise<number> {
+    const args = [storedId(id, hashIds), String(ttlMs), stamp === undefined ? '' : String(stamp)];
+    return evalScript(c, INDEX_ADD, [userIndexKey(prefix, userId), genKey(prefix, userId)], args).then(Number);
   }
 
   function indexRemove(c: Call, userId: string, id: string): Promise<unknown> {
@@ -364,12 +367,37 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   /**
    * Undoes the index write sent alongside a save the script refused (see `set`): the index must
    * not name a dead id. `reply` is the script's: {0} no record, so the id leaves the index; {-1,
-   * pttl, user} a retired record, which stays listed (with its own expiry) only under its own user.
+   * pttl, user, stamp} a retired record, which stays listed (with its own expiry) only under its
+   * own user, and only unless revoked.
    */
   function unindexRefused(c: Call, userId: string, id: string, reply: readonly unknown[]): Promise<unknown> {
     const pttl = Number(reply[1]);
     const storedUser = Number(reply[0]) === -1 ? userIdFrom(parseJson(reply[2])) : undefined;
-    return storedUser === userId && pttl > 0 ? indexAdd(c, userId, id, pttl) : indexRemove(c, userId, id);
+    return storedUser === userId && pttl > 0 ? indexAdd(c, userId, id, pttl, generation(reply[3])) : indexRemove(c, userId, id);
+  }
+
+  /**
+   * Settles the index entry of a save that landed (see `set`), once both its index write (`added`:
+   * 1 listed, 0 not, undefined failed) and the save (`kept`: the stamp the session carries now)
+   * have answered. `claimed` is the generation a sign-in read and sent with its index write.
+   */
+  function reindexSaved(
+    c: Call,
+    userId: string,
+    id: string,
+    ttl: number,
+    claimed: number | undefined,
+    kept: number,
+    added: number | undefined,
+  ) {
+    // The session kept a stamp below a generation read before the save ran: it was revoked before
+    // the save, and no STAMP can make it live again, so it leaves the index the claim put it in.
+    if (claimed !== undefined && kept < claimed) return indexRemove(c, userId, id);
+    // Not listed, and the claim (if any) was not the stamp kept: list it if that stamp is live,
+    // checked against the generation in the same script. Rare: an entry the index lost, or a
+    // kept session whose STAMP landed between the sign-in's read and its save.
+    if (added === 0 && (claimed === undefined || kept > claimed)) return indexAdd(c, userId, id, ttl, kept);
+    return undefined;
   }
 
   function userIdOf(record: SessionRecord): string | undefined {
@@ -435,8 +463,9 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
   /**
    * Raises the user's generation (every session stamped before reads as missing from then on,
-   * listed or not), then deletes the sessions the index lists. The session kept (`except`) is
-   * stamped with the new generation first, so no request of it ever sees it revoked.
+   * listed or not) and empties the index but for the session kept, then deletes the sessions the
+   * index listed. The session kept (`except`) is stamped with the new generation first, so no
+   * request of it ever sees it revoked.
    */
   function revokeUser(userId: string, revoke: RevokeUserOptions = {}): Promise<number> {
     return call('revokeUser', async (c) => {
@@ -448,9 +477,10 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         await evalScript(c, STAMP, [prefix + keep], [userField, JSON.stringify(userId), String(gen), String(next)]);
       }
       const doomed = listed.filter((entry) => entry.member !== keep);
-      const dropped = doomed.map((entry) => entry.member);
+      // REVOKE empties the index but for `keep`: an entry written since the listing names a
+      // session it revokes too (only `keep` carries the new generation).
       const indexKey = userIndexKey(prefix, userId);
-      await evalScript(c, REVOKE, [indexKey, genKey(prefix, userId)], [String(next), randomUUID(), String(GENERATION_TTL_MS), ...dropped]);
+      await evalScript(c, REVOKE, [indexKey, genKey(prefix, userId)], [String(next), randomUUID(), String(GENERATION_TTL_MS), keep ?? '']);
       // Revoked already; deleting them only frees the memory sooner.
       for (const entry of doomed)
         if (entry.state !== 'stale') background(c, send(c, prefix + entry.member, ['DEL', prefix + entry.member]));
@@ -496,14 +526,14 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         // A save that may give the session its user stamps it with the user's generation, read
         // first: a second round trip, on sign-in only. Other saves keep the stamp they find.
         const signsIn = userId !== undefined && (!delta || changes.set.includes(userIdKey as string));
-        const gen = signsIn ? String(await readGeneration(c, userId)) : '';
+        const gen = signsIn ? await readGeneration(c, userId) : undefined;
         const args = [
           delta ? 'delta' : 'full',
           String(ttl),
           JSON.stringify(record.meta),
           record.meta.retired === true ? '1' : '0',
           userField,
-          gen,
+          gen === undefined ? '' : String(gen),
           String(fields.set.length / 2),
           ...fields.set,
           ...deleted,
@@ -512,19 +542,31 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         // save costs one round trip of latency. The index only lists; revocation rests on the
         // stamp, which is in the session's own hash. So a failed index write fails nothing, and
         // a refused save (rare: a destroy or a regenerate won a race) takes its entry back after.
-        const indexed = userId === undefined ? undefined : indexAdd(c, userId, id, ttl).catch(() => undefined);
+        // Sent before the save's stamp is known, the index write must not list a revoked session
+        // (a request that loaded it before revokeUser): a sign-in claims the generation it read,
+        // which INDEX_ADD checks, and any other save only extends an entry already listed. The
+        // save returns the stamp it kept; `reindexSaved` settles the rare cases where they differ.
+        const indexed = userId === undefined ? undefined : indexAdd(c, userId, id, ttl, gen).catch(() => undefined);
         if (indexed !== undefined) background(c, indexed);
         const verdict = (await evalScript(c, SAVE, [key], args)) as unknown[];
         if (Number(verdict[0]) === 1) {
           const previous = userIdFrom(parseJson(verdict[1]));
           if (previous !== undefined && previous !== userId) background(c, indexRemove(c, previous, id));
-          // A request that loaded the session before a sign-out or switch indexed it under a user
-          // it no longer names: that entry must not outlive the save.
-          if (userId !== undefined && indexed !== undefined && userIdFrom(parseJson(verdict[2])) !== userId) {
-            background(
-              c,
-              indexed.then(() => indexRemove(c, userId, id)),
-            );
+          if (userId !== undefined && indexed !== undefined) {
+            // A request that loaded the session before a sign-out or switch indexed it under a user
+            // it no longer names: that entry must not outlive the save.
+            if (userIdFrom(parseJson(verdict[2])) !== userId)
+              background(
+                c,
+                indexed.then(() => indexRemove(c, userId, id)),
+              );
+            else {
+              const kept = generation(verdict[3]);
+              background(
+                c,
+                indexed.then((added) => reindexSaved(c, userId, id, ttl, gen, kept, added)),
+              );
+            }
           }
           return true;
         }

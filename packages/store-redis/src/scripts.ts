@@ -34,15 +34,17 @@ end`;
  * generation read for this save ('' if not read), n (pairs to set), then n field/value pairs, then
  * the fields to delete.
  *
- * Returns {1} if written; with a user-id field, {1, previous, user}: the user the session named
- * before if that changed (a sign-out or a switch: the caller takes it out of that user's index),
- * and the user it names now, which a concurrent sign-out or switch may have made another than the
- * caller's record says (the caller then takes back the entry it sent). Refuses, writing nothing,
- * when the session it would continue is dead: {0} when a delta finds no record (a save racing a
- * destroy or an expiry must not revive it, core's `SessionChanges.created`); {-1, pttl, user} when
- * the stored record is retired and the new meta is not (a request in flight on an id regenerate
- * replaced must not make it a session again), with the record's remaining PTTL and its user-id
- * field (absent if none), so the caller can put the user index back as it was. The check and the
+ * Returns {1} if written; with a user-id field, {1, previous, user, stamp}: the user the session
+ * named before if that changed (a sign-out or a switch: the caller takes it out of that user's
+ * index), the user it names now, which a concurrent sign-out or switch may have made another than
+ * the caller's record says (the caller then takes back the entry it sent), and the generation
+ * stamp the session now carries (absent if none), which the caller checks its index write against
+ * (see `set` in `index.ts`). Refuses, writing nothing, when the session it would continue is dead:
+ * {0} when a delta finds no record (a save racing a destroy or an expiry must not revive it,
+ * core's `SessionChanges.created`); {-1, pttl, user, stamp} when the stored record is retired and
+ * the new meta is not (a request in flight on an id regenerate replaced must not make it a
+ * session again), with the record's remaining PTTL, its user-id field and its stamp (each absent
+ * if none), so the caller can put the user index back as it was. The check and the
  * write are one script, so nothing runs between them. A key of another type counts as no record
  * (or is replaced on a full save), so foreign data under the prefix cannot make a save throw.
  *
@@ -58,7 +60,8 @@ local userField = ARGV[5]
 local isHash = redis.call('TYPE', key)['ok'] == 'hash'
 if ARGV[1] == 'delta' and not isHash then return {0} end
 if isHash and ARGV[4] ~= '1' and isRetired(key) then
-  return {-1, redis.call('PTTL', key), userField ~= '' and redis.call('HGET', key, userField) or false}
+  if userField == '' then return {-1, redis.call('PTTL', key)} end
+  return {-1, redis.call('PTTL', key), redis.call('HGET', key, userField), redis.call('HGET', key, '${GEN_FIELD}')}
 end
 local oldUser, oldStamp = false, false
 if isHash and userField ~= '' then
@@ -91,7 +94,7 @@ if userField ~= '' then
     redis.call('HSET', key, '${GEN_FIELD}', '-1')
   end
   redis.call('PEXPIRE', key, ARGV[2])
-  return {1, oldUser ~= user and oldUser or false, user or false}
+  return {1, oldUser ~= user and oldUser or false, user or false, redis.call('HGET', key, '${GEN_FIELD}')}
 end
 redis.call('PEXPIRE', key, ARGV[2])
 return {1}
@@ -125,22 +128,29 @@ const NOW_MS = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
- * Adds a session to a user's index (a sorted set scored by the session's expiry in server ms).
+ * Lists a session in a user's index (a sorted set scored by the session's expiry in server ms).
  * KEYS[1] the index key, KEYS[2] the user's generation key (same hash tag, same slot). ARGV:
- * member, ttlMs, and optionally the session's generation stamp as a number (see `generation` in
- * `layout.ts`). Drops entries already past their expiry and keeps the index alive at least as long
- * as this session, so it never expires before a live session. Returns 1 if added.
+ * member, ttlMs, and the session's generation stamp as a number (see `generation` in `layout.ts`)
+ * or '' when the caller does not know it. Drops entries already past their expiry and keeps the
+ * index alive at least as long as this session, so it never expires before a live session.
+ * Returns 1 if the entry was added or extended, else 0.
  *
- * With a stamp older than the user's generation (the session is revoked), adds nothing and
- * returns 0: a touch sent by a request that loaded the session before revokeUser must not put the
- * id back in the index that revokeUser emptied. The check and the add are one script, in the slot
- * REVOKE writes, so a revocation lands wholly before or wholly after it.
+ * An entry already listed is extended. A new one is added only with a stamp no older than the
+ * user's generation: a touch or save sent by a request that loaded the session before
+ * revokeUser must not put the id back in the index that revokeUser emptied, and one without a
+ * stamp (a save's, sent alongside its session write before the stamp it keeps is known) adds
+ * nothing. The check and the add are one script, in the slot REVOKE writes, so a revocation lands
+ * wholly before or wholly after it; and since REVOKE leaves no entry but the kept session's, an
+ * entry listed after it is that one or one that passed this check, which is why an entry listed
+ * is extended without one (the kept session's, touched by a request that read its stamp before
+ * revokeUser raised it, must not expire from the index before the session).
  */
 export const INDEX_ADD = script(`
 ${NOW_MS}
 local ttl = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if ARGV[3] then
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  if ARGV[3] == '' then return 0 end
   -- As generation() in layout.ts reads it: absent is 0, "<generation> <token>" its number, anything else -1.
   local stored = redis.call('GET', KEYS[2])
   local gen = 0
@@ -180,7 +190,14 @@ return {redis.call('DEL', key), user}
  * Revokes every session of a user at once: raises the user's generation, so every session stamped
  * with an older one reads as missing, wherever it lives and whether or not the index lists it.
  * KEYS[1] the index key, KEYS[2] the generation key. ARGV: the least new generation, a token
- * unique to this revocation, the generation key's least TTL in ms, then index members to drop.
+ * unique to this revocation, the generation key's least TTL in ms, and the index member of the
+ * session kept ('' if none).
+ *
+ * Empties the index but for the kept session, whether or not the caller listed an entry: only the
+ * kept session carries the new generation (STAMP gave it), so every other entry names a session
+ * this revocation ends, including one a touch, save or sign-in indexed after the caller listed
+ * the index. A sign-in that reads the generation after this script is stamped with the new one
+ * and indexes itself afterwards.
  *
  * The new generation is the old one plus one, or the given least value if higher (the caller
  * passes the clock, so a generation key that expired and comes back still rises). The key holds
@@ -201,8 +218,12 @@ local value = string.format('%.0f', next)
 redis.call('SET', KEYS[2], value .. ' ' .. ARGV[2], 'KEEPTTL')
 local ttl = tonumber(ARGV[3])
 if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
-for i = 4, #ARGV, 1000 do
-  redis.call('ZREM', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+local rank = ARGV[4] ~= '' and redis.call('ZRANK', KEYS[1], ARGV[4])
+if rank then
+  redis.call('ZREMRANGEBYRANK', KEYS[1], rank + 1, -1)
+  if rank > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, rank - 1) end
+else
+  redis.call('DEL', KEYS[1])
 end
 return value
 `);

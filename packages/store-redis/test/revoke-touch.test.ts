@@ -11,6 +11,7 @@ import { freshId, makeRecord } from '@sess/store-test';
 import type { SessionChanges, SessionMeta, SessionRecord } from '@sess/core';
 import { redisStore, type RedisCommands } from '../src/index.js';
 import { userIndexKey } from '../src/layout.js';
+import { INDEX_ADD } from '../src/scripts.js';
 import { LIBRARIES, TOPOLOGIES, connect, describeOn, testPrefix, type Connected } from './connect.js';
 
 const TTL_MS = 600_000;
@@ -139,6 +140,45 @@ for (const topology of TOPOLOGIES) {
           expect((await store().get(id))?.data).toEqual({ userId, a: 1 });
         }
         expect((await store().sessionsOf!(userId)).map((session) => session.id).sort()).toEqual([kept, later].sort());
+      });
+
+      it("the kept session's entry is still extended by a touch that read its stamp before revokeUser raised it", async () => {
+        const userId = freshId('user');
+        const kept = freshId();
+        // Listed until a minute from now; the touch extends the session to TTL_MS.
+        expect(await store().set(kept, makeRecord({ userId, a: 1 }, Date.now()), 60_000, signIn)).toBe(true);
+        const loaded = (await store().get(kept)) as SessionRecord;
+        const indexKey = userIndexKey(prefix, userId);
+        let reached!: () => void;
+        let release!: () => void;
+        const atIndex = new Promise<void>((resolve) => (reached = resolve));
+        const released = new Promise<void>((resolve) => (release = resolve));
+        const commands: RedisCommands = {
+          async send(key, args) {
+            if (
+              key === indexKey &&
+              (args[0] === 'EVALSHA' || args[0] === 'EVAL') &&
+              (args[1] === INDEX_ADD.sha1 || args[1] === INDEX_ADD.source)
+            ) {
+              reached();
+              await released;
+            }
+            return redis.command(key, args);
+          },
+          nodes: async () => [],
+          isReady: () => true,
+          cluster: topology === 'cluster',
+        };
+        // The touch has run (it read the old stamp); its index write waits until revokeUser is done.
+        const touching = redisStore({ client: commands, prefix, timeoutMs: 10_000 }).touch(kept, ...touchOf(loaded));
+        await atIndex;
+        expect(await store().revokeUser!(userId, { except: kept })).toBe(0);
+        release();
+        expect(await touching).toBe(true);
+        expect((await store().get(kept))?.data).toEqual({ userId, a: 1 });
+        expect(await pttl(kept)).toBeGreaterThan(TTL_MS - 60_000);
+        // Listed as long as the session lives, not until its old expiry.
+        expect(Number(await scoreIn(userId, kept))).toBeGreaterThan(Date.now() + TTL_MS - 60_000);
       });
 
       it('a session stored before generations (no stamp) is re-indexed by its touch until its user is revoked', async () => {

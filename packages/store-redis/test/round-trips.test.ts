@@ -106,6 +106,27 @@ describeOn('binaries', 'round trips, counted with MONITOR on a private server', 
       expect(names(await sent(redis, () => store.destroy(id)))).toEqual(['evalsha', 'zrem']);
     });
 
+    it('a signed-in save of a session the index lost costs one command more, which lists it again', async () => {
+      const prefix = `rt:${randomUUID()}:`;
+      const store = redisStore({ client: redis.client, prefix });
+      const id = freshId();
+      const record = makeRecord({ userId: 'u1', a: 1 }, Date.now());
+      await store.set(id, record, 60_000, { set: ['userId', 'a'], deleted: [], created: true });
+      const indexKey = `${prefix}user:{u1}`;
+      await redis.command(indexKey, ['ZREM', indexKey, id]);
+      // The index write sent with the save only extends a listed entry; the save's stamp then lists it.
+      expect(names(await sent(redis, () => store.set(id, record, 60_000, { set: ['a'], deleted: [], created: false })))).toEqual([
+        'evalsha',
+        'evalsha',
+        'evalsha',
+      ]);
+      expect(await redis.command(indexKey, ['ZSCORE', indexKey, id])).not.toBeNull();
+      expect(names(await sent(redis, () => store.set(id, record, 60_000, { set: ['a'], deleted: [], created: false })))).toEqual([
+        'evalsha',
+        'evalsha',
+      ]);
+    });
+
     it('through a cluster client (session and user in different slots), a load is HGETALL, then GET of the generation if signed in', async () => {
       // The same server, but the store is told keys may live on different nodes, as on a cluster.
       const asCluster = { send: redis.command, nodes: async () => [], isReady: () => true, cluster: true };
