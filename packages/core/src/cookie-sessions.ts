@@ -285,7 +285,16 @@ export interface ClientCookie {
   readonly session: SealedSession;
 }
 
-export function requestStore(storage: CookieSessions, client: ClientCookie | undefined): RequestStore {
+/**
+ * @param revocationEnds - The latest `expiresAt` a save of the record with `meta` would give it
+ *   now: a copy of the client's cookie re-sealed by another request (a thief's, say) may carry up
+ *   to that, later than the client's own, so `onRevoke` is told the later of the two.
+ */
+export function requestStore(
+  storage: CookieSessions,
+  client: ClientCookie | undefined,
+  revocationEnds?: (meta: SessionMeta) => number,
+): RequestStore {
   const records = new Map<string, SessionRecord>();
   const opened = client?.session;
   if (opened !== undefined) records.set(opened.id, opened.record);
@@ -338,8 +347,13 @@ export function requestStore(storage: CookieSessions, client: ClientCookie | und
       records.delete(id);
       // Only an id the client holds needs revoking: a fresh one never left the server.
       if (opened !== undefined && id === opened.id && storage.onRevoke !== undefined) {
-        const expiresAt = (opened.record.meta as Partial<SessionMeta> | undefined)?.expiresAt;
-        storage.onRevoke(id, typeof expiresAt === 'number' ? expiresAt : 0);
+        const meta = opened.record.meta as Partial<SessionMeta> | undefined;
+        let expiresAt = typeof meta?.expiresAt === 'number' ? meta.expiresAt : 0;
+        // Any copy was sealed by a request up to now, so it dies by the time a save now would give.
+        if (revocationEnds !== undefined && typeof meta?.createdAt === 'number') {
+          expiresAt = Math.max(expiresAt, revocationEnds(meta as SessionMeta));
+        }
+        storage.onRevoke(id, expiresAt);
       }
     },
   };

@@ -65,7 +65,11 @@ export class SessionState implements LifetimeBasis {
     } else {
       const opened = raw === undefined ? undefined : cookies.open(config.name, raw);
       if (opened !== undefined) verified = { id: opened.session.id, rotated: opened.rotated };
-      this.cookieStore = requestStore(cookies, opened && { name: config.name, value: raw as string, session: opened.session });
+      this.cookieStore = requestStore(
+        cookies,
+        opened && { name: config.name, value: raw as string, session: opened.session },
+        (meta) => nextMeta(this, meta.expiry, meta.createdAt).meta.expiresAt,
+      );
       this.store = this.cookieStore;
     }
     this.clientCookie = raw === undefined ? 'absent' : verified === undefined ? 'rejected' : verified.rotated ? 'rotated' : 'valid';

@@ -146,6 +146,22 @@ export function createHandoffs(store: Store, clock: () => number, deadlines: Dea
     return outcome.value;
   }
 
+  // Tokens being redeemed: of two redemptions that race, both would read the record before
+  // either destroys it, so only the first to arrive may go on. This process only: the Store
+  // contract has no atomic take for redemptions racing on two servers.
+  const redeeming = new Set<string>();
+
+  async function take(token: string): Promise<readonly HttpEffect[]> {
+    const record = await call('get', () => store.get(token));
+    const parked: unknown = record?.data[HANDOFF_KEY];
+    // A session id is no token: only a record that holds a parked cookie is ever deleted here.
+    if (record === undefined || !isParkedCookie(parked) || record.meta.expiresAt <= clock()) return [];
+    await call('destroy', () => store.destroy(token));
+    const { expires } = parked.attributes;
+    const attributes = expires === undefined ? parked.attributes : { ...parked.attributes, maxAgeMs: Math.max(0, expires - clock()) };
+    return [{ type: 'cookie.set', name: parked.name, value: parked.value, attributes }];
+  }
+
   return Object.freeze({
     async park(cookie: Extract<HttpEffect, { type: 'cookie.set' }>): Promise<string> {
       const token = generateId();
@@ -157,15 +173,13 @@ export function createHandoffs(store: Store, clock: () => number, deadlines: Dea
     },
 
     async redeem(token: unknown): Promise<readonly HttpEffect[]> {
-      if (typeof token !== 'string' || !isWellFormedId(token)) return [];
-      const record = await call('get', () => store.get(token));
-      const parked: unknown = record?.data[HANDOFF_KEY];
-      // A session id is no token: only a record that holds a parked cookie is ever deleted here.
-      if (record === undefined || !isParkedCookie(parked) || record.meta.expiresAt <= clock()) return [];
-      await call('destroy', () => store.destroy(token));
-      const { expires } = parked.attributes;
-      const attributes = expires === undefined ? parked.attributes : { ...parked.attributes, maxAgeMs: Math.max(0, expires - clock()) };
-      return [{ type: 'cookie.set', name: parked.name, value: parked.value, attributes }];
+      if (typeof token !== 'string' || !isWellFormedId(token) || redeeming.has(token)) return [];
+      redeeming.add(token);
+      try {
+        return await take(token);
+      } finally {
+        redeeming.delete(token);
+      }
     },
   });
 }

@@ -372,6 +372,33 @@ describe('cookie sessions: replay after sign-out', () => {
     expect(sessionCookie(replay.effects)?.type).toBe('cookie.delete');
   });
 
+  it('the revocation outlasts every copy of the cookie, one re-sealed after the client last was too', async () => {
+    // The list keeps an id only until the expiresAt onRevoke was told, as the README advises.
+    const revoked = new Map<string, number>();
+    let now = () => 0;
+    const w = world(
+      {},
+      { isRevoked: (id) => (revoked.get(id) ?? -Infinity) > now(), onRevoke: (id, expiresAt) => void revoked.set(id, expiresAt) },
+    );
+    now = w.clock.now;
+    const { request, jar, clock } = w;
+    await request((s) => s.set('user', 'ada'));
+    const client = (jar.cookies.get('sid') as { value: string }).value;
+    // A thief copies the cookie and uses it later than the client does: a write re-seals it with a later expiresAt.
+    clock.advance(12 * HOUR);
+    await request(async (s) => (await s.load(), s.set('seen', true)));
+    const stolen = (jar.cookies.get('sid') as { value: string }).value;
+    expect(stolen).not.toBe(client);
+    // The client signs out with its own, older cookie.
+    clock.advance(HOUR);
+    jar.cookies.set('sid', { value: client, attributes: {} });
+    await request((s) => s.destroy());
+    // Once the client's cookie has expired, the thief's copy must still be refused.
+    clock.advance(12 * HOUR);
+    jar.cookies.set('sid', { value: stolen, attributes: {} });
+    expect((await request(async (s) => (await s.load(), s.get('user')))).result).toBeUndefined();
+  });
+
   it('emptying the session revokes it too', async () => {
     const { request, revoked } = revocable();
     const { session } = await request((s) => s.set('user', 'ada'));

@@ -102,6 +102,13 @@ describe('hand-off tokens', () => {
     expect(await manager.redeemHandoff(handoff)).toEqual([]);
   });
 
+  it('are redeemed once even when two redemptions race', async () => {
+    const { manager } = setup();
+    const { handoff } = await manager.socket({ cookieHeader: undefined, secure: false }).use((s) => s.set('a', 1));
+    const answers = await Promise.all([manager.redeemHandoff(handoff), manager.redeemHandoff(handoff)]);
+    expect(answers.filter((effects) => effects.length > 0)).toHaveLength(1);
+  });
+
   it('turn away malformed tokens and session ids without touching the session', async () => {
     const { manager, store, id } = await socketOfSignedIn();
     for (const token of [undefined, 42, '', '../../etc', 'x'.repeat(500), id]) {
