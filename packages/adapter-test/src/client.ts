@@ -71,8 +71,8 @@ export class Client {
     return { status: response.status, body: await response.text(), headers: response.headers, setCookies };
   }
 
-  post(path: string): Promise<Reply> {
-    return this.request(path, { method: 'POST' });
+  post(path: string, headers: Record<string, string> = {}): Promise<Reply> {
+    return this.request(path, { method: 'POST', headers });
   }
 }
 

@@ -142,6 +142,20 @@ export function runSocketConformance(name: string, start: () => Promise<SocketAp
       expect([replay.status, replay.setCookies]).toEqual([400, []]);
     });
 
+    it("refuses a hand-off sent by another site's page or the address bar (login CSRF): 403, no cookie, the token left for the app's own page", async () => {
+      const { http, wsUrl } = await open();
+      const send = await connect(wsUrl, undefined);
+      const { handoff } = await send({ nick: 'mallory' });
+      for (const site of ['cross-site', 'same-site', 'none']) {
+        const refused = await http.post(`/session/handoff?token=${handoff}`, { 'sec-fetch-site': site });
+        expect([site, refused.status, refused.setCookies]).toEqual([site, 403, []]);
+      }
+      expect(http.jar.size).toBe(0);
+      const own = await http.post(`/session/handoff?token=${handoff}`, { 'sec-fetch-site': 'same-origin' });
+      expect([own.status, own.setCookies.length]).toEqual([204, 1]);
+      expect(JSON.parse((await http.request('/me')).body)).toEqual({ nick: 'mallory', count: 1 });
+    });
+
     it('turns away a forged hand-off token with a 400 and no cookie', async () => {
       const { http } = await open();
       for (const token of ['A'.repeat(32), '../etc/passwd', '']) {

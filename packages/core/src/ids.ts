@@ -71,7 +71,9 @@ export function isWellFormedId(id: string): boolean {
  */
 export function checkGeneratedId(id: unknown): string {
   if (!isWellFormedId(id as string)) {
-    throw new SessConfigError(`generateId returned ${String(JSON.stringify(id)).slice(0, 40)}: ids must be 22-128 characters of A-Z a-z 0-9 _ -`);
+    throw new SessConfigError(
+      `generateId returned ${String(JSON.stringify(id)).slice(0, 40)}: ids must be 22-128 characters of A-Z a-z 0-9 _ -`,
+    );
   }
   return id as string;
 }

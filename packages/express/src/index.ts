@@ -161,7 +161,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     const token = typeof req.query.token === 'string' ? req.query.token : (req.body as { token?: unknown } | undefined)?.token;
     // The answer can come after the response left (an app's timeout answered a slow store read):
     // that throws here, and goes to Express rather than the process.
-    redeemHandoff(manager, token)
+    redeemHandoff(manager, token, req.headers['sec-fetch-site'])
       .then(({ status, effects }) => {
         applyEffects(nodeHeaders(res), effects);
         res.status(status).end();

@@ -206,7 +206,7 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
 
   const handoff: RouteHandlerMethod = async (request, reply) => {
     const token = (request.query as { token?: unknown } | undefined)?.token ?? (request.body as { token?: unknown } | undefined)?.token;
-    const { status, effects } = await redeemHandoff(manager, token).catch(rejected);
+    const { status, effects } = await redeemHandoff(manager, token, request.headers['sec-fetch-site']).catch(rejected);
     applyEffects(replyHeaders(reply), effects);
     return reply.code(status).send();
   };

@@ -104,7 +104,8 @@ export interface SessionMiddleware extends Middleware, SocketRoutes<Handoff, [re
 export function session(options: SessionOptions<H3Event>): SessionMiddleware {
   const { manager, proxy, readOnly, asyncContext, socket } = configure(options, 'session() of @sess/h3');
 
-  const handoff: Handoff = (event) => handoffResponse(manager, event.url.searchParams.get('token')).catch(rejected);
+  const handoff: Handoff = (event) =>
+    handoffResponse(manager, event.url.searchParams.get('token'), event.req.headers.get('sec-fetch-site')).catch(rejected);
 
   const sessionMiddleware: Middleware = async function sessionMiddleware(event, next) {
     // Mounted twice: the first one owns the session.

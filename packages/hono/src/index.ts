@@ -121,7 +121,7 @@ export function session(options: SessionOptions): SessionMiddleware {
   const { manager, proxy, readOnly, asyncContext } = configure(options);
   const { name } = manager;
 
-  const handoff: Handoff = (c) => handoffResponse(manager, c.req.query('token')).catch(rejected);
+  const handoff: Handoff = (c) => handoffResponse(manager, c.req.query('token'), c.req.header('sec-fetch-site')).catch(rejected);
   const socket = (request: UpgradeRequest) =>
     upgradeSession(manager, request, proxy, (core) => dataView(core).view as Partial<SessionData>);
 

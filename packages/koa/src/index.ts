@@ -266,7 +266,9 @@ export function session(options: SessionOptions): SessionMiddleware {
   });
 
   const handoff: Middleware = async (ctx) => {
-    const { status, effects } = await redeemHandoff(manager, ctx.query.token).catch((error: unknown) => Promise.reject(koaError(error)));
+    const { status, effects } = await redeemHandoff(manager, ctx.query.token, ctx.get('sec-fetch-site')).catch((error: unknown) =>
+      Promise.reject(koaError(error)),
+    );
     applyEffects(nodeHeaders(ctx.res), effects);
     ctx.status = status;
   };

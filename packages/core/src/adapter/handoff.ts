@@ -8,18 +8,38 @@ import type { RequestFacts, Session, SessionManager } from '../session-api.js';
 import type { SocketSession } from '../socket.js';
 import { applyEffects, isSecure, nodeHeaders } from './facts.js';
 
-/** What the hand-off route answers: 204 with the cookie to set, or 400 (and nothing) for a bad token. */
+/**
+ * What the hand-off route answers: 204 with the cookie to set, 400 (and nothing) for a bad token,
+ * 403 (and nothing) for a request that is not from the app's own pages.
+ */
 export type HandoffAnswer =
   | { readonly status: 204; readonly effects: readonly HttpEffect[] }
-  | { readonly status: 400; readonly effects: readonly [] };
+  | { readonly status: 400 | 403; readonly effects: readonly [] };
+
+/**
+ * Whether a hand-off comes from the app's own pages, by the browser's `Sec-Fetch-Site`. A token
+ * is a bearer credential: another site holding one for its own session (from its own socket)
+ * could otherwise send the victim's browser to the route and sign it into that session (login
+ * CSRF). A request without the header (a browser too old to send it, or no browser) passes.
+ */
+function fromOwnPage(fetchSite: string | string[] | null | undefined): boolean {
+  return fetchSite === undefined || fetchSite === null || fetchSite === '' || fetchSite === 'same-origin';
+}
 
 /**
  * Exchanges a hand-off token for the session cookie, once: status 204 and the `cookie.set` effect,
- * or 400 for a token that is unknown, used, older than a minute or not a token at all.
+ * 400 for a token that is unknown, used, older than a minute or not a token at all, or 403 when
+ * the request's `Sec-Fetch-Site` (`fetchSite`, as received) says another site or the address bar
+ * sent it (the token is left as it was).
  *
  * @throws SessStoreError when the store fails.
  */
-export async function redeemHandoff(manager: SessionManager, token: unknown): Promise<HandoffAnswer> {
+export async function redeemHandoff(
+  manager: SessionManager,
+  token: unknown,
+  fetchSite: string | string[] | null | undefined,
+): Promise<HandoffAnswer> {
+  if (!fromOwnPage(fetchSite)) return { status: 403, effects: [] };
   const effects = await manager.redeemHandoff(token);
   return effects.some((effect) => effect.type === 'cookie.set') ? { status: 204, effects } : { status: 400, effects: [] };
 }
@@ -38,7 +58,8 @@ export function socketSession<View>(manager: SessionManager, request: RequestFac
 export interface SocketRoutes<Route, Upgrade extends unknown[], View> {
   /**
    * A route that exchanges a hand-off token (`?token=`) for the HttpOnly session cookie: 204 with
-   * Set-Cookie, or 400 for a token that is unknown, used or older than a minute.
+   * Set-Cookie, 400 for a token that is unknown, used or older than a minute, or 403 for a request
+   * whose `Sec-Fetch-Site` is not `same-origin` (another site's page, or the address bar).
    */
   readonly handoff: Route;
   /**
@@ -50,8 +71,8 @@ export interface SocketRoutes<Route, Upgrade extends unknown[], View> {
 }
 
 /** The hand-off route's answer as a Fetch `Response`. @throws as `redeemHandoff` */
-export async function handoffResponse(manager: SessionManager, token: unknown): Promise<Response> {
-  const { status, effects } = await redeemHandoff(manager, token);
+export async function handoffResponse(manager: SessionManager, token: unknown, fetchSite: string | null | undefined): Promise<Response> {
+  const { status, effects } = await redeemHandoff(manager, token, fetchSite);
   const headers = new Headers();
   applyEffects(headers, effects);
   return new Response(null, { status, headers });
@@ -59,7 +80,11 @@ export async function handoffResponse(manager: SessionManager, token: unknown): 
 
 /** The hand-off route's answer on a Node response, for the token in the request's `?token=`. @throws as `redeemHandoff` */
 export async function handoffNode(manager: SessionManager, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { status, effects } = await redeemHandoff(manager, parsedUrl(req.url ?? '/')?.searchParams.get('token'));
+  const { status, effects } = await redeemHandoff(
+    manager,
+    parsedUrl(req.url ?? '/')?.searchParams.get('token'),
+    req.headers['sec-fetch-site'],
+  );
   applyEffects(nodeHeaders(res), effects);
   res.statusCode = status;
   res.end();

@@ -15,22 +15,43 @@ describe('hand-off', () => {
   it('redeems a token once, with an explicit status', async () => {
     const { manager } = setup();
     const token = await tokenOf(manager);
-    const redeemed = await redeemHandoff(manager, token);
+    const redeemed = await redeemHandoff(manager, token, undefined);
     expect(redeemed.status).toBe(204);
     expect(redeemed.effects).toEqual([expect.objectContaining({ type: 'cookie.set', name: 'sid' })]);
-    expect(await redeemHandoff(manager, token)).toEqual({ status: 400, effects: [] });
-    expect(await redeemHandoff(manager, 42)).toEqual({ status: 400, effects: [] });
+    expect(await redeemHandoff(manager, token, undefined)).toEqual({ status: 400, effects: [] });
+    expect(await redeemHandoff(manager, 42, undefined)).toEqual({ status: 400, effects: [] });
+  });
+
+  it("redeems only for the app's own pages by Sec-Fetch-Site, leaving the token of a refused request as it was", async () => {
+    const { manager } = setup();
+    const token = await tokenOf(manager);
+    // Node joins a repeated header into one value, or a client may send a list: neither is same-origin.
+    for (const site of ['cross-site', 'same-site', 'none', 'same-origin, cross-site', ['same-origin', 'cross-site'], 'SAME-ORIGIN']) {
+      expect(await redeemHandoff(manager, token, site)).toEqual({ status: 403, effects: [] });
+    }
+    for (const absent of [undefined, null, '']) {
+      const other = await tokenOf(manager);
+      expect((await redeemHandoff(manager, other, absent)).status).toBe(204);
+    }
+    expect((await redeemHandoff(manager, token, 'same-origin')).status).toBe(204);
   });
 
   it('answers as a Fetch Response and on a Node response', async () => {
     const { manager } = setup();
-    const fetched = await handoffResponse(manager, await tokenOf(manager));
+    const refused = await handoffResponse(manager, await tokenOf(manager), 'cross-site');
+    expect([refused.status, refused.headers.getSetCookie()]).toEqual([403, []]);
+    const fetched = await handoffResponse(manager, await tokenOf(manager), 'same-origin');
     expect([fetched.status, fetched.headers.getSetCookie()]).toEqual([204, [expect.stringMatching(/^sid=/)]]);
     const token = await tokenOf(manager);
     const server = createServer((req, res) => void handoffNode(manager, req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
+      const crossSite = await fetch(`${url}/session/handoff?token=${token}`, {
+        method: 'POST',
+        headers: { 'sec-fetch-site': 'cross-site' },
+      });
+      expect([crossSite.status, crossSite.headers.getSetCookie()]).toEqual([403, []]);
       const first = await fetch(`${url}/session/handoff?token=${token}`, { method: 'POST' });
       expect([first.status, first.headers.getSetCookie()]).toEqual([204, [expect.stringMatching(/^sid=/)]]);
       expect((await fetch(`${url}/session/handoff?token=${token}`, { method: 'POST' })).status).toBe(400);
