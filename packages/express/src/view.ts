@@ -3,6 +3,9 @@
  * methods (callback or promise) and `cookie` beside them, on the kit's session view.
  */
 import type { Session } from '@sess/core';
+
+const MIN_COOKIE_LIFETIME_MS = 1_000;
+const MAX_LIFETIME_MS = 400 * 86_400_000;
 import { SESSION_ACCESSORS, SESSION_METHODS, viewOf, withCallbacks } from '@sess/core/adapter';
 import type { CallbackMethods, SessionMethods as KitMethods } from '@sess/core/adapter';
 
@@ -41,11 +44,13 @@ class CookieView implements SessionCookie {
     return this.#core.maxAgeMs;
   }
   set maxAge(ms: number | null | undefined) {
-    // As in express-session, 0 or less ends the cookie now; the core's setExpiry(0) would mean
-    // "until the browser closes", keeping a session the app meant to end. "Now" is the
-    // manager's clock: the core refuses a Date more than 400 days from it.
-    if (typeof ms === 'number' && ms <= 0) this.#core.setExpiry(new Date(this.#clock()));
-    else this.#core.setExpiry(ms === null || ms === undefined ? 0 : ms / 1000);
+    if (ms === null || ms === undefined) this.#core.setExpiry(0);
+    // As in express-session, under a second ends the cookie now (its Max-Age rounds down to 0);
+    // the core's setExpiry(0) would mean "until the browser closes", keeping a session the app
+    // meant to end. "Now" is the manager's clock: the core refuses a Date more than 400 days from it.
+    else if (ms < MIN_COOKIE_LIFETIME_MS) this.#core.setExpiry(new Date(this.#clock()));
+    // Browsers keep a cookie 400 days at most, whatever express-session writes.
+    else this.#core.setExpiry(Math.min(ms, MAX_LIFETIME_MS) / 1000);
   }
   get expires(): Date | undefined {
     return this.#core.expiresAt === undefined ? undefined : new Date(this.#core.expiresAt);

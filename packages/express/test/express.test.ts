@@ -232,6 +232,24 @@ describe.each([
     expect((await client.request('/count')).body).toBe('views 1');
   });
 
+  it('cookie.maxAge under a second ends the session (its Max-Age would round to 0); over 400 days is 400 days, as browsers keep it', async () => {
+    const { client } = await start({}, (app) =>
+      app.get('/set-max-age', (req, res) => {
+        req.session.cookie.maxAge = Number(req.query.ms);
+        res.send('set');
+      }),
+    );
+    await client.request('/count');
+    const long = await client.request(`/set-max-age?ms=${500 * 86_400_000}`);
+    expect(long.status).toBe(200);
+    expect(long.setCookies).toEqual([expect.stringMatching(/; Max-Age=34560000;/)]);
+    expect((await client.request('/count')).body).toBe('views 2');
+    const short = await client.request('/set-max-age?ms=999');
+    expect(short.status).toBe(200);
+    expect(short.setCookies).toEqual([expect.stringMatching(/^sid=[^;]*; Max-Age=0/)]);
+    expect((await client.request('/count')).body).toBe('views 1');
+  });
+
   it('cookie.maxAge = 0 ends the session on the configured clock, however far it is from the wall clock', async () => {
     const clock = fakeClock(Date.UTC(2020, 0, 1));
     const { client } = await start({ clock: clock.now, store: memoryStore({ clock: clock.now }) }, (app) =>
