@@ -56,7 +56,13 @@ class CookieView implements SessionCookie {
     return this.#core.expiresAt === undefined ? undefined : new Date(this.#core.expiresAt);
   }
   set expires(date: Date | false | null | undefined) {
-    this.#core.setExpiry(date === false ? 0 : (date ?? 0));
+    if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
+      this.#core.setExpiry(date === false ? 0 : (date ?? 0));
+      return;
+    }
+    // A past date ends the session now, a far one is 400 days: the core takes a Date within 400 days of now.
+    const now = this.#clock();
+    this.#core.setExpiry(new Date(Math.min(Math.max(date.getTime(), now), now + MAX_LIFETIME_MS)));
   }
 }
 

@@ -232,21 +232,33 @@ describe.each([
     expect((await client.request('/count')).body).toBe('views 1');
   });
 
-  it('cookie.maxAge under a second ends the session (its Max-Age would round to 0); over 400 days is 400 days, as browsers keep it', async () => {
-    const { client } = await start({}, (app) =>
+  it('cookie.maxAge under a second or cookie.expires in the past ends the session; over 400 days is 400 days, as browsers keep it', async () => {
+    const { client } = await start({}, (app) => {
       app.get('/set-max-age', (req, res) => {
         req.session.cookie.maxAge = Number(req.query.ms);
         res.send('set');
-      }),
-    );
+      });
+      app.get('/set-expires', (req, res) => {
+        req.session.cookie.expires = new Date(Number(req.query.at));
+        res.send('set');
+      });
+    });
     await client.request('/count');
     const long = await client.request(`/set-max-age?ms=${500 * 86_400_000}`);
     expect(long.status).toBe(200);
     expect(long.setCookies).toEqual([expect.stringMatching(/; Max-Age=34560000;/)]);
     expect((await client.request('/count')).body).toBe('views 2');
+    const far = await client.request(`/set-expires?at=${Date.now() + 500 * 86_400_000}`);
+    expect(far.status).toBe(200);
+    expect(far.setCookies).toEqual([expect.stringMatching(/; Max-Age=3456000\d;/)]);
+    expect((await client.request('/count')).body).toBe('views 3');
     const short = await client.request('/set-max-age?ms=999');
     expect(short.status).toBe(200);
     expect(short.setCookies).toEqual([expect.stringMatching(/^sid=[^;]*; Max-Age=0/)]);
+    expect((await client.request('/count')).body).toBe('views 1');
+    const past = await client.request(`/set-expires?at=${Date.UTC(2000, 0, 1)}`);
+    expect(past.status).toBe(200);
+    expect(past.setCookies).toEqual([expect.stringMatching(/^sid=[^;]*; Max-Age=0/)]);
     expect((await client.request('/count')).body).toBe('views 1');
   });
 
