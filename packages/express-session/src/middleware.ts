@@ -19,7 +19,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { createSessionManager } from '@sess/core';
+import { SessConfigError, createSessionManager, generateId, isWellFormedId } from '@sess/core';
 import type { SessionManager, SessionManagerOptions } from '@sess/core';
 import { createOutputHold, isSecure } from '@sess/core/adapter';
 import type { RequestHandler } from 'express';
@@ -28,7 +28,7 @@ import { SessionCookie } from './cookie.js';
 import type { CookieJSON, CookieSettings } from './cookie.js';
 import { lifetimeOf, resolveCookie, settingsOf } from './options.js';
 import type { MiddlewareOptions, Settings } from './options.js';
-import { RequestSession } from './request.js';
+import { RequestSession, requestSessionOf } from './request.js';
 import type { MiddlewareRequest } from './request.js';
 import { ExpressSession } from './session.js';
 import { cookieSignatureSigner } from './signer.js';
@@ -44,9 +44,11 @@ declare global {
       session: session.Session & Partial<session.SessionData>;
       /** The session's id; a new session has one from the start. */
       sessionID: string;
-      /** The store the session lives in (`options.store`). */
-      sessionStore: session.Store;
+      /** The store the session lives in (`options.store`), with the `generate(req)` the middleware adds. */
+      sessionStore: SessionStore;
     }
+    /** `req.sessionStore`: the store, with the middleware's `generate(req)` (as in `@types/express-session`). */
+    type SessionStore = session.Store & { generate(req: Request): void };
   }
 }
 
@@ -69,7 +71,8 @@ function pathname(req: Request): string {
 function isSecureRequest(req: Request, proxy: boolean | undefined): boolean {
   if ((req.socket as Partial<TLSSocket> | undefined)?.encrypted === true) return true;
   if (proxy === undefined) return req.secure === true;
-  return proxy && isSecure(false, req.headers['x-forwarded-proto'], true);
+  // `headers` may be missing: `store.generate` takes any request, as `Store.prototype.load`'s `{ sessionID, sessionStore }`.
+  return proxy && isSecure(false, req.headers?.['x-forwarded-proto'], true);
 }
 
 /** The core's options for these settings; each request brings its store, lifetime and id maker. */
@@ -113,6 +116,36 @@ function session(options?: session.SessionOptions): RequestHandler {
   const configured =
     settings.secret === undefined ? undefined : createSessionManager({ ...base, signer: cookieSignatureSigner(settings.secret) });
   const output = createOutputHold();
+
+  /**
+   * express-session's `store.generate(req)`, which it adds to the store: a new, empty session
+   * under a new id at `req.session`, with the configured cookie. Apps call it after `destroy()`
+   * to start over, and `Store.prototype.regenerate` after deleting the old session. On a request
+   * the middleware started a session for, the new session is saved at commit and its cookie sent
+   * once the store holds it; the session it replaces is not written again (its record stays as it
+   * is, or gone after `destroy()`). As in express-session, the last middleware made on a store
+   * sets its `generate`.
+   * @throws what `cookie(req)` or `genid(req)` throws, and SessConfigError for a malformed id.
+   */
+  (store as ExpressStore & { generate?: (req: Request) => void }).generate = function generate(req: Request): void {
+    const request = requestSessionOf(req);
+    if (request !== undefined) {
+      request.generate();
+      return;
+    }
+    // A request the middleware let pass (path, disconnected store) or never saw: a `Session` as
+    // express-session makes it, which nothing saves unless the app calls its `save`.
+    const id = settings.genid === undefined ? generateId() : settings.genid(req);
+    if (!isWellFormedId(id)) {
+      throw new SessConfigError(
+        `genid returned ${String(JSON.stringify(id)).slice(0, 40)}: ids must be 22-128 characters of A-Z a-z 0-9 _ -`,
+      );
+    }
+    req.sessionID = id;
+    const generated = new ExpressSession(req, undefined);
+    generated.cookie = new SessionCookie(resolveCookie(settings.cookie(req), isSecureRequest(req, settings.proxy)));
+    req.session = generated;
+  };
 
   // Requests pass without a session while the store says it is disconnected, as in express-session.
   let storeReady = true;

@@ -13,7 +13,7 @@ import { RequestStore } from './callback-store.js';
 import type { RequestSide } from './callback-store.js';
 import { SessionCookie, cookieFromStore } from './cookie.js';
 import type { CookieSettings } from './cookie.js';
-import { attributesFor } from './options.js';
+import { attributesFor, lifetimeOf, resolveCookie } from './options.js';
 import type { Settings } from './options.js';
 import { attributesOf, clampLifetime } from './record.js';
 import { ExpressSession, attachControl, detachControl } from './session.js';
@@ -48,6 +48,14 @@ function report(work: Promise<unknown>, callback: Callback | undefined, fail: (e
   );
 }
 
+/** The session the middleware started for each request, for `store.generate(req)`. */
+const requests = new WeakMap<object, RequestSession<MiddlewareRequest>>();
+
+/** The session the middleware started for `req`, if it started one. */
+export function requestSessionOf(req: object): RequestSession<MiddlewareRequest> | undefined {
+  return requests.get(req);
+}
+
 /** What the request's session needs to start. */
 export interface RequestStart<Request> {
   readonly settings: Settings<Request>;
@@ -62,7 +70,8 @@ export interface RequestStart<Request> {
 }
 
 export class RequestSession<Request extends MiddlewareRequest> implements SessionControl, RequestSide {
-  readonly core: CoreSession;
+  /** The core's session of this request: a new one after `store.generate(req)`. */
+  private core: CoreSession;
   /** The session handed out last; `undefined` once destroyed. */
   private view: ExpressSession | undefined;
   /** JSON of each data key as the core holds it. */
@@ -83,13 +92,21 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
 
   constructor(
     private readonly req: Request,
-    private readonly start: RequestStart<Request>,
+    /** How the request began; after `store.generate(req)`, with the new session's cookie. */
+    private start: RequestStart<Request>,
   ) {
-    const { settings, manager, secure, lifetimeMs } = start;
     this.cookie = start.cookie as Record<string, unknown>;
+    this.core = this.begin(req.headers.cookie);
+    requests.set(req, this as unknown as RequestSession<MiddlewareRequest>);
+  }
+
+  /** A core session for this request: the one its cookie names, or with no cookie header a new one. */
+  private begin(cookieHeader: string | undefined): CoreSession {
+    const { req, start } = this;
+    const { settings, manager, secure, lifetimeMs } = start;
     const genid = settings.genid;
-    this.core = manager.begin({
-      cookieHeader: req.headers.cookie,
+    return manager.begin({
+      cookieHeader,
       secure,
       maxAgeMs: lifetimeMs,
       store: new RequestStore(start.storeName, settings.store, this, lifetimeMs, Date.now(), settings.rolling),
@@ -207,6 +224,41 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
       this.present();
     });
     report(regenerating, callback, this.start.fail);
+  }
+
+  /**
+   * express-session's `store.generate(req)`: a new, empty session under a new id (sess's
+   * generator, or `genid(req)`) at `req.session`, with the cookie the `cookie` option gives now.
+   * The core session so far is let go of (`discard`): nothing more of it is written or sent, so
+   * its record stays in the store as it is, or gone after `destroy()`, as with express-session.
+   * The new one is a core session of its own, started without the request's cookie: it is saved
+   * at commit even unchanged (express-session saves it, its id not being the request's), and its
+   * cookie is sent once the store holds it.
+   *
+   * @throws what `cookie(req)` or `genid(req)` throws, and SessConfigError for a malformed id;
+   *   the request's session is then unchanged.
+   */
+  generate(): void {
+    const { req, start } = this;
+    const cookie = resolveCookie(start.settings.cookie(req), start.secure);
+    this.start = { ...start, cookie, lifetimeMs: lifetimeOf(cookie, Date.now()) };
+    let core: CoreSession;
+    try {
+      core = this.begin(undefined);
+    } catch (error) {
+      this.start = start;
+      throw error;
+    }
+    const previous = this.core;
+    this.core = core;
+    core.save();
+    // What the previous session's store work did was the app's to hear (destroy's or save's
+    // callback); once its commit ran there is nothing left to let go of.
+    previous.discard().catch(noop);
+    this.stored = undefined;
+    this.fresh = false;
+    this.destroyed = false;
+    this.present();
   }
 
   attributes(): Record<string, unknown> {

@@ -26,6 +26,8 @@ export interface CallbackStore<Data extends StoredSession = StoredSession> exten
   length?(callback: DataCallback<number>): unknown;
   clear?(callback?: Callback): unknown;
   regenerate?(req: SessionRequest, callback: Callback): void;
+  /** Added by the middleware, as express-session adds it: a new session at `req.session`. */
+  generate?(req: SessionRequest): void;
   createSession?(req: SessionRequest, session: Record<string, unknown>): ExpressSession;
 }
 

@@ -12,7 +12,7 @@ import type { Callback, CallbackStore, DataCallback, SessionRequest, StoredSessi
 
 /** The base every express-session store extends. `get`, `set` and `destroy` are the store's own. */
 export interface StoreInstance<Data extends StoredSession = StoredSession> extends CallbackStore<Data> {
-  /** Replaces the request's session with a new one under a new id, deleting the old one. */
+  /** Replaces the request's session with a new one under a new id (`generate`), deleting the old one. */
   regenerate(req: SessionRequest, callback: Callback): void;
   /** `get`, turned into a `Session`. */
   load(sid: string, callback: DataCallback<ExpressSession & Data>): void;
@@ -40,7 +40,11 @@ StoreBase.prototype.regenerate = function regenerate(this: StoreInstance, req: S
     control.regenerate(session, callback);
     return;
   }
-  this.destroy(req.sessionID as string, (error?: unknown) => callback(error));
+  // As express-session's: the old session is deleted, then the middleware's `generate` makes the new one.
+  this.destroy(req.sessionID as string, (error?: unknown) => {
+    if (typeof this.generate === 'function') this.generate(req);
+    callback(error);
+  });
 };
 
 StoreBase.prototype.load = function load(this: StoreInstance, sid: string, callback: DataCallback<ExpressSession & StoredSession>) {

@@ -371,6 +371,60 @@ describe.each(EXPRESS)('%s', (_, express) => {
       expect(Object.keys(store.sessions)).toEqual([body.id]);
     });
 
+    it('req.sessionStore.generate(req) after destroy(cb): a new session, its id from genid(req), saved before its cookie is sent', async () => {
+      const store = new session.MemoryStore();
+      let made = 0;
+      const genid = () => `generated-${String(++made).padStart(2, '0')}-0123456789abcdefghij`;
+      const { client } = await serve(servers, express, { secret: SECRET, store, ...settled, genid }, (app) => {
+        app.get('/in', (req, res) => {
+          req.session.user = 'ada';
+          res.send(req.sessionID);
+        });
+        app.get('/switch', (req, res, next) => {
+          req.session.destroy((error) => {
+            if (error) return next(error);
+            req.sessionStore.generate(req);
+            req.session.user = 'bob';
+            res.json({ id: req.sessionID, same: req.session.id === req.sessionID, cookie: req.session.cookie instanceof session.Cookie });
+          });
+        });
+        app.get('/me', (req, res) => res.send(req.session.user ?? 'nobody'));
+      });
+      const old = (await client.request('/in')).body;
+      const reply = await client.request('/switch');
+      const body = JSON.parse(reply.body) as { id: string };
+      // The second id made: the request to /switch came with the first one's cookie.
+      expect(body).toEqual({ id: 'generated-02-0123456789abcdefghij', same: true, cookie: true });
+      expect(old).toBe('generated-01-0123456789abcdefghij');
+      expect(idOf(sessionCookie(reply.setCookies))).toBe(body.id);
+      expect(recordsOf(store)).toEqual({ [body.id]: expect.objectContaining({ user: 'bob' }) });
+      expect((await client.request('/me')).body).toBe('bob');
+    });
+
+    it('a generated session whose write fails is an error answer, never a 2xx, and gets no cookie', async () => {
+      const store = new session.MemoryStore();
+      const { client } = await serve(servers, express, { secret: SECRET, store, ...settled }, (app) => {
+        app.get('/in', (req, res) => {
+          req.session.user = 'ada';
+          res.send('ok');
+        });
+        app.get('/switch', (req, res, next) => {
+          req.session.destroy((error) => {
+            if (error) return next(error);
+            req.sessionStore.generate(req);
+            req.session.user = 'bob';
+            res.send('ok');
+          });
+        });
+      });
+      await client.request('/in');
+      store.set = (_sid, _session, callback) => callback?.(new Error('disk full'));
+      const reply = await client.request('/switch');
+      expect(reply.status).toBe(503);
+      expect(sessionCookie(reply.setCookies)).toBeUndefined();
+      expect(store.sessions).toEqual({});
+    });
+
     it('destroy(cb): the session and req.session are gone', async () => {
       const store = new session.MemoryStore();
       const { client } = await serve(servers, express, { secret: SECRET, store, ...settled }, (app) => {

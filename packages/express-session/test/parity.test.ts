@@ -18,6 +18,7 @@ const installed = createRequire(import.meta.url);
 interface SessionModule {
   (options: object): RequestHandler;
   readonly MemoryStore: new () => { sessions: Record<string, string> };
+  readonly Cookie: abstract new (...args: never[]) => object;
 }
 
 const MODULES = [
@@ -162,6 +163,285 @@ describe('MemoryStore, side by side', () => {
       return { body: reply.body, setCookies: reply.setCookies.length, kept: client.jar.get('connect.sid') === cookie };
     });
     expect(seen['express-session']).toEqual({ body: 'undefined', setCookies: 0, kept: true });
+    expect(seen['@sess/express-session']).toEqual(seen['express-session']);
+  });
+});
+
+/** `req.sessionStore` as express-session leaves it: the store, with the `generate(req)` the middleware adds. */
+interface GeneratingStore {
+  generate(req: unknown): void;
+  regenerate(req: unknown, callback: (error?: unknown) => void): void;
+}
+const storeOf = (req: unknown) => (req as { sessionStore: GeneratingStore }).sessionStore;
+const destroy = (req: unknown, callback: (error?: unknown) => void) =>
+  (req as { session: { destroy(callback: (error?: unknown) => void): void } }).session.destroy(callback);
+
+/** The Set-Cookie line without its value and Expires (which differ by id and clock). */
+const cookieShape = (line: string | undefined) =>
+  line
+    ?.split('; ')
+    .slice(1)
+    .filter((attribute) => !attribute.startsWith('Expires='))
+    .sort();
+
+describe('req.sessionStore.generate(req), side by side', () => {
+  /** An app where `/login` signs `user` in; `/me` says who is signed in; `/ids` lists the store's records. */
+  function signingIn(app: Express, store: { sessions: Record<string, string> }): void {
+    app.post('/login', (req, res) => {
+      sessionOf(req).user = 'ada';
+      res.send(req.sessionID);
+    });
+    app.get('/me', (req, res) => res.send(String(sessionOf(req).user)));
+    app.get('/records', (_req, res) => {
+      res.json(Object.values(store.sessions).map((json) => Object.keys(JSON.parse(json) as object).sort()));
+    });
+  }
+
+  it('after destroy, generate gives the request a new, empty session under a new id, saved with a new cookie; the old one stays destroyed', async () => {
+    const seen = await onBoth(async (module) => {
+      const store = new module.MemoryStore();
+      const options = { ...settled, store, cookie: { maxAge: 3_600_000, sameSite: 'auto' } };
+      const client = await serve(module, options, (app) => {
+        signingIn(app, store);
+        // Switch user: sign the old one out, start a new session for the new one.
+        app.post('/switch', (req, res, next) => {
+          const before = req.sessionID;
+          destroy(req, (error) => {
+            if (error) return next(error);
+            storeOf(req).generate(req);
+            const fresh = sessionOf(req);
+            const empty = Object.keys(fresh).filter((key) => key !== 'cookie').length === 0;
+            fresh.user = 'bob';
+            res.json({ newId: req.sessionID !== before, own: fresh.id === req.sessionID, empty, maxAge: fresh.cookie.maxAge });
+          });
+        });
+      });
+      const login = await client.post('/login');
+      const oldId = login.body;
+      const oldCookie = client.jar.get('connect.sid');
+      const switched = await client.post('/switch');
+      const { maxAge, ...facts } = JSON.parse(switched.body) as { maxAge: number };
+      const line = sessionCookie(switched.setCookies);
+      const ids = Object.keys(store.sessions);
+      const me = (await client.request('/me')).body;
+      client.jar.set('connect.sid', oldCookie as string);
+      const replayed = (await client.request('/me')).body;
+      return {
+        ...facts,
+        fullLifetime: maxAge > 3_590_000,
+        // The attributes a new session's cookie has on this module (with SameSite 'auto' decided).
+        sameAttributes: JSON.stringify(cookieShape(line)) === JSON.stringify(cookieShape(sessionCookie(login.setCookies))),
+        sameSite: cookieShape(line)?.includes('SameSite=Lax'),
+        newCookie: line !== undefined && !line.includes(oldId),
+        ids: ids.length,
+        oldGone: !ids.includes(oldId),
+        me,
+        replayed,
+      };
+    });
+    expect(seen['express-session']).toEqual({
+      newId: true,
+      own: true,
+      empty: true,
+      fullLifetime: true,
+      sameAttributes: true,
+      sameSite: true,
+      newCookie: true,
+      ids: 1,
+      oldGone: true,
+      me: 'bob',
+      replayed: 'undefined',
+    });
+    expect(seen['@sess/express-session']).toEqual(seen['express-session']);
+  });
+
+  it('after destroy, a generated session nobody writes to is still saved with its cookie (its id changed), with saveUninitialized: false', async () => {
+    const seen = await onBoth(async (module) => {
+      const store = new module.MemoryStore();
+      const client = await serve(module, { ...settled, store }, (app) => {
+        signingIn(app, store);
+        app.post('/logout', (req, res, next) => {
+          destroy(req, (error) => {
+            if (error) return next(error);
+            storeOf(req).generate(req);
+            res.send(req.sessionID);
+          });
+        });
+      });
+      const oldId = (await client.post('/login')).body;
+      const logout = await client.post('/logout');
+      const records = (await client.request('/records')).body;
+      return {
+        cookieNamesNewId: sessionCookie(logout.setCookies)?.includes(encodeURIComponent(`s:${logout.body}.`)) ?? false,
+        oldGone: !Object.keys(store.sessions).includes(oldId),
+        newStored: Object.keys(store.sessions).includes(logout.body),
+        records,
+        me: (await client.request('/me')).body,
+      };
+    });
+    expect(seen['express-session']).toEqual({
+      cookieNamesNewId: true,
+      oldGone: true,
+      newStored: true,
+      records: '[["cookie"]]',
+      me: 'undefined',
+    });
+    expect(seen['@sess/express-session']).toEqual(seen['express-session']);
+  });
+
+  it('generate, write, save(cb), redirect: the session is stored when the callback runs, and the redirect carries its cookie', async () => {
+    const seen = await onBoth(async (module) => {
+      const store = new module.MemoryStore();
+      const client = await serve(module, { ...settled, store }, (app) => {
+        signingIn(app, store);
+        app.post('/switch', (req, res, next) => {
+          destroy(req, (error) => {
+            if (error) return next(error);
+            storeOf(req).generate(req);
+            sessionOf(req).user = 'bob';
+            (sessionOf(req) as unknown as { save(cb: (error?: unknown) => void): void }).save((failure) => {
+              if (failure) return next(failure);
+              const stored = Object.keys(store.sessions).includes(req.sessionID);
+              res.redirect(stored ? '/me' : '/not-stored');
+            });
+          });
+        });
+      });
+      await client.post('/login');
+      const switched = await client.post('/switch');
+      return {
+        status: switched.status,
+        location: switched.headers.get('location'),
+        cookie: sessionCookie(switched.setCookies) !== undefined,
+        ids: Object.keys(store.sessions).length,
+        me: (await client.request('/me')).body,
+      };
+    });
+    expect(seen['express-session']).toEqual({ status: 302, location: '/me', cookie: true, ids: 1, me: 'bob' });
+    expect(seen['@sess/express-session']).toEqual(seen['express-session']);
+  });
+
+  it('generate on a live session replaces req.session with a new one; the old record stays in the store as it was', async () => {
+    const seen = await onBoth(async (module) => {
+      const store = new module.MemoryStore();
+      const client = await serve(module, { ...settled, store }, (app) => {
+        signingIn(app, store);
+        app.post('/fresh', (req, res) => {
+          const before = req.sessionID;
+          sessionOf(req).lost = true; // changed before generate: not saved, as the session is replaced
+          storeOf(req).generate(req);
+          sessionOf(req).guest = 'yes';
+          res.json({ newId: req.sessionID !== before, user: sessionOf(req).user ?? null });
+        });
+      });
+      const oldId = (await client.post('/login')).body;
+      const oldCookie = client.jar.get('connect.sid');
+      const fresh = await client.post('/fresh');
+      const records = (await client.request('/records')).body;
+      const newCookie = client.jar.get('connect.sid') !== oldCookie && sessionCookie(fresh.setCookies) !== undefined;
+      const me = (await client.request('/me')).body;
+      client.jar.set('connect.sid', oldCookie as string);
+      const replayed = (await client.request('/me')).body;
+      return {
+        ...(JSON.parse(fresh.body) as object),
+        oldKept: Object.keys(store.sessions).includes(oldId),
+        records,
+        newCookie,
+        me,
+        replayed,
+      };
+    });
+    expect(seen['express-session']).toEqual({
+      newId: true,
+      user: null,
+      oldKept: true,
+      records: JSON.stringify([
+        ['cookie', 'user'],
+        ['cookie', 'guest'],
+      ]),
+      newCookie: true,
+      me: 'undefined',
+      replayed: 'ada',
+    });
+    expect(seen['@sess/express-session']).toEqual(seen['express-session']);
+  });
+
+  it('generate on a new visitor (no cookie) saves the generated session with its cookie, with saveUninitialized: false', async () => {
+    const seen = await onBoth(async (module) => {
+      const store = new module.MemoryStore();
+      const client = await serve(module, { ...settled, store }, (app) => {
+        app.get('/start', (req, res) => {
+          storeOf(req).generate(req);
+          res.send(req.sessionID);
+        });
+      });
+      const start = await client.request('/start');
+      return {
+        cookieNamesId: sessionCookie(start.setCookies)?.includes(encodeURIComponent(`s:${start.body}.`)) ?? false,
+        ids: Object.keys(store.sessions).length,
+        stored: Object.keys(store.sessions).includes(start.body),
+      };
+    });
+    expect(seen['express-session']).toEqual({ cookieNamesId: true, ids: 1, stored: true });
+    expect(seen['@sess/express-session']).toEqual(seen['express-session']);
+  });
+
+  it('a session from store.load regenerates as express-session’s: its record goes, and its request gets a generated session', async () => {
+    const seen = await onBoth(async (module) => {
+      const store = new module.MemoryStore() as InstanceType<SessionModule['MemoryStore']> & {
+        load(
+          sid: string,
+          callback: (error: unknown, loaded?: { req: Record<string, unknown>; regenerate(cb: (error?: unknown) => void): void }) => void,
+        ): void;
+      };
+      const client = await serve(module, { ...settled, store }, (app) => signingIn(app, store));
+      const oldId = (await client.post('/login')).body;
+      const loaded = await new Promise<{ req: Record<string, unknown>; regenerate(cb: (error?: unknown) => void): void }>(
+        (resolve, reject) => store.load(oldId, (error, found) => (error || !found ? reject(error) : resolve(found))),
+      );
+      await new Promise<void>((resolve, reject) => loaded.regenerate((error) => (error ? reject(error) : resolve())));
+      const { req } = loaded;
+      const generated = req.session as Session & { id: string };
+      return {
+        newId: typeof req.sessionID === 'string' && req.sessionID !== oldId,
+        own: generated.id === req.sessionID,
+        data: Object.keys(generated),
+        cookie: [generated.cookie instanceof module.Cookie, generated.cookie.maxAge],
+        stored: Object.keys(store.sessions).length,
+      };
+    });
+    expect(seen['express-session']).toEqual({ newId: true, own: true, data: ['cookie'], cookie: [true, null], stored: 0 });
+    expect(seen['@sess/express-session']).toEqual(seen['express-session']);
+  });
+
+  it('store.regenerate(req, callback) after destroy gives the request a new session, as Store.prototype.regenerate calls generate', async () => {
+    const seen = await onBoth(async (module) => {
+      const store = new module.MemoryStore();
+      const client = await serve(module, { ...settled, store }, (app) => {
+        signingIn(app, store);
+        app.post('/switch', (req, res, next) => {
+          const before = req.sessionID;
+          destroy(req, (error) => {
+            if (error) return next(error);
+            storeOf(req).regenerate(req, (failure) => {
+              if (failure) return next(failure);
+              sessionOf(req).user = 'bob';
+              res.json({ newId: req.sessionID !== before });
+            });
+          });
+        });
+      });
+      const oldId = (await client.post('/login')).body;
+      const switched = await client.post('/switch');
+      return {
+        body: switched.body,
+        cookie: sessionCookie(switched.setCookies) !== undefined,
+        ids: Object.keys(store.sessions).length,
+        oldGone: !Object.keys(store.sessions).includes(oldId),
+        me: (await client.request('/me')).body,
+      };
+    });
+    expect(seen['express-session']).toEqual({ body: '{"newId":true}', cookie: true, ids: 1, oldGone: true, me: 'bob' });
     expect(seen['@sess/express-session']).toEqual(seen['express-session']);
   });
 });
