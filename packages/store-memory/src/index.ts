@@ -222,10 +222,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     touch(id: string, meta: SessionMeta, ttlMs: number): boolean {
       const encoded = live(id);
       if (encoded === undefined) return false;
-      // Same rules as set: a lifetime of zero or less ends the record, and a retired record
-      // takes only a retired meta (core retires a live record by touching it with one).
+      // A retired record takes only a retired meta (core retires a live record by touching it
+      // with one), whatever the TTL: a refused touch must not end the grace window either. Then,
+      // as set does, a lifetime of zero or less ends the record.
+      if (meta.retired !== true && codec.retired(encoded)) return false;
       if (!(ttlMs > 0)) drop(id);
-      else if (meta.retired !== true && codec.retired(encoded)) return false;
       else refresh(id, codec.withMeta(encoded, meta, clock() + ttlMs));
       return true;
     },

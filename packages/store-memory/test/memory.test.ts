@@ -261,6 +261,8 @@ describe('refused writes', () => {
     expect(await store.set('retired', record({ userId: 'u2' }), 60_000)).toBe(false);
     expect(await store.set('retired', record({ userId: 'u2' }), 60_000, { set: ['userId'], deleted: [], created: false })).toBe(false);
     expect(await store.touch('retired', record().meta, 60_000)).toBe(false);
+    // A lifetime of zero or less does not get round the retired rule: the record stays.
+    expect(await store.touch('retired', record().meta, 0)).toBe(false);
     expect(await store.sessionsOf('u2')).toEqual([]);
     expect((await store.sessionsOf('u1')).map((session) => session.id)).toEqual(['retired']);
     // Still the least recently used: the next new record evicts it, not "other".

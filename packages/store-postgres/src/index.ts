@@ -330,8 +330,9 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     async touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean> {
       const key = keyOf(id);
       // A lifetime of zero or less ends the record, as set does; touched if there was a live one.
+      // A live retired row takes only a retired meta, whatever the TTL: refused, it stays.
       if (!(ttlMs > 0)) {
-        const { rows } = await pool.query(sql.destroyLive, [key, now()]);
+        const { rows } = await pool.query(sql.destroyLive, [key, now(), meta.retired === true]);
         return (rows[0] as Record<string, unknown> | undefined)?.['live'] === true;
       }
       const at = now();

@@ -40,7 +40,11 @@ export interface Statements {
   readonly touch: string;
   /** $1 id. */
   readonly destroy: string;
-  /** $1 id, $2 now: deletes the row, returning whether it was live. */
+  /**
+   * $1 id, $2 now, $3 whether the new meta is retired: a touch that ends the record. Deletes the
+   * row, returning whether it was live, unless it is live and retired and $3 is not (the same
+   * refusal as `touch`: nothing is deleted, no row is returned).
+   */
   readonly destroyLive: string;
   /** $1 now, $2 the last id listed (or null), $3 page size: live ids in order. */
   readonly ids: string;
@@ -101,7 +105,7 @@ WHERE id = $1 AND expires_at > $12 AND ($8 OR NOT retired)`,
   created_at = $2, touched_at = $3, meta_expires_at = $4, expiry = $5::jsonb, retired = $6, expires_at = $7
 WHERE id = $1 AND expires_at > $8 AND ($6 OR NOT retired)`,
     destroy: `DELETE FROM ${table} WHERE id = $1`,
-    destroyLive: `DELETE FROM ${table} WHERE id = $1 RETURNING expires_at > $2 AS live`,
+    destroyLive: `DELETE FROM ${table} WHERE id = $1 AND ($3 OR NOT retired OR expires_at <= $2) RETURNING expires_at > $2 AS live`,
     ids: `SELECT id FROM ${table} WHERE expires_at > $1 AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3`,
     clear: `DELETE FROM ${table}`,
     sessionsOf: `SELECT id, created_at, touched_at, meta_expires_at FROM ${table} WHERE user_id = $1 AND expires_at > $2`,

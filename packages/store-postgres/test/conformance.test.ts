@@ -16,18 +16,23 @@ const RUNS: readonly { name: string; options: Partial<PostgresStoreOptions>; fak
 
 describeDb('conformance on PostgreSQL', (db) => {
   for (const [index, run] of RUNS.entries()) {
-    const tableName = `conformance_${index}`;
-    const options = () => ({
+    const options = (tableName = `conformance_${index}`) => ({
       pool: db.pool,
       schemaName: db.schema,
       tableName,
       ...run.options,
       ...(run.fakeClock ? { clock: () => now } : {}),
     });
-    beforeAll(() => postgresStore(options()).migrate());
+    // The sibling: the same schema and pool, another table.
+    const siblingOptions = () => options(`conformance_${index}_sibling`);
+    beforeAll(async () => {
+      await postgresStore(options()).migrate();
+      await postgresStore(siblingOptions()).migrate();
+    });
     runStoreConformance({
       name: run.name,
       create: () => postgresStore(options()),
+      createSibling: () => postgresStore(siblingOptions()),
       // The suite's checks use their own ids; clearing the table keeps each check's leftovers out of the next.
       cleanup: (store) => store.clear?.(),
       ...(run.fakeClock ? { clock } : {}),

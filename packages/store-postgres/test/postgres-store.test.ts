@@ -394,6 +394,8 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
         expect(await store.set(retired, live, 600_000, changes)).toBe(false);
       }
       expect(await store.touch(retired, live.meta, 600_000)).toBe(false);
+      // A touch that would end it is refused the same way: the row stays for its grace window.
+      expect(await store.touch(retired, live.meta, 0)).toBe(false);
       expect(await rows(store)).toEqual(before);
       expect([...before.keys()].sort()).toEqual([expired, retired].sort());
       expect(await store.sessionsOf!('u2')).toEqual([]);

@@ -586,14 +586,18 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
     touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean> {
       return call('touch', async (c) => {
-        // A lifetime of zero or less ends the record, as set does; touched if there was one.
-        if (!(ttlMs > 0)) return destroyKey(c, id);
+        // A lifetime of zero or less (NaN too) ends the record, as set does, in the same script
+        // that checks it: a retired record touched with a live meta is refused and stays.
         const key = keyOf(id);
-        const ttl = Math.ceil(ttlMs);
+        const ttl = ttlMs > 0 ? Math.ceil(ttlMs) : 0;
         const args = [String(ttl), JSON.stringify(meta), userField, meta.retired === true ? '1' : '0'];
         const reply = (await evalScript(c, TOUCH, [key], args)) as unknown[];
-        if (Number(reply[0]) !== 1) return false;
         const userId = userIdKey === false ? undefined : userIdFrom(parseJson(reply[1]));
+        if (Number(reply[0]) === 2) {
+          if (userId !== undefined) background(c, indexRemove(c, userId, id));
+          return true;
+        }
+        if (Number(reply[0]) !== 1) return false;
         // The session now lives longer: so must its entry in the user index, unless its stamp
         // shows it revoked (a request that loaded it before revokeUser): that id stays out.
         if (userId !== undefined) background(c, indexAdd(c, userId, id, ttl, generation(reply[2])));

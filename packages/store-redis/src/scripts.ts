@@ -107,7 +107,9 @@ return {1}
  * absent if none) so the caller can extend the user index, unless the stamp shows the session
  * revoked (see `INDEX_ADD`); {0} when there was no session to touch; {-1} when the stored record
  * is retired and the new meta is not. Retiring a live record (a retired meta) is a touch like any
- * other.
+ * other. A ttlMs of zero or less ends the session instead, once the same checks pass (a retired
+ * record is not ended by a touch it refuses): {2, user}, with the user-id field's value so the
+ * caller can take it out of that user's index.
  *
  * The user's generation lives in another slot, so this script cannot see a revocation: a request
  * that loaded the session before one may still extend its record, which reads as missing all the
@@ -118,6 +120,11 @@ ${IS_RETIRED}
 local key = KEYS[1]
 if redis.call('TYPE', key)['ok'] ~= 'hash' then return {0} end
 if ARGV[4] ~= '1' and isRetired(key) then return {-1} end
+if tonumber(ARGV[1]) <= 0 then
+  local user = ARGV[3] ~= '' and redis.call('HGET', key, ARGV[3])
+  redis.call('DEL', key)
+  return {2, user}
+end
 redis.call('HSET', key, 'm', ARGV[2])
 redis.call('PEXPIRE', key, ARGV[1])
 return {1, redis.call('HGET', key, ARGV[3]), redis.call('HGET', key, '${GEN_FIELD}')}

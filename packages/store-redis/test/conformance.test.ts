@@ -22,9 +22,12 @@ for (const topology of TOPOLOGIES) {
     for (const [library, hashIds] of [...LIBRARIES.map((library) => [library, false] as const), ['ioredis 6', true] as const]) {
       const name = `${library}, ${topology}${hashIds ? ', hashIds' : ''}`;
       const prefix = testPrefix(name.replace(/\W+/g, '-'));
+      // Another random prefix on the same client: neither prefix starts with the other.
+      const siblingPrefix = testPrefix(`${name.replace(/\W+/g, '-')}-sibling`);
       runStoreConformance({
         name,
         create: async () => redisStore({ client: await client(library, topology), prefix, hashIds }),
+        createSibling: async () => redisStore({ client: await client(library, topology), prefix: siblingPrefix, hashIds }),
         // The suite's checks use their own ids; clearing the prefix keeps the database tidy.
         cleanup: (store) => store.clear?.(),
       });

@@ -316,6 +316,10 @@ for (const topology of TOPOLOGIES) {
         expect(await pttl(live)).toBeLessThanOrEqual(5_000);
         expect(await store().touch(live, makeRecord({}, Date.now()).meta, 600_000)).toBe(false);
         expect(await pttl(live)).toBeLessThanOrEqual(5_000);
+        // A touch that would end it is refused the same way: the key stays for its grace window.
+        expect(await store().touch(live, makeRecord({}, Date.now()).meta, 0)).toBe(false);
+        expect(await pttl(live)).toBeGreaterThan(0);
+        expect((await store().get(live))?.meta.retired).toBe(true);
       });
 
       it('stores a data key with lone surrogates under an escaped field, ordinary keys as they are', async () => {

@@ -31,6 +31,11 @@ export function fakeStoreClock(start = Date.UTC(2026, 0, 15, 12)): FakeStoreCloc
 export interface CheckContext {
   readonly store: Store;
   readonly clock: StoreClock | undefined;
+  /**
+   * Makes a second store over the same backend in another namespace (another prefix, table...),
+   * when the suite was given `createSibling`; the suite cleans it up and closes it after the check.
+   */
+  readonly sibling?: () => Promise<Store>;
 }
 
 /**
@@ -41,8 +46,11 @@ export interface CheckContext {
 export interface Check {
   /** A sentence of the contract; becomes the test title. */
   readonly title: string;
-  /** Why the check does not apply to this store (a missing optional method or capability). */
-  readonly skipReason?: (store: Store) => string | undefined;
+  /**
+   * Why the check does not apply to this store (a missing optional method or capability, or no
+   * clock or sibling in `t`). `t` is absent only for a harness that decides from the store alone.
+   */
+  readonly skipReason?: (store: Store, t?: CheckContext) => string | undefined;
   readonly run: (t: CheckContext) => Promise<void>;
 }
 
@@ -54,7 +62,7 @@ export interface Clause {
 
 /** Runs one check; resolves to 'skipped' when it does not apply to the store, rejects on failure. */
 export async function runCheck(check: Check, t: CheckContext): Promise<'passed' | 'skipped'> {
-  if (check.skipReason?.(t.store) !== undefined) return 'skipped';
+  if (check.skipReason?.(t.store, t) !== undefined) return 'skipped';
   await check.run(t);
   return 'passed';
 }
@@ -73,7 +81,7 @@ export function registerClause(clause: Clause, env: CaseEnv): void {
         check.title,
         async (ctx) => {
           const t = env.context();
-          const reason = check.skipReason?.(t.store);
+          const reason = check.skipReason?.(t.store, t);
           if (reason !== undefined) ctx.skip(reason);
           await check.run(t);
         },

@@ -8,6 +8,7 @@ import { getSetCases, getSetClause } from './cases/get-set.js';
 import { hostileKeysCases, hostileKeysClause } from './cases/hostile-keys.js';
 import { isolationCases, isolationClause } from './cases/isolation.js';
 import { lifecycleCases, lifecycleClause } from './cases/lifecycle.js';
+import { namespacesCases, namespacesClause } from './cases/namespaces.js';
 import { refusalsCases, refusalsClause } from './cases/refusals.js';
 import { touchCases, touchClause } from './cases/touch.js';
 import { ttlCases, ttlClause } from './cases/ttl.js';
@@ -26,6 +27,13 @@ export interface StoreConformanceOptions {
    * it, TTL checks use TTLs of 100 ms to 1.5 s and poll the store until records expire.
    */
   readonly clock?: StoreClock;
+  /**
+   * Makes a second store over the same backend as `create`'s but in another namespace (another
+   * key prefix, table...), for the checks that two such stores never see each other's records.
+   * Called only by those checks; `cleanup` and `close` run on it after the check. Without it they
+   * skip: give it whenever the store can be namespaced.
+   */
+  readonly createSibling?: () => Store | Promise<Store>;
 }
 
 /** Every clause, in the order the suite registers them. */
@@ -35,6 +43,7 @@ export const conformanceClauses: readonly Clause[] = [
   valuesClause,
   destroyClause,
   isolationClause,
+  namespacesClause,
   ttlClause,
   touchClause,
   deltaClause,
@@ -52,29 +61,49 @@ const TEST_TIMEOUT_MS = 10_000;
  * Call it once at the top level of a test file.
  */
 export function runStoreConformance(options: StoreConformanceOptions): void {
-  const { name, create, cleanup, clock } = options;
+  const { name, create, cleanup, clock, createSibling } = options;
   describe(`store conformance: ${name}`, () => {
     let current: Store | undefined;
+    /** Siblings made by the current check, cleaned up and closed after it. */
+    let siblings: Store[] = [];
 
     beforeEach(async () => {
       current = await create();
     });
 
-    afterEach(async () => {
-      const store = current;
-      current = undefined;
-      if (store === undefined) return;
+    const release = async (store: Store) => {
       try {
         await cleanup?.(store);
       } finally {
         await store.close?.();
       }
+    };
+
+    afterEach(async () => {
+      const store = current;
+      const made = siblings;
+      current = undefined;
+      siblings = [];
+      try {
+        for (const sibling of made) await release(sibling);
+      } finally {
+        if (store !== undefined) await release(store);
+      }
     });
+
+    const sibling =
+      createSibling === undefined
+        ? undefined
+        : async () => {
+            const made = await createSibling();
+            siblings.push(made);
+            return made;
+          };
 
     const env: CaseEnv = {
       context: () => {
         if (current === undefined) throw new Error('[sess] store-test: no store; did create() throw?');
-        return { store: current, clock };
+        return sibling === undefined ? { store: current, clock } : { store: current, clock, sibling };
       },
       timeoutMs: TEST_TIMEOUT_MS,
     };
@@ -83,6 +112,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
     valuesCases(env);
     destroyCases(env);
     isolationCases(env);
+    namespacesCases(env);
     ttlCases(env);
     touchCases(env);
     deltaCases(env);

@@ -90,3 +90,22 @@ export function lacks(name: OptionalMethod): (store: Store) => string | undefine
 export function lacksDeltaWrites(store: Store): string | undefined {
   return store.capabilities.deltaWrites ? undefined : 'store does not declare capabilities.deltaWrites';
 }
+
+/** A skip reason for checks that must hold the store's time still (an exact boundary, say). */
+export function needsClock(_store: Store, t?: CheckContext): string | undefined {
+  return t?.clock === undefined ? 'needs the clock option: real time cannot be stopped at an exact instant' : undefined;
+}
+
+/** A skip reason for checks that need a second store in another namespace. */
+export function needsSibling(_store: Store, t?: CheckContext): string | undefined {
+  return t?.sibling === undefined ? 'no createSibling given: the store was not run beside a second one in another namespace' : undefined;
+}
+
+/** A skip reason for checks of `sessionsOf`/`revokeUser`; a store that declares them but lacks them fails the lifecycle check. */
+export function lacksUserIndex(store: Store): string | undefined {
+  if (store.capabilities.userIndex !== true) return 'store does not declare capabilities.userIndex';
+  if (typeof store.sessionsOf !== 'function' || typeof store.revokeUser !== 'function') {
+    return 'store declares capabilities.userIndex but lacks sessionsOf() or revokeUser() (see "shape and close")';
+  }
+  return undefined;
+}

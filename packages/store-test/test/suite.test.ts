@@ -4,7 +4,7 @@
  * that clause. The reference store lives here because store-test never imports a real store.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SessionChanges, SessionData, SessionMeta, SessionRecord, Store } from '@sess/core';
+import type { RevokeUserOptions, SessionChanges, SessionData, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
 import { conformanceClauses, runCheck, runStoreConformance, type Check, fakeStoreClock, type FakeStoreClock } from '../src/index.js';
 
 interface Entry {
@@ -15,9 +15,17 @@ interface Entry {
 
 const copyMeta = (meta: SessionMeta): SessionMeta => JSON.parse(JSON.stringify(meta)) as SessionMeta;
 
+/** The user an entry's data names under `userId`, if any. */
+function userOf(entry: Entry): string | undefined {
+  const data = JSON.parse(entry.data) as Record<string, unknown>;
+  const userId = Object.hasOwn(data, 'userId') ? data['userId'] : undefined;
+  return typeof userId === 'string' && userId !== '' ? userId : undefined;
+}
+
 /**
- * A correct store: JSON copies, lazy expiry, delta writes that define keys as own properties, and
- * writes refused (resolving false) when they would continue a dead session.
+ * A correct store: JSON copies, lazy expiry, delta writes that define keys as own properties,
+ * writes refused (resolving false) when they would continue a dead session, and a user index
+ * read from the data itself.
  */
 function referenceStore(now: () => number = Date.now) {
   const entries = new Map<string, Entry>();
@@ -26,9 +34,18 @@ function referenceStore(now: () => number = Date.now) {
     if (entry !== undefined && now() >= entry.expiresAt) entries.delete(id);
     return entries.get(id);
   };
+  async function sessionsOf(userId: string): Promise<UserSession[]> {
+    const sessions: UserSession[] = [];
+    for (const id of [...entries.keys()]) {
+      const entry = live(id);
+      if (entry === undefined || userOf(entry) !== userId) continue;
+      sessions.push({ id, createdAt: entry.meta.createdAt, touchedAt: entry.meta.touchedAt, expiresAt: entry.meta.expiresAt });
+    }
+    return sessions;
+  }
   return {
     name: 'reference',
-    capabilities: { deltaWrites: true },
+    capabilities: { deltaWrites: true, userIndex: true },
     entries,
     async get(id: string): Promise<SessionRecord | undefined> {
       const entry = live(id);
@@ -59,6 +76,7 @@ function referenceStore(now: () => number = Date.now) {
     async touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean> {
       const entry = live(id);
       if (entry === undefined || (entry.meta.retired === true && meta.retired !== true)) return false;
+      if (!(ttlMs > 0)) return entries.delete(id);
       entries.set(id, { data: entry.data, meta: copyMeta(meta), expiresAt: now() + ttlMs });
       return true;
     },
@@ -67,6 +85,12 @@ function referenceStore(now: () => number = Date.now) {
     },
     async clear(): Promise<void> {
       entries.clear();
+    },
+    sessionsOf,
+    async revokeUser(userId: string, options: RevokeUserOptions = {}): Promise<number> {
+      const doomed = (await sessionsOf(userId)).filter((session) => session.id !== options.except);
+      for (const { id } of doomed) entries.delete(id);
+      return doomed.length;
     },
     async close(): Promise<void> {},
   } satisfies Store & { readonly entries: Map<string, Entry> };
@@ -82,10 +106,10 @@ runStoreConformance({
   name: 'reference store, fake clock',
   ...(() => {
     const clock = fakeStoreClock();
-    return { clock, create: () => referenceStore(clock.now) };
+    return { clock, create: () => referenceStore(clock.now), createSibling: () => referenceStore(clock.now) };
   })(),
 });
-runStoreConformance({ name: 'reference store, real time', create: () => referenceStore() });
+runStoreConformance({ name: 'reference store, real time', create: () => referenceStore(), createSibling: () => referenceStore() });
 runStoreConformance({ name: 'minimal store (required methods only)', create: minimalStore });
 
 function check(title: string): Check {
@@ -98,11 +122,19 @@ function check(title: string): Check {
  * A broken store must fail `title`, while the reference store passes it: the failure comes from
  * the defect, not from the check being unable to pass.
  */
-async function expectCaught(title: string, broken: (clock: FakeStoreClock) => Store): Promise<void> {
+async function expectCaught(
+  title: string,
+  broken: (clock: FakeStoreClock) => Store,
+  brokenSibling?: (store: Store, clock: FakeStoreClock) => Store,
+): Promise<void> {
   const goodClock = fakeStoreClock();
-  await expect(runCheck(check(title), { store: referenceStore(goodClock.now), clock: goodClock })).resolves.toBe('passed');
+  const good = { store: referenceStore(goodClock.now), clock: goodClock };
+  const goodSibling = brokenSibling && { sibling: async () => referenceStore(goodClock.now) };
+  await expect(runCheck(check(title), { ...good, ...goodSibling })).resolves.toBe('passed');
   const badClock = fakeStoreClock();
-  await expect(runCheck(check(title), { store: broken(badClock), clock: badClock })).rejects.toThrow();
+  const bad = broken(badClock);
+  const badSibling = brokenSibling && { sibling: async () => brokenSibling(bad, badClock) };
+  await expect(runCheck(check(title), { store: bad, clock: badClock, ...badSibling })).rejects.toThrow();
 }
 
 describe('the suite catches broken stores', () => {
@@ -314,5 +346,221 @@ describe('the suite catches broken stores', () => {
     await expect(runCheck(check('touch of a missing id does not create it'), { store: minimalStore(), clock: undefined })).resolves.toBe(
       'skipped',
     );
+  });
+});
+
+type Reference = ReturnType<typeof referenceStore>;
+
+/** The live entry under `id` of a reference store, read without the lazy delete `get` does. */
+function peek(store: Reference, clock: FakeStoreClock, id: string): Entry | undefined {
+  const entry = store.entries.get(id);
+  return entry !== undefined && clock.now() < entry.expiresAt ? entry : undefined;
+}
+
+describe('the suite catches broken stores: the checks added for gaps in the contract', () => {
+  it('a store that declares a user index without its methods fails the shape check', async () => {
+    const noIndex = (clock: FakeStoreClock): Store => {
+      const { sessionsOf: _sessionsOf, revokeUser: _revokeUser, ...rest } = referenceStore(clock.now);
+      return rest;
+    };
+    await expectCaught('a store that declares capabilities.userIndex has sessionsOf and revokeUser', noIndex);
+  });
+
+  it('a store that keeps a record one ms past its TTL fails the exact-boundary check', async () => {
+    const late = (clock: FakeStoreClock): Store => {
+      const store = referenceStore(clock.now);
+      return { ...store, set: (id, record, ttlMs, changes) => store.set(id, record, ttlMs > 0 ? ttlMs + 1 : ttlMs, changes) };
+    };
+    await expectCaught('a record is gone once exactly its TTL has passed, before any sweep', late);
+  });
+
+  it('a store that checks ttlMs <= 0 rather than !(ttlMs > 0) fails the NaN checks', async () => {
+    // now + NaN is NaN, and no clock is ever past NaN: the record never expires.
+    const nanForever = (clock: FakeStoreClock): Store => {
+      const store = referenceStore(clock.now);
+      const forever = (ttlMs: number) => (Number.isNaN(ttlMs) ? Infinity : ttlMs);
+      return {
+        ...store,
+        set: (id, record, ttlMs, changes) => store.set(id, record, forever(ttlMs), changes),
+        touch: (id, meta, ttlMs) => store.touch(id, meta, forever(ttlMs)),
+      };
+    };
+    await expectCaught('set with a NaN TTL deletes instead of storing a record that never expires', nanForever);
+    await expectCaught('touch with a TTL of zero, less or NaN ends a live record and creates none for a missing id', nanForever);
+  });
+
+  it('a store that only ever extends a TTL (PEXPIRE GT, GREATEST) fails the shortening checks', async () => {
+    const extendOnly = (clock: FakeStoreClock): Store => {
+      const store = referenceStore(clock.now);
+      const longest = (id: string, ttlMs: number) => {
+        const entry = peek(store, clock, id);
+        return entry === undefined || !(ttlMs > 0) ? ttlMs : Math.max(ttlMs, entry.expiresAt - clock.now());
+      };
+      return {
+        ...store,
+        set: (id, record, ttlMs, changes) => store.set(id, record, longest(id, ttlMs), changes),
+        touch: (id, meta, ttlMs) => store.touch(id, meta, longest(id, ttlMs)),
+      };
+    };
+    await expectCaught('set with a shorter TTL shortens the life of a record', extendOnly);
+    await expectCaught('touch with a shorter TTL shortens the life of a record', extendOnly);
+  });
+
+  it('a store whose touch deletes on ttlMs <= 0 before the retired check fails the retired-touch check', async () => {
+    const deletesFirst = (clock: FakeStoreClock): Store => {
+      const store = referenceStore(clock.now);
+      return { ...store, touch: async (id, meta, ttlMs) => (!(ttlMs > 0) ? store.entries.delete(id) : store.touch(id, meta, ttlMs)) };
+    };
+    await expectCaught(
+      'touch with a TTL of zero or less of a retired record with a non-retired meta resolves false and leaves it as it was',
+      deletesFirst,
+    );
+  });
+
+  it('a store that refuses writes for a retired record it has not yet dropped fails the expired-retired check', async () => {
+    const staleRetired = (clock: FakeStoreClock): Store => {
+      const store = referenceStore(clock.now);
+      return {
+        ...store,
+        set: async (id, record, ttlMs, changes) =>
+          store.entries.get(id)?.meta.retired === true && record.meta.retired !== true ? false : store.set(id, record, ttlMs, changes),
+      };
+    };
+    await expectCaught('a retired record that expired refuses nothing: a save of a non-retired meta under its id is written', staleRetired);
+  });
+
+  it('a store that checks and writes in two steps fails the race with destroy', async () => {
+    const twoSteps = (clock: FakeStoreClock): Store => {
+      const store = referenceStore(clock.now);
+      return {
+        ...store,
+        set: async (id, record, ttlMs, changes) => {
+          if (changes === undefined || changes.created) return store.set(id, record, ttlMs, changes);
+          const stored = await store.get(id);
+          if (stored === undefined) return false;
+          const data: Record<string, unknown> = { ...stored.data };
+          for (const key of changes.set) data[key] = record.data[key];
+          for (const key of changes.deleted) delete data[key];
+          return store.set(id, { data, meta: record.meta }, ttlMs);
+        },
+        touch: async (id, meta, ttlMs) => {
+          const stored = await store.get(id);
+          return stored === undefined ? false : store.set(id, { data: stored.data, meta }, ttlMs);
+        },
+      };
+    };
+    await expectCaught('a delta save or a touch racing a destroy never brings the record back, whichever lands first', twoSteps);
+  });
+
+  it('a store that drops odd keys or truncates big records and listings fails the key and size checks', async () => {
+    const lossy = (clock: FakeStoreClock): Store => {
+      const store = referenceStore(clock.now);
+      const keep = (data: SessionData) =>
+        Object.fromEntries(
+          Object.entries(data)
+            .filter(([key]) => key !== '')
+            .slice(0, 1_000),
+        );
+      return {
+        ...store,
+        set: (id, record, ttlMs, changes) =>
+          store.set(id, { data: keep(record.data), meta: record.meta }, ttlMs, changes && { ...changes, set: changes.set.slice(0, 1_000) }),
+        async *ids() {
+          let listed = 0;
+          for await (const id of store.ids()) if (listed++ < 1_000) yield id;
+        },
+      };
+    };
+    await expectCaught('an empty key, numeric keys and a 1,000-character key round-trip', lossy);
+    await expectCaught('a record with 3,000 keys round-trips', lossy);
+    await expectCaught('a delta save that sets 2,000 keys and deletes 1,500 others writes them all and keeps the rest', lossy);
+    await expectCaught('ids lists every one of 2,500 live ids', lossy);
+  });
+
+  it('a store that ignores its namespace fails every two-namespace check', async () => {
+    const titles = [
+      'records under the same id in two namespaces are different records',
+      'a delta save or touch in one namespace does not continue a record of the other',
+      'clear of one store leaves the records of the other',
+      'ids of one store lists none of the ids of the other',
+      'sessionsOf and revokeUser of one store do not reach the sessions of the other',
+    ];
+    // The sibling "in another namespace" is the same records: a prefix or table option ignored.
+    for (const title of titles)
+      await expectCaught(
+        title,
+        (clock) => referenceStore(clock.now),
+        (store) => store,
+      );
+  });
+
+  it('a user index that ignores expiry, keeps users after they change, skips retired sessions or miscounts fails', async () => {
+    const withIndex = (
+      clock: FakeStoreClock,
+      list: (store: Reference, userId: string) => { id: string; entry: Entry }[],
+      count: (listed: number, options: RevokeUserOptions) => number = (listed) => listed,
+    ): Store => {
+      const store = referenceStore(clock.now);
+      const sessionsOf = async (userId: string): Promise<UserSession[]> =>
+        list(store, userId).map(({ id, entry }) => ({
+          id,
+          createdAt: entry.meta.createdAt,
+          touchedAt: entry.meta.touchedAt,
+          expiresAt: entry.meta.expiresAt,
+        }));
+      return {
+        ...store,
+        sessionsOf,
+        async revokeUser(userId, options = {}) {
+          const doomed = (await sessionsOf(userId)).filter((session) => session.id !== options.except);
+          for (const { id } of doomed) store.entries.delete(id);
+          return count(doomed.length, options);
+        },
+      };
+    };
+    const byData = (store: Reference, userId: string, keep: (entry: Entry) => boolean) =>
+      [...store.entries].filter(([, entry]) => userOf(entry) === userId && keep(entry)).map(([id, entry]) => ({ id, entry }));
+    // Lists what is stored, live or not.
+    const noExpiry = (clock: FakeStoreClock) => withIndex(clock, (store, userId) => byData(store, userId, () => true));
+    await expectCaught('an expired session is neither listed nor counted by revokeUser, though never read since it expired', noExpiry);
+    // Lists live sessions that are not retired.
+    const noRetired = (clock: FakeStoreClock) =>
+      withIndex(clock, (store, userId) => byData(store, userId, (entry) => clock.now() < entry.expiresAt && entry.meta.retired !== true));
+    await expectCaught('sessionsOf lists and revokeUser destroys a retired session of the user', noRetired);
+    // Counts one fewer whenever `except` is given, found or not.
+    const miscount = (clock: FakeStoreClock) =>
+      withIndex(
+        clock,
+        (store, userId) => byData(store, userId, (entry) => clock.now() < entry.expiresAt),
+        (listed, options) => listed - (options.except === undefined ? 0 : 1),
+      );
+    await expectCaught(
+      'revokeUser with except naming a missing id or a session of another user destroys every session of the user',
+      miscount,
+    );
+    // An index written on sign-in and never cleaned: a session stays under every user it named.
+    const sticky = (clock: FakeStoreClock): Store => {
+      const named = new Map<string, Set<string>>();
+      const inner = withIndex(clock, (store, userId) =>
+        [...(named.get(userId) ?? [])].flatMap((id) => {
+          const entry = peek(store, clock, id);
+          return entry === undefined ? [] : [{ id, entry }];
+        }),
+      );
+      return {
+        ...inner,
+        async set(id, record, ttlMs, changes) {
+          const written = await inner.set(id, record, ttlMs, changes);
+          const userId = (await inner.get(id))?.data['userId'];
+          if (typeof userId === 'string') named.set(userId, (named.get(userId) ?? new Set()).add(id));
+          return written;
+        },
+      };
+    };
+    await expectCaught(
+      'a whole-record save that switches user or drops the user key moves the session: revoking the old user leaves it alone',
+      sticky,
+    );
+    await expectCaught('a delta save that signs out or switches user moves the session: revoking the old user leaves it alone', sticky);
   });
 });

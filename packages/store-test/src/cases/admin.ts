@@ -30,6 +30,20 @@ export const adminClause: Clause = {
       },
     },
     {
+      // More than a page of any store that lists in pages (SCAN COUNT, LIMIT): each id must be
+      // listed, not only those of the first page.
+      title: 'ids lists every one of 2,500 live ids',
+      skipReason: lacks('ids'),
+      async run({ store }) {
+        const label = freshId('many');
+        const ids = Array.from({ length: 2_500 }, (_, i) => `${label}-${i}`);
+        const record = makeRecord({ a: 1 }, Date.now());
+        for (let i = 0; i < ids.length; i += 100) await Promise.all(ids.slice(i, i + 100).map((id) => store.set(id, record, 600_000)));
+        const listed = new Set(await collectIds(store));
+        expect(ids.filter((id) => !listed.has(id))).toEqual([]);
+      },
+    },
+    {
       title: 'clear removes every record',
       skipReason: lacks('clear'),
       async run({ store }) {

@@ -76,6 +76,24 @@ export const deltaClause: Clause = {
       },
     },
     {
+      title: 'a delta save that sets 2,000 keys and deletes 1,500 others writes them all and keeps the rest',
+      skipReason: lacksDeltaWrites,
+      async run({ store }) {
+        const id = freshId();
+        const keys = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `key-${from + i}`);
+        const first = Object.fromEntries(keys(0, 2_000).map((key) => [key, 'first']));
+        await store.set(id, makeRecord(first, Date.now()), 60_000, changes(Object.keys(first), [], true));
+        const deleted = keys(0, 1_500);
+        const added = keys(2_000, 4_000);
+        const expected: Record<string, unknown> = Object.fromEntries(keys(1_500, 2_000).map((key) => [key, 'first']));
+        for (const key of added) expected[key] = { second: key };
+        await store.set(id, makeRecord(expected, Date.now()), 60_000, changes(added, deleted));
+        const got = (await store.get(id))?.data;
+        expect(Object.keys(got ?? {}).length).toBe(2_500);
+        expect(got).toEqual(expected);
+      },
+    },
+    {
       title: 'a delta save with created: false does not recreate a destroyed record',
       skipReason: lacksDeltaWrites,
       async run({ store }) {

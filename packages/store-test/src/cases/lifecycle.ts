@@ -15,6 +15,16 @@ export const lifecycleClause: Clause = {
       },
     },
     {
+      // The contract: present when capabilities.userIndex is true. Without this check the
+      // user-index checks would all skip for such a store, and it would pass.
+      title: 'a store that declares capabilities.userIndex has sessionsOf and revokeUser',
+      skipReason: (store) => (store.capabilities.userIndex === true ? undefined : 'store does not declare capabilities.userIndex'),
+      async run({ store }) {
+        expect(typeof store.sessionsOf, 'sessionsOf').toBe('function');
+        expect(typeof store.revokeUser, 'revokeUser').toBe('function');
+      },
+    },
+    {
       // Shutdown paths (a signal handler and a test's afterEach, say) often both close: the
       // second call must not throw. The suite closes every store again after each check.
       title: 'close resolves, and closing again resolves too',

@@ -210,6 +210,61 @@ export const refusalsClause: Clause = {
       },
     },
     {
+      // The touch rule has no exception for a lifetime of zero or less: a request in flight on a
+      // retired id whose own lifetime ran out must not end the grace window of the others.
+      title: 'touch with a TTL of zero or less of a retired record with a non-retired meta resolves false and leaves it as it was',
+      skipReason: needsTouch,
+      async run(t) {
+        for (const ttlMs of [0, -1, Number.NaN]) {
+          const done = await saveOntoRetired(t, 60_000, (id) => requireMethod(t.store, 'touch')(id, liveRecord(Date.now()).meta, ttlMs));
+          if (done === undefined) throw new Error('a retired record with a TTL of 60 s expired before the touch');
+          expectRefused(done.result, `the touch with ttlMs ${ttlMs}`);
+          expect(await t.store.get(done.id), `after the touch with ttlMs ${ttlMs}`).toEqual(done.retired);
+        }
+      },
+    },
+    {
+      // Expired, the record is not stored: nothing is left to refuse for.
+      title: 'a retired record that expired refuses nothing: a save of a non-retired meta under its id is written',
+      async run(t) {
+        const { short } = ttls(t);
+        for (const { label, changes } of SAVES.filter((save) => save.changes?.created !== false)) {
+          const id = freshId('expired-retired');
+          const witness = freshId('witness');
+          await t.store.set(id, retiredRecord({ a: 1 }, Date.now()), short);
+          await t.store.set(witness, makeRecord({}, Date.now()), short);
+          // Only the witness is read while waiting: a store that drops expired records lazily on
+          // `get` would otherwise have dropped the retired one before the save looked at it.
+          await expireAndExpectGone(t, witness, short);
+          const next = liveRecord(Date.now());
+          expectWritten(await t.store.set(id, next, 60_000, changes), label);
+          expect(await t.store.get(id), `after ${label}`).toEqual(next);
+        }
+      },
+    },
+    {
+      title: 'a delta save or a touch racing a destroy never brings the record back, whichever lands first',
+      skipReason: (store) =>
+        lacksDeltaWrites(store) === undefined || store.touch !== undefined ? undefined : 'store has neither delta writes nor touch()',
+      async run({ store }) {
+        for (let round = 0; round < 10; round += 1) {
+          const id = freshId(`race-${round}`);
+          const now = Date.now();
+          await store.set(id, makeRecord({ a: 1 }, now), 60_000);
+          const writes: (() => Awaitable<unknown>)[] = [() => store.destroy(id)];
+          if (store.capabilities.deltaWrites) {
+            writes.push(() => store.set(id, makeRecord({ a: 2 }, now + 1), 60_000, { set: ['a'], deleted: [], created: false }));
+          }
+          const touch = store.touch?.bind(store);
+          if (touch !== undefined) writes.push(() => touch(id, makeRecord({}, now + 2).meta, 60_000));
+          // Sent in both orders: a store that serves calls in order would otherwise see one only.
+          if (round % 2 === 1) writes.reverse();
+          await Promise.all(writes.map((write) => write()));
+          expect(await store.get(id), `round ${round}`).toBeUndefined();
+        }
+      },
+    },
+    {
       title: 'a touch refused on a retired record does not extend its life',
       skipReason: needsTouch,
       async run(t) {

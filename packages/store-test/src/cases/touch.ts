@@ -80,6 +80,36 @@ export const touchClause: Clause = {
       },
     },
     {
+      // Core retires an id by touching it with the grace window, shorter than its lifetime.
+      title: 'touch with a shorter TTL shortens the life of a record',
+      skipReason: needsTouch,
+      async run(t) {
+        const { short } = ttls(t);
+        const id = freshId();
+        await t.store.set(id, makeRecord({ a: 1 }, Date.now()), 3_600_000);
+        await requireMethod(t.store, 'touch')(id, laterMeta(Date.now()), short);
+        await expireAndExpectGone(t, id, short);
+      },
+    },
+    {
+      // Living ttlMs from the touch, a record touched with zero or less is dead at once.
+      title: 'touch with a TTL of zero, less or NaN ends a live record and creates none for a missing id',
+      skipReason: needsTouch,
+      async run({ store }) {
+        const touch = requireMethod(store, 'touch');
+        for (const ttlMs of [0, -1, Number.NaN]) {
+          const id = freshId();
+          await store.set(id, makeRecord({ a: 1 }, Date.now()), 60_000);
+          const result = await touch(id, laterMeta(Date.now()), ttlMs);
+          expect([true, undefined], `touch of a live record with ttlMs ${ttlMs} is not refused`).toContain(result);
+          expect(await store.get(id), `after touch with ttlMs ${ttlMs}`).toBeUndefined();
+          const missing = freshId('missing');
+          expect(await touch(missing, laterMeta(Date.now()), ttlMs), `touch of a missing id with ttlMs ${ttlMs}`).toBe(false);
+          expect(await store.get(missing)).toBeUndefined();
+        }
+      },
+    },
+    {
       title: 'touch copies its meta: changing the meta after touch does not change what is stored',
       skipReason: needsTouch,
       async run({ store }) {

@@ -1,6 +1,9 @@
 import { expect } from 'vitest';
 import { registerClause, type CaseEnv, type Clause } from '../check.js';
-import { advance, expireAndExpectGone, freshId, makeRecord, ttls } from '../fixtures.js';
+import { advance, expireAndExpectGone, freshId, makeRecord, needsClock, ttls } from '../fixtures.js';
+
+/** Far longer than any check waits: a store that kept it would show. */
+const LONG_LIFE_MS = 3_600_000;
 
 export const ttlClause: Clause = {
   name: 'ttl',
@@ -37,6 +40,49 @@ export const ttlClause: Clause = {
         await advance(t, long);
         expect(await t.store.get(id)).toBeUndefined();
         expect(await t.store.get(id)).toBeUndefined();
+      },
+    },
+    {
+      // "Living ttlMs from now": alive while less than ttlMs has passed, dead once it has, as
+      // core itself reads meta.expiresAt (dead when expiresAt <= now).
+      title: 'a record is gone once exactly its TTL has passed, before any sweep',
+      skipReason: needsClock,
+      async run(t) {
+        const { short } = ttls(t);
+        const id = freshId();
+        await t.store.set(id, makeRecord({ a: 1 }, Date.now()), short);
+        await advance(t, short);
+        expect(await t.store.get(id)).toBeUndefined();
+      },
+    },
+    {
+      title: 'set with a NaN TTL deletes instead of storing a record that never expires',
+      async run({ store }) {
+        const saves = [
+          { label: 'a save without changes', changes: undefined },
+          { label: 'a save with created: true', changes: { set: ['a'], deleted: [], created: true } },
+          { label: 'a delta save', changes: { set: ['a'], deleted: [], created: false } },
+        ] as const;
+        for (const { label, changes } of saves) {
+          const existing = freshId('existing');
+          await store.set(existing, makeRecord({ a: 1 }, Date.now()), 60_000);
+          await store.set(existing, makeRecord({ a: 2 }, Date.now()), Number.NaN, changes);
+          expect(await store.get(existing), `an existing record after ${label} with ttlMs NaN`).toBeUndefined();
+          if (changes?.created === false) continue;
+          const fresh = freshId('new');
+          await store.set(fresh, makeRecord({ a: 1 }, Date.now()), Number.NaN, changes);
+          expect(await store.get(fresh), `a new id after ${label} with ttlMs NaN`).toBeUndefined();
+        }
+      },
+    },
+    {
+      title: 'set with a shorter TTL shortens the life of a record',
+      async run(t) {
+        const { short } = ttls(t);
+        const id = freshId();
+        await t.store.set(id, makeRecord({ a: 1 }, Date.now()), LONG_LIFE_MS);
+        await t.store.set(id, makeRecord({ a: 2 }, Date.now()), short);
+        await expireAndExpectGone(t, id, short);
       },
     },
     {

@@ -1,16 +1,9 @@
 import { expect } from 'vitest';
 import type { Store, UserSession } from '@sess/core';
 import { registerClause, type CaseEnv, type CheckContext, type Clause } from '../check.js';
-import { expireAndExpectGone, freshId, lacksDeltaWrites, makeRecord, ttls } from '../fixtures.js';
+import { expireAndExpectGone, freshId, lacksDeltaWrites, lacksUserIndex, makeRecord, ttls } from '../fixtures.js';
 
-/** These checks put the user id under `userId`, the default user-id key of sess stores. */
-function lacksUserIndex(store: Store): string | undefined {
-  if (store.capabilities.userIndex !== true) return 'store does not declare capabilities.userIndex';
-  if (typeof store.sessionsOf !== 'function' || typeof store.revokeUser !== 'function') {
-    return 'store declares capabilities.userIndex but lacks sessionsOf() or revokeUser()';
-  }
-  return undefined;
-}
+// These checks put the user id under `userId`, the default user-id key of sess stores.
 
 function sessionsOf(store: Store, userId: string): Promise<UserSession[]> {
   return (store.sessionsOf as NonNullable<Store['sessionsOf']>).call(store, userId);
@@ -101,6 +94,107 @@ export const userIndexClause: Clause = {
         });
         expect(await sessionsOf(t.store, alice)).toEqual([]);
         expect(await listedIds(t, bob)).toHaveLength(1);
+      },
+    },
+    {
+      title: 'an expired session is neither listed nor counted by revokeUser, though never read since it expired',
+      skipReason: lacksUserIndex,
+      async run(t) {
+        const { short } = ttls(t);
+        const [listedUser, revokedUser] = [freshId('listed'), freshId('revoked')];
+        const witness = freshId('witness');
+        await t.store.set(freshId('session'), makeRecord({ userId: listedUser }, Date.now()), short);
+        await t.store.set(freshId('session'), makeRecord({ userId: revokedUser }, Date.now()), short);
+        await t.store.set(witness, makeRecord({}, Date.now()), short);
+        // Only the witness is read while waiting, so a store that drops expired records lazily
+        // cannot hide a listing or a count that still includes them. One user per question, so
+        // neither answer is cleaned up by the other.
+        await expireAndExpectGone(t, witness, short);
+        expect(await sessionsOf(t.store, listedUser)).toEqual([]);
+        expect(await revokeUser(t.store, revokedUser)).toBe(0);
+      },
+    },
+    {
+      title: 'a whole-record save that switches user or drops the user key moves the session: revoking the old user leaves it alone',
+      skipReason: lacksUserIndex,
+      async run(t) {
+        const [alice, bob] = [freshId('alice'), freshId('bob')];
+        const saves = [
+          { label: 'a save without changes', changes: undefined },
+          { label: 'a save with created: true', changes: { set: ['userId', 'other'], deleted: [], created: true } },
+        ] as const;
+        const moved: string[] = [];
+        for (const { label, changes } of saves) {
+          const [switches, leaves] = [await signIn(t.store, alice), await signIn(t.store, alice)];
+          const switched = makeRecord({ userId: bob, other: 1 }, Date.now());
+          const left = makeRecord({ other: 1 }, Date.now());
+          await t.store.set(switches, switched, 600_000, changes);
+          await t.store.set(leaves, left, 600_000, changes);
+          expect(await sessionsOf(t.store, alice), `alice after ${label}`).toEqual([]);
+          expect(await revokeUser(t.store, alice), `revokeUser(alice) after ${label}`).toBe(0);
+          expect(await t.store.get(switches), `the switched session after ${label} and revokeUser(alice)`).toEqual(switched);
+          expect(await t.store.get(leaves), `the signed-out session after ${label} and revokeUser(alice)`).toEqual(left);
+          moved.push(switches);
+        }
+        expect(await listedIds(t, bob)).toHaveLength(moved.length);
+        expect(await revokeUser(t.store, bob)).toBe(moved.length);
+        for (const id of moved) expect(await t.store.get(id)).toBeUndefined();
+      },
+    },
+    {
+      title: 'a delta save that signs out or switches user moves the session: revoking the old user leaves it alone',
+      skipReason: lacksUserIndex,
+      async run(t) {
+        const [alice, bob] = [freshId('alice'), freshId('bob')];
+        const [leaves, switches] = [await signIn(t.store, alice), await signIn(t.store, alice)];
+        const left = makeRecord({ other: 1 }, Date.now());
+        const switched = makeRecord({ userId: bob, other: 1 }, Date.now());
+        await t.store.set(leaves, left, 600_000, { set: [], deleted: ['userId'], created: false });
+        await t.store.set(switches, switched, 600_000, { set: ['userId'], deleted: [], created: false });
+        expect(await revokeUser(t.store, alice)).toBe(0);
+        expect(await t.store.get(leaves)).toEqual(left);
+        expect(await t.store.get(switches)).toEqual(switched);
+        expect(await revokeUser(t.store, bob)).toBe(1);
+        expect(await t.store.get(switches)).toBeUndefined();
+        expect(await t.store.get(leaves)).toEqual(left);
+      },
+    },
+    {
+      // After regenerate the old id lives on for the grace window, still signed in: revoking the
+      // user must end it too, or a stolen old id would outlive the revocation.
+      title: 'sessionsOf lists and revokeUser destroys a retired session of the user',
+      skipReason: lacksUserIndex,
+      async run(t) {
+        const userId = freshId('user');
+        const retiredBySet = freshId('retired-by-set');
+        const record = makeRecord({ userId, other: 1 }, Date.now(), { retired: true });
+        await t.store.set(retiredBySet, record, 600_000);
+        const ids = [retiredBySet];
+        if (t.store.touch !== undefined) {
+          const retiredByTouch = await signIn(t.store, userId);
+          const loaded = await t.store.get(retiredByTouch);
+          if (loaded === undefined) throw new Error('the session just signed in is missing');
+          await t.store.touch(retiredByTouch, { ...loaded.meta, retired: true }, 30_000);
+          ids.push(retiredByTouch);
+        }
+        expect(await listedIds(t, userId)).toHaveLength(ids.length);
+        expect(await revokeUser(t.store, userId)).toBe(ids.length);
+        for (const id of ids) expect(await t.store.get(id)).toBeUndefined();
+        expect(await sessionsOf(t.store, userId)).toEqual([]);
+      },
+    },
+    {
+      title: 'revokeUser with except naming a missing id or a session of another user destroys every session of the user',
+      skipReason: lacksUserIndex,
+      async run(t) {
+        const userId = freshId('user');
+        const someoneElse = await signIn(t.store, freshId('someone-else'));
+        for (const except of [freshId('missing'), someoneElse]) {
+          const ids = [await signIn(t.store, userId), await signIn(t.store, userId)];
+          expect(await revokeUser(t.store, userId, except), `except ${except === someoneElse ? 'another user' : 'a missing id'}`).toBe(2);
+          for (const id of ids) expect(await t.store.get(id)).toBeUndefined();
+        }
+        expect(await t.store.get(someoneElse)).toBeDefined();
       },
     },
     {

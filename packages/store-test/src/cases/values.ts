@@ -81,6 +81,32 @@ export const valuesClause: Clause = {
       },
     },
     {
+      title: 'an empty key, numeric keys and a 1,000-character key round-trip',
+      async run(t) {
+        await expectRoundTrip(t, {
+          '': 'empty key',
+          '0': 'zero',
+          '1': 'one',
+          '10': 'ten',
+          '-1': 'minus one',
+          '1.5': 'one and a half',
+          '4294967295': 'past the array index range',
+          [`long-${'k'.repeat(1_000)}`]: 'long key',
+          ' ': 'space',
+          'a.b': 'dotted',
+          'a:b': 'colon',
+          'd:x': 'a field-prefix look-alike',
+          m: 'a one-letter key',
+        });
+      },
+    },
+    {
+      title: 'a record with 3,000 keys round-trips',
+      async run(t) {
+        await expectRoundTrip(t, Object.fromEntries(Array.from({ length: 3_000 }, (_, i) => [`key-${i}`, i % 2 === 0 ? i : { i }])));
+      },
+    },
+    {
       title: 'a 1 MB string value round-trips',
       async run({ store }) {
         const id = freshId();
