@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { SessConfigError } from '@sess/core';
-import type { SessionManagerOptions, StandardSchemaV1, Store } from '@sess/core';
+import type { CookieAttributes, SessionManagerOptions, StandardSchemaV1, Store } from '@sess/core';
 import { COOKIE_OPTIONS, checkOptions, cookieOptions, defined } from '@sess/core/adapter';
 import type { OptionTable } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
@@ -125,6 +125,8 @@ export interface Settings {
   readonly header: string | undefined;
   /** `cookie: false`: the session travels in the header only and no cookie is sent. */
   readonly sendsCookie: boolean;
+  /** The session cookie's attributes, as the core sets them: what `clearSession` deletes it with when the core has nothing to delete. */
+  readonly cookie: CookieAttributes;
   /** h3's `maxAge` in ms: how long after `createdAt` a session ends. */
   readonly maxAgeMs: number | undefined;
   /** The `id` of a new h3 session when the call's config has no `generateId`: `crypto.randomUUID()`, as in h3. */
@@ -197,21 +199,23 @@ export function settingsOf(config: unknown, where: string): Settings {
   // idle window, else its absolute one. With none, h3's cookie ends with the browser and its
   // seal never expires: the record is kept for the longest lifetime a cookie can have.
   const lifetimeMs = cookieLifeMs ?? idleMs ?? maxAgeMs;
+  const secure = (cookieConfig.secure as boolean | undefined) ?? true;
+  const sessionCookie = cookieOptions({
+    ...defined({
+      domain: cookieConfig.domain as string | undefined,
+      path: cookieConfig.path as string | undefined,
+      httpOnly: cookieConfig.httpOnly as boolean | undefined,
+      sameSite: cookieConfig.sameSite as boolean | 'lax' | 'strict' | 'none' | undefined,
+      partitioned: cookieConfig.partitioned as boolean | undefined,
+      priority: cookieConfig.priority as 'low' | 'medium' | 'high' | undefined,
+    }),
+    secure,
+  });
   const core: SessionManagerOptions = {
     secret: password,
     store: (options.store as Store | undefined) ?? (defaultStore ??= memoryStore({ clock: () => Date.now() })),
     name,
-    cookie: cookieOptions({
-      ...defined({
-        domain: cookieConfig.domain as string | undefined,
-        path: cookieConfig.path as string | undefined,
-        httpOnly: cookieConfig.httpOnly as boolean | undefined,
-        sameSite: cookieConfig.sameSite as boolean | 'lax' | 'strict' | 'none' | undefined,
-        partitioned: cookieConfig.partitioned as boolean | undefined,
-        priority: cookieConfig.priority as 'low' | 'medium' | 'high' | undefined,
-      }),
-      secure: (cookieConfig.secure as boolean | undefined) ?? true,
-    }),
+    cookie: sessionCookie,
     ...(lifetimeMs === undefined ? { maxAgeMs: MAX_LIFETIME_MS, expireAtBrowserClose: true } : { maxAgeMs: lifetimeMs }),
     ...(maxAgeMs !== undefined && { absoluteTimeoutMs: maxAgeMs }),
     // h3 slides an idle session forward once half its window has passed, re-sending the cookie.
@@ -225,6 +229,7 @@ export function settingsOf(config: unknown, where: string): Settings {
     name,
     header: sessionHeader === false ? undefined : (sessionHeader ?? `x-${name}-session`).toLowerCase(),
     sendsCookie: cookie !== false,
+    cookie: Object.freeze({ ...sessionCookie, secure }),
     maxAgeMs,
     newId: () => randomId.randomUUID(),
     h3: Object.freeze(

@@ -128,7 +128,12 @@ export class H3Sessions {
     await this.run(state, async () => {
       const core = this.begin(port, state);
       await core.destroy();
-      await this.commit(core, port.response, state);
+      const effects = await this.commit(core, port.response, state);
+      // h3 deletes the cookie whatever the request carried; the core deletes only a session it
+      // found, so a cookie naming none (foreign, or its record already gone) is deleted here.
+      if (!effects.some((effect) => effect.type === 'cookie.delete')) {
+        this.apply([{ type: 'cookie.delete', name: this.name, attributes: this.settings.cookie }], port.response, state);
+      }
     });
   }
 
@@ -252,7 +257,7 @@ export class H3Sessions {
   }
 
   /** Commits the run; its HTTP effects go on `response` (with none, they only move the request's cookie on). */
-  private async commit(core: CoreSession, response: ResponsePort | undefined, state: RequestState): Promise<void> {
+  private async commit(core: CoreSession, response: ResponsePort | undefined, state: RequestState): Promise<readonly HttpEffect[]> {
     const facts =
       response === undefined
         ? NO_RESPONSE
@@ -266,6 +271,7 @@ export class H3Sessions {
     const effects = await core.commit(facts);
     state.reissue = false;
     this.apply(effects, response, state);
+    return effects;
   }
 
   private apply(effects: readonly HttpEffect[], response: ResponsePort | undefined, state: RequestState): void {

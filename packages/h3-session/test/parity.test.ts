@@ -1,0 +1,60 @@
+/**
+ * The same app on h3's own sessions and on this package, side by side over HTTP: where h3's
+ * documented behaviour is what an app sees, ours must show it too.
+ */
+import { H3, toNodeHandler, clearSession as h3ClearSession } from 'h3';
+import { clearSession as v1ClearSession, createApp, eventHandler, toNodeListener } from 'h3v1';
+import { describe, expect, it } from 'vitest';
+import { Client, closedAfterEach, cookiesNamed, fakeClock, inspectableStore, listen } from '@sess/adapter-test';
+import type { Served } from '@sess/adapter-test';
+import type { SessionConfig } from '../src/index.js';
+import { PASSWORD, v1Flavour, v2Flavour } from './apps.js';
+
+const servers = closedAfterEach();
+
+type Handler = (event: unknown, url: URL) => Promise<unknown>;
+
+const realV2 = (handler: Handler) =>
+  listen(toNodeHandler(new H3({ silent: true }).all('/**', (event) => handler(event, new URL(event.url.href)) as never)));
+const realV1 = (handler: Handler) =>
+  listen(toNodeListener(createApp().use(eventHandler((event) => handler(event, new URL(event.path, 'http://localhost')) as never))));
+
+const pairs = [
+  { flavour: v2Flavour, real: realV2, realClear: h3ClearSession as unknown as typeof v2Flavour.api.clearSession },
+  { flavour: v1Flavour, real: realV1, realClear: v1ClearSession as unknown as typeof v2Flavour.api.clearSession },
+] as const;
+
+async function serving(serve: (handler: Handler) => Promise<Served>, handler: Handler): Promise<Served> {
+  const served = await serve(handler);
+  servers.push(served);
+  return served;
+}
+
+describe.each(pairs)('$flavour.name', ({ flavour, real, realClear }) => {
+  const ours = (handler: Handler) => flavour.serve(({ event, url }) => handler(event, url));
+
+  it('clearSession deletes the session cookie whatever the request carried: none, a foreign value, or a session already gone', async () => {
+    const store = inspectableStore(fakeClock());
+    const config: SessionConfig = { password: PASSWORD, store };
+    // A signed id whose record is gone: written, then destroyed behind the browser's back.
+    const app = await serving(ours, async (event) => ({ id: (await flavour.api.useSession(event as never, config)).id }));
+    const browser = new Client(app.url);
+    await browser.request('/');
+    const gone = browser.jar.get('h3') as string;
+    await store.destroy(gone.split('.')[0] as string);
+
+    const clearing = (clear: typeof realClear, cfg: SessionConfig) => async (event: unknown) => {
+      await clear(event as never, cfg);
+      return 'cleared';
+    };
+    const h3App = await serving(real, clearing(realClear, { password: PASSWORD }));
+    const oursApp = await serving(ours, clearing(flavour.api.clearSession, config));
+    for (const cookie of [undefined, 'h3=not-a-session', `h3=${gone}`]) {
+      const init = cookie === undefined ? {} : { headers: { cookie } };
+      const [expected, actual] = [await new Client(h3App.url).request('/', init), await new Client(oursApp.url).request('/', init)];
+      // h3 v2 deletes the cookie (Max-Age=0); h3 v1 overwrites it with an empty value.
+      expect(cookiesNamed(expected, 'h3')).toEqual([expect.stringMatching(/^h3=;/)]);
+      expect(cookiesNamed(actual, 'h3'), `cookie: ${cookie}`).toEqual([expect.stringMatching(/^h3=; Max-Age=0; Path=\/;/)]);
+    }
+  });
+});
