@@ -47,11 +47,17 @@ export interface Renew {
   readonly maxAge: number | 'session' | undefined;
 }
 
-/** koa-session's renewal test (in its `_shouldSaveSession`): less than half of the session's own lifetime left. */
-function renewDue(object: KoaSessionObject, renew: Renew, now: number): boolean {
-  const { _expire: expire, _maxAge: saved } = object;
-  const maxAge = '_maxAge' in object ? saved : renew.maxAge;
+/**
+ * koa-session's renewal test (in its `_shouldSaveSession`): less than half of the session's own
+ * lifetime (`maxAge`, in ms) is left before `expire`. No lifetime or no expiry: no renewal.
+ */
+export function renewDue(expire: unknown, maxAge: unknown, now: number): boolean {
   return isFiniteNumber(expire) && expire !== 0 && isFiniteNumber(maxAge) && maxAge !== 0 && expire - now < maxAge / 2;
+}
+
+/** `renewDue` for a loaded session object: its own `_maxAge`, else the `maxAge` option. */
+function renewDueFor(object: KoaSessionObject, renew: Renew, now: number): boolean {
+  return renewDue(object._expire, '_maxAge' in object ? object._maxAge : renew.maxAge, now);
 }
 
 /**
@@ -85,7 +91,7 @@ export function koaFormat(browserByDefault: boolean, defaultMaxAgeMs: number, re
         // With renew, the core extends a record once its touch interval (more than 0, less than
         // 400 days) has passed since `touchedAt`: so `touchedAt` says when koa-session would renew
         // it, long ago, else now. (The core's clock read this request began, a little before `now`.)
-        const touchedAt = renew === undefined ? savedAt : renewDue(value as KoaSessionObject, renew, now) ? now - MAX_LIFETIME_MS : now;
+        const touchedAt = renew === undefined ? savedAt : renewDueFor(value as KoaSessionObject, renew, now) ? now - MAX_LIFETIME_MS : now;
         meta = {
           createdAt: savedAt,
           touchedAt,

@@ -230,6 +230,9 @@ export function createSession(first: unknown, second?: unknown): Middleware {
       )(options.prefix ?? ''),
     beforeSave: options.beforeSave,
     maxAge,
+    rolling,
+    renew,
+    clock,
     keys: keysReader(),
     signers: { current: createSigner(currentSecret), older: createSigner(olderSecret) },
   };

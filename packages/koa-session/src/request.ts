@@ -10,10 +10,14 @@ import { SessUsageError, isWellFormedId } from '@sess/core';
 import { assertNever, httpFailure, lifetimeMs } from '@sess/core/adapter';
 import type { Context } from 'koa';
 import { cookieLines, deletionLines, mergedLines } from './cookies.js';
-import { type KoaSessionObject, define, savedData } from './format.js';
+import { type KoaSessionObject, define, renewDue, savedData } from './format.js';
+import { type SessionOptions, sameSiteOf } from './options.js';
 import type { Keys } from './keys.js';
 import { type ExternalStore, type StorageRequest, joinedValue, signedBy } from './storage.js';
 import { type Session, SessionObject, type SessionHost } from './view.js';
+
+/** The options koa-session hands to Koa's `ctx.cookies.set`, as this request's `ctx.sessionOptions` holds them. */
+const COOKIE_ATTRIBUTES = ['domain', 'path', 'secure', 'httpOnly', 'sameSite', 'partitioned', 'priority'] as const;
 
 /** koa-session's custom external key: where the store's key travels instead of the cookie. */
 export interface ExternalKey {
@@ -43,6 +47,9 @@ export interface Shared {
   readonly genid: (ctx: Context) => string;
   readonly beforeSave: ((ctx: Context, session: Session) => void) | undefined;
   readonly maxAge: number | 'session' | undefined;
+  readonly rolling: boolean;
+  readonly renew: boolean;
+  readonly clock: () => number;
   readonly keys: (appKeys: unknown) => Keys;
   /** The core's cookie value for an id, under the current internal secret or (rotated) the older one. */
   readonly signers: { readonly current: Signer; readonly older: Signer };
@@ -89,12 +96,16 @@ export class RequestSession implements SessionHost, StorageRequest {
   changed = false;
   /** `ctx.session = null`: destroyed at the commit. */
   private unset = false;
-  /** `save()`, `regenerate()` or a new `maxAge`: koa-session's forced save, whose `changed` is false. */
+  /** `regenerate()` or a new `ctx.session.maxAge`: koa-session's forced save, whose `changed` is false. */
   private forced = false;
   private view: SessionObject | undefined;
-  /** Each key's JSON when the app first got the session: the commit reports the keys whose JSON moved. */
+  /** Each key's JSON when the app first got the session (or last saved it): the commit reports the keys whose JSON moved. */
   private readonly snapshot = new Map<string, string>();
+  /** Each key's JSON as loaded: koa-session's `changed` compares the session with it at every save. */
+  private readonly initial = new Map<string, string>();
   private lifetime: number | 'session' | undefined;
+  /** `ctx.sessionOptions.maxAge` was set: the lifetime of the next save, which it does not cause (koa-session's). */
+  private lifetimePending = false;
   /** A key handed out by `externalKey` before the session had one: the next new id gets it. */
   private pendingKey: string | undefined;
   private committed: Promise<string[]> | undefined;
@@ -164,7 +175,10 @@ export class RequestSession implements SessionHost, StorageRequest {
     if (this.committed === undefined) for (const key of this.core.keys()) define(data, key, this.core.get(key));
     else if (adopted) data = savedData(this.loaded as KoaSessionObject);
     this.snapshotData(data);
-    if (adopted) this.lifetime = savedLifetime(this.loaded) ?? this.lifetime;
+    for (const [key, json] of this.snapshot) this.initial.set(key, json);
+    // koa-session restores the saved lifetime when it loads the session: in store mode before the
+    // app runs, so a `ctx.sessionOptions.maxAge` the app set since stands.
+    if (adopted && !(this.shared.storeMode && this.lifetimePending)) this.lifetime = savedLifetime(this.loaded) ?? this.lifetime;
     this.view = new SessionObject(this, data, !adopted);
     return this.view;
   }
@@ -202,13 +216,16 @@ export class RequestSession implements SessionHost, StorageRequest {
 
   /** `ctx.sessionOptions`: koa-session's options for this request; its `maxAge` is this session's. */
   sessionOptions(): object {
-    this.options ??= Object.freeze(
-      Object.defineProperty({ ...this.shared.options }, 'maxAge', {
-        get: () => this.maxAge,
-        set: (value: number | 'session' | undefined) => (this.maxAge = value),
-        enumerable: true,
-      }),
-    );
+    // A copy per request, as koa-session's: the app may change a cookie attribute for this response.
+    this.options ??= Object.defineProperty({ ...this.shared.options }, 'maxAge', {
+      get: () => this.maxAge,
+      // koa-session's save reads it; unlike `ctx.session.maxAge`, setting it causes no save.
+      set: (value: number | 'session' | undefined) => {
+        this.lifetime = value;
+        this.lifetimePending = true;
+      },
+      enumerable: true,
+    });
     return this.options;
   }
 
@@ -219,7 +236,29 @@ export class RequestSession implements SessionHost, StorageRequest {
   set maxAge(value: number | 'session' | undefined) {
     this.core.setExpiry(expiryOf(value));
     this.lifetime = value;
+    this.lifetimePending = false;
     this.forced = true;
+  }
+
+  /** A lifetime set through `ctx.sessionOptions.maxAge`, for a save about to happen. */
+  private applyLifetime(): void {
+    if (!this.lifetimePending) return;
+    this.lifetimePending = false;
+    this.core.setExpiry(expiryOf(this.lifetime));
+  }
+
+  /** Whether koa-session would save the session anyway at this commit: rolling, or renew due by the session's `maxAge` now. */
+  private savesAnyway(): boolean {
+    const { rolling, renew } = this.shared;
+    if (rolling) return true;
+    return renew && renewDue((this.loaded as KoaSessionObject | undefined)?._expire, this.lifetime, this.shared.clock());
+  }
+
+  /** koa-session's `changed`: the session's JSON differs from the one loaded. */
+  private differsFromLoaded(): boolean {
+    const data = this.view?.toJSON() ?? {};
+    const keys = Object.keys(data).filter((key) => JSON.stringify(data[key]) !== undefined);
+    return keys.length !== this.initial.size || keys.some((key) => JSON.stringify(data[key]) !== this.initial.get(key));
   }
 
   get externalKey(): string | undefined {
@@ -232,7 +271,7 @@ export class RequestSession implements SessionHost, StorageRequest {
   async save(): Promise<void> {
     this.reportChanges();
     this.snapshotData();
-    this.forced = true;
+    this.applyLifetime();
     this.changed = false;
     await this.core.saveNow();
   }
@@ -277,7 +316,12 @@ export class RequestSession implements SessionHost, StorageRequest {
         () => undefined,
         (error: unknown) => ({ error }),
       );
-    else this.changed = this.reportChanges() && !this.forced;
+    else {
+      const reported = this.reportChanges();
+      if (reported || this.forced || this.savesAnyway()) this.applyLifetime();
+      // koa-session compares with the session as loaded, so a commit after `save()` still reports the change.
+      this.changed = (reported || this.differsFromLoaded()) && !this.forced;
+    }
     // A failed destroy has still ended the session: the commit deletes the cookie, on a 503.
     const effects = await this.core.commit(this.responseFacts(failed === undefined ? status : 503));
     const lines = this.apply(effects);
@@ -344,11 +388,34 @@ export class RequestSession implements SessionHost, StorageRequest {
     return lines;
   }
 
-  /** koa-session sends no SameSite unless it is configured. */
+  /**
+   * koa-session sends no SameSite unless it is configured, and writes its cookies with this
+   * request's `ctx.sessionOptions`: an attribute the app changed there applies to this response.
+   */
   private attributes(attributes: CookieAttributes): CookieAttributes {
-    if (this.shared.sameSiteGiven) return attributes;
-    const { sameSite: _, ...rest } = attributes;
-    return rest;
+    const result: Record<string, unknown> = { ...attributes };
+    if (!this.shared.sameSiteGiven) delete result.sameSite;
+    const current = this.options as Record<string, unknown> | undefined;
+    const shown = this.shared.options as Record<string, unknown>;
+    if (current === undefined) return result as CookieAttributes;
+    for (const name of COOKIE_ATTRIBUTES) {
+      if (current[name] === shown[name]) continue;
+      const given = current[name];
+      // Unset, each falls back to koa-session's default: Secure as the request is, HttpOnly, Path=/.
+      const value =
+        name === 'sameSite'
+          ? sameSiteOf(given as SessionOptions['sameSite'])
+          : name === 'secure'
+            ? (given ?? this.ctx.secure)
+            : name === 'httpOnly'
+              ? (given ?? true)
+              : name === 'path'
+                ? (given ?? '/')
+                : given;
+      if (value === undefined || value === false) delete result[name];
+      else result[name] = value;
+    }
+    return result as CookieAttributes;
   }
 
   private cookieLines(coreValue: string, attributes: CookieAttributes): string[] {

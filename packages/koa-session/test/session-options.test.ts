@@ -1,0 +1,192 @@
+/**
+ * `ctx.sessionOptions` and the store's `changed`, next to the real koa-session: the same app runs
+ * on both libraries over real HTTP, and each visit's Set-Cookie lines (attributes as a browser
+ * reads them) and store writes are compared.
+ */
+import type { Context, Middleware } from 'koa';
+import realSession from 'koa-session';
+import { describe, expect, it, vi } from 'vitest';
+import ourSession from '../src/index.js';
+import type { SessionOptions } from '../src/index.js';
+import { Browser, KOAS, type KoaClass, type Reply, decoded, koaApp, memoryStore, serve } from './helpers.js';
+
+type Factory = (options: SessionOptions, app: never) => Middleware;
+const LIBRARIES = {
+  'koa-session': realSession as unknown as Factory,
+  '@sess/koa-session': ourSession as unknown as Factory,
+};
+type Library = keyof typeof LIBRARIES;
+
+/** A Set-Cookie line as a browser keeps it: the name, and the attributes but the expiry, in any case and order. */
+function attributesOf(line: string): string {
+  const [pair = '', ...attributes] = line.split(';').map((part) => part.trim());
+  const kept = attributes.map((attribute) => attribute.toLowerCase()).filter((attribute) => !/^(expires|max-age)=/.test(attribute));
+  return [pair.slice(0, pair.indexOf('=')), ...kept.sort()].join('; ');
+}
+
+interface Visit {
+  readonly path: string;
+  readonly status: number;
+  readonly cookies: string[];
+  /** The `_maxAge` of the session written in this visit (cookie mode). */
+  readonly maxAge?: unknown;
+  /** The store's writes in this visit: their ttl and `changed`. */
+  readonly writes?: string[];
+}
+
+/** Visits `paths` in turn on `library`, with `handle` as the app. */
+async function visits(
+  Koa: KoaClass,
+  library: Library,
+  options: SessionOptions,
+  handle: (ctx: Context) => unknown,
+  paths: readonly string[],
+): Promise<Visit[]> {
+  const store = options.store === undefined ? undefined : memoryStore();
+  const app = koaApp(Koa);
+  app.use(LIBRARIES[library]({ ...options, ...(store && { store }) }, app as never));
+  app.use(async (ctx: Context) => {
+    ctx.body = JSON.stringify((await handle(ctx)) ?? null);
+  });
+  const browser = new Browser(await serve(app));
+  const result: Visit[] = [];
+  for (const path of paths) {
+    const reply: Reply = await browser.get(path);
+    const cookies = reply.setCookies.map(attributesOf);
+    const writes = store?.calls
+      .splice(0)
+      .filter((call) => call.op === 'set')
+      .map((call) => `ttl ${String(call.maxAge)}, changed ${String(call.options.changed)}`);
+    const written = store === undefined && cookies.some((line) => line.startsWith('koa.sess;')) && browser.jar.has('koa.sess');
+    result.push({
+      path,
+      status: reply.status,
+      cookies,
+      ...(written && { maxAge: decoded(browser.jar.get('koa.sess'))._maxAge }),
+      ...(writes && { writes }),
+    });
+  }
+  return result;
+}
+
+/** The visits on koa-session, checked to equal the ones on @sess/koa-session. */
+async function sideBySide(Koa: KoaClass, options: SessionOptions, handle: (ctx: Context) => unknown, paths: readonly string[]) {
+  const real = await visits(Koa, 'koa-session', options, handle, paths);
+  expect(await visits(Koa, '@sess/koa-session', options, handle, paths)).toEqual(real);
+  return real;
+}
+
+describe.each(KOAS)('%s', (_, Koa) => {
+  it('a cookie attribute the app sets on ctx.sessionOptions goes on this response’s cookies, set or deleted', async () => {
+    const real = await sideBySide(
+      Koa,
+      {},
+      (ctx) => {
+        Object.assign(ctx.sessionOptions, { domain: 'example.com', httpOnly: false, sameSite: 'strict' });
+        if (ctx.path === '/login') ctx.session!.user = 'ada';
+        if (ctx.path === '/logout') ctx.session = null;
+        return ctx.session?.user ?? null;
+      },
+      ['/login', '/logout'],
+    );
+    expect(real.map((visit) => [visit.status, visit.cookies])).toEqual([
+      [200, ['koa.sess; domain=example.com; path=/; samesite=strict', 'koa.sess.sig; domain=example.com; path=/; samesite=strict']],
+      [200, ['koa.sess; domain=example.com; path=/; samesite=strict', 'koa.sess.sig; domain=example.com; path=/; samesite=strict']],
+    ]);
+  });
+
+  describe.each([
+    ['cookie mode', {}],
+    ['store mode', { store: memoryStore() }],
+  ] as [string, SessionOptions][])('%s', (_mode, mode) => {
+    it('ctx.sessionOptions.maxAge set on every request sends nothing by itself; the next save has that lifetime', async () => {
+      const real = await sideBySide(
+        Koa,
+        { ...mode, maxAge: 60_000 },
+        (ctx) => {
+          // Read first: koa-session's cookie mode loads the session then, and its saved maxAge replaces the option's.
+          const s = ctx.session!;
+          ctx.sessionOptions.maxAge = 30_000;
+          if (ctx.path === '/inc') s.n = (s.n ?? 0) + 1;
+          return s.n ?? 0;
+        },
+        ['/inc', '/', '/', '/inc'],
+      );
+      expect(real.map((visit) => visit.cookies.length)).toEqual([2, 0, 0, 2]);
+      if (mode.store === undefined) expect(real.map((visit) => visit.maxAge)).toEqual([30_000, undefined, undefined, 30_000]);
+      else expect(real.map((visit) => visit.writes)).toEqual([['ttl 40000, changed true'], [], [], ['ttl 40000, changed true']]);
+    });
+
+    it('with rolling, ctx.sessionOptions.maxAge is the lifetime of every save', async () => {
+      const real = await sideBySide(
+        Koa,
+        { ...mode, maxAge: 60_000, rolling: true },
+        (ctx) => {
+          const s = ctx.session!;
+          if (ctx.path === '/short') ctx.sessionOptions.maxAge = 30_000;
+          if (ctx.path === '/login') s.user = 'ada';
+          return s.user ?? null;
+        },
+        ['/login', '/short', '/'],
+      );
+      if (mode.store === undefined) expect(real.map((visit) => visit.maxAge)).toEqual([60_000, 30_000, 30_000]);
+      else
+        expect(real.map((visit) => visit.writes)).toEqual([
+          ['ttl 70000, changed true'],
+          ['ttl 40000, changed false'],
+          ['ttl 40000, changed false'],
+        ]);
+    });
+  });
+
+  it('with renew, a session renewed is saved with the ctx.sessionOptions.maxAge of its request', async () => {
+    // Only Date is faked (both libraries read it); sockets stay real.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const t0 = Math.floor(Date.now() / 1000) * 1000;
+      const run = async (library: Library) => {
+        vi.setSystemTime(t0);
+        const app = koaApp(Koa);
+        app.use(LIBRARIES[library]({ maxAge: 60_000, renew: true }, app as never));
+        app.use((ctx: Context) => {
+          const s = ctx.session!;
+          if (ctx.path === '/login') s.user = 'ada';
+          if (ctx.path === '/long') ctx.sessionOptions.maxAge = 120_000;
+          ctx.body = String(s.user);
+        });
+        const browser = new Browser(await serve(app));
+        await browser.get('/login');
+        // 25 s of 60 left: renewed, by either lifetime.
+        vi.setSystemTime(t0 + 35_000);
+        await browser.get('/long');
+        return decoded(browser.jar.get('koa.sess'));
+      };
+      const real = await run('koa-session');
+      expect(real).toEqual({ user: 'ada', _expire: t0 + 35_000 + 120_000, _maxAge: 120_000 });
+      expect(await run('@sess/koa-session')).toEqual(real);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('store mode: after save(), the commit writes the session changed since it was loaded with changed: true', async () => {
+    const real = await sideBySide(
+      Koa,
+      { store: memoryStore() },
+      async (ctx) => {
+        const s = ctx.session!;
+        if (ctx.path === '/login') s.user = 'ada';
+        if (ctx.path === '/save') {
+          s.cart = ['apple'];
+          await s.save();
+        }
+        return s.user ?? null;
+      },
+      ['/login', '/save'],
+    );
+    expect(real.map((visit) => visit.writes)).toEqual([
+      ['ttl 86410000, changed true'],
+      ['ttl 86410000, changed false', 'ttl 86410000, changed true'],
+    ]);
+  });
+});
