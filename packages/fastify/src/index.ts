@@ -82,6 +82,34 @@ type OnSendDone = (error: Error | null, payload?: unknown) => void;
 /** A web `Response` (Fastify sends one with its status and headers), from any realm, as Fastify tells it. */
 const isResponse = (payload: unknown): payload is Response => Object.prototype.toString.call(payload) === '[object Response]';
 
+/** An error as Fastify makes them (a `FastifyError`): its code, and the status its error handling answers. */
+const fastifyError = (code: string, message: string, Base: ErrorConstructor = Error) =>
+  Object.assign(new Base(message), { name: 'FastifyError', code, statusCode: 500 });
+
+/**
+ * The error Fastify throws for a payload it can't write, once onSend is done (a number or an
+ * object under a content type that is not JSON, a web `Response` whose body was read, a locked
+ * web stream): the same checks, made before the commit. A 1xx or 204 answer sends no body, so
+ * Fastify checks none there.
+ */
+function unwritable(payload: unknown, status: number): Error | undefined {
+  if (payload === undefined || payload === null || typeof payload === 'string' || Buffer.isBuffer(payload)) return undefined;
+  if (status === 204 || (status >= 100 && status < 200)) return undefined;
+  if (isResponse(payload))
+    return payload.body !== null && payload.bodyUsed
+      ? fastifyError('FST_ERR_REP_RESPONSE_BODY_CONSUMED', 'Response.body is already consumed.')
+      : undefined;
+  const { pipe, getReader, locked } = payload as { pipe?: unknown; getReader?: unknown; locked?: unknown };
+  if (typeof getReader === 'function' && locked === true)
+    return fastifyError(
+      'FST_ERR_REP_READABLE_STREAM_LOCKED',
+      'ReadableStream was locked. You should call releaseLock() method on reader before sending.',
+    );
+  if (typeof pipe === 'function' || typeof getReader === 'function') return undefined;
+  const message = `Attempted to send payload of invalid type '${typeof payload}'. Expected a string or Buffer.`;
+  return fastifyError('FST_ERR_REP_INVALID_PAYLOAD_TYPE', message, TypeError);
+}
+
 /** Whether the request is secure, as Fastify says: TLS, or X-Forwarded-Proto under its `trustProxy`. */
 const isSecure = (request: FastifyRequest) => request.protocol === 'https';
 
@@ -158,6 +186,10 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
       validateHeaderName(name);
       validateHeaderValue(name, value as string);
     }
+    // So is a payload Fastify would refuse to write (a later hook could still mend it, but one
+    // that does is rare, and a session saved behind a 500 is what this plugin promises against).
+    const refused = unwritable(payload, reply.statusCode);
+    if (refused !== undefined) throw refused;
     // `Response.error()` is no answer: Fastify refuses its status 0 as without sess, and the
     // session commits with the error answer, in the next pass.
     if (isResponse(payload) && payload.status === 0) return done(null, payload);

@@ -2,7 +2,7 @@
  * `request.session` as @fastify/session users know it: the data as properties, `get`/`set`,
  * `sessionId`, and the operations with their promise or callback forms, on the kit's session view.
  */
-import type { Session } from '@sess/core';
+import { SessUsageError, type Session } from '@sess/core';
 import { SESSION_ACCESSORS, SESSION_METHODS, failureError, viewOf, withCallbacks } from '@sess/core/adapter';
 import type { CallbackMethods, SessionMethods as KitMethods } from '@sess/core/adapter';
 
@@ -21,9 +21,13 @@ export interface SessionMethods extends CallbackMethods<Methods, 'regenerate' | 
   readonly sessionId: string | undefined;
   /** The session cookie's remaining life in ms and its expiry, read-only: change them with `setExpiry`. */
   readonly cookie: { readonly maxAge: number | undefined; readonly expires: Date | undefined };
-  /** The value under `key` (@fastify/session's and @fastify/secure-session's `get`). */
+  /** The value under `key`, as `request.session[key]` reads it (@fastify/session's and @fastify/secure-session's `get`). */
   get<K extends string>(key: K): K extends keyof SessionData ? SessionData[K] | undefined : unknown;
-  /** Sets `key` (values must survive JSON); the session is saved before the response headers leave. */
+  /**
+   * Sets `key` (values must survive JSON); the session is saved before the response headers leave.
+   *
+   * @throws SessUsageError for a member's name (`id`, `cookie`, `save`, ...): data can't shadow one.
+   */
   set<K extends string>(key: K, value: K extends keyof SessionData ? SessionData[K] : unknown): void;
 }
 
@@ -46,8 +50,13 @@ const METHODS = withCallbacks(
     regenerate: (core: Session, _view: unknown, keep?: RegenerateKeep | null) => regenerate(core, keep).catch(rejected),
     destroy: (core: Session) => core.destroy().catch(rejected),
     reload: (core: Session) => core.reload().catch(rejected),
-    get: (core: Session, _view: unknown, key: string) => core.get(key),
-    set: (core: Session, _view: unknown, key: string, value: unknown) => core.set(key, value),
+    // The same as reading and assigning the property (as @fastify/session's `this[key]`): a
+    // member's name reads the member, and can't be set, so stored data never shadows one.
+    get: (_core: Session, view: object, key: string) => Reflect.get(view, key) as unknown,
+    set: (_core: Session, view: object, key: string, value: unknown) => {
+      if (!Reflect.set(view, key, value))
+        throw new SessUsageError(`request.session.set('${key}', ...): ${key} is a member of request.session, not data; rename the key`);
+    },
   },
   ['regenerate', 'destroy', 'reload', 'save'],
 );

@@ -306,15 +306,56 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       expect([named.status, store.calls.set, cookiesNamed(named, 'sid')]).toEqual([500, 0, []]);
     });
 
+    it('a payload Fastify can’t write (not JSON-typed, not a string) answers 500 as without sess, and saves nothing', async () => {
+      const { client, store } = await withSession({}, (app) => {
+        app.get('/number', async (request, reply) => {
+          request.session.n = 1;
+          return reply.type('text/plain').send(42);
+        });
+        app.get('/object', async (request, reply) => {
+          request.session.n = 1;
+          return reply.type('text/html').send({ not: 'html' });
+        });
+        app.get('/used', async (request) => {
+          request.session.n = 1;
+          const response = new Response('once');
+          await response.text();
+          return response;
+        });
+        app.get('/locked', async (request, reply) => {
+          request.session.n = 1;
+          const body = new ReadableStream();
+          body.getReader();
+          return reply.send(body);
+        });
+        // A 204 sends no body, so Fastify checks none: it goes out, and the session is saved.
+        app.get('/no-content', async (request, reply) => {
+          request.session.n = 1;
+          return reply.code(204).type('text/plain').send(42);
+        });
+      });
+      for (const path of ['/number', '/object', '/used', '/locked']) {
+        const reply = await client.request(path);
+        expect([path, reply.status, reply.setCookies, store.calls.set]).toEqual([path, 500, [], 0]);
+      }
+      const noContent = await client.request('/no-content');
+      expect([noContent.status, cookiesNamed(noContent, 'sid').length, store.calls.set]).toEqual([204, 1, 1]);
+      // Fastify's own errors, as without sess (Fastify 4 has no code of its own for a locked stream).
+      const codes = await Promise.all(
+        ['/number', '/object', '/used'].map(async (path) => JSON.parse((await client.request(path)).body).code),
+      );
+      expect(codes).toEqual(['FST_ERR_REP_INVALID_PAYLOAD_TYPE', 'FST_ERR_REP_INVALID_PAYLOAD_TYPE', 'FST_ERR_REP_RESPONSE_BODY_CONSUMED']);
+    });
+
     it('an error Fastify meets writing the response after the commit reaches its error handling, not the process', async () => {
       const faults: unknown[] = [];
       const onFault = (error: unknown) => void faults.push(error);
       process.on('unhandledRejection', onFault);
       closers.push(async () => void process.off('unhandledRejection', onFault));
       const { client } = await start(async (app) => {
-        // A hook before the session's that hands on a payload Fastify can't write (an object).
-        app.addHook('onSend', (_request, _reply, _payload, done) => done(null, { not: 'a string' }));
         await app.register(session, { secret: SECRET });
+        // A hook after the session's that hands on a payload Fastify can't write (an object).
+        app.addHook('onSend', (_request, _reply, _payload, done) => done(null, { not: 'a string' }));
         app.get('/', async (request) => (request.session.n = 1));
       });
       const reply = await client.request('/');
@@ -434,6 +475,29 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       expect((await client.request('/set')).body).toBe('ada ada string');
       expect((await client.request('/destroy')).body).toBe('gone');
       expect((await client.request('/me')).body).toBe('nobody');
+    });
+
+    it("get and set are the property: a member's name reads the member, and set refuses it as data", async () => {
+      const { client, store } = await withSession({}, (app) => {
+        app.get('/', async (request) => {
+          request.session.n = 1;
+          const refused = ['id', 'cookie', 'save'].map((key) => {
+            try {
+              request.session.set(key, 'data');
+              return 'stored';
+            } catch (error) {
+              return error instanceof SessUsageError ? 'refused' : String(error);
+            }
+          });
+          const { get } = request.session;
+          const read =
+            get('sessionId') === request.session.sessionId && JSON.stringify(get('cookie')) === JSON.stringify(request.session.cookie);
+          return { refused, read, keys: Object.keys(request.session) };
+        });
+      });
+      const reply = await client.request('/');
+      expect(JSON.parse(reply.body)).toEqual({ refused: ['refused', 'refused', 'refused'], read: true, keys: ['n'] });
+      expect((await store.peek(idOf(client) as string))?.data).toEqual({ n: 1 });
     });
 
     it('regenerate(fields) keeps only the fields listed under a new id; regenerate() keeps all', async () => {
