@@ -16,11 +16,11 @@ const temp = mkdtempSync(join(tmpdir(), 'api-report-'));
 const changed = [];
 const failed = [];
 
-/** The `.d.ts` of each entry point an ESM consumer resolves, by entry name (`index`, `adapter`). */
+/** The `.d.ts` of each entry point an ESM consumer resolves (its `import` condition, or the one map of an ESM-only package), by entry name (`index`, `adapter`). */
 function entryPoints(pkg) {
   const entries = [];
   for (const [subpath, target] of Object.entries(pkg.exports ?? {})) {
-    const types = target?.import?.types;
+    const types = target?.import?.types ?? target?.types;
     if (typeof types !== 'string') continue;
     entries.push({ name: subpath === '.' ? 'index' : subpath.replace(/^\.\//, '').replaceAll('/', '-'), types });
   }
