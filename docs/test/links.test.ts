@@ -1,7 +1,7 @@
 /**
- * Every relative link in the root README, CONTRIBUTING.md, SECURITY.md, the packages' READMEs
- * and docs/*.md points at a file of the repository, and every `#anchor` at a heading of the
- * target (GitHub's anchors: lower case, punctuation dropped, spaces as hyphens). Links to other
+ * Every relative link in the root README, CONTRIBUTING.md, SECURITY.md, the packages' READMEs,
+ * docs/*.md and docs/migration/*.md points at a file of the repository, and every `#anchor` at
+ * a heading of the target (GitHub's anchors: lower case, punctuation dropped, spaces as hyphens). Links to other
  * sites are not followed.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -19,7 +19,10 @@ function markdownFiles(): string[] {
   const docs = readdirSync(DOCS)
     .filter((name) => name.endsWith('.md'))
     .map((name) => join('docs', name));
-  return ['README.md', 'CONTRIBUTING.md', 'SECURITY.md', ...packages.sort(), ...docs.sort()].filter((path) => existsSync(join(ROOT, path)));
+  const migration = readdirSync(join(DOCS, 'migration'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => join('docs', 'migration', name));
+  return ['README.md', 'CONTRIBUTING.md', 'SECURITY.md', ...packages.sort(), ...docs.sort(), ...migration.sort()].filter((path) => existsSync(join(ROOT, path)));
 }
 
 /** The markdown outside fenced code blocks, where links are links. */

@@ -1,8 +1,8 @@
 /**
- * Every ```ts block of the root README, each packages/<name>/README.md and docs/*.md compiles
- * under `tsc --strict` against the workspace packages, as a user would paste it into an ES
- * module of their own: one file per block, compiled on its own (a `declare module` in one block
- * must not make another compile).
+ * Every ```ts block of the root README, each packages/<name>/README.md, docs/*.md and
+ * docs/migration/*.md compiles under `tsc --strict` against the workspace packages, as a user
+ * would paste it into an ES module of their own: one file per block, compiled on its own (a
+ * `declare module` in one block must not make another compile).
  *
  * A block that only makes sense after something else (a test helper of the adapter's own, a
  * variable from the prose) may be preceded by an HTML comment that supplies that context:
@@ -51,7 +51,10 @@ function markdownFiles(): string[] {
   const docs = readdirSync(DOCS)
     .filter((name) => name.endsWith('.md'))
     .map((name) => join('docs', name));
-  return ['README.md', ...packages.sort(), ...docs.sort()];
+  const migration = readdirSync(join(DOCS, 'migration'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => join('docs', 'migration', name));
+  return ['README.md', ...packages.sort(), ...docs.sort(), ...migration.sort()];
 }
 
 const FRAGMENT = '<!-- snippet: fragment';
