@@ -30,7 +30,13 @@ function tableAfter(markdown: string, heading: string, nth = 0): string[][] {
     }
     if (current === undefined) tables.push((current = []));
     // `\|` inside a cell is a literal bar (in a type such as `string \| string[]`).
-    current.push(line.replace(/\\\|/g, '\u0000').split('|').slice(1, -1).map((cell) => cell.trim().replace(/\u0000/g, '|')));
+    current.push(
+      line
+        .replace(/\\\|/g, '\u0000')
+        .split('|')
+        .slice(1, -1)
+        .map((cell) => cell.trim().replace(/\u0000/g, '|')),
+    );
   }
   const table = tables[nth];
   if (table === undefined) throw new Error(`no table ${nth} after "${heading}"`);
@@ -147,7 +153,8 @@ describe('docs/errors.md: the error codes', () => {
     const codes = [...union.matchAll(/'(\w+)'/g)].map((match) => match[1] as string);
     const classOf = (code: string) => {
       for (const name of ['SessConfigError', 'SessUsageError']) {
-        const accepted = new RegExp(`class ${name} extends SessError \\{\\s*constructor\\(message: string, code: ([^=]+)=`).exec(source)?.[1] ?? '';
+        const accepted =
+          new RegExp(`class ${name} extends SessError \\{\\s*constructor\\(message: string, code: ([^=]+)=`).exec(source)?.[1] ?? '';
         if (accepted.includes(`'${code}'`)) return name;
       }
       return source.includes(`'${code}'`) && /timedOut \? 'store_timeout' : 'store_failed'/.test(source) && code.startsWith('store_')

@@ -22,7 +22,9 @@ function markdownFiles(): string[] {
   const migration = readdirSync(join(DOCS, 'migration'))
     .filter((name) => name.endsWith('.md'))
     .map((name) => join('docs', 'migration', name));
-  return ['README.md', 'CONTRIBUTING.md', 'SECURITY.md', ...packages.sort(), ...docs.sort(), ...migration.sort()].filter((path) => existsSync(join(ROOT, path)));
+  return ['README.md', 'CONTRIBUTING.md', 'SECURITY.md', ...packages.sort(), ...docs.sort(), ...migration.sort()].filter((path) =>
+    existsSync(join(ROOT, path)),
+  );
 }
 
 /** The markdown outside fenced code blocks, where links are links. */
