@@ -6,7 +6,7 @@
  * (`sendRedirect`, `send`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SessConfigError } from '@sess/core';
+import { SessConfigError, SessStoreError } from '@sess/core';
 import {
   commitNodeResponse,
   createOutputHold,
@@ -15,6 +15,7 @@ import {
   httpFailure,
   isSecureRequest,
   loadedSession,
+  SessionObject,
 } from '@sess/core/adapter';
 import type { SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
 import { H3View, MISSING, configure } from './shared.js';
@@ -48,6 +49,28 @@ const asHandler = (handler: (event: H3V1Event) => Promise<void>): H3V1Handler =>
 
 /** A store failure as h3 v1 reads errors (`statusCode`), 503 by default; the cause keeps the details. */
 const toH3Error = (error: unknown): unknown => failureError(error) ?? error;
+/**
+ * What the session's own store work rejects with in a handler: a store failure as `toH3Error`
+ * makes it (h3 v2's middleware maps it instead; h3 v1 runs handlers outside it), and the app's
+ * misuse (a `SessUsageError`, such as a load after the response went out) as it is, its message kept.
+ */
+const storeError = (error: unknown): unknown => (error instanceof SessStoreError ? toH3Error(error) : error);
+const rejectStore = (error: unknown): Promise<never> => Promise.reject(storeError(error));
+
+/** The session of an h3 v1 request: `regenerate`, `destroy` and `reload` reject with `storeError`. */
+class V1View extends H3View {}
+for (const name of ['regenerate', 'destroy', 'reload'] as const) {
+  const operation = Object.getOwnPropertyDescriptor(SessionObject.prototype, name)?.get as (
+    this: H3View,
+  ) => (...args: never[]) => Promise<void>;
+  Object.defineProperty(V1View.prototype, name, {
+    get(this: V1View) {
+      const run = operation.call(this);
+      return (...args: never[]) => run(...args).catch(rejectStore);
+    },
+    configurable: true,
+  });
+}
 
 /**
  * Once h3 has finished the handler it can't answer with an error any more, so a commit failure
@@ -102,7 +125,7 @@ export function session(options: SessionOptions<H3V1Event>): SessionHandler {
     const secure = isSecureRequest(req, proxy);
     const core = manager.begin({ cookieHeader: req.headers.cookie, secure, readOnly: readOnly?.(event) ?? false });
     // Lazy (design §2.2): the record is read by the first `useSession`.
-    event.context.session = new H3View(core) as H3Session;
+    event.context.session = new V1View(core) as H3Session;
     output.hold(res, {
       commit: (status) => commitNodeResponse(res, core, status, manager.name),
       fail: (error) => answerFailure(res, error),
@@ -118,4 +141,4 @@ export function session(options: SessionOptions<H3V1Event>): SessionHandler {
  * The request's session, loaded, as h3's `useSession` returns one (the `session()` middleware
  * must run first). A failed store read rejects with a 503 error h3 v1 understands.
  */
-export const useSession = (event: Pick<H3V1Event, 'context'>) => loadedSession(event.context.session, MISSING, toH3Error);
+export const useSession = (event: Pick<H3V1Event, 'context'>) => loadedSession(event.context.session, MISSING, storeError);

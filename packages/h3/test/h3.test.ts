@@ -1,14 +1,15 @@
 /** h3-specific behaviour beyond the shared conformance suite, on both majors. */
 import { H3, HTTPError, redirect, toNodeHandler } from 'h3';
 import type { H3Config, H3Event } from 'h3';
-import { createApp, eventHandler, sendRedirect, toNodeListener } from 'h3v1';
+import { createApp, createError, eventHandler, send, sendError, sendRedirect, setResponseStatus, toNodeListener } from 'h3v1';
+import type { AppOptions } from 'h3v1';
 import { describe, expect, it } from 'vitest';
 import { Client, closedAfterEach, cookiesNamed, fakeClock, inspectableStore, listen, SECRET } from '@sess/adapter-test';
 import { getSession, session, useSession } from '../src/index.js';
-import { hashId } from '@sess/core';
+import { SessUsageError, hashId } from '@sess/core';
 import type { SessionEvent, SessionOptions } from '../src/index.js';
 import * as v1 from '../src/v1.js';
-import { captureFrameworkLogs } from './logs.js';
+import { captureFrameworkLogs, describeError } from './logs.js';
 
 declare module '../src/index.js' {
   interface SessionData {
@@ -340,6 +341,99 @@ describe('h3 v1', () => {
     expect(reply.status).toBe(302);
     expect(cookiesNamed(reply, 'sid')).toHaveLength(1);
     expect(store.size).toBe(1);
+  });
+
+  describe("the app's onError and onBeforeResponse answering with another status (the commit follows the output)", () => {
+    /** An app with `hooks`; `/login` stores `n: 1` (signed in once here), `/n` reads it, `/x` writes `n: 2` then throws a 404. */
+    async function withHooks(hooks: AppOptions) {
+      const store = inspectableStore(fakeClock());
+      const app = createApp(hooks);
+      app.use(v1.session({ secret: SECRET, store }));
+      app.use(
+        '/login',
+        eventHandler(async (event) => String(((await v1.useSession(event)).data.n = 1))),
+      );
+      app.use(
+        '/n',
+        eventHandler(async (event) => String((await v1.useSession(event)).data.n)),
+      );
+      app.use(
+        '/x',
+        eventHandler(async (event) => {
+          (await v1.useSession(event)).data.n = 2;
+          throw createError({ statusCode: 404 });
+        }),
+      );
+      const served = await listen(toNodeListener(app));
+      servers.push(served);
+      const client = new Client(served.url);
+      await client.request('/login');
+      return { client, store };
+    }
+
+    const cases: Array<[string, AppOptions, number, string]> = [
+      ['onError answers a 500 for the 404', { onError: (_, event) => sendError(event, createError({ statusCode: 500 })) }, 500, '1'],
+      [
+        'onError ends the response itself with a 500',
+        { onError: (_, event) => void Object.assign(event.node.res, { statusCode: 500 }).end('down') },
+        500,
+        '1',
+      ],
+      ['onError answers a 200 page', { onError: (_, event) => (setResponseStatus(event, 200), send(event, 'page')) }, 200, '2'],
+    ];
+    it.each(cases)('when %s, the session commits as the status that goes out', async (_, hooks, status, after) => {
+      const { client, store } = await withHooks(hooks);
+      const sets = store.calls.set;
+      const reply = await client.request('/x');
+      expect(reply.status).toBe(status);
+      expect(reply.headers.get('vary')).toMatch(/cookie/i);
+      expect(store.calls.set - sets).toBe(status >= 500 ? 0 : 1);
+      expect((await client.request('/n')).body).toBe(after);
+    });
+
+    it('when onBeforeResponse turns a returned value into a 500, nothing is written', async () => {
+      const { client, store } = await withHooks({ onBeforeResponse: (event) => setResponseStatus(event, 500) });
+      const sets = store.calls.set;
+      const reply = await client.request('/login');
+      expect([reply.status, store.calls.set - sets]).toEqual([500, 0]);
+      expect(reply.headers.get('vary')).toMatch(/cookie/i);
+    });
+  });
+
+  it('a store failure of destroy() or reload() answers 503, as a failed read or write does', async () => {
+    let failing: Set<string> | undefined;
+    const { client, store } = await startV1(async (event) => {
+      const s = await v1.useSession(event);
+      if (event.path === '/login') return String((s.data.n = 1));
+      failing?.add(event.path === '/logout' ? 'destroy' : 'get');
+      if (event.path === '/logout') await s.destroy();
+      else await s.reload();
+      return 'never';
+    });
+    failing = store.failing;
+    await client.request('/login');
+    const logs = captureFrameworkLogs();
+    const reload = await client.request('/reload');
+    store.failing.clear();
+    const logout = await client.request('/logout');
+    expect([reload.status, logout.status]).toEqual([503, 503]);
+    // The browser still ends the session the store could not.
+    expect(cookiesNamed(logout, 'sid')).toEqual([expect.stringMatching(/^sid=; Max-Age=0;/)]);
+    // h3 v1 logs them as it logs a failed read (`useSession`): errors it did not make itself.
+    expect(logs.stop().map(({ tag, error }) => `${tag} ${describeError(error)}`)).toEqual(['[h3] store_failed', '[h3] store_failed']);
+  });
+
+  it('useSession after the response went out rejects with sess\u2019s own usage error, its message kept', async () => {
+    let settle!: (outcome: unknown) => void;
+    const late = new Promise<unknown>((resolve) => (settle = resolve));
+    const { client } = await startV1(async (event) => {
+      await send(event, 'sent');
+      await v1.useSession(event).then(() => settle('resolved'), settle);
+    });
+    expect((await client.request('/')).body).toBe('sent');
+    const error = await late;
+    expect(error).toBeInstanceOf(SessUsageError);
+    expect((error as Error).message).toMatch(/^\[sess\] app\.load is not allowed now .*committed/);
   });
 
   it('a failed store write answers 503 in h3 v1\u2019s JSON error shape, without the handler\u2019s headers', async () => {
