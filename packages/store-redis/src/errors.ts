@@ -72,6 +72,12 @@ export function repliedWith(error: unknown, code: string): boolean {
 const NOT_RUN = /^(CLUSTERDOWN|TRYAGAIN|MOVED|ASK|LOADING|MASTERDOWN)\b/;
 
 /**
+ * What node-redis's cluster client throws when a command meets its slot map while a failover has
+ * it rebuilt (the slot has no master yet): it failed choosing a node, before sending anything.
+ */
+const SLOT_MAP_REBUILDING = /^Cannot read properties of undefined \(reading 'master'\)$/;
+
+/**
  * What node-redis and ioredis throw when a connection, a node or the cluster's slot map failed,
  * rather than Redis refusing the command. The command may have run.
  */
@@ -106,7 +112,7 @@ export function failureKind(error: unknown): FailureKind {
   // A script missing from the cache stays missing: the caller sends its source instead.
   if (repliedWith(error, 'NOSCRIPT')) return 'final';
   const messages = messagesOf(error);
-  if (messages.some((message) => NOT_RUN.test(message))) return 'not-run';
+  if (messages.some((message) => NOT_RUN.test(message) || SLOT_MAP_REBUILDING.test(message))) return 'not-run';
   if (messages.some((message) => CONNECTION_LOST.test(message))) return 'lost';
   return 'final';
 }

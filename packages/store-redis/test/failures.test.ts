@@ -112,6 +112,23 @@ describeOn('standalone', 'failures, forced through a RedisCommands shim', () => 
     expect(log.refreshes).toBe(1);
   });
 
+  it("retries a command node-redis's cluster client failed to route while a failover rebuilt its slot map (it was never sent)", async () => {
+    const id = freshId();
+    await redisStore({ client: redis.client, prefix }).set(id, makeRecord({ a: 1 }, 1), 60_000);
+    // What @redis/client 5 throws from its slot lookup when the slot has no master yet.
+    let left = 2;
+    const rebuilding = () => new TypeError("Cannot read properties of undefined (reading 'master')");
+    const { commands, log } = shim(() => (left-- > 0 ? { throw: rebuilding() } : undefined));
+    const store = redisStore({ client: commands, prefix });
+    expect((await store.get(id))?.data).toEqual({ a: 1 });
+    expect(log.sent).toEqual(['HGETALL', 'HGETALL', 'HGETALL']);
+    expect(log.refreshes).toBe(1);
+    // Any other TypeError is a bug, not a failover: it fails at once.
+    const broken = shim(() => ({ throw: new TypeError("Cannot read properties of undefined (reading 'send')") }));
+    await expect(redisStore({ client: broken.commands, prefix }).get(id)).rejects.toMatchObject({ reason: 'failed' });
+    expect(broken.log.sent).toEqual(['HGETALL']);
+  });
+
   it('retries a lost connection (the command may have run: every command the store sends is idempotent)', async () => {
     const id = freshId();
     let lost = 2;
