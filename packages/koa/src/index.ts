@@ -10,10 +10,18 @@ import type { IncomingMessage } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import { SessConfigError, SessUsageError, createSessionManager, type HttpEffect } from '@sess/core';
 import type { SessionManagerOptions, SessionStorage } from '@sess/core';
-import { COOKIE_OPTIONS, SHARED_OPTIONS, accessorLayer, applyEffects, checkOptions, cookieLines, cookieOptions } from '@sess/core/adapter';
+import {
+  COOKIE_OPTIONS,
+  SHARED_OPTIONS,
+  accessorLayer,
+  applyEffects,
+  checkOptions,
+  cookieOptions,
+  prototypeLayer,
+} from '@sess/core/adapter';
 import { coreOptions, createOutputHold, createSessionContext, defined, httpFailure, isSecureRequest, lifetimeMs } from '@sess/core/adapter';
 import { headersLeft, nodeHeaders, nodeResponseFacts, redeemHandoff, socketSession, type CookieOptions } from '@sess/core/adapter';
-import type { DeferredResponse, OptionTable, SessionView, SharedOptions, SocketRoutes } from '@sess/core/adapter';
+import type { DeferredResponse, HeaderValue, OptionTable, SessionView, SharedOptions, SocketRoutes } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
 import { type KoaSession, koaView, replaceData } from './view.js';
 
@@ -121,6 +129,8 @@ interface RequestState extends SessionView<KoaSession> {
   response: DeferredResponse | null | undefined;
   /** The handler's error, for a commit through the hold: its answer is Koa's error response, which needs the cookie on the error. */
   failed: { error: unknown } | undefined;
+  /** What a commit that succeeded put on the response, for an error Koa answers after it (`ctx.onerror` drops those headers). */
+  committed: readonly HttpEffect[] | undefined;
 }
 
 const STATE = Symbol('@sess/koa');
@@ -145,21 +155,26 @@ export const getSession = (): KoaSession => context.get().view;
 
 /**
  * `error` as Koa's error handling answers it: a sess error with its status hint (503 for the
- * store), and the session's Set-Cookie lines in its headers, since Koa drops every header set before.
+ * store), and the session's headers (Set-Cookie, Vary, Cache-Control) in its `headers`, since Koa
+ * drops every header set before. The error's own headers stay: its Set-Cookie lines ahead of the
+ * session's, its Vary merged, its Cache-Control kept.
  */
 function koaError(error: unknown, effects: readonly HttpEffect[] = []): unknown {
   if (typeof error !== 'object' || error === null) return error;
   const status = httpFailure(error)?.status;
-  const headers: Record<string, unknown> = { ...(error as { headers?: object }).headers };
-  // The error's own Set-Cookie lines (any spelling of the name) stay, ahead of the session's.
-  const theirs = Object.keys(headers).filter((field) => field.toLowerCase() === 'set-cookie');
-  const lines = [...theirs.flatMap((field) => headers[field]), ...cookieLines(effects)];
-  for (const field of theirs) delete headers[field];
-  return Object.assign(
-    error,
-    status === undefined ? {} : { status, expose: false },
-    effects.length === 0 ? {} : { headers: { ...headers, 'Set-Cookie': lines } },
+  const headers: Record<string, HeaderValue> = { ...(error as { headers?: object }).headers };
+  const field = (name: string) => Object.keys(headers).find((key) => key.toLowerCase() === name) ?? name;
+  const lines = (name: string) => [headers[field(name)] ?? []].flat().map(String);
+  const own = headers[field('cache-control')] != null;
+  applyEffects(
+    {
+      get: (name) => headers[field(name)],
+      set: (name, value) => void (headers[field(name)] = value),
+      append: (name, value) => void (headers[field(name)] = [...lines(name), value]),
+    },
+    effects.filter((effect) => effect.type !== 'header.cacheControl' || !own),
   );
+  return Object.assign(error, status === undefined ? {} : { status, expose: false }, effects.length === 0 ? {} : { headers });
 }
 
 /** With `ctx.respond = false`, a commit that output started fails into Koa's own answer: an error response, or past the headers, the 'error' event. */
@@ -230,16 +245,17 @@ export function session(options: SessionOptions): SessionMiddleware {
     // cookie: save nothing, as for a server error, and say why if the session had anything to send.
     const answered = failed === undefined ? status : (httpFailure(failed.error)?.status ?? 500);
     const committed = state.core.commit(headersLeft(ctx.res) ? { status: 500 } : nodeResponseFacts(ctx.res, answered, manager.name));
-    if (committed instanceof Promise) return committed.then((effects) => applyCommitted(ctx, effects, failed));
-    applyCommitted(ctx, committed, failed);
+    if (committed instanceof Promise) return committed.then((effects) => applyCommitted(ctx, state, effects, failed));
+    applyCommitted(ctx, state, committed, failed);
     return undefined;
   }
 
-  function applyCommitted(ctx: Context, effects: readonly HttpEffect[], failed: { error: unknown } | undefined): void {
+  function applyCommitted(ctx: Context, state: RequestState, effects: readonly HttpEffect[], failed: { error: unknown } | undefined): void {
     if (headersLeft(ctx.res) && effects.length > 0) throw new SessUsageError(BYPASSED);
     applyEffects(nodeHeaders(ctx.res), effects);
     // Koa's own error answer clears the response's headers first: the cookie goes on the error too.
     if (failed !== undefined) throw koaError(failed.error, effects);
+    state.committed = effects;
   }
 
   // `ctx.respond = false` says the app writes to `ctx.res` itself, maybe before `await next()`
@@ -264,6 +280,23 @@ export function session(options: SessionOptions): SessionMiddleware {
       },
     },
   });
+
+  // An error Koa answers after a commit that succeeded (thrown by a middleware ahead of session()
+  // after `await next()`, or a body stream failing before its first chunk) is answered with the
+  // session's headers, which Koa drops: the store write is done, so the browser must get the cookie.
+  const errors = prototypeLayer((base) => ({
+    onerror: {
+      value(this: Context, error: Error | null) {
+        const state = stateOf(this);
+        const effects = error == null ? undefined : state?.committed;
+        // Once: Koa may call it again (the response's end) with the same error.
+        if (effects !== undefined) (state as RequestState).committed = undefined;
+        return (base as Context).onerror.call(this, (effects === undefined ? error : koaError(error, effects)) as Error);
+      },
+      writable: true,
+      configurable: true,
+    },
+  }));
 
   const handoff: Middleware = async (ctx) => {
     const { status, effects } = await redeemHandoff(manager, ctx.query.token, ctx.get('sec-fetch-site')).catch((error: unknown) =>
@@ -316,12 +349,18 @@ export function session(options: SessionOptions): SessionMiddleware {
     // Mounted twice (or a router re-entering): the first one owns the session.
     if (stateOf(ctx) !== undefined) return next();
     contexts.insert(Object.getPrototypeOf(ctx) as object);
+    errors.insert(Object.getPrototypeOf(ctx) as object);
     // `ctx.req` and `ctx.request` rather than Koa's delegating getters (`ctx.get`, `ctx.secure`):
     // every delegated property shares one getter, whose property reads V8 cannot cache.
     const secure = ctx.request.secure;
     const core = manager.begin({ cookieHeader: ctx.req.headers.cookie || undefined, secure, readOnly: readOnly?.(ctx) ?? false });
     // Object.assign, not a spread: V8 makes `{ ...handle, more }` a slow copy here (~10 us a request, measured).
-    const state: RequestState = Object.assign(view(core), { destroying: undefined, response: undefined, failed: undefined });
+    const state: RequestState = Object.assign(view(core), {
+      destroying: undefined,
+      response: undefined,
+      failed: undefined,
+      committed: undefined,
+    });
     (ctx as unknown as Record<symbol, RequestState>)[STATE] = state;
     // An earlier middleware may have bypassed Koa already.
     if (ctx.respond === false) holdOutput(ctx, state);

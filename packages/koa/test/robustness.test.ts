@@ -4,6 +4,7 @@
  * sess refuses at construction.
  */
 import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { format, inspect } from 'node:util';
 import Koa3 from 'koa';
 import type { Context, Middleware } from 'koa';
@@ -190,6 +191,45 @@ describe.each([
     });
   });
 
+  describe('errors Koa answers itself', () => {
+    it("an error answer keeps the session's Vary: Cookie (and the error's own Vary)", async () => {
+      const { client } = await start({}, (ctx) => {
+        if (ctx.path === '/in') return void (ctx.body = String((ctx.session.user = 'ada')));
+        if (ctx.session.user === 'ada') ctx.throw(404, { headers: { vary: 'Accept' } });
+        ctx.throw(404);
+      });
+      await client.request('/in');
+      const signedIn = await client.request('/secret');
+      expect([signedIn.status, signedIn.headers.get('vary'), signedIn.setCookies]).toEqual([404, 'Accept, Cookie', []]);
+      client.jar.clear();
+      const anonymous = await client.request('/secret');
+      expect([anonymous.status, anonymous.headers.get('vary')]).toEqual([404, 'Cookie']);
+    });
+
+    it('an error thrown after the commit, by a middleware ahead of session(), answers with the cookie of the session it saved', async () => {
+      const { client, store, errors } = await start(
+        {},
+        async (ctx) => {
+          if (ctx.path === '/login') {
+            await ctx.session.regenerate();
+            ctx.session.user = 'ada';
+          }
+          ctx.body = ctx.session.user ?? 'nobody';
+        },
+        async (ctx, next) => {
+          await next();
+          if (ctx.path === '/login') throw new Error('audit log unavailable');
+        },
+      );
+      const login = await client.request('/login', { method: 'POST' });
+      expect([login.status, store.calls.set, errors.length]).toEqual([500, 1, 1]);
+      expect(cookiesNamed(login, 'sid')).toEqual([expect.stringMatching(/^sid=[^;]+; Max-Age=86400/)]);
+      expect(login.headers.get('vary')).toBe('Cookie');
+      // The browser names the record the store holds.
+      expect((await client.request('/me')).body).toBe('ada');
+    });
+  });
+
   describe('ctx.respond = false', () => {
     it('a sign-in that writes ctx.res itself gets its cookie, saved before the headers leave, and the next request is signed in', async () => {
       let raw: ServerResponse | undefined;
@@ -303,6 +343,27 @@ describe.each([
       expect(store.calls.set).toBe(0);
       expect(errors.map((error) => error.message)).toEqual([expect.stringMatching(/set ctx\.respond = false before writing to ctx\.res/)]);
     });
+  });
+});
+
+describe('Koa 2', () => {
+  it("a body stream that fails before its first chunk is Koa's 500, with the cookie of the session it saved", async () => {
+    const store = inspectableStore(fakeClock());
+    const app = new Koa2();
+    app.silent = true;
+    app.use(session({ secret: SECRET, store }));
+    app.use((ctx) => {
+      ctx.session.user = 'ada';
+      ctx.body = new Readable({
+        read() {
+          setImmediate(() => this.destroy(new Error('disk failed')));
+        },
+      });
+    });
+    const served = await listen(app.callback());
+    servers.push(served);
+    const reply = await new Client(served.url).request('/');
+    expect([reply.status, store.calls.set, cookiesNamed(reply, 'sid')]).toEqual([500, 1, [expect.stringMatching(/^sid=[^;]+; Max-Age/)]]);
   });
 });
 
