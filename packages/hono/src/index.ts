@@ -8,6 +8,7 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { SessStoreError } from '@sess/core';
 import type { HttpEffect, Session } from '@sess/core';
 import { CORE, SessionObject, applyEffects, createSessionContext, failureError, handoffResponse } from '@sess/core/adapter';
 import { isSecure, responseFacts, upgradeSession, viewOf, withHeaders } from '@sess/core/adapter';
@@ -51,9 +52,14 @@ export interface SessionEnv {
 
 type HttpStatus = ConstructorParameters<typeof HTTPException>[0];
 
-/** A sess failure as the `HTTPException` Hono answers (503 for a store failure); the cause keeps the details. */
+/**
+ * A store failure as the `HTTPException` 503 Hono answers; the cause keeps the details. A misuse
+ * (`SessUsageError`) stays itself: Hono's default `onError` logs an Error, not an `HTTPException`.
+ */
 const asHttpException = (error: unknown): unknown =>
-  failureError(error, ({ status, message }) => new HTTPException(status as HttpStatus, { message, cause: error })) ?? error;
+  error instanceof SessStoreError
+    ? failureError(error, ({ status, message }) => new HTTPException(status as HttpStatus, { message, cause: error }))
+    : error;
 const rejected = (error: unknown) => Promise.reject(asHttpException(error));
 
 type Data = Record<string, unknown>;
@@ -87,6 +93,12 @@ const context = createSessionContext<HonoSession>('@sess/hono');
  * @throws SessUsageError outside such a request.
  */
 export const getSession = (): HonoSession => context.get();
+
+/**
+ * The platform's own `Response.prototype`, where node-server's lighter class stands in for the
+ * global `Response` (`Response.error()` makes a platform one either way).
+ */
+const PLATFORM_RESPONSE = Object.getPrototypeOf(Response.error()) as object;
 
 type Handoff = (c: Context) => Promise<Response>;
 /** `session(...)`: the middleware, plus what WebSocket apps need (`socket` takes the upgrade request, `c.req.raw`). */
@@ -147,12 +159,20 @@ export function session(options: SessionOptions): SessionMiddleware {
     // Awaited only when it is a promise: a step on every request otherwise.
     const committed = commit(core, name, status, c.res.headers);
     const effects = committed instanceof Promise ? await committed : committed;
-    // node-server's shared RESPONSE_ALREADY_SENT: the app wrote to `c.env.outgoing` itself and
-    // the headers have left, so the session's have nowhere to go.
-    if (refused || c.res.headers.has('x-hono-already-sent')) return;
-    // A response whose headers are immutable (from `fetch` or `Response.redirect`) is copied.
-    const response = withHeaders(c.res, (target) => applyEffects(target, effects));
-    if (response !== c.res) {
+    // Without a response, Hono answers its own 500. node-server's shared RESPONSE_ALREADY_SENT:
+    // the app wrote to `c.env.outgoing` itself and the headers have left, so the session's have
+    // nowhere to go.
+    if (!c.finalized || refused || effects.length === 0 || c.res.headers.has('x-hono-already-sent')) return;
+    // A platform Response came from outside Hono's Context (`fetch`, `Response.redirect`, or one
+    // the app made once and returns to every request): the effects go on a copy, so it stays as it
+    // was and no visitor's cookie rides on it to the next. node-server's lighter responses
+    // (`c.text()`, `c.json()`) are made per request and take them in place: reading their body
+    // would build a platform one (~17 us, and a throw for `c.text('', 204)`). An immutable
+    // response is copied either way.
+    const { res } = c;
+    const copy = Object.getPrototypeOf(res) === PLATFORM_RESPONSE && !res.bodyUsed;
+    const response = withHeaders(copy ? new Response(res.body, res) : res, (target) => applyEffects(target, effects));
+    if (response !== res) {
       // Hono's `c.res` setter copies the old response's headers over the new one's, Set-Cookie
       // and Vary included, which would undo the session's: clear it first.
       c.res = undefined;

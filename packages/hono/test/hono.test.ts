@@ -8,7 +8,7 @@ import type { Context, Next } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { stream, streamSSE } from 'hono/streaming';
 import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
-import { SessStoreError, hashId } from '@sess/core';
+import { SessStoreError, SessUsageError, hashId } from '@sess/core';
 import { Client, cookiesNamed, fakeClock, inspectableStore, listen } from '@sess/adapter-test';
 import type { Served } from '@sess/adapter-test';
 import { getSession, session } from '../src/index.js';
@@ -110,6 +110,23 @@ describe('commit and the response', () => {
     const hono = await client.request('/hono-redirect');
     expect([hono.status, cookiesNamed(hono, 'sid').length]).toEqual([302, 1]);
     expect(store.size).toBe(3);
+  });
+
+  it('a Response the app hands to every request (a shared one) never carries one visitor’s cookie to another', async () => {
+    const { app, store } = sessionApp();
+    // Made once with the platform's Response, as a module-level one is before serve() installs node-server's.
+    const Platform = Response.error().constructor as typeof Response;
+    const noContent = new Platform(null, { status: 204, headers: { 'x-shared': '1' } });
+    app.get('/', async (c) => (await write(c), noContent));
+    const client = await serve(app);
+    const first = await client.request('/');
+    client.jar.clear();
+    const second = await client.request('/');
+    const [ada, bob] = [cookiesNamed(first, 'sid'), cookiesNamed(second, 'sid')];
+    expect([first.status, second.status, second.headers.get('x-shared')]).toEqual([204, 204, '1']);
+    expect([ada.length, bob.length, store.size]).toEqual([1, 1, 2]);
+    expect(bob[0]).not.toBe(ada[0]);
+    expect(noContent.headers.getSetCookie()).toEqual([]);
   });
 
   it('commits on the response a later middleware put in c.res, keeping its own Set-Cookie and Vary', async () => {
@@ -263,6 +280,33 @@ describe('errors and app.onError', () => {
     expect(cookiesNamed(reply, 'sid')).toHaveLength(1);
     expect(reply.headers.get('vary')).toMatch(/cookie/i);
     expect(store.size).toBe(1);
+  });
+
+  it('a misuse of the session reaches onError as the SessUsageError it is, not an HTTPException Hono would not log', async () => {
+    // A regenerate() after the commit (in a stream's callback) rejects with it...
+    const { app, seen } = withOnError();
+    app.get('/late', async (c) =>
+      stream(c, async (body) => {
+        await body.write('a');
+        await c
+          .get('session')
+          .regenerate()
+          .catch((error: unknown) => void seen.push(error as Error));
+      }),
+    );
+    expect((await (await serve(app)).request('/late')).body).toBe('a');
+    // ...and one on a read-only route reaches Hono's default onError, which logs it.
+    const readOnly = sessionApp({ readOnly: () => true });
+    readOnly.app.get('/', async (c) => (await (await c.get('session').load()).regenerate(), c.text('ok')));
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const reply = await (await serve(readOnly.app)).request('/');
+      expect([reply.status, reply.body]).toEqual([500, 'Internal Server Error']);
+      expect(seen.map((error) => error.constructor)).toEqual([SessUsageError]);
+      expect(logged.mock.calls.map(([error]) => (error as Error).constructor)).toEqual([SessUsageError]);
+    } finally {
+      logged.mockRestore();
+    }
   });
 
   it('with Hono’s default onError: an HTTPException keeps its status and carries the session; any other error is logged and saves nothing', async () => {
