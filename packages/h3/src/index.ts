@@ -117,8 +117,11 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
     // asks for the session costs no store call.
     const view = (event.context.session = new H3View(core) as H3Session);
     let response: Response;
+    // What the handler returned, when it is the Response that goes out (h3 passes one on as it is).
+    let returned: unknown;
     try {
       const value = await (asyncContext ? context.run(view, next) : next());
+      returned = value;
       // h3 answers a returned Error, or no route, as a thrown one. Thrown from here, they reach
       // the app's error handling (`onError`, `silent`, `debug`) as they do without sess.
       if (value instanceof Error || value === NOT_FOUND) throw value;
@@ -145,9 +148,13 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
     const refused = response.status < 100;
     const committed = commit(core, manager.name, refused ? 500 : response.status, response.headers);
     const effects = committed instanceof Promise ? await committed : committed;
-    if (refused) return response;
-    // A response whose headers are immutable (from `fetch` or `Response.redirect`) is copied.
-    return withHeaders(response, (headers) => applyEffects(headers, effects));
+    if (refused || effects.length === 0) return response;
+    // A Response the handler returned is the app's, which it may hand to every request (one made
+    // once, at start-up): the session's headers go on a copy, so no visitor's cookie rides on it to
+    // the next. One h3 made from another value is this request's own. A response whose headers are
+    // immutable (from `fetch` or `Response.redirect`) is copied either way.
+    const own = response === returned && !response.bodyUsed ? new Response(response.body, response) : response;
+    return withHeaders(own, (headers) => applyEffects(headers, effects));
   };
 
   return Object.assign(sessionMiddleware, { handoff, socket });

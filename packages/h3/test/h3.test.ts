@@ -33,10 +33,30 @@ async function startV2(options: Partial<SessionOptions<H3Event>>, handler: (even
   app.all('/**', handler);
   const served = await listen(toNodeHandler(app));
   servers.push(served);
-  return { client: new Client(served.url), store };
+  return { client: new Client(served.url), store, url: served.url };
 }
 
 describe('h3 v2', () => {
+  it("a Response the app returns to every request (a shared one) never carries one visitor's cookie to another", async () => {
+    const shared = new Response(null, { status: 204 });
+    const { client, store, url } = await startV2({}, async (event) => {
+      const s = await useSession(event);
+      s.data.n = 1;
+      return shared;
+    });
+    const first = await client.request('/');
+    const other = new Client(url);
+    const second = await other.request('/');
+    expect([first.status, second.status]).toEqual([204, 204]);
+    const [firstCookie] = cookiesNamed(first, 'sid');
+    const [secondCookie] = cookiesNamed(second, 'sid');
+    expect(secondCookie).toBeDefined();
+    expect(cookiesNamed(second, 'sid')).toHaveLength(1);
+    expect(secondCookie).not.toBe(firstCookie);
+    expect(shared.headers.getSetCookie()).toEqual([]);
+    expect(store.size).toBe(2);
+  });
+
   it('a redirect or a Response (even one with immutable headers) returned after a write carries the cookie', async () => {
     const { client } = await startV2({}, async (event) => {
       const s = await useSession(event);
