@@ -217,10 +217,13 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
     const setCookie = response.headers.getSetCookie().concat([reply.getHeader('set-cookie') ?? []].flat().map(String));
     const cacheControlSet = response.headers.has('cache-control') || reply.hasHeader('cache-control');
     const committed = state.core.commit(responseFacts(response.status, manager.name, setCookie, cacheControlSet));
+    // The Response is the app's, which it may hand to every request (one made once, at start-up):
+    // the session's headers go on a copy, so no visitor's cookie rides on it to the next.
+    const own = response.bodyUsed ? response : new Response(response.body, response);
     const send = (effects: readonly HttpEffect[]) =>
       done(
         null,
-        withHeaders(response, (headers) =>
+        withHeaders(own, (headers) =>
           applyEffects(
             {
               // Fastify copies the Response's Set-Cookie onto the reply, over the raw response's.

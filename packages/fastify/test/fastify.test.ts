@@ -145,6 +145,20 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       ]);
     });
 
+    it("a Response the app returns to every request (a shared one) never carries one visitor's cookie to another", async () => {
+      const shared = new Response(null, { status: 204 });
+      const { client, url, store } = await withSession({}, (app) => {
+        app.get('/', async (request) => ((request.session.n = 1), shared));
+      });
+      const first = await client.request('/');
+      const second = await new Client(url).request('/');
+      expect([first.status, second.status]).toEqual([204, 204]);
+      expect(cookiesNamed(second, 'sid')).toHaveLength(1);
+      expect(cookiesNamed(second, 'sid')[0]).not.toBe(cookiesNamed(first, 'sid')[0]);
+      expect(shared.headers.getSetCookie()).toEqual([]);
+      expect(store.size).toBe(2);
+    });
+
     it('commits for its status and headers: nothing saved behind its 500, its Vary and Set-Cookie joined, not replaced', async () => {
       const { client, store } = await withSession({}, (app) => {
         app.get('/failed', async (request) => {
