@@ -34,7 +34,9 @@ export function loadedFacts(config: Config, meta: SessionMeta, now: number, brow
     pastExpiry: meta.expiresAt <= now || timesAhead(meta, now),
     pastIdleTimeout: idleTimeoutMs !== undefined && now - meta.touchedAt >= idleTimeoutMs,
     pastAbsoluteTimeout: absoluteTimeoutMs !== undefined && now - meta.createdAt >= absoluteTimeoutMs,
-    touchIntervalPassed: now - meta.touchedAt >= touchAfterMs,
+    // With no interval every use is due, even when the record's touchedAt lies a little ahead of
+    // this clock (another server's ran fast, or this one stepped back): elapsed time is then negative.
+    touchIntervalPassed: touchAfterMs === 0 || now - meta.touchedAt >= touchAfterMs,
     browserSession,
     retired: meta.retired === true,
   };

@@ -81,6 +81,11 @@ export interface LifecycleContext extends LifecycleInput {
   readonly idIsClients: boolean;
   /** The record the client's cookie names is live in the store. */
   readonly clientRecordLive: boolean;
+  /**
+   * The store refused a write to the client's record (a racing request destroyed or retired it):
+   * the browser may already hold the racing request's cookie, so this one must not delete it.
+   */
+  readonly clientCookieSuperseded: boolean;
   /** A record for the current id is live in the store. */
   readonly currentLive: boolean;
   /** Data or lifetime changed since the record was read (or last saved with `app.saveNow`). */
@@ -94,8 +99,12 @@ export interface LifecycleContext extends LifecycleInput {
   readonly testCookie: 'keep' | 'set' | 'delete';
   /** The commit's plan, decided at once from the context and the response facts. */
   readonly primary: PrimaryWrite;
-  /** What happens to the record the client's old cookie names, after regenerate. */
-  readonly retire: 'none' | 'destroy' | 'grace';
+  /**
+   * What happens to the record the client's old cookie names, after regenerate: destroyed, kept
+   * for the grace window, or (cookie sessions, where destroying it revokes the id) destroyed once
+   * the cookie that replaces it is made.
+   */
+  readonly retire: 'none' | 'destroy' | 'grace' | 'destroyAfterCookie';
   readonly sessionCookie: 'keep' | 'set' | 'setBrowser' | 'delete';
   /** Facts of the response, from `response.commit`, while the commit is planned. */
   readonly serverError: boolean;
@@ -186,6 +195,7 @@ export const lifecycleActions = [
   'destroyReplacedRecord',
   'assignNewId',
   'adoptLoadedRecord',
+  'adoptReloadedRecord',
   'clearData',
   'forgetId',
   'setSessionCookie',
@@ -247,6 +257,7 @@ const commitRules = {
     c.accessed &&
     !c.cookieAlreadySet &&
     (c.clientCookie === 'valid' || c.clientCookie === 'rotated') &&
+    !c.clientCookieSuperseded &&
     !commitRules.isLiveAfterCommit(c) &&
     !commitRules.isClientRecordLiveAfterCommit(c),
 };
@@ -270,6 +281,8 @@ const guards = {
   // A session saved whenever it is used (saveUninitialized) needs its id from the start too.
   issuesIdAtStart: ({ context }: GuardArgs) => context.idAtStart || context.saveUninitialized,
   retiresWithGrace: ({ context }: GuardArgs) => context.regenerateGrace,
+  // Cookie sessions: the record is the cookie, and destroying the client's one revokes its id (`onRevoke`).
+  carriesDataInCookie: ({ context }: GuardArgs) => context.cookieCarriesData,
   isDeadRecord: ({ event }: GuardArgs) =>
     // Django CVE-2015-5143 and design §2.6: a record the server can't vouch for is a new session.
     event.type === 'store.loaded' && (event.record === 'missing' || event.pastExpiry || event.pastIdleTimeout || event.pastAbsoluteTimeout),
@@ -291,6 +304,7 @@ const guards = {
   plansTouch: ({ context }: GuardArgs) => context.primary === 'touch',
   plansRetireWithGrace: ({ context }: GuardArgs) => context.retire === 'grace',
   plansRetire: ({ context }: GuardArgs) => context.retire === 'destroy',
+  plansRetireAfterCookie: ({ context }: GuardArgs) => context.retire === 'destroyAfterCookie',
   setsSessionCookie: ({ context }: GuardArgs) => context.sessionCookie === 'set',
   setsBrowserSessionCookie: ({ context }: GuardArgs) => context.sessionCookie === 'setBrowser',
   deletesSessionCookie: ({ context }: GuardArgs) => context.sessionCookie === 'delete',
@@ -337,6 +351,7 @@ const settled: LifecycleContext = {
   hasId: false,
   idIsClients: false,
   clientRecordLive: false,
+  clientCookieSuperseded: false,
   currentLive: false,
   modified: false,
   changed: false,
@@ -397,6 +412,7 @@ export const lifecycleMachine = setup({
     destroyReplacedRecord: effect,
     assignNewId: effect,
     adoptLoadedRecord: effect,
+    adoptReloadedRecord: effect,
     clearData: effect,
     forgetId: effect,
     setSessionCookie: effect,
@@ -622,8 +638,13 @@ export const lifecycleMachine = setup({
     savingNow: {
       on: {
         'store.done': { target: 'active', actions: assign({ currentLive: true, modified: false, touchDue: true }) },
-        // The record died meanwhile (a racing destroy): this session is gone with it.
-        'store.refused': { target: 'active', actions: ['clearData', 'forgetId', assign({ ...freshSession, clientRecordLive: false })] },
+        // The record died meanwhile (a racing destroy, or a regenerate that retired it): this session
+        // is gone with it. As for a refused commit write, the browser may already hold the racing
+        // request's cookie, so the commit must not delete the session cookie.
+        'store.refused': {
+          target: 'active',
+          actions: ['clearData', 'forgetId', assign({ ...freshSession, clientRecordLive: false, clientCookieSuperseded: true })],
+        },
         // The app hears of the failure; the changes stay unsaved, for the commit to try again.
         'store.failed': { target: 'active' },
       },
@@ -661,7 +682,8 @@ export const lifecycleMachine = setup({
           { guard: 'isDeadRecord', target: 'active', actions: ['clearData', 'forgetId', assign({ ...freshSession, accessed: true })] },
           {
             target: 'active',
-            actions: ['adoptLoadedRecord', assign({ modified: false, changed: false, expiryChanged: false, touchDue: false })],
+            // The new id's own record: it never stands in for the client's (a grace-window retire keeps that one as loaded).
+            actions: ['adoptReloadedRecord', assign({ modified: false, changed: false, expiryChanged: false, touchDue: false })],
           },
         ],
         'store.failed': { target: 'failed', actions: 'settle' },
@@ -712,6 +734,11 @@ export const lifecycleMachine = setup({
     planningRetire: {
       always: [
         { guard: and(['shouldRetireClientRecord', 'retiresWithGrace']), target: 'planningCookie', actions: assign({ retire: 'grace' }) },
+        {
+          guard: and(['shouldRetireClientRecord', 'carriesDataInCookie']),
+          target: 'planningCookie',
+          actions: assign({ retire: 'destroyAfterCookie' }),
+        },
         { guard: 'shouldRetireClientRecord', target: 'planningCookie', actions: assign({ retire: 'destroy' }) },
         { target: 'planningCookie' },
       ],
@@ -753,6 +780,9 @@ export const lifecycleMachine = setup({
     retiring: {
       always: [
         { guard: 'plansRetireWithGrace', target: 'awaitingRetire', actions: 'retireClientRecord' },
+        // Cookie sessions: the new cookie is made first, so one too large to send fails the commit
+        // before the old id is revoked, and the browser keeps a cookie that still works.
+        { guard: 'plansRetireAfterCookie', target: 'awaitingRevoke', actions: ['respond', 'destroyReplacedRecord'] },
         { guard: 'plansRetire', target: 'awaitingRetire', actions: 'destroyReplacedRecord' },
         { target: 'committed', actions: ['respond', 'settle'] },
       ],
@@ -764,6 +794,18 @@ export const lifecycleMachine = setup({
         // The old record was already gone: retiring it is done all the same.
         'store.refused': { target: 'committed', actions: ['respond', 'settle'] },
         'store.failed': { target: 'failed', actions: 'settle' },
+      },
+    },
+    // Cookie sessions after regenerate: the response's effects are made; the old id is being revoked.
+    awaitingRevoke: {
+      on: {
+        'app.read': { guard: 'isDataKnown', target: 'awaitingRevoke' },
+        'store.done': { target: 'committed', actions: 'settle' },
+        // onRevoke threw: the sign-in can't answer 2xx, as a failed store write.
+        'store.failed': { target: 'failed', actions: 'settle' },
+        // A commit waits for the revoke, so one arrives here only when making the cookie threw (too
+        // large): the commit failed and nothing was revoked; a repeat (the error page) changes nothing.
+        'response.commit': { target: 'failed', actions: 'settle' },
       },
     },
     // Let go of by the app: its commit has nothing to write and no cookie to send.

@@ -324,6 +324,14 @@ export function createConfig(options: SessionManagerOptions): Config {
   if (typeof name !== 'string') throw new SessConfigError(`name must be a string, got ${typeof name}`, 'cookie_invalid');
   const cookie = options.cookie ?? {};
   const regenerateGraceMs = lifetimeMs(options.regenerateGraceMs, 'regenerateGraceMs', 0) as number;
+  const idleTimeoutMs = lifetimeMs(options.idleTimeoutMs, 'idleTimeoutMs', undefined, MIN_COOKIE_LIFETIME_MS);
+  const touchAfterMs = lifetimeMs(options.touchAfterMs, 'touchAfterMs', 0) as number;
+  if (idleTimeoutMs !== undefined && touchAfterMs >= idleTimeoutMs) {
+    // No touch would be due before the idle deadline: a session used more often than that still ends.
+    throw new SessConfigError(
+      `touchAfterMs (${touchAfterMs}) must be shorter than idleTimeoutMs (${idleTimeoutMs}), or a session in use would still time out`,
+    );
+  }
   if (options.schema !== undefined) checkSchema(options.schema);
   if (regenerateGraceMs > 0 && storage.cookies !== undefined) {
     // A sealed cookie stays valid until it expires or `isRevoked` says otherwise: there is no record to keep.
@@ -336,9 +344,9 @@ export function createConfig(options: SessionManagerOptions): Config {
     signer: signerOf(options),
     cookie: cookieAttributes(name, cookie),
     maxAgeMs: lifetimeMs(options.maxAgeMs, 'maxAgeMs', 86_400_000, MIN_COOKIE_LIFETIME_MS) as number,
-    idleTimeoutMs: lifetimeMs(options.idleTimeoutMs, 'idleTimeoutMs', undefined, MIN_COOKIE_LIFETIME_MS),
+    idleTimeoutMs,
     absoluteTimeoutMs: lifetimeMs(options.absoluteTimeoutMs, 'absoluteTimeoutMs', undefined, MIN_COOKIE_LIFETIME_MS),
-    touchAfterMs: lifetimeMs(options.touchAfterMs, 'touchAfterMs', 0) as number,
+    touchAfterMs,
     regenerateGraceMs,
     deadlines: createDeadlines(lifetimeMs(options.storeTimeoutMs, 'storeTimeoutMs', 5_000) as number),
     clock: checkFunction<() => number>(options.clock, 'clock') ?? Date.now,

@@ -43,8 +43,13 @@ export class SessionState implements LifetimeBasis {
   /** Keys set and deleted since the data was loaded or cleared; made at the first change (most requests only read). */
   private setKeys: Set<string> | undefined;
   private deletedKeys: Set<string> | undefined;
-  /** The record the last load accepted, kept for `adoptLoadedRecord` and the grace-window retire. */
+  /** The record the last load accepted, kept for `adoptLoadedRecord` and `adoptReloadedRecord`. */
   loaded: SessionRecord | undefined;
+  /**
+   * The client's record as loaded, kept for the grace-window retire: never the new id's record a
+   * reload read back (`adoptReloadedRecord`), which must not reach whoever holds the old id.
+   */
+  private clientRecord: SessionRecord | undefined;
   /** The id the last `store.load` asked for. */
   loadingId: string | undefined;
   /** What `onEvent` reports for a store effect once it succeeds, by the action that made it (kept only with `onEvent`). */
@@ -102,6 +107,9 @@ export class SessionState implements LifetimeBasis {
         this.currentId = this.freshId();
         return undefined;
       case 'adoptLoadedRecord':
+        this.clientRecord = this.loaded;
+        return this.carryOut('adoptReloadedRecord');
+      case 'adoptReloadedRecord':
         if (this.loaded !== undefined) {
           this.data = dataFrom(this.loaded.data);
           this.meta = this.loaded.meta;
@@ -218,7 +226,7 @@ export class SessionState implements LifetimeBasis {
     const id = this.clientId as string;
     const { regenerateGraceMs } = this.config;
     // The machine retires only a record it loaded (clientRecordLive).
-    const loaded = this.loaded as SessionRecord;
+    const loaded = this.clientRecord as SessionRecord;
     const expiresAt = Math.min(loaded.meta.expiresAt, this.now + regenerateGraceMs);
     const meta: SessionMeta = { ...loaded.meta, expiresAt, retired: true };
     return { type: 'store.touch', id, meta, ttlMs: expiresAt - this.now, record: { data: loaded.data, meta } };

@@ -310,6 +310,27 @@ describe('cookie sessions: the 4096-byte budget', () => {
     expect(jar.cookies.size).toBe(1);
   });
 
+  it('a regenerate whose new cookie is too large revokes nothing: the cookie the browser keeps still works', async () => {
+    const revoked = new Set<string>();
+    const { request, manager, jar, opened } = world({}, { isRevoked: (id) => revoked.has(id), onRevoke: (id) => void revoked.add(id) });
+    await request((s) => s.set('user', 'ada'));
+    const before = opened();
+    const session = manager.begin({ cookieHeader: jar.header(), secure: false });
+    await session.load();
+    await session.regenerate();
+    session.set('cart', 'c'.repeat(5000));
+    await expect(Promise.resolve(session.commit({ status: 200 }))).rejects.toMatchObject({ code: 'session_too_large' });
+    // The framework's error page commits again: nothing more happens.
+    expect(await session.commit({ status: 500 })).toEqual([]);
+    expect(revoked).toEqual(new Set());
+    const { result } = await request(async (s) => {
+      await s.load();
+      return s.get('user');
+    });
+    expect(result).toBe('ada');
+    expect(opened()?.id ?? before?.id).toBe(before?.id);
+  });
+
   it('counts the whole Set-Cookie line: name and attributes too, not just the value', async () => {
     // In sign mode n more ASCII characters grow the value by about 4n/3.
     const lineOf = (effects: readonly HttpEffect[]) => {

@@ -21,7 +21,8 @@ type Snapshot = SnapshotFrom<typeof lifecycleMachine>;
 type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 const CLIENT_ID = 'client-session-id-0123456789abcdef';
-const IDLE_MS = 60_000;
+/** Longer than the touch interval (`touchAfterMs`, an hour), as the options require. */
+const IDLE_MS = 2 * 3_600_000;
 const signer = createSigner(SECRET);
 const COOKIE_SECRET = 'cookie-session-secret-at-least-32-bytes!';
 const OLD_COOKIE_SECRET = 'the-previous-cookie-session-secret-32-bytes';
@@ -143,7 +144,7 @@ function createSut(input: LifecycleInput) {
   const seed = (variant: Variant, id: string) => {
     const now = clock.now();
     if (variant === 'missing') return store.records.delete(id);
-    const touchedAt = variant === 'idle' ? now - 2 * 3_600_000 : now;
+    const touchedAt = variant === 'idle' ? now - 2 * IDLE_MS : now;
     const meta = { createdAt: touchedAt, touchedAt, expiresAt: now + 86_400_000, ...(variant === 'retired' ? { retired: true } : {}) };
     store.records.set(id, {
       json: JSON.stringify({ data: { seed: 1 }, meta }),

@@ -329,6 +329,42 @@ describe('regenerate with a grace window', () => {
     await expect(inFlight((s) => s.set('cart', 1))).rejects.toThrow(SessUsageError);
   });
 
+  it('a saveNow() the store refuses (a racing regenerate retired the record) deletes no cookie, as a refused commit write', async () => {
+    const world = await signedIn({ regenerateGraceMs: GRACE });
+    const slow = world.manager.begin({ cookieHeader: world.jar.header(), secure: false });
+    await slow.load();
+    // The racing sign-in commits first: the browser now holds the new id's cookie.
+    const { session: signIn } = await world.request(async (s) => {
+      await s.regenerate();
+      s.set('user', 'ada (signed in)');
+    });
+    slow.set('cart', 1);
+    await slow.saveNow();
+    const effects = await slow.commit({ status: 200 });
+    // Deleting "the" session cookie would sign the browser out of the racing request's new session.
+    expect(sessionCookie(effects)).toBeUndefined();
+    expect(world.store.peek(signIn.id as string)?.data).toEqual({ user: 'ada (signed in)' });
+  });
+
+  it('never retires the old id with what the new id holds, even after saveNow() and reload() (a store without touch)', async () => {
+    const world = setup({ regenerateGraceMs: GRACE });
+    // `touch` is optional: without it the retire re-saves the record it carries.
+    delete (world.store as { touch?: unknown }).touch;
+    await world.request((s) => s.set('user', 'ada'));
+    const oldCookie = world.jar.header();
+    await world.request(async (s) => {
+      await s.load();
+      await s.regenerate();
+      s.set('user', 'ada (signed in)');
+      s.set('token', 'signed-in secret');
+      await s.saveNow();
+      await s.reload();
+    });
+    const old = world.manager.begin({ cookieHeader: oldCookie, secure: false });
+    await old.load();
+    expect([old.get('user'), old.get('token')]).toEqual(['ada', undefined]);
+  });
+
   it('lets a racing sign-in regenerate from the retired session, and a racing sign-out destroy it', async () => {
     const { inFlight, store, id, newId } = await rotated();
     const signIn = await inFlight(async (s) => {
@@ -509,6 +545,18 @@ describe('timeouts, enforced from the stored record', () => {
     expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.set' });
   });
 
+  it('rolling with the default touchAfterMs (0) still touches a record stamped a little ahead of this clock', async () => {
+    // Another server's clock ran a second fast (well within the skew tolerance), or this one stepped back.
+    const { request, store, id, clock } = await signedIn({ rolling: true });
+    clock.advance(-1_000);
+    const { effects } = await request(async (s) => {
+      await s.load();
+      s.get('user');
+    });
+    expect(store.calls).toEqual([`get ${id}`, `touch ${id}`]);
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.set' });
+  });
+
   it('touch() re-sends the cookie without rolling', async () => {
     const { request, store, id } = await signedIn();
     const { effects } = await request(async (s) => {
@@ -667,6 +715,27 @@ describe('configuration', () => {
     const { session } = await request((s) => s.set('a', 1));
     expect(session.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(session.maxAgeMs).toBe(86_400_000);
+  });
+
+  it('refuses a touchAfterMs that is not shorter than idleTimeoutMs: no touch would be due before the session timed out', async () => {
+    expect(() => setup({ idleTimeoutMs: 60_000, touchAfterMs: 60_000 })).toThrow(
+      /touchAfterMs \(60000\) must be shorter than idleTimeoutMs \(60000\)/,
+    );
+    expect(() => setup({ idleTimeoutMs: 60_000, touchAfterMs: 90_000 })).toThrow(SessConfigError);
+    // Just under the deadline, a session used every 30 s stays alive.
+    const { request, clock } = setup({ idleTimeoutMs: 60_000, touchAfterMs: 30_000 });
+    await request(async (s) => {
+      await s.load();
+      s.set('user', 'ada');
+    });
+    for (let visit = 0; visit < 4; visit++) {
+      clock.advance(30_000);
+      const { result } = await request(async (s) => {
+        await s.load();
+        return s.get('user');
+      });
+      expect(result).toBe('ada');
+    }
   });
 
   it('refuses a short secret, a missing store and a bad number at construction', () => {
