@@ -23,7 +23,7 @@ import type { Session } from './view.js';
 import { warnOnce } from './warnings.js';
 
 export type { KoaApp, SessionOptions } from './options.js';
-export type { ExternalKey } from './request.js';
+export type { ExternalKey } from './options.js';
 export type { ExternalStore } from './storage.js';
 export type { KoaSessionObject } from './format.js';
 export type { Session } from './view.js';

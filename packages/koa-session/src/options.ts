@@ -6,9 +6,16 @@
 import { SessConfigError } from '@sess/core';
 import { COOKIE_OPTIONS, type OptionTable, checkOptions, lifetimeMs } from '@sess/core/adapter';
 import type { Context } from 'koa';
-import type { ExternalKey } from './request.js';
 import type { ExternalStore } from './storage.js';
 import type { Session } from './view.js';
+
+/** koa-session's custom external key: where the store's key travels instead of the cookie. */
+export interface ExternalKey {
+  /** The store's key this request carries, or nothing for a new session. */
+  get(ctx: Context): string | undefined | null;
+  /** Hands the client the key of a session just saved. */
+  set(ctx: Context, value: string): void;
+}
 
 /** koa-session's options, with its defaults. Cookie attributes sit at the top level, as there. */
 export interface SessionOptions {

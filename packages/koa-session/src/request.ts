@@ -11,21 +11,13 @@ import { assertNever, httpFailure, lifetimeMs } from '@sess/core/adapter';
 import type { Context } from 'koa';
 import { cookieLines, deletionLines, mergedLines } from './cookies.js';
 import { type KoaSessionObject, define, renewDue, savedData } from './format.js';
-import { type SessionOptions, sameSiteOf } from './options.js';
+import { type ExternalKey, type SessionOptions, sameSiteOf } from './options.js';
 import type { Keys } from './keys.js';
 import { type ExternalStore, type StorageRequest, joinedValue, signedBy } from './storage.js';
 import { type Session, SessionObject, type SessionHost } from './view.js';
 
 /** The options koa-session hands to Koa's `ctx.cookies.set`, as this request's `ctx.sessionOptions` holds them. */
 const COOKIE_ATTRIBUTES = ['domain', 'path', 'secure', 'httpOnly', 'sameSite', 'partitioned', 'priority'] as const;
-
-/** koa-session's custom external key: where the store's key travels instead of the cookie. */
-export interface ExternalKey {
-  /** The store's key this request carries, or nothing for a new session. */
-  get(ctx: Context): string | undefined | null;
-  /** Hands the client the key of a session just saved. */
-  set(ctx: Context, value: string): void;
-}
 
 /** What every request of one middleware shares: its options, as checked once. */
 export interface Shared {
