@@ -154,15 +154,18 @@ export function session(options: SessionOptions): SessionMiddleware {
     // A status Node refuses (`Response.error()`'s 0) gets node-server's 500, as without sess: the
     // commit is for that, and the response stays as it is (a copy would change its status).
     const refused = c.finalized && c.res.status < 100;
+    // node-server's shared RESPONSE_ALREADY_SENT: the app wrote to `c.env.outgoing` itself, and
+    // its headers have left before the session's could join them. The commit saves nothing, as
+    // for a server error: a new id saved there (a regenerate, a new session) would leave the
+    // browser on a cookie the store no longer honours as it did.
+    const bypassed = c.finalized && c.res.headers.has('x-hono-already-sent');
     // A handler that gave no response is answered with a 500 ("Context is not finalized").
-    const status = c.finalized && !refused ? c.res.status : 500;
+    const status = c.finalized && !refused && !bypassed ? c.res.status : 500;
     // Awaited only when it is a promise: a step on every request otherwise.
     const committed = commit(core, name, status, c.res.headers);
     const effects = committed instanceof Promise ? await committed : committed;
-    // Without a response, Hono answers its own 500. node-server's shared RESPONSE_ALREADY_SENT:
-    // the app wrote to `c.env.outgoing` itself and the headers have left, so the session's have
-    // nowhere to go.
-    if (!c.finalized || refused || effects.length === 0 || c.res.headers.has('x-hono-already-sent')) return;
+    // Without a response, Hono answers its own 500; a bypassed one has sent its headers.
+    if (!c.finalized || refused || bypassed || effects.length === 0) return;
     // A platform Response came from outside Hono's Context (`fetch`, `Response.redirect`, or one
     // the app made once and returns to every request): the effects go on a copy, so it stays as it
     // was and no visitor's cookie rides on it to the next. node-server's lighter responses

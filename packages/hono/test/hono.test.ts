@@ -213,6 +213,25 @@ describe('commit and the response', () => {
     expect([...RESPONSE_ALREADY_SENT.headers.keys()]).toEqual(['x-hono-already-sent']);
   });
 
+  it('saves nothing for a response the app wrote to c.env.outgoing itself: its headers left without the cookie', async () => {
+    const { app, store } = sessionApp({ regenerateGraceMs: 5_000 });
+    app.get('/write', async (c) => (await write(c), c.text(String(c.get('session').data.n))));
+    app.get('/raw-sign-in', async (c) => {
+      await (await c.get('session').load()).regenerate();
+      (c.env as HttpBindings).outgoing.end('raw');
+      return RESPONSE_ALREADY_SENT;
+    });
+    const client = await serve(app);
+    expect((await client.request('/write')).body).toBe('1');
+    const setsBefore = store.calls.set;
+    const raw = await client.request('/raw-sign-in');
+    expect([raw.status, raw.body, raw.setCookies]).toEqual([200, 'raw', []]);
+    expect(store.calls.set).toBe(setsBefore);
+    // The browser still holds the first cookie, and its session still takes writes.
+    const next = await client.request('/write');
+    expect([next.status, next.body]).toEqual([200, '2']);
+  });
+
   it('mounted twice, the first middleware owns the session and the second stays out of the way', async () => {
     const clock = fakeClock();
     const [first, second] = [inspectableStore(clock), inspectableStore(clock)];
