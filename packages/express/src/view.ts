@@ -60,9 +60,10 @@ class CookieView implements SessionCookie {
       this.#core.setExpiry(date === false ? 0 : (date ?? 0));
       return;
     }
-    // A past date ends the session now, a far one is 400 days: the core takes a Date within 400 days of now.
+    // A past date ends the session now, a far one is 400 days, less a minute: the core takes a Date
+    // within 400 days of the request's start, a little before this clock reading.
     const now = this.#clock();
-    this.#core.setExpiry(new Date(Math.min(Math.max(date.getTime(), now), now + MAX_LIFETIME_MS)));
+    this.#core.setExpiry(new Date(Math.min(Math.max(date.getTime(), now), now + MAX_LIFETIME_MS - 60_000)));
   }
 }
 
