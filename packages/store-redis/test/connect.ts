@@ -8,6 +8,7 @@ import { Cluster as IoCluster6, Redis as IoRedis6 } from 'ioredis';
 import { Cluster as IoCluster5, Redis as IoRedis5 } from 'ioredis5';
 import { createClient as createClient6, createCluster as createCluster6 } from 'redis';
 import { createClient as createClient5, createCluster as createCluster5 } from 'redis5';
+import type { RedisCommands } from '../src/index.js';
 
 export const LIBRARIES = ['node-redis 6', 'node-redis 5', 'ioredis 6', 'ioredis 5'] as const;
 export const TOPOLOGIES = ['standalone', 'cluster'] as const;
@@ -25,6 +26,31 @@ export interface Connected {
   /** Sends a raw command to the node holding `key` (for assertions such as PTTL). */
   command(key: string, args: readonly string[]): Promise<unknown>;
   quit(): Promise<void>;
+}
+
+/**
+ * `RedisCommands` over `redis` whose commands `holds` picks wait: `atHold` resolves when one is
+ * sent, and it goes on to Redis only once `release` is called. Every other command passes
+ * straight through. Tests force an ordering with it rather than hope for one.
+ */
+export function holdingCommands(redis: Connected, topology: Topology, holds: (key: string, args: readonly string[]) => boolean) {
+  let reached!: () => void;
+  let release!: () => void;
+  const atHold = new Promise<void>((resolve) => (reached = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const commands: RedisCommands = {
+    async send(key, args) {
+      if (holds(key, args)) {
+        reached();
+        await released;
+      }
+      return redis.command(key, args);
+    },
+    nodes: async () => [],
+    isReady: () => true,
+    cluster: topology === 'cluster',
+  };
+  return { commands, atHold, release };
 }
 
 /** Why `service` cannot be used here, or undefined when it can. */

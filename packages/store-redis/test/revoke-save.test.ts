@@ -9,10 +9,10 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freshId, makeRecord } from '@sess/store-test';
 import type { SessionChanges, SessionRecord } from '@sess/core';
-import { redisStore, type RedisCommands } from '../src/index.js';
+import { redisStore } from '../src/index.js';
 import { userIndexKey } from '../src/layout.js';
 import { INDEX_ADD, REVOKE, type Script } from '../src/scripts.js';
-import { LIBRARIES, TOPOLOGIES, connect, describeOn, testPrefix, type Connected } from './connect.js';
+import { LIBRARIES, TOPOLOGIES, connect, describeOn, holdingCommands, testPrefix, type Connected } from './connect.js';
 
 const TTL_MS = 600_000;
 const signIn: SessionChanges = { set: ['userId', 'a'], deleted: [], created: true };
@@ -68,22 +68,7 @@ for (const topology of TOPOLOGIES) {
        * straight through.
        */
       function holding(holds: (key: string, args: readonly string[]) => boolean) {
-        let reached!: () => void;
-        let release!: () => void;
-        const atHold = new Promise<void>((resolve) => (reached = resolve));
-        const released = new Promise<void>((resolve) => (release = resolve));
-        const commands: RedisCommands = {
-          async send(key, args) {
-            if (holds(key, args)) {
-              reached();
-              await released;
-            }
-            return redis.command(key, args);
-          },
-          nodes: async () => [],
-          isReady: () => true,
-          cluster: topology === 'cluster',
-        };
+        const { commands, atHold, release } = holdingCommands(redis, topology, holds);
         return { store: redisStore({ client: commands, prefix, timeoutMs: 10_000 }), atHold, release };
       }
 

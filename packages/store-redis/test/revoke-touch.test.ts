@@ -9,10 +9,10 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freshId, makeRecord } from '@sess/store-test';
 import type { SessionChanges, SessionMeta, SessionRecord } from '@sess/core';
-import { redisStore, type RedisCommands } from '../src/index.js';
+import { redisStore } from '../src/index.js';
 import { userIndexKey } from '../src/layout.js';
 import { INDEX_ADD } from '../src/scripts.js';
-import { LIBRARIES, TOPOLOGIES, connect, describeOn, testPrefix, type Connected } from './connect.js';
+import { LIBRARIES, TOPOLOGIES, connect, describeOn, holdingCommands, testPrefix, type Connected } from './connect.js';
 
 const TTL_MS = 600_000;
 const signIn: SessionChanges = { set: ['userId', 'a'], deleted: [], created: true };
@@ -56,23 +56,8 @@ for (const topology of TOPOLOGIES) {
        * goes on to Redis only once `release` is called. Everything else passes straight through.
        */
       function holdingDelOf(id: string) {
-        let reached!: () => void;
-        let release!: () => void;
-        const atDel = new Promise<void>((resolve) => (reached = resolve));
-        const released = new Promise<void>((resolve) => (release = resolve));
-        const commands: RedisCommands = {
-          async send(key, args) {
-            if (args[0] === 'DEL' && key === prefix + id) {
-              reached();
-              await released;
-            }
-            return redis.command(key, args);
-          },
-          nodes: async () => [],
-          isReady: () => true,
-          cluster: topology === 'cluster',
-        };
-        return { store: redisStore({ client: commands, prefix, timeoutMs: 10_000 }), atDel, release };
+        const { commands, atHold, release } = holdingCommands(redis, topology, (key, args) => args[0] === 'DEL' && key === prefix + id);
+        return { store: redisStore({ client: commands, prefix, timeoutMs: 10_000 }), atDel: atHold, release };
       }
 
       it('after revokeUser, the touch of a request that loaded the session before finds nothing and indexes nothing', async () => {
@@ -149,26 +134,18 @@ for (const topology of TOPOLOGIES) {
         expect(await store().set(kept, makeRecord({ userId, a: 1 }, Date.now()), 60_000, signIn)).toBe(true);
         const loaded = (await store().get(kept)) as SessionRecord;
         const indexKey = userIndexKey(prefix, userId);
-        let reached!: () => void;
-        let release!: () => void;
-        const atIndex = new Promise<void>((resolve) => (reached = resolve));
-        const released = new Promise<void>((resolve) => (release = resolve));
-        const commands: RedisCommands = {
-          async send(key, args) {
-            if (
-              key === indexKey &&
-              (args[0] === 'EVALSHA' || args[0] === 'EVAL') &&
-              (args[1] === INDEX_ADD.sha1 || args[1] === INDEX_ADD.source)
-            ) {
-              reached();
-              await released;
-            }
-            return redis.command(key, args);
-          },
-          nodes: async () => [],
-          isReady: () => true,
-          cluster: topology === 'cluster',
-        };
+        const {
+          commands,
+          atHold: atIndex,
+          release,
+        } = holdingCommands(
+          redis,
+          topology,
+          (key, args) =>
+            key === indexKey &&
+            (args[0] === 'EVALSHA' || args[0] === 'EVAL') &&
+            (args[1] === INDEX_ADD.sha1 || args[1] === INDEX_ADD.source),
+        );
         // The touch has run (it read the old stamp); its index write waits until revokeUser is done.
         const touching = redisStore({ client: commands, prefix, timeoutMs: 10_000 }).touch(kept, ...touchOf(loaded));
         await atIndex;
