@@ -286,14 +286,15 @@ export interface ClientCookie {
 }
 
 /**
- * @param revocationEnds - The latest `expiresAt` a save of the record with `meta` would give it
- *   now: a copy of the client's cookie re-sealed by another request (a thief's, say) may carry up
- *   to that, later than the client's own, so `onRevoke` is told the later of the two.
+ * @param lifetimes - Its `revocationEnds(meta)` is the latest `expiresAt` a save of the record with
+ *   `meta` would give it now: a copy of the client's cookie re-sealed by another request (a
+ *   thief's, say) may carry up to that, later than the client's own, so `onRevoke` is told the
+ *   later of the two. (An object, not a callback: no closure per request.)
  */
 export function requestStore(
   storage: CookieSessions,
   client: ClientCookie | undefined,
-  revocationEnds?: (meta: SessionMeta) => number,
+  lifetimes?: { revocationEnds(meta: SessionMeta): number },
 ): RequestStore {
   const records = new Map<string, SessionRecord>();
   const opened = client?.session;
@@ -350,8 +351,8 @@ export function requestStore(
         const meta = opened.record.meta as Partial<SessionMeta> | undefined;
         let expiresAt = typeof meta?.expiresAt === 'number' ? meta.expiresAt : 0;
         // Any copy was sealed by a request up to now, so it dies by the time a save now would give.
-        if (revocationEnds !== undefined && typeof meta?.createdAt === 'number') {
-          expiresAt = Math.max(expiresAt, revocationEnds(meta as SessionMeta));
+        if (lifetimes !== undefined && typeof meta?.createdAt === 'number') {
+          expiresAt = Math.max(expiresAt, lifetimes.revocationEnds(meta as SessionMeta));
         }
         storage.onRevoke(id, expiresAt);
       }

@@ -70,15 +70,16 @@ export class SessionState implements LifetimeBasis {
     } else {
       const opened = raw === undefined ? undefined : cookies.open(config.name, raw);
       if (opened !== undefined) verified = { id: opened.session.id, rotated: opened.rotated };
-      this.cookieStore = requestStore(
-        cookies,
-        opened && { name: config.name, value: raw as string, session: opened.session },
-        (meta) => nextMeta(this, meta.expiry, meta.createdAt).meta.expiresAt,
-      );
+      this.cookieStore = requestStore(cookies, opened && { name: config.name, value: raw as string, session: opened.session }, this);
       this.store = this.cookieStore;
     }
     this.clientCookie = raw === undefined ? 'absent' : verified === undefined ? 'rejected' : verified.rotated ? 'rotated' : 'valid';
     this.clientId = verified?.id;
+  }
+
+  /** The latest `expiresAt` a save of the record with `meta` would give it now (see `requestStore`). */
+  revocationEnds(meta: SessionMeta): number {
+    return nextMeta(this, meta.expiry, meta.createdAt).meta.expiresAt;
   }
 
   /** Lifetimes from the session's own setting and the configured ones, measured from now. */
