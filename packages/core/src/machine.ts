@@ -96,6 +96,11 @@ export interface LifecycleContext extends LifecycleInput {
   readonly expiryChanged: boolean;
   /** The record's life should be extended (rolling or idle timeout due, or `touch`). */
   readonly touchDue: boolean;
+  /**
+   * `app.saveNow` wrote the current record during this request: its life moved then, so the
+   * commit sends the cookie a write would without writing again.
+   */
+  readonly savedNow: boolean;
   readonly testCookie: 'keep' | 'set' | 'delete';
   /** The commit's plan, decided at once from the context and the response facts. */
   readonly primary: PrimaryWrite;
@@ -237,7 +242,7 @@ const commitRules = {
   isLiveAfterCommit: (c: Context) => commitRules.savesRecord(c) || (c.currentLive && c.primary !== 'destroy'),
   isClientRecordLiveAfterCommit: (c: Context) => c.clientRecordLive && c.retire === 'none' && !(c.idIsClients && c.primary === 'destroy'),
   // The record's lifetime moves with this commit.
-  isExtended: (c: Context) => commitRules.savesRecord(c) || c.primary === 'touch',
+  isExtended: (c: Context) => commitRules.savesRecord(c) || c.primary === 'touch' || c.savedNow,
   // The cookie is sent only when the client lacks a valid one, or the lifetime moved.
   // A cookie that carries the data (cookie sessions, as iron-session's) is the record: every write re-sends it.
   // express-session re-sends a lasting cookie with each change, so its expiry follows the record's.
@@ -357,6 +362,7 @@ const settled: LifecycleContext = {
   changed: false,
   expiryChanged: false,
   touchDue: false,
+  savedNow: false,
   testCookie: 'keep',
   primary: 'none',
   retire: 'none',
@@ -633,11 +639,11 @@ export const lifecycleMachine = setup({
       },
     },
     // express-session's `save(callback)`: the record is written before the commit. Once it is,
-    // the commit saves again only for changes made after it, and otherwise touches the record
-    // (as express-session does after a save), so the cookie follows the rules of a commit that writes.
+    // the commit saves again only for changes made after it; the write has extended the record,
+    // so the cookie follows the rules of a commit that writes, with no touch to write it again.
     savingNow: {
       on: {
-        'store.done': { target: 'active', actions: assign({ currentLive: true, modified: false, touchDue: true }) },
+        'store.done': { target: 'active', actions: assign({ currentLive: true, modified: false, touchDue: false, savedNow: true }) },
         // The record died meanwhile (a racing destroy, or a regenerate that retired it): this session
         // is gone with it. As for a refused commit write, the browser may already hold the racing
         // request's cookie, so the commit must not delete the session cookie.

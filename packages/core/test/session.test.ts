@@ -1211,6 +1211,20 @@ describe('saveNow (express-session save(callback))', () => {
     expect(store.peek(id)?.data).toEqual({ user: 'ada', step: 2 });
   });
 
+  it('a session saved now and left unchanged is not written again; a rolling one still gets its cookie', async () => {
+    for (const rolling of [false, true]) {
+      const { request, store } = setup({ rolling, touchAfterMs: 0 });
+      await request((s) => s.set('user', 'ada'));
+      store.calls.length = 0;
+      const { effects } = await request(async (s) => {
+        await s.load();
+        await s.saveNow();
+      });
+      expect(store.calls.filter((call) => !call.startsWith('get'))).toEqual([expect.stringMatching(/^set /)]);
+      expect(sessionCookie(effects)?.type).toBe(rolling ? 'cookie.set' : undefined);
+    }
+  });
+
   it('rejects when the store fails, leaving the changes for the commit', async () => {
     const { request, store } = setup();
     const { session } = await request(async (s) => {

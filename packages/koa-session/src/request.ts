@@ -259,13 +259,18 @@ export class RequestSession implements SessionHost, StorageRequest {
     return id === undefined ? (this.pendingKey ??= this.shared.genid(this.ctx)) : this.keyOf(id);
   }
 
-  /** koa-session's `save()`: written now, populated or not; the commit then writes only what changes after it. */
+  /**
+   * koa-session's `save()`: written now, populated or not. Its commit compares the session with
+   * the one loaded, so a session changed since the load is written again then, and one that is
+   * not only if it changes after this.
+   */
   async save(): Promise<void> {
     this.reportChanges();
     this.snapshotData();
     this.applyLifetime();
     this.changed = false;
     await this.core.saveNow();
+    if (this.committed === undefined && this.differsFromLoaded()) this.core.save();
   }
 
   async regenerate(): Promise<void> {

@@ -169,6 +169,21 @@ describe.each(KOAS)('%s', (_, Koa) => {
     }
   });
 
+  it('store mode: save() of an unchanged session writes it once; the commit writes nothing more', async () => {
+    const real = await sideBySide(
+      Koa,
+      { store: memoryStore() },
+      async (ctx) => {
+        const s = ctx.session!;
+        if (ctx.path === '/login') s.user = 'ada';
+        if (ctx.path === '/save') await s.save();
+        return s.user ?? null;
+      },
+      ['/login', '/save'],
+    );
+    expect(real.map((visit) => visit.writes)).toEqual([['ttl 86410000, changed true'], ['ttl 86410000, changed false']]);
+  });
+
   it('store mode: after save(), the commit writes the session changed since it was loaded with changed: true', async () => {
     const real = await sideBySide(
       Koa,
