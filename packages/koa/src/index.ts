@@ -10,17 +10,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import { SessConfigError, SessUsageError, createSessionManager, type HttpEffect } from '@sess/core';
 import type { SessionManagerOptions, SessionStorage } from '@sess/core';
-import {
-  COOKIE_OPTIONS,
-  SHARED_OPTIONS,
-  accessorLayer,
-  applyEffects,
-  checkOptions,
-  cookieOptions,
-  prototypeLayer,
-} from '@sess/core/adapter';
-import { coreOptions, createOutputHold, createSessionContext, defined, httpFailure, isSecureRequest, lifetimeMs } from '@sess/core/adapter';
-import { headersLeft, nodeHeaders, nodeResponseFacts, redeemHandoff, socketSession, type CookieOptions } from '@sess/core/adapter';
+import { COOKIE_OPTIONS, SHARED_OPTIONS, accessorLayer, applyEffects, checkOptions, cookieOptions, coreOptions } from '@sess/core/adapter';
+import { createOutputHold, createSessionContext, headersLeft, httpFailure, isSecureRequest, lifetimeOptions } from '@sess/core/adapter';
+import { nodeHeaders, nodeResponseFacts, prototypeLayer, redeemHandoff, socketSession, type CookieOptions } from '@sess/core/adapter';
 import type { DeferredResponse, HeaderValue, OptionTable, SessionView, SharedOptions, SocketRoutes } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
 import { type KoaSession, koaView, replaceData } from './view.js';
@@ -45,7 +37,6 @@ export interface SessionOptions extends SharedOptions<Context, SessionStorage>, 
 
 const DEFAULT_MAX_AGE_MS = 86_400_000;
 
-const WHERE = 'session() of @sess/koa';
 const { secret, store, ...shared } = SHARED_OPTIONS;
 const OPTIONS: OptionTable<SessionOptions> = {
   secret,
@@ -86,23 +77,23 @@ const HINTS: Readonly<Record<string, string>> = {
  * @throws SessConfigError
  */
 function managerOptions(options: SessionOptions): SessionManagerOptions {
-  checkOptions<SessionOptions>(options, OPTIONS, WHERE, { hints: HINTS });
+  checkOptions<SessionOptions>(options, OPTIONS, 'session() of @sess/koa', { hints: HINTS });
   const { key, name, maxAge, renew, rolling } = options;
   if (options.signed === false)
     throw new SessConfigError('signed: false is not supported: sess cookies always carry an HMAC of the id; remove the option');
   if (key !== undefined && name !== undefined && key !== name)
     throw new SessConfigError(`key ${JSON.stringify(key)} and name ${JSON.stringify(name)} disagree: give one`);
-  // A browser-session cookie still has a server-side lifetime: the default.
-  const maxAgeMs = lifetimeMs(maxAge === 'session' ? DEFAULT_MAX_AGE_MS : (maxAge ?? DEFAULT_MAX_AGE_MS), 1, 'maxAge') as number;
-  // renew is "rolling, but only in the second half of the lifetime": a touch due after half of it.
+  // renew is "rolling, but only in the second half of the lifetime": a touch due after half of it
+  // (a browser-session cookie still has the default lifetime on the server).
   const renewing = renew === true && rolling !== true;
-  const touchAfterMs = renewing ? (options.touchAfterMs ?? maxAgeMs / 2) : options.touchAfterMs;
   return {
     ...coreOptions(options, OPTIONS),
-    ...defined({ maxAgeMs, touchAfterMs }),
+    // `maxAge: null` is the default lifetime, as `undefined` is.
+    ...lifetimeOptions(maxAge ?? undefined, 1),
+    // Without renew, coreOptions passed touchAfterMs on as it was.
+    ...(renewing && { touchAfterMs: options.touchAfterMs ?? (typeof maxAge === 'number' ? maxAge : DEFAULT_MAX_AGE_MS) / 2 }),
     store: options.store ?? memoryStore(),
     rolling: rolling === true || renewing,
-    expireAtBrowserClose: maxAge === 'session',
     cookie: cookieOptions(options),
   };
 }
@@ -117,6 +108,9 @@ declare module 'koa' {
   }
 }
 
+/** The handler's error, for a commit that must answer it. */
+type Failed = { error: unknown } | undefined;
+
 /** One request's session, kept on `ctx` under a symbol. */
 interface RequestState extends SessionView<KoaSession> {
   /** A destroy started by `ctx.session = null`; the commit waits for it. */
@@ -128,10 +122,13 @@ interface RequestState extends SessionView<KoaSession> {
    */
   response: DeferredResponse | null | undefined;
   /** The handler's error, for a commit through the hold: its answer is Koa's error response, which needs the cookie on the error. */
-  failed: { error: unknown } | undefined;
+  failed: Failed;
   /** What a commit that succeeded put on the response, for an error Koa answers after it (`ctx.onerror` drops those headers). */
   committed: readonly HttpEffect[] | undefined;
 }
+
+/** A request's state beside its view, copied onto it (a shared source: no object made for it per request). */
+const FRESH = { destroying: undefined, response: undefined, failed: undefined, committed: undefined };
 
 const STATE = Symbol('@sess/koa');
 const RAW = Symbol('@sess/koa respond');
@@ -164,15 +161,14 @@ function koaError(error: unknown, effects: readonly HttpEffect[] = []): unknown 
   const status = httpFailure(error)?.status;
   const headers: Record<string, HeaderValue> = { ...(error as { headers?: object }).headers };
   const field = (name: string) => Object.keys(headers).find((key) => key.toLowerCase() === name) ?? name;
-  const lines = (name: string) => [headers[field(name)] ?? []].flat().map(String);
-  const own = headers[field('cache-control')] != null;
   applyEffects(
     {
       get: (name) => headers[field(name)],
       set: (name, value) => void (headers[field(name)] = value),
-      append: (name, value) => void (headers[field(name)] = [...lines(name), value]),
+      append: (name, value) => void (headers[field(name)] = [headers[field(name)] ?? [], value].flat().map(String)),
     },
-    effects.filter((effect) => effect.type !== 'header.cacheControl' || !own),
+    // Filtered before any effect is applied, so this reads the error's own Cache-Control.
+    effects.filter((effect) => effect.type !== 'header.cacheControl' || headers[field('cache-control')] == null),
   );
   return Object.assign(error, status === undefined ? {} : { status, expose: false }, effects.length === 0 ? {} : { headers });
 }
@@ -221,10 +217,21 @@ export function session(options: SessionOptions): SessionMiddleware {
   const { readOnly, asyncContext } = options;
 
   /**
-   * The commit, once any destroy it must wait for is over: at once (returning nothing) when
-   * nothing has to wait. For a request that `failed`, it throws that error, carrying the cookie.
+   * Commits once: through the hold if there is one (its output may have started the commit
+   * already), else at once (returning nothing) when nothing has to wait. For a request that
+   * `failed`, it throws that error, carrying the cookie.
    */
-  function commit(ctx: Context, state: RequestState, status: number, failed?: { error: unknown }): Promise<void> | undefined {
+  function settle(ctx: Context, state: RequestState, status: number, failed?: Failed): Promise<void> | undefined {
+    if (!state.response) {
+      state.response = null;
+      return commit(ctx, state, status, failed);
+    }
+    state.failed = failed;
+    return state.response.settle(status);
+  }
+
+  /** The commit, once any destroy it must wait for is over. */
+  function commit(ctx: Context, state: RequestState, status: number, failed: Failed): Promise<void> | undefined {
     // A destroy started by `ctx.session = null` must have succeeded before any 2xx goes out. If it
     // failed, the response is its error's (the lifecycle has still ended the session, so the
     // commit deletes the cookie).
@@ -235,12 +242,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     );
   }
 
-  function commitResponse(
-    ctx: Context,
-    state: RequestState,
-    status: number,
-    failed: { error: unknown } | undefined,
-  ): Promise<void> | undefined {
+  function commitResponse(ctx: Context, state: RequestState, status: number, failed: Failed): Promise<void> | undefined {
     // The app wrote to `ctx.res` without `ctx.respond = false`, and the headers left without the
     // cookie: save nothing, as for a server error, and say why if the session had anything to send.
     const answered = failed === undefined ? status : (httpFailure(failed.error)?.status ?? 500);
@@ -250,7 +252,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     return undefined;
   }
 
-  function applyCommitted(ctx: Context, state: RequestState, effects: readonly HttpEffect[], failed: { error: unknown } | undefined): void {
+  function applyCommitted(ctx: Context, state: RequestState, effects: readonly HttpEffect[], failed: Failed): void {
     if (headersLeft(ctx.res) && effects.length > 0) throw new SessUsageError(BYPASSED);
     applyEffects(nodeHeaders(ctx.res), effects);
     // Koa's own error answer clears the response's headers first: the cookie goes on the error too.
@@ -275,8 +277,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     respond: {
       get: (ctx) => ctx[RAW],
       set(ctx, value) {
-        const state = stateOf(ctx);
-        if ((ctx[RAW] = value) === false && state !== undefined) holdOutput(ctx, state);
+        if ((ctx[RAW] = value) === false) holdOutput(ctx, stateOf(ctx));
       },
     },
   });
@@ -310,39 +311,10 @@ export function session(options: SessionOptions): SessionMiddleware {
     socketSession(manager, { cookieHeader: req.headers.cookie, secure }, (core) => view(core).view);
 
   // Most apps never set `ctx.respond = false`, so their requests make no hold at all.
-  function holdOutput(ctx: Context, state: RequestState): void {
-    if (state.response === null) return;
+  function holdOutput(ctx: Context, state: RequestState | undefined): void {
+    if (state === undefined || state.response === null) return;
     state.response ??= output.defer(ctx.res, { commit: (status) => commit(ctx, state, status, state.failed), fail: answer(ctx) });
     state.response.gate();
-  }
-
-  /**
-   * What Koa answers for an error the app threw: Koa clears the response's headers before it
-   * answers, so the session commits as the server error it becomes (nothing saved) and its cookie
-   * rides on the error (a failed `await ctx.session.destroy()` still deletes it, as a failed
-   * `ctx.session = null` does). A failed regenerate, destroy or reload arrives here as the store's error.
-   */
-  async function failure(ctx: Context, state: RequestState, error: unknown): Promise<unknown> {
-    try {
-      if (state.response) {
-        state.failed = { error };
-        await state.response.settle(500);
-      } else {
-        state.response = null;
-        await commit(ctx, state, 500, { error });
-      }
-    } catch (thrown) {
-      // The app's own error, now carrying the session's cookie.
-      if (thrown === error) return thrown;
-    }
-    return koaError(error);
-  }
-
-  /** Commits once: through the hold if there is one (its output may have started the commit already). */
-  function settle(ctx: Context, state: RequestState, status: number): Promise<void> | undefined {
-    if (state.response) return state.response.settle(status);
-    state.response = null;
-    return commit(ctx, state, status);
   }
 
   const sessionMiddleware: Middleware = async (ctx, next) => {
@@ -355,12 +327,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     const secure = ctx.request.secure;
     const core = manager.begin({ cookieHeader: ctx.req.headers.cookie || undefined, secure, readOnly: readOnly?.(ctx) ?? false });
     // Object.assign, not a spread: V8 makes `{ ...handle, more }` a slow copy here (~10 us a request, measured).
-    const state: RequestState = Object.assign(view(core), {
-      destroying: undefined,
-      response: undefined,
-      failed: undefined,
-      committed: undefined,
-    });
+    const state: RequestState = Object.assign(view(core), FRESH);
     (ctx as unknown as Record<symbol, RequestState>)[STATE] = state;
     // An earlier middleware may have bypassed Koa already.
     if (ctx.respond === false) holdOutput(ctx, state);
@@ -368,7 +335,18 @@ export function session(options: SessionOptions): SessionMiddleware {
       await core.load();
       await (asyncContext === true ? context.run(state, next) : next());
     } catch (error) {
-      throw await failure(ctx, state, error);
+      // What Koa answers for an error the app threw: Koa clears the response's headers before it
+      // answers, so the session commits as the server error it becomes (nothing saved) and its
+      // cookie rides on the error (a failed `await ctx.session.destroy()` still deletes it, as a
+      // failed `ctx.session = null` does). A failed regenerate, destroy or reload arrives here as
+      // the store's error.
+      try {
+        await settle(ctx, state, 500, { error });
+      } catch {
+        // The commit threw the app's error carrying the cookie, or failed itself: the app's error
+        // is the answer either way (`koaError` gives back the error it is given).
+      }
+      throw koaError(error);
     }
     try {
       // No promise step when the commit was done at once.
