@@ -3,7 +3,7 @@
  * cookie carries a signed id, the data lives in the store.
  *
  * The plugin only translates: its `onRequest` hook reads the request's facts and loads the
- * session, its `onSend` hook commits (the payload is known, the headers have not left) and
+ * session, the last `onSend` hook commits (the payload is final, the headers have not left) and
  * applies the effects the core returns. Every session decision is in `@sess/core`.
  */
 import { ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
@@ -53,10 +53,19 @@ interface RequestState {
   response: DeferredResponse | null | undefined;
   /** `onSend` took the commit over: the effects go on Fastify's reply headers, and a later pass is the error answer. */
   sending: boolean;
+  /** The route commits in its own last onSend hook (it was added after the plugin), not in the scope's. */
+  late: boolean;
 }
 
 const STATE = Symbol('@sess/fastify');
 const slot = (request: FastifyRequest) => request as unknown as Record<symbol, RequestState | null>;
+
+/** The first onRequest hook of a route the plugin saw added: that route commits in its own last onSend hook. */
+function markLate(request: FastifyRequest, _reply: FastifyReply, done: () => void): void {
+  const state = slot(request)[STATE];
+  if (state != null) state.late = true;
+  done();
+}
 
 /**
  * Fastify writes the reply's own headers over the raw response's, so a Set-Cookie set on
@@ -167,7 +176,7 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
 
   fastify.addHook('onRequest', async (request) => {
     const core = manager.begin({ cookieHeader: request.headers.cookie, secure: isSecure(request), readOnly: readOnly?.(request) ?? false });
-    const state: RequestState = { core, response: undefined, sending: false };
+    const state: RequestState = { core, response: undefined, sending: false, late: false };
     slot(request)[STATE] = state;
     request.session = fastifyView(core).view;
     await core.load().catch(rejected);
@@ -176,7 +185,14 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
   // Body parsing runs in the socket's async context, so the session's is entered again after it.
   if (asyncContext === true) fastify.addHook('preValidation', (request, _reply, done) => context.run(request.session, done));
 
-  fastify.addHook('onSend', (request, reply, payload, done) => {
+  /**
+   * The commit, as an onSend hook. Each route added from here on (in this scope or a child) gets
+   * it as its last onSend hook, after every other one, the route's own included: so a hook of the
+   * app that fails or sets a 5xx does it before anything is saved. The scope's own onSend hook
+   * commits for what has no such hook: the not-found handler, and a route added before the plugin
+   * loaded (`register` not awaited). The route's first onRequest hook tells the two apart.
+   */
+  function commitOnSend(request: FastifyRequest, reply: FastifyReply, payload: unknown, done: OnSendDone) {
     const state = slot(request)[STATE];
     // Fastify runs onSend again for the error answer of a failed commit: that one goes out as it is.
     if (state == null || state.sending) return done(null, payload);
@@ -186,8 +202,9 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
       validateHeaderName(name);
       validateHeaderValue(name, value as string);
     }
-    // So is a payload Fastify would refuse to write (a later hook could still mend it, but one
-    // that does is rare, and a session saved behind a 500 is what this plugin promises against).
+    // So is a payload Fastify would refuse to write (the app's onSend hooks ran before this one,
+    // unless it is the scope's hook, where a later one could still mend it: rare, and a session
+    // saved behind a 500 is what this plugin promises against).
     const refused = unwritable(payload, reply.statusCode);
     if (refused !== undefined) throw refused;
     // `Response.error()` is no answer: Fastify refuses its status 0 as without sess, and the
@@ -206,6 +223,15 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
       .catch(rejected)
       .then(() => done(null, payload), done)
       .catch(done);
+  }
+
+  fastify.addHook('onSend', (request, reply, payload, done) =>
+    slot(request)[STATE]?.late === true ? done(null, payload) : commitOnSend(request, reply, payload, done),
+  );
+
+  fastify.addHook('onRoute', (route) => {
+    route.onRequest = [markLate, ...[route.onRequest ?? []].flat()];
+    route.onSend = [...[route.onSend ?? []].flat(), commitOnSend];
   });
 
   /**
@@ -257,7 +283,8 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
  * Validates the options when registered (a `SessConfigError` for an unknown or unsupported
  * option, a short secret, a bad value, or a store that is not a sess store), then per request:
  * verifies the cookie and loads the record it names in `onRequest` (one store read, none without
- * a valid cookie), exposes `request.session`, and commits in `onSend`, before the headers leave.
+ * a valid cookie), exposes `request.session`, and commits in the last `onSend` hook of each
+ * route added after it (see README for the rest), before the headers leave.
  * A failed store call reaches Fastify's error handling (and `setErrorHandler`) as an error with
  * `statusCode` 503; a handler's own error reaches it unchanged, and the session commits with the
  * status Fastify answers it with. Wrapped with `fastify-plugin`: the hooks and decorators apply

@@ -7,4 +7,6 @@ for (const [name, Fastify] of MAJORS) {
   runAdapterConformance({ name, heavy: name === 'Fastify 5', start: (options) => serve(contractApp(Fastify, options)) });
   // The same app with the session sealed in the cookie (`store: cookieSessions(...)`).
   runCookieSessionConformance({ name, start: (options) => serve(contractApp(Fastify, options)) });
+  // The routes added after the plugin loaded, as after `await app.register(session)`: each commits in its own last onSend hook.
+  runAdapterConformance({ name: `${name}, routes added after the plugin`, start: (options) => serve(contractApp(Fastify, options, true)) });
 }

@@ -5,7 +5,7 @@
  */
 import { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { SessConfigError, SessStoreError, SessUsageError } from '@sess/core';
 import { Client, cookiesNamed, fakeClock, inspectableStore } from '@sess/adapter-test';
@@ -367,8 +367,9 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       process.on('unhandledRejection', onFault);
       closers.push(async () => void process.off('unhandledRejection', onFault));
       const { client } = await start(async (app) => {
-        await app.register(session, { secret: SECRET });
-        // A hook after the session's that hands on a payload Fastify can't write (an object).
+        // Not awaited: the route, added before the plugin loads, commits in the scope's onSend
+        // hook, and the app's hook after that one hands on a payload Fastify can't write (an object).
+        app.register(session, { secret: SECRET });
         app.addHook('onSend', (_request, _reply, _payload, done) => done(null, { not: 'a string' }));
         app.get('/', async (request) => (request.session.n = 1));
       });
@@ -376,6 +377,102 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       expect([reply.status, JSON.parse(reply.body).code]).toEqual([500, 'FST_ERR_REP_INVALID_PAYLOAD_TYPE']);
       await new Promise((resolve) => setImmediate(resolve));
       expect(faults).toEqual([]);
+    });
+  });
+
+  describe("onSend hooks after the plugin's, and a route's own", () => {
+    type Hook = (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      payload: unknown,
+      done: (error: Error | null, payload?: unknown) => void,
+    ) => void;
+    const throws: Hook = () => {
+      throw new Error('late hook failed');
+    };
+    const fails: Hook = (_request, reply, payload, done) => (reply.code(500), done(null, payload));
+    const change = (request: FastifyRequest) => void (request.session.n = (request.session.n ?? 0) + 1);
+
+    it('one that throws or sets a 500 after the handler changed the session: a 5xx, nothing saved, no cookie', async () => {
+      const { client, store } = await withSession({}, (app) => {
+        // Instance hooks added after the plugin, in its scope and in a child plugin's.
+        app.addHook('onSend', (request, reply, payload, done) =>
+          request.url === '/scope-throws' ? throws(request, reply, payload, done) : done(null, payload),
+        );
+        app.addHook('onSend', (request, reply, payload, done) =>
+          request.url === '/scope-500' ? fails(request, reply, payload, done) : done(null, payload),
+        );
+        app.get('/scope-throws', async (request) => (change(request), 'x'));
+        app.get('/scope-500', async (request) => (change(request), 'x'));
+        app.register(async (child) => {
+          child.addHook('onSend', throws);
+          child.get('/child-throws', async (request) => (change(request), 'x'));
+        });
+        // A route's own onSend hooks, which Fastify runs after the scope's.
+        app.get('/route-throws', { onSend: throws }, async (request) => (change(request), 'x'));
+        app.get('/route-500', { onSend: [fails] }, async (request) => (change(request), 'x'));
+        // One that hands on a payload Fastify can't write (an object): refused before the commit.
+        app.get('/route-object', { onSend: (_request, _reply, _payload, done) => done(null, { not: 'a string' }) }, async (request) => {
+          change(request);
+          return 'x';
+        });
+      });
+      for (const path of ['/scope-throws', '/scope-500', '/child-throws', '/route-throws', '/route-500', '/route-object']) {
+        const reply = await client.request(path);
+        expect([path, reply.status, cookiesNamed(reply, 'sid'), store.calls.set, store.size]).toEqual([path, 500, [], 0, 0]);
+      }
+    });
+
+    it('one that changes the payload runs before the commit, which still saves the session and sets its cookie', async () => {
+      const { client, store } = await withSession({}, (app) => {
+        app.addHook('onSend', (request, _reply, payload, done) => done(null, `${payload} (n=${request.session.n})`));
+        app.get(
+          '/',
+          { onSend: (_request, _reply, payload, done) => done(null, `[${payload}]`) },
+          async (request) => (change(request), 'ok'),
+        );
+        // The scope's hook above mends a payload Fastify could not write (a number under text/plain).
+        app.get('/mended', async (request, reply) => {
+          change(request);
+          return reply.type('text/plain').send(42);
+        });
+      });
+      const reply = await client.request('/');
+      expect([reply.status, reply.body, cookiesNamed(reply, 'sid').length, store.calls.set]).toEqual([200, '[ok (n=1)]', 1, 1]);
+      expect((await store.peek(idOf(client) as string))?.data).toEqual({ n: 1 });
+      const mended = await client.request('/mended');
+      expect([mended.status, mended.body, store.calls.set]).toEqual([200, '42 (n=2)', 2]);
+      expect((await store.peek(idOf(client) as string))?.data).toEqual({ n: 2 });
+    });
+
+    it('commits exactly once for an error answer, a HEAD request, reply.callNotFound(), the not-found handler and an early answer', async () => {
+      const { client, store } = await withSession({}, (app) => {
+        app.setNotFoundHandler(async (request, reply) => (change(request), reply.code(404).send('missing')));
+        app.get('/teapot', { onSend: (_request, _reply, payload, done) => done(null, payload) }, async (request) => {
+          change(request);
+          throw Object.assign(new Error('short and stout'), { statusCode: 418 });
+        });
+        app.get('/head', async (request) => (change(request), 'body'));
+        app.get('/not-here', async (request, reply) => (change(request), reply.callNotFound()));
+        // An answer from one of the scope's onRequest hooks, before the route's own hooks ran.
+        app.addHook('onRequest', async (request, reply) => {
+          if (request.url === '/answered-early') return reply.send((change(request), 'early'));
+        });
+        app.get('/answered-early', async () => 'never');
+      });
+      const cases: Array<[string, string, number]> = [
+        ['GET', '/teapot', 418],
+        ['HEAD', '/head', 200],
+        ['GET', '/not-here', 404],
+        ['GET', '/nowhere', 404],
+        ['GET', '/answered-early', 200],
+      ];
+      for (const [method, path, status] of cases) {
+        client.jar.clear();
+        const before = store.calls.set;
+        const reply = await client.request(path, { method });
+        expect([path, reply.status, cookiesNamed(reply, 'sid').length, store.calls.set - before]).toEqual([path, status, 1, 1]);
+      }
     });
   });
 

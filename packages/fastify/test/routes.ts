@@ -87,13 +87,26 @@ const routes: Record<string, Route> = {
   },
 };
 
-/** The contract's app on `Fastify` (either major), its session plugin built from the suite's options. */
-export function contractApp(Fastify: FastifyFactory, options: AdapterOptions): FastifyInstance {
+/**
+ * The contract's app on `Fastify` (either major), its session plugin built from the suite's options.
+ * The routes are added right after a `register` not awaited, so before the plugin loads: they
+ * commit in the plugin's own onSend hook. With `inChild`, they are added in a plugin registered
+ * after it, which sees them added: each commits in its own last onSend hook.
+ */
+export function contractApp(Fastify: FastifyFactory, options: AdapterOptions, inChild = false): FastifyInstance {
   const app = Fastify({ trustProxy: options.trustProxy ?? false, forceCloseConnections: true }) as unknown as FastifyInstance;
   app.register(session, sessionOptions(options));
-  for (const [key, route] of Object.entries(routes)) {
-    const [method = 'GET', url = '/'] = key.split(' ');
-    app.route({ method: method as 'GET' | 'POST', url, handler: async (request, reply) => route(request, reply, options.name ?? 'sid') });
-  }
+  const addRoutes = (scope: FastifyInstance) => {
+    for (const [key, route] of Object.entries(routes)) {
+      const [method = 'GET', url = '/'] = key.split(' ');
+      scope.route({
+        method: method as 'GET' | 'POST',
+        url,
+        handler: async (request, reply) => route(request, reply, options.name ?? 'sid'),
+      });
+    }
+  };
+  if (inChild) app.register(async (child) => addRoutes(child));
+  else addRoutes(app);
   return app;
 }
