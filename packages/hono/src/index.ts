@@ -100,6 +100,43 @@ export const getSession = (): HonoSession => context.get();
  */
 const PLATFORM_RESPONSE = Object.getPrototypeOf(Response.error()) as object;
 
+/** What node-server's lighter response sends, as it holds it: status, body (not yet read) and headers. */
+type Held = [status: number, body: ConstructorParameters<typeof Response>[0], headers: unknown];
+/** The symbol each lighter class (node-server 1 and 2 each have one) keeps `Held` under, found once. */
+const HELD = new WeakMap<object, symbol>();
+
+function held(res: Response): Held | undefined {
+  const proto = Object.getPrototypeOf(res) as object;
+  if (proto === PLATFORM_RESPONSE) return undefined;
+  let key = HELD.get(proto);
+  if (key === undefined) {
+    key = Object.getOwnPropertySymbols(res).find((symbol) => symbol.description === 'cache');
+    if (key === undefined) return undefined;
+    HELD.set(proto, key);
+  }
+  const parts = (res as unknown as Record<symbol, unknown>)[key];
+  return Array.isArray(parts) ? (parts as Held) : undefined;
+}
+
+/**
+ * `res` with headers of its own. A lighter response is copied from what it holds, its body not
+ * read: reading it would build a platform response (~17 us) and spend a body node-server can
+ * otherwise send again. Its status text, never sent by node-server, can't be read without that
+ * and is left out. A body already read can't be copied: that response stays itself.
+ */
+function ownCopy(res: Response): Response {
+  const parts = held(res);
+  if (parts !== undefined) {
+    const Lighter = res.constructor as typeof Response;
+    return new Lighter(parts[1], { status: parts[0], headers: new Headers(res.headers) });
+  }
+  if (res.bodyUsed) return res;
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers: new Headers(res.headers) });
+}
+
+/** An effect that differs between visitors: anything but `Vary: Cookie`. */
+const personal = (effect: HttpEffect) => effect.type !== 'header.vary';
+
 type Handoff = (c: Context) => Promise<Response>;
 /** `session(...)`: the middleware, plus what WebSocket apps need (`socket` takes the upgrade request, `c.req.raw`). */
 export interface SessionMiddleware
@@ -166,15 +203,14 @@ export function session(options: SessionOptions): SessionMiddleware {
     const effects = committed instanceof Promise ? await committed : committed;
     // Without a response, Hono answers its own 500; a bypassed one has sent its headers.
     if (!c.finalized || refused || bypassed || effects.length === 0) return;
-    // A platform Response came from outside Hono's Context (`fetch`, `Response.redirect`, or one
-    // the app made once and returns to every request): the effects go on a copy, so it stays as it
-    // was and no visitor's cookie rides on it to the next. node-server's lighter responses
-    // (`c.text()`, `c.json()`) are made per request and take them in place: reading their body
-    // would build a platform one (~17 us, and a throw for `c.text('', 204)`). An immutable
-    // response is copied either way.
+    // The app may return one Response to every request (made at module level, or once and kept):
+    // a cookie set on it in place would reach the next visitor, and there is no telling it from
+    // one made for this request. So a cookie (and the Cache-Control that comes with it) goes on a
+    // copy. `Vary: Cookie` alone, the same for every visitor, goes on in place: a read then costs
+    // no copy. An immutable response is copied either way.
     const { res } = c;
-    const copy = Object.getPrototypeOf(res) === PLATFORM_RESPONSE && !res.bodyUsed;
-    const response = withHeaders(copy ? new Response(res.body, res) : res, (target) => applyEffects(target, effects));
+    const target = effects.some(personal) ? ownCopy(res) : res;
+    const response = withHeaders(target, (headers) => applyEffects(headers, effects));
     if (response !== res) {
       // Hono's `c.res` setter copies the old response's headers over the new one's, Set-Cookie
       // and Vary included, which would undo the session's: clear it first.

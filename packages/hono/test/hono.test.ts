@@ -129,6 +129,48 @@ describe('commit and the response', () => {
     expect(noContent.headers.getSetCookie()).toEqual([]);
   });
 
+  it('a lighter Response made after start-up and reused keeps each visitor’s cookie to them, and its body for all, on node-server 1 and 2', async () => {
+    const Platform = Response.error().constructor as typeof Response;
+    for (const requestListener of [getRequestListener, getRequestListenerV1]) {
+      const { app, store } = sessionApp();
+      // Made on the first request, when node-server's lighter class is the global Response.
+      const shared: { text?: Response; empty?: Response } = {};
+      app.get(
+        '/text',
+        async (c) => (await write(c), (shared.text ??= new Response('shared', { status: 201, headers: { 'x-shared': '1' } }))),
+      );
+      app.get('/empty', async (c) => (await write(c), (shared.empty ??= c.body(null, 204, { 'x-shared': '1' }))));
+      const served = await listen(requestListener(app.fetch));
+      servers.push(served);
+      for (const [path, status, body] of [
+        ['/text', 201, 'shared'],
+        ['/empty', 204, ''],
+      ] as const) {
+        const [ada, bob] = [new Client(served.url), new Client(served.url)];
+        const replies = [await ada.request(path), await bob.request(path), await ada.request(path)];
+        for (const reply of replies) {
+          expect([reply.status, reply.body, reply.headers.get('x-shared'), reply.headers.get('vary')]).toEqual([
+            status,
+            body,
+            '1',
+            'Cookie',
+          ]);
+        }
+        // Ada's second visit sends the shared response itself (it only adds Vary: Cookie): no one's cookie is on it.
+        expect(replies.map((reply) => reply.setCookies.length)).toEqual([1, 1, 0]);
+        expect(replies[1]?.setCookies).not.toContain(replies[0]?.setCookies[0]);
+        expect(ada.jar.get('sid')).not.toBe(bob.jar.get('sid'));
+        if (body !== '')
+          expect(replies.map((reply) => reply.headers.get('content-type'))).toEqual(Array(3).fill('text/plain; charset=UTF-8'));
+      }
+      expect([Object.keys(shared).length, store.size]).toEqual([2, 4]);
+      for (const response of Object.values(shared)) {
+        expect(Object.getPrototypeOf(response) === Platform.prototype).toBe(false);
+        expect([response.headers.getSetCookie(), response.headers.get('cache-control')]).toEqual([[], null]);
+      }
+    }
+  });
+
   it('commits on the response a later middleware put in c.res, keeping its own Set-Cookie and Vary', async () => {
     const { app } = sessionApp();
     app.use(async (c: Context, next: Next) => {
