@@ -6,10 +6,10 @@
 import type { IncomingMessage } from 'node:http';
 import { SessConfigError, checkFunction, checkOneOf, checkOptionKeys, serializeCookie } from '@sess/core';
 import type { CookieAttributes } from '@sess/core';
-import { checkOptions } from '@sess/core/adapter';
+import { MAX_LIFETIME_MS, MIN_COOKIE_LIFETIME_MS, checkOptions } from '@sess/core/adapter';
 import type { OptionTable } from '@sess/core/adapter';
 import type { CookieSettings } from './cookie.js';
-import { MAX_LIFETIME_MS, MIN_LIFETIME_MS } from './record.js';
+import { clampLifetime } from './record.js';
 import type { SigningSecret } from './signer.js';
 import { MemoryStoreBase } from './store.js';
 import type { CallbackStore } from './session.js';
@@ -107,7 +107,7 @@ export function lifetimeOf(cookie: CookieSettings, now: number): number | null {
       `cookie.maxAge is longer than 400 days, the most browsers keep a cookie (RFC 6265bis): sessions last 400 days.`,
     );
   }
-  return Math.min(MAX_LIFETIME_MS, Math.max(MIN_LIFETIME_MS, ms));
+  return clampLifetime(ms);
 }
 
 /** The request's SameSite and Secure, with `'auto'` decided by whether the request is secure. */
@@ -163,8 +163,8 @@ function checkCookie(cookie: CookieSettings, name: string): void {
   );
   checkFunction(cookie.encode, 'cookie.encode');
   const { maxAge, expires } = cookie;
-  if (maxAge !== undefined && maxAge !== null && !(typeof maxAge === 'number' && maxAge >= MIN_LIFETIME_MS)) {
-    throw new SessConfigError(`cookie.maxAge must be a number of ms (at least ${MIN_LIFETIME_MS}) or null, got ${String(maxAge)}`);
+  if (maxAge !== undefined && maxAge !== null && !(typeof maxAge === 'number' && maxAge >= MIN_COOKIE_LIFETIME_MS)) {
+    throw new SessConfigError(`cookie.maxAge must be a number of ms (at least ${MIN_COOKIE_LIFETIME_MS}) or null, got ${String(maxAge)}`);
   }
   if (expires !== undefined && expires !== null && expires !== false && !(expires instanceof Date && Number.isFinite(expires.valueOf()))) {
     throw new SessConfigError(`cookie.expires must be a Date or null; express-session advises cookie.maxAge (ms) instead`);

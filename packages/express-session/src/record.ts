@@ -6,14 +6,10 @@
  * express-session's shape, so express-session reads what sess writes (a rollback) and the other way.
  */
 import type { ExpirySetting, SessionMeta, SessionRecord } from '@sess/core';
+import { MAX_LIFETIME_MS, MIN_COOKIE_LIFETIME_MS } from '@sess/core/adapter';
 import { SessionCookie } from './cookie.js';
 
-/** Browsers keep a cookie 400 days at most (RFC 6265bis), and sess takes no longer lifetime. */
-export const MAX_LIFETIME_MS = 400 * 86_400_000;
-/** Cookies count their lifetime in whole seconds. */
-export const MIN_LIFETIME_MS = 1_000;
-
-export const clampLifetime = (ms: number): number => Math.min(MAX_LIFETIME_MS, Math.max(MIN_LIFETIME_MS, ms));
+export const clampLifetime = (ms: number): number => Math.min(MAX_LIFETIME_MS, Math.max(MIN_COOKIE_LIFETIME_MS, ms));
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 

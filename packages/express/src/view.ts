@@ -3,10 +3,7 @@
  * methods (callback or promise) and `cookie` beside them, on the kit's session view.
  */
 import type { Session } from '@sess/core';
-
-const MIN_COOKIE_LIFETIME_MS = 1_000;
-const MAX_LIFETIME_MS = 400 * 86_400_000;
-import { SESSION_ACCESSORS, SESSION_METHODS, viewOf, withCallbacks } from '@sess/core/adapter';
+import { MAX_LIFETIME_MS, MIN_COOKIE_LIFETIME_MS, SESSION_ACCESSORS, SESSION_METHODS, viewOf, withCallbacks } from '@sess/core/adapter';
 import type { CallbackMethods, SessionMethods as KitMethods } from '@sess/core/adapter';
 
 /** Declare your session's shape by merging into this interface (see README). */
