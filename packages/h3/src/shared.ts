@@ -5,7 +5,7 @@
 import { createSessionManager, type SessionCookieOptions } from '@sess/core';
 import { COOKIE_OPTIONS, SHARED_OPTIONS, checkOptions, cookieOptions, coreOptions } from '@sess/core/adapter';
 import { CORE, SessionObject, lifetimeOptions, upgradeSession, viewOf } from '@sess/core/adapter';
-import type { OptionSpec, OptionTable, SessionMethods, SharedOptions, UpgradeRequest } from '@sess/core/adapter';
+import type { OptionTable, SessionMethods, SharedOptions, UpgradeRequest } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
 
 /** h3's names where sess has them (`maxAge` in seconds), and the core's options under their own names (see `SharedOptions`). */
@@ -55,12 +55,11 @@ const HINTS: Readonly<Record<string, string>> = {
  * The options, checked (with advice, `where` naming the entry) and turned into the core's; what
  * a request needs is read here, once, so changing the options object later changes nothing.
  * `socket` is the session of a WebSocket from its upgrade request (crossws's `peer.request`).
- * `own` lists the options only this entry takes (the adapter checks them).
  *
  * @throws SessConfigError
  */
-export function configure<Event>(options: SessionOptions<Event>, where: string, own: Readonly<Record<string, OptionSpec>> = {}) {
-  checkOptions<SessionOptions>(options, { ...OPTIONS, ...own }, where, { hints: HINTS });
+export function configure<Event>(options: SessionOptions<Event>, where: string) {
+  checkOptions<SessionOptions>(options, OPTIONS, where, { hints: HINTS });
   const manager = createSessionManager({
     ...coreOptions(options, OPTIONS),
     ...lifetimeOptions(options.maxAge, 1000),

@@ -19,8 +19,9 @@ import {
 } from '@sess/core/adapter';
 import type { SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
 import { H3View, MISSING, configure } from './shared.js';
-import type { SessionOptions as Options, SessionUpdate as Update, SessionView } from './shared.js';
+import type { SessionOptions, SessionUpdate as Update, SessionView } from './shared.js';
 
+export type { SessionOptions } from './shared.js';
 export type { SessionCookieOptions, SessionEvent, SocketOutcome, SocketSession, Store } from '@sess/core';
 export type { UpgradeRequest } from '@sess/core/adapter';
 export { memoryStore } from '@sess/store-memory';
@@ -36,25 +37,6 @@ export interface H3V1Event {
   readonly node: { readonly req: IncomingMessage; readonly res: ServerResponse };
   readonly context: { [key: string]: unknown; session?: H3Session };
   _handled?: boolean;
-}
-
-/** The part of an h3 v1 `App` (what `createApp()` returns) the adapter uses: its error options, read when they are needed, as h3 does. */
-export interface H3V1App {
-  readonly options: {
-    readonly onError?: ((error: never, event: never) => unknown) | undefined;
-    readonly debug?: boolean | undefined;
-  };
-}
-
-/** The options of the v2 entry, plus `app`. */
-export interface SessionOptions<Event = H3V1Event> extends Options<Event> {
-  /**
-   * The app the middleware is on. A failed commit happens after h3 has finished with the
-   * request, so h3 can't see it: with the app, the middleware hands it to the app's `onError`
-   * and honours `debug`, as h3 does for a handler's error. Default none: the failure is logged
-   * and answered 503.
-   */
-  app?: H3V1App;
 }
 
 /** An h3 v1 event handler (`defineEventHandler` marks handlers the same way). */
@@ -91,49 +73,25 @@ for (const name of ['regenerate', 'destroy', 'reload'] as const) {
 }
 
 /**
- * Once h3 has finished the handler it can't answer with an error any more, so a failure after it
- * (a failed commit, 503 for the store's, or held output that a wrapper of the response's methods
- * refused when replayed, 500) goes where h3 v1's `toNodeListener` sends a handler's error: to the app's
- * `onError` (with the status set and every header the handler set dropped), then, unless it
- * answered, to the log (h3 logs the errors it didn't make, as these are) and an answer in h3
- * v1's JSON error shape. Unlike h3's, an `onError` that throws can't take the process down.
- * Past the headers, the kit ends the connection. Never rejects.
+ * Once h3 has finished the handler it can't answer with an error any more, so a commit failure
+ * is answered here, in h3 v1's JSON error shape, with every header the handler set dropped. No
+ * app hook can see the failure now (h3 v1 gives middleware no way to reach the app's `onError`),
+ * so it is logged, as h3 logs errors it didn't make; `onEvent` hears of a store's failure too.
+ * Any other error (held output that a wrapper of the response's methods refused when replayed)
+ * answers 500 (past the headers, the kit ends the connection).
  */
-async function answerFailure(event: H3V1Event, error: unknown, app: H3V1App | undefined): Promise<void> {
-  const { res } = event.node;
-  try {
-    const failure = httpFailure(error);
-    // What h3 hands `onError` for sess's error thrown in a handler: flagged unhandled, as h3 flags errors it didn't make.
-    const reported = failure === undefined ? error : Object.assign(toH3Error(error) as Error, { unhandled: true });
-    const { status, statusText, message } = failure ?? INTERNAL;
-    if (!res.headersSent) {
-      for (const name of res.getHeaderNames()) res.removeHeader(name);
-      Object.assign(res, { statusCode: status, statusMessage: statusText });
-    }
-    const onError = app?.options.onError as ((error: unknown, event: H3V1Event) => unknown) | undefined;
-    if (onError !== undefined) {
-      // The hold marked the event handled for h3's sake; h3's `send` and `sendError` skip handled events.
-      event._handled = false;
-      try {
-        await onError(reported, event);
-      } catch (thrown) {
-        console.error('[@sess/h3/v1]', 'onError failed:', thrown);
-      }
-      if (event._handled || res.headersSent || res.writableEnded) return;
-    }
-    console.error(
-      '[@sess/h3/v1]',
-      failure === undefined ? 'held output failed after the handler returned:' : 'session commit failed:',
-      reported,
-    );
-    if (res.headersSent) return;
-    // Under `debug`, with the stack, as h3's `sendError`.
-    const stack = app?.options.debug === true ? String((reported as Error).stack).split('\n') : undefined;
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ statusCode: status, statusMessage: statusText, message, stack: stack?.map((line) => line.trim()) }));
-  } catch {
-    res.destroy();
-  }
+function answerFailure(res: ServerResponse, error: unknown): void {
+  const failure = httpFailure(error);
+  console.error(
+    '[@sess/h3/v1]',
+    failure === undefined ? 'held output failed after the handler returned:' : 'session commit failed:',
+    error,
+  );
+  if (res.headersSent) return;
+  const { status, statusText, message } = failure ?? INTERNAL;
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  Object.assign(res, { statusCode: status, statusMessage: statusText }).setHeader('content-type', 'application/json');
+  res.end(JSON.stringify({ statusCode: status, statusMessage: statusText, message }));
 }
 
 const INTERNAL = { status: 500, statusText: 'Internal Server Error', message: 'Internal Server Error' };
@@ -157,11 +115,8 @@ const INTERNAL = { status: 500, statusText: 'Internal Server Error', message: 'I
  * }));
  * ```
  */
-export function session(options: SessionOptions): SessionHandler {
-  const { manager, proxy, readOnly, asyncContext, socket } = configure(options, 'session() of @sess/h3/v1', { app: [] });
-  const { app } = options;
-  if (app !== undefined && (typeof app?.options !== 'object' || app.options === null))
-    throw new SessConfigError('app must be the h3 v1 app the middleware is on (what createApp() returns)');
+export function session(options: SessionOptions<H3V1Event>): SessionHandler {
+  const { manager, proxy, readOnly, asyncContext, socket } = configure(options, 'session() of @sess/h3/v1');
   // h3 v1 runs middleware one after another, not nested, so no async context can span the handler.
   if (asyncContext) throw new SessConfigError('asyncContext needs h3 v2 (@sess/h3); h3 v1 runs handlers outside the middleware');
   const output = createOutputHold();
@@ -178,7 +133,7 @@ export function session(options: SessionOptions): SessionHandler {
     event.context.session = new V1View(core) as H3Session;
     output.hold(res, {
       commit: (status) => commitNodeResponse(res, core, status, manager.name),
-      fail: (error) => void answerFailure(event, error, app),
+      fail: (error) => answerFailure(res, error),
       // h3 v1's own flag for "the response is taken care of" (its sendStream sets it too);
       // without it, h3 would run the next handlers and answer 404 behind the held response.
       onHold: () => void (event._handled = true),

@@ -469,83 +469,8 @@ describe('h3 v1', () => {
     expect(reply.headers.get('x-handler')).toBeNull();
     expect(JSON.parse(reply.body)).toEqual({ statusCode: 503, statusMessage: 'Service Unavailable', message: 'Session store unavailable' });
     // Logged as h3 v1 logs a store failure thrown in a handler: an operator learns the store is failing.
-    expect(logs.stop().map(({ tag, error }) => `${tag} ${describeError(error)}`)).toEqual(['[@sess/h3/v1] store_failed']);
-  });
-
-  it('refuses an app option that is not an h3 v1 app', () => {
-    expect(() => v1.session({ secret: SECRET, app: {} as never })).toThrow(/app must be the h3 v1 app/);
-    expect(() => v1.session({ secret: SECRET, app: null as never })).toThrow(/app must be the h3 v1 app/);
-  });
-
-  describe("a failed commit, with the session given the app, reaches the app's onError as a handler's error does", () => {
-    /** An app with `options`, the session given it; `/` sets a header and writes `n: 1` on a store whose writes fail. */
-    async function failedCommit(options: AppOptions) {
-      const store = inspectableStore(fakeClock());
-      const app = createApp(options);
-      app.use(v1.session({ secret: SECRET, store, app }));
-      app.use(
-        eventHandler(async (event) => {
-          (await v1.useSession(event)).data.n = 1;
-          event.node.res.setHeader('x-handler', '1');
-          return 'ok';
-        }),
-      );
-      const served = await listen(toNodeListener(app));
-      servers.push(served);
-      store.failing.add('set');
-      const logs = captureFrameworkLogs();
-      const reply = await new Client(served.url).request('/');
-      return { reply, logged: logs.stop().map(({ tag, error }) => `${tag} ${describeError(error)}`) };
-    }
-
-    const answer503 = { statusCode: 503, statusMessage: 'Service Unavailable', message: 'Session store unavailable' };
-
-    it('onError gets the 503 with the store failure as its cause, the status set; unanswered, it is logged and answered 503', async () => {
-      const seen: Array<{ error: unknown; status: number; handlerHeader: unknown }> = [];
-      const { reply, logged } = await failedCommit({
-        onError: (error, event) =>
-          void seen.push({ error, status: event.node.res.statusCode, handlerHeader: event.node.res.getHeader('x-handler') }),
-      });
-      expect(seen).toHaveLength(1);
-      const [{ error, status, handlerHeader }] = seen as [(typeof seen)[0]];
-      expect(error).toMatchObject({
-        statusCode: 503,
-        statusMessage: 'Service Unavailable',
-        message: 'Session store unavailable',
-        unhandled: true,
-      });
-      expect((error as Error).cause).toBeInstanceOf(SessStoreError);
-      expect([status, handlerHeader]).toEqual([503, undefined]);
-      expect([reply.status, JSON.parse(reply.body)]).toEqual([503, answer503]);
-      expect(reply.headers.get('x-handler')).toBeNull();
-      expect(logged).toEqual(['[@sess/h3/v1] store_failed']);
-    });
-
-    it("onError's own answer is the one that goes out, once", async () => {
-      const { reply, logged } = await failedCommit({ onError: (_, event) => send(event, 'try again soon', 'text/plain') });
-      expect([reply.status, reply.body, reply.headers.get('content-type')]).toEqual([503, 'try again soon', 'text/plain']);
-      expect(logged).toEqual([]);
-    });
-
-    it('with debug, the answer carries the stack, as h3 v1 answers in debug', async () => {
-      const { reply } = await failedCommit({ debug: true, onError: () => undefined });
-      expect(reply.status).toBe(503);
-      expect(JSON.parse(reply.body)).toMatchObject({ ...answer503, stack: expect.arrayContaining([expect.stringMatching(/^at /)]) });
-    });
-
-    const failingOnError: Array<[string, NonNullable<AppOptions['onError']>]> = [
-      [
-        'throws',
-        () => {
-          throw new Error('onError failed');
-        },
-      ],
-      ['rejects', () => Promise.reject(new Error('onError failed'))],
-    ];
-    it.each(failingOnError)('when onError %s, the process lives on and the client still gets the 503', async (_, onError) => {
-      const { reply, logged } = await failedCommit({ onError });
-      expect([reply.status, JSON.parse(reply.body)]).toEqual([503, answer503]);
-      expect(logged).toEqual(['[@sess/h3/v1] onError failed', '[@sess/h3/v1] store_failed']);
-    });
+    expect(logs.stop().map(({ tag, error }) => [tag, error instanceof SessStoreError, describeError(error)])).toEqual([
+      ['[@sess/h3/v1]', true, 'injected set failure'],
+    ]);
   });
 });
