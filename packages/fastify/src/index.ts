@@ -98,16 +98,19 @@ const fastifyError = (code: string, message: string, Base: ErrorConstructor = Er
 /**
  * The error Fastify throws for a payload it can't write, once onSend is done (a number or an
  * object under a content type that is not JSON, a web `Response` whose body was read, a locked
- * web stream): the same checks, made before the commit. A 1xx or 204 answer sends no body, so
- * Fastify checks none there.
+ * web stream, a Response's included): the same checks, made before the commit. A 1xx or 204
+ * answer sends no body, so Fastify checks none there.
  */
 function unwritable(payload: unknown, status: number): Error | undefined {
   if (payload === undefined || payload === null || typeof payload === 'string' || Buffer.isBuffer(payload)) return undefined;
-  if (status === 204 || (status >= 100 && status < 200)) return undefined;
-  if (isResponse(payload))
-    return payload.body !== null && payload.bodyUsed
+  // A Response answers with its own status, and Fastify writes its body as the web stream it is.
+  if (isResponse(payload)) {
+    if (payload.body === null) return undefined;
+    return payload.bodyUsed
       ? fastifyError('FST_ERR_REP_RESPONSE_BODY_CONSUMED', 'Response.body is already consumed.')
-      : undefined;
+      : unwritable(payload.body, 200);
+  }
+  if (status === 204 || (status >= 100 && status < 200)) return undefined;
   const { pipe, getReader, locked } = payload as { pipe?: unknown; getReader?: unknown; locked?: unknown };
   if (typeof getReader === 'function' && locked === true)
     return fastifyError(

@@ -342,13 +342,22 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
           body.getReader();
           return reply.send(body);
         });
+        // A web Response whose body a reader holds, unread: Fastify meets the lock writing it, even
+        // after the reply's own 204 (the Response's status is the one Fastify answers with).
+        const held = () => {
+          const response = new Response('held');
+          response.body?.getReader();
+          return response;
+        };
+        app.get('/locked-response', async (request) => ((request.session.n = 1), held()));
+        app.get('/locked-response-204', async (request, reply) => ((request.session.n = 1), reply.code(204).send(held())));
         // A 204 sends no body, so Fastify checks none: it goes out, and the session is saved.
         app.get('/no-content', async (request, reply) => {
           request.session.n = 1;
           return reply.code(204).type('text/plain').send(42);
         });
       });
-      for (const path of ['/number', '/object', '/used', '/locked']) {
+      for (const path of ['/number', '/object', '/used', '/locked', '/locked-response', '/locked-response-204']) {
         const reply = await client.request(path);
         expect([path, reply.status, reply.setCookies, store.calls.set]).toEqual([path, 500, [], 0]);
       }
