@@ -99,22 +99,40 @@ export const getSession = (): HonoSession => context.get();
  * global `Response` (`Response.error()` makes a platform one either way).
  */
 const PLATFORM_RESPONSE = Object.getPrototypeOf(Response.error()) as object;
+const PlatformResponse = PLATFORM_RESPONSE.constructor as typeof Response;
 
 /** What node-server's lighter response sends, as it holds it: status, body (not yet read) and headers. */
 type Held = [status: number, body: ConstructorParameters<typeof Response>[0], headers: unknown];
-/** The symbol each lighter class (node-server 1 and 2 each have one) keeps `Held` under, found once. */
-const HELD = new WeakMap<object, symbol>();
+/**
+ * A lighter class (node-server 1 and 2 each have one), found once: the symbol it keeps `Held`
+ * under, and whether headers changed in place survive its turning into a platform response (a
+ * later `c.header()`, Hono's answer to a HEAD). node-server 1 rebuilds it from what it was made
+ * with, so they don't.
+ */
+interface LighterClass {
+  readonly key: symbol;
+  readonly keepsHeaders: boolean;
+}
+const LIGHTER = new WeakMap<object, LighterClass>();
 
-function held(res: Response): Held | undefined {
+function lighterOf(res: Response): LighterClass | undefined {
   const proto = Object.getPrototypeOf(res) as object;
   if (proto === PLATFORM_RESPONSE) return undefined;
-  let key = HELD.get(proto);
-  if (key === undefined) {
-    key = Object.getOwnPropertySymbols(res).find((symbol) => symbol.description === 'cache');
+  let lighter = LIGHTER.get(proto);
+  if (lighter === undefined) {
+    const key = Object.getOwnPropertySymbols(res).find((symbol) => symbol.description === 'cache');
     if (key === undefined) return undefined;
-    HELD.set(proto, key);
+    const probe = new (res.constructor as typeof Response)('', { headers: {} });
+    probe.headers.set('x-sess-probe', '1');
+    // Reading `bodyUsed` turns it into a platform response, as a later `c.header()` does.
+    lighter = { key, keepsHeaders: !probe.bodyUsed && probe.headers.has('x-sess-probe') };
+    LIGHTER.set(proto, lighter);
   }
-  const parts = (res as unknown as Record<symbol, unknown>)[key];
+  return lighter;
+}
+
+function held(res: Response, lighter: LighterClass | undefined): Held | undefined {
+  const parts = lighter === undefined ? undefined : (res as unknown as Record<symbol, unknown>)[lighter.key];
   return Array.isArray(parts) ? (parts as Held) : undefined;
 }
 
@@ -124,14 +142,17 @@ function held(res: Response): Held | undefined {
  * otherwise send again. Its status text, never sent by node-server, can't be read without that
  * and is left out. A body already read can't be copied: that response stays itself.
  */
-function ownCopy(res: Response): Response {
-  const parts = held(res);
+function ownCopy(res: Response, parts: Held | undefined): Response {
   if (parts !== undefined) {
     const Lighter = res.constructor as typeof Response;
     return new Lighter(parts[1], { status: parts[0], headers: new Headers(res.headers) });
   }
   if (res.bodyUsed) return res;
-  return new Response(res.body, { status: res.status, statusText: res.statusText, headers: new Headers(res.headers) });
+  // Copied as Hono copies one, in the kind it came as: node-server sends a platform response, or
+  // a lighter one around it, with a short body's Content-Length, but a lighter one made from a
+  // platform one's stream chunked.
+  const Copy = Object.getPrototypeOf(res) === PLATFORM_RESPONSE ? PlatformResponse : Response;
+  return new Copy(res.body, res);
 }
 
 /** An effect that differs between visitors: anything but `Vary: Cookie`. */
@@ -207,9 +228,13 @@ export function session(options: SessionOptions): SessionMiddleware {
     // a cookie set on it in place would reach the next visitor, and there is no telling it from
     // one made for this request. So a cookie (and the Cache-Control that comes with it) goes on a
     // copy. `Vary: Cookie` alone, the same for every visitor, goes on in place: a read then costs
-    // no copy. An immutable response is copied either way.
+    // no copy, but on node-server 1's lighter responses, which would lose it. An immutable
+    // response is copied either way.
     const { res } = c;
-    const target = effects.some(personal) ? ownCopy(res) : res;
+    const lighter = lighterOf(res);
+    const parts = held(res, lighter);
+    const inPlace = !effects.some(personal) && (parts === undefined || lighter?.keepsHeaders === true);
+    const target = inPlace ? res : ownCopy(res, parts);
     const response = withHeaders(target, (headers) => applyEffects(headers, effects));
     if (response !== res) {
       // Hono's `c.res` setter copies the old response's headers over the new one's, Set-Cookie

@@ -5,6 +5,7 @@ import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
 import type { Context, Next } from 'hono';
+import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { stream, streamSSE } from 'hono/streaming';
 import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
@@ -184,6 +185,48 @@ describe('commit and the response', () => {
     expect(reply.setCookies.filter((line) => line.startsWith('app=1'))).toHaveLength(1);
     expect(cookiesNamed(reply, 'sid')).toHaveLength(1);
     expect(reply.headers.get('vary')).toBe('Accept, Cookie');
+  });
+
+  it('a response Hono has already copied (cors’ c.header after next, before or after the session) keeps its Content-Length, on node-server 1 and 2', async () => {
+    for (const requestListener of [getRequestListener, getRequestListenerV1]) {
+      for (const corsFirst of [false, true]) {
+        // cors adds `Vary: Origin` with c.header() after next(): Hono makes node-server's lighter response a platform one.
+        const app = new Hono<SessionEnv>();
+        if (corsFirst) app.use(cors({ origin: 'http://app.example' }));
+        app.use(session({ secret: SECRET, store: inspectableStore(fakeClock()) }));
+        if (!corsFirst) app.use(cors({ origin: 'http://app.example' }));
+        app.get('/', async (c) => (await write(c), c.json({ a: 1 })));
+        const served = await listen(requestListener(app.fetch));
+        servers.push(served);
+        const reply = await new Client(served.url).request('/', { headers: { origin: 'http://app.example' } });
+        expect([reply.status, reply.body, cookiesNamed(reply, 'sid').length]).toEqual([200, '{"a":1}', 1]);
+        expect([reply.headers.get('content-length'), reply.headers.get('transfer-encoding')]).toEqual(['7', null]);
+        expect(reply.headers.get('vary')).toBe(corsFirst ? 'Cookie, Origin' : 'Origin, Cookie');
+      }
+    }
+  });
+
+  it('a read keeps its Vary: Cookie through a later copy of the response (an outer c.header, a HEAD), on node-server 1 and 2', async () => {
+    for (const requestListener of [getRequestListener, getRequestListenerV1]) {
+      for (const withCors of [true, false]) {
+        const app = new Hono<SessionEnv>();
+        // cors adds `Vary: Origin` with c.header() after next(), and Hono answers a HEAD with
+        // `new Response(null, res)`: either has node-server 1 rebuild its lighter response from what it was made with.
+        if (withCors) app.use(cors({ origin: 'http://app.example' }));
+        app.use(session({ secret: SECRET, store: inspectableStore(fakeClock()) }));
+        app.post('/', async (c) => (await write(c), c.body(null, 204)));
+        app.get('/', async (c) => c.json({ n: (await c.get('session').load()).data.n }));
+        const served = await listen(requestListener(app.fetch));
+        servers.push(served);
+        const client = new Client(served.url);
+        await client.request('/', { method: 'POST' });
+        for (const method of ['GET', 'HEAD']) {
+          const reply = await client.request('/', { method, headers: { origin: 'http://app.example' } });
+          expect([reply.status, reply.setCookies, reply.body]).toEqual([200, [], method === 'GET' ? '{"n":1}' : '']);
+          expect(reply.headers.get('vary')).toBe(withCors ? 'Cookie, Origin' : 'Cookie');
+        }
+      }
+    }
   });
 
   it('a streamed response (stream, streamSSE) carries the cookie and its whole body', async () => {
