@@ -17,11 +17,20 @@
  * and applies the effects the core returns. Every session decision is in `@sess/core`.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Request, RequestHandler } from 'express';
-import type { RequestFacts } from '@sess/core';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { RequestFacts, Session } from '@sess/core';
 import { type SessionManagerOptions, type SessionStorage, type SocketSession, checkStorage, createSessionManager } from '@sess/core';
 import { COOKIE_OPTIONS, SHARED_OPTIONS, accessorLayer, checkOptions, cookieOptions, coreOptions } from '@sess/core/adapter';
-import { applyEffects, createOutputHold, createSessionContext, defined, isSecureRequest, nodeHeaders } from '@sess/core/adapter';
+import {
+  applyEffects,
+  createOutputHold,
+  createSessionContext,
+  defined,
+  httpFailure,
+  isSecureRequest,
+  nodeHeaders,
+} from '@sess/core/adapter';
+import type { HoldHooks } from '@sess/core/adapter';
 import { commitNodeResponse, commitNodeResponseAfter, redeemHandoff } from '@sess/core/adapter';
 import { socketSession, type CookieOptions, type OptionTable, type SharedOptions, type SocketRoutes } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
@@ -133,6 +142,41 @@ class ExpressRequestFacts implements RequestFacts {
   }
 }
 
+/**
+ * The layers, shared by every `session()`: a response held by one is released through the layer
+ * put into any app's prototypes by another (an app called unmounted, as vhost does, takes the
+ * request into prototypes the first middleware never saw).
+ */
+const output = createOutputHold();
+// Assigning it (express-session in the same app) makes it the request's own data property.
+const requests = accessorLayer<Request>({ sessionID: { get: (req) => (req.session as RequestSession | null | undefined)?.id } });
+
+/** One response's commit, for the output hold: a class, so a request allocates no closures for it. */
+class Commit implements HoldHooks {
+  constructor(
+    private readonly req: Request,
+    private readonly res: Response,
+    private readonly next: NextFunction,
+    private readonly core: Session,
+    private readonly name: string,
+    private readonly unset: 'keep' | 'destroy',
+  ) {}
+  commit(status: number): Promise<void> | undefined {
+    const { req, res, core, name } = this;
+    // express-session's `unset`: 'keep' leaves the stored session as it was, dropping this request's changes.
+    if ((req.session as RequestSession | null | undefined) == null)
+      return commitNodeResponseAfter(this.unset === 'destroy' ? core.destroy() : core.discard(), res, core, status, name);
+    return commitNodeResponse(res, core, status, name);
+  }
+  fail(error: unknown): void {
+    // The handler does not know its output was dropped: what it still sends (a stream it piped in)
+    // before an error handler that answers later would go out under its own 2xx. It goes out as
+    // the failure instead; the error handler still sets the status it chooses.
+    this.res.statusCode = httpFailure(error)?.status ?? 500;
+    this.next(error);
+  }
+}
+
 /** What the middleware needs of an Express app: its own prototypes, and the app it is mounted in. */
 type App = { readonly request: object; readonly response: object; readonly parent?: App };
 
@@ -153,9 +197,6 @@ export function session(options: SessionOptions): SessionMiddleware {
   const manager = createSessionManager(managerOptions(options));
   const { proxy, unset = 'keep', readOnly, asyncContext } = options;
   const view = expressView(options.cookie?.maxAge ?? undefined, options.clock ?? Date.now);
-  const output = createOutputHold();
-  // Assigning it (express-session in the same app) makes it the request's own data property.
-  const requests = accessorLayer<Request>({ sessionID: { get: (req) => (req.session as RequestSession | null | undefined)?.id } });
 
   const handoff: RequestHandler = (req, res, next) => {
     const token = typeof req.query.token === 'string' ? req.query.token : (req.body as { token?: unknown } | undefined)?.token;
@@ -175,23 +216,16 @@ export function session(options: SessionOptions): SessionMiddleware {
     socketSession(manager, { cookieHeader: req.headers.cookie, secure: isSecureRequest(req, proxy === true) }, (core) => view(core).view);
 
   const sessionMiddleware: RequestHandler = (req, res, next) => {
-    // Mounted twice (or a router re-entering): the first one owns the session.
-    if (req.session !== undefined) return next();
     let app = (req as unknown as { app?: App }).app;
     while (app?.parent !== undefined) app = app.parent;
     requests.insert(app?.request ?? req);
     output.gates.insert(app?.response ?? res);
+    // Mounted twice, a router re-entering, or an app that the first one's app calls unmounted
+    // (vhost), whose own prototypes it has just covered: the first one owns the session.
+    if (req.session !== undefined) return next();
     const core = manager.begin(new ExpressRequestFacts(req, proxy, readOnly?.(req) ?? false));
     req.session = view(core).view;
-    output.hold(res, {
-      commit(status) {
-        // express-session's `unset`: 'keep' leaves the stored session as it was, dropping this request's changes.
-        if ((req.session as RequestSession | null | undefined) == null)
-          return commitNodeResponseAfter(unset === 'destroy' ? core.destroy() : core.discard(), res, core, status, manager.name);
-        return commitNodeResponse(res, core, status, manager.name);
-      },
-      fail: next,
-    });
+    output.hold(res, new Commit(req, res, next, core, manager.name, unset));
     const proceed = () => core.load().then(() => next(), next);
     void (asyncContext === true ? context.run(req.session, proceed) : proceed());
   };

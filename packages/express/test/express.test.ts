@@ -467,6 +467,30 @@ describe.each([
     expect((await client.request('/sub/id')).body).toBe(id);
   });
 
+  it('an app the session app calls as a function (vhost) saves the session and sets the cookie once it runs a session middleware too', async () => {
+    const sessions = session({ secret: SECRET, store: inspectableStore(fakeClock()) });
+    for (const inner of [sessions, session({ secret: SECRET, name: 'unused' })]) {
+      const api = express();
+      // The outer middleware owns the session; this one makes this app's responses wait for its commit.
+      api.use(inner);
+      api.get('/count', (req, res) => {
+        req.session.views = (req.session.views ?? 0) + 1;
+        res.send(`views ${req.session.views} as ${req.sessionID}`);
+      });
+      const app = express();
+      app.use(sessions);
+      // What vhost(hostname, api) does: calls the app, unmounted.
+      app.use((req, res, next) => api(req, res, next));
+      const served = await listen(app);
+      servers.push(served);
+      const client = new Client(served.url);
+      const first = await client.request('/count');
+      const id = client.jar.get('sid')?.split('.')[0];
+      expect([first.body, first.setCookies.length]).toEqual([`views 1 as ${id}`, 1]);
+      expect((await client.request('/count')).body).toBe(`views 2 as ${id}`);
+    }
+  });
+
   it('refuses a short secret and cookie.expires at construction', () => {
     expect(() => session({ secret: 'short' })).toThrow(/32 bytes|at least/);
     expect(() => session({ secret: SECRET, cookie: { expires: new Date() } as never })).toThrow(/cookie.maxAge/);

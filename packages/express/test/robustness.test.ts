@@ -5,6 +5,7 @@
  */
 import { get as httpGet } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
 import { inspect } from 'node:util';
 import express5 from 'express';
 import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
@@ -198,6 +199,55 @@ describe.each([
       'caught ERR_HTTP_HEADERS_SENT',
     ]);
     expect(store.calls.set).toBe(4);
+    await Promise.all(servers.map((served) => served.idle()));
+    expect(escaped).toEqual([]);
+  });
+
+  it('output a stream sends after its save failed, before an async error handler answers, goes out as the 5xx, never a 2xx', async () => {
+    const inner = memoryStore();
+    let saveCalled!: () => void;
+    const saving = new Promise<void>((resolve) => (saveCalled = resolve));
+    let failSave!: () => void;
+    const store: Store = {
+      ...inner,
+      name: 'fails when told',
+      capabilities: inner.capabilities,
+      set: () =>
+        new Promise((_, reject) => {
+          failSave = () => reject(new Error('store down'));
+          saveCalled();
+        }),
+    };
+    const source = new PassThrough();
+    let reached!: () => void;
+    const errorReached = new Promise<void>((resolve) => (reached = resolve));
+    let answer!: () => void;
+    const answerNow = new Promise<void>((resolve) => (answer = resolve));
+    const application = app({ store }, (app) => {
+      app.get('/stream', (req, res) => {
+        touch(req);
+        source.pipe(res);
+        source.write('first;');
+      });
+      // An error handler that logs somewhere first, and answers a moment later.
+      app.use(((_error, _req, res, _next) => {
+        reached();
+        void answerNow.then(() => {
+          if (!res.headersSent) res.status(503).send('store down');
+        });
+      }) as ErrorRequestHandler);
+    });
+    const client = new Client(await serve(application));
+    const reply = client.request('/stream');
+    await saving;
+    failSave();
+    await errorReached;
+    // The handler does not know its save failed: its stream goes on.
+    source.end('late');
+    const done = await reply.finally(answer);
+    expect(done.status).toBe(503);
+    expect(cookiesNamed(done, 'sid')).toEqual([]);
+    expect(inner.size).toBe(0);
     await Promise.all(servers.map((served) => served.idle()));
     expect(escaped).toEqual([]);
   });
@@ -457,7 +507,7 @@ describe('options are checked once, at construction', () => {
         rolling: false,
         resave: false,
         saveUninitialized: true,
-        genid: () => 'A'.repeat(32),
+        genid: () => crypto.randomUUID(),
         proxy: true,
         unset: 'destroy',
         readOnly: () => false,
