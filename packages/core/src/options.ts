@@ -298,20 +298,26 @@ function signerOf(options: SessionManagerOptions): Signer {
  *   unknown option, or cookie options browsers would refuse (code `cookie_invalid`).
  */
 /**
- * A custom id generator, tried once here so that one returning ids no cookie could carry back
- * fails at start-up rather than at the first new visitor. One that throws now (it may need what
- * the app sets up later) is checked at each use only, as every generator is.
+ * A custom id generator, tried twice here so that one returning ids no cookie could carry back,
+ * or the same id each time (every visitor would share one session), fails at start-up rather
+ * than at the first new visitor. One that throws now (it may need what the app sets up later) is
+ * checked at each use only, as every generator is.
  */
 function checkGenerator(value: unknown): () => string {
   const generate = checkFunction<() => string>(value, 'generateId');
   if (generate === undefined) return generateId;
-  let sample: unknown;
+  let samples: unknown[];
   try {
-    sample = generate();
+    samples = [generate(), generate()];
   } catch {
     return generate;
   }
-  checkGeneratedId(sample);
+  for (const sample of samples) checkGeneratedId(sample);
+  if (samples[0] === samples[1]) {
+    throw new SessConfigError(
+      `generateId returned ${JSON.stringify(samples[0]).slice(0, 40)} twice: ids must be random (128 bits or more)`,
+    );
+  }
   return generate;
 }
 

@@ -9,7 +9,7 @@ import { requestStore } from './cookie-sessions.js';
 import type { RequestStore } from './cookie-sessions.js';
 import type { Effect, HttpEffect, StoreEffect } from './effects.js';
 import { assertNever } from './effects.js';
-import { SessUsageError } from './errors.js';
+import { SessConfigError, SessUsageError } from './errors.js';
 import { checkGeneratedId } from './ids.js';
 import { lifetime, nextMeta } from './lifetime.js';
 import type { LifetimeBasis } from './lifetime.js';
@@ -200,7 +200,12 @@ export class SessionState implements LifetimeBasis {
 
   /** A custom generator's id must pass the same check as a cookie's, or it could never come back. */
   private freshId(): string {
-    return checkGeneratedId((this.request.generateId ?? this.config.generateId)());
+    const id = checkGeneratedId((this.request.generateId ?? this.config.generateId)());
+    // The id this session has would be saved as the new record and then destroyed as the old one.
+    if (id === this.clientId || id === this.currentId) {
+      throw new SessConfigError('generateId returned the id this session already has: ids must be random (128 bits or more)');
+    }
+    return id;
   }
 
   private nextMeta(): { meta: SessionMeta; ttlMs: number } {

@@ -692,9 +692,24 @@ describe('configuration', () => {
 
   it('refuses a malformed id from a generator that passed at construction, at the request that gets it', async () => {
     let calls = 0;
-    const { manager } = setup({ generateId: () => (++calls === 1 ? 'a'.repeat(32) : 'not/an id') });
+    const { manager } = setup({ generateId: () => (++calls <= 2 ? `${calls}`.repeat(32) : 'not/an id') });
     const session = manager.begin({ cookieHeader: undefined, secure: false });
     expect(() => session.set('a', 1)).toThrow(/generateId returned "not\/an id"/);
+  });
+
+  it('refuses a generator that returns the same id twice at construction: every visitor would share one session', () => {
+    expect(() => setup({ generateId: () => 'a'.repeat(32) })).toThrow(/generateId returned "a{32}" twice: ids must be random/);
+  });
+
+  it('refuses a new id equal to the one the session has: regenerate would save the record and then destroy it', async () => {
+    const { request, store, manager, jar } = setup();
+    const { session } = await request((s) => s.set('user', 'ada'));
+    const id = session.id as string;
+    const again = manager.begin({ cookieHeader: jar.header(), secure: false, generateId: () => id });
+    await again.load();
+    await expect(again.regenerate()).rejects.toThrow(/generateId returned the id this session already has/);
+    expect(await again.commit({ status: 500 })).not.toContainEqual(expect.objectContaining({ type: 'cookie.set' }));
+    expect(store.peek(id)?.data).toEqual({ user: 'ada' });
   });
 
   it('checks a generator that throws at construction at each use instead', async () => {

@@ -138,7 +138,7 @@ describe.each(entries)('options of %s, checked once at construction', (_, make) 
       storeTimeoutMs: 1_000,
       clock: Date.now,
       rolling: true,
-      generateId: () => 'a'.repeat(32),
+      generateId: () => crypto.randomUUID(),
       cookie: { httpOnly: true, secure: true, sameSite: 'none', path: '/', partitioned: true, priority: 'high' },
       onEvent: () => {},
       migrate: (data: object) => data,
