@@ -4,6 +4,8 @@
  * and `originalMaxAge` (the lifetime in ms each request renews it to); `maxAge` reads and writes
  * the time left. The record in the store holds its `toJSON()`.
  */
+import { serializeCookie } from '@sess/core';
+import type { CookieAttributes } from '@sess/core';
 
 /** The cookie's attributes as express-session's `cookie` option takes them (see its README). */
 export interface CookieSettings {
@@ -111,6 +113,18 @@ export class SessionCookie {
   toJSON(): CookieJSON {
     return this.data;
   }
+
+  /**
+   * A Set-Cookie line for `name=value` with this cookie's attributes, as express-session's
+   * `Cookie.serialize` writes it: the value URL-encoded, `Expires` and no `Max-Age`. Apps use it to
+   * set the session cookie by hand.
+   * @throws SessConfigError for a name or attributes browsers would refuse.
+   */
+  serialize(name: string, value: string): string {
+    const { expires } = this;
+    const lifetime = expires instanceof Date ? { expires: expires.valueOf() } : {};
+    return `${name}=${encodeURIComponent(value)}${serializeCookie(name, '', { ...attributesFor(this), ...lifetime }).slice(name.length + 1)}`;
+  }
 }
 
 /** A stored cookie (its JSON) as a `Cookie`, as express-session's `Store.createSession` makes it. */
@@ -122,4 +136,27 @@ export function cookieFromStore(stored: Record<string, unknown>): SessionCookie 
   // Kept as stored: the lifetime the session renews to, not the time left.
   cookie.originalMaxAge = originalMaxAge as number | null;
   return cookie;
+}
+
+const SAME_SITE = { lax: 'lax', strict: 'strict', none: 'none' } as const;
+const PRIORITY = { low: 'low', medium: 'medium', high: 'high' } as const;
+
+/**
+ * The Set-Cookie attributes of a cookie as express-session writes them: `sameSite: true` is
+ * Strict, `false` or absent no SameSite; words in any case (the `cookie` module's rule).
+ */
+export function attributesFor(cookie: Record<string, unknown>): CookieAttributes {
+  const { path, domain, sameSite, priority } = cookie;
+  const site =
+    sameSite === true ? 'strict' : typeof sameSite === 'string' ? SAME_SITE[sameSite.toLowerCase() as keyof typeof SAME_SITE] : undefined;
+  const rank = typeof priority === 'string' ? PRIORITY[priority.toLowerCase() as keyof typeof PRIORITY] : undefined;
+  return {
+    ...(typeof path === 'string' ? { path } : {}),
+    ...(typeof domain === 'string' ? { domain } : {}),
+    httpOnly: Boolean(cookie.httpOnly),
+    secure: Boolean(cookie.secure),
+    ...(site === undefined ? {} : { sameSite: site }),
+    ...(cookie.partitioned ? { partitioned: true } : {}),
+    ...(rank === undefined ? {} : { priority: rank }),
+  };
 }

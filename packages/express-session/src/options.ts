@@ -5,10 +5,9 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { SessConfigError, checkFunction, checkOneOf, checkOptionKeys, serializeCookie } from '@sess/core';
-import type { CookieAttributes } from '@sess/core';
 import { MAX_LIFETIME_MS, MIN_COOKIE_LIFETIME_MS, checkOptions } from '@sess/core/adapter';
 import type { OptionTable } from '@sess/core/adapter';
-import type { CookieSettings } from './cookie.js';
+import { type CookieSettings, attributesFor } from './cookie.js';
 import { clampLifetime } from './record.js';
 import type { SigningSecret } from './signer.js';
 import { MemoryStoreBase } from './store.js';
@@ -117,29 +116,6 @@ export function resolveCookie(cookie: CookieSettings, secure: boolean): CookieSe
   if (cookie.secure === 'auto') resolved.secure = secure;
   if (cookie.sameSite === 'auto') resolved.sameSite = secure ? 'none' : 'lax';
   return resolved;
-}
-
-const SAME_SITE = { lax: 'lax', strict: 'strict', none: 'none' } as const;
-const PRIORITY = { low: 'low', medium: 'medium', high: 'high' } as const;
-
-/**
- * The Set-Cookie attributes of a cookie as express-session writes them: `sameSite: true` is
- * Strict, `false` or absent no SameSite; words in any case (the `cookie` module's rule).
- */
-export function attributesFor(cookie: Record<string, unknown>): CookieAttributes {
-  const { path, domain, sameSite, priority } = cookie;
-  const site =
-    sameSite === true ? 'strict' : typeof sameSite === 'string' ? SAME_SITE[sameSite.toLowerCase() as keyof typeof SAME_SITE] : undefined;
-  const rank = typeof priority === 'string' ? PRIORITY[priority.toLowerCase() as keyof typeof PRIORITY] : undefined;
-  return {
-    ...(typeof path === 'string' ? { path } : {}),
-    ...(typeof domain === 'string' ? { domain } : {}),
-    httpOnly: Boolean(cookie.httpOnly),
-    secure: Boolean(cookie.secure),
-    ...(site === undefined ? {} : { sameSite: site }),
-    ...(cookie.partitioned ? { partitioned: true } : {}),
-    ...(rank === undefined ? {} : { priority: rank }),
-  };
 }
 
 /**

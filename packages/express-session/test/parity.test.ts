@@ -165,6 +165,25 @@ describe('MemoryStore, side by side', () => {
     expect(seen['express-session']).toEqual({ body: 'undefined', setCookies: 0, kept: true });
     expect(seen['@sess/express-session']).toEqual(seen['express-session']);
   });
+
+  it('req.session.cookie.serialize(name, value) writes a Set-Cookie line with the session cookie’s attributes', async () => {
+    const seen = await onBoth(async (module) => {
+      const cookie = { domain: 'example.com', sameSite: 'strict', maxAge: 60_000 };
+      const client = await serve(module, { ...settled, cookie }, (app) => {
+        // Apps set the session cookie by hand this way (behind some proxies and serverless hosts).
+        app.get('/', (req, res) => {
+          const session = sessionOf(req) as Session & { cookie: { expires: Date; serialize(name: string, value: string): string } };
+          session.cookie.expires = new Date('2030-01-01T00:00:00Z');
+          res.send(session.cookie.serialize('custom', 'a b/c'));
+        });
+      });
+      return (await client.request('/')).body;
+    });
+    expect(seen['express-session']).toBe(
+      'custom=a%20b%2Fc; Domain=example.com; Path=/; Expires=Tue, 01 Jan 2030 00:00:00 GMT; HttpOnly; SameSite=Strict',
+    );
+    expect(seen['@sess/express-session']).toBe(seen['express-session']);
+  });
 });
 
 /** `req.sessionStore` as express-session leaves it: the store, with the `generate(req)` the middleware adds. */
