@@ -217,6 +217,7 @@ export function createSession(first: unknown, second?: unknown): Middleware {
     key,
     signed,
     overwrite,
+    autoCommit,
     sameSiteGiven: sameSite !== undefined,
     storeMode,
     store: options.store,
@@ -254,10 +255,13 @@ export function createSession(first: unknown, second?: unknown): Middleware {
       } catch (error) {
         // koa-session commits in `finally`: what the handler did before throwing is saved, and
         // the cookies ride on the error, since Koa drops the headers set before it.
-        const lines = autoCommit && state.core !== undefined ? await state.commitOnce(500).catch(() => []) : [];
+        const commits = autoCommit || state.owesCommit;
+        const lines = commits && state.core !== undefined ? await state.commitOnce(500, autoCommit).catch(() => []) : [];
         throw koaError(error, lines);
       }
-      if (autoCommit) await state.commitOnce().catch((error: unknown) => Promise.reject(koaError(error)));
+      // With autoCommit: false, the commit owed after save() or regenerate() (manuallyCommit() did it, if called).
+      if (autoCommit || state.owesCommit)
+        await state.commitOnce(undefined, autoCommit).catch((error: unknown) => Promise.reject(koaError(error)));
     });
   };
 }

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { SessionRecord, HttpEffect, Session as CoreSession, SessionManager, Signer, CookieAttributes } from '@sess/core';
-import { SessUsageError, isWellFormedId } from '@sess/core';
+import { SessStoreError, SessUsageError, isWellFormedId } from '@sess/core';
 import { assertNever, httpFailure, lifetimeMs } from '@sess/core/adapter';
 import type { Context } from 'koa';
 import { cookieLines, deletionLines, mergedLines } from './cookies.js';
@@ -29,6 +29,7 @@ export interface Shared {
   readonly key: string;
   readonly signed: boolean;
   readonly overwrite: boolean;
+  readonly autoCommit: boolean;
   /** The app chose a SameSite: without one the cookie has none, as koa-session's. */
   readonly sameSiteGiven: boolean;
   /** External store (koa-session's store mode) rather than the cookie. */
@@ -102,6 +103,15 @@ export class RequestSession implements SessionHost, StorageRequest {
   private pendingKey: string | undefined;
   private committed: Promise<string[]> | undefined;
   private options: object | undefined;
+  /** `save()` wrote the session during this request. */
+  private savedNow = false;
+  /**
+   * `save()` or `regenerate()` with `autoCommit: false`: koa-session sends their cookie at once,
+   * so the request commits what they did even if the app never calls `manuallyCommit()`.
+   */
+  owesCommit = false;
+  /** What `beforeSave` threw: the core sees it as the store's failure, Koa must get it as thrown. */
+  private hookError: unknown;
 
   constructor(
     readonly ctx: Context,
@@ -269,12 +279,20 @@ export class RequestSession implements SessionHost, StorageRequest {
     this.snapshotData();
     this.applyLifetime();
     this.changed = false;
-    await this.core.saveNow();
-    if (this.committed === undefined && this.differsFromLoaded()) this.core.save();
+    this.owesCommit ||= !this.shared.autoCommit;
+    await this.core.saveNow().catch((error: unknown) => Promise.reject(this.thrown(error)));
+    this.savedNow = true;
   }
 
   async regenerate(): Promise<void> {
     this.forced = true;
+    if (!this.shared.autoCommit) {
+      // koa-session's regenerate() saves the session as it is now, and what changes after waits for a commit.
+      this.reportChanges();
+      this.snapshotData();
+      this.applyLifetime();
+      this.owesCommit = true;
+    }
     await this.core.regenerate();
   }
 
@@ -291,7 +309,12 @@ export class RequestSession implements SessionHost, StorageRequest {
     const { beforeSave } = this.shared;
     if (beforeSave === undefined) return record;
     const session = this.view ?? new SessionObject(this, record.data, false);
-    beforeSave(this.ctx, session);
+    try {
+      beforeSave(this.ctx, session);
+    } catch (error) {
+      this.hookError = error;
+      throw error;
+    }
     return { data: session.toJSON(), meta: record.meta };
   }
 
@@ -299,16 +322,20 @@ export class RequestSession implements SessionHost, StorageRequest {
    * Commits once (later calls get the first one's outcome): reports what the app changed, lets
    * the core decide, and writes its answer as koa-session's cookies.
    *
+   * @param report - false for the commit owed after `save()` or `regenerate()` with `autoCommit:
+   *   false`: it sends what they did, and what the app changed since waits, as with koa-session.
    * @returns the Set-Cookie lines written, for an error response to keep.
    */
-  commitOnce(status?: number): Promise<string[]> {
-    this.committed ??= this.run(status ?? this.ctx.status);
+  commitOnce(status?: number, report = true): Promise<string[]> {
+    this.committed ??= this.run(status ?? this.ctx.status, report);
     return this.committed;
   }
 
-  private async run(status: number): Promise<string[]> {
+  private async run(status: number, report: boolean): Promise<string[]> {
     let failed: { error: unknown } | undefined;
-    if (this.unset)
+    if (!report) {
+      // Nothing more to tell the core.
+    } else if (this.unset)
       failed = await this.core.destroy().then(
         () => undefined,
         (error: unknown) => ({ error }),
@@ -316,14 +343,27 @@ export class RequestSession implements SessionHost, StorageRequest {
     else {
       const reported = this.reportChanges();
       if (reported || this.forced || this.savesAnyway()) this.applyLifetime();
-      // koa-session compares with the session as loaded, so a commit after `save()` still reports the change.
-      this.changed = (reported || this.differsFromLoaded()) && !this.forced;
+      // koa-session's commit compares with the session as loaded, so one changed since is
+      // written again after `save()`, and one that is not only if it changed after it.
+      const differs = this.differsFromLoaded();
+      if (this.savedNow && differs) this.core.save();
+      this.changed = (reported || differs) && !this.forced;
     }
     // A failed destroy has still ended the session: the commit deletes the cookie, on a 503.
-    const effects = await this.core.commit(this.responseFacts(failed === undefined ? status : 503));
+    let effects: readonly HttpEffect[];
+    try {
+      effects = await this.core.commit(this.responseFacts(failed === undefined ? status : 503));
+    } catch (error) {
+      throw this.thrown(error);
+    }
     const lines = this.apply(effects);
     if (failed !== undefined) throw koaError(failed.error, lines);
     return lines;
+  }
+
+  /** `error` as the app would see it without sess: what its `beforeSave` threw, rather than the store failure the core made of it. */
+  private thrown(error: unknown): unknown {
+    return error instanceof SessStoreError && this.hookError !== undefined && error.cause === this.hookError ? this.hookError : error;
   }
 
   /**

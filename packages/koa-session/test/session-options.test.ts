@@ -27,6 +27,7 @@ function attributesOf(line: string): string {
 interface Visit {
   readonly path: string;
   readonly status: number;
+  readonly body: string;
   readonly cookies: string[];
   /** The `_maxAge` of the session written in this visit (cookie mode). */
   readonly maxAge?: unknown;
@@ -61,6 +62,7 @@ async function visits(
     result.push({
       path,
       status: reply.status,
+      body: reply.body,
       cookies,
       ...(written && { maxAge: decoded(browser.jar.get('koa.sess'))._maxAge }),
       ...(writes && { writes }),
@@ -99,6 +101,59 @@ describe.each(KOAS)('%s', (_, Koa) => {
     ['cookie mode', {}],
     ['store mode', { store: memoryStore() }],
   ] as [string, SessionOptions][])('%s', (_mode, mode) => {
+    it('autoCommit: false: save() sends the cookie without manuallyCommit(); what changes after it waits for a commit', async () => {
+      const real = await sideBySide(
+        Koa,
+        { ...mode, autoCommit: false },
+        async (ctx) => {
+          const s = ctx.session!;
+          if (ctx.path === '/login') {
+            s.user = 'ada';
+            await s.save();
+            s.cart = ['apple'];
+          }
+          if (ctx.path === '/logout') {
+            await s.save();
+            ctx.session = null;
+          }
+          return ctx.session?.toJSON() ?? null;
+        },
+        ['/login', '/', '/logout', '/'],
+      );
+      expect(real.map((visit) => [visit.body, visit.cookies.length])).toEqual([
+        ['{"user":"ada","cart":["apple"]}', 2],
+        ['{"user":"ada"}', 0],
+        ['null', 2],
+        ['{"user":"ada"}', 0],
+      ]);
+    });
+
+    it('autoCommit: false: regenerate() gives the session a new key (or cookie) without manuallyCommit()', async () => {
+      const keys: unknown[] = [];
+      const real = await sideBySide(
+        Koa,
+        { ...mode, autoCommit: false },
+        async (ctx) => {
+          const s = ctx.session!;
+          if (ctx.path === '/login') {
+            s.user = 'ada';
+            await s.manuallyCommit();
+          }
+          if (ctx.path === '/regenerate') await s.regenerate();
+          keys.push(ctx.cookies.get('koa.sess'));
+          return ctx.session?.user ?? null;
+        },
+        ['/login', '/regenerate', '/'],
+      );
+      expect(real.map((visit) => [visit.body, visit.cookies.length])).toEqual([
+        ['"ada"', 2],
+        ['"ada"', 2],
+        ['"ada"', 0],
+      ]);
+      // On each library: the request after regenerate() came with a key of its own.
+      for (const at of [1, 4]) expect(keys[at + 1]).not.toBe(keys[at]);
+    });
+
     it('ctx.sessionOptions.maxAge set on every request sends nothing by itself; the next save has that lifetime', async () => {
       const real = await sideBySide(
         Koa,
@@ -167,6 +222,29 @@ describe.each(KOAS)('%s', (_, Koa) => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('store mode: an error beforeSave throws reaches Koa as it is, not as a failed store', async () => {
+    const real = await sideBySide(
+      Koa,
+      {
+        store: memoryStore(),
+        beforeSave(ctx) {
+          if (ctx.path === '/refused') throw Object.assign(new Error('refused'), { status: 409, expose: true });
+        },
+      },
+      async (ctx) => {
+        const s = ctx.session!;
+        s.n = (s.n ?? 0) + 1;
+        return s.n;
+      },
+      ['/', '/refused', '/'],
+    );
+    expect(real.map((visit) => [visit.status, visit.body])).toEqual([
+      [200, '1'],
+      [409, 'refused'],
+      [200, '2'],
+    ]);
   });
 
   it('store mode: save() of an unchanged session writes it once; the commit writes nothing more', async () => {
