@@ -92,6 +92,13 @@ const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 const MAX_TABLE_BYTES = MAX_IDENTIFIER_BYTES - '_expires_at_idx'.length;
 /** Ids per page of `ids()`. */
 const IDS_PAGE = 1_000;
+/** SQLSTATE serialization_failure. */
+const SERIALIZATION_FAILURE = '40001';
+/**
+ * Most tries of a statement that keeps failing with it. Each failure means another writer to the
+ * row committed first, so it takes as many tries as requests write one session at once.
+ */
+const MAX_TRIES = 16;
 
 const KNOWN_OPTIONS = [
   'pool',
@@ -222,8 +229,25 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     return stored;
   }
 
+  /**
+   * `pool.query` for a write, sent again on a serialization failure. Under a default isolation of
+   * repeatable read or serializable (the app's pool), a write that waited for a row another one
+   * changed fails so, where read committed would have applied it to the row as changed. Each
+   * statement is a transaction of its own, rolled back whole on failure, so sending it again is
+   * safe. Reads wait for no row, so they go to the pool directly.
+   */
+  async function query(text: string, values: unknown[]): Promise<PostgresQueryResult> {
+    for (let tries = 1; ; tries += 1) {
+      try {
+        return await pool.query(text, values);
+      } catch (error) {
+        if (tries === MAX_TRIES || (error as { code?: unknown } | null)?.code !== SERIALIZATION_FAILURE) throw error;
+      }
+    }
+  }
+
   async function sweep(): Promise<number> {
-    return (await pool.query(sql.sweep, [now(), sweepBatch])).rowCount ?? 0;
+    return (await query(sql.sweep, [now(), sweepBatch])).rowCount ?? 0;
   }
 
   let timer: NodeJS.Timeout | undefined;
@@ -268,7 +292,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   async function revokeUser(userId: string, revoke: RevokeUserOptions = {}): Promise<number> {
     const keep = revoke.except === undefined ? null : keyOf(revoke.except);
     // Expired rows of the user go too, but only live ones count as revoked.
-    const { rows } = await pool.query(sql.revokeUser, [escapeName(userId), keep, now()]);
+    const { rows } = await query(sql.revokeUser, [escapeName(userId), keep, now()]);
     return rows.filter((row: Record<string, unknown>) => row['live'] === true).length;
   }
 
@@ -296,21 +320,21 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       const key = keyOf(id);
       // `!(ttlMs > 0)` so a NaN TTL deletes too, rather than writing a row that never expires.
       if (!(ttlMs > 0)) {
-        await pool.query(sql.destroy, [key]);
+        await query(sql.destroy, [key]);
         return true;
       }
       const at = now();
       const expiresAt = deadline(at, ttlMs);
       if (changes === undefined || changes.created) {
         const { json } = encodeData(record.data, Object.keys(record.data));
-        const { rowCount } = await pool.query(sql.save, [key, json, ...metaParams(record.meta), expiresAt, userIdOf(record), at]);
+        const { rowCount } = await query(sql.save, [key, json, ...metaParams(record.meta), expiresAt, userIdOf(record), at]);
         return rowCount === 1;
       }
       // A delta: merge the listed keys into the live row, in the same statement that checks it.
       const { json, dropped } = encodeData(record.data, changes.set);
       const deleted = [...dropped, ...changes.deleted.map(escapeName)];
       const userChanged = userIdKey !== false && (changes.set.includes(userIdKey) || changes.deleted.includes(userIdKey));
-      const { rowCount } = await pool.query(sql.delta, [
+      const { rowCount } = await query(sql.delta, [
         key,
         json,
         deleted,
@@ -324,7 +348,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     },
 
     async destroy(id: string): Promise<void> {
-      await pool.query(sql.destroy, [keyOf(id)]);
+      await query(sql.destroy, [keyOf(id)]);
     },
 
     async touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean> {
@@ -332,16 +356,16 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       // A lifetime of zero or less ends the record, as set does; touched if there was a live one.
       // A live retired row takes only a retired meta, whatever the TTL: refused, it stays.
       if (!(ttlMs > 0)) {
-        const { rows } = await pool.query(sql.destroyLive, [key, now(), meta.retired === true]);
+        const { rows } = await query(sql.destroyLive, [key, now(), meta.retired === true]);
         return (rows[0] as Record<string, unknown> | undefined)?.['live'] === true;
       }
       const at = now();
-      const { rowCount } = await pool.query(sql.touch, [key, ...metaParams(meta), deadline(at, ttlMs), at]);
+      const { rowCount } = await query(sql.touch, [key, ...metaParams(meta), deadline(at, ttlMs), at]);
       return rowCount === 1;
     },
 
     async clear(): Promise<void> {
-      await pool.query(sql.clear);
+      await query(sql.clear, []);
     },
 
     async close(): Promise<void> {

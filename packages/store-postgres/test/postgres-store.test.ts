@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type pg from 'pg';
+import pg from 'pg';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SessConfigError, type SessionChanges, type SessionMeta } from '@sess/core';
 import { freshId, makeRecord } from '@sess/store-test';
@@ -101,6 +101,28 @@ describe('options', () => {
     expect(hashed.ids).toBeUndefined();
     expect(hashed.sessionsOf).toBeUndefined();
     expect(hashed.revokeUser).toBeUndefined();
+  });
+});
+
+describe('serialization failures', () => {
+  it('sends a statement again only on 40001, 16 times in all, then rejects with the error', async () => {
+    const failing = (code: string) => {
+      const error = Object.assign(new Error(`failed with ${code}`), { code });
+      const texts: string[] = [];
+      const pool: PostgresPool = {
+        query: async (text) => {
+          texts.push(text);
+          throw error;
+        },
+      };
+      return { store: postgresStore({ pool, sweepIntervalMs: 0 }), error, texts };
+    };
+    const serialization = failing('40001');
+    await expect(serialization.store.touch('id', makeRecord({}, 0).meta, 60_000)).rejects.toBe(serialization.error);
+    expect(serialization.texts).toHaveLength(16);
+    const other = failing('40P01');
+    await expect(other.store.destroy('id')).rejects.toBe(other.error);
+    expect(other.texts).toHaveLength(1);
   });
 });
 
@@ -369,6 +391,57 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       const expected = { kept: 'yes', ...Object.fromEntries(Array.from({ length: writers }, (_, i) => [`k${i}`, i])) };
       expect((await postgresStore({ pool: db.pool, ...options }).get(id))?.data).toEqual(expected);
     });
+
+    // Under these, a statement that waited for a row another one changed fails with 40001
+    // (serialization failure) instead of applying to the row anew as under read committed.
+    it.each(['repeatable read', 'serializable'])(
+      'delta saves and touches sent at once all land on a pool whose default isolation is %s',
+      async (isolation) => {
+        const store = await fresh();
+        const id = freshId();
+        await store.set(id, makeRecord({ kept: 'yes' }, now), 60_000, created(['kept']));
+        const writers = 6;
+        const strict = new pg.Pool({
+          connectionString: DATABASE_URL,
+          max: writers,
+          options: `-c default_transaction_isolation=${isolation.replace(' ', '\\ ')}`,
+        });
+        const blocker = await db.pool.connect();
+        try {
+          const clients = await Promise.all(Array.from({ length: writers }, () => strict.connect()));
+          const pids = clients.map((client) => (client as unknown as { processID: number }).processID);
+          for (const client of clients) client.release();
+          const strictStore = postgresStore({
+            pool: strict,
+            schemaName: db.schema,
+            tableName: tableNames.get(store)!,
+            clock,
+            sweepIntervalMs: 0,
+          });
+          await blocker.query('BEGIN');
+          await blocker.query(`SELECT 1 FROM ${tableOf(store)} WHERE id = $1 FOR UPDATE`, [id]);
+          const calls = Array.from({ length: writers }, (_, i) =>
+            i % 2 === 0
+              ? strictStore.set(id, makeRecord({ [`k${i}`]: i }, now + i), 60_000, delta([`k${i}`]))
+              : strictStore.touch(id, makeRecord({}, now + i).meta, 60_000),
+          );
+          await until(async () => {
+            const { rows: waiting } = await db.pool.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1) AND wait_event_type = 'Lock'`,
+              [pids],
+            );
+            return waiting[0].n === writers;
+          }, `${writers} calls waiting on the row at once`);
+          await blocker.query('COMMIT');
+          expect(await Promise.all(calls)).toEqual(Array(writers).fill(true));
+        } finally {
+          // Destroyed, not returned: a failure before COMMIT would leave its transaction open in the pool.
+          blocker.release(true);
+          await strict.end();
+        }
+        expect((await store.get(id))?.data).toEqual({ kept: 'yes', k0: 0, k2: 2, k4: 4 });
+      },
+    );
 
     it('a refused save or touch leaves nothing: no row for a missing id, and a dead or retired row exactly as it was', async () => {
       const store = await fresh();
