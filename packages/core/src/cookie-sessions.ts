@@ -37,9 +37,11 @@ export interface CookieSessionsOptions {
    */
   readonly isRevoked?: (id: string) => boolean;
   /**
-   * Told the id and the instant its cookie expires anyway (epoch ms) when a session the client
-   * holds is destroyed, emptied or regenerated: record it for `isRevoked` until then. A throw
-   * fails the request like a failed store write (the sign-out is not confirmed with a 2xx).
+   * Told the id and the instant every copy of its cookie has expired (epoch ms) when a session
+   * the client holds is destroyed, emptied or regenerated: record it for `isRevoked` until then.
+   * A copy may have been re-sealed with a longer lifetime than the client's, so that is 400 days
+   * from now unless `idleTimeoutMs` or `absoluteTimeoutMs` end every copy sooner. A throw fails
+   * the request like a failed store write (the sign-out is not confirmed with a 2xx).
    */
   readonly onRevoke?: (id: string, expiresAt: number) => void;
   /**
@@ -286,10 +288,10 @@ export interface ClientCookie {
 }
 
 /**
- * @param lifetimes - Its `revocationEnds(meta)` is the latest `expiresAt` a save of the record with
- *   `meta` would give it now: a copy of the client's cookie re-sealed by another request (a
- *   thief's, say) may carry up to that, later than the client's own, so `onRevoke` is told the
- *   later of the two. (An object, not a callback: no closure per request.)
+ * @param lifetimes - Its `revocationEnds(meta)` is the latest `expiresAt` any copy of the client's
+ *   cookie may carry: one re-sealed by another request (a thief's, say) may outlive the client's
+ *   own, so `onRevoke` is told the later of the two. (An object, not a callback: no closure per
+ *   request.)
  */
 export function requestStore(
   storage: CookieSessions,
@@ -350,7 +352,6 @@ export function requestStore(
       if (opened !== undefined && id === opened.id && storage.onRevoke !== undefined) {
         const meta = opened.record.meta as Partial<SessionMeta> | undefined;
         let expiresAt = typeof meta?.expiresAt === 'number' ? meta.expiresAt : 0;
-        // Any copy was sealed by a request up to now, so it dies by the time a save now would give.
         if (lifetimes !== undefined && typeof meta?.createdAt === 'number') {
           expiresAt = Math.max(expiresAt, lifetimes.revocationEnds(meta as SessionMeta));
         }

@@ -15,6 +15,7 @@ import { lifetime, nextMeta } from './lifetime.js';
 import type { LifetimeBasis } from './lifetime.js';
 import type { ClientCookie, LifecycleAction } from './machine.js';
 import type { Config } from './options.js';
+import { MAX_LIFETIME_MS } from './options.js';
 import { dataFrom } from './record.js';
 import type { RequestFacts } from './session-api.js';
 import type { StoreReport } from './session-events.js';
@@ -77,9 +78,17 @@ export class SessionState implements LifetimeBasis {
     this.clientId = verified?.id;
   }
 
-  /** The latest `expiresAt` a save of the record with `meta` would give it now (see `requestStore`). */
+  /**
+   * The latest `expiresAt` any copy of the client's cookie may carry (see `requestStore`): each
+   * was sealed by a request up to now, which may have given it the longest lifetime sess takes
+   * (`setExpiry`, a request's own `maxAgeMs`), within the idle and absolute timeouts.
+   */
   revocationEnds(meta: SessionMeta): number {
-    return nextMeta(this, meta.expiry, meta.createdAt).meta.expiresAt;
+    const { idleTimeoutMs, absoluteTimeoutMs } = this.config;
+    let ends = this.now + MAX_LIFETIME_MS;
+    if (idleTimeoutMs !== undefined) ends = Math.min(ends, this.now + idleTimeoutMs);
+    if (absoluteTimeoutMs !== undefined) ends = Math.min(ends, meta.createdAt + absoluteTimeoutMs);
+    return ends;
   }
 
   /** Lifetimes from the session's own setting and the configured ones, measured from now. */

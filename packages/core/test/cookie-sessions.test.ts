@@ -386,7 +386,8 @@ describe('cookie sessions: replay after sign-out', () => {
     const { session } = await request((s) => s.set('user', 'ada'));
     const copy = (jar.cookies.get('sid') as { value: string }).value;
     await request((s) => s.destroy());
-    expect([...revoked]).toEqual([[session.id, clock.now() + DAY]]);
+    // A copy may have been re-sealed with the longest lifetime sess takes.
+    expect([...revoked]).toEqual([[session.id, clock.now() + 400 * DAY]]);
     jar.cookies.set('sid', { value: copy, attributes: {} });
     const replay = await request(async (s) => (await s.load(), s.get('user')));
     expect(replay.result).toBeUndefined();
@@ -418,6 +419,32 @@ describe('cookie sessions: replay after sign-out', () => {
     clock.advance(12 * HOUR);
     jar.cookies.set('sid', { value: stolen, attributes: {} });
     expect((await request(async (s) => (await s.load(), s.get('user')))).result).toBeUndefined();
+  });
+
+  it('the revocation outlasts a copy re-sealed with a longer lifetime; the timeouts bound it', async () => {
+    for (const timeouts of [{}, { idleTimeoutMs: 2 * DAY }, { absoluteTimeoutMs: 3 * DAY }]) {
+      const revoked = new Map<string, number>();
+      let now = () => 0;
+      const w = world(timeouts, {
+        isRevoked: (id) => (revoked.get(id) ?? -Infinity) > now(),
+        onRevoke: (id, expiresAt) => void revoked.set(id, expiresAt),
+      });
+      now = w.clock.now;
+      const { request, jar, clock } = w;
+      const { session } = await request((s) => s.set('user', 'ada'));
+      const client = (jar.cookies.get('sid') as { value: string }).value;
+      // A thief's request on a copy of the cookie that lengthens its life ("remember me").
+      await request(async (s) => (await s.load(), s.setExpiry(30 * 86_400)));
+      const stolen = (jar.cookies.get('sid') as { value: string }).value;
+      jar.cookies.set('sid', { value: client, attributes: {} });
+      await request((s) => s.destroy());
+      const bound = 'idleTimeoutMs' in timeouts ? 2 * DAY : 'absoluteTimeoutMs' in timeouts ? 3 * DAY : 400 * DAY;
+      expect(revoked.get(session.id as string)).toBe(clock.now() + bound);
+      // Past the client's own cookie, the thief's copy is still refused.
+      clock.advance(DAY + HOUR);
+      jar.cookies.set('sid', { value: stolen, attributes: {} });
+      expect((await request(async (s) => (await s.load(), s.get('user')))).result).toBeUndefined();
+    }
   });
 
   it('emptying the session revokes it too', async () => {
