@@ -65,10 +65,17 @@ interface RequestState {
 
 const NO_RESPONSE: ResponseFacts = Object.freeze({ status: 200 });
 
+/**
+ * Request states by session name, shared by every config of that name: h3 keeps one session per
+ * name in a request whichever config each call passes, so a second config's calls must see the
+ * cookie, read and writes of the first.
+ */
+const requestsByName = new Map<string, WeakMap<object, RequestState>>();
+
 export class H3Sessions {
   readonly name: string;
   private readonly manager: SessionManager;
-  private readonly requests = new WeakMap<object, RequestState>();
+  private readonly requests: WeakMap<object, RequestState>;
   private readonly seals = sealMemory();
 
   constructor(
@@ -76,6 +83,9 @@ export class H3Sessions {
     private readonly kit: EntryKit,
   ) {
     this.name = settings.name;
+    let requests = requestsByName.get(this.name);
+    if (requests === undefined) requestsByName.set(this.name, (requests = new WeakMap()));
+    this.requests = requests;
     this.manager = createSessionManager(settings.core);
   }
 

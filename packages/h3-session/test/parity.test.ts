@@ -2,13 +2,16 @@
  * The same app on h3's own sessions and on this package, side by side over HTTP: where h3's
  * documented behaviour is what an app sees, ours must show it too.
  */
+import * as h3 from 'h3';
 import { H3, toNodeHandler, clearSession as h3ClearSession } from 'h3';
+import * as h3v1 from 'h3v1';
 import { clearSession as v1ClearSession, createApp, eventHandler, toNodeListener } from 'h3v1';
 import { describe, expect, it } from 'vitest';
 import { Client, closedAfterEach, cookiesNamed, fakeClock, inspectableStore, listen } from '@sess/adapter-test';
 import type { Served } from '@sess/adapter-test';
 import type { SessionConfig } from '../src/index.js';
 import { PASSWORD, v1Flavour, v2Flavour } from './apps.js';
+import type { Api } from './apps.js';
 
 const servers = closedAfterEach();
 
@@ -20,8 +23,8 @@ const realV1 = (handler: Handler) =>
   listen(toNodeListener(createApp().use(eventHandler((event) => handler(event, new URL(event.path, 'http://localhost')) as never))));
 
 const pairs = [
-  { flavour: v2Flavour, real: realV2, realClear: h3ClearSession as unknown as typeof v2Flavour.api.clearSession },
-  { flavour: v1Flavour, real: realV1, realClear: v1ClearSession as unknown as typeof v2Flavour.api.clearSession },
+  { flavour: v2Flavour, real: realV2, realClear: h3ClearSession as unknown as Api['clearSession'], h3Api: h3 as unknown as Api },
+  { flavour: v1Flavour, real: realV1, realClear: v1ClearSession as unknown as Api['clearSession'], h3Api: h3v1 as unknown as Api },
 ] as const;
 
 async function serving(serve: (handler: Handler) => Promise<Served>, handler: Handler): Promise<Served> {
@@ -55,6 +58,39 @@ describe.each(pairs)('$flavour.name', ({ flavour, real, realClear }) => {
       // h3 v2 deletes the cookie (Max-Age=0); h3 v1 overwrites it with an empty value.
       expect(cookiesNamed(expected, 'h3')).toEqual([expect.stringMatching(/^h3=;/)]);
       expect(cookiesNamed(actual, 'h3'), `cookie: ${cookie}`).toEqual([expect.stringMatching(/^h3=; Max-Age=0; Path=\/;/)]);
+    }
+  });
+});
+
+describe.each(pairs)('$flavour.name: one session name, several configs', ({ flavour, real, h3Api }) => {
+  const ours = (handler: Handler) => flavour.serve(({ event, url }) => handler(event, url));
+  // A route helper with its own config (a maxAge here) for the session the handler already
+  // uses: h3 keeps one session per name in a request, whichever config each call passes.
+  const plain: SessionConfig = { password: PASSWORD };
+  const withMaxAge: SessionConfig = { password: PASSWORD, maxAge: 3600 };
+  const app = (api: Api) => async (event: unknown, url: URL) => {
+    const e = event as never;
+    if (url.pathname === '/parallel') {
+      const [a, b] = await Promise.all([api.getSession(e, plain), api.getSession(e, withMaxAge)]);
+      return { same: a.id !== '' && a.id === b.id, data: b.data };
+    }
+    const first = await api.useSession(e, plain);
+    if (url.pathname === '/set') {
+      await first.update({ a: 1 });
+      await (await api.useSession(e, withMaxAge)).update({ b: 2 });
+    }
+    const other = await api.useSession(e, withMaxAge);
+    return { same: first.id === other.id, data: other.data };
+  };
+
+  it("a request's calls share the session of that name, new or stored, and keep every update", async () => {
+    const h3Browser = new Client((await serving(real, app(h3Api))).url);
+    const ourBrowser = new Client((await serving(ours, app(flavour.api))).url);
+    for (const path of ['/set', '/', '/set', '/parallel']) {
+      const [expected, actual] = [await h3Browser.request(path), await ourBrowser.request(path)];
+      expect(JSON.parse(expected.body), path).toEqual({ same: true, data: { a: 1, b: 2 } });
+      expect(JSON.parse(actual.body), path).toEqual(JSON.parse(expected.body));
+      expect(cookiesNamed(actual, 'h3'), path).toHaveLength(cookiesNamed(expected, 'h3').length);
     }
   });
 });
