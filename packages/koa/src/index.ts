@@ -121,9 +121,9 @@ interface RequestState extends SessionView<KoaSession> {
    * whichever comes first. `null` once the commit started without one (no output to hold).
    */
   response: DeferredResponse | null | undefined;
-  /** The handler's error, for a commit through the hold: its answer is Koa's error response, which needs the cookie on the error. */
+  /** The handler's error, for a commit through the hold: its answer is Koa's error response. */
   failed: Failed;
-  /** What a commit that succeeded put on the response, for an error Koa answers after it (`ctx.onerror` drops those headers). */
+  /** What the commit put on the response, for an error Koa answers after it (`ctx.onerror` drops those headers). */
   committed: readonly HttpEffect[] | undefined;
 }
 
@@ -150,15 +150,18 @@ const context = createSessionContext<RequestState>('@sess/koa');
  */
 export const getSession = (): KoaSession => context.get().view;
 
-/**
- * `error` as Koa's error handling answers it: a sess error with its status hint (503 for the
- * store), and the session's headers (Set-Cookie, Vary, Cache-Control) in its `headers`, since Koa
- * drops every header set before. The error's own headers stay: its Set-Cookie lines ahead of the
- * session's, its Vary merged, its Cache-Control kept.
- */
-function koaError(error: unknown, effects: readonly HttpEffect[] = []): unknown {
-  if (typeof error !== 'object' || error === null) return error;
+/** `error` as Koa's error handling answers it: a sess error with its status hint (503 for the store). */
+function koaError(error: unknown): unknown {
   const status = httpFailure(error)?.status;
+  return status === undefined ? error : Object.assign(error as object, { status, expose: false });
+}
+
+/**
+ * The error's `headers` with the session's (Set-Cookie, Vary, Cache-Control) added, since Koa
+ * drops every header set before it answers an error. The error's own stay: its Set-Cookie lines
+ * ahead of the session's, its Vary merged, its Cache-Control kept.
+ */
+function errorHeaders(error: object, effects: readonly HttpEffect[]): Record<string, HeaderValue> {
   const headers: Record<string, HeaderValue> = { ...(error as { headers?: object }).headers };
   const field = (name: string) => Object.keys(headers).find((key) => key.toLowerCase() === name) ?? name;
   applyEffects(
@@ -170,7 +173,7 @@ function koaError(error: unknown, effects: readonly HttpEffect[] = []): unknown 
     // Filtered before any effect is applied, so this reads the error's own Cache-Control.
     effects.filter((effect) => effect.type !== 'header.cacheControl' || headers[field('cache-control')] == null),
   );
-  return Object.assign(error, status === undefined ? {} : { status, expose: false }, effects.length === 0 ? {} : { headers });
+  return headers;
 }
 
 /** With `ctx.respond = false`, a commit that output started fails into Koa's own answer: an error response, or past the headers, the 'error' event. */
@@ -219,7 +222,7 @@ export function session(options: SessionOptions): SessionMiddleware {
   /**
    * Commits once: through the hold if there is one (its output may have started the commit
    * already), else at once (returning nothing) when nothing has to wait. For a request that
-   * `failed`, it throws that error, carrying the cookie.
+   * `failed`, it throws that error.
    */
   function settle(ctx: Context, state: RequestState, status: number, failed?: Failed): Promise<void> | undefined {
     if (!state.response) {
@@ -255,9 +258,9 @@ export function session(options: SessionOptions): SessionMiddleware {
   function applyCommitted(ctx: Context, state: RequestState, effects: readonly HttpEffect[], failed: Failed): void {
     if (headersLeft(ctx.res) && effects.length > 0) throw new SessUsageError(BYPASSED);
     applyEffects(nodeHeaders(ctx.res), effects);
-    // Koa's own error answer clears the response's headers first: the cookie goes on the error too.
-    if (failed !== undefined) throw koaError(failed.error, effects);
+    // Koa's own error answer clears the response's headers first: `ctx.onerror` puts these back.
     state.committed = effects;
+    if (failed !== undefined) throw failed.error;
   }
 
   // `ctx.respond = false` says the app writes to `ctx.res` itself, maybe before `await next()`
@@ -282,17 +285,35 @@ export function session(options: SessionOptions): SessionMiddleware {
     },
   });
 
-  // An error Koa answers after a commit that succeeded (thrown by a middleware ahead of session()
-  // after `await next()`, or a body stream failing before its first chunk) is answered with the
-  // session's headers, which Koa drops: the store write is done, so the browser must get the cookie.
+  // An error Koa answers after the commit (the handler's own, which committed as a 500; one a
+  // middleware ahead of session() throws after `await next()`; a body stream failing before its
+  // first chunk) is answered with the session's headers, which Koa drops: a cookie deletion, or
+  // after a store write, the cookie the browser needs to name the record.
   const errors = prototypeLayer((base) => ({
     onerror: {
       value(this: Context, error: Error | null) {
         const state = stateOf(this);
-        const effects = error == null ? undefined : state?.committed;
+        const effects = state?.committed;
+        const onerror = (base as Context).onerror;
+        if (typeof error !== 'object' || error === null || effects === undefined || effects.length === 0)
+          return onerror.call(this, error as Error);
         // Once: Koa may call it again (the response's end) with the same error.
-        if (effects !== undefined) (state as RequestState).committed = undefined;
-        return (base as Context).onerror.call(this, (effects === undefined ? error : koaError(error, effects)) as Error);
+        (state as RequestState).committed = undefined;
+        // On the error only while Koa answers it: an error object thrown on many requests (a
+        // module-level one) must not carry this request's cookie to the next. Not enumerable, so
+        // a logger (or Koa's message for a non-Error) does not print the cookie.
+        const own = Object.getOwnPropertyDescriptor(error, 'headers');
+        const added = Reflect.defineProperty(error, 'headers', {
+          value: errorHeaders(error, effects),
+          writable: true,
+          configurable: true,
+          enumerable: false,
+        });
+        try {
+          return onerror.call(this, error);
+        } finally {
+          if (added) own === undefined ? Reflect.deleteProperty(error, 'headers') : Reflect.defineProperty(error, 'headers', own);
+        }
       },
       writable: true,
       configurable: true,
@@ -336,15 +357,15 @@ export function session(options: SessionOptions): SessionMiddleware {
       await (asyncContext === true ? context.run(state, next) : next());
     } catch (error) {
       // What Koa answers for an error the app threw: Koa clears the response's headers before it
-      // answers, so the session commits as the server error it becomes (nothing saved) and its
-      // cookie rides on the error (a failed `await ctx.session.destroy()` still deletes it, as a
-      // failed `ctx.session = null` does). A failed regenerate, destroy or reload arrives here as
-      // the store's error.
+      // answers, so the session commits as the server error it becomes (nothing saved) and
+      // `ctx.onerror` puts its headers back (a failed `await ctx.session.destroy()` still deletes
+      // the cookie, as a failed `ctx.session = null` does). A failed regenerate, destroy or
+      // reload arrives here as the store's error.
       try {
         await settle(ctx, state, 500, { error });
       } catch {
-        // The commit threw the app's error carrying the cookie, or failed itself: the app's error
-        // is the answer either way (`koaError` gives back the error it is given).
+        // The commit threw the app's error back, or failed itself: the app's error is the answer
+        // either way (`koaError` gives back the error it is given).
       }
       throw koaError(error);
     }

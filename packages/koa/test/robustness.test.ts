@@ -228,6 +228,37 @@ describe.each([
       // The browser names the record the store holds.
       expect((await client.request('/me')).body).toBe('ada');
     });
+
+    it("an error object thrown on many requests (a module-level one) carries no request's session headers to another", async () => {
+      const denied = Object.assign(new Error('denied'), { status: 403, expose: true, headers: { 'x-reason': 'policy' } });
+      const { client, store } = await start(
+        {},
+        (ctx) => {
+          if (ctx.path === '/login') ctx.body = String((ctx.session.user = 'ada'));
+          else if (ctx.path === '/logout') {
+            ctx.session = null;
+            throw denied;
+          } else ctx.body = 'ok';
+        },
+        async (ctx, next) => {
+          await next();
+          if (ctx.path !== '/logout') throw denied;
+        },
+      );
+      const login = await client.request('/login');
+      expect([login.status, store.calls.set, cookiesNamed(login, 'sid')]).toEqual([
+        403,
+        1,
+        [expect.stringMatching(/^sid=[^;]+; Max-Age=86400/)],
+      ]);
+      const logout = await client.request('/logout');
+      expect([logout.status, cookiesNamed(logout, 'sid')]).toEqual([403, [expect.stringMatching(/^sid=; Max-Age=0/)]]);
+      // Another visitor, answered with the same error object: none of the first one's cookies.
+      client.jar.clear();
+      const other = await client.request('/anything');
+      expect([other.status, other.setCookies, other.headers.get('x-reason')]).toEqual([403, [], 'policy']);
+      expect(denied.headers).toEqual({ 'x-reason': 'policy' });
+    });
   });
 
   describe('ctx.respond = false', () => {
