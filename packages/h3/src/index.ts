@@ -47,8 +47,16 @@ const rejected = (error: unknown) => Promise.reject(asHttpError(error));
 /** What a route handler returns when no route matched; h3 answers it with a 404. */
 const NOT_FOUND = Symbol.for('h3.notFound');
 
-/** The status h3 will answer a thrown value with: an error's own (`status`, `statusCode`, or its cause's), else 500. */
-const statusOf = (error: unknown) => (error === NOT_FOUND ? 404 : error instanceof Error ? new HTTPError(error).status : 500);
+/**
+ * The HTTPError h3 will answer a thrown value with: an error's own status (`status`, `statusCode`,
+ * or its cause's) and headers, a number as the status, else 500.
+ */
+const answerOf = (thrown: unknown): HTTPError =>
+  thrown === NOT_FOUND
+    ? new HTTPError({ status: 404 })
+    : HTTPError.isError(thrown)
+      ? thrown
+      : new HTTPError(thrown instanceof Error ? thrown : { status: typeof thrown === 'number' ? thrown : 500 });
 
 /**
  * h3's conversion of a handler's value, made to report the error it meets (a value it can't
@@ -57,8 +65,17 @@ const statusOf = (error: unknown) => (error === NOT_FOUND ? 404 : error instance
 const unsendable = new WeakMap<H3Event, HTTPError>();
 const CONVERT: H3Config = Object.freeze({ silent: true, onError: (error: HTTPError, event: H3Event) => void unsendable.set(event, error) });
 
-function commit(core: Session, name: string, status: number, headers: Headers): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
-  const committed = core.commit(responseFacts(status, name, headers.getSetCookie(), headers.has('cache-control')));
+/** Commits for a response of `status` whose headers are `headers` and, under them, `own` (a thrown error's). */
+function commit(
+  core: Session,
+  name: string,
+  status: number,
+  headers: Headers,
+  own?: Headers,
+): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
+  const cookies = own === undefined ? headers.getSetCookie() : [...own.getSetCookie(), ...headers.getSetCookie()];
+  const cacheControl = headers.has('cache-control') || own?.has('cache-control') === true;
+  const committed = core.commit(responseFacts(status, name, cookies, cacheControl));
   return committed instanceof Promise ? committed.catch(rejected) : committed;
 }
 
@@ -117,7 +134,8 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
     // asks for the session costs no store call.
     const view = (event.context.session = new H3View(core) as H3Session);
     let response: Response;
-    // What the handler returned, when it is the Response that goes out (h3 passes one on as it is).
+    // What the handler (or the app's onError) returned, when it is the Response that goes out
+    // (h3 passes one on as it is).
     let returned: unknown;
     try {
       const value = await (asyncContext ? context.run(view, next) : next());
@@ -134,14 +152,21 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
       const error = asHttpError(thrown);
       const config = event.app?.config;
       if (config?.onError === undefined) {
-        applyEffects(event.res.errHeaders, await commit(core, manager.name, statusOf(error), event.res.errHeaders));
+        // h3 answers with the error's own headers and `errHeaders` over them: the commit reads
+        // both, and the error's Vary is carried over so the session's joins it, not replaces it.
+        const { status, headers: own } = answerOf(error);
+        const headers = event.res.errHeaders;
+        const vary = own?.get('vary');
+        if (vary != null && !headers.has('vary')) headers.set('vary', vary);
+        applyEffects(headers, await commit(core, manager.name, status, headers, own));
         throw error;
       }
       // The app's onError may answer with another status, or a Response that h3 sends without
       // `errHeaders`: the answer is made here, as h3 makes it (its onResponse left for h3 to
       // call once), and commits as the status that goes out, carrying the session's headers.
-      const { onResponse: _onResponse, ...answer } = config;
-      response = await toResponse(error, event, answer);
+      // What onError returns is the app's, as what a handler returns is (see below).
+      const { onResponse: _onResponse, onError, ...answer } = config;
+      response = await toResponse(error, event, { ...answer, onError: async (e, ev) => (returned = await onError(e, ev)) });
     }
     // `Response.error()`'s status 0 fails in srvx as a 500, as without sess: it commits as that,
     // and goes on unchanged (a copy carrying the session's headers can't have status 0).
@@ -149,10 +174,10 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
     const committed = commit(core, manager.name, refused ? 500 : response.status, response.headers);
     const effects = committed instanceof Promise ? await committed : committed;
     if (refused || effects.length === 0) return response;
-    // A Response the handler returned is the app's, which it may hand to every request (one made
-    // once, at start-up): the session's headers go on a copy, so no visitor's cookie rides on it to
-    // the next. One h3 made from another value is this request's own. A response whose headers are
-    // immutable (from `fetch` or `Response.redirect`) is copied either way.
+    // A Response the handler or onError returned is the app's, which it may hand to every request
+    // (one made once, at start-up): the session's headers go on a copy, so no visitor's cookie
+    // rides on it to the next. One h3 made from another value is this request's own. A response
+    // whose headers are immutable (from `fetch` or `Response.redirect`) is copied either way.
     const own = response === returned && !response.bodyUsed ? new Response(response.body, response) : response;
     return withHeaders(own, (headers) => applyEffects(headers, effects));
   };

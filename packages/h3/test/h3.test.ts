@@ -98,6 +98,23 @@ describe('h3 v2', () => {
     expect(store.size).toBe(1);
   });
 
+  it("a thrown error's own headers are kept, the session's added to them, and a thrown number commits as its status", async () => {
+    const { client, store } = await startV2({}, async (event) => {
+      (await useSession(event)).data.n = 1;
+      if (event.url.pathname === '/number') throw 429;
+      throw new HTTPError({ status: 429, headers: { vary: 'Origin', 'cache-control': 'no-store' } });
+    });
+    const reply = await client.request('/');
+    expect(reply.status).toBe(429);
+    expect([reply.headers.get('vary'), reply.headers.get('cache-control')]).toEqual(['Origin, Cookie', 'no-store']);
+    expect(cookiesNamed(reply, 'sid')).toHaveLength(1);
+    client.jar.clear();
+    const number = await client.request('/number');
+    expect(number.status).toBe(429);
+    expect(cookiesNamed(number, 'sid')).toHaveLength(1);
+    expect(store.size).toBe(2);
+  });
+
   it('a failed store write answers exactly 503 through h3\u2019s error handling', async () => {
     const { client, store } = await startV2({}, async (event) => {
       (await useSession(event)).data.n = 1;
@@ -236,7 +253,7 @@ describe('h3 v2', () => {
       servers.push(served);
       const client = new Client(served.url);
       await client.request('/login');
-      return { client, store };
+      return { client, store, url: served.url };
     }
 
     const writeThen404 = async (event: H3Event) => {
@@ -255,6 +272,24 @@ describe('h3 v2', () => {
       expect(reply.status).toBeGreaterThanOrEqual(500);
       expect(store.calls.set).toBe(sets);
       expect((await client.request('/n')).body).toBe('1');
+    });
+
+    it("a Response it hands to every request (a shared one) never carries one visitor's cookie to another", async () => {
+      const shared = new Response(null, { status: 401 });
+      const { store, url } = await withOnError(
+        () => shared,
+        async (event) => {
+          (await useSession(event)).data.n = 5;
+          throw new HTTPError({ status: 401 });
+        },
+      );
+      const first = await new Client(url).request('/x');
+      const second = await new Client(url).request('/x');
+      expect([first.status, second.status]).toEqual([401, 401]);
+      expect(cookiesNamed(second, 'sid')).toHaveLength(1);
+      expect(cookiesNamed(second, 'sid')).not.toEqual(cookiesNamed(first, 'sid'));
+      expect(shared.headers.getSetCookie()).toEqual([]);
+      expect(store.size).toBe(3);
     });
 
     it('a Response of another status carries the cookie deletion of a destroy', async () => {
