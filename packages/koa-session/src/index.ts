@@ -257,7 +257,7 @@ export function createSession(first: unknown, second?: unknown): Middleware {
         // the cookies ride on the error, since Koa drops the headers set before it.
         const commits = autoCommit || state.owesCommit;
         const lines = commits && state.core !== undefined ? await state.commitOnce(500, autoCommit).catch(() => []) : [];
-        throw koaError(error, lines);
+        throw koaError(error, lines, ctx);
       }
       // With autoCommit: false, the commit owed after save() or regenerate() (manuallyCommit() did it, if called).
       if (autoCommit || state.owesCommit)

@@ -68,13 +68,36 @@ function savedLifetime(object: unknown): number | 'session' | undefined {
 
 /**
  * `error` as Koa's error handling should answer it: a sess error with its status hint, and the
- * session's cookies in its headers (Koa drops every header set before an error).
+ * session's cookies while this request's `ctx.onerror` answers it (see `answerWithCookies`).
  */
-export function koaError(error: unknown, setCookies: readonly string[] = []): unknown {
+export function koaError(error: unknown, setCookies: readonly string[] = [], ctx?: Context): unknown {
   if (typeof error !== 'object' || error === null) return error;
   const status = httpFailure(error)?.status;
-  const headers = { ...(error as { headers?: object }).headers, 'Set-Cookie': setCookies };
-  return Object.assign(error, status === undefined ? {} : { status, expose: false }, setCookies.length === 0 ? {} : { headers });
+  if (status !== undefined) Object.assign(error, { status, expose: false });
+  if (setCookies.length > 0 && ctx !== undefined) answerWithCookies(ctx, error, setCookies);
+  return error;
+}
+
+/**
+ * Has this request's `ctx.onerror` answer `error` with `setCookies`, which Koa drops with every
+ * header set before it: they are the error's `headers` only while it answers (not enumerable, so
+ * a logger does not print them), since an error object thrown on many requests (a module-level
+ * one) must not carry one visitor's cookies to the next. Error path only: `ctx` gets an own
+ * `onerror`.
+ */
+function answerWithCookies(ctx: Context, error: object, setCookies: readonly string[]): void {
+  const base = ctx.onerror;
+  ctx.onerror = function (this: Context, thrown: Error) {
+    if (thrown !== error) return base.call(this, thrown);
+    const own = Object.getOwnPropertyDescriptor(error, 'headers');
+    const headers = { ...(error as { headers?: object }).headers, 'Set-Cookie': setCookies };
+    const added = Reflect.defineProperty(error, 'headers', { value: headers, writable: true, configurable: true, enumerable: false });
+    try {
+      return base.call(this, thrown);
+    } finally {
+      if (added) own === undefined ? Reflect.deleteProperty(error, 'headers') : Reflect.defineProperty(error, 'headers', own);
+    }
+  };
 }
 
 export class RequestSession implements SessionHost, StorageRequest {
@@ -357,7 +380,7 @@ export class RequestSession implements SessionHost, StorageRequest {
       throw this.thrown(error);
     }
     const lines = this.apply(effects);
-    if (failed !== undefined) throw koaError(failed.error, lines);
+    if (failed !== undefined) throw koaError(failed.error, lines, this.ctx);
     return lines;
   }
 

@@ -69,6 +69,25 @@ describe.each(KOAS)('%s', (_, Koa) => {
     expect(errors.map((error) => error.name)).toEqual(['SessStoreError', 'SessStoreError']);
   });
 
+  it('an error object thrown on many requests (a module-level one) carries no request’s cookies to another', async () => {
+    const denied = Object.assign(new Error('denied'), { status: 403, expose: true });
+    const { browser } = await start({}, (ctx) => {
+      if (ctx.path === '/login') ctx.session!.user = 'ada';
+      if (ctx.path === '/logout') ctx.session = null;
+      if (ctx.path !== '/login') throw denied;
+      return 'ok';
+    });
+    await browser.get('/login');
+    // The sign-out's 403 deletes the cookies, as koa-session's does.
+    expect(lineOf(await browser.get('/logout'), 'koa.sess')).toMatch(/^koa\.sess=; /);
+    // Another visitor, signed in, answered with the same error object: no deletion of theirs rides on it.
+    const other = new Browser(browser.base);
+    await other.get('/login');
+    const reply = await other.get('/denied');
+    expect([reply.status, reply.setCookies]).toEqual([403, []]);
+    expect(Object.hasOwn(denied, 'headers')).toBe(false);
+  });
+
   /** Unhandled rejections seen while `work` runs and one turn after: each would end a Node process that runs with the defaults. */
   async function unhandledDuring(work: () => Promise<unknown>): Promise<unknown[]> {
     const seen: unknown[] = [];
