@@ -81,6 +81,11 @@ const REFRESH_INTERVAL_MS = 100;
  * allows (400 days), so no session stamped before it can outlive it.
  */
 const GENERATION_TTL_MS = 401 * 24 * 60 * 60 * 1000;
+/**
+ * The longest TTL sent, in ms. PEXPIRE takes an integer below 2^63 ms from now, and a longer TTL
+ * (String(1e21) is '1e+21') fails the script after its writes: a key left without any TTL.
+ */
+const MAX_TTL_MS = Number.MAX_SAFE_INTEGER;
 
 const KNOWN_OPTIONS = ['client', 'prefix', 'hashIds', 'timeoutMs', 'userIdKey'] as const;
 
@@ -154,6 +159,12 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   const { prefix = 'sess:', hashIds = false, timeoutMs = DEFAULT_TIMEOUT_MS, userIdKey = 'userId' } = options;
   checkOptions(prefix, timeoutMs, userIdKey, hashIds);
   const commands = toCommands(options.client);
+  // A user's index and generation share a slot through the `{<userId>}` tag of their keys. Redis
+  // hashes only what lies between a key's first `{` and the next `}`, and the whole key when that
+  // is empty: a prefix with `{}` at its first `{` parts the two, and every script on both fails.
+  if (userIdKey !== false && commands.cluster !== false && /^[^{]*\{\}/.test(prefix)) {
+    throw new SessConfigError(`redisStore: on a cluster, prefix must not start a hash tag with "{}", got ${JSON.stringify(prefix)}`);
+  }
   const keyOf = (id: string): string => prefix + storedId(id, hashIds);
   const userField = userIdKey === false ? '' : dataField(userIdKey);
   const deadlines = deadlineSweep(Math.max(10, Math.ceil(timeoutMs / 10)));
@@ -518,7 +529,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
           return true;
         }
         const key = keyOf(id);
-        const ttl = Math.ceil(ttlMs);
+        const ttl = Math.min(Math.ceil(ttlMs), MAX_TTL_MS);
         const delta = changes !== undefined && !changes.created;
         const fields = encodeFields(record.data, delta ? changes.set : Object.keys(record.data));
         const deleted = delta ? [...fields.deleted, ...changes.deleted.map(dataField)] : [];
@@ -589,7 +600,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         // A lifetime of zero or less (NaN too) ends the record, as set does, in the same script
         // that checks it: a retired record touched with a live meta is refused and stays.
         const key = keyOf(id);
-        const ttl = ttlMs > 0 ? Math.ceil(ttlMs) : 0;
+        const ttl = ttlMs > 0 ? Math.min(Math.ceil(ttlMs), MAX_TTL_MS) : 0;
         const args = [String(ttl), JSON.stringify(meta), userField, meta.retired === true ? '1' : '0'];
         const reply = (await evalScript(c, TOUCH, [key], args)) as unknown[];
         const userId = userIdKey === false ? undefined : userIdFrom(parseJson(reply[1]));

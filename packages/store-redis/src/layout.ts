@@ -35,10 +35,13 @@ export function storedId(id: string, hashIds: boolean): string {
 
 /**
  * The user index key. The `{...}` hash tag puts a user's whole index in one cluster slot; the
- * sessions themselves spread over every slot.
+ * sessions themselves spread over every slot. A user id starting with `}` would make the tag
+ * empty, and Redis then hashes each whole key, parting the index from its generation: that `}` is
+ * written as U+FFFF and `007D`, an escape `escapeName` never writes, so no other id shares the key.
  */
 export function userIndexKey(prefix: string, userId: string): string {
-  return `${prefix}user:{${escapeName(userId)}}`;
+  const name = escapeName(userId);
+  return `${prefix}user:{${name.startsWith('}') ? `\uFFFF007D${name.slice(1)}` : name}}`;
 }
 
 /** The key of a user's generation: next to the index, in the same slot. */

@@ -256,8 +256,8 @@ return 1
  * that names a user, that user's generation. KEYS[1] the session key. ARGV: the user-id field,
  * the start of the user's keys (`<prefix>user:{`), the session key as the store named it. Returns
  * {pairs} when the session names no user, {pairs, generation} when it does, and {pairs, false}
- * when the user id holds a JSON escape or U+FFFF (its key is escaped, see `escapeName`): the
- * caller then reads the generation itself.
+ * when the user id holds a JSON escape or U+FFFF, or starts with `}` (its key is escaped, see
+ * `escapeName` and `userIndexKey`): the caller then reads the generation itself.
  *
  * The generation key is not declared in KEYS (its name is in the session), which a standalone
  * server allows and a cluster does not: the store uses this script only for standalone clients,
@@ -276,6 +276,8 @@ local user = ARGV[1] ~= '' and redis.call('HGET', key, ARGV[1])
 if not user then return {pairs} end
 local ok, id = pcall(cjson.decode, user)
 if not ok or type(id) ~= 'string' or id == '' then return {pairs} end
-if string.find(user, '\\\\u', 1, true) or string.find(id, '\\239\\191\\191', 1, true) then return {pairs, false} end
+if string.find(user, '\\\\u', 1, true) or string.find(id, '\\239\\191\\191', 1, true) or string.sub(id, 1, 1) == '}' then
+  return {pairs, false}
+end
 return {pairs, redis.call('GET', clientPrefix .. ARGV[2] .. id .. '}:gen') or '0'}
 `);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freshId, makeRecord } from '@sess/store-test';
 import { SessConfigError, type SessionChanges } from '@sess/core';
 import { redisStore } from '../src/index.js';
-import { replyFields } from '../src/layout.js';
+import { replyFields, userIndexKey } from '../src/layout.js';
 import { LIBRARIES, TOPOLOGIES, connect, describeOn, testPrefix, type Connected, type Topology } from './connect.js';
 import { REDIS_CLI } from './servers.js';
 import { execFile } from 'node:child_process';
@@ -90,6 +90,37 @@ for (const topology of TOPOLOGIES) {
           await store().touch(id, makeRecord({}, Date.now()).meta, ttlMs);
           expect(await pttl(id)).toBe(-2);
         }
+      });
+
+      it('a TTL too long for PEXPIRE (Infinity, 1e20) still writes keys that expire, rather than failing half way', async () => {
+        for (const ttlMs of [Number.POSITIVE_INFINITY, 1e20]) {
+          const id = freshId();
+          const userId = `u-${freshId()}`;
+          const index = `${prefix}user:{${userId}}`;
+          await store().set(id, makeRecord({ a: 1 }, Date.now()), 60_000);
+          await expect(store().set(id, makeRecord({ userId }, Date.now()), ttlMs)).resolves.toBe(true);
+          expect(await pttl(id)).toBeGreaterThan(86_400_000);
+          expect(await pttlOf(index)).toBeGreaterThan(86_400_000);
+          await expect(store().touch(id, makeRecord({}, Date.now()).meta, ttlMs)).resolves.toBe(true);
+          expect(await pttl(id)).toBeGreaterThan(86_400_000);
+          await store().destroy(id);
+        }
+      });
+
+      it("a user id starting with '}' (an empty hash tag) keeps its index and generation in one slot", async () => {
+        const userId = `}${freshId()}`;
+        const [kept, other, lost] = [freshId(), freshId(), freshId()];
+        for (const id of [kept, other, lost]) await store().set(id, makeRecord({ userId }, Date.now()), 60_000, created(['userId']));
+        // As if the index write of its sign-in had failed: only the generation can revoke it.
+        const indexKey = userIndexKey(prefix, userId);
+        await redis.command(indexKey, ['ZREM', indexKey, lost]);
+        const listed = (await store().sessionsOf!(userId)).map((session) => session.id);
+        expect(listed.sort()).toEqual([kept, other].sort());
+        await expect(store().revokeUser!(userId, { except: kept })).resolves.toBe(1);
+        expect(await store().get(other)).toBeUndefined();
+        expect(await store().get(lost)).toBeUndefined();
+        expect(await store().get(kept)).toBeDefined();
+        expect((await store().sessionsOf!(userId)).map((session) => session.id)).toEqual([kept]);
       });
 
       it('touch and a delta save of a destroyed session leave no key behind', async () => {
@@ -471,6 +502,20 @@ describe('options', () => {
     for (const options of [undefined, null, 'redis://localhost']) {
       expect(catchError(() => redisStore(options as never))).toBeInstanceOf(SessConfigError);
     }
+  });
+
+  it("refuses for a cluster a prefix whose first hash tag is empty ('{}'), which parts a user's index from its generation", () => {
+    const cluster = { send: async () => null, nodes: async () => [], isReady: () => true };
+    for (const prefix of ['{}sess:', 'sess:{}:', 'a{}{b}:', 'a}{}:']) {
+      expect(catchError(() => redisStore({ client: cluster, prefix }))).toMatchObject({
+        code: 'config_invalid',
+        message: expect.stringMatching(/prefix/),
+      });
+      // A single server has no slots, and without a user index there are no user keys.
+      expect(() => redisStore({ client: { ...cluster, cluster: false }, prefix })).not.toThrow();
+      expect(() => redisStore({ client: cluster, prefix, userIdKey: false })).not.toThrow();
+    }
+    for (const prefix of ['{sess}:', 'sess:{', 'a}{b}:', 'sess:']) expect(() => redisStore({ client: cluster, prefix })).not.toThrow();
   });
 
   it('rejects an object that is no Redis client with SessConfigError', () => {
