@@ -133,7 +133,10 @@ export function runStoreEffect(store: Store, effect: StoreEffect, deadlines: Dea
 }
 
 function answeredOutcome(effect: StoreEffect, answer: StoreAnswer): StoreOutcome {
-  return effect.type === 'store.load' ? { ok: true, record: answer } : answer === false ? refusedOutcome : writtenOutcome;
+  if (effect.type === 'store.load') return { ok: true, record: answer };
+  // Only a save or touch can be refused: a destroy answering `false` (`Map.prototype.delete` on
+  // a record already gone) has done its work all the same.
+  return answer === false && effect.type !== 'store.destroy' ? refusedOutcome : writtenOutcome;
 }
 
 function failedOutcome(store: Store, effect: StoreEffect, cause: unknown, timedOut?: boolean): StoreOutcome {

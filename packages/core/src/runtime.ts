@@ -27,6 +27,8 @@ export interface LifecycleNode {
 export interface LifecycleStep {
   readonly to: LifecycleNode;
   readonly actions: readonly LifecycleAction[];
+  /** The step gives the session a new id (`assignNewId`): it is drawn before the state moves. */
+  readonly drawsId: boolean;
 }
 
 const knownActions: ReadonlySet<string> = new Set(lifecycleActions);
@@ -122,6 +124,10 @@ function toActions(actions: readonly { type: string }[]): LifecycleAction[] {
   return result;
 }
 
+function stepTo(to: LifecycleNode, actions: LifecycleAction[]): LifecycleStep {
+  return { to, actions, drawsId: actions.includes('assignNewId') };
+}
+
 export interface Lifecycle {
   /** The first state of a request and the actions it emits. */
   start(input: LifecycleInput): LifecycleStep;
@@ -158,7 +164,7 @@ export function createLifecycle(): Lifecycle {
       let step = starts.get(key);
       if (step === undefined) {
         const [snapshot, actions] = initialTransition(lifecycleMachine, input);
-        step = { to: nodeFor(snapshot), actions: toActions(actions) };
+        step = stepTo(nodeFor(snapshot), toActions(actions));
         starts.set(key, step);
       }
       return step;
@@ -169,7 +175,7 @@ export function createLifecycle(): Lifecycle {
       if (step === undefined) {
         if (node.snapshot.can(event)) {
           const [snapshot, actions] = transition(lifecycleMachine, node.snapshot, event);
-          step = { to: nodeFor(snapshot), actions: toActions(actions) };
+          step = stepTo(nodeFor(snapshot), toActions(actions));
         } else {
           step = null;
         }

@@ -29,7 +29,8 @@ const VARY_ON_COOKIE: HttpEffect = Object.freeze({ type: 'header.vary', value: '
 const MARK_PRIVATE: HttpEffect = Object.freeze({ type: 'header.cacheControl', value: 'private' });
 
 export class SessionState implements LifetimeBasis {
-  readonly now: number;
+  /** The clock as of the last store step (see `RequestSession.run`): lifetimes count from the write itself. */
+  now: number;
   readonly requestMaxAgeMs: number | null | undefined;
   /** The id the client's cookie names, once verified (or opened, for cookie sessions). */
   readonly clientId: string | undefined;
@@ -51,6 +52,8 @@ export class SessionState implements LifetimeBasis {
    * reload read back (`adoptReloadedRecord`), which must not reach whoever holds the old id.
    */
   private clientRecord: SessionRecord | undefined;
+  /** An id drawn for the step about to be taken (`drawId`). */
+  private drawn: string | undefined;
   /** The id the last `store.load` asked for. */
   loadingId: string | undefined;
   /** What `onEvent` reports for a store effect once it succeeds, by the action that made it (kept only with `onEvent`). */
@@ -114,7 +117,8 @@ export class SessionState implements LifetimeBasis {
   private carryOut(action: LifecycleAction): Effect | undefined {
     switch (action) {
       case 'assignNewId':
-        this.currentId = this.freshId();
+        this.currentId = this.drawn ?? this.freshId();
+        this.drawn = undefined;
         return undefined;
       case 'adoptLoadedRecord':
         this.clientRecord = this.loaded;
@@ -208,6 +212,14 @@ export class SessionState implements LifetimeBasis {
   }
 
   /** A custom generator's id must pass the same check as a cookie's, or it could never come back. */
+  /**
+   * Draws the id the next `assignNewId` gives the session, before the lifecycle moves: a generator
+   * that throws (or repeats the session's id) then leaves the session as it was.
+   */
+  drawId(): void {
+    this.drawn = this.freshId();
+  }
+
   private freshId(): string {
     const id = checkGeneratedId((this.request.generateId ?? this.config.generateId)());
     // The id this session has would be saved as the new record and then destroyed as the old one.
@@ -224,10 +236,13 @@ export class SessionState implements LifetimeBasis {
   private saveEffect(): StoreEffect {
     const { meta, ttlMs } = this.nextMeta();
     this.meta = meta;
+    // Cookie sessions keep the record they are handed, to seal at commit: a copy, or a change
+    // made after `saveNow()` would be in "the saved record" that `reload()` reads back.
+    const data = this.cookieStore === undefined ? this.data : dataFrom(this.data);
     return {
       type: 'store.save',
       id: this.currentId as string,
-      record: { data: this.data, meta },
+      record: { data, meta },
       ttlMs,
       changes: { set: [...(this.setKeys ?? [])], deleted: [...(this.deletedKeys ?? [])], created: this.currentId !== this.clientId },
     };

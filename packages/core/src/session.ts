@@ -139,7 +139,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   }
 
   reload(): Promise<void> {
-    return this.runLoaded({ type: 'app.reload' });
+    return this.runLoaded({ type: 'app.reload' }, 'reload');
   }
 
   save(): void {
@@ -223,6 +223,8 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
    * one answered synchronously, else a promise of them. Never throws: a refusal is a rejection.
    */
   private run(event: LifecycleEvent, operation?: string): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
+    // A record saved at the end of a long request (an upload) lives from then, not from its start.
+    this.state.now = this.config.clock();
     let effects: readonly Effect[];
     try {
       effects = this.step(event, operation);
@@ -237,13 +239,22 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   }
 
   /**
-   * `runInTurn` after the load the operation needs, waiting only when there is one: on a loaded
-   * session the operation starts its store work within the call, so calls take turns in the order made.
+   * `event` after the load it needs, in one turn: on a loaded session it starts its store work
+   * within the call, so calls take turns in the order made; after a load from the store it steps
+   * in the callback the load settles in, so a commit waiting for the same work can't overtake it.
    */
   private async runLoaded(event: LifecycleEvent, operation?: string): Promise<void> {
-    const loading = this.load();
-    if (loading !== LOADED) await loading;
-    await this.runInTurn(event, operation);
+    await this.loadThen(event, operation);
+  }
+
+  private loadThen(event: LifecycleEvent, operation?: string): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
+    if (this.running !== 0) {
+      const again = () => this.loadThen(event, operation);
+      return (this.inflight as Promise<unknown>).then(again, again);
+    }
+    const loading = this.run(loadEvent, operation);
+    if (!(loading instanceof Promise)) return this.run(event, operation);
+    return loading.then(() => this.runInTurn(event, operation));
   }
 
   /**
@@ -268,7 +279,16 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     if (this.config.onEvent !== undefined) this.report(effect, outcome);
     if (!outcome.ok) return this.step(failedEvent);
     if (effect.type !== 'store.load') return this.step(outcome.refused === true ? refusedEvent : doneEvent);
-    return this.step(this.judge(outcome.record));
+    let loaded: LoadedEvent;
+    try {
+      loaded = this.judge(outcome.record);
+    } catch (error) {
+      // A read that can't be judged (an asynchronous schema) failed as a store's read does: the
+      // error page's commit then answers, with nothing written, rather than "not loaded yet".
+      this.step(failedEvent);
+      throw error;
+    }
+    return this.step(loaded);
   }
 
   private report(effect: StoreEffect, outcome: StoreOutcome): void {
@@ -312,6 +332,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
       const hint = state === 'unloaded' || state === 'loading' ? ': the session is not loaded yet, await its load() first' : '';
       throw new SessUsageError(`${operation} is not allowed now${hint} (session state: ${state})`);
     }
+    if (step.drawsId) this.state.drawId();
     this.node = step.to;
     return this.state.perform(step.actions);
   }
