@@ -224,7 +224,8 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
    */
   private run(event: LifecycleEvent, operation?: string): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
     // A record saved at the end of a long request (an upload) lives from then, not from its start.
-    this.state.now = this.config.clock();
+    // A load needs no new reading: the one at the start, or at the operation that asks for it, serves.
+    if (event !== loadEvent) this.state.now = this.config.clock();
     let effects: readonly Effect[];
     try {
       effects = this.step(event, operation);
