@@ -152,6 +152,15 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
 
   /** The schema-qualified table of a store `fresh` made. */
   const tableOf = (store: PostgresStore): string => `${db.schema}.${tableNames.get(store)}`;
+  /** Resolves once every backend in `pids` waits on a lock (a row another transaction holds). */
+  const waitingOnLocks = (pids: readonly number[], what: string) =>
+    until(async () => {
+      const { rows } = await db.pool.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1) AND wait_event_type = 'Lock'`,
+        [pids],
+      );
+      return rows[0].n === pids.length;
+    }, what);
 
   /** The raw rows of a store's table, by stored id. */
   async function rows(store: PostgresStore): Promise<Map<string, Record<string, unknown>>> {
@@ -376,13 +385,7 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
           const data = { kept: 'stale', [`k${i}`]: i };
           return store.set(id, makeRecord(data, now + i), 60_000, delta([`k${i}`], i === 0 ? ['gone'] : []));
         });
-        await until(async () => {
-          const { rows: waiting } = await db.pool.query(
-            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1) AND wait_event_type = 'Lock'`,
-            [pids],
-          );
-          return waiting[0].n === writers;
-        }, `${writers} saves waiting on the row at once`);
+        await waitingOnLocks(pids, `${writers} saves waiting on the row at once`);
         await blocker.query('COMMIT');
         expect(await Promise.all(saves)).toEqual(Array(writers).fill(true));
       } finally {
@@ -425,13 +428,7 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
               ? strictStore.set(id, makeRecord({ [`k${i}`]: i }, now + i), 60_000, delta([`k${i}`]))
               : strictStore.touch(id, makeRecord({}, now + i).meta, 60_000),
           );
-          await until(async () => {
-            const { rows: waiting } = await db.pool.query(
-              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1) AND wait_event_type = 'Lock'`,
-              [pids],
-            );
-            return waiting[0].n === writers;
-          }, `${writers} calls waiting on the row at once`);
+          await waitingOnLocks(pids, `${writers} calls waiting on the row at once`);
           await blocker.query('COMMIT');
           expect(await Promise.all(calls)).toEqual(Array(writers).fill(true));
         } finally {
