@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { SessionRecord, HttpEffect, Session as CoreSession, SessionManager, Signer, CookieAttributes } from '@sess/core';
 import { SessStoreError, SessUsageError, isWellFormedId } from '@sess/core';
-import { assertNever, httpFailure, lifetimeMs } from '@sess/core/adapter';
+import { assertNever, httpFailure, lifetimeMs, withErrorHeaders } from '@sess/core/adapter';
 import type { Context } from 'koa';
 import { cookieLines, deletionLines, mergedLines } from './cookies.js';
 import { type KoaSessionObject, define, renewDue, savedData } from './format.js';
@@ -89,14 +89,8 @@ function answerWithCookies(ctx: Context, error: object, setCookies: readonly str
   const base = ctx.onerror;
   ctx.onerror = function (this: Context, thrown: Error) {
     if (thrown !== error) return base.call(this, thrown);
-    const own = Object.getOwnPropertyDescriptor(error, 'headers');
     const headers = { ...(error as { headers?: object }).headers, 'Set-Cookie': setCookies };
-    const added = Reflect.defineProperty(error, 'headers', { value: headers, writable: true, configurable: true, enumerable: false });
-    try {
-      return base.call(this, thrown);
-    } finally {
-      if (added) own === undefined ? Reflect.deleteProperty(error, 'headers') : Reflect.defineProperty(error, 'headers', own);
-    }
+    return withErrorHeaders(error, headers, () => base.call(this, thrown));
   };
 }
 

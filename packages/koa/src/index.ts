@@ -11,7 +11,15 @@ import type { Context, Middleware } from 'koa';
 import { SessConfigError, SessUsageError, createSessionManager, type HttpEffect } from '@sess/core';
 import type { SessionManagerOptions, SessionStorage } from '@sess/core';
 import { COOKIE_OPTIONS, SHARED_OPTIONS, accessorLayer, applyEffects, checkOptions, cookieOptions, coreOptions } from '@sess/core/adapter';
-import { createOutputHold, createSessionContext, headersLeft, httpFailure, isSecureRequest, lifetimeOptions } from '@sess/core/adapter';
+import {
+  createOutputHold,
+  createSessionContext,
+  headersLeft,
+  httpFailure,
+  isSecureRequest,
+  lifetimeOptions,
+  withErrorHeaders,
+} from '@sess/core/adapter';
 import { nodeHeaders, nodeResponseFacts, prototypeLayer, redeemHandoff, socketSession, type CookieOptions } from '@sess/core/adapter';
 import type { DeferredResponse, HeaderValue, OptionTable, SessionView, SharedOptions, SocketRoutes } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
@@ -299,21 +307,8 @@ export function session(options: SessionOptions): SessionMiddleware {
           return onerror.call(this, error as Error);
         // Once: Koa may call it again (the response's end) with the same error.
         (state as RequestState).committed = undefined;
-        // On the error only while Koa answers it: an error object thrown on many requests (a
-        // module-level one) must not carry this request's cookie to the next. Not enumerable, so
-        // a logger (or Koa's message for a non-Error) does not print the cookie.
-        const own = Object.getOwnPropertyDescriptor(error, 'headers');
-        const added = Reflect.defineProperty(error, 'headers', {
-          value: errorHeaders(error, effects),
-          writable: true,
-          configurable: true,
-          enumerable: false,
-        });
-        try {
-          return onerror.call(this, error);
-        } finally {
-          if (added) own === undefined ? Reflect.deleteProperty(error, 'headers') : Reflect.defineProperty(error, 'headers', own);
-        }
+        // On the error only while Koa answers it (see `withErrorHeaders`).
+        return withErrorHeaders(error, errorHeaders(error, effects), () => onerror.call(this, error));
       },
       writable: true,
       configurable: true,

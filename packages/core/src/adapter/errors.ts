@@ -35,3 +35,20 @@ export function failureError(error: unknown, make = (failure: HttpFailure): unkn
 function plainError({ status, statusText, message }: HttpFailure, cause: unknown): Error {
   return Object.assign(new Error(message, { cause }), { status, statusCode: status, statusMessage: statusText });
 }
+
+/**
+ * Calls `answer` with `headers` as `error.headers`, then puts back what the error had. For a
+ * framework that answers an error with its `headers` (Koa): the session's cookie rides on the
+ * answer, and an error object thrown on many requests (a module-level one) carries no request's
+ * cookie to the next. Not enumerable, so a logger does not print it. An error that refuses the
+ * property (frozen) is answered without it.
+ */
+export function withErrorHeaders<T>(error: object, headers: object, answer: () => T): T {
+  const own = Object.getOwnPropertyDescriptor(error, 'headers');
+  const added = Reflect.defineProperty(error, 'headers', { value: headers, writable: true, configurable: true, enumerable: false });
+  try {
+    return answer();
+  } finally {
+    if (added) own === undefined ? Reflect.deleteProperty(error, 'headers') : Reflect.defineProperty(error, 'headers', own);
+  }
+}
