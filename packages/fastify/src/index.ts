@@ -54,18 +54,19 @@ interface RequestState {
   /** `onSend` took the commit over: the effects go on Fastify's reply headers, and a later pass is the error answer. */
   sending: boolean;
   /** The route commits in its own last onSend hook (it was added after the plugin), not in the scope's. */
-  late: boolean;
+  readonly late: boolean;
 }
 
 const STATE = Symbol('@sess/fastify');
 const slot = (request: FastifyRequest) => request as unknown as Record<symbol, RequestState | null>;
 
-/** The first onRequest hook of a route the plugin saw added: that route commits in its own last onSend hook. */
-function markLate(request: FastifyRequest, _reply: FastifyReply, done: () => void): void {
-  const state = slot(request)[STATE];
-  if (state != null) state.late = true;
-  done();
-}
+/**
+ * Set in the config of each route the plugin saw added, which ends with its commit hook. Known
+ * from the request's start, so an answer from a scope's onRequest hook, before the route's own
+ * hooks run, still commits in the route's last onSend hook.
+ */
+const COMMITS = Symbol('@sess/fastify commits');
+const commitsLate = (request: FastifyRequest) => (request.routeOptions.config as unknown as Record<symbol, unknown>)[COMMITS] === true;
 
 /**
  * Fastify writes the reply's own headers over the raw response's, so a Set-Cookie set on
@@ -179,7 +180,7 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
 
   fastify.addHook('onRequest', async (request) => {
     const core = manager.begin({ cookieHeader: request.headers.cookie, secure: isSecure(request), readOnly: readOnly?.(request) ?? false });
-    const state: RequestState = { core, response: undefined, sending: false, late: false };
+    const state: RequestState = { core, response: undefined, sending: false, late: commitsLate(request) };
     slot(request)[STATE] = state;
     request.session = fastifyView(core).view;
     await core.load().catch(rejected);
@@ -193,7 +194,7 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
    * it as its last onSend hook, after every other one, the route's own included: so a hook of the
    * app that fails or sets a 5xx does it before anything is saved. The scope's own onSend hook
    * commits for what has no such hook: the not-found handler, and a route added before the plugin
-   * loaded (`register` not awaited). The route's first onRequest hook tells the two apart.
+   * loaded (`register` not awaited). The route's config tells the two apart.
    */
   function commitOnSend(request: FastifyRequest, reply: FastifyReply, payload: unknown, done: OnSendDone) {
     const state = slot(request)[STATE];
@@ -233,7 +234,7 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
   );
 
   fastify.addHook('onRoute', (route) => {
-    route.onRequest = [markLate, ...[route.onRequest ?? []].flat()];
+    route.config = { ...route.config, [COMMITS]: true };
     route.onSend = [...[route.onSend ?? []].flat(), commitOnSend];
   });
 

@@ -432,6 +432,35 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       }
     });
 
+    it('one that throws or sets a 500 after an answer sent, or a 4xx thrown, from one of the scope’s onRequest hooks: nothing saved', async () => {
+      const { client, store } = await withSession({}, (app) => {
+        // The scope's onRequest hook answers before the route's own hooks (and the route's own onRequest) run.
+        app.addHook('onRequest', async (request, reply) => {
+          if (request.url.startsWith('/sent')) return reply.send((change(request), 'early'));
+          if (request.url.startsWith('/thrown')) throw Object.assign(new Error((change(request), 'no')), { statusCode: 401 });
+        });
+        app.addHook('onSend', (request, reply, payload, done) =>
+          request.url.endsWith('-500') ? fails(request, reply, payload, done) : done(null, payload),
+        );
+        for (const path of ['/sent-500', '/sent-ok', '/thrown-500', '/thrown-ok']) app.get(path, async () => 'never');
+        app.get('/sent-route-throws', { onSend: throws }, async () => 'never');
+      });
+      for (const path of ['/sent-500', '/sent-route-throws', '/thrown-500']) {
+        const reply = await client.request(path);
+        expect([path, reply.status, cookiesNamed(reply, 'sid'), store.calls.set, store.size]).toEqual([path, 500, [], 0, 0]);
+      }
+      // Without a failing hook, the early answer and the 401 still save the session, once.
+      for (const [path, status] of [
+        ['/sent-ok', 200],
+        ['/thrown-ok', 401],
+      ] as const) {
+        client.jar.clear();
+        const before = store.calls.set;
+        const reply = await client.request(path);
+        expect([path, reply.status, cookiesNamed(reply, 'sid').length, store.calls.set - before]).toEqual([path, status, 1, 1]);
+      }
+    });
+
     it('one that changes the payload runs before the commit, which still saves the session and sets its cookie', async () => {
       const { client, store } = await withSession({}, (app) => {
         app.addHook('onSend', (request, _reply, payload, done) => done(null, `${payload} (n=${request.session.n})`));
