@@ -94,6 +94,8 @@ export interface LifecycleContext extends LifecycleInput {
   readonly changed: boolean;
   /** The client's cookie carries an outdated lifetime (`setExpiry`, `touch`). */
   readonly expiryChanged: boolean;
+  /** The configured lifetime (the input's `browserSession`): what a fresh session ends with, whatever the last record or `setExpiry` said. */
+  readonly defaultBrowserSession: boolean;
   /** The record's life should be extended (rolling or idle timeout due, or `touch`). */
   readonly touchDue: boolean;
   /**
@@ -203,6 +205,7 @@ export const lifecycleActions = [
   'adoptReloadedRecord',
   'clearData',
   'forgetId',
+  'forgetExpiry',
   'setSessionCookie',
   'setBrowserSessionCookie',
   'deleteSessionCookie',
@@ -322,17 +325,23 @@ const guards = {
 
 const effect = () => {};
 
-/** A fresh, empty session: no id, nothing stored, data known, default lifetime. */
-const freshSession = {
-  loaded: true,
-  hasId: false,
-  idIsClients: false,
-  currentLive: false,
-  modified: false,
-  changed: false,
-  expiryChanged: false,
-  touchDue: false,
-} as const satisfies Partial<LifecycleContext>;
+/** A fresh, empty session: no id, nothing stored, data known, the configured lifetime. */
+const freshSession = ({ context }: { readonly context: LifecycleContext }) =>
+  ({
+    loaded: true,
+    hasId: false,
+    idIsClients: false,
+    currentLive: false,
+    modified: false,
+    changed: false,
+    expiryChanged: false,
+    touchDue: false,
+    browserSession: context.defaultBrowserSession,
+  }) as const satisfies Partial<LifecycleContext>;
+
+/** The fresh session with `also` on top. */
+const fresh = (also: Partial<LifecycleContext> = {}) =>
+  assign<LifecycleContext, LifecycleEvent, undefined, LifecycleEvent, never>((args) => ({ ...freshSession(args), ...also }));
 
 /** What is left once the lifecycle is over: nothing any later decision reads. */
 const settled: LifecycleContext = {
@@ -361,6 +370,7 @@ const settled: LifecycleContext = {
   modified: false,
   changed: false,
   expiryChanged: false,
+  defaultBrowserSession: false,
   touchDue: false,
   savedNow: false,
   testCookie: 'keep',
@@ -421,6 +431,7 @@ export const lifecycleMachine = setup({
     adoptReloadedRecord: effect,
     clearData: effect,
     forgetId: effect,
+    forgetExpiry: effect,
     setSessionCookie: effect,
     setBrowserSessionCookie: effect,
     deleteSessionCookie: effect,
@@ -441,8 +452,8 @@ export const lifecycleMachine = setup({
     })),
     // `changed` is tracked only where a decision reads it, so the other configurations keep their small table.
     markWritten: assign(({ context }) => ({ accessed: true, modified: true, changed: context.resendCookieOnChange })),
-    markSignedOut: assign({ ...freshSession, accessed: true }),
-    markFreshWithId: assign({ ...freshSession, hasId: true }),
+    markSignedOut: fresh({ accessed: true }),
+    markFreshWithId: fresh({ hasId: true }),
     noteResponse: assign(({ event }) =>
       event.type === 'response.commit'
         ? {
@@ -501,7 +512,7 @@ export const lifecycleMachine = setup({
   },
 }).createMachine({
   id: 'session',
-  context: ({ input }) => ({ ...settled, ...input }),
+  context: ({ input }) => ({ ...settled, ...input, defaultBrowserSession: input.browserSession }),
   initial: 'starting',
   states: {
     // Without a verified cookie there is nothing to load: the session is new and known at once.
@@ -509,7 +520,7 @@ export const lifecycleMachine = setup({
       always: [
         { guard: 'hasCandidateCookie', target: 'unloaded' },
         { guard: 'issuesIdAtStart', target: 'active', actions: freshWithId },
-        { target: 'active', actions: assign(freshSession) },
+        { target: 'active', actions: fresh() },
       ],
     },
     // Lazy, as Django's sessions: nothing is read until the app needs the session. Reads and writes
@@ -536,14 +547,14 @@ export const lifecycleMachine = setup({
           {
             guard: 'isDeadRecord',
             target: 'active',
-            actions: ['clearData', 'forgetId', assign({ ...freshSession, clientRecordLive: false })],
+            actions: ['clearData', 'forgetId', fresh({ clientRecordLive: false })],
           },
           {
             guard: 'isRetiredRecord',
             target: 'retired',
             actions: [
               'adoptLoadedRecord',
-              assign({ ...freshSession, hasId: true, idIsClients: true, clientRecordLive: true, currentLive: true }),
+              fresh({ hasId: true, idIsClients: true, clientRecordLive: true, currentLive: true }),
             ],
           },
           {
@@ -551,7 +562,7 @@ export const lifecycleMachine = setup({
             actions: [
               'adoptLoadedRecord',
               assign(({ context, event }) => ({
-                ...freshSession,
+                ...freshSession({ context }),
                 hasId: true,
                 idIsClients: true,
                 clientRecordLive: true,
@@ -628,12 +639,24 @@ export const lifecycleMachine = setup({
           // A new id saved already goes first; then the client's record, if it is live too.
           { guard: and(['isWritable', 'isNewRecordLive']), target: 'destroyingCurrent', actions: ['destroyCurrentRecord', 'markAccessed'] },
           { ...destroyClientTransition, guard: and(['isWritable', 'isClientRecordLive']) },
-          { guard: 'isWritable', actions: ['clearData', 'forgetId', assign({ ...freshSession, accessed: true })] },
+          { guard: 'isWritable', actions: ['clearData', 'forgetId', fresh({ accessed: true })] },
         ],
         'app.reload': [
           { guard: 'isNewRecordLive', target: 'reloading', actions: ['loadRecord', 'markAccessed'] },
-          { guard: 'isCurrentLive', target: 'loading', actions: ['loadRecord', assign({ ...freshSession, accessed: true })] },
-          { actions: ['clearData', assign({ accessed: true, modified: false })] },
+          { guard: 'isCurrentLive', target: 'loading', actions: ['loadRecord', fresh({ accessed: true })] },
+          // Nothing saved to read back: the session starts over, its lifetime with its data.
+          {
+            actions: [
+              'clearData',
+              'forgetExpiry',
+              assign(({ context }) => ({
+                accessed: true,
+                modified: false,
+                expiryChanged: false,
+                browserSession: context.defaultBrowserSession,
+              })),
+            ],
+          },
         ],
         'response.commit': commitTransition,
       },
@@ -649,7 +672,7 @@ export const lifecycleMachine = setup({
         // request's cookie, so the commit must not delete the session cookie.
         'store.refused': {
           target: 'active',
-          actions: ['clearData', 'forgetId', assign({ ...freshSession, clientRecordLive: false, clientCookieSuperseded: true })],
+          actions: ['clearData', 'forgetId', fresh({ clientRecordLive: false, clientCookieSuperseded: true })],
         },
         // The app hears of the failure; the changes stay unsaved, for the commit to try again.
         'store.failed': { target: 'active' },
@@ -685,11 +708,20 @@ export const lifecycleMachine = setup({
             target: 'active',
             actions: ['clearData', 'forgetId', ...freshWithId, 'markAccessed'],
           },
-          { guard: 'isDeadRecord', target: 'active', actions: ['clearData', 'forgetId', assign({ ...freshSession, accessed: true })] },
+          { guard: 'isDeadRecord', target: 'active', actions: ['clearData', 'forgetId', fresh({ accessed: true })] },
           {
             target: 'active',
             // The new id's own record: it never stands in for the client's (a grace-window retire keeps that one as loaded).
-            actions: ['adoptReloadedRecord', assign({ modified: false, changed: false, expiryChanged: false, touchDue: false })],
+            actions: [
+              'adoptReloadedRecord',
+              assign(({ event }) => ({
+                modified: false,
+                changed: false,
+                expiryChanged: false,
+                touchDue: false,
+                browserSession: event.type === 'store.loaded' && event.browserSession,
+              })),
+            ],
           },
         ],
         'store.failed': { target: 'failed', actions: 'settle' },
@@ -713,8 +745,8 @@ export const lifecycleMachine = setup({
     // reports the failure to the app, so the response can't be a 2xx).
     destroying: {
       on: {
-        'store.done': { target: 'active', actions: ['clearData', 'forgetId', assign({ ...freshSession, clientRecordLive: false })] },
-        'store.failed': { target: 'active', actions: ['clearData', 'forgetId', assign({ ...freshSession, clientRecordLive: false })] },
+        'store.done': { target: 'active', actions: ['clearData', 'forgetId', fresh({ clientRecordLive: false })] },
+        'store.failed': { target: 'active', actions: ['clearData', 'forgetId', fresh({ clientRecordLive: false })] },
       },
     },
     // The commit's plan, one question at a time (each a named guard): a store failure ends in

@@ -141,6 +141,9 @@ export class SessionState implements LifetimeBasis {
         this.meta = undefined;
         this.expiry = undefined;
         return undefined;
+      case 'forgetExpiry':
+        this.expiry = undefined;
+        return undefined;
       case 'loadRecord':
         // The client's record, or on reload the current one (a new id saved already has its own).
         this.loadingId = this.currentId ?? this.clientId;

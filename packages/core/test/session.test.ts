@@ -489,6 +489,62 @@ describe('expiry', () => {
     expect(store.peek(id)?.meta.expiry).toBeUndefined();
   });
 
+  it('reload() of a session never saved drops its setExpiry with its data', async () => {
+    const { request, store } = setup();
+    const { effects, session } = await request(async (s) => {
+      s.set('a', 1);
+      s.setExpiry(0);
+      await s.reload();
+      s.set('b', 2);
+    });
+    expect(sessionCookie(effects)).toMatchObject({ attributes: { maxAgeMs: DAY } });
+    expect(store.peek(session.id as string)?.meta.expiry).toBeUndefined();
+  });
+
+  it('reload() after saveNow() takes the lifetime saved, dropping a later setExpiry', async () => {
+    const { request, store } = setup();
+    const { effects, session } = await request(async (s) => {
+      s.set('a', 1);
+      await s.saveNow();
+      s.setExpiry(0);
+      await s.reload();
+      s.set('b', 2);
+    });
+    expect(sessionCookie(effects)).toMatchObject({ attributes: { maxAgeMs: DAY } });
+    expect(store.peek(session.id as string)?.meta.expiry).toBeUndefined();
+  });
+
+  it('a session started after sign-out takes the default lifetime, not the signed-out one', async () => {
+    const { request, store } = await signedIn();
+    await request(async (s) => {
+      await s.load();
+      s.setExpiry(0);
+    });
+    const { effects, session } = await request(async (s) => {
+      await s.load();
+      await s.destroy();
+      s.set('cart', ['book']);
+    });
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.set', attributes: { maxAgeMs: DAY } });
+    expect(store.peek(session.id as string)?.meta.expiry).toBeUndefined();
+  });
+
+  it('a session started after a dead record on reload takes the default lifetime', async () => {
+    const { request, store, clock } = await signedIn({ idleTimeoutMs: 60_000 });
+    await request(async (s) => {
+      await s.load();
+      s.setExpiry(0);
+    });
+    const { effects, session } = await request(async (s) => {
+      await s.load();
+      clock.advance(61_000);
+      await s.reload();
+      s.set('cart', ['book']);
+    });
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.set', attributes: { maxAgeMs: DAY } });
+    expect(store.peek(session.id as string)?.meta.expiry).toBeUndefined();
+  });
+
   it('rejects a non-finite expiry', () => {
     const session = setup().manager.begin({ cookieHeader: undefined, secure: false });
     expect(() => session.setExpiry(Number.NaN)).toThrow(SessUsageError);
