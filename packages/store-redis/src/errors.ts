@@ -58,18 +58,25 @@ function messagesOf(error: unknown, depth = 0): string[] {
   return [...own, ...inner.flatMap((wrapped) => messagesOf(wrapped, depth + 1))];
 }
 
-/** Whether Redis answered `code` (NOSCRIPT, WRONGTYPE...) somewhere in the error or what it wraps. */
+/**
+ * Whether Redis answered `code` (NOSCRIPT, WRONGTYPE...), in the error or what it wraps. A reply's
+ * code is the first word of its message, or follows ioredis's "Too many Cluster redirections. Last
+ * error: " (with the error's name); the same word elsewhere in a message is just text.
+ */
 export function repliedWith(error: unknown, code: string): boolean {
-  const word = new RegExp(`(^|[\\s:])${code}\\b`);
-  return messagesOf(error).some((message) => word.test(message));
+  const reply = new RegExp(`^(Too many Cluster redirections\\. Last error: (\\w+: )?)?${code}\\b`);
+  return messagesOf(error).some((message) => reply.test(message));
 }
 
 /**
  * Replies by which Redis refuses a command it did not run, and that pass: the cluster is failing
  * over (CLUSTERDOWN, TRYAGAIN), a slot moved (MOVED, ASK, which a client that gave up following
- * passes on), the node is loading its data (LOADING) or its master is gone (MASTERDOWN).
+ * passes on), the node is loading its data (LOADING), its master is gone (MASTERDOWN), it is
+ * running a script past `busy-reply-threshold` (BUSY: it ends, or SCRIPT KILL ends it) or it has
+ * fewer replicas in sync than `min-replicas-to-write` (NOREPLICAS: a script stops at its first
+ * write, so it wrote nothing).
  */
-const NOT_RUN = /^(CLUSTERDOWN|TRYAGAIN|MOVED|ASK|LOADING|MASTERDOWN)\b/;
+const NOT_RUN = /^(CLUSTERDOWN|TRYAGAIN|MOVED|ASK|LOADING|MASTERDOWN|BUSY|NOREPLICAS)\b/;
 
 /**
  * What node-redis's cluster client throws when a command meets its slot map while a failover has

@@ -1,9 +1,9 @@
 /**
  * How the store fails, forced: a `RedisCommands` shim in front of a real client (the standalone
  * server) throws or stalls chosen commands the way node-redis and ioredis do during a failover.
- * Every failure is a RedisStoreError; one deadline covers a whole call; Redis refusals are
- * retried; NOSCRIPT is found however it is wrapped; and a write that landed is never reported
- * as failed because the user index could not be updated.
+ * Every failure is a RedisStoreError; one deadline covers a whole call; Redis refusals (BUSY
+ * too) are retried; NOSCRIPT is found however it is wrapped, but only as a reply's code; and a
+ * write that landed is never reported as failed because the user index could not be updated.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
@@ -226,6 +226,31 @@ describeOn('standalone', 'failures, forced through a RedisCommands shim', () => 
     expect(await redisStore({ client: commands, prefix }).set(id, makeRecord({ a: 1 }, 1), 60_000)).toBe(true);
     expect(log.sent).toEqual(['EVALSHA', 'EVAL']);
     expect((await redisStore({ client: redis.client, prefix }).get(id))?.data).toEqual({ a: 1 });
+  });
+
+  it.each([
+    'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.',
+    'BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.',
+    // NOSCRIPT here is SHUTDOWN's option, not the reply code: the script is not sent as EVAL.
+    'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSCRIPT.',
+  ])('retries "%s" (Redis did not run it): EVALSHA again, never EVAL', async (busy) => {
+    let left = 2;
+    const { commands, log } = shim((_key, args) => (args[0] === 'EVALSHA' && left-- > 0 ? { throw: new Error(busy) } : undefined));
+    const id = freshId();
+    await redisStore({ client: redis.client, prefix }).set(id, makeRecord({ a: 1 }, 1), 60_000);
+    expect(await redisStore({ client: commands, prefix }).set(id, makeRecord({ a: 2 }, 1), 60_000)).toBe(true);
+    expect(log.sent).toEqual(['EVALSHA', 'EVALSHA', 'EVALSHA']);
+    expect((await redisStore({ client: redis.client, prefix }).get(id))?.data).toEqual({ a: 2 });
+  });
+
+  it('NOSCRIPT is a reply only as the first word of a message: elsewhere it is text, and the answer is final', async () => {
+    const { commands, log } = shim((_key, args) =>
+      args[0] === 'EVALSHA' ? { throw: new Error('ERR Error running script: @user_script:1: NOSCRIPT is not a command') } : undefined,
+    );
+    await expect(redisStore({ client: commands, prefix }).set(freshId(), makeRecord({ a: 1 }, 1), 60_000)).rejects.toMatchObject({
+      reason: 'failed',
+    });
+    expect(log.sent).toEqual(['EVALSHA']);
   });
 
   it('a sign-in whose index write failed is saved (true, not an error) and still ends with revokeUser', async () => {

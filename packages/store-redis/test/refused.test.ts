@@ -1,0 +1,189 @@
+/**
+ * Private redis-servers that refuse commands without running them, for a while: the store sends
+ * them again within the call's deadline rather than failing at once.
+ *
+ * BUSY: with a low `busy-reply-threshold`, a long script from another connection makes Redis
+ * answer every other command "BUSY Redis is busy running a script. You can only call SCRIPT KILL
+ * or SHUTDOWN NOSAVE." NOREPLICAS: with `min-replicas-to-write`, writes are refused until a replica
+ * is attached.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { freshId, makeRecord } from '@sess/store-test';
+import { redisStore } from '../src/index.js';
+import { LIBRARIES, connectUrl, describeOn } from './connect.js';
+import { cli, freePort, startServer, waitFor, type RedisServer } from './servers.js';
+
+/** Spins until ARGV[1] ms have passed by the server's clock; read-only, so SCRIPT KILL could end it. */
+const SPIN = `
+local function now() local t = redis.call('TIME') return t[1] * 1000 + math.floor(t[2] / 1000) end
+local stop = now() + tonumber(ARGV[1])
+while now() < stop do end
+return 1`;
+
+const BUSY = 'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.';
+
+/** One command's counters from INFO commandstats (`calls`, `rejected_calls`...), empty if never sent. */
+async function commandStats(port: number, command: string): Promise<Record<string, number>> {
+  const line = (await cli(port, 'INFO', 'commandstats')).split('\n').find((l) => l.startsWith(`cmdstat_${command}:`));
+  if (line === undefined) return {};
+  return Object.fromEntries(
+    line
+      .trim()
+      .slice(line.indexOf(':') + 1)
+      .split(',')
+      .map((pair) => pair.split('='))
+      .map(([name, value]) => [name, Number(value)]),
+  );
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sess-redis-refused-'));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+describeOn('binaries', 'a server busy running a script', () => {
+  let server: RedisServer;
+  let spinner: Redis;
+  let probe: Redis;
+  /** The busy script of the running test: every test waits for it to end, failed or not. */
+  let running: Promise<unknown> = Promise.resolve();
+  beforeAll(async () => {
+    const port = await freePort();
+    server = await startServer(port, dir, ['--busy-reply-threshold', '50']);
+    spinner = new Redis(port, '127.0.0.1', { lazyConnect: true });
+    probe = new Redis(port, '127.0.0.1', { lazyConnect: true });
+    await Promise.all([spinner.connect(), probe.connect()]);
+  });
+  afterAll(async () => {
+    spinner?.disconnect();
+    probe?.disconnect();
+    await server?.kill();
+  });
+  beforeEach(async () => {
+    await cli(server.port, 'CONFIG', 'RESETSTAT');
+  });
+  afterEach(() => running.catch(() => undefined));
+
+  /** Starts a script that keeps the server busy for `ms`, and resolves once the server answers BUSY. */
+  async function busyFor(ms: number): Promise<{ ended: Promise<unknown> }> {
+    const ended = spinner.eval(SPIN, 0, String(ms));
+    running = ended;
+    let refusal: unknown;
+    await waitFor('the server to answer BUSY', async () => {
+      refusal = await probe.ping().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      return refusal !== undefined;
+    });
+    expect((refusal as Error).message).toBe(BUSY);
+    return { ended };
+  }
+
+  describe.each(LIBRARIES)('with %s', (library) => {
+    it('a call made while Redis is busy is sent again, and succeeds once the script ends (no EVAL sent)', async () => {
+      const redis = await connectUrl(library, `redis://127.0.0.1:${server.port}`);
+      try {
+        const store = redisStore({ client: redis.client, prefix: 'busy:', timeoutMs: 10_000 });
+        const plain = redisStore({ client: redis.client, prefix: 'busy:', timeoutMs: 10_000, userIdKey: false });
+        const [kept, doomed] = [freshId(), freshId()];
+        // Caches the scripts (the first EVALSHA of each on this server is NOSCRIPT, then EVAL).
+        await store.set(kept, makeRecord({ a: 1 }, Date.now()), 60_000);
+        await store.set(doomed, makeRecord({ b: 1 }, Date.now()), 60_000);
+        await store.get(kept);
+        await cli(server.port, 'CONFIG', 'RESETSTAT');
+
+        const { ended } = await busyFor(1_000);
+        // A script (LOAD), a script that writes (SAVE) and a plain command (DEL).
+        const calls = Promise.all([
+          store.get(kept),
+          store.set(kept, makeRecord({ a: 2 }, Date.now()), 60_000, { set: ['a'], deleted: [], created: false }),
+          plain.destroy(doomed),
+        ]);
+        const [, saved] = await calls;
+        await ended;
+        expect(saved).toBe(true);
+        expect((await store.get(kept))?.data).toEqual({ a: 2 });
+        expect(await store.get(doomed)).toBeUndefined();
+
+        // Redis refused them while busy, and they were sent again: EVALSHA and DEL, never EVAL.
+        expect((await commandStats(server.port, 'evalsha')).rejected_calls).toBeGreaterThan(0);
+        const del = await commandStats(server.port, 'del');
+        expect(del.calls).toBe(1);
+        expect(del.rejected_calls).toBeGreaterThan(0);
+        // The only EVAL is the busy script's own.
+        expect(await commandStats(server.port, 'eval')).toMatchObject({ calls: 1, rejected_calls: 0 });
+      } finally {
+        await redis.quit();
+      }
+    });
+  });
+
+  it('a call whose deadline passes while Redis is busy fails as unavailable, with BUSY as cause, after retrying to the deadline', async () => {
+    const redis = await connectUrl('ioredis 6', `redis://127.0.0.1:${server.port}`);
+    try {
+      const plain = redisStore({ client: redis.client, prefix: 'busy:', timeoutMs: 300, userIdKey: false });
+      const { ended } = await busyFor(1_500);
+      const startedAt = performance.now();
+      const error = await plain.destroy(freshId()).then(
+        () => expect.unreachable('resolved'),
+        (e: unknown) => e,
+      );
+      const elapsed = performance.now() - startedAt;
+      await ended;
+      // Not 'failed' (an answer): Redis did not run it, and another try could have succeeded.
+      expect(error).toMatchObject({ name: 'RedisStoreError', code: 'store_failed', reason: 'unavailable', method: 'destroy' });
+      expect((error as { cause: Error }).cause.message).toBe(BUSY);
+      // Retries stop when the next pause would pass the deadline (300 ms).
+      expect(elapsed).toBeGreaterThanOrEqual(200);
+      expect((await commandStats(server.port, 'del')).rejected_calls).toBeGreaterThan(1);
+    } finally {
+      await redis.quit();
+    }
+  });
+});
+
+describeOn('binaries', 'a server that wants a replica to write (min-replicas-to-write)', () => {
+  let primary: RedisServer;
+  let replica: RedisServer | undefined;
+  beforeAll(async () => {
+    primary = await startServer(await freePort(), dir, ['--min-replicas-to-write', '1', '--repl-diskless-sync-delay', '0']);
+  });
+  afterAll(async () => {
+    await replica?.kill();
+    await primary?.kill();
+  });
+
+  it('writes refused with NOREPLICAS are sent again, and land once a replica is attached', async () => {
+    const redis = await connectUrl('ioredis 6', `redis://127.0.0.1:${primary.port}`);
+    try {
+      const store = redisStore({ client: redis.client, prefix: 'noreplicas:', timeoutMs: 15_000 });
+      const plain = redisStore({ client: redis.client, prefix: 'noreplicas:', timeoutMs: 15_000, userIdKey: false });
+      const id = freshId();
+      // Settled at once into a value, so a failure before the replica exists is not unhandled.
+      const settled = (promise: Promise<unknown>) =>
+        promise.then(
+          (value) => ({ value }),
+          (error: unknown) => ({ error }),
+        );
+      const saved = settled(store.set(id, makeRecord({ a: 1 }, Date.now()), 60_000));
+      const destroyed = settled(plain.destroy(freshId()));
+      // Both were refused at least once: the save's script (a write inside it) and the DEL.
+      await waitFor('the save and the DEL to be refused', async () => {
+        const [evals, dels] = await Promise.all([commandStats(primary.port, 'eval'), commandStats(primary.port, 'del')]);
+        return (evals.failed_calls ?? 0) > 0 && (dels.rejected_calls ?? 0) > 0;
+      });
+      replica = await startServer(await freePort(), dir, ['--replicaof', '127.0.0.1', String(primary.port)]);
+      expect(await saved).toEqual({ value: true });
+      expect(await destroyed).toEqual({ value: undefined });
+      expect((await store.get(id))?.data).toEqual({ a: 1 });
+    } finally {
+      await redis.quit();
+    }
+  }, 20_000);
+});
