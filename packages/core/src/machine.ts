@@ -552,10 +552,7 @@ export const lifecycleMachine = setup({
           {
             guard: 'isRetiredRecord',
             target: 'retired',
-            actions: [
-              'adoptLoadedRecord',
-              fresh({ hasId: true, idIsClients: true, clientRecordLive: true, currentLive: true }),
-            ],
+            actions: ['adoptLoadedRecord', fresh({ hasId: true, idIsClients: true, clientRecordLive: true, currentLive: true })],
           },
           {
             target: 'active',
