@@ -56,6 +56,8 @@ const DEFAULT_MAX_ENTRIES = 100_000;
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 /** setInterval clamps longer delays to 1 ms (TimeoutOverflowWarning), which would sweep nonstop. */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+/** Records keep times below 2^48 ms (see record.ts): a later clock would find every record expired. */
+const MAX_CLOCK_MS = 2 ** 48;
 
 /** Writes a delta on top of the stored data (a decoded copy the caller owns). */
 function applyChanges(stored: Record<string, unknown>, data: SessionData, changes: SessionChanges): SessionData {
@@ -84,6 +86,12 @@ function checkOptions(maxEntries: number, sweepIntervalMs: number, clock: unknow
     throw new RangeError(`[sess] memoryStore: sweepIntervalMs must be 0 (off) or 1..${MAX_TIMER_DELAY_MS}, got ${sweepIntervalMs}`);
   }
   if (typeof clock !== 'function') throw new TypeError('[sess] memoryStore: clock must be a function returning epoch ms');
+  // Read once now: a clock that returns something else (`Date` rather than `Date.now`, a Date
+  // object, microseconds) would make every record dead, or never dead, from its first write.
+  const now: unknown = clock();
+  if (typeof now !== 'number' || !(now >= 0 && now < MAX_CLOCK_MS)) {
+    throw new TypeError(`[sess] memoryStore: clock must return epoch ms (0 up to 2^48), got ${String(now)}`);
+  }
 }
 
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
@@ -112,6 +120,16 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   // outgrows (+37 B per record at 100,000, measured).
   let oldest: ReturnType<typeof entries.keys> | undefined;
 
+  /**
+   * The clock's time. One that stops returning a number fails the call: compared or added as is,
+   * NaN would make a read delete the record it finds and a write store a record already dead.
+   */
+  function now(): number {
+    const time = clock();
+    if (!Number.isFinite(time)) throw new TypeError(`[sess] memoryStore: clock returned ${String(time)}, not epoch ms`);
+    return time;
+  }
+
   function unindex(id: string): void {
     const userId = userOf.get(id);
     if (userId === undefined) return;
@@ -129,7 +147,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   /** The encoded record if it is live; an expired one is deleted here, so it is never returned before a sweep. */
   function live(id: string): string | undefined {
     const encoded = entries.get(id);
-    if (encoded === undefined || clock() < codec.expiresAt(encoded)) return encoded;
+    if (encoded === undefined || now() < codec.expiresAt(encoded)) return encoded;
     drop(id);
     return undefined;
   }
@@ -157,13 +175,20 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   }
 
   function sweep(): void {
-    const now = clock();
+    let time: number;
+    // The sweep runs from a timer, where a throw is an uncaught exception that ends the process.
+    // A clock that fails skips this sweep (it only frees memory); a request reading it gets the error.
+    try {
+      time = now();
+    } catch {
+      return;
+    }
     // Deleting the current key while iterating a Map is safe: iteration continues with the next.
-    for (const [id, encoded] of entries) if (now >= codec.expiresAt(encoded)) drop(id);
+    for (const [id, encoded] of entries) if (time >= codec.expiresAt(encoded)) drop(id);
   }
 
   /** The live sessions of `userId`; expired ones leave the index as they are found. */
-  async function sessionsOf(userId: string): Promise<UserSession[]> {
+  function liveSessionsOf(userId: string): UserSession[] {
     const sessions: UserSession[] = [];
     // Over a copy: live() drops expired ids from the set while we walk it.
     for (const id of [...(byUser.get(userId) ?? [])]) {
@@ -211,7 +236,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         if (stored === undefined) return false;
         data = applyChanges(codec.data(stored), record.data, changes);
       }
-      write(id, codec.encode(data, record.meta, clock() + ttlMs), userIdIn(data, userIdKey));
+      write(id, codec.encode(data, record.meta, now() + ttlMs), userIdIn(data, userIdKey));
       return true;
     },
 
@@ -227,7 +252,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       // as set does, a lifetime of zero or less ends the record.
       if (meta.retired !== true && codec.retired(encoded)) return false;
       if (!(ttlMs > 0)) drop(id);
-      else refresh(id, codec.withMeta(encoded, meta, clock() + ttlMs));
+      else refresh(id, codec.withMeta(encoded, meta, now() + ttlMs));
       return true;
     },
 
@@ -246,10 +271,14 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       codec.reset();
     },
 
-    sessionsOf,
+    async sessionsOf(userId: string): Promise<UserSession[]> {
+      return liveSessionsOf(userId);
+    },
 
     async revokeUser(userId: string, options: RevokeUserOptions = {}): Promise<number> {
-      const doomed = (await sessionsOf(userId)).filter((session) => session.id !== options.except);
+      // Listed and destroyed in one synchronous step: across an await, a save could make a listed
+      // session another user's, and it would be destroyed with this user's.
+      const doomed = liveSessionsOf(userId).filter((session) => session.id !== options.except);
       for (const { id } of doomed) drop(id);
       return doomed.length;
     },

@@ -48,10 +48,11 @@ function isStorableTime(time: number): boolean {
 
 /**
  * The store's own expiry is clamped into 0..2^48-1: an infinite TTL becomes the year 10889,
- * which is never in practice; a clock before 1970 is not a clock this store supports.
+ * which is never in practice; a clock before 1970 is not a clock this store supports. Rounded up,
+ * so a positive TTL under 1 ms still leaves the record live at the instant it was written.
  */
 function expiryChars(expiresAt: number): string {
-  return timeChars(Math.min(Math.max(Math.floor(expiresAt), 0), TIME_LIMIT - 1));
+  return timeChars(Math.min(Math.max(Math.ceil(expiresAt), 0), TIME_LIMIT - 1));
 }
 
 /** Values JSON writes the same inside an array as inside an object. */

@@ -67,6 +67,18 @@ describe('options are checked at construction', () => {
   it('rejects a clock that is not a function', () => {
     expect(() => memoryStore({ clock: 5 as unknown as () => number })).toThrow(TypeError);
   });
+
+  // Each of these made every write "succeed" with a record that was already dead: sessions were
+  // silently lost on every request.
+  it.each([
+    ['Date (a string)', Date],
+    ['a Date object', () => new Date()],
+    ['NaN', () => Number.NaN],
+    ['a time before 1970', () => -1],
+    ['epoch microseconds', () => Date.now() * 1_000],
+  ])('rejects a clock that returns %s rather than epoch ms', (_, clock) => {
+    expect(() => memoryStore({ clock: clock as () => number })).toThrow(TypeError);
+  });
 });
 
 describe('LRU eviction at maxEntries', () => {
@@ -175,6 +187,43 @@ describe('the sweep', () => {
     await store.close();
   });
 
+  it('a clock that throws skips a sweep instead of ending the process, and requests get its error', async () => {
+    vi.useFakeTimers();
+    const clock = manualClock();
+    let broken = false;
+    const store = memoryStore({
+      sweepIntervalMs: 1_000,
+      clock: () => {
+        if (broken) throw new Error('clock unavailable');
+        return clock.now();
+      },
+    });
+    await store.set('short', record(), 500);
+    clock.advance(600);
+    broken = true;
+    // A throw from a timer callback is an uncaught exception: it would end the process.
+    expect(() => vi.advanceTimersByTime(1_000)).not.toThrow();
+    expect(() => store.get('short')).toThrow('clock unavailable');
+    broken = false;
+    vi.advanceTimersByTime(1_000);
+    expect(store.size).toBe(0);
+    await store.close();
+  });
+
+  it('a clock that later returns NaN fails the request instead of deleting the records it reads or writing dead ones', async () => {
+    const clock = manualClock();
+    let broken = false;
+    const store = memoryStore({ sweepIntervalMs: 0, clock: () => (broken ? Number.NaN : clock.now()) });
+    await store.set('a', record({ n: 1 }), 60_000);
+    broken = true;
+    expect(() => store.get('a')).toThrow(TypeError);
+    expect(() => store.set('b', record(), 60_000)).toThrow(TypeError);
+    expect(() => store.touch('a', record().meta, 60_000)).toThrow(TypeError);
+    broken = false;
+    expect((await store.get('a'))?.data).toEqual({ n: 1 });
+    expect(store.size).toBe(1);
+  });
+
   it('does not run when sweepIntervalMs is 0', () => {
     vi.useFakeTimers();
     memoryStore({ sweepIntervalMs: 0 });
@@ -220,6 +269,17 @@ describe('edge cases of ttl and ids', () => {
     const store = memoryStore({ sweepIntervalMs: 0 });
     await store.set('a', record(), 60_000);
     await store.set('a', record(), Number.NaN);
+    expect(await store.get('a')).toBeUndefined();
+  });
+
+  it('a positive TTL under 1 ms still writes a record that reads back at once, as set and touch promise', async () => {
+    const clock = manualClock();
+    const store = memoryStore({ sweepIntervalMs: 0, clock: clock.now });
+    expect(await store.set('a', record(), 0.5)).toBe(true);
+    expect(await store.get('a')).toBeDefined();
+    expect(await store.touch('a', record().meta, 0.5)).toBe(true);
+    expect(await store.get('a')).toBeDefined();
+    clock.advance(1);
     expect(await store.get('a')).toBeUndefined();
   });
 
@@ -299,6 +359,17 @@ describe('sessions of a user', () => {
     expect(await store.sessionsOf('u1')).toEqual([]);
     expect(await store.revokeUser('u1')).toBe(0);
     expect(() => memoryStore({ userIdKey: '' })).toThrow(TypeError);
+  });
+
+  it('revokeUser destroys the sessions it lists in the same step, not one that meanwhile names another user', async () => {
+    const store = memoryStore({ sweepIntervalMs: 0 });
+    await store.set('a', signedIn('u1'), 60_000);
+    const revoking = store.revokeUser('u1');
+    // A request that signs session "a" in as u2 runs before the revocation's promise settles.
+    await store.set('a', signedIn('u2'), 60_000);
+    expect(await revoking).toBe(1);
+    expect((await store.get('a'))?.data).toEqual({ userId: 'u2' });
+    expect((await store.sessionsOf('u2')).map((session) => session.id)).toEqual(['a']);
   });
 
   it('the sweep and clear empty the index too', async () => {
