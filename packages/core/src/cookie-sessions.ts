@@ -217,19 +217,24 @@ function codecFormat(options: CookieSessionsOptions): CookieFormat {
   }
   return {
     mode: 'codec',
-    seal: (name, { record }) => codec.encode(name, { data: record.data, meta: record.meta }),
+    seal(name, { record }) {
+      const value: unknown = codec.encode(name, { data: record.data, meta: record.meta });
+      // Anything else would reach the browser as its text (`42`, `undefined`, `[object Object]`).
+      if (typeof value !== 'string') throw new TypeError(`cookie sessions: the codec's encode returned ${typeof value}, not a string`);
+      return value;
+    },
     open(name, value) {
-      let decoded: ReturnType<CookieSessionCodec['decode']>;
+      // Reading the answer is inside the try too: a getter or a proxy may throw as decode may.
       try {
-        decoded = codec.decode(name, value);
+        const decoded = codec.decode(name, value);
+        if (typeof decoded !== 'object' || decoded === null) return undefined;
+        const { record, rotated } = decoded;
+        // The record's own fields are checked where every loaded record is (the session's `judge`).
+        const session = { id: CODEC_SESSION_ID, record: { data: record?.data, meta: record?.meta } as SessionRecord };
+        return { session, rotated: rotated === true };
       } catch {
         return undefined;
       }
-      if (typeof decoded !== 'object' || decoded === null) return undefined;
-      const { record, rotated } = decoded;
-      // The record's own fields are checked where every loaded record is (the session's `judge`).
-      const session = { id: CODEC_SESSION_ID, record: { data: record?.data, meta: record?.meta } as SessionRecord };
-      return { session, rotated: rotated === true };
     },
   };
 }

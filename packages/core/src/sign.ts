@@ -8,7 +8,7 @@ import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { SessConfigError } from './errors.js';
 import { isWellFormedId } from './ids.js';
-import { VerifiedCache } from './verified-cache.js';
+import { VerifiedCache, detached } from './verified-cache.js';
 
 /** A cookie value whose MAC checked out. */
 export interface VerifiedCookie {
@@ -96,7 +96,8 @@ export function createSigner(secrets: string | readonly string[], options: { cac
     const givenBytes = Buffer.from(given, 'latin1'); // ASCII: one byte per character.
     for (let index = 0; index < keys.length; index++) {
       const expected = Buffer.from(mac(keys[index] as KeyObject, name, id), 'latin1');
-      if (timingSafeEqual(expected, givenBytes)) return Object.freeze({ id, rotated: index > 0 });
+      // The id is cached: a string of its own, not a slice of the header (see `detached`).
+      if (timingSafeEqual(expected, givenBytes)) return Object.freeze({ id: detached(id), rotated: index > 0 });
     }
     return undefined;
   }

@@ -18,6 +18,14 @@ import type { Awaitable, Store } from './store.js';
 export const HANDOFF_TTL_MS = 60_000;
 /** Where a hand-off record keeps the cookie it stands for. */
 const HANDOFF_KEY = 'sess.handoff';
+/**
+ * What a token's store key starts with. Tokens and session ids share the store's key space, and a
+ * visitor knows their own id (their cookie shows it): were a token its own key, redeeming that id
+ * would hand out whatever the session holds under `HANDOFF_KEY` (an app that stores keys a visitor
+ * names would let them choose any cookie) and delete the session. A prefixed key is 40 characters,
+ * never a 32-character id from `generateId`, and still a well-formed id for every store.
+ */
+const HANDOFF_KEY_PREFIX = 'handoff-';
 
 /** What a unit of work on the socket came to. */
 export interface SocketOutcome<T> {
@@ -151,12 +159,12 @@ export function createHandoffs(store: Store, clock: () => number, deadlines: Dea
   // contract has no atomic take for redemptions racing on two servers.
   const redeeming = new Set<string>();
 
-  async function take(token: string): Promise<readonly HttpEffect[]> {
-    const record = await call('get', () => store.get(token));
+  async function take(key: string): Promise<readonly HttpEffect[]> {
+    const record = await call('get', () => store.get(key));
     const parked: unknown = record?.data[HANDOFF_KEY];
-    // A session id is no token: only a record that holds a parked cookie is ever deleted here.
+    // Only a record that holds a parked cookie is ever deleted here.
     if (record === undefined || !isParkedCookie(parked) || record.meta.expiresAt <= clock()) return [];
-    await call('destroy', () => store.destroy(token));
+    await call('destroy', () => store.destroy(key));
     const { expires } = parked.attributes;
     const attributes = expires === undefined ? parked.attributes : { ...parked.attributes, maxAgeMs: Math.max(0, expires - clock()) };
     return [{ type: 'cookie.set', name: parked.name, value: parked.value, attributes }];
@@ -168,17 +176,19 @@ export function createHandoffs(store: Store, clock: () => number, deadlines: Dea
       const now = clock();
       const parked: ParkedCookie = { name: cookie.name, value: cookie.value, attributes: cookie.attributes };
       const record = { data: { [HANDOFF_KEY]: parked }, meta: { createdAt: now, touchedAt: now, expiresAt: now + HANDOFF_TTL_MS } };
-      await call('set', () => store.set(token, record, HANDOFF_TTL_MS));
+      await call('set', () => store.set(`${HANDOFF_KEY_PREFIX}${token}`, record, HANDOFF_TTL_MS));
       return token;
     },
 
     async redeem(token: unknown): Promise<readonly HttpEffect[]> {
-      if (typeof token !== 'string' || !isWellFormedId(token) || redeeming.has(token)) return [];
-      redeeming.add(token);
+      if (typeof token !== 'string' || !isWellFormedId(token)) return [];
+      const key = `${HANDOFF_KEY_PREFIX}${token}`;
+      if (!isWellFormedId(key) || redeeming.has(key)) return [];
+      redeeming.add(key);
       try {
-        return await take(token);
+        return await take(key);
       } finally {
-        redeeming.delete(token);
+        redeeming.delete(key);
       }
     },
   });

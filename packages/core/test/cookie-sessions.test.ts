@@ -796,6 +796,30 @@ describe('cookie sessions: another library’s format through a codec', () => {
     }
   });
 
+  it('a decode whose answer throws when read is a fresh session too, not a failed request', async () => {
+    const { codec } = toyCodec(['k1']);
+    const answer = {
+      get record(): SessionRecord {
+        throw new Error('a lazy record the codec could not read');
+      },
+      rotated: false,
+    };
+    const { request, jar } = setup({ store: cookieSessions({ codec: { encode: codec.encode, decode: () => answer } }) });
+    jar.cookies.set('sid', { value: 'some.value', attributes: {} });
+    const { result, effects } = await request(async (s) => (await s.load(), s.keys()));
+    expect(result).toEqual([]);
+    expect(sessionCookie(effects)).toBeUndefined();
+  });
+
+  it('an encode that returns no string fails the commit and sends no cookie', async () => {
+    for (const made of [42, undefined, { value: 'x' }]) {
+      const codec = { encode: () => made as unknown as string, decode: () => undefined };
+      const { request, jar } = setup({ store: cookieSessions({ codec }) });
+      await expect(request((s) => s.set('views', 1))).rejects.toThrow(/codec's encode returned .*, not a string/);
+      expect(jar.cookies.has('sid')).toBe(false);
+    }
+  });
+
   it('the record’s own expiry decides, as for sealed cookies', async () => {
     const { codec } = toyCodec(['k1']);
     const { request, clock } = setup({ store: cookieSessions({ codec }), maxAgeMs: 60_000 });

@@ -1,9 +1,12 @@
 import { createHmac } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SessConfigError } from '../src/errors.js';
 import type { SessErrorCode } from '../src/errors.js';
 import { generateId } from '../src/ids.js';
+import { readCookie } from '../src/cookie.js';
 import { createSigner } from '../src/sign.js';
 
 const SECRET = 'test-secret-that-is-at-least-32-bytes-long';
@@ -228,6 +231,25 @@ describe('the cache of verified values', () => {
       for (const [index, value] of values.entries()) expect(signer.verify('sid', value)?.id).toBe([first, second, third][index]);
       expect(signer.verify('sid', `${first}.${'A'.repeat(43)}`)).toBeUndefined();
     }
+  });
+
+  it('holds its values on their own, not the whole Cookie header each was read from', () => {
+    // A value read from a header is a slice that keeps the header alive; 8 KB of other cookies
+    // is common, so 2,000 entries would hold 16 MB instead of about 200 KB.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const signer = createSigner(SECRET);
+    const values = Array.from({ length: 2_000 }, () => signer.sign('sid', generateId()));
+    const others = `analytics=${'x'.repeat(8_000)}`;
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (const value of values) {
+      const read = readCookie(`${others}; sid=${value}`, 'sid') as string;
+      expect(signer.verify('sid', read)?.rotated).toBe(false);
+    }
+    gc();
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(4_000_000);
+    expect(signer.verify('sid', values[0] as string)?.rotated).toBe(false);
   });
 
   it("is the signer's own: a signer without the old secret rejects what another signer cached", () => {

@@ -117,6 +117,21 @@ describe('hand-off tokens', () => {
     expect(store.peek(id)?.data).toEqual({ user: 'ada' });
   });
 
+  it("are not a session's id even when its data holds what a hand-off parks (the app stored a visitor's keys)", async () => {
+    // Tokens and session ids share the store's key space, and a visitor knows their own id (it is
+    // in their cookie): redeeming it must not hand out a cookie of their choosing, nor end the session.
+    const parked = { name: 'admin', value: 'yes', attributes: { domain: 'example.com', path: '/' } };
+    for (const maxAgeMs of [undefined, 60_000]) {
+      const { manager, store, request } = setup(maxAgeMs === undefined ? {} : { maxAgeMs });
+      const { session } = await request((s) => s.set('sess.handoff', parked));
+      const id = session.id as string;
+      expect(await manager.redeemHandoff(id)).toEqual([]);
+      await request(async (s) => (await s.load(), s.set('theme', 'dark')));
+      expect(await manager.redeemHandoff(id)).toEqual([]);
+      expect(store.peek(id)?.data).toEqual({ 'sess.handoff': parked, theme: 'dark' });
+    }
+  });
+
   it('fail with a store error, not an empty answer, when the store is down', async () => {
     const { manager, store } = setup();
     const { handoff } = await manager.socket({ cookieHeader: undefined, secure: false }).use((s) => s.set('a', 1));
