@@ -198,7 +198,7 @@ function session(options?: session.SessionOptions): RequestHandler {
     if (typeof res.writeHead === 'function') {
       let app = req.app;
       while (app?.parent !== undefined) app = app.parent;
-      output.gates.insert(app?.response ?? res);
+      if (app !== undefined) output.gates.insert(app.response);
       output.hold(res, { commit: (status) => session.commit(res, status), fail: next });
     }
     session.open().then(() => next(), next);

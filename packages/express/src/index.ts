@@ -219,7 +219,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     let app = (req as unknown as { app?: App }).app;
     while (app?.parent !== undefined) app = app.parent;
     requests.insert(app?.request ?? req);
-    output.gates.insert(app?.response ?? res);
+    if (app !== undefined) output.gates.insert(app.response);
     // Mounted twice, a router re-entering, or an app that the first one's app calls unmounted
     // (vhost), whose own prototypes it has just covered: the first one owns the session.
     if (req.session !== undefined) return next();

@@ -552,7 +552,7 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
 
     it('holds only hijacked replies in its scope: a plain reply and a sibling plugin’s hijack go straight out', async () => {
       let held: boolean[] = [];
-      const heldOf = (raw: ServerResponse) => Object.getPrototypeOf(raw) !== ServerResponse.prototype;
+      const heldOf = (raw: ServerResponse) => Object.hasOwn(raw, 'end');
       const { client } = await start(async (app) => {
         await app.register(async (scope) => {
           await scope.register(session, { secret: SECRET });

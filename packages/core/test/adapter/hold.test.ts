@@ -304,6 +304,20 @@ describe('the output hold', () => {
     expect(seen).toEqual(['wrapper saw sid=s', 'true']);
   });
 
+  it('holds a response the gates do not cover on the instance, keeping its prototype (a prototype set per response slows Node)', async () => {
+    const output = createOutputHold();
+    const seen: unknown[] = [];
+    const url = await serve((_req, res) => {
+      output.hold(res, hooks(res, []));
+      seen.push(Object.getPrototypeOf(res) === ServerResponse.prototype, output.gates.covers(res));
+      res.end('done');
+      setTimeout(() => seen.push(res.end === ServerResponse.prototype.end), 20);
+    });
+    expect(await fetchRaw(url)).toMatchObject({ body: 'done', headers: { 'set-cookie': ['sid=s'] } });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(seen).toEqual([true, false, true]);
+  });
+
   it('gates put into a prototype cover every response below it; one without a hold passes straight through', async () => {
     const output = createOutputHold();
     const proto = Object.create(ServerResponse.prototype) as object;
