@@ -6,11 +6,14 @@
  * The adapter only translates: it reads the request's facts, wraps `next()` so it commits once
  * the response is known and before it leaves, and applies the effects the core returns.
  */
+import { ServerResponse } from 'node:http';
 import { HTTPError, getRequestProtocol, toResponse } from 'h3';
 import type { H3Config, H3Event, Middleware } from 'h3';
 import type { HttpEffect, Session } from '@sess/core';
 import {
   applyEffects,
+  commitNodeResponse,
+  createOutputHold,
   createSessionContext,
   failureError,
   handoffResponse,
@@ -18,7 +21,7 @@ import {
   responseFacts,
   withHeaders,
 } from '@sess/core/adapter';
-import type { SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
+import type { HoldHooks, Settle, SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
 import { H3View, MISSING, configure } from './shared.js';
 import type { SessionOptions, SessionUpdate as Update, SessionView } from './shared.js';
 
@@ -79,6 +82,71 @@ function commit(
   return committed instanceof Promise ? committed.catch(rejected) : committed;
 }
 
+const output = createOutputHold();
+
+/**
+ * The output hold of a request on a Node server. A handler mounted with `fromNodeHandler` (an
+ * Express-style handler, a connect middleware) answers on the Node response itself, before
+ * `next()` returns: its first output is held until it has committed, as `@sess/h3/v1` holds it,
+ * so the cookie goes with it and a failed store write becomes h3's error answer. Any other answer
+ * is the value `next()` returns, which the middleware commits itself once it has `release`d the
+ * hold. A class, so the hold's hooks cost a request no closures.
+ */
+class NodeOutput implements HoldHooks {
+  /** Who commits: the response's first output, or the middleware; the other then leaves it alone. */
+  committer: 'output' | 'middleware' | undefined = undefined;
+  private failure: unknown = undefined;
+  private drop: ((error: unknown) => void) | undefined = undefined;
+  private readonly settle: Settle;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly core: Session,
+    private readonly name: string,
+  ) {
+    this.settle = output.hold(res, this);
+  }
+
+  commit(status: number): Promise<void> | undefined {
+    if (this.committer !== undefined) return undefined;
+    this.committer = 'output';
+    return commitNodeResponse(this.res, this.core, status, this.name);
+  }
+
+  fail(error: unknown): void {
+    // The handler's headers go with its dropped output: its own cookies must not ride on h3's error answer.
+    for (const header of this.res.getHeaderNames()) this.res.removeHeader(header);
+    this.failure = asHttpError(error);
+    this.drop?.(this.failure);
+  }
+
+  /**
+   * `next()`'s value, or the failure of a commit the output started, whichever comes first: a
+   * connect middleware's `next()` waits for its output to finish, which a failure dropped. Made
+   * on every Node request: the output may start after `next()` is awaited.
+   */
+  until(running: unknown): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.drop = reject;
+      Promise.resolve(running).then(resolve, reject);
+    });
+  }
+
+  /** `value`, once the commit the output started is done; rejects with its failure. */
+  async committed<T>(value: T): Promise<T> {
+    await this.settle(0);
+    if (this.failure !== undefined) throw this.failure;
+    return value;
+  }
+
+  /** The middleware commits: output passes straight through from now on. */
+  release(): void {
+    if (this.committer !== undefined) return;
+    this.committer = 'middleware';
+    void this.settle(0);
+  }
+}
+
 const context = createSessionContext<H3Session>('@sess/h3');
 
 /**
@@ -137,8 +205,14 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
     // What the handler (or the app's onError) returned, when it is the Response that goes out
     // (h3 passes one on as it is).
     let returned: unknown;
+    const res = event.runtime?.node?.res;
+    const nodeOutput = res instanceof ServerResponse ? new NodeOutput(res, core, manager.name) : undefined;
     try {
-      const value = await (asyncContext ? context.run(view, next) : next());
+      const running = asyncContext ? context.run(view, next) : next();
+      const value = await (nodeOutput === undefined ? running : nodeOutput.until(running));
+      // A Node handler answered on the response (`value` is h3's "handled"): its output commits.
+      if (nodeOutput?.committer === 'output') return await nodeOutput.committed(value);
+      nodeOutput?.release();
       returned = value;
       // h3 answers a returned Error, or no route, as a thrown one. Thrown from here, they reach
       // the app's error handling (`onError`, `silent`, `debug`) as they do without sess.
@@ -150,6 +224,9 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
     } catch (thrown) {
       // A failed regenerate, destroy or reload reaches here as the store's error.
       const error = asHttpError(thrown);
+      // The Node output started the commit: h3 answers the error once it is done, or its failure.
+      if (nodeOutput?.committer === 'output') throw await nodeOutput.committed(error);
+      nodeOutput?.release();
       const config = event.app?.config;
       if (config?.onError === undefined) {
         // h3 answers with the error's own headers and `errHeaders` over them: the commit reads

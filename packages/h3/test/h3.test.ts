@@ -1,5 +1,5 @@
 /** h3-specific behaviour beyond the shared conformance suite, on both majors. */
-import { H3, HTTPError, redirect, toNodeHandler } from 'h3';
+import { H3, HTTPError, fromNodeHandler, redirect, toNodeHandler } from 'h3';
 import type { H3Config, H3Event } from 'h3';
 import { createApp, createError, eventHandler, send, sendError, sendRedirect, setResponseStatus, toNodeListener } from 'h3v1';
 import type { AppOptions } from 'h3v1';
@@ -232,6 +232,74 @@ describe('h3 v2', () => {
     expect((await client.request('/set')).body).toBe('7');
     const without = await startV2({}, () => current().catch(() => 'no context'));
     expect((await without.client.request('/')).body).toBe('no context');
+  });
+
+  describe('a Node handler (fromNodeHandler) answering on the Node response', () => {
+    /**
+     * `/express` is an Express-style handler that writes the session itself (through `getSession`),
+     * `/connect` a connect middleware that answers later and never calls `next()`, after an h3
+     * middleware wrote the session; both set a cookie of their own. `/n` reads the session; `errors` is what onError saw.
+     */
+    async function withNodeHandlers() {
+      const store = inspectableStore(fakeClock());
+      const errors: unknown[] = [];
+      const app = new H3({ silent: true, onError: (error) => void errors.push(error) });
+      app.use(session({ secret: SECRET, store, asyncContext: true }));
+      app.use(async (event) => {
+        if (event.url.pathname === '/connect') (await useSession(event)).data.n = 2;
+      });
+      app.get('/n', async (event) => String((await useSession(event)).data.n));
+      app.get(
+        '/express',
+        fromNodeHandler(async (_req, res) => {
+          const s = getSession();
+          await s.load();
+          s.data.n = 1;
+          res.setHeader('set-cookie', 'app=1; Path=/');
+          res.end('express');
+        }),
+      );
+      app.get(
+        '/connect',
+        // It answers after `next()` is awaited, and waits for 'finish' (never calling `next`).
+        fromNodeHandler((_req, res, _next) => {
+          setImmediate(() => {
+            res.setHeader('set-cookie', 'app=1; Path=/');
+            res.end('connect');
+          });
+        }),
+      );
+      const served = await listen(toNodeHandler(app));
+      servers.push(served);
+      return { client: new Client(served.url), store, errors };
+    }
+
+    it.each([
+      ['an Express-style handler', '/express', '1'],
+      ['a connect middleware', '/connect', '2'],
+    ])('%s: the change is saved before the answer leaves, which carries its cookie', async (_, path, n) => {
+      const { client, store } = await withNodeHandlers();
+      const reply = await client.request(path);
+      expect([reply.status, reply.body]).toEqual([200, path.slice(1)]);
+      expect(cookiesNamed(reply, 'sid')).toHaveLength(1);
+      expect(cookiesNamed(reply, 'app')).toHaveLength(1);
+      // Committed once, by the Node output.
+      expect([store.size, store.calls.set]).toEqual([1, 1]);
+      expect((await client.request('/n')).body).toBe(n);
+    });
+
+    it.each([
+      ['an Express-style handler', '/express'],
+      ['a connect middleware', '/connect'],
+    ])('%s: a failed store write answers 503 through onError, with no cookie, never the handler\u2019s 200', async (_, path) => {
+      const { client, store, errors } = await withNodeHandlers();
+      store.failing.add('set');
+      const reply = await client.request(path);
+      expect(reply.status).toBe(503);
+      expect(reply.body).toMatch(/Session store unavailable/);
+      expect(reply.setCookies).toEqual([]);
+      expect(errors.map((error) => (error as HTTPError).status)).toEqual([503]);
+    });
   });
 
   it('refuses a short secret and a bad maxAge at construction', () => {
