@@ -89,6 +89,8 @@ export interface SessionOptions extends SharedOptions<Request, SessionStorage | 
 }
 
 const WHERE = 'session() of @sess/express';
+/** The core's default session lifetime. */
+const DAY_MS = 86_400_000;
 const OPTIONS: OptionTable<SessionOptions> = {
   ...SHARED_OPTIONS,
   store: [],
@@ -196,7 +198,10 @@ type App = { readonly request: object; readonly response: object; readonly paren
 export function session(options: SessionOptions): SessionMiddleware {
   const manager = createSessionManager(managerOptions(options));
   const { proxy, unset = 'keep', readOnly, asyncContext } = options;
-  const view = expressView(options.cookie?.maxAge ?? undefined, options.clock ?? Date.now);
+  // `cookie.originalMaxAge`: the lifetime a session starts with (the core's is 24 h unless set), so
+  // `cookie.maxAge = cookie.originalMaxAge` puts it back, as in express-session.
+  const maxAge = options.cookie?.maxAge;
+  const view = expressView(maxAge === undefined ? DAY_MS : maxAge, options.clock ?? Date.now);
 
   const handoff: RequestHandler = (req, res, next) => {
     const token = typeof req.query.token === 'string' ? req.query.token : (req.body as { token?: unknown } | undefined)?.token;

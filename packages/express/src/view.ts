@@ -16,8 +16,8 @@ export interface SessionCookie {
   maxAge: number | null | undefined;
   /** When the cookie expires; set a Date to end the session then (`null`: until the browser closes; `false`, express-session's way, works too). */
   expires: Date | null | undefined;
-  /** The configured `cookie.maxAge`. */
-  readonly originalMaxAge: number | undefined;
+  /** The configured `cookie.maxAge` (24 h unless set; `null`: until the browser closes). */
+  readonly originalMaxAge: number | null;
 }
 
 export interface SessionMethods extends CallbackMethods<Omit<KitMethods, 'touch'>, 'regenerate' | 'destroy' | 'reload' | 'save'> {
@@ -31,8 +31,8 @@ export type RequestSession = SessionMethods & Partial<SessionData>;
 class CookieView implements SessionCookie {
   readonly #core: Session;
   readonly #clock: () => number;
-  readonly originalMaxAge: number | undefined;
-  constructor(core: Session, originalMaxAge: number | undefined, clock: () => number) {
+  readonly originalMaxAge: number | null;
+  constructor(core: Session, originalMaxAge: number | null, clock: () => number) {
     this.#core = core;
     this.#clock = clock;
     this.originalMaxAge = originalMaxAge;
@@ -65,7 +65,7 @@ class CookieView implements SessionCookie {
 }
 
 /** The views of one middleware; `originalMaxAge` is the configured `cookie.maxAge`, `clock` the manager's. */
-export function expressView(originalMaxAge: number | undefined, clock: () => number) {
+export function expressView(originalMaxAge: number | null, clock: () => number) {
   return viewOf<RequestSession>({
     name: 'Session',
     accessors: { ...SESSION_ACCESSORS, cookie: { get: (core) => new CookieView(core, originalMaxAge, clock) } },
