@@ -50,7 +50,7 @@ export interface PostgresPool {
 export interface PostgresStoreOptions {
   /** The app's node-postgres `Pool`, never a URL: you choose TLS, pool size and timeouts. The store never ends it. */
   readonly pool: PostgresPool;
-  /** The table. Default `'sess_sessions'`. At most 48 bytes, so the index names made from it fit PostgreSQL's 63. */
+  /** The table. Default `'sess_sessions'`. At most 48 bytes, so the index names made from it fit PostgreSQL's 63; no `.` (the schema is `schemaName`). */
   readonly tableName?: string;
   /** The table's schema, which must exist. Default: none, so the table is found by the connection's `search_path`. */
   readonly schemaName?: string;
@@ -193,6 +193,13 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     throw new SessConfigError('postgresStore: pool must be a pg Pool (or anything with query(text, values))');
   }
   const tableName = checkIdentifier(options.tableName ?? DEFAULT_TABLE, 'tableName', MAX_TABLE_BYTES);
+  // Quoted as one name, 'auth.sessions' would be a table named with a dot wherever search_path points.
+  const dot = tableName.indexOf('.');
+  if (dot >= 0) {
+    throw new SessConfigError(
+      `postgresStore: tableName must not contain ".": for a table in a schema, pass { schemaName: '${tableName.slice(0, dot)}', tableName: '${tableName.slice(dot + 1)}' }`,
+    );
+  }
   const schemaName = options.schemaName === undefined ? undefined : checkIdentifier(options.schemaName, 'schemaName', MAX_IDENTIFIER_BYTES);
   if (typeof hashIds !== 'boolean') throw new SessConfigError(`postgresStore: hashIds must be true or false, got ${typeof hashIds}`);
   if (userIdKey !== false && (typeof userIdKey !== 'string' || userIdKey === '')) {
@@ -230,11 +237,11 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   }
 
   /**
-   * `pool.query` for a write, sent again on a serialization failure. Under a default isolation of
-   * repeatable read or serializable (the app's pool), a write that waited for a row another one
-   * changed fails so, where read committed would have applied it to the row as changed. Each
-   * statement is a transaction of its own, rolled back whole on failure, so sending it again is
-   * safe. Reads wait for no row, so they go to the pool directly.
+   * `pool.query`, sent again on a serialization failure. Under a default isolation of repeatable
+   * read or serializable (the app's pool), a write that waited for a row another one changed fails
+   * so, where read committed would have applied it to the row as changed; under serializable a
+   * read of rows that concurrent writes changed can fail so too. Each statement is a transaction
+   * of its own, rolled back whole on failure, so sending it again is safe.
    */
   async function query(text: string, values: unknown[]): Promise<PostgresQueryResult> {
     for (let tries = 1; ; tries += 1) {
@@ -276,7 +283,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   }
 
   async function sessionsOf(userId: string): Promise<UserSession[]> {
-    const { rows } = await pool.query(sql.sessionsOf, [escapeName(userId), now()]);
+    const { rows } = await query(sql.sessionsOf, [escapeName(userId), now()]);
     return rows
       .map(
         (row: Record<string, unknown>): UserSession => ({
@@ -299,7 +306,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   async function* ids(): AsyncGenerator<string> {
     let after: string | null = null;
     for (;;) {
-      const { rows } = await pool.query(sql.ids, [now(), after, IDS_PAGE]);
+      const { rows } = await query(sql.ids, [now(), after, IDS_PAGE]);
       for (const row of rows as Record<string, unknown>[]) yield unescapeName(String(row['id']));
       if (rows.length < IDS_PAGE) return;
       after = String((rows[rows.length - 1] as Record<string, unknown>)['id']);
@@ -311,7 +318,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     capabilities: { deltaWrites: true, userIndex: userIdKey !== false },
 
     async get(id: string): Promise<SessionRecord | undefined> {
-      const { rows } = await pool.query(sql.get, [keyOf(id), now()]);
+      const { rows } = await query(sql.get, [keyOf(id), now()]);
       const row = rows[0] as Record<string, unknown> | undefined;
       return row === undefined ? undefined : decodeRow(row);
     },
@@ -376,12 +383,16 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
 
     async migrate(): Promise<void> {
       let failure: unknown;
-      try {
-        // Several statements in one simple query run as one transaction, under the advisory lock.
-        await pool.query(sql.migrate);
-      } catch (error) {
-        // Creating an index fails on a table of the same name without the column: say why below.
-        failure = error;
+      // DDL only when something is missing: see `incomplete` for the lock it would take.
+      const { rows: check } = await pool.query(sql.incomplete, [sql.table, ...sql.indexes]);
+      if ((check[0] as Record<string, unknown> | undefined)?.['incomplete'] !== false) {
+        try {
+          // Several statements in one simple query run as one transaction, under the advisory lock.
+          await pool.query(sql.migrate);
+        } catch (error) {
+          // Creating an index fails on a table of the same name without the column: say why below.
+          failure = error;
+        }
       }
       const { rows } = await pool.query(sql.columns, [sql.table]);
       const present = new Set(rows.map((row: Record<string, unknown>) => row['attname']));

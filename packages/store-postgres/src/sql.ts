@@ -17,6 +17,15 @@ export interface Statements {
   readonly table: string;
   /** Multi-statement text (simple protocol, one implicit transaction): creates what is missing. */
   readonly migrate: string;
+  /**
+   * $1 the table, $2 and $3 its indexes, as `to_regclass` takes them: whether one is missing, so
+   * `migrate` sends no DDL when nothing is. `CREATE INDEX IF NOT EXISTS` takes a SHARE lock on the
+   * table before it looks for the index: it waits for every write transaction on the table (or an
+   * anti-wraparound vacuum), and every save queues behind it meanwhile.
+   */
+  readonly incomplete: string;
+  /** The indexes as `incomplete` takes them, schema-qualified when the table is. */
+  readonly indexes: readonly [string, string];
   /** $1 the table as `to_regclass` takes it: the names of its columns. */
   readonly columns: string;
   /**
@@ -60,19 +69,24 @@ export interface Statements {
 /**
  * A lock key for `pg_advisory_xact_lock`, the same for every process migrating this table, so
  * servers starting together do not race to create it (`CREATE ... IF NOT EXISTS` is not safe
- * against a concurrent create).
+ * against a concurrent create). From the table's name alone: one server may name the schema and
+ * another reach the same table through `search_path`. Same-named tables in other schemas then
+ * share the key, which only makes their migrations take turns.
  */
-function lockKey(table: string): string {
-  return createHash('sha256').update(`sess:migrate:${table}`).digest().readBigInt64BE(0).toString();
+function lockKey(tableName: string): string {
+  return createHash('sha256').update(`sess:migrate:${tableName}`).digest().readBigInt64BE(0).toString();
 }
 
 export function statements(tableName: string, schemaName: string | undefined): Statements {
-  const table = (schemaName === undefined ? '' : `${quoteIdentifier(schemaName)}.`) + quoteIdentifier(tableName);
+  const schema = schemaName === undefined ? '' : `${quoteIdentifier(schemaName)}.`;
+  const table = schema + quoteIdentifier(tableName);
   const index = (suffix: string) => quoteIdentifier(`${tableName}_${suffix}`);
   return {
     table,
+    incomplete: 'SELECT to_regclass($1) IS NULL OR to_regclass($2) IS NULL OR to_regclass($3) IS NULL AS incomplete',
+    indexes: [schema + index('expires_at_idx'), schema + index('user_id_idx')],
     migrate: [
-      `SELECT pg_advisory_xact_lock(${lockKey(table)})`,
+      `SELECT pg_advisory_xact_lock(${lockKey(tableName)})`,
       `CREATE TABLE IF NOT EXISTS ${table} (
   id text PRIMARY KEY,
   data jsonb NOT NULL,

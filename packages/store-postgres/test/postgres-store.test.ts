@@ -80,6 +80,8 @@ describe('options', () => {
       { onSweepError: 'log' },
     ];
     for (const options of bad) expect(make(options), JSON.stringify(options)).toThrow(SessConfigError);
+    // A schema-qualified name would be one table named with a dot, wherever search_path points.
+    expect(make({ tableName: 'auth.sessions' })).toThrow(/tableName must not contain "\.": .*schemaName: 'auth', tableName: 'sessions'/);
     expect(make({ tableName: 'x'.repeat(48), schemaName: 'y'.repeat(63), sweepIntervalMs: 0, userIdKey: false })).not.toThrow();
   });
 
@@ -123,6 +125,30 @@ describe('serialization failures', () => {
     const other = failing('40P01');
     await expect(other.store.destroy('id')).rejects.toBe(other.error);
     expect(other.texts).toHaveLength(1);
+  });
+
+  // Under serializable a statement that only reads fails so too, when it read rows concurrent
+  // writers changed: sessionsOf does, on a pool of that default isolation with saves running.
+  it('sends reads again on 40001 too: get, sessionsOf and ids', async () => {
+    let failures = 0;
+    const pool: PostgresPool = {
+      query: async (text) => {
+        failures += 1;
+        if (failures % 3 !== 0) throw Object.assign(new Error('could not serialize access'), { code: '40001' });
+        if (text.startsWith('SELECT data::text'))
+          return { rows: [{ data: '{"a":1}', created_at: '1', touched_at: '1', meta_expires_at: '2' }], rowCount: 1 };
+        if (text.startsWith('SELECT id, created_at'))
+          return { rows: [{ id: 'x', created_at: '1', touched_at: '1', meta_expires_at: '2' }], rowCount: 1 };
+        return { rows: [{ id: 'x' }], rowCount: 1 };
+      },
+    };
+    const store = postgresStore({ pool, sweepIntervalMs: 0 });
+    expect((await store.get('x'))?.data).toEqual({ a: 1 });
+    expect((await store.sessionsOf!('u')).map((entry) => entry.id)).toEqual(['x']);
+    const ids: string[] = [];
+    for await (const id of store.ids!()) ids.push(id);
+    expect(ids).toEqual(['x']);
+    expect(failures).toBe(9);
   });
 });
 
@@ -206,6 +232,72 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       await store.migrate();
       expect(await indexes()).toEqual(before);
       expect((await store.get(id))?.data).toEqual({ a: 1 });
+    });
+
+    it('takes no lock on a table that has everything, so it never stalls saves behind a write left open', async () => {
+      const store = await fresh();
+      const id = freshId();
+      await store.set(id, makeRecord({ a: 1 }, now), 60_000);
+      // CREATE INDEX IF NOT EXISTS takes a SHARE lock on the table before it looks for the index:
+      // it would wait for this transaction, and every save would queue behind it. lock_timeout
+      // turns that wait into an error instead of a hang.
+      const impatient = new pg.Pool({ connectionString: DATABASE_URL, options: '-c lock_timeout=2000' });
+      const holder = await db.pool.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query(`UPDATE ${tableOf(store)} SET touched_at = touched_at WHERE id = $1`, [id]);
+        const again = postgresStore({ pool: impatient, schemaName: db.schema, tableName: tableNames.get(store)!, sweepIntervalMs: 0 });
+        await again.migrate();
+        expect(await again.set(freshId(), makeRecord({ b: 1 }, now), 60_000)).toBe(true);
+      } finally {
+        holder.release(true);
+        await impatient.end();
+      }
+      // An index that is missing is still created.
+      await db.pool.query(`DROP INDEX ${db.schema}.${tableNames.get(store)}_user_id_idx`);
+      await store.migrate();
+      const { rows: indexes } = await db.pool.query('SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2', [
+        db.schema,
+        tableNames.get(store),
+      ]);
+      expect(indexes.map((row) => row.indexname)).toContain(`${tableNames.get(store)}_user_id_idx`);
+    });
+
+    it('lets servers that name the table with and without its schema migrate at once', async () => {
+      const tableName = `t${(tables += 1)}`;
+      // The first server's migration, held open after creating the table, as a slow one would be.
+      const held = await db.pool.connect();
+      let commit: () => void = () => undefined;
+      const committing = new Promise<void>((resolve) => (commit = resolve));
+      const holding: PostgresPool = {
+        async query(text, values) {
+          if (!text.includes('pg_advisory_xact_lock')) return held.query(text, values);
+          await held.query('BEGIN');
+          const result = await held.query(text);
+          await committing;
+          await held.query('COMMIT');
+          return result;
+        },
+      };
+      const byPath = db.pathPool();
+      try {
+        const first = postgresStore({ pool: holding, schemaName: db.schema, tableName, sweepIntervalMs: 0 }).migrate();
+        const heldPid = (held as unknown as { processID: number }).processID;
+        await until(async () => {
+          const { rows: found } = await db.pool.query(`SELECT state FROM pg_stat_activity WHERE pid = $1`, [heldPid]);
+          return found[0]?.state === 'idle in transaction';
+        }, 'the first migration to create the table');
+        const pathPid = (await byPath.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+        const second = postgresStore({ pool: byPath, tableName, sweepIntervalMs: 0 }).migrate();
+        await waitingOnLocks([pathPid], 'the second migration to wait for the first');
+        commit();
+        await first;
+        await second;
+      } finally {
+        commit();
+        held.release(true);
+      }
+      expect((await db.pool.query('SELECT to_regclass($1) AS t', [`${db.schema}.${tableName}`])).rows[0].t).not.toBeNull();
     });
 
     it('lets many servers migrate at once', async () => {
