@@ -233,6 +233,16 @@ function flag(value: unknown, option: string): boolean | undefined {
 function cookieAttributes(name: string, cookie: SessionCookieOptions): Config['cookie'] {
   checkOptionKeys(cookie, COOKIE_OPTIONS, 'cookie options');
   const secure = checkOneOf(cookie.secure, [true, false, 'auto'] as const, 'cookie.secure') ?? 'auto';
+  for (const attribute of ['path', 'domain'] as const) {
+    const value: unknown = cookie[attribute];
+    // Written into the header as text, a number or an array would pass the character checks.
+    if (value !== undefined && typeof value !== 'string') {
+      throw new SessConfigError(
+        `cookie.${attribute} must be a string, got ${Array.isArray(value) ? 'an array' : typeof value}`,
+        'cookie_invalid',
+      );
+    }
+  }
   if ((cookie.sameSite === 'none' || cookie.partitioned === true) && secure !== true) {
     const attribute = cookie.sameSite === 'none' ? 'SameSite=None' : 'Partitioned';
     throw new SessConfigError(

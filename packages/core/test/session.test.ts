@@ -820,6 +820,8 @@ describe('configuration', () => {
     ['a cookie name that is not a token', { name: 'sid;x' }],
     ['a path without a leading slash', { cookie: { path: 'admin' } }],
     ['a domain that is not a host name', { cookie: { domain: 'exa mple.com' } }],
+    ['a domain that is not a string (Domain=5 would be sent)', { cookie: { domain: 5 } }],
+    ['a path that is not a string', { cookie: { path: ['/'] } }],
     ['SameSite=None on a cookie that is never Secure', { cookie: { sameSite: 'none', secure: false } }],
     ['a SameSite browsers cannot parse', { cookie: { sameSite: 'Lax' } }],
     ['a Domain on a __Host- cookie', { name: '__Host-sid', cookie: { domain: 'example.com' } }],
