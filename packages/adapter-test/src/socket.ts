@@ -136,6 +136,8 @@ export function runSocketConformance(name: string, start: () => Promise<SocketAp
       expect(exchange.status).toBe(204);
       expect(exchange.setCookies).toHaveLength(1);
       expect(exchange.setCookies[0]).toMatch(/^sid=[^;]+;.*; HttpOnly; SameSite=Lax$/);
+      // A shared cache must not keep the answer and hand the cookie to the next visitor.
+      expect(exchange.headers.get('cache-control')).toBe('private');
       expect(JSON.parse((await http.request('/me')).body)).toEqual({ nick: 'grace', count: 2 });
 
       const replay = await new Client(url).post(`/session/handoff?token=${handoff}`);

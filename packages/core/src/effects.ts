@@ -36,6 +36,9 @@ export type HttpEffect =
 
 export type Effect = StoreEffect | HttpEffect;
 
+/** `Cache-Control: private`, on any answer that sets a session cookie: a shared cache must not hand it to others. */
+export const MARK_PRIVATE: HttpEffect = Object.freeze({ type: 'header.cacheControl', value: 'private' });
+
 export type CookieEffect = Extract<HttpEffect, { readonly type: 'cookie.set' | 'cookie.delete' }>;
 
 /**

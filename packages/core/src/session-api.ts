@@ -51,7 +51,8 @@ export interface SessionManager {
   socket(request: RequestFacts): SocketSession<Session>;
   /**
    * Exchanges a hand-off token (from `socket(...).use`) for the session cookie, once, within a
-   * minute of its issue. Resolves to the `cookie.set` effect to apply, or `[]` for a bad token.
+   * minute of its issue. Resolves to the `cookie.set` effect to apply and `Cache-Control: private`,
+   * or `[]` for a bad token.
    *
    * @throws SessStoreError when the store fails.
    */

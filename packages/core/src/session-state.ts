@@ -8,7 +8,7 @@ import { SET_COOKIE_OVERHEAD_BYTES, readCookie, serializeCookie } from './cookie
 import { requestStore } from './cookie-sessions.js';
 import type { RequestStore } from './cookie-sessions.js';
 import type { Effect, HttpEffect, StoreEffect } from './effects.js';
-import { assertNever } from './effects.js';
+import { MARK_PRIVATE, assertNever } from './effects.js';
 import { SessConfigError, SessUsageError } from './errors.js';
 import { checkGeneratedId } from './ids.js';
 import { lifetime, nextMeta } from './lifetime.js';
@@ -26,7 +26,6 @@ const COOKIE_BYTES_LIMIT = 4096;
 
 const NO_EFFECTS: readonly Effect[] = Object.freeze([]);
 const VARY_ON_COOKIE: HttpEffect = Object.freeze({ type: 'header.vary', value: 'Cookie' });
-const MARK_PRIVATE: HttpEffect = Object.freeze({ type: 'header.cacheControl', value: 'private' });
 
 export class SessionState implements LifetimeBasis {
   /** The clock as of the last store step (see `RequestSession.run`): lifetimes count from the write itself. */

@@ -8,6 +8,7 @@
  * the page exchanges it over plain HTTP for the normal HttpOnly cookie.
  */
 import type { CookieAttributes } from './cookie.js';
+import { MARK_PRIVATE } from './effects.js';
 import type { HttpEffect } from './effects.js';
 import { isWellFormedId } from './ids.js';
 import type { Deadlines } from './runner.js';
@@ -128,8 +129,8 @@ export interface Handoffs {
   /**
    * Exchanges a token for its cookie, once.
    *
-   * @returns the `cookie.set` effect to apply, or `[]` for a token that is unknown, used, expired
-   *   or malformed (never an error: the token comes from the client).
+   * @returns the `cookie.set` effect to apply, with `Cache-Control: private`, or `[]` for a token
+   *   that is unknown, used, expired or malformed (never an error: the token comes from the client).
    * @throws SessStoreError when the store fails.
    */
   redeem(token: unknown): Promise<readonly HttpEffect[]>;
@@ -167,7 +168,7 @@ export function createHandoffs(store: Store, clock: () => number, deadlines: Dea
     await call('destroy', () => store.destroy(key));
     const { expires } = parked.attributes;
     const attributes = expires === undefined ? parked.attributes : { ...parked.attributes, maxAgeMs: Math.max(0, expires - clock()) };
-    return [{ type: 'cookie.set', name: parked.name, value: parked.value, attributes }];
+    return [{ type: 'cookie.set', name: parked.name, value: parked.value, attributes }, MARK_PRIVATE];
   }
 
   return Object.freeze({
