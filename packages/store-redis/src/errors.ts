@@ -72,11 +72,13 @@ export function repliedWith(error: unknown, code: string): boolean {
  * Replies by which Redis refuses a command it did not run, and that pass: the cluster is failing
  * over (CLUSTERDOWN, TRYAGAIN), a slot moved (MOVED, ASK, which a client that gave up following
  * passes on), the node is loading its data (LOADING), its master is gone (MASTERDOWN), it is
- * running a script past `busy-reply-threshold` (BUSY: it ends, or SCRIPT KILL ends it) or it has
- * fewer replicas in sync than `min-replicas-to-write` (NOREPLICAS: a script stops at its first
- * write, so it wrote nothing).
+ * running a script past `busy-reply-threshold` (BUSY: it ends, or SCRIPT KILL ends it), it has
+ * fewer replicas in sync than `min-replicas-to-write` (NOREPLICAS) or it has become a replica
+ * (READONLY: a failover demoted it; the write lands once it is promoted back or the client
+ * reconnects to the new master). A script refused either way stops at its first write, so it
+ * wrote nothing.
  */
-const NOT_RUN = /^(CLUSTERDOWN|TRYAGAIN|MOVED|ASK|LOADING|MASTERDOWN|BUSY|NOREPLICAS)\b/;
+const NOT_RUN = /^(CLUSTERDOWN|TRYAGAIN|MOVED|ASK|LOADING|MASTERDOWN|BUSY|NOREPLICAS|READONLY)\b/;
 
 /**
  * What node-redis's cluster client throws when a command meets its slot map while a failover has
@@ -122,6 +124,23 @@ export function failureKind(error: unknown): FailureKind {
   if (messages.some((message) => NOT_RUN.test(message) || SLOT_MAP_REBUILDING.test(message))) return 'not-run';
   if (messages.some((message) => CONNECTION_LOST.test(message))) return 'lost';
   return 'final';
+}
+
+/**
+ * Replies by which a server says it will not run a script, whatever the moment: scripting absent or
+ * renamed away ("ERR unknown command 'evalsha'"), a command the script calls unknown to it or not
+ * allowed in scripts, an ACL that forbids the script or a key it reads (NOPERM, "The user executing
+ * the script can't ..."), keys read without being declared refused (Dragonfly: "script tried
+ * accessing undeclared key"; a cluster node: "non local key", "do not hash to the same slot"; a
+ * proxy: CROSSSLOT), or a client that renames keys so the script cannot find its own ("sess LOAD:
+ * unexpected key"). Other final errors (OOM, a script killed, a key of the wrong type) pass.
+ */
+const SCRIPT_REFUSED =
+  /^(NOPERM|CROSSSLOT)\b|unknown (redis )?command|not allowed from script|the user executing the script can't|undeclared key|non local key|do not hash to the same slot|sess LOAD: unexpected key/i;
+
+/** Whether `error` says the server will not run a script at all (see `SCRIPT_REFUSED`), rather than that one run failed. */
+export function scriptRefused(error: unknown): boolean {
+  return messagesOf(error).some((message) => SCRIPT_REFUSED.test(message));
 }
 
 /** A short description of a client's error for a message: its first line. */

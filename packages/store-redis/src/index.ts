@@ -20,7 +20,7 @@ import { deadlineSweep, ownValue } from '@sess/core/store';
 import type { Watched } from '@sess/core/store';
 import type { RevokeUserOptions, SessionChanges, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
 import { toCommands, type NodeCommand, type RedisClientLike } from './clients.js';
-import { RedisStoreError, describeError, failureKind, repliedWith, type RedisStoreMethod } from './errors.js';
+import { RedisStoreError, describeError, failureKind, repliedWith, scriptRefused, type RedisStoreMethod } from './errors.js';
 import {
   GEN_FIELD,
   META_FIELD,
@@ -308,7 +308,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     return send(c, keys[0] as string, ['EVALSHA', script.sha1, String(keys.length), ...keys, ...args], script);
   }
 
-  /** Whether loads run `LOAD` (one round trip): on a standalone server, until one refuses it. */
+  /** Whether loads run `LOAD` (one round trip): on a standalone server, until it says it will not run it. */
   let loadScript = commands.cluster === false;
 
   /**
@@ -325,9 +325,11 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       (error: unknown) => {
         if (failureKind(error) !== 'final' || repliedWith(error, 'NOSCRIPT')) throw error;
         // A server that will not run it (a proxy that checks the keys a script touches, a
-        // Redis-compatible server that refuses undeclared keys, a script refused for memory):
-        // loads read the session and the generation apart from now on.
-        loadScript = false;
+        // Redis-compatible server that refuses undeclared keys, scripting absent or forbidden):
+        // loads read the session and the generation apart from now on. Any other answer (OOM, a
+        // key of the wrong type, a killed script) fails this run only: this load reads apart, and
+        // the next one tries the script again.
+        if (scriptRefused(error)) loadScript = false;
         return loadHash(c, key);
       },
     );

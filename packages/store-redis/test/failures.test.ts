@@ -354,6 +354,44 @@ describeOn('standalone', 'failures, forced through a RedisCommands shim', () => 
     expect(log.sent).toEqual(['HGETALL', 'GET']);
   });
 
+  it('the one-round-trip load is turned off only by a reply that says the server will not run it, not by one failed run', async () => {
+    const userId = freshId('user');
+    const id = freshId();
+    await redisStore({ client: redis.client, prefix }).set(id, ...signIn(userId));
+    const script = 'script: 0123456789abcdef0123456789abcdef01234567, on @user_script:1.';
+    const refusals = [
+      "ERR unknown command 'evalsha', with args beginning with: ",
+      'ERR unknown command `evalsha`, with args beginning with: ',
+      "NOPERM this user has no permissions to run the 'evalsha' command",
+      `ERR The user executing the script can't access at least one of the keys mentioned in the command arguments ${script}`,
+      'ERR script tried accessing undeclared key, key: sess:user:{u}:gen',
+      `ERR Script attempted to access a non local key in a cluster node ${script}`,
+      `ERR Unknown Redis command called from script ${script}`,
+      `ERR This Redis command is not allowed from script ${script}`,
+      "CROSSSLOT Keys in request don't hash to the same slot",
+      'ERR sess LOAD: unexpected key',
+    ];
+    const failedRuns = [
+      `OOM command not allowed when used memory > 'maxmemory'. ${script}`,
+      'ERR Script killed by user with SCRIPT KILL... script: 0123, on @user_script:3.',
+      `WRONGTYPE Operation against a key holding the wrong kind of value ${script}`,
+      'ERR Error running script (call to f_0123): @user_script:5: user_script:5: attempt to compare nil with number',
+    ];
+    for (const message of [...refusals, ...failedRuns]) {
+      // LOAD fails once, with `message`; the load falls back to two reads.
+      let failures = 0;
+      const { commands, log } = shim((_key, args) =>
+        args[1] === LOAD.sha1 && failures++ === 0 ? { throw: new Error(message) } : undefined,
+      );
+      const store = redisStore({ client: { ...commands, cluster: false }, prefix });
+      expect((await store.get(id))?.data).toEqual({ userId, a: 1 });
+      expect(log.sent).toEqual(['EVALSHA', 'HGETALL', 'GET']);
+      log.sent.length = 0;
+      expect((await store.get(id))?.data).toEqual({ userId, a: 1 });
+      expect(log.sent, message).toEqual(refusals.includes(message) ? ['HGETALL', 'GET'] : ['EVALSHA']);
+    }
+  });
+
   it('a user id with escapes or U+FFFF: the one-round-trip load leaves the generation to a second read, and revocation holds', async () => {
     const store = redisStore({ client: { ...shim(() => undefined).commands, cluster: false }, prefix });
     for (const userId of [`${freshId('user')}\uD800`, `${freshId('user')}\uFFFF`, `${freshId('user')}"\n`, `${freshId('user')}é😀`]) {

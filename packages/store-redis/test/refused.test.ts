@@ -5,7 +5,11 @@
  * BUSY: with a low `busy-reply-threshold`, a long script from another connection makes Redis
  * answer every other command "BUSY Redis is busy running a script. You can only call SCRIPT KILL
  * or SHUTDOWN NOSAVE." NOREPLICAS: with `min-replicas-to-write`, writes are refused until a replica
- * is attached.
+ * is attached. READONLY: a server made a replica (REPLICAOF, as a failover does) refuses writes
+ * until it is promoted back.
+ *
+ * Also the one-round-trip load (LOAD) against a server that fails one run of it (the store tries
+ * it again next time) or will not run scripts for this user (the store reads in two from then on).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +18,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { Redis } from 'ioredis';
 import { freshId, makeRecord } from '@sess/store-test';
 import { redisStore } from '../src/index.js';
+import { genKey } from '../src/layout.js';
 import { LIBRARIES, connectUrl, describeOn } from './connect.js';
 import { cli, freePort, startServer, waitFor, type RedisServer } from './servers.js';
 
@@ -186,4 +191,145 @@ describeOn('binaries', 'a server that wants a replica to write (min-replicas-to-
       await redis.quit();
     }
   }, 20_000);
+});
+
+describeOn('binaries', 'a server demoted to a replica (READONLY), then promoted back', () => {
+  let server: RedisServer;
+  let master: RedisServer;
+  beforeAll(async () => {
+    master = await startServer(await freePort(), dir, ['--repl-diskless-sync-delay', '0']);
+    server = await startServer(await freePort(), dir);
+  });
+  afterAll(async () => {
+    await server?.kill();
+    await master?.kill();
+  });
+  // A failed test must not leave the next one a replica.
+  afterEach(() => cli(server.port, 'REPLICAOF', 'NO', 'ONE'));
+
+  /** Makes the server a replica of `master` and waits until it has synced (so it refuses writes, and holds the master's data). */
+  async function demote(): Promise<void> {
+    await cli(server.port, 'REPLICAOF', '127.0.0.1', String(master.port));
+    await waitFor('the replica to sync', async () => (await cli(server.port, 'INFO', 'replication')).includes('master_link_status:up'));
+    await cli(server.port, 'CONFIG', 'RESETSTAT');
+  }
+
+  /** How many writes the demoted server refused: scripts (EVALSHA, or EVAL if the sync dropped the cache) and DEL. */
+  async function refusals(): Promise<{ scripts: number; dels: number }> {
+    const [evalsha, evals, del] = await Promise.all(['evalsha', 'eval', 'del'].map((command) => commandStats(server.port, command)));
+    return { scripts: (evalsha?.failed_calls ?? 0) + (evals?.failed_calls ?? 0), dels: del?.rejected_calls ?? 0 };
+  }
+
+  describe.each(LIBRARIES)('with %s', (library) => {
+    it('writes refused with READONLY are sent again, and land once the server is promoted back within the deadline', async () => {
+      const redis = await connectUrl(library, `redis://127.0.0.1:${server.port}`);
+      try {
+        const store = redisStore({ client: redis.client, prefix: 'readonly:', timeoutMs: 10_000 });
+        const plain = redisStore({ client: redis.client, prefix: 'readonly:', timeoutMs: 10_000, userIdKey: false });
+        // Caches the scripts while the server is a master.
+        await store.get(freshId());
+        await demote();
+        const [userId, id, doomed] = [freshId('user'), freshId(), freshId()];
+        // Settled at once into a value, so a failure before the promotion is not unhandled.
+        const settled = (promise: Promise<unknown>) =>
+          promise.then(
+            (value) => ({ value }),
+            (error: unknown) => ({ error }),
+          );
+        // A sign-in (SAVE and the user index, both scripts that write) and a plain command (DEL).
+        const saved = settled(store.set(id, makeRecord({ userId, a: 1 }, Date.now()), 60_000));
+        const destroyed = settled(plain.destroy(doomed));
+        await waitFor('the save and the DEL to be refused with READONLY', async () => {
+          const { scripts, dels } = await refusals();
+          return scripts > 0 && dels > 0;
+        });
+        await cli(server.port, 'REPLICAOF', 'NO', 'ONE');
+        expect(await saved).toEqual({ value: true });
+        expect(await destroyed).toEqual({ value: undefined });
+        expect((await store.get(id))?.data).toEqual({ userId, a: 1 });
+        expect((await store.sessionsOf!(userId)).map((session) => session.id)).toEqual([id]);
+      } finally {
+        await redis.quit();
+      }
+    }, 20_000);
+  });
+
+  it('a write whose deadline passes while the server is a replica fails as unavailable, with READONLY as cause, after retrying', async () => {
+    const redis = await connectUrl('ioredis 6', `redis://127.0.0.1:${server.port}`);
+    try {
+      const plain = redisStore({ client: redis.client, prefix: 'readonly:', timeoutMs: 300, userIdKey: false });
+      await demote();
+      const error = await plain.destroy(freshId()).then(
+        () => expect.unreachable('resolved'),
+        (e: unknown) => e,
+      );
+      // Not 'failed' (an answer): Redis did not run it, and the same write could land after a promotion.
+      expect(error).toMatchObject({ name: 'RedisStoreError', code: 'store_failed', reason: 'unavailable', method: 'destroy' });
+      expect((error as { cause: Error }).cause.message).toMatch(/^READONLY /);
+      expect((await refusals()).dels).toBeGreaterThan(1);
+    } finally {
+      await redis.quit();
+    }
+  });
+});
+
+describeOn('binaries', 'the one-round-trip load (LOAD) when a run of it fails', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startServer(await freePort(), dir);
+    // A user that may run everything but scripts: to it, this server will never run LOAD.
+    await cli(server.port, 'ACL', 'SETUSER', 'noscripts', 'on', '>pw', '~*', '&*', '+@all', '-eval', '-evalsha');
+  });
+  afterAll(async () => {
+    await server?.kill();
+  });
+
+  /** How many times the server ran `command` since the last RESETSTAT. */
+  const calls = async (command: string) => (await commandStats(server.port, command)).calls ?? 0;
+
+  describe.each(LIBRARIES)('with %s', (library) => {
+    it('one failed run (a key of the wrong type) fails that load only: later loads run the script again', async () => {
+      const redis = await connectUrl(library, `redis://127.0.0.1:${server.port}`);
+      try {
+        const prefix = `load-again:${freshId()}:`;
+        const store = redisStore({ client: redis.client, prefix, timeoutMs: 2_000 });
+        const userId = freshId('user');
+        const id = freshId();
+        await store.set(id, makeRecord({ userId, a: 1 }, Date.now()), 60_000);
+        // The user's generation key of another type: LOAD's GET of it fails (WRONGTYPE), an
+        // answer for this session, not a refusal of the script.
+        const gen = genKey(prefix, userId);
+        await cli(server.port, 'RPUSH', gen, 'not a generation');
+        await expect(store.get(id)).rejects.toMatchObject({ name: 'RedisStoreError', reason: 'failed' });
+        await cli(server.port, 'DEL', gen);
+        await cli(server.port, 'CONFIG', 'RESETSTAT');
+        for (let i = 0; i < 3; i += 1) expect((await store.get(id))?.data).toEqual({ userId, a: 1 });
+        // One round trip each, by the script (whose own HGETALL and GET commandstats counts too).
+        expect(await calls('evalsha')).toBe(3);
+      } finally {
+        await redis.quit();
+      }
+    });
+
+    it('a user the server will not run scripts for (NOPERM) gets two reads from then on', async () => {
+      const writer = await connectUrl(library, `redis://127.0.0.1:${server.port}`);
+      const reader = await connectUrl(library, `redis://noscripts:pw@127.0.0.1:${server.port}`);
+      try {
+        const prefix = `load-refused:${freshId()}:`;
+        const userId = freshId('user');
+        const id = freshId();
+        await redisStore({ client: writer.client, prefix }).set(id, makeRecord({ userId, a: 1 }, Date.now()), 60_000);
+        const store = redisStore({ client: reader.client, prefix, timeoutMs: 2_000 });
+        expect((await store.get(id))?.data).toEqual({ userId, a: 1 });
+        await cli(server.port, 'CONFIG', 'RESETSTAT');
+        for (let i = 0; i < 3; i += 1) expect((await store.get(id))?.data).toEqual({ userId, a: 1 });
+        // The script is not tried again: each load is HGETALL then GET, sent by the store.
+        expect(await commandStats(server.port, 'evalsha')).toEqual({});
+        expect(await calls('hgetall')).toBe(3);
+        expect(await calls('get')).toBe(3);
+      } finally {
+        await Promise.all([writer.quit(), reader.quit()]);
+      }
+    });
+  });
 });
