@@ -155,6 +155,18 @@ function ownCopy(res: Response, parts: Held | undefined): Response {
   return new Copy(res.body, res);
 }
 
+/**
+ * Cancels the body of a response that will not be sent, as a closed connection would: Hono's
+ * `stream()` hears it as an abort. Only a stream the app handed over is cancelled: a lighter
+ * response's string or bytes may be sent again (a shared response), and reading `body` would turn
+ * it into a platform one.
+ */
+function drop(res: Response): void {
+  const parts = held(res, lighterOf(res));
+  const body: unknown = parts === undefined ? res.body : parts[1];
+  if (body instanceof ReadableStream && !body.locked) body.cancel().catch(() => undefined);
+}
+
 /** An effect that differs between visitors: anything but `Vary: Cookie`. */
 const personal = (effect: HttpEffect) => effect.type !== 'header.vary';
 
@@ -221,7 +233,17 @@ export function session(options: SessionOptions): SessionMiddleware {
     const status = c.finalized && !refused && !bypassed ? c.res.status : 500;
     // Awaited only when it is a promise: a step on every request otherwise.
     const committed = commit(core, name, status, c.res.headers);
-    const effects = committed instanceof Promise ? await committed : committed;
+    let effects: readonly HttpEffect[];
+    if (committed instanceof Promise) {
+      try {
+        effects = await committed;
+      } catch (error) {
+        // The 503 replaces this response, whose body nobody will read: a stream's producer
+        // (`stream()`, `streamSSE()`) would wait forever on its next write, its `onAbort` unrun.
+        if (c.finalized && !bypassed) drop(c.res);
+        throw error;
+      }
+    } else effects = committed;
     // Without a response, Hono answers its own 500; a bypassed one has sent its headers.
     if (!c.finalized || refused || bypassed || effects.length === 0) return;
     // The app may return one Response to every request (made at module level, or once and kept):

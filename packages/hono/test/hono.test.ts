@@ -357,6 +357,37 @@ describe('errors and app.onError', () => {
     expect((seen[0] as HTTPException).cause).toBeInstanceOf(SessStoreError);
   });
 
+  it('a failed store write drops a streamed response: its producer hears the abort instead of waiting forever, on node-server 1 and 2', async () => {
+    for (const requestListener of [getRequestListener, getRequestListenerV1]) {
+      const { app, store } = sessionApp();
+      app.onError(quietErrors);
+      let producerEnded: (aborted: boolean) => void = () => undefined;
+      const ended = new Promise<boolean>((resolve) => (producerEnded = resolve));
+      app.get('/sse', async (c) => {
+        await write(c);
+        // Nothing reads the 503's dropped body: without a cancel, the second write waits forever
+        // and an onAbort cleanup (a pub/sub unsubscribe) never runs.
+        return streamSSE(c, async (body) => {
+          for (const data of ['1', '2', '3']) await body.writeSSE({ data });
+          producerEnded(body.aborted);
+        });
+      });
+      // A response the app sends to every request keeps its body through a failed write.
+      let shared: Response | undefined;
+      app.get('/shared', async (c) => (await write(c), (shared ??= new Response('shared'))));
+      const served = await listen(requestListener(app.fetch));
+      servers.push(served);
+      const client = new Client(served.url);
+      store.failing.add('set');
+      const reply = await client.request('/sse');
+      expect([reply.status, reply.body]).toEqual([503, 'Session store unavailable']);
+      expect(await ended).toBe(true);
+      expect((await client.request('/shared')).status).toBe(503);
+      store.failing.delete('set');
+      expect((await client.request('/shared')).body).toBe('shared');
+    }
+  });
+
   it('sees a failed store read in a handler as the same 503', async () => {
     const { app, store, seen } = withOnError();
     app.get('/write', async (c) => (await write(c), c.text('ok')));
