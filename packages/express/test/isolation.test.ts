@@ -155,3 +155,80 @@ describe.each([
     expect(observed).toEqual([{ output: NODE_OUTPUT, sessionID: 'absent' }]);
   });
 });
+
+describe('a bare node:http server (no Express app, as under connect)', () => {
+  /** A connect-like chain without connect: each step calls the next, the last one answers. */
+  type Step = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
+  const chain =
+    (...steps: Step[]) =>
+    (req: IncomingMessage, res: ServerResponse) => {
+      const run = (index: number, error?: unknown): void => {
+        const step = steps[index];
+        if (error !== undefined || step === undefined) {
+          res.statusCode = 500;
+          res.end(String(error));
+          return;
+        }
+        step(req, res, (next?: unknown) => run(index + 1, next));
+      };
+      run(0);
+    };
+
+  it("requests keep Node's prototype, and req.session and req.sessionID work and follow the session's id", async () => {
+    const sessions = session({ secret: SECRET }) as unknown as Step;
+    const seen: Array<{ proto: boolean; before: unknown; after: unknown; id: unknown }> = [];
+    const handler: Step = (req, res) => {
+      const visit = req as IncomingMessage & { session: { views?: number; id?: string; regenerate(): Promise<void> }; sessionID?: string };
+      const proto = Object.getPrototypeOf(req) === IncomingMessage.prototype && Object.getPrototypeOf(res) === ServerResponse.prototype;
+      const before = visit.sessionID;
+      visit.session.views = (visit.session.views ?? 0) + 1;
+      const answer = () => {
+        seen.push({ proto, before, after: visit.sessionID, id: visit.session.id });
+        res.end(`views ${visit.session.views}`);
+      };
+      if (req.url === '/regenerate') void visit.session.regenerate().then(answer);
+      else answer();
+    };
+    // Mounted twice, as a connect app can be: the first one owns the session.
+    const served = await listen(chain(sessions, sessions, handler));
+    servers.push(served);
+    const client = new Client(served.url);
+    expect((await client.request('/count')).body).toBe('views 1');
+    expect((await client.request('/count')).body).toBe('views 2');
+    expect((await client.request('/regenerate')).body).toBe('views 3');
+    const [first, second, third] = seen;
+    expect(seen.map(({ proto }) => proto)).toEqual([true, true, true]);
+    // No id before a new session's first write, its id after.
+    expect(first?.before).toBeUndefined();
+    expect(typeof first?.after).toBe('string');
+    expect(first?.after).toBe(first?.id);
+    expect([second?.before, second?.after]).toEqual([first?.id, first?.id]);
+    // regenerate() gives a new id, and req.sessionID follows it.
+    expect(third?.before).toBe(first?.id);
+    expect(third?.after).toBe(third?.id);
+    expect(third?.after).not.toBe(first?.id);
+  });
+
+  it("an assigned req.sessionID (express-session's habit) becomes the request's own data, and Node's prototype stays as it was", async () => {
+    const sessions = session({ secret: SECRET }) as unknown as Step;
+    const requests: IncomingMessage[] = [];
+    const handler: Step = (req, res) => {
+      requests.push(req);
+      const visit = req as IncomingMessage & { sessionID?: string };
+      if (req.url === '/assign') visit.sessionID = 'assigned';
+      res.end(String(visit.sessionID));
+    };
+    const served = await listen(chain(sessions, handler));
+    servers.push(served);
+    const client = new Client(served.url);
+    expect((await client.request('/assign')).body).toBe('assigned');
+    expect(Object.getOwnPropertyDescriptor(requests[0] as object, 'sessionID')).toEqual({
+      value: 'assigned',
+      writable: true,
+      configurable: true,
+      enumerable: true,
+    });
+    expect((await client.request('/read')).body).toBe('undefined');
+    expect('sessionID' in IncomingMessage.prototype).toBe(false);
+  });
+});

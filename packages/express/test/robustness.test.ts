@@ -5,6 +5,7 @@
  */
 import { get as httpGet } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import { PassThrough } from 'node:stream';
 import { inspect } from 'node:util';
 import express5 from 'express';
@@ -26,6 +27,11 @@ declare module '../src/index.js' {
 }
 
 const servers = closedAfterEach();
+
+/** express-session, as its users install it; its types would redeclare `req.session`, so it is loaded untyped. */
+const expressSession = createRequire(import.meta.url)('express-session') as ((options: object) => RequestHandler) & {
+  MemoryStore: new () => { set(...args: unknown[]): void };
+};
 
 /** Whatever escapes to the process: with sess as without, there must be nothing. */
 const escaped: unknown[] = [];
@@ -199,6 +205,39 @@ describe.each([
       'caught ERR_HTTP_HEADERS_SENT',
     ]);
     expect(store.calls.set).toBe(4);
+    await Promise.all(servers.map((served) => served.idle()));
+    expect(escaped).toEqual([]);
+  });
+
+  it("a handler that answers, then passes an error to next, loses its held answer to Express's final handler, as with express-session (README)", async () => {
+    // A store write that ends after Express's final handler has run, as a network store's can:
+    // here, once the connection has closed.
+    let closed: Promise<void> = Promise.resolve();
+    const answerThenFail: RequestHandler = (req, res, next) => {
+      closed = new Promise((resolve) => req.socket.once('close', () => resolve()));
+      touch(req);
+      res.send('ok');
+      next(new Error('late'));
+    };
+    const late = (middleware?: RequestHandler) => {
+      const application = express();
+      if (middleware !== undefined) application.use(middleware);
+      application.get('/late', answerThenFail);
+      return application;
+    };
+    const inner = memoryStore();
+    const store: Store = { ...inner, set: async (...args) => (await closed, inner.set(...args)) };
+    const legacyStore = new expressSession.MemoryStore();
+    const legacySet = legacyStore.set.bind(legacyStore);
+    legacyStore.set = (...args: unknown[]) => void closed.then(() => legacySet(...args));
+    const legacy = expressSession({ secret: SECRET, resave: false, saveUninitialized: false, store: legacyStore });
+
+    expect(await outcome(await serve(late()), '/late')).toBe(200);
+    // The final handler finds the headers sent (the answer is held, so they act as sent) and
+    // closes the connection before the save ends: the held answer never leaves. express-session
+    // has sent all but the answer's last byte by then.
+    expect(await outcome(await serve(late(session({ secret: SECRET, store }))), '/late')).toBe('aborted');
+    expect(await outcome(await serve(late(legacy)), '/late')).toBe('aborted');
     await Promise.all(servers.map((served) => served.idle()));
     expect(escaped).toEqual([]);
   });
