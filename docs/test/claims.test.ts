@@ -83,7 +83,8 @@ describe('packages/core/README.md: the options of createSessionManager', () => {
   it('gives the numbers the defaults the code applies', () => {
     const stated: Record<string, string> = Object.fromEntries(rows.map((row) => [namesIn(row[0] as string)[0], row[2]]));
     expect(stated.maxAgeMs).toBe('24 h');
-    expect(source).toMatch(/lifetimeMs\(options\.maxAgeMs, 'maxAgeMs', 86_400_000,/);
+    expect(source).toMatch(/lifetimeMs\(options\.maxAgeMs, 'maxAgeMs', DEFAULT_MAX_AGE_MS,/);
+    expect(source).toMatch(/^export const DEFAULT_MAX_AGE_MS = 86_400_000;$/m);
     for (const name of ['touchAfterMs', 'regenerateGraceMs', 'storeTimeoutMs']) {
       const applied = new RegExp(`lifetimeMs\\(options\\.${name}, '${name}', ([0-9_]+)\\)`).exec(source)?.[1]?.replace(/_/g, '');
       expect(`${name}: ${stated[name]}`).toBe(`${name}: \`${applied}\``);

@@ -170,6 +170,9 @@ export interface Config {
  */
 export const MAX_LIFETIME_MS = 400 * 86_400_000;
 
+/** A session's lifetime unless `maxAgeMs` says otherwise: 24 hours. */
+export const DEFAULT_MAX_AGE_MS = 86_400_000;
+
 /** Cookies count their lifetime in whole seconds: a shorter one would go out as `Max-Age=0`. */
 export const MIN_COOKIE_LIFETIME_MS = 1_000;
 
@@ -359,7 +362,7 @@ export function createConfig(options: SessionManagerOptions): Config {
     storage,
     signer: signerOf(options),
     cookie: cookieAttributes(name, cookie),
-    maxAgeMs: lifetimeMs(options.maxAgeMs, 'maxAgeMs', 86_400_000, MIN_COOKIE_LIFETIME_MS) as number,
+    maxAgeMs: lifetimeMs(options.maxAgeMs, 'maxAgeMs', DEFAULT_MAX_AGE_MS, MIN_COOKIE_LIFETIME_MS) as number,
     idleTimeoutMs,
     absoluteTimeoutMs: lifetimeMs(options.absoluteTimeoutMs, 'absoluteTimeoutMs', undefined, MIN_COOKIE_LIFETIME_MS),
     touchAfterMs,

@@ -20,7 +20,15 @@ import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { RequestFacts, Session } from '@sess/core';
 import { type SessionManagerOptions, type SessionStorage, type SocketSession, checkStorage, createSessionManager } from '@sess/core';
-import { COOKIE_OPTIONS, SHARED_OPTIONS, accessorLayer, checkOptions, cookieOptions, coreOptions } from '@sess/core/adapter';
+import {
+  COOKIE_OPTIONS,
+  DEFAULT_MAX_AGE_MS,
+  SHARED_OPTIONS,
+  accessorLayer,
+  checkOptions,
+  cookieOptions,
+  coreOptions,
+} from '@sess/core/adapter';
 import {
   applyEffects,
   createOutputHold,
@@ -89,8 +97,6 @@ export interface SessionOptions extends SharedOptions<Request, SessionStorage | 
 }
 
 const WHERE = 'session() of @sess/express';
-/** The core's default session lifetime. */
-const DAY_MS = 86_400_000;
 const OPTIONS: OptionTable<SessionOptions> = {
   ...SHARED_OPTIONS,
   store: [],
@@ -221,7 +227,7 @@ export function session(options: SessionOptions): SessionMiddleware {
   // `cookie.originalMaxAge`: the lifetime a session starts with (the core's is 24 h unless set), so
   // `cookie.maxAge = cookie.originalMaxAge` puts it back, as in express-session.
   const maxAge = options.cookie?.maxAge;
-  const view = expressView(maxAge === undefined ? DAY_MS : maxAge, options.clock ?? Date.now);
+  const view = expressView(maxAge === undefined ? DEFAULT_MAX_AGE_MS : maxAge, options.clock ?? Date.now);
 
   const handoff: RequestHandler = (req, res, next) => {
     const token = typeof req.query.token === 'string' ? req.query.token : (req.body as { token?: unknown } | undefined)?.token;

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { SessConfigError } from '@sess/core';
 import type { CookieAttributes, SessionManagerOptions, StandardSchemaV1, Store } from '@sess/core';
-import { COOKIE_OPTIONS, checkOptions, cookieOptions, defined } from '@sess/core/adapter';
+import { COOKIE_OPTIONS, MAX_LIFETIME_MS, checkOptions, cookieOptions, defined } from '@sess/core/adapter';
 import type { OptionTable } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
 
@@ -78,9 +78,6 @@ const HINTS: Readonly<Record<string, string>> = {
   genid: 'use "generateId"',
   cookieName: 'use "name"',
 };
-
-/** Browsers keep a cookie 400 days at most (RFC 6265bis), and sess lifetimes end there too. */
-const MAX_LIFETIME_MS = 400 * 86_400_000;
 
 const HOW_TO_MAKE_A_PASSWORD = `node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`;
 

@@ -5,14 +5,14 @@
  * the core judges; keys starting with `_` are koa-session's own and are never saved as data.
  */
 import type { SessionData, SessionMeta, SessionRecord } from '@sess/core';
+import { MAX_LIFETIME_MS, MIN_COOKIE_LIFETIME_MS } from '@sess/core/adapter';
 
 /** koa-session's object: data and its `_` fields. */
 export type KoaSessionObject = Record<string, unknown>;
 
-/** The longest lifetime sess accepts (400 days, what browsers keep a cookie for). */
-const MAX_LIFETIME_MS = 400 * 86_400_000;
 const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
-const isLifetime = (value: unknown): value is number => isFiniteNumber(value) && value >= 1_000 && value <= MAX_LIFETIME_MS;
+const isLifetime = (value: unknown): value is number =>
+  isFiniteNumber(value) && value >= MIN_COOKIE_LIFETIME_MS && value <= MAX_LIFETIME_MS;
 
 /** What koa-session saves of a session's data: every key but its own `_` fields (its `toJSON`). */
 export function savedData(data: SessionData): SessionData {

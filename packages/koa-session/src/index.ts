@@ -12,7 +12,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { SessionEvent, SessionManagerOptions, StandardSchemaV1 } from '@sess/core';
 import { SessUsageError, cookieSessions, createSessionManager, createSigner } from '@sess/core';
-import { defined, prototypeLayer } from '@sess/core/adapter';
+import { MAX_LIFETIME_MS, defined, prototypeLayer } from '@sess/core/adapter';
 import type { Context, Middleware } from 'koa';
 import { koaFormat } from './format.js';
 import { keysReader } from './keys.js';
@@ -44,8 +44,6 @@ declare module 'koa' {
 /** The core's name for the cookie it plans, which only this package reads: the app's cookie is `key`. */
 const CORE_NAME = 'koa-session';
 const ONE_DAY_MS = 86_400_000;
-/** No touch is ever due this late (sess keeps nothing longer than 400 days). */
-const NEVER_MS = 400 * ONE_DAY_MS;
 /** With renew, the core's touch interval: any length above 0 and well under 400 days works, as the format places `touchedAt` by koa-session's rule. */
 const RENEW_TOUCH_MS = 1_000;
 
@@ -182,8 +180,9 @@ export function createSession(first: unknown, second?: unknown): Middleware {
     // koa-session's first cookie has no expiry unless maxAge is set; the saved `_maxAge` gives later ones theirs.
     expireAtBrowserClose: typeof maxAge !== 'number',
     // Every save re-sends koa-session's cookie (rolling with no touch due); rolling and renew extend the session too.
+    // Without either, no touch is ever due: sess keeps nothing past MAX_LIFETIME_MS.
     rolling: true,
-    touchAfterMs: rolling ? 0 : renew ? RENEW_TOUCH_MS : NEVER_MS,
+    touchAfterMs: rolling ? 0 : renew ? RENEW_TOUCH_MS : MAX_LIFETIME_MS,
     // koa-session commits whatever the response, thrown errors included.
     saveOnServerError: true,
     // koa-session saves an emptied session as `{}` and keeps its cookie.

@@ -20,7 +20,7 @@ export {
 } from './options.js';
 export type { CheckAdvice, CookieOptions, NestedOptions, OptionCheck, OptionSpec, OptionTable, SharedOptions } from './options.js';
 /** The longest lifetime sess takes (400 days, the most a browser keeps a cookie) and the shortest a cookie can carry (1 s). */
-export { MAX_LIFETIME_MS, MIN_COOKIE_LIFETIME_MS } from '../options.js';
+export { DEFAULT_MAX_AGE_MS, MAX_LIFETIME_MS, MIN_COOKIE_LIFETIME_MS } from '../options.js';
 export {
   applyEffects,
   commitHeaders,
