@@ -12,6 +12,7 @@ import type { H3Config, H3Event, Middleware } from 'h3';
 import type { HttpEffect, Session } from '@sess/core';
 import {
   applyEffects,
+  cancelUnread,
   commitNodeResponse,
   createOutputHold,
   createSessionContext,
@@ -64,9 +65,11 @@ const answerOf = (thrown: unknown): HTTPError =>
 /**
  * h3's conversion of a handler's value, made to report the error it meets (a value it can't
  * serialize) instead of answering it: the middleware rethrows it to the app's own error handling.
+ * Under the app's `debug`, h3 pretty-prints JSON: `CONVERT_DEBUG` does as well.
  */
 const unsendable = new WeakMap<H3Event, HTTPError>();
 const CONVERT: H3Config = Object.freeze({ silent: true, onError: (error: HTTPError, event: H3Event) => void unsendable.set(event, error) });
+const CONVERT_DEBUG: H3Config = Object.freeze({ ...CONVERT, debug: true });
 
 /** Commits for a response of `status` whose headers are `headers` and, under them, `own` (a thrown error's). */
 function commit(
@@ -80,6 +83,36 @@ function commit(
   const cacheControl = headers.has('cache-control') || own?.has('cache-control') === true;
   const committed = core.commit(responseFacts(status, name, cookies, cacheControl));
   return committed instanceof Promise ? committed.catch(rejected) : committed;
+}
+
+/**
+ * Cancels the body of a response the 503 replaces, as a closed connection would: nobody will
+ * read it, so a stream's producer would wait forever and its cleanup (a `cancel`, an event
+ * stream's `onClosed`, an `iterable()` generator's `finally`) never run. Only a body the app
+ * handed over has a producer (h3 makes strings and JSON itself); `response.body` is what it
+ * became (under `app.fetch`, h3 may pipe it through a stream of its own, which passes the cancel on).
+ */
+function drop(response: Response, returned: unknown): void {
+  if (
+    !(
+      returned instanceof ReadableStream ||
+      returned instanceof Response ||
+      (returned as { body?: unknown } | null)?.body instanceof ReadableStream
+    )
+  )
+    return;
+  cancelUnread(response.body);
+}
+
+/**
+ * A copy of a Response the app returned. h3's WebSocket routes answer the upgrade request with
+ * a 426 whose hooks hang on it as `crossws`, where a crossws `resolve` reads them off what
+ * `app.fetch` answers: they go on the copy too, or the socket never opens.
+ */
+function copyOf(response: Response): Response {
+  const copy = new Response(response.body, response);
+  const { crossws } = response as { crossws?: unknown };
+  return crossws === undefined ? copy : Object.assign(copy, { crossws });
 }
 
 const output = createOutputHold();
@@ -218,7 +251,7 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
       // the app's error handling (`onError`, `silent`, `debug`) as they do without sess.
       if (value instanceof Error || value === NOT_FOUND) throw value;
       // Awaited only when it is a promise: a step on every request otherwise.
-      const converted = toResponse(value, event, CONVERT);
+      const converted = toResponse(value, event, event.app?.config.debug === true ? CONVERT_DEBUG : CONVERT);
       response = typeof (converted as Partial<PromiseLike<Response>>).then === 'function' ? await converted : (converted as Response);
       if (unsendable.has(event)) throw unsendable.get(event);
     } catch (thrown) {
@@ -249,13 +282,22 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
     // and goes on unchanged (a copy carrying the session's headers can't have status 0).
     const refused = response.status < 100;
     const committed = commit(core, manager.name, refused ? 500 : response.status, response.headers);
-    const effects = committed instanceof Promise ? await committed : committed;
+    let effects: readonly HttpEffect[];
+    if (committed instanceof Promise) {
+      try {
+        effects = await committed;
+      } catch (error) {
+        // The 503 replaces this response, whose body nobody will read.
+        drop(response, returned);
+        throw error;
+      }
+    } else effects = committed;
     if (refused || effects.length === 0) return response;
     // A Response the handler or onError returned is the app's, which it may hand to every request
     // (one made once, at start-up): the session's headers go on a copy, so no visitor's cookie
     // rides on it to the next. One h3 made from another value is this request's own. A response
     // whose headers are immutable (from `fetch` or `Response.redirect`) is copied either way.
-    const own = response === returned && !response.bodyUsed ? new Response(response.body, response) : response;
+    const own = response === returned && !response.bodyUsed ? copyOf(response) : response;
     return withHeaders(own, (headers) => applyEffects(headers, effects));
   };
 

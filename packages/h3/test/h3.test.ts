@@ -1,5 +1,5 @@
 /** h3-specific behaviour beyond the shared conformance suite, on both majors. */
-import { H3, HTTPError, fromNodeHandler, redirect, toNodeHandler } from 'h3';
+import { H3, HTTPError, createEventStream, fromNodeHandler, iterable, redirect, toNodeHandler } from 'h3';
 import type { H3Config, H3Event } from 'h3';
 import { createApp, createError, eventHandler, send, sendError, sendRedirect, setResponseStatus, toNodeListener } from 'h3v1';
 import type { AppOptions } from 'h3v1';
@@ -124,6 +124,86 @@ describe('h3 v2', () => {
     const reply = await client.request('/');
     expect(reply.status).toBe(503);
     expect(reply.body).toMatch(/Session store unavailable/);
+  });
+
+  describe('a failed store write drops a streamed answer: its producer hears the end instead of waiting forever', () => {
+    /**
+     * Each route writes the session and answers with a stream whose producer reports how it
+     * ended: a cancelled `ReadableStream` (returned, in a `Response`, in `onError`'s `Response`),
+     * `createEventStream`'s `onClosed`, `iterable()`'s generator `finally`. Nothing reads the
+     * 503's dropped body, so without a cancel none of them ever ends.
+     */
+    function streamingApp() {
+      const store = inspectableStore(fakeClock());
+      const errors: unknown[] = [];
+      let ended: (how: string) => void = () => undefined;
+      const done = new Promise<string>((resolve) => (ended = resolve));
+      const stream = () =>
+        new ReadableStream<Uint8Array>({
+          start: (controller) => controller.enqueue(new TextEncoder().encode('first')),
+          cancel: () => ended('cancelled'),
+        });
+      const app = new H3({
+        silent: true,
+        onError: (error) => {
+          errors.push(error);
+          if (error.status === 409) return new Response(stream(), { status: 409 });
+        },
+      });
+      app.use(session({ secret: SECRET, store }));
+      app.use(async (event) => void ((await useSession(event)).data.n = 1));
+      app.get('/stream', () => stream());
+      app.get('/response', () => new Response(stream()));
+      app.get('/onerror', () => {
+        throw new HTTPError({ status: 409 });
+      });
+      app.get('/sse', (event) => {
+        const events = createEventStream(event);
+        events.onClosed(() => ended('closed'));
+        void events.push('first');
+        return events.send();
+      });
+      app.get('/iterable', () =>
+        iterable(
+          (async function* () {
+            try {
+              yield 'first';
+              yield 'second';
+            } finally {
+              ended('finally');
+            }
+          })(),
+        ),
+      );
+      store.failing.add('set');
+      return { app, done, errors };
+    }
+
+    const answers = [
+      ['/stream', 'cancelled'],
+      ['/response', 'cancelled'],
+      ['/onerror', 'cancelled'],
+      ['/sse', 'closed'],
+      ['/iterable', 'finally'],
+    ] as const;
+
+    it.each(answers)('on a Node server: %s', async (path, how) => {
+      const { app, done, errors } = streamingApp();
+      const served = await listen(toNodeHandler(app));
+      servers.push(served);
+      const reply = await new Client(served.url).request(path);
+      expect([reply.status, JSON.parse(reply.body).message]).toEqual([503, 'Session store unavailable']);
+      expect(await done).toBe(how);
+      expect((errors.at(-1) as HTTPError).status).toBe(503);
+    });
+
+    it.each(answers)('through app.fetch: %s', async (path, how) => {
+      const { app, done, errors } = streamingApp();
+      const reply = await app.fetch(new Request(`http://localhost${path}`));
+      expect([reply.status, ((await reply.json()) as { message: string }).message]).toEqual([503, 'Session store unavailable']);
+      expect(await done).toBe(how);
+      expect((errors.at(-1) as HTTPError).status).toBe(503);
+    });
   });
 
   it('is lazy: with a valid cookie, a route that never asks for the session makes no store call', async () => {

@@ -446,6 +446,22 @@ describe('handler output that Node or h3 refuses', () => {
     expect(store.calls.set).toBe(0);
   });
 
+  it("h3 v2: a returned value becomes the body h3 makes of it, pretty-printed JSON under the app's debug too", async () => {
+    const body = async (withSession: boolean, debug: boolean) => {
+      const app = new H3({ silent: true, debug });
+      if (withSession) app.use(session({ secret: SECRET }));
+      app.get('/', async (event) => {
+        if (withSession) (await useSession(event)).data.n = 1;
+        return { n: 1 };
+      });
+      const served = await listen(toNodeHandler(app));
+      servers.push(served);
+      return (await hit(served.url)).body;
+    };
+    for (const debug of [false, true]) expect(await body(true, debug)).toBe(await body(false, debug));
+    expect(await body(true, true)).toBe('{\n  "n": 1\n}');
+  });
+
   it('h3 v2: no matching route reaches onError as a 404, as without sess', async () => {
     const outcome = async (withSession: boolean) => {
       const onError: string[] = [];

@@ -10,7 +10,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { SessStoreError } from '@sess/core';
 import type { HttpEffect, Session } from '@sess/core';
-import { CORE, SessionObject, applyEffects, createSessionContext, failureError, handoffResponse } from '@sess/core/adapter';
+import { CORE, SessionObject, applyEffects, cancelUnread, createSessionContext, failureError, handoffResponse } from '@sess/core/adapter';
 import { isSecure, responseFacts, upgradeSession, viewOf, withHeaders } from '@sess/core/adapter';
 import type { SessionMethods, SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
 import { configure } from './options.js';
@@ -163,8 +163,7 @@ function ownCopy(res: Response, parts: Held | undefined): Response {
  */
 function drop(res: Response): void {
   const parts = held(res, lighterOf(res));
-  const body: unknown = parts === undefined ? res.body : parts[1];
-  if (body instanceof ReadableStream && !body.locked) body.cancel().catch(() => undefined);
+  cancelUnread(parts === undefined ? res.body : parts[1]);
 }
 
 /** An effect that differs between visitors: anything but `Vary: Cookie`. */

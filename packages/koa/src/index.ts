@@ -10,7 +10,16 @@ import type { IncomingMessage } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import { SessConfigError, SessUsageError, createSessionManager, type HttpEffect } from '@sess/core';
 import type { SessionManagerOptions, SessionStorage } from '@sess/core';
-import { COOKIE_OPTIONS, SHARED_OPTIONS, accessorLayer, applyEffects, checkOptions, cookieOptions, coreOptions } from '@sess/core/adapter';
+import {
+  COOKIE_OPTIONS,
+  SHARED_OPTIONS,
+  accessorLayer,
+  applyEffects,
+  cancelUnread,
+  checkOptions,
+  cookieOptions,
+  coreOptions,
+} from '@sess/core/adapter';
 import {
   createOutputHold,
   createSessionContext,
@@ -116,6 +125,9 @@ declare module 'koa' {
   }
 }
 
+/** `ctx.onerror`'s shape: Koa's, or one an app puts on `app.context`. */
+type OnError = (this: Context, error: Error) => unknown;
+
 /** The handler's error, for a commit that must answer it. */
 type Failed = { error: unknown } | undefined;
 
@@ -182,6 +194,51 @@ function errorHeaders(error: object, effects: readonly HttpEffect[]): Record<str
     effects.filter((effect) => effect.type !== 'header.cacheControl' || headers[field('cache-control')] == null),
   );
   return headers;
+}
+
+/**
+ * Cancels a web stream body (Koa 3: a `ReadableStream`, or a `Response`'s) that the error answer
+ * of a failed commit replaces, as a closed connection would, so its producer (a file, an upstream
+ * `fetch`) hears it instead of staying open. Koa destroys a Node stream body itself once the
+ * response finishes, but leaves these unread.
+ */
+function dropBody(body: unknown): void {
+  cancelUnread(body instanceof Response ? body.body : body);
+}
+
+/** `onerror` (Koa's, or the app's own) answering `error` with the session's headers. */
+function answerWithSession(ctx: Context, error: Error | null, onerror: OnError): unknown {
+  const state = stateOf(ctx);
+  const effects = state?.committed;
+  if (typeof error !== 'object' || error === null || effects === undefined || effects.length === 0)
+    return onerror.call(ctx, error as Error);
+  // Once: Koa may call it again (the response's end) with the same error.
+  (state as RequestState).committed = undefined;
+  // On the error only while Koa answers it (see `withErrorHeaders`).
+  return withErrorHeaders(error, errorHeaders(error, effects), () => onerror.call(ctx, error));
+}
+
+/**
+ * An app's own `app.context.onerror` (koa-onerror sets one) sits in front of the layer, so it is
+ * wrapped in place, once per function the app assigns, to answer with the session's headers too.
+ * The mark is global, so a second `session()` on the app (or a second copy of this package, CJS
+ * beside ESM) leaves a wrapper be instead of wrapping it again on every request.
+ */
+const WRAPPED = Symbol.for('@sess/koa onerror');
+function coverOwnOnerror(proto: { onerror?: unknown }): void {
+  const own = proto.onerror;
+  if (typeof own !== 'function' || WRAPPED in own) return;
+  // Reflect.set: an `onerror` the app made read-only stays as it is, rather than failing every request.
+  Reflect.set(
+    proto,
+    'onerror',
+    Object.assign(
+      function onerror(this: Context, error: Error | null) {
+        return answerWithSession(this, error, own as OnError);
+      },
+      { [WRAPPED]: true },
+    ),
+  );
 }
 
 /** With `ctx.respond = false`, a commit that output started fails into Koa's own answer: an error response, or past the headers, the 'error' event. */
@@ -300,15 +357,7 @@ export function session(options: SessionOptions): SessionMiddleware {
   const errors = prototypeLayer((base) => ({
     onerror: {
       value(this: Context, error: Error | null) {
-        const state = stateOf(this);
-        const effects = state?.committed;
-        const onerror = (base as Context).onerror;
-        if (typeof error !== 'object' || error === null || effects === undefined || effects.length === 0)
-          return onerror.call(this, error as Error);
-        // Once: Koa may call it again (the response's end) with the same error.
-        (state as RequestState).committed = undefined;
-        // On the error only while Koa answers it (see `withErrorHeaders`).
-        return withErrorHeaders(error, errorHeaders(error, effects), () => onerror.call(this, error));
+        return answerWithSession(this, error, (base as Context).onerror);
       },
       writable: true,
       configurable: true,
@@ -336,8 +385,10 @@ export function session(options: SessionOptions): SessionMiddleware {
   const sessionMiddleware: Middleware = async (ctx, next) => {
     // Mounted twice (or a router re-entering): the first one owns the session.
     if (stateOf(ctx) !== undefined) return next();
-    contexts.insert(Object.getPrototypeOf(ctx) as object);
-    errors.insert(Object.getPrototypeOf(ctx) as object);
+    const proto = Object.getPrototypeOf(ctx) as object;
+    contexts.insert(proto);
+    errors.insert(proto);
+    if (Object.hasOwn(proto, 'onerror')) coverOwnOnerror(proto);
     // `ctx.req` and `ctx.request` rather than Koa's delegating getters (`ctx.get`, `ctx.secure`):
     // every delegated property shares one getter, whose property reads V8 cannot cache.
     const secure = ctx.request.secure;
@@ -369,6 +420,7 @@ export function session(options: SessionOptions): SessionMiddleware {
       const settling = settle(ctx, state, ctx.response.status);
       if (settling !== undefined) await settling;
     } catch (error) {
+      dropBody(ctx.body);
       throw koaError(error);
     }
   };

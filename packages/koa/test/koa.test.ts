@@ -176,6 +176,24 @@ describe.each([
     expect(store.calls.destroy).toBe(2);
   });
 
+  it('after a sign-out, ctx.session is empty and a write starts a new session under a new id', async () => {
+    const { client, store } = await start({}, async (ctx) => {
+      if (ctx.path === '/in') return void (ctx.session.user = 'ada');
+      if (ctx.path === '/me') return ctx.session.user ?? 'nobody';
+      await ctx.session.destroy();
+      const after = JSON.stringify(ctx.session);
+      ctx.session.user = 'guest';
+      return after;
+    });
+    await client.request('/in');
+    const before = client.jar.get('sid');
+    const out = await client.request('/out');
+    expect([out.status, out.body, store.calls.destroy]).toEqual([200, '{}', 1]);
+    expect(cookiesNamed(out, 'sid')).toEqual([expect.stringMatching(/^sid=[^;]+; Max-Age=86400/)]);
+    expect(client.jar.get('sid')?.split('.')[0]).not.toBe(before?.split('.')[0]);
+    expect((await client.request('/me')).body).toBe('guest');
+  });
+
   it("an app's own error middleware, around the session's, keeps a failed sign-out's cookie deletion", async () => {
     const store = inspectableStore(fakeClock());
     const app = new Koa();

@@ -32,10 +32,17 @@ describe.each([
   ['Koa 3', Koa3],
 ] as const)('%s', (_, Koa) => {
   /** An app with `before` ahead of session() and `handler` behind it; Koa's 'error' events are kept. */
-  async function start(options: Partial<SessionOptions>, handler: (ctx: Context) => unknown, before?: Middleware) {
+  async function start(
+    options: Partial<SessionOptions>,
+    handler: (ctx: Context) => unknown,
+    before?: Middleware,
+    /** Changes the app's `app.context` before the first request. */
+    setup?: (context: { onerror(this: Context, error: Error): void }) => void,
+  ) {
     const clock = fakeClock();
     const store = inspectableStore(clock);
     const app = new Koa();
+    setup?.(app.context);
     const errors: Error[] = [];
     app.on('error', (error: Error) => void errors.push(error));
     if (before !== undefined) app.use(before);
@@ -261,6 +268,80 @@ describe.each([
     });
   });
 
+  describe("an app's own app.context.onerror (koa-onerror and the like)", () => {
+    /** An app that answers errors with its own `app.context.onerror`, here one that hands on to Koa's. */
+    const ownOnerror = (context: { onerror(this: Context, error: Error): void }) => {
+      const koaOnerror = context.onerror;
+      context.onerror = function onerror(this: Context, error: Error) {
+        return koaOnerror.call(this, error);
+      };
+    };
+
+    it('still answers an error thrown after the commit with the cookie of the session it saved, and a failed sign-out with its deletion', async () => {
+      const { client, store } = await start(
+        {},
+        async (ctx) => {
+          if (ctx.path === '/login') {
+            await ctx.session.regenerate();
+            ctx.session.user = 'ada';
+          } else if (ctx.path === '/logout') return void (ctx.session = null);
+          ctx.body = ctx.session.user ?? 'nobody';
+        },
+        async (ctx, next) => {
+          await next();
+          if (ctx.path === '/login') throw new Error('audit log unavailable');
+        },
+        ownOnerror,
+      );
+      const login = await client.request('/login', { method: 'POST' });
+      expect([login.status, store.calls.set]).toEqual([500, 1]);
+      expect(cookiesNamed(login, 'sid')).toEqual([expect.stringMatching(/^sid=[^;]+; Max-Age=86400/)]);
+      expect(login.headers.get('vary')).toBe('Cookie');
+      expect((await client.request('/me')).body).toBe('ada');
+      store.failing.add('destroy');
+      const logout = await client.request('/logout', { method: 'POST' });
+      expect([logout.status, cookiesNamed(logout, 'sid')]).toEqual([503, [expect.stringMatching(/^sid=; Max-Age=0/)]]);
+    });
+    it('one the app made read-only is left as it is, and requests are served as before', async () => {
+      const { client, store } = await start(
+        {},
+        (ctx) => {
+          ctx.session.user = 'ada';
+          ctx.body = 'ok';
+        },
+        undefined,
+        (context) => {
+          Object.defineProperty(context, 'onerror', { value: context.onerror, writable: false, configurable: true });
+        },
+      );
+      const reply = await client.request('/');
+      expect([reply.status, reply.body, store.calls.set]).toEqual([200, 'ok', 1]);
+    });
+
+    it('is wrapped once, however many session() middlewares the app has and requests it serves', async () => {
+      const app = new Koa();
+      app.silent = true;
+      const koaOnerror = app.context.onerror;
+      const own = function onerror(this: Context, error: Error) {
+        return koaOnerror.call(this, error);
+      };
+      app.context.onerror = own;
+      const seen = new Set<unknown>();
+      app.use(session({ secret: SECRET }));
+      app.use(session({ secret: SECRET, key: 'other' }));
+      app.use((ctx) => {
+        seen.add(app.context.onerror);
+        ctx.body = 'ok';
+      });
+      const served = await listen(app.callback());
+      servers.push(served);
+      const client = new Client(served.url);
+      for (let i = 0; i < 3; i++) expect((await client.request('/')).status).toBe(200);
+      expect(seen.size).toBe(1);
+      expect(app.context.onerror).not.toBe(own);
+    });
+  });
+
   describe('ctx.respond = false', () => {
     it('a sign-in that writes ctx.res itself gets its cookie, saved before the headers leave, and the next request is signed in', async () => {
       let raw: ServerResponse | undefined;
@@ -395,6 +476,40 @@ describe('Koa 2', () => {
     servers.push(served);
     const reply = await new Client(served.url).request('/');
     expect([reply.status, store.calls.set, cookiesNamed(reply, 'sid')]).toEqual([500, 1, [expect.stringMatching(/^sid=[^;]+; Max-Age/)]]);
+  });
+});
+
+describe('Koa 3', () => {
+  it('a failed store write cancels the web stream body (a ReadableStream, or a Response\u2019s) that the 503 replaces, so its producer is not left open', async () => {
+    const store = inspectableStore(fakeClock());
+    const app = new Koa3();
+    app.silent = true;
+    const cancelled: string[] = [];
+    app.use(session({ secret: SECRET, store }));
+    app.use((ctx) => {
+      ctx.session.user = 'ada';
+      // An endless producer: only a cancel ends it.
+      const stream = new ReadableStream<Uint8Array>({
+        pull: (controller) => controller.enqueue(new Uint8Array(1024)),
+        cancel: () => void cancelled.push(ctx.path),
+      });
+      ctx.body = ctx.path === '/response' ? new Response(stream) : stream;
+    });
+    const served = await listen(app.callback());
+    servers.push(served);
+    const client = new Client(served.url);
+    store.failing.add('set');
+    for (const path of ['/stream', '/response']) {
+      const reply = await client.request(path);
+      expect([path, reply.status, reply.body]).toEqual([path, 503, 'Service Unavailable']);
+    }
+    expect(cancelled).toEqual(['/stream', '/response']);
+    // Unchanged when the write succeeds: the body is sent, not cancelled.
+    store.failing.delete('set');
+    const ok = await fetch(new URL('/stream', served.url));
+    expect(ok.status).toBe(200);
+    await ok.body?.cancel();
+    expect(cancelled).toEqual(['/stream', '/response']);
   });
 });
 

@@ -52,3 +52,12 @@ export function withErrorHeaders<T>(error: object, headers: object, answer: () =
     if (added) own === undefined ? Reflect.deleteProperty(error, 'headers') : Reflect.defineProperty(error, 'headers', own);
   }
 }
+
+/**
+ * Cancels a web stream the error answer of a failed commit replaces, as a closed connection
+ * would: nobody will read it, so its producer (`stream()`, an event stream, a file, an upstream
+ * `fetch`) would otherwise wait forever, its cleanup unrun. Anything else is left alone.
+ */
+export function cancelUnread(body: unknown): void {
+  if (body instanceof ReadableStream && !body.locked) body.cancel().catch(() => undefined);
+}
