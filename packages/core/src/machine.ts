@@ -397,14 +397,25 @@ const regenerateTransitions = [
   { guard: 'isWritable', target: 'active', actions: ['assignNewId', 'markRegenerated'] },
 ] as const;
 
-/** Sign-out of a session whose record is live: destroy it now, the cookie goes at commit. */
-const destroyClientTransition = { guard: 'isWritable', target: 'destroying', actions: ['destroyClientRecord', 'markSignedOut'] } as const;
+/**
+ * Sign-out: destroy the client's record now (the cookie goes at commit). The session is empty at
+ * once, so an app that doesn't await the destroy (Koa's `ctx.session = null`) can read it, and
+ * write to start a new one, while the record is being destroyed.
+ */
+const signOutActions = ['destroyClientRecord', 'clearData', 'forgetId', 'markSignedOut'] as const;
+const destroyClientTransition = { guard: 'isWritable', target: 'destroying', actions: signOutActions } as const;
 
 /** A commit: the response's facts join the context, and the plan is made from both. */
 const commitTransition = { target: 'planning', actions: 'noteResponse' } as const;
 
 /** express-session's `unset: 'keep'`: the app let go of the session, so nothing about it is written or sent. */
 const discardTransition = { target: 'discarded', actions: 'settle' } as const;
+
+/** A write: the first one of a session without an id gives it one. */
+const newSessionWrite = [
+  { guard: and(['isWritable', 'hasNoId']), actions: ['assignNewId', 'markWritten', 'markHasId'] },
+  { guard: 'isWritable', actions: 'markWritten' },
+] as const;
 
 /** A new session's id from the start (express-session generates it before the app runs). */
 const freshWithId = ['assignNewId', 'markFreshWithId'] as const;
@@ -452,6 +463,7 @@ export const lifecycleMachine = setup({
     })),
     // `changed` is tracked only where a decision reads it, so the other configurations keep their small table.
     markWritten: assign(({ context }) => ({ accessed: true, modified: true, changed: context.resendCookieOnChange })),
+    markHasId: assign({ hasId: true }),
     markSignedOut: fresh({ accessed: true }),
     markFreshWithId: fresh({ hasId: true }),
     noteResponse: assign(({ event }) =>
@@ -530,7 +542,7 @@ export const lifecycleMachine = setup({
         ...testCookieEvents,
         'app.load': { target: 'loading', actions: 'loadRecord' },
         // Sign-out needs no read: destroy what the cookie names in one round trip.
-        'app.destroy': { guard: 'isWritable', target: 'destroying', actions: ['destroyClientRecord', assign({ accessed: true })] },
+        'app.destroy': { ...destroyClientTransition },
         // Never loaded: the plan finds nothing to write, so only the test cookie and Vary can come out.
         'response.commit': commitTransition,
         'app.discard': discardTransition,
@@ -585,13 +597,7 @@ export const lifecycleMachine = setup({
         // Targets itself: xstate counts an empty transition as not allowed, and loading twice is fine.
         'app.load': { target: 'active' },
         'app.read': { actions: 'markAccessed' },
-        'app.write': [
-          {
-            guard: and(['isWritable', 'hasNoId']),
-            actions: ['assignNewId', 'markWritten', assign({ hasId: true })],
-          },
-          { guard: 'isWritable', actions: 'markWritten' },
-        ],
+        'app.write': newSessionWrite,
         'app.save': { guard: 'isWritable', actions: assign({ accessed: true, modified: true }) },
         'app.saveNow': [
           {
@@ -687,11 +693,11 @@ export const lifecycleMachine = setup({
     destroyingCurrent: {
       on: {
         'store.done': [
-          { guard: 'isClientRecordLive', target: 'destroying', actions: ['destroyClientRecord', 'markSignedOut'] },
+          { guard: 'isClientRecordLive', target: 'destroying', actions: signOutActions },
           { target: 'active', actions: ['clearData', 'forgetId', 'markSignedOut'] },
         ],
         'store.failed': [
-          { guard: 'isClientRecordLive', target: 'destroying', actions: ['destroyClientRecord', 'markSignedOut'] },
+          { guard: 'isClientRecordLive', target: 'destroying', actions: signOutActions },
           { target: 'active', actions: ['clearData', 'forgetId', 'markSignedOut'] },
         ],
       },
@@ -740,10 +746,14 @@ export const lifecycleMachine = setup({
     },
     // A failed destroy still ends the session here: sign-out must clear the cookie (the runner
     // reports the failure to the app, so the response can't be a 2xx).
+    // The client's record is being destroyed; the session is already the empty one that follows.
     destroying: {
       on: {
-        'store.done': { target: 'active', actions: ['clearData', 'forgetId', fresh({ clientRecordLive: false })] },
-        'store.failed': { target: 'active', actions: ['clearData', 'forgetId', fresh({ clientRecordLive: false })] },
+        'app.read': { actions: 'markAccessed' },
+        'app.write': newSessionWrite,
+        'store.done': { target: 'active', actions: assign({ clientRecordLive: false }) },
+        // The app hears of the failure; the record dies with its TTL, and the cookie still goes.
+        'store.failed': { target: 'active', actions: assign({ clientRecordLive: false }) },
       },
     },
     // The commit's plan, one question at a time (each a named guard): a store failure ends in

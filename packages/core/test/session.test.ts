@@ -239,6 +239,41 @@ describe('emptying and destroying', () => {
     expect(store.peek(session.id as string)?.data).toEqual({ again: true });
   });
 
+  it("a destroy the app doesn't await leaves the session usable at once: empty, and a write starts a new session", async () => {
+    const { manager, jar, store, id } = await signedIn();
+    store.hold = true;
+    const session = manager.begin({ cookieHeader: jar.header(), secure: false });
+    // Koa's `ctx.session = null`, express-session's `req.session.destroy()` without its callback.
+    const destroying = session.destroy();
+    expect([session.get('user'), session.keys(), session.id]).toEqual([undefined, [], undefined]);
+    session.set('again', true);
+    const newId = session.id;
+    expect(newId).toBeDefined();
+    expect(newId).not.toBe(id);
+    store.hold = false;
+    for (const call of store.held.splice(0)) call.release();
+    await destroying;
+    const effects = await session.commit({ status: 200 });
+    expect(store.peek(id)).toBeUndefined();
+    expect([session.id, store.peek(newId as string)?.data]).toEqual([newId, { again: true }]);
+    expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.set' });
+  });
+
+  it('a destroy that fails after the app wrote meanwhile keeps the new session', async () => {
+    const { manager, jar, store, id } = await signedIn();
+    store.hold = true;
+    const session = manager.begin({ cookieHeader: jar.header(), secure: false });
+    const destroying = session.destroy();
+    session.set('again', true);
+    store.hold = false;
+    for (const call of store.held.splice(0)) call.fail();
+    await expect(destroying).rejects.toBeInstanceOf(SessStoreError);
+    expect(session.get('again')).toBe(true);
+    await session.commit({ status: 200 });
+    expect(store.peek(session.id as string)?.data).toEqual({ again: true });
+    expect(session.id).not.toBe(id);
+  });
+
   it('a failed destroy rejects, and the commit still clears the cookie', async () => {
     const { manager, jar, store } = await signedIn();
     store.failing.add('destroy');
