@@ -17,7 +17,10 @@ describe('hand-off', () => {
     const token = await tokenOf(manager);
     const redeemed = await redeemHandoff(manager, token, undefined);
     expect(redeemed.status).toBe(204);
-    expect(redeemed.effects).toEqual([expect.objectContaining({ type: 'cookie.set', name: 'sid' })]);
+    expect(redeemed.effects).toEqual([
+      expect.objectContaining({ type: 'cookie.set', name: 'sid' }),
+      { type: 'header.cacheControl', value: 'private' },
+    ]);
     expect(await redeemHandoff(manager, token, undefined)).toEqual({ status: 400, effects: [] });
     expect(await redeemHandoff(manager, 42, undefined)).toEqual({ status: 400, effects: [] });
   });
