@@ -90,6 +90,14 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
   /** A new session nobody saved or regenerated yet: with `saveUninitialized: false` only data initializes it. */
   private fresh = false;
   private destroyed = false;
+  /**
+   * The last store work the app started (`save()`, `reload()`, ...) while it runs. The core takes
+   * its calls in turn, but it refuses writes mid-operation: what the app changed on `req.session`
+   * since (`save(); req.session.x = 1; res.send()`) is handed to it once that work is over.
+   */
+  private pending: Promise<unknown> | undefined;
+  /** A `destroy()` nobody passed a callback to: its failure is the commit's to answer. */
+  private unheard: Promise<void> | undefined;
 
   constructor(
     private readonly req: Request,
@@ -188,14 +196,25 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
 
   save(session: ExpressSession, callback: Callback | undefined): void {
     let saving: Promise<void>;
+    if (this.pending === undefined) saving = this.saveNow(session);
+    else {
+      // Whatever the work before it came to (its failure is its own callback's to hear).
+      const inTurn = () => this.saveNow(session);
+      saving = this.pending.then(inTurn, inTurn);
+    }
+    report(this.track(saving), callback, this.start.fail);
+  }
+
+  /** The write `save(cb)` asks for, with the session as the app has left it now. */
+  private saveNow(session: ExpressSession): Promise<void> {
     try {
       this.fresh = false;
-      this.sync(session as unknown as Record<string, unknown>);
-      saving = this.core.saveNow();
+      // A save that waited its turn behind a reload or regenerate saves the session they handed out.
+      if (session === this.view) this.sync(session as unknown as Record<string, unknown>);
+      return this.core.saveNow();
     } catch (error) {
-      saving = Promise.reject(error);
+      return Promise.reject(error);
     }
-    report(saving, callback, this.start.fail);
   }
 
   reload(_session: ExpressSession, callback: Callback): void {
@@ -205,7 +224,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
       this.present();
       if (!found) throw new Error('failed to load session');
     });
-    report(reloading, callback, this.start.fail);
+    report(this.track(reloading), callback, this.start.fail);
   }
 
   destroy(session: ExpressSession, callback: Callback | undefined): void {
@@ -213,7 +232,11 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     detachControl(session);
     this.view = undefined;
     this.destroyed = true;
-    report(this.core.destroy(), callback, this.start.fail);
+    const destroying = this.track(this.core.destroy());
+    // With no callback the app never hears that the delete failed, and the record is still there:
+    // the response must not tell the browser it signed out (as with `unset: 'destroy'`).
+    if (callback === undefined) this.unheard = destroying;
+    report(destroying, callback, this.start.fail);
   }
 
   regenerate(_session: ExpressSession, callback: Callback): void {
@@ -224,7 +247,17 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
       this.stored = undefined;
       this.present();
     });
-    report(regenerating, callback, this.start.fail);
+    report(this.track(regenerating), callback, this.start.fail);
+  }
+
+  /** `work` as the pending store work until it settles. */
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.pending = work;
+    const over = () => {
+      if (this.pending === work) this.pending = undefined;
+    };
+    work.then(over, over);
+    return work;
   }
 
   /**
@@ -280,6 +313,12 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
    * at once, returning nothing, when nothing had to wait for the store.
    */
   commit(res: ServerResponse, status: number): Promise<void> | undefined {
+    if (this.pending === undefined) return this.commitNow(res, status);
+    const inTurn = () => this.commitNow(res, status);
+    return this.pending.then(inTurn, inTurn);
+  }
+
+  private commitNow(res: ServerResponse, status: number): Promise<void> | undefined {
     const view = this.req.session as unknown;
     const { name, unset } = this.start.settings;
     if (isObject(view)) this.sync(view);
@@ -287,6 +326,11 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
       this.destroyed = unset === 'destroy';
       const letGo = unset === 'destroy' ? this.core.destroy() : this.core.discard();
       return commitNodeResponseAfter(letGo, res, this.core, status, name, this.cookieLine);
+    }
+    const { unheard } = this;
+    if (unheard !== undefined) {
+      this.unheard = undefined;
+      return commitNodeResponseAfter(unheard, res, this.core, status, name, this.cookieLine);
     }
     return commitNodeResponse(res, this.core, status, name, this.cookieLine);
   }

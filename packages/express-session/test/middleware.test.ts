@@ -594,6 +594,34 @@ describe.each(EXPRESS)('%s', (_, express) => {
       expect(reply.status).toBe(503);
       expect(sessionCookie(reply.setCookies)).toBeUndefined();
     });
+    it('a sign-out whose store delete fails is an error answer, with or without a destroy() callback', async () => {
+      const store = new session.MemoryStore();
+      const { url } = await serve(servers, express, { secret: SECRET, store, ...settled, unset: 'destroy' }, (app) => {
+        app.get('/in', (req, res) => {
+          req.session.user = 'ada';
+          res.send('ok');
+        });
+        app.get('/out', (req, res) => {
+          req.session.destroy();
+          res.redirect('/');
+        });
+        app.get('/unset', (req, res) => {
+          delete (req as { session?: unknown }).session;
+          res.redirect('/');
+        });
+        app.get('/out-cb', (req, res, next) => req.session.destroy((error) => (error ? next(error) : res.redirect('/'))));
+      });
+      const destroy = store.destroy;
+      for (const path of ['/out', '/unset', '/out-cb']) {
+        store.destroy = destroy;
+        const client = new Client(url);
+        await client.request('/in');
+        store.destroy = (_sid, callback) => setImmediate(() => callback?.(new Error('replica down')));
+        // The record is still there: the browser must not be told the sign-out worked.
+        expect([path, (await client.request(path)).status]).toEqual([path, 503]);
+      }
+      expect(Object.values(recordsOf(store)).map((record) => record.user)).toEqual(['ada', 'ada', 'ada']);
+    });
   });
 
   describe("sess's own rules, where express-session's are unsafe or silent", () => {

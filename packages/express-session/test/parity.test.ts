@@ -145,6 +145,42 @@ describe('MemoryStore, side by side', () => {
     expect(seen['@sess/express-session']).toEqual(seen['express-session']);
   });
 
+  it('save() left running while the handler changes the session and answers: every change is saved, no error', async () => {
+    const seen = await onBoth(async (module) => {
+      const store = new module.MemoryStore();
+      const client = await serve(module, { ...settled, store }, (app) => {
+        app.post('/login', (req, res) => {
+          sessionOf(req).user = 'ada';
+          res.send('ok');
+        });
+        // Fire-and-forget saves, as apps write them: the store is still writing when the session changes again.
+        app.post('/visit', (req, res) => {
+          sessionOf(req).visits = 1;
+          (sessionOf(req).save as () => void)();
+          sessionOf(req).last = '/visit';
+          res.send('ok');
+        });
+        app.post('/cart', (req, res, next) => {
+          (sessionOf(req).save as () => void)();
+          sessionOf(req).cart = ['tea'];
+          (sessionOf(req).save as (callback: (error?: unknown) => void) => void)((error) => (error ? next(error) : res.send('ok')));
+        });
+      });
+      await client.post('/login');
+      const replies = [await client.post('/visit'), await client.post('/cart')].map((reply) => `${reply.status} ${reply.body}`);
+      const records = Object.values(store.sessions).map((json) => {
+        const { cookie: _, ...data } = JSON.parse(json) as Record<string, unknown>;
+        return data;
+      });
+      return { replies, records };
+    });
+    expect(seen['express-session']).toEqual({
+      replies: ['200 ok', '200 ok'],
+      records: [{ user: 'ada', visits: 1, last: '/visit', cart: ['tea'] }],
+    });
+    expect(seen['@sess/express-session']).toEqual(seen['express-session']);
+  });
+
   it('a cookie naming a session the store no longer has is left alone, not deleted', async () => {
     const seen = await onBoth(async (module) => {
       const store = new module.MemoryStore();
