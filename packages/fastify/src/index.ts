@@ -13,6 +13,7 @@ import { createSessionManager } from '@sess/core';
 import type { HttpEffect, Session } from '@sess/core';
 import {
   applyEffects,
+  cancelUnread,
   commitHeaders,
   createOutputHold,
   createSessionContext,
@@ -66,7 +67,18 @@ const slot = (request: FastifyRequest) => request as unknown as Record<symbol, R
  * hooks run, still commits in the route's last onSend hook.
  */
 const COMMITS = Symbol('@sess/fastify commits');
-const commitsLate = (request: FastifyRequest) => (request.routeOptions.config as unknown as Record<symbol, unknown>)[COMMITS] === true;
+const commitsLate = (request: FastifyRequest) => (routeConfig(request) as Record<symbol, unknown>)[COMMITS] === true;
+
+/**
+ * The route's config. Fastify 5 and later 4.x have `request.routeOptions.config`; the early 4.x
+ * in the peer range do not (reading it failed every request with a 500 on 4.0.0 and 4.9.2), and
+ * have `request.routeConfig` or, the first ones, only `request.context.config`, which later 4.x
+ * warn about (so it is read last). Only the first read runs on a current Fastify.
+ */
+function routeConfig(request: FastifyRequest): object {
+  const before = request as unknown as { routeConfig?: object; context: { config: object } };
+  return request.routeOptions?.config ?? before.routeConfig ?? before.context.config;
+}
 
 /**
  * Fastify writes the reply's own headers over the raw response's, so a Set-Cookie set on
@@ -121,6 +133,18 @@ function unwritable(payload: unknown, status: number): Error | undefined {
   if (typeof pipe === 'function' || typeof getReader === 'function') return undefined;
   const message = `Attempted to send payload of invalid type '${typeof payload}'. Expected a string or Buffer.`;
   return fastifyError('FST_ERR_REP_INVALID_PAYLOAD_TYPE', message, TypeError);
+}
+
+/**
+ * Drops a stream payload (a web `Response`'s body included) that the error answer of a failed
+ * commit replaces: Fastify leaves an unsent payload as it is, so a Node stream's source (a file,
+ * an upstream request) would stay open and a producer writing into it would wait forever on
+ * backpressure. Destroyed as Fastify does when the client goes away; a web stream is cancelled.
+ */
+function drop(payload: unknown): void {
+  const { pipe, destroy } = (payload ?? {}) as { pipe?: unknown; destroy?: unknown };
+  if (typeof pipe === 'function' && typeof destroy === 'function') (payload as { destroy(): void }).destroy();
+  else cancelUnread(isResponse(payload) ? payload.body : payload);
 }
 
 /** Whether the request is secure, as Fastify says: TLS, or X-Forwarded-Proto under its `trustProxy`. */
@@ -202,9 +226,15 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
     if (state == null || state.sending) return done(null, payload);
     // A header Node refuses makes this answer a 500 once Fastify writes it: refused here, the
     // error reaches Fastify's error handling before the commit has saved anything.
-    for (const [name, value] of Object.entries(reply.getHeaders())) {
-      validateHeaderName(name);
-      validateHeaderValue(name, value as string);
+    try {
+      for (const [name, value] of Object.entries(reply.getHeaders())) {
+        validateHeaderName(name);
+        validateHeaderValue(name, value as string);
+      }
+    } catch (error) {
+      // Fastify would have destroyed a stream payload as its error answer ended the response.
+      drop(payload);
+      throw error;
     }
     // So is a payload Fastify would refuse to write (the app's onSend hooks ran before this one,
     // unless it is the scope's hook, where a later one could still mend it: rare, and a session
@@ -225,7 +255,10 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
     if (settling === undefined) return done(null, payload);
     settling
       .catch(rejected)
-      .then(() => done(null, payload), done)
+      .then(
+        () => done(null, payload),
+        (error: Error) => (drop(payload), done(error)),
+      )
       .catch(done);
   }
 
@@ -265,7 +298,11 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
           ),
         ),
       );
-    if (committed instanceof Promise) committed.catch(rejected).then(send, done).catch(done);
+    if (committed instanceof Promise)
+      committed
+        .catch(rejected)
+        .then(send, (error: Error) => (drop(own), done(error)))
+        .catch(done);
     else send(committed);
   }
 

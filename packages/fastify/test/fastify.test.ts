@@ -4,7 +4,7 @@
  * and the options refused when the plugin is registered.
  */
 import { ServerResponse } from 'node:http';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { SessConfigError, SessStoreError, SessUsageError } from '@sess/core';
@@ -238,6 +238,24 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       expect(store.size).toBe(0);
     });
 
+    it('a failed store write drops a streamed payload: a Node stream is destroyed and a web stream cancelled, so its producer is not left waiting', async () => {
+      const dropped: string[] = [];
+      // A producer that never ends by itself, as a file or an upstream fetch would stay open.
+      const nodeStream = () => new Readable({ read() {}, destroy: (error, callback) => (dropped.push('node'), callback(error)) });
+      const webStream = (kind: string) => new ReadableStream({ cancel: () => void dropped.push(kind) });
+      const { client, store } = await withSession({}, (app) => {
+        app.get('/node', async (request, reply) => ((request.session.n = 1), reply.send(nodeStream())));
+        app.get('/web', async (request, reply) => ((request.session.n = 1), reply.send(webStream('web'))));
+        app.get('/response', async (request) => ((request.session.n = 1), new Response(webStream('response'))));
+      });
+      store.failing.add('set');
+      for (const path of ['/node', '/web', '/response']) {
+        const reply = await client.request(path);
+        expect([path, reply.status, JSON.parse(reply.body).message]).toEqual([path, 503, 'Session store unavailable']);
+      }
+      expect(dropped).toEqual(['node', 'web', 'response']);
+    });
+
     it('a failed load answers 503 from Fastify’s default handler before the handler runs', async () => {
       let ran = 0;
       const { client, store } = await withSession({}, (app) => {
@@ -318,6 +336,32 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       expect([reply.status, reply.setCookies, store.calls.set]).toEqual([500, [], 0]);
       const named = await client.request('/bad-name');
       expect([named.status, store.calls.set, cookiesNamed(named, 'sid')]).toEqual([500, 0, []]);
+    });
+
+    it('a header Node refuses beside a streamed payload: the stream is dropped, as Fastify drops it without sess', async () => {
+      const dropped: string[] = [];
+      const { client, store } = await withSession({}, (app) => {
+        app.get('/node', async (request, reply) => {
+          request.session.n = 1;
+          reply.header('x-bad', 'a\nb');
+          return reply.send(new Readable({ read() {}, destroy: (error, callback) => (dropped.push('node'), callback(error)) }));
+        });
+        app.get('/web', async (request, reply) => {
+          request.session.n = 1;
+          reply.header('x-bad', 'a\nb');
+          return reply.send(new ReadableStream({ cancel: () => void dropped.push('web') }));
+        });
+        app.get('/response', async (request, reply) => {
+          request.session.n = 1;
+          reply.header('x-bad', 'a\nb');
+          return new Response(new ReadableStream({ cancel: () => void dropped.push('response') }));
+        });
+      });
+      for (const path of ['/node', '/web', '/response']) {
+        const reply = await client.request(path);
+        expect([path, reply.status, JSON.parse(reply.body).code]).toEqual([path, 500, 'ERR_INVALID_CHAR']);
+      }
+      expect([dropped, store.calls.set]).toEqual([['node', 'web', 'response'], 0]);
     });
 
     it('a payload Fastify can’t write (not JSON-typed, not a string) answers 500 as without sess, and saves nothing', async () => {
