@@ -4,42 +4,32 @@
  * `onEvent` gives for a record that died. Times come from the store, never the client.
  */
 import { SessConfigError } from './errors.js';
-import type { LoadedFacts } from './machine.js';
 import type { Config } from './options.js';
 import { dataFrom, isPlainObject, timesAhead } from './record.js';
+import { loadedKey } from './runtime.js';
 import { ASYNC_SCHEMA, isAsyncResult } from './schema.js';
 import type { SessionMeta, SessionRecord } from './store.js';
 
-/** `store.loaded` with the facts of the record the store handed back. */
-export type LoadedEvent = { readonly type: 'store.loaded' } & LoadedFacts;
+/** The `store.loaded` of a record that is missing, corrupt or turned away by the schema: it says nothing. */
+export const MISSING_RECORD: number = loadedKey(false, false, false, false, false, false, false);
 
-/** What a record that is missing, corrupt or turned away by the schema says: nothing. */
-export const MISSING_RECORD: LoadedEvent = Object.freeze({
-  type: 'store.loaded',
-  record: 'missing',
-  pastExpiry: false,
-  pastIdleTimeout: false,
-  pastAbsoluteTimeout: false,
-  touchIntervalPassed: false,
-  browserSession: false,
-  retired: false,
-});
-
-/** A live record as facts for the machine; `browserSession` is what its own lifetime setting says. */
-export function loadedFacts(config: Config, meta: SessionMeta, now: number, browserSession: boolean): LoadedEvent {
+/**
+ * The `store.loaded` of a live record, as its key: the facts the machine decides on
+ * (`LoadedFacts`); `browserSession` is what the record's own lifetime setting says.
+ */
+export function liveRecord(config: Config, meta: SessionMeta, now: number, browserSession: boolean): number {
   const { idleTimeoutMs, absoluteTimeoutMs, touchAfterMs } = config;
-  return {
-    type: 'store.loaded',
-    record: 'live',
-    pastExpiry: meta.expiresAt <= now || timesAhead(meta, now),
-    pastIdleTimeout: idleTimeoutMs !== undefined && now - meta.touchedAt >= idleTimeoutMs,
-    pastAbsoluteTimeout: absoluteTimeoutMs !== undefined && now - meta.createdAt >= absoluteTimeoutMs,
+  return loadedKey(
+    true,
+    meta.expiresAt <= now || timesAhead(meta, now),
+    idleTimeoutMs !== undefined && now - meta.touchedAt >= idleTimeoutMs,
+    absoluteTimeoutMs !== undefined && now - meta.createdAt >= absoluteTimeoutMs,
     // With no interval every use is due, even when the record's touchedAt lies a little ahead of
     // this clock (another server's ran fast, or this one stepped back): elapsed time is then negative.
-    touchIntervalPassed: touchAfterMs === 0 || now - meta.touchedAt >= touchAfterMs,
+    touchAfterMs === 0 || now - meta.touchedAt >= touchAfterMs,
     browserSession,
-    retired: meta.retired === true,
-  };
+    meta.retired === true,
+  );
 }
 
 /** Why a record is dead, most specific first (a timeout also caps `expiresAt`, so both can have passed); `undefined` while it lives. */

@@ -11,7 +11,8 @@ import { checkGeneratedId, generateId } from './ids.js';
 import { checkFunction, checkOneOf, checkOptionKeys } from './options-check.js';
 import { createDeadlines } from './runner.js';
 import type { Deadlines } from './runner.js';
-import { createLifecycle } from './runtime.js';
+import type { LifecycleInput } from './machine.js';
+import { createLifecycle, inputKey } from './runtime.js';
 import { ASYNC_SCHEMA, isAsyncResult } from './schema.js';
 import type { StandardSchemaV1 } from './schema.js';
 import type { SessionEvent } from './session-events.js';
@@ -152,16 +153,8 @@ export interface Config {
   readonly schema: StandardSchemaV1 | undefined;
   readonly lifecycle: ReturnType<typeof createLifecycle>;
   readonly expireAtBrowserClose: boolean;
-  readonly flags: {
-    readonly rolling: boolean;
-    readonly saveEveryRequest: boolean;
-    readonly saveOnServerError: boolean;
-    readonly saveUninitialized: boolean;
-    readonly keepEmpty: boolean;
-    readonly touchEveryRequest: boolean;
-    readonly resendCookieOnChange: boolean;
-    readonly idAtStart: boolean;
-  };
+  /** The lifecycle's start key for this configuration; each request adds its own bits (`requestInputKey`). */
+  readonly startKey: number;
 }
 
 /**
@@ -356,6 +349,24 @@ export function createConfig(options: SessionManagerOptions): Config {
     // A sealed cookie stays valid until it expires or `isRevoked` says otherwise: there is no record to keep.
     throw new SessConfigError('regenerateGraceMs needs a server-side store; with cookie sessions, delay revocation in onRevoke instead');
   }
+  const startKey = inputKey({
+    rolling: flag(options.rolling, 'rolling') ?? false,
+    saveEveryRequest: flag(options.saveEveryRequest, 'saveEveryRequest') ?? false,
+    saveOnServerError: flag(options.saveOnServerError, 'saveOnServerError') ?? false,
+    saveUninitialized: flag(options.saveUninitialized, 'saveUninitialized') ?? false,
+    keepEmpty: flag(options.keepEmptySessions, 'keepEmptySessions') ?? false,
+    touchEveryRequest: flag(options.touchEveryRequest, 'touchEveryRequest') ?? false,
+    resendCookieOnChange: flag(options.resendCookieOnChange, 'resendCookieOnChange') ?? false,
+    idAtStart: flag(options.idAtStart, 'idAtStart') ?? false,
+    idleTimeout: idleTimeoutMs !== undefined,
+    regenerateGrace: regenerateGraceMs > 0,
+    cookieCarriesData: storage.cookies !== undefined,
+    // The request's own: added per request.
+    clientCookie: 'absent',
+    readOnly: false,
+    browserSession: false,
+    testCookieReceived: false,
+  } satisfies Required<LifecycleInput>);
   return Object.freeze({
     name,
     testCookieName: `${name}.test`,
@@ -375,15 +386,6 @@ export function createConfig(options: SessionManagerOptions): Config {
     schema: options.schema,
     lifecycle: createLifecycle(),
     expireAtBrowserClose: flag(options.expireAtBrowserClose, 'expireAtBrowserClose') ?? false,
-    flags: Object.freeze({
-      rolling: flag(options.rolling, 'rolling') ?? false,
-      saveEveryRequest: flag(options.saveEveryRequest, 'saveEveryRequest') ?? false,
-      saveOnServerError: flag(options.saveOnServerError, 'saveOnServerError') ?? false,
-      saveUninitialized: flag(options.saveUninitialized, 'saveUninitialized') ?? false,
-      keepEmpty: flag(options.keepEmptySessions, 'keepEmptySessions') ?? false,
-      touchEveryRequest: flag(options.touchEveryRequest, 'touchEveryRequest') ?? false,
-      resendCookieOnChange: flag(options.resendCookieOnChange, 'resendCookieOnChange') ?? false,
-      idAtStart: flag(options.idAtStart, 'idAtStart') ?? false,
-    }),
+    startKey,
   });
 }

@@ -9,7 +9,7 @@
 import { initialTransition, transition } from 'xstate';
 import type { SnapshotFrom } from 'xstate';
 import { lifecycleActions, lifecycleMachine } from './machine.js';
-import type { LifecycleAction, LifecycleEvent, LifecycleInput } from './machine.js';
+import type { ClientCookie, LifecycleAction, LifecycleEvent, LifecycleInput } from './machine.js';
 
 type Snapshot = SnapshotFrom<typeof lifecycleMachine>;
 
@@ -63,28 +63,58 @@ const eventCodes: Record<LifecycleEvent['type'], number> = {
   'app.discard': 18,
 };
 
+const eventTypes = Object.keys(eventCodes) as LifecycleEvent['type'][];
+
 const bit = (flag: boolean, shift: number) => (flag ? 1 << shift : 0);
+const has = (key: number, shift: number) => (key & (1 << shift)) !== 0;
+
+/** `store.loaded`'s key from its facts, with no event object (a request that loads makes one). */
+export function loadedKey(
+  live: boolean,
+  pastExpiry: boolean,
+  pastIdleTimeout: boolean,
+  pastAbsoluteTimeout: boolean,
+  touchIntervalPassed: boolean,
+  browserSession: boolean,
+  retired: boolean,
+): number {
+  return (
+    eventCodes['store.loaded'] |
+    bit(live, 5) |
+    bit(pastExpiry, 6) |
+    bit(pastIdleTimeout, 7) |
+    bit(pastAbsoluteTimeout, 8) |
+    bit(touchIntervalPassed, 9) |
+    bit(browserSession, 10) |
+    bit(retired, 11)
+  );
+}
+
+/** `response.commit`'s key from its facts, with no event object (every request commits). */
+export function commitKey(serverError: boolean, empty: boolean, cookieAlreadySet: boolean, cacheControlSet: boolean): number {
+  return eventCodes['response.commit'] | bit(serverError, 5) | bit(empty, 6) | bit(cookieAlreadySet, 7) | bit(cacheControlSet, 8);
+}
 
 /**
  * Canonical key of an event: its type in the low five bits, its payload above. A number, not a
- * string: it is built on every step of every request, and small integers hash for free.
+ * string: requests step by key (`Lifecycle.next`), and small integers hash for free. The event
+ * itself is rebuilt from its key (`eventFromKey`) only when a step is first asked of xstate.
  */
 export function eventKey(event: LifecycleEvent): number {
   const code = eventCodes[event.type];
   switch (event.type) {
     case 'store.loaded':
-      return (
-        code |
-        bit(event.record === 'live', 5) |
-        bit(event.pastExpiry, 6) |
-        bit(event.pastIdleTimeout, 7) |
-        bit(event.pastAbsoluteTimeout, 8) |
-        bit(event.touchIntervalPassed, 9) |
-        bit(event.browserSession, 10) |
-        bit(event.retired, 11)
+      return loadedKey(
+        event.record === 'live',
+        event.pastExpiry,
+        event.pastIdleTimeout,
+        event.pastAbsoluteTimeout,
+        event.touchIntervalPassed,
+        event.browserSession,
+        event.retired,
       );
     case 'response.commit':
-      return code | bit(event.serverError, 5) | bit(event.empty, 6) | bit(event.cookieAlreadySet, 7) | bit(event.cacheControlSet, 8);
+      return commitKey(event.serverError, event.empty, event.cookieAlreadySet, event.cacheControlSet);
     case 'app.regenerate':
       return code | bit(event.keepData, 5);
     case 'app.setExpiry':
@@ -94,26 +124,87 @@ export function eventKey(event: LifecycleEvent): number {
   }
 }
 
-const clientCookieCodes = { absent: 0, rejected: 1, valid: 2, rotated: 3 } as const;
+/** The event `key` stands for: `eventKey`'s inverse. */
+export function eventFromKey(key: number): LifecycleEvent {
+  const type = eventTypes[key & 31] as LifecycleEvent['type'];
+  switch (type) {
+    case 'store.loaded':
+      return {
+        type,
+        record: has(key, 5) ? 'live' : 'missing',
+        pastExpiry: has(key, 6),
+        pastIdleTimeout: has(key, 7),
+        pastAbsoluteTimeout: has(key, 8),
+        touchIntervalPassed: has(key, 9),
+        browserSession: has(key, 10),
+        retired: has(key, 11),
+      };
+    case 'response.commit':
+      return { type, serverError: has(key, 5), empty: has(key, 6), cookieAlreadySet: has(key, 7), cacheControlSet: has(key, 8) };
+    case 'app.regenerate':
+      return { type, keepData: has(key, 5) };
+    case 'app.setExpiry':
+      return { type, browserSession: has(key, 5) };
+    default:
+      return { type } as LifecycleEvent;
+  }
+}
 
-function inputKey(input: LifecycleInput): number {
+const clientCookies = ['absent', 'rejected', 'valid', 'rotated'] as const satisfies readonly ClientCookie[];
+const clientCookieCodes: Record<ClientCookie, number> = { absent: 0, rejected: 1, valid: 2, rotated: 3 };
+/** The input's flags above its two bits of `clientCookie`, in key order. */
+const inputFlags = [
+  'rolling',
+  'saveEveryRequest',
+  'saveOnServerError',
+  'browserSession',
+  'testCookieReceived',
+  'cookieCarriesData',
+  'readOnly',
+  'idleTimeout',
+  'regenerateGrace',
+  'saveUninitialized',
+  'keepEmpty',
+  'touchEveryRequest',
+  'resendCookieOnChange',
+  'idAtStart',
+] as const satisfies readonly Exclude<keyof LifecycleInput, 'clientCookie'>[];
+const flagShift = (flag: (typeof inputFlags)[number]) => 2 + inputFlags.indexOf(flag);
+
+/**
+ * Canonical key of a start input. A request's start key is its manager's (`inputKey` of the
+ * configuration, made once) with `requestInputKey`'s bits added.
+ */
+export function inputKey(input: LifecycleInput): number {
+  let key = clientCookieCodes[input.clientCookie];
+  for (const flag of inputFlags) key |= bit(input[flag] === true, flagShift(flag));
+  return key;
+}
+
+const READ_ONLY = 1 << flagShift('readOnly');
+const BROWSER_SESSION = 1 << flagShift('browserSession');
+const TEST_COOKIE_RECEIVED = 1 << flagShift('testCookieReceived');
+
+/** The bits of a start key that vary by request, to add to a key whose own are clear. */
+export function requestInputKey(
+  clientCookie: ClientCookie,
+  readOnly: boolean,
+  browserSession: boolean,
+  testCookieReceived: boolean,
+): number {
   return (
-    clientCookieCodes[input.clientCookie] |
-    bit(input.rolling, 2) |
-    bit(input.saveEveryRequest, 3) |
-    bit(input.saveOnServerError, 4) |
-    bit(input.browserSession, 5) |
-    bit(input.testCookieReceived, 6) |
-    bit(input.cookieCarriesData, 7) |
-    bit(input.readOnly, 8) |
-    bit(input.idleTimeout, 9) |
-    bit(input.regenerateGrace, 10) |
-    bit(input.saveUninitialized === true, 11) |
-    bit(input.keepEmpty === true, 12) |
-    bit(input.touchEveryRequest === true, 13) |
-    bit(input.resendCookieOnChange === true, 14) |
-    bit(input.idAtStart === true, 15)
+    clientCookieCodes[clientCookie] |
+    (readOnly ? READ_ONLY : 0) |
+    (browserSession ? BROWSER_SESSION : 0) |
+    (testCookieReceived ? TEST_COOKIE_RECEIVED : 0)
   );
+}
+
+/** The start input `key` stands for: `inputKey`'s inverse, every flag a boolean. */
+export function inputFromKey(key: number): Required<LifecycleInput> {
+  const input: Record<string, unknown> = { clientCookie: clientCookies[key & 3] };
+  for (const flag of inputFlags) input[flag] = has(key, flagShift(flag));
+  return input as unknown as Required<LifecycleInput>;
 }
 
 function toActions(actions: readonly { type: string }[]): LifecycleAction[] {
@@ -129,13 +220,13 @@ function stepTo(to: LifecycleNode, actions: LifecycleAction[]): LifecycleStep {
 }
 
 export interface Lifecycle {
-  /** The first state of a request and the actions it emits. */
-  start(input: LifecycleInput): LifecycleStep;
+  /** The first state of a request and the actions it emits, by its input's key (`inputKey`). */
+  start(inputKey: number): LifecycleStep;
   /**
-   * The step `event` causes in `node`, or `undefined` when the machine does not allow that
-   * event there (the app used the API out of order: a `SessUsageError` for the caller).
+   * The step the event of key `eventKey` causes in `node`, or `undefined` when the machine does
+   * not allow that event there (the app used the API out of order: a `SessUsageError` for the caller).
    */
-  next(node: LifecycleNode, event: LifecycleEvent): LifecycleStep | undefined;
+  next(node: LifecycleNode, eventKey: number): LifecycleStep | undefined;
   /** How many distinct states the table holds (for tests and benchmarks). */
   readonly size: number;
 }
@@ -159,20 +250,19 @@ export function createLifecycle(): Lifecycle {
   }
 
   return {
-    start(input) {
-      const key = inputKey(input);
+    start(key) {
       let step = starts.get(key);
       if (step === undefined) {
-        const [snapshot, actions] = initialTransition(lifecycleMachine, input);
+        const [snapshot, actions] = initialTransition(lifecycleMachine, inputFromKey(key));
         step = stepTo(nodeFor(snapshot), toActions(actions));
         starts.set(key, step);
       }
       return step;
     },
-    next(node, event) {
-      const key = eventKey(event);
+    next(node, key) {
       let step = node.steps.get(key);
       if (step === undefined) {
+        const event = eventFromKey(key);
         if (node.snapshot.can(event)) {
           const [snapshot, actions] = transition(lifecycleMachine, node.snapshot, event);
           step = stepTo(nodeFor(snapshot), toActions(actions));

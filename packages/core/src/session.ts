@@ -8,29 +8,29 @@
 import { hasCookie } from './cookie.js';
 import type { Effect, HttpEffect, StoreEffect } from './effects.js';
 import { SessUsageError } from './errors.js';
-import type { LifecycleEvent, LifecycleInput } from './machine.js';
 import type { Config } from './options.js';
 import { isSessionRecord } from './record.js';
 import type { LifecycleNode } from './runtime.js';
+import { commitKey, eventFromKey, eventKey, requestInputKey } from './runtime.js';
 import { runEffects } from './runner.js';
 import type { StoreFeedback, StoreOutcome } from './runner.js';
 import { hashId, storeOutcomeEvent } from './session-events.js';
 import { FLASH_KEY, flashesOf, takeFlashes, withFlash } from './flash.js';
 import type { Flashes } from './flash.js';
 import { checkRequestLifetime, endsWithBrowser, expirySetting } from './lifetime.js';
-import { MISSING_RECORD, acceptRecord, expiryReason, loadedFacts } from './loaded-record.js';
-import type { LoadedEvent } from './loaded-record.js';
+import { MISSING_RECORD, acceptRecord, expiryReason, liveRecord } from './loaded-record.js';
 import type { SessionEvent } from './session-events.js';
 import type { RequestFacts, ResponseFacts, Session } from './session-api.js';
 import { SessionState } from './session-state.js';
 import type { SessionData } from './store.js';
 
-const readEvent = { type: 'app.read' } as const;
-const writeEvent = { type: 'app.write' } as const;
-const loadEvent = { type: 'app.load' } as const;
-const doneEvent = { type: 'store.done' } as const;
-const refusedEvent = { type: 'store.refused' } as const;
-const failedEvent = { type: 'store.failed' } as const;
+// The lifecycle steps by event key (`eventKey`): the events of every request are numbers, not objects.
+const READ = eventKey({ type: 'app.read' });
+const WRITE = eventKey({ type: 'app.write' });
+const LOAD = eventKey({ type: 'app.load' });
+const DONE = eventKey({ type: 'store.done' });
+const REFUSED = eventKey({ type: 'store.refused' });
+const FAILED = eventKey({ type: 'store.failed' });
 /** What every load the store answered synchronously returns: one settled promise, shared. */
 const LOADED: Promise<void> = Promise.resolve();
 const nothing = (): void => undefined;
@@ -53,26 +53,15 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     checkRequestLifetime(request.maxAgeMs);
     const state = new SessionState(config, request);
     this.state = state;
-    const { flags } = config;
-    // Field by field, not `...flags`: a spread copies through V8's slow path on every request.
-    // `Required` makes a flag added to the machine's input but left out here a type error.
-    const start = config.lifecycle.start({
-      rolling: flags.rolling,
-      saveEveryRequest: flags.saveEveryRequest,
-      saveOnServerError: flags.saveOnServerError,
-      saveUninitialized: flags.saveUninitialized,
-      keepEmpty: flags.keepEmpty,
-      touchEveryRequest: flags.touchEveryRequest,
-      resendCookieOnChange: flags.resendCookieOnChange,
-      idAtStart: flags.idAtStart,
-      readOnly: request.readOnly === true,
-      idleTimeout: config.idleTimeoutMs !== undefined,
-      regenerateGrace: config.regenerateGraceMs > 0,
-      browserSession: endsWithBrowser(state, undefined),
-      cookieCarriesData: config.storage.cookies !== undefined,
-      clientCookie: state.clientCookie,
-      testCookieReceived: hasCookie(request.cookieHeader, config.testCookieName),
-    } satisfies Required<LifecycleInput>);
+    const start = config.lifecycle.start(
+      config.startKey |
+        requestInputKey(
+          state.clientCookie,
+          request.readOnly === true,
+          endsWithBrowser(state, undefined),
+          hasCookie(request.cookieHeader, config.testCookieName),
+        ),
+    );
     this.node = start.to;
     state.perform(start.actions);
   }
@@ -91,29 +80,29 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   }
 
   get<K extends keyof Data & string>(key: K): Data[K] | undefined {
-    this.step(readEvent, 'get');
+    this.step(READ, 'get');
     return this.state.data[key] as Data[K] | undefined;
   }
 
   has(key: string): boolean {
-    this.step(readEvent, 'has');
+    this.step(READ, 'has');
     return Object.hasOwn(this.state.data, key);
   }
 
   keys(): string[] {
-    this.step(readEvent, 'keys');
+    this.step(READ, 'keys');
     return Object.keys(this.state.data);
   }
 
   set<K extends keyof Data & string>(key: K, value: Data[K]): void {
-    this.step(writeEvent, 'set');
+    this.step(WRITE, 'set');
     const { state } = this;
     state.data[key] = value;
     state.noteSet(key);
   }
 
   delete(key: string): void {
-    this.step(writeEvent, 'delete');
+    this.step(WRITE, 'delete');
     const { state } = this;
     if (!Object.hasOwn(state.data, key)) return;
     delete state.data[key];
@@ -126,41 +115,41 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
 
   load(): Promise<void> {
     // Not `async`: a load the store answered synchronously settles without a promise of its own.
-    const ran = this.runInTurn(loadEvent);
+    const ran = this.runInTurn(LOAD);
     return ran instanceof Promise ? ran.then(nothing) : LOADED;
   }
 
   async regenerate(options: { keepData?: boolean } = {}): Promise<void> {
-    return this.runLoaded({ type: 'app.regenerate', keepData: options.keepData ?? true }, 'regenerate');
+    return this.runLoaded(eventKey({ type: 'app.regenerate', keepData: options.keepData ?? true }), 'regenerate');
   }
 
   async destroy(): Promise<void> {
-    await this.runInTurn({ type: 'app.destroy' }, 'destroy');
+    await this.runInTurn(eventKey({ type: 'app.destroy' }), 'destroy');
   }
 
   reload(): Promise<void> {
-    return this.runLoaded({ type: 'app.reload' }, 'reload');
+    return this.runLoaded(eventKey({ type: 'app.reload' }), 'reload');
   }
 
   save(): void {
-    this.step({ type: 'app.save' }, 'save');
+    this.step(eventKey({ type: 'app.save' }), 'save');
   }
 
   saveNow(): Promise<void> {
-    return this.runLoaded({ type: 'app.saveNow' }, 'save');
+    return this.runLoaded(eventKey({ type: 'app.saveNow' }), 'save');
   }
 
   async discard(): Promise<void> {
-    await this.runInTurn({ type: 'app.discard' }, 'discard');
+    await this.runInTurn(eventKey({ type: 'app.discard' }), 'discard');
   }
 
   touch(): void {
-    this.step({ type: 'app.touch' }, 'touch');
+    this.step(eventKey({ type: 'app.touch' }), 'touch');
   }
 
   setExpiry(value: number | Date | null): void {
     const expiry = expirySetting(value, this.state.now);
-    this.step({ type: 'app.setExpiry', browserSession: endsWithBrowser(this.state, expiry) }, 'setExpiry');
+    this.step(eventKey({ type: 'app.setExpiry', browserSession: endsWithBrowser(this.state, expiry) }), 'setExpiry');
     this.state.expiry = expiry;
   }
 
@@ -177,16 +166,16 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   }
 
   setTestCookie(): void {
-    this.step({ type: 'app.setTestCookie' });
+    this.step(eventKey({ type: 'app.setTestCookie' }));
   }
 
   testCookieWorked(): boolean {
-    this.step({ type: 'app.checkTestCookie' });
+    this.step(eventKey({ type: 'app.checkTestCookie' }));
     return this.node.context.testCookieReceived;
   }
 
   deleteTestCookie(): void {
-    this.step({ type: 'app.deleteTestCookie' });
+    this.step(eventKey({ type: 'app.deleteTestCookie' }));
   }
 
   commit(response: ResponseFacts): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
@@ -204,14 +193,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
       empty = false;
       break;
     }
-    const ran = this.run({
-      type: 'response.commit',
-      serverError: response.status >= 500,
-      empty,
-      cookieAlreadySet: response.cookieAlreadySet ?? false,
-      cacheControlSet: response.cacheControlSet ?? false,
-    });
-    return ran;
+    return this.run(commitKey(response.status >= 500, empty, response.cookieAlreadySet ?? false, response.cacheControlSet ?? false));
   }
 
   private flashes(): Flashes {
@@ -222,10 +204,10 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
    * One step and its effects: the HTTP effects themselves when no store call was needed or every
    * one answered synchronously, else a promise of them. Never throws: a refusal is a rejection.
    */
-  private run(event: LifecycleEvent, operation?: string): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
+  private run(event: number, operation?: string): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
     // A record saved at the end of a long request (an upload) lives from then, not from its start.
     // A load needs no new reading: the one at the start, or at the operation that asks for it, serves.
-    if (event !== loadEvent) this.state.now = this.config.clock();
+    if (event !== LOAD) this.state.now = this.config.clock();
     let effects: readonly Effect[];
     try {
       effects = this.step(event, operation);
@@ -244,16 +226,16 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
    * within the call, so calls take turns in the order made; after a load from the store it steps
    * in the callback the load settles in, so a commit waiting for the same work can't overtake it.
    */
-  private async runLoaded(event: LifecycleEvent, operation?: string): Promise<void> {
+  private async runLoaded(event: number, operation?: string): Promise<void> {
     await this.loadThen(event, operation);
   }
 
-  private loadThen(event: LifecycleEvent, operation?: string): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
+  private loadThen(event: number, operation?: string): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
     if (this.running !== 0) {
       const again = () => this.loadThen(event, operation);
       return (this.inflight as Promise<unknown>).then(again, again);
     }
-    const loading = this.run(loadEvent, operation);
+    const loading = this.run(LOAD, operation);
     if (!(loading instanceof Promise)) return this.run(event, operation);
     return loading.then(() => this.runInTurn(event, operation));
   }
@@ -263,7 +245,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
    * did not await, say): the app's calls that reach the store take turns, so a second sign-out
    * joins the first rather than finding the session mid-destroy. Only the first hears its failure.
    */
-  private runInTurn(event: LifecycleEvent, operation?: string): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
+  private runInTurn(event: number, operation?: string): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
     if (this.running === 0) return this.run(event, operation);
     // Asked again on arrival: another call waiting for the same work may have taken the turn.
     const again = () => this.runInTurn(event, operation);
@@ -278,15 +260,15 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   /** @internal */
   answered(effect: StoreEffect, outcome: StoreOutcome): readonly Effect[] {
     if (this.config.onEvent !== undefined) this.report(effect, outcome);
-    if (!outcome.ok) return this.step(failedEvent);
-    if (effect.type !== 'store.load') return this.step(outcome.refused === true ? refusedEvent : doneEvent);
-    let loaded: LoadedEvent;
+    if (!outcome.ok) return this.step(FAILED);
+    if (effect.type !== 'store.load') return this.step(outcome.refused === true ? REFUSED : DONE);
+    let loaded: number;
     try {
       loaded = this.judge(outcome.record);
     } catch (error) {
       // A read that can't be judged (an asynchronous schema) failed as a store's read does: the
       // error page's commit then answers, with nothing written, rather than "not loaded yet".
-      this.step(failedEvent);
+      this.step(FAILED);
       throw error;
     }
     return this.step(loaded);
@@ -308,8 +290,8 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     }
   }
 
-  /** The loaded record as the machine's `store.loaded` event, kept for `adoptLoadedRecord`. */
-  private judge(stored: unknown): LoadedEvent {
+  /** The loaded record as the key of the machine's `store.loaded` event, kept for `adoptLoadedRecord`. */
+  private judge(stored: unknown): number {
     const { state } = this;
     const record = isSessionRecord(stored) ? acceptRecord(this.config, stored) : undefined;
     if (record === undefined) {
@@ -317,11 +299,11 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
       return MISSING_RECORD;
     }
     state.loaded = record;
-    return loadedFacts(this.config, record.meta, state.now, endsWithBrowser(state, record.meta.expiry));
+    return liveRecord(this.config, record.meta, state.now, endsWithBrowser(state, record.meta.expiry));
   }
 
-  /** One lifecycle step; `operation` names the app's call in the error when the machine refuses it. */
-  private step(event: LifecycleEvent, operation: string = event.type): readonly Effect[] {
+  /** One lifecycle step, by event key; `operation` names the app's call in the error when the machine refuses it. */
+  private step(event: number, operation: string = eventFromKey(event).type): readonly Effect[] {
     const step = this.config.lifecycle.next(this.node, event);
     if (step === undefined) {
       // The machine refuses every change on a read-only request; say so rather than "not allowed".

@@ -17,7 +17,7 @@ import {
 } from '../src/index.js';
 import type { CookieAttributes, CookieSessionsOptions, HttpEffect, SessionEvent, SessionRecord } from '../src/index.js';
 import type { LifecycleEvent } from '../src/machine.js';
-import { createLifecycle } from '../src/runtime.js';
+import { createLifecycle, eventKey, inputKey } from '../src/runtime.js';
 import { createSealer } from '../src/seal.js';
 import type { SealMode } from '../src/seal.js';
 import { SECRET, setup } from './fixtures.js';
@@ -667,21 +667,23 @@ describe('machine: cookieCarriesData decides when the cookie is re-sent', () => 
   const commit = { type: 'response.commit', serverError: false, empty: false, cookieAlreadySet: false, cacheControlSet: false } as const;
   function actionsAtCommit(cookieCarriesData: boolean, events: readonly LifecycleEvent[]): string[] {
     const lifecycle = createLifecycle();
-    let node = lifecycle.start({
-      rolling: false,
-      saveEveryRequest: false,
-      saveOnServerError: false,
-      browserSession: false,
-      readOnly: false,
-      idleTimeout: false,
-      regenerateGrace: false,
-      testCookieReceived: false,
-      clientCookie: 'valid',
-      cookieCarriesData,
-    }).to;
+    let node = lifecycle.start(
+      inputKey({
+        rolling: false,
+        saveEveryRequest: false,
+        saveOnServerError: false,
+        browserSession: false,
+        readOnly: false,
+        idleTimeout: false,
+        regenerateGrace: false,
+        testCookieReceived: false,
+        clientCookie: 'valid',
+        cookieCarriesData,
+      }),
+    ).to;
     const all: string[] = [];
     for (const event of [{ type: 'app.load' } as const, live, ...events, commit, { type: 'store.done' } as const]) {
-      const step = lifecycle.next(node, event);
+      const step = lifecycle.next(node, eventKey(event));
       if (step === undefined) continue; // store.done when the commit wrote nothing
       node = step.to;
       all.push(...step.actions);

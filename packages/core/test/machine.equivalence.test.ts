@@ -10,7 +10,7 @@ import { initialTransition, transition } from 'xstate';
 import type { SnapshotFrom } from 'xstate';
 import { lifecycleActions, lifecycleMachine } from '../src/machine.js';
 import type { ClientCookie, LifecycleEvent, LifecycleInput } from '../src/machine.js';
-import { createLifecycle, eventKey, snapshotKey } from '../src/runtime.js';
+import { createLifecycle, eventFromKey, eventKey, inputFromKey, inputKey, requestInputKey, snapshotKey } from '../src/runtime.js';
 import type { LifecycleNode } from '../src/runtime.js';
 
 type Snapshot = SnapshotFrom<typeof lifecycleMachine>;
@@ -19,6 +19,24 @@ const bools = [false, true] as const;
 
 const flagsOf = (names: readonly string[], bits: number) =>
   Object.fromEntries(names.map((name, index) => [name, (bits & (1 << index)) !== 0]));
+
+/** Every flag off: what a request's input holds unless set, as sess always passes each one. */
+const NO_FLAGS: Omit<Required<LifecycleInput>, 'clientCookie'> = {
+  rolling: false,
+  saveEveryRequest: false,
+  saveOnServerError: false,
+  browserSession: false,
+  testCookieReceived: false,
+  cookieCarriesData: false,
+  readOnly: false,
+  idleTimeout: false,
+  regenerateGrace: false,
+  saveUninitialized: false,
+  keepEmpty: false,
+  touchEveryRequest: false,
+  resendCookieOnChange: false,
+  idAtStart: false,
+};
 
 /**
  * Every combination of the request's flags and cookie; the three flags only a loaded session
@@ -64,7 +82,7 @@ export function allInputs(): LifecycleInput[] {
         ...flagsOf(EXPRESS_SESSION_RULES, (1 << EXPRESS_SESSION_RULES.length) - 1),
         clientCookie,
       } as unknown as LifecycleInput);
-  return inputs;
+  return inputs.map((input) => ({ ...NO_FLAGS, ...input }));
 }
 
 export function allEvents(): LifecycleEvent[] {
@@ -151,10 +169,25 @@ describe('memoized runtime = xstate', () => {
     expect([...lifecycleActions].sort()).toEqual([...effectActions].sort());
   });
 
-  it('gives every event of the alphabet its own key', () => {
+  it('gives every event of the alphabet its own key, which gives the event back', () => {
     const events = allEvents();
     const keys = new Map(events.map((event) => [eventKey(event), event]));
     expect(keys.size).toBe(events.length);
+    for (const [key, event] of keys) expect(eventFromKey(key)).toEqual(event);
+  });
+
+  it("gives every start input its own key, which gives the input back; a request adds its own bits to its configuration's", () => {
+    const distinct = new Map<number, string>();
+    for (const input of allInputs()) {
+      const key = inputKey(input);
+      expect(inputFromKey(key)).toEqual(input);
+      // Two inputs share a key only if they are the same input.
+      expect(distinct.get(key) ?? JSON.stringify(input)).toBe(JSON.stringify(input));
+      distinct.set(key, JSON.stringify(input));
+      const { clientCookie, readOnly, browserSession, testCookieReceived } = input;
+      const configured = inputKey({ ...input, clientCookie: 'absent', readOnly: false, browserSession: false, testCookieReceived: false });
+      expect(configured | requestInputKey(clientCookie, readOnly, browserSession, testCookieReceived)).toBe(key);
+    }
   });
 
   it('agrees on every reachable (state, event) pair', () => {
@@ -181,7 +214,7 @@ describe('memoized runtime = xstate', () => {
 
     for (const input of allInputs()) {
       const [snapshot, actions] = initialTransition(lifecycleMachine, input);
-      const start = lifecycle.start(input);
+      const start = lifecycle.start(inputKey(input));
       if (start.actions.join() !== actionsOf(actions).join()) mismatches.push(`start ${JSON.stringify(input)}: [${start.actions}]`);
       visit(snapshot, snapshotKey(snapshot), start.to);
     }
@@ -191,7 +224,7 @@ describe('memoized runtime = xstate', () => {
       for (const event of events) {
         if (event.type === 'app.saveNow' && !walksSaveNow(snapshot)) continue;
         pairs++;
-        const step = lifecycle.next(node, event);
+        const step = lifecycle.next(node, eventKey(event));
         if (!snapshot.can(event)) {
           if (step !== undefined) mismatches.push(`${node.key} + ${event.type}: runtime allows what xstate forbids`);
           continue;
