@@ -132,15 +132,21 @@ const sessionsOf = perConfig('the session config of @sess/h3-session/v1', (setti
 const linesOf = (value: HeaderValue): string[] =>
   value === undefined || value === null ? [] : typeof value === 'object' ? [...value] : [String(value)];
 
+/**
+ * Once the headers have left (a handler streaming its answer), the response takes no more: the
+ * session's headers are dropped rather than thrown on, so a session can still be read, as in h3 v1
+ * (whose reads set no header), and an update still reaches the store. A new session is refused
+ * before it is written (`sessionOf`).
+ */
 function responseOf(res: ServerResponse): ResponsePort {
   const setCookieLines = () => linesOf(res.getHeader('set-cookie'));
   return {
     status: () => res.statusCode,
     get: (name) => res.getHeader(name),
-    set: (name, value) => void res.setHeader(name, value),
+    set: (name, value) => void (res.headersSent || res.setHeader(name, value)),
     setCookieLines,
     replaceSetCookie: (previous, next) =>
-      void res.setHeader('set-cookie', [...setCookieLines().filter((line) => !previous.includes(line)), ...next]),
+      void (res.headersSent || res.setHeader('set-cookie', [...setCookieLines().filter((line) => !previous.includes(line)), ...next])),
   };
 }
 
@@ -155,10 +161,16 @@ function headerReader(event: H3V1Event | CompatEvent): (name: string) => string 
 
 const headerText = (value: string | string[] | undefined) => (typeof value === 'string' ? value : undefined);
 
-function portOf(event: H3V1Event | CompatEvent, config: unknown): EventPort {
+/** An event port with the Node response, if any: `sessionOf` asks it whether the headers have left. */
+interface V1Port extends EventPort {
+  readonly res: ServerResponse | undefined;
+}
+
+function portOf(event: H3V1Event | CompatEvent, config: unknown): V1Port {
   const node = isH3Event(event) ? event.node : undefined;
   const header = headerReader(event);
   return {
+    res: node?.res,
     context: event.context,
     header,
     cookie: (name) => ({ value: readCookie(header('cookie'), name), chunks: 0 }),
@@ -169,10 +181,13 @@ function portOf(event: H3V1Event | CompatEvent, config: unknown): EventPort {
 }
 
 /** As h3 v1: a new session is written at once, which a read-only event can't do. */
-async function sessionOf(sessions: H3Sessions, port: EventPort) {
+async function sessionOf(sessions: H3Sessions, port: V1Port) {
   const session = await sessions.get(port);
   if (!sessions.isUnwritten(port)) return session;
-  if (port.response === undefined) throw new Error('Cannot initialize a new session. Make sure using `useSession(event)` in main handler.');
+  // Past the headers, its cookie could not reach the browser: h3 v1 throws there too (setting it).
+  if (port.response === undefined || port.res?.headersSent) {
+    throw new Error('Cannot initialize a new session. Make sure using `useSession(event)` in main handler.');
+  }
   return sessions.update(port);
 }
 

@@ -356,6 +356,29 @@ describe('h3 v2 only', () => {
 });
 
 describe('h3 v1 only', () => {
+  it('a session read once the response headers are sent (a stream) works, as in h3 v1; a new one is refused, not stored', async () => {
+    const { store, config } = setup();
+    const client = await serve(v1Flavour, async ({ event, url }) => {
+      if (url.pathname === '/start')
+        return { id: (await v1.useSession(event as never, config).then((session) => session.update({ n: 1 }))).id };
+      const { res } = (event as unknown as v1.H3V1Event).node;
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('streaming;');
+      const outcome = await v1.getSession(event as never, config).then(
+        (session) => JSON.stringify(session.data),
+        (error: Error) => error.message,
+      );
+      res.end(outcome);
+    });
+    await client.request('/start');
+    const writes = store.calls.set;
+    expect((await client.request('/stream')).body).toBe('streaming;{"n":1}');
+    // Without a session, h3 v1 can't send the new one's cookie either, and throws.
+    expect((await client.newClient().request('/stream')).body).toMatch(/^streaming;Cannot initialize a new session/);
+    expect(store.calls.set).toBe(writes);
+    expect(store.size).toBe(1);
+  });
+
   it("a compat event (a web request with a context) reads a session but can't start or change one, as in h3 v1", async () => {
     const { config } = setup();
     const client = await serve(v1Flavour, async ({ event }) => ({ id: (await v1Flavour.api.useSession(event, config)).id }));

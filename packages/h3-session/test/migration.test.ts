@@ -18,6 +18,7 @@ import type { InspectableStore, Served } from '@sess/adapter-test';
 import type { Store } from '@sess/core';
 import { redisStore } from '@sess/store-redis';
 import type { SessionConfig } from '../src/index.js';
+import type { H3V1Event } from '../src/v1.js';
 import { PASSWORD, SIGNED_VALUE, v1Flavour, v2Flavour } from './apps.js';
 import type { Flavour } from './apps.js';
 
@@ -252,6 +253,31 @@ describe('h3 v2 to @sess/h3-session: chunked seals', () => {
     const reply = await fetch(served.url, { headers: { cookie: 'h3=__chunked__20000' }, signal: AbortSignal.timeout(3_000) });
     expect(reply.status).toBe(200);
     expect(reply.headers.getSetCookie()).toEqual([expect.stringMatching(/^h3=[^;]+\.[^;]+; /)]);
+  });
+});
+
+describe('h3 v1 to @sess/h3-session/v1, on a stream', () => {
+  it('a seal first read once the headers are sent still opens: the new cookie waits for a later response', async () => {
+    const store = inspectableStore(fakeClock());
+    const config: SessionConfig = { password: PASSWORD, store };
+    const { client, body } = await oldSession(oldV1, { password: PASSWORD }, { user: 'ada' });
+    const served = await v1Flavour.serve(async ({ event }) => {
+      const { res } = (event as unknown as H3V1Event).node;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const outcome = await v1Flavour.api.getSession(event, config).then(
+        ({ id, createdAt, data }) => ({ id, createdAt, data }),
+        (error: Error) => ({ error: error.message }),
+      );
+      res.end(JSON.stringify(outcome));
+    });
+    servers.push(served);
+    const browser = sameBrowser(client, served);
+    for (let request = 0; request < 2; request++) {
+      const reply = await browser.request('/');
+      expect(JSON.parse(reply.body)).toEqual(body);
+      expect(reply.setCookies).toEqual([]);
+    }
+    expect(store.size).toBe(1);
   });
 });
 

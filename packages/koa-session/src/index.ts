@@ -12,7 +12,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { SessionEvent, SessionManagerOptions, StandardSchemaV1 } from '@sess/core';
 import { SessUsageError, cookieSessions, createSessionManager, createSigner } from '@sess/core';
-import { MAX_LIFETIME_MS, defined, prototypeLayer } from '@sess/core/adapter';
+import { MAX_LIFETIME_MS, cancelUnread, defined, prototypeLayer } from '@sess/core/adapter';
 import type { Context, Middleware } from 'koa';
 import { koaFormat } from './format.js';
 import { keysReader } from './keys.js';
@@ -259,10 +259,20 @@ export function createSession(first: unknown, second?: unknown): Middleware {
         throw koaError(error, lines, ctx);
       }
       // With autoCommit: false, the commit owed after save() or regenerate() (manuallyCommit() did it, if called).
-      if (autoCommit || state.owesCommit)
-        await state.commitOnce(undefined, autoCommit).catch((error: unknown) => Promise.reject(koaError(error)));
+      if (autoCommit || state.owesCommit) await state.commitOnce(undefined, autoCommit).catch((error: unknown) => failed(ctx, error));
     });
   };
+}
+
+/**
+ * A failed commit: Koa answers `error` with its own body, which leaves a web stream body (Koa 3:
+ * a `ReadableStream`, or a `Response`'s) unread forever, its producer (a file, an upstream
+ * `fetch`) open; cancelled as a closed connection would. Koa destroys a Node stream itself.
+ */
+function failed(ctx: Context, error: unknown): Promise<never> {
+  const { body } = ctx;
+  cancelUnread(body instanceof Response ? body.body : body);
+  return Promise.reject(koaError(error));
 }
 
 /** koa-session's default cookie value: base64 of the session object's JSON. */

@@ -9,7 +9,7 @@ import type { SessionRecord, HttpEffect, Session as CoreSession, SessionManager,
 import { SessStoreError, SessUsageError, isWellFormedId } from '@sess/core';
 import { assertNever, httpFailure, lifetimeMs, withErrorHeaders } from '@sess/core/adapter';
 import type { Context } from 'koa';
-import { cookieLines, deletionLines, mergedLines } from './cookies.js';
+import { cookieLines, deletionLines, checkCookieValue, mergedLines } from './cookies.js';
 import { type KoaSessionObject, define, renewDue, savedData } from './format.js';
 import { type ExternalKey, type SessionOptions, sameSiteOf } from './options.js';
 import type { Keys } from './keys.js';
@@ -168,6 +168,8 @@ export class RequestSession implements SessionHost, StorageRequest {
   newId(): string {
     const key = this.pendingKey ?? this.shared.genid(this.ctx);
     this.pendingKey = undefined;
+    // Refused before the store is written: a key the cookie can't carry would be saved, then fail the response.
+    if (this.shared.storeMode && this.shared.externalKey === undefined) checkCookieValue(this.shared.key, key, 'genid');
     const id = coreIdOf(key);
     this.ids.set(id, key);
     return id;
@@ -480,7 +482,7 @@ export class RequestSession implements SessionHost, StorageRequest {
       externalKey.set(this.ctx, value);
       return [];
     }
-    return cookieLines(key, value, attributes, this.keys);
+    return cookieLines(key, value, attributes, this.keys, storeMode ? 'genid' : 'encode');
   }
 
   private setCookies(lines: readonly string[]): void {

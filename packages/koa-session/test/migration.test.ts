@@ -78,6 +78,15 @@ describe.each(KOAS)('%s', (_, Koa) => {
       expect(await body(browser, '/')).toMatchObject({ user: 'ada', visits: 2, isNew: false });
     });
 
+    it('a custom encode whose values hold % (encodeURIComponent of JSON) goes out as koa-session writes it, both ways', async () => {
+      const uriJson = {
+        encode: (session: object) => encodeURIComponent(JSON.stringify(session)),
+        decode: (value: string) => JSON.parse(decodeURIComponent(value)) as unknown,
+      };
+      const { browser } = await roundTrip(Koa, uriJson);
+      expect(browser.jar.get('koa.sess')).toMatch(/^%7B%22user%22/);
+    });
+
     it('signing out on either side ends the session on the other', async () => {
       const { after, browser } = await roundTrip(Koa, {});
       browser.base = after;
@@ -117,6 +126,13 @@ describe.each(KOAS)('%s', (_, Koa) => {
       const { browser } = await roundTrip(Koa, { store });
       const key = browser.jar.get('koa.sess') as string;
       expect(await store.get(key)).toMatchObject({ user: 'ada', visits: 2, _maxAge: 86_400_000 });
+    });
+
+    it('store keys holding % (a prefix of the app) travel in the cookie as they are, both ways', async () => {
+      const { browser } = await roundTrip(Koa, { store, prefix: '100%:' });
+      const key = browser.jar.get('koa.sess') as string;
+      expect(key).toMatch(/^100%:/);
+      expect(await store.get(key)).toMatchObject({ user: 'ada', visits: 2 });
     });
 
     it('regenerate on @sess/koa-session moves the data to a new key koa-session then reads; sign-out empties the store', async () => {

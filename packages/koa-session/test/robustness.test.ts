@@ -3,7 +3,8 @@
  * cookies give a new session, never an error or a polluted object; a failing store answers 503
  * and never a 2xx after a write it could not make; `ctx.session` used where there is none says so.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
+import Koa3 from 'koa';
 import type { Context } from 'koa';
 import { describe, expect, it } from 'vitest';
 import session from '../src/index.js';
@@ -191,6 +192,22 @@ describe.each(KOAS)('%s', (_, Koa) => {
     expect(mismatched).toEqual([]);
   });
 
+  it('a genid key no cookie can carry fails the request before the store is written, and a custom encode value at the commit', async () => {
+    const store = memoryStore();
+    const keyed = await start({ store, genid: () => `user;${randomUUID()}` }, (ctx) => {
+      ctx.session!.n = 1;
+    });
+    expect((await keyed.browser.get('/')).status).toBe(500);
+    expect(keyed.errors.map((error) => error.message)).toEqual([expect.stringMatching(/koa\.sess cookie's value .*genid/)]);
+    expect(store.calls).toEqual([]);
+    const encoded = await start({ encode: (value) => `${JSON.stringify(value)};` }, (ctx) => {
+      ctx.session!.n = 1;
+    });
+    const reply = await encoded.browser.get('/');
+    expect([reply.status, reply.setCookies]).toEqual([500, []]);
+    expect(encoded.errors.map((error) => error.message)).toEqual([expect.stringMatching(/koa\.sess cookie's value .*encode/)]);
+  });
+
   it('mounted twice, the first middleware owns the session', async () => {
     const app = koaApp(Koa);
     app.use(session(app));
@@ -202,5 +219,23 @@ describe.each(KOAS)('%s', (_, Koa) => {
     const reply = await new Browser(await serve(app)).get('/');
     expect(lineOf(reply, 'koa.sess')).toBeDefined();
     expect(lineOf(reply, 'other')).toBeUndefined();
+  });
+});
+
+describe('Koa 3', () => {
+  it('a web stream body that a failed commit’s error answer replaces is cancelled, so its producer is not left open', async () => {
+    const store = { ...memoryStore(), set: () => Promise.reject(new Error('redis is down')) };
+    const cancelled: string[] = [];
+    const app = koaApp(Koa3);
+    app.use(session({ store }, app));
+    app.use((ctx) => {
+      ctx.session!.n = 1;
+      const stream = new ReadableStream({ pull() {}, cancel: () => void cancelled.push(ctx.path) });
+      ctx.body = ctx.path === '/response' ? new Response(stream) : stream;
+    });
+    const browser = new Browser(await serve(app));
+    expect((await browser.get('/stream')).status).toBe(503);
+    expect((await browser.get('/response')).status).toBe(503);
+    expect(cancelled).toEqual(['/stream', '/response']);
   });
 });
