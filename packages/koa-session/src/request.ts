@@ -53,9 +53,13 @@ function coreIdOf(key: string): string {
   return isWellFormedId(key) ? key : createHash('sha256').update(key).digest('base64url');
 }
 
-/** A `maxAge` the app assigns, as `setExpiry` takes it: seconds, `0` for `'session'`, `null` for the default. */
+/**
+ * A `maxAge` the app assigns, as `setExpiry` takes it: seconds, `0` for `'session'`, `null` for the
+ * default. `0` too ends with the browser: koa-session's cookies set no expiry for a falsy one.
+ */
 function expiryOf(maxAge: unknown): number | null {
   if (maxAge === undefined || maxAge === null) return null;
+  if (maxAge === 0) return 0;
   const ms = lifetimeMs(maxAge, 1, 'ctx.session.maxAge', SessUsageError);
   return ms === 'session' ? 0 : ms / 1000;
 }

@@ -224,6 +224,20 @@ describe.each(KOAS)('%s', (_, Koa) => {
       expect((await browser.get('/')).body).toBe(String(7 * DAY));
     });
 
+    it('maxAge = 0, which koa-session takes as a cookie without an expiry, does the same instead of failing the request', async () => {
+      const { browser } = await start(undefined, (ctx) => {
+        const s = ctx.session!;
+        s.n = ((s.n as number | undefined) ?? 0) + 1;
+        if (ctx.path === '/forget') s.maxAge = 0;
+        return s.n;
+      });
+      await browser.get('/');
+      const reply = await browser.get('/forget');
+      expect([reply.status, reply.body]).toEqual([200, '2']);
+      expect(lineOf(reply, 'koa.sess')).not.toMatch(/Expires|Max-Age/);
+      expect((await browser.get('/')).body).toBe('3');
+    });
+
     it('save() sends the session again even when nothing changed', async () => {
       const { browser } = await start(undefined, async (ctx) => {
         if (ctx.path === '/set') ctx.session!.n = 1;
