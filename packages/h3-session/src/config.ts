@@ -253,7 +253,16 @@ const CONFIGS_BY_CONTENT = 100;
  */
 export function generateIdOf(config: unknown): (() => string) | undefined {
   const generateId = (config as { generateId?: unknown } | null | undefined)?.generateId;
-  return typeof generateId === 'function' ? () => generateId.call(config) as string : undefined;
+  return typeof generateId === 'function' ? () => sessionId(generateId.call(config)) : undefined;
+}
+
+/**
+ * An id `generateId` returned. Anything but a non-empty string is refused before the session is
+ * written: its record would fail to load on the next request, and the session be lost every time.
+ */
+function sessionId(id: unknown): string {
+  if (typeof id === 'string' && id !== '') return id;
+  throw new SessConfigError(`generateId must return a non-empty string, got ${typeof id === 'string' ? '""' : String(id)}`);
 }
 
 /** What a function option stands for in a config's contents: only whether it is there (each call reads its own). */

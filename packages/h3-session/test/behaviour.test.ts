@@ -56,6 +56,23 @@ describe.each(flavours)('$name', (flavour) => {
     expect(store.calls.set).toBe(1);
   });
 
+  it('a generateId that returns no string fails the request before anything is stored, rather than losing the session at every request', async () => {
+    const { store, config } = setup({ generateId: (() => 42) as unknown as () => string });
+    let thrown: unknown;
+    const client = await serve(flavour, async ({ event }) => {
+      try {
+        return (await api.useSession(event, config)).id;
+      } catch (error) {
+        thrown = error;
+        throw error;
+      }
+    });
+    const reply = await client.request('/');
+    expect(reply.status).toBe(500);
+    expect(String(thrown)).toMatch(/generateId must return a non-empty string, got 42/);
+    expect([store.calls.set, client.jar.has('h3')]).toEqual([0, false]);
+  });
+
   it('the default id is a random UUID, as in h3', async () => {
     const { config } = setup();
     const client = await serve(flavour, async ({ event }) => ({ id: (await api.useSession(event, config)).id }));
