@@ -270,8 +270,7 @@ export function createSession(first: unknown, second?: unknown): Middleware {
  * `fetch`) open; cancelled as a closed connection would. Koa destroys a Node stream itself.
  */
 function failed(ctx: Context, error: unknown): Promise<never> {
-  const { body } = ctx;
-  cancelUnread(body instanceof Response ? body.body : body);
+  cancelUnread(ctx.body);
   return Promise.reject(koaError(error));
 }
 

@@ -196,16 +196,6 @@ function errorHeaders(error: object, effects: readonly HttpEffect[]): Record<str
   return headers;
 }
 
-/**
- * Cancels a web stream body (Koa 3: a `ReadableStream`, or a `Response`'s) that the error answer
- * of a failed commit replaces, as a closed connection would, so its producer (a file, an upstream
- * `fetch`) hears it instead of staying open. Koa destroys a Node stream body itself once the
- * response finishes, but leaves these unread.
- */
-function dropBody(body: unknown): void {
-  cancelUnread(body instanceof Response ? body.body : body);
-}
-
 /** `onerror` (Koa's, or the app's own) answering `error` with the session's headers. */
 function answerWithSession(ctx: Context, error: Error | null, onerror: OnError): unknown {
   const state = stateOf(ctx);
@@ -420,7 +410,8 @@ export function session(options: SessionOptions): SessionMiddleware {
       const settling = settle(ctx, state, ctx.response.status);
       if (settling !== undefined) await settling;
     } catch (error) {
-      dropBody(ctx.body);
+      // Koa destroys a Node stream body itself, but leaves a web stream (Koa 3) unread.
+      cancelUnread(ctx.body);
       throw koaError(error);
     }
   };

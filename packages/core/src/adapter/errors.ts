@@ -56,8 +56,10 @@ export function withErrorHeaders<T>(error: object, headers: object, answer: () =
 /**
  * Cancels a web stream the error answer of a failed commit replaces, as a closed connection
  * would: nobody will read it, so its producer (`stream()`, an event stream, a file, an upstream
- * `fetch`) would otherwise wait forever, its cleanup unrun. Anything else is left alone.
+ * `fetch`) would otherwise wait forever, its cleanup unrun. A `Response` stands for its body;
+ * anything else is left alone.
  */
 export function cancelUnread(body: unknown): void {
-  if (body instanceof ReadableStream && !body.locked) body.cancel().catch(() => undefined);
+  const stream = body instanceof Response ? body.body : body;
+  if (stream instanceof ReadableStream && !stream.locked) stream.cancel().catch(() => undefined);
 }
