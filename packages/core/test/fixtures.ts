@@ -7,6 +7,7 @@
 import type { HttpEffect, SessionChanges, SessionMeta, SessionRecord, Store } from '../src/index.js';
 import { createSessionManager } from '../src/index.js';
 import type { SessionManagerOptions } from '../src/index.js';
+import type { LifecycleInput } from '../src/machine.js';
 
 export const SECRET = 'test-secret-that-is-at-least-32-bytes-long';
 export const OLD_SECRET = 'an-older-secret-also-at-least-32-bytes-long';
@@ -15,6 +16,24 @@ export function fakeClock(start = Date.UTC(2026, 10, 23, 12)): { now: () => numb
   let now = start;
   return { now: () => now, advance: (ms) => void (now += ms) };
 }
+
+/** Every flag off: what a request's input holds unless set, as sess always passes each one. */
+export const NO_FLAGS: Omit<Required<LifecycleInput>, 'clientCookie'> = {
+  rolling: false,
+  saveEveryRequest: false,
+  saveOnServerError: false,
+  browserSession: false,
+  testCookieReceived: false,
+  cookieCarriesData: false,
+  readOnly: false,
+  idleTimeout: false,
+  regenerateGrace: false,
+  saveUninitialized: false,
+  keepEmpty: false,
+  touchEveryRequest: false,
+  resendCookieOnChange: false,
+  idAtStart: false,
+};
 
 export interface HeldCall {
   readonly op: 'get' | 'set' | 'destroy' | 'touch';

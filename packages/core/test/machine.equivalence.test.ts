@@ -12,6 +12,7 @@ import { lifecycleActions, lifecycleMachine } from '../src/machine.js';
 import type { ClientCookie, LifecycleEvent, LifecycleInput } from '../src/machine.js';
 import { createLifecycle, eventFromKey, eventKey, inputFromKey, inputKey, requestInputKey, snapshotKey } from '../src/runtime.js';
 import type { LifecycleNode } from '../src/runtime.js';
+import { NO_FLAGS } from './fixtures.js';
 
 type Snapshot = SnapshotFrom<typeof lifecycleMachine>;
 
@@ -19,24 +20,6 @@ const bools = [false, true] as const;
 
 const flagsOf = (names: readonly string[], bits: number) =>
   Object.fromEntries(names.map((name, index) => [name, (bits & (1 << index)) !== 0]));
-
-/** Every flag off: what a request's input holds unless set, as sess always passes each one. */
-const NO_FLAGS: Omit<Required<LifecycleInput>, 'clientCookie'> = {
-  rolling: false,
-  saveEveryRequest: false,
-  saveOnServerError: false,
-  browserSession: false,
-  testCookieReceived: false,
-  cookieCarriesData: false,
-  readOnly: false,
-  idleTimeout: false,
-  regenerateGrace: false,
-  saveUninitialized: false,
-  keepEmpty: false,
-  touchEveryRequest: false,
-  resendCookieOnChange: false,
-  idAtStart: false,
-};
 
 /**
  * Every combination of the request's flags and cookie; the three flags only a loaded session

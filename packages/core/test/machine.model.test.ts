@@ -15,7 +15,7 @@ import type { CookieSessions, HttpEffect, Session } from '../src/index.js';
 import { lifecycleMachine } from '../src/machine.js';
 import type { ClientCookie, LifecycleEvent, LifecycleInput } from '../src/machine.js';
 import { snapshotKey } from '../src/runtime.js';
-import { CookieJar, OLD_SECRET, SECRET, fakeClock, testStore } from './fixtures.js';
+import { CookieJar, NO_FLAGS, OLD_SECRET, SECRET, fakeClock, testStore } from './fixtures.js';
 
 type Snapshot = SnapshotFrom<typeof lifecycleMachine>;
 type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -497,22 +497,10 @@ function cookieTestParams(sut: Sut, cookies: CookieSessions) {
 const paramsFor = (sut: Sut) => (sut.cookies === undefined ? testParams(sut) : cookieTestParams(sut, sut.cookies));
 
 const baseInput: LifecycleInput = {
-  rolling: false,
-  saveEveryRequest: false,
-  saveOnServerError: false,
-  browserSession: false,
+  ...NO_FLAGS,
   clientCookie: 'valid',
-  testCookieReceived: false,
-  cookieCarriesData: false,
-  readOnly: false,
   // The system under test runs with an idle timeout (IDLE_MS).
   idleTimeout: true,
-  regenerateGrace: false,
-  saveUninitialized: false,
-  keepEmpty: false,
-  touchEveryRequest: false,
-  resendCookieOnChange: false,
-  idAtStart: false,
 };
 
 /** How @sess/express-session runs the lifecycle: every express-session rule on. */
