@@ -18,8 +18,12 @@ import { Client } from './client.js';
 import type { StartedApp } from './contract.js';
 import { SECRET } from './env.js';
 
-/** What the handler does with the session before it answers. */
-export const SESSION_USES = ['none', 'read', 'write', 'regenerate', 'destroy'] as const;
+/**
+ * What the handler does with the session before it answers. `lateWrite` writes as `write` does
+ * and leaves a timer that writes again once the handler is done (after the commit, as a rule):
+ * such a change is dropped, and must never throw where nothing can catch it.
+ */
+export const SESSION_USES = ['none', 'read', 'write', 'regenerate', 'destroy', 'lateWrite'] as const;
 export type SessionUse = (typeof SESSION_USES)[number];
 
 /**

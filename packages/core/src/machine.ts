@@ -213,6 +213,7 @@ export const lifecycleActions = [
   'deleteTestCookie',
   'varyOnCookie',
   'markPrivate',
+  'dropChange',
 ] as const;
 export type LifecycleAction = (typeof lifecycleActions)[number];
 
@@ -391,6 +392,20 @@ const testCookieEvents = {
   'app.checkTestCookie': { actions: 'markAccessed' },
 } as const;
 
+/**
+ * A change once the commit has begun: nothing can save it any more, so it is dropped (and
+ * reported), as express-session, koa-session and Django drop it. Refusing it would throw where
+ * such changes are made, a timer or a stream's callback, and take the process down.
+ */
+const lateChangeEvents = {
+  'app.write': { actions: 'dropChange' },
+  'app.save': { actions: 'dropChange' },
+  'app.touch': { actions: 'dropChange' },
+  'app.setExpiry': { actions: 'dropChange' },
+  'app.setTestCookie': { actions: 'dropChange' },
+  'app.deleteTestCookie': { actions: 'dropChange' },
+} as const;
+
 /** Fixation defence (Django cycle_key): the new id is saved at commit, then the old record retires. */
 const regenerateTransitions = [
   { guard: and(['isWritable', 'dropsData']), target: 'active', actions: ['clearData', 'assignNewId', 'markRegenerated'] },
@@ -450,6 +465,7 @@ export const lifecycleMachine = setup({
     deleteTestCookie: effect,
     varyOnCookie: effect,
     markPrivate: effect,
+    dropChange: effect,
     requestTestCookie: assign({ testCookie: 'set', accessed: true }),
     dropTestCookie: assign({ testCookie: 'delete', accessed: true }),
     markAccessed: assign({ accessed: true }),
@@ -809,9 +825,10 @@ export const lifecycleMachine = setup({
       ],
     },
     // From here on the data is final: reads are allowed (a logger, or Koa serializing
-    // `ctx.body = ctx.session`, after the commit) and change nothing; writes stay refused.
+    // `ctx.body = ctx.session`, after the commit) and change nothing; changes are dropped.
     awaitingWrite: {
       on: {
+        ...lateChangeEvents,
         'app.read': { guard: 'isDataKnown', target: 'awaitingWrite' },
         'store.done': { target: 'retiring', actions: assign({ primary: 'none' }) },
         // The id is dead (destroyed or retired by a racing request): no cookie may name it, and
@@ -834,6 +851,7 @@ export const lifecycleMachine = setup({
     },
     awaitingRetire: {
       on: {
+        ...lateChangeEvents,
         'app.read': { guard: 'isDataKnown', target: 'awaitingRetire' },
         'store.done': { target: 'committed', actions: ['respond', 'settle'] },
         // The old record was already gone: retiring it is done all the same.
@@ -844,6 +862,7 @@ export const lifecycleMachine = setup({
     // Cookie sessions after regenerate: the response's effects are made; the old id is being revoked.
     awaitingRevoke: {
       on: {
+        ...lateChangeEvents,
         'app.read': { guard: 'isDataKnown', target: 'awaitingRevoke' },
         'store.done': { target: 'committed', actions: 'settle' },
         // onRevoke threw: the sign-in can't answer 2xx, as a failed store write.
@@ -856,8 +875,12 @@ export const lifecycleMachine = setup({
     // Let go of by the app: its commit has nothing to write and no cookie to send.
     discarded: { on: { 'response.commit': { target: 'committed' } } },
     // Repeated commits (an error page after a failed write) change nothing.
-    committed: { on: { 'response.commit': { target: 'committed' }, 'app.read': { guard: 'isDataKnown', target: 'committed' } } },
-    failed: { on: { 'response.commit': { target: 'failed' }, 'app.read': { guard: 'isDataKnown', target: 'failed' } } },
+    committed: {
+      on: { ...lateChangeEvents, 'response.commit': { target: 'committed' }, 'app.read': { guard: 'isDataKnown', target: 'committed' } },
+    },
+    failed: {
+      on: { ...lateChangeEvents, 'response.commit': { target: 'failed' }, 'app.read': { guard: 'isDataKnown', target: 'failed' } },
+    },
   },
 });
 

@@ -67,8 +67,10 @@ export interface SessionManager {
  * operations that need the store are async, and each waits for store work still in flight (a
  * `destroy()` not awaited yet, say), whatever its outcome, so a second sign-out joins the first.
  * Every method may throw `SessUsageError` when the lifecycle does not allow it now (for example
- * a write after commit, a change on a read-only request, or a read before `load()` when the
- * request carries a cookie).
+ * a change on a read-only request, or a read before `load()` when the request carries a cookie).
+ * A synchronous change once the commit has begun (`set`, `delete`, `save`, `touch`, ...) is
+ * dropped instead, since nothing could save it, and reported to `onEvent` as `lateChange`; the
+ * operations that return a promise reject then.
  */
 export interface Session<Data extends SessionData = SessionData> {
   /** The session id, once the session has one (loaded, written, or regenerated). */

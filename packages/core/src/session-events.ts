@@ -23,6 +23,12 @@ export type SessionEvent =
   | { readonly type: 'expired'; readonly idHash: string; readonly reason: 'lifetime' | 'idle' | 'absolute' | 'gone' }
   /** The stored data failed the `schema` (or made `migrate` throw); the request got a fresh session. */
   | { readonly type: 'invalid'; readonly idHash: string }
+  /**
+   * The app changed the session after its commit had begun (in a timer, a stream's callback, a
+   * `finish` listener): nothing could save the change, so it was dropped. `operation` names the
+   * call (`set`, `delete`, `touch`, ...); `idHash` is absent for a session that never had an id.
+   */
+  | { readonly type: 'lateChange'; readonly idHash: string | undefined; readonly operation: string }
   /** A store call failed or timed out; the request ends in an error. */
   | { readonly type: 'storeError'; readonly idHash: string; readonly op: StoreOperation; readonly code: 'store_failed' | 'store_timeout' };
 

@@ -55,6 +55,8 @@ export class SessionState implements LifetimeBasis {
   private drawn: string | undefined;
   /** The id the last `store.load` asked for. */
   loadingId: string | undefined;
+  /** The lifecycle dropped the change just asked for (`dropChange`): the caller leaves the data as it is. */
+  changeDropped = false;
   /** What `onEvent` reports for a store effect once it succeeds, by the action that made it (kept only with `onEvent`). */
   private reports: Map<StoreEffect, StoreReport> | undefined;
 
@@ -181,6 +183,9 @@ export class SessionState implements LifetimeBasis {
         return VARY_ON_COOKIE;
       case 'markPrivate':
         return MARK_PRIVATE;
+      case 'dropChange':
+        this.changeDropped = true;
+        return undefined;
       default:
         return assertNever(action);
     }

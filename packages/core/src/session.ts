@@ -95,14 +95,14 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   }
 
   set<K extends keyof Data & string>(key: K, value: Data[K]): void {
-    this.step(WRITE, 'set');
+    if (!this.change(WRITE, 'set')) return;
     const { state } = this;
     state.data[key] = value;
     state.noteSet(key);
   }
 
   delete(key: string): void {
-    this.step(WRITE, 'delete');
+    if (!this.change(WRITE, 'delete')) return;
     const { state } = this;
     if (!Object.hasOwn(state.data, key)) return;
     delete state.data[key];
@@ -132,7 +132,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   }
 
   save(): void {
-    this.step(eventKey({ type: 'app.save' }), 'save');
+    this.change(eventKey({ type: 'app.save' }), 'save');
   }
 
   saveNow(): Promise<void> {
@@ -144,13 +144,14 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   }
 
   touch(): void {
-    this.step(eventKey({ type: 'app.touch' }), 'touch');
+    this.change(eventKey({ type: 'app.touch' }), 'touch');
   }
 
   setExpiry(value: number | Date | null): void {
     const expiry = expirySetting(value, this.state.now);
-    this.step(eventKey({ type: 'app.setExpiry', browserSession: endsWithBrowser(this.state, expiry) }), 'setExpiry');
-    this.state.expiry = expiry;
+    if (this.change(eventKey({ type: 'app.setExpiry', browserSession: endsWithBrowser(this.state, expiry) }), 'setExpiry')) {
+      this.state.expiry = expiry;
+    }
   }
 
   flash(kind: string, message: unknown): void {
@@ -166,7 +167,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   }
 
   setTestCookie(): void {
-    this.step(eventKey({ type: 'app.setTestCookie' }));
+    this.change(eventKey({ type: 'app.setTestCookie' }), 'setTestCookie');
   }
 
   testCookieWorked(): boolean {
@@ -175,7 +176,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   }
 
   deleteTestCookie(): void {
-    this.step(eventKey({ type: 'app.deleteTestCookie' }));
+    this.change(eventKey({ type: 'app.deleteTestCookie' }), 'deleteTestCookie');
   }
 
   commit(response: ResponseFacts): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
@@ -300,6 +301,19 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     }
     state.loaded = record;
     return liveRecord(this.config, record.meta, state.now, endsWithBrowser(state, record.meta.expiry));
+  }
+
+  /**
+   * A change the app asked for, as one step: whether to apply it. Once the commit has begun the
+   * lifecycle drops it instead (`dropChange`), and `onEvent` hears of it.
+   */
+  private change(event: number, operation: string): boolean {
+    this.step(event, operation);
+    const { state } = this;
+    if (!state.changeDropped) return true;
+    state.changeDropped = false;
+    this.emit({ type: 'lateChange', operation, idHash: state.currentId === undefined ? undefined : hashId(state.currentId) });
+    return false;
   }
 
   /** One lifecycle step, by event key; `operation` names the app's call in the error when the machine refuses it. */

@@ -374,6 +374,8 @@ function testParams(sut: Sut) {
       'app.write': () => {
         const key = `k${++shadow.writes}`;
         session.set(key, shadow.writes);
+        // Once the commit has begun, a change is dropped: the data stays as committed.
+        if (shadow.committing) return;
         shadow.data[key] = shadow.writes;
         shadow.accessed = true;
       },

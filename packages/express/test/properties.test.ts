@@ -15,6 +15,12 @@ async function useSession(req: Request, use: Behaviour['session']): Promise<void
     s['user'] = 'ada';
   }
   if (use === 'destroy') await s.destroy();
+  if (use === 'lateWrite') {
+    s['views'] = Number(s['views'] ?? 0) + 1;
+    setTimeout(() => {
+      s['late'] = true;
+    }, 5);
+  }
 }
 
 function answer(req: Request, res: Response, output: Behaviour['output']): void {

@@ -20,6 +20,12 @@ async function useSession(request: FastifyRequest, use: Behaviour['session']): P
     s['user'] = 'ada';
   }
   if (use === 'destroy') await request.session.destroy();
+  if (use === 'lateWrite') {
+    s['views'] = Number(s['views'] ?? 0) + 1;
+    setTimeout(() => {
+      s['late'] = true;
+    }, 5);
+  }
 }
 
 function answer(request: FastifyRequest, reply: FastifyReply, output: Behaviour['output']): unknown {

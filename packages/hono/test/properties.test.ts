@@ -24,6 +24,12 @@ async function useIt(s: HonoSession | undefined, use: Behaviour['session']): Pro
     data['user'] = 'ada';
   }
   if (use === 'destroy') await s.destroy();
+  if (use === 'lateWrite') {
+    data['views'] = Number(data['views'] ?? 0) + 1;
+    setTimeout(() => {
+      data['late'] = true;
+    }, 5);
+  }
 }
 
 /** sess's options in this adapter's names: `maxAge` in seconds; there is no save-every-request option. */

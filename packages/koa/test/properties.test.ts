@@ -16,6 +16,12 @@ async function useSession(ctx: Context, use: Behaviour['session']): Promise<void
     s['user'] = 'ada';
   }
   if (use === 'destroy') ctx.session = null;
+  if (use === 'lateWrite') {
+    s['views'] = Number(s['views'] ?? 0) + 1;
+    setTimeout(() => {
+      s['late'] = true;
+    }, 5);
+  }
 }
 
 function answer(ctx: Context, output: Behaviour['output']): void {
