@@ -74,6 +74,8 @@ const requestsByName = new Map<string, WeakMap<object, RequestState>>();
 
 export class H3Sessions {
   readonly name: string;
+  /** `false` with `cookie: false`: the app hands the session's id on itself (`sealSession`). */
+  readonly sendsCookie: boolean;
   private readonly manager: SessionManager;
   private readonly requests: WeakMap<object, RequestState>;
   private readonly seals = sealMemory();
@@ -83,6 +85,7 @@ export class H3Sessions {
     private readonly kit: EntryKit,
   ) {
     this.name = settings.name;
+    this.sendsCookie = settings.sendsCookie;
     let requests = requestsByName.get(this.name);
     if (requests === undefined) requestsByName.set(this.name, (requests = new WeakMap()));
     this.requests = requests;

@@ -136,7 +136,7 @@ const linesOf = (value: HeaderValue): string[] =>
  * Once the headers have left (a handler streaming its answer), the response takes no more: the
  * session's headers are dropped rather than thrown on, so a session can still be read, as in h3 v1
  * (whose reads set no header), and an update still reaches the store. A new session is refused
- * before it is written (`sessionOf`).
+ * before it is written (`assertNewSessionReachable`).
  */
 function responseOf(res: ServerResponse): ResponsePort {
   const setCookieLines = () => linesOf(res.getHeader('set-cookie'));
@@ -180,15 +180,37 @@ function portOf(event: H3V1Event | CompatEvent, config: unknown): V1Port {
   };
 }
 
+/**
+ * A new session is written with its cookie, so it is refused where the cookie can't go: on a
+ * read-only event, or once the headers have left (h3 v1 throws there too, setting the cookie).
+ * Refused before the write, a session no browser could name is never stored. Without a cookie
+ * (`cookie: false`) the app hands the sealed id on itself, as it can on a stream.
+ */
+function assertNewSessionReachable(sessions: H3Sessions, port: V1Port): void {
+  if (port.response === undefined || (port.res?.headersSent && sessions.sendsCookie)) {
+    throw new Error('Cannot initialize a new session. Make sure using `useSession(event)` in main handler.');
+  }
+}
+
 /** As h3 v1: a new session is written at once, which a read-only event can't do. */
 async function sessionOf(sessions: H3Sessions, port: V1Port) {
   const session = await sessions.get(port);
   if (!sessions.isUnwritten(port)) return session;
-  // Past the headers, its cookie could not reach the browser: h3 v1 throws there too (setting it).
-  if (port.response === undefined || port.res?.headersSent) {
-    throw new Error('Cannot initialize a new session. Make sure using `useSession(event)` in main handler.');
-  }
+  assertNewSessionReachable(sessions, port);
   return sessions.update(port);
+}
+
+async function updateOf(sessions: H3Sessions, port: V1Port, update: SessionUpdate | undefined) {
+  if (port.response === undefined) throw new Error('[h3] Cannot update read-only session.');
+  // Read first: an update to a session this request starts (none came in, or it was cleared) writes it.
+  await sessions.get(port);
+  if (sessions.isUnwritten(port)) assertNewSessionReachable(sessions, port);
+  return sessions.update(port, update as Update);
+}
+
+function clearOf(sessions: H3Sessions, port: V1Port): Promise<void> {
+  if (port.response === undefined) return Promise.reject(new Error('[h3] Cannot clear read-only session.'));
+  return sessions.clear(port);
 }
 
 /**
@@ -223,13 +245,11 @@ export async function useSession<T extends SessionDataT = SessionDataT>(
       return (port.context.sessions?.[sessions.name]?.data ?? {}) as SessionData<T>;
     },
     update: async (update) => {
-      if (port.response === undefined) throw new Error('[h3] Cannot update read-only session.');
-      await sessions.update(port, update as Update);
+      await updateOf(sessions, port, update);
       return manager;
     },
     clear: async () => {
-      if (port.response === undefined) throw new Error('[h3] Cannot clear read-only session.');
-      await sessions.clear(port);
+      await clearOf(sessions, port);
       return manager;
     },
   };
@@ -250,7 +270,7 @@ export async function updateSession<T extends SessionDataT = SessionDataT>(
   config: SessionConfig,
   update?: SessionUpdate<T>,
 ): Promise<Session<T>> {
-  return (await sessionsOf(config).update(portOf(event, config), update as Update)) as Session<T>;
+  return (await updateOf(sessionsOf(config), portOf(event, config), update as SessionUpdate)) as Session<T>;
 }
 
 /**
@@ -286,5 +306,5 @@ export async function unsealSession(
 
 /** Ends the session: its record is destroyed and the cookie deleted. Needs the `password` to find it. */
 export async function clearSession(event: H3V1Event, config: Partial<SessionConfig>): Promise<void> {
-  await sessionsOf(config).clear(portOf(event, config));
+  await clearOf(sessionsOf(config), portOf(event, config));
 }

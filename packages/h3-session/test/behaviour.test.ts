@@ -396,8 +396,91 @@ describe('h3 v1 only', () => {
     expect(store.size).toBe(1);
   });
 
+  it('updateSession on a new session once the headers are sent is refused before anything is stored, in every order that reaches it', async () => {
+    const { store, config } = setup();
+    const client = await serve(v1Flavour, async ({ event, url }) => {
+      const e = event as unknown as v1.H3V1Event;
+      if (url.pathname === '/start') return { id: (await v1.updateSession(e, config, { n: 1 })).id };
+      e.node.res.writeHead(200, { 'content-type': 'text/plain' });
+      e.node.res.write('streaming;');
+      const outcomes: string[] = [];
+      const attempt = (work: () => Promise<unknown>) =>
+        work().then(
+          () => outcomes.push('ok'),
+          (error: Error) => outcomes.push(error.message),
+        );
+      // A refused getSession leaves its new session in the context: the update must see it is new.
+      if (url.pathname === '/get-then-update') await attempt(() => v1.getSession(e, config));
+      // A session cleared on the stream: what the manager updates next is a new session.
+      if (url.pathname === '/clear-then-update') {
+        const session = await v1.useSession(e, config);
+        await attempt(() => session.clear());
+        await attempt(() => session.update({ n: 2 }));
+      } else await attempt(() => v1.updateSession(e, config, { n: 2 }));
+      e.node.res.end(outcomes.join(';'));
+    });
+    const refused = /Cannot initialize a new session/;
+    for (const [path, attempts] of [
+      ['/update', 1],
+      ['/get-then-update', 2],
+    ] as const) {
+      const reply = await client.newClient().request(path);
+      expect(reply.body.split(';').slice(1), path).toEqual(Array(attempts).fill(expect.stringMatching(refused)));
+    }
+    expect([store.calls.set, store.size]).toEqual([0, 0]);
+
+    await client.request('/start');
+    const signed = client.jar.get('h3');
+    const cleared = await client.request('/clear-then-update');
+    // The clear destroys the record (its cookie deletion can't be sent); the update would start
+    // a session whose cookie can't be sent either.
+    expect(cleared.body).toMatch(/^streaming;ok;Cannot initialize a new session/);
+    expect([store.calls.set, store.size]).toEqual([1, 0]);
+    expect(client.jar.get('h3')).toBe(signed);
+  });
+
+  it("an existing session's update once the headers are sent reaches the store (h3 v1 throws and loses it); the browser's cookie still names it", async () => {
+    const { store, config } = setup({ cookie: { maxAge: 3600 } });
+    const client = await serve(v1Flavour, async ({ event, url }) => {
+      const e = event as unknown as v1.H3V1Event;
+      if (url.pathname === '/start') return { id: (await v1.updateSession(e, config, { n: 1 })).id };
+      if (url.pathname === '/read') return (await v1.getSession(e, config)).data;
+      e.node.res.writeHead(200, { 'content-type': 'text/plain' });
+      e.node.res.write('streaming;');
+      const session = await v1.updateSession(e, config, { n: 2 });
+      e.node.res.end(JSON.stringify(session.data));
+    });
+    await client.request('/start');
+    const signed = client.jar.get('h3');
+    const streamed = await client.request('/stream');
+    expect([streamed.body, streamed.setCookies]).toEqual(['streaming;{"n":2}', []]);
+    expect(store.size).toBe(1);
+    expect(json((await client.request('/read')).body)).toEqual({ n: 2 });
+    expect(client.jar.get('h3')).toBe(signed);
+  });
+
+  it('cookie: false: a new session on a stream is started and sealed, as in h3 v1; its token, streamed, names it', async () => {
+    const { config } = setup({ cookie: false });
+    const client = await serve(v1Flavour, async ({ event, url }) => {
+      const e = event as unknown as v1.H3V1Event;
+      if (url.pathname === '/read') return (await v1.getSession(e, config)).data;
+      e.node.res.writeHead(200, { 'content-type': 'text/plain' });
+      e.node.res.write('token:');
+      const token = await v1.sealSession(e, config).then(
+        async (sealed) => (await v1.updateSession(e, config, { n: 1 }), sealed),
+        (error: Error) => error.message,
+      );
+      e.node.res.end(token);
+    });
+    const streamed = await client.request('/stream');
+    expect(streamed.setCookies).toEqual([]);
+    const token = streamed.body.slice('token:'.length);
+    expect(token).toMatch(SIGNED_VALUE);
+    expect(json((await client.request('/read', { headers: { 'x-h3-session': token } })).body)).toEqual({ n: 1 });
+  });
+
   it("a compat event (a web request with a context) reads a session but can't start or change one, as in h3 v1", async () => {
-    const { config } = setup();
+    const { store, config } = setup();
     const client = await serve(v1Flavour, async ({ event }) => ({ id: (await v1Flavour.api.useSession(event, config)).id }));
     const { id } = json((await client.request('/')).body);
     const compat = (cookie?: string) => ({ headers: new Headers(cookie === undefined ? {} : { cookie }), context: {} });
@@ -406,6 +489,17 @@ describe('h3 v1 only', () => {
     await expect(session.update({ n: 1 })).rejects.toThrow('[h3] Cannot update read-only session.');
     await expect(session.clear()).rejects.toThrow('[h3] Cannot clear read-only session.');
     await expect(v1.getSession(compat(), config)).rejects.toThrow(/Cannot initialize a new session/);
+    // h3 v1's own updateSession and clearSession fail on these events too (they have no response).
+    const asEvent = (event: ReturnType<typeof compat>) => event as unknown as v1.H3V1Event;
+    await expect(v1.updateSession(asEvent(compat()), config, { n: 1 })).rejects.toThrow('[h3] Cannot update read-only session.');
+    await expect(v1.updateSession(asEvent(compat(`h3=${client.jar.get('h3')}`)), config, { n: 1 })).rejects.toThrow(
+      '[h3] Cannot update read-only session.',
+    );
+    await expect(v1.clearSession(asEvent(compat(`h3=${client.jar.get('h3')}`)), config)).rejects.toThrow(
+      '[h3] Cannot clear read-only session.',
+    );
+    expect(store.size).toBe(1);
+    expect((await store.peek(storeId(client)))?.data).toEqual({ id, createdAt: expect.any(Number), data: {} });
     const viaRequest = await v1.getSession(
       { request: { headers: new Headers({ 'x-h3-session': client.jar.get('h3') as string }) }, context: {} },
       config,

@@ -2,6 +2,7 @@
  * The same app on h3's own sessions and on this package, side by side over HTTP: where h3's
  * documented behaviour is what an app sees, ours must show it too.
  */
+import type { ServerResponse } from 'node:http';
 import * as h3 from 'h3';
 import { H3, toNodeHandler, clearSession as h3ClearSession } from 'h3';
 import * as h3v1 from 'h3v1';
@@ -92,5 +93,31 @@ describe.each(pairs)('$flavour.name: one session name, several configs', ({ flav
       expect(JSON.parse(actual.body), path).toEqual(JSON.parse(expected.body));
       expect(cookiesNamed(actual, 'h3'), path).toHaveLength(cookiesNamed(expected, 'h3').length);
     }
+  });
+});
+
+describe('h3 v1: updateSession on a stream', () => {
+  const ours = (handler: Handler) => v1Flavour.serve(({ event, url }) => handler(event, url));
+  const app = (api: Api, config: SessionConfig) => async (event: unknown) => {
+    const { res } = (event as { node: { res: ServerResponse } }).node;
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('streaming;');
+    const outcome = api.updateSession(event as never, config, { n: 1 });
+    res.end(
+      await outcome.then(
+        () => 'updated',
+        () => 'threw',
+      ),
+    );
+  };
+
+  it('a new session is refused, as h3 v1 refuses it, and nothing is stored', async () => {
+    const store = inspectableStore(fakeClock());
+    const h3App = await serving(realV1, app(h3v1 as unknown as Api, { password: PASSWORD }));
+    const oursApp = await serving(ours, app(v1Flavour.api, { password: PASSWORD, store }));
+    const [expected, actual] = [await new Client(h3App.url).request('/'), await new Client(oursApp.url).request('/')];
+    expect(expected.body).toBe('streaming;threw');
+    expect(actual.body).toBe(expected.body);
+    expect([store.calls.set, store.size]).toEqual([0, 0]);
   });
 });
