@@ -195,14 +195,17 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
   }
 
   save(session: ExpressSession, callback: Callback | undefined): void {
-    let saving: Promise<void>;
-    if (this.pending === undefined) saving = this.saveNow(session);
-    else {
-      // Whatever the work before it came to (its failure is its own callback's to hear).
-      const inTurn = () => this.saveNow(session);
-      saving = this.pending.then(inTurn, inTurn);
-    }
-    report(this.track(saving), callback, this.start.fail);
+    report(this.track(this.inTurn(() => this.saveNow(session))), callback, this.start.fail);
+  }
+
+  /**
+   * `work`, started once the store work the app started before it is over, whatever that came to
+   * (its failure is its own callback's to hear). The core takes its calls in turn, but a reload or
+   * regenerate finishes here, after the core's part: work started behind it must not begin before.
+   */
+  private inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const { pending } = this;
+    return pending === undefined ? work() : pending.then(work, work);
   }
 
   /** The write `save(cb)` asks for, with the session as the app has left it now. */
@@ -218,8 +221,10 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
   }
 
   reload(_session: ExpressSession, callback: Callback): void {
-    this.stored = undefined;
-    const reloading = this.core.reload().then(() => {
+    const reloading = this.inTurn(() => {
+      this.stored = undefined;
+      return this.core.reload();
+    }).then(() => {
       const found = this.stored?.id === this.core.id;
       this.present();
       if (!found) throw new Error('failed to load session');
@@ -228,10 +233,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
   }
 
   destroy(session: ExpressSession, callback: Callback | undefined): void {
-    delete this.req.session;
-    detachControl(session);
-    this.view = undefined;
-    this.destroyed = true;
+    this.letGo(session);
     const destroying = this.track(this.core.destroy());
     // With no callback the app never hears that the delete failed, and the record is still there:
     // the response must not tell the browser it signed out (as with `unset: 'destroy'`).
@@ -239,15 +241,43 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     report(destroying, callback, this.start.fail);
   }
 
-  regenerate(_session: ExpressSession, callback: Callback): void {
-    this.fresh = false;
-    const regenerating = this.core.regenerate({ keepData: false }).then(() => {
-      // A new session gets the configured cookie, lifetime included, as express-session's does.
-      this.core.setExpiry(null);
-      this.stored = undefined;
-      this.present();
-    });
+  /**
+   * express-session's regenerate (`Store.prototype.regenerate`): the old record is deleted now,
+   * then a new session is generated whatever the delete came to, and the callback hears the
+   * delete's failure. Deleting first leaves the commit only the new session to write: a delete
+   * failing after that write would answer 5xx with the new record orphaned. An app that passes
+   * the error on answers 5xx, so the new session is never written and the browser keeps its own.
+   */
+  regenerate(session: ExpressSession, callback: Callback | undefined): void {
+    const destroying = this.inTurn(() => this.core.destroy());
+    const regenerating = destroying.then(
+      () => this.generateInstead(session),
+      (error: unknown) => {
+        this.generateInstead(session);
+        throw error;
+      },
+    );
+    // As with `destroy()`: a failed delete nobody hears of must not end in a 2xx.
+    if (callback === undefined) this.unheard = destroying;
     report(this.track(regenerating), callback, this.start.fail);
+  }
+
+  /** `generate()` for a regenerate; if it throws (`cookie(req)`, `genid(req)`), the session stays destroyed. */
+  private generateInstead(session: ExpressSession): void {
+    try {
+      this.generate();
+    } catch (error) {
+      this.letGo(session);
+      throw error;
+    }
+  }
+
+  /** `req.session` is gone, and its cookie goes at commit. */
+  private letGo(session: ExpressSession): void {
+    delete this.req.session;
+    detachControl(session);
+    this.view = undefined;
+    this.destroyed = true;
   }
 
   /** `work` as the pending store work until it settles. */

@@ -42,8 +42,15 @@ StoreBase.prototype.regenerate = function regenerate(this: StoreInstance, req: S
   }
   // As express-session's: the old session is deleted, then the middleware's `generate` makes the new one.
   this.destroy(req.sessionID as string, (error?: unknown) => {
-    if (typeof this.generate === 'function') this.generate(req);
-    callback(error);
+    let failure = error;
+    try {
+      if (typeof this.generate === 'function') this.generate(req);
+    } catch (thrown) {
+      // A `genid` or `cookie` function that throws, here in the store's callback, would be an
+      // uncaught exception (as in express-session): the callback hears it instead.
+      failure ??= thrown;
+    }
+    callback(failure);
   });
 };
 

@@ -401,6 +401,39 @@ describe.each(EXPRESS)('%s', (_, express) => {
       expect((await client.request('/me')).body).toBe('bob');
     });
 
+    it('store.regenerate(req, cb) whose genid(req) throws: the callback hears it, as an error answer, and nothing crashes', async () => {
+      const store = new session.MemoryStore();
+      let made = 0;
+      const genid = () => {
+        if (++made > 1) throw new Error('no ids today');
+        return 'generated-01-0123456789abcdefghij';
+      };
+      const heard: unknown[] = [];
+      const { client } = await serve(servers, express, { secret: SECRET, store, ...settled, genid }, (app) => {
+        app.get('/in', (req, res) => {
+          req.session.user = 'ada';
+          res.send('ok');
+        });
+        app.get('/switch', (req, res, next) => {
+          req.session.destroy((error) => {
+            if (error) return next(error);
+            req.sessionStore.regenerate(req, (failure) => {
+              heard.push(failure);
+              if (failure) return next(failure);
+              res.send('switched');
+            });
+          });
+        });
+      });
+      await client.request('/in');
+      const reply = await client.request('/switch');
+      expect(reply.status).toBe(500);
+      expect(heard).toEqual([expect.objectContaining({ message: 'no ids today' })]);
+      // The old session was deleted: its cookie goes, and no new one is named.
+      expect(sessionCookie(reply.setCookies)).toMatch(/^connect\.sid=;/);
+      expect(Object.keys(store.sessions)).toEqual([]);
+    });
+
     it('a generated session whose write fails is an error answer, never a 2xx, and gets no cookie', async () => {
       const store = new session.MemoryStore();
       const { client } = await serve(servers, express, { secret: SECRET, store, ...settled }, (app) => {
@@ -621,6 +654,51 @@ describe.each(EXPRESS)('%s', (_, express) => {
         expect([path, (await client.request(path)).status]).toEqual([path, 503]);
       }
       expect(Object.values(recordsOf(store)).map((record) => record.user)).toEqual(['ada', 'ada', 'ada']);
+    });
+
+    it('a regenerate() nobody passes a callback to, whose delete fails, is an error answer with nothing written', async () => {
+      const store = new session.MemoryStore();
+      const { client } = await serve(servers, express, { secret: SECRET, store, ...settled }, (app) => {
+        app.get('/in', (req, res) => {
+          req.session.user = 'ada';
+          res.send('ok');
+        });
+        app.get('/elevate', (req, res) => {
+          (req.session.regenerate as unknown as () => void).call(req.session);
+          res.send('ok');
+        });
+      });
+      await client.request('/in');
+      store.destroy = (_sid, callback) => setImmediate(() => callback?.(new Error('replica down')));
+      const reply = await client.request('/elevate');
+      expect(reply.status).toBe(503);
+      expect(sessionCookie(reply.setCookies)).toBeUndefined();
+      // The old session, which the failed delete left, and no new one behind the error.
+      expect(Object.values(recordsOf(store)).map((record) => record.user)).toEqual(['ada']);
+    });
+
+    it('regenerate(cb) whose new id cannot be made: the callback hears why, and the old session is signed out', async () => {
+      const store = new session.MemoryStore();
+      const ids = { failing: false };
+      const genid = () => {
+        if (ids.failing) throw new Error('no ids left');
+        return `an-id-of-the-right-length-${Math.random().toString(36).slice(2, 10)}`;
+      };
+      const { client } = await serve(servers, express, { secret: SECRET, store, ...settled, genid }, (app) => {
+        app.get('/in', (req, res) => {
+          req.session.user = 'ada';
+          res.send('ok');
+        });
+        app.get('/elevate', (req, res) =>
+          req.session.regenerate((error) => res.json({ heard: (error as Error | undefined)?.message, session: typeof req.session })),
+        );
+      });
+      await client.request('/in');
+      ids.failing = true;
+      const reply = await client.request('/elevate');
+      expect(reply.body).toBe('{"heard":"no ids left","session":"undefined"}');
+      expect(store.sessions).toEqual({});
+      expect(sessionCookie(reply.setCookies)).toMatch(/^connect\.sid=; Max-Age=0/);
     });
   });
 

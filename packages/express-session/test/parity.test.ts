@@ -500,3 +500,143 @@ describe('req.sessionStore.generate(req), side by side', () => {
     expect(seen['@sess/express-session']).toEqual(seen['express-session']);
   });
 });
+
+describe('regenerate(cb) when the store cannot delete the old session, side by side', () => {
+  /** A store on `module` whose `destroy` fails once `failing.on` is set, as a replica that is down. */
+  function failingDestroy(module: SessionModule) {
+    const store = new module.MemoryStore() as InstanceType<SessionModule['MemoryStore']> & {
+      destroy(sid: string, callback?: (error?: unknown) => void): void;
+    };
+    const failing = { on: false };
+    const destroy = store.destroy.bind(store);
+    store.destroy = (sid, callback) => (failing.on ? setImmediate(() => callback?.(new Error('replica down'))) : destroy(sid, callback));
+    return { store, failing };
+  }
+
+  /** The store's own error, which sess hands on as the `cause` of its `SessStoreError`. */
+  const storeErrorOf = (error: unknown) => ((error as { cause?: Error } | undefined)?.cause ?? (error as Error | undefined))?.message;
+
+  /** What the store holds, as each record's user (the new, empty session has none). */
+  const usersIn = (store: { sessions: Record<string, string> }) =>
+    Object.values(store.sessions)
+      .map((json) => String((JSON.parse(json) as { user?: string }).user))
+      .sort();
+
+  it('an app that passes the error on: it reaches the error handler; sess writes nothing behind the 5xx and sends no cookie', async () => {
+    const seen = await onBoth(async (module) => {
+      const { store, failing } = failingDestroy(module);
+      const client = await serve(module, { ...settled, store }, (app) => {
+        app.post('/login', (req, res) => {
+          sessionOf(req).user = 'ada';
+          res.send('ok');
+        });
+        app.post('/elevate', (req, res, next) => {
+          (sessionOf(req).regenerate as (cb: (error?: unknown) => void) => void)((error) => {
+            if (error) return next(error);
+            sessionOf(req).user = 'admin';
+            res.send('ok');
+          });
+        });
+        app.get('/me', (req, res) => res.send(String(sessionOf(req).user)));
+      });
+      await client.post('/login');
+      failing.on = true;
+      const elevate = await client.post('/elevate');
+      failing.on = false;
+      return {
+        reply: `${elevate.status} ${elevate.body}`,
+        cookie: sessionCookie(elevate.setCookies) !== undefined,
+        users: usersIn(store),
+        me: (await client.request('/me')).body,
+      };
+    });
+    // express-session saves the new, empty session behind the 500 and sends its cookie.
+    expect(seen['express-session']).toEqual({
+      reply: '500 error: replica down',
+      cookie: true,
+      users: ['ada', 'undefined'],
+      me: 'undefined',
+    });
+    // sess: an error answer (sess's store error, status hint 503), and nothing written behind it:
+    // the browser keeps its session, whose record the failed delete left.
+    expect(seen['@sess/express-session']).toEqual({
+      reply: '503 error: [sess] store "MemoryStore" failed to destroy',
+      cookie: false,
+      users: ['ada'],
+      me: 'ada',
+    });
+  });
+
+  it('an app that goes on despite the error: the callback hears it, and the new session is saved with its cookie', async () => {
+    const seen = await onBoth(async (module) => {
+      const { store, failing } = failingDestroy(module);
+      const client = await serve(module, { ...settled, store }, (app) => {
+        app.post('/login', (req, res) => {
+          sessionOf(req).user = 'ada';
+          res.send(req.sessionID);
+        });
+        app.post('/elevate', (req, res) => {
+          const before = req.sessionID;
+          (sessionOf(req).regenerate as (cb: (error?: unknown) => void) => void)((error) => {
+            sessionOf(req).user = 'admin';
+            res.json({ heard: storeErrorOf(error), newId: req.sessionID !== before });
+          });
+        });
+        app.get('/me', (req, res) => res.send(String(sessionOf(req).user)));
+      });
+      await client.post('/login');
+      failing.on = true;
+      const elevate = await client.post('/elevate');
+      failing.on = false;
+      return {
+        reply: `${elevate.status} ${elevate.body}`,
+        cookie: sessionCookie(elevate.setCookies) !== undefined,
+        users: usersIn(store),
+        me: (await client.request('/me')).body,
+      };
+    });
+    // The old record outlives the failed delete (until its TTL), as the app was told.
+    expect(seen['express-session']).toEqual({
+      reply: '200 {"heard":"replica down","newId":true}',
+      cookie: true,
+      users: ['ada', 'admin'],
+      me: 'admin',
+    });
+    expect(seen['@sess/express-session']).toEqual(seen['express-session']);
+  });
+});
+
+describe('session methods started together, side by side', () => {
+  it('reload(cb) then regenerate(cb) without waiting: both call back without error, and the new session is the one saved', async () => {
+    const seen = await onBoth(async (module) => {
+      const store = new module.MemoryStore();
+      const client = await serve(module, { ...settled, store }, (app) => {
+        app.post('/login', (req, res) => {
+          sessionOf(req).user = 'ada';
+          res.send('ok');
+        });
+        app.post('/elevate', (req, res) => {
+          const heard: string[] = [];
+          const current = sessionOf(req) as unknown as Record<'reload' | 'regenerate', (cb: (error?: Error) => void) => void>;
+          const answer = () => heard.length === 2 && res.json(heard);
+          current.reload((error) => {
+            heard.push(`reload: ${error?.message ?? 'ok'}`);
+            answer();
+          });
+          current.regenerate((error) => {
+            heard.push(`regenerate: ${error?.message ?? 'ok'}`);
+            sessionOf(req).user = 'admin';
+            answer();
+          });
+        });
+        app.get('/me', (req, res) => res.send(String(sessionOf(req).user)));
+      });
+      await client.post('/login');
+      const elevate = await client.post('/elevate');
+      const users = Object.values(store.sessions).map((json) => (JSON.parse(json) as { user?: string }).user);
+      return { reply: `${elevate.status} ${elevate.body}`, users, me: (await client.request('/me')).body };
+    });
+    expect(seen['express-session']).toEqual({ reply: '200 ["reload: ok","regenerate: ok"]', users: ['admin'], me: 'admin' });
+    expect(seen['@sess/express-session']).toEqual(seen['express-session']);
+  });
+});
