@@ -12,7 +12,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { SessionEvent, SessionManagerOptions, StandardSchemaV1 } from '@sess/core';
 import { SessUsageError, cookieSessions, createSessionManager, createSigner } from '@sess/core';
-import { MAX_LIFETIME_MS, cancelUnread, defined, prototypeLayer } from '@sess/core/adapter';
+import { DEFAULT_MAX_AGE_MS, MAX_LIFETIME_MS, cancelUnread, defined, prototypeLayer } from '@sess/core/adapter';
 import type { Context, Middleware } from 'koa';
 import { koaFormat } from './format.js';
 import { keysReader } from './keys.js';
@@ -43,7 +43,6 @@ declare module 'koa' {
 
 /** The core's name for the cookie it plans, which only this package reads: the app's cookie is `key`. */
 const CORE_NAME = 'koa-session';
-const ONE_DAY_MS = 86_400_000;
 /** With renew, the core's touch interval: any length above 0 and well under 400 days works, as the format places `touchedAt` by koa-session's rule. */
 const RENEW_TOUCH_MS = 1_000;
 
@@ -146,7 +145,7 @@ export function createSession(first: unknown, second?: unknown): Middleware {
     );
   }
 
-  const maxAgeMs = typeof maxAge === 'number' ? maxAge : ONE_DAY_MS;
+  const maxAgeMs = typeof maxAge === 'number' ? maxAge : DEFAULT_MAX_AGE_MS;
   // koa-session renews by each session's own maxAge: the format places a loaded record's
   // touchedAt so the core's touch rule agrees (rolling touches every time, and wins).
   const format = koaFormat(maxAge === 'session', maxAgeMs, renew && !rolling ? { maxAge } : undefined);
@@ -193,6 +192,8 @@ export function createSession(first: unknown, second?: unknown): Middleware {
       const name = EVENTS[event.type]?.(event);
       if (name === undefined) return;
       const request = current();
+      // A valid() that threw turned nothing away: its error answers the request instead.
+      if (request.validFailed) return;
       const payload = { key: storeMode ? request.clientKey : undefined, value: request.loaded, ctx: request.ctx };
       setImmediate(() => app.emit(`session:${name}`, payload));
     },
@@ -249,6 +250,7 @@ export function createSession(first: unknown, second?: unknown): Middleware {
       try {
         state.begin();
         await state.core.load();
+        if (storeMode) state.throwIfValidThrew();
         if (extendsUnread) state.core.keys();
         await next();
       } catch (error) {
@@ -291,9 +293,15 @@ function validSchema(valid: NonNullable<SessionOptions['valid']>): StandardSchem
       vendor: '@sess/koa-session',
       validate(value) {
         const request = current();
-        return valid(request.ctx, (request.loaded ?? value) as Record<string, unknown>)
-          ? { value }
-          : { issues: [{ message: 'valid() returned false' }] };
+        let accepted: unknown;
+        try {
+          accepted = valid(request.ctx, (request.loaded ?? value) as Record<string, unknown>);
+        } catch (error) {
+          // The core would take a throw for "invalid" and start a new session: koa-session lets it reach Koa.
+          request.validThrew(error);
+          return { issues: [{ message: 'valid() threw' }] };
+        }
+        return accepted ? { value } : { issues: [{ message: 'valid() returned false' }] };
       },
     },
   };

@@ -133,6 +133,13 @@ export class RequestSession implements SessionHost, StorageRequest {
   owesCommit = false;
   /** What `beforeSave` threw: the core sees it as the store's failure, Koa must get it as thrown. */
   private hookError: unknown;
+  /**
+   * What `valid()` threw on the loaded session: koa-session makes no session of it, and the
+   * error answers the request (see `validThrew`). Cleared when the app assigns `ctx.session`.
+   */
+  private validFailure: { readonly error: unknown } | undefined;
+  /** The session was loaded (koa-session's `prevHash`): an empty one is still saved, as `{}`. */
+  private adopted = false;
 
   constructor(
     readonly ctx: Context,
@@ -185,7 +192,27 @@ export class RequestSession implements SessionHost, StorageRequest {
 
   /** `ctx.session`: `null` once the app assigned `null`. */
   session(): Session | null {
+    // koa-session's cookie mode runs `valid()` at each read of a session it has not made yet.
+    if (this.validFailure !== undefined) throw this.validFailure.error;
     return this.unset ? null : this.open();
+  }
+
+  /**
+   * `valid()` threw on the loaded session. With koa-session the error reaches Koa (in store mode
+   * before the app runs, in cookie mode where the app reads `ctx.session`), and nothing is
+   * written or sent: the cookie stays, and the session is back once `valid()` accepts it.
+   */
+  validThrew(error: unknown): void {
+    this.validFailure = { error };
+  }
+
+  get validFailed(): boolean {
+    return this.validFailure !== undefined;
+  }
+
+  /** Store mode: koa-session checks the session before the app runs, so what `valid()` threw answers the request. */
+  throwIfValidThrew(): void {
+    if (this.validFailure !== undefined) throw this.validFailure.error;
   }
 
   /** The session object, made at the first use: the data as loaded, and each key's JSON to compare at the commit. */
@@ -194,6 +221,7 @@ export class RequestSession implements SessionHost, StorageRequest {
     // The core has an id before any write only when it adopted the record the request named;
     // koa-session then reports the lifetime that record was saved with.
     const adopted = this.core.id !== undefined;
+    this.adopted = adopted;
     // After the commit the core answers no reads: a session first read then (by middleware up
     // the chain, an error handler say) is the one loaded, unchanged.
     let data: Record<string, unknown> = {};
@@ -222,9 +250,12 @@ export class RequestSession implements SessionHost, StorageRequest {
   replace(value: unknown): void {
     if (value === null) {
       this.unset = true;
+      this.validFailure = undefined;
       return;
     }
     if (typeof value !== 'object') throw new TypeError('this.session can only be set as null or an object.');
+    // koa-session makes the assigned session without asking `valid()`.
+    this.validFailure = undefined;
     this.open();
     const data: Record<string, unknown> = {};
     let lifetime: { value: unknown } | undefined;
@@ -319,8 +350,32 @@ export class RequestSession implements SessionHost, StorageRequest {
     await this.core.regenerate();
   }
 
+  /**
+   * `manuallyCommit()`. With `autoCommit: false` it is the request's commit. With `autoCommit`
+   * on, koa-session commits now and again after the app, each time comparing the session with
+   * the one loaded: so this writes now what its commit would (a destroy, or a save when the
+   * session changed since the load, or is forced, rolling or due to renew), and the commit after
+   * the app writes what changed since, and sends the cookie.
+   */
   async commit(): Promise<void> {
-    await this.commitOnce();
+    if (!this.shared.autoCommit || this.committed !== undefined) {
+      await this.commitOnce();
+      return;
+    }
+    if (this.unset) {
+      await this.core.destroy().catch((error: unknown) => Promise.reject(koaError(error)));
+      return;
+    }
+    const differs = this.differsFromLoaded();
+    // koa-session's commit: forced, or changed, rolling or due to renew; never a new session that holds nothing.
+    const held = this.adopted || (this.view !== undefined && this.view.length > 0);
+    if (!this.forced && !(held && (differs || this.savesAnyway()))) return;
+    this.reportChanges();
+    this.snapshotData();
+    this.applyLifetime();
+    this.changed = differs && !this.forced;
+    await this.core.saveNow().catch((error: unknown) => Promise.reject(this.thrown(error)));
+    this.savedNow = true;
   }
 
   fail(error: unknown): void {
@@ -356,7 +411,10 @@ export class RequestSession implements SessionHost, StorageRequest {
 
   private async run(status: number, report: boolean): Promise<string[]> {
     let failed: { error: unknown } | undefined;
-    if (!report) {
+    if (this.validFailure !== undefined) {
+      // Nothing was made of the session `valid()` threw on: nothing to write, and its cookie stays.
+      await this.core.discard();
+    } else if (!report) {
       // Nothing more to tell the core.
     } else if (this.unset)
       failed = await this.core.destroy().then(
@@ -364,11 +422,12 @@ export class RequestSession implements SessionHost, StorageRequest {
         (error: unknown) => ({ error }),
       );
     else {
-      const reported = this.reportChanges();
-      if (reported || this.forced || this.savesAnyway()) this.applyLifetime();
       // koa-session's commit compares with the session as loaded, so one changed since is
-      // written again after `save()`, and one that is not only if it changed after it.
+      // written again after `save()` (or `manuallyCommit()`), and one back as loaded is not.
       const differs = this.differsFromLoaded();
+      const rewritten = differs || this.forced || this.savesAnyway();
+      const reported = this.savedNow && !rewritten ? false : this.reportChanges();
+      if (reported || this.forced || this.savesAnyway()) this.applyLifetime();
       if (this.savedNow && differs) this.core.save();
       this.changed = (reported || differs) && !this.forced;
     }

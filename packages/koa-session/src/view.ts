@@ -57,7 +57,11 @@ export interface Session {
   save(callback?: (error?: unknown) => void): Promise<void> | undefined;
   /** A new key (or cookie) for the same data; the old one is destroyed when the request commits. With a callback, returns nothing. */
   regenerate(callback?: (error?: unknown) => void): Promise<void> | undefined;
-  /** Commits now: for `autoCommit: false`. Later commits of the same request do nothing. */
+  /**
+   * Commits now: for `autoCommit: false` (later commits of the same request then do nothing).
+   * With `autoCommit` on, writes now what a commit would, and the commit after the app writes
+   * what changed since and sends the cookie, as koa-session's second commit does.
+   */
   manuallyCommit(): Promise<void>;
   /** The data: own properties but `isNew`, koa-session's `_` fields and functions. */
   toJSON(): SessionData;

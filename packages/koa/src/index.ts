@@ -12,6 +12,7 @@ import { SessConfigError, SessUsageError, createSessionManager, type HttpEffect 
 import type { SessionManagerOptions, SessionStorage } from '@sess/core';
 import {
   COOKIE_OPTIONS,
+  DEFAULT_MAX_AGE_MS,
   SHARED_OPTIONS,
   accessorLayer,
   applyEffects,
@@ -51,8 +52,6 @@ export interface SessionOptions extends SharedOptions<Context, SessionStorage>, 
   /** Makes new ids (22-128 characters of A-Z a-z 0-9 _ -). Called without `ctx`. */
   genid?: () => string;
 }
-
-const DEFAULT_MAX_AGE_MS = 86_400_000;
 
 const { secret, store, ...shared } = SHARED_OPTIONS;
 const OPTIONS: OptionTable<SessionOptions> = {
