@@ -51,6 +51,11 @@ interface RequestState {
   token: string | undefined;
   /** The request carried an h3 seal: the next read re-sends the cookie that replaces it. */
   reissue: boolean;
+  /**
+   * The request's h3 seal until it has moved into the store: the next run moves it first. A move
+   * that fails leaves it here, so a later run tries again rather than start a new session over it.
+   */
+  unmoved: string | undefined;
   /** Chunk cookies of an h3 v2 seal (`h3.1`, ...), deleted along with the first cookie sent. */
   staleChunks: number;
   /** This package's Set-Cookie lines on the response, replaced by the next ones it sends. */
@@ -124,10 +129,19 @@ export class H3Sessions {
   async update(port: EventPort, update?: SessionUpdate): Promise<H3Session> {
     const state = this.stateOf(port);
     // Cleared before any await: of parallel `useSession` calls on a new session, one writes it.
+    const wasUnwritten = state.unwritten;
     state.unwritten = false;
     const session = await this.current(port, state);
+    const isNew = wasUnwritten || state.unwritten;
     state.unwritten = false;
-    const changes = typeof update === 'function' ? update(session.data) : update;
+    let changes: ReturnType<typeof changesOf>;
+    try {
+      changes = changesOf(update, session.data);
+    } catch (error) {
+      // As in h3, an update that throws leaves a new session new: the next `useSession` writes it.
+      state.unwritten = isNew;
+      throw error;
+    }
     if (changes) Object.assign(session.data, changes);
     await this.run(state, () => this.write(port, state, session, true));
     return session;
@@ -193,20 +207,17 @@ export class H3Sessions {
     // h3 reads the header first and falls back to the cookie.
     const cookie = fromHeader ? { value: undefined, chunks: 0 } : port.cookie(this.name);
     const received = fromHeader || cookie.value;
+    const sealed = isIronSeal(received);
     state = {
-      token: received,
-      reissue: isIronSeal(received),
+      token: sealed ? undefined : received,
+      reissue: sealed,
+      unmoved: sealed ? received : undefined,
       staleChunks: cookie.chunks,
       lines: [],
       queue: Promise.resolve(),
       loading: undefined,
       unwritten: false,
     };
-    if (isIronSeal(received)) {
-      const request = state;
-      request.token = undefined;
-      request.queue = this.seals.open(received, (sealed) => this.move(sealed)).then((token) => void (request.token = token));
-    }
     this.requests.set(port.context, state);
     return state;
   }
@@ -219,7 +230,7 @@ export class H3Sessions {
    * @returns the new session's signed id, or `undefined` when the seal does not open (as in
    *   h3, the request then starts a new session).
    */
-  private async move(sealed: string): Promise<string | undefined> {
+  private readonly move = async (sealed: string): Promise<string | undefined> => {
     const opened = await this.kit.unsealIron(this.settings.h3, sealed).catch(() => undefined);
     if (!isH3Session(opened)) return undefined;
     const core = this.manager.begin({ cookieHeader: undefined, secure: false });
@@ -228,6 +239,14 @@ export class H3Sessions {
     if (maxAgeMs !== undefined) core.setExpiry(new Date(Math.min(opened.createdAt, Date.now()) + maxAgeMs));
     const effects = await core.commit(NO_RESPONSE);
     return effects.find((effect) => effect.type === 'cookie.set')?.value;
+  };
+
+  /** Moves the request's seal, if it has not moved yet: the run after it starts from the cookie it became. */
+  private async moveSeal(state: RequestState): Promise<void> {
+    const sealed = state.unmoved;
+    if (sealed === undefined) return;
+    state.token = await this.seals.open(sealed, this.move);
+    state.unmoved = undefined;
   }
 
   private async read(port: EventPort, state: RequestState, session: H3Session): Promise<H3Session> {
@@ -316,7 +335,10 @@ export class H3Sessions {
   }
 
   private run<T>(state: RequestState, work: () => Promise<T>): Promise<T> {
-    const result = state.queue.then(work);
+    // Moved only by a run, whose caller hears of a failure: a read that needs no run (the session
+    // already on the context) starts no move that would fail unheard.
+    const ready = state.unmoved === undefined ? state.queue : state.queue.then(() => this.moveSeal(state));
+    const result = ready.then(work);
     state.queue = result.catch(() => undefined);
     return result.catch((error: unknown) => Promise.reject(this.kit.httpError(error)));
   }
@@ -327,6 +349,11 @@ function storedSession(core: CoreSession): H3Session | undefined {
   const id = core.get('id') as string | undefined;
   if (id === undefined) return undefined;
   return { id, createdAt: core.get('createdAt') as number, data: core.get('data') as Record<string, unknown> };
+}
+
+/** What an update merges: the object itself, or what the function returns for the data. */
+function changesOf(update: SessionUpdate | undefined, data: Record<string, unknown>) {
+  return typeof update === 'function' ? update(data) : update;
 }
 
 function writeSession(core: CoreSession, session: H3Session): void {

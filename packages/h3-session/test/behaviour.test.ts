@@ -307,6 +307,32 @@ describe.each(flavours)('$name', (flavour) => {
     expect((await client.request('/')).status).toBe(200);
   });
 
+  it('session.update with a function that throws, on a session just cleared, leaves it new: the next useSession writes it', async () => {
+    const { store, config } = setup();
+    const client = await serve(flavour, async ({ event, url }) => {
+      const session = await api.useSession(event, config);
+      if (url.pathname !== '/restart') return { id: session.id };
+      await session.clear();
+      const thrown = await session
+        .update(() => {
+          throw new Error('the app failed');
+        })
+        .then(
+          () => 'none',
+          (error: Error) => error.message,
+        );
+      return { thrown, id: (await api.useSession(event, config)).id };
+    });
+    const { id: first } = json((await client.request('/')).body);
+    const restarted = await client.request('/restart');
+    const body = json(restarted.body);
+    expect(body).toEqual({ thrown: 'the app failed', id: expect.any(String) });
+    expect(body.id).not.toBe(first);
+    expect(cookiesNamed(restarted, 'h3')).toEqual([expect.stringMatching(/^h3=[^;]+\.[^;]+; /)]);
+    expect(json((await client.request('/')).body).id).toBe(body.id);
+    expect(store.size).toBe(1);
+  });
+
   it('data keys like __proto__ stay data: nothing reaches a prototype', async () => {
     const { config } = setup();
     const client = await serve(flavour, async ({ event, url }) => {

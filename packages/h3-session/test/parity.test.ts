@@ -63,6 +63,44 @@ describe.each(pairs)('$flavour.name', ({ flavour, real, realClear }) => {
   });
 });
 
+describe.each(pairs)('$flavour.name: an update function that throws', ({ flavour, real, h3Api }) => {
+  const ours = (handler: Handler) => flavour.serve(({ event, url }) => handler(event, url));
+  const config: SessionConfig = { password: PASSWORD };
+  const app = (api: Api, cfg: SessionConfig) => async (event: unknown) => {
+    const e = event as never;
+    const thrown = await api
+      .updateSession(e, cfg, () => {
+        throw new Error('the app failed');
+      })
+      .then(
+        () => 'none',
+        (error: Error) => error.message,
+      );
+    // The app goes on: the session is still new, so useSession writes it and sends its cookie.
+    const session = await api.useSession(e, cfg);
+    return { thrown, id: session.id };
+  };
+
+  it('leaves a new session new: a later useSession in the request writes it and sends its cookie, as in h3', async () => {
+    const store = inspectableStore(fakeClock());
+    const h3Browser = new Client((await serving(real, app(h3Api, config))).url);
+    const ourBrowser = new Client((await serving(ours, app(flavour.api, { ...config, store }))).url);
+    const [expected, actual] = [await h3Browser.request('/'), await ourBrowser.request('/')];
+    expect(JSON.parse(expected.body)).toEqual({ thrown: 'the app failed', id: expect.any(String) });
+    expect(JSON.parse(actual.body)).toEqual({ thrown: 'the app failed', id: expect.any(String) });
+    expect(cookiesNamed(expected, 'h3')).toHaveLength(1);
+    expect(cookiesNamed(actual, 'h3')).toHaveLength(1);
+    expect(store.size).toBe(1);
+    // The next request finds the session the first one wrote.
+    for (const [browser, reply] of [
+      [h3Browser, expected],
+      [ourBrowser, actual],
+    ] as const) {
+      expect(JSON.parse((await browser.request('/')).body).id).toBe(JSON.parse(reply.body).id);
+    }
+  });
+});
+
 describe.each(pairs)('$flavour.name: one session name, several configs', ({ flavour, real, h3Api }) => {
   const ours = (handler: Handler) => flavour.serve(({ event, url }) => handler(event, url));
   // A route helper with its own config (a maxAge here) for the session the handler already
