@@ -28,7 +28,8 @@ import {
   type Store,
   type UserSession,
 } from '@sess/core';
-import { escapeName, ownValue, unescapeName } from '@sess/core/store';
+import { deadlineSweep, escapeName, ownValue, unescapeName } from '@sess/core/store';
+import { type PooledClient, isCancellablePool, withDeadline } from './deadline.js';
 import { MAX_IDENTIFIER_BYTES, MAX_USER_ID_BYTES, decodeData, encodeData, storedId } from './layout.js';
 import { COLUMNS, statements } from './sql.js';
 
@@ -66,6 +67,14 @@ export interface PostgresStoreOptions {
   readonly clock?: () => number;
   /** Called with the error of a sweep that failed (the next one tries again). Default: ignored. */
   readonly onSweepError?: (error: unknown) => void;
+  /**
+   * Longest a session call (`get`, `set`, `touch`, `destroy`, `sessionsOf`, `revokeUser`, a page
+   * of `ids`) waits for its pool connection and statement, in ms. On a node-postgres `Pool`, a
+   * statement still running then is cancelled on the server (rolled back, its connection
+   * destroyed) and the call fails; keep it under core's `storeTimeoutMs`, so a write sess reports
+   * as failed never commits later. Default 2,000. Other pools are not timed by the store.
+   */
+  readonly timeoutMs?: number;
 }
 
 /** The store; `ids` is absent with `hashIds`, `sessionsOf`/`revokeUser` with `userIdKey: false`. */
@@ -86,6 +95,8 @@ export interface PostgresStore extends Store {
 const DEFAULT_TABLE = 'sess_sessions';
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 const DEFAULT_SWEEP_BATCH = 5_000;
+/** Under core's default storeTimeoutMs (5 s), so the store cancels before core gives up. */
+const DEFAULT_TIMEOUT_MS = 2_000;
 /** setInterval clamps longer delays to 1 ms (TimeoutOverflowWarning), which would sweep nonstop. */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 /** The longest index-name suffix (`_expires_at_idx`), so index names stay within 63 bytes. */
@@ -110,6 +121,7 @@ const KNOWN_OPTIONS = [
   'sweepBatch',
   'clock',
   'onSweepError',
+  'timeoutMs',
 ] as const;
 
 /** connect-pg-simple's options, and what to do instead. */
@@ -209,6 +221,10 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const sweepBatch = checkInteger(options.sweepBatch ?? DEFAULT_SWEEP_BATCH, 'sweepBatch', 1, 1_000_000);
   const clock = checkFunction<() => number>(options.clock, 'postgresStore: clock') ?? Date.now;
   const onSweepError = checkFunction<(error: unknown) => void>(options.onSweepError, 'postgresStore: onSweepError');
+  const timeoutMs = checkInteger(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs', 1, MAX_TIMER_DELAY_MS);
+  // On a pg Pool, each session call gets a connection of its own, which can be cancelled.
+  const cancellable = isCancellablePool(pool) ? pool : undefined;
+  const deadlines = deadlineSweep(Math.max(10, Math.ceil(timeoutMs / 10)));
 
   const sql = statements(tableName, schemaName);
   const keyOf = (id: string): string => storedId(id, hashIds);
@@ -243,14 +259,23 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
    * read of rows that concurrent writes changed can fail so too. Each statement is a transaction
    * of its own, rolled back whole on failure, so sending it again is safe.
    */
-  async function query(text: string, values: unknown[]): Promise<PostgresQueryResult> {
+  async function query(text: string, values: unknown[], on: PostgresPool = pool, expired?: () => boolean): Promise<PostgresQueryResult> {
     for (let tries = 1; ; tries += 1) {
       try {
-        return await pool.query(text, values);
+        return await on.query(text, values);
       } catch (error) {
-        if (tries === MAX_TRIES || (error as { code?: unknown } | null)?.code !== SERIALIZATION_FAILURE) throw error;
+        // Past the deadline the statement was cancelled: sending it again would outlive the call.
+        if (tries === MAX_TRIES || expired?.() || (error as { code?: unknown } | null)?.code !== SERIALIZATION_FAILURE) throw error;
       }
     }
+  }
+
+  /** `query` for a session call: under `timeoutMs` and cancelled past it, on a pg Pool (see `withDeadline`). */
+  function timedQuery(text: string, values: unknown[]): Promise<PostgresQueryResult> {
+    if (cancellable === undefined) return query(text, values);
+    return withDeadline(cancellable, deadlines, timeoutMs, (client: PooledClient, expired) =>
+      query(text, values, client as PostgresPool, expired),
+    );
   }
 
   async function sweep(): Promise<number> {
@@ -283,7 +308,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   }
 
   async function sessionsOf(userId: string): Promise<UserSession[]> {
-    const { rows } = await query(sql.sessionsOf, [escapeName(userId), now()]);
+    const { rows } = await timedQuery(sql.sessionsOf, [escapeName(userId), now()]);
     return rows
       .map(
         (row: Record<string, unknown>): UserSession => ({
@@ -299,14 +324,14 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   async function revokeUser(userId: string, revoke: RevokeUserOptions = {}): Promise<number> {
     const keep = revoke.except === undefined ? null : keyOf(revoke.except);
     // Expired rows of the user go too, but only live ones count as revoked.
-    const { rows } = await query(sql.revokeUser, [escapeName(userId), keep, now()]);
+    const { rows } = await timedQuery(sql.revokeUser, [escapeName(userId), keep, now()]);
     return rows.filter((row: Record<string, unknown>) => row['live'] === true).length;
   }
 
   async function* ids(): AsyncGenerator<string> {
     let after: string | null = null;
     for (;;) {
-      const { rows } = await query(sql.ids, [now(), after, IDS_PAGE]);
+      const { rows } = await timedQuery(sql.ids, [now(), after, IDS_PAGE]);
       for (const row of rows as Record<string, unknown>[]) yield unescapeName(String(row['id']));
       if (rows.length < IDS_PAGE) return;
       after = String((rows[rows.length - 1] as Record<string, unknown>)['id']);
@@ -318,7 +343,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     capabilities: { deltaWrites: true, userIndex: userIdKey !== false },
 
     async get(id: string): Promise<SessionRecord | undefined> {
-      const { rows } = await query(sql.get, [keyOf(id), now()]);
+      const { rows } = await timedQuery(sql.get, [keyOf(id), now()]);
       const row = rows[0] as Record<string, unknown> | undefined;
       return row === undefined ? undefined : decodeRow(row);
     },
@@ -327,21 +352,21 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       const key = keyOf(id);
       // `!(ttlMs > 0)` so a NaN TTL deletes too, rather than writing a row that never expires.
       if (!(ttlMs > 0)) {
-        await query(sql.destroy, [key]);
+        await timedQuery(sql.destroy, [key]);
         return true;
       }
       const at = now();
       const expiresAt = deadline(at, ttlMs);
       if (changes === undefined || changes.created) {
         const { json } = encodeData(record.data, Object.keys(record.data));
-        const { rowCount } = await query(sql.save, [key, json, ...metaParams(record.meta), expiresAt, userIdOf(record), at]);
+        const { rowCount } = await timedQuery(sql.save, [key, json, ...metaParams(record.meta), expiresAt, userIdOf(record), at]);
         return rowCount === 1;
       }
       // A delta: merge the listed keys into the live row, in the same statement that checks it.
       const { json, dropped } = encodeData(record.data, changes.set);
       const deleted = [...dropped, ...changes.deleted.map(escapeName)];
       const userChanged = userIdKey !== false && (changes.set.includes(userIdKey) || changes.deleted.includes(userIdKey));
-      const { rowCount } = await query(sql.delta, [
+      const { rowCount } = await timedQuery(sql.delta, [
         key,
         json,
         deleted,
@@ -355,7 +380,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     },
 
     async destroy(id: string): Promise<void> {
-      await query(sql.destroy, [keyOf(id)]);
+      await timedQuery(sql.destroy, [keyOf(id)]);
     },
 
     async touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean> {
@@ -363,11 +388,11 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       // A lifetime of zero or less ends the record, as set does; touched if there was a live one.
       // A live retired row takes only a retired meta, whatever the TTL: refused, it stays.
       if (!(ttlMs > 0)) {
-        const { rows } = await query(sql.destroyLive, [key, now(), meta.retired === true]);
+        const { rows } = await timedQuery(sql.destroyLive, [key, now(), meta.retired === true]);
         return (rows[0] as Record<string, unknown> | undefined)?.['live'] === true;
       }
       const at = now();
-      const { rowCount } = await query(sql.touch, [key, ...metaParams(meta), deadline(at, ttlMs), at]);
+      const { rowCount } = await timedQuery(sql.touch, [key, ...metaParams(meta), deadline(at, ttlMs), at]);
       return rowCount === 1;
     },
 

@@ -9,6 +9,14 @@
 import { createHash } from 'node:crypto';
 import { quoteIdentifier } from './layout.js';
 
+/**
+ * Most deleted keys a delta removes with `jsonb - text[]`, which compares every key of the row
+ * with every deleted key: 5,000 of 10,000 keys took 110 ms that way. Past this, the row's keys
+ * are filtered through a hashed NOT IN instead (about 6 ms for those 5,000), which costs a
+ * rebuild of the object that a short list does not repay.
+ */
+const FEW_DELETES = 128;
+
 /** The columns of the table, in the order `migrate` creates them. */
 export const COLUMNS = ['id', 'data', 'created_at', 'touched_at', 'meta_expires_at', 'expiry', 'retired', 'expires_at', 'user_id'] as const;
 
@@ -42,7 +50,8 @@ export interface Statements {
   /**
    * $1 id, $2 data to merge, $3 keys to delete, $4..$8 meta as in `save`, $9 expires_at,
    * $10 whether the user id changes, $11 user_id, $12 now. Merges into a live row only, and not
-   * into a retired one unless the new meta is retired.
+   * into a retired one unless the new meta is retired. Past `FEW_DELETES` deleted keys, the row's
+   * keys are filtered through a hashed set of them instead of `jsonb - text[]`.
    */
   readonly delta: string;
   /** $1 id, $2..$6 meta as in `save`, $7 expires_at, $8 now. Same conditions as `delta`. */
@@ -111,7 +120,9 @@ ON CONFLICT (id) DO UPDATE SET
   expires_at = EXCLUDED.expires_at, user_id = EXCLUDED.user_id
 WHERE EXCLUDED.retired OR NOT s.retired OR s.expires_at <= $10`,
     delta: `UPDATE ${table} SET
-  data = (data - $3::text[]) || $2::jsonb,
+  data = CASE WHEN cardinality($3::text[]) <= ${FEW_DELETES} THEN data - $3::text[] ELSE coalesce(
+    (SELECT jsonb_object_agg(kept.key, kept.value) FROM jsonb_each(data) AS kept WHERE kept.key NOT IN (SELECT unnest($3::text[]))),
+    '{}') END || $2::jsonb,
   created_at = $4, touched_at = $5, meta_expires_at = $6, expiry = $7::jsonb, retired = $8, expires_at = $9,
   user_id = CASE WHEN $10 THEN $11 ELSE user_id END
 WHERE id = $1 AND expires_at > $12 AND ($8 OR NOT retired)`,

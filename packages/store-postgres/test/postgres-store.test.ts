@@ -78,6 +78,9 @@ describe('options', () => {
       { sweepBatch: Number.NaN },
       { clock: 5 },
       { onSweepError: 'log' },
+      { timeoutMs: 0 },
+      { timeoutMs: 1.5 },
+      { timeoutMs: '2000' },
     ];
     for (const options of bad) expect(make(options), JSON.stringify(options)).toThrow(SessConfigError);
     // A schema-qualified name would be one table named with a dot, wherever search_path points.
@@ -571,6 +574,123 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       const next = makeRecord({ b: 2 }, now);
       expect(await store.set(id, next, 60_000)).toBe(true);
       expect(await store.get(id)).toEqual(next);
+    });
+  });
+
+  describe('deadlines (timeoutMs)', () => {
+    /** A store with a 200 ms deadline on a pool of its own, on `store`'s table, so the test can count its connections. */
+    function timed(store: PostgresStore, max: number) {
+      const pool = new pg.Pool({ connectionString: DATABASE_URL, max });
+      const options = { schemaName: db.schema, tableName: tableNames.get(store)!, clock, sweepIntervalMs: 0, timeoutMs: 200 };
+      return { pool, store: postgresStore({ pool, ...options }) };
+    }
+    /** How the call settled, or 'still waiting' after 3 s: without a deadline the call would wait for as long as the test blocks it. */
+    const settledWithin3s = (call: Promise<unknown>) =>
+      Promise.race([
+        call.then(
+          (value) => ({ value }),
+          (error: Error) => ({ error }),
+        ),
+        sleep(3_000, 'still waiting' as const),
+      ]);
+    const busyConnections = (pool: pg.Pool) => ({ busy: pool.totalCount - pool.idleCount, waiting: pool.waitingCount });
+
+    it('a save still running at timeoutMs is cancelled on the server: it fails then, the row stays as it was once the lock goes, no connection stays busy, and the next call works', async () => {
+      const store = await fresh();
+      const id = freshId();
+      await store.set(id, makeRecord({ kept: 'yes' }, now), 60_000, created(['kept']));
+      const { pool, store: impatient } = timed(store, 2);
+      const locker = await db.pool.connect();
+      try {
+        // Another transaction holds the row, so the save waits on the server past its deadline.
+        await locker.query('BEGIN');
+        await locker.query(`SELECT 1 FROM ${tableOf(store)} WHERE id = $1 FOR UPDATE`, [id]);
+        const started = performance.now();
+        const outcome = await settledWithin3s(impatient.set(id, makeRecord({ kept: 'changed' }, now), 60_000, delta(['kept'])));
+        const elapsed = performance.now() - started;
+        expect(outcome).toMatchObject({ error: { message: expect.stringMatching(/ran past timeoutMs \(200 ms\) and was cancelled/) } });
+        expect((outcome as { error: Error }).error.cause).toMatchObject({ code: '57014' });
+        expect(elapsed).toBeGreaterThanOrEqual(200);
+        expect(elapsed).toBeLessThan(1_000);
+        // The lock is still held: a statement left running would keep its connection busy here.
+        expect(busyConnections(pool)).toEqual({ busy: 0, waiting: 0 });
+        await locker.query('COMMIT');
+        // Had it been left running, the update would now commit: wait until nothing runs on the table.
+        await until(async () => {
+          const { rows: running } = await db.pool.query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1`,
+            [`UPDATE ${db.schema}.%`],
+          );
+          return running[0].n === 0;
+        }, 'no update running on the table');
+        expect((await store.get(id))?.data).toEqual({ kept: 'yes' });
+        expect(await impatient.set(id, makeRecord({ kept: 'later' }, now), 60_000, delta(['kept']))).toBe(true);
+        expect((await impatient.get(id))?.data).toEqual({ kept: 'later' });
+        expect(busyConnections(pool)).toEqual({ busy: 0, waiting: 0 });
+      } finally {
+        // Destroyed, not returned: a failure before COMMIT would leave its transaction open in the pool.
+        locker.release(true);
+        await pool.end();
+      }
+    });
+
+    it('a call still waiting for a pool connection at timeoutMs fails then, sending nothing, and the pool is left with nothing waiting', async () => {
+      const store = await fresh();
+      const id = freshId();
+      await store.set(id, makeRecord({ kept: 'yes' }, now), 60_000, created(['kept']));
+      const { pool, store: impatient } = timed(store, 1);
+      const holder = await pool.connect();
+      try {
+        const started = performance.now();
+        const outcome = await settledWithin3s(impatient.set(id, makeRecord({ kept: 'changed' }, now), 60_000, delta(['kept'])));
+        const elapsed = performance.now() - started;
+        expect(outcome).toMatchObject({ error: { message: expect.stringMatching(/no pool connection within timeoutMs \(200 ms\)/) } });
+        expect(elapsed).toBeGreaterThanOrEqual(200);
+        expect(elapsed).toBeLessThan(1_000);
+      } finally {
+        holder.release();
+      }
+      // The connection it waited for goes back unused as soon as the pool hands it over.
+      await until(async () => pool.waitingCount === 0 && pool.idleCount === pool.totalCount, 'the pool to have nothing waiting or busy');
+      expect((await store.get(id))?.data).toEqual({ kept: 'yes' });
+      expect(await impatient.set(id, makeRecord({ kept: 'later' }, now), 60_000, delta(['kept']))).toBe(true);
+      expect(busyConnections(pool)).toEqual({ busy: 0, waiting: 0 });
+      await pool.end();
+    });
+  });
+
+  describe('large deltas', () => {
+    /** Keys PostgreSQL or JSON treat specially: quotes, backslashes, braces, commas, U+0000, a lone surrogate, U+FFFF, `__proto__`. */
+    const odd = ['', 'a"b', "it's", 'back\\slash', '{x,y}', 'NULL', 'nul\u0000', 'lone\uD800', 'escape\uFFFF0000', '__proto__', 'é ü'];
+    const keyOf = (i: number) => (i < odd.length ? odd[i]! : `key ${i}`);
+
+    it('a delta deleting 5,000 of 10,000 keys, odd names among them, keeps exactly the others', async () => {
+      const store = await fresh();
+      const id = freshId();
+      const all: Record<string, number> = {};
+      const kept: Record<string, number> = {};
+      const deleted: string[] = [];
+      for (let i = 0; i < 10_000; i += 1) {
+        Object.defineProperty(all, keyOf(i), { value: i, enumerable: true, writable: true, configurable: true });
+        if (i % 2 === 0) deleted.push(keyOf(i));
+        else Object.defineProperty(kept, keyOf(i), { value: i, enumerable: true, writable: true, configurable: true });
+      }
+      await store.set(id, makeRecord(all, now), 60_000);
+      expect(await store.set(id, makeRecord(kept, now), 60_000, delta([], deleted))).toBe(true);
+      const data = (await store.get(id))?.data ?? {};
+      expect(Object.keys(data).sort()).toEqual(Object.keys(kept).sort());
+      for (const key of Object.keys(kept)) expect(Object.getOwnPropertyDescriptor(data, key)?.value, key).toBe(kept[key]);
+    });
+
+    it('a delta deleting past the short-list limit merges the keys it sets and empties a row when it deletes them all', async () => {
+      const store = await fresh();
+      const id = freshId();
+      const keys = Array.from({ length: 300 }, (_, i) => keyOf(i));
+      await store.set(id, makeRecord(Object.fromEntries(keys.map((key, i) => [key, i])), now), 60_000);
+      expect(await store.set(id, makeRecord({ fresh: 1 }, now), 60_000, delta(['fresh'], keys))).toBe(true);
+      expect((await store.get(id))?.data).toEqual({ fresh: 1 });
+      expect(await store.set(id, makeRecord({}, now), 60_000, delta([], [...keys, 'fresh']))).toBe(true);
+      expect((await store.get(id))?.data).toEqual({});
     });
   });
 
