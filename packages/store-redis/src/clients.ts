@@ -106,8 +106,14 @@ async function scanUnder(n: IoRedis, keyPrefix: string, args: readonly string[])
   return [cursor, keys.map(String).map((key) => (key.startsWith(keyPrefix) ? key.slice(keyPrefix.length) : key))];
 }
 
+/** What the client itself puts before every key it sends (an ioredis `keyPrefix`), or ''. */
+export function clientKeyPrefix(client: RedisClientLike): string {
+  if (typeof client !== 'object' || client === null || isCommands(client) || !isIoRedis(client)) return '';
+  return typeof client.options?.keyPrefix === 'string' ? client.options.keyPrefix : '';
+}
+
 function fromIoRedis(client: IoRedis): RedisCommands {
-  const keyPrefix = typeof client.options?.keyPrefix === 'string' ? client.options.keyPrefix : '';
+  const keyPrefix = clientKeyPrefix(client);
   const node =
     (n: IoRedis): NodeCommand =>
     (args) =>

@@ -19,7 +19,7 @@ import { SessConfigError, checkOptionKeys } from '@sess/core';
 import { deadlineSweep, ownValue } from '@sess/core/store';
 import type { Watched } from '@sess/core/store';
 import type { RevokeUserOptions, SessionChanges, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
-import { toCommands, type NodeCommand, type RedisClientLike } from './clients.js';
+import { clientKeyPrefix, toCommands, type NodeCommand, type RedisClientLike } from './clients.js';
 import { RedisStoreError, describeError, failureKind, repliedWith, scriptRefused, type RedisStoreMethod } from './errors.js';
 import {
   GEN_FIELD,
@@ -162,8 +162,11 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   // A user's index and generation share a slot through the `{<userId>}` tag of their keys. Redis
   // hashes only what lies between a key's first `{` and the next `}`, and the whole key when that
   // is empty: a prefix with `{}` at its first `{` parts the two, and every script on both fails.
-  if (userIdKey !== false && commands.cluster !== false && /^[^{]*\{\}/.test(prefix)) {
-    throw new SessConfigError(`redisStore: on a cluster, prefix must not start a hash tag with "{}", got ${JSON.stringify(prefix)}`);
+  // An ioredis `keyPrefix` goes before the store's prefix in every key, so it counts too.
+  const keyStart = clientKeyPrefix(options.client) + prefix;
+  if (userIdKey !== false && commands.cluster !== false && /^[^{]*\{\}/.test(keyStart)) {
+    const what = keyStart === prefix ? 'prefix' : "the client's keyPrefix followed by prefix";
+    throw new SessConfigError(`redisStore: on a cluster, ${what} must not start a hash tag with "{}", got ${JSON.stringify(keyStart)}`);
   }
   const keyOf = (id: string): string => prefix + storedId(id, hashIds);
   const userField = userIdKey === false ? '' : dataField(userIdKey);
@@ -466,6 +469,9 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
   function sessionsOf(userId: string): Promise<UserSession[]> {
     return call('sessionsOf', async (c) => {
+      // No session names a user id that is not a non-empty string (see `userIdOf`); and '' would
+      // give the index an empty `{}` hash tag, which on a cluster parts it from its generation.
+      if (userIdFrom(userId) === undefined) return [];
       const { listed } = await listUser(c, userId, false);
       const stale = listed.filter((entry) => entry.state === 'stale').map((entry) => entry.member);
       const indexKey = userIndexKey(prefix, userId);
@@ -482,6 +488,8 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
    */
   function revokeUser(userId: string, revoke: RevokeUserOptions = {}): Promise<number> {
     return call('revokeUser', async (c) => {
+      // As in `sessionsOf`: such a user has no sessions, and no generation worth writing.
+      if (userIdFrom(userId) === undefined) return 0;
       const keep = revoke.except === undefined ? undefined : storedId(revoke.except, hashIds);
       const { gen, listed } = await listUser(c, userId, true);
       // Above the current generation, and above any a generation key that expired once held.

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freshId, makeRecord } from '@sess/store-test';
 import { SessConfigError, type SessionChanges } from '@sess/core';
+import { Cluster as IoCluster } from 'ioredis';
 import { redisStore } from '../src/index.js';
 import { replyFields, userIndexKey } from '../src/layout.js';
 import { LIBRARIES, TOPOLOGIES, connect, describeOn, testPrefix, type Connected, type Topology } from './connect.js';
@@ -121,6 +122,17 @@ for (const topology of TOPOLOGIES) {
         expect(await store().get(lost)).toBeUndefined();
         expect(await store().get(kept)).toBeDefined();
         expect((await store().sessionsOf!(userId)).map((session) => session.id)).toEqual([kept]);
+      });
+
+      it("an empty user id (which no session can name) lists and revokes nothing, on a cluster too: no empty '{}' hash tag", async () => {
+        // A session whose user id is '' is not signed in, so nothing is indexed under it.
+        const id = freshId();
+        await store().set(id, makeRecord({ userId: '' }, Date.now()), 60_000, created(['userId']));
+        await expect(store().sessionsOf!('')).resolves.toEqual([]);
+        await expect(store().revokeUser!('')).resolves.toBe(0);
+        expect(await store().get(id)).toBeDefined();
+        // Nor is any key written for it (revokeUser wrote a generation key on a single server).
+        expect((await keysPerNode(topology, `${prefix}user:\\{\\}*`)).flat()).toEqual([]);
       });
 
       it('touch and a delta save of a destroyed session leave no key behind', async () => {
@@ -516,6 +528,19 @@ describe('options', () => {
       expect(() => redisStore({ client: cluster, prefix, userIdKey: false })).not.toThrow();
     }
     for (const prefix of ['{sess}:', 'sess:{', 'a}{b}:', 'sess:']) expect(() => redisStore({ client: cluster, prefix })).not.toThrow();
+  });
+
+  it("refuses the same empty hash tag made by an ioredis Cluster's own keyPrefix, which goes before every key", () => {
+    // Never connected (lazyConnect): construction alone decides.
+    const clusterWith = (keyPrefix: string) => new IoCluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true, keyPrefix });
+    for (const [keyPrefix, prefix] of [
+      ['app{}:', 'sess:'],
+      ['app{', '}sess:'],
+    ] as const) {
+      expect(catchError(() => redisStore({ client: clusterWith(keyPrefix), prefix }))).toMatchObject({ code: 'config_invalid' });
+    }
+    expect(() => redisStore({ client: clusterWith('{app}:'), prefix: 'sess:' })).not.toThrow();
+    expect(() => redisStore({ client: clusterWith('app{}:'), prefix: 'sess:', userIdKey: false })).not.toThrow();
   });
 
   it('rejects an object that is no Redis client with SessConfigError', () => {
