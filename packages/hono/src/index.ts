@@ -137,17 +137,27 @@ function held(res: Response, lighter: LighterClass | undefined): Held | undefine
 }
 
 /**
+ * Whether node-server can't send `res`: a status Node refuses (`Response.error()`'s 0), or a body
+ * the app already read or locked (a `fetch()`ed response read before it was returned). A lighter
+ * response's body is looked at as it holds it: its `bodyUsed` would build a platform response.
+ */
+function unsendable(res: Response, parts: Held | undefined): boolean {
+  if (res.status < 100) return true;
+  if (parts !== undefined) return parts[1] instanceof ReadableStream && parts[1].locked;
+  return res.bodyUsed || res.body?.locked === true;
+}
+
+/**
  * `res` with headers of its own. A lighter response is copied from what it holds, its body not
  * read: reading it would build a platform response (~17 us) and spend a body node-server can
  * otherwise send again. Its status text, never sent by node-server, can't be read without that
- * and is left out. A body already read can't be copied: that response stays itself.
+ * and is left out.
  */
 function ownCopy(res: Response, parts: Held | undefined): Response {
   if (parts !== undefined) {
     const Lighter = res.constructor as typeof Response;
     return new Lighter(parts[1], { status: parts[0], headers: new Headers(res.headers) });
   }
-  if (res.bodyUsed) return res;
   // Copied as Hono copies one, in the kind it came as: node-server sends a platform response, or
   // a lighter one around it, with a short body's Content-Length, but a lighter one made from a
   // platform one's stream chunked.
@@ -161,8 +171,7 @@ function ownCopy(res: Response, parts: Held | undefined): Response {
  * response's string or bytes may be sent again (a shared response), and reading `body` would turn
  * it into a platform one.
  */
-function drop(res: Response): void {
-  const parts = held(res, lighterOf(res));
+function drop(res: Response, parts: Held | undefined): void {
   cancelUnread(parts === undefined ? res.body : parts[1]);
 }
 
@@ -220,16 +229,19 @@ export function session(options: SessionOptions): SessionMiddleware {
     // here (a thrown non-Error, an `onError` that throws) goes on as it would without sess,
     // uncommitted: nothing is saved, as for any 5xx.
     await (asyncContext ? context.run(view, next) : next());
-    // A status Node refuses (`Response.error()`'s 0) gets node-server's 500, as without sess: the
-    // commit is for that, and the response stays as it is (a copy would change its status).
-    const refused = c.finalized && c.res.status < 100;
+    const res = c.finalized ? c.res : undefined;
+    const lighter = res && lighterOf(res);
+    const parts = res && held(res, lighter);
+    // A response node-server can't send gets its 500, as without sess: the commit is for that, and
+    // the response stays as it is (a copy would change its status, or fail on its spent body).
+    const refused = res !== undefined && unsendable(res, parts);
     // node-server's shared RESPONSE_ALREADY_SENT: the app wrote to `c.env.outgoing` itself, and
     // its headers have left before the session's could join them. The commit saves nothing, as
     // for a server error: a new id saved there (a regenerate, a new session) would leave the
     // browser on a cookie the store no longer honours as it did.
-    const bypassed = c.finalized && c.res.headers.has('x-hono-already-sent');
+    const bypassed = res?.headers.has('x-hono-already-sent') === true;
     // A handler that gave no response is answered with a 500 ("Context is not finalized").
-    const status = c.finalized && !refused && !bypassed ? c.res.status : 500;
+    const status = res !== undefined && !refused && !bypassed ? res.status : 500;
     // Awaited only when it is a promise: a step on every request otherwise.
     const committed = commit(core, name, status, c.res.headers);
     let effects: readonly HttpEffect[];
@@ -239,21 +251,18 @@ export function session(options: SessionOptions): SessionMiddleware {
       } catch (error) {
         // The 503 replaces this response, whose body nobody will read: a stream's producer
         // (`stream()`, `streamSSE()`) would wait forever on its next write, its `onAbort` unrun.
-        if (c.finalized && !bypassed) drop(c.res);
+        if (res !== undefined && !bypassed) drop(res, parts);
         throw error;
       }
     } else effects = committed;
     // Without a response, Hono answers its own 500; a bypassed one has sent its headers.
-    if (!c.finalized || refused || bypassed || effects.length === 0) return;
+    if (res === undefined || refused || bypassed || effects.length === 0) return;
     // The app may return one Response to every request (made at module level, or once and kept):
     // a cookie set on it in place would reach the next visitor, and there is no telling it from
     // one made for this request. So a cookie (and the Cache-Control that comes with it) goes on a
     // copy. `Vary: Cookie` alone, the same for every visitor, goes on in place: a read then costs
     // no copy, but on node-server 1's lighter responses, which would lose it. An immutable
     // response is copied either way.
-    const { res } = c;
-    const lighter = lighterOf(res);
-    const parts = held(res, lighter);
     const inPlace = !effects.some(personal) && (parts === undefined || lighter?.keepsHeaders === true);
     const target = inPlace ? res : ownCopy(res, parts);
     const response = withHeaders(target, (headers) => applyEffects(headers, effects));

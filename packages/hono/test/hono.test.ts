@@ -274,6 +274,47 @@ describe('commit and the response', () => {
     }
   });
 
+  it('a response whose body the app already read or locked gets node-server’s 500 as without sess, on node-server 1 and 2, with nothing saved', async () => {
+    const upstream = await listen(getRequestListener(new Hono().get('/', (c) => c.text('upstream')).fetch));
+    servers.push(upstream);
+    // node-server logs the body it can't read, with sess and without.
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      for (const requestListener of [getRequestListener, getRequestListenerV1]) {
+        const { app, store } = sessionApp();
+        app.onError(quietErrors);
+        app.get('/read', async (c) => {
+          await write(c);
+          const response = new Response('once');
+          await response.text();
+          return response;
+        });
+        app.get('/locked', async (c) => {
+          await write(c);
+          const response = new Response('once');
+          response.body?.getReader();
+          return response;
+        });
+        // A fetched response's headers are immutable: a copy must not be tried on its spent body either.
+        app.get('/fetched', async (c) => {
+          await write(c);
+          const response = await fetch(`${upstream.url}/`);
+          await response.text();
+          return response;
+        });
+        const served = await listen(requestListener(app.fetch));
+        servers.push(served);
+        for (const path of ['/read', '/locked', '/fetched']) {
+          const reply = await new Client(served.url).request(path);
+          expect([path, reply.status, cookiesNamed(reply, 'sid')]).toEqual([path, 500, []]);
+        }
+        expect(store.calls.set).toBe(0);
+      }
+    } finally {
+      logged.mockRestore();
+    }
+  });
+
   it('a handler that returns no response gets Hono’s 500 with nothing saved', async () => {
     const { app, store } = sessionApp();
     app.onError(quietErrors);
