@@ -97,6 +97,18 @@ function answerFailure(res: ServerResponse, error: unknown): void {
 const INTERNAL = { status: 500, statusText: 'Internal Server Error', message: 'Internal Server Error' };
 
 /**
+ * Output after a failed commit's error answer: `sendStream` pipes a web stream (kept on the
+ * response as `_data`) into a sink that ignores what `write` returns and its callback, so only a
+ * throw stops the pipe and cancels the stream; an endless one (an event stream) would otherwise be
+ * pulled forever into nothing. The error then rejects `sendStream`, which h3 finds answered. A
+ * Node stream's pipe() is left to the response's 'close', since a throw there would be uncaught.
+ */
+function stopWebStream(error: Error, res: ServerResponse): void {
+  const body = (res as { _data?: unknown })._data;
+  if (body instanceof ReadableStream && body.locked) throw error;
+}
+
+/**
  * The session middleware for h3 v1: `app.use(session({ ... }))`. Same options and behaviour as
  * the v2 entry; the commit happens when the response's headers are about to leave, whichever
  * way the handler answers (a returned value, `send`, `sendRedirect`, ...).
@@ -137,6 +149,7 @@ export function session(options: SessionOptions<H3V1Event>): SessionHandler {
       // h3 v1's own flag for "the response is taken care of" (its sendStream sets it too);
       // without it, h3 would run the next handlers and answer 404 behind the held response.
       onHold: () => void (event._handled = true),
+      onDropped: stopWebStream,
     });
   };
   return Object.assign(asHandler(handler), { handoff: asHandler(handoff), socket });

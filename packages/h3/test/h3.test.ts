@@ -1,7 +1,7 @@
 /** h3-specific behaviour beyond the shared conformance suite, on both majors. */
 import { H3, HTTPError, createEventStream, fromNodeHandler, iterable, redirect, toNodeHandler } from 'h3';
 import type { H3Config, H3Event } from 'h3';
-import { createApp, createError, eventHandler, send, sendError, sendRedirect, setResponseStatus, toNodeListener } from 'h3v1';
+import { createApp, createError, eventHandler, send, sendError, sendRedirect, sendStream, setResponseStatus, toNodeListener } from 'h3v1';
 import type { AppOptions } from 'h3v1';
 import { describe, expect, it } from 'vitest';
 import { Client, closedAfterEach, cookiesNamed, fakeClock, inspectableStore, listen, SECRET } from '@sess/adapter-test';
@@ -655,5 +655,37 @@ describe('h3 v1', () => {
     expect(logs.stop().map(({ tag, error }) => [tag, error instanceof SessStoreError, describeError(error)])).toEqual([
       ['[@sess/h3/v1]', true, 'injected set failure'],
     ]);
+  });
+
+  it('a failed store write under sendStream of an endless stream answers 503 and cancels the stream, as a closed response ends it', async () => {
+    let pulled = 0;
+    let reportCancelled!: (outcome: string) => void;
+    const outcome = new Promise<string>((resolve) => (reportCancelled = resolve));
+    const { client, store } = await startV1(async (event) => {
+      (await v1.useSession(event)).data.n = 1;
+      const events = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          // One event a turn of the event loop, so the server keeps serving while it streams.
+          await new Promise((resolve) => setImmediate(resolve));
+          pulled += 1;
+          // Still pulled long after the 503 went out: the stream writes into nothing.
+          if (pulled === 1000) {
+            reportCancelled(`still pulled ${pulled} times`);
+            controller.close();
+            return;
+          }
+          controller.enqueue(new TextEncoder().encode(`data: ${pulled}\n\n`));
+        },
+        cancel: () => reportCancelled('cancelled'),
+      });
+      return sendStream(event, events);
+    });
+    store.failing.add('set');
+    const logs = captureFrameworkLogs();
+    const reply = await client.request('/');
+    expect([reply.status, JSON.parse(reply.body).message]).toEqual([503, 'Session store unavailable']);
+    expect(await outcome).toBe('cancelled');
+    // The write that stopped the stream reaches h3 as the handler's error, which finds the response answered.
+    expect(logs.stop().map(({ tag, error }) => [tag, describeError(error)])).toEqual([['[@sess/h3/v1]', 'injected set failure']]);
   });
 });

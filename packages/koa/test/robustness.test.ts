@@ -4,7 +4,7 @@
  * sess refuses at construction.
  */
 import type { ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import { format, inspect } from 'node:util';
 import Koa3 from 'koa';
 import type { Context, Middleware } from 'koa';
@@ -443,6 +443,82 @@ describe.each([
       expect([reply.status, reply.body, reply.setCookies]).toEqual([200, 'raw', []]);
       expect(store.calls.set).toBe(0);
       expect(errors.map((error) => error.message)).toEqual([expect.stringMatching(/set ctx\.respond = false before writing to ctx\.res/)]);
+    });
+
+    /**
+     * An app that pipes a large body into ctx.res while its store write is held: `produced` counts
+     * the chunks made, `paused` resolves with the count when pipe() pauses the producer, or with
+     * 'ended' when every chunk went into the hold instead.
+     */
+    async function startPiping(chunks: number) {
+      const started = { produced: 0, producer: undefined as Readable | undefined, piped: undefined as Promise<unknown> | undefined };
+      let reportPaused!: (outcome: number | 'ended') => void;
+      const paused = new Promise<number | 'ended'>((resolve) => (reportPaused = resolve));
+      const app = await start({}, (ctx) => {
+        if (ctx.path === '/ping') {
+          ctx.body = 'pong';
+          return;
+        }
+        ctx.session.n = 1;
+        ctx.respond = false;
+        ctx.res.statusCode = 200;
+        const producer = new Readable({
+          read() {
+            started.produced += 1;
+            this.push(started.produced > chunks ? null : Buffer.alloc(1024, 'x'));
+          },
+        });
+        producer.once('pause', () => reportPaused(started.produced));
+        producer.once('end', () => reportPaused('ended'));
+        started.producer = producer;
+        started.piped = new Promise((resolve) => pipeline(producer, ctx.res, resolve));
+      });
+      let release!: (fail?: Error) => void;
+      let reportWriting!: () => void;
+      const writing = new Promise<void>((resolve) => (reportWriting = resolve));
+      const set = app.store.set;
+      app.store.set = async (...args) => {
+        const held = new Promise<Error | undefined>((resolve) => (release = resolve));
+        reportWriting();
+        const failure = await held;
+        if (failure !== undefined) throw failure;
+        return set(...args);
+      };
+      return { ...app, started, paused, writing, release: (fail?: Error) => release(fail) };
+    }
+
+    it('a body piped to ctx.res while the store write is held pauses at the high-water mark, and flows once committed', async () => {
+      const chunks = 1024;
+      const { client, started, paused, writing, release } = await startPiping(chunks);
+      const reply = client.request('/');
+      await writing;
+      expect(await paused).not.toBe('ended');
+      // Requests served meanwhile: the producer filled its own buffer and stopped, the commit still held.
+      expect((await client.request('/ping')).body).toBe('pong');
+      const producedWhileHeld = started.produced;
+      expect((await client.request('/ping')).body).toBe('pong');
+      expect(started.produced).toBe(producedWhileHeld);
+      // 16 KiB (the response's high-water mark) of 1 KiB chunks held, 16 more in the producer's buffer.
+      expect(producedWhileHeld).toBeLessThan(64);
+      release();
+      const done = await reply;
+      expect([done.status, done.body.length]).toEqual([200, chunks * 1024]);
+      expect(cookiesNamed(done, 'sid')).toHaveLength(1);
+      expect(await started.piped).toBeUndefined();
+    });
+
+    it('a producer paused by a held commit that then fails is released, as by a closed response: 503, nothing sent', async () => {
+      const { client, started, paused, writing, release, errors } = await startPiping(1024);
+      const reply = client.request('/');
+      await writing;
+      expect(await paused).not.toBe('ended');
+      release(new Error('store down'));
+      const failed = await reply;
+      expect([failed.status, failed.body, failed.setCookies]).toEqual([503, 'Service Unavailable', []]);
+      // pipeline() gave up on the response and destroyed the producer, as when a client hangs up.
+      expect(((await started.piped) as { code?: string }).code).toBe('ERR_STREAM_PREMATURE_CLOSE');
+      expect(started.producer?.destroyed).toBe(true);
+      expect(errors.map((error) => (error as { status?: number }).status)).toEqual([503]);
     });
   });
 });

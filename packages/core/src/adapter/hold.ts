@@ -14,8 +14,13 @@
  *   Set-Cookie and Vary with the session's; `write`/`end` are rehearsed on a response with no socket);
  * - a call Node refuses only when replayed (after the first: by then, without sess, the headers
  *   would have left) goes to the framework's error path, or ends the connection once headers went out;
- * - nothing rejects unhandled, and output after an error answer ended the response is dropped
- *   (its callback still runs), since writing to an ended response throws from an event nobody hears;
+ * - nothing rejects unhandled, and output after an error answer ended the response goes nowhere,
+ *   as on a destroyed response: a write returns false and its callback gets Node's error, but no
+ *   'error' event is emitted, since an ended response's would be thrown from an event nobody hears;
+ * - held writes heed the response's high-water mark, as Node's own buffer does: past it `write`
+ *   returns false (pipe() pauses, so a large body does not pile up in memory while a slow commit
+ *   runs) and 'drain' follows the replay; if the commit fails, the response closes after the
+ *   error answer, which releases a pipe as a closed connection does;
  * - from the first held call until the commit is done the response acts as one whose headers have
  *   left (see `seal`), so a handler that answers twice fails as it would without the hold, before
  *   its second answer can change the first one's headers.
@@ -41,6 +46,13 @@ export interface HoldHooks {
   fail(error: unknown): void;
   /** The first output was held: the framework may need telling that the response is taken care of. */
   onHold?(): void;
+  /**
+   * Output came after the error answer of a failed commit ended the response: it goes nowhere (a
+   * write returns false, a callback gets `error`). Throwing `error` here throws it from that call
+   * instead, for a writer that stops on nothing else (h3 v1 pipes a web stream into a sink that
+   * ignores both).
+   */
+  onDropped?(error: Error, res: ServerResponse): void;
 }
 
 /**
@@ -84,6 +96,10 @@ interface Hold {
   phase: 'open' | 'committing' | 'done' | 'failed';
   readonly held: Array<{ readonly method: Method; readonly args: unknown[] }>;
   settled: Promise<void> | undefined;
+  /** How much the held writes carry, in Node's measure (a string's length, a buffer's bytes). */
+  heldLength: number;
+  /** A held write returned false: 'drain' is owed once the held output is replayed. */
+  owesDrain: boolean;
   /** Output goes through the gates: held from the first call until the commit is done. */
   gated: boolean;
   /** Puts back the response's own output methods, where the hold wrapped them. */
@@ -128,7 +144,17 @@ export function createOutputHold(): OutputHold {
   }
 
   function defer(res: ServerResponse, hooks: HoldHooks): DeferredResponse {
-    const hold: Hold = { hooks, phase: 'open', held: [], settled: undefined, gated: false, restore: undefined, unseal: undefined };
+    const hold: Hold = {
+      hooks,
+      phase: 'open',
+      held: [],
+      settled: undefined,
+      heldLength: 0,
+      owesDrain: false,
+      gated: false,
+      restore: undefined,
+      unseal: undefined,
+    };
     return { settle: (status) => settle(res, hold, status), gate: () => gate(res, hold) };
   }
 
@@ -148,21 +174,19 @@ const COMMITTED: Promise<void> = Promise.resolve();
 
 /** One output call on a held response. */
 function through(res: ServerResponse, hold: Hold, name: Output, original: Method, args: unknown[]): unknown {
-  const done = name === 'write' ? true : res;
   switch (hold.phase) {
     case 'done':
       return original.apply(res, args);
     case 'failed':
       if (!res.writableEnded) return original.apply(res, args);
-      drop(args);
-      return done;
+      return drop(res, hold, name, args);
     case 'committing':
       // The head is final since the first held call, as Node's is once it has left.
       if (hold.unseal !== undefined && name === 'writeHead') throw headersSent('write');
       hold.held.push({ method: original, args });
       // The first output of a commit that `settle` started.
       if (hold.unseal === undefined) seal(res, hold);
-      return done;
+      return name === 'write' ? holds(res, hold, args[0]) : res;
     case 'open': {
       const replay = name === 'writeHead' ? takeHeaders(res, args) : rehearsed(res, name, args);
       const settled = settle(res, hold, name === 'writeHead' ? (replay[0] as number) : res.statusCode);
@@ -172,7 +196,7 @@ function through(res: ServerResponse, hold: Hold, name: Output, original: Method
       seal(res, hold);
       hold.settled = settled.catch((error: unknown) => answer(res, hold, error));
       hold.hooks.onHold?.();
-      return done;
+      return name === 'write' ? holds(res, hold, replay[0]) : res;
     }
   }
 }
@@ -202,6 +226,7 @@ function settle(res: ServerResponse, hold: Hold, status: number): Promise<void> 
       hold.unseal?.();
       for (const call of hold.held.splice(0)) call.method.apply(res, call.args);
       hold.restore?.();
+      if (hold.owesDrain) process.nextTick(drained, res);
     })
     .catch((error: unknown) => {
       hold.held.length = 0;
@@ -305,10 +330,32 @@ function answer(res: ServerResponse, hold: Hold, error: unknown): void {
   if (res.headersSent && !res.writableEnded) res.destroy();
 }
 
-/** Output after the error answer goes nowhere; a callback still runs, so nobody waits on it forever. */
-function drop(args: unknown[]): void {
+/**
+ * What a held write answers: whether there is room for more, as Node's own buffer tells it (true
+ * below the high-water mark). A write refused only when replayed counts for nothing.
+ */
+function holds(res: ServerResponse, hold: Hold, chunk: unknown): boolean {
+  if (isChunk(chunk)) hold.heldLength += (chunk as string | Uint8Array).length;
+  if (hold.heldLength < res.writableHighWaterMark) return true;
+  hold.owesDrain = true;
+  return false;
+}
+
+/** The 'drain' owed for held writes, unless the replay left Node's own buffer full (Node emits it then) or the response ended. */
+function drained(res: ServerResponse): void {
+  if (!res.writableEnded && !res.destroyed && !res.writableNeedDrain) res.emit('drain');
+}
+
+/**
+ * Output after the error answer goes nowhere, as on a destroyed response: a write returns false
+ * and a callback gets the error, so nobody waits on it forever; `onDropped` may throw it instead.
+ */
+function drop(res: ServerResponse, hold: Hold, name: Output, args: unknown[]): unknown {
+  const error = invalid(Error, 'write after end', 'ERR_STREAM_WRITE_AFTER_END');
+  hold.hooks.onDropped?.(error, res);
   const callback = args.findLast((arg) => typeof arg === 'function');
-  if (callback !== undefined) process.nextTick(callback as () => void);
+  if (callback !== undefined) process.nextTick(callback as (error: Error) => void, error);
+  return name === 'write' ? false : res;
 }
 
 const invalid = (Kind: ErrorConstructor, message: string, code: string) => Object.assign(new Kind(message), { code });

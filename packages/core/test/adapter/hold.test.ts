@@ -223,18 +223,92 @@ describe('the output hold', () => {
     ]);
   });
 
-  it('a failed commit drops the held output for the error answer, and output after it goes nowhere, its callback still called', async () => {
+  it('a failed commit drops the held output for the error answer, and output after it goes nowhere, as on a destroyed response', async () => {
     const output = createOutputHold();
     const log: string[] = [];
+    let late!: () => void;
+    const after = new Promise<void>((resolve) => (late = resolve));
     const url = await serve((_req, res) => {
       output.hold(res, hooks(res, log, { failWith: new Error('store down') }));
       res.writeHead(200);
       res.write('partial');
-      setTimeout(() => res.end('late', () => void log.push('late callback')), 10);
+      res.once('finish', () => {
+        const code = (error?: Error | null) => void log.push(`late ${(error as { code?: string } | null | undefined)?.code}`);
+        log.push(`write ${res.write('late', code)}`);
+        res.end('late', (error?: Error | null) => {
+          code(error);
+          late();
+        });
+      });
     });
     expect(await fetchRaw(url)).toMatchObject({ status: 503, body: 'failed' });
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(log).toEqual(['commit 200', 'held', 'fail store down', 'late callback']);
+    await after;
+    expect(log).toEqual([
+      'commit 200',
+      'held',
+      'fail store down',
+      'write false',
+      'late ERR_STREAM_WRITE_AFTER_END',
+      'late ERR_STREAM_WRITE_AFTER_END',
+    ]);
+  });
+
+  it('held writes heed the high-water mark: past it write returns false, and drain follows the replay', async () => {
+    const output = createOutputHold();
+    const log: string[] = [];
+    let release!: () => void;
+    const wait = new Promise<void>((resolve) => (release = resolve));
+    const url = await serve((_req, res) => {
+      // A wrapper (put on before the hold, so it sits inside) that takes every write into a buffer
+      // of its own and sends it at the end: the replay fills nothing of Node's, so only the hold
+      // owes the drain its refused writes promised.
+      const buffered: string[] = [];
+      const end = res.end;
+      Object.assign(res, {
+        write: (chunk: string) => buffered.push(chunk) > 0,
+        end: () => end.call(res, buffered.join(''), 'utf8', undefined),
+      });
+      output.hold(res, hooks(res, log, { wait }));
+      const chunk = 'x'.repeat(res.writableHighWaterMark / 4);
+      const answers = [1, 2, 3, 4, 5].map(() => res.write(chunk));
+      log.push(`writes ${answers.join(' ')}`);
+      res.once('drain', () => {
+        log.push('drain');
+        res.end();
+      });
+      release();
+    });
+    const reply = await fetchRaw(url);
+    expect(reply).toMatchObject({ status: 200, headers: { 'set-cookie': ['sid=s'] } });
+    expect((reply as Reply).body).toHaveLength(5 * 4096);
+    expect(log).toEqual(['commit 200', 'held', 'writes true true true false false', 'drain']);
+  });
+
+  it('a hook may throw output after the error answer from the call, to stop a writer that heeds nothing else', async () => {
+    const output = createOutputHold();
+    const thrown: string[] = [];
+    let late!: () => void;
+    const after = new Promise<void>((resolve) => (late = resolve));
+    const url = await serve((_req, res) => {
+      output.hold(res, {
+        ...hooks(res, [], { failWith: new Error('store down') }),
+        onDropped(error) {
+          throw error;
+        },
+      });
+      res.write('partial');
+      res.once('finish', () => {
+        try {
+          res.write('late');
+        } catch (error) {
+          thrown.push((error as { code: string }).code);
+        }
+        late();
+      });
+    });
+    expect(await fetchRaw(url)).toMatchObject({ status: 503, body: 'failed' });
+    await after;
+    expect(thrown).toEqual(['ERR_STREAM_WRITE_AFTER_END']);
   });
 
   it('held output refused only when replayed fails into the framework, and a half-sent response ends the connection', async () => {
