@@ -21,7 +21,8 @@ const linesOf = (value: HeaderValue): readonly string[] =>
  * proxy and the header is there, else whether the connection itself is encrypted.
  */
 export function isSecure(encrypted: boolean, forwardedProto: HeaderValue, trustProxy: boolean): boolean {
-  const first = trustProxy ? linesOf(forwardedProto)[0]?.split(',')[0]?.trim().toLowerCase() : undefined;
+  // An empty header says nothing, as Express and Koa read it: the connection decides.
+  const first = trustProxy ? linesOf(forwardedProto)[0]?.split(',')[0]?.trim().toLowerCase() || undefined : undefined;
   return first === undefined ? encrypted : first === 'https';
 }
 

@@ -27,6 +27,9 @@ describe('request facts', () => {
     expect(isSecure(false, 'HTTPS, http', true)).toBe(true);
     expect(isSecure(true, ['http'], true)).toBe(false);
     expect(isSecure(true, null, true)).toBe(true);
+    expect(isSecure(true, '', true)).toBe(true);
+    expect(isSecure(true, ' , https', true)).toBe(true);
+    expect(isSecure(false, '', true)).toBe(false);
     expect(isSecureRequest(request(false, 'https'), true)).toBe(true);
     expect(isSecureRequest(request(true), false)).toBe(true);
     expect(isSecureRequest(request(false, 'https'), false)).toBe(false);
