@@ -19,7 +19,14 @@
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { RequestFacts, Session } from '@sess/core';
-import { type SessionManagerOptions, type SessionStorage, type SocketSession, checkStorage, createSessionManager } from '@sess/core';
+import {
+  type SessionManagerOptions,
+  type SessionStorage,
+  type SocketSession,
+  SessUsageError,
+  checkStorage,
+  createSessionManager,
+} from '@sess/core';
 import {
   COOKIE_OPTIONS,
   DEFAULT_MAX_AGE_MS,
@@ -177,6 +184,9 @@ const OWN_SESSION_ID: PropertyDescriptor = Object.freeze({
   enumerable: true,
 });
 
+const REPLACED =
+  'req.session was replaced by another object, so nothing was saved: change keys on req.session itself, sign out with req.session.destroy() (or req.session = null, see the unset option), or start over with req.session.regenerate()';
+
 /** One response's commit, for the output hold: a class, so a request allocates no closures for it. */
 class Commit implements HoldHooks {
   constructor(
@@ -186,12 +196,16 @@ class Commit implements HoldHooks {
     private readonly core: Session,
     private readonly name: string,
     private readonly unset: 'keep' | 'destroy',
+    private readonly view: RequestSession,
   ) {}
   commit(status: number): Promise<void> | undefined {
     const { req, res, core, name } = this;
+    const current = req.session as RequestSession | null | undefined;
     // express-session's `unset`: 'keep' leaves the stored session as it was, dropping this request's changes.
-    if ((req.session as RequestSession | null | undefined) == null)
+    if (current == null)
       return commitNodeResponseAfter(this.unset === 'destroy' ? core.destroy() : core.discard(), res, core, status, name);
+    // Saving the session the app let go of would keep a user it meant to sign out (`req.session = {}`) signed in.
+    if (current !== this.view) return Promise.reject(new SessUsageError(REPLACED));
     return commitNodeResponse(res, core, status, name);
   }
   fail(error: unknown): void {
@@ -261,10 +275,11 @@ export function session(options: SessionOptions): SessionMiddleware {
     // (vhost), whose own prototypes it has just covered: the first one owns the session.
     if (req.session !== undefined) return next();
     const core = manager.begin(new ExpressRequestFacts(req, proxy, readOnly?.(req) ?? false));
-    req.session = view(core).view;
-    output.hold(res, new Commit(req, res, next, core, manager.name, unset));
+    const own = view(core).view;
+    req.session = own;
+    output.hold(res, new Commit(req, res, next, core, manager.name, unset, own));
     const proceed = () => core.load().then(() => next(), next);
-    void (asyncContext === true ? context.run(req.session, proceed) : proceed());
+    void (asyncContext === true ? context.run(own, proceed) : proceed());
   };
 
   return Object.assign(sessionMiddleware, { handoff, socket });

@@ -57,10 +57,12 @@ class CookieView implements SessionCookie {
       this.#core.setExpiry(date === false ? 0 : (date ?? 0));
       return;
     }
-    // A past date ends the session now, a far one is 400 days, less a minute: the core takes a Date
-    // within 400 days of the request's start, a little before this clock reading.
+    // A past date ends the session now. A far one is 400 days, as for maxAge, in seconds: the core
+    // takes a Date only within 400 days of the request's start, which a clock that stepped (or a
+    // long request) leaves minutes before this reading, but measures seconds from that start itself.
     const now = this.#clock();
-    this.#core.setExpiry(new Date(Math.min(Math.max(date.getTime(), now), now + MAX_LIFETIME_MS - 60_000)));
+    if (date.getTime() >= now + MAX_LIFETIME_MS - 60_000) this.#core.setExpiry(MAX_LIFETIME_MS / 1000);
+    else this.#core.setExpiry(new Date(Math.max(date.getTime(), now)));
   }
 }
 
