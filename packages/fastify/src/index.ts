@@ -54,6 +54,8 @@ interface RequestState {
   response: DeferredResponse | null | undefined;
   /** `onSend` took the commit over: the effects go on Fastify's reply headers, and a later pass is the error answer. */
   sending: boolean;
+  /** `onSend` waits on the commit's store write: the answer is on its way, though its response has not ended. */
+  committing: boolean;
   /** The route commits in its own last onSend hook (it was added after the plugin), not in the scope's. */
   readonly late: boolean;
 }
@@ -147,6 +149,20 @@ function drop(payload: unknown): void {
   else cancelUnread(isResponse(payload) ? payload.body : payload);
 }
 
+/** The Fastify method that `own`, a decorator of the plugin's scope for `name`, overrides for `reply`. */
+function overridden<K extends 'hijack' | 'send'>(reply: FastifyReply, name: K, own: FastifyReply[K]): FastifyReply[K] {
+  let owner = Object.getPrototypeOf(reply) as FastifyReply;
+  while (!Object.hasOwn(owner, name) || owner[name] !== own) owner = Object.getPrototypeOf(owner) as FastifyReply;
+  return (Object.getPrototypeOf(owner) as FastifyReply)[name];
+}
+
+/** Fastify's warning for a send after the first (`FST_ERR_REP_ALREADY_SENT`). */
+const alreadySent = (request: FastifyRequest) =>
+  fastifyError(
+    'FST_ERR_REP_ALREADY_SENT',
+    `Reply was already sent, did you forget to "return reply" in the "${request.url}" (${request.method}) route?`,
+  );
+
 /** Whether the request is secure, as Fastify says: TLS, or X-Forwarded-Proto under its `trustProxy`. */
 const isSecure = (request: FastifyRequest) => request.protocol === 'https';
 
@@ -192,19 +208,36 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
       state.response ??= output.defer(this.raw, { commit: (status) => commit(state, this, status), fail: (error) => failRaw(this, error) });
       state.response.gate();
     }
-    let owner = Object.getPrototypeOf(this) as FastifyReply;
-    while (!Object.hasOwn(owner, 'hijack') || owner.hijack !== hijack) owner = Object.getPrototypeOf(owner) as FastifyReply;
-    return (Object.getPrototypeOf(owner) as FastifyReply).hijack.call(this);
+    return overridden(this, 'hijack', hijack).call(this);
+  }
+
+  /** Fastify's `send`, the one `sendOnce` below overrides: the same for every reply of the scope, so found once. */
+  let fastifySend: FastifyReply['send'] | undefined;
+
+  /**
+   * `reply.send` in the plugin's scope. Fastify counts a reply as sent once its response has
+   * ended, which an answer whose commit waits on the store has not: a send then (the one Fastify
+   * makes for an async handler that called `reply.send` without `return reply`, a second one, or
+   * the error of a handler that failed after sending) would run onSend again and go out first,
+   * without the cookie, the first one failing after it. It is ignored, as Fastify ignores a send
+   * once the first went out, and said in the log as Fastify says it.
+   */
+  function sendOnce(this: FastifyReply, payload?: unknown): FastifyReply {
+    if (slot(this.request)[STATE]?.committing !== true) return (fastifySend ??= overridden(this, 'send', sendOnce)).call(this, payload);
+    if (payload instanceof Error) this.log.error({ err: payload }, 'Promise errored, but reply.sent = true was set');
+    else if (payload !== undefined) this.log.warn({ err: alreadySent(this.request) });
+    return this;
   }
 
   // Declared up front, as Fastify asks, so every request object has the same shape.
   fastify.decorateRequest('session', null as unknown as FastifySession);
   fastify.decorateRequest(STATE, null);
   fastify.decorateReply('hijack', hijack);
+  fastify.decorateReply('send', sendOnce);
 
   fastify.addHook('onRequest', async (request) => {
     const core = manager.begin({ cookieHeader: request.headers.cookie, secure: isSecure(request), readOnly: readOnly?.(request) ?? false });
-    const state: RequestState = { core, response: undefined, sending: false, late: commitsLate(request) };
+    const state: RequestState = { core, response: undefined, sending: false, committing: false, late: commitsLate(request) };
     slot(request)[STATE] = state;
     request.session = fastifyView(core).view;
     await core.load().catch(rejected);
@@ -253,11 +286,12 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
     if (isResponse(payload)) return commitResponse(state, reply, payload, done);
     const settling = commit(state, reply, reply.statusCode);
     if (settling === undefined) return done(null, payload);
+    state.committing = true;
     settling
       .catch(rejected)
       .then(
-        () => done(null, payload),
-        (error: Error) => (drop(payload), done(error)),
+        () => ((state.committing = false), done(null, payload)),
+        (error: Error) => ((state.committing = false), drop(payload), done(error)),
       )
       .catch(done);
   }
@@ -298,12 +332,16 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
           ),
         ),
       );
-    if (committed instanceof Promise)
+    if (committed instanceof Promise) {
+      state.committing = true;
       committed
         .catch(rejected)
-        .then(send, (error: Error) => (drop(own), done(error)))
+        .then(
+          (effects) => ((state.committing = false), send(effects)),
+          (error: Error) => ((state.committing = false), drop(own), done(error)),
+        )
         .catch(done);
-    else send(committed);
+    } else send(committed);
   }
 
   const handoff: RouteHandlerMethod = async (request, reply) => {

@@ -642,6 +642,82 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
     });
   });
 
+  describe('reply.send while the commit waits on the store', () => {
+    // Fastify counts a reply as sent once its response has ended: an answer held by the commit is not yet.
+    it('an async handler that sends without `return reply` answers with its payload and the cookie, as without sess', async () => {
+      const { url, store, logged } = await withSession({}, (app) => {
+        app.get('/', async (request, reply) => {
+          request.session.n = 1;
+          reply.send('sent');
+        });
+        app.get('/response', async (request, reply) => {
+          request.session.n = 1;
+          reply.send(new Response('sent'));
+        });
+      });
+      for (const path of ['/', '/response']) {
+        const client = new Client(url);
+        const reply = await client.request(path);
+        expect([path, reply.status, reply.body, cookiesNamed(reply, 'sid')]).toEqual([path, 200, 'sent', [expect.stringMatching(/^sid=/)]]);
+        expect((await store.peek(idOf(client) as string))?.data).toEqual({ n: 1 });
+      }
+      expect(logged).toEqual([]);
+    });
+
+    it('a second send is ignored, as Fastify ignores a send once the first went out', async () => {
+      const { client, store } = await withSession({}, (app) => {
+        app.get('/', (request, reply) => {
+          request.session.n = 1;
+          reply.send('first');
+          reply.send('second');
+        });
+      });
+      const reply = await client.request('/');
+      expect([reply.status, reply.body, cookiesNamed(reply, 'sid')]).toEqual([200, 'first', [expect.stringMatching(/^sid=/)]]);
+      expect((await store.peek(idOf(client) as string))?.data).toEqual({ n: 1 });
+    });
+
+    it('a handler that fails after sending: the sent answer goes out as it was, never a 5xx behind the saved session; the error is logged', async () => {
+      const { client, store, logged } = await withSession({}, (app) => {
+        app.get('/', async (request, reply) => {
+          request.session.n = 1;
+          reply.send('sent');
+          throw new Error('failed after sending');
+        });
+      });
+      const reply = await client.request('/');
+      expect([reply.status, reply.body, cookiesNamed(reply, 'sid')]).toEqual([200, 'sent', [expect.stringMatching(/^sid=/)]]);
+      expect((await store.peek(idOf(client) as string))?.data).toEqual({ n: 1 });
+      expect(logged.map((line) => line.err?.message)).toEqual(['failed after sending']);
+    });
+  });
+
+  describe('after the commit', () => {
+    it('a change in an onResponse hook is dropped and heard as lateChange, not thrown; regenerate() rejects', async () => {
+      const events: string[] = [];
+      let after: (seen: string[]) => void = () => undefined;
+      const afterDone = new Promise<string[]>((resolve) => (after = resolve));
+      const { client, store, logged } = await withSession({ onEvent: (event) => void events.push(event.type) }, (app) => {
+        app.addHook('onResponse', async (request) => {
+          const seen: string[] = [];
+          request.session.n = 2;
+          seen.push(`read ${request.session.n}`);
+          await request.session.regenerate().then(
+            () => seen.push('regenerated'),
+            () => seen.push('regenerate rejected'),
+          );
+          after(seen);
+        });
+        app.get('/', async (request) => (request.session.n = 1));
+      });
+      expect((await client.request('/')).status).toBe(200);
+      expect(await afterDone).toEqual(['read 1', 'regenerate rejected']);
+      expect(events.filter((type) => type === 'lateChange')).toHaveLength(1);
+      expect((await store.peek(idOf(client) as string))?.data).toEqual({ n: 1 });
+      expect(logged).toEqual([]);
+    });
+  });
+
   describe("@fastify/session's names", () => {
     it('cookieName, cookie.maxAge in ms and idGenerator', async () => {
       const { client } = await withSession(
