@@ -9,7 +9,7 @@
 import { ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
-import { createSessionManager } from '@sess/core';
+import { SessConfigError, createSessionManager } from '@sess/core';
 import type { HttpEffect, Session } from '@sess/core';
 import {
   applyEffects,
@@ -189,6 +189,12 @@ export const getSession = (): FastifySession => context.get();
 
 const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
   const manager = createSessionManager(managerOptions(options));
+  // Fastify's own refusal only names the decorator, not the cause or the fix.
+  if (fastify.hasRequestDecorator('session')) {
+    throw new SessConfigError(
+      'request.session is already decorated, by this plugin in a parent scope or by another session plugin (@fastify/session): register one session plugin, once, in the scope that covers your routes',
+    );
+  }
   const { readOnly, asyncContext } = options;
   const output = createOutputHold();
 

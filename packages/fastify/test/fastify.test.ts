@@ -865,6 +865,20 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       expect((error as Error).message).toMatch(message);
     });
 
+    it('a second registration where request.session is already decorated (a parent scope has it) is refused with a SessConfigError saying why', async () => {
+      const app = Fastify();
+      await app.register(session, { secret: SECRET });
+      app.register(async (child) => {
+        await child.register(session, { secret: SECRET, cookieName: 'other' } as SessionOptions);
+      });
+      const error = await app.ready().then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      );
+      expect(error).toBeInstanceOf(SessConfigError);
+      expect((error as Error).message).toMatch(/request\.session is already decorated/);
+    });
+
     const registerOptions = { prefix: '/api', logLevel: 'fatal', logSerializers: { req: () => 'req' } } as const;
     it.each([
       ['an object', { secret: SECRET, ...registerOptions }],
