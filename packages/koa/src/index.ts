@@ -7,6 +7,7 @@
  * `@sess/core`.
  */
 import type { IncomingMessage } from 'node:http';
+import { format } from 'node:util';
 import type { Context, Middleware } from 'koa';
 import { SessConfigError, SessUsageError, createSessionManager, type HttpEffect } from '@sess/core';
 import type { SessionManagerOptions, SessionStorage } from '@sess/core';
@@ -195,6 +196,17 @@ function errorHeaders(error: object, effects: readonly HttpEffect[]): Record<str
   return headers;
 }
 
+/**
+ * What Koa's own `ctx.onerror` answers for `error`: a thrown non-Error (a string, a plain object)
+ * becomes Koa's Error, made here as Koa makes it, so the session's headers ride on the Error Koa
+ * answers rather than on the value it discards.
+ */
+function asKoaError(error: unknown): Error | null {
+  if (error === null || error === undefined || Object.prototype.toString.call(error) === '[object Error]' || error instanceof Error)
+    return error as Error | null;
+  return new Error(format('non-error thrown: %j', error));
+}
+
 /** `onerror` (Koa's, or the app's own) answering `error` with the session's headers. */
 function answerWithSession(ctx: Context, error: Error | null, onerror: OnError): unknown {
   const state = stateOf(ctx);
@@ -223,7 +235,14 @@ function coverOwnOnerror(proto: { onerror?: unknown }): void {
     'onerror',
     Object.assign(
       function onerror(this: Context, error: Error | null) {
-        return answerWithSession(this, error, own as OnError);
+        try {
+          return answerWithSession(this, error, own as OnError);
+        } catch (failure) {
+          // sess's own error (a store failure) is one the app never meets without sess: its onerror
+          // throwing on it would leave the request unanswered and the rejection unhandled, so Koa's answers.
+          if (httpFailure(error) === undefined) throw failure;
+          return (Object.getPrototypeOf(proto) as Context).onerror.call(this, error as Error);
+        }
       },
       { [WRAPPED]: true },
     ),
@@ -345,8 +364,8 @@ export function session(options: SessionOptions): SessionMiddleware {
   // after a store write, the cookie the browser needs to name the record.
   const errors = prototypeLayer((base) => ({
     onerror: {
-      value(this: Context, error: Error | null) {
-        return answerWithSession(this, error, (base as Context).onerror);
+      value(this: Context, error: unknown) {
+        return answerWithSession(this, asKoaError(error), (base as Context).onerror);
       },
       writable: true,
       configurable: true,

@@ -225,6 +225,39 @@ describe.each([
       expect((await client.request('/me')).body).toBe('ada');
     });
 
+    it('a non-Error thrown after the commit (a string, a plain object) answers as Koa does, with the cookie of the session it saved', async () => {
+      const thrown: Record<string, unknown> = { '/string': 'audit log unavailable', '/object': { status: 400, message: 'bad' } };
+      const { client, store, errors } = await start(
+        {},
+        async (ctx) => {
+          if (ctx.path !== '/me') {
+            await ctx.session.regenerate();
+            ctx.session.user = ctx.path;
+          }
+          ctx.body = ctx.session.user ?? 'nobody';
+        },
+        async (ctx, next) => {
+          await next();
+          if (ctx.path !== '/me') throw thrown[ctx.path];
+        },
+      );
+      for (const path of ['/string', '/object']) {
+        const reply = await client.request(path, { method: 'POST' });
+        expect([reply.status, reply.body, cookiesNamed(reply, 'sid')]).toEqual([
+          500,
+          'Internal Server Error',
+          [expect.stringMatching(/^sid=[^;]+; Max-Age=86400/)],
+        ]);
+      }
+      expect(errors.map((error) => error.message)).toEqual([
+        'non-error thrown: "audit log unavailable"',
+        'non-error thrown: {"status":400,"message":"bad"}',
+      ]);
+      expect(store.calls.set).toBe(2);
+      // The browser names the record the store holds.
+      expect((await client.request('/me')).body).toBe('/object');
+    });
+
     it("an error object thrown on many requests (a module-level one) carries no request's session headers to another", async () => {
       const denied = Object.assign(new Error('denied'), { status: 403, expose: true, headers: { 'x-reason': 'policy' } });
       const { client, store } = await start(
@@ -291,6 +324,32 @@ describe.each([
       const logout = await client.request('/logout', { method: 'POST' });
       expect([logout.status, cookiesNamed(logout, 'sid')]).toEqual([503, [expect.stringMatching(/^sid=; Max-Age=0/)]]);
     });
+    it("one that throws on the store's failure (never called without sess) leaves it to Koa's: 503, and the process keeps serving", async () => {
+      const answeredBy: string[] = [];
+      const { client, store, errors } = await start(
+        {},
+        (ctx) => {
+          ctx.session.user = 'ada';
+          ctx.body = 'ok';
+        },
+        undefined,
+        (context) => {
+          context.onerror = function onerror(this: Context, error: Error | null) {
+            if (error == null) return;
+            answeredBy.push(error.message);
+            throw new Error('error page failed to render');
+          };
+        },
+      );
+      store.failing.add('set');
+      const reply = await client.request('/');
+      expect([reply.status, reply.body, reply.setCookies]).toEqual([503, 'Service Unavailable', []]);
+      expect(answeredBy).toEqual([expect.stringMatching(/failed to set/)]);
+      expect(errors.map((error) => (error as { status?: number }).status)).toEqual([503]);
+      store.failing.delete('set');
+      expect((await client.request('/')).body).toBe('ok');
+    });
+
     it('one the app made read-only is left as it is, and requests are served as before', async () => {
       const { client, store } = await start(
         {},
