@@ -229,10 +229,12 @@ function settle(res: ServerResponse, hold: Hold, status: number): Promise<void> 
       if (hold.owesDrain) process.nextTick(drained, res);
     })
     .catch((error: unknown) => {
-      hold.held.length = 0;
+      const dropped = hold.held.splice(0);
       hold.phase = 'failed';
       // The framework answers the error on a response that is its own again.
       hold.unseal?.();
+      // The held output goes nowhere: its callbacks hear so, or a handler awaiting one waits forever.
+      for (const call of dropped) callBack(call.args, afterEnd());
       throw error;
     });
   return hold.settled;
@@ -351,11 +353,19 @@ function drained(res: ServerResponse): void {
  * and a callback gets the error, so nobody waits on it forever; `onDropped` may throw it instead.
  */
 function drop(res: ServerResponse, hold: Hold, name: Output, args: unknown[]): unknown {
-  const error = invalid(Error, 'write after end', 'ERR_STREAM_WRITE_AFTER_END');
+  const error = afterEnd();
   hold.hooks.onDropped?.(error, res);
+  callBack(args, error);
+  return name === 'write' ? false : res;
+}
+
+/** Node's error for output on a response that has ended. */
+const afterEnd = () => invalid(Error, 'write after end', 'ERR_STREAM_WRITE_AFTER_END');
+
+/** Calls an output call's callback (its last function argument, if any) with `error`, as Node does: on the next tick. */
+function callBack(args: readonly unknown[], error: Error): void {
   const callback = args.findLast((arg) => typeof arg === 'function');
   if (callback !== undefined) process.nextTick(callback as (error: Error) => void, error);
-  return name === 'write' ? false : res;
 }
 
 const invalid = (Kind: ErrorConstructor, message: string, code: string) => Object.assign(new Kind(message), { code });

@@ -253,6 +253,28 @@ describe('the output hold', () => {
     ]);
   });
 
+  it('a failed commit calls back the held output it drops, with the error a closed response gives, so a handler awaiting it goes on', async () => {
+    const output = createOutputHold();
+    const log: string[] = [];
+    let resumed!: () => void;
+    const handlerDone = new Promise<void>((resolve) => (resumed = resolve));
+    const url = await serve(async (_req, res) => {
+      output.hold(res, hooks(res, log, { failWith: new Error('store down') }));
+      const code = (error?: Error | null) => (error as { code?: string } | null | undefined)?.code;
+      res.write('partial', (error) => void log.push(`write ${code(error)}`));
+      await new Promise<void>((resolve) =>
+        res.end('done', (error?: Error | null) => {
+          log.push(`end ${code(error)}`);
+          resolve();
+        }),
+      );
+      resumed();
+    });
+    expect(await fetchRaw(url)).toMatchObject({ status: 503, body: 'failed' });
+    await handlerDone;
+    expect(log).toEqual(['commit 200', 'held', 'fail store down', 'write ERR_STREAM_WRITE_AFTER_END', 'end ERR_STREAM_WRITE_AFTER_END']);
+  });
+
   it('held writes heed the high-water mark: past it write returns false, and drain follows the replay', async () => {
     const output = createOutputHold();
     const log: string[] = [];
