@@ -34,6 +34,7 @@ export interface CookieSessionsOptions {
    * Asked for each cookie that opens: `true` makes it load as a fresh session. Synchronous, so
    * the lifecycle stays synchronous: keep the revoked ids in memory (a Set, or a local mirror of
    * a shared list). Without it, a copied cookie stays valid until it expires, sign-out or not.
+   * Any answer but `true` or `false` (a promise, a timestamp) fails the request as a throw does.
    */
   readonly isRevoked?: (id: string) => boolean;
   /**
@@ -285,6 +286,14 @@ export interface RequestStore extends Store {
   seal(name: string, id: string): string;
 }
 
+/** What `isRevoked` answered instead of a boolean. A promise's rejection is handled: unhandled, it would end the process. */
+function kindOfAnswer(answer: unknown): string {
+  const then = (answer as { then?: unknown } | null | undefined)?.then;
+  if (typeof then !== 'function') return answer === null ? 'null' : typeof answer;
+  then.call(answer, undefined, () => {});
+  return 'a promise';
+}
+
 /** The client's cookie: its name and value, and the session it opened to for this request. */
 export interface ClientCookie {
   readonly name: string;
@@ -332,7 +341,13 @@ export function requestStore(
     },
     get(id) {
       // A revoked id is gone, as a destroyed record is on a server store; a throw is a failed read.
-      if (storage.isRevoked?.(id) === true) return undefined;
+      if (storage.isRevoked !== undefined) {
+        const revoked: unknown = storage.isRevoked(id);
+        if (revoked === true) return undefined;
+        // A promise (an async check) or a timestamp would otherwise count as "not revoked", silently.
+        if (revoked !== false)
+          throw new TypeError(`cookieSessions(): isRevoked must return true or false, synchronously; it returned ${kindOfAnswer(revoked)}`);
+      }
       // A copy, as a server store's get is: the app may change nested values without `set`, and
       // a touch or a rotation must re-seal what was saved, not those changes.
       const record = held(id);

@@ -119,7 +119,9 @@ export const SET_COOKIE_OVERHEAD_BYTES = 200;
  *
  * A value that is not all RFC 6265 cookie-octets (or that holds `%`) is percent-encoded, and
  * `readCookie` decodes it back. A `__Host-` name gets Secure and `Path=/`; a `__Secure-` name
- * gets Secure (prefixes are matched case-insensitively, as current browsers do).
+ * gets Secure (prefixes are matched case-insensitively, as current browsers do). An `expires`
+ * before 1601 or after 9999 is written as the nearest time a cookie date can carry, and Max-Age
+ * stops at 2^53 - 1 seconds, so browsers can read both.
  *
  * @returns The header value, without the `Set-Cookie:` field name.
  * @throws SessConfigError with code `'cookie_invalid'` when the name is not an RFC 9110 token;
@@ -171,8 +173,9 @@ export function serializeCookie(name: string, value: string, attributes: CookieA
   if (expiresAt === INVALID_DATE) throw invalid(`cookie expires must be a time in epoch ms, got ${String(expires)}`);
 
   let header = `${name}=${encodeValue(value)}`;
-  // Floored, so the cookie never outlives the lifetime the server applies to its session.
-  if (maxAgeMs !== undefined) header += `; Max-Age=${Math.max(0, Math.floor(maxAgeMs / 1000))}`;
+  // Floored, so the cookie never outlives the lifetime the server applies to its session. Capped,
+  // so it stays digits: browsers ignore `Max-Age=1e+22`, and the cookie would end with the browser.
+  if (maxAgeMs !== undefined) header += `; Max-Age=${Math.min(Math.max(0, Math.floor(maxAgeMs / 1000)), Number.MAX_SAFE_INTEGER)}`;
   if (domain !== undefined) header += `; Domain=${domain}`;
   if (path !== undefined) header += `; Path=${path}`;
   if (expiresAt !== undefined) header += `; Expires=${expiresAt}`;
@@ -186,13 +189,19 @@ export function serializeCookie(name: string, value: string, attributes: CookieA
 
 const INVALID_DATE = 'Invalid Date';
 const MAX_DATE_MS = 8.64e15; // The furthest a Date reaches either side of 1970 (ECMA-262 §21.4.1.1).
+// The years a cookie date carries (RFC 6265 §5.1.1): four digits, 1601 or later. Browsers read year
+// 0068 as 2068, a past date as a future one, and skip a five-digit year; the nearest year they
+// read keeps the time in the past or the far future.
+const FIRST_COOKIE_DATE_MS = Date.UTC(1601, 0, 1);
+const LAST_COOKIE_DATE_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 // Cookies written in the same second share their Expires, so its text is made once a second.
 let httpDateSecond = Number.NaN;
 let httpDateText = INVALID_DATE;
 
-/** `time` (epoch ms) as an HTTP date, or `INVALID_DATE` for a time no Date can hold. */
-function httpDate(time: number): string {
-  if (!(Math.abs(time) <= MAX_DATE_MS)) return INVALID_DATE;
+/** `time` (epoch ms) as an HTTP date within years 1601-9999, or `INVALID_DATE` for a time no Date can hold. */
+function httpDate(given: number): string {
+  if (!(Math.abs(given) <= MAX_DATE_MS)) return INVALID_DATE;
+  const time = Math.min(Math.max(given, FIRST_COOKIE_DATE_MS), LAST_COOKIE_DATE_MS);
   const second = Math.floor(time / 1000);
   if (second !== httpDateSecond) {
     httpDateText = new Date(time).toUTCString();

@@ -71,9 +71,10 @@ export function isWellFormedId(id: string): boolean {
  */
 export function checkGeneratedId(id: unknown): string {
   if (!isWellFormedId(id as string)) {
-    throw new SessConfigError(
-      `generateId returned ${String(JSON.stringify(id)).slice(0, 40)}: ids must be 22-128 characters of A-Z a-z 0-9 _ -`,
-    );
+    // Only strings are quoted: JSON.stringify throws on a BigInt or a cycle.
+    const shown =
+      typeof id === 'string' ? JSON.stringify(id).slice(0, 40) : typeof id === 'object' && id !== null ? 'an object' : String(id);
+    throw new SessConfigError(`generateId returned ${shown}: ids must be 22-128 characters of A-Z a-z 0-9 _ -`);
   }
   return id as string;
 }

@@ -14,7 +14,12 @@ import type { ExpirySetting, SessionMeta } from './store.js';
  * @throws SessUsageError for anything but `undefined`, `null` or a number of ms within 400 days.
  */
 export function checkRequestLifetime(maxAgeMs: number | null | undefined): void {
-  if (maxAgeMs !== undefined && maxAgeMs !== null && !(maxAgeMs >= MIN_COOKIE_LIFETIME_MS && maxAgeMs <= MAX_LIFETIME_MS)) {
+  // The typeof too: a string of digits passes the comparisons, and `lifetime` would then ignore it.
+  if (
+    maxAgeMs !== undefined &&
+    maxAgeMs !== null &&
+    !(typeof maxAgeMs === 'number' && maxAgeMs >= MIN_COOKIE_LIFETIME_MS && maxAgeMs <= MAX_LIFETIME_MS)
+  ) {
     throw new SessUsageError(
       `maxAgeMs must be a number of ms from ${MIN_COOKIE_LIFETIME_MS} to ${MAX_LIFETIME_MS} (400 days) or null, got ${String(maxAgeMs)}`,
     );

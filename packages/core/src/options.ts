@@ -298,12 +298,6 @@ function signerOf(options: SessionManagerOptions): Signer {
 }
 
 /**
- * Validates `options` once.
- *
- * @throws SessConfigError for a missing store, a secret shorter than 32 bytes, a bad number, an
- *   unknown option, or cookie options browsers would refuse (code `cookie_invalid`).
- */
-/**
  * A custom id generator, tried twice here so that one returning ids no cookie could carry back,
  * or the same id each time (every visitor would share one session), fails at start-up rather
  * than at the first new visitor. One that throws now (it may need what the app sets up later) is
@@ -327,6 +321,34 @@ function checkGenerator(value: unknown): () => string {
   return generate;
 }
 
+/**
+ * The clock, read once here so that one answering a `Date`, a string or NaN fails at start-up
+ * rather than at the first write, after the store has saved a record with such times. One that
+ * throws now is left to fail where it is used, as a generator is.
+ */
+function checkClock(value: unknown): () => number {
+  const clock = checkFunction<() => number>(value, 'clock');
+  if (clock === undefined) return Date.now;
+  let now: unknown;
+  try {
+    now = clock();
+  } catch {
+    return clock;
+  }
+  if (typeof now !== 'number' || !Number.isFinite(now)) {
+    throw new SessConfigError(
+      `clock must return the time in epoch ms, as Date.now does; it returned ${now instanceof Date ? 'a Date' : typeof now === 'number' ? String(now) : `a ${typeof now}`}`,
+    );
+  }
+  return clock;
+}
+
+/**
+ * Validates `options` once.
+ *
+ * @throws SessConfigError for a missing store, a secret shorter than 32 bytes, a bad number, an
+ *   unknown option, or cookie options browsers would refuse (code `cookie_invalid`).
+ */
 export function createConfig(options: SessionManagerOptions): Config {
   checkOptionKeys(options, MANAGER_OPTIONS, 'createSessionManager()');
   if (options.store === undefined) throw new SessConfigError('a store is required, e.g. memoryStore() from @sess/store-memory');
@@ -379,7 +401,7 @@ export function createConfig(options: SessionManagerOptions): Config {
     touchAfterMs,
     regenerateGraceMs,
     deadlines: createDeadlines(lifetimeMs(options.storeTimeoutMs, 'storeTimeoutMs', 5_000) as number),
-    clock: checkFunction<() => number>(options.clock, 'clock') ?? Date.now,
+    clock: checkClock(options.clock),
     generateId: checkGenerator(options.generateId),
     onEvent: checkFunction<(event: SessionEvent) => void>(options.onEvent, 'onEvent'),
     migrate: checkFunction<(data: SessionData) => SessionData>(options.migrate, 'migrate'),

@@ -72,7 +72,8 @@ function deriveKeys(secrets: string | readonly string[], mode: SealMode): KeyObj
       `cookie sessions need a secret: a string or a non-empty array of strings; make one with ${HOW_TO_MAKE_A_SECRET}`,
     );
   }
-  return list.map((secret, index) => {
+  // `Array.from`, not `map`: a hole (`[, secret]`) is refused here, not skipped to fail every request.
+  return Array.from(list, (secret, index) => {
     // Errors name the secret's position and size, never its text: messages end up in logs.
     if (typeof secret !== 'string') throw new SessConfigError(`cookie sessions: secret #${index} must be a string, got ${typeof secret}`);
     const bytes = Buffer.from(secret, 'utf8');

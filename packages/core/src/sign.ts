@@ -66,7 +66,8 @@ export function createSigner(secrets: string | readonly string[], options: { cac
   if (list.length === 0) {
     throw new SessConfigError(`secret must be a string or a non-empty array of strings; make one with ${HOW_TO_MAKE_A_SECRET}`);
   }
-  const keys = list.map((secret, index) => {
+  // `Array.from`, not `map`: a hole (`[, secret]`) is refused here, not skipped to fail every request.
+  const keys = Array.from(list, (secret, index) => {
     // Errors name the secret's position and size, never its text: messages end up in logs.
     if (typeof secret !== 'string') throw new SessConfigError(`secret #${index} must be a string, got ${typeof secret}`);
     const bytes = Buffer.from(secret, 'utf8');

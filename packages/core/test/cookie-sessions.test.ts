@@ -503,6 +503,25 @@ describe('cookie sessions: replay after sign-out', () => {
   });
 });
 
+describe('cookie sessions: an isRevoked that answers anything but true or false', () => {
+  // An async check (a Redis lookup) or `revoked.get(id)` answers a promise or a timestamp: taken
+  // as "not revoked", every copied cookie stayed valid after sign-out, and nothing said so.
+  it.each([
+    ['a promise (an async isRevoked)', async () => true],
+    ['a timestamp (revoked.get(id))', () => Date.now()],
+    ['undefined (a missing return)', () => undefined],
+    // Its rejection must not go unhandled: Node would end the process.
+    ['a promise that rejects', async () => Promise.reject(new Error('redis down'))],
+  ])('fails the load as a failed store read when it answers %s', async (_, isRevoked) => {
+    const { request } = world({}, { isRevoked: isRevoked as unknown as (id: string) => boolean });
+    await request((s) => s.set('user', 'ada'));
+    await expect(request((s) => s.load())).rejects.toMatchObject({
+      op: 'get',
+      cause: expect.objectContaining({ message: expect.stringMatching(/isRevoked must return true or false/) }),
+    });
+  });
+});
+
 describe('cookie sessions: what they are not', () => {
   it('are storage of their own, not a Store: no server methods, no WebSocket sessions, no hand-offs', async () => {
     const storage = cookieSessions({ secret: COOKIE_SECRET });

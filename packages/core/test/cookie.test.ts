@@ -10,6 +10,9 @@ const tokenArb = fc.string({ unit: fc.constantFrom(...TOKEN_CHARS), minLength: 1
 /** Any UTF-16 code unit, lone surrogates included: what a broken client can put in a header. */
 const anyCodeUnit = fc.integer({ min: 0, max: 0xffff }).map((code) => String.fromCharCode(code));
 
+const FIRST_COOKIE_DATE = Date.UTC(1601, 0, 1);
+const LAST_COOKIE_DATE = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 /** The `name=value` pair a browser sends back for a `Set-Cookie` value. */
 const sentBack = (setCookie: string) => setCookie.split('; ')[0] as string;
 
@@ -245,6 +248,31 @@ describe('serializeCookie', () => {
     expect(serializeCookie('sid', 'v', { maxAgeMs })).toBe(`sid=v; Max-Age=${seconds}`);
   });
 
+  it('writes Max-Age as digits however long the lifetime: browsers ignore `Max-Age=1e+22`, and the cookie would end with the browser', () => {
+    expect(serializeCookie('sid', 'v', { maxAgeMs: 1e25 })).toBe(`sid=v; Max-Age=${Number.MAX_SAFE_INTEGER}`);
+    expect(serializeCookie('sid', 'v', { maxAgeMs: Number.MAX_VALUE })).toBe(`sid=v; Max-Age=${Number.MAX_SAFE_INTEGER}`);
+    fc.assert(
+      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (maxAgeMs) => {
+        const seconds = /; Max-Age=(.*)$/.exec(serializeCookie('sid', 'v', { maxAgeMs }))?.[1];
+        expect(seconds).toMatch(/^\d+$/);
+        if (maxAgeMs / 1000 < Number.MAX_SAFE_INTEGER) expect(seconds).toBe(String(Math.max(0, Math.floor(maxAgeMs / 1000))));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('writes Expires in the years a cookie date can carry (1601-9999): a browser reads year 0068 as 2068, and skips year 10000', () => {
+    const first = 'Mon, 01 Jan 1601 00:00:00 GMT';
+    const last = 'Fri, 31 Dec 9999 23:59:59 GMT';
+    const year68 = new Date(Date.UTC(2000, 8, 3)).setUTCFullYear(68); // Date.UTC(68, ...) would mean 1968
+    expect(serializeCookie('sid', 'v', { expires: year68 })).toBe(`sid=v; Expires=${first}`);
+    expect(serializeCookie('sid', 'v', { expires: -8.64e15 })).toBe(`sid=v; Expires=${first}`);
+    expect(serializeCookie('sid', 'v', { expires: Date.UTC(1601, 0, 1) })).toBe(`sid=v; Expires=${first}`);
+    expect(serializeCookie('sid', 'v', { expires: Date.UTC(9999, 11, 31, 23, 59, 59, 999) })).toBe(`sid=v; Expires=${last}`);
+    expect(serializeCookie('sid', 'v', { expires: Date.UTC(10_000, 0, 1) })).toBe(`sid=v; Expires=${last}`);
+    expect(serializeCookie('sid', 'v', { expires: 8.64e15 })).toBe(`sid=v; Expires=${last}`);
+  });
+
   it('writes Expires as an HTTP date in UTC', () => {
     expect(serializeCookie('sid', 'v', { expires: 0 })).toBe('sid=v; Expires=Thu, 01 Jan 1970 00:00:00 GMT');
     const expires = Date.UTC(2031, 5, 15, 12, 0, 0, 999);
@@ -256,12 +284,15 @@ describe('serializeCookie', () => {
       fc.integer({ min: -8.64e15, max: 8.64e15 }),
       fc.integer({ min: -3_000, max: 3_000 }),
       fc.integer({ min: 8.64e15 - 2_000, max: 8.64e15 + 2_000 }),
+      fc.integer({ min: FIRST_COOKIE_DATE - 2_000, max: FIRST_COOKIE_DATE + 2_000 }),
+      fc.integer({ min: LAST_COOKIE_DATE - 2_000, max: LAST_COOKIE_DATE + 2_000 }),
     );
     fc.assert(
       fc.property(fc.array(time, { minLength: 1, maxLength: 12 }), (times) => {
         for (const expires of times) {
-          const text = new Date(expires).toUTCString();
-          if (text === 'Invalid Date') expectCookieInvalid(() => serializeCookie('sid', 'v', { expires }));
+          // Clamped to the years a cookie date can carry (see above).
+          const text = new Date(Math.min(Math.max(expires, FIRST_COOKIE_DATE), LAST_COOKIE_DATE)).toUTCString();
+          if (Math.abs(expires) > 8.64e15) expectCookieInvalid(() => serializeCookie('sid', 'v', { expires }));
           else expect(serializeCookie('sid', 'v', { expires })).toBe(`sid=v; Expires=${text}`);
         }
       }),

@@ -36,6 +36,17 @@ describe('lifetimes are checked where they enter', () => {
   });
 
   it.each([
+    ['a string of ms', '5000'],
+    ['a Date', new Date(Date.now() + 5_000)],
+    ['NaN', Number.NaN],
+  ])("refuses a request's own maxAgeMs of %s with SessUsageError (a string was taken, then ignored for the default)", (_, maxAgeMs) => {
+    const { manager } = setup();
+    expect(() => manager.begin({ cookieHeader: undefined, secure: false, maxAgeMs: maxAgeMs as unknown as number })).toThrow(
+      SessUsageError,
+    );
+  });
+
+  it.each([
     ['1e13 seconds', 1e13],
     ['half a second (Max-Age=0 on a live cookie)', 0.5],
     ['a negative number', -5],
@@ -70,6 +81,41 @@ describe('options are validated once', () => {
     ['a schema that is not a Standard Schema', { schema: { parse: () => ({}) } }],
   ])('refuses %s', (_, options) => {
     expect(() => setup(options as unknown as SessionManagerOptions)).toThrow(SessConfigError);
+  });
+
+  // Found on the first write otherwise: after the store had saved a record whose times are a
+  // string or NaN, the commit answered cookie attributes no Set-Cookie line can be made from.
+  it.each([
+    ['a Date', () => new Date()],
+    ['NaN', () => Number.NaN],
+    ['a string of digits', () => String(Date.now())],
+    ['Infinity', () => Number.POSITIVE_INFINITY],
+  ])('refuses a clock that returns %s, at construction', (_, clock) => {
+    expect(() => setup({ clock: clock as unknown as () => number })).toThrow(/clock must return the time in epoch ms/);
+  });
+
+  it('accepts a clock that throws at construction (it may need what the app sets up later)', () => {
+    expect(() =>
+      setup({
+        clock: () => {
+          throw new Error('not ready');
+        },
+      }),
+    ).not.toThrow();
+  });
+
+  it.each([
+    ['a BigInt', () => 10n],
+    [
+      'an object with a cycle',
+      () => {
+        const cycle: Record<string, unknown> = {};
+        cycle.self = cycle;
+        return cycle;
+      },
+    ],
+  ])('refuses a generateId that returns %s with SessConfigError, not the TypeError of quoting it', (_, generateId) => {
+    expect(() => setup({ generateId: generateId as unknown as () => string })).toThrow(SessConfigError);
   });
 
   it('refuses a store written for another library (koa-session style) instead of failing every write', () => {

@@ -178,6 +178,11 @@ describe('sealer modes', () => {
     expect(() => createSealer([SECRET, 'short'])).toThrow(/secret #1 is 5 bytes/);
     expect(() => createSealer([])).toThrow(SessConfigError);
     expect(() => createSealer([42 as unknown as string])).toThrow(/must be a string/);
+    // A hole (`[, secret]`) would be skipped by `map`, and every seal or open would throw a TypeError.
+    expect(() => createSealer(Object.assign(new Array<string>(2), { 1: SECRET }))).toThrow(/secret #0 must be a string, got undefined/);
+    expect(() => createSealer(Object.assign(new Array<string>(3), { 0: SECRET, 2: OLD_SECRET }))).toThrow(
+      /secret #1 must be a string, got undefined/,
+    );
     expect(() => createSealer(SECRET, 'rot13' as SealMode)).toThrow(/mode must be/);
     try {
       createSealer('a-secret-that-is-too-short');

@@ -298,6 +298,9 @@ describe('createSigner', () => {
     ['a number', 42],
     ['an array holding a non-string', [SECRET, 42]],
     ['an array holding a Buffer', [Buffer.alloc(64)]],
+    // `[, secret]` from a config file: `map` would skip the hole, and every sign would throw a TypeError.
+    ['an array with a hole where the signing secret goes', Object.assign(new Array(2), { 1: SECRET })],
+    ['an array with a hole among the older secrets', Object.assign(new Array(3), { 0: SECRET, 2: OLD_SECRET })],
   ])('refuses %s', (_, secrets) => {
     expectConfigError(() => createSigner(secrets as unknown as string[]), 'config_invalid');
   });
