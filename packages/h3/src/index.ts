@@ -52,15 +52,23 @@ const rejected = (error: unknown) => Promise.reject(asHttpError(error));
 const NOT_FOUND = Symbol.for('h3.notFound');
 
 /**
- * The HTTPError h3 will answer a thrown value with: an error's own status (`status`, `statusCode`,
- * or its cause's) and headers, a number as the status, else 500.
+ * A thrown value as h3 answers it (its `toError`): an Error as it is, a number as that status,
+ * anything else (a string, an object, undefined) as an unhandled 500 keeping it as its cause.
+ * The app's `onError` must get the error h3 would give it, not answer the value as a body.
  */
-const answerOf = (thrown: unknown): HTTPError =>
-  thrown === NOT_FOUND
-    ? new HTTPError({ status: 404 })
-    : HTTPError.isError(thrown)
-      ? thrown
-      : new HTTPError(thrown instanceof Error ? thrown : { status: typeof thrown === 'number' ? thrown : 500 });
+const asThrown = (thrown: unknown): unknown =>
+  thrown instanceof Error || thrown === NOT_FOUND
+    ? thrown
+    : typeof thrown === 'number'
+      ? new HTTPError({ status: thrown })
+      : Object.assign(new HTTPError({ status: 500, unhandled: true }), { cause: thrown });
+
+/**
+ * The HTTPError h3 will answer an error (as `asThrown` makes it) with: its own status (`status`,
+ * `statusCode`, or its cause's) and headers.
+ */
+const answerOf = (error: unknown): HTTPError =>
+  error === NOT_FOUND ? new HTTPError({ status: 404 }) : HTTPError.isError(error) ? error : new HTTPError(error as Error);
 
 /**
  * h3's conversion of a handler's value, made to report the error it meets (a value it can't
@@ -114,6 +122,10 @@ function copyOf(response: Response): Response {
   const { crossws } = response as { crossws?: unknown };
   return crossws === undefined ? copy : Object.assign(copy, { crossws });
 }
+
+/** A Response whose body the app read or locked: srvx can't send it, with or without sess. */
+const unsendableBody = (response: Response, event: H3Event): boolean =>
+  (response.bodyUsed || response.body?.locked === true) && event.req.method !== 'HEAD';
 
 const output = createOutputHold();
 
@@ -256,7 +268,7 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
       if (unsendable.has(event)) throw unsendable.get(event);
     } catch (thrown) {
       // A failed regenerate, destroy or reload reaches here as the store's error.
-      const error = asHttpError(thrown);
+      const error = asThrown(asHttpError(thrown));
       // The Node output started the commit: h3 answers the error once it is done, or its failure.
       if (nodeOutput?.committer === 'output') throw await nodeOutput.committed(error);
       nodeOutput?.release();
@@ -278,9 +290,11 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
       const { onResponse: _onResponse, onError, ...answer } = config;
       response = await toResponse(error, event, { ...answer, onError: async (e, ev) => (returned = await onError(e, ev)) });
     }
-    // `Response.error()`'s status 0 fails in srvx as a 500, as without sess: it commits as that,
-    // and goes on unchanged (a copy carrying the session's headers can't have status 0).
-    const refused = response.status < 100;
+    // `Response.error()`'s status 0 fails in srvx as a 500, as without sess, and so does a
+    // returned Response whose body was read or is being read (HEAD sends none): it commits as
+    // that, so nothing is saved behind the failure, and goes on unchanged (a copy carrying the
+    // session's headers can't have status 0 or a read body).
+    const refused = response.status < 100 || (returned instanceof Response && unsendableBody(returned, event));
     const committed = commit(core, manager.name, refused ? 500 : response.status, response.headers);
     let effects: readonly HttpEffect[];
     if (committed instanceof Promise) {

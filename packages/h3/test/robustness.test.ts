@@ -446,6 +446,50 @@ describe('handler output that Node or h3 refuses', () => {
     expect(store.calls.set).toBe(0);
   });
 
+  const bytes = () => new ReadableStream({ start: (controller) => controller.enqueue(new TextEncoder().encode('x')) });
+  it.each<[string, () => Response | Promise<Response>]>([
+    [
+      'already read',
+      async () => {
+        const response = new Response('read');
+        await response.text();
+        return response;
+      },
+    ],
+    [
+      'locked by a reader',
+      () => {
+        const response = new Response(bytes());
+        response.body?.getReader();
+        return response;
+      },
+    ],
+  ])('h3 v2: a returned Response whose body is %s fails in srvx as without sess, with nothing saved', async (_, handler) => {
+    const store = inspectableStore(fakeClock());
+    const without = await outcomeV2(false, handler);
+    const withSession = await outcomeV2(true, handler, store);
+    expect(without).toEqual({
+      reply: { status: 0, body: 'TypeError' },
+      onError: [],
+      logged: ['[srvx] Failed to send response: ERR_INVALID_STATE'],
+    });
+    expect(withSession).toEqual(without);
+    expect(store.calls.set).toBe(0);
+  });
+
+  it.each<[string, unknown, number]>([
+    ['a string', 'not an Error', 500],
+    ['an object carrying a status', { status: 418 }, 500],
+    ['undefined', undefined, 500],
+    ['a number', 409, 409],
+  ])('h3 v2: a thrown non-Error (%s) reaches onError as the HTTPError h3 makes of it, as without sess', async (_, thrown, status) => {
+    const handler = () => Promise.reject(thrown);
+    const without = await outcomeV2(false, handler);
+    const withSession = await outcomeV2(true, handler);
+    expect(without).toMatchObject({ reply: { status }, onError: [expect.any(String)], logged: [] });
+    expect(withSession).toEqual(without);
+  });
+
   it("h3 v2: a returned value becomes the body h3 makes of it, pretty-printed JSON under the app's debug too", async () => {
     const body = async (withSession: boolean, debug: boolean) => {
       const app = new H3({ silent: true, debug });
