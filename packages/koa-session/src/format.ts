@@ -86,8 +86,11 @@ export function koaFormat(browserByDefault: boolean, defaultMaxAgeMs: number, re
         // koa-session restores the lifetime a session was saved with (`_maxAge`); a value no
         // cookie could carry is left out, and the configured lifetime applies.
         const lifetimeMs = isLifetime(maxAge) ? maxAge : defaultMaxAgeMs;
-        const expiresAt = isFiniteNumber(expire) ? expire : now + lifetimeMs;
-        const savedAt = expiresAt - lifetimeMs;
+        // koa-session takes any lifetime (2 years, say), and the core would take a record whose
+        // times lie that far ahead for one written by a clock running ahead, and end it: the user
+        // would be signed out by the move. Read as living at most the 400 days sess keeps.
+        const expiresAt = isFiniteNumber(expire) ? Math.min(expire, now + MAX_LIFETIME_MS) : now + lifetimeMs;
+        const savedAt = Math.min(expiresAt - lifetimeMs, now);
         // With renew, the core extends a record once its touch interval (more than 0, less than
         // 400 days) has passed since `touchedAt`: so `touchedAt` says when koa-session would renew
         // it, long ago, else now. (The core's clock read this request began, a little before `now`.)

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { SessionRecord, HttpEffect, Session as CoreSession, SessionManager, Signer, CookieAttributes } from '@sess/core';
 import { SessStoreError, SessUsageError, isWellFormedId } from '@sess/core';
-import { assertNever, httpFailure, lifetimeMs, withErrorHeaders } from '@sess/core/adapter';
+import { MAX_LIFETIME_MS, assertNever, httpFailure, lifetimeMs, withErrorHeaders } from '@sess/core/adapter';
 import type { Context } from 'koa';
 import { cookieLines, deletionLines, checkCookieValue, mergedLines } from './cookies.js';
 import { type KoaSessionObject, define, renewDue, savedData } from './format.js';
@@ -60,6 +60,8 @@ function coreIdOf(key: string): string {
 function expiryOf(maxAge: unknown): number | null {
   if (maxAge === undefined || maxAge === null) return null;
   if (maxAge === 0) return 0;
+  // koa-session takes any lifetime; browsers keep a cookie 400 days at most, as sess keeps a session.
+  if (typeof maxAge === 'number' && maxAge > MAX_LIFETIME_MS) return MAX_LIFETIME_MS / 1000;
   const ms = lifetimeMs(maxAge, 1, 'ctx.session.maxAge', SessUsageError);
   return ms === 'session' ? 0 : ms / 1000;
 }

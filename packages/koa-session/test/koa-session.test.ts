@@ -238,6 +238,20 @@ describe.each(KOAS)('%s', (_, Koa) => {
       expect((await browser.get('/')).body).toBe('3');
     });
 
+    it('a maxAge over 400 days ("remember me for 2 years") is saved for the 400 days a browser keeps a cookie, not failed', async () => {
+      const { browser } = await start(undefined, (ctx) => {
+        const s = ctx.session!;
+        s.n = ((s.n as number | undefined) ?? 0) + 1;
+        if (ctx.path === '/remember') s.maxAge = 2 * 365 * DAY;
+        return s.n;
+      });
+      await browser.get('/');
+      const reply = await browser.get('/remember');
+      expect([reply.status, reply.body]).toEqual([200, '2']);
+      expect(lineOf(reply, 'koa.sess')).toMatch(/Max-Age=34560000;/);
+      expect((await browser.get('/')).body).toBe('3');
+    });
+
     it('save() sends the session again even when nothing changed', async () => {
       const { browser } = await start(undefined, async (ctx) => {
         if (ctx.path === '/set') ctx.session!.n = 1;

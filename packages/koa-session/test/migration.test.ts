@@ -9,7 +9,7 @@ import realSession from 'koa-session';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ourSession from '../src/index.js';
 import type { SessionOptions } from '../src/index.js';
-import { Browser, KOAS, type KoaClass, koaApp, redisStore, serve } from './helpers.js';
+import { Browser, KOAS, type KoaClass, koaApp, memoryStore, redisStore, serve } from './helpers.js';
 
 type Factory = (options: SessionOptions, app: never) => Middleware;
 const LIBRARIES: Record<'koa-session' | '@sess/koa-session', Factory> = {
@@ -113,6 +113,20 @@ describe.each(KOAS)('%s', (_, Koa) => {
       expect(seen['koa-session']).toEqual({ names: ['koa.sess', 'koa.sess', 'koa.sess.sig'], after: { user: 'ada' } });
       expect(seen['@sess/koa-session']).toEqual(seen['koa-session']);
     });
+  });
+
+  it('a session koa-session saved with a lifetime over 400 days (maxAge: 2 years) stays signed in, in either mode', async () => {
+    const store = memoryStore();
+    for (const storeOption of [{}, { store }]) {
+      const before = await appOn(Koa, 'koa-session', { ...storeOption, maxAge: 2 * 365 * 86_400_000 });
+      // sess keeps nothing past 400 days: the app lowers its maxAge to move.
+      const after = await appOn(Koa, '@sess/koa-session', { ...storeOption, maxAge: 400 * 86_400_000 });
+      const browser = new Browser(before);
+      await body(browser, '/login');
+      browser.base = after;
+      expect(await body(browser, '/visit')).toMatchObject({ user: 'ada', visits: 1, isNew: false });
+      expect(await body(browser, '/')).toMatchObject({ user: 'ada', visits: 1, isNew: false });
+    }
   });
 
   describe('store mode, one Redis store', () => {
