@@ -393,8 +393,12 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
   }
 }
 
-/** The lifetime a cookie renews to on each request (`originalMaxAge`); `null` for a browser-session cookie. */
+/**
+ * The lifetime a cookie renews to on each request (`originalMaxAge`); `null` for a browser-session
+ * cookie. A lifetime that is no number of ms (`maxAge = NaN`, an invalid `expires`, Infinity) is a
+ * browser-session cookie, as express-session stores it (its `expires` serializes to `null`).
+ */
 function ownLifetimeOf(cookie: Record<string, unknown> | SessionCookie): number | null {
   const { originalMaxAge } = cookie as { originalMaxAge?: unknown };
-  return typeof originalMaxAge === 'number' ? originalMaxAge : null;
+  return typeof originalMaxAge === 'number' && Number.isFinite(originalMaxAge) ? originalMaxAge : null;
 }

@@ -145,6 +145,39 @@ describe('MemoryStore, side by side', () => {
     expect(seen['@sess/express-session']).toEqual(seen['express-session']);
   });
 
+  it('a lifetime that is not a number of ms (NaN, an invalid Date, Infinity) makes a browser-session cookie, never a 500', async () => {
+    const lifetimes = {
+      // "Remember me for N days" with N missing from the form.
+      nan: (cookie: Session['cookie']) => {
+        cookie.maxAge = Number(undefined) * 86_400_000;
+      },
+      invalidDate: (cookie: Session['cookie']) => {
+        (cookie as { expires: Date }).expires = new Date('not a date');
+      },
+      infinity: (cookie: Session['cookie']) => {
+        cookie.maxAge = Number.POSITIVE_INFINITY;
+      },
+    };
+    for (const [name, setLifetime] of Object.entries(lifetimes)) {
+      const seen = await onBoth(async (module) => {
+        const store = new module.MemoryStore();
+        const client = await serve(module, { ...settled, store, cookie: { maxAge: 60_000 } }, (app) => {
+          app.post('/login', (req, res) => {
+            sessionOf(req).user = 'ada';
+            setLifetime(sessionOf(req).cookie);
+            res.send('ok');
+          });
+        });
+        const login = await client.post('/login');
+        const records = Object.values(store.sessions).map((json) => (JSON.parse(json) as { cookie: object }).cookie);
+        return { status: login.status, records };
+      });
+      const browserSession = { originalMaxAge: null, expires: null, httpOnly: true, path: '/' };
+      expect(seen['express-session'], name).toEqual({ status: 200, records: [browserSession] });
+      expect(seen['@sess/express-session'], name).toEqual(seen['express-session']);
+    }
+  });
+
   it('save() left running while the handler changes the session and answers: every change is saved, no error', async () => {
     const seen = await onBoth(async (module) => {
       const store = new module.MemoryStore();
