@@ -38,6 +38,26 @@ describe('the record string', () => {
     expect(roundTrip(data as SessionData).data).toEqual({ kept: 1, when: new Date(NOW).toISOString() });
   });
 
+  it('writes data with its own toJSON (a class instance) as JSON does, not by its keys', () => {
+    class Cart {
+      items = 2;
+      toJSON() {
+        return { total: 9 };
+      }
+    }
+    expect(roundTrip(new Cart() as unknown as SessionData).data).toEqual({ total: 9 });
+  });
+
+  it('drops a bigint whose toJSON returns undefined, as an object would', () => {
+    const bigintProto = BigInt.prototype as { toJSON?: () => unknown };
+    bigintProto.toJSON = () => undefined;
+    try {
+      expect(roundTrip({ big: 1n, kept: 2 } as SessionData).data).toEqual({ kept: 2 });
+    } finally {
+      delete bigintProto.toJSON;
+    }
+  });
+
   it('carries a meta with an expiry setting or a field core may add later', () => {
     const withExpiry: SessionMeta = { ...META, expiry: { kind: 'duration', ms: 5_000 } };
     expect(roundTrip({ a: 1 }, withExpiry).meta).toEqual(withExpiry);
@@ -76,6 +96,17 @@ describe('the record string', () => {
     for (const [i, text] of encoded.entries()) expect(codec.data(text)).toEqual({ [`key${i}`]: i });
     expect(encoded[254]!.charCodeAt(0)).toBe(255);
     expect(encoded[255]!.charCodeAt(0)).toBe(0);
+  });
+
+  it('stores plain a record whose key names are too long to keep as a shape forever', () => {
+    // Shapes outlive their records: an app storing user-chosen keys must not let one session pin
+    // 255 copies of its key names.
+    const codec = recordCodec();
+    const data = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`${'k'.repeat(100)}${i}`, i]));
+    const encoded = codec.encode(data, META, NOW);
+    expect(encoded.charCodeAt(0)).toBe(0);
+    expect(codec.data(encoded)).toEqual(data);
+    expect(codec.encode({ short: 1 }, META, NOW).charCodeAt(0)).toBe(1);
   });
 
   it('tells a retired meta by the meta alone, never by what the data holds', () => {
