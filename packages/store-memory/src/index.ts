@@ -215,7 +215,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       const encoded = live(id);
       if (encoded === undefined) return undefined;
       refresh(id, encoded);
-      return { data: codec.data(encoded), meta: codec.meta(encoded) };
+      return codec.record(encoded);
     },
 
     // Each write checks what is stored and writes in the same synchronous step, so no other call

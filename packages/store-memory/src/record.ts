@@ -17,7 +17,7 @@
  * with a toJSON, a bigint, the shape table full) are stored plain, so every record round-trips
  * exactly as JSON.
  */
-import type { SessionData, SessionMeta } from '@sess/core';
+import type { SessionData, SessionMeta, SessionRecord } from '@sess/core';
 
 /** Times are stored as 6 bytes: epoch ms up to the year 10889. */
 const TIME_LIMIT = 2 ** 48;
@@ -79,6 +79,8 @@ export interface RecordCodec {
   /** Whether the record's meta is retired, without decoding a shaped record (it never is). */
   retired(encoded: string): boolean;
   data(encoded: string): SessionData;
+  /** Data and meta together: a plain record's one JSON text holds both, so it is parsed once. */
+  record(encoded: string): SessionRecord;
   /** The same record with a new meta and store expiry; the data is not re-serialised. */
   withMeta(encoded: string, meta: SessionMeta, expiresAt: number): string;
   /** Forgets every shape; only for a store that holds no records. */
@@ -127,8 +129,15 @@ export function recordCodec(): RecordCodec {
     return timeChars(meta.createdAt) + timeChars(meta.touchedAt) + timeChars(meta.expiresAt);
   }
 
+  function plainRecord(encoded: string): [SessionMeta, SessionData] {
+    return JSON.parse(encoded.slice(META_AT)) as [SessionMeta, SessionData];
+  }
+
   function meta(encoded: string): SessionMeta {
-    if (encoded.charCodeAt(0) === PLAIN) return (JSON.parse(encoded.slice(META_AT)) as [SessionMeta])[0];
+    return encoded.charCodeAt(0) === PLAIN ? plainRecord(encoded)[0] : shapedMeta(encoded);
+  }
+
+  function shapedMeta(encoded: string): SessionMeta {
     return {
       createdAt: readTime(encoded, META_AT),
       touchedAt: readTime(encoded, META_AT + TIME_CHARS),
@@ -145,7 +154,17 @@ export function recordCodec(): RecordCodec {
 
   function data(encoded: string): SessionData {
     const shape = encoded.charCodeAt(0);
-    if (shape === PLAIN) return (JSON.parse(encoded.slice(META_AT)) as [SessionMeta, SessionData])[1];
+    return shape === PLAIN ? plainRecord(encoded)[1] : shapedData(encoded, shape);
+  }
+
+  function record(encoded: string): SessionRecord {
+    const shape = encoded.charCodeAt(0);
+    if (shape !== PLAIN) return { data: shapedData(encoded, shape), meta: shapedMeta(encoded) };
+    const [storedMeta, storedData] = plainRecord(encoded);
+    return { data: storedData, meta: storedMeta };
+  }
+
+  function shapedData(encoded: string, shape: number): SessionData {
     const keys = shapes[shape - 1] as readonly string[];
     const values = JSON.parse(encoded.slice(VALUES_AT)) as unknown[];
     const result: SessionData = {};
@@ -166,6 +185,7 @@ export function recordCodec(): RecordCodec {
     meta,
     retired,
     data,
+    record,
     withMeta,
     reset() {
       shapes.length = 0;

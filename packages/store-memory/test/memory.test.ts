@@ -262,6 +262,24 @@ describe('records are JSON', () => {
     const data = (await store.get('a'))?.data ?? {};
     expect(Object.keys(data)).toEqual(['kept']);
   });
+
+  it('a plain record (per-session expiry, retired) reads back whole, as fresh copies, with one parse', async () => {
+    const store = memoryStore({ sweepIntervalMs: 0 });
+    const expiry = { kind: 'duration', ms: 5_000 } as const;
+    const kept = makeRecord({ cart: [1, 2], user: { name: 'ada' } }, Date.UTC(2026, 0, 1), { expiry, retired: true });
+    await store.set('a', kept, 60_000);
+    const parse = vi.spyOn(JSON, 'parse');
+    const first = (await store.get('a')) as unknown as { data: { cart: number[]; user: { name: string } }; meta: Record<string, unknown> };
+    // A plain record holds meta and data in one JSON text: reading both parses it once.
+    expect(parse).toHaveBeenCalledTimes(1);
+    parse.mockRestore();
+    expect(first).toEqual(kept);
+    first.data.cart.push(3);
+    first.data.user.name = 'eve';
+    first.meta.expiry = { kind: 'browser' };
+    delete first.meta.retired;
+    expect(await store.get('a')).toEqual(kept);
+  });
 });
 
 describe('edge cases of ttl and ids', () => {

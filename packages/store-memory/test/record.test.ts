@@ -9,7 +9,8 @@ const META: SessionMeta = { createdAt: NOW, touchedAt: NOW + 5, expiresAt: NOW +
 /** Encodes and decodes once; what comes back must be what JSON would give back. */
 function roundTrip(data: SessionData, meta: SessionMeta = META, codec = recordCodec()) {
   const encoded = codec.encode(data, meta, NOW + 1_000);
-  return { encoded, data: codec.data(encoded), meta: codec.meta(encoded), expiresAt: codec.expiresAt(encoded) };
+  const both = codec.record(encoded);
+  return { encoded, data: codec.data(encoded), meta: codec.meta(encoded), expiresAt: codec.expiresAt(encoded), both };
 }
 
 const asJson = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
@@ -135,9 +136,13 @@ describe('the record string', () => {
     expect(codec.meta(codec.withMeta(shaped, withExpiry, NOW))).toEqual(withExpiry);
   });
 
-  it('round-trips any JSON object and any meta exactly as JSON does', () => {
+  it('round-trips any JSON object and any meta exactly as JSON does, read apart or together', () => {
     const time = fc.oneof(fc.integer({ min: 0, max: 2 ** 48 - 1 }), fc.integer());
-    const meta = fc.record({ createdAt: time, touchedAt: time, expiresAt: time });
+    const expiry = fc.constantFrom({ kind: 'browser' } as const, { kind: 'duration', ms: 5_000 } as const);
+    const meta = fc.record(
+      { createdAt: time, touchedAt: time, expiresAt: time, expiry, retired: fc.constant(true as const) },
+      { requiredKeys: ['createdAt', 'touchedAt', 'expiresAt'] },
+    );
     const codec = recordCodec();
     fc.assert(
       fc.property(fc.dictionary(fc.string(), fc.jsonValue()), meta, (data, metaValue) => {
@@ -145,6 +150,7 @@ describe('the record string', () => {
         expect(back.data).toEqual(asJson(data));
         expect(back.meta).toEqual(metaValue);
         expect(Object.getPrototypeOf(back.data)).toBe(Object.prototype);
+        expect(back.both).toEqual({ data: back.data, meta: back.meta });
       }),
       { numRuns: 500 },
     );
