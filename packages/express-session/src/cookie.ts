@@ -131,11 +131,19 @@ export class SessionCookie {
 export function cookieFromStore(stored: Record<string, unknown>): SessionCookie {
   const { expires, originalMaxAge } = stored;
   const cookie = new SessionCookie(stored);
-  // Stores keep `expires` as JSON text; the session works with a Date.
-  if (typeof expires === 'string') cookie.expires = new Date(expires);
-  // Kept as stored: the lifetime the session renews to, not the time left.
-  cookie.originalMaxAge = originalMaxAge as number | null;
+  // Stores keep `expires` as JSON text; the session works with a Date. One that is no date (a
+  // record of another app or an old version) ends with the browser rather than breaking `maxAge`.
+  if (expires !== undefined && expires !== null && expires !== false) cookie.expires = storedDate(expires);
+  // Kept as stored: the lifetime the session renews to, not the time left. Anything but a number
+  // of ms would make `touch()` throw, so it reads as a browser-session cookie.
+  cookie.originalMaxAge = typeof originalMaxAge === 'number' && Number.isFinite(originalMaxAge) ? originalMaxAge : null;
   return cookie;
+}
+
+/** A stored `expires` (JSON text, or ms since the epoch) as a Date; `null` for one that is no date. */
+function storedDate(expires: unknown): Date | null {
+  const date = typeof expires === 'string' || typeof expires === 'number' ? new Date(expires) : expires;
+  return date instanceof Date && Number.isFinite(date.valueOf()) ? date : null;
 }
 
 const SAME_SITE = { lax: 'lax', strict: 'strict', none: 'none' } as const;

@@ -14,7 +14,9 @@ export const clampLifetime = (ms: number): number => Math.min(MAX_LIFETIME_MS, M
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function timeOf(value: unknown): number | undefined {
-  const time = value instanceof Date ? value.valueOf() : typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  // A Date, its JSON text, or ms since the epoch (as a store of another app may keep it).
+  const time =
+    typeof value === 'string' ? Date.parse(value) : value instanceof Date || typeof value === 'number' ? Number(value) : Number.NaN;
   return Number.isFinite(time) ? time : undefined;
 }
 

@@ -152,7 +152,7 @@ describe('MemoryStore, side by side', () => {
         cookie.maxAge = Number(undefined) * 86_400_000;
       },
       invalidDate: (cookie: Session['cookie']) => {
-        (cookie as { expires: Date }).expires = new Date('not a date');
+        (cookie as unknown as { expires: Date }).expires = new Date('not a date');
       },
       infinity: (cookie: Session['cookie']) => {
         cookie.maxAge = Number.POSITIVE_INFINITY;

@@ -168,3 +168,44 @@ describe('what a handler can do', () => {
     expect((await client.request('/')).body).toBe('true');
   });
 });
+
+describe('what a store can hold', () => {
+  // Records written by another app or an old version, with a cookie express-session never writes.
+  it.each([
+    ['originalMaxAge a string', { originalMaxAge: '3600000', expires: null }],
+    ['originalMaxAge an object', { originalMaxAge: {}, expires: null }],
+    ['originalMaxAge NaN-like text and expires not a date', { originalMaxAge: 'soon', expires: 'not a date' }],
+    ['expires an object', { originalMaxAge: null, expires: {} }],
+  ])('a stored cookie with %s: touch() works and maxAge reads as a browser-session cookie', async (_, lifetime) => {
+    const store = new session.MemoryStore();
+    const { client } = await serve(servers, express, { secret: SECRET, store, resave: false, saveUninitialized: true }, (app) => {
+      app.get('/start', (_req, res) => res.send('ok'));
+      app.get('/touch', (req, res) => res.send(String(req.session.touch() === req.session)));
+      app.get('/max-age', (req, res) => res.json(req.session.cookie.maxAge));
+    });
+    await client.request('/start');
+    const [id] = Object.keys(store.sessions) as [string];
+    store.sessions[id] = JSON.stringify({ cookie: { ...lifetime, httpOnly: true, path: '/' }, user: 'ada' });
+    const touched = await client.request('/touch');
+    expect([touched.status, touched.body]).toEqual([200, 'true']);
+    store.sessions[id] = JSON.stringify({ cookie: { ...lifetime, httpOnly: true, path: '/' }, user: 'ada' });
+    const read = await client.request('/max-age');
+    expect([read.status, read.body]).toEqual([200, 'null']);
+  });
+
+  it('a stored cookie whose expires is a number of ms: read as that date', async () => {
+    const store = new session.MemoryStore();
+    const { client } = await serve(servers, express, { secret: SECRET, store, resave: false, saveUninitialized: true }, (app) => {
+      app.get('/start', (_req, res) => res.send('ok'));
+      app.get('/max-age', (req, res) => res.json(req.session.cookie.maxAge));
+    });
+    await client.request('/start');
+    const [id] = Object.keys(store.sessions) as [string];
+    const hour = 3_600_000;
+    store.sessions[id] = JSON.stringify({ cookie: { originalMaxAge: hour, expires: Date.now() + hour, httpOnly: true, path: '/' } });
+    const read = await client.request('/max-age');
+    expect(read.status).toBe(200);
+    expect(Number(read.body)).toBeGreaterThan(hour - 60_000);
+    expect(Number(read.body)).toBeLessThanOrEqual(hour);
+  });
+});
