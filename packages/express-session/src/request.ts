@@ -190,7 +190,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     // express-session's hash leaves the cookie out: a lifetime alone does not initialize a new
     // session. It is told to the core with the first data, or never.
     if (this.fresh && !this.start.settings.saveUninitialized && seen.size === 0) return;
-    this.core.setExpiry(lifetime === null ? 0 : clampLifetime(lifetime) / 1000);
+    this.core.setExpiry(expiryOf(lifetime));
     this.lifetime = lifetime;
   }
 
@@ -392,6 +392,19 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     }
   }
 }
+
+/**
+ * A lifetime as `setExpiry` takes it. One already over (`maxAge = 0`, a past `expires`) is how an
+ * app ends the session, as express-session stores it expired and sends a cookie that expires at
+ * once: an end in the past makes the core delete the record at commit and send a cookie with
+ * `Max-Age=0`. A second back, so the request's own clock (read before this one) is past it too.
+ */
+function expiryOf(lifetime: number | null): number | Date {
+  if (lifetime === null) return 0;
+  return lifetime > 0 ? clampLifetime(lifetime) / 1000 : new Date(Date.now() - ENDED_AGO_MS);
+}
+
+const ENDED_AGO_MS = 1000;
 
 /**
  * The lifetime a cookie renews to on each request (`originalMaxAge`); `null` for a browser-session

@@ -178,6 +178,64 @@ describe('MemoryStore, side by side', () => {
     }
   });
 
+  it('a lifetime already over (maxAge 0 or negative, a past expires) ends the session: the next request finds none', async () => {
+    const endings = {
+      zero: (cookie: Session['cookie']) => {
+        cookie.maxAge = 0;
+      },
+      negative: (cookie: Session['cookie']) => {
+        cookie.maxAge = -60_000;
+      },
+      pastExpires: (cookie: Session['cookie']) => {
+        (cookie as unknown as { expires: Date }).expires = new Date(Date.now() - 60_000);
+      },
+      negativeOriginalMaxAge: (cookie: Session['cookie']) => {
+        (cookie as unknown as { originalMaxAge: number }).originalMaxAge = -60_000;
+      },
+    };
+    /** Whether a Set-Cookie line tells the browser to drop the cookie now; `undefined` when none was sent. */
+    const endsAtOnce = (line: string | undefined) => {
+      if (line === undefined) return undefined;
+      const expires = /Expires=([^;]+)/i.exec(line)?.[1];
+      return /Max-Age=0(;|$)/i.test(line) || (expires !== undefined && Date.parse(expires) <= Date.now());
+    };
+    for (const [name, end] of Object.entries(endings)) {
+      for (const withData of [false, true]) {
+        const seen = await onBoth(async (module) => {
+          const store = new module.MemoryStore();
+          const client = await serve(module, { ...settled, store, cookie: { maxAge: 60_000 } }, (app) => {
+            app.post('/login', (req, res) => {
+              sessionOf(req).user = 'ada';
+              res.send('ok');
+            });
+            app.post('/end', (req, res) => {
+              if (withData) sessionOf(req).user = 'grace';
+              end(sessionOf(req).cookie);
+              res.send('ok');
+            });
+            app.get('/me', (req, res) => res.send(String(sessionOf(req).user)));
+          });
+          await client.post('/login');
+          const ended = await client.post('/end');
+          const records = Object.keys(store.sessions).length;
+          return {
+            status: ended.status,
+            cookieEnds: endsAtOnce(sessionCookie(ended.setCookies)),
+            records,
+            me: (await client.request('/me')).body,
+          };
+        });
+        const label = `${name}${withData ? ' with data' : ''}`;
+        // express-session writes an expired record, and sends a cookie only when the data changed
+        // (its hash leaves the cookie out), one that expires at once. sess deletes the record and
+        // always tells the browser to drop the cookie.
+        const ending = { status: 200, me: 'undefined' };
+        expect(seen['express-session'], label).toEqual({ ...ending, cookieEnds: withData ? true : undefined, records: 1 });
+        expect(seen['@sess/express-session'], label).toEqual({ ...ending, cookieEnds: true, records: 0 });
+      }
+    }
+  });
+
   it('save() left running while the handler changes the session and answers: every change is saved, no error', async () => {
     const seen = await onBoth(async (module) => {
       const store = new module.MemoryStore();

@@ -74,6 +74,28 @@ describe('what a handler can do', () => {
     expect(sessionCookie(reply.setCookies)).toBeUndefined();
   });
 
+  it('end the session (cookie.maxAge = 0) and then throw: Express answers 500, the record stays, the cookie too', async () => {
+    const store = new session.MemoryStore();
+    const { client } = await serve(servers, express, { secret: SECRET, store, resave: false, saveUninitialized: false }, (app) => {
+      app.post('/login', (req, res) => {
+        (req.session as unknown as { user: string }).user = 'ada';
+        res.send('ok');
+      });
+      app.post('/logout', (req) => {
+        (req.session as session.Session).cookie.maxAge = 0;
+        throw new Error('audit log down');
+      });
+      app.get('/me', (req, res) => res.send(String((req.session as unknown as { user?: string }).user)));
+    });
+    await client.post('/login');
+    const before = JSON.stringify(store.sessions);
+    const reply = await client.post('/logout');
+    expect(reply.status).toBe(500);
+    expect(JSON.stringify(store.sessions)).toBe(before);
+    expect(sessionCookie(reply.setCookies)).toBeUndefined();
+    expect((await client.request('/me')).body).toBe('ada');
+  });
+
   it('put a value JSON cannot hold in the session: an error answer, nothing written, the process up', async () => {
     const store = new session.MemoryStore();
     const { client, url } = await serve(servers, express, { secret: SECRET, store, resave: false, saveUninitialized: false }, (app) => {
