@@ -1,8 +1,9 @@
 /**
  * koa-session's session object, as it sits in its cookie and in its external stores: the data,
  * plus `_expire` (epoch ms) and `_maxAge` (ms) written at each save, or `_session: true` for a
- * lifetime that ends with the browser. Translated here to and from sess's record, whose times
- * the core judges; keys starting with `_` are koa-session's own and are never saved as data.
+ * lifetime that ends with the browser (read from any `_session` key, as koa-session reads it).
+ * Translated here to and from sess's record, whose times the core judges; keys starting with `_`
+ * are koa-session's own and are never saved as data.
  */
 import type { SessionData, SessionMeta, SessionRecord } from '@sess/core';
 import { MAX_LIFETIME_MS, MIN_COOKIE_LIFETIME_MS } from '@sess/core/adapter';
@@ -77,10 +78,11 @@ export function koaFormat(browserByDefault: boolean, defaultMaxAgeMs: number, re
     },
     fromKoa(value, now) {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-      const { _expire: expire, _maxAge: maxAge, _session: browser } = value as KoaSessionObject;
+      const { _expire: expire, _maxAge: maxAge } = value as KoaSessionObject;
       const data = savedData(value as KoaSessionObject);
       let meta: SessionMeta;
-      if (browser === true) {
+      // koa-session takes any `_session` key, whatever its value, as a browser session.
+      if (Object.hasOwn(value, '_session')) {
         meta = { createdAt: now, touchedAt: now, expiresAt: now + defaultMaxAgeMs, expiry: { kind: 'browser' } };
       } else {
         // koa-session restores the lifetime a session was saved with (`_maxAge`); a value no

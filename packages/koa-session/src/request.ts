@@ -53,13 +53,17 @@ function coreIdOf(key: string): string {
   return isWellFormedId(key) ? key : createHash('sha256').update(key).digest('base64url');
 }
 
+/** A negative `maxAge`: koa-session writes its cookie already expired, so the session ends. */
+const ENDS = 'ends';
+
 /**
  * A `maxAge` the app assigns, as `setExpiry` takes it: seconds, `0` for `'session'`, `null` for the
- * default. `0` too ends with the browser: koa-session's cookies set no expiry for a falsy one.
+ * default, or `ENDS`. `0` too ends with the browser: koa-session's cookies set no expiry for a falsy one.
  */
-function expiryOf(maxAge: unknown): number | null {
+function expiryOf(maxAge: unknown): number | null | typeof ENDS {
   if (maxAge === undefined || maxAge === null) return null;
   if (maxAge === 0) return 0;
+  if (typeof maxAge === 'number' && maxAge < 0) return ENDS;
   // koa-session takes any lifetime; browsers keep a cookie 400 days at most, as sess keeps a session.
   if (typeof maxAge === 'number' && maxAge > MAX_LIFETIME_MS) return MAX_LIFETIME_MS / 1000;
   const ms = lifetimeMs(maxAge, 1, 'ctx.session.maxAge', SessUsageError);
@@ -68,8 +72,10 @@ function expiryOf(maxAge: unknown): number | null {
 
 /** The lifetime in a session object koa-session saved: `_maxAge`, or `'session'` for `_session`. */
 function savedLifetime(object: unknown): number | 'session' | undefined {
-  const { _maxAge: maxAge, _session: browser } = (object ?? {}) as { _maxAge?: unknown; _session?: unknown };
-  return browser === true ? 'session' : typeof maxAge === 'number' ? maxAge : undefined;
+  // koa-session takes any `_session` key, whatever its value, as a browser session.
+  if (Object.hasOwn(Object(object), '_session')) return 'session';
+  const maxAge = (object as { _maxAge?: unknown } | undefined)?._maxAge;
+  return typeof maxAge === 'number' ? maxAge : undefined;
 }
 
 /**
@@ -120,6 +126,8 @@ export class RequestSession implements SessionHost, StorageRequest {
   /** Each key's JSON as loaded: koa-session's `changed` compares the session with it at every save. */
   private readonly initial = new Map<string, string>();
   private lifetime: number | 'session' | undefined;
+  /** The lifetime applied is negative: the commit ends the session (koa-session's expired cookie). */
+  private ends = false;
   /** `ctx.sessionOptions.maxAge` was set: the lifetime of the next save, which it does not cause (koa-session's). */
   private lifetimePending = false;
   /** A key handed out by `externalKey` before the session had one: the next new id gets it. */
@@ -292,7 +300,7 @@ export class RequestSession implements SessionHost, StorageRequest {
   }
 
   set maxAge(value: number | 'session' | undefined) {
-    this.core.setExpiry(expiryOf(value));
+    this.setExpiry(value);
     this.lifetime = value;
     this.lifetimePending = false;
     this.forced = true;
@@ -302,7 +310,13 @@ export class RequestSession implements SessionHost, StorageRequest {
   private applyLifetime(): void {
     if (!this.lifetimePending) return;
     this.lifetimePending = false;
-    this.core.setExpiry(expiryOf(this.lifetime));
+    this.setExpiry(this.lifetime);
+  }
+
+  private setExpiry(maxAge: unknown): void {
+    const expiry = expiryOf(maxAge);
+    this.ends = expiry === ENDS;
+    if (expiry !== ENDS) this.core.setExpiry(expiry);
   }
 
   /** Whether koa-session would save the session anyway at this commit: rolling, or renew due by the session's `maxAge` now. */
@@ -430,8 +444,11 @@ export class RequestSession implements SessionHost, StorageRequest {
       const rewritten = differs || this.forced || this.savesAnyway();
       const reported = this.savedNow && !rewritten ? false : this.reportChanges();
       if (reported || this.forced || this.savesAnyway()) this.applyLifetime();
-      if (this.savedNow && differs) this.core.save();
-      this.changed = (reported || differs) && !this.forced;
+      if (this.ends) failed = await this.end(status);
+      else {
+        if (this.savedNow && differs) this.core.save();
+        this.changed = (reported || differs) && !this.forced;
+      }
     }
     // A failed destroy has still ended the session: the commit deletes the cookie, on a 503.
     let effects: readonly HttpEffect[];
@@ -443,6 +460,21 @@ export class RequestSession implements SessionHost, StorageRequest {
     const lines = this.apply(effects);
     if (failed !== undefined) throw koaError(failed.error, lines, this.ctx);
     return lines;
+  }
+
+  /**
+   * A negative lifetime: koa-session's cookie is expired as it is written, so the session ends
+   * (and its cookie is deleted). Behind a 5xx nothing is written, the session kept as it was.
+   */
+  private async end(status: number): Promise<{ error: unknown } | undefined> {
+    if (status >= 500) {
+      await this.core.discard();
+      return undefined;
+    }
+    return this.core.destroy().then(
+      () => undefined,
+      (error: unknown) => ({ error }),
+    );
   }
 
   /** `error` as the app would see it without sess: what its `beforeSave` threw, rather than the store failure the core made of it. */
