@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import express from 'express';
-import type { Express, RequestHandler } from 'express';
+import type { Express, Request, RequestHandler } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, SECRET, closedAfterEach, errorHandler, listen, session, sessionCookie } from './helpers.js';
 import { redisClient } from './services.js';
@@ -613,34 +613,44 @@ describe('regenerate(cb) when the store cannot delete the old session, side by s
       .map((json) => String((JSON.parse(json) as { user?: string }).user))
       .sort();
 
-  it('an app that passes the error on: it reaches the error handler; sess writes nothing behind the 5xx and sends no cookie', async () => {
-    const seen = await onBoth(async (module) => {
+  /**
+   * Signs in, then runs `elevate` (a regenerate) while the store's destroy fails: on each module,
+   * the answer, whether it set a session cookie, the users stored and the next request's user.
+   */
+  const elevatedWhileDestroyFails = (elevate: RequestHandler) =>
+    onBoth(async (module) => {
       const { store, failing } = failingDestroy(module);
       const client = await serve(module, { ...settled, store }, (app) => {
         app.post('/login', (req, res) => {
           sessionOf(req).user = 'ada';
           res.send('ok');
         });
-        app.post('/elevate', (req, res, next) => {
-          (sessionOf(req).regenerate as (cb: (error?: unknown) => void) => void)((error) => {
-            if (error) return next(error);
-            sessionOf(req).user = 'admin';
-            res.send('ok');
-          });
-        });
+        app.post('/elevate', elevate);
         app.get('/me', (req, res) => res.send(String(sessionOf(req).user)));
       });
       await client.post('/login');
       failing.on = true;
-      const elevate = await client.post('/elevate');
+      const elevated = await client.post('/elevate');
       failing.on = false;
       return {
-        reply: `${elevate.status} ${elevate.body}`,
-        cookie: sessionCookie(elevate.setCookies) !== undefined,
+        reply: `${elevated.status} ${elevated.body}`,
+        cookie: sessionCookie(elevated.setCookies) !== undefined,
         users: usersIn(store),
         me: (await client.request('/me')).body,
       };
     });
+
+  const regenerate = (req: Request, callback: (error?: unknown) => void) =>
+    (sessionOf(req).regenerate as (cb: (error?: unknown) => void) => void)(callback);
+
+  it('an app that passes the error on: it reaches the error handler; sess writes nothing behind the 5xx and sends no cookie', async () => {
+    const seen = await elevatedWhileDestroyFails((req, res, next) =>
+      regenerate(req, (error) => {
+        if (error) return next(error);
+        sessionOf(req).user = 'admin';
+        res.send('ok');
+      }),
+    );
     // express-session saves the new, empty session behind the 500 and sends its cookie.
     expect(seen['express-session']).toEqual({
       reply: '500 error: replica down',
@@ -659,32 +669,12 @@ describe('regenerate(cb) when the store cannot delete the old session, side by s
   });
 
   it('an app that goes on despite the error: the callback hears it, and the new session is saved with its cookie', async () => {
-    const seen = await onBoth(async (module) => {
-      const { store, failing } = failingDestroy(module);
-      const client = await serve(module, { ...settled, store }, (app) => {
-        app.post('/login', (req, res) => {
-          sessionOf(req).user = 'ada';
-          res.send(req.sessionID);
-        });
-        app.post('/elevate', (req, res) => {
-          const before = req.sessionID;
-          (sessionOf(req).regenerate as (cb: (error?: unknown) => void) => void)((error) => {
-            sessionOf(req).user = 'admin';
-            res.json({ heard: storeErrorOf(error), newId: req.sessionID !== before });
-          });
-        });
-        app.get('/me', (req, res) => res.send(String(sessionOf(req).user)));
+    const seen = await elevatedWhileDestroyFails((req, res) => {
+      const before = req.sessionID;
+      regenerate(req, (error) => {
+        sessionOf(req).user = 'admin';
+        res.json({ heard: storeErrorOf(error), newId: req.sessionID !== before });
       });
-      await client.post('/login');
-      failing.on = true;
-      const elevate = await client.post('/elevate');
-      failing.on = false;
-      return {
-        reply: `${elevate.status} ${elevate.body}`,
-        cookie: sessionCookie(elevate.setCookies) !== undefined,
-        users: usersIn(store),
-        me: (await client.request('/me')).body,
-      };
     });
     // The old record outlives the failed delete (until its TTL), as the app was told.
     expect(seen['express-session']).toEqual({
