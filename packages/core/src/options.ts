@@ -105,7 +105,7 @@ export interface SessionManagerOptions {
    * sees what the new id holds. Needs a server-side store.
    */
   readonly regenerateGraceMs?: number;
-  /** Give up on a store call after this many ms. Default 5000. */
+  /** Give up on a store call after this many ms, 1 or more. Default 5000. */
   readonly storeTimeoutMs?: number;
   /** The clock, epoch ms. Default `Date.now`; tests pass a fake one. */
   readonly clock?: () => number;
@@ -400,7 +400,7 @@ export function createConfig(options: SessionManagerOptions): Config {
     absoluteTimeoutMs: lifetimeMs(options.absoluteTimeoutMs, 'absoluteTimeoutMs', undefined, MIN_COOKIE_LIFETIME_MS),
     touchAfterMs,
     regenerateGraceMs,
-    deadlines: createDeadlines(lifetimeMs(options.storeTimeoutMs, 'storeTimeoutMs', 5_000) as number),
+    deadlines: createDeadlines(lifetimeMs(options.storeTimeoutMs, 'storeTimeoutMs', 5_000, 1) as number),
     clock: checkClock(options.clock),
     generateId: checkGenerator(options.generateId),
     onEvent: checkFunction<(event: SessionEvent) => void>(options.onEvent, 'onEvent'),

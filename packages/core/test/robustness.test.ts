@@ -31,6 +31,7 @@ describe('lifetimes are checked where they enter', () => {
     ['idleTimeoutMs beyond 400 days', { idleTimeoutMs: 1e16 }],
     ['absoluteTimeoutMs that is not a number', { absoluteTimeoutMs: '1h' as unknown as number }],
     ['a negative storeTimeoutMs', { storeTimeoutMs: -1 }],
+    ['a storeTimeoutMs of 0 (every store call that waits would fail)', { storeTimeoutMs: 0 }],
   ] as const)('refuses %s at construction', (_, options) => {
     expect(() => setup(options)).toThrow(SessConfigError);
   });
