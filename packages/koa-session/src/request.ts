@@ -350,6 +350,7 @@ export class RequestSession implements SessionHost, StorageRequest {
     this.applyLifetime();
     this.changed = false;
     this.owesCommit ||= !this.shared.autoCommit;
+    if (this.ends) return this.endNow();
     await this.core.saveNow().catch((error: unknown) => Promise.reject(this.thrown(error)));
     this.savedNow = true;
   }
@@ -363,7 +364,19 @@ export class RequestSession implements SessionHost, StorageRequest {
       this.applyLifetime();
       this.owesCommit = true;
     }
+    if (this.ends) return this.endNow();
     await this.core.regenerate();
+  }
+
+  /**
+   * A write while the lifetime is negative. koa-session stores the session already expired (the
+   * record outlives its `_expire` by the store's 10 seconds, the cookie deleted as it is sent):
+   * the session ends now instead, and no record is left behind. Afterwards the core holds
+   * nothing, so a later save (a lifetime set again) writes every key.
+   */
+  private async endNow(): Promise<void> {
+    this.snapshot.clear();
+    await this.core.destroy().catch((error: unknown) => Promise.reject(koaError(error)));
   }
 
   /**
@@ -389,6 +402,7 @@ export class RequestSession implements SessionHost, StorageRequest {
     this.reportChanges();
     this.snapshotData();
     this.applyLifetime();
+    if (this.ends) return this.endNow();
     this.changed = differs && !this.forced;
     await this.core.saveNow().catch((error: unknown) => Promise.reject(this.thrown(error)));
     this.savedNow = true;
