@@ -1,28 +1,41 @@
 /**
- * One statement under a deadline, on a connection of its own from a node-postgres `Pool`, so
- * that it can be cancelled on the server. Giving up on the promise alone (as a client-side
- * timeout does) leaves the statement running: it keeps its connection busy, and a write it makes
- * commits after the caller was told it failed.
+ * Session statements under a deadline that cancels them on the server. Giving up on the promise
+ * alone (as a client-side timeout does) leaves the statement running: it keeps its connection
+ * busy, and a write it makes commits after the caller was told it failed.
  *
- * At the deadline a statement still running gets PostgreSQL's cancel request, and the call waits
- * for the server's verdict: a cancelled statement rolled back, so the call fails, and a statement
- * that finished first answers with what it did. The cancel request is sent again every period
- * (one sent while the statement was still on its way is ignored); if no verdict comes within a
- * second `timeoutMs`, the connection is destroyed and the call fails. A connection that was sent
- * a cancel is destroyed, never pooled again: a late cancel must not hit the next statement on it.
+ * On a node-postgres `Pool`, each statement runs on a connection of its own. At the deadline a
+ * statement still running gets PostgreSQL's cancel request, and the call waits for the server's
+ * verdict: a cancelled statement rolled back, so the call fails, and a statement that finished
+ * first answers with what it did. The cancel request is sent again every period (one sent while
+ * the statement was still on its way is ignored); if no verdict comes within a second
+ * `timeoutMs`, the connection is destroyed and the call fails. A connection that was sent a
+ * cancel is destroyed, never pooled again: a late cancel must not hit the next statement on it.
+ *
+ * On a node-postgres `Client`, the store's statements take turns (see `Turns`), so the cancel
+ * reaches the statement past its deadline and no other of the store's; the Client is kept.
+ * Anything else with `query` can only be given up on (`withGiveUp`).
  */
 import { connect } from 'node:net';
 import type { DeadlineSweep, Watched } from '@sess/core/store';
 
-/** The part of node-postgres's `PoolClient` used here. */
-export interface PooledClient {
-  query(text: string, values?: unknown[]): Promise<unknown>;
-  /** A truthy argument destroys the connection instead of pooling it. */
-  release(destroy?: boolean | Error): void;
+/** What a cancel request needs of a connection: node-postgres's `Client` and `PoolClient` both have it once connected. */
+interface CancelTarget {
   readonly processID?: number | null;
   readonly secretKey?: number | null;
   readonly host?: string;
   readonly port?: number;
+}
+
+/** The part of node-postgres's `PoolClient` used here. */
+export interface PooledClient extends CancelTarget {
+  query(text: string, values?: unknown[]): Promise<unknown>;
+  /** A truthy argument destroys the connection instead of pooling it. */
+  release(destroy?: boolean | Error): void;
+}
+
+/** A node-postgres `Client`: one connection, whose statements run one at a time. */
+export interface CancellableClient extends CancelTarget {
+  query(text: string, values?: unknown[]): Promise<unknown>;
 }
 
 /** A node-postgres `Pool`: `connect()` hands out a client whose backend can be cancelled. */
@@ -40,17 +53,29 @@ export function isCancellablePool(pool: object): pool is CancellablePool {
   return typeof candidate.connect === 'function' && typeof candidate.totalCount === 'number';
 }
 
+/**
+ * Whether `pool`, not a `Pool` (ask `isCancellablePool` first), is a node-postgres `Client`: it
+ * has `connect()` and the fields of the backend key, null until it connects.
+ */
+export function isCancellableClient(pool: object): pool is CancellableClient {
+  return typeof (pool as { connect?: unknown }).connect === 'function' && 'processID' in pool && 'secretKey' in pool;
+}
+
 /** PostgreSQL's CancelRequest code (1234 in the high 16 bits, 5678 in the low). */
 const CANCEL_REQUEST_CODE = 80_877_102;
 
 /**
- * Asks the server to cancel what `client`'s backend is running, on a connection of its own (the
+ * Asks the server to cancel what `target`'s backend is running, on a connection of its own (the
  * protocol's CancelRequest, as libpq's PQcancel sends it). Fire and forget: the statement's own
- * answer says whether it was cancelled.
+ * answer says whether it was cancelled. `onClosed` runs once that connection is closed: the
+ * server closes it only after signalling the backend, so a cancel can no longer arrive later.
  */
-function sendCancel(client: PooledClient): void {
-  const { processID, secretKey, host, port } = client;
-  if (typeof processID !== 'number' || typeof secretKey !== 'number' || typeof port !== 'number') return;
+function sendCancel(target: CancelTarget, onClosed?: () => void): void {
+  const { processID, secretKey, host, port } = target;
+  if (typeof processID !== 'number' || typeof secretKey !== 'number' || typeof port !== 'number') {
+    onClosed?.();
+    return;
+  }
   const packet = Buffer.alloc(16);
   packet.writeInt32BE(16, 0);
   packet.writeInt32BE(CANCEL_REQUEST_CODE, 4);
@@ -63,10 +88,18 @@ function sendCancel(client: PooledClient): void {
   socket.on('connect', () => socket.end(packet));
   // A cancel that cannot be delivered changes nothing: the next one, or the hard stop, follows.
   socket.on('error', () => socket.destroy());
+  if (onClosed !== undefined) socket.once('close', onClosed);
 }
 
 /** SQLSTATE query_canceled: what a statement our cancel reached fails with. */
 const QUERY_CANCELED = '57014';
+
+/** What a call fails with when its statement failed: said plainly when our cancel stopped it. */
+function statementFailure(error: unknown, cancelled: boolean, timeoutMs: number): unknown {
+  return cancelled && (error as { code?: unknown } | null)?.code === QUERY_CANCELED
+    ? new Error(`postgresStore: the statement ran past timeoutMs (${timeoutMs} ms) and was cancelled`, { cause: error })
+    : error;
+}
 
 /**
  * Runs `work` on a client of `pool` under a deadline of `timeoutMs` on `sweep`: see the module
@@ -131,19 +164,185 @@ export function withDeadline<T>(
             if (settled) return;
             // As pg's pool.query does on any error: the connection's state is not known.
             connected.release(true);
-            fail(
-              cancelled && (error as { code?: unknown } | null)?.code === QUERY_CANCELED
-                ? new Error(`postgresStore: the statement ran past timeoutMs (${timeoutMs} ms) and was cancelled`, {
-                    cause: error,
-                  })
-                : error,
-            );
+            fail(statementFailure(error, cancelled, timeoutMs));
           },
         );
       },
       (error: unknown) => {
         sweep.release(call);
         if (!settled) fail(error);
+      },
+    );
+  });
+}
+
+/**
+ * The store's statements on one `Client`, one at a time. A cancel request stops whatever the
+ * connection is running, so a statement is sent only once the store's statement before it has
+ * answered and every cancel sent for that one has been delivered: a late cancel never reaches the
+ * next. Shared by every store on the Client; statements the app sends on it do not take turns.
+ */
+class Turns {
+  /** Calls waiting, in order; each returns false when it gave up meanwhile, taking no turn. */
+  private readonly waiting: (() => boolean)[] = [];
+  private busy = false;
+
+  take(start: () => boolean): void {
+    this.waiting.push(start);
+    if (!this.busy) this.pass();
+  }
+
+  /** Ends the current turn: the next call still waiting starts. */
+  pass(): void {
+    for (;;) {
+      const start = this.waiting.shift();
+      if (start === undefined) {
+        this.busy = false;
+        return;
+      }
+      this.busy = true;
+      if (start()) return;
+    }
+  }
+}
+
+const clientTurns = new WeakMap<object, Turns>();
+
+function turnsOn(client: object): Turns {
+  let turns = clientTurns.get(client);
+  if (turns === undefined) {
+    turns = new Turns();
+    clientTurns.set(client, turns);
+  }
+  return turns;
+}
+
+/** Runs `work`, a statement of the store with no deadline (a migration, a sweep), in its turn on `client`. */
+export function inTurn<T>(client: object, work: () => Promise<T>): Promise<T> {
+  const turns = turnsOn(client);
+  return new Promise<T>((resolve, reject) => {
+    turns.take(() => {
+      work().then(
+        (value) => {
+          turns.pass();
+          resolve(value);
+        },
+        (error: unknown) => {
+          turns.pass();
+          reject(error);
+        },
+      );
+      return true;
+    });
+  });
+}
+
+/**
+ * Runs `work` in its turn on `client` under a deadline of `timeoutMs` on `sweep`. A call still
+ * waiting for its turn at the deadline fails without sending anything. A statement still running
+ * is cancelled as on a pool (see the module comment), and the call fails at the server's verdict,
+ * or after a second `timeoutMs` without one; the turn passes only once the statement answered, so
+ * nothing is sent behind a statement that may still commit, and the Client stays usable.
+ */
+export function withClientDeadline<T>(
+  client: CancellableClient,
+  sweep: DeadlineSweep,
+  timeoutMs: number,
+  work: (expired: () => boolean) => Promise<T>,
+): Promise<T> {
+  const turns = turnsOn(client);
+  return new Promise<T>((resolve, reject) => {
+    let started = false;
+    let answered = false;
+    let cancelled = false;
+    let settled = false;
+    let cancelsOpen = 0;
+    const stopAt = sweep.now() + 2 * timeoutMs;
+    const period = Math.max(10, Math.ceil(timeoutMs / 10));
+    const fail = (error: unknown) => {
+      settled = true;
+      reject(error);
+    };
+    const passWhenQuiet = () => {
+      if (answered && cancelsOpen === 0) turns.pass();
+    };
+    const cancelClosed = () => {
+      cancelsOpen -= 1;
+      passWhenQuiet();
+    };
+    const call: { deadline: number } & Watched = {
+      deadline: sweep.now() + timeoutMs,
+      expire() {
+        if (!started) {
+          fail(new Error(`postgresStore: no turn on the pg Client within timeoutMs (${timeoutMs} ms); nothing was sent`));
+          return;
+        }
+        if (sweep.now() >= stopAt) {
+          // No verdict after a second timeoutMs (an unreachable server): the turn stays taken until one comes.
+          fail(new Error(`postgresStore: no answer to the cancel of a statement past timeoutMs (${timeoutMs} ms)`));
+          return;
+        }
+        cancelled = true;
+        cancelsOpen += 1;
+        sendCancel(client, cancelClosed);
+        call.deadline = sweep.now() + period;
+        sweep.watch(call);
+      },
+    };
+    const answer = () => {
+      sweep.release(call);
+      answered = true;
+      passWhenQuiet();
+    };
+    sweep.watch(call);
+    turns.take(() => {
+      if (settled) return false;
+      started = true;
+      work(() => cancelled).then(
+        (value) => {
+          answer();
+          if (settled) return;
+          settled = true;
+          resolve(value);
+        },
+        (error: unknown) => {
+          answer();
+          if (!settled) fail(statementFailure(error, cancelled, timeoutMs));
+        },
+      );
+      return true;
+    });
+  });
+}
+
+/**
+ * Runs `work` on a pool the store cannot cancel on (a wrapper with only `query`), giving up at
+ * `timeoutMs`: the call fails then, but the statement runs on and a write can still commit.
+ * `work` gets `expired()`, so it sends no retry after that.
+ */
+export function withGiveUp<T>(sweep: DeadlineSweep, timeoutMs: number, work: (expired: () => boolean) => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let expired = false;
+    const call: Watched = {
+      deadline: sweep.now() + timeoutMs,
+      expire() {
+        expired = true;
+        reject(
+          new Error(
+            `postgresStore: no answer within timeoutMs (${timeoutMs} ms); the statement was not cancelled (the pool is neither a pg Pool nor a pg Client) and may still commit`,
+          ),
+        );
+      },
+    };
+    sweep.watch(call);
+    work(() => expired).then(
+      (value) => {
+        sweep.release(call);
+        resolve(value);
+      },
+      (error: unknown) => {
+        sweep.release(call);
+        reject(error);
       },
     );
   });

@@ -29,7 +29,15 @@ import {
   type UserSession,
 } from '@sess/core';
 import { deadlineSweep, escapeName, ownValue, unescapeName } from '@sess/core/store';
-import { type PooledClient, isCancellablePool, withDeadline } from './deadline.js';
+import {
+  type PooledClient,
+  inTurn,
+  isCancellableClient,
+  isCancellablePool,
+  withClientDeadline,
+  withDeadline,
+  withGiveUp,
+} from './deadline.js';
 import { MAX_IDENTIFIER_BYTES, MAX_USER_ID_BYTES, decodeData, encodeData, storedId } from './layout.js';
 import { COLUMNS, statements } from './sql.js';
 
@@ -69,10 +77,13 @@ export interface PostgresStoreOptions {
   readonly onSweepError?: (error: unknown) => void;
   /**
    * Longest a session call (`get`, `set`, `touch`, `destroy`, `sessionsOf`, `revokeUser`, a page
-   * of `ids`) waits for its pool connection and statement, in ms. On a node-postgres `Pool`, a
-   * statement still running then is cancelled on the server (rolled back, its connection
-   * destroyed) and the call fails; keep it under core's `storeTimeoutMs`, so a write sess reports
-   * as failed never commits later. Default 2,000. Other pools are not timed by the store.
+   * of `ids`) waits for its pool connection (on a `Client`, for the store's statement before it)
+   * and its statement, in ms; then the call fails. On a node-postgres `Pool` or `Client`, a
+   * statement still running then is cancelled on the server and rolled back (a pool connection is
+   * destroyed, a Client kept); keep it under core's `storeTimeoutMs`, so a write sess reports as
+   * failed never commits later. A wrapper with only `query` cannot be cancelled: the call fails
+   * but its statement runs on and may still commit, so give the connections behind it a
+   * `statement_timeout` under this. Default 2,000.
    */
   readonly timeoutMs?: number;
 }
@@ -222,8 +233,12 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const clock = checkFunction<() => number>(options.clock, 'postgresStore: clock') ?? Date.now;
   const onSweepError = checkFunction<(error: unknown) => void>(options.onSweepError, 'postgresStore: onSweepError');
   const timeoutMs = checkInteger(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs', 1, MAX_TIMER_DELAY_MS);
-  // On a pg Pool, each session call gets a connection of its own, which can be cancelled.
+  // On a pg Pool, each session call gets a connection of its own, which can be cancelled; on a pg
+  // Client, the store's statements take turns, so a cancel reaches only the one past its deadline.
   const cancellable = isCancellablePool(pool) ? pool : undefined;
+  const client = cancellable === undefined && isCancellableClient(pool) ? pool : undefined;
+  /** Where untimed statements (migrate, clear, sweep) go: on a Client, they take their turn too. */
+  const direct: PostgresPool = client === undefined ? pool : { query: (text, values) => inTurn(client, () => pool.query(text, values)) };
   const deadlines = deadlineSweep(Math.max(10, Math.ceil(timeoutMs / 10)));
 
   const sql = statements(tableName, schemaName);
@@ -259,7 +274,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
    * read of rows that concurrent writes changed can fail so too. Each statement is a transaction
    * of its own, rolled back whole on failure, so sending it again is safe.
    */
-  async function query(text: string, values: unknown[], on: PostgresPool = pool, expired?: () => boolean): Promise<PostgresQueryResult> {
+  async function query(text: string, values: unknown[], on: PostgresPool = direct, expired?: () => boolean): Promise<PostgresQueryResult> {
     for (let tries = 1; ; tries += 1) {
       try {
         return await on.query(text, values);
@@ -270,12 +285,15 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     }
   }
 
-  /** `query` for a session call: under `timeoutMs` and cancelled past it, on a pg Pool (see `withDeadline`). */
+  /** `query` for a session call, under `timeoutMs`: cancelled past it on a pg Pool or Client (see `./deadline.ts`). */
   function timedQuery(text: string, values: unknown[]): Promise<PostgresQueryResult> {
-    if (cancellable === undefined) return query(text, values);
-    return withDeadline(cancellable, deadlines, timeoutMs, (client: PooledClient, expired) =>
-      query(text, values, client as PostgresPool, expired),
-    );
+    if (cancellable !== undefined) {
+      return withDeadline(cancellable, deadlines, timeoutMs, (connection: PooledClient, expired) =>
+        query(text, values, connection as PostgresPool, expired),
+      );
+    }
+    if (client !== undefined) return withClientDeadline(client, deadlines, timeoutMs, (expired) => query(text, values, pool, expired));
+    return withGiveUp(deadlines, timeoutMs, (expired) => query(text, values, pool, expired));
   }
 
   async function sweep(): Promise<number> {
@@ -409,17 +427,17 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     async migrate(): Promise<void> {
       let failure: unknown;
       // DDL only when something is missing: see `incomplete` for the lock it would take.
-      const { rows: check } = await pool.query(sql.incomplete, [sql.table, ...sql.indexes]);
+      const { rows: check } = await direct.query(sql.incomplete, [sql.table, ...sql.indexes]);
       if ((check[0] as Record<string, unknown> | undefined)?.['incomplete'] !== false) {
         try {
           // Several statements in one simple query run as one transaction, under the advisory lock.
-          await pool.query(sql.migrate);
+          await direct.query(sql.migrate);
         } catch (error) {
           // Creating an index fails on a table of the same name without the column: say why below.
           failure = error;
         }
       }
-      const { rows } = await pool.query(sql.columns, [sql.table]);
+      const { rows } = await direct.query(sql.columns, [sql.table]);
       const present = new Set(rows.map((row: Record<string, unknown>) => row['attname']));
       const missing = COLUMNS.filter((column) => !present.has(column));
       if (present.size > 0 && missing.length > 0) {

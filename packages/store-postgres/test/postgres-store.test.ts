@@ -657,6 +657,103 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       expect(busyConnections(pool)).toEqual({ busy: 0, waiting: 0 });
       await pool.end();
     });
+
+    /** A connected pg.Client of the test's own, and stores on it over `store`'s table, with the given deadline. */
+    async function onClient(store: PostgresStore) {
+      const client = new pg.Client({ connectionString: DATABASE_URL });
+      await client.connect();
+      const options = { schemaName: db.schema, tableName: tableNames.get(store)!, clock, sweepIntervalMs: 0 };
+      return { client, storeWith: (timeoutMs: number) => postgresStore({ pool: client, ...options, timeoutMs }) };
+    }
+    /** Holds `id`'s row of `store` locked from another connection, as a transaction that updates it would. */
+    async function lockRow(store: PostgresStore, id: string) {
+      const locker = await db.pool.connect();
+      await locker.query('BEGIN');
+      await locker.query(`SELECT 1 FROM ${tableOf(store)} WHERE id = $1 FOR UPDATE`, [id]);
+      return locker;
+    }
+
+    it('on a pg.Client, a save still running at timeoutMs is cancelled on the server: it fails then, the row stays as it was, and the Client serves the next calls', async () => {
+      const store = await fresh();
+      const id = freshId();
+      await store.set(id, makeRecord({ kept: 'yes' }, now), 60_000, created(['kept']));
+      const { client, storeWith } = await onClient(store);
+      const impatient = storeWith(200);
+      const locker = await lockRow(store, id);
+      try {
+        const outcome = await settledWithin3s(impatient.set(id, makeRecord({ kept: 'changed' }, now), 60_000, delta(['kept'])));
+        expect(outcome).toMatchObject({ error: { message: expect.stringMatching(/ran past timeoutMs \(200 ms\) and was cancelled/) } });
+        expect((outcome as { error: Error }).error.cause).toMatchObject({ code: '57014' });
+        // The lock is still held: a statement left running would keep the Client from answering this read.
+        expect((await settledWithin3s(impatient.get(id))) as unknown).toMatchObject({ value: { data: { kept: 'yes' } } });
+        await locker.query('COMMIT');
+        // A Client answers in order: anything it had sent before this read has finished by now.
+        expect((await impatient.get(id))?.data).toEqual({ kept: 'yes' });
+        expect(await impatient.set(id, makeRecord({ kept: 'later' }, now), 60_000, delta(['kept']))).toBe(true);
+        expect((await store.get(id))?.data).toEqual({ kept: 'later' });
+      } finally {
+        locker.release(true);
+        await client.end();
+      }
+    });
+
+    it('on a pg.Client, a call still waiting behind another statement at timeoutMs fails then and is never sent, even by a second store on the same Client', async () => {
+      const store = await fresh();
+      const id = freshId();
+      const other = freshId();
+      await store.set(id, makeRecord({ kept: 'yes' }, now), 60_000, created(['kept']));
+      const { client, storeWith } = await onClient(store);
+      const patient = storeWith(1_000);
+      const impatient = storeWith(200);
+      const locker = await lockRow(store, id);
+      try {
+        const blocked = settledWithin3s(patient.set(id, makeRecord({ kept: 'changed' }, now), 60_000, delta(['kept'])));
+        const queued = settledWithin3s(impatient.set(other, makeRecord({ fresh: 'row' }, now), 60_000, created(['fresh'])));
+        expect(await queued).toMatchObject({
+          error: { message: expect.stringMatching(/no turn on the pg Client within timeoutMs \(200 ms\); nothing was sent/) },
+        });
+        expect(await blocked).toMatchObject({
+          error: { message: expect.stringMatching(/ran past timeoutMs \(1000 ms\) and was cancelled/) },
+        });
+        await locker.query('COMMIT');
+        expect(await impatient.get(other)).toBeUndefined();
+        expect((await impatient.get(id))?.data).toEqual({ kept: 'yes' });
+        expect(await impatient.set(other, makeRecord({ fresh: 'row' }, now), 60_000, created(['fresh']))).toBe(true);
+      } finally {
+        locker.release(true);
+        await client.end();
+      }
+    });
+
+    it('on a wrapper with only query, a call still running at timeoutMs fails then, saying its statement was not cancelled (it runs on, as the README warns)', async () => {
+      const store = await fresh();
+      const id = freshId();
+      await store.set(id, makeRecord({ kept: 'yes' }, now), 60_000, created(['kept']));
+      const { client } = await onClient(store);
+      const wrapper: PostgresPool = { query: (text, values) => client.query(text, values) };
+      const impatient = postgresStore({
+        pool: wrapper,
+        schemaName: db.schema,
+        tableName: tableNames.get(store)!,
+        clock,
+        sweepIntervalMs: 0,
+        timeoutMs: 200,
+      });
+      const locker = await lockRow(store, id);
+      try {
+        const outcome = await settledWithin3s(impatient.set(id, makeRecord({ kept: 'changed' }, now), 60_000, delta(['kept'])));
+        expect(outcome).toMatchObject({
+          error: { message: expect.stringMatching(/no answer within timeoutMs \(200 ms\).*not cancelled.*may still commit/) },
+        });
+        await locker.query('COMMIT');
+        // Behind it on the same connection: it has finished by the time this answers.
+        const { rows: after } = await client.query(`SELECT data->>'kept' AS kept FROM ${tableOf(store)} WHERE id = $1`, [id]);
+        expect(after).toEqual([{ kept: 'changed' }]);
+      } finally {
+        locker.release(true);
+        await client.end();
+      }
+    });
   });
 
   describe('large deltas', () => {
