@@ -9,6 +9,7 @@
 import { ServerResponse } from 'node:http';
 import { HTTPError, getRequestProtocol, toResponse } from 'h3';
 import type { H3Config, H3Event, Middleware } from 'h3';
+import { SessUsageError } from '@sess/core';
 import type { HttpEffect, Session } from '@sess/core';
 import {
   applyEffects,
@@ -23,7 +24,7 @@ import {
   withHeaders,
 } from '@sess/core/adapter';
 import type { HoldHooks, Settle, SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
-import { H3View, MISSING, configure } from './shared.js';
+import { H3View, MISSING, REPLACED, configure } from './shared.js';
 import type { SessionOptions, SessionUpdate as Update, SessionView } from './shared.js';
 
 export type { SessionOptions } from './shared.js';
@@ -148,6 +149,8 @@ class NodeOutput implements HoldHooks {
     private readonly res: ServerResponse,
     private readonly core: Session,
     private readonly name: string,
+    private readonly event: H3Event,
+    private readonly view: H3Session,
   ) {
     this.settle = output.hold(res, this);
   }
@@ -155,13 +158,15 @@ class NodeOutput implements HoldHooks {
   commit(status: number): Promise<void> | undefined {
     if (this.committer !== undefined) return undefined;
     this.committer = 'output';
+    if (this.event.context.session !== this.view) return Promise.reject((this.failure = new SessUsageError(REPLACED)));
     return commitNodeResponse(this.res, this.core, status, this.name);
   }
 
   fail(error: unknown): void {
     // The handler's headers go with its dropped output: its own cookies must not ride on h3's error answer.
     for (const header of this.res.getHeaderNames()) this.res.removeHeader(header);
-    this.failure = asHttpError(error);
+    // A replaced session reaches h3 as it is, as in the middleware's own commit.
+    if (error !== this.failure) this.failure = asHttpError(error);
     this.drop?.(this.failure);
   }
 
@@ -251,7 +256,7 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
     // (h3 passes one on as it is).
     let returned: unknown;
     const res = event.runtime?.node?.res;
-    const nodeOutput = res instanceof ServerResponse ? new NodeOutput(res, core, manager.name) : undefined;
+    const nodeOutput = res instanceof ServerResponse ? new NodeOutput(res, core, manager.name, event, view) : undefined;
     try {
       const running = asyncContext ? context.run(view, next) : next();
       const value = await (nodeOutput === undefined ? running : nodeOutput.until(running));
@@ -274,6 +279,8 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
       nodeOutput?.release();
       const config = event.app?.config;
       if (config?.onError === undefined) {
+        // A replaced session: see the commit below.
+        if (event.context.session !== view) throw new SessUsageError(REPLACED);
         // h3 answers with the error's own headers and `errHeaders` over them: the commit reads
         // both, and the error's Vary is carried over so the session's joins it, not replaces it.
         const { status, headers: own } = answerOf(error);
@@ -295,7 +302,12 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
     // that, so nothing is saved behind the failure, and goes on unchanged (a copy carrying the
     // session's headers can't have status 0 or a read body).
     const refused = response.status < 100 || (returned instanceof Response && unsendableBody(returned, event));
-    const committed = commit(core, manager.name, refused ? 500 : response.status, response.headers);
+    // Saving the session the app let go of (`event.context.session = {}`) would keep a user it meant
+    // to sign out signed in. The usage error reaches h3 as it is, which logs its message.
+    const committed =
+      event.context.session === view
+        ? commit(core, manager.name, refused ? 500 : response.status, response.headers)
+        : Promise.reject(new SessUsageError(REPLACED));
     let effects: readonly HttpEffect[];
     if (committed instanceof Promise) {
       try {

@@ -74,6 +74,14 @@ export function configure<Event>(options: SessionOptions<Event>, where: string) 
 /** Said by `useSession` on an event the middleware did not see. */
 export const MISSING = 'no session on this event: register session({ ... }) with app.use() first';
 
+/**
+ * Said when the response commits and `event.context.session` is no longer the session the
+ * middleware put there: saving the one the app let go of would keep a user it meant to sign out
+ * (`event.context.session = {}`) signed in.
+ */
+export const REPLACED =
+  'event.context.session was replaced by another value, so nothing was saved: change the session useSession(event) returns (its data or update()), sign out with its clear() or destroy(), or start over with its regenerate()';
+
 /** Each entry declares its own `SessionData` (augmenting through a re-export doesn't reach a shared one). */
 export type SessionUpdate<Data> = Partial<Data> | ((data: Partial<Data>) => Partial<Data> | undefined | void);
 

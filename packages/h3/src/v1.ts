@@ -6,7 +6,7 @@
  * (`sendRedirect`, `send`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SessConfigError, SessStoreError } from '@sess/core';
+import { SessConfigError, SessStoreError, SessUsageError } from '@sess/core';
 import {
   commitNodeResponse,
   createOutputHold,
@@ -18,7 +18,7 @@ import {
   SessionObject,
 } from '@sess/core/adapter';
 import type { SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
-import { H3View, MISSING, configure } from './shared.js';
+import { H3View, MISSING, REPLACED, configure } from './shared.js';
 import type { SessionOptions, SessionUpdate as Update, SessionView } from './shared.js';
 
 export type { SessionOptions } from './shared.js';
@@ -142,9 +142,12 @@ export function session(options: SessionOptions<H3V1Event>): SessionHandler {
     const secure = isSecureRequest(req, proxy);
     const core = manager.begin({ cookieHeader: req.headers.cookie, secure, readOnly: readOnly?.(event) ?? false });
     // Lazy (design §2.2): the record is read by the first `useSession`.
-    event.context.session = new V1View(core) as H3Session;
+    const view = (event.context.session = new V1View(core) as H3Session);
     output.hold(res, {
-      commit: (status) => commitNodeResponse(res, core, status, manager.name),
+      // Saving the session the app let go of (`event.context.session = {}`) would keep a user it
+      // meant to sign out signed in: the usage error is answered and logged as a failed commit is.
+      commit: (status) =>
+        event.context.session === view ? commitNodeResponse(res, core, status, manager.name) : Promise.reject(new SessUsageError(REPLACED)),
       fail: (error) => answerFailure(res, error),
       // h3 v1's own flag for "the response is taken care of" (its sendStream sets it too);
       // without it, h3 would run the next handlers and answer 404 behind the held response.

@@ -382,6 +382,85 @@ describe('h3 v2', () => {
     });
   });
 
+  describe('event.context.session replaced by another value (a sign-out that would leave the user signed in)', () => {
+    /** What `?with=` puts in place of the session. */
+    const REPLACEMENTS: Readonly<Record<string, unknown>> = { empty: {}, data: { data: { n: 5 } }, undefined: undefined, null: null };
+
+    /**
+     * `/login` stores `n: 1`, `/n` reads it. Under `/replace/`, an h3 middleware writes `n: 99` and
+     * then replaces the session; `/replace/return` returns a value, `/replace/throw` throws a 401,
+     * `/replace/node` answers on the Node response (fromNodeHandler). `errors` is what onError saw.
+     */
+    async function withReplacement(config: H3Config) {
+      const store = inspectableStore(fakeClock());
+      const app = new H3(config);
+      app.use(session({ secret: SECRET, store }));
+      app.use(async (event) => {
+        if (!event.url.pathname.startsWith('/replace/')) return;
+        (await useSession(event)).data.n = 99;
+        (event.context as Record<string, unknown>).session = REPLACEMENTS[event.url.searchParams.get('with') ?? 'empty'];
+      });
+      app.get('/login', async (event) => String(((await useSession(event)).data.n = 1)));
+      app.get('/n', async (event) => String((await useSession(event)).data.n));
+      app.get('/replace/return', () => 'signed out');
+      app.get('/replace/throw', () => {
+        throw new HTTPError({ status: 401 });
+      });
+      app.get(
+        '/replace/node',
+        fromNodeHandler((_req, res) => void res.end('signed out')),
+      );
+      const served = await listen(toNodeHandler(app));
+      servers.push(served);
+      const client = new Client(served.url);
+      await client.request('/login');
+      return { client, store };
+    }
+
+    const paths = ['/replace/return', '/replace/throw', '/replace/node'].flatMap((path) =>
+      Object.keys(REPLACEMENTS).map((replacement) => `${path}?with=${replacement}`),
+    );
+
+    it('fails the request through onError with a SessUsageError naming the fix, and saves nothing', async () => {
+      const errors: unknown[] = [];
+      const { client, store } = await withReplacement({ silent: true, onError: (error) => void errors.push(error) });
+      const sets = store.calls.set;
+      for (const path of paths) {
+        const reply = await client.request(path);
+        expect([path, reply.status, reply.setCookies]).toEqual([path, 500, []]);
+      }
+      expect(store.calls).toMatchObject({ set: sets, destroy: 0 });
+      expect((await client.request('/n')).body).toBe('1');
+      // The thrown 401 reached onError before the commit found the session replaced.
+      const usageErrors = errors.filter((error) => (error as HTTPError).status !== 401);
+      expect(usageErrors).toHaveLength(paths.length);
+      for (const error of usageErrors) {
+        expect((error as HTTPError).cause).toBeInstanceOf(SessUsageError);
+        expect((error as HTTPError).message).toMatch(
+          /^\[sess\] event\.context\.session was replaced by another value, so nothing was saved: .*clear\(\) or destroy\(\).*regenerate\(\)/,
+        );
+      }
+    });
+
+    it('without onError, h3 answers it as an unhandled 500 and logs the message', async () => {
+      const { client, store } = await withReplacement({});
+      const sets = store.calls.set;
+      const logs = captureFrameworkLogs();
+      for (const path of paths) {
+        const reply = await client.request(path);
+        expect([path, reply.status, reply.setCookies]).toEqual([path, 500, []]);
+      }
+      const logged = logs.stop();
+      expect(logged).toHaveLength(paths.length);
+      for (const { error } of logged) {
+        expect([describeError(error), (error as HTTPError).cause]).toEqual(['usage_invalid', expect.any(SessUsageError)]);
+        expect((error as HTTPError).message).toMatch(/^\[sess\] event\.context\.session was replaced/);
+      }
+      expect(store.calls.set).toBe(sets);
+      expect((await client.request('/n')).body).toBe('1');
+    });
+  });
+
   it('refuses a short secret and a bad maxAge at construction', () => {
     expect(() => session({ secret: 'short' })).toThrow(/32 bytes|at least/);
     expect(() => session({ secret: SECRET, maxAge: '1d' as never })).toThrow(/maxAge/);
@@ -636,7 +715,7 @@ describe('h3 v1', () => {
     expect((await client.request('/')).body).toBe('sent');
     const error = await late;
     expect(error).toBeInstanceOf(SessUsageError);
-    expect((error as Error).message).toMatch(/^\[sess\] app\.load is not allowed now .*committed/);
+    expect((error as Error).message).toMatch(/^\[sess\] app\.load is not allowed now.*committed/);
   });
 
   it('a failed store write answers 503 in h3 v1\u2019s JSON error shape, without the handler\u2019s headers', async () => {
@@ -655,6 +734,38 @@ describe('h3 v1', () => {
     expect(logs.stop().map(({ tag, error }) => [tag, error instanceof SessStoreError, describeError(error)])).toEqual([
       ['[@sess/h3/v1]', true, 'injected set failure'],
     ]);
+  });
+
+  it('event.context.session replaced by another value fails the request with a SessUsageError naming the fix, and saves nothing', async () => {
+    const replacements: Readonly<Record<string, unknown>> = { empty: {}, data: { data: { n: 5 } }, undefined: undefined, null: null };
+    const { client, store } = await startV1(async (event) => {
+      const s = await v1.useSession(event);
+      if (event.path === '/login') return String((s.data.n = 1));
+      if (event.path === '/n') return String(s.data.n);
+      s.data.n = 99;
+      const [path, replacement = ''] = event.path.split('?with=');
+      (event.context as Record<string, unknown>).session = replacements[replacement];
+      return path === '/redirect' ? sendRedirect(event, '/signed-out') : 'signed out';
+    });
+    await client.request('/login');
+    const sets = store.calls.set;
+    const paths = ['/return', '/redirect'].flatMap((path) => Object.keys(replacements).map((replacement) => `${path}?with=${replacement}`));
+    const logs = captureFrameworkLogs();
+    for (const path of paths) {
+      const reply = await client.request(path);
+      expect([path, reply.status, reply.setCookies]).toEqual([path, 500, []]);
+      expect(JSON.parse(reply.body)).toEqual({ statusCode: 500, statusMessage: 'Internal Server Error', message: 'Internal Server Error' });
+    }
+    const logged = logs.stop();
+    expect(logged).toHaveLength(paths.length);
+    for (const { tag, error } of logged) {
+      expect([tag, error instanceof SessUsageError]).toEqual(['[@sess/h3/v1]', true]);
+      expect((error as Error).message).toMatch(
+        /^\[sess\] event\.context\.session was replaced by another value, so nothing was saved: .*clear\(\) or destroy\(\).*regenerate\(\)/,
+      );
+    }
+    expect(store.calls).toMatchObject({ set: sets, destroy: 0 });
+    expect((await client.request('/n')).body).toBe('1');
   });
 
   it('a failed store write under sendStream of an endless stream answers 503 and cancels the stream, as a closed response ends it', async () => {
