@@ -175,6 +175,12 @@ function drop(res: Response, parts: Held | undefined): void {
   cancelUnread(parts === undefined ? res.body : parts[1]);
 }
 
+/**
+ * Whether node-server has sent the response's headers already (`c.env` is node-server's
+ * `HttpBindings` there). Other runtimes give no such sign.
+ */
+const answered = (env: unknown): boolean => (env as { outgoing?: { headersSent?: boolean } } | undefined)?.outgoing?.headersSent === true;
+
 /** An effect that differs between visitors: anything but `Vary: Cookie`. */
 const personal = (effect: HttpEffect) => effect.type !== 'header.vary';
 
@@ -235,11 +241,14 @@ export function session(options: SessionOptions): SessionMiddleware {
     // A response node-server can't send gets its 500, as without sess: the commit is for that, and
     // the response stays as it is (a copy would change its status, or fail on its spent body).
     const refused = res !== undefined && unsendable(res, parts);
-    // node-server's shared RESPONSE_ALREADY_SENT: the app wrote to `c.env.outgoing` itself, and
-    // its headers have left before the session's could join them. The commit saves nothing, as
+    // The answer left before the session's headers could join it, so the commit saves nothing, as
     // for a server error: a new id saved there (a regenerate, a new session) would leave the
-    // browser on a cookie the store no longer honours as it did.
-    const bypassed = res?.headers.has('x-hono-already-sent') === true;
+    // browser on a cookie the store no longer honours as it did. Either the app wrote to
+    // `c.env.outgoing` itself (node-server's shared RESPONSE_ALREADY_SENT), or a middleware ahead
+    // of this one let Hono answer without awaiting `next()` (Hono's 500 "Context is not
+    // finalized", its own response, `hono/timeout`'s): Hono drops the handler's response then,
+    // and its session changes go with it.
+    const bypassed = answered(c.env) || res?.headers.has('x-hono-already-sent') === true;
     // A handler that gave no response is answered with a 500 ("Context is not finalized").
     const status = res !== undefined && !refused && !bypassed ? res.status : 500;
     // Awaited only when it is a promise: a step on every request otherwise.

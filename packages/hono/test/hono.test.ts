@@ -4,10 +4,11 @@ import { getRequestListener as getRequestListenerV1 } from 'hono-node-server1';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
-import type { Context, Next } from 'hono';
+import type { Context, MiddlewareHandler, Next } from 'hono';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { stream, streamSSE } from 'hono/streaming';
+import { timeout } from 'hono/timeout';
 import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { SessStoreError, SessUsageError, hashId } from '@sess/core';
 import { Client, cookiesNamed, fakeClock, inspectableStore, listen } from '@sess/adapter-test';
@@ -356,6 +357,85 @@ describe('commit and the response', () => {
     // The browser still holds the first cookie, and its session still takes writes.
     const next = await client.request('/write');
     expect([next.status, next.body]).toEqual([200, '2']);
+  });
+
+  describe('a middleware ahead of session() that lets Hono answer without awaiting next()', () => {
+    /**
+     * An app with `ahead` in front of the session on `/behind/*`, whose routes there finish only
+     * once the test has their answer: the session commits after the answer left. Each session
+     * run can be waited for.
+     */
+    function answeredAhead(ahead: MiddlewareHandler) {
+      const clock = fakeClock();
+      const store = inspectableStore(clock);
+      const app = new Hono<SessionEnv>();
+      app.onError(quietErrors);
+      app.use('/behind/*', ahead);
+      const sessionMiddleware = session({ secret: SECRET, store, clock: clock.now });
+      const runs: Promise<unknown>[] = [];
+      app.use((c, next) => {
+        const run = sessionMiddleware(c, next);
+        runs.push(run.catch((error: unknown) => error));
+        return run;
+      });
+      let answerArrived: Promise<void> = Promise.resolve();
+      app.use('/behind/*', async (_c, next) => (await answerArrived, next()));
+      for (const prefix of ['', '/behind']) {
+        app.get(`${prefix}/write`, async (c) => (await write(c), c.text('written')));
+        app.get(`${prefix}/read`, async (c) => c.text(String((await c.get('session').load()).data.n)));
+      }
+      /** The answer to `path`, once its route (held until the answer arrived, unless `hold` is false) and the session are done. */
+      const settled = async (client: Client, path: string, hold = true) => {
+        let arrived = () => undefined as void;
+        answerArrived = hold ? new Promise<void>((resolve) => (arrived = resolve)) : Promise.resolve();
+        const reply = await client.request(path);
+        arrived();
+        return { reply, outcomes: await Promise.all(runs.splice(0)) };
+      };
+      return { app, store, settled };
+    }
+
+    it('Hono’s 500 "Context is not finalized" for a next() not awaited saves nothing, on node-server 1 and 2', async () => {
+      for (const requestListener of [getRequestListener, getRequestListenerV1]) {
+        const { app, store, settled } = answeredAhead(async (_c, next) => void next());
+        const served = await listen(requestListener(app.fetch));
+        servers.push(served);
+        const { reply, outcomes } = await settled(new Client(served.url), '/behind/write');
+        expect([reply.status, reply.body, reply.setCookies]).toEqual([500, 'Internal Server Error', []]);
+        expect([outcomes, store.calls.set, store.size]).toEqual([[undefined], 0, 0]);
+      }
+    });
+
+    it('an answer given ahead without awaiting next() (its own 202, hono/timeout’s 408) carries no cookie, so the session is not saved', async () => {
+      const early = async (c: Context, next: Next) => {
+        void next();
+        return c.text('accepted', 202);
+      };
+      const timedOut = timeout(1, () => new HTTPException(408, { message: 'too slow' }));
+      for (const [ahead, status, body] of [
+        [early, 202, 'accepted'],
+        [timedOut, 408, 'too slow'],
+      ] as const) {
+        const { app, store, settled } = answeredAhead(ahead);
+        const client = await serve(app);
+        // A new visitor's session, and the change to one the browser holds: neither may land.
+        const fresh = await settled(client, '/behind/write');
+        expect([fresh.reply.status, fresh.reply.body, fresh.reply.setCookies]).toEqual([status, body, []]);
+        expect([fresh.outcomes, store.calls.set]).toEqual([[undefined], 0]);
+        await settled(client, '/write');
+        const held = await settled(client, '/behind/write');
+        expect([held.reply.status, held.reply.setCookies, store.calls.set]).toEqual([status, [], 1]);
+        expect((await settled(client, '/read')).reply.body).toBe('1');
+      }
+    });
+
+    it('a middleware ahead that returns next() without awaiting it lets the session commit as usual', async () => {
+      const { app, store, settled } = answeredAhead((_c, next) => next());
+      const client = await serve(app);
+      const { reply } = await settled(client, '/behind/write', false);
+      expect([reply.status, reply.body, cookiesNamed(reply, 'sid').length, store.calls.set]).toEqual([200, 'written', 1, 1]);
+      expect((await settled(client, '/behind/read', false)).reply.body).toBe('1');
+    });
   });
 
   it('mounted twice, the first middleware owns the session and the second stays out of the way', async () => {
