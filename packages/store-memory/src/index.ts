@@ -71,6 +71,15 @@ function applyChanges(stored: Record<string, unknown>, data: SessionData, change
   return stored;
 }
 
+/**
+ * Whether a TTL gives a record any life. Only a number above zero does: the contract deletes for
+ * zero or less, and so for NaN and anything else a caller passes (a string, undefined). Compared as
+ * is, "60000" passes `> 0`, then `now + ttlMs` joins the strings into a year far past any expiry.
+ */
+function hasLife(ttlMs: unknown): boolean {
+  return typeof ttlMs === 'number' && ttlMs > 0;
+}
+
 /** The user id `data` names under `key`: a non-empty string, or undefined. */
 function userIdIn(data: SessionData, key: string | false): string | undefined {
   if (key === false) return undefined;
@@ -140,8 +149,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   }
 
   function drop(id: string): void {
+    const encoded = entries.get(id);
+    if (encoded === undefined) return;
     unindex(id);
     entries.delete(id);
+    codec.release(encoded);
   }
 
   /** The encoded record if it is live; an expired one is deleted here, so it is never returned before a sweep. */
@@ -152,8 +164,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     return undefined;
   }
 
-  /** Stores `encoded` as the most recently used record; `userId` is what its data names, if any. */
-  function write(id: string, encoded: string, userId: string | undefined): void {
+  /**
+   * Stores `encoded` as the most recently used record, in place of `replaced` (what `live(id)`
+   * returned); `userId` is what its data names, if any.
+   */
+  function write(id: string, encoded: string, userId: string | undefined, replaced: string | undefined): void {
+    if (replaced !== undefined) codec.release(replaced);
     if (userOf.get(id) !== userId) {
       unindex(id);
       if (userId !== undefined) {
@@ -221,8 +237,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     // Each write checks what is stored and writes in the same synchronous step, so no other call
     // can slip between the check and the write.
     set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): boolean {
-      // `!(ttlMs > 0)` rather than `ttlMs <= 0` so a NaN TTL deletes instead of never expiring.
-      if (!(ttlMs > 0)) {
+      if (!hasLife(ttlMs)) {
         drop(id);
         return true;
       }
@@ -236,7 +251,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         if (stored === undefined) return false;
         data = applyChanges(codec.data(stored), record.data, changes);
       }
-      write(id, codec.encode(data, record.meta, now() + ttlMs), userIdIn(data, userIdKey));
+      write(id, codec.encode(data, record.meta, now() + ttlMs), userIdIn(data, userIdKey), stored);
       return true;
     },
 
@@ -251,8 +266,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       // with one), whatever the TTL: a refused touch must not end the grace window either. Then,
       // as set does, a lifetime of zero or less ends the record.
       if (meta.retired !== true && codec.retired(encoded)) return false;
-      if (!(ttlMs > 0)) drop(id);
-      else refresh(id, codec.withMeta(encoded, meta, now() + ttlMs));
+      if (!hasLife(ttlMs)) drop(id);
+      else {
+        refresh(id, codec.withMeta(encoded, meta, now() + ttlMs));
+        codec.release(encoded);
+      }
       return true;
     },
 

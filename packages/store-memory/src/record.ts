@@ -15,7 +15,9 @@
  * shapes), so each record stores only its values: the key names were about half of each record.
  * Records that don't fit a shape (meta beyond the three times, a "__proto__" key, data or values
  * with a toJSON, a bigint, the shape table full) are stored plain, so every record round-trips
- * exactly as JSON.
+ * exactly as JSON. The store tells the codec which records it let go, so once the table is full the
+ * shapes no stored record uses are reclaimed: keys that churn (user-chosen names, one session adding
+ * a key per request) cannot fill it for good.
  */
 import type { SessionData, SessionMeta, SessionRecord } from '@sess/core';
 
@@ -26,8 +28,8 @@ const PLAIN = 0;
 /** Shape numbers are one character, 1..255, so the string stays one byte per character. */
 const MAX_SHAPES = 255;
 /**
- * Longest key list (joined) kept as a shape. Shapes live until clear(), past their records: an app
- * that stores user-chosen keys would otherwise let one session pin 255 copies of its key names
+ * Longest key list (joined) kept as a shape. Shapes outlive their records until the table fills: an
+ * app that stores user-chosen keys would otherwise let one session pin 255 copies of its key names
  * (7 MB from 300 saves of 200-char keys, measured). Sessions' usual keys are far shorter.
  */
 const MAX_SHAPE_NAME_CHARS = 2048;
@@ -70,9 +72,14 @@ function isPlainJsonValue(value: unknown): boolean {
   return typeof value !== 'object' || value === null || typeof (value as { toJSON?: unknown }).toJSON !== 'function';
 }
 
-/** Turns records into strings and back for one store; holds that store's shapes. */
+/**
+ * Turns records into strings and back for one store; holds that store's shapes. Every string
+ * `encode` and `withMeta` return counts as stored until it is passed to `release`.
+ */
 export interface RecordCodec {
   encode(data: SessionData, meta: SessionMeta, expiresAt: number): string;
+  /** The store no longer holds `encoded`: its shape may be reused once no stored record has it. */
+  release(encoded: string): void;
   /** The store's expiry of an encoded record, without decoding the rest. */
   expiresAt(encoded: string): number;
   meta(encoded: string): SessionMeta;
@@ -90,8 +97,56 @@ export interface RecordCodec {
 export function recordCodec(): RecordCodec {
   const shapes: Array<readonly string[]> = [];
   const shapeNumbers = new Map<string, number>();
+  // Stored records per shape (index shape - 1), shape numbers free to reuse, and how many shapes
+  // no stored record uses: reclaimed only when the table is full, so a shape that is briefly
+  // unused (a session's only record of it replaced) is not registered again and again.
+  const uses: number[] = [];
+  const free: number[] = [];
+  let unused = 0;
   // Most saves repeat the shape of the save before; comparing keys costs less than joining them.
   let lastShape = PLAIN;
+
+  function hold(shape: number): void {
+    const held = uses[shape - 1] as number;
+    uses[shape - 1] = held + 1;
+    if (held === 0) unused--;
+  }
+
+  function release(encoded: string): void {
+    const shape = encoded.charCodeAt(0);
+    if (shape === PLAIN) return;
+    const held = (uses[shape - 1] as number) - 1;
+    uses[shape - 1] = held;
+    if (held === 0) unused++;
+  }
+
+  /** Frees the numbers of the shapes no stored record uses. */
+  function reclaim(): void {
+    for (let shape = 1; shape <= shapes.length; shape++) {
+      if (uses[shape - 1] !== 0) continue;
+      shapeNumbers.delete((shapes[shape - 1] as readonly string[]).join('\u0000'));
+      free.push(shape);
+    }
+    unused = 0;
+    lastShape = PLAIN;
+  }
+
+  /** A number for a new shape of `keys`, or PLAIN when every number is in use. */
+  function register(keys: readonly string[], name: string): number {
+    let shape: number;
+    if (shapes.length < MAX_SHAPES) shape = shapes.push(keys);
+    else {
+      if (free.length === 0 && unused > 0) reclaim();
+      const reused = free.pop();
+      if (reused === undefined) return PLAIN;
+      shape = reused;
+      shapes[shape - 1] = keys;
+    }
+    uses[shape - 1] = 0;
+    unused++;
+    shapeNumbers.set(name, shape);
+    return (lastShape = shape);
+  }
 
   /** The shape number for `data`'s keys (registering it if there is room), or PLAIN. */
   function shapeOf(data: SessionData): number {
@@ -105,10 +160,7 @@ export function recordCodec(): RecordCodec {
     if (name.length > MAX_SHAPE_NAME_CHARS) return PLAIN;
     const found = shapeNumbers.get(name);
     if (found !== undefined) return sameKeys(shapes[found - 1]!, keys) ? (lastShape = found) : PLAIN;
-    if (shapes.length === MAX_SHAPES) return PLAIN;
-    shapes.push(keys);
-    shapeNumbers.set(name, shapes.length);
-    return (lastShape = shapes.length);
+    return register(keys, name);
   }
 
   function isCompactMeta(meta: SessionMeta): boolean {
@@ -122,7 +174,10 @@ export function recordCodec(): RecordCodec {
     const shape = isCompactMeta(meta) ? shapeOf(data) : PLAIN;
     if (shape === PLAIN) return [String.fromCharCode(PLAIN), expiryChars(expiresAt), JSON.stringify([meta, data])].join('');
     const values = (shapes[shape - 1] as readonly string[]).map((key) => data[key]);
-    return [String.fromCharCode(shape), expiryChars(expiresAt), metaChars(meta), JSON.stringify(values)].join('');
+    const encoded = [String.fromCharCode(shape), expiryChars(expiresAt), metaChars(meta), JSON.stringify(values)].join('');
+    // Held once written: data JSON cannot hold throws above and stores nothing.
+    hold(shape);
+    return encoded;
   }
 
   function metaChars(meta: SessionMeta): string {
@@ -176,11 +231,13 @@ export function recordCodec(): RecordCodec {
   function withMeta(encoded: string, next: SessionMeta, expiresAt: number): string {
     const shape = encoded.charCodeAt(0);
     if (shape === PLAIN || !isCompactMeta(next)) return encode(data(encoded), next, expiresAt);
+    hold(shape);
     return [encoded[0], expiryChars(expiresAt), metaChars(next), encoded.slice(VALUES_AT)].join('');
   }
 
   return {
     encode,
+    release,
     expiresAt: (encoded) => readTime(encoded, 1),
     meta,
     retired,
@@ -190,6 +247,9 @@ export function recordCodec(): RecordCodec {
     reset() {
       shapes.length = 0;
       shapeNumbers.clear();
+      uses.length = 0;
+      free.length = 0;
+      unused = 0;
       lastShape = PLAIN;
     },
   };

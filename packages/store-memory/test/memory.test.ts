@@ -123,7 +123,7 @@ describe('LRU eviction at maxEntries', () => {
       fc.record({ kind: fc.constant('clear' as const) }),
     );
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.array(op, { maxLength: 400 }), async (maxEntries, ops) => {
+      fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.array(op, { maxLength: 400, size: 'max' }), async (maxEntries, ops) => {
         const store = memoryStore({ maxEntries, sweepIntervalMs: 0 });
         let model: string[] = [];
         const use = (id: string) => (model = [...model.filter((held) => held !== id), id]);
@@ -152,6 +152,77 @@ describe('LRU eviction at maxEntries', () => {
         expect(held).toEqual(model);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('records read back whole while the shapes of records gone are reclaimed and reused, over any run of saves and removals', async () => {
+    // Every save with `fresh` and every delta save brings a shape never seen before. With 240
+    // records of their own shapes held (the least recently used, evicted as the run writes), the
+    // table stays nearly full: it reclaims and reuses numbers every few saves, and a number reused
+    // while a record still held it would misread that record.
+    const ids = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f');
+    const keys = fc.subarray(['x', 'y', 'z', 'userId']);
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('set' as const), id: ids, keys, fresh: fc.boolean() }),
+      fc.record({ kind: fc.constant('delta' as const), id: ids, deleted: keys }),
+      fc.record({ kind: fc.constant('get' as const), id: ids }),
+      fc.record({ kind: fc.constant('touch' as const), id: ids, plain: fc.boolean() }),
+      fc.record({ kind: fc.constant('destroy' as const), id: ids }),
+      fc.constant({ kind: 'clear' as const }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.array(op, { maxLength: 600, size: 'max' }), async (room, ops) => {
+        const maxEntries = 240 + room;
+        const store = memoryStore({ maxEntries, sweepIntervalMs: 0 });
+        const model = new Map<string, Record<string, unknown>>();
+        const use = (id: string, data: Record<string, unknown>) => {
+          model.delete(id);
+          model.set(id, data);
+          if (model.size > maxEntries) model.delete(model.keys().next().value as string);
+        };
+        for (let i = 0; i < 240; i += 1) {
+          store.set(`held-${i}`, record({ [`held${i}`]: i }), 60_000);
+          use(`held-${i}`, { [`held${i}`]: i });
+        }
+        let counter = 0;
+        for (const step of ops) {
+          counter += 1;
+          if (step.kind === 'set') {
+            const data = Object.fromEntries([...step.keys, ...(step.fresh ? [`fresh${counter}`] : [])].map((key) => [key, counter]));
+            store.set(step.id, record(data), 60_000);
+            use(step.id, data);
+          } else if (step.kind === 'delta') {
+            const stored = model.get(step.id);
+            const written = store.set(step.id, record({ [`delta${counter}`]: counter }), 60_000, {
+              set: [`delta${counter}`],
+              deleted: step.deleted,
+              created: false,
+            });
+            expect(written).toBe(stored !== undefined);
+            if (stored === undefined) continue;
+            const data = { ...stored, [`delta${counter}`]: counter };
+            for (const key of step.deleted) delete data[key];
+            use(step.id, data);
+          } else if (step.kind === 'get') {
+            const stored = model.get(step.id);
+            expect(store.get(step.id)?.data).toEqual(stored);
+            if (stored !== undefined) use(step.id, stored);
+          } else if (step.kind === 'touch') {
+            const meta = step.plain ? { ...record().meta, expiry: { kind: 'browser' as const } } : record().meta;
+            const stored = model.get(step.id);
+            expect(store.touch(step.id, meta, 60_000)).toBe(stored !== undefined);
+            if (stored !== undefined) use(step.id, stored);
+          } else if (step.kind === 'destroy') {
+            await store.destroy(step.id);
+            model.delete(step.id);
+          } else {
+            await store.clear();
+            model.clear();
+          }
+        }
+        for (const [id, data] of [...model]) expect(store.get(id)?.data).toEqual(data);
+      }),
+      { numRuns: 100 },
     );
   });
 
@@ -288,6 +359,23 @@ describe('edge cases of ttl and ids', () => {
     await store.set('a', record(), 60_000);
     await store.set('a', record(), Number.NaN);
     expect(await store.get('a')).toBeUndefined();
+  });
+
+  it('a TTL that is no number (a string, undefined, a bigint) ends the record, as NaN does, instead of throwing or never expiring', async () => {
+    const clock = manualClock();
+    const store = memoryStore({ sweepIntervalMs: 0, clock: clock.now });
+    for (const ttlMs of ['60000', undefined, 60_000n, { valueOf: () => 60_000 }, [60_000]] as unknown as number[]) {
+      await store.set('a', record(), 60_000);
+      expect(store.set('a', record(), ttlMs), `set with ttlMs ${String(ttlMs)}`).toBe(true);
+      expect(await store.get('a'), `an existing record after set with ttlMs ${String(ttlMs)}`).toBeUndefined();
+      expect(store.set('b', record(), ttlMs)).toBe(true);
+      expect(await store.get('b'), `a new id after set with ttlMs ${String(ttlMs)}`).toBeUndefined();
+      await store.set('a', record(), 60_000);
+      expect(store.touch('a', record().meta, ttlMs), `touch with ttlMs ${String(ttlMs)}`).toBe(true);
+      expect(await store.get('a'), `after touch with ttlMs ${String(ttlMs)}`).toBeUndefined();
+      expect(store.touch('missing', record().meta, ttlMs)).toBe(false);
+    }
+    expect(store.size).toBe(0);
   });
 
   it('a positive TTL under 1 ms still writes a record that reads back at once, as set and touch promise', async () => {

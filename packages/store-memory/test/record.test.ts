@@ -99,6 +99,27 @@ describe('the record string', () => {
     expect(encoded[255]!.charCodeAt(0)).toBe(0);
   });
 
+  it('once 255 shapes exist, reuses those no stored record holds, never one a record still holds', () => {
+    const codec = recordCodec();
+    const kept = codec.encode({ kept: true }, META, NOW);
+    // One session adding a key on every save: each record replaces (releases) the one before.
+    let churned = codec.encode({ draft0: 0 }, META, NOW);
+    for (let i = 1; i < 1_000; i += 1) {
+      const next = codec.encode({ [`draft${i}`]: i }, META, NOW);
+      codec.release(churned);
+      churned = next;
+      expect(churned.charCodeAt(0), `save ${i}`).not.toBe(0);
+      expect(codec.data(churned)).toEqual({ [`draft${i}`]: i });
+    }
+    expect(codec.data(kept)).toEqual({ kept: true });
+    expect(codec.encode({ kept: false }, META, NOW).charCodeAt(0)).toBe(kept.charCodeAt(0));
+    const moved = codec.withMeta(kept, META, NOW);
+    codec.release(kept);
+    codec.release(churned);
+    expect(codec.encode({ another: 1 }, META, NOW).charCodeAt(0)).not.toBe(0);
+    expect(codec.data(moved)).toEqual({ kept: true });
+  });
+
   it('stores plain a record whose key names are too long to keep as a shape forever', () => {
     // Shapes outlive their records: an app storing user-chosen keys must not let one session pin
     // 255 copies of its key names.
