@@ -42,6 +42,7 @@ export interface RedisCommands {
 interface NodeRedisClient {
   sendCommand(args: readonly string[]): Promise<unknown>;
   readonly isReady: boolean;
+  readonly isOpen: boolean;
 }
 
 /** node-redis 5 and 6 `createCluster()`. `isReady` is new in 6; 5 has only `isOpen`. */
@@ -162,6 +163,24 @@ function fromNodeRedisCluster(cluster: NodeRedisCluster): RedisCommands {
 function fromNodeRedisClient(client: NodeRedisClient): RedisCommands {
   const node: NodeCommand = (args) => client.sendCommand(args);
   return { send: (_key, args) => node(args), nodes: async () => [node], isReady: () => client.isReady, cluster: false };
+}
+
+/**
+ * Why `client` cannot send, for the error of a call made while `isReady()` is false. A client the
+ * app never connected (or closed) stays that way, since the store never connects one: the message
+ * says what to call, rather than suggesting a reconnection that is not coming.
+ */
+export function notReadyDetail(client: RedisClientLike): string {
+  const connecting = 'the Redis client is not connected (connecting or reconnecting)';
+  if (isCommands(client)) return connecting;
+  const advice = 'call `await client.connect()` before serving requests (the store never connects a client)';
+  if (isIoRedis(client)) {
+    if (client.status === 'wait') return `the ioredis client was made with lazyConnect: true and has not connected: ${advice}`;
+    if (client.status === 'end') return `the ioredis client was closed (quit() or disconnect()) and will not reconnect: ${advice}`;
+  } else if ((isNodeRedisCluster(client) || isNodeRedisClient(client)) && !client.isOpen) {
+    return `the node-redis client is not open (never connected, or closed): ${advice}`;
+  }
+  return connecting;
 }
 
 /**

@@ -19,7 +19,7 @@ import { SessConfigError, checkOptionKeys } from '@sess/core';
 import { deadlineSweep, ownValue } from '@sess/core/store';
 import type { Watched } from '@sess/core/store';
 import type { RevokeUserOptions, SessionChanges, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
-import { clientKeyPrefix, toCommands, type NodeCommand, type RedisClientLike } from './clients.js';
+import { clientKeyPrefix, notReadyDetail, toCommands, type NodeCommand, type RedisClientLike } from './clients.js';
 import { RedisStoreError, describeError, failureKind, repliedWith, scriptRefused, type RedisStoreMethod } from './errors.js';
 import {
   GEN_FIELD,
@@ -206,8 +206,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     } catch (error) {
       return Promise.reject(storeError(method, error));
     }
-    if (!ready)
-      return Promise.reject(new RedisStoreError(method, 'unavailable', 'the Redis client is not connected (connecting or reconnecting)'));
+    if (!ready) return Promise.reject(new RedisStoreError(method, 'unavailable', notReadyDetail(options.client)));
     // One promise per call, its deadline on the store's shared sweep: this runs on every request.
     return new Promise<T>((resolve, reject) => {
       let answer: T;

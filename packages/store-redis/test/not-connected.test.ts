@@ -1,0 +1,88 @@
+/**
+ * A client the app has not connected yet (ioredis with `lazyConnect: true`, node-redis before
+ * `connect()`) or has closed: the store never connects a client, so every call fails at once,
+ * with a message that says so and what to do, and works as soon as the app connects it.
+ */
+import { once } from 'node:events';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { Redis as IoRedis6 } from 'ioredis';
+import { Redis as IoRedis5 } from 'ioredis5';
+import { createClient as createClient6 } from 'redis';
+import { createClient as createClient5 } from 'redis5';
+import { freshId, makeRecord } from '@sess/store-test';
+import { RedisStoreError, redisStore } from '../src/index.js';
+import { connect, describeOn, testPrefix, type Connected } from './connect.js';
+
+/** The client, made but not connected, and how the app would connect and close it. */
+interface Unconnected {
+  readonly client: object;
+  connect(): Promise<unknown>;
+  close(): Promise<unknown>;
+}
+
+function unconnected(library: string, url: string): Unconnected {
+  if (library.startsWith('ioredis')) {
+    const client = library === 'ioredis 6' ? new IoRedis6(url, { lazyConnect: true }) : new IoRedis5(url, { lazyConnect: true });
+    client.on('error', () => undefined);
+    // quit() resolves on Redis's reply; the client is closed at its 'end' event, a moment later.
+    const close = async () => {
+      const ended = once(client, 'end');
+      await client.quit();
+      await ended;
+    };
+    return { client, connect: () => client.connect(), close };
+  }
+  const client = library === 'node-redis 6' ? createClient6({ url }) : createClient5({ url });
+  client.on('error', () => undefined);
+  return { client, connect: () => client.connect(), close: () => client.close() };
+}
+
+describeOn('standalone', 'a client that is not connected', () => {
+  const prefix = testPrefix('not-connected');
+  let admin: Connected;
+  beforeAll(async () => {
+    admin = await connect('ioredis 6', 'standalone');
+  });
+  afterAll(async () => {
+    await redisStore({ client: admin.client, prefix }).clear();
+    await admin.quit();
+  });
+
+  const url = () => {
+    const service = inject('standalone');
+    if (!service.ok) throw new Error(service.reason);
+    return service.value;
+  };
+
+  async function failure(call: Promise<unknown>): Promise<RedisStoreError> {
+    const error = await call.then(
+      () => undefined,
+      (rejected: unknown) => rejected,
+    );
+    expect(error).toBeInstanceOf(RedisStoreError);
+    expect(error).toMatchObject({ reason: 'unavailable', method: 'get' });
+    return error as RedisStoreError;
+  }
+
+  for (const [library, never] of [
+    ['ioredis 6', /was made with lazyConnect: true and has not connected: call `await client\.connect\(\)`/],
+    ['ioredis 5', /was made with lazyConnect: true and has not connected: call `await client\.connect\(\)`/],
+    ['node-redis 6', /is not open \(never connected, or closed\): call `await client\.connect\(\)`/],
+    ['node-redis 5', /is not open \(never connected, or closed\): call `await client\.connect\(\)`/],
+  ] as const) {
+    it(`${library}: construction accepts it; calls fail at once naming connect(), then work once the app connects it, and fail naming the close after it`, async () => {
+      const made = unconnected(library, url());
+      const store = redisStore({ client: made.client, prefix });
+      const id = freshId();
+      const before = await failure(store.get(id));
+      expect(before.message).toMatch(never);
+      expect(before.message).toMatch(/the store never connects a client/);
+      await made.connect();
+      await store.set(id, makeRecord({ a: 1 }, Date.now()), 60_000);
+      expect((await store.get(id))?.data).toEqual({ a: 1 });
+      await made.close();
+      const after = await failure(store.get(id));
+      expect(after.message).toMatch(library.startsWith('ioredis') ? /was closed \(quit\(\) or disconnect\(\)\)/ : never);
+    });
+  }
+});
