@@ -113,6 +113,13 @@ export interface LifecycleContext extends LifecycleInput {
    */
   readonly retire: 'none' | 'destroy' | 'grace' | 'destroyAfterCookie';
   readonly sessionCookie: 'keep' | 'set' | 'setBrowser' | 'delete';
+  /**
+   * Once the commit has begun: a record for the current id may be live in the store once it ends
+   * (saved, or kept as it was), which a sign-out after the response (`destroyingLate`) destroys.
+   */
+  readonly leavesLiveRecord: boolean;
+  /** The same for the record the client's cookie names, where that is another id (after regenerate). */
+  readonly leavesClientRecord: boolean;
   /** Facts of the response, from `response.commit`, while the commit is planned. */
   readonly serverError: boolean;
   readonly empty: boolean;
@@ -287,6 +294,10 @@ const guards = {
   shouldDeleteSessionCookie: ask(commitRules.shouldDeleteSessionCookie),
   // Every change is refused on a read-only request: nothing it does could be saved.
   isWritable: ({ context }: GuardArgs) => !context.readOnly,
+  // The record is on the server, not in a cookie that has already left with the response.
+  keepsRecordOnServer: ({ context }: GuardArgs) => !context.cookieCarriesData,
+  leavesLiveRecord: ({ context }: GuardArgs) => context.leavesLiveRecord,
+  leavesClientRecord: ({ context }: GuardArgs) => context.leavesClientRecord,
   // A session saved whenever it is used (saveUninitialized) needs its id from the start too.
   issuesIdAtStart: ({ context }: GuardArgs) => context.idAtStart || context.saveUninitialized,
   retiresWithGrace: ({ context }: GuardArgs) => context.regenerateGrace,
@@ -378,6 +389,8 @@ const settled: LifecycleContext = {
   primary: 'none',
   retire: 'none',
   sessionCookie: 'keep',
+  leavesLiveRecord: false,
+  leavesClientRecord: false,
   serverError: false,
   empty: false,
   cookieAlreadySet: false,
@@ -420,11 +433,18 @@ const regenerateTransitions = [
 const signOutActions = ['destroyClientRecord', 'clearData', 'forgetId', 'markSignedOut'] as const;
 const destroyClientTransition = { guard: 'isWritable', target: 'destroying', actions: signOutActions } as const;
 
+/** Sign-out once the commit has begun: the session is empty and known, with no id, at once. */
+const lateSignOutActions = ['destroyCurrentRecord', 'clearData', 'forgetId', 'markSignedOutLate'] as const;
+const lateClientSignOut = [
+  { guard: 'leavesClientRecord', target: 'destroyingLateClient', actions: 'destroyClientRecord' },
+  { target: 'committed' },
+] as const;
+
 /** A commit: the response's facts join the context, and the plan is made from both. */
 const commitTransition = { target: 'planning', actions: 'noteResponse' } as const;
 
 /** express-session's `unset: 'keep'`: the app let go of the session, so nothing about it is written or sent. */
-const discardTransition = { target: 'discarded', actions: 'settle' } as const;
+const discardTransition = { target: 'discarded', actions: ['keepLiveRecord', 'settle'] } as const;
 
 /** A write: the first one of a session without an id gives it one. */
 const newSessionWrite = [
@@ -481,6 +501,13 @@ export const lifecycleMachine = setup({
     markWritten: assign(({ context }) => ({ accessed: true, modified: true, changed: context.resendCookieOnChange })),
     markHasId: assign({ hasId: true }),
     markSignedOut: fresh({ accessed: true }),
+    markSignedOutLate: assign({ loaded: true, leavesLiveRecord: false }),
+    markClientSignedOutLate: assign({ leavesClientRecord: false }),
+    // The app let go of the session: the record stays as it was, for a sign-out after the response.
+    keepLiveRecord: assign(({ context }) => ({
+      leavesLiveRecord: context.currentLive,
+      leavesClientRecord: context.clientRecordLive && !context.idIsClients,
+    })),
     markFreshWithId: fresh({ hasId: true }),
     noteResponse: assign(({ event }) =>
       event.type === 'response.commit'
@@ -503,6 +530,10 @@ export const lifecycleMachine = setup({
       primary: context.primary,
       retire: context.retire,
       sessionCookie: context.sessionCookie,
+      leavesLiveRecord: commitRules.isLiveAfterCommit(context),
+      leavesClientRecord: commitRules.isClientRecordLiveAfterCommit(context) && !context.idIsClients,
+      readOnly: context.readOnly,
+      cookieCarriesData: context.cookieCarriesData,
     })),
     // A retired record answers reads only: no write, and no cookie, since the browser already
     // holds (or is about to get) the cookie of the id that replaced it.
@@ -513,6 +544,9 @@ export const lifecycleMachine = setup({
       testCookie: context.testCookie,
       testCookieReceived: context.testCookieReceived,
       cacheControlSet: event.type === 'response.commit' && event.cacheControlSet,
+      leavesLiveRecord: context.currentLive,
+      readOnly: context.readOnly,
+      cookieCarriesData: context.cookieCarriesData,
     })),
     respond: enqueueActions(({ enqueue, check }) => {
       let cookieSet = false;
@@ -535,8 +569,15 @@ export const lifecycleMachine = setup({
       // A response that sets a cookie must not be stored by shared caches (Django, RFC 9111 §5.2.2.7).
       if (cookieSet && check(guards.needsCacheControl)) enqueue('markPrivate');
     }),
-    // A settled session keeps only whether its data is known: it can still be read.
-    settle: assign(({ context }) => (context.loaded ? settledLoaded : settled)),
+    // A settled session keeps whether its data is known, since it can still be read, and what a
+    // sign-out after the response asks (see \`destroyingLate\`).
+    settle: assign(({ context }) => ({
+      ...(context.loaded ? settledLoaded : settled),
+      leavesLiveRecord: context.leavesLiveRecord,
+      leavesClientRecord: context.leavesClientRecord,
+      readOnly: context.readOnly,
+      cookieCarriesData: context.cookieCarriesData,
+    })),
   },
 }).createMachine({
   id: 'session',
@@ -833,7 +874,7 @@ export const lifecycleMachine = setup({
         'store.done': { target: 'retiring', actions: assign({ primary: 'none' }) },
         // The id is dead (destroyed or retired by a racing request): no cookie may name it, and
         // none is deleted either, since the browser may already hold the racing request's cookie.
-        'store.refused': { target: 'retiring', actions: assign({ primary: 'none', sessionCookie: 'keep' }) },
+        'store.refused': { target: 'retiring', actions: assign({ primary: 'none', sessionCookie: 'keep', leavesLiveRecord: false }) },
         'store.failed': { target: 'failed', actions: 'settle' },
       },
     },
@@ -876,7 +917,42 @@ export const lifecycleMachine = setup({
     discarded: { on: { 'response.commit': { target: 'committed' } } },
     // Repeated commits (an error page after a failed write) change nothing.
     committed: {
-      on: { ...lateChangeEvents, 'response.commit': { target: 'committed' }, 'app.read': { guard: 'isDataKnown', target: 'committed' } },
+      on: {
+        ...lateChangeEvents,
+        'response.commit': { target: 'committed' },
+        'app.read': { guard: 'isDataKnown', target: 'committed' },
+        'app.destroy': [
+          { guard: and(['isWritable', 'keepsRecordOnServer', 'leavesLiveRecord']), target: 'destroyingLate', actions: lateSignOutActions },
+          {
+            guard: and(['isWritable', 'keepsRecordOnServer', 'leavesClientRecord']),
+            target: 'destroyingLateClient',
+            actions: ['destroyClientRecord', ...lateSignOutActions.slice(1)],
+          },
+          { guard: and(['isWritable', 'keepsRecordOnServer']), target: 'committed', actions: lateSignOutActions.slice(1) },
+        ],
+      },
+    },
+    // A sign-out after the response has left (Express's \`res.redirect('/'); req.session.destroy()\`):
+    // the record the commit left is destroyed, as express-session destroys it. No cookie can go
+    // any more; the one the browser holds names nothing, so its next request starts a new session.
+    // Cookie sessions refuse it: their record is the cookie, which has already left.
+    destroyingLate: {
+      on: {
+        ...lateChangeEvents,
+        'app.read': { target: 'destroyingLate' },
+        // Then the record the client's cookie names, if the commit left it live too (a 5xx after
+        // regenerate moves nothing). The app hears of a failure; that record dies with its TTL.
+        'store.done': lateClientSignOut,
+        'store.failed': lateClientSignOut,
+      },
+    },
+    destroyingLateClient: {
+      on: {
+        ...lateChangeEvents,
+        'app.read': { target: 'destroyingLateClient' },
+        'store.done': { target: 'committed', actions: 'markClientSignedOutLate' },
+        'store.failed': { target: 'committed', actions: 'markClientSignedOutLate' },
+      },
     },
     failed: {
       on: { ...lateChangeEvents, 'response.commit': { target: 'failed' }, 'app.read': { guard: 'isDataKnown', target: 'failed' } },

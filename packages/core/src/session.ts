@@ -326,7 +326,12 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
       }
       const state = String(this.node.snapshot.value);
       // The usual mistake: a session with a cookie used before its record is read.
-      const hint = state === 'unloaded' || state === 'loading' ? ': the session is not loaded yet, await its load() first' : '';
+      const hint =
+        state === 'unloaded' || state === 'loading'
+          ? ': the session is not loaded yet, await its load() first'
+          : state === 'committed' || state === 'failed'
+            ? ': the commit has begun'
+            : '';
       throw new SessUsageError(`${operation} is not allowed now${hint} (session state: ${state})`);
     }
     if (step.drawsId) this.state.drawId();

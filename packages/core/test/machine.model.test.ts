@@ -128,6 +128,8 @@ function createSut(input: LifecycleInput) {
     callsAtDiscard: undefined as number | undefined,
     /** Whether the session's data is known: new from the start, loaded, or ended by sign-out. */
     known: clientCookie === 'absent' || clientCookie === 'rejected',
+    /** A sign-out once the commit has begun: the id it ended, and how its destroy() settled. */
+    lateSignOut: undefined as { id: string | undefined; settled: Promise<Settled> } | undefined,
   };
   let pending: Promise<Settled> | undefined;
   const track = (work: unknown) => {
@@ -161,6 +163,8 @@ function heldOps(sut: Sut) {
 }
 
 async function checkCommitted(sut: Sut) {
+  const { lateSignOut } = sut.shadow;
+  if (lateSignOut !== undefined) return checkLateSignOut(sut, lateSignOut);
   const settled = await sut.pending();
   expect(settled?.ok).toBe(true);
   const effects = (settled as { value: HttpEffect[] }).value;
@@ -202,6 +206,22 @@ async function checkCommitted(sut: Sut) {
   // A commit that may write leaves the session's data in the store.
   if (!sut.shadow.serverError && !sut.shadow.refused && id !== undefined && Object.keys(sut.shadow.data).length > 0) {
     expect(sut.store.peek(id)?.data).toEqual(sut.shadow.data);
+  }
+}
+
+/**
+ * A sign-out after the commit: the session is the empty one, and the record the commit left is
+ * gone (or, if its destroy failed, dead to the server until its TTL), the failure heard by the app.
+ */
+async function checkLateSignOut(sut: Sut, { id, settled }: { id: string | undefined; settled: Promise<Settled> }) {
+  const outcome = await settled;
+  expect([sut.session.id, sut.session.keys()]).toEqual([undefined, []]);
+  if (!outcome.ok) expect(outcome.error).toBeInstanceOf(SessStoreError);
+  else if (id !== undefined) expect(sut.store.peek(id)).toBeUndefined();
+  // Nothing this session could name is left live: only records already dead to the server, or
+  // kept read-only for the grace window after regenerate.
+  for (const key of sut.store.records.keys()) {
+    expect(sut.shadow.deadRecords.has(key) || sut.store.peek(key)?.meta.retired === true).toBe(true);
   }
 }
 
@@ -335,6 +355,9 @@ function testParams(sut: Sut) {
         expect([CLIENT_ID, session.id]).not.toContain(store.held[0]?.id);
       },
       destroyingCurrent: () => expect(heldOps(sut)).toEqual(['destroy current']),
+      // The record the commit left: the id the session had when the app signed out.
+      destroyingLate: () => expect(store.held.map((call) => `${call.op} ${call.id}`)).toEqual([`destroy ${shadow.lateSignOut?.id}`]),
+      destroyingLateClient: () => expect(heldOps(sut)).toEqual(['destroy client']),
       reloading: () => expect(heldOps(sut)).toEqual(['get current']),
       active: (snapshot: Snapshot) => {
         expect(heldOps(sut)).toEqual([]);
@@ -387,6 +410,17 @@ function testParams(sut: Sut) {
         await sut.flush();
       },
       'app.destroy': async () => {
+        if (shadow.committing) {
+          const { id } = session;
+          const settled = session.destroy().then(
+            (value): Settled => ({ ok: true, value }),
+            (error: unknown): Settled => ({ ok: false, error }),
+          );
+          shadow.lateSignOut = { id, settled };
+          shadow.data = {};
+          await sut.flush();
+          return;
+        }
         sut.track(session.destroy());
         shadow.accessed = true;
         shadow.data = {};

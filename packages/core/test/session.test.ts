@@ -320,6 +320,105 @@ describe('emptying and destroying', () => {
   });
 });
 
+describe('sign-out after the response (destroy once the commit has begun)', () => {
+  it("destroys the record the commit left, as express-session's destroy does after res.end", async () => {
+    const { manager, jar, store, id } = await signedIn();
+    const session = manager.begin({ cookieHeader: jar.header(), secure: false });
+    await session.load();
+    expect(session.get('user')).toBe('ada');
+    expect(await session.commit({ status: 302 })).toEqual([{ type: 'header.vary', value: 'Cookie' }]);
+    await session.destroy();
+    expect(store.peek(id)).toBeUndefined();
+    expect([session.id, session.keys()]).toEqual([undefined, []]);
+    // The browser's cookie now names nothing: its next request is a new visitor.
+    const next = manager.begin({ cookieHeader: jar.header(), secure: false });
+    await next.load();
+    expect(next.get('user')).toBeUndefined();
+  });
+
+  it('destroys the record the commit itself saved, under a new id after regenerate', async () => {
+    const { manager, jar, store, id } = await signedIn();
+    const session = manager.begin({ cookieHeader: jar.header(), secure: false });
+    await session.load();
+    await session.regenerate();
+    session.set('role', 'admin');
+    await session.commit({ status: 200 });
+    const newId = session.id as string;
+    expect(store.peek(newId)?.data).toEqual({ user: 'ada', role: 'admin' });
+    store.calls.length = 0;
+    await session.destroy();
+    expect(store.calls).toEqual([`destroy ${newId}`]);
+    expect([store.peek(newId), store.peek(id)]).toEqual([undefined, undefined]);
+  });
+
+  it('after a 5xx that moved nothing from a regenerate, destroys the client record the browser still names', async () => {
+    const { manager, jar, store, id } = await signedIn();
+    const session = manager.begin({ cookieHeader: jar.header(), secure: false });
+    await session.load();
+    await session.regenerate();
+    await session.commit({ status: 500 });
+    expect(store.peek(id)?.data).toEqual({ user: 'ada' });
+    store.calls.length = 0;
+    await session.destroy();
+    expect(store.calls).toEqual([`destroy ${id}`]);
+    expect(store.peek(id)).toBeUndefined();
+  });
+
+  it('waits for a commit still writing, then destroys what it wrote', async () => {
+    const { manager, jar, store, id } = await signedIn();
+    store.hold = true;
+    const session = manager.begin({ cookieHeader: jar.header(), secure: false });
+    const loading = session.load();
+    for (const call of store.held.splice(0)) call.release();
+    await loading;
+    session.set('views', 1);
+    const committing = session.commit({ status: 200 });
+    const destroying = session.destroy();
+    store.hold = false;
+    for (const call of store.held.splice(0)) call.release();
+    await committing;
+    await destroying;
+    expect(store.peek(id)).toBeUndefined();
+  });
+
+  it('asks nothing of the store when the commit left no record, and a second sign-out joins the first', async () => {
+    const { manager, store } = setup();
+    const session = manager.begin({ cookieHeader: undefined, secure: false });
+    await session.load();
+    session.get('user');
+    await session.commit({ status: 200 });
+    await session.destroy();
+    await session.destroy();
+    expect(store.calls).toEqual([]);
+  });
+
+  it('rejects with the store failure, and the session is still the empty one', async () => {
+    const { manager, jar, store } = await signedIn();
+    store.failing.add('destroy');
+    const session = manager.begin({ cookieHeader: jar.header(), secure: false });
+    await session.load();
+    await session.commit({ status: 200 });
+    await expect(session.destroy()).rejects.toBeInstanceOf(SessStoreError);
+    expect(session.keys()).toEqual([]);
+  });
+
+  it('is refused on a read-only request, and with cookie sessions, whose record is the cookie that has already left', async () => {
+    const { manager, jar, store, id } = await signedIn();
+    const readOnly = manager.begin({ cookieHeader: jar.header(), secure: false, readOnly: true });
+    await readOnly.load();
+    await readOnly.commit({ status: 200 });
+    await expect(readOnly.destroy()).rejects.toThrow(/read-only/);
+    expect(store.peek(id)?.data).toEqual({ user: 'ada' });
+
+    const cookies = setup({ store: cookieSessions({ secret: SECRET }) });
+    await cookies.request((s) => s.set('user', 'ada'));
+    const inCookie = cookies.manager.begin({ cookieHeader: cookies.jar.header(), secure: false });
+    await inCookie.load();
+    await inCookie.commit({ status: 200 });
+    await expect(inCookie.destroy()).rejects.toThrow(/the commit has begun/);
+  });
+});
+
 describe('regenerate', () => {
   it('moves the data to a new id, saves it, then destroys the old record', async () => {
     const { request, store, id } = await signedIn();

@@ -109,6 +109,29 @@ describe.each([
     expect((store as ReturnType<typeof memoryStore>).size).toBe(0);
   });
 
+  it('destroy after the response has gone (res.redirect, then destroy) still signs the user out, as express-session does', async () => {
+    const destroyed: Array<Promise<unknown>> = [];
+    const { client, store } = await start({}, (app) => {
+      app.post('/logout-late', (req, res) => {
+        res.redirect(303, '/');
+        destroyed.push(req.session.destroy());
+      });
+      app.post('/logout-late-callback', (req, res) => {
+        res.redirect(303, '/');
+        destroyed.push(new Promise((resolve) => req.session.destroy(resolve)));
+      });
+    });
+    for (const route of ['/logout-late', '/logout-late-callback']) {
+      await client.request('/login', { method: 'POST' });
+      expect((await client.request('/me')).body).toBe('ada');
+      const reply = await client.request(route, { method: 'POST' });
+      expect(reply.status).toBe(303);
+      await expect(destroyed.shift()).resolves.toBeFalsy();
+      expect((store as ReturnType<typeof memoryStore>).size).toBe(0);
+      expect((await client.request('/me')).body).toBe('nobody');
+    }
+  });
+
   it('a streamed response waits for the store write before its headers leave', async () => {
     let release!: () => void;
     let saving!: () => void;
