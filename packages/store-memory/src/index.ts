@@ -10,7 +10,7 @@
  */
 import { recordCodec } from './record.js';
 import type { RevokeUserOptions, SessionChanges, SessionData, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
-import { ownValue, setOwnValue } from '@sess/core/store';
+import { hasLife, ownValue, setOwnValue } from '@sess/core/store';
 
 export interface MemoryStoreOptions {
   /**
@@ -69,15 +69,6 @@ function applyChanges(stored: Record<string, unknown>, data: SessionData, change
   // `delete` only removes own properties, so deleting "__proto__" cannot reach the prototype.
   for (const key of changes.deleted) delete stored[key];
   return stored;
-}
-
-/**
- * Whether a TTL gives a record any life. Only a number above zero does: the contract deletes for
- * zero or less, and so for NaN and anything else a caller passes (a string, undefined). Compared as
- * is, "60000" passes `> 0`, then `now + ttlMs` joins the strings into a year far past any expiry.
- */
-function hasLife(ttlMs: unknown): boolean {
-  return typeof ttlMs === 'number' && ttlMs > 0;
 }
 
 /** The user id `data` names under `key`: a non-empty string, or undefined. */

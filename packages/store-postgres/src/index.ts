@@ -28,7 +28,7 @@ import {
   type Store,
   type UserSession,
 } from '@sess/core';
-import { deadlineSweep, escapeName, ownValue, unescapeName } from '@sess/core/store';
+import { deadlineSweep, escapeName, hasLife, ownValue, unescapeName } from '@sess/core/store';
 import {
   type PooledClient,
   inTurn,
@@ -368,8 +368,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
 
     async set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean> {
       const key = keyOf(id);
-      // `!(ttlMs > 0)` so a NaN TTL deletes too, rather than writing a row that never expires.
-      if (!(ttlMs > 0)) {
+      if (!hasLife(ttlMs)) {
         await timedQuery(sql.destroy, [key]);
         return true;
       }
@@ -403,9 +402,10 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
 
     async touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean> {
       const key = keyOf(id);
-      // A lifetime of zero or less ends the record, as set does; touched if there was a live one.
+      // A TTL without life (zero or less, NaN, no number) ends the record, as set does; touched if
+      // there was a live one.
       // A live retired row takes only a retired meta, whatever the TTL: refused, it stays.
-      if (!(ttlMs > 0)) {
+      if (!hasLife(ttlMs)) {
         const { rows } = await timedQuery(sql.destroyLive, [key, now(), meta.retired === true]);
         return (rows[0] as Record<string, unknown> | undefined)?.['live'] === true;
       }

@@ -16,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SessConfigError, checkOptionKeys } from '@sess/core';
-import { deadlineSweep, ownValue } from '@sess/core/store';
+import { deadlineSweep, hasLife, ownValue } from '@sess/core/store';
 import type { Watched } from '@sess/core/store';
 import type { RevokeUserOptions, SessionChanges, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
 import { clientKeyPrefix, notReadyDetail, toCommands, type NodeCommand, type RedisClientLike } from './clients.js';
@@ -532,8 +532,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
     set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean> {
       return call('set', async (c) => {
-        // `!(ttlMs > 0)` so a NaN TTL deletes too, rather than writing a key that never expires.
-        if (!(ttlMs > 0)) {
+        if (!hasLife(ttlMs)) {
           await destroyKey(c, id);
           return true;
         }
@@ -606,10 +605,10 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
 
     touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean> {
       return call('touch', async (c) => {
-        // A lifetime of zero or less (NaN too) ends the record, as set does, in the same script
-        // that checks it: a retired record touched with a live meta is refused and stays.
+        // A TTL without life (zero or less, NaN, no number) ends the record, as set does, in the
+        // same script that checks it: a retired record touched with a live meta is refused and stays.
         const key = keyOf(id);
-        const ttl = ttlMs > 0 ? Math.min(Math.ceil(ttlMs), MAX_TTL_MS) : 0;
+        const ttl = hasLife(ttlMs) ? Math.min(Math.ceil(ttlMs), MAX_TTL_MS) : 0;
         const args = [String(ttl), JSON.stringify(meta), userField, meta.retired === true ? '1' : '0'];
         const reply = (await evalScript(c, TOUCH, [key], args)) as unknown[];
         const userId = userIdKey === false ? undefined : userIdFrom(parseJson(reply[1]));

@@ -31,6 +31,18 @@ export function ttls(t: CheckContext): { readonly short: number; readonly long: 
   return t.clock === undefined ? { short: 100, long: 1_500 } : { short: 60_000, long: 600_000 };
 }
 
+/**
+ * TTLs that are no number, each with how a message names it. `ttlMs > 0` holds for all but
+ * undefined, so a store that checks only that keeps the record (for ever where `now + "60000"`
+ * makes a string) or throws (`now + 60000n`); a store ends it instead, as for a TTL of zero.
+ */
+export const NON_NUMBER_TTLS: readonly { readonly label: string; readonly ttlMs: number }[] = [
+  { label: 'the string "60000"', ttlMs: '60000' as unknown as number },
+  { label: 'undefined', ttlMs: undefined as unknown as number },
+  { label: 'the bigint 60000n', ttlMs: 60_000n as unknown as number },
+  { label: 'an object whose valueOf is 60000', ttlMs: { valueOf: () => 60_000 } as unknown as number },
+];
+
 /** Moves the store's time forward with the suite's clock; in real time it does nothing. */
 export async function advance(t: CheckContext, ms: number): Promise<void> {
   if (t.clock !== undefined) await t.clock.advance(ms);

@@ -72,7 +72,8 @@ function sealedCookieStore(sealer: CookieSessions, now: () => number): SealedCoo
       return Promise.resolve(open(id));
     },
     set(id, record, ttlMs) {
-      if (!(ttlMs > 0)) {
+      // A TTL that is no number above zero (NaN, a string...) deletes, as the contract's zero does.
+      if (typeof ttlMs !== 'number' || !(ttlMs > 0)) {
         jar.delete(id);
         return Promise.resolve();
       }

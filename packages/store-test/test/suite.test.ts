@@ -13,6 +13,12 @@ interface Entry {
   readonly expiresAt: number;
 }
 
+/**
+ * Whether a record written with `ttlMs` lives at all: only a number above zero gives it life.
+ * NaN, a string or a bigint end it, as zero does, rather than never expiring or throwing.
+ */
+const hasLife = (ttlMs: unknown): boolean => typeof ttlMs === 'number' && ttlMs > 0;
+
 const copyMeta = (meta: SessionMeta): SessionMeta => JSON.parse(JSON.stringify(meta)) as SessionMeta;
 
 /** The user an entry's data names under `userId`, if any. */
@@ -52,7 +58,7 @@ function referenceStore(now: () => number = Date.now) {
       return entry && { data: JSON.parse(entry.data) as SessionRecord['data'], meta: copyMeta(entry.meta) };
     },
     async set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean> {
-      if (!(ttlMs > 0)) return entries.delete(id) || true;
+      if (!hasLife(ttlMs)) return entries.delete(id) || true;
       const entry = live(id);
       // A retired id stays retired: only a retired meta may be written over it.
       if (entry?.meta.retired === true && record.meta.retired !== true) return false;
@@ -76,7 +82,7 @@ function referenceStore(now: () => number = Date.now) {
     async touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean> {
       const entry = live(id);
       if (entry === undefined || (entry.meta.retired === true && meta.retired !== true)) return false;
-      if (!(ttlMs > 0)) return entries.delete(id);
+      if (!hasLife(ttlMs)) return entries.delete(id);
       entries.set(id, { data: entry.data, meta: copyMeta(meta), expiresAt: now() + ttlMs });
       return true;
     },
@@ -387,6 +393,42 @@ describe('the suite catches broken stores: the checks added for gaps in the cont
     };
     await expectCaught('set with a NaN TTL deletes instead of storing a record that never expires', nanForever);
     await expectCaught('touch with a TTL of zero, less or NaN ends a live record and creates none for a missing id', nanForever);
+  });
+
+  it('a store that checks !(ttlMs > 0) rather than that ttlMs is a number above zero fails the no-number checks', async () => {
+    // "60000" > 0 holds, so such a store keeps the record: for 60 s once a Math.ceil makes it a
+    // number, for ever where now + "60000" makes a string past every clock.
+    const comparesOnly = (clock: FakeStoreClock): Store => {
+      const store = referenceStore(clock.now);
+      const asNumber = (ttlMs: number) => (ttlMs > 0 ? Number(ttlMs) : ttlMs);
+      return {
+        ...store,
+        set: (id, record, ttlMs, changes) => store.set(id, record, asNumber(ttlMs), changes),
+        touch: (id, meta, ttlMs) => store.touch(id, meta, asNumber(ttlMs)),
+      };
+    };
+    await expectCaught(
+      'set with a TTL that is no number (a string, undefined, a bigint, an object) deletes, as a TTL of zero does',
+      comparesOnly,
+    );
+    await expectCaught(
+      'touch with a TTL that is no number (a string, undefined, a bigint, an object) ends a live record and creates none, as a TTL of zero does',
+      comparesOnly,
+    );
+  });
+
+  it('a store whose touch deletes on a TTL that is no number before the retired check fails the retired-touch check', async () => {
+    const deletesFirst = (clock: FakeStoreClock): Store => {
+      const store = referenceStore(clock.now);
+      return {
+        ...store,
+        touch: async (id, meta, ttlMs) => (typeof ttlMs !== 'number' ? store.entries.delete(id) : store.touch(id, meta, ttlMs)),
+      };
+    };
+    await expectCaught(
+      'touch with a TTL that is no number of a retired record with a non-retired meta resolves false and leaves it as it was',
+      deletesFirst,
+    );
   });
 
   it('a store that only ever extends a TTL (PEXPIRE GT, GREATEST) fails the shortening checks', async () => {

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import type { Awaitable, SessionChanges, SessionMeta, SessionRecord } from '@sess/core';
 import { registerClause, type CaseEnv, type CheckContext, type Clause } from '../check.js';
-import { expireAndExpectGone, freshId, lacks, lacksDeltaWrites, makeRecord, requireMethod, ttls } from '../fixtures.js';
+import { NON_NUMBER_TTLS, expireAndExpectGone, freshId, lacks, lacksDeltaWrites, makeRecord, requireMethod, ttls } from '../fixtures.js';
 
 const needsTouch = lacks('touch');
 
@@ -220,6 +220,18 @@ export const refusalsClause: Clause = {
           if (done === undefined) throw new Error('a retired record with a TTL of 60 s expired before the touch');
           expectRefused(done.result, `the touch with ttlMs ${ttlMs}`);
           expect(await t.store.get(done.id), `after the touch with ttlMs ${ttlMs}`).toEqual(done.retired);
+        }
+      },
+    },
+    {
+      title: 'touch with a TTL that is no number of a retired record with a non-retired meta resolves false and leaves it as it was',
+      skipReason: needsTouch,
+      async run(t) {
+        for (const { label, ttlMs } of NON_NUMBER_TTLS) {
+          const done = await saveOntoRetired(t, 60_000, (id) => requireMethod(t.store, 'touch')(id, liveRecord(Date.now()).meta, ttlMs));
+          if (done === undefined) throw new Error('a retired record with a TTL of 60 s expired before the touch');
+          expectRefused(done.result, `the touch with ttlMs ${label}`);
+          expect(await t.store.get(done.id), `after the touch with ttlMs ${label}`).toEqual(done.retired);
         }
       },
     },

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import type { SessionMeta } from '@sess/core';
 import { registerClause, type CaseEnv, type Clause } from '../check.js';
-import { advance, expireAndExpectGone, freshId, lacks, makeRecord, requireMethod, ttls } from '../fixtures.js';
+import { NON_NUMBER_TTLS, advance, expireAndExpectGone, freshId, lacks, makeRecord, requireMethod, ttls } from '../fixtures.js';
 
 const needsTouch = lacks('touch');
 
@@ -105,6 +105,24 @@ export const touchClause: Clause = {
           expect(await store.get(id), `after touch with ttlMs ${ttlMs}`).toBeUndefined();
           const missing = freshId('missing');
           expect(await touch(missing, laterMeta(Date.now()), ttlMs), `touch of a missing id with ttlMs ${ttlMs}`).toBe(false);
+          expect(await store.get(missing)).toBeUndefined();
+        }
+      },
+    },
+    {
+      title:
+        'touch with a TTL that is no number (a string, undefined, a bigint, an object) ends a live record and creates none, as a TTL of zero does',
+      skipReason: needsTouch,
+      async run({ store }) {
+        const touch = requireMethod(store, 'touch');
+        for (const { label, ttlMs } of NON_NUMBER_TTLS) {
+          const id = freshId();
+          await store.set(id, makeRecord({ a: 1 }, Date.now()), 60_000);
+          const result = await touch(id, laterMeta(Date.now()), ttlMs);
+          expect([true, undefined], `touch of a live record with ttlMs ${label} is not refused`).toContain(result);
+          expect(await store.get(id), `after touch with ttlMs ${label}`).toBeUndefined();
+          const missing = freshId('missing');
+          expect(await touch(missing, laterMeta(Date.now()), ttlMs), `touch of a missing id with ttlMs ${label}`).toBe(false);
           expect(await store.get(missing)).toBeUndefined();
         }
       },

@@ -1,9 +1,16 @@
 import { expect } from 'vitest';
 import { registerClause, type CaseEnv, type Clause } from '../check.js';
-import { advance, expireAndExpectGone, freshId, makeRecord, needsClock, ttls } from '../fixtures.js';
+import { NON_NUMBER_TTLS, advance, expireAndExpectGone, freshId, makeRecord, needsClock, ttls } from '../fixtures.js';
 
 /** Far longer than any check waits: a store that kept it would show. */
 const LONG_LIFE_MS = 3_600_000;
+
+/** A whole save, a first save and a delta save: a TTL check holds for each kind of `set`. */
+const SAVES = [
+  { label: 'a save without changes', changes: undefined },
+  { label: 'a save with created: true', changes: { set: ['a'], deleted: [], created: true } },
+  { label: 'a delta save', changes: { set: ['a'], deleted: [], created: false } },
+] as const;
 
 export const ttlClause: Clause = {
   name: 'ttl',
@@ -58,12 +65,7 @@ export const ttlClause: Clause = {
     {
       title: 'set with a NaN TTL deletes instead of storing a record that never expires',
       async run({ store }) {
-        const saves = [
-          { label: 'a save without changes', changes: undefined },
-          { label: 'a save with created: true', changes: { set: ['a'], deleted: [], created: true } },
-          { label: 'a delta save', changes: { set: ['a'], deleted: [], created: false } },
-        ] as const;
-        for (const { label, changes } of saves) {
+        for (const { label, changes } of SAVES) {
           const existing = freshId('existing');
           await store.set(existing, makeRecord({ a: 1 }, Date.now()), 60_000);
           await store.set(existing, makeRecord({ a: 2 }, Date.now()), Number.NaN, changes);
@@ -72,6 +74,26 @@ export const ttlClause: Clause = {
           const fresh = freshId('new');
           await store.set(fresh, makeRecord({ a: 1 }, Date.now()), Number.NaN, changes);
           expect(await store.get(fresh), `a new id after ${label} with ttlMs NaN`).toBeUndefined();
+        }
+      },
+    },
+    {
+      title: 'set with a TTL that is no number (a string, undefined, a bigint, an object) deletes, as a TTL of zero does',
+      async run({ store }) {
+        for (const { label: ttl, ttlMs } of NON_NUMBER_TTLS) {
+          for (const { label, changes } of SAVES) {
+            const existing = freshId('existing');
+            await store.set(existing, makeRecord({ a: 1 }, Date.now()), 60_000);
+            const result = await store.set(existing, makeRecord({ a: 2 }, Date.now()), ttlMs, changes);
+            expect([true, undefined], `${label} with ttlMs ${ttl} is not refused`).toContain(result);
+            expect(await store.get(existing), `an existing record after ${label} with ttlMs ${ttl}`).toBeUndefined();
+            if (changes?.created === false) continue;
+            const fresh = freshId('new');
+            expect([true, undefined], `${label} of a new id with ttlMs ${ttl} is not refused`).toContain(
+              await store.set(fresh, makeRecord({ a: 1 }, Date.now()), ttlMs, changes),
+            );
+            expect(await store.get(fresh), `a new id after ${label} with ttlMs ${ttl}`).toBeUndefined();
+          }
         }
       },
     },
