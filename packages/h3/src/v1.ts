@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SessConfigError, SessStoreError, SessUsageError } from '@sess/core';
 import {
+  cancelUnread,
   commitNodeResponse,
   createOutputHold,
   failureError,
@@ -17,7 +18,7 @@ import {
   loadedSession,
   SessionObject,
 } from '@sess/core/adapter';
-import type { SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
+import type { Settle, SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
 import { H3View, MISSING, REPLACED, configure } from './shared.js';
 import type { SessionOptions, SessionUpdate as Update, SessionView } from './shared.js';
 
@@ -109,6 +110,81 @@ function stopWebStream(error: Error, res: ServerResponse): void {
 }
 
 /**
+ * h3 v1's stand-in for Node's response (unenv's, marked `__unenv__`): `toWebHandler`,
+ * `toPlainHandler` and Nitro 2's `localFetch` read it the moment the app's handler returns, so
+ * nothing there can wait for a commit that output started (see `awaitSessions`).
+ */
+const isStandIn = (res: ServerResponse): boolean => '__unenv__' in res;
+
+/** The commit of each request that `awaitSessions` serves on a stand-in, handed over by the middleware. */
+const standIns = new WeakMap<H3V1Event, { settle?: Settle }>();
+
+const UNAWAITED =
+  "this request is served without a Node server (toWebHandler, toPlainHandler, Nitro 2's localFetch), where h3 v1 reads the response before the session is saved: wrap the app once with awaitSessions(app) from @sess/h3/v1 (toWebHandler(awaitSessions(app)), or in a Nitro plugin awaitSessions(nitroApp.h3App))";
+
+const refuseUnawaited = (): never => {
+  throw new SessConfigError(UNAWAITED);
+};
+
+/** The status h3 v1 answers a thrown value with, as its `createError` reads it. */
+function thrownStatus(thrown: unknown): number {
+  const { statusCode, status } = (thrown ?? {}) as { statusCode?: unknown; status?: unknown };
+  const code = Number.parseInt(String(statusCode || status), 10);
+  return code >= 100 && code <= 999 ? code : 500;
+}
+
+/** A failed commit that no output started (a stream `sendStream` left on the stand-in): its body is dropped with it. */
+function answerStandIn(res: ServerResponse, error: unknown): void {
+  const stranded = res as { _data?: unknown };
+  cancelUnread(stranded._data);
+  stranded._data = undefined;
+  answerFailure(res, error);
+}
+
+/** `handler` for one request on a stand-in: done once the session's commit is, and h3 finds its answer complete. */
+async function committed(handler: (event: H3V1Event) => unknown, event: H3V1Event): Promise<void> {
+  const slot: { settle?: Settle } = {};
+  standIns.set(event, slot);
+  try {
+    await handler(event);
+  } catch (error) {
+    // h3 answers the error once this rejects: the session commits for that answer's status first.
+    await slot.settle?.(thrownStatus(error)).catch((failure) => Promise.reject(toH3Error(failure)));
+    throw error;
+  }
+  // Output started the commit (waited for here), or none came (a stream handed over as it is): commit now.
+  await slot.settle?.(event.node.res.statusCode).catch((failure) => answerStandIn(event.node.res, failure));
+}
+
+const awaiting = new WeakSet<object>();
+
+/**
+ * Makes an h3 v1 app usable with sessions without a Node server: `toWebHandler`, `toPlainHandler`
+ * and Nitro 2's `localFetch` (its internal `$fetch` and edge presets) build the answer from h3's
+ * stand-in for Node's response as soon as the app's handler returns, before a store that answers
+ * later has saved the session. The app's handler then waits for the commit, so the answer carries
+ * the cookie, leaves after the write, and a failed write answers 503. Changes `app` in place (a
+ * Nitro plugin gets the app, not its handler) and returns it; requests on a Node server pass
+ * straight through. Without it the middleware refuses such requests with a `SessConfigError`.
+ *
+ * @example
+ * ```ts
+ * const handler = toWebHandler(awaitSessions(app));
+ * // Nitro 2 / Nuxt 3: server/plugins/sessions.ts
+ * export default defineNitroPlugin((nitroApp) => void awaitSessions(nitroApp.h3App));
+ * ```
+ */
+export function awaitSessions<App extends { handler: (event: never) => unknown }>(app: App): App {
+  const handler = app.handler as unknown as (event: H3V1Event) => unknown;
+  if (awaiting.has(handler)) return app;
+  const awaited = (event: H3V1Event) => (isStandIn(event.node.res) ? committed(handler, event) : handler(event));
+  awaiting.add(awaited);
+  // Keeps what h3 hangs on its app handler (`__is_handler__`, `__resolve__`).
+  app.handler = Object.assign(awaited, handler) as unknown as App['handler'];
+  return app;
+}
+
+/**
  * The session middleware for h3 v1: `app.use(session({ ... }))`. Same options and behaviour as
  * the v2 entry; the commit happens when the response's headers are about to leave, whichever
  * way the handler answers (a returned value, `send`, `sendRedirect`, ...).
@@ -139,11 +215,13 @@ export function session(options: SessionOptions<H3V1Event>): SessionHandler {
     // Mounted twice: the first one owns the session.
     if (event.context.session !== undefined) return;
     const { req, res } = event.node;
+    // Refused before any store call: h3 would read a stand-in before the session's commit is done.
+    const standIn = isStandIn(res) ? (standIns.get(event) ?? refuseUnawaited()) : undefined;
     const secure = isSecureRequest(req, proxy);
     const core = manager.begin({ cookieHeader: req.headers.cookie, secure, readOnly: readOnly?.(event) ?? false });
     // Lazy (design §2.2): the record is read by the first `useSession`.
     const view = (event.context.session = new V1View(core) as H3Session);
-    output.hold(res, {
+    const settle = output.hold(res, {
       // Saving the session the app let go of (`event.context.session = {}`) would keep a user it
       // meant to sign out signed in: the usage error is answered and logged as a failed commit is.
       commit: (status) =>
@@ -154,6 +232,7 @@ export function session(options: SessionOptions<H3V1Event>): SessionHandler {
       onHold: () => void (event._handled = true),
       onDropped: stopWebStream,
     });
+    if (standIn !== undefined) standIn.settle = settle;
   };
   return Object.assign(asHandler(handler), { handoff: asHandler(handoff), socket });
 }
