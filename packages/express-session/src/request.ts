@@ -234,7 +234,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
 
   destroy(session: ExpressSession, callback: Callback | undefined): void {
     this.letGo(session);
-    const destroying = this.track(this.core.destroy());
+    const destroying = this.track(this.inTurn(() => this.core.destroy()));
     // With no callback the app never hears that the delete failed, and the record is still there:
     // the response must not tell the browser it signed out (as with `unset: 'destroy'`).
     if (callback === undefined) this.unheard = destroying;
@@ -355,7 +355,9 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     else if (this.handedOut && !this.destroyed) {
       this.destroyed = unset === 'destroy';
       const letGo = unset === 'destroy' ? this.core.destroy() : this.core.discard();
-      return commitNodeResponseAfter(letGo, res, this.core, status, name, this.cookieLine);
+      // The app may still hold the session it let go of, and destroy or regenerate it right after
+      // the response (`res.end(); held.destroy()`): that sign-out waits until this commit is over.
+      return this.track(commitNodeResponseAfter(letGo, res, this.core, status, name, this.cookieLine));
     }
     const { unheard } = this;
     if (unheard !== undefined) {
