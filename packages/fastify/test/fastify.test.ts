@@ -3,7 +3,10 @@
  * through Fastify's error handling, hijacked replies, @fastify/session's names, getSession(),
  * and the options refused when the plugin is registered.
  */
+import { createReadStream } from 'node:fs';
 import { ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
@@ -254,6 +257,31 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
         expect([path, reply.status, JSON.parse(reply.body).message]).toEqual([path, 503, 'Session store unavailable']);
       }
       expect(dropped).toEqual(['node', 'web', 'response']);
+    });
+
+    it('a file stream that fails to open while the commit waits on the store reaches Fastify’s error handling, not the process', async () => {
+      const faults: unknown[] = [];
+      let opened: Promise<unknown> = Promise.resolve();
+      const onFault = (error: unknown) => void faults.push(error);
+      process.on('uncaughtException', onFault);
+      closers.push(async () => void process.off('uncaughtException', onFault));
+      // The store answers once the stream has failed (as a slower Redis round trip would), or once the process heard of it.
+      const store = inspectableStore(fakeClock());
+      const { set } = store;
+      store.set = async (...args) => (await opened, set(...args));
+      const { client } = await start(async (app) => {
+        await app.register(session, { secret: SECRET, store });
+        app.get('/file', async (request, reply) => {
+          request.session.n = 1;
+          const file = createReadStream(join(tmpdir(), `sess-missing-${crypto.randomUUID()}`));
+          opened = new Promise<void>(
+            (resolve) => (file.once('close', () => resolve()), process.once('uncaughtException', () => resolve())),
+          );
+          return reply.send(file);
+        });
+      });
+      const reply = await client.request('/file');
+      expect([reply.status, JSON.parse(reply.body).code, faults]).toEqual([500, 'ENOENT', []]);
     });
 
     it('a failed load answers 503 from Fastify’s default handler before the handler runs', async () => {
