@@ -79,8 +79,14 @@ class HonoView extends SessionObject {
   readonly clear = (): void => this[CORE].clear();
 }
 
-function commit(core: Session, name: string, status: number, headers: Headers): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
-  const committed = core.commit(responseFacts(status, name, headers.getSetCookie(), headers.has('cache-control')));
+/** `headers` is missing where the handler returned no Response at all (a string). */
+function commit(
+  core: Session,
+  name: string,
+  status: number,
+  headers: Headers | undefined,
+): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
+  const committed = core.commit(responseFacts(status, name, headers?.getSetCookie() ?? [], headers?.has('cache-control') === true));
   return committed instanceof Promise ? committed.catch(rejected) : committed;
 }
 
@@ -235,7 +241,9 @@ export function session(options: SessionOptions): SessionMiddleware {
     // here (a thrown non-Error, an `onError` that throws) goes on as it would without sess,
     // uncommitted: nothing is saved, as for any 5xx.
     await (asyncContext ? context.run(view, next) : next());
-    const res = c.finalized ? c.res : undefined;
+    // A handler that returned no Response at all (a string) is node-server's to refuse with its
+    // 500, as without sess, unseen by `app.onError`: it counts as no response here.
+    const res = c.finalized && c.res.headers !== undefined ? c.res : undefined;
     const lighter = res && lighterOf(res);
     const parts = res && held(res, lighter);
     // A response node-server can't send gets its 500, as without sess: the commit is for that, and
@@ -252,7 +260,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     // A handler that gave no response is answered with a 500 ("Context is not finalized").
     const status = res !== undefined && !refused && !bypassed ? res.status : 500;
     // Awaited only when it is a promise: a step on every request otherwise.
-    const committed = commit(core, name, status, c.res.headers);
+    const committed = commit(core, name, status, c.res.headers as Headers | undefined);
     let effects: readonly HttpEffect[];
     if (committed instanceof Promise) {
       try {

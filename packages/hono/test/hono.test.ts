@@ -328,6 +328,29 @@ describe('commit and the response', () => {
     expect(store.calls.set).toBe(0);
   });
 
+  it('a handler that returns something other than a Response gets node-server’s 500 as without sess, on node-server 1 and 2: onError never sees it', async () => {
+    // node-server logs the value it can't send, with sess and without.
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      for (const requestListener of [getRequestListener, getRequestListenerV1]) {
+        for (const withSession of [false, true]) {
+          const { app, store } = sessionApp();
+          const bare = new Hono<SessionEnv>();
+          const seen: unknown[] = [];
+          for (const target of [app, bare]) target.onError((error, c) => (seen.push(error), c.text('handled', 200)));
+          bare.use((c, next) => (c.set('session', { load: async () => ({ data: {} }) } as unknown as HonoSession), next()));
+          (withSession ? app : bare).get('/', async (c) => (await write(c), 'not a response' as unknown as Response));
+          const served = await listen(requestListener((withSession ? app : bare).fetch));
+          servers.push(served);
+          const reply = await new Client(served.url).request('/');
+          expect([withSession, reply.status, reply.setCookies, seen, store.calls.set]).toEqual([withSession, 500, [], [], 0]);
+        }
+      }
+    } finally {
+      logged.mockRestore();
+    }
+  });
+
   it('leaves node-server’s shared RESPONSE_ALREADY_SENT alone when the app wrote c.env.outgoing itself', async () => {
     const { app } = sessionApp();
     app.get('/', async (c) => {
