@@ -7,6 +7,7 @@
  * `@sess/core`.
  */
 import type { IncomingMessage } from 'node:http';
+import { Stream } from 'node:stream';
 import { format } from 'node:util';
 import type { Context, Middleware } from 'koa';
 import { SessConfigError, SessUsageError, createSessionManager, type HttpEffect } from '@sess/core';
@@ -145,10 +146,12 @@ interface RequestState extends SessionView<KoaSession> {
   failed: Failed;
   /** What the commit put on the response, for an error Koa answers after it (`ctx.onerror` drops those headers). */
   committed: readonly HttpEffect[] | undefined;
+  /** The commit in flight under a stream body, which may fail meanwhile (see `streamWaiting`). */
+  committing: Promise<void> | undefined;
 }
 
 /** A request's state beside its view, copied onto it (a shared source: no object made for it per request). */
-const FRESH = { destroying: undefined, response: undefined, failed: undefined, committed: undefined };
+const FRESH = { destroying: undefined, response: undefined, failed: undefined, committed: undefined, committing: undefined };
 
 const STATE = Symbol('@sess/koa');
 const RAW = Symbol('@sess/koa respond');
@@ -210,6 +213,13 @@ function asKoaError(error: unknown): Error | null {
 /** `onerror` (Koa's, or the app's own) answering `error` with the session's headers. */
 function answerWithSession(ctx: Context, error: Error | null, onerror: OnError): unknown {
   const state = stateOf(ctx);
+  // Koa 2 answers a stream body's failure from its 'error' event, which may come while the commit
+  // is in flight: answered once the commit is done, with its headers, as after it.
+  const committing = state?.committing;
+  if (committing !== undefined && error !== null) {
+    const answer = () => answerWithSession(ctx, error, onerror);
+    return void committing.then(answer, answer);
+  }
   const effects = state?.committed;
   if (typeof error !== 'object' || error === null || effects === undefined || effects.length === 0)
     return onerror.call(ctx, error as Error);
@@ -426,7 +436,10 @@ export function session(options: SessionOptions): SessionMiddleware {
     try {
       // No promise step when the commit was done at once.
       const settling = settle(ctx, state, ctx.response.status);
-      if (settling !== undefined) await settling;
+      if (settling !== undefined)
+        await (state.response === null && ctx.response.body instanceof Stream
+          ? streamWaiting(state, ctx.response.body, settling)
+          : settling);
     } catch (error) {
       // Koa destroys a Node stream body itself, but leaves a web stream (Koa 3) unread.
       cancelUnread(ctx.body);
@@ -435,4 +448,26 @@ export function session(options: SessionOptions): SessionMiddleware {
   };
 
   return Object.assign(sessionMiddleware, { handoff, socket });
+}
+
+const ignore = () => undefined;
+
+/**
+ * Waits for the commit before Koa pipes the stream body, which may fail meanwhile (a missing file,
+ * an upstream that drops). Koa 3 listens for that only once it pipes, so the stream's 'error'
+ * would be thrown from an event nobody hears and take the process down: it is heard here, and
+ * Koa's pipe then reports it as without sess. Koa 2 answers it at once, through `ctx.onerror`,
+ * which waits for the commit (see `answerWithSession`).
+ */
+async function streamWaiting(state: RequestState, body: Stream, settling: Promise<void>): Promise<void> {
+  body.on('error', ignore);
+  state.committing = settling;
+  try {
+    await settling;
+  } finally {
+    state.committing = undefined;
+  }
+  // Only once committed: a failed commit's answer replaces the body, whose failure then goes
+  // nowhere, as Koa does with a stream body it replaces.
+  body.off('error', ignore);
 }

@@ -4,7 +4,9 @@
  * sess refuses at construction.
  */
 import type { ServerResponse } from 'node:http';
+import { createReadStream } from 'node:fs';
 import { Readable, pipeline } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { format, inspect } from 'node:util';
 import Koa3 from 'koa';
 import type { Context, Middleware } from 'koa';
@@ -582,7 +584,49 @@ describe.each([
   });
 });
 
+/**
+ * An app whose body stream fails while the session's store write is in flight (a file that turns
+ * out to be missing, an upstream that drops): the write waits until the stream has failed.
+ */
+async function startFailingDuringWrite(Koa: typeof Koa3) {
+  const store = inspectableStore(fakeClock());
+  const app = new Koa();
+  const errors: string[] = [];
+  app.on('error', (error: Error) => void errors.push(error.message));
+  app.use(session({ secret: SECRET, store }));
+  let body: Readable | undefined;
+  app.use((ctx) => {
+    ctx.session.user = ctx.session.user ?? ctx.path;
+    if (ctx.path === '/me') return void (ctx.body = ctx.session.user);
+    body = new Readable({ read() {} });
+    ctx.body = body;
+  });
+  const set = store.set;
+  store.set = async (...args) => {
+    const failing = body;
+    if (failing !== undefined) {
+      body = undefined;
+      failing.destroy(new Error('upstream failed'));
+      // Not events.once, whose 'error' listener would be the stream's only one.
+      await new Promise((resolve) => failing.once('close', resolve));
+    }
+    return set(...args);
+  };
+  const served = await listen(app.callback());
+  servers.push(served);
+  return { client: new Client(served.url), served, store, errors };
+}
+
 describe('Koa 2', () => {
+  it("a body stream that fails while the store write is in flight is Koa's 500, with the cookie of the session it saved, and only its own error is reported", async () => {
+    const { client, served, store, errors } = await startFailingDuringWrite(Koa2 as unknown as typeof Koa3);
+    const reply = await client.request('/login');
+    await served.idle();
+    expect([reply.status, store.calls.set, cookiesNamed(reply, 'sid')]).toEqual([500, 1, [expect.stringMatching(/^sid=[^;]+; Max-Age/)]]);
+    expect(errors).toEqual(['upstream failed']);
+    expect((await client.request('/me')).body).toBe('/login');
+  });
+
   it("a body stream that fails before its first chunk is Koa's 500, with the cookie of the session it saved", async () => {
     const store = inspectableStore(fakeClock());
     const app = new Koa2();
@@ -604,6 +648,39 @@ describe('Koa 2', () => {
 });
 
 describe('Koa 3', () => {
+  it('a failed store write with a file body that fails after the 503 (a missing file) does not take the process down', async () => {
+    const store = inspectableStore(fakeClock());
+    const app = new Koa3();
+    const errors: string[] = [];
+    app.on('error', (error: Error) => void errors.push(error.message));
+    app.use(session({ secret: SECRET, store }));
+    let file: Readable | undefined;
+    app.use((ctx) => {
+      ctx.session.user = 'ada';
+      file = createReadStream(fileURLToPath(new URL('./no-such-file.txt', import.meta.url)));
+      ctx.body = file;
+    });
+    const served = await listen(app.callback());
+    servers.push(served);
+    store.failing.add('set');
+    const reply = await new Client(served.url).request('/');
+    expect([reply.status, reply.body]).toEqual([503, 'Service Unavailable']);
+    // The file's open fails after the answer: a body nobody reads any more, as when Koa replaces one.
+    await new Promise((resolve) => file?.once('close', resolve));
+    await served.idle();
+    expect(errors).toEqual([expect.stringMatching(/failed to set/)]);
+  });
+
+  it('a body stream that fails while the store write is in flight does not take the process down: Koa reports it as without sess', async () => {
+    const { client, served, errors } = await startFailingDuringWrite(Koa3);
+    // Koa 3 pipes a failed stream into the response, which closes the connection.
+    await expect(client.request('/download')).rejects.toThrow();
+    await served.idle();
+    // Koa 3 reports a failed pipe twice, with or without sess.
+    expect(new Set(errors)).toEqual(new Set(['upstream failed']));
+    expect((await client.request('/me')).status).toBe(200);
+  });
+
   it('a failed store write cancels the web stream body (a ReadableStream, or a Response\u2019s) that the 503 replaces, so its producer is not left open', async () => {
     const store = inspectableStore(fakeClock());
     const app = new Koa3();
