@@ -51,7 +51,8 @@ export function checkOptionKeys(
       `${where} needs an options object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`,
     );
   }
-  for (const key of Object.keys(options)) {
+  // Inherited keys too: options are read by name, so an inherited one is taken like an own one.
+  for (const key in options) {
     if (known.includes(key)) continue;
     const hint = Object.hasOwn(hints, key) ? hints[key] : undefined;
     const near = closest(key, known);

@@ -74,6 +74,11 @@ describe('options are validated once', () => {
     );
   });
 
+  it('refuses an unknown option the options object inherits, as it reads the known ones it inherits', () => {
+    const options = Object.assign(Object.create({ roling: true }) as object, { secret: SECRET, store: testStore() });
+    expect(() => createSessionManager(options as SessionManagerOptions)).toThrow(/unknown option "roling": did you mean "rolling"\?/);
+  });
+
   it.each([
     ['generateId that is not a function', { generateId: 'bogus' }],
     ['clock that is not a function', { clock: 42 }],

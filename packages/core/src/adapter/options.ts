@@ -197,7 +197,7 @@ export function lifetimeMs(value: unknown, unitMs: 1 | 1000, option: string, Fai
   if (ms >= LIFETIME_MS.min && ms <= LIFETIME_MS.max) return ms;
   const unit = unitMs === 1 ? 'ms' : 'seconds';
   throw new Failure(
-    `${option} must be a number of ${unit} from ${LIFETIME_MS.min / unitMs} to ${LIFETIME_MS.max / unitMs} (400 days) or 'session', got ${JSON.stringify(value) ?? String(value)}`,
+    `${option} must be a number of ${unit} from ${LIFETIME_MS.min / unitMs} to ${LIFETIME_MS.max / unitMs} (400 days) or 'session', got ${typeof value === 'number' ? value : (JSON.stringify(value) ?? String(value))}`,
   );
 }
 

@@ -115,6 +115,10 @@ describe('mapping to the core', () => {
     );
     expect(() => lifetimeMs('1d', 1, 'maxAge')).toThrow(SessConfigError);
     expect(() => lifetimeMs(Number.NaN, 1, 'ctx.session.maxAge', SessUsageError)).toThrow(SessUsageError);
+    // JSON writes both as null, which named a value nobody passed.
+    expect(() => lifetimeMs(Number.POSITIVE_INFINITY, 1, 'maxAge')).toThrow(/got Infinity$/);
+    expect(() => lifetimeMs(Number.NaN, 1, 'maxAge')).toThrow(/got NaN$/);
+    expect(() => lifetimeMs('1d', 1, 'maxAge')).toThrow(/got "1d"$/);
     expect(() => lifetimeMs(401 * 86_400_000, 1, 'maxAge')).toThrow(/a number of ms from 1000 to 34560000000/);
   });
 
