@@ -23,6 +23,7 @@ import {
   type SessionManagerOptions,
   type SessionStorage,
   type SocketSession,
+  SessConfigError,
   SessUsageError,
   checkStorage,
   createSessionManager,
@@ -30,6 +31,8 @@ import {
 import {
   COOKIE_OPTIONS,
   DEFAULT_MAX_AGE_MS,
+  MAX_LIFETIME_MS,
+  MIN_COOKIE_LIFETIME_MS,
   SHARED_OPTIONS,
   accessorLayer,
   checkOptions,
@@ -122,6 +125,7 @@ function managerOptions(options: SessionOptions): SessionManagerOptions {
   checkOptions<SessionOptions>(options, OPTIONS, WHERE, { hints: { ...HINTS, expires: EXPIRES } });
   const cookie: SessionCookieOptions = options.cookie ?? {};
   checkOptions(cookie, { ...COOKIE_OPTIONS, maxAge: [] }, `cookie of ${WHERE}`, { hints: { expires: EXPIRES }, prefix: 'cookie.' });
+  checkMaxAge(cookie.maxAge);
   const store: unknown = options.store ?? memoryStore();
   if (!isCallbackStore(store))
     checkStorage(store, WHERE, 'Pass a sess store (memoryStore(), ...) or an express-session store with get, set and destroy.');
@@ -132,6 +136,16 @@ function managerOptions(options: SessionOptions): SessionManagerOptions {
     expireAtBrowserClose: cookie.maxAge === null,
     cookie: cookieOptions(cookie),
   };
+}
+
+/** Checked here, not left to the core, whose refusal would name its own `maxAgeMs` (and print a string as a number). */
+function checkMaxAge(maxAge: unknown): void {
+  if (maxAge === undefined || maxAge === null) return;
+  if (typeof maxAge === 'number' && maxAge >= MIN_COOKIE_LIFETIME_MS && maxAge <= MAX_LIFETIME_MS) return;
+  const got = typeof maxAge === 'string' ? JSON.stringify(maxAge) : String(maxAge);
+  throw new SessConfigError(
+    `cookie.maxAge must be a number of ms from ${MIN_COOKIE_LIFETIME_MS} to ${MAX_LIFETIME_MS} (400 days), or null for a cookie that ends with the browser, got ${got}`,
+  );
 }
 
 /** `session(...)`: the middleware, plus what WebSocket apps need (`handoff` also reads `token` from a parsed body). */

@@ -501,6 +501,17 @@ describe('options are checked once, at construction', () => {
     refuses({ secret: SECRET, cookie: { expires: new Date() } }, /cookie\.maxAge/);
   });
 
+  it('refuses a cookie.maxAge out of range or not a number by its own name (was "maxAgeMs ..., got 3600000" for the string "3600000")', () => {
+    refuses({ secret: SECRET, cookie: { maxAge: '3600000' } }, /^\[sess\] cookie\.maxAge must be .*or null.*, got "3600000"$/);
+    refuses(
+      { secret: SECRET, cookie: { maxAge: 500 } },
+      /^\[sess\] cookie\.maxAge must be a number of ms from 1000 to 34560000000 .*, got 500$/,
+    );
+    refuses({ secret: SECRET, cookie: { maxAge: Number.NaN } }, /^\[sess\] cookie\.maxAge .*, got NaN$/);
+    refuses({ secret: SECRET, cookie: { maxAge: 1e16 } }, /^\[sess\] cookie\.maxAge .*, got 10000000000000000$/);
+    for (const maxAge of [1000, 34_560_000_000, null]) expect(() => session({ secret: SECRET, cookie: { maxAge } })).not.toThrow();
+  });
+
   it('refuses non-functions where a function goes', () => {
     refuses({ secret: SECRET, genid: 'bogus' }, /genid must be a function, got "bogus"/);
     refuses({ secret: SECRET, readOnly: true }, /readOnly must be a function/);
