@@ -185,7 +185,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     // Commits after the store work the app did not await, whether it succeeded or not.
     if (this.running === 0) return this.commitNow(response);
     const again = () => this.commit(response);
-    return (this.inflight as Promise<unknown>).then(again, again);
+    return this.afterInflight(again);
   }
 
   private commitNow(response: ResponseFacts): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
@@ -234,7 +234,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   private loadThen(event: number, operation?: string): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
     if (this.running !== 0) {
       const again = () => this.loadThen(event, operation);
-      return (this.inflight as Promise<unknown>).then(again, again);
+      return this.afterInflight(again);
     }
     const loading = this.run(LOAD, operation);
     if (!(loading instanceof Promise)) return this.run(event, operation);
@@ -250,7 +250,16 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     if (this.running === 0) return this.run(event, operation);
     // Asked again on arrival: another call waiting for the same work may have taken the turn.
     const again = () => this.runInTurn(event, operation);
-    return (this.inflight as Promise<unknown>).then(again, again);
+    return this.afterInflight(again);
+  }
+
+  /**
+   * `again` once the store work still running is over. A call made from inside that work (a store
+   * whose synchronous `get` leads a middleware to answer) comes before the run has handed over its
+   * promise: it waits one promise step, for the synchronous run to finish.
+   */
+  private afterInflight<T>(again: () => T | Promise<T>): Promise<T> {
+    return (this.inflight ?? LOADED).then(again, again);
   }
 
   /** @internal The runner's feedback (methods, not closures: no allocation per request). */

@@ -75,7 +75,7 @@ describe('options are validated once', () => {
   });
 
   it('refuses an unknown option the options object inherits, as it reads the known ones it inherits', () => {
-    const options = Object.assign(Object.create({ roling: true }) as object, { secret: SECRET, store: testStore() });
+    const options = Object.assign(Object.create({ roling: true }) as object, { secret: SECRET, store: testStore(Date.now) });
     expect(() => createSessionManager(options as SessionManagerOptions)).toThrow(/unknown option "roling": did you mean "rolling"\?/);
   });
 

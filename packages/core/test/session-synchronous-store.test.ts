@@ -70,3 +70,20 @@ describe('the commit on a store that answers synchronously', () => {
     expect(await committed).toContainEqual(expect.objectContaining({ type: 'cookie.set' }));
   });
 });
+
+describe('a store call that commits the session it serves (re-entrant)', () => {
+  it('waits for the call instead of throwing: a middleware answering the response from inside a synchronous get', async () => {
+    const world = setup({}, { synchronous: true });
+    await world.request((session) => session.set('user', 'ada'));
+    const session = world.manager.begin({ cookieHeader: world.jar.header(), secure: false, readOnly: false });
+    const { store } = world;
+    const get = store.get.bind(store);
+    let committed: unknown;
+    store.get = (id: string) => {
+      committed = session.commit({ status: 503 });
+      return get(id);
+    };
+    await session.load();
+    await expect(committed).resolves.toEqual(expect.any(Array));
+  });
+});
