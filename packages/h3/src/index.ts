@@ -94,14 +94,40 @@ function commit(
   return committed instanceof Promise ? committed.catch(rejected) : committed;
 }
 
+interface NodeStream {
+  on(event: 'error', listener: () => void): unknown;
+  off(event: 'error', listener: () => void): unknown;
+  destroy(): unknown;
+}
+
+/** A Node stream the app answered with (itself, or as an `HTTPResponse`'s body), as srvx tells one. */
+function nodeStreamOf(returned: unknown): NodeStream | undefined {
+  const body = (returned as { body?: unknown } | null | undefined)?.body ?? returned;
+  const stream = body as Partial<Record<keyof NodeStream | 'pipe', unknown>> | null | undefined;
+  return typeof stream?.pipe === 'function' &&
+    typeof stream.on === 'function' &&
+    typeof stream.off === 'function' &&
+    typeof stream.destroy === 'function'
+    ? (body as NodeStream)
+    : undefined;
+}
+
+/** Its error, while the commit waits, is srvx's to see once it sends the stream: a destroyed one answers 500. */
+const deferToSrvx = (): void => undefined;
+
 /**
  * Cancels the body of a response the 503 replaces, as a closed connection would: nobody will
  * read it, so a stream's producer would wait forever and its cleanup (a `cancel`, an event
- * stream's `onClosed`, an `iterable()` generator's `finally`) never run. Only a body the app
- * handed over has a producer (h3 makes strings and JSON itself); `response.body` is what it
- * became (under `app.fetch`, h3 may pipe it through a stream of its own, which passes the cancel on).
+ * stream's `onClosed`, an `iterable()` generator's `finally`, a Node stream's `destroy`) never
+ * run. Only a body the app handed over has a producer (h3 makes strings and JSON itself);
+ * `response.body` is what it became (under `app.fetch`, h3 may pipe it through a stream of its own, which passes the cancel on).
  */
 function drop(response: Response, returned: unknown): void {
+  const stream = nodeStreamOf(returned);
+  if (stream !== undefined) {
+    stream.destroy();
+    return;
+  }
   if (
     !(
       returned instanceof ReadableStream ||
@@ -310,12 +336,18 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
         : Promise.reject(new SessUsageError(REPLACED));
     let effects: readonly HttpEffect[];
     if (committed instanceof Promise) {
+      // Nothing listens to a Node stream's errors until srvx sends it: one emitted while the
+      // commit waits on the store would be thrown where nothing catches it, ending the process.
+      const stream = nodeStreamOf(returned);
+      stream?.on('error', deferToSrvx);
       try {
         effects = await committed;
       } catch (error) {
         // The 503 replaces this response, whose body nobody will read.
         drop(response, returned);
         throw error;
+      } finally {
+        stream?.off('error', deferToSrvx);
       }
     } else effects = committed;
     if (refused || effects.length === 0) return response;

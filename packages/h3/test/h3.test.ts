@@ -3,6 +3,7 @@ import { H3, HTTPError, createEventStream, fromNodeHandler, iterable, redirect, 
 import type { H3Config, H3Event } from 'h3';
 import { createApp, createError, eventHandler, send, sendError, sendRedirect, sendStream, setResponseStatus, toNodeListener } from 'h3v1';
 import type { AppOptions } from 'h3v1';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { Client, closedAfterEach, cookiesNamed, fakeClock, inspectableStore, listen, SECRET } from '@sess/adapter-test';
 import { getSession, session, useSession } from '../src/index.js';
@@ -197,6 +198,18 @@ describe('h3 v2', () => {
       expect((errors.at(-1) as HTTPError).status).toBe(503);
     });
 
+    it('on a Node server: a Node stream the handler returns is destroyed', async () => {
+      const { app, done } = streamingApp();
+      let destroyed: (how: string) => void = () => undefined;
+      const ended = new Promise<string>((resolve) => (destroyed = resolve));
+      app.get('/node-stream', () => new Readable({ read() {}, destroy: (error, callback) => (destroyed('destroyed'), callback(error)) }));
+      const served = await listen(toNodeHandler(app));
+      servers.push(served);
+      const reply = await new Client(served.url).request('/node-stream');
+      expect(reply.status).toBe(503);
+      expect(await Promise.race([ended, done])).toBe('destroyed');
+    });
+
     it.each(answers)('through app.fetch: %s', async (path, how) => {
       const { app, done, errors } = streamingApp();
       const reply = await app.fetch(new Request(`http://localhost${path}`));
@@ -204,6 +217,44 @@ describe('h3 v2', () => {
       expect(await done).toBe(how);
       expect((errors.at(-1) as HTTPError).status).toBe(503);
     });
+  });
+
+  it('a Node stream the handler returns that fails while the commit waits on the store answers 500 as without sess, never an uncaught error', async () => {
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => void uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const store = inspectableStore(fakeClock());
+      let writing: () => void = () => undefined;
+      const written = new Promise<void>((resolve) => (writing = resolve));
+      let open: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const set = store.set;
+      store.set = async (...args) => {
+        writing();
+        await gate;
+        return set(...args);
+      };
+      const stream = new Readable({ read() {} });
+      const app = new H3({ silent: true });
+      app.use(session({ secret: SECRET, store }));
+      app.get('/', async (event) => {
+        (await useSession(event)).data.n = 1;
+        return stream;
+      });
+      const served = await listen(toNodeHandler(app));
+      servers.push(served);
+      const reply = new Client(served.url).request('/');
+      await written;
+      stream.destroy(new Error('producer failed'));
+      // Its 'error' event is emitted on the next tick: by the next turn of the loop it has been.
+      await new Promise((resolve) => setImmediate(resolve));
+      open();
+      expect((await reply).status).toBe(500);
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
   });
 
   it('is lazy: with a valid cookie, a route that never asks for the session makes no store call', async () => {
