@@ -79,6 +79,8 @@ const HINTS: Readonly<Record<string, string>> = {
   cookieName: 'use "name"',
 };
 
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
 const HOW_TO_MAKE_A_PASSWORD = `node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`;
 
 /** What a session needs to be an h3 session: the shape every stored record and opened seal must have. */
@@ -182,7 +184,8 @@ export function settingsOf(config: unknown, where: string): Settings {
       'cookie_invalid',
     );
   }
-  if (sessionHeader !== undefined && sessionHeader !== false && (typeof sessionHeader !== 'string' || sessionHeader === '')) {
+  // A header name is an HTTP token: h3 v2's Headers would throw any other on every request.
+  if (sessionHeader !== undefined && sessionHeader !== false && (typeof sessionHeader !== 'string' || !HEADER_NAME.test(sessionHeader))) {
     throw new SessConfigError(`${where}: sessionHeader must be false or a header name, got ${JSON.stringify(sessionHeader)}`);
   }
   objectOption(seal, 'seal', where);

@@ -134,16 +134,16 @@ export class H3Sessions {
     const session = await this.current(port, state);
     const isNew = wasUnwritten || state.unwritten;
     state.unwritten = false;
-    let changes: ReturnType<typeof changesOf>;
     try {
-      changes = changesOf(update, session.data);
+      const changes = changesOf(update, session.data);
+      if (changes) Object.assign(session.data, changes);
+      await this.run(state, () => this.write(port, state, session, true));
     } catch (error) {
-      // As in h3, an update that throws leaves a new session new: the next `useSession` writes it.
+      // As in h3, an update that throws leaves a new session new: the next `useSession` writes
+      // it. So does a write the store failed, or that session would never be stored.
       state.unwritten = isNew;
       throw error;
     }
-    if (changes) Object.assign(session.data, changes);
-    await this.run(state, () => this.write(port, state, session, true));
     return session;
   }
 

@@ -307,6 +307,28 @@ describe.each(flavours)('$name', (flavour) => {
     expect((await client.request('/')).status).toBe(200);
   });
 
+  it('a new session whose first write fails stays new: a useSession retried once the store is back writes it and sends its cookie', async () => {
+    const { store, config } = setup();
+    const client = await serve(flavour, async ({ event, url }) => {
+      if (url.pathname === '/retry') {
+        store.failing.add('set');
+        const failed = await api.useSession(event, config).then(
+          () => 'none',
+          (error: { status?: number; statusCode?: number }) => error.status ?? error.statusCode,
+        );
+        store.failing.clear();
+        return { failed, id: (await api.useSession(event, config)).id };
+      }
+      return { id: (await api.useSession(event, config)).id };
+    });
+    const retried = await client.request('/retry');
+    const body = json(retried.body);
+    expect(body).toEqual({ failed: 503, id: expect.any(String) });
+    expect(cookiesNamed(retried, 'h3')).toEqual([expect.stringMatching(/^h3=[^;]+\.[^;]+; /)]);
+    expect(store.size).toBe(1);
+    expect(json((await client.request('/')).body).id).toBe(body.id);
+  });
+
   it('session.update with a function that throws, on a session just cleared, leaves it new: the next useSession writes it', async () => {
     const { store, config } = setup();
     const client = await serve(flavour, async ({ event, url }) => {

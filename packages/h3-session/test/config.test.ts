@@ -66,6 +66,10 @@ describe.each(flavours)('$name', ({ api, name }) => {
   it('refuses a bad sessionHeader, generateId, seal, crypto or store', async () => {
     await expect(refusal({ password: PASSWORD, sessionHeader: 1 })).rejects.toThrow(/sessionHeader must be false or a header name/);
     await expect(refusal({ password: PASSWORD, sessionHeader: '' })).rejects.toThrow(/sessionHeader must be false or a header name/);
+    // Not a header name: h3 v2's Headers would throw it on every request.
+    await expect(refusal({ password: PASSWORD, sessionHeader: 'x session' })).rejects.toThrow(
+      /sessionHeader must be false or a header name/,
+    );
     await expect(refusal({ password: PASSWORD, generateId: 'uuid' })).rejects.toThrow(/generateId must be a function/);
     await expect(refusal({ password: PASSWORD, seal: 'fast' })).rejects.toThrow(/seal must be an object/);
     await expect(refusal({ password: PASSWORD, crypto: true })).rejects.toThrow(/crypto must be an object/);
