@@ -435,6 +435,16 @@ const destroyClientTransition = { guard: 'isWritable', target: 'destroying', act
 
 /** Sign-out once the commit has begun: the session is empty and known, with no id, at once. */
 const lateSignOutActions = ['destroyCurrentRecord', 'clearData', 'forgetId', 'markSignedOutLate'] as const;
+/** Sign-out once the request's commit has begun or its store work failed (see \`destroyingLate\`). */
+const lateSignOut = [
+  { guard: and(['isWritable', 'keepsRecordOnServer', 'leavesLiveRecord']), target: 'destroyingLate', actions: lateSignOutActions },
+  {
+    guard: and(['isWritable', 'keepsRecordOnServer', 'leavesClientRecord']),
+    target: 'destroyingLateClient',
+    actions: ['destroyClientRecord', ...lateSignOutActions.slice(1)],
+  },
+  { guard: and(['isWritable', 'keepsRecordOnServer']), target: 'committed', actions: lateSignOutActions.slice(1) },
+] as const;
 const lateClientSignOut = [
   { guard: 'leavesClientRecord', target: 'destroyingLateClient', actions: 'destroyClientRecord' },
   { target: 'committed' },
@@ -503,6 +513,21 @@ export const lifecycleMachine = setup({
     markSignedOut: fresh({ accessed: true }),
     markSignedOutLate: assign({ loaded: true, leavesLiveRecord: false }),
     markClientSignedOutLate: assign({ leavesClientRecord: false }),
+    // A failed store call ends the request in \`failed\`, where a sign-out still destroys every
+    // record the session may name: what the failed call was to change may be live or not.
+    noteLoadFailed: assign(({ context }) => ({
+      leavesLiveRecord: false,
+      leavesClientRecord: context.clientCookie === 'valid' || context.clientCookie === 'rotated',
+    })),
+    noteReloadFailed: assign(({ context }) => ({
+      leavesLiveRecord: context.hasId,
+      leavesClientRecord: context.clientRecordLive && !context.idIsClients,
+    })),
+    noteWriteFailed: assign(({ context }) => ({
+      leavesLiveRecord: true,
+      leavesClientRecord: context.leavesClientRecord || context.retire !== 'none',
+    })),
+    noteRetireFailed: assign({ leavesClientRecord: true }),
     // The app let go of the session: the record stays as it was, for a sign-out after the response.
     keepLiveRecord: assign(({ context }) => ({
       leavesLiveRecord: context.currentLive,
@@ -645,7 +670,7 @@ export const lifecycleMachine = setup({
             ],
           },
         ],
-        'store.failed': { target: 'failed', actions: 'settle' },
+        'store.failed': { target: 'failed', actions: ['noteLoadFailed', 'settle'] },
       },
     },
     active: {
@@ -784,7 +809,7 @@ export const lifecycleMachine = setup({
             ],
           },
         ],
-        'store.failed': { target: 'failed', actions: 'settle' },
+        'store.failed': { target: 'failed', actions: ['noteReloadFailed', 'settle'] },
       },
     },
     // The old id of a regenerated session, in its grace window: readable, never written or
@@ -875,7 +900,7 @@ export const lifecycleMachine = setup({
         // The id is dead (destroyed or retired by a racing request): no cookie may name it, and
         // none is deleted either, since the browser may already hold the racing request's cookie.
         'store.refused': { target: 'retiring', actions: assign({ primary: 'none', sessionCookie: 'keep', leavesLiveRecord: false }) },
-        'store.failed': { target: 'failed', actions: 'settle' },
+        'store.failed': { target: 'failed', actions: ['noteWriteFailed', 'settle'] },
       },
     },
     // Commit, step 2: retire the record the client's old cookie names (after regenerate): the
@@ -897,7 +922,7 @@ export const lifecycleMachine = setup({
         'store.done': { target: 'committed', actions: ['respond', 'settle'] },
         // The old record was already gone: retiring it is done all the same.
         'store.refused': { target: 'committed', actions: ['respond', 'settle'] },
-        'store.failed': { target: 'failed', actions: 'settle' },
+        'store.failed': { target: 'failed', actions: ['noteRetireFailed', 'settle'] },
       },
     },
     // Cookie sessions after regenerate: the response's effects are made; the old id is being revoked.
@@ -921,15 +946,7 @@ export const lifecycleMachine = setup({
         ...lateChangeEvents,
         'response.commit': { target: 'committed' },
         'app.read': { guard: 'isDataKnown', target: 'committed' },
-        'app.destroy': [
-          { guard: and(['isWritable', 'keepsRecordOnServer', 'leavesLiveRecord']), target: 'destroyingLate', actions: lateSignOutActions },
-          {
-            guard: and(['isWritable', 'keepsRecordOnServer', 'leavesClientRecord']),
-            target: 'destroyingLateClient',
-            actions: ['destroyClientRecord', ...lateSignOutActions.slice(1)],
-          },
-          { guard: and(['isWritable', 'keepsRecordOnServer']), target: 'committed', actions: lateSignOutActions.slice(1) },
-        ],
+        'app.destroy': lateSignOut,
       },
     },
     // A sign-out after the response has left (Express's \`res.redirect('/'); req.session.destroy()\`):
@@ -955,7 +972,12 @@ export const lifecycleMachine = setup({
       },
     },
     failed: {
-      on: { ...lateChangeEvents, 'response.commit': { target: 'failed' }, 'app.read': { guard: 'isDataKnown', target: 'failed' } },
+      on: {
+        ...lateChangeEvents,
+        'response.commit': { target: 'failed' },
+        'app.read': { guard: 'isDataKnown', target: 'failed' },
+        'app.destroy': lateSignOut,
+      },
     },
   },
 });

@@ -338,9 +338,11 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
       const hint =
         state === 'unloaded' || state === 'loading'
           ? ': the session is not loaded yet, await its load() first'
-          : state === 'committed' || state === 'failed'
+          : state === 'committed'
             ? ': the commit has begun'
-            : '';
+            : state === 'failed'
+              ? ': a store call of this request failed'
+              : '';
       throw new SessUsageError(`${operation} is not allowed now${hint} (session state: ${state})`);
     }
     if (step.drawsId) this.state.drawId();

@@ -124,6 +124,8 @@ function createSut(input: LifecycleInput) {
     refused: false,
     /** The commit has begun: from then on the data is final. */
     committing: false,
+    /** A store call failed the request (\`failed\`): a sign-out from here on is the late one. */
+    ended: false,
     /** Store calls made before the app let go of the session (`app.discard`); none may follow. */
     callsAtDiscard: undefined as number | undefined,
     /** Whether the session's data is known: new from the start, loaded, or ended by sign-out. */
@@ -378,6 +380,7 @@ function testParams(sut: Sut) {
       },
       committed: () => checkCommitted(sut),
       failed: async () => {
+        shadow.ended = true;
         const settled = await sut.pending();
         expect(settled?.ok).toBe(false);
         expect((settled as { error: unknown }).error).toBeInstanceOf(SessStoreError);
@@ -410,7 +413,7 @@ function testParams(sut: Sut) {
         await sut.flush();
       },
       'app.destroy': async () => {
-        if (shadow.committing) {
+        if (shadow.committing || shadow.ended) {
           const { id } = session;
           const settled = session.destroy().then(
             (value): Settled => ({ ok: true, value }),

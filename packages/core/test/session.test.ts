@@ -364,6 +364,32 @@ describe('sign-out after the response (destroy once the commit has begun)', () =
     expect(store.peek(id)).toBeUndefined();
   });
 
+  it("after a commit whose write failed, destroys both the new id's record and the client's", async () => {
+    const { manager, jar, store, id } = await signedIn();
+    const session = manager.begin({ cookieHeader: jar.header(), secure: false });
+    await session.load();
+    await session.regenerate();
+    store.failing.add('set');
+    await expect(session.commit({ status: 200 })).rejects.toBeInstanceOf(SessStoreError);
+    const newId = session.id as string;
+    store.failing.delete('set');
+    store.calls.length = 0;
+    await session.destroy();
+    expect(store.calls).toEqual([`destroy ${newId}`, `destroy ${id}`]);
+    expect(store.peek(id)).toBeUndefined();
+  });
+
+  it('after a failed load, destroys the record the cookie names', async () => {
+    const { manager, jar, store, id } = await signedIn();
+    store.failing.add('get');
+    const session = manager.begin({ cookieHeader: jar.header(), secure: false });
+    await expect(session.load()).rejects.toBeInstanceOf(SessStoreError);
+    store.failing.delete('get');
+    await session.destroy();
+    expect(store.peek(id)).toBeUndefined();
+    expect(await session.commit({ status: 503 })).toEqual([]);
+  });
+
   it('waits for a commit still writing, then destroys what it wrote', async () => {
     const { manager, jar, store, id } = await signedIn();
     store.hold = true;
