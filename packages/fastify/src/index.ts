@@ -17,6 +17,7 @@ import {
   commitHeaders,
   createOutputHold,
   createSessionContext,
+  heedStreamErrors,
   httpFailure,
   nodeHeaders,
   redeemHandoff,
@@ -148,21 +149,6 @@ function drop(payload: unknown): void {
   if (typeof pipe === 'function' && typeof destroy === 'function') (payload as { destroy(): void }).destroy();
   else cancelUnread(isResponse(payload) ? payload.body : payload);
 }
-
-/**
- * Listens for a Node stream payload's 'error' while the commit waits on the store: Fastify starts
- * listening only once onSend is done, and an error nobody hears (a file that fails to open) would
- * be thrown from the event and end the process. The stream keeps its error, which Fastify then
- * meets and answers as without sess. Returns what stops listening.
- */
-function hearErrors(payload: unknown): (() => void) | undefined {
-  const { on, off } = (payload ?? {}) as { on?: unknown; off?: unknown };
-  if (typeof on !== 'function' || typeof off !== 'function') return undefined;
-  const stream = payload as NodeJS.EventEmitter;
-  stream.on('error', heard);
-  return () => stream.off('error', heard);
-}
-const heard = () => undefined;
 
 /** The Fastify method that `own`, a decorator of the plugin's scope for `name`, overrides for `reply`. */
 function overridden<K extends 'hijack' | 'send'>(reply: FastifyReply, name: K, own: FastifyReply[K]): FastifyReply[K] {
@@ -308,7 +294,8 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
     const settling = commit(state, reply, reply.statusCode);
     if (settling === undefined) return done(null, payload);
     state.committing = true;
-    const unheard = hearErrors(payload);
+    // Fastify hears a stream payload's errors only once onSend is done.
+    const unheard = heedStreamErrors(payload);
     settling
       .catch(rejected)
       .then(

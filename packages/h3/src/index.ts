@@ -14,6 +14,7 @@ import type { HttpEffect, Session } from '@sess/core';
 import {
   applyEffects,
   cancelUnread,
+  heedStreamErrors,
   commitNodeResponse,
   createOutputHold,
   createSessionContext,
@@ -111,9 +112,6 @@ function nodeStreamOf(returned: unknown): NodeStream | undefined {
     ? (body as NodeStream)
     : undefined;
 }
-
-/** Its error, while the commit waits, is srvx's to see once it sends the stream: a destroyed one answers 500. */
-const deferToSrvx = (): void => undefined;
 
 /**
  * Cancels the body of a response the 503 replaces, as a closed connection would: nobody will
@@ -338,8 +336,8 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
     if (committed instanceof Promise) {
       // Nothing listens to a Node stream's errors until srvx sends it: one emitted while the
       // commit waits on the store would be thrown where nothing catches it, ending the process.
-      const stream = nodeStreamOf(returned);
-      stream?.on('error', deferToSrvx);
+      // srvx then sees the destroyed stream and answers 500.
+      const unheard = heedStreamErrors(nodeStreamOf(returned));
       try {
         effects = await committed;
       } catch (error) {
@@ -347,7 +345,7 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
         drop(response, returned);
         throw error;
       } finally {
-        stream?.off('error', deferToSrvx);
+        unheard?.();
       }
     } else effects = committed;
     if (refused || effects.length === 0) return response;

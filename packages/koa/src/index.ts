@@ -19,6 +19,7 @@ import {
   accessorLayer,
   applyEffects,
   cancelUnread,
+  heedStreamErrors,
   checkOptions,
   cookieOptions,
   coreOptions,
@@ -450,8 +451,6 @@ export function session(options: SessionOptions): SessionMiddleware {
   return Object.assign(sessionMiddleware, { handoff, socket });
 }
 
-const ignore = () => undefined;
-
 /**
  * Waits for the commit before Koa pipes the stream body, which may fail meanwhile (a missing file,
  * an upstream that drops). Koa 3 listens for that only once it pipes, so the stream's 'error'
@@ -460,7 +459,7 @@ const ignore = () => undefined;
  * which waits for the commit (see `answerWithSession`).
  */
 async function streamWaiting(state: RequestState, body: Stream, settling: Promise<void>): Promise<void> {
-  body.on('error', ignore);
+  const unheard = heedStreamErrors(body);
   state.committing = settling;
   try {
     await settling;
@@ -469,5 +468,5 @@ async function streamWaiting(state: RequestState, body: Stream, settling: Promis
   }
   // Only once committed: a failed commit's answer replaces the body, whose failure then goes
   // nowhere, as Koa does with a stream body it replaces.
-  body.off('error', ignore);
+  unheard?.();
 }

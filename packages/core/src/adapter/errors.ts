@@ -63,3 +63,20 @@ export function cancelUnread(body: unknown): void {
   const stream = body instanceof Response ? body.body : body;
   if (stream instanceof ReadableStream && !stream.locked) stream.cancel().catch(() => undefined);
 }
+
+const unheard = (): void => undefined;
+
+/**
+ * Hears a Node stream body's 'error' while the commit waits on the store. The framework starts
+ * listening only once it pipes the body, after the commit: an error emitted before that (a file
+ * that fails to open, an upstream that drops) would be thrown from an event nobody hears and end
+ * the process. The stream keeps its error, which the framework then meets as it would without
+ * sess. Returns what stops listening, or `undefined` for a body that is no Node stream.
+ */
+export function heedStreamErrors(body: unknown): (() => void) | undefined {
+  const { pipe, on, off } = (body ?? {}) as { pipe?: unknown; on?: unknown; off?: unknown };
+  if (typeof pipe !== 'function' || typeof on !== 'function' || typeof off !== 'function') return undefined;
+  const stream = body as { on(event: 'error', listener: () => void): unknown; off(event: 'error', listener: () => void): unknown };
+  stream.on('error', unheard);
+  return () => void stream.off('error', unheard);
+}
