@@ -21,9 +21,11 @@ import { SECRET } from './env.js';
 /**
  * What the handler does with the session before it answers. `lateWrite` writes as `write` does
  * and leaves a timer that writes again once the handler is done (after the commit, as a rule):
- * such a change is dropped, and must never throw where nothing can catch it.
+ * such a change is dropped, and must never throw where nothing can catch it. `lateDestroy` writes
+ * too and leaves a timer that signs out (the app catching the promise, where there is one): it
+ * destroys the record after the answer, and must never throw where nothing can catch it either.
  */
-export const SESSION_USES = ['none', 'read', 'write', 'regenerate', 'destroy', 'lateWrite'] as const;
+export const SESSION_USES = ['none', 'read', 'write', 'regenerate', 'destroy', 'lateWrite', 'lateDestroy'] as const;
 export type SessionUse = (typeof SESSION_USES)[number];
 
 /**

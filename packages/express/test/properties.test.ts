@@ -21,6 +21,10 @@ async function useSession(req: Request, use: Behaviour['session']): Promise<void
       s['late'] = true;
     }, 5);
   }
+  if (use === 'lateDestroy') {
+    s['views'] = Number(s['views'] ?? 0) + 1;
+    setTimeout(() => void s.destroy().catch(() => undefined), 5);
+  }
 }
 
 function answer(req: Request, res: Response, output: Behaviour['output']): void {

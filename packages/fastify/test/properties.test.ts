@@ -26,6 +26,10 @@ async function useSession(request: FastifyRequest, use: Behaviour['session']): P
       s['late'] = true;
     }, 5);
   }
+  if (use === 'lateDestroy') {
+    s['views'] = Number(s['views'] ?? 0) + 1;
+    setTimeout(() => void request.session.destroy().catch(() => undefined), 5);
+  }
 }
 
 function answer(request: FastifyRequest, reply: FastifyReply, output: Behaviour['output']): unknown {

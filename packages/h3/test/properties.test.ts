@@ -33,6 +33,10 @@ async function useIt(s: H3Session | undefined, use: Behaviour['session']): Promi
     data['views'] = Number(data['views'] ?? 0) + 1;
     setTimeout(() => void s.update({ late: true } as never), 5);
   }
+  if (use === 'lateDestroy') {
+    data['views'] = Number(data['views'] ?? 0) + 1;
+    setTimeout(() => void s.destroy().catch(() => undefined), 5);
+  }
 }
 
 /** sess's options in h3's names: `maxAge` in seconds; h3 has no save-every-request option. */

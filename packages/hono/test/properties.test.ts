@@ -30,6 +30,10 @@ async function useIt(s: HonoSession | undefined, use: Behaviour['session']): Pro
       data['late'] = true;
     }, 5);
   }
+  if (use === 'lateDestroy') {
+    data['views'] = Number(data['views'] ?? 0) + 1;
+    setTimeout(() => void s.destroy().catch(() => undefined), 5);
+  }
 }
 
 /** sess's options in this adapter's names: `maxAge` in seconds; there is no save-every-request option. */

@@ -22,6 +22,12 @@ async function useSession(ctx: Context, use: Behaviour['session']): Promise<void
       s['late'] = true;
     }, 5);
   }
+  if (use === 'lateDestroy') {
+    s['views'] = Number(s['views'] ?? 0) + 1;
+    setTimeout(() => {
+      ctx.session = null;
+    }, 5);
+  }
 }
 
 function answer(ctx: Context, output: Behaviour['output']): void {
