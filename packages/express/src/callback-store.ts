@@ -52,8 +52,15 @@ export function callbackStore(store: CallbackStore, options: { name?: string } =
   } satisfies Store;
 }
 
-/** An express-session store: its methods, and none of a sess store's `capabilities`. */
+/**
+ * An express-session store (connect-redis, connect-pg-simple, its MemoryStore): get, set and
+ * destroy, no sess `capabilities`, and what express-session itself calls on every store it runs,
+ * `on` (an EventEmitter) and `createSession` (from its `Store`). Not `instanceof`: express-session
+ * is not our dependency and may be installed twice; not arity: connect-redis's `async get(sid, cb)`
+ * and a sess `set(id, record, ttlMs)` both fit. Limit: a Store subclass that never calls back still
+ * waits (then 503), as it would hang under express-session.
+ */
 export function isCallbackStore(store: unknown): store is CallbackStore {
   const methods = (typeof store === 'object' && store !== null && !('capabilities' in store) ? store : {}) as Record<string, unknown>;
-  return ['get', 'set', 'destroy'].every((name) => typeof methods[name] === 'function');
+  return ['get', 'set', 'destroy', 'on', 'createSession'].every((name) => typeof methods[name] === 'function');
 }

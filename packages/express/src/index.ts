@@ -86,7 +86,7 @@ export type SessionCookieOptions = CookieOptions & { maxAge?: number | null };
 
 /**
  * express-session's options, and the core's under their own names (see `SharedOptions`). `store`
- * takes a sess store or an express-session store (connect-redis, ...).
+ * takes a sess store or an express-session store (one extending its `Store`: connect-redis, ...).
  */
 export interface SessionOptions extends SharedOptions<Request, SessionStorage | CallbackStore> {
   /** `secure: 'auto'` (the default) means Secure exactly when `req.secure` (Express's `trust proxy`) or `proxy` says so. */
@@ -107,6 +107,8 @@ export interface SessionOptions extends SharedOptions<Request, SessionStorage | 
 }
 
 const WHERE = 'session() of @sess/express';
+const STORE_ADVICE =
+  "Pass a sess store, which declares its capabilities (memoryStore(), redisStore() from @sess/store-redis, ...), or an express-session store that extends express-session's Store (connect-redis, connect-pg-simple, ...); wrap other callback stores in callbackStore(store).";
 const OPTIONS: OptionTable<SessionOptions> = {
   ...SHARED_OPTIONS,
   store: [],
@@ -127,8 +129,7 @@ function managerOptions(options: SessionOptions): SessionManagerOptions {
   checkOptions(cookie, { ...COOKIE_OPTIONS, maxAge: [] }, `cookie of ${WHERE}`, { hints: { expires: EXPIRES }, prefix: 'cookie.' });
   checkMaxAge(cookie.maxAge);
   const store: unknown = options.store ?? memoryStore();
-  if (!isCallbackStore(store))
-    checkStorage(store, WHERE, 'Pass a sess store (memoryStore(), ...) or an express-session store with get, set and destroy.');
+  if (!isCallbackStore(store)) checkStorage(store, WHERE, STORE_ADVICE);
   return {
     ...coreOptions(options, OPTIONS),
     ...defined({ maxAgeMs: cookie.maxAge ?? undefined }),

@@ -1,8 +1,9 @@
+import { createRequire } from 'node:module';
 import express5 from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
 import express4 from 'express4';
 import { describe, expect, it } from 'vitest';
-import { createSigner, hashId } from '@sess/core';
+import { SessConfigError, createSigner, hashId } from '@sess/core';
 import type { SessionEvent, SessionRecord, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
 import { getSession, session } from '../src/index.js';
@@ -17,6 +18,14 @@ declare module '../src/index.js' {
 }
 
 const servers = closedAfterEach();
+
+/** express-session, as its users install it; its types would redeclare `req.session`, so it is loaded untyped. */
+const expressSession = createRequire(import.meta.url)('express-session') as {
+  Store: new () => object;
+  MemoryStore: new () => { sessions: Record<string, string> };
+};
+/** A callback store as express-session's stores are written: methods on a subclass of its `Store`. */
+const expressSessionStore = (methods: CallbackStore): Store => Object.assign(new expressSession.Store(), methods) as unknown as Store;
 
 type Routes = (app: Express) => void;
 
@@ -414,7 +423,7 @@ describe.each([
       set: (sid, value, done) => process.nextTick(() => (calls.push('set'), map.set(sid, JSON.stringify(value)), done())),
       destroy: (sid, done) => process.nextTick(() => (calls.push('destroy'), map.delete(sid), done())),
     };
-    const { client } = await start({ store: legacy as unknown as Store });
+    const { client } = await start({ store: expressSessionStore(legacy) });
     await client.request('/count');
     expect((await client.request('/count')).body).toBe('views 2');
     const [stored] = [...map.values()].map((json) => JSON.parse(json) as { cookie: { expires: string }; data: SessionRecord['data'] });
@@ -436,7 +445,7 @@ describe.each([
       set: (sid, value, done) => process.nextTick(() => (map.set(sid, value), done())),
       destroy: (sid, done) => process.nextTick(() => (map.delete(sid), done())),
     };
-    const { client } = await start({ store: files as unknown as Store });
+    const { client } = await start({ store: expressSessionStore(files) });
     await client.request('/count');
     expect((await client.request('/count')).body).toBe('views 2');
     map.clear();
@@ -452,7 +461,36 @@ describe.each([
       set: async (sid, value, done) => void setImmediate(() => (map.set(sid, value), done())),
       destroy: async (sid, done) => void setImmediate(() => (map.delete(sid), done())),
     };
-    const { client } = await start({ store: later as unknown as Store });
+    const { client } = await start({ store: expressSessionStore(later) });
+    await client.request('/count');
+    expect((await client.request('/count')).body).toBe('views 2');
+  });
+
+  it("runs express-session's own MemoryStore as it is", async () => {
+    const store = new expressSession.MemoryStore();
+    const { client } = await start({ store: store as unknown as Store });
+    await client.request('/count');
+    expect((await client.request('/count')).body).toBe('views 2');
+    expect(Object.values(store.sessions).map((json) => JSON.parse(json) as unknown)).toEqual([
+      expect.objectContaining({ data: { views: 2 } }),
+    ]);
+    await client.request('/logout', { method: 'POST' });
+    expect(store.sessions).toEqual({});
+  });
+
+  it('refuses a promise-style sess store without capabilities when session() is called, and serves it once it declares them', async () => {
+    // Taken for an express-session store, it left every save waiting for a callback, then a 503.
+    const inner = memoryStore();
+    const promised = {
+      name: 'promised',
+      get: (id: string) => inner.get(id),
+      set: (id: string, record: SessionRecord, ttlMs: number) => inner.set(id, record, ttlMs),
+      destroy: (id: string) => inner.destroy(id),
+    };
+    const options = { secret: SECRET, store: promised as unknown as Store };
+    expect(() => session(options)).toThrow(SessConfigError);
+    expect(() => session(options)).toThrow(/store is not a sess store \(missing or wrong: capabilities\)/);
+    const { client } = await start({ store: { ...promised, capabilities: { deltaWrites: false } } });
     await client.request('/count');
     expect((await client.request('/count')).body).toBe('views 2');
   });

@@ -5,6 +5,7 @@
  */
 import { get as httpGet } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { PassThrough } from 'node:stream';
 import { inspect } from 'node:util';
@@ -13,9 +14,9 @@ import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
 import express4 from 'express4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessConfigError, cookieSessions } from '@sess/core';
-import type { Store } from '@sess/core';
+import type { SessionRecord, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
-import { session } from '../src/index.js';
+import { callbackStore, session } from '../src/index.js';
 import type { CallbackStore, SessionOptions } from '../src/index.js';
 import { Client, closedAfterEach, cookiesNamed, fakeClock, inspectableStore, listen, SECRET } from '@sess/adapter-test';
 
@@ -31,6 +32,7 @@ const servers = closedAfterEach();
 /** express-session, as its users install it; its types would redeclare `req.session`, so it is loaded untyped. */
 const expressSession = createRequire(import.meta.url)('express-session') as ((options: object) => RequestHandler) & {
   MemoryStore: new () => { set(...args: unknown[]): void };
+  Store: new () => object;
 };
 
 /** Whatever escapes to the process: with sess as without, there must be nothing. */
@@ -533,9 +535,34 @@ describe('options are checked once, at construction', () => {
     refuses({ secret: SECRET, store: {} }, /store is not a sess store.*express-session store/);
     refuses({ secret: SECRET, store: { get: () => undefined } }, /store is not a sess store/);
     const legacy: CallbackStore = { get: (_id, done) => done(), set: (_id, _value, done) => done(), destroy: (_id, done) => done() };
-    for (const store of [memoryStore(), legacy, cookieSessions({ secret: 'express-robustness-cookie-secret-32-bytes' })]) {
-      expect(() => session({ secret: SECRET, store: store as Store })).not.toThrow();
-    }
+    const stores = [
+      memoryStore(),
+      Object.assign(new expressSession.Store(), legacy),
+      new expressSession.MemoryStore(),
+      callbackStore(legacy),
+      cookieSessions({ secret: 'express-robustness-cookie-secret-32-bytes' }),
+    ];
+    for (const store of stores) expect(() => session({ secret: SECRET, store: store as Store })).not.toThrow();
+  });
+
+  it('refuses a sess store without capabilities, and callback methods outside an express-session Store, saying what is missing and what to pass', () => {
+    const inner = memoryStore();
+    const promised = {
+      name: 'promised',
+      get: (id: string) => inner.get(id),
+      set: (id: string, record: SessionRecord, ttlMs: number) => inner.set(id, record, ttlMs),
+      destroy: (id: string) => inner.destroy(id),
+    };
+    const missingCapabilities =
+      /^\[sess\] session\(\) of @sess\/express: store is not a sess store \(missing or wrong: capabilities\)\. .*its capabilities/;
+    refuses({ secret: SECRET, store: promised }, missingCapabilities);
+    // An EventEmitter is not enough: it takes an express-session Store to be read as one.
+    refuses({ secret: SECRET, store: Object.assign(new EventEmitter(), promised) }, missingCapabilities);
+    const legacy: CallbackStore = { get: (_id, done) => done(), set: (_id, _value, done) => done(), destroy: (_id, done) => done() };
+    refuses(
+      { secret: SECRET, store: legacy },
+      /missing or wrong: name, capabilities\)\. .*extends express-session's Store.*callbackStore\(store\)/,
+    );
   });
 
   it('accepts every documented option', () => {
