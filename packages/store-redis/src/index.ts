@@ -51,8 +51,8 @@ export interface RedisStoreOptions {
   /**
    * Longest wait for one store call (`get`, `set`...), in ms, however many commands and retries it
    * takes; one shared timer checks every pending call, so a call fails between `timeoutMs` and a
-   * tenth more. Default 2,000: under core's 5 s store timeout, so the error names Redis. A client that
-   * is not connected fails at once, whatever this says.
+   * tenth more (10 ms more if that is longer). Default 2,000: under core's 5 s store timeout, so
+   * the error names Redis. A client that is not connected fails at once, whatever this says.
    */
   readonly timeoutMs?: number;
   /** The data key whose string value is the user id for `sessionsOf`/`revokeUser`. Default `'userId'`; `false` turns the index off. */

@@ -5,7 +5,7 @@
  *   <prefix><id>                 hash   m -> meta JSON, d:<key> -> JSON of data[key],
  *                                       g -> the user's generation when the session signed in
  *   <prefix>user:{<userId>}      zset   member <id> scored by that session's expiry (server ms)
- *   <prefix>user:{<userId>}:gen  string "<generation> <token of the revocation that set it>"
+ *   <prefix>user:{<userId>}:gen  string "<generation> <token of the revocation that set it> <kept member>"
  *
  * A session that names a user is live only while its `g` is at least the user's generation
  * (absent counts as 0): revokeUser raises the generation, which ends every older session at once,

@@ -158,7 +158,7 @@ local ttl = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   if ARGV[3] == '' then return 0 end
-  -- As generation() in layout.ts reads it: absent is 0, "<generation> <token>" its number, anything else -1.
+  -- As generation() in layout.ts reads it: absent is 0, "<generation> <token>..." its number, anything else -1.
   local stored = redis.call('GET', KEYS[2])
   local gen = 0
   if stored then gen = tonumber(string.match(stored, '^(-?%d+) ') or string.match(stored, '^(-?%d+)$')) or -1 end
@@ -208,21 +208,28 @@ return {redis.call('DEL', key), user}
  *
  * The new generation is the old one plus one, or the given least value if higher (the caller
  * passes the clock, so a generation key that expired and comes back still rises). The key holds
- * "<generation> <token>": sent again with the same token (a client retrying after a lost
- * connection), the script changes nothing, so a retry cannot revoke the session the caller kept.
- * Returns the generation.
+ * "<generation> <token> <kept member>" (no member when none is kept): sent again with the same
+ * token (a client retrying after a lost connection), the script changes nothing, so a retry
+ * cannot revoke the session the caller kept. Nor does it change anything when a revocation that
+ * kept the same session set a generation at least the given one since the caller listed the
+ * index (two clicks on "sign out other devices"): that one ended every session this one would,
+ * and stamped the kept session with that generation (if it was still live), so rising past it
+ * would revoke the session both keep. Returns the generation.
  */
 export const REVOKE = script(`
 local stored = redis.call('GET', KEYS[2])
 local gen = 0
 if stored then
-  local value, token = string.match(stored, '^(%d+) (.*)$')
+  local value, token, kept = string.match(stored, '^(%d+) (%S*) ?(.*)$')
   if token == ARGV[2] then return value end
   gen = tonumber(value) or 0
+  if ARGV[4] ~= '' and kept == ARGV[4] and gen >= tonumber(ARGV[1]) then return value end
 end
 local next = math.max(gen + 1, tonumber(ARGV[1]))
 local value = string.format('%.0f', next)
-redis.call('SET', KEYS[2], value .. ' ' .. ARGV[2], 'KEEPTTL')
+local record = value .. ' ' .. ARGV[2]
+if ARGV[4] ~= '' then record = record .. ' ' .. ARGV[4] end
+redis.call('SET', KEYS[2], record, 'KEEPTTL')
 local ttl = tonumber(ARGV[3])
 if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
 local rank = ARGV[4] ~= '' and redis.call('ZRANK', KEYS[1], ARGV[4])
@@ -239,7 +246,9 @@ return value
  * Gives the session revokeUser keeps (its `except`) the generation the revocation is about to
  * set, before it is set, so it never reads as revoked. KEYS[1] the session key. ARGV: the user-id
  * field, the user's JSON, the current generation, the new one. Only a session that names that
- * user and is not already revoked is stamped; returns 1 if stamped, else 0.
+ * user and is not already revoked is stamped; returns 1 if stamped, else 0. A stamp is never
+ * lowered: a concurrent revocation keeping the same session may have stamped it with a later
+ * generation, which REVOKE then leaves in place (see there).
  */
 export const STAMP = script(`
 local key = KEYS[1]
@@ -247,7 +256,7 @@ if redis.call('TYPE', key)['ok'] ~= 'hash' then return 0 end
 if redis.call('HGET', key, ARGV[1]) ~= ARGV[2] then return 0 end
 local stamp = tonumber(redis.call('HGET', key, '${GEN_FIELD}') or '0') or -1
 if stamp < tonumber(ARGV[3]) then return 0 end
-redis.call('HSET', key, '${GEN_FIELD}', ARGV[4])
+if stamp < tonumber(ARGV[4]) then redis.call('HSET', key, '${GEN_FIELD}', ARGV[4]) end
 return 1
 `);
 
