@@ -41,6 +41,7 @@ const commit: LifecycleEvent = {
   empty: false,
   cookieAlreadySet: false,
   cacheControlSet: false,
+  headersSent: false,
 };
 
 /** The events a request feeds the machine after it starts. */

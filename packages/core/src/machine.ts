@@ -122,6 +122,7 @@ export interface LifecycleContext extends LifecycleInput {
   readonly leavesClientRecord: boolean;
   /** Facts of the response, from `response.commit`, while the commit is planned. */
   readonly serverError: boolean;
+  readonly headersSent: boolean;
   readonly empty: boolean;
   readonly cookieAlreadySet: boolean;
   readonly cacheControlSet: boolean;
@@ -153,6 +154,11 @@ export interface LoadedFacts {
 export interface CommitFacts {
   /** Status >= 500. */
   readonly serverError: boolean;
+  /**
+   * The response's headers left before the commit (the app wrote past the framework): no cookie
+   * can go with them, so nothing is written, whatever `saveOnServerError` says.
+   */
+  readonly headersSent: boolean;
   /** The session holds no data now. */
   readonly empty: boolean;
   /** Someone else already wrote a Set-Cookie for the session's name: theirs stands. */
@@ -233,7 +239,8 @@ type Context = LifecycleContext;
  */
 const commitRules = {
   // Django #3881: no write for a response >= 500, unless configured; a read-only request never writes.
-  mayWrite: (c: Context) => !c.readOnly && (!c.serverError || c.saveOnServerError),
+  // Once the headers have left, a write would name a record the browser never hears of.
+  mayWrite: (c: Context) => !c.readOnly && !c.headersSent && (!c.serverError || c.saveOnServerError),
   // Cookie present and session emptied: destroy the record (Django deletes the cookie too);
   // express-session keeps an emptied session as a session.
   shouldDestroyCurrent: (c: Context) => commitRules.mayWrite(c) && c.empty && c.currentLive && !c.keepEmpty,
@@ -392,6 +399,7 @@ const settled: LifecycleContext = {
   leavesLiveRecord: false,
   leavesClientRecord: false,
   serverError: false,
+  headersSent: false,
   empty: false,
   cookieAlreadySet: false,
   cacheControlSet: false,
@@ -538,6 +546,7 @@ export const lifecycleMachine = setup({
       event.type === 'response.commit'
         ? {
             serverError: event.serverError,
+            headersSent: event.headersSent,
             empty: event.empty,
             cookieAlreadySet: event.cookieAlreadySet,
             cacheControlSet: event.cacheControlSet,
@@ -939,7 +948,9 @@ export const lifecycleMachine = setup({
       },
     },
     // Let go of by the app: its commit has nothing to write and no cookie to send.
-    discarded: { on: { 'response.commit': { target: 'committed' } } },
+    // A sign-out after it (express-session's \`unset: 'keep'\`, then a destroy() of the session
+    // the app held on to) destroys the record, as in \`committed\`; no cookie goes either way.
+    discarded: { on: { 'response.commit': { target: 'committed' }, 'app.destroy': lateSignOut } },
     // Repeated commits (an error page after a failed write) change nothing.
     committed: {
       on: {

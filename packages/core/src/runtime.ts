@@ -91,8 +91,21 @@ export function loadedKey(
 }
 
 /** `response.commit`'s key from its facts, with no event object (every request commits). */
-export function commitKey(serverError: boolean, empty: boolean, cookieAlreadySet: boolean, cacheControlSet: boolean): number {
-  return eventCodes['response.commit'] | bit(serverError, 5) | bit(empty, 6) | bit(cookieAlreadySet, 7) | bit(cacheControlSet, 8);
+export function commitKey(
+  serverError: boolean,
+  empty: boolean,
+  cookieAlreadySet: boolean,
+  cacheControlSet: boolean,
+  headersSent: boolean,
+): number {
+  return (
+    eventCodes['response.commit'] |
+    bit(serverError, 5) |
+    bit(empty, 6) |
+    bit(cookieAlreadySet, 7) |
+    bit(cacheControlSet, 8) |
+    bit(headersSent, 9)
+  );
 }
 
 /**
@@ -114,7 +127,7 @@ export function eventKey(event: LifecycleEvent): number {
         event.retired,
       );
     case 'response.commit':
-      return commitKey(event.serverError, event.empty, event.cookieAlreadySet, event.cacheControlSet);
+      return commitKey(event.serverError, event.empty, event.cookieAlreadySet, event.cacheControlSet, event.headersSent);
     case 'app.regenerate':
       return code | bit(event.keepData, 5);
     case 'app.setExpiry':
@@ -140,7 +153,14 @@ export function eventFromKey(key: number): LifecycleEvent {
         retired: has(key, 11),
       };
     case 'response.commit':
-      return { type, serverError: has(key, 5), empty: has(key, 6), cookieAlreadySet: has(key, 7), cacheControlSet: has(key, 8) };
+      return {
+        type,
+        serverError: has(key, 5),
+        empty: has(key, 6),
+        cookieAlreadySet: has(key, 7),
+        cacheControlSet: has(key, 8),
+        headersSent: has(key, 9),
+      };
     case 'app.regenerate':
       return { type, keepData: has(key, 5) };
     case 'app.setExpiry':

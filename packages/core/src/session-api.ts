@@ -39,6 +39,11 @@ export interface ResponseFacts {
   /** A Set-Cookie for the session's name is already on the response. */
   readonly cookieAlreadySet?: boolean;
   readonly cacheControlSet?: boolean;
+  /**
+   * The response's headers have already left (the app wrote past the framework): no cookie can
+   * go with them, so the commit writes nothing, even with `saveOnServerError`.
+   */
+  readonly headersSent?: boolean;
 }
 
 export interface SessionManager {

@@ -194,7 +194,15 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
       empty = false;
       break;
     }
-    return this.run(commitKey(response.status >= 500, empty, response.cookieAlreadySet ?? false, response.cacheControlSet ?? false));
+    return this.run(
+      commitKey(
+        response.status >= 500,
+        empty,
+        response.cookieAlreadySet ?? false,
+        response.cacheControlSet ?? false,
+        response.headersSent ?? false,
+      ),
+    );
   }
 
   private flashes(): Flashes {

@@ -683,7 +683,14 @@ describe('machine: cookieCarriesData decides when the cookie is re-sent', () => 
     browserSession: false,
     retired: false,
   } as const;
-  const commit = { type: 'response.commit', serverError: false, empty: false, cookieAlreadySet: false, cacheControlSet: false } as const;
+  const commit = {
+    type: 'response.commit',
+    serverError: false,
+    empty: false,
+    cookieAlreadySet: false,
+    cacheControlSet: false,
+    headersSent: false,
+  } as const;
   function actionsAtCommit(cookieCarriesData: boolean, events: readonly LifecycleEvent[]): string[] {
     const lifecycle = createLifecycle();
     let node = lifecycle.start(

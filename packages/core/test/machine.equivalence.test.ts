@@ -119,7 +119,8 @@ export function allEvents(): LifecycleEvent[] {
     for (const empty of bools)
       for (const cookieAlreadySet of bools)
         for (const cacheControlSet of bools)
-          events.push({ type: 'response.commit', serverError, empty, cookieAlreadySet, cacheControlSet });
+          for (const headersSent of bools)
+            events.push({ type: 'response.commit', serverError, empty, cookieAlreadySet, cacheControlSet, headersSent });
   return events;
 }
 

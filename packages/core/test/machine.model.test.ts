@@ -66,9 +66,21 @@ const modelEvents: LifecycleEvent[] = [
   { type: 'store.done' },
   { type: 'store.refused' },
   { type: 'store.failed' },
-  ...[false, true].flatMap((serverError) =>
+  // A 2xx, a 5xx, and a 2xx whose headers already left (the app wrote past the framework).
+  ...[
+    [false, false],
+    [true, false],
+    [false, true],
+  ].flatMap(([serverError, headersSent]) =>
     [false, true].map(
-      (empty): LifecycleEvent => ({ type: 'response.commit', serverError, empty, cookieAlreadySet: false, cacheControlSet: false }),
+      (empty): LifecycleEvent => ({
+        type: 'response.commit',
+        serverError: serverError as boolean,
+        headersSent: headersSent as boolean,
+        empty,
+        cookieAlreadySet: false,
+        cacheControlSet: false,
+      }),
     ),
   ),
 ];
@@ -117,7 +129,10 @@ function createSut(input: LifecycleInput) {
     data: {} as Record<string, unknown>,
     accessed: false,
     writes: 0,
+    /** The commit may write nothing: a 5xx (unless saveOnServerError says otherwise), or headers already sent. */
     serverError: false,
+    /** The commit came after the response's headers left: nothing is written, saveOnServerError or not. */
+    headersSent: false,
     clientRecordDead: false,
     /** Records the server treats as dead but that stay in the store until their TTL: idle, or a destroy failed. */
     deadRecords: new Set<string>(),
@@ -126,7 +141,7 @@ function createSut(input: LifecycleInput) {
     committing: false,
     /** A store call failed the request (\`failed\`): a sign-out from here on is the late one. */
     ended: false,
-    /** Store calls made before the app let go of the session (`app.discard`); none may follow. */
+    /** Store calls made before the app let go of the session (`app.discard`); none but a sign-out's may follow. */
     callsAtDiscard: undefined as number | undefined,
     /** Whether the session's data is known: new from the start, loaded, or ended by sign-out. */
     known: clientCookie === 'absent' || clientCookie === 'rejected',
@@ -166,7 +181,11 @@ function heldOps(sut: Sut) {
 
 async function checkCommitted(sut: Sut) {
   const { lateSignOut } = sut.shadow;
-  if (lateSignOut !== undefined) return checkLateSignOut(sut, lateSignOut);
+  if (lateSignOut !== undefined) {
+    // Let go of before the sign-out: the commit, if it came, still sends nothing.
+    if (sut.shadow.callsAtDiscard !== undefined && sut.shadow.committing) expect(await sut.pending()).toEqual({ ok: true, value: [] });
+    return checkLateSignOut(sut, lateSignOut);
+  }
   const settled = await sut.pending();
   expect(settled?.ok).toBe(true);
   const effects = (settled as { value: HttpEffect[] }).value;
@@ -186,7 +205,8 @@ async function checkCommitted(sut: Sut) {
     // A cookie sent now names the live record that holds exactly the session's data; after a
     // 5xx that saved nothing (a rotated cookie is still re-signed), the record as it was.
     expect(signer.verify('sid', cookie.value)?.id).toBe(id);
-    if (sut.shadow.serverError && !sut.input.saveOnServerError) expect(sut.store.peek(id as string)).toBeDefined();
+    if (sut.shadow.serverError && (!sut.input.saveOnServerError || sut.shadow.headersSent))
+      expect(sut.store.peek(id as string)).toBeDefined();
     else expect(sut.store.peek(id as string)?.data).toEqual(sut.shadow.data);
   }
   if (cookie?.type === 'cookie.delete') {
@@ -413,7 +433,7 @@ function testParams(sut: Sut) {
         await sut.flush();
       },
       'app.destroy': async () => {
-        if (shadow.committing || shadow.ended) {
+        if (shadow.committing || shadow.ended || shadow.callsAtDiscard !== undefined) {
           const { id } = session;
           const settled = session.destroy().then(
             (value): Settled => ({ ok: true, value }),
@@ -497,9 +517,10 @@ function testParams(sut: Sut) {
       'response.commit': async (step: { event: { type: string } }) => {
         const event = step.event as LifecycleEvent;
         if (event.type !== 'response.commit') return;
-        shadow.serverError = event.serverError;
+        shadow.serverError = event.serverError || event.headersSent;
+        shadow.headersSent = event.headersSent;
         shadow.committing = true;
-        sut.track(session.commit({ status: event.serverError ? 500 : 200 }));
+        sut.track(session.commit({ status: event.serverError ? 500 : 200, headersSent: event.headersSent }));
         await sut.flush();
       },
     },

@@ -612,6 +612,15 @@ describe('server errors', () => {
     expect(store.peek(session.id as string)).toBeDefined();
   });
 
+  it('a commit after the headers left writes nothing, even with saveOnServerError', async () => {
+    const { manager, store } = setup({ saveOnServerError: true });
+    const session = manager.begin({ cookieHeader: undefined, secure: false });
+    session.set('a', 1);
+    const effects = await session.commit({ status: 200, headersSent: true });
+    expect(store.calls).toEqual([]);
+    expect(sessionCookie(effects)).toBeUndefined();
+  });
+
   it('a failed save rejects the commit and sends no cookie', async () => {
     const { manager, store } = setup();
     store.failing.add('set');
@@ -1542,6 +1551,19 @@ describe('discard (express-session unset: keep)', () => {
     expect(effects).toEqual([]);
     expect(store.calls).toEqual([`get ${id}`]);
     expect(store.peek(id)?.data).toEqual({ user: 'ada' });
+  });
+
+  it('a sign-out after letting go destroys the record, and the commit still sends nothing', async () => {
+    const { request, store, id } = await signedIn();
+    const { effects, session } = await request(async (s) => {
+      await s.load();
+      await s.discard();
+      await s.destroy();
+    });
+    expect(effects).toEqual([]);
+    expect(store.calls).toEqual([`get ${id}`, `destroy ${id}`]);
+    expect(store.peek(id)).toBeUndefined();
+    expect([session.id, session.keys()]).toEqual([undefined, []]);
   });
 });
 

@@ -85,8 +85,10 @@ function commit(
   name: string,
   status: number,
   headers: Headers | undefined,
+  headersSent: boolean,
 ): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
-  const committed = core.commit(responseFacts(status, name, headers?.getSetCookie() ?? [], headers?.has('cache-control') === true));
+  const facts = responseFacts(status, name, headers?.getSetCookie() ?? [], headers?.has('cache-control') === true);
+  const committed = core.commit(headersSent ? { ...facts, headersSent } : facts);
   return committed instanceof Promise ? committed.catch(rejected) : committed;
 }
 
@@ -249,8 +251,8 @@ export function session(options: SessionOptions): SessionMiddleware {
     // A response node-server can't send gets its 500, as without sess: the commit is for that, and
     // the response stays as it is (a copy would change its status, or fail on its spent body).
     const refused = res !== undefined && unsendable(res, parts);
-    // The answer left before the session's headers could join it, so the commit saves nothing, as
-    // for a server error: a new id saved there (a regenerate, a new session) would leave the
+    // The answer left before the session's headers could join it, so the commit saves nothing
+    // (`saveOnServerError` or not): a new id saved there (a regenerate, a new session) would leave the
     // browser on a cookie the store no longer honours as it did. Either the app wrote to
     // `c.env.outgoing` itself (node-server's shared RESPONSE_ALREADY_SENT), or a middleware ahead
     // of this one let Hono answer without awaiting `next()` (Hono's 500 "Context is not
@@ -260,7 +262,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     // A handler that gave no response is answered with a 500 ("Context is not finalized").
     const status = res !== undefined && !refused && !bypassed ? res.status : 500;
     // Awaited only when it is a promise: a step on every request otherwise.
-    const committed = commit(core, name, status, c.res.headers as Headers | undefined);
+    const committed = commit(core, name, status, c.res.headers as Headers | undefined, bypassed);
     let effects: readonly HttpEffect[];
     if (committed instanceof Promise) {
       try {

@@ -363,24 +363,27 @@ describe('commit and the response', () => {
     expect([...RESPONSE_ALREADY_SENT.headers.keys()]).toEqual(['x-hono-already-sent']);
   });
 
-  it('saves nothing for a response the app wrote to c.env.outgoing itself: its headers left without the cookie', async () => {
-    const { app, store } = sessionApp({ regenerateGraceMs: 5_000 });
-    app.get('/write', async (c) => (await write(c), c.text(String(c.get('session').data.n))));
-    app.get('/raw-sign-in', async (c) => {
-      await (await c.get('session').load()).regenerate();
-      (c.env as HttpBindings).outgoing.end('raw');
-      return RESPONSE_ALREADY_SENT;
-    });
-    const client = await serve(app);
-    expect((await client.request('/write')).body).toBe('1');
-    const setsBefore = store.calls.set;
-    const raw = await client.request('/raw-sign-in');
-    expect([raw.status, raw.body, raw.setCookies]).toEqual([200, 'raw', []]);
-    expect(store.calls.set).toBe(setsBefore);
-    // The browser still holds the first cookie, and its session still takes writes.
-    const next = await client.request('/write');
-    expect([next.status, next.body]).toEqual([200, '2']);
-  });
+  it.each([false, true])(
+    'saves nothing for a response the app wrote to c.env.outgoing itself: its headers left without the cookie (saveOnServerError: %s)',
+    async (saveOnServerError) => {
+      const { app, store } = sessionApp({ regenerateGraceMs: 5_000, saveOnServerError });
+      app.get('/write', async (c) => (await write(c), c.text(String(c.get('session').data.n))));
+      app.get('/raw-sign-in', async (c) => {
+        await (await c.get('session').load()).regenerate();
+        (c.env as HttpBindings).outgoing.end('raw');
+        return RESPONSE_ALREADY_SENT;
+      });
+      const client = await serve(app);
+      expect((await client.request('/write')).body).toBe('1');
+      const setsBefore = store.calls.set;
+      const raw = await client.request('/raw-sign-in');
+      expect([raw.status, raw.body, raw.setCookies]).toEqual([200, 'raw', []]);
+      expect(store.calls.set).toBe(setsBefore);
+      // The browser still holds the first cookie, and its session still takes writes.
+      const next = await client.request('/write');
+      expect([next.status, next.body]).toEqual([200, '2']);
+    },
+  );
 
   describe('a middleware ahead of session() that lets Hono answer without awaiting next()', () => {
     /**

@@ -333,7 +333,9 @@ export function session(options: SessionOptions): SessionMiddleware {
     // The app wrote to `ctx.res` without `ctx.respond = false`, and the headers left without the
     // cookie: save nothing, as for a server error, and say why if the session had anything to send.
     const answered = failed === undefined ? status : (httpFailure(failed.error)?.status ?? 500);
-    const committed = state.core.commit(headersLeft(ctx.res) ? { status: 500 } : nodeResponseFacts(ctx.res, answered, manager.name));
+    const committed = state.core.commit(
+      headersLeft(ctx.res) ? { status: answered, headersSent: true } : nodeResponseFacts(ctx.res, answered, manager.name),
+    );
     if (committed instanceof Promise) return committed.then((effects) => applyCommitted(ctx, state, effects, failed));
     applyCommitted(ctx, state, committed, failed);
     return undefined;

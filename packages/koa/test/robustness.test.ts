@@ -494,17 +494,22 @@ describe.each([
       expect(store.calls.set).toBe(0);
     });
 
-    it('without it, a response written to ctx.res saves nothing and reports why', async () => {
-      const { client, store, errors } = await start({}, (ctx) => {
-        ctx.session.n = 1;
-        ctx.res.statusCode = 200;
-        ctx.res.end('raw');
-      });
-      const reply = await client.request('/');
-      expect([reply.status, reply.body, reply.setCookies]).toEqual([200, 'raw', []]);
-      expect(store.calls.set).toBe(0);
-      expect(errors.map((error) => error.message)).toEqual([expect.stringMatching(/set ctx\.respond = false before writing to ctx\.res/)]);
-    });
+    it.each([false, true])(
+      'without it, a response written to ctx.res saves nothing and reports why (saveOnServerError: %s)',
+      async (saveOnServerError) => {
+        const { client, store, errors } = await start({ saveOnServerError }, (ctx) => {
+          ctx.session.n = 1;
+          ctx.res.statusCode = 200;
+          ctx.res.end('raw');
+        });
+        const reply = await client.request('/');
+        expect([reply.status, reply.body, reply.setCookies]).toEqual([200, 'raw', []]);
+        expect(store.calls.set).toBe(0);
+        expect(errors.map((error) => error.message)).toEqual([
+          expect.stringMatching(/set ctx\.respond = false before writing to ctx\.res/),
+        ]);
+      },
+    );
 
     /**
      * An app that pipes a large body into ctx.res while its store write is held: `produced` counts
