@@ -37,6 +37,8 @@ export type SessionUpdate = Update<SessionData>;
 export interface H3V1Event {
   readonly node: { readonly req: IncomingMessage; readonly res: ServerResponse };
   readonly context: { [key: string]: unknown; session?: H3Session };
+  /** The web request `toWebHandler` serves, whose URL tells what a TLS socket would. */
+  readonly web?: { readonly url?: URL };
   _handled?: boolean;
 }
 
@@ -217,7 +219,7 @@ export function session(options: SessionOptions<H3V1Event>): SessionHandler {
     const { req, res } = event.node;
     // Refused before any store call: h3 would read a stand-in before the session's commit is done.
     const standIn = isStandIn(res) ? (standIns.get(event) ?? refuseUnawaited()) : undefined;
-    const secure = isSecureRequest(req, proxy);
+    const secure = isSecureRequest(req, proxy) || event.web?.url?.protocol === 'https:';
     const core = manager.begin({ cookieHeader: req.headers.cookie, secure, readOnly: readOnly?.(event) ?? false });
     // Lazy (design §2.2): the record is read by the first `useSession`.
     const view = (event.context.session = new V1View(core) as H3Session);

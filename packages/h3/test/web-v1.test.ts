@@ -228,4 +228,11 @@ describe('awaitSessions', () => {
     expect([reply.status, reply.body, cookiesNamed(reply, 'sid')]).toMatchObject([200, 'written', [expect.any(String)]]);
     expect((await client.request('/read')).body).toBe('n=1');
   });
+
+  it('marks the cookie Secure when toWebHandler is given an https request, as a TLS socket would', async () => {
+    const handle = toWebHandler(v1.awaitSessions(appWith(testStore('sync'))));
+    const cookieOf = async (url: string) => (await handle(new Request(url))).headers.getSetCookie().find((line) => line.startsWith('sid='));
+    expect(await cookieOf('https://example.test/write')).toMatch(/; Secure/i);
+    expect(await cookieOf('http://example.test/write')).not.toMatch(/; Secure/i);
+  });
 });
