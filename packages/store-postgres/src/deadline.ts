@@ -31,6 +31,8 @@ export interface PooledClient extends CancelTarget {
   query(text: string, values?: unknown[]): Promise<unknown>;
   /** A truthy argument destroys the connection instead of pooling it. */
   release(destroy?: boolean | Error): void;
+  on(event: 'error', listener: () => void): unknown;
+  removeListener(event: 'error', listener: () => void): unknown;
 }
 
 /** A node-postgres `Client`: one connection, whose statements run one at a time. */
@@ -102,6 +104,20 @@ function statementFailure(error: unknown, cancelled: boolean, timeoutMs: number)
 }
 
 /**
+ * The 'error' listener of a connection while the store has it out of the pool. pg-pool listens
+ * only to idle connections, and node-postgres emits 'error' on one lost mid-statement without an
+ * ErrorResponse (a network failure, a proxy restarting, a crash restart of the server): unheard,
+ * that ends the process. The statement's own rejection already reports the loss to the call.
+ */
+function heardElsewhere(): void {}
+
+/** Returns `connection` to the pool (destroyed when `destroy`), which listens to it again. */
+function giveBack(connection: PooledClient, destroy: boolean): void {
+  connection.removeListener('error', heardElsewhere);
+  connection.release(destroy);
+}
+
+/**
  * Runs `work` on a client of `pool` under a deadline of `timeoutMs` on `sweep`: see the module
  * comment. `work` gets `expired()`, which turns true once the deadline passed, so it sends no
  * further statement (a retry) after a cancel.
@@ -132,7 +148,7 @@ export function withDeadline<T>(
         }
         if (sweep.now() >= stopAt) {
           // No verdict after a second timeoutMs (an unreachable server): the connection goes.
-          client.release(true);
+          giveBack(client, true);
           fail(new Error(`postgresStore: no answer to the cancel of a statement past timeoutMs (${timeoutMs} ms)`));
           return;
         }
@@ -151,11 +167,12 @@ export function withDeadline<T>(
           return;
         }
         client = connected;
+        connected.on('error', heardElsewhere);
         work(connected, () => cancelled).then(
           (value) => {
             sweep.release(call);
             if (settled) return;
-            connected.release(cancelled);
+            giveBack(connected, cancelled);
             settled = true;
             resolve(value);
           },
@@ -163,7 +180,7 @@ export function withDeadline<T>(
             sweep.release(call);
             if (settled) return;
             // As pg's pool.query does on any error: the connection's state is not known.
-            connected.release(true);
+            giveBack(connected, true);
             fail(statementFailure(error, cancelled, timeoutMs));
           },
         );

@@ -311,7 +311,9 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
           () => undefined,
           (error: unknown) => {
             try {
-              onSweepError?.(error);
+              const reported: unknown = onSweepError?.(error);
+              // An async handler is a `(error) => void` too. Not awaited: one that never settles must not hold up close().
+              if (reported instanceof Promise) reported.catch(() => undefined);
             } catch {
               // The app's handler failing must not become an unhandled rejection in a timer.
             }

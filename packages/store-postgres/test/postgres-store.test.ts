@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -882,6 +883,45 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       expect(handled).toBe(true);
     });
 
+    it('an async onSweepError that rejects does not end the process', async () => {
+      // In a child process: an unhandled rejection ends it, as it would end the app.
+      const script = `import pg from 'pg';
+import { postgresStore } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)};
+const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+let reported;
+const handled = new Promise((resolve) => (reported = resolve));
+// The sweep's timer is unref'd: this one keeps the process up until the handler ran.
+const alive = setInterval(() => undefined, 1000);
+// No migrate: the table is missing, so the sweep fails; the handler's own reporting fails too.
+const store = postgresStore({
+  pool,
+  schemaName: ${JSON.stringify(db.schema)},
+  tableName: 'never_migrated',
+  sweepIntervalMs: 10,
+  onSweepError: async (error) => {
+    reported(error.code);
+    throw new Error('the log shipper is down');
+  },
+});
+console.log('reported', await handled);
+clearInterval(alive);
+await store.close();
+await pool.end();
+// A turn of the event loop, in which an unhandled rejection would end the process.
+await new Promise(setImmediate);
+console.log('running');`;
+      const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = execFile(
+          process.execPath,
+          ['--import', 'tsx', '--input-type=module', '-e', script],
+          { cwd: fileURLToPath(new URL('..', import.meta.url)), env: { ...process.env, DATABASE_URL }, timeout: 20_000 },
+          (_error, out, err) => resolve({ code: child.exitCode, stdout: out, stderr: err }),
+        );
+      });
+      expect(stderr).not.toMatch(/the log shipper is down/);
+      expect({ code, stdout: stdout.trim() }).toEqual({ code: 0, stdout: 'reported 42P01\nrunning' });
+    }, 30_000);
+
     it('skips rows another transaction holds instead of waiting for them', async () => {
       const store = await fresh();
       const held = freshId('held');
@@ -1061,6 +1101,76 @@ await pool.end();`;
       });
       expect(stderr).not.toMatch(/Unhandled 'error' event/);
       expect({ code, stdout: stdout.trim() }).toEqual({ code: 0, stdout: 'served 1' });
+    }, 30_000);
+
+    // The store runs its statements on a connection it took from the pool, which pg-pool leaves
+    // without an 'error' listener while it is out. A connection lost mid-statement without an
+    // ErrorResponse (a network failure, a proxy or PgBouncer restarting, a crash restart of the
+    // server) makes node-postgres emit 'error' on it: without a listener, that ends the process.
+    it('survives a connection lost while a store statement runs on it (a network failure, a crash restart): that call fails, the next is served', async () => {
+      const store = await fresh();
+      const id = freshId();
+      await store.set(id, makeRecord({ kept: 'yes' }, now), 60_000, created(['kept']));
+      // A TCP proxy to the server, so the test can cut the store's connection as a network would.
+      const server = new URL(DATABASE_URL);
+      const links = new Set<Socket>();
+      const proxy = createServer((inbound) => {
+        const outbound = connect(Number(server.port || 5432), server.hostname);
+        links.add(inbound);
+        inbound.pipe(outbound).pipe(inbound);
+        inbound.on('error', () => outbound.destroy());
+        outbound.on('error', () => inbound.destroy());
+        inbound.on('close', () => outbound.destroy());
+      });
+      await new Promise<void>((listening) => proxy.listen(0, '127.0.0.1', listening));
+      const proxied = new URL(DATABASE_URL);
+      proxied.host = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const script = `import pg from 'pg';
+import { postgresStore } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)};
+${readmePoolSetup()}
+const store = postgresStore({ pool, schemaName: ${JSON.stringify(db.schema)}, tableName: ${JSON.stringify(tableNames.get(store))}, clock: () => ${now}, sweepIntervalMs: 0, timeoutMs: 20000 });
+const meta = { createdAt: ${now}, touchedAt: ${now}, expiresAt: ${now + 60_000} };
+const saved = await store
+  .set(${JSON.stringify(id)}, { data: { kept: 'changed' }, meta }, 60000, { set: ['kept'], deleted: [], created: false })
+  .then(() => 'saved', () => 'failed');
+console.log(saved);
+console.log('served', (await store.get(${JSON.stringify(id)}))?.data.kept);
+await pool.end();`;
+      const locker = await db.pool.connect();
+      try {
+        await locker.query('BEGIN');
+        await locker.query(`SELECT 1 FROM ${tableOf(store)} WHERE id = $1 FOR UPDATE`, [id]);
+        const child = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+          const running = execFile(
+            process.execPath,
+            ['--import', 'tsx', '--input-type=module', '-e', script],
+            {
+              cwd: fileURLToPath(new URL('..', import.meta.url)),
+              env: { ...process.env, DATABASE_URL: proxied.href },
+              timeout: 20_000,
+            },
+            (_error, out, err) => resolve({ code: running.exitCode, stdout: out, stderr: err }),
+          );
+        });
+        // The save waits on the row on the server: its statement is in flight when the link goes.
+        const waiting = async () => {
+          const { rows: found } = await db.pool.query(`SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`, [
+            `UPDATE "${db.schema}"."${tableNames.get(store)}"%`,
+          ]);
+          return found.map((row: { pid: number }) => row.pid);
+        };
+        await until(async () => (await waiting()).length === 1, 'the save to wait on the row');
+        const [orphan] = await waiting();
+        for (const link of links) link.resetAndDestroy();
+        const { code, stdout, stderr } = await child;
+        expect(stderr).not.toMatch(/Unhandled 'error' event/);
+        expect({ code, stdout: stdout.trim() }).toEqual({ code: 0, stdout: 'failed\nserved yes' });
+        // The server has not noticed the lost client: its statement would run once the lock goes.
+        await db.pool.query('SELECT pg_terminate_backend($1)', [orphan]);
+      } finally {
+        locker.release(true);
+        await new Promise((closed) => proxy.close(closed));
+      }
     }, 30_000);
   });
 
