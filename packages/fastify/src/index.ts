@@ -157,6 +157,13 @@ function overridden<K extends 'hijack' | 'send'>(reply: FastifyReply, name: K, o
   return (Object.getPrototypeOf(owner) as FastifyReply)[name];
 }
 
+/** Node's checks of a header as it writes one: a list's values one by one (an undefined one is refused, though the list reads as text). */
+function checkHeader(name: string, value: unknown): void {
+  validateHeaderName(name);
+  if (Array.isArray(value)) for (const item of value) validateHeaderValue(name, item as string);
+  else validateHeaderValue(name, value as string);
+}
+
 /** Fastify's warning for a send after the first (`FST_ERR_REP_ALREADY_SENT`). */
 const alreadySent = (request: FastifyRequest) =>
   fastifyError(
@@ -267,10 +274,9 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
     // A header Node refuses makes this answer a 500 once Fastify writes it: refused here, the
     // error reaches Fastify's error handling before the commit has saved anything.
     try {
-      for (const [name, value] of Object.entries(reply.getHeaders())) {
-        validateHeaderName(name);
-        validateHeaderValue(name, value as string);
-      }
+      for (const [name, value] of Object.entries(reply.getHeaders())) checkHeader(name, value);
+      // Fastify copies a Response's headers onto the reply, and Fetch takes control characters Node refuses.
+      if (isResponse(payload)) for (const [name, value] of payload.headers) checkHeader(name, value);
     } catch (error) {
       // Fastify would have destroyed a stream payload as its error answer ended the response.
       drop(payload);

@@ -366,6 +366,39 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       expect([named.status, store.calls.set, cookiesNamed(named, 'sid')]).toEqual([500, 0, []]);
     });
 
+    it('a header value Node refuses in a list of values, or on a web Response, answers 500 as without sess, and saves nothing', async () => {
+      const cancelled: string[] = [];
+      const { client, store } = await withSession({}, (app) => {
+        app.get('/list', async (request, reply) => {
+          request.session.n = 1;
+          // Node checks each value of a list: an undefined one is refused, though the list reads as "<a>,".
+          reply.header('link', ['<a>', undefined]);
+          return 'x';
+        });
+        app.get('/response', async (request) => {
+          request.session.n = 1;
+          // Fetch's Headers take a control character that Node refuses when Fastify copies it onto the reply.
+          const body = new ReadableStream({ cancel: () => void cancelled.push('response') });
+          return new Response(body, { headers: { 'x-note': 'a\u0001b' } });
+        });
+      });
+      for (const [path, code] of [
+        ['/list', 'ERR_HTTP_INVALID_HEADER_VALUE'],
+        ['/response', 'ERR_INVALID_CHAR'],
+      ] as const) {
+        const reply = await client.request(path);
+        expect([path, reply.status, JSON.parse(reply.body).code, cookiesNamed(reply, 'sid'), store.calls.set, store.size]).toEqual([
+          path,
+          500,
+          code,
+          [],
+          0,
+          0,
+        ]);
+      }
+      expect(cancelled).toEqual(['response']);
+    });
+
     it('a header Node refuses beside a streamed payload: the stream is dropped, as Fastify drops it without sess', async () => {
       const dropped: string[] = [];
       const { client, store } = await withSession({}, (app) => {
