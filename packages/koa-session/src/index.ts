@@ -132,6 +132,15 @@ export function createSession(first: unknown, second?: unknown): Middleware {
       'SESS_KOA_SESSION_UNSIGNED',
       'signed: false: the session cookie carries no signature, so a client can forge any session; remove signed: false to sign it with app.keys',
     );
+  // The core plans SameSite=None and Partitioned only for cookies that are always Secure;
+  // koa-session takes them with any `secure`, and the request adds them where the cookie is Secure.
+  const alwaysSecure = options.secure === true;
+  if ((sameSite === 'none' || options.partitioned === true) && !alwaysSecure) {
+    warnOnce(
+      'SESS_KOA_SESSION_NOT_SECURE',
+      "sameSite: 'none' and partitioned need a Secure cookie, which browsers drop otherwise: the session cookie carries them on secure requests only (ctx.secure); set secure: true to send them on every request",
+    );
+  }
   if (sameSite === undefined) {
     warnOnce(
       'SESS_KOA_SESSION_SAMESITE',
@@ -169,10 +178,10 @@ export function createSession(first: unknown, second?: unknown): Middleware {
     cookie: defined({
       httpOnly: options.httpOnly ?? true,
       secure: options.secure ?? 'auto',
-      sameSite: sameSite ?? 'lax',
+      sameSite: sameSite === undefined || (sameSite === 'none' && !alwaysSecure) ? 'lax' : sameSite,
       path: options.path ?? '/',
       domain: options.domain,
-      partitioned: options.partitioned,
+      partitioned: alwaysSecure ? options.partitioned : undefined,
       priority: options.priority,
     }),
     maxAgeMs,
@@ -218,7 +227,8 @@ export function createSession(first: unknown, second?: unknown): Middleware {
     signed,
     overwrite,
     autoCommit,
-    sameSiteGiven: sameSite !== undefined,
+    sameSite,
+    partitioned: options.partitioned === true,
     storeMode,
     store: options.store,
     ContextStore: options.ContextStore,
@@ -256,12 +266,14 @@ export function createSession(first: unknown, second?: unknown): Middleware {
       } catch (error) {
         // koa-session commits in `finally`: what the handler did before throwing is saved, and
         // the cookies ride on the error, since Koa drops the headers set before it.
-        const commits = autoCommit || state.owesCommit;
+        const commits = autoCommit || state.owesCommit || state.commitStarted;
         const lines = commits && state.core !== undefined ? await state.commitOnce(500, autoCommit).catch(() => []) : [];
         throw koaError(error, lines, ctx);
       }
-      // With autoCommit: false, the commit owed after save() or regenerate() (manuallyCommit() did it, if called).
-      if (autoCommit || state.owesCommit) await state.commitOnce(undefined, autoCommit).catch((error: unknown) => failed(ctx, error));
+      // With autoCommit: false, the commit owed after save() or regenerate(), or the one manuallyCommit()
+      // began: the answer waits for it, awaited or not, so its cookie goes out and a failure is answered.
+      if (autoCommit || state.owesCommit || state.commitStarted)
+        await state.commitOnce(undefined, autoCommit).catch((error: unknown) => failed(ctx, error));
     });
   };
 }

@@ -30,8 +30,10 @@ export interface Shared {
   readonly signed: boolean;
   readonly overwrite: boolean;
   readonly autoCommit: boolean;
-  /** The app chose a SameSite: without one the cookie has none, as koa-session's. */
-  readonly sameSiteGiven: boolean;
+  /** The SameSite the app chose: without one the cookie has none, as koa-session's. */
+  readonly sameSite: 'strict' | 'lax' | 'none' | undefined;
+  /** The app asked for Partitioned cookies. */
+  readonly partitioned: boolean;
   /** External store (koa-session's store mode) rather than the cookie. */
   readonly storeMode: boolean;
   readonly store: ExternalStore | undefined;
@@ -243,6 +245,10 @@ export class RequestSession implements SessionHost, StorageRequest {
     // app runs, so a `ctx.sessionOptions.maxAge` the app set since stands.
     if (adopted && !(this.shared.storeMode && this.lifetimePending)) this.lifetime = savedLifetime(this.loaded) ?? this.lifetime;
     this.view = new SessionObject(this, data, !adopted);
+    // koa-session's session object keeps the `_expire` it was loaded with (an app may show when
+    // the session ends); like every `_` key, it is not data and is never saved from here.
+    const expire = adopted ? (this.loaded as KoaSessionObject | undefined)?._expire : undefined;
+    if (expire !== undefined) define(this.view, '_expire', expire);
     return this.view;
   }
 
@@ -426,6 +432,11 @@ export class RequestSession implements SessionHost, StorageRequest {
     return { data: session.toJSON(), meta: record.meta };
   }
 
+  /** A commit has begun (with `autoCommit: false`, a `manuallyCommit()` the app may not have awaited). */
+  get commitStarted(): boolean {
+    return this.committed !== undefined;
+  }
+
   /**
    * Commits once (later calls get the first one's outcome): reports what the app changed, lets
    * the core decide, and writes its answer as koa-session's cookies.
@@ -560,11 +571,26 @@ export class RequestSession implements SessionHost, StorageRequest {
    * request's `ctx.sessionOptions`: an attribute the app changed there applies to this response.
    */
   private attributes(attributes: CookieAttributes): CookieAttributes {
+    const { sameSite, partitioned } = this.shared;
     const result: Record<string, unknown> = { ...attributes };
-    if (!this.shared.sameSiteGiven) delete result.sameSite;
+    // The app's own: the core plans SameSite=None and Partitioned only when every cookie is Secure.
+    if (sameSite === undefined) delete result.sameSite;
+    else result.sameSite = sameSite;
+    if (partitioned) result.partitioned = true;
     const current = this.options as Record<string, unknown> | undefined;
+    if (current !== undefined) this.applyOptions(result, current);
+    // Browsers drop a SameSite=None or Partitioned cookie that is not Secure, and sess writes
+    // none: a plain request's cookie goes without them (koa-session's would be lost).
+    if (result.secure !== true) {
+      if (result.sameSite === 'none') delete result.sameSite;
+      delete result.partitioned;
+    }
+    return result as CookieAttributes;
+  }
+
+  /** The cookie attributes the app changed on this request's `ctx.sessionOptions`, applied to `result`. */
+  private applyOptions(result: Record<string, unknown>, current: Record<string, unknown>): void {
     const shown = this.shared.options as Record<string, unknown>;
-    if (current === undefined) return result as CookieAttributes;
     for (const name of COOKIE_ATTRIBUTES) {
       if (current[name] === shown[name]) continue;
       const given = current[name];
@@ -582,7 +608,6 @@ export class RequestSession implements SessionHost, StorageRequest {
       if (value === undefined || value === false) delete result[name];
       else result[name] = value;
     }
-    return result as CookieAttributes;
   }
 
   private cookieLines(coreValue: string, attributes: CookieAttributes): string[] {

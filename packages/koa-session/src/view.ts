@@ -123,6 +123,10 @@ export class SessionObject implements Session {
   }
 
   manuallyCommit(): Promise<void> {
-    return hostOf(this).commit();
+    const work = hostOf(this).commit();
+    // As with save(): left unawaited, a failure must not end the process; the middleware waits
+    // for the commit, and answers its failure.
+    work.catch(() => {});
+    return work;
   }
 }

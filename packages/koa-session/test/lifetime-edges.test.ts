@@ -98,6 +98,36 @@ describe.each(KOAS)('%s', (_, Koa) => {
       });
       expect(seen['@sess/koa-session']).toEqual(seen['koa-session']);
     });
+
+    it(`${mode}: ctx.session._expire is the expiry the session was loaded with, as koa-session's, and is no data`, async () => {
+      const expire = Date.now() + 3_600_000;
+      const seen: Record<string, unknown> = {};
+      for (const library of Object.keys(LIBRARIES) as Library[]) {
+        const store = mode === 'store mode' ? memoryStore() : undefined;
+        const app = koaApp(Koa);
+        app.use(LIBRARIES[library]({ signed: false, ...(store && { store }) }, app as never));
+        app.use((ctx: Context) => {
+          const s = ctx.session!;
+          if (ctx.path === '/visit') s.visits = 1;
+          ctx.body = { expire: s._expire ?? null, data: s.toJSON(), length: s.length };
+        });
+        const browser = new Browser(await serve(app));
+        const saved = { user: 'ada', _expire: expire, _maxAge: 7_200_000 };
+        if (store === undefined) browser.jar.set('koa.sess', encode(saved));
+        else {
+          store.sessions.set('saved-key', saved);
+          browser.jar.set('koa.sess', 'saved-key');
+        }
+        const loaded = JSON.parse((await browser.get('/visit')).body);
+        const fresh = JSON.parse((await new Browser(browser.base).get('/')).body);
+        seen[library] = { loaded, fresh };
+      }
+      expect(seen['koa-session']).toEqual({
+        loaded: { expire, data: { user: 'ada', visits: 1 }, length: 2 },
+        fresh: { expire: null, data: {}, length: 0 },
+      });
+      expect(seen['@sess/koa-session']).toEqual(seen['koa-session']);
+    });
   }
 });
 

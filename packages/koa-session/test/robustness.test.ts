@@ -119,6 +119,38 @@ describe.each(KOAS)('%s', (_, Koa) => {
     expect(errors.map((error) => error.name)).toEqual(['SessStoreError', 'SessStoreError']);
   });
 
+  it('manuallyCommit() left unawaited (autoCommit: false): the answer waits for it, so its cookie goes out or a failed write answers 503, and no rejection goes unhandled', async () => {
+    const sessions = memoryStore();
+    const store = {
+      ...sessions,
+      // Answers once the event loop has turned, as a networked store does: after an answer that did not wait for it has gone.
+      set(...args: Parameters<typeof sessions.set>) {
+        const down = args[3].ctx.path === '/down';
+        return new Promise<void>((resolve, reject) =>
+          setImmediate(() => (down ? reject(new Error('redis is down')) : resolve(sessions.set(...args)))),
+        );
+      },
+    };
+    const { browser, errors } = await start({ store, autoCommit: false }, (ctx) => {
+      ctx.session!.path = ctx.path;
+      void ctx.session!.manuallyCommit();
+      return 'ok';
+    });
+    const seen: unknown[] = [];
+    const unhandled = await unhandledDuring(async () => {
+      for (const path of ['/up', '/down']) {
+        const reply = await browser.get(path);
+        seen.push([reply.status, lineOf(reply, 'koa.sess') !== undefined]);
+      }
+    });
+    expect(unhandled).toEqual([]);
+    expect(seen).toEqual([
+      [200, true],
+      [503, false],
+    ]);
+    expect(errors.map((error) => error.name)).toEqual(['SessStoreError']);
+  });
+
   it('a save() or regenerate() callback that throws: the error reaches Koa, the request is answered, no rejection goes unhandled', async () => {
     const { browser, errors } = await start({}, async (ctx) => {
       ctx.session!.n = 1;

@@ -35,6 +35,12 @@ interface Visit {
   readonly writes?: string[];
 }
 
+/** How the visits reach the app: behind a proxy (`app.proxy`), with these headers. */
+interface Via {
+  readonly proxy?: boolean;
+  readonly headers?: Record<string, string>;
+}
+
 /** Visits `paths` in turn on `library`, with `handle` as the app. */
 async function visits(
   Koa: KoaClass,
@@ -42,9 +48,11 @@ async function visits(
   options: SessionOptions,
   handle: (ctx: Context) => unknown,
   paths: readonly string[],
+  via: Via = {},
 ): Promise<Visit[]> {
   const store = options.store === undefined ? undefined : memoryStore();
   const app = koaApp(Koa);
+  app.proxy = via.proxy ?? false;
   app.use(LIBRARIES[library]({ ...options, ...(store && { store }) }, app as never));
   app.use(async (ctx: Context) => {
     ctx.body = JSON.stringify((await handle(ctx)) ?? null);
@@ -52,7 +60,7 @@ async function visits(
   const browser = new Browser(await serve(app));
   const result: Visit[] = [];
   for (const path of paths) {
-    const reply: Reply = await browser.get(path);
+    const reply: Reply = await browser.get(path, via.headers);
     const cookies = reply.setCookies.map(attributesOf);
     const writes = store?.calls
       .splice(0)
@@ -72,9 +80,15 @@ async function visits(
 }
 
 /** The visits on koa-session, checked to equal the ones on @sess/koa-session. */
-async function sideBySide(Koa: KoaClass, options: SessionOptions, handle: (ctx: Context) => unknown, paths: readonly string[]) {
-  const real = await visits(Koa, 'koa-session', options, handle, paths);
-  expect(await visits(Koa, '@sess/koa-session', options, handle, paths)).toEqual(real);
+async function sideBySide(
+  Koa: KoaClass,
+  options: SessionOptions,
+  handle: (ctx: Context) => unknown,
+  paths: readonly string[],
+  via: Via = {},
+) {
+  const real = await visits(Koa, 'koa-session', options, handle, paths, via);
+  expect(await visits(Koa, '@sess/koa-session', options, handle, paths, via)).toEqual(real);
   return real;
 }
 
@@ -95,6 +109,44 @@ describe.each(KOAS)('%s', (_, Koa) => {
       [200, ['koa.sess; domain=example.com; path=/; samesite=strict', 'koa.sess.sig; domain=example.com; path=/; samesite=strict']],
       [200, ['koa.sess; domain=example.com; path=/; samesite=strict', 'koa.sess.sig; domain=example.com; path=/; samesite=strict']],
     ]);
+  });
+
+  const signIn = (ctx: Context) => {
+    if (ctx.path === '/login') ctx.session!.user = 'ada';
+    return ctx.session!.user ?? null;
+  };
+
+  it("sameSite: 'none' and partitioned without secure: true are taken, as koa-session takes them: a secure request's cookies carry them", async () => {
+    const behindTls: Via = { proxy: true, headers: { 'x-forwarded-proto': 'https' } };
+    for (const options of [
+      { sameSite: 'none', partitioned: true },
+      { sameSite: 'None', store: memoryStore() },
+    ] as SessionOptions[]) {
+      const real = await sideBySide(Koa, options, signIn, ['/login', '/'], behindTls);
+      const attributes = `httponly;${options.partitioned ? ' partitioned;' : ''} path=/; samesite=none; secure`;
+      expect(real.map((visit) => [visit.status, visit.body, visit.cookies])).toEqual([
+        [200, '"ada"', [`koa.sess; ${attributes}`, `koa.sess.sig; ${attributes}`]],
+        [200, '"ada"', []],
+      ]);
+    }
+  });
+
+  it('on a plain request, SameSite=None and Partitioned (browsers drop either without Secure) are left off: the options’ or ctx.sessionOptions’, never a 500 after the write', async () => {
+    const perRequest = (ctx: Context) => {
+      Object.assign(ctx.sessionOptions, { sameSite: 'none', partitioned: true });
+      return signIn(ctx);
+    };
+    for (const [options, handle] of [
+      [{ sameSite: 'none', partitioned: true }, signIn],
+      [{ store: memoryStore() }, perRequest],
+      [{ sameSite: 'none', secure: true }, (ctx: Context) => (Object.assign(ctx.sessionOptions, { secure: false }), signIn(ctx))],
+    ] as const) {
+      const seen = await visits(Koa, '@sess/koa-session', options, handle, ['/login', '/']);
+      expect(seen.map((visit) => [visit.status, visit.body, visit.cookies])).toEqual([
+        [200, '"ada"', ['koa.sess; httponly; path=/', 'koa.sess.sig; httponly; path=/']],
+        [200, '"ada"', []],
+      ]);
+    }
   });
 
   describe.each([
