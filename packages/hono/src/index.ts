@@ -174,13 +174,48 @@ function ownCopy(res: Response, parts: Held | undefined): Response {
 }
 
 /**
- * Cancels the body of a response that will not be sent, as a closed connection would: Hono's
- * `stream()` hears it as an abort. Only a stream the app handed over is cancelled: a lighter
- * response's string or bytes may be sent again (a shared response), and reading `body` would turn
- * it into a platform one.
+ * Makes way for the error answer that replaces `res` (its commit failed). Its body, which nobody
+ * will read, is cancelled as a closed connection would: a stream's producer (`stream()`,
+ * `streamSSE()`) hears an abort rather than waiting forever on its next write. Only a stream the
+ * app handed over is cancelled: a lighter response's string or bytes may be sent again (a shared
+ * response), and reading `body` would turn it into a platform one. Its headers go too, since Hono
+ * copies them onto the error answer, where its Content-Length would hold the client to a length
+ * the answer doesn't have: what `c.header()` set before the answer stays, as when a handler throws.
  */
-function drop(res: Response, parts: Held | undefined): void {
+function replace(c: Context, res: Response, parts: Held | undefined): void {
   cancelUnread(parts === undefined ? res.body : parts[1]);
+  c.res = undefined;
+  // Not left unset: `c.header()` in `onError` needs a response once Hono counts the context
+  // finalized. This empty one goes out only if `onError` answers nothing.
+  c.res = c.newResponse(null, 500);
+}
+
+/** An effect that differs between visitors: anything but `Vary: Cookie`. */
+const personal = (effect: HttpEffect) => effect.type !== 'header.vary';
+
+/** Puts the session's effects on the response Hono will send, `res` itself or a copy. */
+function answer(
+  c: Context,
+  res: Response,
+  lighter: LighterClass | undefined,
+  parts: Held | undefined,
+  effects: readonly HttpEffect[],
+): void {
+  // The app may return one Response to every request (made at module level, or once and kept):
+  // a cookie set on it in place would reach the next visitor, and there is no telling it from
+  // one made for this request. So a cookie (and the Cache-Control that comes with it) goes on a
+  // copy. `Vary: Cookie` alone, the same for every visitor, goes on in place: a read then costs
+  // no copy, but on node-server 1's lighter responses, which would lose it. An immutable
+  // response is copied either way.
+  const inPlace = !effects.some(personal) && (parts === undefined || lighter?.keepsHeaders === true);
+  const target = inPlace ? res : ownCopy(res, parts);
+  const response = withHeaders(target, (headers) => applyEffects(headers, effects));
+  if (response !== res) {
+    // Hono's `c.res` setter copies the old response's headers over the new one's, Set-Cookie
+    // and Vary included, which would undo the session's: clear it first.
+    c.res = undefined;
+    c.res = response;
+  }
 }
 
 /**
@@ -188,9 +223,6 @@ function drop(res: Response, parts: Held | undefined): void {
  * `HttpBindings` there). Other runtimes give no such sign.
  */
 const answered = (env: unknown): boolean => (env as { outgoing?: { headersSent?: boolean } } | undefined)?.outgoing?.headersSent === true;
-
-/** An effect that differs between visitors: anything but `Vary: Cookie`. */
-const personal = (effect: HttpEffect) => effect.type !== 'header.vary';
 
 type Handoff = (c: Context) => Promise<Response>;
 /** `session(...)`: the middleware, plus what WebSocket apps need (`socket` takes the upgrade request, `c.req.raw`). */
@@ -261,35 +293,16 @@ export function session(options: SessionOptions): SessionMiddleware {
     const bypassed = answered(c.env) || res?.headers.has('x-hono-already-sent') === true;
     // A handler that gave no response is answered with a 500 ("Context is not finalized").
     const status = res !== undefined && !refused && !bypassed ? res.status : 500;
-    // Awaited only when it is a promise: a step on every request otherwise.
-    const committed = commit(core, name, status, c.res.headers as Headers | undefined, bypassed);
-    let effects: readonly HttpEffect[];
-    if (committed instanceof Promise) {
-      try {
-        effects = await committed;
-      } catch (error) {
-        // The 503 replaces this response, whose body nobody will read: a stream's producer
-        // (`stream()`, `streamSSE()`) would wait forever on its next write, its `onAbort` unrun.
-        if (res !== undefined && !bypassed) drop(res, parts);
-        throw error;
-      }
-    } else effects = committed;
-    // Without a response, Hono answers its own 500; a bypassed one has sent its headers.
-    if (res === undefined || refused || bypassed || effects.length === 0) return;
-    // The app may return one Response to every request (made at module level, or once and kept):
-    // a cookie set on it in place would reach the next visitor, and there is no telling it from
-    // one made for this request. So a cookie (and the Cache-Control that comes with it) goes on a
-    // copy. `Vary: Cookie` alone, the same for every visitor, goes on in place: a read then costs
-    // no copy, but on node-server 1's lighter responses, which would lose it. An immutable
-    // response is copied either way.
-    const inPlace = !effects.some(personal) && (parts === undefined || lighter?.keepsHeaders === true);
-    const target = inPlace ? res : ownCopy(res, parts);
-    const response = withHeaders(target, (headers) => applyEffects(headers, effects));
-    if (response !== res) {
-      // Hono's `c.res` setter copies the old response's headers over the new one's, Set-Cookie
-      // and Vary included, which would undo the session's: clear it first.
-      c.res = undefined;
-      c.res = response;
+    try {
+      // Awaited only when it is a promise: a step on every request otherwise.
+      const committed = commit(core, name, status, c.res.headers as Headers | undefined, bypassed);
+      const effects = committed instanceof Promise ? await committed : committed;
+      // Without a response, Hono answers its own 500; a bypassed one has sent its headers.
+      if (res !== undefined && !refused && !bypassed && effects.length > 0) answer(c, res, lighter, parts, effects);
+    } catch (error) {
+      // The error answer (a failed store write's 503, or a throw while committing) replaces this response.
+      if (res !== undefined && !bypassed) replace(c, res, parts);
+      throw error;
     }
   };
 

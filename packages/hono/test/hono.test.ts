@@ -535,6 +535,57 @@ describe('errors and app.onError', () => {
     }
   });
 
+  it('a failed store write answers its 503 without the dropped response’s own headers (its Content-Length, cookies), on node-server 1 and 2', async () => {
+    const upstream = await listen(
+      getRequestListener(new Hono().get('/', (c) => c.text('up', 200, { 'set-cookie': 'up=1; Path=/', 'x-upstream': '1' })).fetch),
+    );
+    servers.push(upstream);
+    for (const requestListener of [getRequestListener, getRequestListenerV1]) {
+      const { app, store } = sessionApp();
+      // Hono's default onError, with a header of its own: c.header() works there as it does without sess.
+      app.onError((error, c) => (c.header('x-on-error', '1'), (error as HTTPException).getResponse()));
+      // Set with c.header() before the answer: on the error answer too, as when a handler throws.
+      app.use(async (c, next) => (c.header('x-request-id', '7'), next()));
+      // A fetched response declares its length: kept on the 503, the client would read 2 of its 25 bytes.
+      app.get('/', async (c) => (await write(c), fetch(`${upstream.url}/`)));
+      const served = await listen(requestListener(app.fetch));
+      servers.push(served);
+      store.failing.add('set');
+      const reply = await new Client(served.url).request('/');
+      expect([reply.status, reply.body, reply.setCookies]).toEqual([503, 'Session store unavailable', []]);
+      expect(['x-upstream', 'x-request-id', 'x-on-error'].map((name) => reply.headers.get(name))).toEqual([null, '7', '1']);
+    }
+  });
+
+  it.each(['throws', 'returns NaN'])(
+    'a streamed response whose commit fails on a clock that %s is dropped too: its producer hears the abort',
+    async (fault) => {
+      const clock = fakeClock();
+      let failing = false;
+      const now = () => {
+        if (!failing) return clock.now();
+        if (fault === 'throws') throw new Error('clock stopped');
+        return Number.NaN;
+      };
+      const app = new Hono<SessionEnv>();
+      app.onError(quietErrors);
+      app.use(session({ secret: SECRET, store: inspectableStore(clock), clock: now }));
+      let producerEnded: (aborted: boolean) => void = () => undefined;
+      const ended = new Promise<boolean>((resolve) => (producerEnded = resolve));
+      app.get('/sse', async (c) => {
+        await write(c);
+        failing = true;
+        return streamSSE(c, async (body) => {
+          for (const data of ['1', '2', '3']) await body.writeSSE({ data });
+          producerEnded(body.aborted);
+        });
+      });
+      const reply = await (await serve(app)).request('/sse');
+      expect([reply.status, reply.body]).toEqual([500, 'Internal Server Error']);
+      expect(await ended).toBe(true);
+    },
+  );
+
   it('sees a failed store read in a handler as the same 503', async () => {
     const { app, store, seen } = withOnError();
     app.get('/write', async (c) => (await write(c), c.text('ok')));
