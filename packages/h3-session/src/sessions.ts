@@ -6,8 +6,7 @@
  */
 import { assertNever, createSessionManager, serializeDeletion, setCookieLine } from '@sess/core';
 import type { HttpEffect, ResponseFacts, Session as CoreSession, SessionManager } from '@sess/core';
-import { responseFacts, varyWith } from '@sess/core/adapter';
-import type { HeaderValue } from '@sess/core/adapter';
+import { responseFacts } from '@sess/core/adapter';
 import { isH3Session } from './config.js';
 import type { H3Session, Settings } from './config.js';
 import { isIronSeal, sealMemory } from './seals.js';
@@ -29,8 +28,12 @@ export interface EventPort {
 
 export interface ResponsePort {
   status(): number;
-  get(name: string): HeaderValue;
-  set(name: string, value: string): void;
+  /** Whether the app set its own Cache-Control (on every header set an error response would use too). */
+  hasCacheControl(): boolean;
+  /** Adds `field` to Vary (on every header set an error response would use too). */
+  vary(field: string): void;
+  /** Sets Cache-Control where the app set none (on every header set an error response would use too). */
+  cacheControl(value: string): void;
   setCookieLines(): readonly string[];
   /** Removes `previous` from the Set-Cookie lines (on every header set an error response would use too) and appends `next`. */
   replaceSetCookie(previous: readonly string[], next: readonly string[]): void;
@@ -298,7 +301,7 @@ export class H3Sessions {
             this.name,
             // Our own earlier lines are replaced, not "someone else's cookie".
             response.setCookieLines().filter((line) => !state.lines.includes(line)),
-            response.get('cache-control') !== undefined,
+            response.hasCacheControl(),
           );
     const effects = await core.commit(facts);
     state.reissue = false;
@@ -323,10 +326,10 @@ export class H3Sessions {
           break;
         }
         case 'header.vary':
-          response?.set('vary', varyWith(response.get('vary'), effect.value));
+          response?.vary(effect.value);
           break;
         case 'header.cacheControl':
-          response?.set('cache-control', effect.value);
+          response?.cacheControl(effect.value);
           break;
         default:
           assertNever(effect);

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SessStoreError } from '@sess/core';
 import type { Store } from '@sess/core';
-import { failureError, isSecureRequest, readCookie } from '@sess/core/adapter';
+import { failureError, isSecureRequest, readCookie, varyWith } from '@sess/core/adapter';
 import type { HeaderValue } from '@sess/core/adapter';
 import { generateIdOf, perConfig } from './config.js';
 import { H3Sessions } from './sessions.js';
@@ -142,8 +142,9 @@ function responseOf(res: ServerResponse): ResponsePort {
   const setCookieLines = () => linesOf(res.getHeader('set-cookie'));
   return {
     status: () => res.statusCode,
-    get: (name) => res.getHeader(name),
-    set: (name, value) => void (res.headersSent || res.setHeader(name, value)),
+    hasCacheControl: () => res.hasHeader('cache-control'),
+    vary: (field) => void (res.headersSent || res.setHeader('vary', varyWith(res.getHeader('vary'), field))),
+    cacheControl: (value) => void (res.headersSent || res.hasHeader('cache-control') || res.setHeader('cache-control', value)),
     setCookieLines,
     replaceSetCookie: (previous, next) =>
       void (res.headersSent || res.setHeader('set-cookie', [...setCookieLines().filter((line) => !previous.includes(line)), ...next])),

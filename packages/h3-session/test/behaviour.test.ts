@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cookiesNamed, fakeClock, inspectableStore } from '@sess/adapter-test';
 import type { Client, InspectableStore } from '@sess/adapter-test';
 import { HTTPError } from 'h3';
-import type { HTTPEvent } from 'h3';
+import type { H3Event, HTTPEvent } from 'h3';
 import type { SessionConfig } from '../src/index.js';
 import { flavours, PASSWORD, SIGNED_VALUE, serving, v1Flavour, v2Flavour } from './apps.js';
 import * as v1 from '../src/v1.js';
@@ -404,6 +404,30 @@ describe('h3 v2 only', () => {
     expect(reply.status).toBe(409);
     expect(cookiesNamed(reply, 'h3')).toHaveLength(1);
     expect((await store.peek(storeId(client)))?.data).toMatchObject({ data: { n: 1 } });
+  });
+
+  it('an error response that carries the session cookie varies by Cookie and is private, unless the app set its own Cache-Control', async () => {
+    const { config } = setup();
+    const client = await serve(v2Flavour, async ({ event, url }) => {
+      const { res } = event as H3Event;
+      // What h3's CORS handling puts on error responses.
+      res.errHeaders.set('vary', 'Origin');
+      if (url.pathname === '/own-error') res.errHeaders.set('cache-control', 'no-store');
+      if (url.pathname === '/own-success') res.headers.set('cache-control', 'no-store');
+      await api.useSession(event, config);
+      if (url.searchParams.has('ok')) return 'ok';
+      throw new HTTPError({ status: 404, message: 'not here' });
+    });
+    const answer = async (path: string) => {
+      const reply = await client.newClient().request(path);
+      expect(cookiesNamed(reply, 'h3'), path).toHaveLength(1);
+      return [reply.status, reply.headers.get('vary'), reply.headers.get('cache-control')];
+    };
+    expect(await answer('/')).toEqual([404, 'Origin, Cookie', 'private']);
+    expect(await answer('/own-error')).toEqual([404, 'Origin, Cookie', 'no-store']);
+    // Cache-Control set for the success response is not the error response's: h3 drops those headers.
+    expect(await answer('/own-success')).toEqual([404, 'Origin, Cookie', 'private']);
+    expect(await answer('/own-success?ok')).toEqual([200, 'Cookie', 'no-store']);
   });
 
   it('an HTTPEvent without a response reads and writes the session, setting no cookie', async () => {
