@@ -611,6 +611,7 @@ export const lifecycleMachine = setup({
       leavesClientRecord: context.leavesClientRecord,
       readOnly: context.readOnly,
       cookieCarriesData: context.cookieCarriesData,
+      testCookieReceived: context.testCookieReceived,
     })),
   },
 }).createMachine({
@@ -900,11 +901,15 @@ export const lifecycleMachine = setup({
       ],
     },
     // From here on the data is final: reads are allowed (a logger, or Koa serializing
-    // `ctx.body = ctx.session`, after the commit) and change nothing; changes are dropped.
+    // `ctx.body = ctx.session`, after the commit) and change nothing; changes are dropped. The
+    // test cookie's answer, the request's own, stays readable even after a store call failed; a
+    // load of data already known (a stream's callback, after the commit) has nothing to fetch.
     awaitingWrite: {
       on: {
         ...lateChangeEvents,
         'app.read': { guard: 'isDataKnown', target: 'awaitingWrite' },
+        'app.load': { guard: 'isDataKnown', target: 'awaitingWrite' },
+        'app.checkTestCookie': { target: 'awaitingWrite' },
         'store.done': { target: 'retiring', actions: assign({ primary: 'none' }) },
         // The id is dead (destroyed or retired by a racing request): no cookie may name it, and
         // none is deleted either, since the browser may already hold the racing request's cookie.
@@ -928,6 +933,8 @@ export const lifecycleMachine = setup({
       on: {
         ...lateChangeEvents,
         'app.read': { guard: 'isDataKnown', target: 'awaitingRetire' },
+        'app.load': { guard: 'isDataKnown', target: 'awaitingRetire' },
+        'app.checkTestCookie': { target: 'awaitingRetire' },
         'store.done': { target: 'committed', actions: ['respond', 'settle'] },
         // The old record was already gone: retiring it is done all the same.
         'store.refused': { target: 'committed', actions: ['respond', 'settle'] },
@@ -939,6 +946,8 @@ export const lifecycleMachine = setup({
       on: {
         ...lateChangeEvents,
         'app.read': { guard: 'isDataKnown', target: 'awaitingRevoke' },
+        'app.load': { guard: 'isDataKnown', target: 'awaitingRevoke' },
+        'app.checkTestCookie': { target: 'awaitingRevoke' },
         'store.done': { target: 'committed', actions: 'settle' },
         // onRevoke threw: the sign-in can't answer 2xx, as a failed store write.
         'store.failed': { target: 'failed', actions: 'settle' },
@@ -957,6 +966,8 @@ export const lifecycleMachine = setup({
         ...lateChangeEvents,
         'response.commit': { target: 'committed' },
         'app.read': { guard: 'isDataKnown', target: 'committed' },
+        'app.load': { guard: 'isDataKnown', target: 'committed' },
+        'app.checkTestCookie': { target: 'committed' },
         'app.destroy': lateSignOut,
       },
     },
@@ -968,6 +979,7 @@ export const lifecycleMachine = setup({
       on: {
         ...lateChangeEvents,
         'app.read': { target: 'destroyingLate' },
+        'app.checkTestCookie': { target: 'destroyingLate' },
         // Then the record the client's cookie names, if the commit left it live too (a 5xx after
         // regenerate moves nothing). The app hears of a failure; that record dies with its TTL.
         'store.done': lateClientSignOut,
@@ -978,6 +990,7 @@ export const lifecycleMachine = setup({
       on: {
         ...lateChangeEvents,
         'app.read': { target: 'destroyingLateClient' },
+        'app.checkTestCookie': { target: 'destroyingLateClient' },
         'store.done': { target: 'committed', actions: 'markClientSignedOutLate' },
         'store.failed': { target: 'committed', actions: 'markClientSignedOutLate' },
       },
@@ -987,6 +1000,8 @@ export const lifecycleMachine = setup({
         ...lateChangeEvents,
         'response.commit': { target: 'failed' },
         'app.read': { guard: 'isDataKnown', target: 'failed' },
+        'app.load': { guard: 'isDataKnown', target: 'failed' },
+        'app.checkTestCookie': { target: 'failed' },
         'app.destroy': lateSignOut,
       },
     },

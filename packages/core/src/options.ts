@@ -246,6 +246,15 @@ function cookieAttributes(name: string, cookie: SessionCookieOptions): Config['c
       'cookie_invalid',
     );
   }
+  // Browsers take a __Host- or __Secure- cookie only with Secure, so the serializer always adds
+  // it: an explicit `secure: false` would be overruled without a word.
+  const prefix = /^__(host|secure)-/i.exec(name)?.[0];
+  if (prefix !== undefined && secure === false) {
+    throw new SessConfigError(
+      `cookie: the name ${JSON.stringify(name)} needs Secure (browsers drop a ${prefix} cookie without it), but cookie.secure is false: remove cookie.secure, or pick a name without the prefix`,
+      'cookie_invalid',
+    );
+  }
   const base = {
     path: cookie.path ?? '/',
     httpOnly: flag(cookie.httpOnly, 'cookie.httpOnly') ?? true,
@@ -321,10 +330,16 @@ function checkGenerator(value: unknown): () => string {
   return generate;
 }
 
+const clockError = (now: unknown) =>
+  new SessConfigError(
+    `clock must return the time in epoch ms, as Date.now does; it returned ${now instanceof Date ? 'a Date' : typeof now === 'number' ? String(now) : `a ${typeof now}`}`,
+  );
+
 /**
  * The clock, read once here so that one answering a `Date`, a string or NaN fails at start-up
  * rather than at the first write, after the store has saved a record with such times. One that
- * throws now is left to fail where it is used, as a generator is.
+ * throws now is left to fail where it is used, as a generator is. A custom clock is checked at
+ * every reading too, so one that goes wrong later fails its request before the store write.
  */
 function checkClock(value: unknown): () => number {
   const clock = checkFunction<() => number>(value, 'clock');
@@ -333,14 +348,14 @@ function checkClock(value: unknown): () => number {
   try {
     now = clock();
   } catch {
-    return clock;
+    now = 0;
   }
-  if (typeof now !== 'number' || !Number.isFinite(now)) {
-    throw new SessConfigError(
-      `clock must return the time in epoch ms, as Date.now does; it returned ${now instanceof Date ? 'a Date' : typeof now === 'number' ? String(now) : `a ${typeof now}`}`,
-    );
-  }
-  return clock;
+  if (typeof now !== 'number' || !Number.isFinite(now)) throw clockError(now);
+  return () => {
+    const time: unknown = clock();
+    if (typeof time !== 'number' || !Number.isFinite(time)) throw clockError(time);
+    return time;
+  };
 }
 
 /**

@@ -57,7 +57,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
       config.startKey |
         requestInputKey(
           state.clientCookie,
-          request.readOnly === true,
+          Boolean(request.readOnly),
           endsWithBrowser(state, undefined),
           hasCookie(request.cookieHeader, config.testCookieName),
         ),

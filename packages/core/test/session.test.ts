@@ -1005,6 +1005,19 @@ describe('configuration', () => {
     }
   });
 
+  it('a custom clock that answers NaN after construction fails its request before the store write', async () => {
+    let time = 1_700_000_000_000;
+    const { manager, store } = setup({ clock: () => time });
+    const session = manager.begin({ cookieHeader: undefined, secure: false });
+    session.set('a', 1);
+    time = Number.NaN;
+    await expect(async () => session.commit({ status: 200 })).rejects.toMatchObject({
+      name: 'SessConfigError',
+      message: /clock must return/,
+    });
+    expect(store.calls).toEqual([]);
+  });
+
   it('refuses a short secret, a missing store and a bad number at construction', () => {
     const store = testStore(Date.now);
     expect(() => createSessionManager({ secret: 'short', store })).toThrow(SessConfigError);
@@ -1021,6 +1034,8 @@ describe('configuration', () => {
     ['SameSite=None on a cookie that is never Secure', { cookie: { sameSite: 'none', secure: false } }],
     ['a SameSite browsers cannot parse', { cookie: { sameSite: 'Lax' } }],
     ['a Domain on a __Host- cookie', { name: '__Host-sid', cookie: { domain: 'example.com' } }],
+    ['secure: false on a __Host- cookie, which is always Secure', { name: '__Host-sid', cookie: { secure: false } }],
+    ['secure: false on a __Secure- cookie, which is always Secure', { name: '__secure-sid', cookie: { secure: false } }],
   ] as const)('refuses %s at construction, before any request writes the store', (_, options) => {
     const store = testStore(Date.now);
     expect(() => createSessionManager({ secret: SECRET, store, ...(options as Partial<SessionManagerOptions>) })).toThrow(
@@ -1049,6 +1064,14 @@ describe('configuration', () => {
 });
 
 describe('read-only requests', () => {
+  it('a truthy readOnly that is not true (a regex match from a callback) counts as read-only: it fails closed', async () => {
+    const { manager, jar } = await signedIn();
+    const match = /^\/api\//.exec('/api/users') as unknown as boolean;
+    const session = manager.begin({ cookieHeader: jar.header(), secure: false, readOnly: match });
+    await session.load();
+    expect(() => session.set('user', 'mallory')).toThrow(/read-only/);
+  });
+
   it('read the session and write nothing, even with rolling and an idle timeout due', async () => {
     const { request, store, clock } = await signedIn({ rolling: true, idleTimeoutMs: 60_000 });
     clock.advance(30_000);
@@ -1580,6 +1603,36 @@ describe('after the commit', () => {
     expect(session.get('views')).toBe(1);
     expect(await session.commit({ status: 200 })).toEqual([]);
     expect(store.peek(id)?.data).toEqual({ user: 'ada', views: 1 });
+  });
+
+  it('testCookieWorked() still answers, after the commit and after a failed store call', async () => {
+    const { request, manager, store, jar } = setup();
+    const { session } = await request((s) => s.setTestCookie());
+    const returning = manager.begin({ cookieHeader: jar.header(), secure: false });
+    expect(await returning.commit({ status: 200 })).toEqual([]);
+    expect([session.testCookieWorked(), returning.testCookieWorked()]).toEqual([false, true]);
+    store.failing.add('set');
+    const failed = manager.begin({ cookieHeader: jar.header(), secure: false });
+    failed.set('a', 1);
+    await expect(failed.commit({ status: 200 })).rejects.toMatchObject({ code: 'store_failed' });
+    expect(failed.testCookieWorked()).toBe(true);
+  });
+
+  it('load() of a session already loaded resolves after the commit and after a failed write, with no store call', async () => {
+    const { request, store, manager, jar, id } = await signedIn();
+    const { session } = await request(async (s) => {
+      await s.load();
+    });
+    const calls = store.calls.length;
+    await session.load();
+    expect([session.get('user'), store.calls.length]).toEqual(['ada', calls]);
+    store.failing.add('set');
+    const failed = manager.begin({ cookieHeader: jar.header(), secure: false });
+    await failed.load();
+    failed.set('views', 1);
+    await expect(failed.commit({ status: 200 })).rejects.toMatchObject({ code: 'store_failed' });
+    await failed.load();
+    expect(store.calls.slice(calls)).toEqual([`get ${id}`, `set ${id}`]);
   });
 
   it('a session that was never loaded stays unreadable', async () => {
