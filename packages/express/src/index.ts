@@ -202,6 +202,19 @@ const OWN_SESSION_ID: PropertyDescriptor = Object.freeze({
 const REPLACED =
   'req.session was replaced by another object, so nothing was saved: change keys on req.session itself, sign out with req.session.destroy() (or req.session = null, see the unset option), or start over with req.session.regenerate()';
 
+/** The headers that describe a response's body (RFC 9110's representation metadata, and Content-Disposition). */
+const BODY_HEADERS = [
+  'content-type',
+  'content-encoding',
+  'content-language',
+  'content-length',
+  'content-range',
+  'content-location',
+  'content-disposition',
+  'etag',
+  'last-modified',
+];
+
 /** One response's commit, for the output hold: a class, so a request allocates no closures for it. */
 class Commit implements HoldHooks {
   constructor(
@@ -224,10 +237,15 @@ class Commit implements HoldHooks {
     return commitNodeResponse(res, core, status, name);
   }
   fail(error: unknown): void {
+    const { res } = this;
+    // The held body is dropped, so the headers that described it (set before it or by its
+    // writeHead) would describe the error answer: a 503 marked gzip that no client can decode, or
+    // saved as the attachment. Express's finalhandler drops some of them for the same reason.
+    if (!res.headersSent) for (const name of BODY_HEADERS) res.removeHeader(name);
     // The handler does not know its output was dropped: what it still sends (a stream it piped in)
     // before an error handler that answers later would go out under its own 2xx. It goes out as
     // the failure instead; the error handler still sets the status it chooses.
-    this.res.statusCode = httpFailure(error)?.status ?? 500;
+    res.statusCode = httpFailure(error)?.status ?? 500;
     this.next(error);
   }
 }

@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { PassThrough } from 'node:stream';
 import { inspect } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import express5 from 'express';
 import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
 import express4 from 'express4';
@@ -293,6 +294,37 @@ describe.each([
     expect(escaped).toEqual([]);
   });
 
+  it("a failed save's error answer drops the headers that described the held body (was a 503 marked gzip, as an attachment, that no client could read)", async () => {
+    const store = inspectableStore(fakeClock());
+    const application = app({ store }, (app) => {
+      app.get('/report', (req, res) => {
+        touch(req);
+        res.set('ETag', '"v1"');
+        res
+          .writeHead(200, {
+            'Content-Encoding': 'gzip',
+            'Content-Type': 'application/pdf',
+            'Content-Disposition': 'attachment; filename="r.pdf"',
+          })
+          .end(gzipSync('%PDF-1.7'));
+      });
+      app.use(((error, _req, res, _next) => {
+        res.status((error as { statusHint?: number }).statusHint ?? 500).send('store down');
+      }) as ErrorRequestHandler);
+    });
+    const client = new Client(await serve(application));
+    expect((await client.request('/report')).headers.get('content-encoding')).toBe('gzip');
+    store.failing.add('set');
+    const failed = await client.request('/report');
+    expect([failed.status, failed.body, failed.headers.get('content-type')]).toEqual([503, 'store down', 'text/html; charset=utf-8']);
+    expect(['content-encoding', 'content-disposition', 'etag'].map((name) => [name, failed.headers.get(name)])).toEqual([
+      ['content-encoding', null],
+      ['content-disposition', null],
+      // Express's own, for the error body.
+      ['etag', expect.not.stringMatching(/"v1"/)],
+    ]);
+  });
+
   it('a handler can catch its own bad writeHead and answer instead, as without sess', async () => {
     const withSess = await serve(
       app({}, (app) =>
@@ -475,6 +507,66 @@ describe.each([
     expect(await Promise.race([handled.then(() => 'handled'), escaping.then(() => 'escaped')])).toBe('handled');
     process.off('unhandledRejection', onEscapeHere);
     expect(escaped).toEqual([]);
+  });
+
+  it('a destroy() neither awaited nor given a callback, whose delete fails, takes nothing down, as with express-session (was an unhandled rejection)', async () => {
+    // express-session's sign-out idioms: destroy() without a callback, before or after the answer.
+    const signOut = (application: Express) => {
+      application.get('/in', (req, res) => {
+        touch(req);
+        res.send('in');
+      });
+      application.get('/out', (req, res) => {
+        req.session.destroy();
+        res.redirect('/');
+      });
+      application.get('/out-after', (req, res) => {
+        res.redirect('/');
+        req.session.destroy();
+      });
+      // An app that awaits still hears the failure.
+      application.get('/out-awaited', async (req, res, next) => {
+        try {
+          await req.session.destroy();
+          res.redirect('/');
+        } catch (error) {
+          next(error);
+        }
+      });
+      application.use(((error, _req, res, _next) => {
+        res.status((error as { statusHint?: number }).statusHint ?? 500).send('sign-out failed');
+      }) as ErrorRequestHandler);
+      return application;
+    };
+    const store = inspectableStore(fakeClock());
+    const events: string[] = [];
+    const sess = await serve(signOut(app({ store, onEvent: (event) => void events.push(event.type) }, () => {})));
+    const legacyStore = new expressSession.MemoryStore() as unknown as { destroy(sid: string, callback?: (error: Error) => void): void };
+    legacyStore.destroy = (_sid, callback) => void (callback && setImmediate(callback, new Error('store down')));
+    const legacyApp = express();
+    legacyApp.use(expressSession({ secret: SECRET, resave: false, saveUninitialized: false, store: legacyStore }));
+    const legacy = await serve(signOut(legacyApp));
+    for (const url of [sess, legacy]) {
+      for (const path of ['/out', '/out-after']) {
+        const client = new Client(url);
+        await client.request('/in');
+        store.failing.add('destroy');
+        expect([url === sess ? 'sess' : 'express-session', path, (await client.request(path)).status]).toEqual([
+          url === sess ? 'sess' : 'express-session',
+          path,
+          302,
+        ]);
+        store.failing.delete('destroy');
+      }
+    }
+    const client = new Client(sess);
+    await client.request('/in');
+    store.failing.add('destroy');
+    expect((await client.request('/out-awaited')).status).toBe(503);
+    await Promise.all(servers.map((served) => served.idle()));
+    expect(escaped.splice(0)).toEqual([]);
+    // The failures the app did not hear are still told.
+    expect(events.filter((type) => type === 'storeError')).toHaveLength(3);
   });
 });
 

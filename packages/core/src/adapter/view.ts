@@ -157,6 +157,8 @@ export function loadedSession<T extends { load(): Promise<void> }>(
 
 type Done = (error?: unknown) => void;
 
+const ignoreFailure = (): void => undefined;
+
 /**
  * `table` with express-session's Node-style callbacks on the methods `named`: a trailing function
  * is called on a later tick with the outcome, and the method returns nothing; without one it
@@ -172,7 +174,13 @@ export function withCallbacks<Table extends { readonly [name: string]: ViewMetho
     wrapped[name] = (core: Session, view: never, ...args: unknown[]) => {
       const callback = typeof args.at(-1) === 'function' ? (args.pop() as Done) : undefined;
       const work = Promise.resolve(method(core, view, ...args));
-      if (callback === undefined) return work;
+      if (callback === undefined) {
+        // Marked handled: express-session's users drop these calls (its sign-out idiom is
+        // `res.redirect('/'); req.session.destroy()`), and a dropped rejection ends the process.
+        // Whoever awaits the promise still gets the failure.
+        work.catch(ignoreFailure);
+        return work;
+      }
       work.then(
         () => process.nextTick(callback),
         (error: unknown) => process.nextTick(callback, error),

@@ -130,6 +130,34 @@ describe('the session view', () => {
     });
   });
 
+  it("withCallbacks' promise form, dropped by the app, takes nothing down when it fails; awaited, it still rejects", async () => {
+    const { request, store } = setup();
+    await request((core) => core.set('n', 1));
+    const unhandled: unknown[] = [];
+    const listen = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', listen);
+    try {
+      store.failing.add('destroy');
+      await request(async (core) => {
+        await core.load();
+        void named(core).view.destroy();
+        // Node reports an unhandled rejection once the microtask queue drains.
+        await new Promise((resolve) => setImmediate(resolve));
+      });
+      // The failed sign-out still cleared the cookie: sign in again to have a record to fail on.
+      store.failing.clear();
+      await request((core) => core.set('n', 2));
+      store.failing.add('destroy');
+      await request(async (core) => {
+        await core.load();
+        await expect(named(core).view.destroy()).rejects.toBeInstanceOf(Error);
+      });
+    } finally {
+      process.off('unhandledRejection', listen);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
   it('a SessionObject binds each operation when it is first read and has one id accessor; loadedSession loads what the middleware put there', async () => {
     const { request } = setup();
     await request(async (core: Session) => {
