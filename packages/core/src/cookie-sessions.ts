@@ -15,6 +15,7 @@ import { checkFunction, checkOptionKeys, checkStoreShape } from './options-check
 import { createSealer } from './seal.js';
 import type { SealMode, Sealer } from './seal.js';
 import type { SessionMeta, SessionRecord, Store } from './store.js';
+import { dataJson } from './store-kit/json.js';
 
 export type { SealMode } from './seal.js';
 
@@ -90,7 +91,8 @@ export interface CookieSessions {
   /**
    * The value of the cookie called `name` that carries `session`, sealed with the first secret.
    *
-   * @throws TypeError for data JSON can't hold (a cycle, a BigInt), or what a codec throws.
+   * @throws SessUsageError with code `'data_not_json'` for data JSON can't hold (a cycle, a
+   *   BigInt), or what a codec throws.
    */
   seal(name: string, session: SealedSession): string;
   /**
@@ -176,7 +178,16 @@ type CookieFormat = Pick<CookieSessions, 'mode' | 'seal' | 'open'>;
 function sealedFormat(sealer: Sealer): CookieFormat {
   return {
     mode: sealer.mode,
-    seal: (name, { id, record }) => sealer.seal(name, payloadOf(id, record)),
+    seal(name, { id, record }) {
+      try {
+        return sealer.seal(name, payloadOf(id, record));
+      } catch (error) {
+        // Data JSON cannot hold fails as a server store fails it (SessUsageError data_not_json):
+        // encoding the data alone again tells that failure from any other.
+        dataJson(record.data, record.data);
+        throw error;
+      }
+    },
     open(name, value) {
       const opened = sealer.open(name, value);
       if (opened === undefined) return undefined;

@@ -10,6 +10,8 @@ export type SessErrorCode =
   | 'usage_invalid'
   /** A cookie session's Set-Cookie would exceed the 4096 bytes browsers keep. */
   | 'session_too_large'
+  /** Session data JSON cannot hold (a BigInt, a cycle, a toJSON that throws): the store could not encode it. */
+  | 'data_not_json'
   | 'store_failed'
   | 'store_timeout';
 
@@ -33,10 +35,18 @@ export class SessConfigError extends SessError {
   }
 }
 
-/** The app used the session API out of order, e.g. wrote to it after the response was committed. */
+/**
+ * The app used the session API out of order (e.g. wrote to it after the response was committed),
+ * or gave it data no store can keep. A store throws it too, for data it cannot encode (see
+ * `dataJson` in `@sess/core/store`): the app's bug, so a 500, never the 503 of a store outage.
+ */
 export class SessUsageError extends SessError {
-  constructor(message: string, code: 'usage_invalid' | 'session_too_large' = 'usage_invalid') {
-    super(code, message);
+  constructor(
+    message: string,
+    code: 'usage_invalid' | 'session_too_large' | 'data_not_json' = 'usage_invalid',
+    options?: { readonly cause?: unknown },
+  ) {
+    super(code, message, options);
   }
 }
 
@@ -56,4 +66,13 @@ export class SessStoreError extends SessError {
     this.op = op;
     this.store = store;
   }
+}
+
+/**
+ * What a failed store call fails with: a `SessUsageError` the store threw passes as it is (it was
+ * handed data it cannot keep, the app's bug, and a 503 would have clients retry it and page whoever
+ * runs the store); anything else is the store's failure.
+ */
+export function storeCallError(store: string, op: StoreOperation, cause: unknown, timedOut = false): SessStoreError | SessUsageError {
+  return cause instanceof SessUsageError ? cause : new SessStoreError(store, op, cause, timedOut);
 }

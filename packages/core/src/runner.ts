@@ -5,14 +5,16 @@
  */
 import type { Effect, HttpEffect, StoreEffect } from './effects.js';
 import { assertNever } from './effects.js';
-import { SessStoreError } from './errors.js';
-import type { StoreOperation } from './errors.js';
+import { storeCallError } from './errors.js';
+import type { SessStoreError, SessUsageError, StoreOperation } from './errors.js';
 import type { Awaitable, SessionRecord, Store } from './store.js';
 import { deadlineSweep } from './store-kit/deadlines.js';
 
 export type StoreOutcome =
   /** `refused`: a save or touch the store turned down because its record is dead (see `Store.set`). */
-  { readonly ok: true; readonly record?: unknown; readonly refused?: boolean } | { readonly ok: false; readonly error: SessStoreError };
+  | { readonly ok: true; readonly record?: unknown; readonly refused?: boolean }
+  /** `error`: a `SessUsageError` as the store threw it (data it cannot encode), else the store's failure. */
+  | { readonly ok: false; readonly error: SessStoreError | SessUsageError };
 
 /** Where the runner reports: each store effect's outcome as it arrives, and the end of the work. */
 export interface StoreFeedback {
@@ -140,7 +142,7 @@ function answeredOutcome(effect: StoreEffect, answer: StoreAnswer): StoreOutcome
 }
 
 function failedOutcome(store: Store, effect: StoreEffect, cause: unknown, timedOut?: boolean): StoreOutcome {
-  return { ok: false, error: new SessStoreError(store.name, operationOf(effect), cause, timedOut) };
+  return { ok: false, error: storeCallError(store.name, operationOf(effect), cause, timedOut) };
 }
 
 const writtenOutcome: StoreOutcome = Object.freeze({ ok: true });
@@ -174,7 +176,7 @@ function isHttpEffect(effect: Effect): effect is HttpEffect {
  * @returns the HTTP effects, in the order the lifecycle emitted them: the list itself when every
  *   store call answered synchronously and succeeded, else a promise of it.
  * @throws Never: a failure is a rejected promise (SessStoreError when a store call failed or
- *   timed out, after the lifecycle was told).
+ *   timed out, a SessUsageError a store threw as it is; either after the lifecycle was told).
  */
 export function runEffects(
   effects: readonly Effect[],

@@ -107,7 +107,8 @@ export interface Session<Data extends SessionData = SessionData> {
    * Writes the session to the store now, before the commit (express-session's `save(callback)`);
    * the commit writes again only for changes made after it.
    *
-   * @throws SessStoreError when the write fails or times out (the changes stay unsaved).
+   * @throws SessStoreError when the write fails or times out (the changes stay unsaved);
+   *   SessUsageError with code `'data_not_json'` when the store cannot encode the data.
    */
   saveNow(): Promise<void>;
   /**
@@ -146,7 +147,8 @@ export interface Session<Data extends SessionData = SessionData> {
    *   for the store (a request that wrote nothing, or a store that answers synchronously, as the
    *   memory store and cookie sessions do), else a promise of it. `await` takes either.
    * @throws Never synchronously: a store write that failed or timed out rejects with
-   *   SessStoreError, and the response must not be a 2xx.
+   *   SessStoreError, and the response must not be a 2xx; data the store cannot encode rejects
+   *   with SessUsageError (code `'data_not_json'`), nothing written.
    */
   commit(response: ResponseFacts): readonly HttpEffect[] | Promise<readonly HttpEffect[]>;
 }

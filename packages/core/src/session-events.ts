@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { StoreEffect } from './effects.js';
+import { SessStoreError } from './errors.js';
 import type { StoreOperation } from './errors.js';
 import type { StoreOutcome } from './runner.js';
 
@@ -57,8 +58,12 @@ export function storeOutcomeEvent(
   expiredBecause: (record: unknown) => 'lifetime' | 'idle' | 'absolute' | 'gone' | undefined,
 ): SessionEvent | undefined {
   const idHash = hashId(effect.id);
-  if (!outcome.ok)
+  if (!outcome.ok) {
+    // Data the store could not encode is the app's bug, not a store's failure: no `storeError`
+    // for monitoring to page on. The commit's rejection (a 500) tells of it.
+    if (!(outcome.error instanceof SessStoreError)) return undefined;
     return { type: 'storeError', idHash, op: outcome.error.op, code: outcome.error.code as 'store_failed' | 'store_timeout' };
+  }
   if (report === 'regenerated') return { type: 'regenerated', idHash, previousIdHash: hashId(previousId as string) };
   if (report !== undefined) return { type: report, idHash };
   if (effect.type !== 'store.load') return undefined;

@@ -216,9 +216,9 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   private run(event: number, operation?: string): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
     // A record saved at the end of a long request (an upload) lives from then, not from its start.
     // A load needs no new reading: the one at the start, or at the operation that asks for it, serves.
-    if (event !== LOAD) this.state.now = this.config.clock();
     let effects: readonly Effect[];
     try {
+      if (event !== LOAD) this.state.now = this.config.clock();
       effects = this.step(event, operation);
     } catch (error) {
       return Promise.reject(error);

@@ -12,7 +12,8 @@ import { MARK_PRIVATE } from './effects.js';
 import type { HttpEffect } from './effects.js';
 import { isWellFormedId } from './ids.js';
 import type { Deadlines } from './runner.js';
-import { SessStoreError } from './errors.js';
+import { storeCallError } from './errors.js';
+import type { SessStoreError, SessUsageError } from './errors.js';
 import type { Awaitable, Store } from './store.js';
 
 /** A hand-off lives one minute: long enough for a page to make one request, short for a thief. */
@@ -47,7 +48,8 @@ export interface SocketSession<S> {
    * never race each other.
    *
    * @throws SessStoreError when a store call fails (the session is left as the store has it; a
-   *   hand-off that could not be parked is parked by the next run, which returns its token).
+   *   hand-off that could not be parked is parked by the next run, which returns its token);
+   *   SessUsageError (code `'data_not_json'`) when the store cannot encode the session's data.
    */
   use<T>(work: (session: S) => T | Promise<T>): Promise<SocketOutcome<T>>;
 }
@@ -137,20 +139,17 @@ export interface Handoffs {
 }
 
 export function createHandoffs(store: Store, clock: () => number, deadlines: Deadlines, generateId: () => string): Handoffs {
-  // Each store call under the manager's deadline, failing as SessStoreError like the runner's.
+  // Each store call under the manager's deadline, failing as the runner's do (`storeCallError`).
   async function call<T>(op: 'get' | 'set' | 'destroy', work: () => Awaitable<T>): Promise<T> {
-    type Outcome = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: SessStoreError };
+    type Outcome = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: SessStoreError | SessUsageError };
     // Called inside `then`: a store that throws rather than rejects fails the same way, and a value serves as a promise.
     const settled = Promise.resolve()
       .then(work)
       .then(
         (value): Outcome => ({ ok: true, value }),
-        (cause: unknown): Outcome => ({ ok: false, error: new SessStoreError(store.name, op, cause) }),
+        (cause: unknown): Outcome => ({ ok: false, error: storeCallError(store.name, op, cause) }),
       );
-    const outcome = await deadlines.race(
-      settled,
-      (): Outcome => ({ ok: false, error: new SessStoreError(store.name, op, undefined, true) }),
-    );
+    const outcome = await deadlines.race(settled, (): Outcome => ({ ok: false, error: storeCallError(store.name, op, undefined, true) }));
     if (!outcome.ok) throw outcome.error;
     return outcome.value;
   }

@@ -20,6 +20,7 @@
  * a key per request) cannot fill it for good.
  */
 import type { SessionData, SessionMeta, SessionRecord } from '@sess/core';
+import { dataJson } from '@sess/core/store';
 
 /** Times are stored as 6 bytes: epoch ms up to the year 10889. */
 const TIME_LIMIT = 2 ** 48;
@@ -169,12 +170,16 @@ export function recordCodec(): RecordCodec {
     return fields === 3 && isStorableTime(meta.createdAt) && isStorableTime(meta.touchedAt) && isStorableTime(meta.expiresAt);
   }
 
-  /** `[...].join('')`, not `+`: concatenation makes a rope of string pieces that costs more heap than the text. */
+  /**
+   * `[...].join('')`, not `+`: concatenation makes a rope of string pieces that costs more heap than the text.
+   *
+   * @throws SessUsageError (`data_not_json`, from `dataJson`) for data JSON cannot hold.
+   */
   function encode(data: SessionData, meta: SessionMeta, expiresAt: number): string {
     const shape = isCompactMeta(meta) ? shapeOf(data) : PLAIN;
-    if (shape === PLAIN) return [String.fromCharCode(PLAIN), expiryChars(expiresAt), JSON.stringify([meta, data])].join('');
+    if (shape === PLAIN) return [String.fromCharCode(PLAIN), expiryChars(expiresAt), dataJson([meta, data], data)].join('');
     const values = (shapes[shape - 1] as readonly string[]).map((key) => data[key]);
-    const encoded = [String.fromCharCode(shape), expiryChars(expiresAt), metaChars(meta), JSON.stringify(values)].join('');
+    const encoded = [String.fromCharCode(shape), expiryChars(expiresAt), metaChars(meta), dataJson(values, data)].join('');
     // Held once written: data JSON cannot hold throws above and stores nothing.
     hold(shape);
     return encoded;

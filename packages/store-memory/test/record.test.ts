@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { SessionData, SessionMeta } from '@sess/core';
+import { SessUsageError, type SessionData, type SessionMeta } from '@sess/core';
 import { recordCodec } from '../src/record.js';
 
 const NOW = Date.UTC(2026, 0, 1);
@@ -57,6 +57,30 @@ describe('the record string', () => {
     } finally {
       delete bigintProto.toJSON;
     }
+  });
+
+  it('fails data JSON cannot hold as SessUsageError data_not_json naming the key, shaped or plain, and keeps no shape for it', () => {
+    const loop: Record<string, unknown> = {};
+    loop['self'] = loop;
+    const codec = recordCodec();
+    // A top-level bigint makes the record plain; a nested one and a cycle take the shaped path.
+    const cases: [SessionData, string][] = [
+      [{ ok: 1, n: 10n }, 'key "n" holds a BigInt'],
+      [{ ok: 1, deep: { n: [10n] } }, 'key "deep" holds a BigInt'],
+      [{ ok: 1, loop }, 'key "loop" holds a circular reference'],
+    ];
+    for (const [data, message] of cases) {
+      let error: unknown;
+      try {
+        codec.encode(data, META, NOW + 1_000);
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(error).toBeInstanceOf(SessUsageError);
+      expect(error).toMatchObject({ code: 'data_not_json', message: `[sess] session data is not JSON: ${message}` });
+    }
+    // The shapes the failed encodes registered are held by no record: a later encode still works.
+    expect(roundTrip({ ok: 2, deep: { n: [1] } }, META, codec).data).toEqual({ ok: 2, deep: { n: [1] } });
   });
 
   it('carries a meta with an expiry setting or a field core may add later', () => {

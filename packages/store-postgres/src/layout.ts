@@ -19,7 +19,7 @@
  * Everything else is stored as it is.
  */
 import type { SessionData } from '@sess/core';
-import { NAME_ESCAPE, escapeName, hashedId, ownValue, unescapeName } from '@sess/core/store';
+import { NAME_ESCAPE, dataJson, escapeName, hashedId, ownValue, unescapeName } from '@sess/core/store';
 
 /** Marks a wrapped value: the names' escape, which interchanged text never holds. */
 const ESCAPE = NAME_ESCAPE;
@@ -38,10 +38,15 @@ export function storedId(id: string, hashIds: boolean): string {
   return hashIds ? hashedId(id) : escapeName(id);
 }
 
-/** The JSON text of one value as the `data` column keeps it, or undefined when JSON drops the value. */
-export function encodeValue(value: unknown): string | undefined {
+/**
+ * The JSON text of one value, stored under `key`, as the `data` column keeps it, or undefined when
+ * JSON drops the value.
+ *
+ * @throws SessUsageError (`data_not_json`, from `dataJson`) for a value JSON cannot hold.
+ */
+export function encodeValue(value: unknown, key: string): string | undefined {
   // JSON.stringify(undefined) (or of a function) is undefined: such a key is dropped, as JSON would drop it.
-  const json = JSON.stringify(value);
+  const json = dataJson(value, key);
   if (json === undefined) return undefined;
   const wrap = JSONB_REFUSES.test(json) || (typeof value === 'string' && value.startsWith(ESCAPE));
   return wrap ? JSON.stringify(ESCAPE + json) : json;
@@ -60,7 +65,7 @@ export function encodeData(data: SessionData, keys: readonly string[]): { json: 
   let json = '{';
   const dropped: string[] = [];
   for (const key of keys) {
-    const value = encodeValue(ownValue(data, key));
+    const value = encodeValue(ownValue(data, key), key);
     if (value === undefined) {
       dropped.push(escapeName(key));
       continue;

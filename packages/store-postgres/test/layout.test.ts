@@ -4,6 +4,7 @@
  * comes back exactly. `postgres-store.test.ts` checks the same against the real server.
  */
 import { describe, expect, it } from 'vitest';
+import { SessUsageError } from '@sess/core';
 import { decodeData, encodeData, encodeValue, storedId } from '../src/layout.js';
 
 describe('ids', () => {
@@ -16,17 +17,25 @@ describe('ids', () => {
 
 describe('values', () => {
   it('keeps JSON the database accepts as it is, and wraps only what it refuses or could pass for a wrapped value', () => {
-    expect(encodeValue({ a: [1, 'x', null], b: 'é😀' })).toBe('{"a":[1,"x",null],"b":"é😀"}');
-    expect(encodeValue('\uFFFD')).toBe('"\uFFFD"');
-    expect(encodeValue(undefined)).toBeUndefined();
+    expect(encodeValue({ a: [1, 'x', null], b: 'é😀' }, 'k')).toBe('{"a":[1,"x",null],"b":"é😀"}');
+    expect(encodeValue('\uFFFD', 'k')).toBe('"\uFFFD"');
+    expect(encodeValue(undefined, 'k')).toBeUndefined();
     for (const value of ['\u0000', '\uD800', { nested: ['\uDC00'] }, { '\u0000': 1 }, '\uFFFFstarts with the marker']) {
-      const json = encodeValue(value) as string;
+      const json = encodeValue(value, 'k') as string;
       expect(JSON.parse(json)).toMatch(/^\uFFFF/);
       expect(decodeData(`{"k":${json}}`)?.['k']).toEqual(value);
     }
     // The marker anywhere but at the start of a top-level string value is plain data.
-    expect(encodeValue('a\uFFFF')).toBe('"a\uFFFF"');
-    expect(encodeValue(['\uFFFF'])).toBe('["\uFFFF"]');
+    expect(encodeValue('a\uFFFF', 'k')).toBe('"a\uFFFF"');
+    expect(encodeValue(['\uFFFF'], 'k')).toBe('["\uFFFF"]');
+  });
+
+  it('fails a value JSON cannot hold as SessUsageError data_not_json naming its key', () => {
+    const loop: Record<string, unknown> = {};
+    loop['self'] = loop;
+    expect(() => encodeData({ ok: 1, n: 10n }, ['ok', 'n'])).toThrow(SessUsageError);
+    expect(() => encodeData({ ok: 1, n: 10n }, ['ok', 'n'])).toThrow('[sess] session data is not JSON: key "n" holds a BigInt');
+    expect(() => encodeData({ loop }, ['loop'])).toThrow('[sess] session data is not JSON: key "loop" holds a circular reference');
   });
 
   it('encodes the listed keys only, reports keys JSON drops, and decodes to own properties', () => {

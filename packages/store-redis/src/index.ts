@@ -15,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SessConfigError, checkOptionKeys } from '@sess/core';
+import { SessConfigError, SessUsageError, checkOptionKeys } from '@sess/core';
 import { deadlineSweep, hasLife, ownValue } from '@sess/core/store';
 import type { Watched } from '@sess/core/store';
 import type { RevokeUserOptions, SessionChanges, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
@@ -186,14 +186,16 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     }
   }
 
-  function storeError(method: RedisStoreMethod, error: unknown): RedisStoreError {
-    if (error instanceof RedisStoreError) return error;
+  function storeError(method: RedisStoreMethod, error: unknown): RedisStoreError | SessUsageError {
+    // Data JSON cannot hold (`encodeFields`) is the app's bug, not Redis failing: core answers it 500.
+    if (error instanceof RedisStoreError || error instanceof SessUsageError) return error;
     return new RedisStoreError(method, failureKind(error) === 'final' ? 'failed' : 'unavailable', describeError(error), error);
   }
 
   /**
    * Runs one store call under one deadline of `timeoutMs`, whatever it sends: fails at once when
-   * the client is not connected, and every failure arrives as `RedisStoreError`. Once `work` has
+   * the client is not connected, and every failure arrives as `RedisStoreError` (but for data JSON
+   * cannot hold: a `SessUsageError`, see `storeError`). Once `work` has
    * its answer (the write that matters landed), side writes it started get what is left of the
    * deadline and cannot fail the call.
    */

@@ -16,7 +16,7 @@
  * Redis stores bytes and clients send strings as UTF-8, which cannot hold a lone surrogate.
  */
 import type { SessionData, SessionMeta, SessionRecord } from '@sess/core';
-import { escapeName, hashedId, ownValue, setOwnValue, unescapeName } from '@sess/core/store';
+import { dataJson, escapeName, hashedId, ownValue, setOwnValue, unescapeName } from '@sess/core/store';
 
 export const META_FIELD = 'm';
 /** The generation stamp of a signed-in session. Data fields all start with `d:`, so none is `g`. */
@@ -76,14 +76,19 @@ export function prefixPattern(prefix: string): string {
   return `${escapeGlob(prefix)}*`;
 }
 
-/** The hash fields and values to write for `keys` of `data`; a key absent from `data` is a delete. */
+/**
+ * The hash fields and values to write for `keys` of `data`; a key absent from `data` is a delete.
+ *
+ * @throws SessUsageError (`data_not_json`, from `dataJson`) for a value JSON cannot hold, before
+ *   anything is sent.
+ */
 export function encodeFields(data: SessionData, keys: readonly string[]): { set: string[]; deleted: string[] } {
   const set: string[] = [];
   const deleted: string[] = [];
   for (const key of keys) {
     const value = ownValue(data, key);
     // JSON.stringify(undefined) is undefined: such a key is dropped, as JSON would drop it.
-    const json = value === undefined ? undefined : JSON.stringify(value);
+    const json = value === undefined ? undefined : dataJson(value, key);
     if (json === undefined) deleted.push(dataField(key));
     else set.push(dataField(key), json);
   }

@@ -5,10 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freshId, makeRecord } from '@sess/store-test';
-import { SessConfigError, type SessionChanges } from '@sess/core';
+import { SessConfigError, SessUsageError, type SessionChanges } from '@sess/core';
 import { Cluster as IoCluster } from 'ioredis';
 import { redisStore } from '../src/index.js';
-import { replyFields, userIndexKey } from '../src/layout.js';
+import { encodeFields, replyFields, userIndexKey } from '../src/layout.js';
 import { LIBRARIES, TOPOLOGIES, connect, describeOn, testPrefix, type Connected, type Topology } from './connect.js';
 import { REDIS_CLI } from './servers.js';
 import { execFile } from 'node:child_process';
@@ -479,6 +479,16 @@ describeOn('standalone', 'a RedisCommands shim', () => {
     expect(sent.at(-1)).toBe('UNLINK');
     expect(await store.get(id)).toBeUndefined();
     await redis.quit();
+  });
+});
+
+describe('encodeFields', () => {
+  it('fails a value JSON cannot hold as SessUsageError data_not_json naming its key, before anything is sent', () => {
+    const loop: Record<string, unknown> = {};
+    loop['self'] = loop;
+    expect(() => encodeFields({ ok: 1, n: 10n }, ['ok', 'n'])).toThrow(SessUsageError);
+    expect(() => encodeFields({ ok: 1, n: 10n }, ['ok', 'n'])).toThrow('[sess] session data is not JSON: key "n" holds a BigInt');
+    expect(() => encodeFields({ loop }, ['loop'])).toThrow('[sess] session data is not JSON: key "loop" holds a circular reference');
   });
 });
 

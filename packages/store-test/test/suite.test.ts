@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RevokeUserOptions, SessionChanges, SessionData, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
+import { dataJson } from '@sess/core/store';
 import { conformanceClauses, runCheck, runStoreConformance, type Check, fakeStoreClock, type FakeStoreClock } from '../src/index.js';
 
 interface Entry {
@@ -73,7 +74,8 @@ function referenceStore(now: () => number = Date.now) {
         for (const key of changes.deleted) delete merged[key];
         data = merged;
       }
-      entries.set(id, { data: JSON.stringify(data), meta: copyMeta(record.meta), expiresAt: now() + ttlMs });
+      // Through the store kit, as a store should: data JSON cannot hold fails as the app's bug.
+      entries.set(id, { data: dataJson(data, data as SessionData) as string, meta: copyMeta(record.meta), expiresAt: now() + ttlMs });
       return true;
     },
     async destroy(id: string): Promise<void> {
@@ -346,6 +348,51 @@ describe('the suite catches broken stores', () => {
       };
     };
     await expectCaught('close resolves, and closing again resolves too', closeOnce);
+  });
+
+  it('a store that lets JSON.stringify\u2019s TypeError out fails the data-not-JSON checks', async () => {
+    // What every store did before the store kit's dataJson: the app's bug read as a store outage.
+    const rawJson = (clock: FakeStoreClock): Store => {
+      const store = referenceStore(clock.now);
+      return {
+        ...store,
+        set: (id, record, ttlMs, changes) => {
+          JSON.stringify(record.data);
+          return store.set(id, record, ttlMs, changes);
+        },
+      };
+    };
+    await expectCaught(
+      'a set of data holding a BigInt rejects with SessUsageError data_not_json and leaves the stored record as it was',
+      rawJson,
+    );
+    await expectCaught(
+      'a set of data holding a circular object rejects with SessUsageError data_not_json and leaves the stored record as it was',
+      rawJson,
+    );
+    await expectCaught(
+      'a delta save of a key holding a BigInt rejects with SessUsageError data_not_json and leaves the stored record as it was',
+      rawJson,
+    );
+  });
+
+  it('a store that writes the keys it can before failing on one fails the data-not-JSON delta check', async () => {
+    const partial = (clock: FakeStoreClock): Store => {
+      const store = referenceStore(clock.now);
+      return {
+        ...store,
+        set: async (id, record, ttlMs, changes) => {
+          if (changes === undefined || changes.created) return store.set(id, record, ttlMs, changes);
+          // One key at a time: the keys before the bad one land.
+          for (const key of changes.set) await store.set(id, record, ttlMs, { set: [key], deleted: [], created: false });
+          return true;
+        },
+      };
+    };
+    await expectCaught(
+      'a delta save of a key holding a BigInt rejects with SessUsageError data_not_json and leaves the stored record as it was',
+      partial,
+    );
   });
 
   it('a check that needs a missing optional method is skipped, not failed', async () => {

@@ -1,8 +1,8 @@
 import { expect } from 'vitest';
 import { registerClause, type CaseEnv, type Clause } from '../check.js';
-import { freshId, makeRecord } from '../fixtures.js';
+import { freshId, lacksDeltaWrites, makeRecord } from '../fixtures.js';
 import type { CheckContext } from '../check.js';
-import type { SessionData } from '@sess/core';
+import { SessUsageError, type SessionChanges, type SessionData } from '@sess/core';
 
 /** Session values must survive JSON (core's `SessionData` rule); these are the JSON shapes that do. */
 async function expectRoundTrip({ store }: CheckContext, data: SessionData): Promise<void> {
@@ -10,6 +10,29 @@ async function expectRoundTrip({ store }: CheckContext, data: SessionData): Prom
   const record = makeRecord(data, Date.now());
   await store.set(id, record, 60_000);
   expect(await store.get(id)).toEqual(record);
+}
+
+/**
+ * A set of `data` JSON cannot hold, over a record stored before: it must fail as the app's bug
+ * (SessUsageError `data_not_json`, which `dataJson` from `@sess/core/store` throws), never as a
+ * store failure, which core answers 503 as an outage; and it must leave the stored record as it was.
+ */
+async function expectNotJson({ store }: CheckContext, data: SessionData, changes?: SessionChanges): Promise<void> {
+  const id = freshId();
+  const before = makeRecord({ kept: 'as it was', n: 1 }, Date.now());
+  await store.set(id, before, 60_000);
+  // A store that answers synchronously may throw rather than reject: either is a failed set.
+  const setting = (async () => store.set(id, makeRecord(data, Date.now() + 1_000), 120_000, changes))();
+  await expect(setting).rejects.toBeInstanceOf(SessUsageError);
+  await expect(setting).rejects.toMatchObject({ code: 'data_not_json' });
+  expect(await store.get(id)).toEqual(before);
+}
+
+/** A value that refers to itself. */
+function circular(): Record<string, unknown> {
+  const loop: Record<string, unknown> = { name: 'loop' };
+  loop['self'] = loop;
+  return loop;
 }
 
 export const valuesClause: Clause = {
@@ -118,6 +141,26 @@ export const valuesClause: Clause = {
         // Compared with === rather than toEqual so a failure prints lengths, not two 1 MB strings.
         expect(typeof got === 'string' ? got.length : got).toBe(big.length);
         expect(got === big).toBe(true);
+      },
+    },
+    {
+      title: 'a set of data holding a BigInt rejects with SessUsageError data_not_json and leaves the stored record as it was',
+      async run(t) {
+        await expectNotJson(t, { kept: 'changed', n: 10n });
+      },
+    },
+    {
+      title: 'a set of data holding a circular object rejects with SessUsageError data_not_json and leaves the stored record as it was',
+      async run(t) {
+        await expectNotJson(t, { kept: 'changed', n: circular() });
+      },
+    },
+    {
+      title: 'a delta save of a key holding a BigInt rejects with SessUsageError data_not_json and leaves the stored record as it was',
+      skipReason: lacksDeltaWrites,
+      async run(t) {
+        // The BigInt is listed after a key that JSON can hold: neither may land.
+        await expectNotJson(t, { kept: 'changed', n: 10n }, { set: ['kept', 'n'], deleted: [], created: false });
       },
     },
   ],
