@@ -155,7 +155,7 @@ describe('docs/errors.md: the error codes', () => {
     const classOf = (code: string) => {
       for (const name of ['SessConfigError', 'SessUsageError']) {
         const accepted =
-          new RegExp(`class ${name} extends SessError \\{\\s*constructor\\(message: string, code: ([^=]+)=`).exec(source)?.[1] ?? '';
+          new RegExp(`class ${name} extends SessError \\{\\s*constructor\\(\\s*message: string,\\s*code: ([^=]+)=`).exec(source)?.[1] ?? '';
         if (accepted.includes(`'${code}'`)) return name;
       }
       return source.includes(`'${code}'`) && /timedOut \? 'store_timeout' : 'store_failed'/.test(source) && code.startsWith('store_')
