@@ -7,7 +7,7 @@
  * `@sess/core`.
  */
 import type { IncomingMessage } from 'node:http';
-import { Stream } from 'node:stream';
+import { type Readable, Stream } from 'node:stream';
 import { format } from 'node:util';
 import type { Context, Middleware } from 'koa';
 import { SessConfigError, SessUsageError, createSessionManager, type HttpEffect } from '@sess/core';
@@ -137,6 +137,8 @@ type Failed = { error: unknown } | undefined;
 interface RequestState extends SessionView<KoaSession> {
   /** A destroy started by `ctx.session = null`; the commit waits for it. */
   destroying: Promise<unknown> | undefined;
+  /** That destroy is still running. */
+  signingOut: boolean;
   /**
    * The hold on `ctx.res`'s output, made once `ctx.respond = false` says the app writes there
    * itself: the commit then happens before the first output leaves, or after `await next()`,
@@ -149,10 +151,22 @@ interface RequestState extends SessionView<KoaSession> {
   committed: readonly HttpEffect[] | undefined;
   /** The commit in flight under a stream body, which may fail meanwhile (see `streamWaiting`). */
   committing: Promise<void> | undefined;
+  /**
+   * Holds the output of the response, for the session() that owns the request: the `ctx.respond`
+   * setter an app runs may be another session()'s (they share the context prototype).
+   */
+  holdOutput(ctx: Context, state: RequestState): void;
 }
 
-/** A request's state beside its view, copied onto it (a shared source: no object made for it per request). */
-const FRESH = { destroying: undefined, response: undefined, failed: undefined, committed: undefined, committing: undefined };
+/** A request's state beside its view, less its owner's `holdOutput`. */
+const FRESH = {
+  destroying: undefined,
+  signingOut: false,
+  response: undefined,
+  failed: undefined,
+  committed: undefined,
+  committing: undefined,
+};
 
 const STATE = Symbol('@sess/koa');
 const RAW = Symbol('@sess/koa respond');
@@ -302,6 +316,8 @@ export function session(options: SessionOptions): SessionMiddleware {
   const view = koaView(options.maxAge ?? DEFAULT_MAX_AGE_MS);
   const output = createOutputHold();
   const { readOnly, asyncContext } = options;
+  // Copied onto each request's view (a shared source: no object made for it per request).
+  const fresh = { ...FRESH, holdOutput };
 
   /**
    * Commits once: through the hold if there is one (its output may have started the commit
@@ -356,8 +372,7 @@ export function session(options: SessionOptions): SessionMiddleware {
       get: (ctx) => found(stateOf(ctx)).view,
       set(ctx, value) {
         const state = found(stateOf(ctx));
-        // A second sign-out joins the first, whose failure must still decide the answer.
-        if (value === null) (state.destroying = Promise.all([state.destroying, state.core.destroy()])).catch(() => undefined);
+        if (value === null) signOut(state);
         else if (typeof value === 'object') replaceData(state.core, value);
         else throw new TypeError('ctx.session can only be set to null or an object');
       },
@@ -366,7 +381,8 @@ export function session(options: SessionOptions): SessionMiddleware {
     respond: {
       get: (ctx) => ctx[RAW],
       set(ctx, value) {
-        if ((ctx[RAW] = value) === false) holdOutput(ctx, stateOf(ctx));
+        const state = stateOf(ctx);
+        if ((ctx[RAW] = value) === false) state?.holdOutput(ctx, state);
       },
     },
   });
@@ -396,9 +412,24 @@ export function session(options: SessionOptions): SessionMiddleware {
   const socket = (req: IncomingMessage, secure = isSecureRequest(req, false)) =>
     socketSession(manager, { cookieHeader: req.headers.cookie, secure }, (core) => view(core).view);
 
+  /**
+   * `ctx.session = null`. A second one while the first is running joins it, whose failure must
+   * still decide the answer: the core would queue a second destroy behind the first, to run after
+   * the handler's next lines and wipe what they write, so the session begun since is emptied now.
+   */
+  function signOut(state: RequestState): void {
+    if (state.signingOut) {
+      state.core.clear();
+      return;
+    }
+    state.signingOut = true;
+    const over = () => void (state.signingOut = false);
+    (state.destroying = Promise.all([state.destroying, state.core.destroy()]).finally(over)).catch(() => undefined);
+  }
+
   // Most apps never set `ctx.respond = false`, so their requests make no hold at all.
-  function holdOutput(ctx: Context, state: RequestState | undefined): void {
-    if (state === undefined || state.response === null) return;
+  function holdOutput(ctx: Context, state: RequestState): void {
+    if (state.response === null) return;
     state.response ??= output.defer(ctx.res, { commit: (status) => commit(ctx, state, status, state.failed), fail: answer(ctx) });
     state.response.gate();
   }
@@ -415,7 +446,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     const secure = ctx.request.secure;
     const core = manager.begin({ cookieHeader: ctx.req.headers.cookie || undefined, secure, readOnly: readOnly?.(ctx) ?? false });
     // Object.assign, not a spread: V8 makes `{ ...handle, more }` a slow copy here (~10 us a request, measured).
-    const state: RequestState = Object.assign(view(core), FRESH);
+    const state: RequestState = Object.assign(view(core), fresh);
     (ctx as unknown as Record<symbol, RequestState>)[STATE] = state;
     // An earlier middleware may have bypassed Koa already.
     if (ctx.respond === false) holdOutput(ctx, state);
@@ -440,9 +471,7 @@ export function session(options: SessionOptions): SessionMiddleware {
       // No promise step when the commit was done at once.
       const settling = settle(ctx, state, ctx.response.status);
       if (settling !== undefined)
-        await (state.response === null && ctx.response.body instanceof Stream
-          ? streamWaiting(state, ctx.response.body, settling)
-          : settling);
+        await (state.response === null && pipedAsStream(ctx.response.body) ? streamWaiting(state, ctx.response.body, settling) : settling);
     } catch (error) {
       // Koa destroys a Node stream body itself, but leaves a web stream (Koa 3) unread.
       cancelUnread(ctx.body);
@@ -452,6 +481,12 @@ export function session(options: SessionOptions): SessionMiddleware {
 
   return Object.assign(sessionMiddleware, { handoff, socket });
 }
+
+/**
+ * Whether Koa pipes `body` as a Node stream: Koa 3 takes any object of a stream's shape for one
+ * (readable-stream 4's streams are not `instanceof Stream`), and `heedStreamErrors` looks closer.
+ */
+const pipedAsStream = (body: unknown): body is Stream => typeof (body as Partial<Stream> | null | undefined)?.pipe === 'function';
 
 /**
  * Waits for the commit before Koa pipes the stream body, which may fail meanwhile (a missing file,
@@ -471,4 +506,9 @@ async function streamWaiting(state: RequestState, body: Stream, settling: Promis
   // Only once committed: a failed commit's answer replaces the body, whose failure then goes
   // nowhere, as Koa does with a stream body it replaces.
   unheard?.();
+  // A stream that is not `instanceof Stream` and failed meanwhile is no stream to Koa 3 any more
+  // (its shape check asks for `readable`), which would answer it as JSON with a 200: its failure
+  // is the answer, as on Koa 2.
+  const { errored } = body as Partial<Readable>;
+  if (!(body instanceof Stream) && errored instanceof Error) throw errored;
 }

@@ -176,6 +176,25 @@ describe.each([
     expect(store.calls.destroy).toBe(2);
   });
 
+  it('ctx.session = null twice, then an object: the object is the new session, saved under a new id', async () => {
+    const { client, store } = await start({}, (ctx) => {
+      if (ctx.path === '/in') return void (ctx.session.user = 'ada');
+      if (ctx.path === '/me') return ctx.session.user ?? 'nobody';
+      ctx.session = null;
+      ctx.session.user = 'written between';
+      ctx.session = null;
+      ctx.session = { user: 'guest' } as never;
+      return JSON.stringify(ctx.session);
+    });
+    await client.request('/in');
+    const before = client.jar.get('sid');
+    const out = await client.request('/out');
+    expect([out.status, out.body, store.calls.destroy]).toEqual([200, '{"user":"guest"}', 1]);
+    expect(cookiesNamed(out, 'sid')).toEqual([expect.stringMatching(/^sid=[^;]+; Max-Age=86400/)]);
+    expect(client.jar.get('sid')?.split('.')[0]).not.toBe(before?.split('.')[0]);
+    expect((await client.request('/me')).body).toBe('guest');
+  });
+
   it.each([
     ['await ctx.session.destroy()', (ctx: Context) => ctx.session.destroy()],
     // Not awaited: the store's delete is still under way when the handler reads and writes.
@@ -296,6 +315,37 @@ describe.each([
     const served = await listen(app.callback());
     servers.push(served);
     expect(cookiesNamed(await new Client(served.url).request('/'), 'sid')).toHaveLength(1);
+  });
+
+  it('two session() with their own keys on their own routes: a route writing ctx.res itself gets its own session\u2019s cookie', async () => {
+    const store = inspectableStore(fakeClock());
+    const app = new Koa();
+    app.silent = true;
+    const site = session({ secret: SECRET, store, key: 'site' });
+    const admin = session({ secret: SECRET, store, key: 'admin' });
+    app.use((ctx, next) => (ctx.path.startsWith('/admin') ? admin(ctx, next) : site(ctx, next)));
+    app.use(async (ctx) => {
+      if (ctx.path === '/admin/login') {
+        await ctx.session.regenerate();
+        ctx.session.user = 'root';
+        // The admin sign-in signs the visitor out of the site, and writes its answer itself.
+        ctx.respond = false;
+        ctx.res.writeHead(200, { 'Set-Cookie': 'site=; Max-Age=0; Path=/' });
+        ctx.res.end('admin');
+        return;
+      }
+      ctx.session.user ??= 'guest';
+      ctx.body = ctx.session.user;
+    });
+    const served = await listen(app.callback());
+    servers.push(served);
+    const client = new Client(served.url);
+    expect((await client.request('/admin/me')).body).toBe('guest');
+    expect((await client.request('/')).body).toBe('guest');
+    const login = await client.request('/admin/login', { method: 'POST' });
+    expect([login.status, login.body, cookiesNamed(login, 'site')]).toEqual([200, 'admin', ['site=; Max-Age=0; Path=/']]);
+    expect(cookiesNamed(login, 'admin')).toEqual([expect.stringMatching(/^admin=[^;]+; Max-Age=86400/)]);
+    expect((await client.request('/admin/me')).body).toBe('root');
   });
 });
 

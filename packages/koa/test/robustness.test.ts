@@ -5,7 +5,8 @@
  */
 import type { ServerResponse } from 'node:http';
 import { createReadStream } from 'node:fs';
-import { Readable, pipeline } from 'node:stream';
+import { EventEmitter } from 'node:events';
+import { Readable, Stream, pipeline } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { format, inspect } from 'node:util';
 import Koa3 from 'koa';
@@ -590,10 +591,21 @@ describe.each([
 });
 
 /**
+ * Node's stream internals on a base of their own, as readable-stream 4 builds its streams: not
+ * `instanceof Stream`, though Koa 3 takes it for one by its shape.
+ */
+const FOREIGN = Object.create(EventEmitter.prototype, Object.getOwnPropertyDescriptors(Readable.prototype)) as object;
+function foreignReadable(): Readable {
+  const stream = Object.setPrototypeOf(new Readable({ read() {} }), FOREIGN) as Readable;
+  expect(stream instanceof Stream).toBe(false);
+  return stream;
+}
+
+/**
  * An app whose body stream fails while the session's store write is in flight (a file that turns
  * out to be missing, an upstream that drops): the write waits until the stream has failed.
  */
-async function startFailingDuringWrite(Koa: typeof Koa3) {
+async function startFailingDuringWrite(Koa: typeof Koa3, makeBody = () => new Readable({ read() {} })) {
   const store = inspectableStore(fakeClock());
   const app = new Koa();
   const errors: string[] = [];
@@ -603,7 +615,7 @@ async function startFailingDuringWrite(Koa: typeof Koa3) {
   app.use((ctx) => {
     ctx.session.user = ctx.session.user ?? ctx.path;
     if (ctx.path === '/me') return void (ctx.body = ctx.session.user);
-    body = new Readable({ read() {} });
+    body = makeBody();
     ctx.body = body;
   });
   const set = store.set;
@@ -684,6 +696,15 @@ describe('Koa 3', () => {
     // Koa 3 reports a failed pipe twice, with or without sess.
     expect(new Set(errors)).toEqual(new Set(['upstream failed']));
     expect((await client.request('/me')).status).toBe(200);
+  });
+
+  it("a stream that is not `instanceof Stream` (readable-stream 4's, as archiver makes) failing while the store write is in flight is Koa's 500, with the cookie of the session it saved", async () => {
+    const { client, served, store, errors } = await startFailingDuringWrite(Koa3, foreignReadable);
+    const reply = await client.request('/download');
+    await served.idle();
+    expect([reply.status, store.calls.set, cookiesNamed(reply, 'sid')]).toEqual([500, 1, [expect.stringMatching(/^sid=[^;]+; Max-Age/)]]);
+    expect(errors).toEqual(['upstream failed']);
+    expect((await client.request('/me')).body).toBe('/download');
   });
 
   it('a failed store write cancels the web stream body (a ReadableStream, or a Response\u2019s) that the 503 replaces, so its producer is not left open', async () => {
