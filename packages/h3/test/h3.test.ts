@@ -756,13 +756,15 @@ describe('h3 v1', () => {
     expect(logs.stop().map(({ tag, error }) => `${tag} ${describeError(error)}`)).toEqual(['[h3] store_failed', '[h3] store_failed']);
   });
 
-  it('useSession after the response went out rejects with sess\u2019s own usage error, its message kept', async () => {
+  it('useSession after the response went out, of a session it never read, rejects with sess\u2019s own usage error, its message kept', async () => {
     let settle!: (outcome: unknown) => void;
     const late = new Promise<unknown>((resolve) => (settle = resolve));
     const { client } = await startV1(async (event) => {
+      if (event.path === '/login') return String(((await v1.useSession(event)).data.n = 1));
       await send(event, 'sent');
       await v1.useSession(event).then(() => settle('resolved'), settle);
     });
+    await client.request('/login');
     expect((await client.request('/')).body).toBe('sent');
     const error = await late;
     expect(error).toBeInstanceOf(SessUsageError);
