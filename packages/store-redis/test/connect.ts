@@ -3,12 +3,13 @@
  * cluster, plus a random key prefix per run so runs sharing a Redis never collide.
  */
 import { randomUUID } from 'node:crypto';
-import { describe, inject } from 'vitest';
+import { afterAll, beforeAll, describe, inject } from 'vitest';
 import { Cluster as IoCluster6, Redis as IoRedis6 } from 'ioredis';
 import { Cluster as IoCluster5, Redis as IoRedis5 } from 'ioredis5';
 import { createClient as createClient6, createCluster as createCluster6 } from 'redis';
 import { createClient as createClient5, createCluster as createCluster5 } from 'redis5';
-import type { RedisCommands } from '../src/index.js';
+import { type RedisCommands, type RedisStore, type RedisStoreOptions, redisStore } from '../src/index.js';
+import type { Script } from '../src/scripts.js';
 
 export const LIBRARIES = ['node-redis 6', 'node-redis 5', 'ioredis 6', 'ioredis 5'] as const;
 export const TOPOLOGIES = ['standalone', 'cluster'] as const;
@@ -51,6 +52,11 @@ export function holdingCommands(redis: Connected, topology: Topology, holds: (ke
     cluster: topology === 'cluster',
   };
   return { commands, atHold, release };
+}
+
+/** Whether `args` runs `script`, by its SHA1 or by its source. */
+export function runs(script: Script, args: readonly string[]): boolean {
+  return (args[0] === 'EVALSHA' && args[1] === script.sha1) || (args[0] === 'EVAL' && args[1] === script.source);
 }
 
 /** Why `service` cannot be used here, or undefined when it can. */
@@ -121,4 +127,74 @@ export async function connect(library: Library, topology: Topology): Promise<Con
     command: (_key, args) => cluster.call(args[0] as string, ...args.slice(1)),
     quit: async () => void (await cluster.quit()),
   };
+}
+
+/** What a `describeOnEveryClient` body gets: one library's client on one topology, and a prefix of its own. */
+export interface ClientContext {
+  readonly library: Library;
+  readonly topology: Topology;
+  /** Keys under it are cleared after the body's tests. */
+  readonly prefix: string;
+  /**
+   * The connected client. It can be taken while the body is collected, but only used inside its
+   * tests and hooks: it connects in `beforeAll`.
+   */
+  readonly redis: Connected;
+  /** A store on `redis` under `prefix`; `options` override either. */
+  store(options?: Omit<RedisStoreOptions, 'client'>): RedisStore;
+  /**
+   * A store on `redis` whose commands `holds` picks wait until `release` (see `holdingCommands`);
+   * its timeout is long, since its calls wait on the test.
+   */
+  holding(holds: (key: string, args: readonly string[]) => boolean): { store: RedisStore; atHold: Promise<void>; release: () => void };
+}
+
+/**
+ * `body` once for every library on every topology (`title, library, topology`), each with its own
+ * client and prefix; a topology that is missing skips its blocks. The client connects before the
+ * block's tests, and after them the prefix is cleared and the client closed.
+ */
+export function describeOnEveryClient(title: string, body: (ctx: ClientContext) => void): void {
+  for (const topology of TOPOLOGIES) {
+    for (const library of LIBRARIES) {
+      const name = `${title}, ${library}, ${topology}`;
+      describeOn(topology, name, () => {
+        let connected: Connected | undefined;
+        const live = (): Connected => {
+          if (connected === undefined) throw new Error(`${name}: the client is used before beforeAll connected it`);
+          return connected;
+        };
+        // Forwards to the client beforeAll connects, so a body can hold it from the start.
+        const redis: Connected = {
+          get client() {
+            return live().client;
+          },
+          command: (key, args) => live().command(key, args),
+          quit: () => live().quit(),
+        };
+        const prefix = testPrefix(name.replace(/\W+/g, '-'));
+        const store = (options: Omit<RedisStoreOptions, 'client'> = {}) => redisStore({ client: redis.client, prefix, ...options });
+        beforeAll(async () => {
+          connected = await connect(library, topology);
+        });
+        afterAll(async () => {
+          // A failed connect is reported by beforeAll; there is nothing here to clean up then.
+          if (connected === undefined) return;
+          await store().clear();
+          await connected.quit();
+        });
+        body({
+          library,
+          topology,
+          prefix,
+          redis,
+          store,
+          holding(holds) {
+            const { commands, atHold, release } = holdingCommands(redis, topology, holds);
+            return { store: redisStore({ client: commands, prefix, timeoutMs: 10_000 }), atHold, release };
+          },
+        });
+      });
+    }
+  }
 }

@@ -3,13 +3,13 @@
  * Redis itself, SCAN over every cluster master, hashed ids, corrupt data. Every library and
  * topology, against real servers.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { freshId, makeRecord } from '@sess/store-test';
 import { SessConfigError, SessUsageError, type SessionChanges } from '@sess/core';
 import { Cluster as IoCluster } from 'ioredis';
 import { redisStore } from '../src/index.js';
 import { encodeFields, replyFields, userIndexKey } from '../src/layout.js';
-import { LIBRARIES, TOPOLOGIES, connect, describeOn, testPrefix, type Connected, type Topology } from './connect.js';
+import { connect, describeOn, describeOnEveryClient, testPrefix, type Topology } from './connect.js';
 import { REDIS_CLI } from './servers.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -53,409 +53,381 @@ async function callsOf(topology: Topology, command: string): Promise<number> {
   return outputs.reduce((sum, text) => sum + Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(text)?.[1] ?? 0), 0);
 }
 
-for (const topology of TOPOLOGIES) {
-  for (const library of LIBRARIES) {
-    describeOn(topology, `redisStore on ${library}, ${topology}`, () => {
-      let redis: Connected;
-      const prefix = testPrefix(`${library}-${topology}`.replace(/\W+/g, '-'));
-      beforeAll(async () => {
-        redis = await connect(library, topology);
-      });
-      afterAll(async () => {
-        await redisStore({ client: redis.client, prefix }).clear();
-        await redis.quit();
-      });
-      const store = (options: { hashIds?: boolean; prefix?: string } = {}) => redisStore({ client: redis.client, prefix, ...options });
-      const pttlOf = async (key: string) => Number(await redis.command(key, ['PTTL', key]));
-      const pttl = (id: string) => pttlOf(prefix + id);
+describeOnEveryClient('redisStore', ({ redis, topology, prefix, store }) => {
+  const pttlOf = async (key: string) => Number(await redis.command(key, ['PTTL', key]));
+  const pttl = (id: string) => pttlOf(prefix + id);
 
-      it('sets the TTL with the write: PTTL is the ttlMs given, for set, delta set and touch', async () => {
-        const id = freshId();
-        await store().set(id, makeRecord({ a: 1 }, Date.now()), 60_000, created(['a']));
-        expect(await pttl(id)).toBeGreaterThan(59_000);
-        expect(await pttl(id)).toBeLessThanOrEqual(60_000);
-        await store().set(id, makeRecord({ a: 2 }, Date.now()), 90_000, delta(['a']));
-        expect(await pttl(id)).toBeGreaterThan(89_000);
-        await store().touch(id, makeRecord({}, Date.now()).meta, 120_000);
-        expect(await pttl(id)).toBeGreaterThan(119_000);
-        expect(await pttl(id)).toBeLessThanOrEqual(120_000);
-      });
+  it('sets the TTL with the write: PTTL is the ttlMs given, for set, delta set and touch', async () => {
+    const id = freshId();
+    await store().set(id, makeRecord({ a: 1 }, Date.now()), 60_000, created(['a']));
+    expect(await pttl(id)).toBeGreaterThan(59_000);
+    expect(await pttl(id)).toBeLessThanOrEqual(60_000);
+    await store().set(id, makeRecord({ a: 2 }, Date.now()), 90_000, delta(['a']));
+    expect(await pttl(id)).toBeGreaterThan(89_000);
+    await store().touch(id, makeRecord({}, Date.now()).meta, 120_000);
+    expect(await pttl(id)).toBeGreaterThan(119_000);
+    expect(await pttl(id)).toBeLessThanOrEqual(120_000);
+  });
 
-      it('a TTL of zero or less deletes the key instead of writing one without expiry', async () => {
-        for (const ttlMs of [0, -5, Number.NaN]) {
-          const id = freshId();
-          await store().set(id, makeRecord({ a: 1 }, Date.now()), 60_000);
-          await store().set(id, makeRecord({ a: 1 }, Date.now()), ttlMs);
-          expect(await pttl(id)).toBe(-2);
-          await store().set(id, makeRecord({ a: 1 }, Date.now()), 60_000);
-          await store().touch(id, makeRecord({}, Date.now()).meta, ttlMs);
-          expect(await pttl(id)).toBe(-2);
-        }
-      });
+  it('a TTL of zero or less deletes the key instead of writing one without expiry', async () => {
+    for (const ttlMs of [0, -5, Number.NaN]) {
+      const id = freshId();
+      await store().set(id, makeRecord({ a: 1 }, Date.now()), 60_000);
+      await store().set(id, makeRecord({ a: 1 }, Date.now()), ttlMs);
+      expect(await pttl(id)).toBe(-2);
+      await store().set(id, makeRecord({ a: 1 }, Date.now()), 60_000);
+      await store().touch(id, makeRecord({}, Date.now()).meta, ttlMs);
+      expect(await pttl(id)).toBe(-2);
+    }
+  });
 
-      it('a TTL too long for PEXPIRE (Infinity, 1e20) still writes keys that expire, rather than failing half way', async () => {
-        for (const ttlMs of [Number.POSITIVE_INFINITY, 1e20]) {
-          const id = freshId();
-          const userId = `u-${freshId()}`;
-          const index = `${prefix}user:{${userId}}`;
-          await store().set(id, makeRecord({ a: 1 }, Date.now()), 60_000);
-          await expect(store().set(id, makeRecord({ userId }, Date.now()), ttlMs)).resolves.toBe(true);
-          expect(await pttl(id)).toBeGreaterThan(86_400_000);
-          expect(await pttlOf(index)).toBeGreaterThan(86_400_000);
-          await expect(store().touch(id, makeRecord({}, Date.now()).meta, ttlMs)).resolves.toBe(true);
-          expect(await pttl(id)).toBeGreaterThan(86_400_000);
-          await store().destroy(id);
-        }
-      });
+  it('a TTL too long for PEXPIRE (Infinity, 1e20) still writes keys that expire, rather than failing half way', async () => {
+    for (const ttlMs of [Number.POSITIVE_INFINITY, 1e20]) {
+      const id = freshId();
+      const userId = `u-${freshId()}`;
+      const index = `${prefix}user:{${userId}}`;
+      await store().set(id, makeRecord({ a: 1 }, Date.now()), 60_000);
+      await expect(store().set(id, makeRecord({ userId }, Date.now()), ttlMs)).resolves.toBe(true);
+      expect(await pttl(id)).toBeGreaterThan(86_400_000);
+      expect(await pttlOf(index)).toBeGreaterThan(86_400_000);
+      await expect(store().touch(id, makeRecord({}, Date.now()).meta, ttlMs)).resolves.toBe(true);
+      expect(await pttl(id)).toBeGreaterThan(86_400_000);
+      await store().destroy(id);
+    }
+  });
 
-      it("a user id starting with '}' (an empty hash tag) keeps its index and generation in one slot", async () => {
-        const userId = `}${freshId()}`;
-        const [kept, other, lost] = [freshId(), freshId(), freshId()];
-        for (const id of [kept, other, lost]) await store().set(id, makeRecord({ userId }, Date.now()), 60_000, created(['userId']));
-        // As if the index write of its sign-in had failed: only the generation can revoke it.
-        const indexKey = userIndexKey(prefix, userId);
-        await redis.command(indexKey, ['ZREM', indexKey, lost]);
-        const listed = (await store().sessionsOf!(userId)).map((session) => session.id);
-        expect(listed.sort()).toEqual([kept, other].sort());
-        await expect(store().revokeUser!(userId, { except: kept })).resolves.toBe(1);
-        expect(await store().get(other)).toBeUndefined();
-        expect(await store().get(lost)).toBeUndefined();
-        expect(await store().get(kept)).toBeDefined();
-        expect((await store().sessionsOf!(userId)).map((session) => session.id)).toEqual([kept]);
-      });
+  it("a user id starting with '}' (an empty hash tag) keeps its index and generation in one slot", async () => {
+    const userId = `}${freshId()}`;
+    const [kept, other, lost] = [freshId(), freshId(), freshId()];
+    for (const id of [kept, other, lost]) await store().set(id, makeRecord({ userId }, Date.now()), 60_000, created(['userId']));
+    // As if the index write of its sign-in had failed: only the generation can revoke it.
+    const indexKey = userIndexKey(prefix, userId);
+    await redis.command(indexKey, ['ZREM', indexKey, lost]);
+    const listed = (await store().sessionsOf!(userId)).map((session) => session.id);
+    expect(listed.sort()).toEqual([kept, other].sort());
+    await expect(store().revokeUser!(userId, { except: kept })).resolves.toBe(1);
+    expect(await store().get(other)).toBeUndefined();
+    expect(await store().get(lost)).toBeUndefined();
+    expect(await store().get(kept)).toBeDefined();
+    expect((await store().sessionsOf!(userId)).map((session) => session.id)).toEqual([kept]);
+  });
 
-      it("an empty user id (which no session can name) lists and revokes nothing, on a cluster too: no empty '{}' hash tag", async () => {
-        // A session whose user id is '' is not signed in, so nothing is indexed under it.
-        const id = freshId();
-        await store().set(id, makeRecord({ userId: '' }, Date.now()), 60_000, created(['userId']));
-        await expect(store().sessionsOf!('')).resolves.toEqual([]);
-        await expect(store().revokeUser!('')).resolves.toBe(0);
-        expect(await store().get(id)).toBeDefined();
-        // Nor is any key written for it (revokeUser wrote a generation key on a single server).
-        expect((await keysPerNode(topology, `${prefix}user:\\{\\}*`)).flat()).toEqual([]);
-      });
+  it("an empty user id (which no session can name) lists and revokes nothing, on a cluster too: no empty '{}' hash tag", async () => {
+    // A session whose user id is '' is not signed in, so nothing is indexed under it.
+    const id = freshId();
+    await store().set(id, makeRecord({ userId: '' }, Date.now()), 60_000, created(['userId']));
+    await expect(store().sessionsOf!('')).resolves.toEqual([]);
+    await expect(store().revokeUser!('')).resolves.toBe(0);
+    expect(await store().get(id)).toBeDefined();
+    // Nor is any key written for it (revokeUser wrote a generation key on a single server).
+    expect((await keysPerNode(topology, `${prefix}user:\\{\\}*`)).flat()).toEqual([]);
+  });
 
-      it('touch and a delta save of a destroyed session leave no key behind', async () => {
-        const id = freshId();
-        await store().set(id, makeRecord({ a: 1 }, Date.now()), 60_000);
-        await store().destroy(id);
-        await store().touch(id, makeRecord({}, Date.now()).meta, 60_000);
-        await store().set(id, makeRecord({ a: 2 }, Date.now()), 60_000, delta(['a']));
-        expect(await pttl(id)).toBe(-2);
-      });
+  it('touch and a delta save of a destroyed session leave no key behind', async () => {
+    const id = freshId();
+    await store().set(id, makeRecord({ a: 1 }, Date.now()), 60_000);
+    await store().destroy(id);
+    await store().touch(id, makeRecord({}, Date.now()).meta, 60_000);
+    await store().set(id, makeRecord({ a: 2 }, Date.now()), 60_000, delta(['a']));
+    expect(await pttl(id)).toBe(-2);
+  });
 
-      it('lays a session out as one hash: meta field plus one JSON field per data key', async () => {
-        const id = freshId();
-        const record = makeRecord({ a: 1, b: { c: [2] } }, Date.now());
-        await store().set(id, record, 60_000);
-        // node-redis 6 speaks RESP3 and answers with a map, the others with a flat array.
-        const fields = hashOf(await redis.command(prefix + id, ['HGETALL', prefix + id]));
-        expect(fields).toEqual({
-          m: JSON.stringify(record.meta),
-          'd:a': '1',
-          'd:b': '{"c":[2]}',
-        });
-      });
-
-      it('ids() and clear() use SCAN within the prefix on every node, never KEYS, and escape glob characters', async () => {
-        const root = `${prefix}scan:`;
-        const globby = `${root}[g]*?\\:`;
-        // Keys an unescaped pattern "<root>[g]*?\:*" would also match.
-        const lookalike = `${root}g-lookalike:`;
-        const ids = Array.from({ length: 60 }, (_, i) => `${freshId()}-${i}`);
-        for (const id of ids) await store({ prefix: globby }).set(id, makeRecord({ id }, Date.now()), 60_000);
-        await store({ prefix: lookalike }).set('other', makeRecord({}, Date.now()), 60_000);
-        const keysBefore = await callsOf(topology, 'keys');
-        const listed: string[] = [];
-        for await (const id of store({ prefix: globby }).ids!()) listed.push(id);
-        expect(listed.sort()).toEqual([...ids].sort());
-        const perNode = await keysPerNode(topology, `${root}*`);
-        if (topology === 'cluster') expect(perNode.filter((keys) => keys.length > 0)).toHaveLength(3);
-        await store({ prefix: globby }).clear();
-        for await (const id of store({ prefix: globby }).ids!()) expect.unreachable(`listed ${id} after clear`);
-        expect((await keysPerNode(topology, `${root}*`)).flat()).toEqual([`${lookalike}other`]);
-        expect(await callsOf(topology, 'keys')).toBe(keysBefore);
-        await store({ prefix: lookalike }).clear();
-      });
-
-      it('hashIds keeps no raw id in Redis, and the store still reads, writes and clears', async () => {
-        const hashed = store({ hashIds: true, prefix: `${prefix}h:` });
-        const id = freshId('secret');
-        const record = makeRecord({ a: 1 }, Date.now());
-        await hashed.set(id, record, 60_000);
-        expect(await hashed.get(id)).toEqual(record);
-        const keys = (await keysPerNode(topology, `${prefix}h:*`)).flat();
-        expect(keys).toHaveLength(1);
-        expect(keys[0]).not.toContain(id);
-        expect(keys[0]).toMatch(/^.*h:[A-Za-z0-9_-]{43}$/);
-        expect(await store({ prefix: `${prefix}h:` }).get(id)).toBeUndefined();
-        expect(hashed.ids).toBeUndefined();
-        await hashed.clear();
-        expect(await hashed.get(id)).toBeUndefined();
-      });
-
-      it('corrupt or foreign data reads as missing and never throws', async () => {
-        const cases: [string, string[][]][] = [
-          ['meta not JSON', [['HSET', '@', 'm', '{nope', 'd:a', '1']]],
-          ['meta missing', [['HSET', '@', 'd:a', '1']]],
-          ['meta of the wrong shape', [['HSET', '@', 'm', '{"createdAt":"x"}']]],
-          ['a data field not JSON', [['HSET', '@', 'm', JSON.stringify(makeRecord({}, 1).meta), 'd:a', 'undefined']]],
-          ['a string, not a hash', [['SET', '@', 'hello']]],
-          ['a list, not a hash', [['RPUSH', '@', 'x']]],
-        ];
-        for (const [label, commands] of cases) {
-          const id = freshId();
-          const key = prefix + id;
-          for (const command of commands)
-            await redis.command(
-              key,
-              command.map((arg) => (arg === '@' ? key : arg)),
-            );
-          expect(await store().get(id), label).toBeUndefined();
-          // A hash, even a corrupt one, takes the touch and the delta; a key of another type is no session.
-          const isHash = !label.includes('not a hash');
-          await expect(store().touch(id, makeRecord({}, 1).meta, 60_000), label).resolves.toBe(isHash);
-          await expect(store().set(id, makeRecord({ a: 2 }, 1), 60_000, delta(['a'])), label).resolves.toBe(isHash);
-          // A full save replaces whatever was there.
-          await store().set(id, makeRecord({ a: 3 }, 1), 60_000);
-          expect((await store().get(id))?.data, label).toEqual({ a: 3 });
-        }
-      });
-
-      it("keeps a user index (one sorted set in its user's slot) alive as long as the sessions it lists", async () => {
-        const userId = freshId('user');
-        const id = freshId();
-        const indexKey = `${prefix}user:{${userId}}`;
-        const record = makeRecord({ userId }, Date.now());
-        await store().set(id, record, 10_000);
-        expect(await redis.command(indexKey, ['TYPE', indexKey])).toBe('zset');
-        expect(await pttlOf(indexKey)).toBeGreaterThan(9_000);
-        await store().touch(id, record.meta, 120_000);
-        expect(await pttlOf(indexKey)).toBeGreaterThan(119_000);
-        // A shorter save later never shortens the index below a session that still needs it.
-        await store().set(freshId(), record, 5_000);
-        expect(await pttlOf(indexKey)).toBeGreaterThan(119_000);
-        expect(await store().sessionsOf!(userId)).toHaveLength(2);
-      });
-
-      it('a save refused for want of a record leaves no entry for the dead id in the user index', async () => {
-        const userId = freshId('user');
-        const indexKey = `${prefix}user:{${userId}}`;
-        const scoreOf = (id: string) => redis.command(indexKey, ['ZSCORE', indexKey, id]);
-        const destroyed = freshId();
-        await store().set(destroyed, makeRecord({ userId }, Date.now()), 60_000, created(['userId']));
-        await store().destroy(destroyed);
-        // The save and the index write are sent together; the refused save takes the entry back.
-        expect(await store().set(destroyed, makeRecord({ userId, b: 1 }, Date.now()), 60_000, delta(['b']))).toBe(false);
-        expect(await scoreOf(destroyed)).toBeNull();
-        const never = freshId();
-        expect(await store().set(never, makeRecord({ userId }, Date.now()), 60_000, delta(['userId']))).toBe(false);
-        expect(await scoreOf(never)).toBeNull();
-        expect(await pttl(destroyed)).toBe(-2);
-        expect(await pttl(never)).toBe(-2);
-      });
-
-      it("destroy, sign-out and a switch of user take the session out of its user's index at once", async () => {
-        const [alice, bob] = [freshId('alice'), freshId('bob')];
-        const scoreIn = (userId: string, id: string) => {
-          const indexKey = `${prefix}user:{${userId}}`;
-          return redis.command(indexKey, ['ZSCORE', indexKey, id]);
-        };
-        const [destroyed, signsOut, switches] = [freshId(), freshId(), freshId()];
-        for (const id of [destroyed, signsOut, switches])
-          await store().set(id, makeRecord({ userId: alice }, Date.now()), 60_000, created(['userId']));
-        for (const id of [destroyed, signsOut, switches]) expect(await scoreIn(alice, id)).not.toBeNull();
-        await store().destroy(destroyed);
-        await store().set(signsOut, makeRecord({}, Date.now()), 60_000, delta([], ['userId']));
-        await store().set(switches, makeRecord({ userId: bob }, Date.now()), 60_000, delta(['userId']));
-        // No read has pruned anything: the writes themselves kept the index exact.
-        for (const id of [destroyed, signsOut, switches]) expect(await scoreIn(alice, id)).toBeNull();
-        expect(await scoreIn(bob, switches)).not.toBeNull();
-        expect((await store().sessionsOf!(bob)).map((session) => session.id)).toEqual([switches]);
-      });
-
-      it('a save from a request that loaded the session before a sign-out or switch leaves no entry under the old user', async () => {
-        const [alice, bob] = [freshId('alice'), freshId('bob')];
-        const scoreIn = (userId: string, id: string) => {
-          const indexKey = `${prefix}user:{${userId}}`;
-          return redis.command(indexKey, ['ZSCORE', indexKey, id]);
-        };
-        const [signsOut, switches] = [freshId(), freshId()];
-        for (const id of [signsOut, switches])
-          await store().set(id, makeRecord({ userId: alice }, Date.now()), 60_000, created(['userId']));
-        await store().set(signsOut, makeRecord({}, Date.now()), 60_000, delta([], ['userId']));
-        await store().set(switches, makeRecord({ userId: bob }, Date.now()), 60_000, delta(['userId']));
-        // Another request, still holding alice's data, changes another key of each.
-        for (const id of [signsOut, switches])
-          expect(await store().set(id, makeRecord({ userId: alice, a: 1 }, Date.now()), 60_000, delta(['a']))).toBe(true);
-        for (const id of [signsOut, switches]) expect(await scoreIn(alice, id)).toBeNull();
-        expect(await scoreIn(bob, switches)).not.toBeNull();
-      });
-
-      it("a signed-in session carries its user's generation; revokeUser raises it, so a session the index lost reads as missing", async () => {
-        const userId = freshId('user');
-        const indexKey = `${prefix}user:{${userId}}`;
-        const [kept, lost] = [freshId(), freshId()];
-        await store().set(kept, makeRecord({ userId }, Date.now()), 60_000, created(['userId']));
-        await store().set(lost, makeRecord({ userId }, Date.now()), 60_000, created(['userId']));
-        const stamp = (id: string) => redis.command(prefix + id, ['HGET', prefix + id, 'g']);
-        expect(await stamp(lost)).toBe('0');
-        // As if the index write of its sign-in had failed.
-        await redis.command(indexKey, ['ZREM', indexKey, lost]);
-        expect(await store().revokeUser!(userId, { except: kept })).toBe(0);
-        expect(await store().get(lost)).toBeUndefined();
-        expect(await store().get(kept)).toBeDefined();
-        const genKey = `${indexKey}:gen`;
-        const [generation] = String(await redis.command(genKey, ['GET', genKey])).split(' ');
-        expect(await stamp(kept)).toBe(generation);
-        expect(Number(generation)).toBeGreaterThan(Date.now() - 60_000);
-        // The generation outlives any session core allows (400 days).
-        expect(Number(await pttlOf(genKey))).toBeGreaterThan(400 * 24 * 3_600_000);
-      });
-
-      it('a signed-in session written before generations (no stamp) stays signed in through its saves until its user is revoked', async () => {
-        const userId = freshId('user');
-        const id = freshId();
-        const key = prefix + id;
-        const meta = makeRecord({}, Date.now()).meta;
-        // As an older version wrote it: the user id, no `g` field.
-        await redis.command(key, ['HSET', key, 'm', JSON.stringify(meta), 'd:userId', JSON.stringify(userId), 'd:a', '1']);
-        await redis.command(key, ['PEXPIRE', key, '60000']);
-        expect((await store().get(id))?.data).toEqual({ userId, a: 1 });
-        expect(await store().set(id, makeRecord({ userId, a: 2 }, Date.now()), 60_000, delta(['a']))).toBe(true);
-        expect((await store().get(id))?.data).toEqual({ userId, a: 2 });
-        // Naming the same user again is no sign-in: it must not give the session a fresh stamp.
-        expect(await store().set(id, makeRecord({ userId, a: 3 }, Date.now()), 60_000, delta(['userId', 'a']))).toBe(true);
-        expect((await store().get(id))?.data).toEqual({ userId, a: 3 });
-        // Unlisted (as if an index write had failed), so only the generation can end it.
-        const indexKey = `${prefix}user:{${userId}}`;
-        await redis.command(indexKey, ['ZREM', indexKey, id]);
-        expect(await store().revokeUser!(userId)).toBe(0);
-        expect(await store().get(id)).toBeUndefined();
-        // A request that loaded it before the revocation cannot renew it by naming its user.
-        expect(await store().set(id, makeRecord({ userId, a: 4 }, Date.now()), 60_000, delta(['userId', 'a']))).toBe(true);
-        expect(await store().get(id)).toBeUndefined();
-      });
-
-      it('a save refused on a retired record leaves it and its index entry as they were', async () => {
-        const [owner, other] = [freshId('owner'), freshId('other')];
-        const [ownerKey, otherKey] = [`${prefix}user:{${owner}}`, `${prefix}user:{${other}}`];
-        const id = freshId();
-        const retired = makeRecord({ userId: owner, a: 1 }, Date.now(), { retired: true });
-        await store().set(id, retired, 10_000);
-        const before = Number(await redis.command(ownerKey, ['ZSCORE', ownerKey, id]));
-        expect(await store().set(id, makeRecord({ userId: owner, a: 2 }, Date.now()), 600_000)).toBe(false);
-        expect(await store().set(id, makeRecord({ userId: other }, Date.now()), 600_000, delta(['userId']))).toBe(false);
-        expect(await store().get(id)).toEqual(retired);
-        expect(await pttl(id)).toBeLessThanOrEqual(10_000);
-        // Listed under its own user with its own expiry (server ms), not the refused save's.
-        const after = Number(await redis.command(ownerKey, ['ZSCORE', ownerKey, id]));
-        expect(Math.abs(after - before)).toBeLessThan(1_000);
-        expect(await redis.command(otherKey, ['ZSCORE', otherKey, id])).toBeNull();
-        // The retire itself: a touch with a retired meta goes through and resolves true.
-        const live = freshId();
-        await store().set(live, makeRecord({ userId: owner }, Date.now()), 600_000);
-        expect(await store().touch(live, { ...retired.meta, retired: true }, 5_000)).toBe(true);
-        expect(await pttl(live)).toBeLessThanOrEqual(5_000);
-        expect(await store().touch(live, makeRecord({}, Date.now()).meta, 600_000)).toBe(false);
-        expect(await pttl(live)).toBeLessThanOrEqual(5_000);
-        // A touch that would end it is refused the same way: the key stays for its grace window.
-        expect(await store().touch(live, makeRecord({}, Date.now()).meta, 0)).toBe(false);
-        expect(await pttl(live)).toBeGreaterThan(0);
-        expect((await store().get(live))?.meta.retired).toBe(true);
-      });
-
-      it('stores a data key with lone surrogates under an escaped field, ordinary keys as they are', async () => {
-        const id = freshId();
-        const data = { '\uD800': 1, plain: 2, '\uFFFF': 3, 'é😀': 4, '\uDC00x': 5 };
-        await store().set(id, makeRecord(data, Date.now()), 60_000);
-        const fields = Object.keys(hashOf(await redis.command(prefix + id, ['HGETALL', prefix + id])));
-        expect(fields.sort()).toEqual(['d:\uFFFFD800', 'd:plain', 'd:\uFFFFFFFF', 'd:é😀', 'd:\uFFFFDC00x', 'm'].sort());
-        expect((await store().get(id))?.data).toEqual(data);
-      });
-
-      it('reads records written before field names were escaped', async () => {
-        const id = freshId();
-        const key = prefix + id;
-        const meta = makeRecord({}, Date.now()).meta;
-        // A lone surrogate was written as U+FFFD then; U+FFFF not followed by an escape stays itself.
-        await redis.command(key, [
-          'HSET',
-          key,
-          'm',
-          JSON.stringify(meta),
-          'd:\uFFFD',
-          '1',
-          'd:plain',
-          '2',
-          'd:a\uFFFFb',
-          '3',
-          'd:\uFFFF',
-          '4',
-        ]);
-        expect(await store().get(id)).toEqual({ data: { '\uFFFD': 1, plain: 2, 'a\uFFFFb': 3, '\uFFFF': 4 }, meta });
-      });
-
-      it('keeps users whose ids differ only in lone surrogates in separate indexes', async () => {
-        const base = freshId('user');
-        const [high, low] = [`${base}\uD800`, `${base}\uDC00`];
-        const [a, b] = [freshId(), freshId()];
-        await store().set(a, makeRecord({ userId: high }, Date.now()), 60_000);
-        await store().set(b, makeRecord({ userId: low }, Date.now()), 60_000);
-        expect((await store().sessionsOf!(high)).map((session) => session.id)).toEqual([a]);
-        expect((await store().sessionsOf!(low)).map((session) => session.id)).toEqual([b]);
-        expect(await store().revokeUser!(high)).toBe(1);
-        expect(await store().get(b)).toBeDefined();
-        expect((await store().sessionsOf!(low)).map((session) => session.id)).toEqual([b]);
-      });
-
-      it('with hashIds, sessionsOf lists digests and revokeUser still keeps the session named by its raw id', async () => {
-        const hashed = store({ hashIds: true, prefix: `${prefix}hu:` });
-        const userId = freshId('user');
-        const [current, other] = [freshId(), freshId()];
-        await hashed.set(current, makeRecord({ userId }, Date.now()), 60_000);
-        await hashed.set(other, makeRecord({ userId }, Date.now()), 60_000);
-        const listed = (await hashed.sessionsOf!(userId)).map((session) => session.id);
-        expect(listed).toHaveLength(2);
-        expect(listed).not.toContain(current);
-        expect(await hashed.revokeUser!(userId, { except: current })).toBe(1);
-        expect(await hashed.get(current)).toBeDefined();
-        expect(await hashed.get(other)).toBeUndefined();
-        await hashed.clear();
-      });
-
-      // Cluster only: a standalone server has no other node to redirect to.
-      if (topology === 'cluster')
-        it('sends every command to the master that owns its key: no MOVED redirects', async () => {
-          const movedCount = async () =>
-            (await onEachNode(topology, ['INFO', 'errorstats'])).reduce(
-              (sum, text) => sum + Number(/errorstat_MOVED:count=(\d+)/.exec(text)?.[1] ?? 0),
-              0,
-            );
-          const before = await movedCount();
-          for (let i = 0; i < 20; i += 1) {
-            const [id, userId] = [freshId(), freshId('user')];
-            await store().set(id, makeRecord({ a: 1, userId }, 1), 60_000);
-            await store().get(id);
-            await store().touch(id, makeRecord({}, 1).meta, 60_000);
-            await store().sessionsOf!(userId);
-            await store().revokeUser!(userId);
-          }
-          expect(await movedCount()).toBe(before);
-        });
-
-      it('a session with many keys saves and deletes them in batches', async () => {
-        const id = freshId();
-        const data = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`k${i}`, i]));
-        await store().set(id, makeRecord(data, Date.now()), 60_000);
-        expect((await store().get(id))?.data).toEqual(data);
-        const keys = Object.keys(data);
-        await store().set(id, makeRecord({}, Date.now()), 60_000, delta(['k0'], keys.slice(1)));
-        expect((await store().get(id))?.data).toEqual({});
-      });
+  it('lays a session out as one hash: meta field plus one JSON field per data key', async () => {
+    const id = freshId();
+    const record = makeRecord({ a: 1, b: { c: [2] } }, Date.now());
+    await store().set(id, record, 60_000);
+    // node-redis 6 speaks RESP3 and answers with a map, the others with a flat array.
+    const fields = hashOf(await redis.command(prefix + id, ['HGETALL', prefix + id]));
+    expect(fields).toEqual({
+      m: JSON.stringify(record.meta),
+      'd:a': '1',
+      'd:b': '{"c":[2]}',
     });
-  }
-}
+  });
+
+  it('ids() and clear() use SCAN within the prefix on every node, never KEYS, and escape glob characters', async () => {
+    const root = `${prefix}scan:`;
+    const globby = `${root}[g]*?\\:`;
+    // Keys an unescaped pattern "<root>[g]*?\:*" would also match.
+    const lookalike = `${root}g-lookalike:`;
+    const ids = Array.from({ length: 60 }, (_, i) => `${freshId()}-${i}`);
+    for (const id of ids) await store({ prefix: globby }).set(id, makeRecord({ id }, Date.now()), 60_000);
+    await store({ prefix: lookalike }).set('other', makeRecord({}, Date.now()), 60_000);
+    const keysBefore = await callsOf(topology, 'keys');
+    const listed: string[] = [];
+    for await (const id of store({ prefix: globby }).ids!()) listed.push(id);
+    expect(listed.sort()).toEqual([...ids].sort());
+    const perNode = await keysPerNode(topology, `${root}*`);
+    if (topology === 'cluster') expect(perNode.filter((keys) => keys.length > 0)).toHaveLength(3);
+    await store({ prefix: globby }).clear();
+    for await (const id of store({ prefix: globby }).ids!()) expect.unreachable(`listed ${id} after clear`);
+    expect((await keysPerNode(topology, `${root}*`)).flat()).toEqual([`${lookalike}other`]);
+    expect(await callsOf(topology, 'keys')).toBe(keysBefore);
+    await store({ prefix: lookalike }).clear();
+  });
+
+  it('hashIds keeps no raw id in Redis, and the store still reads, writes and clears', async () => {
+    const hashed = store({ hashIds: true, prefix: `${prefix}h:` });
+    const id = freshId('secret');
+    const record = makeRecord({ a: 1 }, Date.now());
+    await hashed.set(id, record, 60_000);
+    expect(await hashed.get(id)).toEqual(record);
+    const keys = (await keysPerNode(topology, `${prefix}h:*`)).flat();
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).not.toContain(id);
+    expect(keys[0]).toMatch(/^.*h:[A-Za-z0-9_-]{43}$/);
+    expect(await store({ prefix: `${prefix}h:` }).get(id)).toBeUndefined();
+    expect(hashed.ids).toBeUndefined();
+    await hashed.clear();
+    expect(await hashed.get(id)).toBeUndefined();
+  });
+
+  it('corrupt or foreign data reads as missing and never throws', async () => {
+    const cases: [string, string[][]][] = [
+      ['meta not JSON', [['HSET', '@', 'm', '{nope', 'd:a', '1']]],
+      ['meta missing', [['HSET', '@', 'd:a', '1']]],
+      ['meta of the wrong shape', [['HSET', '@', 'm', '{"createdAt":"x"}']]],
+      ['a data field not JSON', [['HSET', '@', 'm', JSON.stringify(makeRecord({}, 1).meta), 'd:a', 'undefined']]],
+      ['a string, not a hash', [['SET', '@', 'hello']]],
+      ['a list, not a hash', [['RPUSH', '@', 'x']]],
+    ];
+    for (const [label, commands] of cases) {
+      const id = freshId();
+      const key = prefix + id;
+      for (const command of commands)
+        await redis.command(
+          key,
+          command.map((arg) => (arg === '@' ? key : arg)),
+        );
+      expect(await store().get(id), label).toBeUndefined();
+      // A hash, even a corrupt one, takes the touch and the delta; a key of another type is no session.
+      const isHash = !label.includes('not a hash');
+      await expect(store().touch(id, makeRecord({}, 1).meta, 60_000), label).resolves.toBe(isHash);
+      await expect(store().set(id, makeRecord({ a: 2 }, 1), 60_000, delta(['a'])), label).resolves.toBe(isHash);
+      // A full save replaces whatever was there.
+      await store().set(id, makeRecord({ a: 3 }, 1), 60_000);
+      expect((await store().get(id))?.data, label).toEqual({ a: 3 });
+    }
+  });
+
+  it("keeps a user index (one sorted set in its user's slot) alive as long as the sessions it lists", async () => {
+    const userId = freshId('user');
+    const id = freshId();
+    const indexKey = `${prefix}user:{${userId}}`;
+    const record = makeRecord({ userId }, Date.now());
+    await store().set(id, record, 10_000);
+    expect(await redis.command(indexKey, ['TYPE', indexKey])).toBe('zset');
+    expect(await pttlOf(indexKey)).toBeGreaterThan(9_000);
+    await store().touch(id, record.meta, 120_000);
+    expect(await pttlOf(indexKey)).toBeGreaterThan(119_000);
+    // A shorter save later never shortens the index below a session that still needs it.
+    await store().set(freshId(), record, 5_000);
+    expect(await pttlOf(indexKey)).toBeGreaterThan(119_000);
+    expect(await store().sessionsOf!(userId)).toHaveLength(2);
+  });
+
+  it('a save refused for want of a record leaves no entry for the dead id in the user index', async () => {
+    const userId = freshId('user');
+    const indexKey = `${prefix}user:{${userId}}`;
+    const scoreOf = (id: string) => redis.command(indexKey, ['ZSCORE', indexKey, id]);
+    const destroyed = freshId();
+    await store().set(destroyed, makeRecord({ userId }, Date.now()), 60_000, created(['userId']));
+    await store().destroy(destroyed);
+    // The save and the index write are sent together; the refused save takes the entry back.
+    expect(await store().set(destroyed, makeRecord({ userId, b: 1 }, Date.now()), 60_000, delta(['b']))).toBe(false);
+    expect(await scoreOf(destroyed)).toBeNull();
+    const never = freshId();
+    expect(await store().set(never, makeRecord({ userId }, Date.now()), 60_000, delta(['userId']))).toBe(false);
+    expect(await scoreOf(never)).toBeNull();
+    expect(await pttl(destroyed)).toBe(-2);
+    expect(await pttl(never)).toBe(-2);
+  });
+
+  it("destroy, sign-out and a switch of user take the session out of its user's index at once", async () => {
+    const [alice, bob] = [freshId('alice'), freshId('bob')];
+    const scoreIn = (userId: string, id: string) => {
+      const indexKey = `${prefix}user:{${userId}}`;
+      return redis.command(indexKey, ['ZSCORE', indexKey, id]);
+    };
+    const [destroyed, signsOut, switches] = [freshId(), freshId(), freshId()];
+    for (const id of [destroyed, signsOut, switches])
+      await store().set(id, makeRecord({ userId: alice }, Date.now()), 60_000, created(['userId']));
+    for (const id of [destroyed, signsOut, switches]) expect(await scoreIn(alice, id)).not.toBeNull();
+    await store().destroy(destroyed);
+    await store().set(signsOut, makeRecord({}, Date.now()), 60_000, delta([], ['userId']));
+    await store().set(switches, makeRecord({ userId: bob }, Date.now()), 60_000, delta(['userId']));
+    // No read has pruned anything: the writes themselves kept the index exact.
+    for (const id of [destroyed, signsOut, switches]) expect(await scoreIn(alice, id)).toBeNull();
+    expect(await scoreIn(bob, switches)).not.toBeNull();
+    expect((await store().sessionsOf!(bob)).map((session) => session.id)).toEqual([switches]);
+  });
+
+  it('a save from a request that loaded the session before a sign-out or switch leaves no entry under the old user', async () => {
+    const [alice, bob] = [freshId('alice'), freshId('bob')];
+    const scoreIn = (userId: string, id: string) => {
+      const indexKey = `${prefix}user:{${userId}}`;
+      return redis.command(indexKey, ['ZSCORE', indexKey, id]);
+    };
+    const [signsOut, switches] = [freshId(), freshId()];
+    for (const id of [signsOut, switches]) await store().set(id, makeRecord({ userId: alice }, Date.now()), 60_000, created(['userId']));
+    await store().set(signsOut, makeRecord({}, Date.now()), 60_000, delta([], ['userId']));
+    await store().set(switches, makeRecord({ userId: bob }, Date.now()), 60_000, delta(['userId']));
+    // Another request, still holding alice's data, changes another key of each.
+    for (const id of [signsOut, switches])
+      expect(await store().set(id, makeRecord({ userId: alice, a: 1 }, Date.now()), 60_000, delta(['a']))).toBe(true);
+    for (const id of [signsOut, switches]) expect(await scoreIn(alice, id)).toBeNull();
+    expect(await scoreIn(bob, switches)).not.toBeNull();
+  });
+
+  it("a signed-in session carries its user's generation; revokeUser raises it, so a session the index lost reads as missing", async () => {
+    const userId = freshId('user');
+    const indexKey = `${prefix}user:{${userId}}`;
+    const [kept, lost] = [freshId(), freshId()];
+    await store().set(kept, makeRecord({ userId }, Date.now()), 60_000, created(['userId']));
+    await store().set(lost, makeRecord({ userId }, Date.now()), 60_000, created(['userId']));
+    const stamp = (id: string) => redis.command(prefix + id, ['HGET', prefix + id, 'g']);
+    expect(await stamp(lost)).toBe('0');
+    // As if the index write of its sign-in had failed.
+    await redis.command(indexKey, ['ZREM', indexKey, lost]);
+    expect(await store().revokeUser!(userId, { except: kept })).toBe(0);
+    expect(await store().get(lost)).toBeUndefined();
+    expect(await store().get(kept)).toBeDefined();
+    const genKey = `${indexKey}:gen`;
+    const [generation] = String(await redis.command(genKey, ['GET', genKey])).split(' ');
+    expect(await stamp(kept)).toBe(generation);
+    expect(Number(generation)).toBeGreaterThan(Date.now() - 60_000);
+    // The generation outlives any session core allows (400 days).
+    expect(Number(await pttlOf(genKey))).toBeGreaterThan(400 * 24 * 3_600_000);
+  });
+
+  it('a signed-in session written before generations (no stamp) stays signed in through its saves until its user is revoked', async () => {
+    const userId = freshId('user');
+    const id = freshId();
+    const key = prefix + id;
+    const meta = makeRecord({}, Date.now()).meta;
+    // As an older version wrote it: the user id, no `g` field.
+    await redis.command(key, ['HSET', key, 'm', JSON.stringify(meta), 'd:userId', JSON.stringify(userId), 'd:a', '1']);
+    await redis.command(key, ['PEXPIRE', key, '60000']);
+    expect((await store().get(id))?.data).toEqual({ userId, a: 1 });
+    expect(await store().set(id, makeRecord({ userId, a: 2 }, Date.now()), 60_000, delta(['a']))).toBe(true);
+    expect((await store().get(id))?.data).toEqual({ userId, a: 2 });
+    // Naming the same user again is no sign-in: it must not give the session a fresh stamp.
+    expect(await store().set(id, makeRecord({ userId, a: 3 }, Date.now()), 60_000, delta(['userId', 'a']))).toBe(true);
+    expect((await store().get(id))?.data).toEqual({ userId, a: 3 });
+    // Unlisted (as if an index write had failed), so only the generation can end it.
+    const indexKey = `${prefix}user:{${userId}}`;
+    await redis.command(indexKey, ['ZREM', indexKey, id]);
+    expect(await store().revokeUser!(userId)).toBe(0);
+    expect(await store().get(id)).toBeUndefined();
+    // A request that loaded it before the revocation cannot renew it by naming its user.
+    expect(await store().set(id, makeRecord({ userId, a: 4 }, Date.now()), 60_000, delta(['userId', 'a']))).toBe(true);
+    expect(await store().get(id)).toBeUndefined();
+  });
+
+  it('a save refused on a retired record leaves it and its index entry as they were', async () => {
+    const [owner, other] = [freshId('owner'), freshId('other')];
+    const [ownerKey, otherKey] = [`${prefix}user:{${owner}}`, `${prefix}user:{${other}}`];
+    const id = freshId();
+    const retired = makeRecord({ userId: owner, a: 1 }, Date.now(), { retired: true });
+    await store().set(id, retired, 10_000);
+    const before = Number(await redis.command(ownerKey, ['ZSCORE', ownerKey, id]));
+    expect(await store().set(id, makeRecord({ userId: owner, a: 2 }, Date.now()), 600_000)).toBe(false);
+    expect(await store().set(id, makeRecord({ userId: other }, Date.now()), 600_000, delta(['userId']))).toBe(false);
+    expect(await store().get(id)).toEqual(retired);
+    expect(await pttl(id)).toBeLessThanOrEqual(10_000);
+    // Listed under its own user with its own expiry (server ms), not the refused save's.
+    const after = Number(await redis.command(ownerKey, ['ZSCORE', ownerKey, id]));
+    expect(Math.abs(after - before)).toBeLessThan(1_000);
+    expect(await redis.command(otherKey, ['ZSCORE', otherKey, id])).toBeNull();
+    // The retire itself: a touch with a retired meta goes through and resolves true.
+    const live = freshId();
+    await store().set(live, makeRecord({ userId: owner }, Date.now()), 600_000);
+    expect(await store().touch(live, { ...retired.meta, retired: true }, 5_000)).toBe(true);
+    expect(await pttl(live)).toBeLessThanOrEqual(5_000);
+    expect(await store().touch(live, makeRecord({}, Date.now()).meta, 600_000)).toBe(false);
+    expect(await pttl(live)).toBeLessThanOrEqual(5_000);
+    // A touch that would end it is refused the same way: the key stays for its grace window.
+    expect(await store().touch(live, makeRecord({}, Date.now()).meta, 0)).toBe(false);
+    expect(await pttl(live)).toBeGreaterThan(0);
+    expect((await store().get(live))?.meta.retired).toBe(true);
+  });
+
+  it('stores a data key with lone surrogates under an escaped field, ordinary keys as they are', async () => {
+    const id = freshId();
+    const data = { '\uD800': 1, plain: 2, '\uFFFF': 3, 'é😀': 4, '\uDC00x': 5 };
+    await store().set(id, makeRecord(data, Date.now()), 60_000);
+    const fields = Object.keys(hashOf(await redis.command(prefix + id, ['HGETALL', prefix + id])));
+    expect(fields.sort()).toEqual(['d:\uFFFFD800', 'd:plain', 'd:\uFFFFFFFF', 'd:é😀', 'd:\uFFFFDC00x', 'm'].sort());
+    expect((await store().get(id))?.data).toEqual(data);
+  });
+
+  it('reads records written before field names were escaped', async () => {
+    const id = freshId();
+    const key = prefix + id;
+    const meta = makeRecord({}, Date.now()).meta;
+    // A lone surrogate was written as U+FFFD then; U+FFFF not followed by an escape stays itself.
+    await redis.command(key, ['HSET', key, 'm', JSON.stringify(meta), 'd:\uFFFD', '1', 'd:plain', '2', 'd:a\uFFFFb', '3', 'd:\uFFFF', '4']);
+    expect(await store().get(id)).toEqual({ data: { '\uFFFD': 1, plain: 2, 'a\uFFFFb': 3, '\uFFFF': 4 }, meta });
+  });
+
+  it('keeps users whose ids differ only in lone surrogates in separate indexes', async () => {
+    const base = freshId('user');
+    const [high, low] = [`${base}\uD800`, `${base}\uDC00`];
+    const [a, b] = [freshId(), freshId()];
+    await store().set(a, makeRecord({ userId: high }, Date.now()), 60_000);
+    await store().set(b, makeRecord({ userId: low }, Date.now()), 60_000);
+    expect((await store().sessionsOf!(high)).map((session) => session.id)).toEqual([a]);
+    expect((await store().sessionsOf!(low)).map((session) => session.id)).toEqual([b]);
+    expect(await store().revokeUser!(high)).toBe(1);
+    expect(await store().get(b)).toBeDefined();
+    expect((await store().sessionsOf!(low)).map((session) => session.id)).toEqual([b]);
+  });
+
+  it('with hashIds, sessionsOf lists digests and revokeUser still keeps the session named by its raw id', async () => {
+    const hashed = store({ hashIds: true, prefix: `${prefix}hu:` });
+    const userId = freshId('user');
+    const [current, other] = [freshId(), freshId()];
+    await hashed.set(current, makeRecord({ userId }, Date.now()), 60_000);
+    await hashed.set(other, makeRecord({ userId }, Date.now()), 60_000);
+    const listed = (await hashed.sessionsOf!(userId)).map((session) => session.id);
+    expect(listed).toHaveLength(2);
+    expect(listed).not.toContain(current);
+    expect(await hashed.revokeUser!(userId, { except: current })).toBe(1);
+    expect(await hashed.get(current)).toBeDefined();
+    expect(await hashed.get(other)).toBeUndefined();
+    await hashed.clear();
+  });
+
+  // Cluster only: a standalone server has no other node to redirect to.
+  if (topology === 'cluster')
+    it('sends every command to the master that owns its key: no MOVED redirects', async () => {
+      const movedCount = async () =>
+        (await onEachNode(topology, ['INFO', 'errorstats'])).reduce(
+          (sum, text) => sum + Number(/errorstat_MOVED:count=(\d+)/.exec(text)?.[1] ?? 0),
+          0,
+        );
+      const before = await movedCount();
+      for (let i = 0; i < 20; i += 1) {
+        const [id, userId] = [freshId(), freshId('user')];
+        await store().set(id, makeRecord({ a: 1, userId }, 1), 60_000);
+        await store().get(id);
+        await store().touch(id, makeRecord({}, 1).meta, 60_000);
+        await store().sessionsOf!(userId);
+        await store().revokeUser!(userId);
+      }
+      expect(await movedCount()).toBe(before);
+    });
+
+  it('a session with many keys saves and deletes them in batches', async () => {
+    const id = freshId();
+    const data = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`k${i}`, i]));
+    await store().set(id, makeRecord(data, Date.now()), 60_000);
+    expect((await store().get(id))?.data).toEqual(data);
+    const keys = Object.keys(data);
+    await store().set(id, makeRecord({}, Date.now()), 60_000, delta(['k0'], keys.slice(1)));
+    expect((await store().get(id))?.data).toEqual({});
+  });
+});
 
 describeOn('standalone', 'a RedisCommands shim', () => {
   it('drives the store through send/nodes/isReady, so any client can be adapted', async () => {
