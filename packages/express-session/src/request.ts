@@ -355,9 +355,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     else if (this.handedOut && !this.destroyed) {
       this.destroyed = unset === 'destroy';
       const letGo = unset === 'destroy' ? this.core.destroy() : this.core.discard();
-      // The app may still hold the session it let go of, and destroy or regenerate it right after
-      // the response (`res.end(); held.destroy()`): that sign-out waits until this commit is over.
-      return this.track(commitNodeResponseAfter(letGo, res, this.core, status, name, this.cookieLine));
+      return commitNodeResponseAfter(letGo, res, this.core, status, name, this.cookieLine);
     }
     const { unheard } = this;
     if (unheard !== undefined) {

@@ -824,6 +824,8 @@ describe('session methods after the response has gone out, side by side', () => 
     readonly awaits?: 'callback' | 'destroy';
     /** The store calls that fail during `/logout`. */
     readonly failing?: Partial<Failing>;
+    /** Middleware options over the settled ones. */
+    readonly options?: object;
   }
 
   /**
@@ -843,7 +845,7 @@ describe('session methods after the response has gone out, side by side', () => 
           heard.push(error ? ((error as Error).message ?? String(error)) : 'ok');
           called();
         };
-        const client = await serve(module, { ...settled, store }, (app) => {
+        const client = await serve(module, { ...settled, store, ...scenario.options }, (app) => {
           app.post('/login', (req, res) => {
             sessionOf(req).user = 'ada';
             res.send('ok');
@@ -1017,7 +1019,7 @@ describe('session methods after the response has gone out, side by side', () => 
     );
   });
 
-  it('a session the app let go of (req.session = null, unset: keep), destroyed or regenerated on it right after res.end(): the user is signed out', async () => {
+  it('a session the app let go of (req.session = null, unset: keep or destroy), destroyed or regenerated on it right after res.end(): the user is signed out', async () => {
     /** `req.session` as the app holds it after letting the request's go. */
     const heldAfterLettingGo = (req: Request) => {
       const held = methodsOf(req);
@@ -1041,9 +1043,18 @@ describe('session methods after the response has gone out, side by side', () => 
         setTimeout(() => held.destroy(callback));
       },
     };
+    // `destroy` and `regenerate` come while the let-go's commit is in flight (with unset: 'keep',
+    // between the let-go and the commit; with 'destroy', during the commit's own delete),
+    // `destroyLater` once it is over.
+    const out = { reply: '200 ', heard: ['ok'], ...signedOut };
     for (const [name, route] of Object.entries(routes)) {
-      const seen = await afterResponse({ route });
-      expect(seen, name).toEqual(onEveryStore({ reply: '200 ', heard: ['ok'], ...signedOut }));
+      expect(await afterResponse({ route }), name).toEqual(onEveryStore(out));
+    }
+    // sess tells the browser its cookie is gone, as for any session the app destroyed.
+    const cookieGone = { ...out, setCookie: expect.stringMatching(/^connect\.sid; Max-Age=0;/) };
+    for (const [name, route] of Object.entries(routes)) {
+      const seen = await afterResponse({ route, options: { unset: 'destroy' } });
+      expect(seen, `unset: 'destroy', ${name}`).toEqual(onEveryStore(out, cookieGone));
     }
   });
 
