@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SessionManagerOptions, Store } from '@sess/core';
+import type { SessUsageError, SessionChanges, SessionManagerOptions, SessionRecord, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
 import { redisStore } from '@sess/store-redis';
 import { createClient } from 'redis';
@@ -24,8 +24,12 @@ import { SECRET } from './env.js';
  * such a change is dropped, and must never throw where nothing can catch it. `lateDestroy` writes
  * too and leaves a timer that signs out (the app catching the promise, where there is one): it
  * destroys the record after the answer, and must never throw where nothing can catch it either.
+ * `notJson` writes as `write` does and puts a value JSON cannot hold (`{ big: 1n }`) under `big`:
+ * the commit fails as the app's bug (`SessUsageError` `data_not_json`), so the answer is the
+ * framework's 500 whatever the handler answered, not a 503, and the store keeps the record as it
+ * was, the `write` included.
  */
-export const SESSION_USES = ['none', 'read', 'write', 'regenerate', 'destroy', 'lateWrite', 'lateDestroy'] as const;
+export const SESSION_USES = ['none', 'read', 'write', 'regenerate', 'destroy', 'lateWrite', 'lateDestroy', 'notJson'] as const;
 export type SessionUse = (typeof SESSION_USES)[number];
 
 /**
@@ -87,20 +91,61 @@ export interface RobustnessHarness {
    * sess refuses the options.
    */
   start(options: RobustnessOptions | undefined): Promise<StartedApp>;
+  /**
+   * The outputs whose answer leaves before the session commits (Hono: `raw`, which writes
+   * `c.env.outgoing`): the session saves nothing there, so `notJson` gets the framework's own
+   * status, as a late change does. None by default.
+   */
+  readonly sentBeforeCommit?: readonly Output[];
 }
 
 const RUNS = 25;
 const REQUEST_TIMEOUT_MS = 5_000;
 
-/** A store that counts the writes it is asked for, so a case can tell what a request wrote. */
-function countingStore(inner: Store): Store & { writes: number } {
-  const counted: Store & { writes: number } = {
+/**
+ * A store that counts the writes it is asked for, so a case can tell what a request wrote. A write
+ * of data JSON cannot hold is no write: the store must refuse it with `data_not_json` and keep the
+ * record as it was (anything else lands in `faults`), or turn it down as a dead session's
+ * (`false`, counted in `deadRefusals`) before it encodes anything.
+ */
+interface CountingStore extends Store {
+  writes: number;
+  deadRefusals: number;
+  readonly faults: unknown[];
+}
+
+function countingStore(inner: Store): CountingStore {
+  const refusing = async (id: string, record: SessionRecord, ttlMs: number, changes: SessionChanges | undefined) => {
+    const before = JSON.stringify(await inner.get(id));
+    let answer: boolean | void;
+    try {
+      answer = await inner.set(id, record, ttlMs, changes);
+    } catch (error) {
+      if ((error as SessUsageError).code !== 'data_not_json') throw error;
+      const after = JSON.stringify(await inner.get(id));
+      // An earlier request's lateDestroy may land meanwhile; a refused write deletes nothing.
+      if (after === before || after === undefined) counted.writes -= 1;
+      else counted.faults.push(new Error(`a refused write changed the record: ${before} became ${after}`));
+      throw error;
+    }
+    // A destroy that won the race (an earlier request's lateDestroy) leaves nothing to write to.
+    if (answer === false) {
+      counted.writes -= 1;
+      counted.deadRefusals += 1;
+    } else counted.faults.push(new Error(`${inner.name} took data JSON cannot hold`));
+    return answer;
+  };
+  const counted: CountingStore = {
     name: inner.name,
     capabilities: inner.capabilities,
     writes: 0,
+    deadRefusals: 0,
+    faults: [],
     get: (id) => inner.get(id),
     set: (id, record, ttlMs, changes) => {
       counted.writes += 1;
+      // Only data JSON cannot hold takes the slower path that reads the record around the write.
+      if (!encodes(record.data)) return refusing(id, record, ttlMs, changes);
       return inner.set(id, record, ttlMs, changes);
     },
     destroy: (id) => inner.destroy(id),
@@ -110,6 +155,15 @@ function countingStore(inner: Store): Store & { writes: number } {
     },
   };
   return counted;
+}
+
+function encodes(data: unknown): boolean {
+  try {
+    JSON.stringify(data);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Mostly options sess accepts, so most runs serve requests; now and then one it must refuse at construction. */
@@ -197,12 +251,24 @@ export function runRobustnessProperties(harness: RobustnessHarness): void {
                   signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
                 };
                 const writesBefore = store.writes;
+                const deadRefusalsBefore = store.deadRefusals;
                 const hadCookie = client.jar.has('sid');
                 const reply = await client.request('/behave', ask);
                 const expected = await bareClient.request('/behave', { ...ask, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
                 const label = `${behaviour.session}:${behaviour.output} with ${JSON.stringify(drawn)}`;
-                expect(reply.status, label).toBe(expected.status);
-                if (reply.status >= 500) expect(store.writes, `a write behind a ${reply.status}: ${label}`).toBe(writesBefore);
+                // Data JSON cannot hold fails the commit, which is the app's bug: a 500 whatever the
+                // handler answered, unless there was nothing to commit to.
+                const failsCommit =
+                  behaviour.session === 'notJson' &&
+                  harness.sentBeforeCommit?.includes(behaviour.output) !== true &&
+                  store.deadRefusals === deadRefusalsBefore;
+                expect(reply.status, label).toBe(failsCommit ? 500 : expected.status);
+                expect(store.faults, label).toEqual([]);
+                if (reply.status >= 500 || behaviour.session === 'notJson')
+                  expect(
+                    store.writes,
+                    `${reply.status >= 500 ? `a write behind a ${reply.status}` : 'a write of data JSON cannot hold'}: ${label}`,
+                  ).toBe(writesBefore);
                 if (behaviour.output === 'ownCookieAndVary' && reply.status === 200) {
                   expect(
                     reply.setCookies.some((line) => line.startsWith('app=1')),

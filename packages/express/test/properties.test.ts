@@ -15,6 +15,10 @@ async function useSession(req: Request, use: Behaviour['session']): Promise<void
     s['user'] = 'ada';
   }
   if (use === 'destroy') await s.destroy();
+  if (use === 'notJson') {
+    s['views'] = Number(s['views'] ?? 0) + 1;
+    s['big'] = { big: 1n };
+  }
   if (use === 'lateWrite') {
     s['views'] = Number(s['views'] ?? 0) + 1;
     setTimeout(() => {

@@ -20,6 +20,10 @@ async function useSession(request: FastifyRequest, use: Behaviour['session']): P
     s['user'] = 'ada';
   }
   if (use === 'destroy') await request.session.destroy();
+  if (use === 'notJson') {
+    s['views'] = Number(s['views'] ?? 0) + 1;
+    s['big'] = { big: 1n };
+  }
   if (use === 'lateWrite') {
     s['views'] = Number(s['views'] ?? 0) + 1;
     setTimeout(() => {

@@ -29,6 +29,10 @@ async function useIt(s: H3Session | undefined, use: Behaviour['session']): Promi
     await s.update({ user: 'ada' } as never);
   }
   if (use === 'destroy') await s.destroy();
+  if (use === 'notJson') {
+    data['views'] = Number(data['views'] ?? 0) + 1;
+    data['big'] = { big: 1n };
+  }
   if (use === 'lateWrite') {
     data['views'] = Number(data['views'] ?? 0) + 1;
     setTimeout(() => void s.update({ late: true } as never), 5);

@@ -16,6 +16,10 @@ async function useSession(ctx: Context, use: Behaviour['session']): Promise<void
     s['user'] = 'ada';
   }
   if (use === 'destroy') ctx.session = null;
+  if (use === 'notJson') {
+    s['views'] = Number(s['views'] ?? 0) + 1;
+    s['big'] = { big: 1n };
+  }
   if (use === 'lateWrite') {
     s['views'] = Number(s['views'] ?? 0) + 1;
     setTimeout(() => {
