@@ -227,6 +227,7 @@ export const lifecycleActions = [
   'varyOnCookie',
   'markPrivate',
   'dropChange',
+  'joinSignOut',
 ] as const;
 export type LifecycleAction = (typeof lifecycleActions)[number];
 
@@ -441,6 +442,12 @@ const regenerateTransitions = [
 const signOutActions = ['destroyClientRecord', 'clearData', 'forgetId', 'markSignedOut'] as const;
 const destroyClientTransition = { guard: 'isWritable', target: 'destroying', actions: signOutActions } as const;
 
+/**
+ * A second sign-out while one is being carried out joins it at once, rather than waiting its turn
+ * to empty what the app wrote after the call: it settles when the first does.
+ */
+const joinSignOut = { actions: 'joinSignOut' } as const;
+
 /** Sign-out once the commit has begun: the session is empty and known, with no id, at once. */
 const lateSignOutActions = ['destroyCurrentRecord', 'clearData', 'forgetId', 'markSignedOutLate'] as const;
 /** Sign-out once the request's commit has begun or its store work failed (see \`destroyingLate\`). */
@@ -504,6 +511,7 @@ export const lifecycleMachine = setup({
     varyOnCookie: effect,
     markPrivate: effect,
     dropChange: effect,
+    joinSignOut: effect,
     requestTestCookie: assign({ testCookie: 'set', accessed: true }),
     dropTestCookie: assign({ testCookie: 'delete', accessed: true }),
     markAccessed: assign({ accessed: true }),
@@ -784,6 +792,7 @@ export const lifecycleMachine = setup({
     // Sign-out of a new id saved already: its record is being destroyed, then the client's, if live.
     destroyingCurrent: {
       on: {
+        'app.destroy': joinSignOut,
         'store.done': [
           { guard: 'isClientRecordLive', target: 'destroying', actions: signOutActions },
           { target: 'active', actions: ['clearData', 'forgetId', 'markSignedOut'] },
@@ -843,6 +852,8 @@ export const lifecycleMachine = setup({
       on: {
         'app.read': { actions: 'markAccessed' },
         'app.write': newSessionWrite,
+        // What the app wrote since the first sign-out goes with the second.
+        'app.destroy': { actions: ['clearData', 'forgetId', 'markSignedOut', 'joinSignOut'] },
         'store.done': { target: 'active', actions: assign({ clientRecordLive: false }) },
         // The app hears of the failure; the record dies with its TTL, and the cookie still goes.
         'store.failed': { target: 'active', actions: assign({ clientRecordLive: false }) },
@@ -978,6 +989,7 @@ export const lifecycleMachine = setup({
     destroyingLate: {
       on: {
         ...lateChangeEvents,
+        'app.destroy': joinSignOut,
         'app.read': { target: 'destroyingLate' },
         'app.checkTestCookie': { target: 'destroyingLate' },
         // Then the record the client's cookie names, if the commit left it live too (a 5xx after
@@ -989,6 +1001,7 @@ export const lifecycleMachine = setup({
     destroyingLateClient: {
       on: {
         ...lateChangeEvents,
+        'app.destroy': joinSignOut,
         'app.read': { target: 'destroyingLateClient' },
         'app.checkTestCookie': { target: 'destroyingLateClient' },
         'store.done': { target: 'committed', actions: 'markClientSignedOutLate' },

@@ -29,6 +29,8 @@ export interface LifecycleStep {
   readonly actions: readonly LifecycleAction[];
   /** The step gives the session a new id (`assignNewId`): it is drawn before the state moves. */
   readonly drawsId: boolean;
+  /** The step joins the sign-out in flight (`joinSignOut`): it settles when that one does. */
+  readonly joinsInflight: boolean;
 }
 
 const knownActions: ReadonlySet<string> = new Set(lifecycleActions);
@@ -236,7 +238,7 @@ function toActions(actions: readonly { type: string }[]): LifecycleAction[] {
 }
 
 function stepTo(to: LifecycleNode, actions: LifecycleAction[]): LifecycleStep {
-  return { to, actions, drawsId: actions.includes('assignNewId') };
+  return { to, actions, drawsId: actions.includes('assignNewId'), joinsInflight: actions.includes('joinSignOut') };
 }
 
 export interface Lifecycle {

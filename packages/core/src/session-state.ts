@@ -186,6 +186,8 @@ export class SessionState implements LifetimeBasis {
       case 'dropChange':
         this.changeDropped = true;
         return undefined;
+      case 'joinSignOut':
+        return undefined;
       default:
         return assertNever(action);
     }

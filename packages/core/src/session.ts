@@ -34,6 +34,8 @@ const FAILED = eventKey({ type: 'store.failed' });
 /** What every load the store answered synchronously returns: one settled promise, shared. */
 const LOADED: Promise<void> = Promise.resolve();
 const nothing = (): void => undefined;
+const NO_HTTP_EFFECTS: readonly HttpEffect[] = [];
+const noHttpEffects = (): readonly HttpEffect[] => NO_HTTP_EFFECTS;
 
 /**
  * The `Session` of one request (its methods are documented there): the app's calls become
@@ -251,11 +253,16 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
 
   /**
    * `run` once the store work still running is over, whatever its outcome (a `destroy()` the app
-   * did not await, say): the app's calls that reach the store take turns, so a second sign-out
-   * joins the first rather than finding the session mid-destroy. Only the first hears its failure.
+   * did not await, say): the app's calls that reach the store take turns. A step the machine
+   * makes a join (a second sign-out during the first) is taken now and settles with that work;
+   * only the first hears its failure.
    */
   private runInTurn(event: number, operation?: string): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
     if (this.running === 0) return this.run(event, operation);
+    if (this.config.lifecycle.next(this.node, event)?.joinsInflight === true) {
+      this.step(event, operation);
+      return this.afterInflight(noHttpEffects);
+    }
     // Asked again on arrival: another call waiting for the same work may have taken the turn.
     const again = () => this.runInTurn(event, operation);
     return this.afterInflight(again);

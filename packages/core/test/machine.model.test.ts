@@ -325,6 +325,13 @@ function modelFor(input: LifecycleInput) {
 }
 
 /**
+ * A commit after the response's headers left writes nothing and sends nothing, whatever came
+ * before it: the shortest paths reach it from every state, and the simple paths end in the
+ * commits whose outcome depends on the way there.
+ */
+const simplePathEvents = modelEvents.filter((event) => event.type !== 'response.commit' || !event.headersSent);
+
+/**
  * Every simple path (no state twice) from the start to the end of the lifecycle in at most
  * `maxSteps` events. xstate's `getSimplePaths` enumerates all simple paths of the whole graph
  * first, which is exponential here; this walk stops at the bound.
@@ -340,7 +347,7 @@ function boundedSimplePaths(input: LifecycleInput, maxSteps: number): LifecycleE
       return;
     }
     if (events.length === maxSteps) return;
-    for (const event of modelEvents) {
+    for (const event of simplePathEvents) {
       if (!allowed(snapshot, event) || !snapshot.can(event)) continue;
       const [next] = transition(lifecycleMachine, snapshot, event);
       const key = snapshotKey(next);

@@ -1677,6 +1677,31 @@ describe('store work the app did not await', () => {
     expect(sessionCookie(await session.commit({ status: 200 }))).toMatchObject({ type: 'cookie.delete' });
   });
 
+  it('a second destroy joins the first when called: a write made after both is kept, one made between them goes', async () => {
+    for (const [between, after, kept] of [
+      [undefined, 'after', { after: true }],
+      ['between', 'after', { after: true }],
+      ['between', undefined, undefined],
+    ] as const) {
+      const { manager, jar, store, id } = await signedIn();
+      const session = manager.begin({ cookieHeader: jar.header(), secure: false });
+      store.hold = true;
+      const first = session.destroy();
+      if (between !== undefined) session.set(between, true);
+      const second = session.destroy();
+      expect(session.keys()).toEqual([]);
+      if (after !== undefined) session.set(after, true);
+      await vi.waitFor(() => expect(store.held.map((call) => call.op)).toEqual(['destroy']));
+      store.hold = false;
+      store.held.shift()?.release();
+      await Promise.all([first, second]);
+      expect(session.get(after ?? 'after')).toBe(kept === undefined ? undefined : true);
+      await session.commit({ status: 200 });
+      expect(store.peek(id)).toBeUndefined();
+      expect(session.id === undefined ? undefined : store.peek(session.id)?.data).toEqual(kept);
+    }
+  });
+
   it('a failed destroy fails its own caller only; a destroy joining it finds the session ended', async () => {
     const { manager, jar, store } = await signedIn();
     const session = manager.begin({ cookieHeader: jar.header(), secure: false });

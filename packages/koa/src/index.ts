@@ -137,8 +137,6 @@ type Failed = { error: unknown } | undefined;
 interface RequestState extends SessionView<KoaSession> {
   /** A destroy started by `ctx.session = null`; the commit waits for it. */
   destroying: Promise<unknown> | undefined;
-  /** That destroy is still running. */
-  signingOut: boolean;
   /**
    * The hold on `ctx.res`'s output, made once `ctx.respond = false` says the app writes there
    * itself: the commit then happens before the first output leaves, or after `await next()`,
@@ -161,7 +159,6 @@ interface RequestState extends SessionView<KoaSession> {
 /** A request's state beside its view, less its owner's `holdOutput`. */
 const FRESH = {
   destroying: undefined,
-  signingOut: false,
   response: undefined,
   failed: undefined,
   committed: undefined,
@@ -413,18 +410,11 @@ export function session(options: SessionOptions): SessionMiddleware {
     socketSession(manager, { cookieHeader: req.headers.cookie, secure }, (core) => view(core).view);
 
   /**
-   * `ctx.session = null`. A second one while the first is running joins it, whose failure must
-   * still decide the answer: the core would queue a second destroy behind the first, to run after
-   * the handler's next lines and wipe what they write, so the session begun since is emptied now.
+   * `ctx.session = null`. A second one while the first is running joins it (the core's
+   * `joinSignOut`), and the commit waits for both: the first's failure decides the answer.
    */
   function signOut(state: RequestState): void {
-    if (state.signingOut) {
-      state.core.clear();
-      return;
-    }
-    state.signingOut = true;
-    const over = () => void (state.signingOut = false);
-    (state.destroying = Promise.all([state.destroying, state.core.destroy()]).finally(over)).catch(() => undefined);
+    (state.destroying = Promise.all([state.destroying, state.core.destroy()])).catch(() => undefined);
   }
 
   // Most apps never set `ctx.respond = false`, so their requests make no hold at all.
