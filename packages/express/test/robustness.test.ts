@@ -3,15 +3,18 @@
  * without sess (and never takes the process down), writeHead's headers join the session's,
  * `req.session` prints like an object, and every option is checked once, at construction.
  */
-import { get as httpGet } from 'node:http';
+import { Agent, get as httpGet } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { inspect } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import express5 from 'express';
-import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Express, NextFunction, RequestHandler } from 'express';
 import express4 from 'express4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessConfigError, cookieSessions } from '@sess/core';
@@ -67,6 +70,39 @@ function outcome(url: string, path: string): Promise<number | 'aborted' | 'hung'
       resolve('hung');
       request.destroy();
     });
+  });
+}
+
+/** A file larger than a held write's high-water mark, so its stream is still running when the save fails. */
+const LARGE_FILE_BYTES = 256 * 1024;
+const largeFile = join(mkdtempSync(join(tmpdir(), 'sess-express-')), 'report.bin');
+writeFileSync(largeFile, Buffer.alloc(LARGE_FILE_BYTES, 'x'));
+afterAll(() => rmSync(dirname(largeFile), { recursive: true, force: true }));
+
+/** GET `path` through `agent`, which keeps its connection for the next request; rejects when the connection dies first. */
+function keptAlive(
+  url: string,
+  path: string,
+  agent: Agent,
+): Promise<{ status: number; length: number; body?: string; type: string | undefined; disposition: string | null }> {
+  return new Promise((resolve, reject) => {
+    const request = httpGet(`${url}${path}`, { agent }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', reject);
+      response.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const { 'content-type': type, 'content-disposition': disposition } = response.headers;
+        resolve({
+          status: response.statusCode as number,
+          length: body.length,
+          ...(response.statusCode === 200 ? {} : { body: body.toString() }),
+          type,
+          disposition: disposition ?? null,
+        });
+      });
+    });
+    request.on('error', reject);
   });
 }
 
@@ -323,6 +359,54 @@ describe.each([
       // Express's own, for the error body.
       ['etag', expect.not.stringMatching(/"v1"/)],
     ]);
+  });
+
+  it('a failed save under res.download / res.sendFile with a callback answers every request on a kept-alive connection with the 503 (was a reset of every other one: the cut file reached the callback as a client abort, and Express destroyed the socket the next request was on)', async () => {
+    const store = inspectableStore(fakeClock());
+    const forward = (next: NextFunction) => (error?: Error) => {
+      if (error) next(error);
+    };
+    const application = app({ store }, (app) => {
+      app.get('/download', (req, res, next) => {
+        touch(req);
+        res.download(largeFile, 'report.bin', forward(next));
+      });
+      app.get('/send-file', (req, res, next) => {
+        touch(req);
+        res.sendFile(largeFile, forward(next));
+      });
+      // The usual error handler: one that finds the headers gone leaves the request to Express.
+      app.use(((error, _req, res, next) => {
+        if (res.headersSent) return next(error);
+        res.status((error as { statusHint?: number }).statusHint ?? 500).send('store down');
+      }) as ErrorRequestHandler);
+    });
+    const url = await serve(application);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const saved = await keptAlive(url, '/download', agent);
+      expect([saved.status, saved.length, saved.disposition]).toEqual([
+        200,
+        LARGE_FILE_BYTES,
+        expect.stringMatching(/^attachment; filename="?report\.bin"?$/),
+      ]);
+      store.failing.add('set');
+      for (const path of ['/download', '/send-file']) {
+        const answers = new Set<string>();
+        for (let i = 0; i < 50; i++) {
+          const reply = await keptAlive(url, path, agent).catch((error: NodeJS.ErrnoException) => ({ reset: error.code }));
+          answers.add(JSON.stringify(reply));
+        }
+        expect([path, [...answers].map((answer) => JSON.parse(answer) as unknown)]).toEqual([
+          path,
+          [{ status: 503, length: 'store down'.length, body: 'store down', type: 'text/html; charset=utf-8', disposition: null }],
+        ]);
+      }
+    } finally {
+      agent.destroy();
+    }
+    await Promise.all(servers.map((served) => served.idle()));
+    expect(escaped).toEqual([]);
   });
 
   it('a handler can catch its own bad writeHead and answer instead, as without sess', async () => {
