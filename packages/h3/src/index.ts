@@ -11,19 +11,8 @@ import { HTTPError, getRequestProtocol, toResponse } from 'h3';
 import type { H3Config, H3Event, Middleware } from 'h3';
 import { SessUsageError } from '@sess/core';
 import type { HttpEffect, Session } from '@sess/core';
-import {
-  applyEffects,
-  cancelUnread,
-  heedStreamErrors,
-  commitNodeResponse,
-  createOutputHold,
-  createSessionContext,
-  failureError,
-  handoffResponse,
-  loadedSession,
-  responseFacts,
-  withHeaders,
-} from '@sess/core/adapter';
+import { applyEffects, cancelUnread, commitNodeResponse, createOutputHold, createSessionContext, failureError } from '@sess/core/adapter';
+import { handoffResponse, heedStreamErrors, loadedSession, responseFacts, withHeaders } from '@sess/core/adapter';
 import type { HoldHooks, Settle, SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
 import { H3View, MISSING, REPLACED, configure } from './shared.js';
 import type { SessionOptions, SessionUpdate as Update, SessionView } from './shared.js';
@@ -81,36 +70,26 @@ const unsendable = new WeakMap<H3Event, HTTPError>();
 const CONVERT: H3Config = Object.freeze({ silent: true, onError: (error: HTTPError, event: H3Event) => void unsendable.set(event, error) });
 const CONVERT_DEBUG: H3Config = Object.freeze({ ...CONVERT, debug: true });
 
+type Effects = readonly HttpEffect[];
+
 /** Commits for a response of `status` whose headers are `headers` and, under them, `own` (a thrown error's). */
-function commit(
-  core: Session,
-  name: string,
-  status: number,
-  headers: Headers,
-  own?: Headers,
-): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
+function commit(core: Session, name: string, status: number, headers: Headers, own?: Headers): Effects | Promise<Effects> {
   const cookies = own === undefined ? headers.getSetCookie() : [...own.getSetCookie(), ...headers.getSetCookie()];
   const cacheControl = headers.has('cache-control') || own?.has('cache-control') === true;
   const committed = core.commit(responseFacts(status, name, cookies, cacheControl));
   return committed instanceof Promise ? committed.catch(rejected) : committed;
 }
 
-interface NodeStream {
-  on(event: 'error', listener: () => void): unknown;
-  off(event: 'error', listener: () => void): unknown;
-  destroy(): unknown;
-}
+/** What the app answered with: the value itself, or an `HTTPResponse`'s body. */
+const bodyOf = (returned: unknown): unknown => (returned as { body?: unknown } | null | undefined)?.body ?? returned;
 
-/** A Node stream the app answered with (itself, or as an `HTTPResponse`'s body), as srvx tells one. */
-function nodeStreamOf(returned: unknown): NodeStream | undefined {
-  const body = (returned as { body?: unknown } | null | undefined)?.body ?? returned;
-  const stream = body as Partial<Record<keyof NodeStream | 'pipe', unknown>> | null | undefined;
-  return typeof stream?.pipe === 'function' &&
-    typeof stream.on === 'function' &&
-    typeof stream.off === 'function' &&
-    typeof stream.destroy === 'function'
-    ? (body as NodeStream)
-    : undefined;
+type NodeStream = Record<'pipe' | 'on' | 'off' | 'destroy', (...args: never[]) => unknown>;
+
+/** A Node stream body (srvx pipes it), with what heeding its errors and dropping it take. */
+function nodeStreamOf(body: unknown): NodeStream | undefined {
+  const stream = body as Partial<NodeStream> | null | undefined;
+  if (typeof stream?.pipe !== 'function' || typeof stream.on !== 'function') return undefined;
+  return typeof stream.off === 'function' && typeof stream.destroy === 'function' ? (stream as NodeStream) : undefined;
 }
 
 /**
@@ -121,20 +100,10 @@ function nodeStreamOf(returned: unknown): NodeStream | undefined {
  * `response.body` is what it became (under `app.fetch`, h3 may pipe it through a stream of its own, which passes the cancel on).
  */
 function drop(response: Response, returned: unknown): void {
-  const stream = nodeStreamOf(returned);
-  if (stream !== undefined) {
-    stream.destroy();
-    return;
-  }
-  if (
-    !(
-      returned instanceof ReadableStream ||
-      returned instanceof Response ||
-      (returned as { body?: unknown } | null)?.body instanceof ReadableStream
-    )
-  )
-    return;
-  cancelUnread(response.body);
+  const body = bodyOf(returned);
+  const stream = nodeStreamOf(body);
+  if (stream !== undefined) stream.destroy();
+  else if (returned instanceof Response || body instanceof ReadableStream) cancelUnread(response.body);
 }
 
 /**
@@ -143,14 +112,9 @@ function drop(response: Response, returned: unknown): void {
  * `app.fetch` answers: they go on the copy too, or the socket never opens.
  */
 function copyOf(response: Response): Response {
-  const copy = new Response(response.body, response);
   const { crossws } = response as { crossws?: unknown };
-  return crossws === undefined ? copy : Object.assign(copy, { crossws });
+  return Object.assign(new Response(response.body, response), crossws === undefined ? undefined : { crossws });
 }
-
-/** A Response whose body the app read or locked: srvx can't send it, with or without sess. */
-const unsendableBody = (response: Response, event: H3Event): boolean =>
-  (response.bodyUsed || response.body?.locked === true) && event.req.method !== 'HEAD';
 
 const output = createOutputHold();
 
@@ -215,7 +179,6 @@ class NodeOutput implements HoldHooks {
 
   /** The middleware commits: output passes straight through from now on. */
   release(): void {
-    if (this.committer !== undefined) return;
     this.committer = 'middleware';
     void this.settle(0);
   }
@@ -262,6 +225,7 @@ export interface SessionMiddleware extends Middleware, SocketRoutes<Handoff, [re
  */
 export function session(options: SessionOptions<H3Event>): SessionMiddleware {
   const { manager, proxy, readOnly, asyncContext, socket } = configure(options, 'session() of @sess/h3');
+  const protocol = { xForwardedProto: proxy };
 
   const handoff: Handoff = (event) =>
     handoffResponse(manager, event.url.searchParams.get('token'), event.req.headers.get('sec-fetch-site')).catch(rejected);
@@ -269,7 +233,7 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
   const sessionMiddleware: Middleware = async function sessionMiddleware(event, next) {
     // Mounted twice: the first one owns the session.
     if (event.context.session !== undefined) return next();
-    const secure = getRequestProtocol(event, { xForwardedProto: proxy }) === 'https';
+    const secure = getRequestProtocol(event, protocol) === 'https';
     const cookieHeader = event.req.headers.get('cookie') ?? undefined;
     const core = manager.begin({ cookieHeader, secure, readOnly: readOnly?.(event) ?? false });
     // Lazy (design §2.2): the record is read by the first `useSession`, so a route that never
@@ -325,19 +289,21 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
     // returned Response whose body was read or is being read (HEAD sends none): it commits as
     // that, so nothing is saved behind the failure, and goes on unchanged (a copy carrying the
     // session's headers can't have status 0 or a read body).
-    const refused = response.status < 100 || (returned instanceof Response && unsendableBody(returned, event));
+    const refused =
+      response.status < 100 ||
+      (returned instanceof Response && (returned.bodyUsed || returned.body?.locked === true) && event.req.method !== 'HEAD');
     // Saving the session the app let go of (`event.context.session = {}`) would keep a user it meant
     // to sign out signed in. The usage error reaches h3 as it is, which logs its message.
     const committed =
       event.context.session === view
         ? commit(core, manager.name, refused ? 500 : response.status, response.headers)
         : Promise.reject(new SessUsageError(REPLACED));
-    let effects: readonly HttpEffect[];
+    let effects: Effects;
     if (committed instanceof Promise) {
       // Nothing listens to a Node stream's errors until srvx sends it: one emitted while the
       // commit waits on the store would be thrown where nothing catches it, ending the process.
       // srvx then sees the destroyed stream and answers 500.
-      const unheard = heedStreamErrors(nodeStreamOf(returned));
+      const unheard = heedStreamErrors(nodeStreamOf(bodyOf(returned)));
       try {
         effects = await committed;
       } catch (error) {

@@ -7,17 +7,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SessConfigError, SessStoreError, SessUsageError } from '@sess/core';
-import {
-  cancelUnread,
-  commitNodeResponse,
-  createOutputHold,
-  failureError,
-  handoffNode,
-  httpFailure,
-  isSecureRequest,
-  loadedSession,
-  SessionObject,
-} from '@sess/core/adapter';
+import { cancelUnread, commitNodeResponse, createOutputHold, failureError, handoffNode } from '@sess/core/adapter';
+import { httpFailure, isSecureRequest, loadedSession } from '@sess/core/adapter';
 import type { Settle, SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
 import { H3View, MISSING, REPLACED, configure } from './shared.js';
 import type { SessionOptions, SessionUpdate as Update, SessionView } from './shared.js';
@@ -63,12 +54,10 @@ const rejectStore = (error: unknown): Promise<never> => Promise.reject(storeErro
 /** The session of an h3 v1 request: `regenerate`, `destroy` and `reload` reject with `storeError`. */
 class V1View extends H3View {}
 for (const name of ['regenerate', 'destroy', 'reload'] as const) {
-  const operation = Object.getOwnPropertyDescriptor(SessionObject.prototype, name)?.get as (
-    this: H3View,
-  ) => (...args: never[]) => Promise<void>;
   Object.defineProperty(V1View.prototype, name, {
     get(this: V1View) {
-      const run = operation.call(this);
+      // The kit's operation, bound once per session (`SessionObject`'s getter), as `super` would give it.
+      const run = Reflect.get(H3View.prototype, name, this) as (...args: never[]) => Promise<void>;
       return (...args: never[]) => run(...args).catch(rejectStore);
     },
     configurable: true,
@@ -85,11 +74,8 @@ for (const name of ['regenerate', 'destroy', 'reload'] as const) {
  */
 function answerFailure(res: ServerResponse, error: unknown): void {
   const failure = httpFailure(error);
-  console.error(
-    '[@sess/h3/v1]',
-    failure === undefined ? 'held output failed after the handler returned:' : 'session commit failed:',
-    error,
-  );
+  const what = failure === undefined ? 'held output failed after the handler returned:' : 'session commit failed:';
+  console.error('[@sess/h3/v1]', what, error);
   if (res.headersSent) return;
   const { status, statusText, message } = failure ?? INTERNAL;
   for (const name of res.getHeaderNames()) res.removeHeader(name);
