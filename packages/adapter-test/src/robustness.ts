@@ -3,6 +3,9 @@
  * its own output and the session, under options drawn from the whole option space, with the
  * memory store and with Redis, the process never sees an unhandled error, no request hangs, the
  * status is the one the framework gives without sess, and no store write happens behind a 5xx.
+ * Under a drawn clock too: one that steps back or jumps ahead changes none of that, and one that
+ * turns bad (not a finite number, or a throw) fails each request that reads it with a 500, and
+ * the store is never written again.
  *
  * Each adapter serves `GET /behave` and does what the `x-behaviour` header says (see
  * `Behaviour`), once with sess and once without it; the property compares the two.
@@ -77,7 +80,7 @@ export const BAD_HEADER_VALUE = 'attachment; filename="naïve✓.txt"';
 /** Options in sess's own names (the core's); each harness maps them onto its adapter's. */
 export type RobustnessOptions = Pick<
   SessionManagerOptions,
-  'secret' | 'store' | 'rolling' | 'saveEveryRequest' | 'idleTimeoutMs' | 'maxAgeMs' | 'regenerateGraceMs'
+  'secret' | 'store' | 'rolling' | 'saveEveryRequest' | 'idleTimeoutMs' | 'maxAgeMs' | 'regenerateGraceMs' | 'clock'
 > & {
   readonly cookie?: { readonly sameSite?: 'lax' | 'strict' | 'none'; readonly secure?: boolean | 'auto'; readonly partitioned?: boolean };
 };
@@ -99,7 +102,7 @@ export interface RobustnessHarness {
   readonly sentBeforeCommit?: readonly Output[];
 }
 
-const RUNS = 25;
+const RUNS = 40;
 const REQUEST_TIMEOUT_MS = 5_000;
 
 /**
@@ -189,7 +192,110 @@ const optionsArbitrary = fc.record(
   { requiredKeys: [] },
 );
 
+/** What a drawn clock gives in place of the time once it turns bad (`throws` throws instead). */
+const BAD_READINGS = ['NaN', 'Infinity', '-Infinity', 'string', 'undefined', 'Date', 'throws'] as const;
+type BadReading = (typeof BAD_READINGS)[number];
+
+/**
+ * How the drawn clock behaves, as data so a counterexample shows it. It moves 1 ms a reading and
+ * misbehaves from its reading `after + 1` on (sess reads it once at construction, then a few
+ * times a request), never after real time: `stepsBack` goes back `byMs` (once, or at each reading
+ * when `repeats`), `jumpsForward` goes ahead `byMs`, days, so a session expires between its load
+ * and its commit, and `turnsBad` gives `reading` from then on.
+ */
+type ClockPlan =
+  | { readonly kind: 'steady' }
+  | { readonly kind: 'stepsBack' | 'jumpsForward'; readonly after: number; readonly byMs: number; readonly repeats: boolean }
+  | { readonly kind: 'turnsBad'; readonly after: number; readonly reading: BadReading };
+
+interface CountingClock {
+  readonly read: () => number;
+  /** Readings sess had to refuse: not a finite number, or a throw. */
+  badReadings: number;
+  /** The store's write count at the first bad reading: it must not move after it. */
+  writesAtTurn: number | undefined;
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+function countingClock(plan: ClockPlan, store: CountingStore): CountingClock {
+  const start = Date.now();
+  let readings = 0;
+  const clock: CountingClock = {
+    badReadings: 0,
+    writesAtTurn: undefined,
+    read: () => {
+      readings += 1;
+      const time = start + readings;
+      if (plan.kind === 'steady' || readings <= plan.after) return time;
+      if (plan.kind !== 'turnsBad') {
+        const step = plan.byMs * (plan.repeats ? readings - plan.after : 1);
+        return plan.kind === 'stepsBack' ? time - step : time + step;
+      }
+      clock.badReadings += 1;
+      clock.writesAtTurn ??= store.writes;
+      return badReading(plan.reading, time);
+    },
+  };
+  return clock;
+}
+
+function badReading(reading: BadReading, time: number): number {
+  switch (reading) {
+    case 'NaN':
+      return Number.NaN;
+    case 'Infinity':
+      return Number.POSITIVE_INFINITY;
+    case '-Infinity':
+      return Number.NEGATIVE_INFINITY;
+    case 'string':
+      return String(time) as unknown as number;
+    case 'undefined':
+      return undefined as unknown as number;
+    case 'Date':
+      return new Date(time) as unknown as number;
+    case 'throws':
+      throw new Error('the clock failed');
+  }
+}
+
+/** A run makes about a dozen readings: most drawn clocks misbehave within it. */
+const afterArbitrary = fc.nat(10);
+
+/** Often no clock option (sess's own `Date.now`); otherwise each kind of drawn clock. */
+const clockArbitrary: fc.Arbitrary<ClockPlan | undefined> = fc.oneof(
+  { weight: 2, arbitrary: fc.constant(undefined) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'steady' as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('stepsBack' as const),
+      after: afterArbitrary,
+      byMs: fc.constantFrom(HOUR_MS, DAY_MS),
+      repeats: fc.boolean(),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('jumpsForward' as const),
+      after: afterArbitrary,
+      byMs: fc.constantFrom(2 * DAY_MS, 30 * DAY_MS),
+      repeats: fc.boolean(),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('turnsBad' as const), after: afterArbitrary, reading: fc.constantFrom(...BAD_READINGS) }),
+  },
+);
+
+/** Uses that leave a timer working on the session after the answer: it may be the one to read a bad clock. */
+const LATE_USES: readonly SessionUse[] = ['lateWrite', 'lateDestroy'];
+
 const behaviourArbitrary = fc.record({ session: fc.constantFrom(...SESSION_USES), output: fc.constantFrom(...OUTPUTS) });
+const behavioursArbitrary = fc.array(behaviourArbitrary, { minLength: 1, maxLength: 5 });
 
 interface StoreUnderTest {
   readonly name: string;
@@ -231,20 +337,25 @@ export function runRobustnessProperties(harness: RobustnessHarness): void {
       it(`${storeUnderTest.name}: no crash, no hang, the framework's own status, no write behind a 5xx`, { timeout: 120_000 }, async () => {
         let served = 0;
         await fc.assert(
-          fc.asyncProperty(optionsArbitrary, fc.array(behaviourArbitrary, { minLength: 1, maxLength: 5 }), async (drawn, behaviours) => {
+          fc.asyncProperty(optionsArbitrary, clockArbitrary, behavioursArbitrary, async (drawn, plan, behaviours) => {
             const store = countingStore(storeUnderTest.create());
+            const clock = plan === undefined ? undefined : countingClock(plan, store);
+            // sess reads a custom clock once at construction, and refuses one that does not answer the time then.
+            const refusesClock = plan?.kind === 'turnsBad' && plan.after === 0 && plan.reading !== 'throws';
             let app: StartedApp;
             try {
-              app = await harness.start({ secret: SECRET, store, ...drawn });
+              app = await harness.start({ secret: SECRET, store, ...drawn, ...(clock && { clock: clock.read }) });
             } catch (error) {
               // Options sess refuses are refused here, at construction, and nowhere later.
               expect((error as Error).name).toBe('SessConfigError');
               return;
             }
+            expect(refusesClock, `a clock whose first reading is not the time was taken: ${JSON.stringify(plan)}`).toBe(false);
             served += 1;
             try {
               const client = new Client(app.url);
               const bareClient = new Client(bare.url);
+              let lateTimers = false;
               for (const behaviour of behaviours) {
                 const ask = {
                   headers: { 'x-behaviour': `${behaviour.session}:${behaviour.output}` },
@@ -253,16 +364,34 @@ export function runRobustnessProperties(harness: RobustnessHarness): void {
                 const writesBefore = store.writes;
                 const deadRefusalsBefore = store.deadRefusals;
                 const hadCookie = client.jar.has('sid');
+                const badBefore = clock?.badReadings ?? 0;
+                lateTimers ||= LATE_USES.includes(behaviour.session);
                 const reply = await client.request('/behave', ask);
                 const expected = await bareClient.request('/behave', { ...ask, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-                const label = `${behaviour.session}:${behaviour.output} with ${JSON.stringify(drawn)}`;
+                const label = `${behaviour.session}:${behaviour.output} with ${JSON.stringify(drawn)}, clock ${JSON.stringify(plan)}`;
+                // Every request reads the clock as it starts: once a reading was bad, each fails
+                // with a 500 before any write. So does the one that makes the first bad reading,
+                // unless that reading came after its answer left: a late timer's (this request's or
+                // an earlier one's), or the commit after an answer sent before it.
+                const clockFailed = clock !== undefined && clock.badReadings > 0;
+                const clockFailedAfterAnswer =
+                  clockFailed &&
+                  badBefore === 0 &&
+                  (lateTimers || harness.sentBeforeCommit?.includes(behaviour.output) === true) &&
+                  reply.status === expected.status;
+                if (clockFailed && !clockFailedAfterAnswer) {
+                  expect(reply.status, `a clock reading sess refused: ${label}`).toBe(500);
+                  expect(store.writes, `a write despite a clock reading sess refused: ${label}`).toBe(writesBefore);
+                }
+                if (clock?.writesAtTurn !== undefined)
+                  expect(store.writes, `a write after a clock reading sess refused: ${label}`).toBeLessThanOrEqual(clock.writesAtTurn);
                 // Data JSON cannot hold fails the commit, which is the app's bug: a 500 whatever the
                 // handler answered, unless there was nothing to commit to.
                 const failsCommit =
                   behaviour.session === 'notJson' &&
                   harness.sentBeforeCommit?.includes(behaviour.output) !== true &&
                   store.deadRefusals === deadRefusalsBefore;
-                expect(reply.status, label).toBe(failsCommit ? 500 : expected.status);
+                if (!clockFailed || clockFailedAfterAnswer) expect(reply.status, label).toBe(failsCommit ? 500 : expected.status);
                 expect(store.faults, label).toEqual([]);
                 if (reply.status >= 500 || behaviour.session === 'notJson')
                   expect(
