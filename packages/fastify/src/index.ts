@@ -13,10 +13,10 @@ import { SessConfigError, createSessionManager } from '@sess/core';
 import type { HttpEffect, Session } from '@sess/core';
 import {
   applyEffects,
-  cancelUnread,
   commitHeaders,
   createOutputHold,
   createSessionContext,
+  dropBody,
   heedStreamErrors,
   httpFailure,
   nodeHeaders,
@@ -139,16 +139,11 @@ function unwritable(payload: unknown, status: number): Error | undefined {
 }
 
 /**
- * Drops a stream payload (a web `Response`'s body included) that the error answer of a failed
- * commit replaces: Fastify leaves an unsent payload as it is, so a Node stream's source (a file,
- * an upstream request) would stay open and a producer writing into it would wait forever on
- * backpressure. Destroyed as Fastify does when the client goes away; a web stream is cancelled.
+ * Drops a stream payload (a web `Response`'s body included, from any realm) that the error answer
+ * of a failed commit replaces: Fastify leaves an unsent payload as it is, so a Node stream's
+ * source would stay open and a producer writing into it would wait forever on backpressure.
  */
-function drop(payload: unknown): void {
-  const { pipe, destroy } = (payload ?? {}) as { pipe?: unknown; destroy?: unknown };
-  if (typeof pipe === 'function' && typeof destroy === 'function') (payload as { destroy(): void }).destroy();
-  else cancelUnread(isResponse(payload) ? payload.body : payload);
-}
+const drop = (payload: unknown): void => dropBody(isResponse(payload) ? payload.body : payload);
 
 /** The Fastify method that `own`, a decorator of the plugin's scope for `name`, overrides for `reply`. */
 function overridden<K extends 'hijack' | 'send'>(reply: FastifyReply, name: K, own: FastifyReply[K]): FastifyReply[K] {

@@ -11,8 +11,8 @@ import { HTTPError, getRequestProtocol, toResponse } from 'h3';
 import type { H3Config, H3Event, Middleware } from 'h3';
 import { SessUsageError } from '@sess/core';
 import type { HttpEffect, Session } from '@sess/core';
-import { applyEffects, cancelUnread, commitNodeResponse, createOutputHold, createSessionContext, failureError } from '@sess/core/adapter';
-import { handoffResponse, heedStreamErrors, loadedSession, responseFacts, withHeaders } from '@sess/core/adapter';
+import { applyEffects, commitFetch, commitNodeResponse, createOutputHold, createSessionContext, failureError } from '@sess/core/adapter';
+import { dropBody, handoffResponse, heedStreamErrors, loadedSession, withHeaders } from '@sess/core/adapter';
 import type { HoldHooks, Settle, SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
 import { H3View, MISSING, REPLACED, configure } from './shared.js';
 import type { SessionOptions, SessionUpdate as Update, SessionView } from './shared.js';
@@ -74,9 +74,7 @@ type Effects = readonly HttpEffect[];
 
 /** Commits for a response of `status` whose headers are `headers` and, under them, `own` (a thrown error's). */
 function commit(core: Session, name: string, status: number, headers: Headers, own?: Headers): Effects | Promise<Effects> {
-  const cookies = own === undefined ? headers.getSetCookie() : [...own.getSetCookie(), ...headers.getSetCookie()];
-  const cacheControl = headers.has('cache-control') || own?.has('cache-control') === true;
-  const committed = core.commit(responseFacts(status, name, cookies, cacheControl));
+  const committed = commitFetch(core, status, name, headers, own);
   return committed instanceof Promise ? committed.catch(rejected) : committed;
 }
 
@@ -101,9 +99,7 @@ function nodeStreamOf(body: unknown): NodeStream | undefined {
  */
 function drop(response: Response, returned: unknown): void {
   const body = bodyOf(returned);
-  const stream = nodeStreamOf(body);
-  if (stream !== undefined) stream.destroy();
-  else if (returned instanceof Response || body instanceof ReadableStream) cancelUnread(response.body);
+  dropBody(nodeStreamOf(body) ?? (returned instanceof Response || body instanceof ReadableStream ? response.body : undefined));
 }
 
 /**

@@ -2,40 +2,28 @@
  * What both entries share: the options (checked once into the core's), the session object h3
  * users know from `useSession`.
  */
-import { createSessionManager, type SessionCookieOptions } from '@sess/core';
-import { COOKIE_OPTIONS, SHARED_OPTIONS, checkOptions, cookieOptions, coreOptions } from '@sess/core/adapter';
-import { CORE, SessionObject, lifetimeOptions, upgradeSession, viewOf } from '@sess/core/adapter';
-import type { OptionTable, SessionMethods, SharedOptions, UpgradeRequest } from '@sess/core/adapter';
+import type { SessionCookieOptions } from '@sess/core';
+import { COOKIE_OPTIONS, SHARED_OPTIONS, WEB_HINTS, WEB_OPTIONS, configureWeb } from '@sess/core/adapter';
+import { CORE, SessionObject, upgradeSession, viewOf } from '@sess/core/adapter';
+import type { OptionTable, SessionMethods, UpgradeRequest, WebOptions } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
 
 /** h3's names where sess has them (`maxAge` in seconds), and the core's options under their own names (see `SharedOptions`). */
-export interface SessionOptions<Event = unknown> extends SharedOptions<Event> {
-  /** Lifetime in seconds, as h3's `maxAge`; `'session'` for a cookie that ends with the browser. Default 24 hours. */
-  maxAge?: number | 'session';
-  /** Trust `X-Forwarded-Proto` when deciding whether the request is secure. Default `false`. */
-  proxy?: boolean;
-  /** Makes new ids (22-128 characters of A-Z a-z 0-9 _ -). Default: 192 random bits. */
-  generateId?: () => string;
-  /** The cookie's attributes (`secure: 'auto'`, the default, follows the request and `proxy`), as the core takes them. */
-  cookie?: SessionCookieOptions;
-}
+export interface SessionOptions<Event = unknown> extends WebOptions<Event, SessionCookieOptions> {}
 
-const LIFETIME = 'use the top-level "maxAge" option, in seconds, or \'session\' for a cookie that ends with the browser';
 const COOKIE = {
   table: { ...COOKIE_OPTIONS, sameSite: [['lax', 'strict', 'none']] },
   // h3 takes `cookie: false` for header-only sessions; sess has only the cookie.
   should: 'an object of cookie attributes (sess always uses its cookie)',
   hints: {
-    maxAge: LIFETIME,
-    expires: LIFETIME,
-    name: 'use the top-level "name" option',
+    ...WEB_HINTS.cookie,
     encode: 'sess writes the cookie value itself (a signed id)',
     chunkMaxLength: 'the cookie holds only a signed id, so it is never chunked',
   },
 } as const;
 const { secret, store, name, ...shared } = SHARED_OPTIONS;
-const OWN = { proxy: ['flag'], generateId: ['function', 'generateId'], cookie: [COOKIE] } as const;
-const OPTIONS: OptionTable<SessionOptions> = { secret, store, name, maxAge: [], ...shared, ...OWN };
+const { maxAge, ...own } = WEB_OPTIONS;
+const OPTIONS: OptionTable<SessionOptions<never>> = { secret, store, name, maxAge, ...shared, ...own, cookie: [COOKIE] };
 
 /** Options of h3's `useSession` (and a few of other session libraries) that sess spells differently or has no use for. */
 const HINTS: Readonly<Record<string, string>> = {
@@ -45,30 +33,21 @@ const HINTS: Readonly<Record<string, string>> = {
   seal: 'sess does not seal the cookie: it carries a signed id and the data lives in the store. To keep the data in the cookie, pass store: cookieSessions({ secret }) from @sess/core',
   legacySealFallback: 'sess does not read cookies sealed by h3, so there is nothing to fall back to',
   crypto: 'sess signs with node:crypto; there is nothing to pass',
-  genid: 'sess calls it "generateId"',
   maxAgeMs: 'this entry takes "maxAge" in seconds, as h3 does',
-  expireAtBrowserClose: "use maxAge: 'session'",
-  trustProxy: 'use "proxy: true"',
+  ...WEB_HINTS.options,
 };
 
 /**
- * The options, checked (with advice, `where` naming the entry) and turned into the core's; what
- * a request needs is read here, once, so changing the options object later changes nothing.
+ * The options, checked (with advice, `where` naming the entry) and turned into the core's.
  * `socket` is the session of a WebSocket from its upgrade request (crossws's `peer.request`).
  *
  * @throws SessConfigError
  */
 export function configure<Event>(options: SessionOptions<Event>, where: string) {
-  checkOptions<SessionOptions>(options, OPTIONS, where, { hints: HINTS });
-  const manager = createSessionManager({
-    ...coreOptions(options, OPTIONS),
-    ...lifetimeOptions(options.maxAge, 1000),
-    store: options.store ?? memoryStore(),
-    cookie: cookieOptions(options.cookie),
-  });
-  const { proxy = false, readOnly, asyncContext = false } = options;
-  const socket = (request: UpgradeRequest) => upgradeSession(manager, request, proxy, (core) => new H3View(core).data);
-  return Object.freeze({ manager, proxy, readOnly, asyncContext, socket });
+  const configured = configureWeb(options, OPTIONS, where, { hints: HINTS, defaultStore: memoryStore });
+  const socket = (request: UpgradeRequest) =>
+    upgradeSession(configured.manager, request, configured.proxy, (core) => new H3View(core).data);
+  return Object.freeze({ ...configured, socket });
 }
 
 /** Said by `useSession` on an event the middleware did not see. */

@@ -9,9 +9,9 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { SessStoreError } from '@sess/core';
-import type { HttpEffect, Session } from '@sess/core';
+import type { HttpEffect } from '@sess/core';
 import { CORE, SessionObject, applyEffects, cancelUnread, createSessionContext, failureError, handoffResponse } from '@sess/core/adapter';
-import { isSecure, responseFacts, upgradeSession, viewOf, withHeaders } from '@sess/core/adapter';
+import { commitFetch, isSecure, upgradeSession, viewOf, withHeaders } from '@sess/core/adapter';
 import type { SessionMethods, SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
 import { configure } from './options.js';
 import type { SessionOptions } from './options.js';
@@ -77,19 +77,6 @@ class HonoView extends SessionObject {
   override readonly destroy = (): Promise<void> => this[CORE].destroy().catch(rejected);
   override readonly reload = (): Promise<void> => this[CORE].reload().catch(rejected);
   readonly clear = (): void => this[CORE].clear();
-}
-
-/** `headers` is missing where the handler returned no Response at all (a string). */
-function commit(
-  core: Session,
-  name: string,
-  status: number,
-  headers: Headers | undefined,
-  headersSent: boolean,
-): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
-  const facts = responseFacts(status, name, headers?.getSetCookie() ?? [], headers?.has('cache-control') === true);
-  const committed = core.commit(headersSent ? { ...facts, headersSent } : facts);
-  return committed instanceof Promise ? committed.catch(rejected) : committed;
 }
 
 const context = createSessionContext<HonoSession>('@sess/hono');
@@ -294,9 +281,10 @@ export function session(options: SessionOptions): SessionMiddleware {
     // A handler that gave no response is answered with a 500 ("Context is not finalized").
     const status = res !== undefined && !refused && !bypassed ? res.status : 500;
     try {
-      // Awaited only when it is a promise: a step on every request otherwise.
-      const committed = commit(core, name, status, c.res.headers as Headers | undefined, bypassed);
-      const effects = committed instanceof Promise ? await committed : committed;
+      // `headers` is missing where the handler returned no Response at all (a string). Awaited only
+      // when it is a promise: a step on every request otherwise.
+      const committed = commitFetch(core, status, name, c.res.headers as Headers | undefined, undefined, bypassed);
+      const effects = committed instanceof Promise ? await committed.catch(rejected) : committed;
       // Without a response, Hono answers its own 500; a bypassed one has sent its headers.
       if (res !== undefined && !refused && !bypassed && effects.length > 0) answer(c, res, lighter, parts, effects);
     } catch (error) {

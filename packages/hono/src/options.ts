@@ -4,9 +4,8 @@
  * turned into the core's.
  */
 import type { Context } from 'hono';
-import { createSessionManager } from '@sess/core';
-import { COOKIE_OPTIONS, SHARED_OPTIONS, checkOptions, cookieOptions, coreOptions, defined, lifetimeOptions } from '@sess/core/adapter';
-import type { CookieOptions as KitCookieOptions, OptionTable, SharedOptions } from '@sess/core/adapter';
+import { COOKIE_OPTIONS, SHARED_OPTIONS, WEB_HINTS, WEB_OPTIONS, configureWeb, defined } from '@sess/core/adapter';
+import type { CookieOptions as KitCookieOptions, OptionTable, WebOptions } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
 
 /** A word as `hono/cookie` takes it: `'lax'` or `'Lax'`. */
@@ -21,18 +20,8 @@ export interface CookieOptions extends Omit<KitCookieOptions, 'sameSite' | 'prio
 }
 
 /** Hono's names where it has them (`maxAge` in seconds), and the core's options under their own names (see `SharedOptions`). */
-export interface SessionOptions extends SharedOptions<Context> {
-  /** Lifetime in seconds, as `hono/cookie`'s `maxAge`; `'session'` for a cookie that ends with the browser. Default 24 hours. */
-  maxAge?: number | 'session';
-  /** Trust `X-Forwarded-Proto` when deciding whether the request is secure. Default `false`. */
-  proxy?: boolean;
-  /** Makes new ids (22-128 characters of A-Z a-z 0-9 _ -). Default: 192 random bits. */
-  generateId?: () => string;
-  /** The cookie's attributes (`secure: 'auto'`, the default, follows the request and `proxy`). */
-  cookie?: CookieOptions;
-}
+export interface SessionOptions extends WebOptions<Context, CookieOptions> {}
 
-const LIFETIME = 'use the top-level "maxAge" option, in seconds, or \'session\' for a cookie that ends with the browser';
 const COOKIE = {
   table: {
     ...COOKIE_OPTIONS,
@@ -41,20 +30,12 @@ const COOKIE = {
   },
   should: 'an object of cookie attributes',
   hints: {
-    maxAge: LIFETIME,
-    expires: LIFETIME,
-    name: 'use the top-level "name" option',
+    ...WEB_HINTS.cookie,
     prefix: "name the cookie '__Host-sid' instead: sess applies the prefix's rules (Secure, Path=/, no Domain)",
     signingSecret: 'sess signs the cookie with the top-level "secret"',
   },
 } as const;
-const OPTIONS: OptionTable<SessionOptions> = {
-  ...SHARED_OPTIONS,
-  maxAge: [],
-  proxy: ['flag'],
-  generateId: ['function', 'generateId'],
-  cookie: [COOKIE],
-};
+const OPTIONS: OptionTable<SessionOptions> = { ...SHARED_OPTIONS, ...WEB_OPTIONS, cookie: [COOKIE] };
 
 /** Options of hono-sessions, hono-session and other session libraries that sess spells differently. */
 const HINTS: Readonly<Record<string, string>> = {
@@ -67,32 +48,21 @@ const HINTS: Readonly<Record<string, string>> = {
   sessionCookieName: 'sess calls it "name"',
   cookieName: 'sess calls it "name"',
   maxAgeMs: 'this entry takes "maxAge" in seconds, as hono/cookie does',
-  expireAtBrowserClose: "use maxAge: 'session'",
-  trustProxy: 'use "proxy: true"',
-  genid: 'sess calls it "generateId"',
+  ...WEB_HINTS.options,
 };
 
 /** `hono/cookie` takes `'Lax'` and `'lax'` alike; the kit takes the lower case. */
 const lower = <Word extends string>(word: Word | undefined) => word?.toLowerCase() as Lowercase<Word> | undefined;
 
+/** The cookie attributes as the kit takes them. */
+function kitCookie({ sameSite, priority, ...cookie }: CookieOptions = {}): KitCookieOptions {
+  return { ...cookie, ...defined({ sameSite: typeof sameSite === 'string' ? lower(sameSite) : sameSite, priority: lower(priority) }) };
+}
+
 /**
- * The options, checked and turned into the core's; what a request needs is read here, once, so
- * changing the options object later changes nothing.
+ * The options, checked and turned into the core's; what a request needs is read here, once.
  *
  * @throws SessConfigError
  */
-export function configure(options: SessionOptions) {
-  checkOptions<SessionOptions>(options, OPTIONS, 'session() of @sess/hono', { hints: HINTS });
-  const { sameSite, priority, ...cookie } = options.cookie ?? {};
-  const manager = createSessionManager({
-    ...coreOptions(options, OPTIONS),
-    ...lifetimeOptions(options.maxAge, 1000),
-    store: options.store ?? memoryStore(),
-    cookie: cookieOptions({
-      ...cookie,
-      ...defined({ sameSite: typeof sameSite === 'string' ? lower(sameSite) : sameSite, priority: lower(priority) }),
-    }),
-  });
-  const { proxy = false, readOnly, asyncContext = false } = options;
-  return Object.freeze({ manager, proxy, readOnly, asyncContext });
-}
+export const configure = (options: SessionOptions) =>
+  configureWeb(options, OPTIONS, 'session() of @sess/hono', { hints: HINTS, defaultStore: memoryStore, cookie: kitCookie });

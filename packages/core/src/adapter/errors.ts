@@ -64,6 +64,17 @@ export function cancelUnread(body: unknown): void {
   if (stream instanceof ReadableStream && !stream.locked) stream.cancel().catch(() => undefined);
 }
 
+/**
+ * Drops a body the error answer of a failed commit replaces, as a closed connection would: a Node
+ * stream is destroyed (its file or upstream closed, as frameworks do when the client goes away),
+ * which the framework that would have piped it leaves undone; anything else goes to `cancelUnread`.
+ */
+export function dropBody(body: unknown): void {
+  const { pipe, destroy } = (body ?? {}) as { pipe?: unknown; destroy?: unknown };
+  if (typeof pipe === 'function' && typeof destroy === 'function') (body as { destroy(): void }).destroy();
+  else cancelUnread(body);
+}
+
 const unheard = (): void => undefined;
 
 /**

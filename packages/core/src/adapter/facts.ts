@@ -44,6 +44,25 @@ export function responseFacts(status: number, name: string, setCookie: HeaderVal
   return { status, cookieAlreadySet: setCookieNames(setCookie).includes(name), cacheControlSet };
 }
 
+/**
+ * Commits `session` for a Fetch response (h3, Hono) of `status` with `headers` (none where the
+ * framework has no response yet) and, under them, `under` (a thrown error's, which the framework
+ * answers with too): the app may set the session's cookie or a Cache-Control in either.
+ * `headersSent` says the answer left past the framework (see `ResponseFacts`).
+ */
+export function commitFetch(
+  session: Session,
+  status: number,
+  name: string,
+  headers: Headers | undefined,
+  under?: Headers,
+  headersSent = false,
+): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
+  const cookies = under === undefined ? (headers?.getSetCookie() ?? []) : [...under.getSetCookie(), ...(headers?.getSetCookie() ?? [])];
+  const facts = responseFacts(status, name, cookies, headers?.has('cache-control') === true || under?.has('cache-control') === true);
+  return session.commit(headersSent ? { ...facts, headersSent } : facts);
+}
+
 /** `responseFacts` read off a Node response. */
 export function nodeResponseFacts(res: ServerResponse, status: number, name: string): ResponseFacts {
   return responseFacts(status, name, res.getHeader('set-cookie'), res.hasHeader('cache-control'));

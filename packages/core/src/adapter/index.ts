@@ -10,19 +10,33 @@
 export {
   COOKIE_OPTIONS,
   SHARED_OPTIONS,
+  WEB_HINTS,
+  WEB_OPTIONS,
   checkObject,
   checkOptions,
+  configureWeb,
   cookieOptions,
   coreOptions,
   defined,
   lifetimeMs,
   lifetimeOptions,
 } from './options.js';
-export type { CheckAdvice, CookieOptions, NestedOptions, OptionCheck, OptionSpec, OptionTable, SharedOptions } from './options.js';
+export type {
+  CheckAdvice,
+  CookieOptions,
+  NestedOptions,
+  OptionCheck,
+  OptionSpec,
+  OptionTable,
+  SharedOptions,
+  WebDefaults,
+  WebOptions,
+} from './options.js';
 /** The longest lifetime sess takes (400 days, the most a browser keeps a cookie) and the shortest a cookie can carry (1 s). */
 export { DEFAULT_MAX_AGE_MS, MAX_LIFETIME_MS, MIN_COOKIE_LIFETIME_MS } from '../options.js';
 export {
   applyEffects,
+  commitFetch,
   commitHeaders,
   commitNodeResponse,
   commitNodeResponseAfter,
@@ -45,7 +59,7 @@ export { CORE, SESSION_ACCESSORS, SESSION_METHODS, SessionObject, loadedSession,
 export type { CallbackMethods, SessionMethods, SessionView, ViewAccessor, ViewMethod, ViewSpec, WithCallback } from './view.js';
 export { handoffNode, handoffResponse, redeemHandoff, socketSession, upgradeSession } from './handoff.js';
 export type { HandoffAnswer, SocketRoutes, UpgradeRequest } from './handoff.js';
-export { cancelUnread, failureError, heedStreamErrors, httpFailure, withErrorHeaders } from './errors.js';
+export { cancelUnread, dropBody, failureError, heedStreamErrors, httpFailure, withErrorHeaders } from './errors.js';
 export type { HttpFailure } from './errors.js';
 export { createSessionContext } from '../session-context.js';
 export type { SessionContext } from '../session-context.js';

@@ -5,11 +5,13 @@
  */
 import { SessConfigError } from '../errors.js';
 import { checkStorage } from '../cookie-sessions.js';
+import { createSessionManager } from '../manager.js';
 import { checkFunction, checkOneOf, checkOptionKeys } from '../options-check.js';
 import type { SessionStorage } from '../cookie-sessions.js';
 import type { StandardSchemaV1 } from '../schema.js';
 import type { SessionEvent } from '../session-events.js';
 import type { SessionCookieOptions, SessionManagerOptions } from '../options.js';
+import type { SessionManager } from '../session-api.js';
 
 /** The options of every adapter's `session(...)`: the core's (passed on unchanged) and the request-side ones. */
 export interface SharedOptions<Request, Storage = SessionStorage> {
@@ -227,4 +229,66 @@ export function cookieOptions(cookie: CookieOptions = {}): SessionCookieOptions 
     sameSite: sameSite === true ? 'strict' : sameSite === false || sameSite === undefined ? 'lax' : sameSite,
     path: cookie.path ?? '/',
   };
+}
+
+/**
+ * The options of an adapter for a Fetch-style framework (h3, Hono) beyond the shared ones, under
+ * those frameworks' names: written once, as both take them the same way.
+ */
+export interface WebOptions<Request, Cookie extends object = CookieOptions> extends SharedOptions<Request> {
+  /** Lifetime in seconds, as h3's and `hono/cookie`'s `maxAge`; `'session'` for a cookie that ends with the browser. Default 24 hours. */
+  maxAge?: number | 'session';
+  /** Trust `X-Forwarded-Proto` when deciding whether the request is secure. Default `false`. */
+  proxy?: boolean;
+  /** Makes new ids (22-128 characters of A-Z a-z 0-9 _ -). Default: 192 random bits. */
+  generateId?: () => string;
+  /** The cookie's attributes (`secure: 'auto'`, the default, follows the request and `proxy`). */
+  cookie?: Cookie;
+}
+
+/** The specs of `WebOptions`' own options but `cookie`, whose attributes each framework spells its own way. */
+export const WEB_OPTIONS: OptionTable<Pick<WebOptions<never>, 'maxAge' | 'proxy' | 'generateId'>> = Object.freeze({
+  maxAge: [],
+  proxy: ['flag'],
+  generateId: ['function', 'generateId'],
+});
+
+const WEB_LIFETIME = 'use the top-level "maxAge" option, in seconds, or \'session\' for a cookie that ends with the browser';
+
+/** What to write instead, for names a `WebOptions` adapter does not take: those at the top level, and those under `cookie`. */
+export const WEB_HINTS: Readonly<Record<'options' | 'cookie', Readonly<Record<string, string>>>> = Object.freeze({
+  options: { expireAtBrowserClose: "use maxAge: 'session'", trustProxy: 'use "proxy: true"', genid: 'sess calls it "generateId"' },
+  cookie: { maxAge: WEB_LIFETIME, expires: WEB_LIFETIME, name: 'use the top-level "name" option' },
+});
+
+/** How `configureWeb` fills in what the app left out, and reads the cookie attributes its framework spells its own way. */
+export interface WebDefaults<Cookie> extends CheckAdvice {
+  /** Makes the store when the app gave none. */
+  readonly defaultStore: () => SessionStorage;
+  /** The cookie attributes as the kit takes them; default: as they are. */
+  readonly cookie?: (cookie: Cookie | undefined) => CookieOptions | undefined;
+}
+
+/**
+ * The session manager and the request-side options of a `WebOptions` adapter: `options` checked
+ * against `table` (which orders the options a refusal lists; `where` and `defaults` as for
+ * `checkOptions`), `maxAge` in seconds. Read once, so changing the options object later changes nothing.
+ *
+ * @throws SessConfigError
+ */
+export function configureWeb<Request, Cookie extends object>(
+  options: WebOptions<Request, Cookie>,
+  table: OptionTable<WebOptions<never, Cookie>>,
+  where: string,
+  defaults: WebDefaults<Cookie>,
+): Readonly<{ manager: SessionManager; proxy: boolean; readOnly: ((request: Request) => boolean) | undefined; asyncContext: boolean }> {
+  checkOptions(options, table, where, defaults);
+  const manager = createSessionManager({
+    ...coreOptions(options as WebOptions<never, Cookie>, table),
+    ...lifetimeOptions(options.maxAge, 1000),
+    store: options.store ?? defaults.defaultStore(),
+    cookie: cookieOptions(defaults.cookie === undefined ? (options.cookie as CookieOptions | undefined) : defaults.cookie(options.cookie)),
+  });
+  const { proxy = false, readOnly, asyncContext = false } = options;
+  return Object.freeze({ manager, proxy, readOnly, asyncContext });
 }

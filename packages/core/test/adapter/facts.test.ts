@@ -1,10 +1,13 @@
 import { type IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { SessStoreError, SessUsageError } from '../../src/index.js';
-import type { HttpEffect } from '../../src/index.js';
+import type { HttpEffect, ResponseFacts, Session } from '../../src/index.js';
 import {
   applyEffects,
+  commitFetch,
   cookieLines,
+  dropBody,
   failureError,
   httpFailure,
   isSecure,
@@ -46,6 +49,28 @@ describe('response facts', () => {
     res.setHeader('Set-Cookie', ['x=1']);
     res.setHeader('Cache-Control', 'no-store');
     expect(nodeResponseFacts(res, 201, 'sid')).toEqual({ status: 201, cookieAlreadySet: false, cacheControlSet: true });
+  });
+
+  it('commitFetch commits with the facts of Fetch headers and those under them', () => {
+    const seen: ResponseFacts[] = [];
+    const session = { commit: (facts: ResponseFacts) => (seen.push(facts), []) } as unknown as Session;
+    commitFetch(session, 200, 'sid', new Headers({ 'set-cookie': 'sid=app', 'cache-control': 'no-store' }));
+    commitFetch(
+      session,
+      404,
+      'sid',
+      new Headers({ 'set-cookie': 'theme=dark' }),
+      new Headers([
+        ['set-cookie', 'sid=error'],
+        ['cache-control', 'no-cache'],
+      ]),
+    );
+    commitFetch(session, 500, 'sid', undefined, undefined, true);
+    expect(seen).toEqual([
+      { status: 200, cookieAlreadySet: true, cacheControlSet: true },
+      { status: 404, cookieAlreadySet: true, cacheControlSet: true },
+      { status: 500, cookieAlreadySet: false, cacheControlSet: false, headersSent: true },
+    ]);
   });
 
   it('merges Vary once, and leaves Vary: * alone', () => {
@@ -122,6 +147,23 @@ describe('response facts', () => {
 });
 
 describe('error mapping', () => {
+  it('dropBody destroys a Node stream, cancels a web stream or a Response body, and leaves the rest', async () => {
+    const node = Readable.from(['a']);
+    dropBody(node);
+    expect(node.destroyed).toBe(true);
+    const cancelled: string[] = [];
+    const web = (name: string) => new ReadableStream({ cancel: () => void cancelled.push(name) });
+    dropBody(web('stream'));
+    dropBody(new Response(web('response')));
+    const locked = web('locked');
+    locked.getReader();
+    dropBody(locked);
+    dropBody('text');
+    dropBody(undefined);
+    await Promise.resolve();
+    expect(cancelled).toEqual(['stream', 'response']);
+  });
+
   it('maps what sess throws to a status, a status text and a message a client may see', () => {
     const storeDown = new SessStoreError('memory', 'set', new Error('down'));
     expect(httpFailure(storeDown)).toEqual({ status: 503, statusText: 'Service Unavailable', message: 'Session store unavailable' });

@@ -1,17 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { SessConfigError, SessUsageError } from '../../src/index.js';
+import type { HttpEffect } from '../../src/index.js';
 import {
   COOKIE_OPTIONS,
   SHARED_OPTIONS,
+  WEB_HINTS,
+  WEB_OPTIONS,
   checkObject,
   checkOptions,
+  configureWeb,
   cookieOptions,
   coreOptions,
   defined,
   lifetimeMs,
   lifetimeOptions,
 } from '../../src/adapter/index.js';
-import type { OptionTable, SharedOptions } from '../../src/adapter/index.js';
+import type { OptionTable, SharedOptions, WebOptions } from '../../src/adapter/index.js';
 import { SECRET, testStore } from '../fixtures.js';
 
 interface Options extends SharedOptions<never> {
@@ -126,5 +130,52 @@ describe('mapping to the core', () => {
     expect(lifetimeOptions(undefined, 1000)).toEqual({ expireAtBrowserClose: false });
     expect(lifetimeOptions(60, 1000)).toEqual({ maxAgeMs: 60_000, expireAtBrowserClose: false });
     expect(lifetimeOptions('session', 1)).toEqual({ expireAtBrowserClose: true });
+  });
+});
+
+describe('configureWeb', () => {
+  type Cookie = { path?: string; sameSite?: 'Lax' | 'Strict' };
+  const WEB: OptionTable<WebOptions<never, Cookie>> = {
+    ...SHARED_OPTIONS,
+    ...WEB_OPTIONS,
+    cookie: [{ table: { path: [], sameSite: [['Lax', 'Strict']] }, should: 'an object of cookie attributes', hints: WEB_HINTS.cookie }],
+  };
+  const made: unknown[] = [];
+  const defaultStore = () => {
+    const store = testStore(Date.now, { synchronous: true });
+    made.push(store);
+    return store;
+  };
+  const configure = (options: WebOptions<string, Cookie>) =>
+    configureWeb(options, WEB, 'session() of @sess/web', {
+      hints: WEB_HINTS.options,
+      defaultStore,
+      cookie: (cookie) => (cookie === undefined ? undefined : { ...cookie, sameSite: cookie.sameSite === 'Strict' }),
+    });
+
+  it('checks the options, naming the entry, with the web hints', () => {
+    expect(() => configure({ secret: SECRET, trustProxy: true } as never)).toThrow(
+      /session\(\) of @sess\/web: unknown option "trustProxy": use "proxy: true"/,
+    );
+    expect(() => configure({ secret: SECRET, cookie: { maxAge: 1 } } as never)).toThrow(/top-level "maxAge" option, in seconds/);
+    expect(() => configure({ secret: SECRET, proxy: 'yes' } as never)).toThrow(/proxy must be one of true, false/);
+    expect(() => configure({ secret: SECRET, maxAge: 0.5 })).toThrow(/maxAge must be a number of seconds/);
+  });
+
+  it('reads what a request needs once, makes the default store only when none is given, and maps the cookie', () => {
+    made.length = 0;
+    const readOnly = (request: string) => request === 'api';
+    const configured = configure({ secret: SECRET, maxAge: 60, proxy: true, readOnly, cookie: { path: '/app', sameSite: 'Strict' } });
+    expect(Object.isFrozen(configured)).toBe(true);
+    expect([configured.proxy, configured.readOnly, configured.asyncContext, made.length]).toEqual([true, readOnly, false, 1]);
+    const session = configured.manager.begin({ cookieHeader: undefined, secure: false, readOnly: false });
+    session.set('n', 1);
+    const [cookie] = session.commit({ status: 200 }) as HttpEffect[];
+    expect(cookie).toMatchObject({
+      type: 'cookie.set',
+      attributes: { maxAgeMs: 60_000, path: '/app', sameSite: 'strict', httpOnly: true },
+    });
+    const given = configure({ secret: SECRET, store: testStore(Date.now) });
+    expect([given.proxy, given.readOnly, given.asyncContext, made.length]).toEqual([false, undefined, false, 1]);
   });
 });
