@@ -26,7 +26,6 @@ import {
   SessConfigError,
   SessUsageError,
   checkStorage,
-  createSessionManager,
 } from '@sess/core';
 import {
   COOKIE_OPTIONS,
@@ -38,6 +37,7 @@ import {
   checkOptions,
   cookieOptions,
   coreOptions,
+  createManager,
 } from '@sess/core/adapter';
 import {
   applyEffects,
@@ -277,7 +277,7 @@ type App = { readonly request: object; readonly response: object; readonly paren
  * methods), so Node's prototypes and the request's shape stay as they are.
  */
 export function session(options: SessionOptions): SessionMiddleware {
-  const manager = createSessionManager(managerOptions(options));
+  const manager = createManager(managerOptions(options), OPTIONS);
   const { proxy, unset = 'keep', readOnly, asyncContext } = options;
   // `cookie.originalMaxAge`: the lifetime a session starts with (the core's is 24 h unless set), so
   // `cookie.maxAge = cookie.originalMaxAge` puts it back, as in express-session.

@@ -9,7 +9,7 @@
 import { ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
-import { SessConfigError, createSessionManager } from '@sess/core';
+import { SessConfigError } from '@sess/core';
 import type { HttpEffect, Session } from '@sess/core';
 import {
   applyEffects,
@@ -26,7 +26,7 @@ import {
   withHeaders,
 } from '@sess/core/adapter';
 import type { DeferredResponse, HeaderTarget, SocketRoutes } from '@sess/core/adapter';
-import { managerOptions, type SessionOptions } from './options.js';
+import { sessionManager, type SessionOptions } from './options.js';
 import { type FastifySession, fastifyView, rejected } from './view.js';
 
 export type { SessionCookieOptions, SessionOptions } from './options.js';
@@ -191,7 +191,7 @@ const context = createSessionContext<FastifySession>('@sess/fastify');
 export const getSession = (): FastifySession => context.get();
 
 const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
-  const manager = createSessionManager(managerOptions(options));
+  const manager = sessionManager(options);
   // Fastify's own refusal only names the decorator, not the cause or the fix.
   if (fastify.hasRequestDecorator('session')) {
     throw new SessConfigError(

@@ -4,8 +4,16 @@
  * once, when the plugin is registered; what sess does differently is refused with what to use.
  */
 import type { FastifyRequest } from 'fastify';
-import type { SessionManagerOptions, SessionStorage } from '@sess/core';
-import { COOKIE_OPTIONS, SHARED_OPTIONS, checkOptions, cookieOptions, coreOptions, lifetimeOptions } from '@sess/core/adapter';
+import type { SessionManager, SessionManagerOptions, SessionStorage } from '@sess/core';
+import {
+  COOKIE_OPTIONS,
+  SHARED_OPTIONS,
+  checkOptions,
+  cookieOptions,
+  coreOptions,
+  createManager,
+  lifetimeOptions,
+} from '@sess/core/adapter';
 import type { CookieOptions, OptionTable, SharedOptions } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
 
@@ -80,17 +88,18 @@ function withoutRegisterOptions(options: unknown): unknown {
 }
 
 /**
- * The core's options, after every check a request could otherwise trip over (the core checks
+ * The session manager, after every check a request could otherwise trip over (the core checks
  * numbers, names and the secret). Fastify's own register options are ignored, as Fastify does.
  *
  * @throws SessConfigError
  */
-export function managerOptions(options: SessionOptions): SessionManagerOptions {
+export function sessionManager(options: SessionOptions): SessionManager {
   checkOptions<SessionOptions>(withoutRegisterOptions(options), OPTIONS, 'session plugin of @sess/fastify', { hints: HINTS, store: STORE });
-  return {
+  const core: SessionManagerOptions = {
     ...coreOptions(options, OPTIONS),
     ...lifetimeOptions(options.cookie?.maxAge, 1, 'cookie.maxAge'),
     store: options.store ?? memoryStore(),
     cookie: cookieOptions(options.cookie),
   };
+  return createManager(core, OPTIONS);
 }

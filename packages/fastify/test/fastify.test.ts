@@ -123,6 +123,12 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       expect(ServerResponse.prototype.writeHead).toBe(writeHead);
     });
 
+    it("names idGenerator as the app wrote it in the core's refusal of the ids it makes", async () => {
+      const app = Fastify();
+      app.register(session, { secret: SECRET, idGenerator: () => 'short' });
+      await expect(app.ready()).rejects.toThrow(/^\[sess\] idGenerator returned "short": ids must be/);
+    });
+
     it('refuses a second registration in the same scope when Fastify starts', async () => {
       const app = Fastify();
       app.register(session, { secret: SECRET });

@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import { type Readable, Stream } from 'node:stream';
 import { format } from 'node:util';
 import type { Context, Middleware } from 'koa';
-import { SessConfigError, SessUsageError, createSessionManager, type HttpEffect } from '@sess/core';
+import { SessConfigError, SessUsageError, type HttpEffect } from '@sess/core';
 import type { SessionManagerOptions, SessionStorage } from '@sess/core';
 import {
   COOKIE_OPTIONS,
@@ -23,6 +23,7 @@ import {
   checkOptions,
   cookieOptions,
   coreOptions,
+  createManager,
 } from '@sess/core/adapter';
 import {
   createOutputHold,
@@ -309,7 +310,7 @@ export interface SessionMiddleware extends Middleware, SocketRoutes<Middleware, 
  * ```
  */
 export function session(options: SessionOptions): SessionMiddleware {
-  const manager = createSessionManager(Object.freeze(managerOptions(options)));
+  const manager = createManager(Object.freeze(managerOptions(options)), OPTIONS, { cookieAtTop: true });
   const view = koaView(options.maxAge ?? DEFAULT_MAX_AGE_MS);
   const output = createOutputHold();
   const { readOnly, asyncContext } = options;

@@ -358,6 +358,22 @@ describe('options', () => {
     expect(() => session({ secret: 'short' })).toThrow(/32 bytes|at least/);
   });
 
+  it("names options as Koa writes them in the core's refusals: top-level secure, genid", () => {
+    const refusal = (options: object) => {
+      try {
+        session({ secret: SECRET, ...options });
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return 'accepted';
+    };
+    const sameSite = refusal({ sameSite: 'none', secure: false });
+    expect(sameSite).toMatch(/needs secure: true/);
+    expect(sameSite).not.toMatch(/cookie\.secure/);
+    expect(refusal({ name: '__Host-sid', secure: false })).toMatch(/but secure is false: remove secure,/);
+    expect(refusal({ genid: () => 'short' })).toMatch(/^\[sess\] genid returned "short"/);
+  });
+
   it('does not write to the options it was given', () => {
     const options = Object.freeze({ secret: SECRET, renew: true, maxAge: 'session' as const });
     expect(() => session(options)).not.toThrow();

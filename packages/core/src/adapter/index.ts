@@ -17,6 +17,7 @@ export {
   configureWeb,
   cookieOptions,
   coreOptions,
+  createManager,
   defined,
   lifetimeMs,
   lifetimeOptions,

@@ -178,6 +178,36 @@ export function coreOptions<Options>(
   return core as Pick<SessionManagerOptions, 'secret'>;
 }
 
+/**
+ * `createSessionManager(options)`, whose refusals name the options as the adapter's users write
+ * them. The core's name for an option the adapter renames (`generateId` for `idGenerator` or
+ * `genid`, read off `table`) becomes the adapter's; `cookieAtTop` says the cookie's attributes
+ * are top-level options (`secure`, not `cookie.secure`), as in koa-session.
+ *
+ * @throws SessConfigError
+ */
+export function createManager<Options>(
+  options: SessionManagerOptions,
+  table: OptionTable<Options>,
+  { cookieAtTop = false }: { readonly cookieAtTop?: boolean } = {},
+): SessionManager {
+  try {
+    return createSessionManager(options);
+  } catch (error) {
+    if (!(error instanceof SessConfigError)) throw error;
+    const names: [string, string][] = [];
+    // A core name that is an everyday word too (`name`) is left alone: prose says it.
+    for (const [key, [, core]] of Object.entries(table) as [string, OptionSpec][])
+      if (core !== undefined && core !== key && /[A-Z]/.test(core)) names.push([core, key]);
+    if (cookieAtTop) for (const key of Object.keys(COOKIE_OPTIONS)) names.push([`cookie.${key}`, key]);
+    let message = error.message.replace(/^\[sess\] /, '');
+    for (const [core, own] of names) message = message.replace(new RegExp(`(?<![\\w.])${core.replace('.', '\\.')}(?!\\w)`, 'g'), own);
+    throw `[sess] ${message}` === error.message ? error : new SessConfigError(message, error.code as ConfigErrorCode);
+  }
+}
+
+type ConfigErrorCode = ConstructorParameters<typeof SessConfigError>[1];
+
 /** Refuses a value that is not an options object, saying what `option` should be. */
 export function checkObject(value: unknown, option: string, should: string): void {
   if (value === undefined || (typeof value === 'object' && value !== null && !Array.isArray(value))) return;
@@ -283,12 +313,17 @@ export function configureWeb<Request, Cookie extends object>(
   defaults: WebDefaults<Cookie>,
 ): Readonly<{ manager: SessionManager; proxy: boolean; readOnly: ((request: Request) => boolean) | undefined; asyncContext: boolean }> {
   checkOptions(options, table, where, defaults);
-  const manager = createSessionManager({
-    ...coreOptions(options as WebOptions<never, Cookie>, table),
-    ...lifetimeOptions(options.maxAge, 1000),
-    store: options.store ?? defaults.defaultStore(),
-    cookie: cookieOptions(defaults.cookie === undefined ? (options.cookie as CookieOptions | undefined) : defaults.cookie(options.cookie)),
-  });
+  const manager = createManager(
+    {
+      ...coreOptions(options as WebOptions<never, Cookie>, table),
+      ...lifetimeOptions(options.maxAge, 1000),
+      store: options.store ?? defaults.defaultStore(),
+      cookie: cookieOptions(
+        defaults.cookie === undefined ? (options.cookie as CookieOptions | undefined) : defaults.cookie(options.cookie),
+      ),
+    },
+    table,
+  );
   const { proxy = false, readOnly, asyncContext = false } = options;
   return Object.freeze({ manager, proxy, readOnly, asyncContext });
 }
