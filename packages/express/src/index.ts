@@ -241,15 +241,10 @@ class Commit implements HoldHooks {
     // The held body is dropped, so the headers that described it (set before it or by its
     // writeHead) would describe the error answer: a 503 marked gzip that no client can decode, or
     // saved as the attachment. Express's finalhandler drops some of them for the same reason.
-    if (!res.headersSent) {
-      for (const name of BODY_HEADERS) res.removeHeader(name);
-      // What the handler started is cut off too, and may take that for a client that went away:
-      // Express's sendFile and download report their file stream cut by the error answer as
-      // ECONNABORTED, and the callback that passes it to `next` has Express destroy the socket a
-      // few turns after the answer left, resetting the request a keep-alive client sent next on
-      // it. Closing the connection with the answer leaves no next request on it.
-      res.shouldKeepAlive = false;
-    }
+    // (The hold has closed the connection with the answer: what the handler started is cut off
+    // too, and Express's sendFile and download take that for a client gone, ECONNABORTED, which
+    // has Express destroy the socket a few turns after the answer left.)
+    if (!res.headersSent) for (const name of BODY_HEADERS) res.removeHeader(name);
     // The handler does not know its output was dropped: what it still sends (a stream it piped in)
     // before an error handler that answers later would go out under its own 2xx. It goes out as
     // the failure instead; the error handler still sets the status it chooses.

@@ -5,9 +5,11 @@
  */
 import { H3, toNodeHandler } from 'h3';
 import type { H3Event } from 'h3';
-import { createApp, eventHandler, toNodeListener } from 'h3v1';
+import { createApp, eventHandler, fromNodeMiddleware, toNodeListener } from 'h3v1';
 import type { App as AppV1, H3Event as H3EventV1 } from 'h3v1';
+import { Agent, get } from 'node:http';
 import type { ServerResponse } from 'node:http';
+import { Readable, pipeline } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SessConfigError, cookieSessions, type Store } from '@sess/core';
 import { closedAfterEach, fakeClock, inspectableStore, listen, SECRET } from '@sess/adapter-test';
@@ -195,6 +197,26 @@ async function hit(url: string): Promise<{ status: number; body: string }> {
   }
 }
 
+/** GET `url` through `agent`, which keeps its connection for the next one: status, Connection and error message, or 'reset' when the connection dies first. */
+function keptAlive(url: string, agent: Agent): Promise<string> {
+  return new Promise((resolve) => {
+    get(url, { agent }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => void (body += chunk));
+      response.on('end', () =>
+        resolve(`${response.statusCode} ${response.headers.connection} ${(JSON.parse(body) as { message: string }).message}`),
+      );
+      response.on('error', () => resolve('reset'));
+    }).on('error', () => resolve('reset'));
+  });
+}
+
+/** A body of 256 KiB, in chunks of 16. */
+function* chunks(): Generator<Buffer> {
+  for (let i = 0; i < 16; i++) yield Buffer.alloc(16 * 1024, 'x');
+}
+
 /** Every unhandled rejection or uncaught exception while a test runs: there must be none. */
 const crashes: unknown[] = [];
 const crashed = (error: unknown) => void crashes.push(error);
@@ -296,6 +318,39 @@ describe('handler output that Node or h3 refuses', () => {
     expect(reply.headers.getSetCookie()).toEqual([expect.stringMatching(/^sid=/)]);
     await served.idle();
     expect(callbacks).toBe(3);
+  });
+
+  it('h3 v1: a failed store write under a Node handler piping its body closes the connection with the 503, so a handler that destroys the socket on its cut stream resets no next request on it', async () => {
+    const store = inspectableStore(fakeClock());
+    const app = createApp();
+    app.use(v1.session({ secret: SECRET, store }));
+    app.use(
+      eventHandler(async (event) => {
+        (await v1.useSession(event)).data.n = 1;
+      }),
+    );
+    app.use(
+      fromNodeMiddleware((req, res, next) => {
+        // The 503 cuts the stream short, which the handler takes for a client that went away.
+        pipeline(Readable.from(chunks()), res, (error) => {
+          if (error) req.socket.destroy();
+          next(error ?? undefined);
+        });
+      }),
+    );
+    const served = await listen(toNodeListener(app));
+    servers.push(served);
+    store.failing.add('set');
+    const capture = captureFrameworkLogs();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const answers = new Set<string>();
+      for (let i = 0; i < 40; i++) answers.add(await keptAlive(served.url, agent));
+      expect([...answers]).toEqual(['503 close Session store unavailable']);
+    } finally {
+      agent.destroy();
+      capture.stop();
+    }
   });
 
   /** A wrapper another library installed before sess, which refuses the chunk 'refused'. */

@@ -3,6 +3,7 @@
  * serialize it, print it, replace it with a lifetime, bypass Koa's response; and the options
  * sess refuses at construction.
  */
+import { Agent, get } from 'node:http';
 import type { ServerResponse } from 'node:http';
 import { createReadStream } from 'node:fs';
 import { EventEmitter } from 'node:events';
@@ -27,6 +28,24 @@ declare module '../src/index.js' {
 }
 
 const servers = closedAfterEach();
+
+/** GET `url` through `agent`, which keeps its connection for the next one: status, Connection and body, or 'reset' when the connection dies first. */
+function keptAlive(url: string, agent: Agent): Promise<string> {
+  return new Promise((resolve) => {
+    get(url, { agent }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => void (body += chunk));
+      response.on('end', () => resolve(`${response.statusCode} ${response.headers.connection} ${body}`));
+      response.on('error', () => resolve('reset'));
+    }).on('error', () => resolve('reset'));
+  });
+}
+
+/** A body of 256 KiB, in chunks of 16. */
+function* chunks(): Generator<Buffer> {
+  for (let i = 0; i < 16; i++) yield Buffer.alloc(16 * 1024, 'x');
+}
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -55,7 +74,7 @@ describe.each([
     });
     const served = await listen(app.callback());
     servers.push(served);
-    return { client: new Client(served.url), store, errors };
+    return { client: new Client(served.url), url: served.url, store, errors };
   }
 
   describe('the session in a response body', () => {
@@ -474,6 +493,25 @@ describe.each([
       const ok = await client.request('/');
       expect([ok.status, ok.body]).toEqual([200, 'partialmoredone']);
       expect(cookiesNamed(ok, 'sid')).toHaveLength(1);
+    });
+
+    it('a failed store write under a piped body closes the connection with the 503, so an app that destroys the socket on its cut stream resets no next request on it', async () => {
+      const { url, store } = await start({}, (ctx) => {
+        ctx.session.n = 1;
+        ctx.respond = false;
+        ctx.res.setHeader('Content-Type', 'application/octet-stream');
+        // The 503 cuts the stream short, which the app takes for a client that went away.
+        pipeline(Readable.from(chunks()), ctx.res, (error) => void (error && ctx.req.socket.destroy()));
+      });
+      store.failing.add('set');
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        const answers = new Set<string>();
+        for (let i = 0; i < 40; i++) answers.add(await keptAlive(url, agent));
+        expect([...answers]).toEqual(['503 close Service Unavailable']);
+      } finally {
+        agent.destroy();
+      }
     });
 
     it('a status or header Node refuses in writeHead throws in the handler, as without sess: 500, nothing saved', async () => {

@@ -20,7 +20,8 @@
  * - held writes heed the response's high-water mark, as Node's own buffer does: past it `write`
  *   returns false (pipe() pauses, so a large body does not pile up in memory while a slow commit
  *   runs) and 'drain' follows the replay; if the commit fails, the response closes after the
- *   error answer, which releases a pipe as a closed connection does;
+ *   error answer, which releases a pipe as a closed connection does, and so does the connection,
+ *   since a handler may end it on finding its output cut;
  * - from the first held call until the commit is done the response acts as one whose headers have
  *   left (see `seal`), so a handler that answers twice fails as it would without the hold, before
  *   its second answer can change the first one's headers.
@@ -233,6 +234,11 @@ function settle(res: ServerResponse, hold: Hold, status: number): Promise<void> 
       hold.phase = 'failed';
       // The framework answers the error on a response that is its own again.
       hold.unseal?.();
+      // The handler's output is cut off by the error answer, and it may take that for a client
+      // that went away and destroy the socket a few turns after the answer left (Express's
+      // sendFile does, an app's pipeline callback may), resetting the request a keep-alive client
+      // sent next on it. Closing the connection with the answer leaves no next request on it.
+      if (!res.headersSent) res.shouldKeepAlive = false;
       // The held output goes nowhere: its callbacks hear so, or a handler awaiting one waits forever.
       for (const call of dropped) callBack(call.args, afterEnd());
       throw error;
@@ -272,7 +278,8 @@ const SEALED = [...Object.keys(SEALED_WRITES), 'headersSent', 'flushHeaders', '_
  */
 function seal(res: ServerResponse, hold: Hold): void {
   const own = SEALED.map((name) => [name, Object.getOwnPropertyDescriptor(res, name)] as const);
-  const { statusCode, statusMessage, flushHeaders } = res;
+  const { statusCode, flushHeaders } = res;
+  const statusMessage = statusMessageOf(res);
   const methods = res as unknown as Record<string, Method>;
   // The session's own writes pass, and so do the calls Node makes inside them (its appendHeader
   // calls setHeader).
@@ -315,7 +322,7 @@ function seal(res: ServerResponse, hold: Hold): void {
       else Object.defineProperty(res, name, descriptor);
     }
     res.statusCode = statusCode;
-    res.statusMessage = statusMessage;
+    if (!http2(res)) res.statusMessage = statusMessage as string;
   };
 }
 
@@ -381,7 +388,7 @@ const STATUS_MESSAGE = /^[\t\x20-\x7e\x80-\xff]*$/;
 function takeHeaders(res: ServerResponse, [status, reason, headers]: unknown[]): unknown[] {
   const code = (status as number) | 0;
   if (code < 100 || code > 999) throw invalid(RangeError, `Invalid status code: ${String(status)}`, 'ERR_HTTP_INVALID_STATUS_CODE');
-  const message = typeof reason === 'string' ? reason : res.statusMessage;
+  const message = typeof reason === 'string' ? reason : statusMessageOf(res);
   if (message !== undefined && !STATUS_MESSAGE.test(message))
     throw invalid(TypeError, 'Invalid character in statusMessage', 'ERR_INVALID_CHAR');
   const given = typeof reason === 'string' ? headers : (headers ?? reason);
@@ -395,6 +402,12 @@ function takeHeaders(res: ServerResponse, [status, reason, headers]: unknown[]):
   return typeof reason === 'string' ? [code, reason] : [code];
 }
 
+/** Whether `res` is an HTTP/2 response (Node's compatibility API), which has no status message. */
+const http2 = (res: ServerResponse): boolean => (res.req?.httpVersionMajor ?? 1) >= 2;
+
+/** `res.statusMessage`, but nothing for HTTP/2: Node prints an UnsupportedWarning at reading or setting one there. */
+const statusMessageOf = (res: ServerResponse): string | undefined => (http2(res) ? undefined : res.statusMessage);
+
 const isChunk = (value: unknown): boolean => typeof value === 'string' || value instanceof Uint8Array;
 
 /**
@@ -402,7 +415,8 @@ const isChunk = (value: unknown): boolean => typeof value === 'string' || value 
  * message Node takes: nothing in it Node could refuse, so it needs no rehearsal.
  */
 function plainly(res: ServerResponse, name: Output, [chunk, encoding, callback, ...rest]: unknown[]): boolean {
-  const { statusCode, statusMessage } = res;
+  const { statusCode } = res;
+  const statusMessage = statusMessageOf(res);
   return (
     rest.length === 0 &&
     !res.strictContentLength &&
@@ -427,7 +441,8 @@ function rehearsed(res: ServerResponse, name: Output, args: unknown[]): unknown[
   // A rehearsed write after end reports its error as an event, as the real one will.
   stage.on('error', () => {});
   stage.statusCode = res.statusCode;
-  stage.statusMessage = res.statusMessage;
+  const statusMessage = statusMessageOf(res);
+  if (statusMessage !== undefined) stage.statusMessage = statusMessage;
   stage.strictContentLength = res.strictContentLength;
   for (const field of res.getHeaderNames()) stage.setHeader(field, res.getHeader(field) as string | string[]);
   (ServerResponse.prototype[name] as Method).apply(

@@ -1,5 +1,6 @@
-import { IncomingMessage, ServerResponse, createServer, get } from 'node:http';
+import { Agent, IncomingMessage, ServerResponse, createServer, get } from 'node:http';
 import type { RequestListener } from 'node:http';
+import { Readable, pipeline } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createOutputHold, nodeHeaders } from '../../src/adapter/index.js';
@@ -35,6 +36,25 @@ function fetchRaw(url: string): Promise<Reply | 'aborted'> {
       );
     }).on('error', () => resolve('aborted'));
   });
+}
+
+/** GET `url` through `agent`, which keeps its connection for the next request; 'aborted' when the connection dies first. */
+function keptAlive(url: string, agent: Agent): Promise<Reply | 'aborted'> {
+  return new Promise((resolve) => {
+    get(url, { agent }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => void (body += chunk));
+      response.on('close', () =>
+        resolve(response.complete ? { status: response.statusCode as number, headers: response.headers, body } : 'aborted'),
+      );
+    }).on('error', () => resolve('aborted'));
+  });
+}
+
+/** A body of 256 KiB, in chunks of 16. */
+function* chunks(): Generator<Buffer> {
+  for (let i = 0; i < 16; i++) yield Buffer.alloc(16 * 1024, 'x');
 }
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
@@ -273,6 +293,40 @@ describe('the output hold', () => {
     expect(await fetchRaw(url)).toMatchObject({ status: 503, body: 'failed' });
     await handlerDone;
     expect(log).toEqual(['commit 200', 'held', 'fail store down', 'write ERR_STREAM_WRITE_AFTER_END', 'end ERR_STREAM_WRITE_AFTER_END']);
+  });
+
+  it('a failed commit closes the connection with the error answer, so a handler that destroys the socket on its cut stream resets no next request on it', async () => {
+    const output = createOutputHold();
+    const url = await serve((req, res) => {
+      const log: string[] = [];
+      const failing = hooks(res, log, { failWith: new Error('store down') });
+      // The stream is cut by the error answer; an app that takes that for a client gone, as
+      // Express's sendFile does, ends the socket a few turns after the answer left.
+      const cut = (error?: Error | null) => void (error && req.socket.destroy());
+      if (req.url === '/output') {
+        output.hold(res, failing);
+        pipeline(Readable.from(chunks()), res, cut);
+        return;
+      }
+      // The framework commits (Koa after its middleware ran) while the app's stream is held.
+      const deferred = output.defer(res, failing);
+      deferred.gate();
+      pipeline(Readable.from(chunks()), res, cut);
+      deferred.settle(200).catch((error: Error) => failing.fail(error));
+    });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (const path of ['/output', '/settle']) {
+        const answers = new Set<string>();
+        for (let i = 0; i < 40; i++) {
+          const reply = await keptAlive(`${url}${path}`, agent);
+          answers.add(reply === 'aborted' ? reply : `${reply.status} ${reply.body} ${reply.headers.connection}`);
+        }
+        expect([path, [...answers]]).toEqual([path, ['503 failed close']]);
+      }
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('held writes heed the high-water mark: past it write returns false, and drain follows the replay', async () => {
