@@ -852,4 +852,27 @@ describe('h3 v1', () => {
     // The write that stopped the stream reaches h3 as the handler's error, which finds the response answered.
     expect(logs.stop().map(({ tag, error }) => [tag, describeError(error)])).toEqual([['[@sess/h3/v1]', 'injected set failure']]);
   });
+
+  // A web stream's pipe (sendStream, or a returned stream h3 sends so) ends the response a few
+  // microtasks after its last chunk, which can fall between the failed commit and its answer.
+  const answers: ReadonlyArray<readonly [string, Parameters<typeof eventHandler>[0]]> = [
+    ['sendStream of a web stream', (event) => sendStream(event, new Response(Buffer.alloc(256 * 1024)).body as ReadableStream)],
+    ['sendStream of a short web stream', (event) => sendStream(event, new Response('short').body as ReadableStream)],
+    ['a returned web stream', () => new Response(Buffer.alloc(256 * 1024)).body],
+    ['sendStream of a Node stream', (event) => sendStream(event, Readable.from([Buffer.alloc(256 * 1024)]))],
+    ['send', (event) => send(event, Buffer.alloc(256 * 1024))],
+  ];
+  it.each(answers)('a failed store write under %s answers 503 with no cookie, never a 2xx', async (_, answer) => {
+    const { client, store } = await startV1(async (event) => {
+      (await v1.useSession(event)).data.n = 1;
+      return answer(event);
+    });
+    store.failing.add('set');
+    const logs = captureFrameworkLogs();
+    const reply = await client.request('/');
+    expect([reply.status, reply.setCookies]).toEqual([503, []]);
+    expect(JSON.parse(reply.body).message).toBe('Session store unavailable');
+    expect(logs.stop().map(({ tag, error }) => [tag, describeError(error)])).toEqual([['[@sess/h3/v1]', 'injected set failure']]);
+    expect(store.size).toBe(0);
+  });
 });

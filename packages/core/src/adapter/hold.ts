@@ -101,6 +101,8 @@ interface Hold {
   heldLength: number;
   /** A held write returned false: 'drain' is owed once the held output is replayed. */
   owesDrain: boolean;
+  /** Output started the commit, so nobody awaits it: its failure is answered through `fail`. */
+  outputStarted: boolean;
   /** Output goes through the gates: held from the first call until the commit is done. */
   gated: boolean;
   /** Puts back the response's own output methods, where the hold wrapped them. */
@@ -152,6 +154,7 @@ export function createOutputHold(): OutputHold {
       settled: undefined,
       heldLength: 0,
       owesDrain: false,
+      outputStarted: false,
       gated: false,
       restore: undefined,
       unseal: undefined,
@@ -195,7 +198,7 @@ function through(res: ServerResponse, hold: Hold, name: Output, original: Method
       if (settled === COMMITTED) return original.apply(res, replay);
       hold.held.push({ method: original, args: replay });
       seal(res, hold);
-      hold.settled = settled.catch((error: unknown) => answer(res, hold, error));
+      hold.outputStarted = true;
       hold.hooks.onHold?.();
       return name === 'write' ? holds(res, hold, replay[0]) : res;
     }
@@ -241,6 +244,10 @@ function settle(res: ServerResponse, hold: Hold, status: number): Promise<void> 
       if (!res.headersSent) res.shouldKeepAlive = false;
       // The held output goes nowhere: its callbacks hear so, or a handler awaiting one waits forever.
       for (const call of dropped) callBack(call.args, afterEnd());
+      // Answered in the same turn the response became the framework's again: the handler's next
+      // output (a web stream's pipe ends the response a few microtasks after its last chunk)
+      // would otherwise go out before the answer, as a 2xx, and the answer find the headers gone.
+      if (hold.outputStarted) return answer(res, hold, error);
       throw error;
     });
   return hold.settled;
