@@ -1,5 +1,5 @@
 /** Real HTTP: a server on a loopback port and a client that keeps cookies like a browser. */
-import { createServer } from 'node:http';
+import { Agent, createServer, get } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -79,4 +79,36 @@ export class Client {
 /** The Set-Cookie lines of a reply for one cookie name. */
 export function cookiesNamed(reply: Reply, name: string): string[] {
   return reply.setCookies.filter((line) => line.startsWith(`${name}=`));
+}
+
+/**
+ * The distinct answers to `count` GETs of `url` in turn over one kept-alive connection, each as
+ * `status Connection body` (`body` read through `read`), or 'reset' when the connection died first.
+ * An answer that leaves the connection open while the app may still destroy its socket (a failed
+ * commit that cut the app's stream short) resets the next request sent on it.
+ */
+export async function keptAliveAnswers(url: string, count: number, read = (body: string) => body): Promise<string[]> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const one = () =>
+    new Promise<string>((resolve) => {
+      get(url, { agent }, (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => void (body += chunk));
+        response.on('end', () => resolve(`${response.statusCode} ${response.headers.connection} ${read(body)}`));
+        response.on('error', () => resolve('reset'));
+      }).on('error', () => resolve('reset'));
+    });
+  try {
+    const answers = new Set<string>();
+    for (let i = 0; i < count; i++) answers.add(await one());
+    return [...answers];
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** A body of 256 KiB in 16 chunks: more than a response buffers, so a pipe into it waits on the commit. */
+export function* largeBody(): Generator<Buffer> {
+  for (let i = 0; i < 16; i++) yield Buffer.alloc(16 * 1024, 'x');
 }

@@ -6,7 +6,7 @@
  */
 export { runAdapterConformance, runCookieSessionConformance } from './conformance.js';
 export type { AdapterHarness, AdapterOptions, KnownBug, StartedApp } from './contract.js';
-export { Client, cookiesNamed, listen } from './client.js';
+export { Client, cookiesNamed, keptAliveAnswers, largeBody, listen } from './client.js';
 export type { Reply, Served } from './client.js';
 export { fakeClock, inspectableStore } from './store.js';
 export { COOKIE_SECRET, SECRET, closedAfterEach } from './fixtures.js';

@@ -7,12 +7,11 @@ import { H3, toNodeHandler } from 'h3';
 import type { H3Event } from 'h3';
 import { createApp, eventHandler, fromNodeMiddleware, toNodeListener } from 'h3v1';
 import type { App as AppV1, H3Event as H3EventV1 } from 'h3v1';
-import { Agent, get } from 'node:http';
 import type { ServerResponse } from 'node:http';
 import { Readable, pipeline } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SessConfigError, cookieSessions, type Store } from '@sess/core';
-import { closedAfterEach, fakeClock, inspectableStore, listen, SECRET } from '@sess/adapter-test';
+import { closedAfterEach, fakeClock, inspectableStore, keptAliveAnswers, largeBody, listen, SECRET } from '@sess/adapter-test';
 import { memoryStore, session, useSession } from '../src/index.js';
 import * as v1 from '../src/v1.js';
 import { captureFrameworkLogs, describeError } from './logs.js';
@@ -197,26 +196,6 @@ async function hit(url: string): Promise<{ status: number; body: string }> {
   }
 }
 
-/** GET `url` through `agent`, which keeps its connection for the next one: status, Connection and error message, or 'reset' when the connection dies first. */
-function keptAlive(url: string, agent: Agent): Promise<string> {
-  return new Promise((resolve) => {
-    get(url, { agent }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => void (body += chunk));
-      response.on('end', () =>
-        resolve(`${response.statusCode} ${response.headers.connection} ${(JSON.parse(body) as { message: string }).message}`),
-      );
-      response.on('error', () => resolve('reset'));
-    }).on('error', () => resolve('reset'));
-  });
-}
-
-/** A body of 256 KiB, in chunks of 16. */
-function* chunks(): Generator<Buffer> {
-  for (let i = 0; i < 16; i++) yield Buffer.alloc(16 * 1024, 'x');
-}
-
 /** Every unhandled rejection or uncaught exception while a test runs: there must be none. */
 const crashes: unknown[] = [];
 const crashed = (error: unknown) => void crashes.push(error);
@@ -332,7 +311,7 @@ describe('handler output that Node or h3 refuses', () => {
     app.use(
       fromNodeMiddleware((req, res, next) => {
         // The 503 cuts the stream short, which the handler takes for a client that went away.
-        pipeline(Readable.from(chunks()), res, (error) => {
+        pipeline(Readable.from(largeBody()), res, (error) => {
           if (error) req.socket.destroy();
           next(error ?? undefined);
         });
@@ -342,13 +321,10 @@ describe('handler output that Node or h3 refuses', () => {
     servers.push(served);
     store.failing.add('set');
     const capture = captureFrameworkLogs();
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
-      const answers = new Set<string>();
-      for (let i = 0; i < 40; i++) answers.add(await keptAlive(served.url, agent));
-      expect([...answers]).toEqual(['503 close Session store unavailable']);
+      const message = (body: string) => (JSON.parse(body) as { message: string }).message;
+      expect(await keptAliveAnswers(served.url, 40, message)).toEqual(['503 close Session store unavailable']);
     } finally {
-      agent.destroy();
       capture.stop();
     }
   });

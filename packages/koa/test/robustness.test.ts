@@ -3,7 +3,6 @@
  * serialize it, print it, replace it with a lifetime, bypass Koa's response; and the options
  * sess refuses at construction.
  */
-import { Agent, get } from 'node:http';
 import type { ServerResponse } from 'node:http';
 import { createReadStream } from 'node:fs';
 import { EventEmitter } from 'node:events';
@@ -16,7 +15,17 @@ import Koa2 from 'koa2';
 import { describe, expect, it } from 'vitest';
 import { SessConfigError, SessUsageError, cookieSessions } from '@sess/core';
 import { headersLeft } from '@sess/core/adapter';
-import { Client, closedAfterEach, cookiesNamed, fakeClock, inspectableStore, listen, SECRET } from '@sess/adapter-test';
+import {
+  Client,
+  closedAfterEach,
+  cookiesNamed,
+  fakeClock,
+  inspectableStore,
+  keptAliveAnswers,
+  largeBody,
+  listen,
+  SECRET,
+} from '@sess/adapter-test';
 import { memoryStore, session } from '../src/index.js';
 import type { SessionOptions } from '../src/index.js';
 
@@ -28,24 +37,6 @@ declare module '../src/index.js' {
 }
 
 const servers = closedAfterEach();
-
-/** GET `url` through `agent`, which keeps its connection for the next one: status, Connection and body, or 'reset' when the connection dies first. */
-function keptAlive(url: string, agent: Agent): Promise<string> {
-  return new Promise((resolve) => {
-    get(url, { agent }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => void (body += chunk));
-      response.on('end', () => resolve(`${response.statusCode} ${response.headers.connection} ${body}`));
-      response.on('error', () => resolve('reset'));
-    }).on('error', () => resolve('reset'));
-  });
-}
-
-/** A body of 256 KiB, in chunks of 16. */
-function* chunks(): Generator<Buffer> {
-  for (let i = 0; i < 16; i++) yield Buffer.alloc(16 * 1024, 'x');
-}
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -501,17 +492,10 @@ describe.each([
         ctx.respond = false;
         ctx.res.setHeader('Content-Type', 'application/octet-stream');
         // The 503 cuts the stream short, which the app takes for a client that went away.
-        pipeline(Readable.from(chunks()), ctx.res, (error) => void (error && ctx.req.socket.destroy()));
+        pipeline(Readable.from(largeBody()), ctx.res, (error) => void (error && ctx.req.socket.destroy()));
       });
       store.failing.add('set');
-      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-      try {
-        const answers = new Set<string>();
-        for (let i = 0; i < 40; i++) answers.add(await keptAlive(url, agent));
-        expect([...answers]).toEqual(['503 close Service Unavailable']);
-      } finally {
-        agent.destroy();
-      }
+      expect(await keptAliveAnswers(url, 40)).toEqual(['503 close Service Unavailable']);
     });
 
     it('a status or header Node refuses in writeHead throws in the handler, as without sess: 500, nothing saved', async () => {
