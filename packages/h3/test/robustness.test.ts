@@ -551,3 +551,124 @@ describe('handler output that Node or h3 refuses', () => {
     expect(await outcome(true)).toEqual({ status: 404, onError: ['404'] });
   });
 });
+
+describe('h3 v1: a thrown non-Error', () => {
+  /**
+   * What one thrown value came to: the answer the client got (`null`: none), whether the server
+   * ever sent one, `onError`, h3's log, the process's crashes, and the store's writes.
+   */
+  interface Thrown {
+    readonly reply: { status: number; body: string; cookies: string[] } | null;
+    readonly headersSent: boolean;
+    readonly onError: string[];
+    readonly logged: string[];
+    readonly crashes: string[];
+    readonly writes: number;
+  }
+
+  /**
+   * One request to a handler that throws `thrown`: without sess, or after writing or only
+   * reading a session an earlier request saved. h3 giving up a request it never answers shows as
+   * its listener's rejection reaching the process, which ends the wait instead of a timeout.
+   */
+  async function thrownV1(session: 'none' | 'write' | 'read', thrown: unknown): Promise<Thrown> {
+    const store = inspectableStore(fakeClock());
+    const onError: string[] = [];
+    const app = createApp({ onError: (error) => void onError.push(describeError(error)) });
+    if (session !== 'none') app.use(v1.session({ secret: SECRET, store }));
+    app.use(
+      eventHandler(async (event) => {
+        if (session === 'none') throw thrown;
+        const s = await v1.useSession(event);
+        if (event.path === '/login') return String((s.data.n = 1));
+        if (session === 'write') s.data.n = 2;
+        else void s.data.n;
+        throw thrown;
+      }),
+    );
+    const listener = toNodeListener(app);
+    let last: ServerResponse | undefined;
+    const served = await listen((req, res) => {
+      last = res;
+      // Left unhandled, as a Node server leaves it.
+      void listener(req, res);
+    });
+    servers.push(served);
+    const login = session === 'none' ? undefined : await fetch(`${served.url}/login`, { signal: AbortSignal.timeout(3_000) });
+    const cookie = login?.headers.getSetCookie()[0]?.split(';')[0] ?? '';
+    const before = store.calls.set + store.calls.touch;
+
+    const crashes: unknown[] = [];
+    let gaveUp = () => {};
+    const crashed = (error: unknown) => {
+      crashes.push(error);
+      gaveUp();
+    };
+    process.on('unhandledRejection', crashed);
+    process.on('uncaughtException', crashed);
+    const capture = captureFrameworkLogs();
+    try {
+      const abort = new AbortController();
+      const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(3_000)]);
+      const answered = fetch(`${served.url}/throw`, { signal, headers: { cookie } }).then(async (response) => ({
+        status: response.status,
+        body: await response.text(),
+        cookies: response.headers.getSetCookie(),
+      }));
+      const given = new Promise<null>((resolve) => (gaveUp = () => resolve(null)));
+      const reply = await Promise.race([answered, given]);
+      if (reply === null) {
+        // Nothing answers the request now, with or without sess: the client stops waiting.
+        abort.abort();
+        await answered.catch(() => {});
+      }
+      await served.idle();
+      return {
+        reply,
+        headersSent: last?.headersSent ?? false,
+        onError,
+        logged: capture.stop().map(({ tag, error }) => `${tag} ${describeError(error)}`),
+        crashes: crashes.map(describeError),
+        writes: store.calls.set + store.calls.touch - before,
+      };
+    } finally {
+      capture.stop();
+      process.off('unhandledRejection', crashed);
+      process.off('uncaughtException', crashed);
+    }
+  }
+
+  const answered500 = (error: string): Thrown => ({
+    reply: { status: 500, body: expect.stringContaining('"statusCode": 500'), cookies: [] },
+    headersSent: true,
+    onError: [error],
+    logged: [`[h3] ${error}`],
+    crashes: [],
+    writes: 0,
+  });
+
+  it.each<[string, unknown, Thrown]>([
+    ['a string', 'boom', answered500('boom')],
+    // h3 keeps the number as its error's cause, which has no message.
+    ['a number', 42, answered500('undefined')],
+    ['an Error, for reference', new Error('failed'), answered500('failed')],
+  ])('%s reaches onError as the 500 h3 makes of it, as without sess, with nothing saved', async (_, thrown, expected) => {
+    const without = await thrownV1('none', thrown);
+    expect(without).toEqual(expected);
+    expect(await thrownV1('write', thrown)).toEqual(without);
+    expect(await thrownV1('read', thrown)).toEqual(without);
+  });
+
+  // h3 v1's own error handling fails on these: its createError reads `.message` off the thrown
+  // value, so its listener rejects before answering or calling onError. A v1 middleware runs
+  // before the handler, not around it, so sess can neither cause nor catch this.
+  it.each<[string, unknown, string]>([
+    ['undefined', undefined, "Cannot read properties of undefined (reading 'message')"],
+    ['null', null, "Cannot read properties of null (reading 'message')"],
+  ])('%s fails in h3 as without sess, unanswered and unhandled, with nothing saved', async (_, thrown, failure) => {
+    const without = await thrownV1('none', thrown);
+    expect(without).toEqual({ reply: null, headersSent: false, onError: [], logged: [], crashes: [failure], writes: 0 });
+    expect(await thrownV1('write', thrown)).toEqual(without);
+    expect(await thrownV1('read', thrown)).toEqual(without);
+  });
+});
