@@ -70,7 +70,8 @@ export interface SessionManager {
 /**
  * One request's session, from `SessionManager.begin`. Reads and writes are synchronous;
  * operations that need the store are async, and each waits for store work still in flight (a
- * `destroy()` not awaited yet, say), whatever its outcome, so a second sign-out joins the first.
+ * `destroy()` not awaited yet, say), whatever its outcome; a second `destroy()` joins the first
+ * when called.
  * Every method may throw `SessUsageError` when the lifecycle does not allow it now (for example
  * a change on a read-only request, or a read before `load()` when the request carries a cookie).
  * A synchronous change once the commit has begun (`set`, `delete`, `save`, `touch`, ...) is
