@@ -24,22 +24,11 @@ interface Reply {
   readonly body: string;
 }
 
-/** The reply to GET `url`, or 'aborted' when the connection ends before the body does. */
-function fetchRaw(url: string): Promise<Reply | 'aborted'> {
-  return new Promise((resolve) => {
-    get(url, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => void (body += chunk));
-      response.on('close', () =>
-        resolve(response.complete ? { status: response.statusCode as number, headers: response.headers, body } : 'aborted'),
-      );
-    }).on('error', () => resolve('aborted'));
-  });
-}
-
-/** GET `url` through `agent`, which keeps its connection for the next request; 'aborted' when the connection dies first. */
-function keptAlive(url: string, agent: Agent): Promise<Reply | 'aborted'> {
+/**
+ * The reply to GET `url` (through `agent`, which may keep its connection for the next request),
+ * or 'aborted' when the connection ends before the body does.
+ */
+function fetchRaw(url: string, agent?: Agent): Promise<Reply | 'aborted'> {
   return new Promise((resolve) => {
     get(url, { agent }, (response) => {
       let body = '';
@@ -319,7 +308,7 @@ describe('the output hold', () => {
       for (const path of ['/output', '/settle']) {
         const answers = new Set<string>();
         for (let i = 0; i < 40; i++) {
-          const reply = await keptAlive(`${url}${path}`, agent);
+          const reply = await fetchRaw(`${url}${path}`, agent);
           answers.add(reply === 'aborted' ? reply : `${reply.status} ${reply.body} ${reply.headers.connection}`);
         }
         expect([path, [...answers]]).toEqual([path, ['503 failed close']]);
