@@ -59,7 +59,7 @@ describe('the record string', () => {
     }
   });
 
-  it('fails data JSON cannot hold as SessUsageError data_not_json naming the key, shaped or plain, and keeps no shape for it', () => {
+  it('fails data JSON cannot hold as SessUsageError data_not_json naming the key, shaped or plain, and a later encode still works', () => {
     const loop: Record<string, unknown> = {};
     loop['self'] = loop;
     const codec = recordCodec();

@@ -34,7 +34,7 @@ export interface Connected {
  * sent, and it goes on to Redis only once `release` is called. Every other command passes
  * straight through. Tests force an ordering with it rather than hope for one.
  */
-export function holdingCommands(redis: Connected, topology: Topology, holds: (key: string, args: readonly string[]) => boolean) {
+function holdingCommands(redis: Connected, topology: Topology, holds: (key: string, args: readonly string[]) => boolean) {
   let reached!: () => void;
   let release!: () => void;
   const atHold = new Promise<void>((resolve) => (reached = resolve));
@@ -180,8 +180,11 @@ export function describeOnEveryClient(title: string, body: (ctx: ClientContext) 
         afterAll(async () => {
           // A failed connect is reported by beforeAll; there is nothing here to clean up then.
           if (connected === undefined) return;
-          await store().clear();
-          await connected.quit();
+          try {
+            await store().clear();
+          } finally {
+            await connected.quit();
+          }
         });
         body({
           library,

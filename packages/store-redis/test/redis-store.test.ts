@@ -455,7 +455,7 @@ describeOn('standalone', 'a RedisCommands shim', () => {
 });
 
 describe('encodeFields', () => {
-  it('fails a value JSON cannot hold as SessUsageError data_not_json naming its key, before anything is sent', () => {
+  it('fails a value JSON cannot hold as SessUsageError data_not_json naming its key', () => {
     const loop: Record<string, unknown> = {};
     loop['self'] = loop;
     expect(() => encodeFields({ ok: 1, n: 10n }, ['ok', 'n'])).toThrow(SessUsageError);

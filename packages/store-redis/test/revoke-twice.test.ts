@@ -11,8 +11,8 @@ import { freshId, makeRecord } from '@sess/store-test';
 import type { SessionChanges } from '@sess/core';
 import { REVOKE, STAMP, type Script } from '../src/scripts.js';
 import { describeOnEveryClient, runs } from './connect.js';
+import { TTL_MS } from './revoke.js';
 
-const TTL_MS = 600_000;
 const signIn: SessionChanges = { set: ['userId'], deleted: [], created: true };
 
 describeOnEveryClient('two revocations keeping the same session', ({ store, holding }) => {
