@@ -266,13 +266,12 @@ export function createSession(first: unknown, second?: unknown): Middleware {
       } catch (error) {
         // koa-session commits in `finally`: what the handler did before throwing is saved, and
         // the cookies ride on the error, since Koa drops the headers set before it.
-        const commits = autoCommit || state.owesCommit || state.commitStarted;
-        const lines = commits && state.core !== undefined ? await state.commitOnce(500, autoCommit).catch(() => []) : [];
+        const lines = state.commitDue && state.core !== undefined ? await state.commitOnce(500, autoCommit).catch(() => []) : [];
         throw koaError(error, lines, ctx);
       }
       // With autoCommit: false, the commit owed after save() or regenerate(), or the one manuallyCommit()
       // began: the answer waits for it, awaited or not, so its cookie goes out and a failure is answered.
-      if (autoCommit || state.owesCommit || state.commitStarted)
+      if (state.commitDue)
         await state.commitOnce(undefined, autoCommit).catch((error: unknown) => failed(ctx, error));
     });
   };

@@ -432,9 +432,12 @@ export class RequestSession implements SessionHost, StorageRequest {
     return { data: session.toJSON(), meta: record.meta };
   }
 
-  /** A commit has begun (with `autoCommit: false`, a `manuallyCommit()` the app may not have awaited). */
-  get commitStarted(): boolean {
-    return this.committed !== undefined;
+  /**
+   * The request commits when it ends: with autoCommit, or the commit owed after save() or
+   * regenerate(), or one `manuallyCommit()` began that the app may not have awaited.
+   */
+  get commitDue(): boolean {
+    return this.shared.autoCommit || this.owesCommit || this.committed !== undefined;
   }
 
   /**
