@@ -379,8 +379,9 @@ export function session(options: SessionOptions): SessionMiddleware {
     respond: {
       get: (ctx) => ctx[RAW],
       set(ctx, value) {
+        if ((ctx[RAW] = value) !== false) return;
         const state = stateOf(ctx);
-        if ((ctx[RAW] = value) === false) state?.holdOutput(ctx, state);
+        state?.holdOutput(ctx, state);
       },
     },
   });
