@@ -6,7 +6,7 @@ export default defineConfig({
     // The machine's equivalence walk and model test allocate millions of short-lived xstate
     // snapshots: a larger young generation spends a quarter less time collecting them.
     execArgv: ['--max-semi-space-size=128'],
-    // The equivalence walk is split over two files: on a 2-core machine they take both workers.
+    // The equivalence walk is split over two files so vitest can walk the two halves in parallel.
     maxWorkers: '100%',
     coverage: {
       provider: 'v8',

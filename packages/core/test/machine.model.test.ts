@@ -413,6 +413,7 @@ function testParams(sut: Sut) {
       committed: () => checkCommitted(sut),
       failed: async () => {
         shadow.ended = true;
+        for (const late of await Promise.all(shadow.lateLoads)) expect(late.ok).toBe(true);
         const settled = await sut.pending();
         expect(settled?.ok).toBe(false);
         expect((settled as { error: unknown }).error).toBeInstanceOf(SessStoreError);
