@@ -113,6 +113,12 @@ function decodeValue(header: string, start: number, end: number): string {
  */
 export const SET_COOKIE_OVERHEAD_BYTES = 200;
 
+/** The prefix of `name` that browsers give rules to (matched without regard to case), if any. */
+export function cookiePrefix(name: string): '__Host-' | '__Secure-' | undefined {
+  const start = name.slice(0, 9).toLowerCase();
+  return start.startsWith('__host-') ? '__Host-' : start === '__secure-' ? '__Secure-' : undefined;
+}
+
 /**
  * Builds a `Set-Cookie` header value, in the order
  * `name=value; Max-Age; Domain; Path; Expires; HttpOnly; Secure; SameSite; Partitioned; Priority`.
@@ -140,14 +146,14 @@ export function serializeCookie(name: string, value: string, attributes: CookieA
   let { path } = attributes;
   let secure = attributes.secure === true;
 
-  const prefix = name.slice(0, 9).toLowerCase();
-  if (prefix.startsWith('__host-')) {
+  const prefix = cookiePrefix(name);
+  if (prefix === '__Host-') {
     // Refused, not dropped: a cookie quietly rescoped is one the app can neither find nor delete.
     if (domain !== undefined) throw invalid(`the __Host- cookie ${show(name)} cannot have a Domain; remove the domain option`);
     if (path !== undefined && path !== '/') throw invalid(`the __Host- cookie ${show(name)} must have Path=/, got ${show(path)}`);
     path = '/';
     secure = true;
-  } else if (prefix === '__secure-') {
+  } else if (prefix === '__Secure-') {
     secure = true;
   }
 

@@ -3,7 +3,7 @@
  * fail later (cookie attributes, lifetimes, callbacks, the store's shape) fails here instead.
  */
 import type { CookieAttributes } from './cookie.js';
-import { serializeCookie, serializeDeletion } from './cookie.js';
+import { cookiePrefix, serializeCookie, serializeDeletion } from './cookie.js';
 import { checkStorage, isCookieSessions } from './cookie-sessions.js';
 import type { CookieSessions, SessionStorage } from './cookie-sessions.js';
 import { SessConfigError } from './errors.js';
@@ -248,7 +248,7 @@ function cookieAttributes(name: string, cookie: SessionCookieOptions): Config['c
   }
   // Browsers take a __Host- or __Secure- cookie only with Secure, so the serializer always adds
   // it: an explicit `secure: false` would be overruled without a word.
-  const prefix = /^__(host|secure)-/i.exec(name)?.[0];
+  const prefix = cookiePrefix(name);
   if (prefix !== undefined && secure === false) {
     throw new SessConfigError(
       `cookie: the name ${JSON.stringify(name)} needs Secure (browsers drop a ${prefix} cookie without it), but cookie.secure is false: remove cookie.secure, or pick a name without the prefix`,

@@ -34,7 +34,7 @@ const FAILED = eventKey({ type: 'store.failed' });
 /** What every load the store answered synchronously returns: one settled promise, shared. */
 const LOADED: Promise<void> = Promise.resolve();
 const nothing = (): void => undefined;
-const NO_HTTP_EFFECTS: readonly HttpEffect[] = [];
+const NO_HTTP_EFFECTS: readonly HttpEffect[] = Object.freeze([]);
 const noHttpEffects = (): readonly HttpEffect[] => NO_HTTP_EFFECTS;
 
 /**

@@ -196,15 +196,17 @@ export function createManager<Options>(
   } catch (error) {
     if (!(error instanceof SessConfigError)) throw error;
     const names: [string, string][] = [];
-    // A core name that is an everyday word too (`name`) is left alone: prose says it.
     for (const [key, [, core]] of Object.entries(table) as [string, OptionSpec][])
-      if (core !== undefined && core !== key && /[A-Z]/.test(core)) names.push([core, key]);
+      if (core !== undefined && core !== key && !PROSE_WORDS.has(core)) names.push([core, key]);
     if (cookieAtTop) for (const key of Object.keys(COOKIE_OPTIONS)) names.push([`cookie.${key}`, key]);
     let message = error.message.replace(/^\[sess\] /, '');
     for (const [core, own] of names) message = message.replace(new RegExp(`(?<![\\w.])${core.replace('.', '\\.')}(?!\\w)`, 'g'), own);
     throw `[sess] ${message}` === error.message ? error : new SessConfigError(message, error.code as ConfigErrorCode);
   }
 }
+
+/** Core option names that are everyday words too, which messages use as prose ("the name ..."): never renamed. */
+const PROSE_WORDS: ReadonlySet<string> = new Set(['name', 'secret', 'store', 'cookie', 'schema', 'clock']);
 
 type ConfigErrorCode = ConstructorParameters<typeof SessConfigError>[1];
 
