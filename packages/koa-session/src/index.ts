@@ -271,8 +271,7 @@ export function createSession(first: unknown, second?: unknown): Middleware {
       }
       // With autoCommit: false, the commit owed after save() or regenerate(), or the one manuallyCommit()
       // began: the answer waits for it, awaited or not, so its cookie goes out and a failure is answered.
-      if (state.commitDue)
-        await state.commitOnce(undefined, autoCommit).catch((error: unknown) => failed(ctx, error));
+      if (state.commitDue) await state.commitOnce(undefined, autoCommit).catch((error: unknown) => failed(ctx, error));
     });
   };
 }
