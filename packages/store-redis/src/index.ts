@@ -15,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SessConfigError, SessUsageError, checkOptionKeys } from '@sess/core';
+import { SessConfigError, checkOptionKeys } from '@sess/core';
 import { deadlineSweep, hasLife, ownValue } from '@sess/core/store';
 import type { Watched } from '@sess/core/store';
 import type { RevokeUserOptions, SessionChanges, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
@@ -186,18 +186,17 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     }
   }
 
-  function storeError(method: RedisStoreMethod, error: unknown): RedisStoreError | SessUsageError {
-    // Data JSON cannot hold (`encodeFields`) is the app's bug, not Redis failing: core answers it 500.
-    if (error instanceof RedisStoreError || error instanceof SessUsageError) return error;
+  function storeError(method: RedisStoreMethod, error: unknown): RedisStoreError {
+    if (error instanceof RedisStoreError) return error;
     return new RedisStoreError(method, failureKind(error) === 'final' ? 'failed' : 'unavailable', describeError(error), error);
   }
 
   /**
    * Runs one store call under one deadline of `timeoutMs`, whatever it sends: fails at once when
-   * the client is not connected, and every failure arrives as `RedisStoreError` (but for data JSON
-   * cannot hold: a `SessUsageError`, see `storeError`). Once `work` has
-   * its answer (the write that matters landed), side writes it started get what is left of the
-   * deadline and cannot fail the call.
+   * the client is not connected, and every failure arrives as `RedisStoreError`. So the app's own
+   * bugs (data JSON cannot hold, see `set`) must be found before it. Once `work` has its answer
+   * (the write that matters landed), side writes it started get what is left of the deadline and
+   * cannot fail the call.
    */
   function call<T>(method: RedisStoreMethod, work: (c: Call) => Promise<T>): Promise<T> {
     // The client's offline queue would hold the command until Redis is back: a request would
@@ -533,15 +532,24 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     },
 
     set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean> {
+      const delta = changes !== undefined && !changes.created;
+      // Encoded before `call` checks the client: data JSON cannot hold is the app's bug whether
+      // Redis is up or not, never reported as the store being unavailable.
+      let fields: { set: string[]; deleted: string[] } | undefined;
+      if (hasLife(ttlMs)) {
+        try {
+          fields = encodeFields(record.data, delta ? changes.set : Object.keys(record.data));
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      }
       return call('set', async (c) => {
-        if (!hasLife(ttlMs)) {
+        if (fields === undefined) {
           await destroyKey(c, id);
           return true;
         }
         const key = keyOf(id);
         const ttl = Math.min(Math.ceil(ttlMs), MAX_TTL_MS);
-        const delta = changes !== undefined && !changes.created;
-        const fields = encodeFields(record.data, delta ? changes.set : Object.keys(record.data));
         const deleted = delta ? [...fields.deleted, ...changes.deleted.map(dataField)] : [];
         const userId = userIdOf(record);
         // A save that may give the session its user stamps it with the user's generation, read

@@ -1,7 +1,8 @@
 /**
  * A client the app has not connected yet (ioredis with `lazyConnect: true`, node-redis before
  * `connect()`) or has closed: the store never connects a client, so every call fails at once,
- * with a message that says so and what to do, and works as soon as the app connects it.
+ * with a message that says so and what to do, and works as soon as the app connects it; but data
+ * JSON cannot hold fails as the app's bug all the same.
  */
 import { once } from 'node:events';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
@@ -10,8 +11,9 @@ import { Redis as IoRedis5 } from 'ioredis5';
 import { createClient as createClient6 } from 'redis';
 import { createClient as createClient5 } from 'redis5';
 import { freshId, makeRecord } from '@sess/store-test';
-import { RedisStoreError, redisStore } from '../src/index.js';
-import { connect, describeOn, testPrefix, type Connected } from './connect.js';
+import { SessUsageError, type SessionData } from '@sess/core';
+import { RedisStoreError, type RedisStore, redisStore } from '../src/index.js';
+import { LIBRARIES, connect, describeOn, testPrefix, type Connected } from './connect.js';
 
 /** The client, made but not connected, and how the app would connect and close it. */
 interface Unconnected {
@@ -83,6 +85,63 @@ describeOn('standalone', 'a client that is not connected', () => {
       await made.close();
       const after = await failure(store.get(id));
       expect(after.message).toMatch(library.startsWith('ioredis') ? /was closed \(quit\(\) or disconnect\(\)\)/ : never);
+    });
+  }
+});
+
+/**
+ * Data JSON cannot hold is the app's bug (SessUsageError data_not_json, a 500), whether Redis is
+ * up or not: a client that cannot send must not turn it into a store outage (a 503 that is
+ * retried, and pages whoever runs Redis). The connected case is the conformance suite's.
+ */
+async function expectDataNotJson(store: RedisStore): Promise<void> {
+  // The client really cannot send: data JSON can hold fails as the store being unavailable.
+  await expect(store.set(freshId(), makeRecord({ ok: 1 }, Date.now()), 60_000)).rejects.toMatchObject({
+    name: 'RedisStoreError',
+    reason: 'unavailable',
+    method: 'set',
+  });
+  const loop: Record<string, unknown> = {};
+  loop['self'] = loop;
+  const saves: [SessionData, RegExp, { set: string[]; deleted: string[]; created: boolean }?][] = [
+    [{ ok: 1, n: 10n }, /key "n" holds a BigInt/],
+    [{ loop }, /key "loop" holds a circular reference/],
+    [{ ok: 1, n: 10n }, /key "n" holds a BigInt/, { set: ['ok', 'n'], deleted: [], created: false }],
+  ];
+  for (const [data, message, changes] of saves) {
+    const error = await store.set(freshId(), makeRecord(data, Date.now()), 60_000, changes).then(
+      () => expect.unreachable('the set resolved'),
+      (rejected: unknown) => rejected,
+    );
+    expect(error).toBeInstanceOf(SessUsageError);
+    expect(error).toMatchObject({ code: 'data_not_json', message: expect.stringMatching(message) });
+  }
+}
+
+describeOn('standalone', 'data JSON cannot hold, on a client never connected or closed', () => {
+  const url = () => {
+    const service = inject('standalone');
+    if (!service.ok) throw new Error(service.reason);
+    return service.value;
+  };
+  for (const library of LIBRARIES) {
+    it(`${library}: a set fails as the app's bug (SessUsageError data_not_json), not as Redis unavailable`, async () => {
+      const made = unconnected(library, url());
+      const store = redisStore({ client: made.client, prefix: testPrefix('data-not-json') });
+      await expectDataNotJson(store);
+      await made.connect();
+      await made.close();
+      await expectDataNotJson(store);
+    });
+  }
+});
+
+describeOn('cluster', 'data JSON cannot hold, on a cluster client closed', () => {
+  for (const library of LIBRARIES) {
+    it(`${library}: a set fails as the app's bug (SessUsageError data_not_json), not as Redis unavailable`, async () => {
+      const redis = await connect(library, 'cluster');
+      await redis.quit();
+      await expectDataNotJson(redisStore({ client: redis.client, prefix: testPrefix('data-not-json') }));
     });
   }
 });
