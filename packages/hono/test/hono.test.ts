@@ -11,7 +11,7 @@ import { stream, streamSSE } from 'hono/streaming';
 import { timeout } from 'hono/timeout';
 import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { SessStoreError, SessUsageError, hashId } from '@sess/core';
-import { Client, cookiesNamed, fakeClock, inspectableStore, listen } from '@sess/adapter-test';
+import { Client, cookiesNamed, fakeClock, inspectableStore, keptAliveAnswers, largeBody, listen } from '@sess/adapter-test';
 import type { Served } from '@sess/adapter-test';
 import { getSession, session } from '../src/index.js';
 import type { HonoSession, SessionEnv, SessionEvent, SessionOptions, SessionVariables } from '../src/index.js';
@@ -557,6 +557,23 @@ describe('errors and app.onError', () => {
     }
   });
 
+  it('a failed store write’s 503 leaves a kept-alive connection open, a streamed response’s included: the next request on it is answered, on node-server 1 and 2', async () => {
+    for (const requestListener of [getRequestListener, getRequestListenerV1]) {
+      const { app, store } = sessionApp();
+      app.onError(quietErrors);
+      app.get('/', async (c) => {
+        await write(c);
+        return stream(c, async (body) => {
+          for (const chunk of largeBody()) await body.write(chunk);
+        });
+      });
+      const served = await listen(requestListener(app.fetch));
+      servers.push(served);
+      store.failing.add('set');
+      expect(await keptAliveAnswers(`${served.url}/`, 20)).toEqual(['503 keep-alive Session store unavailable']);
+    }
+  });
+
   it.each(['throws', 'returns NaN'])(
     'a streamed response whose commit fails on a clock that %s is dropped too: its producer hears the abort',
     async (fault) => {
@@ -640,6 +657,41 @@ describe('errors and app.onError', () => {
     } finally {
       logged.mockRestore();
     }
+  });
+
+  it('session data JSON cannot hold (a BigInt, a cycle) fails the commit with the SessUsageError data_not_json, which Hono’s default onError logs and answers 500; the record stays as it was', async () => {
+    const { app, store } = sessionApp();
+    app.get('/count', async (c) => (await write(c), c.text('ok')));
+    app.get('/bigint', async (c) => {
+      const s = await c.get('session').load();
+      s.data.n = 2;
+      Object.assign(s.data, { big: 1n });
+      return c.text('ok');
+    });
+    app.get('/cycle', async (c) => {
+      const s = await c.get('session').load();
+      const cycle: Record<string, unknown> = {};
+      cycle['self'] = cycle;
+      s.data.n = 3;
+      Object.assign(s.data, { cycle });
+      return c.text('ok');
+    });
+    const client = await serve(app);
+    await client.request('/count');
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      for (const path of ['/bigint', '/cycle']) {
+        const reply = await client.request(path);
+        expect([path, reply.status, reply.body, reply.setCookies]).toEqual([path, 500, 'Internal Server Error', []]);
+      }
+      expect(logged.mock.calls.map(([error]) => [(error as Error).constructor, (error as SessUsageError).code])).toEqual([
+        [SessUsageError, 'data_not_json'],
+        [SessUsageError, 'data_not_json'],
+      ]);
+    } finally {
+      logged.mockRestore();
+    }
+    expect((await store.peek(client.jar.get('sid')?.split('.')[0] as string))?.data).toEqual({ n: 1 });
   });
 
   it('with Hono’s default onError: an HTTPException keeps its status and carries the session; any other error is logged and saves nothing', async () => {
