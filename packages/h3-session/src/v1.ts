@@ -144,6 +144,7 @@ function responseOf(res: ServerResponse): ResponsePort {
     status: () => res.statusCode,
     hasCacheControl: () => res.hasHeader('cache-control'),
     vary: (field) => void (res.headersSent || res.setHeader('vary', varyWith(res.getHeader('vary'), field))),
+    // Asked again, not taken from the commit's facts: the app may set its own while the commit waits on the store.
     cacheControl: (value) => void (res.headersSent || res.hasHeader('cache-control') || res.setHeader('cache-control', value)),
     setCookieLines,
     replaceSetCookie: (previous, next) =>

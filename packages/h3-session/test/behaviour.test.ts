@@ -188,6 +188,26 @@ describe.each(flavours)('$name', (flavour) => {
     expect(store.calls).toMatchObject({ get: 1, set: 1 });
   });
 
+  it("a Cache-Control the app sets while the session's write is in the store is kept, not replaced by private", async () => {
+    const { store, config } = setup();
+    // h3 writes mid-handler, so the app's other work runs while the commit waits on the store,
+    // after the commit read the response's headers.
+    let onStoreWrite = () => {};
+    const set = store.set;
+    store.set = (...args) => (onStoreWrite(), set(...args));
+    const client = await serve(flavour, async ({ event }) => {
+      onStoreWrite = () =>
+        flavour === v1Flavour
+          ? (event as unknown as v1.H3V1Event).node.res.setHeader('cache-control', 'no-store')
+          : (event as H3Event).res.headers.set('cache-control', 'no-store');
+      await api.useSession(event, config);
+      return 'ok';
+    });
+    const reply = await client.request('/');
+    expect([store.calls.set, cookiesNamed(reply, 'h3').length]).toEqual([1, 1]);
+    expect(reply.headers.get('cache-control')).toBe('no-store');
+  });
+
   it('sessionHeader: the value sealSession returns, sent in x-h3-session, names the session; cookie: false sends no cookie', async () => {
     const { config } = setup({ cookie: false });
     const client = await serve(flavour, async ({ event, url }) => {

@@ -81,25 +81,17 @@ function commit(core: Session, name: string, status: number, headers: Headers, o
 /** What the app answered with: the value itself, or an `HTTPResponse`'s body. */
 const bodyOf = (returned: unknown): unknown => (returned as { body?: unknown } | null | undefined)?.body ?? returned;
 
-type NodeStream = Record<'pipe' | 'on' | 'off' | 'destroy', (...args: never[]) => unknown>;
-
-/** A Node stream body (srvx pipes it), with what heeding its errors and dropping it take. */
-function nodeStreamOf(body: unknown): NodeStream | undefined {
-  const stream = body as Partial<NodeStream> | null | undefined;
-  if (typeof stream?.pipe !== 'function' || typeof stream.on !== 'function') return undefined;
-  return typeof stream.off === 'function' && typeof stream.destroy === 'function' ? (stream as NodeStream) : undefined;
-}
-
 /**
  * Cancels the body of a response the 503 replaces, as a closed connection would: nobody will
  * read it, so a stream's producer would wait forever and its cleanup (a `cancel`, an event
  * stream's `onClosed`, an `iterable()` generator's `finally`, a Node stream's `destroy`) never
  * run. Only a body the app handed over has a producer (h3 makes strings and JSON itself);
  * `response.body` is what it became (under `app.fetch`, h3 may pipe it through a stream of its own, which passes the cancel on).
+ * Any other body goes as it is: the kit destroys a Node stream (srvx pipes it) and leaves the rest.
  */
 function drop(response: Response, returned: unknown): void {
   const body = bodyOf(returned);
-  dropBody(nodeStreamOf(body) ?? (returned instanceof Response || body instanceof ReadableStream ? response.body : undefined));
+  dropBody(returned instanceof Response || body instanceof ReadableStream ? response.body : body);
 }
 
 /**
@@ -299,7 +291,7 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
       // Nothing listens to a Node stream's errors until srvx sends it: one emitted while the
       // commit waits on the store would be thrown where nothing catches it, ending the process.
       // srvx then sees the destroyed stream and answers 500.
-      const unheard = heedStreamErrors(nodeStreamOf(bodyOf(returned)));
+      const unheard = heedStreamErrors(bodyOf(returned));
       try {
         effects = await committed;
       } catch (error) {

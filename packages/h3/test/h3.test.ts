@@ -26,6 +26,13 @@ declare module '../src/v1.js' {
 
 const servers = closedAfterEach();
 
+/** An error and the causes under it: h3 keeps what made an `HTTPError` as its `cause`. */
+function causesOf(error: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let at = error; at instanceof Object && !chain.includes(at); at = (at as { cause?: unknown }).cause) chain.push(at);
+  return chain;
+}
+
 async function startV2(options: Partial<SessionOptions<H3Event>>, handler: (event: H3Event) => unknown) {
   const clock = fakeClock();
   const store = inspectableStore(clock);
@@ -125,6 +132,30 @@ describe('h3 v2', () => {
     const reply = await client.request('/');
     expect(reply.status).toBe(503);
     expect(reply.body).toMatch(/Session store unavailable/);
+  });
+
+  it('session data JSON cannot hold fails the commit as a SessUsageError (data_not_json): a 500 through onError, the stored record left as it was', async () => {
+    const store = inspectableStore(fakeClock());
+    const errors: unknown[] = [];
+    const app = new H3({ silent: true, onError: (error) => void errors.push(error) });
+    app.use(session({ secret: SECRET, store }));
+    app.get('/**', async (event) => {
+      const s = await useSession(event);
+      s.data.n = (s.data.n ?? 0) + 1;
+      if (event.url.pathname === '/bigint') (s.data as Record<string, unknown>)['big'] = 1n;
+      return 'ok';
+    });
+    const served = await listen(toNodeHandler(app));
+    servers.push(served);
+    const client = new Client(served.url);
+    await client.request('/');
+    const id = client.jar.get('sid')?.split('.')[0] as string;
+    const stored = await store.peek(id);
+    expect((await client.request('/bigint')).status).toBe(500);
+    expect(await store.peek(id)).toEqual(stored);
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as HTTPError).status).toBe(500);
+    expect(causesOf(errors[0]).find((cause) => cause instanceof SessUsageError)).toMatchObject({ code: 'data_not_json' });
   });
 
   describe('a failed store write drops a streamed answer: its producer hears the end instead of waiting forever', () => {
@@ -786,6 +817,26 @@ describe('h3 v1', () => {
     // Logged as h3 v1 logs a store failure thrown in a handler: an operator learns the store is failing.
     expect(logs.stop().map(({ tag, error }) => [tag, error instanceof SessStoreError, describeError(error)])).toEqual([
       ['[@sess/h3/v1]', true, 'injected set failure'],
+    ]);
+  });
+
+  it('session data JSON cannot hold fails the commit as a SessUsageError (data_not_json): a logged 500 that closes the connection, the stored record left as it was', async () => {
+    const { client, store } = await startV1(async (event) => {
+      const s = await v1.useSession(event);
+      s.data.n = (s.data.n ?? 0) + 1;
+      if (event.path === '/bigint') (s.data as Record<string, unknown>)['big'] = 1n;
+      return 'ok';
+    });
+    await client.request('/');
+    const id = client.jar.get('sid')?.split('.')[0] as string;
+    const stored = await store.peek(id);
+    const logs = captureFrameworkLogs();
+    const reply = await client.request('/bigint');
+    expect([reply.status, reply.headers.get('connection')]).toEqual([500, 'close']);
+    expect(JSON.parse(reply.body)).toEqual({ statusCode: 500, statusMessage: 'Internal Server Error', message: 'Internal Server Error' });
+    expect(await store.peek(id)).toEqual(stored);
+    expect(logs.stop().map(({ tag, error }) => [tag, error instanceof SessUsageError && error.code])).toEqual([
+      ['[@sess/h3/v1]', 'data_not_json'],
     ]);
   });
 

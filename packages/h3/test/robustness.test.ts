@@ -3,7 +3,7 @@
  * handler output that Node or h3 refuses answered as it is without sess (same status, same
  * error in the app's `onError`), never a crash or a request left hanging.
  */
-import { H3, toNodeHandler } from 'h3';
+import { H3, fromNodeHandler, toNodeHandler } from 'h3';
 import type { H3Event } from 'h3';
 import { createApp, eventHandler, fromNodeMiddleware, toNodeListener } from 'h3v1';
 import type { App as AppV1, H3Event as H3EventV1 } from 'h3v1';
@@ -320,6 +320,36 @@ describe('handler output that Node or h3 refuses', () => {
     const served = await listen(toNodeListener(app));
     servers.push(served);
     store.failing.add('set');
+    const capture = captureFrameworkLogs();
+    try {
+      const message = (body: string) => (JSON.parse(body) as { message: string }).message;
+      expect(await keptAliveAnswers(served.url, 40, message)).toEqual(['503 close Session store unavailable']);
+    } finally {
+      capture.stop();
+    }
+  });
+
+  it('h3 v2: a failed store write under a Node handler (fromNodeHandler) piping its body closes the connection with the 503, so a handler that destroys the socket on its cut stream resets no next request on it', async () => {
+    const store = inspectableStore(fakeClock());
+    const app = new H3({ silent: true });
+    app.use(session({ secret: SECRET, store }));
+    app.use(async (event) => {
+      (await useSession(event)).data.n = 1;
+    });
+    app.get(
+      '/',
+      fromNodeHandler((req, res, next) => {
+        // The 503 cuts the stream short, which the handler takes for a client that went away.
+        pipeline(Readable.from(largeBody()), res, (error) => {
+          if (error) req.socket.destroy();
+          next(error ?? undefined);
+        });
+      }),
+    );
+    const served = await listen(toNodeHandler(app));
+    servers.push(served);
+    store.failing.add('set');
+    // h3 logs the cut stream the handler passes to next().
     const capture = captureFrameworkLogs();
     try {
       const message = (body: string) => (JSON.parse(body) as { message: string }).message;
