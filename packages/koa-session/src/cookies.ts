@@ -12,9 +12,14 @@ import type { Keys } from './keys.js';
 /** RFC 9110 token: what sess's serializer takes as a name. koa-session 5's default `koa:sess` is not one. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-/** A line for any name Koa's cookies take (checked at construction): sess's serializer writes the rest. */
-function named(name: string, serialize: (name: string) => string): string {
-  return TOKEN.test(name) ? serialize(name) : name + serialize('k').slice(1);
+/** A Set-Cookie line for any name Koa's cookies take (checked at construction): sess's serializer writes the rest. */
+function setLine(name: string, value: string, attributes: CookieAttributes): string {
+  return TOKEN.test(name) ? serializeCookie(name, value, attributes) : name + serializeCookie('k', value, attributes).slice(1);
+}
+
+/** The deleting Set-Cookie line for any name Koa's cookies take. */
+function deletionLine(name: string, attributes: CookieAttributes): string {
+  return TOKEN.test(name) ? serializeDeletion(name, attributes) : name + serializeDeletion('k', attributes).slice(1);
 }
 
 /**
@@ -43,7 +48,7 @@ export function checkCookieValue(name: string, value: string, source: string): v
  */
 function line(name: string, value: string, attributes: CookieAttributes, source: string): string {
   checkCookieValue(name, value, source);
-  const empty = named(name, (as) => serializeCookie(as, '', attributes));
+  const empty = setLine(name, '', attributes);
   return `${name}=${value}${empty.slice(name.length + 1)}`;
 }
 
@@ -59,13 +64,74 @@ export function cookieLines(
   if (keys === undefined) return [session];
   // Keygrip signs `name=value` as the header carries it.
   const signature = keys.sign(session.slice(0, session.indexOf(';')));
-  return [session, named(`${name}.sig`, (as) => serializeCookie(as, signature, attributes))];
+  return [session, setLine(`${name}.sig`, signature, attributes)];
 }
 
 /** Lines deleting the session cookie, and its `.sig` when sessions are signed. */
 export function deletionLines(name: string, attributes: CookieAttributes, signed: boolean): string[] {
-  const names = signed ? [name, `${name}.sig`] : [name];
-  return names.map((each) => named(each, (as) => serializeDeletion(as, attributes)));
+  const session = deletionLine(name, attributes);
+  return signed ? [session, deletionLine(`${name}.sig`, attributes)] : [session];
+}
+
+type SameSite = NonNullable<CookieAttributes['sameSite']>;
+
+/** Cookie attributes to build a copy in. */
+type Attributes = { -readonly [Name in keyof CookieAttributes]: CookieAttributes[Name] };
+
+/** A copy of `attributes` with this SameSite (none when undefined) and Partitioned. */
+export function withSameSite(attributes: CookieAttributes, sameSite: SameSite | undefined, partitioned: boolean): Attributes {
+  const result: Attributes = { ...attributes };
+  if (sameSite === undefined) delete result.sameSite;
+  else result.sameSite = sameSite;
+  if (partitioned) result.partitioned = true;
+  else delete result.partitioned;
+  return result;
+}
+
+/** SameSite and Partitioned as koa-session's cookie has them, for a Secure cookie or a plain one. */
+interface Variant {
+  readonly sameSite: SameSite | undefined;
+  readonly partitioned: boolean;
+  /** The core plans them so: its attributes go out as they are. */
+  readonly asPlanned: boolean;
+}
+
+/**
+ * koa-session's SameSite and Partitioned, decided once. koa-session takes SameSite=None and
+ * Partitioned with any `secure`, and sends no SameSite unless one is set; the core plans None and
+ * Partitioned only for a cookie that is always Secure, and Lax where koa-session has none. So the
+ * core is given what it can plan (`planned`), and `koaAttributes` gives each cookie it plans
+ * koa-session's by the one thing a request decides, whether that cookie is Secure: a Secure one
+ * carries the app's SameSite and Partitioned; one that is not (a plain request's with `secure`
+ * unset, or any with `secure: false`) goes without None and Partitioned, which browsers drop
+ * without Secure (and sess's serializer refuses).
+ */
+export function sameSitePlan(sameSite: SameSite | undefined, partitioned: boolean, secure: boolean | undefined) {
+  const alwaysSecure = secure === true;
+  const planned = {
+    sameSite: sameSite === undefined || (sameSite === 'none' && !alwaysSecure) ? 'lax' : sameSite,
+    partitioned: alwaysSecure && partitioned,
+  } as const;
+  const variant = (sameSite: SameSite | undefined, partitioned: boolean): Variant => ({
+    sameSite,
+    partitioned,
+    asPlanned: sameSite === planned.sameSite && partitioned === planned.partitioned,
+  });
+  const onSecure = variant(sameSite, partitioned);
+  const onPlain = variant(sameSite === 'none' ? undefined : sameSite, false);
+  // The core hands every deletion, and every cookie without an expiry, the same frozen attributes
+  // on each request: those are translated once (frozen, they cannot go stale).
+  const translated = new WeakMap<CookieAttributes, CookieAttributes>();
+  function koaAttributes(attributes: CookieAttributes): CookieAttributes {
+    const wanted = attributes.secure === true ? onSecure : onPlain;
+    if (wanted.asPlanned) return attributes;
+    const known = translated.get(attributes);
+    if (known !== undefined) return known;
+    const result = withSameSite(attributes, wanted.sameSite, wanted.partitioned);
+    if (Object.isFrozen(attributes)) translated.set(attributes, Object.freeze(result));
+    return result;
+  }
+  return { planned, koaAttributes };
 }
 
 /**

@@ -14,6 +14,7 @@ import type { SessionEvent, SessionManagerOptions, StandardSchemaV1 } from '@ses
 import { SessUsageError, cookieSessions, createSessionManager, createSigner } from '@sess/core';
 import { DEFAULT_MAX_AGE_MS, MAX_LIFETIME_MS, cancelUnread, defined, prototypeLayer } from '@sess/core/adapter';
 import type { Context, Middleware } from 'koa';
+import { sameSitePlan } from './cookies.js';
 import { koaFormat } from './format.js';
 import { keysReader } from './keys.js';
 import { type KoaApp, type SessionOptions, checkedOptions, sameSiteOf } from './options.js';
@@ -132,10 +133,9 @@ export function createSession(first: unknown, second?: unknown): Middleware {
       'SESS_KOA_SESSION_UNSIGNED',
       'signed: false: the session cookie carries no signature, so a client can forge any session; remove signed: false to sign it with app.keys',
     );
-  // The core plans SameSite=None and Partitioned only for cookies that are always Secure;
-  // koa-session takes them with any `secure`, and the request adds them where the cookie is Secure.
-  const alwaysSecure = options.secure === true;
-  if ((sameSite === 'none' || options.partitioned === true) && !alwaysSecure) {
+  const partitioned = options.partitioned === true;
+  const sameSites = sameSitePlan(sameSite, partitioned, options.secure);
+  if ((sameSite === 'none' || partitioned) && options.secure !== true) {
     warnOnce(
       'SESS_KOA_SESSION_NOT_SECURE',
       "sameSite: 'none' and partitioned need a Secure cookie, which browsers drop otherwise: the session cookie carries them on secure requests only (ctx.secure); set secure: true to send them on every request",
@@ -178,10 +178,10 @@ export function createSession(first: unknown, second?: unknown): Middleware {
     cookie: defined({
       httpOnly: options.httpOnly ?? true,
       secure: options.secure ?? 'auto',
-      sameSite: sameSite === undefined || (sameSite === 'none' && !alwaysSecure) ? 'lax' : sameSite,
+      sameSite: sameSites.planned.sameSite,
       path: options.path ?? '/',
       domain: options.domain,
-      partitioned: alwaysSecure ? options.partitioned : undefined,
+      partitioned: sameSites.planned.partitioned,
       priority: options.priority,
     }),
     maxAgeMs,
@@ -228,7 +228,8 @@ export function createSession(first: unknown, second?: unknown): Middleware {
     overwrite,
     autoCommit,
     sameSite,
-    partitioned: options.partitioned === true,
+    partitioned,
+    koaAttributes: sameSites.koaAttributes,
     storeMode,
     store: options.store,
     ContextStore: options.ContextStore,

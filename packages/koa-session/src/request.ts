@@ -9,7 +9,7 @@ import type { SessionRecord, HttpEffect, Session as CoreSession, SessionManager,
 import { SessStoreError, SessUsageError, isWellFormedId } from '@sess/core';
 import { MAX_LIFETIME_MS, assertNever, httpFailure, lifetimeMs, withErrorHeaders } from '@sess/core/adapter';
 import type { Context } from 'koa';
-import { cookieLines, deletionLines, checkCookieValue, mergedLines } from './cookies.js';
+import { cookieLines, deletionLines, checkCookieValue, mergedLines, withSameSite } from './cookies.js';
 import { type KoaSessionObject, define, renewDue, savedData } from './format.js';
 import { type ExternalKey, type SessionOptions, sameSiteOf } from './options.js';
 import type { Keys } from './keys.js';
@@ -18,6 +18,12 @@ import { type Session, SessionObject, type SessionHost } from './view.js';
 
 /** The options koa-session hands to Koa's `ctx.cookies.set`, as this request's `ctx.sessionOptions` holds them. */
 const COOKIE_ATTRIBUTES = ['domain', 'path', 'secure', 'httpOnly', 'sameSite', 'partitioned', 'priority'] as const;
+
+/** The app changed a cookie attribute on this request's `ctx.sessionOptions` (`shown`, as the middleware made them). */
+function changesAttributes(current: Record<string, unknown>, shown: Record<string, unknown>): boolean {
+  for (const name of COOKIE_ATTRIBUTES) if (current[name] !== shown[name]) return true;
+  return false;
+}
 
 /** What every request of one middleware shares: its options, as checked once. */
 export interface Shared {
@@ -34,6 +40,8 @@ export interface Shared {
   readonly sameSite: 'strict' | 'lax' | 'none' | undefined;
   /** The app asked for Partitioned cookies. */
   readonly partitioned: boolean;
+  /** The attributes the core planned for a cookie, with koa-session's SameSite and Partitioned (see `sameSitePlan`). */
+  readonly koaAttributes: (planned: CookieAttributes) => CookieAttributes;
   /** External store (koa-session's store mode) rather than the cookie. */
   readonly storeMode: boolean;
   readonly store: ExternalStore | undefined;
@@ -570,20 +578,18 @@ export class RequestSession implements SessionHost, StorageRequest {
   }
 
   /**
-   * koa-session sends no SameSite unless it is configured, and writes its cookies with this
-   * request's `ctx.sessionOptions`: an attribute the app changed there applies to this response.
+   * The attributes of a cookie the core planned, as koa-session writes it: with the SameSite and
+   * Partitioned decided at construction, or, when the app changed a cookie attribute on this
+   * request's `ctx.sessionOptions`, with what it set there (koa-session writes with those).
    */
-  private attributes(attributes: CookieAttributes): CookieAttributes {
-    const { sameSite, partitioned } = this.shared;
-    const result: Record<string, unknown> = { ...attributes };
-    // The app's own: the core plans SameSite=None and Partitioned only when every cookie is Secure.
-    if (sameSite === undefined) delete result.sameSite;
-    else result.sameSite = sameSite;
-    if (partitioned) result.partitioned = true;
+  private attributes(planned: CookieAttributes): CookieAttributes {
     const current = this.options as Record<string, unknown> | undefined;
-    if (current !== undefined) this.applyOptions(result, current);
-    // Browsers drop a SameSite=None or Partitioned cookie that is not Secure, and sess writes
-    // none: a plain request's cookie goes without them (koa-session's would be lost).
+    const shown = this.shared.options as Record<string, unknown>;
+    if (current === undefined || !changesAttributes(current, shown)) return this.shared.koaAttributes(planned);
+    const result: Record<string, unknown> = withSameSite(planned, this.shared.sameSite, this.shared.partitioned);
+    this.applyOptions(result, current, shown);
+    // The app's attributes decide whether this cookie is Secure: browsers drop a SameSite=None or
+    // Partitioned cookie that is not, and sess writes none (koa-session's would be lost).
     if (result.secure !== true) {
       if (result.sameSite === 'none') delete result.sameSite;
       delete result.partitioned;
@@ -592,8 +598,7 @@ export class RequestSession implements SessionHost, StorageRequest {
   }
 
   /** The cookie attributes the app changed on this request's `ctx.sessionOptions`, applied to `result`. */
-  private applyOptions(result: Record<string, unknown>, current: Record<string, unknown>): void {
-    const shown = this.shared.options as Record<string, unknown>;
+  private applyOptions(result: Record<string, unknown>, current: Record<string, unknown>, shown: Record<string, unknown>): void {
     for (const name of COOKIE_ATTRIBUTES) {
       if (current[name] === shown[name]) continue;
       const given = current[name];

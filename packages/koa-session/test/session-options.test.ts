@@ -149,6 +149,81 @@ describe.each(KOAS)('%s', (_, Koa) => {
     }
   });
 
+  describe('SameSite=None and Partitioned go exactly on the cookies that are Secure', () => {
+    const behindTls: Via = { proxy: true, headers: { 'x-forwarded-proto': 'https' } };
+    // Sets, keeps, sets again (from then on with an expiry) and deletes the session.
+    const account = (ctx: Context) => {
+      if (ctx.path === '/login') ctx.session!.user = 'ada';
+      if (ctx.path === '/rename') ctx.session!.user = 'grace';
+      if (ctx.path === '/logout') ctx.session = null;
+      return ctx.session?.user ?? null;
+    };
+    // The same app reading ctx.sessionOptions, which gives the request its own copy, unchanged.
+    const reading = (ctx: Context) => {
+      expect(ctx.sessionOptions.sameSite).toBe('none');
+      return account(ctx);
+    };
+    // The app makes this response's cookie Secure on a plain request.
+    const securing = (ctx: Context) => (Object.assign(ctx.sessionOptions, { secure: true }), account(ctx));
+    const paths = ['/login', '/', '/rename', '/logout'];
+    const expected = (attributes: string) => {
+      const lines = [`koa.sess; ${attributes}`, `koa.sess.sig; ${attributes}`];
+      return [lines, [], lines, lines];
+    };
+    const all = 'httponly; partitioned; path=/; samesite=none; secure';
+
+    it.each([
+      ["sameSite: 'none'", { sameSite: 'none' }, account, 'httponly; path=/; samesite=none; secure'],
+      ['partitioned', { partitioned: true }, account, 'httponly; partitioned; path=/; secure'],
+      [
+        "sameSite: 'lax' and partitioned",
+        { sameSite: 'lax', partitioned: true },
+        account,
+        'httponly; partitioned; path=/; samesite=lax; secure',
+      ],
+      ['both, with secure: true', { sameSite: 'none', partitioned: true, secure: true }, account, all],
+      ['both, with a maxAge', { sameSite: 'none', partitioned: true, maxAge: 60_000 }, account, all],
+      ['both, store mode, ctx.sessionOptions read', { sameSite: 'none', partitioned: true, store: memoryStore() }, reading, all],
+    ] as [string, SessionOptions, (ctx: Context) => unknown, string][])(
+      'on a secure request (TLS at the proxy), as koa-session: %s',
+      async (_, options, handle, attributes) => {
+        const real = await sideBySide(Koa, options, handle, paths, behindTls);
+        expect(real.map((visit) => visit.cookies)).toEqual(expected(attributes));
+      },
+    );
+
+    // koa-session would send SameSite=None or Partitioned without Secure, which browsers drop
+    // (and with secure: true on a plain request, Koa's cookies throw): these are sess's own.
+    it.each([
+      ["sameSite: 'none'", { sameSite: 'none' }, account, {}, 'httponly; path=/'],
+      ['partitioned', { partitioned: true }, account, {}, 'httponly; path=/'],
+      ["sameSite: 'lax' and partitioned", { sameSite: 'lax', partitioned: true }, account, {}, 'httponly; path=/; samesite=lax'],
+      ['both, with a maxAge', { sameSite: 'none', partitioned: true, maxAge: 60_000 }, account, {}, 'httponly; path=/'],
+      [
+        'both, store mode, ctx.sessionOptions read',
+        { sameSite: 'none', partitioned: true, store: memoryStore() },
+        reading,
+        {},
+        'httponly; path=/',
+      ],
+      [
+        'both, with secure: false, even on a secure request',
+        { sameSite: 'none', partitioned: true, secure: false },
+        account,
+        behindTls,
+        'httponly; path=/',
+      ],
+      ['both, with secure: true, Secure on a plain request', { sameSite: 'none', partitioned: true, secure: true }, account, {}, all],
+      ['both, ctx.sessionOptions.secure set true on a plain request', { sameSite: 'none', partitioned: true }, securing, {}, all],
+    ] as [string, SessionOptions, (ctx: Context) => unknown, Via, string][])(
+      'on a cookie that is not Secure they are left off, and one that is carries them: %s',
+      async (_, options, handle, via, attributes) => {
+        const seen = await visits(Koa, '@sess/koa-session', options, handle, paths, via);
+        expect(seen.map((visit) => [visit.status, visit.cookies])).toEqual(expected(attributes).map((lines) => [200, lines]));
+      },
+    );
+  });
+
   describe.each([
     ['cookie mode', {}],
     ['store mode', { store: memoryStore() }],
