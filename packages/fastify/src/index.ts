@@ -145,6 +145,17 @@ function unwritable(payload: unknown, status: number): Error | undefined {
  */
 const drop = (payload: unknown): void => dropBody(isResponse(payload) ? payload.body : payload);
 
+/**
+ * Drops the payload of a failed commit, whose error answer then closes the connection (as the
+ * other adapters' does): the app may take its cut-off output for a client that went away and
+ * destroy the socket a few turns later (a `pipeline` callback), which would reset the request a
+ * keep-alive client sent next on it. HTTP/2 (Node's compatibility API) has no keep-alive to end.
+ */
+function dropOutput(reply: FastifyReply, payload: unknown): void {
+  drop(payload);
+  if (reply.raw instanceof ServerResponse) reply.raw.shouldKeepAlive = false;
+}
+
 /** The Fastify method that `own`, a decorator of the plugin's scope for `name`, overrides for `reply`. */
 function overridden<K extends 'hijack' | 'send'>(reply: FastifyReply, name: K, own: FastifyReply[K]): FastifyReply[K] {
   let owner = Object.getPrototypeOf(reply) as FastifyReply;
@@ -301,7 +312,7 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
       .catch(rejected)
       .then(
         () => ((state.committing = false), unheard?.(), done(null, payload)),
-        (error: Error) => ((state.committing = false), drop(payload), done(error)),
+        (error: Error) => ((state.committing = false), dropOutput(reply, payload), done(error)),
       )
       .catch(done);
   }
@@ -348,7 +359,7 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
         .catch(rejected)
         .then(
           (effects) => ((state.committing = false), send(effects)),
-          (error: Error) => ((state.committing = false), drop(own), done(error)),
+          (error: Error) => ((state.committing = false), dropOutput(reply, own), done(error)),
         )
         .catch(done);
     } else send(committed);

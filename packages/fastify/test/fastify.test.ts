@@ -7,11 +7,11 @@ import { createReadStream } from 'node:fs';
 import { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { PassThrough, Readable, Writable, pipeline } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { SessConfigError, SessStoreError, SessUsageError } from '@sess/core';
-import { Client, cookiesNamed, fakeClock, inspectableStore } from '@sess/adapter-test';
+import { Client, cookiesNamed, fakeClock, inspectableStore, keptAliveAnswers, largeBody } from '@sess/adapter-test';
 import { getSession, memoryStore, session } from '../src/index.js';
 import type { FastifySession, SessionOptions } from '../src/index.js';
 import { type FastifyFactory, MAJORS, serve } from './app.js';
@@ -229,7 +229,7 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
   });
 
   describe("errors through Fastify's error handling", () => {
-    it('a failed store write reaches setErrorHandler as a 503 error, its cause the store error, and saves nothing', async () => {
+    it('a failed store write reaches setErrorHandler as a 503 error, its cause the store error, saves nothing and closes the connection', async () => {
       const seen: Array<Error & { statusCode?: number }> = [];
       const { client, store } = await withSession({}, (app) => {
         app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
@@ -240,7 +240,12 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       });
       store.failing.add('set');
       const reply = await client.request('/count');
-      expect([reply.status, JSON.parse(reply.body), reply.setCookies]).toEqual([503, { handled: 'Session store unavailable' }, []]);
+      expect([reply.status, JSON.parse(reply.body), reply.setCookies, reply.headers.get('connection')]).toEqual([
+        503,
+        { handled: 'Session store unavailable' },
+        [],
+        'close',
+      ]);
       expect(seen).toHaveLength(1);
       expect(seen[0]?.statusCode).toBe(503);
       expect(seen[0]?.cause).toBeInstanceOf(SessStoreError);
@@ -263,6 +268,30 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
         expect([path, reply.status, JSON.parse(reply.body).message]).toEqual([path, 503, 'Session store unavailable']);
       }
       expect(dropped).toEqual(['node', 'web', 'response']);
+    });
+
+    it('closes the connection with a failed commit’s error answer, so an app that destroys the socket on its cut-off pipe resets no next request on it', async () => {
+      const { url, store } = await withSession({}, (app) => {
+        const cutOff = (request: FastifyRequest) => {
+          const pass = new PassThrough();
+          // The dropped payload cuts the pipe short, which the app takes for a client that went away.
+          pipeline(Readable.from(largeBody()), pass, (error) => void (error && request.raw.socket.destroy()));
+          return pass;
+        };
+        app.get('/stream', async (request, reply) => ((request.session.user = 'ada'), reply.send(cutOff(request))));
+        // A web Response commits through its own path.
+        app.get(
+          '/response',
+          async (request) => ((request.session.user = 'ada'), new Response(Readable.toWeb(cutOff(request)) as ReadableStream)),
+        );
+        app.get('/bigint', async (request, reply) => (request.session.set('big', 1n), reply.send(cutOff(request))));
+      });
+      store.failing.add('set');
+      const message = (body: string) => JSON.parse(body).message;
+      for (const path of ['/stream', '/response'])
+        expect([path, await keptAliveAnswers(`${url}${path}`, 40, message)]).toEqual([path, ['503 close Session store unavailable']]);
+      store.failing.delete('set');
+      expect(await keptAliveAnswers(`${url}/bigint`, 40, message)).toEqual(['500 close Internal Server Error']);
     });
 
     it('a file stream that fails to open while the commit waits on the store reaches Fastify’s error handling, not the process', async () => {
@@ -288,6 +317,45 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       });
       const reply = await client.request('/file');
       expect([reply.status, JSON.parse(reply.body).code, faults]).toEqual([500, 'ENOENT', []]);
+    });
+
+    it('session data JSON cannot hold (a BigInt, a cycle) fails the commit: a 500 error whose cause is the SessUsageError data_not_json, the record left as it was', async () => {
+      const seen: Array<Error & { statusCode?: number }> = [];
+      const { client, store } = await withSession({}, (app) => {
+        app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
+          seen.push(error);
+          return reply.code(error.statusCode ?? 500).send({ handled: error.message });
+        });
+        app.get('/count', async (request) => (request.session.n = (request.session.n ?? 0) + 1));
+        app.get('/bigint', async (request) => {
+          request.session.n = 2;
+          request.session.set('big', 1n);
+          return 'ok';
+        });
+        // A web Response commits through its own path.
+        app.get('/cycle', async (request) => {
+          const cycle: Record<string, unknown> = {};
+          cycle['self'] = cycle;
+          request.session.n = 3;
+          request.session.set('cycle', cycle);
+          return new Response('ok');
+        });
+      });
+      await client.request('/count');
+      for (const path of ['/bigint', '/cycle']) {
+        const reply = await client.request(path);
+        expect([path, reply.status, JSON.parse(reply.body), reply.setCookies]).toEqual([
+          path,
+          500,
+          { handled: 'Internal Server Error' },
+          [],
+        ]);
+      }
+      expect(seen.map((error) => [error.statusCode, error.cause instanceof SessUsageError && error.cause.code])).toEqual([
+        [500, 'data_not_json'],
+        [500, 'data_not_json'],
+      ]);
+      expect((await store.peek(idOf(client) as string))?.data).toEqual({ n: 1 });
     });
 
     it('a failed load answers 503 from Fastify’s default handler before the handler runs', async () => {
@@ -659,6 +727,42 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
         [],
       ]);
       expect(logged).toEqual([expect.objectContaining({ level: 50, msg: expect.stringMatching(/could not be committed/) })]);
+    });
+
+    it('closes the connection with a failed commit’s 503, so an app that destroys the socket on its cut-off pipe resets no next request on it', async () => {
+      const { url, store } = await withSession({}, (app) => {
+        app.get('/raw', (request, reply) => {
+          reply.hijack();
+          request.session.user = 'ada';
+          reply.raw.setHeader('content-type', 'application/octet-stream');
+          // The 503 cuts the pipe short, which the app takes for a client that went away.
+          pipeline(Readable.from(largeBody()), reply.raw, (error) => void (error && request.raw.socket.destroy()));
+        });
+      });
+      store.failing.add('set');
+      expect(await keptAliveAnswers(`${url}/raw`, 40)).toEqual(['503 close Session store unavailable']);
+    });
+
+    it('answers data JSON cannot hold with a plain 500 on the raw response, closing the connection, and leaves the record as it was', async () => {
+      const { client, store, logged } = await withSession({}, (app) => {
+        app.get('/count', async (request) => (request.session.n = (request.session.n ?? 0) + 1));
+        app.get('/raw', (request, reply) => {
+          reply.hijack();
+          request.session.n = 2;
+          request.session.set('big', 1n);
+          reply.raw.end('raw');
+        });
+      });
+      await client.request('/count');
+      const reply = await client.request('/raw');
+      expect([reply.status, reply.body, reply.headers.get('connection'), reply.setCookies]).toEqual([
+        500,
+        'Internal Server Error',
+        'close',
+        [],
+      ]);
+      expect(logged).toEqual([expect.objectContaining({ level: 50, err: expect.objectContaining({ type: 'SessUsageError' }) })]);
+      expect((await store.peek(idOf(client) as string))?.data).toEqual({ n: 1 });
     });
 
     it('holds only hijacked replies in its scope: a plain reply and a sibling plugin’s hijack go straight out', async () => {
