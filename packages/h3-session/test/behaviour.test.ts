@@ -4,12 +4,14 @@
  * inspectable memory store, so each case can see the writes it made.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { cookiesNamed, fakeClock, inspectableStore } from '@sess/adapter-test';
+import { cookiesNamed, fakeClock, inspectableStore, listen } from '@sess/adapter-test';
 import type { Client, InspectableStore } from '@sess/adapter-test';
-import { HTTPError } from 'h3';
+import { H3, HTTPError, toNodeHandler } from 'h3';
+import { SessStoreError, SessUsageError } from '@sess/core';
 import type { H3Event, HTTPEvent } from 'h3';
 import type { SessionConfig } from '../src/index.js';
 import { flavours, PASSWORD, SIGNED_VALUE, serving, v1Flavour, v2Flavour } from './apps.js';
+import type { Flavour } from './apps.js';
 import * as v1 from '../src/v1.js';
 
 const serve = serving();
@@ -448,6 +450,73 @@ describe('h3 v2 only', () => {
     // Cache-Control set for the success response is not the error response's: h3 drops those headers.
     expect(await answer('/own-success')).toEqual([404, 'Origin, Cookie', 'private']);
     expect(await answer('/own-success?ok')).toEqual([200, 'Cookie', 'no-store']);
+  });
+
+  /** h3 v2 with the app's `onError`, which collects the errors it is given; not `silent`, so h3 logs as it does by default. */
+  const withOnError = (errors: unknown[]): Flavour => ({
+    ...v2Flavour,
+    serve: (handler) =>
+      listen(
+        toNodeHandler(
+          new H3({ onError: (error) => void errors.push(error) }).all(
+            '/**',
+            (event) => handler({ event, url: new URL(event.url.href) }) as never,
+          ),
+        ),
+      ),
+  });
+
+  it.each([
+    ['updateSession', '/update', 'set'],
+    ['getSession', '/get', 'get'],
+    ['clearSession', '/clear', 'destroy'],
+  ] as const)('a store failure in %s reaches onError as an HTTPError 503 whose cause is the SessStoreError', async (_, path, op) => {
+    const { store, config } = setup();
+    const errors: unknown[] = [];
+    const client = await serve(withOnError(errors), async ({ event, url }) => {
+      if (url.pathname === '/update') await api.updateSession(event, config, { n: 1 });
+      if (url.pathname === '/get') await api.getSession(event, config);
+      if (url.pathname === '/clear') await api.clearSession(event, config);
+      return { id: (await api.useSession(event, config)).id };
+    });
+    await client.request('/');
+    store.failing.add(op);
+    expect((await client.request(path)).status).toBe(503);
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as HTTPError).status).toBe(503);
+    const { cause } = errors[0] as HTTPError;
+    expect(cause).toBeInstanceOf(SessStoreError);
+    expect(cause).toMatchObject({ code: 'store_failed', statusHint: 503, op });
+  });
+
+  it("session data JSON cannot hold is the app's bug, treated as a thrown Error is: logged by h3, a 500, onError's HTTPError has the SessUsageError as its cause", async () => {
+    const { config } = setup();
+    const errors: unknown[] = [];
+    const client = await serve(withOnError(errors), async ({ event, url }) => {
+      if (url.pathname === '/bug') throw new Error('the app failed');
+      await api.updateSession(event, config, { big: 1n });
+      return 'saved';
+    });
+    const logged: unknown[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((error: unknown) => void logged.push(error));
+    const answers: Array<[number, unknown[]]> = [];
+    try {
+      for (const path of ['/bug', '/bigint']) {
+        const { status } = await client.request(path);
+        answers.push([status, logged.splice(0).map((error) => (error as HTTPError).cause)]);
+      }
+    } finally {
+      spy.mockRestore();
+    }
+    // h3 logs an unhandled error before and after an onError that returns nothing: the same for both.
+    const [bug, notJson] = answers;
+    expect(bug?.[0]).toBe(500);
+    expect(bug?.[1].length).toBeGreaterThan(0);
+    expect(notJson).toEqual([500, bug?.[1].map(() => expect.any(SessUsageError))]);
+    expect(errors.map((error) => (error as HTTPError).unhandled)).toEqual([true, true]);
+    const { cause } = errors[1] as HTTPError;
+    expect(cause).toBeInstanceOf(SessUsageError);
+    expect(cause).toMatchObject({ code: 'data_not_json' });
   });
 
   it('an HTTPEvent without a response reads and writes the session, setting no cookie', async () => {

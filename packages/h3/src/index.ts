@@ -9,7 +9,7 @@
 import { ServerResponse } from 'node:http';
 import { HTTPError, getRequestProtocol, toResponse } from 'h3';
 import type { H3Config, H3Event, Middleware } from 'h3';
-import { SessUsageError } from '@sess/core';
+import { SessStoreError, SessUsageError } from '@sess/core';
 import type { HttpEffect, Session } from '@sess/core';
 import { applyEffects, commitFetch, commitNodeResponse, createOutputHold, createSessionContext, failureError } from '@sess/core/adapter';
 import { dropBody, handoffResponse, heedStreamErrors, loadedSession, withHeaders } from '@sess/core/adapter';
@@ -35,8 +35,14 @@ declare module 'h3' {
   }
 }
 
-/** A store failure as the HTTP error h3 answers with (503 by default); the cause keeps the details. */
-const asHttpError = (error: unknown): unknown => failureError(error, (failure) => new HTTPError({ ...failure, cause: error })) ?? error;
+/**
+ * A store failure as the HTTP error h3 answers with (503 by default), the `SessStoreError` its
+ * `cause`: set after construction, since h3's constructor makes `cause` the options object it is
+ * given. Any other error goes on as it is: a `SessUsageError` is the app's bug, which h3 logs
+ * and answers 500 as it does a thrown Error.
+ */
+const asHttpError = (error: unknown): unknown =>
+  error instanceof SessStoreError ? failureError(error, (failure) => Object.assign(new HTTPError(failure), { cause: error })) : error;
 const rejected = (error: unknown) => Promise.reject(asHttpError(error));
 
 /** What a route handler returns when no route matched; h3 answers it with a 404. */

@@ -26,13 +26,6 @@ declare module '../src/v1.js' {
 
 const servers = closedAfterEach();
 
-/** An error and the causes under it: h3 keeps what made an `HTTPError` as its `cause`. */
-function causesOf(error: unknown): unknown[] {
-  const chain: unknown[] = [];
-  for (let at = error; at instanceof Object && !chain.includes(at); at = (at as { cause?: unknown }).cause) chain.push(at);
-  return chain;
-}
-
 async function startV2(options: Partial<SessionOptions<H3Event>>, handler: (event: H3Event) => unknown) {
   const clock = fakeClock();
   const store = inspectableStore(clock);
@@ -134,6 +127,44 @@ describe('h3 v2', () => {
     expect(reply.body).toMatch(/Session store unavailable/);
   });
 
+  it.each([
+    ['a failed commit', '/commit', 'set'],
+    ['a failed load()', '/load', 'get'],
+    ['a failed regenerate()', '/regenerate', 'get'],
+    ['a failed destroy()', '/destroy', 'destroy'],
+    ['a failed commit of a Node handler', '/node', 'set'],
+  ] as const)('%s reaches onError as an HTTPError 503 whose cause is the SessStoreError', async (_, path, op) => {
+    const store = inspectableStore(fakeClock());
+    const errors: unknown[] = [];
+    const app = new H3({ silent: true, onError: (error) => void errors.push(error) });
+    app.use(session({ secret: SECRET, store, asyncContext: true }));
+    app.get('/login', async (event) => String(((await useSession(event)).data.n = 1)));
+    app.get('/commit', async (event) => String(((await useSession(event)).data.n = 2)));
+    app.get('/load', async (event) => String(await event.context.session?.load()));
+    app.get('/regenerate', async (event) => String(await event.context.session?.regenerate()));
+    app.get('/destroy', async (event) => String(await (await useSession(event)).destroy()));
+    app.get(
+      '/node',
+      fromNodeHandler(async (_req, res) => {
+        const s = getSession();
+        await s.load();
+        s.data.n = 2;
+        res.end('node');
+      }),
+    );
+    const served = await listen(toNodeHandler(app));
+    servers.push(served);
+    const client = new Client(served.url);
+    await client.request('/login');
+    store.failing.add(op);
+    expect((await client.request(path)).status).toBe(503);
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as HTTPError).status).toBe(503);
+    const { cause } = errors[0] as HTTPError;
+    expect(cause).toBeInstanceOf(SessStoreError);
+    expect(cause).toMatchObject({ code: 'store_failed', statusHint: 503, op });
+  });
+
   it('session data JSON cannot hold fails the commit as a SessUsageError (data_not_json): a 500 through onError, the stored record left as it was', async () => {
     const store = inspectableStore(fakeClock());
     const errors: unknown[] = [];
@@ -155,7 +186,38 @@ describe('h3 v2', () => {
     expect(await store.peek(id)).toEqual(stored);
     expect(errors).toHaveLength(1);
     expect((errors[0] as HTTPError).status).toBe(500);
-    expect(causesOf(errors[0]).find((cause) => cause instanceof SessUsageError)).toMatchObject({ code: 'data_not_json' });
+    const { cause } = errors[0] as HTTPError;
+    expect(cause).toBeInstanceOf(SessUsageError);
+    expect(cause).toMatchObject({ code: 'data_not_json' });
+  });
+
+  it("without onError, a usage error (data JSON cannot hold, a change to a read-only session) is logged by h3 and answers 500, as the app's own thrown Error is", async () => {
+    const app = new H3();
+    app.use(session({ secret: SECRET, store: inspectableStore(fakeClock()), readOnly: (event) => event.url.pathname === '/read-only' }));
+    app.get('/**', async (event) => {
+      const s = await useSession(event);
+      if (event.url.pathname === '/bug') throw new Error('the app failed');
+      s.data.n = 1;
+      if (event.url.pathname === '/bigint') (s.data as Record<string, unknown>)['big'] = 1n;
+      return 'ok';
+    });
+    const served = await listen(toNodeHandler(app));
+    servers.push(served);
+    const client = new Client(served.url);
+    const logs = captureFrameworkLogs();
+    const statuses: number[] = [];
+    for (const path of ['/bug', '/bigint', '/read-only']) statuses.push((await client.request(path)).status);
+    const logged = logs.stop();
+    expect(statuses).toEqual([500, 500, 500]);
+    expect(logged.map(({ error }) => [(error as HTTPError).unhandled, describeError(error)])).toEqual([
+      [true, 'the app failed'],
+      [true, 'data_not_json'],
+      [true, 'usage_invalid'],
+    ]);
+    expect(logged.slice(1).map(({ error }) => (error as HTTPError).cause)).toEqual([
+      expect.any(SessUsageError),
+      expect.any(SessUsageError),
+    ]);
   });
 
   describe('a failed store write drops a streamed answer: its producer hears the end instead of waiting forever', () => {
