@@ -139,17 +139,18 @@ function unwritable(payload: unknown, status: number): Error | undefined {
 }
 
 /**
- * Drops a stream payload (a web `Response`'s body included, from any realm) that the error answer
- * of a failed commit replaces: Fastify leaves an unsent payload as it is, so a Node stream's
- * source would stay open and a producer writing into it would wait forever on backpressure.
+ * Drops a stream payload (a web `Response`'s body included, from any realm) that an error answer
+ * replaces: Fastify leaves an unsent payload as it is, so a Node stream's source would stay open
+ * and a producer writing into it would wait forever on backpressure.
  */
 const drop = (payload: unknown): void => dropBody(isResponse(payload) ? payload.body : payload);
 
 /**
- * Drops the payload of a failed commit, whose error answer then closes the connection (as the
- * other adapters' does): the app may take its cut-off output for a client that went away and
- * destroy the socket a few turns later (a `pipeline` callback), which would reset the request a
- * keep-alive client sent next on it. HTTP/2 (Node's compatibility API) has no keep-alive to end.
+ * Drops the payload that an error answer replaces (a failed commit's, or one beside a header Node
+ * refuses), and that answer then closes the connection (as the other adapters' does): the app may
+ * take its cut-off output for a client that went away and destroy the socket a few turns later (a
+ * `pipeline` callback), which would reset the request a keep-alive client sent next on it.
+ * HTTP/2 (Node's compatibility API) has no keep-alive to end.
  */
 function dropOutput(reply: FastifyReply, payload: unknown): void {
   drop(payload);
@@ -284,8 +285,9 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
       // Fastify copies a Response's headers onto the reply, and Fetch takes control characters Node refuses.
       if (isResponse(payload)) for (const [name, value] of payload.headers) checkHeader(name, value);
     } catch (error) {
-      // Fastify would have destroyed a stream payload as its error answer ended the response.
-      drop(payload);
+      // Fastify would have destroyed a stream payload as its error answer ended the response:
+      // dropped here, and the answer closes the connection, as a failed commit's does.
+      dropOutput(reply, payload);
       throw error;
     }
     // So is a payload Fastify would refuse to write (the app's onSend hooks ran before this one,

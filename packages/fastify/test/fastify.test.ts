@@ -499,6 +499,42 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       expect([dropped, store.calls.set]).toEqual([['node', 'web', 'response'], 0]);
     });
 
+    it('closes the connection with the 500 for a header Node refuses beside a streamed payload, so an app that destroys the socket on its cut-off pipe resets no next request on it', async () => {
+      const { url, store } = await withSession({}, (app) => {
+        const cutOff = (request: FastifyRequest) => {
+          const pass = new PassThrough();
+          // The dropped payload cuts the pipe short, which the app takes for a client that went away.
+          pipeline(Readable.from(largeBody()), pass, (error) => void (error && request.raw.socket.destroy()));
+          return pass;
+        };
+        const webCutOff = (request: FastifyRequest) => Readable.toWeb(cutOff(request)) as ReadableStream;
+        app.get('/stream', async (request, reply) => {
+          request.session.user = 'ada';
+          return reply.header('x-bad', 'a\nb').send(cutOff(request));
+        });
+        app.get('/web', async (request, reply) => {
+          request.session.user = 'ada';
+          return reply.header('x-bad', 'naïve✓').send(webCutOff(request));
+        });
+        // Fetch's Headers take a control character that Node refuses once Fastify copies it onto the reply.
+        app.get('/response', async (request) => {
+          request.session.user = 'ada';
+          return new Response(webCutOff(request), { headers: { 'x-note': 'a\u0001b' } });
+        });
+      });
+      const code = (body: string) => JSON.parse(body).code;
+      const answers: Array<[string, string[]]> = [];
+      for (const path of ['/stream', '/web', '/response']) answers.push([path, await keptAliveAnswers(`${url}${path}`, 40, code)]);
+      expect([answers, store.calls.set]).toEqual([
+        [
+          ['/stream', ['500 close ERR_INVALID_CHAR']],
+          ['/web', ['500 close ERR_INVALID_CHAR']],
+          ['/response', ['500 close ERR_INVALID_CHAR']],
+        ],
+        0,
+      ]);
+    });
+
     it('a payload Fastify can’t write (not JSON-typed, not a string) answers 500 as without sess, and saves nothing', async () => {
       const { client, store } = await withSession({}, (app) => {
         app.get('/number', async (request, reply) => {
