@@ -226,6 +226,8 @@ export function recordCodec(): RecordCodec {
 
   function shapedData(encoded: string, shape: number): SessionData {
     const keys = shapes[shape - 1] as readonly string[];
+    const flat = flatValues(encoded, keys);
+    if (flat !== undefined) return flat;
     const values = JSON.parse(encoded.slice(VALUES_AT)) as unknown[];
     const result: SessionData = {};
     // Shapes never hold "__proto__", so assignment only ever creates own properties.
@@ -258,6 +260,58 @@ export function recordCodec(): RecordCodec {
       lastShape = PLAIN;
     },
   };
+}
+
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const CLOSE = 0x5d;
+/**
+ * Records longer than this are parsed: a string value read by `flatValues` may be a slice that
+ * keeps the whole record text alive for as long as the app holds it.
+ */
+const FLAT_READ_MAX_CHARS = 1024;
+
+/** Whether `code` can start a JSON number or true, false or null. */
+function startsBareValue(code: number): boolean {
+  return code === 0x2d || (code >= 0x30 && code <= 0x39) || code === 0x74 || code === 0x66 || code === 0x6e;
+}
+
+/**
+ * A shaped record's data read straight from its values' JSON when every value is flat: a number,
+ * true, false, null, or a string with no escape. That is most session data, and JSON.parse of
+ * even a short array costs more than the rest of the store's read. The text is JSON.stringify's
+ * output, so it has no whitespace, and the first quote with no backslash before it ends a string.
+ * Anything else (an object, an array, an escape) is `undefined`, and the caller parses it.
+ */
+function flatValues(encoded: string, keys: readonly string[]): SessionData | undefined {
+  if (encoded.length > FLAT_READ_MAX_CHARS) return undefined;
+  const result: SessionData = {};
+  let at = VALUES_AT + 1;
+  for (let i = 0; i < keys.length; i++) {
+    const first = encoded.charCodeAt(at);
+    let end: number;
+    let value: unknown;
+    if (first === QUOTE) {
+      end = encoded.indexOf('"', at + 1);
+      const text = encoded.slice(at + 1, end);
+      // An escaped quote has its backslash before it, inside what was read.
+      if (text.includes('\\')) return undefined;
+      value = text;
+      end += 1;
+    } else if (startsBareValue(first)) {
+      // The array's closing bracket ends the scan at the latest.
+      end = at + 1;
+      for (let code = encoded.charCodeAt(end); code !== COMMA && code !== CLOSE; code = encoded.charCodeAt(end)) end++;
+      const text = encoded.slice(at, end);
+      value = text === 'true' ? true : text === 'false' ? false : text === 'null' ? null : Number(text);
+    } else {
+      return undefined;
+    }
+    if (encoded.charCodeAt(end) !== (i === keys.length - 1 ? CLOSE : COMMA)) return undefined;
+    result[keys[i] as string] = value;
+    at = end + 1;
+  }
+  return result;
 }
 
 function sameKeys(a: readonly string[], b: readonly string[]): boolean {

@@ -200,4 +200,18 @@ describe('the record string', () => {
       { numRuns: 500 },
     );
   });
+
+  it('reads flat values (numbers, strings, true, false, null) as JSON.parse does, escapes and nested values among them', () => {
+    const tricky = fc.constantFrom('"', '\\', 'a"b', '\\"', '",', '"]', ',', ']', '', 'true', '1', '\u2028', '\ud800', '\n');
+    const flat = fc.oneof(fc.double(), fc.integer(), fc.string({ unit: 'binary' }), tricky, fc.constantFrom(true, false, null));
+    const codec = recordCodec();
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.oneof(flat, flat, fc.jsonValue())), (data) => {
+        const back = roundTrip(data, META, codec);
+        expect(back.data).toEqual(asJson(data));
+        expect(back.both.data).toEqual(back.data);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
 });
