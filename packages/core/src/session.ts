@@ -10,7 +10,7 @@ import type { Effect, HttpEffect, StoreEffect } from './effects.js';
 import { SessUsageError } from './errors.js';
 import type { Config } from './options.js';
 import { isSessionRecord } from './record.js';
-import type { LifecycleNode } from './runtime.js';
+import type { LifecycleNode, LifecycleStep } from './runtime.js';
 import { commitKey, eventFromKey, eventKey, requestInputKey } from './runtime.js';
 import { runEffects } from './runner.js';
 import type { StoreFeedback, StoreOutcome } from './runner.js';
@@ -259,8 +259,10 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
    */
   private runInTurn(event: number, operation?: string): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
     if (this.running === 0) return this.run(event, operation);
-    if (this.config.lifecycle.next(this.node, event)?.joinsInflight === true) {
-      this.step(event, operation);
+    const join = this.config.lifecycle.next(this.node, event);
+    if (join?.joinsInflight === true) {
+      // A join's actions are all data-side (see the machine's `joinSignOut`): no effects to run.
+      this.take(join);
       return this.afterInflight(noHttpEffects);
     }
     // Asked again on arrival: another call waiting for the same work may have taken the turn.
@@ -360,6 +362,11 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
               : '';
       throw new SessUsageError(`${operation} is not allowed now${hint} (session state: ${state})`);
     }
+    return this.take(step);
+  }
+
+  /** Takes `step`, one the lifecycle allows from the current node. */
+  private take(step: LifecycleStep): readonly Effect[] {
     if (step.drawsId) this.state.drawId();
     this.node = step.to;
     return this.state.perform(step.actions);
