@@ -45,9 +45,19 @@ class CookieView implements SessionCookie {
     // As in express-session, under a second ends the cookie now (its Max-Age rounds down to 0);
     // the core's setExpiry(0) would mean "until the browser closes", keeping a session the app
     // meant to end. "Now" is the manager's clock: the core refuses a Date more than 400 days from it.
-    else if (ms < MIN_COOKIE_LIFETIME_MS) this.#core.setExpiry(new Date(this.#clock()));
+    else if (ms < MIN_COOKIE_LIFETIME_MS) this.#core.setExpiry(new Date(this.#now()));
     // Browsers keep a cookie 400 days at most, whatever express-session writes.
     else this.#core.setExpiry(Math.min(ms, MAX_LIFETIME_MS) / 1000);
+  }
+  /**
+   * Now, as the core read it for this request: that reading was checked, so a clock gone bad since
+   * fails the commit with the clock error (a bad reading here would be refused as a bad Date
+   * instead). A session without an id has no lifetime to read it from (the core exposes no other
+   * reading): the app's clock then.
+   */
+  #now(): number {
+    const { expiresAt, maxAgeMs } = this.#core;
+    return expiresAt === undefined || maxAgeMs === undefined ? this.#clock() : expiresAt - maxAgeMs;
   }
   get expires(): Date | undefined {
     return this.#core.expiresAt === undefined ? undefined : new Date(this.#core.expiresAt);
@@ -58,9 +68,9 @@ class CookieView implements SessionCookie {
       return;
     }
     // A past date ends the session now. A far one is 400 days, as for maxAge, in seconds: the core
-    // takes a Date only within 400 days of the request's start, which a clock that stepped (or a
-    // long request) leaves minutes before this reading, but measures seconds from that start itself.
-    const now = this.#clock();
+    // takes a Date only within 400 days of its own reading, which a clock that stepped (or a long
+    // request) can leave minutes before the app's (see #now), but measures seconds from it itself.
+    const now = this.#now();
     if (date.getTime() >= now + MAX_LIFETIME_MS - 60_000) this.#core.setExpiry(MAX_LIFETIME_MS / 1000);
     else this.#core.setExpiry(new Date(Math.max(date.getTime(), now)));
   }

@@ -345,6 +345,67 @@ describe.each([
     expect((await client.request('/count')).body).toBe('views 2');
   });
 
+  it.each([
+    ['NaN', Number.NaN],
+    ['a Date', new Date(0)],
+  ])(
+    'a clock that turns bad (%s) mid-request fails req.session.cookie changes with the clock error a data change gets, and writes nothing (was a setExpiry bad-date error)',
+    async (_, reading) => {
+      const base = fakeClock();
+      let bad = false;
+      const clock = () => (bad ? (reading as number) : base.now());
+      const store = inspectableStore(base);
+      const errors: unknown[] = [];
+      const changes: Record<string, (session: Request['session']) => void> = {
+        '/data': (session) => void (session.views = 1),
+        '/max-age': (session) => void (session.cookie.maxAge = 60_000),
+        '/max-age-zero': (session) => void (session.cookie.maxAge = 0),
+        '/max-age-null': (session) => void (session.cookie.maxAge = null),
+        '/expires': (session) => void (session.cookie.expires = new Date(base.now() + 60_000)),
+        '/expires-past': (session) => void (session.cookie.expires = new Date(base.now() - 60_000)),
+        '/expires-far': (session) => void (session.cookie.expires = new Date(base.now() + 500 * 86_400_000)),
+      };
+      const { client } = await start({ clock, store }, (app) => {
+        for (const [path, change] of Object.entries(changes))
+          app.get(path, (req, res) => {
+            bad = true;
+            change(req.session);
+            res.send('changed');
+          });
+        app.use((error: unknown, _req: Request, _res: Response, next: NextFunction) => {
+          errors.push(error);
+          next(error);
+        });
+      });
+      const seen = (error: unknown) => {
+        const { name, code, message } = error as SessConfigError;
+        return { name, code, message };
+      };
+      const outcomes: Record<string, unknown> = {};
+      for (const path of Object.keys(changes)) {
+        bad = false;
+        expect((await client.request('/count')).status).toBe(200);
+        const writes = store.calls.set + store.calls.touch + store.calls.destroy;
+        errors.length = 0;
+        const reply = await client.request(path);
+        outcomes[path] = {
+          status: reply.status,
+          errors: errors.map(seen),
+          writes: store.calls.set + store.calls.touch + store.calls.destroy - writes,
+        };
+      }
+      const dataChange = outcomes['/data'];
+      expect(dataChange).toEqual({
+        status: 500,
+        errors: [
+          { name: 'SessConfigError', code: 'config_invalid', message: expect.stringMatching(/clock must return the time in epoch ms/) },
+        ],
+        writes: 0,
+      });
+      expect(outcomes).toEqual(Object.fromEntries(Object.keys(changes).map((path) => [path, dataChange])));
+    },
+  );
+
   it("unset: 'destroy' destroys the session when the app sets req.session to null", async () => {
     const { client, store } = await start({ unset: 'destroy' }, (app) =>
       app.get('/forget', (req, res) => {

@@ -3,7 +3,7 @@
  * without sess (and never takes the process down), writeHead's headers join the session's,
  * `req.session` prints like an object, and every option is checked once, at construction.
  */
-import { Agent, get as httpGet } from 'node:http';
+import { get as httpGet } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +22,17 @@ import type { SessionRecord, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
 import { callbackStore, session } from '../src/index.js';
 import type { CallbackStore, SessionOptions } from '../src/index.js';
-import { Client, closedAfterEach, cookiesNamed, fakeClock, inspectableStore, listen, SECRET } from '@sess/adapter-test';
+import {
+  Client,
+  closedAfterEach,
+  cookiesNamed,
+  fakeClock,
+  inspectableStore,
+  keptAliveAnswers,
+  largeBody,
+  listen,
+  SECRET,
+} from '@sess/adapter-test';
 
 declare module '../src/index.js' {
   interface SessionData {
@@ -74,37 +84,10 @@ function outcome(url: string, path: string): Promise<number | 'aborted' | 'hung'
 }
 
 /** A file larger than a held write's high-water mark, so its stream is still running when the save fails. */
-const LARGE_FILE_BYTES = 256 * 1024;
+const largeFileContent = Buffer.concat([...largeBody()]);
 const largeFile = join(mkdtempSync(join(tmpdir(), 'sess-express-')), 'report.bin');
-writeFileSync(largeFile, Buffer.alloc(LARGE_FILE_BYTES, 'x'));
+writeFileSync(largeFile, largeFileContent);
 afterAll(() => rmSync(dirname(largeFile), { recursive: true, force: true }));
-
-/** GET `path` through `agent`, which keeps its connection for the next request; rejects when the connection dies first. */
-function keptAlive(
-  url: string,
-  path: string,
-  agent: Agent,
-): Promise<{ status: number; length: number; body?: string; type: string | undefined; disposition: string | null }> {
-  return new Promise((resolve, reject) => {
-    const request = httpGet(`${url}${path}`, { agent }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('error', reject);
-      response.on('end', () => {
-        const body = Buffer.concat(chunks);
-        const { 'content-type': type, 'content-disposition': disposition } = response.headers;
-        resolve({
-          status: response.statusCode as number,
-          length: body.length,
-          ...(response.statusCode === 200 ? {} : { body: body.toString() }),
-          type,
-          disposition: disposition ?? null,
-        });
-      });
-    });
-    request.on('error', reject);
-  });
-}
 
 const touch = (req: { session?: { views?: number } }) => {
   if (req.session !== undefined) req.session.views = (req.session.views ?? 0) + 1;
@@ -382,28 +365,25 @@ describe.each([
       }) as ErrorRequestHandler);
     });
     const url = await serve(application);
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    try {
-      const saved = await keptAlive(url, '/download', agent);
-      expect([saved.status, saved.length, saved.disposition]).toEqual([
-        200,
-        LARGE_FILE_BYTES,
-        expect.stringMatching(/^attachment; filename="?report\.bin"?$/),
+    const client = new Client(url);
+    const saved = await client.request('/download');
+    expect([saved.status, saved.body.length, saved.headers.get('content-disposition')]).toEqual([
+      200,
+      largeFileContent.length,
+      expect.stringMatching(/^attachment; filename="?report\.bin"?$/),
+    ]);
+    store.failing.add('set');
+    for (const path of ['/download', '/send-file']) {
+      const failed = await client.request(path);
+      expect([path, failed.status, failed.body, failed.headers.get('content-type'), failed.headers.get('content-disposition')]).toEqual([
+        path,
+        503,
+        'store down',
+        'text/html; charset=utf-8',
+        null,
       ]);
-      store.failing.add('set');
-      for (const path of ['/download', '/send-file']) {
-        const answers = new Set<string>();
-        for (let i = 0; i < 50; i++) {
-          const reply = await keptAlive(url, path, agent).catch((error: NodeJS.ErrnoException) => ({ reset: error.code }));
-          answers.add(JSON.stringify(reply));
-        }
-        expect([path, [...answers].map((answer) => JSON.parse(answer) as unknown)]).toEqual([
-          path,
-          [{ status: 503, length: 'store down'.length, body: 'store down', type: 'text/html; charset=utf-8', disposition: null }],
-        ]);
-      }
-    } finally {
-      agent.destroy();
+      // Each answer closes its connection: one left open would be reset under the next request.
+      expect([path, await keptAliveAnswers(`${url}${path}`, 50)]).toEqual([path, ['503 close store down']]);
     }
     await Promise.all(servers.map((served) => served.idle()));
     expect(escaped).toEqual([]);
