@@ -140,8 +140,13 @@ export function eventKey(event: LifecycleEvent): number {
 }
 
 /** The event `key` stands for: `eventKey`'s inverse. */
+/** The type of the event of key `key`, without rebuilding the event. */
+export function eventTypeOf(key: number): LifecycleEvent['type'] {
+  return eventTypes[key & 31] as LifecycleEvent['type'];
+}
+
 export function eventFromKey(key: number): LifecycleEvent {
-  const type = eventTypes[key & 31] as LifecycleEvent['type'];
+  const type = eventTypeOf(key);
   switch (type) {
     case 'store.loaded':
       return {

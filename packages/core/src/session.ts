@@ -11,7 +11,7 @@ import { SessUsageError } from './errors.js';
 import type { Config } from './options.js';
 import { isSessionRecord } from './record.js';
 import type { LifecycleNode, LifecycleStep } from './runtime.js';
-import { commitKey, eventFromKey, eventKey, requestInputKey } from './runtime.js';
+import { commitKey, eventKey, eventTypeOf, requestInputKey } from './runtime.js';
 import { runEffects } from './runner.js';
 import type { StoreFeedback, StoreOutcome } from './runner.js';
 import { hashId, storeOutcomeEvent } from './session-events.js';
@@ -343,26 +343,29 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   }
 
   /** One lifecycle step, by event key; `operation` names the app's call in the error when the machine refuses it. */
-  private step(event: number, operation: string = eventFromKey(event).type): readonly Effect[] {
+  private step(event: number, operation?: string): readonly Effect[] {
     const step = this.config.lifecycle.next(this.node, event);
-    if (step === undefined) {
-      // The machine refuses every change on a read-only request; say so rather than "not allowed".
-      if (this.node.context.readOnly) {
-        throw new SessUsageError(`${operation}() on a read-only session: this request may read the session but not change it`);
-      }
-      const state = String(this.node.snapshot.value);
-      // The usual mistake: a session with a cookie used before its record is read.
-      const hint =
-        state === 'unloaded' || state === 'loading'
-          ? ': the session is not loaded yet, await its load() first'
-          : state === 'committed'
-            ? ': the commit has begun'
-            : state === 'failed'
-              ? ': a store call of this request failed'
-              : '';
-      throw new SessUsageError(`${operation} is not allowed now${hint} (session state: ${state})`);
-    }
+    if (step === undefined) this.refuse(event, operation);
     return this.take(step);
+  }
+
+  /** Throws the `SessUsageError` for an event the machine does not allow now. */
+  private refuse(event: number, operation: string = eventTypeOf(event)): never {
+    // The machine refuses every change on a read-only request; say so rather than "not allowed".
+    if (this.node.context.readOnly) {
+      throw new SessUsageError(`${operation}() on a read-only session: this request may read the session but not change it`);
+    }
+    const state = String(this.node.snapshot.value);
+    // The usual mistake: a session with a cookie used before its record is read.
+    const hint =
+      state === 'unloaded' || state === 'loading'
+        ? ': the session is not loaded yet, await its load() first'
+        : state === 'committed'
+          ? ': the commit has begun'
+          : state === 'failed'
+            ? ': a store call of this request failed'
+            : '';
+    throw new SessUsageError(`${operation} is not allowed now${hint} (session state: ${state})`);
   }
 
   /** Takes `step`, one the lifecycle allows from the current node. */
