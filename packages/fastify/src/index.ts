@@ -12,6 +12,7 @@ import fastifyPlugin from 'fastify-plugin';
 import { SessConfigError } from '@sess/core';
 import type { HttpEffect, Session } from '@sess/core';
 import {
+  RELEASED,
   applyEffects,
   commitHeaders,
   createOutputHold,
@@ -50,9 +51,9 @@ interface RequestState {
   readonly core: Session;
   /**
    * The hold on the raw response, made once `reply.hijack()` says the app writes there itself:
-   * the commit then happens at its first output. `null` once `onSend` committed.
+   * the commit then happens at its first output. `RELEASED` once `onSend` committed.
    */
-  response: DeferredResponse | null | undefined;
+  response: DeferredResponse | undefined;
   /** `onSend` took the commit over: the effects go on Fastify's reply headers, and a later pass is the error answer. */
   sending: boolean;
   /** `onSend` waits on the commit's store write: the answer is on its way, though its response has not ended. */
@@ -225,7 +226,7 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
    */
   function hijack(this: FastifyReply): FastifyReply {
     const state = slot(this.request)[STATE];
-    if (state != null && state.response !== null && this.raw instanceof ServerResponse) {
+    if (state != null && this.raw instanceof ServerResponse) {
       state.response ??= output.defer(this.raw, { commit: (status) => commit(state, this, status), fail: (error) => failRaw(this, error) });
       state.response.gate();
     }
@@ -303,7 +304,7 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
     // from a commit done at once through Fastify's own catch around the hook, from a later one
     // through ours (as Fastify 5 does for async hooks, and Fastify 4 does not).
     // A hijacked reply never reaches onSend, so no hold can be waiting here.
-    state.response = null;
+    state.response = RELEASED;
     if (isResponse(payload)) return commitResponse(state, reply, payload, done);
     const settling = commit(state, reply, reply.statusCode);
     if (settling === undefined) return done(null, payload);

@@ -13,7 +13,7 @@ import { SessStoreError, SessUsageError } from '@sess/core';
 import type { HttpEffect, Session } from '@sess/core';
 import { applyEffects, commitFetch, commitNodeResponse, createOutputHold, createSessionContext, failureError } from '@sess/core/adapter';
 import { dropBody, handoffResponse, heedStreamErrors, loadedSession, withHeaders } from '@sess/core/adapter';
-import type { HoldHooks, Settle, SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
+import type { DeferredResponse, HoldHooks, SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
 import { H3View, MISSING, REPLACED, configure } from './shared.js';
 import type { SessionOptions, SessionUpdate as Update, SessionView } from './shared.js';
 
@@ -117,15 +117,13 @@ const output = createOutputHold();
  * Express-style handler, a connect middleware) answers on the Node response itself, before
  * `next()` returns: its first output is held until it has committed, as `@sess/h3/v1` holds it,
  * so the cookie goes with it and a failed store write becomes h3's error answer. Any other answer
- * is the value `next()` returns, which the middleware commits itself once it has `release`d the
- * hold. A class, so the hold's hooks cost a request no closures.
+ * is the value `next()` returns, which the middleware commits itself once the hold has handed the
+ * response back (`response.release()`). A class, so the hold's hooks cost a request no closures.
  */
 class NodeOutput implements HoldHooks {
-  /** Who commits: the response's first output, or the middleware; the other then leaves it alone. */
-  committer: 'output' | 'middleware' | undefined = undefined;
   private failure: unknown = undefined;
   private drop: ((error: unknown) => void) | undefined = undefined;
-  private readonly settle: Settle;
+  readonly response: DeferredResponse;
 
   constructor(
     private readonly res: ServerResponse,
@@ -134,12 +132,11 @@ class NodeOutput implements HoldHooks {
     private readonly event: H3Event,
     private readonly view: H3Session,
   ) {
-    this.settle = output.hold(res, this);
+    this.response = output.defer(res, this);
+    this.response.gate();
   }
 
   commit(status: number): Promise<void> | undefined {
-    if (this.committer !== undefined) return undefined;
-    this.committer = 'output';
     if (this.event.context.session !== this.view) return Promise.reject((this.failure = new SessUsageError(REPLACED)));
     return commitNodeResponse(this.res, this.core, status, this.name);
   }
@@ -166,15 +163,9 @@ class NodeOutput implements HoldHooks {
 
   /** `value`, once the commit the output started is done; rejects with its failure. */
   async committed<T>(value: T): Promise<T> {
-    await this.settle(0);
+    await this.response.settle(0);
     if (this.failure !== undefined) throw this.failure;
     return value;
-  }
-
-  /** The middleware commits: output passes straight through from now on. */
-  release(): void {
-    this.committer = 'middleware';
-    void this.settle(0);
   }
 }
 
@@ -243,8 +234,7 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
       const running = asyncContext ? context.run(view, next) : next();
       const value = await (nodeOutput === undefined ? running : nodeOutput.until(running));
       // A Node handler answered on the response (`value` is h3's "handled"): its output commits.
-      if (nodeOutput?.committer === 'output') return await nodeOutput.committed(value);
-      nodeOutput?.release();
+      if (nodeOutput?.response.release() === false) return await nodeOutput.committed(value);
       returned = value;
       // h3 answers a returned Error, or no route, as a thrown one. Thrown from here, they reach
       // the app's error handling (`onError`, `silent`, `debug`) as they do without sess.
@@ -257,8 +247,7 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
       // A failed regenerate, destroy or reload reaches here as the store's error.
       const error = asThrown(asHttpError(thrown));
       // The Node output started the commit: h3 answers the error once it is done, or its failure.
-      if (nodeOutput?.committer === 'output') throw await nodeOutput.committed(error);
-      nodeOutput?.release();
+      if (nodeOutput?.response.release() === false) throw await nodeOutput.committed(error);
       const config = event.app?.config;
       if (config?.onError === undefined) {
         // A replaced session: see the commit below.

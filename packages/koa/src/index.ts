@@ -26,6 +26,7 @@ import {
   createManager,
 } from '@sess/core/adapter';
 import {
+  RELEASED,
   createOutputHold,
   createSessionContext,
   headersLeft,
@@ -141,9 +142,9 @@ interface RequestState extends SessionView<KoaSession> {
   /**
    * The hold on `ctx.res`'s output, made once `ctx.respond = false` says the app writes there
    * itself: the commit then happens before the first output leaves, or after `await next()`,
-   * whichever comes first. `null` once the commit started without one (no output to hold).
+   * whichever comes first. `RELEASED` once the commit started without one (no output to hold).
    */
-  response: DeferredResponse | null | undefined;
+  response: DeferredResponse | undefined;
   /** The handler's error, for a commit through the hold: its answer is Koa's error response. */
   failed: Failed;
   /** What the commit put on the response, for an error Koa answers after it (`ctx.onerror` drops those headers). */
@@ -323,8 +324,8 @@ export function session(options: SessionOptions): SessionMiddleware {
    * `failed`, it throws that error.
    */
   function settle(ctx: Context, state: RequestState, status: number, failed?: Failed): Promise<void> | undefined {
-    if (!state.response) {
-      state.response = null;
+    if (state.response === undefined) {
+      state.response = RELEASED;
       return commit(ctx, state, status, failed);
     }
     state.failed = failed;
@@ -421,7 +422,6 @@ export function session(options: SessionOptions): SessionMiddleware {
 
   // Most apps never set `ctx.respond = false`, so their requests make no hold at all.
   function holdOutput(ctx: Context, state: RequestState): void {
-    if (state.response === null) return;
     state.response ??= output.defer(ctx.res, { commit: (status) => commit(ctx, state, status, state.failed), fail: answer(ctx) });
     state.response.gate();
   }
@@ -463,7 +463,9 @@ export function session(options: SessionOptions): SessionMiddleware {
       // No promise step when the commit was done at once.
       const settling = settle(ctx, state, ctx.response.status);
       if (settling !== undefined)
-        await (state.response === null && pipedAsStream(ctx.response.body) ? streamWaiting(state, ctx.response.body, settling) : settling);
+        await (state.response === RELEASED && pipedAsStream(ctx.response.body)
+          ? streamWaiting(state, ctx.response.body, settling)
+          : settling);
     } catch (error) {
       // Koa destroys a Node stream body itself, but leaves a web stream (Koa 3) unread.
       cancelUnread(ctx.body);

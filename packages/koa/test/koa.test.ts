@@ -317,6 +317,28 @@ describe.each([
     expect(cookiesNamed(await new Client(served.url).request('/'), 'sid')).toHaveLength(1);
   });
 
+  it('ctx.respond = false set ahead of session() once it has committed: nothing more is held, the output goes out with the cookie', async () => {
+    const app = new Koa();
+    app.silent = true;
+    app.use(async (ctx, next) => {
+      await next();
+      ctx.respond = false;
+      ctx.remove('Content-Length');
+      ctx.res.end(`raw ${ctx.body}`);
+    });
+    app.use(session({ secret: SECRET, store: inspectableStore(fakeClock()) }));
+    app.use((ctx) => {
+      ctx.session.n = (ctx.session.n ?? 0) + 1;
+      ctx.body = String(ctx.session.n);
+    });
+    const served = await listen(app.callback());
+    servers.push(served);
+    const client = new Client(served.url);
+    const first = await client.request('/');
+    expect([first.status, first.body, cookiesNamed(first, 'sid')]).toEqual([200, 'raw 1', [expect.stringMatching(/^sid=[^;]+;/)]]);
+    expect((await client.request('/')).body).toBe('raw 2');
+  });
+
   it('two session() with their own keys on their own routes: a route writing ctx.res itself gets its own session\u2019s cookie', async () => {
     const store = inspectableStore(fakeClock());
     const app = new Koa();

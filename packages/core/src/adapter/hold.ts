@@ -63,12 +63,34 @@ export interface HoldHooks {
  */
 export type Settle = (status: number) => Promise<void>;
 
-/** A response whose commit happens once, by `settle` or by its first held output. */
+/**
+ * A response whose commit happens once: by `settle`, by its first held output, or by the adapter
+ * itself, once the hold has handed the response back (`release`).
+ */
 export interface DeferredResponse {
-  readonly settle: Settle;
+  /** The commit, as `Settle` says. */
+  settle(status: number): Promise<void>;
   /** Holds the response's output from now on (until the commit is done), unless its headers left already. */
   gate(): void;
+  /**
+   * Hands the response back to the adapter, which commits it itself (h3 commits the web Response
+   * a handler returned): the hold commits nothing, and output passes straight through from now
+   * on. False, and nothing changes, when output has started the commit: `settle` waits for it.
+   */
+  release(): boolean;
 }
+
+/**
+ * The hold of a response handed back before any hold was made, shared by every such response: an
+ * adapter that holds only responses the app writes itself (Koa's `ctx.respond = false`, Fastify's
+ * `reply.hijack()`) keeps it for a request whose commit started without one, so that none is
+ * made after it (`gate` does nothing).
+ */
+export const RELEASED: DeferredResponse = Object.freeze({
+  settle: () => HANDED_BACK,
+  gate: () => undefined,
+  release: () => true,
+});
 
 export interface OutputHold {
   /**
@@ -91,30 +113,59 @@ type Output = 'writeHead' | 'write' | 'end';
 type Method = (this: ServerResponse, ...args: unknown[]) => unknown;
 const OUTPUTS: readonly Output[] = ['writeHead', 'write', 'end'];
 
-/** One response's hold. */
-interface Hold {
-  readonly hooks: HoldHooks;
-  phase: 'open' | 'committing' | 'done' | 'failed';
-  readonly held: Array<{ readonly method: Method; readonly args: unknown[] }>;
-  settled: Promise<void> | undefined;
+/** An output hold's gates, and the hold each response they cover is under. */
+interface Gates {
+  readonly layer: PrototypeLayer;
+  readonly holds: WeakMap<ServerResponse, Hold>;
+}
+
+/** One response's hold: a class, so a request allocates one object for it, with no closures (but `hold`'s `Settle`). */
+class Hold implements DeferredResponse {
+  phase: 'open' | 'committing' | 'done' | 'failed' = 'open';
+  readonly held: Array<{ readonly method: Method; readonly args: unknown[] }> = [];
+  settled: Promise<void> | undefined = undefined;
   /** How much the held writes carry, in Node's measure (a string's length, a buffer's bytes). */
-  heldLength: number;
+  heldLength = 0;
   /** A held write returned false: 'drain' is owed once the held output is replayed. */
-  owesDrain: boolean;
+  owesDrain = false;
   /** Output started the commit, so nobody awaits it: its failure is answered through `fail`. */
-  outputStarted: boolean;
+  outputStarted = false;
   /** Output goes through the gates: held from the first call until the commit is done. */
-  gated: boolean;
+  gated = false;
   /** Puts back the response's own output methods, where the hold wrapped them. */
-  restore: (() => void) | undefined;
+  restore: (() => void) | undefined = undefined;
   /** Lifts the seal put on the response while its output is held. */
-  unseal: (() => void) | undefined;
+  unseal: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly res: ServerResponse,
+    readonly hooks: HoldHooks,
+    private readonly gates: Gates,
+  ) {}
+
+  settle(status: number): Promise<void> {
+    return settle(this.res, this, status);
+  }
+
+  gate(): void {
+    gate(this.res, this, this.gates);
+  }
+
+  release(): boolean {
+    if (this.settled === undefined) {
+      // As a commit done at once leaves it: nothing can be held before the commit starts, so nothing is replayed.
+      this.phase = 'done';
+      this.restore?.();
+      this.settled = HANDED_BACK;
+    }
+    return this.settled === HANDED_BACK;
+  }
 }
 
 /** One hold per middleware: its gates, made once per prototype they sit on. */
 export function createOutputHold(): OutputHold {
   const holds = new WeakMap<ServerResponse, Hold>();
-  const gates = prototypeLayer((base) => {
+  const layer = prototypeLayer((base) => {
     const descriptors: PropertyDescriptorMap = {};
     for (const name of OUTPUTS) {
       const original = (base as Record<Output, Method> | null)?.[name] as Method;
@@ -130,51 +181,40 @@ export function createOutputHold(): OutputHold {
     return descriptors;
   });
 
-  function gate(res: ServerResponse, hold: Hold): void {
-    if (hold.phase !== 'open' || res.headersSent || holds.has(res) || hold.gated) return;
-    hold.gated = true;
-    const own = res as unknown as Record<Output, Method>;
-    if (gates.covers(res) && !Object.hasOwn(res, 'writeHead') && !Object.hasOwn(res, 'write') && !Object.hasOwn(res, 'end')) {
-      holds.set(res, hold);
-      return;
-    }
-    // Any other response is wrapped on the instance. Putting the gates into its prototype chain
-    // instead (`Object.setPrototypeOf` on each response) would slow everything Node then does
-    // with it: +30 µs a request on a bare Node server here.
-    const original = { writeHead: own.writeHead, write: own.write, end: own.end };
-    for (const name of OUTPUTS) own[name] = (...args: unknown[]) => through(res, hold, name, original[name], args);
-    hold.restore = () => Object.assign(own, original);
-  }
-
-  function defer(res: ServerResponse, hooks: HoldHooks): DeferredResponse {
-    const hold: Hold = {
-      hooks,
-      phase: 'open',
-      held: [],
-      settled: undefined,
-      heldLength: 0,
-      owesDrain: false,
-      outputStarted: false,
-      gated: false,
-      restore: undefined,
-      unseal: undefined,
-    };
-    return { settle: (status) => settle(res, hold, status), gate: () => gate(res, hold) };
-  }
+  const gates: Gates = { layer, holds };
+  const defer = (res: ServerResponse, hooks: HoldHooks): DeferredResponse => new Hold(res, hooks, gates);
 
   return Object.freeze({
-    gates,
+    gates: layer,
     defer,
     hold(res: ServerResponse, hooks: HoldHooks): Settle {
-      const deferred = defer(res, hooks);
-      deferred.gate();
-      return deferred.settle;
+      const hold = new Hold(res, hooks, gates);
+      hold.gate();
+      return (status) => settle(res, hold, status);
     },
   });
 }
 
+function gate(res: ServerResponse, hold: Hold, { layer, holds }: Gates): void {
+  if (hold.phase !== 'open' || res.headersSent || holds.has(res) || hold.gated) return;
+  hold.gated = true;
+  const own = res as unknown as Record<Output, Method>;
+  if (layer.covers(res) && !Object.hasOwn(res, 'writeHead') && !Object.hasOwn(res, 'write') && !Object.hasOwn(res, 'end')) {
+    holds.set(res, hold);
+    return;
+  }
+  // Any other response is wrapped on the instance. Putting the gates into its prototype chain
+  // instead (`Object.setPrototypeOf` on each response) would slow everything Node then does
+  // with it: +30 µs a request on a bare Node server here.
+  const original = { writeHead: own.writeHead, write: own.write, end: own.end };
+  for (const name of OUTPUTS) own[name] = (...args: unknown[]) => through(res, hold, name, original[name], args);
+  hold.restore = () => Object.assign(own, original);
+}
+
 /** What `settle` answers for a commit that was done at once, with nothing held. */
 const COMMITTED: Promise<void> = Promise.resolve();
+/** What `settle` answers once the hold handed the response back: the adapter's commit is its own to await. */
+const HANDED_BACK: Promise<void> = Promise.resolve();
 
 /** One output call on a held response. */
 function through(res: ServerResponse, hold: Hold, name: Output, original: Method, args: unknown[]): unknown {

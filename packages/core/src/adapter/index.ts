@@ -52,7 +52,7 @@ export {
   withHeaders,
 } from './facts.js';
 export type { HeaderTarget, HeaderValue } from './facts.js';
-export { createOutputHold, headersLeft } from './hold.js';
+export { RELEASED, createOutputHold, headersLeft } from './hold.js';
 export type { DeferredResponse, HoldHooks, OutputHold, Settle } from './hold.js';
 export { accessorLayer, prototypeLayer } from './layer.js';
 export type { LayerAccessor, PrototypeLayer } from './layer.js';
