@@ -116,6 +116,8 @@ const OUTPUTS: readonly Output[] = ['writeHead', 'write', 'end'];
 /** An output hold's gates, and the hold each response they cover is under. */
 interface Gates {
   readonly layer: PrototypeLayer;
+  /** The same gates, for a response the layer does not cover: put on the instance (see `gate`). */
+  readonly own: Record<Output, Method>;
   readonly holds: WeakMap<ServerResponse, Hold>;
 }
 
@@ -132,8 +134,13 @@ class Hold implements DeferredResponse {
   outputStarted = false;
   /** Output goes through the gates: held from the first call until the commit is done. */
   gated = false;
-  /** Puts back the response's own output methods, where the hold wrapped them. */
-  restore: (() => void) | undefined = undefined;
+  /**
+   * The response's own output methods, where the hold wrapped them on the instance (see `gate`):
+   * kept after they are put back, for a caller that took a wrapped method before then.
+   */
+  original: Record<Output, Method> | undefined = undefined;
+  /** The instance still has the wrapped methods. */
+  wrapped = false;
   /** Lifts the seal put on the response while its output is held. */
   unseal: (() => void) | undefined = undefined;
 
@@ -154,11 +161,36 @@ class Hold implements DeferredResponse {
   release(): boolean {
     if (this.settled === undefined) {
       // As a commit done at once leaves it: nothing can be held before the commit starts, so nothing is replayed.
-      this.phase = 'done';
-      this.restore?.();
+      this.finish();
       this.settled = HANDED_BACK;
     }
     return this.settled === HANDED_BACK;
+  }
+
+  /**
+   * Puts back the response's own output methods, where the hold wrapped them on the instance.
+   * False when one was wrapped again since (a compression middleware's `write`): that one stays,
+   * and its wrapper calls the gate it took, which still needs this hold to pass output through.
+   */
+  restore(): boolean {
+    if (!this.wrapped) return true;
+    this.wrapped = false;
+    const methods = this.res as unknown as Record<Output, Method>;
+    const { own } = this.gates;
+    let all = true;
+    for (const name of OUTPUTS) {
+      if (methods[name] === own[name]) methods[name] = (this.original as Record<Output, Method>)[name];
+      else all = false;
+    }
+    return all;
+  }
+
+  /** The commit is done: output passes straight through from now on, and the gates forget this response. */
+  finish(): void {
+    this.phase = 'done';
+    // Forgotten at once: entries kept for as long as their responses live (into V8's old
+    // generation, under keep-alive) make every garbage collection dearer, on every request.
+    if (this.restore()) this.gates.holds.delete(this.res);
   }
 }
 
@@ -180,8 +212,20 @@ export function createOutputHold(): OutputHold {
     }
     return descriptors;
   });
+  // One set for every response wrapped on the instance, each finding its hold in `holds`:
+  // functions made per response cost V8's garbage collector far more than their size.
+  const own = {} as Record<Output, Method>;
+  for (const name of OUTPUTS) {
+    own[name] = function gated(this: ServerResponse, ...args: unknown[]): unknown {
+      const hold = holds.get(this);
+      // Past a finished hold, which the gates forget: a caller that took this method before it
+      // was put back (without wrapping it) reaches the prototype's.
+      if (hold === undefined) return (Object.getPrototypeOf(this) as Record<Output, Method>)[name].apply(this, args);
+      return through(this, hold, name, (hold.original as Record<Output, Method>)[name], args);
+    };
+  }
 
-  const gates: Gates = { layer, holds };
+  const gates: Gates = { layer, own, holds };
   const defer = (res: ServerResponse, hooks: HoldHooks): DeferredResponse => new Hold(res, hooks, gates);
 
   return Object.freeze({
@@ -195,20 +239,18 @@ export function createOutputHold(): OutputHold {
   });
 }
 
-function gate(res: ServerResponse, hold: Hold, { layer, holds }: Gates): void {
+function gate(res: ServerResponse, hold: Hold, { layer, own, holds }: Gates): void {
   if (hold.phase !== 'open' || res.headersSent || holds.has(res) || hold.gated) return;
   hold.gated = true;
-  const own = res as unknown as Record<Output, Method>;
-  if (layer.covers(res) && !Object.hasOwn(res, 'writeHead') && !Object.hasOwn(res, 'write') && !Object.hasOwn(res, 'end')) {
-    holds.set(res, hold);
-    return;
-  }
+  holds.set(res, hold);
+  const methods = res as unknown as Record<Output, Method>;
+  if (layer.covers(res) && !Object.hasOwn(res, 'writeHead') && !Object.hasOwn(res, 'write') && !Object.hasOwn(res, 'end')) return;
   // Any other response is wrapped on the instance. Putting the gates into its prototype chain
   // instead (`Object.setPrototypeOf` on each response) would slow everything Node then does
   // with it: +30 µs a request on a bare Node server here.
-  const original = { writeHead: own.writeHead, write: own.write, end: own.end };
-  for (const name of OUTPUTS) own[name] = (...args: unknown[]) => through(res, hold, name, original[name], args);
-  hold.restore = () => Object.assign(own, original);
+  hold.original = { writeHead: methods.writeHead, write: methods.write, end: methods.end };
+  hold.wrapped = true;
+  Object.assign(methods, own);
 }
 
 /** What `settle` answers for a commit that was done at once, with nothing held. */
@@ -257,8 +299,7 @@ function settle(res: ServerResponse, hold: Hold, status: number): Promise<void> 
   }
   if (committed === undefined) {
     // Done at once, so nothing was held: output that started the commit goes out from `through`.
-    hold.phase = 'done';
-    hold.restore?.();
+    hold.finish();
     return (hold.settled = COMMITTED);
   }
   // Nothing was ever gated, so nothing can be held: the commit is the whole settle (and a gate
@@ -269,7 +310,7 @@ function settle(res: ServerResponse, hold: Hold, status: number): Promise<void> 
       hold.phase = 'done';
       hold.unseal?.();
       for (const call of hold.held.splice(0)) call.method.apply(res, call.args);
-      hold.restore?.();
+      hold.finish();
       if (hold.owesDrain) process.nextTick(drained, res);
     })
     .catch((error: unknown) => {

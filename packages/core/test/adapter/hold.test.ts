@@ -163,6 +163,42 @@ describe('the output hold', () => {
     expect(await fetchRaw(url)).toMatchObject({ status: 200, body: 'abc', headers: { 'set-cookie': ['sid=s'] } });
   });
 
+  it('a wrapper put on after the hold stays on once the commit is done, and the gate it wraps passes output through', async () => {
+    const output = createOutputHold();
+    let release!: () => void;
+    const wait = new Promise<void>((resolve) => (release = resolve));
+    const url = await serve(async (_req, res) => {
+      const settle = output.hold(res, hooks(res, [], { wait }));
+      const gate = res.write as (...args: unknown[]) => boolean;
+      res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+        return gate.call(this, String(chunk).toUpperCase(), ...rest);
+      } as ServerResponse['write'];
+      res.write('a');
+      setTimeout(release, 10);
+      await settle(200);
+      res.write('b');
+      res.end('c');
+    });
+    expect(await fetchRaw(url)).toMatchObject({ status: 200, body: 'ABc', headers: { 'set-cookie': ['sid=s'] } });
+  });
+
+  it('a gate a caller took before the commit was done, without wrapping it, still writes after it', async () => {
+    const output = createOutputHold();
+    let release!: () => void;
+    const wait = new Promise<void>((resolve) => (release = resolve));
+    const url = await serve(async (_req, res) => {
+      const settle = output.hold(res, hooks(res, [], { wait }));
+      const taken = res.write as (...args: unknown[]) => boolean;
+      taken.call(res, 'a');
+      setTimeout(release, 10);
+      await settle(200);
+      expect(res.write).toBe(ServerResponse.prototype.write);
+      taken.call(res, 'b');
+      res.end('c');
+    });
+    expect(await fetchRaw(url)).toMatchObject({ status: 200, body: 'abc', headers: { 'set-cookie': ['sid=s'] } });
+  });
+
   it('a failed commit gives the framework back a response it can answer on', async () => {
     const output = createOutputHold();
     const url = await serve((_req, res) => {
