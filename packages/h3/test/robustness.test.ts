@@ -29,6 +29,21 @@ declare module '../src/v1.js' {
 
 const servers = closedAfterEach();
 
+/**
+ * A Node handler piping a large body: a 503 cuts the stream short, which it takes for a client
+ * that went away, and destroys the socket.
+ */
+function pipesThenDestroysOnCut(
+  req: { readonly socket: { destroy(): void } },
+  res: NodeJS.WritableStream,
+  next: (error?: Error) => void,
+): void {
+  pipeline(Readable.from(largeBody()), res, (error) => {
+    if (error) req.socket.destroy();
+    next(error ?? undefined);
+  });
+}
+
 const entries = [
   ['@sess/h3', (options?: unknown) => session(options as never)],
   ['@sess/h3/v1', (options?: unknown) => v1.session(options as never)],
@@ -308,15 +323,7 @@ describe('handler output that Node or h3 refuses', () => {
         (await v1.useSession(event)).data.n = 1;
       }),
     );
-    app.use(
-      fromNodeMiddleware((req, res, next) => {
-        // The 503 cuts the stream short, which the handler takes for a client that went away.
-        pipeline(Readable.from(largeBody()), res, (error) => {
-          if (error) req.socket.destroy();
-          next(error ?? undefined);
-        });
-      }),
-    );
+    app.use(fromNodeMiddleware(pipesThenDestroysOnCut));
     const served = await listen(toNodeListener(app));
     servers.push(served);
     store.failing.add('set');
@@ -336,16 +343,7 @@ describe('handler output that Node or h3 refuses', () => {
     app.use(async (event) => {
       (await useSession(event)).data.n = 1;
     });
-    app.get(
-      '/',
-      fromNodeHandler((req, res, next) => {
-        // The 503 cuts the stream short, which the handler takes for a client that went away.
-        pipeline(Readable.from(largeBody()), res, (error) => {
-          if (error) req.socket.destroy();
-          next(error ?? undefined);
-        });
-      }),
-    );
+    app.get('/', fromNodeHandler(pipesThenDestroysOnCut));
     const served = await listen(toNodeHandler(app));
     servers.push(served);
     store.failing.add('set');
