@@ -15,5 +15,13 @@ export { attachSockets, handleMessage, runSocketConformance, serveWithSockets } 
 export type { SocketApp, SocketData, SocketSessionOf } from './socket.js';
 export { installPacked, namesUnder, runPackageCheck, runPackedApps } from './package.js';
 export type { PackageTree, PackedProject } from './package.js';
-export { BAD_HEADER_VALUE, behaviourOf, OUTPUTS, runRobustnessProperties, SESSION_USES } from './robustness.js';
+export {
+  afterAnswer,
+  BAD_HEADER_VALUE,
+  behaviourOf,
+  OUTPUTS,
+  runRobustnessProperties,
+  SESSION_USES,
+  tracksResponses,
+} from './robustness.js';
 export type { Behaviour, Output, RobustnessHarness, RobustnessOptions, SessionUse } from './robustness.js';

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import express5 from 'express';
 import type { Request, RequestHandler, Response } from 'express';
 import express4 from 'express4';
-import { BAD_HEADER_VALUE, behaviourOf, listen, runRobustnessProperties } from '@sess/adapter-test';
+import { afterAnswer, BAD_HEADER_VALUE, behaviourOf, listen, runRobustnessProperties, tracksResponses } from '@sess/adapter-test';
 import type { Behaviour, RobustnessOptions } from '@sess/adapter-test';
 import { session } from '../src/index.js';
 
@@ -21,13 +21,13 @@ async function useSession(req: Request, use: Behaviour['session']): Promise<void
   }
   if (use === 'lateWrite') {
     s['views'] = Number(s['views'] ?? 0) + 1;
-    setTimeout(() => {
+    afterAnswer(() => {
       s['late'] = true;
-    }, 5);
+    });
   }
   if (use === 'lateDestroy') {
     s['views'] = Number(s['views'] ?? 0) + 1;
-    setTimeout(() => void s.destroy().catch(() => undefined), 5);
+    afterAnswer(() => void s.destroy().catch(() => undefined));
   }
 }
 
@@ -76,7 +76,7 @@ function start(express: typeof express5, options: RobustnessOptions | undefined)
       .catch(next);
   };
   app.get('/behave', behave);
-  return listen(app);
+  return listen(tracksResponses(app));
 }
 
 runRobustnessProperties({ name: 'Express 5', start: async (options) => start(express5, options) });

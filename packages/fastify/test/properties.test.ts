@@ -3,9 +3,10 @@
  * session, the status is the one bare Fastify gives, nothing crashes or hangs, and nothing is
  * written behind a 5xx.
  */
+import { createServer } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { BAD_HEADER_VALUE, behaviourOf, runRobustnessProperties } from '@sess/adapter-test';
+import { afterAnswer, BAD_HEADER_VALUE, behaviourOf, runRobustnessProperties, tracksResponses } from '@sess/adapter-test';
 import type { Behaviour, RobustnessOptions } from '@sess/adapter-test';
 import { session } from '../src/index.js';
 import type { SessionOptions } from '../src/index.js';
@@ -26,13 +27,13 @@ async function useSession(request: FastifyRequest, use: Behaviour['session']): P
   }
   if (use === 'lateWrite') {
     s['views'] = Number(s['views'] ?? 0) + 1;
-    setTimeout(() => {
+    afterAnswer(() => {
       s['late'] = true;
-    }, 5);
+    });
   }
   if (use === 'lateDestroy') {
     s['views'] = Number(s['views'] ?? 0) + 1;
-    setTimeout(() => void request.session.destroy().catch(() => undefined), 5);
+    afterAnswer(() => void request.session.destroy().catch(() => undefined));
   }
 }
 
@@ -68,7 +69,7 @@ function answer(request: FastifyRequest, reply: FastifyReply, output: Behaviour[
 }
 
 function start(Fastify: FastifyFactory, options: RobustnessOptions | undefined) {
-  const app = Fastify({ forceCloseConnections: true });
+  const app = Fastify({ forceCloseConnections: true, serverFactory: (handler) => createServer(tracksResponses(handler)) });
   if (options !== undefined) {
     // @fastify/session has no save-every-request option, and neither has this plugin.
     const { saveEveryRequest: _, maxAgeMs, cookie, ...rest } = options;

@@ -13,7 +13,7 @@ import {
 } from 'h3v1';
 import type { H3Event as H3V1Event } from 'h3v1';
 import { Readable } from 'node:stream';
-import { BAD_HEADER_VALUE, behaviourOf, listen, runRobustnessProperties } from '@sess/adapter-test';
+import { afterAnswer, BAD_HEADER_VALUE, behaviourOf, listen, runRobustnessProperties, tracksResponses } from '@sess/adapter-test';
 import type { Behaviour, RobustnessOptions } from '@sess/adapter-test';
 import { session, useSession } from '../src/index.js';
 import type { H3Session, SessionOptions } from '../src/index.js';
@@ -35,11 +35,11 @@ async function useIt(s: H3Session | undefined, use: Behaviour['session']): Promi
   }
   if (use === 'lateWrite') {
     data['views'] = Number(data['views'] ?? 0) + 1;
-    setTimeout(() => void s.update({ late: true } as never), 5);
+    afterAnswer(() => void s.update({ late: true } as never));
   }
   if (use === 'lateDestroy') {
     data['views'] = Number(data['views'] ?? 0) + 1;
-    setTimeout(() => void s.destroy().catch(() => undefined), 5);
+    afterAnswer(() => void s.destroy().catch(() => undefined));
   }
 }
 
@@ -88,7 +88,7 @@ function startV2(options: RobustnessOptions | undefined) {
     await useIt(s, behaviour.session);
     return answerV2(event, s, behaviour.output);
   });
-  return listen(toNodeHandler(app));
+  return listen(tracksResponses(toNodeHandler(app)));
 }
 
 function answerV1(event: H3V1Event, s: H3Session | undefined, output: Behaviour['output']): unknown {
@@ -135,7 +135,7 @@ function startV1(options: RobustnessOptions | undefined) {
       return answerV1(event, s, behaviour.output);
     }),
   );
-  return listen(toNodeListener(app));
+  return listen(tracksResponses(toNodeListener(app)));
 }
 
 runRobustnessProperties({ name: 'h3 v2', start: async (options) => startV2(options) });

@@ -7,7 +7,7 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { stream } from 'hono/streaming';
 import { afterAll, beforeAll, vi } from 'vitest';
-import { BAD_HEADER_VALUE, behaviourOf, listen, runRobustnessProperties } from '@sess/adapter-test';
+import { afterAnswer, BAD_HEADER_VALUE, behaviourOf, listen, runRobustnessProperties, tracksResponses } from '@sess/adapter-test';
 import type { Behaviour, RobustnessOptions } from '@sess/adapter-test';
 import { session } from '../src/index.js';
 import type { HonoSession, SessionEnv, SessionOptions } from '../src/index.js';
@@ -30,13 +30,13 @@ async function useIt(s: HonoSession | undefined, use: Behaviour['session']): Pro
   }
   if (use === 'lateWrite') {
     data['views'] = Number(data['views'] ?? 0) + 1;
-    setTimeout(() => {
+    afterAnswer(() => {
       data['late'] = true;
-    }, 5);
+    });
   }
   if (use === 'lateDestroy') {
     data['views'] = Number(data['views'] ?? 0) + 1;
-    setTimeout(() => void s.destroy().catch(() => undefined), 5);
+    afterAnswer(() => void s.destroy().catch(() => undefined));
   }
 }
 
@@ -89,7 +89,7 @@ function start(requestListener: RequestListenerOf, alreadySent: Response) {
       await useIt(s, behaviour.session);
       return answer(c, s, behaviour.output, alreadySent);
     });
-    return listen(requestListener(app.fetch));
+    return listen(tracksResponses(requestListener(app.fetch)));
   };
 }
 

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import Koa3 from 'koa';
 import type { Context } from 'koa';
 import Koa2 from 'koa2';
-import { BAD_HEADER_VALUE, behaviourOf, listen, runRobustnessProperties } from '@sess/adapter-test';
+import { afterAnswer, BAD_HEADER_VALUE, behaviourOf, listen, runRobustnessProperties, tracksResponses } from '@sess/adapter-test';
 import type { Behaviour, RobustnessOptions } from '@sess/adapter-test';
 import { session } from '../src/index.js';
 import type { SessionOptions } from '../src/index.js';
@@ -22,15 +22,15 @@ async function useSession(ctx: Context, use: Behaviour['session']): Promise<void
   }
   if (use === 'lateWrite') {
     s['views'] = Number(s['views'] ?? 0) + 1;
-    setTimeout(() => {
+    afterAnswer(() => {
       s['late'] = true;
-    }, 5);
+    });
   }
   if (use === 'lateDestroy') {
     s['views'] = Number(s['views'] ?? 0) + 1;
-    setTimeout(() => {
+    afterAnswer(() => {
       ctx.session = null;
-    }, 5);
+    });
   }
 }
 
@@ -87,7 +87,7 @@ function start(Koa: typeof Koa3, options: RobustnessOptions | undefined) {
     if (options !== undefined) await useSession(ctx, behaviour.session);
     answer(ctx, behaviour.output);
   });
-  return listen(app.callback());
+  return listen(tracksResponses(app.callback()));
 }
 
 runRobustnessProperties({ name: 'Koa 3', start: async (options) => start(Koa3, options) });
