@@ -14,6 +14,7 @@ import type { HttpEffect, Session } from '@sess/core';
 import {
   RELEASED,
   applyEffects,
+  closeWithAnswer,
   commitHeaders,
   createOutputHold,
   createSessionContext,
@@ -140,22 +141,14 @@ function unwritable(payload: unknown, status: number): Error | undefined {
 }
 
 /**
- * Drops a stream payload (a web `Response`'s body included, from any realm) that an error answer
- * replaces: Fastify leaves an unsent payload as it is, so a Node stream's source would stay open
- * and a producer writing into it would wait forever on backpressure.
- */
-const drop = (payload: unknown): void => dropBody(isResponse(payload) ? payload.body : payload);
-
-/**
- * Drops the payload that an error answer replaces (a failed commit's, or one beside a header Node
- * refuses), and that answer then closes the connection (as the other adapters' does): the app may
- * take its cut-off output for a client that went away and destroy the socket a few turns later (a
- * `pipeline` callback), which would reset the request a keep-alive client sent next on it.
- * HTTP/2 (Node's compatibility API) has no keep-alive to end.
+ * Drops the payload an error answer replaces (a failed commit's, or one beside a header Node
+ * refuses), a web `Response`'s body included, from any realm: Fastify leaves an unsent payload as
+ * it is, so a Node stream's source would stay open and a producer writing into it would wait
+ * forever on backpressure. The answer then closes the connection, as the other adapters' does.
  */
 function dropOutput(reply: FastifyReply, payload: unknown): void {
-  drop(payload);
-  if (reply.raw instanceof ServerResponse) reply.raw.shouldKeepAlive = false;
+  dropBody(isResponse(payload) ? payload.body : payload);
+  closeWithAnswer(reply.raw);
 }
 
 /** The Fastify method that `own`, a decorator of the plugin's scope for `name`, overrides for `reply`. */

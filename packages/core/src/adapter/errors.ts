@@ -1,5 +1,5 @@
 /** The one mapping from what sess throws to what a framework answers. */
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, ServerResponse } from 'node:http';
 import { SessError, SessStoreError } from '../errors.js';
 
 /** The HTTP answer for an error sess threw: its status hint, the status text and a message a client may see. */
@@ -73,6 +73,17 @@ export function dropBody(body: unknown): void {
   const { pipe, destroy } = (body ?? {}) as { pipe?: unknown; destroy?: unknown };
   if (typeof pipe === 'function' && typeof destroy === 'function') (body as { destroy(): void }).destroy();
   else cancelUnread(body);
+}
+
+/**
+ * Makes the error answer about to replace a handler's output close the connection. The handler
+ * may take its cut-off output for a client that went away and destroy the socket a few turns
+ * after the answer left (Express's sendFile does, an app's pipeline callback may), resetting the
+ * request a keep-alive client sent next on it. HTTP/2 (Node's compatibility API) has no
+ * keep-alive to end.
+ */
+export function closeWithAnswer(res: unknown): void {
+  if (res instanceof ServerResponse && !res.headersSent) res.shouldKeepAlive = false;
 }
 
 const unheard = (): void => undefined;

@@ -27,6 +27,7 @@
  *   its second answer can change the first one's headers.
  */
 import { ServerResponse } from 'node:http';
+import { closeWithAnswer } from './errors.js';
 import { prototypeLayer } from './layer.js';
 import type { PrototypeLayer } from './layer.js';
 
@@ -318,11 +319,8 @@ function settle(res: ServerResponse, hold: Hold, status: number): Promise<void> 
       hold.phase = 'failed';
       // The framework answers the error on a response that is its own again.
       hold.unseal?.();
-      // The handler's output is cut off by the error answer, and it may take that for a client
-      // that went away and destroy the socket a few turns after the answer left (Express's
-      // sendFile does, an app's pipeline callback may), resetting the request a keep-alive client
-      // sent next on it. Closing the connection with the answer leaves no next request on it.
-      if (!res.headersSent) res.shouldKeepAlive = false;
+      // The handler's output is cut off by the error answer.
+      closeWithAnswer(res);
       // The held output goes nowhere: its callbacks hear so, or a handler awaiting one waits forever.
       for (const call of dropped) callBack(call.args, afterEnd());
       // Answered in the same turn the response became the framework's again: the handler's next

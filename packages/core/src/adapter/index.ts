@@ -60,7 +60,7 @@ export { CORE, SESSION_ACCESSORS, SESSION_METHODS, SessionObject, loadedSession,
 export type { CallbackMethods, SessionMethods, SessionView, ViewAccessor, ViewMethod, ViewSpec, WithCallback } from './view.js';
 export { handoffNode, handoffResponse, redeemHandoff, socketSession, upgradeSession } from './handoff.js';
 export type { HandoffAnswer, SocketRoutes, UpgradeRequest } from './handoff.js';
-export { cancelUnread, dropBody, failureError, heedStreamErrors, httpFailure, withErrorHeaders } from './errors.js';
+export { cancelUnread, closeWithAnswer, dropBody, failureError, heedStreamErrors, httpFailure, withErrorHeaders } from './errors.js';
 export type { HttpFailure } from './errors.js';
 export { createSessionContext } from '../session-context.js';
 export type { SessionContext } from '../session-context.js';
