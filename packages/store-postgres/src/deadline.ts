@@ -17,6 +17,7 @@
  */
 import { connect } from 'node:net';
 import type { DeadlineSweep, Watched } from '@sess/core/store';
+import { type PostgresStoreMethod, storeError, storeFailure } from './errors.js';
 
 /** What a cancel request needs of a connection: node-postgres's `Client` and `PoolClient` both have it once connected. */
 interface CancelTarget {
@@ -97,10 +98,10 @@ function sendCancel(target: CancelTarget, onClosed?: () => void): void {
 const QUERY_CANCELED = '57014';
 
 /** What a call fails with when its statement failed: said plainly when our cancel stopped it. */
-function statementFailure(error: unknown, cancelled: boolean, timeoutMs: number): unknown {
+function statementFailure(method: PostgresStoreMethod, error: unknown, cancelled: boolean, timeoutMs: number): unknown {
   return cancelled && (error as { code?: unknown } | null)?.code === QUERY_CANCELED
-    ? new Error(`postgresStore: the statement ran past timeoutMs (${timeoutMs} ms) and was cancelled`, { cause: error })
-    : error;
+    ? storeError(method, `the statement ran past timeoutMs (${timeoutMs} ms) and was cancelled`, error, true)
+    : storeFailure(method, error);
 }
 
 /**
@@ -123,6 +124,7 @@ function giveBack(connection: PooledClient, destroy: boolean): void {
  * further statement (a retry) after a cancel.
  */
 export function withDeadline<T>(
+  method: PostgresStoreMethod,
   pool: CancellablePool,
   sweep: DeadlineSweep,
   timeoutMs: number,
@@ -143,13 +145,13 @@ export function withDeadline<T>(
       expire() {
         if (client === undefined) {
           // Still waiting for a connection: nothing was sent, so nothing can commit.
-          fail(new Error(`postgresStore: no pool connection within timeoutMs (${timeoutMs} ms); nothing was sent`));
+          fail(storeError(method, `no pool connection within timeoutMs (${timeoutMs} ms); nothing was sent`, undefined, true));
           return;
         }
         if (sweep.now() >= stopAt) {
           // No verdict after a second timeoutMs (an unreachable server): the connection goes.
           giveBack(client, true);
-          fail(new Error(`postgresStore: no answer to the cancel of a statement past timeoutMs (${timeoutMs} ms)`));
+          fail(storeError(method, `no answer to the cancel of a statement past timeoutMs (${timeoutMs} ms)`, undefined, true));
           return;
         }
         cancelled = true;
@@ -181,13 +183,13 @@ export function withDeadline<T>(
             if (settled) return;
             // As pg's pool.query does on any error: the connection's state is not known.
             giveBack(connected, true);
-            fail(statementFailure(error, cancelled, timeoutMs));
+            fail(statementFailure(method, error, cancelled, timeoutMs));
           },
         );
       },
       (error: unknown) => {
         sweep.release(call);
-        if (!settled) fail(error);
+        if (!settled) fail(storeFailure(method, error));
       },
     );
   });
@@ -262,6 +264,7 @@ export function inTurn<T>(client: object, work: () => Promise<T>): Promise<T> {
  * nothing is sent behind a statement that may still commit, and the Client stays usable.
  */
 export function withClientDeadline<T>(
+  method: PostgresStoreMethod,
   client: CancellableClient,
   sweep: DeadlineSweep,
   timeoutMs: number,
@@ -291,12 +294,12 @@ export function withClientDeadline<T>(
       deadline: sweep.now() + timeoutMs,
       expire() {
         if (!started) {
-          fail(new Error(`postgresStore: no turn on the pg Client within timeoutMs (${timeoutMs} ms); nothing was sent`));
+          fail(storeError(method, `no turn on the pg Client within timeoutMs (${timeoutMs} ms); nothing was sent`, undefined, true));
           return;
         }
         if (sweep.now() >= stopAt) {
           // No verdict after a second timeoutMs (an unreachable server): the turn stays taken until one comes.
-          fail(new Error(`postgresStore: no answer to the cancel of a statement past timeoutMs (${timeoutMs} ms)`));
+          fail(storeError(method, `no answer to the cancel of a statement past timeoutMs (${timeoutMs} ms)`, undefined, true));
           return;
         }
         cancelled = true;
@@ -324,7 +327,7 @@ export function withClientDeadline<T>(
         },
         (error: unknown) => {
           answer();
-          if (!settled) fail(statementFailure(error, cancelled, timeoutMs));
+          if (!settled) fail(statementFailure(method, error, cancelled, timeoutMs));
         },
       );
       return true;
@@ -337,7 +340,12 @@ export function withClientDeadline<T>(
  * `timeoutMs`: the call fails then, but the statement runs on and a write can still commit.
  * `work` gets `expired()`, so it sends no retry after that.
  */
-export function withGiveUp<T>(sweep: DeadlineSweep, timeoutMs: number, work: (expired: () => boolean) => Promise<T>): Promise<T> {
+export function withGiveUp<T>(
+  method: PostgresStoreMethod,
+  sweep: DeadlineSweep,
+  timeoutMs: number,
+  work: (expired: () => boolean) => Promise<T>,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let expired = false;
     const call: Watched = {
@@ -345,8 +353,11 @@ export function withGiveUp<T>(sweep: DeadlineSweep, timeoutMs: number, work: (ex
       expire() {
         expired = true;
         reject(
-          new Error(
-            `postgresStore: no answer within timeoutMs (${timeoutMs} ms); the statement was not cancelled (the pool is neither a pg Pool nor a pg Client) and may still commit`,
+          storeError(
+            method,
+            `no answer within timeoutMs (${timeoutMs} ms); the statement was not cancelled (the pool is neither a pg Pool nor a pg Client) and may still commit`,
+            undefined,
+            true,
           ),
         );
       },
@@ -359,7 +370,7 @@ export function withGiveUp<T>(sweep: DeadlineSweep, timeoutMs: number, work: (ex
       },
       (error: unknown) => {
         sweep.release(call);
-        reject(error);
+        reject(storeFailure(method, error));
       },
     );
   });

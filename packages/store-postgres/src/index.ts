@@ -38,6 +38,7 @@ import {
   withDeadline,
   withGiveUp,
 } from './deadline.js';
+import { type PostgresStoreMethod, storeFailure } from './errors.js';
 import { MAX_IDENTIFIER_BYTES, MAX_USER_ID_BYTES, decodeData, encodeData, storedId } from './layout.js';
 import { COLUMNS, statements } from './sql.js';
 
@@ -286,18 +287,29 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   }
 
   /** `query` for a session call, under `timeoutMs`: cancelled past it on a pg Pool or Client (see `./deadline.ts`). */
-  function timedQuery(text: string, values: unknown[]): Promise<PostgresQueryResult> {
+  function timedQuery(method: PostgresStoreMethod, text: string, values: unknown[]): Promise<PostgresQueryResult> {
     if (cancellable !== undefined) {
-      return withDeadline(cancellable, deadlines, timeoutMs, (connection: PooledClient, expired) =>
+      return withDeadline(method, cancellable, deadlines, timeoutMs, (connection: PooledClient, expired) =>
         query(text, values, connection as PostgresPool, expired),
       );
     }
-    if (client !== undefined) return withClientDeadline(client, deadlines, timeoutMs, (expired) => query(text, values, pool, expired));
-    return withGiveUp(deadlines, timeoutMs, (expired) => query(text, values, pool, expired));
+    if (client !== undefined) {
+      return withClientDeadline(method, client, deadlines, timeoutMs, (expired) => query(text, values, pool, expired));
+    }
+    return withGiveUp(method, deadlines, timeoutMs, (expired) => query(text, values, pool, expired));
+  }
+
+  /** `query` without a deadline, for admin calls (clear, sweep), failing as a timed one does. */
+  async function untimedQuery(method: PostgresStoreMethod, text: string, values: unknown[]): Promise<PostgresQueryResult> {
+    try {
+      return await query(text, values);
+    } catch (error) {
+      throw storeFailure(method, error);
+    }
   }
 
   async function sweep(): Promise<number> {
-    return (await query(sql.sweep, [now(), sweepBatch])).rowCount ?? 0;
+    return (await untimedQuery('sweep', sql.sweep, [now(), sweepBatch])).rowCount ?? 0;
   }
 
   let timer: NodeJS.Timeout | undefined;
@@ -328,7 +340,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   }
 
   async function sessionsOf(userId: string): Promise<UserSession[]> {
-    const { rows } = await timedQuery(sql.sessionsOf, [escapeName(userId), now()]);
+    const { rows } = await timedQuery('sessionsOf', sql.sessionsOf, [escapeName(userId), now()]);
     return rows
       .map(
         (row: Record<string, unknown>): UserSession => ({
@@ -344,14 +356,14 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   async function revokeUser(userId: string, revoke: RevokeUserOptions = {}): Promise<number> {
     const keep = revoke.except === undefined ? null : keyOf(revoke.except);
     // Expired rows of the user go too, but only live ones count as revoked.
-    const { rows } = await timedQuery(sql.revokeUser, [escapeName(userId), keep, now()]);
+    const { rows } = await timedQuery('revokeUser', sql.revokeUser, [escapeName(userId), keep, now()]);
     return rows.filter((row: Record<string, unknown>) => row['live'] === true).length;
   }
 
   async function* ids(): AsyncGenerator<string> {
     let after: string | null = null;
     for (;;) {
-      const { rows } = await timedQuery(sql.ids, [now(), after, IDS_PAGE]);
+      const { rows } = await timedQuery('ids', sql.ids, [now(), after, IDS_PAGE]);
       for (const row of rows as Record<string, unknown>[]) yield unescapeName(String(row['id']));
       if (rows.length < IDS_PAGE) return;
       after = String((rows[rows.length - 1] as Record<string, unknown>)['id']);
@@ -363,7 +375,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     capabilities: { deltaWrites: true, userIndex: userIdKey !== false },
 
     async get(id: string): Promise<SessionRecord | undefined> {
-      const { rows } = await timedQuery(sql.get, [keyOf(id), now()]);
+      const { rows } = await timedQuery('get', sql.get, [keyOf(id), now()]);
       const row = rows[0] as Record<string, unknown> | undefined;
       return row === undefined ? undefined : decodeRow(row);
     },
@@ -371,21 +383,21 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     async set(id: string, record: SessionRecord, ttlMs: number, changes?: SessionChanges): Promise<boolean> {
       const key = keyOf(id);
       if (!hasLife(ttlMs)) {
-        await timedQuery(sql.destroy, [key]);
+        await timedQuery('set', sql.destroy, [key]);
         return true;
       }
       const at = now();
       const expiresAt = deadline(at, ttlMs);
       if (changes === undefined || changes.created) {
         const { json } = encodeData(record.data, Object.keys(record.data));
-        const { rowCount } = await timedQuery(sql.save, [key, json, ...metaParams(record.meta), expiresAt, userIdOf(record), at]);
+        const { rowCount } = await timedQuery('set', sql.save, [key, json, ...metaParams(record.meta), expiresAt, userIdOf(record), at]);
         return rowCount === 1;
       }
       // A delta: merge the listed keys into the live row, in the same statement that checks it.
       const { json, dropped } = encodeData(record.data, changes.set);
       const deleted = [...dropped, ...changes.deleted.map(escapeName)];
       const userChanged = userIdKey !== false && (changes.set.includes(userIdKey) || changes.deleted.includes(userIdKey));
-      const { rowCount } = await timedQuery(sql.delta, [
+      const { rowCount } = await timedQuery('set', sql.delta, [
         key,
         json,
         deleted,
@@ -399,7 +411,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     },
 
     async destroy(id: string): Promise<void> {
-      await timedQuery(sql.destroy, [keyOf(id)]);
+      await timedQuery('destroy', sql.destroy, [keyOf(id)]);
     },
 
     async touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean> {
@@ -408,16 +420,16 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       // there was a live one.
       // A live retired row takes only a retired meta, whatever the TTL: refused, it stays.
       if (!hasLife(ttlMs)) {
-        const { rows } = await timedQuery(sql.destroyLive, [key, now(), meta.retired === true]);
+        const { rows } = await timedQuery('touch', sql.destroyLive, [key, now(), meta.retired === true]);
         return (rows[0] as Record<string, unknown> | undefined)?.['live'] === true;
       }
       const at = now();
-      const { rowCount } = await timedQuery(sql.touch, [key, ...metaParams(meta), deadline(at, ttlMs), at]);
+      const { rowCount } = await timedQuery('touch', sql.touch, [key, ...metaParams(meta), deadline(at, ttlMs), at]);
       return rowCount === 1;
     },
 
     async clear(): Promise<void> {
-      await query(sql.clear, []);
+      await untimedQuery('clear', sql.clear, []);
     },
 
     async close(): Promise<void> {
@@ -429,17 +441,17 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     async migrate(): Promise<void> {
       let failure: unknown;
       // DDL only when something is missing: see `incomplete` for the lock it would take.
-      const { rows: check } = await direct.query(sql.incomplete, [sql.table, ...sql.indexes]);
+      const { rows: check } = await untimedQuery('migrate', sql.incomplete, [sql.table, ...sql.indexes]);
       if ((check[0] as Record<string, unknown> | undefined)?.['incomplete'] !== false) {
         try {
           // Several statements in one simple query run as one transaction, under the advisory lock.
           await direct.query(sql.migrate);
         } catch (error) {
           // Creating an index fails on a table of the same name without the column: say why below.
-          failure = error;
+          failure = storeFailure('migrate', error);
         }
       }
-      const { rows } = await direct.query(sql.columns, [sql.table]);
+      const { rows } = await untimedQuery('migrate', sql.columns, [sql.table]);
       const present = new Set(rows.map((row: Record<string, unknown>) => row['attname']));
       const missing = COLUMNS.filter((column) => !present.has(column));
       if (present.size > 0 && missing.length > 0) {

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SessConfigError, type SessionChanges, type SessionMeta } from '@sess/core';
+import { SessConfigError, SessStoreError, type SessionChanges, type SessionMeta } from '@sess/core';
 import { freshId, makeRecord } from '@sess/store-test';
 import { postgresStore, type PostgresPool, type PostgresStore, type PostgresStoreOptions } from '../src/index.js';
 import { COLUMNS } from '../src/sql.js';
@@ -111,7 +111,7 @@ describe('options', () => {
 });
 
 describe('serialization failures', () => {
-  it('sends a statement again only on 40001, 16 times in all, then rejects with the error', async () => {
+  it('sends a statement again only on 40001, 16 times in all, then rejects with a SessStoreError caused by the error', async () => {
     const failing = (code: string) => {
       const error = Object.assign(new Error(`failed with ${code}`), { code });
       const texts: string[] = [];
@@ -124,10 +124,14 @@ describe('serialization failures', () => {
       return { store: postgresStore({ pool, sweepIntervalMs: 0 }), error, texts };
     };
     const serialization = failing('40001');
-    await expect(serialization.store.touch('id', makeRecord({}, 0).meta, 60_000)).rejects.toBe(serialization.error);
+    await expect(serialization.store.touch('id', makeRecord({}, 0).meta, 60_000)).rejects.toMatchObject({
+      code: 'store_failed',
+      op: 'touch',
+      cause: serialization.error,
+    });
     expect(serialization.texts).toHaveLength(16);
     const other = failing('40P01');
-    await expect(other.store.destroy('id')).rejects.toBe(other.error);
+    await expect(other.store.destroy('id')).rejects.toMatchObject({ code: 'store_failed', op: 'destroy', cause: other.error });
     expect(other.texts).toHaveLength(1);
   });
 
@@ -609,7 +613,9 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
         const started = performance.now();
         const outcome = await settledWithin3s(impatient.set(id, makeRecord({ kept: 'changed' }, now), 60_000, delta(['kept'])));
         const elapsed = performance.now() - started;
-        expect(outcome).toMatchObject({ error: { message: expect.stringMatching(/ran past timeoutMs \(200 ms\) and was cancelled/) } });
+        expect(outcome).toMatchObject({
+          error: { code: 'store_timeout', message: expect.stringMatching(/ran past timeoutMs \(200 ms\) and was cancelled/) },
+        });
         expect((outcome as { error: Error }).error.cause).toMatchObject({ code: '57014' });
         expect(elapsed).toBeGreaterThanOrEqual(200);
         expect(elapsed).toBeLessThan(1_000);
@@ -645,7 +651,9 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
         const started = performance.now();
         const outcome = await settledWithin3s(impatient.set(id, makeRecord({ kept: 'changed' }, now), 60_000, delta(['kept'])));
         const elapsed = performance.now() - started;
-        expect(outcome).toMatchObject({ error: { message: expect.stringMatching(/no pool connection within timeoutMs \(200 ms\)/) } });
+        expect(outcome).toMatchObject({
+          error: { code: 'store_timeout', message: expect.stringMatching(/no pool connection within timeoutMs \(200 ms\)/) },
+        });
         expect(elapsed).toBeGreaterThanOrEqual(200);
         expect(elapsed).toBeLessThan(1_000);
       } finally {
@@ -683,7 +691,9 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       const locker = await lockRow(store, id);
       try {
         const outcome = await settledWithin3s(impatient.set(id, makeRecord({ kept: 'changed' }, now), 60_000, delta(['kept'])));
-        expect(outcome).toMatchObject({ error: { message: expect.stringMatching(/ran past timeoutMs \(200 ms\) and was cancelled/) } });
+        expect(outcome).toMatchObject({
+          error: { code: 'store_timeout', message: expect.stringMatching(/ran past timeoutMs \(200 ms\) and was cancelled/) },
+        });
         expect((outcome as { error: Error }).error.cause).toMatchObject({ code: '57014' });
         // The lock is still held: a statement left running would keep the Client from answering this read.
         expect((await settledWithin3s(impatient.get(id))) as unknown).toMatchObject({ value: { data: { kept: 'yes' } } });
@@ -711,10 +721,13 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
         const blocked = settledWithin3s(patient.set(id, makeRecord({ kept: 'changed' }, now), 60_000, delta(['kept'])));
         const queued = settledWithin3s(impatient.set(other, makeRecord({ fresh: 'row' }, now), 60_000, created(['fresh'])));
         expect(await queued).toMatchObject({
-          error: { message: expect.stringMatching(/no turn on the pg Client within timeoutMs \(200 ms\); nothing was sent/) },
+          error: {
+            code: 'store_timeout',
+            message: expect.stringMatching(/no turn on the pg Client within timeoutMs \(200 ms\); nothing was sent/),
+          },
         });
         expect(await blocked).toMatchObject({
-          error: { message: expect.stringMatching(/ran past timeoutMs \(1000 ms\) and was cancelled/) },
+          error: { code: 'store_timeout', message: expect.stringMatching(/ran past timeoutMs \(1000 ms\) and was cancelled/) },
         });
         await locker.query('COMMIT');
         expect(await impatient.get(other)).toBeUndefined();
@@ -744,7 +757,10 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       try {
         const outcome = await settledWithin3s(impatient.set(id, makeRecord({ kept: 'changed' }, now), 60_000, delta(['kept'])));
         expect(outcome).toMatchObject({
-          error: { message: expect.stringMatching(/no answer within timeoutMs \(200 ms\).*not cancelled.*may still commit/) },
+          error: {
+            code: 'store_timeout',
+            message: expect.stringMatching(/no answer within timeoutMs \(200 ms\).*not cancelled.*may still commit/),
+          },
         });
         await locker.query('COMMIT');
         // Behind it on the same connection: it has finished by the time this answers.
@@ -753,6 +769,94 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       } finally {
         locker.release(true);
         await client.end();
+      }
+    });
+  });
+
+  describe('errors', () => {
+    /** A port on this machine with nothing listening: every connection is refused. */
+    async function closedPort(): Promise<number> {
+      const server = createServer();
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as AddressInfo;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      return port;
+    }
+    /** Every call of `store` that reaches the database, by name, with the core operation it counts as. */
+    const calls = (store: PostgresStore) => {
+      const meta = makeRecord({}, now).meta;
+      return {
+        get: ['get', () => store.get('id')],
+        set: ['set', () => store.set('id', makeRecord({ a: 1 }, now), 60_000)],
+        delta: ['set', () => store.set('id', makeRecord({ a: 1 }, now), 60_000, delta(['a']))],
+        touch: ['touch', () => store.touch('id', meta, 60_000)],
+        destroy: ['destroy', () => store.destroy('id')],
+        sessionsOf: ['get', () => store.sessionsOf!('u')],
+        revokeUser: ['destroy', () => store.revokeUser!('u')],
+        ids: ['get', () => store.ids!()[Symbol.asyncIterator]().next()],
+        clear: ['destroy', () => store.clear()],
+        sweep: ['destroy', () => store.sweep()],
+        migrate: ['set', () => store.migrate()],
+      } as const;
+    };
+
+    it('rejects every call with a SessStoreError (store_failed, the driver error as cause) when the server refuses connections or the table is missing', async () => {
+      const unreachable = new pg.Pool({ connectionString: `postgres://postgres@127.0.0.1:${await closedPort()}/test` });
+      try {
+        for (const [call, [op, run]] of Object.entries(calls(postgresStore({ pool: unreachable, sweepIntervalMs: 0 })))) {
+          const error = await run().then(
+            () => undefined,
+            (caught: unknown) => caught,
+          );
+          expect(error, call).toBeInstanceOf(SessStoreError);
+          expect(error, call).toMatchObject({ code: 'store_failed', statusHint: 503, op, cause: { code: 'ECONNREFUSED' } });
+        }
+      } finally {
+        await unreachable.end();
+      }
+      const missing = await fresh({}, false);
+      for (const [call, [op, run]] of Object.entries(calls(missing))) {
+        if (call === 'migrate') continue;
+        const error = await run().then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+        expect(error, call).toBeInstanceOf(SessStoreError);
+        expect(error, call).toMatchObject({ code: 'store_failed', op, cause: { code: '42P01' } });
+      }
+    });
+
+    it('rejects data JSON cannot hold with data_not_json, the same whether or not the server is reachable', async () => {
+      const unreachable = new pg.Pool({ connectionString: `postgres://postgres@127.0.0.1:${await closedPort()}/test` });
+      try {
+        for (const store of [await fresh(), postgresStore({ pool: unreachable, sweepIntervalMs: 0 })]) {
+          const record = makeRecord({ big: 1n }, now);
+          await expect(store.set('id', record, 60_000)).rejects.toMatchObject({ name: 'SessUsageError', code: 'data_not_json' });
+          await expect(store.set('id', record, 60_000, delta(['big']))).rejects.toMatchObject({ code: 'data_not_json' });
+        }
+      } finally {
+        await unreachable.end();
+      }
+    });
+
+    it("fails a statement the server's statement_timeout cancelled with store_timeout", async () => {
+      const store = await fresh();
+      const id = freshId();
+      await store.set(id, makeRecord({ kept: 'yes' }, now), 60_000, created(['kept']));
+      const pool = new pg.Pool({ connectionString: DATABASE_URL, options: '-c statement_timeout=100' });
+      const limited = postgresStore({ pool, schemaName: db.schema, tableName: tableNames.get(store)!, clock, sweepIntervalMs: 0 });
+      const locker = await db.pool.connect();
+      try {
+        await locker.query('BEGIN');
+        await locker.query(`SELECT 1 FROM ${tableOf(store)} WHERE id = $1 FOR UPDATE`, [id]);
+        const error = await limited
+          .set(id, makeRecord({ kept: 'changed' }, now), 60_000, delta(['kept']))
+          .catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(SessStoreError);
+        expect(error).toMatchObject({ code: 'store_timeout', op: 'set', cause: { code: '57014' } });
+      } finally {
+        locker.release(true);
+        await pool.end();
       }
     });
   });
@@ -864,7 +968,7 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       await until(async () => errors.length === 1, 'the first failure');
       vi.advanceTimersByTime(100);
       await until(async () => errors.length === 2, 'the second failure');
-      expect((errors[0] as { code?: string }).code).toBe('42P01'); // undefined_table
+      expect(errors[0]).toMatchObject({ code: 'store_failed', cause: { code: '42P01' } }); // undefined_table
       // A handler that throws does not become an unhandled rejection (vitest would fail the run).
       let handled = false;
       const throwing = await fresh(
@@ -899,7 +1003,7 @@ const store = postgresStore({
   tableName: 'never_migrated',
   sweepIntervalMs: 10,
   onSweepError: async (error) => {
-    reported(error.code);
+    reported(error.cause.code);
     throw new Error('the log shipper is down');
   },
 });

@@ -1,0 +1,56 @@
+/**
+ * What a store call fails with when the database does: a `SessStoreError` (status hint 503),
+ * `store_timeout` when a deadline passed (the store's `timeoutMs`, or the server's
+ * `statement_timeout` or `lock_timeout`) and `store_failed` otherwise, with node-postgres's error
+ * as `cause`. The same for a call sess makes and one the app makes (`sessionsOf`, `sweep()`...).
+ */
+import { SessStoreError, type StoreOperation } from '@sess/core';
+
+/** The store method that failed. */
+export type PostgresStoreMethod = 'get' | 'set' | 'touch' | 'destroy' | 'sessionsOf' | 'revokeUser' | 'ids' | 'clear' | 'sweep' | 'migrate';
+
+/** The core operation each method counts as, for `SessStoreError.op`. */
+const OPERATION: Readonly<Record<PostgresStoreMethod, StoreOperation>> = {
+  get: 'get',
+  set: 'set',
+  touch: 'touch',
+  destroy: 'destroy',
+  sessionsOf: 'get',
+  revokeUser: 'destroy',
+  ids: 'get',
+  clear: 'destroy',
+  sweep: 'destroy',
+  migrate: 'set',
+};
+
+/** SQLSTATE query_canceled: a cancel request, or `statement_timeout` (which the message tells apart). */
+const QUERY_CANCELED = '57014';
+/** SQLSTATE lock_not_available: `lock_timeout` (the store never locks with NOWAIT). */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+export function storeError(method: PostgresStoreMethod, detail: string, cause: unknown, timedOut: boolean): SessStoreError {
+  const error = new SessStoreError('postgres', OPERATION[method], cause, timedOut);
+  // Core's message names only the operation: this one says what went wrong.
+  error.message = `[sess] postgresStore: ${method}: ${detail}`;
+  return error;
+}
+
+/** Whether the server ended the statement for running past its own `statement_timeout` or `lock_timeout`. */
+function serverTimedOut(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return code === LOCK_NOT_AVAILABLE || (code === QUERY_CANCELED && typeof message === 'string' && message.includes('statement timeout'));
+}
+
+/** The first line of what the driver threw. */
+function describe(error: unknown): string {
+  try {
+    return (error instanceof Error ? error.message : String(error)).split('\n')[0] as string;
+  } catch {
+    return 'the query threw';
+  }
+}
+
+/** `error`, which the driver or the pool threw for `method`, as a store error. */
+export function storeFailure(method: PostgresStoreMethod, error: unknown): SessStoreError {
+  return storeError(method, describe(error), error, serverTimedOut(error));
+}
