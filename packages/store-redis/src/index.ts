@@ -15,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SessConfigError, checkOptionKeys } from '@sess/core';
+import { SessConfigError, SessUsageError, checkOptionKeys } from '@sess/core';
 import { deadlineSweep, hasLife, ownValue } from '@sess/core/store';
 import type { Watched } from '@sess/core/store';
 import type { RevokeUserOptions, SessionChanges, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
@@ -113,6 +113,31 @@ function userIdFrom(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
+/** What `value` is, for an error message that must not echo it (an id passed by mistake is a secret). */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  const type = typeof value;
+  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
+}
+
+/**
+ * The id `revokeUser` is to keep, or undefined. Options it cannot read are the app's bug: an id
+ * passed in their place would read as no `except` and revoke the very session meant to be kept.
+ *
+ * @throws SessUsageError (`usage_invalid`) for options that are not an object or an `except` that
+ *   is not a string.
+ */
+function keptId(revoke: unknown): string | undefined {
+  if (typeof revoke !== 'object' || revoke === null) {
+    throw new SessUsageError(`redisStore: revokeUser: options must be an object such as { except: id }, got ${kindOf(revoke)}`);
+  }
+  const except: unknown = (revoke as RevokeUserOptions).except;
+  if (except !== undefined && typeof except !== 'string') {
+    throw new SessUsageError(`redisStore: revokeUser: except must be a session id (a string), got ${kindOf(except)}`);
+  }
+  return except;
+}
+
 function parseJson(text: unknown): unknown {
   if (typeof text !== 'string') return undefined;
   try {
@@ -194,9 +219,10 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   /**
    * Runs one store call under one deadline of `timeoutMs`, whatever it sends: fails at once when
    * the client is not connected, and every failure arrives as `RedisStoreError`. So the app's own
-   * bugs (data JSON cannot hold, see `set`) must be found before it. Once `work` has its answer
-   * (the write that matters landed), side writes it started get what is left of the deadline and
-   * cannot fail the call.
+   * bugs (data JSON cannot hold, see `set`; options `revokeUser` cannot read) must be found before
+   * it, and so must answers that need no Redis (a user id no session can name, see `sessionsOf`).
+   * Once `work` has its answer (the write that matters landed), side writes it started get what is
+   * left of the deadline and cannot fail the call.
    */
   function call<T>(method: RedisStoreMethod, work: (c: Call) => Promise<T>): Promise<T> {
     // The client's offline queue would hold the command until Redis is back: a request would
@@ -468,10 +494,11 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   }
 
   function sessionsOf(userId: string): Promise<UserSession[]> {
+    // No session names a user id that is not a non-empty string (see `userIdOf`), connected or
+    // not; and '' would give the index an empty `{}` hash tag, which on a cluster parts it from
+    // its generation.
+    if (userIdFrom(userId) === undefined) return Promise.resolve([]);
     return call('sessionsOf', async (c) => {
-      // No session names a user id that is not a non-empty string (see `userIdOf`); and '' would
-      // give the index an empty `{}` hash tag, which on a cluster parts it from its generation.
-      if (userIdFrom(userId) === undefined) return [];
       const { listed } = await listUser(c, userId, false);
       const stale = listed.filter((entry) => entry.state === 'stale').map((entry) => entry.member);
       const indexKey = userIndexKey(prefix, userId);
@@ -487,10 +514,17 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
    * request of it ever sees it revoked.
    */
   function revokeUser(userId: string, revoke: RevokeUserOptions = {}): Promise<number> {
+    // Checked before the user id: a user with no sessions must not hide the app's bug.
+    let except: string | undefined;
+    try {
+      except = keptId(revoke);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // As in `sessionsOf`: such a user has no sessions, and no generation worth writing.
+    if (userIdFrom(userId) === undefined) return Promise.resolve(0);
+    const keep = except === undefined ? undefined : storedId(except, hashIds);
     return call('revokeUser', async (c) => {
-      // As in `sessionsOf`: such a user has no sessions, and no generation worth writing.
-      if (userIdFrom(userId) === undefined) return 0;
-      const keep = revoke.except === undefined ? undefined : storedId(revoke.except, hashIds);
       const { gen, listed } = await listUser(c, userId, true);
       // Above the current generation, and above any a generation key that expired once held.
       const next = Math.max(gen + 1, Date.now());

@@ -2,7 +2,9 @@
  * A client the app has not connected yet (ioredis with `lazyConnect: true`, node-redis before
  * `connect()`) or has closed: the store never connects a client, so every call fails at once,
  * with a message that says so and what to do, and works as soon as the app connects it; but data
- * JSON cannot hold fails as the app's bug all the same.
+ * JSON cannot hold fails as the app's bug all the same, and the user index answers the arguments
+ * it needs no Redis for (a user id no session can name, options it cannot read) the same way
+ * whether the client is connected or not.
  */
 import { once } from 'node:events';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
@@ -11,7 +13,7 @@ import { Redis as IoRedis5 } from 'ioredis5';
 import { createClient as createClient6 } from 'redis';
 import { createClient as createClient5 } from 'redis5';
 import { freshId, makeRecord } from '@sess/store-test';
-import { SessUsageError, type SessionData } from '@sess/core';
+import { type RevokeUserOptions, SessUsageError, type SessionData } from '@sess/core';
 import { RedisStoreError, type RedisStore, redisStore } from '../src/index.js';
 import { LIBRARIES, connect, describeOn, testPrefix, type Connected } from './connect.js';
 
@@ -142,6 +144,69 @@ describeOn('cluster', 'data JSON cannot hold, on a cluster client closed', () =>
       const redis = await connect(library, 'cluster');
       await redis.quit();
       await expectDataNotJson(redisStore({ client: redis.client, prefix: testPrefix('data-not-json') }));
+    });
+  }
+});
+
+/**
+ * What the user index answers without asking Redis, the same whatever the client's state: a user
+ * id that is not a non-empty string names no session (no save indexes one), and revokeUser options
+ * it cannot read are the app's bug (a 500), not the store being unavailable (a 503). `connected`
+ * says what a good call must do, to show the client really is in the state the caller meant.
+ */
+async function expectArgumentAnswers(store: RedisStore, connected: boolean): Promise<void> {
+  const { sessionsOf, revokeUser } = store as Required<RedisStore>;
+  const good = sessionsOf(freshId('user'));
+  if (connected) expect(await good).toEqual([]);
+  else await expect(good).rejects.toMatchObject({ name: 'RedisStoreError', reason: 'unavailable', method: 'sessionsOf' });
+  for (const userId of ['', 42, undefined, null, {}]) {
+    expect(await sessionsOf(userId as string), `sessionsOf(${String(userId)})`).toEqual([]);
+    expect(await revokeUser(userId as string), `revokeUser(${String(userId)})`).toBe(0);
+  }
+  const refused: [string, unknown, RegExp][] = [
+    ['u-1', null, /revokeUser: options must be an object such as \{ except: id \}, got null/],
+    ['u-1', 'an id', /revokeUser: options must be an object such as \{ except: id \}, got a string/],
+    ['u-1', { except: 42 }, /revokeUser: except must be a session id \(a string\), got a number/],
+    // Found before the user id: a user with no sessions must not hide the bug.
+    ['', { except: null }, /revokeUser: except must be a session id \(a string\), got null/],
+  ];
+  for (const [userId, options, message] of refused) {
+    const error = await revokeUser(userId, options as RevokeUserOptions).then(
+      () => expect.unreachable(`revokeUser resolved with options ${String(options)}`),
+      (rejected: unknown) => rejected,
+    );
+    expect(error).toBeInstanceOf(SessUsageError);
+    expect(error).toMatchObject({ code: 'usage_invalid', message: expect.stringMatching(message) });
+  }
+}
+
+describeOn('standalone', 'user index arguments, on a client never connected, connected, then closed', () => {
+  const url = () => {
+    const service = inject('standalone');
+    if (!service.ok) throw new Error(service.reason);
+    return service.value;
+  };
+  for (const library of LIBRARIES) {
+    it(`${library}: the same answers in every state, never the store unavailable`, async () => {
+      const made = unconnected(library, url());
+      const store = redisStore({ client: made.client, prefix: testPrefix('user-arguments') });
+      await expectArgumentAnswers(store, false);
+      await made.connect();
+      await expectArgumentAnswers(store, true);
+      await made.close();
+      await expectArgumentAnswers(store, false);
+    });
+  }
+});
+
+describeOn('cluster', 'user index arguments, on a cluster client connected, then closed', () => {
+  for (const library of LIBRARIES) {
+    it(`${library}: the same answers in both states, never the store unavailable`, async () => {
+      const redis = await connect(library, 'cluster');
+      const store = redisStore({ client: redis.client, prefix: testPrefix('user-arguments') });
+      await expectArgumentAnswers(store, true);
+      await redis.quit();
+      await expectArgumentAnswers(store, false);
     });
   }
 });
