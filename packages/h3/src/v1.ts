@@ -7,9 +7,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SessConfigError, SessStoreError, SessUsageError } from '@sess/core';
+import type { Session } from '@sess/core';
 import { cancelUnread, commitNodeResponse, createOutputHold, failureError, handoffNode } from '@sess/core/adapter';
 import { httpFailure, isSecureRequest, loadedSession } from '@sess/core/adapter';
-import type { Settle, SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
+import type { DeferredResponse, HoldHooks, SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
 import { H3View, MISSING, REPLACED, configure } from './shared.js';
 import type { SessionOptions, SessionUpdate as Update, SessionView } from './shared.js';
 
@@ -105,7 +106,7 @@ function stopWebStream(error: Error, res: ServerResponse): void {
 const isStandIn = (res: ServerResponse): boolean => '__unenv__' in res;
 
 /** The commit of each request that `awaitSessions` serves on a stand-in, handed over by the middleware. */
-const standIns = new WeakMap<H3V1Event, { settle?: Settle }>();
+const standIns = new WeakMap<H3V1Event, { response?: DeferredResponse }>();
 
 const UNAWAITED =
   "this request is served without a Node server (toWebHandler, toPlainHandler, Nitro 2's localFetch), where h3 v1 reads the response before the session is saved: wrap the app once with awaitSessions(app) from @sess/h3/v1 (toWebHandler(awaitSessions(app)), or in a Nitro plugin awaitSessions(nitroApp.h3App))";
@@ -131,17 +132,17 @@ function answerStandIn(res: ServerResponse, error: unknown): void {
 
 /** `handler` for one request on a stand-in: done once the session's commit is, and h3 finds its answer complete. */
 async function committed(handler: (event: H3V1Event) => unknown, event: H3V1Event): Promise<void> {
-  const slot: { settle?: Settle } = {};
+  const slot: { response?: DeferredResponse } = {};
   standIns.set(event, slot);
   try {
     await handler(event);
   } catch (error) {
     // h3 answers the error once this rejects: the session commits for that answer's status first.
-    await slot.settle?.(thrownStatus(error)).catch((failure) => Promise.reject(toH3Error(failure)));
+    await slot.response?.settle(thrownStatus(error)).catch((failure) => Promise.reject(toH3Error(failure)));
     throw error;
   }
   // Output started the commit (waited for here), or none came (a stream handed over as it is): commit now.
-  await slot.settle?.(event.node.res.statusCode).catch((failure) => answerStandIn(event.node.res, failure));
+  await slot.response?.settle(event.node.res.statusCode).catch((failure) => answerStandIn(event.node.res, failure));
 }
 
 const awaiting = new WeakSet<object>();
@@ -170,6 +171,36 @@ export function awaitSessions<App extends { handler: (event: never) => unknown }
   // Keeps what h3 hangs on its app handler (`__is_handler__`, `__resolve__`).
   app.handler = Object.assign(awaited, handler) as unknown as App['handler'];
   return app;
+}
+
+/** One response's commit, for the output hold: a class, so a request allocates no closures for it. */
+class Commit implements HoldHooks {
+  constructor(
+    private readonly event: H3V1Event,
+    private readonly core: Session,
+    private readonly view: H3Session,
+    private readonly name: string,
+  ) {}
+  commit(status: number): Promise<void> | undefined {
+    const { event, core } = this;
+    // Saving the session the app let go of (`event.context.session = {}`) would keep a user it
+    // meant to sign out signed in: the usage error is answered and logged as a failed commit is.
+    if (event.context.session !== this.view) return Promise.reject(new SessUsageError(REPLACED));
+    return commitNodeResponse(event.node.res, core, status, this.name);
+  }
+  fail(error: unknown): void {
+    answerFailure(this.event.node.res, error);
+  }
+  /**
+   * h3 v1's own flag for "the response is taken care of" (its sendStream sets it too); without
+   * it, h3 would run the next handlers and answer 404 behind the held response.
+   */
+  onHold(): void {
+    this.event._handled = true;
+  }
+  onDropped(error: Error, res: ServerResponse): void {
+    stopWebStream(error, res);
+  }
 }
 
 /**
@@ -209,18 +240,8 @@ export function session(options: SessionOptions<H3V1Event>): SessionHandler {
     const core = manager.begin({ cookieHeader: req.headers.cookie, secure, readOnly: readOnly?.(event) ?? false });
     // Lazy (design §2.2): the record is read by the first `useSession`.
     const view = (event.context.session = new V1View(core) as H3Session);
-    const settle = output.hold(res, {
-      // Saving the session the app let go of (`event.context.session = {}`) would keep a user it
-      // meant to sign out signed in: the usage error is answered and logged as a failed commit is.
-      commit: (status) =>
-        event.context.session === view ? commitNodeResponse(res, core, status, manager.name) : Promise.reject(new SessUsageError(REPLACED)),
-      fail: (error) => answerFailure(res, error),
-      // h3 v1's own flag for "the response is taken care of" (its sendStream sets it too);
-      // without it, h3 would run the next handlers and answer 404 behind the held response.
-      onHold: () => void (event._handled = true),
-      onDropped: stopWebStream,
-    });
-    if (standIn !== undefined) standIn.settle = settle;
+    const response = output.hold(res, new Commit(event, core, view, manager.name));
+    if (standIn !== undefined) standIn.response = response;
   };
   return Object.assign(asHandler(handler), { handoff: asHandler(handoff), socket });
 }

@@ -58,18 +58,15 @@ export interface HoldHooks {
 }
 
 /**
- * Commits now, unless output already started the commit, and waits for it. A commit it started
- * rejects with its failure (the held output is dropped); one that output started resolves, its
- * failure answered through `fail`.
- */
-export type Settle = (status: number) => Promise<void>;
-
-/**
  * A response whose commit happens once: by `settle`, by its first held output, or by the adapter
  * itself, once the hold has handed the response back (`release`).
  */
 export interface DeferredResponse {
-  /** The commit, as `Settle` says. */
+  /**
+   * Commits now, unless output already started the commit, and waits for it. A commit it started
+   * rejects with its failure (the held output is dropped); one that output started resolves, its
+   * failure answered through `fail`.
+   */
   settle(status: number): Promise<void>;
   /** Holds the response's output from now on (until the commit is done), unless its headers left already. */
   gate(): void;
@@ -101,7 +98,7 @@ export interface OutputHold {
    */
   readonly gates: PrototypeLayer;
   /** Holds `res`'s output until `hooks.commit` has run: `defer(res, hooks)`, gated at once. */
-  hold(res: ServerResponse, hooks: HoldHooks): Settle;
+  hold(res: ServerResponse, hooks: HoldHooks): DeferredResponse;
   /**
    * The commit of `res`, once, with its output held only after `gate()` (Koa holds only the
    * responses an app writes itself). A response the gates don't cover, or that has output methods
@@ -122,7 +119,7 @@ interface Gates {
   readonly holds: WeakMap<ServerResponse, Hold>;
 }
 
-/** One response's hold: a class, so a request allocates one object for it, with no closures (but `hold`'s `Settle`). */
+/** One response's hold: a class, so a request allocates one object for it, with no closures. */
 class Hold implements DeferredResponse {
   phase: 'open' | 'committing' | 'done' | 'failed' = 'open';
   readonly held: Array<{ readonly method: Method; readonly args: unknown[] }> = [];
@@ -232,10 +229,10 @@ export function createOutputHold(): OutputHold {
   return Object.freeze({
     gates: layer,
     defer,
-    hold(res: ServerResponse, hooks: HoldHooks): Settle {
+    hold(res: ServerResponse, hooks: HoldHooks): DeferredResponse {
       const hold = new Hold(res, hooks, gates);
       hold.gate();
-      return (status) => settle(res, hold, status);
+      return hold;
     },
   });
 }

@@ -53,7 +53,7 @@ export {
 } from './facts.js';
 export type { HeaderTarget, HeaderValue } from './facts.js';
 export { RELEASED, createOutputHold, headersLeft } from './hold.js';
-export type { DeferredResponse, HoldHooks, OutputHold, Settle } from './hold.js';
+export type { DeferredResponse, HoldHooks, OutputHold } from './hold.js';
 export { accessorLayer, prototypeLayer } from './layer.js';
 export type { LayerAccessor, PrototypeLayer } from './layer.js';
 export { CORE, SESSION_ACCESSORS, SESSION_METHODS, SessionObject, loadedSession, viewOf, withCallbacks } from './view.js';

@@ -168,14 +168,14 @@ describe('the output hold', () => {
     let release!: () => void;
     const wait = new Promise<void>((resolve) => (release = resolve));
     const url = await serve(async (_req, res) => {
-      const settle = output.hold(res, hooks(res, [], { wait }));
+      const held = output.hold(res, hooks(res, [], { wait }));
       const gate = res.write as (...args: unknown[]) => boolean;
       res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
         return gate.call(this, String(chunk).toUpperCase(), ...rest);
       } as ServerResponse['write'];
       res.write('a');
       setTimeout(release, 10);
-      await settle(200);
+      await held.settle(200);
       res.write('b');
       res.end('c');
     });
@@ -187,11 +187,11 @@ describe('the output hold', () => {
     let release!: () => void;
     const wait = new Promise<void>((resolve) => (release = resolve));
     const url = await serve(async (_req, res) => {
-      const settle = output.hold(res, hooks(res, [], { wait }));
+      const held = output.hold(res, hooks(res, [], { wait }));
       const taken = res.write as (...args: unknown[]) => boolean;
       taken.call(res, 'a');
       setTimeout(release, 10);
-      await settle(200);
+      await held.settle(200);
       expect(res.write).toBe(ServerResponse.prototype.write);
       taken.call(res, 'b');
       res.end('c');
