@@ -40,10 +40,13 @@ const kit: EntryKit = {
   where: '@sess/h3-session',
   unsealIron: (config, sealed) => unsealH3Seal(undefined as never, config as unknown as H3SessionConfig, sealed),
   // A store failure answers 503 through h3's error handling, the SessStoreError its `cause`: set
-  // after construction, since h3's constructor makes `cause` the options object it is given. A
-  // SessUsageError (the app's bug) goes on as it is, for h3 to log and answer 500 as a thrown Error.
+  // after construction, since h3's constructor makes `cause` the options object it is given.
+  // Unhandled, as h3 marks a thrown Error: logged (unless `silent`), the answer naming only the
+  // status. A SessUsageError (the app's bug) goes on as it is, for h3 to log and answer 500.
   httpError: (error) =>
-    error instanceof SessStoreError ? failureError(error, (failure) => Object.assign(new HTTPError(failure), { cause: error })) : error,
+    error instanceof SessStoreError
+      ? failureError(error, (failure) => Object.assign(new HTTPError({ ...failure, unhandled: true }), { cause: error }))
+      : error,
 };
 
 const sessionsOf = perConfig('the session config of @sess/h3-session', (settings) => new H3Sessions(settings, kit));

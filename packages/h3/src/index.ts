@@ -38,11 +38,15 @@ declare module 'h3' {
 /**
  * A store failure as the HTTP error h3 answers with (503 by default), the `SessStoreError` its
  * `cause`: set after construction, since h3's constructor makes `cause` the options object it is
- * given. Any other error goes on as it is: a `SessUsageError` is the app's bug, which h3 logs
- * and answers 500 as it does a thrown Error.
+ * given. Unhandled, as h3 marks every thrown Error that is not its own: h3 logs it (unless
+ * `silent`), and its answer names only the status, so an outage reaches the server's log and
+ * not the client. Any other error goes on as it is: a `SessUsageError` is the app's bug, which
+ * h3 logs and answers 500 as it does a thrown Error.
  */
 const asHttpError = (error: unknown): unknown =>
-  error instanceof SessStoreError ? failureError(error, (failure) => Object.assign(new HTTPError(failure), { cause: error })) : error;
+  error instanceof SessStoreError
+    ? failureError(error, (failure) => Object.assign(new HTTPError({ ...failure, unhandled: true }), { cause: error }))
+    : error;
 const rejected = (error: unknown) => Promise.reject(asHttpError(error));
 
 /** What a route handler returns when no route matched; h3 answers it with a 404. */

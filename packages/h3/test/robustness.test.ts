@@ -38,8 +38,12 @@ async function expectOnly503Close(served: Awaited<ReturnType<typeof listen>>, st
   store.failing.add('set');
   const capture = captureFrameworkLogs();
   try {
-    const message = (body: string) => (JSON.parse(body) as { message: string }).message;
-    expect(await keptAliveAnswers(served.url, 40, message)).toEqual(['503 close Session store unavailable']);
+    // h3 v1's error shape, and v2's (`statusText`).
+    const statusText = (body: string) => {
+      const answer = JSON.parse(body) as { statusMessage?: string; statusText?: string };
+      return answer.statusMessage ?? answer.statusText;
+    };
+    expect(await keptAliveAnswers(served.url, 40, statusText)).toEqual(['503 close Service Unavailable']);
   } finally {
     capture.stop();
   }
