@@ -470,33 +470,36 @@ describe('h3 v2 only', () => {
     ['updateSession', '/update', 'set'],
     ['getSession', '/get', 'get'],
     ['clearSession', '/clear', 'destroy'],
-  ] as const)('a store failure in %s reaches onError as an unhandled HTTPError 503 whose cause is the SessStoreError, and h3 logs it', async (_, path, op) => {
-    const { store, config } = setup();
-    const errors: unknown[] = [];
-    const client = await serve(withOnError(errors), async ({ event, url }) => {
-      if (url.pathname === '/update') await api.updateSession(event, config, { n: 1 });
-      if (url.pathname === '/get') await api.getSession(event, config);
-      if (url.pathname === '/clear') await api.clearSession(event, config);
-      return { id: (await api.useSession(event, config)).id };
-    });
-    await client.request('/');
-    store.failing.add(op);
-    const logged: unknown[] = [];
-    const spy = vi.spyOn(console, 'error').mockImplementation((error: unknown) => void logged.push(error));
-    try {
-      expect((await client.request(path)).status).toBe(503);
-    } finally {
-      spy.mockRestore();
-    }
-    expect(errors).toHaveLength(1);
-    expect([(errors[0] as HTTPError).status, (errors[0] as HTTPError).unhandled]).toEqual([503, true]);
-    // An outage reaches the server's log (h3 logs an unhandled error before and after an onError that returns nothing).
-    expect(logged.length).toBeGreaterThan(0);
-    expect(logged.every((error) => error === errors[0])).toBe(true);
-    const { cause } = errors[0] as HTTPError;
-    expect(cause).toBeInstanceOf(SessStoreError);
-    expect(cause).toMatchObject({ code: 'store_failed', statusHint: 503, op });
-  });
+  ] as const)(
+    'a store failure in %s reaches onError as an unhandled HTTPError 503 whose cause is the SessStoreError, and h3 logs it',
+    async (_, path, op) => {
+      const { store, config } = setup();
+      const errors: unknown[] = [];
+      const client = await serve(withOnError(errors), async ({ event, url }) => {
+        if (url.pathname === '/update') await api.updateSession(event, config, { n: 1 });
+        if (url.pathname === '/get') await api.getSession(event, config);
+        if (url.pathname === '/clear') await api.clearSession(event, config);
+        return { id: (await api.useSession(event, config)).id };
+      });
+      await client.request('/');
+      store.failing.add(op);
+      const logged: unknown[] = [];
+      const spy = vi.spyOn(console, 'error').mockImplementation((error: unknown) => void logged.push(error));
+      try {
+        expect((await client.request(path)).status).toBe(503);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(errors).toHaveLength(1);
+      expect([(errors[0] as HTTPError).status, (errors[0] as HTTPError).unhandled]).toEqual([503, true]);
+      // An outage reaches the server's log (h3 logs an unhandled error before and after an onError that returns nothing).
+      expect(logged.length).toBeGreaterThan(0);
+      expect(logged.every((error) => error === errors[0])).toBe(true);
+      const { cause } = errors[0] as HTTPError;
+      expect(cause).toBeInstanceOf(SessStoreError);
+      expect(cause).toMatchObject({ code: 'store_failed', statusHint: 503, op });
+    },
+  );
 
   it("session data JSON cannot hold is the app's bug, treated as a thrown Error is: logged by h3, a 500, onError's HTTPError has the SessUsageError as its cause", async () => {
     const { config } = setup();

@@ -130,11 +130,14 @@ describe('h3 v2', () => {
     const logs = captureFrameworkLogs();
     const reply = await new Client(served.url).request('/');
     const logged = logs.stop();
-    expect([reply.status, JSON.parse(reply.body)]).toEqual([503, { status: 503, statusText: 'Service Unavailable', unhandled: true, message: 'HTTPError' }]);
+    expect([reply.status, JSON.parse(reply.body)]).toEqual([
+      503,
+      { status: 503, statusText: 'Service Unavailable', unhandled: true, message: 'HTTPError' },
+    ]);
     expect(logged.map(({ error }) => [(error as HTTPError).status, (error as HTTPError).unhandled, describeError(error)])).toEqual([
       [503, true, 'store_failed'],
     ]);
-    expect((logged[0]?.error as HTTPError).cause).toBeInstanceOf(SessStoreError);
+    expect(logged[0]?.error).toMatchObject({ cause: expect.any(SessStoreError) });
   });
 
   it.each([
