@@ -1,5 +1,6 @@
 /**
- * Session statements under a deadline that cancels them on the server. Giving up on the promise
+ * The store's statements under a deadline that cancels them on the server (`timeoutMs` for
+ * session calls and the sweep, `adminTimeoutMs` for `clear` and `migrate`). Giving up on the promise
  * alone (as a client-side timeout does) leaves the statement running: it keeps its connection
  * busy, and a write it makes commits after the caller was told it failed.
  *
@@ -7,9 +8,9 @@
  * statement still running gets PostgreSQL's cancel request, and the call waits for the server's
  * verdict: a cancelled statement rolled back, so the call fails, and a statement that finished
  * first answers with what it did. The cancel request is sent again every period (one sent while
- * the statement was still on its way is ignored); if no verdict comes within a second
- * `timeoutMs`, the connection is destroyed and the call fails. A connection that was sent a
- * cancel is destroyed, never pooled again: a late cancel must not hit the next statement on it.
+ * the statement was still on its way is ignored); if no verdict comes within a second deadline,
+ * the connection is destroyed and the call fails. A connection that was sent a cancel is
+ * destroyed, never pooled again: a late cancel must not hit the next statement on it.
  *
  * On a node-postgres `Client`, the store's statements take turns (see `Turns`), so the cancel
  * reaches the statement past its deadline and no other of the store's; the Client is kept.
@@ -97,10 +98,21 @@ function sendCancel(target: CancelTarget, onClosed?: () => void): void {
 /** SQLSTATE query_canceled: what a statement our cancel reached fails with. */
 const QUERY_CANCELED = '57014';
 
+/** A call's deadline: its length and the option that set it, which the call's failure names. */
+export interface Limit {
+  readonly option: 'timeoutMs' | 'adminTimeoutMs';
+  readonly ms: number;
+}
+
+/** `limit` as a failure's message names it: `timeoutMs (2000 ms)`. */
+function named(limit: Limit): string {
+  return `${limit.option} (${limit.ms} ms)`;
+}
+
 /** What a call fails with when its statement failed: said plainly when our cancel stopped it. */
-function statementFailure(method: PostgresStoreMethod, error: unknown, cancelled: boolean, timeoutMs: number): unknown {
+function statementFailure(method: PostgresStoreMethod, error: unknown, cancelled: boolean, limit: Limit): unknown {
   return cancelled && (error as { code?: unknown } | null)?.code === QUERY_CANCELED
-    ? storeError(method, `the statement ran past timeoutMs (${timeoutMs} ms) and was cancelled`, error, true)
+    ? storeError(method, `the statement ran past ${named(limit)} and was cancelled`, error, true)
     : storeFailure(method, error);
 }
 
@@ -119,7 +131,7 @@ function giveBack(connection: PooledClient, destroy: boolean): void {
 }
 
 /**
- * Runs `work` on a client of `pool` under a deadline of `timeoutMs` on `sweep`: see the module
+ * Runs `work` on a client of `pool` under the deadline `limit` on `sweep`: see the module
  * comment. `work` gets `expired()`, which turns true once the deadline passed, so it sends no
  * further statement (a retry) after a cancel.
  */
@@ -127,31 +139,31 @@ export function withDeadline<T>(
   method: PostgresStoreMethod,
   pool: CancellablePool,
   sweep: DeadlineSweep,
-  timeoutMs: number,
+  limit: Limit,
   work: (client: PooledClient, expired: () => boolean) => Promise<T>,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let client: PooledClient | undefined;
     let cancelled = false;
     let settled = false;
-    const stopAt = sweep.now() + 2 * timeoutMs;
-    const period = Math.max(10, Math.ceil(timeoutMs / 10));
+    const stopAt = sweep.now() + 2 * limit.ms;
+    const period = Math.max(10, Math.ceil(limit.ms / 10));
     const fail = (error: unknown) => {
       settled = true;
       reject(error);
     };
     const call: { deadline: number } & Watched = {
-      deadline: sweep.now() + timeoutMs,
+      deadline: sweep.now() + limit.ms,
       expire() {
         if (client === undefined) {
           // Still waiting for a connection: nothing was sent, so nothing can commit.
-          fail(storeError(method, `no pool connection within timeoutMs (${timeoutMs} ms); nothing was sent`, undefined, true));
+          fail(storeError(method, `no pool connection within ${named(limit)}; nothing was sent`, undefined, true));
           return;
         }
         if (sweep.now() >= stopAt) {
-          // No verdict after a second timeoutMs (an unreachable server): the connection goes.
+          // No verdict after a second deadline (an unreachable server): the connection goes.
           giveBack(client, true);
-          fail(storeError(method, `no answer to the cancel of a statement past timeoutMs (${timeoutMs} ms)`, undefined, true));
+          fail(storeError(method, `no answer to the cancel of a statement past ${named(limit)}`, undefined, true));
           return;
         }
         cancelled = true;
@@ -183,7 +195,7 @@ export function withDeadline<T>(
             if (settled) return;
             // As pg's pool.query does on any error: the connection's state is not known.
             giveBack(connected, true);
-            fail(statementFailure(method, error, cancelled, timeoutMs));
+            fail(statementFailure(method, error, cancelled, limit));
           },
         );
       },
@@ -236,38 +248,18 @@ function turnsOn(client: object): Turns {
   return turns;
 }
 
-/** Runs `work`, a statement of the store with no deadline (a migration, a sweep), in its turn on `client`. */
-export function inTurn<T>(client: object, work: () => Promise<T>): Promise<T> {
-  const turns = turnsOn(client);
-  return new Promise<T>((resolve, reject) => {
-    turns.take(() => {
-      work().then(
-        (value) => {
-          turns.pass();
-          resolve(value);
-        },
-        (error: unknown) => {
-          turns.pass();
-          reject(error);
-        },
-      );
-      return true;
-    });
-  });
-}
-
 /**
- * Runs `work` in its turn on `client` under a deadline of `timeoutMs` on `sweep`. A call still
+ * Runs `work` in its turn on `client` under the deadline `limit` on `sweep`. A call still
  * waiting for its turn at the deadline fails without sending anything. A statement still running
  * is cancelled as on a pool (see the module comment), and the call fails at the server's verdict,
- * or after a second `timeoutMs` without one; the turn passes only once the statement answered, so
+ * or after a second deadline without one; the turn passes only once the statement answered, so
  * nothing is sent behind a statement that may still commit, and the Client stays usable.
  */
 export function withClientDeadline<T>(
   method: PostgresStoreMethod,
   client: CancellableClient,
   sweep: DeadlineSweep,
-  timeoutMs: number,
+  limit: Limit,
   work: (expired: () => boolean) => Promise<T>,
 ): Promise<T> {
   const turns = turnsOn(client);
@@ -277,8 +269,8 @@ export function withClientDeadline<T>(
     let cancelled = false;
     let settled = false;
     let cancelsOpen = 0;
-    const stopAt = sweep.now() + 2 * timeoutMs;
-    const period = Math.max(10, Math.ceil(timeoutMs / 10));
+    const stopAt = sweep.now() + 2 * limit.ms;
+    const period = Math.max(10, Math.ceil(limit.ms / 10));
     const fail = (error: unknown) => {
       settled = true;
       reject(error);
@@ -291,15 +283,15 @@ export function withClientDeadline<T>(
       passWhenQuiet();
     };
     const call: { deadline: number } & Watched = {
-      deadline: sweep.now() + timeoutMs,
+      deadline: sweep.now() + limit.ms,
       expire() {
         if (!started) {
-          fail(storeError(method, `no turn on the pg Client within timeoutMs (${timeoutMs} ms); nothing was sent`, undefined, true));
+          fail(storeError(method, `no turn on the pg Client within ${named(limit)}; nothing was sent`, undefined, true));
           return;
         }
         if (sweep.now() >= stopAt) {
-          // No verdict after a second timeoutMs (an unreachable server): the turn stays taken until one comes.
-          fail(storeError(method, `no answer to the cancel of a statement past timeoutMs (${timeoutMs} ms)`, undefined, true));
+          // No verdict after a second deadline (an unreachable server): the turn stays taken until one comes.
+          fail(storeError(method, `no answer to the cancel of a statement past ${named(limit)}`, undefined, true));
           return;
         }
         cancelled = true;
@@ -327,7 +319,7 @@ export function withClientDeadline<T>(
         },
         (error: unknown) => {
           answer();
-          if (!settled) fail(statementFailure(method, error, cancelled, timeoutMs));
+          if (!settled) fail(statementFailure(method, error, cancelled, limit));
         },
       );
       return true;
@@ -337,25 +329,25 @@ export function withClientDeadline<T>(
 
 /**
  * Runs `work` on a pool the store cannot cancel on (a wrapper with only `query`), giving up at
- * `timeoutMs`: the call fails then, but the statement runs on and a write can still commit.
+ * `limit`: the call fails then, but the statement runs on and a write can still commit.
  * `work` gets `expired()`, so it sends no retry after that.
  */
 export function withGiveUp<T>(
   method: PostgresStoreMethod,
   sweep: DeadlineSweep,
-  timeoutMs: number,
+  limit: Limit,
   work: (expired: () => boolean) => Promise<T>,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let expired = false;
     const call: Watched = {
-      deadline: sweep.now() + timeoutMs,
+      deadline: sweep.now() + limit.ms,
       expire() {
         expired = true;
         reject(
           storeError(
             method,
-            `no answer within timeoutMs (${timeoutMs} ms); the statement was not cancelled (the pool is neither a pg Pool nor a pg Client) and may still commit`,
+            `no answer within ${named(limit)}; the statement was not cancelled (the pool is neither a pg Pool nor a pg Client) and may still commit`,
             undefined,
             true,
           ),

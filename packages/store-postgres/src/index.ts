@@ -30,15 +30,15 @@ import {
 } from '@sess/core';
 import { deadlineSweep, escapeName, hasLife, ownValue, unescapeName } from '@sess/core/store';
 import {
+  type Limit,
   type PooledClient,
-  inTurn,
   isCancellableClient,
   isCancellablePool,
   withClientDeadline,
   withDeadline,
   withGiveUp,
 } from './deadline.js';
-import { type PostgresStoreMethod, storeFailure } from './errors.js';
+import type { PostgresStoreMethod } from './errors.js';
 import { MAX_IDENTIFIER_BYTES, MAX_USER_ID_BYTES, decodeData, encodeData, storedId } from './layout.js';
 import { COLUMNS, statements } from './sql.js';
 
@@ -84,9 +84,16 @@ export interface PostgresStoreOptions {
    * destroyed, a Client kept); keep it under core's `storeTimeoutMs`, so a write sess reports as
    * failed never commits later. A wrapper with only `query` cannot be cancelled: the call fails
    * but its statement runs on and may still commit, so give the connections behind it a
-   * `statement_timeout` under this. Default 2,000.
+   * `statement_timeout` under this. Each sweep's statement runs under it too. Default 2,000.
    */
   readonly timeoutMs?: number;
+  /**
+   * The same deadline for each statement of `clear()` and `migrate()`, in ms: work whose size the
+   * store cannot bound (deleting every row, building an index on a full table, waiting for another
+   * server's migration), so it gets longer than a session call, but a stall still ends in a
+   * `store_timeout` instead of a hang. Default 60,000.
+   */
+  readonly adminTimeoutMs?: number;
 }
 
 /** The store; `ids` is absent with `hashIds`, `sessionsOf`/`revokeUser` with `userIdKey: false`. */
@@ -96,9 +103,9 @@ export interface PostgresStore extends Store {
   touch(id: string, meta: SessionMeta, ttlMs: number): Promise<boolean>;
   destroy(id: string): Promise<void>;
   clear(): Promise<void>;
-  /** Stops the sweep timer and waits for a sweep in flight. The pool is the app's: it stays open. */
+  /** Stops the sweep timer and waits for a sweep in flight (at most until its `timeoutMs` deadline). The pool is the app's: it stays open. */
   close(): Promise<void>;
-  /** Creates the table and its indexes if missing; safe to run on every start, from many servers at once. */
+  /** Creates the table and its indexes if missing; safe to run on every start, from many servers at once. Each statement under `adminTimeoutMs`. */
   migrate(): Promise<void>;
   /** Deletes up to `sweepBatch` expired rows now; resolves to how many it deleted. */
   sweep(): Promise<number>;
@@ -109,6 +116,8 @@ const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 const DEFAULT_SWEEP_BATCH = 5_000;
 /** Under core's default storeTimeoutMs (5 s), so the store cancels before core gives up. */
 const DEFAULT_TIMEOUT_MS = 2_000;
+/** Long enough to delete or index a few million rows; a stall on a lock still ends within a minute. */
+const DEFAULT_ADMIN_TIMEOUT_MS = 60_000;
 /** setInterval clamps longer delays to 1 ms (TimeoutOverflowWarning), which would sweep nonstop. */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 /** The longest index-name suffix (`_expires_at_idx`), so index names stay within 63 bytes. */
@@ -134,6 +143,7 @@ const KNOWN_OPTIONS = [
   'clock',
   'onSweepError',
   'timeoutMs',
+  'adminTimeoutMs',
 ] as const;
 
 /** connect-pg-simple's options, and what to do instead. */
@@ -234,12 +244,15 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const clock = checkFunction<() => number>(options.clock, 'postgresStore: clock') ?? Date.now;
   const onSweepError = checkFunction<(error: unknown) => void>(options.onSweepError, 'postgresStore: onSweepError');
   const timeoutMs = checkInteger(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs', 1, MAX_TIMER_DELAY_MS);
+  const sessionLimit: Limit = { option: 'timeoutMs', ms: timeoutMs };
+  const adminLimit: Limit = {
+    option: 'adminTimeoutMs',
+    ms: checkInteger(options.adminTimeoutMs ?? DEFAULT_ADMIN_TIMEOUT_MS, 'adminTimeoutMs', 1, MAX_TIMER_DELAY_MS),
+  };
   // On a pg Pool, each session call gets a connection of its own, which can be cancelled; on a pg
   // Client, the store's statements take turns, so a cancel reaches only the one past its deadline.
   const cancellable = isCancellablePool(pool) ? pool : undefined;
   const client = cancellable === undefined && isCancellableClient(pool) ? pool : undefined;
-  /** Where untimed statements (migrate, clear, sweep) go: on a Client, they take their turn too. */
-  const direct: PostgresPool = client === undefined ? pool : { query: (text, values) => inTurn(client, () => pool.query(text, values)) };
   const deadlines = deadlineSweep(Math.max(10, Math.ceil(timeoutMs / 10)));
 
   const sql = statements(tableName, schemaName);
@@ -275,41 +288,33 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
    * read of rows that concurrent writes changed can fail so too. Each statement is a transaction
    * of its own, rolled back whole on failure, so sending it again is safe.
    */
-  async function query(text: string, values: unknown[], on: PostgresPool = direct, expired?: () => boolean): Promise<PostgresQueryResult> {
+  async function query(text: string, values: unknown[], on: PostgresPool, expired: () => boolean): Promise<PostgresQueryResult> {
     for (let tries = 1; ; tries += 1) {
       try {
         return await on.query(text, values);
       } catch (error) {
         // Past the deadline the statement was cancelled: sending it again would outlive the call.
-        if (tries === MAX_TRIES || expired?.() || (error as { code?: unknown } | null)?.code !== SERIALIZATION_FAILURE) throw error;
+        if (tries === MAX_TRIES || expired() || (error as { code?: unknown } | null)?.code !== SERIALIZATION_FAILURE) throw error;
       }
     }
   }
 
-  /** `query` for a session call, under `timeoutMs`: cancelled past it on a pg Pool or Client (see `./deadline.ts`). */
-  function timedQuery(method: PostgresStoreMethod, text: string, values: unknown[]): Promise<PostgresQueryResult> {
+  /** `query` under `limit` (`timeoutMs` unless told): cancelled past it on a pg Pool or Client (see `./deadline.ts`). */
+  function timedQuery(method: PostgresStoreMethod, text: string, values: unknown[], limit = sessionLimit): Promise<PostgresQueryResult> {
     if (cancellable !== undefined) {
-      return withDeadline(method, cancellable, deadlines, timeoutMs, (connection: PooledClient, expired) =>
+      return withDeadline(method, cancellable, deadlines, limit, (connection: PooledClient, expired) =>
         query(text, values, connection as PostgresPool, expired),
       );
     }
     if (client !== undefined) {
-      return withClientDeadline(method, client, deadlines, timeoutMs, (expired) => query(text, values, pool, expired));
+      return withClientDeadline(method, client, deadlines, limit, (expired) => query(text, values, pool, expired));
     }
-    return withGiveUp(method, deadlines, timeoutMs, (expired) => query(text, values, pool, expired));
+    return withGiveUp(method, deadlines, limit, (expired) => query(text, values, pool, expired));
   }
 
-  /** `query` without a deadline, for admin calls (clear, sweep), failing as a timed one does. */
-  async function untimedQuery(method: PostgresStoreMethod, text: string, values: unknown[]): Promise<PostgresQueryResult> {
-    try {
-      return await query(text, values);
-    } catch (error) {
-      throw storeFailure(method, error);
-    }
-  }
-
+  // One batch, bounded by sweepBatch: under timeoutMs, so a stalled one never holds up close() for long.
   async function sweep(): Promise<number> {
-    return (await untimedQuery('sweep', sql.sweep, [now(), sweepBatch])).rowCount ?? 0;
+    return (await timedQuery('sweep', sql.sweep, [now(), sweepBatch])).rowCount ?? 0;
   }
 
   let timer: NodeJS.Timeout | undefined;
@@ -429,7 +434,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     },
 
     async clear(): Promise<void> {
-      await untimedQuery('clear', sql.clear, []);
+      await timedQuery('clear', sql.clear, [], adminLimit);
     },
 
     async close(): Promise<void> {
@@ -441,17 +446,17 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     async migrate(): Promise<void> {
       let failure: unknown;
       // DDL only when something is missing: see `incomplete` for the lock it would take.
-      const { rows: check } = await untimedQuery('migrate', sql.incomplete, [sql.table, ...sql.indexes]);
+      const { rows: check } = await timedQuery('migrate', sql.incomplete, [sql.table, ...sql.indexes], adminLimit);
       if ((check[0] as Record<string, unknown> | undefined)?.['incomplete'] !== false) {
         try {
-          // Several statements in one simple query run as one transaction, under the advisory lock.
-          await direct.query(sql.migrate);
+          // Several statements in one simple query (no values) run as one transaction, under the advisory lock.
+          await timedQuery('migrate', sql.migrate, [], adminLimit);
         } catch (error) {
           // Creating an index fails on a table of the same name without the column: say why below.
-          failure = storeFailure('migrate', error);
+          failure = error;
         }
       }
-      const { rows } = await untimedQuery('migrate', sql.columns, [sql.table]);
+      const { rows } = await timedQuery('migrate', sql.columns, [sql.table], adminLimit);
       const present = new Set(rows.map((row: Record<string, unknown>) => row['attname']));
       const missing = COLUMNS.filter((column) => !present.has(column));
       if (present.size > 0 && missing.length > 0) {

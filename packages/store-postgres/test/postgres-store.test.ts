@@ -82,11 +82,17 @@ describe('options', () => {
       { timeoutMs: 0 },
       { timeoutMs: 1.5 },
       { timeoutMs: '2000' },
+      { adminTimeoutMs: 0 },
+      { adminTimeoutMs: 1.5 },
+      { adminTimeoutMs: 2 ** 31 },
+      { adminTimeoutMs: '60000' },
     ];
     for (const options of bad) expect(make(options), JSON.stringify(options)).toThrow(SessConfigError);
     // A schema-qualified name would be one table named with a dot, wherever search_path points.
     expect(make({ tableName: 'auth.sessions' })).toThrow(/tableName must not contain "\.": .*schemaName: 'auth', tableName: 'sessions'/);
     expect(make({ tableName: 'x'.repeat(48), schemaName: 'y'.repeat(63), sweepIntervalMs: 0, userIdKey: false })).not.toThrow();
+    expect(make({ sweepIntervalMs: 0, timeoutMs: 1, adminTimeoutMs: 1 })).not.toThrow();
+    expect(make({ sweepIntervalMs: 0, adminTimeoutMs: 2 ** 31 - 1 })).not.toThrow();
   });
 
   it('creates nothing on import or construction: no query is sent until a method is called', async () => {
@@ -582,12 +588,19 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
     });
   });
 
-  describe('deadlines (timeoutMs)', () => {
-    /** A store with a 200 ms deadline on a pool of its own, on `store`'s table, so the test can count its connections. */
-    function timed(store: PostgresStore, max: number) {
+  describe('deadlines (timeoutMs, adminTimeoutMs)', () => {
+    /** A store with a 200 ms deadline (300 ms for clear and migrate) on a pool of its own, on `store`'s table, so the test can count its connections. */
+    function timed(store: PostgresStore, max: number, more: Partial<PostgresStoreOptions> = {}) {
       const pool = new pg.Pool({ connectionString: DATABASE_URL, max });
-      const options = { schemaName: db.schema, tableName: tableNames.get(store)!, clock, sweepIntervalMs: 0, timeoutMs: 200 };
-      return { pool, store: postgresStore({ pool, ...options }) };
+      const options = {
+        schemaName: db.schema,
+        tableName: tableNames.get(store)!,
+        clock,
+        sweepIntervalMs: 0,
+        timeoutMs: 200,
+        adminTimeoutMs: 300,
+      };
+      return { pool, store: postgresStore({ pool, ...options, ...more }) };
     }
     /** How the call settled, or 'still waiting' after 3 s: without a deadline the call would wait for as long as the test blocks it. */
     const settledWithin3s = (call: Promise<unknown>) =>
@@ -672,7 +685,11 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       const client = new pg.Client({ connectionString: DATABASE_URL });
       await client.connect();
       const options = { schemaName: db.schema, tableName: tableNames.get(store)!, clock, sweepIntervalMs: 0 };
-      return { client, storeWith: (timeoutMs: number) => postgresStore({ pool: client, ...options, timeoutMs }) };
+      return {
+        client,
+        storeWith: (timeoutMs: number, adminTimeoutMs?: number) =>
+          postgresStore({ pool: client, ...options, timeoutMs, ...(adminTimeoutMs === undefined ? {} : { adminTimeoutMs }) }),
+      };
     }
     /** Holds `id`'s row of `store` locked from another connection, as a transaction that updates it would. */
     async function lockRow(store: PostgresStore, id: string) {
@@ -766,6 +783,192 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
         // Behind it on the same connection: it has finished by the time this answers.
         const { rows: after } = await client.query(`SELECT data->>'kept' AS kept FROM ${tableOf(store)} WHERE id = $1`, [id]);
         expect(after).toEqual([{ kept: 'changed' }]);
+      } finally {
+        locker.release(true);
+        await client.end();
+      }
+    });
+    /** Holds a lock on `store`'s table from another connection that every write waits for (as an `ALTER TABLE` would); reads go on. */
+    async function lockTable(store: PostgresStore) {
+      const locker = await db.pool.connect();
+      await locker.query('BEGIN');
+      await locker.query(`LOCK TABLE ${tableOf(store)} IN SHARE MODE`);
+      return locker;
+    }
+    /** `store` with two rows that expired and one live row. */
+    async function withRows(store: PostgresStore): Promise<void> {
+      for (const name of ['expired-1', 'expired-2']) await store.set(freshId(name), makeRecord({ name }, now), 1_000);
+      await store.set(freshId('live'), makeRecord({ name: 'live' }, now), 600_000);
+      now += 1_000;
+    }
+    const rowCount = async (store: PostgresStore) => Number((await db.pool.query(`SELECT count(*) FROM ${tableOf(store)}`)).rows[0].count);
+    /** How long `call` takes to settle, and how (within 3 s, see `settledWithin3s`). */
+    async function timing(call: Promise<unknown>) {
+      const started = performance.now();
+      const outcome = await settledWithin3s(call);
+      return { outcome, elapsed: performance.now() - started };
+    }
+
+    it('a sweep still running at timeoutMs and a clear at adminTimeoutMs are cancelled on the server: each fails then, the rows stay, no connection stays busy', async () => {
+      const store = await fresh();
+      await withRows(store);
+      const { pool, store: impatient } = timed(store, 2);
+      const locker = await lockTable(store);
+      try {
+        const sweep = await timing(impatient.sweep());
+        expect(sweep.outcome).toMatchObject({
+          error: {
+            code: 'store_timeout',
+            op: 'destroy',
+            message: expect.stringMatching(/sweep: the statement ran past timeoutMs \(200 ms\) and was cancelled/),
+          },
+        });
+        expect((sweep.outcome as { error: Error }).error).toBeInstanceOf(SessStoreError);
+        expect((sweep.outcome as { error: Error }).error.cause).toMatchObject({ code: '57014' });
+        expect(sweep.elapsed).toBeGreaterThanOrEqual(200);
+        expect(sweep.elapsed).toBeLessThan(1_000);
+        const clear = await timing(impatient.clear());
+        expect(clear.outcome).toMatchObject({
+          error: {
+            code: 'store_timeout',
+            op: 'destroy',
+            message: expect.stringMatching(/clear: the statement ran past adminTimeoutMs \(300 ms\) and was cancelled/),
+          },
+        });
+        expect((clear.outcome as { error: Error }).error.cause).toMatchObject({ code: '57014' });
+        expect(clear.elapsed).toBeGreaterThanOrEqual(300);
+        expect(clear.elapsed).toBeLessThan(1_000);
+        // The lock is still held: a statement left running would keep its connection busy here.
+        expect(busyConnections(pool)).toEqual({ busy: 0, waiting: 0 });
+        await locker.query('COMMIT');
+        // Both answered the cancel (57014): rolled back, every row still there.
+        expect(await rowCount(store)).toBe(3);
+        expect(await impatient.sweep()).toBe(2);
+        await impatient.clear();
+        expect(await rowCount(store)).toBe(0);
+      } finally {
+        locker.release(true);
+        await pool.end();
+      }
+    });
+
+    it('a sweep, clear or migrate still waiting for a pool connection at its deadline fails then, sending nothing', async () => {
+      const store = await fresh();
+      await withRows(store);
+      const { pool, store: impatient } = timed(store, 1);
+      const holder = await pool.connect();
+      try {
+        for (const [call, option, run] of [
+          ['sweep', 'timeoutMs \\(200 ms\\)', () => impatient.sweep()],
+          ['clear', 'adminTimeoutMs \\(300 ms\\)', () => impatient.clear()],
+          ['migrate', 'adminTimeoutMs \\(300 ms\\)', () => impatient.migrate()],
+        ] as const) {
+          expect(await settledWithin3s(run()), call).toMatchObject({
+            error: {
+              code: 'store_timeout',
+              message: expect.stringMatching(new RegExp(`${call}: no pool connection within ${option}; nothing was sent`)),
+            },
+          });
+        }
+      } finally {
+        holder.release();
+      }
+      await until(async () => pool.waitingCount === 0 && pool.idleCount === pool.totalCount, 'the pool to have nothing waiting or busy');
+      expect(await rowCount(store)).toBe(3);
+      await pool.end();
+    });
+
+    it('a migrate that must create an index behind a write left open fails at adminTimeoutMs, cancelled, and creates it once the write ends', async () => {
+      const store = await fresh();
+      const id = freshId();
+      await store.set(id, makeRecord({ a: 1 }, now), 60_000);
+      const index = `${tableNames.get(store)}_user_id_idx`;
+      await db.pool.query(`DROP INDEX ${db.schema}.${index}`);
+      const indexed = async () =>
+        (await db.pool.query('SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = $2', [db.schema, index])).rows.length === 1;
+      const { pool, store: impatient } = timed(store, 2);
+      // CREATE INDEX waits for its SHARE lock until this transaction ends.
+      const writer = await db.pool.connect();
+      try {
+        await writer.query('BEGIN');
+        await writer.query(`UPDATE ${tableOf(store)} SET touched_at = touched_at WHERE id = $1`, [id]);
+        const { outcome, elapsed } = await timing(impatient.migrate());
+        expect(outcome).toMatchObject({
+          error: {
+            code: 'store_timeout',
+            op: 'set',
+            message: expect.stringMatching(/migrate: the statement ran past adminTimeoutMs \(300 ms\) and was cancelled/),
+          },
+        });
+        expect((outcome as { error: Error }).error).toBeInstanceOf(SessStoreError);
+        expect((outcome as { error: Error }).error.cause).toMatchObject({ code: '57014' });
+        expect(elapsed).toBeGreaterThanOrEqual(300);
+        expect(elapsed).toBeLessThan(1_500);
+        expect(busyConnections(pool)).toEqual({ busy: 0, waiting: 0 });
+        await writer.query('COMMIT');
+        expect(await indexed()).toBe(false);
+        await impatient.migrate();
+        expect(await indexed()).toBe(true);
+      } finally {
+        writer.release(true);
+        await pool.end();
+      }
+    });
+
+    it("close() waits for the timer's sweep only until timeoutMs, when the stalled statement is cancelled and onSweepError gets the store_timeout", async () => {
+      const store = await fresh();
+      await withRows(store);
+      const errors: unknown[] = [];
+      const { pool, store: ticking } = timed(store, 2, { sweepIntervalMs: 10, onSweepError: (error) => errors.push(error) });
+      const locker = await lockTable(store);
+      try {
+        await until(
+          async () =>
+            (await db.pool.query(`SELECT count(*)::int AS n FROM pg_locks WHERE relation = $1::regclass AND NOT granted`, [tableOf(store)]))
+              .rows[0].n === 1,
+          "the timer's sweep to wait on the table",
+        );
+        const { outcome, elapsed } = await timing(ticking.close());
+        expect(outcome).toEqual({ value: undefined });
+        expect(elapsed).toBeLessThan(1_000);
+        expect(errors).toHaveLength(1);
+        expect(errors[0]).toMatchObject({
+          code: 'store_timeout',
+          message: expect.stringMatching(/sweep: the statement ran past timeoutMs \(200 ms\) and was cancelled/),
+        });
+        expect(busyConnections(pool)).toEqual({ busy: 0, waiting: 0 });
+      } finally {
+        locker.release(true);
+        await pool.end();
+      }
+      expect(await rowCount(store)).toBe(3);
+    });
+
+    it('on a pg.Client, a sweep, clear or migrate still running at its deadline is cancelled on the server, and the Client serves the next calls', async () => {
+      const store = await fresh();
+      await withRows(store);
+      const { client, storeWith } = await onClient(store);
+      const impatient = storeWith(200, 300);
+      const locker = await lockTable(store);
+      try {
+        for (const [call, option, run] of [
+          ['sweep', 'timeoutMs \\(200 ms\\)', () => impatient.sweep()],
+          ['clear', 'adminTimeoutMs \\(300 ms\\)', () => impatient.clear()],
+        ] as const) {
+          const outcome = await settledWithin3s(run());
+          expect(outcome, call).toMatchObject({
+            error: {
+              code: 'store_timeout',
+              message: expect.stringMatching(new RegExp(`${call}: the statement ran past ${option} and was cancelled`)),
+            },
+          });
+          expect((outcome as { error: Error }).error.cause, call).toMatchObject({ code: '57014' });
+        }
+        // The lock is still held: a statement left running would keep the Client from answering these.
+        expect(await settledWithin3s(impatient.migrate())).toEqual({ value: undefined });
+        await locker.query('COMMIT');
+        expect(await rowCount(store)).toBe(3);
+        expect(await impatient.sweep()).toBe(2);
       } finally {
         locker.release(true);
         await client.end();
@@ -918,7 +1121,6 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
       const spy = counting(db.pool);
       const store = await fresh({ pool: spy.pool, sweepIntervalMs: 1_000, sweepBatch: 3 });
-      expect(vi.getTimerCount()).toBe(1);
       await withExpired(store, 7, 2);
       const sweeps = () => spy.texts.filter((text) => text.startsWith('DELETE') && text.includes('SKIP LOCKED')).length;
       vi.advanceTimersByTime(999);
@@ -931,19 +1133,21 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       await until(async () => (await count(store)) === 2, 'the third tick');
       expect(sweeps()).toBe(3);
       await store.close();
-      expect(vi.getTimerCount()).toBe(0);
       vi.advanceTimersByTime(10_000);
       expect(sweeps()).toBe(3);
+      // The store's deadlines have a timer too, which stops itself once no statement is pending.
+      expect(vi.getTimerCount()).toBe(0);
     });
 
     it('unrefs its timer, so an app that never closes the store still exits; sweepIntervalMs: 0 makes none', async () => {
       const setIntervalSpy = vi.spyOn(globalThis, 'setInterval');
-      const store = await fresh({ sweepIntervalMs: 60_000 });
+      // Not migrated: a statement's deadline would start a timer of its own.
+      const store = await fresh({ sweepIntervalMs: 60_000 }, false);
       expect(setIntervalSpy).toHaveBeenCalledTimes(1);
       const timer = setIntervalSpy.mock.results[0]?.value as NodeJS.Timeout;
       expect(timer.hasRef()).toBe(false);
       await store.close();
-      await fresh({ sweepIntervalMs: 0 });
+      await fresh({ sweepIntervalMs: 0 }, false);
       expect(setIntervalSpy).toHaveBeenCalledTimes(1);
     });
 
