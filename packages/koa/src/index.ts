@@ -10,33 +10,13 @@ import type { IncomingMessage } from 'node:http';
 import { type Readable, Stream } from 'node:stream';
 import { format } from 'node:util';
 import type { Context, Middleware } from 'koa';
-import { SessConfigError, SessUsageError, type HttpEffect } from '@sess/core';
-import type { SessionManagerOptions, SessionStorage } from '@sess/core';
-import {
-  COOKIE_OPTIONS,
-  DEFAULT_MAX_AGE_MS,
-  SHARED_OPTIONS,
-  accessorLayer,
-  applyEffects,
-  cancelUnread,
-  heedStreamErrors,
-  checkOptions,
-  cookieOptions,
-  coreOptions,
-  createManager,
-} from '@sess/core/adapter';
-import {
-  RELEASED,
-  createOutputHold,
-  createSessionContext,
-  headersLeft,
-  httpFailure,
-  isSecureRequest,
-  lifetimeOptions,
-  withErrorHeaders,
-} from '@sess/core/adapter';
-import { nodeHeaders, nodeResponseFacts, prototypeLayer, redeemHandoff, socketSession, type CookieOptions } from '@sess/core/adapter';
-import type { DeferredResponse, HeaderValue, OptionTable, SessionView, SharedOptions, SocketRoutes } from '@sess/core/adapter';
+import { SessConfigError, SessUsageError, type HttpEffect, type SessionManagerOptions, type SessionStorage } from '@sess/core';
+import { COOKIE_OPTIONS, DEFAULT_MAX_AGE_MS, SHARED_OPTIONS, checkOptions, cookieOptions, coreOptions } from '@sess/core/adapter';
+import { RELEASED, accessorLayer, applyEffects, createManager, createOutputHold, createSessionContext } from '@sess/core/adapter';
+import { headersLeft, isSecureRequest, lifetimeOptions, nodeHeaders, nodeResponseFacts, prototypeLayer } from '@sess/core/adapter';
+import { cancelUnread, heedStreamErrors, httpFailure, redeemHandoff, socketSession, withErrorHeaders } from '@sess/core/adapter';
+import type { CookieOptions, DeferredResponse, HeaderValue, OptionTable, SessionView } from '@sess/core/adapter';
+import type { SharedOptions, SocketRoutes } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
 import { type KoaSession, koaView, replaceData } from './view.js';
 
@@ -158,15 +138,6 @@ interface RequestState extends SessionView<KoaSession> {
   holdOutput(ctx: Context, state: RequestState): void;
 }
 
-/** A request's state beside its view, less its owner's `holdOutput`. */
-const FRESH = {
-  destroying: undefined,
-  response: undefined,
-  failed: undefined,
-  committed: undefined,
-  committing: undefined,
-};
-
 const STATE = Symbol('@sess/koa');
 const RAW = Symbol('@sess/koa respond');
 const stateOf = (ctx: object) => (ctx as Record<symbol, RequestState | undefined>)[STATE];
@@ -253,24 +224,18 @@ const WRAPPED = Symbol.for('@sess/koa onerror');
 function coverOwnOnerror(proto: { onerror?: unknown }): void {
   const own = proto.onerror;
   if (typeof own !== 'function' || WRAPPED in own) return;
+  function onerror(this: Context, error: Error | null) {
+    try {
+      return answerWithSession(this, error, own as OnError);
+    } catch (failure) {
+      // sess's own error (a store failure) is one the app never meets without sess: its onerror
+      // throwing on it would leave the request unanswered and the rejection unhandled, so Koa's answers.
+      if (httpFailure(error) === undefined) throw failure;
+      return (Object.getPrototypeOf(proto) as Context).onerror.call(this, error as Error);
+    }
+  }
   // Reflect.set: an `onerror` the app made read-only stays as it is, rather than failing every request.
-  Reflect.set(
-    proto,
-    'onerror',
-    Object.assign(
-      function onerror(this: Context, error: Error | null) {
-        try {
-          return answerWithSession(this, error, own as OnError);
-        } catch (failure) {
-          // sess's own error (a store failure) is one the app never meets without sess: its onerror
-          // throwing on it would leave the request unanswered and the rejection unhandled, so Koa's answers.
-          if (httpFailure(error) === undefined) throw failure;
-          return (Object.getPrototypeOf(proto) as Context).onerror.call(this, error as Error);
-        }
-      },
-      { [WRAPPED]: true },
-    ),
-  );
+  Reflect.set(proto, 'onerror', Object.assign(onerror, { [WRAPPED]: true }));
 }
 
 /** With `ctx.respond = false`, a commit that output started fails into Koa's own answer: an error response, or past the headers, the 'error' event. */
@@ -316,7 +281,7 @@ export function session(options: SessionOptions): SessionMiddleware {
   const output = createOutputHold();
   const { readOnly, asyncContext } = options;
   // Copied onto each request's view (a shared source: no object made for it per request).
-  const fresh = { ...FRESH, holdOutput };
+  const fresh = { destroying: undefined, response: undefined, failed: undefined, committed: undefined, committing: undefined, holdOutput };
 
   /**
    * Commits once: through the hold if there is one (its output may have started the commit

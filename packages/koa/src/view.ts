@@ -23,9 +23,10 @@ export type KoaSession = SessionMethods & Partial<SessionData>;
 
 /** `setExpiry`'s argument for a `maxAge` the app assigns: seconds, `0` for `'session'`, `null` (for `undefined`) the configured lifetime. */
 function expiryOf(maxAge: unknown): number | null {
-  const ms = maxAge === undefined || maxAge === null ? null : lifetimeMs(maxAge, 1, 'ctx.session.maxAge', SessUsageError);
+  if (maxAge === undefined || maxAge === null) return null;
+  const ms = lifetimeMs(maxAge, 1, 'ctx.session.maxAge', SessUsageError);
   // koa-session's `maxAge = 'session'` is a cookie that ends with the browser.
-  return ms === 'session' ? 0 : ms === null ? null : ms / 1000;
+  return ms === 'session' ? 0 : ms / 1000;
 }
 
 const METHODS = { ...SESSION_METHODS, toJSON: (_core: Session, view: object) => ({ ...view }) };

@@ -68,6 +68,21 @@ describe.each([
     expect(cookiesNamed(reply, 'sid')[0]).toMatch(/; Max-Age=30;/);
   });
 
+  it('ctx.session.maxAge = undefined or null puts back the configured lifetime', async () => {
+    const { client } = await start({ maxAge: 60_000 }, (ctx) => {
+      ctx.session.n = 1;
+      ctx.session.maxAge = 30_000;
+      ctx.session.maxAge = ctx.path === '/null' ? null : undefined;
+      return ctx.session.maxAge;
+    });
+    for (const path of ['/undefined', '/null']) {
+      client.jar.clear();
+      const reply = await client.request(path);
+      expect([path, reply.body]).toEqual([path, '60000']);
+      expect(cookiesNamed(reply, 'sid')[0]).toMatch(/; Max-Age=60;/);
+    }
+  });
+
   it('ctx.session.toJSON() and Object.keys give the data; method names cannot be overwritten', async () => {
     const { client } = await start({}, (ctx) => {
       ctx.session.user = 'ada';
