@@ -10,24 +10,10 @@ import { ServerResponse, validateHeaderName, validateHeaderValue } from 'node:ht
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import { SessConfigError } from '@sess/core';
-import type { HttpEffect, Session } from '@sess/core';
-import {
-  RELEASED,
-  applyEffects,
-  closeWithAnswer,
-  commitHeaders,
-  createOutputHold,
-  createSessionContext,
-  dropBody,
-  heedStreamErrors,
-  httpFailure,
-  nodeHeaders,
-  redeemHandoff,
-  responseFacts,
-  socketSession,
-  withHeaders,
-} from '@sess/core/adapter';
-import type { DeferredResponse, HeaderTarget, SocketRoutes } from '@sess/core/adapter';
+import type { Session } from '@sess/core';
+import { RELEASED, applyEffects, closeWithAnswer, commitHeaders, createOutputHold, createSessionContext } from '@sess/core/adapter';
+import { dropBody, heedStreamErrors, httpFailure, nodeHeaders, redeemHandoff, socketSession } from '@sess/core/adapter';
+import type { DeferredResponse, HeaderTarget, HeaderValue, SocketRoutes } from '@sess/core/adapter';
 import { sessionManager, type SessionOptions } from './options.js';
 import { type FastifySession, fastifyView, rejected } from './view.js';
 
@@ -52,11 +38,10 @@ interface RequestState {
   readonly core: Session;
   /**
    * The hold on the raw response, made once `reply.hijack()` says the app writes there itself:
-   * the commit then happens at its first output. `RELEASED` once `onSend` committed.
+   * the commit then happens at its first output. `RELEASED` once `onSend` took the commit over:
+   * the effects go on Fastify's reply headers, and a later pass is the error answer.
    */
   response: DeferredResponse | undefined;
-  /** `onSend` took the commit over: the effects go on Fastify's reply headers, and a later pass is the error answer. */
-  sending: boolean;
   /** `onSend` waits on the commit's store write: the answer is on its way, though its response has not ended. */
   committing: boolean;
   /** The route commits in its own last onSend hook (it was added after the plugin), not in the scope's. */
@@ -72,17 +57,18 @@ const slot = (request: FastifyRequest) => request as unknown as Record<symbol, R
  * hooks run, still commits in the route's last onSend hook.
  */
 const COMMITS = Symbol('@sess/fastify commits');
-const commitsLate = (request: FastifyRequest) => (routeConfig(request) as Record<symbol, unknown>)[COMMITS] === true;
 
 /**
- * The route's config. Fastify 5 and later 4.x have `request.routeOptions.config`; the early 4.x
- * in the peer range do not (reading it failed every request with a 500 on 4.0.0 and 4.9.2), and
- * have `request.routeConfig` or, the first ones, only `request.context.config`, which later 4.x
- * warn about (so it is read last). Only the first read runs on a current Fastify.
+ * Whether the route's config says it commits itself. Fastify 5 and later 4.x have
+ * `request.routeOptions.config`; the early 4.x in the peer range do not (reading it failed every
+ * request with a 500 on 4.0.0 and 4.9.2), and have `request.routeConfig` or, the first ones, only
+ * `request.context.config`, which later 4.x warn about (so it is read last). Only the first read
+ * runs on a current Fastify.
  */
-function routeConfig(request: FastifyRequest): object {
+function commitsLate(request: FastifyRequest): boolean {
   const before = request as unknown as { routeConfig?: object; context: { config: object } };
-  return request.routeOptions?.config ?? before.routeConfig ?? before.context.config;
+  const config: object = request.routeOptions?.config ?? before.routeConfig ?? before.context.config;
+  return (config as Record<symbol, unknown>)[COMMITS] === true;
 }
 
 /**
@@ -103,6 +89,30 @@ const replyHeaders = (reply: FastifyReply): HeaderTarget => ({
   set: (name, value) => void reply.header(name, value),
   get: (name) => reply.getHeader(name),
 });
+
+/**
+ * A web `Response`'s headers as a `HeaderTarget`: Fastify answers with the Response's status and
+ * headers, which win over the reply's, once onSend is done. The reply's count still: their
+ * Set-Cookie lines are sent too, and a Vary or Cache-Control there is the app's.
+ */
+class ResponseHeaders implements HeaderTarget {
+  constructor(
+    private readonly headers: Headers,
+    private readonly reply: FastifyReply,
+  ) {}
+  append(name: string, value: string): void {
+    // Fastify copies the Response's Set-Cookie onto the reply, over the raw response's.
+    claimRaw(this.reply, name);
+    this.headers.append(name, value);
+  }
+  set(name: string, value: string): void {
+    this.headers.set(name, value);
+  }
+  get(name: string): HeaderValue {
+    if (name === 'set-cookie') return this.headers.getSetCookie().concat([this.reply.getHeader(name) ?? []].flat().map(String));
+    return this.headers.get(name) ?? this.reply.getHeader(name);
+  }
+}
 
 type OnSendDone = (error: Error | null, payload?: unknown) => void;
 
@@ -209,7 +219,7 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
 
   /** The commit, on Fastify's reply headers once `onSend` took it over, else on the raw response's. */
   const commit = (state: RequestState, reply: FastifyReply, status: number) =>
-    commitHeaders(state.sending ? replyHeaders(reply) : nodeHeaders(reply.raw), state.core, status, manager.name);
+    commitHeaders(state.response === RELEASED ? replyHeaders(reply) : nodeHeaders(reply.raw), state.core, status, manager.name);
 
   /**
    * `reply.hijack()` in the plugin's scope: a hijacked reply skips onSend and writes the raw
@@ -252,7 +262,7 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
 
   fastify.addHook('onRequest', async (request) => {
     const core = manager.begin({ cookieHeader: request.headers.cookie, secure: isSecure(request), readOnly: readOnly?.(request) ?? false });
-    const state: RequestState = { core, response: undefined, sending: false, committing: false, late: commitsLate(request) };
+    const state: RequestState = { core, response: undefined, committing: false, late: commitsLate(request) };
     slot(request)[STATE] = state;
     request.session = fastifyView(core).view;
     await core.load().catch(rejected);
@@ -271,7 +281,7 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
   function commitOnSend(request: FastifyRequest, reply: FastifyReply, payload: unknown, done: OnSendDone) {
     const state = slot(request)[STATE];
     // Fastify runs onSend again for the error answer of a failed commit: that one goes out as it is.
-    if (state == null || state.sending) return done(null, payload);
+    if (state == null || state.response === RELEASED) return done(null, payload);
     // A header Node refuses makes this answer a 500 once Fastify writes it: refused here, the
     // error reaches Fastify's error handling before the commit has saved anything.
     try {
@@ -292,23 +302,28 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
     // `Response.error()` is no answer: Fastify refuses its status 0 as without sess, and the
     // session commits with the error answer, in the next pass.
     if (isResponse(payload) && payload.status === 0) return done(null, payload);
-    state.sending = true;
     // Fastify writes the response inside `done`: what it meets there goes to its error handling,
     // from a commit done at once through Fastify's own catch around the hook, from a later one
     // through ours (as Fastify 5 does for async hooks, and Fastify 4 does not).
     // A hijacked reply never reaches onSend, so no hold can be waiting here.
     state.response = RELEASED;
-    if (isResponse(payload)) return commitResponse(state, reply, payload, done);
-    const settling = commit(state, reply, reply.statusCode);
-    if (settling === undefined) return done(null, payload);
+    // A Response is the app's, which it may hand to every request (one made once, at start-up):
+    // the session's headers go on a copy, so no visitor's cookie rides on it to the next.
+    const response = isResponse(payload) ? new Response(payload.body, payload) : undefined;
+    const settling =
+      response === undefined
+        ? commit(state, reply, reply.statusCode)
+        : commitHeaders(new ResponseHeaders(response.headers, reply), state.core, response.status, manager.name);
+    const sent = response ?? payload;
+    if (settling === undefined) return done(null, sent);
     state.committing = true;
     // Fastify hears a stream payload's errors only once onSend is done.
     const unheard = heedStreamErrors(payload);
     settling
       .catch(rejected)
       .then(
-        () => ((state.committing = false), unheard?.(), done(null, payload)),
-        (error: Error) => ((state.committing = false), dropOutput(reply, payload), done(error)),
+        () => ((state.committing = false), unheard?.(), done(null, sent)),
+        (error: Error) => ((state.committing = false), dropOutput(reply, sent), done(error)),
       )
       .catch(done);
   }
@@ -321,45 +336,6 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
     route.config = { ...route.config, [COMMITS]: true };
     route.onSend = [...[route.onSend ?? []].flat(), commitOnSend];
   });
-
-  /**
-   * The commit for a web `Response` the handler returned. Fastify answers with its status and
-   * headers, which win over the reply's, once onSend is done: the commit is made for them and
-   * writes there (its Vary keeps the reply's when the Response has none).
-   */
-  function commitResponse(state: RequestState, reply: FastifyReply, response: Response, done: OnSendDone): void {
-    const setCookie = response.headers.getSetCookie().concat([reply.getHeader('set-cookie') ?? []].flat().map(String));
-    const cacheControlSet = response.headers.has('cache-control') || reply.hasHeader('cache-control');
-    const committed = state.core.commit(responseFacts(response.status, manager.name, setCookie, cacheControlSet));
-    // The Response is the app's, which it may hand to every request (one made once, at start-up):
-    // the session's headers go on a copy, so no visitor's cookie rides on it to the next.
-    const own = response.bodyUsed ? response : new Response(response.body, response);
-    const send = (effects: readonly HttpEffect[]) =>
-      done(
-        null,
-        withHeaders(own, (headers) =>
-          applyEffects(
-            {
-              // Fastify copies the Response's Set-Cookie onto the reply, over the raw response's.
-              append: (name, value) => (claimRaw(reply, name), headers.append(name, value)),
-              set: (name, value) => headers.set(name, value),
-              get: (name) => headers.get(name) ?? reply.getHeader(name),
-            },
-            effects,
-          ),
-        ),
-      );
-    if (committed instanceof Promise) {
-      state.committing = true;
-      committed
-        .catch(rejected)
-        .then(
-          (effects) => ((state.committing = false), send(effects)),
-          (error: Error) => ((state.committing = false), dropOutput(reply, own), done(error)),
-        )
-        .catch(done);
-    } else send(committed);
-  }
 
   const handoff: RouteHandlerMethod = async (request, reply) => {
     const token = (request.query as { token?: unknown } | undefined)?.token ?? (request.body as { token?: unknown } | undefined)?.token;
