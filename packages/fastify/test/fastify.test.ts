@@ -202,6 +202,37 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
         [expect.stringMatching(/^sid=/)],
       ]);
     });
+
+    it("sees the Set-Cookie lines set on the reply too: a session cookie the app set there is left alone, and the app's other cookies go out", async () => {
+      const { client, url, store } = await withSession({}, (app) => {
+        const response = () => new Response('ok', { headers: { 'set-cookie': 'app=1; Path=/' } });
+        app.get('/reply-cookie', async (request, reply) => {
+          request.session.views = 1;
+          reply.header('set-cookie', 'lang=en; Path=/');
+          return response();
+        });
+        app.get('/reply-own-cookie', async (request, reply) => {
+          request.session.views = 2;
+          reply.header('set-cookie', 'lang=en; Path=/');
+          reply.header('set-cookie', 'sid=mine; Path=/');
+          return response();
+        });
+        app.post('/reply-own-logout', async (request, reply) => {
+          await request.session.destroy();
+          reply.header('set-cookie', 'sid=; Path=/; Max-Age=0');
+          return response();
+        });
+      });
+      const other = await client.request('/reply-cookie');
+      expect(other.setCookies).toEqual(['lang=en; Path=/', 'app=1; Path=/', expect.stringMatching(/^sid=[^;]+; Max-Age=/)]);
+      // A new visitor, whose new session would send its cookie.
+      const own = await new Client(url).request('/reply-own-cookie');
+      expect(own.setCookies).toEqual(['lang=en; Path=/', 'sid=mine; Path=/', 'app=1; Path=/']);
+      // The session is still saved: only its cookie is the app's.
+      expect(store.calls.set).toBe(2);
+      const logout = await client.post('/reply-own-logout');
+      expect([logout.status, logout.setCookies]).toEqual([200, ['sid=; Path=/; Max-Age=0', 'app=1; Path=/']]);
+    });
   });
 
   describe('a Set-Cookie the app set on reply.raw', () => {

@@ -72,7 +72,7 @@ describe.each([
     const { client } = await start({ maxAge: 60_000 }, (ctx) => {
       ctx.session.n = 1;
       ctx.session.maxAge = 30_000;
-      ctx.session.maxAge = ctx.path === '/null' ? null : undefined;
+      ctx.session.maxAge = ctx.path === '/null' ? (null as never) : undefined;
       return ctx.session.maxAge;
     });
     for (const path of ['/undefined', '/null']) {

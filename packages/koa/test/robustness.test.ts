@@ -403,6 +403,63 @@ describe.each([
     });
   });
 
+  describe('the WebSocket hand-off route', () => {
+    /**
+     * An app with the hand-off route, behind session() or `ahead` of it (as a router used before
+     * the middleware, where no session() catches its errors); `/mint` starts a session on a socket
+     * of its own request and answers the hand-off token, any other path the signed-in user.
+     */
+    async function startHandoff(options: Partial<SessionOptions>, ahead: boolean) {
+      const clock = fakeClock();
+      const store = inspectableStore(clock);
+      const sessions = session({ secret: SECRET, store, clock: clock.now, ...options });
+      const app = new Koa();
+      const errors: Error[] = [];
+      app.on('error', (error: Error) => void errors.push(error));
+      const route: Middleware = (ctx, next) => (ctx.path === '/session/handoff' ? sessions.handoff(ctx, next) : next());
+      if (ahead) app.use(route);
+      app.use(sessions);
+      if (!ahead) app.use(route);
+      app.use(async (ctx) => {
+        if (ctx.path !== '/mint') return void (ctx.body = ctx.session.user ?? 'nobody');
+        ctx.body = (await sessions.socket(ctx.req).use((socketSession) => (socketSession.user = 'ada'))).handoff;
+      });
+      const served = await listen(app.callback());
+      servers.push(served);
+      return { client: new Client(served.url), store, errors };
+    }
+
+    describe.each([
+      ['behind session()', false],
+      ['ahead of session()', true],
+    ])('%s', (_place, ahead) => {
+      it("a store failure answers 503 through Koa's error handling, without a cookie; the token survives it and is redeemed once the store is back", async () => {
+        const { client, store, errors } = await startHandoff({}, ahead);
+        const token = (await client.request('/mint')).body;
+        for (const operation of ['get', 'destroy'] as const) {
+          store.failing.add(operation);
+          const failed = await client.post(`/session/handoff?token=${token}`);
+          expect([failed.status, failed.body, failed.setCookies], operation).toEqual([503, 'Service Unavailable', []]);
+          store.failing.delete(operation);
+        }
+        expect(errors.map((error) => [error.name, (error as { status?: number }).status])).toEqual([
+          ['SessStoreError', 503],
+          ['SessStoreError', 503],
+        ]);
+        const redeemed = await client.post(`/session/handoff?token=${token}`);
+        expect([redeemed.status, cookiesNamed(redeemed, 'sid')]).toEqual([204, [expect.stringMatching(/^sid=/)]]);
+        expect((await client.request('/me')).body).toBe('ada');
+      });
+
+      it('a store that never answers is a 503 once storeTimeoutMs has passed, not a request left hanging', async () => {
+        const { client, store, errors } = await startHandoff({ storeTimeoutMs: 20 }, ahead);
+        store.hanging.add('get');
+        const reply = await client.post(`/session/handoff?token=${'A'.repeat(32)}`);
+        expect([reply.status, reply.setCookies, errors.map((error) => (error as { status?: number }).status)]).toEqual([503, [], [503]]);
+      });
+    });
+  });
+
   describe('ctx.respond = false', () => {
     it('a sign-in that writes ctx.res itself gets its cookie, saved before the headers leave, and the next request is signed in', async () => {
       let raw: ServerResponse | undefined;
