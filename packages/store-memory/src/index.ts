@@ -10,7 +10,7 @@
  */
 import { recordCodec } from './record.js';
 import type { RevokeUserOptions, SessionChanges, SessionData, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
-import { hasLife, ownValue, setOwnValue } from '@sess/core/store';
+import { hasLife, ownValue, revokeUserExcept, setOwnValue } from '@sess/core/store';
 
 export interface MemoryStoreOptions {
   /**
@@ -194,7 +194,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     for (const [id, encoded] of entries) if (time >= codec.expiresAt(encoded)) drop(id);
   }
 
-  /** The live sessions of `userId`; expired ones leave the index as they are found. */
+  /**
+   * The live sessions of `userId`; expired ones leave the index as they are found. A user id that
+   * is not a non-empty string finds none: no save indexes one (`userIdIn`), and the map compares
+   * keys strictly (the number 42 is not the user '42').
+   */
   function liveSessionsOf(userId: string): UserSession[] {
     const sessions: UserSession[] = [];
     // Over a copy: live() drops expired ids from the set while we walk it.
@@ -284,10 +288,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       return liveSessionsOf(userId);
     },
 
-    async revokeUser(userId: string, options: RevokeUserOptions = {}): Promise<number> {
+    async revokeUser(userId: string, options?: RevokeUserOptions): Promise<number> {
+      const except = revokeUserExcept(options, 'memoryStore: revokeUser');
       // Listed and destroyed in one synchronous step: across an await, a save could make a listed
       // session another user's, and it would be destroyed with this user's.
-      const doomed = liveSessionsOf(userId).filter((session) => session.id !== options.except);
+      const doomed = liveSessionsOf(userId).filter((session) => session.id !== except);
       for (const { id } of doomed) drop(id);
       return doomed.length;
     },

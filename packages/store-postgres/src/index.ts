@@ -28,7 +28,7 @@ import {
   type Store,
   type UserSession,
 } from '@sess/core';
-import { deadlineSweep, escapeName, hasLife, ownValue, unescapeName } from '@sess/core/store';
+import { deadlineSweep, escapeName, hasLife, ownValue, revokeUserExcept, unescapeName } from '@sess/core/store';
 import {
   type Limit,
   type PooledClient,
@@ -345,6 +345,9 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   }
 
   async function sessionsOf(userId: string): Promise<UserSession[]> {
+    // No row names a user id that is not a non-empty string (see `userIdOf`); asked as it is, the
+    // number 42 would reach the query as the text '42' and find that user's sessions.
+    if (userIdFrom(userId) === undefined) return [];
     const { rows } = await timedQuery('sessionsOf', sql.sessionsOf, [escapeName(userId), now()]);
     return rows
       .map(
@@ -358,8 +361,12 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       .sort((a, b) => a.createdAt - b.createdAt);
   }
 
-  async function revokeUser(userId: string, revoke: RevokeUserOptions = {}): Promise<number> {
-    const keep = revoke.except === undefined ? null : keyOf(revoke.except);
+  async function revokeUser(userId: string, revoke?: RevokeUserOptions): Promise<number> {
+    // Checked before the user id: a user with no sessions must not hide the app's bug.
+    const except = revokeUserExcept(revoke, 'postgresStore: revokeUser');
+    // As in `sessionsOf`: such a user has no sessions.
+    if (userIdFrom(userId) === undefined) return 0;
+    const keep = except === undefined ? null : keyOf(except);
     // Expired rows of the user go too, but only live ones count as revoked.
     const { rows } = await timedQuery('revokeUser', sql.revokeUser, [escapeName(userId), keep, now()]);
     return rows.filter((row: Record<string, unknown>) => row['live'] === true).length;

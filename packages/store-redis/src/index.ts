@@ -15,8 +15,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SessConfigError, SessUsageError, checkOptionKeys } from '@sess/core';
-import { deadlineSweep, hasLife, ownValue } from '@sess/core/store';
+import { SessConfigError, checkOptionKeys } from '@sess/core';
+import { deadlineSweep, hasLife, ownValue, revokeUserExcept } from '@sess/core/store';
 import type { Watched } from '@sess/core/store';
 import type { RevokeUserOptions, SessionChanges, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
 import { clientKeyPrefix, notReadyDetail, toCommands, type NodeCommand, type RedisClientLike } from './clients.js';
@@ -111,31 +111,6 @@ function checkOptions(prefix: unknown, timeoutMs: unknown, userIdKey: unknown, h
 /** A string user id from a JSON value, or undefined. */
 function userIdFrom(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-/** What `value` is, for an error message that must not echo it (an id passed by mistake is a secret). */
-function kindOf(value: unknown): string {
-  if (value === null) return 'null';
-  const type = typeof value;
-  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
-}
-
-/**
- * The id `revokeUser` is to keep, or undefined. Options it cannot read are the app's bug: an id
- * passed in their place would read as no `except` and revoke the very session meant to be kept.
- *
- * @throws SessUsageError (`usage_invalid`) for options that are not an object or an `except` that
- *   is not a string.
- */
-function keptId(revoke: unknown): string | undefined {
-  if (typeof revoke !== 'object' || revoke === null) {
-    throw new SessUsageError(`redisStore: revokeUser: options must be an object such as { except: id }, got ${kindOf(revoke)}`);
-  }
-  const except: unknown = (revoke as RevokeUserOptions).except;
-  if (except !== undefined && typeof except !== 'string') {
-    throw new SessUsageError(`redisStore: revokeUser: except must be a session id (a string), got ${kindOf(except)}`);
-  }
-  return except;
 }
 
 function parseJson(text: unknown): unknown {
@@ -513,11 +488,11 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
    * index listed. The session kept (`except`) is stamped with the new generation first, so no
    * request of it ever sees it revoked.
    */
-  function revokeUser(userId: string, revoke: RevokeUserOptions = {}): Promise<number> {
+  function revokeUser(userId: string, revoke?: RevokeUserOptions): Promise<number> {
     // Checked before the user id: a user with no sessions must not hide the app's bug.
     let except: string | undefined;
     try {
-      except = keptId(revoke);
+      except = revokeUserExcept(revoke, 'redisStore: revokeUser');
     } catch (error) {
       return Promise.reject(error);
     }

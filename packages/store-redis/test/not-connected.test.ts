@@ -166,6 +166,7 @@ async function expectArgumentAnswers(store: RedisStore, connected: boolean): Pro
   const refused: [string, unknown, RegExp][] = [
     ['u-1', null, /revokeUser: options must be an object such as \{ except: id \}, got null/],
     ['u-1', 'an id', /revokeUser: options must be an object such as \{ except: id \}, got a string/],
+    ['u-1', ['an id'], /revokeUser: options must be an object such as \{ except: id \}, got an array/],
     ['u-1', { except: 42 }, /revokeUser: except must be a session id \(a string\), got a number/],
     // Found before the user id: a user with no sessions must not hide the bug.
     ['', { except: null }, /revokeUser: except must be a session id \(a string\), got null/],

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RevokeUserOptions, SessionChanges, SessionData, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
-import { dataJson } from '@sess/core/store';
+import { dataJson, revokeUserExcept } from '@sess/core/store';
 import { conformanceClauses, runCheck, runStoreConformance, type Check, fakeStoreClock, type FakeStoreClock } from '../src/index.js';
 
 interface Entry {
@@ -42,6 +42,8 @@ function referenceStore(now: () => number = Date.now) {
     return entries.get(id);
   };
   async function sessionsOf(userId: string): Promise<UserSession[]> {
+    // Else `undefined` would match every session whose data names no user.
+    if (typeof userId !== 'string' || userId === '') return [];
     const sessions: UserSession[] = [];
     for (const id of [...entries.keys()]) {
       const entry = live(id);
@@ -95,8 +97,9 @@ function referenceStore(now: () => number = Date.now) {
       entries.clear();
     },
     sessionsOf,
-    async revokeUser(userId: string, options: RevokeUserOptions = {}): Promise<number> {
-      const doomed = (await sessionsOf(userId)).filter((session) => session.id !== options.except);
+    async revokeUser(userId: string, options?: RevokeUserOptions): Promise<number> {
+      const except = revokeUserExcept(options, 'referenceStore: revokeUser');
+      const doomed = (await sessionsOf(userId)).filter((session) => session.id !== except);
       for (const { id } of doomed) entries.delete(id);
       return doomed.length;
     },
@@ -392,6 +395,40 @@ describe('the suite catches broken stores', () => {
     await expectCaught(
       'a delta save of a key holding a BigInt rejects with SessUsageError data_not_json and leaves the stored record as it was',
       partial,
+    );
+  });
+
+  it('a store that reads any revokeUser options as it finds them fails the unreadable-options check', async () => {
+    // What store-memory and store-postgres did: an id in place of { except: id } kept nothing.
+    const trusting = (clock: FakeStoreClock): Store => {
+      const store = referenceStore(clock.now);
+      return {
+        ...store,
+        revokeUser: async (userId, options) => {
+          const except = (options as { except?: unknown } | null | undefined)?.except;
+          return store.revokeUser(userId, typeof except === 'string' ? { except } : {});
+        },
+      };
+    };
+    await expectCaught(
+      'revokeUser refuses options it cannot read (an id in place of { except: id }, null, an array, an except that is not a string) with SessUsageError usage_invalid, whatever the user id, and destroys nothing',
+      trusting,
+    );
+  });
+
+  it('a store that turns a user id into a string fails the user-id check', async () => {
+    // What store-postgres did: the number 42 reached the query as the text '42'.
+    const stringifying = (clock: FakeStoreClock): Store => {
+      const store = referenceStore(clock.now);
+      return {
+        ...store,
+        sessionsOf: (userId) => store.sessionsOf(String(userId)),
+        revokeUser: (userId, options) => store.revokeUser(String(userId), options),
+      };
+    };
+    await expectCaught(
+      "sessionsOf and revokeUser of a user id that is not a non-empty string ('', a number, undefined) answer [] and 0 without throwing",
+      stringifying,
     );
   });
 

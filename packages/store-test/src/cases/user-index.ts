@@ -1,5 +1,6 @@
+import { randomInt } from 'node:crypto';
 import { expect } from 'vitest';
-import type { Store, UserSession } from '@sess/core';
+import { type RevokeUserOptions, SessUsageError, type Store, type UserSession } from '@sess/core';
 import { registerClause, type CaseEnv, type CheckContext, type Clause } from '../check.js';
 import { expireAndExpectGone, freshId, lacksDeltaWrites, lacksUserIndex, makeRecord, ttls } from '../fixtures.js';
 
@@ -11,6 +12,11 @@ function sessionsOf(store: Store, userId: string): Promise<UserSession[]> {
 
 function revokeUser(store: Store, userId: string, except?: string): Promise<number> {
   return (store.revokeUser as NonNullable<Store['revokeUser']>).call(store, userId, except === undefined ? {} : { except });
+}
+
+/** `revokeUser` given `options` as they are, whatever they are; a synchronous throw becomes a rejection. */
+async function revokeUserWith(store: Store, userId: unknown, options: unknown): Promise<number> {
+  return (store.revokeUser as NonNullable<Store['revokeUser']>).call(store, userId as string, options as RevokeUserOptions);
 }
 
 /**
@@ -239,6 +245,64 @@ export const userIndexClause: Clause = {
         expect(await t.store.get(current)).toBeDefined();
         expect(await t.store.get(stolen)).toBeUndefined();
         expect(await listedIds(t, userId)).toHaveLength(1);
+      },
+    },
+    {
+      // An id passed where `{ except: id }` belongs reads as no `except`: revoking would end the
+      // very session meant to be kept. `revokeUserExcept` from `@sess/core/store` refuses so.
+      title:
+        'revokeUser refuses options it cannot read (an id in place of { except: id }, null, an array, an except that is not a string) with SessUsageError usage_invalid, whatever the user id, and destroys nothing',
+      skipReason: lacksUserIndex,
+      async run(t) {
+        const userId = freshId('user');
+        const ids = [await signIn(t.store, userId), await signIn(t.store, userId)];
+        const kept = ids[0] as string;
+        const unreadable: readonly (readonly [string, unknown])[] = [
+          ['the id to keep', kept],
+          ['null', null],
+          ['a number', 42],
+          ['an array', [kept]],
+          ['except: a number', { except: 42 }],
+          ['except: null', { except: null }],
+          ['except: an array', { except: [kept] }],
+        ];
+        // A user with no sessions, or an id no session can name, must not hide the bug either.
+        for (const user of [userId, freshId('nobody'), '']) {
+          for (const [label, options] of unreadable) {
+            const what = `revokeUser(${JSON.stringify(user)}, ${label})`;
+            const error = await revokeUserWith(t.store, user, options).then(
+              (count) => expect.unreachable(`${what} resolved ${count}`),
+              (rejected: unknown) => rejected,
+            );
+            expect(error, what).toBeInstanceOf(SessUsageError);
+            expect(error, what).toMatchObject({ code: 'usage_invalid' });
+            // A session id is a secret: the message says what the options are, never what they hold.
+            expect((error as Error).message, `${what}: the message echoes the id`).not.toContain(kept);
+          }
+        }
+        for (const id of ids) expect(await t.store.get(id), 'a session of the user after the refusals').toBeDefined();
+        expect(await listedIds(t, userId)).toHaveLength(ids.length);
+      },
+    },
+    {
+      title:
+        "sessionsOf and revokeUser of a user id that is not a non-empty string ('', a number, undefined) answer [] and 0 without throwing",
+      skipReason: lacksUserIndex,
+      async run(t) {
+        // Data naming such a user indexes the session under no user: none is listed or revoked.
+        const [emptyUser, numberUser] = [freshId('empty-user'), freshId('number-user')];
+        await t.store.set(emptyUser, makeRecord({ userId: '', other: 1 }, Date.now()), 600_000);
+        await t.store.set(numberUser, makeRecord({ userId: 42, other: 1 }, Date.now()), 600_000);
+        // A number is not the user its digits spell: a store that turned it into a string would list this one.
+        const number = randomInt(2 ** 40, 2 ** 47);
+        const signedIn = [await signIn(t.store, freshId('user')), await signIn(t.store, String(number))];
+        for (const userId of ['', number, undefined]) {
+          const who = String(JSON.stringify(userId));
+          expect(await sessionsOf(t.store, userId as string), `sessionsOf(${who})`).toEqual([]);
+          expect(await revokeUserWith(t.store, userId, {}), `revokeUser(${who}, {})`).toBe(0);
+          expect(await revokeUserWith(t.store, userId, undefined), `revokeUser(${who})`).toBe(0);
+        }
+        for (const id of [emptyUser, numberUser, ...signedIn]) expect(await t.store.get(id), 'a session after the calls').toBeDefined();
       },
     },
     {

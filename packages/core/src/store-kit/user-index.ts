@@ -1,0 +1,38 @@
+/**
+ * What a store's `revokeUser` accepts. Options it cannot read are the app's bug, found before the
+ * store does anything: an id passed where `{ except: id }` belongs reads as no `except`, and would
+ * revoke the very session it was meant to keep.
+ */
+import { SessUsageError } from '../errors.js';
+import type { RevokeUserOptions } from '../store.js';
+
+/**
+ * The session id `revokeUser` is to keep (`options.except`), or undefined to keep none. Call it
+ * first, before any I/O and before looking at the user id: a user with no sessions must not hide
+ * the bug.
+ *
+ * @param options - What `revokeUser` was given as its options; undefined when it was given none.
+ * @param where - Who asks, to begin the message, e.g. `'redisStore: revokeUser'`.
+ * @throws SessUsageError (`usage_invalid`) for options that are not a plain object (a string, an
+ *   array, null...) or an `except` that is not a string. The message names what it got, never the
+ *   value: a misplaced session id is a secret.
+ */
+export function revokeUserExcept(options: unknown, where: string): string | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new SessUsageError(`${where}: options must be an object such as { except: id }, got ${kindOf(options)}`);
+  }
+  const except: unknown = (options as RevokeUserOptions).except;
+  if (except !== undefined && typeof except !== 'string') {
+    throw new SessUsageError(`${where}: except must be a session id (a string), got ${kindOf(except)}`);
+  }
+  return except;
+}
+
+/** What `value` is, for a message that must not echo it. */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  const type = typeof value;
+  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
+}
