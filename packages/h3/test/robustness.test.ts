@@ -41,7 +41,7 @@ async function expectOnly503Close(served: Awaited<ReturnType<typeof listen>>, st
     // h3 v1's error shape, and v2's (`statusText`).
     const statusText = (body: string) => {
       const answer = JSON.parse(body) as { statusMessage?: string; statusText?: string };
-      return answer.statusMessage ?? answer.statusText;
+      return answer.statusMessage ?? answer.statusText ?? '';
     };
     expect(await keptAliveAnswers(served.url, 40, statusText)).toEqual(['503 close Service Unavailable']);
   } finally {
