@@ -105,5 +105,7 @@ function withoutPassword(url: string): string {
 function reasonOf(error: unknown): string {
   if (error instanceof AggregateError && error.errors.length > 0) return reasonOf(error.errors[0]);
   if (!(error instanceof Error)) return String(error);
+  // A store's failure (`store_failed`) names its call; the driver's error behind it says what to fix.
+  if ((error as { code?: unknown }).code === 'store_failed' && error.cause !== undefined) return reasonOf(error.cause);
   return error.message || (error as { code?: string }).code || error.name;
 }
