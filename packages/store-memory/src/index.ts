@@ -10,7 +10,7 @@
  */
 import { recordCodec } from './record.js';
 import type { RevokeUserOptions, SessionChanges, SessionData, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
-import { hasLife, ownValue, revokeUserExcept, setOwnValue } from '@sess/core/store';
+import { hasLife, indexedUserId, ownValue, revokeUserExcept, setOwnValue } from '@sess/core/store';
 
 export interface MemoryStoreOptions {
   /**
@@ -74,8 +74,7 @@ function applyChanges(stored: Record<string, unknown>, data: SessionData, change
 /** The user id `data` names under `key`: a non-empty string, or undefined. */
 function userIdIn(data: SessionData, key: string | false): string | undefined {
   if (key === false) return undefined;
-  const value = ownValue(data, key);
-  return typeof value === 'string' && value !== '' ? value : undefined;
+  return indexedUserId(ownValue(data, key));
 }
 
 function checkOptions(maxEntries: number, sweepIntervalMs: number, clock: unknown): void {

@@ -28,7 +28,7 @@ import {
   type Store,
   type UserSession,
 } from '@sess/core';
-import { deadlineSweep, escapeName, hasLife, ownValue, revokeUserExcept, unescapeName } from '@sess/core/store';
+import { deadlineSweep, escapeName, hasLife, indexedUserId, ownValue, revokeUserExcept, unescapeName } from '@sess/core/store';
 import {
   type Limit,
   type PooledClient,
@@ -177,11 +177,6 @@ function checkInteger(value: unknown, option: string, min: number, max: number):
   return value;
 }
 
-/** A user id from a data value: a non-empty string, or undefined. */
-function userIdFrom(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
 /** Epoch ms as a bigint column takes them: whole ms (a clock with fractions is rounded). */
 function ms(time: number): number {
   return Math.round(time);
@@ -269,7 +264,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
    */
   function userIdOf(record: SessionRecord): string | null {
     if (userIdKey === false) return null;
-    const userId = userIdFrom(ownValue(record.data, userIdKey));
+    const userId = indexedUserId(ownValue(record.data, userIdKey));
     if (userId === undefined) return null;
     const stored = escapeName(userId);
     const bytes = Buffer.byteLength(stored);
@@ -347,7 +342,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   async function sessionsOf(userId: string): Promise<UserSession[]> {
     // No row names a user id that is not a non-empty string (see `userIdOf`); asked as it is, the
     // number 42 would reach the query as the text '42' and find that user's sessions.
-    if (userIdFrom(userId) === undefined) return [];
+    if (indexedUserId(userId) === undefined) return [];
     const { rows } = await timedQuery('sessionsOf', sql.sessionsOf, [escapeName(userId), now()]);
     return rows
       .map(
@@ -365,7 +360,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     // Checked before the user id: a user with no sessions must not hide the app's bug.
     const except = revokeUserExcept(revoke, 'postgresStore: revokeUser');
     // As in `sessionsOf`: such a user has no sessions.
-    if (userIdFrom(userId) === undefined) return 0;
+    if (indexedUserId(userId) === undefined) return 0;
     const keep = except === undefined ? null : keyOf(except);
     // Expired rows of the user go too, but only live ones count as revoked.
     const { rows } = await timedQuery('revokeUser', sql.revokeUser, [escapeName(userId), keep, now()]);

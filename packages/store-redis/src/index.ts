@@ -16,7 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SessConfigError, checkOptionKeys } from '@sess/core';
-import { deadlineSweep, hasLife, ownValue, revokeUserExcept } from '@sess/core/store';
+import { deadlineSweep, hasLife, indexedUserId, ownValue, revokeUserExcept } from '@sess/core/store';
 import type { Watched } from '@sess/core/store';
 import type { RevokeUserOptions, SessionChanges, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
 import { clientKeyPrefix, notReadyDetail, toCommands, type NodeCommand, type RedisClientLike } from './clients.js';
@@ -106,11 +106,6 @@ function checkOptions(prefix: unknown, timeoutMs: unknown, userIdKey: unknown, h
     throw new SessConfigError('redisStore: userIdKey must be a non-empty string or false');
   }
   if (typeof hashIds !== 'boolean') throw new SessConfigError('redisStore: hashIds must be a boolean');
-}
-
-/** A string user id from a JSON value, or undefined. */
-function userIdFrom(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 function parseJson(text: unknown): unknown {
@@ -389,7 +384,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
    */
   function unindexRefused(c: Call, userId: string, id: string, reply: readonly unknown[]): Promise<unknown> {
     const pttl = Number(reply[1]);
-    const storedUser = Number(reply[0]) === -1 ? userIdFrom(parseJson(reply[2])) : undefined;
+    const storedUser = Number(reply[0]) === -1 ? indexedUserId(parseJson(reply[2])) : undefined;
     return storedUser === userId && pttl > 0 ? indexAdd(c, userId, id, pttl, generation(reply[3])) : indexRemove(c, userId, id);
   }
 
@@ -418,7 +413,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   }
 
   function userIdOf(record: SessionRecord): string | undefined {
-    return userIdKey === false ? undefined : userIdFrom(ownValue(record.data, userIdKey));
+    return userIdKey === false ? undefined : indexedUserId(ownValue(record.data, userIdKey));
   }
 
   /** Deletes a session and takes it out of its user's index; resolves to whether there was one. */
@@ -426,7 +421,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     const key = keyOf(id);
     if (userIdKey === false) return Number(await send(c, key, ['DEL', key])) === 1;
     const [deleted, user] = (await evalScript(c, DESTROY, [key], [userField])) as unknown[];
-    const userId = userIdFrom(parseJson(user));
+    const userId = indexedUserId(parseJson(user));
     if (userId !== undefined) background(c, indexRemove(c, userId, id));
     return Number(deleted) === 1;
   }
@@ -457,7 +452,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         }
         const meta = parseJson(reply[0]);
         // The session may be gone, name another user (sign-out, switch) or be revoked: a stale entry.
-        if (userIdFrom(parseJson(reply[1])) !== userId || !isMeta(meta) || generation(reply[2]) < gen) return { member, state: 'stale' };
+        if (indexedUserId(parseJson(reply[1])) !== userId || !isMeta(meta) || generation(reply[2]) < gen) return { member, state: 'stale' };
         return {
           member,
           state: 'live',
@@ -472,7 +467,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     // No session names a user id that is not a non-empty string (see `userIdOf`), connected or
     // not; and '' would give the index an empty `{}` hash tag, which on a cluster parts it from
     // its generation.
-    if (userIdFrom(userId) === undefined) return Promise.resolve([]);
+    if (indexedUserId(userId) === undefined) return Promise.resolve([]);
     return call('sessionsOf', async (c) => {
       const { listed } = await listUser(c, userId, false);
       const stale = listed.filter((entry) => entry.state === 'stale').map((entry) => entry.member);
@@ -497,7 +492,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       return Promise.reject(error);
     }
     // As in `sessionsOf`: such a user has no sessions, and no generation worth writing.
-    if (userIdFrom(userId) === undefined) return Promise.resolve(0);
+    if (indexedUserId(userId) === undefined) return Promise.resolve(0);
     const keep = except === undefined ? undefined : storedId(except, hashIds);
     return call('revokeUser', async (c) => {
       const { gen, listed } = await listUser(c, userId, true);
@@ -588,12 +583,12 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         if (indexed !== undefined) background(c, indexed);
         const verdict = (await evalScript(c, SAVE, [key], args)) as unknown[];
         if (Number(verdict[0]) === 1) {
-          const previous = userIdFrom(parseJson(verdict[1]));
+          const previous = indexedUserId(parseJson(verdict[1]));
           if (previous !== undefined && previous !== userId) background(c, indexRemove(c, previous, id));
           if (userId !== undefined && indexed !== undefined) {
             // A request that loaded the session before a sign-out or switch indexed it under a user
             // it no longer names: that entry must not outlive the save.
-            if (userIdFrom(parseJson(verdict[2])) !== userId)
+            if (indexedUserId(parseJson(verdict[2])) !== userId)
               background(
                 c,
                 indexed.then(() => indexRemove(c, userId, id)),
@@ -630,7 +625,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         const ttl = hasLife(ttlMs) ? Math.min(Math.ceil(ttlMs), MAX_TTL_MS) : 0;
         const args = [String(ttl), JSON.stringify(meta), userField, meta.retired === true ? '1' : '0'];
         const reply = (await evalScript(c, TOUCH, [key], args)) as unknown[];
-        const userId = userIdKey === false ? undefined : userIdFrom(parseJson(reply[1]));
+        const userId = userIdKey === false ? undefined : indexedUserId(parseJson(reply[1]));
         if (Number(reply[0]) === 2) {
           if (userId !== undefined) background(c, indexRemove(c, userId, id));
           return true;

@@ -11,4 +11,4 @@ export { deadlineSweep, type DeadlineSweep, type Watched } from './deadlines.js'
 export { NAME_ESCAPE, escapeName, hashedId, unescapeName } from './names.js';
 export { dataJson, dataNotJson } from './json.js';
 export { hasLife } from './ttl.js';
-export { revokeUserExcept } from './user-index.js';
+export { indexedUserId, revokeUserExcept } from './user-index.js';

@@ -7,6 +7,15 @@ import { SessUsageError } from '../errors.js';
 import type { RevokeUserOptions } from '../store.js';
 
 /**
+ * `value` as a user id the user index keeps: a non-empty string, else undefined. A session whose
+ * data names no such id is indexed under no user, and `sessionsOf`/`revokeUser` find none for it
+ * (the number 42 is not the user '42').
+ */
+export function indexedUserId(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/**
  * The session id `revokeUser` is to keep (`options.except`), or undefined to keep none. Call it
  * first, before any I/O and before looking at the user id: a user with no sessions must not hide
  * the bug.
