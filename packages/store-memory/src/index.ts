@@ -10,6 +10,7 @@
  */
 import { recordCodec } from './record.js';
 import type { RevokeUserOptions, SessionChanges, SessionData, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
+import { SessConfigError, checkOptionKeys } from '@sess/core';
 import { hasLife, indexedUserId, ownValue, revokeUserExcept, setOwnValue } from '@sess/core/store';
 
 export interface MemoryStoreOptions {
@@ -77,28 +78,36 @@ function userIdIn(data: SessionData, key: string | false): string | undefined {
   return indexedUserId(ownValue(data, key));
 }
 
-function checkOptions(maxEntries: number, sweepIntervalMs: number, clock: unknown): void {
+const KNOWN_OPTIONS: readonly (keyof MemoryStoreOptions)[] = ['maxEntries', 'sweepIntervalMs', 'clock', 'userIdKey'];
+
+function checkOptions(maxEntries: number, sweepIntervalMs: number, clock: unknown, userIdKey: unknown): void {
   if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
-    throw new RangeError(`[sess] memoryStore: maxEntries must be a positive integer, got ${maxEntries}`);
+    throw new SessConfigError(`memoryStore: maxEntries must be a positive integer, got ${String(maxEntries)}`);
   }
   if (!Number.isFinite(sweepIntervalMs) || sweepIntervalMs < 0 || sweepIntervalMs > MAX_TIMER_DELAY_MS) {
-    throw new RangeError(`[sess] memoryStore: sweepIntervalMs must be 0 (off) or 1..${MAX_TIMER_DELAY_MS}, got ${sweepIntervalMs}`);
+    throw new SessConfigError(`memoryStore: sweepIntervalMs must be 0 (off) or 1..${MAX_TIMER_DELAY_MS}, got ${String(sweepIntervalMs)}`);
   }
-  if (typeof clock !== 'function') throw new TypeError('[sess] memoryStore: clock must be a function returning epoch ms');
+  if (userIdKey !== false && (typeof userIdKey !== 'string' || userIdKey === '')) {
+    throw new SessConfigError('memoryStore: userIdKey must be a non-empty string or false');
+  }
+  if (typeof clock !== 'function') throw new SessConfigError('memoryStore: clock must be a function returning epoch ms');
   // Read once now: a clock that returns something else (`Date` rather than `Date.now`, a Date
   // object, microseconds) would make every record dead, or never dead, from its first write.
   const now: unknown = clock();
   if (typeof now !== 'number' || !(now >= 0 && now < MAX_CLOCK_MS)) {
-    throw new TypeError(`[sess] memoryStore: clock must return epoch ms (0 up to 2^48), got ${String(now)}`);
+    throw new SessConfigError(`memoryStore: clock must return epoch ms (0 up to 2^48), got ${String(now)}`);
   }
 }
 
+/**
+ * Makes an in-process session store, bounded by `maxEntries`.
+ *
+ * @throws SessConfigError for unknown or bad options, at construction.
+ */
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  checkOptionKeys(options, KNOWN_OPTIONS, 'memoryStore()');
   const { maxEntries = DEFAULT_MAX_ENTRIES, sweepIntervalMs = DEFAULT_SWEEP_INTERVAL_MS, clock = Date.now, userIdKey = 'userId' } = options;
-  checkOptions(maxEntries, sweepIntervalMs, clock);
-  if (userIdKey !== false && (typeof userIdKey !== 'string' || userIdKey === '')) {
-    throw new TypeError('[sess] memoryStore: userIdKey must be a non-empty string or false');
-  }
+  checkOptions(maxEntries, sweepIntervalMs, clock, userIdKey);
 
   // A Map iterates in insertion order, so re-inserting on every access keeps the least recently
   // used record first: eviction takes the first key, and every access costs O(1). Each value is

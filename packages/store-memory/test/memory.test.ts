@@ -2,9 +2,12 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { makeRecord } from '@sess/store-test';
 import { SessUsageError } from '@sess/core';
-import { memoryStore } from '../src/index.js';
+import { type MemoryStoreOptions, memoryStore } from '../src/index.js';
 
 const record = (data: Record<string, unknown> = { a: 1 }) => makeRecord(data, Date.UTC(2026, 0, 1));
+/** A `SessConfigError` (`config_invalid`) whose message holds `text`. */
+const configError = (text: string) =>
+  expect.objectContaining({ name: 'SessConfigError', code: 'config_invalid', message: expect.stringContaining(text) });
 
 /** A clock the test moves by hand, independent of timers. */
 function manualClock() {
@@ -58,15 +61,15 @@ describe('defaults', () => {
 
 describe('options are checked at construction', () => {
   it.each([0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY])('rejects maxEntries %s', (maxEntries) => {
-    expect(() => memoryStore({ maxEntries })).toThrow(RangeError);
+    expect(() => memoryStore({ maxEntries })).toThrow(configError('maxEntries must be a positive integer'));
   });
 
   it.each([-1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31])('rejects sweepIntervalMs %s', (sweepIntervalMs) => {
-    expect(() => memoryStore({ sweepIntervalMs })).toThrow(RangeError);
+    expect(() => memoryStore({ sweepIntervalMs })).toThrow(configError('sweepIntervalMs must be 0 (off) or'));
   });
 
   it('rejects a clock that is not a function', () => {
-    expect(() => memoryStore({ clock: 5 as unknown as () => number })).toThrow(TypeError);
+    expect(() => memoryStore({ clock: 5 as unknown as () => number })).toThrow(configError('clock must be a function'));
   });
 
   // Each of these made every write "succeed" with a record that was already dead: sessions were
@@ -78,7 +81,20 @@ describe('options are checked at construction', () => {
     ['a time before 1970', () => -1],
     ['epoch microseconds', () => Date.now() * 1_000],
   ])('rejects a clock that returns %s rather than epoch ms', (_, clock) => {
-    expect(() => memoryStore({ clock: clock as () => number })).toThrow(TypeError);
+    expect(() => memoryStore({ clock: clock as () => number })).toThrow(configError('clock must return epoch ms'));
+  });
+
+  it('rejects an unknown option, naming the one meant', () => {
+    const misspelt = { maxEntires: 10 } as unknown as MemoryStoreOptions;
+    expect(() => memoryStore(misspelt)).toThrow(configError('unknown option "maxEntires": did you mean "maxEntries"?'));
+  });
+
+  it.each([
+    ['null', null],
+    ['a number', 5],
+    ['an array', []],
+  ])('rejects %s for options', (_, options) => {
+    expect(() => memoryStore(options as unknown as MemoryStoreOptions)).toThrow(configError('needs an options object'));
   });
 });
 
@@ -467,7 +483,7 @@ describe('sessions of a user', () => {
     await store.set('a', signedIn('u1'), 60_000);
     expect(await store.sessionsOf('u1')).toEqual([]);
     expect(await store.revokeUser('u1')).toBe(0);
-    expect(() => memoryStore({ userIdKey: '' })).toThrow(TypeError);
+    expect(() => memoryStore({ userIdKey: '' })).toThrow(configError('userIdKey must be a non-empty string or false'));
   });
 
   it('revokeUser destroys the sessions it lists in the same step, not one that meanwhile names another user', async () => {
