@@ -71,8 +71,10 @@ export class SessStoreError extends SessError {
 /**
  * What a failed store call fails with: a `SessUsageError` the store threw passes as it is (it was
  * handed data it cannot keep, the app's bug, and a 503 would have clients retry it and page whoever
- * runs the store); anything else is the store's failure.
+ * runs the store); anything else is the store's failure, a timeout when the store's own error says
+ * one of its deadlines passed.
  */
 export function storeCallError(store: string, op: StoreOperation, cause: unknown, timedOut = false): SessStoreError | SessUsageError {
-  return cause instanceof SessUsageError ? cause : new SessStoreError(store, op, cause, timedOut);
+  if (cause instanceof SessUsageError) return cause;
+  return new SessStoreError(store, op, cause, timedOut || (cause instanceof SessError && cause.code === 'store_timeout'));
 }

@@ -638,6 +638,17 @@ describe('server errors', () => {
     await vi.advanceTimersByTimeAsync(1000);
     await outcome;
   });
+
+  it("a store's own timeout reaches the app as store_timeout, the store's error as its cause", async () => {
+    const events: SessionEvent[] = [];
+    const { manager, store, jar } = await signedIn({ onEvent: (event) => void events.push(event) });
+    store.hold = true;
+    const loading = manager.begin({ cookieHeader: jar.header(), secure: false }).load();
+    const timeout = new SessStoreError('test', 'get', new Error('statement timeout'), true);
+    store.held[0]?.fail(timeout);
+    await expect(loading).rejects.toMatchObject({ code: 'store_timeout', op: 'get', statusHint: 503, cause: timeout });
+    expect(events.filter((event) => event.type === 'storeError')).toMatchObject([{ op: 'get', code: 'store_timeout' }]);
+  });
 });
 
 afterEach(() => void vi.useRealTimers());
