@@ -52,7 +52,7 @@ import type { HoldHooks } from '@sess/core/adapter';
 import { commitNodeResponse, commitNodeResponseAfter, redeemHandoff } from '@sess/core/adapter';
 import { socketSession, type CookieOptions, type OptionTable, type SharedOptions, type SocketRoutes } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
-import { type CallbackStore, callbackStore, isCallbackStore } from './callback-store.js';
+import { type CallbackStore, isCallbackStore, wrapCallbackStore } from './callback-store.js';
 import { type RequestSession, expressView } from './view.js';
 
 export { type CallbackStore, callbackStore } from './callback-store.js';
@@ -109,34 +109,43 @@ export interface SessionOptions extends SharedOptions<Request, SessionStorage | 
 const WHERE = 'session() of @sess/express';
 const STORE_ADVICE =
   "Pass a sess store, which declares its capabilities (memoryStore(), redisStore() from @sess/store-redis, ...), or an express-session store that extends express-session's Store (connect-redis, connect-pg-simple, ...); wrap other callback stores in callbackStore(store).";
+/** express-session habits: cookie attributes at the top level, `cookie.expires`. */
+const EXPIRES = 'use cookie.maxAge (ms)';
+const HINTS = Object.fromEntries([...Object.keys(COOKIE_OPTIONS), 'maxAge'].map((key) => [key, `use cookie.${key}`]));
+const COOKIE = { table: { ...COOKIE_OPTIONS, maxAge: [] }, should: 'an object of cookie attributes', hints: { expires: EXPIRES } } as const;
 const OPTIONS: OptionTable<SessionOptions> = {
   ...SHARED_OPTIONS,
   store: [],
-  cookie: [],
+  cookie: [COOKIE],
   resave: ['flag', 'saveEveryRequest'],
   saveUninitialized: ['flag'],
   genid: ['function', 'generateId'],
   proxy: ['flag'],
   unset: [['keep', 'destroy']],
 };
-/** express-session habits: cookie attributes at the top level, `cookie.expires`. */
-const EXPIRES = 'use cookie.maxAge (ms)';
-const HINTS = Object.fromEntries([...Object.keys(COOKIE_OPTIONS), 'maxAge'].map((key) => [key, `use cookie.${key}`]));
 
 function managerOptions(options: SessionOptions): SessionManagerOptions {
   checkOptions<SessionOptions>(options, OPTIONS, WHERE, { hints: { ...HINTS, expires: EXPIRES } });
   const cookie: SessionCookieOptions = options.cookie ?? {};
-  checkOptions(cookie, { ...COOKIE_OPTIONS, maxAge: [] }, `cookie of ${WHERE}`, { hints: { expires: EXPIRES }, prefix: 'cookie.' });
   checkMaxAge(cookie.maxAge);
-  const store: unknown = options.store ?? memoryStore();
-  if (!isCallbackStore(store)) checkStorage(store, WHERE, STORE_ADVICE);
   return {
     ...coreOptions(options, OPTIONS),
     ...defined({ maxAgeMs: cookie.maxAge ?? undefined }),
-    store: isCallbackStore(store) ? callbackStore(store) : (store as SessionStorage),
+    store: storage(options.store),
     expireAtBrowserClose: cookie.maxAge === null,
     cookie: cookieOptions(cookie),
   };
+}
+
+/** The store as the core takes it: the default, an express-session store wrapped, or a sess store checked. */
+function storage(store: unknown): SessionStorage {
+  if (store === undefined) return memoryStore();
+  // `store: redisUrl ? redisStore(...) : null` would otherwise get a memory store of this process only.
+  if (store === null)
+    throw new SessConfigError(`${WHERE}: store is null: omit store (or pass undefined) for the default memoryStore(). ${STORE_ADVICE}`);
+  if (isCallbackStore(store)) return wrapCallbackStore(store, WHERE);
+  checkStorage(store, WHERE, STORE_ADVICE);
+  return store as SessionStorage;
 }
 
 /** Checked here, not left to the core, whose refusal would name its own `maxAgeMs` (and print a string as a number). */

@@ -721,6 +721,57 @@ describe('options are checked once, at construction', () => {
     );
   });
 
+  it('refuses store: null, saying to omit it for the memory store (was a per-process memory store, silently); undefined is the default', () => {
+    refuses(
+      { secret: SECRET, store: null },
+      /^\[sess\] session\(\) of @sess\/express: store is null: omit store \(or pass undefined\) for the default memoryStore\(\)/,
+    );
+    expect(() => session({ secret: SECRET, store: undefined } as unknown as SessionOptions)).not.toThrow();
+  });
+
+  it('refuses cookie: null, or anything but an object, as cookie (was the defaults, silently); undefined is the default', () => {
+    refuses({ secret: SECRET, cookie: null }, /^\[sess\] cookie must be an object of cookie attributes, got null$/);
+    refuses({ secret: SECRET, cookie: 'secure' }, /^\[sess\] cookie must be an object of cookie attributes, got "secure"$/);
+    refuses({ secret: SECRET, cookie: [] }, /^\[sess\] cookie must be an object of cookie attributes, got \[\]$/);
+    expect(() => session({ secret: SECRET, cookie: undefined } as unknown as SessionOptions)).not.toThrow();
+  });
+
+  it('callbackStore() refuses, when called, a store without get, set and destroy, a sess store, and options it does not take (was a 503 on every request, or a TypeError)', () => {
+    const wrapRefuses = (store: unknown, options: unknown, message: RegExp) => {
+      const wrap = () => callbackStore(store as CallbackStore, options as { name?: string });
+      expect(wrap).toThrow(SessConfigError);
+      expect(wrap).toThrow(message);
+    };
+    const legacy: CallbackStore = { get: (_id, done) => done(), set: (_id, _value, done) => done(), destroy: (_id, done) => done() };
+    const where = /^\[sess\] callbackStore\(\) of @sess\/express/;
+    wrapRefuses(
+      {},
+      undefined,
+      /^\[sess\] callbackStore\(\) of @sess\/express: store cannot serve as an express-session store \(missing or wrong: get\(\), set\(\), destroy\(\)\)\. .*get\(sid, callback\)/,
+    );
+    wrapRefuses({ ...legacy, destroy: 'destroy' }, undefined, /: store cannot serve .*\(missing or wrong: destroy\(\)\)\./);
+    wrapRefuses(null, undefined, /: store must be an express-session store object, got null\./);
+    wrapRefuses(memoryStore(), undefined, /: store declares capabilities, so it is a sess store: pass it to session\(\) as it is/);
+    for (const options of [null, 'name', []]) wrapRefuses(legacy, options, where);
+    wrapRefuses(legacy, null, /needs an options object, got null$/);
+    wrapRefuses(legacy, { nmae: 'legacy' }, /unknown option "nmae": did you mean "name"\?$/);
+    wrapRefuses(legacy, { name: 42 }, /: name must be a string, got number$/);
+    expect(callbackStore(legacy, { name: 'legacy' }).name).toBe('legacy');
+    for (const options of [undefined, {}]) expect(() => callbackStore(legacy, options)).not.toThrow();
+  });
+
+  it('refuses an express-session Store without a method sess calls the same way as callbackStore() does, naming the method', () => {
+    const { get, set } = { get: (_id: string, done: () => void) => done(), set: (_id: string, _value: object, done: () => void) => done() };
+    refuses(
+      { secret: SECRET, store: Object.assign(new expressSession.Store(), { get, set }) },
+      /^\[sess\] session\(\) of @sess\/express: store cannot serve as an express-session store \(missing or wrong: destroy\(\)\)\. .*destroy\(sid, callback\)/,
+    );
+    refuses(
+      { secret: SECRET, store: Object.assign(new expressSession.Store(), { get, set, destroy: true }) },
+      /\(missing or wrong: destroy\(\)\)\./,
+    );
+  });
+
   it('accepts every documented option', () => {
     expect(() =>
       session({
