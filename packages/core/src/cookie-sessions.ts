@@ -11,7 +11,7 @@
  */
 import { SessConfigError } from './errors.js';
 import { isWellFormedId } from './ids.js';
-import { checkFunction, checkOptionKeys, checkStoreShape } from './options-check.js';
+import { checkFunction, checkOptionKeys, checkStoreShape, kindOfAnswer } from './options-check.js';
 import { createSealer } from './seal.js';
 import type { SealMode, Sealer } from './seal.js';
 import type { SessionMeta, SessionRecord, Store } from './store.js';
@@ -295,14 +295,6 @@ export interface RequestStore extends Store {
    * cookie called `name`. The machine only sends a cookie for a record that is live then.
    */
   seal(name: string, id: string): string;
-}
-
-/** What `isRevoked` answered instead of a boolean. A promise's rejection is handled: unhandled, it would end the process. */
-function kindOfAnswer(answer: unknown): string {
-  const then = (answer as { then?: unknown } | null | undefined)?.then;
-  if (typeof then !== 'function') return answer === null ? 'null' : typeof answer;
-  then.call(answer, undefined, () => {});
-  return 'a promise';
 }
 
 /** The client's cookie: its name and value, and the session it opened to for this request. */

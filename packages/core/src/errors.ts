@@ -28,7 +28,11 @@ export class SessError extends Error {
   }
 }
 
-/** Bad options: thrown by factories at construction, never while serving a request. */
+/**
+ * Bad options: thrown by factories at construction, and while serving a request only for what
+ * construction cannot see, an app-supplied function's answer (`generateId`, `clock`, `readOnly`,
+ * a custom signer, an asynchronous `schema`).
+ */
 export class SessConfigError extends SessError {
   constructor(message: string, code: 'config_invalid' | 'secret_too_short' | 'cookie_invalid' = 'config_invalid') {
     super(code, message);

@@ -28,7 +28,7 @@ export type {
 export { createSigner } from './sign.js';
 export type { Signer, VerifiedCookie } from './sign.js';
 export { generateId, isWellFormedId } from './ids.js';
-export { checkFunction, checkOneOf, checkOptionKeys, checkStoreShape } from './options-check.js';
+export { checkFunction, checkOneOf, checkOptionKeys, checkStoreShape, describeValue } from './options-check.js';
 export { SessConfigError, SessError, SessStoreError, SessUsageError } from './errors.js';
 export type { SessErrorCode, StoreOperation } from './errors.js';
 export type {

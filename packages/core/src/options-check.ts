@@ -69,7 +69,9 @@ export function checkOptionKeys(
 export function checkOneOf<T extends string | boolean>(value: unknown, allowed: readonly T[], option: string): T | undefined {
   if (value === undefined) return undefined;
   if ((allowed as readonly unknown[]).includes(value)) return value as T;
-  throw new SessConfigError(`${option} must be one of ${allowed.map((item) => JSON.stringify(item)).join(', ')}, got ${describe(value)}`);
+  throw new SessConfigError(
+    `${option} must be one of ${allowed.map((item) => JSON.stringify(item)).join(', ')}, got ${describeValue(value)}`,
+  );
 }
 
 /**
@@ -80,14 +82,37 @@ export function checkOneOf<T extends string | boolean>(value: unknown, allowed: 
 export function checkFunction<T>(value: unknown, option: string): T | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'function') return value as T;
-  throw new SessConfigError(`${option} must be a function, got ${describe(value)}`);
+  throw new SessConfigError(`${option} must be a function, got ${describeValue(value)}`);
 }
 
-function describe(value: unknown): string {
+/**
+ * An option's value for a message: a string quoted (cut at 40 characters), a number, boolean,
+ * BigInt, symbol or empty array as written, anything else by kind. Never throws, as
+ * `JSON.stringify` does for a BigInt or a cycle.
+ */
+export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
   if (typeof value === 'function') return 'a function';
+  if (typeof value === 'bigint') return `${value}n`;
   if (value === null) return 'null';
+  if (Array.isArray(value)) return value.length === 0 ? '[]' : 'an array';
   return typeof value === 'object' ? 'an object' : String(value);
+}
+
+/**
+ * What a callback that must answer synchronously returned, by kind only (the answer may hold a
+ * secret). A promise's rejection is handled here, as nothing else will await it: the app hears of
+ * the misuse, not of an unhandled rejection.
+ */
+export function kindOfAnswer(answer: unknown): string {
+  const then = (answer as { then?: unknown } | null | undefined)?.then;
+  if (typeof then === 'function') {
+    then.call(answer, undefined, () => {});
+    return 'a promise';
+  }
+  if (answer === null || answer === undefined) return String(answer);
+  const type = typeof answer;
+  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
 }
 
 /**
@@ -101,7 +126,7 @@ export function checkStoreShape(store: unknown, where: string, advice: string): 
   const candidate = store as Record<string, unknown> | null | undefined;
   const missing: string[] = [];
   if (typeof candidate !== 'object' || candidate === null)
-    throw new SessConfigError(`${where}: store must be a sess store object, got ${describe(store)}. ${advice}`);
+    throw new SessConfigError(`${where}: store must be a sess store object, got ${describeValue(store)}. ${advice}`);
   if (typeof candidate.name !== 'string') missing.push('name');
   if (typeof candidate.capabilities !== 'object' || candidate.capabilities === null) missing.push('capabilities');
   for (const method of ['get', 'set', 'destroy']) if (typeof candidate[method] !== 'function') missing.push(`${method}()`);

@@ -7,8 +7,8 @@ import { cookiePrefix, serializeCookie, serializeDeletion } from './cookie.js';
 import { checkStorage, isCookieSessions } from './cookie-sessions.js';
 import type { CookieSessions, SessionStorage } from './cookie-sessions.js';
 import { SessConfigError } from './errors.js';
-import { checkGeneratedId, generateId } from './ids.js';
-import { checkFunction, checkOneOf, checkOptionKeys } from './options-check.js';
+import { checkGeneratedId, generateId, isWellFormedId } from './ids.js';
+import { checkFunction, checkOneOf, checkOptionKeys, kindOfAnswer } from './options-check.js';
 import { createDeadlines } from './runner.js';
 import type { Deadlines } from './runner.js';
 import type { LifecycleInput } from './machine.js';
@@ -17,7 +17,7 @@ import { ASYNC_SCHEMA, isAsyncResult } from './schema.js';
 import type { StandardSchemaV1 } from './schema.js';
 import type { SessionEvent } from './session-events.js';
 import { createSigner } from './sign.js';
-import type { Signer } from './sign.js';
+import type { Signer, VerifiedCookie } from './sign.js';
 import type { SessionData, Store } from './store.js';
 
 export interface SessionCookieOptions {
@@ -42,7 +42,8 @@ export interface SessionManagerOptions {
    * Signs and verifies the cookie's value instead of the signer `secret` makes: for a peer
    * library's cookie format (express-session's `s:<id>.<signature>`). It sets its own rules for
    * secrets; sess's default (`secret`, at least 32 bytes, the cookie's name inside the MAC) is the
-   * safer one.
+   * safer one. Both methods must answer synchronously: a `verify` answer without a well-formed id
+   * reads as a cookie that did not verify, and a `sign` that returns no string fails the request.
    */
   readonly signer?: Signer;
   /**
@@ -303,7 +304,36 @@ function signerOf(options: SessionManagerOptions): Signer {
   if (typeof signer?.sign !== 'function' || typeof signer.verify !== 'function') {
     throw new SessConfigError('signer must have sign(name, id) and verify(name, value) methods');
   }
-  return signer;
+  return new CheckedSigner(signer);
+}
+
+/**
+ * A custom signer with its answers checked, as they decide what reaches the store and the cookie:
+ * a `verify` answer that names no well-formed id (`true`, an object without one, an id no store
+ * key should be made of) reads as a cookie that did not verify, so the visitor gets a fresh
+ * session as for a forged one; a `sign` that makes no string fails the request rather than
+ * sending something else as the cookie's text.
+ */
+class CheckedSigner implements Signer {
+  constructor(private readonly signer: Signer) {}
+
+  sign(name: string, id: string): string {
+    const value: unknown = this.signer.sign(name, id);
+    if (typeof value === 'string') return value;
+    throw new SessConfigError(`signer.sign must return the cookie value as a string, synchronously; it returned ${kindOfAnswer(value)}`);
+  }
+
+  verify(name: string, value: string): VerifiedCookie | undefined {
+    const answer: unknown = this.signer.verify(name, value);
+    if (isWellFormedId((answer as Partial<VerifiedCookie> | null | undefined)?.id as string)) return answer as VerifiedCookie;
+    // An async verify would otherwise turn every visitor away, silently.
+    if (typeof (answer as { then?: unknown } | null | undefined)?.then === 'function') {
+      throw new SessConfigError(
+        `signer.verify must return { id, rotated } or undefined, synchronously; it returned ${kindOfAnswer(answer)}`,
+      );
+    }
+    return undefined;
+  }
 }
 
 /**

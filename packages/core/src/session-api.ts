@@ -15,7 +15,8 @@ export interface RequestFacts {
   /**
    * Load the session but never write it: parallel reads on this route can't clobber a writer's
    * changes, and nothing is saved or touched (rolling and idle-timeout touches included). Any
-   * call that would change the session throws `SessUsageError`. Default false.
+   * call that would change the session throws `SessUsageError`. Default false. A promise (an
+   * async `readOnly(request)` option's answer) fails the request with `SessConfigError`.
    */
   readonly readOnly?: boolean;
   /** Makes this request's new ids, instead of the manager's `generateId` (express-session's `genid(req)`). */

@@ -7,7 +7,7 @@
  */
 import { hasCookie } from './cookie.js';
 import type { Effect, HttpEffect, StoreEffect } from './effects.js';
-import { SessUsageError } from './errors.js';
+import { SessConfigError, SessUsageError } from './errors.js';
 import type { Config } from './options.js';
 import { isSessionRecord } from './record.js';
 import type { LifecycleNode, LifecycleStep } from './runtime.js';
@@ -18,6 +18,7 @@ import { hashId, storeOutcomeEvent } from './session-events.js';
 import { FLASH_KEY, flashesOf, takeFlashes, withFlash } from './flash.js';
 import type { Flashes } from './flash.js';
 import { checkRequestLifetime, endsWithBrowser, expirySetting } from './lifetime.js';
+import { kindOfAnswer } from './options-check.js';
 import { MISSING_RECORD, acceptRecord, expiryReason, liveRecord } from './loaded-record.js';
 import type { SessionEvent } from './session-events.js';
 import type { RequestFacts, ResponseFacts, Session } from './session-api.js';
@@ -36,6 +37,22 @@ const LOADED: Promise<void> = Promise.resolve();
 const nothing = (): void => undefined;
 const NO_HTTP_EFFECTS: readonly HttpEffect[] = Object.freeze([]);
 const noHttpEffects = (): readonly HttpEffect[] => NO_HTTP_EFFECTS;
+
+/**
+ * A request's `readOnly`, which an adapter takes from the app's `readOnly(request)` option. A
+ * promise (an async predicate's answer) is refused: it is truthy, so every request would be
+ * read-only and every write would throw. Any other truthy answer (a regex match) counts as
+ * read-only, which fails closed.
+ *
+ * @throws SessConfigError naming the option, for a promise.
+ */
+function readOnlyOf(readOnly: unknown): boolean {
+  if (typeof readOnly === 'boolean') return readOnly;
+  if (typeof (readOnly as { then?: unknown } | null | undefined)?.then === 'function') {
+    throw new SessConfigError(`readOnly must return true or false, synchronously; it returned ${kindOfAnswer(readOnly)}`);
+  }
+  return Boolean(readOnly);
+}
 
 /**
  * The `Session` of one request (its methods are documented there): the app's calls become
@@ -59,7 +76,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
       config.startKey |
         requestInputKey(
           state.clientCookie,
-          Boolean(request.readOnly),
+          readOnlyOf(request.readOnly),
           endsWithBrowser(state, undefined),
           hasCookie(request.cookieHeader, config.testCookieName),
         ),

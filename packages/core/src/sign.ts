@@ -8,6 +8,7 @@ import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { SessConfigError } from './errors.js';
 import { isWellFormedId } from './ids.js';
+import { checkOptionKeys, describeValue } from './options-check.js';
 import { VerifiedCache, detached } from './verified-cache.js';
 
 /** A cookie value whose MAC checked out. */
@@ -42,6 +43,7 @@ const MAC_LENGTH = 43; // base64url of 32 bytes, unpadded.
 const MAC = /^[A-Za-z0-9_-]{43}$/; // A fixed count of one class: nothing to backtrack over.
 /** Verified values remembered per signer (see VerifiedCache): 10,000 of ~100 bytes hold about 2 MB. */
 const VERIFIED_CACHE_ENTRIES = 10_000;
+const SIGNER_OPTIONS: readonly string[] = ['cacheEntries'];
 const HOW_TO_MAKE_A_SECRET = `node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`;
 
 function mac(key: KeyObject, name: string, id: string): string {
@@ -58,10 +60,11 @@ function mac(key: KeyObject, name: string, id: string): string {
  *   the cache off).
  * @returns A signer for cookie values.
  * @throws SessConfigError with code `'secret_too_short'` for a secret under 32 bytes, and with
- *   code `'config_invalid'` for an empty list, a secret that is not a string, or a bad
- *   `cacheEntries`.
+ *   code `'config_invalid'` for an empty list, a secret that is not a string, options that are
+ *   not an object or hold an unknown key, or a bad `cacheEntries`.
  */
-export function createSigner(secrets: string | readonly string[], options: { cacheEntries?: number } = {}): Signer {
+export function createSigner(secrets: string | readonly string[], options?: { cacheEntries?: number }): Signer {
+  if (options !== undefined) checkOptionKeys(options, SIGNER_OPTIONS, 'createSigner()');
   const list: readonly unknown[] = typeof secrets === 'string' ? [secrets] : Array.isArray(secrets) ? secrets : [];
   if (list.length === 0) {
     throw new SessConfigError(`secret must be a string or a non-empty array of strings; make one with ${HOW_TO_MAKE_A_SECRET}`);
@@ -80,9 +83,10 @@ export function createSigner(secrets: string | readonly string[], options: { cac
     return createSecretKey(bytes);
   });
   const signingKey = keys[0] as KeyObject;
-  const cacheEntries = options.cacheEntries ?? VERIFIED_CACHE_ENTRIES;
-  if (!Number.isSafeInteger(cacheEntries) || cacheEntries < 0) {
-    throw new SessConfigError(`cacheEntries must be an integer >= 0, got ${String(cacheEntries)}`);
+  // Only undefined means "not given", as for every numeric option: a null is refused below.
+  const cacheEntries: unknown = options?.cacheEntries === undefined ? VERIFIED_CACHE_ENTRIES : options.cacheEntries;
+  if (typeof cacheEntries !== 'number' || !Number.isSafeInteger(cacheEntries) || cacheEntries < 0) {
+    throw new SessConfigError(`createSigner(): cacheEntries must be an integer >= 0, got ${describeValue(cacheEntries)}`);
   }
   const verified = new VerifiedCache<VerifiedCookie>(cacheEntries);
 

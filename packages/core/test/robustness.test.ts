@@ -4,8 +4,8 @@
  * lifetimes checked where app input enters, store refusals the machine hears, and time.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SessConfigError, SessUsageError, createSessionManager, createSigner } from '../src/index.js';
-import type { HttpEffect, Session, SessionManagerOptions } from '../src/index.js';
+import { SessConfigError, SessUsageError, createSessionManager, createSigner, generateId } from '../src/index.js';
+import type { HttpEffect, Session, SessionManagerOptions, Signer, VerifiedCookie } from '../src/index.js';
 import { createDeadlines } from '../src/runner.js';
 import { SECRET, setup, testStore } from './fixtures.js';
 
@@ -63,6 +63,89 @@ describe('lifetimes are checked where they enter', () => {
     // The refused lifetime left the session as it was: saved with the default lifetime.
     expect(sessionCookie(effects)).toMatchObject({ type: 'cookie.set', attributes: { maxAgeMs: 86_400_000 } });
     expect(store.calls.filter((call) => call.startsWith('set'))).toHaveLength(1);
+  });
+});
+
+describe("a request's readOnly", () => {
+  // An adapter passes `readOnly(request)` of the app's predicate: an async one answers a promise,
+  // which is truthy, so every request was read-only and every write threw.
+  it.each([
+    ['a promise (an async predicate)', () => Promise.resolve(false)],
+    ['a rejected promise', () => Promise.reject(new Error('no answer'))],
+  ])('refuses %s with SessConfigError naming the option, at the request', (_, answer) => {
+    const { manager, store } = setup();
+    expect(() => manager.begin({ cookieHeader: undefined, secure: false, readOnly: answer() as unknown as boolean })).toThrow(
+      new SessConfigError('readOnly must return true or false, synchronously; it returned a promise'),
+    );
+    expect(store.calls).toEqual([]);
+  });
+
+  it('takes true and false, and reads any other answer by its truthiness (a regex match is read-only, none is not)', async () => {
+    const { manager } = setup();
+    for (const readOnly of [true, /^\/api\//.exec('/api/users')]) {
+      const session = manager.begin({ cookieHeader: undefined, secure: false, readOnly: readOnly as boolean });
+      expect(() => session.set('a', 1)).toThrow(SessUsageError);
+    }
+    for (const readOnly of [false, undefined, null, '']) {
+      const session = manager.begin({ cookieHeader: undefined, secure: false, readOnly: readOnly as boolean });
+      session.set('a', 1);
+      expect(sessionCookie(await session.commit({ status: 200 }))).toMatchObject({ type: 'cookie.set' });
+    }
+  });
+});
+
+describe("a custom signer's answers", () => {
+  /** A signer that signs as sess does, and whose verify answers `answer()` for any cookie. */
+  const verifying = (answer: () => unknown): Signer => {
+    const real = createSigner(SECRET);
+    return { sign: (name, id) => real.sign(name, id), verify: () => answer() as VerifiedCookie | undefined };
+  };
+  const signedBy = (signer: Signer) => {
+    const store = testStore(Date.now);
+    return { manager: createSessionManager({ signer, store }), store };
+  };
+
+  it.each([
+    ['true', () => true],
+    ['an object without an id', () => ({ rotated: false })],
+    ['an id that is a number', () => ({ id: 42, rotated: false })],
+    ['an empty id', () => ({ id: '', rotated: false })],
+    ['an id too short to be random', () => ({ id: 'ada', rotated: false })],
+    ['an id with a path in it', () => ({ id: '../../sessions/0123456789abcdefghij', rotated: false })],
+  ])('a verify answer of %s reads as a cookie that did not verify: a fresh session, and the store is asked nothing', async (_, answer) => {
+    const { manager, store } = signedBy(verifying(answer));
+    const session = manager.begin({ cookieHeader: 'sid=anything', secure: false });
+    await session.load();
+    expect(session.get('user')).toBeUndefined();
+    expect(session.id).toBeUndefined();
+    expect(store.calls).toEqual([]);
+  });
+
+  it('a verify answer with a well-formed id is taken as it is', async () => {
+    const id = generateId();
+    const { manager, store } = signedBy(verifying(() => ({ id, rotated: false })));
+    await manager.begin({ cookieHeader: 'sid=anything', secure: false }).load();
+    expect(store.calls).toEqual([`get ${id}`]);
+  });
+
+  it('an async verify fails the request with SessConfigError, instead of turning every visitor away', () => {
+    const { manager } = signedBy(verifying(async () => ({ id: generateId(), rotated: false })));
+    expect(() => manager.begin({ cookieHeader: 'sid=anything', secure: false })).toThrow(
+      new SessConfigError('signer.verify must return { id, rotated } or undefined, synchronously; it returned a promise'),
+    );
+  });
+
+  it.each([
+    ['undefined', () => undefined, 'undefined'],
+    ['a Buffer', () => Buffer.from('value'), 'an object'],
+    ['a promise (an async sign)', async () => 'value', 'a promise'],
+  ])('a sign that returns %s fails the request with SessConfigError: nothing else goes out as the cookie', async (_, sign, kind) => {
+    const { manager } = signedBy({ sign: sign as unknown as () => string, verify: () => undefined });
+    const session = manager.begin({ cookieHeader: undefined, secure: false });
+    session.set('a', 1);
+    await expect(async () => session.commit({ status: 200 })).rejects.toThrow(
+      new SessConfigError(`signer.sign must return the cookie value as a string, synchronously; it returned ${kind}`),
+    );
   });
 });
 

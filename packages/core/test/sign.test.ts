@@ -266,6 +266,41 @@ describe('the cache of verified values', () => {
     expect(signer.verify('sid', value)?.id).toBe(first);
     for (const cacheEntries of [-1, 1.5, Number.NaN]) expectConfigError(() => createSigner(SECRET, { cacheEntries }), 'config_invalid');
   });
+
+  it.each([
+    ['a BigInt', 10n, /cacheEntries must be an integer >= 0, got 10n$/],
+    ['a string of digits', '10', /cacheEntries must be an integer >= 0, got "10"$/],
+    ['null', null, /got null$/],
+  ])('refuses a cacheEntries of %s with SessConfigError', (_, cacheEntries, message) => {
+    const error = expectConfigError(() => createSigner(SECRET, { cacheEntries: cacheEntries as unknown as number }), 'config_invalid');
+    expect(error.message).toMatch(message);
+  });
+});
+
+describe("createSigner's options", () => {
+  it('are optional, and may be given as undefined', () => {
+    expect(() => createSigner(SECRET)).not.toThrow();
+    expect(() => createSigner(SECRET, undefined)).not.toThrow();
+    expect(() => createSigner(SECRET, {})).not.toThrow();
+  });
+
+  it('refuse an unknown key, naming the closest known one (a misspelt cacheEntries would leave the cache at its default)', () => {
+    const error = expectConfigError(() => createSigner(SECRET, { cacheEntrys: 0 } as never), 'config_invalid');
+    expect(error.message).toMatch(/createSigner\(\): unknown option "cacheEntrys": did you mean "cacheEntries"\?/);
+  });
+
+  it('refuse an unknown key the options inherit, as they read an inherited cacheEntries', () => {
+    expectConfigError(() => createSigner(SECRET, Object.create({ cache: 0 }) as never), 'config_invalid');
+  });
+
+  it.each([
+    ['null', null],
+    ['a number', 100],
+    ['a string', 'cacheEntries=0'],
+    ['an array', [0]],
+  ])('refuse options that are %s with SessConfigError, not a TypeError or silence', (_, options) => {
+    expectConfigError(() => createSigner(SECRET, options as never), 'config_invalid');
+  });
 });
 
 describe('createSigner', () => {

@@ -3,7 +3,8 @@
  * PostgreSQL clients send), with no U+0000 left in it, and ordinary names must stay as they are.
  */
 import { describe, expect, it } from 'vitest';
-import { escapeName, hashedId, ownValue, setOwnValue, unescapeName } from '../src/store-kit/index.js';
+import { SessUsageError } from '../src/errors.js';
+import { escapeName, hashedId, ownValue, revokeUserExcept, setOwnValue, unescapeName } from '../src/store-kit/index.js';
 
 /** What a database driver does to a string: UTF-8 out, UTF-8 back (a lone surrogate becomes U+FFFD). */
 const throughUtf8 = (name: string): string => Buffer.from(name, 'utf8').toString('utf8');
@@ -77,5 +78,46 @@ describe('ownValue and setOwnValue', () => {
       expect(Object.hasOwn(data, key)).toBe(true);
       expect(ownValue(data, key)).toEqual({ key });
     }
+  });
+});
+
+describe('revokeUserExcept', () => {
+  const KEPT = 'kept-session-id-0123456789abcdef';
+
+  /** The refusal `revokeUserExcept(options)` throws, checked to be a SessUsageError that never shows the session id. */
+  function refusal(options: unknown): SessUsageError {
+    try {
+      revokeUserExcept(options, 'testStore: revokeUser');
+    } catch (error) {
+      expect(error).toBeInstanceOf(SessUsageError);
+      expect(error).toHaveProperty('code', 'usage_invalid');
+      expect((error as Error).message).not.toContain(KEPT);
+      return error as SessUsageError;
+    }
+    return expect.fail(`expected a SessUsageError for ${Object.keys(options as object).join(', ')}`);
+  }
+
+  it('reads { except: id } and no options', () => {
+    expect(revokeUserExcept({ except: KEPT }, 'testStore: revokeUser')).toBe(KEPT);
+    expect(revokeUserExcept({}, 'testStore: revokeUser')).toBeUndefined();
+    expect(revokeUserExcept(undefined, 'testStore: revokeUser')).toBeUndefined();
+  });
+
+  it.each([
+    ['a misspelt except', { exept: KEPT }],
+    ['a misspelt except beside a good one', { except: KEPT, exept: KEPT }],
+    ['a differently cased except', { Except: KEPT }],
+    ['another name for it', { keep: KEPT }],
+  ])('refuses %s, naming the key and suggesting except, never the value (it would revoke the session it meant to keep)', (_, options) => {
+    const unknown = Object.keys(options).find((key) => key !== 'except') as string;
+    expect(refusal(options).message).toBe(
+      `[sess] testStore: revokeUser: unknown option "${unknown}": did you mean "except", as in { except: id }?`,
+    );
+  });
+
+  it('refuses an unknown key the options inherit, as it reads an inherited except', () => {
+    const options = Object.create({ exept: KEPT }) as object;
+    expect(refusal(options).message).toContain('unknown option "exept"');
+    expect(revokeUserExcept(Object.create({ except: KEPT }), 'testStore: revokeUser')).toBe(KEPT);
   });
 });

@@ -6,7 +6,7 @@
 import { SessConfigError } from '../errors.js';
 import { checkStorage } from '../cookie-sessions.js';
 import { createSessionManager } from '../manager.js';
-import { checkFunction, checkOneOf, checkOptionKeys } from '../options-check.js';
+import { checkFunction, checkOneOf, checkOptionKeys, describeValue } from '../options-check.js';
 import type { SessionStorage } from '../cookie-sessions.js';
 import type { StandardSchemaV1 } from '../schema.js';
 import type { SessionEvent } from '../session-events.js';
@@ -30,6 +30,7 @@ export interface SharedOptions<Request, Storage = SessionStorage> {
   /**
    * Requests for which the session is loaded but never written (say, parallel API reads that
    * must not clobber a writer). Changing the session there throws `SessUsageError`. Default none.
+   * It must answer synchronously: a promise fails the request with `SessConfigError`.
    */
   readOnly?: (request: Request) => boolean;
   /**
@@ -213,7 +214,7 @@ type ConfigErrorCode = ConstructorParameters<typeof SessConfigError>[1];
 /** Refuses a value that is not an options object, saying what `option` should be. */
 export function checkObject(value: unknown, option: string, should: string): void {
   if (value === undefined || (typeof value === 'object' && value !== null && !Array.isArray(value))) return;
-  throw new SessConfigError(`${option} must be ${should}, got ${JSON.stringify(value) ?? typeof value}`);
+  throw new SessConfigError(`${option} must be ${should}, got ${describeValue(value)}`);
 }
 
 /** Browsers cap a cookie's life at 400 days (RFC 6265bis); sess takes at least a second. */
@@ -231,7 +232,7 @@ export function lifetimeMs(value: unknown, unitMs: 1 | 1000, option: string, Fai
   if (ms >= LIFETIME_MS.min && ms <= LIFETIME_MS.max) return ms;
   const unit = unitMs === 1 ? 'ms' : 'seconds';
   throw new Failure(
-    `${option} must be a number of ${unit} from ${LIFETIME_MS.min / unitMs} to ${LIFETIME_MS.max / unitMs} (400 days) or 'session', got ${typeof value === 'number' ? value : (JSON.stringify(value) ?? String(value))}`,
+    `${option} must be a number of ${unit} from ${LIFETIME_MS.min / unitMs} to ${LIFETIME_MS.max / unitMs} (400 days) or 'session', got ${describeValue(value)}`,
   );
 }
 

@@ -73,7 +73,12 @@ describe('checkOptions', () => {
     expect(() => checkObject(undefined, 'x', 'an object')).not.toThrow();
     expect(() => checkObject({}, 'x', 'an object')).not.toThrow();
     expect(() => checkObject([], 'x', 'an object')).toThrow(/x must be an object, got \[\]/);
-    expect(() => checkObject(() => 1, 'x', 'an object')).toThrow(/got function/);
+    expect(() => checkObject(() => 1, 'x', 'an object')).toThrow(/got a function/);
+  });
+
+  it('checkObject refuses a BigInt with SessConfigError, not the TypeError of quoting it', () => {
+    expect(() => checkObject(10n, 'cookie', 'an object')).toThrow(SessConfigError);
+    expect(() => checkObject(10n, 'cookie', 'an object')).toThrow(/cookie must be an object, got 10n$/);
   });
 });
 
@@ -126,6 +131,16 @@ describe('mapping to the core', () => {
     expect(() => lifetimeMs(401 * 86_400_000, 1, 'maxAge')).toThrow(/a number of ms from 1000 to 34560000000/);
   });
 
+  it('lifetimeMs refuses a BigInt or a cycle with its own error, not the TypeError of quoting it', () => {
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    expect(() => lifetimeMs(3600n, 1000, 'maxAge')).toThrow(SessConfigError);
+    expect(() => lifetimeMs(3600n, 1000, 'maxAge')).toThrow(/maxAge must be a number of seconds .*, got 3600n$/);
+    expect(() => lifetimeMs(3600n, 1, 'ctx.session.maxAge', SessUsageError)).toThrow(SessUsageError);
+    expect(() => lifetimeMs(cycle, 1000, 'maxAge')).toThrow(SessConfigError);
+    expect(() => lifetimeMs(cycle, 1000, 'maxAge')).toThrow(/got an object$/);
+  });
+
   it('lifetimeOptions is the core lifetime of a maxAge option', () => {
     expect(lifetimeOptions(undefined, 1000)).toEqual({ expireAtBrowserClose: false });
     expect(lifetimeOptions(60, 1000)).toEqual({ maxAgeMs: 60_000, expireAtBrowserClose: false });
@@ -160,6 +175,8 @@ describe('configureWeb', () => {
     expect(() => configure({ secret: SECRET, cookie: { maxAge: 1 } } as never)).toThrow(/top-level "maxAge" option, in seconds/);
     expect(() => configure({ secret: SECRET, proxy: 'yes' } as never)).toThrow(/proxy must be one of true, false/);
     expect(() => configure({ secret: SECRET, maxAge: 0.5 })).toThrow(/maxAge must be a number of seconds/);
+    expect(() => configure({ secret: SECRET, maxAge: 3600n as never })).toThrow(SessConfigError);
+    expect(() => configure({ secret: SECRET, cookie: 1n as never })).toThrow(SessConfigError);
   });
 
   it('reads what a request needs once, makes the default store only when none is given, and maps the cookie', () => {
