@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RevokeUserOptions, SessionChanges, SessionData, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
+import { SessUsageError } from '@sess/core';
 import { dataJson, revokeUserExcept } from '@sess/core/store';
 import { conformanceClauses, runCheck, runStoreConformance, type Check, fakeStoreClock, type FakeStoreClock } from '../src/index.js';
 
@@ -411,8 +412,29 @@ describe('the suite catches broken stores', () => {
       };
     };
     await expectCaught(
-      'revokeUser refuses options it cannot read (an id in place of { except: id }, null, an array, an except that is not a string) with SessUsageError usage_invalid, whatever the user id, and destroys nothing',
+      'revokeUser refuses options it cannot read (an id in place of { except: id }, null, an array, an except that is not a string, a misspelt except) with SessUsageError usage_invalid, whatever the user id, and destroys nothing',
       trusting,
+    );
+  });
+
+  it('a store that refuses unreadable revokeUser options but ignores unknown keys fails the unreadable-options check', async () => {
+    // What every store did through the store kit: { exept: id } read as no except, revoking the session to keep.
+    const keyBlind = (clock: FakeStoreClock): Store => {
+      const store = referenceStore(clock.now);
+      return {
+        ...store,
+        revokeUser: async (userId, options) => {
+          const { except } = (options ?? {}) as { except?: unknown };
+          const readable = typeof options === 'object' && options !== null && !Array.isArray(options);
+          if (options !== undefined && (!readable || (except !== undefined && typeof except !== 'string')))
+            throw new SessUsageError('unreadable options');
+          return store.revokeUser(userId, typeof except === 'string' ? { except } : undefined);
+        },
+      };
+    };
+    await expectCaught(
+      'revokeUser refuses options it cannot read (an id in place of { except: id }, null, an array, an except that is not a string, a misspelt except) with SessUsageError usage_invalid, whatever the user id, and destroys nothing',
+      keyBlind,
     );
   });
 

@@ -251,7 +251,7 @@ export const userIndexClause: Clause = {
       // An id passed where `{ except: id }` belongs reads as no `except`: revoking would end the
       // very session meant to be kept. `revokeUserExcept` from `@sess/core/store` refuses so.
       title:
-        'revokeUser refuses options it cannot read (an id in place of { except: id }, null, an array, an except that is not a string) with SessUsageError usage_invalid, whatever the user id, and destroys nothing',
+        'revokeUser refuses options it cannot read (an id in place of { except: id }, null, an array, an except that is not a string, a misspelt except) with SessUsageError usage_invalid, whatever the user id, and destroys nothing',
       skipReason: lacksUserIndex,
       async run(t) {
         const userId = freshId('user');
@@ -265,6 +265,8 @@ export const userIndexClause: Clause = {
           ['except: a number', { except: 42 }],
           ['except: null', { except: null }],
           ['except: an array', { except: [kept] }],
+          // Read as no `except`, a typo would revoke the very session it was meant to keep.
+          ['a misspelt except', { exept: kept }],
         ];
         // A user with no sessions, or an id no session can name, must not hide the bug either.
         for (const user of [userId, freshId('nobody'), '']) {
