@@ -19,6 +19,7 @@
  */
 import {
   SessConfigError,
+  describeValue,
   checkFunction,
   checkOptionKeys,
   type RevokeUserOptions,
@@ -38,7 +39,7 @@ import {
   withDeadline,
   withGiveUp,
 } from './deadline.js';
-import type { PostgresStoreMethod } from './errors.js';
+import { type PostgresStoreMethod, storeError } from './errors.js';
 import { MAX_IDENTIFIER_BYTES, MAX_USER_ID_BYTES, decodeData, encodeData, storedId } from './layout.js';
 import { COLUMNS, statements } from './sql.js';
 
@@ -122,6 +123,11 @@ const DEFAULT_ADMIN_TIMEOUT_MS = 60_000;
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 /** The longest index-name suffix (`_expires_at_idx`), so index names stay within 63 bytes. */
 const MAX_TABLE_BYTES = MAX_IDENTIFIER_BYTES - '_expires_at_idx'.length;
+/**
+ * Clock readings past it are no epoch ms (microseconds, say), as in @sess/store-memory: every row
+ * would be written already dead, or never die.
+ */
+const MAX_CLOCK_MS = 2 ** 48;
 /** Ids per page of `ids()`. */
 const IDS_PAGE = 1_000;
 /** SQLSTATE serialization_failure. */
@@ -175,6 +181,33 @@ function checkInteger(value: unknown, option: string, min: number, max: number):
     throw new SessConfigError(`postgresStore: ${option} must be an integer from ${min} to ${max}, got ${String(value)}`);
   }
   return value;
+}
+
+/** Whether a clock's reading is epoch ms the store can compare and keep. */
+function isEpochMs(time: unknown): time is number {
+  return typeof time === 'number' && time >= 0 && time < MAX_CLOCK_MS;
+}
+
+/**
+ * The clock, read once here: one that returns a string (`Date` for `Date.now`), a Date, NaN or
+ * microseconds would fail every get and set at the database and every sweep. One that throws now
+ * is not refused, as in core: it fails each call that reads it.
+ */
+function checkClock(value: unknown): () => number {
+  const clock = checkFunction<() => number>(value, 'postgresStore: clock');
+  if (clock === undefined) return Date.now;
+  let time: unknown;
+  try {
+    time = clock();
+  } catch {
+    return clock;
+  }
+  if (!isEpochMs(time)) {
+    throw new SessConfigError(
+      `postgresStore: clock must return epoch ms (0 up to 2^48), as Date.now does; it returned ${describeValue(time)}`,
+    );
+  }
+  return clock;
 }
 
 /** Epoch ms as a bigint column takes them: whole ms (a clock with fractions is rounded). */
@@ -236,7 +269,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   }
   const sweepIntervalMs = checkInteger(options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, 'sweepIntervalMs', 0, MAX_TIMER_DELAY_MS);
   const sweepBatch = checkInteger(options.sweepBatch ?? DEFAULT_SWEEP_BATCH, 'sweepBatch', 1, 1_000_000);
-  const clock = checkFunction<() => number>(options.clock, 'postgresStore: clock') ?? Date.now;
+  const clock = checkClock(options.clock);
   const onSweepError = checkFunction<(error: unknown) => void>(options.onSweepError, 'postgresStore: onSweepError');
   const timeoutMs = checkInteger(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs', 1, MAX_TIMER_DELAY_MS);
   const sessionLimit: Limit = { option: 'timeoutMs', ms: timeoutMs };
@@ -253,8 +286,20 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   const sql = statements(tableName, schemaName);
   const keyOf = (id: string): string => storedId(id, hashIds);
   const listedId = (stored: string): string => (hashIds ? stored : unescapeName(stored));
-  /** Now as the statements compare it: whole ms. */
-  const now = (): number => Math.floor(clock());
+  /**
+   * Now as the statements compare it: whole ms. A clock gone bad since construction fails the
+   * call (`method`) before any statement, rather than have the database refuse what it returned.
+   */
+  function now(method: PostgresStoreMethod): number {
+    let time: unknown;
+    try {
+      time = clock();
+    } catch (error) {
+      throw storeError(method, 'the clock threw', error, false);
+    }
+    if (!isEpochMs(time)) throw storeError(method, `clock returned ${describeValue(time)}, not epoch ms (0 up to 2^48)`, undefined, false);
+    return Math.floor(time);
+  }
   /** The instant a row written now with `ttlMs` dies. */
   const deadline = (at: number, ttlMs: number): number => Math.min(Math.ceil(at + ttlMs), Number.MAX_SAFE_INTEGER);
 
@@ -309,7 +354,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
 
   // One batch, bounded by sweepBatch: under timeoutMs, so a stalled one never holds up close() for long.
   async function sweep(): Promise<number> {
-    return (await timedQuery('sweep', sql.sweep, [now(), sweepBatch])).rowCount ?? 0;
+    return (await timedQuery('sweep', sql.sweep, [now('sweep'), sweepBatch])).rowCount ?? 0;
   }
 
   let timer: NodeJS.Timeout | undefined;
@@ -343,7 +388,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     // No row names a user id that is not a non-empty string (see `userIdOf`); asked as it is, the
     // number 42 would reach the query as the text '42' and find that user's sessions.
     if (indexedUserId(userId) === undefined) return [];
-    const { rows } = await timedQuery('sessionsOf', sql.sessionsOf, [escapeName(userId), now()]);
+    const { rows } = await timedQuery('sessionsOf', sql.sessionsOf, [escapeName(userId), now('sessionsOf')]);
     return rows
       .map(
         (row: Record<string, unknown>): UserSession => ({
@@ -363,14 +408,14 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     if (indexedUserId(userId) === undefined) return 0;
     const keep = except === undefined ? null : keyOf(except);
     // Expired rows of the user go too, but only live ones count as revoked.
-    const { rows } = await timedQuery('revokeUser', sql.revokeUser, [escapeName(userId), keep, now()]);
+    const { rows } = await timedQuery('revokeUser', sql.revokeUser, [escapeName(userId), keep, now('revokeUser')]);
     return rows.filter((row: Record<string, unknown>) => row['live'] === true).length;
   }
 
   async function* ids(): AsyncGenerator<string> {
     let after: string | null = null;
     for (;;) {
-      const { rows } = await timedQuery('ids', sql.ids, [now(), after, IDS_PAGE]);
+      const { rows } = await timedQuery('ids', sql.ids, [now('ids'), after, IDS_PAGE]);
       for (const row of rows as Record<string, unknown>[]) yield unescapeName(String(row['id']));
       if (rows.length < IDS_PAGE) return;
       after = String((rows[rows.length - 1] as Record<string, unknown>)['id']);
@@ -382,7 +427,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     capabilities: { deltaWrites: true, userIndex: userIdKey !== false },
 
     async get(id: string): Promise<SessionRecord | undefined> {
-      const { rows } = await timedQuery('get', sql.get, [keyOf(id), now()]);
+      const { rows } = await timedQuery('get', sql.get, [keyOf(id), now('get')]);
       const row = rows[0] as Record<string, unknown> | undefined;
       return row === undefined ? undefined : decodeRow(row);
     },
@@ -393,7 +438,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         await timedQuery('set', sql.destroy, [key]);
         return true;
       }
-      const at = now();
+      const at = now('set');
       const expiresAt = deadline(at, ttlMs);
       if (changes === undefined || changes.created) {
         const { json } = encodeData(record.data, Object.keys(record.data));
@@ -427,10 +472,10 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       // there was a live one.
       // A live retired row takes only a retired meta, whatever the TTL: refused, it stays.
       if (!hasLife(ttlMs)) {
-        const { rows } = await timedQuery('touch', sql.destroyLive, [key, now(), meta.retired === true]);
+        const { rows } = await timedQuery('touch', sql.destroyLive, [key, now('touch'), meta.retired === true]);
         return (rows[0] as Record<string, unknown> | undefined)?.['live'] === true;
       }
-      const at = now();
+      const at = now('touch');
       const { rowCount } = await timedQuery('touch', sql.touch, [key, ...metaParams(meta), deadline(at, ttlMs), at]);
       return rowCount === 1;
     },

@@ -78,6 +78,15 @@ describe('options', () => {
       { sweepBatch: 0 },
       { sweepBatch: Number.NaN },
       { clock: 5 },
+      // A clock must answer epoch ms: each of these would make every get and set fail at the database.
+      { clock: Date },
+      { clock: () => String(Date.now()) },
+      { clock: () => new Date() },
+      { clock: () => Number.NaN },
+      { clock: () => Number.POSITIVE_INFINITY },
+      { clock: () => -1 },
+      { clock: () => BigInt(Date.now()) },
+      { clock: () => Date.now() * 1000 },
       { onSweepError: 'log' },
       { timeoutMs: 0 },
       { timeoutMs: 1.5 },
@@ -93,6 +102,22 @@ describe('options', () => {
     expect(make({ tableName: 'x'.repeat(48), schemaName: 'y'.repeat(63), sweepIntervalMs: 0, userIdKey: false })).not.toThrow();
     expect(make({ sweepIntervalMs: 0, timeoutMs: 1, adminTimeoutMs: 1 })).not.toThrow();
     expect(make({ sweepIntervalMs: 0, adminTimeoutMs: 2 ** 31 - 1 })).not.toThrow();
+    expect(make({ clock: () => new Date() })).toThrow(
+      /clock must return epoch ms \(0 up to 2\^48\), as Date\.now does; it returned an object/,
+    );
+    expect(make({ clock: () => Date.now() * 1000 })).toThrow(/it returned \d{16}/);
+    expect(make({ clock: () => BigInt(Date.now()) })).toThrow(/it returned \d+n$/);
+    expect(make({ sweepIntervalMs: 0, clock: () => 0 })).not.toThrow();
+    expect(make({ sweepIntervalMs: 0, clock: () => 2 ** 48 - 1 })).not.toThrow();
+    // As in core: one that throws now is not refused, and fails the calls that read it (see "errors").
+    expect(
+      make({
+        sweepIntervalMs: 0,
+        clock: () => {
+          throw new Error('not yet');
+        },
+      }),
+    ).not.toThrow();
   });
 
   it('creates nothing on import or construction: no query is sent until a method is called', async () => {
@@ -1027,6 +1052,59 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
         expect(error, call).toBeInstanceOf(SessStoreError);
         expect(error, call).toMatchObject({ code: 'store_failed', op, cause: { code: '42P01' } });
       }
+    });
+
+    it('fails every call that reads a clock gone bad with a SessStoreError, before sending anything, and serves the next once it is good again', async () => {
+      let reading: () => unknown = () => now;
+      const store = await fresh({ clock: () => reading() as number });
+      const id = freshId();
+      await store.set(id, makeRecord({ kept: 'yes' }, now), 60_000, created(['kept']));
+      const before = await rows(store);
+      const { pool: spy, texts } = counting(db.pool);
+      const watched = postgresStore({
+        pool: spy,
+        schemaName: db.schema,
+        tableName: tableNames.get(store)!,
+        clock: () => reading() as number,
+        sweepIntervalMs: 0,
+      });
+      const broken = new Error('clock broke');
+      const readings: [string, () => unknown, RegExp][] = [
+        ['a string', () => String(now), /clock returned "\d+", not epoch ms/],
+        ['NaN', () => Number.NaN, /clock returned NaN, not epoch ms/],
+        ['a Date', () => new Date(now), /clock returned an object, not epoch ms/],
+        ['microseconds', () => now * 1000, /clock returned \d{16}, not epoch ms/],
+        ['a negative time', () => -1, /clock returned -1, not epoch ms/],
+        [
+          'a throw',
+          () => {
+            throw broken;
+          },
+          /the clock threw/,
+        ],
+      ];
+      const { destroy: _destroy, clear: _clear, migrate: _migrate, ...clockReaders } = calls(watched);
+      for (const [what, bad, message] of readings) {
+        reading = bad;
+        for (const [call, [op, run]] of Object.entries(clockReaders)) {
+          const error = await run().then(
+            () => undefined,
+            (caught: unknown) => caught,
+          );
+          expect(error, `${what}: ${call}`).toBeInstanceOf(SessStoreError);
+          expect(error, `${what}: ${call}`).toMatchObject({
+            code: 'store_failed',
+            statusHint: 503,
+            op,
+            message: expect.stringMatching(message),
+          });
+          if (what === 'a throw') expect((error as Error).cause, call).toBe(broken);
+        }
+      }
+      expect(texts).toEqual([]);
+      expect(await rows(store)).toEqual(before);
+      reading = () => now;
+      expect((await watched.get(id))?.data).toEqual({ kept: 'yes' });
     });
 
     it('rejects data JSON cannot hold with data_not_json, the same whether or not the server is reachable', async () => {
