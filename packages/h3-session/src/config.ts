@@ -6,7 +6,7 @@
  * and each call uses its own config's, as h3 does.
  */
 import { createHash } from 'node:crypto';
-import { SessConfigError } from '@sess/core';
+import { SessConfigError, describeValue } from '@sess/core';
 import type { CookieAttributes, SessionManagerOptions, StandardSchemaV1, Store } from '@sess/core';
 import { COOKIE_OPTIONS, MAX_LIFETIME_MS, checkOptions, cookieOptions, defined } from '@sess/core/adapter';
 import type { OptionTable } from '@sess/core/adapter';
@@ -142,14 +142,43 @@ export interface Settings {
 function secondsInMs(value: unknown, option: string, where: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !(value >= 1)) {
-    throw new SessConfigError(`${where}: ${option} must be a number of seconds, at least 1, got ${JSON.stringify(value) ?? String(value)}`);
+    throw new SessConfigError(`${where}: ${option} must be a number of seconds, at least 1, got ${describeValue(value)}`);
   }
   return Math.min(value * 1000, MAX_LIFETIME_MS);
 }
 
 function objectOption(value: unknown, option: string, where: string): void {
   if (value === undefined || (typeof value === 'object' && value !== null)) return;
-  throw new SessConfigError(`${where}: ${option} must be an object, got ${JSON.stringify(value) ?? typeof value}`);
+  throw new SessConfigError(`${where}: ${option} must be an object, got ${describeValue(value)}`);
+}
+
+/** What h3's `unsealSession` (v1's; v2's uses `globalThis.crypto`) calls on `crypto.subtle` to open a seal. */
+const SUBTLE_METHODS = ['importKey', 'deriveBits', 'decrypt', 'sign'] as const;
+
+/**
+ * Refuses a `crypto` that could not make a new session's id (`randomUUID()`) or open an h3 seal:
+ * one without them would pass here and fail the first new session, or every old cookie.
+ */
+function checkCrypto(crypto: unknown, where: string): void {
+  if (crypto === undefined) return;
+  objectOption(crypto, 'crypto', where);
+  const { randomUUID, subtle } = crypto as { randomUUID?: unknown; subtle?: unknown };
+  if (typeof randomUUID !== 'function') {
+    throw new SessConfigError(
+      `${where}: crypto must have randomUUID(), as WebCrypto's globalThis.crypto does, got ${describeValue(randomUUID)}`,
+    );
+  }
+  if (typeof subtle !== 'object' || subtle === null) {
+    throw new SessConfigError(
+      `${where}: crypto must have subtle (WebCrypto's SubtleCrypto), to open h3's sealed cookies, got ${describeValue(subtle)}`,
+    );
+  }
+  const missing = SUBTLE_METHODS.filter((method) => typeof (subtle as Record<string, unknown>)[method] !== 'function');
+  if (missing.length > 0) {
+    throw new SessConfigError(
+      `${where}: crypto.subtle must have ${SUBTLE_METHODS.map((m) => `${m}()`).join(', ')}: missing ${missing.join(', ')}`,
+    );
+  }
 }
 
 /** The process's memory store, made on first need: shared by every config without a `store`, as h3's sealed sessions are. */
@@ -186,10 +215,10 @@ export function settingsOf(config: unknown, where: string): Settings {
   }
   // A header name is an HTTP token: h3 v2's Headers would throw any other on every request.
   if (sessionHeader !== undefined && sessionHeader !== false && (typeof sessionHeader !== 'string' || !HEADER_NAME.test(sessionHeader))) {
-    throw new SessConfigError(`${where}: sessionHeader must be false or a header name, got ${JSON.stringify(sessionHeader)}`);
+    throw new SessConfigError(`${where}: sessionHeader must be false or a header name, got ${describeValue(sessionHeader)}`);
   }
   objectOption(seal, 'seal', where);
-  objectOption(crypto, 'crypto', where);
+  checkCrypto(crypto, where);
 
   // h3 reads a falsy maxAge or idleTimeout as none.
   const maxAgeMs = secondsInMs(options.maxAge || undefined, 'maxAge', where);

@@ -76,6 +76,55 @@ describe.each(flavours)('$name', ({ api, name }) => {
     await expect(refusal({ password: PASSWORD, store: { get() {} } })).rejects.toThrow(/store is not a sess store/);
   });
 
+  it('refuses a crypto without randomUUID() or the subtle methods h3 opens its seals with, and makes the ids with one that has them', async () => {
+    const { subtle } = globalThis.crypto;
+    const refused: [unknown, RegExp][] = [
+      [{}, /crypto must have randomUUID\(\)/],
+      [{ subtle }, /crypto must have randomUUID\(\)/],
+      [{ randomUUID: 'uuid', subtle }, /crypto must have randomUUID\(\)/],
+      [{ randomUUID: () => 'id' }, /crypto must have subtle/],
+      [{ randomUUID: () => 'id', subtle: {} }, /crypto\.subtle must have importKey\(\), deriveBits\(\), decrypt\(\), sign\(\)/],
+      [{ randomUUID: () => 'id', subtle: { importKey() {}, deriveBits() {}, sign() {} } }, /crypto\.subtle must have .*: missing decrypt$/],
+    ];
+    for (const [crypto, message] of refused) {
+      const error = await refusal({ password: PASSWORD, crypto }).catch((thrown: unknown) => thrown);
+      expect(error, String(message)).toBeInstanceOf(SessConfigError);
+      expect(error, String(message)).toMatchObject({ message: expect.stringMatching(message) });
+    }
+    let made = 0;
+    const crypto = { subtle, randomUUID: () => `uuid-${++made}` } as unknown as typeof globalThis.crypto;
+    const store = inspectableStore(fakeClock());
+    const client = await serve(flavours[name === 'h3 v2' ? 0 : 1], async ({ event }) => ({
+      id: (await api.useSession(event, { password: PASSWORD, store, crypto })).id,
+    }));
+    const reply = await client.request('/');
+    expect(reply.status).toBe(200);
+    expect(JSON.parse(reply.body)).toEqual({ id: 'uuid-1' });
+  });
+
+  it('refuses BigInt values with a SessConfigError that shows them, never a TypeError', async () => {
+    const refused: [Record<string, unknown>, RegExp][] = [
+      [{ maxAge: 3600n }, /maxAge must be a number of seconds, at least 1, got 3600n/],
+      [{ idleTimeout: 60n }, /idleTimeout must be a number of seconds, at least 1, got 60n/],
+      [{ cookie: { maxAge: 3600n } }, /cookie\.maxAge must be a number of seconds, at least 1, got 3600n/],
+      [{ cookie: 1n }, /cookie must be an object, got 1n/],
+      [{ seal: 1n }, /seal must be an object, got 1n/],
+      [{ crypto: 1n }, /crypto must be an object, got 1n/],
+      [{ sessionHeader: 1n }, /sessionHeader must be false or a header name, got 1n/],
+      [{ maxAge: { seconds: 3600n } }, /maxAge must be a number of seconds, at least 1, got an object/],
+      [{ name: 1n }, /name must be a string/],
+      [{ cookie: { sameSite: 1n } }, /cookie\.sameSite must be one of/],
+      [{ legacySealFallback: 1n }, /legacySealFallback must be one of true, false/],
+    ];
+    for (const [options, message] of refused) {
+      const error = await refusal({ password: PASSWORD, ...options }).catch((thrown: unknown) => thrown);
+      expect(error, String(message)).toBeInstanceOf(SessConfigError);
+      expect(error, String(message)).toMatchObject({ message: expect.stringMatching(message) });
+    }
+    const error = await refusal({ password: 1n }).catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(SessConfigError);
+  });
+
   it('reads a config object once, however many requests pass it', async () => {
     let reads = 0;
     const store = inspectableStore(fakeClock());

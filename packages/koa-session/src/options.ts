@@ -3,7 +3,7 @@
  * opts)`, unknown options refused (with a hint where sess or express-session spell something
  * differently), and the values a request could otherwise trip over.
  */
-import { SessConfigError } from '@sess/core';
+import { SessConfigError, describeValue } from '@sess/core';
 import { COOKIE_OPTIONS, type OptionTable, checkOptions, lifetimeMs } from '@sess/core/adapter';
 import type { Context } from 'koa';
 import type { ExternalStore } from './storage.js';
@@ -128,7 +128,7 @@ export function sameSiteOf(value: SessionOptions['sameSite']): 'strict' | 'lax' 
   if (value === true) return 'strict';
   const lower = typeof value === 'string' ? value.toLowerCase() : value;
   if (lower === 'strict' || lower === 'lax' || lower === 'none') return lower;
-  throw new SessConfigError(`sameSite must be 'strict', 'lax', 'none', true, false or null, got ${JSON.stringify(value) ?? String(value)}`);
+  throw new SessConfigError(`sameSite must be 'strict', 'lax', 'none', true, false or null, got ${describeValue(value)}`);
 }
 
 /** What the middleware needs of a Koa app (of any state and context types). */
@@ -159,7 +159,7 @@ export function checkedOptions(
   const maxAge = options.maxAge ?? options.maxage;
   if (maxAge !== undefined) lifetimeMs(maxAge, 1, 'maxAge');
   if (typeof key !== 'string' || !COOKIE_NAME.test(key))
-    throw new SessConfigError(`key must be a cookie name (no spaces, ";" or "="), got ${JSON.stringify(key)}`);
+    throw new SessConfigError(`key must be a cookie name (no spaces, ";" or "="), got ${describeValue(key)}`);
   if (options.prefix !== undefined && typeof options.prefix !== 'string') throw new SessConfigError('prefix must be a string');
   checkShape(options.store, 'store', ['get', 'set', 'destroy']);
   checkShape(

@@ -4,6 +4,7 @@
  */
 import Koa from 'koa';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SessConfigError } from '@sess/core';
 import session from '../src/index.js';
 import { Browser, koaApp, lineOf, memoryStore, serve } from './helpers.js';
 
@@ -80,6 +81,55 @@ describe('options', () => {
       [{ path: 'no-slash' }, /path/],
     ];
     for (const [options, message] of refused) expect(() => session(options as never, app), JSON.stringify(options)).toThrow(message);
+  });
+
+  it('refuse BigInt values with a SessConfigError that shows them, never a TypeError', () => {
+    const app = koaApp(Koa);
+    const refused: [Record<string, unknown>, RegExp][] = [
+      [{ maxAge: 3600n }, /maxAge must be a number of ms from 1000 to \d+ \(400 days\) or 'session', got 3600n/],
+      [{ maxage: 3600n }, /maxAge must be a number of ms .* got 3600n/],
+      [{ maxAge: { ms: 3600n } }, /maxAge must be a number of ms .* got an object/],
+      [{ sameSite: 1n }, /sameSite must be 'strict', 'lax', 'none', true, false or null, got 1n/],
+      [{ sameSite: { lax: 1n } }, /sameSite must be .* got an object/],
+      [{ key: 1n }, /key must be a cookie name \(no spaces, ";" or "="\), got 1n/],
+      [{ prefix: 1n }, /prefix must be a string/],
+      [{ path: 1n }, /path must be a string/],
+      [{ domain: 1n }, /domain must be a string/],
+      [{ rolling: 1n }, /rolling must be one of true, false/],
+      [{ priority: 1n }, /priority must be one of/],
+      [{ store: 1n }, /store must have get\(\), set\(\), destroy\(\)/],
+    ];
+    for (const [options, message] of refused) {
+      let thrown: unknown;
+      try {
+        session(options as never, app);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, String(message)).toBeInstanceOf(SessConfigError);
+      expect(thrown, String(message)).toMatchObject({ message: expect.stringMatching(message) });
+    }
+  });
+
+  it('a BigInt ctx.session.maxAge fails with the SessUsageError any bad lifetime gets, never a TypeError', async () => {
+    const app = koaApp(Koa);
+    app.use(session({ sameSite: 'lax' }, app));
+    app.use((ctx) => {
+      const errors: { name: string; message: string }[] = [];
+      for (const value of [3600n, 'forever']) {
+        try {
+          ctx.session!.maxAge = value as never;
+        } catch (error) {
+          errors.push({ name: (error as Error).name, message: (error as Error).message });
+        }
+      }
+      ctx.body = errors;
+    });
+    const reply = await new Browser(await serve(app)).get('/');
+    expect(JSON.parse(reply.body)).toEqual([
+      { name: 'SessUsageError', message: expect.stringMatching(/ctx\.session\.maxAge must be a number of ms .* got 3600n$/) },
+      { name: 'SessUsageError', message: expect.stringMatching(/ctx\.session\.maxAge must be a number of ms .* got "forever"$/) },
+    ]);
   });
 
   it("accept koa-session's old key, its maxage spelling, and sameSite in any case or as true", async () => {
