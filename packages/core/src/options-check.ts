@@ -105,14 +105,22 @@ export function describeValue(value: unknown): string {
  * the misuse, not of an unhandled rejection.
  */
 export function kindOfAnswer(answer: unknown): string {
-  const then = (answer as { then?: unknown } | null | undefined)?.then;
-  if (typeof then === 'function') {
-    then.call(answer, undefined, () => {});
-    return 'a promise';
-  }
-  if (answer === null || answer === undefined) return String(answer);
-  const type = typeof answer;
+  if (!isThenable(answer)) return kindOf(answer);
+  answer.then(undefined, () => {});
+  return 'a promise';
+}
+
+/** What `value` is, by kind only, for a message that must not echo it (it may hold a secret). */
+export function kindOf(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  const type = typeof value;
   return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
+}
+
+/** Whether `value` is a promise, or anything else `await` would wait for. */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
 /**

@@ -8,7 +8,7 @@ import { checkStorage, isCookieSessions } from './cookie-sessions.js';
 import type { CookieSessions, SessionStorage } from './cookie-sessions.js';
 import { SessConfigError } from './errors.js';
 import { checkGeneratedId, generateId, isWellFormedId } from './ids.js';
-import { checkFunction, checkOneOf, checkOptionKeys, kindOfAnswer } from './options-check.js';
+import { checkFunction, checkOneOf, checkOptionKeys, isThenable, kindOfAnswer } from './options-check.js';
 import { createDeadlines } from './runner.js';
 import type { Deadlines } from './runner.js';
 import type { LifecycleInput } from './machine.js';
@@ -327,7 +327,7 @@ class CheckedSigner implements Signer {
     const answer: unknown = this.signer.verify(name, value);
     if (isWellFormedId((answer as Partial<VerifiedCookie> | null | undefined)?.id as string)) return answer as VerifiedCookie;
     // An async verify would otherwise turn every visitor away, silently.
-    if (typeof (answer as { then?: unknown } | null | undefined)?.then === 'function') {
+    if (isThenable(answer)) {
       throw new SessConfigError(
         `signer.verify must return { id, rotated } or undefined, synchronously; it returned ${kindOfAnswer(answer)}`,
       );

@@ -6,6 +6,7 @@
 import type { Effect, HttpEffect, StoreEffect } from './effects.js';
 import { assertNever } from './effects.js';
 import { storeCallError } from './errors.js';
+import { isThenable } from './options-check.js';
 import type { SessStoreError, SessUsageError, StoreOperation } from './errors.js';
 import type { Awaitable, SessionRecord, Store } from './store.js';
 import { deadlineSweep } from './store-kit/deadlines.js';
@@ -55,10 +56,6 @@ function call(store: Store, effect: StoreEffect): Awaitable<StoreAnswer> {
     default:
       return assertNever(effect);
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
 /**

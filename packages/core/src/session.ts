@@ -18,7 +18,7 @@ import { hashId, storeOutcomeEvent } from './session-events.js';
 import { FLASH_KEY, flashesOf, takeFlashes, withFlash } from './flash.js';
 import type { Flashes } from './flash.js';
 import { checkRequestLifetime, endsWithBrowser, expirySetting } from './lifetime.js';
-import { kindOfAnswer } from './options-check.js';
+import { isThenable, kindOfAnswer } from './options-check.js';
 import { MISSING_RECORD, acceptRecord, expiryReason, liveRecord } from './loaded-record.js';
 import type { SessionEvent } from './session-events.js';
 import type { RequestFacts, ResponseFacts, Session } from './session-api.js';
@@ -48,7 +48,7 @@ const noHttpEffects = (): readonly HttpEffect[] => NO_HTTP_EFFECTS;
  */
 function readOnlyOf(readOnly: unknown): boolean {
   if (typeof readOnly === 'boolean') return readOnly;
-  if (typeof (readOnly as { then?: unknown } | null | undefined)?.then === 'function') {
+  if (isThenable(readOnly)) {
     throw new SessConfigError(`readOnly must return true or false, synchronously; it returned ${kindOfAnswer(readOnly)}`);
   }
   return Boolean(readOnly);

@@ -4,6 +4,7 @@
  * as no `except`, and would revoke the very session it was meant to keep.
  */
 import { SessUsageError } from '../errors.js';
+import { kindOf } from '../options-check.js';
 import type { RevokeUserOptions } from '../store.js';
 
 /**
@@ -42,12 +43,4 @@ export function revokeUserExcept(options: unknown, where: string): string | unde
     throw new SessUsageError(`${where}: except must be a session id (a string), got ${kindOf(except)}`);
   }
   return except;
-}
-
-/** What `value` is, for a message that must not echo it. */
-function kindOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  const type = typeof value;
-  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
 }
