@@ -11,7 +11,7 @@
 import { recordCodec } from './record.js';
 import type { RevokeUserOptions, SessionChanges, SessionData, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
 import { SessConfigError, checkOptionKeys } from '@sess/core';
-import { hasLife, indexedUserId, ownValue, revokeUserExcept, setOwnValue } from '@sess/core/store';
+import { hasLife, indexedUserId, isEpochMs, ownValue, revokeUserExcept, setOwnValue } from '@sess/core/store';
 
 export interface MemoryStoreOptions {
   /**
@@ -57,8 +57,6 @@ const DEFAULT_MAX_ENTRIES = 100_000;
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 /** setInterval clamps longer delays to 1 ms (TimeoutOverflowWarning), which would sweep nonstop. */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
-/** Records keep times below 2^48 ms (see record.ts): a later clock would find every record expired. */
-const MAX_CLOCK_MS = 2 ** 48;
 
 /** Writes a delta on top of the stored data (a decoded copy the caller owns). */
 function applyChanges(stored: Record<string, unknown>, data: SessionData, changes: SessionChanges): SessionData {
@@ -94,7 +92,8 @@ function checkOptions(maxEntries: number, sweepIntervalMs: number, clock: unknow
   // Read once now: a clock that returns something else (`Date` rather than `Date.now`, a Date
   // object, microseconds) would make every record dead, or never dead, from its first write.
   const now: unknown = clock();
-  if (typeof now !== 'number' || !(now >= 0 && now < MAX_CLOCK_MS)) {
+  // Records keep times below 2^48 ms too (see record.ts).
+  if (!isEpochMs(now)) {
     throw new SessConfigError(`memoryStore: clock must return epoch ms (0 up to 2^48), got ${String(now)}`);
   }
 }

@@ -29,7 +29,7 @@ import {
   type Store,
   type UserSession,
 } from '@sess/core';
-import { deadlineSweep, escapeName, hasLife, indexedUserId, ownValue, revokeUserExcept, unescapeName } from '@sess/core/store';
+import { deadlineSweep, escapeName, hasLife, indexedUserId, isEpochMs, ownValue, revokeUserExcept, unescapeName } from '@sess/core/store';
 import {
   type Limit,
   type PooledClient,
@@ -123,11 +123,6 @@ const DEFAULT_ADMIN_TIMEOUT_MS = 60_000;
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 /** The longest index-name suffix (`_expires_at_idx`), so index names stay within 63 bytes. */
 const MAX_TABLE_BYTES = MAX_IDENTIFIER_BYTES - '_expires_at_idx'.length;
-/**
- * Clock readings past it are no epoch ms (microseconds, say), as in @sess/store-memory: every row
- * would be written already dead, or never die.
- */
-const MAX_CLOCK_MS = 2 ** 48;
 /** Ids per page of `ids()`. */
 const IDS_PAGE = 1_000;
 /** SQLSTATE serialization_failure. */
@@ -181,11 +176,6 @@ function checkInteger(value: unknown, option: string, min: number, max: number):
     throw new SessConfigError(`postgresStore: ${option} must be an integer from ${min} to ${max}, got ${String(value)}`);
   }
   return value;
-}
-
-/** Whether a clock's reading is epoch ms the store can compare and keep. */
-function isEpochMs(time: unknown): time is number {
-  return typeof time === 'number' && time >= 0 && time < MAX_CLOCK_MS;
 }
 
 /**

@@ -10,5 +10,5 @@ export { ownValue, setOwnValue } from './data.js';
 export { deadlineSweep, type DeadlineSweep, type Watched } from './deadlines.js';
 export { NAME_ESCAPE, escapeName, hashedId, unescapeName } from './names.js';
 export { dataJson, dataNotJson } from './json.js';
-export { hasLife } from './ttl.js';
+export { hasLife, isEpochMs } from './ttl.js';
 export { indexedUserId, revokeUserExcept } from './user-index.js';

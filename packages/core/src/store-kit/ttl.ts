@@ -7,3 +7,15 @@
 export function hasLife(ttlMs: unknown): ttlMs is number {
   return typeof ttlMs === 'number' && ttlMs > 0;
 }
+
+/** Past it a clock's reading is no epoch ms (microseconds, say): about the year 10889. */
+const MAX_EPOCH_MS = 2 ** 48;
+
+/**
+ * Whether a store clock's reading is epoch ms a store can keep and compare: a number from 0 up
+ * to 2^48. A clock that answers `Date` for `Date.now`, a `Date` object, NaN or microseconds would
+ * write every record already dead, or never dead.
+ */
+export function isEpochMs(time: unknown): time is number {
+  return typeof time === 'number' && time >= 0 && time < MAX_EPOCH_MS;
+}
