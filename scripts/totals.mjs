@@ -26,12 +26,17 @@ folders.push('docs');
 for (const folder of folders) {
   const pkgDir = join(root, folder);
   if (!existsSync(join(pkgDir, 'test'))) continue;
-  const report = join(pkgDir, 'test-results.json');
-  if (!existsSync(report)) {
-    missing.push(folder);
-    continue;
+  // test-results.json, and the report of each further vitest run its test script names (the
+  // core's walks run apart from its unit tests).
+  const script = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')).scripts?.test ?? '';
+  const reports = ['test-results.json', ...[...script.matchAll(/--outputFile\.json=(\S+)/g)].map((match) => match[1])];
+  for (const report of reports) {
+    if (existsSync(join(pkgDir, report))) count(JSON.parse(readFileSync(join(pkgDir, report), 'utf8')));
+    else missing.push(join(folder, report));
   }
-  const result = JSON.parse(readFileSync(report, 'utf8'));
+}
+
+function count(result) {
   passed += result.numPassedTests;
   failed += result.numFailedTests;
   skipped += result.numPendingTests + result.numTodoTests;

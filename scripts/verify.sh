@@ -13,7 +13,7 @@ sess_use_pnpm || { echo "0 passed, 1 failed"; exit 1; }
 bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 # Stale results from an earlier run must not be counted.
-rm -f packages/*/test-results.json examples/*/test-results.json docs/test-results.json
+rm -f packages/*/test-results*.json examples/*/test-results*.json docs/test-results*.json
 
 status=0
 # Checks that are not unit tests, each counted as one check in the totals.

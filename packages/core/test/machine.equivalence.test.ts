@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { lifecycleActions } from '../src/machine.js';
 import { eventFromKey, eventKey, inputFromKey, inputKey, requestInputKey } from '../src/runtime.js';
-import { agreesFrom, allEvents, allInputs, effectActions } from './equivalence.js';
+import { agreesFrom, allEvents, allInputs, effectActions, halfOfInputs } from './equivalence.js';
 
 describe('memoized runtime = xstate', () => {
   it('knows every effect action the machine names, and only those', () => {
@@ -34,5 +34,5 @@ describe('memoized runtime = xstate', () => {
     }
   });
 
-  agreesFrom(allInputs().filter((_, index) => index % 2 === 0));
+  agreesFrom(halfOfInputs(0));
 });
