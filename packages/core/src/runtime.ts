@@ -6,8 +6,8 @@
  * source of truth; `machine.equivalence.test.ts` checks the table against xstate for every
  * reachable (state, event) pair. xstate types stop here: nothing below leaks into `.d.ts`.
  */
-import { initialTransition, transition } from 'xstate';
-import type { SnapshotFrom } from 'xstate';
+import { createActor } from 'xstate';
+import type { ActorScope, SnapshotFrom } from 'xstate';
 import { lifecycleActions, lifecycleMachine } from './machine.js';
 import type { ClientCookie, LifecycleAction, LifecycleEvent, LifecycleInput } from './machine.js';
 
@@ -258,6 +258,40 @@ export interface Lifecycle {
   readonly size: number;
 }
 
+type Answer = [Snapshot, LifecycleAction[]];
+
+/**
+ * xstate's own answers, asked through one inert actor scope made once per table. xstate's
+ * `transition()` and `initialTransition()` build and drop an actor for every call, half of what
+ * a step costs while the table fills. The machine spawns, defers and emits nothing, so the scope
+ * only has to collect the actions; `machine.equivalence.test.ts` checks every step taken this way
+ * against `transition()`.
+ */
+function askXstate(): { start(input: LifecycleInput): Answer; step(snapshot: Snapshot, event: LifecycleEvent): Answer } {
+  const self = createActor(lifecycleMachine, { input: inputFromKey(0) });
+  let actions: { type: string }[] = [];
+  const scope: ActorScope<Snapshot, LifecycleEvent> = {
+    self,
+    id: '',
+    sessionId: '',
+    system: self.system,
+    logger: () => undefined,
+    defer: () => undefined,
+    emit: () => undefined,
+    stopChild: () => undefined,
+    actionExecutor: (action) => void actions.push(action),
+  };
+  const answer = (snapshot: Snapshot): Answer => {
+    const taken = toActions(actions);
+    actions = [];
+    return [snapshot, taken];
+  };
+  return {
+    start: (input) => answer(lifecycleMachine.getInitialSnapshot(scope, input)),
+    step: (snapshot, event) => answer(lifecycleMachine.transition(snapshot, event, scope)),
+  };
+}
+
 /**
  * A memoized lifecycle. Each instance has its own table, filled on first use; tables are small
  * (bounded by the machine's reachable states) and live as long as the middleware.
@@ -265,6 +299,7 @@ export interface Lifecycle {
 export function createLifecycle(): Lifecycle {
   const nodes = new Map<string, LifecycleNode>();
   const starts = new Map<number, LifecycleStep>();
+  const xstate = askXstate();
 
   function nodeFor(snapshot: Snapshot): LifecycleNode {
     const key = snapshotKey(snapshot);
@@ -280,8 +315,8 @@ export function createLifecycle(): Lifecycle {
     start(key) {
       let step = starts.get(key);
       if (step === undefined) {
-        const [snapshot, actions] = initialTransition(lifecycleMachine, inputFromKey(key));
-        step = stepTo(nodeFor(snapshot), toActions(actions));
+        const [snapshot, actions] = xstate.start(inputFromKey(key));
+        step = stepTo(nodeFor(snapshot), actions);
         starts.set(key, step);
       }
       return step;
@@ -291,8 +326,8 @@ export function createLifecycle(): Lifecycle {
       if (step === undefined) {
         const event = eventFromKey(key);
         if (node.snapshot.can(event)) {
-          const [snapshot, actions] = transition(lifecycleMachine, node.snapshot, event);
-          step = stepTo(nodeFor(snapshot), toActions(actions));
+          const [snapshot, actions] = xstate.step(node.snapshot, event);
+          step = stepTo(nodeFor(snapshot), actions);
         } else {
           step = null;
         }
