@@ -311,8 +311,9 @@ function signerOf(options: SessionManagerOptions): Signer {
  * A custom signer with its answers checked, as they decide what reaches the store and the cookie:
  * a `verify` answer that names no well-formed id (`true`, an object without one, an id no store
  * key should be made of) reads as a cookie that did not verify, so the visitor gets a fresh
- * session as for a forged one; a `sign` that makes no string fails the request rather than
- * sending something else as the cookie's text.
+ * session as for a forged one, and so does a `verify` that throws: the value is the client's,
+ * and a forged one must not make a 500. A `sign` that makes no string fails the request rather
+ * than sending something else as the cookie's text.
  */
 class CheckedSigner implements Signer {
   constructor(private readonly signer: Signer) {}
@@ -324,7 +325,12 @@ class CheckedSigner implements Signer {
   }
 
   verify(name: string, value: string): VerifiedCookie | undefined {
-    const answer: unknown = this.signer.verify(name, value);
+    let answer: unknown;
+    try {
+      answer = this.signer.verify(name, value);
+    } catch {
+      return undefined;
+    }
     if (isWellFormedId((answer as Partial<VerifiedCookie> | null | undefined)?.id as string)) return answer as VerifiedCookie;
     // An async verify would otherwise turn every visitor away, silently.
     if (isThenable(answer)) {

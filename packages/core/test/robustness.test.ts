@@ -121,6 +121,21 @@ describe("a custom signer's answers", () => {
     expect(store.calls).toEqual([]);
   });
 
+  it('a verify that throws on a value it cannot read answers as for a forged cookie, not with a 500: a fresh session, and the store is asked nothing', async () => {
+    const { manager, store } = signedBy(
+      verifying(() => {
+        throw new SyntaxError('Unexpected token in JSON');
+      }),
+    );
+    const session = manager.begin({ cookieHeader: 'sid=%7Bnot-json', secure: false });
+    await session.load();
+    session.set('user', 'ada');
+    const effects = await session.commit({ status: 200 });
+    expect(session.id).toBeDefined();
+    expect(effects.some((effect) => effect.type === 'cookie.set')).toBe(true);
+    expect(store.calls).toEqual([`set ${session.id}`]);
+  });
+
   it('a verify answer with a well-formed id is taken as it is', async () => {
     const id = generateId();
     const { manager, store } = signedBy(verifying(() => ({ id, rotated: false })));
