@@ -39,17 +39,9 @@ import {
   coreOptions,
   createManager,
 } from '@sess/core/adapter';
-import {
-  applyEffects,
-  createOutputHold,
-  createSessionContext,
-  defined,
-  httpFailure,
-  isSecureRequest,
-  nodeHeaders,
-} from '@sess/core/adapter';
+import { createOutputHold, createSessionContext, defined, httpFailure, isSecureRequest, nodeHeaders } from '@sess/core/adapter';
 import type { HoldHooks } from '@sess/core/adapter';
-import { commitNodeResponse, commitNodeResponseAfter, redeemHandoff } from '@sess/core/adapter';
+import { commitNodeResponse, commitNodeResponseAfter, handoffHeaders } from '@sess/core/adapter';
 import { socketSession, type CookieOptions, type OptionTable, type SharedOptions, type SocketRoutes } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
 import { type CallbackStore, isCallbackStore, wrapCallbackStore } from './callback-store.js';
@@ -292,11 +284,8 @@ export function session(options: SessionOptions): SessionMiddleware {
     const token = typeof req.query.token === 'string' ? req.query.token : (req.body as { token?: unknown } | undefined)?.token;
     // The answer can come after the response left (an app's timeout answered a slow store read):
     // that throws here, and goes to Express rather than the process.
-    redeemHandoff(manager, token, req.headers['sec-fetch-site'])
-      .then(({ status, effects }) => {
-        applyEffects(nodeHeaders(res), effects);
-        res.status(status).end();
-      })
+    handoffHeaders(manager, token, req.headers['sec-fetch-site'], nodeHeaders(res))
+      .then((status) => res.status(status).end())
       .catch(next);
   };
 

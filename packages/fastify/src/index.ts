@@ -11,8 +11,8 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest, RouteHandlerMeth
 import fastifyPlugin from 'fastify-plugin';
 import { SessConfigError } from '@sess/core';
 import type { Session } from '@sess/core';
-import { RELEASED, applyEffects, closeWithAnswer, commitHeaders, createOutputHold, createSessionContext } from '@sess/core/adapter';
-import { dropBody, heedStreamErrors, httpFailure, nodeHeaders, redeemHandoff, socketSession } from '@sess/core/adapter';
+import { RELEASED, closeWithAnswer, commitHeaders, createOutputHold, createSessionContext } from '@sess/core/adapter';
+import { dropBody, handoffHeaders, heedStreamErrors, httpFailure, nodeHeaders, socketSession } from '@sess/core/adapter';
 import type { DeferredResponse, HeaderTarget, HeaderValue, SocketRoutes } from '@sess/core/adapter';
 import { sessionManager, type SessionOptions } from './options.js';
 import { type FastifySession, fastifyView, rejected } from './view.js';
@@ -339,8 +339,7 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
 
   const handoff: RouteHandlerMethod = async (request, reply) => {
     const token = (request.query as { token?: unknown } | undefined)?.token ?? (request.body as { token?: unknown } | undefined)?.token;
-    const { status, effects } = await redeemHandoff(manager, token, request.headers['sec-fetch-site']).catch(rejected);
-    applyEffects(replyHeaders(reply), effects);
+    const status = await handoffHeaders(manager, token, request.headers['sec-fetch-site'], replyHeaders(reply)).catch(rejected);
     return reply.code(status).send();
   };
 

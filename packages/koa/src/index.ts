@@ -11,12 +11,12 @@ import { type Readable, Stream } from 'node:stream';
 import { format } from 'node:util';
 import type { Context, Middleware } from 'koa';
 import { SessConfigError, SessUsageError, type HttpEffect, type SessionManagerOptions, type SessionStorage } from '@sess/core';
-import { COOKIE_OPTIONS, DEFAULT_MAX_AGE_MS, SHARED_OPTIONS, checkOptions, cookieOptions, coreOptions } from '@sess/core/adapter';
-import { RELEASED, accessorLayer, applyEffects, createManager, createOutputHold, createSessionContext } from '@sess/core/adapter';
-import { headersLeft, isSecureRequest, lifetimeOptions, nodeHeaders, nodeResponseFacts, prototypeLayer } from '@sess/core/adapter';
-import { cancelUnread, heedStreamErrors, httpFailure, redeemHandoff, socketSession, withErrorHeaders } from '@sess/core/adapter';
-import type { CookieOptions, DeferredResponse, HeaderValue, OptionTable, SessionView } from '@sess/core/adapter';
-import type { SharedOptions, SocketRoutes } from '@sess/core/adapter';
+import { COOKIE_OPTIONS, DEFAULT_MAX_AGE_MS, RELEASED, SHARED_OPTIONS, accessorLayer, afterSignOut } from '@sess/core/adapter';
+import { applyEffects, cancelUnread, checkOptions, cookieOptions, coreOptions, createManager, createOutputHold } from '@sess/core/adapter';
+import { createSessionContext, errorHeaders, handoffHeaders, headersLeft, heedStreamErrors, httpFailure } from '@sess/core/adapter';
+import { isSecureRequest, lifetimeOptions, markHttpError, nodeHeaders, nodeResponseFacts, prototypeLayer } from '@sess/core/adapter';
+import { socketSession, withErrorHeaders } from '@sess/core/adapter';
+import type { CookieOptions, DeferredResponse, OptionTable, SessionView, SharedOptions, SocketRoutes } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
 import { type KoaSession, koaView, replaceData } from './view.js';
 
@@ -158,32 +158,6 @@ const context = createSessionContext<RequestState>('@sess/koa');
  */
 export const getSession = (): KoaSession => context.get().view;
 
-/** `error` as Koa's error handling answers it: a sess error with its status hint (503 for the store). */
-function koaError(error: unknown): unknown {
-  const status = httpFailure(error)?.status;
-  return status === undefined ? error : Object.assign(error as object, { status, expose: false });
-}
-
-/**
- * The error's `headers` with the session's (Set-Cookie, Vary, Cache-Control) added, since Koa
- * drops every header set before it answers an error. The error's own stay: its Set-Cookie lines
- * ahead of the session's, its Vary merged, its Cache-Control kept.
- */
-function errorHeaders(error: object, effects: readonly HttpEffect[]): Record<string, HeaderValue> {
-  const headers: Record<string, HeaderValue> = { ...(error as { headers?: object }).headers };
-  const field = (name: string) => Object.keys(headers).find((key) => key.toLowerCase() === name) ?? name;
-  applyEffects(
-    {
-      get: (name) => headers[field(name)],
-      set: (name, value) => void (headers[field(name)] = value),
-      append: (name, value) => void (headers[field(name)] = [headers[field(name)] ?? [], value].flat().map(String)),
-    },
-    // Filtered before any effect is applied, so this reads the error's own Cache-Control.
-    effects.filter((effect) => effect.type !== 'header.cacheControl' || headers[field('cache-control')] == null),
-  );
-  return headers;
-}
-
 /**
  * What Koa's own `ctx.onerror` answers for `error`: a thrown non-Error (a string, a plain object)
  * becomes Koa's Error, made here as Koa makes it, so the session's headers ride on the Error Koa
@@ -210,7 +184,7 @@ function answerWithSession(ctx: Context, error: Error | null, onerror: OnError):
     return onerror.call(ctx, error as Error);
   // Once: Koa may call it again (the response's end) with the same error.
   (state as RequestState).committed = undefined;
-  // On the error only while Koa answers it (see `withErrorHeaders`).
+  // The session's headers (Koa drops those set before it answers), on the error only while Koa answers it.
   return withErrorHeaders(error, errorHeaders(error, effects), () => onerror.call(ctx, error));
 }
 
@@ -239,7 +213,7 @@ function coverOwnOnerror(proto: { onerror?: unknown }): void {
 }
 
 /** With `ctx.respond = false`, a commit that output started fails into Koa's own answer: an error response, or past the headers, the 'error' event. */
-const answer = (ctx: Context) => (error: unknown) => ctx.onerror(koaError(error) as Error);
+const answer = (ctx: Context) => (error: unknown) => ctx.onerror(markHttpError(error) as Error);
 
 /** The message for a session that changed in a response written without Koa, which the commit came too late for. */
 const BYPASSED =
@@ -297,25 +271,17 @@ export function session(options: SessionOptions): SessionMiddleware {
     return state.response.settle(status);
   }
 
-  /** The commit, once any destroy it must wait for is over. */
+  /** The commit, once a destroy started by `ctx.session = null` is over: if it failed (and the handler did not), the answer is its error. */
   function commit(ctx: Context, state: RequestState, status: number, failed: Failed): Promise<void> | undefined {
-    // A destroy started by `ctx.session = null` must have succeeded before any 2xx goes out. If it
-    // failed, the response is its error's (the lifecycle has still ended the session, so the
-    // commit deletes the cookie).
     if (state.destroying === undefined) return commitResponse(ctx, state, status, failed);
-    return state.destroying.then(
-      () => commitResponse(ctx, state, status, failed),
-      (error: unknown) => commitResponse(ctx, state, status, failed ?? { error }),
-    );
+    return afterSignOut(state.destroying, (ended) => commitResponse(ctx, state, status, failed ?? ended));
   }
 
   function commitResponse(ctx: Context, state: RequestState, status: number, failed: Failed): Promise<void> | undefined {
     // The app wrote to `ctx.res` without `ctx.respond = false`, and the headers left without the
-    // cookie: save nothing, as for a server error, and say why if the session had anything to send.
+    // cookie: the facts say so and nothing is saved; `applyCommitted` says why if the session had anything to send.
     const answered = failed === undefined ? status : (httpFailure(failed.error)?.status ?? 500);
-    const committed = state.core.commit(
-      headersLeft(ctx.res) ? { status: answered, headersSent: true } : nodeResponseFacts(ctx.res, answered, manager.name),
-    );
+    const committed = state.core.commit(nodeResponseFacts(ctx.res, answered, manager.name));
     if (committed instanceof Promise) return committed.then((effects) => applyCommitted(ctx, state, effects, failed));
     applyCommitted(ctx, state, committed, failed);
     return undefined;
@@ -367,11 +333,11 @@ export function session(options: SessionOptions): SessionMiddleware {
   }));
 
   const handoff: Middleware = async (ctx) => {
-    const { status, effects } = await redeemHandoff(manager, ctx.query.token, ctx.get('sec-fetch-site')).catch((error: unknown) =>
-      Promise.reject(koaError(error)),
-    );
-    applyEffects(nodeHeaders(ctx.res), effects);
-    ctx.status = status;
+    try {
+      ctx.status = await handoffHeaders(manager, ctx.query.token, ctx.get('sec-fetch-site'), nodeHeaders(ctx.res));
+    } catch (error) {
+      throw markHttpError(error);
+    }
   };
 
   const socket = (req: IncomingMessage, secure = isSecureRequest(req, false)) =>
@@ -420,9 +386,9 @@ export function session(options: SessionOptions): SessionMiddleware {
         await settle(ctx, state, 500, { error });
       } catch {
         // The commit threw the app's error back, or failed itself: the app's error is the answer
-        // either way (`koaError` gives back the error it is given).
+        // either way (`markHttpError` gives back the error it is given).
       }
-      throw koaError(error);
+      throw markHttpError(error);
     }
     try {
       // No promise step when the commit was done at once.
@@ -434,7 +400,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     } catch (error) {
       // Koa destroys a Node stream body itself, but leaves a web stream (Koa 3) unread.
       cancelUnread(ctx.body);
-      throw koaError(error);
+      throw markHttpError(error);
     }
   };
 

@@ -3,7 +3,7 @@
  * `maxAge` and `toJSON` beside them, on the kit's session view.
  */
 import { SessUsageError, type Session } from '@sess/core';
-import { SESSION_ACCESSORS, SESSION_METHODS, lifetimeMs, viewOf, type SessionMethods as KitMethods } from '@sess/core/adapter';
+import { SESSION_ACCESSORS, SESSION_METHODS, lifetimeExpiry, viewOf, type SessionMethods as KitMethods } from '@sess/core/adapter';
 
 /** Declare your session's shape by merging into this interface (see README). */
 export interface SessionData {}
@@ -21,13 +21,8 @@ export interface SessionMethods extends KitMethods {
 
 export type KoaSession = SessionMethods & Partial<SessionData>;
 
-/** `setExpiry`'s argument for a `maxAge` the app assigns: seconds, `0` for `'session'`, `null` (for `undefined`) the configured lifetime. */
-function expiryOf(maxAge: unknown): number | null {
-  if (maxAge === undefined || maxAge === null) return null;
-  const ms = lifetimeMs(maxAge, 1, 'ctx.session.maxAge', SessUsageError);
-  // koa-session's `maxAge = 'session'` is a cookie that ends with the browser.
-  return ms === 'session' ? 0 : ms / 1000;
-}
+/** `setExpiry`'s argument for a `maxAge` the app assigns (ms, `'session'`, or `undefined` for the configured lifetime). */
+const expiryOf = (maxAge: unknown) => lifetimeExpiry(maxAge, 1, 'ctx.session.maxAge', SessUsageError);
 
 const METHODS = { ...SESSION_METHODS, toJSON: (_core: Session, view: object) => ({ ...view }) };
 

@@ -37,6 +37,18 @@ function plainError({ status, statusText, message }: HttpFailure, cause: unknown
 }
 
 /**
+ * `error` marked as http-errors marks an HTTP error, when sess threw it: its status hint as
+ * `status`, and `expose: false`, so the answer shows the status text rather than sess's message.
+ * In place, so the app's error handling still meets the `SessError` it may check for. For a
+ * framework that answers those fields (Koa); anything else is returned as it is.
+ */
+export function markHttpError<T>(error: T): T {
+  const status = httpFailure(error)?.status;
+  if (status !== undefined) Object.assign(error as object, { status, expose: false });
+  return error;
+}
+
+/**
  * Calls `answer` with `headers` as `error.headers`, then puts back what the error had. For a
  * framework that answers an error with its `headers` (Koa): the session's cookie rides on the
  * answer, and an error object thrown on many requests (a module-level one) carries no request's

@@ -8,7 +8,7 @@ import type { CookieEffect, HttpEffect } from '../effects.js';
 import { assertNever, setCookieLine } from '../effects.js';
 import type { ResponseFacts, Session } from '../session-api.js';
 import { httpFailure } from './errors.js';
-import { headerWrites } from './hold.js';
+import { headerWrites, headersLeft } from './hold.js';
 
 /** A header as Node, Koa and Fetch hand it out. */
 export type HeaderValue = number | string | readonly string[] | null | undefined;
@@ -63,8 +63,12 @@ export function commitFetch(
   return session.commit(headersSent ? { ...facts, headersSent } : facts);
 }
 
-/** `responseFacts` read off a Node response. */
+/**
+ * `responseFacts` read off a Node response. One whose headers left past the framework (an app
+ * wrote to it directly) says only that: the commit can add nothing to it, and saves nothing.
+ */
 export function nodeResponseFacts(res: ServerResponse, status: number, name: string): ResponseFacts {
+  if (headersLeft(res)) return { status, headersSent: true };
   return responseFacts(status, name, res.getHeader('set-cookie'), res.hasHeader('cache-control'));
 }
 
@@ -89,6 +93,27 @@ export function cookieLines(effects: readonly HttpEffect[]): string[] {
   return effects
     .filter((effect): effect is CookieEffect => effect.type === 'cookie.set' || effect.type === 'cookie.delete')
     .map(setCookieLine);
+}
+
+/**
+ * The headers to answer `error` with, for a framework that answers an error with its `headers`
+ * and drops those set on the response before it (Koa): the error's own (field names in any case)
+ * with the session's effects applied. Its Set-Cookie lines go ahead of the session's, its Vary is
+ * merged, its Cache-Control kept. The error's `headers` are left as they are.
+ */
+export function errorHeaders(error: object, effects: readonly HttpEffect[]): Record<string, HeaderValue> {
+  const headers: Record<string, HeaderValue> = { ...(error as { headers?: object }).headers };
+  const field = (name: string) => Object.keys(headers).find((key) => key.toLowerCase() === name) ?? name;
+  applyEffects(
+    {
+      get: (name) => headers[field(name)],
+      set: (name, value) => void (headers[field(name)] = value),
+      append: (name, value) => void (headers[field(name)] = [headers[field(name)] ?? [], value].flat().map(String)),
+    },
+    // Filtered before any effect is applied, so this reads the error's own Cache-Control.
+    effects.filter((effect) => effect.type !== 'header.cacheControl' || headers[field('cache-control')] == null),
+  );
+  return headers;
 }
 
 /** The three header operations of a Fetch `Headers` that applying effects needs: `Headers` itself, or `nodeHeaders(res)`. */
@@ -165,6 +190,21 @@ export function commitHeaders(
   if (committed instanceof Promise) return committed.then((effects) => applyEffects(headers, effects, cookieLine));
   applyEffects(headers, committed, cookieLine);
   return undefined;
+}
+
+/**
+ * Runs `commit` once `ending` (a sign-out the commit must wait for, since no 2xx may go out before
+ * the record is gone) is over, with its failure, if any, for the commit to answer: a failed
+ * sign-out has ended the session all the same, so the commit still deletes the cookie.
+ */
+export function afterSignOut<T>(
+  ending: Promise<unknown>,
+  commit: (failure: { readonly error: unknown } | undefined) => T,
+): Promise<Awaited<T>> {
+  return ending.then(
+    () => commit(undefined),
+    (error: unknown) => commit({ error }),
+  ) as Promise<Awaited<T>>;
 }
 
 /**

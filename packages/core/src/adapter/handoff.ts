@@ -7,6 +7,7 @@ import type { HttpEffect } from '../effects.js';
 import type { RequestFacts, Session, SessionManager } from '../session-api.js';
 import type { SocketSession } from '../socket.js';
 import { applyEffects, isSecure, nodeHeaders } from './facts.js';
+import type { HeaderTarget } from './facts.js';
 
 /**
  * What the hand-off route answers: 204 with the cookie to set, 400 (and nothing) for a bad token,
@@ -70,23 +71,29 @@ export interface SocketRoutes<Route, Upgrade extends unknown[], View> {
   socket(...upgrade: Upgrade): SocketSession<View>;
 }
 
+/** The hand-off route's answer on a framework's response headers: the effects applied to `headers`, the status returned. @throws as `redeemHandoff` */
+export async function handoffHeaders(
+  manager: SessionManager,
+  token: unknown,
+  fetchSite: string | string[] | null | undefined,
+  headers: HeaderTarget,
+): Promise<HandoffAnswer['status']> {
+  const { status, effects } = await redeemHandoff(manager, token, fetchSite);
+  applyEffects(headers, effects);
+  return status;
+}
+
 /** The hand-off route's answer as a Fetch `Response`. @throws as `redeemHandoff` */
 export async function handoffResponse(manager: SessionManager, token: unknown, fetchSite: string | null | undefined): Promise<Response> {
-  const { status, effects } = await redeemHandoff(manager, token, fetchSite);
   const headers = new Headers();
-  applyEffects(headers, effects);
+  const status = await handoffHeaders(manager, token, fetchSite, headers);
   return new Response(null, { status, headers });
 }
 
 /** The hand-off route's answer on a Node response, for the token in the request's `?token=`. @throws as `redeemHandoff` */
 export async function handoffNode(manager: SessionManager, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { status, effects } = await redeemHandoff(
-    manager,
-    parsedUrl(req.url ?? '/')?.searchParams.get('token'),
-    req.headers['sec-fetch-site'],
-  );
-  applyEffects(nodeHeaders(res), effects);
-  res.statusCode = status;
+  const token = parsedUrl(req.url ?? '/')?.searchParams.get('token');
+  res.statusCode = await handoffHeaders(manager, token, req.headers['sec-fetch-site'], nodeHeaders(res));
   res.end();
 }
 

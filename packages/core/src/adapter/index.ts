@@ -19,6 +19,7 @@ export {
   coreOptions,
   createManager,
   defined,
+  lifetimeExpiry,
   lifetimeMs,
   lifetimeOptions,
 } from './options.js';
@@ -36,12 +37,14 @@ export type {
 /** The longest lifetime sess takes (400 days, the most a browser keeps a cookie) and the shortest a cookie can carry (1 s). */
 export { DEFAULT_MAX_AGE_MS, MAX_LIFETIME_MS, MIN_COOKIE_LIFETIME_MS } from '../options.js';
 export {
+  afterSignOut,
   applyEffects,
   commitFetch,
   commitHeaders,
   commitNodeResponse,
   commitNodeResponseAfter,
   cookieLines,
+  errorHeaders,
   isSecure,
   isSecureRequest,
   nodeHeaders,
@@ -58,9 +61,18 @@ export { accessorLayer, prototypeLayer } from './layer.js';
 export type { LayerAccessor, PrototypeLayer } from './layer.js';
 export { CORE, SESSION_ACCESSORS, SESSION_METHODS, SessionObject, loadedSession, viewOf, withCallbacks } from './view.js';
 export type { CallbackMethods, SessionMethods, SessionView, ViewAccessor, ViewMethod, ViewSpec, WithCallback } from './view.js';
-export { handoffNode, handoffResponse, redeemHandoff, socketSession, upgradeSession } from './handoff.js';
+export { handoffHeaders, handoffNode, handoffResponse, redeemHandoff, socketSession, upgradeSession } from './handoff.js';
 export type { HandoffAnswer, SocketRoutes, UpgradeRequest } from './handoff.js';
-export { cancelUnread, closeWithAnswer, dropBody, failureError, heedStreamErrors, httpFailure, withErrorHeaders } from './errors.js';
+export {
+  cancelUnread,
+  closeWithAnswer,
+  dropBody,
+  failureError,
+  heedStreamErrors,
+  httpFailure,
+  markHttpError,
+  withErrorHeaders,
+} from './errors.js';
 export type { HttpFailure } from './errors.js';
 export { createSessionContext } from '../session-context.js';
 export type { SessionContext } from '../session-context.js';

@@ -237,6 +237,20 @@ export function lifetimeMs(value: unknown, unitMs: 1 | 1000, option: string, Fai
 }
 
 /**
+ * `setExpiry`'s argument for a lifetime an app assigns to one session (koa-session's
+ * `ctx.session.maxAge = ...`), in units of `unitMs` as `lifetimeMs` takes it: seconds, `0` for
+ * `'session'` (a cookie that ends with the browser), `null` for `undefined` or `null` (the
+ * configured lifetime).
+ *
+ * @throws as `lifetimeMs`
+ */
+export function lifetimeExpiry(value: unknown, unitMs: 1 | 1000, option: string, Failure?: new (message: string) => Error): number | null {
+  if (value === undefined || value === null) return null;
+  const ms = lifetimeMs(value, unitMs, option, Failure);
+  return ms === 'session' ? 0 : ms / 1000;
+}
+
+/**
  * The core's lifetime options for a `maxAge` option in units of `unitMs` (checked by `lifetimeMs`):
  * `'session'` is a cookie that ends with the browser (the server keeps the default lifetime).
  */

@@ -4,14 +4,17 @@ import { describe, expect, it } from 'vitest';
 import { SessStoreError, SessUsageError } from '../../src/index.js';
 import type { HttpEffect, ResponseFacts, Session } from '../../src/index.js';
 import {
+  afterSignOut,
   applyEffects,
   commitFetch,
   cookieLines,
   dropBody,
+  errorHeaders,
   failureError,
   httpFailure,
   isSecure,
   isSecureRequest,
+  markHttpError,
   nodeHeaders,
   nodeResponseFacts,
   responseFacts,
@@ -51,6 +54,13 @@ describe('response facts', () => {
     expect(nodeResponseFacts(res, 201, 'sid')).toEqual({ status: 201, cookieAlreadySet: false, cacheControlSet: true });
   });
 
+  it('nodeResponseFacts says only that the headers left, on a response written past the framework', () => {
+    const res = new ServerResponse({ method: 'GET', httpVersionMajor: 1, httpVersionMinor: 1, headers: {} } as IncomingMessage);
+    res.setHeader('Set-Cookie', ['sid=app']);
+    res.writeHead(200);
+    expect(nodeResponseFacts(res, 500, 'sid')).toEqual({ status: 500, headersSent: true });
+  });
+
   it('commitFetch commits with the facts of Fetch headers and those under them', () => {
     const seen: ResponseFacts[] = [];
     const session = { commit: (facts: ResponseFacts) => (seen.push(facts), []) } as unknown as Session;
@@ -71,6 +81,24 @@ describe('response facts', () => {
       { status: 404, cookieAlreadySet: true, cacheControlSet: true },
       { status: 500, cookieAlreadySet: false, cacheControlSet: false, headersSent: true },
     ]);
+  });
+
+  it('afterSignOut commits once the sign-out is over, with its failure for the commit to answer', async () => {
+    const seen: unknown[] = [];
+    const commit = (failure: { readonly error: unknown } | undefined) => (seen.push(failure), seen.length);
+    let ended = false;
+    const ending = new Promise<void>((resolve) => setImmediate(() => ((ended = true), resolve())));
+    const committed = afterSignOut(ending, (failure) => (seen.push(ended), commit(failure)));
+    expect(seen).toEqual([]);
+    expect(await committed).toBe(2);
+    const down = new SessStoreError('memory', 'destroy', new Error('down'));
+    expect(await afterSignOut(Promise.reject(down), commit)).toBe(3);
+    expect(seen).toEqual([true, undefined, { error: down }]);
+    await expect(
+      afterSignOut(Promise.resolve(), () => {
+        throw down;
+      }),
+    ).rejects.toBe(down);
   });
 
   it('merges Vary once, and leaves Vary: * alone', () => {
@@ -183,5 +211,39 @@ describe('error mapping', () => {
     });
     expect(failureError(storeDown, (failure) => failure.status)).toBe(503);
     expect(failureError('not sess')).toBeUndefined();
+  });
+
+  it('markHttpError gives a sess error its status hint in place, as http-errors marks one, and leaves anything else', () => {
+    const storeDown = new SessStoreError('memory', 'set', new Error('down'));
+    expect(markHttpError(storeDown)).toBe(storeDown);
+    expect(storeDown).toMatchObject({ status: 503, expose: false });
+    const other = new Error('the app');
+    expect(markHttpError(other)).toBe(other);
+    expect(Object.keys(other)).toEqual([]);
+    expect(markHttpError('text')).toBe('text');
+    expect(markHttpError(null)).toBe(null);
+  });
+
+  it("errorHeaders adds the session's effects to an error's own headers, in any case: its Set-Cookie first, its Vary merged, its Cache-Control kept", () => {
+    const effects: HttpEffect[] = [
+      { type: 'cookie.set', name: 'sid', value: 'v', attributes: { path: '/' } },
+      { type: 'header.vary', value: 'Cookie' },
+      { type: 'header.cacheControl', value: 'private' },
+    ];
+    const own = { 'Set-Cookie': 'theme=dark', VARY: 'Accept', 'Cache-Control': 'no-store', 'X-Other': 1 };
+    const error = Object.assign(new Error('teapot'), { headers: own });
+    expect(errorHeaders(error, effects)).toEqual({
+      'Set-Cookie': ['theme=dark', 'sid=v; Path=/'],
+      VARY: 'Accept, Cookie',
+      'Cache-Control': 'no-store',
+      'X-Other': 1,
+    });
+    expect(error.headers).toBe(own);
+    expect(own['Set-Cookie']).toBe('theme=dark');
+    expect(errorHeaders(new Error('plain'), effects)).toEqual({
+      'set-cookie': ['sid=v; Path=/'],
+      vary: 'Cookie',
+      'cache-control': 'private',
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { handoffNode, handoffResponse, redeemHandoff, socketSession, upgradeSession } from '../../src/adapter/index.js';
+import { handoffHeaders, handoffNode, handoffResponse, redeemHandoff, socketSession, upgradeSession } from '../../src/adapter/index.js';
 import { setup } from '../fixtures.js';
 
 /** A token for a new session with `n: 1`, from a socket's first write. */
@@ -37,6 +37,17 @@ describe('hand-off', () => {
       expect((await redeemHandoff(manager, other, absent)).status).toBe(204);
     }
     expect((await redeemHandoff(manager, token, 'same-origin')).status).toBe(204);
+  });
+
+  it('answers on any headers: the cookie applied, the status returned', async () => {
+    const { manager } = setup();
+    const headers = new Headers();
+    expect(await handoffHeaders(manager, await tokenOf(manager), 'same-origin', headers)).toBe(204);
+    expect(headers.getSetCookie()).toEqual([expect.stringMatching(/^sid=/)]);
+    const refused = new Headers();
+    expect(await handoffHeaders(manager, await tokenOf(manager), 'cross-site', refused)).toBe(403);
+    expect(await handoffHeaders(manager, 'not a token', undefined, refused)).toBe(400);
+    expect([...refused]).toEqual([]);
   });
 
   it('answers as a Fetch Response and on a Node response', async () => {

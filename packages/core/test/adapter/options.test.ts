@@ -12,6 +12,7 @@ import {
   cookieOptions,
   coreOptions,
   defined,
+  lifetimeExpiry,
   lifetimeMs,
   lifetimeOptions,
 } from '../../src/adapter/index.js';
@@ -129,6 +130,16 @@ describe('mapping to the core', () => {
     expect(() => lifetimeMs(Number.NaN, 1, 'maxAge')).toThrow(/got NaN$/);
     expect(() => lifetimeMs('1d', 1, 'maxAge')).toThrow(/got "1d"$/);
     expect(() => lifetimeMs(401 * 86_400_000, 1, 'maxAge')).toThrow(/a number of ms from 1000 to 34560000000/);
+  });
+
+  it("lifetimeExpiry is setExpiry's argument for a lifetime assigned to one session: seconds, 0 for session, null for none", () => {
+    expect(lifetimeExpiry(60_000, 1, 'ctx.session.maxAge')).toBe(60);
+    expect(lifetimeExpiry(60, 1000, 'maxAge')).toBe(60);
+    expect(lifetimeExpiry('session', 1, 'maxAge')).toBe(0);
+    expect(lifetimeExpiry(undefined, 1, 'maxAge')).toBeNull();
+    expect(lifetimeExpiry(null, 1, 'maxAge')).toBeNull();
+    expect(() => lifetimeExpiry(0, 1, 'ctx.session.maxAge', SessUsageError)).toThrow(SessUsageError);
+    expect(() => lifetimeExpiry('1d', 1, 'maxAge')).toThrow(/^\[sess\] maxAge must be a number of ms/);
   });
 
   it('lifetimeMs refuses a BigInt or a cycle with its own error, not the TypeError of quoting it', () => {
