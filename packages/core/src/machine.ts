@@ -265,7 +265,10 @@ const commitRules = {
   // The cookie is sent only when the client lacks a valid one, or the lifetime moved.
   // A cookie that carries the data (cookie sessions, as iron-session's) is the record: every write re-sends it.
   // express-session re-sends a lasting cookie with each change, so its expiry follows the record's.
+  // Never on a read-only request, which saves nothing, not even a re-signed cookie: a writer in
+  // parallel may have just moved the browser to a new id, whose cookie this answer could follow.
   shouldSetSessionCookie: (c: Context) =>
+    !c.readOnly &&
     c.accessed &&
     !c.cookieAlreadySet &&
     commitRules.isLiveAfterCommit(c) &&
@@ -275,8 +278,10 @@ const commitRules = {
       (c.resendCookieOnChange && c.changed && !c.browserSession && commitRules.isExtended(c))),
   // The client holds a session cookie that names nothing live any more: clear it. Only a cookie
   // the server signed: a rejected one may be a junk cookie planted on a longer path (browsers
-  // send it first), and deleting "it" at our path would delete the user's real cookie.
+  // send it first), and deleting "it" at our path would delete the user's real cookie. Never on a
+  // read-only request either.
   shouldDeleteSessionCookie: (c: Context) =>
+    !c.readOnly &&
     c.loaded &&
     c.accessed &&
     !c.cookieAlreadySet &&

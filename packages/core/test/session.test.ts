@@ -885,6 +885,15 @@ describe('secret rotation', () => {
     expect(sessionCookie(effects)).toMatchObject({ value: createSigner(SECRET).sign('sid', id) });
   });
 
+  it('leaves it as it is on a read-only request: a writer in parallel may have moved the browser to a new id since', async () => {
+    const { store, jar, clock } = await signedIn({ secret: OLD_SECRET });
+    const rotated = createSessionManager({ secret: [SECRET, OLD_SECRET], store, clock: clock.now });
+    const session = rotated.begin({ cookieHeader: jar.header(), secure: false, readOnly: true });
+    await session.load();
+    expect(session.get('user')).toBe('ada');
+    expect(types(await session.commit({ status: 200 }))).toEqual(['header.vary']);
+  });
+
   it('rejects it once the old secret is removed', async () => {
     const { store, jar, clock } = await signedIn({ secret: OLD_SECRET });
     const rotated = createSessionManager({ secret: SECRET, store, clock: clock.now });
@@ -1118,6 +1127,21 @@ describe('read-only requests', () => {
       { readOnly: true },
     );
     expect(store.peek(id)?.data).toEqual({ user: 'ada' });
+  });
+
+  it('leave the cookie alone when it names a record that is gone: a writer may have just moved the browser to a new id', async () => {
+    const { request, store, id } = await signedIn();
+    // What a regenerate on a parallel request leaves behind (no grace window): the old record is gone.
+    await store.destroy(id);
+    const { effects, result } = await request(
+      async (s) => {
+        await s.load();
+        return s.get('user');
+      },
+      { readOnly: true },
+    );
+    expect(result).toBeUndefined();
+    expect(types(effects)).toEqual(['header.vary']);
   });
 
   it('still run the test cookie, which is not session data', async () => {
