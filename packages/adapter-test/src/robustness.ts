@@ -6,6 +6,9 @@
  * Under a drawn clock too: one that steps back or jumps ahead changes none of that, and one that
  * turns bad (not a finite number, or a throw) fails each request that reads it with a 500, and
  * the store is never written again.
+ * Under a drawn `readOnly` too: a read-only request writes nothing, neither to the store nor as a
+ * session cookie, and one that changes the session fails with a 500; a `readOnly` that throws or
+ * answers a promise fails its request with a 500 before any write.
  *
  * Each adapter serves `GET /behave` and does what the `x-behaviour` header says (see
  * `Behaviour`), once with sess and once without it; the property compares the two.
@@ -84,6 +87,8 @@ export type RobustnessOptions = Pick<
   SessionManagerOptions,
   'secret' | 'store' | 'rolling' | 'saveEveryRequest' | 'idleTimeoutMs' | 'maxAgeMs' | 'regenerateGraceMs' | 'clock'
 > & {
+  /** The adapter's `readOnly(request)`: it ignores its argument, whose type is each framework's own. */
+  readonly readOnly?: () => boolean;
   readonly cookie?: { readonly sameSite?: 'lax' | 'strict' | 'none'; readonly secure?: boolean | 'auto'; readonly partitioned?: boolean };
 };
 
@@ -333,6 +338,46 @@ const clockArbitrary: fc.Arbitrary<ClockPlan | undefined> = fc.oneof(
   },
 );
 
+/**
+ * What the drawn `readOnly` answers, request by request in turn (it ignores its argument): `true`
+ * or `false` as such, `throws` throws, `promise` answers a promise of `false`, as an async
+ * predicate would.
+ */
+type ReadOnlyAnswer = boolean | 'throws' | 'promise';
+
+interface CountingReadOnly {
+  readonly answer: () => boolean;
+  asked: number;
+  /** What it answered when last asked: one request is in flight at a time, so that request's. */
+  last: ReadOnlyAnswer;
+}
+
+function countingReadOnly(answers: readonly ReadOnlyAnswer[]): CountingReadOnly {
+  const counted: CountingReadOnly = {
+    asked: 0,
+    last: false,
+    answer: () => {
+      const answer = answers[counted.asked % answers.length] as ReadOnlyAnswer;
+      counted.asked += 1;
+      counted.last = answer;
+      if (answer === 'throws') throw new Error('readOnly failed');
+      if (answer === 'promise') return Promise.resolve(false) as unknown as boolean;
+      return answer;
+    },
+  };
+  return counted;
+}
+
+/** Often no `readOnly`; otherwise one answering true or false in turn; now and then one that misbehaves. */
+const readOnlyArbitrary: fc.Arbitrary<readonly ReadOnlyAnswer[] | undefined> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant(undefined) },
+  { weight: 3, arbitrary: fc.array(fc.boolean(), { minLength: 1, maxLength: 3 }) },
+  { weight: 1, arbitrary: fc.array(fc.constantFrom<ReadOnlyAnswer>(false, true, 'throws', 'promise'), { minLength: 1, maxLength: 3 }) },
+);
+
+/** The session uses that change the session: a read-only request refuses each, and fails with a 500. */
+const CHANGES: readonly SessionUse[] = ['write', 'regenerate', 'destroy', 'lateWrite', 'lateDestroy', 'notJson'];
+
 const behaviourArbitrary = fc.record({ session: fc.constantFrom(...SESSION_USES), output: fc.constantFrom(...OUTPUTS) });
 const behavioursArbitrary = fc.array(behaviourArbitrary, { minLength: 1, maxLength: 5 });
 
@@ -376,14 +421,22 @@ export function runRobustnessProperties(harness: RobustnessHarness): void {
       it(`${storeUnderTest.name}: no crash, no hang, the framework's own status, no write behind a 5xx`, { timeout: 120_000 }, async () => {
         let served = 0;
         await fc.assert(
-          fc.asyncProperty(optionsArbitrary, clockArbitrary, behavioursArbitrary, async (drawn, plan, behaviours) => {
+          fc.asyncProperty(optionsArbitrary, readOnlyArbitrary, clockArbitrary, behavioursArbitrary, async (...draw) => {
+            const [drawn, answers, plan, behaviours] = draw;
             const store = countingStore(storeUnderTest.create());
             const clock = plan === undefined ? undefined : countingClock(plan, store);
+            const readOnly = answers === undefined ? undefined : countingReadOnly(answers);
             // sess reads a custom clock once at construction, and refuses one that does not answer the time then.
             const refusesClock = plan?.kind === 'turnsBad' && plan.after === 0 && plan.reading !== 'throws';
             let app: StartedApp;
             try {
-              app = await harness.start({ secret: SECRET, store, ...drawn, ...(clock && { clock: clock.read }) });
+              app = await harness.start({
+                secret: SECRET,
+                store,
+                ...drawn,
+                ...(readOnly && { readOnly: readOnly.answer }),
+                ...(clock && { clock: clock.read }),
+              });
             } catch (error) {
               // Options sess refuses are refused here, at construction, and nowhere later.
               expect((error as Error).name).toBe('SessConfigError');
@@ -403,9 +456,27 @@ export function runRobustnessProperties(harness: RobustnessHarness): void {
                 const deadRefusalsBefore = store.deadRefusals;
                 const hadCookie = client.jar.has('sid');
                 const badBefore = clock?.badReadings ?? 0;
+                const readOnlyAskedBefore = readOnly?.asked ?? 0;
                 const reply = await client.request('/behave', ask);
                 const expected = await bareClient.request('/behave', { ...ask, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-                const label = `${behaviour.session}:${behaviour.output} with ${JSON.stringify(drawn)}, clock ${JSON.stringify(plan)}`;
+                const readOnlyAnswer = readOnly?.last ?? false;
+                const label =
+                  `${behaviour.session}:${behaviour.output} with ${JSON.stringify(drawn)}, clock ${JSON.stringify(plan)}, ` +
+                  `readOnly ${JSON.stringify(answers)} (answered ${JSON.stringify(readOnlyAnswer)})`;
+                if (readOnly !== undefined) expect(readOnly.asked - readOnlyAskedBefore, `readOnly asked per request: ${label}`).toBe(1);
+                // A readOnly that throws or answers a promise fails the request before the handler
+                // runs; a change on a read-only request throws in the handler.
+                const readOnlyFails = readOnlyAnswer === 'throws' || readOnlyAnswer === 'promise';
+                const refusesChange = readOnlyAnswer === true && CHANGES.includes(behaviour.session);
+                if (readOnlyFails || refusesChange) expect(reply.status, `a refused request not answered 500: ${label}`).toBe(500);
+                if (readOnlyAnswer !== false) {
+                  expect(store.writes, `a write on a read-only request: ${label}`).toBe(writesBefore);
+                  // Not even a deletion: a writer in parallel may have moved the browser to a new id.
+                  expect(
+                    reply.setCookies.filter((line) => line.startsWith('sid=')),
+                    `a session cookie on a read-only request: ${label}`,
+                  ).toEqual([]);
+                }
                 // Every request reads the clock as it starts: once a reading was bad, each fails
                 // with a 500 before any write. So does the one during which the first bad reading
                 // was made, unless its own work read no bad clock before its response ended: the
@@ -426,7 +497,8 @@ export function runRobustnessProperties(harness: RobustnessHarness): void {
                   behaviour.session === 'notJson' &&
                   harness.sentBeforeCommit?.includes(behaviour.output) !== true &&
                   store.deadRefusals === deadRefusalsBefore;
-                if (!clockFailed || clockFailedAfterAnswer) expect(reply.status, label).toBe(failsCommit ? 500 : expected.status);
+                if (!readOnlyFails && !refusesChange && (!clockFailed || clockFailedAfterAnswer))
+                  expect(reply.status, label).toBe(failsCommit ? 500 : expected.status);
                 expect(store.faults, label).toEqual([]);
                 if (reply.status >= 500 || behaviour.session === 'notJson')
                   expect(
