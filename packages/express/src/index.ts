@@ -85,8 +85,11 @@ export interface SessionOptions extends SharedOptions<Request, SessionStorage | 
   cookie?: SessionCookieOptions;
   /** Save every used session even when unchanged. Default `false`. */
   resave?: boolean;
-  /** Accepted for compatibility and ignored: sess never stores a session that holds no data. */
-  saveUninitialized?: boolean;
+  /**
+   * Only `false`, express-session's advice for login sessions: sess never stores a session that
+   * holds no data (`@sess/express-session` takes `true`).
+   */
+  saveUninitialized?: false;
   /** Makes new ids (22-128 characters of A-Z a-z 0-9 _ -). Called without the request. */
   genid?: () => string;
   /**
@@ -110,7 +113,7 @@ const OPTIONS: OptionTable<SessionOptions> = {
   store: [],
   cookie: [COOKIE],
   resave: ['flag', 'saveEveryRequest'],
-  saveUninitialized: ['flag'],
+  saveUninitialized: [[false]],
   genid: ['function', 'generateId'],
   proxy: ['flag'],
   unset: [['keep', 'destroy']],

@@ -679,9 +679,12 @@ describe('options are checked once, at construction', () => {
   });
 
   it('refuses non-booleans where a boolean goes, and unknown words', () => {
-    for (const option of ['rolling', 'resave', 'saveUninitialized', 'proxy', 'saveOnServerError', 'asyncContext']) {
+    for (const option of ['rolling', 'resave', 'proxy', 'saveOnServerError', 'asyncContext']) {
       refuses({ secret: SECRET, [option]: 'yes' }, new RegExp(`${option} must be one of true, false, got "yes"$`));
     }
+    // sess never stores a session that holds no data: true would be taken and not done.
+    refuses({ secret: SECRET, saveUninitialized: true }, /saveUninitialized must be one of false, got true$/);
+    refuses({ secret: SECRET, saveUninitialized: 'yes' }, /saveUninitialized must be one of false, got "yes"$/);
     refuses({ secret: SECRET, unset: 'bogus' }, /unset must be one of "keep", "destroy", got "bogus"/);
     refuses({ secret: SECRET, cookie: { sameSite: 'bogus' } }, /cookie\.sameSite must be one of true, false, "lax", "strict", "none"/);
   });
@@ -790,7 +793,7 @@ describe('options are checked once, at construction', () => {
         },
         rolling: false,
         resave: false,
-        saveUninitialized: true,
+        saveUninitialized: false,
         genid: () => crypto.randomUUID(),
         proxy: true,
         unset: 'destroy',
