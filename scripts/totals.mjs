@@ -29,7 +29,7 @@ for (const folder of folders) {
   // test-results.json, and the report of each further vitest run its test script names (the
   // core's walks run apart from its unit tests).
   const script = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')).scripts?.test ?? '';
-  const reports = ['test-results.json', ...[...script.matchAll(/--outputFile\.json=(\S+)/g)].map((match) => match[1])];
+  const reports = ['test-results.json', ...[...script.matchAll(/--outputFile\.json=([^\s"';&|]+)/g)].map((match) => match[1])];
   for (const report of reports) {
     if (existsSync(join(pkgDir, report))) count(JSON.parse(readFileSync(join(pkgDir, report), 'utf8')));
     else missing.push(join(folder, report));
@@ -38,10 +38,13 @@ for (const folder of folders) {
 
 function count(result) {
   passed += result.numPassedTests;
-  failed += result.numFailedTests;
   skipped += result.numPendingTests + result.numTodoTests;
   // A suite that failed to load (syntax error, failed import) has no tests to count.
-  failed += result.testResults.filter((file) => file.status === 'failed' && file.assertionResults.length === 0).length;
+  const failures =
+    result.numFailedTests + result.testResults.filter((file) => file.status === 'failed' && file.assertionResults.length === 0).length;
+  // A run that failed some other way (a worker that died mid-test, an error outside any test)
+  // still counts as a failure.
+  failed += failures > 0 || result.success !== false ? failures : 1;
   for (const file of result.testResults) {
     for (const test of file.assertionResults) {
       if (test.status === 'passed' || test.status === 'failed') continue;
