@@ -326,12 +326,16 @@ class CheckedSigner implements Signer {
 
   verify(name: string, value: string): VerifiedCookie | undefined {
     let answer: unknown;
+    let id: unknown;
+    let rotated: unknown;
     try {
       answer = this.signer.verify(name, value);
+      ({ id, rotated } = (answer ?? {}) as Partial<VerifiedCookie>);
     } catch {
       return undefined;
     }
-    if (isWellFormedId((answer as Partial<VerifiedCookie> | null | undefined)?.id as string)) return answer as VerifiedCookie;
+    // Read once, here: what goes on is plain data that no getter of the signer's answers again.
+    if (isWellFormedId(id as string)) return { id: id as string, rotated: rotated === true };
     // An async verify would otherwise turn every visitor away, silently.
     if (isThenable(answer)) {
       throw new SessConfigError(

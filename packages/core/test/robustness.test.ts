@@ -112,6 +112,15 @@ describe("a custom signer's answers", () => {
     ['an empty id', () => ({ id: '', rotated: false })],
     ['an id too short to be random', () => ({ id: 'ada', rotated: false })],
     ['an id with a path in it', () => ({ id: '../../sessions/0123456789abcdefghij', rotated: false })],
+    [
+      'an object whose id getter throws',
+      () => ({
+        get id(): string {
+          throw new TypeError('not parsed');
+        },
+        rotated: false,
+      }),
+    ],
   ])('a verify answer of %s reads as a cookie that did not verify: a fresh session, and the store is asked nothing', async (_, answer) => {
     const { manager, store } = signedBy(verifying(answer));
     const session = manager.begin({ cookieHeader: 'sid=anything', secure: false });
