@@ -279,7 +279,7 @@ const commitRules = {
   // The client holds a session cookie that names nothing live any more: clear it. Only a cookie
   // the server signed: a rejected one may be a junk cookie planted on a longer path (browsers
   // send it first), and deleting "it" at our path would delete the user's real cookie. Never on a
-  // read-only request either.
+  // read-only request, for the reason `shouldSetSessionCookie` gives.
   shouldDeleteSessionCookie: (c: Context) =>
     !c.readOnly &&
     c.loaded &&
