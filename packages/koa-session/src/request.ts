@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { SessionRecord, HttpEffect, Session as CoreSession, SessionManager, Signer, CookieAttributes } from '@sess/core';
 import { SessStoreError, SessUsageError, isWellFormedId } from '@sess/core';
-import { MAX_LIFETIME_MS, assertNever, httpFailure, lifetimeMs, withErrorHeaders } from '@sess/core/adapter';
+import { MAX_LIFETIME_MS, assertNever, lifetimeExpiry, markHttpError, withErrorHeaders } from '@sess/core/adapter';
 import type { Context } from 'koa';
 import { cookieLines, deletionLines, checkCookieValue, mergedLines, withSameSite } from './cookies.js';
 import { type KoaSessionObject, define, renewDue, savedData } from './format.js';
@@ -76,8 +76,7 @@ function expiryOf(maxAge: unknown): number | null | typeof ENDS {
   if (typeof maxAge === 'number' && maxAge < 0) return ENDS;
   // koa-session takes any lifetime; browsers keep a cookie 400 days at most, as sess keeps a session.
   if (typeof maxAge === 'number' && maxAge > MAX_LIFETIME_MS) return MAX_LIFETIME_MS / 1000;
-  const ms = lifetimeMs(maxAge, 1, 'ctx.session.maxAge', SessUsageError);
-  return ms === 'session' ? 0 : ms / 1000;
+  return lifetimeExpiry(maxAge, 1, 'ctx.session.maxAge', SessUsageError);
 }
 
 /** The lifetime in a session object koa-session saved: `_maxAge`, or `'session'` for `_session`. */
@@ -94,8 +93,7 @@ function savedLifetime(object: unknown): number | 'session' | undefined {
  */
 export function koaError(error: unknown, setCookies: readonly string[] = [], ctx?: Context): unknown {
   if (typeof error !== 'object' || error === null) return error;
-  const status = httpFailure(error)?.status;
-  if (status !== undefined) Object.assign(error, { status, expose: false });
+  markHttpError(error);
   if (setCookies.length > 0 && ctx !== undefined) answerWithCookies(ctx, error, setCookies);
   return error;
 }

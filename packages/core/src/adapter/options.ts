@@ -238,9 +238,9 @@ export function lifetimeMs(value: unknown, unitMs: 1 | 1000, option: string, Fai
 
 /**
  * `setExpiry`'s argument for a lifetime an app assigns to one session (koa-session's
- * `ctx.session.maxAge = ...`), in units of `unitMs` as `lifetimeMs` takes it: seconds, `0` for
- * `'session'` (a cookie that ends with the browser), `null` for `undefined` or `null` (the
- * configured lifetime).
+ * `ctx.session.maxAge = ...`): `value` is in units of `unitMs`, as `lifetimeMs` takes it; the
+ * answer is in seconds, `0` for `'session'` (a cookie that ends with the browser), or `null` for
+ * `undefined` or `null` (the configured lifetime).
  *
  * @throws as `lifetimeMs`
  */
