@@ -344,51 +344,56 @@ describe.each([
     ]);
   });
 
-  it('a failed save under res.download / res.sendFile with a callback answers every request on a kept-alive connection with the 503 (was a reset of every other one: the cut file reached the callback as a client abort, and Express destroyed the socket the next request was on)', async () => {
-    const store = inspectableStore(fakeClock());
-    const forward = (next: NextFunction) => (error?: Error) => {
-      if (error) next(error);
-    };
-    const application = app({ store }, (app) => {
-      app.get('/download', (req, res, next) => {
-        touch(req);
-        res.download(largeFile, 'report.bin', forward(next));
+  // A hundred requests that each read a 256 KiB file: under a second alone, past five on a loaded machine.
+  const DOWNLOADS_TIMEOUT_MS = 20_000;
+  it(
+    'a failed save under res.download / res.sendFile with a callback answers every request on a kept-alive connection with the 503 (was a reset of every other one: the cut file reached the callback as a client abort, and Express destroyed the socket the next request was on)',
+    async () => {
+      const store = inspectableStore(fakeClock());
+      const forward = (next: NextFunction) => (error?: Error) => {
+        if (error) next(error);
+      };
+      const application = app({ store }, (app) => {
+        app.get('/download', (req, res, next) => {
+          touch(req);
+          res.download(largeFile, 'report.bin', forward(next));
+        });
+        app.get('/send-file', (req, res, next) => {
+          touch(req);
+          res.sendFile(largeFile, forward(next));
+        });
+        // The usual error handler: one that finds the headers gone leaves the request to Express.
+        app.use(((error, _req, res, next) => {
+          if (res.headersSent) return next(error);
+          res.status((error as { statusHint?: number }).statusHint ?? 500).send('store down');
+        }) as ErrorRequestHandler);
       });
-      app.get('/send-file', (req, res, next) => {
-        touch(req);
-        res.sendFile(largeFile, forward(next));
-      });
-      // The usual error handler: one that finds the headers gone leaves the request to Express.
-      app.use(((error, _req, res, next) => {
-        if (res.headersSent) return next(error);
-        res.status((error as { statusHint?: number }).statusHint ?? 500).send('store down');
-      }) as ErrorRequestHandler);
-    });
-    const url = await serve(application);
-    const client = new Client(url);
-    const saved = await client.request('/download');
-    expect([saved.status, saved.body.length, saved.headers.get('content-disposition')]).toEqual([
-      200,
-      largeFileContent.length,
-      expect.stringMatching(/^attachment; filename="?report\.bin"?$/),
-    ]);
-    store.failing.add('set');
-    for (const path of ['/download', '/send-file']) {
-      const failed = await client.request(path);
-      expect([path, failed.status, failed.body, failed.headers.get('content-type'), failed.headers.get('content-disposition')]).toEqual([
-        path,
-        503,
-        'store down',
-        'text/html; charset=utf-8',
-        null,
+      const url = await serve(application);
+      const client = new Client(url);
+      const saved = await client.request('/download');
+      expect([saved.status, saved.body.length, saved.headers.get('content-disposition')]).toEqual([
+        200,
+        largeFileContent.length,
+        expect.stringMatching(/^attachment; filename="?report\.bin"?$/),
       ]);
-      // Each answer closes its connection: one left open would be reset under the next request.
-      expect([path, await keptAliveAnswers(`${url}${path}`, 50)]).toEqual([path, ['503 close store down']]);
-    }
-    await Promise.all(servers.map((served) => served.idle()));
-    expect(escaped).toEqual([]);
-    // A hundred requests that read a 256 KiB file: under a second alone, past five on a loaded machine.
-  }, 20_000);
+      store.failing.add('set');
+      for (const path of ['/download', '/send-file']) {
+        const failed = await client.request(path);
+        expect([path, failed.status, failed.body, failed.headers.get('content-type'), failed.headers.get('content-disposition')]).toEqual([
+          path,
+          503,
+          'store down',
+          'text/html; charset=utf-8',
+          null,
+        ]);
+        // Each answer closes its connection: one left open would be reset under the next request.
+        expect([path, await keptAliveAnswers(`${url}${path}`, 50)]).toEqual([path, ['503 close store down']]);
+      }
+      await Promise.all(servers.map((served) => served.idle()));
+      expect(escaped).toEqual([]);
+    },
+    DOWNLOADS_TIMEOUT_MS,
+  );
 
   it('a handler can catch its own bad writeHead and answer instead, as without sess', async () => {
     const withSess = await serve(
