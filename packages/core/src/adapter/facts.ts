@@ -221,13 +221,10 @@ export function commitNodeResponseAfter(
   name: string,
   cookieLine?: (effect: CookieEffect) => string | undefined,
 ): Promise<void> {
-  return ending.then(
-    () => commitNodeResponse(res, session, status, name, cookieLine),
-    async (error: unknown) => {
-      await commitNodeResponse(res, session, httpFailure(error)?.status ?? 500, name, cookieLine);
-      throw error;
-    },
-  );
+  return afterSignOut(ending, async (failure) => {
+    await commitNodeResponse(res, session, failure === undefined ? status : (httpFailure(failure.error)?.status ?? 500), name, cookieLine);
+    if (failure !== undefined) throw failure.error;
+  });
 }
 
 /** `commitHeaders` for a Node response. */
