@@ -556,6 +556,27 @@ describe.each([
     expect((await client.request('/count')).body).toBe('views 2');
   });
 
+  it('refuses a touchAfterMs as long as the lifetime with rolling, and keeps a rolling session in use past cookie.maxAge', async () => {
+    // No touch would come due before the record expired: a session read on every visit would still end.
+    for (const options of [
+      { rolling: true, cookie: { maxAge: 60_000 }, touchAfterMs: 60_000 },
+      { rolling: true, touchAfterMs: 86_400_000 },
+    ]) {
+      expect(() => session({ secret: SECRET, ...options })).toThrow(SessConfigError);
+      expect(() => session({ secret: SECRET, ...options })).toThrow(/touchAfterMs \(\d+\) must be shorter than the session's lifetime/);
+    }
+    // Without rolling a read extends nothing, so touchAfterMs has nothing to delay.
+    expect(() => session({ secret: SECRET, cookie: { maxAge: 60_000 }, touchAfterMs: 60_000 })).not.toThrow();
+    const clock = fakeClock();
+    const store = memoryStore({ clock: clock.now });
+    const { client } = await start({ clock: clock.now, store, rolling: true, cookie: { maxAge: 60_000 }, touchAfterMs: 30_000 });
+    await client.request('/login', { method: 'POST' });
+    for (let visit = 0; visit < 4; visit++) {
+      clock.advance(30_000);
+      expect((await client.request('/me')).body).toBe('ada');
+    }
+  });
+
   it('flash messages survive one redirect and are read once', async () => {
     const { client } = await start({}, (app) => {
       app.post('/flash', (req, res) => {

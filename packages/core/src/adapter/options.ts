@@ -10,7 +10,7 @@ import { checkFunction, checkOneOf, checkOptionKeys, describeValue } from '../op
 import type { SessionStorage } from '../cookie-sessions.js';
 import type { StandardSchemaV1 } from '../schema.js';
 import type { SessionEvent } from '../session-events.js';
-import type { SessionCookieOptions, SessionManagerOptions } from '../options.js';
+import { DEFAULT_MAX_AGE_MS, type SessionCookieOptions, type SessionManagerOptions } from '../options.js';
 import type { SessionManager } from '../session-api.js';
 
 /** The options of every adapter's `session(...)`: the core's (passed on unchanged) and the request-side ones. */
@@ -193,7 +193,9 @@ export function createManager<Options>(
   { cookieAtTop = false }: { readonly cookieAtTop?: boolean } = {},
 ): SessionManager {
   try {
-    return createSessionManager(options);
+    const manager = createSessionManager(options);
+    checkTouchInterval(options);
+    return manager;
   } catch (error) {
     if (!(error instanceof SessConfigError)) throw error;
     const names: [string, string][] = [];
@@ -203,6 +205,20 @@ export function createManager<Options>(
     let message = error.message.replace(/^\[sess\] /, '');
     for (const [core, own] of names) message = message.replace(new RegExp(`(?<![\\w.])${core.replace('.', '\\.')}(?!\\w)`, 'g'), own);
     throw `[sess] ${message}` === error.message ? error : new SessConfigError(message, error.code as ConfigErrorCode);
+  }
+}
+
+/**
+ * With `rolling` (or a touch on every request) a read extends the session only through a touch,
+ * so a `touchAfterMs` as long as the lifetime lets a session in use expire. Checked here, for the
+ * options an app wrote: the compatibility packages set the same core options to mean a peer's
+ * own rules (koa-session re-sends its cookie on every save and extends nothing on a read).
+ */
+function checkTouchInterval({ rolling, touchEveryRequest, touchAfterMs = 0, maxAgeMs = DEFAULT_MAX_AGE_MS }: SessionManagerOptions): void {
+  if ((rolling === true || touchEveryRequest === true) && touchAfterMs >= maxAgeMs) {
+    throw new SessConfigError(
+      `touchAfterMs (${touchAfterMs}) must be shorter than the session's lifetime (${maxAgeMs} ms) with rolling, or a session in use would still expire`,
+    );
   }
 }
 
