@@ -114,7 +114,7 @@ export interface SessionManagerOptions {
   readonly generateId?: () => string;
   /**
    * Told when a session is created, regenerated, destroyed or found expired, and when a store
-   * call fails; ids arrive hashed. Called synchronously; an exception it throws is ignored, so
+   * call fails or a custom signer's `verify` throws; ids arrive hashed. Called synchronously; an exception it throws is ignored, so
    * logging can't break a request.
    */
   readonly onEvent?: (event: SessionEvent) => void;
@@ -297,14 +297,14 @@ function checkSchema(schema: StandardSchemaV1): void {
 }
 
 /** The signer `secret` makes, or the one given in its place (never both: one would be ignored). */
-function signerOf(options: SessionManagerOptions): Signer {
+function signerOf(options: SessionManagerOptions, onEvent: ((event: SessionEvent) => void) | undefined): Signer {
   const { signer, secret } = options;
   if (signer === undefined) return createSigner(secret as string | readonly string[]);
   if (secret !== undefined) throw new SessConfigError('give secret or signer, not both: a signer brings its own secrets');
   if (typeof signer?.sign !== 'function' || typeof signer.verify !== 'function') {
     throw new SessConfigError('signer must have sign(name, id) and verify(name, value) methods');
   }
-  return new CheckedSigner(signer);
+  return new CheckedSigner(signer, onEvent);
 }
 
 /**
@@ -312,11 +312,17 @@ function signerOf(options: SessionManagerOptions): Signer {
  * a `verify` answer that names no well-formed id (`true`, an object without one, an id no store
  * key should be made of) reads as a cookie that did not verify, so the visitor gets a fresh
  * session as for a forged one, and so does a `verify` that throws: the value is the client's,
- * and a forged one must not make a 500. A `sign` that makes no string fails the request rather
- * than sending something else as the cookie's text.
+ * and a forged one must not make a 500. A throw is told to `onEvent` (`signerError`), as a signer
+ * that throws on every cookie signs every visitor out. A `sign` that makes no string fails the
+ * request rather than sending something else as the cookie's text.
  */
+const SIGNER_ERROR: SessionEvent = Object.freeze({ type: 'signerError' });
+
 class CheckedSigner implements Signer {
-  constructor(private readonly signer: Signer) {}
+  constructor(
+    private readonly signer: Signer,
+    private readonly onEvent: ((event: SessionEvent) => void) | undefined,
+  ) {}
 
   sign(name: string, id: string): string {
     const value: unknown = this.signer.sign(name, id);
@@ -332,6 +338,11 @@ class CheckedSigner implements Signer {
       answer = this.signer.verify(name, value);
       ({ id, rotated } = (answer ?? {}) as Partial<VerifiedCookie>);
     } catch {
+      try {
+        this.onEvent?.(SIGNER_ERROR);
+      } catch {
+        // A failing logger must not fail the request (documented on `onEvent`).
+      }
       return undefined;
     }
     // Read once, here: what goes on is plain data that no getter of the signer's answers again.
@@ -426,6 +437,7 @@ export function createConfig(options: SessionManagerOptions): Config {
     // A sealed cookie stays valid until it expires or `isRevoked` says otherwise: there is no record to keep.
     throw new SessConfigError('regenerateGraceMs needs a server-side store; with cookie sessions, delay revocation in onRevoke instead');
   }
+  const onEvent = checkFunction<(event: SessionEvent) => void>(options.onEvent, 'onEvent');
   const startKey = inputKey({
     rolling: flag(options.rolling, 'rolling') ?? false,
     saveEveryRequest: flag(options.saveEveryRequest, 'saveEveryRequest') ?? false,
@@ -448,7 +460,7 @@ export function createConfig(options: SessionManagerOptions): Config {
     name,
     testCookieName: `${name}.test`,
     storage,
-    signer: signerOf(options),
+    signer: signerOf(options, onEvent),
     cookie: cookieAttributes(name, cookie),
     maxAgeMs: lifetimeMs(options.maxAgeMs, 'maxAgeMs', DEFAULT_MAX_AGE_MS, MIN_COOKIE_LIFETIME_MS) as number,
     idleTimeoutMs,
@@ -458,7 +470,7 @@ export function createConfig(options: SessionManagerOptions): Config {
     deadlines: createDeadlines(lifetimeMs(options.storeTimeoutMs, 'storeTimeoutMs', 5_000, 1) as number),
     clock: checkClock(options.clock),
     generateId: checkGenerator(options.generateId),
-    onEvent: checkFunction<(event: SessionEvent) => void>(options.onEvent, 'onEvent'),
+    onEvent,
     migrate: checkFunction<(data: SessionData) => SessionData>(options.migrate, 'migrate'),
     schema: options.schema,
     lifecycle: createLifecycle(),

@@ -30,6 +30,11 @@ export type SessionEvent =
    * call (`set`, `delete`, `touch`, ...); `idHash` is absent for a session that never had an id.
    */
   | { readonly type: 'lateChange'; readonly idHash: string | undefined; readonly operation: string }
+  /**
+   * A custom `signer`'s `verify` threw. The cookie was taken for one that did not verify, so the
+   * request got a fresh session: a signer that throws on every cookie signs every visitor out.
+   */
+  | { readonly type: 'signerError' }
   /** A store call failed or timed out; the request ends in an error. */
   | { readonly type: 'storeError'; readonly idHash: string; readonly op: StoreOperation; readonly code: 'store_failed' | 'store_timeout' };
 

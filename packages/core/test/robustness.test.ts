@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SessConfigError, SessUsageError, createSessionManager, createSigner, generateId } from '../src/index.js';
-import type { HttpEffect, Session, SessionManagerOptions, Signer, VerifiedCookie } from '../src/index.js';
+import type { HttpEffect, Session, SessionEvent, SessionManagerOptions, Signer, VerifiedCookie } from '../src/index.js';
 import { createDeadlines } from '../src/runner.js';
 import { SECRET, setup, testStore } from './fixtures.js';
 
@@ -131,11 +131,15 @@ describe("a custom signer's answers", () => {
   });
 
   it('a verify that throws on a value it cannot read answers as for a forged cookie, not with a 500: a fresh session, and the store is asked nothing', async () => {
-    const { manager, store } = signedBy(
-      verifying(() => {
+    const events: SessionEvent[] = [];
+    const store = testStore(Date.now);
+    const manager = createSessionManager({
+      store,
+      signer: verifying(() => {
         throw new SyntaxError('Unexpected token in JSON');
       }),
-    );
+      onEvent: (event) => void events.push(event),
+    });
     const session = manager.begin({ cookieHeader: 'sid=%7Bnot-json', secure: false });
     await session.load();
     session.set('user', 'ada');
@@ -143,6 +147,35 @@ describe("a custom signer's answers", () => {
     expect(session.id).toBeDefined();
     expect(effects.some((effect) => effect.type === 'cookie.set')).toBe(true);
     expect(store.calls).toEqual([`set ${session.id}`]);
+    // A signer that throws on every cookie signs every visitor out: told, not silent.
+    expect(events.filter((event) => event.type === 'signerError')).toEqual([{ type: 'signerError' }]);
+  });
+
+  it('a verify that throws is told to onEvent even when onEvent throws too, and the request goes on', async () => {
+    const manager = createSessionManager({
+      store: testStore(Date.now),
+      signer: verifying(() => {
+        throw new RangeError('bad key');
+      }),
+      onEvent: () => {
+        throw new Error('logger down');
+      },
+    });
+    const session = manager.begin({ cookieHeader: 'sid=anything', secure: false });
+    await session.load();
+    session.set('user', 'ada');
+    expect((await session.commit({ status: 200 })).some((effect) => effect.type === 'cookie.set')).toBe(true);
+  });
+
+  it('a verify that answers "not verified" is no signerError: a forged cookie is not the signer failing', async () => {
+    const events: SessionEvent[] = [];
+    const manager = createSessionManager({
+      store: testStore(Date.now),
+      signer: verifying(() => undefined),
+      onEvent: (event) => void events.push(event),
+    });
+    await manager.begin({ cookieHeader: 'sid=forged', secure: false }).load();
+    expect(events).toEqual([]);
   });
 
   it('a verify answer with a well-formed id is taken as it is', async () => {
