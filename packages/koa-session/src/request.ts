@@ -152,6 +152,11 @@ export class RequestSession implements SessionHost, StorageRequest {
   /** What `beforeSave` threw: the core sees it as the store's failure, Koa must get it as thrown. */
   private hookError: unknown;
   /**
+   * `beforeSave` ran for the write under way, before the core wrote (see `beforeSave`): the
+   * lifetime it set is the save's, as koa-session's save reads it after the hook.
+   */
+  private hookRan = false;
+  /**
    * What `valid()` threw on the loaded session: koa-session makes no session of it, and the
    * error answers the request (see `validThrew`). Cleared when the app assigns `ctx.session`.
    */
@@ -357,13 +362,19 @@ export class RequestSession implements SessionHost, StorageRequest {
    * not only if it changes after this.
    */
   async save(): Promise<void> {
+    this.beforeSave();
     this.reportChanges();
     this.snapshotData();
     this.applyLifetime();
     this.changed = false;
     this.owesCommit ||= !this.shared.autoCommit;
     if (this.ends) return this.endNow();
-    await this.core.saveNow().catch((error: unknown) => Promise.reject(this.thrown(error)));
+    await this.core
+      .saveNow()
+      .catch((error: unknown) => Promise.reject(this.thrown(error)))
+      .finally(() => {
+        this.hookRan = false;
+      });
     this.savedNow = true;
   }
 
@@ -409,14 +420,20 @@ export class RequestSession implements SessionHost, StorageRequest {
     }
     const differs = this.differsFromLoaded();
     // koa-session's commit: forced, or changed, rolling or due to renew; never a new session that holds nothing.
-    const held = this.adopted || (this.view !== undefined && this.view.length > 0);
-    if (!this.forced && !(held && (differs || this.savesAnyway()))) return;
+    if (!this.forced && !(this.holdsData() && (differs || this.savesAnyway()))) return;
+    // koa-session's `changed` is decided before `beforeSave` runs (a lifetime it sets forces nothing more).
+    this.changed = differs && !this.forced;
+    this.beforeSave();
     this.reportChanges();
     this.snapshotData();
     this.applyLifetime();
     if (this.ends) return this.endNow();
-    this.changed = differs && !this.forced;
-    await this.core.saveNow().catch((error: unknown) => Promise.reject(this.thrown(error)));
+    await this.core
+      .saveNow()
+      .catch((error: unknown) => Promise.reject(this.thrown(error)))
+      .finally(() => {
+        this.hookRan = false;
+      });
     this.savedNow = true;
   }
 
@@ -424,10 +441,34 @@ export class RequestSession implements SessionHost, StorageRequest {
     this.ctx.onerror(error as Error);
   }
 
+  /** A session koa-session would save: one adopted from the store or cookie, or one holding data. */
+  private holdsData(): boolean {
+    return this.adopted || (this.view !== undefined && this.view.length > 0);
+  }
+
+  /**
+   * koa-session's `beforeSave(ctx, session)`, before a write the adapter knows of, so that what it
+   * changes is reported with the rest, and a lifetime it sets (`session.maxAge`, or
+   * `ctx.sessionOptions.maxAge`) is the save's, as koa-session's save reads it after the hook.
+   */
+  private beforeSave(): void {
+    const { beforeSave } = this.shared;
+    if (beforeSave === undefined || this.view === undefined) return;
+    try {
+      beforeSave(this.ctx, this.view);
+    } catch (error) {
+      this.hookError = error;
+      throw error;
+    }
+    this.hookRan = true;
+  }
+
   /** The record to save, after `beforeSave(ctx, session)` changed what it liked on the session object. */
   dataToSave(record: SessionRecord): SessionRecord {
     const { beforeSave } = this.shared;
     if (beforeSave === undefined) return record;
+    // Ran before this write already (see `beforeSave`): the view holds what it did.
+    if (this.hookRan && this.view !== undefined) return { data: this.view.toJSON(), meta: record.meta };
     const session = this.view ?? new SessionObject(this, record.data, false);
     try {
       beforeSave(this.ctx, session);
@@ -475,13 +516,17 @@ export class RequestSession implements SessionHost, StorageRequest {
       // koa-session's commit compares with the session as loaded, so one changed since is
       // written again after `save()` (or `manuallyCommit()`), and one back as loaded is not.
       const differs = this.differsFromLoaded();
-      const rewritten = differs || this.forced || this.savesAnyway();
+      // As koa-session decides before `beforeSave` runs: a lifetime the hook sets forces nothing more.
+      const forced = this.forced;
+      const rewritten = differs || forced || this.savesAnyway();
+      // koa-session's hook runs when it saves: forced, or changed, rolling or due to renew; never a new session that holds nothing.
+      if (forced || (this.holdsData() && rewritten)) this.beforeSave();
       const reported = this.savedNow && !rewritten ? false : this.reportChanges();
-      if (reported || this.forced || this.savesAnyway()) this.applyLifetime();
+      if (reported || forced || this.hookRan || this.savesAnyway()) this.applyLifetime();
       if (this.ends) failed = await this.end(status);
       else {
         if (this.savedNow && differs) this.core.save();
-        this.changed = (reported || differs) && !this.forced;
+        this.changed = (reported || differs) && !forced;
       }
     }
     // A failed destroy has still ended the session: the commit deletes the cookie, on a 503.
@@ -490,6 +535,8 @@ export class RequestSession implements SessionHost, StorageRequest {
       effects = await this.core.commit(this.responseFacts(failed === undefined ? status : 503));
     } catch (error) {
       throw this.thrown(error);
+    } finally {
+      this.hookRan = false;
     }
     const lines = this.apply(effects);
     if (failed !== undefined) throw koaError(failed.error, lines, this.ctx);

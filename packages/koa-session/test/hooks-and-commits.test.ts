@@ -156,6 +156,47 @@ describe.each(KOAS)('%s', (_, Koa) => {
     });
   });
 
+  describe.each(MODES)('%s', (_mode, modeOptions) => {
+    const REMEMBER = 30 * 86_400_000;
+    const hooks: [string, NonNullable<SessionOptions['beforeSave']>][] = [
+      ['session.maxAge', (_ctx, s) => void (s.remember && (s.maxAge = REMEMBER))],
+      ['ctx.sessionOptions.maxAge', (ctx, s) => void (s.remember && (ctx.sessionOptions.maxAge = REMEMBER))],
+    ];
+    it.each(hooks)('a lifetime beforeSave() sets (%s) is the one that save is written with', async (_, beforeSave) => {
+      const real = await sideBySide(
+        Koa,
+        { ...modeOptions, beforeSave },
+        async (ctx) => {
+          const s = ctx.session!;
+          if (ctx.path === '/login') Object.assign(s, { user: 'ada', remember: true });
+          if (ctx.path === '/save') {
+            s.visits = 1;
+            await s.save();
+          }
+          if (ctx.path === '/commit') {
+            s.visits = 2;
+            await s.manuallyCommit();
+          }
+          return { data: s.toJSON(), maxAge: s.maxAge ?? null };
+        },
+        [['/login'], ['/'], ['/save'], ['/'], ['/commit'], ['/']],
+      );
+      // The lifetime read back is the one each save was written with: the hook's.
+      expect(real.visits.map((visit) => JSON.parse(visit.body).maxAge)).toEqual([null, REMEMBER, REMEMBER, REMEMBER, REMEMBER, REMEMBER]);
+      // And the cookie (and the store's record) last as long.
+      const store = modeOptions.store === undefined ? undefined : memoryStore();
+      const app = koaApp(Koa);
+      app.use(ourSession({ ...modeOptions, ...(store && { store }), beforeSave }, app));
+      app.use((ctx: Context) => {
+        ctx.session!.remember = true;
+        ctx.body = 'ok';
+      });
+      const line = (await new Browser(await serve(app)).get('/')).setCookies[0];
+      expect(line).toMatch(new RegExp(`^koa\\.sess=.*; max-age=${REMEMBER / 1000};`, 'i'));
+      if (store !== undefined) expect(store.calls.at(-1)).toMatchObject({ op: 'set', maxAge: REMEMBER + 10_000 });
+    });
+  });
+
   it('cookie mode: valid() that throws, caught by the app, which then replaces the session or signs out', async () => {
     const real = await sideBySide(
       Koa,
