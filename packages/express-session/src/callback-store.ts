@@ -29,6 +29,8 @@ const isNotFound = (error: unknown): boolean => (error as { code?: unknown } | n
 
 /** What a request's store needs of the request. */
 export interface RequestSide {
+  /** The store is asked for `id`, the session the request's cookie names. */
+  reading(id: string): void;
   /** The attributes the record's cookie is written with: the request's `req.session.cookie`. */
   attributes(): Record<string, unknown>;
   /** The session's data as the app left it, for `touch`. */
@@ -56,6 +58,7 @@ export class RequestStore implements SessStore {
   ) {}
 
   async get(id: string): Promise<SessionRecord | undefined> {
+    this.side.reading(id);
     let stored: unknown;
     try {
       stored = await call(this.store, 'get', [id]);

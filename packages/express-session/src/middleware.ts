@@ -77,7 +77,7 @@ function isSecureRequest(req: Request, proxy: boolean | undefined): boolean {
 
 /** The core's options for these settings; each request brings its store, lifetime and id maker. */
 function managerOptions(settings: Settings<Request>, storeName: string): Omit<SessionManagerOptions, 'signer'> {
-  const nothing = { attributes: () => ({}), data: () => ({}), loaded: () => {} };
+  const nothing = { reading: () => {}, attributes: () => ({}), data: () => ({}), loaded: () => {} };
   return {
     name: settings.name,
     store: new RequestStore(storeName, settings.store, nothing, null, 0),

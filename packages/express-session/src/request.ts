@@ -89,6 +89,12 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
   private handedOut = false;
   /** A new session nobody saved or regenerated yet: with `saveUninitialized: false` only data initializes it. */
   private fresh = false;
+  /**
+   * A new session under the id it began with: with `saveUninitialized: false` it gets its cookie
+   * only once it holds data, as express-session's hash of the session decides, even when the app
+   * saved it (`save(cb)` stores it, the browser is not told).
+   */
+  private bare = false;
   private destroyed = false;
   /**
    * The last store work the app started (`save()`, `reload()`, ...) while it runs. The core takes
@@ -129,6 +135,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     await this.core.load();
     this.present();
     this.fresh = this.stored?.id !== this.core.id;
+    this.bare = this.fresh;
   }
 
   /** Makes `req.session` from the core's session: its data, and the stored cookie or a new one. */
@@ -321,6 +328,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     previous.discard().catch(noop);
     this.stored = undefined;
     this.fresh = false;
+    this.bare = false;
     this.destroyed = false;
     this.present();
   }
@@ -331,6 +339,14 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
 
   data(): Record<string, unknown> {
     return this.appData;
+  }
+
+  /**
+   * express-session sets `req.sessionID` from the cookie before it asks the store: `genid(req)`
+   * (the record is gone) and an error handler (the read failed) see the id the cookie named.
+   */
+  reading(id: string): void {
+    this.req.sessionID = id;
   }
 
   loaded(id: string, cookie: Record<string, unknown>): void {
@@ -382,6 +398,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
       // Only a session the app destroyed (`destroy()`, `unset: 'destroy'`) loses its cookie; one
       // naming a record the store lacks keeps it, as express-session leaves it.
       if (effect.type === 'cookie.delete') return this.destroyed ? serializeDeletion(name, attributes) : undefined;
+      if (this.bare && !this.start.settings.saveUninitialized && this.snapshot.size === 0) return undefined;
       const { expires, maxAgeMs } = effect.attributes;
       const lifetime = expires === undefined ? {} : { expires, maxAgeMs: maxAgeMs ?? expires - Date.now() };
       // express-session's value is `encodeURIComponent`ed in full (`s%3A...`); sess's codec would leave `:` as it is.

@@ -303,6 +303,73 @@ describe('MemoryStore, side by side', () => {
     expect(seen['@sess/express-session']).toEqual(seen['express-session']);
   });
 
+  it('while the session the cookie names is read, req.sessionID is that id: genid(req) and the error handler see it', async () => {
+    const seen = await onBoth(async (module) => {
+      const store = new module.MemoryStore() as InstanceType<SessionModule['MemoryStore']> & {
+        get(sid: string, callback: (error: unknown, session?: unknown) => void): void;
+      };
+      const read = store.get.bind(store);
+      let failing = false;
+      store.get = (sid, callback) => (failing ? setImmediate(callback, new Error('replica down')) : read(sid, callback));
+      const genidSaw: unknown[] = [];
+      let issued = 0;
+      const genid = (req: { sessionID?: string }) => {
+        genidSaw.push(req.sessionID);
+        issued += 1;
+        return `${'a'.repeat(31)}${issued}`;
+      };
+      const app = express();
+      app.use(module({ ...settled, store, genid }));
+      app.post('/login', (req, res) => {
+        sessionOf(req).user = 'ada';
+        res.send('ok');
+      });
+      app.get('/', (req, res) => res.send(String(sessionOf(req).user)));
+      // An error handler that logs which session the failure hit.
+      app.use((_error: Error, req: Request, res: Response, _next: unknown) => res.status(500).send(String(req.sessionID)));
+      const served = await listen(app);
+      servers.push(served);
+      const client = new Client(served.url);
+      const login = (await client.post('/login')).body;
+      failing = true;
+      const failed = (await client.request('/')).body;
+      failing = false;
+      // The record went (evicted, expired by the store): the new session's id is made with the old one at hand.
+      for (const id of Object.keys(store.sessions)) delete store.sessions[id];
+      const gone = (await client.request('/')).body;
+      return { login, failed, gone, genidSaw };
+    });
+    const first = `${'a'.repeat(31)}1`;
+    expect(seen['express-session']).toEqual({ login: 'ok', failed: first, gone: 'undefined', genidSaw: [undefined, first] });
+    expect(seen['@sess/express-session']).toEqual(seen['express-session']);
+  });
+
+  it('saveUninitialized: false: save(cb) of a new session nobody wrote to sends no cookie; one written to gets it', async () => {
+    const seen = await onBoth(async (module) => {
+      const store = new module.MemoryStore();
+      const client = await serve(module, { ...settled, store, cookie: { maxAge: 60_000 } }, (app) => {
+        // "Make sure the session is stored before redirecting", on every page, signed in or not.
+        app.use((req, _res, next) => (sessionOf(req).save as (callback: (error?: unknown) => void) => void)(next));
+        app.get('/', (req, res) => res.send(String(sessionOf(req).user)));
+        app.post('/remember', (req, res) => {
+          sessionOf(req).cookie.maxAge = 86_400_000;
+          res.redirect('/');
+        });
+        app.post('/login', (req, res) => {
+          sessionOf(req).user = 'ada';
+          res.redirect('/');
+        });
+      });
+      const replies = [await client.request('/'), await client.post('/remember'), await client.post('/login')];
+      return {
+        cookies: replies.map((reply) => sessionCookie(reply.setCookies) !== undefined),
+        me: (await client.request('/')).body,
+      };
+    });
+    expect(seen['express-session']).toEqual({ cookies: [false, false, true], me: 'ada' });
+    expect(seen['@sess/express-session']).toEqual(seen['express-session']);
+  });
+
   it('req.session.cookie.serialize(name, value) writes a Set-Cookie line with the session cookie’s attributes', async () => {
     const seen = await onBoth(async (module) => {
       const cookie = { domain: 'example.com', sameSite: 'strict', maxAge: 60_000 };
