@@ -330,6 +330,9 @@ const guards = {
   // An id the store has never held: its first save creates the session, or after regenerate
   // (the client's record still live, to be retired) moves it there.
   isUnsavedNewId: ({ context }: GuardArgs) => !context.idIsClients && !context.currentLive,
+  // Nothing saved under the session's id to read back, and no regeneration away from a live
+  // record, whose saved data sits under the id being replaced: starting over would sign out.
+  mayStartOverOnReload: ({ context }: GuardArgs) => context.idIsClients || context.currentLive || !context.clientRecordLive,
   plansDestroy: ({ context }: GuardArgs) => context.primary === 'destroy',
   plansSave: ({ context }: GuardArgs) => context.primary === 'save',
   plansSaveNew: ({ context }: GuardArgs) => context.primary === 'saveNew',
@@ -753,7 +756,10 @@ export const lifecycleMachine = setup({
           { guard: 'isNewRecordLive', target: 'reloading', actions: ['loadRecord', 'markAccessed'] },
           { guard: 'isCurrentLive', target: 'loading', actions: ['loadRecord', fresh({ accessed: true })] },
           // Nothing saved to read back: the session starts over, its lifetime with its data.
+          // After regenerate(), before the new id is saved, reload() is refused (express-session
+          // calls back with an error there too).
           {
+            guard: 'mayStartOverOnReload',
             actions: [
               'clearData',
               'forgetExpiry',

@@ -101,7 +101,7 @@ export interface Session<Data extends SessionData = SessionData> {
   regenerate(options?: { keepData?: boolean }): Promise<void>;
   /** Deletes the record now and empties the session; the cookie is deleted at commit. */
   destroy(): Promise<void>;
-  /** Re-reads the record, dropping unsaved changes. */
+  /** Re-reads the record, dropping unsaved changes. After `regenerate()`, refused until the new id is saved (`saveNow()`): nothing is under it to re-read. */
   reload(): Promise<void>;
   /** Saves at commit even if nothing changed. */
   save(): void;

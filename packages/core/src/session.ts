@@ -381,7 +381,9 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
           ? ': the commit has begun'
           : state === 'failed'
             ? ': a store call of this request failed'
-            : '';
+            : operation === 'reload'
+              ? ': after regenerate(), the new id has nothing saved to re-read until it is saved (reload before regenerating)'
+              : '';
     throw new SessUsageError(`${operation} is not allowed now${hint} (session state: ${state})`);
   }
 

@@ -944,6 +944,37 @@ describe('data', () => {
     expect(world.store.peek(session.id as string)?.data).toEqual({ start: 0, cart: ['book'], theme: 'dark' });
   });
 
+  it('reload() after regenerate() is refused before the new id is saved, and the session stays signed in (it used to start over empty)', async () => {
+    const { request, store } = setup();
+    await request((s) => s.set('user', 'ada'));
+    const regenerated = await request(async (s) => {
+      await s.load();
+      await s.regenerate();
+      await expect(s.reload()).rejects.toThrow(
+        new SessUsageError(
+          'reload is not allowed now: after regenerate(), the new id has nothing saved to re-read until it is saved (reload before regenerating) (session state: active)',
+        ),
+      );
+      return s.get('user');
+    });
+    expect(regenerated.result).toBe('ada');
+    expect(store.peek(regenerated.session.id as string)?.data).toEqual({ user: 'ada' });
+    const after = await request(async (s) => {
+      await s.load();
+      return s.get('user');
+    });
+    expect(after.result).toBe('ada');
+    // Once the new id is saved, reload re-reads its record.
+    await request(async (s) => {
+      await s.load();
+      await s.regenerate();
+      await s.saveNow();
+      s.set('user', 'mallory');
+      await s.reload();
+      expect(s.get('user')).toBe('ada');
+    });
+  });
+
   it('reload drops unsaved changes', async () => {
     const { request } = await signedIn();
     const { result } = await request(async (s) => {

@@ -58,7 +58,7 @@ export interface SessionMethods {
   regenerate(options?: { keepData?: boolean }): Promise<void>;
   /** Deletes the record now; the cookie is deleted when the response goes out. */
   destroy(): Promise<void>;
-  /** Re-reads the record, dropping unsaved changes. */
+  /** Re-reads the record, dropping unsaved changes. Rejects after `regenerate()`: nothing is saved under the new id yet. */
   reload(): Promise<void>;
   /** Saves when the response goes out even if nothing changed. */
   save(): void;
