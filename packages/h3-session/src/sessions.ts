@@ -6,7 +6,7 @@
  */
 import { assertNever, createSessionManager, serializeDeletion, setCookieLine } from '@sess/core';
 import type { HttpEffect, ResponseFacts, Session as CoreSession, SessionManager } from '@sess/core';
-import { responseFacts } from '@sess/core/adapter';
+import { afterSignOut, httpFailure, responseFacts } from '@sess/core/adapter';
 import { isH3Session } from './config.js';
 import type { H3Session, Settings } from './config.js';
 import { isIronSeal, sealMemory } from './seals.js';
@@ -157,13 +157,19 @@ export class H3Sessions {
     if (port.context.sessions !== undefined) delete port.context.sessions[this.name];
     await this.run(state, async () => {
       const core = this.begin(port, state);
-      await core.destroy();
-      const effects = await this.commit(core, port.response, state);
-      // h3 deletes the cookie whatever the request carried; the core deletes only a session it
-      // found, so a cookie naming none (foreign, or its record already gone) is deleted here.
-      if (!effects.some((effect) => effect.type === 'cookie.delete')) {
-        this.apply([{ type: 'cookie.delete', name: this.name, attributes: this.settings.cookie }], port.response, state);
-      }
+      // A failed destroy has ended the session all the same: the commit answers for the status
+      // the failure goes out with, so the cookie is deleted (as h3 deletes it whatever happens),
+      // and the failure is passed on, so no 2xx says the record is gone.
+      await afterSignOut(core.destroy(), async (failure) => {
+        const status = failure === undefined ? undefined : (httpFailure(failure.error)?.status ?? 500);
+        const effects = await this.commit(core, port.response, state, status);
+        // h3 deletes the cookie whatever the request carried; the core deletes only a session it
+        // found, so a cookie naming none (foreign, or its record already gone) is deleted here.
+        if (!effects.some((effect) => effect.type === 'cookie.delete')) {
+          this.apply([{ type: 'cookie.delete', name: this.name, attributes: this.settings.cookie }], port.response, state);
+        }
+        if (failure !== undefined) throw failure.error;
+      });
     });
   }
 
@@ -291,13 +297,21 @@ export class H3Sessions {
     return this.manager.begin({ cookieHeader, secure: port.secure });
   }
 
-  /** Commits the run; its HTTP effects go on `response` (with none, they only move the request's cookie on). */
-  private async commit(core: CoreSession, response: ResponsePort | undefined, state: RequestState): Promise<readonly HttpEffect[]> {
+  /**
+   * Commits the run; its HTTP effects go on `response` (with none, they only move the request's cookie on).
+   * `status`: the one the response goes out with, if not its current one (a failure's).
+   */
+  private async commit(
+    core: CoreSession,
+    response: ResponsePort | undefined,
+    state: RequestState,
+    status?: number,
+  ): Promise<readonly HttpEffect[]> {
     const facts =
       response === undefined
         ? NO_RESPONSE
         : responseFacts(
-            response.status(),
+            status ?? response.status(),
             this.name,
             // Our own earlier lines are replaced, not "someone else's cookie".
             response.setCookieLines().filter((line) => !state.lines.includes(line)),

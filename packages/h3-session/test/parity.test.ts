@@ -7,7 +7,7 @@ import * as h3 from 'h3';
 import { H3, toNodeHandler, clearSession as h3ClearSession } from 'h3';
 import * as h3v1 from 'h3v1';
 import { clearSession as v1ClearSession, createApp, eventHandler, toNodeListener } from 'h3v1';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { Client, closedAfterEach, cookiesNamed, fakeClock, inspectableStore, listen } from '@sess/adapter-test';
 import type { Served } from '@sess/adapter-test';
 import type { SessionConfig } from '../src/index.js';
@@ -157,5 +157,60 @@ describe('h3 v1: updateSession on a stream', () => {
     expect(expected.body).toBe('streaming;threw');
     expect(actual.body).toBe(expected.body);
     expect([store.calls.set, store.size]).toEqual([0, 0]);
+  });
+});
+
+describe.each(pairs)('$flavour.name: signing out while the store fails', ({ flavour, real, h3Api }) => {
+  const ours = (handler: Handler) => flavour.serve(({ event, url }) => handler(event, url));
+  const app = (api: Api, config: SessionConfig, failing: () => void) => async (event: unknown, url: URL) => {
+    const e = event as never;
+    const session = await api.useSession(e, config);
+    if (url.pathname === '/clear') {
+      failing();
+      await session.clear();
+    } else if (url.pathname === '/clearSession') {
+      failing();
+      await api.clearSession(e, config);
+    } else await session.update({ user: 'ada' });
+    return 'ok';
+  };
+
+  it('clear and clearSession delete the cookie all the same, as h3 always does, answering 503 rather than 2xx', async () => {
+    const store = inspectableStore(fakeClock());
+    const h3Browser = new Client(
+      (
+        await serving(
+          real,
+          app(h3Api, { password: PASSWORD }, () => {}),
+        )
+      ).url,
+    );
+    const ourBrowser = new Client(
+      (
+        await serving(
+          ours,
+          app(flavour.api, { password: PASSWORD, store }, () => store.failing.add('destroy')),
+        )
+      ).url,
+    );
+    // h3 v1 logs an error that answers 5xx: each must be the store failure.
+    const logged: unknown[] = [];
+    const spy = vi
+      .spyOn(console, 'error')
+      .mockImplementation((...args: unknown[]) => void logged.push(args.find((arg) => arg instanceof Error)));
+    onTestFinished(() => spy.mockRestore());
+    for (const path of ['/clear', '/clearSession']) {
+      store.failing.clear();
+      await h3Browser.request('/');
+      await ourBrowser.request('/');
+      const [expected, actual] = [await h3Browser.request(path), await ourBrowser.request(path)];
+      expect([expected.status, cookiesNamed(expected, 'h3')], path).toEqual([200, [expect.stringMatching(/^h3=;/)]]);
+      expect([actual.status, cookiesNamed(actual, 'h3')], path).toEqual([503, [expect.stringMatching(/^h3=; Max-Age=0; Path=\/;/)]]);
+      // The browser signed out holds no session cookie (h3 v1 leaves an empty one).
+      expect([h3Browser.jar.get('h3') ?? '', ourBrowser.jar.has('h3')], path).toEqual(['', false]);
+    }
+    expect(
+      logged.map((error) => (error as Error | undefined)?.message).filter((message) => message !== 'Session store unavailable'),
+    ).toEqual([]);
   });
 });
