@@ -168,6 +168,13 @@ function overridden<K extends 'hijack' | 'send'>(reply: FastifyReply, name: K, o
   return (Object.getPrototypeOf(owner) as FastifyReply)[name];
 }
 
+/** The prototype above the one where `own`, the scope's getter of `reply.sent`, is defined: Fastify's `sent` is there. */
+function aboveSent(reply: FastifyReply, own: () => boolean): object {
+  let owner = Object.getPrototypeOf(reply) as object;
+  while (Object.getOwnPropertyDescriptor(owner, 'sent')?.get !== own) owner = Object.getPrototypeOf(owner) as object;
+  return Object.getPrototypeOf(owner) as object;
+}
+
 /** Node's checks of a header as it writes one: a list's values one by one (an undefined one is refused, though the list reads as text). */
 function checkHeader(name: string, value: unknown): void {
   validateHeaderName(name);
@@ -254,11 +261,33 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
     return this;
   }
 
+  /** Where Fastify's `reply.sent`, the one `sent` below overrides, is: the same for every reply of the scope, so found once. */
+  let fastifySentFrom: object | undefined;
+
+  /**
+   * `reply.sent` in the plugin's scope: Fastify's, and true too while an answer's commit waits on
+   * the store. Fastify stops a request's hooks and handler once its reply is sent, which it tells
+   * by the response having ended: else an async hook that answered without `return reply` (a guard
+   * that keeps where the visitor was going in the session) would let the route's handler run
+   * behind its answer, which it does not without sess.
+   */
+  function sent(this: FastifyReply): boolean {
+    if (slot(this.request)[STATE]?.committing === true) return true;
+    return Reflect.get((fastifySentFrom ??= aboveSent(this, sent)), 'sent', this) as boolean;
+  }
+
+  /** Fastify 4's deprecated `reply.sent = true`, as Fastify takes it (Fastify 5 has no setter: a TypeError, as without sess). */
+  function setSent(this: FastifyReply, value: boolean): void {
+    if (!Reflect.set((fastifySentFrom ??= aboveSent(this, sent)), 'sent', value, this))
+      throw new TypeError('Cannot set property sent of #<Reply> which has only a getter');
+  }
+
   // Declared up front, as Fastify asks, so every request object has the same shape.
   fastify.decorateRequest('session', null as unknown as FastifySession);
   fastify.decorateRequest(STATE, null);
   fastify.decorateReply('hijack', hijack);
   fastify.decorateReply('send', sendOnce);
+  fastify.decorateReply('sent', { getter: sent, setter: setSent });
 
   fastify.addHook('onRequest', async (request) => {
     const core = manager.begin({ cookieHeader: request.headers.cookie, secure: isSecure(request), readOnly: readOnly?.(request) ?? false });

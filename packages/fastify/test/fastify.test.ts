@@ -928,6 +928,29 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       expect((await store.peek(idOf(client) as string))?.data).toEqual({ n: 1 });
       expect(logged.map((line) => line.err?.message)).toEqual(['failed after sending']);
     });
+
+    it('an async hook that answers without `return reply` ends the request there, as without sess: the route’s own hooks and handler never run', async () => {
+      const ran: string[] = [];
+      const { url, store } = await withSession({}, (app) => {
+        // A guard that keeps where the visitor was going (a session write) and answers from the hook.
+        const guard = async (request: FastifyRequest, reply: FastifyReply) => {
+          request.session.n = 1;
+          reply.code(401).send('sign in');
+        };
+        app.addHook('onRequest', async (request, reply) => {
+          if (request.url === '/on-request') await guard(request, reply);
+        });
+        app.get('/on-request', { preHandler: async () => void ran.push('preHandler') }, async () => (ran.push('/on-request'), 'secret'));
+        app.get('/pre-handler', { preHandler: guard }, async () => (ran.push('/pre-handler'), 'secret'));
+      });
+      for (const path of ['/on-request', '/pre-handler']) {
+        const client = new Client(url);
+        const reply = await client.request(path);
+        expect([path, reply.status, reply.body, cookiesNamed(reply, 'sid').length]).toEqual([path, 401, 'sign in', 1]);
+        expect((await store.peek(idOf(client) as string))?.data).toEqual({ n: 1 });
+      }
+      expect(ran).toEqual([]);
+    });
   });
 
   describe('after the commit', () => {
