@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import { type Readable, Stream } from 'node:stream';
 import { format } from 'node:util';
 import type { Context, Middleware } from 'koa';
-import { SessConfigError, SessUsageError, type HttpEffect, type SessionManagerOptions, type SessionStorage } from '@sess/core';
+import { SessConfigError, SessError, SessUsageError, type HttpEffect, type SessionManagerOptions, type SessionStorage } from '@sess/core';
 import { COOKIE_OPTIONS, DEFAULT_MAX_AGE_MS, RELEASED, SHARED_OPTIONS, accessorLayer, afterSignOut } from '@sess/core/adapter';
 import { applyEffects, cancelUnread, checkOptions, cookieOptions, coreOptions, createManager, createOutputHold } from '@sess/core/adapter';
 import { createSessionContext, errorHeaders, handoffHeaders, headersLeft, heedStreamErrors, httpFailure } from '@sess/core/adapter';
@@ -215,6 +215,17 @@ function coverOwnOnerror(proto: { onerror?: unknown }): void {
 /** With `ctx.respond = false`, a commit that output started fails into Koa's own answer: an error response, or past the headers, the 'error' event. */
 const answer = (ctx: Context) => (error: unknown) => ctx.onerror(markHttpError(error) as Error);
 
+/**
+ * Throws `error`, unless sess raised it once Koa had answered already (a middleware ahead of
+ * session() that did not await `next()` lets Koa respond when it returns): thrown then, it would
+ * reach no one and end the process as an unhandled rejection, so it goes to Koa's 'error' event,
+ * as an error after the headers does.
+ */
+function raise(ctx: Context, error: unknown): void {
+  if (error instanceof SessError && headersLeft(ctx.res)) ctx.onerror(error);
+  else throw error;
+}
+
 /** The message for a session that changed in a response written without Koa, which the commit came too late for. */
 const BYPASSED =
   'the response was written to ctx.res before the session was committed, so the session was not saved: set ctx.respond = false before writing to ctx.res';
@@ -299,7 +310,9 @@ export function session(options: SessionOptions): SessionMiddleware {
   // returns: its output is held from then on.
   const contexts = accessorLayer<Context & Record<symbol, unknown>>({
     session: {
-      get: (ctx) => found(stateOf(ctx)).view,
+      // Undefined where session() does not serve the request (a route without it, a middleware
+      // ahead of it), as before the layer was in the app's prototype and as without sess.
+      get: (ctx) => stateOf(ctx)?.view,
       set(ctx, value) {
         const state = found(stateOf(ctx));
         if (value === null) signOut(state);
@@ -388,7 +401,7 @@ export function session(options: SessionOptions): SessionMiddleware {
         // The commit threw the app's error back, or failed itself: the app's error is the answer
         // either way (`markHttpError` gives back the error it is given).
       }
-      throw markHttpError(error);
+      return raise(ctx, markHttpError(error));
     }
     try {
       // No promise step when the commit was done at once.
@@ -400,7 +413,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     } catch (error) {
       // Koa destroys a Node stream body itself, but leaves a web stream (Koa 3) unread.
       cancelUnread(ctx.body);
-      throw markHttpError(error);
+      raise(ctx, markHttpError(error));
     }
   };
 

@@ -332,6 +332,31 @@ describe.each([
     expect(cookiesNamed(await new Client(served.url).request('/'), 'sid')).toHaveLength(1);
   });
 
+  it('a route session() does not serve reads ctx.session as undefined, as without sess, before and after requests that went through it', async () => {
+    const app = new Koa();
+    app.silent = true;
+    const sessions = session({ secret: SECRET, store: inspectableStore(fakeClock()) });
+    // A logger ahead of session(), and session() on the /account routes only.
+    app.use(async (ctx, next) => {
+      ctx.state.before = ctx.session === undefined ? 'none' : 'session';
+      await next();
+    });
+    app.use((ctx, next) => (ctx.path.startsWith('/account') ? sessions(ctx, next) : next()));
+    app.use((ctx) => {
+      if (ctx.path.startsWith('/account')) ctx.session.n = (ctx.session.n ?? 0) + 1;
+      ctx.body = `${ctx.state.before} ${ctx.session?.n ?? 'none'}`;
+    });
+    const served = await listen(app.callback());
+    servers.push(served);
+    const client = new Client(served.url);
+    const answers: string[] = [];
+    for (const path of ['/public', '/account', '/public', '/account']) {
+      const reply = await client.request(path);
+      answers.push(`${reply.status} ${reply.body}`);
+    }
+    expect(answers).toEqual(['200 none none', '200 none 1', '200 none none', '200 none 2']);
+  });
+
   it('ctx.respond = false set ahead of session() once it has committed: nothing more is held, the output goes out with the cookie', async () => {
     const app = new Koa();
     app.silent = true;

@@ -460,6 +460,57 @@ describe.each([
     });
   });
 
+  describe('a middleware ahead of session() that does not await next()', () => {
+    /** Records the rejections no one handles while `run` goes on: each would end a Node process. */
+    async function unhandledDuring(run: () => Promise<void>): Promise<unknown[]> {
+      const unhandled: unknown[] = [];
+      const record = (reason: unknown) => void unhandled.push(reason);
+      process.on('unhandledRejection', record);
+      try {
+        await run();
+      } finally {
+        process.off('unhandledRejection', record);
+      }
+      return unhandled;
+    }
+
+    // Koa answers as soon as that middleware returns; the session's work ends after the answer left.
+    const early: Middleware = (ctx, next) => (ctx.path === '/early' ? void next() : next());
+
+    it("a session written after Koa answered saves nothing and is reported on Koa's 'error' event, not thrown where no one hears it", async () => {
+      const { client, url, store, errors } = await start(
+        {},
+        (ctx) => {
+          ctx.session.n = 1;
+          ctx.body = 'late';
+        },
+        early,
+      );
+      const unhandled = await unhandledDuring(async () => {
+        await client.request('/early');
+        await servers.at(-1)?.idle();
+      });
+      expect(unhandled).toEqual([]);
+      expect(store.calls.set).toBe(0);
+      expect(errors.map((error) => error.message)).toEqual([expect.stringMatching(/set ctx\.respond = false before writing to ctx\.res/)]);
+      expect((await new Client(url).request('/')).status).toBe(200);
+    });
+
+    it("a store that fails to load the session after Koa answered is reported on Koa's 'error' event, and the process keeps serving", async () => {
+      const { client, store, errors } = await start({}, (ctx) => (ctx.body = String((ctx.session.n = (ctx.session.n ?? 0) + 1))), early);
+      await client.request('/');
+      store.failing.add('get');
+      const unhandled = await unhandledDuring(async () => {
+        await client.request('/early');
+        await servers.at(-1)?.idle();
+      });
+      expect(unhandled).toEqual([]);
+      expect(errors.map((error) => error.name)).toEqual(['SessStoreError']);
+      store.failing.delete('get');
+      expect((await client.request('/')).body).toBe('2');
+    });
+  });
+
   describe('ctx.respond = false', () => {
     it('a sign-in that writes ctx.res itself gets its cookie, saved before the headers leave, and the next request is signed in', async () => {
       let raw: ServerResponse | undefined;
