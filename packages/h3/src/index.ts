@@ -114,6 +114,46 @@ function copyOf(response: Response): Response {
   return Object.assign(new Response(response.body, response), crossws === undefined ? undefined : { crossws });
 }
 
+/** The headers a session commit sets. */
+const SESSION_HEADERS = ['set-cookie', 'vary', 'cache-control'] as const;
+
+/**
+ * Those of the session's headers that a Node middleware (`fromNodeMiddleware`: `cors`'s
+ * `Vary: Origin`, a cookie of its own) set on the Node response, where `answer` (h3's answer, an
+ * error's own headers) lacks them: srvx writes each header of the answer over the Node
+ * response's same one, so the session's would replace them. They go on the answer, under the
+ * session's, as if the app had set them there.
+ */
+function setOnNode(res: ServerResponse | undefined, ...answer: Array<Headers | undefined>): Headers | undefined {
+  if (res === undefined || res.headersSent) return undefined;
+  let set: Headers | undefined;
+  for (const name of SESSION_HEADERS) {
+    const value = res.getHeader(name);
+    if (value === undefined || answer.some((headers) => headers?.has(name))) continue;
+    set ??= new Headers();
+    for (const line of Array.isArray(value) ? value : [value]) set.append(name, String(line));
+  }
+  return set;
+}
+
+/** `set` (see `setOnNode`) added to `headers`. */
+function addAll(headers: Headers, set: Headers | undefined): void {
+  if (set !== undefined) for (const [name, value] of set) headers.append(name, value);
+}
+
+/**
+ * The answer's Set-Cookie lines, moved onto the Node response once that has headers of its own (a
+ * Node middleware's): srvx's `writeHead` then sets the answer's headers one line at a time on
+ * Node 20, so only the last cookie (the session's) would go out, not the app's beside it.
+ */
+function cookiesOnNode(res: ServerResponse | undefined, headers: Headers): void {
+  if (res === undefined || res.headersSent || res.getHeaderNames().length === 0) return;
+  const lines = headers.getSetCookie();
+  if (lines.length < 2) return;
+  headers.delete('set-cookie');
+  res.setHeader('set-cookie', lines);
+}
+
 const output = createOutputHold();
 
 /**
@@ -232,8 +272,9 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
     // What the handler (or the app's onError) returned, when it is the Response that goes out
     // (h3 passes one on as it is).
     let returned: unknown;
-    const res = event.runtime?.node?.res;
-    const nodeOutput = res instanceof ServerResponse ? new NodeOutput(res, core, manager.name, event, view) : undefined;
+    const node = event.runtime?.node?.res;
+    const res = node instanceof ServerResponse ? node : undefined;
+    const nodeOutput = res === undefined ? undefined : new NodeOutput(res, core, manager.name, event, view);
     try {
       const running = asyncContext ? context.run(view, next) : next();
       const value = await (nodeOutput === undefined ? running : nodeOutput.until(running));
@@ -262,7 +303,9 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
         const headers = event.res.errHeaders;
         const vary = own?.get('vary');
         if (vary != null && !headers.has('vary')) headers.set('vary', vary);
+        addAll(headers, setOnNode(res, headers, own));
         applyEffects(headers, await commit(core, manager.name, status, headers, own));
+        if (own?.has('set-cookie') !== true) cookiesOnNode(res, headers);
         throw error;
       }
       // The app's onError may answer with another status, or a Response that h3 sends without
@@ -281,9 +324,10 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
       (returned instanceof Response && (returned.bodyUsed || returned.body?.locked === true) && event.req.method !== 'HEAD');
     // Saving the session the app let go of (`event.context.session = {}`) would keep a user it meant
     // to sign out signed in. The usage error reaches h3 as it is, which logs its message.
+    const setOnRes = setOnNode(res, response.headers);
     const committed =
       event.context.session === view
-        ? commit(core, manager.name, refused ? 500 : response.status, response.headers)
+        ? commit(core, manager.name, refused ? 500 : response.status, response.headers, setOnRes)
         : Promise.reject(new SessUsageError(REPLACED));
     let effects: Effects;
     if (committed instanceof Promise) {
@@ -307,7 +351,11 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
     // rides on it to the next. One h3 made from another value is this request's own. A response
     // whose headers are immutable (from `fetch` or `Response.redirect`) is copied either way.
     const own = response === returned && !response.bodyUsed ? copyOf(response) : response;
-    return withHeaders(own, (headers) => applyEffects(headers, effects));
+    return withHeaders(own, (headers) => {
+      addAll(headers, setOnRes);
+      applyEffects(headers, effects);
+      cookiesOnNode(res, headers);
+    });
   };
 
   return Object.assign(sessionMiddleware, { handoff, socket });

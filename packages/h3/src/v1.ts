@@ -130,13 +130,44 @@ function answerStandIn(res: ServerResponse, error: unknown): void {
   answerFailure(res, error);
 }
 
+/** An h3 v1 app's options, where its `onError` is. */
+interface AppOptions {
+  onError?: unknown;
+}
+type OnError = (this: unknown, error: unknown, event: H3V1Event) => unknown;
+
+/** The app's `onError`s, as `awaitSessions` wraps them (see `answeredBy`). */
+const answering = new WeakSet<object>();
+
+/**
+ * The app's `onError`, made to wait for the session's commit on a stand-in. h3 calls it once the
+ * app's handler has rejected, then answers the error itself unless onError did, and reads the
+ * answer at once. The session commits for the answer that goes out, as on a Node server: one
+ * onError wrote started the commit (waited for here), else h3's answer of the error's status
+ * follows, committed for here first. A failed commit answers 503, which h3 then finds answered.
+ */
+function answeredBy(onError: OnError): OnError {
+  const wrapped = async function onErrorAwaitingSessions(this: unknown, error: unknown, event: H3V1Event): Promise<void> {
+    await onError.call(this, error, event);
+    const response = standIns.get(event)?.response;
+    if (response === undefined) return;
+    const { res } = event.node;
+    const answered = event._handled === true || res.writableEnded || res.headersSent;
+    await response.settle(answered ? res.statusCode : thrownStatus(error)).catch((failure) => answerStandIn(res, failure));
+  };
+  answering.add(wrapped);
+  return wrapped;
+}
+
 /** `handler` for one request on a stand-in: done once the session's commit is, and h3 finds its answer complete. */
-async function committed(handler: (event: H3V1Event) => unknown, event: H3V1Event): Promise<void> {
+async function committed(handler: (event: H3V1Event) => unknown, event: H3V1Event, options: AppOptions | undefined): Promise<void> {
   const slot: { response?: DeferredResponse } = {};
   standIns.set(event, slot);
   try {
     await handler(event);
   } catch (error) {
+    // The app's onError (Nitro always has one) may answer with another status: its wrapper commits.
+    if (answering.has(options?.onError as object)) throw error;
     // h3 answers the error once this rejects: the session commits for that answer's status first.
     await slot.response?.settle(thrownStatus(error)).catch((failure) => Promise.reject(toH3Error(failure)));
     throw error;
@@ -166,7 +197,10 @@ const awaiting = new WeakSet<object>();
 export function awaitSessions<App extends { handler: (event: never) => unknown }>(app: App): App {
   const handler = app.handler as unknown as (event: H3V1Event) => unknown;
   if (awaiting.has(handler)) return app;
-  const awaited = (event: H3V1Event) => (isStandIn(event.node.res) ? committed(handler, event) : handler(event));
+  const { options } = app as { options?: AppOptions };
+  // h3 reads the app's onError when it calls it: wrapped once, here (a frozen options object keeps its own).
+  if (typeof options?.onError === 'function') Reflect.set(options, 'onError', answeredBy(options.onError as OnError));
+  const awaited = (event: H3V1Event) => (isStandIn(event.node.res) ? committed(handler, event, options) : handler(event));
   awaiting.add(awaited);
   // Keeps what h3 hangs on its app handler (`__is_handler__`, `__resolve__`).
   app.handler = Object.assign(awaited, handler) as unknown as App['handler'];

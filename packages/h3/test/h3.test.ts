@@ -1,5 +1,5 @@
 /** h3-specific behaviour beyond the shared conformance suite, on both majors. */
-import { H3, HTTPError, createEventStream, fromNodeHandler, iterable, redirect, toNodeHandler } from 'h3';
+import { H3, HTTPError, createEventStream, fromNodeHandler, fromNodeMiddleware, iterable, redirect, toNodeHandler } from 'h3';
 import type { H3Config, H3Event } from 'h3';
 import { createApp, createError, eventHandler, send, sendError, sendRedirect, sendStream, setResponseStatus, toNodeListener } from 'h3v1';
 import type { AppOptions } from 'h3v1';
@@ -536,6 +536,41 @@ describe('h3 v2', () => {
       expect(reply.setCookies).toEqual([]);
       expect(errors.map((error) => (error as HTTPError).status)).toEqual([503]);
     });
+  });
+
+  it.each([
+    ['a returned value', '/value', 200],
+    ['a returned Response', '/response', 200],
+    ['a thrown HTTPError', '/throw', 401],
+  ])("a Node middleware's headers set before %s survive the session's: its cookie, Vary, Cache-Control", async (_, path, status) => {
+    const store = inspectableStore(fakeClock());
+    const app = new H3({ silent: true });
+    // What `cors` and a cookie-setting Express middleware do before they call next(); srvx writes
+    // each header of h3's answer over the Node response's own.
+    app.use(
+      fromNodeMiddleware((_req, res, next) => {
+        res.setHeader('vary', 'Origin');
+        res.setHeader('set-cookie', ['csrf=1; Path=/']);
+        if (path !== '/value') res.setHeader('cache-control', 'no-store');
+        next();
+      }),
+    );
+    app.use(session({ secret: SECRET, store }));
+    app.all('/**', async (event) => {
+      (await useSession(event)).data.n = 1;
+      if (path === '/throw') throw new HTTPError({ status: 401 });
+      return path === '/response' ? new Response('raw') : 'value';
+    });
+    const served = await listen(toNodeHandler(app));
+    servers.push(served);
+    const client = new Client(served.url);
+    const reply = await client.request(path);
+    expect(reply.status).toBe(status);
+    expect(cookiesNamed(reply, 'csrf')).toEqual(['csrf=1; Path=/']);
+    expect(cookiesNamed(reply, 'sid')).toHaveLength(1);
+    expect(reply.headers.get('vary')).toBe('Origin, Cookie');
+    expect(reply.headers.get('cache-control')).toBe(path === '/value' ? 'private' : 'no-store');
+    expect(store.size).toBe(1);
   });
 
   describe('event.context.session replaced by another value (a sign-out that would leave the user signed in)', () => {

@@ -3,8 +3,19 @@
  * for Node's response as soon as the app's handler returns, on a store that answers at once and
  * on one that answers later.
  */
-import { createApp, createError, createRouter, eventHandler, toNodeListener, toPlainHandler, toWebHandler } from 'h3v1';
-import type { App } from 'h3v1';
+import {
+  createApp,
+  createError,
+  createRouter,
+  eventHandler,
+  send,
+  sendError,
+  setResponseStatus,
+  toNodeListener,
+  toPlainHandler,
+  toWebHandler,
+} from 'h3v1';
+import type { App, AppOptions } from 'h3v1';
 import { describe, expect, it } from 'vitest';
 import { Client, SECRET, closedAfterEach, cookiesNamed, listen } from '@sess/adapter-test';
 import { SessConfigError } from '@sess/core';
@@ -54,8 +65,8 @@ function testStore(answer: 'sync' | 'async') {
   return store;
 }
 
-function appWith(store: Store): App {
-  const app = createApp();
+function appWith(store: Store, options: AppOptions = {}): App {
+  const app = createApp(options);
   app.use(v1.session({ secret: SECRET, store }));
   const router = createRouter();
   const write = async (event: Parameters<typeof v1.useSession>[0]) => {
@@ -99,6 +110,13 @@ function appWith(store: Store): App {
     eventHandler(async (event) => {
       await write(event);
       throw createError({ statusCode: 401, statusMessage: 'sign in again' });
+    }),
+  );
+  router.get(
+    '/failing',
+    eventHandler(async (event) => {
+      await write(event);
+      throw createError({ statusCode: 500, statusMessage: 'it broke' });
     }),
   );
   app.use(router);
@@ -195,6 +213,45 @@ describe.each(['web', 'plain'] as const)('h3 v1 %s handler', (kind) => {
       expect(replies.map(sid)).toEqual([undefined, undefined, undefined]);
       expect(logged.length).toBeGreaterThan(0);
       expect(store.size).toBe(0);
+    });
+
+    describe("the app's onError answering a thrown error (Nitro always has one)", () => {
+      /** `/write` stores `n: 1` first; `/unauthorized` (401) and `/failing` (500) add one more before they throw. */
+      async function signedIn(onError: NonNullable<AppOptions['onError']>) {
+        const store = testStore(answer);
+        const send = sender(kind, v1.awaitSessions(appWith(store, { onError })));
+        const cookie = sid(await send('/write'));
+        return { store, request: (path: string) => send(path, cookie), n: async () => (await send('/read', cookie)).body };
+      }
+
+      it('with a 5xx for a 4xx, the 5xx goes out with nothing written', async () => {
+        const { request, n } = await signedIn((_, event) => sendError(event, createError({ statusCode: 500 })));
+        const reply = await request('/unauthorized');
+        expect([reply.status, reply.cookies]).toEqual([500, []]);
+        expect(await n()).toBe('n=1');
+      });
+
+      it('with a 200 page for a 5xx, the session commits as the 200 the client receives', async () => {
+        const { request, n } = await signedIn((_, event) => (setResponseStatus(event, 200), send(event, 'sorry')));
+        const reply = await request('/failing');
+        expect([reply.status, reply.body]).toEqual([200, 'sorry']);
+        expect(await n()).toBe('n=2');
+      });
+
+      it("that leaves the answer to h3, the session commits as the error's status; a failed save answers 503", async () => {
+        const seen: number[] = [];
+        const { store, request, n } = await signedIn((error) => void seen.push(error.statusCode));
+        const capture = captureFrameworkLogs();
+        const reply = await request('/unauthorized');
+        expect(reply.status).toBe(401);
+        expect(await n()).toBe('n=2');
+        store.failing.add('set');
+        const failed = await request('/unauthorized');
+        capture.stop();
+        expect([failed.status, JSON.parse(failed.body).statusCode, seen]).toEqual([503, 503, [401, 401]]);
+        store.failing.clear();
+        expect(await n()).toBe('n=2');
+      });
     });
 
     it('an app not wrapped by awaitSessions is refused with a SessConfigError before any store call', async () => {
