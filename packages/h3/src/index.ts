@@ -7,12 +7,12 @@
  * the response is known and before it leaves, and applies the effects the core returns.
  */
 import { ServerResponse } from 'node:http';
-import { HTTPError, getRequestProtocol, toResponse } from 'h3';
+import { HTTPError, toResponse } from 'h3';
 import type { H3Config, H3Event, Middleware } from 'h3';
 import { SessStoreError, SessUsageError } from '@sess/core';
 import type { HttpEffect, Session } from '@sess/core';
 import { applyEffects, commitFetch, commitNodeResponse, createOutputHold, createSessionContext, failureError } from '@sess/core/adapter';
-import { dropBody, handoffResponse, heedStreamErrors, loadedSession, withHeaders } from '@sess/core/adapter';
+import { dropBody, handoffResponse, heedStreamErrors, isSecure, loadedSession, withHeaders } from '@sess/core/adapter';
 import type { DeferredResponse, HoldHooks, SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
 import { H3View, MISSING, REPLACED, configure } from './shared.js';
 import type { SessionOptions, SessionUpdate as Update, SessionView } from './shared.js';
@@ -254,7 +254,6 @@ export interface SessionMiddleware extends Middleware, SocketRoutes<Handoff, [re
  */
 export function session(options: SessionOptions<H3Event>): SessionMiddleware {
   const { manager, proxy, readOnly, asyncContext, socket } = configure(options, 'session() of @sess/h3');
-  const protocol = { xForwardedProto: proxy };
 
   const handoff: Handoff = (event) =>
     handoffResponse(manager, event.url.searchParams.get('token'), event.req.headers.get('sec-fetch-site')).catch(rejected);
@@ -262,7 +261,8 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
   const sessionMiddleware: Middleware = async function sessionMiddleware(event, next) {
     // Mounted twice: the first one owns the session.
     if (event.context.session !== undefined) return next();
-    const secure = getRequestProtocol(event, protocol) === 'https';
+    // The core's reading of X-Forwarded-Proto (any case, the first of a list), as every adapter's: h3's takes only lowercase.
+    const secure = isSecure(event.url.protocol === 'https:', event.req.headers.get('x-forwarded-proto') ?? undefined, proxy);
     const cookieHeader = event.req.headers.get('cookie') ?? undefined;
     const core = manager.begin({ cookieHeader, secure, readOnly: readOnly?.(event) ?? false });
     // Lazy (design §2.2): the record is read by the first `useSession`, so a route that never

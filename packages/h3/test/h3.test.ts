@@ -363,6 +363,22 @@ describe('h3 v2', () => {
     }
   });
 
+  it('with proxy, X-Forwarded-Proto is read as the other adapters read it: any case, the first of a list', async () => {
+    const { url } = await startV2({ proxy: true }, async (event) => {
+      (await useSession(event)).data.n = 1;
+      return 'ok';
+    });
+    for (const [proto, secure] of [
+      ['HTTPS', true],
+      ['https, http', true],
+      ['http, https', false],
+      ['', false],
+    ] as const) {
+      const reply = await new Client(url).request('/', { headers: { 'x-forwarded-proto': proto } });
+      expect([proto, cookiesNamed(reply, 'sid')[0]?.includes('; Secure') ?? false]).toEqual([proto, secure]);
+    }
+  });
+
   it('is lazy: with a valid cookie, a route that never asks for the session makes no store call', async () => {
     const { client, store } = await startV2({}, async (event) => {
       if (event.url.pathname === '/plain') return 'plain';
