@@ -64,6 +64,13 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   /** The last store work started, and how many are still running: commit and discard wait for them. */
   private inflight: Promise<unknown> | undefined;
   private running = 0;
+  /**
+   * The JSON of each object value `get` handed out, so that a change made inside it
+   * (`session.get('cart').items.push(item)`) is saved as a set one is: express-session,
+   * koa-session and @fastify/session compare the whole session at the end. Kept only once such a
+   * value is read, and never on a read-only request (nothing is saved there).
+   */
+  private handedOut: Map<string, string | undefined> | undefined;
 
   constructor(
     private readonly config: Config,
@@ -100,7 +107,11 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
 
   get<K extends keyof Data & string>(key: K): Data[K] | undefined {
     this.step(READ, 'get');
-    return this.state.data[key] as Data[K] | undefined;
+    const value = this.state.data[key];
+    if (typeof value === 'object' && value !== null && !this.handedOut?.has(key) && !this.node.context.readOnly) {
+      (this.handedOut ??= new Map()).set(key, jsonOf(value));
+    }
+    return value as Data[K] | undefined;
   }
 
   has(key: string): boolean {
@@ -118,6 +129,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     const { state } = this;
     state.data[key] = value;
     state.noteSet(key);
+    this.handedOut?.delete(key);
   }
 
   delete(key: string): void {
@@ -126,6 +138,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     if (!Object.hasOwn(state.data, key)) return;
     delete state.data[key];
     state.noteDeleted(key);
+    this.handedOut?.delete(key);
   }
 
   clear(): void {
@@ -147,6 +160,8 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   }
 
   reload(): Promise<void> {
+    // The data is read again: what was handed out before is no longer the session's.
+    this.handedOut = undefined;
     return this.runLoaded(eventKey({ type: 'app.reload' }), 'reload');
   }
 
@@ -208,6 +223,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   }
 
   private commitNow(response: ResponseFacts): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
+    this.noteChangesInPlace();
     let empty = true;
     for (const _ in this.state.data) {
       empty = false;
@@ -222,6 +238,18 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
         response.headersSent ?? false,
       ),
     );
+  }
+
+  /** Sets again each value `get` handed out whose JSON has changed since (one JSON cannot hold now fails the commit, as a set one does). */
+  private noteChangesInPlace(): void {
+    const { handedOut } = this;
+    if (handedOut === undefined) return;
+    this.handedOut = undefined;
+    const { data } = this.state;
+    for (const [key, json] of handedOut) {
+      if (Object.hasOwn(data, key) && jsonOf(data[key]) !== json)
+        this.set(key as keyof Data & string, data[key] as Data[keyof Data & string]);
+    }
   }
 
   private flashes(): Flashes {
@@ -392,5 +420,14 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     if (step.drawsId) this.state.drawId();
     this.node = step.to;
     return this.state.perform(step.actions);
+  }
+}
+
+/** `value` as JSON, or `undefined` when JSON cannot hold it (a BigInt, a cycle). */
+function jsonOf(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
   }
 }

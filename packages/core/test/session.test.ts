@@ -975,6 +975,50 @@ describe('data', () => {
     });
   });
 
+  it('a change made inside a value get() handed out is saved, as express-session, koa-session and @fastify/session see it', async () => {
+    const { request, store } = setup();
+    const { session } = await request((s) => s.set('cart', { items: ['apple'] }));
+    const id = session.id as string;
+    await request(async (s) => {
+      await s.load();
+      (s.get('cart') as { items: string[] }).items.push('pear');
+    });
+    expect(store.peek(id)?.data).toEqual({ cart: { items: ['apple', 'pear'] } });
+    // Read and left as it was: nothing to save.
+    const writes = store.calls.filter((call) => call.startsWith('set')).length;
+    await request(async (s) => {
+      await s.load();
+      s.get('cart');
+    });
+    expect(store.calls.filter((call) => call.startsWith('set')).length).toBe(writes);
+    // A 5xx saves nothing, as for a set value.
+    await request(
+      async (s) => {
+        await s.load();
+        (s.get('cart') as { items: string[] }).items.length = 0;
+      },
+      { status: 500 },
+    );
+    expect(store.peek(id)?.data).toEqual({ cart: { items: ['apple', 'pear'] } });
+    // reload() drops it, as it drops a set value.
+    await request(async (s) => {
+      await s.load();
+      (s.get('cart') as { items: string[] }).items.push('plum');
+      await s.reload();
+    });
+    expect(store.peek(id)?.data).toEqual({ cart: { items: ['apple', 'pear'] } });
+    // A read-only request saves nothing, and fails nothing.
+    const { effects } = await request(
+      async (s) => {
+        await s.load();
+        (s.get('cart') as { items: string[] }).items.push('fig');
+      },
+      { readOnly: true },
+    );
+    expect(effects.some((effect) => effect.type === 'cookie.set')).toBe(false);
+    expect(store.peek(id)?.data).toEqual({ cart: { items: ['apple', 'pear'] } });
+  });
+
   it('reload drops unsaved changes', async () => {
     const { request } = await signedIn();
     const { result } = await request(async (s) => {

@@ -14,6 +14,8 @@ declare module '../src/index.js' {
   interface SessionData {
     views?: number;
     user?: string;
+    pages?: Record<string, number>;
+    cart?: { items: string[]; note?: string };
   }
 }
 
@@ -405,6 +407,75 @@ describe.each([
       expect(outcomes).toEqual(Object.fromEntries(Object.keys(changes).map((path) => [path, dataChange])));
     },
   );
+
+  it("changes inside a loaded nested value are saved, as express-session's hash of the session sees them (was lost: its README's page counter stuck at 1)", async () => {
+    const clock = fakeClock();
+    const store = inspectableStore(clock);
+    const { client } = await start({ store, clock: clock.now }, (app) => {
+      // express-session's README example, word for word but for the types.
+      app.get('/pages/:page', (req, res) => {
+        if (!req.session.pages) req.session.pages = {};
+        req.session.pages[req.path] = (req.session.pages[req.path] ?? 0) + 1;
+        res.send(String(req.session.pages[req.path]));
+      });
+      app.get('/cart/add/:item', (req, res) => {
+        if (!req.session.cart) req.session.cart = { items: [], note: 'first' };
+        req.session.cart.items.push(req.params.item);
+        delete req.session.cart.note;
+        res.send(req.session.cart.items.join(','));
+      });
+      app.get('/cart', (req, res) => res.json(req.session.cart ?? null));
+      app.get('/cart/fail/:item', (req, res) => {
+        req.session.cart?.items.push(req.params.item);
+        res.status(500).send('failed halfway');
+      });
+      app.get('/cart/clear', async (req, res) => {
+        req.session.cart?.items.push('gone');
+        await req.session.destroy();
+        res.send('cleared');
+      });
+    });
+    expect((await client.request('/pages/a')).body).toBe('1');
+    expect((await client.request('/pages/a')).body).toBe('2');
+    expect((await client.request('/pages/a')).body).toBe('3');
+    expect((await client.request('/pages/b')).body).toBe('1');
+    await client.request('/cart/add/apple');
+    await client.request('/cart/add/pear');
+    expect(JSON.parse((await client.request('/cart')).body)).toEqual({ items: ['apple', 'pear'] });
+    // Reading a nested value without changing it writes nothing; a failed request saves nothing.
+    const sets = store.calls.set;
+    await client.request('/cart');
+    expect(store.calls.set).toBe(sets);
+    expect((await client.request('/cart/fail/plum')).status).toBe(500);
+    expect(store.calls.set).toBe(sets);
+    expect(JSON.parse((await client.request('/cart')).body)).toEqual({ items: ['apple', 'pear'] });
+    // A destroyed session stays destroyed, whatever the app changed inside it before.
+    const cleared = await client.request('/cart/clear');
+    expect(cleared.setCookies[0]).toMatch(/^sid=; Max-Age=0/);
+    expect(store.size).toBe(0);
+  });
+
+  it('a change inside a nested value on a read-only route is not saved and fails nothing (nothing is saved there)', async () => {
+    const clock = fakeClock();
+    const store = inspectableStore(clock);
+    const { client } = await start({ store, clock: clock.now, readOnly: (req) => req.path.startsWith('/peek') }, (app) => {
+      app.get('/fill', (req, res) => {
+        req.session.cart = { items: ['apple'] };
+        res.send('filled');
+      });
+      app.get('/peek', (req, res) => {
+        req.session.cart?.items.sort().push('sneaked');
+        res.send('peeked');
+      });
+      app.get('/cart', (req, res) => res.json(req.session.cart ?? null));
+    });
+    await client.request('/fill');
+    const sets = store.calls.set;
+    const peek = await client.request('/peek');
+    expect([peek.status, peek.body, peek.setCookies]).toEqual([200, 'peeked', []]);
+    expect(store.calls.set).toBe(sets);
+    expect(JSON.parse((await client.request('/cart')).body)).toEqual({ items: ['apple'] });
+  });
 
   it("unset: 'destroy' destroys the session when the app sets req.session to null", async () => {
     const { client, store } = await start({ unset: 'destroy' }, (app) =>
