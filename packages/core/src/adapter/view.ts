@@ -199,6 +199,18 @@ export type WithCallback<Method> = Method extends (...args: infer A) => infer R
 /** `Methods` with express-session's callback forms on the methods `Named`. */
 export type CallbackMethods<Methods, Named extends keyof Methods> = Omit<Methods, Named> & { [K in Named]: WithCallback<Methods[K]> };
 
+/**
+ * What every object answers (`req.session.hasOwnProperty(key)`, as on express-session's
+ * session), where the data holds no key of that name: called on the view, they see its data.
+ */
+const OBJECT_METHODS: Readonly<Record<string, unknown>> = Object.freeze(
+  Object.fromEntries(
+    Object.getOwnPropertyNames(Object.prototype)
+      .filter((name) => name !== 'constructor' && !name.startsWith('__') && typeof Object.prototype[name as keyof object] === 'function')
+      .map((name) => [name, Object.prototype[name as keyof object]]),
+  ),
+);
+
 /** One view's state, and the Proxy's target: util.inspect looks past a Proxy at its target, so the printing hooks live on its prototype. */
 interface Target {
   readonly core: Session;
@@ -249,7 +261,10 @@ export function viewOf<View extends object>(spec: ViewSpec<View>): (core: Sessio
       const accessor = accessors.get(key);
       if (accessor !== undefined) return accessor.get(target.core);
       const method = methods.get(key);
-      if (method === undefined) return target.core.get(key);
+      if (method === undefined) {
+        const value = target.core.get(key);
+        return value === undefined && Object.hasOwn(OBJECT_METHODS, key) ? OBJECT_METHODS[key] : value;
+      }
       target.bound ??= Object.create(null) as Record<string, unknown>;
       return (target.bound[key] ??= (...args: never[]) => method(target.core, view as View, ...args));
     },

@@ -54,6 +54,24 @@ describe('the session view', () => {
     });
   });
 
+  it("answers Object.prototype's methods on its data, as any object does (req.session.hasOwnProperty(key), as on express-session's), unless the data holds that key", async () => {
+    const { request } = setup();
+    await request((core) => {
+      const { view } = named(core);
+      view.user = 'ada';
+      // Read off the view, as `req.session.hasOwnProperty(key)` reads it, and called on it.
+      const { hasOwnProperty: owns, propertyIsEnumerable: enumerates } = view as unknown as Record<string, (key: string) => boolean>;
+      expect([owns?.call(view, 'user'), owns?.call(view, 'cart'), enumerates?.call(view, 'user')]).toEqual([true, false, true]);
+      expect((view as unknown as { toString(): string }).toString()).toBe('[object Session]');
+      expect((view as unknown as { valueOf(): unknown }).valueOf()).toBe(view);
+      // Stored data of that name is the data.
+      view.valueOf = 'stored';
+      expect(view.valueOf).toBe('stored');
+      expect(Object.keys(view)).toEqual(['user', 'valueOf']);
+      expect('hasOwnProperty' in view).toBe(false);
+    });
+  });
+
   it('prints its data with util.inspect, String() and the tag of its name, and a plain one as an object', async () => {
     const { request } = setup();
     await request((core) => {
