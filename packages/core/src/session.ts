@@ -97,7 +97,9 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   }
 
   get expiresAt(): number | undefined {
-    return this.state.currentId === undefined ? undefined : this.state.lifetime().cookieExpiresAt;
+    // A session without an id yet has a lifetime too (the configured one, or what `setExpiry`
+    // asked for): the one its first save will give it, as express-session's new cookie shows it.
+    return this.state.lifetime().cookieExpiresAt;
   }
 
   get maxAgeMs(): number | undefined {

@@ -1019,6 +1019,17 @@ describe('data', () => {
     expect(store.peek(id)?.data).toEqual({ cart: { items: ['apple', 'pear'] } });
   });
 
+  it('a session without an id reports the lifetime its first save will give it, setExpiry included', async () => {
+    const { request, clock } = setup({ maxAgeMs: 3_600_000 });
+    const { result } = await request(async (s) => {
+      await s.load();
+      const before = [s.id, s.expiresAt, s.maxAgeMs];
+      s.setExpiry(60);
+      return [...before, s.expiresAt, s.maxAgeMs];
+    });
+    expect(result).toEqual([undefined, clock.now() + 3_600_000, 3_600_000, clock.now() + 60_000, 60_000]);
+  });
+
   it('reload drops unsaved changes', async () => {
     const { request } = await signedIn();
     const { result } = await request(async (s) => {

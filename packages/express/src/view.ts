@@ -52,8 +52,7 @@ class CookieView implements SessionCookie {
   /**
    * Now, as the core read it for this request: that reading was checked, so a clock gone bad since
    * fails the commit with the clock error (a bad reading here would be refused as a bad Date
-   * instead). A session without an id has no lifetime to read it from (the core exposes no other
-   * reading): the app's clock then.
+   * instead). The app's clock only where the core reports no lifetime.
    */
   #now(): number {
     const { expiresAt, maxAgeMs } = this.#core;

@@ -315,6 +315,19 @@ describe.each([
     expect((await client.request('/count')).body).toBe('views 1');
   });
 
+  it("a new session's cookie reads the lifetime its first save will give it, as express-session's does (was undefined until it had an id)", async () => {
+    const clock = fakeClock(Date.UTC(2020, 0, 1));
+    const { client } = await start({ clock: clock.now, store: memoryStore({ clock: clock.now }), cookie: { maxAge: 3_600_000 } }, (app) =>
+      app.get('/cookie', (req, res) => {
+        const before = [req.session.cookie.maxAge, req.session.cookie.expires?.getTime()];
+        req.session.cookie.maxAge = 60_000;
+        res.json([...before, req.session.cookie.maxAge, req.session.cookie.expires?.getTime()]);
+      }),
+    );
+    const now = clock.now();
+    expect(JSON.parse((await client.request('/cookie')).body)).toEqual([3_600_000, now + 3_600_000, 60_000, now + 60_000]);
+  });
+
   it('cookie.maxAge = 0 ends the session on the configured clock, however far it is from the wall clock', async () => {
     const clock = fakeClock(Date.UTC(2020, 0, 1));
     const { client } = await start({ clock: clock.now, store: memoryStore({ clock: clock.now }) }, (app) =>

@@ -34,7 +34,10 @@ export function koaView(defaultMaxAge: number | 'session') {
   return viewOf<KoaSession>({
     accessors: {
       ...SESSION_ACCESSORS,
-      maxAge: { get: (core) => core.maxAgeMs ?? defaultMaxAge, set: (core, value) => core.setExpiry(expiryOf(value)) },
+      maxAge: {
+        get: (core) => (core.id === undefined ? defaultMaxAge : core.maxAgeMs),
+        set: (core, value) => core.setExpiry(expiryOf(value)),
+      },
     },
     methods: METHODS,
   });

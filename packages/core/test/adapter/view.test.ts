@@ -65,8 +65,8 @@ describe('the session view', () => {
       expect((view as unknown as { toString(): string }).toString()).toBe('[object Session]');
       expect((view as unknown as { valueOf(): unknown }).valueOf()).toBe(view);
       // Stored data of that name is the data.
-      view.valueOf = 'stored';
-      expect(view.valueOf).toBe('stored');
+      Reflect.set(view, 'valueOf', 'stored');
+      expect(Reflect.get(view, 'valueOf')).toBe('stored');
       expect(Object.keys(view)).toEqual(['user', 'valueOf']);
       expect('hasOwnProperty' in view).toBe(false);
     });
