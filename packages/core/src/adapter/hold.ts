@@ -108,6 +108,9 @@ export interface OutputHold {
 }
 
 type Output = 'writeHead' | 'write' | 'end';
+/** The output methods that carry the body, which a wrapper above the hold may transform (compression). */
+type Body = 'write' | 'end';
+const BODY: readonly Body[] = ['write', 'end'];
 type Method = (this: ServerResponse, ...args: unknown[]) => unknown;
 const OUTPUTS: readonly Output[] = ['writeHead', 'write', 'end'];
 
@@ -116,6 +119,8 @@ interface Gates {
   readonly layer: PrototypeLayer;
   /** The same gates, for a response the layer does not cover: put on the instance (see `gate`). */
   readonly own: Record<Output, Method>;
+  /** The error answer's `write` and `end`, put on the instance above wrappers that took the cut output (see `answerPast`). */
+  readonly answer: Record<Body, Method>;
   readonly holds: WeakMap<ServerResponse, Hold>;
 }
 
@@ -141,11 +146,22 @@ class Hold implements DeferredResponse {
   wrapped = false;
   /** Lifts the seal put on the response while its output is held. */
   unseal: (() => void) | undefined = undefined;
+  /**
+   * The instance's `write` and `end` when a failed commit dropped output they had carried: wrappers
+   * above the hold (a compression middleware mounted after the session's), whose state is spent on it.
+   */
+  above: Record<Body, Method> | undefined = undefined;
+  /** Calls of the error answer in progress through `above`: output reaching the gates from elsewhere then is the cut output's. */
+  answering = 0;
+  /** Output calls that passed the gates after the commit failed. */
+  passed = 0;
+  /** The error answer's `end` passed the gates: it ends the response, maybe later (through a wrapper below). */
+  ended = false;
 
   constructor(
     readonly res: ServerResponse,
     readonly hooks: HoldHooks,
-    private readonly gates: Gates,
+    readonly gates: Gates,
   ) {}
 
   settle(status: number): Promise<void> {
@@ -223,7 +239,26 @@ export function createOutputHold(): OutputHold {
     };
   }
 
-  const gates: Gates = { layer, own, holds };
+  // The error answer's body past wrappers that took the cut output: through them first (one that
+  // only looks passes it on), else straight to what lies below them.
+  const answer = {} as Record<Body, Method>;
+  for (const name of BODY) {
+    answer[name] = function answering(this: ServerResponse, ...args: unknown[]): unknown {
+      const hold = holds.get(this) as Hold;
+      const passed = hold.passed;
+      hold.answering += 1;
+      try {
+        const result = (hold.above as Record<Body, Method>)[name].apply(this, args);
+        if (hold.passed !== passed || this.writableEnded) return result;
+        // Swallowed: the wrapper took its part as done (compression's stream ended with the cut body).
+        return (hold.wrapped ? own[name] : (Object.getPrototypeOf(this) as Record<Body, Method>)[name]).apply(this, args);
+      } finally {
+        hold.answering -= 1;
+      }
+    };
+  }
+
+  const gates: Gates = { layer, own, answer, holds };
   const defer = (res: ServerResponse, hooks: HoldHooks): DeferredResponse => new Hold(res, hooks, gates);
 
   return Object.freeze({
@@ -262,8 +297,12 @@ function through(res: ServerResponse, hold: Hold, name: Output, original: Method
     case 'done':
       return original.apply(res, args);
     case 'failed':
-      if (!res.writableEnded) return original.apply(res, args);
-      return drop(res, hold, name, args);
+      // The cut output a wrapper above still sends (compression's gzip of the dropped body) goes nowhere.
+      if (res.writableEnded || (hold.above !== undefined && hold.answering === 0 && name !== 'writeHead'))
+        return drop(res, hold, name, args);
+      hold.passed += 1;
+      if (name === 'end') hold.ended = true;
+      return original.apply(res, args);
     case 'committing':
       // The head is final since the first held call, as Node's is once it has left.
       if (hold.unseal !== undefined && name === 'writeHead') throw headersSent('write');
@@ -318,6 +357,7 @@ function settle(res: ServerResponse, hold: Hold, status: number): Promise<void> 
       hold.unseal?.();
       // The handler's output is cut off by the error answer.
       closeWithAnswer(res);
+      if (dropped.length > 0) answerPast(res, hold, hold.gates);
       // The held output goes nowhere: its callbacks hear so, or a handler awaiting one waits forever.
       for (const call of dropped) callBack(call.args, afterEnd());
       // Answered in the same turn the response became the framework's again: the handler's next
@@ -409,6 +449,19 @@ function seal(res: ServerResponse, hold: Hold): void {
   };
 }
 
+/**
+ * Wrappers on the instance's `write` and `end` above the hold carried the output it dropped, so
+ * their state is spent on it (compression's stream has ended, and would swallow the error answer's
+ * `end`): the error answer goes through them, and past them where they swallow it.
+ */
+function answerPast(res: ServerResponse, hold: Hold, gates: Gates): void {
+  const methods = res as unknown as Record<Body, Method>;
+  const ours = (name: Body) => (hold.wrapped ? methods[name] === gates.own[name] : !Object.hasOwn(res, name));
+  if (ours('write') && ours('end')) return;
+  hold.above = { write: methods.write, end: methods.end };
+  Object.assign(methods, gates.answer);
+}
+
 /** A commit that output started failed: nobody waits on it, so the framework answers through `fail`. */
 function answer(res: ServerResponse, hold: Hold, error: unknown): void {
   try {
@@ -418,8 +471,8 @@ function answer(res: ServerResponse, hold: Hold, error: unknown): void {
     res.destroy();
     return;
   }
-  // A response half sent can't be finished any more.
-  if (res.headersSent && !res.writableEnded) res.destroy();
+  // A response half sent can't be finished any more (one whose end was taken finishes, maybe later: after a gzip stream).
+  if (res.headersSent && !res.writableEnded && !hold.ended) res.destroy();
 }
 
 /**
