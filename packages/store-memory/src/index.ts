@@ -126,6 +126,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   // Not made with the store: an iterator that is not advanced keeps alive every table the Map
   // outgrows (+37 B per record at 100,000, measured).
   let oldest: ReturnType<typeof entries.keys> | undefined;
+  // Nor is it kept unadvanced: V8 keeps every table the Map outgrows or compacts, with the records
+  // it held, alive for an iterator until it next moves, so a store that stops evicting (below its
+  // limit after a flood) would keep every record written since. Past as many inserts as there are
+  // records it is dropped, and the next eviction makes a fresh one: one walk over the table's holes
+  // per that many writes.
+  let insertsSinceEviction = 0;
 
   /**
    * The clock's time. One that stops returning a number fails the call: compared or added as is,
@@ -175,17 +181,20 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         byUser.set(userId, (byUser.get(userId) ?? new Set()).add(id));
       }
     }
-    entries.delete(id);
-    entries.set(id, encoded);
+    refresh(id, encoded);
     // Records arrive one at a time, so at most one is over the limit. The store is not empty, so
     // the cursor has a next key.
-    if (entries.size > maxEntries) drop((oldest ??= entries.keys()).next().value as string);
+    if (entries.size > maxEntries) {
+      insertsSinceEviction = 0;
+      drop((oldest ??= entries.keys()).next().value as string);
+    }
   }
 
   /** Re-inserts a record as most recently used, its user unchanged. */
   function refresh(id: string, encoded: string): void {
     entries.delete(id);
     entries.set(id, encoded);
+    if (oldest !== undefined && ++insertsSinceEviction > entries.size) oldest = undefined;
   }
 
   function sweep(): void {

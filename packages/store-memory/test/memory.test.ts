@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { makeRecord } from '@sess/store-test';
@@ -241,6 +243,44 @@ describe('LRU eviction at maxEntries', () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it('once it has evicted, a store that holds fewer records does not keep the records it let go', async () => {
+    // A flood fills the store once; then it serves ordinary traffic below the limit. The eviction
+    // cursor must not keep every record written since (V8 keeps a Map's old tables, with what they
+    // held, alive for an iterator that is not advanced): the heap would grow until the process dies.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const store = memoryStore({ maxEntries: 1_000, sweepIntervalMs: 0 });
+    for (let i = 0; i <= 1_000; i += 1) store.set(`flood-${i}`, record(), 60_000);
+    for (let i = 0; i <= 1_000; i += 1) await store.destroy(`flood-${i}`);
+    const blob = 'x'.repeat(1_000);
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    // About 100 sessions at a time: each is created, read, and ends 100 sessions later.
+    for (let i = 0; i < 20_000; i += 1) {
+      store.set(`s-${i}`, record({ blob, i }), 60_000);
+      store.get(`s-${i}`);
+      await store.destroy(`s-${i - 100}`);
+    }
+    gc();
+    // 20,000 records of 1 KB each: 20 MB if they were kept.
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(4_000_000);
+    expect(store.size).toBe(100);
+  });
+
+  it('a full store whose sessions are saved again and again, with no new one to evict for, does not keep the records replaced', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const store = memoryStore({ maxEntries: 1_000, sweepIntervalMs: 0 });
+    const blob = 'x'.repeat(1_000);
+    for (let i = 0; i <= 1_000; i += 1) store.set(`s-${i}`, record({ blob, i }), 60_000);
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 20_000; i += 1) store.set(`s-${1 + (i % 1_000)}`, record({ blob, i }), 60_000);
+    gc();
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(4_000_000);
+    expect(store.size).toBe(1_000);
   });
 
   it('a read of a missing or expired id changes no recency', async () => {
