@@ -91,6 +91,15 @@ function isNodeRedisCluster(client: object): client is NodeRedisCluster {
   return typeof c.sendCommand === 'function' && typeof c.nodeClient === 'function' && 'masters' in c;
 }
 
+/**
+ * node-redis 5 and 6 `createSentinel()`: it looks like a client (`sendCommand`, `isReady`), but its
+ * `sendCommand` takes `(isReadonly, args)`, so it is recognised only to be refused.
+ */
+function isNodeRedisSentinel(client: object): boolean {
+  const c = client as { getMasterNode?: unknown; getSentinelNode?: unknown };
+  return typeof c.getMasterNode === 'function' && typeof c.getSentinelNode === 'function';
+}
+
 function isNodeRedisClient(client: object): client is NodeRedisClient {
   const c = client as Partial<NodeRedisClient>;
   return typeof c.sendCommand === 'function' && 'isReady' in c;
@@ -194,6 +203,11 @@ export function toCommands(client: RedisClientLike): RedisCommands {
   if (isCommands(client)) return client;
   if (isIoRedis(client)) return fromIoRedis(client);
   if (isNodeRedisCluster(client)) return fromNodeRedisCluster(client);
+  if (isNodeRedisSentinel(client)) {
+    throw new SessConfigError(
+      'redisStore: client is a node-redis Sentinel (createSentinel()), which the store does not recognise; wrap it as a RedisCommands object { send, nodes, isReady }',
+    );
+  }
   if (isNodeRedisClient(client)) return fromNodeRedisClient(client);
   throw new SessConfigError(
     'redisStore: client is not a node-redis or ioredis client (or cluster); pass one, or an object with send(), nodes() and isReady()',

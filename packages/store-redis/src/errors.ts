@@ -88,11 +88,13 @@ const SLOT_MAP_REBUILDING = /^Cannot read properties of undefined \(reading 'mas
 
 /**
  * What node-redis and ioredis throw when a connection, a node or the cluster's slot map failed,
- * rather than Redis refusing the command. The command may have run.
+ * or the app closed the client while a call was running, rather than Redis refusing the command.
+ * The command may have run.
  */
 const CONNECTION_LOST = new RegExp(
   [
     'Connection is closed',
+    'The client is closed',
     'client is offline',
     'Socket closed unexpectedly',
     'Disconnects client',

@@ -15,7 +15,7 @@ import { createClient as createClient5 } from 'redis5';
 import { freshId, makeRecord } from '@sess/store-test';
 import { type RevokeUserOptions, SessUsageError, type SessionData } from '@sess/core';
 import { RedisStoreError, type RedisStore, redisStore } from '../src/index.js';
-import { LIBRARIES, connect, describeOn, testPrefix, type Connected } from './connect.js';
+import { LIBRARIES, TOPOLOGIES, connect, describeOn, testPrefix, type Connected } from './connect.js';
 
 /** The client, made but not connected, and how the app would connect and close it. */
 interface Unconnected {
@@ -211,3 +211,40 @@ describeOn('cluster', 'user index arguments, on a cluster client connected, then
     });
   }
 });
+
+/**
+ * The app closes its client (node-redis `close()`, ioredis `quit()`) while requests are still
+ * running: each call either completes or fails as the store being unavailable, like a call made
+ * after the close, never as an answer from Redis (`failed`). A sign-in sends its save after its
+ * generation read answers, by when the client is closed, so each of them fails.
+ */
+for (const topology of TOPOLOGIES) {
+  describeOn(topology, `calls in flight when the app closes the client, ${topology}`, () => {
+    for (const library of LIBRARIES) {
+      it(`${library}: each completes or fails as unavailable, never as a reply from Redis`, async () => {
+        const redis = await connect(library, topology);
+        const store = redisStore({ client: redis.client, prefix: testPrefix('closed-in-flight') });
+        const signIns = Array.from({ length: 5 }, () =>
+          store.set(freshId(), makeRecord({ userId: 'u-1' }, Date.now()), 60_000, { set: ['userId'], deleted: [], created: true }),
+        );
+        const calls = [...signIns, store.get(freshId())].map((call) =>
+          call.then(
+            () => undefined,
+            (error: unknown) => error,
+          ),
+        );
+        const client = redis.client as { close?: () => Promise<unknown>; quit?: () => Promise<unknown> };
+        // ioredis's quit() itself may reject when the connection closes before its reply.
+        const closed = (library.startsWith('node-redis') ? client.close?.() : client.quit?.())?.catch(() => undefined);
+        const errors = await Promise.all(calls);
+        await closed;
+        const failures = errors.filter((error) => error !== undefined);
+        expect(failures.length).toBeGreaterThanOrEqual(signIns.length);
+        for (const error of failures) {
+          expect(error).toBeInstanceOf(RedisStoreError);
+          expect(error).toMatchObject({ code: 'store_failed', reason: 'unavailable' });
+        }
+      });
+    }
+  });
+}

@@ -7,6 +7,8 @@ import { describe, expect, inject, it } from 'vitest';
 import { freshId, makeRecord } from '@sess/store-test';
 import { SessConfigError, SessUsageError, type SessionChanges } from '@sess/core';
 import { Cluster as IoCluster } from 'ioredis';
+import { createSentinel as createSentinel6 } from 'redis';
+import { createSentinel as createSentinel5 } from 'redis5';
 import { redisStore } from '../src/index.js';
 import { encodeFields, replyFields, userIndexKey } from '../src/layout.js';
 import { connect, describeOn, describeOnEveryClient, testPrefix, type Topology } from './connect.js';
@@ -523,6 +525,17 @@ describe('options', () => {
     }
     expect(() => redisStore({ client: clusterWith('{app}:'), prefix: 'sess:' })).not.toThrow();
     expect(() => redisStore({ client: clusterWith('app{}:'), prefix: 'sess:', userIdKey: false })).not.toThrow();
+  });
+
+  it('rejects a node-redis Sentinel (a shape the store does not recognise) at construction, rather than failing every call', () => {
+    // Never connected: construction alone decides. Its sendCommand takes (isReadonly, args), not
+    // a client's (args): accepted as a client, every call failed with a TypeError.
+    const options = { name: 'mymaster', sentinelRootNodes: [{ host: '127.0.0.1', port: 1 }] };
+    for (const sentinel of [createSentinel6(options), createSentinel5(options)]) {
+      const error = catchError(() => redisStore({ client: sentinel }));
+      expect(error).toBeInstanceOf(SessConfigError);
+      expect((error as Error).message).toMatch(/Sentinel.*RedisCommands/);
+    }
   });
 
   it('rejects an object that is no Redis client with SessConfigError', () => {
