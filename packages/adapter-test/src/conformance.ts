@@ -6,6 +6,7 @@ import type { CaseEnv, CookieEnv, RevocationHook, ServerEnv } from './env.js';
 import type { InspectableStore } from './store.js';
 import { clientInputCases } from './cases/client-input.js';
 import { commitCases } from './cases/commit.js';
+import { inPlaceCases } from './cases/in-place.js';
 import { cookieCases } from './cases/cookie.js';
 import { cookieSessionCases } from './cases/cookie-sessions.js';
 import { operationCases } from './cases/operations.js';
@@ -23,6 +24,7 @@ function registerCases(env: CaseEnv): void {
   clientInputCases(env);
   operationCases(env);
   commitCases(env);
+  inPlaceCases(env);
   timeoutCases(env);
   describe('adversarial', () => {
     hostileInputCases(env);

@@ -23,6 +23,13 @@
  * | `GET /test-cookie/delete` | `deleteTestCookie()` |
  * | `GET /app-cookie` | `views += 1`, then the app appends `Set-Cookie: <name>=from-app; Path=/` itself |
  * | `GET /cache-control` | `views += 1`, then the app sets `Cache-Control: no-store` |
+ * | `GET /basket` | reads `basket` and leaves it as it is; body `basket ` and its `items` joined by `,` (`basket 1,2`), or `no basket` |
+ * | `GET /basket/add` | reads `basket`: without one, sets `basket = { items: ['1'] }`; with one, pushes `String(items.length + 1)` onto the `items` it read, in place, assigning nothing; body as `GET /basket` |
+ * | `GET /basket/boom` | reads `basket`, pushes `'boom'` onto its `items` in place, then answers status 500 without throwing; body `boom` |
+ *
+ * The `basket` routes read and write through the adapter's usual data API (`req.session.basket`,
+ * `ctx.session.basket`, `s.data.basket`, `request.session.get('basket')`): a change made inside a
+ * value read that way must be saved as an assigned one is.
  */
 import type { SessionStorage } from '@sess/core';
 

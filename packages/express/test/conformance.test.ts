@@ -9,8 +9,11 @@ declare module '../src/index.js' {
   interface SessionData {
     views?: number;
     user?: string;
+    basket?: { items: string[] };
   }
 }
+
+const basketBody = (basket: { items: string[] } | undefined) => (basket === undefined ? 'no basket' : `basket ${basket.items.join(',')}`);
 
 /** Express 4 does not catch a rejected handler; both majors get the error through `next`. */
 const handle =
@@ -96,6 +99,17 @@ function app(express: typeof express5, options: AdapterOptions) {
   app.get('/cache-control', (req, res) => {
     bump(req);
     res.set('Cache-Control', 'no-store').send('chosen');
+  });
+  app.get('/basket', (req, res) => res.send(basketBody(req.session.basket)));
+  app.get('/basket/add', (req, res) => {
+    const { basket } = req.session;
+    if (basket === undefined) req.session.basket = { items: ['1'] };
+    else basket.items.push(String(basket.items.length + 1));
+    res.send(basketBody(req.session.basket));
+  });
+  app.get('/basket/boom', (req, res) => {
+    req.session.basket?.items.push('boom');
+    res.status(500).send('boom');
   });
   app.use((error: { statusHint?: number }, _req: Request, res: Response, _next: NextFunction) => {
     res.status(error.statusHint ?? 500).send('session error');

@@ -9,8 +9,11 @@ declare module '../src/index.js' {
   interface SessionData {
     views?: number;
     user?: string;
+    basket?: { items: string[] };
   }
 }
+
+const basketBody = (basket: { items: string[] } | undefined) => (basket === undefined ? 'no basket' : `basket ${basket.items.join(',')}`);
 
 export function sessionOptions(options: AdapterOptions): SessionOptions {
   const { trustProxy: _, name, ...rest } = options;
@@ -84,6 +87,19 @@ const routes: Record<string, Route> = {
     bump(request);
     reply.header('cache-control', 'no-store');
     return 'chosen';
+  },
+  // @fastify/session's own data API: get and set.
+  'GET /basket': (request) => basketBody(request.session.get('basket')),
+  'GET /basket/add': (request) => {
+    const basket = request.session.get('basket');
+    if (basket === undefined) request.session.set('basket', { items: ['1'] });
+    else basket.items.push(String(basket.items.length + 1));
+    return basketBody(request.session.get('basket'));
+  },
+  'GET /basket/boom': (request, reply) => {
+    request.session.get('basket')?.items.push('boom');
+    reply.code(500);
+    return 'boom';
   },
 };
 

@@ -9,12 +9,14 @@ declare module '../src/index.js' {
   interface SessionData {
     views?: number;
     user?: string;
+    basket?: { items: string[] };
   }
 }
 declare module '../src/v1.js' {
   interface SessionData {
     views?: number;
     user?: string;
+    basket?: { items: string[] };
   }
 }
 
@@ -31,6 +33,8 @@ export function sessionOptions(options: AdapterOptions): SessionOptions {
   const { trustProxy, ...rest } = options;
   return { ...rest, proxy: trustProxy ?? false };
 }
+
+const basketBody = (basket: { items: string[] } | undefined) => (basket === undefined ? 'no basket' : `basket ${basket.items.join(',')}`);
 
 const bump = (session: H3Session) => (session.data.views = (session.data.views ?? 0) + 1);
 
@@ -98,6 +102,18 @@ export function contractRoutes(name: string): Record<string, Route> {
       bump(s);
       reply.set('cache-control', 'no-store');
       return 'chosen';
+    },
+    'GET /basket': (s) => basketBody(s.data.basket),
+    'GET /basket/add': (s) => {
+      const { basket } = s.data;
+      if (basket === undefined) s.data.basket = { items: ['1'] };
+      else basket.items.push(String(basket.items.length + 1));
+      return basketBody(s.data.basket);
+    },
+    'GET /basket/boom': (s, reply) => {
+      s.data.basket?.items.push('boom');
+      reply.status(500);
+      return 'boom';
     },
   };
 }

@@ -15,8 +15,11 @@ declare module '../src/index.js' {
   interface SessionData {
     views?: number;
     user?: string;
+    basket?: { items: string[] };
   }
 }
+
+const basketBody = (basket: { items: string[] } | undefined) => (basket === undefined ? 'no basket' : `basket ${basket.items.join(',')}`);
 
 /** `getRequestListener` of @hono/node-server, either major. */
 export type RequestListenerOf = (fetch: Hono['fetch']) => (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -99,6 +102,18 @@ function contractRoutes(name: string): Record<string, Route> {
       bump(s);
       c.header('cache-control', 'no-store');
       return 'chosen';
+    },
+    'GET /basket': (s) => basketBody(s.data.basket),
+    'GET /basket/add': (s) => {
+      const { basket } = s.data;
+      if (basket === undefined) s.data.basket = { items: ['1'] };
+      else basket.items.push(String(basket.items.length + 1));
+      return basketBody(s.data.basket);
+    },
+    'GET /basket/boom': (s, c) => {
+      s.data.basket?.items.push('boom');
+      c.status(500);
+      return 'boom';
     },
   };
 }

@@ -9,8 +9,11 @@ declare module '../src/index.js' {
   interface SessionData {
     views?: number;
     user?: string;
+    basket?: { items: string[] };
   }
 }
+
+const basketBody = (basket: { items: string[] } | undefined) => (basket === undefined ? 'no basket' : `basket ${basket.items.join(',')}`);
 
 export function sessionOptions(options: AdapterOptions): SessionOptions {
   const { trustProxy: _, cookie, ...rest } = options;
@@ -77,6 +80,18 @@ const routes: Record<string, (ctx: Context, name: string) => unknown> = {
     bump(ctx);
     ctx.set('Cache-Control', 'no-store');
     return 'chosen';
+  },
+  'GET /basket': (ctx) => basketBody(ctx.session.basket),
+  'GET /basket/add': (ctx) => {
+    const { basket } = ctx.session;
+    if (basket === undefined) ctx.session.basket = { items: ['1'] };
+    else basket.items.push(String(basket.items.length + 1));
+    return basketBody(ctx.session.basket);
+  },
+  'GET /basket/boom': (ctx) => {
+    ctx.session.basket?.items.push('boom');
+    ctx.status = 500;
+    return 'boom';
   },
 };
 
