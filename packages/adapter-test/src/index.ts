@@ -9,7 +9,7 @@ export type { AdapterHarness, AdapterOptions, KnownBug, StartedApp } from './con
 export { Client, cookiesNamed, keptAliveAnswers, largeBody, listen } from './client.js';
 export type { Reply, Served } from './client.js';
 export { fakeClock, inspectableStore } from './store.js';
-export { COOKIE_SECRET, SECRET, closedAfterEach } from './fixtures.js';
+export { COOKIE_SECRET, SECRET, closedAfterEach, escapesWatched } from './fixtures.js';
 export type { FakeClock, InspectableStore } from './store.js';
 export { attachSockets, handleMessage, runSocketConformance, serveWithSockets } from './socket.js';
 export type { SocketApp, SocketData, SocketSessionOf } from './socket.js';

@@ -10,13 +10,13 @@ import express5 from 'express';
 import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
 import express4 from 'express4';
 import responseTime from 'response-time';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cookieSessions } from '@sess/core';
 import { session } from '../src/index.js';
 import type { SessionOptions } from '../src/index.js';
 import type { Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
-import { closedAfterEach, COOKIE_SECRET, fakeClock, inspectableStore, listen, SECRET } from '@sess/adapter-test';
+import { closedAfterEach, COOKIE_SECRET, escapesWatched, fakeClock, inspectableStore, listen, SECRET } from '@sess/adapter-test';
 
 declare module '../src/index.js' {
   interface SessionData {
@@ -27,16 +27,7 @@ declare module '../src/index.js' {
 const servers = closedAfterEach();
 
 /** Whatever escapes to the process: with sess as without, there must be nothing. */
-const escaped: unknown[] = [];
-const onEscape = (error: unknown) => void escaped.push(error);
-beforeAll(() => {
-  process.on('unhandledRejection', onEscape);
-  process.on('uncaughtException', onEscape);
-});
-afterAll(() => {
-  process.off('unhandledRejection', onEscape);
-  process.off('uncaughtException', onEscape);
-});
+const escaped = escapesWatched();
 
 type Outcome =
   | { status: number; body: string; encoding: string | undefined; connection: string | undefined; responseTime: boolean }

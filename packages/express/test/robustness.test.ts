@@ -16,7 +16,7 @@ import { gzipSync } from 'node:zlib';
 import express5 from 'express';
 import type { ErrorRequestHandler, Express, NextFunction, RequestHandler } from 'express';
 import express4 from 'express4';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { SessConfigError, cookieSessions } from '@sess/core';
 import type { SessionRecord, Store } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
@@ -26,6 +26,7 @@ import {
   Client,
   closedAfterEach,
   cookiesNamed,
+  escapesWatched,
   fakeClock,
   inspectableStore,
   keptAliveAnswers,
@@ -50,16 +51,7 @@ const expressSession = createRequire(import.meta.url)('express-session') as ((op
 };
 
 /** Whatever escapes to the process: with sess as without, there must be nothing. */
-const escaped: unknown[] = [];
-const onEscape = (error: unknown) => void escaped.push(error);
-beforeAll(() => {
-  process.on('unhandledRejection', onEscape);
-  process.on('uncaughtException', onEscape);
-});
-afterAll(() => {
-  process.off('unhandledRejection', onEscape);
-  process.off('uncaughtException', onEscape);
-});
+const escaped = escapesWatched();
 
 async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
   const served = await listen(handler);
