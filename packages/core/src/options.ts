@@ -15,7 +15,7 @@ import type { LifecycleInput } from './machine.js';
 import { createLifecycle, inputKey } from './runtime.js';
 import { ASYNC_SCHEMA, isAsyncResult } from './schema.js';
 import type { StandardSchemaV1 } from './schema.js';
-import type { SessionEvent } from './session-events.js';
+import { type SessionEvent, tell } from './session-events.js';
 import { createSigner } from './sign.js';
 import type { Signer, VerifiedCookie } from './sign.js';
 import type { SessionData, Store } from './store.js';
@@ -338,11 +338,7 @@ class CheckedSigner implements Signer {
       answer = this.signer.verify(name, value);
       ({ id, rotated } = (answer ?? {}) as Partial<VerifiedCookie>);
     } catch {
-      try {
-        this.onEvent?.(SIGNER_ERROR);
-      } catch {
-        // A failing logger must not fail the request (documented on `onEvent`).
-      }
+      tell(this.onEvent, SIGNER_ERROR);
       return undefined;
     }
     // Read once, here: what goes on is plain data that no getter of the signer's answers again.

@@ -38,6 +38,15 @@ export type SessionEvent =
   /** A store call failed or timed out; the request ends in an error. */
   | { readonly type: 'storeError'; readonly idHash: string; readonly op: StoreOperation; readonly code: 'store_failed' | 'store_timeout' };
 
+/** Tells `event` to the app's `onEvent`, if any; an exception it throws is ignored (documented on `onEvent`). */
+export function tell(onEvent: ((event: SessionEvent) => void) | undefined, event: SessionEvent): void {
+  try {
+    onEvent?.(event);
+  } catch {
+    // A failing logger must not fail the request.
+  }
+}
+
 /** The lifecycle actions `onEvent` hears of: a session created, moved to a new id, or deleted. */
 export type StoreReport = 'created' | 'regenerated' | 'destroyed';
 

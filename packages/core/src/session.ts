@@ -14,7 +14,7 @@ import type { LifecycleNode, LifecycleStep } from './runtime.js';
 import { commitKey, eventKey, eventTypeOf, requestInputKey } from './runtime.js';
 import { runEffects } from './runner.js';
 import type { StoreFeedback, StoreOutcome } from './runner.js';
-import { hashId, storeOutcomeEvent } from './session-events.js';
+import { hashId, storeOutcomeEvent, tell } from './session-events.js';
 import { FLASH_KEY, flashesOf, takeFlashes, withFlash } from './flash.js';
 import type { Flashes } from './flash.js';
 import { checkRequestLifetime, endsWithBrowser, expirySetting } from './lifetime.js';
@@ -357,11 +357,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
   }
 
   private emit(event: SessionEvent): void {
-    try {
-      this.config.onEvent?.(event);
-    } catch {
-      // A failing logger must not fail the request (documented on `onEvent`).
-    }
+    tell(this.config.onEvent, event);
   }
 
   /** The loaded record as the key of the machine's `store.loaded` event, kept for `adoptLoadedRecord`. */
