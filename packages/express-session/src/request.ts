@@ -90,11 +90,11 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
   /** A new session nobody saved or regenerated yet: with `saveUninitialized: false` only data initializes it. */
   private fresh = false;
   /**
-   * A new session under the id it began with: with `saveUninitialized: false` it gets its cookie
-   * only once it holds data, as express-session's hash of the session decides, even when the app
-   * saved it (`save(cb)` stores it, the browser is not told).
+   * The id a new session began with. Under it, with `saveUninitialized: false`, the session gets
+   * its cookie only once it holds data, as express-session's hash of the session decides, even
+   * when the app saved it (`save(cb)` stores it, the browser is not told).
    */
-  private bare = false;
+  private firstId: string | undefined;
   private destroyed = false;
   /**
    * The last store work the app started (`save()`, `reload()`, ...) while it runs. The core takes
@@ -135,7 +135,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     await this.core.load();
     this.present();
     this.fresh = this.stored?.id !== this.core.id;
-    this.bare = this.fresh;
+    this.firstId = this.fresh ? this.core.id : undefined;
   }
 
   /** Makes `req.session` from the core's session: its data, and the stored cookie or a new one. */
@@ -196,9 +196,14 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     if (lifetime === this.lifetime) return;
     // express-session's hash leaves the cookie out: a lifetime alone does not initialize a new
     // session. It is told to the core with the first data, or never.
-    if (this.fresh && !this.start.settings.saveUninitialized && seen.size === 0) return;
+    if (this.uninitialized(this.fresh, seen.size)) return;
     this.core.setExpiry(expiryOf(lifetime));
     this.lifetime = lifetime;
+  }
+
+  /** express-session's uninitialized session: a new one holding no data, which `saveUninitialized: false` keeps from the browser. */
+  private uninitialized(isNew: boolean, keys: number): boolean {
+    return isNew && keys === 0 && !this.start.settings.saveUninitialized;
   }
 
   save(session: ExpressSession, callback: Callback | undefined): void {
@@ -328,7 +333,6 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     previous.discard().catch(noop);
     this.stored = undefined;
     this.fresh = false;
-    this.bare = false;
     this.destroyed = false;
     this.present();
   }
@@ -398,7 +402,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
       // Only a session the app destroyed (`destroy()`, `unset: 'destroy'`) loses its cookie; one
       // naming a record the store lacks keeps it, as express-session leaves it.
       if (effect.type === 'cookie.delete') return this.destroyed ? serializeDeletion(name, attributes) : undefined;
-      if (this.bare && !this.start.settings.saveUninitialized && this.snapshot.size === 0) return undefined;
+      if (this.uninitialized(this.firstId !== undefined && this.core.id === this.firstId, this.snapshot.size)) return undefined;
       const { expires, maxAgeMs } = effect.attributes;
       const lifetime = expires === undefined ? {} : { expires, maxAgeMs: maxAgeMs ?? expires - Date.now() };
       // express-session's value is `encodeURIComponent`ed in full (`s%3A...`); sess's codec would leave `:` as it is.
