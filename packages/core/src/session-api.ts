@@ -82,10 +82,10 @@ export interface SessionManager {
 export interface Session<Data extends SessionData = SessionData> {
   /** The session id, once the session has one (loaded, written, or regenerated). */
   readonly id: string | undefined;
-  /** When the session's record will expire if saved now (epoch ms), for cookie views. */
-  readonly expiresAt: number | undefined;
+  /** When the session's record will expire if saved now (epoch ms), for cookie views; a new session's first save included. */
+  readonly expiresAt: number;
   /** How long the cookie would live if sent now, in ms (express-session's `cookie.maxAge`). */
-  readonly maxAgeMs: number | undefined;
+  readonly maxAgeMs: number;
   /** The value under `key`; the session counts as used (the response varies by Cookie). */
   get<K extends keyof Data & string>(key: K): Data[K] | undefined;
   has(key: string): boolean;

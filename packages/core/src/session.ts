@@ -96,15 +96,14 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     return this.state.currentId;
   }
 
-  get expiresAt(): number | undefined {
+  get expiresAt(): number {
     // A session without an id yet has a lifetime too (the configured one, or what `setExpiry`
     // asked for): the one its first save will give it, as express-session's new cookie shows it.
     return this.state.lifetime().cookieExpiresAt;
   }
 
-  get maxAgeMs(): number | undefined {
-    const expiresAt = this.expiresAt;
-    return expiresAt === undefined ? undefined : expiresAt - this.state.now;
+  get maxAgeMs(): number {
+    return this.expiresAt - this.state.now;
   }
 
   get<K extends keyof Data & string>(key: K): Data[K] | undefined {

@@ -30,14 +30,12 @@ export type RequestSession = SessionMethods & Partial<SessionData>;
 /** `SessionCookie` as a class, not an object literal: literal accessors give every request's cookie a hidden class of its own. */
 class CookieView implements SessionCookie {
   readonly #core: Session;
-  readonly #clock: () => number;
   readonly originalMaxAge: number | null;
-  constructor(core: Session, originalMaxAge: number | null, clock: () => number) {
+  constructor(core: Session, originalMaxAge: number | null) {
     this.#core = core;
-    this.#clock = clock;
     this.originalMaxAge = originalMaxAge;
   }
-  get maxAge(): number | undefined {
+  get maxAge(): number {
     return this.#core.maxAgeMs;
   }
   set maxAge(ms: number | null | undefined) {
@@ -52,14 +50,14 @@ class CookieView implements SessionCookie {
   /**
    * Now, as the core read it for this request: that reading was checked, so a clock gone bad since
    * fails the commit with the clock error (a bad reading here would be refused as a bad Date
-   * instead). The app's clock only where the core reports no lifetime.
+   * instead).
    */
   #now(): number {
     const { expiresAt, maxAgeMs } = this.#core;
-    return expiresAt === undefined || maxAgeMs === undefined ? this.#clock() : expiresAt - maxAgeMs;
+    return expiresAt - maxAgeMs;
   }
-  get expires(): Date | undefined {
-    return this.#core.expiresAt === undefined ? undefined : new Date(this.#core.expiresAt);
+  get expires(): Date {
+    return new Date(this.#core.expiresAt);
   }
   set expires(date: Date | false | null | undefined) {
     if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
@@ -75,11 +73,11 @@ class CookieView implements SessionCookie {
   }
 }
 
-/** The views of one middleware; `originalMaxAge` is the configured `cookie.maxAge`, `clock` the manager's. */
-export function expressView(originalMaxAge: number | null, clock: () => number) {
+/** The views of one middleware; `originalMaxAge` is the configured `cookie.maxAge`. */
+export function expressView(originalMaxAge: number | null) {
   return viewOf<RequestSession>({
     name: 'Session',
-    accessors: { ...SESSION_ACCESSORS, cookie: { get: (core) => new CookieView(core, originalMaxAge, clock) } },
+    accessors: { ...SESSION_ACCESSORS, cookie: { get: (core) => new CookieView(core, originalMaxAge) } },
     methods: {
       ...withCallbacks(SESSION_METHODS, ['regenerate', 'destroy', 'reload', 'save']),
       touch: (core, view) => (core.touch(), view),

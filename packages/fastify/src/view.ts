@@ -61,7 +61,7 @@ const METHODS = withCallbacks(
   ['regenerate', 'destroy', 'reload', 'save'],
 );
 
-const expiresOf = (core: Session) => (core.expiresAt === undefined ? undefined : new Date(core.expiresAt));
+const expiresOf = (core: Session) => new Date(core.expiresAt);
 
 /** The views of one registration: a Proxy per request, over the request's core session. */
 export const fastifyView = viewOf<FastifySession>({
