@@ -369,13 +369,7 @@ export class RequestSession implements SessionHost, StorageRequest {
     this.changed = false;
     this.owesCommit ||= !this.shared.autoCommit;
     if (this.ends) return this.endNow();
-    await this.core
-      .saveNow()
-      .catch((error: unknown) => Promise.reject(this.thrown(error)))
-      .finally(() => {
-        this.hookRan = false;
-      });
-    this.savedNow = true;
+    await this.writeNow();
   }
 
   async regenerate(): Promise<void> {
@@ -428,12 +422,18 @@ export class RequestSession implements SessionHost, StorageRequest {
     this.snapshotData();
     this.applyLifetime();
     if (this.ends) return this.endNow();
-    await this.core
-      .saveNow()
-      .catch((error: unknown) => Promise.reject(this.thrown(error)))
-      .finally(() => {
-        this.hookRan = false;
-      });
+    await this.writeNow();
+  }
+
+  /** The write `save()` and `manuallyCommit()` ask for, now; what `beforeSave` did is this write's. */
+  private async writeNow(): Promise<void> {
+    try {
+      await this.core.saveNow();
+    } catch (error) {
+      throw this.thrown(error);
+    } finally {
+      this.hookRan = false;
+    }
     this.savedNow = true;
   }
 
