@@ -39,7 +39,7 @@ import {
   coreOptions,
   createManager,
 } from '@sess/core/adapter';
-import { createOutputHold, createSessionContext, defined, httpFailure, isSecureRequest, nodeHeaders } from '@sess/core/adapter';
+import { createOutputHold, createSessionContext, defined, failureStatus, isSecureRequest, nodeHeaders } from '@sess/core/adapter';
 import type { HoldHooks } from '@sess/core/adapter';
 import { commitNodeResponse, commitNodeResponseAfter, handoffHeaders } from '@sess/core/adapter';
 import { socketSession, type CookieOptions, type OptionTable, type SharedOptions, type SocketRoutes } from '@sess/core/adapter';
@@ -252,7 +252,7 @@ class Commit implements HoldHooks {
     // The handler does not know its output was dropped: what it still sends (a stream it piped in)
     // before an error handler that answers later would go out under its own 2xx. It goes out as
     // the failure instead; the error handler still sets the status it chooses.
-    res.statusCode = httpFailure(error)?.status ?? 500;
+    res.statusCode = failureStatus(error);
     this.next(error);
   }
 }

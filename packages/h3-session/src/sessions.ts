@@ -6,7 +6,7 @@
  */
 import { assertNever, createSessionManager, serializeDeletion, setCookieLine } from '@sess/core';
 import type { HttpEffect, ResponseFacts, Session as CoreSession, SessionManager } from '@sess/core';
-import { afterSignOut, httpFailure, responseFacts } from '@sess/core/adapter';
+import { afterSignOut, failureStatus, responseFacts } from '@sess/core/adapter';
 import { isH3Session } from './config.js';
 import type { H3Session, Settings } from './config.js';
 import { isIronSeal, sealMemory } from './seals.js';
@@ -161,7 +161,7 @@ export class H3Sessions {
       // the failure goes out with, so the cookie is deleted (as h3 deletes it whatever happens),
       // and the failure is passed on, so no 2xx says the record is gone.
       await afterSignOut(core.destroy(), async (failure) => {
-        const status = failure === undefined ? undefined : (httpFailure(failure.error)?.status ?? 500);
+        const status = failure === undefined ? undefined : failureStatus(failure.error);
         const effects = await this.commit(core, port.response, state, status);
         // h3 deletes the cookie whatever the request carried; the core deletes only a session it
         // found, so a cookie naming none (foreign, or its record already gone) is deleted here.

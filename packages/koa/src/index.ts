@@ -13,7 +13,15 @@ import type { Context, Middleware } from 'koa';
 import { SessConfigError, SessError, SessUsageError, type HttpEffect, type SessionManagerOptions, type SessionStorage } from '@sess/core';
 import { COOKIE_OPTIONS, DEFAULT_MAX_AGE_MS, RELEASED, SHARED_OPTIONS, accessorLayer, afterSignOut } from '@sess/core/adapter';
 import { applyEffects, cancelUnread, checkOptions, cookieOptions, coreOptions, createManager, createOutputHold } from '@sess/core/adapter';
-import { createSessionContext, errorHeaders, handoffHeaders, headersLeft, heedStreamErrors, httpFailure } from '@sess/core/adapter';
+import {
+  createSessionContext,
+  errorHeaders,
+  handoffHeaders,
+  failureStatus,
+  headersLeft,
+  heedStreamErrors,
+  httpFailure,
+} from '@sess/core/adapter';
 import { isSecureRequest, lifetimeOptions, markHttpError, nodeHeaders, nodeResponseFacts, prototypeLayer } from '@sess/core/adapter';
 import { socketSession, withErrorHeaders } from '@sess/core/adapter';
 import type { CookieOptions, DeferredResponse, OptionTable, SessionView, SharedOptions, SocketRoutes } from '@sess/core/adapter';
@@ -291,7 +299,7 @@ export function session(options: SessionOptions): SessionMiddleware {
   function commitResponse(ctx: Context, state: RequestState, status: number, failed: Failed): Promise<void> | undefined {
     // The app wrote to `ctx.res` without `ctx.respond = false`, and the headers left without the
     // cookie: the facts say so and nothing is saved; `applyCommitted` says why if the session had anything to send.
-    const answered = failed === undefined ? status : (httpFailure(failed.error)?.status ?? 500);
+    const answered = failed === undefined ? status : failureStatus(failed.error);
     const committed = state.core.commit(nodeResponseFacts(ctx.res, answered, manager.name));
     if (committed instanceof Promise) return committed.then((effects) => applyCommitted(ctx, state, effects, failed));
     applyCommitted(ctx, state, committed, failed);

@@ -20,6 +20,11 @@ export function httpFailure(error: unknown): HttpFailure | undefined {
   return { status, statusText, message: error instanceof SessStoreError ? 'Session store unavailable' : statusText };
 }
 
+/** The status an answer to `error` goes out with: sess's own hint (503 for a store failure), else 500. */
+export function failureStatus(error: unknown): number {
+  return httpFailure(error)?.status ?? 500;
+}
+
 /**
  * The error a framework answers `error` with, made by `make` from `httpFailure(error)`; by default
  * an `Error` with `status`/`statusCode` and `statusMessage`, the cause kept. `undefined` when sess

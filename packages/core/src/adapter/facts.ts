@@ -7,7 +7,7 @@ import type { TLSSocket } from 'node:tls';
 import type { CookieEffect, HttpEffect } from '../effects.js';
 import { assertNever, setCookieLine } from '../effects.js';
 import type { ResponseFacts, Session } from '../session-api.js';
-import { httpFailure } from './errors.js';
+import { failureStatus } from './errors.js';
 import { headerWrites, headersLeft } from './hold.js';
 
 /** A header as Node, Koa and Fetch hand it out. */
@@ -222,7 +222,7 @@ export function commitNodeResponseAfter(
   cookieLine?: (effect: CookieEffect) => string | undefined,
 ): Promise<void> {
   return afterSignOut(ending, async (failure) => {
-    await commitNodeResponse(res, session, failure === undefined ? status : (httpFailure(failure.error)?.status ?? 500), name, cookieLine);
+    await commitNodeResponse(res, session, failure === undefined ? status : failureStatus(failure.error), name, cookieLine);
     if (failure !== undefined) throw failure.error;
   });
 }

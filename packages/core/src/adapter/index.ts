@@ -68,6 +68,7 @@ export {
   closeWithAnswer,
   dropBody,
   failureError,
+  failureStatus,
   heedStreamErrors,
   httpFailure,
   markHttpError,
