@@ -22,16 +22,20 @@ let queriesSent = 0;
 export const queryCount = (): number => queriesSent;
 
 /**
- * One node-postgres pool (its default size, 10), as both stores' READMEs set one up. Its `query`
- * counts calls, the only method either store uses: the count costs the same on both sides.
+ * One node-postgres pool (its default size, 10), as both stores' READMEs set one up. Queries are
+ * counted on each connection the pool opens, so a query sent through `pool.query` (connect-pg-simple)
+ * and one sent on a checked-out client (@sess/store-postgres, which can cancel it) count alike,
+ * at the same cost to both.
  */
 export function connectPostgres(): pg.Pool {
   const pool = new pg.Pool({ connectionString: databaseUrl() });
-  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
-  pool.query = ((...args: unknown[]) => {
-    queriesSent++;
-    return query(...args);
-  }) as typeof pool.query;
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    client.query = ((...args: unknown[]) => {
+      queriesSent++;
+      return query(...args);
+    }) as typeof client.query;
+  });
   return pool;
 }
 
