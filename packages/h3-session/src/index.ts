@@ -11,7 +11,7 @@ import { SessStoreError } from '@sess/core';
 import type { Store } from '@sess/core';
 import { failureError, varyWith } from '@sess/core/adapter';
 import { generateIdOf, perConfig } from './config.js';
-import { H3Sessions } from './sessions.js';
+import { H3Sessions, mayGoUnawaited } from './sessions.js';
 import type { EntryKit, EventPort, ResponsePort, SessionUpdate as Update } from './sessions.js';
 
 export type { Session, SessionData, SessionManager } from 'h3';
@@ -132,10 +132,7 @@ export async function useSession<T extends SessionData = SessionData>(event: HTT
       await sessions.update(port, update as Update);
       return manager;
     },
-    clear: async () => {
-      await sessions.clear(port);
-      return manager;
-    },
+    clear: () => mayGoUnawaited(() => sessions.clear(port).then(() => manager)),
   };
   return manager;
 }
@@ -178,6 +175,6 @@ export async function unsealSession(event: HTTPEvent, config: SessionConfig, sea
 }
 
 /** Ends the session: its record is destroyed and the cookie deleted. Needs the `password` to find it. */
-export async function clearSession(event: HTTPEvent, config: Partial<SessionConfig>): Promise<void> {
-  await sessionsOf(config).clear(portOf(event, config));
+export function clearSession(event: HTTPEvent, config: Partial<SessionConfig>): Promise<void> {
+  return mayGoUnawaited(() => sessionsOf(config).clear(portOf(event, config)));
 }

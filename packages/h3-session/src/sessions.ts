@@ -5,7 +5,7 @@
  * session (`{ id, createdAt, data }`) lives in the store. This file translates; the core decides.
  */
 import { assertNever, createSessionManager, serializeDeletion, setCookieLine } from '@sess/core';
-import type { HttpEffect, ResponseFacts, Session as CoreSession, SessionManager } from '@sess/core';
+import type { CookieEffect, HttpEffect, ResponseFacts, Session as CoreSession, SessionManager } from '@sess/core';
 import { afterSignOut, failureStatus, responseFacts } from '@sess/core/adapter';
 import { isH3Session } from './config.js';
 import type { H3Session, Settings } from './config.js';
@@ -150,11 +150,19 @@ export class H3Sessions {
     return session;
   }
 
-  /** h3's `clearSession`: the session leaves the context, its record is destroyed and its cookie deleted. */
+  /** h3's `clearSession`: the session leaves the context, its record is destroyed and its cookie deleted. Public callers start it through `mayGoUnawaited`. */
   async clear(port: EventPort): Promise<void> {
     const state = this.stateOf(port);
     state.unwritten = false;
     if (port.context.sessions !== undefined) delete port.context.sessions[this.name];
+    const deletion: CookieEffect = { type: 'cookie.delete', name: this.name, attributes: this.settings.cookie };
+    // h3's clear deletes the cookie before it returns, so apps call it without awaiting, and the
+    // response can leave before the destroy is done: the deletion goes on it now. The cookie the
+    // request carried stays the run's, which needs it to find the record.
+    if (port.response !== undefined) {
+      this.sendCookie(deletion, port.response, state);
+      port.response.vary('Cookie');
+    }
     await this.run(state, async () => {
       const core = this.begin(port, state);
       // A failed destroy has ended the session all the same: the commit answers for the status
@@ -165,9 +173,7 @@ export class H3Sessions {
         const effects = await this.commit(core, port.response, state, status);
         // h3 deletes the cookie whatever the request carried; the core deletes only a session it
         // found, so a cookie naming none (foreign, or its record already gone) is deleted here.
-        if (!effects.some((effect) => effect.type === 'cookie.delete')) {
-          this.apply([{ type: 'cookie.delete', name: this.name, attributes: this.settings.cookie }], port.response, state);
-        }
+        if (!effects.some((effect) => effect.type === 'cookie.delete')) this.apply([deletion], port.response, state);
         if (failure !== undefined) throw failure.error;
       });
     });
@@ -329,14 +335,7 @@ export class H3Sessions {
         case 'cookie.set':
         case 'cookie.delete': {
           state.token = effect.type === 'cookie.set' ? effect.value : undefined;
-          if (response === undefined || !this.settings.sendsCookie) break;
-          const line = setCookieLine(effect);
-          const chunks = Array.from({ length: state.staleChunks }, (_, index) =>
-            serializeDeletion(`${this.name}.${index + 1}`, effect.attributes),
-          );
-          state.staleChunks = 0;
-          response.replaceSetCookie(state.lines, [line, ...chunks]);
-          state.lines = [line];
+          if (response !== undefined) this.sendCookie(effect, response, state);
           break;
         }
         case 'header.vary':
@@ -349,6 +348,18 @@ export class H3Sessions {
           assertNever(effect);
       }
     }
+  }
+
+  /** Puts the cookie on the response in place of this package's earlier lines, deleting any stale chunks with it. */
+  private sendCookie(effect: CookieEffect, response: ResponsePort, state: RequestState): void {
+    if (!this.settings.sendsCookie) return;
+    const line = setCookieLine(effect);
+    const chunks = Array.from({ length: state.staleChunks }, (_, index) =>
+      serializeDeletion(`${this.name}.${index + 1}`, effect.attributes),
+    );
+    state.staleChunks = 0;
+    response.replaceSetCookie(state.lines, [line, ...chunks]);
+    state.lines = [line];
   }
 
   private run<T>(state: RequestState, work: () => Promise<T>): Promise<T> {
@@ -378,4 +389,21 @@ function writeSession(core: CoreSession, session: H3Session): void {
   core.set('createdAt', session.createdAt);
   // A copy: the app may change `data` again before the store has the write.
   core.set('data', { ...session.data });
+}
+
+/**
+ * Starts `clear` and hears its failure too: h3's clear never fails, so apps leave it unawaited,
+ * and a failed destroy would then be an unhandled rejection that ends the process. The cookie is
+ * deleted all the same and the record dies with its TTL; an app that awaits the call still hears
+ * of it. A call that throws at once (a config h3 would refuse too) rejects as an async call does.
+ */
+export function mayGoUnawaited<T>(clear: () => Promise<T>): Promise<T> {
+  let clearing: Promise<T>;
+  try {
+    clearing = clear();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  clearing.catch(() => undefined);
+  return clearing;
 }

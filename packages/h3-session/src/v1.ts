@@ -9,7 +9,7 @@ import type { Store } from '@sess/core';
 import { failureError, isSecureRequest, readCookie, varyWith } from '@sess/core/adapter';
 import type { HeaderValue } from '@sess/core/adapter';
 import { generateIdOf, perConfig } from './config.js';
-import { H3Sessions } from './sessions.js';
+import { H3Sessions, mayGoUnawaited } from './sessions.js';
 import type { EntryKit, EventPort, ResponsePort, SessionUpdate as Update } from './sessions.js';
 
 export type { Store } from '@sess/core';
@@ -250,10 +250,7 @@ export async function useSession<T extends SessionDataT = SessionDataT>(
       await updateOf(sessions, port, update);
       return manager;
     },
-    clear: async () => {
-      await clearOf(sessions, port);
-      return manager;
-    },
+    clear: () => mayGoUnawaited(() => clearOf(sessions, port).then(() => manager)),
   };
   return manager;
 }
@@ -307,6 +304,6 @@ export async function unsealSession(
 }
 
 /** Ends the session: its record is destroyed and the cookie deleted. Needs the `password` to find it. */
-export async function clearSession(event: H3V1Event, config: Partial<SessionConfig>): Promise<void> {
-  await clearOf(sessionsOf(config), portOf(event, config));
+export function clearSession(event: H3V1Event, config: Partial<SessionConfig>): Promise<void> {
+  return mayGoUnawaited(() => clearOf(sessionsOf(config), portOf(event, config)));
 }

@@ -4,7 +4,7 @@
  * inspectable memory store, so each case can see the writes it made.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { cookiesNamed, fakeClock, inspectableStore, listen } from '@sess/adapter-test';
+import { cookiesNamed, escapesWatched, fakeClock, inspectableStore, listen } from '@sess/adapter-test';
 import type { Client, InspectableStore } from '@sess/adapter-test';
 import { H3, HTTPError, toNodeHandler } from 'h3';
 import { SessStoreError, SessUsageError } from '@sess/core';
@@ -15,6 +15,7 @@ import type { Flavour } from './apps.js';
 import * as v1 from '../src/v1.js';
 
 const serve = serving();
+const escaped = escapesWatched();
 
 function setup(extra: Partial<SessionConfig> = {}): { store: InspectableStore; config: SessionConfig } {
   const store = inspectableStore(fakeClock());
@@ -125,6 +126,54 @@ describe.each(flavours)('$name', (flavour) => {
     expect(client.jar.has('h3')).toBe(false);
     expect(json((await client.request('/')).body).id).not.toBe(id);
   });
+
+  it.each(['session.clear', 'clearSession'] as const)(
+    '%s not awaited, as h3 lets it be, still deletes the cookie on this response and destroys the record',
+    async (how) => {
+      const { store, config } = setup();
+      let clearing: Promise<unknown> = Promise.resolve();
+      // The destroy answers only once the response is in, as a store slower than the handler would.
+      let answer = () => {};
+      const answered = new Promise<void>((resolve) => void (answer = resolve));
+      const destroy = store.destroy;
+      store.destroy = (id) => answered.then(() => destroy(id));
+      const client = await serve(flavour, async ({ event, url }) => {
+        const session = await api.useSession(event, config);
+        if (url.pathname === '/clear') clearing = how === 'clearSession' ? api.clearSession(event, config) : session.clear();
+        return 'ok';
+      });
+      await client.request('/');
+      const storedId = storeId(client);
+      const cleared = await client.request('/clear');
+      answer();
+      expect(cookiesNamed(cleared, 'h3')).toEqual([expect.stringMatching(/^h3=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970/)]);
+      expect(cleared.headers.get('vary')).toBe('Cookie');
+      expect(client.jar.has('h3')).toBe(false);
+      await clearing;
+      expect(await store.peek(storedId)).toBeUndefined();
+    },
+  );
+
+  it.each(['session.clear', 'clearSession'] as const)(
+    '%s not awaited, with a destroy the store fails, deletes the cookie and ends no process; awaited, it still rejects',
+    async (how) => {
+      const { store, config } = setup();
+      let failed: Promise<unknown> = Promise.resolve();
+      store.destroy = () => Promise.reject(new Error('store down'));
+      const client = await serve(flavour, async ({ event, url }) => {
+        const session = await api.useSession(event, config);
+        if (url.pathname === '/clear') failed = how === 'clearSession' ? api.clearSession(event, config) : session.clear();
+        return 'ok';
+      });
+      await client.request('/');
+      const cleared = await client.request('/clear');
+      expect(cookiesNamed(cleared, 'h3')).toEqual([expect.stringMatching(/^h3=; Max-Age=0;/)]);
+      // Node reports an unhandled rejection once the microtasks that could still handle it have run.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(escaped).toEqual([]);
+      await expect(failed).rejects.toThrow('Session store unavailable');
+    },
+  );
 
   it('getSession, updateSession and clearSession work on their own', async () => {
     const { store, config } = setup();
