@@ -111,7 +111,25 @@ function drop(response: Response, returned: unknown): void {
  */
 function copyOf(response: Response): Response {
   const { crossws } = response as { crossws?: unknown };
-  return Object.assign(new Response(response.body, response), crossws === undefined ? undefined : { crossws });
+  const copy = Object.assign(new Response(response.body, response), crossws === undefined ? undefined : { crossws });
+  const length = copy.headers.has('content-length') ? undefined : knownLength(response);
+  if (length !== undefined) copy.headers.set('content-length', length);
+  return copy;
+}
+
+/** srvx's Response on Node, and what it sends: its headers as name, value, name, value. */
+type SrvxResponse = Response & { _toNodeResponse?(): { headers: string[] } };
+
+/**
+ * The length of a body srvx's Response was given whole (a string, a buffer), which srvx sends
+ * as its Content-Length but keeps to itself: the copy's body is a stream of it, which would go
+ * out chunked. srvx's conversion for Node names it, and empties the original as sending it
+ * would. A stream's length is unknown, and none is made up.
+ */
+function knownLength(response: Response): string | undefined {
+  const headers = (response as SrvxResponse)._toNodeResponse?.().headers ?? [];
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'content-length') return headers[i + 1];
+  return undefined;
 }
 
 /** The headers a session commit sets. */

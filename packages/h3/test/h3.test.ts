@@ -1,5 +1,5 @@
 /** h3-specific behaviour beyond the shared conformance suite, on both majors. */
-import { H3, HTTPError, createEventStream, fromNodeHandler, fromNodeMiddleware, iterable, redirect, toNodeHandler } from 'h3';
+import { H3, HTTPError, createEventStream, fromNodeHandler, fromNodeMiddleware, iterable, redirect, toNodeHandler, toResponse } from 'h3';
 import type { H3Config, H3Event } from 'h3';
 import { createApp, createError, eventHandler, send, sendError, sendRedirect, sendStream, setResponseStatus, toNodeListener } from 'h3v1';
 import type { AppOptions } from 'h3v1';
@@ -84,6 +84,42 @@ describe('h3 v2', () => {
     const raw = await client.request('/raw');
     expect(raw.headers.get('x-raw')).toBe('1');
     expect(cookiesNamed(raw, 'sid')).toHaveLength(1);
+  });
+
+  it('a Response another middleware made (a srvx one, of known length) keeps its Content-Length on the copy carrying the cookie, as without sess; a stream stays chunked', async () => {
+    const framing = async (withSession: boolean) => {
+      const app = new H3({ silent: true });
+      if (withSession) app.use(session({ secret: SECRET, store: inspectableStore(fakeClock()) }));
+      // Turns the handler's value into h3's own Response (srvx's), as a timing or header middleware does.
+      app.use(async (event, next) => toResponse(await next(), event));
+      app.get('/text', async (event) => {
+        if (withSession) (await useSession(event)).data.n = 1;
+        return 'hello';
+      });
+      app.get('/stream', async (event) => {
+        if (withSession) (await useSession(event)).data.n = 1;
+        return new ReadableStream({ start: (controller) => (controller.enqueue(new TextEncoder().encode('hello')), controller.close()) });
+      });
+      const served = await listen(toNodeHandler(app));
+      servers.push(served);
+      const client = new Client(served.url);
+      const answers: unknown[] = [];
+      for (const path of ['/text', '/stream']) {
+        client.jar.clear();
+        const reply = await client.request(path);
+        const framed = [reply.headers.get('content-length'), reply.headers.get('transfer-encoding')];
+        answers.push([path, reply.body, ...framed, cookiesNamed(reply, 'sid').length]);
+      }
+      return answers;
+    };
+    expect(await framing(false)).toEqual([
+      ['/text', 'hello', '5', null, 0],
+      ['/stream', 'hello', null, 'chunked', 0],
+    ]);
+    expect(await framing(true)).toEqual([
+      ['/text', 'hello', '5', null, 1],
+      ['/stream', 'hello', null, 'chunked', 1],
+    ]);
   });
 
   it('a thrown HTTPError after a write commits as its status and keeps the session headers', async () => {
@@ -815,6 +851,35 @@ describe('h3 v1', () => {
     expect(store.calls.set).toBe(writes);
     expect((await client.request('/take')).body).toBe('["saved"]');
     expect((await client.request('/take')).body).toBe('[]');
+  });
+
+  it("a change in the app's onAfterResponse hook, after the commit, is dropped and heard as lateChange, as on every adapter; regenerate() rejects", async () => {
+    const events: string[] = [];
+    let after: (seen: string[]) => void = () => undefined;
+    const afterDone = new Promise<string[]>((resolve) => (after = resolve));
+    const store = inspectableStore(fakeClock());
+    const app = createApp({
+      onAfterResponse: async (event) => {
+        const s = await v1.useSession(event);
+        const seen: string[] = [];
+        s.data.n = 2;
+        seen.push(`read ${s.data.n}`);
+        await s.regenerate().then(
+          () => seen.push('regenerated'),
+          () => seen.push('regenerate rejected'),
+        );
+        after(seen);
+      },
+    });
+    app.use(v1.session({ secret: SECRET, store, onEvent: (event) => void events.push(event.type) }));
+    app.use(eventHandler(async (event) => String(((await v1.useSession(event)).data.n = 1))));
+    const served = await listen(toNodeListener(app));
+    servers.push(served);
+    const client = new Client(served.url);
+    expect((await client.request('/')).status).toBe(200);
+    expect(await afterDone).toEqual(['read 1', 'regenerate rejected']);
+    expect(events.filter((type) => type === 'lateChange')).toHaveLength(1);
+    expect((await store.peek(client.jar.get('sid')?.split('.')[0] as string))?.data).toEqual({ n: 1 });
   });
 
   it('refuses asyncContext, which h3 v1 cannot carry into handlers', () => {
