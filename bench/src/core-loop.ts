@@ -2,7 +2,8 @@
  * `pnpm --filter sess-bench run core-loop [--requests <n>] [--count]`: what the core costs a
  * request with no HTTP and no framework around it. A session manager over the memory store, and
  * per request what an adapter does on a read (`begin` with a two-cookie header, `load`, one `get`,
- * `commit`) or a write (the same with one `set`). The store answers synchronously, so a request is
+ * `commit`), a write (the same with one `set`) or a new visitor (a write with no cookie: an id is
+ * drawn and signed, and a record created). The store answers synchronously, so a request is
  * one synchronous run; the loop awaits each request's promises all the same, as a server does.
  *
  * It prints µs per request, the median of 5 timed rounds. With `--count` it prints machine
@@ -21,8 +22,8 @@ import type { Session, SessionManager } from '@sess/core';
 import { memoryStore } from '@sess/store-memory';
 import { PRIME_DATA, SECRET } from './scenarios.js';
 
-type Loop = 'read' | 'write';
-const LOOPS: readonly Loop[] = ['read', 'write'];
+type Loop = 'read' | 'write' | 'new';
+const LOOPS: readonly Loop[] = ['read', 'write', 'new'];
 const ROUNDS = 5;
 const WARM = 3_000;
 const RESPONSE = { status: 200, cookieAlreadySet: false, cacheControlSet: false } as const;
@@ -51,10 +52,11 @@ async function primed(): Promise<Setup> {
 async function run(loop: Loop, n: number, { manager, cookieHeader }: Setup): Promise<number> {
   let sink = 0;
   for (let i = 0; i < n; i++) {
-    const session: Session = manager.begin({ cookieHeader, secure: false });
+    // A new visitor sends no session cookie: the request draws an id, signs it and saves a record.
+    const session: Session = manager.begin({ cookieHeader: loop === 'new' ? undefined : cookieHeader, secure: false });
     const loading = session.load();
     sink += session.get('views') as number;
-    if (loop === 'write') session.set('views', i);
+    if (loop !== 'read') session.set('views', i);
     await loading;
     sink += (await session.commit(RESPONSE)).length;
   }
