@@ -3,6 +3,7 @@
  * over real HTTP on Express 4 and 5, against the package's own MemoryStore.
  */
 import { createHmac } from 'node:crypto';
+import type { Request, Response } from 'express';
 import cookieParser from 'cookie-parser';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { Client, EXPRESS, SECRET, closedAfterEach, countingStore, recordsOf, serve, session, sessionCookie } from './helpers.js';
@@ -510,52 +511,49 @@ describe.each(EXPRESS)('%s', (_, express) => {
       expect((await client.request('/')).body).toBe('failed to load session');
     });
 
-    it('reload(cb) of a record deleted meanwhile calls back with the error and leaves a new, empty session: the record is not brought back', async () => {
+    /** An app whose `/in` signs `ada` in and whose `/reload` runs `reload` on the stored session. */
+    async function reloading(reload: (req: Request, res: Response, store: session.MemoryStore) => void) {
       const store = new session.MemoryStore();
       const { client } = await serve(servers, express, { secret: SECRET, store, ...settled }, (app) => {
         app.get('/in', (req, res) => {
           req.session.user = 'ada';
           res.send('ok');
         });
-        app.get('/reload', (req, res) => {
-          // A sign-out elsewhere, between this request's load and its reload.
-          store.destroy(req.sessionID, () =>
-            req.session.reload((error) => {
-              req.session.seen = true;
-              res.json({ error: error?.message, user: req.session.user ?? null });
-            }),
-          );
-        });
+        app.get('/reload', (req, res) => reload(req, res, store));
       });
       await client.request('/in');
-      expect(JSON.parse((await client.request('/reload')).body)).toEqual({ error: 'failed to load session', user: null });
+      return { store, reply: JSON.parse((await client.request('/reload')).body) as Record<string, unknown> };
+    }
+
+    it('reload(cb) of a record deleted meanwhile calls back with the error and leaves a new, empty session: the record is not brought back', async () => {
+      const { store, reply } = await reloading((req, res, sessions) =>
+        // A sign-out elsewhere, between this request's load and its reload.
+        sessions.destroy(req.sessionID, () =>
+          req.session.reload((error) => {
+            req.session.views = 1;
+            res.json({ error: (error as Error | undefined)?.message, user: req.session.user ?? null });
+          }),
+        ),
+      );
+      expect(reply).toEqual({ error: 'failed to load session', user: null });
       expect(Object.values(recordsOf(store)).some((record) => record.user === 'ada')).toBe(false);
     });
 
     it('reload(cb) whose store read fails calls back with it and keeps req.session, which saves nothing more that request', async () => {
-      const store = new session.MemoryStore();
-      const { client } = await serve(servers, express, { secret: SECRET, store, ...settled }, (app) => {
-        app.get('/in', (req, res) => {
-          req.session.user = 'ada';
-          res.send('ok');
-        });
-        app.get('/reload', (req, res) => {
-          const get = store.get;
-          store.get = (_id, callback) => {
-            store.get = get;
-            callback(new Error('store down'));
-          };
-          req.session.user = 'mallory';
-          req.session.reload((error) => {
-            const kept = req.session.user;
-            req.session.save((saveError) => res.json({ error: error?.message, kept, saved: saveError === undefined || saveError === null }));
-          });
+      const { store, reply } = await reloading((req, res, sessions) => {
+        const get = sessions.get;
+        sessions.get = (_id, callback) => {
+          sessions.get = get;
+          callback(new Error('store down'));
+        };
+        req.session.user = 'mallory';
+        req.session.reload((error) => {
+          const kept = req.session.user;
+          req.session.save((saveError) => res.json({ error: (error as Error | undefined)?.message, kept, saved: saveError === undefined || saveError === null }));
         });
       });
-      await client.request('/in');
-      const reply = JSON.parse((await client.request('/reload')).body) as Record<string, unknown>;
       expect(reply).toMatchObject({ kept: 'mallory', saved: false });
-      expect(reply.error).toMatch(/store down|store/);
+      expect(reply.error).toMatch(/store/);
       expect(Object.values(recordsOf(store)).map((record) => record.user)).toEqual(['ada']);
     });
 
