@@ -612,6 +612,9 @@ export class RequestSession implements SessionHost, StorageRequest {
           lines.push(...this.cookieLines(effect.value, this.attributes(effect.attributes)));
           break;
         case 'cookie.delete':
+          // With an externalKey no cookie carried the key: a stale key deletes nothing, and only the
+          // app's `ctx.session = null` deletes the cookies, as koa-session's remove() does.
+          if (this.shared.storeMode && this.shared.externalKey !== undefined && !this.unset) break;
           lines.push(...deletionLines(this.shared.key, this.attributes(effect.attributes), this.shared.signed));
           break;
         default:

@@ -1,6 +1,6 @@
 /**
- * Next to the real koa-session, over real HTTP: a `valid()` that throws, and `manuallyCommit()`
- * in the middle of a request with `autoCommit` on. The same app runs on both libraries; each
+ * Next to the real koa-session, over real HTTP: a `valid()` that throws, `manuallyCommit()`
+ * in the middle of a request with `autoCommit` on, and an `externalKey` that names no session. The same app runs on both libraries; each
  * visit's status, body, cookies (set or deleted) and store calls are compared, and so are the
  * errors the app's error handling got.
  */
@@ -221,5 +221,44 @@ describe.each(KOAS)('%s', (_, Koa) => {
       ['null', ['koa.sess deleted', 'koa.sess.sig deleted']],
       ['{}', []],
     ]);
+  });
+
+  it('externalKey: a key that names no session sends no cookie (the key never travelled in one); signing out deletes them, as koa-session does', async () => {
+    const issued: string[] = [];
+    const externalKey = {
+      get: (ctx: Context) => ctx.get('x-session') || undefined,
+      set: (_ctx: Context, key: string) => void issued.push(key),
+    };
+    const as = (key: string) => ({ 'x-session': key });
+    const real = await sideBySide(
+      Koa,
+      { store: memoryStore(), externalKey, genid: (ctx) => ctx.get('x-new-key'), valid: (_ctx, s) => s.user !== 'eve' },
+      (ctx) => {
+        if (ctx.path.startsWith('/as/')) ctx.session!.user = ctx.path.slice(4);
+        if (ctx.path === '/logout') ctx.session = null;
+        return ctx.session?.user ?? null;
+      },
+      [
+        ['/as/ada', { 'x-new-key': 'k1' }],
+        ['/', as('k1')],
+        ['/', as('gone')],
+        ['/logout', as('k1')],
+        ['/', as('k1')],
+        ['/as/eve', { 'x-new-key': 'k2' }],
+        ['/', as('k2')],
+      ],
+    );
+    expect(real.visits.map((visit) => [visit.body, visit.cookies])).toEqual([
+      ['"ada"', []],
+      ['"ada"', []],
+      ['null', []],
+      ['null', ['koa.sess deleted', 'koa.sess.sig deleted']],
+      ['null', []],
+      ['"eve"', []],
+      ['null', []],
+    ]);
+    expect(real.events).toEqual(['session:missed', 'session:missed', 'session:invalid']);
+    // Each library's saves, one after the other.
+    expect(issued).toEqual(['k1', 'k2', 'k1', 'k2']);
   });
 });
