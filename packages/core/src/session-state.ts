@@ -10,7 +10,7 @@ import type { RequestStore } from './cookie-sessions.js';
 import type { Effect, HttpEffect, StoreEffect } from './effects.js';
 import { MARK_PRIVATE, assertNever } from './effects.js';
 import { SessConfigError, SessUsageError } from './errors.js';
-import { checkGeneratedId } from './ids.js';
+import { checkGeneratedId, generateId } from './ids.js';
 import { lifetime, nextMeta } from './lifetime.js';
 import type { LifetimeBasis } from './lifetime.js';
 import type { ClientCookie, LifecycleAction } from './machine.js';
@@ -220,7 +220,6 @@ export class SessionState implements LifetimeBasis {
     return effect;
   }
 
-  /** A custom generator's id must pass the same check as a cookie's, or it could never come back. */
   /**
    * Draws the id the next `assignNewId` gives the session, before the lifecycle moves: a generator
    * that throws (or repeats the session's id) then leaves the session as it was.
@@ -230,7 +229,10 @@ export class SessionState implements LifetimeBasis {
   }
 
   private freshId(): string {
-    const id = checkGeneratedId((this.request.generateId ?? this.config.generateId)());
+    const generate = this.request.generateId ?? this.config.generateId;
+    // An app's generator's id must pass the same check as a cookie's, or it could never come back;
+    // sess's own are well formed by construction.
+    const id = generate === generateId ? generate() : checkGeneratedId(generate());
     // The id this session has would be saved as the new record and then destroyed as the old one.
     if (id === this.clientId || id === this.currentId) {
       throw new SessConfigError('generateId returned the id this session already has: ids must be random (128 bits or more)');
