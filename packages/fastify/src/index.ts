@@ -12,7 +12,8 @@ import fastifyPlugin from 'fastify-plugin';
 import { SessConfigError } from '@sess/core';
 import type { Session } from '@sess/core';
 import { RELEASED, closeWithAnswer, commitHeaders, createOutputHold, createSessionContext } from '@sess/core/adapter';
-import { dropBody, handoffHeaders, heedStreamErrors, httpFailure, nodeHeaders, socketSession } from '@sess/core/adapter';
+import { dropBody, failureError, failureStatus, handoffHeaders, heedStreamErrors, httpFailure } from '@sess/core/adapter';
+import { nodeHeaders, socketSession } from '@sess/core/adapter';
 import type { DeferredResponse, HeaderTarget, HeaderValue, SocketRoutes } from '@sess/core/adapter';
 import { sessionManager, type SessionOptions } from './options.js';
 import { type FastifySession, fastifyView, rejected } from './view.js';
@@ -289,12 +290,18 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
   fastify.decorateReply('send', sendOnce);
   fastify.decorateReply('sent', { getter: sent, setter: setSent });
 
-  fastify.addHook('onRequest', async (request) => {
+  fastify.addHook('onRequest', async (request, reply) => {
     const core = manager.begin({ cookieHeader: request.headers.cookie, secure: isSecure(request), readOnly: readOnly?.(request) ?? false });
     const state: RequestState = { core, response: undefined, committing: false, late: commitsLate(request) };
     slot(request)[STATE] = state;
     request.session = fastifyView(core).view;
-    await core.load().catch(rejected);
+    try {
+      await core.load();
+    } catch (error) {
+      // Else an error handler that sets no status answers the failed load with a 200.
+      reply.code(failureStatus(error));
+      throw failureError(error) ?? error;
+    }
   });
 
   // Body parsing runs in the socket's async context, so the session's is entered again after it.
@@ -352,7 +359,15 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
       .catch(rejected)
       .then(
         () => ((state.committing = false), unheard?.(), done(null, sent)),
-        (error: Error) => ((state.committing = false), dropOutput(reply, sent), done(error)),
+        (error: Error & { statusCode?: number }) => {
+          state.committing = false;
+          dropOutput(reply, sent);
+          // The status was the dropped answer's: an error handler that sets none (Fastify keeps
+          // the reply's), or Fastify's last resort once a thrown 4xx was answered, would send it,
+          // a 2xx or 4xx for a store that failed.
+          reply.code(error.statusCode ?? 500);
+          done(error);
+        },
       )
       .catch(done);
   }

@@ -283,6 +283,41 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       expect(store.size).toBe(0);
     });
 
+    it('a failed store write or load answers 503 whatever status the reply had: under an error handler that sets none, and after a thrown 4xx already answered', async () => {
+      const { url, store } = await withSession({}, (app) => {
+        app.register(async (scope) => {
+          // An error handler that leaves the status alone (Fastify keeps the reply's for it).
+          scope.setErrorHandler((error: Error, _request, reply) => reply.send({ handled: error.message }));
+          scope.get('/lazy-handler', async (request) => (request.session.n = 1));
+        });
+        // A 4xx thrown under Fastify's default error handler: the commit fails for that error answer.
+        app.get('/thrown-401', async (request) => {
+          request.session.n = 1;
+          throw Object.assign(new Error('sign in'), { statusCode: 401 });
+        });
+        app.get('/set-401', async (request, reply) => {
+          request.session.n = 1;
+          return reply.code(401).send('sign in');
+        });
+      });
+      const known = new Client(url);
+      await known.request('/lazy-handler');
+      store.failing.add('set');
+      for (const [path, message] of [
+        ['/lazy-handler', { handled: 'Session store unavailable' }],
+        ['/thrown-401', expect.objectContaining({ statusCode: 503, message: 'Session store unavailable' })],
+        ['/set-401', expect.objectContaining({ statusCode: 503, message: 'Session store unavailable' })],
+      ] as const) {
+        const reply = await new Client(url).request(path);
+        expect([path, reply.status, JSON.parse(reply.body), reply.setCookies]).toEqual([path, 503, message, []]);
+      }
+      expect(store.size).toBe(1);
+      // A failed load, under the error handler that sets no status.
+      store.failing.add('get');
+      const loaded = await known.request('/lazy-handler');
+      expect([loaded.status, JSON.parse(loaded.body)]).toEqual([503, { handled: 'Session store unavailable' }]);
+    });
+
     it('a failed store write drops a streamed payload: a Node stream is destroyed and a web stream cancelled, so its producer is not left waiting', async () => {
       const dropped: string[] = [];
       // A producer that never ends by itself, as a file or an upstream fetch would stay open.
