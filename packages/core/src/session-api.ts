@@ -86,6 +86,12 @@ export interface Session<Data extends SessionData = SessionData> {
   readonly expiresAt: number;
   /** How long the cookie would live if sent now, in ms (express-session's `cookie.maxAge`). */
   readonly maxAgeMs: number;
+  /**
+   * The cookie ends when the browser closes (it carries no `Expires` or `Max-Age`): the session's
+   * own setting (`setExpiry(0)`), else the request's or the manager's default. `expiresAt` and
+   * `maxAgeMs` are then the record's life on the server; cookie views show none (`null`).
+   */
+  readonly endsWithBrowser: boolean;
   /** The value under `key`; the session counts as used (the response varies by Cookie). */
   get<K extends keyof Data & string>(key: K): Data[K] | undefined;
   has(key: string): boolean;

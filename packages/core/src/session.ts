@@ -106,6 +106,10 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     return this.expiresAt - this.state.now;
   }
 
+  get endsWithBrowser(): boolean {
+    return endsWithBrowser(this.state, this.state.expiry);
+  }
+
   get<K extends keyof Data & string>(key: K): Data[K] | undefined {
     this.step(READ, 'get');
     const value = this.state.data[key];

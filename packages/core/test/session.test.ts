@@ -664,6 +664,28 @@ describe('expiry', () => {
     expect(sessionCookie(effects)).not.toHaveProperty('attributes.maxAgeMs');
   });
 
+  it("endsWithBrowser follows the session's own setting, then the request default, then the manager default, and a loaded record keeps it", async () => {
+    const seen: boolean[] = [];
+    const { request } = await signedIn();
+    await request(async (s) => {
+      await s.load();
+      seen.push(s.endsWithBrowser);
+      s.setExpiry(0);
+      seen.push(s.endsWithBrowser);
+    });
+    await request(async (s) => {
+      await s.load();
+      seen.push(s.endsWithBrowser);
+      s.setExpiry(60);
+      seen.push(s.endsWithBrowser);
+    });
+    expect(seen).toEqual([false, true, true, false]);
+    const browserByDefault = setup({ expireAtBrowserClose: true });
+    await browserByDefault.request((s) => void seen.push(s.endsWithBrowser));
+    seen.push(setup().manager.begin({ cookieHeader: undefined, secure: false, maxAgeMs: null }).endsWithBrowser);
+    expect(seen.slice(4)).toEqual([true, true]);
+  });
+
   it('expireAtBrowserClose makes every cookie a browser-session cookie', async () => {
     const { request } = setup({ expireAtBrowserClose: true });
     const { effects } = await request((s) => s.set('a', 1));

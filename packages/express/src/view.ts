@@ -35,8 +35,8 @@ class CookieView implements SessionCookie {
     this.#core = core;
     this.originalMaxAge = originalMaxAge;
   }
-  get maxAge(): number {
-    return this.#core.maxAgeMs;
+  get maxAge(): number | null {
+    return this.#core.endsWithBrowser ? null : this.#core.maxAgeMs;
   }
   set maxAge(ms: number | null | undefined) {
     if (ms === null || ms === undefined) this.#core.setExpiry(0);
@@ -56,8 +56,8 @@ class CookieView implements SessionCookie {
     const { expiresAt, maxAgeMs } = this.#core;
     return expiresAt - maxAgeMs;
   }
-  get expires(): Date {
-    return new Date(this.#core.expiresAt);
+  get expires(): Date | null {
+    return this.#core.endsWithBrowser ? null : new Date(this.#core.expiresAt);
   }
   set expires(date: Date | false | null | undefined) {
     if (!(date instanceof Date) || Number.isNaN(date.getTime())) {

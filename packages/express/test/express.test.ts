@@ -244,6 +244,28 @@ describe.each([
     expect((await browser.client.request('/count')).setCookies[0]).not.toMatch(/Max-Age|Expires/);
   });
 
+  it('a cookie that ends with the browser reads maxAge and expires null, as in express-session: configured, set this request, or loaded', async () => {
+    const routes = (app: Express) => {
+      const read = (req: Request) => [req.session.cookie.maxAge, req.session.cookie.expires];
+      app.get('/read', (req, res) => {
+        req.session.views = (req.session.views ?? 0) + 1;
+        res.json(read(req));
+      });
+      app.get('/browser', (req, res) => {
+        req.session.views = 1;
+        const before = read(req);
+        req.session.cookie.maxAge = null;
+        res.json([...before, ...read(req)]);
+      });
+    };
+    const configured = await start({ cookie: { maxAge: null } }, routes);
+    expect(JSON.parse((await configured.client.request('/read')).body)).toEqual([null, null]);
+    expect(JSON.parse((await configured.client.request('/read')).body)).toEqual([null, null]);
+    const set = await start({}, routes);
+    expect(JSON.parse((await set.client.request('/browser')).body)).toEqual([86_400_000, expect.any(String), null, null]);
+    expect(JSON.parse((await set.client.request('/read')).body)).toEqual([null, null]);
+  });
+
   it('cookie.originalMaxAge is the configured lifetime, 24 h by default (null: until the browser closes), so setting maxAge back to it keeps it', async () => {
     const routes = (app: Express) =>
       app.get('/reset', (req, res) => {

@@ -19,8 +19,11 @@ type Methods = Omit<KitMethods, 'regenerate'> & { regenerate(keep?: RegenerateKe
 export interface SessionMethods extends CallbackMethods<Methods, 'regenerate' | 'destroy' | 'reload' | 'save'> {
   /** @fastify/session's name for `id`. */
   readonly sessionId: string | undefined;
-  /** The session cookie's remaining life in ms and its expiry, read-only: change them with `setExpiry`. */
-  readonly cookie: { readonly maxAge: number | undefined; readonly expires: Date | undefined };
+  /**
+   * The session cookie's remaining life in ms and its expiry, read-only: change them with
+   * `setExpiry`. Both are `null` for a cookie that ends with the browser, as in @fastify/session.
+   */
+  readonly cookie: { readonly maxAge: number | null; readonly expires: Date | null };
   /** The value under `key`, as `request.session[key]` reads it (@fastify/session's and @fastify/secure-session's `get`). */
   get<K extends string>(key: K): K extends keyof SessionData ? SessionData[K] | undefined : unknown;
   /**
@@ -61,14 +64,16 @@ const METHODS = withCallbacks(
   ['regenerate', 'destroy', 'reload', 'save'],
 );
 
-const expiresOf = (core: Session) => new Date(core.expiresAt);
+const NO_EXPIRY = Object.freeze({ maxAge: null, expires: null });
+const cookieOf = (core: Session) =>
+  core.endsWithBrowser ? NO_EXPIRY : Object.freeze({ maxAge: core.maxAgeMs, expires: new Date(core.expiresAt) });
 
 /** The views of one registration: a Proxy per request, over the request's core session. */
 export const fastifyView = viewOf<FastifySession>({
   accessors: {
     ...SESSION_ACCESSORS,
     sessionId: SESSION_ACCESSORS.id,
-    cookie: { get: (core) => Object.freeze({ maxAge: core.maxAgeMs, expires: expiresOf(core) }) },
+    cookie: { get: cookieOf },
   },
   methods: METHODS,
 });

@@ -1104,6 +1104,19 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       });
       expect((await client.request('/')).body).toBe('3600000');
     });
+
+    it('request.session.cookie reads maxAge and expires null for a cookie that ends with the browser, as @fastify/session, once set or loaded', async () => {
+      const { client } = await withSession({}, (app) => {
+        app.get('/', async (request) => {
+          request.session.n = 1;
+          const before = { ...request.session.cookie };
+          if (request.query !== null && (request.query as { browser?: string }).browser === '1') request.session.setExpiry(0);
+          return JSON.stringify([before.maxAge === null, before.expires === null, request.session.cookie]);
+        });
+      });
+      expect(JSON.parse((await client.request('/?browser=1')).body)).toEqual([false, false, { maxAge: null, expires: null }]);
+      expect(JSON.parse((await client.request('/')).body)).toEqual([true, true, { maxAge: null, expires: null }]);
+    });
   });
 
   describe('getSession()', () => {

@@ -10,8 +10,8 @@ export interface SessionData {}
 
 export interface SessionMethods extends KitMethods {
   /**
-   * Remaining life in ms (koa-session's `maxAge`), or the configured `maxAge` while the session
-   * has no id. Assign ms to change this session's lifetime, `'session'` for a cookie that ends
+   * Remaining life in ms (koa-session's `maxAge`), `'session'` for a cookie that ends with the
+   * browser, or the configured `maxAge` while the session has no id. Assign ms to change this session's lifetime, `'session'` for a cookie that ends
    * with the browser, or `undefined` for the configured lifetime.
    */
   maxAge: number | 'session' | undefined;
@@ -35,7 +35,7 @@ export function koaView(defaultMaxAge: number | 'session') {
     accessors: {
       ...SESSION_ACCESSORS,
       maxAge: {
-        get: (core) => (core.id === undefined ? defaultMaxAge : core.maxAgeMs),
+        get: (core) => (core.id === undefined ? defaultMaxAge : core.endsWithBrowser ? 'session' : core.maxAgeMs),
         set: (core, value) => core.setExpiry(expiryOf(value)),
       },
     },

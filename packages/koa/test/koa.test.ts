@@ -43,6 +43,21 @@ describe.each([
     expect(cookiesNamed(await short.client.request('/'), 'sid')[0]).toMatch(/; Max-Age=60;/);
   });
 
+  it("ctx.session.maxAge reads 'session' for a cookie that ends with the browser, configured, set this request, or loaded", async () => {
+    const routes = (ctx: Context) => {
+      ctx.session.n = 1;
+      const before = ctx.session.maxAge;
+      if (ctx.path === '/browser') ctx.session.maxAge = 'session';
+      return JSON.stringify([before, ctx.session.maxAge]);
+    };
+    const configured = await start({ maxAge: 'session' }, routes);
+    expect(JSON.parse((await configured.client.request('/')).body)).toEqual(['session', 'session']);
+    expect(JSON.parse((await configured.client.request('/')).body)).toEqual(['session', 'session']);
+    const set = await start({ maxAge: 60_000 }, routes);
+    expect(JSON.parse((await set.client.request('/browser')).body)).toEqual([60_000, 'session']);
+    expect(JSON.parse((await set.client.request('/')).body)).toEqual(['session', 'session']);
+  });
+
   it('key names the cookie, as in koa-session', async () => {
     const { client } = await start({ key: 'koa.sess' }, (ctx) => (ctx.session.n = 1));
     expect(cookiesNamed(await client.request('/'), 'koa.sess')).toHaveLength(1);
