@@ -228,16 +228,30 @@ class Commit implements HoldHooks {
     private readonly core: Session,
     private readonly name: string,
     private readonly unset: 'keep' | 'destroy',
-    private readonly view: RequestSession,
+    private view: RequestSession | undefined,
   ) {}
+  /**
+   * The store failed to load the session: `req.session` goes, as express-session leaves it, so an
+   * error handler's `req.session?.user` reads nothing instead of throwing the failed session's
+   * refusal (which replaced the app's error page with Express's).
+   */
+  unloaded(error: unknown): void {
+    this.view = undefined;
+    this.req.session = undefined as unknown as RequestSession;
+    this.next(error);
+  }
   commit(status: number): Promise<void> | undefined {
     const { req, res, core, name } = this;
     const current = req.session as RequestSession | null | undefined;
-    // express-session's `unset`: 'keep' leaves the stored session as it was, dropping this request's changes.
-    if (current == null)
-      return commitNodeResponseAfter(this.unset === 'destroy' ? core.destroy() : core.discard(), res, core, status, name);
-    // Saving the session the app let go of would keep a user it meant to sign out (`req.session = {}`) signed in.
-    if (current !== this.view) return Promise.reject(new SessUsageError(REPLACED));
+    if (current !== this.view) {
+      // Nothing was loaded, so there is nothing to keep or destroy, whatever the app set since.
+      if (this.view === undefined) return commitNodeResponse(res, core, status, name);
+      // express-session's `unset`: 'keep' leaves the stored session as it was, dropping this request's changes.
+      if (current == null)
+        return commitNodeResponseAfter(this.unset === 'destroy' ? core.destroy() : core.discard(), res, core, status, name);
+      // Saving the session the app let go of would keep a user it meant to sign out (`req.session = {}`) signed in.
+      return Promise.reject(new SessUsageError(REPLACED));
+    }
     return commitNodeResponse(res, core, status, name);
   }
   fail(error: unknown): void {
@@ -314,8 +328,10 @@ export function session(options: SessionOptions): SessionMiddleware {
     const core = manager.begin(new ExpressRequestFacts(req, proxy, readOnly?.(req) ?? false));
     const own = view(core).view;
     req.session = own;
-    output.hold(res, new Commit(req, res, next, core, manager.name, unset, own));
-    const proceed = () => core.load().then(() => next(), next);
+    const commit = new Commit(req, res, next, core, manager.name, unset, own);
+    output.hold(res, commit);
+    // `next` itself on success (a load resolves to nothing): the failure path's closure is the only one a request makes.
+    const proceed = () => core.load().then(next, (error: unknown) => commit.unloaded(error));
     void (asyncContext === true ? context.run(own, proceed) : proceed());
   };
 

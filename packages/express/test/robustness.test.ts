@@ -630,6 +630,42 @@ describe.each([
     // The failures the app did not hear are still told.
     expect(events.filter((type) => type === 'storeError')).toHaveLength(3);
   });
+
+  it("an error handler that reads req.session?.user after the store failed to load answers its own page, as with express-session, which leaves req.session undefined (was a SessUsageError from the read, and Express's default page)", async () => {
+    const store = inspectableStore(fakeClock());
+    const seen: unknown[] = [];
+    const application = app({ store, unset: 'destroy' }, (app) => {
+      app.get('/in', (req, res) => {
+        req.session.user = 'ada';
+        res.send('in');
+      });
+      app.get('/page', (req, res) => {
+        touch(req);
+        res.send('page');
+      });
+      app.use(((error, req, res, _next) => {
+        seen.push(req.session?.user, req.sessionID);
+        // express-session's sign-out idiom, which must not destroy a session the store could not read.
+        if (req.query.out !== undefined) (req as { session: unknown }).session = null;
+        res.status((error as { statusHint?: number }).statusHint ?? 500).send(`sorry ${req.session?.user ?? 'visitor'}`);
+      }) as ErrorRequestHandler);
+    });
+    const client = new Client(await serve(application));
+    await client.request('/in');
+    store.failing.add('get');
+    const reply = await client.request('/page');
+    expect([reply.status, reply.body, reply.setCookies]).toEqual([503, 'sorry visitor', []]);
+    expect(seen).toEqual([undefined, undefined]);
+    const out = await client.request('/page?out');
+    expect([out.status, out.body, out.setCookies]).toEqual([503, 'sorry visitor', []]);
+    expect(seen).toHaveLength(4);
+    store.failing.delete('get');
+    // Nothing was written or destroyed: the session is there as it was.
+    expect([store.calls.set, store.calls.destroy]).toEqual([1, 0]);
+    expect((await client.request('/page')).body).toBe('page');
+    await Promise.all(servers.map((served) => served.idle()));
+    expect(escaped).toEqual([]);
+  });
 });
 
 async function start(app: Express) {
