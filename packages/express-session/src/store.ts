@@ -57,7 +57,8 @@ StoreBase.prototype.regenerate = function regenerate(this: StoreInstance, req: S
 StoreBase.prototype.load = function load(this: StoreInstance, sid: string, callback: DataCallback<ExpressSession & StoredSession>) {
   this.get(sid, (error, stored) => {
     if (error) return callback(error);
-    if (!stored) return callback(undefined);
+    // No arguments, as express-session's `fn()`: callbacks that count what they get see the same.
+    if (!stored) return (callback as () => void)();
     callback(null, this.createSession({ sessionID: sid, sessionStore: this }, stored as unknown as Record<string, unknown>));
   });
 };

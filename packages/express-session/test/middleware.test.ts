@@ -549,7 +549,9 @@ describe.each(EXPRESS)('%s', (_, express) => {
         req.session.user = 'mallory';
         req.session.reload((error) => {
           const kept = req.session.user;
-          req.session.save((saveError) => res.json({ error: (error as Error | undefined)?.message, kept, saved: saveError === undefined || saveError === null }));
+          req.session.save((saveError) =>
+            res.json({ error: (error as Error | undefined)?.message, kept, saved: saveError === undefined || saveError === null }),
+          );
         });
       });
       expect(reply).toMatchObject({ kept: 'mallory', saved: false });

@@ -17,6 +17,7 @@ describe('options, checked at construction', () => {
     [{ ...quiet, unset: 'forget' }, /unset must be one of "destroy", "keep"/],
     [{ ...quiet, genid: 'uuid' }, /genid must be a function/],
     [{ ...quiet, secret: [] }, /secret option array must contain one or more strings/],
+    [{ ...quiet, secret: [SECRET, ''] }, /secret #1 must be a non-empty string or Buffer/],
     [{ ...quiet, store: { get() {} } }, /store must be an express-session store .* missing set, destroy, on/],
     [{ ...quiet, cookie: { maxAge: -1 } }, /cookie\.maxAge must be a number of ms/],
     [{ ...quiet, cookie: { sameSite: 'none' } }, /SameSite=None requires Secure/],

@@ -388,6 +388,33 @@ describe('MemoryStore, side by side', () => {
     );
     expect(seen['@sess/express-session']).toBe(seen['express-session']);
   });
+
+  it('req.sessionStore.load(id, cb): a Session for a stored id, and for one the store lacks a callback with no arguments', async () => {
+    const seen = await onBoth(async (module) => {
+      const client = await serve(module, settled, (app) => {
+        app.post('/login', (req, res) => {
+          sessionOf(req).user = 'ada';
+          res.send('ok');
+        });
+        // An admin page looking sessions up by id; `(...args)` callbacks and promisify wrappers count what they get.
+        app.get('/load/:id', (req, res) => {
+          const store = req.sessionStore as unknown as { load(id: string, callback: (...args: unknown[]) => void): void };
+          const id = req.params.id === 'own' ? req.sessionID : (req.params.id as string);
+          store.load(id, (...args) => {
+            const loaded = args[1] as (Session & { id: string }) | undefined;
+            res.json({ args: args.length, error: args[0] ?? null, user: loaded?.user, sameId: loaded?.id === id });
+          });
+        });
+      });
+      await client.post('/login');
+      return { own: (await client.request('/load/own')).body, missing: (await client.request(`/load/${'m'.repeat(32)}`)).body };
+    });
+    expect(seen['express-session']).toEqual({
+      own: JSON.stringify({ args: 2, error: null, user: 'ada', sameId: true }),
+      missing: JSON.stringify({ args: 0, error: null, sameId: false }),
+    });
+    expect(seen['@sess/express-session']).toEqual(seen['express-session']);
+  });
 });
 
 /** `req.sessionStore` as express-session leaves it: the store, with the `generate(req)` the middleware adds. */
