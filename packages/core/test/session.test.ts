@@ -379,6 +379,19 @@ describe('sign-out after the response (destroy once the commit has begun)', () =
     expect(store.peek(id)).toBeUndefined();
   });
 
+  it('after a failed load, reads answer as an empty session (an error page reads nobody), a change is dropped, and a second load is refused', async () => {
+    const { manager, jar, store } = await signedIn();
+    store.failing.add('get');
+    const session = manager.begin({ cookieHeader: jar.header(), secure: false });
+    await expect(session.load()).rejects.toBeInstanceOf(SessStoreError);
+    expect([session.get('user'), session.has('user'), session.keys()]).toEqual([undefined, false, []]);
+    session.set('user', 'mallory');
+    expect(session.get('user')).toBeUndefined();
+    await expect(session.load()).rejects.toBeInstanceOf(SessUsageError);
+    expect(await session.commit({ status: 503 })).toEqual([]);
+    expect(session.get('user')).toBeUndefined();
+  });
+
   it('after a failed load, destroys the record the cookie names', async () => {
     const { manager, jar, store, id } = await signedIn();
     store.failing.add('get');

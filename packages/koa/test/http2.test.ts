@@ -2,8 +2,13 @@
  * Koa on Node's HTTP/2 compatibility API: a response the app writes itself (`ctx.respond = false`)
  * is held until the commit as on HTTP/1, and nothing sess does touches what HTTP/2 lacks.
  */
-import { connect, createServer } from 'node:http2';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { connect, createSecureServer, createServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Koa3 from 'koa';
 import Koa2 from 'koa2';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -21,9 +26,54 @@ afterEach(async () => {
   await Promise.all(closers.splice(0).map((close) => close()));
 });
 
+/** A self-signed certificate for 127.0.0.1, made by openssl for this run. */
+function selfSigned(): { key: Buffer; cert: Buffer } {
+  const dir = mkdtempSync(join(tmpdir(), 'sess-koa-tls-'));
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** GET `path` over HTTP/1.1 and TLS: the status and the cookies set. */
+function getHttps(url: string, path: string, ca: Buffer): Promise<{ status: number; cookies: string[] }> {
+  return new Promise((resolve, reject) => {
+    httpsRequest(`${url}${path}`, { ca }, (response) => {
+      response.resume();
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, cookies: response.headers['set-cookie'] ?? [] }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
 /** GET `path` over one HTTP/2 session: the status, the cookies set and the body. */
-function get(url: string, path: string): Promise<{ status: number; cookies: string[]; body: string }> {
-  const client = connect(url);
+function get(url: string, path: string, ca?: Buffer): Promise<{ status: number; cookies: string[]; body: string }> {
+  const client = connect(url, ca === undefined ? {} : { ca });
   return new Promise((resolve, reject) => {
     client.on('error', reject);
     const request = client.request({ ':path': path });
@@ -83,5 +133,22 @@ describe.each([
     } finally {
       process.off('warning', onWarning);
     }
+  });
+
+  it('createSecureServer with allowHTTP1: the cookie is Secure over HTTP/2 and over HTTP/1.1 on TLS', async () => {
+    const { key, cert } = selfSigned();
+    const app = new Koa();
+    app.use(session({ secret: SECRET, store: inspectableStore(fakeClock()) }));
+    app.use((ctx) => {
+      ctx.session.n = 1;
+      ctx.body = ctx.req.httpVersion;
+    });
+    const server = createSecureServer({ key, cert, allowHTTP1: true }, app.callback());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    closers.push(() => new Promise((resolve) => server.close(() => resolve())));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const secureCookie = [expect.stringMatching(/^sid=[^;]+;.*; Secure/)];
+    expect(await get(url, '/', cert)).toEqual({ status: 200, cookies: secureCookie, body: '2.0' });
+    expect(await getHttps(url, '/', cert)).toEqual({ status: 200, cookies: secureCookie });
   });
 });
