@@ -14,6 +14,9 @@ export default defineConfig({
     // The walks allocate millions of short-lived xstate snapshots: a larger young generation
     // spends a quarter less time collecting them.
     execArgv: ['--max-semi-space-size=128'],
+    // The property tests run thousands of cases each: on a shared 2-core machine under load one
+    // took 4 s of the default 5, and a timeout is not what they assert.
+    testTimeout: 30_000,
     // The equivalence walk is split over two files so vitest can walk the two halves in parallel.
     maxWorkers: '100%',
     coverage: {
