@@ -1024,10 +1024,10 @@ export const lifecycleMachine = setup({
         ...lateChangeEvents,
         'response.commit': { target: 'failed' },
         // After a failed load the data is the empty session's: an error handler or logger that
-        // reads it (`session.user`) sees nobody signed in rather than a refusal thrown in the
-        // middle of the error answer. A second load is still refused: nothing was loaded.
+        // loads and reads it (`session.user`) sees nobody signed in rather than a refusal thrown
+        // in the middle of the error answer. A change is still dropped (`lateChangeEvents`).
         'app.read': { target: 'failed' },
-        'app.load': { guard: 'isDataKnown', target: 'failed' },
+        'app.load': { target: 'failed' },
         'app.checkTestCookie': { target: 'failed' },
         'app.destroy': lateSignOut,
       },

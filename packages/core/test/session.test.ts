@@ -379,7 +379,7 @@ describe('sign-out after the response (destroy once the commit has begun)', () =
     expect(store.peek(id)).toBeUndefined();
   });
 
-  it('after a failed load, reads answer as an empty session (an error page reads nobody), a change is dropped, and a second load is refused', async () => {
+  it('after a failed load, a second load and reads answer as an empty session (an error page reads nobody), and a change is dropped', async () => {
     const { manager, jar, store } = await signedIn();
     store.failing.add('get');
     const session = manager.begin({ cookieHeader: jar.header(), secure: false });
@@ -387,7 +387,8 @@ describe('sign-out after the response (destroy once the commit has begun)', () =
     expect([session.get('user'), session.has('user'), session.keys()]).toEqual([undefined, false, []]);
     session.set('user', 'mallory');
     expect(session.get('user')).toBeUndefined();
-    await expect(session.load()).rejects.toBeInstanceOf(SessUsageError);
+    await session.load();
+    expect(session.keys()).toEqual([]);
     expect(await session.commit({ status: 503 })).toEqual([]);
     expect(session.get('user')).toBeUndefined();
   });

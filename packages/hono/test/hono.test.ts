@@ -615,6 +615,35 @@ describe('errors and app.onError', () => {
     expect((seen[0] as HTTPException).cause).toBeInstanceOf(SessStoreError);
   });
 
+  it('an onError that loads the session after a failed store read gets it empty, once: its own answer goes out, and a change there is dropped', async () => {
+    const events: SessionEvent[] = [];
+    const { app, store } = sessionApp({ onEvent: (event) => void events.push(event) });
+    const seen: unknown[] = [];
+    // Who the error was for, as an error page or a logger asks: load() first, as everywhere.
+    app.onError(async (error, c) => {
+      seen.push(error);
+      const s = await c.get('session').load();
+      const who = s.data.n ?? 'nobody';
+      s.data.n = 99;
+      return c.text(`failed for ${who}, then ${s.data.n ?? 'nobody'}`, (error as HTTPException).status);
+    });
+    app.get('/write', async (c) => (await write(c), c.text('ok')));
+    app.get('/read', async (c) => c.text(String((await c.get('session').load()).data.n)));
+    const client = await serve(app);
+    await client.request('/write');
+    store.failing.add('get');
+    const reply = await client.request('/read');
+    expect([reply.status, reply.body, reply.setCookies]).toEqual([503, 'failed for nobody, then nobody', []]);
+    expect(seen.map((error) => (error as HTTPException).status)).toEqual([503]);
+    expect(events.map((event) => event.type)).toEqual(['created', 'storeError', 'lateChange']);
+    store.failing.delete('get');
+    // After a failed write the session was loaded: onError reads what the request had.
+    store.failing.add('set');
+    const failedWrite = await client.request('/write');
+    expect([failedWrite.status, failedWrite.body]).toEqual([503, 'failed for 2, then 2']);
+    expect((await store.peek(client.jar.get('sid')?.split('.')[0] as string))?.data).toEqual({ n: 1 });
+  });
+
   it('hands a handler’s own error to onError unchanged, and commits with the status onError answers', async () => {
     const { app, store, seen } = withOnError();
     const thrown = new Error('handler failed');
