@@ -23,6 +23,7 @@
  * | `GET /test-cookie/delete` | `deleteTestCookie()` |
  * | `GET /app-cookie` | `views += 1`, then the app appends `Set-Cookie: <name>=from-app; Path=/` itself |
  * | `GET /cache-control` | `views += 1`, then the app sets `Cache-Control: no-store` |
+ * | `GET /public-cache` | `views += 1`, then the app sets `Cache-Control: public, max-age=60, s-maxage=600` |
  * | `GET /basket` | reads `basket` and leaves it as it is; body `basket ` and its `items` joined by `,` (`basket 1,2`), or `no basket` |
  * | `GET /basket/add` | reads `basket`: without one, sets `basket = { items: ['1'] }`; with one, pushes `String(items.length + 1)` onto the `items` it read, in place, assigning nothing; body as `GET /basket` |
  * | `GET /basket/boom` | reads `basket`, pushes `'boom'` onto its `items` in place, then answers status 500 without throwing; body `boom` |
@@ -34,6 +35,9 @@
 import type { SessionStorage } from '@sess/core';
 
 /** Options the suite starts an app with; the harness maps them onto its adapter's options. */
+/** The Cache-Control `GET /public-cache` sets: what a shared cache may store, which a response setting a session cookie must not be. */
+export const PUBLIC_CACHE = 'public, max-age=60, s-maxage=600';
+
 export interface AdapterOptions {
   /** One secret or several (rotation: the first signs, all verify); the adapter's `secret`. */
   readonly secret: string | readonly string[];

@@ -5,6 +5,7 @@
  * `runCookieSessionConformance` with the same harness to run it on `cookieSessions(...)`.
  */
 export { runAdapterConformance, runCookieSessionConformance } from './conformance.js';
+export { PUBLIC_CACHE } from './contract.js';
 export type { AdapterHarness, AdapterOptions, KnownBug, StartedApp } from './contract.js';
 export { Client, cookiesNamed, keptAliveAnswers, largeBody, listen } from './client.js';
 export type { Reply, Served } from './client.js';

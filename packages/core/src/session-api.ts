@@ -39,6 +39,12 @@ export interface ResponseFacts {
   readonly status: number;
   /** A Set-Cookie for the session's name is already on the response. */
   readonly cookieAlreadySet?: boolean;
+  /**
+   * The response's Cache-Control keeps shared caches out already (`private` or `no-store`): the
+   * core asks for no `Cache-Control: private` then. Otherwise a response that sets a cookie gets
+   * the `header.cacheControl` effect, which makes the app's value private (see `privately` in
+   * `@sess/core/adapter`).
+   */
   readonly cacheControlSet?: boolean;
   /**
    * The response's headers have already left (the app wrote past the framework): no cookie can

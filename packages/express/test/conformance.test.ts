@@ -1,7 +1,7 @@
 import express5 from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express4 from 'express4';
-import { listen, runAdapterConformance, runCookieSessionConformance } from '@sess/adapter-test';
+import { PUBLIC_CACHE, listen, runAdapterConformance, runCookieSessionConformance } from '@sess/adapter-test';
 import type { AdapterOptions } from '@sess/adapter-test';
 import { session } from '../src/index.js';
 
@@ -99,6 +99,10 @@ function app(express: typeof express5, options: AdapterOptions) {
   app.get('/cache-control', (req, res) => {
     bump(req);
     res.set('Cache-Control', 'no-store').send('chosen');
+  });
+  app.get('/public-cache', (req, res) => {
+    bump(req);
+    res.set('Cache-Control', PUBLIC_CACHE).send('public');
   });
   app.get('/basket', (req, res) => res.send(basketBody(req.session.basket)));
   app.get('/basket/add', (req, res) => {

@@ -1,5 +1,6 @@
 /** The conformance contract's routes (see @sess/adapter-test contract.ts) in Fastify's idiom. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PUBLIC_CACHE } from '@sess/adapter-test';
 import type { AdapterOptions } from '@sess/adapter-test';
 import { session } from '../src/index.js';
 import type { SessionOptions } from '../src/index.js';
@@ -87,6 +88,11 @@ const routes: Record<string, Route> = {
     bump(request);
     reply.header('cache-control', 'no-store');
     return 'chosen';
+  },
+  'GET /public-cache': (request, reply) => {
+    bump(request);
+    reply.header('cache-control', PUBLIC_CACHE);
+    return 'public';
   },
   // @fastify/session's own data API: get and set.
   'GET /basket': (request) => basketBody(request.session.get('basket')),

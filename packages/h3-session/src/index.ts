@@ -9,7 +9,7 @@ import { HTTPError, getCookie, getChunkedCookie, getEventContext, unsealSession 
 import type { H3Event, SessionConfig as H3SessionConfig, HTTPEvent, Session, SessionData, SessionManager } from 'h3';
 import { SessStoreError } from '@sess/core';
 import type { Store } from '@sess/core';
-import { failureError, varyWith } from '@sess/core/adapter';
+import { failureError, keepsSharedCachesOut, privately, varyWith } from '@sess/core/adapter';
 import { generateIdOf, perConfig } from './config.js';
 import { H3Sessions, mayGoUnawaited } from './sessions.js';
 import type { EntryKit, EventPort, ResponsePort, SessionUpdate as Update } from './sessions.js';
@@ -62,14 +62,15 @@ function responseOf(res: H3Event['res']): ResponsePort {
   // both, and so must what keeps that answer out of shared caches.
   return {
     status: () => res.status ?? 200,
-    hasCacheControl: () => res.headers.has('cache-control') && res.errHeaders.has('cache-control'),
+    keepsSharedCachesOut: () =>
+      keepsSharedCachesOut(res.headers.get('cache-control')) && keepsSharedCachesOut(res.errHeaders.get('cache-control')),
     vary(field) {
       res.headers.set('vary', varyWith(res.headers.get('vary'), field));
       res.errHeaders.set('vary', varyWith(res.errHeaders.get('vary'), field));
     },
-    cacheControl(value) {
-      if (!res.headers.has('cache-control')) res.headers.set('cache-control', value);
-      if (!res.errHeaders.has('cache-control')) res.errHeaders.set('cache-control', value);
+    makePrivate() {
+      res.headers.set('cache-control', privately(res.headers.get('cache-control')));
+      res.errHeaders.set('cache-control', privately(res.errHeaders.get('cache-control')));
     },
     setCookieLines: () => res.headers.getSetCookie(),
     // As h3 does, the session cookie goes on the headers an error response keeps too.

@@ -28,12 +28,12 @@ export interface EventPort {
 
 export interface ResponsePort {
   status(): number;
-  /** Whether the app set its own Cache-Control (on every header set an error response would use too). */
-  hasCacheControl(): boolean;
+  /** Whether the app's Cache-Control keeps shared caches out already (on every header set an error response would use too). */
+  keepsSharedCachesOut(): boolean;
   /** Adds `field` to Vary (on every header set an error response would use too). */
   vary(field: string): void;
-  /** Sets Cache-Control where the app set none (on every header set an error response would use too). */
-  cacheControl(value: string): void;
+  /** Makes the response's Cache-Control private, the app's own included (`privately`; on every header set an error response would use too). */
+  makePrivate(): void;
   setCookieLines(): readonly string[];
   /** Removes `previous` from the Set-Cookie lines (on every header set an error response would use too) and appends `next`. */
   replaceSetCookie(previous: readonly string[], next: readonly string[]): void;
@@ -321,7 +321,7 @@ export class H3Sessions {
             this.name,
             // Our own earlier lines are replaced, not "someone else's cookie".
             response.setCookieLines().filter((line) => !state.lines.includes(line)),
-            response.hasCacheControl(),
+            response.keepsSharedCachesOut(),
           );
     const effects = await core.commit(facts);
     state.reissue = false;
@@ -342,7 +342,7 @@ export class H3Sessions {
           response?.vary(effect.value);
           break;
         case 'header.cacheControl':
-          response?.cacheControl(effect.value);
+          response?.makePrivate();
           break;
         default:
           assertNever(effect);

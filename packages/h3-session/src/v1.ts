@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SessStoreError } from '@sess/core';
 import type { Store } from '@sess/core';
-import { failureError, isSecureRequest, readCookie, varyWith } from '@sess/core/adapter';
+import { failureError, isSecureRequest, keepsSharedCachesOut, privately, readCookie, varyWith } from '@sess/core/adapter';
 import type { HeaderValue } from '@sess/core/adapter';
 import { generateIdOf, perConfig } from './config.js';
 import { H3Sessions, mayGoUnawaited } from './sessions.js';
@@ -142,10 +142,10 @@ function responseOf(res: ServerResponse): ResponsePort {
   const setCookieLines = () => linesOf(res.getHeader('set-cookie'));
   return {
     status: () => res.statusCode,
-    hasCacheControl: () => res.hasHeader('cache-control'),
+    keepsSharedCachesOut: () => keepsSharedCachesOut(res.getHeader('cache-control')),
     vary: (field) => void (res.headersSent || res.setHeader('vary', varyWith(res.getHeader('vary'), field))),
     // Asked again, not taken from the commit's facts: the app may set its own while the commit waits on the store.
-    cacheControl: (value) => void (res.headersSent || res.hasHeader('cache-control') || res.setHeader('cache-control', value)),
+    makePrivate: () => void (res.headersSent || res.setHeader('cache-control', privately(res.getHeader('cache-control')))),
     setCookieLines,
     replaceSetCookie: (previous, next) =>
       void (res.headersSent || res.setHeader('set-cookie', [...setCookieLines().filter((line) => !previous.includes(line)), ...next])),

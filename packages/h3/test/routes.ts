@@ -2,6 +2,7 @@
  * The conformance contract's routes (see @sess/adapter-test contract.ts), written once against
  * the session API both entries share; each major's harness wires them into its app.
  */
+import { PUBLIC_CACHE } from '@sess/adapter-test';
 import type { AdapterOptions } from '@sess/adapter-test';
 import type { H3Session, SessionOptions } from '../src/index.js';
 
@@ -102,6 +103,11 @@ export function contractRoutes(name: string): Record<string, Route> {
       bump(s);
       reply.set('cache-control', 'no-store');
       return 'chosen';
+    },
+    'GET /public-cache': (s, reply) => {
+      bump(s);
+      reply.set('cache-control', PUBLIC_CACHE);
+      return 'public';
     },
     'GET /basket': (s) => basketBody(s.data.basket),
     'GET /basket/add': (s) => {

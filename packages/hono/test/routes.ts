@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { listen } from '@sess/adapter-test';
+import { PUBLIC_CACHE, listen } from '@sess/adapter-test';
 import type { AdapterOptions, StartedApp } from '@sess/adapter-test';
 import { session } from '../src/index.js';
 import type { HonoSession, SessionEnv, SessionOptions } from '../src/index.js';
@@ -102,6 +102,11 @@ function contractRoutes(name: string): Record<string, Route> {
       bump(s);
       c.header('cache-control', 'no-store');
       return 'chosen';
+    },
+    'GET /public-cache': (s, c) => {
+      bump(s);
+      c.header('cache-control', PUBLIC_CACHE);
+      return 'public';
     },
     'GET /basket': (s) => basketBody(s.data.basket),
     'GET /basket/add': (s) => {

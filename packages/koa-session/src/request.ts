@@ -7,7 +7,15 @@
 import { createHash } from 'node:crypto';
 import type { SessionRecord, HttpEffect, Session as CoreSession, SessionManager, Signer, CookieAttributes } from '@sess/core';
 import { SessStoreError, SessUsageError, isWellFormedId } from '@sess/core';
-import { MAX_LIFETIME_MS, assertNever, lifetimeExpiry, markHttpError, withErrorHeaders } from '@sess/core/adapter';
+import {
+  MAX_LIFETIME_MS,
+  assertNever,
+  keepsSharedCachesOut,
+  lifetimeExpiry,
+  markHttpError,
+  privately,
+  withErrorHeaders,
+} from '@sess/core/adapter';
 import type { Context } from 'koa';
 import { cookieLines, deletionLines, checkCookieValue, mergedLines, withSameSite } from './cookies.js';
 import { type KoaSessionObject, define, renewDue, savedData } from './format.js';
@@ -592,7 +600,7 @@ export class RequestSession implements SessionHost, StorageRequest {
       // Koa's cookies always send the session's cookie: `overwrite: false` only keeps a line the
       // app set before it (see mergedLines), and the browser, reading in order, keeps the session's.
       cookieAlreadySet: false,
-      cacheControlSet: this.ctx.res.hasHeader('cache-control'),
+      cacheControlSet: keepsSharedCachesOut(this.ctx.res.getHeader('cache-control')),
     };
   }
 
@@ -606,7 +614,7 @@ export class RequestSession implements SessionHost, StorageRequest {
           ctx.vary(effect.value);
           break;
         case 'header.cacheControl':
-          ctx.set('Cache-Control', effect.value);
+          ctx.set('Cache-Control', privately(ctx.res.getHeader('cache-control')));
           break;
         case 'cookie.set':
           lines.push(...this.cookieLines(effect.value, this.attributes(effect.attributes)));

@@ -1,6 +1,7 @@
 /** The conformance contract's routes (see @sess/adapter-test contract.ts) in Koa's idiom. */
 import type Koa from 'koa';
 import type { Context } from 'koa';
+import { PUBLIC_CACHE } from '@sess/adapter-test';
 import type { AdapterOptions } from '@sess/adapter-test';
 import { session } from '../src/index.js';
 import type { SessionOptions } from '../src/index.js';
@@ -75,6 +76,11 @@ const routes: Record<string, (ctx: Context, name: string) => unknown> = {
     bump(ctx);
     ctx.append('Set-Cookie', `${name}=from-app; Path=/`);
     return 'app';
+  },
+  'GET /public-cache': (ctx) => {
+    bump(ctx);
+    ctx.set('Cache-Control', PUBLIC_CACHE);
+    return 'public';
   },
   'GET /cache-control': (ctx) => {
     bump(ctx);

@@ -123,6 +123,14 @@ export function cookieCases(env: CaseEnv): void {
     expect(chosen.headers.get('cache-control')).toBe('no-store');
   });
 
+  it("a response that sets the cookie is never left to shared caches: the app's public Cache-Control is made private, its max-age kept", async () => {
+    const { newClient } = await env.start();
+    const visitor = newClient();
+    const first = await visitor.request('/public-cache');
+    expect(cookiesNamed(first, 'sid')).toHaveLength(1);
+    expect(first.headers.get('cache-control')).toBe('private, max-age=60');
+  });
+
   it('a Set-Cookie for the session name written by the app is not overwritten', async () => {
     const { client } = await env.start();
     const reply = await client.request('/app-cookie');

@@ -36,12 +36,46 @@ export function setCookieNames(setCookie: HeaderValue): string[] {
   return linesOf(setCookie).map((line) => line.slice(0, line.indexOf('=')).trim());
 }
 
+/** The directives of a Cache-Control value, lower-cased, without their arguments. */
+const directivesOf = (cacheControl: HeaderValue): string[] =>
+  linesOf(cacheControl)
+    .join(',')
+    .split(',')
+    .map((directive) => directive.split('=')[0]?.trim().toLowerCase() ?? '')
+    .filter(Boolean);
+
+/** Whether a Cache-Control value keeps shared caches (a CDN, a proxy) from storing the response. */
+export function keepsSharedCachesOut(cacheControl: HeaderValue): boolean {
+  return directivesOf(cacheControl).some((directive) => directive === 'private' || directive === 'no-store');
+}
+
+/**
+ * A response's Cache-Control made private, as the core's `header.cacheControl` effect asks when
+ * it sets a cookie: `private` where there was none, the app's value as it is where it keeps shared
+ * caches out already, else the app's value with `private` in place of what let a shared cache
+ * store it (`public`, `s-maxage`, `proxy-revalidate`). A shared cache would otherwise hand the
+ * cookie of one visitor's new session to the next.
+ */
+export function privately(cacheControl: HeaderValue): string {
+  if (cacheControl === undefined || cacheControl === null || cacheControl === '') return 'private';
+  if (keepsSharedCachesOut(cacheControl)) return linesOf(cacheControl).join(', ');
+  const kept = linesOf(cacheControl)
+    .join(',')
+    .split(',')
+    .map((directive) => directive.trim())
+    .filter((directive) => directive !== '' && !SHARED_ONLY.has(directive.split('=')[0]?.trim().toLowerCase() ?? ''));
+  return ['private', ...kept].join(', ');
+}
+
+const SHARED_ONLY = new Set(['public', 's-maxage', 'proxy-revalidate']);
+
 /**
  * What `commit` needs to know about the response: its status, whether the app already sets the
- * session's cookie itself (the core then keeps its hands off it) and whether it chose a Cache-Control.
+ * session's cookie itself (the core then keeps its hands off it) and whether its Cache-Control
+ * keeps shared caches out already (the core leaves that as the app chose it).
  */
-export function responseFacts(status: number, name: string, setCookie: HeaderValue, cacheControlSet: boolean): ResponseFacts {
-  return { status, cookieAlreadySet: setCookieNames(setCookie).includes(name), cacheControlSet };
+export function responseFacts(status: number, name: string, setCookie: HeaderValue, sharedCachesKeptOut: boolean): ResponseFacts {
+  return { status, cookieAlreadySet: setCookieNames(setCookie).includes(name), cacheControlSet: sharedCachesKeptOut };
 }
 
 /**
@@ -59,7 +93,7 @@ export function commitFetch(
   headersSent = false,
 ): readonly HttpEffect[] | Promise<readonly HttpEffect[]> {
   const cookies = under === undefined ? (headers?.getSetCookie() ?? []) : [...under.getSetCookie(), ...(headers?.getSetCookie() ?? [])];
-  const facts = responseFacts(status, name, cookies, headers?.has('cache-control') === true || under?.has('cache-control') === true);
+  const facts = responseFacts(status, name, cookies, keepsSharedCachesOut(headers?.get('cache-control') ?? under?.get('cache-control')));
   return session.commit(headersSent ? { ...facts, headersSent } : facts);
 }
 
@@ -69,7 +103,7 @@ export function commitFetch(
  */
 export function nodeResponseFacts(res: ServerResponse, status: number, name: string): ResponseFacts {
   if (headersLeft(res)) return { status, headersSent: true };
-  return responseFacts(status, name, res.getHeader('set-cookie'), res.hasHeader('cache-control'));
+  return responseFacts(status, name, res.getHeader('set-cookie'), keepsSharedCachesOut(res.getHeader('cache-control')));
 }
 
 /**
@@ -99,7 +133,7 @@ export function cookieLines(effects: readonly HttpEffect[]): string[] {
  * The headers to answer `error` with, for a framework that answers an error with its `headers`
  * and drops those set on the response before it (Koa): the error's own (field names in any case)
  * with the session's effects applied. Its Set-Cookie lines go ahead of the session's, its Vary is
- * merged, its Cache-Control kept. The error's `headers` are left as they are.
+ * merged, its Cache-Control kept, made private if the session sets a cookie (see `privately`). The error's `headers` are left as they are.
  */
 export function errorHeaders(error: object, effects: readonly HttpEffect[]): Record<string, HeaderValue> {
   const headers: Record<string, HeaderValue> = { ...(error as { headers?: object }).headers };
@@ -110,8 +144,7 @@ export function errorHeaders(error: object, effects: readonly HttpEffect[]): Rec
       set: (name, value) => void (headers[field(name)] = value),
       append: (name, value) => void (headers[field(name)] = [headers[field(name)] ?? [], value].flat().map(String)),
     },
-    // Filtered before any effect is applied, so this reads the error's own Cache-Control.
-    effects.filter((effect) => effect.type !== 'header.cacheControl' || headers[field('cache-control')] == null),
+    effects,
   );
   return headers;
 }
@@ -165,7 +198,7 @@ export function applyEffects(
         headers.set('vary', varyWith(headers.get('vary'), effect.value));
         break;
       case 'header.cacheControl':
-        headers.set('cache-control', effect.value);
+        headers.set('cache-control', privately(headers.get('cache-control')));
         break;
       default:
         assertNever(effect);
@@ -186,7 +219,9 @@ export function commitHeaders(
   name: string,
   cookieLine?: (effect: CookieEffect) => string | undefined,
 ): Promise<void> | undefined {
-  const committed = session.commit(responseFacts(status, name, headers.get('set-cookie'), headers.get('cache-control') != null));
+  const committed = session.commit(
+    responseFacts(status, name, headers.get('set-cookie'), keepsSharedCachesOut(headers.get('cache-control'))),
+  );
   if (committed instanceof Promise) return committed.then((effects) => applyEffects(headers, effects, cookieLine));
   applyEffects(headers, committed, cookieLine);
   return undefined;

@@ -13,6 +13,8 @@ import {
   failureError,
   httpFailure,
   isSecure,
+  keepsSharedCachesOut,
+  privately,
   isSecureRequest,
   markHttpError,
   nodeHeaders,
@@ -43,7 +45,7 @@ describe('request facts', () => {
 });
 
 describe('response facts', () => {
-  it('reads the names of the cookies a response sets, and whether it chose a Cache-Control', () => {
+  it('reads the names of the cookies a response sets, and whether its Cache-Control keeps shared caches out', () => {
     expect(setCookieNames(undefined)).toEqual([]);
     expect(setCookieNames('a=1; Path=/')).toEqual(['a']);
     expect(setCookieNames([' sid = x', 'b=2'])).toEqual(['sid', 'b']);
@@ -72,7 +74,7 @@ describe('response facts', () => {
       new Headers({ 'set-cookie': 'theme=dark' }),
       new Headers([
         ['set-cookie', 'sid=error'],
-        ['cache-control', 'no-cache'],
+        ['cache-control', 'private, no-cache'],
       ]),
     );
     commitFetch(session, 500, 'sid', undefined, undefined, true);
@@ -171,6 +173,41 @@ describe('response facts', () => {
         throw new RangeError('not about headers');
       }),
     ).toThrow(RangeError);
+  });
+});
+
+describe('Cache-Control for a response that sets a cookie', () => {
+  it('keepsSharedCachesOut: private or no-store in any case, in one line or several', () => {
+    expect(
+      ['private', 'no-store', 'Private, max-age=60', ['max-age=0', 'NO-STORE'], 'private="set-cookie"'].map(keepsSharedCachesOut),
+    ).toEqual([true, true, true, true, true]);
+    expect([undefined, null, '', 'public, max-age=60', 'max-age=60', 'no-cache', 'privately'].map(keepsSharedCachesOut)).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
+  });
+
+  it('privately: private where none was chosen, the app value kept where it is private already, else public and s-maxage replaced by private', () => {
+    expect(privately(undefined)).toBe('private');
+    expect(privately('')).toBe('private');
+    expect(privately('no-store')).toBe('no-store');
+    expect(privately(['private', 'max-age=5'])).toBe('private, max-age=5');
+    expect(privately('public, max-age=60, s-maxage=600')).toBe('private, max-age=60');
+    expect(privately('Public,  S-MaxAge=600, proxy-revalidate, must-revalidate')).toBe('private, must-revalidate');
+    expect(privately('max-age=60')).toBe('private, max-age=60');
+    expect(privately('no-cache')).toBe('private, no-cache');
+  });
+
+  it('errorHeaders makes an error answer private too when it sets a cookie, keeping a private choice as it was', () => {
+    const effects: HttpEffect[] = [{ type: 'header.cacheControl', value: 'private' }];
+    expect(errorHeaders({ headers: { 'Cache-Control': 'public, max-age=5' } }, effects)['Cache-Control']).toBe('private, max-age=5');
+    expect(errorHeaders({ headers: { 'cache-control': 'no-store' } }, effects)['cache-control']).toBe('no-store');
+    expect(errorHeaders({}, effects)['cache-control']).toBe('private');
   });
 });
 
