@@ -767,6 +767,17 @@ describe.each(EXPRESS)('%s', (_, express) => {
       expect(read.headers.get('cache-control')).toBeNull();
     });
 
+    it("a response that sets the cookie is never left to shared caches: the app's public Cache-Control is made private", async () => {
+      const { client } = await serve(servers, express, { secret: SECRET, ...settled }, (app) =>
+        app.get('/', (req, res) => {
+          req.session.views = 1;
+          res.set('Cache-Control', 'public, max-age=60, s-maxage=600').send('ok');
+        }),
+      );
+      const reply = await client.request('/');
+      expect([sessionCookie(reply.setCookies) !== undefined, reply.headers.get('cache-control')]).toEqual([true, 'private, max-age=60']);
+    });
+
     it('destroy() deletes the cookie too', async () => {
       const { client } = await serve(servers, express, { secret: SECRET, ...settled }, (app) => {
         app.get('/in', (req, res) => {

@@ -239,6 +239,18 @@ describe.each(flavours)('$name', (flavour) => {
     expect(store.calls).toMatchObject({ get: 1, set: 1 });
   });
 
+  it("a response that sets the cookie is never left to shared caches: the app's public Cache-Control is made private", async () => {
+    const { config } = setup();
+    const client = await serve(flavour, async ({ event }) => {
+      if (flavour === v1Flavour) (event as unknown as v1.H3V1Event).node.res.setHeader('cache-control', 'public, max-age=60');
+      else (event as H3Event).res.headers.set('cache-control', 'public, max-age=60');
+      await api.useSession(event, config);
+      return 'ok';
+    });
+    const reply = await client.request('/');
+    expect([cookiesNamed(reply, 'h3').length, reply.headers.get('cache-control')]).toEqual([1, 'private, max-age=60']);
+  });
+
   it("a Cache-Control the app sets while the session's write is in the store is kept, not replaced by private", async () => {
     const { store, config } = setup();
     // h3 writes mid-handler, so the app's other work runs while the commit waits on the store,

@@ -50,6 +50,15 @@ describe.each(KOAS)('%s', (_, Koa) => {
       }
     });
 
+    it("a response that sets the cookie is never left to shared caches: the app's public Cache-Control is made private", async () => {
+      const { browser } = await start(undefined, (ctx) => {
+        ctx.set('Cache-Control', 'public, max-age=60, s-maxage=600');
+        return count(ctx);
+      });
+      const reply = await browser.get('/inc');
+      expect([lineOf(reply, 'koa.sess') !== undefined, reply.headers.get('cache-control')]).toEqual([true, 'private, max-age=60']);
+    });
+
     it('needs the app, and refuses unknown options with a hint', () => {
       expect(() => session({} as never, undefined as never)).toThrow('app instance required');
       const app = koaApp(Koa);
