@@ -13,17 +13,6 @@ import { session, useSession } from '../src/index.js';
 import * as v1 from '../src/v1.js';
 import { captureFrameworkLogs } from './logs.js';
 
-declare module '../src/index.js' {
-  interface SessionData {
-    n?: number;
-  }
-}
-declare module '../src/v1.js' {
-  interface SessionData {
-    n?: number;
-  }
-}
-
 const servers = closedAfterEach();
 const escaped = escapesWatched();
 
