@@ -252,7 +252,7 @@ interface CountingClock {
   badBeforeAnswer: number;
   /** Bad readings made outside any request's work (a harness that serves without `tracksResponses`). */
   badOutsideRequests: number;
-  /** The store's write count at the first bad reading: it must not move after it. */
+  /** The store's write count at the first bad reading of a request's own work (not a late change's): it must not move after it. */
   writesAtTurn: number | undefined;
 }
 
@@ -276,7 +276,11 @@ function countingClock(plan: ClockPlan, store: CountingStore): CountingClock {
         return plan.kind === 'stepsBack' ? time - step : time + step;
       }
       clock.badReadings += 1;
-      clock.writesAtTurn ??= store.writes;
+      // An earlier request's late change may read the clock while this request's commit, which
+      // read a good one, is between two writes (a regenerate's save and its retire): only a
+      // reading of a request's own work marks the turn. The request after a late bad reading
+      // reads a bad clock as it starts, and must then write nothing (the checks below).
+      if (lateWork.getStore() === undefined) clock.writesAtTurn ??= store.writes;
       // `writableEnded`, not 'finish': an answer is out of the app's hands once `end()` is called,
       // and Hono's `raw` commits in the same turn as its `end()`, before 'finish' fires.
       const response = responseInFlight.getStore();
