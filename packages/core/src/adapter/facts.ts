@@ -36,17 +36,25 @@ export function setCookieNames(setCookie: HeaderValue): string[] {
   return linesOf(setCookie).map((line) => line.slice(0, line.indexOf('=')).trim());
 }
 
-/** The directives of a Cache-Control value, lower-cased, without their arguments. */
-const directivesOf = (cacheControl: HeaderValue): string[] =>
-  linesOf(cacheControl)
+/** A comma-separated header's items, trimmed, over all its lines. */
+const itemsOf = (value: HeaderValue): string[] =>
+  linesOf(value)
     .join(',')
     .split(',')
-    .map((directive) => directive.split('=')[0]?.trim().toLowerCase() ?? '')
+    .map((item) => item.trim())
     .filter(Boolean);
+
+/** A Cache-Control directive's name, lower-cased, without its argument. */
+const directiveName = (directive: string): string => (directive.split('=')[0] as string).trim().toLowerCase();
 
 /** Whether a Cache-Control value keeps shared caches (a CDN, a proxy) from storing the response. */
 export function keepsSharedCachesOut(cacheControl: HeaderValue): boolean {
-  return directivesOf(cacheControl).some((directive) => directive === 'private' || directive === 'no-store');
+  // Most responses carry none: no parsing on every commit.
+  if (cacheControl === undefined || cacheControl === null || cacheControl === '') return false;
+  return itemsOf(cacheControl).some((directive) => {
+    const name = directiveName(directive);
+    return name === 'private' || name === 'no-store';
+  });
 }
 
 /**
@@ -59,12 +67,7 @@ export function keepsSharedCachesOut(cacheControl: HeaderValue): boolean {
 export function privately(cacheControl: HeaderValue): string {
   if (cacheControl === undefined || cacheControl === null || cacheControl === '') return 'private';
   if (keepsSharedCachesOut(cacheControl)) return linesOf(cacheControl).join(', ');
-  const kept = linesOf(cacheControl)
-    .join(',')
-    .split(',')
-    .map((directive) => directive.trim())
-    .filter((directive) => directive !== '' && !SHARED_ONLY.has(directive.split('=')[0]?.trim().toLowerCase() ?? ''));
-  return ['private', ...kept].join(', ');
+  return ['private', ...itemsOf(cacheControl).filter((directive) => !SHARED_ONLY.has(directiveName(directive)))].join(', ');
 }
 
 const SHARED_ONLY = new Set(['public', 's-maxage', 'proxy-revalidate']);
