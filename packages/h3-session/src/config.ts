@@ -152,14 +152,15 @@ function objectOption(value: unknown, option: string, where: string): void {
   throw new SessConfigError(`${where}: ${option} must be an object, got ${describeValue(value)}`);
 }
 
-/** What h3's `unsealSession` (v1's; v2's uses `globalThis.crypto`) calls on `crypto.subtle` to open a seal. */
+/** What h3 v1's `unsealSession` calls on `crypto.subtle` to open a seal (h3 v2's uses `globalThis.crypto`). */
 const SUBTLE_METHODS = ['importKey', 'deriveBits', 'decrypt', 'sign'] as const;
 
 /**
- * Refuses a `crypto` that could not make a new session's id (`randomUUID()`) or open an h3 seal:
- * one without them would pass here and fail the first new session, or every old cookie.
+ * Refuses a `crypto` that could not make a new session's id (`randomUUID()`) or, where h3 opens
+ * its seals with it (`opensSeals`: h3 v1), open one: it would pass here and fail the first new
+ * session, or every old cookie. h3 v2 takes `crypto` for ids only, so there `randomUUID()` will do.
  */
-function checkCrypto(crypto: unknown, where: string): void {
+function checkCrypto(crypto: unknown, where: string, opensSeals: boolean): void {
   if (crypto === undefined) return;
   objectOption(crypto, 'crypto', where);
   const { randomUUID, subtle } = crypto as { randomUUID?: unknown; subtle?: unknown };
@@ -168,6 +169,7 @@ function checkCrypto(crypto: unknown, where: string): void {
       `${where}: crypto must have randomUUID(), as WebCrypto's globalThis.crypto does, got ${describeValue(randomUUID)}`,
     );
   }
+  if (!opensSeals) return;
   if (typeof subtle !== 'object' || subtle === null) {
     throw new SessConfigError(
       `${where}: crypto must have subtle (WebCrypto's SubtleCrypto), to open h3's sealed cookies, got ${describeValue(subtle)}`,
@@ -185,12 +187,13 @@ function checkCrypto(crypto: unknown, where: string): void {
 let defaultStore: Store | undefined;
 
 /**
- * Checks `config` and reads it into `Settings` (`where` names the entry in messages).
+ * Checks `config` and reads it into `Settings` (`where` names the entry in messages;
+ * `cryptoOpensSeals`: the entry's h3 opens its seals with `config.crypto`, as v1 does).
  *
  * @throws SessConfigError for an unknown option (naming the closest known one), a password shorter
  *   than 32 characters, a bad lifetime, or cookie options browsers would refuse.
  */
-export function settingsOf(config: unknown, where: string): Settings {
+export function settingsOf(config: unknown, where: string, cryptoOpensSeals: boolean): Settings {
   checkOptions<ConfigOptions>(config, OPTIONS, where, { hints: HINTS });
   const options = config as Partial<ConfigOptions>;
   const { password, cookie = {}, sessionHeader, seal, crypto } = options;
@@ -218,7 +221,7 @@ export function settingsOf(config: unknown, where: string): Settings {
     throw new SessConfigError(`${where}: sessionHeader must be false or a header name, got ${describeValue(sessionHeader)}`);
   }
   objectOption(seal, 'seal', where);
-  checkCrypto(crypto, where);
+  checkCrypto(crypto, where, cryptoOpensSeals);
 
   // h3 reads a falsy maxAge or idleTimeout as none.
   const maxAgeMs = secondsInMs(options.maxAge || undefined, 'maxAge', where);
@@ -308,7 +311,7 @@ const A_FUNCTION = '[function]';
  * is read per call, `generateIdOf`; `cookie.encode` and `stringify` are unused). `store` and
  * `crypto` compare by identity; the key is a hash, so no password is kept in it.
  */
-export function perConfig<T>(where: string, make: (settings: Settings) => T): (config: unknown) => T {
+export function perConfig<T>(where: string, cryptoOpensSeals: boolean, make: (settings: Settings) => T): (config: unknown) => T {
   const byObject = new WeakMap<object, T>();
   const byContent = new Map<string, T>();
   const identities = new WeakMap<object, number>();
@@ -331,13 +334,13 @@ export function perConfig<T>(where: string, make: (settings: Settings) => T): (c
     }
   };
   return (config) => {
-    if (typeof config !== 'object' || config === null) return make(settingsOf(config, where));
+    if (typeof config !== 'object' || config === null) return make(settingsOf(config, where, cryptoOpensSeals));
     const known = byObject.get(config);
     if (known !== undefined) return known;
     const key = contentKey(config);
     let made = key === undefined ? undefined : byContent.get(key);
     if (made === undefined) {
-      made = make(settingsOf(config, where));
+      made = make(settingsOf(config, where, cryptoOpensSeals));
       if (key !== undefined) {
         byContent.set(key, made);
         if (byContent.size > CONFIGS_BY_CONTENT) byContent.delete(byContent.keys().next().value as string);

@@ -49,7 +49,7 @@ const kit: EntryKit = {
       : error,
 };
 
-const sessionsOf = perConfig('the session config of @sess/h3-session', (settings) => new H3Sessions(settings, kit));
+const sessionsOf = perConfig('the session config of @sess/h3-session', false, (settings) => new H3Sessions(settings, kit));
 
 function replaceIn(headers: Headers, previous: readonly string[], next: readonly string[]): void {
   const kept = headers.getSetCookie().filter((line) => !previous.includes(line));

@@ -127,7 +127,7 @@ const kit: EntryKit = {
   httpError: (error) => (error instanceof SessStoreError ? failureError(error) : error),
 };
 
-const sessionsOf = perConfig('the session config of @sess/h3-session/v1', (settings) => new H3Sessions(settings, kit));
+const sessionsOf = perConfig('the session config of @sess/h3-session/v1', true, (settings) => new H3Sessions(settings, kit));
 
 const linesOf = (value: HeaderValue): string[] =>
   value === undefined || value === null ? [] : typeof value === 'object' ? [...value] : [String(value)];

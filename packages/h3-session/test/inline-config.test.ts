@@ -113,7 +113,7 @@ describe.each(pairs)('$flavour.name', ({ flavour, real, realCalls }) => {
 describe('perConfig', () => {
   it('prepares a config written inline once, however many new functions it brings', () => {
     let made = 0;
-    const prepared = perConfig('test', () => ++made);
+    const prepared = perConfig('test', true, () => ++made);
     const inline = (name: string) => ({
       password: PASSWORD,
       name,
