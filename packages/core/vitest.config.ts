@@ -2,10 +2,11 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
  * The lifecycle machine's exhaustive walks (the runtime against xstate, and the model test that
- * drives the real Session down every path). They run apart, without coverage: V8's coverage
- * counters slow their millions of steps down, and coverage measures the unit tests.
+ * drives the real Session down every path), `test/machine.*.test.ts` by name: a new walk file
+ * joins them without being listed here. They run apart, without coverage: V8's coverage counters
+ * slow their millions of steps down, and coverage measures the unit tests.
  */
-const walks = ['test/machine.equivalence.test.ts', 'test/machine.equivalence-rest.test.ts', 'test/machine.model.test.ts'];
+const walks = ['test/machine.*.test.ts'];
 
 export default defineConfig({
   test: {
