@@ -50,7 +50,12 @@ function describe(error: unknown): string {
   }
 }
 
+/** SQLSTATE undefined_table. */
+const UNDEFINED_TABLE = '42P01';
+
 /** `error`, which the driver or the pool threw for `method`, as a store error. */
 export function storeFailure(method: PostgresStoreMethod, error: unknown): SessStoreError {
-  return storeError(method, describe(error), error, serverTimedOut(error));
+  // The store never creates its table on its own, where connect-pg-simple's createTableIfMissing did.
+  const hint = (error as { code?: unknown } | null)?.code === UNDEFINED_TABLE ? ' (create it: await store.migrate() at start-up)' : '';
+  return storeError(method, describe(error) + hint, error, serverTimedOut(error));
 }

@@ -171,9 +171,11 @@ function checkIdentifier(value: unknown, option: string, maxBytes: number): stri
   return value;
 }
 
-function checkInteger(value: unknown, option: string, min: number, max: number): number {
+/** `note` says what a value means, for an option whose users reach for another (connect-pg-simple's `false`). */
+function checkInteger(value: unknown, option: string, min: number, max: number, note = ''): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new SessConfigError(`postgresStore: ${option} must be an integer from ${min} to ${max}, got ${String(value)}`);
+    // describeValue, not String: '2000' from an environment variable must not read as the number 2000.
+    throw new SessConfigError(`postgresStore: ${option} must be an integer from ${min} to ${max}${note}, got ${describeValue(value)}`);
   }
   return value;
 }
@@ -216,6 +218,21 @@ function metaParams(meta: SessionMeta): unknown[] {
   ];
 }
 
+/** Whether `value` reads as one statement's node-postgres result. */
+function isResult(value: unknown): boolean {
+  const { rows, rowCount } = (value ?? {}) as { rows?: unknown; rowCount?: unknown };
+  return Array.isArray(rows) && (typeof rowCount === 'number' || rowCount === null);
+}
+
+/**
+ * Whether `value` is what `pool.query` must resolve to: a node-postgres result, or the list of them
+ * that a text of several statements (`migrate`) answers. Anything else (pg-promise's `db.query`
+ * resolves to the rows alone) would read as no session found, and every save as refused.
+ */
+function isQueryResult(value: unknown): boolean {
+  return Array.isArray(value) ? value.length > 0 && value.every(isResult) : isResult(value);
+}
+
 /** A row of `get` back to a record; a row that is not one (corrupt data) reads as no session. */
 function decodeRow(row: Record<string, unknown>): SessionRecord | undefined {
   const data = decodeData(String(row['data']));
@@ -239,11 +256,17 @@ function decodeRow(row: Record<string, unknown>): SessionRecord | undefined {
  * @throws SessConfigError for unknown or bad options, at construction.
  */
 export function postgresStore(options: PostgresStoreOptions): PostgresStore {
+  // postgresStore(pool): the unknown option named below would be one of the pool's own fields.
+  if (typeof (options as { query?: unknown } | null | undefined)?.query === 'function') {
+    throw new SessConfigError('postgresStore() takes options, not the pool itself: postgresStore({ pool })');
+  }
   checkOptionKeys(options, KNOWN_OPTIONS, 'postgresStore()', HINTS);
   const { pool, hashIds = false, userIdKey = 'userId' } = options;
   if (typeof pool !== 'object' || pool === null || typeof pool.query !== 'function') {
     throw new SessConfigError('postgresStore: pool must be a pg Pool (or anything with query(text, values))');
   }
+  // Its query(text, values) resolves to the rows alone, which would fail every call (see `isQueryResult`).
+  if ('$pool' in pool) throw new SessConfigError('postgresStore: pool is a pg-promise database; pass its pg Pool instead: pool: db.$pool');
   const tableName = checkIdentifier(options.tableName ?? DEFAULT_TABLE, 'tableName', MAX_TABLE_BYTES);
   // Quoted as one name, 'auth.sessions' would be a table named with a dot wherever search_path points.
   const dot = tableName.indexOf('.');
@@ -257,7 +280,13 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   if (userIdKey !== false && (typeof userIdKey !== 'string' || userIdKey === '')) {
     throw new SessConfigError('postgresStore: userIdKey must be a non-empty string or false');
   }
-  const sweepIntervalMs = checkInteger(options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, 'sweepIntervalMs', 0, MAX_TIMER_DELAY_MS);
+  const sweepIntervalMs = checkInteger(
+    options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS,
+    'sweepIntervalMs',
+    0,
+    MAX_TIMER_DELAY_MS,
+    ' (0 turns the sweep off)',
+  );
   const sweepBatch = checkInteger(options.sweepBatch ?? DEFAULT_SWEEP_BATCH, 'sweepBatch', 1, 1_000_000);
   const clock = checkClock(options.clock);
   const onSweepError = checkFunction<(error: unknown) => void>(options.onSweepError, 'postgresStore: onSweepError');
@@ -321,7 +350,11 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   async function query(text: string, values: unknown[], on: PostgresPool, expired: () => boolean): Promise<PostgresQueryResult> {
     for (let tries = 1; ; tries += 1) {
       try {
-        return await on.query(text, values);
+        const result = await on.query(text, values);
+        if (!isQueryResult(result)) {
+          throw new Error(`pool.query resolved to ${describeValue(result)}, not a node-postgres result ({ rows, rowCount })`);
+        }
+        return result;
       } catch (error) {
         // Past the deadline the statement was cancelled: sending it again would outlive the call.
         if (tries === MAX_TRIES || expired() || (error as { code?: unknown } | null)?.code !== SERIALIZATION_FAILURE) throw error;

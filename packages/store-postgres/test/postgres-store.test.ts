@@ -120,6 +120,31 @@ describe('options', () => {
     ).not.toThrow();
   });
 
+  it('refuses the pool passed in place of the options, and a pg-promise database as the pool, saying what to pass instead', async () => {
+    const real = new pg.Pool({ connectionString: DATABASE_URL });
+    try {
+      for (const given of [real, new pg.Client({ connectionString: DATABASE_URL })]) {
+        const construct = () => postgresStore(given as unknown as PostgresStoreOptions);
+        expect(construct).toThrow(SessConfigError);
+        expect(construct).toThrow(/postgresStore\(\) takes options, not the pool itself: postgresStore\(\{ pool \}\)/);
+      }
+      // pg-promise's database: query(text, values) resolves to the rows alone, and its pg Pool is db.$pool.
+      const database = { $pool: real, query: async (text: string, values?: unknown[]) => (await real.query(text, values)).rows };
+      expect(make({ pool: database })).toThrow(SessConfigError);
+      expect(make({ pool: database })).toThrow(/pool is a pg-promise database; pass its pg Pool instead: pool: db\.\$pool/);
+    } finally {
+      await real.end();
+    }
+  });
+
+  it('names a bad number as it was given: a string of digits quoted, a BigInt as one, and false with how to turn the sweep off', () => {
+    expect(make({ timeoutMs: '2000' })).toThrow(/timeoutMs must be an integer from 1 to 2147483647, got "2000"$/);
+    expect(make({ sweepBatch: 5n })).toThrow(/sweepBatch must be an integer from 1 to 1000000, got 5n$/);
+    expect(make({ sweepIntervalMs: false })).toThrow(
+      /sweepIntervalMs must be an integer from 0 to 2147483647 \(0 turns the sweep off\), got false$/,
+    );
+  });
+
   it('creates nothing on import or construction: no query is sent until a method is called', async () => {
     const { pool: spy, texts } = counting(pool);
     const { postgresStore: fresh } = await import('../src/index.js');
@@ -1051,6 +1076,44 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
         );
         expect(error, call).toBeInstanceOf(SessStoreError);
         expect(error, call).toMatchObject({ code: 'store_failed', op, cause: { code: '42P01' } });
+      }
+    });
+
+    it('names migrate() in the failure of every call on a table that was never created', async () => {
+      const missing = await fresh({}, false);
+      const { migrate: _migrate, ...served } = calls(missing);
+      for (const [call, [op, run]] of Object.entries(served)) {
+        await expect(run(), call).rejects.toMatchObject({
+          code: 'store_failed',
+          op,
+          message: expect.stringMatching(/: relation ".+" does not exist \(create it: await store\.migrate\(\) at start-up\)$/),
+        });
+      }
+    });
+
+    // A wrapper such as pg-promise's db.query resolves to the rows alone: read as a result, a get
+    // found nothing and a save seemed refused, so sign-ins silently never stuck.
+    it('fails every call with store_failed when the pool resolves to something other than a node-postgres result, never reading it as no session or a refused save', async () => {
+      const store = await fresh();
+      const rowsOnly: PostgresPool = { query: async (text, values) => (await db.pool.query(text, values)).rows as never };
+      const wrapped = postgresStore({
+        pool: rowsOnly,
+        schemaName: db.schema,
+        tableName: tableNames.get(store)!,
+        clock,
+        sweepIntervalMs: 0,
+      });
+      for (const [call, [op, run]] of Object.entries(calls(wrapped))) {
+        const error = await run().then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+        expect(error, call).toBeInstanceOf(SessStoreError);
+        expect(error, call).toMatchObject({
+          code: 'store_failed',
+          op,
+          message: expect.stringMatching(/: pool\.query resolved to (\[\]|an array), not a node-postgres result \(\{ rows, rowCount \}\)$/),
+        });
       }
     });
 
