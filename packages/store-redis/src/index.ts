@@ -15,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SessConfigError, checkOptionKeys } from '@sess/core';
+import { SessConfigError, checkOptionKeys, describeValue, isWellFormedId } from '@sess/core';
 import { deadlineSweep, hasLife, indexedUserId, ownValue, revokeUserExcept } from '@sess/core/store';
 import type { Watched } from '@sess/core/store';
 import type { RevokeUserOptions, SessionChanges, SessionMeta, SessionRecord, Store, UserSession } from '@sess/core';
@@ -30,6 +30,7 @@ import {
   genKey,
   generation,
   isMeta,
+  isStoreKey,
   prefixPattern,
   replyFields,
   stampOf,
@@ -99,13 +100,17 @@ const HINTS: Readonly<Record<string, string>> = {
 };
 
 function checkOptions(prefix: unknown, timeoutMs: unknown, userIdKey: unknown, hashIds: unknown): void {
-  if (typeof prefix !== 'string' || prefix === '') throw new SessConfigError('redisStore: prefix must be a non-empty string');
+  // Each message shows the value as JSON would: a '100' read from the environment is not 100.
+  if (typeof prefix !== 'string' || prefix === '')
+    throw new SessConfigError(`redisStore: prefix must be a non-empty string, got ${describeValue(prefix)}`);
+  // Keys are sent as UTF-8, which turns a lone surrogate into U+FFFD: two such prefixes would share keys.
+  if (Buffer.from(prefix).toString() !== prefix) throw new SessConfigError('redisStore: prefix must not contain lone surrogates');
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0)
-    throw new SessConfigError(`redisStore: timeoutMs must be a positive number, got ${String(timeoutMs)}`);
+    throw new SessConfigError(`redisStore: timeoutMs must be a positive number, got ${describeValue(timeoutMs)}`);
   if (userIdKey !== false && (typeof userIdKey !== 'string' || userIdKey === '')) {
-    throw new SessConfigError('redisStore: userIdKey must be a non-empty string or false');
+    throw new SessConfigError(`redisStore: userIdKey must be a non-empty string or false, got ${describeValue(userIdKey)}`);
   }
-  if (typeof hashIds !== 'boolean') throw new SessConfigError('redisStore: hashIds must be a boolean');
+  if (typeof hashIds !== 'boolean') throw new SessConfigError(`redisStore: hashIds must be a boolean, got ${describeValue(hashIds)}`);
 }
 
 function parseJson(text: unknown): unknown {
@@ -513,8 +518,11 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     });
   }
 
-  /** Yields every key under the prefix on every node, optionally of one type, by SCAN (never KEYS). */
-  async function* scan(method: 'ids' | 'clear', type?: string): AsyncGenerator<[NodeCommand, string[]]> {
+  /**
+   * Yields the keys under the prefix whose rest `keep` accepts (so not those of another store
+   * under a longer prefix, see `isStoreKey`) on every node, optionally of one type, by SCAN (never KEYS).
+   */
+  async function* scan(method: 'ids' | 'clear', keep: (name: string) => boolean, type?: string): AsyncGenerator<[NodeCommand, string[]]> {
     const pattern = prefixPattern(prefix);
     for (const node of await call(method, () => commands.nodes())) {
       let cursor = '0';
@@ -522,7 +530,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         const args = ['SCAN', cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT, ...(type === undefined ? [] : ['TYPE', type])];
         const [next, keys] = (await call(method, () => node(args))) as [string, string[]];
         cursor = String(next);
-        yield [node, keys.map(String)];
+        yield [node, keys.map(String).filter((key) => keep(key.slice(prefix.length)))];
       } while (cursor !== '0');
     }
   }
@@ -641,7 +649,8 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
     async clear(): Promise<void> {
       // One UNLINK per key, routed by its key like every other command (so a client's own key
       // prefix applies to it as to the rest): no multi-key command can cross slots.
-      for await (const [, keys] of scan('clear')) await call('clear', (c) => Promise.all(keys.map((key) => send(c, key, ['UNLINK', key]))));
+      for await (const [, keys] of scan('clear', isStoreKey))
+        await call('clear', (c) => Promise.all(keys.map((key) => send(c, key, ['UNLINK', key]))));
     },
 
     // The store does not own the client: the app quits it after the server stops.
@@ -651,7 +660,17 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   if (!hashIds) {
     // A digest cannot be turned back into an id, so a hashing store has no ids() to offer.
     store.ids = async function* ids(): AsyncGenerator<string> {
-      for await (const [, keys] of scan('ids', 'hash')) for (const key of keys) yield key.slice(prefix.length);
+      // SCAN returns a key again when Redis shrinks its table between two steps: each id is
+      // listed once, at the cost of remembering every id listed so far (as connect-redis does).
+      const listed = new Set<string>();
+      for await (const [, keys] of scan('ids', isWellFormedId, 'hash')) {
+        for (const key of keys) {
+          const id = key.slice(prefix.length);
+          if (listed.has(id)) continue;
+          listed.add(id);
+          yield id;
+        }
+      }
     };
   }
   if (userIdKey !== false) Object.assign(store, { sessionsOf, revokeUser });

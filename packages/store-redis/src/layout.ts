@@ -15,7 +15,7 @@
  * Field names and the user id in the index key go through `escapeName` (`@sess/core/store`):
  * Redis stores bytes and clients send strings as UTF-8, which cannot hold a lone surrogate.
  */
-import type { SessionData, SessionMeta, SessionRecord } from '@sess/core';
+import { type SessionData, type SessionMeta, type SessionRecord, isWellFormedId } from '@sess/core';
 import { dataJson, escapeName, hashedId, ownValue, setOwnValue, unescapeName } from '@sess/core/store';
 
 export const META_FIELD = 'm';
@@ -64,6 +64,17 @@ export function generation(value: unknown): number {
 export function stampOf(fields: readonly string[]): number {
   for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === GEN_FIELD) return generation(fields[i + 1]);
   return generation(undefined);
+}
+
+/**
+ * Whether `name`, a key found under the prefix with the prefix taken off, is one the store
+ * writes: a session's (its id or digest, both base64url as core's ids) or a user's index or
+ * generation. A SCAN of the prefix also finds the keys of another store whose prefix starts with
+ * this one's ('sess:' and 'sess:admin:', two apps on one Redis); the rest of such a key holds the
+ * end of that prefix, and a separator such as ':' that no id holds, so it is never one of these.
+ */
+export function isStoreKey(name: string): boolean {
+  return isWellFormedId(name) || name.startsWith('user:{');
 }
 
 /** `text` with its glob characters escaped, to match itself in a SCAN MATCH pattern. */

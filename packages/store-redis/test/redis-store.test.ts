@@ -154,7 +154,8 @@ describeOnEveryClient('redisStore', ({ redis, topology, prefix, store }) => {
     const lookalike = `${root}g-lookalike:`;
     const ids = Array.from({ length: 60 }, (_, i) => `${freshId()}-${i}`);
     for (const id of ids) await store({ prefix: globby }).set(id, makeRecord({ id }, Date.now()), 60_000);
-    await store({ prefix: lookalike }).set('other', makeRecord({}, Date.now()), 60_000);
+    const other = freshId('other');
+    await store({ prefix: lookalike }).set(other, makeRecord({}, Date.now()), 60_000);
     const keysBefore = await callsOf(topology, 'keys');
     const listed: string[] = [];
     for await (const id of store({ prefix: globby }).ids!()) listed.push(id);
@@ -163,9 +164,37 @@ describeOnEveryClient('redisStore', ({ redis, topology, prefix, store }) => {
     if (topology === 'cluster') expect(perNode.filter((keys) => keys.length > 0)).toHaveLength(3);
     await store({ prefix: globby }).clear();
     for await (const id of store({ prefix: globby }).ids!()) expect.unreachable(`listed ${id} after clear`);
-    expect((await keysPerNode(topology, `${root}*`)).flat()).toEqual([`${lookalike}other`]);
+    expect((await keysPerNode(topology, `${root}*`)).flat()).toEqual([`${lookalike}${other}`]);
     expect(await callsOf(topology, 'keys')).toBe(keysBefore);
     await store({ prefix: lookalike }).clear();
+  });
+
+  it("ids() and clear() leave the keys of another store whose prefix starts with this one's ('app:' and 'app:admin:')", async () => {
+    // Two apps on one Redis: every key of the inner store also matches the outer store's SCAN pattern.
+    const [outer, inner] = [store({ prefix: `${prefix}app:` }), store({ prefix: `${prefix}app:admin:` })];
+    const userId = freshId('user');
+    const [mine, theirs, theirsKept] = [freshId(), freshId(), freshId()];
+    const record = makeRecord({ userId }, Date.now());
+    await outer.set(mine, record, 60_000);
+    for (const id of [theirs, theirsKept]) await inner.set(id, record, 60_000);
+    // A generation key of each, as well as the index.
+    await outer.revokeUser!(userId, { except: mine });
+    await inner.revokeUser!(userId, { except: theirsKept });
+    const innerKeys = async () => (await keysPerNode(topology, `${prefix}app:admin:*`)).flat().sort();
+    const before = await innerKeys();
+    // Its session, index and generation.
+    expect(before).toHaveLength(3);
+    const listed: string[] = [];
+    for await (const id of outer.ids!()) listed.push(id);
+    expect(listed).toEqual([mine]);
+    await outer.clear();
+    expect(await outer.get(mine)).toBeUndefined();
+    expect((await keysPerNode(topology, `${prefix}app:user:*`)).flat()).toEqual([]);
+    expect(await innerKeys()).toEqual(before);
+    expect(await inner.get(theirsKept)).toEqual(record);
+    expect((await inner.sessionsOf!(userId)).map((session) => session.id)).toEqual([theirsKept]);
+    await inner.clear();
+    expect((await keysPerNode(topology, `${prefix}app:*`)).flat()).toEqual([]);
   });
 
   it('hashIds keeps no raw id in Redis, and the store still reads, writes and clears', async () => {
@@ -479,6 +508,28 @@ describe('options', () => {
     const error = catchError(() => redisStore({ client, ...(options as object) }));
     expect(error).toBeInstanceOf(SessConfigError);
     expect(error).toMatchObject({ code: 'config_invalid', message: expect.stringMatching(message) });
+  });
+
+  it.each([
+    [{ prefix: 42 }, 'redisStore: prefix must be a non-empty string, got 42'],
+    [{ timeoutMs: '100' }, 'redisStore: timeoutMs must be a positive number, got "100"'],
+    [{ userIdKey: true }, 'redisStore: userIdKey must be a non-empty string or false, got true'],
+    [{ hashIds: 'false' }, 'redisStore: hashIds must be a boolean, got "false"'],
+  ])('says what it got for %o, so a string that looks like a number or a boolean is told apart', (options, message) => {
+    const client = { send: async () => null, nodes: async () => [], isReady: () => true };
+    expect(catchError(() => redisStore({ client, ...(options as object) }))).toMatchObject({ message: `[sess] ${message}` });
+  });
+
+  it('refuses a prefix with a lone surrogate, which Redis would store as U+FFFD: two such prefixes would share their keys', () => {
+    const client = { send: async () => null, nodes: async () => [], isReady: () => true };
+    for (const prefix of ['sess\uD800:', 'sess\uDC00:', '\uDBFFsess:']) {
+      expect(catchError(() => redisStore({ client, prefix }))).toMatchObject({
+        code: 'config_invalid',
+        message: expect.stringMatching(/prefix must not contain lone surrogates/),
+      });
+    }
+    // A pair is a character like any other.
+    expect(() => redisStore({ client, prefix: 'sess\uD83D\uDE00:' })).not.toThrow();
   });
 
   it('refuses unknown options, with a hint for typos and for connect-redis options', () => {
