@@ -11,6 +11,7 @@ import { Client, closedAfterEach, cookiesNamed, escapesWatched, fakeClock, inspe
 import type { InspectableStore, Served } from '@sess/adapter-test';
 import { session, useSession } from '../src/index.js';
 import * as v1 from '../src/v1.js';
+import { holdWrites } from './held-writes.js';
 import { captureFrameworkLogs } from './logs.js';
 
 const servers = closedAfterEach();
@@ -182,17 +183,7 @@ describe.each([
     ['fails', false],
   ])('when the write then %s: no crash, no unhandled rejection, and the server goes on serving', async (_, succeeds) => {
     const { client, store, served } = await start();
-    let writing: () => void = () => undefined;
-    const written = new Promise<void>((resolve) => (writing = resolve));
-    let open: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    const set = store.set;
-    store.set = async (...args) => {
-      writing();
-      await gate;
-      if (!succeeds) throw new Error('injected late failure');
-      return set(...args);
-    };
+    const { written, open, restore } = holdWrites(store, !succeeds);
     const leaving = new AbortController();
     const reply = fetch(`${served.url}/login`, { signal: leaving.signal }).catch((error: Error) => error.name);
     await written;
@@ -203,7 +194,7 @@ describe.each([
     await served.idle();
     logs.stop();
     expect([store.size, escaped]).toEqual([succeeds ? 1 : 0, []]);
-    store.set = set;
+    restore();
     expect((await client.request('/login')).status).toBe(200);
   });
 });

@@ -10,6 +10,7 @@ import { getSession, session, useSession } from '../src/index.js';
 import { SessStoreError, SessUsageError, hashId } from '@sess/core';
 import type { SessionEvent, SessionOptions } from '../src/index.js';
 import * as v1 from '../src/v1.js';
+import { holdWrites } from './held-writes.js';
 import { captureFrameworkLogs, describeError } from './logs.js';
 
 declare module '../src/index.js' {
@@ -367,16 +368,7 @@ describe('h3 v2', () => {
     process.on('uncaughtException', onUncaught);
     try {
       const store = inspectableStore(fakeClock());
-      let writing: () => void = () => undefined;
-      const written = new Promise<void>((resolve) => (writing = resolve));
-      let open: () => void = () => undefined;
-      const gate = new Promise<void>((resolve) => (open = resolve));
-      const set = store.set;
-      store.set = async (...args) => {
-        writing();
-        await gate;
-        return set(...args);
-      };
+      const { written, open } = holdWrites(store);
       const stream = new Readable({ read() {} });
       const app = new H3({ silent: true });
       app.use(session({ secret: SECRET, store }));
