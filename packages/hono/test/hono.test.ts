@@ -481,6 +481,16 @@ describe('commit and the response', () => {
 });
 
 describe('errors and app.onError', () => {
+  /** Serves `/write`, which saves a session, and `/read`, which loads it; writes once, then fails the store's reads. */
+  async function failingReads(app: ReturnType<typeof sessionApp>['app'], store: ReturnType<typeof sessionApp>['store']) {
+    app.get('/write', async (c) => (await write(c), c.text('ok')));
+    app.get('/read', async (c) => c.text(String((await c.get('session').load()).data.n)));
+    const client = await serve(app);
+    await client.request('/write');
+    store.failing.add('get');
+    return client;
+  }
+
   function withOnError() {
     const { app, store } = sessionApp();
     const seen: Error[] = [];
@@ -605,11 +615,7 @@ describe('errors and app.onError', () => {
 
   it('sees a failed store read in a handler as the same 503', async () => {
     const { app, store, seen } = withOnError();
-    app.get('/write', async (c) => (await write(c), c.text('ok')));
-    app.get('/read', async (c) => c.text(String((await c.get('session').load()).data.n)));
-    const client = await serve(app);
-    await client.request('/write');
-    store.failing.add('get');
+    const client = await failingReads(app, store);
     const reply = await client.request('/read');
     expect([reply.status, reply.body]).toEqual([503, 'Session store unavailable']);
     expect((seen[0] as HTTPException).cause).toBeInstanceOf(SessStoreError);
@@ -627,11 +633,7 @@ describe('errors and app.onError', () => {
       s.data.n = 99;
       return c.text(`failed for ${who}, then ${s.data.n ?? 'nobody'}`, (error as HTTPException).status);
     });
-    app.get('/write', async (c) => (await write(c), c.text('ok')));
-    app.get('/read', async (c) => c.text(String((await c.get('session').load()).data.n)));
-    const client = await serve(app);
-    await client.request('/write');
-    store.failing.add('get');
+    const client = await failingReads(app, store);
     const reply = await client.request('/read');
     expect([reply.status, reply.body, reply.setCookies]).toEqual([503, 'failed for nobody, then nobody', []]);
     expect(seen.map((error) => (error as HTTPException).status)).toEqual([503]);
