@@ -242,6 +242,8 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
 
   /** The schema-qualified table of a store `fresh` made. */
   const tableOf = (store: PostgresStore): string => `${db.schema}.${tableNames.get(store)}`;
+  /** The options of another store over `store`'s table, on the test's clock, with no sweep. */
+  const sameTable = (store: PostgresStore) => ({ schemaName: db.schema, tableName: tableNames.get(store)!, clock, sweepIntervalMs: 0 });
   /** Resolves once every backend in `pids` waits on a lock (a row another transaction holds). */
   const waitingOnLocks = (pids: readonly number[], what: string) =>
     until(async () => {
@@ -570,13 +572,7 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
           const clients = await Promise.all(Array.from({ length: writers }, () => strict.connect()));
           const pids = clients.map((client) => (client as unknown as { processID: number }).processID);
           for (const client of clients) client.release();
-          const strictStore = postgresStore({
-            pool: strict,
-            schemaName: db.schema,
-            tableName: tableNames.get(store)!,
-            clock,
-            sweepIntervalMs: 0,
-          });
+          const strictStore = postgresStore({ pool: strict, ...sameTable(store) });
           await blocker.query('BEGIN');
           await blocker.query(`SELECT 1 FROM ${tableOf(store)} WHERE id = $1 FOR UPDATE`, [id]);
           const calls = Array.from({ length: writers }, (_, i) =>
@@ -734,7 +730,7 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
     async function onClient(store: PostgresStore) {
       const client = new pg.Client({ connectionString: DATABASE_URL });
       await client.connect();
-      const options = { schemaName: db.schema, tableName: tableNames.get(store)!, clock, sweepIntervalMs: 0 };
+      const options = sameTable(store);
       return {
         client,
         storeWith: (timeoutMs: number, adminTimeoutMs?: number) =>
@@ -812,14 +808,7 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       await store.set(id, makeRecord({ kept: 'yes' }, now), 60_000, created(['kept']));
       const { client } = await onClient(store);
       const wrapper: PostgresPool = { query: (text, values) => client.query(text, values) };
-      const impatient = postgresStore({
-        pool: wrapper,
-        schemaName: db.schema,
-        tableName: tableNames.get(store)!,
-        clock,
-        sweepIntervalMs: 0,
-        timeoutMs: 200,
-      });
+      const impatient = postgresStore({ pool: wrapper, ...sameTable(store), timeoutMs: 200 });
       const locker = await lockRow(store, id);
       try {
         const outcome = await settledWithin3s(impatient.set(id, makeRecord({ kept: 'changed' }, now), 60_000, delta(['kept'])));
@@ -1096,13 +1085,7 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
     it('fails every call with store_failed when the pool resolves to something other than a node-postgres result, never reading it as no session or a refused save', async () => {
       const store = await fresh();
       const rowsOnly: PostgresPool = { query: async (text, values) => (await db.pool.query(text, values)).rows as never };
-      const wrapped = postgresStore({
-        pool: rowsOnly,
-        schemaName: db.schema,
-        tableName: tableNames.get(store)!,
-        clock,
-        sweepIntervalMs: 0,
-      });
+      const wrapped = postgresStore({ pool: rowsOnly, ...sameTable(store) });
       for (const [call, [op, run]] of Object.entries(calls(wrapped))) {
         const error = await run().then(
           () => undefined,
