@@ -132,12 +132,13 @@ function held(res: Response, lighter: LighterClass | undefined): Held | undefine
 }
 
 /**
- * Whether node-server can't send `res`: a status Node refuses (`Response.error()`'s 0), or a body
- * the app already read or locked (a `fetch()`ed response read before it was returned). A lighter
- * response's body is looked at as it holds it: its `bodyUsed` would build a platform response.
+ * Whether node-server can't send `res`: a status Node refuses (outside 100-999: `Response.error()`'s
+ * 0, `c.text(..., 1000)`), or a body the app already read or locked (a `fetch()`ed response read
+ * before it was returned). A lighter response's body is looked at as it holds it: its `bodyUsed`
+ * would build a platform response.
  */
 function unsendable(res: Response, parts: Held | undefined): boolean {
-  if (res.status < 100) return true;
+  if (res.status < 100 || res.status > 999) return true;
   if (parts !== undefined) return parts[1] instanceof ReadableStream && parts[1].locked;
   return res.bodyUsed || res.body?.locked === true;
 }
@@ -211,6 +212,16 @@ function answer(
  */
 const answered = (env: unknown): boolean => (env as { outgoing?: { headersSent?: boolean } } | undefined)?.outgoing?.headersSent === true;
 
+/**
+ * Whether the request came over TLS: node-server's socket says (`c.env.incoming`), not the URL,
+ * whose scheme the client picks where it names one (an absolute request target such as
+ * `GET https://host/ HTTP/1.1`, HTTP/2's `:scheme`). Elsewhere (`app.request()`) the URL is all there is.
+ */
+function encrypted(c: Context): boolean {
+  const { incoming } = (c.env ?? {}) as { incoming?: { socket?: { encrypted?: boolean } | null } };
+  return incoming === undefined ? c.req.url.startsWith('https:') : incoming.socket?.encrypted === true;
+}
+
 type Handoff = (c: Context) => Promise<Response>;
 /** `session(...)`: the middleware, plus what WebSocket apps need (`socket` takes the upgrade request, `c.req.raw`). */
 export interface SessionMiddleware
@@ -252,7 +263,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     // Mounted twice: the first one owns the session.
     if (c.get('session') !== undefined) return next();
     const { headers } = c.req.raw;
-    const secure = isSecure(c.req.url.startsWith('https:'), headers.get('x-forwarded-proto'), proxy);
+    const secure = isSecure(encrypted(c), headers.get('x-forwarded-proto'), proxy);
     const core = manager.begin({ cookieHeader: headers.get('cookie') ?? undefined, secure, readOnly: readOnly?.(c) ?? false });
     // Lazy (design §2.2): nothing is read until the handler calls `load()`.
     const view = new HonoView(core) as HonoSession;
@@ -267,26 +278,26 @@ export function session(options: SessionOptions): SessionMiddleware {
     const res = c.finalized && c.res.headers !== undefined ? c.res : undefined;
     const lighter = res && lighterOf(res);
     const parts = res && held(res, lighter);
-    // A response node-server can't send gets its 500, as without sess: the commit is for that, and
-    // the response stays as it is (a copy would change its status, or fail on its spent body).
+    // A response node-server can't send gets its 500, as without sess, and stays as it is (a copy
+    // would change its status, or fail on its spent body).
     const refused = res !== undefined && unsendable(res, parts);
-    // The answer left before the session's headers could join it, so the commit saves nothing
-    // (`saveOnServerError` or not): a new id saved there (a regenerate, a new session) would leave the
-    // browser on a cookie the store no longer honours as it did. Either the app wrote to
+    // The answer left before the session's headers could join it: either the app wrote to
     // `c.env.outgoing` itself (node-server's shared RESPONSE_ALREADY_SENT), or a middleware ahead
     // of this one let Hono answer without awaiting `next()` (Hono's 500 "Context is not
     // finalized", its own response, `hono/timeout`'s): Hono drops the handler's response then,
     // and its session changes go with it.
     const bypassed = answered(c.env) || res?.headers.has('x-hono-already-sent') === true;
-    // A handler that gave no response is answered with a 500 ("Context is not finalized").
-    const status = res !== undefined && !refused && !bypassed ? res.status : 500;
+    // Whether the session's headers have a response to go on. Without one (none, so Hono answers
+    // its 500; a refused one; a bypassed one) no cookie reaches the browser, so the commit saves
+    // nothing (`saveOnServerError` or not): a new id saved there (a regenerate, a new session)
+    // would leave the browser on a cookie the store no longer honours as it did.
+    const carried = res !== undefined && !refused && !bypassed;
     try {
       // `headers` is missing where the handler returned no Response at all (a string). Awaited only
       // when it is a promise: a step on every request otherwise.
-      const committed = commitFetch(core, status, name, c.res.headers as Headers | undefined, undefined, bypassed);
+      const committed = commitFetch(core, carried ? res.status : 500, name, c.res.headers as Headers | undefined, undefined, !carried);
       const effects = committed instanceof Promise ? await committed.catch(rejected) : committed;
-      // Without a response, Hono answers its own 500; a bypassed one has sent its headers.
-      if (res !== undefined && !refused && !bypassed && effects.length > 0) answer(c, res, lighter, parts, effects);
+      if (carried && effects.length > 0) answer(c, res, lighter, parts, effects);
     } catch (error) {
       // The error answer (a failed store write's 503, or a throw while committing) replaces this response.
       if (res !== undefined && !bypassed) replace(c, res, parts);

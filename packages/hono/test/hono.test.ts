@@ -1,4 +1,14 @@
 /** Hono-specific behaviour beyond the shared conformance suite, over real HTTP on node-server 2. */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { connect as connectHttp2, createSecureServer } from 'node:http2';
+import type { Http2SecureServer } from 'node:http2';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import { getRequestListener as getRequestListenerV1 } from 'hono-node-server1';
 import type { HttpBindings } from '@hono/node-server';
@@ -9,7 +19,7 @@ import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { stream, streamSSE } from 'hono/streaming';
 import { timeout } from 'hono/timeout';
-import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
+import { afterEach, describe, expect, expectTypeOf, it, onTestFinished, vi } from 'vitest';
 import { SessStoreError, SessUsageError, hashId } from '@sess/core';
 import { Client, cookiesNamed, fakeClock, inspectableStore, keptAliveAnswers, largeBody, listen } from '@sess/adapter-test';
 import type { Served } from '@sess/adapter-test';
@@ -48,6 +58,46 @@ const write = async (c: Context<SessionEnv>) => {
   const s = await c.get('session').load();
   s.data.n = (s.data.n ?? 0) + 1;
 };
+
+/** A self-signed certificate for 127.0.0.1, made by openssl for this run. */
+function selfSigned(): { key: Buffer; cert: Buffer } {
+  const dir = mkdtempSync(join(tmpdir(), 'sess-hono-tls-'));
+  try {
+    const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem')];
+    const cert = ['-x509', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-out', join(dir, 'cert.pem')];
+    execFileSync('openssl', ['req', ...key, ...cert], { stdio: 'ignore' });
+    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The session cookie a GET over HTTP/2 and TLS to 127.0.0.1 sets, with `:scheme` as given. */
+function h2CookieOf(port: number, ca: Buffer, scheme: string): Promise<string | undefined> {
+  const client = connectHttp2(`https://127.0.0.1:${port}`, { ca });
+  return new Promise<string | undefined>((resolve, reject) => {
+    client.on('error', reject);
+    const stream = client.request({ ':path': '/', ':scheme': scheme });
+    stream.on('response', (headers) => resolve(headers['set-cookie']?.find((line) => line.startsWith('sid='))));
+    stream.on('error', reject);
+    stream.resume();
+  }).finally(() => client.close());
+}
+
+/** The session cookie a GET to 127.0.0.1 sets, `path` written as the request target as it is. */
+function cookieOf(
+  send: typeof httpRequest | typeof httpsRequest,
+  options: { port: number; path: string; ca?: Buffer },
+): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    send({ host: '127.0.0.1', ...options }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.headers['set-cookie']?.find((line) => line.startsWith('sid='))));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
 
 describe('types', () => {
   it('types c.get("session") through Variables, declared by the app or inferred along a chain', () => {
@@ -345,6 +395,46 @@ describe('commit and the response', () => {
           const reply = await new Client(served.url).request('/');
           expect([withSession, reply.status, reply.setCookies, seen, store.calls.set]).toEqual([withSession, 500, [], [], 0]);
         }
+      }
+    } finally {
+      logged.mockRestore();
+    }
+  });
+
+  it('with saveOnServerError, a sign-in whose response can’t carry the cookie (Response.error(), a status Node refuses, a spent body, none, not a Response) saves nothing, on node-server 1 and 2', async () => {
+    // node-server logs what it can't send, with sess and without.
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      for (const requestListener of [getRequestListener, getRequestListenerV1]) {
+        const { app, store } = sessionApp({ saveOnServerError: true });
+        app.onError(quietErrors);
+        app.get('/write', async (c) => (await write(c), c.text(String(c.get('session').data.n))));
+        const answers: Record<string, (c: Context) => Promise<unknown> | unknown> = {
+          error: () => Response.error(),
+          status: (c) => c.text('x', 1000 as never),
+          spent: async () => {
+            const response = new Response('once');
+            await response.text();
+            return response;
+          },
+          none: () => undefined,
+          text: () => 'not a response',
+        };
+        app.get('/sign-in/:answer', async (c) => {
+          await (await c.get('session').load()).regenerate();
+          return (await answers[c.req.param('answer')]?.(c)) as Response;
+        });
+        const served = await listen(requestListener(app.fetch));
+        servers.push(served);
+        const client = new Client(served.url);
+        await client.request('/write');
+        for (const answer of Object.keys(answers)) {
+          const writes = store.calls.set + store.calls.destroy;
+          const reply = await client.request(`/sign-in/${answer}`);
+          expect([answer, reply.status, reply.setCookies, store.calls.set + store.calls.destroy - writes]).toEqual([answer, 500, [], 0]);
+        }
+        // The browser's cookie still names its session, with its data.
+        expect((await client.request('/write')).body).toBe('2');
       }
     } finally {
       logged.mockRestore();
@@ -663,6 +753,30 @@ describe('errors and app.onError', () => {
     expect(store.size).toBe(1);
   });
 
+  it('a notFound handler that throws: its change is saved only with a middleware behind session() to hand the error to onError', async () => {
+    const passing: MiddlewareHandler = async (_c, next) => {
+      await next();
+    };
+    const saved: Record<string, boolean> = {};
+    for (const where of ['none', 'ahead', 'behind'] as const) {
+      const store = inspectableStore(fakeClock());
+      const app = new Hono<SessionEnv>();
+      if (where === 'ahead') app.use(passing);
+      app.use(session({ secret: SECRET, store }));
+      if (where === 'behind') app.use(passing);
+      app.notFound(async (c) => {
+        await write(c);
+        throw new HTTPException(404, { message: 'no such page' });
+      });
+      const reply = await (await serve(app)).request('/nowhere');
+      expect([where, reply.status, reply.body]).toEqual([where, 404, 'no such page']);
+      saved[where] = store.size === 1 && cookiesNamed(reply, 'sid').length === 1;
+    }
+    // Hono calls notFound as the last middleware's next(): an error there passes out through
+    // session() to onError when session() is that last middleware.
+    expect(saved).toEqual({ none: false, ahead: false, behind: true });
+  });
+
   it('a misuse of the session reaches onError as the SessUsageError it is, not an HTTPException Hono would not log', async () => {
     // A regenerate() after the commit (in a stream's callback) rejects with it...
     const { app, seen } = withOnError();
@@ -789,6 +903,39 @@ describe('options', () => {
     }
     expect(lines['false']).not.toMatch(/; Secure/);
     expect(lines['true']).toMatch(/; Secure/);
+  });
+
+  it('marks the cookie Secure by the connection, not by a scheme the client names (an absolute request target, HTTP/2’s :scheme), on node-server 1 and 2', async () => {
+    const { key, cert } = selfSigned();
+    const tlsServers: (HttpsServer | Http2SecureServer)[] = [];
+    const started = async (server: HttpsServer | Http2SecureServer) => {
+      tlsServers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return (server.address() as AddressInfo).port;
+    };
+    onTestFinished(() => Promise.all(tlsServers.map((server) => new Promise((resolve) => server.close(resolve)))).then(() => undefined));
+    for (const requestListener of [getRequestListener, getRequestListenerV1]) {
+      const app = new Hono<SessionEnv>();
+      app.use(session({ secret: SECRET, store: inspectableStore(fakeClock()) }));
+      app.get('/', async (c) => (await write(c), c.text('ok')));
+      const plain = await listen(requestListener(app.fetch));
+      servers.push(plain);
+      const tls = await started(createHttpsServer({ key, cert }, requestListener(app.fetch)));
+      const h2 = await started(createSecureServer({ key, cert }, requestListener(app.fetch) as never));
+      // The request line's absolute-form (RFC 9112 3.2.2) and HTTP/2's :scheme are the client's to write: neither says the connection is TLS.
+      const lines = {
+        tls: await cookieOf(httpsRequest, { port: tls, path: '/', ca: cert }),
+        tlsNamingHttp: await cookieOf(httpsRequest, { port: tls, path: `http://127.0.0.1:${tls}/`, ca: cert }),
+        h2NamingHttp: await h2CookieOf(h2, cert, 'http'),
+        plainNamingHttps: await cookieOf(httpRequest, { port: Number(new URL(plain.url).port), path: 'https://app.example/' }),
+      };
+      expect(lines).toEqual({
+        tls: expect.stringMatching(/; Secure/),
+        tlsNamingHttp: expect.stringMatching(/; Secure/),
+        h2NamingHttp: expect.stringMatching(/; Secure/),
+        plainNamingHttps: expect.not.stringMatching(/; Secure/),
+      });
+    }
   });
 
   it('a read-only route (readOnly gets the Context) reads the session, refuses to change it, and writes nothing', async () => {
