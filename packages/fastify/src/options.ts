@@ -4,6 +4,7 @@
  * once, when the plugin is registered; what sess does differently is refused with what to use.
  */
 import type { FastifyRequest } from 'fastify';
+import { SessConfigError } from '@sess/core';
 import type { SessionManager, SessionManagerOptions, SessionStorage } from '@sess/core';
 import {
   COOKIE_OPTIONS,
@@ -41,6 +42,7 @@ export interface SessionOptions extends Omit<SharedOptions<FastifyRequest, Sessi
 const NOT_IN_SESS = 'not supported by sess';
 const LIFETIME = 'use cookie.maxAge (ms, or "session"); for one session, request.session.setExpiry(seconds or a Date)';
 const SEALED = 'sess signs the id with "secret"; to keep the data in the cookie, pass store: cookieSessions({ secret }) from @sess/core';
+const RAW_VALUE = `${NOT_IN_SESS}: sess writes the cookie value itself (the id and its MAC, which need no encoding) and reads it back; remove it`;
 
 const COOKIE = {
   table: { ...COOKIE_OPTIONS, maxAge: [] },
@@ -48,6 +50,9 @@ const COOKIE = {
   hints: {
     expires: LIFETIME,
     signed: `${NOT_IN_SESS}: the cookie is always signed (HMAC-SHA256 with "secret"); remove it`,
+    // @fastify/session passes its cookie options on to @fastify/cookie, which takes these.
+    encode: RAW_VALUE,
+    decode: RAW_VALUE,
   },
 } as const;
 
@@ -88,6 +93,23 @@ function withoutRegisterOptions(options: unknown): unknown {
 }
 
 /**
+ * @fastify/session calls `idGenerator(request)`, sess calls it with no arguments: one written for
+ * @fastify/session that reads its parameter would throw at every new session, each a 500. One
+ * that declares a parameter and throws without it is refused here; the core lets other throwing
+ * generators through (they may need what the app sets up later).
+ */
+function checkIdGenerator(generate: unknown): void {
+  if (typeof generate !== 'function' || generate.length === 0) return;
+  try {
+    generate();
+  } catch (error) {
+    throw new SessConfigError(
+      `idGenerator threw when called without arguments (${String(error)}): sess calls it without the request, unlike @fastify/session's idGenerator(request); make one that needs none`,
+    );
+  }
+}
+
+/**
  * The session manager, after every check a request could otherwise trip over (the core checks
  * numbers, names and the secret). Fastify's own register options are ignored, as Fastify does.
  *
@@ -95,6 +117,7 @@ function withoutRegisterOptions(options: unknown): unknown {
  */
 export function sessionManager(options: SessionOptions): SessionManager {
   checkOptions<SessionOptions>(withoutRegisterOptions(options), OPTIONS, 'session plugin of @sess/fastify', { hints: HINTS, store: STORE });
+  checkIdGenerator(options.idGenerator);
   const core: SessionManagerOptions = {
     ...coreOptions(options, OPTIONS),
     ...lifetimeOptions(options.cookie?.maxAge, 1, 'cookie.maxAge'),

@@ -40,12 +40,31 @@ export type FastifySession = SessionMethods & Partial<SessionData>;
 /** Rejects with a store failure as the error Fastify answers with: status 503, the cause kept. */
 export const rejected = (error: unknown) => Promise.reject(failureError(error) ?? error);
 
-async function regenerate(core: Session, keep: RegenerateKeep | null | undefined): Promise<void> {
-  if (!Array.isArray(keep)) return core.regenerate((keep as { keepData?: boolean } | null | undefined) ?? {});
+/** Whether `keep` is nothing, or a plain `{ keepData? }` with a boolean (a Set, say, has no own keys either). */
+const keepsOption = (keep: unknown): keep is { keepData?: boolean } | null | undefined =>
+  keep == null ||
+  (typeof keep === 'object' &&
+    [Object.prototype, null].includes(Object.getPrototypeOf(keep)) &&
+    Object.keys(keep).every((key) => key === 'keepData') &&
+    [undefined, true, false].includes((keep as { keepData?: unknown }).keepData as boolean | undefined));
+
+async function regenerate(core: Session, keep: unknown): Promise<void> {
+  if (keepsOption(keep)) return core.regenerate(keep ?? {});
+  // Anything else would keep every field (a string, a Set, keepData: 'no'), where @fastify/session keeps none.
+  if (!Array.isArray(keep) || !keep.every((key) => typeof key === 'string'))
+    throw new SessUsageError("request.session.regenerate(keep): keep must be a list of field names (['user']) or { keepData: boolean }");
   const kept = keep.filter((key) => core.has(key)).map((key) => [key, core.get(key)] as const);
   await core.regenerate({ keepData: false });
   for (const [key, value] of kept) core.set(key, value);
 }
+
+/** What to do instead, for a plugin of the ecosystem that keeps its data under a member's name. */
+const RENAME: ReadonlyMap<string, string> = new Map([
+  [
+    'flash',
+    '@fastify/flash keeps its messages there and cannot work with sess: use request.session.flash(kind, message) and takeFlash(kind) instead',
+  ],
+]);
 
 const METHODS = withCallbacks(
   {
@@ -58,7 +77,9 @@ const METHODS = withCallbacks(
     get: (_core: Session, view: object, key: string) => Reflect.get(view, key) as unknown,
     set: (_core: Session, view: object, key: string, value: unknown) => {
       if (!Reflect.set(view, key, value))
-        throw new SessUsageError(`request.session.set('${key}', ...): ${key} is a member of request.session, not data; rename the key`);
+        throw new SessUsageError(
+          `request.session.set('${key}', ...): ${key} is a member of request.session, not data; ${RENAME.get(key) ?? 'rename the key'}`,
+        );
     },
   },
   ['regenerate', 'destroy', 'reload', 'save'],

@@ -3,6 +3,7 @@
  * through Fastify's error handling, hijacked replies, @fastify/session's names, getSession(),
  * and the options refused when the plugin is registered.
  */
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -1026,6 +1027,14 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       expect(line).toMatch(/^app\.sid=id-[0-9a-f-]{36}\.[A-Za-z0-9_-]+; Max-Age=60; Path=\/; Expires=[^;]+; HttpOnly; SameSite=Lax$/);
     });
 
+    it('idGenerator declaring a parameter it does without, as node:crypto’s randomUUID(options) does', async () => {
+      const { client } = await withSession({ idGenerator: randomUUID }, (app) => {
+        app.get('/', async (request) => (request.session.n = 1));
+      });
+      expect((await client.request('/')).status).toBe(200);
+      expect(idOf(client)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-/);
+    });
+
     it('get, set, sessionId and the callback forms', async () => {
       const { client } = await withSession({}, (app) => {
         app.get('/set', async (request) => {
@@ -1065,6 +1074,22 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       expect((await store.peek(idOf(client) as string))?.data).toEqual({ n: 1 });
     });
 
+    it('@fastify/flash’s set of the key "flash" (sess’s flash()) is refused with what to use instead', async () => {
+      const { client } = await withSession({}, (app) => {
+        // What @fastify/flash's request.flash(type, message) does with the session.
+        app.get('/', async (request) => {
+          const messages = (request.session.get('flash') ?? {}) as Record<string, string[]>;
+          request.session.set('flash', { ...messages, info: ['saved'] });
+          return 'flashed';
+        });
+      });
+      const reply = await client.request('/');
+      expect([reply.status, JSON.parse(reply.body).message]).toEqual([
+        500,
+        expect.stringMatching(/@fastify\/flash .*request\.session\.flash\(kind, message\) and takeFlash\(kind\)/),
+      ]);
+    });
+
     it('regenerate(fields) keeps only the fields listed under a new id; regenerate() keeps all', async () => {
       const { client, store } = await withSession({}, (app) => {
         app.get('/fill', async (request) => {
@@ -1091,6 +1116,36 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       expect((await store.peek(second))?.data).toEqual({ cart: ['tea'] });
       expect((await client.request('/keep-all')).body).toBe('cart,user');
       expect(idOf(client)).not.toBe(second);
+    });
+
+    it('regenerate() with neither a list of fields nor { keepData } rejects (a usage error), rather than keeping every field', async () => {
+      // @fastify/session keeps nothing for such an argument; keeping all would leave what the app meant to drop.
+      const { client, store } = await withSession({}, (app) => {
+        app.get('/fill', async (request) => {
+          request.session.user = 'ada';
+          request.session.cart = ['tea'];
+          return 'filled';
+        });
+        const keeps: Record<string, unknown> = { string: 'cart', set: new Set(['cart']), keepData: { keepData: 'no' }, number: [5] };
+        app.get('/regenerate/:kind', async (request) => {
+          const keep = keeps[(request.params as { kind: string }).kind];
+          const error = await request.session.regenerate(keep as string[]).then(
+            () => undefined,
+            (thrown: unknown) => thrown,
+          );
+          // Rejected as regenerate's other usage errors are: a 500 error whose cause is the SessUsageError.
+          const { statusCode, cause } = (error ?? {}) as { statusCode?: number; cause?: unknown };
+          return cause instanceof SessUsageError ? `refused ${statusCode}` : `kept ${Object.keys(request.session).sort().join(',')}`;
+        });
+      });
+      await client.request('/fill');
+      const id = idOf(client) as string;
+      for (const kind of ['string', 'set', 'keepData', 'number']) {
+        const reply = await client.request(`/regenerate/${kind}`);
+        expect([kind, reply.status, reply.body, cookiesNamed(reply, 'sid')]).toEqual([kind, 200, 'refused 500', []]);
+      }
+      expect(idOf(client)).toBe(id);
+      expect((await store.peek(id))?.data).toEqual({ user: 'ada', cart: ['tea'] });
     });
 
     it('request.session.cookie is read-only and says when the session ends', async () => {
@@ -1135,6 +1190,27 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       expect((await post()).body).toBe('2');
     });
 
+    it('is not found before preValidation: the error handling of a body that failed to parse, which runs outside the request’s context', async () => {
+      const { client } = await withSession({ asyncContext: true }, (app) => {
+        app.setErrorHandler(async (error, request, reply) => {
+          const found = (() => {
+            try {
+              return getSession() === request.session ? 'found' : 'another';
+            } catch (thrown) {
+              return thrown instanceof SessUsageError ? 'not found' : String(thrown);
+            }
+          })();
+          return reply.code((error as { statusCode?: number }).statusCode ?? 500).send(found);
+        });
+        app.post('/', async () => {
+          throw Object.assign(new Error('refused'), { statusCode: 409 });
+        });
+      });
+      const post = (body: string) => client.request('/', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const [parsed, unparsed] = [await post('{"a":1}'), await post('{"a":')];
+      expect([parsed.status, parsed.body, unparsed.status, unparsed.body]).toEqual([409, 'found', 400, 'not found']);
+    });
+
     it('throws SessUsageError without asyncContext', async () => {
       const { client } = await withSession({}, (app) => {
         app.get('/', async () => {
@@ -1156,10 +1232,18 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       ['a cookie attribute at the top level', { httpOnly: false }, /use cookie\.httpOnly/],
       ['cookie.expires', { cookie: { expires: new Date() } }, /cookie\.maxAge/],
       ['cookie.signed', { cookie: { signed: false } }, /always signed/],
+      // @fastify/session hands its cookie options to @fastify/cookie, which takes these two.
+      ['cookie.encode', { cookie: { encode: encodeURIComponent } }, /"encode": not supported by sess: sess writes the cookie value/],
+      ['cookie.decode', { cookie: { decode: decodeURIComponent } }, /"decode": not supported by sess: sess writes the cookie value/],
       ['saveUninitialized: true', { saveUninitialized: true }, /saveUninitialized must be one of false/],
       ['a cookie.maxAge under a second', { cookie: { maxAge: 500 } }, /cookie\.maxAge must be a number of ms/],
       ['a callback store', { store: { get() {}, set() {}, destroy() {} } }, /not a sess store.*taking callbacks/],
       ['a short secret', { secret: 'short' }, /32/],
+      [
+        '@fastify/session’s idGenerator(request), which fails without the request',
+        { idGenerator: (request: FastifyRequest) => `${request.session.user === undefined ? 'new' : 'back'}-${crypto.randomUUID()}` },
+        /idGenerator threw when called without arguments \(TypeError: .*\): sess calls it without the request/,
+      ],
       ['a near miss of a Fastify register option', { prefx: '/api' }, /unknown option "prefx"/],
       ['fastify-plugin’s encapsulate, no register option', { encapsulate: true }, /unknown option "encapsulate"/],
     ];
