@@ -26,7 +26,7 @@ type Loop = 'read' | 'write' | 'new';
 const LOOPS: readonly Loop[] = ['read', 'write', 'new'];
 const ROUNDS = 5;
 const WARM = 3_000;
-const RESPONSE = { status: 200, cookieAlreadySet: false, cacheControlSet: false } as const;
+const RESPONSE = { status: 200, cookieAlreadySet: false, sharedCachesKeptOut: false } as const;
 
 interface Setup {
   readonly manager: SessionManager;

@@ -40,7 +40,7 @@ const commit: LifecycleEvent = {
   serverError: false,
   empty: false,
   cookieAlreadySet: false,
-  cacheControlSet: false,
+  sharedCachesKeptOut: false,
   headersSent: false,
 };
 

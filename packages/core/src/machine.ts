@@ -125,7 +125,7 @@ export interface LifecycleContext extends LifecycleInput {
   readonly headersSent: boolean;
   readonly empty: boolean;
   readonly cookieAlreadySet: boolean;
-  readonly cacheControlSet: boolean;
+  readonly sharedCachesKeptOut: boolean;
 }
 
 /** The record the store answered with, as facts (the runtime reads the record's times). */
@@ -163,7 +163,7 @@ export interface CommitFacts {
   readonly empty: boolean;
   /** Someone else already wrote a Set-Cookie for the session's name: theirs stands. */
   readonly cookieAlreadySet: boolean;
-  readonly cacheControlSet: boolean;
+  readonly sharedCachesKeptOut: boolean;
 }
 
 export type LifecycleEvent =
@@ -348,7 +348,7 @@ const guards = {
   deletesTestCookie: ({ context }: GuardArgs) => context.testCookie === 'delete' && context.testCookieReceived,
   wasAccessed: ({ context }: GuardArgs) => context.accessed,
   isDataKnown: ({ context }: GuardArgs) => context.loaded,
-  needsCacheControl: ({ context }: GuardArgs) => !context.cacheControlSet,
+  needsCacheControl: ({ context }: GuardArgs) => !context.sharedCachesKeptOut,
 } satisfies Record<string, (args: GuardArgs) => boolean>;
 
 const effect = () => {};
@@ -411,7 +411,7 @@ const settled: LifecycleContext = {
   headersSent: false,
   empty: false,
   cookieAlreadySet: false,
-  cacheControlSet: false,
+  sharedCachesKeptOut: false,
 };
 const settledLoaded: LifecycleContext = { ...settled, loaded: true };
 
@@ -565,7 +565,7 @@ export const lifecycleMachine = setup({
             headersSent: event.headersSent,
             empty: event.empty,
             cookieAlreadySet: event.cookieAlreadySet,
-            cacheControlSet: event.cacheControlSet,
+            sharedCachesKeptOut: event.sharedCachesKeptOut,
           }
         : {},
     ),
@@ -576,7 +576,7 @@ export const lifecycleMachine = setup({
       accessed: context.accessed,
       testCookie: context.testCookie,
       testCookieReceived: context.testCookieReceived,
-      cacheControlSet: context.cacheControlSet,
+      sharedCachesKeptOut: context.sharedCachesKeptOut,
       primary: context.primary,
       retire: context.retire,
       sessionCookie: context.sessionCookie,
@@ -593,7 +593,7 @@ export const lifecycleMachine = setup({
       accessed: context.accessed,
       testCookie: context.testCookie,
       testCookieReceived: context.testCookieReceived,
-      cacheControlSet: event.type === 'response.commit' && event.cacheControlSet,
+      sharedCachesKeptOut: event.type === 'response.commit' && event.sharedCachesKeptOut,
       leavesLiveRecord: context.currentLive,
       readOnly: context.readOnly,
       cookieCarriesData: context.cookieCarriesData,

@@ -97,7 +97,7 @@ export function commitKey(
   serverError: boolean,
   empty: boolean,
   cookieAlreadySet: boolean,
-  cacheControlSet: boolean,
+  sharedCachesKeptOut: boolean,
   headersSent: boolean,
 ): number {
   return (
@@ -105,7 +105,7 @@ export function commitKey(
     bit(serverError, 5) |
     bit(empty, 6) |
     bit(cookieAlreadySet, 7) |
-    bit(cacheControlSet, 8) |
+    bit(sharedCachesKeptOut, 8) |
     bit(headersSent, 9)
   );
 }
@@ -129,7 +129,7 @@ export function eventKey(event: LifecycleEvent): number {
         event.retired,
       );
     case 'response.commit':
-      return commitKey(event.serverError, event.empty, event.cookieAlreadySet, event.cacheControlSet, event.headersSent);
+      return commitKey(event.serverError, event.empty, event.cookieAlreadySet, event.sharedCachesKeptOut, event.headersSent);
     case 'app.regenerate':
       return code | bit(event.keepData, 5);
     case 'app.setExpiry':
@@ -165,7 +165,7 @@ export function eventFromKey(key: number): LifecycleEvent {
         serverError: has(key, 5),
         empty: has(key, 6),
         cookieAlreadySet: has(key, 7),
-        cacheControlSet: has(key, 8),
+        sharedCachesKeptOut: has(key, 8),
         headersSent: has(key, 9),
       };
     case 'app.regenerate':

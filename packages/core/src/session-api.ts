@@ -45,7 +45,7 @@ export interface ResponseFacts {
    * the `header.cacheControl` effect, which makes the app's value private (see `privately` in
    * `@sess/core/adapter`).
    */
-  readonly cacheControlSet?: boolean;
+  readonly sharedCachesKeptOut?: boolean;
   /**
    * The response's headers have already left (the app wrote past the framework): no cookie can
    * go with them, so the commit writes nothing, even with `saveOnServerError`.

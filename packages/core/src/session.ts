@@ -239,7 +239,7 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
         response.status >= 500,
         empty,
         response.cookieAlreadySet ?? false,
-        response.cacheControlSet ?? false,
+        response.sharedCachesKeptOut ?? false,
         response.headersSent ?? false,
       ),
     );

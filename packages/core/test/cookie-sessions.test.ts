@@ -688,7 +688,7 @@ describe('machine: cookieCarriesData decides when the cookie is re-sent', () => 
     serverError: false,
     empty: false,
     cookieAlreadySet: false,
-    cacheControlSet: false,
+    sharedCachesKeptOut: false,
     headersSent: false,
   } as const;
   function actionsAtCommit(cookieCarriesData: boolean, events: readonly LifecycleEvent[]): string[] {

@@ -118,9 +118,9 @@ export function allEvents(): LifecycleEvent[] {
   for (const serverError of bools)
     for (const empty of bools) {
       for (const cookieAlreadySet of bools)
-        for (const cacheControlSet of bools)
-          events.push({ type: 'response.commit', serverError, empty, cookieAlreadySet, cacheControlSet, headersSent: false });
-      events.push({ type: 'response.commit', serverError, empty, cookieAlreadySet: false, cacheControlSet: false, headersSent: true });
+        for (const sharedCachesKeptOut of bools)
+          events.push({ type: 'response.commit', serverError, empty, cookieAlreadySet, sharedCachesKeptOut, headersSent: false });
+      events.push({ type: 'response.commit', serverError, empty, cookieAlreadySet: false, sharedCachesKeptOut: false, headersSent: true });
     }
   return events;
 }

@@ -195,7 +195,7 @@ export function setup(options: Partial<SessionManagerOptions> = {}, storeOptions
   /** One request: `handle` uses the session; the response's effects land in the jar. */
   async function request<T>(
     handle: (session: ReturnType<typeof manager.begin>) => T | Promise<T>,
-    response: { status?: number; cookieAlreadySet?: boolean; cacheControlSet?: boolean; secure?: boolean; readOnly?: boolean } = {},
+    response: { status?: number; cookieAlreadySet?: boolean; sharedCachesKeptOut?: boolean; secure?: boolean; readOnly?: boolean } = {},
   ): Promise<{ result: T; effects: readonly HttpEffect[]; session: ReturnType<typeof manager.begin> }> {
     const session = manager.begin({ cookieHeader: jar.header(), secure: response.secure ?? false, readOnly: response.readOnly ?? false });
     const result = await handle(session);
@@ -206,9 +206,9 @@ export function setup(options: Partial<SessionManagerOptions> = {}, storeOptions
   return { clock, store, manager, jar, request };
 }
 
-function pick(response: { cookieAlreadySet?: boolean; cacheControlSet?: boolean }) {
+function pick(response: { cookieAlreadySet?: boolean; sharedCachesKeptOut?: boolean }) {
   return {
     ...(response.cookieAlreadySet === undefined ? {} : { cookieAlreadySet: response.cookieAlreadySet }),
-    ...(response.cacheControlSet === undefined ? {} : { cacheControlSet: response.cacheControlSet }),
+    ...(response.sharedCachesKeptOut === undefined ? {} : { sharedCachesKeptOut: response.sharedCachesKeptOut }),
   };
 }

@@ -81,7 +81,7 @@ const modelEvents: LifecycleEvent[] = [
         headersSent: headersSent as boolean,
         empty,
         cookieAlreadySet: false,
-        cacheControlSet: false,
+        sharedCachesKeptOut: false,
       }),
     ),
   ),

@@ -76,7 +76,7 @@ describe('first write', () => {
 
   it('leaves Cache-Control alone when the app set one', async () => {
     const { request } = setup();
-    const { effects } = await request((s) => s.set('a', 1), { cacheControlSet: true });
+    const { effects } = await request((s) => s.set('a', 1), { sharedCachesKeptOut: true });
     expect(types(effects)).not.toContain('header.cacheControl');
   });
 

@@ -600,7 +600,7 @@ export class RequestSession implements SessionHost, StorageRequest {
       // Koa's cookies always send the session's cookie: `overwrite: false` only keeps a line the
       // app set before it (see mergedLines), and the browser, reading in order, keeps the session's.
       cookieAlreadySet: false,
-      cacheControlSet: keepsSharedCachesOut(this.ctx.res.getHeader('cache-control')),
+      sharedCachesKeptOut: keepsSharedCachesOut(this.ctx.res.getHeader('cache-control')),
     };
   }
 

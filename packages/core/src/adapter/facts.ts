@@ -78,7 +78,7 @@ const SHARED_ONLY = new Set(['public', 's-maxage', 'proxy-revalidate']);
  * keeps shared caches out already (the core leaves that as the app chose it).
  */
 export function responseFacts(status: number, name: string, setCookie: HeaderValue, sharedCachesKeptOut: boolean): ResponseFacts {
-  return { status, cookieAlreadySet: setCookieNames(setCookie).includes(name), cacheControlSet: sharedCachesKeptOut };
+  return { status, cookieAlreadySet: setCookieNames(setCookie).includes(name), sharedCachesKeptOut };
 }
 
 /**

@@ -49,11 +49,11 @@ describe('response facts', () => {
     expect(setCookieNames(undefined)).toEqual([]);
     expect(setCookieNames('a=1; Path=/')).toEqual(['a']);
     expect(setCookieNames([' sid = x', 'b=2'])).toEqual(['sid', 'b']);
-    expect(responseFacts(200, 'sid', ['sid=app'], false)).toEqual({ status: 200, cookieAlreadySet: true, cacheControlSet: false });
+    expect(responseFacts(200, 'sid', ['sid=app'], false)).toEqual({ status: 200, cookieAlreadySet: true, sharedCachesKeptOut: false });
     const res = new ServerResponse({ method: 'GET', httpVersionMajor: 1, httpVersionMinor: 1, headers: {} } as IncomingMessage);
     res.setHeader('Set-Cookie', ['x=1']);
     res.setHeader('Cache-Control', 'no-store');
-    expect(nodeResponseFacts(res, 201, 'sid')).toEqual({ status: 201, cookieAlreadySet: false, cacheControlSet: true });
+    expect(nodeResponseFacts(res, 201, 'sid')).toEqual({ status: 201, cookieAlreadySet: false, sharedCachesKeptOut: true });
   });
 
   it('nodeResponseFacts says only that the headers left, on a response written past the framework', () => {
@@ -79,9 +79,9 @@ describe('response facts', () => {
     );
     commitFetch(session, 500, 'sid', undefined, undefined, true);
     expect(seen).toEqual([
-      { status: 200, cookieAlreadySet: true, cacheControlSet: true },
-      { status: 404, cookieAlreadySet: true, cacheControlSet: true },
-      { status: 500, cookieAlreadySet: false, cacheControlSet: false, headersSent: true },
+      { status: 200, cookieAlreadySet: true, sharedCachesKeptOut: true },
+      { status: 404, cookieAlreadySet: true, sharedCachesKeptOut: true },
+      { status: 500, cookieAlreadySet: false, sharedCachesKeptOut: false, headersSent: true },
     ]);
   });
 
