@@ -154,7 +154,9 @@ export function createSession(first: unknown, second?: unknown): Middleware {
     );
   }
 
-  const maxAgeMs = typeof maxAge === 'number' ? maxAge : DEFAULT_MAX_AGE_MS;
+  // A maxAge of 0 is koa-session's none (see checkedOptions); the app still reads it as given.
+  const lifetime = maxAge === 0 ? undefined : maxAge;
+  const maxAgeMs = typeof lifetime === 'number' ? lifetime : DEFAULT_MAX_AGE_MS;
   // koa-session renews by each session's own maxAge: the format places a loaded record's
   // touchedAt so the core's touch rule agrees (rolling touches every time, and wins).
   const format = koaFormat(maxAge === 'session', maxAgeMs, renew && !rolling ? { maxAge } : undefined);
@@ -186,7 +188,7 @@ export function createSession(first: unknown, second?: unknown): Middleware {
     }),
     maxAgeMs,
     // koa-session's first cookie has no expiry unless maxAge is set; the saved `_maxAge` gives later ones theirs.
-    expireAtBrowserClose: typeof maxAge !== 'number',
+    expireAtBrowserClose: typeof lifetime !== 'number',
     // Every save re-sends koa-session's cookie (rolling with no touch due); rolling and renew extend the session too.
     // Without either, no touch is ever due: sess keeps nothing past MAX_LIFETIME_MS.
     rolling: true,

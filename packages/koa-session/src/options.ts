@@ -157,7 +157,8 @@ export function checkedOptions(
   checkOptions<SessionOptions>(options, OPTIONS, WHERE, { hints: HINTS });
   const { key = 'koa.sess' } = options;
   const maxAge = options.maxAge ?? options.maxage;
-  if (maxAge !== undefined) lifetimeMs(maxAge, 1, 'maxAge');
+  // koa-session takes a maxAge of 0 as none given (a first cookie that ends with the browser, records of a day).
+  if (maxAge !== undefined && maxAge !== 0) lifetimeMs(maxAge, 1, 'maxAge');
   if (typeof key !== 'string' || !COOKIE_NAME.test(key))
     throw new SessConfigError(`key must be a cookie name (no spaces, ";" or "="), got ${describeValue(key)}`);
   if (options.prefix !== undefined && typeof options.prefix !== 'string') throw new SessConfigError('prefix must be a string');

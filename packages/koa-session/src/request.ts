@@ -291,6 +291,7 @@ export class RequestSession implements SessionHost, StorageRequest {
     if (typeof value !== 'object') throw new TypeError('this.session can only be set as null or an object.');
     // koa-session makes the assigned session without asking `valid()`.
     this.validFailure = undefined;
+    const unread = this.view === undefined;
     this.open();
     const data: Record<string, unknown> = {};
     let lifetime: { value: unknown } | undefined;
@@ -303,6 +304,12 @@ export class RequestSession implements SessionHost, StorageRequest {
     this.unset = false;
     this.view = new SessionObject(this, data, false);
     if (lifetime !== undefined) this.maxAge = lifetime.value as number;
+    else if (unread && this.adopted && !this.shared.storeMode) {
+      // koa-session's cookie mode makes it without reading the cookie, so not with the lifetime
+      // the cookie was saved with: the option's (none: a cookie that ends with the browser).
+      this.lifetime = this.shared.maxAge;
+      this.core.setExpiry(null);
+    }
   }
 
   /** `ctx.sessionOptions`: koa-session's options for this request; its `maxAge` is this session's. */
@@ -535,6 +542,9 @@ export class RequestSession implements SessionHost, StorageRequest {
       else {
         if (this.savedNow && differs) this.core.save();
         this.changed = (reported || differs) && !forced;
+        // A lifetime set on a new session that holds nothing: koa-session saves it, as `{}`, where
+        // the core saves a new session only once it holds data; so it is written now, as `save()` is.
+        if (forced && !this.holdsData()) await this.writeNow();
       }
     }
     // A failed destroy has still ended the session: the commit deletes the cookie, on a 503.
