@@ -82,7 +82,9 @@ function managerOptions(settings: Settings<Request>, storeName: string): Omit<Se
     name: settings.name,
     store: new RequestStore(storeName, settings.store, nothing, null, 0),
     rolling: settings.rolling,
-    saveEveryRequest: settings.resave,
+    // `resave` is the request's to decide (RequestSession#commitNow): a session the app saved
+    // with `save(cb)` is not written again, as express-session's saved hash says.
+    saveEveryRequest: false,
     // express-session's lifecycle, rule by rule (but a response >= 500 saves nothing, as in sess):
     saveUninitialized: settings.saveUninitialized,
     keepEmptySessions: true,

@@ -96,6 +96,8 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
    */
   private firstId: string | undefined;
   private destroyed = false;
+  /** `save(cb)` wrote the session this request: `resave` does not write it again unchanged. */
+  private savedByApp = false;
   /**
    * The last store work the app started (`save()`, `reload()`, ...) while it runs. The core takes
    * its calls in turn, but it refuses writes mid-operation: what the app changed on `req.session`
@@ -226,7 +228,9 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
       this.fresh = false;
       // A save that waited its turn behind a reload or regenerate saves the session they handed out.
       if (session === this.view) this.sync(session as unknown as Record<string, unknown>);
-      return this.core.saveNow();
+      return this.core.saveNow().then(() => {
+        this.savedByApp = true;
+      });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -371,8 +375,16 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
   private commitNow(res: ServerResponse, status: number): Promise<void> | undefined {
     const view = this.req.session as unknown;
     const { name, unset } = this.start.settings;
-    if (isObject(view)) this.sync(view);
-    else if (this.handedOut && !this.destroyed) {
+    // express-session saves nothing and sends no cookie once the app made `req.sessionID` no string.
+    if (isObject(view) && typeof this.req.sessionID !== 'string') {
+      return commitNodeResponseAfter(this.core.discard(), res, this.core, status, name, this.cookieLine);
+    }
+    if (isObject(view)) {
+      this.sync(view);
+      // express-session's `resave`: the session the store gave is written again, changed or not,
+      // unless the app saved it already (a change since is a write anyway).
+      if (this.start.settings.resave && !this.savedByApp && !this.destroyed && this.stored?.id === this.core.id) this.core.save();
+    } else if (this.handedOut && !this.destroyed) {
       this.destroyed = unset === 'destroy';
       const letGo = unset === 'destroy' ? this.core.destroy() : this.core.discard();
       return commitNodeResponseAfter(letGo, res, this.core, status, name, this.cookieLine);
