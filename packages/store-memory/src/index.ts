@@ -78,11 +78,23 @@ function userIdIn(data: SessionData, key: string | false): string | undefined {
 
 const KNOWN_OPTIONS: readonly (keyof MemoryStoreOptions)[] = ['maxEntries', 'sweepIntervalMs', 'clock', 'userIdKey'];
 
+/** Options of `memorystore`, the peer an app moving to sess is likely to bring, and what sess has instead. */
+const HINTS: Readonly<Record<string, string>> = {
+  checkPeriod: 'use sweepIntervalMs (ms between sweeps of expired records; 0 turns it off)',
+  max: 'use maxEntries (most records held, the least recently used evicted past it)',
+  ttl: 'the lifetime comes from the session options (maxAgeMs, idleTimeoutMs); the store keeps the TTL core passes',
+  dispose: 'the store calls nothing when a record goes; the session option onEvent reports destroyed and expired sessions',
+  noDisposeOnSet: 'the store calls nothing when a record goes; the session option onEvent reports destroyed and expired sessions',
+  stale: 'an expired record is never returned',
+  serializer: 'records are kept as JSON; there is no serializer',
+};
+
 function checkOptions(maxEntries: number, sweepIntervalMs: number, clock: unknown, userIdKey: unknown): void {
   if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
     throw new SessConfigError(`memoryStore: maxEntries must be a positive integer, got ${String(maxEntries)}`);
   }
-  if (!Number.isFinite(sweepIntervalMs) || sweepIntervalMs < 0 || sweepIntervalMs > MAX_TIMER_DELAY_MS) {
+  // Under 1 ms, Node runs the timer every 1 ms: a sweep of the whole store a thousand times a second.
+  if (!Number.isFinite(sweepIntervalMs) || (sweepIntervalMs !== 0 && sweepIntervalMs < 1) || sweepIntervalMs > MAX_TIMER_DELAY_MS) {
     throw new SessConfigError(`memoryStore: sweepIntervalMs must be 0 (off) or 1..${MAX_TIMER_DELAY_MS}, got ${String(sweepIntervalMs)}`);
   }
   if (userIdKey !== false && (typeof userIdKey !== 'string' || userIdKey === '')) {
@@ -91,11 +103,42 @@ function checkOptions(maxEntries: number, sweepIntervalMs: number, clock: unknow
   if (typeof clock !== 'function') throw new SessConfigError('memoryStore: clock must be a function returning epoch ms');
   // Read once now: a clock that returns something else (`Date` rather than `Date.now`, a Date
   // object, microseconds) would make every record dead, or never dead, from its first write.
-  const now: unknown = clock();
+  let now: unknown;
+  try {
+    now = clock();
+  } catch (error) {
+    // `performance.now` passed unbound throws, say: a bad option, reported as one.
+    const detail = error instanceof Error ? `: ${error.message}` : '';
+    throw new SessConfigError(`memoryStore: clock threw when called, so it cannot tell epoch ms${detail}`);
+  }
   // Records keep times below 2^48 ms too (see record.ts).
   if (!isEpochMs(now)) {
     throw new SessConfigError(`memoryStore: clock must return epoch ms (0 up to 2^48), got ${String(now)}`);
   }
+}
+
+/** What the sweep timer reaches a store through; `timer` is kept for `close`. */
+interface Sweeping {
+  readonly sweep: () => void;
+  timer: ReturnType<typeof setInterval> | undefined;
+}
+
+/**
+ * Sweeps every `intervalMs` for as long as the store holds `sweeping`, which the timer holds only
+ * weakly. Made here, not in `memoryStore`: a callback made there would hold the store's whole
+ * scope, so a store dropped without `close()` (the default store an adapter makes when given
+ * none, which nobody can close) would keep its records and its timer for the life of the process.
+ */
+function startSweeping(sweeping: Sweeping, intervalMs: number): void {
+  const held = new WeakRef(sweeping);
+  const timer = setInterval(() => {
+    const target = held.deref();
+    if (target === undefined) clearInterval(timer);
+    else target.sweep();
+  }, intervalMs);
+  // A store nobody closed must not keep the process alive after the server stops.
+  timer.unref();
+  sweeping.timer = timer;
 }
 
 /**
@@ -104,7 +147,7 @@ function checkOptions(maxEntries: number, sweepIntervalMs: number, clock: unknow
  * @throws SessConfigError for unknown or bad options, at construction.
  */
 export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
-  checkOptionKeys(options, KNOWN_OPTIONS, 'memoryStore()');
+  checkOptionKeys(options, KNOWN_OPTIONS, 'memoryStore()', HINTS);
   const { maxEntries = DEFAULT_MAX_ENTRIES, sweepIntervalMs = DEFAULT_SWEEP_INTERVAL_MS, clock = Date.now, userIdKey = 'userId' } = options;
   checkOptions(maxEntries, sweepIntervalMs, clock, userIdKey);
 
@@ -134,12 +177,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   let insertsSinceEviction = 0;
 
   /**
-   * The clock's time. One that stops returning a number fails the call: compared or added as is,
-   * NaN would make a read delete the record it finds and a write store a record already dead.
+   * The clock's time. One that stops returning epoch ms fails the call: compared or added as is,
+   * NaN or microseconds would make a read delete the record it finds and a write store a record
+   * already dead, and the sweep delete them all.
    */
   function now(): number {
     const time = clock();
-    if (!Number.isFinite(time)) throw new TypeError(`[sess] memoryStore: clock returned ${String(time)}, not epoch ms`);
+    if (!isEpochMs(time)) throw new TypeError(`[sess] memoryStore: clock returned ${String(time)}, not epoch ms`);
     return time;
   }
 
@@ -227,9 +271,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     return sessions.sort((a, b) => a.createdAt - b.createdAt);
   }
 
-  let timer = sweepIntervalMs > 0 ? setInterval(sweep, sweepIntervalMs) : undefined;
-  // A store nobody closed must not keep the process alive after the server stops.
-  timer?.unref();
+  // Held by `close`, so for as long as the store is.
+  const sweeping: Sweeping = { sweep, timer: undefined };
+  if (sweepIntervalMs > 0) startSweeping(sweeping, sweepIntervalMs);
 
   return {
     name: 'memory',
@@ -314,8 +358,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     },
 
     async close(): Promise<void> {
-      clearInterval(timer);
-      timer = undefined;
+      clearInterval(sweeping.timer);
+      sweeping.timer = undefined;
     },
   } satisfies MemoryStore;
 }

@@ -66,7 +66,8 @@ describe('options are checked at construction', () => {
     expect(() => memoryStore({ maxEntries })).toThrow(configError('maxEntries must be a positive integer'));
   });
 
-  it.each([-1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31])('rejects sweepIntervalMs %s', (sweepIntervalMs) => {
+  // Node runs a timer under 1 ms every 1 ms: 0.5 would sweep the whole store a thousand times a second.
+  it.each([-1, 0.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31])('rejects sweepIntervalMs %s', (sweepIntervalMs) => {
     expect(() => memoryStore({ sweepIntervalMs })).toThrow(configError('sweepIntervalMs must be 0 (off) or'));
   });
 
@@ -84,6 +85,34 @@ describe('options are checked at construction', () => {
     ['epoch microseconds', () => Date.now() * 1_000],
   ])('rejects a clock that returns %s rather than epoch ms', (_, clock) => {
     expect(() => memoryStore({ clock: clock as () => number })).toThrow(configError('clock must return epoch ms'));
+  });
+
+  it('refuses a clock that throws when called, as a config error, not its own error', () => {
+    // performance.now passed unbound throws an ERR_INVALID_THIS TypeError.
+    expect(() => memoryStore({ clock: performance.now })).toThrow(configError('clock threw'));
+    expect(() =>
+      memoryStore({
+        clock: () => {
+          throw new Error('no time');
+        },
+      }),
+    ).toThrow(configError('clock threw'));
+  });
+
+  it.each([
+    ['checkPeriod', 'sweepIntervalMs'],
+    ['max', 'maxEntries'],
+    ['ttl', 'maxAgeMs'],
+    ['dispose', 'onEvent'],
+    ['noDisposeOnSet', 'onEvent'],
+    ['stale', 'never returned'],
+    ['serializer', 'JSON'],
+  ])("refuses memorystore's option %s, saying what sess uses instead", (option, advice) => {
+    const peer = { [option]: 1 } as unknown as MemoryStoreOptions;
+    expect(() => memoryStore(peer)).toThrow(configError(`unknown option "${option}": `));
+    expect(() => memoryStore(peer)).toThrow(configError(advice));
+    // A hint, not the list of sess's options, which names no equivalent.
+    expect(() => memoryStore(peer)).toThrow(expect.objectContaining({ message: expect.not.stringContaining('known options') }));
   });
 
   it('rejects an unknown option, naming the one meant', () => {
@@ -350,6 +379,61 @@ describe('the sweep', () => {
     broken = false;
     expect((await store.get('a'))?.data).toEqual({ n: 1 });
     expect(store.size).toBe(1);
+  });
+
+  it.each([
+    ['jumps to epoch microseconds', Date.UTC(2026, 0, 1) * 1_000],
+    ['steps back before 1970', -1],
+  ])('a clock that later %s fails the call and skips the sweep instead of deleting the records', async (_, wrong) => {
+    vi.useFakeTimers();
+    const clock = manualClock();
+    let broken = false;
+    const store = memoryStore({ sweepIntervalMs: 1_000, clock: () => (broken ? wrong : clock.now()) });
+    await store.set('a', record({ n: 1 }), 60_000);
+    broken = true;
+    expect(() => vi.advanceTimersByTime(1_000)).not.toThrow();
+    expect(() => store.get('a')).toThrow(TypeError);
+    expect(() => store.set('b', record(), 60_000)).toThrow(TypeError);
+    broken = false;
+    expect(store.size).toBe(1);
+    expect((await store.get('a'))?.data).toEqual({ n: 1 });
+    await store.close();
+  });
+
+  it('a store dropped without close() (the default store an adapter makes, which nobody can close) is collected with its records, and its timer stops', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    (() => {
+      const store = memoryStore({ sweepIntervalMs: 1_000 });
+      for (let i = 0; i < 1_000; i += 1) store.set(`s-${i}`, record({ blob: 'x'.repeat(10_000), i }), 60_000);
+    })();
+    // A WeakRef keeps its target alive until the job that made it ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    // 1,000 records of 10 KB each: 10 MB if they were kept.
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(2_000_000);
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(1_000);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('a store that is held keeps sweeping after a garbage collection', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const clock = manualClock();
+    const store = memoryStore({ sweepIntervalMs: 1_000, clock: clock.now });
+    await store.set('short', record(), 500);
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    clock.advance(600);
+    vi.advanceTimersByTime(1_000);
+    expect(store.size).toBe(0);
+    expect(vi.getTimerCount()).toBe(1);
+    await store.close();
   });
 
   it('does not run when sweepIntervalMs is 0', () => {
