@@ -4,7 +4,7 @@
  * time, an instruction count does not move with the other jobs on a shared machine, so two
  * servers (or two commits) whose CPU times overlap within the noise can still be told apart:
  * on Koa or h3 a change of a few thousand instructions a request shows in one A/B of a few
- * minutes, not an hour of alternating rounds (Express moves by about 2%, some 11k). It counts work, not time: cache misses and kernel time (the socket
+ * minutes, not an hour of alternating rounds (Express moves by about 2%, some 11k). It counts work, not time: cache misses (simulated with `--cache-sim`) and kernel time (the socket
  * writes) are not in it, so a target stays one on `pnpm bench`'s CPU times.
  *
  * Each server starts under callgrind, takes `--warm` requests (V8 optimises the hot code), has
@@ -65,11 +65,13 @@ async function requestMany(port: number, path: string, cookie: string | undefine
   }
 }
 
-/** The instructions callgrind counted in one dump (its `totals:` line, or `summary:` in older formats). */
-function dumpedInstructions(file: string): number {
-  const match = /^(?:totals|summary):\s+(\d+)/m.exec(readFileSync(file, 'utf8'));
-  if (match === null) throw new Error(`no totals in ${file}`);
-  return Number(match[1]);
+/** The totals of one dump by event (`Ir`, and with `--cache-sim` `D1mr`, `DLmr`, ...), from its `events:` and `totals:` lines. */
+function dumpedTotals(file: string): Map<string, number> {
+  const text = readFileSync(file, 'utf8');
+  const events = /^events:\s+(.+)$/m.exec(text)?.[1]?.trim().split(/\s+/) ?? ['Ir'];
+  const totals = /^(?:totals|summary):\s+([\d ]+)$/m.exec(text)?.[1]?.trim().split(/\s+/);
+  if (totals === undefined) throw new Error(`no totals in ${file}`);
+  return new Map(events.map((event, index) => [event, Number(totals[index] ?? 0)]));
 }
 
 function callgrindControl(flag: string, pid: number): void {
@@ -77,8 +79,14 @@ function callgrindControl(flag: string, pid: number): void {
   if (result.status !== 0) throw new Error(`callgrind_control ${flag} ${pid}: ${result.stderr || result.stdout}`);
 }
 
-/** Instructions per request of one server on one workload. */
-async function count(server: RunningServer, workload: Workload, warm: number, requests: number, outDir: string): Promise<number> {
+/** Events per request of one server on one workload: instructions (`Ir`), and with `--cache-sim` the simulated cache's. */
+async function count(
+  server: RunningServer,
+  workload: Workload,
+  warm: number,
+  requests: number,
+  outDir: string,
+): Promise<Map<string, number>> {
   const pid = server.pid;
   if (pid === undefined) throw new Error('the server has no process id');
   const cookie = sendsCookie(workload) ? await prime(server) : undefined;
@@ -88,17 +96,40 @@ async function count(server: RunningServer, workload: Workload, warm: number, re
   callgrindControl('--dump', pid);
   const dumps = readdirSync(outDir).filter((name) => name.startsWith(`callgrind.${pid}.`));
   if (dumps.length !== 1) throw new Error(`expected one callgrind dump of ${pid} in ${outDir}, found ${dumps.length}`);
-  return dumpedInstructions(join(outDir, dumps[0]!)) / requests;
+  const totals = dumpedTotals(join(outDir, dumps[0]!));
+  return new Map([...totals].map(([event, total]) => [event, total / requests]));
+}
+
+/**
+ * The simulated cache's misses per request (first level: data reads and writes, instructions;
+ * last level: all), and cachegrind's cycle estimate, Ir + 10 x first-level misses + 100 x
+ * last-level misses: a model of a cache, not this machine's, but the same for every server.
+ */
+function misses(perRequest: Map<string, number>): string {
+  const get = (event: string) => perRequest.get(event) ?? 0;
+  const firstLevel = get('I1mr') + get('D1mr') + get('D1mw');
+  const lastLevel = get('ILmr') + get('DLmr') + get('DLmw');
+  const cycles = get('Ir') + 10 * firstLevel + 100 * lastLevel;
+  const k = (value: number) => `${(value / 1000).toFixed(1)}k`;
+  return `L1 misses ${k(firstLevel)} (data reads ${k(get('D1mr'))}, writes ${k(get('D1mw'))}, instructions ${k(get('I1mr'))}), last-level ${k(lastLevel)}, estimated cycles ${k(cycles)}`;
 }
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { workload: { type: 'string' }, requests: { type: 'string' }, warm: { type: 'string' }, keep: { type: 'boolean' } },
+    options: {
+      workload: { type: 'string' },
+      requests: { type: 'string' },
+      warm: { type: 'string' },
+      keep: { type: 'boolean' },
+      'cache-sim': { type: 'boolean' },
+    },
   });
   const workload = values.workload as Workload | undefined;
   if (positionals.length === 0 || workload === undefined || !WORKLOADS.includes(workload)) {
-    throw new Error(`usage: count <scenario id>... --workload <${WORKLOADS.join('|')}> [--requests <n>] [--warm <n>] [--keep]`);
+    throw new Error(
+      `usage: count <scenario id>... --workload <${WORKLOADS.join('|')}> [--requests <n>] [--warm <n>] [--keep] [--cache-sim]`,
+    );
   }
   if (!hasCommand('valgrind') || !hasCommand('callgrind_control')) throw new Error('count needs valgrind: apt-get install valgrind');
   const requests = Number(values.requests ?? 500);
@@ -112,7 +143,14 @@ async function main(): Promise<void> {
   const postgres = scenarios.some((scenario) => scenario.store === 'postgres') ? await preparePostgres(startDeadlineMs()) : undefined;
   if (postgres !== undefined && 'unavailable' in postgres) throw new Error(postgres.unavailable);
   const outDir = mkdtempSync(join(tmpdir(), 'sess-count-'));
-  const launcher = ['valgrind', '--tool=callgrind', '--quiet', `--callgrind-out-file=${outDir}/callgrind.%p`];
+  const cacheSim = values['cache-sim'] === true;
+  const launcher = [
+    'valgrind',
+    '--tool=callgrind',
+    '--quiet',
+    ...(cacheSim ? ['--cache-sim=yes'] : []),
+    `--callgrind-out-file=${outDir}/callgrind.%p`,
+  ];
   try {
     for (const scenario of scenarios) {
       const started = await startServer(
@@ -123,7 +161,8 @@ async function main(): Promise<void> {
       if (started.kind === 'unavailable') throw new Error(`${scenario.id} is unavailable: ${started.reason}`);
       try {
         const perRequest = await count(started.server, workload, warm, requests, outDir);
-        console.log(`${scenario.id} ${workload}: ${(perRequest / 1000).toFixed(1)}k instructions/request`);
+        const instructions = `${((perRequest.get('Ir') ?? 0) / 1000).toFixed(1)}k instructions/request`;
+        console.log(`${scenario.id} ${workload}: ${instructions}${cacheSim ? `, ${misses(perRequest)}` : ''}`);
       } finally {
         started.server.stop();
       }
