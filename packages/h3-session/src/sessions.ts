@@ -54,6 +54,8 @@ interface RequestState {
   token: string | undefined;
   /** The request carried an h3 seal: the next read re-sends the cookie that replaces it. */
   reissue: boolean;
+  /** The session came in the session header: as in h3, a read sends no cookie for it (none to slide, replace or delete). */
+  viaHeader: boolean;
   /**
    * The request's h3 seal until it has moved into the store: the next run moves it first. A move
    * that fails leaves it here, so a later run tries again rather than start a new session over it.
@@ -226,6 +228,7 @@ export class H3Sessions {
     state = {
       token: sealed ? undefined : received,
       reissue: sealed,
+      viaHeader: Boolean(fromHeader),
       unmoved: sealed ? received : undefined,
       staleChunks: cookie.chunks,
       lines: [],
@@ -270,7 +273,7 @@ export class H3Sessions {
     // The browser holds h3's seal: send it the cookie of the session the seal moved to.
     if (state.reissue) core.touch();
     const stored = storedSession(core);
-    await this.commit(core, port.response, state);
+    await this.commit(core, port.response, state, undefined, !state.viaHeader);
     if (stored === undefined) {
       session.id = (port.generateId ?? this.settings.newId)();
       session.createdAt = Date.now();
@@ -305,13 +308,15 @@ export class H3Sessions {
 
   /**
    * Commits the run; its HTTP effects go on `response` (with none, they only move the request's cookie on).
-   * `status`: the one the response goes out with, if not its current one (a failure's).
+   * `status`: the one the response goes out with, if not its current one (a failure's);
+   * `cookies`: whether its cookie effects reach the response.
    */
   private async commit(
     core: CoreSession,
     response: ResponsePort | undefined,
     state: RequestState,
     status?: number,
+    cookies = true,
   ): Promise<readonly HttpEffect[]> {
     const facts =
       response === undefined
@@ -325,17 +330,17 @@ export class H3Sessions {
           );
     const effects = await core.commit(facts);
     state.reissue = false;
-    this.apply(effects, response, state);
+    this.apply(effects, response, state, cookies);
     return effects;
   }
 
-  private apply(effects: readonly HttpEffect[], response: ResponsePort | undefined, state: RequestState): void {
+  private apply(effects: readonly HttpEffect[], response: ResponsePort | undefined, state: RequestState, cookies = true): void {
     for (const effect of effects) {
       switch (effect.type) {
         case 'cookie.set':
         case 'cookie.delete': {
           state.token = effect.type === 'cookie.set' ? effect.value : undefined;
-          if (response !== undefined) this.sendCookie(effect, response, state);
+          if (response !== undefined && cookies) this.sendCookie(effect, response, state);
           break;
         }
         case 'header.vary':

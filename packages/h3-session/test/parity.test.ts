@@ -214,3 +214,441 @@ describe.each(pairs)('$flavour.name: signing out while the store fails', ({ flav
     ).toEqual([]);
   });
 });
+
+/**
+ * h3's own session checklist (its session tests, and what its users build on), run as one app on
+ * h3's sessions and on ours: each step compares what the client sees. The clock is faked for
+ * `Date` only, so both sides stamp the same `createdAt` and ids come from a counter per side.
+ */
+describe.each(pairs)('$flavour.name: what the client sees, step by step', ({ flavour, real, h3Api }) => {
+  const ours = (handler: Handler) => flavour.serve(({ event, url }) => handler(event, url));
+  const T0 = Date.UTC(2026, 5, 1, 12, 0, 0);
+
+  /** A Set-Cookie line as a browser acts on it: deleted, or kept until when (null: browser close), with which attributes. */
+  const cookieSeen = (line: string) => {
+    const [pair = '', ...parts] = line.split(';').map((part) => part.trim());
+    const name = pair.slice(0, pair.indexOf('='));
+    const value = pair.slice(pair.indexOf('=') + 1);
+    const attrs = new Map(parts.map((part) => [part.split('=')[0]?.toLowerCase() ?? '', part.split('=').slice(1).join('=')] as const));
+    const maxAge = attrs.get('max-age');
+    const expires = attrs.get('expires');
+    const until = maxAge !== undefined ? Date.now() + Number(maxAge) * 1000 : expires !== undefined ? Date.parse(expires) : null;
+    const deleted = value === '' || (until !== null && until <= Date.now());
+    // h3 v1 sends no SameSite by default and h3 reads `sameSite: false` as none: here it is Lax (README).
+    if (!attrs.has('samesite')) attrs.set('samesite', 'Lax');
+    const kept = [...attrs].filter(([key]) => key !== 'max-age' && key !== 'expires').map(([key, v]) => `${key}=${v.toLowerCase()}`);
+    // A deletion reaches the browser's cookie only with its path and domain.
+    const scope = { path: attrs.get('path'), domain: attrs.get('domain')?.toLowerCase() };
+    return { name, ...(deleted ? { deleted, ...scope } : { until, attributes: kept.sort() }) };
+  };
+
+  type CookieSeen = ReturnType<typeof cookieSeen>;
+  type Side = 'h3' | 'ours';
+  type App = (api: Api, config: SessionConfig, event: never, url: URL) => Promise<unknown>;
+
+  /** The app on both, and a step that sends the same request from each side's browser. */
+  async function sideBySide(config: SessionConfig, app: App, seenAs: (cookie: CookieSeen) => CookieSeen = (cookie) => cookie) {
+    const side = (api: Api, serve: typeof real, cfg: SessionConfig) => {
+      let made = 0;
+      const withIds = { ...cfg, generateId: () => `id-${++made}` };
+      return serving(serve, (event, url) => app(api, withIds, event as never, url));
+    };
+    const h3Browser = new Client((await side(h3Api, real, config)).url);
+    const ourBrowser = new Client((await side(flavour.api, ours, { ...config, store: inspectableStore(fakeClock()) })).url);
+    const seen = (reply: Awaited<ReturnType<Client['request']>>) => ({
+      status: reply.status,
+      body: reply.headers.get('content-type')?.includes('json') ? JSON.parse(reply.body) : reply.body,
+      cookies: reply.setCookies.map((line) => seenAs(cookieSeen(line))),
+    });
+    return async (path: string, init: (browser: Client, side: Side) => RequestInit = () => ({}), label = path) => {
+      const expected = seen(await h3Browser.request(path, init(h3Browser, 'h3')));
+      const actual = seen(await ourBrowser.request(path, init(ourBrowser, 'ours')));
+      expect(actual, label).toEqual(expected);
+      return expected;
+    };
+  }
+
+  const set = (data: unknown) => `/?set=${encodeURIComponent(JSON.stringify(data))}`;
+
+  const at = (ms: number) => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(ms);
+    onTestFinished(() => void vi.useRealTimers());
+  };
+
+  it("h3's own session test: a new session, the same one back, data set by an update, three useSession at once, clear", async () => {
+    at(T0);
+    const step = await sideBySide({ password: PASSWORD, name: 'h3-test' }, async (api, config, event, url) => {
+      if (url.pathname === '/concurrent') {
+        const sessions = await Promise.all([1, 2, 3].map(() => api.useSession(event, config)));
+        return sessions.map((s) => ({ id: s.id, data: s.data }));
+      }
+      const session = await api.useSession(event, config);
+      if (url.pathname === '/clear') {
+        await session.clear();
+        return { id: session.id ?? null, data: session.data };
+      }
+      const set = url.searchParams.get('set');
+      if (set !== null) await session.update(JSON.parse(set));
+      const { createdAt } = await api.getSession(event, config);
+      return { id: session.id, createdAt, data: session.data };
+    });
+    expect((await step('/')).body).toEqual({ id: 'id-1', createdAt: T0, data: {} });
+    expect((await step('/')).cookies).toEqual([]);
+    expect((await step(set({ foo: 'bar' }))).body.data).toEqual({ foo: 'bar' });
+    expect((await step('/')).body).toEqual({ id: 'id-1', createdAt: T0, data: { foo: 'bar' } });
+    expect((await step('/concurrent')).body).toEqual([1, 2, 3].map(() => ({ id: 'id-1', data: { foo: 'bar' } })));
+    const fresh = (browser: Client) => (browser.jar.clear(), {});
+    expect((await step('/concurrent', fresh)).cookies).toHaveLength(1);
+    expect((await step('/concurrent')).body).toEqual([1, 2, 3].map(() => ({ id: 'id-2', data: {} })));
+    expect((await step('/clear')).cookies).toEqual([{ name: 'h3-test', deleted: true, path: '/', domain: undefined }]);
+    expect((await step('/')).body).toEqual({ id: 'id-3', createdAt: T0, data: {} });
+  });
+
+  it('getSession alone sets no cookie on h3 v2 (v1 writes a new session at once); an updateSession after it persists', async () => {
+    at(T0);
+    const step = await sideBySide({ password: PASSWORD }, async (api, config, event, url) => {
+      const session = await api.getSession(event, config);
+      if (url.pathname === '/login') await api.updateSession(event, config, { user: 'alice' });
+      return { id: session.id, data: session.data };
+    });
+    await step('/peek');
+    expect((await step('/login')).body.data).toEqual({ user: 'alice' });
+    expect((await step('/peek')).body.data).toEqual({ user: 'alice' });
+  });
+
+  it('update with an object, a function returning changes, one changing the data in place, undefined values and JSON types', async () => {
+    at(T0);
+    const step = await sideBySide({ password: PASSWORD }, async (api, config, event, url) => {
+      const session = await api.useSession(event, config);
+      switch (url.pathname) {
+        case '/object':
+          await session.update({ user: 'ada', n: 1, nested: { list: [1, 'two', null] }, when: new Date(T0), gone: undefined });
+          break;
+        case '/function':
+          await session.update((data: Record<string, unknown>) => ({ n: (data.n as number) + 1 }));
+          break;
+        case '/in-place':
+          await session.update((data: Record<string, unknown>) => {
+            delete data.user;
+            (data.nested as { list: unknown[] }).list.push(3);
+          });
+          break;
+        case '/unset':
+          await session.update({ n: undefined });
+          break;
+        case '/none':
+          await api.updateSession(event, config);
+          break;
+      }
+      const { data } = session;
+      return { keys: Object.keys(data).sort(), types: Object.values(data).map((v) => typeof v), data };
+    });
+    for (const path of ['/object', '/', '/function', '/', '/in-place', '/', '/unset', '/', '/none', '/']) await step(path);
+    expect((await step('/')).body.data).toEqual({ nested: { list: [1, 'two', null, 3] }, when: new Date(T0).toISOString() });
+  });
+
+  it('the next request sees what JSON makes of the data, as from h3 seal: toJSON used, functions and symbols gone, NaN null', async () => {
+    at(T0);
+    const user = { name: 'ada', toJSON: () => ({ kind: 'user', name: 'ada' }) };
+    const step = await sideBySide({ password: PASSWORD }, async (api, config, event, url) => {
+      const session = await api.useSession(event, config);
+      if (url.pathname === '/set') {
+        await session.update({ fn: () => 1, sym: Symbol('x'), nan: Number.NaN, map: new Map([[1, 2]]), list: [undefined, () => 1], user });
+      }
+      return { keys: Object.keys(session.data).sort(), json: JSON.stringify(session.data) };
+    });
+    await step('/set');
+    expect((await step('/')).body).toEqual({
+      keys: ['list', 'map', 'nan', 'user'],
+      json: JSON.stringify({ nan: null, map: {}, list: [null, null], user: { kind: 'user', name: 'ada' } }),
+    });
+  });
+
+  it('maxAge: the cookie ends maxAge seconds after createdAt, updates do not extend it, and past it a new session starts', async () => {
+    at(T0);
+    const step = await sideBySide({ password: PASSWORD, maxAge: 60 }, async (api, config, event, url) => {
+      const session = await api.useSession(event, config);
+      if (url.pathname === '/set') await session.update({ n: 1 });
+      return { id: session.id, data: session.data };
+    });
+    expect((await step('/')).cookies).toEqual([expect.objectContaining({ until: T0 + 60_000 })]);
+    vi.setSystemTime(T0 + 45_000);
+    expect((await step('/set')).cookies).toEqual([expect.objectContaining({ until: T0 + 60_000 })]);
+    await step('/');
+    vi.setSystemTime(T0 + 61_000);
+    expect((await step('/')).body).toEqual({ id: 'id-2', data: {} });
+  });
+
+  it('cookie.maxAge with maxAge: the cookie lives cookie.maxAge from each update; the session still ends maxAge after createdAt', async () => {
+    at(T0);
+    // h3's cookie may outlive the session (its seal stops opening at maxAge); ours ends with it.
+    const sessionEnd = (cookie: CookieSeen) =>
+      'until' in cookie ? { ...cookie, until: Math.min(cookie.until as number, T0 + 60_000) } : cookie;
+    const step = await sideBySide(
+      { password: PASSWORD, maxAge: 60, cookie: { maxAge: 30 } },
+      async (api, config, event, url) => {
+        const session = await api.useSession(event, config);
+        if (url.pathname === '/set') await session.update({ n: 1 });
+        return { id: session.id, data: session.data };
+      },
+      sessionEnd,
+    );
+    await step('/');
+    vi.setSystemTime(T0 + 20_000);
+    await step('/set');
+    vi.setSystemTime(T0 + 45_000);
+    await step('/set');
+    vi.setSystemTime(T0 + 61_000);
+    expect((await step('/')).body.id).toBe('id-2');
+  });
+
+  it.each([
+    { path: '/app', domain: 'example.test', sameSite: 'strict', secure: false, httpOnly: false, priority: 'high' },
+    { sameSite: 'none', secure: true, partitioned: true },
+    { sameSite: true, httpOnly: true },
+  ] as const)('cookie options %o reach the cookie, and clear deletes it with the same path and domain', async (cookie) => {
+    at(T0);
+    const step = await sideBySide({ password: PASSWORD, cookie: cookie as never }, async (api, config, event, url) => {
+      if (url.pathname.endsWith('/clear')) await api.clearSession(event, config);
+      else await api.useSession(event, config);
+      return {};
+    });
+    expect((await step('/')).cookies).toHaveLength(1);
+    const deletion = [expect.objectContaining({ name: 'h3', deleted: true, path: 'path' in cookie ? cookie.path : '/' })];
+    expect((await step('/clear')).cookies).toEqual(deletion);
+    // With no session to find, the deletion still carries the cookie's path and domain.
+    expect((await step('/clear', (browser) => (browser.jar.clear(), {}))).cookies).toEqual(deletion);
+  });
+
+  it('sessionHeader: the value sealSession gives names the session in x-h3-session or a header of its own, before any cookie', async () => {
+    at(T0);
+    const token = new Map<Client, string>();
+    for (const sessionHeader of [undefined, 'X-Session-Token']) {
+      const header = (sessionHeader ?? 'x-h3-session').toLowerCase();
+      const step = await sideBySide({ password: PASSWORD, ...(sessionHeader && { sessionHeader }) }, async (api, config, event, url) => {
+        const session = await api.useSession(event, config);
+        if (url.pathname === '/set') await session.update({ user: 'ada' });
+        return {
+          id: session.id,
+          data: session.data,
+          ...(url.pathname === '/token' && { token: (await api.sealSession(event, config)) !== '' }),
+        };
+      });
+      await step('/set');
+      await step('/token');
+      const withToken = (browser: Client) => {
+        const value = browser.jar.get('h3') as string;
+        token.set(browser, value);
+        browser.jar.clear();
+        return { headers: { [header]: value } };
+      };
+      expect((await step('/', withToken)).body).toEqual({ id: 'id-1', data: { user: 'ada' } });
+      // A header naming nothing wins over the cookie: a new session.
+      const garbage = (browser: Client) => {
+        browser.jar.set('h3', token.get(browser) as string);
+        return { headers: { [header]: 'not-a-session' } };
+      };
+      expect((await step('/', garbage)).body).toEqual({ id: 'id-2', data: {} });
+    }
+  });
+
+  it('a cookie that names no session starts a new one, whose cookie replaces it', async () => {
+    at(T0);
+    const step = await sideBySide({ password: PASSWORD }, async (api, config, event) => ({ id: (await api.useSession(event, config)).id }));
+    const foreign = (browser: Client) => {
+      browser.jar.set('h3', 'Fe26.2**not-a-seal');
+      return {};
+    };
+    expect((await step('/', foreign)).body).toEqual({ id: 'id-1' });
+    expect((await step('/')).cookies).toEqual([]);
+  });
+
+  it('two cookies of the session name (another path left one): the first is read, as h3 reads it', async () => {
+    at(T0);
+    const step = await sideBySide({ password: PASSWORD }, async (api, config, event) => ({ id: (await api.useSession(event, config)).id }));
+    await step('/');
+    const twice = (order: (own: string) => string) => (browser: Client) => {
+      const own = browser.jar.get('h3') as string;
+      browser.jar.clear();
+      return { headers: { cookie: order(own) } };
+    };
+    expect(
+      (
+        await step(
+          '/',
+          twice((own) => `h3=${own}; h3=stale`),
+        )
+      ).body,
+    ).toEqual({ id: 'id-1' });
+    expect(
+      (
+        await step(
+          '/',
+          twice((own) => `h3=stale; h3=${own}`),
+        )
+      ).body,
+    ).toEqual({ id: 'id-2' });
+  });
+
+  it('named sessions: each its own cookie, header and context entry', async () => {
+    at(T0);
+    const step = await sideBySide({ password: PASSWORD }, async (api, config, event, url) => {
+      const a = await api.useSession(event, { ...config, name: 'A' });
+      const b = await api.useSession(event, config);
+      if (url.pathname === '/set') await a.update({ in: 'A' });
+      const { sessions } = (event as { context: { sessions: Record<string, { id: string }> } }).context;
+      return { a: [a.id, a.data], b: [b.id, b.data], context: Object.keys(sessions).sort() };
+    });
+    expect((await step('/set')).cookies.map((c) => c.name)).toEqual(['h3', 'A']);
+    await step('/');
+  });
+
+  it.runIf(flavour.name === 'h3 v2')(
+    'idleTimeout: a session in use slides past half its window, an idle one ends, maxAge bounds both',
+    async () => {
+      at(T0);
+      for (const maxAge of [undefined, 150]) {
+        const step = await sideBySide(
+          { password: PASSWORD, idleTimeout: 60, ...(maxAge && { maxAge }) },
+          async (api, config, event, url) => {
+            const session = await api.useSession(event, config);
+            if (url.pathname === '/set') await session.update({ n: 1 });
+            return { id: session.id, data: session.data };
+          },
+        );
+        for (const [seconds, path] of [
+          [0, '/'],
+          [20, '/'],
+          [40, '/'],
+          [50, '/set'],
+          [105, '/'],
+          [140, '/'],
+          [171, '/'],
+          [250, '/'],
+        ] as const) {
+          vi.setSystemTime(T0 + seconds * 1000);
+          await step(path, undefined, `${path} at ${seconds}s, maxAge ${maxAge}`);
+        }
+      }
+    },
+  );
+
+  it('a session the header brings is read without a cookie: none to slide it, none to delete one the browser holds', async () => {
+    at(T0);
+    // What sealSession gave each side's app: an h3 seal, or our signed id.
+    const tokens = new Map<Side, string>();
+    const config: SessionConfig = { password: PASSWORD, maxAge: 600, ...(flavour.name === 'h3 v2' && { idleTimeout: 60 }) };
+    const step = await sideBySide(config, async (api, config, event, url) => {
+      if (url.pathname === '/peek') return { id: (await api.getSession(event, config)).id };
+      const session = await api.useSession(event, config);
+      if (url.pathname === '/token') tokens.set(api === h3Api ? 'h3' : 'ours', await api.sealSession(event, config));
+      return { id: session.id };
+    });
+    const byHeader = (_browser: Client, side: Side) => ({ headers: { 'x-h3-session': tokens.get(side) as string } });
+    await step('/token');
+    for (const seconds of [20, 40]) {
+      vi.setSystemTime(T0 + seconds * 1000);
+      // Past half the window (h3 v2): h3 re-sends the cookie only for a session the cookie brought.
+      const headerOnly = (browser: Client, side: Side) => (browser.jar.clear(), byHeader(browser, side));
+      expect((await step('/', headerOnly, `by header at ${seconds}s`)).body).toEqual({ id: 'id-1' });
+    }
+    // The token is out of time; the browser's own cookie names a live session.
+    vi.setSystemTime(T0 + 700_000);
+    expect((await step('/')).body).toEqual({ id: 'id-2' });
+    await step('/peek', byHeader, 'a header naming a session that is gone');
+    // h3 v1 writes the new session getSession starts: its cookie replaces the browser's.
+    expect((await step('/')).body).toEqual({ id: flavour.name === 'h3 v2' ? 'id-2' : 'id-3' });
+  });
+
+  it("the app's own cookies and a redirect after an update: every cookie reaches the browser", async () => {
+    at(T0);
+    const helpers = h3Api as unknown as {
+      setCookie(event: never, name: string, value: string): void;
+      sendRedirect(event: never, location: string): unknown;
+    };
+    const step = await sideBySide({ password: PASSWORD }, async (api, config, event, url) => {
+      helpers.setCookie(event, 'before', '1');
+      const session = await api.useSession(event, config);
+      helpers.setCookie(event, 'between', '1');
+      await session.update({ user: 'ada' });
+      helpers.setCookie(event, 'after', '1');
+      if (url.pathname === '/login') return helpers.sendRedirect(event, '/home');
+      await session.update({ again: true });
+      return { data: session.data };
+    });
+    expect((await step('/login')).cookies.map((cookie) => cookie.name).sort()).toEqual(['after', 'before', 'between', 'h3']);
+    expect((await step('/')).cookies.map((cookie) => cookie.name).sort()).toEqual(['after', 'before', 'between', 'h3']);
+  });
+
+  it('a handler that throws after an update: the error answer carries the cookie, and the update holds', async () => {
+    at(T0);
+    // h3 v1 logs the error the handler throws.
+    const spy = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    onTestFinished(() => spy.mockRestore());
+    const step = await sideBySide({ password: PASSWORD }, async (api, config, event, url) => {
+      const session = await api.useSession(event, config);
+      if (url.pathname === '/fail') {
+        await session.update({ user: 'ada' });
+        throw new Error('after the update');
+      }
+      return { data: session.data };
+    });
+    const failed = await step('/fail');
+    expect([failed.status, failed.cookies.map((cookie) => cookie.name)]).toEqual([500, ['h3']]);
+    expect((await step('/')).body).toEqual({ data: { user: 'ada' } });
+  });
+
+  it('unsealSession opens what sealSession gave: the id, createdAt and data; a value that opens nothing throws', async () => {
+    at(T0);
+    const step = await sideBySide({ password: PASSWORD }, async (api, config, event, url) => {
+      const session = await api.useSession(event, config);
+      await session.update({ user: 'ada' });
+      const value = url.pathname === '/bad' ? 'not-a-session' : await api.sealSession(event, config);
+      return api.unsealSession(event, config, value).then(
+        ({ id, createdAt, data }) => ({ id, createdAt, data }),
+        () => ({ threw: true }),
+      );
+    });
+    expect((await step('/')).body).toEqual({ id: 'id-1', createdAt: T0, data: { user: 'ada' } });
+    expect((await step('/bad')).body).toEqual({ threw: true });
+  });
+});
+
+describe('h3 v2: a seal of an older h3 (iron with 1 iteration)', () => {
+  const legacy = {
+    encryption: { saltBits: 256, algorithm: 'aes-256-cbc', iterations: 1, minPasswordlength: 32 },
+    integrity: { saltBits: 256, algorithm: 'sha256', iterations: 1, minPasswordlength: 32 },
+  };
+  const sealOf = async (config: SessionConfig) => {
+    let sealed = '';
+    const app = await serving(realV2, async (event) => {
+      const e = event as never;
+      await h3.updateSession(e, { ...config, seal: { ...legacy, ttl: 0, timestampSkewSec: 60, localtimeOffsetMsec: 0 } } as never, {
+        user: 'ada',
+      });
+      sealed = await h3.sealSession(e, { ...config, seal: { ...legacy, ttl: 0, timestampSkewSec: 60, localtimeOffsetMsec: 0 } } as never);
+      return 'sealed';
+    });
+    await new Client(app.url).request('/');
+    return sealed;
+  };
+
+  it.each([undefined, false])('opens with legacySealFallback %s as h3 does: the session kept, or a new one', async (legacySealFallback) => {
+    const config: SessionConfig = { password: PASSWORD, ...(legacySealFallback === false && { legacySealFallback }) };
+    const sealed = await sealOf({ password: PASSWORD });
+    const app = (api: Api, cfg: SessionConfig) => async (event: unknown) => {
+      const { id, data } = await api.useSession(event as never, cfg);
+      return { id: id !== '' && id !== undefined, data };
+    };
+    const h3App = await serving(realV2, app(h3 as unknown as Api, config));
+    const oursApp = await serving(
+      (handler) => v2Flavour.serve(({ event, url }) => handler(event, url)),
+      app(v2Flavour.api, { ...config, store: inspectableStore(fakeClock()) }),
+    );
+    const init = { headers: { cookie: `h3=${sealed}` } };
+    const [expected, actual] = [await new Client(h3App.url).request('/', init), await new Client(oursApp.url).request('/', init)];
+    expect(JSON.parse(expected.body)).toEqual({ id: true, data: legacySealFallback === false ? {} : { user: 'ada' } });
+    expect(JSON.parse(actual.body)).toEqual(JSON.parse(expected.body));
+  });
+});
