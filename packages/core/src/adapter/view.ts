@@ -50,6 +50,22 @@ export const SESSION_METHODS = Object.freeze({
   takeFlash: (core: Session, _view: unknown, kind?: string) => core.takeFlash(kind),
 });
 
+/**
+ * `flash` as an accessor, for views whose apps may bring a peer's flash library (connect-flash,
+ * koa-better-flash): those keep their messages in `session.flash`, often from sloppy-mode code,
+ * where a refused assignment is dropped silently and the messages with it. Reading it gives
+ * `SESSION_METHODS.flash`'s method; assigning it throws a `SessUsageError` with `message`, which
+ * names what to use instead.
+ */
+export function flashAccessor(message: string): ViewAccessor {
+  return {
+    get: (core) => (kind: string, value: unknown) => core.flash(kind, value),
+    set: () => {
+      throw new SessUsageError(message);
+    },
+  };
+}
+
 /** The session operations every adapter's view offers, as `SESSION_METHODS` bound to one session, and its `id`. */
 export interface SessionMethods {
   /** The session id, once the session has one (loaded, written, or regenerated). */
