@@ -40,7 +40,7 @@ import {
   createManager,
 } from '@sess/core/adapter';
 import { createOutputHold, createSessionContext, defined, failureStatus, isSecureRequest, nodeHeaders } from '@sess/core/adapter';
-import type { HoldHooks } from '@sess/core/adapter';
+import type { DeferredResponse, HoldHooks } from '@sess/core/adapter';
 import { commitNodeResponse, commitNodeResponseAfter, handoffHeaders } from '@sess/core/adapter';
 import { socketSession, type CookieOptions, type OptionTable, type SharedOptions, type SocketRoutes } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
@@ -219,8 +219,13 @@ const BODY_HEADERS = [
   'last-modified',
 ];
 
+/** A response with compression's `flush()`, which sends what its gzip stream holds so far. */
+type Flushable = Response & { flush?: () => void };
+
 /** One response's commit, for the output hold: a class, so a request allocates no closures for it. */
 class Commit implements HoldHooks {
+  /** The hold of the response, once made. */
+  deferred: DeferredResponse | undefined = undefined;
   constructor(
     private readonly req: Request,
     private readonly res: Response,
@@ -253,6 +258,24 @@ class Commit implements HoldHooks {
       return Promise.reject(new SessUsageError(REPLACED));
     }
     return commitNodeResponse(res, core, status, name);
+  }
+  /**
+   * A compression mounted before the session starts its gzip stream only when the held output is
+   * replayed, so a `res.flush()` made meanwhile (an event stream's) found no stream and the flushed
+   * event waited in gzip for the next one: it is owed, and made once the held output is out.
+   */
+  onHold(): void {
+    const res = this.res as Flushable;
+    const { flush } = res;
+    if (typeof flush !== 'function' || !Object.hasOwn(res, 'flush')) return;
+    let owed = false;
+    res.flush = () => void (owed = true);
+    const replayed = () => {
+      res.flush = flush;
+      if (owed) flush.call(res);
+    };
+    // A commit that output started resolves once its held output is replayed, or answered as failed.
+    this.deferred?.settle(res.statusCode).then(replayed, replayed);
   }
   fail(error: unknown): void {
     const { res } = this;
@@ -329,7 +352,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     const own = view(core).view;
     req.session = own;
     const commit = new Commit(req, res, next, core, manager.name, unset, own);
-    output.hold(res, commit);
+    commit.deferred = output.hold(res, commit);
     // `next` itself on success (a load resolves to nothing): the failure path's closure is the only one a request makes.
     const proceed = () => core.load().then(next, (error: unknown) => commit.unloaded(error));
     void (asyncContext === true ? context.run(own, proceed) : proceed());

@@ -3,7 +3,15 @@
  * methods (callback or promise) and `cookie` beside them, on the kit's session view.
  */
 import type { Session } from '@sess/core';
-import { MAX_LIFETIME_MS, MIN_COOKIE_LIFETIME_MS, SESSION_ACCESSORS, SESSION_METHODS, viewOf, withCallbacks } from '@sess/core/adapter';
+import {
+  MAX_LIFETIME_MS,
+  MIN_COOKIE_LIFETIME_MS,
+  SESSION_ACCESSORS,
+  SESSION_METHODS,
+  flashAccessor,
+  viewOf,
+  withCallbacks,
+} from '@sess/core/adapter';
 import type { CallbackMethods, SessionMethods as KitMethods } from '@sess/core/adapter';
 
 /** Declare your session's shape by merging into this interface (see README). */
@@ -73,13 +81,17 @@ class CookieView implements SessionCookie {
   }
 }
 
+const FLASH_TAKEN =
+  "req.session.flash is sess's flash(kind, message) and holds no data: connect-flash (and the flash package) keep their messages there and cannot work with sess. Call req.session.flash(kind, message) and req.session.takeFlash(kind) instead (for passport's failureFlash, give req a flash(kind, message) that calls them), or keep your own messages under another key";
+
 /** The views of one middleware; `originalMaxAge` is the configured `cookie.maxAge`. */
 export function expressView(originalMaxAge: number | null) {
+  const { flash: _, ...methods } = SESSION_METHODS;
   return viewOf<RequestSession>({
     name: 'Session',
-    accessors: { ...SESSION_ACCESSORS, cookie: { get: (core) => new CookieView(core, originalMaxAge) } },
+    accessors: { ...SESSION_ACCESSORS, cookie: { get: (core) => new CookieView(core, originalMaxAge) }, flash: flashAccessor(FLASH_TAKEN) },
     methods: {
-      ...withCallbacks(SESSION_METHODS, ['regenerate', 'destroy', 'reload', 'save']),
+      ...withCallbacks(methods, ['regenerate', 'destroy', 'reload', 'save']),
       touch: (core, view) => (core.touch(), view),
     },
   });

@@ -174,6 +174,35 @@ describe.each([
       expect(escaped).toEqual([]);
     });
 
+    it('an event stream flushed (res.flush) while its save runs reaches the client at once (was held in gzip until the next event, mounted before)', async () => {
+      const inner = memoryStore();
+      // A store that answers on a later turn, as one over the network does, so the output is held.
+      const store: Store = { ...inner, set: async (...args) => (await new Promise(setImmediate), inner.set(...args)) };
+      let more!: () => void;
+      const moreWanted = new Promise<void>((resolve) => (more = resolve));
+      const app: Express = express();
+      if (order === 'before') app.use(compression());
+      app.use(session({ secret: SECRET, store }));
+      if (order === 'after') app.use(compression());
+      app.get('/events', async (req, res) => {
+        req.session.blob = 'x';
+        res.type('text/event-stream');
+        res.write('data: 1\n\n');
+        (res as typeof res & { flush(): void }).flush();
+        await moreWanted;
+        res.end('data: 2\n\n');
+      });
+      const served = await listen(app);
+      servers.push(served);
+      const response = await fetch(`${served.url}/events`, { headers: { 'accept-encoding': 'gzip' } });
+      expect(response.headers.get('content-encoding')).toBe('gzip');
+      const events = (response.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
+      const first = await Promise.race([events.read(), new Promise((resolve) => setTimeout(resolve, 2_000, 'hung'))]);
+      more();
+      expect(first).toEqual({ done: false, value: 'data: 1\n\n' });
+      while (!(await events.read()).done);
+    });
+
     it("response-time's X-Response-Time is on the error answer of a failed save", async () => {
       const store = inspectableStore(fakeClock());
       const url = await serve(order, wrappers['response-time'](), { store });

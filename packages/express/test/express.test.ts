@@ -696,6 +696,26 @@ describe.each([
     expect((await client.request('/flash')).body).toBe('[]');
   });
 
+  it("connect-flash's req.flash, which keeps its messages in req.session.flash (sess's flash method), fails into the error handler naming the fix (was: messages silently lost)", async () => {
+    // connect-flash 0.1.1's req.flash as published: sloppy-mode code, where an assignment the
+    // session refuses is silently dropped (its messages then went onto a throwaway function).
+    const connectFlash = new Function(
+      'return function(type, msg) { var msgs = this.session.flash = this.session.flash || {}; return (msgs[type] = msgs[type] || []).push(msg); }',
+    )() as (this: Request, type: string, msg: string) => number;
+    const { client } = await start({}, (app) => {
+      app.post('/flash', (req, res) => {
+        req.session.user = 'ada';
+        connectFlash.call(req, 'info', 'saved');
+        res.redirect(303, '/me');
+      });
+      app.use((error: Error, _req: Request, res: Response, _next: NextFunction) => res.status(500).send(`${error.name}: ${error.message}`));
+    });
+    const reply = await client.request('/flash', { method: 'POST' });
+    expect(reply.status).toBe(500);
+    expect(reply.body).toMatch(/^SessUsageError: .*connect-flash.*takeFlash/);
+    expect(reply.setCookies).toEqual([]);
+  });
+
   it('a read-only route reads the session, refuses to change it, and never writes', async () => {
     const store = memoryStore();
     const { client } = await start({ store, rolling: true, readOnly: (req) => req.path.startsWith('/api/') }, (app) => {
