@@ -3,12 +3,17 @@
  * `maxAge` and `toJSON` beside them, on the kit's session view.
  */
 import { SessUsageError, type Session } from '@sess/core';
-import { SESSION_ACCESSORS, SESSION_METHODS, lifetimeExpiry, viewOf, type SessionMethods as KitMethods } from '@sess/core/adapter';
+import { SESSION_ACCESSORS, SESSION_METHODS, flashAccessor, lifetimeExpiry, viewOf, withCallbacks } from '@sess/core/adapter';
+import type { CallbackMethods, SessionMethods as KitMethods } from '@sess/core/adapter';
 
 /** Declare your session's shape by merging into this interface (see README). */
 export interface SessionData {}
 
-export interface SessionMethods extends KitMethods {
+/**
+ * The kit's methods, with koa-session's callback forms (`save(cb)`, `regenerate(cb)`), which
+ * passport 0.6+ calls through koa-passport: a method given a callback calls it instead of returning a promise.
+ */
+export interface SessionMethods extends CallbackMethods<KitMethods, 'regenerate' | 'destroy' | 'reload' | 'save'> {
   /**
    * Remaining life in ms (koa-session's `maxAge`), `'session'` for a cookie that ends with the
    * browser, or the configured `maxAge` while the session has no id. Assign ms to change this session's lifetime, `'session'` for a cookie that ends
@@ -24,16 +29,24 @@ export type KoaSession = SessionMethods & Partial<SessionData>;
 /** `setExpiry`'s argument for a `maxAge` the app assigns (ms, `'session'`, or `undefined` for the configured lifetime). */
 const expiryOf = (maxAge: unknown) => lifetimeExpiry(maxAge, 1, 'ctx.session.maxAge', SessUsageError);
 
-const METHODS = { ...SESSION_METHODS, toJSON: (_core: Session, view: object) => ({ ...view }) };
+const { flash: _, ...methods } = SESSION_METHODS;
+const METHODS = {
+  ...withCallbacks(methods, ['regenerate', 'destroy', 'reload', 'save']),
+  toJSON: (_core: Session, view: object) => ({ ...view }),
+};
+
+const FLASH_TAKEN =
+  "ctx.session.flash is sess's flash(kind, message) and holds no data: koa-better-flash, koa-connect-flash and helpers that keep their messages there cannot work with sess. Call ctx.session.flash(kind, message) and ctx.session.takeFlash(kind) instead, or keep your own messages under another key";
 
 /** The view's members besides `maxAge`: data under these names would be stored, yet read as the member (`id` would print the session id). */
-const MEMBERS = new Set([...Object.keys(SESSION_ACCESSORS), ...Object.keys(METHODS)]);
+const MEMBERS = new Set([...Object.keys(SESSION_ACCESSORS), ...Object.keys(METHODS), 'flash']);
 
 /** The views of one middleware; a session without an id reports the configured `maxAge`. */
 export function koaView(defaultMaxAge: number | 'session') {
   return viewOf<KoaSession>({
     accessors: {
       ...SESSION_ACCESSORS,
+      flash: flashAccessor(FLASH_TAKEN),
       maxAge: {
         get: (core) => (core.id === undefined ? defaultMaxAge : core.endsWithBrowser ? 'session' : core.maxAgeMs),
         set: (core, value) => core.setExpiry(expiryOf(value)),

@@ -13,6 +13,7 @@ declare module '../src/index.js' {
     n?: number;
     a?: number;
     b?: number;
+    passport?: { user?: string };
   }
 }
 
@@ -277,6 +278,39 @@ describe.each([
     ]);
   });
 
+  it("passport's callback forms (koa-passport on passport 0.6+): regenerate(cb), save(cb) and destroy(cb) call back, as koa-session's do", async () => {
+    /** A callback-style call as passport makes it, as a promise of its outcome. */
+    const called = (call: (done: (error?: unknown) => void) => void) =>
+      new Promise<string>((resolve) => call((error) => resolve(error === undefined ? 'ok' : String(error))));
+    const { client, store } = await start({}, async (ctx) => {
+      // passport's SessionManager.logIn and logOut, through koa-passport's req.session (ctx.session).
+      if (ctx.path === '/login') {
+        const regenerated = await called((done) => ctx.session.regenerate(done));
+        ctx.session.passport = { user: 'ada' };
+        return `${regenerated} ${await called((done) => ctx.session.save(done))}`;
+      }
+      if (ctx.path === '/logout') {
+        delete ctx.session.passport?.user;
+        return `${await called((done) => ctx.session.save(done))} ${await called((done) => ctx.session.regenerate(done))}`;
+      }
+      if (ctx.path === '/destroy') return called((done) => ctx.session.destroy(done));
+      return ctx.session.passport?.user ?? 'nobody';
+    });
+    const login = await client.post('/login');
+    expect([login.status, login.body, cookiesNamed(login, 'sid')]).toEqual([200, 'ok ok', [expect.stringMatching(/^sid=[^;]/)]]);
+    expect((await client.request('/me')).body).toBe('ada');
+    expect((await client.post('/logout')).body).toBe('ok ok');
+    expect((await client.request('/me')).body).toBe('nobody');
+    await client.post('/login');
+    store.failing.add('destroy');
+    const destroyed = await client.post('/destroy');
+    // The failure reaches the callback, and the handler answers: here a 200 that still deletes the cookie.
+    expect([destroyed.body, cookiesNamed(destroyed, 'sid')]).toEqual([
+      expect.stringMatching(/^SessStoreError: .*failed to destroy/),
+      [expect.stringMatching(/^sid=; Max-Age=0/)],
+    ]);
+  });
+
   it('flash messages survive one request and are read once', async () => {
     const { client } = await start({}, (ctx) => {
       if (ctx.path === '/set') return ctx.session.flash('info', 'saved');
@@ -285,6 +319,28 @@ describe.each([
     await client.request('/set');
     expect((await client.request('/take')).body).toBe('["saved"]');
     expect((await client.request('/take')).body).toBe('[]');
+  });
+
+  it('a flash kept as data in ctx.session.flash (koa-better-flash, hand-written helpers) is refused loudly, even from sloppy-mode code', async () => {
+    // koa-better-flash's store step, as CommonJS code without 'use strict' runs it: a refused
+    // assignment there is dropped silently, and the messages with it.
+    const keepFlash = new Function(
+      'session',
+      "var msgs = session.flash = session.flash || {}; (msgs.info = msgs.info || []).push('saved');",
+    ) as (session: unknown) => void;
+    const errors: unknown[] = [];
+    const { client } = await start({}, (ctx) => {
+      if (ctx.path === '/set') {
+        ctx.app.once('error', (error) => errors.push(error));
+        keepFlash(ctx.session);
+      }
+      ctx.session.flash('info', 'kept');
+      return JSON.stringify(ctx.session.takeFlash('info'));
+    });
+    expect((await client.request('/set')).status).toBe(500);
+    expect(errors).toEqual([expect.objectContaining({ name: 'SessUsageError', message: expect.stringMatching(/takeFlash/) })]);
+    // flash(kind, message), the method, still works.
+    expect((await client.request('/take')).body).toBe('["kept"]');
   });
 
   it('a read-only route reads the session, refuses to change it, and writes nothing', async () => {
