@@ -51,6 +51,12 @@ const rejected = (error: unknown) => Promise.reject(asHttpError(error));
 
 /** What a route handler returns when no route matched; h3 answers it with a 404. */
 const NOT_FOUND = Symbol.for('h3.notFound');
+/**
+ * What a Node handler's call rejects with once the body it piped failed: h3 has told `onError`
+ * of the failure and answers nothing more (the Node response is its own), so it goes on as it
+ * is (`answerOf` makes it a 500: nothing is saved behind the failure).
+ */
+const HANDLED = Symbol.for('h3.handled');
 
 /**
  * A thrown value as h3 answers it (its `toError`): an Error as it is, a number as that status,
@@ -58,7 +64,7 @@ const NOT_FOUND = Symbol.for('h3.notFound');
  * The app's `onError` must get the error h3 would give it, not answer the value as a body.
  */
 const asThrown = (thrown: unknown): unknown =>
-  thrown instanceof Error || thrown === NOT_FOUND
+  thrown instanceof Error || thrown === NOT_FOUND || thrown === HANDLED
     ? thrown
     : typeof thrown === 'number'
       ? new HTTPError({ status: thrown })
@@ -130,6 +136,15 @@ function knownLength(response: Response): string | undefined {
   const headers = (response as SrvxResponse)._toNodeResponse?.().headers ?? [];
   for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'content-length') return headers[i + 1];
   return undefined;
+}
+
+/** A character `Headers` takes in a value and Node refuses (a control character such as `\u0001`). */
+const NODE_REFUSES = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** Whether srvx will fail to write `headers` on a Node response (`ERR_INVALID_CHAR`), answering 500. */
+function nodeRefuses(headers: Headers): boolean {
+  for (const [, value] of headers) if (NODE_REFUSES.test(value)) return true;
+  return false;
 }
 
 /** The headers a session commit sets. */
@@ -329,17 +344,20 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
       // The app's onError may answer with another status, or a Response that h3 sends without
       // `errHeaders`: the answer is made here, as h3 makes it (its onResponse left for h3 to
       // call once), and commits as the status that goes out, carrying the session's headers.
-      // What onError returns is the app's, as what a handler returns is (see below).
+      // What onError returns is the app's, as what a handler returns is (see below). It runs
+      // inside the request, so `getSession()` works there as in the handler.
       const { onResponse: _onResponse, onError, ...answer } = config;
-      response = await toResponse(error, event, { ...answer, onError: async (e, ev) => (returned = await onError(e, ev)) });
+      const answering = () => toResponse(error, event, { ...answer, onError: async (e, ev) => (returned = await onError(e, ev)) });
+      response = await (asyncContext ? context.run(view, answering) : answering());
     }
-    // `Response.error()`'s status 0 fails in srvx as a 500, as without sess, and so does a
-    // returned Response whose body was read or is being read (HEAD sends none): it commits as
-    // that, so nothing is saved behind the failure, and goes on unchanged (a copy carrying the
-    // session's headers can't have status 0 or a read body).
+    // `Response.error()`'s status 0 fails in srvx as a 500, as without sess, and so do a
+    // returned Response whose body was read or is being read (HEAD sends none) and, on Node, a
+    // header value Node refuses: it commits as that, so nothing is saved behind the failure, and
+    // goes on unchanged (a copy carrying the session's headers can't have status 0 or a read body).
     const refused =
       response.status < 100 ||
-      (returned instanceof Response && (returned.bodyUsed || returned.body?.locked === true) && event.req.method !== 'HEAD');
+      (returned instanceof Response && (returned.bodyUsed || returned.body?.locked === true) && event.req.method !== 'HEAD') ||
+      (res !== undefined && nodeRefuses(response.headers));
     // Saving the session the app let go of (`event.context.session = {}`) would keep a user it meant
     // to sign out signed in. The usage error reaches h3 as it is, which logs its message.
     const setOnRes = setOnNode(res, response.headers);

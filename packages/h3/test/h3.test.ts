@@ -515,6 +515,32 @@ describe('h3 v2', () => {
     expect((await without.client.request('/')).body).toBe('no context');
   });
 
+  it("getSession() works in the app's onError too, which answers inside the request: what it changes there is saved", async () => {
+    const store = inspectableStore(fakeClock());
+    const app = new H3({
+      silent: true,
+      // What an app's error page does: flash the failure to the visitor's next page.
+      onError: async (error) => {
+        const s = getSession();
+        await s.load();
+        s.flash('error', `failed with ${error.status}`);
+        return new Response(`after ${s.data.n}`, { status: error.status });
+      },
+    });
+    app.use(session({ secret: SECRET, store, asyncContext: true }));
+    app.get('/fail', async (event) => {
+      (await useSession(event)).data.n = 1;
+      throw new HTTPError({ status: 422 });
+    });
+    app.get('/next', async (event) => JSON.stringify((await useSession(event)).takeFlash('error')));
+    const served = await listen(toNodeHandler(app));
+    servers.push(served);
+    const client = new Client(served.url);
+    const failed = await client.request('/fail');
+    expect([failed.status, failed.body, cookiesNamed(failed, 'sid')]).toEqual([422, 'after 1', [expect.stringMatching(/^sid=[^;]/)]]);
+    expect((await client.request('/next')).body).toBe('["failed with 422"]');
+  });
+
   describe('a Node handler (fromNodeHandler) answering on the Node response', () => {
     /**
      * `/express` is an Express-style handler that writes the session itself (through `getSession`),
@@ -579,6 +605,31 @@ describe('h3 v2', () => {
       expect([reply.status, JSON.parse(reply.body).unhandled]).toEqual([503, true]);
       expect(reply.setCookies).toEqual([]);
       expect(errors.map((error) => (error as HTTPError).status)).toEqual([503]);
+    });
+
+    it('a body it pipes that fails midway ends as without sess: onError hears of it once, and no error answer is written after the sent body', async () => {
+      const store = inspectableStore(fakeClock());
+      const errors: unknown[] = [];
+      const app = new H3({ silent: true, onError: (error) => void errors.push(error) });
+      app.use(session({ secret: SECRET, store }));
+      app.get(
+        '/',
+        fromNodeHandler(async (_req, res) => {
+          const body = new Readable({ read() {} });
+          body.pipe(res);
+          body.push('partial');
+          // Fails once the first chunk is out, as a file read or an upstream cut off midway does.
+          setImmediate(() => body.destroy(new Error('producer failed')));
+        }),
+      );
+      const served = await listen(toNodeHandler(app));
+      servers.push(served);
+      const logs = captureFrameworkLogs();
+      const reply = await new Client(served.url).request('/');
+      logs.stop();
+      // h3 reports the stream's failure to onError itself, then answers nothing more (its "handled").
+      expect([reply.status, reply.body]).toEqual([200, 'partial']);
+      expect(errors.map((error) => (error as HTTPError).status)).toEqual([500]);
     });
   });
 

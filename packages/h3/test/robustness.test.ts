@@ -478,20 +478,30 @@ describe('handler output that Node or h3 refuses', () => {
     expect(reply.headers.getSetCookie()).toEqual([expect.stringMatching(/^sid=/)]);
   });
 
-  it('h3 v2: a header value Headers accept but Node refuses fails in srvx as without sess', async () => {
-    const handler = (event: H3Event) => {
-      event.res.headers.set('x-control', 'a\u0001b');
-      return 'never';
-    };
-    const without = await outcomeV2(false, handler);
-    const withSession = await outcomeV2(true, handler);
-    expect(without).toEqual({
-      reply: { status: 500, body: '' },
-      onError: [],
-      logged: ['[srvx] Failed to send response: ERR_INVALID_CHAR'],
-    });
-    expect(withSession).toEqual(without);
-  });
+  it.each<[string, (event: H3Event) => unknown]>([
+    [
+      'set on event.res',
+      (event) => {
+        event.res.headers.set('x-control', 'a\u0001b');
+        return 'never';
+      },
+    ],
+    ['on a returned Response', () => new Response('never', { headers: { 'content-disposition': 'attachment; filename="a\u0007.txt"' } })],
+  ])(
+    'h3 v2: a header value Headers accept but Node refuses (%s) fails in srvx as without sess, with nothing saved behind the 500',
+    async (_, handler) => {
+      const store = inspectableStore(fakeClock());
+      const without = await outcomeV2(false, handler);
+      const withSession = await outcomeV2(true, handler, store);
+      expect(without).toEqual({
+        reply: { status: 500, body: '' },
+        onError: [],
+        logged: ['[srvx] Failed to send response: ERR_INVALID_CHAR'],
+      });
+      expect(withSession).toEqual(without);
+      expect(store.calls.set).toBe(0);
+    },
+  );
 
   it('h3 v2: Response.error() fails in srvx as without sess, with nothing saved behind the 500', async () => {
     const store = inspectableStore(fakeClock());
