@@ -318,7 +318,7 @@ export function session(options: SessionOptions): SessionMiddleware {
   // `cookie.originalMaxAge`: the lifetime a session starts with (the core's is 24 h unless set), so
   // `cookie.maxAge = cookie.originalMaxAge` puts it back, as in express-session.
   const maxAge = options.cookie?.maxAge;
-  const view = expressView(maxAge === undefined ? DEFAULT_MAX_AGE_MS : maxAge);
+  const view = expressView(maxAge === undefined ? DEFAULT_MAX_AGE_MS : maxAge, options.name, options.cookie);
 
   const handoff: RequestHandler = (req, res, next) => {
     const token = typeof req.query.token === 'string' ? req.query.token : (req.body as { token?: unknown } | undefined)?.token;

@@ -2,17 +2,18 @@
  * `req.session` as express-session users know it: the session's data as properties, with the
  * methods (callback or promise) and `cookie` beside them, on the kit's session view.
  */
-import type { Session } from '@sess/core';
+import { type Session, SessUsageError } from '@sess/core';
 import {
   MAX_LIFETIME_MS,
   MIN_COOKIE_LIFETIME_MS,
   SESSION_ACCESSORS,
   SESSION_METHODS,
+  cookieOptions,
   flashAccessor,
   viewOf,
   withCallbacks,
 } from '@sess/core/adapter';
-import type { CallbackMethods, SessionMethods as KitMethods } from '@sess/core/adapter';
+import type { CallbackMethods, CookieOptions, SessionMethods as KitMethods } from '@sess/core/adapter';
 
 /** Declare your session's shape by merging into this interface (see README). */
 export interface SessionData {}
@@ -26,7 +27,38 @@ export interface SessionCookie {
   expires: Date | null | undefined;
   /** The configured `cookie.maxAge` (24 h unless set; `null`: until the browser closes). */
   readonly originalMaxAge: number | null;
+  /**
+   * The configured attributes, defaults filled in (`sameSite: true` reads `'strict'`; `secure`
+   * reads `'auto'`, the default, unless set or the name's `__Secure-`/`__Host-` prefix makes it
+   * `true`). They are fixed in `session({ cookie })`: assigning another value throws a
+   * `SessUsageError` saying so; the value it has, or the option as written, is accepted.
+   */
+  readonly domain: string | undefined;
+  /** The configured `cookie.path` (`'/'` unless set). */
+  readonly path: string;
+  /** The configured `cookie.secure` (`'auto'` unless set): `'auto'` is Secure exactly on secure requests. */
+  readonly secure: boolean | 'auto';
+  /** The configured `cookie.sameSite` (`'lax'` unless set). */
+  readonly sameSite: 'lax' | 'strict' | 'none';
+  /** The configured `cookie.httpOnly` (`true` unless set). */
+  readonly httpOnly: boolean;
+  /** The configured `cookie.partitioned` (CHIPS). */
+  readonly partitioned: boolean | undefined;
+  /** The configured `cookie.priority`. */
+  readonly priority: 'low' | 'medium' | 'high' | undefined;
 }
+
+const ATTRIBUTES = ['domain', 'path', 'secure', 'sameSite', 'httpOnly', 'partitioned', 'priority'] as const;
+type Attribute = (typeof ATTRIBUTES)[number];
+
+/** One middleware's cookie attributes: as they read, and as the app wrote them in `session()`. */
+interface Attributes {
+  readonly read: Pick<SessionCookie, Attribute>;
+  readonly written: CookieOptions;
+}
+
+const show = (value: unknown) =>
+  typeof value === 'string' ? JSON.stringify(value) : typeof value === 'object' && value !== null ? 'an object' : String(value);
 
 export interface SessionMethods extends CallbackMethods<Omit<KitMethods, 'touch'>, 'regenerate' | 'destroy' | 'reload' | 'save'> {
   readonly cookie: SessionCookie;
@@ -36,12 +68,36 @@ export interface SessionMethods extends CallbackMethods<Omit<KitMethods, 'touch'
 export type RequestSession = SessionMethods & Partial<SessionData>;
 
 /** `SessionCookie` as a class, not an object literal: literal accessors give every request's cookie a hidden class of its own. */
-class CookieView implements SessionCookie {
+class CookieView implements Omit<SessionCookie, Attribute> {
   readonly #core: Session;
+  readonly #attributes: Attributes;
   readonly originalMaxAge: number | null;
-  constructor(core: Session, originalMaxAge: number | null) {
+  constructor(core: Session, originalMaxAge: number | null, attributes: Attributes) {
     this.#core = core;
     this.originalMaxAge = originalMaxAge;
+    this.#attributes = attributes;
+  }
+  // The attributes are accessors on the prototype: a setter, not a frozen object, fails loudly in
+  // sloppy-mode code too, where express-session apps assign them and an ignored assignment is silent.
+  static {
+    for (const key of ATTRIBUTES) {
+      Object.defineProperty(CookieView.prototype, key, {
+        get(this: CookieView) {
+          return this.#attributes.read[key];
+        },
+        set(this: CookieView, value: unknown) {
+          const { read, written } = this.#attributes;
+          if (value === read[key] || (value !== undefined && value === written[key])) return;
+          const auto =
+            key === 'secure' && read.secure === 'auto'
+              ? ", or leave the default secure: 'auto', Secure on exactly the requests Express calls secure (req.secure: see its trust proxy)"
+              : '';
+          throw new SessUsageError(
+            `req.session.cookie.${key} can't be set per request (it is ${show(read[key])}): sess sets the cookie's attributes once, in session(). Set session({ cookie: { ${key}: ${show(value)} } }) instead${auto}`,
+          );
+        },
+      });
+    }
   }
   get maxAge(): number | null {
     return this.#core.endsWithBrowser ? null : this.#core.maxAgeMs;
@@ -84,12 +140,19 @@ class CookieView implements SessionCookie {
 const FLASH_TAKEN =
   "req.session.flash is sess's flash(kind, message) and holds no data: connect-flash (and the flash package) keep their messages there and cannot work with sess. Call req.session.flash(kind, message) and req.session.takeFlash(kind) instead (for passport's failureFlash, give req a flash(kind, message) that calls them), or keep your own messages under another key";
 
-/** The views of one middleware; `originalMaxAge` is the configured `cookie.maxAge`. */
-export function expressView(originalMaxAge: number | null) {
+/** The views of one middleware; `originalMaxAge` is the configured `cookie.maxAge`, `written` its `cookie` option. */
+export function expressView(originalMaxAge: number | null, name: string | undefined, written: CookieOptions = {}) {
+  const read = cookieOptions(written) as Attributes['read'];
+  // The core sends a __Secure- or __Host- cookie Secure whatever `secure` says.
+  const attributes: Attributes = { read: { ...read, secure: /^__(secure|host)-/i.test(name ?? '') || read.secure }, written };
   const { flash: _, ...methods } = SESSION_METHODS;
   return viewOf<RequestSession>({
     name: 'Session',
-    accessors: { ...SESSION_ACCESSORS, cookie: { get: (core) => new CookieView(core, originalMaxAge) }, flash: flashAccessor(FLASH_TAKEN) },
+    accessors: {
+      ...SESSION_ACCESSORS,
+      cookie: { get: (core) => new CookieView(core, originalMaxAge, attributes) as unknown as SessionCookie },
+      flash: flashAccessor(FLASH_TAKEN),
+    },
     methods: {
       ...withCallbacks(methods, ['regenerate', 'destroy', 'reload', 'save']),
       touch: (core, view) => (core.touch(), view),

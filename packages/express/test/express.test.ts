@@ -307,6 +307,89 @@ describe.each([
     expect((await client.request('/count')).body).toBe('views 1');
   });
 
+  it("req.session.cookie reads the cookie's configured attributes, defaults filled in, as the Set-Cookie carries them (was: undefined)", async () => {
+    const keys = ['domain', 'path', 'secure', 'sameSite', 'httpOnly', 'partitioned', 'priority'] as const;
+    const routes = (app: Express) =>
+      app.get('/attributes', (req, res) => {
+        req.session.views = 1;
+        res.json(keys.map((key) => req.session.cookie[key] ?? null));
+      });
+    const cookie = {
+      domain: 'example.test',
+      path: '/',
+      secure: true,
+      sameSite: true,
+      httpOnly: false,
+      partitioned: true,
+      priority: 'high',
+    } as const;
+    const configured = await (await start({ cookie }, routes)).client.request('/attributes');
+    expect(JSON.parse(configured.body)).toEqual(['example.test', '/', true, 'strict', false, true, 'high']);
+    expect(configured.setCookies).toEqual([
+      expect.stringMatching(/; Domain=example\.test; Path=\/; Expires=[^;]*; Secure; SameSite=Strict; Partitioned; Priority=High$/),
+    ]);
+    const defaults = await (await start({}, routes)).client.request('/attributes');
+    expect(JSON.parse(defaults.body)).toEqual([null, '/', 'auto', 'lax', true, null, null]);
+    // A __Secure- cookie is always sent Secure, whatever `secure: 'auto'` would say of the request.
+    const prefixed = await (await start({ name: '__Secure-sid' }, routes)).client.request('/attributes');
+    expect(JSON.parse(prefixed.body)[2]).toBe(true);
+    expect(prefixed.setCookies).toEqual([expect.stringMatching(/; Secure;/)]);
+  });
+
+  it('assigning a cookie attribute per request fails into the error handler naming the session() option, also from sloppy-mode code (was: silently ignored); the value it already has is accepted', async () => {
+    // express-session code, as its apps write it (sloppy mode, where a refused assignment is dropped silently).
+    const assign = new Function('return function(cookie, key, value) { cookie[key] = value; }')() as (
+      cookie: object,
+      key: string,
+      value: unknown,
+    ) => void;
+    const changed: Record<string, unknown> = {
+      domain: 'example.com',
+      path: '/app',
+      secure: true,
+      sameSite: 'none',
+      httpOnly: false,
+      partitioned: true,
+      priority: 'high',
+    };
+    const same = {
+      domain: undefined,
+      path: '/',
+      secure: 'auto',
+      sameSite: 'lax',
+      httpOnly: true,
+      partitioned: undefined,
+      priority: undefined,
+    };
+    const { client } = await start({ cookie: { sameSite: false } }, (app) => {
+      app.get('/assign/:key', (req, res) => {
+        req.session.views = 1;
+        const { key } = req.params as { key: string };
+        assign(req.session.cookie, key, req.query.same === undefined ? changed[key] : (same as Record<string, unknown>)[key]);
+        res.send('assigned');
+      });
+      app.get('/configured', (req, res) => {
+        req.session.views = 1;
+        // The option as written in session() is the same value too.
+        assign(req.session.cookie, 'sameSite', false);
+        res.send('assigned');
+      });
+      app.use((error: Error, _req: Request, res: Response, _next: NextFunction) => res.status(500).send(`${error.name}: ${error.message}`));
+    });
+    for (const [key, value] of Object.entries(changed)) {
+      const reply = await client.request(`/assign/${key}`);
+      expect([reply.status, reply.setCookies]).toEqual([500, []]);
+      expect(reply.body).toMatch(/^SessUsageError: \[sess\] req\.session\.cookie\.\w+ can't be set per request/);
+      expect(reply.body).toContain(`session({ cookie: { ${key}: ${JSON.stringify(value)} } })`);
+    }
+    expect((await client.request('/assign/secure')).body).toContain("secure: 'auto'");
+    for (const key of Object.keys(same)) {
+      const reply = await client.request(`/assign/${key}?same`);
+      expect([key, reply.status, reply.body]).toEqual([key, 200, 'assigned']);
+    }
+    expect((await client.request('/configured')).status).toBe(200);
+  });
+
   it('cookie.maxAge under a second or cookie.expires in the past ends the session; over 400 days is 400 days, as browsers keep it', async () => {
     const { client } = await start({}, (app) => {
       app.get('/set-max-age', (req, res) => {
