@@ -42,6 +42,8 @@ export interface SessionOptions extends SharedOptions<Context, SessionStorage>, 
   renew?: boolean;
   /** Accepted as `true` only: sess cookies are always signed (HMAC-SHA256 with `secret`). */
   signed?: boolean;
+  /** Accepted as `true` only (koa-session's default, in its sample config): the session always commits after `await next()`. */
+  autoCommit?: boolean;
   /** Makes new ids (22-128 characters of A-Z a-z 0-9 _ -). Called without `ctx`. */
   genid?: () => string;
 }
@@ -54,6 +56,7 @@ const OPTIONS: OptionTable<SessionOptions> = {
   maxAge: [],
   renew: ['flag'],
   signed: ['flag'],
+  autoCommit: ['flag'],
   genid: ['function', 'generateId'],
   ...shared,
   ...COOKIE_OPTIONS,
@@ -64,7 +67,6 @@ const CODEC = `${NOT_IN_SESS}: the cookie carries a signed id and the data stays
 /** koa-session's options (and cookie's) that sess does without, with what to do instead. */
 const HINTS: Readonly<Record<string, string>> = {
   maxage: "koa-session's old spelling: use maxAge (ms, or 'session')",
-  autoCommit: `${NOT_IN_SESS}: the session always commits after \`await next()\`, before Koa responds (with ctx.respond = false, before ctx.res's headers leave); remove it`,
   overwrite: `${NOT_IN_SESS}: a Set-Cookie for the session's name that the app set itself is left alone; remove it`,
   prefix: `${NOT_IN_SESS}: ids are 192 random bits (or yours, from genid); a key prefix is the store's option, e.g. redisStore({ client, prefix })`,
   valid: `${NOT_IN_SESS}: check loaded data with schema (a Standard Schema) or upgrade it with migrate; data that fails gives a fresh session`,
@@ -90,6 +92,10 @@ function managerOptions(options: SessionOptions): SessionManagerOptions {
   const { key, name, maxAge, renew, rolling } = options;
   if (options.signed === false)
     throw new SessConfigError('signed: false is not supported: sess cookies always carry an HMAC of the id; remove the option');
+  if (options.autoCommit === false)
+    throw new SessConfigError(
+      "autoCommit: false is not supported: the session always commits after `await next()`, before Koa responds (with ctx.respond = false, before ctx.res's headers leave); remove the option",
+    );
   if (key !== undefined && name !== undefined && key !== name)
     throw new SessConfigError(`key ${JSON.stringify(key)} and name ${JSON.stringify(name)} disagree: give one`);
   // renew is "rolling, but only in the second half of the lifetime": a touch due after half of it
