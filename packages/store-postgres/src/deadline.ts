@@ -17,6 +17,7 @@
  * Anything else with `query` can only be given up on (`withGiveUp`).
  */
 import { connect } from 'node:net';
+import { SessUsageError } from '@sess/core';
 import type { DeadlineSweep, Watched } from '@sess/core/store';
 import { type PostgresStoreMethod, storeError, storeFailure } from './errors.js';
 
@@ -237,6 +238,35 @@ class Turns {
   }
 }
 
+/**
+ * Why `client` cannot run a statement, or undefined. node-postgres queues a query on a Client
+ * that was never connected, or whose `connect()` failed, and never answers it: the call would
+ * fail only at its deadline, as a timeout, every later call would wait behind it, and a write so
+ * queued would still commit if the app connected the Client later. pg has no public field for
+ * this, so its own are read; anything without them (another driver) is let through.
+ */
+function unconnected(method: PostgresStoreMethod, client: CancellableClient): Error | undefined {
+  const { _connecting, _connected, _connectionError } = client as {
+    _connecting?: unknown;
+    _connected?: unknown;
+    _connectionError?: unknown;
+  };
+  if (_connectionError === true) {
+    return storeError(
+      method,
+      "the pg Client's connect() failed, and a Client never connects again: make a new pg.Client, await client.connect(), and give the store that one (a pg Pool reconnects by itself)",
+      undefined,
+      false,
+    );
+  }
+  if (_connecting === false && _connected === false) {
+    return new SessUsageError(
+      `postgresStore: ${method}: the pg Client given as pool was never connected: await client.connect() before the store's first call (a pg Pool connects by itself)`,
+    );
+  }
+  return undefined;
+}
+
 const clientTurns = new WeakMap<object, Turns>();
 
 function turnsOn(client: object): Turns {
@@ -309,6 +339,12 @@ export function withClientDeadline<T>(
     sweep.watch(call);
     turns.take(() => {
       if (settled) return false;
+      const refused = unconnected(method, client);
+      if (refused !== undefined) {
+        sweep.release(call);
+        fail(refused);
+        return false;
+      }
       started = true;
       work(() => cancelled).then(
         (value) => {

@@ -75,7 +75,7 @@ export interface PostgresStoreOptions {
   readonly sweepBatch?: number;
   /** The current time in epoch ms, for expiry. Default `Date.now`; tests pass a fake clock. */
   readonly clock?: () => number;
-  /** Called with the error of a sweep that failed (the next one tries again). Default: ignored. */
+  /** Called with the error of each sweep that failed (the next one tries again). Default: `console.warn`, once until a sweep succeeds again. */
   readonly onSweepError?: (error: unknown) => void;
   /**
    * Longest a session call (`get`, `set`, `touch`, `destroy`, `sessionsOf`, `revokeUser`, a page
@@ -380,6 +380,20 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     return (await timedQuery('sweep', sql.sweep, [now('sweep'), sweepBatch])).rowCount ?? 0;
   }
 
+  /**
+   * Without `onSweepError`, a failing sweep is logged once per run of failures: a table gone or a
+   * revoked grant would otherwise go unseen while expired rows pile up, and a database that stays
+   * down must not log every tick.
+   */
+  let failing = false;
+  function warnOnce(error: unknown): void {
+    if (failing) return;
+    failing = true;
+    console.warn(
+      `${error instanceof Error ? error.message : String(error)}; expired rows are not being deleted. Logged once until a sweep succeeds again; pass onSweepError to handle each failure.`,
+    );
+  }
+
   let timer: NodeJS.Timeout | undefined;
   let sweeping: Promise<void> | undefined;
   if (sweepIntervalMs > 0) {
@@ -388,10 +402,13 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       if (sweeping !== undefined) return;
       sweeping = sweep()
         .then(
-          () => undefined,
+          () => {
+            failing = false;
+          },
           (error: unknown) => {
+            if (onSweepError === undefined) return warnOnce(error);
             try {
-              const reported: unknown = onSweepError?.(error);
+              const reported: unknown = onSweepError(error);
               // An async handler is a `(error) => void` too. Not awaited: one that never settles must not hold up close().
               if (reported instanceof Promise) reported.catch(() => undefined);
             } catch {

@@ -20,6 +20,16 @@ const FEW_DELETES = 128;
 /** The columns of the table, in the order `migrate` creates them. */
 export const COLUMNS = ['id', 'data', 'created_at', 'touched_at', 'meta_expires_at', 'expiry', 'retired', 'expires_at', 'user_id'] as const;
 
+/** The columns a touch writes, with the parameters that hold them. */
+const TOUCHED = [
+  ['created_at', '$2'],
+  ['touched_at', '$3'],
+  ['meta_expires_at', '$4'],
+  ['expiry', '$5::jsonb'],
+  ['retired', '$6'],
+  ['expires_at', '$7'],
+] as const;
+
 export interface Statements {
   /** The table as SQL names it: `"schema"."table"` or `"table"`. */
   readonly table: string;
@@ -54,7 +64,11 @@ export interface Statements {
    * keys are filtered through a hashed set of them instead of `jsonb - text[]`.
    */
   readonly delta: string;
-  /** $1 id, $2..$6 meta as in `save`, $7 expires_at, $8 now. Same conditions as `delta`. */
+  /**
+   * $1 id, $2..$6 meta as in `save`, $7 expires_at, $8 now. Same conditions as `delta`. A touch
+   * older than the stored meta (its touchedAt earlier) leaves the meta as it is, unless it retires
+   * the row: see `touch` below.
+   */
   readonly touch: string;
   /** $1 id. */
   readonly destroy: string;
@@ -126,8 +140,13 @@ WHERE EXCLUDED.retired OR NOT s.retired OR s.expires_at <= $10`,
   created_at = $4, touched_at = $5, meta_expires_at = $6, expiry = $7::jsonb, retired = $8, expires_at = $9,
   user_id = CASE WHEN $10 THEN $11 ELSE user_id END
 WHERE id = $1 AND expires_at > $12 AND ($8 OR NOT retired)`,
+    // A touch computed before a save but reaching the row after it (it waited on the row's lock, or
+    // its connection was slower) would put back the meta that save replaced: an earlier expiry, the
+    // old setExpiry. So the meta changes only when the touch is at least as recent as the stored
+    // one; the row is live all the same, so the touch still counts (a refusal would tell core the
+    // session is dead). Retiring keeps the loaded, older touchedAt, and must always apply.
     touch: `UPDATE ${table} SET
-  created_at = $2, touched_at = $3, meta_expires_at = $4, expiry = $5::jsonb, retired = $6, expires_at = $7
+  ${TOUCHED.map(([column, value]) => `${column} = CASE WHEN $6 OR touched_at <= $3 THEN ${value} ELSE ${column} END`).join(',\n  ')}
 WHERE id = $1 AND expires_at > $8 AND ($6 OR NOT retired)`,
     destroy: `DELETE FROM ${table} WHERE id = $1`,
     destroyLive: `DELETE FROM ${table} WHERE id = $1 AND ($3 OR NOT retired OR expires_at <= $2) RETURNING expires_at > $2 AS live`,

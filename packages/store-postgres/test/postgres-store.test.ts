@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SessConfigError, SessStoreError, type SessionChanges, type SessionMeta } from '@sess/core';
+import { SessConfigError, SessStoreError, SessUsageError, type SessionChanges, type SessionMeta } from '@sess/core';
 import { freshId, makeRecord } from '@sess/store-test';
 import { postgresStore, type PostgresPool, type PostgresStore, type PostgresStoreOptions } from '../src/index.js';
 import { COLUMNS } from '../src/sql.js';
@@ -623,6 +623,50 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       expect(await store.sessionsOf!('u2')).toEqual([]);
     });
 
+    // Core touches with the meta its request loaded and a new touchedAt. One computed before a save
+    // but applied after it (here: it waited on the row while the save's transaction was open) must
+    // not put back the meta that save replaced.
+    it('a touch that reaches the row after a newer save leaves that save as it is, and counts as touched; a retiring touch still applies', async () => {
+      const store = await fresh();
+      const id = freshId();
+      const month = 30 * 86_400_000;
+      const loaded = makeRecord({ a: 'old' }, now);
+      await store.set(id, loaded, 60_000, created(['a']));
+      // Request A loaded `loaded` and touches it at +1 s; request B saves at +2 s, remembering the user for a month.
+      const touch: SessionMeta = { ...loaded.meta, touchedAt: now + 1_000, expiresAt: now + 61_000 };
+      const saved = {
+        data: { a: 'new' },
+        meta: { ...loaded.meta, touchedAt: now + 2_000, expiresAt: now + 2_000 + month, expiry: { kind: 'duration', ms: month } as const },
+      };
+      const client = new pg.Client({ connectionString: DATABASE_URL });
+      await client.connect();
+      try {
+        await client.query('BEGIN');
+        expect(await postgresStore({ pool: client, ...sameTable(store) }).set(id, saved, 2_000 + month, delta(['a']))).toBe(true);
+        const touching = store.touch(id, touch, 61_000);
+        await until(async () => {
+          const { rows: waiting } = await db.pool.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`, [
+            `UPDATE ${tableOf(store).replace(/^(.*)\.(.*)$/, '"$1"."$2"')}%`,
+          ]);
+          return waiting.length === 1;
+        }, 'the touch to wait on the row');
+        await client.query('COMMIT');
+        expect(await touching).toBe(true);
+      } finally {
+        await client.end();
+      }
+      expect(await store.get(id)).toEqual(saved);
+      expect((await rows(store)).get(id)).toMatchObject({ expires_at: String(now + 2_000 + month) });
+      // A touch of the record as saved applies as before.
+      const later = { ...saved.meta, touchedAt: now + 3_000, expiresAt: now + 3_000 + month };
+      expect(await store.touch(id, later, 3_000 + month)).toBe(true);
+      expect(await store.get(id)).toEqual({ data: saved.data, meta: later });
+      // Regenerate retires the old id with the meta it loaded, older than any save since: it still applies.
+      const retired: SessionMeta = { ...loaded.meta, expiresAt: now + 5_000, retired: true };
+      expect(await store.touch(id, retired, 5_000)).toBe(true);
+      expect(await store.get(id)).toEqual({ data: saved.data, meta: retired });
+    });
+
     it('a full save replaces an expired row, retired or not', async () => {
       const store = await fresh();
       const id = freshId();
@@ -1080,6 +1124,50 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       }
     });
 
+    // node-postgres queues a query on such a Client and never answers it: each call waited out its
+    // deadline as a timeout, the next ones queued behind it, and a save so queued committed once the
+    // app connected the Client.
+    it('fails every call at once on a pg.Client never connected or whose connect() failed, naming await client.connect(); nothing is left to run once it connects', async () => {
+      const store = await fresh();
+      const id = freshId();
+      await store.set(id, makeRecord({ kept: 'yes' }, now), 60_000, created(['kept']));
+      const never = new pg.Client({ connectionString: DATABASE_URL });
+      const early = postgresStore({ pool: never, ...sameTable(store), timeoutMs: 200 });
+      for (const [call, [, run]] of Object.entries(calls(early))) {
+        const error = await run().then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+        expect(error, call).toBeInstanceOf(SessUsageError);
+        expect(error, call).toMatchObject({
+          code: 'usage_invalid',
+          message: expect.stringMatching(/never connected: await client\.connect\(\)/),
+        });
+      }
+      await expect(early.set(id, makeRecord({ kept: 'changed' }, now), 60_000, delta(['kept']))).rejects.toBeInstanceOf(SessUsageError);
+      await never.connect();
+      try {
+        expect((await early.get(id))?.data).toEqual({ kept: 'yes' });
+      } finally {
+        await never.end();
+      }
+      const refused = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${await closedPort()}/test` });
+      await expect(refused.connect()).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+      const failed = postgresStore({ pool: refused, ...sameTable(store), timeoutMs: 200 });
+      for (const [call, [op, run]] of Object.entries(calls(failed))) {
+        const error = await run().then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+        expect(error, call).toBeInstanceOf(SessStoreError);
+        expect(error, call).toMatchObject({
+          code: 'store_failed',
+          op,
+          message: expect.stringMatching(/connect\(\) failed.*await client\.connect\(\)/),
+        });
+      }
+    });
+
     // A wrapper such as pg-promise's db.query resolves to the rows alone: read as a result, a get
     // found nothing and a save seemed refused, so sign-ins silently never stuck.
     it('fails every call with store_failed when the pool resolves to something other than a node-postgres result, never reading it as no session or a refused save', async () => {
@@ -1315,6 +1403,40 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       expect(handled).toBe(true);
     });
 
+    it('without onSweepError, logs a failing sweep once per run of failures (the table renamed away), and again after one succeeded', async () => {
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+      const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+      let settled = 0;
+      const watched: PostgresPool = {
+        query: (text, values) => db.pool.query(text, values).finally(() => (settled += text.includes('SKIP LOCKED') ? 1 : 0)),
+      };
+      const store = await fresh({ pool: watched, sweepIntervalMs: 100 });
+      const table = tableOf(store);
+      /** One tick, once its sweep and what it reports are done. */
+      const tick = async () => {
+        const before = settled;
+        vi.advanceTimersByTime(100);
+        await until(async () => settled === before + 1, 'the sweep');
+        await new Promise(setImmediate);
+      };
+      await db.pool.query(`ALTER TABLE ${table} RENAME TO gone`);
+      await tick();
+      await tick();
+      await tick();
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0]?.[0])).toMatch(
+        /^\[sess\] postgresStore: sweep: relation ".+" does not exist .*; expired rows are not being deleted\. Logged once until a sweep succeeds again; pass onSweepError/,
+      );
+      await db.pool.query(`ALTER TABLE ${db.schema}.gone RENAME TO ${tableNames.get(store)}`);
+      await tick();
+      expect(warn).toHaveBeenCalledTimes(1);
+      await db.pool.query(`ALTER TABLE ${table} RENAME TO gone`);
+      await tick();
+      await tick();
+      expect(warn).toHaveBeenCalledTimes(2);
+      await db.pool.query(`ALTER TABLE ${db.schema}.gone RENAME TO ${tableNames.get(store)}`);
+    });
+
     it('an async onSweepError that rejects does not end the process', async () => {
       // In a child process: an unhandled rejection ends it, as it would end the app.
       const script = `import pg from 'pg';
@@ -1385,6 +1507,8 @@ console.log('running');`;
           }
         },
       };
+      // Not migrated, so the sweep fails: logged once, as the store does without onSweepError.
+      vi.spyOn(console, 'warn').mockImplementation(() => undefined);
       const store = await fresh({ pool: slow, sweepIntervalMs: 100 }, false);
       vi.advanceTimersByTime(100);
       let closed = false;
@@ -1603,6 +1727,95 @@ await pool.end();`;
         locker.release(true);
         await new Promise((closed) => proxy.close(closed));
       }
+    }, 30_000);
+  });
+
+  describe('backends terminated under the store', () => {
+    /** The lines of the README's Client example that make the Client, up to the store, as a reader would copy them. */
+    function readmeClientSetup(): string {
+      const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+      const usage = readme.slice(readme.indexOf('## Usage'), readme.indexOf('## Options'));
+      const block = [...usage.matchAll(/```ts\n([\s\S]*?)```/g)]
+        .map((match) => match[1] ?? '')
+        .find((code) => code.includes('const client ='));
+      const lines = (block ?? '').split('\n');
+      const from = lines.findIndex((line) => line.startsWith('const client ='));
+      const to = lines.findIndex((line) => line.startsWith('const store ='));
+      if (from < 0 || to < from) throw new Error('no pg.Client setup in the README usage');
+      return lines.slice(from, to).join('\n');
+    }
+
+    // pg_terminate_backend answers the running statement with an error, then closes the
+    // connection, which node-postgres reports as an 'error' event on the Client: the store's
+    // connection out of a pool must not let that crash the process, and the README's Client must
+    // have the listener that catches it.
+    it('a store statement whose backend is terminated fails, and nothing ends the process: on a pool with no listener, and on the README Client (also terminated idle)', async () => {
+      const store = await fresh();
+      const id = freshId();
+      await store.set(id, makeRecord({ kept: 'yes' }, now), 60_000, created(['kept']));
+      const script = `import pg from 'pg';
+import { postgresStore } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)};
+const options = { schemaName: ${JSON.stringify(db.schema)}, tableName: ${JSON.stringify(tableNames.get(store))}, clock: () => ${now}, sweepIntervalMs: 0, timeoutMs: 20000 };
+const id = ${JSON.stringify(id)};
+const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+await admin.connect();
+const locker = new pg.Client({ connectionString: process.env.DATABASE_URL });
+await locker.connect();
+const outcome = (call) => call.then((record) => 'served ' + record?.data.kept, (error) => error.code);
+/** A get on the store, terminated while it waits on the locked table. */
+async function terminatedGet(store) {
+  await locker.query('BEGIN');
+  await locker.query('LOCK TABLE ${tableOf(store)} IN ACCESS EXCLUSIVE MODE');
+  const call = outcome(store.get(id));
+  let waiting = [];
+  while (waiting.length === 0) {
+    ({ rows: waiting } = await admin.query("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT data::text%' AND query LIKE $1", ['%"${db.schema}"."${tableNames.get(store)}"%']));
+  }
+  await admin.query('SELECT pg_terminate_backend($1)', [waiting[0].pid]);
+  const result = await call;
+  await locker.query('ROLLBACK');
+  return result;
+}
+// No 'error' listener: the store's own connection must not need the app's.
+const bare = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+const onPool = postgresStore({ pool: bare, ...options });
+console.log('pool', await terminatedGet(onPool), await outcome(onPool.get(id)));
+${readmeClientSetup()}
+const onClient = postgresStore({ pool: client, ...options });
+const ended = new Promise((resolve) => client.once('end', resolve));
+console.log('client', await terminatedGet(onClient));
+await ended;
+console.log('client after', await outcome(onClient.get(id)));
+const idle = await (async () => {
+${readmeClientSetup()}
+  return client;
+})();
+const onIdle = postgresStore({ pool: idle, ...options });
+console.log('idle', await outcome(onIdle.get(id)));
+const idleEnded = new Promise((resolve) => idle.once('end', resolve));
+await admin.query('SELECT pg_terminate_backend($1)', [idle.processID]);
+await idleEnded;
+console.log('idle after', await outcome(onIdle.get(id)));
+await Promise.all([bare.end(), admin.end(), locker.end()]);`;
+      const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = execFile(
+          process.execPath,
+          ['--import', 'tsx', '--input-type=module', '-e', script],
+          { cwd: fileURLToPath(new URL('..', import.meta.url)), env: { ...process.env, DATABASE_URL }, timeout: 20_000 },
+          (_error, out, err) => resolve({ code: child.exitCode, stdout: out, stderr: err }),
+        );
+      });
+      expect(stderr).not.toMatch(/Unhandled 'error' event/);
+      expect({ code, stdout: stdout.trim().split('\n') }).toEqual({
+        code: 0,
+        stdout: [
+          'pool store_failed served yes',
+          'client store_failed',
+          'client after store_failed',
+          'idle served yes',
+          'idle after store_failed',
+        ],
+      });
     }, 30_000);
   });
 
