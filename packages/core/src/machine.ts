@@ -248,11 +248,13 @@ const commitRules = {
   isKept: (c: Context) => !c.empty || c.keepEmpty,
   // Modified or save-every-request, not empty (Django); an untouched session is never saved.
   // Saving every request concerns stored sessions: a new one is saved only if modified (express-session's resave).
+  // A session `app.saveNow` wrote this request and nothing changed since is not written again
+  // (express-session's saved hash): its lifetime moved with that write.
   // express-session's saveUninitialized saves a new session the request used, modified or not.
   shouldSave: (c: Context) =>
     commitRules.mayWrite(c) &&
     c.hasId &&
-    ((commitRules.isKept(c) && (c.modified || (c.saveEveryRequest && c.accessed && c.currentLive))) ||
+    ((commitRules.isKept(c) && (c.modified || (c.saveEveryRequest && c.accessed && c.currentLive && !c.savedNow))) ||
       (c.saveUninitialized && c.accessed && !c.idIsClients && !c.currentLive)),
   shouldTouch: (c: Context) => commitRules.mayWrite(c) && commitRules.isKept(c) && c.currentLive && c.accessed && c.touchDue,
   // After regenerate the record the old cookie names must die, once the new one is saved.

@@ -60,7 +60,7 @@ export interface SessionManagerOptions {
   readonly expireAtBrowserClose?: boolean;
   /** Extend the session and re-send its cookie on every request that uses it. Default false. */
   readonly rolling?: boolean;
-  /** Save every used, non-empty session even when unchanged (express-session `resave`). Default false. */
+  /** Save every used, non-empty session even when unchanged (express-session `resave`), once: not again after `saveNow()` left it unchanged. Default false. */
   readonly saveEveryRequest?: boolean;
   /** Save even when the response status is >= 500. Default false (Django). */
   readonly saveOnServerError?: boolean;

@@ -881,6 +881,23 @@ describe('timeouts, enforced from the stored record', () => {
     });
     expect(store.calls).toEqual([`get ${id}`, `set ${id}`]);
   });
+
+  it('saveEveryRequest does not write again a session saveNow() wrote and nothing changed since; a change since is written', async () => {
+    const { request, store, id } = await signedIn({ saveEveryRequest: true });
+    await request(async (s) => {
+      await s.load();
+      s.get('user');
+      await s.saveNow();
+    });
+    expect(store.calls).toEqual([`get ${id}`, `set ${id}`]);
+    store.calls.length = 0;
+    await request(async (s) => {
+      await s.load();
+      await s.saveNow();
+      s.set('user', 'grace');
+    });
+    expect(store.calls).toEqual([`get ${id}`, `set ${id}`, `set ${id}`]);
+  });
 });
 
 describe('the test cookie', () => {

@@ -82,9 +82,9 @@ function managerOptions(settings: Settings<Request>, storeName: string): Omit<Se
     name: settings.name,
     store: new RequestStore(storeName, settings.store, nothing, null, 0),
     rolling: settings.rolling,
-    // `resave` is the request's to decide (RequestSession#commitNow): a session the app saved
-    // with `save(cb)` is not written again, as express-session's saved hash says.
-    saveEveryRequest: false,
+    // express-session's `resave`: the session the store gave is written again, changed or not,
+    // unless `save(cb)` wrote it and nothing changed since.
+    saveEveryRequest: settings.resave,
     // express-session's lifecycle, rule by rule (but a response >= 500 saves nothing, as in sess):
     saveUninitialized: settings.saveUninitialized,
     keepEmptySessions: true,

@@ -96,8 +96,6 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
    */
   private firstId: string | undefined;
   private destroyed = false;
-  /** `save(cb)` wrote the session this request: `resave` does not write it again unchanged. */
-  private savedByApp = false;
   /**
    * The last store work the app started (`save()`, `reload()`, ...) while it runs. The core takes
    * its calls in turn, but it refuses writes mid-operation: what the app changed on `req.session`
@@ -228,9 +226,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
       this.fresh = false;
       // A save that waited its turn behind a reload or regenerate saves the session they handed out.
       if (session === this.view) this.sync(session as unknown as Record<string, unknown>);
-      return this.core.saveNow().then(() => {
-        this.savedByApp = true;
-      });
+      return this.core.saveNow();
     } catch (error) {
       return Promise.reject(error);
     }
@@ -381,9 +377,6 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     }
     if (isObject(view)) {
       this.sync(view);
-      // express-session's `resave`: the session the store gave is written again, changed or not,
-      // unless the app saved it already (a change since is a write anyway).
-      if (this.start.settings.resave && !this.savedByApp && !this.destroyed && this.stored?.id === this.core.id) this.core.save();
     } else if (this.handedOut && !this.destroyed) {
       this.destroyed = unset === 'destroy';
       const letGo = unset === 'destroy' ? this.core.destroy() : this.core.discard();
