@@ -324,9 +324,17 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
     } catch (thrown) {
       // A failed regenerate, destroy or reload reaches here as the store's error.
       const error = asThrown(asHttpError(thrown));
-      // The Node output started the commit: h3 answers the error once it is done, or its failure.
-      if (nodeOutput?.response.release() === false) throw await nodeOutput.committed(error);
       const config = event.app?.config;
+      // The Node output started the commit: h3 answers the error once it is done, or its failure.
+      if (nodeOutput?.response.release() === false) {
+        const answered = await nodeOutput.committed(error).catch((failure: unknown) => failure);
+        if (!asyncContext || config?.onError === undefined || answered === HANDLED) throw answered;
+        // h3 would call onError outside the request: the answer is made here, as h3 makes it (its
+        // onResponse left for h3), so `getSession()` works there too. The session is committed:
+        // reads work, changes are dropped.
+        const { onResponse: _onResponse, ...answer } = config;
+        return await context.run(view, () => toResponse(answered, event, answer));
+      }
       if (config?.onError === undefined) {
         // A replaced session: see the commit below.
         if (event.context.session !== view) throw new SessUsageError(REPLACED);
@@ -337,7 +345,9 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
         const vary = own?.get('vary');
         if (vary != null && !headers.has('vary')) headers.set('vary', vary);
         addAll(headers, setOnNode(res, headers, own));
-        applyEffects(headers, await commit(core, manager.name, status, headers, own));
+        // A header value Node refuses fails h3's answer in srvx as a 500: it commits as that (see below).
+        const refused = res !== undefined && (nodeRefuses(headers) || (own !== undefined && nodeRefuses(own)));
+        applyEffects(headers, await commit(core, manager.name, refused ? 500 : status, headers, own));
         if (own?.has('set-cookie') !== true) cookiesOnNode(res, headers);
         throw error;
       }

@@ -607,6 +607,72 @@ describe('h3 v2', () => {
       expect(errors.map((error) => (error as HTTPError).status)).toEqual([503]);
     });
 
+    it.each([
+      ['throws after writing part of its body', '/throw'],
+      ['has a body it pipes fail', '/pipe'],
+    ])(
+      "getSession() in the app's onError, once a Node handler's output went out and it %s: the request's session, committed (a change there is not saved)",
+      async (_, path) => {
+        const store = inspectableStore(fakeClock());
+        const seen: string[] = [];
+        const app = new H3({
+          silent: true,
+          onError: async () => {
+            try {
+              const s = getSession();
+              await s.load();
+              seen.push(`n=${s.data.n}`);
+              s.data.n = 3;
+            } catch (error) {
+              seen.push(String(error));
+            }
+          },
+        });
+        app.use(session({ secret: SECRET, store, asyncContext: true }));
+        app.get('/n', async (event) => String((await useSession(event)).data.n));
+        // A producer that fails once its first chunk is out, as a file read or an upstream cut off midway does.
+        const failing = () => {
+          const body = new Readable({ read() {} });
+          body.push('partial');
+          setImmediate(() => body.destroy(new Error('producer failed')));
+          return body;
+        };
+        app.get(
+          '/throw',
+          fromNodeHandler(async (_req, res) => {
+            const s = getSession();
+            await s.load();
+            s.data.n = 2;
+            (res as NodeJS.WritableStream).write('partial');
+            throw new Error('handler failed');
+          }),
+        );
+        app.get(
+          '/pipe',
+          fromNodeHandler(async (_req, res) => {
+            const s = getSession();
+            await s.load();
+            s.data.n = 2;
+            failing().pipe(res);
+          }),
+        );
+        const served = await listen(toNodeHandler(app));
+        servers.push(served);
+        const client = new Client(served.url);
+        const logs = captureFrameworkLogs();
+        const reply = await client.request(path);
+        logs.stop();
+        expect([reply.status, reply.body.startsWith('partial'), cookiesNamed(reply, 'sid')]).toEqual([
+          200,
+          true,
+          [expect.stringMatching(/^sid=[^;]/)],
+        ]);
+        expect(seen).toEqual(['n=2']);
+        expect((await client.request('/n')).body).toBe('2');
+        expect(store.calls.set).toBe(1);
+      },
+    );
+
     it('a body it pipes that fails midway ends as without sess: onError hears of it once, and no error answer is written after the sent body', async () => {
       const store = inspectableStore(fakeClock());
       const errors: unknown[] = [];

@@ -3,7 +3,7 @@
  * handler output that Node or h3 refuses answered as it is without sess (same status, same
  * error in the app's `onError`), never a crash or a request left hanging.
  */
-import { H3, fromNodeHandler, toNodeHandler } from 'h3';
+import { H3, HTTPError, fromNodeHandler, toNodeHandler } from 'h3';
 import type { H3Event } from 'h3';
 import { createApp, eventHandler, fromNodeMiddleware, toNodeListener } from 'h3v1';
 import type { App as AppV1, H3Event as H3EventV1 } from 'h3v1';
@@ -11,7 +11,7 @@ import type { ServerResponse } from 'node:http';
 import { Readable, pipeline } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SessConfigError, cookieSessions, type Store } from '@sess/core';
-import { closedAfterEach, fakeClock, inspectableStore, keptAliveAnswers, largeBody, listen, SECRET } from '@sess/adapter-test';
+import { Client, closedAfterEach, fakeClock, inspectableStore, keptAliveAnswers, largeBody, listen, SECRET } from '@sess/adapter-test';
 import { memoryStore, session, useSession } from '../src/index.js';
 import * as v1 from '../src/v1.js';
 import { captureFrameworkLogs, describeError } from './logs.js';
@@ -347,16 +347,22 @@ describe('handler output that Node or h3 refuses', () => {
     await expectOnly503Close(await listen(toNodeListener(app)), store);
   });
 
-  it('h3 v2: a failed store write under a Node handler (fromNodeHandler) piping its body closes the connection with the 503, so a handler that destroys the socket on its cut stream resets no next request on it', async () => {
-    const store = inspectableStore(fakeClock());
-    const app = new H3({ silent: true });
-    app.use(session({ secret: SECRET, store }));
-    app.use(async (event) => {
-      (await useSession(event)).data.n = 1;
-    });
-    app.get('/', fromNodeHandler(pipesThenDestroysOnCut));
-    await expectOnly503Close(await listen(toNodeHandler(app)), store);
-  });
+  it.each([
+    ['', false],
+    [" (the app's onError answering inside the request)", true],
+  ])(
+    'h3 v2: a failed store write under a Node handler (fromNodeHandler) piping its body closes the connection with the 503%s, so a handler that destroys the socket on its cut stream resets no next request on it',
+    async (_, asyncContext) => {
+      const store = inspectableStore(fakeClock());
+      const app = new H3({ silent: true, ...(asyncContext && { onError: () => undefined }) });
+      app.use(session({ secret: SECRET, store, asyncContext }));
+      app.use(async (event) => {
+        (await useSession(event)).data.n = 1;
+      });
+      app.get('/', fromNodeHandler(pipesThenDestroysOnCut));
+      await expectOnly503Close(await listen(toNodeHandler(app)), store);
+    },
+  );
 
   /** A wrapper another library installed before sess, which refuses the chunk 'refused'. */
   const refusingWrapper = eventHandler((event) => {
@@ -500,6 +506,51 @@ describe('handler output that Node or h3 refuses', () => {
       });
       expect(withSession).toEqual(without);
       expect(store.calls.set).toBe(0);
+    },
+  );
+
+  it.each<[string, (event: H3Event) => never]>([
+    [
+      "a thrown HTTPError's own headers",
+      () => {
+        throw new HTTPError({ status: 401, headers: { 'www-authenticate': 'Basic realm="a\u0001"' } });
+      },
+    ],
+    [
+      "a thrown Error's headers, which h3 answers it with",
+      () => {
+        throw Object.assign(new Error('upstream'), { statusCode: 409, headers: { 'x-upstream': 'a\u0007' } });
+      },
+    ],
+    [
+      'event.res.errHeaders',
+      (event) => {
+        event.res.errHeaders.set('x-control', 'a\u0001b');
+        throw new HTTPError({ status: 403 });
+      },
+    ],
+  ])(
+    'h3 v2 without onError: a header value Node refuses in %s fails in srvx as a 500, with the stored session left as it was',
+    async (_, fail) => {
+      const store = inspectableStore(fakeClock());
+      const app = new H3({ silent: true });
+      app.use(session({ secret: SECRET, store }));
+      app.get('/login', async (event) => ((await useSession(event)).data.n = 1));
+      app.get('/n', async (event) => String((await useSession(event)).data.n));
+      app.get('/fail', async (event) => {
+        (await useSession(event)).data.n = 2;
+        return fail(event);
+      });
+      const served = await listen(toNodeHandler(app));
+      servers.push(served);
+      const client = new Client(served.url);
+      await client.request('/login');
+      const capture = captureFrameworkLogs();
+      const failed = await client.request('/fail');
+      const logged = capture.stop().map(({ tag, error }) => `${tag} ${describeError(error)}`);
+      expect([failed.status, failed.setCookies, logged]).toEqual([500, [], ['[srvx] Failed to send response: ERR_INVALID_CHAR']]);
+      expect(store.calls.set).toBe(1);
+      expect((await client.request('/n')).body).toBe('1');
     },
   );
 
