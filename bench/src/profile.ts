@@ -14,6 +14,8 @@ import { HEAP_PROFILE_ENV, allocatedBytes } from './allocations.js';
 import type { HeapProfileNode } from './allocations.js';
 import { drive, pickGenerator } from './load.js';
 import { prime } from './measure.js';
+import { ownerOf } from './owners.js';
+import { perfSampling } from './perf-sampling.js';
 import { dropPostgresSchema, preparePostgres } from './postgres.js';
 import { startRedis } from './redis-server.js';
 import { scenarioById, sendsCookie, WORKLOADS } from './scenarios.js';
@@ -31,20 +33,6 @@ interface CpuProfile {
   readonly nodes: readonly ProfileNode[];
   readonly samples: readonly number[];
   readonly timeDeltas: readonly number[];
-}
-
-/** `express`, `@sess/core`, `node:internal` ...: who owns the code a sample landed in. */
-function ownerOf(url: string): string {
-  if (url === '') return '(native / V8)';
-  if (url.startsWith('node:')) return 'node (internals)';
-  const modules = url.lastIndexOf('/node_modules/');
-  if (modules !== -1) {
-    const parts = url.slice(modules + '/node_modules/'.length).split('/');
-    return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
-  }
-  const ours = /\/packages\/([^/]+)\//.exec(url);
-  if (ours !== null) return `@sess/${ours[1]}`;
-  return url.includes('/bench/') ? 'bench server' : url;
 }
 
 /** `name path:line`, the path from the package on. */
@@ -103,11 +91,19 @@ function printAllocations(head: HeapProfileNode, requests: number, top: number):
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { duration: { type: 'string' }, top: { type: 'string' }, alloc: { type: 'boolean' } },
+    options: {
+      duration: { type: 'string' },
+      top: { type: 'string' },
+      alloc: { type: 'boolean' },
+      perf: { type: 'boolean' },
+      keep: { type: 'boolean' },
+    },
   });
   const [id, workload] = positionals as [string | undefined, Workload | undefined];
   if (id === undefined || workload === undefined || !WORKLOADS.includes(workload)) {
-    throw new Error(`usage: profile <scenario id, e.g. koa/sess+memory> <${WORKLOADS.join('|')}> [--duration <s>] [--top <n>] [--alloc]`);
+    throw new Error(
+      `usage: profile <scenario id, e.g. koa/sess+memory> <${WORKLOADS.join('|')}> [--duration <s>] [--top <n>] [--alloc | --perf]`,
+    );
   }
   const durationS = Number(values.duration ?? 5);
   const top = Number(values.top ?? 25);
@@ -122,11 +118,12 @@ async function main(): Promise<void> {
   const before = new Set(readdirSync(PROFILES));
   const heapProfile = values.alloc === true ? `${PROFILES}heap.${process.pid}.json` : undefined;
   if (heapProfile !== undefined) process.env[HEAP_PROFILE_ENV] = heapProfile;
-  const started = await startServer(
-    scenario,
-    { redisUrl: redis?.url, databaseUrl: postgres?.url },
-    { nodeArgs: heapProfile === undefined ? ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`] : [] },
-  );
+  const perf = values.perf === true ? perfSampling() : undefined;
+  const launch =
+    perf !== undefined
+      ? { nodeArgs: perf.nodeArgs, launcher: perf.launcher }
+      : { nodeArgs: heapProfile === undefined ? ['--cpu-prof', `--cpu-prof-dir=${PROFILES}`] : [] };
+  const started = await startServer(scenario, { redisUrl: redis?.url, databaseUrl: postgres?.url }, launch);
   if (started.kind === 'unavailable') throw new Error(`${id} is unavailable: ${started.reason}`);
   const server = started.server;
   let requests = 0;
@@ -136,10 +133,13 @@ async function main(): Promise<void> {
     const generator = pickGenerator();
     const warm = await drive(generator, { ...load, durationS: 2 });
     const cpuBefore = await server.cpuMicros();
+    perf?.enable();
     const result = await drive(generator, { ...load, durationS });
-    requests = warm.requests + result.requests;
+    perf?.disable();
+    // perf samples the measured run only; the V8 profilers run from start-up.
+    requests = perf === undefined ? warm.requests + result.requests : result.requests;
     const cpuUs = (await server.cpuMicros()) - cpuBefore;
-    const sampler = heapProfile === undefined ? 'the profiler' : 'the allocation sampler';
+    const sampler = perf !== undefined ? 'perf' : heapProfile === undefined ? 'the profiler' : 'the allocation sampler';
     console.log(
       `${id} ${workload}: ${Math.round(result.rps)} req/s, ${(cpuUs / result.requests).toFixed(1)} µs CPU/req (${generator}, ${durationS} s; ${sampler} itself adds some)`,
     );
@@ -149,6 +149,15 @@ async function main(): Promise<void> {
     if (postgres !== undefined) await dropPostgresSchema(postgres.url);
   }
 
+  if (perf !== undefined) {
+    try {
+      perf.report(requests, top);
+    } finally {
+      if (values.keep === true) console.log(`\nperf recording (perf report -i <file>): ${perf.data}`);
+      else perf.remove();
+    }
+    return;
+  }
   if (heapProfile !== undefined) {
     printAllocations(JSON.parse(readFileSync(heapProfile, 'utf8')) as HeapProfileNode, requests, top);
     rmSync(heapProfile);
