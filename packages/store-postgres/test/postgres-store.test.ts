@@ -19,6 +19,12 @@ import { DATABASE_URL, describeDb, type TestDatabase } from './db.js';
 
 const delta = (set: string[], deleted: string[] = []): SessionChanges => ({ set, deleted, created: false });
 const created = (set: string[]): SessionChanges => ({ set, deleted: [], created: true });
+/** What `run` rejects with, or `undefined` if it resolves. */
+const rejection = (run: () => Promise<unknown>): Promise<unknown> =>
+  run().then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
 
 /** A pool that records the text of every query it passes on. */
 function counting(pool: PostgresPool): { pool: PostgresPool; texts: string[] } {
@@ -1090,10 +1096,7 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       const unreachable = new pg.Pool({ connectionString: `postgres://postgres@127.0.0.1:${await closedPort()}/test` });
       try {
         for (const [call, [op, run]] of Object.entries(calls(postgresStore({ pool: unreachable, sweepIntervalMs: 0 })))) {
-          const error = await run().then(
-            () => undefined,
-            (caught: unknown) => caught,
-          );
+          const error = await rejection(run);
           expect(error, call).toBeInstanceOf(SessStoreError);
           expect(error, call).toMatchObject({ code: 'store_failed', statusHint: 503, op, cause: { code: 'ECONNREFUSED' } });
         }
@@ -1103,10 +1106,7 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       const missing = await fresh({}, false);
       for (const [call, [op, run]] of Object.entries(calls(missing))) {
         if (call === 'migrate') continue;
-        const error = await run().then(
-          () => undefined,
-          (caught: unknown) => caught,
-        );
+        const error = await rejection(run);
         expect(error, call).toBeInstanceOf(SessStoreError);
         expect(error, call).toMatchObject({ code: 'store_failed', op, cause: { code: '42P01' } });
       }
@@ -1134,10 +1134,7 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       const never = new pg.Client({ connectionString: DATABASE_URL });
       const early = postgresStore({ pool: never, ...sameTable(store), timeoutMs: 200 });
       for (const [call, [, run]] of Object.entries(calls(early))) {
-        const error = await run().then(
-          () => undefined,
-          (caught: unknown) => caught,
-        );
+        const error = await rejection(run);
         expect(error, call).toBeInstanceOf(SessUsageError);
         expect(error, call).toMatchObject({
           code: 'usage_invalid',
@@ -1155,10 +1152,7 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       await expect(refused.connect()).rejects.toMatchObject({ code: 'ECONNREFUSED' });
       const failed = postgresStore({ pool: refused, ...sameTable(store), timeoutMs: 200 });
       for (const [call, [op, run]] of Object.entries(calls(failed))) {
-        const error = await run().then(
-          () => undefined,
-          (caught: unknown) => caught,
-        );
+        const error = await rejection(run);
         expect(error, call).toBeInstanceOf(SessStoreError);
         expect(error, call).toMatchObject({
           code: 'store_failed',
@@ -1175,10 +1169,7 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       const rowsOnly: PostgresPool = { query: async (text, values) => (await db.pool.query(text, values)).rows as never };
       const wrapped = postgresStore({ pool: rowsOnly, ...sameTable(store) });
       for (const [call, [op, run]] of Object.entries(calls(wrapped))) {
-        const error = await run().then(
-          () => undefined,
-          (caught: unknown) => caught,
-        );
+        const error = await rejection(run);
         expect(error, call).toBeInstanceOf(SessStoreError);
         expect(error, call).toMatchObject({
           code: 'store_failed',
@@ -1221,10 +1212,7 @@ describeDb('postgresStore on PostgreSQL', (db: TestDatabase) => {
       for (const [what, bad, message] of readings) {
         reading = bad;
         for (const [call, [op, run]] of Object.entries(clockReaders)) {
-          const error = await run().then(
-            () => undefined,
-            (caught: unknown) => caught,
-          );
+          const error = await rejection(run);
           expect(error, `${what}: ${call}`).toBeInstanceOf(SessStoreError);
           expect(error, `${what}: ${call}`).toMatchObject({
             code: 'store_failed',
