@@ -2,18 +2,20 @@
  * `req.session` as express-session users know it: the session's data as properties, with the
  * methods (callback or promise) and `cookie` beside them, on the kit's session view.
  */
-import { type Session, SessUsageError } from '@sess/core';
+import type { Session } from '@sess/core';
 import {
-  MAX_LIFETIME_MS,
-  MIN_COOKIE_LIFETIME_MS,
+  COOKIE_ATTRIBUTES,
   SESSION_ACCESSORS,
   SESSION_METHODS,
-  cookieOptions,
+  assertAttributeKept,
+  fixedAttributes,
   flashAccessor,
+  setLifetimeMs,
+  setLifetimeUntil,
   viewOf,
   withCallbacks,
 } from '@sess/core/adapter';
-import type { CallbackMethods, CookieOptions, SessionMethods as KitMethods } from '@sess/core/adapter';
+import type { AttributeWording, CallbackMethods, CookieOptions, FixedAttributes, SessionMethods as KitMethods } from '@sess/core/adapter';
 
 /** Declare your session's shape by merging into this interface (see README). */
 export interface SessionData {}
@@ -48,17 +50,11 @@ export interface SessionCookie {
   readonly priority: 'low' | 'medium' | 'high' | undefined;
 }
 
-const ATTRIBUTES = ['domain', 'path', 'secure', 'sameSite', 'httpOnly', 'partitioned', 'priority'] as const;
-type Attribute = (typeof ATTRIBUTES)[number];
-
-/** One middleware's cookie attributes: as they read, and as the app wrote them in `session()`. */
-interface Attributes {
-  readonly read: Pick<SessionCookie, Attribute>;
-  readonly written: CookieOptions;
-}
-
-const show = (value: unknown) =>
-  typeof value === 'string' ? JSON.stringify(value) : typeof value === 'object' && value !== null ? 'an object' : String(value);
+const REFUSED: AttributeWording = {
+  refused: (attribute) => `req.session.cookie.${attribute} can't be set per request`,
+  setInstead: (setting) => `session({ cookie: ${setting} })`,
+  secureRequests: 'Express calls secure (req.secure: see its trust proxy)',
+};
 
 export interface SessionMethods extends CallbackMethods<Omit<KitMethods, 'touch'>, 'regenerate' | 'destroy' | 'reload' | 'save'> {
   readonly cookie: SessionCookie;
@@ -68,11 +64,11 @@ export interface SessionMethods extends CallbackMethods<Omit<KitMethods, 'touch'
 export type RequestSession = SessionMethods & Partial<SessionData>;
 
 /** `SessionCookie` as a class, not an object literal: literal accessors give every request's cookie a hidden class of its own. */
-class CookieView implements Omit<SessionCookie, Attribute> {
+class CookieView implements Omit<SessionCookie, (typeof COOKIE_ATTRIBUTES)[number]> {
   readonly #core: Session;
-  readonly #attributes: Attributes;
+  readonly #attributes: FixedAttributes;
   readonly originalMaxAge: number | null;
-  constructor(core: Session, originalMaxAge: number | null, attributes: Attributes) {
+  constructor(core: Session, originalMaxAge: number | null, attributes: FixedAttributes) {
     this.#core = core;
     this.originalMaxAge = originalMaxAge;
     this.#attributes = attributes;
@@ -80,21 +76,13 @@ class CookieView implements Omit<SessionCookie, Attribute> {
   // The attributes are accessors on the prototype: a setter, not a frozen object, fails loudly in
   // sloppy-mode code too, where express-session apps assign them and an ignored assignment is silent.
   static {
-    for (const key of ATTRIBUTES) {
+    for (const key of COOKIE_ATTRIBUTES) {
       Object.defineProperty(CookieView.prototype, key, {
         get(this: CookieView) {
-          return this.#attributes.read[key];
+          return this.#attributes.sent[key];
         },
         set(this: CookieView, value: unknown) {
-          const { read, written } = this.#attributes;
-          if (value === read[key] || (value !== undefined && value === written[key])) return;
-          const auto =
-            key === 'secure' && read.secure === 'auto'
-              ? ", or leave the default secure: 'auto', Secure on exactly the requests Express calls secure (req.secure: see its trust proxy)"
-              : '';
-          throw new SessUsageError(
-            `req.session.cookie.${key} can't be set per request (it is ${show(read[key])}): sess sets the cookie's attributes once, in session(). Set session({ cookie: { ${key}: ${show(value)} } }) instead${auto}`,
-          );
+          assertAttributeKept(this.#attributes, key, value, REFUSED);
         },
       });
     }
@@ -104,36 +92,14 @@ class CookieView implements Omit<SessionCookie, Attribute> {
   }
   set maxAge(ms: number | null | undefined) {
     if (ms === null || ms === undefined) this.#core.setExpiry(0);
-    // As in express-session, under a second ends the cookie now (its Max-Age rounds down to 0);
-    // the core's setExpiry(0) would mean "until the browser closes", keeping a session the app
-    // meant to end. "Now" is the manager's clock: the core refuses a Date more than 400 days from it.
-    else if (ms < MIN_COOKIE_LIFETIME_MS) this.#core.setExpiry(new Date(this.#now()));
-    // Browsers keep a cookie 400 days at most, whatever express-session writes.
-    else this.#core.setExpiry(Math.min(ms, MAX_LIFETIME_MS) / 1000);
-  }
-  /**
-   * Now, as the core read it for this request: that reading was checked, so a clock gone bad since
-   * fails the commit with the clock error (a bad reading here would be refused as a bad Date
-   * instead).
-   */
-  #now(): number {
-    const { expiresAt, maxAgeMs } = this.#core;
-    return expiresAt - maxAgeMs;
+    else setLifetimeMs(this.#core, ms);
   }
   get expires(): Date | null {
     return this.#core.endsWithBrowser ? null : new Date(this.#core.expiresAt);
   }
   set expires(date: Date | false | null | undefined) {
-    if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
-      this.#core.setExpiry(date === false ? 0 : (date ?? 0));
-      return;
-    }
-    // A past date ends the session now. A far one is 400 days, as for maxAge, in seconds: the core
-    // takes a Date only within 400 days of its own reading, which a clock that stepped (or a long
-    // request) can leave minutes before the app's (see #now), but measures seconds from it itself.
-    const now = this.#now();
-    if (date.getTime() >= now + MAX_LIFETIME_MS - 60_000) this.#core.setExpiry(MAX_LIFETIME_MS / 1000);
-    else this.#core.setExpiry(new Date(Math.max(date.getTime(), now)));
+    if (date instanceof Date && !Number.isNaN(date.getTime())) setLifetimeUntil(this.#core, date);
+    else this.#core.setExpiry(date === false ? 0 : (date ?? 0));
   }
 }
 
@@ -142,9 +108,7 @@ const FLASH_TAKEN =
 
 /** The views of one middleware; `originalMaxAge` is the configured `cookie.maxAge`, `written` its `cookie` option. */
 export function expressView(originalMaxAge: number | null, name: string | undefined, written: CookieOptions = {}) {
-  const read = cookieOptions(written) as Attributes['read'];
-  // The core sends a __Secure- or __Host- cookie Secure whatever `secure` says.
-  const attributes: Attributes = { read: { ...read, secure: /^__(secure|host)-/i.test(name ?? '') || read.secure }, written };
+  const attributes = fixedAttributes(written, name);
   const { flash: _, ...methods } = SESSION_METHODS;
   return viewOf<RequestSession>({
     name: 'Session',
