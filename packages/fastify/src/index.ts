@@ -19,7 +19,7 @@ import { sessionManager, type SessionOptions } from './options.js';
 import { type FastifySession, fastifyView, rejected } from './view.js';
 
 export type { SessionCookieOptions, SessionOptions } from './options.js';
-export type { FastifySession, RegenerateKeep, SessionData, SessionMethods } from './view.js';
+export type { FastifySession, RegenerateKeep, SessionCookieOverrides, SessionData, SessionMethods } from './view.js';
 export type { SessionEvent, SocketOutcome, SocketSession, Store } from '@sess/core';
 export { memoryStore } from '@sess/store-memory';
 
@@ -216,6 +216,7 @@ export const getSession = (): FastifySession => context.get();
 
 const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
   const manager = sessionManager(options);
+  const view = fastifyView(options.cookie, options.cookieName);
   // Fastify's own refusal only names the decorator, not the cause or the fix.
   if (fastify.hasRequestDecorator('session')) {
     throw new SessConfigError(
@@ -294,7 +295,7 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
     const core = manager.begin({ cookieHeader: request.headers.cookie, secure: isSecure(request), readOnly: readOnly?.(request) ?? false });
     const state: RequestState = { core, response: undefined, committing: false, late: commitsLate(request) };
     slot(request)[STATE] = state;
-    request.session = fastifyView(core).view;
+    request.session = view(core).view;
     try {
       await core.load();
     } catch (error) {
@@ -388,7 +389,7 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
   };
 
   const socket = (request: FastifyRequest) =>
-    socketSession(manager, { cookieHeader: request.headers.cookie, secure: isSecure(request) }, (core) => fastifyView(core).view);
+    socketSession(manager, { cookieHeader: request.headers.cookie, secure: isSecure(request) }, (core) => view(core).view);
 
   fastify.decorate('sessions', Object.freeze({ handoff, socket }));
 };

@@ -44,16 +44,18 @@ const LIFETIME = 'use cookie.maxAge (ms, or "session"); for one session, request
 const SEALED = 'sess signs the id with "secret"; to keep the data in the cookie, pass store: cookieSessions({ secret }) from @sess/core';
 const RAW_VALUE = `${NOT_IN_SESS}: sess writes the cookie value itself (the id and its MAC, which need no encoding) and reads it back; remove it`;
 
+/** @fastify/cookie's options sess does without, said at registration and by `request.session.options()`. */
+export const COOKIE_HINTS: Readonly<Record<string, string>> = {
+  signed: `${NOT_IN_SESS}: the cookie is always signed (HMAC-SHA256 with "secret"); remove it`,
+  // @fastify/session passes its cookie options on to @fastify/cookie, which takes these.
+  encode: RAW_VALUE,
+  decode: RAW_VALUE,
+};
+
 const COOKIE = {
   table: { ...COOKIE_OPTIONS, maxAge: [] },
   should: 'an object of cookie attributes',
-  hints: {
-    expires: LIFETIME,
-    signed: `${NOT_IN_SESS}: the cookie is always signed (HMAC-SHA256 with "secret"); remove it`,
-    // @fastify/session passes its cookie options on to @fastify/cookie, which takes these.
-    encode: RAW_VALUE,
-    decode: RAW_VALUE,
-  },
+  hints: { expires: LIFETIME, ...COOKIE_HINTS },
 } as const;
 
 const { name: _name, ...shared } = SHARED_OPTIONS;

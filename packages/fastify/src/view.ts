@@ -2,15 +2,48 @@
  * `request.session` as @fastify/session users know it: the data as properties, `get`/`set`,
  * `sessionId`, and the operations with their promise or callback forms, on the kit's session view.
  */
-import { SessUsageError, type Session } from '@sess/core';
-import { SESSION_ACCESSORS, SESSION_METHODS, failureError, viewOf, withCallbacks } from '@sess/core/adapter';
-import type { CallbackMethods, SessionMethods as KitMethods } from '@sess/core/adapter';
+import { SessUsageError, type Session, describeValue } from '@sess/core';
+import {
+  COOKIE_ATTRIBUTES,
+  SESSION_ACCESSORS,
+  SESSION_METHODS,
+  assertAttributeKept,
+  failureError,
+  fixedAttributes,
+  setLifetimeMs,
+  setLifetimeUntil,
+  viewOf,
+  withCallbacks,
+} from '@sess/core/adapter';
+import type {
+  AttributeWording,
+  CallbackMethods,
+  CookieAttribute,
+  CookieOptions,
+  FixedAttributes,
+  SessionMethods as KitMethods,
+} from '@sess/core/adapter';
+import { COOKIE_HINTS } from './options.js';
 
 /** Declare your session's shape by merging into this interface: `declare module '@sess/fastify' { interface SessionData { user?: string } }`. */
 export interface SessionData {}
 
 /** What `regenerate` keeps: @fastify/session's list of fields to carry over, or sess's `{ keepData }` (default: keep everything). */
 export type RegenerateKeep = readonly string[] | { keepData?: boolean };
+
+/**
+ * What `request.session.options(opts)` takes: @fastify/session's cookie options for this one
+ * session. Only the lifetime can change; the attributes are accepted as configured.
+ */
+export interface SessionCookieOverrides extends CookieOptions {
+  /**
+   * This session's lifetime in ms, kept with the session: `0`, `null` or `undefined` for a cookie
+   * that ends with the browser, under a second (or negative) ends the session, capped at 400 days.
+   */
+  maxAge?: number | null | undefined;
+  /** When this session ends, if `maxAge` gives no lifetime; `null` for the configured lifetime. */
+  expires?: Date | null | undefined;
+}
 
 /** `regenerate`: a new id; the old record dies at commit (fixation defence). Keeps the data, or only the fields listed. */
 type Methods = Omit<KitMethods, 'regenerate'> & { regenerate(keep?: RegenerateKeep): Promise<void> };
@@ -32,6 +65,14 @@ export interface SessionMethods extends CallbackMethods<Methods, 'regenerate' | 
    * @throws SessUsageError for a member's name (`id`, `cookie`, `save`, ...): data can't shadow one.
    */
   set<K extends string>(key: K, value: K extends keyof SessionData ? SessionData[K] : unknown): void;
+  /**
+   * @fastify/session's per-session cookie options, for "remember me": `options({ maxAge })` (ms)
+   * or `options({ expires })` sets this session's lifetime, as `setExpiry` does.
+   *
+   * @throws SessUsageError for an attribute (`domain`, `secure`, ...) other than the configured
+   *   one (set it in the plugin's `cookie` option), or a value of the wrong type. Nothing changes then.
+   */
+  options(opts: SessionCookieOverrides): void;
 }
 
 /** `request.session`: the data you declare in `SessionData`, as properties, with the operations beside them. */
@@ -89,12 +130,53 @@ const NO_EXPIRY = Object.freeze({ maxAge: null, expires: null });
 const cookieOf = (core: Session) =>
   core.endsWithBrowser ? NO_EXPIRY : Object.freeze({ maxAge: core.maxAgeMs, expires: new Date(core.expiresAt) });
 
-/** The views of one registration: a Proxy per request, over the request's core session. */
-export const fastifyView = viewOf<FastifySession>({
-  accessors: {
-    ...SESSION_ACCESSORS,
-    sessionId: SESSION_ACCESSORS.id,
-    cookie: { get: cookieOf },
-  },
-  methods: METHODS,
-});
+const REFUSED: AttributeWording = {
+  refused: (attribute) => `request.session.options({ ${attribute} }) can't change the cookie's ${attribute} for one session`,
+  setInstead: (setting) => `register(session, { cookie: ${setting} })`,
+  secureRequests: 'Fastify calls secure (request.protocol: see its trustProxy)',
+};
+
+const usage = (message: string) => new SessUsageError(`request.session.options(opts): ${message}`);
+
+/**
+ * @fastify/session's `options(opts)`, checked whole before anything changes. Its lifetime rule:
+ * a `maxAge` other than 0 wins, then `expires`; a `maxAge` of 0, null or undefined given without
+ * an `expires` makes a cookie that ends with the browser; an `expires` of null alone restores the
+ * configured lifetime (@fastify/session rebuilds the cookie from the configured options).
+ */
+function setOptions(core: Session, attributes: FixedAttributes, opts: unknown): void {
+  if (typeof opts !== 'object' || opts === null || Array.isArray(opts))
+    throw usage(`opts must be an object of cookie options, such as { maxAge: ms }, got ${describeValue(opts)}`);
+  const given = opts as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (key === 'maxAge' || key === 'expires') continue;
+    const value = given[key];
+    if ((COOKIE_ATTRIBUTES as readonly string[]).includes(key)) assertAttributeKept(attributes, key as CookieAttribute, value, REFUSED);
+    else if (value !== undefined) throw usage(`${key}: ${COOKIE_HINTS[key] ?? 'not a cookie option sess knows; remove it'}`);
+  }
+  const { maxAge, expires } = given;
+  if (maxAge != null && (typeof maxAge !== 'number' || Number.isNaN(maxAge)))
+    throw usage(`maxAge must be a number of ms (0 or null: until the browser closes), got ${describeValue(maxAge)}`);
+  if (expires != null && !(expires instanceof Date && !Number.isNaN(expires.getTime())))
+    throw usage(`expires must be a valid Date (null: the configured lifetime), got ${describeValue(expires)}`);
+  if (typeof maxAge === 'number' && maxAge !== 0) setLifetimeMs(core, maxAge);
+  else if (expires instanceof Date) setLifetimeUntil(core, expires);
+  else if (Object.hasOwn(given, 'maxAge')) core.setExpiry(0);
+  else if (Object.hasOwn(given, 'expires')) core.setExpiry(null);
+}
+
+/**
+ * The views of one registration: a Proxy per request, over the request's core session. `cookie`
+ * is the plugin's `cookie` option and `name` its cookie's name, which `options()` checks against.
+ */
+export function fastifyView(cookie: CookieOptions = {}, name = '') {
+  const attributes = fixedAttributes(cookie, name);
+  return viewOf<FastifySession>({
+    accessors: {
+      ...SESSION_ACCESSORS,
+      sessionId: SESSION_ACCESSORS.id,
+      cookie: { get: cookieOf },
+    },
+    methods: { ...METHODS, options: (core: Session, _view: unknown, opts: unknown) => setOptions(core, attributes, opts) },
+  });
+}

@@ -14,7 +14,7 @@ import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { SessConfigError, SessStoreError, SessUsageError } from '@sess/core';
 import { Client, cookiesNamed, fakeClock, inspectableStore, keptAliveAnswers, largeBody } from '@sess/adapter-test';
 import { getSession, memoryStore, session } from '../src/index.js';
-import type { FastifySession, SessionOptions } from '../src/index.js';
+import type { FastifySession, SessionCookieOverrides, SessionOptions } from '../src/index.js';
 import { type FastifyFactory, MAJORS, serve } from './app.js';
 
 declare module '../src/index.js' {
@@ -40,6 +40,7 @@ describe('declaration merging', () => {
     expectTypeOf<FastifySession['cart']>().toEqualTypeOf<string[] | undefined>();
     expectTypeOf((session: FastifySession) => session.get('n')).returns.toEqualTypeOf<number | undefined>();
     expectTypeOf<FastifySession['sessionId']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<FastifySession['options']>().parameter(0).toEqualTypeOf<SessionCookieOverrides>();
     expectTypeOf<FastifyInstance['sessions']['socket']>().parameters.toEqualTypeOf<[request: FastifyRequest]>();
     const typed = (request: FastifyRequest) => {
       // @ts-expect-error: user is a string in SessionData
@@ -1171,6 +1172,167 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       });
       expect(JSON.parse((await client.request('/?browser=1')).body)).toEqual([false, false, { maxAge: null, expires: null }]);
       expect(JSON.parse((await client.request('/')).body)).toEqual([true, true, { maxAge: null, expires: null }]);
+    });
+  });
+
+  describe('request.session.options(opts), @fastify/session’s per-session cookie options', () => {
+    const DAY = 86_400_000;
+    /** An app whose `/options/:name` calls options() with the case of that name (made at request time, for Dates). */
+    async function withOptions(options: Partial<SessionOptions>, cases: Record<string, () => unknown>) {
+      const seen: Error[] = [];
+      const started = await withSession(options, (app) => {
+        app.setErrorHandler((error: Error, _request, reply) => (seen.push(error), reply.code(500).send(`${error.name}: ${error.message}`)));
+        app.get('/count', async (request) => String((request.session.n = (request.session.n ?? 0) + 1)));
+        app.post('/login', async (request) => {
+          await request.session.regenerate();
+          request.session.user = 'ada';
+          // "Remember me", as @fastify/session apps write it on sign-in.
+          request.session.options({ maxAge: 30 * DAY });
+          return 'signed in';
+        });
+        app.get('/touch', async (request) => (request.session.touch(), 'touched'));
+        app.get('/options/:name', async (request) => {
+          const make = cases[(request.params as { name: string }).name] as () => unknown;
+          request.session.options(make() as Parameters<FastifySession['options']>[0]);
+          return 'set';
+        });
+      });
+      return { ...started, seen };
+    }
+
+    it('options({ maxAge }) on sign-in gives the session that lifetime: the Set-Cookie’s Max-Age, the stored expiry and later touches follow (was: TypeError, a 500)', async () => {
+      const { client, store } = await withOptions({ cookie: { maxAge: 3_600_000 } }, {});
+      const login = await client.request('/login', { method: 'POST' });
+      expect([login.status, login.body]).toEqual([200, 'signed in']);
+      expect(cookiesNamed(login, 'sid')).toEqual([expect.stringMatching(/^sid=[^;]+; Max-Age=2592000; /)]);
+      const { meta } = (await store.peek(idOf(client) as string)) ?? { meta: undefined };
+      expect(meta?.expiry).toEqual({ kind: 'duration', ms: 30 * DAY });
+      expect((meta?.expiresAt ?? 0) - (meta?.touchedAt ?? 0)).toBe(30 * DAY);
+      // The lifetime is the session's own from then on, as @fastify/session keeps it with the session.
+      expect(cookiesNamed(await client.request('/touch'), 'sid')).toEqual([expect.stringMatching(/; Max-Age=2592000; /)]);
+    });
+
+    it('maxAge 0, null or undefined: a cookie that ends with the browser; under a second or negative ends the session; over 400 days is 400 days; expires a Date, maxAge winning; expires null the configured lifetime', async () => {
+      const { client } = await withOptions(
+        { cookie: { maxAge: 3_600_000 } },
+        {
+          zero: () => ({ maxAge: 0 }),
+          null: () => ({ maxAge: null }),
+          undefined: () => ({ maxAge: undefined }),
+          long: () => ({ maxAge: 500 * DAY }),
+          configured: () => ({ expires: null }),
+          expires: () => ({ expires: new Date(Date.now() + 2 * DAY) }),
+          both: () => ({ maxAge: 120_000, expires: new Date(Date.now() + 2 * DAY) }),
+          farExpires: () => ({ expires: new Date(Date.now() + 500 * DAY) }),
+          nothing: () => ({}),
+          short: () => ({ maxAge: 999 }),
+          negative: () => ({ maxAge: -1 }),
+          past: () => ({ expires: new Date(Date.UTC(2000, 0, 1)) }),
+        },
+      );
+      const cookieAfter = async (name: string) => {
+        const reply = await client.request(`/options/${name}`);
+        expect([name, reply.status, reply.body]).toEqual([name, 200, 'set']);
+        return cookiesNamed(reply, 'sid');
+      };
+      await client.request('/count');
+      for (const name of ['zero', 'null', 'undefined']) {
+        expect(await cookieAfter(name)).toEqual([expect.not.stringMatching(/Max-Age|Expires/)]);
+      }
+      expect(await cookieAfter('long')).toEqual([expect.stringMatching(/; Max-Age=34560000; /)]);
+      expect(await cookieAfter('configured')).toEqual([expect.stringMatching(/; Max-Age=3600; /)]);
+      expect(await cookieAfter('expires')).toEqual([expect.stringMatching(/; Max-Age=17(27|28)\d\d; /)]);
+      expect(await cookieAfter('both')).toEqual([expect.stringMatching(/; Max-Age=120; /)]);
+      expect(await cookieAfter('farExpires')).toEqual([expect.stringMatching(/; Max-Age=34560000; /)]);
+      expect(await cookieAfter('nothing')).toEqual([]);
+      expect((await client.request('/count')).body).toBe('2');
+      for (const name of ['short', 'negative', 'past']) {
+        expect(await cookieAfter(name)).toEqual([expect.stringMatching(/^sid=[^;]*; Max-Age=0;/)]);
+        expect([name, (await client.request('/count')).body]).toEqual([name, '1']);
+      }
+    });
+
+    it('a cookie attribute other than the configured one fails into Fastify’s error handler naming the cookie option to set at registration, changing nothing; the configured value is accepted', async () => {
+      const changed: Record<string, unknown> = {
+        domain: 'example.com',
+        path: '/app',
+        secure: true,
+        sameSite: 'none',
+        httpOnly: false,
+        partitioned: true,
+        priority: 'high',
+      };
+      const same: Record<string, unknown> = {
+        domain: undefined,
+        path: '/',
+        secure: 'auto',
+        sameSite: 'lax',
+        httpOnly: true,
+        partitioned: undefined,
+        priority: undefined,
+      };
+      const cases = Object.fromEntries([
+        ...Object.entries(changed).map(([key, value]) => [`changed-${key}`, () => ({ maxAge: 30 * DAY, [key]: value })]),
+        ...Object.entries(same).map(([key, value]) => [`same-${key}`, () => ({ [key]: value })]),
+        // The option as written at registration is the same value too.
+        ['written', () => ({ sameSite: false })],
+      ]);
+      const { client, seen } = await withOptions({ cookie: { sameSite: false } }, cases);
+      await client.request('/count');
+      for (const [key, value] of Object.entries(changed)) {
+        const reply = await client.request(`/options/changed-${key}`);
+        expect([key, reply.status, reply.setCookies]).toEqual([key, 500, []]);
+        expect(reply.body).toMatch(new RegExp(`^SessUsageError: \\[sess\\] request\\.session\\.options\\(\\{ ${key} \\}\\) can't`));
+        expect(reply.body).toContain(`cookie: { ${key}: ${JSON.stringify(value)} }`);
+      }
+      expect(seen.every((error) => error instanceof SessUsageError)).toBe(true);
+      expect((await client.request('/options/changed-secure')).body).toContain("secure: 'auto'");
+      for (const name of [...Object.keys(same).map((key) => `same-${key}`), 'written']) {
+        const reply = await client.request(`/options/${name}`);
+        expect([name, reply.status, reply.body, reply.setCookies]).toEqual([name, 200, 'set', []]);
+      }
+      // The refused calls changed nothing: the session is the same one, its lifetime the configured one.
+      expect((await client.request('/count')).body).toBe('2');
+      expect(cookiesNamed(await client.request('/touch'), 'sid')).toEqual([expect.stringMatching(/; Max-Age=86400; /)]);
+    });
+
+    it('an argument that is not an object of cookie options, a maxAge not a number, an expires not a Date, or an option sess has no per-session use for, is a usage error saying so', async () => {
+      const { client } = await withOptions(
+        {},
+        {
+          undefined: () => undefined,
+          null: () => null,
+          string: () => 'remember',
+          array: () => [],
+          maxAgeString: () => ({ maxAge: '2592000000' }),
+          maxAgeNaN: () => ({ maxAge: Number.NaN }),
+          expiresNumber: () => ({ expires: Date.now() + DAY }),
+          expiresInvalid: () => ({ expires: new Date(Number.NaN) }),
+          signed: () => ({ signed: true }),
+          unknown: () => ({ colour: 'blue' }),
+        },
+      );
+      const refusals: Record<string, RegExp> = {
+        undefined: /opts must be an object of cookie options/,
+        null: /opts must be an object of cookie options/,
+        string: /opts must be an object of cookie options/,
+        array: /opts must be an object of cookie options/,
+        maxAgeString: /maxAge must be a number of ms/,
+        maxAgeNaN: /maxAge must be a number of ms/,
+        expiresNumber: /expires must be a valid Date/,
+        expiresInvalid: /expires must be a valid Date/,
+        signed: /signed.*the cookie is always signed/,
+        unknown: /colour.*not a cookie option/,
+      };
+      for (const [name, message] of Object.entries(refusals)) {
+        const reply = await client.request(`/options/${name}`);
+        expect([name, reply.status, reply.body]).toEqual([
+          name,
+          500,
+          expect.stringMatching(/^SessUsageError: \[sess\] request\.session\.options/),
+        ]);
+        expect(reply.body).toMatch(message);
+      }
     });
   });
 
