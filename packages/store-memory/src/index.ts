@@ -15,7 +15,8 @@ import { hasLife, indexedUserId, isEpochMs, ownValue, revokeUserExcept, setOwnVa
 
 export interface MemoryStoreOptions {
   /**
-   * Most records held; a write past it evicts the least recently used record. Default 100,000,
+   * Most records held; a write past it drops an expired record if it finds one, else evicts the
+   * least recently used record. Default 100,000,
    * about 17 MB of heap for small 5-key sessions (measured on Node 20): express-session's
    * MemoryStore has no bound, so a flood of new sessions grows it until the process dies.
    */
@@ -57,6 +58,11 @@ const DEFAULT_MAX_ENTRIES = 100_000;
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 /** setInterval clamps longer delays to 1 ms (TimeoutOverflowWarning), which would sweep nonstop. */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+/**
+ * A full store searches all its records for expired ones at most once per maxEntries/16 writes
+ * past the limit: about 16 expiry checks a write, spread, rather than maxEntries on each.
+ */
+const FULL_SEARCH_SPREAD = 16;
 
 /** Writes a delta on top of the stored data (a decoded copy the caller owns). */
 function applyChanges(stored: Record<string, unknown>, data: SessionData, changes: SessionChanges): SessionData {
@@ -81,7 +87,7 @@ const KNOWN_OPTIONS: readonly (keyof MemoryStoreOptions)[] = ['maxEntries', 'swe
 /** Options of `memorystore`, the peer an app moving to sess is likely to bring, and what sess has instead. */
 const HINTS: Readonly<Record<string, string>> = {
   checkPeriod: 'use sweepIntervalMs (ms between sweeps of expired records; 0 turns it off)',
-  max: 'use maxEntries (most records held, the least recently used evicted past it)',
+  max: 'use maxEntries (most records held; past it, an expired record goes first, else the least recently used)',
   ttl: 'the lifetime comes from the session options (maxAgeMs, idleTimeoutMs); the store keeps the TTL core passes',
   dispose: 'the store calls nothing when a record goes; the session option onEvent reports destroyed and expired sessions',
   noDisposeOnSet: 'the store calls nothing when a record goes; the session option onEvent reports destroyed and expired sessions',
@@ -175,6 +181,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   // records it is dropped, and the next eviction makes a fresh one: one walk over the table's holes
   // per that many writes.
   let insertsSinceEviction = 0;
+  // Writes past the limit since a full store last searched for expired records; the first may search.
+  const searchEvery = Math.ceil(maxEntries / FULL_SEARCH_SPREAD);
+  let fullWrites = searchEvery;
 
   /**
    * The clock's time. One that stops returning epoch ms fails the call: compared or added as is,
@@ -216,7 +225,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
    * Stores `encoded` as the most recently used record, in place of `replaced` (what `live(id)`
    * returned); `userId` is what its data names, if any.
    */
-  function write(id: string, encoded: string, userId: string | undefined, replaced: string | undefined): void {
+  function write(id: string, encoded: string, userId: string | undefined, replaced: string | undefined, time: number): void {
     if (replaced !== undefined) codec.release(replaced);
     if (userOf.get(id) !== userId) {
       unindex(id);
@@ -226,12 +235,33 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       }
     }
     refresh(id, encoded);
-    // Records arrive one at a time, so at most one is over the limit. The store is not empty, so
-    // the cursor has a next key.
-    if (entries.size > maxEntries) {
-      insertsSinceEviction = 0;
-      drop((oldest ??= entries.keys()).next().value as string);
+    if (entries.size > maxEntries) makeRoom(time);
+  }
+
+  /**
+   * Frees the one slot a write took past the limit (records arrive one at a time). An expired
+   * record goes before a live one: ending a live session signs its user out, while an expired
+   * one ended already.
+   */
+  function makeRoom(time: number): void {
+    insertsSinceEviction = 0;
+    // The store is not empty, so the cursor has a next key.
+    const lru = (oldest ??= entries.keys()).next().value as string;
+    // With one TTL that every use renews, the least recently used record is the first to expire: the check
+    // ends here. Otherwise an expired record may sit anywhere in the order (a shorter TTL, a record
+    // read but not touched), and finding it takes a walk over every record, so it is rationed.
+    fullWrites += 1;
+    if (time < codec.expiresAt(entries.get(lru) as string) && fullWrites >= searchEvery) {
+      fullWrites = 0;
+      sweepAt(time);
+      if (entries.size <= maxEntries) {
+        // The live record stays, but the cursor has passed it: the next eviction starts a fresh
+        // one, a walk over the table no longer than the sweep just made.
+        oldest = undefined;
+        return;
+      }
     }
+    drop(lru);
   }
 
   /** Re-inserts a record as most recently used, its user unchanged. */
@@ -250,8 +280,15 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     } catch {
       return;
     }
-    // Deleting the current key while iterating a Map is safe: iteration continues with the next.
-    for (const [id, encoded] of entries) if (time >= codec.expiresAt(encoded)) drop(id);
+    sweepAt(time);
+  }
+
+  function sweepAt(time: number): void {
+    // Deleting the current key while a Map runs forEach is safe: it continues with the next. forEach,
+    // not for-of: no [key, value] pair made per record, a fifth faster at 100,000 (measured, Node 20).
+    entries.forEach((encoded, id) => {
+      if (time >= codec.expiresAt(encoded)) drop(id);
+    });
   }
 
   /**
@@ -306,7 +343,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         if (stored === undefined) return false;
         data = applyChanges(codec.data(stored), record.data, changes);
       }
-      write(id, codec.encode(data, record.meta, now() + ttlMs), userIdIn(data, userIdKey), stored);
+      const time = now();
+      write(id, codec.encode(data, record.meta, time + ttlMs), userIdIn(data, userIdKey), stored, time);
       return true;
     },
 

@@ -327,6 +327,131 @@ describe('LRU eviction at maxEntries', () => {
   });
 });
 
+describe('expired records go before live ones at maxEntries', () => {
+  it('a full store holding expired records evicts none of its live records for a new one', async () => {
+    const clock = manualClock();
+    const store = memoryStore({ maxEntries: 4, sweepIntervalMs: 0, clock: clock.now });
+    await store.set('live-a', record({ userId: 'u1' }), 60_000);
+    await store.set('short-1', record({ userId: 'u2' }), 1_000);
+    await store.set('short-2', record(), 1_000);
+    await store.set('live-b', record(), 60_000);
+    clock.advance(1_000);
+    // live-a is the least recently used record, and live: before, it was evicted, and the user signed out.
+    await store.set('new-1', record(), 60_000);
+    await store.set('new-2', record(), 60_000);
+    for (const id of ['live-a', 'live-b', 'new-1', 'new-2']) expect(await store.get(id), id).toBeDefined();
+    expect(store.size).toBe(4);
+    expect(await store.sessionsOf('u2')).toEqual([]);
+  });
+
+  it('a full store with nothing expired still evicts the least recently used record, even one about to expire', async () => {
+    const clock = manualClock();
+    const store = memoryStore({ maxEntries: 2, sweepIntervalMs: 0, clock: clock.now });
+    await store.set('a', record(), 60_000);
+    await store.set('b', record(), 1_000);
+    clock.advance(999);
+    await store.set('c', record(), 60_000);
+    expect(await store.get('a')).toBeUndefined();
+    expect(await store.get('b')).toBeDefined();
+    expect(await store.get('c')).toBeDefined();
+  });
+
+  it('looks for expired records past the least recently used one at most once per maxEntries/16 writes to a full store', async () => {
+    // 160 records: one search per 10 full writes. A search drops every expired record, so the size
+    // shows when one ran: below the limit, with room for the record written.
+    const clock = manualClock();
+    const store = memoryStore({ maxEntries: 160, sweepIntervalMs: 0, clock: clock.now });
+    for (let i = 0; i < 150; i += 1) await store.set(`old-${i}`, record(), 3_600_000);
+    for (let i = 0; i < 10; i += 1) await store.set(`short-${i}`, record(), 1_000);
+    clock.advance(1_000);
+    // The first full write searches at once.
+    await store.set('new-0', record(), 3_600_000);
+    expect(store.size).toBe(151);
+    for (let i = 1; i < 10; i += 1) await store.set(`new-${i}`, record(), 3_600_000);
+    // Full again; two full writes add records that then expire behind live ones.
+    await store.set('gone-1', record(), 1_000);
+    await store.set('gone-2', record(), 1_000);
+    clock.advance(1_000);
+    const sizes = [];
+    for (let i = 0; i < 9; i += 1) {
+      await store.set(`later-${i}`, record(), 3_600_000);
+      sizes.push(store.size);
+    }
+    // Full writes 3 to 9 since the last search evict the least recently used record, live as it is;
+    // the 10th searches and frees both expired ones.
+    expect(sizes).toEqual([160, 160, 160, 160, 160, 160, 160, 159, 160]);
+    expect(await store.get('old-0')).toBeUndefined();
+    expect(await store.get('old-8')).toBeUndefined();
+    expect(await store.get('old-9')).toBeDefined();
+  });
+
+  it('over any run of writes with short and long TTLs, reads, touches, deletes and time passing, a small store evicts a live record only when it holds no expired one', async () => {
+    // Up to 16 records, a full write may search every time: the store then matches this model
+    // exactly. The searches make the eviction cursor start again, which must stay right.
+    const ids = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h');
+    const ttl = fc.constantFrom(1_000, 60_000);
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('set' as const), id: ids, ttl }),
+      fc.record({ kind: fc.constant('get' as const), id: ids }),
+      fc.record({ kind: fc.constant('touch' as const), id: ids, ttl }),
+      fc.record({ kind: fc.constant('destroy' as const), id: ids }),
+      fc.record({ kind: fc.constant('advance' as const), ms: fc.constantFrom(500, 1_000, 30_000) }),
+      fc.record({ kind: fc.constant('clear' as const) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.array(op, { maxLength: 400, size: 'max' }), async (maxEntries, ops) => {
+        const clock = manualClock();
+        const store = memoryStore({ maxEntries, sweepIntervalMs: 0, clock: clock.now });
+        // Least to most recently used, with expiry times.
+        let model: { id: string; expiresAt: number }[] = [];
+        const expired = (held: { expiresAt: number }) => clock.now() >= held.expiresAt;
+        const remove = (id: string) => (model = model.filter((held) => held.id !== id));
+        const find = (id: string) => {
+          const held = model.find((entry) => entry.id === id);
+          if (held !== undefined && expired(held)) remove(id);
+          return held !== undefined && !expired(held) ? held : undefined;
+        };
+        const use = (id: string, expiresAt: number) => {
+          remove(id);
+          model.push({ id, expiresAt });
+        };
+        for (const step of ops) {
+          if (step.kind === 'set') {
+            find(step.id);
+            use(step.id, clock.now() + step.ttl);
+            if (model.length > maxEntries) {
+              if (!expired(model[0]!)) model = model.filter((held) => !expired(held));
+              if (model.length > maxEntries) model.shift();
+            }
+            await store.set(step.id, record({ id: step.id }), step.ttl);
+          } else if (step.kind === 'get') {
+            const held = find(step.id);
+            expect((await store.get(step.id))?.data).toEqual(held === undefined ? undefined : { id: step.id });
+            if (held !== undefined) use(step.id, held.expiresAt);
+          } else if (step.kind === 'touch') {
+            const held = find(step.id);
+            expect(await store.touch(step.id, record().meta, step.ttl)).toBe(held !== undefined);
+            if (held !== undefined) use(step.id, clock.now() + step.ttl);
+          } else if (step.kind === 'destroy') {
+            await store.destroy(step.id);
+            remove(step.id);
+          } else if (step.kind === 'advance') {
+            clock.advance(step.ms);
+          } else {
+            await store.clear();
+            model = [];
+          }
+          expect(store.size).toBe(model.length);
+        }
+        const held = [];
+        for await (const id of store.ids()) held.push(id);
+        expect(held).toEqual(model.filter((entry) => !expired(entry)).map((entry) => entry.id));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe('the sweep', () => {
   it('removes expired records that nobody reads, and only those', async () => {
     vi.useFakeTimers();
@@ -410,11 +535,16 @@ describe('the sweep', () => {
       const store = memoryStore({ sweepIntervalMs: 1_000 });
       for (let i = 0; i < 1_000; i += 1) store.set(`s-${i}`, record({ blob: 'x'.repeat(10_000), i }), 60_000);
     })();
-    // A WeakRef keeps its target alive until the job that made it ends.
-    await new Promise((resolve) => setImmediate(resolve));
-    gc();
-    // 1,000 records of 10 KB each: 10 MB if they were kept.
-    expect(process.memoryUsage().heapUsed - before).toBeLessThan(2_000_000);
+    // 1,000 records of 10 KB each: 10 MB if they were kept. A WeakRef keeps its target alive
+    // until the job that made it ends, and records made while V8 was marking are allocated
+    // marked, so one collection may keep them: a few turns, each with a collection, until freed.
+    let kept = Number.POSITIVE_INFINITY;
+    for (let turn = 0; turn < 5 && kept >= 2_000_000; turn += 1) {
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+      kept = process.memoryUsage().heapUsed - before;
+    }
+    expect(kept).toBeLessThan(2_000_000);
     expect(vi.getTimerCount()).toBe(1);
     vi.advanceTimersByTime(1_000);
     expect(vi.getTimerCount()).toBe(0);
