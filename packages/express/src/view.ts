@@ -15,39 +15,31 @@ import {
   viewOf,
   withCallbacks,
 } from '@sess/core/adapter';
-import type { AttributeWording, CallbackMethods, CookieOptions, FixedAttributes, SessionMethods as KitMethods } from '@sess/core/adapter';
+import type {
+  AttributeWording,
+  CallbackMethods,
+  CookieOptions,
+  FixedAttributes,
+  SentCookieAttributes,
+  SessionMethods as KitMethods,
+} from '@sess/core/adapter';
 
 /** Declare your session's shape by merging into this interface (see README). */
 export interface SessionData {}
 
 /** The kit's methods, with express-session's callback forms; `save()` resolves at once (sess saves before the headers leave). */
-/** `req.session.cookie`, express-session's view of the session cookie. */
-export interface SessionCookie {
+/**
+ * `req.session.cookie`, express-session's view of the session cookie. Its attributes (`domain`,
+ * `path`, `secure`, ...) read as sent; they are fixed in `session({ cookie })`: assigning another
+ * value throws a `SessUsageError` saying so, the value it has or the option as written is accepted.
+ */
+export interface SessionCookie extends SentCookieAttributes {
   /** Remaining life in ms; set it to change this session's lifetime (`null`: until the browser closes). */
   maxAge: number | null | undefined;
   /** When the cookie expires; set a Date to end the session then (`null`: until the browser closes; `false`, express-session's way, works too). */
   expires: Date | null | undefined;
   /** The configured `cookie.maxAge` (24 h unless set; `null`: until the browser closes). */
   readonly originalMaxAge: number | null;
-  /**
-   * The configured attributes, defaults filled in (`sameSite: true` reads `'strict'`; `secure`
-   * reads `'auto'`, the default, unless set or the name's `__Secure-`/`__Host-` prefix makes it
-   * `true`). They are fixed in `session({ cookie })`: assigning another value throws a
-   * `SessUsageError` saying so; the value it has, or the option as written, is accepted.
-   */
-  readonly domain: string | undefined;
-  /** The configured `cookie.path` (`'/'` unless set). */
-  readonly path: string;
-  /** The configured `cookie.secure` (`'auto'` unless set): `'auto'` is Secure exactly on secure requests. */
-  readonly secure: boolean | 'auto';
-  /** The configured `cookie.sameSite` (`'lax'` unless set). */
-  readonly sameSite: 'lax' | 'strict' | 'none';
-  /** The configured `cookie.httpOnly` (`true` unless set). */
-  readonly httpOnly: boolean;
-  /** The configured `cookie.partitioned` (CHIPS). */
-  readonly partitioned: boolean | undefined;
-  /** The configured `cookie.priority`. */
-  readonly priority: 'low' | 'medium' | 'high' | undefined;
 }
 
 const REFUSED: AttributeWording = {

@@ -16,18 +16,27 @@ export const COOKIE_ATTRIBUTES = ['domain', 'path', 'secure', 'sameSite', 'httpO
 /** One of `COOKIE_ATTRIBUTES`. */
 export type CookieAttribute = (typeof COOKIE_ATTRIBUTES)[number];
 
+/** The session cookie's attributes as the Set-Cookie carries them, defaults filled in. */
+export interface SentCookieAttributes {
+  /** `cookie.domain`; none unless set. */
+  readonly domain: string | undefined;
+  /** `cookie.path` (`'/'` unless set). */
+  readonly path: string;
+  /** `cookie.secure` (`'auto'` unless set: Secure exactly on secure requests); `true` for a `__Secure-` or `__Host-` name. */
+  readonly secure: boolean | 'auto';
+  /** `cookie.sameSite` (`'lax'` unless set; `true` reads `'strict'`). */
+  readonly sameSite: 'lax' | 'strict' | 'none';
+  /** `cookie.httpOnly` (`true` unless set). */
+  readonly httpOnly: boolean;
+  /** `cookie.partitioned` (CHIPS). */
+  readonly partitioned: boolean | undefined;
+  /** `cookie.priority`. */
+  readonly priority: 'low' | 'medium' | 'high' | undefined;
+}
+
 /** One middleware's cookie attributes: as the Set-Cookie carries them, and as the app wrote them. */
 export interface FixedAttributes {
-  /** Each attribute as the Set-Cookie carries it. */
-  readonly sent: {
-    readonly domain: string | undefined;
-    readonly path: string;
-    readonly secure: boolean | 'auto';
-    readonly sameSite: 'lax' | 'strict' | 'none';
-    readonly httpOnly: boolean;
-    readonly partitioned: boolean | undefined;
-    readonly priority: 'low' | 'medium' | 'high' | undefined;
-  };
+  readonly sent: SentCookieAttributes;
   /** The middleware's `cookie` option as the app wrote it (`sameSite: true`, say). */
   readonly written: CookieOptions;
 }

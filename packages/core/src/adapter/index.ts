@@ -37,7 +37,7 @@ export type {
 /** The longest lifetime sess takes (400 days, the most a browser keeps a cookie) and the shortest a cookie can carry (1 s). */
 export { DEFAULT_MAX_AGE_MS, MAX_LIFETIME_MS, MIN_COOKIE_LIFETIME_MS } from '../options.js';
 export { COOKIE_ATTRIBUTES, assertAttributeKept, fixedAttributes, setLifetimeMs, setLifetimeUntil } from './cookie-view.js';
-export type { AttributeWording, CookieAttribute, FixedAttributes } from './cookie-view.js';
+export type { AttributeWording, CookieAttribute, FixedAttributes, SentCookieAttributes } from './cookie-view.js';
 export {
   afterSignOut,
   applyEffects,
