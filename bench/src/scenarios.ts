@@ -56,14 +56,23 @@ export const FLOOR_REDIS_LABEL = 'floor+redis';
  * With `SESS_BENCH_FLOOR_SPIN_US=<n>` in the environment, each floor request first keeps the CPU
  * busy for n µs in plain JavaScript: a calibration. Its CPU per request over the plain floor
  * shows what n µs of work costs a request under the bench's load, so how much of what sess adds
- * is its own work and how much the load setup puts on top of any slower server.
+ * is its own work and how much the load setup puts on top of any slower server. With
+ * `SESS_BENCH_FLOOR_TOUCH_KB=<n>` each floor request also writes one byte in every 64 of the next
+ * n KB of a 64 MB buffer, bringing that much memory the CPU's caches have not seen into them: what
+ * the spin leaves out, to tell work from the caches it leaves cold for the kernel and the rest.
  */
 export function floorWork(): () => void {
   const spinMs = Number(process.env.SESS_BENCH_FLOOR_SPIN_US ?? 0) / 1000;
-  if (!(spinMs > 0)) return () => {};
+  const touchBytes = Number(process.env.SESS_BENCH_FLOOR_TOUCH_KB ?? 0) * 1024;
+  if (!(spinMs > 0) && !(touchBytes > 0)) return () => {};
+  const memory = touchBytes > 0 ? new Uint8Array(64 << 20) : undefined;
+  let at = 0;
   return () => {
     const started = performance.now();
     while (performance.now() - started < spinMs) {}
+    if (memory === undefined) return;
+    for (let end = at + touchBytes; at < end; at += 64) memory[at % memory.length]! += 1;
+    at %= memory.length;
   };
 }
 
