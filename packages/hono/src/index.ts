@@ -11,7 +11,7 @@ import { HTTPException } from 'hono/http-exception';
 import { SessStoreError } from '@sess/core';
 import type { HttpEffect } from '@sess/core';
 import { CORE, SessionObject, applyEffects, cancelUnread, createSessionContext, failureError, handoffResponse } from '@sess/core/adapter';
-import { commitFetch, isSecure, upgradeSession, viewOf, withHeaders } from '@sess/core/adapter';
+import { commitFetch, isSecure, socketSession, upgradeSession, viewOf, withHeaders } from '@sess/core/adapter';
 import type { SessionMethods, SocketRoutes, UpgradeRequest } from '@sess/core/adapter';
 import { configure } from './options.js';
 import type { SessionOptions } from './options.js';
@@ -223,10 +223,14 @@ function encrypted(c: Context): boolean {
 }
 
 type Handoff = (c: Context) => Promise<Response>;
-/** `session(...)`: the middleware, plus what WebSocket apps need (`socket` takes the upgrade request, `c.req.raw`). */
+/**
+ * `session(...)`: the middleware, plus what WebSocket apps need. `socket` takes the upgrade
+ * route's Context, secure as the middleware decides (by the connection), or an upgrade `Request`
+ * (`c.req.raw`, crossws's `peer.request`), secure by its URL's scheme.
+ */
 export interface SessionMiddleware
   extends MiddlewareHandler<SessionEnv>,
-    SocketRoutes<Handoff, [request: UpgradeRequest], Partial<SessionData>> {}
+    SocketRoutes<Handoff, [upgrade: Context | UpgradeRequest], Partial<SessionData>> {}
 
 /**
  * The session middleware for Hono 4. Validates `options` once (throwing `SessConfigError` for an
@@ -256,15 +260,23 @@ export function session(options: SessionOptions): SessionMiddleware {
   const { name } = manager;
 
   const handoff: Handoff = (c) => handoffResponse(manager, c.req.query('token'), c.req.header('sec-fetch-site')).catch(rejected);
-  const socket = (request: UpgradeRequest) =>
-    upgradeSession(manager, request, proxy, (core) => dataView(core).view as Partial<SessionData>);
+  const socketView = (core: Parameters<typeof dataView>[0]) => dataView(core).view as Partial<SessionData>;
+  const secureOf = (c: Context) => isSecure(encrypted(c), c.req.raw.headers.get('x-forwarded-proto'), proxy);
+  const socket = (upgrade: Context | UpgradeRequest) => {
+    // A Context has no `url` of its own; a Request (or crossws's peer.request) has no `req`.
+    if (!('req' in upgrade)) return upgradeSession(manager, upgrade, proxy, socketView);
+    const { headers } = upgrade.req.raw;
+    return socketSession(manager, { cookieHeader: headers.get('cookie') ?? undefined, secure: secureOf(upgrade) }, socketView);
+  };
 
   const sessionMiddleware: MiddlewareHandler<SessionEnv> = async function sessionMiddleware(c, next) {
     // Mounted twice: the first one owns the session.
     if (c.get('session') !== undefined) return next();
-    const { headers } = c.req.raw;
-    const secure = isSecure(encrypted(c), headers.get('x-forwarded-proto'), proxy);
-    const core = manager.begin({ cookieHeader: headers.get('cookie') ?? undefined, secure, readOnly: readOnly?.(c) ?? false });
+    const core = manager.begin({
+      cookieHeader: c.req.raw.headers.get('cookie') ?? undefined,
+      secure: secureOf(c),
+      readOnly: readOnly?.(c) ?? false,
+    });
     // Lazy (design §2.2): nothing is read until the handler calls `load()`.
     const view = new HonoView(core) as HonoSession;
     c.set('session', view);
