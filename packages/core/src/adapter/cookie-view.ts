@@ -4,6 +4,7 @@
  * the session (`setExpiry`), and the attributes, which sess fixes at construction and so reports
  * as they are sent and refuses to change, loudly, where the peers would have honoured it.
  */
+import { cookiePrefix } from '../cookie.js';
 import { SessUsageError } from '../errors.js';
 import { MAX_LIFETIME_MS, MIN_COOKIE_LIFETIME_MS } from '../options.js';
 import { describeValue } from '../options-check.js';
@@ -47,7 +48,7 @@ export function fixedAttributes(written: CookieOptions = {}, cookieName = ''): F
   const sent = {
     domain: options.domain,
     path: options.path ?? '/',
-    secure: /^__(secure|host)-/i.test(cookieName) || (options.secure ?? 'auto'),
+    secure: cookiePrefix(cookieName) !== undefined || (options.secure ?? 'auto'),
     sameSite: options.sameSite ?? 'lax',
     httpOnly: options.httpOnly ?? true,
     partitioned: options.partitioned,
