@@ -38,15 +38,17 @@ const METHODS = {
 const FLASH_TAKEN =
   "ctx.session.flash is sess's flash(kind, message) and holds no data: koa-better-flash, koa-connect-flash and helpers that keep their messages there cannot work with sess. Call ctx.session.flash(kind, message) and ctx.session.takeFlash(kind) instead, or keep your own messages under another key";
 
+/** The view's accessors besides `maxAge`, which depends on the middleware's options. */
+const ACCESSORS = { ...SESSION_ACCESSORS, flash: flashAccessor(FLASH_TAKEN) };
+
 /** The view's members besides `maxAge`: data under these names would be stored, yet read as the member (`id` would print the session id). */
-const MEMBERS = new Set([...Object.keys(SESSION_ACCESSORS), ...Object.keys(METHODS), 'flash']);
+const MEMBERS = new Set([...Object.keys(ACCESSORS), ...Object.keys(METHODS)]);
 
 /** The views of one middleware; a session without an id reports the configured `maxAge`. */
 export function koaView(defaultMaxAge: number | 'session') {
   return viewOf<KoaSession>({
     accessors: {
-      ...SESSION_ACCESSORS,
-      flash: flashAccessor(FLASH_TAKEN),
+      ...ACCESSORS,
       maxAge: {
         get: (core) => (core.id === undefined ? defaultMaxAge : core.endsWithBrowser ? 'session' : core.maxAgeMs),
         set: (core, value) => core.setExpiry(expiryOf(value)),
