@@ -32,10 +32,21 @@ export class Browser {
   readonly jar = new Map<string, string>();
   constructor(public base: string) {}
 
-  async get(path: string, headers: Record<string, string> = {}): Promise<Reply> {
+  get(path: string, headers: Record<string, string> = {}): Promise<Reply> {
+    return this.request(path, { headers });
+  }
+
+  /** A POST, with `body` as JSON when given. */
+  post(path: string, body?: object): Promise<Reply> {
+    const json = body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+    return this.request(path, { method: 'POST', ...json });
+  }
+
+  async request(path: string, init: RequestInit & { headers?: Record<string, string> }): Promise<Reply> {
     const cookie = [...this.jar].map(([name, value]) => `${name}=${value}`).join('; ');
     const response = await fetch(`${this.base}${path}`, {
-      headers: { ...headers, ...(cookie === '' ? {} : { cookie }) },
+      ...init,
+      headers: { ...init.headers, ...(cookie === '' ? {} : { cookie }) },
       redirect: 'manual',
     });
     const setCookies = response.headers.getSetCookie();
