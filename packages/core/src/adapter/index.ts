@@ -63,8 +63,19 @@ export { RELEASED, createOutputHold, headersLeft } from './hold.js';
 export type { DeferredResponse, HoldHooks, OutputHold } from './hold.js';
 export { accessorLayer, prototypeLayer } from './layer.js';
 export type { LayerAccessor, PrototypeLayer } from './layer.js';
-export { CORE, SESSION_ACCESSORS, SESSION_METHODS, SessionObject, flashAccessor, loadedSession, viewOf, withCallbacks } from './view.js';
-export type { CallbackMethods, SessionMethods, SessionView, ViewAccessor, ViewMethod, ViewSpec, WithCallback } from './view.js';
+export {
+  CORE,
+  SESSION_ACCESSORS,
+  SESSION_METHODS,
+  SessionObject,
+  detach,
+  flashAccessor,
+  loadedSession,
+  ownerOf,
+  viewOf,
+  withCallbacks,
+} from './view.js';
+export type { CallbackMethods, SessionMethods, SessionView, ViewAccessor, ViewMaker, ViewMethod, ViewSpec, WithCallback } from './view.js';
 export { handoffHeaders, handoffNode, handoffResponse, redeemHandoff, socketSession, upgradeSession } from './handoff.js';
 export type { HandoffAnswer, SocketRoutes, UpgradeRequest } from './handoff.js';
 export {

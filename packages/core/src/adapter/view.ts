@@ -32,6 +32,9 @@ export interface SessionView<View> {
   readonly view: View;
 }
 
+/** What a view's maker takes: the request's core session, and whoever `ownerOf(view)` names (the adapter's per-request state). */
+export type ViewMaker<View> = (core: Session, owner?: unknown) => SessionView<View>;
+
 /** The `id` every adapter's view has, in `ViewSpec` form. */
 export const SESSION_ACCESSORS = Object.freeze({ id: { get: (core: Session) => core.id } });
 
@@ -230,15 +233,42 @@ const OBJECT_METHODS: Readonly<Record<string, unknown>> = Object.freeze(
 /** One view's state, and the Proxy's target: util.inspect looks past a Proxy at its target, so the printing hooks live on its prototype. */
 interface Target {
   readonly core: Session;
+  readonly owner: unknown;
   /** The methods bound so far (the same function on every read). */
   bound: Record<string, unknown> | undefined;
+  /** Set by `detach`: the data the view held then, and the message its refusals carry. */
+  detached: { readonly data: Map<string, unknown>; readonly message: string } | undefined;
+}
+
+/** A view's target, as its prototype's getter answers it to the Proxy's `get` (which reads symbols from the target). */
+const TARGET = Symbol('sess view target');
+
+function targetOf(view: object): Target {
+  const target = (view as { [TARGET]?: Target })[TARGET];
+  if (target === undefined) throw new TypeError('not a session view made by viewOf()');
+  return target;
+}
+
+/** The `owner` `view` was made with (see `ViewMaker`). */
+export const ownerOf = (view: object): unknown => targetOf(view).owner;
+
+/**
+ * Parts `view` from its session, as express-session's `regenerate` leaves the old session object
+ * behind (passport merges it into the new one for `keepSessionInfo`): from now on it reads as a
+ * copy of the data it holds now, and refuses writes, and reads of the view's own members, with a
+ * `SessUsageError` carrying `message`. Call it before the session changes.
+ */
+export function detach(view: object, message: string): void {
+  const target = targetOf(view);
+  const { core } = target;
+  target.detached = { data: new Map(core.keys().map((key) => [key, core.get(key)])), message };
 }
 
 /**
- * Views of one shape: `viewOf(spec)` once per middleware, then `(core) => { view, close }` per
+ * Views of one shape: `viewOf(spec)` once per middleware, then `(core, owner) => { core, view }` per
  * request. The Proxy handler is shared; each request allocates only its view and target.
  */
-export function viewOf<View extends object>(spec: ViewSpec<View>): (core: Session) => SessionView<View> {
+export function viewOf<View extends object>(spec: ViewSpec<View>): ViewMaker<View> {
   const accessors = new Map(Object.entries(spec.accessors ?? {}));
   const methods = new Map(Object.entries(spec.methods ?? {}));
   const reserved = (key: string) => accessors.has(key) || methods.has(key);
@@ -247,7 +277,14 @@ export function viewOf<View extends object>(spec: ViewSpec<View>): (core: Sessio
   // only, so stored keys stay data) on its prototype. `this` in them is the view.
   class ViewTarget implements Target {
     bound: Record<string, unknown> | undefined = undefined;
-    constructor(readonly core: Session) {}
+    detached: Target['detached'] = undefined;
+    constructor(
+      readonly core: Session,
+      readonly owner: unknown,
+    ) {}
+    get [TARGET](): Target {
+      return this;
+    }
     get [Symbol.toStringTag](): string | undefined {
       return spec.name;
     }
@@ -274,6 +311,7 @@ export function viewOf<View extends object>(spec: ViewSpec<View>): (core: Sessio
   const handler: ProxyHandler<Target> = {
     get(target, key, view) {
       if (typeof key === 'symbol') return Reflect.get(target, key);
+      if (target.detached !== undefined) return readDetached(target.detached, key);
       const accessor = accessors.get(key);
       if (accessor !== undefined) return accessor.get(target.core);
       const method = methods.get(key);
@@ -286,6 +324,7 @@ export function viewOf<View extends object>(spec: ViewSpec<View>): (core: Sessio
     },
     set(target, key, value) {
       if (typeof key === 'symbol') return false;
+      if (target.detached !== undefined) throw new SessUsageError(target.detached.message);
       const setter = accessors.get(key)?.set;
       if (setter !== undefined) setter(target.core, value);
       else if (reserved(key)) return false;
@@ -294,19 +333,27 @@ export function viewOf<View extends object>(spec: ViewSpec<View>): (core: Sessio
     },
     deleteProperty(target, key) {
       if (typeof key === 'symbol' || reserved(key)) return false;
+      if (target.detached !== undefined) throw new SessUsageError(target.detached.message);
       target.core.delete(key);
       return true;
     },
-    has: (target, key) => typeof key === 'string' && (reserved(key) || target.core.has(key)),
-    ownKeys: (target) => target.core.keys(),
+    has: (target, key) => typeof key === 'string' && (reserved(key) || (target.detached?.data ?? target.core).has(key)),
+    ownKeys: (target) => (target.detached === undefined ? target.core.keys() : [...target.detached.data.keys()]),
     getOwnPropertyDescriptor(target, key) {
-      if (typeof key === 'symbol' || !target.core.has(key)) return undefined;
-      return { value: target.core.get(key), writable: true, enumerable: true, configurable: true };
+      const data = target.detached?.data ?? target.core;
+      if (typeof key === 'symbol' || !data.has(key)) return undefined;
+      return { value: data.get(key), writable: true, enumerable: true, configurable: true };
     },
   };
 
-  return (core) => {
-    const target = new ViewTarget(core);
+  /** A detached view's read: its copy's data, and never a member of the session it left. */
+  function readDetached({ data, message }: NonNullable<Target['detached']>, key: string): unknown {
+    if (reserved(key)) throw new SessUsageError(message);
+    return data.has(key) ? data.get(key) : Object.hasOwn(OBJECT_METHODS, key) ? OBJECT_METHODS[key] : undefined;
+  }
+
+  return (core, owner) => {
+    const target = new ViewTarget(core, owner);
     return { core, view: new Proxy(target, handler) as unknown as View };
   };
 }
