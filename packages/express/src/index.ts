@@ -45,7 +45,7 @@ import { commitNodeResponse, commitNodeResponseAfter, handoffHeaders } from '@se
 import { socketSession, type CookieOptions, type OptionTable, type SharedOptions, type SocketRoutes } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
 import { type CallbackStore, isCallbackStore, wrapCallbackStore } from './callback-store.js';
-import { type RequestSession, expressView } from './view.js';
+import { type RequestSession, type ViewOwner, expressView } from './view.js';
 
 export { type CallbackStore, callbackStore } from './callback-store.js';
 export type { RequestSession, SessionCookie, SessionData, SessionMethods } from './view.js';
@@ -53,7 +53,7 @@ export type { SessionEvent, SocketOutcome, SocketSession, Store } from '@sess/co
 /** express-session's names, for a one-line move: `new MemoryStore()` works too. */
 export { memoryStore, memoryStore as MemoryStore } from '@sess/store-memory';
 
-const context = createSessionContext<RequestSession>('@sess/express');
+const context = createSessionContext<Commit>('@sess/express');
 
 /**
  * The current request's `req.session`, from any function the request calls (chirp's
@@ -61,7 +61,7 @@ const context = createSessionContext<RequestSession>('@sess/express');
  *
  * @throws SessUsageError outside such a request.
  */
-export const getSession = (): RequestSession => context.get();
+export const getSession = (): RequestSession => context.get().session;
 
 declare global {
   namespace Express {
@@ -223,9 +223,12 @@ const BODY_HEADERS = [
 type Flushable = Response & { flush?: () => void };
 
 /** One response's commit, for the output hold: a class, so a request allocates no closures for it. */
-class Commit implements HoldHooks {
+class Commit implements HoldHooks, ViewOwner {
   /** The hold of the response, once made. */
   deferred: DeferredResponse | undefined = undefined;
+  /** The session object handed out last (`getSession()`'s); `view` too until a failed load takes it away. */
+  session!: RequestSession;
+  private view: RequestSession | undefined;
   constructor(
     private readonly req: Request,
     private readonly res: Response,
@@ -233,8 +236,10 @@ class Commit implements HoldHooks {
     private readonly core: Session,
     private readonly name: string,
     private readonly unset: 'keep' | 'destroy',
-    private view: RequestSession | undefined,
   ) {}
+  handOver(fresh: RequestSession): void {
+    this.req.session = this.view = this.session = fresh;
+  }
   /**
    * The store failed to load the session: `req.session` goes, as express-session leaves it, so an
    * error handler's `req.session?.user` reads nothing instead of throwing the failed session's
@@ -349,13 +354,12 @@ export function session(options: SessionOptions): SessionMiddleware {
     // (vhost), whose own prototypes it has just covered: the first one owns the session.
     if (req.session !== undefined) return next();
     const core = manager.begin(new ExpressRequestFacts(req, proxy, readOnly?.(req) ?? false));
-    const own = view(core).view;
-    req.session = own;
-    const commit = new Commit(req, res, next, core, manager.name, unset, own);
+    const commit = new Commit(req, res, next, core, manager.name, unset);
+    commit.handOver(view(core, commit).view);
     commit.deferred = output.hold(res, commit);
     // `next` itself on success (a load resolves to nothing): the failure path's closure is the only one a request makes.
     const proceed = () => core.load().then(next, (error: unknown) => commit.unloaded(error));
-    void (asyncContext === true ? context.run(own, proceed) : proceed());
+    void (asyncContext === true ? context.run(commit, proceed) : proceed());
   };
 
   return Object.assign(sessionMiddleware, { handoff, socket });

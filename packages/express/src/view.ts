@@ -8,8 +8,10 @@ import {
   SESSION_ACCESSORS,
   SESSION_METHODS,
   assertAttributeKept,
+  detach,
   fixedAttributes,
   flashAccessor,
+  ownerOf,
   setLifetimeMs,
   setLifetimeUntil,
   viewOf,
@@ -48,7 +50,16 @@ const REFUSED: AttributeWording = {
   secureRequests: 'Express calls secure (req.secure: see its trust proxy)',
 };
 
-export interface SessionMethods extends CallbackMethods<Omit<KitMethods, 'touch'>, 'regenerate' | 'destroy' | 'reload' | 'save'> {
+type Methods = Omit<KitMethods, 'touch' | 'regenerate'> & {
+  /**
+   * New id and an empty session, as express-session's; `{ keepData: true }` keeps the data. The old
+   * record dies at commit (fixation defence). Emptied, `req.session` is a new object, and the one
+   * it replaces keeps its data to read (passport's `keepSessionInfo` merges it).
+   */
+  regenerate(options?: { keepData?: boolean }): Promise<void>;
+};
+
+export interface SessionMethods extends CallbackMethods<Methods, 'regenerate' | 'destroy' | 'reload' | 'save'> {
   readonly cookie: SessionCookie;
   touch(): this;
 }
@@ -95,6 +106,14 @@ class CookieView implements Omit<SessionCookie, (typeof COOKIE_ATTRIBUTES)[numbe
   }
 }
 
+/** The request's side of `regenerate`: the session object that replaces `req.session`. */
+export interface ViewOwner {
+  handOver(fresh: RequestSession): void;
+}
+
+const LEFT_BEHIND =
+  'this session object was replaced by req.session.regenerate(): it keeps the data it held, to read (passport merges it for keepSessionInfo); use req.session for the new session';
+
 const FLASH_TAKEN =
   "req.session.flash is sess's flash(kind, message) and holds no data: connect-flash (and the flash package) keep their messages there and cannot work with sess. Call req.session.flash(kind, message) and req.session.takeFlash(kind) instead (for passport's failureFlash, give req a flash(kind, message) that calls them), or keep your own messages under another key";
 
@@ -102,7 +121,22 @@ const FLASH_TAKEN =
 export function expressView(originalMaxAge: number | null, name: string | undefined, written: CookieOptions = {}) {
   const attributes = fixedAttributes(written, name);
   const { flash: _, ...methods } = SESSION_METHODS;
-  return viewOf<RequestSession>({
+  // express-session's `regenerate` puts a new, empty session object on `req`, and the old one
+  // keeps its data: passport signs out through it, and merges the old one back for `keepSessionInfo`.
+  function regenerate(core: Session, view: RequestSession, options?: { keepData?: boolean } | null): Promise<void> {
+    const keepData = options?.keepData ?? false;
+    const owner = ownerOf(view) as ViewOwner | undefined;
+    if (keepData || owner === undefined) return core.regenerate({ keepData });
+    try {
+      detach(view, LEFT_BEHIND);
+    } catch {
+      // The data can't be read while a store call runs: emptied in place once it is over.
+      return core.regenerate({ keepData });
+    }
+    owner.handOver(make(core, owner).view);
+    return core.regenerate({ keepData });
+  }
+  const make = viewOf<RequestSession>({
     name: 'Session',
     accessors: {
       ...SESSION_ACCESSORS,
@@ -110,8 +144,9 @@ export function expressView(originalMaxAge: number | null, name: string | undefi
       flash: flashAccessor(FLASH_TAKEN),
     },
     methods: {
-      ...withCallbacks(methods, ['regenerate', 'destroy', 'reload', 'save']),
+      ...withCallbacks({ ...methods, regenerate }, ['regenerate', 'destroy', 'reload', 'save']),
       touch: (core, view) => (core.touch(), view),
     },
   });
+  return make;
 }

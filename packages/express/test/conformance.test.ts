@@ -33,7 +33,7 @@ function app(express: typeof express5, options: AdapterOptions) {
   app.post(
     '/login',
     handle(async (req, res) => {
-      await req.session.regenerate();
+      await req.session.regenerate({ keepData: true });
       req.session.user = 'ada';
       res.send(req.sessionID);
     }),

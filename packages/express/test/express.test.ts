@@ -95,7 +95,7 @@ describe.each([
     expect((store as ReturnType<typeof memoryStore>).size).toBe(0);
   });
 
-  it('regenerate (callback form) moves the data to a new id and kills the old one', async () => {
+  it('regenerate (callback form) starts an empty session under a new id, as express-session, and kills the old one', async () => {
     const { client, url } = await start();
     await client.request('/count');
     const before = client.jar.get('sid');
@@ -104,10 +104,45 @@ describe.each([
     expect(after).not.toBe(before);
     expect(login.body).toBe(`hello ${after?.split('.')[0]}`);
     expect((await client.request('/me')).body).toBe('ada');
-    expect((await client.request('/count')).body).toBe('views 2');
+    expect((await client.request('/count')).body).toBe('views 1');
     const attacker = new Client(url);
     attacker.jar.set('sid', before as string);
     expect((await attacker.request('/me')).body).toBe('nobody');
+  });
+
+  it('regenerate() puts a new session object on req; the one it replaced reads the data it had and refuses changes; { keepData: true } keeps the data and the object', async () => {
+    const { client } = await start({}, (app) => {
+      app.post('/regenerate', async (req, res) => {
+        const old = req.session;
+        await req.session.regenerate();
+        const refusals = [() => (old.user = 'mallory'), () => delete old.views, () => old.save()].map((change) => {
+          try {
+            change();
+            return 'allowed';
+          } catch (error) {
+            return (error as Error).name;
+          }
+        });
+        res.json({ same: old === req.session, old: { ...old }, views: req.session.views ?? null, refusals });
+      });
+      app.post('/regenerate-keeping', async (req, res) => {
+        const old = req.session;
+        await req.session.regenerate({ keepData: true });
+        res.json({ same: old === req.session, views: req.session.views ?? null });
+      });
+    });
+    await client.request('/count');
+    const emptied = JSON.parse((await client.request('/regenerate', { method: 'POST' })).body);
+    expect(emptied).toEqual({
+      same: false,
+      old: { views: 1 },
+      views: null,
+      refusals: ['SessUsageError', 'SessUsageError', 'SessUsageError'],
+    });
+    await client.request('/count');
+    const kept = JSON.parse((await client.request('/regenerate-keeping', { method: 'POST' })).body);
+    expect(kept).toEqual({ same: true, views: 1 });
+    expect((await client.request('/count')).body).toBe('views 2');
   });
 
   it('destroy (promise form) deletes the record and the cookie, then redirects', async () => {
@@ -853,10 +888,18 @@ describe.each([
           next(error);
         }
       });
+      // After regenerate() replaced req.session, getSession() is the new one.
+      app.post('/sign-in-here', async (req, res) => {
+        await req.session.regenerate();
+        getSession().user = 'grace';
+        res.send(String(getSession() === req.session));
+      });
     });
     expect((await client.request('/whoami')).body).toBe('nobody');
     await client.request('/login', { method: 'POST' });
     expect((await client.request('/whoami')).body).toBe('ada');
+    expect((await client.request('/sign-in-here', { method: 'POST' })).body).toBe('true');
+    expect((await client.request('/whoami')).body).toBe('grace');
     expect(() => getSession()).toThrow(/asyncContext: true/);
 
     const { client: without } = await start({}, (app) => {

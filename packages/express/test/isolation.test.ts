@@ -178,7 +178,10 @@ describe('a bare node:http server (no Express app, as under connect)', () => {
     const sessions = session({ secret: SECRET }) as unknown as Step;
     const seen: Array<{ proto: boolean; before: unknown; after: unknown; id: unknown }> = [];
     const handler: Step = (req, res) => {
-      const visit = req as IncomingMessage & { session: { views?: number; id?: string; regenerate(): Promise<void> }; sessionID?: string };
+      const visit = req as IncomingMessage & {
+        session: { views?: number; id?: string; regenerate(options: { keepData: boolean }): Promise<void> };
+        sessionID?: string;
+      };
       const proto = Object.getPrototypeOf(req) === IncomingMessage.prototype && Object.getPrototypeOf(res) === ServerResponse.prototype;
       const before = visit.sessionID;
       visit.session.views = (visit.session.views ?? 0) + 1;
@@ -186,7 +189,7 @@ describe('a bare node:http server (no Express app, as under connect)', () => {
         seen.push({ proto, before, after: visit.sessionID, id: visit.session.id });
         res.end(`views ${visit.session.views}`);
       };
-      if (req.url === '/regenerate') void visit.session.regenerate().then(answer);
+      if (req.url === '/regenerate') void visit.session.regenerate({ keepData: true }).then(answer);
       else answer();
     };
     // Mounted twice, as a connect app can be: the first one owns the session.
