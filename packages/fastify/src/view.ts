@@ -28,7 +28,7 @@ import { COOKIE_HINTS } from './options.js';
 /** Declare your session's shape by merging into this interface: `declare module '@sess/fastify' { interface SessionData { user?: string } }`. */
 export interface SessionData {}
 
-/** What `regenerate` keeps: @fastify/session's list of fields to carry over, or sess's `{ keepData }` (default: keep everything). */
+/** What `regenerate` keeps: @fastify/session's list of fields to carry over, or sess's `{ keepData }` (default: nothing, as @fastify/session). */
 export type RegenerateKeep = readonly string[] | { keepData?: boolean };
 
 /**
@@ -45,7 +45,7 @@ export interface SessionCookieOverrides extends CookieOptions {
   expires?: Date | null | undefined;
 }
 
-/** `regenerate`: a new id; the old record dies at commit (fixation defence). Keeps the data, or only the fields listed. */
+/** `regenerate`: a new id, empty unless told what to keep; the old record dies at commit (fixation defence). */
 type Methods = Omit<KitMethods, 'regenerate'> & { regenerate(keep?: RegenerateKeep): Promise<void> };
 
 /** What `request.session` offers beside the data: the kit's operations, @fastify/session's names, and callback forms. */
@@ -90,7 +90,8 @@ const keepsOption = (keep: unknown): keep is { keepData?: boolean } | null | und
     [undefined, true, false].includes((keep as { keepData?: unknown }).keepData as boolean | undefined));
 
 async function regenerate(core: Session, keep: unknown): Promise<void> {
-  if (keepsOption(keep)) return core.regenerate(keep ?? {});
+  // Empty by default, as @fastify/session: @fastify/passport's logOut() relies on it to sign out.
+  if (keepsOption(keep)) return core.regenerate({ keepData: keep?.keepData ?? false });
   // Anything else would keep every field (a string, a Set, keepData: 'no'), where @fastify/session keeps none.
   if (!Array.isArray(keep) || !keep.every((key) => typeof key === 'string'))
     throw new SessUsageError("request.session.regenerate(keep): keep must be a list of field names (['user']) or { keepData: boolean }");

@@ -1091,7 +1091,7 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       ]);
     });
 
-    it('regenerate(fields) keeps only the fields listed under a new id; regenerate() keeps all', async () => {
+    it('regenerate() starts an empty session under a new id, as @fastify/session; regenerate(fields) keeps only the fields listed; { keepData: true } keeps all', async () => {
       const { client, store } = await withSession({}, (app) => {
         app.get('/fill', async (request) => {
           request.session.user = 'ada';
@@ -1104,8 +1104,21 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
         });
         app.get('/keep-all', async (request) => {
           request.session.user = 'grace';
-          await request.session.regenerate();
+          await request.session.regenerate({ keepData: true });
           return Object.keys(request.session).sort().join(',');
+        });
+        app.get('/keep-none/:how', async (request) => {
+          const { session } = request;
+          const calls: Record<string, () => Promise<void>> = {
+            bare: () => session.regenerate(),
+            undefined: () => session.regenerate(undefined),
+            null: () => session.regenerate(null as unknown as undefined),
+            callback: () => new Promise((resolve, reject) => session.regenerate((error?: unknown) => (error ? reject(error) : resolve()))),
+          };
+          await calls[(request.params as { how: string }).how]?.();
+          const kept = Object.keys(request.session).join(',');
+          request.session.n = 1;
+          return kept;
         });
       });
       await client.request('/fill');
@@ -1116,7 +1129,18 @@ describe.each(MAJORS)('%s', (major, Fastify: FastifyFactory) => {
       expect(await store.peek(first)).toBeUndefined();
       expect((await store.peek(second))?.data).toEqual({ cart: ['tea'] });
       expect((await client.request('/keep-all')).body).toBe('cart,user');
-      expect(idOf(client)).not.toBe(second);
+      const third = idOf(client) as string;
+      expect(third).not.toBe(second);
+      expect((await store.peek(third))?.data).toEqual({ cart: ['tea'], user: 'grace' });
+      let previous = third;
+      for (const how of ['bare', 'undefined', 'null', 'callback']) {
+        expect([how, (await client.request(`/keep-none/${how}`)).body]).toEqual([how, '']);
+        const next = idOf(client) as string;
+        expect(next).not.toBe(previous);
+        expect(await store.peek(previous)).toBeUndefined();
+        expect((await store.peek(next))?.data).toEqual({ n: 1 });
+        previous = next;
+      }
     });
 
     it('regenerate() with neither a list of fields nor { keepData } rejects (a usage error), rather than keeping every field', async () => {

@@ -30,7 +30,8 @@ const routes: Record<string, Route> = {
   'GET /count': (request) => `views ${bump(request)}`,
   'GET /read': (request) => String(request.session.views ?? 0),
   'POST /login': async (request) => {
-    await request.session.regenerate();
+    // The contract's regenerate moves the data; @fastify/session's regenerate() keeps none.
+    await request.session.regenerate({ keepData: true });
     request.session.user = 'ada';
     return request.session.sessionId;
   },
