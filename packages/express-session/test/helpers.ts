@@ -49,9 +49,11 @@ export function sessionCookie(setCookies: readonly string[], name = 'connect.sid
   return setCookies.find((line) => line.startsWith(`${name}=`));
 }
 
-/** A MemoryStore that records which of its methods were called, in order. */
-export function countingStore(): session.MemoryStore & { readonly calls: string[] } {
-  const store = new session.MemoryStore() as session.MemoryStore & { calls: string[] };
+/** A MemoryStore (this package's, or the one given) that records which of its methods were called, in order. */
+export function countingStore<S extends object = session.MemoryStore>(
+  given: S = new session.MemoryStore() as unknown as S,
+): S & { readonly calls: string[] } {
+  const store = given as S & { calls: string[] } & Record<'get' | 'set' | 'destroy' | 'touch', (...args: unknown[]) => void>;
   store.calls = [];
   for (const method of ['get', 'set', 'destroy', 'touch'] as const) {
     const original = store[method].bind(store) as (...args: unknown[]) => void;
