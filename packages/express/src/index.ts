@@ -41,7 +41,7 @@ import {
 } from '@sess/core/adapter';
 import { createOutputHold, createSessionContext, defined, failureStatus, isSecureRequest, nodeHeaders } from '@sess/core/adapter';
 import type { DeferredResponse, HoldHooks } from '@sess/core/adapter';
-import { commitNodeResponse, commitNodeResponseAfter, handoffHeaders } from '@sess/core/adapter';
+import { commitHeaders, commitNodeResponse, commitNodeResponseAfter, handoffHeaders } from '@sess/core/adapter';
 import { socketSession, type CookieOptions, type OptionTable, type SharedOptions, type SocketRoutes } from '@sess/core/adapter';
 import { memoryStore } from '@sess/store-memory';
 import { type CallbackStore, isCallbackStore, wrapCallbackStore } from './callback-store.js';
@@ -219,6 +219,14 @@ const BODY_HEADERS = [
   'last-modified',
 ];
 
+/**
+ * engine.io (Socket.IO's `io.engine.use(sessions)`) runs its middleware on a WebSocket upgrade
+ * with a stand-in for the response: it has no status and sends nothing, and `ws` answers the
+ * upgrade as soon as the middleware is done, so its output can't be held for a commit (holding
+ * its `writeHead()` rejected unheard, and the handshake hung).
+ */
+const answersNothing = (res: Response): boolean => typeof (res as Partial<Response>).headersSent !== 'boolean';
+
 /** A response with compression's `flush()`, which sends what its gzip stream holds so far. */
 type Flushable = Response & { flush?: () => void };
 
@@ -228,6 +236,7 @@ class Commit implements HoldHooks, ViewOwner {
   deferred: DeferredResponse | undefined = undefined;
   /** The session object handed out last (`getSession()`'s); `view` too until a failed load takes it away. */
   session!: RequestSession;
+  committing = false;
   private view: RequestSession | undefined;
   constructor(
     private readonly req: Request,
@@ -251,6 +260,7 @@ class Commit implements HoldHooks, ViewOwner {
     this.next(error);
   }
   commit(status: number): Promise<void> | undefined {
+    this.committing = true;
     const { req, res, core, name } = this;
     const current = req.session as RequestSession | null | undefined;
     if (current !== this.view) {
@@ -263,6 +273,16 @@ class Commit implements HoldHooks, ViewOwner {
       return Promise.reject(new SessUsageError(REPLACED));
     }
     return commitNodeResponse(res, core, status, name);
+  }
+  /**
+   * The session of a request no response answers (see `answersNothing`), loaded read-only: it is
+   * committed now, for the handshake's checks (`io.use`) to read, as a long-polling handshake's
+   * is by the time they run. A socket's writes go through `socket(req).use(...)`. The commit's
+   * effects go nowhere: a read-only commit writes nothing, and a socket can't set cookies.
+   */
+  committedUnanswered(): void {
+    this.committing = true;
+    Promise.resolve(commitHeaders(new Headers(), this.core, 200, this.name)).then(() => this.next(), this.next);
   }
   /**
    * A compression mounted before the session starts its gzip stream only when the held output is
@@ -353,12 +373,14 @@ export function session(options: SessionOptions): SessionMiddleware {
     // Mounted twice, a router re-entering, or an app that the first one's app calls unmounted
     // (vhost), whose own prototypes it has just covered: the first one owns the session.
     if (req.session !== undefined) return next();
-    const core = manager.begin(new ExpressRequestFacts(req, proxy, readOnly?.(req) ?? false));
+    const unanswered = answersNothing(res);
+    const core = manager.begin(new ExpressRequestFacts(req, proxy, unanswered || (readOnly?.(req) ?? false)));
     const commit = new Commit(req, res, next, core, manager.name, unset);
     commit.handOver(view(core, commit).view);
-    commit.deferred = output.hold(res, commit);
+    if (!unanswered) commit.deferred = output.hold(res, commit);
+    const loaded = unanswered ? () => commit.committedUnanswered() : next;
     // `next` itself on success (a load resolves to nothing): the failure path's closure is the only one a request makes.
-    const proceed = () => core.load().then(next, (error: unknown) => commit.unloaded(error));
+    const proceed = () => core.load().then(loaded, (error: unknown) => commit.unloaded(error));
     void (asyncContext === true ? context.run(commit, proceed) : proceed());
   };
 

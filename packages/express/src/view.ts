@@ -2,7 +2,7 @@
  * `req.session` as express-session users know it: the session's data as properties, with the
  * methods (callback or promise) and `cookie` beside them, on the kit's session view.
  */
-import type { Session } from '@sess/core';
+import { type Session, SessUsageError } from '@sess/core';
 import {
   COOKIE_ATTRIBUTES,
   SESSION_ACCESSORS,
@@ -106,9 +106,10 @@ class CookieView implements Omit<SessionCookie, (typeof COOKIE_ATTRIBUTES)[numbe
   }
 }
 
-/** The request's side of `regenerate`: the session object that replaces `req.session`. */
+/** The request's side of the view: the session object that replaces `req.session` at `regenerate`, and whether the commit has begun. */
 export interface ViewOwner {
   handOver(fresh: RequestSession): void;
+  readonly committing: boolean;
 }
 
 const LEFT_BEHIND =
@@ -116,6 +117,29 @@ const LEFT_BEHIND =
 
 const FLASH_TAKEN =
   "req.session.flash is sess's flash(kind, message) and holds no data: connect-flash (and the flash package) keep their messages there and cannot work with sess. Call req.session.flash(kind, message) and req.session.takeFlash(kind) instead (for passport's failureFlash, give req a flash(kind, message) that calls them), or keep your own messages under another key";
+
+const LATE_SAVE =
+  "req.session.save() can't save once the response has gone (the session was committed with it), and changes made to req.session since were dropped: on a socket (Socket.IO's socket.request.session), make them in sessions.socket(req).use(...), which saves them to the store";
+
+let lateSaveWarned = false;
+
+/**
+ * express-session's `save()` writes at once, so its apps call it where no response follows (a
+ * Socket.IO event, as Socket.IO's docs show): there it fails, and says so to the callback, to
+ * whoever awaits it, and once per process as a warning, since the docs' bare `save()` hears nothing.
+ * A rejection, not a throw: thrown in a socket's event handler it would end the process.
+ */
+function save(core: Session, view: RequestSession): Promise<never> | undefined {
+  if ((ownerOf(view) as ViewOwner | undefined)?.committing !== true) {
+    core.save();
+    return undefined;
+  }
+  if (!lateSaveWarned) {
+    lateSaveWarned = true;
+    process.emitWarning(LATE_SAVE, { type: 'SessWarning', code: 'SESS_LATE_SAVE' });
+  }
+  return Promise.reject(new SessUsageError(LATE_SAVE));
+}
 
 /** The views of one middleware; `originalMaxAge` is the configured `cookie.maxAge`, `written` its `cookie` option. */
 export function expressView(originalMaxAge: number | null, name: string | undefined, written: CookieOptions = {}) {
@@ -144,7 +168,7 @@ export function expressView(originalMaxAge: number | null, name: string | undefi
       flash: flashAccessor(FLASH_TAKEN),
     },
     methods: {
-      ...withCallbacks({ ...methods, regenerate }, ['regenerate', 'destroy', 'reload', 'save']),
+      ...withCallbacks({ ...methods, regenerate, save }, ['regenerate', 'destroy', 'reload', 'save']),
       touch: (core, view) => (core.touch(), view),
     },
   });
