@@ -19,7 +19,7 @@ export interface DemoData {
 /** The part of the session API the pages use: every sess adapter's session has it. */
 export interface SessionApi {
   readonly id: string | undefined;
-  regenerate(): Promise<void>;
+  regenerate(options: { keepData: boolean }): Promise<void>;
   destroy(): Promise<void>;
   flash(kind: string, message: unknown): void;
   takeFlash(kind?: string): unknown[];
@@ -100,8 +100,9 @@ export function createDemo(options: { readonly store: SessionStore; readonly abo
   async function signIn({ session, data, form }: Visit): Promise<Reply> {
     const name = nameFrom(await form());
     const was = session.id;
-    // A new id at sign-in: an id someone planted in this browser beforehand (session fixation) is worthless now.
-    await session.regenerate();
+    // A new id at sign-in: an id someone planted in this browser beforehand (session fixation) is
+    // worthless now. The count stays (Express's and Fastify's regenerate() would empty the session).
+    await session.regenerate({ keepData: true });
     data.userId = name;
     session.flash('info', `Welcome, ${name}!`);
     const rotation: Rotation = { was: was && shortId(was), now: session.id && shortId(session.id) };
