@@ -115,8 +115,8 @@ export interface Session<Data extends SessionData = SessionData> {
   destroy(): Promise<void>;
   /** Re-reads the record, dropping unsaved changes. After `regenerate()`, refused until the new id is saved (`saveNow()`): nothing is under it to re-read. */
   reload(): Promise<void>;
-  /** Saves at commit even if nothing changed. */
-  save(): void;
+  /** Saves at commit even if nothing changed; `false` when it came too late, once the commit had begun (dropped, as a late change is). */
+  save(): boolean;
   /**
    * Writes the session to the store now, before the commit (express-session's `save(callback)`);
    * the commit writes again only for changes made after it.

@@ -170,8 +170,8 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     return this.runLoaded(eventKey({ type: 'app.reload' }), 'reload');
   }
 
-  save(): void {
-    this.change(eventKey({ type: 'app.save' }), 'save');
+  save(): boolean {
+    return this.change(eventKey({ type: 'app.save' }), 'save');
   }
 
   saveNow(): Promise<void> {
