@@ -236,7 +236,6 @@ class Commit implements HoldHooks, ViewOwner {
   deferred: DeferredResponse | undefined = undefined;
   /** The session object handed out last (`getSession()`'s); `view` too until a failed load takes it away. */
   session!: RequestSession;
-  committing = false;
   private view: RequestSession | undefined;
   constructor(
     private readonly req: Request,
@@ -260,7 +259,6 @@ class Commit implements HoldHooks, ViewOwner {
     this.next(error);
   }
   commit(status: number): Promise<void> | undefined {
-    this.committing = true;
     const { req, res, core, name } = this;
     const current = req.session as RequestSession | null | undefined;
     if (current !== this.view) {
@@ -281,7 +279,6 @@ class Commit implements HoldHooks, ViewOwner {
    * effects go nowhere: a read-only commit writes nothing, and a socket can't set cookies.
    */
   committedUnanswered(): void {
-    this.committing = true;
     Promise.resolve(commitHeaders(new Headers(), this.core, 200, this.name)).then(() => this.next(), this.next);
   }
   /**

@@ -106,10 +106,9 @@ class CookieView implements Omit<SessionCookie, (typeof COOKIE_ATTRIBUTES)[numbe
   }
 }
 
-/** The request's side of the view: the session object that replaces `req.session` at `regenerate`, and whether the commit has begun. */
+/** The request's side of `regenerate`: the session object that replaces `req.session`. */
 export interface ViewOwner {
   handOver(fresh: RequestSession): void;
-  readonly committing: boolean;
 }
 
 const LEFT_BEHIND =
@@ -129,11 +128,9 @@ let lateSaveWarned = false;
  * whoever awaits it, and once per process as a warning, since the docs' bare `save()` hears nothing.
  * A rejection, not a throw: thrown in a socket's event handler it would end the process.
  */
-function save(core: Session, view: RequestSession): Promise<never> | undefined {
-  if ((ownerOf(view) as ViewOwner | undefined)?.committing !== true) {
-    core.save();
-    return undefined;
-  }
+function save(core: Session): Promise<never> | undefined {
+  // The lifecycle drops a save once the commit has begun.
+  if (core.save()) return undefined;
   if (!lateSaveWarned) {
     lateSaveWarned = true;
     process.emitWarning(LATE_SAVE, { type: 'SessWarning', code: 'SESS_LATE_SAVE' });
