@@ -356,12 +356,17 @@ export function session(options: SessionOptions): SessionMiddleware {
   const socket = (req: IncomingMessage): SocketSession<RequestSession> =>
     socketSession(manager, { cookieHeader: req.headers.cookie, secure: isSecureRequest(req, proxy === true) }, (core) => view(core).view);
 
+  // The app whose prototypes the layers were last put into: most servers run one.
+  let layered: App | undefined;
   const sessionMiddleware: RequestHandler = (req, res, next) => {
     let app = (req as unknown as { app?: App }).app;
     while (app?.parent !== undefined) app = app.parent;
     if (app !== undefined) {
-      requests.insert(app.request);
-      output.gates.insert(app.response);
+      if (app !== layered) {
+        requests.insert(app.request);
+        output.gates.insert(app.response);
+        layered = app;
+      }
     } else if (!Object.hasOwn(req, 'sessionID')) {
       // Bare `http` or connect: Node's prototypes stay as they are (the hold wraps such a response
       // on the instance too). An own `sessionID` is an earlier session middleware's: it stays.

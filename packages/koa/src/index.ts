@@ -279,8 +279,8 @@ export function session(options: SessionOptions): SessionMiddleware {
   const view = koaView(options.maxAge ?? DEFAULT_MAX_AGE_MS);
   const output = createOutputHold();
   const { readOnly, asyncContext } = options;
-  // Copied onto each request's view (a shared source: no object made for it per request).
-  const fresh = { destroying: undefined, response: undefined, failed: undefined, committed: undefined, committing: undefined, holdOutput };
+  // The context prototype the layers were last put into: an app's contexts all share one.
+  let layered: object | undefined;
 
   /**
    * Commits once: through the hold if there is one (its output may have started the commit
@@ -388,15 +388,28 @@ export function session(options: SessionOptions): SessionMiddleware {
     // Mounted twice (or a router re-entering): the first one owns the session.
     if (stateOf(ctx) !== undefined) return next();
     const proto = Object.getPrototypeOf(ctx) as object;
-    contexts.insert(proto);
-    errors.insert(proto);
+    if (proto !== layered) {
+      contexts.insert(proto);
+      errors.insert(proto);
+      layered = proto;
+    }
     if (Object.hasOwn(proto, 'onerror')) coverOwnOnerror(proto);
     // `ctx.req` and `ctx.request` rather than Koa's delegating getters (`ctx.get`, `ctx.secure`):
     // every delegated property shares one getter, whose property reads V8 cannot cache.
     const secure = ctx.request.secure;
     const core = manager.begin({ cookieHeader: ctx.req.headers.cookie || undefined, secure, readOnly: readOnly?.(ctx) ?? false });
-    // Object.assign, not a spread: V8 makes `{ ...handle, more }` a slow copy here (~10 us a request, measured).
-    const state: RequestState = Object.assign(view(core), fresh);
+    // One literal of a fixed shape: copying the view's fields onto it (a spread, Object.assign) costs more.
+    const made = view(core);
+    const state: RequestState = {
+      core,
+      view: made.view,
+      destroying: undefined,
+      response: undefined,
+      failed: undefined,
+      committed: undefined,
+      committing: undefined,
+      holdOutput,
+    };
     (ctx as unknown as Record<symbol, RequestState>)[STATE] = state;
     // An earlier middleware may have bypassed Koa already.
     if (ctx.respond === false) holdOutput(ctx, state);
