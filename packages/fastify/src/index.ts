@@ -19,7 +19,7 @@ import { sessionManager, type SessionOptions } from './options.js';
 import { type FastifySession, fastifyView, rejected } from './view.js';
 
 export type { SessionCookieOptions, SessionOptions } from './options.js';
-export type { FastifySession, RegenerateKeep, SessionCookieOverrides, SessionData, SessionMethods } from './view.js';
+export type { FastifySession, RegenerateKeep, SessionCookie, SessionCookieOverrides, SessionData, SessionMethods } from './view.js';
 export type { SessionEvent, SocketOutcome, SocketSession, Store } from '@sess/core';
 export { memoryStore } from '@sess/store-memory';
 
@@ -295,7 +295,8 @@ const plugin: FastifyPluginAsync<SessionOptions> = async (fastify, options) => {
     const core = manager.begin({ cookieHeader: request.headers.cookie, secure: isSecure(request), readOnly: readOnly?.(request) ?? false });
     const state: RequestState = { core, response: undefined, committing: false, late: commitsLate(request) };
     slot(request)[STATE] = state;
-    request.session = view(core).view;
+    // The request is the view's owner: save() reads it to tell a save that nothing will commit.
+    request.session = view(core, request).view;
     try {
       await core.load();
     } catch (error) {

@@ -10,6 +10,7 @@ import {
   assertAttributeKept,
   failureError,
   fixedAttributes,
+  ownerOf,
   setLifetimeMs,
   setLifetimeUntil,
   viewOf,
@@ -21,8 +22,10 @@ import type {
   CookieAttribute,
   CookieOptions,
   FixedAttributes,
+  SentCookieAttributes,
   SessionMethods as KitMethods,
 } from '@sess/core/adapter';
+import type { FastifyRequest } from 'fastify';
 import { COOKIE_HINTS } from './options.js';
 
 /** Declare your session's shape by merging into this interface: `declare module '@sess/fastify' { interface SessionData { user?: string } }`. */
@@ -54,9 +57,10 @@ export interface SessionMethods extends CallbackMethods<Methods, 'regenerate' | 
   readonly sessionId: string | undefined;
   /**
    * The session cookie's remaining life in ms and its expiry, read-only: change them with
-   * `setExpiry`. Both are `null` for a cookie that ends with the browser, as in @fastify/session.
+   * `options({ maxAge })` or `setExpiry`. Both are `null` for a cookie that ends with the browser,
+   * as in @fastify/session. The attributes (`path`, `secure`, ...) read as the cookie is sent.
    */
-  readonly cookie: { readonly maxAge: number | null; readonly expires: Date | null };
+  readonly cookie: SessionCookie;
   /** The value under `key`, as `request.session[key]` reads it (@fastify/session's and @fastify/secure-session's `get`). */
   get<K extends string>(key: K): K extends keyof SessionData ? SessionData[K] | undefined : unknown;
   /**
@@ -73,6 +77,14 @@ export interface SessionMethods extends CallbackMethods<Methods, 'regenerate' | 
    *   one (set it in the plugin's `cookie` option), or a value of the wrong type. Nothing changes then.
    */
   options(opts: SessionCookieOverrides): void;
+}
+
+/** `request.session.cookie`: the lifetime (what `JSON.stringify` and a spread show), and the attributes as sent. */
+export interface SessionCookie extends SentCookieAttributes {
+  /** The session's remaining life in ms; `null` for a cookie that ends with the browser. */
+  readonly maxAge: number | null;
+  /** When the session ends; `null` for a cookie that ends with the browser. */
+  readonly expires: Date | null;
 }
 
 /** `request.session`: the data you declare in `SessionData`, as properties, with the operations beside them. */
@@ -108,12 +120,33 @@ const RENAME: ReadonlyMap<string, string> = new Map([
   ],
 ]);
 
+const UPGRADE_SAVE =
+  "request.session.save() can't save on a WebSocket's upgrade request: no HTTP response will commit its session. Make the change in app.sessions.socket(request).use(...), which saves it to the store";
+const LATE_SAVE =
+  "request.session.save() can't save once the response has gone (the session was committed with it), and changes made to request.session since were dropped: make them before the reply is sent";
+
+/**
+ * @fastify/session's `save()` writes the store at once, so its apps call it where no response
+ * follows: after the reply (an `onResponse` hook), or in a @fastify/websocket handler, whose
+ * upgrade request it marks with `request.ws` and whose reply never goes out. There the save
+ * fails, to the caller and in the request's log (a bare `save()` hears nothing), instead of
+ * resolving over changes that are dropped.
+ */
+function save(core: Session, view: object): Promise<never> | undefined {
+  const request = ownerOf(view) as (FastifyRequest & { ws?: unknown }) | undefined;
+  const why = request?.ws === true ? UPGRADE_SAVE : core.save() ? undefined : LATE_SAVE;
+  if (why === undefined) return undefined;
+  request?.log.warn(why);
+  return Promise.reject(new SessUsageError(why));
+}
+
 const METHODS = withCallbacks(
   {
     ...SESSION_METHODS,
     regenerate: (core: Session, _view: unknown, keep?: RegenerateKeep | null) => regenerate(core, keep).catch(rejected),
     destroy: (core: Session) => core.destroy().catch(rejected),
     reload: (core: Session) => core.reload().catch(rejected),
+    save,
     // The same as reading and assigning the property (as @fastify/session's `this[key]`): a
     // member's name reads the member, and can't be set, so stored data never shadows one.
     get: (_core: Session, view: object, key: string) => Reflect.get(view, key) as unknown,
@@ -127,15 +160,54 @@ const METHODS = withCallbacks(
   ['regenerate', 'destroy', 'reload', 'save'],
 );
 
-const NO_EXPIRY = Object.freeze({ maxAge: null, expires: null });
-const cookieOf = (core: Session) =>
-  core.endsWithBrowser ? NO_EXPIRY : Object.freeze({ maxAge: core.maxAgeMs, expires: new Date(core.expiresAt) });
-
 const REFUSED: AttributeWording = {
   refused: (attribute) => `request.session.options({ ${attribute} }) can't change the cookie's ${attribute} for one session`,
   setInstead: (setting) => `register(session, { cookie: ${setting} })`,
   secureRequests: 'Fastify calls secure (request.protocol: see its trustProxy)',
 };
+const COOKIE_REFUSED: AttributeWording = {
+  ...REFUSED,
+  refused: (attribute) => `request.session.cookie.${attribute} can't be set for one session`,
+};
+
+/**
+ * Setters that throw, since a refused assignment is dropped without a word in sloppy-mode code
+ * (CommonJS without 'use strict'), where @fastify/session apps assign these: a frozen object's
+ * property, or a member the view's Proxy refuses, would ignore it.
+ */
+const lifetimeRefused = (key: 'maxAge' | 'expires') => () => {
+  throw new SessUsageError(
+    `request.session.cookie.${key} can't be assigned: sess keeps the lifetime with the session. Call request.session.options({ ${key} }) instead`,
+  );
+};
+const memberRefused = (key: string) => () => {
+  throw new SessUsageError(`request.session.${key} is a member of request.session, not data; rename the key`);
+};
+
+/**
+ * `request.session.cookie` of one registration: the lifetime as own properties, read when read,
+ * on a prototype (made once) whose attributes read as sent and accept only the configured value.
+ */
+function cookieMaker(attributes: FixedAttributes): (core: Session) => SessionCookie {
+  const prototype = Object.freeze(
+    Object.defineProperties(
+      {},
+      Object.fromEntries(
+        COOKIE_ATTRIBUTES.map((key) => [
+          key,
+          { get: () => attributes.sent[key], set: (value: unknown) => assertAttributeKept(attributes, key, value, COOKIE_REFUSED) },
+        ]),
+      ),
+    ),
+  );
+  return (core) =>
+    Object.freeze(
+      Object.create(prototype, {
+        maxAge: { get: () => (core.endsWithBrowser ? null : core.maxAgeMs), set: lifetimeRefused('maxAge'), enumerable: true },
+        expires: { get: () => (core.endsWithBrowser ? null : new Date(core.expiresAt)), set: lifetimeRefused('expires'), enumerable: true },
+      }) as SessionCookie,
+    );
+}
 
 const usage = (message: string) => new SessUsageError(`request.session.options(opts): ${message}`);
 
@@ -174,9 +246,9 @@ export function fastifyView(cookie: CookieOptions = {}, name = '') {
   const attributes = fixedAttributes(cookie, name);
   return viewOf<FastifySession>({
     accessors: {
-      ...SESSION_ACCESSORS,
-      sessionId: SESSION_ACCESSORS.id,
-      cookie: { get: cookieOf },
+      id: { ...SESSION_ACCESSORS.id, set: memberRefused('id') },
+      sessionId: { ...SESSION_ACCESSORS.id, set: memberRefused('sessionId') },
+      cookie: { get: cookieMaker(attributes), set: memberRefused('cookie') },
     },
     methods: { ...METHODS, options: (core: Session, _view: unknown, opts: unknown) => setOptions(core, attributes, opts) },
   });
