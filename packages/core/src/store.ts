@@ -100,7 +100,9 @@ export interface Store {
   /**
    * Replaces the meta of an existing record and extends its life; never creates a record.
    * Resolves to `false` when there was no live record to touch, or the stored record is retired
-   * and `meta` is not; `true` or nothing means touched.
+   * and `meta` is not; `true` or nothing means touched. A `meta` older than the stored one (an
+   * earlier `touchedAt`, and not retired: another request's save landed first) leaves the record
+   * as it is, meta and life, and resolves to `true`: the record is live.
    */
   touch?(id: string, meta: SessionMeta, ttlMs: number): Awaitable<boolean | void>;
   /** Every live id (admin use; may be slow on big stores). */

@@ -359,9 +359,15 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       // with one), whatever the TTL: a refused touch must not end the grace window either. Then,
       // as set does, a lifetime of zero or less ends the record.
       if (meta.retired !== true && codec.retired(encoded)) return false;
-      if (!hasLife(ttlMs)) drop(id);
-      else {
-        refresh(id, codec.withMeta(encoded, meta, now() + ttlMs));
+      if (!hasLife(ttlMs)) {
+        drop(id);
+        return true;
+      }
+      const touched = codec.withMeta(encoded, meta, now() + ttlMs);
+      // Undefined for a touch older than the stored meta (a save landed first): the record is
+      // left as that save wrote it, meta and life, and the touch is not refused since it is live.
+      if (touched !== undefined) {
+        refresh(id, touched);
         codec.release(encoded);
       }
       return true;

@@ -65,6 +65,16 @@ function expiryChars(expiresAt: number): string {
   return timeChars(Math.min(Math.max(Math.ceil(expiresAt), 0), TIME_LIMIT - 1));
 }
 
+/**
+ * Whether `meta` is older than a stored meta touched at `storedTouchedAt`: it comes from a request
+ * that loaded the record before another request's save wrote it, and would put back the meta that
+ * save replaced. A retired meta is never behind: regenerate retires an id with the meta its request
+ * loaded, and the retirement must land.
+ */
+function isBehind(meta: SessionMeta, storedTouchedAt: number): boolean {
+  return meta.retired !== true && meta.touchedAt < storedTouchedAt;
+}
+
 /** Values JSON writes the same inside an array as inside an object. */
 function isPlainJsonValue(value: unknown): boolean {
   // A bigint is written only through a toJSON on BigInt.prototype, which may return undefined.
@@ -89,8 +99,11 @@ export interface RecordCodec {
   data(encoded: string): SessionData;
   /** Data and meta together: a plain record's one JSON text holds both, so it is parsed once. */
   record(encoded: string): SessionRecord;
-  /** The same record with a new meta and store expiry; the data is not re-serialised. */
-  withMeta(encoded: string, meta: SessionMeta, expiresAt: number): string;
+  /**
+   * The same record with a new meta and store expiry; the data is not re-serialised. Undefined,
+   * holding nothing, when `meta` is older than the stored one (see `isBehind`).
+   */
+  withMeta(encoded: string, meta: SessionMeta, expiresAt: number): string | undefined;
   /** Forgets every shape; only for a store that holds no records. */
   reset(): void;
 }
@@ -235,9 +248,15 @@ export function recordCodec(): RecordCodec {
     return result;
   }
 
-  function withMeta(encoded: string, next: SessionMeta, expiresAt: number): string {
+  function withMeta(encoded: string, next: SessionMeta, expiresAt: number): string | undefined {
     const shape = encoded.charCodeAt(0);
-    if (shape === PLAIN || !isCompactMeta(next)) return encode(data(encoded), next, expiresAt);
+    if (shape === PLAIN) {
+      // One parse gives both the stored touchedAt and the data to write again.
+      const [storedMeta, storedData] = plainRecord(encoded);
+      return isBehind(next, storedMeta.touchedAt) ? undefined : encode(storedData, next, expiresAt);
+    }
+    if (isBehind(next, readTime(encoded, META_AT + TIME_CHARS))) return undefined;
+    if (!isCompactMeta(next)) return encode(shapedData(encoded, shape), next, expiresAt);
     hold(shape);
     return [encoded[0], expiryChars(expiresAt), metaChars(next), encoded.slice(VALUES_AT)].join('');
   }

@@ -137,7 +137,7 @@ describe('the record string', () => {
     }
     expect(codec.data(kept)).toEqual({ kept: true });
     expect(codec.encode({ kept: false }, META, NOW).charCodeAt(0)).toBe(kept.charCodeAt(0));
-    const moved = codec.withMeta(kept, META, NOW);
+    const moved = codec.withMeta(kept, META, NOW) as string;
     codec.release(kept);
     codec.release(churned);
     expect(codec.encode({ another: 1 }, META, NOW).charCodeAt(0)).not.toBe(0);
@@ -164,21 +164,36 @@ describe('the record string', () => {
     expect(codec.retired(codec.encode(lookalike, META, NOW))).toBe(false);
     expect(codec.retired(codec.encode({ a: 1 }, { ...META, expiry: { kind: 'browser' } }, NOW))).toBe(false);
     const shaped = codec.encode({ a: 1 }, META, NOW);
-    expect(codec.retired(codec.withMeta(shaped, { ...META, retired: true }, NOW))).toBe(true);
+    expect(codec.retired(codec.withMeta(shaped, { ...META, retired: true }, NOW) as string)).toBe(true);
   });
 
   it('withMeta replaces the times and keeps the data, shaped or plain', () => {
     const codec = recordCodec();
     const later: SessionMeta = { createdAt: NOW, touchedAt: NOW + 9_000, expiresAt: NOW + 99_000 };
     for (const data of [{ a: 1 }, { __proto__: 1, b: [2] }] as SessionData[]) {
-      const moved = codec.withMeta(codec.encode(data, META, NOW), later, NOW + 7);
+      const moved = codec.withMeta(codec.encode(data, META, NOW), later, NOW + 7) as string;
       expect(codec.meta(moved)).toEqual(later);
       expect(codec.expiresAt(moved)).toBe(NOW + 7);
       expect(codec.data(moved)).toEqual(asJson(data));
     }
     const shaped = codec.encode({ a: 1 }, META, NOW);
     const withExpiry: SessionMeta = { ...later, expiry: { kind: 'browser' } };
-    expect(codec.meta(codec.withMeta(shaped, withExpiry, NOW))).toEqual(withExpiry);
+    expect(codec.meta(codec.withMeta(shaped, withExpiry, NOW) as string)).toEqual(withExpiry);
+  });
+
+  it('withMeta gives nothing for a meta touched before the stored one, unless it is retired, shaped or plain', () => {
+    const codec = recordCodec();
+    const earlier: SessionMeta = { createdAt: NOW, touchedAt: META.touchedAt - 1, expiresAt: NOW + 99_000 };
+    const same: SessionMeta = { ...earlier, touchedAt: META.touchedAt };
+    for (const stored of [META, { ...META, expiry: { kind: 'browser' } }] satisfies SessionMeta[]) {
+      const encoded = codec.encode({ a: 1 }, stored, NOW);
+      for (const next of [earlier, { ...earlier, expiry: { kind: 'duration', ms: 5_000 } }] satisfies SessionMeta[]) {
+        expect(codec.withMeta(encoded, next, NOW + 7)).toBeUndefined();
+        const retired: SessionMeta = { ...next, retired: true };
+        expect(codec.meta(codec.withMeta(encoded, retired, NOW + 7) as string)).toEqual(retired);
+      }
+      expect(codec.meta(codec.withMeta(encoded, same, NOW + 7) as string)).toEqual(same);
+    }
   });
 
   it('round-trips any JSON object and any meta exactly as JSON does, read apart or together', () => {

@@ -631,8 +631,11 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         // same script that checks it: a retired record touched with a live meta is refused and stays.
         const key = keyOf(id);
         const ttl = hasLife(ttlMs) ? Math.min(Math.ceil(ttlMs), MAX_TTL_MS) : 0;
-        const args = [String(ttl), JSON.stringify(meta), userField, meta.retired === true ? '1' : '0'];
+        const args = [String(ttl), JSON.stringify(meta), userField, meta.retired === true ? '1' : '0', String(meta.touchedAt)];
         const reply = (await evalScript(c, TOUCH, [key], args)) as unknown[];
+        // Behind a save that landed first, the touch left the session as that save wrote it: live,
+        // and no longer-lived than its index entry already is.
+        if (Number(reply[0]) === 3) return true;
         const userId = userIdKey === false ? undefined : indexedUserId(parseJson(reply[1]));
         if (Number(reply[0]) === 2) {
           if (userId !== undefined) background(c, indexRemove(c, userId, id));

@@ -101,15 +101,29 @@ return {1}
 `);
 
 /**
+ * Whether the session hash at `key` holds a meta touched after `touchedAt` (a number as text): a
+ * touch with that meta was computed before the save that wrote it and would put back the meta
+ * that save replaced. A stored meta that is not JSON, or has no number there, is behind nothing.
+ */
+const IS_NEWER = `local function isNewer(key, touchedAt)
+  local ok, meta = pcall(cjson.decode, redis.call('HGET', key, 'm') or '')
+  local stored = ok and type(meta) == 'table' and meta['touchedAt']
+  local touching = tonumber(touchedAt)
+  return type(stored) == 'number' and touching ~= nil and stored > touching
+end`;
+
+/**
  * Replaces the meta and extends an existing session; never creates one. KEYS[1] the session key.
- * ARGV: ttlMs, meta JSON, the user-id field, '1' if the meta is retired (else '0'). Returns {1,
- * user, stamp} when touched, with that field's value and the session's generation stamp (each
- * absent if none) so the caller can extend the user index, unless the stamp shows the session
- * revoked (see `INDEX_ADD`); {0} when there was no session to touch; {-1} when the stored record
- * is retired and the new meta is not. Retiring a live record (a retired meta) is a touch like any
- * other. A ttlMs of zero or less ends the session instead, once the same checks pass (a retired
- * record is not ended by a touch it refuses): {2, user}, with the user-id field's value so the
- * caller can take it out of that user's index.
+ * ARGV: ttlMs, meta JSON, the user-id field, '1' if the meta is retired (else '0'), the meta's
+ * touchedAt. Returns {1, user, stamp} when touched, with that field's value and the session's
+ * generation stamp (each absent if none) so the caller can extend the user index, unless the
+ * stamp shows the session revoked (see `INDEX_ADD`); {0} when there was no session to touch; {-1}
+ * when the stored record is retired and the new meta is not. Retiring a live record (a retired
+ * meta) is a touch like any other. A ttlMs of zero or less ends the session instead, once the same
+ * checks pass (a retired record is not ended by a touch it refuses): {2, user}, with the user-id
+ * field's value so the caller can take it out of that user's index. A touch whose meta is not
+ * retired and older than the stored one (an earlier touchedAt: another request's save landed
+ * first) changes nothing, neither the meta nor the TTL, and returns {3}: the session is live.
  *
  * The user's generation lives in another slot, so this script cannot see a revocation: a request
  * that loaded the session before one may still extend its record, which reads as missing all the
@@ -117,6 +131,7 @@ return {1}
  */
 export const TOUCH = script(`
 ${IS_RETIRED}
+${IS_NEWER}
 local key = KEYS[1]
 if redis.call('TYPE', key)['ok'] ~= 'hash' then return {0} end
 if ARGV[4] ~= '1' and isRetired(key) then return {-1} end
@@ -125,6 +140,7 @@ if tonumber(ARGV[1]) <= 0 then
   redis.call('DEL', key)
   return {2, user}
 end
+if ARGV[4] ~= '1' and isNewer(key, ARGV[5]) then return {3} end
 redis.call('HSET', key, 'm', ARGV[2])
 redis.call('PEXPIRE', key, ARGV[1])
 return {1, redis.call('HGET', key, ARGV[3]), redis.call('HGET', key, '${GEN_FIELD}')}

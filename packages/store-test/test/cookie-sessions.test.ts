@@ -94,6 +94,8 @@ function sealedCookieStore(sealer: CookieSessions, now: () => number): SealedCoo
       // The contract's refusals: nothing to touch, or a retired record touched with a live meta.
       // Core never seals a retired record into a cookie, so the second is the model's only.
       if (record === undefined || (record.meta.retired === true && meta.retired !== true)) return Promise.resolve(false);
+      // Older than the sealed meta (a save landed first): the cookie stays as that save sealed it.
+      if (meta.retired !== true && meta.touchedAt < record.meta.touchedAt) return Promise.resolve(true);
       return Promise.resolve(store.set(id, { data: record.data, meta }, ttlMs)).then(() => true);
     },
     destroy(id) {

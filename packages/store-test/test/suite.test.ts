@@ -88,6 +88,8 @@ function referenceStore(now: () => number = Date.now) {
       const entry = live(id);
       if (entry === undefined || (entry.meta.retired === true && meta.retired !== true)) return false;
       if (!hasLife(ttlMs)) return entries.delete(id);
+      // Older than the stored meta (a save landed first): left as that save wrote it, and live.
+      if (meta.retired !== true && meta.touchedAt < entry.meta.touchedAt) return true;
       entries.set(id, { data: entry.data, meta: copyMeta(meta), expiresAt: now() + ttlMs });
       return true;
     },
@@ -202,6 +204,45 @@ describe('the suite catches broken stores', () => {
       };
     };
     await expectCaught('touch replaces the meta and keeps the data', mergingTouch);
+  });
+
+  it('a store whose touch writes an older meta over a newer one fails the stale-touch checks', async () => {
+    const rollingBack = (clock: FakeStoreClock): Store => {
+      const store = referenceStore(clock.now);
+      // Forgets when the stored meta was touched, just before each touch: an older touch then
+      // writes over it, as a store without the check would.
+      const backdate = (id: string, touchedAt: number): void => {
+        const entry = store.entries.get(id);
+        if (entry !== undefined && entry.meta.touchedAt > touchedAt)
+          store.entries.set(id, { ...entry, meta: { ...entry.meta, touchedAt } });
+      };
+      return { ...store, touch: (id, meta, ttlMs) => (backdate(id, meta.touchedAt), store.touch(id, meta, ttlMs)) };
+    };
+    await expectCaught(
+      'touch whose meta is older than the stored one (an earlier touchedAt) leaves the meta as it was, and is not refused',
+      rollingBack,
+    );
+    await expectCaught('touch whose meta is older than the stored one does not extend the life of the record', rollingBack);
+    await expectCaught('touch whose meta is older than the stored one does not shorten the life of the record', rollingBack);
+  });
+
+  it('a store whose touch skips a meta as recent as the stored one, or a retired one, fails the checks that it goes through', async () => {
+    const overcautious = (clock: FakeStoreClock): Store => {
+      const store = referenceStore(clock.now);
+      return {
+        ...store,
+        touch: async (id, meta, ttlMs) => {
+          const stored = store.entries.get(id);
+          if (stored !== undefined && meta.touchedAt <= stored.meta.touchedAt && hasLife(ttlMs)) return true;
+          return store.touch(id, meta, ttlMs);
+        },
+      };
+    };
+    await expectCaught('touch whose meta has the same touchedAt as the stored one replaces the meta and the life', overcautious);
+    await expectCaught(
+      'touch with a retired meta older than the stored one retires the record and sets its life all the same',
+      overcautious,
+    );
   });
 
   it('a store that declares delta writes but writes whole records loses a concurrent save', async () => {
