@@ -151,14 +151,18 @@ const METHODS = withCallbacks(
     // member's name reads the member, and can't be set, so stored data never shadows one.
     get: (_core: Session, view: object, key: string) => Reflect.get(view, key) as unknown,
     set: (_core: Session, view: object, key: string, value: unknown) => {
-      if (!Reflect.set(view, key, value))
+      if (MEMBERS.has(key))
         throw new SessUsageError(
           `request.session.set('${key}', ...): ${key} is a member of request.session, not data; ${RENAME.get(key) ?? 'rename the key'}`,
         );
+      Reflect.set(view, key, value);
     },
   },
   ['regenerate', 'destroy', 'reload', 'save'],
 );
+
+/** The view's members (see `fastifyView`): data under these names would be stored, yet read as the member. */
+const MEMBERS: ReadonlySet<string> = new Set([...Object.keys(SESSION_ACCESSORS), 'sessionId', 'cookie', ...Object.keys(METHODS), 'options']);
 
 const REFUSED: AttributeWording = {
   refused: (attribute) => `request.session.options({ ${attribute} }) can't change the cookie's ${attribute} for one session`,
@@ -171,17 +175,13 @@ const COOKIE_REFUSED: AttributeWording = {
 };
 
 /**
- * Setters that throw, since a refused assignment is dropped without a word in sloppy-mode code
- * (CommonJS without 'use strict'), where @fastify/session apps assign these: a frozen object's
- * property, or a member the view's Proxy refuses, would ignore it.
+ * A setter that throws, since a frozen object's property ignores an assignment without a word in
+ * sloppy-mode code (CommonJS without 'use strict'), where @fastify/session apps assign these.
  */
 const lifetimeRefused = (key: 'maxAge' | 'expires') => () => {
   throw new SessUsageError(
     `request.session.cookie.${key} can't be assigned: sess keeps the lifetime with the session. Call request.session.options({ ${key} }) instead`,
   );
-};
-const memberRefused = (key: string) => () => {
-  throw new SessUsageError(`request.session.${key} is a member of request.session, not data; rename the key`);
 };
 
 /**
@@ -246,9 +246,9 @@ export function fastifyView(cookie: CookieOptions = {}, name = '') {
   const attributes = fixedAttributes(cookie, name);
   return viewOf<FastifySession>({
     accessors: {
-      id: { ...SESSION_ACCESSORS.id, set: memberRefused('id') },
-      sessionId: { ...SESSION_ACCESSORS.id, set: memberRefused('sessionId') },
-      cookie: { get: cookieMaker(attributes), set: memberRefused('cookie') },
+      ...SESSION_ACCESSORS,
+      sessionId: SESSION_ACCESSORS.id,
+      cookie: { get: cookieMaker(attributes) },
     },
     methods: { ...METHODS, options: (core: Session, _view: unknown, opts: unknown) => setOptions(core, attributes, opts) },
   });

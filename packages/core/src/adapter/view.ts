@@ -327,7 +327,8 @@ export function viewOf<View extends object>(spec: ViewSpec<View>): ViewMaker<Vie
       if (target.detached !== undefined) throw new SessUsageError(target.detached.message);
       const setter = accessors.get(key)?.set;
       if (setter !== undefined) setter(target.core, value);
-      else if (reserved(key)) return false;
+      // Thrown rather than refused: a refusal is silent in sloppy-mode code, and the value would be lost.
+      else if (reserved(key)) throw new SessUsageError(`${key} is a member of the session, not data, so it can't be assigned: store the value under another key`);
       else target.core.set(key, value);
       return true;
     },

@@ -38,8 +38,9 @@ describe('the session view', () => {
         true,
         false,
       ]);
-      expect(Reflect.set(view, 'save', 1)).toBe(false);
-      expect(Reflect.set(view, 'id', 'x')).toBe(false);
+      // Thrown, not refused: sloppy-mode code would drop a refused assignment without a word.
+      expect(() => Reflect.set(view, 'save', 1)).toThrow(SessUsageError);
+      expect(() => Reflect.set(view, 'id', 'x')).toThrow(/id is a member of the session, not data/);
       expect(Reflect.set(view, Symbol('s'), 1)).toBe(false);
       expect(Reflect.deleteProperty(view, 'save')).toBe(false);
       expect(Reflect.deleteProperty(view, Symbol('s'))).toBe(false);
