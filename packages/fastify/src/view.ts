@@ -162,7 +162,13 @@ const METHODS = withCallbacks(
 );
 
 /** The view's members (see `fastifyView`): data under these names would be stored, yet read as the member. */
-const MEMBERS: ReadonlySet<string> = new Set([...Object.keys(SESSION_ACCESSORS), 'sessionId', 'cookie', ...Object.keys(METHODS), 'options']);
+const MEMBERS: ReadonlySet<string> = new Set([
+  ...Object.keys(SESSION_ACCESSORS),
+  'sessionId',
+  'cookie',
+  ...Object.keys(METHODS),
+  'options',
+]);
 
 const REFUSED: AttributeWording = {
   refused: (attribute) => `request.session.options({ ${attribute} }) can't change the cookie's ${attribute} for one session`,

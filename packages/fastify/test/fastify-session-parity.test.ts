@@ -153,7 +153,9 @@ describe.each(MAJORS)('%s', (major, Fastify) => {
         });
       });
       const reply = await client.request('/assign');
-      const member = expect.stringMatching(/^SessUsageError: .*(id|sessionId|cookie) is a member of (request\.session|the session), not data/);
+      const member = expect.stringMatching(
+        /^SessUsageError: .*(id|sessionId|cookie) is a member of (request\.session|the session), not data/,
+      );
       expect(JSON.parse(reply.body)).toEqual({ assigned: [member, member, member], set: member, keys: ['seen'], idIsTheSessions: true });
       expect(await stored()).toEqual({ seen: 1 });
     });

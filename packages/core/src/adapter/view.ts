@@ -328,7 +328,8 @@ export function viewOf<View extends object>(spec: ViewSpec<View>): ViewMaker<Vie
       const setter = accessors.get(key)?.set;
       if (setter !== undefined) setter(target.core, value);
       // Thrown rather than refused: a refusal is silent in sloppy-mode code, and the value would be lost.
-      else if (reserved(key)) throw new SessUsageError(`${key} is a member of the session, not data, so it can't be assigned: store the value under another key`);
+      else if (reserved(key))
+        throw new SessUsageError(`${key} is a member of the session, not data, so it can't be assigned: store the value under another key`);
       else target.core.set(key, value);
       return true;
     },
