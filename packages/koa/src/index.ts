@@ -399,7 +399,7 @@ export function session(options: SessionOptions): SessionMiddleware {
     const secure = ctx.request.secure;
     const core = manager.begin({ cookieHeader: ctx.req.headers.cookie || undefined, secure, readOnly: readOnly?.(ctx) ?? false });
     // One literal of a fixed shape: copying the view's fields onto it (a spread, Object.assign) costs more.
-    const made = view(core);
+    const made = view(core, ctx);
     const state: RequestState = {
       core,
       view: made.view,
