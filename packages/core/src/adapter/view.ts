@@ -322,16 +322,14 @@ export function viewOf<View extends object>(spec: ViewSpec<View>): ViewMaker<Vie
       target.bound ??= Object.create(null) as Record<string, unknown>;
       return (target.bound[key] ??= (...args: never[]) => method(target.core, view as View, ...args));
     },
-    set(target, key, value) {
+    set: (target, key, value) => typeof key === 'string' && assign(target, key, value),
+    // `Object.defineProperty(view, key, { value })` stores the value, as an assignment does; what
+    // data can't be (an accessor, a fixed property, a member's name) is refused aloud, not dropped.
+    defineProperty(target, key, descriptor) {
       if (typeof key === 'symbol') return false;
-      if (target.detached !== undefined) throw new SessUsageError(target.detached.message);
-      const setter = accessors.get(key)?.set;
-      if (setter !== undefined) setter(target.core, value);
-      // Thrown rather than refused: a refusal is silent in sloppy-mode code, and the value would be lost.
-      else if (reserved(key))
-        throw new SessUsageError(`${key} is a member of the session, not data, so it can't be assigned: store the value under another key`);
-      else target.core.set(key, value);
-      return true;
+      if (!('value' in descriptor) || descriptor.configurable === false || descriptor.writable === false || descriptor.enumerable === false)
+        throw new SessUsageError(`session data can only be plain values: ${key} can't be defined as an accessor or a fixed property`);
+      return assign(target, key, descriptor.value);
     },
     deleteProperty(target, key) {
       if (typeof key === 'symbol' || reserved(key)) return false;
@@ -347,6 +345,18 @@ export function viewOf<View extends object>(spec: ViewSpec<View>): ViewMaker<Vie
       return { value: data.get(key), writable: true, enumerable: true, configurable: true };
     },
   };
+
+  /** An assignment to the view: to an accessor's setter, else to the data. */
+  function assign(target: Target, key: string, value: unknown): true {
+    if (target.detached !== undefined) throw new SessUsageError(target.detached.message);
+    const setter = accessors.get(key)?.set;
+    if (setter !== undefined) setter(target.core, value);
+    // Thrown rather than refused: a refusal is silent in sloppy-mode code, and the value would be lost.
+    else if (reserved(key))
+      throw new SessUsageError(`${key} is a member of the session, not data, so it can't be assigned: store the value under another key`);
+    else target.core.set(key, value);
+    return true;
+  }
 
   /** A detached view's read: its copy's data, and never a member of the session it left. */
   function readDetached({ data, message }: NonNullable<Target['detached']>, key: string): unknown {

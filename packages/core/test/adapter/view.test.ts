@@ -42,6 +42,14 @@ describe('the session view', () => {
       expect(() => Reflect.set(view, 'save', 1)).toThrow(SessUsageError);
       expect(() => Reflect.set(view, 'id', 'x')).toThrow(/id is a member of the session, not data/);
       expect(Reflect.set(view, Symbol('s'), 1)).toBe(false);
+      // Defined as data, a value is stored as an assignment stores it; anything data can't be is refused aloud.
+      Object.defineProperty(view, 'defined', { value: 2, writable: true, enumerable: true, configurable: true });
+      expect(core.get('defined')).toBe(2);
+      core.delete('defined');
+      for (const descriptor of [{ get: () => 1 }, { value: 1, configurable: false }, { value: 1, writable: false }] as PropertyDescriptor[])
+        expect(() => Object.defineProperty(view, 'fixed', descriptor)).toThrow(/can only be plain values/);
+      expect(() => Object.defineProperty(view, 'save', { value: 1, writable: true, enumerable: true, configurable: true })).toThrow(SessUsageError);
+      expect(core.has('fixed')).toBe(false);
       expect(Reflect.deleteProperty(view, 'save')).toBe(false);
       expect(Reflect.deleteProperty(view, Symbol('s'))).toBe(false);
       expect(Object.getOwnPropertyDescriptor(view, Symbol('s'))).toBeUndefined();
