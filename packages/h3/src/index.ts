@@ -94,6 +94,14 @@ function commit(core: Session, name: string, status: number, headers: Headers, o
   return committed instanceof Promise ? committed.catch(rejected) : committed;
 }
 
+/**
+ * Whether `returned` is a Response whose body was read or is being read: srvx fails to send it.
+ * Read as the app hands it over, before h3 makes the answer: on a runtime without Node's
+ * response, an `onDispose` callback has h3 pipe a streamed body through a watch of its own,
+ * which locks it without reading it for anyone.
+ */
+const spent = (returned: unknown): boolean => returned instanceof Response && (returned.bodyUsed || returned.body?.locked === true);
+
 /** What the app answered with: the value itself, or an `HTTPResponse`'s body. */
 const bodyOf = (returned: unknown): unknown => (returned as { body?: unknown } | null | undefined)?.body ?? returned;
 
@@ -305,6 +313,7 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
     // What the handler (or the app's onError) returned, when it is the Response that goes out
     // (h3 passes one on as it is).
     let returned: unknown;
+    let returnedSpent = false;
     const node = event.runtime?.node?.res;
     const res = node instanceof ServerResponse ? node : undefined;
     const nodeOutput = res === undefined ? undefined : new NodeOutput(res, core, manager.name, event, view);
@@ -314,6 +323,7 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
       // A Node handler answered on the response (`value` is h3's "handled"): its output commits.
       if (nodeOutput?.response.release() === false) return await nodeOutput.committed(value);
       returned = value;
+      returnedSpent = spent(value);
       // h3 answers a returned Error, or no route, as a thrown one. Thrown from here, they reach
       // the app's error handling (`onError`, `silent`, `debug`) as they do without sess.
       if (value instanceof Error || value === NOT_FOUND) throw value;
@@ -347,7 +357,12 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
         addAll(headers, setOnNode(res, headers, own));
         // A header value Node refuses fails h3's answer in srvx as a 500: it commits as that (see below).
         const refused = res !== undefined && (nodeRefuses(headers) || (own !== undefined && nodeRefuses(own)));
-        applyEffects(headers, await commit(core, manager.name, refused ? 500 : status, headers, own));
+        const effects = await commit(core, manager.name, refused ? 500 : status, headers, own);
+        applyEffects(headers, effects);
+        // An error-catching middleware mounted before this one may answer with a value, or a
+        // Response under 400, which h3 makes with `event.res.headers` instead of `errHeaders`: h3
+        // takes one or the other, so the session's headers go on both.
+        applyEffects(event.res.headers, effects);
         if (own?.has('set-cookie') !== true) cookiesOnNode(res, headers);
         throw error;
       }
@@ -357,7 +372,15 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
       // What onError returns is the app's, as what a handler returns is (see below). It runs
       // inside the request, so `getSession()` works there as in the handler.
       const { onResponse: _onResponse, onError, ...answer } = config;
-      const answering = () => toResponse(error, event, { ...answer, onError: async (e, ev) => (returned = await onError(e, ev)) });
+      const answering = () =>
+        toResponse(error, event, {
+          ...answer,
+          onError: async (e, ev) => {
+            returned = await onError(e, ev);
+            returnedSpent = spent(returned);
+            return returned;
+          },
+        });
       response = await (asyncContext ? context.run(view, answering) : answering());
     }
     // `Response.error()`'s status 0 fails in srvx as a 500, as without sess, and so do a
@@ -365,9 +388,7 @@ export function session(options: SessionOptions<H3Event>): SessionMiddleware {
     // header value Node refuses: it commits as that, so nothing is saved behind the failure, and
     // goes on unchanged (a copy carrying the session's headers can't have status 0 or a read body).
     const refused =
-      response.status < 100 ||
-      (returned instanceof Response && (returned.bodyUsed || returned.body?.locked === true) && event.req.method !== 'HEAD') ||
-      (res !== undefined && nodeRefuses(response.headers));
+      response.status < 100 || (returnedSpent && event.req.method !== 'HEAD') || (res !== undefined && nodeRefuses(response.headers));
     // Saving the session the app let go of (`event.context.session = {}`) would keep a user it meant
     // to sign out signed in. The usage error reaches h3 as it is, which logs its message.
     const setOnRes = setOnNode(res, response.headers);
