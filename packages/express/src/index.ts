@@ -234,6 +234,8 @@ type Flushable = Response & { flush?: () => void };
 class Commit implements HoldHooks, ViewOwner {
   /** The hold of the response, once made. */
   deferred: DeferredResponse | undefined = undefined;
+  /** The response's commit was asked for: a new id could no longer reach the browser on it. */
+  committed = false;
   /** The session object handed out last (`getSession()`'s); `view` too until a failed load takes it away. */
   session!: RequestSession;
   private view: RequestSession | undefined;
@@ -259,6 +261,7 @@ class Commit implements HoldHooks, ViewOwner {
     this.next(error);
   }
   commit(status: number): Promise<void> | undefined {
+    this.committed = true;
     const { req, res, core, name } = this;
     const current = req.session as RequestSession | null | undefined;
     if (current !== this.view) {
@@ -279,6 +282,7 @@ class Commit implements HoldHooks, ViewOwner {
    * effects go nowhere: a read-only commit writes nothing, and a socket can't set cookies.
    */
   committedUnanswered(): void {
+    this.committed = true;
     Promise.resolve(commitHeaders(new Headers(), this.core, 200, this.name)).then(() => this.next(), this.next);
   }
   /**
