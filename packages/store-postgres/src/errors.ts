@@ -52,10 +52,19 @@ function describe(error: unknown): string {
 
 /** SQLSTATE undefined_table. */
 const UNDEFINED_TABLE = '42P01';
+/** SQLSTATE undefined_column: the store's statements name only its own columns, so the table is another's. */
+const UNDEFINED_COLUMN = '42703';
+
+const HINTS: Readonly<Record<string, string>> = {
+  // The store never creates its table on its own, where connect-pg-simple's createTableIfMissing did.
+  [UNDEFINED_TABLE]: ' (create it: await store.migrate() at start-up)',
+  // Most likely connect-pg-simple's table, given as tableName; migrate() names it and refuses it.
+  [UNDEFINED_COLUMN]: ' (the table is not a sess table: await store.migrate() says whose it is)',
+};
 
 /** `error`, which the driver or the pool threw for `method`, as a store error. */
 export function storeFailure(method: PostgresStoreMethod, error: unknown): SessStoreError {
-  // The store never creates its table on its own, where connect-pg-simple's createTableIfMissing did.
-  const hint = (error as { code?: unknown } | null)?.code === UNDEFINED_TABLE ? ' (create it: await store.migrate() at start-up)' : '';
+  const code = (error as { code?: unknown } | null)?.code;
+  const hint = typeof code === 'string' && Object.hasOwn(HINTS, code) ? HINTS[code] : '';
   return storeError(method, describe(error) + hint, error, serverTimedOut(error));
 }

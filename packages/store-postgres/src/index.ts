@@ -271,8 +271,12 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   // Quoted as one name, 'auth.sessions' would be a table named with a dot wherever search_path points.
   const dot = tableName.indexOf('.');
   if (dot >= 0) {
+    // connect-pg-simple's old way to name the schema, 'auth"."session', quoted the dot.
+    const [schemaPart, tablePart] = /^[^"]+"\."[^"]+$/.test(tableName)
+      ? tableName.split('"."')
+      : [tableName.slice(0, dot), tableName.slice(dot + 1)];
     throw new SessConfigError(
-      `postgresStore: tableName must not contain ".": for a table in a schema, pass { schemaName: '${tableName.slice(0, dot)}', tableName: '${tableName.slice(dot + 1)}' }`,
+      `postgresStore: tableName must not contain ".": for a table in a schema, pass { schemaName: '${schemaPart}', tableName: '${tablePart}' }`,
     );
   }
   const schemaName = options.schemaName === undefined ? undefined : checkIdentifier(options.schemaName, 'schemaName', MAX_IDENTIFIER_BYTES);
@@ -424,6 +428,20 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     timer.unref();
   }
 
+  /** Refuses a table that exists without sess's columns (connect-pg-simple's, named by tableName), saying whose it is. */
+  async function checkColumns(method: 'migrate' | 'clear'): Promise<void> {
+    const { rows } = await timedQuery(method, sql.columns, [sql.table], adminLimit);
+    const present = new Set(rows.map((row: Record<string, unknown>) => row['attname']));
+    const missing = COLUMNS.filter((column) => !present.has(column));
+    if (present.size === 0 || missing.length === 0) return;
+    const connectPgSimple = ['sid', 'sess', 'expire'].every((column) => present.has(column));
+    throw new SessConfigError(
+      connectPgSimple
+        ? `postgresStore: table ${sql.table} is connect-pg-simple's (sid, sess, expire), not sess's: give sess its own table (tableName) and see "Migrating from connect-pg-simple" in the README`
+        : `postgresStore: table ${sql.table} exists without the columns ${missing.join(', ')}: it is not a sess session table; choose another tableName`,
+    );
+  }
+
   async function sessionsOf(userId: string): Promise<UserSession[]> {
     // No row names a user id that is not a non-empty string (see `userIdOf`); asked as it is, the
     // number 42 would reach the query as the text '42' and find that user's sessions.
@@ -521,6 +539,9 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     },
 
     async clear(): Promise<void> {
+      // Every row goes, so the table must be sess's: one named after connect-pg-simple's (or any
+      // other) keeps its rows, where the session calls fail on the columns they name.
+      await checkColumns('clear');
       await timedQuery('clear', sql.clear, [], adminLimit);
     },
 
@@ -543,17 +564,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
           failure = error;
         }
       }
-      const { rows } = await timedQuery('migrate', sql.columns, [sql.table], adminLimit);
-      const present = new Set(rows.map((row: Record<string, unknown>) => row['attname']));
-      const missing = COLUMNS.filter((column) => !present.has(column));
-      if (present.size > 0 && missing.length > 0) {
-        const connectPgSimple = ['sid', 'sess', 'expire'].every((column) => present.has(column));
-        throw new SessConfigError(
-          connectPgSimple
-            ? `postgresStore: table ${sql.table} is connect-pg-simple's (sid, sess, expire), not sess's: give sess its own table (tableName) and see "Migrating from connect-pg-simple" in the README`
-            : `postgresStore: table ${sql.table} exists without the columns ${missing.join(', ')}: it is not a sess session table; choose another tableName`,
-        );
-      }
+      await checkColumns('migrate');
       if (failure !== undefined) throw failure;
     },
 
