@@ -48,7 +48,9 @@ describe('the session view', () => {
       core.delete('defined');
       for (const descriptor of [{ get: () => 1 }, { value: 1, configurable: false }, { value: 1, writable: false }] as PropertyDescriptor[])
         expect(() => Object.defineProperty(view, 'fixed', descriptor)).toThrow(/can only be plain values/);
-      expect(() => Object.defineProperty(view, 'save', { value: 1, writable: true, enumerable: true, configurable: true })).toThrow(SessUsageError);
+      expect(() => Object.defineProperty(view, 'save', { value: 1, writable: true, enumerable: true, configurable: true })).toThrow(
+        SessUsageError,
+      );
       expect(core.has('fixed')).toBe(false);
       expect(Reflect.deleteProperty(view, 'save')).toBe(false);
       expect(Reflect.deleteProperty(view, Symbol('s'))).toBe(false);
