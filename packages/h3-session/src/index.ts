@@ -129,11 +129,13 @@ export async function useSession<T extends SessionData = SessionData>(event: HTT
     get data() {
       return (port.context.sessions?.[sessions.name]?.data ?? Object.create(null)) as SessionData<T>;
     },
+    // The event's response is read at each call, as h3 reads it: once h3 has made the handler's
+    // answer the event has a new one, which an onResponse middleware's answer is made from.
     update: async (update) => {
-      await sessions.update(port, update as Update);
+      await sessions.update(portOf(event, config), update as Update);
       return manager;
     },
-    clear: () => mayGoUnawaited(() => sessions.clear(port).then(() => manager)),
+    clear: () => mayGoUnawaited(() => sessions.clear(portOf(event, config)).then(() => manager)),
   };
   return manager;
 }

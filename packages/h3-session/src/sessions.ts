@@ -4,7 +4,7 @@
  * with the HTTP effects applied to the event's response. The cookie carries a signed id and the
  * session (`{ id, createdAt, data }`) lives in the store. This file translates; the core decides.
  */
-import { assertNever, createSessionManager, serializeDeletion, setCookieLine } from '@sess/core';
+import { SessUsageError, assertNever, createSessionManager, describeValue, serializeDeletion, setCookieLine } from '@sess/core';
 import type { CookieEffect, HttpEffect, ResponseFacts, Session as CoreSession, SessionManager } from '@sess/core';
 import { afterSignOut, failureStatus, responseFacts } from '@sess/core/adapter';
 import { isH3Session } from './config.js';
@@ -293,12 +293,28 @@ export class H3Sessions {
 
   /** Writes the session; `respond`: apply the HTTP effects and send the cookie again, as h3's update does. */
   private async write(port: EventPort, state: RequestState, session: H3Session, respond: boolean): Promise<void> {
+    this.assertStorable(session);
     const core = this.begin(port, state);
     await core.load();
     writeSession(core, session);
     // h3 sends the cookie again on every update, its lifetime counted from now.
     if (respond) core.touch();
     await this.commit(core, respond ? port.response : undefined, state);
+  }
+
+  /**
+   * h3 seals whatever `id` and `createdAt` the app assigns; a stored record that is not an h3
+   * session reads as none, so such a write would lose the session at the next request. It is
+   * refused instead, and the record keeps the session as last written.
+   */
+  private assertStorable(session: H3Session): void {
+    const problem =
+      typeof session.id !== 'string' || session.id === ''
+        ? `session.id must be a non-empty string, got ${describeValue(session.id)}`
+        : typeof session.createdAt !== 'number' || !Number.isFinite(session.createdAt)
+          ? `session.createdAt must be a number (ms since the epoch, as Date.now() gives), got ${describeValue(session.createdAt)}`
+          : undefined;
+    if (problem !== undefined) throw new SessUsageError(`[${this.kit.where}] ${problem}: the session could not be read back`);
   }
 
   private begin(port: EventPort, state: RequestState): CoreSession {

@@ -4,7 +4,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import * as h3 from 'h3';
-import { H3, toNodeHandler, clearSession as h3ClearSession } from 'h3';
+import { H3, toNodeHandler, clearSession as h3ClearSession, onResponse } from 'h3';
 import * as h3v1 from 'h3v1';
 import { clearSession as v1ClearSession, createApp, eventHandler, toNodeListener } from 'h3v1';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
@@ -651,4 +651,81 @@ describe('h3 v2: a seal of an older h3 (iron with 1 iteration)', () => {
     expect(JSON.parse(expected.body)).toEqual({ id: true, data: legacySealFallback === false ? {} : { user: 'ada' } });
     expect(JSON.parse(actual.body)).toEqual(JSON.parse(expected.body));
   });
+});
+
+describe('h3 v2: the session manager in an onResponse middleware', () => {
+  // The manager the handler made, used again once h3 has made the handler's answer: h3 has a new
+  // `event.res` by then, and the middleware's answer is made from it.
+  const app = (api: Api, config: SessionConfig) =>
+    new H3({ silent: true })
+      .use(
+        onResponse(async (_response, event) => {
+          const session = (event.context as { session?: Awaited<ReturnType<Api['useSession']>> }).session;
+          if (event.url.pathname === '/sign-out') await session?.clear();
+          if (event.url.pathname === '/restart') await (await session?.clear())?.update({ fresh: true });
+        }),
+      )
+      .all('/**', async (event) => {
+        const session = await api.useSession(event, config);
+        Object.assign(event.context, { session });
+        if (event.url.pathname === '/set') await session.update({ old: true });
+        return { data: session.data };
+      });
+
+  it('clear and update there reach the browser, as in h3: they answer on the response h3 sends then', async () => {
+    const config: SessionConfig = { password: PASSWORD };
+    const browserOf = async (served: H3) => {
+      const server = await listen(toNodeHandler(served));
+      servers.push(server);
+      return new Client(server.url);
+    };
+    const h3Browser = await browserOf(app(h3 as unknown as Api, config));
+    const ourBrowser = await browserOf(app(v2Flavour.api, { ...config, store: inspectableStore(fakeClock()) }));
+    const step = async (path: string) => [await h3Browser.request(path), await ourBrowser.request(path)] as const;
+    await step('/set');
+    const signedOut = await step('/sign-out');
+    for (const reply of signedOut) expect(cookiesNamed(reply, 'h3')).toEqual([expect.stringMatching(/^h3=;/)]);
+    await step('/set');
+    const restarted = await step('/restart');
+    for (const reply of restarted) expect(cookiesNamed(reply, 'h3')).toEqual([expect.stringMatching(/^h3=[^;]/)]);
+    const [expected, actual] = await step('/');
+    // h3 brings the cleared session's data back with the update (README: a session cleared is gone).
+    expect(JSON.parse(expected.body)).toEqual({ data: { old: true, fresh: true } });
+    expect(JSON.parse(actual.body)).toEqual({ data: { fresh: true } });
+  });
+});
+
+describe.each(pairs)('$flavour.name: an id or createdAt the app assigns', ({ flavour, real, h3Api }) => {
+  const ours = (handler: Handler) => flavour.serve(({ event, url }) => handler(event, url));
+  const config: SessionConfig = { password: PASSWORD };
+
+  // Sloppy-mode code, as CommonJS runs it: each assignment goes through without a word.
+  it.each(['session.id = 42', 'session.createdAt = new Date()'])(
+    '%s: h3 keeps the session; here the update fails loudly rather than store one no request can read',
+    async (assignment) => {
+      const assign = new Function('session', assignment) as (session: unknown) => void;
+      const app = (api: Api, cfg: SessionConfig) => async (event: unknown, url: URL) => {
+        const e = event as never;
+        const session = await api.useSession(e, cfg);
+        if (url.pathname === '/set') await session.update({ user: 'ada' });
+        if (url.pathname !== '/assign') return { data: session.data };
+        assign(await api.getSession(e, cfg));
+        return api.updateSession(e, cfg, { assigned: true }).then(
+          () => 'updated',
+          (error: Error) => `refused: ${error.message}`,
+        );
+      };
+      const h3Browser = new Client((await serving(real, app(h3Api, config))).url);
+      const ourBrowser = new Client((await serving(ours, app(flavour.api, { ...config, store: inspectableStore(fakeClock()) }))).url);
+      const step = async (path: string) => [(await h3Browser.request(path)).body, (await ourBrowser.request(path)).body] as const;
+      await step('/set');
+      const [expected, actual] = await step('/assign');
+      expect(expected).toBe('updated');
+      expect(actual).toMatch(/^refused: .*(id must be a non-empty string|createdAt must be a number)/);
+      const [h3Next, ourNext] = await step('/');
+      expect(JSON.parse(h3Next)).toEqual({ data: { user: 'ada', assigned: true } });
+      // The session as last written, not a new, empty one.
+      expect(JSON.parse(ourNext)).toEqual({ data: { user: 'ada' } });
+    },
+  );
 });
