@@ -7,7 +7,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { CookieEffect, Session as CoreSession, SessionManager } from '@sess/core';
-import { SessConfigError, serializeCookie, serializeDeletion } from '@sess/core';
+import { SessConfigError, SessUsageError, serializeCookie, serializeDeletion } from '@sess/core';
 import { commitNodeResponse, commitNodeResponseAfter, setCookieLine } from '@sess/core/adapter';
 import { RequestStore } from './callback-store.js';
 import type { RequestSide } from './callback-store.js';
@@ -18,6 +18,7 @@ import { lifetimeOf, resolveCookie } from './options.js';
 import type { Settings } from './options.js';
 import { attributesOf, clampLifetime } from './record.js';
 import { ExpressSession, attachControl, detachControl } from './session.js';
+import { warnOnce } from './warnings.js';
 import type { Callback, CallbackStore, SessionControl, SessionRequest } from './session.js';
 
 /** The request as the middleware sees it: Node's, with express-session's properties. */
@@ -104,6 +105,8 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
   private pending: Promise<unknown> | undefined;
   /** A `destroy()` nobody passed a callback to: its failure is the commit's to answer. */
   private unheard: Promise<void> | undefined;
+  /** The commit of `core` has begun: it writes nothing more. */
+  private committing = false;
 
   constructor(
     private readonly req: Request,
@@ -207,7 +210,8 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
   }
 
   save(session: ExpressSession, callback: Callback | undefined): void {
-    report(this.track(this.inTurn(() => this.saveNow(session))), callback, this.start.fail);
+    const saving = this.committing ? lateSave() : this.inTurn(() => this.saveNow(session));
+    report(this.track(saving), callback, this.start.fail);
   }
 
   /**
@@ -327,6 +331,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
     }
     const previous = this.core;
     this.core = core;
+    this.committing = false;
     core.save();
     // What the previous session's store work did was the app's to hear (destroy's or save's
     // callback); once its commit ran there is nothing left to let go of.
@@ -363,6 +368,7 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
    * at once, returning nothing, when nothing had to wait for the store.
    */
   commit(res: ServerResponse, status: number): Promise<void> | undefined {
+    this.committing = true;
     if (this.pending === undefined) return this.commitNow(res, status);
     const inTurn = () => this.commitNow(res, status);
     return this.pending.then(inTurn, inTurn);
@@ -417,6 +423,20 @@ export class RequestSession<Request extends MiddlewareRequest> implements Sessio
       throw error;
     }
   }
+}
+
+const LATE_SAVE =
+  "req.session.save() came after the response was committed, so the changes made to req.session since were not saved (express-session writes them then, though the browser can't be told of them): make them, and save, before answering";
+
+/**
+ * express-session's `save()` writes whenever it is called, so its apps call it after the response
+ * (in its finish event, a timer). sess refuses: it says so to the callback, and once per process
+ * as a warning, since a bare `save()` hears nothing else. A rejection, never a throw: thrown on a
+ * later turn it would end the process.
+ */
+function lateSave(): Promise<never> {
+  warnOnce('SESS_EXPRESS_SESSION_LATE_SAVE', LATE_SAVE);
+  return Promise.reject(new SessUsageError(LATE_SAVE));
 }
 
 /**

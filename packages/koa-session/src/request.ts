@@ -71,6 +71,13 @@ function coreIdOf(key: string): string {
   return isWellFormedId(key) ? key : createHash('sha256').update(key).digest('base64url');
 }
 
+/** What a call that came after the commit could not do, and what to do instead. */
+const LATE = {
+  save: 'the changes made to it since were not saved (koa-session writes them then): make them, and save, behind session()',
+  manuallyCommit: 'the changes made to it since were not saved (koa-session writes them then): make them, and commit, behind session()',
+  regenerate: 'it keeps its key (koa-session gives it a new one then): regenerate behind session()',
+} as const;
+
 /** A negative `maxAge`: koa-session writes its cookie already expired, so the session ends. */
 const ENDS = 'ends';
 
@@ -360,9 +367,30 @@ export class RequestSession implements SessionHost, StorageRequest {
 
   /** koa-session's `changed`: the session's JSON differs from the one loaded. */
   private differsFromLoaded(): boolean {
+    return this.differsFrom(this.initial);
+  }
+
+  /** The session's JSON differs, key by key, from `json`. */
+  private differsFrom(json: ReadonlyMap<string, string>): boolean {
     const data = this.view?.toJSON() ?? {};
     const keys = Object.keys(data).filter((key) => JSON.stringify(data[key]) !== undefined);
-    return keys.length !== this.initial.size || keys.some((key) => JSON.stringify(data[key]) !== this.initial.get(key));
+    return keys.length !== json.size || keys.some((key) => JSON.stringify(data[key]) !== json.get(key));
+  }
+
+  /**
+   * A `save()`, `regenerate()` or `manuallyCommit()` after this request's commit (koa-session's
+   * writes at once, so its apps call them in a middleware ahead of the session, after `await
+   * next()`): the core writes nothing more. The error goes to the caller and to Koa's 'error'
+   * event, since a bare call hears nothing else; only to a listener, as an 'error' event nobody
+   * hears throws, maybe inside a timer.
+   */
+  private late(operation: keyof typeof LATE): SessUsageError {
+    const error = new SessUsageError(
+      `ctx.session.${operation}() came after the session was committed (in a middleware ahead of session(), after \`await next()\`, or once the response had gone), so ${LATE[operation]}, before the response`,
+    );
+    const { app } = this.ctx;
+    if (app.listenerCount('error') > 0) app.emit('error', error, this.ctx);
+    return error;
   }
 
   get externalKey(): string | undefined {
@@ -377,6 +405,7 @@ export class RequestSession implements SessionHost, StorageRequest {
    * not only if it changes after this.
    */
   async save(): Promise<void> {
+    if (this.committed !== undefined) throw this.late('save');
     this.beforeSave();
     this.reportChanges();
     this.snapshotData();
@@ -388,6 +417,7 @@ export class RequestSession implements SessionHost, StorageRequest {
   }
 
   async regenerate(): Promise<void> {
+    if (this.committed !== undefined) throw this.late('regenerate');
     this.forced = true;
     if (!this.shared.autoCommit) {
       // koa-session's regenerate() saves the session as it is now, and what changes after waits for a commit.
@@ -419,7 +449,13 @@ export class RequestSession implements SessionHost, StorageRequest {
    * the app writes what changed since, and sends the cookie.
    */
   async commit(): Promise<void> {
-    if (!this.shared.autoCommit || this.committed !== undefined) {
+    if (this.committed !== undefined) {
+      // koa-session commits again; here the core has, and would drop what changed since.
+      if (this.differsFrom(this.snapshot)) throw this.late('manuallyCommit');
+      await this.committed;
+      return;
+    }
+    if (!this.shared.autoCommit) {
       await this.commitOnce();
       return;
     }
@@ -537,6 +573,8 @@ export class RequestSession implements SessionHost, StorageRequest {
       // koa-session's hook runs when it saves: forced, or changed, rolling or due to renew; never a new session that holds nothing.
       if (forced || (this.holdsData() && rewritten)) this.beforeSave();
       const reported = this.savedNow && !rewritten ? false : this.reportChanges();
+      // What this commit saw: a late `manuallyCommit()` finds what changed after it.
+      this.snapshotData();
       if (reported || forced || this.hookRan || this.savesAnyway()) this.applyLifetime();
       if (this.ends) failed = await this.end(status);
       else {

@@ -31,7 +31,8 @@ const hostOf = (session: SessionObject) => hosts.get(session) as SessionHost;
 function withCallback(work: Promise<void>, callback: Callback | undefined, host: SessionHost): Promise<void> | undefined {
   if (callback === undefined) {
     // An app that never awaits the promise must not take the process down with an unhandled
-    // rejection: a failed write also fails the commit, which reports it to Koa.
+    // rejection: a failed write also fails the commit, and one after the commit is told to Koa's
+    // 'error' event, so Koa hears of either.
     work.catch(() => {});
     return work;
   }
@@ -58,7 +59,8 @@ export interface Session {
   /** A new key (or cookie) for the same data; the old one is destroyed when the request commits. With a callback, returns nothing. */
   regenerate(callback?: (error?: unknown) => void): Promise<void> | undefined;
   /**
-   * Commits now: for `autoCommit: false` (later commits of the same request then do nothing).
+   * Commits now: for `autoCommit: false` (a later one writes nothing more, and rejects if the
+   * session changed since: that change would be lost).
    * With `autoCommit` on, writes now what a commit would, and the commit after the app writes
    * what changed since and sends the cookie, as koa-session's second commit does.
    */

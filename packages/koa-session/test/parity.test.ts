@@ -333,6 +333,55 @@ describe.each(KOAS)('%s', (_, Koa) => {
       });
     });
 
+    it('save(), manuallyCommit() and regenerate() in a middleware ahead of session(), after `await next()`: koa-session writes then; sess has committed, so each fails aloud (the error event, the promise), never resolving over a dropped change', async () => {
+      const scenario: Scenario = {
+        options: options(),
+        before: async (ctx, next) => {
+          await next();
+          const session = ctx.session!;
+          // A bare call, as after a response: only Koa's error event can hear it.
+          if (ctx.path === '/late-save') {
+            session.late = 'save';
+            void session.save();
+          }
+          // Caught only because koa-session's, in store mode, sets its new cookie once the response is out, and rejects.
+          if (ctx.path === '/late-regenerate') session.regenerate()?.catch(() => {});
+          if (ctx.path === '/late-commit') {
+            session.late = 'commit';
+            await session.manuallyCommit();
+          }
+          // The handler's change was committed, and nothing changed since: nothing is dropped, and it resolves.
+          if (ctx.path === '/change') await session.manuallyCommit();
+        },
+        handle: setOrShow,
+        steps: ['/set', '/late-save', '/', '/late-commit', '/', '/change', '/late-regenerate'],
+      };
+      const outcome = (seen: Awaited<ReturnType<typeof run>>) =>
+        seen.map(({ step, status, body, errors }) => ({ step, status, late: (body as { late?: string }).late, errors }));
+      // Each body is the handler's, before the late call: the next visit shows what was kept.
+      expect(outcome(await run('koa-session', Koa, scenario))).toEqual([
+        { step: '/set', status: 200, late: undefined, errors: [] },
+        { step: '/late-save', status: 200, late: undefined, errors: [] },
+        { step: '/', status: 200, late: 'save', errors: [] },
+        { step: '/late-commit', status: 200, late: 'save', errors: [] },
+        { step: '/', status: 200, late: 'commit', errors: [] },
+        { step: '/change', status: 200, late: 'commit', errors: [] },
+        { step: '/late-regenerate', status: 200, late: 'commit', errors: [] },
+      ]);
+      const refused = (operation: string) =>
+        expect.stringMatching(new RegExp(`^\\[sess\\] ctx\\.session\\.${operation}\\(\\) came after the session was committed`));
+      expect(outcome(await run('@sess/koa-session', Koa, scenario))).toEqual([
+        { step: '/set', status: 200, late: undefined, errors: [] },
+        { step: '/late-save', status: 200, late: undefined, errors: [refused('save')] },
+        { step: '/', status: 200, late: undefined, errors: [] },
+        // Awaited, the rejection also fails the request, and Koa's error handling reports it again.
+        { step: '/late-commit', status: 500, late: undefined, errors: [refused('manuallyCommit'), refused('manuallyCommit')] },
+        { step: '/', status: 200, late: undefined, errors: [] },
+        { step: '/change', status: 200, late: undefined, errors: [] },
+        { step: '/late-regenerate', status: 200, late: undefined, errors: [refused('regenerate')] },
+      ]);
+    });
+
     it('ctx.session: toJSON, isNew, length, populated, inspect; functions and _ keys are no data', async () => {
       await same(Koa, {
         options: options(),
