@@ -384,8 +384,13 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
     const { state } = this;
     if (!state.changeDropped) return true;
     state.changeDropped = false;
-    this.emit({ type: 'lateChange', operation, idHash: state.currentId === undefined ? undefined : hashId(state.currentId) });
+    this.emitLate(operation);
     return false;
+  }
+
+  private emitLate(operation: string): void {
+    const { currentId } = this.state;
+    this.emit({ type: 'lateChange', operation, idHash: currentId === undefined ? undefined : hashId(currentId) });
   }
 
   /** One lifecycle step, by event key; `operation` names the app's call in the error when the machine refuses it. */
@@ -402,6 +407,9 @@ export class RequestSession<Data extends SessionData = SessionData> implements S
       throw new SessUsageError(`${operation}() on a read-only session: this request may read the session but not change it`);
     }
     const state = String(this.node.snapshot.value);
+    // An operation after the commit (a late regenerate or reload) is refused where a late change
+    // is dropped: `onEvent` hears of both, since a caller that does not await it hears nothing.
+    if (state === 'committed') this.emitLate(operation);
     // The usual mistake: a session with a cookie used before its record is read.
     const hint =
       state === 'unloaded' || state === 'loading'

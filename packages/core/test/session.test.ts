@@ -131,10 +131,13 @@ describe('returning visitors', () => {
     session.flash('info', 'late');
     expect([session.keys(), session.expiresAt]).toEqual([['a'], store.peek(id)?.meta.expiresAt]);
     expect(await session.commit({ status: 200 })).toEqual([]);
+    // The operations that return a promise reject, and are reported as well: a bare call hears nothing else.
+    for (const late of [() => session.regenerate(), () => session.reload(), () => session.saveNow()])
+      await expect(late()).rejects.toThrow(/the commit has begun/);
     expect(store.peek(id)?.data).toEqual({ a: 1 });
     const late = events.filter((event) => event.type === 'lateChange');
     expect(late).toEqual(
-      ['set', 'delete', 'touch', 'save', 'setExpiry', 'setTestCookie', 'set'].map((operation) => ({
+      ['set', 'delete', 'touch', 'save', 'setExpiry', 'setTestCookie', 'set', 'regenerate', 'reload', 'save'].map((operation) => ({
         type: 'lateChange',
         operation,
         idHash: hashId(id),
