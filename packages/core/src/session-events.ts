@@ -27,7 +27,7 @@ export type SessionEvent =
   /**
    * The app changed the session after its commit had begun (in a timer, a stream's callback, a
    * `finish` listener): nothing could save the change, so it was dropped. `operation` names the
-   * call (`set`, `delete`, `touch`, ...; `regenerate`, `reload` and `saveNow`, which reject then);
+   * call (`set`, `delete`, `touch`, ...; `regenerate`, `reload` and `save` for `saveNow()`, which reject then);
    * `idHash` is absent for a session that never had an id.
    */
   | { readonly type: 'lateChange'; readonly idHash: string | undefined; readonly operation: string }
