@@ -4,26 +4,14 @@
  * (`req.session._csrfSecret`). The same app runs on express-session 1.19 and on this package,
  * over real HTTP on Express 4 and 5, and what the browser and the store see must be the same.
  */
-import { createRequire } from 'node:module';
 import csurf from 'csurf';
-import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Express } from 'express';
 import lusca from 'lusca';
 import { describe, expect, it } from 'vitest';
-import { Client, EXPRESS, SECRET, closedAfterEach, countingStore, listen, session } from './helpers.js';
+import { Client, closedAfterEach, countingStore, EXPRESS, listen, MODULES, SECRET } from './helpers.js';
+import type { SessionModule } from './helpers.js';
 
 const servers = closedAfterEach();
-const installed = createRequire(import.meta.url);
-
-/** express-session's module, or this package: `session(options)` with its `MemoryStore`. */
-interface SessionModule {
-  (options: object): RequestHandler;
-  readonly MemoryStore: new () => { sessions: Record<string, string> };
-}
-
-const MODULES = [
-  ['express-session', installed('express-session') as SessionModule],
-  ['@sess/express-session', session as unknown as SessionModule],
-] as const;
 
 /** Each library's middleware, and the session key it keeps its secret under. */
 const LIBRARIES = [

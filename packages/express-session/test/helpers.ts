@@ -2,13 +2,28 @@
  * What the suites share: both Express majors, a server per test closed after it, a browser-like
  * client, warnings as they are emitted, and a callback store that counts its calls.
  */
+import { createRequire } from 'node:module';
 import express5 from 'express';
-import type { Express, NextFunction, Request, Response } from 'express';
+import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import express4 from 'express4';
 import { Client, closedAfterEach, listen } from '@sess/adapter-test';
 import session from '@sess/express-session';
 
 export { Client, closedAfterEach, listen, session };
+
+/** express-session's module, or this package: each is `session(options)` with its `MemoryStore`. */
+export interface SessionModule {
+  (options: object): RequestHandler;
+  readonly MemoryStore: new () => { sessions: Record<string, string> };
+  readonly Cookie: abstract new (...args: never[]) => object;
+  readonly Store: new () => object;
+}
+
+/** The real peer and this package, for the suites that run one app on each. */
+export const MODULES = [
+  ['express-session', createRequire(import.meta.url)('express-session') as SessionModule],
+  ['@sess/express-session', session as unknown as SessionModule],
+] as const;
 
 /** A secret of the recommended length, and one express-session accepts but sess warns about. */
 export const SECRET = 'express-session-compat-secret-of-32-bytes';

@@ -7,26 +7,13 @@ import { createRequire } from 'node:module';
 import express from 'express';
 import type { Express, Request, RequestHandler, Response } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, EXPRESS, SECRET, closedAfterEach, errorHandler, listen, session, sessionCookie, warningsDuring } from './helpers.js';
-import type { ExpressFactory } from './helpers.js';
+import { Client, closedAfterEach, errorHandler, EXPRESS, listen, MODULES, SECRET, sessionCookie, warningsDuring } from './helpers.js';
+import type { ExpressFactory, SessionModule } from './helpers.js';
 import { redisClient } from './services.js';
 import type { RedisClient } from './services.js';
 
 const servers = closedAfterEach();
 const installed = createRequire(import.meta.url);
-
-/** express-session's module, or this package: each is `session(options)` with its `MemoryStore`. */
-interface SessionModule {
-  (options: object): RequestHandler;
-  readonly MemoryStore: new () => { sessions: Record<string, string> };
-  readonly Cookie: abstract new (...args: never[]) => object;
-  readonly Store: new () => object;
-}
-
-const MODULES = [
-  ['express-session', installed('express-session') as SessionModule],
-  ['@sess/express-session', session as unknown as SessionModule],
-] as const;
 
 type Session = Record<string, unknown> & { cookie: { maxAge: number | null } };
 const sessionOf = (req: unknown) => (req as { session: Session }).session;

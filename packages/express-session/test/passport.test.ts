@@ -3,27 +3,14 @@
  * same app runs on express-session 1.19 and on this package, over real HTTP on Express 4 and 5,
  * and what the browser and the store see must be the same.
  */
-import { createRequire } from 'node:module';
 import type { Express, RequestHandler } from 'express';
 import passport from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
 import { describe, expect, it } from 'vitest';
-import { Client, EXPRESS, SECRET, closedAfterEach, errorHandler, listen, session, sessionCookie } from './helpers.js';
-import type { ExpressFactory } from './helpers.js';
+import { Client, closedAfterEach, errorHandler, EXPRESS, listen, MODULES, SECRET, sessionCookie } from './helpers.js';
+import type { ExpressFactory, SessionModule } from './helpers.js';
 
 const servers = closedAfterEach();
-const installed = createRequire(import.meta.url);
-
-/** express-session's module, or this package: `session(options)` with its `MemoryStore`. */
-interface SessionModule {
-  (options: object): RequestHandler;
-  readonly MemoryStore: new () => { sessions: Record<string, string> };
-}
-
-const MODULES = [
-  ['express-session', installed('express-session') as SessionModule],
-  ['@sess/express-session', session as unknown as SessionModule],
-] as const;
 
 interface User {
   id: number;
